@@ -1,0 +1,92 @@
+"""Degradations: the benchmark's formulas by hand, determinism, sector-only changes, truth untouched."""
+import numpy as np
+import pytest
+
+from echo.clip import ClipError
+from echo.degrade import (
+    BENCHMARK_CONDITIONS, CONDITIONS, DEGRADATIONS, apply_condition, compose, degrade,
+    depth_attenuation_map, sector_mask, shadow_map,
+)
+from echo.phantom import render_clip
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return render_clip(7, n_frames=8)
+
+
+def test_depth_attenuation_matches_hand_computed_values():
+    m = depth_attenuation_map(3, 5, rate=1.5)
+    # Row 0, centre column: distance 0 from the apex -> 1. Bottom-left corner: d = sqrt(0.25 + 1).
+    assert m[0, 2] == pytest.approx(1.0)
+    assert m[2, 0] == pytest.approx(np.exp(-1.5 * np.sqrt(1.25)))
+    assert m[1, 3] == pytest.approx(np.exp(-1.5 * np.sqrt(0.25 ** 2 + 0.5 ** 2)))
+    floor = depth_attenuation_map(3, 5, rate=2.15, min_attenuation=0.2)
+    assert floor[2, 0] == pytest.approx(0.8 * np.exp(-2.15 * np.sqrt(1.25)) + 0.2)
+
+
+def test_shadow_matches_hand_computed_values():
+    m = shadow_map(10, 20, strength=0.6, sigma_x=0.2, sigma_y=0.2, mx=0.5, my=0.5)
+    assert m[5, 10] == pytest.approx(0.4)                      # centre: 1 - s
+    sx, sy = 0.2 * 20, 0.2 * 10
+    assert m[7, 13] == pytest.approx(1 - 0.6 * np.exp(-(9 / (2 * sx ** 2) + 4 / (2 * sy ** 2))))
+
+
+def test_benchmark_presets_map_to_published_parameters(clip, monkeypatch):
+    seen = []
+    import echo.degrade as d
+    monkeypatch.setattr(d, "shadow_map", lambda h, w, **kw: seen.append(kw) or np.ones((h, w)))
+    for name in ("shadow_low", "shadow_med", "shadow_high"):
+        apply_condition(clip, name, seed=1)
+    assert [(round(k["strength"], 6), round(k["sigma_x"], 6)) for k in seen] == [(0.4, 0.15), (0.6, 0.2), (0.8, 0.25)]
+    assert all(0.2 <= k["mx"] <= 0.8 and 0.2 <= k["my"] <= 0.8 for k in seen)
+    rates = [2.15 * BENCHMARK_CONDITIONS[c][1] for c in ("depth_attenuation_0.75", "depth_attenuation_1.50", "depth_attenuation_2.15")]
+    assert rates == pytest.approx([0.75, 1.5, 2.15])
+
+
+def test_depth_attenuation_applied_to_a_clip_equals_the_map(clip):
+    out = apply_condition(clip, "depth_attenuation_1.50")
+    mask = sector_mask(clip)
+    expected = np.clip(np.rint(clip.frames * depth_attenuation_map(112, 112, 1.5)[None]), 0, 255)
+    np.testing.assert_array_equal(out.frames[:, mask], expected[:, mask])
+
+
+@pytest.mark.parametrize("name", list(DEGRADATIONS))
+def test_each_degradation_is_seeded_changes_only_the_sector_and_keeps_truth(clip, name):
+    a, b = degrade(clip, name, 0.8, seed=3), degrade(clip, name, 0.8, seed=3)
+    np.testing.assert_array_equal(a.frames, b.frames)
+    assert a.frames.shape == clip.frames.shape and a.frames.dtype == np.uint8
+    outside = ~sector_mask(clip)
+    np.testing.assert_array_equal(a.frames[:, outside], clip.frames[:, outside])
+    assert np.abs(a.frames.astype(int) - clip.frames.astype(int)).mean() > 0.5     # it did something
+    assert a.truth is clip.truth and a.fps == clip.fps
+    none = degrade(clip, name, 0.0, seed=3)   # severity 0 is (nearly) the identity
+    assert np.abs(none.frames.astype(int) - clip.frames.astype(int)).mean() < 3.0
+
+
+@pytest.mark.parametrize("name", ["depth_attenuation", "shadow", "noise", "resolution_loss", "compression"])
+def test_severity_is_monotone(clip, name):
+    change = [np.abs(degrade(clip, name, s, seed=0).frames.astype(int) - clip.frames.astype(int)).mean()
+              for s in (0.25, 0.5, 1.0)]
+    assert change[0] < change[1] < change[2]
+
+
+def test_random_draws_differ_by_seed(clip):
+    assert not np.array_equal(degrade(clip, "shadow", 1.0, seed=0).frames, degrade(clip, "shadow", 1.0, seed=1).frames)
+
+
+def test_compose_and_conditions(clip):
+    both = compose(clip, [("gain", 0.5), ("noise", 0.5)], seed=0)
+    assert "gain" in both.meta["degradation"] and "noise" in both.meta["degradation"]
+    assert set(BENCHMARK_CONDITIONS) <= set(CONDITIONS)
+    assert {n.rsplit("_", 1)[0] for n in CONDITIONS} >= set(DEGRADATIONS) - {"depth_attenuation", "shadow"}
+    assert apply_condition(clip, "clean") is clip
+
+
+def test_bad_requests_raise_clip_error(clip):
+    with pytest.raises(ClipError, match="Unknown degradation"):
+        degrade(clip, "fog", 0.5)
+    with pytest.raises(ClipError, match="between 0 and 1"):
+        degrade(clip, "noise", 1.5)
+    with pytest.raises(ClipError, match="Unknown condition"):
+        apply_condition(clip, "shadow_extreme")
