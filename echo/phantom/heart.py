@@ -130,9 +130,9 @@ def from_heart_frame(p: PhantomParams, u: np.ndarray, v: np.ndarray) -> tuple[np
     return x, y
 
 
-def _inside(u, v, cu, cv, au, av) -> np.ndarray:
-    """Normalised ellipse radius: < 1 inside the ellipse centred (cu, cv) with semi-axes (au, av)."""
-    return np.sqrt(((u - cu) / au) ** 2 + ((v - cv) / av) ** 2)
+def _ellipse_r2(u, v, cu, cv, au, av) -> np.ndarray:
+    """Squared normalised ellipse radius: <= 1 inside the ellipse centred (cu, cv) with semi-axes (au, av)."""
+    return ((u - cu) / au) ** 2 + ((v - cv) / av) ** 2
 
 
 def _near_segment(u, v, u0, v0, du, dv, half_width) -> np.ndarray:
@@ -185,23 +185,23 @@ def label_map(p: PhantomParams, s: HeartState, u: np.ndarray, v: np.ndarray) -> 
     wall_atrium = 0.15 + 0 * ch.wall
     above_mitral, above_tricuspid = v <= ch.base, v <= ch.rv_base
 
-    lv_cav = (_inside(u, v, 0, ch.lv_c, ch.lv_a, ch.lv_c) <= 1) & above_mitral
-    lv_out = (_inside(u, v, 0, ch.lv_c, ch.lv_a + ch.wall, ch.lv_c + 0.8 * ch.wall) <= 1) & above_mitral
-    rv_cav = (_inside(u, v, ch.rv_cu, ch.rv_cv, ch.rv_a, ch.rv_c) <= 1) & above_tricuspid
-    rv_out = (_inside(u, v, ch.rv_cu, ch.rv_cv, ch.rv_a + wall_rv, ch.rv_c + wall_rv) <= 1) & above_tricuspid
-    la_r = _inside(u, v, *ch.la)
-    ra_r = _inside(u, v, *ch.ra)
+    lv_cav = (_ellipse_r2(u, v, 0, ch.lv_c, ch.lv_a, ch.lv_c) <= 1) & above_mitral
+    lv_out = (_ellipse_r2(u, v, 0, ch.lv_c, ch.lv_a + ch.wall, ch.lv_c + 0.8 * ch.wall) <= 1) & above_mitral
+    rv_cav = (_ellipse_r2(u, v, ch.rv_cu, ch.rv_cv, ch.rv_a, ch.rv_c) <= 1) & above_tricuspid
+    rv_out = (_ellipse_r2(u, v, ch.rv_cu, ch.rv_cv, ch.rv_a + wall_rv, ch.rv_c + wall_rv) <= 1) & above_tricuspid
+    la_r = _ellipse_r2(u, v, *ch.la)
+    ra_r = _ellipse_r2(u, v, *ch.ra)
     la_cav = (la_r <= 1) & ~above_mitral
     ra_cav = (ra_r <= 1) & ~above_tricuspid
-    la_out = (_inside(u, v, ch.la[0], ch.la[1], ch.la[2] + wall_atrium, ch.la[3] + wall_atrium) <= 1) & (v >= ch.base - 0.1)
-    ra_out = (_inside(u, v, ch.ra[0], ch.ra[1], ch.ra[2] + wall_atrium, ch.ra[3] + wall_atrium) <= 1) & (v >= ch.rv_base - 0.1)
+    la_out = (_ellipse_r2(u, v, ch.la[0], ch.la[1], ch.la[2] + wall_atrium, ch.la[3] + wall_atrium) <= 1) & (v >= ch.base - 0.1)
+    ra_out = (_ellipse_r2(u, v, ch.ra[0], ch.ra[1], ch.ra[2] + wall_atrium, ch.ra[3] + wall_atrium) <= 1) & (v >= ch.rv_base - 0.1)
 
     # Pericardium: a thin bright band outside the ventricles and behind the atria.
     band = 0.12 + 0.08 * ch.wall
-    peri = (_inside(u, v, 0, ch.lv_c, ch.lv_a + ch.wall + band, ch.lv_c + 0.8 * ch.wall + band) <= 1) & (v <= ch.base + 0.2)
-    peri |= (_inside(u, v, ch.rv_cu, ch.rv_cv, ch.rv_a + wall_rv + band, ch.rv_c + wall_rv + band) <= 1) & (v <= ch.rv_base + 0.2)
-    peri |= (_inside(u, v, ch.la[0], ch.la[1], ch.la[2] + wall_atrium + band, ch.la[3] + wall_atrium + band) <= 1) & (v > ch.la[1])
-    peri |= (_inside(u, v, ch.ra[0], ch.ra[1], ch.ra[2] + wall_atrium + band, ch.ra[3] + wall_atrium + band) <= 1) & (v > ch.ra[1])
+    peri = (_ellipse_r2(u, v, 0, ch.lv_c, ch.lv_a + ch.wall + band, ch.lv_c + 0.8 * ch.wall + band) <= 1) & (v <= ch.base + 0.2)
+    peri |= (_ellipse_r2(u, v, ch.rv_cu, ch.rv_cv, ch.rv_a + wall_rv + band, ch.rv_c + wall_rv + band) <= 1) & (v <= ch.rv_base + 0.2)
+    peri |= (_ellipse_r2(u, v, ch.la[0], ch.la[1], ch.la[2] + wall_atrium + band, ch.la[3] + wall_atrium + band) <= 1) & (v > ch.la[1])
+    peri |= (_ellipse_r2(u, v, ch.ra[0], ch.ra[1], ch.ra[2] + wall_atrium + band, ch.ra[3] + wall_atrium + band) <= 1) & (v > ch.ra[1])
 
     lab = np.full(np.broadcast_shapes(lv_cav.shape, u.shape), L_ID["extracardiac_tissue"], np.uint8)
     lab[peri] = L_ID["pericardium"]
@@ -269,6 +269,6 @@ def material_coords(p: PhantomParams, s: HeartState, u: np.ndarray, v: np.ndarra
     ventricular = v <= ch.base
     mu, mv = np.where(ventricular, vu, au), np.where(ventricular, vv, av)
     # Blend into static surroundings a little outside the heart.
-    r = _inside(u, v, -0.6 * a_ed, 0.65 * base_ed, 3.2 * a_ed, 1.05 * base_ed)
-    w = np.clip(1.6 - r, 0, 1)
+    r = _ellipse_r2(u, v, -0.6 * a_ed, 0.65 * base_ed, 3.2 * a_ed, 1.05 * base_ed)
+    w = np.clip(1.6 - np.sqrt(r), 0, 1)
     return u + w * (mu - u), v + w * (mv - v)

@@ -117,14 +117,14 @@ def form_image(
     scatter = sum(np.take_along_axis(field, c, 1) * w for c, w in zip(cells, weights))
     scatter = (scatter / np.sqrt(sum(w * w for w in weights))).reshape(T, H, W)
     # Tissue microstructure: a smooth log-normal texture fixed to the tissue (unit std field).
+    # Tissue around the heart is dark grey with sparse bright clusters, not a uniform field.
     texture = gaussian_filter(rng.standard_normal(grid[1:], dtype=np.float32), 1.5 * p.size / 112)
-    texture = (texture / texture.std()).reshape(-1)[cells[0]].reshape(T, H, W)  # smooth: nearest will do
+    texture = (texture / texture.std()).reshape(-1)
+    around_heart = (10.0 ** (0.5 * texture) + 40.0 * (texture > 1.7))[cells[0]].reshape(T, H, W)
+    in_heart = (10.0 ** (0.3 * texture))[cells[0]].reshape(T, H, W)  # smooth: nearest cell will do
 
-    power = _POWER_BY_ID[labels]                                        # (T, H, W)
     tissue = labels == L_ID["extracardiac_tissue"]
-    # Tissue around the heart: dark grey with sparse bright clusters, not a uniform field.
-    sparse = 10.0 ** (0.5 * texture) + 40.0 * (texture > 1.7)
-    power = power * np.where(tissue, sparse, 10.0 ** (0.3 * texture))
+    power = _POWER_BY_ID[labels] * np.where(tissue, around_heart, in_heart)   # (T, H, W)
     clutter = 10 ** (p.clutter_db / 10) * np.exp(-fan.y / 0.4)
     noise = 10 ** (p.noise_db / 10) * 10 ** (1.0 * fan.depth)          # receiver noise grows with TGC
     power = (power + clutter + noise) * fan.mask

@@ -1,0 +1,80 @@
+"""Size limits on what EchoLens reads, and the checks that enforce them.
+
+A clip is refused, with a message saying which limit it broke, when:
+- its file (or folder of frames) is over MAX_FILE_BYTES (1 GiB) on disk;
+- it has fewer than MIN_FRAMES (2) frames: a still image is not a cine loop;
+- it has more than MAX_FRAMES (2000) frames: over a minute at 30 fps, far beyond the few heart
+  beats a model looks at;
+- a frame has more than MAX_FRAME_PIXELS (2048 x 2048) pixels;
+- the decoded clip, as 8-bit RGB, would take more than MAX_CLIP_BYTES (2 GiB) of memory, so a
+  small, highly compressed file cannot expand into more memory than the machine has.
+
+Readers call these checks on the sizes a file's header declares, before decoding pixels, wherever
+the format declares them, and again on what decoding produced. The checks read the module's
+constants at call time, so a test (or a deployment) can change them.
+"""
+from __future__ import annotations
+
+from echo.clip import ClipError
+
+MAX_FILE_BYTES = 1 << 30
+MIN_FRAMES = 2
+MAX_FRAMES = 2000
+MAX_FRAME_PIXELS = 2048 * 2048
+MAX_CLIP_BYTES = 2 << 30
+
+
+def _size(n_bytes: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.1f} {unit}"
+    return f"{n_bytes} bytes"
+
+
+def check_file_bytes(n_bytes: int, name: str) -> None:
+    """Refuse a file, or folder of frames, bigger than MAX_FILE_BYTES."""
+    if n_bytes > MAX_FILE_BYTES:
+        raise ClipError(
+            f"'{name}' is {_size(n_bytes)}, over the {_size(MAX_FILE_BYTES)} EchoLens reads. "
+            "Export a shorter clip (a few heart beats) or a lower resolution."
+        )
+
+
+def check_max_frames(n_frames: int, name: str) -> None:
+    """Refuse a clip with more than MAX_FRAMES frames (callable while frames are still decoding)."""
+    if n_frames > MAX_FRAMES:
+        raise ClipError(
+            f"'{name}' has more than {MAX_FRAMES} frames, the most EchoLens reads. "
+            "Trim the clip to a few heart beats and try again."
+        )
+
+
+def check_frame_count(n_frames: int, name: str) -> None:
+    """Refuse a clip with fewer than MIN_FRAMES or more than MAX_FRAMES frames."""
+    if n_frames == 0:
+        raise ClipError(f"'{name}' contains no image frames. Choose a file that holds a cine loop.")
+    if n_frames < MIN_FRAMES:
+        raise ClipError(
+            f"'{name}' holds a single still image, not a cine loop (at least {MIN_FRAMES} frames "
+            "are needed). Export the moving clip instead of a still frame."
+        )
+    check_max_frames(n_frames, name)
+
+
+def check_frame_size(height: int, width: int, name: str) -> None:
+    """Refuse frames with more than MAX_FRAME_PIXELS pixels."""
+    if height * width > MAX_FRAME_PIXELS:
+        raise ClipError(
+            f"'{name}' has frames of {width} x {height} pixels, over the {MAX_FRAME_PIXELS:,} "
+            "pixels per frame EchoLens reads. Export the clip at a lower resolution."
+        )
+
+
+def check_clip_bytes(n_frames: int, height: int, width: int, channels: int, name: str) -> None:
+    """Refuse a clip whose decoded 8-bit frames would exceed MAX_CLIP_BYTES of memory."""
+    n_bytes = n_frames * height * width * channels
+    if n_bytes > MAX_CLIP_BYTES:
+        raise ClipError(
+            f"'{name}' would take {_size(n_bytes)} of memory once decoded, over the "
+            f"{_size(MAX_CLIP_BYTES)} EchoLens allows. Export a shorter clip or a lower resolution."
+        )

@@ -1,0 +1,219 @@
+"""Get a clip ready for a model: find the ultrasound fan, crop to it, resample in time and space,
+normalise.
+
+find_sector: each frame is median-filtered (filling dark speckle) and thresholded, then opened
+with a disk of about 1/50 of the frame, which removes thin strokes wherever they are drawn in that
+frame: burned-in text, the moving ECG trace, calipers. The union over frames, closed to bridge dark
+cavities, splits into regions; the fan is the largest region that is wide (MIN_SECTOR_WIDTH of
+the frame) and moving (MIN_MOVING_SHARE of its pixels vary over time; waived for a still clip),
+filled to its convex hull since a sector is convex. A blank clip gets the whole frame.
+
+to_model_input: the layout and defaults V-JEPA and VideoMAE expect, (B, T, C, H, W) float32,
+pixels scaled to [0, 1] then normalised with ImageNet mean/std (for one channel, the mean of the
+three ImageNet values). Pass mean=0, std=1 for no normalisation.
+
+Time: output frame k shows source frame round(start + k * clip.fps / fps) (k * 1 when fps is
+None). A clip too short for that many frames is padded by repeating its last frame, never looped,
+so no false jump from end-systole back to end-diastole appears; sample_indices shows which frames
+were used.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+import torch
+
+from echo.clip import Clip, ClipError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+GRAY_MEAN, GRAY_STD = (0.449,), (0.226,)  # the means of the ImageNet values, for one channel
+BRIGHT_LEVEL = 12.0  # median-filtered level above which a pixel is image, not background
+MOTION_LEVEL = 4.0  # median-filtered frame-to-frame change above which a pixel is moving
+MIN_SECTOR_WIDTH = 0.25  # a fan spans at least this share of the frame's width
+MIN_MOVING_SHARE = 0.1  # share of a region's pixels that must move for it to be the live fan
+SECTOR_FRAMES = 64  # frames (evenly spaced) used to find the fan
+SECTOR_SIDE = 128  # frames are shrunk by a whole factor to at least this short side to find the fan
+
+
+class Sector(NamedTuple):
+    mask: np.ndarray  # (H, W) bool, True inside the fan
+    bbox: tuple[int, int, int, int]  # (top, left, bottom, right), bottom/right exclusive
+
+
+def _luminance(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W) or (T, H, W, 3) uint8 -> (T, H, W) float32."""
+    if frames.ndim == 3:
+        return frames.astype(np.float32)
+    return frames.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def _disk(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def _solid(values: np.ndarray, level: float, radius: int) -> np.ndarray:
+    """(H, W) uint8 1 where median-filtered values exceed level, with thin strokes opened away."""
+    smooth = cv2.medianBlur(np.clip(values, 0, 255).astype(np.uint8), 2 * radius + 1)
+    return cv2.morphologyEx((smooth > level).astype(np.uint8), cv2.MORPH_OPEN, _disk(radius))
+
+
+def _fan_region(lum: np.ndarray) -> np.ndarray | None:
+    """(T, H, W) float32 luminance -> (H, W) bool region of the fan, or None if there is none."""
+    height, width = lum.shape[1:]
+    radius = max(1, round(min(height, width) / 50))
+    image = np.zeros((height, width), np.uint8)  # 1 where some frame is bright
+    moving = np.zeros((height, width), np.uint8)  # 1 where some frame differs from the one before
+    for k, frame in enumerate(lum):  # (H, W): within one frame the ECG trace is a thin stroke
+        image |= _solid(frame, BRIGHT_LEVEL, radius)
+        if k:
+            moving |= _solid(np.abs(frame - lum[k - 1]), MOTION_LEVEL, radius)
+    region = cv2.morphologyEx(image | moving, cv2.MORPH_CLOSE, _disk(radius))  # bridge cavities
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
+    areas = np.maximum(stats[:, cv2.CC_STAT_AREA], 1)
+    moving_share = np.bincount(labels.ravel(), weights=moving.ravel(), minlength=n) / areas
+    wide = [i for i in range(1, n) if stats[i, cv2.CC_STAT_WIDTH] >= MIN_SECTOR_WIDTH * width]
+    live = [i for i in wide if moving_share[i] >= MIN_MOVING_SHARE] or wide  # still clip: any
+    return labels == max(live, key=lambda i: areas[i]) if live else None
+
+
+def find_sector(frames: np.ndarray | Clip) -> Sector:
+    """The ultrasound fan of (T, H, W[, 3]) frames: its (H, W) mask and bounding box."""
+    frames = frames.frames if isinstance(frames, Clip) else np.asarray(frames)
+    if len(frames) == 0:
+        raise ClipError("A clip without frames has no ultrasound sector to find.")
+    height, width = frames.shape[1:3]
+    picked = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), SECTOR_FRAMES)).astype(int))
+    factor = max(1, min(height, width) // SECTOR_SIDE)  # whole factors keep thin strokes thin
+    small = (max(1, width // factor), max(1, height // factor))  # (w, h) for cv2
+    lum = np.stack([cv2.resize(f, small, interpolation=cv2.INTER_AREA)
+                    for f in _luminance(frames[picked])])  # (T', h, w)
+    region = _fan_region(lum)
+    if region is None:
+        return Sector(np.ones((height, width), bool), (0, 0, height, width))
+    points = cv2.findNonZero(region.astype(np.uint8)).astype(np.float32)  # (N, 1, 2) x, y
+    points = (points + 0.5) * np.array([width / small[0], height / small[1]], np.float32) - 0.5
+    mask = np.zeros((height, width), np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.rint(points).astype(np.int32)), 1)
+    left, top, box_w, box_h = cv2.boundingRect(mask)
+    return Sector(mask.astype(bool), (top, left, top + box_h, left + box_w))
+
+
+def _square_offsets(height: int, width: int) -> tuple[int, int, int]:
+    """(side, top pad, left pad) that centre an (height, width) image in a square."""
+    side = max(height, width)
+    return side, (side - height) // 2, (side - width) // 2
+
+
+def _pad_square(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W[, 3]) -> (T, S, S[, 3]) with S = max(H, W), the image centred on black."""
+    side, top, left = _square_offsets(*frames.shape[1:3])
+    pad = [(0, 0), (top, side - frames.shape[1] - top), (left, side - frames.shape[2] - left)]
+    return np.pad(frames, pad + [(0, 0)] * (frames.ndim - 3))
+
+
+def _crop(frames: np.ndarray, sector: Sector) -> np.ndarray:
+    """Zero outside the fan, crop to its box and pad (centred, black) to a square:
+    (T, H, W[, 3]) -> (T, S, S[, 3])."""
+    top, left, bottom, right = sector.bbox
+    mask = sector.mask[top:bottom, left:right]
+    inside = frames[:, top:bottom, left:right] * (mask if frames.ndim == 3 else mask[..., None])
+    return _pad_square(inside)
+
+
+def crop_to_sector(clip: Clip, sector: Sector | None = None) -> Clip:
+    """The clip zeroed outside its fan, cropped to the fan and padded square; ground-truth labels,
+    clean images and LV tracings get the same crop so they stay aligned."""
+    sector = find_sector(clip.frames) if sector is None else sector
+    top, left, bottom, right = sector.bbox
+    _, pad_top, pad_left = _square_offsets(bottom - top, right - left)
+    truth = clip.truth
+    if truth is not None:
+        shift = np.array([pad_left - left, pad_top - top] * 2, np.float64)  # x1, y1, x2, y2
+        tracings = {k: np.asarray(v, np.float64) + shift for k, v in truth.lv_tracings.items()}
+        truth = dataclasses.replace(
+            truth, labels=None if truth.labels is None else _crop(truth.labels, sector),
+            clean=None if truth.clean is None else _crop(truth.clean, sector), lv_tracings=tracings)
+    frames = _crop(clip.frames, sector)
+    meta = {**clip.meta, "sector_bbox": list(sector.bbox), "height": frames.shape[1],
+            "width": frames.shape[2]}
+    return Clip(frames, clip.fps, clip.source, truth, meta)
+
+
+def sample_indices(n_frames: int, clip_fps: float, frames: int = 16, fps: float | None = None,
+                   start: int = 0) -> np.ndarray:
+    """(frames,) source indices: every clip_fps/fps-th frame from `start` (every frame when fps
+    is None), nearest frame, the last frame repeated past the end of the clip."""
+    if frames < 1:
+        raise ClipError(f"At least one frame must be sampled; got {frames}.")
+    if not 0 <= start < n_frames:
+        raise ClipError(f"Start frame {start} is outside the clip's {n_frames} frames.")
+    if fps is not None and not fps > 0:
+        raise ClipError(f"The target frame rate must be a positive number; got {fps}.")
+    step = 1.0 if fps is None else clip_fps / fps
+    positions = start + step * np.arange(frames)
+    return np.minimum(np.floor(positions + 0.5).astype(int), n_frames - 1)
+
+
+def _resize(frames: np.ndarray, size: int) -> np.ndarray:
+    """(T, S, S[, 3]) -> (T, size, size[, 3]); area averaging when shrinking."""
+    shrink = frames.shape[1] > size
+    interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(f, (size, size), interpolation=interp) for f in frames])
+
+
+def prepare_frames(clip: Clip, frames: int = 16, size: int = 112, fps: float | None = None,
+                   start: int = 0, crop_sector: bool = True) -> np.ndarray:
+    """The uint8 frames a model sees, before normalisation, for display: (frames, size, size)
+    for grey clips, (frames, size, size, 3) for colour ones. Without crop_sector the whole frame
+    is padded square, so the aspect ratio is kept either way."""
+    if size < 1:
+        raise ClipError(f"The model input size must be a positive number of pixels; got {size}.")
+    chosen = clip.frames[sample_indices(clip.n_frames, clip.fps, frames, fps, start)]
+    square = _crop(chosen, find_sector(clip.frames)) if crop_sector else _pad_square(chosen)
+    return _resize(square, size)
+
+
+def _with_channels(frames: np.ndarray, channels: int) -> np.ndarray:
+    """(T, H, W[, 3]) uint8 -> (T, H, W, channels) uint8."""
+    if frames.ndim == 3:
+        return np.repeat(frames[..., None], channels, axis=-1)
+    if channels == 3:
+        return frames
+    return np.rint(_luminance(frames))[..., None].astype(np.uint8)
+
+
+def _stat(value: float | Sequence[float] | None, default: Sequence[float], channels: int,
+          what: str) -> torch.Tensor:
+    """Per-channel mean or std (one value is used for every channel) as (1, 1, C, 1, 1)."""
+    values = np.asarray(default if value is None else value, np.float32).reshape(-1)  # (C,)
+    if values.size == 1:
+        values = np.repeat(values, channels)
+    if values.size != channels or not np.isfinite(values).all():
+        raise ClipError(f"The normalisation {what} needs {channels} numbers; got {value}.")
+    if what == "std" and (values <= 0).any():
+        raise ClipError(f"The normalisation std must be positive; got {value}.")
+    return torch.from_numpy(values).view(1, 1, channels, 1, 1)
+
+
+def to_model_input(clip_or_clips: Clip | Sequence[Clip], frames: int = 16, size: int = 112,
+                   channels: int = 3, fps: float | None = None, start: int = 0,
+                   mean: float | Sequence[float] | None = None,
+                   std: float | Sequence[float] | None = None,
+                   crop_sector: bool = True) -> torch.Tensor:
+    """One clip or several -> (B, frames, channels, size, size) float32, normalised."""
+    clips = [clip_or_clips] if isinstance(clip_or_clips, Clip) else list(clip_or_clips)
+    if not clips:
+        raise ClipError("No clips were given to prepare for the model.")
+    if channels not in (1, 3):
+        raise ClipError(f"A model takes 1 (grey) or 3 (colour) channels; got {channels}.")
+    mean_t = _stat(mean, IMAGENET_MEAN if channels == 3 else GRAY_MEAN, channels, "mean")
+    std_t = _stat(std, IMAGENET_STD if channels == 3 else GRAY_STD, channels, "std")
+    batch = np.stack([_with_channels(prepare_frames(c, frames, size, fps, start, crop_sector),
+                                     channels) for c in clips])  # (B, T, H, W, C) uint8
+    x = torch.from_numpy(batch).permute(0, 1, 4, 2, 3).float().div_(255.0)  # (B, T, C, H, W)
+    return ((x - mean_t) / std_t).contiguous()

@@ -1,0 +1,99 @@
+"""NumPy arrays saved as .npy, or .npz archives, read without unpickling (allow_pickle=False).
+
+Layout: (T, H, W) grey, (T, H, W, 1) grey or (T, H, W, 3) RGB, any dtype (non-8-bit needs
+rescale=True, see echo.readers.common.to_uint8). An .npz holds its frames under the key 'frames'
+(or as its only array) and may hold a scalar 'fps'; a bare .npy has no frame rate, so the clip
+gets the default 30 fps, recorded as meta["fps_source"] = "default".
+"""
+from __future__ import annotations
+
+import zipfile
+import zlib
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from echo import limits
+from echo.clip import Clip, ClipError
+from echo.readers.common import finish
+
+_LAYOUTS = "(frames, height, width) or (frames, height, width, 3)"
+
+
+def _damaged(name: str) -> ClipError:
+    return ClipError(f"'{name}' looks like a NumPy file but could not be read: it is damaged or "
+                     "truncated. Save or copy it again.")
+
+
+def _check_header(fh: BinaryIO, name: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Read the .npy header and refuse what it already shows; -> (shape, dtype, data bytes)."""
+    try:
+        version = np.lib.format.read_magic(fh)
+        reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                  else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = reader(fh)
+    except (ValueError, OSError, EOFError):
+        raise _damaged(name) from None
+    if dtype.hasobject:
+        raise ClipError(f"'{name}' holds Python objects, not pixels; EchoLens never loads those. "
+                        "Save the frames as a plain numeric array.")
+    if len(shape) not in (3, 4) or (len(shape) == 4 and shape[3] not in (1, 3)):
+        raise ClipError(f"'{name}' holds an array of shape {shape}; EchoLens reads {_LAYOUTS}.")
+    limits.check_frame_size(shape[1], shape[2], name)
+    limits.check_frame_count(shape[0], name)
+    limits.check_clip_bytes(shape[0], shape[1], shape[2], 3 if len(shape) == 4 else 1, name)
+    return shape, dtype, int(np.prod(shape)) * dtype.itemsize
+
+
+def _as_frames(array: np.ndarray) -> np.ndarray:
+    """(T, H, W, 1) -> (T, H, W); other accepted layouts unchanged, made contiguous."""
+    return np.ascontiguousarray(array[..., 0] if array.ndim == 4 and array.shape[3] == 1 else array)
+
+
+def read_npy(path: Path, rescale: bool) -> Clip:
+    name = path.name
+    with open(path, "rb") as fh:
+        _, _, n_bytes = _check_header(fh, name)
+        if fh.tell() + n_bytes > path.stat().st_size:
+            raise ClipError(f"'{name}' is truncated: it ends before the array it declares. "
+                            "Save or copy it again.")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError):
+        raise _damaged(name) from None
+    return finish(_as_frames(array), None, path, "NPY", {}, rescale)
+
+
+def _npz_fps(archive, name: str) -> float | None:
+    if "fps" not in archive.files:
+        return None
+    fps = archive["fps"]
+    value = float(fps.reshape(())) if fps.size == 1 and fps.dtype.kind in "iuf" else np.nan
+    if not np.isfinite(value) or value <= 0:
+        raise ClipError(f"'{name}' has an 'fps' entry that is not one positive number.")
+    return value
+
+
+def read_npz(path: Path, rescale: bool) -> Clip:
+    name = path.name
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile):
+        raise _damaged(name) from None
+    with archive:
+        arrays = [k for k in archive.files if k != "fps"]
+        key = "frames" if "frames" in arrays else (arrays[0] if len(arrays) == 1 else None)
+        if key is None:
+            found = ", ".join(arrays) or "none"
+            raise ClipError(f"'{name}' holds {len(arrays)} arrays ({found}); name the clip's "
+                            "frames 'frames' so EchoLens knows which one to read.")
+        try:
+            with archive.zip.open(key + ".npy") as fh:
+                _check_header(fh, name)
+            frames, fps = archive[key], _npz_fps(archive, name)
+        except ClipError:
+            raise
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error):
+            raise _damaged(name) from None
+    return finish(_as_frames(frames), fps, path, "NPZ", {}, rescale)

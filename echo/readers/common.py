@@ -1,0 +1,70 @@
+"""What every reader does after decoding: bring pixels to 8 bits, drop a colour layout that holds
+no colour, check the frame count, and build the Clip with the facts a user may be shown."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from echo import limits
+from echo.clip import Clip, ClipError
+
+DEFAULT_FPS = 30.0  # used, and recorded as meta["fps_source"] = "default", when a file has none
+# Largest channel spread (in 8-bit levels) still counted as grey: lossy codecs can leave the
+# channels of a grey image a level apart.
+MONO_TOLERANCE = 2
+
+
+def depth_error(name: str, depth: str) -> ClipError:
+    """The message for pixels deeper than 8 bits, shared by every reader."""
+    return ClipError(
+        f"'{name}' stores {depth} pixels; EchoLens reads 8-bit cine loops. Export the clip with "
+        "8-bit pixels (the usual setting for echo cine loops), or read it with rescale=True to map "
+        "the clip's own darkest-to-brightest range onto 0-255."
+    )
+
+
+def to_uint8(pixels: np.ndarray, name: str, rescale: bool) -> np.ndarray:
+    """8-bit pixels unchanged; deeper integer or float pixels refused unless rescale is set, in
+    which case the clip's min..max maps linearly onto 0..255 (the same mapping for every frame)."""
+    if pixels.dtype == np.uint8:
+        return pixels
+    if pixels.dtype.kind not in "iuf":
+        raise ClipError(f"'{name}' stores {pixels.dtype} values, not image pixels.")
+    depth = "floating-point" if pixels.dtype.kind == "f" else f"{pixels.dtype.itemsize * 8}-bit"
+    if pixels.dtype.kind == "i" and pixels.dtype.itemsize == 1:
+        depth = "signed 8-bit"
+    if not rescale:
+        raise depth_error(name, depth)
+    if pixels.dtype.kind == "f" and not np.isfinite(pixels).all():
+        raise ClipError(f"'{name}' contains missing (NaN) or infinite pixel values.")
+    lo, hi = float(pixels.min()), float(pixels.max())
+    if hi == lo:
+        return np.zeros(pixels.shape, np.uint8)
+    scaled = (pixels.astype(np.float32) - lo) * np.float32(255.0 / (hi - lo))
+    return np.rint(scaled, out=scaled).astype(np.uint8)
+
+
+def collapse_gray(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W, 3) whose channels agree within MONO_TOLERANCE -> (T, H, W); anything else as is."""
+    if frames.ndim != 4:
+        return frames
+    for frame in frames:  # (H, W, 3); frame by frame to avoid a clip-sized temporary
+        if (frame.max(axis=-1) - frame.min(axis=-1)).max() > MONO_TOLERANCE:
+            return frames
+    return frames[..., 1].copy()  # green carries most of the luminance and equals the others here
+
+
+def finish(frames: np.ndarray, fps: float | None, path: Path, fmt: str, meta: dict,
+           rescale: bool) -> Clip:
+    """Build the Clip from decoded (T, H, W) or (T, H, W, 3) pixels of any depth."""
+    name = path.name
+    limits.check_frame_count(int(frames.shape[0]), name)
+    frames = collapse_gray(to_uint8(frames, name, rescale))
+    fps_source = "file"
+    if fps is None or not np.isfinite(fps) or fps <= 0:
+        fps, fps_source = DEFAULT_FPS, "default"
+    facts = {"format": fmt, "n_frames": int(frames.shape[0]), "height": int(frames.shape[1]),
+             "width": int(frames.shape[2]), "colour": "rgb" if frames.ndim == 4 else "gray",
+             "fps": float(fps), "fps_source": fps_source}
+    return Clip(frames=frames, fps=float(fps), source=str(path), meta={**facts, **meta})

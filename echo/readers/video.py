@@ -1,0 +1,106 @@
+"""AVI and MP4/MOV video (EchoNet's MJPEG AVIs, H.264 exports) decoded with PyAV (FFmpeg).
+
+Before decoding, the file's own length fields are checked so a truncated download is named as
+such, and the frame size and count the header declares are checked against echo.limits.
+"""
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import av
+import numpy as np
+
+from echo import limits
+from echo.clip import Clip, ClipError
+from echo.readers.common import finish
+
+_FORMATS = {"avi": "AVI", "mp4": "MP4"}
+
+
+def _truncated(name: str, fmt: str) -> ClipError:
+    return ClipError(
+        f"'{name}' is truncated: the {fmt} file ends before its own header says it should, "
+        "as happens when a copy or download stops early. Copy or export the clip again."
+    )
+
+
+def check_avi_complete(path: Path) -> None:
+    """The RIFF header declares the file's length; a shorter file was cut off."""
+    with open(path, "rb") as fh:
+        declared = struct.unpack("<I", fh.read(8)[4:8])[0] + 8
+    if declared > path.stat().st_size:
+        raise _truncated(path.name, "AVI")
+
+
+def check_mp4_complete(path: Path) -> None:
+    """Walk the top-level boxes: none may run past the end, and the index ('moov') must exist."""
+    size, offset, boxes = path.stat().st_size, 0, set()
+    with open(path, "rb") as fh:
+        while offset + 8 <= size:
+            fh.seek(offset)
+            header = fh.read(16)  # length, type[, 64-bit length]
+            length, kind = struct.unpack(">I4s", header[:8])
+            if length == 1:  # 64-bit length follows the type
+                length = struct.unpack(">Q", header[8:16])[0] if len(header) == 16 else 0
+            elif length == 0:  # box runs to the end of the file
+                length = size - offset
+            if length < 8 or offset + length > size:
+                raise _truncated(path.name, "MP4")
+            boxes.add(kind)
+            offset += length
+    if b"moov" not in boxes:
+        raise ClipError(
+            f"'{path.name}' is an incomplete MP4: it has no index ('moov' box), as happens when a "
+            "recording or copy was interrupted. Copy or export the clip again."
+        )
+
+
+def _frame_rate(stream) -> float | None:
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate:
+            return float(rate)
+    return None
+
+
+def read_video(path: Path, kind: str, rescale: bool) -> Clip:
+    """Decode every frame of the first video track as RGB; grey clips collapse to (T, H, W)."""
+    fmt, name = _FORMATS[kind], path.name
+    (check_avi_complete if kind == "avi" else check_mp4_complete)(path)
+    damaged = ClipError(
+        f"'{name}' looks like an {fmt} video but could not be decoded: the file is damaged. "
+        "Copy or export the clip again."
+    )
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except (av.FFmpegError, OSError) as exc:
+        raise damaged from exc
+    with container:
+        if not container.streams:  # the container's header did not parse into any track
+            raise damaged
+        if not container.streams.video:
+            raise ClipError(f"'{name}' contains no video track (it may hold only audio).")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        height, width = stream.codec_context.height, stream.codec_context.width
+        if height and width:
+            limits.check_frame_size(height, width, name)
+            if stream.frames:
+                limits.check_max_frames(stream.frames, name)
+                limits.check_clip_bytes(stream.frames, height, width, 3, name)
+        frames = []  # T x (H, W, 3) uint8
+        try:
+            for frame in container.decode(stream):
+                if frames and frames[0].shape[:2] != (frame.height, frame.width):
+                    raise ClipError(f"'{name}' changes frame size part-way through; "
+                                    "EchoLens reads clips whose frames all have one size.")
+                limits.check_frame_size(frame.height, frame.width, name)
+                frames.append(frame.to_ndarray(format="rgb24"))
+                limits.check_max_frames(len(frames), name)
+                limits.check_clip_bytes(len(frames), frame.height, frame.width, 3, name)
+        except av.FFmpegError as exc:
+            raise damaged from exc
+        meta = {"codec": stream.codec_context.name}
+        fps = _frame_rate(stream)
+    pixels = np.stack(frames) if frames else np.zeros((0, 1, 1), np.uint8)  # (T, H, W, 3)
+    return finish(pixels, fps, path, fmt, meta, rescale)

@@ -1,0 +1,101 @@
+"""Write clips to files: H.264 MP4 that browsers play, MJPEG AVI as EchoNet stores its videos,
+an animated GIF, and a PNG strip of evenly spaced frames.
+
+Every writer takes (T, H, W) grey or (T, H, W, 3) RGB uint8 frames, or a Clip (whose fps is used
+unless one is given), returns the path written, and raises ClipError for frames it cannot write
+or a path it cannot write to (removing any partial file).
+"""
+from __future__ import annotations
+
+import math
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+from echo.clip import Clip, ClipError
+
+GIF_MAX_FPS = 50  # GIF delays are whole centiseconds; browsers slow delays under 20 ms to 100 ms
+
+
+def _clip(frames: np.ndarray | Clip, fps: float | None) -> Clip:
+    """Validate frames and fps through Clip; fps falls back to the Clip's own."""
+    if isinstance(frames, Clip):
+        frames, fps = frames.frames, frames.fps if fps is None else fps
+    if fps is None:
+        raise ClipError("A frame rate (fps) is needed to write frames as a video.")
+    clip = Clip(np.asarray(frames), float(fps))
+    if clip.n_frames == 0:
+        raise ClipError("There are no frames to write.")
+    return clip
+
+
+def _encode(path: Path, clip: Clip, fmt: str, codec: str, pix_fmt: str, codec_options: dict,
+            container_options: dict) -> None:
+    """Encode every frame with PyAV; grey frames go in as 'gray', colour as 'rgb24'."""
+    layout = "rgb24" if clip.is_rgb else "gray"
+    with av.open(str(path), "w", format=fmt, options=container_options) as container:
+        stream = container.add_stream(codec, rate=Fraction(clip.fps).limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = clip.width, clip.height, pix_fmt
+        stream.options = codec_options
+        for frame in clip.frames:  # (H, W) or (H, W, 3)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format=layout)))
+        container.mux(stream.encode())  # flush the encoder
+
+
+def _write(path: str | os.PathLike, write) -> Path:
+    """Run `write(path)`; turn file-system and encoder failures into ClipError, no partial file."""
+    path = Path(path)
+    try:
+        write(path)
+    except (OSError, av.FFmpegError) as exc:
+        path.unlink(missing_ok=True)
+        raise ClipError(f"Could not write '{path}': check that its folder exists and can be "
+                        "written to, and that there is free disk space.") from exc
+    return path
+
+
+def write_mp4(path: str | os.PathLike, frames: np.ndarray | Clip, fps: float | None = None) -> Path:
+    """H.264 (libx264, yuv420p, 'faststart' index first) MP4 that Chromium, Firefox and Safari
+    play. yuv420p needs even sizes, so an odd height or width gains one black row or column."""
+    clip = _clip(frames, fps)
+    pad = [(0, 0), (0, clip.height % 2), (0, clip.width % 2)] + [(0, 0)] * (clip.frames.ndim - 3)
+    even = Clip(np.pad(clip.frames, pad), clip.fps)  # (T, H', W'[, 3]) with H', W' even
+    return _write(path, lambda p: _encode(p, even, "mp4", "libx264", "yuv420p",
+                                          {"crf": "18", "preset": "medium"},
+                                          {"movflags": "+faststart"}))
+
+
+def write_avi(path: str | os.PathLike, frames: np.ndarray | Clip, fps: float | None = None) -> Path:
+    """MJPEG AVI, the container and codec of EchoNet-Dynamic's videos, at near-lossless quality."""
+    clip = _clip(frames, fps)
+    return _write(path, lambda p: _encode(p, clip, "avi", "mjpeg", "yuvj420p",
+                                          {"qmin": "1", "qmax": "2"}, {}))
+
+
+def write_gif(path: str | os.PathLike, frames: np.ndarray | Clip, fps: float | None = None) -> Path:
+    """Looping animated GIF. Above GIF_MAX_FPS only every k-th frame is kept, so that the delay
+    between frames stays >= 20 ms and browsers play it at the clip's real speed."""
+    clip = _clip(frames, fps)
+    step = math.ceil(clip.fps / GIF_MAX_FPS)
+    images = [Image.fromarray(f) for f in clip.frames[::step]]
+    delay_ms = max(20, 10 * round(100 * step / clip.fps))  # whole centiseconds
+    return _write(path, lambda p: images[0].save(p, format="GIF", save_all=True, loop=0,
+                                                 append_images=images[1:], duration=delay_ms))
+
+
+def strip_indices(n_frames: int, n: int) -> np.ndarray:
+    """(min(n, n_frames),) indices evenly spaced from the first frame to the last."""
+    return np.unique(np.rint(np.linspace(0, n_frames - 1, min(n, n_frames))).astype(int))
+
+
+def write_frame_strip(path: str | os.PathLike, frames: np.ndarray | Clip, n: int = 8) -> Path:
+    """PNG of n evenly spaced frames side by side, first to last: (H, n*W[, 3])."""
+    if n < 1:
+        raise ClipError("A frame strip needs at least one frame (n >= 1).")
+    clip = _clip(frames, 1.0)  # a strip has no frame rate
+    strip = np.concatenate(list(clip.frames[strip_indices(clip.n_frames, n)]), axis=1)
+    return _write(path, lambda p: Image.fromarray(strip).save(p, format="PNG"))

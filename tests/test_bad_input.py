@@ -1,0 +1,271 @@
+"""Every kind of bad input raises ClipError with a message that names the problem."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from pydicom.uid import HTJ2KLossless, JPEGBaseline8Bit
+
+from echo import limits
+from echo.clip import ClipError
+from echo.readers import read_clip
+from echo.writers import write_avi, write_mp4
+from test_readers import PATIENT, dicom_file, gray_clip, jpeg_frames
+
+
+def refused(path, *, rescale: bool = False) -> str:
+    """The ClipError message read_clip gives for `path`."""
+    with pytest.raises(ClipError) as info:
+        read_clip(path, rescale=rescale)
+    return str(info.value)
+
+
+def cut(path, keep: float):
+    """Truncate the file at `path` to a share `keep` of its length."""
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
+# --- missing, empty, wrong kind ---------------------------------------------------------------
+
+def test_missing_file(tmp_path):
+    assert "No file or folder found" in refused(tmp_path / "nope.avi")
+
+
+def test_empty_file(tmp_path):
+    (tmp_path / "e.avi").write_bytes(b"")
+    assert "empty (0 bytes)" in refused(tmp_path / "e.avi")
+
+
+def test_empty_folder(tmp_path):
+    (tmp_path / "notes.txt").write_text("no frames here")
+    assert "contains no PNG or JPEG frames" in refused(tmp_path)
+
+
+def test_text_file_renamed_avi(tmp_path):
+    (tmp_path / "clip.avi").write_text("Patient notes, not a video.\n")
+    message = refused(tmp_path / "clip.avi")
+    assert "named like an AVI video" in message and "text" in message
+
+
+def test_png_renamed_avi(tmp_path):
+    Image.fromarray(gray_clip()[0]).save(tmp_path / "still.png")
+    message = refused((tmp_path / "still.png").rename(tmp_path / "clip.avi"))
+    assert "named like an AVI video" in message and "PNG image" in message
+    assert "single still frame" in message
+
+
+def test_single_image_file(tmp_path):
+    Image.fromarray(gray_clip()[0]).save(tmp_path / "still.jpg")
+    assert "single still frame" in refused(tmp_path / "still.jpg")
+
+
+@pytest.mark.parametrize("name, data, kind", [
+    ("clip.gif", b"GIF89a" + bytes(40), "GIF image"),
+    ("clip.bin", bytes(range(256)) * 4, "unrecognised"),
+    ("clip.webm", b"\x1a\x45\xdf\xa3" + bytes(40), "WebM"),
+    ("zeros.avi", bytes(600), "unrecognised"),
+    ("note.mp4", b"Get free advice: this is text, not a movie.", "text"),
+])
+def test_unsupported_format(tmp_path, name, data, kind):
+    (tmp_path / name).write_bytes(data)
+    message = refused(tmp_path / name)
+    assert kind in message and "not a format EchoLens reads" in message
+
+
+# --- truncated and corrupt --------------------------------------------------------------------
+
+def test_truncated_avi(tmp_path):
+    assert "truncated" in refused(cut(write_avi(tmp_path / "a.avi", gray_clip(), 25), 0.6))
+
+
+def test_truncated_mp4(tmp_path):
+    assert "truncated" in refused(cut(write_mp4(tmp_path / "a.mp4", gray_clip(), 25), 0.7))
+
+
+def test_mp4_without_index(tmp_path):
+    data = write_mp4(tmp_path / "a.mp4", gray_clip(), 25).read_bytes()
+    moov = data.index(b"moov") - 4
+    size = int.from_bytes(data[moov:moov + 4], "big")
+    (tmp_path / "a.mp4").write_bytes(data[:moov] + data[moov + size:])
+    assert "no index" in refused(tmp_path / "a.mp4")
+
+
+def test_corrupt_avi(tmp_path):
+    data = bytearray(write_avi(tmp_path / "a.avi", gray_clip(), 25).read_bytes())
+    data[12:] = np.random.default_rng(0).integers(0, 256, len(data) - 12, np.uint8).tobytes()
+    (tmp_path / "a.avi").write_bytes(bytes(data))
+    assert "damaged" in refused(tmp_path / "a.avi")
+
+
+def test_truncated_dicom_native(tmp_path):
+    path = cut(dicom_file(tmp_path / "a.dcm", gray_clip().tobytes()), 0.8)
+    message = refused(path)
+    assert "truncated" in message
+    assert not any(value.split("^")[0] in message for value in PATIENT.values())
+
+
+def test_truncated_dicom_jpeg(tmp_path):
+    path = cut(dicom_file(tmp_path / "a.dcm", jpeg_frames(gray_clip()), syntax=JPEGBaseline8Bit),
+               0.8)
+    assert "truncated" in refused(path)
+
+
+def test_corrupt_dicom_jpeg(tmp_path):
+    garbage = jpeg_frames(np.zeros((2, 8, 8), np.uint8)).replace(b"\xff\xd8", b"\x00\x00")
+    path = dicom_file(tmp_path / "a.dcm", garbage, n_frames=2, rows=8, cols=8,
+                      syntax=JPEGBaseline8Bit)
+    message = refused(path)
+    assert "damaged" in message
+    assert not any(value.split("^")[0] in message for value in PATIENT.values())
+
+
+def test_dicom_compression_without_decoder(tmp_path):
+    path = dicom_file(tmp_path / "a.dcm", jpeg_frames(gray_clip()), syntax=HTJ2KLossless)
+    assert "cannot decode" in refused(path)
+
+
+def test_truncated_npy(tmp_path):
+    np.save(tmp_path / "a.npy", gray_clip())
+    assert "truncated" in refused(cut(tmp_path / "a.npy", 0.5))
+
+
+def test_truncated_npz(tmp_path):
+    np.savez_compressed(tmp_path / "a.npz", frames=gray_clip())
+    assert "damaged or truncated" in refused(cut(tmp_path / "a.npz", 0.5))
+
+
+def test_corrupt_frame_in_folder(tmp_path):
+    for k, frame in enumerate(gray_clip()):
+        Image.fromarray(frame).save(tmp_path / f"f{k}.png")
+    (tmp_path / "f3.png").write_text("not an image")
+    message = refused(tmp_path)
+    assert "'f3.png'" in message and "damaged" in message
+
+
+# --- too few frames ---------------------------------------------------------------------------
+
+def test_zero_frames(tmp_path):
+    np.save(tmp_path / "a.npy", np.zeros((0, 8, 8), np.uint8))
+    assert "contains no image frames" in refused(tmp_path / "a.npy")
+
+
+def test_one_frame_everywhere(tmp_path):
+    one = gray_clip(t=1)
+    paths = [write_avi(tmp_path / "a.avi", one, 25), write_mp4(tmp_path / "a.mp4", one, 25),
+             dicom_file(tmp_path / "a.dcm", one.tobytes(), n_frames=1)]
+    np.save(tmp_path / "a.npy", one)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    Image.fromarray(one[0]).save(folder / "0.png")
+    for path in paths + [tmp_path / "a.npy", folder]:
+        assert "single still image" in refused(path), path
+
+
+# --- over the limits --------------------------------------------------------------------------
+
+def test_file_over_byte_limit(tmp_path, monkeypatch):
+    path = write_avi(tmp_path / "a.avi", gray_clip(), 25)
+    monkeypatch.setattr(limits, "MAX_FILE_BYTES", 1000)
+    message = refused(path)
+    assert "over the 1000 bytes EchoLens reads" in message
+
+
+def test_over_frame_limit_every_format(tmp_path, monkeypatch):
+    frames = gray_clip(t=8)
+    np.save(tmp_path / "a.npy", frames)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for k, frame in enumerate(frames):
+        Image.fromarray(frame).save(folder / f"{k}.png")
+    paths = [write_avi(tmp_path / "a.avi", frames, 25), write_mp4(tmp_path / "a.mp4", frames, 25),
+             dicom_file(tmp_path / "a.dcm", frames.tobytes(), n_frames=8),
+             tmp_path / "a.npy", folder]
+    monkeypatch.setattr(limits, "MAX_FRAMES", 5)
+    for path in paths:
+        assert "more than 5 frames" in refused(path), path
+
+
+def test_over_pixel_limit_every_format(tmp_path, monkeypatch):
+    frames = gray_clip()
+    np.savez(tmp_path / "a.npz", frames=frames)
+    paths = [write_avi(tmp_path / "a.avi", frames, 25), write_mp4(tmp_path / "a.mp4", frames, 25),
+             dicom_file(tmp_path / "a.dcm", frames.tobytes()), tmp_path / "a.npz"]
+    monkeypatch.setattr(limits, "MAX_FRAME_PIXELS", 100)
+    for path in paths:
+        assert "pixels per frame" in refused(path), path
+
+
+def test_over_decoded_memory_limit(tmp_path, monkeypatch):
+    path = write_avi(tmp_path / "a.avi", gray_clip(), 25)
+    monkeypatch.setattr(limits, "MAX_CLIP_BYTES", 4096)
+    assert "of memory once decoded" in refused(path)
+
+
+# --- pixel depth --------------------------------------------------------------------------------
+
+def test_dicom_16_bit_refused(tmp_path):
+    frames = gray_clip().astype(np.uint16) * 200
+    assert "16-bit pixels" in refused(dicom_file(tmp_path / "a.dcm", frames.tobytes(), bits=16))
+
+
+@pytest.mark.parametrize("dtype, depth", [(np.uint16, "16-bit"), (np.float32, "floating-point"),
+                                          (np.int8, "signed 8-bit")])
+def test_deep_arrays_refused(tmp_path, dtype, depth):
+    np.save(tmp_path / "a.npy", gray_clip().astype(dtype) // 2)
+    message = refused(tmp_path / "a.npy")
+    assert f"{depth} pixels" in message and "rescale=True" in message
+
+
+def test_nan_pixels_refused_even_with_rescale(tmp_path):
+    frames = gray_clip().astype(np.float32)
+    frames[0, 0, 0] = np.nan
+    np.save(tmp_path / "a.npy", frames)
+    assert "NaN" in refused(tmp_path / "a.npy", rescale=True)
+
+
+def test_16_bit_png_folder_refused(tmp_path):
+    for k, frame in enumerate(gray_clip()):
+        Image.fromarray(frame.astype(np.uint16) * 256).save(tmp_path / f"{k}.png")
+    assert "16-bit pixels" in refused(tmp_path)
+
+
+# --- malformed content of a readable format -------------------------------------------------------
+
+def test_dicom_without_pixel_data(tmp_path):
+    assert "without image data" in refused(dicom_file(tmp_path / "sr.dcm", None))
+
+
+def test_object_array_refused(tmp_path):
+    np.save(tmp_path / "a.npy", np.array([{"frames": 1}] * 3, dtype=object), allow_pickle=True)
+    assert "Python objects" in refused(tmp_path / "a.npy")
+
+
+def test_array_of_wrong_shape(tmp_path):
+    np.save(tmp_path / "a.npy", np.zeros((4, 3, 16, 16), np.uint8))
+    assert "shape (4, 3, 16, 16)" in refused(tmp_path / "a.npy")
+
+
+def test_npz_with_several_arrays(tmp_path):
+    np.savez(tmp_path / "a.npz", a=gray_clip(), b=gray_clip())
+    assert "name the clip's frames 'frames'" in refused(tmp_path / "a.npz")
+
+
+def test_npz_bad_fps(tmp_path):
+    np.savez(tmp_path / "a.npz", frames=gray_clip(), fps=-5)
+    assert "'fps' entry" in refused(tmp_path / "a.npz")
+
+
+def test_folder_bad_fps_file(tmp_path):
+    for k, frame in enumerate(gray_clip()):
+        Image.fromarray(frame).save(tmp_path / f"{k}.png")
+    (tmp_path / "fps.txt").write_text("fast")
+    assert "fps.txt" in refused(tmp_path)
+
+
+def test_folder_frames_of_different_sizes(tmp_path):
+    for k, frame in enumerate(gray_clip()):
+        Image.fromarray(frame).save(tmp_path / f"{k}.png")
+    Image.fromarray(gray_clip(h=10)[0]).save(tmp_path / "2.png")
+    assert "all frames must have one size" in refused(tmp_path)

@@ -1,0 +1,140 @@
+"""Sector finding, cropping, temporal sampling and model input on synthetic echo screens."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from echo.clip import Clip, ClipError, GroundTruth
+from echo.echonet import tracing_mask
+from echo.phantom import render_clip
+from echo.preprocess import (IMAGENET_MEAN, IMAGENET_STD, crop_to_sector, find_sector,
+                             prepare_frames, sample_indices, to_model_input)
+from test_echonet import lv_tracing
+
+
+def echo_screen(t=16, h=120, w=160, colour=False, seed=0):
+    """A scanner screen: a speckled fan with a dark cavity, burned-in text, a grey-scale bar and a
+    moving ECG trace below the fan. -> ((T, H, W[, 3]) uint8, (H, W) true fan mask)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:h, :w]
+    radius, angle = np.hypot(y - 6, x - w // 2), np.degrees(np.arctan2(x - w // 2, y - 6))
+    fan = (radius < 0.8 * h) & (np.abs(angle) < 40)
+    cavity = ((y - 0.42 * h) / (0.15 * h)) ** 2 + ((x - w // 2) / (0.08 * w)) ** 2 < 1
+    ecg_colour = (0, 255, 0) if colour else (255, 255, 255)
+    frames = np.zeros((t, h, w, 3), np.uint8)
+    for k in range(t):
+        image = np.clip(rng.rayleigh(50, (h, w)), 0, 255).astype(np.uint8)
+        image[cavity] = rng.integers(0, 12, cavity.sum())
+        image[~fan] = 0
+        frame = np.repeat(image[..., None], 3, axis=-1)
+        cv2.putText(frame, "HR 72", (2, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255,) * 3, 1)
+        cv2.rectangle(frame, (w - 6, 20), (w - 3, 80), (180,) * 3, -1)
+        trace = np.stack([np.arange(w), 0.93 * h + 4 * np.sin(np.arange(w) / 6 + k)], axis=1)
+        cv2.polylines(frame, [trace.astype(np.int32)], False, ecg_colour, 1)
+        frames[k] = frame
+    return (frames if colour else frames[..., 0]), fan
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return (a & b).sum() / (a | b).sum()
+
+
+@pytest.mark.parametrize("colour", [False, True])
+def test_find_sector_keeps_fan_drops_text_bar_and_ecg(colour):
+    frames, fan = echo_screen(colour=colour)
+    sector = find_sector(frames)
+    assert iou(sector.mask, fan) > 0.95
+    assert not sector.mask[:14, :40].any()  # text
+    assert not sector.mask[:, -8:].any()  # grey-scale bar
+    lit = frames.reshape(frames.shape[:3] + (-1,)).max(axis=(0, 3)) > 0  # (H, W) ever non-black
+    below_fan = np.arange(fan.shape[0])[:, None] > np.nonzero(fan.any(axis=1))[0].max()
+    assert (lit & below_fan).sum() > 100 and not (sector.mask & lit & below_fan).any()  # ECG
+    top, left, bottom, right = sector.bbox
+    assert sector.mask[top:bottom, left:right].sum() == sector.mask.sum()
+
+
+def test_find_sector_still_clip_and_blank_clip():
+    frames, fan = echo_screen()
+    assert iou(find_sector(np.repeat(frames[:1], 4, axis=0)).mask, fan) > 0.95
+    blank = find_sector(np.zeros((3, 20, 30), np.uint8))
+    assert blank.mask.all() and blank.bbox == (0, 0, 20, 30)
+
+
+def test_crop_to_sector_zeroes_crops_and_squares_with_truth_aligned():
+    frames, fan = echo_screen()
+    labels = np.repeat(fan[None].astype(np.uint8), len(frames), axis=0)
+    tracing = lv_tracing(12, top=30, bottom=80, centre=80)
+    truth = GroundTruth(ef=60.0, labels=labels, lv_tracings={2: tracing})
+    cropped = crop_to_sector(Clip(frames, 50.0, "screen", truth, {"height": 120}))
+    t, s, s2 = cropped.frames.shape
+    assert t == len(frames) and s == s2 and cropped.meta["height"] == s
+    assert cropped.truth.labels.shape == cropped.frames.shape and cropped.truth.ef == 60.0
+    outside = cropped.truth.labels == 0
+    assert cropped.frames[:, outside[0]].max() == 0  # nothing survives outside the fan
+    before = Clip(tracing_mask(tracing, 120, 160)[None].astype(np.uint8), 1.0)
+    after = tracing_mask(cropped.truth.lv_tracings[2], s, s)
+    assert np.array_equal(crop_to_sector(before, find_sector(frames)).frames[0] > 0, after)
+
+
+def test_find_sector_on_phantom_scanner_export():
+    clip = render_clip(3, n_frames=24, size=112, overlay=True)
+    fan = clip.truth.labels.max(axis=0) > 0
+    sector = find_sector(clip)
+    assert iou(sector.mask, fan) > 0.9
+    assert not (sector.mask & (clip.frames.max(axis=0) > 0) & ~fan).any()  # text, marks, ECG
+
+
+def test_sample_indices():
+    assert list(sample_indices(100, 50.0, frames=4, fps=25.0)) == [0, 2, 4, 6]
+    assert list(sample_indices(100, 30.0, frames=3, start=10)) == [10, 11, 12]
+    assert list(sample_indices(5, 30.0, frames=7)) == [0, 1, 2, 3, 4, 4, 4]  # last frame repeated
+    assert list(sample_indices(100, 25.0, frames=3, fps=50.0)) == [0, 1, 1]  # nearest, upsampled
+    with pytest.raises(ClipError, match="outside"):
+        sample_indices(5, 30.0, start=5)
+
+
+def test_to_model_input_layout_and_imagenet_normalisation():
+    frames = np.full((20, 40, 60), 128, np.uint8)
+    x = to_model_input(Clip(frames, 30.0), frames=8, size=32, crop_sector=False)
+    assert x.shape == (1, 8, 3, 32, 32) and x.dtype == torch.float32
+    centre = x[0, 0, :, 16, 16]
+    expected = (128 / 255 - torch.tensor(IMAGENET_MEAN)) / torch.tensor(IMAGENET_STD)
+    assert torch.allclose(centre, expected, atol=1e-5)
+    border = x[0, 0, :, 0, 0]  # padding above the landscape frame is black
+    assert torch.allclose(border, -torch.tensor(IMAGENET_MEAN) / torch.tensor(IMAGENET_STD))
+
+
+def test_to_model_input_batch_one_channel_and_no_normalisation():
+    grey, _ = echo_screen()
+    colour, _ = echo_screen(colour=True, seed=1)
+    x = to_model_input([Clip(grey, 50.0), Clip(colour, 50.0)], frames=4, size=48, channels=1,
+                       fps=25.0, mean=0.0, std=1.0)
+    assert x.shape == (2, 4, 1, 48, 48)
+    assert 0.0 <= x.min() and x.max() <= 1.0
+
+
+def test_prepare_frames_for_display():
+    frames, _ = echo_screen()
+    shown = prepare_frames(Clip(frames, 50.0), frames=6, size=64)
+    assert shown.shape == (6, 64, 64) and shown.dtype == np.uint8
+    colour, _ = echo_screen(colour=True)
+    assert prepare_frames(Clip(colour, 50.0), frames=6, size=64).shape == (6, 64, 64, 3)
+
+
+@pytest.mark.parametrize("kwargs, problem", [
+    ({"channels": 2}, "channels"),
+    ({"std": (1.0, 0.0, 1.0)}, "positive"),
+    ({"mean": (0.5, 0.5)}, "needs 3 numbers"),
+    ({"fps": -1.0}, "frame rate"),
+    ({"size": 0}, "size"),
+])
+def test_bad_preprocessing_arguments(kwargs, problem):
+    with pytest.raises(ClipError, match=problem):
+        to_model_input(Clip(np.zeros((4, 16, 16), np.uint8), 30.0), **kwargs)
+
+
+def test_no_clips():
+    with pytest.raises(ClipError, match="No clips"):
+        to_model_input([])
