@@ -99,3 +99,20 @@ def write_frame_strip(path: str | os.PathLike, frames: np.ndarray | Clip, n: int
     clip = _clip(frames, 1.0)  # a strip has no frame rate
     strip = np.concatenate(list(clip.frames[strip_indices(clip.n_frames, n)]), axis=1)
     return _write(path, lambda p: Image.fromarray(strip).save(p, format="PNG"))
+
+
+def write_npz(path: str | os.PathLike, clip: Clip) -> Path:
+    """Compressed NPZ of the frames, fps and whatever ground truth the clip has (read back by read_clip)."""
+    arrays = {"frames": clip.frames, "fps": np.float64(clip.fps)}
+    truth = clip.truth
+    if truth is not None:
+        for key in ("ef", "edv", "esv", "phase", "labels", "clean"):
+            if getattr(truth, key) is not None:
+                arrays[key] = np.asarray(getattr(truth, key))
+        arrays.update(ed_frames=np.asarray(truth.ed_frames, np.int64), es_frames=np.asarray(truth.es_frames, np.int64))
+
+    def save(p: Path) -> None:
+        with open(p, "wb") as fh:  # a handle, so numpy does not append its own suffix
+            np.savez_compressed(fh, **arrays)
+
+    return _write(path, save)

@@ -2,11 +2,13 @@
 
 Layout: (T, H, W) grey, (T, H, W, 1) grey or (T, H, W, 3) RGB, any dtype (non-8-bit needs
 rescale=True, see echo.readers.common.to_uint8). An .npz holds its frames under the key 'frames'
-(or as its only array) and may hold a scalar 'fps'; a bare .npy has no frame rate, so the clip
+(or as its only array) and may hold a scalar 'fps' and ground truth (TRUTH_KEYS, as
+echo.writers.write_npz stores it: ef, edv, esv, phase, ed_frames, es_frames, labels, clean); a bare .npy has no frame rate, so the clip
 gets the default 30 fps, recorded as meta["fps_source"] = "default".
 """
 from __future__ import annotations
 
+import dataclasses
 import zipfile
 import zlib
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import BinaryIO
 import numpy as np
 
 from echo import limits
-from echo.clip import Clip, ClipError
+from echo.clip import Clip, ClipError, GroundTruth
 from echo.readers.common import finish
 
 _LAYOUTS = "(frames, height, width) or (frames, height, width, 3)"
@@ -82,7 +84,7 @@ def read_npz(path: Path, rescale: bool) -> Clip:
     except (ValueError, OSError, EOFError, zipfile.BadZipFile):
         raise _damaged(name) from None
     with archive:
-        arrays = [k for k in archive.files if k != "fps"]
+        arrays = [k for k in archive.files if k != "fps" and k not in TRUTH_KEYS]
         key = "frames" if "frames" in arrays else (arrays[0] if len(arrays) == 1 else None)
         if key is None:
             found = ", ".join(arrays) or "none"
@@ -92,8 +94,38 @@ def read_npz(path: Path, rescale: bool) -> Clip:
             with archive.zip.open(key + ".npy") as fh:
                 _check_header(fh, name)
             frames, fps = archive[key], _npz_fps(archive, name)
+            truth = _npz_truth(archive, frames.shape[:3], name)
         except ClipError:
             raise
         except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error):
             raise _damaged(name) from None
-    return finish(_as_frames(frames), fps, path, "NPZ", {}, rescale)
+    clip = finish(_as_frames(frames), fps, path, "NPZ", {}, rescale)
+    return dataclasses.replace(clip, truth=truth) if truth is not None else clip
+
+
+TRUTH_KEYS = ("ef", "edv", "esv", "phase", "ed_frames", "es_frames", "labels", "clean")
+
+
+def _npz_truth(archive, shape: tuple[int, int, int], name: str) -> GroundTruth | None:
+    """Ground truth stored beside the frames, checked against their shape; None when there is none."""
+    present = [k for k in TRUTH_KEYS if k in archive.files]
+    if not present:
+        return None
+    values = {k: archive[k] for k in present}
+    for k in ("ef", "edv", "esv"):
+        if k in values:
+            if values[k].size != 1 or not np.isfinite(float(values[k].reshape(()))):
+                raise ClipError(f"'{name}' has a '{k}' entry that is not one number.")
+            values[k] = float(values[k].reshape(()))
+    for k in ("ed_frames", "es_frames"):
+        if k in values:
+            idx = values[k].astype(np.int64).reshape(-1)
+            if np.any((idx < 0) | (idx >= shape[0])):
+                raise ClipError(f"'{name}' lists {k.replace('_', ' ')} outside its {shape[0]} frames.")
+            values[k] = [int(i) for i in idx]
+    if "phase" in values and values["phase"].shape != shape[:1]:
+        raise ClipError(f"'{name}' has a 'phase' entry that does not give one value per frame.")
+    for k in ("labels", "clean"):
+        if k in values and (values[k].shape != shape or values[k].dtype != np.uint8):
+            raise ClipError(f"'{name}' has a '{k}' entry that does not match its frames (8-bit, same shape).")
+    return GroundTruth(**values)

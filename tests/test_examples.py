@@ -1,0 +1,43 @@
+"""Shipped example clips and the NPZ format that carries ground truth."""
+import numpy as np
+import pytest
+
+from echo.clip import ClipError
+from echo.examples import EXAMPLES, load_example, render_example
+from echo.phantom import render_clip
+from echo.readers import read_clip
+from echo.writers import write_npz
+
+
+def test_npz_round_trip_keeps_frames_fps_and_truth(tmp_path):
+    clip = render_clip(4, n_frames=12, fps=40)
+    back = read_clip(write_npz(tmp_path / "c.npz", clip))
+    np.testing.assert_array_equal(back.frames, clip.frames)
+    assert back.fps == 40 and back.truth.ef == pytest.approx(clip.truth.ef)
+    assert back.truth.ed_frames == clip.truth.ed_frames and back.truth.es_frames == clip.truth.es_frames
+    np.testing.assert_array_equal(back.truth.labels, clip.truth.labels)
+    np.testing.assert_allclose(back.truth.phase, clip.truth.phase)
+
+
+def test_npz_truth_that_does_not_fit_the_frames_is_refused(tmp_path):
+    frames = np.zeros((5, 16, 16), np.uint8)
+    np.savez(tmp_path / "a.npz", frames=frames, ed_frames=np.array([7]))
+    with pytest.raises(ClipError, match="outside its 5 frames"):
+        read_clip(tmp_path / "a.npz")
+    np.savez(tmp_path / "b.npz", frames=frames, labels=np.zeros((5, 8, 8), np.uint8))
+    with pytest.raises(ClipError, match="'labels' entry"):
+        read_clip(tmp_path / "b.npz")
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_shipped_examples_load_with_truth_and_match_their_recipe(name):
+    clip = load_example(name)
+    assert clip.truth is not None and clip.truth.ef == pytest.approx(EXAMPLES[name][3]["ef"])
+    assert clip.n_frames == 80 and clip.fps == 50
+    assert clip.truth.labels.shape == clip.frames.shape
+    # The shipped file is what the recipe renders today (the phantom has not drifted from its examples).
+    np.testing.assert_array_equal(clip.frames, render_example(name).frames)
+
+
+def test_reduced_ef_example_is_reduced():
+    assert load_example("adult_reduced_ef").truth.ef < 35 < 55 < load_example("adult_normal").truth.ef
