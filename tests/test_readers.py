@@ -247,7 +247,7 @@ def test_npy_grey_and_single_channel(tmp_path):
 
 def test_npz_frames_key_fps_and_only_array(tmp_path):
     colour = colour_clip()
-    np.savez_compressed(tmp_path / "a.npz", frames=colour, labels=np.zeros(3), fps=np.float32(48))
+    np.savez_compressed(tmp_path / "a.npz", frames=colour, notes=np.zeros(3), fps=np.float32(48))
     clip = read_clip(tmp_path / "a.npz")
     assert np.array_equal(clip.frames, colour) and clip.fps == 48
     np.savez(tmp_path / "b.npz", gray_clip())
