@@ -10,7 +10,7 @@ from echo import limits
 from echo.clip import ClipError
 from echo.readers import read_clip
 from echo.writers import write_avi, write_mp4
-from test_readers import PATIENT, dicom_file, gray_clip, jpeg_frames
+from builders import PATIENT, dicom_file, gray_clip, jpeg_frames
 
 
 def refused(path, *, rescale: bool = False) -> str:

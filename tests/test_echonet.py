@@ -10,15 +10,7 @@ from echo.clip import Clip, ClipError, GroundTruth
 from echo.echonet import (EchoNetDataset, ed_es_frames, tracing_area, tracing_mask,
                           tracing_polygon, write_echonet)
 from echo.writers import write_avi
-from test_readers import gray_clip
-
-
-def lv_tracing(half_width: float, top=20.0, bottom=90.0, centre=56.0, chords=20) -> np.ndarray:
-    """(chords + 1, 4) EchoNet-style segments of an elliptical LV: long axis, then chords."""
-    y = np.linspace(top, bottom, chords + 2)[1:-1]
-    half = half_width * np.sqrt(1 - ((y - (top + bottom) / 2) / ((bottom - top) / 2)) ** 2)
-    rows = np.stack([centre - half, y, centre + half, y], axis=1)
-    return np.vstack([[centre, top, centre, bottom], rows])
+from builders import gray_clip, lv_tracing
 
 
 def test_polygon_is_chord_ends_there_and_back_without_long_axis():

@@ -11,7 +11,7 @@ from echo.echonet import tracing_mask
 from echo.phantom import render_clip
 from echo.preprocess import (IMAGENET_MEAN, IMAGENET_STD, crop_to_sector, find_sector,
                              prepare_frames, sample_indices, to_model_input)
-from test_echonet import lv_tracing
+from builders import lv_tracing
 
 
 def echo_screen(t=16, h=120, w=160, colour=False, seed=0):

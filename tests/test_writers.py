@@ -8,7 +8,7 @@ from PIL import Image
 
 from echo.clip import Clip, ClipError
 from echo.writers import strip_indices, write_avi, write_frame_strip, write_gif, write_mp4
-from test_readers import colour_clip, gray_clip
+from builders import colour_clip, gray_clip
 
 
 def decode(path) -> tuple[str, float, np.ndarray]:
