@@ -1,0 +1,96 @@
+"""Model folders and training state on disk, loaded safely (safetensors; torch.load weights_only).
+
+A model folder is a Hugging Face folder (config.json + model.safetensors, via save_pretrained) plus
+card.json. JEPA folders hold a `VJEPA2Model` whose encoder is the EMA target encoder, and the
+context encoder in context_encoder.safetensors (float16: it is only inspected, and halving it keeps
+the folder small). MAE folders hold the whole `VideoMAEForPreTraining`, decoder included.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import VideoMAEForPreTraining, VideoMAEModel, VJEPA2Model
+from transformers.utils import logging as hf_logging
+
+CARD = "card.json"
+CONTEXT_ENCODER = "context_encoder.safetensors"
+FAMILIES = {"vjepa2": "jepa", "videomae": "mae"}
+
+
+def export(model: nn.Module, folder: str | Path, card: dict) -> Path:
+    """Write a JEPA or MAE training module's shipped parts and its card to folder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()          # no "Writing model shards" bar under training's own
+    try:
+        model.net.save_pretrained(folder)
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+    if model.family == "jepa":
+        state = {k: v.detach().to("cpu", torch.float16).contiguous()
+                 for k, v in model.context_encoder.state_dict().items()}
+        save_file(state, str(folder / CONTEXT_ENCODER))
+    (folder / CARD).write_text(json.dumps(card, indent=1))
+    return folder
+
+
+def read_config(folder: str | Path) -> dict:
+    return json.loads((Path(folder) / "config.json").read_text())
+
+
+def read_card(folder: str | Path) -> dict | None:
+    path = Path(folder) / CARD
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def family_of(config: dict) -> str:
+    model_type = config.get("model_type")
+    if model_type not in FAMILIES:
+        raise ValueError(f"unsupported model type {model_type!r}; EchoLens loads {', '.join(FAMILIES)}")
+    return FAMILIES[model_type]
+
+
+def load_nets(folder: str | Path, attn_implementation: str = "sdpa") -> tuple[str, nn.Module, nn.Module | None]:
+    """(family, net, context encoder or None) from a model folder, on the CPU, in eval mode.
+
+    net: `VJEPA2Model` for JEPA; `VideoMAEForPreTraining` for MAE when the folder holds one (decoder
+    included), else `VideoMAEModel` (an encoder-only VideoMAE checkpoint).
+    """
+    folder = Path(folder)
+    config = read_config(folder)
+    family = family_of(config)
+    kwargs = {"attn_implementation": attn_implementation, "use_safetensors": True}
+    context = None
+    if family == "jepa":
+        net = VJEPA2Model.from_pretrained(folder, **kwargs)
+        if (folder / CONTEXT_ENCODER).exists():
+            context = copy.deepcopy(net.encoder)
+            state = load_file(str(folder / CONTEXT_ENCODER))
+            context.load_state_dict({k: v.float() for k, v in state.items()})
+            context.eval()
+    elif "VideoMAEForPreTraining" in (config.get("architectures") or []):
+        net = VideoMAEForPreTraining.from_pretrained(folder, **kwargs)
+    else:
+        net = VideoMAEModel.from_pretrained(folder, **kwargs)
+    return family, net.eval(), context
+
+
+def save_state(path: str | Path, state: dict) -> None:
+    """Training state (tensors, numbers, strings only) written atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_state(path: str | Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)

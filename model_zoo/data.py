@@ -1,0 +1,152 @@
+"""Pretraining data: seeded phantom clips rendered on the fly, one heartbeat each, lightly augmented.
+
+The stream is a pure function of (recipe, batch index): batch b holds samples b*B .. b*B+B-1, sample
+i is clip seed data_seed + i % n_clips with augmentation drawn from (seed, i). So both methods see
+the same clips in the same order, any number of loader workers gives the same batches, and a resumed
+run picks up at its step. Rendering a clip costs more CPU than training on it, so each process keeps
+the clips it rendered (n_clips x frames x size^2 bytes at most: 200 KB a clip at 16 x 112 x 112) and
+later passes over the pool only re-augment them. The clip source and the preprocessing are injectable
+(tests pass stand-ins).
+"""
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from echo.clip import Clip, GroundTruth
+from model_zoo.recipes import Recipe
+
+ClipSource = Callable[[int], Clip]            # clip seed -> Clip
+ToInput = Callable[[Clip], torch.Tensor]      # Clip -> (1, T, C, H, W) ImageNet-normalised
+
+
+def render_beat(seed: int, population: str, frames: int, size: int) -> Clip:
+    """A phantom clip of exactly one heartbeat in `frames` frames (frame rate = frames * heart rate).
+
+    Same as rendering at the phantom's own frame rate and picking frames evenly over a beat (the
+    phantom scales speckle decorrelation with frame rate), at a fraction of the rendering cost.
+    """
+    from echo.phantom import render_clip, sample_params
+    hr_bpm = sample_params(seed, population).hr_bpm
+    return render_clip(seed, population, n_frames=frames, size=size, fps=frames * hr_bpm / 60.0)
+
+
+def phantom_source(recipe: Recipe) -> ClipSource:
+    """Seeded one-beat phantom clips of the recipe's population, frame count and size."""
+    return functools.partial(render_beat, population=recipe.population, frames=recipe.frames, size=recipe.size)
+
+
+def echo_preprocess(recipe: Recipe) -> ToInput:
+    """echo.preprocess's to_model_input: 3-channel, ImageNet-normalised, recipe frames and size."""
+    from echo.preprocess import to_model_input
+    return functools.partial(to_model_input, frames=recipe.frames, size=recipe.size, channels=3)
+
+
+def frames_per_beat(clip: Clip) -> float:
+    """Frames per heartbeat from the ground-truth phase, else ED spacing, else the whole clip."""
+    truth = clip.truth
+    if truth is not None and truth.phase is not None and len(truth.phase) > 1:
+        advance = np.median(np.diff(np.unwrap(2 * np.pi * np.asarray(truth.phase, dtype=np.float64))))
+        if advance > 0:
+            return float(2 * np.pi / advance)
+    if truth is not None and len(truth.ed_frames) > 1:
+        return float(np.median(np.diff(sorted(truth.ed_frames))))
+    return float(clip.n_frames)
+
+
+def one_beat(clip: Clip, n: int, rng: np.random.Generator) -> Clip:
+    """n frames evenly covering one heartbeat from a random start (the whole clip if it is shorter)."""
+    span = min(frames_per_beat(clip), float(clip.n_frames))
+    start = rng.uniform(0.0, clip.n_frames - span)
+    idx = np.minimum(np.round(start + np.arange(n) * span / n).astype(int), clip.n_frames - 1)
+    return Clip(frames=clip.frames[idx], fps=clip.fps * n / span, source=clip.source)
+
+
+def random_resized_crop(x: torch.Tensor, scale: tuple[float, float], ratio: tuple[float, float],
+                        rng: np.random.Generator) -> torch.Tensor:
+    """One crop (area fraction in scale, aspect w/h log-uniform in ratio) for all frames, resized back.
+
+    x (T, C, H, W) -> (T, C, H, W). Falls back to the whole frame if no drawn crop fits.
+    """
+    _, _, h, w = x.shape
+    for _ in range(10):
+        area = rng.uniform(*scale) * h * w
+        ar = math.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1])))
+        cw, ch = int(round(math.sqrt(area * ar))), int(round(math.sqrt(area / ar)))
+        if 0 < cw <= w and 0 < ch <= h:
+            top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+            crop = x[:, :, top:top + ch, left:left + cw]
+            return F.interpolate(crop, size=(h, w), mode="bilinear", align_corners=False)
+    return x
+
+
+class PhantomBatches(IterableDataset):
+    """Endless batches (B, T, C, H, W) from batch index `start`; worker k of K yields b = start+k, +K, ..."""
+
+    def __init__(self, recipe: Recipe, start: int = 0, clip_source: ClipSource | None = None,
+                 to_input: ToInput | None = None):
+        self.recipe = recipe
+        self.start = start
+        self.clip_source = clip_source or phantom_source(recipe)
+        self.to_input = to_input or echo_preprocess(recipe)
+        self._clips: dict[int, Clip] = {}
+
+    def clip(self, seed: int) -> Clip:
+        """The clip of a seed, rendered once per process; only frames, frame rate and timing are kept."""
+        if seed not in self._clips:
+            c = self.clip_source(seed)
+            truth = c.truth and GroundTruth(phase=c.truth.phase, ed_frames=c.truth.ed_frames)
+            self._clips[seed] = Clip(frames=c.frames, fps=c.fps, source=c.source, truth=truth)
+        return self._clips[seed]
+
+    def sample(self, i: int) -> torch.Tensor:
+        """Sample i of the stream. -> (T, C, H, W)"""
+        r = self.recipe
+        rng = np.random.default_rng([r.seed, i])
+        clip = one_beat(self.clip(r.data_seed + i % r.n_clips), r.frames, rng)
+        x = self.to_input(clip)
+        x = x[0] if x.ndim == 5 else x                      # (T, C, H, W)
+        return random_resized_crop(x.float(), r.crop_scale, r.crop_ratio, rng)
+
+    def batch(self, b: int) -> torch.Tensor:
+        n = self.recipe.batch
+        return torch.stack([self.sample(b * n + i) for i in range(n)])  # (B, T, C, H, W)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        info = get_worker_info()
+        b, stride = (self.start + info.id, info.num_workers) if info else (self.start, 1)
+        while True:
+            yield self.batch(b)
+            b += stride
+
+
+def _one_thread(_: int) -> None:
+    torch.set_num_threads(1)
+
+
+def make_loader(recipe: Recipe, start: int = 0, workers: int | None = None,
+                clip_source: ClipSource | None = None, to_input: ToInput | None = None) -> DataLoader:
+    """A DataLoader over PhantomBatches; workers render in the background, one thread each."""
+    workers = recipe.workers if workers is None else workers
+    return DataLoader(PhantomBatches(recipe, start, clip_source, to_input), batch_size=None,
+                      num_workers=workers, worker_init_fn=_one_thread if workers else None)
+
+
+def data_card(recipe: Recipe) -> dict:
+    """What the model was trained on, for its card."""
+    r = recipe
+    return {
+        "source": "echo.phantom.render_clip, one beat per clip (model_zoo.data.render_beat)",
+        "population": r.population,
+        "clip_seeds": [r.data_seed, r.data_seed + r.n_clips - 1],
+        "clip": f"{r.frames} frames over one heartbeat, {r.size} px, 3 channels, ImageNet-normalised "
+                "(echo.preprocess.to_model_input, sector crop)",
+        "augmentation": f"random resized crop, scale {list(r.crop_scale)}, aspect {list(r.crop_ratio)}, "
+                        "same for all frames",
+    }

@@ -1,0 +1,119 @@
+"""The JEPA of V-JEPA 2 on transformers' VJEPA2 modules: context encoder, EMA target encoder, predictor.
+
+transformers' `VJEPA2Model.forward` runs its encoder over the whole clip and only then selects the
+context tokens, which would let hidden tubelets leak into the context. Here the context encoder
+embeds the clip, keeps the visible tokens, and runs its layers on those alone (their RoPE positions
+passed as `position_mask`), so hidden tubelets never enter its attention.
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import VJEPA2Config, VJEPA2Model
+from transformers.models.vjepa2.modeling_vjepa2 import VJEPA2Encoder, VJEPA2Predictor
+
+from model_zoo.ema import ema_update, momentum_at
+from model_zoo.masks import gather_tokens, multiblock_masks
+from model_zoo.recipes import Recipe
+
+
+def jepa_config(r: Recipe) -> VJEPA2Config:
+    return VJEPA2Config(
+        crop_size=r.size, frames_per_clip=r.frames, patch_size=r.patch, tubelet_size=r.tubelet,
+        hidden_size=r.hidden, num_hidden_layers=r.depth, num_attention_heads=r.heads,
+        pred_hidden_size=r.pred_hidden, pred_num_hidden_layers=r.pred_depth,
+        pred_num_attention_heads=r.pred_heads, pred_num_mask_tokens=len(r.jepa_masks),
+    )
+
+
+def _rescale_blocks(layers: nn.ModuleList) -> None:
+    """V-JEPA's init: each block's output projections scaled by 1 / sqrt(2 * depth index)."""
+    with torch.no_grad():
+        for i, layer in enumerate(layers, 1):
+            layer.attention.proj.weight.div_(math.sqrt(2.0 * i))
+            layer.mlp.fc2.weight.div_(math.sqrt(2.0 * i))
+
+
+def encode_context(encoder: VJEPA2Encoder, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Encoder output for the kept tokens only. x (B, T, C, H, W), keep (B, K) -> (B, K, D)"""
+    h = gather_tokens(encoder.embeddings(x), keep)          # (B, K, D)
+    for layer in encoder.layer:
+        h = layer(h, keep)[0]                               # RoPE at the kept positions
+    return encoder.layernorm(h)
+
+
+def predict(predictor: VJEPA2Predictor, context: torch.Tensor, context_idx: torch.Tensor,
+            target_idx: torch.Tensor, mask_index: int = 0) -> torch.Tensor:
+    """Predicted embeddings at target_idx from context tokens. (B, Kc, D) -> (B, Kt, D)
+
+    The steps of `VJEPA2Predictor.forward`, taking context tokens already selected and choosing the
+    mask token per mask generator (`mask_index`), as V-JEPA does.
+    """
+    h, pos = predictor.embeddings(context, [context_idx], [target_idx], mask_index=mask_index)
+    order = torch.argsort(pos, dim=1)                       # (B, Kc + Kt)
+    h, pos = predictor.sort_tokens(h, pos, order)
+    for layer in predictor.layer:
+        h = layer(h, pos)[0]
+    h = predictor.unsort_tokens(predictor.layernorm(h), order)[:, context.shape[1]:]  # (B, Kt, Dp)
+    return predictor.proj(h)                                # (B, Kt, D)
+
+
+class JEPA(nn.Module):
+    """V-JEPA 2 pretraining: L1 between predicted and target embeddings of multi-block-masked tokens.
+
+    `net` is a `VJEPA2Model` whose encoder is the EMA target encoder and whose predictor is trained:
+    exactly what ships. The context encoder is trained by gradient and is a separate copy.
+    """
+
+    family = "jepa"
+
+    def __init__(self, recipe: Recipe, config: VJEPA2Config | None = None):
+        super().__init__()
+        self.recipe = recipe
+        self.net = VJEPA2Model._from_config(config or jepa_config(recipe), attn_implementation="sdpa")
+        _rescale_blocks(self.net.encoder.layer)
+        _rescale_blocks(self.net.predictor.layer)
+        self.context_encoder = copy.deepcopy(self.net.encoder)
+        self.net.encoder.requires_grad_(False)
+        c = self.net.config
+        self.grid = (c.frames_per_clip // c.tubelet_size, c.crop_size // c.patch_size,
+                     c.crop_size // c.patch_size)
+
+    def trainable(self) -> list[tuple[str, nn.Parameter]]:
+        return [(f"context_encoder.{n}", p) for n, p in self.context_encoder.named_parameters()] + \
+               [(f"predictor.{n}", p) for n, p in self.net.predictor.named_parameters()]
+
+    def sample_masks(self, batch: int, generator: torch.Generator) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return multiblock_masks(batch, self.grid, self.recipe.jepa_masks, self.recipe.jepa_aspect, generator)
+
+    def loss(self, x: torch.Tensor, masks: list[tuple[torch.Tensor, torch.Tensor]]
+             ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Mean over mask generators of L1(predicted, layer-normed target) at the target tokens."""
+        with torch.no_grad():
+            raw = self.net.encoder(x).last_hidden_state                  # (B, N, D)
+            targets = F.layer_norm(raw, (raw.shape[-1],))
+        losses = []
+        for k, (ctx, tgt) in enumerate(masks):
+            z = encode_context(self.context_encoder, x, ctx)             # (B, Kc, D)
+            pred = predict(self.net.predictor, z, ctx, tgt, mask_index=k)  # (B, Kt, D)
+            losses.append((pred - gather_tokens(targets, tgt)).abs().mean())
+        return torch.stack(losses).mean(), collapse_stats(raw)
+
+    def after_step(self, step: int, total: int) -> None:
+        """EMA update of the target encoder after optimiser step number `step` (1-based)."""
+        ema_update(self.net.encoder, self.context_encoder, momentum_at(step, total, *self.recipe.ema))
+
+
+@torch.no_grad()
+def collapse_stats(h: torch.Tensor) -> dict[str, float]:
+    """Per-dimension std of target embeddings over the batch, averaged over dimensions.
+
+    token_std: over all B*N tokens; clip_std: over the B token-averaged clip embeddings. A collapsed
+    encoder maps everything to one vector and both go to 0. h (B, N, D).
+    """
+    h = h.float()
+    return {"token_std": h.flatten(0, 1).std(0).mean().item(), "clip_std": h.mean(1).std(0).mean().item()}

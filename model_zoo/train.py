@@ -1,0 +1,182 @@
+"""Pretrain a JEPA or an MAE on phantom clips: same recipe, data, batch, steps and seed for both.
+
+    python -m model_zoo.train --method jepa|mae --recipe small --out runs/jepa-small [--resume]
+        [--steps N] [--stop-after N] [--device cuda|mps|cpu] [--threads N] [--workers N]
+
+A run folder holds state.pt (resume: model, EMA, optimiser, step, RNG, history; never shipped)
+and model/ (the HF folder + card.json, refreshed at every checkpoint; copy it to
+model_zoo/checkpoints/<name> to ship it).
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import transformers
+from torch import nn
+from tqdm import tqdm
+
+from model_zoo.checkpoint import export, load_state, save_state
+from model_zoo.data import ClipSource, ToInput, data_card, make_loader
+from model_zoo.device import pick_device
+from model_zoo.jepa import JEPA
+from model_zoo.mae import MAE
+from model_zoo.optim import lr_at, make_optimizer, peak_lr, set_lr
+from model_zoo.recipes import RECIPES, Recipe, get_recipe
+from model_zoo.registry import architecture
+
+METHODS = {"jepa": JEPA, "mae": MAE}
+CURVE_POINTS = 200
+COLLAPSE_STD = 0.01      # mean per-dimension std below this = collapsed
+
+
+def mask_generator(seed: int, step: int) -> torch.Generator:
+    """The masks of a step depend on (seed, step) only, so a resumed run draws the same ones."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + step)
+
+
+def masks_to(masks, device: torch.device):
+    if isinstance(masks, torch.Tensor):
+        return masks.to(device)
+    return [(c.to(device), t.to(device)) for c, t in masks]
+
+
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, masks,
+               step: int, total: int) -> tuple[float, dict[str, float]]:
+    """One optimiser step on batch x (B, T, C, H, W); `step` is 0-based. -> (loss, stats)"""
+    amp = x.device.type == "cuda"
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
+        loss, stats = model.loss(x, masks)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    model.after_step(step + 1, total)
+    return loss.item(), stats
+
+
+def _commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                             cwd=Path(__file__).resolve().parent)
+    except OSError:
+        return None
+    return (out.stdout.strip() or None) if out.returncode == 0 else None
+
+
+def _curve(values: list[float]) -> list[list[float]]:
+    """At most CURVE_POINTS [last step, mean] pairs, averaging consecutive steps."""
+    if not values:
+        return []
+    edges = np.linspace(0, len(values), min(len(values), CURVE_POINTS) + 1).astype(int)
+    return [[int(b), round(float(np.mean(values[a:b])), 5)] for a, b in zip(edges[:-1], edges[1:])]
+
+
+def make_card(method: str, recipe: Recipe, model: nn.Module, step: int, history: dict, wall: float) -> dict:
+    card = {
+        "name": f"{method}-{recipe.name}", "method": method, "recipe": recipe.name,
+        "recipe_settings": recipe.to_dict(), "architecture": architecture(model.net.config.to_dict()),
+        "params_shipped": sum(p.numel() for p in model.net.parameters()),
+        "data": {**data_card(recipe), "samples_seen": step * recipe.batch},
+        "steps": step, "planned_steps": recipe.steps, "wall_time_s": round(wall, 1), "seed": recipe.seed,
+        "peak_lr": peak_lr(method, recipe), "loss_curve": _curve(history["loss"]),
+        "commit": _commit(), "torch": torch.__version__, "transformers": transformers.__version__,
+        "collapse_check": None, "results": {},
+    }
+    if method == "jepa" and history["token_std"]:
+        card["collapse_check"] = {
+            "what": "per-dimension std of target-encoder embeddings over the batch, mean over dimensions",
+            "token_std_curve": _curve(history["token_std"]), "clip_std_curve": _curve(history["clip_std"]),
+            "final_token_std": history["token_std"][-1], "final_clip_std": history["clip_std"][-1],
+            "threshold": COLLAPSE_STD, "collapsed": history["token_std"][-1] < COLLAPSE_STD,
+        }
+    return card
+
+
+def train(method: str, recipe: Recipe, out: str | Path, *, resume: bool = False, stop_after: int | None = None,
+          device: str | None = None, workers: int | None = None, clip_source: ClipSource | None = None,
+          to_input: ToInput | None = None, progress: bool = True) -> dict:
+    """Train `method` with `recipe` into run folder `out` until recipe.steps (or stop_after); -> card."""
+    out = Path(out)
+    dev = pick_device(device)
+    torch.manual_seed(recipe.seed)
+    model = METHODS[method](recipe).to(dev)
+    optimizer = make_optimizer(model.trainable(), recipe)
+    start, wall = 0, 0.0
+    history: dict[str, list[float]] = {"loss": [], "token_std": [], "clip_std": []}
+    state_path = out / "state.pt"
+    if resume and state_path.exists():
+        state = load_state(state_path)
+        if state["method"] != method or state["recipe"] != recipe.name:
+            raise ValueError(f"{state_path} is a {state['method']}/{state['recipe']} run, not {method}/{recipe.name}")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        start, wall, history = state["step"], state["wall_time_s"], state["history"]
+    end = min(recipe.steps, stop_after or recipe.steps)
+    peak = peak_lr(method, recipe)
+
+    def checkpoint(step: int) -> dict:
+        card = make_card(method, recipe, model, step, history, wall)
+        save_state(state_path, {"method": method, "recipe": recipe.name, "step": step, "wall_time_s": wall,
+                                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                "torch_rng": torch.get_rng_state(), "history": history})
+        export(model, out / "model", card)
+        return card
+
+    card = make_card(method, recipe, model, start, history, wall)
+    if start >= end:
+        return card
+    model.train()
+    batches = iter(make_loader(recipe, start, workers, clip_source, to_input))
+    bar = tqdm(total=end, initial=start, desc=f"{method}/{recipe.name}", unit="step",
+               disable=not progress, dynamic_ncols=True)
+    run_start, wall_before = time.perf_counter(), wall
+    for step in range(start, end):
+        t0 = time.perf_counter()
+        x = next(batches).to(dev, non_blocking=True)                    # (B, T, C, H, W)
+        masks = masks_to(model.sample_masks(x.shape[0], mask_generator(recipe.seed, step)), dev)
+        set_lr(optimizer, lr_at(step, peak, recipe))
+        loss, stats = train_step(model, optimizer, x, masks, step, recipe.steps)
+        dt = time.perf_counter() - t0
+        wall = wall_before + time.perf_counter() - run_start
+        history["loss"].append(loss)
+        for k, v in stats.items():
+            history[k].append(v)
+        bar.set_postfix({"loss": f"{loss:.4f}", **{k: f"{v:.3f}" for k, v in stats.items()},
+                         "clips/s": f"{x.shape[0] / dt:.1f}"})
+        bar.update(1)
+        if (step + 1) % recipe.ckpt_every == 0 or step + 1 == end:
+            card = checkpoint(step + 1)
+    bar.close()
+    return card
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m model_zoo.train", description=__doc__.split("\n")[0])
+    ap.add_argument("--method", choices=sorted(METHODS), required=True)
+    ap.add_argument("--recipe", choices=sorted(RECIPES), default="small")
+    ap.add_argument("--out", required=True, help="run folder: state.pt and model/")
+    ap.add_argument("--resume", action="store_true", help="continue from OUT/state.pt if present")
+    ap.add_argument("--steps", type=int, help="total steps (overrides the recipe; sets the schedule)")
+    ap.add_argument("--stop-after", type=int, help="stop (checkpointed) after this step; resume later")
+    ap.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
+    ap.add_argument("--threads", type=int, help="torch CPU threads (e.g. 1 per run when running two)")
+    ap.add_argument("--workers", type=int, help="data loader worker processes (default: the recipe's)")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    recipe = get_recipe(args.recipe, **({"steps": args.steps} if args.steps else {}))
+    card = train(args.method, recipe, args.out, resume=args.resume, stop_after=args.stop_after,
+                 device=args.device, workers=args.workers)
+    print(f"{card['name']}: {card['steps']} steps, {card['wall_time_s']} s, "
+          f"final loss {card['loss_curve'][-1][1] if card['loss_curve'] else float('nan')}, "
+          f"model folder {Path(args.out) / 'model'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

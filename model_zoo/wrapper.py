@@ -1,0 +1,146 @@
+"""One interface over JEPA and MAE encoders: tokens, attention maps, pooled features, and each
+family's own pretext output (JEPA latent prediction, MAE pixel reconstruction).
+
+Inputs are model input clips x (B, T, C, H, W), ImageNet-normalised (echo.preprocess). Tokens are
+ordered t' * H'W' + h * W' + w over `grid` (T', H', W'). Neither family has a CLS token.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from model_zoo.checkpoint import load_nets, read_card
+from model_zoo.device import pick_device
+from model_zoo.jepa import encode_context, predict
+from model_zoo.mae import grid_of, reconstruct
+from model_zoo.masks import as_indices, gather_tokens
+from model_zoo.registry import resolve
+
+FUSIONS = {"mean": lambda a: a.mean(1), "max": lambda a: a.amax(1), "min": lambda a: a.amin(1)}
+
+
+@contextlib.contextmanager
+def eager_attention(module: nn.Module) -> Iterator[None]:
+    """Switch every config in the module tree to eager attention (SDPA returns no weights), then back."""
+    configs = {id(m.config): m.config for m in module.modules() if hasattr(m, "config")}
+    saved = {k: c._attn_implementation for k, c in configs.items()}
+    for c in configs.values():
+        c._attn_implementation = "eager"
+    try:
+        yield
+    finally:
+        for k, c in configs.items():
+            c._attn_implementation = saved[k]
+
+
+class EncoderWrapper:
+    """A loaded JEPA or MAE model behind one interface.
+
+    family: 'jepa' | 'mae'. name: registry name or folder name. card: the model card, or None.
+    For JEPA, `encoder='target'` (default, as V-JEPA evaluations) reads the EMA target encoder;
+    'context' reads the context encoder (folders we trained ship it).
+    """
+
+    def __init__(self, family: str, net: nn.Module, context_encoder: nn.Module | None = None,
+                 name: str = "", card: dict | None = None, device: str | torch.device | None = None,
+                 encoder: str = "target"):
+        if encoder not in ("target", "context"):
+            raise ValueError("encoder must be 'target' or 'context'")
+        if encoder == "context" and context_encoder is None:
+            raise ValueError(f"{name or 'this model'} has no context encoder (only JEPA folders we trained do)")
+        self.family, self.name, self.card = family, name, card
+        self.device = pick_device(device)
+        self.net = net.to(self.device).eval()
+        self.context_encoder = context_encoder.to(self.device).eval() if context_encoder is not None else None
+        if family == "jepa":
+            self.encoder = self.context_encoder if encoder == "context" else net.encoder
+            c = net.config
+            self.grid = (c.frames_per_clip // c.tubelet_size, c.crop_size // c.patch_size,
+                         c.crop_size // c.patch_size)
+            self._attention_modules = [layer.attention for layer in self.encoder.layer]
+        else:
+            self.encoder = getattr(net, "videomae", net)
+            self.grid = grid_of(net.config)
+            self._attention_modules = [layer.attention.attention for layer in self.encoder.encoder.layer]
+
+    def __repr__(self) -> str:
+        return f"EncoderWrapper(name={self.name!r}, family={self.family!r}, grid={self.grid}, device={self.device})"
+
+    @property
+    def config(self):
+        return self.net.config
+
+    @torch.no_grad()
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Final encoder tokens. (B, T, C, H, W) -> (B, N, D)"""
+        return self.encoder(x.to(self.device)).last_hidden_state
+
+    @torch.no_grad()
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean of the tokens. -> (B, D)"""
+        return self.tokens(x).mean(1)
+
+    @torch.no_grad()
+    def attentions(self, x: torch.Tensor, fuse_heads: str | None = None) -> list[torch.Tensor]:
+        """Self-attention of every encoder layer: (B, heads, N, N) each, or (B, N, N) with heads fused
+        by 'mean' | 'max' | 'min' (fused inside the hook, so only one layer's heads are held at once).
+        """
+        if fuse_heads is not None and fuse_heads not in FUSIONS:
+            raise ValueError(f"fuse_heads must be None or one of {', '.join(FUSIONS)}")
+        fuse = FUSIONS[fuse_heads] if fuse_heads else (lambda a: a)
+        maps: list[torch.Tensor] = []
+        hooks = [m.register_forward_hook(lambda _m, _i, out: maps.append(fuse(out[1].float())))
+                 for m in self._attention_modules]
+        try:
+            with eager_attention(self.encoder):
+                self.encoder(x.to(self.device))
+        finally:
+            for h in hooks:
+                h.remove()
+        return maps
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """MAE only: x with hidden tubelets decoded, in input space. mask (B, N) or (N,) bool, True =
+        hidden, same count per clip. -> (B, T, C, H, W); see model_zoo.mae.reconstruct."""
+        if self.family != "mae" or self.net is self.encoder:
+            raise ValueError(f"{self.name or 'this model'} has no MAE decoder to reconstruct with")
+        x = x.to(self.device)
+        mask = mask.to(self.device).expand(x.shape[0], -1) if mask.ndim == 1 else mask.to(self.device)
+        return reconstruct(self.net, x, mask)
+
+    @torch.no_grad()
+    def predict_latents(self, x: torch.Tensor, context_mask: torch.Tensor,
+                        target_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """JEPA only: the predictor's guess at the target tokens from the context tokens, and the truth.
+
+        Masks: bool (N,) or (B, N) (True = in the set, same count per clip) or index tensors (B, K).
+        The context encoder sees only the context tokens (the context encoder when the folder has
+        one, else the target encoder); hidden tokens get the first (short-range) generator's mask
+        token. Returns (predicted, target), each (B, Kt, D): target is the
+        target encoder's full-clip output, layer-normed over features, at the target tokens.
+        """
+        if self.family != "jepa":
+            raise ValueError(f"{self.name or 'this model'} is not a JEPA")
+        x = x.to(self.device)
+        ctx = as_indices(context_mask, x.shape[0]).to(self.device)
+        tgt = as_indices(target_mask, x.shape[0]).to(self.device)
+        z = encode_context(self.context_encoder or self.net.encoder, x, ctx)   # (B, Kc, D)
+        pred = predict(self.net.predictor, z, ctx, tgt)                        # (B, Kt, D)
+        h = self.net.encoder(x).last_hidden_state                             # (B, N, D)
+        return pred, gather_tokens(F.layer_norm(h, (h.shape[-1],)), tgt)
+
+
+def load(name_or_path: str | Path, device: str | torch.device | None = None, encoder: str = "target",
+         extra_dirs: tuple[str | Path, ...] | list[str | Path] = ()) -> EncoderWrapper:
+    """A model by folder path, or by name among list_models(extra_dirs), on device (default: CUDA,
+    then MPS, then CPU). encoder: JEPA only, 'target' (default) or 'context'."""
+    folder, name = resolve(name_or_path, extra_dirs)
+    family, net, context = load_nets(folder)
+    return EncoderWrapper(family, net, context, name=name, card=read_card(folder), device=device,
+                          encoder=encoder)

@@ -1,0 +1,81 @@
+"""VideoMAE's norm-pix targets and our reconstruction, checked by hand on a tiny clip."""
+import torch
+from transformers import VideoMAEConfig
+
+from model_zoo.mae import MAE, patchify, reconstruct, unpatchify
+from model_zoo.recipes import get_recipe
+
+MEAN = torch.tensor([0.485, 0.456, 0.406])
+STD = torch.tensor([0.229, 0.224, 0.225])
+
+
+def tiny_mae():
+    """2 frames x 4 px, patch 2, tubelet 2: 4 tokens of 2 * 2 * 2 * 3 = 24 values. Decoder head
+    outputs its bias only, so its prediction for every hidden patch is known."""
+    config = VideoMAEConfig(image_size=4, patch_size=2, num_frames=2, tubelet_size=2, hidden_size=12,
+                            num_hidden_layers=1, num_attention_heads=3, intermediate_size=24,
+                            decoder_hidden_size=6, decoder_num_hidden_layers=1, decoder_num_attention_heads=3,
+                            decoder_intermediate_size=12, use_mean_pooling=False, norm_pix_loss=True)
+    model = MAE(get_recipe("smoke"), config).eval()
+    bias = torch.linspace(-1, 1, 24)
+    with torch.no_grad():
+        model.net.decoder.head.weight.zero_()
+        model.net.decoder.head.bias.copy_(bias)
+    return model, bias
+
+
+def raw_clip():
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(1, 2, 3, 4, 4, generator=g)            # (B, T, C, H, W) pixels in [0, 1]
+
+
+def hand_target(raw, token):
+    """Norm-pix target of one token, by loops: values ordered (t, y, x, channel)."""
+    i, j = divmod(token, 2)
+    out = []
+    for t in range(2):
+        for y in range(2):
+            for x in range(2):
+                for c in range(3):
+                    out.append(raw[0, t, c, 2 * i + y, 2 * j + x].item())
+    v = torch.tensor(out).view(8, 3)
+    return ((v - v.mean(0)) / (v.std(0, unbiased=True) + 1e-6)).flatten(), v
+
+
+def test_norm_pix_targets_by_hand():
+    model, bias = tiny_mae()
+    raw = raw_clip()
+    x = (raw - MEAN[None, None, :, None, None]) / STD[None, None, :, None, None]  # ImageNet-normalised
+    mask = torch.tensor([[False, True, False, True]])
+    with torch.no_grad():
+        loss = model.loss(x, mask)[0]
+    expected = torch.stack([(bias - hand_target(raw, k)[0]) ** 2 for k in (1, 3)]).mean()
+    assert torch.allclose(loss, expected, atol=1e-5)
+
+
+def test_reconstruct_unnormalises_with_the_true_patch_statistics():
+    model, bias = tiny_mae()
+    raw = raw_clip()
+    x = (raw - MEAN[None, None, :, None, None]) / STD[None, None, :, None, None]
+    mask = torch.tensor([[False, True, False, False]])
+    out = reconstruct(model.net, x, mask)
+    assert out.shape == x.shape
+    _, v = hand_target(raw, 1)                                 # (8, 3) true pixels of token 1
+    pixels = bias.view(8, 3) * (v.std(0, unbiased=True) + 1e-6) + v.mean(0)   # back to [0, 1]
+    got = patchify(out * STD[None, None, :, None, None] + MEAN[None, None, :, None, None], 2, 2)  # (1, 4, 8, 3)
+    assert torch.allclose(got[0, 1], pixels, atol=1e-5)
+    visible = [0, 2, 3]
+    assert torch.allclose(got[0, visible], patchify(raw, 2, 2)[0, visible], atol=1e-5)
+
+
+def test_patchify_round_trip():
+    video = torch.randn(2, 8, 3, 64, 64)
+    patches = patchify(video, 2, 16)
+    assert patches.shape == (2, 64, 2 * 16 * 16, 3)
+    assert torch.equal(unpatchify(patches, (4, 4, 4), 2, 16), video)
+
+
+def test_tube_masking_ratio_from_the_recipe():
+    model = MAE(get_recipe("smoke"))
+    mask = model.sample_masks(3, torch.Generator().manual_seed(0))
+    assert mask.shape == (3, 64) and (mask.sum(1) == 4 * int(0.9 * 16)).all()

@@ -1,0 +1,59 @@
+"""Pretraining masks: VideoMAE tubes and V-JEPA multi-blocks, their coverage and determinism."""
+import torch
+
+from model_zoo.masks import as_indices, gather_tokens, multiblock_masks, tube_masks
+
+GRID = (8, 7, 7)  # the small recipe's 16 frames x 112 px, patch 16, tubelet 2
+SPECS = ((8, 0.15), (2, 0.7))
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_tube_masks_hide_the_ratio_and_the_same_positions_in_every_time_slot():
+    masks = tube_masks(4, GRID, 0.9, gen())
+    assert masks.shape == (4, 392) and masks.dtype == torch.bool
+    per_slot = masks.view(4, 8, 49)
+    assert (per_slot == per_slot[:, :1]).all()                       # a tube spans all time
+    assert (per_slot[:, 0].sum(1) == int(0.9 * 49)).all()           # 44 of 49 positions hidden
+    assert not torch.equal(per_slot[0, 0], per_slot[1, 0])          # each clip its own mask
+    assert torch.equal(masks, tube_masks(4, GRID, 0.9, gen()))       # fixed by the seed
+    assert not torch.equal(masks, tube_masks(4, GRID, 0.9, gen(1)))
+
+
+def test_multiblock_masks_are_disjoint_time_spanning_tubes_with_vjepa_coverage():
+    pairs = multiblock_masks(6, GRID, SPECS, (0.75, 1.5), gen())
+    assert len(pairs) == 2
+    hidden_share = []
+    for ctx, tgt in pairs:
+        assert ctx.shape[0] == tgt.shape[0] == 6
+        for c, t in zip(ctx, tgt):
+            assert not set(c.tolist()) & set(t.tolist())              # context never sees a target
+            for idx in (c, t):                                        # whole tubes: every time slot
+                spatial = idx % 49
+                slots = idx // 49
+                for s in spatial.unique():
+                    assert sorted(slots[spatial == s].tolist()) == list(range(8))
+            hidden_share.append(len(t) / 392)
+            assert len(c) >= 2 * 8                                    # some context always kept
+    short, long_ = hidden_share[:6], hidden_share[6:]
+    # V-JEPA: 8 blocks of 15% or 2 of 70%, unions hide a large share (after the batch-minimum cut)
+    assert 0.3 < sum(short) / 6 < 0.95 and 0.6 < sum(long_) / 6 < 0.97
+
+
+def test_multiblock_masks_are_fixed_by_the_seed():
+    a = multiblock_masks(3, GRID, SPECS, (0.75, 1.5), gen(5))
+    b = multiblock_masks(3, GRID, SPECS, (0.75, 1.5), gen(5))
+    c = multiblock_masks(3, GRID, SPECS, (0.75, 1.5), gen(6))
+    assert all(torch.equal(x, y) for (x1, x2), (y1, y2) in zip(a, b) for x, y in ((x1, y1), (x2, y2)))
+    assert not all(torch.equal(x1, y1) for (x1, _), (y1, _) in zip(a, c))
+
+
+def test_as_indices_and_gather_tokens():
+    mask = torch.tensor([[True, False, True, False], [False, True, True, False]])
+    idx = as_indices(mask, 2)
+    assert idx.tolist() == [[0, 2], [1, 2]]
+    assert as_indices(torch.tensor([False, True, False, True]), 3).tolist() == [[1, 3]] * 3
+    x = torch.arange(2 * 4 * 3).view(2, 4, 3)
+    assert torch.equal(gather_tokens(x, idx), torch.stack([x[0, [0, 2]], x[1, [1, 2]]]))
