@@ -10,6 +10,8 @@ model_zoo/checkpoints/<name> to ship it).
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import subprocess
 import sys
 import time
@@ -156,6 +158,22 @@ def train(method: str, recipe: Recipe, out: str | Path, *, resume: bool = False,
     return card
 
 
+def parse_overrides(pairs: list[str], ap: argparse.ArgumentParser) -> dict:
+    """FIELD=VALUE strings -> recipe overrides; values are JSON (lists become tuples), else strings."""
+    fields = {f.name for f in dataclasses.fields(Recipe)} - {"name"}
+    out = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or key not in fields:
+            ap.error(f"--set wants FIELD=VALUE with FIELD one of: {', '.join(sorted(fields))}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value) if isinstance(value, list) else value
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m model_zoo.train", description=__doc__.split("\n")[0])
     ap.add_argument("--method", choices=sorted(METHODS), required=True)
@@ -167,10 +185,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     ap.add_argument("--threads", type=int, help="torch CPU threads (e.g. 1 per run when running two)")
     ap.add_argument("--workers", type=int, help="data loader worker processes (default: the recipe's)")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="override a recipe field (JSON value), e.g. --set mae_blr=1.5e-4; repeatable")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    recipe = get_recipe(args.recipe, **({"steps": args.steps} if args.steps else {}))
+    overrides = parse_overrides(args.set, ap)
+    if args.steps:
+        overrides["steps"] = args.steps
+    recipe = get_recipe(args.recipe, **overrides)
     card = train(args.method, recipe, args.out, resume=args.resume, stop_after=args.stop_after,
                  device=args.device, workers=args.workers)
     print(f"{card['name']}: {card['steps']} steps, {card['wall_time_s']} s, "

@@ -121,3 +121,14 @@ def test_cli_refuses_to_resume_another_method(tmp_path):
     train("mae", R, tmp_path, stop_after=1, clip_source=fake_clip, to_input=fake_input, progress=False)
     with pytest.raises(ValueError, match="mae/smoke run"):
         main(["--method", "jepa", "--recipe", "smoke", "--out", str(tmp_path), "--resume", "--threads", "2"])
+
+
+def test_recipe_overrides_from_the_command_line():
+    import argparse
+
+    from model_zoo.train import parse_overrides
+    ap = argparse.ArgumentParser()
+    assert parse_overrides(["mae_blr=1.5e-4", "jepa_masks=[[4, 0.2]]", "population=pediatric"], ap) == {
+        "mae_blr": 1.5e-4, "jepa_masks": ((4, 0.2),), "population": "pediatric"}
+    with pytest.raises(SystemExit):
+        parse_overrides(["no_such_field=1"], ap)

@@ -117,3 +117,20 @@ def test_small_recipe_folders_fit_in_25_mb(tmp_path):
         folder = export(method(r), tmp_path / method.family, {"name": method.family})
         size = sum(f.stat().st_size for f in folder.iterdir())
         assert size < 25 * 1024 * 1024, (method.family, size)
+
+
+def test_ship_copies_the_folder_with_design_notes_and_refuses_big_ones(folders, tmp_path, monkeypatch):
+    import json
+
+    from model_zoo import ship
+    root, jepa, _ = folders
+    monkeypatch.setattr(ship, "SHIPPED", tmp_path / "shipped")
+    dest = ship.ship(root / "jepa-smoke", name="my-jepa")
+    card = json.loads((dest / "card.json").read_text())
+    assert card["name"] == "my-jepa" and card["size_mb"] > 0 and card["method"] == "jepa"
+    x = clip()
+    a, b = model_zoo.load(dest, device="cpu"), model_zoo.load(root / "jepa-smoke", device="cpu")
+    assert torch.equal(a.tokens(x), b.tokens(x))
+    monkeypatch.setattr(ship, "MAX_SHIPPED_MB", 0.001)
+    with pytest.raises(ValueError, match="under"):
+        ship.ship(root / "mae-smoke")
