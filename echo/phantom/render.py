@@ -52,6 +52,7 @@ def render(p: PhantomParams) -> Clip:
     mcol, mrow = fan.to_px(*from_heart_frame(p, mu, mv))
     rng = np.random.default_rng([p.seed, 7919])
     frames, clean = form_image(p, fan, labels, (mrow, mcol), rng)
+    frames, clean, labels = (fan.full_height(a) for a in (frames, clean, labels))
 
     ka, kc = contraction_factors(p.ef)
     a_ed, c_ed = p.lv_halfwidth_cm, p.lv_length_cm / BASE_CUT

@@ -30,11 +30,14 @@ for _name, _db in ECHOGENICITY_DB.items():
 
 @dataclass
 class Fan:
-    """The sector on a size x size pixel grid, apex at the top centre; coordinates in cm."""
+    """The sector on a size x size pixel grid, apex at the top centre; coordinates in cm.
+
+    The arrays cover the rows down to the fan's arc only (rows x size); full_height pads back.
+    """
 
     size: int
     cm_per_px: float
-    x: np.ndarray        # (H, W) lateral position
+    x: np.ndarray        # (rows, W) lateral position
     y: np.ndarray        # (H, W) depth below the probe
     depth: np.ndarray    # (H, W) distance from the apex / imaging depth (0 at apex, 1 at the arc)
     mask: np.ndarray     # (H, W) bool, inside the fan
@@ -45,10 +48,16 @@ class Fan:
         span = max(2 * p.depth_cm * np.sin(half), p.depth_cm)
         cm_per_px = span / p.size
         centres = (np.arange(p.size, dtype=np.float32) + 0.5) * cm_per_px
-        y, x = np.meshgrid(centres, centres - span / 2, indexing="ij")
+        # Rows below the arc are black in every frame: the grid stops at the fan's last row.
+        rows = min(p.size, int(np.ceil(p.depth_cm / cm_per_px)) + 1)
+        y, x = np.meshgrid(centres[:rows], centres - span / 2, indexing="ij")
         r = np.hypot(x, y)
         mask = (r <= p.depth_cm) & (np.abs(np.arctan2(x, y)) <= half)
         return cls(p.size, float(cm_per_px), x, y, (r / p.depth_cm).astype(np.float32), mask)
+
+    def full_height(self, a: np.ndarray) -> np.ndarray:
+        """(T, rows, W) -> (T, size, W): the black rows below the fan put back."""
+        return np.pad(a, ((0, 0), (0, self.size - a.shape[1]), (0, 0)))
 
     def to_px(self, x_cm, y_cm) -> tuple[np.ndarray, np.ndarray]:
         """cm -> (column, row) in pixel units (pixel centres at integers)."""
