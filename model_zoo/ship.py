@@ -27,8 +27,8 @@ DESIGN = {
         "steps, 24k clips seen) fit the 60-minute budget each when trained side by side, one core "
         "each, on this 2-core CPU (measured 1.9 s/step JEPA, 1.0 s/step MAE). The MAE's peak "
         "learning rate follows VideoMAE's rule in form (base x batch / 256) with base 6e-3 instead "
-        "of 1.5e-4: the literal rule gives 9.4e-6 at batch 16, which in a 150-step check reached "
-        "loss 0.862 against 0.769 at 3.75e-4, a strawman; 3.75e-4 is also the JEPA's peak. "
+        "of 1.5e-4: the literal rule gives 9.4e-6 at batch 16, which barely trains in 1500 steps "
+        "(a strawman); 3.75e-4 is also the JEPA's peak. "
         "See model_zoo/RECIPES.md."
     ),
 }

@@ -78,7 +78,8 @@ def _curve(values: list[float]) -> list[list[float]]:
     return [[int(b), round(float(np.mean(values[a:b])), 5)] for a, b in zip(edges[:-1], edges[1:])]
 
 
-def make_card(method: str, recipe: Recipe, model: nn.Module, step: int, history: dict, wall: float) -> dict:
+def make_card(method: str, recipe: Recipe, model: nn.Module, step: int, history: dict, wall: float,
+              commit: str | None = None) -> dict:
     card = {
         "name": f"{method}-{recipe.name}", "method": method, "recipe": recipe.name,
         "recipe_settings": recipe.to_dict(), "architecture": architecture(model.net.config.to_dict()),
@@ -86,7 +87,7 @@ def make_card(method: str, recipe: Recipe, model: nn.Module, step: int, history:
         "data": {**data_card(recipe), "samples_seen": step * recipe.batch},
         "steps": step, "planned_steps": recipe.steps, "wall_time_s": round(wall, 1), "seed": recipe.seed,
         "peak_lr": peak_lr(method, recipe), "loss_curve": _curve(history["loss"]),
-        "commit": _commit(), "torch": torch.__version__, "transformers": transformers.__version__,
+        "commit": commit, "torch": torch.__version__, "transformers": transformers.__version__,
         "collapse_check": None, "results": {},
     }
     if method == "jepa" and history["token_std"]:
@@ -108,7 +109,7 @@ def train(method: str, recipe: Recipe, out: str | Path, *, resume: bool = False,
     torch.manual_seed(recipe.seed)
     model = METHODS[method](recipe).to(dev)
     optimizer = make_optimizer(model.trainable(), recipe)
-    start, wall = 0, 0.0
+    start, wall, commit = 0, 0.0, _commit()     # the code the run started from, kept across resumes
     history: dict[str, list[float]] = {"loss": [], "token_std": [], "clip_std": []}
     state_path = out / "state.pt"
     if resume and state_path.exists():
@@ -119,18 +120,19 @@ def train(method: str, recipe: Recipe, out: str | Path, *, resume: bool = False,
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
         start, wall, history = state["step"], state["wall_time_s"], state["history"]
+        commit = state.get("commit", commit)
     end = min(recipe.steps, stop_after or recipe.steps)
     peak = peak_lr(method, recipe)
 
     def checkpoint(step: int) -> dict:
-        card = make_card(method, recipe, model, step, history, wall)
+        card = make_card(method, recipe, model, step, history, wall, commit)
         save_state(state_path, {"method": method, "recipe": recipe.name, "step": step, "wall_time_s": wall,
                                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                "torch_rng": torch.get_rng_state(), "history": history})
+                                "torch_rng": torch.get_rng_state(), "history": history, "commit": commit})
         export(model, out / "model", card)
         return card
 
-    card = make_card(method, recipe, model, start, history, wall)
+    card = make_card(method, recipe, model, start, history, wall, commit)
     if start >= end:
         return card
     model.train()
