@@ -1,0 +1,60 @@
+"""python -m model_zoo.evaluate --out DIR [--quick] [--models a,b] [--n-train N --n-val N --n-test N
+[--n-pediatric N]] [--probe-seeds 3] [--seed 0] [--threads N] [--device cpu|cuda|mps] [--ship]
+
+Evaluates the given models (default: every shipped one) plus a random encoder and raw pixels, writes
+DIR/results.json and DIR/results.md; --ship also saves each shipped model's probe and card results
+and copies results.json to model_zoo/results.json.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+import torch
+
+from model_zoo.evaluate.protocol import DEFAULT_SIZES, QUICK_SIZES
+from model_zoo.evaluate.run import evaluate
+from model_zoo.evaluate.ship import ship, write_results
+from model_zoo.registry import list_models
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m model_zoo.evaluate", description=__doc__.split("\n\n")[1])
+    ap.add_argument("--out", required=True, help="folder for results.json and results.md")
+    ap.add_argument("--quick", action="store_true",
+                    help=f"small run: {QUICK_SIZES.train}/{QUICK_SIZES.val} train/val clips, "
+                         f"{QUICK_SIZES.test} a condition")
+    ap.add_argument("--models", help="comma-separated shipped folder names, registry names or folder paths "
+                                     "(default: every shipped model)")
+    for split in ("train", "val", "test", "pediatric"):
+        ap.add_argument(f"--n-{split}", type=int, dest=split,
+                        help=f"clips in the {split} split (default {getattr(DEFAULT_SIZES, split)})")
+    ap.add_argument("--probe-seeds", type=int, default=3, help="attentive probes per model (seed, seed+1, ...)")
+    ap.add_argument("--seed", type=int, default=0, help="first probe seed and the random encoder's seed")
+    ap.add_argument("--threads", type=int, help="torch CPU threads")
+    ap.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
+    ap.add_argument("--ship", action="store_true",
+                    help="save shipped models' probes and card results, copy results.json to model_zoo/")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    sizes = QUICK_SIZES if args.quick else DEFAULT_SIZES
+    sizes = dataclasses.replace(sizes, **{s: getattr(args, s) for s in ("train", "val", "test", "pediatric")
+                                          if getattr(args, s) is not None})
+    models = args.models.split(",") if args.models else [m["name"] for m in list_models()]
+    if not models:
+        ap.error("no shipped models in model_zoo/checkpoints; name some with --models")
+    ev = evaluate(models, sizes, args.probe_seeds, args.seed, device=args.device, progress=not args.no_progress)
+    path = write_results(ev, args.out)
+    print(f"{path} and results.md: {', '.join(ev.results['models'])}; n {ev.results['n']['clean']} a condition, "
+          f"{ev.results['wall_s']['total']} s", file=sys.stderr)
+    if args.ship:
+        folders = ship(ev, path)
+        print(f"shipped probes and card results: {', '.join(map(str, folders)) or 'none (no shipped model)'}",
+              file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""The evaluation protocol's fixed choices: conditions, clip counts, and what each part means.
+
+Default clip counts, from per-clip costs measured as CPU time (time.process_time, 1 torch thread,
+the shipped "small" architecture, 16 frames x 112 px; CPU time, since two pretraining runs shared
+the 2 cores and made wall time meaningless):
+  render 0.051 s; degrade + to_model_input 0.011-0.013 s (speckle 0.036 s);
+  encoder forward at batch 16: JEPA 0.038 s, MAE 0.028 s, random (JEPA architecture) 0.035 s,
+  pixels 0.001 s; so one rendered clip through every encoder under one condition: ~0.113 s.
+  Attentive probe: 0.50 s an epoch for 1,000 + 250 clips of 392 x 192 tokens, ~50 epochs with
+  early stopping: ~25 s a probe, x 3 seeds x 3 encoders = 225 s; pixel probes 0.13 s an epoch,
+  up to 100 epochs, x 3 = 39 s; ridge on the 12,544 pooled pixels 9 s: probes ~275 s.
+  Train + val, 1,000 + 250 clips: 1,250 x (0.051 + 0.113) = 205 s.
+  Test, 500 adult clips rendered once, 15 conditions (clean + 14): 500 x (0.051 + 15 x 0.113 +
+  0.024 speckle) = 885 s.
+  Pediatric, 500 clips: 500 x 0.164 = 82 s.
+  Total ~1,450 s = 24 min on one core; with 2 threads the encoders run ~1.7x faster (the
+  pretraining recipe's measurement), ~17 min. So the issue's 500 test clips per condition fit in
+  30 minutes, and every condition gets them.
+Quick (--quick): 200 + 50 train/val, 50 clips per condition: 41 + ~55 + 89 + 8 s, ~3 min on one core.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from echo.degrade import BENCHMARK_CONDITIONS, CONDITIONS
+
+ADULT_CONDITIONS = ("clean", *CONDITIONS)            # every one on the same test clips
+OTHER_CONDITIONS = tuple(c for c in CONDITIONS if c not in BENCHMARK_CONDITIONS)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Clips per split; `test` clips serve every adult condition."""
+    train: int
+    val: int
+    test: int
+    pediatric: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+DEFAULT_SIZES = Sizes(train=1000, val=250, test=500, pediatric=500)
+QUICK_SIZES = Sizes(train=200, val=50, test=50, pediatric=50)
+CHECK_CLIPS = 32          # clean test clips whose shipped-probe predictions go into probe.json
+
+
+def protocol_card(frames: int, size: int, probe_seeds: list[int], training: dict) -> dict:
+    """What was measured and how, for results.json and model cards."""
+    return {
+        "clips": f"phantom, model_zoo.data.render_beat: one heartbeat in {frames} frames, {size} px; "
+                 "echo.preprocess.to_model_input (3 channels, ImageNet-normalised, sector crop)",
+        "seeds": {"pretraining": "1,000,000 + i", "train": "2,000,000 + i", "val": "3,000,000 + i",
+                  "test": "4,000,000 + i", "pediatric": "5,000,000 + i (population 'pediatric')"},
+        "frames": frames, "size": size,
+        "degradation": "echo.degrade.apply_condition(clip, condition, seed=clip seed) on the rendered clip "
+                       "before preprocessing; every condition uses the same test clips (paired)",
+        "benchmark_conditions": list(BENCHMARK_CONDITIONS), "other_conditions": list(OTHER_CONDITIONS),
+        "probe": "attentive: one learned query, multi-head cross-attention over layer-normed tokens, "
+                 "residual MLP, linear head (V-JEPA AttentivePooler, one block); EF z-scored with the "
+                 "train split's mean and std; trained on adult clips only (pediatric is zero-shot)",
+        "probe_training": training, "probe_seeds": probe_seeds,
+        "selection": "epoch with the lowest val MAE (early stopping); shipped probe: the seed with the lowest val MAE",
+        "linear_probe": "ridge on standardised mean-pooled tokens (pixels: the whole pooled clip), "
+                        "penalty chosen on val MAE; deterministic, so one fit",
+        "random": "same architecture as the first JEPA evaluated (else the first model), transformers' "
+                  "random init, seeded with the run seed",
+        "pixels": "grey clip pooled 4x in space; tokens: 2 frames x 4 x 4 pooled pixels + (t, y, x, depth) "
+                  "position features",
+        "spread": "mean and sample std (ddof 1) over probe seeds",
+        "mean_rel_degradation_pct": "mean over the benchmark conditions of 100 (MAE_cond - MAE_clean) / "
+                                    "MAE_clean, from the reported (seed-mean) MAEs",
+    }

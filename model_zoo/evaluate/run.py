@@ -1,0 +1,132 @@
+"""Run the evaluation: features of train and val once, probes per encoder and seed, then every
+test condition re-degrades and re-encodes the same rendered clips and only predictions are kept."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import model_zoo
+from model_zoo.evaluate.protocol import ADULT_CONDITIONS, DEFAULT_SIZES, Sizes, protocol_card
+from model_zoo.evaluate.summary import summarise
+from model_zoo.features import (ClipBank, PixelEncoder, extract, input_shape, model_inputs, random_encoder,
+                                split_seeds, views)
+from model_zoo.probes import ProbeTraining, fit_attentive, fit_linear, predict_tokens
+from model_zoo.registry import SHIPPED, resolve
+
+BATCH = 16                # clips per encoder forward
+
+
+@dataclass
+class Evaluation:
+    """results: the results.json dict. probes[model][k]: attentive probe of probe seed k.
+    preds[model][probe key][condition]: EF % per test clip (probe key: seed or 'linear').
+    folders: model folder of each pretrained model."""
+    results: dict
+    probes: dict[str, list] = field(default_factory=dict)
+    preds: dict[str, dict] = field(default_factory=dict)
+    truth: dict[str, np.ndarray] = field(default_factory=dict)
+    folders: dict[str, Path] = field(default_factory=dict)
+
+
+def resolve_model(name_or_path: str) -> tuple[Path, str]:
+    """(folder, name): a folder under model_zoo/checkpoints by folder name, a registry name, or a path."""
+    shipped = SHIPPED / name_or_path
+    return resolve(shipped if (shipped / "config.json").is_file() else name_or_path)
+
+
+def _encoders(models: list[str], seed: int, device) -> tuple[dict, dict[str, str], dict[str, Path]]:
+    """Loaded models plus the random and pixel baselines: (encoders, families, folders)."""
+    encoders, families, folders = {}, {}, {}
+    for m in models:
+        folder, name = resolve_model(m)
+        if name in ("random", "pixels") or name in encoders:
+            raise ValueError(f"model name {name!r} is taken; evaluate each model once, none named random or pixels")
+        encoders[name] = model_zoo.load(folder, device=device)
+        families[name], folders[name] = encoders[name].family, folder
+    shapes = {name: input_shape(w) for name, w in encoders.items()}
+    if len(set(shapes.values())) != 1:
+        raise ValueError(f"models take different inputs (frames, size): {shapes}; evaluate them separately")
+    like = next((w for w in encoders.values() if w.family == "jepa"), next(iter(encoders.values())))
+    encoders["random"] = random_encoder(like, seed)
+    encoders["pixels"] = PixelEncoder(*next(iter(shapes.values())))
+    families.update(random="random", pixels="pixels")
+    return encoders, families, folders
+
+
+def _fit_probes(encoders: dict, feats: dict, seeds: list[int], training: ProbeTraining, device,
+                progress: bool) -> tuple[dict, dict, dict, dict]:
+    """Attentive probes (one per seed) and a ridge probe per encoder: (probes, infos, linear, linear_infos)."""
+    probes, infos, linear, linear_infos = {}, {}, {}, {}
+    for name in tqdm(encoders, desc="probes", disable=not progress, leave=False):
+        tr, va = feats["train"][name], feats["val"][name]
+        fits = [fit_attentive(tr.tokens, tr.ef, va.tokens, va.ef, s, training, device) for s in seeds]
+        probes[name], infos[name] = [p for p, _ in fits], [i for _, i in fits]
+        linear[name], linear_infos[name] = fit_linear(tr.pooled, tr.ef, va.pooled, va.ef)
+    return probes, infos, linear, linear_infos
+
+
+def _predict(encoders: dict, probes: dict, linear: dict, seeds: list[int], batches) -> dict[str, dict]:
+    """EF % per clip from every probe: {model: {seed or 'linear': (n,)}}."""
+    parts = {name: {key: [] for key in (*seeds, "linear")} for name in encoders}
+    for x in batches:
+        for name, enc in encoders.items():
+            tokens, pooled = views(enc, x)                                 # (B, N, D), (B, P)
+            for s, probe in zip(seeds, probes[name]):
+                parts[name][s].append(predict_tokens(probe, tokens))
+            parts[name]["linear"].append(predict_tokens(linear[name], pooled))
+    return {name: {key: np.concatenate(chunks) for key, chunks in p.items()} for name, p in parts.items()}
+
+
+def evaluate(models: list[str], sizes: Sizes = DEFAULT_SIZES, probe_seeds: int = 3, seed: int = 0,
+             training: ProbeTraining = ProbeTraining(), device: str | None = None,
+             progress: bool = True) -> Evaluation:
+    """EF probes on each model, a random encoder and raw pixels; every condition on the same test clips."""
+    if not models:
+        raise ValueError("no models to evaluate")
+    start = time.perf_counter()
+    encoders, families, folders = _encoders(models, seed, device)
+    frames, size = input_shape(encoders[next(iter(folders))])
+    dev = encoders[next(iter(folders))].device
+    bank = ClipBank(frames, size)
+    seeds = [seed + k for k in range(probe_seeds)]
+
+    def batches(split: str, n: int, condition: str):
+        inputs = model_inputs(bank.clips(split, n), split_seeds(split, n), condition, frames, size, BATCH)
+        return tqdm(inputs, total=-(-n // BATCH), desc=f"{split} {condition}", disable=not progress, leave=False)
+
+    t = time.perf_counter()
+    feats = {split: extract(encoders, batches(split, n, "clean"), bank.ef(split, n))
+             for split, n in (("train", sizes.train), ("val", sizes.val))}
+    wall = {"train_val_features": time.perf_counter() - t}
+    t = time.perf_counter()
+    probes, infos, linear, linear_infos = _fit_probes(encoders, feats, seeds, training, dev, progress)
+    del feats
+    wall["probes"] = time.perf_counter() - t
+
+    preds = {name: {key: {} for key in (*seeds, "linear")} for name in encoders}
+    truth, wall["conditions"] = {}, {}
+    tests = [(c, "test", sizes.test, c) for c in ADULT_CONDITIONS]
+    tests.append(("pediatric", "pediatric", sizes.pediatric, "clean"))
+    for test_set, split, n, condition in tests:
+        t = time.perf_counter()
+        for model, by_key in _predict(encoders, probes, linear, seeds, batches(split, n, condition)).items():
+            for key, values in by_key.items():
+                preds[model][key][test_set] = values
+        truth[test_set] = bank.ef(split, n)
+        wall["conditions"][test_set] = round(time.perf_counter() - t, 1)
+    wall.update(total=time.perf_counter() - start)
+    results = {
+        "seed": seed,
+        "n": {c: len(truth[c]) for c in truth},
+        "n_train": sizes.train, "n_val": sizes.val,
+        "models": summarise(truth, preds, families, infos, linear_infos, seeds),
+        "protocol": protocol_card(frames, size, seeds, training.to_dict()),
+        "wall_s": {k: round(v, 1) if isinstance(v, float) else v for k, v in wall.items()},
+        "threads": torch.get_num_threads(), "device": str(dev),
+    }
+    return Evaluation(results, probes, preds, truth, folders)

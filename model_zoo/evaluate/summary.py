@@ -1,0 +1,71 @@
+"""Per-clip predictions -> the results.json numbers: MAE/RMSE/R2 per probe, mean and std over probe
+seeds, relative degradation computed from the reported (rounded, seed-mean) MAEs."""
+from __future__ import annotations
+
+import numpy as np
+
+from echo.degrade import BENCHMARK_CONDITIONS
+from model_zoo.evaluate.protocol import ADULT_CONDITIONS
+from model_zoo.probes import regression_metrics
+
+DIGITS = 4
+
+
+def _r(x: float) -> float:
+    return round(float(x), DIGITS)
+
+
+def _std(values: list[float]) -> float:
+    return _r(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def rel_pct(mae: float, clean_mae: float) -> float:
+    return 100.0 * (mae - clean_mae) / clean_mae
+
+
+def mean_rel_degradation(clean_mae: float, degraded: dict[str, dict]) -> float:
+    """Mean over the benchmark conditions of 100 (MAE_cond - MAE_clean) / MAE_clean."""
+    return float(np.mean([rel_pct(degraded[c]["mae"], clean_mae) for c in BENCHMARK_CONDITIONS]))
+
+
+def _per_probe(truth: dict[str, np.ndarray], pred: dict[str, np.ndarray]) -> dict:
+    """One probe's numbers: clean metrics, MAE per condition, pediatric MAE."""
+    mae = {c: regression_metrics(pred[c], truth[c])["mae"] for c in truth}
+    clean = {k: _r(v) for k, v in regression_metrics(pred["clean"], truth["clean"]).items()}
+    degraded = {c: _r(mae[c]) for c in ADULT_CONDITIONS[1:]}
+    rel = mean_rel_degradation(clean["mae"], {c: {"mae": v} for c, v in degraded.items()})
+    return {"clean": clean, "degraded": degraded, "pediatric": _r(mae["pediatric"]), "mean_rel_degradation_pct": _r(rel)}
+
+
+def _block(runs: list[dict]) -> dict:
+    """Mean and std over probe runs, in the results.json layout."""
+    clean = {}
+    for k in ("mae", "rmse", "r2"):
+        clean[k], clean[f"{k}_std"] = _r(np.mean([r["clean"][k] for r in runs])), _std([r["clean"][k] for r in runs])
+    degraded = {}
+    for c in runs[0]["degraded"]:
+        values = [r["degraded"][c] for r in runs]
+        mae = _r(np.mean(values))
+        degraded[c] = {"mae": mae, "mae_std": _std(values), "rel_pct": _r(rel_pct(mae, clean["mae"]))}
+    ped = [r["pediatric"] for r in runs]
+    return {"clean": clean, "degraded": degraded,
+            "mean_rel_degradation_pct": _r(mean_rel_degradation(clean["mae"], degraded)),
+            "mean_rel_degradation_pct_std": _std([r["mean_rel_degradation_pct"] for r in runs]),
+            "pediatric": {"mae": _r(np.mean(ped)), "mae_std": _std(ped)}}
+
+
+def summarise(truth: dict[str, np.ndarray], preds: dict[str, dict], families: dict[str, str],
+              infos: dict[str, list[dict]], linear_infos: dict[str, dict], seeds: list[int]) -> dict:
+    """results.json's "models": per model the attentive probe's mean/std over seeds, each seed's own
+    numbers ("probe_seeds"), and the linear probe ("linear_probe")."""
+    models = {}
+    for name, family in families.items():
+        runs = [_per_probe(truth, preds[name][s]) for s in seeds]
+        for run, info in zip(runs, infos[name]):
+            run.update(seed=info["seed"], epochs=info["epochs"], best_epoch=info["best_epoch"],
+                       val={k: _r(v) for k, v in info["val"].items()})
+        lin = linear_infos[name]
+        linear = {**_block([_per_probe(truth, preds[name]["linear"])]), "alpha": lin["alpha"],
+                  "val": {k: _r(v) for k, v in lin["val"].items()}}
+        models[name] = {"family": family, **_block(runs), "probe_seeds": runs, "linear_probe": linear}
+    return models

@@ -1,0 +1,77 @@
+"""results.json -> results.md: our table, the linear-probe view, and the EchoJEPA preprint's own
+figures beside them, labelled as theirs."""
+from __future__ import annotations
+
+from echo.degrade import BENCHMARK_CONDITIONS
+from model_zoo.evaluate.protocol import OTHER_CONDITIONS
+
+# EchoJEPA preprint (arXiv 2602.02603), as cited in DESIGN.md: real echocardiograms, ViT-L/G encoders.
+# (model, kind, LVEF MAE Toronto, LVEF MAE EchoNet-Dynamic, MAE change under degradation, pediatric zero-shot MAE)
+PREPRINT = [
+    ("EchoJEPA-L", "JEPA", "5.97", "5.76", "", ""),
+    ("EchoMAE-L", "MAE (compute-matched)", "8.15", "8.52", "+0.5% (from an already poor 8.52)", ""),
+    ("EchoJEPA-G", "JEPA", "", "3.97", "+2.3%", "4.32"),
+    ("EchoPrime", "contrastive (not a pixel model)", "", "4.87", "+16.8%", "5.10"),
+    ("PanEcho", "", "", "5.10", "", ""),
+]
+
+
+def _row(cells: list) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    return [_row(header), _row(["---"] * len(header)), *(_row(r) for r in rows)]
+
+
+def _pm(block: dict, key: str = "mae") -> str:
+    return f"{block[key]:.2f} ± {block[f'{key}_std']:.2f}"
+
+
+def _probe_rows(results: dict, view) -> list[list]:
+    rows = []
+    for name, m in results["models"].items():
+        b = view(m)
+        rows.append([name, m["family"], _pm(b["clean"]), f"{b['clean']['rmse']:.2f}", f"{b['clean']['r2']:.3f}",
+                     *(f"{b['degraded'][c]['mae']:.2f}" for c in BENCHMARK_CONDITIONS),
+                     f"{b['mean_rel_degradation_pct']:+.1f}", _pm(b["pediatric"]),
+                     *(f"{b['degraded'][c]['mae']:.2f}" for c in OTHER_CONDITIONS)])
+    return rows
+
+
+def render_markdown(results: dict) -> str:
+    """The whole results.md."""
+    n, p = results["n"], results["protocol"]
+    k = len(p["probe_seeds"])
+    header = ["model", "family", "clean MAE", "RMSE", "R2", *(f"{c} MAE" for c in BENCHMARK_CONDITIONS),
+              "mean rel. degradation %", "pediatric MAE (zero-shot)", *(f"{c} MAE" for c in OTHER_CONDITIONS)]
+    lines = [
+        "# EF probes on frozen encoders (EchoLens phantom benchmark)",
+        "",
+        f"LVEF MAE in EF points. Phantom clips ({p['frames']} frames over one heartbeat, {p['size']} px); "
+        f"train {results['n_train']}, val {results['n_val']} adult clips; {n['clean']} adult test clips under "
+        f"every condition (the same clips, paired), {n['pediatric']} pediatric test clips (probes trained on "
+        f"adult clips only). Attentive probe, mean ± sample std over {k} probe seeds; RMSE and R2 are "
+        "seed means. Mean rel. degradation: mean over the six benchmark conditions of "
+        "100 (MAE - clean MAE) / clean MAE. Baselines: `random` (same architecture, untrained) and "
+        "`pixels` (the clip itself); pretraining that does not beat them shows here.",
+        "",
+        *_table(header, _probe_rows(results, lambda m: m)),
+        "",
+        "## Second view: ridge on mean-pooled tokens (pixels: the whole pooled clip)",
+        "",
+        *_table(header, _probe_rows(results, lambda m: m["linear_probe"])),
+        "",
+        "## For comparison: the EchoJEPA preprint's figures (theirs, not ours)",
+        "",
+        "From arXiv 2602.02603 on real echocardiograms with ViT-L/G encoders. Our numbers come from "
+        "small models on a phantom: compare the direction of the differences, not the values.",
+        "",
+        *_table(["model (preprint)", "kind", "LVEF MAE, Toronto", "LVEF MAE, EchoNet-Dynamic",
+                 "MAE change under degradation", "pediatric zero-shot MAE (EchoNet-Pediatric)"],
+                [list(r) for r in PREPRINT]),
+        "",
+        "Their 26.7% is EchoJEPA-L vs EchoMAE-L on the Toronto set (5.97 vs 8.15).",
+        "",
+    ]
+    return "\n".join(lines)

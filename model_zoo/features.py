@@ -1,0 +1,149 @@
+"""Probe features: the evaluation's phantom clips, rendered once and kept, and what the frozen
+encoders (plus two honesty baselines) make of them.
+
+Clips are rendered as pretraining renders them (model_zoo.data.render_beat: one heartbeat in
+`frames` frames, `size` px) from seeds disjoint from pretraining's (1,000,000 + i):
+train 2,000,000 + i, val 3,000,000 + i, test 4,000,000 + i (adult), pediatric 5,000,000 + i.
+A degraded condition applies echo.degrade.apply_condition(clip, condition, seed=clip seed) to the
+rendered clip before echo.preprocess.to_model_input, so every condition sees the same clips.
+
+Baselines beside the pretrained encoders:
+- random: the same architecture as a pretrained encoder, randomly initialised with a fixed seed.
+- pixels: the model input itself, grey, average-pooled 4x in space (16 x 28 x 28 for 16 x 112 px).
+  Tokens are tubelets of 2 frames x 4 x 4 pooled pixels (the encoders' token grid: one token per
+  2 x 16 x 16 input pixels) plus 4 position features (t, y, x, depth from the sector apex, in
+  [0, 1]), since the attentive probe has no position of its own: (B, 392, 36) at 16 x 112 px.
+  Its pooled view, for the linear probe, is the whole pooled clip flattened (B, 12544).
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from echo.clip import Clip, GroundTruth
+from echo.degrade import apply_condition
+from echo.preprocess import to_model_input
+from model_zoo.data import render_beat
+from model_zoo.wrapper import EncoderWrapper
+
+SPLIT_SEEDS = {"train": 2_000_000, "val": 3_000_000, "test": 4_000_000, "pediatric": 5_000_000}
+PIXEL_POOL, PIXEL_PATCH, PIXEL_TUBELET = 4, 4, 2
+
+
+def split_seeds(split: str, n: int) -> list[int]:
+    return [SPLIT_SEEDS[split] + i for i in range(n)]
+
+
+def population_of(split: str) -> str:
+    return "pediatric" if split == "pediatric" else "adult"
+
+
+class ClipBank:
+    """Rendered evaluation clips, kept per seed. Only what the evaluation reads is kept: frames, frame
+    rate, EF, and the sector (labels reduced to their maximum over frames, all echo.degrade reads),
+    about frames x size^2 bytes a clip."""
+
+    def __init__(self, frames: int, size: int):
+        self.frames, self.size = frames, size
+        self._clips: dict[tuple[str, int], Clip] = {}
+
+    def clip(self, split: str, seed: int) -> Clip:
+        key = (population_of(split), seed)
+        if key not in self._clips:
+            c = render_beat(seed, key[0], self.frames, self.size)
+            truth = GroundTruth(ef=c.truth.ef, labels=c.truth.labels.max(axis=0, keepdims=True))
+            self._clips[key] = Clip(frames=c.frames, fps=c.fps, source=c.source, truth=truth)
+        return self._clips[key]
+
+    def clips(self, split: str, n: int) -> list[Clip]:
+        return [self.clip(split, s) for s in split_seeds(split, n)]
+
+    def ef(self, split: str, n: int) -> np.ndarray:
+        return np.array([c.truth.ef for c in self.clips(split, n)])
+
+
+def model_inputs(clips: list[Clip], seeds: list[int], condition: str, frames: int, size: int,
+                 batch: int = 16) -> Iterator[torch.Tensor]:
+    """Batches (B, T, C, H, W) of the clips under a condition, each degraded with its own clip seed."""
+    for i in range(0, len(clips), batch):
+        chunk = [apply_condition(c, condition, seed=s) for c, s in zip(clips[i:i + batch], seeds[i:i + batch])]
+        yield to_model_input(chunk, frames=frames, size=size, channels=3)
+
+
+class PixelEncoder:
+    """Raw pixels as tokens, the baseline any encoder must beat (see the module docstring)."""
+
+    family = "pixels"
+    name = "pixels"
+
+    def __init__(self, frames: int, size: int):
+        side = size // PIXEL_POOL // PIXEL_PATCH
+        self.grid = (frames // PIXEL_TUBELET, side, side)
+        t, y, x = torch.meshgrid(*(torch.linspace(0, 1, g) for g in self.grid), indexing="ij")
+        depth = torch.sqrt((x - 0.5) ** 2 + y ** 2) / np.sqrt(1.25)
+        self.position = torch.stack([t, y, x, depth], -1).reshape(-1, 4)    # (N, 4)
+
+    def clip(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, C, H, W) -> grey, pooled (B, T, H/4, W/4)"""
+        b, t, _, h, w = x.shape
+        grey = x.float().cpu().mean(2).reshape(b * t, 1, h, w)
+        return F.avg_pool2d(grey, PIXEL_POOL).reshape(b, t, h // PIXEL_POOL, w // PIXEL_POOL)
+
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, C, H, W) -> (B, N, 2*4*4 + 4) in token order t' * H'W' + h * W' + w"""
+        g = self.clip(x)                                                      # (B, T, h, w)
+        b = g.shape[0]
+        (nt, nh, nw), pt, p = self.grid, PIXEL_TUBELET, PIXEL_PATCH
+        patches = g.reshape(b, nt, pt, nh, p, nw, p).permute(0, 1, 3, 5, 2, 4, 6).reshape(b, nt * nh * nw, -1)
+        return torch.cat([patches, self.position.expand(b, -1, -1)], -1)
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """The whole pooled clip, flattened. -> (B, T * H/4 * W/4)"""
+        return self.clip(x).flatten(1)
+
+
+def random_encoder(like: EncoderWrapper, seed: int) -> EncoderWrapper:
+    """A freshly initialised network of `like`'s architecture (transformers' own init), seeded."""
+    torch.manual_seed(seed)
+    net = type(like.net)(copy.deepcopy(like.net.config))
+    return EncoderWrapper(like.family, net, name="random", device=like.device)
+
+
+def input_shape(wrapper: EncoderWrapper) -> tuple[int, int]:
+    """(frames, size) of a model's input."""
+    c = wrapper.config
+    if wrapper.family == "jepa":
+        return c.frames_per_clip, c.crop_size
+    return c.num_frames, c.image_size
+
+
+@torch.no_grad()
+def views(encoder, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(tokens (B, N, D), pooled (B, P)) on the CPU, float32. Pooled is the token mean for encoders."""
+    tokens = encoder.tokens(x).float().cpu()
+    pooled = encoder.pooled(x) if isinstance(encoder, PixelEncoder) else tokens.mean(1)
+    return tokens, pooled.float().cpu()
+
+
+@dataclass
+class Features:
+    """One encoder's features of one split: tokens (n, N, D) float16, pooled (n, P) float32, EF (n,) %."""
+    tokens: torch.Tensor
+    pooled: torch.Tensor
+    ef: np.ndarray
+
+
+def extract(encoders: dict, batches: Iterator[torch.Tensor], ef: np.ndarray) -> dict[str, Features]:
+    """Every encoder's features over the same input batches (each batch is prepared once)."""
+    parts: dict[str, list] = {name: [] for name in encoders}
+    for x in batches:
+        for name, enc in encoders.items():
+            tokens, pooled = views(enc, x)
+            parts[name].append((tokens.half(), pooled))
+    return {name: Features(torch.cat([t for t, _ in p]), torch.cat([q for _, q in p]), ef)
+            for name, p in parts.items()}

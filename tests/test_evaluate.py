@@ -1,0 +1,138 @@
+"""The evaluation: the quick table's schema and its own arithmetic, the markdown, and shipping probes
+into model folders (on tiny smoke checkpoints)."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+import model_zoo
+from echo.degrade import BENCHMARK_CONDITIONS, CONDITIONS
+from echo.preprocess import to_model_input
+from model_zoo.checkpoint import export
+from model_zoo.data import render_beat
+from model_zoo.evaluate import Sizes, evaluate, ship, write_results
+from model_zoo.evaluate.__main__ import main
+from model_zoo.evaluate.protocol import QUICK_SIZES
+from model_zoo.jepa import JEPA
+from model_zoo.probes import PROBE_CARD, ProbeTraining, load_probe, predict_ef
+from model_zoo.recipes import get_recipe
+from model_zoo.train import train
+
+FAMILIES = {"jepa-smoke": "jepa", "mae-smoke": "mae", "random": "random", "pixels": "pixels"}
+
+
+@pytest.fixture(scope="module")
+def smoke_models(tmp_path_factory):
+    """Two tiny pretrained checkpoints (4 steps of the smoke recipe), as the owner's are made."""
+    root = tmp_path_factory.mktemp("runs")
+    for method in ("jepa", "mae"):
+        train(method, get_recipe("smoke"), root / method, progress=False)
+    return [str(root / "jepa" / "model"), str(root / "mae" / "model")]
+
+
+@pytest.fixture(scope="module")
+def quick(smoke_models, tmp_path_factory):
+    """The CLI's --quick run on the smoke checkpoints: results.json and results.md."""
+    out = tmp_path_factory.mktemp("quick")
+    main(["--out", str(out), "--quick", "--models", ",".join(smoke_models), "--no-progress"])
+    return json.loads((out / "results.json").read_text()), (out / "results.md").read_text()
+
+
+def is_float(x):
+    return isinstance(x, float)
+
+
+@pytest.mark.slow
+def test_quick_table_schema(quick):
+    r, _ = quick
+    assert isinstance(r["seed"], int)
+    conditions = {"clean", *CONDITIONS, "pediatric"}
+    assert set(r["n"]) == conditions
+    assert all(r["n"][c] == QUICK_SIZES.test for c in conditions - {"pediatric"})
+    assert r["n"]["pediatric"] == QUICK_SIZES.pediatric
+    assert (r["n_train"], r["n_val"]) == (QUICK_SIZES.train, QUICK_SIZES.val)
+    assert {name: m["family"] for name, m in r["models"].items()} == FAMILIES
+    for m in r["models"].values():
+        for block in (m, m["linear_probe"]):
+            assert all(is_float(block["clean"][k]) for k in ("mae", "rmse", "r2", "mae_std", "rmse_std", "r2_std"))
+            assert set(block["degraded"]) == set(CONDITIONS)
+            assert all(is_float(d["mae"]) and is_float(d["mae_std"]) for d in block["degraded"].values())
+            assert is_float(block["mean_rel_degradation_pct"])
+            assert is_float(block["pediatric"]["mae"]) and is_float(block["pediatric"]["mae_std"])
+            assert block["clean"]["mae"] > 0
+        assert len(m["probe_seeds"]) == 3
+        assert [s["seed"] for s in m["probe_seeds"]] == [0, 1, 2]
+        maes = [s["clean"]["mae"] for s in m["probe_seeds"]]
+        assert m["clean"]["mae"] == pytest.approx(np.mean(maes), abs=1e-3)
+        assert m["clean"]["mae_std"] == pytest.approx(np.std(maes, ddof=1), abs=1e-3)
+
+
+@pytest.mark.slow
+def test_mean_rel_degradation_comes_from_the_tables_own_numbers(quick):
+    r, _ = quick
+    for m in r["models"].values():
+        for block in (m, m["linear_probe"]):
+            clean = block["clean"]["mae"]
+            expected = np.mean([100 * (block["degraded"][c]["mae"] - clean) / clean for c in BENCHMARK_CONDITIONS])
+            assert block["mean_rel_degradation_pct"] == pytest.approx(expected, abs=1e-3)
+
+
+@pytest.mark.slow
+def test_markdown_shows_every_model_and_the_preprint_as_theirs(quick):
+    r, md = quick
+    rows = [line for line in md.splitlines() if line.startswith("| ") and not line.startswith("| ---")]
+    for name, m in r["models"].items():
+        row = next(line for line in rows if line.startswith(f"| {name} |"))
+        assert f"{m['clean']['mae']:.2f} ± {m['clean']['mae_std']:.2f}" in row
+        assert f"{m['mean_rel_degradation_pct']:+.1f}" in row
+    assert "theirs, not ours" in md and "5.97" in md and "+16.8%" in md and "4.32" in md
+    assert f"{r['n']['clean']} adult test clips" in md
+
+
+@pytest.fixture(scope="module")
+def tiny(smoke_models, tmp_path_factory):
+    """A very small evaluation of shipped copies of the smoke checkpoints, written and shipped."""
+    root = tmp_path_factory.mktemp("zoo")
+    folders = [str(shutil.copytree(path, root / name)) for path, name in zip(smoke_models, ("jepa_smoke", "mae_smoke"))]
+    ev = evaluate(folders, Sizes(train=16, val=8, test=4, pediatric=3), probe_seeds=2,
+                  training=ProbeTraining(max_epochs=3), progress=False)
+    path = write_results(ev, root / "out")
+    written = ship(ev, path, shipped_root=root, zoo_results=root / "zoo_results.json")
+    return ev, root, written
+
+
+def test_tiny_evaluation_counts_and_shapes(tiny):
+    ev, _, _ = tiny
+    r = ev.results
+    assert r["n"]["clean"] == 4 and r["n"]["pediatric"] == 3
+    for name in r["models"]:
+        assert ev.preds[name][0]["shadow_med"].shape == (4,) and ev.preds[name]["linear"]["pediatric"].shape == (3,)
+    # paired: every condition degrades the same clips, so the truth is the same
+    assert all(np.array_equal(ev.truth[c], ev.truth["clean"]) for c in CONDITIONS)
+
+
+def test_ship_writes_probes_cards_and_results(tiny):
+    ev, root, written = tiny
+    assert sorted(p.name for p in written) == ["jepa_smoke", "mae_smoke"]
+    assert json.loads((root / "zoo_results.json").read_text()) == ev.results
+    for folder in written:
+        card = json.loads((folder / "card.json").read_text())
+        probe = load_probe(folder)
+        meta = json.loads((folder / PROBE_CARD).read_text())
+        assert probe.meta == meta and meta["kind"] == "attentive"
+        assert card["results"]["shipped_probe"]["clean"] == meta["test"]["clean"]
+        assert card["results"]["clean"] == ev.results["models"][meta["encoder"]]["clean"]
+        assert meta["ef_mean"] == pytest.approx(ev.probes[meta["encoder"]][0].ef_mean.item())
+        # the recorded check clips reproduce through the public path
+        m, check = model_zoo.load(folder, device="cpu"), meta["check"]
+        x = to_model_input([render_beat(s, "adult", 8, 64) for s in check["clip_seeds"]], frames=8, size=64)
+        assert np.abs(predict_ef(m, probe, x).numpy() - check["ef_pred"]).max() < 0.01
+
+
+def test_models_with_different_inputs_are_refused(smoke_models, tmp_path):
+    torch.manual_seed(0)
+    export(JEPA(get_recipe("smoke", size=32)), tmp_path / "other", {"name": "other"})
+    with pytest.raises(ValueError, match="different inputs"):
+        evaluate([smoke_models[0], str(tmp_path / "other")], Sizes(4, 4, 2, 2), progress=False)

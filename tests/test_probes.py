@@ -1,0 +1,177 @@
+"""EF probes: the attentive probe is standard cross-attention, learns a planted signal, z-scores,
+round-trips through its files, and the shipped probes reproduce their recorded predictions."""
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import model_zoo
+from echo.preprocess import to_model_input
+from model_zoo.checkpoint import export, read_card
+from model_zoo.data import render_beat
+from model_zoo.features import PixelEncoder, random_encoder
+from model_zoo.jepa import JEPA
+from model_zoo.probes import (PROBE_CARD, PROBE_WEIGHTS, ProbeHead, ProbeTraining, fit_attentive, fit_linear,
+                              load_probe, predict_ef, predict_tokens, probe_heads, save_probe)
+from model_zoo.recipes import get_recipe
+from model_zoo.registry import SHIPPED
+
+
+def planted(n, seed, tokens=12, dim=16):
+    """Noise tokens, three of them marked (feature 0) and carrying EF along a direction u orthogonal
+    to the marker: (n, N, D) float16, EF (n,)."""
+    rng = np.random.default_rng(seed)
+    ef = np.clip(rng.normal(55.78, 12.41, n), 12, 85)
+    x = rng.normal(size=(n, tokens, dim)).astype(np.float32)
+    u = np.linspace(1, -1, dim - 1, dtype=np.float32)
+    u /= np.linalg.norm(u)
+    x[:, :3, 0] += 4.0
+    x[:, :3, 1:] += ((ef - 55.78) / 12.41)[:, None, None].astype(np.float32) * 5 * u
+    return torch.from_numpy(x).half(), ef
+
+
+def reference_probe(p: ProbeHead, tokens: torch.Tensor) -> torch.Tensor:
+    """The textbook computation: keys and values for every token, then attention."""
+    b, n, d = tokens.shape
+    x = p.norm_tokens(tokens)
+    q = p.q(p.query).view(1, p.heads, p.head_dim).transpose(0, 1)              # (H, 1, dh)
+    k = p.k(x).view(b, n, p.heads, p.head_dim).transpose(1, 2)                 # (B, H, N, dh)
+    v = p.v(x).view(b, n, p.heads, p.head_dim).transpose(1, 2)
+    a = (q @ k.transpose(-1, -2) / math.sqrt(p.head_dim)).softmax(-1)          # (B, H, 1, N)
+    h = p.query + p.proj((a @ v).transpose(1, 2).reshape(b, d))
+    h = h + p.mlp(p.norm_query(h))
+    return p.head(h).squeeze(-1)
+
+
+def test_attentive_probe_is_standard_cross_attention():
+    torch.manual_seed(0)
+    p = ProbeHead(24, heads=4)
+    with torch.no_grad():                      # a non-trivial layer norm, so the folding is exercised
+        p.norm_tokens.weight.uniform_(0.5, 1.5)
+        p.norm_tokens.bias.normal_()
+    x = torch.randn(3, 10, 24)
+    assert torch.allclose(p(x), reference_probe(p, x), atol=1e-5)
+
+
+def test_attention_over_tokens_sums_to_one():
+    torch.manual_seed(0)
+    a = ProbeHead(16, heads=4).attention(torch.randn(5, 30, 16))
+    assert a.shape == (5, 30)
+    assert (a >= 0).all()
+    assert torch.allclose(a.sum(-1), torch.ones(5), atol=1e-6)
+
+
+def test_heads_split_the_dimension():
+    assert [probe_heads(d) for d in (192, 48, 36, 35, 6)] == [4, 4, 4, 1, 3]
+    with pytest.raises(ValueError):
+        ProbeHead(10, heads=4)
+
+
+def test_z_scoring_uses_the_train_split_and_round_trips():
+    xt, yt = planted(64, 0)
+    xv, yv = planted(32, 1)
+    probe, _ = fit_attentive(xt, yt, xv, yv, seed=0, cfg=ProbeTraining(max_epochs=1))
+    assert probe.ef_mean.item() == pytest.approx(yt.mean(), abs=1e-4)
+    assert probe.ef_std.item() == pytest.approx(yt.std(ddof=1), abs=1e-4)
+    ef = torch.tensor([20.0, 55.78, 80.0])
+    assert torch.allclose(probe.from_z(probe.to_z(ef)), ef, atol=1e-5)
+    assert torch.allclose(probe.ef(xv[:4].float()), probe.from_z(probe(xv[:4].float())))
+
+
+def test_probes_learn_a_planted_signal():
+    xt, yt = planted(400, 0)
+    xv, yv = planted(100, 1)
+    xs, ys = planted(200, 2)
+    baseline = np.abs(ys - yt.mean()).mean()                       # predicting the train mean
+    probe, info = fit_attentive(xt, yt, xv, yv, seed=0)
+    assert np.abs(predict_tokens(probe, xs) - ys).mean() < 0.3 * baseline
+    assert info["val"]["mae"] < 0.3 * baseline and 1 <= info["best_epoch"] <= info["epochs"]
+    # the query favours the tokens that carry the signal (uniform attention would give them 3/12)
+    assert probe.attention(xs[:50].float())[:, :3].sum(-1).mean() > 0.35
+    linear, _ = fit_linear(xt.float().mean(1), yt, xv.float().mean(1), yv)
+    assert np.abs(predict_tokens(linear, xs.float().mean(1)) - ys).mean() < 0.3 * baseline
+
+
+def test_training_is_seeded():
+    xt, yt = planted(64, 0)
+    xv, yv = planted(32, 1)
+    cfg = ProbeTraining(max_epochs=3)
+    a, _ = fit_attentive(xt, yt, xv, yv, seed=5, cfg=cfg)
+    b, _ = fit_attentive(xt, yt, xv, yv, seed=5, cfg=cfg)
+    c, _ = fit_attentive(xt, yt, xv, yv, seed=6, cfg=cfg)
+    assert torch.equal(a(xv.float()), b(xv.float()))
+    assert not torch.equal(a(xv.float()), c(xv.float()))
+
+
+@pytest.fixture(scope="module")
+def smoke_jepa(tmp_path_factory):
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("models") / "jepa-smoke"
+    export(JEPA(get_recipe("smoke")).eval(), folder, {"name": "jepa-smoke", "method": "jepa", "results": {}})
+    return folder
+
+
+def test_save_load_round_trip_gives_identical_predictions(smoke_jepa):
+    m = model_zoo.load(smoke_jepa, device="cpu")
+    x = torch.randn(3, 8, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(0)
+    probe = ProbeHead(48, heads=4, ef_mean=55.0, ef_std=12.0)
+    save_probe(probe, smoke_jepa, {"seed": 0, "test": {"clean": {"mae": 1.0}}})
+    meta = json.loads((smoke_jepa / PROBE_CARD).read_text())
+    assert {"kind", "dim", "heads", "ef_mean", "ef_std", "seed", "test"} <= set(meta)
+    assert (smoke_jepa / PROBE_WEIGHTS).is_file()
+    loaded = load_probe(smoke_jepa)
+    assert loaded.meta == meta and loaded.ef_mean.item() == 55.0 and loaded.ef_std.item() == 12.0
+    expected = predict_ef(m, probe, x)
+    assert expected.shape == (3,)
+    assert torch.equal(predict_ef(m, loaded, x), expected)
+    assert torch.equal(expected, probe.ef(m.tokens(x)))
+    assert read_card(smoke_jepa)["results"] == {}                 # the card is not the probe's to change
+
+
+def test_random_encoder_is_the_same_architecture_and_seeded(smoke_jepa):
+    m = model_zoo.load(smoke_jepa, device="cpu")
+    a, b, c = random_encoder(m, 0), random_encoder(m, 0), random_encoder(m, 1)
+    x = torch.randn(2, 8, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    assert a.grid == m.grid and a.name == "random"
+    assert torch.equal(a.tokens(x), b.tokens(x))
+    assert not torch.equal(a.tokens(x), c.tokens(x)) and not torch.equal(a.tokens(x), m.tokens(x))
+
+
+def test_pixel_tokens_follow_the_encoder_token_order():
+    enc = PixelEncoder(frames=16, size=112)
+    x = torch.randn(2, 16, 3, 112, 112)
+    tokens = enc.tokens(x)
+    assert enc.grid == (8, 7, 7) and tokens.shape == (2, 392, 36)
+    grey = F.avg_pool2d(x.mean(2).reshape(32, 1, 112, 112), 4).reshape(2, 16, 28, 28)
+    t, h, w = 3, 5, 2                                               # token t * 49 + h * 7 + w
+    patch = grey[:, 2 * t:2 * t + 2, 4 * h:4 * h + 4, 4 * w:4 * w + 4].reshape(2, -1)
+    assert torch.allclose(tokens[:, t * 49 + h * 7 + w, :32], patch, atol=1e-6)
+    assert torch.allclose(tokens[0, t * 49 + h * 7 + w, 32:35], torch.tensor([t / 7, h / 6, w / 6]))
+    assert enc.pooled(x).shape == (2, 16 * 28 * 28)
+
+
+SHIPPED_PROBES = sorted(p.parent for p in SHIPPED.glob(f"*/{PROBE_CARD}")) if SHIPPED.is_dir() else []
+TOLERANCE = 0.01           # EF points per clip: the same clips, pipeline and batches; only thread counts may differ
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHIPPED_PROBES, reason="no shipped probe in model_zoo/checkpoints yet; the owner adds "
+                    "them with python -m model_zoo.evaluate --out DIR --ship")
+@pytest.mark.parametrize("folder", SHIPPED_PROBES, ids=lambda p: p.name)
+def test_shipped_probe_reproduces_its_card(folder):
+    """Re-render the probe's check clips (the first clean test clips), predict through the shipped
+    encoder and probe, and match the predictions and MAE recorded when the card's numbers were made."""
+    m, probe = model_zoo.load(folder, device="cpu"), load_probe(folder)
+    meta, card = probe.meta, read_card(folder)
+    assert card["results"]["shipped_probe"]["clean"] == meta["test"]["clean"]
+    check, frames, size = meta["check"], meta["protocol"]["frames"], meta["protocol"]["size"]
+    clips = [render_beat(s, "adult", frames, size) for s in check["clip_seeds"]]
+    pred = torch.cat([predict_ef(m, probe, to_model_input(clips[i:i + 16], frames=frames, size=size))
+                      for i in range(0, len(clips), 16)]).numpy()
+    assert np.allclose([c.truth.ef for c in clips], check["ef_true"], atol=1e-3)
+    assert np.abs(pred - np.array(check["ef_pred"])).max() < TOLERANCE
+    assert abs(np.abs(pred - np.array(check["ef_true"])).mean() - check["mae"]) < TOLERANCE
