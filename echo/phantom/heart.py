@@ -167,7 +167,7 @@ class Chambers:
         la_a = p.atrium_ratio * p.lv_halfwidth_cm * 0.95 * s.atrium_scale
         la_b = la_a * 1.2
         ra_a = la_a * 0.92
-        la_cu = 0.1 * p.lv_halfwidth_cm + 0 * s.lv_a
+        la_cu = np.full_like(s.lv_a, 0.1 * p.lv_halfwidth_cm)  # (T,): the LA sits just lateral of the LV axis
         ra_cu = la_cu - la_a - ra_a - 0.35 * p.wall_cm / 0.9
         return cls(
             lv_a=e(s.lv_a), lv_c=e(s.lv_c), wall=e(s.wall), base=e(base),
@@ -182,7 +182,7 @@ def label_map(p: PhantomParams, s: HeartState, u: np.ndarray, v: np.ndarray) -> 
     ch = Chambers.at(p, s)
     u, v = u[None].astype(np.float32), v[None].astype(np.float32)        # (1, H, W)
     wall_rv = 0.45 * ch.wall
-    wall_atrium = 0.15 + 0 * ch.wall
+    wall_atrium = 0.15  # cm
     above_mitral, above_tricuspid = v <= ch.base, v <= ch.rv_base
 
     lv_cav = (_ellipse_r2(u, v, 0, ch.lv_c, ch.lv_a, ch.lv_c) <= 1) & above_mitral
