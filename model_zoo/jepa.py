@@ -17,7 +17,7 @@ from transformers import VJEPA2Config, VJEPA2Model
 from transformers.models.vjepa2.modeling_vjepa2 import VJEPA2Encoder, VJEPA2Predictor
 
 from model_zoo.ema import ema_update, momentum_at
-from model_zoo.masks import gather_tokens, multiblock_masks
+from model_zoo.masks import gather_tokens, multiblock_masks, time_span_masks
 from model_zoo.recipes import Recipe
 
 
@@ -26,7 +26,7 @@ def jepa_config(r: Recipe) -> VJEPA2Config:
         crop_size=r.size, frames_per_clip=r.frames, patch_size=r.patch, tubelet_size=r.tubelet,
         hidden_size=r.hidden, num_hidden_layers=r.depth, num_attention_heads=r.heads,
         pred_hidden_size=r.pred_hidden, pred_num_hidden_layers=r.pred_depth,
-        pred_num_attention_heads=r.pred_heads, pred_num_mask_tokens=len(r.jepa_masks),
+        pred_num_attention_heads=r.pred_heads, pred_num_mask_tokens=len(r.jepa_masks) + (r.jepa_time_span > 0),
     )
 
 
@@ -88,7 +88,10 @@ class JEPA(nn.Module):
                [(f"predictor.{n}", p) for n, p in self.net.predictor.named_parameters()]
 
     def sample_masks(self, batch: int, generator: torch.Generator) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        return multiblock_masks(batch, self.grid, self.recipe.jepa_masks, self.recipe.jepa_aspect, generator)
+        masks = multiblock_masks(batch, self.grid, self.recipe.jepa_masks, self.recipe.jepa_aspect, generator)
+        if self.recipe.jepa_time_span > 0:
+            masks.append(time_span_masks(batch, self.grid, self.recipe.jepa_time_span, generator))
+        return masks
 
     def loss(self, x: torch.Tensor, masks: list[tuple[torch.Tensor, torch.Tensor]]
              ) -> tuple[torch.Tensor, dict[str, float]]:

@@ -77,6 +77,28 @@ def multiblock_masks(batch: int, grid: tuple[int, int, int], specs: tuple[tuple[
     return pairs
 
 
+def time_span_masks(batch: int, grid: tuple[int, int, int], span: float,
+                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hide a contiguous span of whole time slots (every spatial position), so the hidden tokens can
+    only be predicted from how the heart moves before and after them, not copied from the same place
+    in a neighbouring slot. Span length round(span * T') (at least 1, at most T' - 1), drawn once per
+    batch; its start drawn per sample. Returns (context (B, (T' - L) * H'W'), target (B, L * H'W')).
+    """
+    t, h, w = grid
+    if t < 2:
+        raise ValueError("time-span masks need at least two time slots")
+    length = min(max(int(round(span * t)), 1), t - 1)
+    slots = torch.arange(t * h * w).view(t, h * w)
+    contexts, targets = [], []
+    for _ in range(batch):
+        start = torch.randint(0, t - length + 1, (1,), generator=generator).item()
+        hidden = torch.zeros(t, dtype=torch.bool)
+        hidden[start:start + length] = True
+        targets.append(slots[hidden].flatten())
+        contexts.append(slots[~hidden].flatten())
+    return torch.stack(contexts), torch.stack(targets)
+
+
 def gather_tokens(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """Rows of x at the given token indices. (B, N, D), (B, K) -> (B, K, D)"""
     return torch.gather(x, 1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))

@@ -1,7 +1,8 @@
 """Pretraining masks: VideoMAE tubes and V-JEPA multi-blocks, their coverage and determinism."""
+import pytest
 import torch
 
-from model_zoo.masks import as_indices, gather_tokens, multiblock_masks, tube_masks
+from model_zoo.masks import as_indices, gather_tokens, multiblock_masks, tube_masks, time_span_masks
 
 GRID = (8, 7, 7)  # the small recipe's 16 frames x 112 px, patch 16, tubelet 2
 SPECS = ((8, 0.15), (2, 0.7))
@@ -57,3 +58,31 @@ def test_as_indices_and_gather_tokens():
     assert as_indices(torch.tensor([False, True, False, True]), 3).tolist() == [[1, 3]] * 3
     x = torch.arange(2 * 4 * 3).view(2, 4, 3)
     assert torch.equal(gather_tokens(x, idx), torch.stack([x[0, [0, 2]], x[1, [1, 2]]]))
+
+
+def test_time_span_masks_hide_one_contiguous_span_of_whole_time_slots():
+    grid = (8, 3, 4)                                        # T', H', W'
+    ctx, tgt = time_span_masks(5, grid, 0.375, torch.Generator().manual_seed(0))
+    assert ctx.shape == (5, 5 * 12) and tgt.shape == (5, 3 * 12)
+    starts = set()
+    for c, t in zip(ctx, tgt):
+        assert set(c.tolist()).isdisjoint(t.tolist()) and len(set(c.tolist()) | set(t.tolist())) == 96
+        slots = sorted({i // 12 for i in t.tolist()})
+        assert slots == list(range(slots[0], slots[0] + 3))  # contiguous, every spatial position
+        assert all(sum(1 for i in t.tolist() if i // 12 == s) == 12 for s in slots)
+        starts.add(slots[0])
+    assert len(starts) > 1                                  # the span moves from clip to clip
+    with pytest.raises(ValueError, match="two time slots"):
+        time_span_masks(1, (1, 3, 3), 0.5, torch.Generator())
+
+
+def test_timespan_recipe_adds_a_third_generator_with_its_own_mask_token():
+    from model_zoo.jepa import JEPA
+    from model_zoo.recipes import get_recipe
+    model = JEPA(get_recipe("smoke", jepa_time_span=0.5))
+    masks = model.sample_masks(2, torch.Generator().manual_seed(0))
+    assert len(masks) == 3 and model.net.config.pred_num_mask_tokens == 3
+    x = torch.randn(2, 8, 3, 64, 64)
+    loss, _ = model.loss(x, masks)
+    loss.backward()
+    assert model.net.predictor.embeddings.mask_tokens.grad[2].abs().sum() > 0
