@@ -1,15 +1,15 @@
-"""EchoLens entry point: serves the app (default) and runs headless subcommands.
+"""EchoLens entry point.
 
-The interactive app is not built yet; until it is, this prints a clear line and exits 0.
+    python app.py                              serve the app on http://127.0.0.1:7860
+    python app.py models [--models DIR]        list the models found
+    python app.py analyze CLIP --out DIR       headless analysis of one clip (report.json, maps, HTML)
+    python app.py audit DIR --out DIR          headless audit of a folder of clips (CSV, HTML)
 """
+from __future__ import annotations
+
 import sys
 
-
-def main(argv: list[str]) -> int:
-    print("EchoLens: the interactive app is not built yet. "
-          "The echo phantom works now: python -m echo.phantom --n 8 --out /tmp/phantom")
-    return 0
-
+from app.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,70 @@
+"""The command line: serve the app (default), or work headless (models, analyze, audit)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HOST, PORT = "127.0.0.1", 7860
+
+
+def serve(args) -> int:
+    from app.layout import build
+    from app.warmup import warm_up_in_background
+    warm_up_in_background()
+    build().launch(server_name=args.host, server_port=args.port, show_error=False, quiet=False)
+    return 0
+
+
+def models(args) -> int:
+    from model_zoo.registry import format_models, list_models
+    print(format_models(list_models(args.models or ())))
+    return 0
+
+
+def analyze(args) -> int:
+    from echo.readers import read_clip
+    from explain.analysis.pair import load_pair
+    from explain.analysis.report import analyze as run
+    clip = read_clip(args.clip)
+    report = run(clip, load_pair(args.jepa, args.mae, args.device), Path(args.out), quick=args.quick)
+    print(f"{Path(args.out) / 'report.json'}: " + ", ".join(
+        f"{r} EF {m['ef']:.1f}" if m["ef"] is not None else f"{r} no EF probe" for r, m in report["models"].items()))
+    return 0
+
+
+def audit(args) -> int:
+    from explain.analysis.audit import audit as run
+    from explain.analysis.pair import load_pair
+    summary = run(Path(args.folder), load_pair(args.jepa, args.mae, args.device), Path(args.out))
+    print(summary)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python app.py", description="EchoLens: JEPA vs MAE on echo clips")
+    ap.add_argument("--host", default=HOST)
+    ap.add_argument("--port", type=int, default=PORT)
+    sub = ap.add_subparsers(dest="command")
+    m = sub.add_parser("models", help="list the models found (shipped, plus --models folders)")
+    m.add_argument("--models", action="append", help="a folder of models or checkpoint files (repeatable)")
+    for name, helptext in (("analyze", "analyze one clip"), ("audit", "audit a folder of clips")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("clip" if name == "analyze" else "folder")
+        p.add_argument("--out", required=True, help="output folder")
+        p.add_argument("--jepa", default="jepa-small", help="JEPA model: registry name, folder or checkpoint")
+        p.add_argument("--mae", default="mae-small", help="MAE model: registry name, folder or checkpoint")
+        p.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
+        if name == "analyze":
+            p.add_argument("--quick", action="store_true", help="skip the slower views (attributions, speckle test)")
+    return ap
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    command = {"models": models, "analyze": analyze, "audit": audit}.get(args.command, serve)
+    try:
+        return command(args)
+    except (ValueError, FileNotFoundError, KeyError) as e:      # ClipError is a ValueError
+        print(f"error: {e}", file=sys.stderr)
+        return 2

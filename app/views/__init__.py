@@ -1,0 +1,1 @@
+"""One module per view of the app; each function is a plain handler the layout wires to widgets."""

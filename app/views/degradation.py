@@ -1,0 +1,55 @@
+"""View 4, the degradation lab: one degradation at a chosen severity (degraded frames beside the
+original, both models' EF and its change), or a sweep over severity (the sensitivity curve)."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from app.session import cached, get_clip, media_path
+from app.views.inputs import _upscale
+from echo.degrade import DEGRADATIONS, degrade
+from echo.writers import write_mp4
+from explain.analysis.degradation import sensitivity_figure, severity_sweep
+from explain.analysis.pair import LoadedModel
+from explain.analysis.predict import predict
+
+
+def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: float, seed: int = 0
+              ) -> tuple[str, str]:
+    """(MP4 of original | degraded model views side by side, markdown of each model's EF and change)."""
+    if name not in DEGRADATIONS:
+        raise ValueError(f"Unknown degradation {name!r}; choose one of: {', '.join(DEGRADATIONS)}.")
+    clip = get_clip(clip_key)
+    names = tuple(m.name for m in pair.values())
+
+    def run():
+        clean = predict(pair, clip)
+        bad = predict(pair, degrade(clip, name, float(severity), seed=int(seed)))
+        first = next(iter(pair))
+        a, b = clean[first].view, bad[first].view
+        side = np.concatenate([a.frames, np.full_like(a.frames[:, :, :4], 255), b.frames], axis=2)  # (T, S, 2S+4)
+        video = write_mp4(media_path(".mp4"), _upscale(side), 16.0)
+        return str(video), clean, bad
+
+    video, clean, bad = cached((clip_key, "degrade", names, name, float(severity), int(seed)), run)
+    rows = ["| model | clean EF | degraded EF | change |", "|---|---|---|---|"]
+    for role in pair:
+        c, d = clean[role].ef, bad[role].ef
+        if c is None:
+            rows.append(f"| {clean[role].name} | no probe | no probe | |")
+        else:
+            rows.append(f"| {clean[role].name} | {c:.1f}% | {d:.1f}% | {d - c:+.1f} |")
+    head = f"**{name.replace('_', ' ')}** at severity {float(severity):.2f} (left: clean, right: degraded)"
+    return video, head + "\n\n" + "\n".join(rows)
+
+
+def sweep(clip_key: str, pair: dict[str, LoadedModel], name: str, seed: int = 0) -> tuple[go.Figure, dict]:
+    """(sensitivity figure, the sweep's numbers) for one degradation over severities 0..1."""
+    if name not in DEGRADATIONS:
+        raise ValueError(f"Unknown degradation {name!r}; choose one of: {', '.join(DEGRADATIONS)}.")
+    clip = get_clip(clip_key)
+    names = tuple(m.name for m in pair.values())
+    result = cached((clip_key, "sweep", names, name, int(seed)), lambda: severity_sweep(pair, clip, name, seed=int(seed)))
+    truth = None if clip.truth is None else clip.truth.ef
+    labels = {role: m.name for role, m in pair.items()}
+    return sensitivity_figure(result, labels, truth), result

@@ -1,0 +1,26 @@
+"""View 7: the model cards and the benchmark table, the EchoJEPA preprint's figures beside ours."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from explain.analysis.pair import LoadedModel
+from model_zoo.evaluate.table import render_markdown
+
+RESULTS = Path(__file__).resolve().parents[2] / "model_zoo" / "results.json"
+
+
+def evidence_markdown(results_path: Path = RESULTS) -> str:
+    """Our measured table (model_zoo/results.json, made by `python -m model_zoo.evaluate --out DIR --ship`)
+    with the EchoJEPA preprint's figures beside it, labelled as theirs."""
+    return render_markdown(json.loads(results_path.read_text()))
+
+
+def card_markdown(model: LoadedModel) -> str:
+    """A model's card in short: what it is, how it was trained, what it measured."""
+    card = model.wrapper.card
+    if not card:
+        return f"### {model.name}\nNo model card (a checkpoint loaded from a path)."
+    keep = {k: card[k] for k in ("method", "recipe", "architecture", "params_shipped", "steps", "wall_time_s",
+                                 "peak_lr", "seed", "commit", "data") if k in card}
+    return f"### {model.name}\n```json\n{json.dumps(keep, indent=1)}\n```"

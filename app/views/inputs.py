@@ -1,0 +1,100 @@
+"""Getting a clip in: upload, example, or a phantom clip generated with chosen EF, heart rate and
+population; and what the page shows about it (the clip with its sector, the model's view, metadata).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from app.session import media_path, put_clip
+from echo.clip import Clip, ClipError
+from echo.examples import EXAMPLES, load_example
+from echo.phantom import render_clip
+from echo.phantom.params import POPULATIONS
+from echo.preprocess import find_sector
+from echo.readers import read_clip
+from echo.writers import write_mp4
+from explain.analysis.window import model_view
+
+PHANTOM_FRAMES, PHANTOM_FPS, PHANTOM_SIZE = 64, 50.0, 112
+EF_RANGE, HR_RANGE = (10.0, 85.0), (40.0, 160.0)
+DISPLAY_SIDE = 224        # videos are shown at least this many pixels high
+
+
+@dataclass
+class LoadedClip:
+    key: str              # the clip's key in app.session
+    original: str         # MP4: the clip as loaded, the sector the models read outlined in green
+    model_view: str       # MP4: one beat, cropped and resized, as the models see it
+    meta: dict            # what is known about the clip (never patient fields)
+    summary: str          # markdown, one paragraph
+
+
+def _upscale(frames: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
+    """(T, H, W[, 3]) -> same, nearest-neighbour enlarged so the shorter side is at least `side`."""
+    k = max(1, int(np.ceil(side / min(frames.shape[1:3]))))
+    return np.repeat(np.repeat(frames, k, axis=1), k, axis=2) if k > 1 else frames
+
+
+def _outlined(clip: Clip) -> np.ndarray:
+    """(T, H, W, 3) uint8: the clip in colour with the detected sector's box drawn in green."""
+    top, left, bottom, right = find_sector(clip.frames).bbox
+    rgb = np.repeat(clip.gray()[..., None], 3, axis=-1).copy()
+    for f in rgb:
+        cv2.rectangle(f, (int(left), int(top)), (int(right) - 1, int(bottom) - 1), (0, 220, 0), 1)
+    return rgb
+
+
+def describe(clip: Clip) -> dict:
+    """Facts about the clip shown to users: size, rate, source, reader facts, the ground truth if known."""
+    meta = {"frames": clip.n_frames, "fps": round(clip.fps, 2), "height": clip.height, "width": clip.width,
+            "colour": clip.is_rgb, "source": clip.source}
+    meta.update({k: v for k, v in clip.meta.items() if k not in meta})
+    if clip.truth is not None and clip.truth.ef is not None:
+        meta["ground_truth_ef"] = round(float(clip.truth.ef), 2)
+    return meta
+
+
+def register(clip: Clip, frames: int = 16, size: int = 112) -> LoadedClip:
+    """Store the clip and render what the page shows of it."""
+    view = model_view(clip, frames, size)
+    beat, how = view.beat
+    original = write_mp4(media_path(".mp4"), _outlined(clip), clip.fps)
+    seen = write_mp4(media_path(".mp4"), _upscale(view.frames), clip.fps * frames / beat)
+    meta = describe(clip)
+    meta["model_view"] = {"frames": frames, "size": size, "frames_per_beat": round(beat, 1), "beat_from": how,
+                          "source_frames": view.indices.tolist()}
+    truth = f" Ground-truth EF {meta['ground_truth_ef']:.1f}%." if "ground_truth_ef" in meta else ""
+    summary = (f"**{Path(clip.source).name or 'clip'}**: {clip.n_frames} frames at {clip.fps:.1f} fps, "
+               f"{clip.width}x{clip.height} px.{truth} The models see one heartbeat ({beat:.1f} frames, "
+               f"{how}) as {frames} frames of {size}x{size} px cropped to the sector (green box).")
+    return LoadedClip(put_clip(clip), str(original), str(seen), meta, summary)
+
+
+def load_upload(path: str | None) -> LoadedClip:
+    """An uploaded file (AVI, MP4, DICOM cine, NPY/NPZ)."""
+    if not path:
+        raise ClipError("No file was uploaded.")
+    return register(read_clip(path))
+
+
+def load_named_example(name: str) -> LoadedClip:
+    if name not in EXAMPLES:
+        raise ClipError(f"Unknown example {name!r}; choose one of: {', '.join(EXAMPLES)}.")
+    return register(load_example(name))
+
+
+def generate_phantom(ef: float, hr_bpm: float, population: str, seed: int) -> LoadedClip:
+    """A phantom clip of 64 frames at 50 fps with the chosen EF and heart rate."""
+    if population not in POPULATIONS:
+        raise ClipError(f"Population must be one of {', '.join(POPULATIONS)}; got {population!r}.")
+    if ef is None or not EF_RANGE[0] <= float(ef) <= EF_RANGE[1]:
+        raise ClipError(f"EF must lie between {EF_RANGE[0]:.0f} and {EF_RANGE[1]:.0f}%; got {ef}.")
+    if hr_bpm is None or not HR_RANGE[0] <= float(hr_bpm) <= HR_RANGE[1]:
+        raise ClipError(f"Heart rate must lie between {HR_RANGE[0]:.0f} and {HR_RANGE[1]:.0f} bpm; got {hr_bpm}.")
+    clip = render_clip(int(seed or 0), population, n_frames=PHANTOM_FRAMES, size=PHANTOM_SIZE, fps=PHANTOM_FPS,
+                       ef=float(ef), hr_bpm=float(hr_bpm))
+    return register(clip)

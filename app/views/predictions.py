@@ -1,0 +1,39 @@
+"""View 1: each model's EF on the clip, beside the ground truth when known, with the out-of-distribution
+score and, for phantom-trained models, the plain warning that their EF is not a measurement."""
+from __future__ import annotations
+
+from app.session import cached, get_clip
+from explain.analysis.pair import LoadedModel
+from explain.analysis.predict import Prediction, predict
+
+
+def predictions(clip_key: str, pair: dict[str, LoadedModel]) -> dict[str, Prediction]:
+    names = tuple(m.name for m in pair.values())
+    return cached((clip_key, "predict", names), lambda: predict(pair, get_clip(clip_key)))
+
+
+def prediction_card(p: Prediction, truth: float | None) -> str:
+    """Markdown for one model's column."""
+    if p.ef is None:
+        head = f"### {p.name}\nNo EF probe for this model: it gives tokens and attention, not EF."
+    else:
+        err = f" (error {p.ef - truth:+.1f})" if truth is not None else ""
+        head = f"### {p.name}\n**EF {p.ef:.1f}%**{err}"
+    lines = [head]
+    if truth is not None:
+        lines.append(f"Ground truth: {truth:.1f}%")
+    if p.ood is not None:
+        verdict = ("**outside** the phantom training distribution" if p.ood["out_of_distribution"]
+                   else "within the phantom training distribution")
+        lines.append(f"Out-of-distribution score {p.ood['score']:.2f} (held-out phantom clips: 99% below "
+                     f"{p.ood['threshold']:.2f}; this clip is above {p.ood['percentile']:.0f}% of them): {verdict}.")
+    if p.warning:
+        lines.append(f"⚠️ {p.warning}")
+    return "\n\n".join(lines)
+
+
+def prediction_cards(clip_key: str, pair: dict[str, LoadedModel]) -> dict[str, str]:
+    """{role: markdown}."""
+    clip = get_clip(clip_key)
+    truth = None if clip.truth is None else clip.truth.ef
+    return {role: prediction_card(p, truth) for role, p in predictions(clip_key, pair).items()}

@@ -1,0 +1,53 @@
+"""How many frames one heartbeat spans: from ground truth when the clip has it, else from the clip's
+own periodicity (the lag at which the frames look most like themselves again).
+
+The shipped models saw one heartbeat in 16 frames, so the app samples every clip that way.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from echo.clip import Clip
+from echo.preprocess import crop_to_sector
+from model_zoo.data import frames_per_beat
+
+BEAT_SECONDS = (0.3, 2.0)     # 200 to 30 beats per minute: the lags searched
+
+
+def _small_grey(frames: np.ndarray, side: int = 32) -> np.ndarray:
+    """(T, H, W[, 3]) uint8 -> (T, side * side) float, the clip's still background (per-pixel mean
+    over time) removed, so only what moves is compared."""
+    grey = frames.mean(-1) if frames.ndim == 4 else frames.astype(np.float32)
+    small = np.stack([cv2.resize(f.astype(np.float32), (side, side), interpolation=cv2.INTER_AREA) for f in grey])
+    flat = small.reshape(len(small), -1)
+    return flat - flat.mean(0, keepdims=True)
+
+
+def estimate_beat_frames(clip: Clip) -> float | None:
+    """Frames per beat from self-similarity: mean correlation of frame t with frame t + lag, maximal
+    at the beat length. None when the clip is shorter than the shortest beat plus a margin, or
+    shows no repeat (best correlation under 0.5)."""
+    lo = max(2, int(np.ceil(BEAT_SECONDS[0] * clip.fps)))
+    hi = min(int(BEAT_SECONDS[1] * clip.fps), clip.n_frames - 2)
+    if hi < lo:
+        return None
+    f = _small_grey(clip.frames)
+    f /= np.linalg.norm(f, axis=1, keepdims=True) + 1e-6
+    lags = np.arange(lo, hi + 1)
+    corr = np.array([np.mean(np.sum(f[:-k] * f[k:], 1)) for k in lags])       # (L,)
+    # the first strong peak, not a multiple of the beat
+    peaks = [i for i in range(len(lags)) if (i == 0 or corr[i] >= corr[i - 1]) and
+             (i == len(lags) - 1 or corr[i] >= corr[i + 1]) and corr[i] >= 0.9 * corr.max()]
+    best = peaks[0] if peaks else int(np.argmax(corr))
+    return float(lags[best]) if corr[best] >= 0.5 else None
+
+
+def beat_frames(clip: Clip) -> tuple[float, str]:
+    """(frames per beat, where it came from: 'ground truth' | 'estimated' | 'whole clip')."""
+    if clip.truth is not None and (clip.truth.phase is not None or len(clip.truth.ed_frames) > 1):
+        return frames_per_beat(clip), "ground truth"
+    est = estimate_beat_frames(crop_to_sector(clip))   # text and ECG sweeps outside the fan would mislead it
+    if est is not None:
+        return est, "estimated"
+    return float(clip.n_frames), "whole clip"

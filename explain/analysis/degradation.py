@@ -1,0 +1,62 @@
+"""What degradation does to each model's EF: every named condition at once, or one degradation swept
+over severity, with the sensitivity curve as a plotly figure.
+
+Degradations act on the source clip before the model's preprocessing, as in the evaluation
+(model_zoo.evaluate): same seed, same degraded pixels.
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from echo.clip import Clip
+from echo.degrade import CONDITIONS, apply_condition, degrade
+from explain.analysis.pair import LoadedModel
+from explain.analysis.predict import predict
+
+SEVERITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
+ROLE_COLOURS = {"jepa": "#1f77b4", "mae": "#d62728"}
+
+
+def condition_efs(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(CONDITIONS),
+                  seed: int = 0) -> dict[str, dict[str, float | None]]:
+    """{condition: {role: EF}} for 'clean' and every named condition (echo.degrade.CONDITIONS)."""
+    out = {}
+    for cond in ("clean", *conditions):
+        preds = predict(models, apply_condition(clip, cond, seed=seed))
+        out[cond] = {role: p.ef for role, p in preds.items()}
+    return out
+
+
+def severity_sweep(models: dict[str, LoadedModel], clip: Clip, name: str,
+                   severities=SEVERITIES, seed: int = 0) -> dict:
+    """{'degradation', 'severity': [...], 'ef': {role: [...]}, 'change': {role: [...]}} (change vs severity 0)."""
+    efs = {role: [] for role in models}
+    for s in severities:
+        preds = predict(models, clip if s == 0 else degrade(clip, name, s, seed=seed))
+        for role, p in preds.items():
+            efs[role].append(p.ef)
+    change = {r: [None if e is None or v[0] is None else e - v[0] for e in v] for r, v in efs.items()}
+    return {"degradation": name, "severity": list(severities), "ef": efs, "change": change}
+
+
+def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: float | None = None) -> go.Figure:
+    """EF against severity, one line per model, the true EF dashed when known."""
+    fig = go.Figure()
+    for role, efs in sweep["ef"].items():
+        if all(e is None for e in efs):
+            continue
+        fig.add_trace(go.Scatter(x=sweep["severity"], y=efs, mode="lines+markers",
+                                 name=(names or {}).get(role, role), line=dict(color=ROLE_COLOURS.get(role))))
+    if truth is not None:
+        fig.add_hline(y=truth, line_dash="dash", annotation_text=f"true EF {truth:.1f}%")
+    fig.update_layout(title=f"EF under {sweep['degradation'].replace('_', ' ')}", xaxis_title="severity (0 = clean)",
+                      yaxis_title="predicted EF (%)", height=360, margin=dict(l=50, r=20, t=50, b=40))
+    return fig
+
+
+def mean_abs_change(efs: dict[str, dict[str, float | None]], role: str) -> float | None:
+    """Mean |EF(condition) - EF(clean)| over the conditions, for one model."""
+    base = efs["clean"][role]
+    diffs = [abs(v[role] - base) for c, v in efs.items() if c != "clean" and v[role] is not None]
+    return None if base is None or not diffs else float(np.mean(diffs))

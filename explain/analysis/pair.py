@@ -1,0 +1,76 @@
+"""The two models the app compares, each with what it needs beyond the encoder: its EF probe and its
+out-of-distribution reference (both absent for a checkpoint that ships none).
+
+Loads are cached per (name or path, device), so every view and every user shares one copy.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+import model_zoo
+from explain.analysis.ood import OODReference, load_reference
+from model_zoo.features import input_shape
+from model_zoo.probes import PROBE_CARD, ProbeHead, load_probe
+from model_zoo.registry import resolve
+from model_zoo.wrapper import EncoderWrapper
+
+ROLES = ("jepa", "mae")
+DEFAULT_MODELS = {"jepa": "jepa-small", "mae": "mae-small"}
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    role: str                    # 'jepa' | 'mae': the column it fills in the app
+    wrapper: EncoderWrapper
+    probe: ProbeHead | None
+    ood: OODReference | None
+    folder: Path | None
+    phantom_trained: bool        # learned from the simulation (the shipped ones): say so beside every EF
+
+    @property
+    def name(self) -> str:
+        return self.wrapper.name
+
+    @property
+    def family(self) -> str:
+        return self.wrapper.family
+
+    @property
+    def input_shape(self) -> tuple[int, int]:
+        """(frames, size) of the model's input."""
+        return input_shape(self.wrapper)
+
+
+@functools.lru_cache(maxsize=8)
+def load_model(name_or_path: str, role: str, device: str | None = None) -> LoadedModel:
+    """A model by registry name, folder or checkpoint file, with its probe and OOD reference if it has them."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
+    wrapper = model_zoo.load(name_or_path, device=device)
+    try:
+        folder = resolve(name_or_path)[0]
+    except (FileNotFoundError, OSError):
+        folder = None                                    # a checkpoint file: no probe beside it
+    probe = load_probe(folder, wrapper.device) if folder and (folder / PROBE_CARD).is_file() else None
+    ood = load_reference(folder) if folder else None
+    card = wrapper.card or {}
+    phantom = "phantom" in str(card.get("data", "")).lower()
+    return LoadedModel(role, wrapper, probe, ood, folder, phantom)
+
+
+def load_pair(jepa: str = DEFAULT_MODELS["jepa"], mae: str = DEFAULT_MODELS["mae"],
+              device: str | None = None) -> dict[str, LoadedModel]:
+    """{'jepa': ..., 'mae': ...}: the shipped pair by default."""
+    return {"jepa": load_model(str(jepa), "jepa", device), "mae": load_model(str(mae), "mae", device)}
+
+
+@torch.no_grad()
+def embed(model: LoadedModel, x: torch.Tensor) -> tuple[torch.Tensor, float | None]:
+    """(tokens (B, N, D) on the CPU, EF of the first clip or None without a probe)."""
+    tokens = model.wrapper.tokens(x).float()                              # (B, N, D)
+    ef = None if model.probe is None else float(model.probe.ef(tokens.to(model.probe.ef_mean.device))[0])
+    return tokens.cpu(), ef

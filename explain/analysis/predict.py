@@ -1,0 +1,61 @@
+"""EF and out-of-distribution score of one clip for each model of a pair.
+
+Each model sees the clip through its own input shape (model_view), so a real checkpoint at
+16 x 224 px and a shipped one at 16 x 112 px each get what they expect.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from echo.clip import Clip
+from explain.analysis.pair import LoadedModel, embed
+from explain.analysis.window import ModelView, model_view
+
+PHANTOM_WARNING = "learned from a simulated phantom, not from patients: this EF is not a measurement."
+
+
+@dataclass
+class Prediction:
+    role: str
+    name: str
+    family: str
+    ef: float | None             # None: the model has no EF probe
+    ood: dict | None             # OODReference.assess, None without a reference
+    warning: str | None          # said beside the EF whenever it may be mistaken for a measurement
+    view: ModelView
+    tokens: torch.Tensor         # (1, N, D) on the CPU
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "family": self.family, "ef": None if self.ef is None else round(self.ef, 2),
+                "ood": self.ood, "warning": self.warning}
+
+
+def is_phantom_clip(clip: Clip) -> bool:
+    """Whether the clip was rendered by echo.phantom (generated here, or one of the shipped examples)."""
+    return clip.source.startswith("phantom") or bool(clip.meta.get("phantom")) or "example" in clip.meta
+
+
+def views_for(models: dict[str, LoadedModel], clip: Clip) -> dict[tuple[int, int], ModelView]:
+    """One ModelView per distinct input shape among the models."""
+    return {m.input_shape: model_view(clip, *m.input_shape) for m in models.values()} if models else {}
+
+
+def predict(models: dict[str, LoadedModel], clip: Clip, is_phantom: bool | None = None) -> dict[str, Prediction]:
+    """{role: Prediction}. is_phantom: whether the clip comes from the phantom (default: its source says)."""
+    if is_phantom is None:
+        is_phantom = is_phantom_clip(clip)
+    views = views_for(models, clip)
+    out = {}
+    for role, m in models.items():
+        view = views[m.input_shape]
+        tokens, ef = embed(m, view.x)
+        ood = None if m.ood is None else m.ood.assess(tokens.mean(1).numpy())
+        warning = None
+        if ef is not None and m.phantom_trained:
+            warning = f"{m.name} {PHANTOM_WARNING}"
+            if not is_phantom:
+                warning = f"Real clip: {warning}"
+        out[role] = Prediction(role, m.name, m.family, ef, ood, warning, view, tokens)
+    return out

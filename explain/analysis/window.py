@@ -1,0 +1,78 @@
+"""The frames a model sees of a clip: one heartbeat sampled into the model's frame count, cropped to
+the sector and resized, with the ground truth (labels, clean image, phase) carried along.
+
+The shipped models learned from one heartbeat in 16 frames; sampling any clip that way keeps the
+heart's motion per frame what they saw in training (a 64-frame clip at 50 fps is not 16 frames
+from its start).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from echo.clip import Clip, ClipError
+from echo.preprocess import crop_to_sector, to_model_input
+from explain.analysis.beat import beat_frames
+
+
+@dataclass
+class ModelView:
+    """x: (1, T, C, S, S) model input; frames: (T, S, S) uint8 what it shows; labels, clean: (T, S, S)
+    or None; phase: (T,) cycles or None; indices: (T,) source frame of each; beat: frames per beat
+    in the source clip and where that came from; ef: ground-truth EF or None."""
+    x: torch.Tensor
+    frames: np.ndarray
+    labels: np.ndarray | None
+    clean: np.ndarray | None
+    phase: np.ndarray | None
+    indices: np.ndarray
+    beat: tuple[float, str]
+    ef: float | None
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+
+def beat_indices(n_frames: int, beat: float, frames: int, start: int = 0) -> np.ndarray:
+    """(frames,) source indices evenly over one beat from `start`, nearest frame, clamped to the clip."""
+    positions = start + np.arange(frames) * beat / frames
+    return np.minimum(np.floor(positions + 0.5).astype(int), n_frames - 1)
+
+
+def _resize(stack: np.ndarray, size: int, nearest: bool = False) -> np.ndarray:
+    interp = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA
+    return np.stack([cv2.resize(f, (size, size), interpolation=interp) for f in stack])
+
+
+def _select(clip: Clip, idx: np.ndarray) -> Clip:
+    """The clip at the given frame indices, ground truth sliced alike."""
+    t = clip.truth
+    if t is not None:
+        pick = lambda a: None if a is None else np.asarray(a)[idx]
+        t = dataclasses.replace(t, phase=pick(t.phase), labels=pick(t.labels), clean=pick(t.clean),
+                                ed_frames=[i for i, k in enumerate(idx) if k in set(t.ed_frames)],
+                                es_frames=[i for i, k in enumerate(idx) if k in set(t.es_frames)],
+                                lv_tracings={})
+    return Clip(clip.frames[idx], clip.fps, clip.source, t, dict(clip.meta))
+
+
+def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0) -> ModelView:
+    """What a model with `frames` x `size` px input sees of `clip`, one beat from frame `start`."""
+    if not 0 <= start < clip.n_frames:
+        raise ClipError(f"Start frame {start} is outside the clip's {clip.n_frames} frames.")
+    beat = beat_frames(clip)
+    idx = beat_indices(clip.n_frames, beat[0], frames, start)
+    cropped = crop_to_sector(_select(clip, idx))
+    x = to_model_input(cropped, frames=frames, size=size, channels=3, crop_sector=False)  # (1, T, C, S, S)
+    t = cropped.truth
+    return ModelView(
+        x=x, frames=_resize(cropped.gray(), size), indices=idx, beat=beat,
+        labels=None if t is None or t.labels is None else _resize(t.labels, size, nearest=True),
+        clean=None if t is None or t.clean is None else _resize(t.clean, size),
+        phase=None if t is None or t.phase is None else np.asarray(t.phase, np.float32),
+        ef=None if t is None else t.ef)
