@@ -117,14 +117,16 @@ def build() -> gr.Blocks:
             progress(0.1, desc=f"Sweeping {name} over severity")
             return degradation.sweep(key, _pair(state), name)[0]
 
-        for event, fn, ins in ((upload.upload, on_upload, [upload]), (example_btn.click, on_example, [example]),
-                               (ph_btn.click, on_phantom, [ph_ef, ph_hr, ph_pop, ph_seed])):
-            event(fn, ins, clip_outputs).success(on_predict, [clip_key, model_state], list(pred_md.values()))
-        use_btn.click(on_models, [jepa_dd, jepa_path, mae_dd, mae_path],
-                      [model_state, model_info, *card_md.values()]).success(
+        for event, fn, ins, api in ((upload.upload, on_upload, [upload], "upload"),
+                                    (example_btn.click, on_example, [example], "load_example"),
+                                    (ph_btn.click, on_phantom, [ph_ef, ph_hr, ph_pop, ph_seed], "generate_phantom")):
+            event(fn, ins, clip_outputs, api_name=api).success(
+                on_predict, [clip_key, model_state], list(pred_md.values()), api_name=f"{api}_predict")
+        use_btn.click(on_models, [jepa_dd, jepa_path, mae_dd, mae_path], [model_state, model_info, *card_md.values()],
+                      api_name="use_models").success(
             on_predict, [clip_key, model_state], list(pred_md.values()))
-        deg_btn.click(on_degrade, [clip_key, model_state, deg_name, deg_sev], [deg_video, deg_md])
-        sweep_btn.click(on_sweep, [clip_key, model_state, deg_name], [sweep_plot])
+        deg_btn.click(on_degrade, [clip_key, model_state, deg_name, deg_sev], [deg_video, deg_md], api_name="degrade")
+        sweep_btn.click(on_sweep, [clip_key, model_state, deg_name], [sweep_plot], api_name="sweep")
         demo.load(on_models, [jepa_dd, jepa_path, mae_dd, mae_path], [model_state, model_info, *card_md.values()])
     demo.queue(default_concurrency_limit=1, max_size=64)
     return demo

@@ -13,6 +13,7 @@ from echo.preprocess import crop_to_sector
 from model_zoo.data import frames_per_beat
 
 BEAT_SECONDS = (0.3, 2.0)     # 200 to 30 beats per minute: the lags searched
+MIN_REPEAT = 0.4              # mean frame correlation at the beat lag below which no beat is claimed
 
 
 def _small_grey(frames: np.ndarray, side: int = 32) -> np.ndarray:
@@ -27,9 +28,10 @@ def _small_grey(frames: np.ndarray, side: int = 32) -> np.ndarray:
 def estimate_beat_frames(clip: Clip) -> float | None:
     """Frames per beat from self-similarity: mean correlation of frame t with frame t + lag, maximal
     at the beat length. None when the clip is shorter than the shortest beat plus a margin, or
-    shows no repeat (best correlation under 0.5)."""
+    shows no repeat (best correlation under MIN_REPEAT; tissue-attached speckle decorrelates within a
+    beat, so a true repeat correlates at about 0.5-0.8)."""
     lo = max(2, int(np.ceil(BEAT_SECONDS[0] * clip.fps)))
-    hi = min(int(BEAT_SECONDS[1] * clip.fps), clip.n_frames - 2)
+    hi = min(int(BEAT_SECONDS[1] * clip.fps), clip.n_frames - max(8, clip.n_frames // 4))  # enough pairs per lag
     if hi < lo:
         return None
     f = _small_grey(clip.frames)
@@ -40,7 +42,7 @@ def estimate_beat_frames(clip: Clip) -> float | None:
     peaks = [i for i in range(len(lags)) if (i == 0 or corr[i] >= corr[i - 1]) and
              (i == len(lags) - 1 or corr[i] >= corr[i + 1]) and corr[i] >= 0.9 * corr.max()]
     best = peaks[0] if peaks else int(np.argmax(corr))
-    return float(lags[best]) if corr[best] >= 0.5 else None
+    return float(lags[best]) if corr[best] >= MIN_REPEAT else None
 
 
 def beat_frames(clip: Clip) -> tuple[float, str]:

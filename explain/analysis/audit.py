@@ -1,0 +1,143 @@
+"""Audit a set of clips: one row per clip (EF predicted vs true for both models, errors, sensitivity to
+the benchmark degradations, out-of-distribution flags), summary numbers and plots, CSV and a
+standalone HTML report. A folder in EchoNet layout (FileList.csv) brings its EF; otherwise every
+readable clip file in the folder is audited, and unreadable ones are listed with the reason.
+"""
+from __future__ import annotations
+
+import csv
+import html
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+
+from echo.clip import Clip, ClipError
+from echo.degrade import BENCHMARK_CONDITIONS
+from echo.echonet import FILELIST, EchoNetDataset
+from echo.readers import read_clip
+from explain.analysis.degradation import ROLE_COLOURS, condition_efs, mean_abs_change
+from explain.analysis.pair import LoadedModel
+from explain.analysis.predict import predict
+
+CLIP_SUFFIXES = {".avi", ".mp4", ".mov", ".m4v", ".dcm", ".dicom", ".npy", ".npz"}
+MAX_CLIPS = 500
+
+
+def clips_in(paths: Path | list[Path]) -> Iterator[tuple[str, Clip | None, str]]:
+    """(name, clip or None, error) for an EchoNet folder, a plain folder, or a list of files."""
+    if isinstance(paths, Path) and (paths / FILELIST).is_file():
+        data = EchoNetDataset(paths)
+        for i, name in enumerate(data.names[:MAX_CLIPS]):
+            try:
+                yield name, data[i], ""
+            except ClipError as e:
+                yield name, None, str(e)
+        return
+    if isinstance(paths, Path):
+        if not paths.is_dir():
+            raise ClipError(f"No folder found at '{paths}'.")
+        files = sorted(p for p in paths.iterdir() if p.suffix.lower() in CLIP_SUFFIXES)
+        if not files:
+            raise ClipError(f"'{paths}' holds no clip files ({', '.join(sorted(CLIP_SUFFIXES))}) and no {FILELIST}.")
+    else:
+        files = list(paths)
+    for path in files[:MAX_CLIPS]:
+        try:
+            yield path.name, read_clip(path), ""
+        except ClipError as e:
+            yield path.name, None, str(e)
+
+
+def audit_rows(paths: Path | list[Path], pair: dict[str, LoadedModel], degradations: bool = True,
+               progress: Callable[[float, str], None] | None = None) -> list[dict]:
+    """One dict per clip: file, true EF, per model EF, error, sensitivity (mean |EF change| over the six
+    benchmark conditions), OOD flag; `error` holds why a clip could not be read."""
+    rows = []
+    items = list(clips_in(paths))
+    for k, (name, clip, error) in enumerate(items):
+        if progress:
+            progress(k / max(len(items), 1), f"clip {k + 1} of {len(items)}: {name}")
+        row = {"file": name, "true_ef": None, "error": error}
+        if clip is not None:
+            row["true_ef"] = None if clip.truth is None or clip.truth.ef is None else round(float(clip.truth.ef), 2)
+            preds = predict(pair, clip)
+            efs = condition_efs(pair, clip, tuple(BENCHMARK_CONDITIONS)) if degradations else None
+            for role, p in preds.items():
+                row[f"{role}_ef"] = None if p.ef is None else round(p.ef, 2)
+                row[f"{role}_abs_error"] = (None if p.ef is None or row["true_ef"] is None
+                                            else round(abs(p.ef - row["true_ef"]), 2))
+                sens = mean_abs_change(efs, role) if efs else None
+                row[f"{role}_sensitivity"] = None if sens is None else round(sens, 2)
+                row[f"{role}_ood"] = None if p.ood is None else p.ood["out_of_distribution"]
+        rows.append(row)
+    return rows
+
+
+def summary(rows: list[dict], roles=("jepa", "mae")) -> dict:
+    """Per model: clips with a prediction, EF MAE against the truth where known, mean sensitivity, OOD count."""
+    out = {"clips": len(rows), "unreadable": sum(1 for r in rows if r["error"])}
+    for role in roles:
+        errs = [r[f"{role}_abs_error"] for r in rows if r.get(f"{role}_abs_error") is not None]
+        sens = [r[f"{role}_sensitivity"] for r in rows if r.get(f"{role}_sensitivity") is not None]
+        out[role] = {"predicted": sum(1 for r in rows if r.get(f"{role}_ef") is not None),
+                     "ef_mae": round(float(np.mean(errs)), 2) if errs else None,
+                     "mean_sensitivity": round(float(np.mean(sens)), 2) if sens else None,
+                     "out_of_distribution": sum(1 for r in rows if r.get(f"{role}_ood"))}
+    return out
+
+
+def scatter_figure(rows: list[dict], names: dict[str, str]) -> go.Figure:
+    """Predicted against true EF, one colour per model, the identity line."""
+    fig = go.Figure()
+    for role, name in names.items():
+        pts = [(r["true_ef"], r[f"{role}_ef"], r["file"]) for r in rows
+               if r.get("true_ef") is not None and r.get(f"{role}_ef") is not None]
+        if pts:
+            x, y, t = zip(*pts)
+            fig.add_trace(go.Scatter(x=x, y=y, text=t, mode="markers", name=name,
+                                     marker=dict(color=ROLE_COLOURS.get(role))))
+    fig.add_trace(go.Scatter(x=[0, 100], y=[0, 100], mode="lines", name="identity", line=dict(dash="dash", color="grey")))
+    fig.update_layout(title="Predicted vs true EF", xaxis_title="true EF (%)", yaxis_title="predicted EF (%)",
+                      height=380, margin=dict(l=50, r=20, t=50, b=40))
+    return fig
+
+
+def write_csv(rows: list[dict], path: Path) -> Path:
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, columns)
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def write_html(rows: list[dict], summ: dict, figures: list[go.Figure], path: Path, title: str) -> Path:
+    """One self-contained HTML file (plotly's script inlined once), readable offline."""
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape('' if r.get(c) is None else str(r.get(c)))}</td>"
+                                    for c in columns) + "</tr>" for r in rows)
+    plots = "".join(fig.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, fig in enumerate(figures))
+    doc = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+           "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+           "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}</style></head><body>"
+           f"<h1>{html.escape(title)}</h1><pre>{html.escape(str(summ))}</pre>{plots}"
+           f"<table><tr>{head}</tr>{body}</table></body></html>")
+    path.write_text(doc)
+    return path
+
+
+def audit(paths: Path | list[Path], pair: dict[str, LoadedModel], out: Path,
+          progress: Callable[[float, str], None] | None = None) -> dict:
+    """Run the audit, write audit.csv, audit.html and audit.json's summary into `out`; return the summary."""
+    import json
+    out.mkdir(parents=True, exist_ok=True)
+    rows = audit_rows(paths, pair, progress=progress)
+    summ = summary(rows, tuple(pair))
+    names = {role: m.name for role, m in pair.items()}
+    write_csv(rows, out / "audit.csv")
+    write_html(rows, summ, [scatter_figure(rows, names)], out / "audit.html", "EchoLens audit")
+    (out / "audit.json").write_text(json.dumps({"summary": summ, "rows": rows}, indent=1))
+    return summ

@@ -1,0 +1,59 @@
+"""Shared fixtures: the shipped model pair (loaded once, on the CPU) and a launched app."""
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def shipped_pair():
+    from explain.analysis.pair import load_pair
+    torch.set_num_threads(1)     # the CI machine has 2 cores; tests run beside other work
+    return load_pair(device="cpu")
+
+
+@contextlib.contextmanager
+def launched_app(log: Path):
+    """`python app.py` on a free port; yields (url, process); stopped with SIGTERM on exit."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.time() + 180
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=5)
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"the app did not start:\n{log.read_text()[-3000:]}")
+                time.sleep(1)
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """One app for the whole test session: (url, process, log path)."""
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with launched_app(log) as (url, proc):
+        yield url, proc, log

@@ -1,0 +1,95 @@
+"""explain.analysis: the beat a model sees, the model view, the OOD reference, predictions' warnings, audit."""
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from echo.clip import Clip, ClipError
+from echo.phantom import render_clip
+from echo.writers import write_npz
+from explain.analysis.beat import beat_frames, estimate_beat_frames
+from explain.analysis.ood import fit_reference, load_reference, save_reference
+from explain.analysis.window import beat_indices, model_view
+from model_zoo.data import frames_per_beat
+
+
+def test_beat_is_estimated_from_the_clips_own_periodicity():
+    for seed in (1, 2, 3):
+        clip = render_clip(seed, "adult", n_frames=64, size=64, fps=50)
+        true = frames_per_beat(clip)
+        blind = dataclasses.replace(clip, truth=None)
+        assert abs(estimate_beat_frames(blind) - true) <= 1.0
+        assert beat_frames(blind)[1] == "estimated" and beat_frames(clip) == (true, "ground truth")
+
+
+def test_beat_falls_back_to_the_whole_clip_when_nothing_repeats():
+    rng = np.random.default_rng(0)
+    noise = Clip(rng.integers(0, 255, (6, 32, 32), dtype=np.uint8), fps=30.0)   # too short for a beat
+    assert estimate_beat_frames(noise) is None and beat_frames(noise) == (6.0, "whole clip")
+
+
+def test_beat_indices_cover_one_beat_evenly_and_stay_in_the_clip():
+    assert beat_indices(100, 32.0, 16).tolist() == list(range(0, 32, 2))
+    assert beat_indices(10, 32.0, 4, start=5).tolist() == [5, 9, 9, 9]
+
+
+def test_model_view_samples_one_beat_and_keeps_the_truth_aligned():
+    clip = render_clip(4, "adult", n_frames=80, size=96, fps=50)
+    view = model_view(clip, frames=8, size=64)
+    beat = frames_per_beat(clip)
+    assert view.x.shape == (1, 8, 3, 64, 64) and view.frames.shape == (8, 64, 64)
+    assert view.indices[-1] < beat <= clip.n_frames and view.beat == (beat, "ground truth")
+    assert view.labels.shape == (8, 64, 64) and view.ef == clip.truth.ef
+    np.testing.assert_allclose(view.phase, clip.truth.phase[view.indices])
+    bright_tissue = view.frames[view.labels >= 6].mean()       # walls, valves, pericardium
+    blood = view.frames[np.isin(view.labels, (2, 3, 4, 5))].mean()
+    assert bright_tissue > blood + 20                          # labels lie on the pixels they name
+    with pytest.raises(ClipError, match="outside"):
+        model_view(clip, start=80)
+
+
+def test_ood_reference_flags_shifted_embeddings_and_round_trips(tmp_path):
+    rng = np.random.default_rng(0)
+    scale = np.linspace(3, 0.1, 24)
+    fit, cal = rng.normal(size=(400, 24)) * scale, rng.normal(size=(200, 24)) * scale
+    ref = fit_reference(fit, cal, k=6)
+    typical = ref.assess(rng.normal(size=24) * scale)
+    shifted = ref.assess(rng.normal(size=24) * scale + 3.0)  # off the low-variance axes
+    assert not typical["out_of_distribution"] and shifted["out_of_distribution"]
+    assert shifted["percentile"] == 100.0 and typical["percentile"] < 99
+    back = load_reference(save_reference(ref, tmp_path).parent)
+    assert back.assess(fit[0]) == ref.assess(fit[0])
+    assert load_reference(tmp_path / "nothing") is None
+
+
+def test_predictions_warn_that_phantom_models_do_not_measure(shipped_pair):
+    from explain.analysis.predict import predict
+    clip = render_clip(5, "adult", n_frames=40, size=112, fps=50)
+    phantom = predict(shipped_pair, clip)
+    real = predict(shipped_pair, dataclasses.replace(clip, source="patient.avi", meta={}))
+    for role in ("jepa", "mae"):
+        assert 5 < phantom[role].ef < 95 and phantom[role].ood is not None
+        assert "not a measurement" in phantom[role].warning and not phantom[role].warning.startswith("Real clip")
+        assert real[role].warning.startswith("Real clip")
+        assert real[role].ef == pytest.approx(phantom[role].ef, abs=1e-4)   # same pixels, same EF
+
+
+def test_audit_lists_every_clip_and_why_one_could_not_be_read(tmp_path, shipped_pair):
+    from explain.analysis.audit import audit
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    write_npz(folder / "a.npz", render_clip(6, "adult", n_frames=40, size=112, fps=50))
+    (folder / "broken.avi").write_bytes(b"not a video at all")
+    (folder / "notes.txt").write_text("ignored")
+    summ = audit(folder, shipped_pair, tmp_path / "out")
+    rows = json.loads((tmp_path / "out" / "audit.json").read_text())["rows"]
+    assert [r["file"] for r in rows] == ["a.npz", "broken.avi"]
+    assert rows[0]["error"] == "" and rows[0]["true_ef"] is not None and rows[0]["jepa_ef"] is not None
+    assert rows[0]["jepa_abs_error"] == pytest.approx(abs(rows[0]["jepa_ef"] - rows[0]["true_ef"]), abs=0.02)
+    assert rows[0]["mae_sensitivity"] >= 0 and "broken.avi" in rows[1]["error"] or rows[1]["error"]
+    assert summ["clips"] == 2 and summ["unreadable"] == 1 and summ["jepa"]["predicted"] == 1
+    assert (tmp_path / "out" / "audit.csv").read_text().splitlines()[0].startswith("file,true_ef,error")
+    assert "<table>" in (tmp_path / "out" / "audit.html").read_text()
+    with pytest.raises(ClipError, match="no clip files"):
+        audit(tmp_path / "out", shipped_pair, tmp_path / "out2")

@@ -1,0 +1,106 @@
+"""The app's handlers as plain functions: loading clips, predictions, the degradation lab, evidence,
+the session store, and how errors reach the page."""
+from pathlib import Path
+
+import gradio as gr
+import pytest
+
+from app import session
+from app.errors import shows_errors
+from app.views import degradation, evidence, inputs, models, predictions
+from echo.clip import ClipError
+
+
+@pytest.fixture(scope="module")
+def example():
+    return inputs.load_named_example("adult_reduced_ef")
+
+
+def test_an_example_loads_with_its_videos_facts_and_truth(example):
+    assert Path(example.original).stat().st_size > 1000 and Path(example.model_view).stat().st_size > 1000
+    assert example.meta["ground_truth_ef"] == 28.0 and example.meta["model_view"]["beat_from"] == "ground truth"
+    assert len(example.meta["model_view"]["source_frames"]) == 16
+    assert "28.0%" in example.summary
+    assert session.get_clip(example.key).truth.ef == 28.0
+
+
+def test_a_generated_phantom_clip_has_the_chosen_ef_and_rate():
+    loaded = inputs.generate_phantom(33, 100, "pediatric", 4)
+    clip = session.get_clip(loaded.key)
+    assert clip.truth.ef == 33 and clip.meta["hr_bpm"] == 100 and clip.meta["population"] == "pediatric"
+    for bad, match in (((5, 70, "adult", 0), "EF must lie"), ((50, 300, "adult", 0), "Heart rate"),
+                       ((50, 70, "dog", 0), "Population")):
+        with pytest.raises(ClipError, match=match):
+            inputs.generate_phantom(*bad)
+
+
+def test_bad_uploads_are_refused_with_the_problem_named(tmp_path):
+    junk = tmp_path / "scan.avi"
+    junk.write_bytes(b"definitely not a video")
+    with pytest.raises(ClipError, match="scan.avi"):
+        inputs.load_upload(str(junk))
+    with pytest.raises(ClipError, match="No file"):
+        inputs.load_upload(None)
+
+
+def test_prediction_cards_show_ef_truth_error_ood_and_the_phantom_warning(example, shipped_pair):
+    cards = predictions.prediction_cards(example.key, shipped_pair)
+    for role, md in cards.items():
+        p = predictions.predictions(example.key, shipped_pair)[role]
+        assert f"EF {p.ef:.1f}%" in md and "Ground truth: 28.0%" in md and f"error {p.ef - 28:+.1f}" in md
+        assert "Out-of-distribution score" in md and "not a measurement" in md
+    # cached: the same objects come back, nothing is recomputed
+    assert predictions.predictions(example.key, shipped_pair) is predictions.predictions(example.key, shipped_pair)
+
+
+def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair):
+    video, table = degradation.apply_one(example.key, shipped_pair, "shadow", 0.8)
+    assert Path(video).is_file() and "jepa-small" in table and "mae-small" in table and "severity 0.80" in table
+    fig, sweep = degradation.sweep(example.key, shipped_pair, "haze")
+    assert sweep["severity"][0] == 0 and all(c[0] == 0 for c in sweep["change"].values())
+    assert {t.name for t in fig.data} == {"jepa-small", "mae-small"}
+    clean = predictions.predictions(example.key, shipped_pair)
+    assert sweep["ef"]["jepa"][0] == pytest.approx(clean["jepa"].ef)   # severity 0 is the clean clip
+    with pytest.raises(ValueError, match="Unknown degradation"):
+        degradation.apply_one(example.key, shipped_pair, "rain", 0.5)
+
+
+def test_models_view_names_models_and_device(shipped_pair):
+    text = models.describe_pair(shipped_pair)
+    assert "jepa-small" in text and "mae-small" in text and "device **cpu**" in text
+    assert "jepa-small" in models.model_choices("jepa") and "mae-small" not in models.model_choices("jepa")
+    assert models.pick("jepa-small", " /some/path ", "jepa") == "/some/path"
+    assert models.pick(None, "", "mae") == "mae-small"
+
+
+def test_evidence_shows_our_table_and_the_preprints_labelled():
+    md = evidence.evidence_markdown()
+    assert "| jepa-small | jepa |" in md and "| random |" in md and "EchoJEPA-L" in md and "theirs" in md
+
+
+def test_session_store_evicts_old_clips_and_says_so():
+    with pytest.raises(ValueError, match="No clip loaded"):
+        session.get_clip(None)
+    with pytest.raises(ValueError, match="no longer in memory"):
+        session.get_clip("feedbeef0000")
+    lru = session.LRU(2)
+    for k in "abc":
+        lru.put(k, k.upper())
+    assert lru.get("a") is None and lru.get("c") == "C" and len(lru) == 2
+
+
+def test_errors_reach_the_page_as_messages_not_tracebacks():
+    @shows_errors
+    def refuses():
+        raise ClipError("'x.avi' is empty (0 bytes)")
+
+    @shows_errors
+    def crashes():
+        raise RuntimeError("boom")
+
+    with pytest.raises(gr.Error) as e:
+        refuses()
+    assert e.value.message == "'x.avi' is empty (0 bytes)"
+    with pytest.raises(gr.Error) as e:
+        crashes()
+    assert "Something went wrong (RuntimeError: boom)" in e.value.message and "still running" in e.value.message

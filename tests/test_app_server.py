@@ -1,0 +1,42 @@
+"""The launched app through its public API (gradio_client): a prediction on an example clip, a bad
+upload answered with a message while the server goes on serving, and a clean shutdown."""
+import re
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from tests.conftest import launched_app
+
+
+@pytest.fixture(scope="module")
+def client(app_server):
+    return Client(app_server[0], verbose=False)
+
+
+def test_an_example_clip_gets_an_ef_from_both_models(client):
+    original, seen, meta, summary = client.predict("adult_normal", api_name="/load_example")
+    assert meta["ground_truth_ef"] == 62.0 and "62.0%" in summary
+    jepa, mae = client.predict(api_name="/load_example_predict")
+    for card, name in ((jepa, "jepa-small"), (mae, "mae-small")):
+        ef = float(re.search(r"\*\*EF ([\d.]+)%\*\*", card).group(1))
+        assert name in card and 5 < ef < 95 and "not a measurement" in card
+
+
+def test_a_bad_upload_is_refused_by_name_and_the_server_goes_on(client, tmp_path):
+    junk = tmp_path / "broken_scan.mp4"
+    junk.write_bytes(b"\x00garbage" * 50)
+    with pytest.raises(AppError, match="broken_scan.mp4"):
+        client.predict(handle_file(str(junk)), api_name="/upload")
+    meta = client.predict("pediatric", api_name="/load_example")[2]
+    assert meta["population"] == "pediatric" if "population" in meta else meta["ground_truth_ef"] == 64.0
+
+
+def test_the_media_folder_goes_when_the_server_stops(tmp_path):
+    log = tmp_path / "server.log"
+    with launched_app(log) as (url, proc):
+        media = Path(re.search(r"media folder \(removed at exit\): (\S+)", log.read_text()).group(1))
+        Client(url, verbose=False).predict("adult_normal", api_name="/load_example")
+        assert any(media.iterdir())
+    assert proc.returncode == 0 and not media.exists()
