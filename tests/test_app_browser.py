@@ -1,0 +1,79 @@
+"""The app in headless Chromium (Debian's, through Playwright): load an example, wait for every view
+to render, check that the videos play, and that a bad upload shows an error while the page goes on.
+Screenshots land in assets/screenshots/ (the README shows them)."""
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[1] / "assets" / "screenshots"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+
+
+@pytest.fixture(scope="module")
+def page(app_server):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        page.goto(app_server[0])
+        page.get_by_role("tab", name="Example", exact=True).click()
+        page.locator("#load-example").click()
+        page.locator("#pred-jepa").get_by_text("EF", exact=False).first.wait_for()
+        yield page
+        browser.close()
+
+
+def shot(page, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def video_plays(page, selector: str) -> bool:
+    """The video element has data and its clock advances."""
+    video = page.locator(f"{selector} video").first
+    video.wait_for()
+    page.wait_for_function("(v) => v.readyState >= 2", arg=video.element_handle())
+    t0 = video.evaluate("v => { v.muted = true; v.play(); return v.currentTime; }")
+    page.wait_for_timeout(800)
+    return video.evaluate("v => v.currentTime") != t0
+
+
+def test_predictions_and_clip_views_render_and_play(page):
+    assert "Ground truth: 62.0%" in page.locator("#pred-jepa").inner_text()
+    assert "not a measurement" in page.locator("#pred-mae").inner_text()
+    assert video_plays(page, "#original") and video_plays(page, "#model-view")
+    assert shot(page, "predictions").stat().st_size > 10_000
+
+
+def test_degradation_sweep_draws_a_plot(page):
+    page.get_by_role("tab", name="4 Degradation lab").click()
+    page.get_by_role("button", name="Sweep severity").click()
+    page.locator("#sweep-plot .js-plotly-plot").wait_for()
+    assert page.locator("#sweep-plot .scatterlayer .trace").count() >= 2
+    shot(page, "degradation")
+
+
+def test_evidence_tab_shows_the_table(page):
+    page.get_by_role("tab", name="7 Models and evidence").click()
+    page.get_by_text("EchoJEPA-L").first.wait_for()
+    shot(page, "evidence")
+
+
+def test_a_bad_upload_shows_an_error_and_the_page_goes_on(page, tmp_path):
+    junk = tmp_path / "not_a_clip.avi"
+    junk.write_bytes(b"this is text, not video")
+    page.get_by_role("tab", name="Upload", exact=True).click()
+    page.locator("#upload input[type=file]").set_input_files(str(junk))
+    error = page.get_by_text("its content is text: not a format EchoLens reads", exact=False).first
+    error.wait_for()
+    assert "not_a_clip.avi" in error.inner_text()
+    shot(page, "bad_upload")
+    page.get_by_role("tab", name="Example", exact=True).click()
+    page.locator("#load-example").click()
+    page.get_by_role("tab", name="1 Predictions").click()
+    page.locator("#pred-jepa").get_by_text("Ground truth: 62.0%").wait_for()
