@@ -24,6 +24,9 @@ def serve(args) -> int:
 
 def models(args) -> int:
     from model_zoo.registry import format_models, list_models
+    missing = [d for d in args.models or () if not Path(d).exists()]
+    if missing:
+        raise FileNotFoundError(f"no such folder or file: {', '.join(missing)}")
     print(format_models(list_models(args.models or ())))
     return 0
 

@@ -7,15 +7,13 @@ the folder small). MAE folders hold the whole `VideoMAEForPreTraining`, decoder 
 """
 from __future__ import annotations
 
-import copy
 import json
 import os
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
-from transformers import VideoMAEForPreTraining, VideoMAEModel, VJEPA2Model
 from transformers.utils import logging as hf_logging
 
 CARD = "card.json"
@@ -58,29 +56,15 @@ def family_of(config: dict) -> str:
     return FAMILIES[model_type]
 
 
-def load_nets(folder: str | Path, attn_implementation: str = "sdpa") -> tuple[str, nn.Module, nn.Module | None]:
+def load_nets(folder: str | Path) -> tuple[str, nn.Module, nn.Module | None]:
     """(family, net, context encoder or None) from a model folder, on the CPU, in eval mode.
 
     net: `VJEPA2Model` for JEPA; `VideoMAEForPreTraining` for MAE when the folder holds one (decoder
-    included), else `VideoMAEModel` (an encoder-only VideoMAE checkpoint).
+    included), else `VideoMAEModel` (an encoder-only VideoMAE checkpoint). Missing or unexpected
+    keys refuse the load (model_zoo.convert.hf).
     """
-    folder = Path(folder)
-    config = read_config(folder)
-    family = family_of(config)
-    kwargs = {"attn_implementation": attn_implementation, "use_safetensors": True}
-    context = None
-    if family == "jepa":
-        net = VJEPA2Model.from_pretrained(folder, **kwargs)
-        if (folder / CONTEXT_ENCODER).exists():
-            context = copy.deepcopy(net.encoder)
-            state = load_file(str(folder / CONTEXT_ENCODER))
-            context.load_state_dict({k: v.float() for k, v in state.items()})
-            context.eval()
-    elif "VideoMAEForPreTraining" in (config.get("architectures") or []):
-        net = VideoMAEForPreTraining.from_pretrained(folder, **kwargs)
-    else:
-        net = VideoMAEModel.from_pretrained(folder, **kwargs)
-    return family, net.eval(), context
+    from model_zoo.convert.hf import load_folder          # hf reads this module's names
+    return load_folder(folder)[:3]
 
 
 def save_state(path: str | Path, state: dict) -> None:

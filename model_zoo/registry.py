@@ -1,29 +1,37 @@
 """Which models EchoLens can load: the shipped ones (folders under model_zoo/checkpoints/) and any
-model folder, or folder of model folders, the user points at."""
+model folder, checkpoint file, or folder of them, the user points at; and a plain-text table of them."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from model_zoo.checkpoint import family_of, read_card, read_config
+from model_zoo.convert.describe import describe_file
+from model_zoo.convert.detect import is_checkpoint_file
 
 SHIPPED = Path(__file__).resolve().parent / "checkpoints"
+FAMILY_OF_FORMAT = {"vjepa2-native": "jepa", "vjepa1-native": "jepa", "videomae-native": "mae",
+                    "vjepa-probe": "probe"}
 
 
-def _model_folders(root: Path) -> list[Path]:
-    """root itself if it is a model folder (has config.json), else its model subfolders."""
-    if (root / "config.json").is_file():
+def _found(root: Path) -> list[Path]:
+    """root itself if it is a model folder or checkpoint file, else its model subfolders and checkpoint files."""
+    if (root / "config.json").is_file() or is_checkpoint_file(root):
         return [root]
-    return sorted(p for p in root.iterdir() if (p / "config.json").is_file()) if root.is_dir() else []
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if (p / "config.json").is_file() or is_checkpoint_file(p))
 
 
 def architecture(config: dict) -> str:
     """One line: encoder size, input and token grid, plus the predictor or decoder."""
     if config["model_type"] == "vjepa2":
         frames, size = config["frames_per_clip"], config["crop_size"]
-        head = f"predictor {config['pred_hidden_size']}d x {config['pred_num_hidden_layers']}"
+        head = (f"predictor {config['pred_hidden_size']}d x {config['pred_num_hidden_layers']}"
+                if config.get("pred_num_hidden_layers") else "no predictor")
     else:
         frames, size = config["num_frames"], config["image_size"]
-        head = f"decoder {config['decoder_hidden_size']}d x {config['decoder_num_hidden_layers']}"
+        head = (f"decoder {config['decoder_hidden_size']}d x {config['decoder_num_hidden_layers']}"
+                if "VideoMAEForPreTraining" in (config.get("architectures") or []) else "encoder only")
     p, t = config["patch_size"], config["tubelet_size"]
     grid = (frames // t, size // p, size // p)
     return (f"ViT {config['hidden_size']}d x {config['num_hidden_layers']} layers, "
@@ -31,29 +39,72 @@ def architecture(config: dict) -> str:
             f"grid {grid[0]}x{grid[1]}x{grid[2]}; {head}")
 
 
+def _source(path: Path) -> str:
+    return "shipped" if SHIPPED in path.resolve().parents else "local"
+
+
 def describe(folder: Path) -> dict:
-    """name, family, architecture, path (and method/recipe/steps when the folder has a card)."""
+    """name, family, architecture, format, source, path (and method/recipe/steps when the folder has a card)."""
     config, card = read_config(folder), read_card(folder) or {}
     entry = {"name": card.get("name") or folder.name, "family": family_of(config),
-             "architecture": architecture(config), "path": str(folder)}
+             "architecture": architecture(config), "format": "echolens-folder" if card else "hf-folder",
+             "source": _source(folder), "path": str(folder)}
     entry.update({k: card[k] for k in ("method", "recipe", "steps") if k in card})
     return entry
 
 
+def checkpoint_name(path: Path) -> str:
+    name = path.name
+    for suffix in (".pth.tar", ".safetensors", ".pth", ".pt", ".bin", ".ckpt"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def describe_checkpoint(path: Path) -> dict:
+    """A checkpoint file's entry, from its key layout and tensor shapes (no model is built). A file
+    that cannot be read or converted is listed with the reason in place of its architecture."""
+    entry = {"name": checkpoint_name(path), "family": "-", "architecture": "", "format": "-",
+             "source": "local", "path": str(path)}
+    try:
+        fmt, arch = describe_file(path)
+        entry.update(family=FAMILY_OF_FORMAT[fmt], architecture=arch, format=fmt)
+    except (ValueError, OSError) as e:
+        entry["architecture"] = f"cannot load: {e}"
+    return entry
+
+
 def list_models(extra_dirs: tuple[str | Path, ...] | list[str | Path] = ()) -> list[dict]:
-    """Shipped models first, then those found in extra_dirs, one dict each (see describe)."""
-    folders = _model_folders(SHIPPED) + [f for d in extra_dirs for f in _model_folders(Path(d))]
-    return [describe(f) for f in folders]
+    """Shipped models first, then the folders and checkpoint files found in extra_dirs, one dict each
+    (name, family 'jepa'|'mae'|'probe'|'-', architecture, format, source, path)."""
+    found = _found(SHIPPED) + [f for d in extra_dirs for f in _found(Path(d))]
+    return [describe(f) if f.is_dir() else describe_checkpoint(f) for f in found]
+
+
+def format_models(entries: list[dict]) -> str:
+    """A plain-text table: name, family, architecture, source/format, path (one row per entry)."""
+    if not entries:
+        return "no models found"
+    header = ("name", "family", "architecture", "source/format", "path")
+    rows = [(e["name"], e["family"], e["architecture"], f"{e.get('source', '-')}/{e.get('format', '-')}", e["path"])
+            for e in entries]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * len(header[-1]))
+    return "\n".join(lines)
 
 
 def resolve(name_or_path: str | Path, extra_dirs: tuple[str | Path, ...] | list[str | Path] = ()) -> tuple[Path, str]:
-    """(folder, name) for a model folder path or a registry name."""
+    """(path, name) for a model folder path, a checkpoint file path, or a registry name."""
     path = Path(name_or_path)
     if (path / "config.json").is_file():
         card = read_card(path) or {}
         return path, card.get("name") or path.name
-    for entry in list_models(extra_dirs):
+    if path.is_file():
+        return path, checkpoint_name(path)
+    entries = list_models(extra_dirs)
+    for entry in entries:
         if entry["name"] == str(name_or_path):
             return Path(entry["path"]), entry["name"]
-    known = ", ".join(e["name"] for e in list_models(extra_dirs)) or "none"
-    raise FileNotFoundError(f"no model folder or registered model named {name_or_path!r} (known: {known})")
+    known = ", ".join(e["name"] for e in entries) or "none"
+    raise FileNotFoundError(f"no model folder, checkpoint file or registered model named {name_or_path!r} (known: {known})")

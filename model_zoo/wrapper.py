@@ -7,6 +7,7 @@ ordered t' * H'W' + h * W' + w over `grid` (T', H', W'). Neither family has a CL
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,12 +15,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from model_zoo.checkpoint import load_nets, read_card
+from model_zoo.checkpoint import read_card
+from model_zoo.convert import load_checkpoint
+from model_zoo.convert.probe import convert as convert_probe
+from model_zoo.convert.safety import MAX_BYTES, load_tensors
 from model_zoo.device import pick_device
 from model_zoo.jepa import encode_context, predict
 from model_zoo.mae import grid_of, reconstruct
 from model_zoo.masks import as_indices, gather_tokens
-from model_zoo.registry import resolve
+from model_zoo.registry import architecture, resolve
 
 FUSIONS = {"mean": lambda a: a.mean(1), "max": lambda a: a.amax(1), "min": lambda a: a.amin(1)}
 
@@ -137,10 +141,35 @@ class EncoderWrapper:
 
 
 def load(name_or_path: str | Path, device: str | torch.device | None = None, encoder: str = "target",
-         extra_dirs: tuple[str | Path, ...] | list[str | Path] = ()) -> EncoderWrapper:
-    """A model by folder path, or by name among list_models(extra_dirs), on device (default: CUDA,
-    then MPS, then CPU). encoder: JEPA only, 'target' (default) or 'context'."""
-    folder, name = resolve(name_or_path, extra_dirs)
-    family, net, context = load_nets(folder)
-    return EncoderWrapper(family, net, context, name=name, card=read_card(folder), device=device,
-                          encoder=encoder)
+         extra_dirs: tuple[str | Path, ...] | list[str | Path] = (), overrides: dict | None = None,
+         probe: str | Path | None = None, strict: bool = True, max_bytes: int = MAX_BYTES) -> EncoderWrapper:
+    """A model by folder or checkpoint-file path, or by name among list_models(extra_dirs), on device
+    (default: CUDA, then MPS, then CPU). encoder: JEPA only, 'target' (default) or 'context'.
+
+    Checkpoint files and HF folders are converted in memory (model_zoo.convert): the format is
+    detected from the keys; overrides ({'frames', 'size', 'heads', ...}) set what tensors cannot
+    tell; missing or unexpected keys refuse the load unless strict=False (then they are warned about
+    and listed in card['conversion']). probe: a V-JEPA evaluation probe file to attach as
+    `wrapper.probe` (a ProbeHead; None otherwise). Folders without card.json get a card saying what
+    was loaded, from where, and what was assumed.
+    """
+    path, name = resolve(name_or_path, extra_dirs)
+    loaded = load_checkpoint(path, encoder, overrides, strict, max_bytes)
+    info = loaded.info
+    if info.get("missing") or info.get("unexpected"):
+        warnings.warn(f"{name}: loaded with missing keys {info.get('missing')[:8]} and unexpected keys "
+                      f"{info.get('unexpected')[:8]} (strict=False)", stacklevel=2)
+    card = read_card(path) if path.is_dir() else None
+    if card is None:
+        card = {"name": name, "format": loaded.format, "source": str(path),
+                "architecture": architecture(loaded.net.config.to_dict()), "conversion": info}
+    wrapper = EncoderWrapper(loaded.family, loaded.net, loaded.context, name=name, card=card, device=device,
+                             encoder=encoder)
+    wrapper.probe = None
+    if probe is not None:
+        head, _ = convert_probe(load_tensors(probe, max_bytes), loaded.net.config.num_attention_heads, overrides)
+        if head.dim != loaded.net.config.hidden_size:
+            raise ValueError(f"probe {Path(probe).name} reads {head.dim}-d tokens; {name} makes "
+                             f"{loaded.net.config.hidden_size}-d tokens")
+        wrapper.probe = head.to(wrapper.device)
+    return wrapper

@@ -103,3 +103,158 @@ def lv_tracing(half_width: float, top=20.0, bottom=90.0, centre=56.0, chords=20)
     half = half_width * np.sqrt(1 - ((y - (top + bottom) / 2) / ((bottom - top) / 2)) ** 2)
     rows = np.stack([centre - half, y, centre + half, y], axis=1)
     return np.vstack([[centre, top, centre, bottom], rows])
+
+
+# --- models ----------------------------------------------------------------------------------
+
+
+def tiny_wrapper(family: str, seed: int = 0):
+    """An EncoderWrapper over a random 'smoke' JEPA or MAE (grid (4, 4, 4), 48-d, 2 layers, 3 heads,
+    input (B, 8, 3, 64, 64)), on the CPU, without saving it."""
+    import torch
+
+    from model_zoo.jepa import JEPA
+    from model_zoo.mae import MAE
+    from model_zoo.recipes import get_recipe
+    from model_zoo.wrapper import EncoderWrapper
+
+    torch.manual_seed(seed)
+    model = (JEPA if family == "jepa" else MAE)(get_recipe("smoke")).eval()
+    context = model.context_encoder if family == "jepa" else None
+    return EncoderWrapper(family, model.net, context, name=f"{family}-tiny", device="cpu")
+
+
+def tiny_probe(dim: int = 48, seed: int = 0):
+    """A random attentive EF probe (model_zoo.probes.ProbeHead) for tiny_wrapper's tokens, EF ~ 55 +- 12."""
+    import torch
+
+    from model_zoo.probes import ProbeHead
+
+    torch.manual_seed(seed)
+    return ProbeHead(dim, 3, ef_mean=55.0, ef_std=12.0).eval()
+
+
+# --- tiny models -------------------------------------------------------------------------------
+
+
+def smoke_wrappers(seed: int = 0):
+    """(JEPA, MAE) EncoderWrappers of the 'smoke' recipe (8 frames x 64 px, grid (4, 4, 4), 48-d),
+    randomly initialised with `seed`, on the CPU, with a card carrying the recipe's mask settings."""
+    import torch
+
+    from model_zoo.jepa import JEPA
+    from model_zoo.mae import MAE
+    from model_zoo.recipes import get_recipe
+    from model_zoo.wrapper import EncoderWrapper
+
+    recipe = get_recipe("smoke")
+    torch.manual_seed(seed)
+    jepa, mae = JEPA(recipe).eval(), MAE(recipe).eval()
+    card = {"recipe_settings": recipe.to_dict()}
+    return (EncoderWrapper("jepa", jepa.net, jepa.context_encoder, name="jepa-smoke", card=card, device="cpu"),
+            EncoderWrapper("mae", mae.net, name="mae-smoke", card=card, device="cpu"))
+
+
+# --- native checkpoints (tiny, with the key names the public training code writes) -------------------
+
+
+def _vit_blocks(prefix: str, width: int, depth: int, g, qkv_bias: bool = True, split_bias: bool = False) -> dict:
+    """Random timm-style ViT blocks: norm1, attn.qkv (+ bias, or q_bias/v_bias), attn.proj, norm2, mlp."""
+    import torch
+    r = lambda *s: torch.randn(*s, generator=g) * 0.2                               # noqa: E731
+    state = {}
+    for i in range(depth):
+        b = f"{prefix}{i}."
+        state.update({b + "norm1.weight": 1 + r(width), b + "norm1.bias": r(width),
+                      b + "attn.qkv.weight": r(3 * width, width),
+                      b + "attn.proj.weight": r(width, width), b + "attn.proj.bias": r(width),
+                      b + "norm2.weight": 1 + r(width), b + "norm2.bias": r(width),
+                      b + "mlp.fc1.weight": r(4 * width, width), b + "mlp.fc1.bias": r(4 * width),
+                      b + "mlp.fc2.weight": r(width, 4 * width), b + "mlp.fc2.bias": r(width)})
+        if split_bias:
+            state.update({b + "attn.q_bias": r(width), b + "attn.v_bias": r(width)})
+        elif qkv_bias:
+            state[b + "attn.qkv.bias"] = r(3 * width)
+    return state
+
+
+def vjepa2_encoder_state(seed=0, width=32, depth=2, tubelet=2, patch=16) -> dict:
+    """A V-JEPA 2 (RoPE) encoder's native keys, without prefixes."""
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    state = {"patch_embed.proj.weight": torch.randn(width, 3, tubelet, patch, patch, generator=g) * 0.05,
+             "patch_embed.proj.bias": torch.randn(width, generator=g) * 0.1,
+             "norm.weight": 1 + torch.randn(width, generator=g) * 0.1, "norm.bias": torch.randn(width, generator=g) * 0.1}
+    state.update(_vit_blocks("blocks.", width, depth, g))
+    return state
+
+
+def vjepa2_predictor_state(seed=1, width=32, pred=16, depth=1, mask_tokens=2) -> dict:
+    """A V-JEPA 2 predictor's native keys (RoPE, mask tokens), without prefixes."""
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    state = {"predictor_embed.weight": torch.randn(pred, width, generator=g) * 0.2,
+             "predictor_embed.bias": torch.randn(pred, generator=g) * 0.1,
+             "predictor_norm.weight": 1 + torch.randn(pred, generator=g) * 0.1,
+             "predictor_norm.bias": torch.randn(pred, generator=g) * 0.1,
+             "predictor_proj.weight": torch.randn(width, pred, generator=g) * 0.2,
+             "predictor_proj.bias": torch.randn(width, generator=g) * 0.1}
+    state.update({f"mask_tokens.{k}": torch.randn(1, 1, pred, generator=g) for k in range(mask_tokens)})
+    state.update(_vit_blocks("predictor_blocks.", pred, depth, g))
+    return state
+
+
+def vjepa2_checkpoint(predictor=True, **kw) -> dict:
+    """What V-JEPA 2's app/vjepa/train.py saves: DDP + MultiSeqWrapper prefixes, optimiser state, epoch."""
+    import torch
+    prefixed = lambda s: {f"module.backbone.{k}": v for k, v in s.items()}          # noqa: E731
+    ckpt = {"encoder": prefixed(vjepa2_encoder_state(seed=10, **kw)),
+            "target_encoder": prefixed(vjepa2_encoder_state(seed=0, **kw)),
+            "opt": {"state": {0: {"step": torch.tensor(3.0)}}, "param_groups": [{"lr": 1e-4, "params": [0]}]},
+            "scaler": None, "epoch": 3, "loss": 0.5, "batch_size": 2, "world_size": 1, "lr": 1e-4}
+    if predictor:
+        ckpt["predictor"] = prefixed(vjepa2_predictor_state(width=kw.get("width", 32)))
+    return ckpt
+
+
+def videomae_checkpoint(seed=0, width=32, depth=2, dec=16, dec_depth=1, tubelet=2, patch=16, finetuned=False) -> dict:
+    """An MCG-NJU VideoMAE checkpoint: pretraining ({'model': encoder.*, decoder.*}) or fine-tuned
+    ({'module': blocks.*, fc_norm, head})."""
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    enc = {"patch_embed.proj.weight": torch.randn(width, 3, tubelet, patch, patch, generator=g) * 0.05,
+           "patch_embed.proj.bias": torch.randn(width, generator=g) * 0.1}
+    enc.update(_vit_blocks("blocks.", width, depth, g, split_bias=True))
+    if finetuned:
+        enc.update({"fc_norm.weight": torch.ones(width), "fc_norm.bias": torch.zeros(width),
+                    "head.weight": torch.randn(5, width, generator=g), "head.bias": torch.zeros(5)})
+        return {"module": enc, "epoch": 1}
+    enc.update({"norm.weight": 1 + torch.randn(width, generator=g) * 0.1, "norm.bias": torch.randn(width, generator=g) * 0.1})
+    state = {f"encoder.{k}": v for k, v in enc.items()}
+    state.update({"encoder_to_decoder.weight": torch.randn(dec, width, generator=g) * 0.2,
+                  "mask_token": torch.randn(1, 1, dec, generator=g),
+                  "decoder.norm.weight": torch.ones(dec), "decoder.norm.bias": torch.zeros(dec),
+                  "decoder.head.weight": torch.randn(3 * tubelet * patch * patch, dec, generator=g) * 0.1,
+                  "decoder.head.bias": torch.zeros(3 * tubelet * patch * patch)})
+    state.update(_vit_blocks("decoder.blocks.", dec, dec_depth, g, split_bias=True))
+    return {"model": state, "epoch": 1}
+
+
+def vjepa_probe_checkpoint(seed=0, width=32, outputs=1, extra_blocks=0, many=False) -> dict:
+    """A V-JEPA eval attentive classifier ('classifier', or 'classifiers' list), DDP-prefixed."""
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    r = lambda *s: torch.randn(*s, generator=g) * 0.3                               # noqa: E731
+    p = "pooler.cross_attention_block."
+    state = {"pooler.query_tokens": r(1, 1, width),
+             p + "norm1.weight": 1 + r(width), p + "norm1.bias": r(width),
+             p + "xattn.q.weight": r(width, width), p + "xattn.q.bias": r(width),
+             p + "xattn.kv.weight": r(2 * width, width), p + "xattn.kv.bias": r(2 * width),
+             p + "xattn.proj.weight": r(width, width), p + "xattn.proj.bias": r(width),
+             p + "norm2.weight": 1 + r(width), p + "norm2.bias": r(width),
+             p + "mlp.fc1.weight": r(4 * width, width), p + "mlp.fc1.bias": r(4 * width),
+             p + "mlp.fc2.weight": r(width, 4 * width), p + "mlp.fc2.bias": r(width),
+             "linear.weight": r(outputs, width), "linear.bias": r(outputs)}
+    state.update(_vit_blocks("pooler.blocks.", width, extra_blocks, g))
+    state = {f"module.{k}": v for k, v in state.items()}
+    return {"classifiers": [state, state]} if many else {"classifier": state, "epoch": 2}

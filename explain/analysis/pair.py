@@ -55,8 +55,10 @@ def load_model(name_or_path: str, role: str, device: str | None = None) -> Loade
         folder = resolve(name_or_path)[0]
     except (FileNotFoundError, OSError):
         folder = None                                    # a checkpoint file: no probe beside it
-    probe = load_probe(folder, wrapper.device) if folder and (folder / PROBE_CARD).is_file() else None
-    ood = load_reference(folder) if folder else None
+    probe = getattr(wrapper, "probe", None)                 # a V-JEPA evaluation probe attached at load
+    if probe is None and folder and folder.is_dir() and (folder / PROBE_CARD).is_file():
+        probe = load_probe(folder, wrapper.device)          # the probe shipped beside our models
+    ood = load_reference(folder) if folder and folder.is_dir() else None
     card = wrapper.card or {}
     phantom = "phantom" in str(card.get("data", "")).lower()
     return LoadedModel(role, wrapper, probe, ood, folder, phantom)

@@ -1,0 +1,49 @@
+"""Real checkpoints from local paths, converted in memory to the transformers models EchoLens runs.
+
+    from model_zoo.convert import load_checkpoint
+    loaded = load_checkpoint("vitl.pt", encoder="target", overrides={"frames": 16, "size": 224})
+    loaded.family, loaded.net, loaded.context, loaded.info
+
+Formats (detect.py): HF folders (hf.py), V-JEPA 2 / EchoJEPA native `.pt` (vjepa.py; V-JEPA 1's
+absolute pos_embed is refused), VideoMAE native `.pth` (videomae.py), V-JEPA evaluation probes
+(probe.py). Files are read by safety.py only: safetensors or torch.load(weights_only=True), size-capped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from torch import nn
+
+from model_zoo.convert import hf, videomae, vjepa
+from model_zoo.convert.detect import detect_state
+from model_zoo.convert.safety import MAX_BYTES, load_tensors
+
+
+@dataclass
+class Loaded:
+    family: str                      # 'jepa' | 'mae'
+    net: nn.Module                   # VJEPA2Model | VideoMAEForPreTraining | VideoMAEModel
+    context: nn.Module | None        # JEPA context encoder, when there is one and it was asked for
+    format: str                      # a key of detect.FORMATS
+    info: dict = field(default_factory=dict)   # notes (assumptions), missing / unexpected / ignored keys
+
+
+def load_checkpoint(path: str | Path, encoder: str = "target", overrides: dict | None = None,
+                    strict: bool = True, max_bytes: int = MAX_BYTES) -> Loaded:
+    """Any supported checkpoint file or HF folder, converted. Raises ValueError saying why it can't."""
+    path = Path(path)
+    if hf.is_folder(path):
+        family, net, context, info = hf.load_folder(path, overrides, strict, max_bytes)
+        return Loaded(family, net, context, "hf-folder", info)
+    if path.is_dir():
+        raise FileNotFoundError(f"{path} is a folder without config.json: not a model folder")
+    ckpt = load_tensors(path, max_bytes)
+    fmt = detect_state(ckpt)
+    if fmt == "vjepa-probe":
+        raise ValueError(f"{path.name} is a V-JEPA evaluation probe, not an encoder: attach it with load(..., probe=path)")
+    if fmt == "videomae-native":
+        net, info = videomae.convert(ckpt, overrides, strict)
+        return Loaded("mae", net, None, fmt, info)
+    net, context, info = vjepa.convert(ckpt, encoder, overrides, strict)   # vjepa1 raises inside
+    return Loaded("jepa", net, context, fmt, info)

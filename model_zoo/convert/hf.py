@@ -1,0 +1,107 @@
+"""Hugging Face model folders (config.json + model.safetensors, sharded safetensors, or pytorch_model.bin)
+-> VJEPA2Model / VideoMAE, with every missing or unexpected key reported, and overrides applied.
+
+Covers the folders we ship (plus their float16 context encoder) and HF hub downloads, including the
+video-classification variants, whose `vjepa2.` / `videomae.` prefix is removed and whose pooler and
+classifier are ignored (named in the report): EchoLens reads the encoder.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from safetensors.torch import load_file
+from torch import nn
+from transformers import VideoMAEConfig, VideoMAEForPreTraining, VideoMAEModel, VJEPA2Config, VJEPA2Model
+from transformers.models.vjepa2.modeling_vjepa2 import VJEPA2Encoder
+
+from model_zoo.checkpoint import CONTEXT_ENCODER, family_of, read_config
+from model_zoo.convert.infer import check_overrides, load_checked
+from model_zoo.convert.safety import MAX_BYTES, check_size, load_tensors
+
+HEADS = ("pooler.", "classifier.", "fc_norm.")
+PROBE_KEYS = ("probe_heads", "ef_mean", "ef_std", "probe_index")
+CONFIG_KEYS = {"jepa": {"frames": "frames_per_clip", "size": "crop_size", "heads": "num_attention_heads",
+                        "pred_heads": "pred_num_attention_heads", "layer_norm_eps": "layer_norm_eps"},
+               "mae": {"frames": "num_frames", "size": "image_size", "heads": "num_attention_heads",
+                       "decoder_heads": "decoder_num_attention_heads", "layer_norm_eps": "layer_norm_eps"}}
+
+
+def is_folder(path: Path) -> bool:
+    return path.is_dir() and (path / "config.json").is_file()
+
+
+def weight_files(folder: Path, max_bytes: int = MAX_BYTES) -> list[Path]:
+    """The folder's weight files, each size-checked; a pytorch_model.bin is also test-read with
+    weights_only (safety.py) so a pickle needing foreign globals is refused with their names."""
+    index = folder / "model.safetensors.index.json"
+    if (folder / "model.safetensors").is_file():
+        files = [folder / "model.safetensors"]
+    elif index.is_file():
+        files = [folder / f for f in sorted(set(json.loads(index.read_text())["weight_map"].values()))]
+    elif (folder / "pytorch_model.bin").is_file():
+        load_tensors(folder / "pytorch_model.bin", max_bytes)
+        files = [folder / "pytorch_model.bin"]
+    else:
+        raise FileNotFoundError(f"{folder}: no model.safetensors, shard index or pytorch_model.bin beside config.json")
+    for f in files:
+        check_size(f, max_bytes)
+    return files
+
+
+def network_class(family: str, config: dict) -> type:
+    if family == "jepa":
+        return VJEPA2Model
+    return VideoMAEForPreTraining if "VideoMAEForPreTraining" in (config.get("architectures") or []) else VideoMAEModel
+
+
+def apply_overrides(family: str, config: dict, overrides: dict) -> dict:
+    """config with the overrides that apply to an HF folder set; ValueError for one that does not."""
+    for key, value in overrides.items():
+        if key in PROBE_KEYS:
+            continue
+        if key not in CONFIG_KEYS[family]:
+            raise ValueError(f"override {key!r} does not apply to an HF {family} folder "
+                             f"(it takes {', '.join(CONFIG_KEYS[family])})")
+        config[CONFIG_KEYS[family][key]] = value
+    return config
+
+
+def load_folder(folder: str | Path, overrides: dict | None = None, strict: bool = True,
+                max_bytes: int = MAX_BYTES) -> tuple[str, nn.Module, nn.Module | None, dict]:
+    """(family, net, context encoder or None, info) from an HF folder, on the CPU, in eval mode.
+
+    transformers' from_pretrained reads the weights (safetensors, or torch.load weights_only) and
+    applies its own key renames (e.g. VideoMAE's q_bias -> query.bias); its loading report is checked
+    here: missing or unexpected keys refuse the load (strict) or are returned; classification heads
+    (pooler, classifier, fc_norm) are ignored and named.
+    """
+    folder = Path(folder)
+    overrides = check_overrides(overrides)
+    raw = read_config(folder)
+    family = family_of(raw)
+    files = weight_files(folder, max_bytes)
+    cls = network_class(family, raw)
+    config = (VJEPA2Config if family == "jepa" else VideoMAEConfig).from_dict(apply_overrides(family, raw, overrides))
+    try:
+        net, loading = cls.from_pretrained(folder, config=config, attn_implementation="sdpa",
+                                           use_safetensors=files[0].suffix == ".safetensors", output_loading_info=True)
+    except RuntimeError as e:               # size mismatches: an override that contradicts the weights
+        raise ValueError(f"{folder}: the weights do not fit the config (is an override wrong?): {e}") from None
+    unexpected = sorted(loading.get("unexpected_keys") or [])
+    ignored = [k for k in unexpected if k.split(".", 1)[-1].startswith(HEADS) or k.startswith(HEADS)]
+    unexpected = [k for k in unexpected if k not in ignored]
+    missing = sorted(loading.get("missing_keys") or [])
+    mismatched = [str(m) for m in loading.get("mismatched_keys") or []]
+    if mismatched:
+        raise ValueError(f"{folder}: shape mismatch (is an override wrong?): {mismatched[:5]}")
+    if strict and (missing or unexpected):
+        raise ValueError(f"{folder}: missing keys {missing[:8]}; unexpected keys {unexpected[:8]} "
+                         f"(load with strict=False to accept them; missing weights stay random)")
+    context = None
+    if family == "jepa" and (folder / CONTEXT_ENCODER).exists():
+        context = VJEPA2Encoder(net.config)
+        ctx = load_file(str(folder / CONTEXT_ENCODER))
+        load_checked(context, {k: v.float() for k, v in ctx.items()}, f"{folder / CONTEXT_ENCODER}")
+        context.eval()
+    return family, net.eval(), context, {"notes": [], "ignored": ignored, "missing": missing, "unexpected": unexpected}

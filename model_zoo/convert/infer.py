@@ -1,0 +1,96 @@
+"""Shared conversion steps: strip wrapper prefixes, read a ViT's shape off its tensors, and load a
+converted state dict strictly, naming every missing, unexpected or mis-shaped key.
+
+Head counts are not stored in any tensor (a fused qkv is (3D, D) for any split), so they come from
+the standard ViT table by width (or an override) and are reported as assumed.
+"""
+from __future__ import annotations
+
+import re
+
+import torch
+from torch import nn
+
+PREFIXES = ("module.", "backbone.", "_orig_mod.")
+# Standard ViT widths -> heads (V-JEPA 2's ViT-g, 1408 wide, uses 22 heads: vit_giant_xformers).
+HEADS_BY_WIDTH = {192: 3, 384: 6, 768: 12, 1024: 16, 1280: 16, 1408: 22, 1664: 16}
+OVERRIDE_KEYS = ("frames", "size", "heads", "pred_heads", "decoder_heads", "tubelet", "patch",
+                 "layer_norm_eps", "probe_heads", "ef_mean", "ef_std", "probe_index")
+
+
+def check_overrides(overrides: dict | None) -> dict:
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(OVERRIDE_KEYS))
+    if unknown:
+        raise ValueError(f"unknown override(s) {', '.join(unknown)}; known: {', '.join(OVERRIDE_KEYS)}")
+    return overrides
+
+
+def strip_prefixes(state: dict) -> dict:
+    """Keys without DDP's `module.`, V-JEPA's MultiSeqWrapper `backbone.` (and torch.compile's) prefixes."""
+    out = {}
+    for key, value in state.items():
+        while key.startswith(PREFIXES):
+            key = key.split(".", 1)[1]
+        out[key] = value
+    return out
+
+
+def heads_for(width: int, override: int | None = None) -> int:
+    """Heads for a width: the override, else the standard table, else 64-wide heads."""
+    heads = override or HEADS_BY_WIDTH.get(width) or (width // 64 if width % 64 == 0 else None)
+    if not heads or width % heads:
+        raise ValueError(f"cannot tell the number of attention heads for width {width}; pass overrides={{'heads': N}}")
+    return heads
+
+
+def block_count(state: dict, prefix: str) -> int:
+    """Number of transformer blocks under prefix (keys `{prefix}N.`)."""
+    ids = {int(m.group(1)) for k in state if (m := re.match(re.escape(prefix) + r"(\d+)\.", k))}
+    if not ids:
+        return 0
+    if ids != set(range(max(ids) + 1)):
+        raise ValueError(f"blocks under {prefix!r} are not numbered 0..{max(ids)}: {sorted(ids)}")
+    return max(ids) + 1
+
+
+def mlp_ratio(hidden: int, width: int) -> float:
+    """A ratio r with int(width * r) == hidden exactly (HF builds the MLP as int(width * mlp_ratio))."""
+    r = hidden / width
+    return r if int(width * r) == hidden else (hidden + 0.5) / width
+
+
+def need(state: dict, key: str, what: str) -> torch.Tensor:
+    if key not in state:
+        raise ValueError(f"{what}: key {key!r} not found (keys start: {', '.join(list(state)[:6])})")
+    return state[key]
+
+
+def split_qkv(weight: torch.Tensor, bias: torch.Tensor | None, width: int, key: str) -> list:
+    """A fused (3D, D) qkv projection as [(Wq, bq), (Wk, bk), (Wv, bv)] (bias None if absent)."""
+    if weight.shape != (3 * width, width):
+        raise ValueError(f"{key}: shape {tuple(weight.shape)}, expected {(3 * width, width)} for width {width}")
+    ws = weight.split(width)
+    bs = bias.split(width) if bias is not None else (None,) * 3
+    return list(zip(ws, bs))
+
+
+def load_checked(model: nn.Module, state: dict, what: str, strict: bool = True) -> dict:
+    """Load state into model; refuse (ValueError naming the keys) on any shape mismatch, and on missing
+    or unexpected keys unless strict is False, in which case they are returned (and still reported).
+
+    Returns {'missing': [...], 'unexpected': [...]}.
+    """
+    own = model.state_dict()
+    wrong = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
+             for k, v in state.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    if wrong:
+        raise ValueError(f"{what}: shape mismatch (is an override wrong?): " + "; ".join(wrong[:5]))
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if strict and (missing or unexpected):
+        raise ValueError(f"{what}: missing keys {missing[:8]}{' ...' if len(missing) > 8 else ''}; "
+                         f"unexpected keys {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''} "
+                         f"(load with strict=False to accept them; missing weights stay random)")
+    model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
+    return {"missing": missing, "unexpected": unexpected}

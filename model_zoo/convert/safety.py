@@ -1,0 +1,69 @@
+"""Reading checkpoint files without running code from them: safetensors, or torch.load(weights_only=True).
+
+A checkpoint is refused before it is read if it is larger than the cap, and a pickle that needs any
+global outside torch's weights-only allow-list (a custom class, an OrderedDict subclass, a function)
+is refused with the names of those globals: unpickling them would run code from the file.
+"""
+from __future__ import annotations
+
+import pickle
+import re
+import zipfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+MAX_BYTES = 16 * 1024 ** 3          # a ViT-g checkpoint with its optimiser state is about this size
+SAFETENSORS = (".safetensors",)
+
+
+class UnsafeCheckpointError(ValueError):
+    """A checkpoint that would need code execution (foreign pickle globals) to load."""
+
+
+def check_size(path: str | Path, max_bytes: int = MAX_BYTES) -> int:
+    """The file's size in bytes; ValueError if it is over max_bytes (or missing)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint file at {path}")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ValueError(f"{path.name} is {size / 1024 ** 3:.2f} GiB, over the {max_bytes / 1024 ** 3:.2f} GiB cap "
+                         f"for checkpoints (pass a larger max_bytes if you trust it and have the memory)")
+    return size
+
+
+def _foreign_globals(path: Path, error: Exception) -> list[str]:
+    """The globals a pickle needs that weights_only refuses: from the archive, else from the message."""
+    if zipfile.is_zipfile(path):
+        try:
+            return list(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
+        except Exception:       # a damaged archive: fall back to the message
+            pass
+    return sorted(set(re.findall(r"GLOBAL ([\w.]+)", str(error)))) or ["(unnamed)"]
+
+
+def load_tensors(path: str | Path, max_bytes: int = MAX_BYTES) -> dict:
+    """The checkpoint's contents: a flat tensor dict (safetensors) or the nested dict torch saved.
+
+    Never unpickles arbitrary objects. Zip-format torch files are memory-mapped, so a large training
+    checkpoint's optimiser state is not read into memory unless used.
+    """
+    path = Path(path)
+    check_size(path, max_bytes)
+    if path.name.endswith(SAFETENSORS):
+        return load_file(str(path))
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+    except pickle.UnpicklingError as e:
+        names = ", ".join(_foreign_globals(path, e))
+        raise UnsafeCheckpointError(
+            f"{path.name} refused: its pickle needs globals outside the weights-only allow-list ({names}); "
+            f"loading them would run code from the file. Re-save its tensors with "
+            f"safetensors or as plain dicts of tensors.") from None
+    except (RuntimeError, EOFError) as e:
+        raise ValueError(f"{path.name} is not a readable torch or safetensors checkpoint: {e}") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path.name} holds a {type(obj).__name__}, not a dict of tensors")
+    return obj

@@ -1,0 +1,81 @@
+"""The registry finds checkpoint files and HF folders; format_models prints them; HF folders load strictly;
+model_zoo.cost estimates a forward pass and picks fewer frames for a budget."""
+import pytest
+import torch
+from safetensors.torch import save_file
+from transformers import VJEPA2Config, VJEPA2Model
+
+import model_zoo
+from model_zoo.cost import advice, estimate, forward_gflops, suggest_frames
+from model_zoo.registry import format_models, list_models
+from tests.builders import videomae_checkpoint, vjepa2_checkpoint, vjepa_probe_checkpoint
+
+
+def tiny_hf(folder):
+    torch.manual_seed(0)
+    net = VJEPA2Model(VJEPA2Config(crop_size=32, frames_per_clip=4, hidden_size=32, num_hidden_layers=1,
+                                   num_attention_heads=2, pred_hidden_size=16, pred_num_hidden_layers=1,
+                                   pred_num_attention_heads=2)).eval()
+    net.save_pretrained(folder)
+    return net
+
+
+def test_list_and_format_checkpoints(tmp_path):
+    torch.save(vjepa2_checkpoint(width=64), tmp_path / "echojepa.pt")            # 64 wide: 1 head by the table
+    torch.save(vjepa2_checkpoint(), tmp_path / "odd.pt")                          # 32 wide: heads unknown
+    torch.save(videomae_checkpoint(width=64, dec=64), tmp_path / "videomae.pth")
+    torch.save(vjepa_probe_checkpoint(), tmp_path / "probe.pth.tar")
+    enc = {k.removeprefix("module.backbone."): v for k, v in vjepa2_checkpoint(width=64)["target_encoder"].items()}
+    save_file(enc, str(tmp_path / "bare.safetensors"))
+    (tmp_path / "notes.txt").write_text("not a model")
+    tiny_hf(tmp_path / "hf-jepa")
+    entries = {e["name"]: e for e in list_models([tmp_path])}
+    assert {"jepa-small", "mae-small", "echojepa", "videomae", "probe", "bare", "hf-jepa", "odd"} == set(entries)
+    assert entries["echojepa"]["family"] == "jepa" and entries["echojepa"]["format"] == "vjepa2-native"
+    assert entries["echojepa"]["architecture"].startswith("ViT 64d x 2 layers, 1 heads; 16 frames x 224 px")
+    assert entries["odd"]["family"] == "jepa" and "heads" in entries["odd"]["architecture"]
+    assert "predictor 16d x 1" in entries["echojepa"]["architecture"]
+    assert "no predictor" in entries["bare"]["architecture"]
+    assert entries["videomae"]["family"] == "mae" and "decoder 64d x 1" in entries["videomae"]["architecture"]
+    assert entries["probe"]["family"] == "probe"
+    assert entries["hf-jepa"]["format"] == "hf-folder" and entries["hf-jepa"]["source"] == "local"
+    table = format_models(list(entries.values())).splitlines()
+    assert table[0].split() == ["name", "family", "architecture", "source/format", "path"]
+    row = next(line for line in table if line.startswith("echojepa "))
+    assert "local/vjepa2-native" in row and row.endswith(str(tmp_path / "echojepa.pt"))
+    assert len(table) == 2 + len(entries)
+    assert format_models([]) == "no models found"
+    m = model_zoo.load("echojepa", extra_dirs=[tmp_path], device="cpu", overrides={"frames": 4, "size": 32})
+    assert m.name == "echojepa" and m.family == "jepa"
+
+
+def test_hf_folder_loads_equal_and_refuses_unexpected_keys(tmp_path):
+    net = tiny_hf(tmp_path / "hf")
+    x = torch.randn(1, 4, 3, 32, 32)
+    m = model_zoo.load(tmp_path / "hf", device="cpu")
+    with torch.no_grad():
+        assert torch.equal(m.tokens(x), net.encoder(x).last_hidden_state)
+    assert m.card["format"] == "hf-folder"
+    state = {k: v.contiguous() for k, v in net.state_dict().items()}
+    state["encoder.layer.0.surprise.weight"] = torch.zeros(2)
+    save_file(state, str(tmp_path / "hf" / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(ValueError, match="unexpected keys.*surprise"):
+        model_zoo.load(tmp_path / "hf", device="cpu")
+    with pytest.raises(ValueError, match="does not apply"):
+        model_zoo.load(tmp_path / "hf", device="cpu", overrides={"decoder_heads": 2})
+
+
+def test_cost_estimate_and_fewer_frames():
+    config = VJEPA2Config(crop_size=32, frames_per_clip=4, hidden_size=32, num_hidden_layers=1,
+                          num_attention_heads=2, patch_size=16, tubelet_size=2)
+    # n = 2 * 2 * 2 = 8 tokens; embed 8*32*(3*2*16*16) = 393216; layer 8*(4*32*32 + 2*32*128) + 2*64*32 = 102400
+    assert forward_gflops(config) == (8, 2 * (393216 + 102400) / 1e9)
+    big = VJEPA2Config(crop_size=224, frames_per_clip=16, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16)
+    est = estimate(big, gflops_per_s=100.0)
+    assert est["tokens"] == 1568 and est["cpu_seconds"] == pytest.approx(est["gflops"] / 100.0, abs=0.01)
+    half = estimate(big, frames=8, gflops_per_s=100.0)["cpu_seconds"]
+    assert suggest_frames(big, budget_s=half + 0.01, gflops_per_s=100.0) == 8
+    assert suggest_frames(big, budget_s=1e-6) == 2
+    tip = advice(big, budget_s=half + 0.01, gflops_per_s=100.0)
+    assert tip["slow"] and tip["suggested_frames"] == 8 and "8 frames" in tip["message"]
+    assert not advice(config)["slow"]

@@ -1,0 +1,83 @@
+"""VideoMAE native checkpoints (MCG-NJU): converted tokens equal a hand-written forward from the native
+tensors (sinusoid positions regenerated, q_bias/v_bias with no key bias); the decoder reconstructs."""
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import model_zoo
+from tests.builders import videomae_checkpoint
+
+OVR = {"frames": 4, "size": 32, "heads": 2, "decoder_heads": 2}
+
+
+def sinusoid(n: int, d: int) -> torch.Tensor:
+    """VideoMAE's table: angle pos / 10000^(2 (j // 2) / d), sine on even j, cosine on odd j. (1, n, d)"""
+    table = np.zeros((n, d))
+    for pos in range(n):
+        for j in range(d):
+            angle = pos / 10000 ** (2 * (j // 2) / d)
+            table[pos, j] = math.sin(angle) if j % 2 == 0 else math.cos(angle)
+    return torch.tensor(table, dtype=torch.float32)[None]
+
+
+def reference_tokens(state: dict, x: torch.Tensor, heads=2, final_norm=True, eps=1e-6) -> torch.Tensor:
+    s = {k.removeprefix("encoder."): v for k, v in state.items()}
+    w = s["patch_embed.proj.weight"]
+    d, t, p = w.shape[0], w.shape[2], w.shape[3]
+    h = F.conv3d(x.permute(0, 2, 1, 3, 4), w, s["patch_embed.proj.bias"], stride=(t, p, p)).flatten(2).transpose(1, 2)
+    n, hd = h.shape[1], d // heads
+    h = h + sinusoid(n, d)
+    depth = len({k.split(".")[1] for k in s if k.startswith("blocks.")})
+    for i in range(depth):
+        b = f"blocks.{i}."
+        y = F.layer_norm(h, (d,), s[b + "norm1.weight"], s[b + "norm1.bias"], eps)
+        bias = torch.cat([s[b + "attn.q_bias"], torch.zeros(d), s[b + "attn.v_bias"]])   # VideoMAE: no key bias
+        q, k, v = (y @ s[b + "attn.qkv.weight"].T + bias).reshape(1, n, 3, heads, hd).permute(2, 0, 3, 1, 4)
+        o = (torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd), -1) @ v).transpose(1, 2).reshape(1, n, d)
+        h = h + o @ s[b + "attn.proj.weight"].T + s[b + "attn.proj.bias"]
+        y = F.gelu(F.layer_norm(h, (d,), s[b + "norm2.weight"], s[b + "norm2.bias"], eps) @ s[b + "mlp.fc1.weight"].T
+                   + s[b + "mlp.fc1.bias"])
+        h = h + y @ s[b + "mlp.fc2.weight"].T + s[b + "mlp.fc2.bias"]
+    return F.layer_norm(h, (d,), s["norm.weight"], s["norm.bias"], eps) if final_norm else h
+
+
+def clip():
+    return torch.randn(1, 4, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+
+
+def test_pretraining_checkpoint_tokens_and_reconstruction(tmp_path):
+    ckpt = videomae_checkpoint()
+    torch.save(ckpt, tmp_path / "videomae_pretrain.pth")
+    m = model_zoo.load(tmp_path / "videomae_pretrain.pth", device="cpu", overrides=OVR)
+    assert (m.family, m.grid, m.card["format"]) == ("mae", (2, 2, 2), "videomae-native")
+    assert "decoder 16d x 1" in m.card["architecture"]
+    x = clip()
+    assert torch.allclose(m.tokens(x), reference_tokens(ckpt["model"], x), atol=1e-5)
+    assert torch.equal(m.net.decoder.head.weight, ckpt["model"]["decoder.head.weight"])
+    mask = torch.tensor([True, False] * 4)
+    out = m.reconstruct(x, mask)
+    assert out.shape == x.shape
+    assert torch.allclose(out[:, 0:2, :, 0:16, 16:32], x[:, 0:2, :, 0:16, 16:32], atol=1e-5)   # token 1: visible
+    assert not torch.allclose(out[:, 0:2, :, 0:16, 0:16], x[:, 0:2, :, 0:16, 0:16], atol=1e-3)  # token 0: decoded
+
+
+def test_finetuned_checkpoint_is_an_encoder_without_final_norm(tmp_path):
+    ckpt = videomae_checkpoint(finetuned=True)
+    torch.save(ckpt, tmp_path / "videomae_ft.pth")
+    m = model_zoo.load(tmp_path / "videomae_ft.pth", device="cpu", overrides=OVR)
+    assert sorted(m.card["conversion"]["ignored"]) == ["fc_norm.bias", "fc_norm.weight", "head.bias", "head.weight"]
+    assert "encoder only" in m.card["architecture"]
+    assert torch.allclose(m.tokens(clip()), reference_tokens(ckpt["module"], clip(), final_norm=False), atol=1e-5)
+    with pytest.raises(ValueError, match="no MAE decoder"):
+        m.reconstruct(clip(), torch.tensor([True, False] * 4))
+
+
+def test_learned_positions_are_refused(tmp_path):
+    ckpt = videomae_checkpoint()
+    ckpt["model"]["encoder.pos_embed"] = torch.zeros(1, 8, 32)
+    torch.save(ckpt, tmp_path / "learned.pth")
+    with pytest.raises(ValueError, match="learned pos_embed"):
+        model_zoo.load(tmp_path / "learned.pth", device="cpu", overrides=OVR)
