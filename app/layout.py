@@ -22,14 +22,14 @@ ROLES = ("jepa", "mae")
 
 
 def _pair(state: dict):
-    return models.current_pair(*(state or {}).get("models", (None, None, None, None)))
+    return models.current_pair(*(state or {}).get("models", (None, None, None, None, None)))
 
 
 def build() -> gr.Blocks:
     with gr.Blocks(title="EchoLens", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
         clip_key = gr.State(None)
-        model_state = gr.State({"models": (None, None, None, None)})
+        model_state = gr.State({"models": (None, None, None, None, None)})
 
         with gr.Row():
             with gr.Column(scale=1):
@@ -49,6 +49,8 @@ def build() -> gr.Blocks:
                     jepa_path = gr.Textbox(label="…or a local JEPA checkpoint path", placeholder="/path/to/model")
                     mae_dd = gr.Dropdown(models.model_choices("mae"), value="mae-small", label="MAE model")
                     mae_path = gr.Textbox(label="…or a local MAE checkpoint path", placeholder="/path/to/model")
+                    frames_in = gr.Number(value=0, precision=0, minimum=0, maximum=64,
+                                          label="Frames for large checkpoints (0 = their own)")
                     use_btn = gr.Button("Use these models")
                 model_info = gr.Markdown(elem_id="model-info")
             with gr.Column(scale=2):
@@ -102,8 +104,8 @@ def build() -> gr.Blocks:
             return [cards[r] for r in ROLES]
 
         @shows_errors
-        def on_models(jd, jp, md, mp):
-            state = {"models": (jd, md, jp, mp)}
+        def on_models(jd, jp, md, mp, frames):
+            state = {"models": (jd, md, jp, mp, frames)}
             pair = _pair(state)
             return state, models.describe_pair(pair), *(evidence.card_markdown(pair[r]) for r in ROLES)
 
@@ -122,11 +124,11 @@ def build() -> gr.Blocks:
                                     (ph_btn.click, on_phantom, [ph_ef, ph_hr, ph_pop, ph_seed], "generate_phantom")):
             event(fn, ins, clip_outputs, api_name=api).success(
                 on_predict, [clip_key, model_state], list(pred_md.values()), api_name=f"{api}_predict")
-        use_btn.click(on_models, [jepa_dd, jepa_path, mae_dd, mae_path], [model_state, model_info, *card_md.values()],
+        use_btn.click(on_models, [jepa_dd, jepa_path, mae_dd, mae_path, frames_in], [model_state, model_info, *card_md.values()],
                       api_name="use_models").success(
             on_predict, [clip_key, model_state], list(pred_md.values()))
         deg_btn.click(on_degrade, [clip_key, model_state, deg_name, deg_sev], [deg_video, deg_md], api_name="degrade")
         sweep_btn.click(on_sweep, [clip_key, model_state, deg_name], [sweep_plot], api_name="sweep")
-        demo.load(on_models, [jepa_dd, jepa_path, mae_dd, mae_path], [model_state, model_info, *card_md.values()])
+        demo.load(on_models, [jepa_dd, jepa_path, mae_dd, mae_path, frames_in], [model_state, model_info, *card_md.values()])
     demo.queue(default_concurrency_limit=1, max_size=64)
     return demo

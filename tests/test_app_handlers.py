@@ -104,3 +104,19 @@ def test_errors_reach_the_page_as_messages_not_tracebacks():
     with pytest.raises(gr.Error) as e:
         crashes()
     assert "Something went wrong (RuntimeError: boom)" in e.value.message and "still running" in e.value.message
+
+
+def test_a_checkpoint_too_slow_for_the_cpu_earns_a_warning_with_fewer_frames(shipped_pair):
+    from types import SimpleNamespace
+
+    import torch
+    from transformers import VJEPA2Config
+    vit_l = VJEPA2Config(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, crop_size=224,
+                         frames_per_clip=16)
+    big = SimpleNamespace(name="vjepa2-vitl", wrapper=SimpleNamespace(device=torch.device("cpu"), config=vit_l))
+    warning = models.speed_warning(big)
+    frames = int(warning.split("set 'Frames for large checkpoints' to ")[1].split()[0])
+    assert "slow on this CPU" in warning and 2 <= frames < 16
+    assert models.speed_warning(shipped_pair["jepa"]) is None          # the shipped models are quick
+    assert models.speed_warning(SimpleNamespace(name="x", wrapper=SimpleNamespace(
+        device=torch.device("cuda"), config=vit_l))) is None           # a GPU is not warned about

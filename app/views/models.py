@@ -2,8 +2,11 @@
 a local path typed in; and the device they run on."""
 from __future__ import annotations
 
-from explain.analysis.pair import DEFAULT_MODELS, LoadedModel, load_pair
+from explain.analysis.pair import DEFAULT_MODELS, ROLES, LoadedModel, load_model
+from model_zoo.cost import advice
 from model_zoo.registry import list_models
+
+CPU_BUDGET_S = 10.0      # one forward pass over this on the CPU earns a warning and a smaller offer
 
 
 def model_choices(family: str, extra_dirs: tuple[str, ...] = ()) -> list[str]:
@@ -17,8 +20,24 @@ def pick(choice: str | None, path: str | None, role: str) -> str:
 
 
 def current_pair(jepa_choice: str | None = None, mae_choice: str | None = None,
-                 jepa_path: str | None = None, mae_path: str | None = None) -> dict[str, LoadedModel]:
-    return load_pair(pick(jepa_choice, jepa_path, "jepa"), pick(mae_choice, mae_path, "mae"))
+                 jepa_path: str | None = None, mae_path: str | None = None,
+                 frames: int | None = None) -> dict[str, LoadedModel]:
+    """frames: input frames for checkpoints typed in as a path (0/None: their own); listed models keep theirs."""
+    typed = {"jepa": (jepa_path or "").strip(), "mae": (mae_path or "").strip()}
+    chosen = {"jepa": pick(jepa_choice, jepa_path, "jepa"), "mae": pick(mae_choice, mae_path, "mae")}
+    return {role: load_model(chosen[role], role, None, int(frames) if frames and typed[role] else None)
+            for role in ROLES}
+
+
+def speed_warning(model: LoadedModel, budget_s: float = CPU_BUDGET_S) -> str | None:
+    """A warning with a smaller frame count when one forward pass would take over budget_s on the CPU."""
+    if model.wrapper.device.type != "cpu":
+        return None
+    a = advice(model.wrapper, budget_s=budget_s)
+    if not a["slow"]:
+        return None
+    return (f"⚠️ {model.name} is slow on this CPU ({a['message']}). Every view runs it several times: "
+            f"set 'Frames for large checkpoints' to {a['suggested_frames']} and press 'Use these models'.")
 
 
 def describe_pair(pair: dict[str, LoadedModel]) -> str:
@@ -31,4 +50,7 @@ def describe_pair(pair: dict[str, LoadedModel]) -> str:
         trained = "; learned from the phantom" if m.phantom_trained else ""
         lines.append(f"- **{role.upper()}**: `{m.name}` ({m.family}), ViT {c.hidden_size}d x {c.num_hidden_layers}, "
                      f"{frames} frames x {size} px; {probe}{trained}; device **{m.wrapper.device}**")
+        warning = speed_warning(m)
+        if warning:
+            lines.append(f"  {warning}")
     return "\n".join(lines)

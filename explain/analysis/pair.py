@@ -46,11 +46,13 @@ class LoadedModel:
 
 
 @functools.lru_cache(maxsize=8)
-def load_model(name_or_path: str, role: str, device: str | None = None) -> LoadedModel:
-    """A model by registry name, folder or checkpoint file, with its probe and OOD reference if it has them."""
+def load_model(name_or_path: str, role: str, device: str | None = None, frames: int | None = None) -> LoadedModel:
+    """A model by registry name, folder or checkpoint file, with its probe and OOD reference if it has
+    them. frames: fewer input frames for a converted checkpoint too slow at its own (see model_zoo.cost)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
-    wrapper = model_zoo.load(name_or_path, device=device)
+    overrides = {"frames": int(frames)} if frames else None
+    wrapper = model_zoo.load(name_or_path, device=device, overrides=overrides)
     try:
         folder = resolve(name_or_path)[0]
     except (FileNotFoundError, OSError):
@@ -65,9 +67,9 @@ def load_model(name_or_path: str, role: str, device: str | None = None) -> Loade
 
 
 def load_pair(jepa: str = DEFAULT_MODELS["jepa"], mae: str = DEFAULT_MODELS["mae"],
-              device: str | None = None) -> dict[str, LoadedModel]:
+              device: str | None = None, frames: int | None = None) -> dict[str, LoadedModel]:
     """{'jepa': ..., 'mae': ...}: the shipped pair by default."""
-    return {"jepa": load_model(str(jepa), "jepa", device), "mae": load_model(str(mae), "mae", device)}
+    return {"jepa": load_model(str(jepa), "jepa", device, frames), "mae": load_model(str(mae), "mae", device, frames)}
 
 
 @torch.no_grad()
