@@ -1,0 +1,125 @@
+"""Plotly figures for the latent-vs-pixel views; each builder returns (figure, caption), the
+caption two or three plain sentences a clinician can follow."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from echo.anatomy import LABELS
+from explain.latent_pixel.grid import MaskSet, TokenGrid, grid_image, token_pixels
+from explain.latent_pixel.jepa_view import JEPAView
+from explain.latent_pixel.mae_view import MAEView
+
+LABEL_COLOURS = ("#000000", "#6b6b6b", "#c0392b", "#2e86c1", "#e67e22", "#16a085", "#f4d03f",
+                 "#8e44ad", "#a04000", "#ff66cc", "#66ff99", "#ffffff")
+
+
+def _images(panels: list[tuple[str, np.ndarray]], title: str) -> go.Figure:
+    """One row of images (H, W) grey or (H, W, 3) RGB uint8, titled."""
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for t, _ in panels], horizontal_spacing=0.02)
+    for i, (_, img) in enumerate(panels, 1):
+        rgb = np.repeat(img[..., None], 3, -1) if img.ndim == 2 else img
+        fig.add_trace(go.Image(z=rgb, hoverinfo="skip"), 1, i)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(title=title, margin=dict(l=10, r=10, t=70, b=10), height=330)
+    return fig
+
+
+def grid_figure(frame: np.ndarray, g: TokenGrid, masks: MaskSet, time_slot: int = 0) -> tuple[go.Figure, str]:
+    """The frame cut into tokens, then each JEPA mask generator's hidden tubelets and the MAE's, at
+    one time slot. frame (size, size) uint8, the model-input frame."""
+    hidden_px = lambda tokens: token_pixels(tokens, g)[time_slot * g.tubelet]    # noqa: E731  (H, W) bool
+    panels = [(f"{g.n_tokens} tokens of {g.tubelet} frames x {g.patch} x {g.patch} px", grid_image(frame, g.patch))]
+    for i, (_, target) in enumerate(masks.jepa, 1):
+        panels.append((f"JEPA mask {i}: {target.mean():.0%} hidden", grid_image(frame, g.patch, hidden_px(target))))
+    panels.append((f"MAE mask: {masks.mae.mean():.0%} hidden", grid_image(frame, g.patch, hidden_px(masks.mae))))
+    caption = (f"Both models cut the clip into small boxes of {g.tubelet} frames by {g.patch} x {g.patch} pixels "
+               f"({g.n_tokens} boxes) and learn by hiding some (blue) and guessing them from the rest. The MAE "
+               "hides almost everything, scattered, and must redraw the pixels; the JEPA hides larger blocks and "
+               "only has to guess a summary (an embedding) of what is there.")
+    return _images(panels, f"How a clip becomes tokens (time slot {time_slot}, masks drawn with seed {masks.seed})"), caption
+
+
+def mae_figure(view: MAEView, frame: int = 0) -> tuple[go.Figure, str]:
+    """Input, masked input, reconstruction and (phantom) clean anatomy at one frame, errors in the title."""
+    panels = [("input (noisy)", view.frames[frame]), ("what the MAE sees", view.masked[frame]),
+              ("MAE reconstruction", view.reconstruction[frame])]
+    if view.clean is not None:
+        panels.append(("clean anatomy (phantom)", view.clean[frame]))
+    e = view.errors
+    numbers = f"error vs noisy {e['mse_vs_noisy']:.4f}"
+    if "mse_vs_clean" in e:
+        numbers += f", vs clean {e['mse_vs_clean']:.4f}"
+    numbers += f"; fine-grain energy kept {e['hf_ratio']:.0%} of the input's"
+    caption = ("The MAE sees only the visible boxes and redraws the hidden ones pixel by pixel. Speckle, the "
+               "grainy texture of ultrasound, is different in every frame and cannot be predicted, so the MAE "
+               f"paints a blur where it cannot know the grain: its picture keeps {e['hf_ratio']:.0%} of the "
+               "input's fine-grain energy. The errors (mean squared, 0-1 grey scale) compare its guess with the "
+               "noisy frame it was trained to reproduce and, on the phantom, with the clean anatomy.")
+    return _images(panels, f"MAE: pixel prediction (frame {frame}; {numbers})"), caption
+
+
+def jepa_figure(view: JEPAView, g: TokenGrid, time_slot: int = 0) -> tuple[go.Figure, str]:
+    """The frame with its grid, the cosine similarity of each hidden token's prediction at one time
+    slot, and the distribution of cosines against the visible-mean baseline."""
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08, subplot_titles=(
+        "input", f"prediction vs target (cosine), time slot {time_slot}", "all hidden tokens"))
+    fig.add_trace(go.Image(z=grid_image(view.frames[time_slot * g.tubelet], g.patch), hoverinfo="skip"), 1, 1)
+    fig.add_trace(go.Heatmap(z=view.cosine_map[time_slot], zmin=0, zmax=1, colorscale="Viridis",
+                             colorbar=dict(title="cosine", x=0.64, len=0.8),
+                             hovertemplate="row %{y}, column %{x}<br>cosine %{z:.2f}<extra></extra>"), 1, 2)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x2", row=1, col=2)
+    fig.add_trace(go.Histogram(x=view.cosine, name="JEPA prediction", opacity=0.7, nbinsx=30), 1, 3)
+    fig.add_trace(go.Histogram(x=view.baseline, name="guess: average visible token", opacity=0.7, nbinsx=30), 1, 3)
+    fig.update_layout(barmode="overlay", height=360, margin=dict(l=10, r=10, t=70, b=10),
+                      legend=dict(orientation="h", y=-0.15),
+                      title=f"JEPA: latent prediction (mean cosine {view.summary['mean_cosine']:.2f}, "
+                            f"baseline {view.summary['baseline_cosine']:.2f})")
+    fig.update_xaxes(visible=False, row=1, col=1)
+    fig.update_yaxes(visible=False, row=1, col=1)
+    caption = ("The JEPA does not redraw pixels: for each hidden box it predicts the summary its own target "
+               "encoder makes of that box. A cosine of 1 means the prediction points exactly where the target "
+               "does; the grey bars show a lazy guess (the average of the visible boxes) for comparison. Grain "
+               "that cannot be predicted need not be represented, so it costs the JEPA nothing.")
+    return fig, caption
+
+
+def anatomy_figure(readouts: dict[str, dict], time_slot: int = 0) -> tuple[go.Figure, str]:
+    """Truth and each model's per-token anatomy read-out ({name: anatomy_probe.readout(...)}) at one slot."""
+    if not readouts:
+        raise ValueError("anatomy_figure needs at least one read-out")
+    first = next(iter(readouts.values()))
+    maps = [("tissue per token (truth)", first["truth"][time_slot])]
+    maps += [(f"{n}: acc {r['accuracy']:.0%}, IoU {r['mean_iou']:.2f}", r["pred"][time_slot]) for n, r in readouts.items()]
+    n = len(LABELS)
+    scale = [[v, c] for k, c in enumerate(LABEL_COLOURS) for v in (k / n, (k + 1) / n)]
+    fig = make_subplots(rows=1, cols=len(maps), subplot_titles=[t for t, _ in maps], horizontal_spacing=0.03)
+    for i, (_, m) in enumerate(maps, 1):
+        names = np.vectorize(LABELS.get)(m)
+        fig.add_trace(go.Heatmap(z=m + 0.5, zmin=0, zmax=n, colorscale=scale, showscale=i == len(maps), text=names,
+                                 hovertemplate="%{text}<extra></extra>",
+                                 colorbar=dict(tickvals=np.arange(n) + 0.5, ticktext=list(LABELS.values()))), 1, i)
+        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{i}", visible=False, row=1, col=i)
+        fig.update_xaxes(visible=False, row=1, col=i)
+    fig.update_layout(title=f"Anatomy read from the tokens (time slot {time_slot})", height=340,
+                      margin=dict(l=10, r=10, t=70, b=10))
+    caption = ("Each box is labelled with the tissue that fills most of it, then a simple straight-line read-out "
+               "tries to name that tissue from the model's summary of the box alone. The better the read-out, the "
+               "more anatomy (walls, chambers, valves) the model keeps in its tokens.")
+    return fig, caption
+
+
+def speckle_figure(results: dict[str, dict]) -> tuple[go.Figure, str]:
+    """Bar chart of the speckle ratio per encoder ({name: speckle.speckle_statistic(...)})."""
+    names = list(results)
+    ratios = [results[n]["ratio"] for n in names]
+    fig = go.Figure(go.Bar(x=names, y=ratios, text=[f"{r:.2f}" for r in ratios], textposition="outside"))
+    fig.update_layout(title="Speckle test: embedding change from new speckle / change from a different heart",
+                      yaxis_title="speckle / heart variance", height=360, margin=dict(l=10, r=10, t=60, b=10))
+    caption = ("We scanned the same simulated heart several times with fresh speckle (the grain changes, the heart "
+               "does not) and measured how much each model's summary of the clip moves, relative to how much it "
+               "moves between different hearts. Lower is better: a model that looks at anatomy, not grain, barely "
+               "notices new speckle.")
+    return fig, caption

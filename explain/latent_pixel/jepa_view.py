@@ -1,0 +1,55 @@
+"""What the JEPA predicts for the tubelets it cannot see: not pixels but the target encoder's
+embedding of them. For each hidden tubelet, the cosine similarity between the predictor's output
+and the target encoder's (layer-normed) token, as in training; beside it a trivial baseline, the
+mean of the target tokens at the visible positions, which any useful prediction must beat.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from echo.clip import Clip
+from explain.latent_pixel.grid import token_grid
+from explain.latent_pixel.inputs import prepare
+
+
+@dataclass
+class JEPAView:
+    """cosine (Kt,) per hidden token, in index order; target_tokens (Kt,) their indices;
+    cosine_map (T', H', W') NaN at visible tokens; baseline (Kt,) the visible-mean guess's cosine;
+    frames (T, H, W) uint8 the input shown; summary dict."""
+    cosine: np.ndarray
+    target_tokens: np.ndarray
+    cosine_map: np.ndarray
+    baseline: np.ndarray
+    frames: np.ndarray
+    summary: dict
+
+
+@torch.no_grad()
+def jepa_view(wrapper, clip: Clip, context: np.ndarray, target: np.ndarray, start: int = 0) -> JEPAView:
+    """Predict the target tokens from the context tokens (both (N,) bool) and compare."""
+    if wrapper.family != "jepa":
+        raise ValueError(f"{wrapper.name or 'this model'} is not a JEPA")
+    g = token_grid(wrapper)
+    context, target = np.asarray(context, bool), np.asarray(target, bool)
+    if context.shape != (g.n_tokens,) or target.shape != (g.n_tokens,):
+        raise ValueError(f"context and target must be ({g.n_tokens},) bool masks")
+    if not context.any() or not target.any() or (context & target).any():
+        raise ValueError("context and target must be non-empty and must not overlap")
+    p = prepare(clip, g.frames, g.size, start)
+    pred, truth = wrapper.predict_latents(p.x, torch.as_tensor(context), torch.as_tensor(target))  # (1, Kt, D)
+    cosine = F.cosine_similarity(pred.float(), truth.float(), dim=-1)[0].cpu().numpy()          # (Kt,)
+    h = wrapper.net.encoder(p.x.to(wrapper.device)).last_hidden_state.float()                   # (1, N, D)
+    h = F.layer_norm(h, (h.shape[-1],))[0]
+    guess = h[torch.as_tensor(context, device=h.device)].mean(0, keepdim=True)                  # (1, D)
+    baseline = F.cosine_similarity(guess, h[torch.as_tensor(target, device=h.device)], dim=-1).cpu().numpy()
+    idx = np.flatnonzero(target)
+    cmap = np.full(g.n_tokens, np.nan)
+    cmap[idx] = cosine
+    summary = {"mean_cosine": float(cosine.mean()), "baseline_cosine": float(baseline.mean()),
+               "hidden_share": float(target.mean()), "n_hidden": int(len(idx))}
+    return JEPAView(cosine, idx, cmap.reshape(g.grid), baseline, p.grey, summary)

@@ -1,0 +1,86 @@
+"""What the MAE makes of the tubelets it cannot see: masked input, its pixel reconstruction, the noisy
+frames it was trained to reproduce and, on the phantom, the clean anatomy underneath the speckle.
+
+Errors are measured on hidden pixels inside the scan sector, on a [0, 1] grey scale:
+- mse_vs_noisy: against the frames themselves (speckle included), the MAE's own target;
+- mse_vs_clean: against the noise-free image (phantom only);
+- mse_noisy_vs_clean: how far the noisy frames are from the clean image (the speckle's own size);
+- hf_ratio: high-frequency energy (the image minus its Gaussian blur, sigma HF_SIGMA px; speckle
+  grain lives there) of the reconstruction over that of the noisy frames, inside hidden tubelets
+  shrunk by HF_MARGIN px so patch seams do not count. Near 1: the MAE draws speckle; near 0: it
+  paints a smooth guess. hf_clean_ratio is the same for the clean image (what anatomy alone has).
+With norm_pix_loss the decoder predicts each hidden patch normalised; its brightness and contrast
+are borrowed from the true patch (VideoMAE's own visualisation), the pattern inside is the model's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.ndimage import binary_erosion, gaussian_filter
+
+from echo.clip import Clip
+from explain.latent_pixel.grid import token_grid, token_pixels
+from explain.latent_pixel.inputs import prepare
+from model_zoo.mae import to_unit
+
+HF_SIGMA = 2.0
+HF_MARGIN = 2
+
+
+@dataclass
+class MAEView:
+    """Frames (T, H, W) uint8: frames (input), masked (hidden tubelets black), reconstruction, clean
+    (None off the phantom); hidden (T, H, W) bool pixels, hidden_tokens (N,) bool; errors dict."""
+    frames: np.ndarray
+    masked: np.ndarray
+    reconstruction: np.ndarray
+    clean: np.ndarray | None
+    hidden: np.ndarray
+    hidden_tokens: np.ndarray
+    errors: dict
+
+
+def high_frequency(images: np.ndarray) -> np.ndarray:
+    """(T, H, W) float -> the part a Gaussian blur (sigma HF_SIGMA, per frame) removes."""
+    return images - gaussian_filter(images, (0, HF_SIGMA, HF_SIGMA))
+
+
+def reconstruction_errors(recon: np.ndarray, noisy: np.ndarray, clean: np.ndarray | None,
+                          hidden: np.ndarray, sector: np.ndarray) -> dict:
+    """The module docstring's numbers from (T, H, W) [0, 1] images and (T, H, W) bool masks."""
+    region = hidden & sector
+    if not region.any():
+        raise ValueError("no hidden pixel lies inside the scan sector")
+    inner = np.stack([binary_erosion(h, iterations=HF_MARGIN) for h in hidden]) & sector
+
+    def hf_energy(img: np.ndarray) -> float:
+        return float((high_frequency(img)[inner] ** 2).mean())
+
+    out = {"mse_vs_noisy": float(((recon - noisy)[region] ** 2).mean()),
+           "hf_ratio": hf_energy(recon) / hf_energy(noisy) if inner.any() else float("nan")}
+    if clean is not None:
+        out.update(mse_vs_clean=float(((recon - clean)[region] ** 2).mean()),
+                   mse_noisy_vs_clean=float(((noisy - clean)[region] ** 2).mean()),
+                   hf_clean_ratio=hf_energy(clean) / hf_energy(noisy) if inner.any() else float("nan"))
+    return out
+
+
+def mae_view(wrapper, clip: Clip, hidden_tokens: np.ndarray, start: int = 0) -> MAEView:
+    """Reconstruct the clip's hidden tubelets (hidden_tokens (N,) bool, True = hidden) with the MAE."""
+    g = token_grid(wrapper)
+    hidden_tokens = np.asarray(hidden_tokens, bool)
+    if hidden_tokens.shape != (g.n_tokens,) or not hidden_tokens.any():
+        raise ValueError(f"hidden_tokens must be ({g.n_tokens},) bool with at least one hidden token")
+    p = prepare(clip, g.frames, g.size, start)
+    recon = wrapper.reconstruct(p.x, torch.as_tensor(hidden_tokens)[None])    # (1, T, C, H, W) input space
+    recon = to_unit(recon.float().cpu())[0].mean(1).clamp(0, 1).numpy()       # (T, H, W) in [0, 1]
+    hidden = token_pixels(hidden_tokens, g)                                    # (T, H, W) bool
+    noisy = p.grey.astype(np.float64) / 255
+    clean = None if p.clean is None else p.clean.astype(np.float64) / 255
+    sector = (p.labels > 0) if p.labels is not None else np.broadcast_to(p.grey.max(0) > 0, p.grey.shape)
+    errors = reconstruction_errors(recon, noisy, clean, hidden, sector)
+    errors["hidden_share"] = float(hidden_tokens.mean())
+    masked = np.where(hidden, 0, p.grey).astype(np.uint8)
+    return MAEView(p.grey, masked, np.rint(recon * 255).astype(np.uint8), p.clean, hidden, hidden_tokens, errors)

@@ -1,0 +1,75 @@
+"""Per-frame embeddings: one model-length window centred on each frame, pooled to one vector.
+
+Frame t's window holds the clip's frames t - F//2 .. t + F//2 - 1 (F = the model's frames, at the
+clip's own frame rate), the first or last frame repeated where the window runs past an end of the
+clip, so every frame gets a point and none is invented. The clip is prepared once (sector crop,
+resize, normalisation) and the windows are gathered from it and run through the encoder in
+batches. `stride` keeps every k-th frame (the last frame always kept) for speed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from echo.clip import Clip, ClipError
+from echo.preprocess import to_model_input
+from model_zoo.features import input_shape
+
+POOLS = ("mean", "probe")
+
+
+@dataclass
+class FrameEmbeddings:
+    """frames (K,) clip frame indices the points belong to; embeddings (K, D) float32."""
+    frames: np.ndarray
+    embeddings: np.ndarray
+    model: str = ""
+    pool: str = "mean"
+
+
+def centre_frames(n_frames: int, stride: int = 1) -> np.ndarray:
+    """(K,) every stride-th frame from 0, plus the last frame."""
+    if n_frames < 1:
+        raise ClipError("A clip without frames has no trajectory.")
+    if stride < 1:
+        raise ValueError(f"stride must be a positive whole number; got {stride}")
+    return np.unique(np.append(np.arange(0, n_frames, stride), n_frames - 1))
+
+
+def window_indices(n_frames: int, centres: np.ndarray, frames: int) -> np.ndarray:
+    """(K, frames) source frames of the window centred on each centre, edge frames repeated."""
+    offsets = np.arange(frames) - frames // 2                               # (F,)
+    return np.clip(np.asarray(centres)[:, None] + offsets[None, :], 0, n_frames - 1)
+
+
+def pool_tokens(tokens: torch.Tensor, pool: str = "mean", probe=None) -> torch.Tensor:
+    """(B, N, D) -> (B, D): the token mean, or the probe query's attention-weighted token mean."""
+    if pool == "mean":
+        return tokens.mean(1)
+    if pool == "probe":
+        if probe is None:
+            raise ValueError("pool='probe' needs the model's EF probe (model_zoo.probes.load_probe)")
+        weights = probe.attention(tokens.to(probe.ef_mean.device)).to(tokens.device)  # (B, N)
+        return torch.einsum("bn,bnd->bd", weights.to(tokens.dtype), tokens)
+    raise ValueError(f"pool must be one of {', '.join(POOLS)}; got {pool!r}")
+
+
+@torch.no_grad()
+def frame_embeddings(wrapper, clip: Clip, stride: int = 1, pool: str = "mean", probe=None,
+                     batch: int = 16, crop_sector: bool = True) -> FrameEmbeddings:
+    """The embedding of the window centred on every stride-th frame of the clip. -> (K, D)
+    crop_sector=False skips finding the fan (for clips already cropped, e.g. degraded copies that
+    must keep the clean clip's crop)."""
+    if pool not in POOLS:
+        raise ValueError(f"pool must be one of {', '.join(POOLS)}; got {pool!r}")
+    frames, size = input_shape(wrapper)
+    centres = centre_frames(clip.n_frames, stride)
+    x = to_model_input(clip, frames=clip.n_frames, size=size, crop_sector=crop_sector)[0]  # (T, C, H, W)
+    windows = torch.as_tensor(window_indices(clip.n_frames, centres, frames))  # (K, F)
+    out = []
+    for chunk in windows.split(batch):
+        tokens = wrapper.tokens(x[chunk])                                    # (b, N, D)
+        out.append(pool_tokens(tokens, pool, probe).float().cpu())
+    return FrameEmbeddings(centres, torch.cat(out).numpy(), getattr(wrapper, "name", ""), pool)

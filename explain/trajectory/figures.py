@@ -1,0 +1,93 @@
+"""Plotly figures of trajectories (2D or 3D, coloured by cardiac phase on a cyclic scale, ED and ES
+marked, hover with frame and phase) and of a dataset (one point per clip, coloured by EF)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import plotly.graph_objects as go
+
+from explain.trajectory.phase import PhaseEstimate
+
+PHASE_SCALE = "Twilight"      # cyclic: phase 0 and 1 (both end-diastole) get the same colour
+LINE_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+
+
+def _scatter(dims: int, xyz: np.ndarray, **kwargs):
+    if dims == 3:
+        return go.Scatter3d(x=xyz[:, 0], y=xyz[:, 1], z=xyz[:, 2], **kwargs)
+    return go.Scatter(x=xyz[:, 0], y=xyz[:, 1], **kwargs)
+
+
+def _nearest_points(frames: np.ndarray, wanted: list[int]) -> np.ndarray:
+    """Index of the point nearest in time to each wanted frame (points may be every k-th frame)."""
+    if not wanted or not len(frames):
+        return np.zeros(0, int)
+    return np.unique(np.abs(np.asarray(frames)[None, :] - np.asarray(wanted)[:, None]).argmin(1))
+
+
+def trajectory_figure(runs: Mapping[str, tuple[np.ndarray, np.ndarray]], estimate: PhaseEstimate,
+                      title: str = "", axis_prefix: str = "PC") -> go.Figure:
+    """runs: {name: (points (K, 2 | 3), frames (K,) clip frame indices)}, all in one projection (the
+    first run is the reference, e.g. 'clean'); estimate: the clip's phase. 2D or 3D from the points."""
+    if not runs:
+        raise ValueError("a trajectory figure needs at least one run")
+    dims = {np.asarray(p).shape[1] for p, _ in runs.values()}
+    if len(dims) != 1 or dims & {1} or not dims <= {2, 3}:
+        raise ValueError("every run's points must be (K, 2) or (K, 3), all the same")
+    dims = dims.pop()
+    fig = go.Figure()
+    for i, (name, (points, frames)) in enumerate(runs.items()):
+        xyz, frames = np.asarray(points, np.float64), np.asarray(frames, int)
+        phase = estimate.phase[frames]
+        fig.add_trace(_scatter(dims, xyz, mode="lines", name=f"{name} path", showlegend=False,
+                               hoverinfo="skip", line=dict(color="rgba(90,90,90,0.6)", width=2,
+                                                           dash=LINE_DASHES[i % len(LINE_DASHES)])))
+        hover = [f"{name}<br>frame {f}<br>phase {p:.2f} ({estimate.source})" for f, p in zip(frames, phase)]
+        fig.add_trace(_scatter(dims, xyz, mode="markers", name=name, text=hover, hoverinfo="text",
+                               marker=dict(size=5 if dims == 3 else 8, color=phase, colorscale=PHASE_SCALE,
+                                           cmin=0.0, cmax=1.0, showscale=i == 0,
+                                           colorbar=dict(title="phase (cycles)", tickvals=[0, 0.25, 0.5, 0.75, 1]))))
+        for label, wanted, symbol in (("ED", estimate.ed_frames, "diamond"), ("ES", estimate.es_frames, "square")):
+            idx = _nearest_points(frames, wanted)
+            if len(idx):
+                fig.add_trace(_scatter(
+                    dims, xyz[idx], mode="markers+text", name=f"{name} {label}", text=[label] * len(idx),
+                    textposition="top center", hovertext=[f"{name}<br>{label}, frame {f}" for f in frames[idx]],
+                    hoverinfo="text", marker=dict(symbol=symbol, size=8 if dims == 3 else 13,
+                                                  color="rgba(0,0,0,0)", line=dict(color="black", width=2))))
+    axes = [f"{axis_prefix} {k + 1}" for k in range(dims)]
+    subtitle = f"colour: {estimate.label}; ◆ ED, ■ ES"
+    fig.update_layout(title=dict(text=f"{title}<br><sup>{subtitle}</sup>" if title else subtitle),
+                      legend=dict(itemsizing="constant"), margin=dict(l=10, r=10, t=60, b=10))
+    if dims == 3:
+        fig.update_layout(scene=dict(xaxis_title=axes[0], yaxis_title=axes[1], zaxis_title=axes[2]))
+    else:
+        fig.update_layout(xaxis_title=axes[0], yaxis_title=axes[1])
+    return fig
+
+
+def dataset_figure(points: np.ndarray, ef: np.ndarray, names: list[str], title: str = "",
+                   axis_prefix: str = "PC") -> go.Figure:
+    """One point per clip (n, 2 | 3), coloured by EF (%; NaN = unknown, grey), hover with name and EF."""
+    xyz, ef = np.asarray(points, np.float64), np.asarray(ef, np.float64)
+    if xyz.ndim != 2 or xyz.shape[1] not in (2, 3) or ef.shape != (len(xyz),) or len(names) != len(xyz):
+        raise ValueError("points (n, 2 | 3), ef (n,) and names (n) must match")
+    dims, known = xyz.shape[1], np.isfinite(ef)
+    fig = go.Figure()
+    if (~known).any():
+        fig.add_trace(_scatter(dims, xyz[~known], mode="markers", name="EF unknown", hoverinfo="text",
+                               text=[f"{n}<br>EF unknown" for n, k in zip(names, known) if not k],
+                               marker=dict(color="lightgrey", size=5 if dims == 3 else 8)))
+    fig.add_trace(_scatter(dims, xyz[known], mode="markers", name="clips", hoverinfo="text",
+                           text=[f"{n}<br>EF {e:.1f}%" for n, e, k in zip(names, ef, known) if k],
+                           marker=dict(color=ef[known], colorscale="Viridis", size=5 if dims == 3 else 8,
+                                       colorbar=dict(title="EF (%)"))))
+    axes = [f"{axis_prefix} {k + 1}" for k in range(dims)]
+    fig.update_layout(title=title or "one point per clip, coloured by ejection fraction",
+                      margin=dict(l=10, r=10, t=50, b=10))
+    if dims == 3:
+        fig.update_layout(scene=dict(xaxis_title=axes[0], yaxis_title=axes[1], zaxis_title=axes[2]))
+    else:
+        fig.update_layout(xaxis_title=axes[0], yaxis_title=axes[1])
+    return fig

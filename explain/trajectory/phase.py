@@ -1,0 +1,132 @@
+"""Cardiac phase per frame (0 = end-diastole, cycles in [0, 1)), from ground truth where it is known,
+otherwise estimated, with end-diastole (ED) and end-systole (ES) frames; `source` says which.
+
+Estimation follows the LV volume: from the LV cavity area of the label masks when a clip has them,
+otherwise from the image itself, whose dominant change over a beat is the heart filling and
+emptying: the first principal component of the frames (shrunk to 28 x 28) tracks the LV area
+(correlation 0.99 with it on phantom clips), signed so that it grows as the image darkens (bigger
+blood pools). The period comes from the signal's autocorrelation; ED frames are its maxima, ES
+frames its minima, and the phase runs linearly from one ED to the next (extrapolated with the
+period before the first and after the last); the ED and ES markers are then the frames at phase 0
+and at the ES frames' mean phase, in every beat. A clip of one beat or less has no autocorrelation
+peak: its single maximum is ED and its period is taken from the ED-ES spacing with a typical
+systolic share of SYSTOLE_SHARE.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+from scipy.signal import find_peaks
+
+from echo.anatomy import LABEL_IDS
+from echo.clip import Clip, ClipError
+from echo.phantom.render import frames_at_phase
+
+SYSTOLE_SHARE = 0.35      # typical share of the cycle from ED to ES at rest
+SIGNAL_SIDE = 28          # frames are shrunk to this side for the image signal
+MIN_ACF_PEAK = 0.2        # an autocorrelation peak below this is no heartbeat
+MIN_PROMINENCE = 0.3      # an ED/ES extreme stands out by this share of the signal's range
+
+
+@dataclass
+class PhaseEstimate:
+    """phase (T,) float in [0, 1); ed_frames, es_frames; source 'truth' | 'estimated'; method in
+    words, for the plot's caption; period in frames (None when unknown)."""
+    phase: np.ndarray
+    ed_frames: list[int] = field(default_factory=list)
+    es_frames: list[int] = field(default_factory=list)
+    source: str = "estimated"
+    method: str = ""
+    period: float | None = None
+
+    @property
+    def label(self) -> str:
+        return "phase from ground truth" if self.source == "truth" else f"phase estimated ({self.method})"
+
+
+def image_volume_signal(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W) grey frames -> (T,) signal that rises with the LV volume (see the module docstring)."""
+    if len(frames) < 2:
+        raise ClipError("A phase needs at least two frames.")
+    small = np.stack([cv2.resize(f.astype(np.float32), (SIGNAL_SIDE, SIGNAL_SIDE), interpolation=cv2.INTER_AREA)
+                      for f in frames]).reshape(len(frames), -1)               # (T, 784)
+    centred = small - small.mean(0)
+    u, s, _ = np.linalg.svd(centred, full_matrices=False)
+    pc1 = u[:, 0] * s[0]                                                        # (T,)
+    darkness = -small.mean(1)
+    if np.std(darkness) > 0 and np.corrcoef(pc1, darkness)[0, 1] < 0:
+        pc1 = -pc1
+    return pc1
+
+
+def dominant_period(signal: np.ndarray) -> float | None:
+    """Period in frames of a (T,) signal: the first autocorrelation peak after it turns negative,
+    refined by a parabola; None when there is no clear peak (under about 1.2 beats)."""
+    x = np.asarray(signal, np.float64) - np.mean(signal)
+    n = len(x)
+    if n < 6 or not np.any(x):
+        return None
+    acf = np.array([np.dot(x[:n - k], x[k:]) / (n - k) for k in range(n - 2)]) / np.dot(x, x) * n
+    negative = np.flatnonzero(acf < 0)
+    if not len(negative):
+        return None
+    for k in range(negative[0] + 1, len(acf) - 1):
+        if acf[k] >= acf[k - 1] and acf[k] > acf[k + 1] and acf[k] > MIN_ACF_PEAK and n - k >= 3:
+            a, b, c = acf[k - 1], acf[k], acf[k + 1]
+            return float(k + 0.5 * (a - c) / (a - 2 * b + c))
+    return None
+
+
+def phase_from_volume(volume: np.ndarray) -> tuple[np.ndarray, list[int], list[int], float]:
+    """(T,) volume-like signal -> (phase (T,), ED frames, ES frames, period in frames)."""
+    v = gaussian_filter1d(np.asarray(volume, np.float64), 1.0, mode="nearest")
+    n = len(v)
+    period = dominant_period(v)
+    if period is None:
+        ed, es = [int(np.argmax(v))], [int(np.argmin(v))]
+        gap = es[0] - ed[0]
+        period = gap / SYSTOLE_SHARE if gap > 0 else -gap / (1 - SYSTOLE_SHARE) if gap < 0 else float(n)
+    else:
+        spacing, prominence = max(1, int(0.6 * period)), MIN_PROMINENCE * float(np.ptp(v))
+        ed = find_peaks(v, distance=spacing, prominence=prominence)[0].tolist() or [int(np.argmax(v))]
+        es = find_peaks(-v, distance=spacing, prominence=prominence)[0].tolist() or [int(np.argmin(v))]
+    t = np.arange(n, dtype=np.float64)
+    e = np.asarray(ed, np.float64)
+    cycles = np.interp(t, e, np.arange(len(e)))                                # between EDs: linear
+    cycles = np.where(t < e[0], (t - e[0]) / period, cycles)
+    cycles = np.where(t > e[-1], len(e) - 1 + (t - e[-1]) / period, cycles)
+    phase = np.mod(cycles, 1.0)
+    es_phase = float(np.angle(np.exp(2j * np.pi * phase[es]).mean()) / (2 * np.pi) % 1.0)
+    return phase, frames_at_phase(phase, 0.0), frames_at_phase(phase, es_phase), float(period)
+
+
+def clip_phase(clip: Clip) -> PhaseEstimate:
+    """The clip's phase per frame: ground truth when the clip has it, else estimated (LV cavity area
+    from label masks, else the image signal)."""
+    truth = clip.truth
+    if truth is not None and truth.phase is not None and len(truth.phase) == clip.n_frames:
+        phase = np.mod(np.asarray(truth.phase, np.float64), 1.0)
+        step = np.median(np.diff(np.unwrap(2 * np.pi * phase))) / (2 * np.pi) if len(phase) > 1 else 0.0
+        return PhaseEstimate(phase, list(truth.ed_frames), list(truth.es_frames), "truth",
+                             "ground-truth phase", 1.0 / step if step > 0 else None)
+    if truth is not None and truth.labels is not None and len(truth.labels) == clip.n_frames:
+        volume = (np.asarray(truth.labels) == LABEL_IDS["lv_cavity"]).sum((1, 2)).astype(np.float64)
+        method = "from the LV cavity area of the label masks"
+    else:
+        volume = image_volume_signal(clip.gray())
+        method = "from the image's dominant periodic change"
+    phase, ed, es, period = phase_from_volume(volume)
+    return PhaseEstimate(phase, ed, es, "estimated", method, period)
+
+
+def phase_at(estimate: PhaseEstimate, frames: np.ndarray) -> np.ndarray:
+    """The phase of the given frame indices (a trajectory's points). -> (K,)"""
+    return estimate.phase[np.asarray(frames, dtype=int)]
+
+
+def circular_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Absolute phase difference in cycles, wrapped to [0, 0.5]."""
+    return np.abs((np.asarray(a) - np.asarray(b) + 0.5) % 1.0 - 0.5)

@@ -1,0 +1,124 @@
+"""Latent vs pixel views on tiny models and the phantom: token grid, shared masks, MAE and JEPA views,
+anatomy probe, figures."""
+import numpy as np
+import pytest
+import torch
+
+from builders import smoke_wrappers
+from explain.latent_pixel import anatomy_probe as ap
+from explain.latent_pixel.figures import anatomy_figure, grid_figure, jepa_figure, mae_figure
+from explain.latent_pixel.grid import TokenGrid, clip_masks, token_grid, token_pixels
+from explain.latent_pixel.jepa_view import jepa_view
+from explain.latent_pixel.mae_view import mae_view, reconstruction_errors
+from model_zoo.data import render_beat
+
+
+@pytest.fixture(scope="module")
+def models():
+    torch.set_num_threads(1)
+    return smoke_wrappers()
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return render_beat(4_000_001, "adult", 8, 64)
+
+
+def test_token_grid_and_identical_masks_for_both_models(models):
+    jepa, mae = models
+    g = token_grid(jepa)
+    assert g == token_grid(mae) == TokenGrid((4, 4, 4), 2, 16, 8, 64) and g.n_tokens == 64
+    a, b = clip_masks(jepa, mae, seed=3), clip_masks(jepa, mae, seed=3)
+    assert np.array_equal(a.mae, b.mae) and all(np.array_equal(x[0], y[0]) and np.array_equal(x[1], y[1])
+                                                for x, y in zip(a.jepa, b.jepa))
+    assert a.mae.sum() == 4 * int(0.9 * 16)                               # 90% of the 16 positions, every slot
+    assert a.mae.reshape(4, 16).std(0).max() == 0                          # tubes: same positions in every slot
+    assert len(a.jepa) == 2
+    for context, target in a.jepa:
+        assert not (context & target).any() and target.any()
+    assert not np.array_equal(clip_masks(jepa, mae, seed=4).mae, a.mae)
+
+
+def test_token_pixels_spreads_each_token_over_its_tubelet():
+    g = TokenGrid((2, 2, 2), 2, 3, 4, 6)
+    px = token_pixels(np.arange(8), g)
+    assert px.shape == (4, 6, 6)
+    assert px[0, 0, 0] == 0 and px[1, 2, 5] == 1 and px[2, 4, 1] == 6 and px[3, 5, 5] == 7
+
+
+def test_reconstruction_errors_by_hand():
+    rng = np.random.default_rng(0)
+    noisy = rng.random((2, 20, 20))
+    clean = np.full_like(noisy, 0.5)
+    hidden = np.zeros_like(noisy, bool)
+    hidden[:, 4:16, 4:16] = True
+    sector = np.ones_like(hidden)
+    same = reconstruction_errors(noisy, noisy, clean, hidden, sector)
+    assert same["mse_vs_noisy"] == 0 and same["hf_ratio"] == pytest.approx(1.0)
+    assert same["mse_vs_clean"] == pytest.approx(((noisy - 0.5)[hidden] ** 2).mean())
+    smooth = reconstruction_errors(clean, noisy, clean, hidden, sector)
+    assert smooth["mse_vs_clean"] == 0 and smooth["hf_ratio"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_mae_view_on_the_phantom(models, clip):
+    _, mae = models
+    masks = clip_masks(None, mae, seed=0)
+    v = mae_view(mae, clip, masks.mae)
+    assert v.frames.shape == v.reconstruction.shape == v.clean.shape == v.hidden.shape == (8, 64, 64)
+    assert (v.masked[v.hidden] == 0).all() and np.array_equal(v.masked[~v.hidden], v.frames[~v.hidden])
+    assert np.abs(v.reconstruction[~v.hidden].astype(int) - v.frames[~v.hidden]).max() <= 1  # visible copied
+    assert {"mse_vs_noisy", "mse_vs_clean", "hf_ratio", "mse_noisy_vs_clean"} <= set(v.errors)
+    fig, caption = mae_figure(v, 3)
+    assert len(fig.data) == 4 and "clean" in fig.layout.annotations[3].text and len(caption) > 100
+
+
+def test_jepa_view_scores_only_hidden_tokens(models, clip):
+    jepa, _ = models
+    context, target = clip_masks(jepa, None, seed=1).jepa[0]
+    v = jepa_view(jepa, clip, context, target)
+    assert v.cosine.shape == v.baseline.shape == (target.sum(),)
+    assert np.isnan(v.cosine_map.ravel()[~target]).all() and np.isfinite(v.cosine_map.ravel()[target]).all()
+    assert (np.abs(v.cosine) <= 1 + 1e-6).all()
+    with pytest.raises(ValueError, match="overlap"):
+        jepa_view(jepa, clip, context | target, target)
+    fig, _ = jepa_figure(v, token_grid(jepa), 1)
+    assert np.array_equal(np.isnan(np.asarray(fig.data[1].z, float)), np.isnan(v.cosine_map[1]))
+
+
+def test_token_labels_take_the_majority_of_each_tubelet():
+    g = TokenGrid((1, 2, 2), 2, 2, 2, 4)
+    labels = np.zeros((2, 4, 4), np.uint8)
+    labels[:, :2, 2:] = 6                                                  # token 1: all myocardium
+    labels[0, 2:, :2] = 2                                                  # token 2: 4 of 8 pixels LV, tie -> 0
+    labels[:, 2, 2:] = 3                                                   # token 3: 4 RV, 4 outside -> 0 (tie)
+    labels[1, 3, 2] = 3                                                    # token 3: now 5 RV of 8
+    assert ap.token_labels(labels, g).tolist() == [0, 6, 0, 3]
+
+
+def test_anatomy_probe_learns_planted_labels_and_round_trips(models, clip, tmp_path):
+    rng = np.random.default_rng(0)
+    grid = (2, 2, 2)
+    labels = rng.integers(0, 3, 8 * 30)                                   # 30 clips of 8 tokens
+    tokens = np.eye(3)[labels] * 3 + 0.3 * rng.standard_normal((len(labels), 3))
+    probe = ap.fit(ap.features(tokens, grid, 30), labels, grid)
+    assert ap.scores(probe.predict(tokens), labels)["accuracy"] > 0.95
+    ap.save(probe, tmp_path, {"test": {"accuracy": 1.0}})
+    loaded = ap.load_anatomy_probe(tmp_path)
+    assert loaded.grid == grid and np.array_equal(loaded.predict(tokens), probe.predict(tokens))
+    assert loaded.meta["test"]["accuracy"] == 1.0
+    s = ap.scores(np.array([2, 2, 3, 0]), np.array([2, 3, 3, 0]))
+    assert s["accuracy"] == 0.75 and s["iou"]["lv_cavity"] == 0.5 and s["mean_iou"] == pytest.approx((0.5 + 0.5 + 1) / 3)
+    jepa, mae = models                                                    # a real read-out, shapes only
+    tokens, truth = ap.clip_tokens(jepa, clip)
+    assert tokens.shape == (64, 48) and truth.shape == (64,) and set(truth) <= set(range(12))
+    fig, _ = anatomy_figure({"jepa": ap.readout(jepa, clip, ap.fit(ap.features(tokens, jepa.grid, 1), truth, jepa.grid))})
+    assert len(fig.data) == 2
+
+
+def test_grid_figure_titles_report_each_mask(models, clip):
+    jepa, mae = models
+    masks = clip_masks(jepa, mae, seed=2)
+    fig, caption = grid_figure(np.zeros((64, 64), np.uint8), token_grid(jepa), masks)
+    titles = [a.text for a in fig.layout.annotations]
+    assert len(titles) == 4 and "64 tokens of 2 frames x 16 x 16 px" in titles[0]
+    assert titles[3] == f"MAE mask: {masks.mae.mean():.0%} hidden" and "boxes" in caption

@@ -1,0 +1,110 @@
+"""Trajectories: windows, embeddings, projections, phase, loop metrics and figures."""
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from builders import smoke_wrappers
+from echo.clip import GroundTruth
+from echo.phantom import render_clip
+from explain.trajectory.embeddings import centre_frames, frame_embeddings, window_indices
+from explain.trajectory.figures import trajectory_figure
+from explain.trajectory.metrics import loop_closure, phase_decodability, trajectory_shift
+from explain.trajectory.phase import PhaseEstimate, circular_error, clip_phase
+from explain.trajectory.projection import project, umap_neighbours
+
+
+@pytest.fixture(scope="module")
+def models():
+    torch.set_num_threads(1)
+    return smoke_wrappers()
+
+
+def test_windows_are_centred_and_repeat_edge_frames():
+    assert centre_frames(10, 4).tolist() == [0, 4, 8, 9]
+    w = window_indices(10, np.array([0, 5, 9]), 4)
+    assert w.tolist() == [[0, 0, 0, 1], [3, 4, 5, 6], [7, 8, 9, 9]]
+    with pytest.raises(ValueError, match="stride"):
+        centre_frames(10, 0)
+
+
+def test_frame_embeddings_match_a_window_run_by_hand(models):
+    jepa, _ = models
+    clip = render_clip(3, n_frames=12, size=64)
+    fe = frame_embeddings(jepa, clip, stride=5, batch=2)
+    assert fe.frames.tolist() == [0, 5, 10, 11] and fe.embeddings.shape == (4, 48)
+    from echo.preprocess import to_model_input
+    x = to_model_input(clip, frames=12, size=64)[0]                       # (T, C, H, W)
+    by_hand = jepa.pooled(x[[1, 2, 3, 4, 5, 6, 7, 8]][None])[0]           # window centred on frame 5
+    assert np.allclose(fe.embeddings[1], by_hand.numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match="probe"):
+        frame_embeddings(jepa, clip, pool="probe")
+
+
+def test_pca_joint_fit_shares_axes_and_umap_adapts_neighbours():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((20, 6))
+    proj = project([a, a + 1.0], "pca", 2)
+    assert [p.shape for p in proj.points] == [(20, 2), (20, 2)]
+    # the shifted copy lands at the same place shifted along a fixed direction: one joint set of axes
+    d = proj.points[1] - proj.points[0]
+    assert np.allclose(d, d[0], atol=1e-9)
+    assert umap_neighbours(5) == 4 and umap_neighbours(200) == 15 and umap_neighbours(2) == 2
+    with pytest.raises(ValueError, match="embedding size"):
+        project([a, a[:, :3]])
+
+
+def test_phase_from_truth_and_estimated_on_a_phantom_with_known_phase():
+    clip = render_clip(4_000_000, n_frames=64, size=112)
+    truth = clip_phase(clip)
+    assert truth.source == "truth" and np.allclose(truth.phase, clip.truth.phase)
+    for stripped in (GroundTruth(labels=clip.truth.labels), None):          # LV area, then pixels only
+        est = clip_phase(dataclasses.replace(clip, truth=stripped))
+        assert est.source == "estimated"
+        assert circular_error(est.phase, clip.truth.phase).mean() < 0.04      # cycles; seed-checked 0.015-0.019
+        assert all(min(abs(e - t) for t in clip.truth.ed_frames) <= 2 for e in est.ed_frames)
+        assert abs(est.period - 50 * 60 / clip.meta["hr_bpm"]) < 2
+
+
+def test_loop_closure_on_a_drifting_circle_matches_hand_computation():
+    u = np.arange(0, 2.5, 1 / 20)                                          # 2.5 beats, 20 points a beat
+    r, drift = 2.0, 0.6
+    pts = np.stack([r * np.cos(2 * np.pi * u), r * np.sin(2 * np.pi * u), drift * u], 1)
+    expected = drift / np.sqrt((2 * r) ** 2 + (drift / 2) ** 2)
+    assert loop_closure(pts, u % 1.0) == pytest.approx(expected, rel=1e-9)
+    with pytest.raises(ValueError, match="more than one heartbeat"):
+        loop_closure(pts[:15], u[:15] % 1.0)
+
+
+def test_phase_decodability_reads_a_planted_phase_and_not_noise():
+    rng = np.random.default_rng(1)
+    phase = np.arange(120) / 30 % 1.0
+    planted = np.concatenate([np.stack([np.cos(2 * np.pi * phase), np.sin(2 * np.pi * phase)], 1),
+                              rng.standard_normal((120, 10))], 1) + 0.05 * rng.standard_normal((120, 12))
+    assert phase_decodability(planted, phase)["error_deg"] < 10
+    assert phase_decodability(rng.standard_normal((120, 12)), phase)["error_deg"] > 60
+    groups = np.repeat(np.arange(4), 30)
+    assert phase_decodability(planted, phase, groups=groups, folds=4)["error_deg"] < 10
+
+
+def test_trajectory_shift_is_offset_over_radius():
+    u = np.arange(40) / 40
+    clean = np.stack([3 * np.cos(2 * np.pi * u), 3 * np.sin(2 * np.pi * u)], 1)
+    assert trajectory_shift(clean, clean + [0.0, 1.5]) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="paired"):
+        trajectory_shift(clean, clean[:-1])
+
+
+def test_trajectory_figure_marks_ed_es_and_colours_by_phase():
+    est = PhaseEstimate(np.arange(10) / 5 % 1.0, [0, 5], [2, 7], "estimated", "test", 5.0)
+    pts = np.random.default_rng(0).standard_normal((5, 3))
+    fig = trajectory_figure({"clean": (pts, np.array([0, 2, 4, 6, 8]))}, est, "m")
+    markers = fig.data[1]
+    assert markers.marker.colorscale is not None and list(markers.marker.color) == pytest.approx([0, .4, .8, .2, .6])
+    assert "frame 4<br>phase 0.80 (estimated)" in markers.text[2]
+    ed = [t for t in fig.data if t.name == "clean ED"][0]
+    assert [h.split(", ")[1] for h in ed.hovertext] == ["frame 0", "frame 4"]  # frame 5 has no point: nearest
+    assert "estimated" in fig.layout.title.text
+    with pytest.raises(ValueError):
+        trajectory_figure({"a": (pts[:, :1], np.arange(5))}, est)

@@ -1,0 +1,35 @@
+"""Trajectory views that run the model: degraded copies and the one-point-per-clip dataset view."""
+import numpy as np
+import pytest
+import torch
+
+from builders import smoke_wrappers
+from echo.echonet import write_echonet
+from echo.phantom import render_clip
+from explain.trajectory.dataset import dataset_view
+from explain.trajectory.metrics import degraded_runs
+
+
+@pytest.fixture(scope="module")
+def jepa():
+    torch.set_num_threads(1)
+    return smoke_wrappers()[0]
+
+
+def test_degraded_runs_pair_frames_and_a_null_degradation_does_not_shift(jepa):
+    clip = render_clip(5, n_frames=10, size=64)
+    out = degraded_runs(jepa, clip, ["shadow_high", "gain_med"], stride=3)
+    assert out["clean"].frames.tolist() == out["runs"]["shadow_high"].frames.tolist() == [0, 3, 6, 9]
+    assert out["shift"]["shadow_high"] > 0
+    same = degraded_runs(jepa, clip, [], stride=3)["clean"]
+    assert np.allclose(same.embeddings, out["clean"].embeddings)
+
+
+def test_dataset_view_gives_one_point_per_clip_coloured_by_ef(jepa, tmp_path):
+    clips = [render_clip(s, n_frames=10, size=64) for s in (1, 2, 3)]
+    write_echonet(tmp_path, [(f"c{i}", c, "TEST", None) for i, c in enumerate(clips)])
+    view, proj, fig = dataset_view(jepa, tmp_path, limit=None, dims=2)
+    assert view.names == ["c0", "c1", "c2"] and view.embeddings.shape == (3, 48)
+    assert np.allclose(view.ef, [c.truth.ef for c in clips], atol=1e-6)
+    assert proj.points[0].shape == (3, 2)
+    assert list(fig.data[-1].marker.color) == pytest.approx(view.ef.tolist())
