@@ -8,7 +8,7 @@ from __future__ import annotations
 import gradio as gr
 
 from app.errors import shows_errors
-from app.views import degradation, evidence, inputs, models, predictions
+from app.views import attention, degradation, evidence, inputs, models, predictions
 from echo.degrade import DEGRADATIONS
 from echo.examples import EXAMPLES
 from echo.phantom.params import POPULATIONS
@@ -64,6 +64,23 @@ def build() -> gr.Blocks:
         with gr.Tab("1 Predictions"):
             with gr.Row():
                 pred_md = {r: gr.Markdown(elem_id=f"pred-{r}") for r in ROLES}
+        with gr.Tab("2 Attention"):
+            gr.Markdown(attention.CAPTION)
+            with gr.Row():
+                att_method = gr.Dropdown(list(attention.METHODS), value="rollout", label="Method")
+                att_fusion = gr.Radio(["mean", "max", "min"], value="mean", label="Head fusion (rollout)")
+                att_discard = gr.Slider(0, 0.9, value=0.0, step=0.1, label="Discard ratio (rollout)")
+                att_start = gr.Slider(0, 23, value=0, step=1, label="Start layer (rollout)")
+                att_readout = gr.Radio(["probe", "mean"], value="probe", label="Read-out (rollout)")
+                att_btn = gr.Button("Show where they look", elem_id="attention-run")
+            with gr.Row():
+                att_video = {r: gr.Video(label=f"{r.upper()} map", autoplay=True, loop=True, elem_id=f"att-video-{r}")
+                             for r in ROLES}
+            with gr.Row():
+                att_md = {r: gr.Markdown(elem_id=f"att-focus-{r}") for r in ROLES}
+            att_frame = gr.Slider(0, 15, value=0, step=1, label="Frame of the models' view (scrubber)")
+            with gr.Row():
+                att_img = {r: gr.Image(label=f"{r.upper()} at this frame", type="numpy") for r in ROLES}
         with gr.Tab("4 Degradation lab"):
             with gr.Row():
                 deg_name = gr.Dropdown(list(DEGRADATIONS), value="shadow", label="Degradation")
@@ -80,6 +97,7 @@ def build() -> gr.Blocks:
             gr.Markdown(evidence.evidence_markdown())
 
         # --- events ---------------------------------------------------------------------------
+        att_inputs = [att_method, att_fusion, att_discard, att_start, att_readout]
         clip_outputs = [clip_key, original, seen, meta, summary]
 
         def shown(loaded: inputs.LoadedClip):
@@ -110,6 +128,19 @@ def build() -> gr.Blocks:
             return state, models.describe_pair(pair), *(evidence.card_markdown(pair[r]) for r in ROLES)
 
         @shows_errors
+        def on_attention(key, state, method, *params, progress=gr.Progress()):
+            progress(0.1, desc=f"{method} for both models (attribution methods take a minute on a CPU)")
+            shown_ = attention.overlay_videos(key, _pair(state), method, *params)
+            return [shown_[r][0] for r in ROLES] + [shown_[r][1] for r in ROLES]
+
+        @shows_errors
+        def on_scrub(key, state, method, fusion, discard, start, readout, frame):
+            if not key:
+                return [None for _ in ROLES]
+            imgs = attention.scrub(key, _pair(state), method, frame, fusion, discard, start, readout)
+            return [imgs[r] for r in ROLES]
+
+        @shows_errors
         def on_degrade(key, state, name, sev, progress=gr.Progress()):
             progress(0.1, desc=f"Degrading and predicting ({name})")
             return degradation.apply_one(key, _pair(state), name, sev)
@@ -127,6 +158,10 @@ def build() -> gr.Blocks:
         use_btn.click(on_models, [jepa_dd, jepa_path, mae_dd, mae_path, frames_in], [model_state, model_info, *card_md.values()],
                       api_name="use_models").success(
             on_predict, [clip_key, model_state], list(pred_md.values()))
+        att_btn.click(on_attention, [clip_key, model_state, *att_inputs],
+                      [*att_video.values(), *att_md.values()], api_name="attention")
+        att_frame.release(on_scrub, [clip_key, model_state, *att_inputs, att_frame], list(att_img.values()),
+                          api_name="scrub")
         deg_btn.click(on_degrade, [clip_key, model_state, deg_name, deg_sev], [deg_video, deg_md], api_name="degrade")
         sweep_btn.click(on_sweep, [clip_key, model_state, deg_name], [sweep_plot], api_name="sweep")
         demo.load(on_models, [jepa_dd, jepa_path, mae_dd, mae_path, frames_in], [model_state, model_info, *card_md.values()])

@@ -120,3 +120,18 @@ def test_a_checkpoint_too_slow_for_the_cpu_earns_a_warning_with_fewer_frames(shi
     assert models.speed_warning(shipped_pair["jepa"]) is None          # the shipped models are quick
     assert models.speed_warning(SimpleNamespace(name="x", wrapper=SimpleNamespace(
         device=torch.device("cuda"), config=vit_l))) is None           # a GPU is not warned about
+
+
+def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shipped_pair):
+    from app.views import attention
+    shown = attention.overlay_videos(example.key, shipped_pair, "rollout", "mean", 0.0, 0, "probe")
+    for role, (video, md) in shown.items():
+        assert Path(video).stat().st_size > 1000 and "focus ratio" in md
+    maps = attention.maps(example.key, shipped_pair, "rollout", "mean", 0.0, 0, "probe")
+    r = maps["jepa"]
+    assert r.heat.shape == (16, 112, 112) and r.heat.min() == 0 and r.heat.max() == 1
+    assert r.focus["ratio"] == pytest.approx(r.focus["focus_share"] / r.focus["chance_share"])
+    frames = attention.scrub(example.key, shipped_pair, "rollout", 99, "mean", 0.0, 0, "probe")
+    assert frames["mae"].ndim == 3 and frames["mae"].shape[2] == 3     # clipped to the last frame
+    with pytest.raises(ValueError, match="Unknown method"):
+        attention.maps(example.key, shipped_pair, "gradcam")

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 
 from echo.clip import Clip
-from echo.preprocess import crop_to_sector, prepare_frames, sample_indices, to_model_input
+from explain.analysis.window import model_view
 
 
 @dataclass
@@ -26,18 +25,7 @@ class Prepared:
 
 
 def prepare(clip: Clip, frames: int, size: int, start: int = 0) -> Prepared:
-    """The clip's `frames` frames from `start` (at its own frame rate), sector-cropped, `size` px."""
-    cropped = crop_to_sector(clip)
-    idx = sample_indices(cropped.n_frames, cropped.fps, frames, None, start)
-    x = to_model_input(cropped, frames=frames, size=size, start=start, crop_sector=False)
-
-    def shown(images: np.ndarray) -> np.ndarray:
-        return prepare_frames(Clip(images, cropped.fps), frames, size, start=start, crop_sector=False)
-
-    truth = cropped.truth
-    clean = shown(truth.clean) if truth is not None and truth.clean is not None else None
-    labels = None
-    if truth is not None and truth.labels is not None:
-        labels = np.stack([cv2.resize(np.asarray(truth.labels[i], np.uint8), (size, size),
-                                      interpolation=cv2.INTER_NEAREST) for i in idx])
-    return Prepared(x, shown(cropped.gray()), clean, labels, idx)
+    """The clip as the model sees it (explain.analysis.window.model_view: one heartbeat from `start`
+    in `frames` frames, sector-cropped, `size` px), with its clean frames and labels aligned."""
+    v = model_view(clip, frames, size, start)
+    return Prepared(v.x, v.frames, v.clean, v.labels, v.indices)

@@ -1,8 +1,9 @@
 """Per-frame embeddings: one model-length window centred on each frame, pooled to one vector.
 
-Frame t's window holds the clip's frames t - F//2 .. t + F//2 - 1 (F = the model's frames, at the
-clip's own frame rate), the first or last frame repeated where the window runs past an end of the
-clip, so every frame gets a point and none is invented. The clip is prepared once (sector crop,
+Frame t's window holds F frames (F = the model's frames) centred on t, `step` source frames apart:
+by default one heartbeat in F frames, the time scale the shipped models learned (step 1 = the
+clip's own frame rate). The first or last frame is repeated where the window runs past an end of
+the clip, so every frame gets a point and none is invented. The clip is prepared once (sector crop,
 resize, normalisation) and the windows are gathered from it and run through the encoder in
 batches. `stride` keeps every k-th frame (the last frame always kept) for speed.
 """
@@ -15,6 +16,7 @@ import torch
 
 from echo.clip import Clip, ClipError
 from echo.preprocess import to_model_input
+from explain.analysis.beat import beat_frames
 from model_zoo.features import input_shape
 
 POOLS = ("mean", "probe")
@@ -38,9 +40,10 @@ def centre_frames(n_frames: int, stride: int = 1) -> np.ndarray:
     return np.unique(np.append(np.arange(0, n_frames, stride), n_frames - 1))
 
 
-def window_indices(n_frames: int, centres: np.ndarray, frames: int) -> np.ndarray:
-    """(K, frames) source frames of the window centred on each centre, edge frames repeated."""
-    offsets = np.arange(frames) - frames // 2                               # (F,)
+def window_indices(n_frames: int, centres: np.ndarray, frames: int, step: float = 1.0) -> np.ndarray:
+    """(K, frames) source frames of the window centred on each centre, `step` frames apart (nearest
+    frame), edge frames repeated."""
+    offsets = np.floor((np.arange(frames) - frames // 2) * step + 0.5).astype(int)   # (F,)
     return np.clip(np.asarray(centres)[:, None] + offsets[None, :], 0, n_frames - 1)
 
 
@@ -58,16 +61,19 @@ def pool_tokens(tokens: torch.Tensor, pool: str = "mean", probe=None) -> torch.T
 
 @torch.no_grad()
 def frame_embeddings(wrapper, clip: Clip, stride: int = 1, pool: str = "mean", probe=None,
-                     batch: int = 16, crop_sector: bool = True) -> FrameEmbeddings:
+                     batch: int = 16, crop_sector: bool = True, step: float | None = None) -> FrameEmbeddings:
     """The embedding of the window centred on every stride-th frame of the clip. -> (K, D)
     crop_sector=False skips finding the fan (for clips already cropped, e.g. degraded copies that
-    must keep the clean clip's crop)."""
+    must keep the clean clip's crop). step: source frames between window frames (default: one
+    beat, explain.analysis.beat, spread over the model's frames)."""
     if pool not in POOLS:
         raise ValueError(f"pool must be one of {', '.join(POOLS)}; got {pool!r}")
     frames, size = input_shape(wrapper)
     centres = centre_frames(clip.n_frames, stride)
     x = to_model_input(clip, frames=clip.n_frames, size=size, crop_sector=crop_sector)[0]  # (T, C, H, W)
-    windows = torch.as_tensor(window_indices(clip.n_frames, centres, frames))  # (K, F)
+    if step is None:
+        step = max(beat_frames(clip)[0] / frames, 1.0)
+    windows = torch.as_tensor(window_indices(clip.n_frames, centres, frames, step))  # (K, F)
     out = []
     for chunk in windows.split(batch):
         tokens = wrapper.tokens(x[chunk])                                    # (b, N, D)

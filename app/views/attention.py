@@ -1,0 +1,71 @@
+"""View 2: where each model looks. The chosen map as an overlay video per model, a frame scrubber, and
+the focus score (share of the map on walls, valves, pericardium and chamber borders vs chance)."""
+from __future__ import annotations
+
+import numpy as np
+
+from app.session import cached, get_clip, media_path
+from explain.analysis.attention import AttentionResult, attention
+from explain.analysis.pair import LoadedModel
+from explain.attention_maps import METHODS
+from explain.overlay import overlay, write_overlay_mp4
+
+CAPTION = ("Brighter = more weight in the model's view of the clip. Attention rollout follows attention "
+           "through every layer; 'paper' is the EchoJEPA figure mode (one layer, most peaked head); the "
+           "attribution methods ask how EF changes when each 2-frame x 16 px block is removed.")
+ROLLOUT_PARAMS = ("head_fusion", "discard_ratio", "start_layer", "readout")
+
+
+def _params(method: str, head_fusion: str, discard_ratio: float, start_layer: int, readout: str) -> dict:
+    if method == "rollout":
+        return {"head_fusion": head_fusion, "discard_ratio": float(discard_ratio),
+                "start_layer": int(start_layer), "readout": readout}
+    return {}
+
+
+def maps(clip_key: str, pair: dict[str, LoadedModel], method: str, head_fusion: str = "mean",
+         discard_ratio: float = 0.0, start_layer: int = 0, readout: str = "probe") -> dict[str, AttentionResult]:
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}; choose one of: {', '.join(METHODS)}.")
+    params = _params(method, head_fusion, discard_ratio, start_layer, readout)
+    if params.get("readout") == "probe" and any(m.probe is None for m in pair.values()):
+        params["readout"] = "mean"                      # a checkpoint without a probe: the column mean
+    names = tuple(m.name for m in pair.values())
+    key = (clip_key, "attention", names, method, tuple(sorted(params.items())))
+    return cached(key, lambda: attention(pair, get_clip(clip_key), method, **params))
+
+
+def focus_markdown(r: AttentionResult) -> str:
+    if r.focus is None:
+        return f"**{r.name}**: no anatomy masks for this clip, so no focus score."
+    f = r.focus
+    return (f"**{r.name}**: {100 * f['focus_share']:.0f}% of the map lies on cardiac structures, whose area would "
+            f"get {100 * f['chance_share']:.0f}% by chance (focus ratio **{f['ratio']:.2f}**; 1 = no better "
+            f"than chance). Peak on a structure in {100 * f['pointing_game']:.0f}% of frames.")
+
+
+def overlay_videos(clip_key: str, pair: dict[str, LoadedModel], method: str, *params) -> dict[str, tuple[str, str]]:
+    """{role: (overlay MP4 path, focus markdown)}."""
+    results = maps(clip_key, pair, method, *params)
+    names = tuple(m.name for m in pair.values())
+
+    def write():
+        fps = get_clip(clip_key).fps
+        out = {}
+        for role, r in results.items():
+            beat_fps = fps * r.view.n_frames / r.view.beat[0]          # one beat plays in real time
+            out[role] = str(write_overlay_mp4(media_path(".mp4"), r.view.frames, r.heat, beat_fps))
+        return out
+    videos = cached((clip_key, "attention-video", names, method, params), write)
+    return {role: (videos[role], focus_markdown(r)) for role, r in results.items()}
+
+
+def scrub(clip_key: str, pair: dict[str, LoadedModel], method: str, frame: int, *params) -> dict[str, np.ndarray]:
+    """{role: (S, S + bar, 3) uint8} the overlay at one frame, for the scrubber."""
+    results = maps(clip_key, pair, method, *params)
+    out = {}
+    for role, r in results.items():
+        t = int(np.clip(frame, 0, r.view.n_frames - 1))
+        img = overlay(r.view.frames[t:t + 1], r.heat[t:t + 1])[0]
+        out[role] = np.repeat(np.repeat(img, 3, axis=0), 3, axis=1)     # enlarged for the page
+    return out

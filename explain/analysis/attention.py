@@ -1,0 +1,51 @@
+"""Where each model of a pair looks in one clip, by any explain.attention_maps method: the map on the
+frames the model saw (T, H, W) and, when the clip has anatomy labels, its focus on cardiac structures.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from echo.clip import Clip
+from explain.analysis.pair import LoadedModel
+from explain.analysis.window import ModelView, model_view
+from explain.attention_maps import EF_METHODS, TokenMap, clip_map
+from explain.focus import focus_scores, structure_mask
+
+
+@dataclass
+class AttentionResult:
+    role: str
+    name: str
+    token_map: TokenMap          # values (T', H', W')
+    heat: np.ndarray             # (T, H, W) float32 in [0, 1], normalised over the clip (display)
+    view: ModelView              # the frames it lies on
+    focus: dict | None           # explain.focus.FocusScore as a dict; None without anatomy labels
+
+    @property
+    def rollout(self) -> np.ndarray:
+        """The clip-level map as saved by `python app.py analyze`: (T, H, W) float32."""
+        return self.heat.astype(np.float32)
+
+
+def focus_of(token_map: TokenMap, view: ModelView) -> dict | None:
+    """Focus of a map on walls, valves, pericardium and chamber borders, inside the sector, against
+    the share their area would get by chance. None when the clip has no anatomy labels."""
+    if view.labels is None:
+        return None
+    mass = token_map.frames(view.frames.shape, scale="max")           # shares of mass kept
+    return focus_scores(mass, structure_mask(view.labels), domain=view.labels > 0).to_dict()
+
+
+def attention(models: dict[str, LoadedModel], clip: Clip, method: str = "rollout", **params) -> dict[str, AttentionResult]:
+    """{role: AttentionResult}; EF methods need a probe: a model without one raises ValueError naming it."""
+    out = {}
+    for role, m in models.items():
+        if method in EF_METHODS and m.probe is None:
+            raise ValueError(f"{m.name} has no EF probe, so '{method}' (an attribution of its EF) cannot run; "
+                             "use 'rollout' with the mean read-out, 'paper' or 'pretext'.")
+        view = model_view(clip, *m.input_shape)
+        tmap = clip_map(m.wrapper, view.x, method, probe=m.probe, **params)
+        out[role] = AttentionResult(role, m.name, tmap, tmap.frames(view.frames.shape), view, focus_of(tmap, view))
+    return out
