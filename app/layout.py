@@ -8,8 +8,8 @@ from __future__ import annotations
 import gradio as gr
 
 from app.errors import shows_errors
-from app.views import attention, degradation, evidence, inputs, models, predictions
-from echo.degrade import DEGRADATIONS
+from app.views import attention, audit, cycle, degradation, evidence, inputs, latent_pixel, models, predictions
+from echo.degrade import CONDITIONS, DEGRADATIONS
 from echo.examples import EXAMPLES
 from echo.phantom.params import POPULATIONS
 
@@ -81,6 +81,21 @@ def build() -> gr.Blocks:
             att_frame = gr.Slider(0, 15, value=0, step=1, label="Frame of the models' view (scrubber)")
             with gr.Row():
                 att_img = {r: gr.Image(label=f"{r.upper()} at this frame", type="numpy") for r in ROLES}
+        with gr.Tab("3 Cardiac cycle"):
+            gr.Markdown(cycle.CAPTION)
+            with gr.Row():
+                cyc_method = gr.Radio(["pca", "umap"], value="pca", label="Projection")
+                cyc_dims = gr.Radio([2, 3], value=3, label="Dimensions")
+                cyc_cond = gr.Dropdown(["none", *CONDITIONS], value="none", label="Overlay a degraded copy")
+                cyc_btn = gr.Button("Draw trajectories", elem_id="cycle-run")
+            with gr.Row():
+                cyc_plot = {r: gr.Plot(label=f"{r.upper()} trajectory", elem_id=f"cycle-plot-{r}") for r in ROLES}
+            cyc_md = gr.Markdown(elem_id="cycle-numbers")
+            with gr.Accordion("Dataset view: one point per clip of a folder (EchoNet layout), coloured by EF", open=False):
+                ds_folder = gr.Textbox(label="Folder (FileList.csv + Videos/)")
+                ds_btn = gr.Button("Embed the folder")
+                with gr.Row():
+                    ds_plot = {r: gr.Plot(label=f"{r.upper()} clips") for r in ROLES}
         with gr.Tab("4 Degradation lab"):
             with gr.Row():
                 deg_name = gr.Dropdown(list(DEGRADATIONS), value="shadow", label="Degradation")
@@ -91,6 +106,31 @@ def build() -> gr.Blocks:
                 deg_video = gr.Video(label="Clean | degraded", autoplay=True, loop=True)
                 deg_md = gr.Markdown()
             sweep_plot = gr.Plot(label="Sensitivity", elem_id="sweep-plot")
+        with gr.Tab("5 Latent vs pixel"):
+            gr.Markdown(latent_pixel.INTRO)
+            with gr.Row():
+                lp_seed = gr.Number(value=0, precision=0, label="Mask seed")
+                lp_slot = gr.Slider(0, 7, value=0, step=1, label="Time slot")
+                lp_btn = gr.Button("Show latent vs pixel", elem_id="latent-run")
+            lp_plots, lp_caps = [], []
+            for k in range(4):
+                lp_plots.append(gr.Plot(elem_id=f"latent-plot-{k}"))
+                lp_caps.append(gr.Markdown())
+            sp_btn = gr.Button("Run the speckle test (8 hearts x 4 speckle draws)")
+            sp_plot = gr.Plot(elem_id="speckle-plot")
+            sp_cap = gr.Markdown()
+        with gr.Tab("6 Audit"):
+            gr.Markdown("Audit a set of clips: upload several, or give a folder (EchoNet layout with FileList.csv "
+                        "brings the true EF). Each clip gets both models' EF, error, sensitivity to the six "
+                        "benchmark degradations and an out-of-distribution flag.")
+            with gr.Row():
+                au_files = gr.File(file_count="multiple", label="Clips")
+                au_folder = gr.Textbox(label="…or a folder on this machine")
+            au_btn = gr.Button("Audit", elem_id="audit-run")
+            au_md = gr.Markdown()
+            au_table = gr.Dataframe(label="Per clip", elem_id="audit-table")
+            au_plot = gr.Plot()
+            au_dl = gr.File(label="Downloads (CSV, HTML report)", file_count="multiple")
         with gr.Tab("7 Models and evidence"):
             with gr.Row():
                 card_md = {r: gr.Markdown() for r in ROLES}
@@ -141,6 +181,35 @@ def build() -> gr.Blocks:
             return [imgs[r] for r in ROLES]
 
         @shows_errors
+        def on_cycle(key, state, method, dims, cond, progress=gr.Progress()):
+            progress(0.1, desc="Embedding a window around every frame, both models")
+            results, label = cycle.trajectories(key, _pair(state), method, dims, cond)
+            return [results[r].figure for r in ROLES] + [cycle.numbers_markdown(results, label)]
+
+        @shows_errors
+        def on_dataset(folder, state, progress=gr.Progress()):
+            progress(0.1, desc="Embedding every clip of the folder")
+            figs = cycle.dataset_figures(folder, _pair(state))
+            return [figs[r] for r in ROLES]
+
+        @shows_errors
+        def on_latent(key, state, seed, slot, progress=gr.Progress()):
+            progress(0.1, desc="Masks, reconstruction, prediction and anatomy read-out")
+            vs = latent_pixel.views(key, _pair(state), seed, slot)
+            return [v.figure for v in vs] + [latent_pixel.caption_markdown(v) for v in vs]
+
+        @shows_errors
+        def on_speckle(state, progress=gr.Progress()):
+            progress(0.1, desc="Rendering 8 hearts with 4 speckle draws each, embedding all")
+            v = latent_pixel.speckle(_pair(state))
+            return v.figure, latent_pixel.caption_markdown(v)
+
+        @shows_errors
+        def on_audit(files, folder, state, progress=gr.Progress()):
+            result = audit.run(files, folder, _pair(state), lambda f, d: progress(f, desc=d))
+            return result.summary_md, result.table, result.figure, result.downloads
+
+        @shows_errors
         def on_degrade(key, state, name, sev, progress=gr.Progress()):
             progress(0.1, desc=f"Degrading and predicting ({name})")
             return degradation.apply_one(key, _pair(state), name, sev)
@@ -162,6 +231,12 @@ def build() -> gr.Blocks:
                       [*att_video.values(), *att_md.values()], api_name="attention")
         att_frame.release(on_scrub, [clip_key, model_state, *att_inputs, att_frame], list(att_img.values()),
                           api_name="scrub")
+        cyc_btn.click(on_cycle, [clip_key, model_state, cyc_method, cyc_dims, cyc_cond],
+                      [*cyc_plot.values(), cyc_md], api_name="cycle")
+        ds_btn.click(on_dataset, [ds_folder, model_state], list(ds_plot.values()), api_name="dataset")
+        lp_btn.click(on_latent, [clip_key, model_state, lp_seed, lp_slot], [*lp_plots, *lp_caps], api_name="latent_pixel")
+        sp_btn.click(on_speckle, [model_state], [sp_plot, sp_cap], api_name="speckle")
+        au_btn.click(on_audit, [au_files, au_folder, model_state], [au_md, au_table, au_plot, au_dl], api_name="audit")
         deg_btn.click(on_degrade, [clip_key, model_state, deg_name, deg_sev], [deg_video, deg_md], api_name="degrade")
         sweep_btn.click(on_sweep, [clip_key, model_state, deg_name], [sweep_plot], api_name="sweep")
         demo.load(on_models, [jepa_dd, jepa_path, mae_dd, mae_path, frames_in], [model_state, model_info, *card_md.values()])

@@ -1,5 +1,5 @@
-"""Work done once at start-up off the request path: load the shipped pair (and, once the trajectory
-view exists, compile UMAP's numba code), so the first click does not pay for it."""
+"""Work done once at start-up off the request path: load the shipped pair and compile UMAP's numba
+code (about 10-20 s), so the first click does not pay for it."""
 from __future__ import annotations
 
 import logging
@@ -11,7 +11,9 @@ log = logging.getLogger("echolens")
 def _warm() -> None:
     try:
         from explain.analysis.pair import load_pair
+        from explain.trajectory.projection import warm_up_umap
         load_pair()
+        warm_up_umap()
     except Exception:                                       # noqa: BLE001 - the page reports load errors itself
         log.exception("warm-up failed")
 

@@ -135,3 +135,39 @@ def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shi
     assert frames["mae"].ndim == 3 and frames["mae"].shape[2] == 3     # clipped to the last frame
     with pytest.raises(ValueError, match="Unknown method"):
         attention.maps(example.key, shipped_pair, "gradcam")
+
+
+def test_cycle_view_draws_both_trajectories_with_their_numbers(example, shipped_pair):
+    from app.views import cycle
+    results, label = cycle.trajectories(example.key, shipped_pair, "pca", 2, "shadow_med")
+    assert label == "phase from ground truth"
+    for r in results.values():
+        assert r.coords.shape == (len(r.frames), 2) and r.degraded.shape == r.coords.shape
+        assert r.loop_closure is not None and 0 <= r.phase_error_deg <= 180 and r.shift > 0
+        assert any(t.name == "clean" for t in r.figure.data) and any(t.name == "shadow_med" for t in r.figure.data)
+    md = cycle.numbers_markdown(results, label)
+    assert "jepa-small" in md and "phase from ground truth" in md
+    with pytest.raises(ValueError, match="No folder"):
+        cycle.dataset_figures("/no/such/folder", shipped_pair)
+
+
+def test_latent_pixel_views_have_figures_captions_and_numbers(example, shipped_pair):
+    from app.views import latent_pixel
+    vs = latent_pixel.views(example.key, shipped_pair, seed=3, time_slot=2)
+    assert [v.title for v in vs] == ["How a clip becomes tokens", "MAE: predicting pixels",
+                                     "JEPA: predicting latents", "What anatomy the tokens carry"]
+    assert all(v.figure is not None and len(v.caption) > 80 for v in vs)
+    assert vs[0].numbers["tokens"] == 392 and vs[0].numbers["mae_hidden"] == pytest.approx(0.9, abs=0.01)
+    assert 0 <= vs[1].numbers["hf_ratio"] < 1 and vs[2].numbers["mean_cosine"] <= 1
+
+
+def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair):
+    from app.views import audit
+    from echo.phantom import render_clip
+    from echo.writers import write_npz
+    clip = write_npz(tmp_path / "one.npz", render_clip(9, "adult", n_frames=40, size=112, fps=50))
+    shown = audit.run([str(clip)], None, shipped_pair)
+    assert shown.table["headers"][:3] == ["file", "true_ef", "error"] and shown.table["data"][0][0] == "one.npz"
+    assert all(Path(p).is_file() for p in shown.downloads) and "**1 clips**" in shown.summary_md
+    with pytest.raises(ValueError, match="Upload some clips"):
+        audit.run(None, "  ", shipped_pair)

@@ -1,0 +1,52 @@
+"""View 6: audit a set of uploads or a folder: the per-clip table, the summary, the predicted-vs-true
+plot, and CSV + standalone HTML downloads (written to the app's media folder)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import plotly.graph_objects as go
+
+from app.session import media_path
+from explain.analysis.audit import audit, scatter_figure
+from explain.analysis.pair import LoadedModel
+
+MAX_UPLOADS = 64
+
+
+@dataclass
+class AuditShown:
+    summary_md: str
+    table: dict                 # {'headers': [...], 'data': [[...], ...]} for gr.Dataframe
+    figure: go.Figure
+    downloads: list[str]
+
+
+def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel], progress=None) -> AuditShown:
+    """Audit the uploaded files, or else the folder."""
+    import json
+    if files:
+        if len(files) > MAX_UPLOADS:
+            raise ValueError(f"{len(files)} files uploaded; audit at most {MAX_UPLOADS} at once, or give a folder.")
+        source = [Path(f) for f in files]
+    elif folder and folder.strip():
+        source = Path(folder.strip())
+        if not source.is_dir():
+            raise ValueError(f"No folder at '{folder.strip()}'.")
+    else:
+        raise ValueError("Upload some clips or give a folder to audit.")
+    out = media_path("")
+    summ = audit(source, pair, out, progress)
+    rows = json.loads((out / "audit.json").read_text())["rows"]
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    table = {"headers": columns, "data": [["" if r.get(c) is None else r.get(c) for c in columns] for r in rows]}
+    lines = [f"**{summ['clips']} clips**, {summ['unreadable']} unreadable."]
+    for role in pair:
+        s = summ[role]
+        mae = "n/a" if s["ef_mae"] is None else f"{s['ef_mae']:.2f}"
+        sens = "n/a" if s["mean_sensitivity"] is None else f"{s['mean_sensitivity']:.2f}"
+        lines.append(f"- {pair[role].name}: EF MAE {mae} over clips with a true EF; mean |EF change| under the "
+                     f"benchmark degradations {sens}; {s['out_of_distribution']} clips out of distribution.")
+    figure = scatter_figure(rows, {role: m.name for role, m in pair.items()})
+    downloads = [str(out / "audit.csv"), str(out / "audit.html")]
+    return AuditShown("\n".join(lines), table, figure, downloads)

@@ -1,0 +1,47 @@
+"""View 3: the cardiac cycle in each model's latent space (PCA/UMAP, 2D/3D, phase colours, ED/ES), the
+numbers, a degraded copy overlaid, and the dataset view (one point per clip of a folder, by EF)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import plotly.graph_objects as go
+
+from app.session import cached, get_clip
+from explain.analysis.cycle import CycleResult, cycle
+from explain.analysis.pair import LoadedModel
+from explain.trajectory.dataset import dataset_view
+
+CAPTION = ("Each point is the model's summary of the clip around one frame; the line joins them in time. "
+           "A model that tracks the heartbeat draws a loop that comes back to where it started each beat, "
+           "with end-diastole (◆) and end-systole (■) far apart.")
+
+
+def trajectories(clip_key: str, pair: dict[str, LoadedModel], method: str = "pca", dims: int = 3,
+                 condition: str | None = None) -> tuple[dict[str, CycleResult], str]:
+    """({role: CycleResult}, the phase label: from ground truth or estimated, and how)."""
+    names = tuple(m.name for m in pair.values())
+    cond = None if condition in (None, "", "none") else condition
+    results, estimate = cached((clip_key, "cycle", names, method, int(dims), cond),
+                               lambda: cycle(pair, get_clip(clip_key), method, int(dims), cond))
+    return results, estimate.label
+
+
+def numbers_markdown(results: dict[str, CycleResult], phase_label: str) -> str:
+    rows = ["| model | loop closure (0 = closes) | phase error (°, within clip) | shift under degradation |",
+            "|---|---|---|---|"]
+    fmt = lambda v, f: "n/a" if v is None else format(v, f)           # noqa: E731
+    for r in results.values():
+        rows.append(f"| {r.name} | {fmt(r.loop_closure, '.2f')} | {fmt(r.phase_error_deg, '.0f')} | "
+                    f"{fmt(r.shift, '.2f')} |")
+    return (f"Colours: {phase_label}.\n\n" + "\n".join(rows) +
+            "\n\nLoop closure: distance between the same phase one beat apart over the distance half a beat "
+            "apart (needs more than one beat). Phase error: phase decoded from the embedding, cross-validated.")
+
+
+def dataset_figures(folder: str, pair: dict[str, LoadedModel], limit: int = 100) -> dict[str, go.Figure]:
+    """{role: figure}: one point per clip of an EchoNet-layout folder, coloured by EF."""
+    root = Path((folder or "").strip())
+    if not folder or not root.is_dir():
+        raise ValueError(f"No folder at '{folder}': give a folder in EchoNet layout (FileList.csv, Videos/).")
+    return {role: cached((str(root.resolve()), "dataset", m.name, limit),
+                         lambda m=m: dataset_view(m.wrapper, root, limit=limit)[2]) for role, m in pair.items()}

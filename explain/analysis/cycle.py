@@ -1,0 +1,83 @@
+"""Each model's embedding through the clip's heartbeats: projected points (PCA or UMAP, 2D or 3D),
+the phase and ED/ES they are coloured by, the numbers (loop closure, phase error), and optionally a
+degraded copy overlaid in the same projection with its shift."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+
+from echo.clip import Clip
+from echo.degrade import apply_condition
+from echo.preprocess import crop_to_sector
+from explain.analysis.pair import LoadedModel
+from explain.trajectory.embeddings import frame_embeddings
+from explain.trajectory.figures import trajectory_figure
+from explain.trajectory.metrics import beats_covered, loop_closure, phase_decodability, trajectory_shift
+from explain.trajectory.phase import PhaseEstimate, clip_phase, phase_at
+from explain.trajectory.projection import project
+
+MAX_POINTS = 48          # at most this many windows per run: a 64-frame clip in a few seconds on a CPU
+
+
+@dataclass
+class CycleResult:
+    role: str
+    name: str
+    method: str                       # 'pca' | 'umap'
+    frames: np.ndarray                # (K,) clip frame of each point
+    coords: np.ndarray                # (K, dims) clean run
+    degraded: np.ndarray | None       # (K, dims) the degraded run in the same projection
+    loop_closure: float | None        # None when the clip covers less than one beat
+    phase_error_deg: float | None     # within-clip cross-validated phase error; None when it cannot be fit
+    shift: float | None               # degraded vs clean, relative to the loop's radius
+    figure: go.Figure
+
+    def numbers(self) -> dict:
+        return {"method": self.method, "coords": np.round(self.coords, 4).tolist(),
+                "loop_closure": self.loop_closure, "phase_error_deg": self.phase_error_deg}
+
+
+def stride_for(n_frames: int) -> int:
+    return max(1, int(np.ceil(n_frames / MAX_POINTS)))
+
+
+def _safe(fn, *args):
+    try:
+        return round(float(fn(*args)), 4)
+    except ValueError:
+        return None
+
+
+def cycle(models: dict[str, LoadedModel], clip: Clip, method: str = "pca", dims: int = 3,
+          condition: str | None = None, seed: int = 0) -> tuple[dict[str, CycleResult], PhaseEstimate]:
+    """{role: CycleResult} and the clip's phase (truth or estimated; its .label says which)."""
+    if dims not in (2, 3):
+        raise ValueError(f"dims must be 2 or 3; got {dims}")
+    cropped = crop_to_sector(clip)                                      # degrade inside the clean crop
+    estimate = clip_phase(cropped)
+    stride = stride_for(clip.n_frames)
+    bad = None if not condition or condition == "clean" else apply_condition(cropped, condition, seed=seed)
+    out = {}
+    for role, m in models.items():
+        clean = frame_embeddings(m.wrapper, cropped, stride, crop_sector=False)
+        runs = [clean.embeddings]
+        if bad is not None:
+            runs.append(frame_embeddings(m.wrapper, bad, stride, crop_sector=False).embeddings)
+        proj = project(runs, method, dims)
+        phase = phase_at(estimate, clean.frames)
+        shown = {"clean": (proj.points[0], clean.frames)}
+        if bad is not None:
+            shown[condition] = (proj.points[1], clean.frames)
+        fig = trajectory_figure(shown, estimate, title=f"{m.name}: {method.upper()} {dims}D",
+                                axis_prefix="PC" if method == "pca" else "UMAP")
+        loop = _safe(loop_closure, clean.embeddings, phase) if beats_covered(phase) >= 1.0 else None
+        try:
+            err = round(float(phase_decodability(clean.embeddings, phase)["error_deg"]), 2)
+        except ValueError:
+            err = None
+        shift = _safe(trajectory_shift, runs[0], runs[1]) if bad is not None else None
+        out[role] = CycleResult(role, m.name, method, clean.frames, proj.points[0],
+                                proj.points[1] if bad is not None else None, loop, err, shift, fig)
+    return out, estimate

@@ -1,0 +1,115 @@
+"""Latent vs pixel prediction on one clip, for a JEPA | MAE pair: how the clip becomes tokens and
+each model's masks (one seed, same clip), the MAE's reconstruction, the JEPA's predicted latents,
+the anatomy each model's tokens carry, and the speckle test (a property of each model, measured on
+phantom hearts rendered again with fresh speckle).
+
+Each view is (plotly figure, plain caption, numbers), or a message saying why a model cannot give it
+(a checkpoint without a decoder, predictor or anatomy probe).
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import plotly.graph_objects as go
+
+import model_zoo
+
+from echo.clip import Clip
+from explain.analysis.pair import LoadedModel
+from explain.latent_pixel.anatomy_probe import load_anatomy_probe, readout
+from explain.latent_pixel.figures import anatomy_figure, grid_figure, jepa_figure, mae_figure, speckle_figure
+from explain.latent_pixel.grid import clip_masks, token_grid
+from explain.latent_pixel.jepa_view import jepa_view
+from explain.latent_pixel.mae_view import mae_view
+from explain.latent_pixel.speckle import speckle_test
+from explain.analysis.window import model_view
+
+SPECKLE_HEARTS, SPECKLE_DRAWS = tuple(range(4_000_000, 4_000_008)), 4   # held-out test hearts
+
+
+@dataclass
+class TeachingView:
+    title: str
+    figure: go.Figure | None
+    caption: str
+    numbers: dict = field(default_factory=dict)
+
+
+def _try(title: str, build) -> TeachingView:
+    try:
+        return build()
+    except (ValueError, FileNotFoundError, NotImplementedError) as e:
+        return TeachingView(title, None, f"Not available for this model: {e}")
+
+
+def teaching_views(pair: dict[str, LoadedModel], clip: Clip, seed: int = 0, time_slot: int = 0) -> list[TeachingView]:
+    """Token grid and masks, MAE reconstruction, JEPA prediction, anatomy read-out, in that order."""
+    jepa, mae = pair["jepa"].wrapper, pair["mae"].wrapper
+    masks = clip_masks(jepa, mae, seed)
+    g = token_grid(jepa)
+    slot = min(max(int(time_slot), 0), g.grid[0] - 1)
+    frame = model_view(clip, g.frames, g.size).frames[slot * g.tubelet]
+
+    def grid_view():
+        fig, cap = grid_figure(frame, g, masks, slot)
+        return TeachingView("How a clip becomes tokens", fig, cap,
+                            {"tokens": g.n_tokens, "mae_hidden": float(masks.mae.mean()),
+                             "jepa_hidden": [float(t.mean()) for _, t in masks.jepa]})
+
+    def mae_panel():
+        v = mae_view(mae, clip, masks.mae)
+        fig, cap = mae_figure(v, slot * g.tubelet)
+        return TeachingView("MAE: predicting pixels", fig, cap, dict(v.errors))
+
+    def jepa_panel():
+        ctx, tgt = masks.jepa[0]
+        v = jepa_view(jepa, clip, ctx, tgt)
+        fig, cap = jepa_figure(v, g, slot)
+        return TeachingView("JEPA: predicting latents", fig, cap,
+                            dict(v.summary))
+
+    def anatomy_panel():
+        reads = {m.name: readout(m.wrapper, clip, load_anatomy_probe(m.folder or m.name)) for m in pair.values()}
+        fig, cap = anatomy_figure(reads, slot)
+        return TeachingView("What anatomy the tokens carry", fig, cap,
+                            {n: {"accuracy": r["accuracy"], "mean_iou": r["mean_iou"]} for n, r in reads.items()})
+
+    return [_try("How a clip becomes tokens", grid_view), _try("MAE: predicting pixels", mae_panel),
+            _try("JEPA: predicting latents", jepa_panel), _try("What anatomy the tokens carry", anatomy_panel)]
+
+
+@functools.lru_cache(maxsize=8)
+def _speckle(names: tuple[str, ...], wrappers: tuple) -> dict:
+    return speckle_test(dict(zip(names, wrappers)), list(SPECKLE_HEARTS), SPECKLE_DRAWS)
+
+
+@functools.lru_cache(maxsize=4)
+def _context_encoder(name: str, folder: str | None):
+    """The JEPA's context encoder (folders we trained ship it), or None."""
+    try:
+        return model_zoo.load(folder or name, device="cpu", encoder="context")
+    except (ValueError, FileNotFoundError):
+        return None
+
+
+def speckle_ratios(pair: dict[str, LoadedModel], with_context: bool = True) -> dict[str, dict]:
+    """{encoder: {'within', 'between', 'ratio'}}: variance of each encoder's pooled embedding across
+    fresh speckle of one heart over its variance across hearts (8 held-out phantom hearts x 4 draws).
+    Encoders: 'jepa' (the EMA target encoder), 'jepa_context' (when the folder ships it), 'mae'."""
+    encoders = {r: m.wrapper for r, m in pair.items()}
+    jepa = pair["jepa"]
+    context = _context_encoder(jepa.name, str(jepa.folder) if jepa.folder else None) if with_context else None
+    if context is not None:
+        encoders["jepa_context"] = context
+    names = tuple(encoders)
+    result = _speckle(names, tuple(encoders.values()))
+    return {n: result[n] for n in names}
+
+
+def speckle_view(pair: dict[str, LoadedModel]) -> TeachingView:
+    ratios = speckle_ratios(pair)
+    labels = {"jepa": f"{pair['jepa'].name} (EMA target)", "jepa_context": f"{pair['jepa'].name} (context)",
+              "mae": pair["mae"].name}
+    fig, cap = speckle_figure({labels[r]: v for r, v in ratios.items()})
+    return TeachingView("The speckle test", fig, cap, {r: v["ratio"] for r, v in ratios.items()})
