@@ -1,0 +1,143 @@
+"""The full analysis of one clip for a JEPA | MAE pair, as `python app.py analyze CLIP --out DIR` writes it:
+
+    report.json             {"clip": {frames, fps, height, width, source}, "ground_truth": {"ef"} | null,
+                             "models": {role: {name, family, ef, focus: {method: ratio | null},
+                                               degradation: {condition: {"ef"}},
+                                               trajectory: {method, coords, loop_closure, phase_error_deg},
+                                               speckle_ratio, ...}}}   role: 'jepa' | 'mae'
+    <role>.rollout.npy      the clip-level rollout map, (T, H, W) float32 in [0, 1] over the frames
+                            the model saw (T, H, W of the preprocessed clip: one beat, sector crop)
+    <role>.<method>.mp4     overlays (H.264) and <role>.<method>.png frame strips
+    <role>.trajectory.json  the trajectory figure, sensitivity.json the degradation sweep (plotly JSON:
+                            plotly.io.read_json)
+    report.html             everything in one page (plotly inline, strips embedded: works offline)
+
+focus is the anatomy focus ratio (share of the map on cardiac structures over the share by chance),
+null when the clip has no anatomy labels. speckle_ratio is a property of the model (variance of its
+embedding across fresh speckle of one phantom heart over that across hearts), not of the clip.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from echo.clip import Clip
+from echo.degrade import CONDITIONS
+from explain.analysis.attention import attention
+from explain.analysis.cycle import cycle
+from explain.analysis.degradation import condition_efs, sensitivity_figure, severity_sweep
+from explain.analysis.latent_pixel import speckle_ratios
+from explain.analysis.pair import LoadedModel
+from explain.analysis.predict import predict
+from explain.overlay import write_overlay_mp4, write_overlay_strip
+
+METHODS = ("rollout", "paper", "integrated_gradients", "pretext")
+QUICK_METHODS = ("rollout",)
+SWEEP = "shadow"
+
+
+def _round(v, nd=4):
+    return None if v is None else round(float(v), nd)
+
+
+def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = False,
+            methods: tuple[str, ...] | None = None) -> dict:
+    """Run every view on the clip, write the files listed above into `out`, return report.json's dict."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    methods = methods or (QUICK_METHODS if quick else METHODS)
+    timings: dict[str, float] = {}
+
+    def timed(stage, fn, *a, **k):
+        t = time.perf_counter()
+        r = fn(*a, **k)
+        timings[stage] = round(time.perf_counter() - t, 3)
+        return r
+
+    preds = timed("predict", predict, pair, clip)
+    efs = timed("degradation", condition_efs, pair, clip, tuple(CONDITIONS))
+    sweep = timed("sweep", severity_sweep, pair, clip, SWEEP)
+    maps = {m: timed(f"attention_{m}", _attention_or_none, pair, clip, m) for m in methods}
+    trajectories, estimate = timed("trajectory", cycle, pair, clip, "pca", 3)
+    speckle = None if quick else timed("speckle", speckle_ratios, pair, False)
+
+    truth = None if clip.truth is None or clip.truth.ef is None else {"ef": round(float(clip.truth.ef), 2)}
+    report = {"clip": {"frames": clip.n_frames, "fps": round(clip.fps, 3), "height": clip.height,
+                       "width": clip.width, "source": clip.source},
+              "ground_truth": truth, "models": {}}
+    figures = {}
+    for role, m in pair.items():
+        p = preds[role]
+        entry = {"name": m.name, "family": m.family, **{k: v for k, v in p.to_dict().items() if k not in ("name", "family")}}
+        entry["focus"] = {meth: (None if r is None or r[role].focus is None else _round(r[role].focus["ratio"]))
+                          for meth, r in maps.items()}
+        entry["focus_detail"] = {meth: (None if r is None else r[role].focus) for meth, r in maps.items()}
+        entry["degradation"] = {cond: {"ef": _round(v[role], 2)} for cond, v in efs.items() if cond != "clean"}
+        entry["trajectory"] = trajectories[role].numbers()
+        entry["trajectory"]["phase_source"] = estimate.source
+        entry["speckle_ratio"] = None if speckle is None else _round(speckle[role]["ratio"])
+        rollout = maps.get("rollout")
+        if rollout is not None:
+            np.save(out / f"{role}.rollout.npy", rollout[role].rollout)
+            entry["rollout_file"] = f"{role}.rollout.npy"
+        for meth, r in maps.items():
+            if r is None:
+                continue
+            v = r[role].view
+            fps = clip.fps * v.n_frames / v.beat[0]
+            write_overlay_mp4(out / f"{role}.{meth}.mp4", v.frames, r[role].heat, fps)
+            write_overlay_strip(out / f"{role}.{meth}.png", v.frames, r[role].heat)
+        figures[f"{role}.trajectory"] = trajectories[role].figure
+        report["models"][role] = entry
+    figures["sensitivity"] = sensitivity_figure(sweep, {r: m.name for r, m in pair.items()},
+                                                None if truth is None else truth["ef"])
+    for name, fig in figures.items():
+        fig.write_json(out / f"{name}.json")
+    report["timings_s"] = timings
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    write_html(report, figures, out, methods)
+    return report
+
+
+def _attention_or_none(pair, clip, method):
+    """A method a model cannot run (EF attribution without a probe) is left out, not fatal."""
+    try:
+        return attention(pair, clip, method)
+    except ValueError:
+        return None
+
+
+def write_html(report: dict, figures: dict, out: Path, methods) -> Path:
+    """report.html: numbers, strips (embedded) and figures (plotly inline once)."""
+    parts = [f"<h1>EchoLens analysis: {html.escape(report['clip']['source'] or 'clip')}</h1>",
+             f"<pre>{html.escape(json.dumps(report['clip']))}</pre>"]
+    if report["ground_truth"]:
+        parts.append(f"<p>Ground-truth EF {report['ground_truth']['ef']}%</p>")
+    for role, m in report["models"].items():
+        ef = "no EF probe" if m["ef"] is None else f"EF {m['ef']:.1f}%"
+        parts.append(f"<h2>{role.upper()}: {html.escape(m['name'])} ({m['family']}) {ef}</h2>")
+        if m.get("warning"):
+            parts.append(f"<p><b>{html.escape(m['warning'])}</b></p>")
+        parts.append(f"<p>focus ratio by method: {html.escape(json.dumps(m['focus']))}; speckle ratio "
+                     f"{m['speckle_ratio']}; loop closure {m['trajectory']['loop_closure']}; phase error "
+                     f"{m['trajectory']['phase_error_deg']}°</p>")
+        for meth in methods:
+            strip = out / f"{role}.{meth}.png"
+            if strip.is_file():
+                data = base64.b64encode(strip.read_bytes()).decode()
+                parts.append(f"<h3>{meth}</h3><img style='max-width:100%' src='data:image/png;base64,{data}'>")
+    for i, (name, fig) in enumerate(figures.items()):
+        parts.append(f"<h2>{html.escape(name)}</h2>" + fig.to_html(full_html=False, include_plotlyjs=(i == 0)))
+    rows = "".join(f"<tr><td>{c}</td>" + "".join(f"<td>{m['degradation'][c]['ef']}</td>" for m in report["models"].values())
+                   + "</tr>" for c in next(iter(report["models"].values()))["degradation"])
+    head = "".join(f"<th>{html.escape(m['name'])} EF</th>" for m in report["models"].values())
+    parts.append(f"<h2>EF under each degradation</h2><table><tr><th>condition</th>{head}</tr>{rows}</table>")
+    path = out / "report.html"
+    path.write_text("<!doctype html><html><head><meta charset='utf-8'><title>EchoLens analysis</title></head>"
+                    "<body style='font-family:sans-serif;margin:2em'>" + "".join(parts) + "</body></html>")
+    return path

@@ -1,0 +1,75 @@
+"""The headless CLI: `python app.py analyze`, `audit` and `models`, their files and their errors."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from echo.phantom import render_clip
+from echo.writers import write_avi, write_npz
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+
+
+def app(*args, timeout=300):
+    return subprocess.run([sys.executable, "app.py", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=ENV)
+
+
+def test_analyze_writes_the_report_schema_maps_and_html(tmp_path):
+    clip = write_npz(tmp_path / "beat.npz", render_clip(11, "adult", n_frames=48, size=112, fps=50))
+    run = app("analyze", str(clip), "--out", str(tmp_path / "out"), "--quick")
+    assert run.returncode == 0, run.stderr
+    out = tmp_path / "out"
+    report = json.loads((out / "report.json").read_text())
+    assert report["clip"] == {"frames": 48, "fps": 50.0, "height": 112, "width": 112, "source": str(clip)}
+    assert report["ground_truth"]["ef"] == pytest.approx(render_clip(11, "adult", n_frames=2).truth.ef, abs=0.01)
+    assert set(report["models"]) == {"jepa", "mae"}
+    for role, m in report["models"].items():
+        assert {"name", "family", "ef", "focus", "degradation", "trajectory", "speckle_ratio"} <= set(m)
+        assert m["family"] == role and 0 < m["ef"] < 100 and m["focus"]["rollout"] > 0
+        assert set(m["degradation"]) >= {"depth_attenuation_1.50", "shadow_high", "haze_med"}
+        t = m["trajectory"]
+        assert t["method"] == "pca" and len(t["coords"][0]) == 3 and t["phase_error_deg"] is not None
+        heat = np.load(out / f"{role}.rollout.npy")
+        assert heat.dtype == np.float32 and heat.shape == (16, 112, 112) and heat.min() == 0 and heat.max() == 1
+        assert (out / f"{role}.rollout.mp4").stat().st_size > 1000 and (out / f"{role}.trajectory.json").is_file()
+    assert "<html>" in (out / "report.html").read_text()[:200].lower()
+
+
+def test_analyze_of_a_real_looking_clip_warns_and_has_no_truth(tmp_path):
+    frames = render_clip(12, "adult", n_frames=40, size=112, fps=50).frames
+    avi = write_avi(tmp_path / "patient.avi", frames, 50)
+    run = app("analyze", str(avi), "--out", str(tmp_path / "o"), "--quick")
+    assert run.returncode == 0, run.stderr
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["ground_truth"] is None
+    assert all(m["warning"].startswith("Real clip") and m["focus"]["rollout"] is None for m in report["models"].values())
+
+
+def test_cli_errors_name_the_problem_and_leave_nothing_behind(tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"nope")
+    run = app("analyze", str(bad), "--out", str(tmp_path / "never"))
+    assert run.returncode == 2 and "bad.mp4" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "never").exists()
+    run = app("models", "--models", str(tmp_path / "missing"))
+    assert run.returncode == 2 and "no such folder" in run.stderr
+
+
+def test_models_lists_the_shipped_pair():
+    run = app("models")
+    assert run.returncode == 0 and "jepa-small" in run.stdout and "mae-small" in run.stdout
+    assert "ViT 192d x 6 layers" in run.stdout
+
+
+def test_audit_cli_writes_csv_and_html(tmp_path):
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    write_npz(folder / "x.npz", render_clip(13, "adult", n_frames=40, size=112, fps=50))
+    run = app("audit", str(folder), "--out", str(tmp_path / "a"))
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "a" / "audit.csv").read_text().count("\n") == 2 and (tmp_path / "a" / "audit.html").is_file()
