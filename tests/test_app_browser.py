@@ -58,6 +58,32 @@ def test_degradation_sweep_draws_a_plot(page):
     shot(page, "degradation")
 
 
+def test_attention_overlays_play_and_show_focus(page):
+    page.get_by_role("tab", name="2 Attention").click()
+    page.locator("#attention-run").click()
+    page.locator("#att-focus-jepa").get_by_text("focus ratio", exact=False).first.wait_for()
+    assert video_plays(page, "#att-video-jepa") and video_plays(page, "#att-video-mae")
+    shot(page, "attention")
+
+
+def test_cardiac_cycle_draws_both_trajectories(page):
+    page.get_by_role("tab", name="3 Cardiac cycle").click()
+    page.locator("#cycle-run").click()
+    page.locator("#cycle-numbers").get_by_text("loop closure", exact=False).first.wait_for()
+    for role in ("jepa", "mae"):
+        page.locator(f"#cycle-plot-{role} .js-plotly-plot").wait_for()
+        assert page.locator(f"#cycle-plot-{role} .scatterlayer .trace, #cycle-plot-{role} .gl-container").count() >= 1
+    shot(page, "cardiac_cycle")
+
+
+def test_latent_vs_pixel_views_render(page):
+    page.get_by_role("tab", name="5 Latent vs pixel").click()
+    page.locator("#latent-run").click()
+    for k in range(4):
+        page.locator(f"#latent-plot-{k} .js-plotly-plot").wait_for()
+    shot(page, "latent_vs_pixel")
+
+
 def test_evidence_tab_shows_the_table(page):
     page.get_by_role("tab", name="7 Models and evidence").click()
     page.get_by_text("EchoJEPA-L").first.wait_for()

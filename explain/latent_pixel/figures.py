@@ -71,8 +71,10 @@ def jepa_figure(view: JEPAView, g: TokenGrid, time_slot: int = 0) -> tuple[go.Fi
                              colorbar=dict(title="cosine", x=0.64, len=0.8),
                              hovertemplate="row %{y}, column %{x}<br>cosine %{z:.2f}<extra></extra>"), 1, 2)
     fig.update_yaxes(autorange="reversed", scaleanchor="x2", row=1, col=2)
-    fig.add_trace(go.Histogram(x=view.cosine, name="JEPA prediction", opacity=0.7, nbinsx=30), 1, 3)
-    fig.add_trace(go.Histogram(x=view.baseline, name="guess: average visible token", opacity=0.7, nbinsx=30), 1, 3)
+    fig.add_trace(go.Histogram(x=view.cosine, name="JEPA prediction", opacity=0.7, nbinsx=30,
+                               marker_color="#1f77b4"), 1, 3)
+    fig.add_trace(go.Histogram(x=view.baseline, name="guess: average visible token", opacity=0.7, nbinsx=30,
+                               marker_color="#999999"), 1, 3)
     fig.update_layout(barmode="overlay", height=360, margin=dict(l=10, r=10, t=70, b=10),
                       legend=dict(orientation="h", y=-0.15),
                       title=f"JEPA: latent prediction (mean cosine {view.summary['mean_cosine']:.2f}, "
