@@ -1,0 +1,100 @@
+"""Which input regions each pretraining objective depends on: the JEPA latent loss (L1 between the
+predictor's guess and the layer-normed target embeddings of hidden tokens) and the MAE pixel loss
+(norm-pix MSE on hidden tubelets), attributed to the input by gradient x (input - black).
+
+Masks come from the model's own generators (the card's recipe settings, else the default recipe),
+drawn from `seed`, and the attribution is averaged over `n_masks` draws, so no single mask's
+hidden region dominates. Both the visible part (what the model predicts from) and the hidden part
+(what it must predict: JEPA's targets come from the target encoder, MAE's from the pixels) carry
+gradient; info['hidden_share'] says how much of the attribution falls on hidden tokens.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from explain.attribution.baseline import black_like
+from explain.maps import grid_of_wrapper, pixels_to_tokens
+from model_zoo.jepa import encode_context, predict
+from model_zoo.mae import patchify, to_unit
+from model_zoo.masks import gather_tokens, multiblock_masks, tube_masks
+from model_zoo.recipes import Recipe
+
+
+def _settings(wrapper) -> dict:
+    return dict((wrapper.card or {}).get("recipe_settings") or {})
+
+
+def jepa_loss_fn(wrapper, generator: torch.Generator, batch: int):
+    """(loss function x -> scalar, hidden mask (B, N) bool) for one draw of multi-block masks."""
+    s, d = _settings(wrapper), Recipe(name="default")
+    specs = tuple(tuple(m) for m in s.get("jepa_masks", d.jepa_masks))
+    specs = specs[:wrapper.net.config.pred_num_mask_tokens]
+    pairs = multiblock_masks(batch, wrapper.grid, specs, tuple(s.get("jepa_aspect", d.jepa_aspect)), generator)
+    context_encoder = wrapper.context_encoder or wrapper.net.encoder
+    hidden = torch.zeros(batch, int(torch.tensor(wrapper.grid).prod()), dtype=torch.bool)
+    for _, tgt in pairs:
+        hidden.scatter_(1, tgt, True)
+
+    def loss(x: torch.Tensor) -> torch.Tensor:
+        raw = wrapper.net.encoder(x).last_hidden_state                            # (B, N, D)
+        targets = F.layer_norm(raw, (raw.shape[-1],))
+        losses = []
+        for k, (ctx, tgt) in enumerate(pairs):
+            ctx, tgt = ctx.to(x.device), tgt.to(x.device)
+            pred = predict(wrapper.net.predictor, encode_context(context_encoder, x, ctx), ctx, tgt, mask_index=k)
+            losses.append((pred - gather_tokens(targets, tgt)).abs().mean())    # (B, Kt, D) -> scalar
+        return torch.stack(losses).mean()
+    return loss, hidden
+
+
+def mae_loss_fn(wrapper, generator: torch.Generator, batch: int):
+    """(loss function x -> scalar, hidden mask (B, N) bool) for one draw of tube masks.
+
+    VideoMAEForPreTraining's loss, but with its pixel targets kept in the graph (transformers builds
+    them under no_grad), so the hidden tubelets the loss asks for get their share of attribution."""
+    if wrapper.net is wrapper.encoder or not hasattr(wrapper.net, "decoder"):
+        raise ValueError(f"{wrapper.name or 'this model'} has no MAE decoder: its pixel loss cannot be attributed.")
+    c = wrapper.net.config
+    ratio = _settings(wrapper).get("mae_mask_ratio", Recipe(name="default").mae_mask_ratio)
+    mask = tube_masks(batch, wrapper.grid, ratio, generator)                      # (B, N) True = hidden
+
+    def loss(x: torch.Tensor) -> torch.Tensor:
+        m = mask.to(x.device)
+        logits = wrapper.net(x, bool_masked_pos=m).logits                         # (B, Nm, P * C)
+        patches = patchify(to_unit(x), c.tubelet_size, c.patch_size)              # (B, N, P, C)
+        if c.norm_pix_loss:
+            std = patches.var(-2, unbiased=True, keepdim=True).clamp_min(1e-12).sqrt()  # finite grad on flat patches
+            patches = (patches - patches.mean(-2, keepdim=True)) / (std + 1e-6)
+        labels = patches.flatten(2)[m].reshape(logits.shape)                      # (B, Nm, P * C)
+        return F.mse_loss(logits, labels)
+    return loss, mask
+
+
+def pretext_attribution(wrapper, x: torch.Tensor, n_masks: int = 2, seed: int = 0) -> tuple[torch.Tensor, dict]:
+    """Gradient x (x - black) of the family's pretraining loss, averaged over n_masks mask draws.
+    -> (attribution (B, T, C, H, W), info {'objective', 'loss', 'hidden_share'})."""
+    if wrapper.family not in ("jepa", "mae"):
+        raise ValueError(f"No pretraining objective known for family {wrapper.family!r}.")
+    if n_masks < 1:
+        raise ValueError(f"n_masks must be >= 1; got {n_masks}.")
+    make = jepa_loss_fn if wrapper.family == "jepa" else mae_loss_fn
+    grid, tubelet, patch = grid_of_wrapper(wrapper)
+    x = x.to(wrapper.device)
+    delta = x - black_like(x)
+    gen = torch.Generator().manual_seed(seed)
+    total, losses, hidden_mass, mass = torch.zeros_like(x), [], 0.0, 0.0
+    for _ in range(n_masks):
+        loss_fn, hidden = make(wrapper, gen, x.shape[0])
+        xi = x.detach().clone().requires_grad_(True)
+        loss = loss_fn(xi)
+        (grad,) = torch.autograd.grad(loss, xi)
+        attr = grad * delta                                                       # (B, T, C, H, W)
+        tokens = pixels_to_tokens(attr, grid, tubelet, patch).cpu()               # (B, N)
+        hidden_mass += float(tokens[hidden].sum())
+        mass += float(tokens.sum())
+        total += attr.detach()
+        losses.append(float(loss.detach()))
+    objective = "JEPA latent L1 loss" if wrapper.family == "jepa" else "MAE norm-pix MSE loss"
+    return total / n_masks, {"objective": objective, "loss": sum(losses) / n_masks,
+                             "hidden_share": hidden_mass / mass if mass > 0 else 0.0, "n_masks": n_masks}

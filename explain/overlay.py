@@ -1,0 +1,77 @@
+"""Heat map on the grayscale frames with a colour bar, written as H.264 MP4 and as a PNG frame strip.
+
+The heat (T, H, W) in [0, 1] (explain.maps.to_frames: normalised over the clip) is coloured with a
+perceptual colour map (inferno) and blended over the frame with opacity alpha * heat, so cold
+regions show the echo underneath untouched. A colour bar (1 at the top, 0 at the bottom) is drawn
+on the right of every frame, since the scale is the same for the whole clip.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from echo.writers import write_frame_strip, write_mp4
+
+COLORMAP = cv2.COLORMAP_INFERNO
+
+
+def _gray(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W) or (T, H, W, 3) uint8 -> (T, H, W) float32."""
+    f = np.asarray(frames)
+    if f.dtype != np.uint8 or f.ndim not in (3, 4) or (f.ndim == 4 and f.shape[-1] != 3):
+        raise ValueError(f"Frames must be (T, H, W) or (T, H, W, 3) uint8; got {f.shape} {f.dtype}.")
+    return f.astype(np.float32) if f.ndim == 3 else f.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def colorize(values: np.ndarray) -> np.ndarray:
+    """[0, 1] values (...) -> RGB uint8 (..., 3) in the colour map."""
+    v = np.clip(np.asarray(values, np.float32), 0, 1)
+    lut = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], COLORMAP)[:, 0, ::-1]  # (256, 3) RGB
+    return lut[np.rint(v * 255).astype(np.uint8)]
+
+
+def colour_bar(height: int, width: int = 0) -> np.ndarray:
+    """(height, width, 3) uint8: a vertical colour bar, 1 at the top and 0 at the bottom, labelled."""
+    width = width or max(24, height // 4)
+    bar = np.full((height, width, 3), 255, np.uint8)
+    stripe = max(6, width // 3)
+    ramp = np.linspace(1.0, 0.0, max(height - 8, 2))[:, None].repeat(stripe, 1)   # (h, stripe)
+    bar[4:4 + ramp.shape[0], 2:2 + stripe] = colorize(ramp)
+    scale = max(0.25, height / 400)
+    for text, y in (("1", 4 + int(10 * scale / 0.3)), ("0", height - 5)):
+        cv2.putText(bar, text, (stripe + 4, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+    return bar
+
+
+def overlay(frames: np.ndarray, heat: np.ndarray, alpha: float = 0.6, bar: bool = True) -> np.ndarray:
+    """frames (T, H, W[, 3]) uint8 + heat (T, H, W) in [0, 1] -> (T, H, W + bar width, 3) RGB uint8."""
+    gray = _gray(frames)                                                   # (T, H, W)
+    heat = np.asarray(heat, np.float32)
+    if heat.shape != gray.shape:
+        raise ValueError(f"Heat map {heat.shape} does not match the frames {gray.shape}.")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1]; got {alpha}.")
+    if not np.isfinite(heat).all() or heat.min() < 0 or heat.max() > 1:
+        raise ValueError("The heat map must hold finite values in [0, 1] (use explain.maps.to_frames).")
+    w = (alpha * heat)[..., None]                                          # (T, H, W, 1)
+    out = (1 - w) * gray[..., None] + w * colorize(heat).astype(np.float32)
+    out = np.clip(np.rint(out), 0, 255).astype(np.uint8)                   # (T, H, W, 3)
+    if bar:
+        b = colour_bar(out.shape[1])
+        out = np.concatenate([out, np.broadcast_to(b, (len(out), *b.shape))], axis=2)
+    return out
+
+
+def write_overlay_mp4(path: str | os.PathLike, frames: np.ndarray, heat: np.ndarray, fps: float,
+                      alpha: float = 0.6) -> Path:
+    """The overlay as an H.264 MP4 that browsers play."""
+    return write_mp4(path, overlay(frames, heat, alpha), fps)
+
+
+def write_overlay_strip(path: str | os.PathLike, frames: np.ndarray, heat: np.ndarray, n: int = 8,
+                        alpha: float = 0.6) -> Path:
+    """n evenly spaced overlay frames side by side as a PNG (each with its colour bar)."""
+    return write_frame_strip(path, overlay(frames, heat, alpha), n)

@@ -1,0 +1,48 @@
+"""The focus report's pieces: one phantom clip through every method of a tiny model, and the summary's
+'better than random' rule."""
+import numpy as np
+import pytest
+
+from builders import tiny_probe, tiny_wrapper
+from explain.faithfulness import BETTER, NOT_BETTER
+from explain.focus_report import METHODS, markdown, phantom_case, run_clip, summarise
+
+
+def test_phantom_case_aligns_labels_with_the_model_input():
+    x, gray, labels = phantom_case(4_000_000, 8, 64)
+    assert x.shape == (1, 8, 3, 64, 64) and gray.shape == labels.shape == (8, 64, 64)
+    assert gray[labels == 0].max() == 0                          # outside the labelled sector: black
+    assert (gray[labels > 0] > 0).mean() > 0.8                   # inside: echo (dark cavities aside)
+    assert 0.3 < (labels == 0).mean() < 0.7
+
+
+@pytest.mark.slow
+def test_run_clip_scores_every_method_and_shares_the_random_orders():
+    rec = run_clip(tiny_wrapper("mae"), tiny_probe(), 0, steps=4, out=None)
+    assert set(rec["methods"]) == {m[0] for m in METHODS} | {"feature_ablation (= occlusion)"}
+    chance = {e["chance_share"] for e in rec["methods"].values()}
+    rand = {e["deletion_random_mean"] for e in rec["methods"].values()}
+    assert len(chance) == 1 and 0 < chance.pop() < 1 and len(rand) == 1
+    for e in rec["methods"].values():
+        assert 0 <= e["focus_share"] <= 1 and np.isfinite(e["deletion_auc"]) and np.isfinite(e["insertion_auc"])
+    no_probe = run_clip(tiny_wrapper("jepa"), None, 0, steps=4, out=None)
+    assert set(no_probe["methods"]) == {"rollout (mean read-out)", "paper figure (last layer, received)", "pretext loss"}
+    assert "deletion_auc" not in no_probe["methods"]["pretext loss"]
+
+
+def record(clip, deletion, insertion):
+    base = {"focus_share": 0.3, "chance_share": 0.2, "ratio": 1.5, "energy_pointing_game": 0.3,
+            "pointing_game": 0.5, "outside_share": 0.0, "cpu_s": 1.0}
+    return {"model": "m", "clip": clip, "methods": {"a": {**base, "deletion_auc": deletion, "deletion_random_mean": 5.0,
+                                                          "insertion_auc": insertion, "insertion_random_mean": 5.0}}}
+
+
+def test_summary_says_no_better_than_random_unless_two_standard_errors_clear():
+    s = summarise([record(0, 6.0, 4.0), record(1, 6.2, 4.1), record(2, 5.9, 3.9)])["m"]["a"]
+    assert s["deletion"]["verdict"] == BETTER and s["insertion"]["verdict"] == BETTER
+    assert s["deletion"]["difference"][0] == pytest.approx(1.0333, abs=1e-3)
+    s = summarise([record(0, 7.0, 6.0), record(1, 3.0, 3.0), record(2, 5.5, 5.5)])["m"]["a"]
+    assert s["deletion"]["verdict"] == NOT_BETTER and s["insertion"]["verdict"] == NOT_BETTER
+    table = markdown({"m": {"a": s}}, {"n": 3, "command": "c", "wall_s": 1.0, "threads": 1, "device": "cpu",
+                                        "seeds": "0..2", "steps": 4})
+    assert "no better than random" in table and "| m | a | 0.300 ± 0.000 |" in table

@@ -1,0 +1,92 @@
+"""Tokens to frames and back: token order checked by a planted single-token attention, whole-clip
+normalisation, tubelet ids, and the overlay writers."""
+import av
+import numpy as np
+import pytest
+import torch
+
+from explain.maps import pixels_to_tokens, to_frames, tokens_to_pixels, tubelet_ids
+from explain.overlay import overlay, write_overlay_mp4, write_overlay_strip
+from explain.readout import mean_readout
+from explain.rollout import rollout
+
+GRID, TUBELET, PATCH = (4, 3, 5), 2, 4          # non-square so a swapped h / w cannot pass
+
+
+def planted_map(t, h, w):
+    """Every query of every layer attends only to token (t, h, w): the rollout without residual
+    mixing sends all mass there, and the mean read-out is one-hot."""
+    n = int(np.prod(GRID))
+    k = t * GRID[1] * GRID[2] + h * GRID[2] + w
+    a = torch.zeros(1, 2, n, n)
+    a[..., k] = 1.0
+    return mean_readout(rollout([a, a], identity=0.0))[0], k
+
+
+@pytest.mark.parametrize("t, h, w", [(0, 0, 0), (1, 2, 3), (3, 1, 4)])
+def test_planted_single_token_lands_on_its_tubelet(t, h, w):
+    values, k = planted_map(t, h, w)
+    assert values.argmax().item() == k and values[k].item() == pytest.approx(1.0)
+    heat = to_frames(values.numpy(), GRID, TUBELET, (8, 12, 20), mode="nearest")
+    expected = np.zeros((8, 12, 20), np.float32)
+    expected[t * 2:t * 2 + 2, h * 4:h * 4 + 4, w * 4:w * 4 + 4] = 1.0
+    assert np.array_equal(heat, expected)
+    smooth = to_frames(values.numpy(), GRID, TUBELET, (8, 12, 20))   # bilinear: peak stays in the tubelet
+    for frame in smooth[t * 2:t * 2 + 2]:
+        y, x = np.unravel_index(frame.argmax(), frame.shape)
+        assert h * 4 <= y < h * 4 + 4 and w * 4 <= x < w * 4 + 4
+    assert smooth[t * 2:t * 2 + 2].max() == 1.0
+
+
+def test_normalised_over_the_clip_not_per_frame():
+    values = np.zeros(GRID, np.float32)
+    values[0] = 1.0
+    values[1] = 3.0
+    heat = to_frames(values, GRID, TUBELET, (8, 6, 10), mode="nearest")
+    assert heat.dtype == np.float32 and heat.min() == 0.0 and heat.max() == 1.0
+    assert np.allclose(heat[0:2], 1 / 3) and np.allclose(heat[2:4], 1.0) and np.allclose(heat[4:], 0.0)
+    assert np.allclose(to_frames(values, GRID, TUBELET, (8, 6, 10), "nearest", scale="max")[0], 1 / 3)
+    assert np.array_equal(to_frames(np.ones(60), GRID, TUBELET, (8, 6, 10)), np.zeros((8, 6, 10), np.float32))
+    # other frame counts: frame t shows slot t * T' // T
+    assert np.allclose(to_frames(values, GRID, TUBELET, (4, 6, 10), "nearest")[:, 0, 0], [1 / 3, 1, 0, 0])
+
+
+def test_to_frames_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="token map"):
+        to_frames(np.zeros(59), GRID, TUBELET, (8, 12, 20))
+    with pytest.raises(ValueError, match="resize mode"):
+        to_frames(np.zeros(60), GRID, TUBELET, (8, 12, 20), mode="cubic")
+    with pytest.raises(ValueError, match="shape"):
+        to_frames(np.zeros(60), GRID, TUBELET, (8, 12))
+
+
+def test_tubelet_ids_and_pixel_token_round_trip():
+    ids = tubelet_ids((1, 8, 3, 12, 20), GRID, TUBELET, PATCH)
+    assert ids.shape == (1, 8, 1, 12, 20)
+    assert ids[0, 3, 0, 9, 17].item() == 1 * 15 + 2 * 5 + 4          # t'=1, h=2, w=4
+    v = torch.arange(60, dtype=torch.float32)[None]
+    pix = tokens_to_pixels(v, GRID, TUBELET, PATCH)                   # (1, 8, 1, 12, 20)
+    back = pixels_to_tokens(pix.expand(1, 8, 3, 12, 20), GRID, TUBELET, PATCH)
+    assert torch.allclose(back, v * (2 * 4 * 4 * 3))
+    with pytest.raises(ValueError, match="does not match grid"):
+        tubelet_ids((1, 8, 3, 12, 21), GRID, TUBELET, PATCH)
+
+
+def test_overlay_blends_by_heat_and_adds_a_colour_bar(tmp_path):
+    frames = np.full((4, 12, 20), 100, np.uint8)
+    heat = np.zeros((4, 12, 20), np.float32)
+    heat[:, :, 10:] = 1.0
+    out = overlay(frames, heat, alpha=0.6)
+    assert out.shape[:3] == (4, 12, 20 + 24) and out.dtype == np.uint8
+    assert (out[:, :, :10] == 100).all()                              # cold: the echo untouched
+    assert not (out[:, :, 10:20] == 100).all(-1).any()                # hot: coloured
+    assert len(np.unique(out[0, :, 20:].reshape(-1, 3), axis=0)) > 3  # the bar has colours
+    with pytest.raises(ValueError, match="does not match"):
+        overlay(frames, heat[:, :6])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        overlay(frames, heat * 2)
+    mp4 = write_overlay_mp4(tmp_path / "o.mp4", frames, heat, fps=10)
+    with av.open(str(mp4)) as c:
+        assert c.streams.video[0].codec_context.name == "h264" and c.streams.video[0].frames == 4
+    png = write_overlay_strip(tmp_path / "o.png", frames, heat, n=2)
+    assert png.stat().st_size > 0
