@@ -106,6 +106,12 @@ def build() -> gr.Blocks:
                 deg_video = gr.Video(label="Clean | degraded", autoplay=True, loop=True)
                 deg_md = gr.Markdown()
             sweep_plot = gr.Plot(label="Sensitivity", elem_id="sweep-plot")
+            deg_att_btn = gr.Button("Attention under this degradation (rollout)")
+            with gr.Row():
+                deg_att_video = {r: gr.Video(label=f"{r.upper()} map, degraded", autoplay=True, loop=True)
+                                 for r in ROLES}
+            with gr.Row():
+                deg_att_md = {r: gr.Markdown() for r in ROLES}
         with gr.Tab("5 Latent vs pixel"):
             gr.Markdown(latent_pixel.INTRO)
             with gr.Row():
@@ -215,6 +221,12 @@ def build() -> gr.Blocks:
             return degradation.apply_one(key, _pair(state), name, sev)
 
         @shows_errors
+        def on_degraded_attention(key, state, name, sev, progress=gr.Progress()):
+            progress(0.1, desc=f"Rollout on the clip under {name}")
+            shown_ = degradation.attention_under(key, _pair(state), name, sev)
+            return [shown_[r][0] for r in ROLES] + [shown_[r][1] for r in ROLES]
+
+        @shows_errors
         def on_sweep(key, state, name, progress=gr.Progress()):
             progress(0.1, desc=f"Sweeping {name} over severity")
             return degradation.sweep(key, _pair(state), name)[0]
@@ -238,6 +250,8 @@ def build() -> gr.Blocks:
         sp_btn.click(on_speckle, [model_state], [sp_plot, sp_cap], api_name="speckle")
         au_btn.click(on_audit, [au_files, au_folder, model_state], [au_md, au_table, au_plot, au_dl], api_name="audit")
         deg_btn.click(on_degrade, [clip_key, model_state, deg_name, deg_sev], [deg_video, deg_md], api_name="degrade")
+        deg_att_btn.click(on_degraded_attention, [clip_key, model_state, deg_name, deg_sev],
+                          [*deg_att_video.values(), *deg_att_md.values()], api_name="degraded_attention")
         sweep_btn.click(on_sweep, [clip_key, model_state, deg_name], [sweep_plot], api_name="sweep")
         demo.load(on_models, [jepa_dd, jepa_path, mae_dd, mae_path, frames_in], [model_state, model_info, *card_md.values()])
     demo.queue(default_concurrency_limit=1, max_size=64)

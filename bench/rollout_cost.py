@@ -12,12 +12,14 @@ Memory: a random ViT-L-sized VJEPA2 encoder (1024 d, 16 heads, patch 16, tubelet
 A full 24-layer forward takes ~40-60 s on this shared CPU per run, so `vitl-layers` layers are run
 (default 4) and the per-layer figures scaled to 24: the bytes the recorder holds after the pass
 (exact: counted from its tensors) and the process's peak resident memory above the model (each
-configuration in a fresh subprocess, ru_maxrss). Unfused capture keeps every layer's (heads, N, N)
+configuration in a fresh subprocess, ru_maxrss), with the seconds of one pass (plain SDPA, eager
+without hooks, fused rollout, unfused capture), which give the rollout's cost ratio at that size. Unfused capture keeps every layer's (heads, N, N)
 maps; fused rollout keeps one (N, N) product.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -37,14 +39,17 @@ from model_zoo.wrapper import eager_attention  # noqa: E402
 MB = 2 ** 20
 
 
-def median_time(fn, repeats: int) -> float:
-    fn()                                                   # warm-up
-    times = []
+def median_times(fns: dict, repeats: int) -> dict[str, float]:
+    """Median seconds of each function, runs interleaved so that load changes on a shared CPU hit all alike."""
+    for fn in fns.values():
+        fn()                                               # warm-up
+    times = {k: [] for k in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def time_table(repeats: int) -> list[str]:
@@ -53,16 +58,15 @@ def time_table(repeats: int) -> list[str]:
     for name in ("jepa-small", "mae-small"):
         w = model_zoo.load(name, device="cpu")
         x = torch.randn(1, 16, 3, 112, 112)
-        with torch.no_grad():
-            plain = median_time(lambda: w.encoder(x), repeats)
 
-            def eager():
-                with eager_attention(w.encoder):
-                    w.encoder(x)
-            eager_s = median_time(eager, repeats)
-        roll = median_time(lambda: attention_rollout(w, x), repeats)
-        rows.append(f"| {name} | {x.shape[1] // 2 * 49} | {plain:.4f} | {eager_s:.4f} | {roll:.4f} | "
-                    f"{roll / plain:.2f} | {roll / eager_s:.2f} |")
+        def eager():
+            with eager_attention(w.encoder):
+                w.encoder(x)
+        with torch.no_grad():
+            t = median_times({"plain": lambda: w.encoder(x), "eager": eager,
+                              "rollout": lambda: attention_rollout(w, x)}, repeats)
+        rows.append(f"| {name} | {w.grid[0] * w.grid[1] * w.grid[2]} | {t['plain']:.4f} | {t['eager']:.4f} | "
+                    f"{t['rollout']:.4f} | {t['rollout'] / t['plain']:.2f} | {t['rollout'] / t['eager']:.2f} |")
     return rows
 
 
@@ -83,8 +87,9 @@ def child(mode: str, layers: int) -> None:
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024          # MB, model + input
     t0 = time.perf_counter()
     with torch.no_grad():
-        if mode == "plain":
-            encoder(x)
+        if mode in ("plain", "eager"):
+            with eager_attention(encoder) if mode == "eager" else contextlib.nullcontext():
+                encoder(x)
             held = 0
         else:
             fused = mode == "fused"
@@ -105,12 +110,12 @@ def memory_table(layers: int, threads: int) -> list[str]:
             "held bytes scaled to 24 layers:", "",
             f"| capture | held after the pass ({layers} layers) MB | held at 24 layers MB | peak RSS above model "
             f"({layers} layers) MB | seconds ({layers} layers) |", "|---|---|---|---|---|"]
-    for mode in ("plain", "fused", "unfused"):
+    for mode in ("plain", "eager", "fused", "unfused"):
         out = subprocess.run([sys.executable, __file__, "--child", mode, "--vitl-layers", str(layers),
                               "--threads", str(threads)], capture_output=True, text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         at24 = r["held_bytes"] if mode != "unfused" else r["held_bytes"] / layers * 24
-        label = {"plain": "none (plain SDPA forward)", "fused": "fused heads, rollout on the fly",
+        label = {"plain": "none (plain SDPA forward)", "eager": "none (eager attention forward)", "fused": "fused heads, rollout on the fly",
                  "unfused": "all heads of every layer"}[mode]
         rows.append(f"| {label} | {r['held_bytes'] / MB:.1f} | {at24 / MB:.1f} | {r['peak_mb_above_model']:.0f} | "
                     f"{r['seconds']:.1f} |")
@@ -124,7 +129,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--vitl-layers", type=int, default=4)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--child", choices=("plain", "fused", "unfused"), help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=("plain", "eager", "fused", "unfused"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.child:

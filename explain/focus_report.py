@@ -147,7 +147,7 @@ def markdown(summary: dict, meta: dict) -> str:
             for curve in ("deletion", "insertion"):
                 c = s.get(curve)
                 row += [f(c["auc"], 2), f(c["random"], 2), c["verdict"]] if c else ["-", "-", "no probe"]
-            row.append(f"{s['cpu_s'][0]:.1f}")
+            row.append(f"{s['cpu_s'][0]:.2f}")
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 

@@ -25,9 +25,6 @@ from model_zoo.mae import grid_of, reconstruct
 from model_zoo.masks import as_indices, gather_tokens
 from model_zoo.registry import architecture, resolve
 
-FUSIONS = {"mean": lambda a: a.mean(1), "max": lambda a: a.amax(1), "min": lambda a: a.amin(1)}
-
-
 @contextlib.contextmanager
 def eager_attention(module: nn.Module) -> Iterator[None]:
     """Switch every config in the module tree to eager attention (SDPA returns no weights), then back."""
@@ -89,24 +86,13 @@ class EncoderWrapper:
         """Mean of the tokens. -> (B, D)"""
         return self.tokens(x).mean(1)
 
-    @torch.no_grad()
-    def attentions(self, x: torch.Tensor, fuse_heads: str | None = None) -> list[torch.Tensor]:
-        """Self-attention of every encoder layer: (B, heads, N, N) each, or (B, N, N) with heads fused
-        by 'mean' | 'max' | 'min' (fused inside the hook, so only one layer's heads are held at once).
-        """
-        if fuse_heads is not None and fuse_heads not in FUSIONS:
-            raise ValueError(f"fuse_heads must be None or one of {', '.join(FUSIONS)}")
-        fuse = FUSIONS[fuse_heads] if fuse_heads else (lambda a: a)
-        maps: list[torch.Tensor] = []
-        hooks = [m.register_forward_hook(lambda _m, _i, out: maps.append(fuse(out[1].float())))
-                 for m in self._attention_modules]
-        try:
-            with eager_attention(self.encoder):
-                self.encoder(x.to(self.device))
-        finally:
-            for h in hooks:
-                h.remove()
-        return maps
+    def attentions(self, x: torch.Tensor, fuse_heads: str | None = None,
+                   layers: list[int] | None = None) -> list[torch.Tensor]:
+        """Self-attention of the encoder's layers: (B, heads, N, N) each, or (B, N, N) with heads fused
+        by 'mean' | 'max' | 'min' inside the hook (only one layer's heads are held at once); `layers`
+        keeps only those. Hooks are removed afterwards (model_zoo.attention.AttentionRecorder)."""
+        from model_zoo.attention import attentions
+        return attentions(self, x, fuse_heads, layers)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

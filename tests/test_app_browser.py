@@ -1,4 +1,4 @@
-"""The app in headless Chromium (Debian's, through Playwright): load an example, wait for every view
+"""The app in headless Chromium (Debian's, through Playwright): upload a clip, wait for every view
 to render, check that the videos play, and that a bad upload shows an error while the page goes on.
 Screenshots land in assets/screenshots/ (the README shows them)."""
 import shutil
@@ -8,6 +8,7 @@ import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[1] / "assets" / "screenshots"
+EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 
 
@@ -19,8 +20,8 @@ def page(app_server):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(60_000)
         page.goto(app_server[0])
-        page.get_by_role("tab", name="Example", exact=True).click()
-        page.locator("#load-example").click()
+        page.get_by_role("tab", name="Upload", exact=True).click()
+        page.locator("#upload input[type=file]").set_input_files(str(EXAMPLES / "adult_normal.npz"))
         page.locator("#pred-jepa").get_by_text("EF", exact=False).first.wait_for()
         yield page
         browser.close()
@@ -93,6 +94,7 @@ def test_evidence_tab_shows_the_table(page):
 def test_a_bad_upload_shows_an_error_and_the_page_goes_on(page, tmp_path):
     junk = tmp_path / "not_a_clip.avi"
     junk.write_bytes(b"this is text, not video")
+    page.reload()                                   # a fresh session: the upload box is empty again
     page.get_by_role("tab", name="Upload", exact=True).click()
     page.locator("#upload input[type=file]").set_input_files(str(junk))
     error = page.get_by_text("its content is text: not a format EchoLens reads", exact=False).first

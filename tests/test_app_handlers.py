@@ -63,6 +63,12 @@ def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair
     assert sweep["ef"]["jepa"][0] == pytest.approx(clean["jepa"].ef)   # severity 0 is the clean clip
     with pytest.raises(ValueError, match="Unknown degradation"):
         degradation.apply_one(example.key, shipped_pair, "rain", 0.5)
+    under = degradation.attention_under(example.key, shipped_pair, "shadow", 1.0)
+    from app.views.attention import overlay_videos
+    clean = overlay_videos(example.key, shipped_pair, "rollout", "mean", 0.0, 0, "probe")
+    for role, (video, md) in under.items():
+        assert Path(video).is_file() and video != clean[role][0] and "focus ratio" in md
+        assert md != clean[role][1]                     # a full-strength shadow moves the map
 
 
 def test_models_view_names_models_and_device(shipped_pair):

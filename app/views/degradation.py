@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from app.session import cached, get_clip, media_path
+from app.session import cached, get_clip, media_path, put_clip
 from app.views.inputs import _upscale
 from echo.degrade import DEGRADATIONS, degrade
 from echo.writers import write_mp4
@@ -53,3 +53,14 @@ def sweep(clip_key: str, pair: dict[str, LoadedModel], name: str, seed: int = 0)
     truth = None if clip.truth is None else clip.truth.ef
     labels = {role: m.name for role, m in pair.items()}
     return sensitivity_figure(result, labels, truth), result
+
+
+def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: float, seed: int = 0
+                    ) -> dict[str, tuple[str, str]]:
+    """{role: (rollout overlay MP4, focus markdown)} on the degraded clip: does the map move with it?"""
+    from app.views.attention import overlay_videos
+    if name not in DEGRADATIONS:
+        raise ValueError(f"Unknown degradation {name!r}; choose one of: {', '.join(DEGRADATIONS)}.")
+    key = cached((clip_key, "degraded-clip", name, float(severity), int(seed)),
+                 lambda: put_clip(degrade(get_clip(clip_key), name, float(severity), seed=int(seed))))
+    return overlay_videos(key, pair, "rollout", "mean", 0.0, 0, "probe")

@@ -1,9 +1,12 @@
 """Per-frame embeddings: one model-length window centred on each frame, pooled to one vector.
 
-Frame t's window holds F frames (F = the model's frames) centred on t, `step` source frames apart:
-by default one heartbeat in F frames, the time scale the shipped models learned (step 1 = the
-clip's own frame rate). The first or last frame is repeated where the window runs past an end of
-the clip, so every frame gets a point and none is invented. The clip is prepared once (sector crop,
+Frame t's window holds F frames (F = the model's frames) centred on t, `step` source frames apart
+(default 1: the clip's own frame rate). A window spanning a whole beat (step = beat / F, the time
+scale the shipped models learned) runs past the ends of a short clip for most frames, and the
+repeated edge frames then dominate: on 4 held-out 64-frame phantom clips loop closure was 1.46
+(JEPA) / 1.51 (MAE) with beat-long windows against 0.52 / 0.50 with step 1. The first or last frame
+is repeated where the window runs past an end of the clip, so every frame gets a point and none is
+invented. The clip is prepared once (sector crop,
 resize, normalisation) and the windows are gathered from it and run through the encoder in
 batches. `stride` keeps every k-th frame (the last frame always kept) for speed.
 """
@@ -16,7 +19,6 @@ import torch
 
 from echo.clip import Clip, ClipError
 from echo.preprocess import to_model_input
-from explain.analysis.beat import beat_frames
 from model_zoo.features import input_shape
 
 POOLS = ("mean", "probe")
@@ -61,18 +63,15 @@ def pool_tokens(tokens: torch.Tensor, pool: str = "mean", probe=None) -> torch.T
 
 @torch.no_grad()
 def frame_embeddings(wrapper, clip: Clip, stride: int = 1, pool: str = "mean", probe=None,
-                     batch: int = 16, crop_sector: bool = True, step: float | None = None) -> FrameEmbeddings:
+                     batch: int = 16, crop_sector: bool = True, step: float = 1.0) -> FrameEmbeddings:
     """The embedding of the window centred on every stride-th frame of the clip. -> (K, D)
     crop_sector=False skips finding the fan (for clips already cropped, e.g. degraded copies that
-    must keep the clean clip's crop). step: source frames between window frames (default: one
-    beat, explain.analysis.beat, spread over the model's frames)."""
+    must keep the clean clip's crop). step: source frames between window frames (1: consecutive)."""
     if pool not in POOLS:
         raise ValueError(f"pool must be one of {', '.join(POOLS)}; got {pool!r}")
     frames, size = input_shape(wrapper)
     centres = centre_frames(clip.n_frames, stride)
     x = to_model_input(clip, frames=clip.n_frames, size=size, crop_sector=crop_sector)[0]  # (T, C, H, W)
-    if step is None:
-        step = max(beat_frames(clip)[0] / frames, 1.0)
     windows = torch.as_tensor(window_indices(clip.n_frames, centres, frames, step))  # (K, F)
     out = []
     for chunk in windows.split(batch):
