@@ -45,8 +45,10 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
         s = summ[role]
         mae = "n/a" if s["ef_mae"] is None else f"{s['ef_mae']:.2f}"
         sens = "n/a" if s["mean_sensitivity"] is None else f"{s['mean_sensitivity']:.2f}"
+        focus = "n/a" if s["mean_focus_ratio"] is None else f"{s['mean_focus_ratio']:.2f}"
         lines.append(f"- {pair[role].name}: EF MAE {mae} over clips with a true EF; mean |EF change| under the "
-                     f"benchmark degradations {sens}; {s['out_of_distribution']} clips out of distribution.")
+                     f"benchmark degradations {sens}; rollout focus ratio {focus} (clips with anatomy labels); "
+                     f"{s['out_of_distribution']} clips out of distribution.")
     figure = scatter_figure(rows, {role: m.name for role, m in pair.items()})
     downloads = [str(out / "audit.csv"), str(out / "audit.html")]
     return AuditShown("\n".join(lines), table, figure, downloads)

@@ -17,6 +17,7 @@ from echo.clip import Clip, ClipError
 from echo.degrade import BENCHMARK_CONDITIONS
 from echo.echonet import FILELIST, EchoNetDataset
 from echo.readers import read_clip
+from explain.analysis.attention import attention
 from explain.analysis.degradation import ROLE_COLOURS, condition_efs, mean_abs_change
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import predict
@@ -52,8 +53,9 @@ def clips_in(paths: Path | list[Path]) -> Iterator[tuple[str, Clip | None, str]]
 
 def audit_rows(paths: Path | list[Path], pair: dict[str, LoadedModel], degradations: bool = True,
                progress: Callable[[float, str], None] | None = None) -> list[dict]:
-    """One dict per clip: file, true EF, per model EF, error, sensitivity (mean |EF change| over the six
-    benchmark conditions), OOD flag; `error` holds why a clip could not be read."""
+    """One dict per clip: file, true EF, per model EF, error, rollout focus ratio on cardiac structures
+    (clips with anatomy labels), sensitivity (mean |EF change| over the six benchmark conditions), OOD
+    flag; `error` holds why a clip could not be read."""
     rows = []
     items = list(clips_in(paths))
     for k, (name, clip, error) in enumerate(items):
@@ -64,10 +66,13 @@ def audit_rows(paths: Path | list[Path], pair: dict[str, LoadedModel], degradati
             row["true_ef"] = None if clip.truth is None or clip.truth.ef is None else round(float(clip.truth.ef), 2)
             preds = predict(pair, clip)
             efs = condition_efs(pair, clip, tuple(BENCHMARK_CONDITIONS)) if degradations else None
+            maps = attention(pair, clip, "rollout", readout="mean")
             for role, p in preds.items():
                 row[f"{role}_ef"] = None if p.ef is None else round(p.ef, 2)
                 row[f"{role}_abs_error"] = (None if p.ef is None or row["true_ef"] is None
                                             else round(abs(p.ef - row["true_ef"]), 2))
+                focus = maps[role].focus
+                row[f"{role}_focus"] = None if focus is None else round(focus["ratio"], 3)
                 sens = mean_abs_change(efs, role) if efs else None
                 row[f"{role}_sensitivity"] = None if sens is None else round(sens, 2)
                 row[f"{role}_ood"] = None if p.ood is None else p.ood["out_of_distribution"]
@@ -81,9 +86,11 @@ def summary(rows: list[dict], roles=("jepa", "mae")) -> dict:
     for role in roles:
         errs = [r[f"{role}_abs_error"] for r in rows if r.get(f"{role}_abs_error") is not None]
         sens = [r[f"{role}_sensitivity"] for r in rows if r.get(f"{role}_sensitivity") is not None]
+        focus = [r[f"{role}_focus"] for r in rows if r.get(f"{role}_focus") is not None]
         out[role] = {"predicted": sum(1 for r in rows if r.get(f"{role}_ef") is not None),
                      "ef_mae": round(float(np.mean(errs)), 2) if errs else None,
                      "mean_sensitivity": round(float(np.mean(sens)), 2) if sens else None,
+                     "mean_focus_ratio": round(float(np.mean(focus)), 3) if focus else None,
                      "out_of_distribution": sum(1 for r in rows if r.get(f"{role}_ood"))}
     return out
 
