@@ -93,3 +93,22 @@ def test_audit_lists_every_clip_and_why_one_could_not_be_read(tmp_path, shipped_
     assert "<table>" in (tmp_path / "out" / "audit.html").read_text()
     with pytest.raises(ClipError, match="no clip files"):
         audit(tmp_path / "out", shipped_pair, tmp_path / "out2")
+
+
+def test_echonet_tracings_follow_the_clip_into_the_models_view_and_give_a_focus(tmp_path, shipped_pair):
+    from echo.echonet import EchoNetDataset, write_echonet
+    from explain.analysis.attention import attention
+    clip = render_clip(21, "adult", n_frames=64, size=112, fps=50)
+    write_echonet(tmp_path, [("c21", clip, "TEST", None)])
+    real = EchoNetDataset(tmp_path)[0]
+    view = model_view(real)
+    assert view.labels is None and view.tracings                       # EchoNet: tracings, no label masks
+    from echo.anatomy import LABEL_IDS
+    from echo.echonet import tracing_mask
+    truth_view = model_view(clip)                                      # the same frames, with label masks
+    for i, seg in view.tracings.items():
+        traced = tracing_mask(seg, 112, 112).astype(bool)
+        lv = truth_view.labels[i] == LABEL_IDS["lv_cavity"]
+        assert (traced & lv).sum() / (traced | lv).sum() > 0.8         # the tracing lands on the LV
+    result = attention(shipped_pair, real, "rollout")["jepa"]
+    assert result.focus["structures"] == "traced LV border" and result.focus["frames"] == len(view.tracings)

@@ -11,7 +11,7 @@ from echo.clip import Clip
 from explain.analysis.pair import LoadedModel
 from explain.analysis.window import ModelView, model_view
 from explain.attention_maps import EF_METHODS, TokenMap, clip_map
-from explain.focus import focus_scores, structure_mask
+from explain.focus import focus_scores, structure_mask, tracing_structures
 
 
 @dataclass
@@ -30,12 +30,22 @@ class AttentionResult:
 
 
 def focus_of(token_map: TokenMap, view: ModelView) -> dict | None:
-    """Focus of a map on walls, valves, pericardium and chamber borders, inside the sector, against
-    the share their area would get by chance. None when the clip has no anatomy labels."""
-    if view.labels is None:
-        return None
+    """Focus of a map on walls, valves, pericardium and chamber borders inside the sector (phantom
+    labels), or on the traced LV border at the traced frames (EchoNet VolumeTracings), against the
+    share their area would get by chance. None when the clip has neither."""
     mass = token_map.frames(view.frames.shape, scale="max")           # shares of mass kept
-    return focus_scores(mass, structure_mask(view.labels), domain=view.labels > 0).to_dict()
+    if view.labels is not None:
+        return {**focus_scores(mass, structure_mask(view.labels), domain=view.labels > 0).to_dict(),
+                "structures": "walls, valves, pericardium, chamber borders"}
+    if view.tracings:
+        t, h, w = view.frames.shape
+        border = np.zeros((t, h, w), bool)
+        for i, seg in view.tracings.items():
+            border[i] = tracing_structures(seg, h, w)
+        domain = view.frames > 0                                      # the sector (zero outside the crop's fan)
+        return {**focus_scores(mass, border, domain=domain, frames=sorted(view.tracings)).to_dict(),
+                "structures": "traced LV border"}
+    return None
 
 
 def attention(models: dict[str, LoadedModel], clip: Clip, method: str = "rollout", **params) -> dict[str, AttentionResult]:

@@ -23,7 +23,8 @@ from explain.analysis.beat import beat_frames
 class ModelView:
     """x: (1, T, C, S, S) model input; frames: (T, S, S) uint8 what it shows; labels, clean: (T, S, S)
     or None; phase: (T,) cycles or None; indices: (T,) source frame of each; beat: frames per beat
-    in the source clip and where that came from; ef: ground-truth EF or None."""
+    in the source clip and where that came from; ef: ground-truth EF or None; tracings: EchoNet LV
+    tracings {view frame: (K, 4) x1, y1, x2, y2} in the view's pixels, for the traced frames it kept."""
     x: torch.Tensor
     frames: np.ndarray
     labels: np.ndarray | None
@@ -32,6 +33,7 @@ class ModelView:
     indices: np.ndarray
     beat: tuple[float, str]
     ef: float | None
+    tracings: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)
 
     @property
     def n_frames(self) -> int:
@@ -57,7 +59,7 @@ def _select(clip: Clip, idx: np.ndarray) -> Clip:
         t = dataclasses.replace(t, phase=pick(t.phase), labels=pick(t.labels), clean=pick(t.clean),
                                 ed_frames=[i for i, k in enumerate(idx) if k in set(t.ed_frames)],
                                 es_frames=[i for i, k in enumerate(idx) if k in set(t.es_frames)],
-                                lv_tracings={})
+                                lv_tracings={i: t.lv_tracings[k] for i, k in enumerate(idx) if k in t.lv_tracings})
     return Clip(clip.frames[idx], clip.fps, clip.source, t, dict(clip.meta))
 
 
@@ -70,9 +72,11 @@ def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0) ->
     cropped = crop_to_sector(_select(clip, idx))
     x = to_model_input(cropped, frames=frames, size=size, channels=3, crop_sector=False)  # (1, T, C, S, S)
     t = cropped.truth
+    scale = size / cropped.height                                         # the crop is square
+    tracings = {} if t is None else {i: np.asarray(seg, np.float64) * scale for i, seg in t.lv_tracings.items()}
     return ModelView(
         x=x, frames=_resize(cropped.gray(), size), indices=idx, beat=beat,
         labels=None if t is None or t.labels is None else _resize(t.labels, size, nearest=True),
         clean=None if t is None or t.clean is None else _resize(t.clean, size),
         phase=None if t is None or t.phase is None else np.asarray(t.phase, np.float32),
-        ef=None if t is None else t.ef)
+        ef=None if t is None else t.ef, tracings=tracings)
