@@ -112,3 +112,24 @@ def test_echonet_tracings_follow_the_clip_into_the_models_view_and_give_a_focus(
         assert (traced & lv).sum() / (traced | lv).sum() > 0.8         # the tracing lands on the LV
     result = attention(shipped_pair, real, "rollout")["jepa"]
     assert result.focus["structures"] == "traced LV border" and result.focus["frames"] == len(view.tracings)
+
+
+def test_a_map_too_slow_for_the_cpu_is_refused_before_it_starts():
+    from types import SimpleNamespace
+
+    import torch
+    from transformers import VJEPA2Config
+
+    from explain.analysis.attention import check_cost, forward_passes
+    vit_l = VJEPA2Config(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, crop_size=224,
+                         frames_per_clip=16)
+    big = SimpleNamespace(name="vitl", wrapper=SimpleNamespace(device=torch.device("cpu"), config=vit_l))
+    assert forward_passes("occlusion", 1568, {}) == 1569 and forward_passes("rollout", 1568, {}) == 1
+    with pytest.raises(ValueError, match="occlusion' on vitl would take about .* min"):
+        check_cost(big, "occlusion", {})
+    check_cost(big, "rollout", {})                                     # one pass: allowed
+    small = SimpleNamespace(name="small", wrapper=SimpleNamespace(device=torch.device("cpu"),
+                                                                  config=VJEPA2Config(hidden_size=192, num_hidden_layers=6,
+                                                                                      num_attention_heads=3, crop_size=112,
+                                                                                      frames_per_clip=16)))
+    check_cost(small, "occlusion", {})                                 # the shipped size: allowed
