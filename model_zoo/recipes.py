@@ -85,6 +85,8 @@ RECIPES: dict[str, Recipe] = {
     # motion EF needs). This JEPA adds a third mask generator that hides whole time spans (3 of 8 time
     # slots), so the hidden tokens can only be predicted from the motion around them.
     "small_timespan": Recipe(name="small_timespan", jepa_time_span=0.375),
+    # The same question asked harder: only time-span masks (half the time slots hidden), no spatial tubes.
+    "small_timespan_only": Recipe(name="small_timespan_only", jepa_masks=(), jepa_time_span=0.5),
 }
 
 
