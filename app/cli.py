@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 HOST, PORT = "127.0.0.1", 7860
+MAX_UPLOAD = "1gb"        # echo.limits.MAX_FILE_BYTES: the readers refuse larger files anyway
 
 
 def serve(args) -> int:
@@ -18,7 +19,8 @@ def serve(args) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     warm_up_in_background()
     print(f"EchoLens media folder (removed at exit): {media_dir()}", flush=True)
-    build().launch(server_name=args.host, server_port=args.port, show_error=False, quiet=False)
+    build(tuple(args.models or ())).launch(server_name=args.host, server_port=args.port, show_error=False,
+                                           quiet=False, max_file_size=MAX_UPLOAD)
     return 0
 
 
@@ -39,6 +41,8 @@ def analyze(args) -> int:
     report = run(clip, load_pair(args.jepa, args.mae, args.device), Path(args.out), quick=args.quick)
     print(f"{Path(args.out) / 'report.json'}: " + ", ".join(
         f"{r} EF {m['ef']:.1f}" if m["ef"] is not None else f"{r} no EF probe" for r, m in report["models"].items()))
+    for w in sorted({m["warning"] for m in report["models"].values() if m.get("warning")}):
+        print(f"warning: {w}")
     return 0
 
 
@@ -54,9 +58,10 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python app.py", description="EchoLens: JEPA vs MAE on echo clips")
     ap.add_argument("--host", default=HOST)
     ap.add_argument("--port", type=int, default=PORT)
+    ap.add_argument("--models", action="append", help="serve: also offer the models in this folder (repeatable)")
     sub = ap.add_subparsers(dest="command")
     m = sub.add_parser("models", help="list the models found (shipped, plus --models folders)")
-    m.add_argument("--models", action="append", help="a folder of models or checkpoint files (repeatable)")
+    m.add_argument("--models", action="append", dest="models", help="a folder of models or checkpoint files (repeatable)")
     for name, helptext in (("analyze", "analyze one clip"), ("audit", "audit a folder of clips")):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("clip" if name == "analyze" else "folder")
@@ -74,6 +79,9 @@ def main(argv: list[str]) -> int:
     command = {"models": models, "analyze": analyze, "audit": audit}.get(args.command, serve)
     try:
         return command(args)
-    except (ValueError, FileNotFoundError, KeyError) as e:      # ClipError is a ValueError
+    except (ValueError, KeyError, OSError) as e:               # ClipError is a ValueError
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except RuntimeError as e:                                   # torch or FFmpeg refusing the input
+        print(f"error ({type(e).__name__}): {e}", file=sys.stderr)
+        return 1

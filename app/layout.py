@@ -25,7 +25,8 @@ def _pair(state: dict):
     return models.current_pair(*(state or {}).get("models", (None, None, None, None, None)))
 
 
-def build() -> gr.Blocks:
+def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
+    """The whole page; extra_dirs: folders whose models the model boxes offer beside the shipped ones."""
     with gr.Blocks(title="EchoLens", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
         clip_key = gr.State(None)
@@ -45,9 +46,9 @@ def build() -> gr.Blocks:
                     ph_seed = gr.Number(value=0, precision=0, label="Seed")
                     ph_btn = gr.Button("Generate phantom clip")
                 with gr.Accordion("Models", open=False):
-                    jepa_dd = gr.Dropdown(models.model_choices("jepa"), value="jepa-small", label="JEPA model")
+                    jepa_dd = gr.Dropdown(models.model_choices("jepa", extra_dirs), value="jepa-small", label="JEPA model")
                     jepa_path = gr.Textbox(label="…or a local JEPA checkpoint path", placeholder="/path/to/model")
-                    mae_dd = gr.Dropdown(models.model_choices("mae"), value="mae-small", label="MAE model")
+                    mae_dd = gr.Dropdown(models.model_choices("mae", extra_dirs), value="mae-small", label="MAE model")
                     mae_path = gr.Textbox(label="…or a local MAE checkpoint path", placeholder="/path/to/model")
                     frames_in = gr.Number(value=0, precision=0, minimum=0, maximum=64,
                                           label="Frames for large checkpoints (0 = their own)")
@@ -163,6 +164,8 @@ def build() -> gr.Blocks:
 
         @shows_errors
         def on_predict(key, state, progress=gr.Progress()):
+            if not key:                                     # models chosen before any clip: nothing to predict
+                return ["" for _ in ROLES]
             progress(0.1, desc="Running both models")
             cards = predictions.prediction_cards(key, _pair(state))
             return [cards[r] for r in ROLES]
@@ -171,12 +174,15 @@ def build() -> gr.Blocks:
         def on_models(jd, jp, md, mp, frames):
             state = {"models": (jd, md, jp, mp, frames)}
             pair = _pair(state)
-            return state, models.describe_pair(pair), *(evidence.card_markdown(pair[r]) for r in ROLES)
+            depth = min(m.wrapper.config.num_hidden_layers for m in pair.values())
+            frames_seen = min(m.input_shape[0] for m in pair.values())
+            return (state, models.describe_pair(pair), *(evidence.card_markdown(pair[r]) for r in ROLES),
+                    gr.update(maximum=depth - 1), gr.update(maximum=frames_seen - 1))
 
         @shows_errors
-        def on_attention(key, state, method, *params, progress=gr.Progress()):
+        def on_attention(key, state, method, fusion, discard, start, readout, progress=gr.Progress()):
             progress(0.1, desc=f"{method} for both models (attribution methods take a minute on a CPU)")
-            shown_ = attention.overlay_videos(key, _pair(state), method, *params)
+            shown_ = attention.overlay_videos(key, _pair(state), method, fusion, discard, start, readout)
             return [shown_[r][0] for r in ROLES] + [shown_[r][1] for r in ROLES]
 
         @shows_errors
@@ -184,7 +190,13 @@ def build() -> gr.Blocks:
             if not key:
                 return [None for _ in ROLES]
             imgs = attention.scrub(key, _pair(state), method, frame, fusion, discard, start, readout)
+            if imgs is None:
+                raise gr.Error("Press 'Show where they look' first: the scrubber moves through a map already made.")
             return [imgs[r] for r in ROLES]
+
+        def clear_views():
+            """A new clip: no view keeps the previous clip's results under the new clip's header."""
+            return [None] * len(stale_outputs)
 
         @shows_errors
         def on_cycle(key, state, method, dims, cond, progress=gr.Progress()):
@@ -231,28 +243,35 @@ def build() -> gr.Blocks:
             progress(0.1, desc=f"Sweeping {name} over severity")
             return degradation.sweep(key, _pair(state), name)[0]
 
+        # Every event that runs a model shares one queue slot: one heavy job at a time, whoever asks.
+        heavy = {"concurrency_id": "models", "concurrency_limit": 1}
+        stale_outputs = [*att_video.values(), *att_md.values(), *att_img.values(), *cyc_plot.values(), cyc_md,
+                         deg_video, deg_md, sweep_plot, *deg_att_video.values(), *deg_att_md.values(),
+                         *lp_plots, *lp_caps]
+        model_outputs = [model_state, model_info, *card_md.values(), att_start, att_frame]
         for event, fn, ins, api in ((upload.upload, on_upload, [upload], "upload"),
                                     (example_btn.click, on_example, [example], "load_example"),
                                     (ph_btn.click, on_phantom, [ph_ef, ph_hr, ph_pop, ph_seed], "generate_phantom")):
-            event(fn, ins, clip_outputs, api_name=api).success(
-                on_predict, [clip_key, model_state], list(pred_md.values()), api_name=f"{api}_predict")
-        use_btn.click(on_models, [jepa_dd, jepa_path, mae_dd, mae_path, frames_in], [model_state, model_info, *card_md.values()],
-                      api_name="use_models").success(
-            on_predict, [clip_key, model_state], list(pred_md.values()))
+            loaded = event(fn, ins, clip_outputs, api_name=api, **heavy)
+            loaded.success(clear_views, None, stale_outputs, api_name=False).success(
+                on_predict, [clip_key, model_state], list(pred_md.values()), api_name=f"{api}_predict", **heavy)
+        use_btn.click(on_models, [jepa_dd, jepa_path, mae_dd, mae_path, frames_in], model_outputs,
+                      api_name="use_models", **heavy).success(clear_views, None, stale_outputs, api_name=False).success(
+            on_predict, [clip_key, model_state], list(pred_md.values()), **heavy)
         att_btn.click(on_attention, [clip_key, model_state, *att_inputs],
-                      [*att_video.values(), *att_md.values()], api_name="attention")
+                      [*att_video.values(), *att_md.values()], api_name="attention", **heavy)
         att_frame.release(on_scrub, [clip_key, model_state, *att_inputs, att_frame], list(att_img.values()),
-                          api_name="scrub")
+                          api_name="scrub", **heavy)
         cyc_btn.click(on_cycle, [clip_key, model_state, cyc_method, cyc_dims, cyc_cond],
-                      [*cyc_plot.values(), cyc_md], api_name="cycle")
-        ds_btn.click(on_dataset, [ds_folder, model_state], list(ds_plot.values()), api_name="dataset")
-        lp_btn.click(on_latent, [clip_key, model_state, lp_seed, lp_slot], [*lp_plots, *lp_caps], api_name="latent_pixel")
-        sp_btn.click(on_speckle, [model_state], [sp_plot, sp_cap], api_name="speckle")
-        au_btn.click(on_audit, [au_files, au_folder, model_state], [au_md, au_table, au_plot, au_dl], api_name="audit")
-        deg_btn.click(on_degrade, [clip_key, model_state, deg_name, deg_sev], [deg_video, deg_md], api_name="degrade")
+                      [*cyc_plot.values(), cyc_md], api_name="cycle", **heavy)
+        ds_btn.click(on_dataset, [ds_folder, model_state], list(ds_plot.values()), api_name="dataset", **heavy)
+        lp_btn.click(on_latent, [clip_key, model_state, lp_seed, lp_slot], [*lp_plots, *lp_caps], api_name="latent_pixel", **heavy)
+        sp_btn.click(on_speckle, [model_state], [sp_plot, sp_cap], api_name="speckle", **heavy)
+        au_btn.click(on_audit, [au_files, au_folder, model_state], [au_md, au_table, au_plot, au_dl], api_name="audit", **heavy)
+        deg_btn.click(on_degrade, [clip_key, model_state, deg_name, deg_sev], [deg_video, deg_md], api_name="degrade", **heavy)
         deg_att_btn.click(on_degraded_attention, [clip_key, model_state, deg_name, deg_sev],
-                          [*deg_att_video.values(), *deg_att_md.values()], api_name="degraded_attention")
-        sweep_btn.click(on_sweep, [clip_key, model_state, deg_name], [sweep_plot], api_name="sweep")
-        demo.load(on_models, [jepa_dd, jepa_path, mae_dd, mae_path, frames_in], [model_state, model_info, *card_md.values()])
+                          [*deg_att_video.values(), *deg_att_md.values()], api_name="degraded_attention", **heavy)
+        sweep_btn.click(on_sweep, [clip_key, model_state, deg_name], [sweep_plot], api_name="sweep", **heavy)
+        demo.load(on_models, [jepa_dd, jepa_path, mae_dd, mae_path, frames_in], model_outputs, **heavy)
     demo.queue(default_concurrency_limit=1, max_size=64)
     return demo

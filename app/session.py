@@ -50,9 +50,9 @@ _media_root: Path | None = None
 _media_lock = threading.Lock()
 
 
-def put_clip(clip: Clip) -> str:
-    """Store a clip; returns its key (what the page keeps in its state)."""
-    key = uuid.uuid4().hex[:12]
+def put_clip(clip: Clip, key: str | None = None) -> str:
+    """Store a clip under `key` (default: a fresh one); returns the key (what the page keeps in its state)."""
+    key = key or uuid.uuid4().hex[:12]
     _clips.put(key, clip)
     return key
 
@@ -74,6 +74,11 @@ def cached(key: tuple, compute: Callable[[], Any]) -> Any:
         hit = compute()
         _results.put(key, hit)
     return hit
+
+
+def peek(key: tuple) -> Any:
+    """A cached result, or None when it was never computed (or was evicted); never computes."""
+    return _results.get(key)
 
 
 def media_dir() -> Path:

@@ -74,7 +74,8 @@ def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair
 def test_models_view_names_models_and_device(shipped_pair):
     text = models.describe_pair(shipped_pair)
     assert "jepa-small" in text and "mae-small" in text and "device **cpu**" in text
-    assert "jepa-small" in models.model_choices("jepa") and "mae-small" not in models.model_choices("jepa")
+    assert ("jepa-small", "jepa-small") in models.model_choices("jepa")
+    assert all(value != "mae-small" for _, value in models.model_choices("jepa"))
     assert models.pick("jepa-small", " /some/path ", "jepa") == "/some/path"
     assert models.pick(None, "", "mae") == "mae-small"
 
@@ -137,6 +138,7 @@ def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shi
     r = maps["jepa"]
     assert r.heat.shape == (16, 112, 112) and r.heat.min() == 0 and r.heat.max() == 1
     assert r.focus["ratio"] == pytest.approx(r.focus["focus_share"] / r.focus["chance_share"])
+    assert attention.scrub(example.key, shipped_pair, "paper", 3) is None       # never made: not started
     frames = attention.scrub(example.key, shipped_pair, "rollout", 99, "mean", 0.0, 0, "probe")
     assert frames["mae"].ndim == 3 and frames["mae"].shape[2] == 3     # clipped to the last frame
     with pytest.raises(ValueError, match="Unknown method"):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.session import cached, get_clip, media_path
+from app.session import cached, get_clip, media_path, peek
 from explain.analysis.attention import AttentionResult, attention
-from explain.analysis.pair import LoadedModel
+from explain.analysis.pair import LoadedModel, pair_key
 from explain.attention_maps import METHODS
 from explain.overlay import overlay, write_overlay_mp4
 
@@ -23,32 +23,36 @@ def _params(method: str, head_fusion: str, discard_ratio: float, start_layer: in
     return {}
 
 
-def maps(clip_key: str, pair: dict[str, LoadedModel], method: str, head_fusion: str = "mean",
-         discard_ratio: float = 0.0, start_layer: int = 0, readout: str = "probe") -> dict[str, AttentionResult]:
+def _key(clip_key: str, pair: dict[str, LoadedModel], method: str, *settings) -> tuple[tuple, dict]:
+    """(cache key, the method's own parameters): settings a method ignores do not split the cache."""
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose one of: {', '.join(METHODS)}.")
-    params = _params(method, head_fusion, discard_ratio, start_layer, readout)
+    params = _params(method, *settings) if settings else _params(method, "mean", 0.0, 0, "probe")
     if params.get("readout") == "probe" and any(m.probe is None for m in pair.values()):
         params["readout"] = "mean"                      # a checkpoint without a probe: the column mean
-    names = tuple(m.name for m in pair.values())
-    key = (clip_key, "attention", names, method, tuple(sorted(params.items())))
+    return (clip_key, "attention", pair_key(pair), method, tuple(sorted(params.items()))), params
+
+
+def maps(clip_key: str, pair: dict[str, LoadedModel], method: str, head_fusion: str = "mean",
+         discard_ratio: float = 0.0, start_layer: int = 0, readout: str = "probe") -> dict[str, AttentionResult]:
+    key, params = _key(clip_key, pair, method, head_fusion, discard_ratio, start_layer, readout)
     return cached(key, lambda: attention(pair, get_clip(clip_key), method, **params))
 
 
 def focus_markdown(r: AttentionResult) -> str:
     if r.focus is None:
-        return f"**{r.name}**: no anatomy masks for this clip, so no focus score."
+        return f"**{r.name}**: no anatomy masks or LV tracings for this clip, so no focus score."
     f = r.focus
-    return (f"**{r.name}**: {100 * f['focus_share']:.0f}% of the map lies on cardiac structures, whose area would "
+    where = f["structures"]
+    frames = "" if where != "traced LV border" else f" (the {f['frames']} traced frames)"
+    return (f"**{r.name}**: {100 * f['focus_share']:.0f}% of the map lies on the {where}{frames}, whose area would "
             f"get {100 * f['chance_share']:.0f}% by chance (focus ratio **{f['ratio']:.2f}**; 1 = no better "
-            f"than chance). Peak on a structure in {100 * f['pointing_game']:.0f}% of frames.")
+            f"than chance). Peak on it in {100 * f['pointing_game']:.0f}% of frames.")
 
 
 def overlay_videos(clip_key: str, pair: dict[str, LoadedModel], method: str, *params) -> dict[str, tuple[str, str]]:
     """{role: (overlay MP4 path, focus markdown)}."""
     results = maps(clip_key, pair, method, *params)
-    names = tuple(m.name for m in pair.values())
-
     def write():
         fps = get_clip(clip_key).fps
         out = {}
@@ -56,13 +60,16 @@ def overlay_videos(clip_key: str, pair: dict[str, LoadedModel], method: str, *pa
             beat_fps = fps * r.view.n_frames / r.view.beat[0]          # one beat plays in real time
             out[role] = str(write_overlay_mp4(media_path(".mp4"), r.view.frames, r.heat, beat_fps))
         return out
-    videos = cached((clip_key, "attention-video", names, method, params), write)
+    videos = cached(_key(clip_key, pair, method, *params)[0] + ("video",), write)
     return {role: (videos[role], focus_markdown(r)) for role, r in results.items()}
 
 
-def scrub(clip_key: str, pair: dict[str, LoadedModel], method: str, frame: int, *params) -> dict[str, np.ndarray]:
-    """{role: (S, S + bar, 3) uint8} the overlay at one frame, for the scrubber."""
-    results = maps(clip_key, pair, method, *params)
+def scrub(clip_key: str, pair: dict[str, LoadedModel], method: str, frame: int, *params) -> dict[str, np.ndarray] | None:
+    """{role: (S, S + bar, 3) uint8} the overlay at one frame of a map already made, for the
+    scrubber; None when that map has not been made (the scrubber never starts a computation)."""
+    results = peek(_key(clip_key, pair, method, *params)[0])
+    if results is None:
+        return None
     out = {}
     for role, r in results.items():
         t = int(np.clip(frame, 0, r.view.n_frames - 1))

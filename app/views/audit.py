@@ -40,7 +40,7 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
     rows = json.loads((out / "audit.json").read_text())["rows"]
     columns = list(dict.fromkeys(k for r in rows for k in r))
     table = {"headers": columns, "data": [["" if r.get(c) is None else r.get(c) for c in columns] for r in rows]}
-    lines = [f"**{summ['clips']} clips**, {summ['unreadable']} unreadable."]
+    lines = [f"**{summ['clips']} clips**, {summ['unreadable']} unreadable.", f"⚠️ {summ['note']}"]
     for role in pair:
         s = summ[role]
         mae = "n/a" if s["ef_mae"] is None else f"{s['ef_mae']:.2f}"

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from app.session import cached, get_clip
 from explain.analysis.cycle import CycleResult, cycle
-from explain.analysis.pair import LoadedModel
+from explain.analysis.pair import LoadedModel, pair_key
 from explain.trajectory.dataset import dataset_view
 
 CAPTION = ("Each point is the model's summary of the clip around one frame; the line joins them in time. "
@@ -19,7 +19,7 @@ CAPTION = ("Each point is the model's summary of the clip around one frame; the 
 def trajectories(clip_key: str, pair: dict[str, LoadedModel], method: str = "pca", dims: int = 3,
                  condition: str | None = None) -> tuple[dict[str, CycleResult], str]:
     """({role: CycleResult}, the phase label: from ground truth or estimated, and how)."""
-    names = tuple(m.name for m in pair.values())
+    names = pair_key(pair)
     cond = None if condition in (None, "", "none") else condition
     results, estimate = cached((clip_key, "cycle", names, method, int(dims), cond),
                                lambda: cycle(pair, get_clip(clip_key), method, int(dims), cond))
@@ -43,5 +43,5 @@ def dataset_figures(folder: str, pair: dict[str, LoadedModel], limit: int = 100)
     root = Path((folder or "").strip())
     if not folder or not root.is_dir():
         raise ValueError(f"No folder at '{folder}': give a folder in EchoNet layout (FileList.csv, Videos/).")
-    return {role: cached((str(root.resolve()), "dataset", m.name, limit),
+    return {role: cached((str(root.resolve()), "dataset", m.key, limit),
                          lambda m=m: dataset_view(m.wrapper, root, limit=limit)[2]) for role, m in pair.items()}

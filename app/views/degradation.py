@@ -10,7 +10,7 @@ from app.views.inputs import _upscale
 from echo.degrade import DEGRADATIONS, degrade
 from echo.writers import write_mp4
 from explain.analysis.degradation import sensitivity_figure, severity_sweep
-from explain.analysis.pair import LoadedModel
+from explain.analysis.pair import LoadedModel, pair_key
 from explain.analysis.predict import predict
 
 
@@ -20,7 +20,7 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
     if name not in DEGRADATIONS:
         raise ValueError(f"Unknown degradation {name!r}; choose one of: {', '.join(DEGRADATIONS)}.")
     clip = get_clip(clip_key)
-    names = tuple(m.name for m in pair.values())
+    names = pair_key(pair)
 
     def run():
         clean = predict(pair, clip)
@@ -40,7 +40,9 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
         else:
             rows.append(f"| {clean[role].name} | {c:.1f}% | {d:.1f}% | {d - c:+.1f} |")
     head = f"**{name.replace('_', ' ')}** at severity {float(severity):.2f} (left: clean, right: degraded)"
-    return video, head + "\n\n" + "\n".join(rows)
+    warnings = {p.warning for p in clean.values() if p.warning}
+    note = "".join(f"\n\n⚠️ {w}" for w in sorted(warnings))
+    return video, head + "\n\n" + "\n".join(rows) + note
 
 
 def sweep(clip_key: str, pair: dict[str, LoadedModel], name: str, seed: int = 0) -> tuple[go.Figure, dict]:
@@ -48,11 +50,13 @@ def sweep(clip_key: str, pair: dict[str, LoadedModel], name: str, seed: int = 0)
     if name not in DEGRADATIONS:
         raise ValueError(f"Unknown degradation {name!r}; choose one of: {', '.join(DEGRADATIONS)}.")
     clip = get_clip(clip_key)
-    names = tuple(m.name for m in pair.values())
+    names = pair_key(pair)
     result = cached((clip_key, "sweep", names, name, int(seed)), lambda: severity_sweep(pair, clip, name, seed=int(seed)))
     truth = None if clip.truth is None else clip.truth.ef
     labels = {role: m.name for role, m in pair.items()}
-    return sensitivity_figure(result, labels, truth), result
+    note = ("models learned from a simulated phantom: their EF is not a measurement"
+            if any(m.phantom_trained for m in pair.values()) else "")
+    return sensitivity_figure(result, labels, truth, note), result
 
 
 def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: float, seed: int = 0
@@ -61,6 +65,9 @@ def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, seve
     from app.views.attention import overlay_videos
     if name not in DEGRADATIONS:
         raise ValueError(f"Unknown degradation {name!r}; choose one of: {', '.join(DEGRADATIONS)}.")
-    key = cached((clip_key, "degraded-clip", name, float(severity), int(seed)),
-                 lambda: put_clip(degrade(get_clip(clip_key), name, float(severity), seed=int(seed))))
+    key = f"{clip_key}:{name}:{float(severity):.3f}:{int(seed)}"         # derived, so it can be rebuilt
+    try:
+        get_clip(key)
+    except ValueError:
+        put_clip(degrade(get_clip(clip_key), name, float(severity), seed=int(seed)), key)
     return overlay_videos(key, pair, "rollout", "mean", 0.0, 0, "probe")

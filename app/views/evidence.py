@@ -13,7 +13,11 @@ RESULTS = Path(__file__).resolve().parents[2] / "model_zoo" / "results.json"
 def evidence_markdown(results_path: Path = RESULTS) -> str:
     """Our measured table (model_zoo/results.json, made by `python -m model_zoo.evaluate --out DIR --ship`)
     with the EchoJEPA preprint's figures beside it, labelled as theirs."""
-    return render_markdown(json.loads(results_path.read_text()))
+    try:
+        return render_markdown(json.loads(results_path.read_text()))
+    except (OSError, ValueError, KeyError) as e:
+        return (f"The benchmark table could not be read from {results_path} ({type(e).__name__}: {e}); "
+                "`python -m model_zoo.evaluate --out DIR --ship` writes it.")
 
 
 def card_markdown(model: LoadedModel) -> str:

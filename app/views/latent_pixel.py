@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.session import cached, get_clip
 from explain.analysis.latent_pixel import TeachingView, speckle_view, teaching_views
-from explain.analysis.pair import LoadedModel
+from explain.analysis.pair import LoadedModel, pair_key
 
 INTRO = ("**Why latent prediction can ignore speckle.** Speckle is the grainy texture of ultrasound; it "
          "changes from frame to frame and says nothing about the heart. A model that must redraw pixels "
@@ -12,13 +12,13 @@ INTRO = ("**Why latent prediction can ignore speckle.** Speckle is the grainy te
 
 
 def views(clip_key: str, pair: dict[str, LoadedModel], seed: int = 0, time_slot: int = 0) -> list[TeachingView]:
-    names = tuple(m.name for m in pair.values())
+    names = pair_key(pair)
     return cached((clip_key, "latent-pixel", names, int(seed), int(time_slot)),
                   lambda: teaching_views(pair, get_clip(clip_key), int(seed), int(time_slot)))
 
 
 def speckle(pair: dict[str, LoadedModel]) -> TeachingView:
-    return cached(("speckle", tuple(m.name for m in pair.values())), lambda: speckle_view(pair))
+    return cached(("speckle", pair_key(pair)), lambda: speckle_view(pair))
 
 
 def caption_markdown(v: TeachingView) -> str:

@@ -9,9 +9,12 @@ from model_zoo.registry import list_models
 CPU_BUDGET_S = 10.0      # one forward pass over this on the CPU earns a warning and a smaller offer
 
 
-def model_choices(family: str, extra_dirs: tuple[str, ...] = ()) -> list[str]:
-    """Registry names of one family (shipped first), for a dropdown."""
-    return [m["name"] for m in list_models(extra_dirs) if m["family"] == family]
+def model_choices(family: str, extra_dirs: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """(label, value) for a dropdown: models of one family, shipped first (value: the registry name),
+    then those in extra_dirs (value: their path, so two folders may hold models of one name)."""
+    return [(m["name"] if m.get("source") == "shipped" else f"{m['name']} ({m['path']})",
+             m["name"] if m.get("source") == "shipped" else m["path"])
+            for m in list_models(extra_dirs) if m["family"] == family]
 
 
 def pick(choice: str | None, path: str | None, role: str) -> str:

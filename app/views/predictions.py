@@ -3,12 +3,12 @@ score and, for phantom-trained models, the plain warning that their EF is not a 
 from __future__ import annotations
 
 from app.session import cached, get_clip
-from explain.analysis.pair import LoadedModel
+from explain.analysis.pair import LoadedModel, pair_key
 from explain.analysis.predict import Prediction, predict
 
 
 def predictions(clip_key: str, pair: dict[str, LoadedModel]) -> dict[str, Prediction]:
-    names = tuple(m.name for m in pair.values())
+    names = pair_key(pair)
     return cached((clip_key, "predict", names), lambda: predict(pair, get_clip(clip_key)))
 
 
@@ -23,8 +23,9 @@ def prediction_card(p: Prediction, truth: float | None) -> str:
     if truth is not None:
         lines.append(f"Ground truth: {truth:.1f}%")
     if p.ood is not None:
-        verdict = ("**outside** the phantom training distribution" if p.ood["out_of_distribution"]
-                   else "within the phantom training distribution")
+        verdict = ("**outside** the phantom training distribution: treat this EF with extra suspicion"
+                   if p.ood["out_of_distribution"] else
+                   "within the phantom training distribution (which does not make the EF a measurement)")
         lines.append(f"Out-of-distribution score {p.ood['score']:.2f} (held-out phantom clips: 99% below "
                      f"{p.ood['threshold']:.2f}; this clip is above {p.ood['percentile']:.0f}% of them): {verdict}.")
     if p.warning:

@@ -12,6 +12,7 @@ from explain.analysis.pair import LoadedModel
 from explain.analysis.window import ModelView, model_view
 from explain.attention_maps import EF_METHODS, TokenMap, clip_map
 from explain.focus import focus_scores, structure_mask, tracing_structures
+from explain.analysis.budget import check_budget
 from model_zoo.cost import estimate
 
 
@@ -49,9 +50,6 @@ def focus_of(token_map: TokenMap, view: ModelView) -> dict | None:
     return None
 
 
-MAX_CPU_SECONDS = 300.0      # a map estimated to take longer than this on the CPU is refused, not started
-
-
 def forward_passes(method: str, n_tokens: int, params: dict) -> float:
     """About how many forward(-and-backward) passes a method costs (backward counted as two forwards)."""
     if method in ("rollout", "paper"):
@@ -65,17 +63,10 @@ def forward_passes(method: str, n_tokens: int, params: dict) -> float:
     return 3 * 2 * params.get("n_masks", 2)                          # pretext: masks x (context + target)
 
 
-def check_cost(model: LoadedModel, method: str, params: dict, budget_s: float = MAX_CPU_SECONDS) -> None:
-    """Refuse, with the estimate, a map that would run for many minutes on the CPU (a ViT-L's occlusion
-    is hours): the app must answer, never hang."""
-    if model.wrapper.device.type != "cpu":
-        return
-    est = estimate(model.wrapper)
-    seconds = est["cpu_seconds"] * forward_passes(method, est["tokens"], params)
-    if seconds > budget_s:
-        raise ValueError(f"'{method}' on {model.name} would take about {seconds / 60:.0f} min on this CPU "
-                         f"({est['tokens']} tokens, {est['cpu_seconds']:.1f} s a pass): use rollout or the paper "
-                         "mode, or load the model with fewer frames.")
+def check_cost(model: LoadedModel, method: str, params: dict) -> None:
+    """Refuse a map that would run for many minutes on the CPU (a ViT-L's occlusion is hours)."""
+    check_budget(model, forward_passes(method, estimate(model.wrapper)["tokens"], params), f"'{method}'",
+                 "use rollout or the paper mode, or load the model with fewer frames")
 
 
 def attention(models: dict[str, LoadedModel], clip: Clip, method: str = "rollout", **params) -> dict[str, AttentionResult]:

@@ -22,6 +22,8 @@ from explain.analysis.degradation import ROLE_COLOURS, condition_efs, mean_abs_c
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import predict
 
+AUDIT_NOTE = ("EF predictions from models that learned from a simulated phantom are not measurements. "
+              "*_ood: the clip's embedding lies beyond the 99th percentile of held-out phantom clips.")
 CLIP_SUFFIXES = {".avi", ".mp4", ".mov", ".m4v", ".dcm", ".dicom", ".npy", ".npz"}
 MAX_CLIPS = 500
 
@@ -83,6 +85,7 @@ def audit_rows(paths: Path | list[Path], pair: dict[str, LoadedModel], degradati
 def summary(rows: list[dict], roles=("jepa", "mae")) -> dict:
     """Per model: clips with a prediction, EF MAE against the truth where known, mean sensitivity, OOD count."""
     out = {"clips": len(rows), "unreadable": sum(1 for r in rows if r["error"])}
+    out["note"] = AUDIT_NOTE
     for role in roles:
         errs = [r[f"{role}_abs_error"] for r in rows if r.get(f"{role}_abs_error") is not None]
         sens = [r[f"{role}_sensitivity"] for r in rows if r.get(f"{role}_sensitivity") is not None]
@@ -130,7 +133,8 @@ def write_html(rows: list[dict], summ: dict, figures: list[go.Figure], path: Pat
     doc = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
            "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}</style></head><body>"
-           f"<h1>{html.escape(title)}</h1><pre>{html.escape(str(summ))}</pre>{plots}"
+           f"<h1>{html.escape(title)}</h1><p><b>{html.escape(AUDIT_NOTE)}</b></p>"
+           f"<pre>{html.escape(str(summ))}</pre>{plots}"
            f"<table><tr>{head}</tr>{body}</table></body></html>")
     path.write_text(doc)
     return path

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from echo.clip import Clip
 from echo.degrade import apply_condition
 from echo.preprocess import crop_to_sector
+from explain.analysis.budget import check_budget
 from explain.analysis.pair import LoadedModel
 from explain.trajectory.embeddings import frame_embeddings
 from explain.trajectory.figures import trajectory_figure
@@ -59,6 +60,9 @@ def cycle(models: dict[str, LoadedModel], clip: Clip, method: str = "pca", dims:
     estimate = clip_phase(cropped)
     stride = stride_for(clip.n_frames)
     bad = None if not condition or condition == "clean" else apply_condition(cropped, condition, seed=seed)
+    n_windows = len(range(0, clip.n_frames, stride)) + 1
+    for m in models.values():
+        check_budget(m, n_windows * (2 if bad is not None else 1), "The trajectory view")
     out = {}
     for role, m in models.items():
         clean = frame_embeddings(m.wrapper, cropped, stride, crop_sector=False)

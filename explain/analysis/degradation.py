@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 
 from echo.clip import Clip
 from echo.degrade import CONDITIONS, apply_condition, degrade
+from explain.analysis.budget import check_budget
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import predict
 
@@ -21,6 +22,8 @@ ROLE_COLOURS = {"jepa": "#1f77b4", "mae": "#d62728"}
 def condition_efs(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(CONDITIONS),
                   seed: int = 0) -> dict[str, dict[str, float | None]]:
     """{condition: {role: EF}} for 'clean' and every named condition (echo.degrade.CONDITIONS)."""
+    for m in models.values():
+        check_budget(m, len(conditions) + 1, "EF under every degradation")
     out = {}
     for cond in ("clean", *conditions):
         preds = predict(models, apply_condition(clip, cond, seed=seed))
@@ -31,6 +34,8 @@ def condition_efs(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(C
 def severity_sweep(models: dict[str, LoadedModel], clip: Clip, name: str,
                    severities=SEVERITIES, seed: int = 0) -> dict:
     """{'degradation', 'severity': [...], 'ef': {role: [...]}, 'change': {role: [...]}} (change vs severity 0)."""
+    for m in models.values():
+        check_budget(m, len(severities), "The severity sweep")
     efs = {role: [] for role in models}
     for s in severities:
         preds = predict(models, clip if s == 0 else degrade(clip, name, s, seed=seed))
@@ -40,8 +45,10 @@ def severity_sweep(models: dict[str, LoadedModel], clip: Clip, name: str,
     return {"degradation": name, "severity": list(severities), "ef": efs, "change": change}
 
 
-def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: float | None = None) -> go.Figure:
-    """EF against severity, one line per model, the true EF dashed when known."""
+def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: float | None = None,
+                       note: str = "") -> go.Figure:
+    """EF against severity, one line per model, the true EF dashed when known; `note` (e.g. that the
+    models learned from a phantom) under the title."""
     fig = go.Figure()
     for role, efs in sweep["ef"].items():
         if all(e is None for e in efs):
@@ -50,7 +57,8 @@ def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: 
                                  name=(names or {}).get(role, role), line=dict(color=ROLE_COLOURS.get(role))))
     if truth is not None:
         fig.add_hline(y=truth, line_dash="dash", annotation_text=f"true EF {truth:.1f}%")
-    fig.update_layout(title=f"EF under {sweep['degradation'].replace('_', ' ')}", xaxis_title="severity (0 = clean)",
+    title = f"EF under {sweep['degradation'].replace('_', ' ')}" + (f"<br><sup>{note}</sup>" if note else "")
+    fig.update_layout(title=title, xaxis_title="severity (0 = clean)",
                       yaxis_title="predicted EF (%)", height=360, margin=dict(l=50, r=20, t=50, b=40))
     return fig
 

@@ -30,6 +30,7 @@ class LoadedModel:
     ood: OODReference | None
     folder: Path | None
     phantom_trained: bool        # learned from the simulation (the shipped ones): say so beside every EF
+    key: tuple = ()              # what it was loaded from (name or path, role, device, frames): cache keys use it
 
     @property
     def name(self) -> str:
@@ -63,13 +64,18 @@ def load_model(name_or_path: str, role: str, device: str | None = None, frames: 
     ood = load_reference(folder) if folder and folder.is_dir() else None
     card = wrapper.card or {}
     phantom = "phantom" in str(card.get("data", "")).lower()
-    return LoadedModel(role, wrapper, probe, ood, folder, phantom)
+    return LoadedModel(role, wrapper, probe, ood, folder, phantom, (str(name_or_path), role, device, frames))
 
 
 def load_pair(jepa: str = DEFAULT_MODELS["jepa"], mae: str = DEFAULT_MODELS["mae"],
               device: str | None = None, frames: int | None = None) -> dict[str, LoadedModel]:
     """{'jepa': ..., 'mae': ...}: the shipped pair by default."""
     return {"jepa": load_model(str(jepa), "jepa", device, frames), "mae": load_model(str(mae), "mae", device, frames)}
+
+
+def pair_key(pair: dict[str, LoadedModel]) -> tuple:
+    """Identifies a pair for caching: two models of one name from different paths or frame counts differ."""
+    return tuple(m.key for m in pair.values())
 
 
 @torch.no_grad()

@@ -34,7 +34,7 @@ class Prediction:
 
 def is_phantom_clip(clip: Clip) -> bool:
     """Whether the clip was rendered by echo.phantom (generated here, or one of the shipped examples)."""
-    return clip.source.startswith("phantom") or bool(clip.meta.get("phantom")) or "example" in clip.meta
+    return bool(clip.meta.get("phantom")) or "example" in clip.meta         # set by echo.phantom / echo.examples
 
 
 def views_for(models: dict[str, LoadedModel], clip: Clip) -> dict[tuple[int, int], ModelView]:

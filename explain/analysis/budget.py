@@ -1,0 +1,19 @@
+"""Answer, never hang: a view whose forward passes would run for minutes on the CPU is refused before it
+starts, with the estimate (model_zoo.cost: about 36 s a pass for a ViT-L at 16 x 224 here)."""
+from __future__ import annotations
+
+from model_zoo.cost import estimate
+
+MAX_CPU_SECONDS = 300.0      # longer than this on the CPU is refused, not started
+
+
+def check_budget(model, passes: float, what: str, advice: str = "load the model with fewer frames",
+                 budget_s: float = MAX_CPU_SECONDS) -> None:
+    """Raise ValueError when `passes` forward passes of `model` (a LoadedModel) would exceed budget_s on the CPU."""
+    if model.wrapper.device.type != "cpu":
+        return
+    est = estimate(model.wrapper)
+    seconds = est["cpu_seconds"] * passes
+    if seconds > budget_s:
+        raise ValueError(f"{what} on {model.name} would take about {seconds / 60:.0f} min on this CPU "
+                         f"({est['tokens']} tokens, {est['cpu_seconds']:.1f} s a pass): {advice}.")
