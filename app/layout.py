@@ -131,10 +131,10 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
                         "brings the true EF). Each clip gets both models' EF, error, sensitivity to the six "
                         "benchmark degradations and an out-of-distribution flag.")
             with gr.Row():
-                au_files = gr.File(file_count="multiple", label="Clips")
+                au_files = gr.File(file_count="multiple", label="Clips", elem_id="audit-files")
                 au_folder = gr.Textbox(label="…or a folder on this machine")
             au_btn = gr.Button("Audit", elem_id="audit-run")
-            au_md = gr.Markdown()
+            au_md = gr.Markdown(elem_id="audit-summary")
             au_table = gr.Dataframe(label="Per clip", elem_id="audit-table")
             au_plot = gr.Plot()
             au_dl = gr.File(label="Downloads (CSV, HTML report)", file_count="multiple")

@@ -85,6 +85,16 @@ def test_latent_vs_pixel_views_render(page):
     shot(page, "latent_vs_pixel")
 
 
+def test_audit_of_uploads_gives_a_table_and_downloads(page):
+    page.get_by_role("tab", name="6 Audit").click()
+    page.locator("#audit-files input[type=file]").set_input_files(
+        [str(EXAMPLES / "adult_normal.npz"), str(EXAMPLES / "pediatric.npz")])
+    page.locator("#audit-run").click()
+    page.locator("#audit-summary").get_by_text("2 clips", exact=False).first.wait_for()
+    assert page.locator("#audit-table").get_by_text("adult_normal.npz").count() >= 1
+    shot(page, "audit")
+
+
 def test_evidence_tab_shows_the_table(page):
     page.get_by_role("tab", name="7 Models and evidence").click()
     page.get_by_text("EchoJEPA-L").first.wait_for()

@@ -179,3 +179,15 @@ def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair)
     assert all(Path(p).is_file() for p in shown.downloads) and "**1 clips**" in shown.summary_md
     with pytest.raises(ValueError, match="Upload some clips"):
         audit.run(None, "  ", shipped_pair)
+
+
+def test_audit_of_uploaded_echonet_files_brings_their_ef(tmp_path, shipped_pair):
+    from app.views import audit
+    from echo.echonet import write_echonet
+    from echo.phantom import render_clip
+    clip = render_clip(31, "adult", n_frames=48, size=112, fps=50)
+    write_echonet(tmp_path, [("c31", clip, "TEST", None)])
+    uploads = [str(tmp_path / "FileList.csv"), str(tmp_path / "VolumeTracings.csv"), str(tmp_path / "Videos" / "c31.avi")]
+    shown = audit.run(uploads, None, shipped_pair)
+    row = dict(zip(shown.table["headers"], shown.table["data"][0]))
+    assert row["file"] == "c31" and row["true_ef"] == pytest.approx(clip.truth.ef, abs=0.01)

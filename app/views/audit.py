@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import shutil
+
 import plotly.graph_objects as go
 
 from app.session import media_path
+from echo.echonet import FILELIST, VIDEOS
 from explain.analysis.audit import audit, scatter_figure
 from explain.analysis.pair import LoadedModel
 
@@ -22,13 +25,25 @@ class AuditShown:
     downloads: list[str]
 
 
+def echonet_folder(files: list[Path]) -> Path | list[Path]:
+    """Uploads that include FileList.csv (and VolumeTracings.csv) are laid out as an EchoNet folder, so
+    their EF and tracings come along; other uploads stay a list of files."""
+    if not any(f.name == FILELIST for f in files):
+        return files
+    root = media_path("")
+    (root / VIDEOS).mkdir(parents=True)
+    for f in files:
+        shutil.copy(f, root / (f.name if f.suffix.lower() == ".csv" else f"{VIDEOS}/{f.name}"))
+    return root
+
+
 def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel], progress=None) -> AuditShown:
     """Audit the uploaded files, or else the folder."""
     import json
     if files:
         if len(files) > MAX_UPLOADS:
             raise ValueError(f"{len(files)} files uploaded; audit at most {MAX_UPLOADS} at once, or give a folder.")
-        source = [Path(f) for f in files]
+        source = echonet_folder([Path(f) for f in files])
     elif folder and folder.strip():
         source = Path(folder.strip())
         if not source.is_dir():
