@@ -73,6 +73,9 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
                 att_discard = gr.Slider(0, 0.9, value=0.0, step=0.1, label="Discard ratio (rollout)")
                 att_start = gr.Slider(0, 23, value=0, step=1, label="Start layer (rollout)")
                 att_readout = gr.Radio(["probe", "mean"], value="probe", label="Read-out (rollout)")
+                att_layer = gr.Number(value=-1, precision=0, label="Layer (paper mode; -1 = last)")
+                att_mode = gr.Radio(["received", "given"], value="received", label="Paper mode")
+                att_steps = gr.Slider(4, 64, value=16, step=4, label="Steps (integrated gradients)")
                 att_btn = gr.Button("Show where they look", elem_id="attention-run")
             with gr.Row():
                 att_video = {r: gr.Video(label=f"{r.upper()} map", autoplay=True, loop=True, elem_id=f"att-video-{r}")
@@ -144,7 +147,7 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
             gr.Markdown(evidence.evidence_markdown())
 
         # --- events ---------------------------------------------------------------------------
-        att_inputs = [att_method, att_fusion, att_discard, att_start, att_readout]
+        att_inputs = [att_method, att_fusion, att_discard, att_start, att_readout, att_layer, att_mode, att_steps]
         clip_outputs = [clip_key, original, seen, meta, summary]
 
         def shown(loaded: inputs.LoadedClip):
@@ -180,16 +183,19 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
                     gr.update(maximum=depth - 1), gr.update(maximum=frames_seen - 1))
 
         @shows_errors
-        def on_attention(key, state, method, fusion, discard, start, readout, progress=gr.Progress()):
+        def on_attention(key, state, method, fusion, discard, start, readout, layer, mode, steps,
+                         progress=gr.Progress()):
             progress(0.1, desc=f"{method} for both models (attribution methods take a minute on a CPU)")
-            shown_ = attention.overlay_videos(key, _pair(state), method, fusion, discard, start, readout)
+            shown_ = attention.overlay_videos(key, _pair(state), method, fusion, discard, start, readout,
+                                              layer, mode, steps)
             return [shown_[r][0] for r in ROLES] + [shown_[r][1] for r in ROLES]
 
         @shows_errors
-        def on_scrub(key, state, method, fusion, discard, start, readout, frame):
+        def on_scrub(key, state, method, fusion, discard, start, readout, layer, mode, steps, frame):
             if not key:
                 return [None for _ in ROLES]
-            imgs = attention.scrub(key, _pair(state), method, frame, fusion, discard, start, readout)
+            imgs = attention.scrub(key, _pair(state), method, frame, fusion, discard, start, readout,
+                                   layer, mode, steps)
             if imgs is None:
                 raise gr.Error("Press 'Show where they look' first: the scrubber moves through a map already made.")
             return [imgs[r] for r in ROLES]

@@ -143,6 +143,11 @@ def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shi
     assert frames["mae"].ndim == 3 and frames["mae"].shape[2] == 3     # clipped to the last frame
     with pytest.raises(ValueError, match="Unknown method"):
         attention.maps(example.key, shipped_pair, "gradcam")
+    paper = attention.overlay_videos(example.key, shipped_pair, "paper", "mean", 0.0, 0, "probe", 2, "given", 16)
+    assert "layer: 2" in paper["jepa"][1] and "head:" in paper["jepa"][1]
+    ig = attention.overlay_videos(example.key, shipped_pair, "integrated_gradients", "max", 0.5, 3, "mean", -1,
+                                  "received", 4)
+    assert "convergence delta" in ig["mae"][1] and "n_steps: 4" in ig["mae"][1]
 
 
 def test_cycle_view_draws_both_trajectories_with_their_numbers(example, shipped_pair):

@@ -16,11 +16,27 @@ CAPTION = ("Brighter = more weight in the model's view of the clip. Attention ro
 ROLLOUT_PARAMS = ("head_fusion", "discard_ratio", "start_layer", "readout")
 
 
-def _params(method: str, head_fusion: str, discard_ratio: float, start_layer: int, readout: str) -> dict:
+def _params(method: str, head_fusion: str, discard_ratio: float, start_layer: int, readout: str,
+            layer: int = -1, mode: str = "received", n_steps: int = 16) -> dict:
+    """The parameters the chosen method reads (explain.attention_maps.clip_map); the rest are ignored."""
     if method == "rollout":
         return {"head_fusion": head_fusion, "discard_ratio": float(discard_ratio),
                 "start_layer": int(start_layer), "readout": readout}
+    if method == "paper":
+        return {"layer": int(layer), "mode": mode}
+    if method == "integrated_gradients":
+        return {"n_steps": int(n_steps)}
     return {}
+
+
+def info_markdown(r: AttentionResult) -> str:
+    """What the method reported: the paper mode's layer and head, IG's convergence delta..."""
+    info = {k: v for k, v in r.token_map.info.items() if isinstance(v, (int, float, str, list)) and k != "readout"}
+    if "convergence_delta" in info:
+        delta = info.pop("convergence_delta")
+        info["convergence delta (sum of attributions - EF change; 0 = exact)"] = (
+            [round(float(d), 3) for d in delta] if isinstance(delta, list) else delta)
+    return "; ".join(f"{k}: {v}" for k, v in info.items())
 
 
 def _key(clip_key: str, pair: dict[str, LoadedModel], method: str, *settings) -> tuple[tuple, dict]:
@@ -34,8 +50,9 @@ def _key(clip_key: str, pair: dict[str, LoadedModel], method: str, *settings) ->
 
 
 def maps(clip_key: str, pair: dict[str, LoadedModel], method: str, head_fusion: str = "mean",
-         discard_ratio: float = 0.0, start_layer: int = 0, readout: str = "probe") -> dict[str, AttentionResult]:
-    key, params = _key(clip_key, pair, method, head_fusion, discard_ratio, start_layer, readout)
+         discard_ratio: float = 0.0, start_layer: int = 0, readout: str = "probe", layer: int = -1,
+         mode: str = "received", n_steps: int = 16) -> dict[str, AttentionResult]:
+    key, params = _key(clip_key, pair, method, head_fusion, discard_ratio, start_layer, readout, layer, mode, n_steps)
     return cached(key, lambda: attention(pair, get_clip(clip_key), method, **params))
 
 
@@ -53,6 +70,7 @@ def focus_markdown(r: AttentionResult) -> str:
 def overlay_videos(clip_key: str, pair: dict[str, LoadedModel], method: str, *params) -> dict[str, tuple[str, str]]:
     """{role: (overlay MP4 path, focus markdown)}."""
     results = maps(clip_key, pair, method, *params)
+
     def write():
         fps = get_clip(clip_key).fps
         out = {}
@@ -61,7 +79,8 @@ def overlay_videos(clip_key: str, pair: dict[str, LoadedModel], method: str, *pa
             out[role] = str(write_overlay_mp4(media_path(".mp4"), r.view.frames, r.heat, beat_fps))
         return out
     videos = cached(_key(clip_key, pair, method, *params)[0] + ("video",), write)
-    return {role: (videos[role], focus_markdown(r)) for role, r in results.items()}
+    return {role: (videos[role], focus_markdown(r) + (f"\n\n{info}" if (info := info_markdown(r)) else ""))
+            for role, r in results.items()}
 
 
 def scrub(clip_key: str, pair: dict[str, LoadedModel], method: str, frame: int, *params) -> dict[str, np.ndarray] | None:
