@@ -78,7 +78,9 @@ def load_upload(path: str | None) -> LoadedClip:
     """An uploaded file (AVI, MP4, DICOM cine, NPY/NPZ)."""
     if not path:
         raise ClipError("No file was uploaded.")
-    return register(read_clip(path))
+    clip = read_clip(path)
+    clip.source = Path(path).name               # not the server's temporary upload path
+    return register(clip)
 
 
 def load_named_example(name: str) -> LoadedClip:
