@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 
 from app.session import cached, get_clip, media_path, put_clip
 from app.views.inputs import _upscale
+from app.views.predictions import predictions
 from echo.degrade import DEGRADATIONS, degrade
 from echo.writers import write_mp4
 from explain.analysis.degradation import sensitivity_figure, severity_sweep
@@ -14,16 +15,20 @@ from explain.analysis.pair import LoadedModel, pair_key
 from explain.analysis.predict import predict
 
 
+def _known(name: str) -> None:
+    if name not in DEGRADATIONS:
+        raise ValueError(f"Unknown degradation {name!r}; choose one of: {', '.join(DEGRADATIONS)}.")
+
+
 def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: float, seed: int = 0
               ) -> tuple[str, str]:
     """(MP4 of original | degraded model views side by side, markdown of each model's EF and change)."""
-    if name not in DEGRADATIONS:
-        raise ValueError(f"Unknown degradation {name!r}; choose one of: {', '.join(DEGRADATIONS)}.")
+    _known(name)
     clip = get_clip(clip_key)
     names = pair_key(pair)
 
     def run():
-        clean = predict(pair, clip)
+        clean = predictions(clip_key, pair)                 # the Predictions view's cached result
         bad = predict(pair, degrade(clip, name, float(severity), seed=int(seed)))
         first = next(iter(pair))
         a, b = clean[first].view, bad[first].view
@@ -47,8 +52,7 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
 
 def sweep(clip_key: str, pair: dict[str, LoadedModel], name: str, seed: int = 0) -> tuple[go.Figure, dict]:
     """(sensitivity figure, the sweep's numbers) for one degradation over severities 0..1."""
-    if name not in DEGRADATIONS:
-        raise ValueError(f"Unknown degradation {name!r}; choose one of: {', '.join(DEGRADATIONS)}.")
+    _known(name)
     clip = get_clip(clip_key)
     names = pair_key(pair)
     result = cached((clip_key, "sweep", names, name, int(seed)), lambda: severity_sweep(pair, clip, name, seed=int(seed)))
@@ -63,8 +67,7 @@ def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, seve
                     ) -> dict[str, tuple[str, str]]:
     """{role: (rollout overlay MP4, focus markdown)} on the degraded clip: does the map move with it?"""
     from app.views.attention import overlay_videos
-    if name not in DEGRADATIONS:
-        raise ValueError(f"Unknown degradation {name!r}; choose one of: {', '.join(DEGRADATIONS)}.")
+    _known(name)
     key = f"{clip_key}:{name}:{float(severity):.3f}:{int(seed)}"         # derived, so it can be rebuilt
     try:
         get_clip(key)

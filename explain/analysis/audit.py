@@ -67,7 +67,7 @@ def audit_rows(paths: Path | list[Path], pair: dict[str, LoadedModel], degradati
         if clip is not None:
             row["true_ef"] = None if clip.truth is None or clip.truth.ef is None else round(float(clip.truth.ef), 2)
             preds = predict(pair, clip)
-            efs = condition_efs(pair, clip, tuple(BENCHMARK_CONDITIONS)) if degradations else None
+            efs = condition_efs(pair, clip, tuple(BENCHMARK_CONDITIONS), clean=preds) if degradations else None
             maps = attention(pair, clip, "rollout", readout="mean")
             for role, p in preds.items():
                 row[f"{role}_ef"] = None if p.ef is None else round(p.ef, 2)

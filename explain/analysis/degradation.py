@@ -20,13 +20,14 @@ ROLE_COLOURS = {"jepa": "#1f77b4", "mae": "#d62728"}
 
 
 def condition_efs(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(CONDITIONS),
-                  seed: int = 0) -> dict[str, dict[str, float | None]]:
-    """{condition: {role: EF}} for 'clean' and every named condition (echo.degrade.CONDITIONS)."""
+                  seed: int = 0, clean: dict | None = None) -> dict[str, dict[str, float | None]]:
+    """{condition: {role: EF}} for 'clean' and every named condition (echo.degrade.CONDITIONS);
+    clean: the clip's predictions when the caller already has them (not run again)."""
     for m in models.values():
         check_budget(m, len(conditions) + 1, "EF under every degradation")
     out = {}
     for cond in ("clean", *conditions):
-        preds = predict(models, apply_condition(clip, cond, seed=seed))
+        preds = clean if cond == "clean" and clean is not None else predict(models, apply_condition(clip, cond, seed=seed))
         out[cond] = {role: p.ef for role, p in preds.items()}
     return out
 

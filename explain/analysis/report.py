@@ -60,7 +60,7 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
         return r
 
     preds = timed("predict", predict, pair, clip)
-    efs = timed("degradation", condition_efs, pair, clip, tuple(CONDITIONS))
+    efs = timed("degradation", condition_efs, pair, clip, tuple(CONDITIONS), clean=preds)
     sweep = timed("sweep", severity_sweep, pair, clip, SWEEP)
     maps = {m: timed(f"attention_{m}", _attention_or_none, pair, clip, m) for m in methods}
     trajectories, estimate = timed("trajectory", cycle, pair, clip, "pca", 3)
