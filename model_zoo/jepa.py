@@ -95,10 +95,13 @@ class JEPA(nn.Module):
 
     def loss(self, x: torch.Tensor, masks: list[tuple[torch.Tensor, torch.Tensor]]
              ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Mean over mask generators of L1(predicted, layer-normed target) at the target tokens."""
+        """Mean over mask generators of L1(predicted, layer-normed target) at the target tokens (targets
+        centred over the batch per token position when the recipe says so)."""
         with torch.no_grad():
             raw = self.net.encoder(x).last_hidden_state                  # (B, N, D)
-            targets = F.layer_norm(raw, (raw.shape[-1],))
+            targets = F.layer_norm(raw, (raw.shape[-1],))                # (B, N, D)
+            if self.recipe.jepa_center_targets:
+                targets = targets - targets.mean(0, keepdim=True)        # what differs between clips
         losses = []
         for k, (ctx, tgt) in enumerate(masks):
             z = encode_context(self.context_encoder, x, ctx)             # (B, Kc, D)

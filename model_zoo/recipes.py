@@ -46,6 +46,10 @@ class Recipe:
     jepa_aspect: tuple[float, float] = (0.75, 1.5)
     # JEPA: one more mask generator hiding a contiguous span of this share of the time slots (0 = none)
     jepa_time_span: float = 0.0
+    # JEPA: subtract from the layer-normed targets their batch mean at each token position, so what
+    # every clip shares at a place (the sector's shape, the position) is not worth predicting and the
+    # loss is paid on what differs between clips (anatomy, motion)
+    jepa_center_targets: bool = False
     # MAE: tube masking ratio
     mae_mask_ratio: float = 0.9
     # Data: phantom clips on the fly; clip seeds data_seed .. data_seed + n_clips - 1 (keep evaluation
@@ -87,6 +91,11 @@ RECIPES: dict[str, Recipe] = {
     "small_timespan": Recipe(name="small_timespan", jepa_time_span=0.375),
     # The same question asked harder: only time-span masks (half the time slots hidden), no spatial tubes.
     "small_timespan_only": Recipe(name="small_timespan_only", jepa_masks=(), jepa_time_span=0.5),
+    # Per-layer probes (model_zoo/experiments/layer_probe.py) showed pretraining removes EF from the
+    # deeper layers, and the targets' spread across clips is ~0.1 of their spread across tokens: the
+    # targets are mostly position, which the predictor gets for free. Centred targets remove that part.
+    "small_timespan_only_centered": Recipe(name="small_timespan_only_centered", jepa_masks=(),
+                                           jepa_time_span=0.5, jepa_center_targets=True),
 }
 
 

@@ -1,7 +1,7 @@
 """The JEPA's context encoder sees only visible tubelets; its pieces match transformers' VJEPA2."""
 import torch
 
-from model_zoo.jepa import JEPA, encode_context
+from model_zoo.jepa import JEPA, encode_context, predict
 from model_zoo.recipes import get_recipe
 from model_zoo.wrapper import eager_attention
 
@@ -69,3 +69,24 @@ def test_loss_is_l1_on_layer_normed_targets_and_reports_collapse_stats():
     loss.backward()
     assert model.context_encoder.embeddings.patch_embeddings.proj.weight.grad is not None
     assert all(p.grad is None for p in model.net.encoder.parameters())
+
+
+def test_centred_targets_leave_nothing_to_predict_when_every_clip_is_the_same():
+    """With jepa_center_targets the loss is paid only on what differs between clips: a batch of one
+    clip repeated has all-zero targets, so the loss is the predictions' mean magnitude; without it,
+    the same batch keeps its layer-normed targets."""
+    torch.manual_seed(0)
+    plain = JEPA(R)
+    centred = JEPA(get_recipe("smoke", jepa_center_targets=True))
+    centred.load_state_dict(plain.state_dict())
+    x = torch.randn(1, 8, 3, 64, 64).expand(3, -1, -1, -1, -1).contiguous()
+    masks = plain.sample_masks(3, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        preds = []
+        for k, (ctx, tgt) in enumerate(masks):
+            z = encode_context(centred.context_encoder, x, ctx)
+            preds.append(predict(centred.net.predictor, z, ctx, tgt, mask_index=k).abs().mean())
+        loss_centred = centred.loss(x, masks)[0]
+        loss_plain = plain.loss(x, masks)[0]
+    assert torch.allclose(loss_centred, torch.stack(preds).mean(), atol=1e-5)
+    assert abs(loss_plain.item() - loss_centred.item()) > 0.05

@@ -1,0 +1,98 @@
+"""Where in the encoder is EF? An attentive probe on every layer's tokens, scored on the val split.
+
+    python -m model_zoo.experiments.layer_probe --models jepa-small,mae-small --out DIR
+        [--n-train 1000 --n-val 250] [--seed 0] [--threads N]
+
+A diagnostic for the recipe search (model_zoo/RECIPES.md), not part of the benchmark: the same
+clips, inputs and probe as `python -m model_zoo.evaluate` (train and val splits only, so the test
+split is never looked at), one probe seed, one probe per layer output (layer 0 = the patch
+embedding, layer L = the last block, before the final norm; the probe normalises its input).
+A random encoder of the first model's architecture is probed too. Writes DIR/layer_probe.json and
+prints a table of val MAE per layer.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model_zoo.evaluate.run import resolve_model
+from model_zoo.features import ClipBank, input_shape, model_inputs, random_encoder, split_seeds
+from model_zoo.probes import ProbeTraining, fit_attentive
+from model_zoo.wrapper import EncoderWrapper, load
+
+
+def blocks(encoder: EncoderWrapper) -> list[torch.nn.Module]:
+    """The encoder's transformer blocks in order."""
+    return list(encoder.encoder.layer if encoder.family == "jepa" else encoder.encoder.encoder.layer)
+
+
+@torch.no_grad()
+def layer_tokens(encoder: EncoderWrapper, x: torch.Tensor) -> list[torch.Tensor]:
+    """Tokens after the embedding and after every block: L + 1 tensors (B, N, D), float16 on the CPU."""
+    outs: list[torch.Tensor] = []
+    keep = lambda _m, _i, out: outs.append((out[0] if isinstance(out, tuple) else out).half().cpu())
+    embed = encoder.encoder.embeddings
+    handles = [embed.register_forward_hook(keep)] + [b.register_forward_hook(keep) for b in blocks(encoder)]
+    try:
+        encoder.tokens(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return outs
+
+
+def probe_layers(encoder: EncoderWrapper, bank: ClipBank, n_train: int, n_val: int, seed: int,
+                 frames: int, size: int) -> list[dict]:
+    """Val metrics of an attentive probe on each layer's tokens."""
+    feats = {}
+    for split, n in (("train", n_train), ("val", n_val)):
+        parts = [layer_tokens(encoder, x) for x in model_inputs(bank.clips(split, n), split_seeds(split, n),
+                                                                 "clean", frames, size)]
+        feats[split] = [torch.cat(layer) for layer in zip(*parts)]           # per layer (n, N, D)
+    rows = []
+    for layer, (tr, va) in enumerate(zip(feats["train"], feats["val"])):
+        _, info = fit_attentive(tr, bank.ef("train", n_train), va, bank.ef("val", n_val), seed, ProbeTraining())
+        rows.append({"layer": layer, **{k: round(v, 3) for k, v in info["val"].items()},
+                     "best_epoch": info["best_epoch"]})
+        print(f"{encoder.name} layer {layer}: val MAE {info['val']['mae']:.2f}", file=sys.stderr, flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m model_zoo.experiments.layer_probe", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", required=True, help="comma-separated shipped names or folder paths")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--n-train", type=int, default=1000)
+    ap.add_argument("--n-val", type=int, default=250)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int)
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    encoders = {}
+    for m in args.models.split(","):
+        folder, name = resolve_model(m)
+        encoders[name] = load(folder, device="cpu")
+    first = next(iter(encoders.values()))
+    encoders["random"] = random_encoder(first, args.seed)
+    frames, size = input_shape(first)
+    bank = ClipBank(frames, size)
+    results = {name: probe_layers(enc, bank, args.n_train, args.n_val, args.seed, frames, size)
+               for name, enc in encoders.items()}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "layer_probe.json").write_text(json.dumps(
+        {"split": "val", "n_train": args.n_train, "n_val": args.n_val, "probe_seed": args.seed,
+         "val_ef_std": round(float(np.std(bank.ef("val", args.n_val))), 3), "layers": results}, indent=1))
+    print("| model | " + " | ".join(f"layer {r['layer']}" for r in next(iter(results.values()))) + " |")
+    for name, rows in results.items():
+        print(f"| {name} | " + " | ".join(f"{r['mae']:.2f}" for r in rows) + " |")
+
+
+if __name__ == "__main__":
+    main()
