@@ -1,6 +1,7 @@
 """Where the app keeps things between clicks: clips by key (an LRU, so memory stays bounded when many
 users upload), results cached per clip and settings (switching tabs never recomputes), and one
-media folder per process for the videos and images it serves, removed when the process ends.
+media folder per process for the videos and images it serves, removed when the process ends and kept
+under MAX_MEDIA_BYTES while serving (oldest entries go first; a cached result whose file went is recomputed).
 """
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import atexit
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -18,6 +20,8 @@ from echo.clip import Clip
 
 MAX_CLIPS = 16
 MAX_RESULTS = 256
+MAX_MEDIA_BYTES = 1 << 30      # the media folder is pruned back under this while serving
+MIN_MEDIA_AGE_S = 600.0        # never prune an entry younger than this (it may be in flight)
 
 
 class LRU:
@@ -68,9 +72,10 @@ def get_clip(key: str | None) -> Clip:
 
 
 def cached(key: tuple, compute: Callable[[], Any]) -> Any:
-    """compute() once per key (clip key, view, settings...), then from the cache."""
+    """compute() once per key (clip key, view, settings...), then from the cache; computed again when a
+    media file the cached result names has since been pruned."""
     hit = _results.get(key)
-    if hit is None:
+    if hit is None or not _media_present(hit):
         hit = compute()
         _results.put(key, hit)
     return hit
@@ -92,5 +97,50 @@ def media_dir() -> Path:
 
 
 def media_path(suffix: str) -> Path:
-    """A fresh file name in the media folder."""
-    return media_dir() / f"{uuid.uuid4().hex[:12]}{suffix}"
+    """A fresh file name in the media folder (pruning the folder first if it has grown too big)."""
+    root = media_dir()
+    prune_media(root)
+    return root / f"{uuid.uuid4().hex[:12]}{suffix}"
+
+
+def _size(entry: Path) -> int:
+    if entry.is_dir():
+        return sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
+    return entry.stat().st_size
+
+
+def prune_media(root: Path, max_bytes: int | None = None, min_age_s: float | None = None) -> list[Path]:
+    """Remove the oldest entries (files, or audit folders) until `root` holds at most `max_bytes`, sparing
+    any entry younger than `min_age_s`. Gradio has its own copy of everything already shown, so only a
+    cached result can still name a removed file, and `cached` recomputes it. Returns what was removed."""
+    max_bytes = MAX_MEDIA_BYTES if max_bytes is None else max_bytes
+    min_age_s = MIN_MEDIA_AGE_S if min_age_s is None else min_age_s
+    with _media_lock:
+        try:
+            entries = [(e.stat().st_mtime, _size(e), e) for e in root.iterdir()]
+        except FileNotFoundError:          # an entry vanished while we looked: prune next time
+            return []
+        total, removed, now = sum(size for _, size, _ in entries), [], time.time()
+        for mtime, size, entry in sorted(entries, key=lambda e: e[0]):
+            if total <= max_bytes or now - mtime < min_age_s:
+                break
+            shutil.rmtree(entry, True) if entry.is_dir() else entry.unlink(missing_ok=True)
+            total -= size
+            removed.append(entry)
+        return removed
+
+
+def _media_present(value: Any) -> bool:
+    """False when `value` (a path, or a tuple, list, dict or dataclass holding paths) names a file in the
+    media folder that is no longer there."""
+    if _media_root is None:
+        return True
+    if isinstance(value, (str, Path)):
+        return not str(value).startswith(str(_media_root)) or Path(value).exists()
+    if isinstance(value, dict):
+        return all(_media_present(v) for v in value.values())
+    if isinstance(value, (tuple, list)):
+        return all(_media_present(v) for v in value)
+    if hasattr(value, "__dataclass_fields__"):
+        return all(_media_present(getattr(value, f)) for f in value.__dataclass_fields__)
+    return True

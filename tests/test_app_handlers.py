@@ -96,6 +96,38 @@ def test_session_store_evicts_old_clips_and_says_so():
     assert lru.get("a") is None and lru.get("c") == "C" and len(lru) == 2
 
 
+def test_media_folder_is_pruned_oldest_first_and_spares_young_files(tmp_path):
+    import os
+    old, older, young = tmp_path / "old.mp4", tmp_path / "older", tmp_path / "young.mp4"
+    old.write_bytes(b"x" * 100)
+    (older / "videos").mkdir(parents=True)
+    (older / "videos" / "a.avi").write_bytes(b"x" * 100)
+    young.write_bytes(b"x" * 100)
+    os.utime(old, (1000, 1000))
+    os.utime(older, (500, 500))
+    # 300 bytes, cap 150: the two old entries go (oldest first), the young one stays however full
+    assert session.prune_media(tmp_path, max_bytes=150, min_age_s=60) == [older, old]
+    assert not older.exists() and not old.exists() and young.exists()
+    assert session.prune_media(tmp_path, max_bytes=10, min_age_s=60) == [] and young.exists()
+
+
+def test_cached_result_is_recomputed_when_its_media_file_was_pruned():
+    calls = []
+
+    def write():
+        path = session.media_path(".mp4")
+        path.write_bytes(b"video")
+        calls.append(path)
+        return {"jepa": str(path), "note": "not a path"}
+
+    key = ("clip", "pruned-media-test")
+    first = session.cached(key, write)
+    assert session.cached(key, write) == first and len(calls) == 1
+    calls[0].unlink()
+    again = session.cached(key, write)
+    assert len(calls) == 2 and again["jepa"] != first["jepa"] and Path(again["jepa"]).exists()
+
+
 def test_errors_reach_the_page_as_messages_not_tracebacks():
     @shows_errors
     def refuses():
