@@ -96,6 +96,8 @@ RECIPES: dict[str, Recipe] = {
     # targets are mostly position, which the predictor gets for free. Centred targets remove that part.
     "small_timespan_only_centered": Recipe(name="small_timespan_only_centered", jepa_masks=(),
                                            jepa_time_span=0.5, jepa_center_targets=True),
+    # Centring alone, on the shipped recipe's multi-block masks (no time spans): which of the two helps.
+    "small_centered": Recipe(name="small_centered", jepa_center_targets=True),
 }
 
 
