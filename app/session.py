@@ -1,5 +1,5 @@
 """Where the app keeps things between clicks: clips by key (an LRU, so memory stays bounded when many
-users upload), results cached per clip and settings (switching tabs never recomputes), and one
+users upload), results cached (capped by count and by bytes) per clip and settings (switching tabs never recomputes), and one
 media folder per process for the videos and images it serves, removed when the process ends and kept
 under MAX_MEDIA_BYTES while serving (oldest entries go first; a cached result whose file went is recomputed).
 """
@@ -16,19 +16,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
 from echo.clip import Clip
 
 MAX_CLIPS = 16
 MAX_RESULTS = 256
+MAX_RESULT_BYTES = 2 << 30    # and at most this much array memory in the result cache
 MAX_MEDIA_BYTES = 1 << 30      # the media folder is pruned back under this while serving
 MIN_MEDIA_AGE_S = 600.0        # never prune an entry younger than this (it may be in flight)
 
 
 class LRU:
-    """A thread-safe least-recently-used mapping with a size cap."""
+    """A thread-safe least-recently-used mapping capped by count and, optionally, by the bytes its values
+    hold (arrays and tensors inside them, as measured by `nbytes`); the newest entry always stays."""
 
-    def __init__(self, capacity: int):
-        self.capacity, self._items, self._lock = capacity, OrderedDict(), threading.Lock()
+    def __init__(self, capacity: int, max_bytes: int | None = None):
+        self.capacity, self.max_bytes = capacity, max_bytes
+        self._items, self._sizes, self._bytes, self._lock = OrderedDict(), {}, 0, threading.Lock()
 
     def get(self, key):
         with self._lock:
@@ -38,18 +44,46 @@ class LRU:
             return self._items[key]
 
     def put(self, key, value) -> None:
+        size = nbytes(value) if self.max_bytes is not None else 0
         with self._lock:
-            self._items[key] = value
+            self._bytes += size - self._sizes.get(key, 0)
+            self._items[key], self._sizes[key] = value, size
             self._items.move_to_end(key)
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
+            while len(self._items) > 1 and (len(self._items) > self.capacity or
+                                            (self.max_bytes is not None and self._bytes > self.max_bytes)):
+                old, _ = self._items.popitem(last=False)
+                self._bytes -= self._sizes.pop(old)
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
 
     def __len__(self) -> int:
         return len(self._items)
 
 
+def nbytes(value: Any, _seen: set | None = None) -> int:
+    """Bytes held by the arrays and tensors in `value` (walking tuples, lists, dicts and dataclasses);
+    everything else counts as nothing, so this is a floor, close for the app's array-heavy results."""
+    seen = set() if _seen is None else _seen
+    if id(value) in seen:
+        return 0
+    seen.add(id(value))
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, torch.Tensor):
+        return value.element_size() * value.nelement()
+    if isinstance(value, dict):
+        return sum(nbytes(v, seen) for v in value.values())
+    if isinstance(value, (tuple, list)):
+        return sum(nbytes(v, seen) for v in value)
+    if hasattr(value, "__dataclass_fields__"):
+        return sum(nbytes(getattr(value, f), seen) for f in value.__dataclass_fields__)
+    return 0
+
+
 _clips = LRU(MAX_CLIPS)
-_results = LRU(MAX_RESULTS)
+_results = LRU(MAX_RESULTS, MAX_RESULT_BYTES)
 _media_root: Path | None = None
 _media_lock = threading.Lock()
 

@@ -96,6 +96,20 @@ def test_session_store_evicts_old_clips_and_says_so():
     assert lru.get("a") is None and lru.get("c") == "C" and len(lru) == 2
 
 
+def test_result_cache_is_capped_by_the_bytes_its_arrays_hold():
+    import numpy as np
+    lru = session.LRU(100, max_bytes=3000)
+    for k in "abcd":                     # 1000 bytes of arrays each, nested as the views return them
+        lru.put(k, {"jepa": (np.zeros(100), "path.mp4"), "mae": [np.zeros(25, np.float32), np.zeros(25, np.float32)]})
+    assert len(lru) == 3 and lru.get("a") is None and lru.bytes == 3000
+    lru.put("b", np.zeros(10))           # replacing an entry counts its new size only
+    assert lru.bytes == 2080 and len(lru) == 3
+    lru.put("huge", np.zeros(1000))      # bigger than the cap: it stays (it is what was just asked for)
+    assert len(lru) == 1 and lru.get("huge") is not None
+    shared = np.zeros(100)
+    assert session.nbytes([shared, shared, {"again": shared}]) == 800     # one array held twice counts once
+
+
 def test_media_folder_is_pruned_oldest_first_and_spares_young_files(tmp_path):
     import os
     old, older, young = tmp_path / "old.mp4", tmp_path / "older", tmp_path / "young.mp4"
