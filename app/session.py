@@ -1,6 +1,6 @@
 """Where the app keeps things between clicks: clips by key (an LRU, so memory stays bounded when many
-users upload), results cached (capped by count and by bytes) per clip and settings (switching tabs never recomputes), and one
-media folder per process for the videos and images it serves, removed when the process ends and kept
+users upload), results cached per clip and settings (switching tabs never recomputes; capped by count
+and by the bytes of their arrays), and one media folder per process for the videos and images it serves, removed when the process ends and kept
 under MAX_MEDIA_BYTES while serving (oldest entries go first; a cached result whose file went is recomputed).
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,25 +34,24 @@ class LRU:
 
     def __init__(self, capacity: int, max_bytes: int | None = None):
         self.capacity, self.max_bytes = capacity, max_bytes
-        self._items, self._sizes, self._bytes, self._lock = OrderedDict(), {}, 0, threading.Lock()
+        self._items, self._bytes, self._lock = OrderedDict(), 0, threading.Lock()   # key -> (value, bytes)
 
     def get(self, key):
         with self._lock:
             if key not in self._items:
                 return None
             self._items.move_to_end(key)
-            return self._items[key]
+            return self._items[key][0]
 
     def put(self, key, value) -> None:
         size = nbytes(value) if self.max_bytes is not None else 0
         with self._lock:
-            self._bytes += size - self._sizes.get(key, 0)
-            self._items[key], self._sizes[key] = value, size
+            self._bytes += size - self._items.get(key, (None, 0))[1]
+            self._items[key] = (value, size)
             self._items.move_to_end(key)
             while len(self._items) > 1 and (len(self._items) > self.capacity or
                                             (self.max_bytes is not None and self._bytes > self.max_bytes)):
-                old, _ = self._items.popitem(last=False)
-                self._bytes -= self._sizes.pop(old)
+                self._bytes -= self._items.popitem(last=False)[1][1]
 
     @property
     def bytes(self) -> int:
@@ -62,24 +61,30 @@ class LRU:
         return len(self._items)
 
 
-def nbytes(value: Any, _seen: set | None = None) -> int:
-    """Bytes held by the arrays and tensors in `value` (walking tuples, lists, dicts and dataclasses);
-    everything else counts as nothing, so this is a floor, close for the app's array-heavy results."""
-    seen = set() if _seen is None else _seen
+def _leaves(value: Any, seen: set | None = None) -> Iterator[Any]:
+    """Everything a cached result holds that is not a container: walks dicts, tuples, lists and
+    dataclasses, each object once (a shared array is one leaf)."""
+    seen = set() if seen is None else seen
     if id(value) in seen:
-        return 0
+        return
     seen.add(id(value))
-    if isinstance(value, np.ndarray):
-        return value.nbytes
-    if isinstance(value, torch.Tensor):
-        return value.element_size() * value.nelement()
     if isinstance(value, dict):
-        return sum(nbytes(v, seen) for v in value.values())
-    if isinstance(value, (tuple, list)):
-        return sum(nbytes(v, seen) for v in value)
-    if hasattr(value, "__dataclass_fields__"):
-        return sum(nbytes(getattr(value, f), seen) for f in value.__dataclass_fields__)
-    return 0
+        children = value.values()
+    elif isinstance(value, (tuple, list)):
+        children = value
+    elif hasattr(value, "__dataclass_fields__"):
+        children = [getattr(value, f) for f in value.__dataclass_fields__]
+    else:
+        yield value
+        return
+    for child in children:
+        yield from _leaves(child, seen)
+
+
+def nbytes(value: Any) -> int:
+    """Bytes held by the arrays and tensors in `value`; everything else counts as nothing, so this is a
+    floor, close for the app's array-heavy results."""
+    return sum(leaf.nbytes for leaf in _leaves(value) if isinstance(leaf, (np.ndarray, torch.Tensor)))
 
 
 _clips = LRU(MAX_CLIPS)
@@ -165,16 +170,8 @@ def prune_media(root: Path, max_bytes: int | None = None, min_age_s: float | Non
 
 
 def _media_present(value: Any) -> bool:
-    """False when `value` (a path, or a tuple, list, dict or dataclass holding paths) names a file in the
-    media folder that is no longer there."""
+    """False when `value` names (anywhere inside it) a file in the media folder that is no longer there."""
     if _media_root is None:
         return True
-    if isinstance(value, (str, Path)):
-        return not str(value).startswith(str(_media_root)) or Path(value).exists()
-    if isinstance(value, dict):
-        return all(_media_present(v) for v in value.values())
-    if isinstance(value, (tuple, list)):
-        return all(_media_present(v) for v in value)
-    if hasattr(value, "__dataclass_fields__"):
-        return all(_media_present(getattr(value, f)) for f in value.__dataclass_fields__)
-    return True
+    return all(Path(leaf).exists() for leaf in _leaves(value)
+               if isinstance(leaf, (str, Path)) and str(leaf).startswith(str(_media_root)))
