@@ -79,12 +79,14 @@ class JEPA(nn.Module):
         _rescale_blocks(self.net.predictor.layer)
         self.context_encoder = copy.deepcopy(self.net.encoder)
         self.net.encoder.requires_grad_(False)
+        if recipe.freeze_patch_embed:
+            self.context_encoder.embeddings.requires_grad_(False)
         c = self.net.config
         self.grid = (c.frames_per_clip // c.tubelet_size, c.crop_size // c.patch_size,
                      c.crop_size // c.patch_size)
 
     def trainable(self) -> list[tuple[str, nn.Parameter]]:
-        return [(f"context_encoder.{n}", p) for n, p in self.context_encoder.named_parameters()] + \
+        return [(f"context_encoder.{n}", p) for n, p in self.context_encoder.named_parameters() if p.requires_grad] + \
                [(f"predictor.{n}", p) for n, p in self.net.predictor.named_parameters()]
 
     def sample_masks(self, batch: int, generator: torch.Generator) -> list[tuple[torch.Tensor, torch.Tensor]]:

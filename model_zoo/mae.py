@@ -50,10 +50,12 @@ class MAE(nn.Module):
         self.recipe = recipe
         self.net = VideoMAEForPreTraining._from_config(config or mae_config(recipe), attn_implementation="sdpa")
         _videomae_init(self.net)
+        if recipe.freeze_patch_embed:
+            self.net.videomae.embeddings.patch_embeddings.requires_grad_(False)
         self.grid = grid_of(self.net.config)
 
     def trainable(self) -> list[tuple[str, nn.Parameter]]:
-        return list(self.net.named_parameters())
+        return [(n, p) for n, p in self.net.named_parameters() if p.requires_grad]
 
     def sample_masks(self, batch: int, generator: torch.Generator) -> torch.Tensor:
         return tube_masks(batch, self.grid, self.recipe.mae_mask_ratio, generator)

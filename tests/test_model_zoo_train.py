@@ -88,6 +88,23 @@ def test_loss_falls_on_a_fixed_batch(method):
     assert losses[-1] < (0.7 if method is JEPA else 0.95) * losses[0], losses
 
 
+@pytest.mark.parametrize("method", [JEPA, MAE])
+def test_frozen_patch_embedding_stays_at_its_initialisation_while_the_rest_learns(method):
+    torch.manual_seed(0)
+    model = method(get_recipe("smoke", freeze_patch_embed=True))
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt = make_optimizer(model.trainable(), R)
+    set_lr(opt, 3e-3)
+    x = PhantomBatches(R, 0, fake_clip, fake_input).batch(0)
+    masks = model.sample_masks(x.shape[0], torch.Generator().manual_seed(0))
+    for step in range(3):
+        train_step(model, opt, x, masks, step, 100)
+    moved = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    patch = {n for n in before if "patch_embeddings" in n}
+    assert patch and not patch & moved                      # neither the context nor the EMA target copy
+    assert any("layer.0." in n for n in moved)              # the blocks after it still train
+
+
 def test_smoke_run_writes_a_loadable_model_and_card(tmp_path):
     card = train("jepa", R, tmp_path, clip_source=fake_clip, to_input=fake_input, progress=False)
     folder = tmp_path / "model"
