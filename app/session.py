@@ -26,6 +26,7 @@ MAX_RESULTS = 256
 MAX_RESULT_BYTES = 2 << 30    # and at most this much array memory in the result cache
 MAX_MEDIA_BYTES = 1 << 30      # the media folder is pruned back under this while serving
 MIN_MEDIA_AGE_S = 600.0        # never prune an entry younger than this (it may be in flight)
+PRUNE_EVERY_S = 60.0           # look at the folder at most this often (a scan stats every entry)
 
 
 class LRU:
@@ -135,10 +136,16 @@ def media_dir() -> Path:
         return _media_root
 
 
+_last_prune = [float("-inf")]    # time.monotonic() of the last scan
+
+
 def media_path(suffix: str) -> Path:
-    """A fresh file name in the media folder (pruning the folder first if it has grown too big)."""
+    """A fresh file name in the media folder (pruning the folder first, at most once a minute, if it has
+    grown too big)."""
     root = media_dir()
-    prune_media(root)
+    if time.monotonic() - _last_prune[0] >= PRUNE_EVERY_S:
+        _last_prune[0] = time.monotonic()
+        prune_media(root)
     return root / f"{uuid.uuid4().hex[:12]}{suffix}"
 
 

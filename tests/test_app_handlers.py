@@ -125,6 +125,17 @@ def test_media_folder_is_pruned_oldest_first_and_spares_young_files(tmp_path):
     assert session.prune_media(tmp_path, max_bytes=10, min_age_s=60) == [] and young.exists()
 
 
+def test_media_folder_is_scanned_at_most_once_a_minute(monkeypatch):
+    scans = []
+    monkeypatch.setattr(session, "prune_media", scans.append)
+    monkeypatch.setattr(session, "_last_prune", [float("-inf")])
+    names = {session.media_path(".png") for _ in range(3)}
+    assert len(names) == 3 and len(scans) == 1              # three fresh names, one scan
+    session._last_prune[0] -= session.PRUNE_EVERY_S
+    session.media_path(".png")
+    assert len(scans) == 2                                  # a minute later it looks again
+
+
 def test_cached_result_is_recomputed_when_its_media_file_was_pruned():
     calls = []
 
