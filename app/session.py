@@ -140,8 +140,8 @@ _last_prune = [float("-inf")]    # time.monotonic() of the last scan
 
 
 def media_path(suffix: str) -> Path:
-    """A fresh file name in the media folder (pruning the folder first, at most once a minute, if it has
-    grown too big)."""
+    """A fresh file name in the media folder (pruning the folder first, at most once every PRUNE_EVERY_S,
+    if it has grown too big; two requests racing may both scan, which is harmless)."""
     root = media_dir()
     if time.monotonic() - _last_prune[0] >= PRUNE_EVERY_S:
         _last_prune[0] = time.monotonic()

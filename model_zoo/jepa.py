@@ -66,7 +66,8 @@ class JEPA(nn.Module):
     """V-JEPA 2 pretraining: L1 between predicted and target embeddings of multi-block-masked tokens.
 
     `net` is a `VJEPA2Model` whose encoder is the EMA target encoder and whose predictor is trained:
-    exactly what ships. The context encoder is trained by gradient and is a separate copy.
+    exactly what ships. The context encoder is trained by gradient (all of it but the patch embedding
+    when the recipe freezes that) and is a separate copy.
     """
 
     family = "jepa"
@@ -80,7 +81,7 @@ class JEPA(nn.Module):
         self.context_encoder = copy.deepcopy(self.net.encoder)
         self.net.encoder.requires_grad_(False)
         if recipe.freeze_patch_embed:
-            self.context_encoder.embeddings.requires_grad_(False)
+            self.context_encoder.embeddings.patch_embeddings.requires_grad_(False)
         c = self.net.config
         self.grid = (c.frames_per_clip // c.tubelet_size, c.crop_size // c.patch_size,
                      c.crop_size // c.patch_size)

@@ -102,7 +102,7 @@ RECIPES: dict[str, Recipe] = {
                                            jepa_time_span=0.5, jepa_center_targets=True),
     # Centring alone, on the shipped recipe's multi-block masks (no time spans): which of the two helps.
     "small_centered": Recipe(name="small_centered", jepa_center_targets=True),
-    # small_centered with the patch embedding frozen at its random initialisation (the layer-0 diagnostic)
+    # small_centered with the patch embedding frozen at its random initialisation (acting on the layer probes)
     "small_centered_frozen_patch": Recipe(name="small_centered_frozen_patch", jepa_center_targets=True,
                                           freeze_patch_embed=True),
 }

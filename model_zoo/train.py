@@ -100,6 +100,11 @@ def make_card(method: str, recipe: Recipe, model: nn.Module, step: int, history:
     return card
 
 
+def _resumable_settings(recipe: Recipe) -> dict:
+    """The recipe's fields a resumed run must keep (all but its length and how it is run)."""
+    return {k: v for k, v in recipe.to_dict().items() if k not in ("steps", "workers", "ckpt_every")}
+
+
 def train(method: str, recipe: Recipe, out: str | Path, *, resume: bool = False, stop_after: int | None = None,
           device: str | None = None, workers: int | None = None, clip_source: ClipSource | None = None,
           to_input: ToInput | None = None, progress: bool = True) -> dict:
@@ -116,6 +121,10 @@ def train(method: str, recipe: Recipe, out: str | Path, *, resume: bool = False,
         state = load_state(state_path)
         if state["method"] != method or state["recipe"] != recipe.name:
             raise ValueError(f"{state_path} is a {state['method']}/{state['recipe']} run, not {method}/{recipe.name}")
+        changed = [k for k, v in state.get("settings", {}).items() if _resumable_settings(recipe).get(k) != v]
+        if changed:
+            raise ValueError(f"{state_path} was trained with other settings ({', '.join(changed)}); "
+                             "resume it with the ones it started with")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
@@ -128,7 +137,8 @@ def train(method: str, recipe: Recipe, out: str | Path, *, resume: bool = False,
         card = make_card(method, recipe, model, step, history, wall, commit)
         save_state(state_path, {"method": method, "recipe": recipe.name, "step": step, "wall_time_s": wall,
                                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                "torch_rng": torch.get_rng_state(), "history": history, "commit": commit})
+                                "torch_rng": torch.get_rng_state(), "history": history, "commit": commit,
+                                "settings": _resumable_settings(recipe)})
         export(model, out / "model", card)
         return card
 

@@ -23,6 +23,19 @@ def test_ema_update_by_hand():
     assert torch.equal(online.weight, torch.tensor([[3.0, -2.0]]))
 
 
+def test_ema_update_leaves_what_the_online_model_does_not_train():
+    target, online = nn.Linear(2, 1), nn.Linear(2, 1)
+    with torch.no_grad():
+        target.weight.fill_(1.0)
+        online.weight.fill_(3.0)
+        target.bias.fill_(0.5)
+        online.bias.fill_(1.5)
+    online.weight.requires_grad_(False)
+    ema_update(target, online, 0.9)
+    assert torch.equal(target.weight, torch.ones(1, 2))                # frozen online weight: target untouched
+    assert torch.allclose(target.bias, torch.tensor([0.6]))            # the trained bias still averages
+
+
 def test_momentum_rises_linearly_to_one():
     assert momentum_at(0, 100, 0.996, 1.0) == pytest.approx(0.996)
     assert momentum_at(50, 100, 0.996, 1.0) == pytest.approx(0.998)

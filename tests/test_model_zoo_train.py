@@ -91,9 +91,12 @@ def test_loss_falls_on_a_fixed_batch(method):
 @pytest.mark.parametrize("method", [JEPA, MAE])
 def test_frozen_patch_embedding_stays_at_its_initialisation_while_the_rest_learns(method):
     torch.manual_seed(0)
-    model = method(get_recipe("smoke", freeze_patch_embed=True))
+    frozen = get_recipe("smoke", freeze_patch_embed=True)
+    model = method(frozen)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    opt = make_optimizer(model.trainable(), R)
+    opt = make_optimizer(model.trainable(), frozen)
+    optimised = {id(p) for g in opt.param_groups for p in g["params"]}
+    assert not any(id(p) in optimised for n, p in model.named_parameters() if "patch_embeddings" in n)
     set_lr(opt, 3e-3)
     x = PhantomBatches(R, 0, fake_clip, fake_input).batch(0)
     masks = model.sample_masks(x.shape[0], torch.Generator().manual_seed(0))
@@ -132,6 +135,13 @@ def test_resume_continues_from_the_saved_step_exactly(tmp_path):
     for k in a["model"]:                       # context, EMA target and predictor all equal
         assert torch.equal(a["model"][k], b["model"][k]), k
     assert a["optimizer"]["state"][0]["step"] == b["optimizer"]["state"][0]["step"] == 4
+
+
+def test_resume_refuses_a_run_started_with_other_settings(tmp_path):
+    train("mae", R, tmp_path, stop_after=2, clip_source=fake_clip, to_input=fake_input, progress=False)
+    with pytest.raises(ValueError, match="freeze_patch_embed"):
+        train("mae", get_recipe("smoke", freeze_patch_embed=True), tmp_path, resume=True,
+              clip_source=fake_clip, to_input=fake_input, progress=False)
 
 
 def test_cli_refuses_to_resume_another_method(tmp_path):
