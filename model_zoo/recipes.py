@@ -105,6 +105,8 @@ RECIPES: dict[str, Recipe] = {
     # small_centered with the patch embedding frozen at its random initialisation (acting on the layer probes)
     "small_centered_frozen_patch": Recipe(name="small_centered_frozen_patch", jepa_center_targets=True,
                                           freeze_patch_embed=True),
+    # The shipped recipe with the patch embedding frozen: the MAE's side of that comparison
+    "small_frozen_patch": Recipe(name="small_frozen_patch", freeze_patch_embed=True),
 }
 
 
