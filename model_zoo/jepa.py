@@ -87,7 +87,7 @@ class JEPA(nn.Module):
                      c.crop_size // c.patch_size)
 
     def trainable(self) -> list[tuple[str, nn.Parameter]]:
-        return [(f"context_encoder.{n}", p) for n, p in self.context_encoder.named_parameters() if p.requires_grad] + \
+        return [(f"context_encoder.{n}", p) for n, p in self.context_encoder.named_parameters()] + \
                [(f"predictor.{n}", p) for n, p in self.net.predictor.named_parameters()]
 
     def sample_masks(self, batch: int, generator: torch.Generator) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -55,7 +55,7 @@ class MAE(nn.Module):
         self.grid = grid_of(self.net.config)
 
     def trainable(self) -> list[tuple[str, nn.Parameter]]:
-        return [(n, p) for n, p in self.net.named_parameters() if p.requires_grad]
+        return list(self.net.named_parameters())
 
     def sample_masks(self, batch: int, generator: torch.Generator) -> torch.Tensor:
         return tube_masks(batch, self.grid, self.recipe.mae_mask_ratio, generator)

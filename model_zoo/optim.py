@@ -10,9 +10,10 @@ from model_zoo.recipes import Recipe
 
 
 def make_optimizer(named_params: list[tuple[str, nn.Parameter]], recipe: Recipe) -> torch.optim.AdamW:
-    """AdamW over the trainable parameters; 1-D tensors and mask tokens are not decayed (both recipes)."""
+    """AdamW over the parameters that require grad (a frozen patch embedding is left out); 1-D tensors
+    and mask tokens are not decayed (both recipes)."""
     decay, no_decay = [], []
-    for name, p in named_params:
+    for name, p in ((n, p) for n, p in named_params if p.requires_grad):
         (no_decay if p.ndim <= 1 or "mask_token" in name else decay).append(p)
     groups = [{"params": decay, "weight_decay": recipe.weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]

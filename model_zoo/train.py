@@ -121,7 +121,8 @@ def train(method: str, recipe: Recipe, out: str | Path, *, resume: bool = False,
         state = load_state(state_path)
         if state["method"] != method or state["recipe"] != recipe.name:
             raise ValueError(f"{state_path} is a {state['method']}/{state['recipe']} run, not {method}/{recipe.name}")
-        changed = [k for k, v in state.get("settings", {}).items() if _resumable_settings(recipe).get(k) != v]
+        now = _resumable_settings(recipe)
+        changed = [k for k, v in state.get("settings", {}).items() if now.get(k) != v]
         if changed:
             raise ValueError(f"{state_path} was trained with other settings ({', '.join(changed)}); "
                              "resume it with the ones it started with")
