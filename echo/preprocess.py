@@ -125,9 +125,21 @@ def _crop(frames: np.ndarray, sector: Sector) -> np.ndarray:
     return _pad_square(inside)
 
 
+def is_cropped(clip: Clip) -> bool:
+    """Whether crop_to_sector made this clip (its meta records the crop, 'sector_bbox')."""
+    return "sector_bbox" in clip.meta
+
+
 def crop_to_sector(clip: Clip, sector: Sector | None = None) -> Clip:
     """The clip zeroed outside its fan, cropped to the fan and padded square; ground-truth labels,
-    clean images and LV tracings get the same crop so they stay aligned."""
+    clean images and LV tracings get the same crop so they stay aligned.
+
+    A clip this made is returned as it is (unless a sector is given), and prepare_frames does not
+    look for its fan again: a degraded copy of a cropped clip keeps the clean clip's crop, whatever
+    the degradation did to the fan's edges (depth attenuation darkens them below BRIGHT_LEVEL, and
+    a fan found again would be narrower: a zoom no scanner makes)."""
+    if sector is None and is_cropped(clip):
+        return clip
     sector = find_sector(clip.frames) if sector is None else sector
     top, left, bottom, right = sector.bbox
     _, pad_top, pad_left = _square_offsets(bottom - top, right - left)
@@ -170,11 +182,12 @@ def prepare_frames(clip: Clip, frames: int = 16, size: int = 112, fps: float | N
                    start: int = 0, crop_sector: bool = True) -> np.ndarray:
     """The uint8 frames a model sees, before normalisation, for display: (frames, size, size)
     for grey clips, (frames, size, size, 3) for colour ones. Without crop_sector the whole frame
-    is padded square, so the aspect ratio is kept either way."""
+    is padded square, so the aspect ratio is kept either way; a clip crop_to_sector made is not
+    cropped again."""
     if size < 1:
         raise ClipError(f"The model input size must be a positive number of pixels; got {size}.")
     chosen = clip.frames[sample_indices(clip.n_frames, clip.fps, frames, fps, start)]
-    square = _crop(chosen, find_sector(clip.frames)) if crop_sector else _pad_square(chosen)
+    square = _crop(chosen, find_sector(clip.frames)) if crop_sector and not is_cropped(clip) else _pad_square(chosen)
     return _resize(square, size)
 
 

@@ -4,8 +4,12 @@ encoders (plus two honesty baselines) make of them.
 Clips are rendered as pretraining renders them (model_zoo.data.render_beat: one heartbeat in
 `frames` frames, `size` px) from seeds disjoint from pretraining's (1,000,000 + i):
 train 2,000,000 + i, val 3,000,000 + i, test 4,000,000 + i (adult), pediatric 5,000,000 + i.
-A degraded condition applies echo.degrade.apply_condition(clip, condition, seed=clip seed) to the
-rendered clip before echo.preprocess.to_model_input, so every condition sees the same clips.
+A degraded condition applies echo.degrade.apply_condition(clip, condition, seed=clip seed) inside the
+clean clip's sector crop (echo.preprocess.crop_to_sector), then echo.preprocess.to_model_input, which
+does not look for a cropped clip's fan again: every condition sees the same clips through the same
+crop, as the EchoJEPA benchmark degrades the model's input. (Looking for the fan in the degraded
+clip lost its darkened far edges: at depth attenuation 2.15 the crop narrowed by 9 px of 112 on
+average, up to 18, so every encoder saw a zoomed heart, a change of geometry the benchmark does not make.)
 
 Baselines beside the pretrained encoders:
 - random: the same architecture as a pretrained encoder, randomly initialised with a fixed seed.
@@ -27,7 +31,7 @@ import torch.nn.functional as F
 
 from echo.clip import Clip, GroundTruth
 from echo.degrade import apply_condition
-from echo.preprocess import to_model_input
+from echo.preprocess import crop_to_sector, to_model_input
 from model_zoo.data import render_beat
 from model_zoo.wrapper import EncoderWrapper
 
@@ -69,9 +73,11 @@ class ClipBank:
 
 def model_inputs(clips: list[Clip], seeds: list[int], condition: str, frames: int, size: int,
                  batch: int = 16) -> Iterator[torch.Tensor]:
-    """Batches (B, T, C, H, W) of the clips under a condition, each degraded with its own clip seed."""
+    """Batches (B, T, C, H, W) of the clips under a condition, each degraded with its own clip seed
+    inside the clean clip's sector crop (see the module docstring)."""
     for i in range(0, len(clips), batch):
-        chunk = [apply_condition(c, condition, seed=s) for c, s in zip(clips[i:i + batch], seeds[i:i + batch])]
+        chunk = [apply_condition(crop_to_sector(c), condition, seed=s)
+                 for c, s in zip(clips[i:i + batch], seeds[i:i + batch])]
         yield to_model_input(chunk, frames=frames, size=size, channels=3)
 
 

@@ -75,6 +75,23 @@ def test_predictions_warn_that_phantom_models_do_not_measure(shipped_pair):
         assert real[role].ef == pytest.approx(phantom[role].ef, abs=1e-4)   # same pixels, same EF
 
 
+def test_degraded_copies_are_seen_through_the_clean_clips_crop(shipped_pair):
+    """A degradation changes the pixels the models see, not where the fan is cut: at severity 0 the
+    sweep reproduces the clean prediction, and a copy darkened at depth lines up with the clean view."""
+    from echo.degrade import degrade
+    from echo.preprocess import crop_to_sector
+    from explain.analysis.degradation import severity_sweep
+    from explain.analysis.predict import predict
+    clip = render_clip(5, "adult", n_frames=40, size=112, fps=50)
+    clean = predict(shipped_pair, clip)
+    sweep = severity_sweep(shipped_pair, clip, "depth_attenuation", severities=(0.0, 1.0))
+    for role in ("jepa", "mae"):
+        assert sweep["ef"][role][0] == pytest.approx(clean[role].ef, abs=1e-4)
+    dark = model_view(degrade(crop_to_sector(clip), "depth_attenuation", 1.0)).frames.astype(int)
+    bright = clean["jepa"].view.frames.astype(int)                          # (16, 112, 112)
+    assert (dark <= bright + 1).all() and np.corrcoef(dark.ravel(), bright.ravel())[0, 1] > 0.8
+
+
 def test_audit_lists_every_clip_and_why_one_could_not_be_read(tmp_path, shipped_pair):
     from explain.analysis.audit import audit
     folder = tmp_path / "clips"

@@ -78,6 +78,21 @@ def test_crop_to_sector_zeroes_crops_and_squares_with_truth_aligned():
     assert np.array_equal(crop_to_sector(before, find_sector(frames)).frames[0] > 0, after)
 
 
+def test_a_cropped_clip_keeps_its_crop_when_degraded():
+    """The fan is found once, on the clean clip: a degraded copy of the crop is not cropped again,
+    though its darkened far edges alone would give a narrower fan (a zoom)."""
+    from echo.degrade import apply_condition
+    frames, _ = echo_screen()
+    cropped = crop_to_sector(Clip(frames, 50.0, "screen"))
+    assert crop_to_sector(cropped) is cropped
+    dark = apply_condition(cropped, "depth_attenuation_2.15")
+    assert find_sector(dark).bbox != find_sector(cropped).bbox       # found again, the fan would shrink
+    kept = prepare_frames(dark, frames=16, size=64).astype(int)       # (16, 64, 64)
+    clean = prepare_frames(cropped, frames=16, size=64).astype(int)
+    assert (kept <= clean + 1).all()                                  # the same pixels, only darker
+    assert np.corrcoef(kept.ravel(), clean.ravel())[0, 1] > 0.8
+
+
 def test_find_sector_on_phantom_scanner_export():
     clip = render_clip(3, n_frames=24, size=112, overlay=True)
     fan = clip.truth.labels.max(axis=0) > 0

@@ -9,6 +9,7 @@ from app.session import cached, get_clip, media_path, put_clip
 from app.views.inputs import _upscale
 from app.views.predictions import predictions
 from echo.degrade import DEGRADATIONS, degrade
+from echo.preprocess import crop_to_sector
 from echo.writers import write_mp4
 from explain.analysis.degradation import sensitivity_figure, severity_sweep
 from explain.analysis.pair import LoadedModel, pair_key
@@ -29,7 +30,7 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
 
     def run():
         clean = predictions(clip_key, pair)                 # the Predictions view's cached result
-        bad = predict(pair, degrade(clip, name, float(severity), seed=int(seed)))
+        bad = predict(pair, degrade(crop_to_sector(clip), name, float(severity), seed=int(seed)))  # the clean crop
         first = next(iter(pair))
         a, b = clean[first].view, bad[first].view
         side = np.concatenate([a.frames, np.full_like(a.frames[:, :, :4], 255), b.frames], axis=2)  # (T, S, 2S+4)
@@ -72,5 +73,5 @@ def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, seve
     try:
         get_clip(key)
     except ValueError:
-        put_clip(degrade(get_clip(clip_key), name, float(severity), seed=int(seed)), key)
+        put_clip(degrade(crop_to_sector(get_clip(clip_key)), name, float(severity), seed=int(seed)), key)
     return overlay_videos(key, pair, "rollout", "mean", 0.0, 0, "probe")

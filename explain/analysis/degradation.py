@@ -1,8 +1,9 @@
 """What degradation does to each model's EF: every named condition at once, or one degradation swept
 over severity, with the sensitivity curve as a plotly figure.
 
-Degradations act on the source clip before the model's preprocessing, as in the evaluation
-(model_zoo.evaluate): same seed, same degraded pixels.
+Degradations act inside the clean clip's sector crop (echo.preprocess.crop_to_sector), as in the
+evaluation (model_zoo.evaluate): same seed, same degraded pixels, and the same crop as the clean clip,
+so a degradation that darkens the fan's edges does not also zoom the heart.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import plotly.graph_objects as go
 
 from echo.clip import Clip
 from echo.degrade import CONDITIONS, apply_condition, degrade
+from echo.preprocess import crop_to_sector
 from explain.analysis.budget import check_budget
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import predict
@@ -25,9 +27,9 @@ def condition_efs(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(C
     clean: the clip's predictions when the caller already has them (not run again)."""
     for m in models.values():
         check_budget(m, len(conditions) + 1, "EF under every degradation")
-    out = {}
+    out, cropped = {}, crop_to_sector(clip)
     for cond in ("clean", *conditions):
-        preds = clean if cond == "clean" and clean is not None else predict(models, apply_condition(clip, cond, seed=seed))
+        preds = clean if cond == "clean" and clean is not None else predict(models, apply_condition(cropped, cond, seed=seed))
         out[cond] = {role: p.ef for role, p in preds.items()}
     return out
 
@@ -37,9 +39,9 @@ def severity_sweep(models: dict[str, LoadedModel], clip: Clip, name: str,
     """{'degradation', 'severity': [...], 'ef': {role: [...]}, 'change': {role: [...]}} (change vs severity 0)."""
     for m in models.values():
         check_budget(m, len(severities), "The severity sweep")
-    efs = {role: [] for role in models}
+    efs, cropped = {role: [] for role in models}, crop_to_sector(clip)
     for s in severities:
-        preds = predict(models, clip if s == 0 else degrade(clip, name, s, seed=seed))
+        preds = predict(models, cropped if s == 0 else degrade(cropped, name, s, seed=seed))
         for role, p in preds.items():
             efs[role].append(p.ef)
     change = {r: [None if e is None or v[0] is None else e - v[0] for e in v] for r, v in efs.items()}

@@ -69,7 +69,7 @@ def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0) ->
         raise ClipError(f"Start frame {start} is outside the clip's {clip.n_frames} frames.")
     beat = beat_frames(clip)
     idx = beat_indices(clip.n_frames, beat[0], frames, start)
-    cropped = crop_to_sector(_select(clip, idx))
+    cropped = _select(crop_to_sector(clip), idx)    # the fan of the whole clip, as to_model_input finds it
     x = to_model_input(cropped, frames=frames, size=size, channels=3, crop_sector=False)  # (1, T, C, S, S)
     t = cropped.truth
     scale = size / cropped.height                                         # the crop is square

@@ -54,8 +54,9 @@ def protocol_card(frames: int, size: int, probe_seeds: list[int], training: dict
         "seeds": {"pretraining": "1,000,000 + i", "train": "2,000,000 + i", "val": "3,000,000 + i",
                   "test": "4,000,000 + i", "pediatric": "5,000,000 + i (population 'pediatric')"},
         "frames": frames, "size": size,
-        "degradation": "echo.degrade.apply_condition(clip, condition, seed=clip seed) on the rendered clip "
-                       "before preprocessing; every condition uses the same test clips (paired)",
+        "degradation": "echo.degrade.apply_condition(clip, condition, seed=clip seed) inside the clean "
+                       "clip's sector crop (echo.preprocess.crop_to_sector), then preprocessing without "
+                       "looking for the fan again; every condition uses the same test clips (paired)",
         "benchmark_conditions": list(BENCHMARK_CONDITIONS), "other_conditions": list(OTHER_CONDITIONS),
         "probe": "attentive: one learned query, multi-head cross-attention over layer-normed tokens, "
                  "residual MLP, linear head (V-JEPA AttentivePooler, one block); EF z-scored with the "
