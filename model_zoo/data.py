@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from echo.clip import Clip, GroundTruth
+from echo.degrade import compose
+from echo.preprocess import crop_to_sector
 from model_zoo.recipes import Recipe
 
 ClipSource = Callable[[int], Clip]            # clip seed -> Clip
@@ -86,13 +88,28 @@ def random_resized_crop(x: torch.Tensor, scale: tuple[float, float], ratio: tupl
     return x
 
 
+def acquisition_view(clip: Clip, strength: float, rng: np.random.Generator) -> Clip:
+    """The clip as another acquisition might show it: extra depth attenuation (severity uniform in
+    [0, strength]) and a gain cut (severity uniform in [0, strength / 2]), echo.degrade's, in the fan."""
+    steps = [("depth_attenuation", rng.uniform(0, strength)), ("gain", rng.uniform(0, strength / 2))]
+    return compose(clip, steps, seed=int(rng.integers(2**31)))
+
+
 class PhantomBatches(IterableDataset):
-    """Endless batches (B, T, C, H, W) from batch index `start`; worker k of K yields b = start+k, +K, ..."""
+    """Endless batches from batch index `start`; worker k of K yields b = start+k, +K, ...
+
+    A batch is (B, T, C, H, W), or (B, views, T, C, H, W) for more than one view: acquisitions of
+    the same clip (recipe.acq_jitter) through the same crop."""
 
     def __init__(self, recipe: Recipe, start: int = 0, clip_source: ClipSource | None = None,
-                 to_input: ToInput | None = None):
+                 to_input: ToInput | None = None, views: int = 1):
+        if not 0 <= recipe.acq_jitter <= 1:
+            raise ValueError(f"acq_jitter is a severity in [0, 1]; got {recipe.acq_jitter}")
+        if views > 1 and recipe.acq_jitter == 0:
+            raise ValueError("more than one view needs acquisition jitter (acq_jitter > 0) to differ")
         self.recipe = recipe
         self.start = start
+        self.views = views
         self.clip_source = clip_source or phantom_source(recipe)
         self.to_input = to_input or echo_preprocess(recipe)
         self._clips: dict[int, Clip] = {}
@@ -105,18 +122,28 @@ class PhantomBatches(IterableDataset):
             self._clips[seed] = Clip(frames=c.frames, fps=c.fps, source=c.source, truth=truth)
         return self._clips[seed]
 
+    def _augment(self, clip: Clip, rng: np.random.Generator) -> torch.Tensor:
+        """Preprocessed and randomly cropped. -> (T, C, H, W)"""
+        x = self.to_input(clip)
+        x = x[0] if x.ndim == 5 else x
+        return random_resized_crop(x.float(), self.recipe.crop_scale, self.recipe.crop_ratio, rng)
+
     def sample(self, i: int) -> torch.Tensor:
-        """Sample i of the stream. -> (T, C, H, W)"""
+        """Sample i of the stream. -> (T, C, H, W), or (views, T, C, H, W)"""
         r = self.recipe
         rng = np.random.default_rng([r.seed, i])
         clip = one_beat(self.clip(r.data_seed + i % r.n_clips), r.frames, rng)
-        x = self.to_input(clip)
-        x = x[0] if x.ndim == 5 else x                      # (T, C, H, W)
-        return random_resized_crop(x.float(), r.crop_scale, r.crop_ratio, rng)
+        if r.acq_jitter == 0:
+            return self._augment(clip, rng)
+        clip = crop_to_sector(clip)             # the fan found once, on the clean clip: every view keeps it
+        crop_seed = int(rng.integers(2**31))    # one spatial crop for every view
+        views = [self._augment(acquisition_view(clip, r.acq_jitter, rng), np.random.default_rng(crop_seed))
+                 for _ in range(self.views)]
+        return views[0] if self.views == 1 else torch.stack(views)
 
     def batch(self, b: int) -> torch.Tensor:
         n = self.recipe.batch
-        return torch.stack([self.sample(b * n + i) for i in range(n)])  # (B, T, C, H, W)
+        return torch.stack([self.sample(b * n + i) for i in range(n)])  # (B, [views,] T, C, H, W)
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         info = get_worker_info()
@@ -131,10 +158,11 @@ def _one_thread(_: int) -> None:
 
 
 def make_loader(recipe: Recipe, start: int = 0, workers: int | None = None,
-                clip_source: ClipSource | None = None, to_input: ToInput | None = None) -> DataLoader:
+                clip_source: ClipSource | None = None, to_input: ToInput | None = None,
+                views: int = 1) -> DataLoader:
     """A DataLoader over PhantomBatches; workers render in the background, one thread each."""
     workers = recipe.workers if workers is None else workers
-    return DataLoader(PhantomBatches(recipe, start, clip_source, to_input), batch_size=None,
+    return DataLoader(PhantomBatches(recipe, start, clip_source, to_input, views), batch_size=None,
                       num_workers=workers, worker_init_fn=_one_thread if workers else None)
 
 
@@ -148,5 +176,7 @@ def data_card(recipe: Recipe) -> dict:
         "clip": f"{r.frames} frames over one heartbeat, {r.size} px, 3 channels, ImageNet-normalised "
                 "(echo.preprocess.to_model_input, sector crop)",
         "augmentation": f"random resized crop, scale {list(r.crop_scale)}, aspect {list(r.crop_ratio)}, "
-                        "same for all frames",
+                        "same for all frames" + (
+                            f"; acquisition jitter {r.acq_jitter} (model_zoo.data.acquisition_view: depth "
+                            "attenuation and gain cut, a fresh draw per view)" if r.acq_jitter else ""),
     }

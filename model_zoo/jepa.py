@@ -78,6 +78,7 @@ class JEPA(nn.Module):
         self.net = VJEPA2Model._from_config(config or jepa_config(recipe), attn_implementation="sdpa")
         _rescale_blocks(self.net.encoder.layer)
         _rescale_blocks(self.net.predictor.layer)
+        self.views = 2 if recipe.acq_jitter > 0 else 1   # context and targets from two acquisitions
         self.context_encoder = copy.deepcopy(self.net.encoder)
         self.net.encoder.requires_grad_(False)
         if recipe.freeze_patch_embed:
@@ -99,9 +100,11 @@ class JEPA(nn.Module):
     def loss(self, x: torch.Tensor, masks: list[tuple[torch.Tensor, torch.Tensor]]
              ) -> tuple[torch.Tensor, dict[str, float]]:
         """Mean over mask generators of L1(predicted, layer-normed target) at the target tokens (targets
-        centred over the batch per token position when the recipe says so)."""
+        centred over the batch per token position when the recipe says so). x (B, T, C, H, W), or
+        (B, 2, T, C, H, W): two acquisitions of each clip, the context from the first, targets the second."""
+        x, target_x = (x[:, 0], x[:, 1]) if x.ndim == 6 else (x, x)
         with torch.no_grad():
-            raw = self.net.encoder(x).last_hidden_state                  # (B, N, D)
+            raw = self.net.encoder(target_x).last_hidden_state           # (B, N, D)
             targets = F.layer_norm(raw, (raw.shape[-1],))                # (B, N, D)
             if self.recipe.jepa_center_targets:
                 targets = targets - targets.mean(0, keepdim=True)        # what differs between clips

@@ -44,6 +44,7 @@ class MAE(nn.Module):
     """VideoMAE pretraining; `net` (the full `VideoMAEForPreTraining`) is what ships."""
 
     family = "mae"
+    views = 1   # pixel targets are the input's own
 
     def __init__(self, recipe: Recipe, config: VideoMAEConfig | None = None):
         super().__init__()

@@ -54,6 +54,13 @@ class Recipe:
     # every clip shares at a place (the sector's shape, the position) is not worth predicting and the
     # loss is paid on what differs between clips (anatomy, motion)
     jepa_center_targets: bool = False
+    # Acquisition jitter (0 = none, at most 1): each view of a pretraining clip gets its own extra depth
+    # attenuation (echo.degrade's, severity uniform in [0, acq_jitter]) and gain cut (severity uniform in
+    # [0, acq_jitter / 2]) inside the clean clip's fan, the natural spread of gain and attenuation real
+    # acquisitions have. JEPA: context and targets come from two draws, so the targets are predicted
+    # from another acquisition of the same heart (invariance past the patch embedding, as BYOL learns
+    # it); MAE: one draw, its input and its target alike.
+    acq_jitter: float = 0.0
     # MAE: tube masking ratio
     mae_mask_ratio: float = 0.9
     # Data: phantom clips on the fly; clip seeds data_seed .. data_seed + n_clips - 1 (keep evaluation
@@ -107,6 +114,13 @@ RECIPES: dict[str, Recipe] = {
                                           freeze_patch_embed=True),
     # The shipped recipe with the patch embedding frozen: the MAE's side of that comparison
     "small_frozen_patch": Recipe(name="small_frozen_patch", freeze_patch_embed=True),
+    # small_centered_frozen_patch learning from two acquisitions of each clip (context and targets
+    # attenuated and dimmed differently): the frozen patch embedding kept EF but also every intensity
+    # change; this asks the blocks after it to discard the acquisition
+    "small_centered_frozen_patch_jitter": Recipe(name="small_centered_frozen_patch_jitter", jepa_center_targets=True,
+                                                 freeze_patch_embed=True, acq_jitter=1.0),
+    # The MAE's side: the same jittered clips (one draw each, input and target alike)
+    "small_frozen_patch_jitter": Recipe(name="small_frozen_patch_jitter", freeze_patch_embed=True, acq_jitter=1.0),
 }
 
 

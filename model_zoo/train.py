@@ -147,13 +147,13 @@ def train(method: str, recipe: Recipe, out: str | Path, *, resume: bool = False,
     if start >= end:
         return card
     model.train()
-    batches = iter(make_loader(recipe, start, workers, clip_source, to_input))
+    batches = iter(make_loader(recipe, start, workers, clip_source, to_input, model.views))
     bar = tqdm(total=end, initial=start, desc=f"{method}/{recipe.name}", unit="step",
                disable=not progress, dynamic_ncols=True)
     run_start, wall_before = time.perf_counter(), wall
     for step in range(start, end):
         t0 = time.perf_counter()
-        x = next(batches).to(dev, non_blocking=True)                    # (B, T, C, H, W)
+        x = next(batches).to(dev, non_blocking=True)                    # (B, [views,] T, C, H, W)
         masks = masks_to(model.sample_masks(x.shape[0], mask_generator(recipe.seed, step)), dev)
         set_lr(optimizer, lr_at(step, peak, recipe))
         loss, stats = train_step(model, optimizer, x, masks, step, recipe.steps)

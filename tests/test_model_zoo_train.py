@@ -159,3 +159,42 @@ def test_recipe_overrides_from_the_command_line():
         "mae_blr": 1.5e-4, "jepa_masks": ((4, 0.2),), "population": "pediatric"}
     with pytest.raises(SystemExit):
         parse_overrides(["no_such_field=1"], ap)
+
+
+def test_acquisition_views_differ_in_intensity_only_and_share_one_crop():
+    jitter = get_recipe("smoke", acq_jitter=1.0)
+    two = PhantomBatches(jitter, 0, fake_clip, fake_input, views=2).batch(0)    # (B, 2, T, C, H, W)
+    assert two.shape == (4, 2, 8, 3, 64, 64)
+    assert torch.equal(two, PhantomBatches(jitter, 0, fake_clip, fake_input, views=2).batch(0))
+    grey = two[:, :, :, 0] * STD[0, 0] + MEAN[0, 0]                            # (B, 2, T, H, W) in [0, 1]
+    for a, b in zip(grey[:, 0], grey[:, 1]):
+        assert not torch.allclose(a, b, atol=1e-3)                              # another acquisition
+        assert np.corrcoef(a.flatten().numpy(), b.flatten().numpy())[0, 1] > 0.8  # of the same pixels
+    assert PhantomBatches(jitter, 0, fake_clip, fake_input).batch(0).shape == (4, 8, 3, 64, 64)
+    with pytest.raises(ValueError, match="acq_jitter"):
+        PhantomBatches(get_recipe("smoke", acq_jitter=1.5), 0, fake_clip, fake_input)
+    with pytest.raises(ValueError, match="jitter"):
+        PhantomBatches(R, 0, fake_clip, fake_input, views=2)
+
+
+def test_jepa_predicts_the_second_views_targets_from_the_first():
+    jitter = get_recipe("smoke", acq_jitter=1.0)
+    torch.manual_seed(0)
+    model = JEPA(jitter)
+    assert model.views == 2 and MAE(jitter).views == 1
+    x = PhantomBatches(jitter, 0, fake_clip, fake_input, views=2).batch(0)      # (B, 2, T, C, H, W)
+    masks = model.sample_masks(x.shape[0], torch.Generator().manual_seed(0))
+    seen = {}
+    hooks = [m.register_forward_pre_hook(lambda mod, args, key=key: seen.setdefault(key, args[0]))
+             for key, m in (("target", model.net.encoder.embeddings), ("context", model.context_encoder.embeddings))]
+    model.loss(x, masks)
+    for h in hooks:
+        h.remove()
+    assert torch.equal(seen["target"], x[:, 1]) and torch.equal(seen["context"], x[:, 0])
+
+
+def test_a_jittered_run_trains_and_says_so_in_its_card(tmp_path):
+    card = train("jepa", get_recipe("smoke", acq_jitter=1.0), tmp_path / "run", clip_source=fake_clip,
+                 to_input=fake_input, progress=False)
+    assert "acquisition jitter 1.0" in card["data"]["augmentation"]
+    assert card["steps"] == 4 and np.isfinite(np.array(card["loss_curve"], dtype=float)).all()
