@@ -102,6 +102,8 @@ class JEPA(nn.Module):
         """Mean over mask generators of L1(predicted, layer-normed target) at the target tokens (targets
         centred over the batch per token position when the recipe says so). x (B, T, C, H, W), or
         (B, 2, T, C, H, W): two acquisitions of each clip, the context from the first, targets the second."""
+        if x.ndim == 6 and x.shape[1] != 2:
+            raise ValueError(f"a JEPA takes one view or two (context, targets) of each clip; got {x.shape[1]}")
         x, target_x = (x[:, 0], x[:, 1]) if x.ndim == 6 else (x, x)
         with torch.no_grad():
             raw = self.net.encoder(target_x).last_hidden_state           # (B, N, D)

@@ -50,7 +50,7 @@ def masks_to(masks, device: torch.device):
 
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, masks,
                step: int, total: int) -> tuple[float, dict[str, float]]:
-    """One optimiser step on batch x (B, T, C, H, W); `step` is 0-based. -> (loss, stats)"""
+    """One optimiser step on batch x (B, [views,] T, C, H, W); `step` is 0-based. -> (loss, stats)"""
     amp = x.device.type == "cuda"
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
         loss, stats = model.loss(x, masks)
@@ -122,7 +122,9 @@ def train(method: str, recipe: Recipe, out: str | Path, *, resume: bool = False,
         if state["method"] != method or state["recipe"] != recipe.name:
             raise ValueError(f"{state_path} is a {state['method']}/{state['recipe']} run, not {method}/{recipe.name}")
         now = _resumable_settings(recipe)
-        changed = [k for k, v in state.get("settings", {}).items() if now.get(k) != v]
+        # a field added to Recipe after the run started: the run trained with its default
+        saved = {**_resumable_settings(Recipe(name=recipe.name)), **state["settings"]} if "settings" in state else now
+        changed = [k for k, v in now.items() if saved.get(k) != v]
         if changed:
             raise ValueError(f"{state_path} was trained with other settings ({', '.join(changed)}); "
                              "resume it with the ones it started with")

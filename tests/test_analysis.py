@@ -80,13 +80,19 @@ def test_degraded_copies_are_seen_through_the_clean_clips_crop(shipped_pair):
     sweep reproduces the clean prediction, and a copy darkened at depth lines up with the clean view."""
     from echo.degrade import degrade
     from echo.preprocess import crop_to_sector
-    from explain.analysis.degradation import severity_sweep
+    from explain.analysis.degradation import condition_efs, severity_sweep
     from explain.analysis.predict import predict
     clip = render_clip(5, "adult", n_frames=40, size=112, fps=50)
     clean = predict(shipped_pair, clip)
     sweep = severity_sweep(shipped_pair, clip, "depth_attenuation", severities=(0.0, 1.0))
+    efs = condition_efs(shipped_pair, clip, ("depth_attenuation_2.15",))
+    in_crop = predict(shipped_pair, degrade(crop_to_sector(clip), "depth_attenuation", 1.0))
+    found_again = predict(shipped_pair, degrade(clip, "depth_attenuation", 1.0))   # the old, zoomed way
     for role in ("jepa", "mae"):
         assert sweep["ef"][role][0] == pytest.approx(clean[role].ef, abs=1e-4)
+        assert sweep["ef"][role][1] == pytest.approx(in_crop[role].ef, abs=1e-4)
+        assert efs["depth_attenuation_2.15"][role] == pytest.approx(in_crop[role].ef, abs=1e-4)
+        assert abs(found_again[role].ef - in_crop[role].ef) > 1e-3
     dark = model_view(degrade(crop_to_sector(clip), "depth_attenuation", 1.0)).frames.astype(int)
     bright = clean["jepa"].view.frames.astype(int)                          # (16, 112, 112)
     assert (dark <= bright + 1).all() and np.corrcoef(dark.ravel(), bright.ravel())[0, 1] > 0.8

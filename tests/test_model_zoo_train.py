@@ -144,6 +144,18 @@ def test_resume_refuses_a_run_started_with_other_settings(tmp_path):
               clip_source=fake_clip, to_input=fake_input, progress=False)
 
 
+def test_resume_takes_a_field_added_since_as_its_default(tmp_path):
+    train("mae", R, tmp_path, stop_after=2, clip_source=fake_clip, to_input=fake_input, progress=False)
+    state = torch.load(tmp_path / "state.pt", weights_only=True)
+    del state["settings"]["acq_jitter"]                       # a run started before the field existed
+    torch.save(state, tmp_path / "state.pt")
+    with pytest.raises(ValueError, match="acq_jitter"):
+        train("mae", get_recipe("smoke", acq_jitter=1.0), tmp_path, resume=True,
+              clip_source=fake_clip, to_input=fake_input, progress=False)
+    card = train("mae", R, tmp_path, resume=True, clip_source=fake_clip, to_input=fake_input, progress=False)
+    assert card["steps"] == 4
+
+
 def test_cli_refuses_to_resume_another_method(tmp_path):
     train("mae", R, tmp_path, stop_after=1, clip_source=fake_clip, to_input=fake_input, progress=False)
     with pytest.raises(ValueError, match="mae/smoke run"):
@@ -182,6 +194,8 @@ def test_jepa_predicts_the_second_views_targets_from_the_first():
     torch.manual_seed(0)
     model = JEPA(jitter)
     assert model.views == 2 and MAE(jitter).views == 1
+    with pytest.raises(ValueError, match="one view or two"):
+        model.loss(torch.zeros(4, 3, 8, 3, 64, 64), model.sample_masks(4, torch.Generator().manual_seed(0)))
     x = PhantomBatches(jitter, 0, fake_clip, fake_input, views=2).batch(0)      # (B, 2, T, C, H, W)
     masks = model.sample_masks(x.shape[0], torch.Generator().manual_seed(0))
     seen = {}

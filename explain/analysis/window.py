@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from echo.clip import Clip, ClipError
-from echo.preprocess import crop_to_sector, to_model_input
+from echo.preprocess import crop_to_sector, find_sector, is_cropped, to_model_input
 from explain.analysis.beat import beat_frames
 
 
@@ -69,7 +69,8 @@ def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0) ->
         raise ClipError(f"Start frame {start} is outside the clip's {clip.n_frames} frames.")
     beat = beat_frames(clip)
     idx = beat_indices(clip.n_frames, beat[0], frames, start)
-    cropped = _select(crop_to_sector(clip), idx)    # the fan of the whole clip, as to_model_input finds it
+    sector = None if is_cropped(clip) else find_sector(clip.frames)   # over the whole clip, as to_model_input
+    cropped = crop_to_sector(_select(clip, idx), sector)                # only the frames the model sees
     x = to_model_input(cropped, frames=frames, size=size, channels=3, crop_sector=False)  # (1, T, C, S, S)
     t = cropped.truth
     scale = size / cropped.height                                         # the crop is square

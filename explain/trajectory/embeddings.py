@@ -65,8 +65,8 @@ def pool_tokens(tokens: torch.Tensor, pool: str = "mean", probe=None) -> torch.T
 def frame_embeddings(wrapper, clip: Clip, stride: int = 1, pool: str = "mean", probe=None,
                      batch: int = 16, crop_sector: bool = True, step: float = 1.0) -> FrameEmbeddings:
     """The embedding of the window centred on every stride-th frame of the clip. -> (K, D)
-    crop_sector=False skips finding the fan (for clips already cropped, e.g. degraded copies that
-    must keep the clean clip's crop). step: source frames between window frames (1: consecutive)."""
+    crop_sector=False skips finding the fan and pads the whole frame square (a clip crop_to_sector
+    made is never cropped again either way). step: source frames between window frames (1: consecutive)."""
     if pool not in POOLS:
         raise ValueError(f"pool must be one of {', '.join(POOLS)}; got {pool!r}")
     frames, size = input_shape(wrapper)
