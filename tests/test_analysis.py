@@ -156,3 +156,16 @@ def test_a_map_too_slow_for_the_cpu_is_refused_before_it_starts():
                                                                                       num_attention_heads=3, crop_size=112,
                                                                                       frames_per_clip=16)))
     check_cost(small, "occlusion", {})                                 # the shipped size: allowed
+
+
+def test_every_degraded_copy_shows_the_clean_clips_beat(shipped_pair, monkeypatch):
+    """Without ground-truth timing the beat is estimated; a copy with dropped frames or noise would
+    estimate its own, so the copies are handed the clean clip's."""
+    import explain.analysis.degradation as degradation
+    clip = render_clip(5, "adult", n_frames=100, size=112, fps=50)          # about two beats
+    clip = dataclasses.replace(clip, truth=None, source="patient.avi", meta={})
+    beats, real_predict = [], degradation.predict
+    monkeypatch.setattr(degradation, "predict", lambda m, c, beat=None: beats.append(beat) or real_predict(m, c, beat=beat))
+    degradation.condition_efs(shipped_pair, clip, ("dropped_frames_med", "noise_med"))
+    degradation.severity_sweep(shipped_pair, clip, "dropped_frames", severities=(0.0, 1.0))
+    assert len(beats) == 5 and all(b == beat_frames(clip) and b[1] == "estimated" for b in beats)

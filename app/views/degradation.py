@@ -30,8 +30,9 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
 
     def run():
         clean = predictions(clip_key, pair)                 # the Predictions view's cached result
-        bad = predict(pair, degrade(crop_to_sector(clip), name, float(severity), seed=int(seed)))  # the clean crop
         first = next(iter(pair))
+        bad = predict(pair, degrade(crop_to_sector(clip), name, float(severity), seed=int(seed)),
+                      beat=clean[first].view.beat)          # the clean clip's crop and frames
         a, b = clean[first].view, bad[first].view
         side = np.concatenate([a.frames, np.full_like(a.frames[:, :, :4], 255), b.frames], axis=2)  # (T, S, 2S+4)
         video = write_mp4(media_path(".mp4"), _upscale(side), 16.0)

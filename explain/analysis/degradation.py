@@ -3,7 +3,8 @@ over severity, with the sensitivity curve as a plotly figure.
 
 Degradations act inside the clean clip's sector crop (echo.preprocess.crop_to_sector), as in the
 evaluation (model_zoo.evaluate): same seed, same degraded pixels, and the same crop as the clean clip,
-so a degradation that darkens the fan's edges does not also zoom the heart.
+so a degradation that darkens the fan's edges does not also zoom the heart; and every copy shows the
+frames the clean clip's beat picks (noise or dropped frames would move an estimated beat).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import plotly.graph_objects as go
 from echo.clip import Clip
 from echo.degrade import CONDITIONS, apply_condition, degrade
 from echo.preprocess import crop_to_sector
+from explain.analysis.beat import beat_frames
 from explain.analysis.budget import check_budget
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import predict
@@ -28,8 +30,10 @@ def condition_efs(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(C
     for m in models.values():
         check_budget(m, len(conditions) + 1, "EF under every degradation")
     out, cropped = {}, crop_to_sector(clip)
+    beat = beat_frames(cropped)                      # the clean clip's: every copy shows the same frames
     for cond in ("clean", *conditions):
-        preds = clean if cond == "clean" and clean is not None else predict(models, apply_condition(cropped, cond, seed=seed))
+        preds = clean if cond == "clean" and clean is not None else \
+            predict(models, apply_condition(cropped, cond, seed=seed), beat=beat)
         out[cond] = {role: p.ef for role, p in preds.items()}
     return out
 
@@ -40,8 +44,9 @@ def severity_sweep(models: dict[str, LoadedModel], clip: Clip, name: str,
     for m in models.values():
         check_budget(m, len(severities), "The severity sweep")
     efs, cropped = {role: [] for role in models}, crop_to_sector(clip)
+    beat = beat_frames(cropped)
     for s in severities:
-        preds = predict(models, cropped if s == 0 else degrade(cropped, name, s, seed=seed))
+        preds = predict(models, cropped if s == 0 else degrade(cropped, name, s, seed=seed), beat=beat)
         for role, p in preds.items():
             efs[role].append(p.ef)
     change = {r: [None if e is None or v[0] is None else e - v[0] for e in v] for r, v in efs.items()}

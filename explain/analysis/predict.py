@@ -37,16 +37,19 @@ def is_phantom_clip(clip: Clip) -> bool:
     return bool(clip.meta.get("phantom")) or "example" in clip.meta         # set by echo.phantom / echo.examples
 
 
-def views_for(models: dict[str, LoadedModel], clip: Clip) -> dict[tuple[int, int], ModelView]:
-    """One ModelView per distinct input shape among the models."""
-    return {m.input_shape: model_view(clip, *m.input_shape) for m in models.values()} if models else {}
+def views_for(models: dict[str, LoadedModel], clip: Clip, beat: tuple[float, str] | None = None
+              ) -> dict[tuple[int, int], ModelView]:
+    """One ModelView per distinct input shape among the models (beat: see model_view)."""
+    return {m.input_shape: model_view(clip, *m.input_shape, beat=beat) for m in models.values()} if models else {}
 
 
-def predict(models: dict[str, LoadedModel], clip: Clip, is_phantom: bool | None = None) -> dict[str, Prediction]:
-    """{role: Prediction}. is_phantom: whether the clip comes from the phantom (default: its source says)."""
+def predict(models: dict[str, LoadedModel], clip: Clip, is_phantom: bool | None = None,
+            beat: tuple[float, str] | None = None) -> dict[str, Prediction]:
+    """{role: Prediction}. is_phantom: whether the clip comes from the phantom (default: its source says);
+    beat: the frames per beat to use (a degraded copy takes its clean clip's; default: estimated)."""
     if is_phantom is None:
         is_phantom = is_phantom_clip(clip)
-    views = views_for(models, clip)
+    views = views_for(models, clip, beat)
     out = {}
     for role, m in models.items():
         view = views[m.input_shape]

@@ -63,11 +63,14 @@ def _select(clip: Clip, idx: np.ndarray) -> Clip:
     return Clip(clip.frames[idx], clip.fps, clip.source, t, dict(clip.meta))
 
 
-def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0) -> ModelView:
-    """What a model with `frames` x `size` px input sees of `clip`, one beat from frame `start`."""
+def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0,
+               beat: tuple[float, str] | None = None) -> ModelView:
+    """What a model with `frames` x `size` px input sees of `clip`, one beat from frame `start`.
+    beat: (frames per beat, where it came from) when known, e.g. the clean clip's for a degraded copy,
+    so both show the same frames (default: beat_frames of this clip)."""
     if not 0 <= start < clip.n_frames:
         raise ClipError(f"Start frame {start} is outside the clip's {clip.n_frames} frames.")
-    beat = beat_frames(clip)
+    beat = beat or beat_frames(clip)
     idx = beat_indices(clip.n_frames, beat[0], frames, start)
     sector = None if is_cropped(clip) else find_sector(clip.frames)   # over the whole clip, as to_model_input
     cropped = crop_to_sector(_select(clip, idx), sector)                # only the frames the model sees
