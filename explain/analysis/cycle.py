@@ -65,10 +65,10 @@ def cycle(models: dict[str, LoadedModel], clip: Clip, method: str = "pca", dims:
         check_budget(m, n_windows * (2 if bad is not None else 1), "The trajectory view")
     out = {}
     for role, m in models.items():
-        clean = frame_embeddings(m.wrapper, cropped, stride, crop_sector=False)
+        clean = frame_embeddings(m.wrapper, cropped, stride)
         runs = [clean.embeddings]
         if bad is not None:
-            runs.append(frame_embeddings(m.wrapper, bad, stride, crop_sector=False).embeddings)
+            runs.append(frame_embeddings(m.wrapper, bad, stride).embeddings)
         proj = project(runs, method, dims)
         phase = phase_at(estimate, clean.frames)
         shown = {"clean": (proj.points[0], clean.frames)}

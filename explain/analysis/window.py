@@ -74,7 +74,7 @@ def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0,
     idx = beat_indices(clip.n_frames, beat[0], frames, start)
     sector = None if is_cropped(clip) else find_sector(clip.frames)   # over the whole clip, as to_model_input
     cropped = crop_to_sector(_select(clip, idx), sector)                # only the frames the model sees
-    x = to_model_input(cropped, frames=frames, size=size, channels=3, crop_sector=False)  # (1, T, C, S, S)
+    x = to_model_input(cropped, frames=frames, size=size, channels=3)  # (1, T, C, S, S)
     t = cropped.truth
     scale = size / cropped.height                                         # the crop is square
     tracings = {} if t is None else {i: np.asarray(seg, np.float64) * scale for i, seg in t.lv_tracings.items()}

@@ -63,15 +63,15 @@ def pool_tokens(tokens: torch.Tensor, pool: str = "mean", probe=None) -> torch.T
 
 @torch.no_grad()
 def frame_embeddings(wrapper, clip: Clip, stride: int = 1, pool: str = "mean", probe=None,
-                     batch: int = 16, crop_sector: bool = True, step: float = 1.0) -> FrameEmbeddings:
+                     batch: int = 16, step: float = 1.0) -> FrameEmbeddings:
     """The embedding of the window centred on every stride-th frame of the clip. -> (K, D)
-    crop_sector=False skips finding the fan and pads the whole frame square (a clip crop_to_sector
-    made is never cropped again either way). step: source frames between window frames (1: consecutive)."""
+    The clip is cropped to its fan unless crop_to_sector made it (a degraded copy of a cropped clip
+    keeps the clean clip's crop). step: source frames between window frames (1: consecutive)."""
     if pool not in POOLS:
         raise ValueError(f"pool must be one of {', '.join(POOLS)}; got {pool!r}")
     frames, size = input_shape(wrapper)
     centres = centre_frames(clip.n_frames, stride)
-    x = to_model_input(clip, frames=clip.n_frames, size=size, crop_sector=crop_sector)[0]  # (T, C, H, W)
+    x = to_model_input(clip, frames=clip.n_frames, size=size)[0]  # (T, C, H, W)
     windows = torch.as_tensor(window_indices(clip.n_frames, centres, frames, step))  # (K, F)
     out = []
     for chunk in windows.split(batch):

@@ -100,10 +100,10 @@ def degraded_runs(wrapper, clip: Clip, conditions: list[str], stride: int = 1, s
     copy's shift. -> {'clean': FrameEmbeddings, 'runs': {condition: FrameEmbeddings},
     'shift': {condition: float}}"""
     cropped = crop_to_sector(clip)                      # degrade inside the clean clip's crop
-    clean = frame_embeddings(wrapper, cropped, stride, pool, probe, crop_sector=False)
+    clean = frame_embeddings(wrapper, cropped, stride, pool, probe)
     runs, shifts = {}, {}
     for condition in conditions:
         runs[condition] = frame_embeddings(wrapper, apply_condition(cropped, condition, seed=seed), stride,
-                                           pool, probe, crop_sector=False)
+                                           pool, probe)
         shifts[condition] = trajectory_shift(clean.embeddings, runs[condition].embeddings)
     return {"clean": clean, "runs": runs, "shift": shifts}
