@@ -15,6 +15,7 @@ from model_zoo.data import render_beat
 from model_zoo.evaluate import Sizes, evaluate, ship, write_results
 from model_zoo.evaluate.__main__ import main
 from model_zoo.evaluate.protocol import QUICK_SIZES
+from model_zoo.evaluate.table import render_markdown
 from model_zoo.features import ClipBank, model_inputs, split_seeds
 from model_zoo.jepa import JEPA
 from model_zoo.probes import PROBE_CARD, ProbeTraining, load_probe, predict_ef
@@ -130,6 +131,27 @@ def test_ship_writes_probes_cards_and_results(tiny):
         m, check = model_zoo.load(folder, device="cpu"), meta["check"]
         x = to_model_input([render_beat(s, "adult", 8, 64) for s in check["clip_seeds"]], frames=8, size=64)
         assert np.abs(predict_ef(m, probe, x).numpy() - check["ef_pred"]).max() < 0.01
+
+
+def test_the_floor_is_the_train_mean_constant_of_the_same_test_clips(tiny):
+    ev, _, _ = tiny
+    floor = ev.results["train_mean_constant"]
+    train_ef = ClipBank(8, 64).ef("train", ev.results["n_train"])
+    assert floor["ef"] == pytest.approx(train_ef.mean(), abs=1e-3)
+    assert floor["clean"]["mae"] == pytest.approx(np.abs(ev.truth["clean"] - train_ef.mean()).mean(), abs=1e-3)
+    assert floor["pediatric"]["mae"] == pytest.approx(np.abs(ev.truth["pediatric"] - train_ef.mean()).mean(), abs=1e-3)
+    assert floor["clean"]["r2"] <= 0                     # a constant explains nothing of the test EF
+
+
+def test_the_table_shows_the_floor_and_still_renders_files_without_it(tiny):
+    ev, _, _ = tiny
+    md = render_markdown(ev.results)
+    row = next(line for line in md.splitlines() if line.startswith("| train-mean constant |"))
+    mae = f"{ev.results['train_mean_constant']['clean']['mae']:.2f}"
+    assert row.count(f" {mae} ") == 1 + len(CONDITIONS)   # clean and every adult condition: the same clips
+    assert row.count("|") == next(line for line in md.splitlines() if line.startswith("| model |")).count("|")
+    old = {k: v for k, v in ev.results.items() if k != "train_mean_constant"}
+    assert "train-mean constant" not in render_markdown(old)
 
 
 def test_models_with_different_inputs_are_refused(smoke_models, tmp_path):

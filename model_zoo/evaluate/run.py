@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 import model_zoo
 from model_zoo.evaluate.protocol import ADULT_CONDITIONS, DEFAULT_SIZES, Sizes, protocol_card
-from model_zoo.evaluate.summary import summarise
+from model_zoo.evaluate.summary import summarise, train_mean_constant
 from model_zoo.features import (ClipBank, PixelEncoder, extract, input_shape, model_inputs, random_encoder,
                                 split_seeds, views)
 from model_zoo.probes import ProbeTraining, fit_attentive, fit_linear, predict_tokens
@@ -125,6 +125,7 @@ def evaluate(models: list[str], sizes: Sizes = DEFAULT_SIZES, probe_seeds: int =
         "n": {c: len(truth[c]) for c in truth},
         "n_train": sizes.train, "n_val": sizes.val,
         "models": summarise(truth, preds, families, infos, linear_infos, seeds),
+        "train_mean_constant": train_mean_constant(truth, bank.ef("train", sizes.train)),
         "protocol": protocol_card(frames, size, seeds, training.to_dict()),
         "wall_s": {k: round(v, 1) if isinstance(v, float) else v for k, v in wall.items()},
         "threads": torch.get_num_threads(), "device": str(dev),

@@ -54,6 +54,16 @@ def _block(runs: list[dict]) -> dict:
             "pediatric": {"mae": _r(np.mean(ped)), "mae_std": _std(ped)}}
 
 
+def train_mean_constant(truth: dict[str, np.ndarray], train_ef: np.ndarray) -> dict:
+    """The floor: every test clip predicted as the train split's mean EF, an input-free answer. Its MAE is
+    the same under every adult condition (the same clips); a probe near it has lost EF, and a probe that
+    falls to it under a degradation has degraded by its distance from it, whatever it learned."""
+    ef = float(np.mean(train_ef))
+    constant = lambda c: np.full_like(truth[c], ef, dtype=np.float64)
+    return {"ef": _r(ef), "clean": {k: _r(v) for k, v in regression_metrics(constant("clean"), truth["clean"]).items()},
+            "pediatric": {"mae": _r(regression_metrics(constant("pediatric"), truth["pediatric"])["mae"])}}
+
+
 def summarise(truth: dict[str, np.ndarray], preds: dict[str, dict], families: dict[str, str],
               infos: dict[str, list[dict]], linear_infos: dict[str, dict], seeds: list[int]) -> dict:
     """results.json's "models": per model the attentive probe's mean/std over seeds, each seed's own

@@ -39,6 +39,18 @@ def _probe_rows(results: dict, view) -> list[list]:
     return rows
 
 
+def _floor_row(results: dict, columns: int) -> list[list]:
+    """The train-mean constant's row (results.json files written before it existed have none)."""
+    c = results.get("train_mean_constant")
+    if c is None:
+        return []
+    mae = f"{c['clean']['mae']:.2f}"
+    degraded = [mae] * len(BENCHMARK_CONDITIONS)
+    row = ["train-mean constant", "none (no input)", mae, f"{c['clean']['rmse']:.2f}", f"{c['clean']['r2']:.3f}",
+           *degraded, "0 (ignores the clip)", f"{c['pediatric']['mae']:.2f}"]
+    return [row + [mae] * (columns - len(row))]
+
+
 def render_markdown(results: dict) -> str:
     """The whole results.md."""
     n, p = results["n"], results["protocol"]
@@ -56,8 +68,13 @@ def render_markdown(results: dict) -> str:
         "100 (MAE - clean MAE) / clean MAE. Baselines: `random` (same architecture, untrained) and "
         "`pixels` (the clip itself); pretraining that does not beat them shows here.",
         "",
-        *_table(header, _probe_rows(results, lambda m: m)),
+        *_table(header, _probe_rows(results, lambda m: m) + _floor_row(results, len(header))),
         "",
+        *([f"The last row is the floor: every clip predicted as the train split's mean EF "
+           f"({results['train_mean_constant']['ef']:.1f}%). A probe that falls to it under a degradation has "
+           "lost EF, and its relative degradation then measures how far below the floor it started "
+           "(so the preprint's EchoMAE-L moved only +0.5% from an already poor 8.52).", ""]
+          if "train_mean_constant" in results else []),
         "## Second view: ridge on mean-pooled tokens (pixels: the whole pooled clip)",
         "",
         *_table(header, _probe_rows(results, lambda m: m["linear_probe"])),

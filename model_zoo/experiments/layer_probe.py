@@ -1,14 +1,17 @@
 """Where in the encoder is EF? An attentive probe on every layer's tokens, scored on the val split.
 
     python -m model_zoo.experiments.layer_probe --models jepa-small,mae-small --out DIR
-        [--n-train 1000 --n-val 250] [--seed 0] [--threads N]
+        [--n-train 1000 --n-val 250] [--seed 0] [--threads N] [--conditions benchmark] [--no-random]
 
 A diagnostic for the recipe search (model_zoo/RECIPES.md), not part of the benchmark: the same
 clips, inputs and probe as `python -m model_zoo.evaluate` (train and val splits only, so the test
 split is never looked at), one probe seed, one probe per layer output (layer 0 = the patch
 embedding, layer L = the last block, before the final norm; the probe normalises its input).
-A random encoder of the first model's architecture is probed too. Writes DIR/layer_probe.json and
-prints a table of val MAE per layer.
+A random encoder of the first model's architecture is probed too (unless --no-random). With
+--conditions (comma-separated echo.degrade conditions, or `benchmark` for the EchoJEPA six), each
+layer's probe is also scored on the val clips under each condition (degraded inside the clean crop,
+as the evaluation does), with the mean relative degradation over them: the robustness of each layer,
+measured without the test split. Writes DIR/layer_probe.json and prints a table of val MAE per layer.
 """
 from __future__ import annotations
 
@@ -20,9 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from echo.degrade import BENCHMARK_CONDITIONS, CONDITIONS
 from model_zoo.evaluate.run import resolve_model
 from model_zoo.features import ClipBank, input_shape, model_inputs, random_encoder, split_seeds
-from model_zoo.probes import ProbeTraining, fit_attentive
+from model_zoo.probes import ProbeTraining, fit_attentive, predict_tokens
 from model_zoo.wrapper import EncoderWrapper, load
 
 
@@ -46,21 +50,50 @@ def layer_tokens(encoder: EncoderWrapper, x: torch.Tensor) -> list[torch.Tensor]
     return outs
 
 
+def split_layer_tokens(encoder: EncoderWrapper, bank: ClipBank, split: str, n: int, condition: str,
+                       frames: int, size: int) -> list[torch.Tensor]:
+    """Every layer's tokens of a split's first n clips under a condition: L + 1 tensors (n, N, D)."""
+    parts = [layer_tokens(encoder, x) for x in model_inputs(bank.clips(split, n), split_seeds(split, n),
+                                                             condition, frames, size)]
+    return [torch.cat(layer) for layer in zip(*parts)]
+
+
 def probe_layers(encoder: EncoderWrapper, bank: ClipBank, n_train: int, n_val: int, seed: int,
-                 frames: int, size: int) -> list[dict]:
-    """Val metrics of an attentive probe on each layer's tokens."""
-    feats = {}
-    for split, n in (("train", n_train), ("val", n_val)):
-        parts = [layer_tokens(encoder, x) for x in model_inputs(bank.clips(split, n), split_seeds(split, n),
-                                                                 "clean", frames, size)]
-        feats[split] = [torch.cat(layer) for layer in zip(*parts)]           # per layer (n, N, D)
-    rows = []
-    for layer, (tr, va) in enumerate(zip(feats["train"], feats["val"])):
-        _, info = fit_attentive(tr, bank.ef("train", n_train), va, bank.ef("val", n_val), seed, ProbeTraining())
+                 frames: int, size: int, conditions: tuple[str, ...] = ()) -> list[dict]:
+    """Val metrics of an attentive probe on each layer's tokens, clean and under each condition."""
+    train = split_layer_tokens(encoder, bank, "train", n_train, "clean", frames, size)
+    val = split_layer_tokens(encoder, bank, "val", n_val, "clean", frames, size)
+    ef_train, ef_val = bank.ef("train", n_train), bank.ef("val", n_val)
+    rows, probes = [], []
+    for layer, (tr, va) in enumerate(zip(train, val)):
+        probe, info = fit_attentive(tr, ef_train, va, ef_val, seed, ProbeTraining())
+        probes.append(probe)
         rows.append({"layer": layer, **{k: round(v, 3) for k, v in info["val"].items()},
                      "best_epoch": info["best_epoch"]})
         print(f"{encoder.name} layer {layer}: val MAE {info['val']['mae']:.2f}", file=sys.stderr, flush=True)
+    del train, val
+    for condition in conditions:
+        degraded = split_layer_tokens(encoder, bank, "val", n_val, condition, frames, size)
+        for row, probe, tokens in zip(rows, probes, degraded):
+            row.setdefault("degraded", {})[condition] = round(float(np.abs(predict_tokens(probe, tokens) - ef_val).mean()), 3)
+        print(f"{encoder.name} {condition}: " + " ".join(f"{r['degraded'][condition]:.2f}" for r in rows),
+              file=sys.stderr, flush=True)
+    for row in rows:
+        if conditions:
+            row["mean_rel_degradation_pct"] = round(float(np.mean(
+                [100 * (row["degraded"][c] - row["mae"]) / row["mae"] for c in conditions])), 1)
     return rows
+
+
+def parse_conditions(text: str) -> tuple[str, ...]:
+    """'benchmark' -> the EchoJEPA six; else comma-separated echo.degrade conditions, each checked."""
+    if not text:
+        return ()
+    names = BENCHMARK_CONDITIONS if text == "benchmark" else tuple(c for c in text.split(",") if c)
+    unknown = [c for c in names if c not in CONDITIONS]
+    if unknown:
+        raise SystemExit(f"unknown conditions {unknown}; known: benchmark or {', '.join(CONDITIONS)}")
+    return tuple(names)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -71,7 +104,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--n-val", type=int, default=250)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int)
+    ap.add_argument("--conditions", default="", help="'benchmark' or comma-separated echo.degrade conditions, scored on val")
+    ap.add_argument("--no-random", action="store_true", help="skip the random encoder")
     args = ap.parse_args(argv)
+    conditions = parse_conditions(args.conditions)
     if args.threads:
         torch.set_num_threads(args.threads)
     encoders = {}
@@ -79,19 +115,24 @@ def main(argv: list[str] | None = None) -> None:
         folder, name = resolve_model(m)
         encoders[name] = load(folder, device="cpu")
     first = next(iter(encoders.values()))
-    encoders["random"] = random_encoder(first, args.seed)
+    if not args.no_random:
+        encoders["random"] = random_encoder(first, args.seed)
     frames, size = input_shape(first)
     bank = ClipBank(frames, size)
-    results = {name: probe_layers(enc, bank, args.n_train, args.n_val, args.seed, frames, size)
+    results = {name: probe_layers(enc, bank, args.n_train, args.n_val, args.seed, frames, size, conditions)
                for name, enc in encoders.items()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "layer_probe.json").write_text(json.dumps(
         {"split": "val", "n_train": args.n_train, "n_val": args.n_val, "probe_seed": args.seed,
-         "val_ef_std": round(float(np.std(bank.ef("val", args.n_val))), 3), "layers": results}, indent=1))
+         "val_ef_std": round(float(np.std(bank.ef("val", args.n_val))), 3), "conditions": list(conditions),
+         "layers": results}, indent=1))
     print("| model | " + " | ".join(f"layer {r['layer']}" for r in next(iter(results.values()))) + " |")
     for name, rows in results.items():
         print(f"| {name} | " + " | ".join(f"{r['mae']:.2f}" for r in rows) + " |")
+        if conditions:
+            print(f"| {name} mean degradation | " + " | ".join(f"{r['mean_rel_degradation_pct']:+.1f}%"
+                                                          for r in rows) + " |")
 
 
 if __name__ == "__main__":
