@@ -1,5 +1,6 @@
 """The app's handlers as plain functions: loading clips, predictions, the degradation lab, evidence,
 the session store, and how errors reach the page."""
+import dataclasses
 from pathlib import Path
 
 import gradio as gr
@@ -9,6 +10,8 @@ from app import session
 from app.errors import shows_errors
 from app.views import degradation, evidence, inputs, models, predictions
 from echo.clip import ClipError
+from echo.phantom import render_clip
+from explain.analysis.beat import beat_frames
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +72,21 @@ def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair
     for role, (video, md) in under.items():
         assert Path(video).is_file() and video != clean[role][0] and "focus ratio" in md
         assert md != clean[role][1]                     # a full-strength shadow moves the map
+
+
+def test_attention_under_a_degradation_shows_the_clean_clips_beat(shipped_pair, monkeypatch):
+    """An upload without timing: the degraded copy (here with frames dropped) would estimate a beat of its
+    own, so its map would cover other frames than the clean map's; it is handed the clean clip's beat."""
+    import explain.analysis.attention as explain_attention
+    clip = render_clip(5, "adult", n_frames=100, size=112, fps=50)          # about two beats
+    key = session.put_clip(dataclasses.replace(clip, truth=None, source="patient.avi", meta={}))
+    clean_beat = beat_frames(session.get_clip(key))
+    assert clean_beat[1] == "estimated"
+    beats, real_view = [], explain_attention.model_view
+    monkeypatch.setattr(explain_attention, "model_view",
+                        lambda c, *shape, beat=None: beats.append(beat) or real_view(c, *shape, beat=beat))
+    under = degradation.attention_under(key, shipped_pair, "dropped_frames", 1.0)
+    assert set(under) == set(shipped_pair) and beats == [clean_beat] * len(shipped_pair)
 
 
 def test_models_view_names_models_and_device(shipped_pair):

@@ -39,21 +39,24 @@ def info_markdown(r: AttentionResult) -> str:
     return "; ".join(f"{k}: {v}" for k, v in info.items())
 
 
-def _key(clip_key: str, pair: dict[str, LoadedModel], method: str, *settings) -> tuple[tuple, dict]:
+def _key(clip_key: str, pair: dict[str, LoadedModel], method: str, *settings,
+         beat: tuple[float, str] | None = None) -> tuple[tuple, dict]:
     """(cache key, the method's own parameters): settings a method ignores do not split the cache."""
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose one of: {', '.join(METHODS)}.")
     params = _params(method, *settings) if settings else _params(method, "mean", 0.0, 0, "probe")
     if params.get("readout") == "probe" and any(m.probe is None for m in pair.values()):
         params["readout"] = "mean"                      # a checkpoint without a probe: the column mean
-    return (clip_key, "attention", pair_key(pair), method, tuple(sorted(params.items()))), params
+    return (clip_key, "attention", pair_key(pair), method, tuple(sorted(params.items())), beat), params
 
 
 def maps(clip_key: str, pair: dict[str, LoadedModel], method: str, head_fusion: str = "mean",
          discard_ratio: float = 0.0, start_layer: int = 0, readout: str = "probe", layer: int = -1,
-         mode: str = "received", n_steps: int = 16) -> dict[str, AttentionResult]:
-    key, params = _key(clip_key, pair, method, head_fusion, discard_ratio, start_layer, readout, layer, mode, n_steps)
-    return cached(key, lambda: attention(pair, get_clip(clip_key), method, **params))
+         mode: str = "received", n_steps: int = 16, beat: tuple[float, str] | None = None) -> dict[str, AttentionResult]:
+    """Each model's map of the clip (cached); beat: see explain.analysis.attention.attention."""
+    key, params = _key(clip_key, pair, method, head_fusion, discard_ratio, start_layer, readout, layer, mode, n_steps,
+                       beat=beat)
+    return cached(key, lambda: attention(pair, get_clip(clip_key), method, beat=beat, **params))
 
 
 def focus_markdown(r: AttentionResult) -> str:
@@ -67,9 +70,10 @@ def focus_markdown(r: AttentionResult) -> str:
             f"than chance). Peak on it in {100 * f['pointing_game']:.0f}% of frames.")
 
 
-def overlay_videos(clip_key: str, pair: dict[str, LoadedModel], method: str, *params) -> dict[str, tuple[str, str]]:
+def overlay_videos(clip_key: str, pair: dict[str, LoadedModel], method: str, *params,
+                   beat: tuple[float, str] | None = None) -> dict[str, tuple[str, str]]:
     """{role: (overlay MP4 path, focus markdown)}."""
-    results = maps(clip_key, pair, method, *params)
+    results = maps(clip_key, pair, method, *params, beat=beat)
 
     def write():
         fps = get_clip(clip_key).fps
@@ -78,7 +82,7 @@ def overlay_videos(clip_key: str, pair: dict[str, LoadedModel], method: str, *pa
             beat_fps = fps * r.view.n_frames / r.view.beat[0]          # one beat plays in real time
             out[role] = str(write_overlay_mp4(media_path(".mp4"), r.view.frames, r.heat, beat_fps))
         return out
-    videos = cached(_key(clip_key, pair, method, *params)[0] + ("video",), write)
+    videos = cached(_key(clip_key, pair, method, *params, beat=beat)[0] + ("video",), write)
     return {role: (videos[role], focus_markdown(r) + (f"\n\n{info}" if (info := info_markdown(r)) else ""))
             for role, r in results.items()}
 

@@ -11,6 +11,7 @@ from app.views.predictions import predictions
 from echo.degrade import DEGRADATIONS, degrade
 from echo.preprocess import crop_to_sector
 from echo.writers import write_mp4
+from explain.analysis.beat import beat_frames
 from explain.analysis.degradation import sensitivity_figure, severity_sweep
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.analysis.predict import predict
@@ -67,12 +68,14 @@ def sweep(clip_key: str, pair: dict[str, LoadedModel], name: str, seed: int = 0)
 
 def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: float, seed: int = 0
                     ) -> dict[str, tuple[str, str]]:
-    """{role: (rollout overlay MP4, focus markdown)} on the degraded clip: does the map move with it?"""
+    """{role: (rollout overlay MP4, focus markdown)} on the degraded clip: does the map move with it?
+    The copy is shown the clean clip's crop and beat, so both maps cover the same frames."""
     from app.views.attention import overlay_videos
     _known(name)
+    clip = get_clip(clip_key)
     key = f"{clip_key}:{name}:{float(severity):.3f}:{int(seed)}"         # derived, so it can be rebuilt
     try:
         get_clip(key)
     except ValueError:
-        put_clip(degrade(crop_to_sector(get_clip(clip_key)), name, float(severity), seed=int(seed)), key)
-    return overlay_videos(key, pair, "rollout", "mean", 0.0, 0, "probe")
+        put_clip(degrade(crop_to_sector(clip), name, float(severity), seed=int(seed)), key)
+    return overlay_videos(key, pair, "rollout", "mean", 0.0, 0, "probe", beat=beat_frames(clip))

@@ -69,9 +69,11 @@ def check_cost(model: LoadedModel, method: str, params: dict) -> None:
                  "use rollout or the paper mode, or load the model with fewer frames")
 
 
-def attention(models: dict[str, LoadedModel], clip: Clip, method: str = "rollout", **params) -> dict[str, AttentionResult]:
+def attention(models: dict[str, LoadedModel], clip: Clip, method: str = "rollout",
+              beat: tuple[float, str] | None = None, **params) -> dict[str, AttentionResult]:
     """{role: AttentionResult}; EF methods need a probe: a model without one raises ValueError naming it.
-    A method too slow for the CPU is refused before it starts (check_cost)."""
+    A method too slow for the CPU is refused before it starts (check_cost). beat: frames per beat and
+    its source when known (a degraded copy is shown the clean clip's; default: estimated from `clip`)."""
     out = {}
     for m in models.values():
         check_cost(m, method, params)
@@ -79,7 +81,7 @@ def attention(models: dict[str, LoadedModel], clip: Clip, method: str = "rollout
         if method in EF_METHODS and m.probe is None:
             raise ValueError(f"{m.name} has no EF probe, so '{method}' (an attribution of its EF) cannot run; "
                              "use 'rollout' with the mean read-out, 'paper' or 'pretext'.")
-        view = model_view(clip, *m.input_shape)
+        view = model_view(clip, *m.input_shape, beat=beat)
         tmap = clip_map(m.wrapper, view.x, method, probe=m.probe, **params)
         out[role] = AttentionResult(role, m.name, tmap, tmap.frames(view.frames.shape), view, focus_of(tmap, view))
     return out
