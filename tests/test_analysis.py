@@ -158,6 +158,16 @@ def test_a_map_too_slow_for_the_cpu_is_refused_before_it_starts():
     check_cost(small, "occlusion", {})                                 # the shipped size: allowed
 
 
+def test_condition_efs_reads_the_beat_from_the_clean_predictions_it_is_given(shipped_pair, monkeypatch):
+    import explain.analysis.degradation as degradation
+    clip = dataclasses.replace(render_clip(5, "adult", n_frames=100, size=112, fps=50), truth=None,
+                               source="patient.avi", meta={})
+    clean = degradation.predict(shipped_pair, clip)
+    monkeypatch.setattr(degradation, "beat_frames", lambda c: pytest.fail("the beat was estimated again"))
+    out = degradation.condition_efs(shipped_pair, clip, ("noise_med",), clean=clean)
+    assert out["clean"] == {role: p.ef for role, p in clean.items()} and set(out) == {"clean", "noise_med"}
+
+
 def test_every_degraded_copy_shows_the_clean_clips_beat(shipped_pair, monkeypatch):
     """Without ground-truth timing the beat is estimated; a copy with dropped frames or noise would
     estimate its own, so the copies are handed the clean clip's."""

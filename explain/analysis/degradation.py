@@ -30,7 +30,8 @@ def condition_efs(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(C
     for m in models.values():
         check_budget(m, len(conditions) + 1, "EF under every degradation")
     out, cropped = {}, crop_to_sector(clip)
-    beat = beat_frames(cropped)                      # the clean clip's: every copy shows the same frames
+    # the clean clip's beat: every copy shows the same frames (the clean predictions' views hold it)
+    beat = next(iter(clean.values())).view.beat if clean else beat_frames(cropped)
     for cond in ("clean", *conditions):
         preds = clean if cond == "clean" and clean is not None else \
             predict(models, apply_condition(cropped, cond, seed=seed), beat=beat)
