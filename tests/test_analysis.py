@@ -158,6 +158,20 @@ def test_a_map_too_slow_for_the_cpu_is_refused_before_it_starts():
     check_cost(small, "occlusion", {})                                 # the shipped size: allowed
 
 
+def test_model_view_finds_an_uploads_fan_once(monkeypatch):
+    """Without timing the beat is estimated inside the fan; the fan model_view found is reused for it."""
+    import echo.preprocess
+    import explain.analysis.window as window
+    clip = dataclasses.replace(render_clip(5, "adult", n_frames=100, size=112, fps=50), truth=None,
+                               source="patient.avi", meta={})
+    calls, real = [], echo.preprocess.find_sector
+    counting = lambda frames: calls.append(len(frames)) or real(frames)
+    monkeypatch.setattr(echo.preprocess, "find_sector", counting)
+    monkeypatch.setattr(window, "find_sector", counting)
+    view = model_view(clip)
+    assert view.beat[1] == "estimated" and calls == [100]
+
+
 def test_condition_efs_reads_the_beat_from_the_clean_predictions_it_is_given(shipped_pair, monkeypatch):
     import explain.analysis.degradation as degradation
     clip = dataclasses.replace(render_clip(5, "adult", n_frames=100, size=112, fps=50), truth=None,

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from echo.clip import Clip
-from echo.preprocess import crop_to_sector
+from echo.preprocess import Sector, crop_to_sector
 from model_zoo.data import frames_per_beat
 
 BEAT_SECONDS = (0.3, 2.0)     # 200 to 30 beats per minute: the lags searched
@@ -45,11 +45,12 @@ def estimate_beat_frames(clip: Clip) -> float | None:
     return float(lags[best]) if corr[best] >= MIN_REPEAT else None
 
 
-def beat_frames(clip: Clip) -> tuple[float, str]:
-    """(frames per beat, where it came from: 'ground truth' | 'estimated' | 'whole clip')."""
+def beat_frames(clip: Clip, sector: Sector | None = None) -> tuple[float, str]:
+    """(frames per beat, where it came from: 'ground truth' | 'estimated' | 'whole clip').
+    sector: the clip's fan when the caller has found it already (else found here when needed)."""
     if clip.truth is not None and (clip.truth.phase is not None or len(clip.truth.ed_frames) > 1):
         return frames_per_beat(clip), "ground truth"
-    est = estimate_beat_frames(crop_to_sector(clip))   # text and ECG sweeps outside the fan would mislead it
+    est = estimate_beat_frames(crop_to_sector(clip, sector))   # text and ECG sweeps outside the fan would mislead it
     if est is not None:
         return est, "estimated"
     return float(clip.n_frames), "whole clip"

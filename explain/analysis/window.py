@@ -70,9 +70,9 @@ def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0,
     so both show the same frames (default: beat_frames of this clip)."""
     if not 0 <= start < clip.n_frames:
         raise ClipError(f"Start frame {start} is outside the clip's {clip.n_frames} frames.")
-    beat = beat or beat_frames(clip)
-    idx = beat_indices(clip.n_frames, beat[0], frames, start)
     sector = None if is_cropped(clip) else find_sector(clip.frames)   # over the whole clip, as to_model_input
+    beat = beat or beat_frames(clip, sector)
+    idx = beat_indices(clip.n_frames, beat[0], frames, start)
     cropped = crop_to_sector(_select(clip, idx), sector)                # only the frames the model sees
     x = to_model_input(cropped, frames=frames, size=size, channels=3)  # (1, T, C, S, S)
     t = cropped.truth
