@@ -1,6 +1,6 @@
 """Is EF still in a degraded clip? Probes trained on degraded clips, scored on the val split.
 
-    python -m model_zoo.experiments.degraded_probe --models jepa-small,mae-small --out DIR
+    python -m model_zoo.experiments.degraded_probe [--models jepa-small,mae-small] --out DIR
         [--conditions depth_attenuation_2.15,shadow_high] [--n-train 1000 --n-val 250] [--seed 0]
         [--threads N]
 
@@ -72,7 +72,9 @@ def degraded_probes(encoders: dict, bank: ClipBank, conditions: tuple[str, ...],
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m model_zoo.experiments.degraded_probe",
                                  description=__doc__.split("\n\n")[0])
-    ap.add_argument("--models", required=True, help="comma-separated shipped names or folder paths")
+    ap.add_argument("--models", default="", help="comma-separated shipped names or folder paths (none: pixels only)")
+    ap.add_argument("--size", type=int, default=112, help="input side in px when no model is named")
+    ap.add_argument("--frames", type=int, default=16, help="input frames when no model is named")
     ap.add_argument("--out", required=True)
     ap.add_argument("--conditions", default=DEFAULT_CONDITIONS,
                     help="'benchmark' or comma-separated echo.degrade conditions")
@@ -87,10 +89,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     encoders = {}
-    for m in args.models.split(","):
+    for m in filter(None, args.models.split(",")):
         folder, name = resolve_model(m)
         encoders[name] = load(folder, device="cpu")
-    frames, size = input_shape(next(iter(encoders.values())))
+    shapes = {input_shape(w) for w in encoders.values()} or {(args.frames, args.size)}
+    if len(shapes) != 1:
+        raise SystemExit(f"models take different inputs (frames, size): {sorted(shapes)}; run them separately")
+    frames, size = shapes.pop()
     encoders["pixels"] = PixelEncoder(frames, size)
     bank = ClipBank(frames, size)
     results = degraded_probes(encoders, bank, conditions, args.n_train, args.n_val, args.seed, frames, size)
