@@ -105,6 +105,8 @@ class PhantomBatches(IterableDataset):
                  to_input: ToInput | None = None, views: int = 1):
         if not 0 <= recipe.acq_jitter <= 1:
             raise ValueError(f"acq_jitter is a severity in [0, 1]; got {recipe.acq_jitter}")
+        if recipe.acq_clean_targets and recipe.acq_jitter == 0:
+            raise ValueError("acq_clean_targets needs acquisition jitter (acq_jitter > 0) on the context view")
         if views > 1 and recipe.acq_jitter == 0:
             raise ValueError("more than one view needs acquisition jitter (acq_jitter > 0) to differ")
         self.recipe = recipe
@@ -137,8 +139,9 @@ class PhantomBatches(IterableDataset):
             return self._augment(clip, rng)
         clip = crop_to_sector(clip)             # the fan found once, on the clean clip: every view keeps it
         crop_seed = int(rng.integers(2**31))    # one spatial crop for every view
-        views = [self._augment(acquisition_view(clip, r.acq_jitter, rng), np.random.default_rng(crop_seed))
-                 for _ in range(self.views)]
+        views = [self._augment(clip if k == 1 and r.acq_clean_targets else acquisition_view(clip, r.acq_jitter, rng),
+                               np.random.default_rng(crop_seed))
+                 for k in range(self.views)]                 # view 1: the JEPA's targets
         return views[0] if self.views == 1 else torch.stack(views)
 
     def batch(self, b: int) -> torch.Tensor:
@@ -178,5 +181,6 @@ def data_card(recipe: Recipe) -> dict:
         "augmentation": f"random resized crop, scale {list(r.crop_scale)}, aspect {list(r.crop_ratio)}, "
                         "same for all frames" + (
                             f"; acquisition jitter {r.acq_jitter} (model_zoo.data.acquisition_view: depth "
-                            "attenuation and gain cut, a fresh draw per view)" if r.acq_jitter else ""),
+                            "attenuation and gain cut, a fresh draw per view)" if r.acq_jitter else "") + (
+                            "; the JEPA's target view is the clean acquisition" if r.acq_clean_targets else ""),
     }

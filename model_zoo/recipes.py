@@ -61,6 +61,10 @@ class Recipe:
     # from another acquisition of the same heart (invariance past the patch embedding, as BYOL learns
     # it); MAE: one draw, its input and its target alike.
     acq_jitter: float = 0.0
+    # JEPA only, with acq_jitter: the target view is the clean acquisition (no extra attenuation or gain
+    # cut), only the context is jittered, so the targets keep all the clean clip holds and the context
+    # encoder must see through the acquisition to predict them (BYOL's asymmetric views)
+    acq_clean_targets: bool = False
     # MAE: tube masking ratio
     mae_mask_ratio: float = 0.9
     # Data: phantom clips on the fly; clip seeds data_seed .. data_seed + n_clips - 1 (keep evaluation
@@ -119,6 +123,11 @@ RECIPES: dict[str, Recipe] = {
     # change; this asks the blocks after it to discard the acquisition
     "small_centered_frozen_patch_jitter": Recipe(name="small_centered_frozen_patch_jitter", jepa_center_targets=True,
                                                  freeze_patch_embed=True, acq_jitter=1.0),
+    # Two acquisitions made the targets drop what changes between acquisitions, and EF went with it
+    # (layer probes: lost in the last block). Here only the context is jittered; targets see the clean clip.
+    "small_centered_frozen_patch_jitter_clean_targets": Recipe(
+        name="small_centered_frozen_patch_jitter_clean_targets", jepa_center_targets=True,
+        freeze_patch_embed=True, acq_jitter=1.0, acq_clean_targets=True),
     # The MAE's side: the same jittered clips (one draw each, input and target alike)
     "small_frozen_patch_jitter": Recipe(name="small_frozen_patch_jitter", freeze_patch_embed=True, acq_jitter=1.0),
 }

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 import model_zoo
 from echo.clip import Clip, GroundTruth
-from model_zoo.data import PhantomBatches, make_loader, one_beat, random_resized_crop
+from model_zoo.data import PhantomBatches, data_card, make_loader, one_beat, random_resized_crop
 from model_zoo.jepa import JEPA
 from model_zoo.mae import MAE
 from model_zoo.optim import make_optimizer, set_lr
@@ -187,6 +187,19 @@ def test_acquisition_views_differ_in_intensity_only_and_share_one_crop():
         PhantomBatches(get_recipe("smoke", acq_jitter=1.5), 0, fake_clip, fake_input)
     with pytest.raises(ValueError, match="jitter"):
         PhantomBatches(R, 0, fake_clip, fake_input, views=2)
+
+
+def test_clean_targets_jitter_only_the_context_view():
+    views = {j: PhantomBatches(get_recipe("smoke", acq_jitter=j, acq_clean_targets=True), 0, fake_clip, fake_input,
+                               views=2).batch(0) for j in (0.5, 1.0)}               # (B, 2, T, C, H, W) each
+    assert torch.equal(views[0.5][:, 1], views[1.0][:, 1])        # the target view: no jitter drawn
+    assert not torch.allclose(views[0.5][:, 0], views[1.0][:, 0])  # the context view: jittered
+    grey = views[1.0][:, :, :, 0] * STD[0, 0] + MEAN[0, 0]
+    assert (grey[:, 1].mean((1, 2, 3)) > grey[:, 0].mean((1, 2, 3))).all()   # jitter only darkens
+    with pytest.raises(ValueError, match="acq_clean_targets"):
+        PhantomBatches(get_recipe("smoke", acq_clean_targets=True), 0, fake_clip, fake_input)
+    assert "target view is the clean acquisition" in data_card(get_recipe("smoke", acq_jitter=1.0,
+                                                                          acq_clean_targets=True))["augmentation"]
 
 
 def test_jepa_predicts_the_second_views_targets_from_the_first():
