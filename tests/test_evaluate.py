@@ -88,7 +88,7 @@ def test_markdown_shows_every_model_and_the_preprint_as_theirs(quick):
     for name, m in r["models"].items():
         row = next(line for line in rows if line.startswith(f"| {name} |"))
         assert f"{m['clean']['mae']:.2f} ± {m['clean']['mae_std']:.2f}" in row
-        assert f"{m['mean_rel_degradation_pct']:+.1f}" in row
+        assert f"{m['mean_rel_degradation_pct']:+.1f} ± {m['mean_rel_degradation_pct_std']:.1f}" in row
     assert "theirs, not ours" in md and "5.97" in md and "+16.8%" in md and "4.32" in md
     assert f"{r['n']['clean']} adult test clips" in md
 

@@ -28,13 +28,19 @@ def _pm(block: dict, key: str = "mae") -> str:
     return f"{block[key]:.2f} ± {block[f'{key}_std']:.2f}"
 
 
+def _degradation(block: dict) -> str:
+    """Mean relative degradation, ± its std over probe seeds where there is one (a single fit has none)."""
+    std = block.get("mean_rel_degradation_pct_std", 0.0)
+    return f"{block['mean_rel_degradation_pct']:+.1f}" + (f" ± {std:.1f}" if std else "")
+
+
 def _probe_rows(results: dict, view) -> list[list]:
     rows = []
     for name, m in results["models"].items():
         b = view(m)
         rows.append([name, m["family"], _pm(b["clean"]), f"{b['clean']['rmse']:.2f}", f"{b['clean']['r2']:.3f}",
                      *(f"{b['degraded'][c]['mae']:.2f}" for c in BENCHMARK_CONDITIONS),
-                     f"{b['mean_rel_degradation_pct']:+.1f}", _pm(b["pediatric"]),
+                     _degradation(b), _pm(b["pediatric"]),
                      *(f"{b['degraded'][c]['mae']:.2f}" for c in OTHER_CONDITIONS)])
     return rows
 
@@ -63,8 +69,9 @@ def render_markdown(results: dict) -> str:
         f"LVEF MAE in EF points. Phantom clips ({p['frames']} frames over one heartbeat, {p['size']} px); "
         f"train {results['n_train']}, val {results['n_val']} adult clips; {n['clean']} adult test clips under "
         f"every condition (the same clips, paired), {n['pediatric']} pediatric test clips (probes trained on "
-        f"adult clips only). Attentive probe, mean ± sample std over {k} probe seeds; RMSE and R2 are "
-        "seed means. Mean rel. degradation: mean over the six benchmark conditions of "
+        f"adult clips only). Attentive probe, mean ± sample std over {k} probe seeds (the degradation's std "
+        "too: one probe seed's relative degradation can differ from another's by tens of points); RMSE and R2 "
+        "are seed means. Mean rel. degradation: mean over the six benchmark conditions of "
         "100 (MAE - clean MAE) / clean MAE. Baselines: `random` (same architecture, untrained) and "
         "`pixels` (the clip itself); pretraining that does not beat them shows here.",
         "",
@@ -73,7 +80,7 @@ def render_markdown(results: dict) -> str:
         *([f"The last row is the floor: every clip predicted as the train split's mean EF "
            f"({results['train_mean_constant']['ef']:.1f}%). A probe that falls to it under a degradation has "
            "lost EF, and its relative degradation then measures how far below the floor it started "
-           "(so the preprint's EchoMAE-L moved only +0.5% from an already poor 8.52).", ""]
+           "(a floor effect may also be why the preprint's EchoMAE-L moved only +0.5% from an already poor 8.52).", ""]
           if "train_mean_constant" in results else []),
         "## Second view: ridge on mean-pooled tokens (pixels: the whole pooled clip)",
         "",
