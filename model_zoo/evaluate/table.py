@@ -78,8 +78,9 @@ def render_markdown(results: dict) -> str:
         *_table(header, _probe_rows(results, lambda m: m) + _floor_row(results, len(header))),
         "",
         *([f"The last row is the floor: every clip predicted as the train split's mean EF "
-           f"({results['train_mean_constant']['ef']:.1f}%). A probe that falls to it under a degradation has "
-           "lost EF, and its relative degradation then measures how far below the floor it started "
+           f"({results['train_mean_constant']['ef']:.1f}%). A probe that falls to it under a degradation reads "
+           "no EF from the degraded clips, and its relative degradation then measures how far below the floor "
+           "it started "
            "(a floor effect may also be why the preprint's EchoMAE-L moved only +0.5% from an already poor 8.52).", ""]
           if "train_mean_constant" in results else []),
         "## Second view: ridge on mean-pooled tokens (pixels: the whole pooled clip)",
