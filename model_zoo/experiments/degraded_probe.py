@@ -30,7 +30,7 @@ import torch
 from model_zoo.evaluate.run import resolve_model
 from model_zoo.experiments.layer_probe import parse_conditions
 from model_zoo.features import ClipBank, PixelEncoder, extract, input_shape, model_inputs, split_seeds
-from model_zoo.probes import ProbeTraining, fit_attentive, predict_tokens
+from model_zoo.probes import ProbeTraining, fit_attentive, predict_tokens, regression_metrics
 from model_zoo.wrapper import load
 
 DEFAULT_CONDITIONS = "depth_attenuation_2.15,shadow_high"
@@ -43,7 +43,8 @@ def features(encoders: dict, bank: ClipBank, split: str, n: int, condition: str,
 
 
 def mae(pred: np.ndarray, truth: np.ndarray) -> float:
-    return round(float(np.abs(pred - truth).mean()), 3)
+    """MAE in EF points, rounded for the table."""
+    return round(regression_metrics(pred, truth)["mae"], 3)
 
 
 def degraded_probes(encoders: dict, bank: ClipBank, conditions: tuple[str, ...], n_train: int, n_val: int,

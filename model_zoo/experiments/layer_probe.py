@@ -25,8 +25,9 @@ import torch
 
 from echo.degrade import BENCHMARK_CONDITIONS, CONDITIONS
 from model_zoo.evaluate.run import resolve_model
+from model_zoo.evaluate.summary import rel_pct
 from model_zoo.features import ClipBank, input_shape, model_inputs, random_encoder, split_seeds
-from model_zoo.probes import ProbeTraining, fit_attentive, predict_tokens
+from model_zoo.probes import ProbeTraining, fit_attentive, predict_tokens, regression_metrics
 from model_zoo.wrapper import EncoderWrapper, load
 
 
@@ -75,13 +76,14 @@ def probe_layers(encoder: EncoderWrapper, bank: ClipBank, n_train: int, n_val: i
     for condition in conditions:
         degraded = split_layer_tokens(encoder, bank, "val", n_val, condition, frames, size)
         for row, probe, tokens in zip(rows, probes, degraded):
-            row.setdefault("degraded", {})[condition] = round(float(np.abs(predict_tokens(probe, tokens) - ef_val).mean()), 3)
+            mae = regression_metrics(predict_tokens(probe, tokens), ef_val)["mae"]
+            row.setdefault("degraded", {})[condition] = round(mae, 3)
         print(f"{encoder.name} {condition}: " + " ".join(f"{r['degraded'][condition]:.2f}" for r in rows),
               file=sys.stderr, flush=True)
     for row in rows:
         if conditions:
             row["mean_rel_degradation_pct"] = round(float(np.mean(
-                [100 * (row["degraded"][c] - row["mae"]) / row["mae"] for c in conditions])), 1)
+                [rel_pct(row["degraded"][c], row["mae"]) for c in conditions])), 1)
     return rows
 
 
