@@ -1,4 +1,5 @@
-"""Shared fixtures: the shipped model pair (loaded once, on the CPU) and a launched app."""
+"""Shared fixtures: the shipped model pair (loaded once, on the CPU), two tiny trained checkpoints, and a
+launched app."""
 import contextlib
 import os
 import socket
@@ -19,6 +20,17 @@ def shipped_pair():
     from explain.analysis.pair import load_pair
     torch.set_num_threads(1)     # the CI machine has 2 cores; tests run beside other work
     return load_pair(device="cpu")
+
+
+@pytest.fixture(scope="session")
+def smoke_models(tmp_path_factory):
+    """Two tiny pretrained checkpoints (4 steps of the smoke recipe), as the owner's are made: [jepa, mae] folders."""
+    from model_zoo.recipes import get_recipe
+    from model_zoo.train import train
+    root = tmp_path_factory.mktemp("runs")
+    for method in ("jepa", "mae"):
+        train(method, get_recipe("smoke"), root / method, progress=False)
+    return [str(root / "jepa" / "model"), str(root / "mae" / "model")]
 
 
 @contextlib.contextmanager

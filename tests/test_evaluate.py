@@ -20,18 +20,8 @@ from model_zoo.features import ClipBank, model_inputs, split_seeds
 from model_zoo.jepa import JEPA
 from model_zoo.probes import PROBE_CARD, ProbeTraining, load_probe, predict_ef
 from model_zoo.recipes import get_recipe
-from model_zoo.train import train
 
 FAMILIES = {"jepa-smoke": "jepa", "mae-smoke": "mae", "random": "random", "pixels": "pixels"}
-
-
-@pytest.fixture(scope="module")
-def smoke_models(tmp_path_factory):
-    """Two tiny pretrained checkpoints (4 steps of the smoke recipe), as the owner's are made."""
-    root = tmp_path_factory.mktemp("runs")
-    for method in ("jepa", "mae"):
-        train(method, get_recipe("smoke"), root / method, progress=False)
-    return [str(root / "jepa" / "model"), str(root / "mae" / "model")]
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,6 @@ import pytest
 
 from echo.degrade import BENCHMARK_CONDITIONS
 from model_zoo.experiments.layer_probe import main, parse_conditions
-from model_zoo.recipes import get_recipe
-from model_zoo.train import train
-
-
-@pytest.fixture(scope="module")
-def smoke_jepa(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runs")
-    train("jepa", get_recipe("smoke"), root / "jepa", progress=False)
-    return str(root / "jepa" / "model")
 
 
 def test_conditions_are_parsed_and_unknown_ones_named():
@@ -28,7 +19,8 @@ def test_conditions_are_parsed_and_unknown_ones_named():
 
 
 @pytest.mark.slow
-def test_every_layer_is_scored_clean_and_degraded_on_val(smoke_jepa, tmp_path, capsys):
+def test_every_layer_is_scored_clean_and_degraded_on_val(smoke_models, tmp_path, capsys):
+    smoke_jepa = smoke_models[0]
     main(["--models", smoke_jepa, "--out", str(tmp_path), "--n-train", "16", "--n-val", "8",
           "--conditions", "shadow_high,depth_attenuation_2.15", "--no-random", "--threads", "1"])
     out = json.loads((tmp_path / "layer_probe.json").read_text())
