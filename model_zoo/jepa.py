@@ -46,6 +46,30 @@ def encode_context(encoder: VJEPA2Encoder, x: torch.Tensor, keep: torch.Tensor) 
     return encoder.layernorm(h)
 
 
+def target_embeddings(encoder: VJEPA2Encoder, x: torch.Tensor, n_layers: int = 1
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Layer-normed regression targets for every token, and the encoder's output they come from.
+
+    n_layers = 1: the encoder output, layer-normed (V-JEPA). n_layers = K > 1: the mean of the last K
+    block outputs, each layer-normed (the last one after the encoder's final norm), layer-normed again
+    (data2vec's top-K targets). x (B, T, C, H, W) -> targets (B, N, D), output (B, N, D)
+    """
+    if not 1 <= n_layers <= len(encoder.layer):
+        raise ValueError(f"jepa_target_layers must be 1..{len(encoder.layer)} (the encoder's blocks); got {n_layers}")
+    h = encoder.embeddings(x)                                           # (B, N, D)
+    blocks = []
+    for layer in encoder.layer:
+        h = layer(h, None)[0]
+        blocks.append(h)
+    out = encoder.layernorm(h)                                          # (B, N, D), as encoder(x)
+    tops = [*blocks[len(blocks) - n_layers:-1], out]                    # K x (B, N, D)
+    d = out.shape[-1]
+    if n_layers == 1:
+        return F.layer_norm(out, (d,)), out
+    mean = torch.stack([F.layer_norm(t, (d,)) for t in tops]).mean(0)   # (B, N, D)
+    return F.layer_norm(mean, (d,)), out
+
+
 def predict(predictor: VJEPA2Predictor, context: torch.Tensor, context_idx: torch.Tensor,
             target_idx: torch.Tensor, mask_index: int = 0) -> torch.Tensor:
     """Predicted embeddings at target_idx from context tokens. (B, Kc, D) -> (B, Kt, D)
@@ -100,14 +124,14 @@ class JEPA(nn.Module):
     def loss(self, x: torch.Tensor, masks: list[tuple[torch.Tensor, torch.Tensor]]
              ) -> tuple[torch.Tensor, dict[str, float]]:
         """Mean over mask generators of L1(predicted, layer-normed target) at the target tokens (targets
-        centred over the batch per token position when the recipe says so). x (B, T, C, H, W), or
-        (B, 2, T, C, H, W): two acquisitions of each clip, the context from the first, targets the second."""
+        from the last `jepa_target_layers` blocks, centred over the batch per token position when the
+        recipe says so). x (B, T, C, H, W), or (B, 2, T, C, H, W): two acquisitions of each clip, the
+        context from the first, targets the second."""
         if x.ndim == 6 and x.shape[1] != 2:
             raise ValueError(f"a JEPA takes one view or two (context, targets) of each clip; got {x.shape[1]}")
         x, target_x = (x[:, 0], x[:, 1]) if x.ndim == 6 else (x, x)
         with torch.no_grad():
-            raw = self.net.encoder(target_x).last_hidden_state           # (B, N, D)
-            targets = F.layer_norm(raw, (raw.shape[-1],))                # (B, N, D)
+            targets, raw = target_embeddings(self.net.encoder, target_x, self.recipe.jepa_target_layers)
             if self.recipe.jepa_center_targets:
                 targets = targets - targets.mean(0, keepdim=True)        # what differs between clips
         losses = []

@@ -65,6 +65,11 @@ class Recipe:
     # cut), only the context is jittered, so the targets keep all the clean clip holds and the context
     # encoder must see through the acquisition to predict them (BYOL's asymmetric views)
     acq_clean_targets: bool = False
+    # JEPA: targets are the mean of the target encoder's last `jepa_target_layers` block outputs, each
+    # layer-normed (data2vec's top-K targets, Baevski et al. 2022), not the last block's alone: the
+    # per-layer probes found EF kept through the middle blocks and dropped by the last, so targets that
+    # carry the middle blocks ask the encoder to keep what they hold. 1 = V-JEPA's last-layer targets.
+    jepa_target_layers: int = 1
     # MAE: tube masking ratio
     mae_mask_ratio: float = 0.9
     # Data: phantom clips on the fly; clip seeds data_seed .. data_seed + n_clips - 1 (keep evaluation
@@ -128,6 +133,16 @@ RECIPES: dict[str, Recipe] = {
     "small_centered_frozen_patch_jitter_clean_targets": Recipe(
         name="small_centered_frozen_patch_jitter_clean_targets", jepa_center_targets=True,
         freeze_patch_embed=True, acq_jitter=1.0, acq_clean_targets=True),
+    # Two acquisitions with milder jitter (half the attenuation and gain cut): less pressure to discard
+    # what changes between acquisitions, so perhaps less EF discarded with it
+    "small_centered_frozen_patch_jitter_mild": Recipe(name="small_centered_frozen_patch_jitter_mild",
+                                                      jepa_center_targets=True, freeze_patch_embed=True,
+                                                      acq_jitter=0.5),
+    # Two acquisitions with data2vec's top-K targets (the last 3 of 6 blocks averaged): the invariance
+    # asked of the last block alone took EF with it; targets that carry the middle blocks keep it asked for
+    "small_centered_frozen_patch_jitter_top3": Recipe(name="small_centered_frozen_patch_jitter_top3",
+                                                      jepa_center_targets=True, freeze_patch_embed=True,
+                                                      acq_jitter=1.0, jepa_target_layers=3),
     # The MAE's side: the same jittered clips (one draw each, input and target alike)
     "small_frozen_patch_jitter": Recipe(name="small_frozen_patch_jitter", freeze_patch_embed=True, acq_jitter=1.0),
 }

@@ -1,7 +1,8 @@
 """The JEPA's context encoder sees only visible tubelets; its pieces match transformers' VJEPA2."""
+import pytest
 import torch
 
-from model_zoo.jepa import JEPA, encode_context, predict
+from model_zoo.jepa import JEPA, encode_context, predict, target_embeddings
 from model_zoo.recipes import get_recipe
 from model_zoo.wrapper import eager_attention
 
@@ -90,3 +91,35 @@ def test_centred_targets_leave_nothing_to_predict_when_every_clip_is_the_same():
         loss_plain = plain.loss(x, masks)[0]
     assert torch.allclose(loss_centred, torch.stack(preds).mean(), atol=1e-5)
     assert abs(loss_plain.item() - loss_centred.item()) > 0.05
+
+
+def test_target_embeddings_one_layer_is_the_encoder_output_and_top_k_reads_the_middle_blocks():
+    """jepa_target_layers = 1 keeps V-JEPA's targets exactly (the layer-normed encoder output); K > 1
+    averages the last K blocks, so changing a block before the last changes the targets only then."""
+    torch.manual_seed(0)
+    enc = JEPA(R).net.encoder.eval()                     # smoke: 2 blocks
+    x = torch.randn(2, 8, 3, 64, 64)
+    with torch.no_grad():
+        out = enc(x).last_hidden_state
+        one, raw = target_embeddings(enc, x, 1)
+        two, _ = target_embeddings(enc, x, 2)
+        assert torch.allclose(raw, out, atol=1e-6)
+        assert torch.allclose(one, torch.nn.functional.layer_norm(out, (out.shape[-1],)), atol=1e-6)
+        assert not torch.allclose(one, two, atol=1e-2)
+        for p in (*enc.layer[1].mlp.fc2.parameters(), *enc.layer[1].attention.proj.parameters()):
+            p.zero_()                                    # block 1 now passes block 0's output through
+        one_after, _ = target_embeddings(enc, x, 1)
+        two_after, _ = target_embeddings(enc, x, 2)
+    # the last block is now the identity: K = 2 averages two layer-normed copies of the same thing
+    h0 = enc.layer[0](enc.embeddings(x), None)[0]
+    ln = torch.nn.functional.layer_norm
+    d = h0.shape[-1]
+    expected = ln((ln(h0, (d,)) + ln(enc.layernorm(h0), (d,))) / 2, (d,))
+    assert torch.allclose(two_after, expected, atol=1e-5)
+    assert torch.allclose(one_after, ln(enc.layernorm(h0), (d,)), atol=1e-5)
+
+
+def test_target_layers_past_the_encoder_depth_are_refused():
+    enc = JEPA(R).net.encoder
+    with pytest.raises(ValueError, match="jepa_target_layers must be 1..2"):
+        target_embeddings(enc, torch.randn(1, 8, 3, 64, 64), 3)
