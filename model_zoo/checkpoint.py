@@ -3,7 +3,9 @@
 A model folder is a Hugging Face folder (config.json + model.safetensors, via save_pretrained) plus
 card.json. JEPA folders hold a `VJEPA2Model` whose encoder is the EMA target encoder, and the
 context encoder in context_encoder.safetensors (float16: it is only inspected, and halving it keeps
-the folder small). MAE folders hold the whole `VideoMAEForPreTraining`, decoder included.
+the folder small); a JEPA trained on centred targets also holds target_mean.safetensors, the mean
+target its predictor predicts around (model_zoo.target_mean). MAE folders hold the whole
+`VideoMAEForPreTraining`, decoder included.
 """
 from __future__ import annotations
 

@@ -148,6 +148,15 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
+def recipe_from_card(card: dict) -> Recipe:
+    """The Recipe a model card's recipe_settings describe (lists back to tuples; a field the card
+    predates keeps its default, which is what the run trained with)."""
+    known = {k: v for k, v in (card.get("recipe_settings") or {}).items() if k in Recipe.__dataclass_fields__}
+    as_tuples = {k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
+                 for k, v in known.items()}
+    return Recipe(**{**as_tuples, "name": card.get("recipe", "unknown")})
+
+
 def get_recipe(name: str, **overrides) -> Recipe:
     """The named recipe, with any field replaced by keyword."""
     if name not in RECIPES:

@@ -2,6 +2,7 @@
 
     python -m model_zoo.ship runs/jepa_small/model [--name jepa-small]
 
+A centred JEPA's folder gains target_mean.safetensors if training did not write it (model_zoo.target_mean).
 The card keeps everything training wrote (recipe, data, steps, wall time, loss curve, commit,
 collapse check) and gains `design`: why the recipe's size and settings were chosen. Results are
 added later by `python -m model_zoo.evaluate --ship`.
@@ -15,7 +16,9 @@ import sys
 from pathlib import Path
 
 from model_zoo.checkpoint import CARD, read_card
+from model_zoo.recipes import recipe_from_card
 from model_zoo.registry import SHIPPED
+from model_zoo.target_mean import TARGET_MEAN, fit_target_mean
 
 MAX_SHIPPED_MB = 25.0
 DESIGN = {
@@ -45,6 +48,9 @@ def ship(model_dir: str | Path, name: str | None = None) -> Path:
     if card is None:
         raise FileNotFoundError(f"{model_dir} has no {CARD}: ship a model folder written by model_zoo.train")
     name = name or card["name"]
+    if card.get("method") == "jepa" and recipe_from_card(card).jepa_center_targets \
+            and not (model_dir / TARGET_MEAN).exists():
+        fit_target_mean(model_dir)      # a folder trained before train.py wrote it: the app's latent view needs it
     size = folder_mb(model_dir)
     if size > MAX_SHIPPED_MB:
         raise ValueError(f"{model_dir} is {size:.1f} MB; shipped models must stay under {MAX_SHIPPED_MB} MB")

@@ -31,6 +31,7 @@ from model_zoo.mae import MAE
 from model_zoo.optim import lr_at, make_optimizer, peak_lr, set_lr
 from model_zoo.recipes import RECIPES, Recipe, get_recipe
 from model_zoo.registry import architecture
+from model_zoo.target_mean import fit_target_mean
 
 METHODS = {"jepa": JEPA, "mae": MAE}
 CURVE_POINTS = 200
@@ -170,6 +171,8 @@ def train(method: str, recipe: Recipe, out: str | Path, *, resume: bool = False,
         if (step + 1) % recipe.ckpt_every == 0 or step + 1 == end:
             card = checkpoint(step + 1)
     bar.close()
+    if method == "jepa" and recipe.jepa_center_targets and end == recipe.steps:
+        fit_target_mean(out / "model", clip_source=clip_source, to_input=to_input)   # what its predictions are around
     return card
 
 

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from model_zoo.checkpoint import read_card
@@ -20,10 +19,12 @@ from model_zoo.convert import load_checkpoint
 from model_zoo.convert.probe import convert as convert_probe
 from model_zoo.convert.safety import MAX_BYTES, load_tensors
 from model_zoo.device import pick_device
-from model_zoo.jepa import encode_context, predict
+from model_zoo.jepa import encode_context, predict, target_embeddings
 from model_zoo.mae import grid_of, reconstruct
 from model_zoo.masks import as_indices, gather_tokens
+from model_zoo.recipes import recipe_from_card
 from model_zoo.registry import architecture, resolve
+from model_zoo.target_mean import TARGET_MEAN
 
 @contextlib.contextmanager
 def eager_attention(module: nn.Module) -> Iterator[None]:
@@ -58,6 +59,7 @@ class EncoderWrapper:
         self.device = pick_device(device)
         self.net = net.to(self.device).eval()
         self.context_encoder = context_encoder.to(self.device).eval() if context_encoder is not None else None
+        self.target_mean: torch.Tensor | None = None      # (N, D), a centred JEPA's (model_zoo.target_mean)
         if family == "jepa":
             self.encoder = self.context_encoder if encoder == "context" else net.encoder
             c = net.config
@@ -104,6 +106,22 @@ class EncoderWrapper:
         mask = mask.to(self.device).expand(x.shape[0], -1) if mask.ndim == 1 else mask.to(self.device)
         return reconstruct(self.net, x, mask)
 
+    def latent_targets(self, x: torch.Tensor) -> torch.Tensor:
+        """JEPA only: what its predictor was trained to predict at every token, as in training: the
+        target encoder's layer-normed output (or its last K blocks' mean, recipe jepa_target_layers),
+        minus the mean target at each position for a centred recipe (jepa_center_targets).
+        Differentiable (pretext attribution). x (B, T, C, H, W) -> (B, N, D)"""
+        if self.family != "jepa":
+            raise ValueError(f"{self.name or 'this model'} is not a JEPA")
+        recipe = recipe_from_card(self.card or {})
+        targets, _ = target_embeddings(self.net.encoder, x.to(self.device), recipe.jepa_target_layers)
+        if not recipe.jepa_center_targets:
+            return targets
+        if self.target_mean is None:
+            raise ValueError(f"{self.name or 'this model'} was trained to predict centred targets but its folder "
+                             f"has no {TARGET_MEAN}: run python -m model_zoo.target_mean on the folder")
+        return targets - self.target_mean                                   # (B, N, D)
+
     @torch.no_grad()
     def predict_latents(self, x: torch.Tensor, context_mask: torch.Tensor,
                         target_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -112,8 +130,8 @@ class EncoderWrapper:
         Masks: bool (N,) or (B, N) (True = in the set, same count per clip) or index tensors (B, K).
         The context encoder sees only the context tokens (the context encoder when the folder has
         one, else the target encoder); hidden tokens get the first (short-range) generator's mask
-        token. Returns (predicted, target), each (B, Kt, D): target is the
-        target encoder's full-clip output, layer-normed over features, at the target tokens.
+        token. Returns (predicted, target), each (B, Kt, D): target is `latent_targets` of the full
+        clip at the target tokens.
         """
         if self.family != "jepa":
             raise ValueError(f"{self.name or 'this model'} is not a JEPA")
@@ -122,8 +140,7 @@ class EncoderWrapper:
         tgt = as_indices(target_mask, x.shape[0]).to(self.device)
         z = encode_context(self.context_encoder or self.net.encoder, x, ctx)   # (B, Kc, D)
         pred = predict(self.net.predictor, z, ctx, tgt)                        # (B, Kt, D)
-        h = self.net.encoder(x).last_hidden_state                             # (B, N, D)
-        return pred, gather_tokens(F.layer_norm(h, (h.shape[-1],)), tgt)
+        return pred, gather_tokens(self.latent_targets(x), tgt)
 
 
 def load(name_or_path: str | Path, device: str | torch.device | None = None, encoder: str = "target",
@@ -152,6 +169,13 @@ def load(name_or_path: str | Path, device: str | torch.device | None = None, enc
     wrapper = EncoderWrapper(loaded.family, loaded.net, loaded.context, name=name, card=card, device=device,
                              encoder=encoder)
     wrapper.probe = None
+    if loaded.family == "jepa" and path.is_dir() and (path / TARGET_MEAN).exists():
+        mean = load_tensors(path / TARGET_MEAN, max_bytes)["target_mean"]
+        tokens = int(torch.tensor(wrapper.grid).prod())
+        if tuple(mean.shape) != (tokens, loaded.net.config.hidden_size):
+            raise ValueError(f"{TARGET_MEAN} in {path} is {tuple(mean.shape)}; {name} makes "
+                             f"({tokens}, {loaded.net.config.hidden_size}) targets")
+        wrapper.target_mean = mean.float().to(wrapper.device)
     if probe is not None:
         head, _ = convert_probe(load_tensors(probe, max_bytes), loaded.net.config.num_attention_heads, overrides)
         if head.dim != loaded.net.config.hidden_size:

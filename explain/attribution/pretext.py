@@ -1,5 +1,6 @@
 """Which input regions each pretraining objective depends on: the JEPA latent loss (L1 between the
-predictor's guess and the layer-normed target embeddings of hidden tokens) and the MAE pixel loss
+predictor's guess and the target embeddings of hidden tokens, built as in training:
+EncoderWrapper.latent_targets) and the MAE pixel loss
 (norm-pix MSE on hidden tubelets), attributed to the input by gradient x (input - black).
 
 Masks come from the model's own generators (the card's recipe settings, else the default recipe),
@@ -37,8 +38,7 @@ def jepa_loss_fn(wrapper, generator: torch.Generator, batch: int):
         hidden.scatter_(1, tgt, True)
 
     def loss(x: torch.Tensor) -> torch.Tensor:
-        raw = wrapper.net.encoder(x).last_hidden_state                            # (B, N, D)
-        targets = F.layer_norm(raw, (raw.shape[-1],))
+        targets = wrapper.latent_targets(x)                                       # (B, N, D), as trained
         losses = []
         for k, (ctx, tgt) in enumerate(pairs):
             ctx, tgt = ctx.to(x.device), tgt.to(x.device)

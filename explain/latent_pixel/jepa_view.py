@@ -1,6 +1,7 @@
 """What the JEPA predicts for the tubelets it cannot see: not pixels but the target encoder's
 embedding of them. For each hidden tubelet, the cosine similarity between the predictor's output
-and the target encoder's (layer-normed) token, as in training; beside it a trivial baseline, the
+and the target it was trained to predict (the target encoder's layer-normed token; centred, or from
+the last blocks, where the model's recipe says so: EncoderWrapper.latent_targets); beside it a trivial baseline, the
 mean of the target tokens at the visible positions, which any useful prediction must beat.
 """
 from __future__ import annotations
@@ -43,8 +44,7 @@ def jepa_view(wrapper, clip: Clip, context: np.ndarray, target: np.ndarray, star
     p = prepare(clip, g.frames, g.size, start)
     pred, truth = wrapper.predict_latents(p.x, torch.as_tensor(context), torch.as_tensor(target))  # (1, Kt, D)
     cosine = F.cosine_similarity(pred.float(), truth.float(), dim=-1)[0].cpu().numpy()          # (Kt,)
-    h = wrapper.net.encoder(p.x.to(wrapper.device)).last_hidden_state.float()                   # (1, N, D)
-    h = F.layer_norm(h, (h.shape[-1],))[0]
+    h = wrapper.latent_targets(p.x)[0].float()                                                  # (N, D)
     guess = h[torch.as_tensor(context, device=h.device)].mean(0, keepdim=True)                  # (1, D)
     baseline = F.cosine_similarity(guess, h[torch.as_tensor(target, device=h.device)], dim=-1).cpu().numpy()
     idx = np.flatnonzero(target)
