@@ -20,6 +20,7 @@ from transformers.utils import logging as hf_logging
 
 CARD = "card.json"
 CONTEXT_ENCODER = "context_encoder.safetensors"
+TARGET_MEAN = "target_mean.safetensors"
 FAMILIES = {"vjepa2": "jepa", "videomae": "mae"}
 
 
@@ -35,6 +36,7 @@ def export(model: nn.Module, folder: str | Path, card: dict) -> Path:
         if bars:
             hf_logging.enable_progress_bar()
     if model.family == "jepa":
+        (folder / TARGET_MEAN).unlink(missing_ok=True)   # measured from the weights just replaced
         state = {k: v.detach().to("cpu", torch.float16).contiguous()
                  for k, v in model.context_encoder.state_dict().items()}
         save_file(state, str(folder / CONTEXT_ENCODER))

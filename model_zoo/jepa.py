@@ -70,6 +70,27 @@ def target_embeddings(encoder: VJEPA2Encoder, x: torch.Tensor, n_layers: int = 1
     return F.layer_norm(mean, (d,)), out
 
 
+def views_of(recipe: Recipe) -> int:
+    """Views of each pretraining clip a JEPA takes: two acquisitions (context, targets) with acquisition
+    jitter, else one."""
+    return 2 if recipe.acq_jitter > 0 else 1
+
+
+def target_view(x: torch.Tensor) -> torch.Tensor:
+    """The targets' view of a batch: (B, 2, T, C, H, W) -> (B, T, C, H, W); one view is its own."""
+    return x[:, 1] if x.ndim == 6 else x
+
+
+def sample_jepa_masks(recipe: Recipe, grid: tuple[int, int, int], batch: int, generator: torch.Generator
+                      ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """One (context (B, Kc), target (B, Kt)) index pair per mask generator of the recipe, in order (the
+    predictor's mask token k belongs to generator k): multi-block, then the time span if any."""
+    masks = multiblock_masks(batch, grid, recipe.jepa_masks, recipe.jepa_aspect, generator)
+    if recipe.jepa_time_span > 0:
+        masks.append(time_span_masks(batch, grid, recipe.jepa_time_span, generator))
+    return masks
+
+
 def predict(predictor: VJEPA2Predictor, context: torch.Tensor, context_idx: torch.Tensor,
             target_idx: torch.Tensor, mask_index: int = 0) -> torch.Tensor:
     """Predicted embeddings at target_idx from context tokens. (B, Kc, D) -> (B, Kt, D)
@@ -102,7 +123,7 @@ class JEPA(nn.Module):
         self.net = VJEPA2Model._from_config(config or jepa_config(recipe), attn_implementation="sdpa")
         _rescale_blocks(self.net.encoder.layer)
         _rescale_blocks(self.net.predictor.layer)
-        self.views = 2 if recipe.acq_jitter > 0 else 1   # context and targets from two acquisitions
+        self.views = views_of(recipe)
         self.context_encoder = copy.deepcopy(self.net.encoder)
         self.net.encoder.requires_grad_(False)
         if recipe.freeze_patch_embed:
@@ -116,10 +137,7 @@ class JEPA(nn.Module):
                [(f"predictor.{n}", p) for n, p in self.net.predictor.named_parameters()]
 
     def sample_masks(self, batch: int, generator: torch.Generator) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        masks = multiblock_masks(batch, self.grid, self.recipe.jepa_masks, self.recipe.jepa_aspect, generator)
-        if self.recipe.jepa_time_span > 0:
-            masks.append(time_span_masks(batch, self.grid, self.recipe.jepa_time_span, generator))
-        return masks
+        return sample_jepa_masks(self.recipe, self.grid, batch, generator)
 
     def loss(self, x: torch.Tensor, masks: list[tuple[torch.Tensor, torch.Tensor]]
              ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -129,7 +147,7 @@ class JEPA(nn.Module):
         context from the first, targets the second."""
         if x.ndim == 6 and x.shape[1] != 2:
             raise ValueError(f"a JEPA takes one view or two (context, targets) of each clip; got {x.shape[1]}")
-        x, target_x = (x[:, 0], x[:, 1]) if x.ndim == 6 else (x, x)
+        x, target_x = (x[:, 0], target_view(x)) if x.ndim == 6 else (x, x)
         with torch.no_grad():
             targets, raw = target_embeddings(self.net.encoder, target_x, self.recipe.jepa_target_layers)
             if self.recipe.jepa_center_targets:

@@ -148,13 +148,17 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
-def recipe_from_card(card: dict) -> Recipe:
-    """The Recipe a model card's recipe_settings describe (lists back to tuples; a field the card
-    predates keeps its default, which is what the run trained with)."""
-    known = {k: v for k, v in (card.get("recipe_settings") or {}).items() if k in Recipe.__dataclass_fields__}
-    as_tuples = {k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
-                 for k, v in known.items()}
-    return Recipe(**{**as_tuples, "name": card.get("recipe", "unknown")})
+def field_value(value):
+    """A recipe field's value from JSON: lists (nested one deep) back to tuples."""
+    return tuple(tuple(x) if isinstance(x, list) else x for x in value) if isinstance(value, list) else value
+
+
+def recipe_from_card(card: dict | None) -> Recipe:
+    """The Recipe a model card's recipe_settings describe; a field the card predates keeps its default
+    (what the run trained with), and a card without settings (a converted checkpoint) gets the defaults."""
+    settings = (card or {}).get("recipe_settings") or {}
+    known = {k: field_value(v) for k, v in settings.items() if k in Recipe.__dataclass_fields__ and k != "name"}
+    return Recipe(name=(card or {}).get("recipe") or "unknown", **known)
 
 
 def get_recipe(name: str, **overrides) -> Recipe:

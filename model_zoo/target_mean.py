@@ -17,13 +17,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from model_zoo.checkpoint import load_nets, read_card
+from model_zoo.checkpoint import TARGET_MEAN, load_nets, read_card
 from model_zoo.data import ClipSource, PhantomBatches, ToInput
-from model_zoo.jepa import target_embeddings
+from model_zoo.jepa import target_embeddings, target_view, views_of
 from model_zoo.recipes import recipe_from_card
-
-TARGET_MEAN = "target_mean.safetensors"
-
 
 @torch.no_grad()
 def fit_target_mean(folder: str | Path, batches: int = 8, clip_source: ClipSource | None = None,
@@ -31,18 +28,16 @@ def fit_target_mean(folder: str | Path, batches: int = 8, clip_source: ClipSourc
     """Measure a centred JEPA's mean target at each token position and write it into folder. -> the file"""
     folder = Path(folder)
     card = read_card(folder)
-    if card is None or card.get("method") != "jepa":
+    if not isinstance(card, dict) or card.get("method") != "jepa":
         raise ValueError(f"{folder} is not a JEPA folder written by model_zoo.train (no JEPA card.json)")
     recipe = recipe_from_card(card)
     if not recipe.jepa_center_targets:
         raise ValueError(f"{folder} was trained on uncentred targets: it has no target mean to measure")
     _, net, _ = load_nets(folder)
-    views = 2 if recipe.acq_jitter > 0 else 1
-    data = PhantomBatches(recipe, 0, clip_source, to_input, views)
+    data = PhantomBatches(recipe, 0, clip_source, to_input, views_of(recipe))
     total = None
     for b in range(batches):
-        x = data.batch(b)                                              # (B, [views,] T, C, H, W)
-        x = x[:, 1] if views == 2 else x                               # the targets' view
+        x = target_view(data.batch(b))                                 # (B, T, C, H, W)
         targets, _ = target_embeddings(net.encoder, x, recipe.jepa_target_layers)   # (B, N, D)
         total = targets.sum(0) if total is None else total + targets.sum(0)
     mean = (total / (batches * recipe.batch)).float().contiguous()       # (N, D)

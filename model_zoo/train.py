@@ -4,8 +4,8 @@
         [--steps N] [--stop-after N] [--device cuda|mps|cpu] [--threads N] [--workers N]
 
 A run folder holds state.pt (resume: model, EMA, optimiser, step, RNG, history; never shipped)
-and model/ (the HF folder + card.json, refreshed at every checkpoint; copy it to
-model_zoo/checkpoints/<name> to ship it).
+and model/ (the HF folder + card.json, refreshed at every checkpoint, and for a finished JEPA trained on
+centred targets target_mean.safetensors; `python -m model_zoo.ship` copies it to model_zoo/checkpoints/<name>).
 """
 from __future__ import annotations
 
@@ -23,13 +23,13 @@ import transformers
 from torch import nn
 from tqdm import tqdm
 
-from model_zoo.checkpoint import export, load_state, save_state
+from model_zoo.checkpoint import TARGET_MEAN, export, load_state, save_state
 from model_zoo.data import ClipSource, ToInput, data_card, make_loader
 from model_zoo.device import pick_device
 from model_zoo.jepa import JEPA
 from model_zoo.mae import MAE
 from model_zoo.optim import lr_at, make_optimizer, peak_lr, set_lr
-from model_zoo.recipes import RECIPES, Recipe, get_recipe
+from model_zoo.recipes import RECIPES, Recipe, field_value, get_recipe
 from model_zoo.registry import architecture
 from model_zoo.target_mean import fit_target_mean
 
@@ -148,6 +148,7 @@ def train(method: str, recipe: Recipe, out: str | Path, *, resume: bool = False,
 
     card = make_card(method, recipe, model, start, history, wall, commit)
     if start >= end:
+        _finish(method, recipe, out, end, clip_source, to_input)
         return card
     model.train()
     batches = iter(make_loader(recipe, start, workers, clip_source, to_input, model.views))
@@ -171,9 +172,17 @@ def train(method: str, recipe: Recipe, out: str | Path, *, resume: bool = False,
         if (step + 1) % recipe.ckpt_every == 0 or step + 1 == end:
             card = checkpoint(step + 1)
     bar.close()
-    if method == "jepa" and recipe.jepa_center_targets and end == recipe.steps:
-        fit_target_mean(out / "model", clip_source=clip_source, to_input=to_input)   # what its predictions are around
+    _finish(method, recipe, out, end, clip_source, to_input)
     return card
+
+
+def _finish(method: str, recipe: Recipe, out: Path, end: int, clip_source: ClipSource | None,
+            to_input: ToInput | None) -> None:
+    """A finished centred JEPA's folder gets the mean target its predictions are around (each export
+    removes it: it belongs to the weights it was measured on)."""
+    if method == "jepa" and recipe.jepa_center_targets and end == recipe.steps \
+            and not (out / "model" / TARGET_MEAN).exists():
+        fit_target_mean(out / "model", clip_source=clip_source, to_input=to_input)
 
 
 def parse_overrides(pairs: list[str], ap: argparse.ArgumentParser) -> dict:
@@ -188,7 +197,7 @@ def parse_overrides(pairs: list[str], ap: argparse.ArgumentParser) -> dict:
             value = json.loads(raw)
         except json.JSONDecodeError:
             value = raw
-        out[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value) if isinstance(value, list) else value
+        out[key] = field_value(value)
     return out
 
 

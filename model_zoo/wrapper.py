@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from model_zoo.checkpoint import read_card
+from model_zoo.checkpoint import TARGET_MEAN, read_card
 from model_zoo.convert import load_checkpoint
 from model_zoo.convert.probe import convert as convert_probe
 from model_zoo.convert.safety import MAX_BYTES, load_tensors
@@ -24,7 +24,6 @@ from model_zoo.mae import grid_of, reconstruct
 from model_zoo.masks import as_indices, gather_tokens
 from model_zoo.recipes import recipe_from_card
 from model_zoo.registry import architecture, resolve
-from model_zoo.target_mean import TARGET_MEAN
 
 @contextlib.contextmanager
 def eager_attention(module: nn.Module) -> Iterator[None]:
@@ -109,18 +108,17 @@ class EncoderWrapper:
     def latent_targets(self, x: torch.Tensor) -> torch.Tensor:
         """JEPA only: what its predictor was trained to predict at every token, as in training: the
         target encoder's layer-normed output (or its last K blocks' mean, recipe jepa_target_layers),
-        minus the mean target at each position for a centred recipe (jepa_center_targets).
+        minus the mean target at each position for a centred recipe (jepa_center_targets; training
+        subtracted each batch's own mean, whose expectation over training batches is the shipped mean).
         Differentiable (pretext attribution). x (B, T, C, H, W) -> (B, N, D)"""
         if self.family != "jepa":
             raise ValueError(f"{self.name or 'this model'} is not a JEPA")
-        recipe = recipe_from_card(self.card or {})
-        targets, _ = target_embeddings(self.net.encoder, x.to(self.device), recipe.jepa_target_layers)
-        if not recipe.jepa_center_targets:
-            return targets
-        if self.target_mean is None:
+        recipe = recipe_from_card(self.card)
+        if recipe.jepa_center_targets and self.target_mean is None:
             raise ValueError(f"{self.name or 'this model'} was trained to predict centred targets but its folder "
                              f"has no {TARGET_MEAN}: run python -m model_zoo.target_mean on the folder")
-        return targets - self.target_mean                                   # (B, N, D)
+        targets, _ = target_embeddings(self.net.encoder, x.to(self.device), recipe.jepa_target_layers)
+        return targets - self.target_mean if recipe.jepa_center_targets else targets   # (B, N, D)
 
     @torch.no_grad()
     def predict_latents(self, x: torch.Tensor, context_mask: torch.Tensor,
@@ -170,7 +168,10 @@ def load(name_or_path: str | Path, device: str | torch.device | None = None, enc
                              encoder=encoder)
     wrapper.probe = None
     if loaded.family == "jepa" and path.is_dir() and (path / TARGET_MEAN).exists():
-        mean = load_tensors(path / TARGET_MEAN, max_bytes)["target_mean"]
+        mean = load_tensors(path / TARGET_MEAN, max_bytes).get("target_mean")
+        if mean is None:
+            raise ValueError(f"{TARGET_MEAN} in {path} holds no 'target_mean' tensor; remake it with "
+                             "python -m model_zoo.target_mean")
         tokens = int(torch.tensor(wrapper.grid).prod())
         if tuple(mean.shape) != (tokens, loaded.net.config.hidden_size):
             raise ValueError(f"{TARGET_MEAN} in {path} is {tuple(mean.shape)}; {name} makes "

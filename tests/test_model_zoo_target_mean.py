@@ -1,8 +1,10 @@
 """A centred JEPA ships the mean target its predictor learnt around; the latent views compare its
 predictions with targets built as in training (centred, top-K), or say why they cannot."""
+import dataclasses
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -14,7 +16,8 @@ from model_zoo.data import PhantomBatches
 from model_zoo.jepa import JEPA, target_embeddings
 from model_zoo.masks import gather_tokens
 from model_zoo.recipes import get_recipe, recipe_from_card
-from model_zoo.target_mean import TARGET_MEAN, fit_target_mean
+from model_zoo.checkpoint import TARGET_MEAN
+from model_zoo.target_mean import fit_target_mean
 from model_zoo.train import train
 
 CENTRED = get_recipe("smoke", jepa_center_targets=True)    # grid (4, 4, 4): 64 tokens, 48-d
@@ -45,7 +48,7 @@ def test_training_a_centred_jepa_writes_its_target_mean_and_loading_subtracts_it
 
 
 def test_the_mean_is_the_training_batches_expectation(centred_folder):
-    """Targets of training batches it was not measured on are centred by it: their mean over clips is
+    """Targets of other training batches (the smoke pool's same 8 clips under other crops) are centred by it: their mean over clips is
     much closer to zero than the uncentred targets' mean is."""
     m = model_zoo.load(centred_folder, device="cpu")
     data = PhantomBatches(CENTRED, 0)
@@ -109,3 +112,62 @@ def test_recipe_from_card_round_trips_and_keeps_defaults_for_fields_it_predates(
     assert recipe_from_card(card) == r
     del card["recipe_settings"]["jepa_target_layers"]
     assert recipe_from_card(card).jepa_target_layers == 1
+
+
+def test_each_export_drops_the_mean_and_a_resumed_run_measures_it_again(tmp_path):
+    """The mean belongs to the weights it was measured on: extending a finished run removes it with the
+    first new checkpoint, and the run writes it again when it finishes (or when resumed finished)."""
+    train("jepa", CENTRED, tmp_path, progress=False)
+    first = model_zoo.load(tmp_path / "model", device="cpu").target_mean
+    longer = get_recipe("smoke", jepa_center_targets=True, steps=6)
+    train("jepa", longer, tmp_path, resume=True, stop_after=5, progress=False)
+    assert not (tmp_path / "model" / TARGET_MEAN).exists()
+    train("jepa", longer, tmp_path, resume=True, progress=False)
+    second = model_zoo.load(tmp_path / "model", device="cpu").target_mean
+    assert not torch.allclose(first, second, atol=1e-4)
+    (tmp_path / "model" / TARGET_MEAN).unlink()
+    train("jepa", longer, tmp_path, resume=True, progress=False)            # finished already: only the mean
+    assert torch.allclose(model_zoo.load(tmp_path / "model", device="cpu").target_mean, second, atol=1e-6)
+
+
+def test_error_paths_name_the_problem(centred_folder, tmp_path, smoke_models):
+    with pytest.raises(ValueError, match="not a JEPA folder"):
+        fit_target_mean(smoke_models[1])                                    # an MAE
+    with pytest.raises(ValueError, match="not a JEPA folder"):
+        fit_target_mean(tmp_path)                                           # no card at all
+    with pytest.raises(ValueError, match="not a JEPA"):
+        model_zoo.load(smoke_models[1], device="cpu").latent_targets(clip())
+    keyless = tmp_path / "keyless"
+    shutil.copytree(centred_folder, keyless)
+    save_file({"mean": torch.zeros(64, 48)}, str(keyless / TARGET_MEAN))
+    with pytest.raises(ValueError, match="holds no 'target_mean'"):
+        model_zoo.load(keyless, device="cpu")
+
+
+def test_the_latent_view_of_a_centred_jepa_compares_with_centred_targets(centred_folder, tmp_path):
+    """jepa_view's cosine and its visible-mean baseline both use the centred targets; without the mean
+    the view refuses with the command that makes it."""
+    from echo.phantom import render_clip
+    from explain.latent_pixel.grid import clip_masks, token_grid
+    from explain.latent_pixel.inputs import prepare
+    from explain.latent_pixel.jepa_view import jepa_view
+    m = model_zoo.load(centred_folder, device="cpu")
+    c = render_clip(5, n_frames=8, size=64)
+    ctx, tgt = clip_masks(m, None, seed=0).jepa[0]
+    view = jepa_view(m, c, ctx, tgt)
+    g = token_grid(m)
+    with torch.no_grad():
+        truth = m.latent_targets(prepare(c, g.frames, g.size).x)[0]          # (N, D), centred
+    guess = truth[torch.as_tensor(ctx)].mean(0, keepdim=True)
+    expected = torch.nn.functional.cosine_similarity(guess, truth[torch.as_tensor(tgt)], dim=-1).numpy()
+    assert np.allclose(view.baseline, expected, atol=1e-5)
+    bare = tmp_path / "bare"
+    shutil.copytree(centred_folder, bare)
+    (bare / TARGET_MEAN).unlink()
+    with pytest.raises(ValueError, match="model_zoo.target_mean"):
+        jepa_view(model_zoo.load(bare, device="cpu"), c, ctx, tgt)
+
+
+def test_recipe_from_card_without_settings_is_the_default_recipe():
+    assert recipe_from_card(None) == recipe_from_card({"recipe_settings": None}) == \
+        dataclasses.replace(get_recipe("small"), name="unknown")

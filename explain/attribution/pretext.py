@@ -16,22 +16,16 @@ import torch.nn.functional as F
 
 from explain.attribution.baseline import black_like
 from explain.maps import grid_of_wrapper, pixels_to_tokens
-from model_zoo.jepa import encode_context, predict
+from model_zoo.jepa import encode_context, predict, sample_jepa_masks
 from model_zoo.mae import patchify, to_unit
-from model_zoo.masks import gather_tokens, multiblock_masks, tube_masks
-from model_zoo.recipes import Recipe
-
-
-def _settings(wrapper) -> dict:
-    return dict((wrapper.card or {}).get("recipe_settings") or {})
+from model_zoo.masks import gather_tokens, tube_masks
+from model_zoo.recipes import recipe_from_card
 
 
 def jepa_loss_fn(wrapper, generator: torch.Generator, batch: int):
     """(loss function x -> scalar, hidden mask (B, N) bool) for one draw of multi-block masks."""
-    s, d = _settings(wrapper), Recipe(name="default")
-    specs = tuple(tuple(m) for m in s.get("jepa_masks", d.jepa_masks))
-    specs = specs[:wrapper.net.config.pred_num_mask_tokens]
-    pairs = multiblock_masks(batch, wrapper.grid, specs, tuple(s.get("jepa_aspect", d.jepa_aspect)), generator)
+    pairs = sample_jepa_masks(recipe_from_card(wrapper.card), wrapper.grid, batch, generator)
+    pairs = pairs[:wrapper.net.config.pred_num_mask_tokens]       # a converted predictor with fewer mask tokens
     context_encoder = wrapper.context_encoder or wrapper.net.encoder
     hidden = torch.zeros(batch, int(torch.tensor(wrapper.grid).prod()), dtype=torch.bool)
     for _, tgt in pairs:
@@ -56,8 +50,7 @@ def mae_loss_fn(wrapper, generator: torch.Generator, batch: int):
     if wrapper.net is wrapper.encoder or not hasattr(wrapper.net, "decoder"):
         raise ValueError(f"{wrapper.name or 'this model'} has no MAE decoder: its pixel loss cannot be attributed.")
     c = wrapper.net.config
-    ratio = _settings(wrapper).get("mae_mask_ratio", Recipe(name="default").mae_mask_ratio)
-    mask = tube_masks(batch, wrapper.grid, ratio, generator)                      # (B, N) True = hidden
+    mask = tube_masks(batch, wrapper.grid, recipe_from_card(wrapper.card).mae_mask_ratio, generator)                      # (B, N) True = hidden
 
     def loss(x: torch.Tensor) -> torch.Tensor:
         m = mask.to(x.device)

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 
 from model_zoo.features import input_shape
-from model_zoo.masks import multiblock_masks, time_span_masks, tube_masks
-from model_zoo.recipes import Recipe
+from model_zoo.jepa import sample_jepa_masks
+from model_zoo.masks import tube_masks
+from model_zoo.recipes import recipe_from_card
 
-DEFAULTS = Recipe(name="defaults")
 GRID_COLOUR = (255, 200, 0)
 HIDDEN_COLOUR = (40, 110, 255)
 
@@ -43,15 +43,6 @@ def token_grid(wrapper) -> TokenGrid:
     patch = c.patch_size if isinstance(c.patch_size, int) else c.patch_size[0]
     size = size if isinstance(size, int) else size[0]
     return TokenGrid(tuple(wrapper.grid), int(c.tubelet_size), int(patch), int(frames), int(size))
-
-
-def mask_settings(wrapper) -> dict:
-    """Pretraining mask settings from the model card's recipe, else the recipe defaults."""
-    recipe = ((wrapper.card or {}) if wrapper is not None else {}).get("recipe_settings", {})
-    return {"jepa_masks": [tuple(s) for s in recipe.get("jepa_masks", DEFAULTS.jepa_masks)],
-            "jepa_aspect": tuple(recipe.get("jepa_aspect", DEFAULTS.jepa_aspect)),
-            "jepa_time_span": float(recipe.get("jepa_time_span", DEFAULTS.jepa_time_span)),
-            "mae_mask_ratio": float(recipe.get("mae_mask_ratio", DEFAULTS.mae_mask_ratio))}
 
 
 @dataclass
@@ -82,12 +73,10 @@ def clip_masks(jepa_wrapper, mae_wrapper, seed: int = 0) -> MaskSet:
                          "one mask set cannot serve both")
     grid = grids.pop()
     n = int(np.prod(grid))
-    js, ms = mask_settings(jepa_wrapper), mask_settings(mae_wrapper)
     generator = torch.Generator().manual_seed(seed)
-    pairs = multiblock_masks(1, grid, tuple(js["jepa_masks"]), js["jepa_aspect"], generator)
-    if js["jepa_time_span"] > 0:
-        pairs.append(time_span_masks(1, grid, js["jepa_time_span"], generator))
-    mae = tube_masks(1, grid, ms["mae_mask_ratio"], generator)[0].numpy()      # (N,)
+    pairs = sample_jepa_masks(recipe_from_card(getattr(jepa_wrapper, "card", None)), grid, 1, generator)
+    ratio = recipe_from_card(getattr(mae_wrapper, "card", None)).mae_mask_ratio
+    mae = tube_masks(1, grid, ratio, generator)[0].numpy()                     # (N,)
     return MaskSet([(_bool(c[0], n), _bool(t[0], n)) for c, t in pairs], mae, grid, seed)
 
 
