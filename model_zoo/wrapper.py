@@ -105,31 +105,33 @@ class EncoderWrapper:
         mask = mask.to(self.device).expand(x.shape[0], -1) if mask.ndim == 1 else mask.to(self.device)
         return reconstruct(self.net, x, mask)
 
-    def latent_targets(self, x: torch.Tensor) -> torch.Tensor:
-        """JEPA only: what its predictor was trained to predict at every token, as in training: the
-        target encoder's layer-normed output (or its last K blocks' mean, recipe jepa_target_layers),
-        minus the mean target at each position for a centred recipe (jepa_center_targets; training
-        subtracted each batch's own mean, whose expectation over training batches is the shipped mean).
-        Differentiable (pretext attribution). x (B, T, C, H, W) -> (B, N, D)"""
+    def _target_recipe(self):
+        """The recipe the JEPA's targets were built with; refuses an MAE, and a centred JEPA without its mean."""
         if self.family != "jepa":
             raise ValueError(f"{self.name or 'this model'} is not a JEPA")
         recipe = recipe_from_card(self.card)
         if recipe.jepa_center_targets and self.target_mean is None:
             raise ValueError(f"{self.name or 'this model'} was trained to predict centred targets but its folder "
                              f"has no {TARGET_MEAN}: run python -m model_zoo.target_mean on the folder")
+        return recipe
+
+    def latent_targets(self, x: torch.Tensor) -> torch.Tensor:
+        """JEPA only: what its predictor was trained to predict at every token, as in training: the
+        target encoder's layer-normed output (or its last K blocks' mean, recipe jepa_target_layers),
+        minus the mean target at each position for a centred recipe (jepa_center_targets; training
+        subtracted each batch's own mean, whose expectation over training batches is the shipped mean).
+        Differentiable (pretext attribution). x (B, T, C, H, W) -> (B, N, D)"""
+        recipe = self._target_recipe()
         targets, _ = target_embeddings(self.net.encoder, x.to(self.device), recipe.jepa_target_layers)
         return targets - self.target_mean if recipe.jepa_center_targets else targets   # (B, N, D)
 
     @torch.no_grad()
-    def predict_latents(self, x: torch.Tensor, context_mask: torch.Tensor,
-                        target_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """JEPA only: the predictor's guess at the target tokens from the context tokens, and the truth.
+    def predict_hidden(self, x: torch.Tensor, context_mask: torch.Tensor, target_mask: torch.Tensor) -> torch.Tensor:
+        """JEPA only: the predictor's guess at the target tokens from the context tokens. (B, Kt, D)
 
         Masks: bool (N,) or (B, N) (True = in the set, same count per clip) or index tensors (B, K).
         The context encoder sees only the context tokens (the context encoder when the folder has
-        one, else the target encoder); hidden tokens get the first (short-range) generator's mask
-        token. Returns (predicted, target), each (B, Kt, D): target is `latent_targets` of the full
-        clip at the target tokens.
+        one, else the target encoder); hidden tokens get the first (short-range) generator's mask token.
         """
         if self.family != "jepa":
             raise ValueError(f"{self.name or 'this model'} is not a JEPA")
@@ -137,7 +139,16 @@ class EncoderWrapper:
         ctx = as_indices(context_mask, x.shape[0]).to(self.device)
         tgt = as_indices(target_mask, x.shape[0]).to(self.device)
         z = encode_context(self.context_encoder or self.net.encoder, x, ctx)   # (B, Kc, D)
-        pred = predict(self.net.predictor, z, ctx, tgt)                        # (B, Kt, D)
+        return predict(self.net.predictor, z, ctx, tgt)                        # (B, Kt, D)
+
+    @torch.no_grad()
+    def predict_latents(self, x: torch.Tensor, context_mask: torch.Tensor,
+                        target_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """JEPA only: (predicted, target), each (B, Kt, D): `predict_hidden`, and `latent_targets` of
+        the full clip at the target tokens (masks as predict_hidden takes them)."""
+        self._target_recipe()                    # refuse before the predictor's work
+        pred = self.predict_hidden(x, context_mask, target_mask)
+        tgt = as_indices(target_mask, x.shape[0]).to(self.device)
         return pred, gather_tokens(self.latent_targets(x), tgt)
 
 

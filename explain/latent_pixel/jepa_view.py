@@ -42,11 +42,12 @@ def jepa_view(wrapper, clip: Clip, context: np.ndarray, target: np.ndarray, star
     if not context.any() or not target.any() or (context & target).any():
         raise ValueError("context and target must be non-empty and must not overlap")
     p = prepare(clip, g.frames, g.size, start)
-    pred, truth = wrapper.predict_latents(p.x, torch.as_tensor(context), torch.as_tensor(target))  # (1, Kt, D)
-    cosine = F.cosine_similarity(pred.float(), truth.float(), dim=-1)[0].cpu().numpy()          # (Kt,)
     h = wrapper.latent_targets(p.x)[0].float()                                                  # (N, D)
+    pred = wrapper.predict_hidden(p.x, torch.as_tensor(context), torch.as_tensor(target))[0]    # (Kt, D)
+    truth = h[torch.as_tensor(target, device=h.device)]                                         # (Kt, D), index order
+    cosine = F.cosine_similarity(pred.float(), truth, dim=-1).cpu().numpy()                     # (Kt,)
     guess = h[torch.as_tensor(context, device=h.device)].mean(0, keepdim=True)                  # (1, D)
-    baseline = F.cosine_similarity(guess, h[torch.as_tensor(target, device=h.device)], dim=-1).cpu().numpy()
+    baseline = F.cosine_similarity(guess, truth, dim=-1).cpu().numpy()
     idx = np.flatnonzero(target)
     cmap = np.full(g.n_tokens, np.nan)
     cmap[idx] = cosine
