@@ -62,10 +62,10 @@ def target_embeddings(encoder: VJEPA2Encoder, x: torch.Tensor, n_layers: int = 1
         h = layer(h, None)[0]
         blocks.append(h)
     out = encoder.layernorm(h)                                          # (B, N, D), as encoder(x)
-    tops = [*blocks[len(blocks) - n_layers:-1], out]                    # K x (B, N, D)
     d = out.shape[-1]
     if n_layers == 1:
         return F.layer_norm(out, (d,)), out
+    tops = [*blocks[len(blocks) - n_layers:-1], out]                    # K x (B, N, D)
     mean = torch.stack([F.layer_norm(t, (d,)) for t in tops]).mean(0)   # (B, N, D)
     return F.layer_norm(mean, (d,)), out
 
@@ -147,7 +147,7 @@ class JEPA(nn.Module):
         context from the first, targets the second."""
         if x.ndim == 6 and x.shape[1] != 2:
             raise ValueError(f"a JEPA takes one view or two (context, targets) of each clip; got {x.shape[1]}")
-        x, target_x = (x[:, 0], target_view(x)) if x.ndim == 6 else (x, x)
+        target_x, x = target_view(x), (x[:, 0] if x.ndim == 6 else x)
         with torch.no_grad():
             targets, raw = target_embeddings(self.net.encoder, target_x, self.recipe.jepa_target_layers)
             if self.recipe.jepa_center_targets:

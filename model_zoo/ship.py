@@ -15,10 +15,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from model_zoo.checkpoint import CARD, read_card
+from model_zoo.checkpoint import CARD, TARGET_MEAN, read_card
 from model_zoo.recipes import recipe_from_card
 from model_zoo.registry import SHIPPED
-from model_zoo.checkpoint import TARGET_MEAN
 from model_zoo.target_mean import fit_target_mean
 
 MAX_SHIPPED_MB = 25.0

@@ -22,6 +22,7 @@ from model_zoo.data import ClipSource, PhantomBatches, ToInput
 from model_zoo.jepa import target_embeddings, target_view, views_of
 from model_zoo.recipes import recipe_from_card
 
+
 @torch.no_grad()
 def fit_target_mean(folder: str | Path, batches: int = 8, clip_source: ClipSource | None = None,
                     to_input: ToInput | None = None) -> Path:

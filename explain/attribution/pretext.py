@@ -50,7 +50,8 @@ def mae_loss_fn(wrapper, generator: torch.Generator, batch: int):
     if wrapper.net is wrapper.encoder or not hasattr(wrapper.net, "decoder"):
         raise ValueError(f"{wrapper.name or 'this model'} has no MAE decoder: its pixel loss cannot be attributed.")
     c = wrapper.net.config
-    mask = tube_masks(batch, wrapper.grid, recipe_from_card(wrapper.card).mae_mask_ratio, generator)                      # (B, N) True = hidden
+    ratio = recipe_from_card(wrapper.card).mae_mask_ratio
+    mask = tube_masks(batch, wrapper.grid, ratio, generator)                      # (B, N) True = hidden
 
     def loss(x: torch.Tensor) -> torch.Tensor:
         m = mask.to(x.device)
