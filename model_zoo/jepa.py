@@ -152,16 +152,33 @@ class JEPA(nn.Module):
             targets, raw = target_embeddings(self.net.encoder, target_x, self.recipe.jepa_target_layers)
             if self.recipe.jepa_center_targets:
                 targets = targets - targets.mean(0, keepdim=True)        # what differs between clips
-        losses = []
+        losses, spread = [], []
         for k, (ctx, tgt) in enumerate(masks):
             z = encode_context(self.context_encoder, x, ctx)             # (B, Kc, D)
             pred = predict(self.net.predictor, z, ctx, tgt, mask_index=k)  # (B, Kt, D)
             losses.append((pred - gather_tokens(targets, tgt)).abs().mean())
-        return torch.stack(losses).mean(), collapse_stats(raw)
+            if self.recipe.jepa_var_weight > 0:
+                spread.append(variance_hinge(z, self.recipe.jepa_var_gamma))
+        stats = collapse_stats(raw)
+        loss = torch.stack(losses).mean()
+        if spread:
+            hinge = torch.stack(spread).mean()
+            stats["var_hinge"] = hinge.item()
+            loss = loss + self.recipe.jepa_var_weight * hinge
+        return loss, stats
 
     def after_step(self, step: int, total: int) -> None:
         """EMA update of the target encoder after optimiser step number `step` (1-based)."""
         ema_update(self.net.encoder, self.context_encoder, momentum_at(step, total, *self.recipe.ema))
+
+
+def variance_hinge(z: torch.Tensor, gamma: float) -> torch.Tensor:
+    """VICReg's variance term on clip embeddings: mean over dims of relu(gamma - std over the batch) of
+    each clip's mean token, tokens layer-normed without a gain first. z (B, K, D) -> scalar"""
+    if z.shape[0] < 2:
+        raise ValueError("the variance term needs at least 2 clips in a batch")
+    clips = F.layer_norm(z, z.shape[-1:]).mean(1)                       # (B, D)
+    return F.relu(gamma - clips.std(0)).mean()
 
 
 @torch.no_grad()

@@ -70,6 +70,13 @@ class Recipe:
     # per-layer probes found EF kept through the middle blocks and dropped by the last, so targets that
     # carry the middle blocks ask the encoder to keep what they hold. 1 = V-JEPA's last-layer targets.
     jepa_target_layers: int = 1
+    # JEPA: VICReg's variance term (Bardes et al. 2022), as C-JEPA adds it to I-JEPA (Mo & Tong 2024), on
+    # clip embeddings: weight * mean over dims of relu(gamma - std over the batch), the clip embedding being
+    # the mean of the context encoder's output tokens after a parameter-free layer norm (so a larger final
+    # norm gain cannot pay it). Clips that stay apart keep what tells them apart, EF among it: jitter had
+    # narrowed the targets' clip std from 0.18 to 0.10 and lost EF with it. weight 0 = V-JEPA's loss alone.
+    jepa_var_weight: float = 0.0
+    jepa_var_gamma: float = 0.2
     # MAE: tube masking ratio
     mae_mask_ratio: float = 0.9
     # Data: phantom clips on the fly; clip seeds data_seed .. data_seed + n_clips - 1 (keep evaluation
@@ -148,6 +155,17 @@ RECIPES: dict[str, Recipe] = {
     "small_centered_frozen_patch_jitter_top6": Recipe(name="small_centered_frozen_patch_jitter_top6",
                                                       jepa_center_targets=True, freeze_patch_embed=True,
                                                       acq_jitter=1.0, jepa_target_layers=6),
+    # top3 with half the jitter: mild kept the speckle invariance (ratio 0.107 vs 0.216) and top3 kept EF;
+    # whether the two together keep both
+    "small_centered_frozen_patch_jitter_top3_mild": Recipe(name="small_centered_frozen_patch_jitter_top3_mild",
+                                                           jepa_center_targets=True, freeze_patch_embed=True,
+                                                           acq_jitter=0.5, jepa_target_layers=3),
+    # top3 with a variance floor on clip embeddings (C-JEPA's VICReg term): invariance to the acquisition
+    # without letting clips drift together, which took EF with it
+    "small_centered_frozen_patch_jitter_top3_var": Recipe(name="small_centered_frozen_patch_jitter_top3_var",
+                                                          jepa_center_targets=True, freeze_patch_embed=True,
+                                                          acq_jitter=1.0, jepa_target_layers=3,
+                                                          jepa_var_weight=1.0, jepa_var_gamma=0.2),
     # The MAE's side: the same jittered clips (one draw each, input and target alike)
     "small_frozen_patch_jitter": Recipe(name="small_frozen_patch_jitter", freeze_patch_embed=True, acq_jitter=1.0),
 }

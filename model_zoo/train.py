@@ -98,6 +98,8 @@ def make_card(method: str, recipe: Recipe, model: nn.Module, step: int, history:
             "final_token_std": history["token_std"][-1], "final_clip_std": history["clip_std"][-1],
             "threshold": COLLAPSE_STD, "collapsed": history["token_std"][-1] < COLLAPSE_STD,
         }
+        if history.get("var_hinge"):
+            card["collapse_check"]["var_hinge_curve"] = _curve(history["var_hinge"])
     return card
 
 
@@ -165,7 +167,7 @@ def train(method: str, recipe: Recipe, out: str | Path, *, resume: bool = False,
         wall = wall_before + time.perf_counter() - run_start
         history["loss"].append(loss)
         for k, v in stats.items():
-            history[k].append(v)
+            history.setdefault(k, []).append(v)
         bar.set_postfix({"loss": f"{loss:.4f}", **{k: f"{v:.3f}" for k, v in stats.items()},
                          "clips/s": f"{x.shape[0] / dt:.1f}"})
         bar.update(1)

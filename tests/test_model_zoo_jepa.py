@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from model_zoo.jepa import JEPA, encode_context, predict, target_embeddings
+from model_zoo.jepa import JEPA, encode_context, predict, target_embeddings, variance_hinge
 from model_zoo.recipes import get_recipe
 from model_zoo.wrapper import eager_attention
 
@@ -123,3 +123,32 @@ def test_target_layers_past_the_encoder_depth_are_refused():
     enc = JEPA(R).net.encoder
     with pytest.raises(ValueError, match="jepa_target_layers must be 1..2"):
         target_embeddings(enc, torch.randn(1, 8, 3, 64, 64), 3)
+
+
+def test_variance_term_is_added_only_when_weighted_and_is_gamma_minus_the_clip_spread():
+    """jepa_var_weight adds weight * mean relu(gamma - clip std) to the L1 loss; identical clips have clip
+    std 0 (the term is gamma), a larger output scale cannot pay it, gamma 0 makes it vanish."""
+    torch.manual_seed(0)
+    plain = JEPA(R)
+    var = JEPA(get_recipe("smoke", jepa_var_weight=2.0, jepa_var_gamma=0.3))
+    var.load_state_dict(plain.state_dict())
+    x = torch.randn(3, 8, 3, 64, 64)
+    masks = plain.sample_masks(3, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        loss_plain, stats_plain = plain.loss(x, masks)
+        loss_var, stats_var = var.loss(x, masks)
+    assert "var_hinge" not in stats_plain and 0 < stats_var["var_hinge"] <= 0.3
+    assert torch.allclose(loss_var, loss_plain + 2.0 * stats_var["var_hinge"], atol=1e-4)
+    same = torch.randn(1, 5, 16).expand(4, -1, -1)
+    assert abs(variance_hinge(same, 0.3).item() - 0.3) < 1e-5
+    z = torch.randn(4, 5, 16, requires_grad=True)
+    hinge = variance_hinge(z, gamma=10.0)
+    hinge.backward()
+    assert 0 < hinge.item() < 10.0 and z.grad.abs().sum() > 0
+    assert variance_hinge(z.detach(), gamma=0.0).item() == 0.0
+    assert torch.allclose(variance_hinge(z.detach() * 5, 1.0), variance_hinge(z.detach(), 1.0), atol=1e-5)
+
+
+def test_variance_term_refuses_a_batch_of_one():
+    with pytest.raises(ValueError, match="at least 2 clips"):
+        variance_hinge(torch.randn(1, 5, 16), 0.2)
