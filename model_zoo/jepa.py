@@ -123,6 +123,10 @@ class JEPA(nn.Module):
         self.net = VJEPA2Model._from_config(config or jepa_config(recipe), attn_implementation="sdpa")
         _rescale_blocks(self.net.encoder.layer)
         _rescale_blocks(self.net.predictor.layer)
+        if recipe.jepa_var_weight < 0 or (recipe.jepa_var_weight > 0 and (recipe.jepa_var_gamma <= 0 or recipe.batch < 2)):
+            raise ValueError("the variance term needs jepa_var_weight >= 0 and, when on, jepa_var_gamma > 0 and a "
+                             f"batch of 2 or more; got weight {recipe.jepa_var_weight}, gamma "
+                             f"{recipe.jepa_var_gamma}, batch {recipe.batch}")
         self.views = views_of(recipe)
         self.context_encoder = copy.deepcopy(self.net.encoder)
         self.net.encoder.requires_grad_(False)
@@ -172,13 +176,18 @@ class JEPA(nn.Module):
         ema_update(self.net.encoder, self.context_encoder, momentum_at(step, total, *self.recipe.ema))
 
 
+def clip_spread(h: torch.Tensor) -> torch.Tensor:
+    """Per-dimension std over the batch of each clip's mean token. h (B, N, D) -> (D,)"""
+    return h.mean(1).std(0)
+
+
 def variance_hinge(z: torch.Tensor, gamma: float) -> torch.Tensor:
-    """VICReg's variance term on clip embeddings: mean over dims of relu(gamma - std over the batch) of
-    each clip's mean token, tokens layer-normed without a gain first. z (B, K, D) -> scalar"""
+    """VICReg's variance term on clip embeddings: mean over dims of relu(gamma - clip_spread), tokens
+    layer-normed without a gain first. Each clip's context tokens sit at its own mask's positions, so
+    part of the spread is where its context lies, not what the clip holds. z (B, K, D) -> scalar"""
     if z.shape[0] < 2:
         raise ValueError("the variance term needs at least 2 clips in a batch")
-    clips = F.layer_norm(z, z.shape[-1:]).mean(1)                       # (B, D)
-    return F.relu(gamma - clips.std(0)).mean()
+    return F.relu(gamma - clip_spread(F.layer_norm(z, z.shape[-1:]))).mean()
 
 
 @torch.no_grad()
@@ -189,4 +198,4 @@ def collapse_stats(h: torch.Tensor) -> dict[str, float]:
     encoder maps everything to one vector and both go to 0. h (B, N, D).
     """
     h = h.float()
-    return {"token_std": h.flatten(0, 1).std(0).mean().item(), "clip_std": h.mean(1).std(0).mean().item()}
+    return {"token_std": h.flatten(0, 1).std(0).mean().item(), "clip_std": clip_spread(h).mean().item()}

@@ -152,3 +152,10 @@ def test_variance_term_is_added_only_when_weighted_and_is_gamma_minus_the_clip_s
 def test_variance_term_refuses_a_batch_of_one():
     with pytest.raises(ValueError, match="at least 2 clips"):
         variance_hinge(torch.randn(1, 5, 16), 0.2)
+
+
+@pytest.mark.parametrize("overrides", [dict(jepa_var_weight=-1.0), dict(jepa_var_weight=1.0, jepa_var_gamma=0.0),
+                                       dict(jepa_var_weight=1.0, batch=1)])
+def test_variance_term_settings_that_cannot_work_are_refused_at_construction(overrides):
+    with pytest.raises(ValueError, match="variance term"):
+        JEPA(get_recipe("smoke", **overrides))

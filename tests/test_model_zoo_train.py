@@ -120,6 +120,14 @@ def test_smoke_run_writes_a_loadable_model_and_card(tmp_path):
     assert m.family == "jepa" and m.tokens(torch.randn(1, 8, 3, 64, 64)).shape == (1, 64, 48)
 
 
+def test_a_run_with_the_variance_term_logs_its_hinge_in_the_card(tmp_path):
+    card = train("jepa", get_recipe("smoke", jepa_var_weight=1.0, jepa_var_gamma=0.5), tmp_path,
+                 clip_source=fake_clip, to_input=fake_input, progress=False)
+    curve = card["collapse_check"]["var_hinge_curve"]
+    assert [step for step, _ in curve] == [1, 2, 3, 4] and all(0 <= v <= 0.5 for _, v in curve)
+    assert card["recipe_settings"]["jepa_var_weight"] == 1.0
+
+
 def test_resume_continues_from_the_saved_step_exactly(tmp_path):
     whole = train("jepa", R, tmp_path / "whole", clip_source=fake_clip, to_input=fake_input, progress=False)
     half = train("jepa", R, tmp_path / "split", stop_after=2, clip_source=fake_clip, to_input=fake_input,
