@@ -1,6 +1,7 @@
 """The JEPA's context encoder sees only visible tubelets; its pieces match transformers' VJEPA2."""
 import pytest
 import torch
+import torch.nn.functional as F
 
 from model_zoo.jepa import JEPA, encode_context, predict, target_embeddings, variance_hinge
 from model_zoo.recipes import get_recipe
@@ -140,18 +141,30 @@ def test_variance_term_is_added_only_when_weighted_and_is_gamma_minus_the_clip_s
     assert "var_hinge" not in stats_plain and 0 < stats_var["var_hinge"] <= 0.3
     assert torch.allclose(loss_var, loss_plain + 2.0 * stats_var["var_hinge"], atol=1e-4)
     same = torch.randn(1, 5, 16).expand(4, -1, -1)
-    assert abs(variance_hinge(same, 0.3).item() - 0.3) < 1e-5
+    zero = torch.zeros(4, 5, 16)
+    assert abs(variance_hinge(same, zero, 0.3).item() - 0.3) < 1e-5
     z = torch.randn(4, 5, 16, requires_grad=True)
-    hinge = variance_hinge(z, gamma=10.0)
+    hinge = variance_hinge(z, zero, gamma=10.0)
     hinge.backward()
     assert 0 < hinge.item() < 10.0 and z.grad.abs().sum() > 0
-    assert variance_hinge(z.detach(), gamma=0.0).item() == 0.0
-    assert torch.allclose(variance_hinge(z.detach() * 5, 1.0), variance_hinge(z.detach(), 1.0), atol=1e-5)
+    assert variance_hinge(z.detach(), zero, gamma=0.0).item() == 0.0
+    assert torch.allclose(variance_hinge(z.detach() * 5, zero, 1.0), variance_hinge(z.detach(), zero, 1.0), atol=1e-5)
+
+
+def test_variance_term_is_not_paid_by_where_each_clip_context_lies():
+    """Clips whose tokens are only their positions' tokens (every clip the same picture) have no spread
+    once each position's mean is taken away, however differently their contexts are placed."""
+    g = torch.Generator().manual_seed(0)
+    by_position = F.layer_norm(torch.randn(64, 16, generator=g), (16,))      # (N, D): one token per place
+    ctx = torch.stack([torch.randperm(64, generator=g)[:10] for _ in range(6)])  # (B, Kc): own places each
+    z = by_position[ctx]                                                       # (B, Kc, D)
+    assert variance_hinge(z, torch.zeros_like(z), 0.3).item() < 0.3 - 0.05     # placement alone pays some
+    assert abs(variance_hinge(z, by_position[ctx], 0.3).item() - 0.3) < 1e-5   # not once places are removed
 
 
 def test_variance_term_refuses_a_batch_of_one():
     with pytest.raises(ValueError, match="at least 2 clips"):
-        variance_hinge(torch.randn(1, 5, 16), 0.2)
+        variance_hinge(torch.randn(1, 5, 16), torch.zeros(1, 5, 16), 0.2)
 
 
 @pytest.mark.parametrize("overrides", [dict(jepa_var_weight=-1.0), dict(jepa_var_weight=1.0, jepa_var_gamma=0.0),
