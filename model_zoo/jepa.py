@@ -156,19 +156,18 @@ class JEPA(nn.Module):
             targets, raw = target_embeddings(self.net.encoder, target_x, self.recipe.jepa_target_layers)
             if self.recipe.jepa_center_targets:
                 targets = targets - targets.mean(0, keepdim=True)        # what differs between clips
-            # the target encoder's mean token at each position (B, N, D): what the variance term takes away
-            place = F.layer_norm(raw, raw.shape[-1:]).mean(0, keepdim=True).expand_as(raw)
-        losses, spread = [], []
+        losses = []
         for k, (ctx, tgt) in enumerate(masks):
             z = encode_context(self.context_encoder, x, ctx)             # (B, Kc, D)
             pred = predict(self.net.predictor, z, ctx, tgt, mask_index=k)  # (B, Kt, D)
             losses.append((pred - gather_tokens(targets, tgt)).abs().mean())
-            if self.recipe.jepa_var_weight > 0:
-                spread.append(variance_hinge(z, gather_tokens(place, ctx), self.recipe.jepa_var_gamma))
         stats = collapse_stats(raw)
         loss = torch.stack(losses).mean()
-        if spread:
-            hinge = torch.stack(spread).mean()
+        if self.recipe.jepa_var_weight > 0:
+            # every clip encoded at the same places (the first clip's context of the last generator), so
+            # clips differ by what they hold, not by where their context lies
+            shared = masks[-1][0][:1].expand(x.shape[0], -1)             # (B, Kc0)
+            hinge = variance_hinge(encode_context(self.context_encoder, x, shared), self.recipe.jepa_var_gamma)
             stats["var_hinge"] = hinge.item()
             loss = loss + self.recipe.jepa_var_weight * hinge
         return loss, stats
@@ -183,16 +182,14 @@ def clip_spread(h: torch.Tensor) -> torch.Tensor:
     return h.mean(1).std(0)
 
 
-def variance_hinge(z: torch.Tensor, place: torch.Tensor, gamma: float) -> torch.Tensor:
-    """VICReg's variance term on clip embeddings: mean over dims of relu(gamma - clip_spread) of the
-    context tokens, layer-normed without a gain (a larger output scale cannot pay it) and less `place`,
-    the batch's mean token at each one's position. Each clip's context lies at its own mask's positions;
-    without that subtraction the spread would be paid by where the context lies, not by what the clip
-    holds (as centred targets pay the loss only on what differs between clips).
-    z, place (B, K, D) -> scalar"""
+def variance_hinge(z: torch.Tensor, gamma: float) -> torch.Tensor:
+    """VICReg's variance term on clip embeddings: mean over dims of relu(gamma - clip_spread) of tokens
+    layer-normed without a gain (a larger output scale cannot pay it). Every clip's tokens must sit at
+    the same places, or the spread is paid by where each clip was seen, not by what it holds.
+    z (B, K, D) -> scalar"""
     if z.shape[0] < 2:
         raise ValueError("the variance term needs at least 2 clips in a batch")
-    return F.relu(gamma - clip_spread(F.layer_norm(z, z.shape[-1:]) - place)).mean()
+    return F.relu(gamma - clip_spread(F.layer_norm(z, z.shape[-1:]))).mean()
 
 
 @torch.no_grad()
