@@ -73,11 +73,11 @@ class Recipe:
     # JEPA: VICReg's variance term (Bardes et al. 2022), as C-JEPA adds it to I-JEPA (Mo & Tong 2024), on
     # clip embeddings: weight * mean over dims of relu(gamma - std over the batch), the clip embedding being
     # the mean of the context encoder's output tokens after a parameter-free layer norm (so a larger final
-    # norm gain cannot pay it), every clip encoded at the same places (the first clip's context of the last
-    # mask generator; one more context pass, about +15% a step): clips must differ by what they hold, not
-    # by where their context lies (the first try, on each clip's own context, paid it that way). Clips that stay apart keep what tells them apart, EF among it: jitter
-    # had narrowed the target encoder's clip std (a like measure, on all tokens without that norm) from 0.18
-    # to 0.10 and lost EF with it. weight 0 = V-JEPA's loss alone.
+    # norm gain cannot pay it), over every token of the clip (one more context pass, about +80% a step; on
+    # each clip's own context, or one context shared by the batch, the spread was paid by where the context
+    # lay). Clips that stay apart keep what tells them apart, EF among it: jitter had narrowed the target
+    # encoder's clip std, the same measure, from 0.21 to 0.12 and lost EF with it. weight 0 = V-JEPA's
+    # loss alone.
     jepa_var_weight: float = 0.0
     jepa_var_gamma: float = 0.2
     # MAE: tube masking ratio
