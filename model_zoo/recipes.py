@@ -171,6 +171,9 @@ RECIPES: dict[str, Recipe] = {
                                                           jepa_var_weight=1.0, jepa_var_gamma=0.2),
     # The MAE's side: the same jittered clips (one draw each, input and target alike)
     "small_frozen_patch_jitter": Recipe(name="small_frozen_patch_jitter", freeze_patch_embed=True, acq_jitter=1.0),
+    # ... and with the milder jitter, the like-for-like MAE for `..._jitter_mild` and `..._jitter_top3_mild`
+    "small_frozen_patch_jitter_mild": Recipe(name="small_frozen_patch_jitter_mild", freeze_patch_embed=True,
+                                             acq_jitter=0.5),
 }
 
 
