@@ -1,0 +1,59 @@
+"""How far apart a JEPA's target encoder keeps clips: per-dimension std over a batch of each clip's mean
+token (tokens layer-normed without a gain; model_zoo.jepa.clip_spread, what the variance term
+`jepa_var_weight` acts on), beside the spread of tokens across clips at each position and over all tokens.
+
+Measured on 2 training batches of 16 two-acquisition clips (the targets' view), drawn as the top3 recipe
+draws them, the same clips for every model; an untrained encoder of the recipe's shape is the first row.
+
+    python -m model_zoo.experiments.clip_spread --models top3=runs/jepa_jitter_top3/model,... --out FILE.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from model_zoo.checkpoint import load_nets
+from model_zoo.data import PhantomBatches
+from model_zoo.jepa import JEPA, clip_spread, target_view
+from model_zoo.recipes import get_recipe
+
+RECIPE = "small_centered_frozen_patch_jitter_top3"
+
+
+@torch.no_grad()
+def spreads(encoder, batches: list[torch.Tensor]) -> dict[str, float]:
+    """Mean over batches of: clip spread, token spread across clips at each position, token spread."""
+    rows = []
+    for x in batches:
+        z = F.layer_norm(encoder(x).last_hidden_state, (encoder.config.hidden_size,))   # (B, N, D)
+        rows.append((clip_spread(z).mean().item(),
+                     (z - z.mean(0, keepdim=True)).flatten(0, 1).std(0).mean().item(),
+                     z.flatten(0, 1).std(0).mean().item()))
+    keys = ("clip_spread", "position_spread", "token_spread")
+    return {k: round(sum(v) / len(v), 4) for k, v in zip(keys, zip(*rows))}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", required=True, help="comma-separated NAME=FOLDER of JEPA model folders")
+    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    recipe = get_recipe(RECIPE)
+    data = PhantomBatches(recipe, 0, None, None, 2)
+    batches = [target_view(data.batch(b)) for b in range(2)]                # 2 x (16, T, C, H, W)
+    torch.manual_seed(0)
+    out = {"untrained": spreads(JEPA(recipe).net.encoder, batches)}
+    for name, folder in (pair.split("=", 1) for pair in args.models.split(",")):
+        out[name] = spreads(load_nets(folder)[1].encoder, batches)
+    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
