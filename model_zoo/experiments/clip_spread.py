@@ -9,15 +9,14 @@ draws them, the same clips for every model; an untrained encoder of the recipe's
 """
 from __future__ import annotations
 
-import argparse
 import json
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from model_zoo.checkpoint import load_nets
 from model_zoo.data import PhantomBatches
+from model_zoo.experiments.named_folders import parse_named_folders
 from model_zoo.jepa import JEPA, clip_spread, target_view
 from model_zoo.recipes import get_recipe
 
@@ -38,20 +37,17 @@ def spreads(encoder, batches: list[torch.Tensor]) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", required=True, help="comma-separated NAME=FOLDER of JEPA model folders")
-    ap.add_argument("--out", required=True, type=Path)
-    ap.add_argument("--threads", type=int, default=1)
-    args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    folders, out_file, threads = parse_named_folders(__doc__, argv)
+    torch.set_num_threads(threads)
     recipe = get_recipe(RECIPE)
     data = PhantomBatches(recipe, 0, None, None, 2)
     batches = [target_view(data.batch(b)) for b in range(2)]                # 2 x (16, T, C, H, W)
     torch.manual_seed(0)
     out = {"untrained": spreads(JEPA(recipe).net.encoder, batches)}
-    for name, folder in (pair.split("=", 1) for pair in args.models.split(",")):
+    for name, folder in folders.items():
         out[name] = spreads(load_nets(folder)[1].encoder, batches)
-    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
 
 
