@@ -123,7 +123,8 @@ class JEPA(nn.Module):
         self.net = VJEPA2Model._from_config(config or jepa_config(recipe), attn_implementation="sdpa")
         _rescale_blocks(self.net.encoder.layer)
         _rescale_blocks(self.net.predictor.layer)
-        if recipe.jepa_var_weight < 0 or (recipe.jepa_var_weight > 0 and (recipe.jepa_var_gamma <= 0 or recipe.batch < 2)):
+        var_on = recipe.jepa_var_weight > 0
+        if recipe.jepa_var_weight < 0 or (var_on and (recipe.jepa_var_gamma <= 0 or recipe.batch < 2)):
             raise ValueError("the variance term needs jepa_var_weight >= 0 and, when on, jepa_var_gamma > 0 and a "
                              f"batch of 2 or more; got weight {recipe.jepa_var_weight}, gamma "
                              f"{recipe.jepa_var_gamma}, batch {recipe.batch}")
@@ -147,8 +148,8 @@ class JEPA(nn.Module):
              ) -> tuple[torch.Tensor, dict[str, float]]:
         """Mean over mask generators of L1(predicted, layer-normed target) at the target tokens (targets
         from the last `jepa_target_layers` blocks, centred over the batch per token position when the
-        recipe says so). x (B, T, C, H, W), or (B, 2, T, C, H, W): two acquisitions of each clip, the
-        context from the first, targets the second."""
+        recipe says so), plus the recipe's variance term if any. x (B, T, C, H, W), or (B, 2, T, C, H, W): two
+        acquisitions of each clip, the context from the first, targets the second."""
         if x.ndim == 6 and x.shape[1] != 2:
             raise ValueError(f"a JEPA takes one view or two (context, targets) of each clip; got {x.shape[1]}")
         target_x, x = target_view(x), (x[:, 0] if x.ndim == 6 else x)
@@ -167,9 +168,8 @@ class JEPA(nn.Module):
             # every token of every clip (one more context pass, about +80% a step): a spread measured on
             # each clip's own context, or on one shared context, was paid by where the context lay (the
             # hinge fell to zero within 50 steps both ways while the targets' clip std stayed at 0.1)
-            every = torch.arange(self.grid[0] * self.grid[1] * self.grid[2], device=x.device)
-            shared = every.expand(x.shape[0], -1)                        # (B, N)
-            hinge = variance_hinge(encode_context(self.context_encoder, x, shared), self.recipe.jepa_var_gamma)
+            every = torch.arange(math.prod(self.grid), device=x.device).expand(x.shape[0], -1)  # (B, N)
+            hinge = variance_hinge(encode_context(self.context_encoder, x, every), self.recipe.jepa_var_gamma)
             stats["var_hinge"] = hinge.item()
             loss = loss + self.recipe.jepa_var_weight * hinge
         return loss, stats
