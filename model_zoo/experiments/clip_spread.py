@@ -1,5 +1,5 @@
 """How far apart a JEPA's target encoder keeps clips: per-dimension std over a batch of each clip's mean
-token (tokens layer-normed without a gain; model_zoo.jepa.clip_spread, what the variance term
+token (tokens layer-normed without a gain; model_zoo.jepa.clip_spread via collapse_stats, what the variance term
 `jepa_var_weight` acts on), beside the spread of tokens across clips at each position and over all tokens.
 
 Measured on 2 training batches of 16 two-acquisition clips (the targets' view), drawn as the top3 recipe
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from model_zoo.checkpoint import load_nets
 from model_zoo.data import PhantomBatches
 from model_zoo.experiments.named_folders import parse_named_folders
-from model_zoo.jepa import JEPA, clip_spread, target_view
+from model_zoo.jepa import JEPA, collapse_stats, target_view
 from model_zoo.recipes import get_recipe
 
 RECIPE = "small_centered_frozen_patch_jitter_top3"
@@ -29,9 +29,9 @@ def spreads(encoder, batches: list[torch.Tensor]) -> dict[str, float]:
     rows = []
     for x in batches:
         z = F.layer_norm(encoder(x).last_hidden_state, (encoder.config.hidden_size,))   # (B, N, D)
-        rows.append((clip_spread(z).mean().item(),
-                     (z - z.mean(0, keepdim=True)).flatten(0, 1).std(0).mean().item(),
-                     z.flatten(0, 1).std(0).mean().item()))
+        stats = collapse_stats(z)
+        rows.append((stats["clip_std"], (z - z.mean(0, keepdim=True)).flatten(0, 1).std(0).mean().item(),
+                     stats["token_std"]))
     keys = ("clip_spread", "position_spread", "token_spread")
     return {k: round(sum(v) / len(v), 4) for k, v in zip(keys, zip(*rows))}
 

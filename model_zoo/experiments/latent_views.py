@@ -10,7 +10,6 @@ import json
 
 import torch
 
-
 import model_zoo
 from explain.latent_pixel.report import pretext
 from explain.latent_pixel.speckle import speckle_test
