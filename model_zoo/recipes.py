@@ -169,8 +169,16 @@ RECIPES: dict[str, Recipe] = {
                                                           jepa_center_targets=True, freeze_patch_embed=True,
                                                           acq_jitter=1.0, jepa_target_layers=3,
                                                           jepa_var_weight=1.0, jepa_var_gamma=0.2),
+    # top3 trained twice as long (3000 steps, 48k clips seen): every recipe so far ran 1500 steps, and
+    # training length is the lever not yet tried; warm-up, cosine and the EMA ramp stretch with the run
+    "small_centered_frozen_patch_jitter_top3_long": Recipe(name="small_centered_frozen_patch_jitter_top3_long",
+                                                           jepa_center_targets=True, freeze_patch_embed=True,
+                                                           acq_jitter=1.0, jepa_target_layers=3, steps=3000),
     # The MAE's side: the same jittered clips (one draw each, input and target alike)
     "small_frozen_patch_jitter": Recipe(name="small_frozen_patch_jitter", freeze_patch_embed=True, acq_jitter=1.0),
+    # ... trained twice as long, the like-for-like MAE for `..._jitter_top3_long`
+    "small_frozen_patch_jitter_long": Recipe(name="small_frozen_patch_jitter_long", freeze_patch_embed=True,
+                                             acq_jitter=1.0, steps=3000),
     # ... and with the milder jitter, the like-for-like MAE for `..._jitter_mild` and `..._jitter_top3_mild`
     "small_frozen_patch_jitter_mild": Recipe(name="small_frozen_patch_jitter_mild", freeze_patch_embed=True,
                                              acq_jitter=0.5),
