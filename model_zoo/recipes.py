@@ -174,12 +174,6 @@ RECIPES: dict[str, Recipe] = {
     "small_centered_frozen_patch_jitter_top3_long": Recipe(name="small_centered_frozen_patch_jitter_top3_long",
                                                            jepa_center_targets=True, freeze_patch_embed=True,
                                                            acq_jitter=1.0, jepa_target_layers=3, steps=3000),
-    # top3 with a third mask generator hiding whole time spans (3 of 8 slots, as small_timespan): the
-    # 3000-step run lost EF from block 2 on while solving its pretext task better, so ask the pretext task
-    # for motion itself (time spans took clean EF from 9.79 to 8.55 on the shipped recipe)
-    "small_centered_frozen_patch_jitter_top3_timespan": Recipe(
-        name="small_centered_frozen_patch_jitter_top3_timespan", jepa_center_targets=True, freeze_patch_embed=True,
-        acq_jitter=1.0, jepa_target_layers=3, jepa_time_span=0.375),
     # The MAE's side: the same jittered clips (one draw each, input and target alike)
     "small_frozen_patch_jitter": Recipe(name="small_frozen_patch_jitter", freeze_patch_embed=True, acq_jitter=1.0),
     # ... trained twice as long, the like-for-like MAE for `..._jitter_top3_long`
