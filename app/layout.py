@@ -19,6 +19,12 @@ INTRO = ("Load a clip, then compare a latent-prediction model (**JEPA**) and a p
          "degradation does, and why predicting latents can ignore speckle. The shipped models learned "
          "from a simulated phantom: their EF on a real clip is not a measurement.")
 ROLES = ("jepa", "mae")
+# The benchmark table has 21 columns: scroll it sideways rather than break its numbers letter by letter
+CSS = """
+#evidence table { display: block; overflow-x: auto; }
+#evidence td { white-space: nowrap; }
+#evidence th { word-break: normal; overflow-wrap: normal; min-width: 4em; }
+"""
 
 
 def _pair(state: dict):
@@ -144,7 +150,7 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
         with gr.Tab("7 Models and evidence"):
             with gr.Row():
                 card_md = {r: gr.Markdown() for r in ROLES}
-            gr.Markdown(evidence.evidence_markdown())
+            gr.Markdown(evidence.evidence_markdown(), elem_id="evidence")
 
         # --- events ---------------------------------------------------------------------------
         att_inputs = [att_method, att_fusion, att_discard, att_start, att_readout, att_layer, att_mode, att_steps]

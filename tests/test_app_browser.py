@@ -98,6 +98,11 @@ def test_audit_of_uploads_gives_a_table_and_downloads(page):
 def test_evidence_tab_shows_the_table(page):
     page.get_by_role("tab", name="7 Models and evidence").click()
     page.get_by_text("EchoJEPA-L").first.wait_for()
+    # every number of the 21-column benchmark table on one line (the table scrolls sideways instead)
+    tallest, line = page.locator("#evidence table").first.evaluate(
+        "t => [Math.max(...[...t.querySelectorAll('td')].map(c => c.getBoundingClientRect().height)),"
+        " parseFloat(getComputedStyle(t.querySelector('td')).lineHeight)]")
+    assert tallest < 2.5 * line, (tallest, line)
     shot(page, "evidence")
 
 
