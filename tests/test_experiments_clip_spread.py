@@ -10,7 +10,7 @@ B, N, D = 8, 12, 16
 
 
 class FixedTokens(torch.nn.Module):
-    """Returns the tokens it was built with, whatever the clip; the clip's first pixel picks the clip's row."""
+    """Fixed tokens for each clip: a clip's first pixel is the row of `tokens` it gets."""
 
     def __init__(self, tokens: torch.Tensor):
         super().__init__()
@@ -30,6 +30,7 @@ def batches(n_batches: int = 2) -> list[torch.Tensor]:
 
 
 def test_an_encoder_blind_to_the_clip_spreads_nothing_across_clips():
+    torch.manual_seed(0)
     per_position = torch.randn(1, N, D).expand(B, N, D)                  # every clip: the same tokens
     out = spreads(FixedTokens(per_position), batches())
     assert out["clip_spread"] == pytest.approx(0, abs=1e-6)
@@ -38,6 +39,7 @@ def test_an_encoder_blind_to_the_clip_spreads_nothing_across_clips():
 
 
 def test_a_clip_code_broadcast_to_every_token_spreads_clips_and_positions_alike():
+    torch.manual_seed(0)
     code = torch.randn(B, 1, D).expand(B, N, D)                          # every token of a clip: one vector
     out = spreads(FixedTokens(code), batches())
     assert out["clip_spread"] > 0.5
