@@ -1,11 +1,14 @@
 """Pretrain a JEPA or an MAE on phantom clips: same recipe, data, batch, steps and seed for both.
 
     python -m model_zoo.train --method jepa|mae --recipe small --out runs/jepa-small [--resume]
-        [--steps N] [--stop-after N] [--device cuda|mps|cpu] [--threads N] [--workers N]
+        [--steps N] [--stop-after N] [--snapshots 0,250,500] [--device cuda|mps|cpu] [--threads N] [--workers N]
 
 A run folder holds state.pt (resume: model, EMA, optimiser, step, RNG, history; never shipped)
 and model/ (the HF folder + card.json, refreshed at every checkpoint, and for a finished JEPA trained on
 centred targets target_mean.safetensors; `python -m model_zoo.ship` copies it to model_zoo/checkpoints/<name>).
+With --snapshots, the model as it stood after each listed step (0: at initialisation) is also kept, in
+snapshots/step_NNNNNN/, a model folder of its own named <name>-stepN (no target mean: only the finished run
+gets one), so pretraining can be stopped where a val probe peaks (model_zoo.experiments.layer_probe).
 """
 from __future__ import annotations
 
@@ -103,6 +106,11 @@ def make_card(method: str, recipe: Recipe, model: nn.Module, step: int, history:
     return card
 
 
+def snapshot_folder(out: str | Path, step: int) -> Path:
+    """Where a run keeps the model as it stood after `step` steps."""
+    return Path(out) / "snapshots" / f"step_{step:06d}"
+
+
 def _resumable_settings(recipe: Recipe) -> dict:
     """The recipe's fields a resumed run must keep (all but its length and how it is run)."""
     return {k: v for k, v in recipe.to_dict().items() if k not in ("steps", "workers", "ckpt_every")}
@@ -110,8 +118,12 @@ def _resumable_settings(recipe: Recipe) -> dict:
 
 def train(method: str, recipe: Recipe, out: str | Path, *, resume: bool = False, stop_after: int | None = None,
           device: str | None = None, workers: int | None = None, clip_source: ClipSource | None = None,
-          to_input: ToInput | None = None, progress: bool = True) -> dict:
-    """Train `method` with `recipe` into run folder `out` until recipe.steps (or stop_after); -> card."""
+          to_input: ToInput | None = None, progress: bool = True, snapshots: tuple[int, ...] = ()) -> dict:
+    """Train `method` with `recipe` into run folder `out` until recipe.steps (or stop_after); -> card.
+    `snapshots`: steps after which the model is also kept in snapshot_folder(out, step)."""
+    bad = [s for s in snapshots if not 0 <= s <= recipe.steps]
+    if bad:
+        raise ValueError(f"snapshot steps {bad} are outside the run's 0..{recipe.steps} steps")
     out = Path(out)
     dev = pick_device(device)
     torch.manual_seed(recipe.seed)
@@ -148,7 +160,13 @@ def train(method: str, recipe: Recipe, out: str | Path, *, resume: bool = False,
         export(model, out / "model", card)
         return card
 
+    def snapshot(step: int) -> None:
+        card = make_card(method, recipe, model, step, history, wall, commit)
+        export(model, snapshot_folder(out, step), {**card, "name": f"{card['name']}-step{step}"})
+
     card = make_card(method, recipe, model, start, history, wall, commit)
+    if start == 0 and 0 in snapshots:
+        snapshot(0)
     if start >= end:
         _finish(method, recipe, out, end, clip_source, to_input)
         return card
@@ -171,6 +189,8 @@ def train(method: str, recipe: Recipe, out: str | Path, *, resume: bool = False,
         bar.set_postfix({"loss": f"{loss:.4f}", **{k: f"{v:.3f}" for k, v in stats.items()},
                          "clips/s": f"{x.shape[0] / dt:.1f}"})
         bar.update(1)
+        if step + 1 in snapshots:
+            snapshot(step + 1)
         if (step + 1) % recipe.ckpt_every == 0 or step + 1 == end:
             card = checkpoint(step + 1)
     bar.close()
@@ -203,6 +223,14 @@ def parse_overrides(pairs: list[str], ap: argparse.ArgumentParser) -> dict:
     return out
 
 
+def _steps(text: str) -> tuple[int, ...]:
+    """'0,250,500' -> (0, 250, 500), for --snapshots."""
+    try:
+        return tuple(sorted({int(s) for s in text.split(",") if s.strip()}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--snapshots wants comma-separated step numbers, not {text!r}") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m model_zoo.train", description=__doc__.split("\n")[0])
     ap.add_argument("--method", choices=sorted(METHODS), required=True)
@@ -211,6 +239,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--resume", action="store_true", help="continue from OUT/state.pt if present")
     ap.add_argument("--steps", type=int, help="total steps (overrides the recipe; sets the schedule)")
     ap.add_argument("--stop-after", type=int, help="stop (checkpointed) after this step; resume later")
+    ap.add_argument("--snapshots", type=_steps, default=(), metavar="S1,S2,...",
+                    help="also keep the model after each of these steps (0: at initialisation) in OUT/snapshots/")
     ap.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     ap.add_argument("--threads", type=int, help="torch CPU threads (e.g. 1 per run when running two)")
     ap.add_argument("--workers", type=int, help="data loader worker processes (default: the recipe's)")
@@ -224,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
         overrides["steps"] = args.steps
     recipe = get_recipe(args.recipe, **overrides)
     card = train(args.method, recipe, args.out, resume=args.resume, stop_after=args.stop_after,
-                 device=args.device, workers=args.workers)
+                 device=args.device, workers=args.workers, snapshots=args.snapshots)
     print(f"{card['name']}: {card['steps']} steps, {card['wall_time_s']} s, "
           f"final loss {card['loss_curve'][-1][1] if card['loss_curve'] else float('nan')}, "
           f"model folder {Path(args.out) / 'model'}", file=sys.stderr)

@@ -120,6 +120,31 @@ def test_smoke_run_writes_a_loadable_model_and_card(tmp_path):
     assert m.family == "jepa" and m.tokens(torch.randn(1, 8, 3, 64, 64)).shape == (1, 64, 48)
 
 
+def test_snapshots_keep_the_model_as_it_stood_after_each_listed_step(tmp_path):
+    from model_zoo.registry import resolve
+    from model_zoo.train import snapshot_folder
+    train("mae", R, tmp_path, clip_source=fake_clip, to_input=fake_input, progress=False, snapshots=(0, 2))
+    assert sorted(p.name for p in (tmp_path / "snapshots").iterdir()) == ["step_000000", "step_000002"]
+    weights = {}
+    for step in (0, 2):
+        folder, name = resolve(snapshot_folder(tmp_path, step))
+        card = json.loads((folder / "card.json").read_text())
+        assert name == f"mae-smoke-step{step}" and card["steps"] == step and len(card["loss_curve"]) == step
+        weights[step] = model_zoo.load(folder, device="cpu").encoder.state_dict()
+    final = model_zoo.load(tmp_path / "model", device="cpu").encoder.state_dict()
+    key = next(k for k in final if "layer.0." in k and k.endswith("weight"))
+    assert not torch.equal(weights[0][key], weights[2][key])        # step 0 is the untrained model
+    assert not torch.equal(weights[2][key], final[key])             # step 2 is not the final (step 4) one
+
+
+def test_snapshot_steps_outside_the_run_are_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"snapshot steps \[5\] are outside the run's 0..4 steps"):
+        train("mae", R, tmp_path, clip_source=fake_clip, to_input=fake_input, progress=False, snapshots=(2, 5))
+    assert not tmp_path.joinpath("model").exists()
+    with pytest.raises(SystemExit):
+        main(["--method", "mae", "--recipe", "smoke", "--out", str(tmp_path), "--snapshots", "1,two"])
+
+
 def test_a_run_with_the_variance_term_logs_its_hinge_in_the_card(tmp_path):
     card = train("jepa", get_recipe("smoke", jepa_var_weight=1.0, jepa_var_gamma=0.5), tmp_path,
                  clip_source=fake_clip, to_input=fake_input, progress=False)
