@@ -174,6 +174,13 @@ RECIPES: dict[str, Recipe] = {
     "small_centered_frozen_patch_jitter_top3_long": Recipe(name="small_centered_frozen_patch_jitter_top3_long",
                                                            jepa_center_targets=True, freeze_patch_embed=True,
                                                            acq_jitter=1.0, jepa_target_layers=3, steps=3000),
+    # top3 with a slower target encoder (EMA 0.9995 -> 1 instead of 0.996 -> 1): snapshots kept the
+    # untrained encoder's EF for ~500 steps, while the target had barely moved from its initialisation, and
+    # lost it as the target drifted; a target that stays near its start for the whole run
+    "small_centered_frozen_patch_jitter_top3_slow_ema": Recipe(name="small_centered_frozen_patch_jitter_top3_slow_ema",
+                                                               jepa_center_targets=True, freeze_patch_embed=True,
+                                                               acq_jitter=1.0, jepa_target_layers=3,
+                                                               ema=(0.9995, 1.0)),
     # The MAE's side: the same jittered clips (one draw each, input and target alike)
     "small_frozen_patch_jitter": Recipe(name="small_frozen_patch_jitter", freeze_patch_embed=True, acq_jitter=1.0),
     # ... trained twice as long, the like-for-like MAE for `..._jitter_top3_long`
