@@ -181,6 +181,13 @@ RECIPES: dict[str, Recipe] = {
                                                                jepa_center_targets=True, freeze_patch_embed=True,
                                                                acq_jitter=1.0, jepa_target_layers=3,
                                                                ema=(0.9995, 1.0)),
+    # top3 with a predictor twice as deep (8 blocks of 96-d instead of 4): the predictor size is the lever
+    # the issue names that no recipe had moved. As a deeper MAE decoder leaves the encoder's last blocks
+    # less specialised to the pretext task (He et al. 2022, linear probing), a deeper predictor can take on
+    # the prediction, and the encoder's last blocks, which the layer probes saw drop EF, may keep it
+    "small_centered_frozen_patch_jitter_top3_deep_predictor": Recipe(
+        name="small_centered_frozen_patch_jitter_top3_deep_predictor", jepa_center_targets=True,
+        freeze_patch_embed=True, acq_jitter=1.0, jepa_target_layers=3, pred_depth=8),
     # The MAE's side: the same jittered clips (one draw each, input and target alike)
     "small_frozen_patch_jitter": Recipe(name="small_frozen_patch_jitter", freeze_patch_embed=True, acq_jitter=1.0),
     # ... trained twice as long, the like-for-like MAE for `..._jitter_top3_long`
