@@ -5,8 +5,10 @@ find_sector: each frame is median-filtered (filling dark speckle) and thresholde
 with a disk of about 1/50 of the frame, which removes thin strokes wherever they are drawn in that
 frame: burned-in text, the moving ECG trace, calipers. The union over frames, closed to bridge dark
 cavities, splits into regions; the fan is the largest region that is wide (MIN_SECTOR_WIDTH of
-the frame) and moving (MIN_MOVING_SHARE of its pixels vary over time; waived for a still clip),
-filled to its convex hull since a sector is convex. A blank clip gets the whole frame.
+the frame) and moving (MIN_MOVING_SHARE of its pixels vary over time; waived for a still clip).
+Pixels lit only dimly (above DIM_LEVEL, not BRIGHT_LEVEL) and connected to it join it: a far field
+darkened by attenuation is still fan, and cutting it off would crop away the atria of an apical view.
+The fan is filled to its convex hull since a sector is convex. A blank clip gets the whole frame.
 
 to_model_input: the layout and defaults V-JEPA and VideoMAE expect, (B, T, C, H, W) float32,
 pixels scaled to [0, 1] then normalised with ImageNet mean/std (for one channel, the mean of the
@@ -33,6 +35,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 GRAY_MEAN, GRAY_STD = (0.449,), (0.226,)  # the means of the ImageNet values, for one channel
 BRIGHT_LEVEL = 12.0  # median-filtered level above which a pixel is image, not background
+DIM_LEVEL = 1.5  # lower level a fan's dim parts (a far field darkened at depth) reach; they join the fan
 MOTION_LEVEL = 4.0  # median-filtered frame-to-frame change above which a pixel is moving
 MIN_SECTOR_WIDTH = 0.25  # a fan spans at least this share of the frame's width
 MIN_MOVING_SHARE = 0.1  # share of a region's pixels that must move for it to be the live fan
@@ -67,9 +70,11 @@ def _fan_region(lum: np.ndarray) -> np.ndarray | None:
     height, width = lum.shape[1:]
     radius = max(1, round(min(height, width) / 50))
     image = np.zeros((height, width), np.uint8)  # 1 where some frame is bright
+    dim = np.zeros((height, width), np.uint8)  # 1 where some frame is at least dimly lit
     moving = np.zeros((height, width), np.uint8)  # 1 where some frame differs from the one before
     for k, frame in enumerate(lum):  # (H, W): within one frame the ECG trace is a thin stroke
         image |= _solid(frame, BRIGHT_LEVEL, radius)
+        dim |= _solid(frame, DIM_LEVEL, radius)
         if k:
             moving |= _solid(np.abs(frame - lum[k - 1]), MOTION_LEVEL, radius)
     region = cv2.morphologyEx(image | moving, cv2.MORPH_CLOSE, _disk(radius))  # bridge cavities
@@ -78,7 +83,11 @@ def _fan_region(lum: np.ndarray) -> np.ndarray | None:
     moving_share = np.bincount(labels.ravel(), weights=moving.ravel(), minlength=n) / areas
     wide = [i for i in range(1, n) if stats[i, cv2.CC_STAT_WIDTH] >= MIN_SECTOR_WIDTH * width]
     live = [i for i in wide if moving_share[i] >= MIN_MOVING_SHARE] or wide  # still clip: any
-    return labels == max(live, key=lambda i: areas[i]) if live else None
+    if not live:
+        return None
+    fan = labels == max(live, key=lambda i: areas[i])
+    _, dim_labels = cv2.connectedComponents(cv2.morphologyEx(dim | region, cv2.MORPH_CLOSE, _disk(radius)))
+    return np.isin(dim_labels, np.unique(dim_labels[fan]))  # the fan with its dim far field
 
 
 def find_sector(frames: np.ndarray | Clip) -> Sector:

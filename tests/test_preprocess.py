@@ -80,17 +80,31 @@ def test_crop_to_sector_zeroes_crops_and_squares_with_truth_aligned():
 
 def test_a_cropped_clip_keeps_its_crop_when_degraded():
     """The fan is found once, on the clean clip: a degraded copy of the crop is not cropped again,
-    though its darkened far edges alone would give a narrower fan (a zoom)."""
-    from echo.degrade import apply_condition
-    frames, _ = echo_screen()
-    cropped = crop_to_sector(Clip(frames, 50.0, "screen"))
+    though its blackened edges alone would give a narrower fan (a zoom)."""
+    from echo.degrade import degrade
+    cropped = crop_to_sector(render_clip(0, n_frames=24, size=112, overlay=True))
     assert crop_to_sector(cropped) is cropped
-    dark = apply_condition(cropped, "depth_attenuation_2.15")
+    dark = degrade(cropped, "gain", 1.0)                             # 12 dB down: dim edges go black
     assert find_sector(dark).bbox != find_sector(cropped).bbox       # found again, the fan would shrink
     kept = prepare_frames(dark, frames=16, size=64).astype(int)       # (16, 64, 64)
     clean = prepare_frames(cropped, frames=16, size=64).astype(int)
     assert (kept <= clean + 1).all()                                  # the same pixels, only darker
     assert np.corrcoef(kept.ravel(), clean.ravel())[0, 1] > 0.8
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_find_sector_keeps_a_far_field_darkened_at_depth(seed):
+    """An upload already dim at depth (strong attenuation, weak TGC) keeps its far field: the dim
+    but lit part joins the fan, so the atria at the bottom of an apical view are not cropped away."""
+    from echo.degrade import apply_condition
+    clip = render_clip(seed, n_frames=24, size=112, overlay=True)
+    fan = clip.truth.labels.max(axis=0) > 0
+    dark = apply_condition(clip, "depth_attenuation_2.15", seed=seed)
+    assert (dark.frames[:, fan] < 12).mean() > 0.4                   # much of the fan is below BRIGHT_LEVEL
+    sector = find_sector(dark)
+    assert iou(sector.mask, fan) > 0.9                               # before the dim level: 0.69 / 0.75
+    assert iou(sector.mask, find_sector(clip).mask) > 0.95
+    assert not (sector.mask & (dark.frames.max(axis=0) > 0) & ~fan).any()  # still no text, marks, ECG
 
 
 def test_find_sector_on_phantom_scanner_export():
