@@ -6,8 +6,10 @@ with a disk of about 1/50 of the frame, which removes thin strokes wherever they
 frame: burned-in text, the moving ECG trace, calipers. The union over frames, closed to bridge dark
 cavities, splits into regions; the fan is the largest region that is wide (MIN_SECTOR_WIDTH of
 the frame) and moving (MIN_MOVING_SHARE of its pixels vary over time; waived for a still clip).
-Pixels lit only dimly (above DIM_LEVEL, not BRIGHT_LEVEL) and connected to it join it: a far field
-darkened by attenuation is still fan, and cutting it off would crop away the atria of an apical view.
+Dim pixels that still change from frame to frame (by DIM_MOTION_LEVEL) and connect to it join it: a far
+field darkened by attenuation is still fan (its speckle decorrelates however dim it is), and cutting it
+off would crop away the atria of an apical view; burned-in text, even blurred by video compression, is
+still, so its faint halo stays out (a dim *level* let it in).
 The fan is filled to its convex hull since a sector is convex. A blank clip gets the whole frame.
 
 to_model_input: the layout and defaults V-JEPA and VideoMAE expect, (B, T, C, H, W) float32,
@@ -35,7 +37,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 GRAY_MEAN, GRAY_STD = (0.449,), (0.226,)  # the means of the ImageNet values, for one channel
 BRIGHT_LEVEL = 12.0  # median-filtered level above which a pixel is image, not background
-DIM_LEVEL = 1.5  # lower level a fan's dim parts (a far field darkened at depth) reach; they join the fan
+DIM_MOTION_LEVEL = 1.5  # frame-to-frame change that still marks a dim part of the fan (a far field darkened at depth)
 MOTION_LEVEL = 4.0  # median-filtered frame-to-frame change above which a pixel is moving
 MIN_SECTOR_WIDTH = 0.25  # a fan spans at least this share of the frame's width
 MIN_MOVING_SHARE = 0.1  # share of a region's pixels that must move for it to be the live fan
@@ -70,13 +72,14 @@ def _fan_region(lum: np.ndarray) -> np.ndarray | None:
     height, width = lum.shape[1:]
     radius = max(1, round(min(height, width) / 50))
     image = np.zeros((height, width), np.uint8)  # 1 where some frame is bright
-    dim = np.zeros((height, width), np.uint8)  # 1 where some frame is at least dimly lit
+    flicker = np.zeros((height, width), np.uint8)  # 1 where some frame differs, however faintly, from the one before
     moving = np.zeros((height, width), np.uint8)  # 1 where some frame differs from the one before
     for k, frame in enumerate(lum):  # (H, W): within one frame the ECG trace is a thin stroke
         image |= _solid(frame, BRIGHT_LEVEL, radius)
-        dim |= _solid(frame, DIM_LEVEL, radius)
         if k:
-            moving |= _solid(np.abs(frame - lum[k - 1]), MOTION_LEVEL, radius)
+            change = np.abs(frame - lum[k - 1])
+            moving |= _solid(change, MOTION_LEVEL, radius)
+            flicker |= _solid(change, DIM_MOTION_LEVEL, radius)
     region = cv2.morphologyEx(image | moving, cv2.MORPH_CLOSE, _disk(radius))  # bridge cavities
     n, labels, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
     areas = np.maximum(stats[:, cv2.CC_STAT_AREA], 1)
@@ -86,8 +89,8 @@ def _fan_region(lum: np.ndarray) -> np.ndarray | None:
     if not live:
         return None
     fan = labels == max(live, key=lambda i: areas[i])
-    _, dim_labels = cv2.connectedComponents(cv2.morphologyEx(dim | region, cv2.MORPH_CLOSE, _disk(radius)))
-    return np.isin(dim_labels, np.unique(dim_labels[fan]))  # the fan with its dim far field
+    _, grown = cv2.connectedComponents(cv2.morphologyEx(flicker | region, cv2.MORPH_CLOSE, _disk(radius)))
+    return np.isin(grown, np.unique(grown[fan]))  # the fan with its dim far field
 
 
 def find_sector(frames: np.ndarray | Clip) -> Sector:

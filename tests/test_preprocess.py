@@ -115,6 +115,19 @@ def test_find_sector_on_phantom_scanner_export():
     assert not (sector.mask & (clip.frames.max(axis=0) > 0) & ~fan).any()  # text, marks, ECG
 
 
+def test_find_sector_keeps_compressed_text_out(tmp_path):
+    """An H.264 scanner export: compression leaves a faint, still halo round the burned-in text beside
+    the apex; it must not join the fan (a dim-level rule let it in, and the text with it)."""
+    from echo.readers import read_clip
+    from echo.writers import write_mp4
+    clip = render_clip(104, n_frames=40, size=160, overlay=True)
+    fan = clip.truth.labels.max(axis=0) > 0
+    sector = find_sector(read_clip(write_mp4(tmp_path / "export.mp4", clip)))
+    near_fan = cv2.dilate(fan.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0       # 3 px of slack
+    assert not (sector.mask & ~near_fan).any()
+    assert iou(sector.mask, fan) > 0.9
+
+
 def test_sample_indices():
     assert list(sample_indices(100, 50.0, frames=4, fps=25.0)) == [0, 2, 4, 6]
     assert list(sample_indices(100, 30.0, frames=3, start=10)) == [10, 11, 12]
