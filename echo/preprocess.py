@@ -61,10 +61,11 @@ def _disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
-def _solid(values: np.ndarray, level: float, radius: int) -> np.ndarray:
-    """(H, W) uint8 1 where median-filtered values exceed level, with thin strokes opened away."""
+def _solid(values: np.ndarray, radius: int, *levels: float) -> list[np.ndarray]:
+    """(H, W) uint8 masks, one per level: 1 where the median-filtered values exceed it, with thin
+    strokes opened away. The median is taken once for all levels."""
     smooth = cv2.medianBlur(np.clip(values, 0, 255).astype(np.uint8), 2 * radius + 1)
-    return cv2.morphologyEx((smooth > level).astype(np.uint8), cv2.MORPH_OPEN, _disk(radius))
+    return [cv2.morphologyEx((smooth > level).astype(np.uint8), cv2.MORPH_OPEN, _disk(radius)) for level in levels]
 
 
 def _fan_region(lum: np.ndarray) -> np.ndarray | None:
@@ -75,11 +76,11 @@ def _fan_region(lum: np.ndarray) -> np.ndarray | None:
     flicker = np.zeros((height, width), np.uint8)  # 1 where some frame differs, however faintly, from the one before
     moving = np.zeros((height, width), np.uint8)  # 1 where some frame differs from the one before
     for k, frame in enumerate(lum):  # (H, W): within one frame the ECG trace is a thin stroke
-        image |= _solid(frame, BRIGHT_LEVEL, radius)
+        image |= _solid(frame, radius, BRIGHT_LEVEL)[0]
         if k:
-            change = np.abs(frame - lum[k - 1])
-            moving |= _solid(change, MOTION_LEVEL, radius)
-            flicker |= _solid(change, DIM_MOTION_LEVEL, radius)
+            moves, flickers = _solid(np.abs(frame - lum[k - 1]), radius, MOTION_LEVEL, DIM_MOTION_LEVEL)
+            moving |= moves
+            flicker |= flickers
     region = cv2.morphologyEx(image | moving, cv2.MORPH_CLOSE, _disk(radius))  # bridge cavities
     n, labels, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
     areas = np.maximum(stats[:, cv2.CC_STAT_AREA], 1)

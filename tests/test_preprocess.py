@@ -94,15 +94,15 @@ def test_a_cropped_clip_keeps_its_crop_when_degraded():
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_find_sector_keeps_a_far_field_darkened_at_depth(seed):
-    """An upload already dim at depth (strong attenuation, weak TGC) keeps its far field: the dim
-    but lit part joins the fan, so the atria at the bottom of an apical view are not cropped away."""
+    """An upload already dim at depth (strong attenuation, weak TGC) keeps its far field: its dim but
+    flickering speckle joins the fan, so the atria at the bottom of an apical view are not cropped away."""
     from echo.degrade import apply_condition
     clip = render_clip(seed, n_frames=24, size=112, overlay=True)
     fan = clip.truth.labels.max(axis=0) > 0
     dark = apply_condition(clip, "depth_attenuation_2.15", seed=seed)
     assert (dark.frames[:, fan] < 12).mean() > 0.4                   # much of the fan is below BRIGHT_LEVEL
     sector = find_sector(dark)
-    assert iou(sector.mask, fan) > 0.9                               # before the dim level: 0.69 / 0.75
+    assert iou(sector.mask, fan) > 0.9                               # the bright-only finder before: 0.69 / 0.75
     assert iou(sector.mask, find_sector(clip).mask) > 0.95
     assert not (sector.mask & (dark.frames.max(axis=0) > 0) & ~fan).any()  # still no text, marks, ECG
 
