@@ -114,9 +114,16 @@ class PixelEncoder:
 
 
 def random_encoder(like: EncoderWrapper, seed: int) -> EncoderWrapper:
-    """A freshly initialised network of `like`'s architecture (transformers' own init), seeded."""
-    torch.manual_seed(seed)
+    """A freshly initialised network of `like`'s architecture (transformers' own init), seeded.
+
+    The encoder is initialised again from `seed` once the whole network is built (on the CPU), so its
+    draw depends on the encoder's own architecture only: building the predictor or decoder first
+    consumes random numbers, and a deeper predictor used to draw a different untrained encoder."""
     net = type(like.net)(copy.deepcopy(like.net.config))
+    encoder = EncoderWrapper(like.family, net, name="random", device="cpu").encoder
+    torch.manual_seed(seed)
+    for module in encoder.modules():
+        net._init_weights(module)
     return EncoderWrapper(like.family, net, name="random", device=like.device)
 
 

@@ -1,5 +1,6 @@
 """EF probes: the attentive probe is standard cross-attention, learns a planted signal, z-scores,
 round-trips through its files, and the shipped probes reproduce their recorded predictions."""
+import copy
 import json
 import math
 
@@ -17,6 +18,7 @@ from model_zoo.jepa import JEPA
 from model_zoo.probes import (PROBE_CARD, PROBE_WEIGHTS, ProbeHead, ProbeTraining, fit_attentive, fit_linear,
                               load_probe, predict_ef, predict_tokens, probe_heads, save_probe)
 from model_zoo.recipes import get_recipe
+from model_zoo.wrapper import EncoderWrapper
 from model_zoo.registry import SHIPPED
 
 
@@ -139,6 +141,24 @@ def test_random_encoder_is_the_same_architecture_and_seeded(smoke_jepa):
     assert a.grid == m.grid and a.name == "random"
     assert torch.equal(a.tokens(x), b.tokens(x))
     assert not torch.equal(a.tokens(x), c.tokens(x)) and not torch.equal(a.tokens(x), m.tokens(x))
+
+
+@pytest.mark.parametrize("family", ["jepa", "mae"])
+def test_random_encoder_draw_ignores_the_predictor_and_decoder_size(family):
+    """The untrained baseline repeats across recipes that differ only in predictor or decoder depth."""
+    from tests.builders import smoke_wrappers
+    jepa, mae = smoke_wrappers()
+    like = jepa if family == "jepa" else mae
+    config = copy.deepcopy(like.net.config)
+    if family == "jepa":
+        config.pred_num_hidden_layers += 3
+    else:
+        config.decoder_num_hidden_layers += 3
+    deeper = EncoderWrapper(family, type(like.net)(config), name="deeper", device="cpu")
+    x = torch.randn(2, 8, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    a, b = random_encoder(like, 0), random_encoder(deeper, 0)
+    assert sum(p.numel() for p in a.net.parameters()) < sum(p.numel() for p in b.net.parameters())
+    assert torch.equal(a.tokens(x), b.tokens(x))
 
 
 def test_pixel_tokens_follow_the_encoder_token_order():

@@ -66,7 +66,8 @@ def protocol_card(frames: int, size: int, probe_seeds: list[int], training: dict
         "linear_probe": "ridge on standardised mean-pooled tokens (pixels: the whole pooled clip), "
                         "penalty chosen on val MAE; deterministic, so one fit",
         "random": "same architecture as the first JEPA evaluated (else the first model), transformers' "
-                  "random init, seeded with the run seed",
+                  "random init, the encoder seeded with the run seed (its draw does not depend on the "
+                  "predictor's or decoder's size)",
         "pixels": "grey clip pooled 4x in space; tokens: 2 frames x 4 x 4 pooled pixels + (t, y, x, depth) "
                   "position features",
         "spread": "mean and sample std (ddof 1) over probe seeds",
