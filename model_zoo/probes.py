@@ -129,13 +129,30 @@ def regression_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class ProbeTraining:
-    """Attentive probe optimisation: AdamW, constant lr, Huber loss on z-scored EF, best epoch on val MAE."""
+    """Attentive probe optimisation: AdamW, Huber loss on z-scored EF, best epoch on val MAE; the lr is
+    constant, or (schedule 'cosine') warmed up linearly over `warmup_epochs` then cosine-decayed to 0
+    at max_epochs, as V-JEPA's probes are."""
     lr: float = 1e-3
     weight_decay: float = 0.05
     batch: int = 64
     max_epochs: int = 100
     patience: int = 15          # stop after this many epochs without a better val MAE
     heads: int = 4              # at most; see probe_heads
+    schedule: str = "constant"  # or "cosine"
+    warmup_epochs: int = 0
+
+    def __post_init__(self):
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"unknown probe lr schedule {self.schedule!r}: constant or cosine")
+
+    def lr_at(self, progress: float) -> float:
+        """The lr at `progress` epochs into training (fractional)."""
+        if self.schedule == "constant":
+            return self.lr
+        if progress < self.warmup_epochs:
+            return self.lr * progress / self.warmup_epochs
+        span = max(self.max_epochs - self.warmup_epochs, 1)
+        return self.lr * 0.5 * (1 + math.cos(math.pi * min((progress - self.warmup_epochs) / span, 1.0)))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -161,9 +178,12 @@ def fit_attentive(train_tokens: torch.Tensor, train_ef: np.ndarray, val_tokens: 
     opt = torch.optim.AdamW(probe.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     order = torch.Generator().manual_seed(seed)
     best = (math.inf, -1, None)
+    steps = -(-len(y) // cfg.batch)
     for epoch in range(cfg.max_epochs):
         probe.train()
-        for idx in torch.randperm(len(y), generator=order).split(cfg.batch):
+        for step, idx in enumerate(torch.randperm(len(y), generator=order).split(cfg.batch)):
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr_at(epoch + step / steps)
             x = train_tokens[idx].to(device).float()                      # (b, N, D)
             loss = F.huber_loss(probe(x), probe.to_z(y[idx].to(device)))
             opt.zero_grad(set_to_none=True)

@@ -1,0 +1,130 @@
+"""Does the attentive probe's training decide the ranking? Probe-training variants on the same features,
+scored on the val split (clean and under the EchoJEPA six), over several probe seeds.
+
+    python -m model_zoo.experiments.probe_protocol --models jepa-small,mae-small --out DIR
+        [--variants baseline,cosine,...] [--probe-seeds 3] [--n-train 1000 --n-val 250] [--threads N]
+
+A diagnostic for the evaluation protocol (model_zoo/RECIPES.md), not part of the benchmark: the
+evaluation's clips, inputs and probe (model_zoo.evaluate), train and val only, so the test split is never
+looked at. Features of train, val and the degraded val clips are extracted once per encoder (a random
+encoder of the first model's architecture and raw pixels are included); each variant trains
+`--probe-seeds` probes per encoder. Variants (see VARIANTS): the lr and its schedule, patience, and
+standardising tokens before the probe with the training split's statistics, per dimension ('dim') or
+per token position and dimension ('position'). Writes DIR/probe_protocol.json and prints a table of val
+MAE (mean +- std over probe seeds), best epochs, and the mean relative degradation on val.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from echo.degrade import BENCHMARK_CONDITIONS
+from model_zoo.evaluate.run import resolve_model
+from model_zoo.evaluate.summary import rel_pct
+from model_zoo.features import ClipBank, PixelEncoder, extract, input_shape, model_inputs, random_encoder, split_seeds
+from model_zoo.probes import ProbeTraining, fit_attentive, predict_tokens
+from model_zoo.wrapper import load
+
+BASE = ProbeTraining()
+VARIANTS = {
+    "baseline": (BASE, "none"),
+    "patience40": (replace(BASE, patience=40), "none"),
+    "cosine": (replace(BASE, schedule="cosine", warmup_epochs=5, patience=100), "none"),
+    "cosine_lr3e-3": (replace(BASE, lr=3e-3, schedule="cosine", warmup_epochs=5, patience=100), "none"),
+    "dim": (BASE, "dim"),
+    "position": (BASE, "position"),
+    "cosine_dim": (replace(BASE, schedule="cosine", warmup_epochs=5, patience=100), "dim"),
+}
+
+
+def standardiser(train: torch.Tensor, kind: str):
+    """A function tokens (n, N, D) -> standardised float16 tokens, from the training tokens' statistics.
+    A std is floored at 1/100 of the mean std, so near-constant features (pixels' position features)
+    stay small instead of overflowing float16."""
+    if kind == "none":
+        return lambda t: t
+    axes = (0, 1) if kind == "dim" else (0,)
+    x = train.float()
+    mean, std = x.mean(axes), x.std(axes)                        # (D,) or (N, D)
+    std = std.clamp_min(0.01 * float(std.mean()))
+    return lambda t: ((t.float() - mean) / std).clamp(-1e4, 1e4).half()
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m model_zoo.experiments.probe_protocol", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", required=True, help="comma-separated shipped names or folder paths")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--probe-seeds", type=int, default=3)
+    ap.add_argument("--n-train", type=int, default=1000)
+    ap.add_argument("--n-val", type=int, default=250)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int)
+    args = ap.parse_args(argv)
+    variants = args.variants.split(",")
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    encoders = {}
+    for m in args.models.split(","):
+        folder, name = resolve_model(m)
+        encoders[name] = load(folder, device="cpu")
+    first = next(iter(encoders.values()))
+    frames, size = input_shape(first)
+    encoders["random"] = random_encoder(first, args.seed)
+    encoders["pixels"] = PixelEncoder(frames, size)
+    bank = ClipBank(frames, size)
+
+    def features(split: str, n: int, condition: str):
+        inputs = model_inputs(bank.clips(split, n), split_seeds(split, n), condition, frames, size)
+        return extract(encoders, inputs, bank.ef(split, n))
+
+    t = time.perf_counter()
+    train, val = features("train", args.n_train, "clean"), features("val", args.n_val, "clean")
+    degraded = {c: features("val", args.n_val, c) for c in BENCHMARK_CONDITIONS}
+    print(f"features {time.perf_counter() - t:.0f} s", flush=True)
+    seeds = [args.seed + k for k in range(args.probe_seeds)]
+    rows = {}
+    for variant in variants:
+        training, kind = VARIANTS[variant]
+        for name in encoders:
+            t = time.perf_counter()
+            tr, va = train[name], val[name]
+            norm = standardiser(tr.tokens, kind)
+            fits = [fit_attentive(norm(tr.tokens), tr.ef, norm(va.tokens), va.ef, s, training) for s in seeds]
+            maes = [i["val"]["mae"] for _, i in fits]
+            cond = {c: float(np.mean([np.abs(predict_tokens(p, norm(degraded[c][name].tokens)) - va.ef).mean()
+                                      for p, _ in fits])) for c in BENCHMARK_CONDITIONS}
+            clean = float(np.mean(maes))
+            rows.setdefault(variant, {})[name] = {
+                "val_mae": round(clean, 3), "val_mae_std": round(float(np.std(maes, ddof=1)), 3),
+                "val_mae_seeds": [round(m, 3) for m in maes],
+                "best_epochs": [i["best_epoch"] for _, i in fits], "epochs": [i["epochs"] for _, i in fits],
+                "degraded": {c: round(v, 3) for c, v in cond.items()},
+                "mean_rel_degradation_pct": round(float(np.mean([rel_pct(v, clean) for v in cond.values()])), 1),
+                "wall_s": round(time.perf_counter() - t, 1)}
+            r = rows[variant][name]
+            print(f"{variant:14s} {name:12s} val {r['val_mae']:.2f} +- {r['val_mae_std']:.2f} "
+                  f"best {r['best_epochs']} deg {r['mean_rel_degradation_pct']:+.1f}% ({r['wall_s']:.0f} s)", flush=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "probe_protocol.json").write_text(json.dumps(
+        {"split": "val", "n_train": args.n_train, "n_val": args.n_val, "probe_seeds": seeds,
+         "variants": {v: {"training": VARIANTS[v][0].to_dict(), "standardise": VARIANTS[v][1]} for v in variants},
+         "val_ef_std": round(float(np.std(bank.ef("val", args.n_val))), 3), "results": rows}, indent=1))
+    print("| variant | " + " | ".join(encoders) + " |")
+    for variant, by_name in rows.items():
+        print(f"| {variant} | " + " | ".join(f"{r['val_mae']:.2f} ± {r['val_mae_std']:.2f} ({r['mean_rel_degradation_pct']:+.0f}%)"
+                                             for r in by_name.values()) + " |")
+
+
+if __name__ == "__main__":
+    main()
