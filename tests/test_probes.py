@@ -143,6 +143,16 @@ def test_random_encoder_is_the_same_architecture_and_seeded(smoke_jepa):
     assert not torch.equal(a.tokens(x), c.tokens(x)) and not torch.equal(a.tokens(x), m.tokens(x))
 
 
+def test_probe_lr_warms_up_then_decays_to_zero_and_unknown_schedules_are_named():
+    cosine = ProbeTraining(lr=2e-3, schedule="cosine", warmup_epochs=5, max_epochs=25)
+    assert cosine.lr_at(0) == 0 and cosine.lr_at(2.5) == pytest.approx(1e-3)
+    assert cosine.lr_at(5) == pytest.approx(2e-3) and cosine.lr_at(15) == pytest.approx(1e-3)
+    assert cosine.lr_at(25) == pytest.approx(0, abs=1e-12)
+    assert ProbeTraining(lr=2e-3).lr_at(17.3) == 2e-3
+    with pytest.raises(ValueError, match="linear_ramp"):
+        ProbeTraining(schedule="linear_ramp")
+
+
 @pytest.mark.parametrize("family", ["jepa", "mae"])
 def test_random_encoder_draw_ignores_the_predictor_and_decoder_size(family):
     """The untrained baseline repeats across recipes that differ only in predictor or decoder depth."""

@@ -39,6 +39,15 @@ def resolve_model(name_or_path: str) -> tuple[Path, str]:
     return resolve(shipped if (shipped / "config.json").is_file() else name_or_path)
 
 
+def load_models(names: str, device: str | None = "cpu") -> dict:
+    """Comma-separated model names or folders (see resolve_model), loaded: {name: EncoderWrapper}."""
+    models = {}
+    for m in filter(None, names.split(",")):
+        folder, name = resolve_model(m)
+        models[name] = model_zoo.load(folder, device=device)
+    return models
+
+
 def _encoders(models: list[str], seed: int, device) -> tuple[dict, dict[str, str], dict[str, Path]]:
     """Loaded models plus the random and pixel baselines: (encoders, families, folders)."""
     encoders, families, folders = {}, {}, {}

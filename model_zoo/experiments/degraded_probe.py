@@ -27,11 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model_zoo.evaluate.run import resolve_model
+from model_zoo.evaluate.run import load_models
 from model_zoo.experiments.layer_probe import parse_conditions
 from model_zoo.features import ClipBank, PixelEncoder, extract, input_shape, model_inputs, split_seeds
 from model_zoo.probes import ProbeTraining, fit_attentive, predict_tokens, regression_metrics
-from model_zoo.wrapper import load
 
 DEFAULT_CONDITIONS = "depth_attenuation_2.15,shadow_high"
 
@@ -89,10 +88,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("no conditions given")
     if args.threads:
         torch.set_num_threads(args.threads)
-    encoders = {}
-    for m in filter(None, args.models.split(",")):
-        folder, name = resolve_model(m)
-        encoders[name] = load(folder, device="cpu")
+    encoders = load_models(args.models)
     shapes = {input_shape(w) for w in encoders.values()} or {(args.frames, args.size)}
     if len(shapes) != 1:
         raise SystemExit(f"models take different inputs (frames, size): {sorted(shapes)}; run them separately")

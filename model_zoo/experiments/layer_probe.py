@@ -24,11 +24,11 @@ import numpy as np
 import torch
 
 from echo.degrade import BENCHMARK_CONDITIONS, CONDITIONS
-from model_zoo.evaluate.run import resolve_model
+from model_zoo.evaluate.run import load_models
 from model_zoo.evaluate.summary import rel_pct
 from model_zoo.features import ClipBank, input_shape, model_inputs, random_encoder, split_seeds
 from model_zoo.probes import ProbeTraining, fit_attentive, predict_tokens, regression_metrics
-from model_zoo.wrapper import EncoderWrapper, load
+from model_zoo.wrapper import EncoderWrapper
 
 
 def blocks(encoder: EncoderWrapper) -> list[torch.nn.Module]:
@@ -112,10 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     conditions = parse_conditions(args.conditions)
     if args.threads:
         torch.set_num_threads(args.threads)
-    encoders = {}
-    for m in args.models.split(","):
-        folder, name = resolve_model(m)
-        encoders[name] = load(folder, device="cpu")
+    encoders = load_models(args.models)
     first = next(iter(encoders.values()))
     if not args.no_random:
         encoders["random"] = random_encoder(first, args.seed)

@@ -25,11 +25,10 @@ import numpy as np
 import torch
 
 from echo.degrade import BENCHMARK_CONDITIONS
-from model_zoo.evaluate.run import resolve_model
+from model_zoo.evaluate.run import load_models
 from model_zoo.evaluate.summary import rel_pct
 from model_zoo.features import ClipBank, PixelEncoder, extract, input_shape, model_inputs, random_encoder, split_seeds
 from model_zoo.probes import ProbeTraining, fit_attentive, predict_tokens
-from model_zoo.wrapper import load
 
 BASE = ProbeTraining()
 VARIANTS = {
@@ -73,10 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    encoders = {}
-    for m in args.models.split(","):
-        folder, name = resolve_model(m)
-        encoders[name] = load(folder, device="cpu")
+    encoders = load_models(args.models)
     first = next(iter(encoders.values()))
     frames, size = input_shape(first)
     encoders["random"] = random_encoder(first, args.seed)

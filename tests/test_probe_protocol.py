@@ -1,0 +1,64 @@
+"""The probe-protocol diagnostic (model_zoo.experiments.probe_protocol): token standardisers use the
+training split's statistics, unknown variants are refused by name, and every variant scores every encoder."""
+import json
+
+import pytest
+import torch
+
+from echo.degrade import BENCHMARK_CONDITIONS
+from model_zoo.evaluate.run import resolve_model
+from model_zoo.experiments.probe_protocol import VARIANTS, main, standardiser
+
+
+def _tokens(seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    offsets = torch.linspace(-3, 3, 5).view(1, 5, 1)                   # a per-position offset
+    return (torch.randn(40, 5, 6, generator=g) * torch.tensor([0.1, 1, 2, 3, 4, 5]) + offsets).half()
+
+
+def test_dim_standardiser_centres_and_scales_each_dimension_with_training_statistics():
+    train = _tokens()
+    norm = standardiser(train, "dim")
+    z = norm(train).float()
+    assert torch.allclose(z.mean((0, 1)), torch.zeros(6), atol=2e-3)
+    assert torch.allclose(z.std((0, 1)), torch.ones(6), atol=2e-3)
+    assert not torch.allclose(z.mean(0), torch.zeros(5, 6), atol=0.1)   # positions keep their offsets
+    other = _tokens(1)
+    assert not torch.allclose(norm(other).float().mean((0, 1)), torch.zeros(6), atol=1e-3)  # train stats, not its own
+
+
+def test_position_standardiser_removes_each_positions_mean():
+    train = _tokens()
+    z = standardiser(train, "position")(train).float()
+    assert torch.allclose(z.mean(0), torch.zeros(5, 6), atol=2e-3)
+    assert torch.allclose(z.std(0), torch.ones(5, 6), atol=2e-3)
+
+
+def test_near_constant_features_stay_finite_in_float16():
+    train = _tokens()
+    train[..., 0] = 0.25
+    train[0, 0, 0] = 0.2505                                            # a std of ~1e-4
+    z = standardiser(train, "dim")(train)
+    assert z.dtype == torch.float16 and torch.isfinite(z).all()
+    assert standardiser(train, "none")(train) is train
+
+
+def test_unknown_variants_are_named():
+    with pytest.raises(SystemExit, match="warp_speed"):
+        main(["--models", "jepa-small", "--out", "unused", "--variants", "baseline,warp_speed"])
+
+
+@pytest.mark.slow
+def test_every_variant_scores_every_encoder_on_val(smoke_models, tmp_path):
+    main(["--models", smoke_models[0], "--out", str(tmp_path), "--variants", "baseline,dim",
+          "--probe-seeds", "2", "--n-train", "16", "--n-val", "8", "--threads", "1"])
+    out = json.loads((tmp_path / "probe_protocol.json").read_text())
+    assert out["split"] == "val" and out["probe_seeds"] == [0, 1]
+    assert out["variants"]["dim"]["standardise"] == "dim"
+    assert out["variants"]["baseline"]["training"] == VARIANTS["baseline"][0].to_dict()
+    for variant in ("baseline", "dim"):
+        rows = out["results"][variant]
+        assert set(rows) == {resolve_model(smoke_models[0])[1], "random", "pixels"}
+        for r in rows.values():
+            assert len(r["val_mae_seeds"]) == 2 and set(r["degraded"]) == set(BENCHMARK_CONDITIONS)
+            assert r["val_mae"] == pytest.approx(sum(r["val_mae_seeds"]) / 2, abs=1e-3)
