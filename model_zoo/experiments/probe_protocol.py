@@ -27,7 +27,8 @@ import torch
 from echo.degrade import BENCHMARK_CONDITIONS
 from model_zoo.evaluate.run import load_models
 from model_zoo.evaluate.summary import rel_pct
-from model_zoo.features import ClipBank, PixelEncoder, extract, input_shape, model_inputs, random_encoder, split_seeds
+from model_zoo.experiments.degraded_probe import features
+from model_zoo.features import ClipBank, PixelEncoder, input_shape, random_encoder
 from model_zoo.probes import ProbeTraining, fit_attentive, predict_tokens
 
 BASE = ProbeTraining()
@@ -78,14 +79,10 @@ def main(argv: list[str] | None = None) -> None:
     encoders["random"] = random_encoder(first, args.seed)
     encoders["pixels"] = PixelEncoder(frames, size)
     bank = ClipBank(frames, size)
-
-    def features(split: str, n: int, condition: str):
-        inputs = model_inputs(bank.clips(split, n), split_seeds(split, n), condition, frames, size)
-        return extract(encoders, inputs, bank.ef(split, n))
-
     t = time.perf_counter()
-    train, val = features("train", args.n_train, "clean"), features("val", args.n_val, "clean")
-    degraded = {c: features("val", args.n_val, c) for c in BENCHMARK_CONDITIONS}
+    train = features(encoders, bank, "train", args.n_train, "clean", frames, size)
+    val = features(encoders, bank, "val", args.n_val, "clean", frames, size)
+    degraded = {c: features(encoders, bank, "val", args.n_val, c, frames, size) for c in BENCHMARK_CONDITIONS}
     print(f"features {time.perf_counter() - t:.0f} s", flush=True)
     seeds = [args.seed + k for k in range(args.probe_seeds)]
     rows = {}
@@ -95,10 +92,13 @@ def main(argv: list[str] | None = None) -> None:
             t = time.perf_counter()
             tr, va = train[name], val[name]
             norm = standardiser(tr.tokens, kind)
-            fits = [fit_attentive(norm(tr.tokens), tr.ef, norm(va.tokens), va.ef, s, training) for s in seeds]
+            tr_tokens, va_tokens = norm(tr.tokens), norm(va.tokens)                 # once for every seed
+            fits = [fit_attentive(tr_tokens, tr.ef, va_tokens, va.ef, s, training) for s in seeds]
             maes = [i["val"]["mae"] for _, i in fits]
-            cond = {c: float(np.mean([np.abs(predict_tokens(p, norm(degraded[c][name].tokens)) - va.ef).mean()
-                                      for p, _ in fits])) for c in BENCHMARK_CONDITIONS}
+            cond = {}
+            for c in BENCHMARK_CONDITIONS:
+                tokens = norm(degraded[c][name].tokens)
+                cond[c] = float(np.mean([np.abs(predict_tokens(p, tokens) - va.ef).mean() for p, _ in fits]))
             clean = float(np.mean(maes))
             rows.setdefault(variant, {})[name] = {
                 "val_mae": round(clean, 3), "val_mae_std": round(float(np.std(maes, ddof=1)), 3),
