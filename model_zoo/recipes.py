@@ -195,6 +195,13 @@ RECIPES: dict[str, Recipe] = {
     "small_centered_frozen_patch_jitter_top3_short_masks": Recipe(
         name="small_centered_frozen_patch_jitter_top3_short_masks", jepa_center_targets=True,
         freeze_patch_embed=True, acq_jitter=1.0, jepa_target_layers=3, jepa_masks=((8, 0.15),)),
+    # short masks plus a second generator hiding whole time spans (3 of 8 time slots): the short blocks ask
+    # where this clip's wall is in a frame, the spans ask how it moves between frames (the uncentred
+    # time-span JEPA was the best clean JEPA of its day, 7.82); together they ask for the beat's amplitude
+    "small_centered_frozen_patch_jitter_top3_short_masks_timespan": Recipe(
+        name="small_centered_frozen_patch_jitter_top3_short_masks_timespan", jepa_center_targets=True,
+        freeze_patch_embed=True, acq_jitter=1.0, jepa_target_layers=3, jepa_masks=((8, 0.15),),
+        jepa_time_span=0.375),
     # The MAE's side: the same jittered clips (one draw each, input and target alike)
     "small_frozen_patch_jitter": Recipe(name="small_frozen_patch_jitter", freeze_patch_embed=True, acq_jitter=1.0),
     # ... trained twice as long, the like-for-like MAE for `..._jitter_top3_long`

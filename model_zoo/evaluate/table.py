@@ -3,6 +3,7 @@ figures beside them, labelled as theirs."""
 from __future__ import annotations
 
 from echo.degrade import BENCHMARK_CONDITIONS
+from model_zoo.evaluate.claims import render_claims
 from model_zoo.evaluate.protocol import OTHER_CONDITIONS
 
 # EchoJEPA preprint (arXiv 2602.02603), as cited in DESIGN.md: real echocardiograms, ViT-L/G encoders.
@@ -83,6 +84,15 @@ def render_markdown(results: dict) -> str:
            "it started "
            "(a floor effect may also be why the preprint's EchoMAE-L moved only +0.5% from an already poor 8.52).", ""]
           if "train_mean_constant" in results else []),
+        "## The preprint's claims, checked on this table",
+        "",
+        "The attentive probe's rows above. A verdict inside the spread (the difference is smaller than "
+        "sqrt(std_a^2 + std_b^2) of the two models' probe-seed stds, or than the JEPA's own std for a "
+        "threshold) is not a result either way. The spread is over probe seeds only: a second pretraining "
+        "seed, or a rerun on crops a fraction of a pixel apart, can move these encoders further "
+        "(model_zoo/RECIPES.md), so a verdict beyond it is one draw's, not yet the recipe's.",
+        "",
+        *render_claims(results),
         "## Second view: ridge on mean-pooled tokens (pixels: the whole pooled clip)",
         "",
         *_table(header, _probe_rows(results, lambda m: m["linear_probe"])),
