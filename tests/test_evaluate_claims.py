@@ -52,7 +52,7 @@ def test_a_difference_inside_the_spread_is_not_a_result():
     clean, _, ped = check_claims(r, "j", "m")
     assert (clean.met, clean.beyond_spread) == (False, False)
     assert (ped.met, ped.beyond_spread) == (True, False)
-    assert ped.verdict == "met, inside the spread (not a result)"
+    assert ped.verdict == "met (inside the spread)"
     r["models"]["j"]["pediatric"]["mae"] = 7.5
     assert check_claims(r, "j", "m")[2].verdict == "met"
 
@@ -87,6 +87,6 @@ def test_the_shipped_table_states_the_claims_it_shows():
     section = md[md.index("## The preprint's claims"):md.index("## Second view")]
     j, m = results["models"]["jepa-small"], results["models"]["mae-small"]
     gap = 100 * (m["clean"]["mae"] - j["clean"]["mae"]) / m["clean"]["mae"]
-    row = next(line for line in section.splitlines() if line.startswith("| clean EF MAE at least 27%"))
+    row = next(line for line in section.splitlines() if line.startswith("| clean EF MAE ≥ 27%"))
     assert f"{gap:.1f}%" in row
     assert ("| met" in row) == (gap >= 27)

@@ -59,7 +59,9 @@ def trajectory_figure(runs: Mapping[str, tuple[np.ndarray, np.ndarray]], estimat
     axes = [f"{axis_prefix} {k + 1}" for k in range(dims)]
     subtitle = f"colour: {estimate.label}; ◆ ED, ■ ES"
     fig.update_layout(title=dict(text=f"{title}<br><sup>{subtitle}</sup>" if title else subtitle),
-                      legend=dict(itemsizing="constant"), margin=dict(l=10, r=10, t=60, b=10))
+                      # below the plot: at the top right the legend sat on the phase colour bar's title
+                      legend=dict(itemsizing="constant", orientation="h", x=0, xanchor="left", y=-0.02,
+                                  yanchor="top"), margin=dict(l=10, r=10, t=60, b=40))
     if dims == 3:
         fig.update_layout(scene=dict(xaxis_title=axes[0], yaxis_title=axes[1], zaxis_title=axes[2]))
     else:

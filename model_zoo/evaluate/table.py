@@ -86,7 +86,9 @@ def render_markdown(results: dict) -> str:
           if "train_mean_constant" in results else []),
         "## The preprint's claims, checked on this table",
         "",
-        "The attentive probe's rows above. A verdict inside the spread (the difference is smaller than "
+        "The attentive probe's rows above against the preprint's (EchoJEPA-L vs EchoMAE-L on the Toronto "
+        "set; EchoJEPA-G over its degradations and zero-shot on EchoNet-Pediatric, which has no MAE figure, "
+        "so its contrastive EchoPrime is given). A verdict inside the spread (the difference is smaller than "
         "sqrt(std_a^2 + std_b^2) of the two models' probe-seed stds, or than the JEPA's own std for a "
         "threshold) is not a result either way. The spread is over probe seeds only: a second pretraining "
         "seed, or a rerun on crops a fraction of a pixel apart, can move these encoders further "
