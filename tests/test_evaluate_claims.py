@@ -65,6 +65,16 @@ def test_a_small_degradation_from_the_floor_is_not_robustness():
     assert check_claims(r, "j", "m")[1].met is True
 
 
+def test_a_pediatric_lead_at_the_floor_is_flagged():
+    r = table(j=model("jepa", 6.0, ped=8.5), m=model("mae", 8.5, ped=9.5))
+    assert check_claims(r, "j", "m")[2].note == ""                  # no floor row in the table: nothing to flag
+    r["train_mean_constant"] = {"pediatric": {"mae": 8.2}}
+    ped = check_claims(r, "j", "m")[2]
+    assert ped.met and "no better than the floor (8.20" in ped.note
+    r["models"]["j"]["pediatric"]["mae"] = 7.9
+    assert check_claims(r, "j", "m")[2].note == ""
+
+
 def test_without_baselines_the_pretraining_row_is_left_out_and_families_are_checked():
     r = table(j=model("jepa", 6.0), m=model("mae", 8.5))
     assert len(check_claims(r, "j", "m")) == 3
