@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from model_zoo.evaluate.claims import check_claims, claim_pairs, render_claims
-from model_zoo.evaluate.table import render_markdown
+from model_zoo.evaluate.claims import check_claims, claim_pairs
+from model_zoo.evaluate.table import render_claims, render_markdown
 
 SHIPPED_RESULTS = Path(__file__).resolve().parents[1] / "model_zoo" / "results.json"
 

@@ -1,4 +1,5 @@
-"""The seed's claims (the EchoJEPA preprint's, DESIGN.md) checked on one results.json, JEPA against MAE.
+"""The seed's claims (the EchoJEPA preprint's, DESIGN.md) checked on one results.json, JEPA against MAE
+(model_zoo.evaluate.table renders them).
 
 An auditor's first question of the benchmark table is whether the published direction reproduces here.
 Each claim gets the preprint's figure, ours, a verdict, and whether our difference exceeds its spread
@@ -33,7 +34,8 @@ class Claim:
         return word if self.beyond_spread else f"{word} (inside the spread)"
 
 
-def _pm(value: float, std: float) -> str:
+def plus_minus(value: float, std: float) -> str:
+    """'8.13 ± 0.71': how every table here writes a mean and its spread."""
     return f"{value:.2f} ± {std:.2f}"
 
 
@@ -53,7 +55,7 @@ def check_claims(results: dict, jepa: str, mae: str) -> list[Claim]:
     gap = 100.0 * (mc["mae"] - jc["mae"]) / mc["mae"]
     claims = [Claim(f"clean EF MAE ≥ {CLEAN_GAP_PCT:g}% below the MAE's",
                     "26.7% (EchoJEPA-L 5.97 vs EchoMAE-L 8.15)",
-                    f"{gap:.1f}% ({_pm(jc['mae'], jc['mae_std'])} vs {_pm(mc['mae'], mc['mae_std'])})",
+                    f"{gap:.1f}% ({plus_minus(jc['mae'], jc['mae_std'])} vs {plus_minus(mc['mae'], mc['mae_std'])})",
                     met=gap >= CLEAN_GAP_PCT, beyond_spread=abs(mc["mae"] - jc["mae"]) > _gap_spread(jc, mc))]
 
     deg, deg_std = j["mean_rel_degradation_pct"], j.get("mean_rel_degradation_pct_std", 0.0)
@@ -69,7 +71,8 @@ def check_claims(results: dict, jepa: str, mae: str) -> list[Claim]:
     floor_ped = results.get("train_mean_constant", {}).get("pediatric", {}).get("mae")
     claims.append(Claim("ahead of the MAE on pediatric clips",
                         "4.32 (EchoJEPA-G; EchoPrime 5.10)",
-                        f"{_pm(jp['mae'], jp.get('mae_std', 0.0))} vs {_pm(mp['mae'], mp.get('mae_std', 0.0))}",
+                        f"{plus_minus(jp['mae'], jp.get('mae_std', 0.0))} vs "
+                        f"{plus_minus(mp['mae'], mp.get('mae_std', 0.0))}",
                         met=jp["mae"] < mp["mae"], beyond_spread=abs(mp["mae"] - jp["mae"]) > _gap_spread(jp, mp),
                         note=(f"the JEPA is no better than the floor ({floor_ped:.2f}, every clip predicted as the "
                               "adult train mean)") if floor_ped is not None and jp["mae"] >= floor_ped else ""))
@@ -79,8 +82,8 @@ def check_claims(results: dict, jepa: str, mae: str) -> list[Claim]:
         best_name = min(baselines, key=lambda n: baselines[n]["clean"]["mae"])
         bc = baselines[best_name]["clean"]
         claims.append(Claim("(ours) clean EF ahead of untrained and pixels",
-                            "not reported", f"{_pm(jc['mae'], jc['mae_std'])} vs {best_name} "
-                            f"{_pm(bc['mae'], bc['mae_std'])}", met=jc["mae"] < bc["mae"],
+                            "not reported", f"{plus_minus(jc['mae'], jc['mae_std'])} vs {best_name} "
+                            f"{plus_minus(bc['mae'], bc['mae_std'])}", met=jc["mae"] < bc["mae"],
                             beyond_spread=abs(bc["mae"] - jc["mae"]) > _gap_spread(jc, bc)))
     return claims
 
@@ -90,18 +93,3 @@ def claim_pairs(results: dict) -> list[tuple[str, str]]:
     names = results["models"]
     return [(j, m) for j in names if names[j]["family"] == "jepa" for m in names if names[m]["family"] == "mae"]
 
-
-def render_claims(results: dict) -> list[str]:
-    """Markdown lines: one table per JEPA / MAE pair, or one line saying why there is none."""
-    pairs = claim_pairs(results)
-    if not pairs:
-        return ["No JEPA and MAE pair in this table: the claims compare one with the other."]
-    lines = []
-    for jepa, mae in pairs:
-        lines += [f"**{jepa}** against **{mae}**:", "",
-                  "| claim | preprint (theirs) | ours | verdict |", "| --- | --- | --- | --- |"]
-        for c in check_claims(results, jepa, mae):
-            lines.append(f"| {c.claim} | {c.preprint} | {c.ours} | {c.verdict}"
-                         + (f"; {c.note}" if c.note else "") + " |")
-        lines.append("")
-    return lines

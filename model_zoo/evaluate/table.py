@@ -3,7 +3,7 @@ figures beside them, labelled as theirs."""
 from __future__ import annotations
 
 from echo.degrade import BENCHMARK_CONDITIONS
-from model_zoo.evaluate.claims import render_claims
+from model_zoo.evaluate.claims import check_claims, claim_pairs, plus_minus
 from model_zoo.evaluate.protocol import OTHER_CONDITIONS
 
 # EchoJEPA preprint (arXiv 2602.02603), as cited in DESIGN.md: real echocardiograms, ViT-L/G encoders.
@@ -26,7 +26,7 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
 
 
 def _pm(block: dict, key: str = "mae") -> str:
-    return f"{block[key]:.2f} ± {block[f'{key}_std']:.2f}"
+    return plus_minus(block[key], block[f"{key}_std"])
 
 
 def _degradation(block: dict) -> str:
@@ -56,6 +56,20 @@ def _floor_row(results: dict, columns: int) -> list[list]:
     row = ["train-mean constant", "none (no input)", mae, f"{c['clean']['rmse']:.2f}", f"{c['clean']['r2']:.3f}",
            *degraded, "0 (ignores the clip)", f"{c['pediatric']['mae']:.2f}"]
     return [row + [mae] * (columns - len(row))]
+
+
+def render_claims(results: dict) -> list[str]:
+    """Markdown lines: the claims check as one table per JEPA / MAE pair, or one line saying why there is none."""
+    pairs = claim_pairs(results)
+    if not pairs:
+        return ["No JEPA and MAE pair in this table: the claims compare one with the other."]
+    lines = []
+    for jepa, mae in pairs:
+        rows = [[c.claim, c.preprint, c.ours, c.verdict + (f"; {c.note}" if c.note else "")]
+                for c in check_claims(results, jepa, mae)]
+        lines += [f"**{jepa}** against **{mae}**:", "",
+                  *_table(["claim", "preprint (theirs)", "ours", "verdict"], rows), ""]
+    return lines
 
 
 def render_markdown(results: dict) -> str:
