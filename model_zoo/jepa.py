@@ -128,6 +128,8 @@ class JEPA(nn.Module):
             raise ValueError("the variance term needs jepa_var_weight >= 0 and, when on, jepa_var_gamma > 0 and a "
                              f"batch of 2 or more; got weight {recipe.jepa_var_weight}, gamma "
                              f"{recipe.jepa_var_gamma}, batch {recipe.batch}")
+        if recipe.jepa_readout not in ("target", "context"):
+            raise ValueError(f"jepa_readout must be 'target' or 'context'; got {recipe.jepa_readout!r}")
         self.views = views_of(recipe)
         self.context_encoder = copy.deepcopy(self.net.encoder)
         self.net.encoder.requires_grad_(False)

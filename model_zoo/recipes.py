@@ -80,6 +80,11 @@ class Recipe:
     # loss alone.
     jepa_var_weight: float = 0.0
     jepa_var_gamma: float = 0.2
+    # JEPA: which encoder reads clips downstream (probes, attention, trajectories): 'target' (V-JEPA's EMA
+    # target encoder) or 'context' (the one trained by gradient). 'context' is for a fixed target (ema
+    # (1, 1)): the target then stays its random draw and only the context encoder learns (dBOT's finding
+    # that a randomly initialised teacher is a sound distillation target, Liu et al. 2022)
+    jepa_readout: str = "target"
     # MAE: tube masking ratio
     mae_mask_ratio: float = 0.9
     # Data: phantom clips on the fly; clip seeds data_seed .. data_seed + n_clips - 1 (keep evaluation
@@ -209,6 +214,14 @@ RECIPES: dict[str, Recipe] = {
         name="small_centered_frozen_patch_jitter_top3_short_masks_slow_ema", jepa_center_targets=True,
         freeze_patch_embed=True, acq_jitter=1.0, jepa_target_layers=3, jepa_masks=((8, 0.15),),
         ema=(0.9995, 1.0)),
+    # short masks with a fixed random target (EMA 1 -> 1) read through the context encoder: the untrained
+    # encoder has held the best clean EF of every run, and every trained target lost some of it; here the
+    # target keeps its random draw's features exactly, and the context encoder must predict them at hidden
+    # places from another acquisition, so it learns what of them the anatomy decides, not the speckle or gain
+    "small_centered_frozen_patch_jitter_top3_short_masks_random_target": Recipe(
+        name="small_centered_frozen_patch_jitter_top3_short_masks_random_target", jepa_center_targets=True,
+        freeze_patch_embed=True, acq_jitter=1.0, jepa_target_layers=3, jepa_masks=((8, 0.15),),
+        ema=(1.0, 1.0), jepa_readout="context"),
     # The MAE's side: the same jittered clips (one draw each, input and target alike)
     "small_frozen_patch_jitter": Recipe(name="small_frozen_patch_jitter", freeze_patch_embed=True, acq_jitter=1.0),
     # ... trained twice as long, the like-for-like MAE for `..._jitter_top3_long`

@@ -152,11 +152,12 @@ class EncoderWrapper:
         return pred, gather_tokens(self.latent_targets(x), tgt)
 
 
-def load(name_or_path: str | Path, device: str | torch.device | None = None, encoder: str = "target",
+def load(name_or_path: str | Path, device: str | torch.device | None = None, encoder: str | None = None,
          extra_dirs: tuple[str | Path, ...] | list[str | Path] = (), overrides: dict | None = None,
          probe: str | Path | None = None, strict: bool = True, max_bytes: int = MAX_BYTES) -> EncoderWrapper:
     """A model by folder or checkpoint-file path, or by name among list_models(extra_dirs), on device
-    (default: CUDA, then MPS, then CPU). encoder: JEPA only, 'target' (default) or 'context'.
+    (default: CUDA, then MPS, then CPU). encoder: JEPA only, 'target' or 'context'; default the one
+    its recipe reads clips through (card recipe_settings jepa_readout; 'target' without one).
 
     Checkpoint files and HF folders are converted in memory (model_zoo.convert): the format is
     detected from the keys; overrides ({'frames', 'size', 'heads', ...}) set what tensors cannot
@@ -166,7 +167,7 @@ def load(name_or_path: str | Path, device: str | torch.device | None = None, enc
     was loaded, from where, and what was assumed.
     """
     path, name = resolve(name_or_path, extra_dirs)
-    loaded = load_checkpoint(path, encoder, overrides, strict, max_bytes)
+    loaded = load_checkpoint(path, encoder or "target", overrides, strict, max_bytes)
     info = loaded.info
     if info.get("missing") or info.get("unexpected"):
         warnings.warn(f"{name}: loaded with missing keys {info.get('missing')[:8]} and unexpected keys "
@@ -175,6 +176,8 @@ def load(name_or_path: str | Path, device: str | torch.device | None = None, enc
     if card is None:
         card = {"name": name, "format": loaded.format, "source": str(path),
                 "architecture": architecture(loaded.net.config.to_dict()), "conversion": info}
+    if encoder is None:
+        encoder = recipe_from_card(card).jepa_readout if loaded.family == "jepa" else "target"
     wrapper = EncoderWrapper(loaded.family, loaded.net, loaded.context, name=name, card=card, device=device,
                              encoder=encoder)
     wrapper.probe = None

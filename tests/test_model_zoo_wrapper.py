@@ -61,6 +61,22 @@ def test_jepa_round_trip_gives_identical_outputs(folders):
         m.reconstruct(x, torch.zeros(64, dtype=torch.bool))
 
 
+def test_a_context_readout_recipe_loads_its_context_encoder_by_default(folders, tmp_path):
+    root, jepa, _ = folders
+    x = clip()
+    target = model_zoo.load(root / "jepa-smoke", device="cpu").tokens(x)
+    context = model_zoo.load(root / "jepa-smoke", device="cpu", encoder="context").tokens(x)
+    assert not torch.allclose(target, context)
+    readout = get_recipe("smoke", jepa_readout="context")
+    export(jepa, tmp_path / "jepa-ctx", {"name": "jepa-ctx", "method": "jepa", "recipe": "smoke",
+                                         "recipe_settings": readout.to_dict(), "steps": 0})
+    m = model_zoo.load(tmp_path / "jepa-ctx", device="cpu")
+    assert m.encoder is m.context_encoder and torch.equal(m.tokens(x), context)
+    assert torch.equal(model_zoo.load(tmp_path / "jepa-ctx", device="cpu", encoder="target").tokens(x), target)
+    with pytest.raises(ValueError, match="jepa_readout"):
+        JEPA(get_recipe("smoke", jepa_readout="predictor"))
+
+
 def test_mae_round_trip_gives_identical_outputs(folders):
     root, _, mae = folders
     m = model_zoo.load(root / "mae-smoke", device="cpu")
