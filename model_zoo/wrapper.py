@@ -55,6 +55,7 @@ class EncoderWrapper:
         if encoder == "context" and context_encoder is None:
             raise ValueError(f"{name or 'this model'} has no context encoder (only JEPA folders we trained do)")
         self.family, self.name, self.card = family, name, card
+        self.readout = encoder if family == "jepa" else "encoder"   # which encoder reads clips
         self.device = pick_device(device)
         self.net = net.to(self.device).eval()
         self.context_encoder = context_encoder.to(self.device).eval() if context_encoder is not None else None

@@ -37,3 +37,30 @@ def test_speckle_test_on_tiny_models_and_its_figure():
     fig, caption = speckle_figure(out)
     assert list(fig.data[0].y) == pytest.approx([out["JEPA target"]["ratio"], out["MAE"]["ratio"]])
     assert "speckle" in caption
+
+
+def test_the_speckle_view_names_the_encoder_a_context_readout_jepa_reads(tmp_path):
+    from explain.analysis.latent_pixel import speckle_ratios, speckle_view
+    from explain.analysis.pair import LoadedModel
+    from model_zoo.checkpoint import export
+    from model_zoo.jepa import JEPA
+    from model_zoo.recipes import get_recipe
+    import model_zoo
+
+    torch.set_num_threads(1)
+    recipe = get_recipe("smoke", jepa_readout="context")
+    torch.manual_seed(0)
+    jepa = JEPA(recipe).eval()
+    with torch.no_grad():                      # the two encoders differ
+        for p in jepa.context_encoder.parameters():
+            p.mul_(1.1)
+    folder = export(jepa, tmp_path / "jepa-ctx", {"name": "jepa-ctx", "method": "jepa", "recipe": "smoke",
+                                                  "recipe_settings": recipe.to_dict(), "steps": 0})
+    _, mae = smoke_wrappers()
+    pair = {"jepa": LoadedModel("jepa", model_zoo.load(folder, device="cpu"), None, None, folder, True),
+            "mae": LoadedModel("mae", mae, None, None, None, True)}
+    ratios = speckle_ratios(pair)
+    assert set(ratios) == {"jepa", "jepa_target", "mae"}
+    assert ratios["jepa"]["ratio"] != pytest.approx(ratios["jepa_target"]["ratio"])
+    view = speckle_view(pair)
+    assert sorted(view.figure.data[0].x) == ["jepa-ctx (EMA target)", "jepa-ctx (context)", "mae-smoke"]

@@ -71,8 +71,9 @@ def test_a_context_readout_recipe_loads_its_context_encoder_by_default(folders, 
     export(jepa, tmp_path / "jepa-ctx", {"name": "jepa-ctx", "method": "jepa", "recipe": "smoke",
                                          "recipe_settings": readout.to_dict(), "steps": 0})
     m = model_zoo.load(tmp_path / "jepa-ctx", device="cpu")
-    assert m.encoder is m.context_encoder and torch.equal(m.tokens(x), context)
-    assert torch.equal(model_zoo.load(tmp_path / "jepa-ctx", device="cpu", encoder="target").tokens(x), target)
+    assert m.encoder is m.context_encoder and m.readout == "context" and torch.equal(m.tokens(x), context)
+    as_target = model_zoo.load(tmp_path / "jepa-ctx", device="cpu", encoder="target")
+    assert as_target.readout == "target" and torch.equal(as_target.tokens(x), target)
     with pytest.raises(ValueError, match="jepa_readout"):
         JEPA(get_recipe("smoke", jepa_readout="predictor"))
 

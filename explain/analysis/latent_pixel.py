@@ -85,10 +85,11 @@ def _speckle(names: tuple[str, ...], wrappers: tuple) -> dict:
 
 
 @functools.lru_cache(maxsize=4)
-def _context_encoder(name: str, folder: str | None):
-    """The JEPA's context encoder (folders we trained ship it), or None."""
+def _other_encoder(name: str, folder: str | None, readout: str):
+    """The JEPA's other encoder than the one it reads clips through (the context encoder beside the EMA
+    target, or the target beside a context readout), or None where the folder has no context encoder."""
     try:
-        return model_zoo.load(folder or name, device="cpu", encoder="context")
+        return model_zoo.load(folder or name, device="cpu", encoder="target" if readout == "context" else "context")
     except (ValueError, FileNotFoundError):
         return None
 
@@ -96,12 +97,14 @@ def _context_encoder(name: str, folder: str | None):
 def speckle_ratios(pair: dict[str, LoadedModel], with_context: bool = True) -> dict[str, dict]:
     """{encoder: {'within', 'between', 'ratio'}}: variance of each encoder's pooled embedding across
     fresh speckle of one heart over its variance across hearts (8 held-out phantom hearts x 4 draws).
-    Encoders: 'jepa' (the EMA target encoder), 'jepa_context' (when the folder ships it), 'mae'."""
+    Encoders: 'jepa' (the one it reads clips through: the EMA target encoder unless its recipe reads the
+    context encoder), 'jepa_context' or 'jepa_target' (its other one, when the folder ships both), 'mae'."""
     encoders = {r: m.wrapper for r, m in pair.items()}
     jepa = pair["jepa"]
-    context = _context_encoder(jepa.name, str(jepa.folder) if jepa.folder else None) if with_context else None
-    if context is not None:
-        encoders["jepa_context"] = context
+    readout = jepa.wrapper.readout
+    other = _other_encoder(jepa.name, str(jepa.folder) if jepa.folder else None, readout) if with_context else None
+    if other is not None:
+        encoders["jepa_target" if readout == "context" else "jepa_context"] = other
     names = tuple(encoders)
     result = _speckle(names, tuple(encoders.values()))
     return {n: result[n] for n in names}
@@ -109,7 +112,8 @@ def speckle_ratios(pair: dict[str, LoadedModel], with_context: bool = True) -> d
 
 def speckle_view(pair: dict[str, LoadedModel]) -> TeachingView:
     ratios = speckle_ratios(pair)
-    labels = {"jepa": f"{pair['jepa'].name} (EMA target)", "jepa_context": f"{pair['jepa'].name} (context)",
-              "mae": pair["mae"].name}
+    jepa = pair["jepa"].name
+    labels = {"jepa": f"{jepa} ({'context' if pair['jepa'].wrapper.readout == 'context' else 'EMA target'})",
+              "jepa_context": f"{jepa} (context)", "jepa_target": f"{jepa} (EMA target)", "mae": pair["mae"].name}
     fig, cap = speckle_figure({labels[r]: v for r, v in ratios.items()})
     return TeachingView("The speckle test", fig, cap, {r: v["ratio"] for r, v in ratios.items()})
