@@ -224,6 +224,11 @@ RECIPES: dict[str, Recipe] = {
         ema=(1.0, 1.0), jepa_readout="context"),
     # The MAE's side: the same jittered clips (one draw each, input and target alike)
     "small_frozen_patch_jitter": Recipe(name="small_frozen_patch_jitter", freeze_patch_embed=True, acq_jitter=1.0),
+    # ... with a decoder twice as deep (8 blocks of 96-d instead of 4): MAE's own ablation found a deeper
+    # decoder leaves the encoder's last blocks less specialised to reconstruction and raises linear probing
+    # (He et al. 2022, Table 1a), so the like-for-like MAE's EF may be held back by its decoder
+    "small_frozen_patch_jitter_deep_decoder": Recipe(name="small_frozen_patch_jitter_deep_decoder",
+                                                     freeze_patch_embed=True, acq_jitter=1.0, dec_depth=8),
     # ... trained twice as long, the like-for-like MAE for `..._jitter_top3_long`
     "small_frozen_patch_jitter_long": Recipe(name="small_frozen_patch_jitter_long", freeze_patch_embed=True,
                                              acq_jitter=1.0, steps=3000),

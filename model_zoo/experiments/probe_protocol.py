@@ -10,7 +10,8 @@ looked at. Features of train, val and the degraded val clips are extracted once 
 encoder of the first model's architecture and raw pixels are included); each variant trains
 `--probe-seeds` probes per encoder. Variants (see VARIANTS): the lr and its schedule, patience, and
 standardising tokens before the probe with the training split's statistics, per dimension ('dim') or
-per token position and dimension ('position'). Writes DIR/probe_protocol.json and prints a table of val
+per token position and dimension ('position'), and up to 300 epochs ('long'). Writes
+DIR/probe_protocol.json and prints a table of val
 MAE (mean +- std over probe seeds), best epochs, and the mean relative degradation on val.
 """
 from __future__ import annotations
@@ -40,6 +41,7 @@ VARIANTS = {
     "dim": (BASE, "dim"),
     "position": (BASE, "position"),
     "cosine_dim": (replace(BASE, schedule="cosine", warmup_epochs=5, patience=100), "dim"),
+    "long": (replace(BASE, max_epochs=300, patience=40), "none"),
 }
 
 
