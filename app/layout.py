@@ -151,6 +151,10 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
             with gr.Row():
                 card_md = {r: gr.Markdown() for r in ROLES}
             gr.Markdown(evidence.evidence_markdown(), elem_id="evidence")
+            recipes_fig, recipes_caption = evidence.recipes_figure()
+            gr.Markdown(recipes_caption, elem_id="recipes-caption")
+            if recipes_fig is not None:
+                gr.Plot(recipes_fig, elem_id="recipes-plot")
 
         # --- events ---------------------------------------------------------------------------
         att_inputs = [att_method, att_fusion, att_discard, att_start, att_readout, att_layer, att_mode, att_steps]

@@ -271,3 +271,17 @@ def test_audit_of_uploaded_echonet_files_brings_their_ef(tmp_path, shipped_pair)
     shown = audit.run(uploads, None, shipped_pair)
     row = dict(zip(shown.table["headers"], shown.table["data"][0]))
     assert row["file"] == "c31" and row["true_ef"] == pytest.approx(clip.truth.ef, abs=0.01)
+
+
+def test_evidence_plots_every_committed_recipe_and_names_a_bad_file(monkeypatch, tmp_path):
+    from model_zoo.experiments import scoreboard
+    fig, caption = evidence.recipes_figure()
+    rows = scoreboard.committed_rows()
+    by_name = {t.name.split()[0]: len(t.x) for t in fig.data}
+    assert by_name["JEPA"] + by_name["MAE"] == len(rows) and "Every recipe tried" in caption
+    assert set(by_name) == {"JEPA", "MAE", "untrained", "raw"} and "rank correlation" in caption
+    assert 1 <= by_name["untrained"] <= len({r["random"] for r in rows})      # each distinct draw once
+    (tmp_path / "broken_results.json").write_text("{")
+    monkeypatch.setattr(scoreboard, "EXPERIMENTS", tmp_path)
+    fig, caption = evidence.recipes_figure()
+    assert fig is None and "could not be read" in caption

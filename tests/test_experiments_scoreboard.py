@@ -69,3 +69,17 @@ def test_the_committed_runs_render(tmp_path):
     scoreboard.main(["--out", str(out)])
     text = out.read_text()
     assert "jepa_jitter_top3_short_masks" in text and "Spearman" in text
+
+
+def test_the_figure_puts_each_row_where_its_numbers_say(tmp_path):
+    from model_zoo.experiments.scoreboard import scoreboard_figure
+    path = results_file(tmp_path / "a_results.json", 6.9, j1=model("jepa", 8.0, 10.0, 9.9),
+                        j2=model("jepa", 7.0, 30.0, 9.1), j3=model("jepa", 6.0, 50.0, 9.5),
+                        m=model("mae", 9.0, 5.0, 10.0))
+    fig, caption = scoreboard_figure(rows_of(path))
+    jepa, mae = fig.data
+    assert (list(jepa.x), list(jepa.y)) == ([8.0, 7.0, 6.0], [10.0, 30.0, 50.0]) and list(mae.x) == [9.0]
+    assert jepa.name == "JEPA (3 runs)" and "rank correlation is -1.00" in caption
+    assert fig.layout.shapes[0].y0 == 2.3                                     # the preprint's line
+    fig, caption = scoreboard_figure(rows_of(path)[-1:])                      # the MAE alone: no correlation
+    assert len(fig.data) == 1 and "rank correlation" not in caption

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from explain.analysis.pair import LoadedModel
 from model_zoo.evaluate.table import render_markdown
+from model_zoo.experiments.scoreboard import committed_rows, scoreboard_figure
 
 RESULTS = Path(__file__).resolve().parents[2] / "model_zoo" / "results.json"
 
@@ -18,6 +19,17 @@ def evidence_markdown(results_path: Path = RESULTS) -> str:
     except (OSError, ValueError, KeyError) as e:
         return (f"The benchmark table could not be read from {results_path} ({type(e).__name__}: {e}); "
                 "`python -m model_zoo.evaluate --out DIR --ship` writes it.")
+
+
+def recipes_figure():
+    """(figure or None, caption): every committed evaluation's JEPA and MAE rows, clean EF against
+    relative degradation (model_zoo.experiments.scoreboard); a message instead where they cannot be read."""
+    try:
+        fig, caption = scoreboard_figure(committed_rows(("jepa", "mae", "random", "pixels")))
+        return fig, f"**Every recipe tried.** {caption}"
+    except (OSError, ValueError, KeyError) as e:
+        return None, (f"The recipes' results could not be read ({type(e).__name__}: {e}); "
+                      "`python -m model_zoo.experiments.scoreboard` names the file.")
 
 
 def card_markdown(model: LoadedModel) -> str:

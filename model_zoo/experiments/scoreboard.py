@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import plotly.graph_objects as go
 from scipy.stats import spearmanr
 
 from echo.degrade import BENCHMARK_CONDITIONS
@@ -23,6 +24,9 @@ from model_zoo.evaluate.claims import plus_minus
 
 EXPERIMENTS = Path(__file__).resolve().parent
 PRETRAINED = ("jepa", "mae")
+FAMILY_COLOURS = {"jepa": "#c0392b", "mae": "#2e86c1", "random": "#7f7f7f", "pixels": "#000000"}
+FLOOR = 10.20                   # clean EF MAE of the train-mean constant (every clip given the mean EF)
+PREPRINT_DEGRADATION = 2.3      # EchoJEPA-G's mean relative degradation, % (theirs)
 
 
 def benchmark_mean(model: dict) -> float:
@@ -30,8 +34,9 @@ def benchmark_mean(model: dict) -> float:
     return float(np.mean([model["degraded"][c]["mae"] for c in BENCHMARK_CONDITIONS]))
 
 
-def rows_of(path: Path) -> list[dict]:
-    """One row per JEPA or MAE model of a results.json, with its run's baselines."""
+def rows_of(path: Path, families: tuple[str, ...] = PRETRAINED) -> list[dict]:
+    """One row per model of these families in a results.json (default JEPA and MAE), with its run's
+    baselines."""
     results = json.loads(Path(path).read_text())
     models = results.get("models")
     if not isinstance(models, dict) or not models:
@@ -42,7 +47,7 @@ def rows_of(path: Path) -> list[dict]:
     base = {b: models[b]["clean"]["mae"] for b in ("random", "pixels")}
     rows = []
     for name, m in models.items():
-        if m["family"] not in PRETRAINED:
+        if m["family"] not in families:
             continue
         rows.append({"run": Path(path).stem.removesuffix("_results"), "model": name, "family": m["family"],
                      "clean": m["clean"]["mae"], "clean_std": m["clean"].get("mae_std", 0.0),
@@ -77,6 +82,49 @@ def render(rows: list[dict]) -> str:
                       f"relative degradation: {spearman(clean, [r['degradation'] for r in jepa]):+.2f}; with the "
                       f"benchmark mean MAE: {spearman(clean, [r['benchmark_mean'] for r in jepa]):+.2f}."]
     return "\n".join(lines) + "\n"
+
+
+def committed_rows(families: tuple[str, ...] = PRETRAINED) -> list[dict]:
+    """The rows of every committed model_zoo/experiments/*_results.json."""
+    return [row for path in sorted(EXPERIMENTS.glob("*_results.json")) for row in rows_of(path, families)]
+
+
+def scoreboard_figure(rows: list[dict]) -> tuple[go.Figure, str]:
+    """Clean EF MAE against mean relative degradation, one point per row, a trace per family (untrained
+    and pixel rows once per distinct value: runs on one protocol repeat them), the preprint's +2.3% and the
+    train-mean floor drawn: the trade-off every recipe has sat on. -> (figure, caption)"""
+    fig = go.Figure()
+    for family, colour in FAMILY_COLOURS.items():
+        mine = [r for r in rows if r["family"] == family]
+        if family not in PRETRAINED:
+            mine = list({(round(r["clean"], 2), round(r["degradation"], 1)): r for r in mine}.values())
+        if not mine:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[r["clean"] for r in mine], y=[r["degradation"] for r in mine], mode="markers",
+            name=f"{family.upper()} ({len(mine)} runs)" if family in PRETRAINED else
+                 {"random": "untrained encoder", "pixels": "raw pixels"}[family],
+            marker=dict(color=colour, size=9, opacity=0.8, symbol="circle" if family in PRETRAINED else "x"),
+            text=[f"{r['model']}<br>run {r['run']}<br>benchmark mean {r['benchmark_mean']:.2f}, pediatric "
+                  f"{r['pediatric']:.2f}<br>that run's untrained encoder {r['random']:.2f}" for r in mine],
+            hovertemplate="%{text}<br>clean %{x:.2f}, %{y:+.1f}%<extra></extra>"))
+    fig.add_hline(y=PREPRINT_DEGRADATION, line=dict(color="#555", dash="dot"),
+                  annotation_text="EchoJEPA-G +2.3% (theirs)", annotation_position="top right")
+    fig.add_vline(x=FLOOR, line=dict(color="#555", dash="dash"),
+                  annotation_text="floor: every clip given the mean EF", annotation_position="top left")
+    fig.update_layout(xaxis_title="clean EF MAE (EF points; lower is better)",
+                      yaxis_title="mean relative degradation, %",
+                      height=420, margin=dict(l=60, r=20, t=30, b=100),
+                      legend=dict(orientation="h", y=-0.25, x=0))
+    jepa = [r for r in rows if r["family"] == "jepa"]
+    rho = (f" Across the {len(jepa)} JEPA runs the rank correlation is "
+           f"{spearman([r['clean'] for r in jepa], [r['degradation'] for r in jepa]):+.2f}." if len(jepa) >= 3 else "")
+    caption = ("Every pretrained model the team evaluated (model_zoo/RECIPES.md), one point each: how well its "
+               "probe reads EF from clean clips (left is better) against how much of that it loses on degraded "
+               f"ones (lower is better).{rho} A model that reads EF well loses more of it, and one that loses "
+               "little started near the floor (every clip given the mean EF); none reaches the preprint's "
+               "corner, and the untrained encoder (grey) sits at the end that reads EF best. Runs of different dates used slightly different crops, so compare neighbours loosely.")
+    return fig, caption
 
 
 def main(argv: list[str] | None = None) -> None:
