@@ -103,6 +103,10 @@ def test_evidence_tab_shows_the_table(page):
         "t => [Math.max(...[...t.querySelectorAll('td')].map(c => c.getBoundingClientRect().height)),"
         " parseFloat(getComputedStyle(t.querySelector('td')).lineHeight)]")
     assert tallest < 2.5 * line, (tallest, line)
+    # every recipe tried, drawn: a point per committed evaluation row (the count the scoreboard reads)
+    from model_zoo.experiments.scoreboard import committed_rows
+    page.locator("#recipes-plot .scatterlayer .point").first.wait_for()
+    assert page.locator("#recipes-plot .scatterlayer .point").count() > len(committed_rows())
     shot(page, "evidence")
 
 
