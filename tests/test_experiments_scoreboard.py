@@ -17,7 +17,7 @@ def model(family, clean, degradation, bench):
 
 def results_file(path, pixels, **models):
     models = {**models, "random": model("random", 6.0, 60.0, 10.0), "pixels": model("pixels", pixels, 40.0, 9.5)}
-    path.write_text(json.dumps({"models": models}))
+    path.write_text(json.dumps({"models": models, "train_mean_constant": {"clean": {"mae": 10.2}}}))
     return path
 
 
@@ -80,6 +80,6 @@ def test_the_figure_puts_each_row_where_its_numbers_say(tmp_path):
     jepa, mae = fig.data
     assert (list(jepa.x), list(jepa.y)) == ([8.0, 7.0, 6.0], [10.0, 30.0, 50.0]) and list(mae.x) == [9.0]
     assert jepa.name == "JEPA (3 runs)" and "rank correlation is -1.00" in caption
-    assert fig.layout.shapes[0].y0 == 2.3                                     # the preprint's line
+    assert fig.layout.shapes[0].y0 == 2.3 and fig.layout.shapes[1].x0 == 10.2  # the preprint's line, the floor
     fig, caption = scoreboard_figure(rows_of(path)[-1:])                      # the MAE alone: no correlation
     assert len(fig.data) == 1 and "rank correlation" not in caption
