@@ -11,8 +11,8 @@ encoder of the first model's architecture and raw pixels are included); each var
 `--probe-seeds` probes per encoder. Variants (see VARIANTS): the lr and its schedule, patience, and
 standardising tokens before the probe with the training split's statistics, per dimension ('dim') or
 per token position and dimension ('position'), and up to 300 epochs ('long'). Writes
-DIR/probe_protocol.json and prints a table of val
-MAE (mean +- std over probe seeds), best epochs, and the mean relative degradation on val.
+DIR/probe_protocol.json and prints a table of val MAE (mean +- std over probe seeds), best epochs, and
+the mean relative degradation on val.
 """
 from __future__ import annotations
 
