@@ -84,12 +84,16 @@ def _speckle(names: tuple[str, ...], wrappers: tuple) -> dict:
     return speckle_test(dict(zip(names, wrappers)), list(SPECKLE_HEARTS), SPECKLE_DRAWS)
 
 
+OTHER_ENCODER = {"target": "context", "context": "target"}      # a JEPA's two encoders, each to the other
+ENCODER_LABEL = {"target": "EMA target", "context": "context"}
+
+
 @functools.lru_cache(maxsize=4)
 def _other_encoder(name: str, folder: str | None, readout: str):
     """The JEPA's other encoder than the one it reads clips through (the context encoder beside the EMA
     target, or the target beside a context readout), or None where the folder has no context encoder."""
     try:
-        return model_zoo.load(folder or name, device="cpu", encoder="target" if readout == "context" else "context")
+        return model_zoo.load(folder or name, device="cpu", encoder=OTHER_ENCODER[readout])
     except (ValueError, FileNotFoundError):
         return None
 
@@ -104,7 +108,7 @@ def speckle_ratios(pair: dict[str, LoadedModel], with_context: bool = True) -> d
     readout = jepa.wrapper.readout
     other = _other_encoder(jepa.name, str(jepa.folder) if jepa.folder else None, readout) if with_context else None
     if other is not None:
-        encoders["jepa_target" if readout == "context" else "jepa_context"] = other
+        encoders[f"jepa_{OTHER_ENCODER[readout]}"] = other
     names = tuple(encoders)
     result = _speckle(names, tuple(encoders.values()))
     return {n: result[n] for n in names}
@@ -112,8 +116,9 @@ def speckle_ratios(pair: dict[str, LoadedModel], with_context: bool = True) -> d
 
 def speckle_view(pair: dict[str, LoadedModel]) -> TeachingView:
     ratios = speckle_ratios(pair)
-    jepa = pair["jepa"].name
-    labels = {"jepa": f"{jepa} ({'context' if pair['jepa'].wrapper.readout == 'context' else 'EMA target'})",
-              "jepa_context": f"{jepa} (context)", "jepa_target": f"{jepa} (EMA target)", "mae": pair["mae"].name}
+    jepa, readout = pair["jepa"].name, pair["jepa"].wrapper.readout
+    labels = {"jepa": f"{jepa} ({ENCODER_LABEL[readout]})",
+              f"jepa_{OTHER_ENCODER[readout]}": f"{jepa} ({ENCODER_LABEL[OTHER_ENCODER[readout]]})",
+              "mae": pair["mae"].name}
     fig, cap = speckle_figure({labels[r]: v for r, v in ratios.items()})
     return TeachingView("The speckle test", fig, cap, {r: v["ratio"] for r, v in ratios.items()})

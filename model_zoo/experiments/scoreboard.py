@@ -66,6 +66,17 @@ def spearman(x: list[float], y: list[float]) -> float:
     return float(spearmanr(x, y).statistic)
 
 
+def jepa_correlations(rows: list[dict]) -> tuple[int, float, float] | None:
+    """(JEPA rows, rank correlation of their clean EF MAE with the mean relative degradation, and with the
+    benchmark mean MAE), or None under 3 JEPA rows."""
+    jepa = [r for r in rows if r["family"] == "jepa"]
+    if len(jepa) < 3:
+        return None
+    clean = [r["clean"] for r in jepa]
+    return (len(jepa), spearman(clean, [r["degradation"] for r in jepa]),
+            spearman(clean, [r["benchmark_mean"] for r in jepa]))
+
+
 def render(rows: list[dict]) -> str:
     """The markdown table, grouped by protocol (the run's pixel row) and sorted by clean MAE, and the
     JEPA rows' rank correlations."""
@@ -76,18 +87,21 @@ def render(rows: list[dict]) -> str:
         lines.append("| " + " | ".join([
             r["run"], r["model"], plus_minus(r["clean"], r["clean_std"]), f"{r['degradation']:+.1f}%",
             f"{r['benchmark_mean']:.2f}", f"{r['pediatric']:.2f}", f"{r['random']:.2f} / {r['pixels']:.2f}"]) + " |")
-    jepa = [r for r in rows if r["family"] == "jepa"]
-    if len(jepa) >= 3:
-        clean = [r["clean"] for r in jepa]
-        lines += ["", f"Across the {len(jepa)} JEPA rows, Spearman's rank correlation of clean EF MAE with the mean "
-                      f"relative degradation: {spearman(clean, [r['degradation'] for r in jepa]):+.2f}; with the "
-                      f"benchmark mean MAE: {spearman(clean, [r['benchmark_mean'] for r in jepa]):+.2f}."]
+    rho = jepa_correlations(rows)
+    if rho:
+        lines += ["", f"Across the {rho[0]} JEPA rows, Spearman's rank correlation of clean EF MAE with the mean "
+                      f"relative degradation: {rho[1]:+.2f}; with the benchmark mean MAE: {rho[2]:+.2f}."]
     return "\n".join(lines) + "\n"
 
 
+def committed_files() -> list[Path]:
+    """Every committed model_zoo/experiments/*_results.json, in name order."""
+    return sorted(EXPERIMENTS.glob("*_results.json"))
+
+
 def committed_rows(families: tuple[str, ...] = PRETRAINED) -> list[dict]:
-    """The rows of every committed model_zoo/experiments/*_results.json."""
-    return [row for path in sorted(EXPERIMENTS.glob("*_results.json")) for row in rows_of(path, families)]
+    """The rows of every committed results.json (committed_files)."""
+    return [row for path in committed_files() for row in rows_of(path, families)]
 
 
 def scoreboard_figure(rows: list[dict]) -> tuple[go.Figure, str]:
@@ -119,21 +133,21 @@ def scoreboard_figure(rows: list[dict]) -> tuple[go.Figure, str]:
                       yaxis_title="mean relative degradation, %",
                       height=420, margin=dict(l=60, r=20, t=30, b=100),
                       legend=dict(orientation="h", y=-0.25, x=0))
-    jepa = [r for r in rows if r["family"] == "jepa"]
-    rho = (f" Across the {len(jepa)} JEPA runs the rank correlation is "
-           f"{spearman([r['clean'] for r in jepa], [r['degradation'] for r in jepa]):+.2f}." if len(jepa) >= 3 else "")
+    rho = jepa_correlations(rows)
+    rho = f" Across the {rho[0]} JEPA runs the rank correlation is {rho[1]:+.2f}." if rho else ""
     caption = ("Every pretrained model the team evaluated (model_zoo/RECIPES.md), one point each: how well its "
                "probe reads EF from clean clips (left is better) against how much of that it loses on degraded "
                f"ones (lower is better).{rho} A model that reads EF well loses more of it, and one that loses "
                "little started near the floor (every clip given the mean EF); none reaches the preprint's "
-               "corner, and the untrained encoder (grey) sits at the end that reads EF best. Runs of different dates used slightly different crops, so compare neighbours loosely.")
+               "corner, and the untrained encoder (grey) sits at the end that reads EF best. Runs of different "
+               "dates used slightly different crops, so compare neighbours loosely.")
     return fig, caption
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m model_zoo.experiments.scoreboard", description=__doc__.split("\n")[0])
     ap.add_argument("--results", nargs="+", type=Path,
-                    default=sorted(EXPERIMENTS.glob("*_results.json")),
+                    default=committed_files(),
                     help="results.json files (default: every committed model_zoo/experiments/*_results.json)")
     ap.add_argument("--out", type=Path, help="write the markdown here (default: print it)")
     args = ap.parse_args(argv)
