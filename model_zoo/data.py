@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from echo.clip import Clip, GroundTruth
 from echo.degrade import compose
 from echo.preprocess import crop_to_sector
+from model_zoo.gain_norm import gain_normalise
 from model_zoo.recipes import Recipe
 
 ClipSource = Callable[[int], Clip]            # clip seed -> Clip
@@ -125,10 +126,11 @@ class PhantomBatches(IterableDataset):
         return self._clips[seed]
 
     def _augment(self, clip: Clip, rng: np.random.Generator) -> torch.Tensor:
-        """Preprocessed and randomly cropped. -> (T, C, H, W)"""
+        """Preprocessed, randomly cropped, and gain-normalised if the recipe asks. -> (T, C, H, W)"""
         x = self.to_input(clip)
         x = x[0] if x.ndim == 5 else x
-        return random_resized_crop(x.float(), self.recipe.crop_scale, self.recipe.crop_ratio, rng)
+        x = random_resized_crop(x.float(), self.recipe.crop_scale, self.recipe.crop_ratio, rng)    # (T, C, H, W)
+        return gain_normalise(x[None], self.recipe.input_gain_norm)[0] if self.recipe.input_gain_norm else x
 
     def sample(self, i: int) -> torch.Tensor:
         """Sample i of the stream. -> (T, C, H, W), or (views, T, C, H, W)"""
@@ -183,4 +185,7 @@ def data_card(recipe: Recipe) -> dict:
                             f"; acquisition jitter {r.acq_jitter} (model_zoo.data.acquisition_view: depth "
                             "attenuation and gain cut, a fresh draw per view)" if r.acq_jitter else "") + (
                             "; the JEPA's target view is the clean acquisition" if r.acq_clean_targets else ""),
+        **({"input": f"local gain normalisation, Gaussian sigma {r.input_gain_norm} of the width, after the crop "
+                     "(model_zoo.gain_norm); every loaded copy of the model applies it too"}
+           if r.input_gain_norm else {}),
     }

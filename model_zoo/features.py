@@ -12,7 +12,8 @@ clip lost its darkened far edges: at depth attenuation 2.15 the crop narrowed by
 average, up to 18, so every encoder saw a zoomed heart, a change of geometry the benchmark does not make.)
 
 Baselines beside the pretrained encoders:
-- random: the same architecture as a pretrained encoder, randomly initialised with a fixed seed.
+- random: the same architecture as a pretrained encoder, randomly initialised with a fixed seed (its
+  input gain normalisation too, model_zoo.gain_norm, if the encoder has one).
 - pixels: the model input itself, grey, average-pooled 4x in space (16 x 28 x 28 for 16 x 112 px).
   Tokens are tubelets of 2 frames x 4 x 4 pooled pixels (the encoders' token grid: one token per
   2 x 16 x 16 input pixels) plus 4 position features (t, y, x, depth from the sector apex, in
@@ -33,6 +34,7 @@ from echo.clip import Clip, GroundTruth
 from echo.degrade import apply_condition
 from echo.preprocess import crop_to_sector, to_model_input
 from model_zoo.data import render_beat
+from model_zoo.gain_norm import gain_normalise
 from model_zoo.wrapper import EncoderWrapper
 
 SPLIT_SEEDS = {"train": 2_000_000, "val": 3_000_000, "test": 4_000_000, "pediatric": 5_000_000}
@@ -85,9 +87,10 @@ class PixelEncoder:
     """Raw pixels as tokens, the baseline any encoder must beat (see the module docstring)."""
 
     family = "pixels"
-    name = "pixels"
 
-    def __init__(self, frames: int, size: int):
+    def __init__(self, frames: int, size: int, gain_norm: float = 0.0):
+        self.gain_norm = gain_norm      # model_zoo.gain_norm's sigma before pooling (0 = raw pixels)
+        self.name = f"pixels_gain_norm_{gain_norm:g}" if gain_norm else "pixels"
         side = size // PIXEL_POOL // PIXEL_PATCH
         self.grid = (frames // PIXEL_TUBELET, side, side)
         t, y, x = torch.meshgrid(*(torch.linspace(0, 1, g) for g in self.grid), indexing="ij")
@@ -97,6 +100,7 @@ class PixelEncoder:
     def clip(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, C, H, W) -> grey, pooled (B, T, H/4, W/4)"""
         b, t, _, h, w = x.shape
+        x = gain_normalise(x.float(), self.gain_norm) if self.gain_norm else x
         grey = x.float().cpu().mean(2).reshape(b * t, 1, h, w)
         return F.avg_pool2d(grey, PIXEL_POOL).reshape(b, t, h // PIXEL_POOL, w // PIXEL_POOL)
 
@@ -120,11 +124,11 @@ def random_encoder(like: EncoderWrapper, seed: int) -> EncoderWrapper:
     draw depends on the encoder's own architecture only: building the predictor or decoder first
     consumes random numbers, and a deeper predictor used to draw a different untrained encoder."""
     net = type(like.net)(copy.deepcopy(like.net.config))
-    encoder = EncoderWrapper(like.family, net, name="random", device="cpu").encoder
+    encoder = EncoderWrapper(like.family, net, name="random", device="cpu", input_gain_norm=0).encoder
     torch.manual_seed(seed)
     for module in encoder.modules():
         net._init_weights(module)
-    return EncoderWrapper(like.family, net, name="random", device=like.device)
+    return EncoderWrapper(like.family, net, name="random", device=like.device, input_gain_norm=like.input_gain_norm)
 
 
 def input_shape(wrapper: EncoderWrapper) -> tuple[int, int]:

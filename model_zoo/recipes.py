@@ -65,6 +65,10 @@ class Recipe:
     # cut), only the context is jittered, so the targets keep all the clean clip holds and the context
     # encoder must see through the acquisition to predict them (BYOL's asymmetric views)
     acq_clean_targets: bool = False
+    # Local gain normalisation of every clip the encoders read, in pretraining and after (model_zoo.gain_norm):
+    # each fan pixel divided by the fan's local mean brightness over a Gaussian of this share of the frame
+    # width, so smooth gain fields (depth attenuation, shadows, gain cuts) cancel; 0 = off
+    input_gain_norm: float = 0.0
     # JEPA: targets are the mean of the target encoder's last `jepa_target_layers` block outputs, each
     # layer-normed (data2vec's top-K targets, Baevski et al. 2022), not the last block's alone: the
     # per-layer probes found EF kept through the middle blocks and dropped by the last, so targets that
@@ -222,8 +226,19 @@ RECIPES: dict[str, Recipe] = {
         name="small_centered_frozen_patch_jitter_top3_short_masks_random_target", jepa_center_targets=True,
         freeze_patch_embed=True, acq_jitter=1.0, jepa_target_layers=3, jepa_masks=((8, 0.15),),
         ema=(1.0, 1.0), jepa_readout="context"),
+    # short masks with the slower target encoder, on gain-normalised clips (model_zoo.gain_norm, sigma 0.05
+    # of the width): the slow-EMA JEPA kept the most clean EF of any JEPA and lost +42-56% under the
+    # benchmark's gain fields; a fixed input normalisation that cancels smooth gain fields took raw pixels
+    # from 6.18 to 5.70 clean and +48% to +9% (val, RECIPES.md). Its like-for-like MAE is the next but one
+    "small_centered_frozen_patch_jitter_top3_short_masks_slow_ema_gain_norm": Recipe(
+        name="small_centered_frozen_patch_jitter_top3_short_masks_slow_ema_gain_norm", jepa_center_targets=True,
+        freeze_patch_embed=True, acq_jitter=1.0, jepa_target_layers=3, jepa_masks=((8, 0.15),),
+        ema=(0.9995, 1.0), input_gain_norm=0.05),
     # The MAE's side: the same jittered clips (one draw each, input and target alike)
     "small_frozen_patch_jitter": Recipe(name="small_frozen_patch_jitter", freeze_patch_embed=True, acq_jitter=1.0),
+    # ... on gain-normalised clips, the MAE beside the gain-normalised JEPA (it reconstructs the normalised clip)
+    "small_frozen_patch_jitter_gain_norm": Recipe(name="small_frozen_patch_jitter_gain_norm", freeze_patch_embed=True,
+                                                  acq_jitter=1.0, input_gain_norm=0.05),
     # ... with a decoder twice as deep (8 blocks of 96-d instead of 4): MAE's own ablation found a deeper
     # decoder leaves the encoder's last blocks less specialised to reconstruction and raises linear probing
     # (He et al. 2022, Table 1a), so the like-for-like MAE's EF may be held back by its decoder

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from model_zoo.checkpoint import TARGET_MEAN, read_card
+from model_zoo import gain_norm
 from model_zoo.convert import load_checkpoint
 from model_zoo.convert.probe import convert as convert_probe
 from model_zoo.convert.safety import MAX_BYTES, load_tensors
@@ -44,12 +45,14 @@ class EncoderWrapper:
 
     family: 'jepa' | 'mae'. name: registry name or folder name. card: the model card, or None.
     For JEPA, `encoder='target'` (default, as V-JEPA evaluations) reads the EMA target encoder;
-    'context' reads the context encoder (folders we trained ship it).
+    'context' reads the context encoder (folders we trained ship it). input_gain_norm: the local gain
+    normalisation every clip gets before the patch embeddings (model_zoo.gain_norm; sigma as a share of
+    the width, 0 = none); default the card's recipe's, as the model was trained.
     """
 
     def __init__(self, family: str, net: nn.Module, context_encoder: nn.Module | None = None,
                  name: str = "", card: dict | None = None, device: str | torch.device | None = None,
-                 encoder: str = "target"):
+                 encoder: str = "target", input_gain_norm: float | None = None):
         if encoder not in ("target", "context"):
             raise ValueError("encoder must be 'target' or 'context'")
         if encoder == "context" and context_encoder is None:
@@ -70,6 +73,12 @@ class EncoderWrapper:
             self.encoder = getattr(net, "videomae", net)
             self.grid = grid_of(net.config)
             self._attention_modules = [layer.attention.attention for layer in self.encoder.encoder.layer]
+        if input_gain_norm is None:
+            input_gain_norm = recipe_from_card(card).input_gain_norm if card else 0.0
+        self.input_gain_norm = input_gain_norm
+        if input_gain_norm:
+            encoders = [self.encoder] if family == "mae" else [e for e in (net.encoder, self.context_encoder) if e is not None]
+            gain_norm.attach([e.embeddings for e in encoders], input_gain_norm)
 
     def __repr__(self) -> str:
         return f"EncoderWrapper(name={self.name!r}, family={self.family!r}, grid={self.grid}, device={self.device})"

@@ -26,3 +26,12 @@ def test_pixels_are_scored_shifted_and_retrained_beside_the_floor(tmp_path, caps
 def test_unknown_conditions_are_named():
     with pytest.raises(SystemExit, match="fog"):
         main(["--out", "unused", "--conditions", "fog"])
+
+
+def test_gain_normalised_pixels_are_scored_beside_the_raw_ones(tmp_path):
+    main(["--out", str(tmp_path), "--n-train", "16", "--n-val", "8", "--conditions", "depth_attenuation_2.15",
+          "--frames", "8", "--size", "64", "--threads", "1", "--pixel-gain-norm", "0.05"])
+    models = json.loads((tmp_path / "degraded_probe.json").read_text())["models"]
+    assert list(models) == ["pixels", "pixels_gain_norm_0.05"]
+    raw, normalised = models.values()
+    assert raw["depth_attenuation_2.15"]["shifted"] != normalised["depth_attenuation_2.15"]["shifted"]

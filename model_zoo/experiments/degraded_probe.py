@@ -1,11 +1,12 @@
 """Is EF still in a degraded clip? Probes trained on degraded clips, scored on the val split.
 
     python -m model_zoo.experiments.degraded_probe [--models jepa-small,mae-small] --out DIR
-        [--conditions depth_attenuation_2.15,shadow_high] [--n-train 1000 --n-val 250] [--seed 0]
-        [--threads N]
+        [--conditions depth_attenuation_2.15,shadow_high] [--pixel-gain-norm 0.05,0.1]
+        [--n-train 1000 --n-val 250] [--seed 0] [--threads N]
 
 A diagnostic for the robustness goal (model_zoo/RECIPES.md), not part of the benchmark. For each
-encoder (the named models plus the `pixels` baseline) and each condition, three val MAEs from one
+encoder (the named models plus the `pixels` baseline, and with --pixel-gain-norm the pixels
+gain-normalised, model_zoo.gain_norm) and each condition, three val MAEs from one
 probe seed, all on the same val clips, every degraded clip degraded inside the clean clip's crop as the
 evaluation does (model_zoo.features.model_inputs):
   clean       the benchmark's probe (trained on clean train clips) on clean val clips;
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--conditions", default=DEFAULT_CONDITIONS,
                     help="'benchmark' or comma-separated echo.degrade conditions")
+    ap.add_argument("--pixel-gain-norm", default="", help="comma-separated sigmas: also score the pixels baseline "
+                    "gain-normalised with each (model_zoo.gain_norm)")
     ap.add_argument("--n-train", type=int, default=1000)
     ap.add_argument("--n-val", type=int, default=250)
     ap.add_argument("--seed", type=int, default=0)
@@ -94,6 +97,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"models take different inputs (frames, size): {sorted(shapes)}; run them separately")
     frames, size = shapes.pop()
     encoders["pixels"] = PixelEncoder(frames, size)
+    for sigma in (float(v) for v in args.pixel_gain_norm.split(",") if v):
+        pixels = PixelEncoder(frames, size, gain_norm=sigma)
+        encoders[pixels.name] = pixels
     bank = ClipBank(frames, size)
     results = degraded_probes(encoders, bank, conditions, args.n_train, args.n_val, args.seed, frames, size)
     ef_train, ef_val = bank.ef("train", args.n_train), bank.ef("val", args.n_val)
