@@ -11,7 +11,8 @@ and 1 - s exp(-r^2 / 2 sigma^2)), and a probe trained on clean clips loses EF un
 features it reads shift (model_zoo/RECIPES.md, "Is EF still in a degraded clip?"). A recipe option
 (Recipe.input_gain_norm, sigma as a share of the frame width; 0 = off): pretraining applies it to
 every view (model_zoo.data), and a loaded model applies it to every clip its encoders read through
-forward pre-hooks on their patch embeddings (attach), so probes, attention, trajectories and the app all see what training saw.
+forward pre-hooks on their patch embeddings (attach), so probes, attention, trajectories and
+the app all see what training saw.
 
 Input and output: model input clips (B, T, C, H, W), ImageNet-normalised as echo.preprocess makes them
 (C = 3, or 1 with the grey mean/std); differentiable (attribution flows through it).
@@ -69,9 +70,10 @@ def attach(embeddings: list[nn.Module], sigma: float) -> list:
     or the pixel keyword), whichever path reaches them: encoder(x), a JEPA's masked context pass, an
     MAE's pretraining forward. -> the hook handles (`.remove()` each to detach).
 
-    An MAE's pixel targets (model_zoo.mae.reconstruct, pretext attribution) are still read from the
-    clip given; with norm-pix targets, normalised per 16 px patch, a gain field smooth over a patch
-    cancels from them as well."""
+    The MAE's pixel targets are outside the embedding: pretext attribution reads them from
+    EncoderWrapper.seen (the normalised clip, as training did); model_zoo.mae.reconstruct maps the
+    decoder's per-patch-normalised pixels back with the given clip's patch statistics, so a
+    gain-normalised MAE's reconstruction is shown at the raw clip's brightness."""
     def before(module, args, kwargs):
         if args:
             return (gain_normalise(args[0], sigma), *args[1:]), kwargs

@@ -87,6 +87,11 @@ class EncoderWrapper:
     def config(self):
         return self.net.config
 
+    def seen(self, x: torch.Tensor) -> torch.Tensor:
+        """The clip as the encoders see it past their input normalisation (model_zoo.gain_norm), x itself
+        for a model without one. (B, T, C, H, W) -> (B, T, C, H, W)"""
+        return gain_norm.gain_normalise(x, self.input_gain_norm) if self.input_gain_norm else x
+
     @torch.no_grad()
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
         """Final encoder tokens. (B, T, C, H, W) -> (B, N, D)"""

@@ -10,6 +10,8 @@ from echo.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from model_zoo.checkpoint import export
 from model_zoo.data import PhantomBatches
 from model_zoo.features import random_encoder
+from explain.attribution.pretext import mae_loss_fn
+from model_zoo import gain_norm
 from model_zoo.gain_norm import gain_normalise
 from model_zoo.jepa import JEPA, encode_context
 from model_zoo.mae import MAE
@@ -110,10 +112,12 @@ def test_a_loaded_model_normalises_every_clip_it_reads_once(gain_folders, family
 
 
 def test_a_model_without_the_option_reads_clips_as_given(gain_folders, tmp_path):
-    m = model_zoo.load(gain_folders / "jepa", device="cpu", )
+    m = model_zoo.load(gain_folders / "jepa", device="cpu")
     off = model_zoo.wrapper.EncoderWrapper("jepa", JEPA(get_recipe("smoke")).net, card=None)
     assert off.input_gain_norm == 0 and getattr(off.encoder.embeddings, "_gain_norm_hook", None) is None
     assert m.input_gain_norm == SIGMA
+    x = model_input(tissue())
+    assert off.seen(x) is x and torch.equal(m.seen(x), gain_normalise(x, SIGMA))
 
 
 def test_pretraining_views_are_normalised_as_the_loaded_model_normalises():
@@ -123,3 +127,19 @@ def test_pretraining_views_are_normalised_as_the_loaded_model_normalises():
     assert on.shape == off.shape
     assert torch.allclose(on, gain_normalise(off, SIGMA), atol=1e-5)
     assert not np.allclose(on.numpy(), off.numpy(), atol=1e-2)
+
+
+def test_the_mae_pretext_loss_is_paid_on_the_clip_the_encoder_sees(gain_folders):
+    x = model_input(tissue(seed=2).expand(2, -1, -1, -1).contiguous())
+    m = model_zoo.load(gain_folders / "mae", device="cpu")
+    assert torch.equal(m.seen(x), gain_normalise(x, SIGMA))
+    loss_fn, mask = mae_loss_fn(m, torch.Generator().manual_seed(0), 2)
+    m.encoder.embeddings._gain_norm_hook.remove()                # the bare network, fed what training fed it
+    with torch.no_grad():
+        trained_on = m.net(gain_normalise(x, SIGMA), bool_masked_pos=mask).loss
+        raw_targets = m.net(x, bool_masked_pos=mask).loss
+    gain_norm.attach([m.encoder.embeddings], SIGMA)
+    with torch.no_grad():
+        paid = loss_fn(x)
+    # an untrained decoder pays about 1 on any unit-variance targets, so compare the gaps, not the losses
+    assert abs(paid - trained_on) < 1e-5 and abs(paid - raw_targets) > 20 * abs(paid - trained_on) + 1e-5

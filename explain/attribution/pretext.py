@@ -56,7 +56,7 @@ def mae_loss_fn(wrapper, generator: torch.Generator, batch: int):
     def loss(x: torch.Tensor) -> torch.Tensor:
         m = mask.to(x.device)
         logits = wrapper.net(x, bool_masked_pos=m).logits                         # (B, Nm, P * C)
-        patches = patchify(to_unit(x), c.tubelet_size, c.patch_size)              # (B, N, P, C)
+        patches = patchify(to_unit(wrapper.seen(x)), c.tubelet_size, c.patch_size)  # (B, N, P, C), as trained
         if c.norm_pix_loss:
             std = patches.var(-2, unbiased=True, keepdim=True).clamp_min(1e-12).sqrt()  # finite grad on flat patches
             patches = (patches - patches.mean(-2, keepdim=True)) / (std + 1e-6)
