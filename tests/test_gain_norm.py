@@ -9,6 +9,7 @@ from echo.degrade import depth_attenuation_map, shadow_map
 from echo.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from model_zoo.checkpoint import export
 from model_zoo.data import PhantomBatches
+from model_zoo.evaluate.run import _encoders
 from model_zoo.features import random_encoder
 from explain.attribution.pretext import mae_loss_fn
 from model_zoo import gain_norm
@@ -143,3 +144,12 @@ def test_the_mae_pretext_loss_is_paid_on_the_clip_the_encoder_sees(gain_folders)
         paid = loss_fn(x)
     # an untrained decoder pays about 1 on any unit-variance targets, so compare the gaps, not the losses
     assert abs(paid - trained_on) < 1e-5 and abs(paid - raw_targets) > 20 * abs(paid - trained_on) + 1e-5
+
+
+def test_the_evaluation_adds_gain_normalised_pixels_beside_raw_ones(gain_folders):
+    encoders, families, _ = _encoders([str(gain_folders / "jepa"), str(gain_folders / "mae")], 0, "cpu")
+    assert list(encoders) == ["jepa", "mae", "random", "pixels", "pixels_gain_norm_0.05"]
+    assert families["pixels_gain_norm_0.05"] == families["pixels"] == "pixels"
+    assert encoders["random"].input_gain_norm == SIGMA and encoders["pixels"].gain_norm == 0
+    x = model_input(tissue())
+    assert torch.equal(encoders["pixels_gain_norm_0.05"].tokens(x), encoders["pixels"].tokens(gain_normalise(x, SIGMA)))

@@ -49,7 +49,9 @@ def load_models(names: str, device: str | None = "cpu") -> dict:
 
 
 def _encoders(models: list[str], seed: int, device) -> tuple[dict, dict[str, str], dict[str, Path]]:
-    """Loaded models plus the random and pixel baselines: (encoders, families, folders)."""
+    """Loaded models plus the random and pixel baselines: (encoders, families, folders). A model that
+    gain-normalises its input (model_zoo.gain_norm) gets the pixels gain-normalised the same way as a
+    second pixel row, and the random encoder, built like the first JEPA, normalises as that JEPA does."""
     encoders, families, folders = {}, {}, {}
     for m in models:
         folder, name = resolve_model(m)
@@ -64,6 +66,9 @@ def _encoders(models: list[str], seed: int, device) -> tuple[dict, dict[str, str
     encoders["random"] = random_encoder(like, seed)
     encoders["pixels"] = PixelEncoder(*next(iter(shapes.values())))
     families.update(random="random", pixels="pixels")
+    for sigma in sorted({w.input_gain_norm for w in encoders.values() if getattr(w, "input_gain_norm", 0)}):
+        pixels = PixelEncoder(*next(iter(shapes.values())), gain_norm=sigma)    # what such a model's input holds
+        encoders[pixels.name], families[pixels.name] = pixels, "pixels"
     return encoders, families, folders
 
 

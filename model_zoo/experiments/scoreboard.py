@@ -118,7 +118,7 @@ def scoreboard_figure(rows: list[dict]) -> tuple[go.Figure, str]:
         fig.add_trace(go.Scatter(
             x=[r["clean"] for r in mine], y=[r["degradation"] for r in mine], mode="markers",
             name=f"{family.upper()} ({len(mine)} runs)" if family in PRETRAINED else
-                 {"random": "untrained encoder", "pixels": "raw pixels"}[family],
+                 {"random": "untrained encoder", "pixels": "pixels (raw or gain-normalised)"}[family],
             marker=dict(color=colour, size=9, opacity=0.8, symbol="circle" if family in PRETRAINED else "x"),
             text=[f"{r['model']}<br>run {r['run']}<br>benchmark mean {r['benchmark_mean']:.2f}, pediatric "
                   f"{r['pediatric']:.2f}<br>that run's untrained encoder {r['random']:.2f}" for r in mine],
