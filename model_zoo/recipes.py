@@ -234,6 +234,13 @@ RECIPES: dict[str, Recipe] = {
         name="small_centered_frozen_patch_jitter_top3_short_masks_slow_ema_gain_norm", jepa_center_targets=True,
         freeze_patch_embed=True, acq_jitter=1.0, jepa_target_layers=3, jepa_masks=((8, 0.15),),
         ema=(0.9995, 1.0), input_gain_norm=0.05),
+    # short masks on gain-normalised clips with V-JEPA's target schedule (EMA 0.996 -> 1): the slow-EMA run
+    # beside it keeps two thirds of its random draw, so it mostly measures an untrained encoder on normalised
+    # input; this one asks whether latent prediction teaches anything once the input cancels gain fields
+    "small_centered_frozen_patch_jitter_top3_short_masks_gain_norm": Recipe(
+        name="small_centered_frozen_patch_jitter_top3_short_masks_gain_norm", jepa_center_targets=True,
+        freeze_patch_embed=True, acq_jitter=1.0, jepa_target_layers=3, jepa_masks=((8, 0.15),),
+        input_gain_norm=0.05),
     # The MAE's side: the same jittered clips (one draw each, input and target alike)
     "small_frozen_patch_jitter": Recipe(name="small_frozen_patch_jitter", freeze_patch_embed=True, acq_jitter=1.0),
     # ... on gain-normalised clips, the MAE beside the gain-normalised JEPA (it reconstructs the normalised clip)
