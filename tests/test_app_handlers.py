@@ -279,7 +279,7 @@ def test_evidence_plots_every_committed_recipe_and_names_a_bad_file(monkeypatch,
     rows = scoreboard.committed_rows()
     by_name = {t.name.split()[0]: len(t.x) for t in fig.data}
     assert by_name["JEPA"] + by_name["MAE"] == len(rows) and "Every recipe tried" in caption
-    assert set(by_name) == {"JEPA", "MAE", "untrained", "raw"} and "rank correlation" in caption
+    assert set(by_name) == {"JEPA", "MAE", "untrained", "pixels"} and "rank correlation" in caption
     assert 1 <= by_name["untrained"] <= len({r["random"] for r in rows})      # each distinct draw once
     (tmp_path / "broken_results.json").write_text("{")
     monkeypatch.setattr(scoreboard, "EXPERIMENTS", tmp_path)
