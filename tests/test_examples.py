@@ -36,7 +36,10 @@ def test_shipped_examples_load_with_truth_and_match_their_recipe(name):
     assert clip.n_frames == 80 and clip.fps == 50
     assert clip.truth.labels.shape == clip.frames.shape
     # The shipped file is what the recipe renders today (the phantom has not drifted from its examples).
-    np.testing.assert_array_equal(clip.frames, render_example(name).frames)
+    # Another CPU's float rounding may flip a pixel that sits on a half grey level by one (seen: 1 pixel of
+    # 1,003,520 on an AMD EPYC); any drift of the phantom moves far more pixels, by more.
+    diff = np.abs(clip.frames.astype(np.int16) - render_example(name).frames.astype(np.int16))
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-4, f"{(diff > 0).sum()} pixels differ, by up to {diff.max()}"
 
 
 def test_reduced_ef_example_is_reduced():
