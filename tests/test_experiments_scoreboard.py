@@ -29,6 +29,17 @@ def test_rows_carry_each_runs_baselines_and_skip_them(tmp_path):
     assert benchmark_mean(model("jepa", 7.0, 30.0, 11.5)) == pytest.approx(11.5)
 
 
+def test_a_gain_normalised_run_shows_its_normalised_pixels_beside_the_raw(tmp_path):
+    path = results_file(tmp_path / "gn_results.json", 6.8, j=model("jepa", 6.3, 18.0, 7.5),
+                        pixels_gain_norm_0_05=model("pixels", 6.11, 14.0, 7.0))
+    rows = rows_of(path)
+    assert [r["model"] for r in rows] == ["j"]                    # the extra pixel row is a baseline, not a row
+    assert rows[0]["pixels"] == 6.8 and rows[0]["pixels_normalised"] == {"pixels_gain_norm_0_05": 6.11}
+    assert "| 6.00 / 6.80 (6.11 gain_norm_0_05) |" in render(rows)
+    plain = rows_of(results_file(tmp_path / "raw_results.json", 6.9, j=model("jepa", 7.0, 30.0, 9.0)))
+    assert "| 6.00 / 6.90 |" in render(plain)
+
+
 def test_the_table_groups_by_protocol_and_the_correlations_follow_the_rows(tmp_path):
     old = results_file(tmp_path / "old_results.json", 6.9, j1=model("jepa", 8.0, 10.0, 9.9),
                        j2=model("jepa", 7.0, 30.0, 9.1))

@@ -4,7 +4,8 @@
 
 RECIPES.md reads recipes run by run; this puts every JEPA and MAE row of the committed results.json files
 side by side, each beside its own run's untrained-encoder and pixel rows (a run's fingerprint: rows whose
-baselines differ were measured on other crops, so compare within a protocol), with the mean MAE over the six
+baselines differ were measured on other crops, so compare within a protocol; a run of gain-normalised models
+also shows its gain-normalised pixel row, what those models' input holds), with the mean MAE over the six
 benchmark conditions. Below the table, across the JEPA rows, the rank correlation of clean EF MAE with the
 mean relative degradation and with the benchmark mean: a strong negative first and a weak second say the
 recipes trade clean EF for a smaller *relative* loss without getting better under degradation.
@@ -44,6 +45,8 @@ def rows_of(path: Path, families: tuple[str, ...] = PRETRAINED) -> list[dict]:
     if missing:
         raise ValueError(f"{path} has no {' or '.join(missing)} row to fingerprint its protocol with")
     base = {b: models[b]["clean"]["mae"] for b in ("random", "pixels")}
+    normalised = {name: m["clean"]["mae"] for name, m in models.items()            # e.g. pixels_gain_norm_0.05
+                  if m["family"] == "pixels" and name.startswith("pixels_gain_norm")}
     floor = (results.get("train_mean_constant") or {}).get("clean", {}).get("mae")   # older files have none
     rows = []
     for name, m in models.items():
@@ -53,7 +56,7 @@ def rows_of(path: Path, families: tuple[str, ...] = PRETRAINED) -> list[dict]:
                      "clean": m["clean"]["mae"], "clean_std": m["clean"].get("mae_std", 0.0),
                      "degradation": m["mean_rel_degradation_pct"], "pediatric": m["pediatric"]["mae"],
                      "benchmark_mean": benchmark_mean(m), "random": base["random"], "pixels": base["pixels"],
-                     "floor": floor})
+                     "pixels_normalised": normalised, "floor": floor})
     return rows
 
 
@@ -77,16 +80,22 @@ def jepa_correlations(rows: list[dict]) -> tuple[int, float, float] | None:
             spearman(clean, [r["benchmark_mean"] for r in jepa]))
 
 
+def baselines(row: dict) -> str:
+    """The run's untrained and pixel rows' clean MAE, with its gain-normalised pixel rows where it has them."""
+    normalised = "".join(f" ({v:.2f} {k.removeprefix('pixels_')})" for k, v in sorted(row.get("pixels_normalised", {}).items()))
+    return f"{row['random']:.2f} / {row['pixels']:.2f}{normalised}"
+
+
 def render(rows: list[dict]) -> str:
     """The markdown table, grouped by protocol (the run's pixel row) and sorted by clean MAE, and the
     JEPA rows' rank correlations."""
     header = ["run", "model", "clean EF MAE", "mean rel. degradation", "benchmark mean MAE", "pediatric",
-              "run's random / pixels clean"]
+              "run's random / pixels clean (gain-normalised pixels)"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for r in sorted(rows, key=lambda r: (-r["pixels"], r["clean"])):
         lines.append("| " + " | ".join([
             r["run"], r["model"], plus_minus(r["clean"], r["clean_std"]), f"{r['degradation']:+.1f}%",
-            f"{r['benchmark_mean']:.2f}", f"{r['pediatric']:.2f}", f"{r['random']:.2f} / {r['pixels']:.2f}"]) + " |")
+            f"{r['benchmark_mean']:.2f}", f"{r['pediatric']:.2f}", baselines(r)]) + " |")
     rho = jepa_correlations(rows)
     if rho:
         lines += ["", f"Across the {rho[0]} JEPA rows, Spearman's rank correlation of clean EF MAE with the mean "
