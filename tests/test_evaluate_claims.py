@@ -65,6 +65,16 @@ def test_a_small_degradation_from_the_floor_is_not_robustness():
     assert check_claims(r, "j", "m")[1].met is True
 
 
+def test_a_gap_over_an_mae_at_the_floor_is_not_met():
+    r = table(j=model("jepa", 6.3, mae_std=0.07, ped=8.1), m=model("mae", 9.97, mae_std=0.2, r2=0.05, ped=7.2))
+    clean, _, ped = check_claims(r, "j", "m")
+    assert clean.ours.startswith("36.8%") and clean.beyond_spread
+    assert clean.met is False and "R2 0.050" in clean.note and "at the floor" in ped.note
+    r["models"]["m"]["clean"]["r2"] = 0.3                          # the same gap over an MAE that reads EF
+    clean, _, ped = check_claims(r, "j", "m")
+    assert clean.met is True and clean.note == "" and ped.note == ""
+
+
 def test_a_pediatric_lead_at_the_floor_is_flagged():
     r = table(j=model("jepa", 6.0, ped=8.5), m=model("mae", 8.5, ped=9.5))
     assert check_claims(r, "j", "m")[2].note == ""                  # no floor row in the table: nothing to flag
