@@ -246,6 +246,10 @@ RECIPES: dict[str, Recipe] = {
     # ... on gain-normalised clips, the MAE beside the gain-normalised JEPA (it reconstructs the normalised clip)
     "small_frozen_patch_jitter_gain_norm": Recipe(name="small_frozen_patch_jitter_gain_norm", freeze_patch_embed=True,
                                                   acq_jitter=1.0, input_gain_norm=0.05),
+    # ... trained twice as long: at 1500 steps it read almost no EF (clean R2 0.05), does more training lift it?
+    "small_frozen_patch_jitter_gain_norm_long": Recipe(name="small_frozen_patch_jitter_gain_norm_long",
+                                                       freeze_patch_embed=True, acq_jitter=1.0, input_gain_norm=0.05,
+                                                       steps=3000),
     # ... with a decoder twice as deep (8 blocks of 96-d instead of 4): MAE's own ablation found a deeper
     # decoder leaves the encoder's last blocks less specialised to reconstruction and raises linear probing
     # (He et al. 2022, Table 1a), so the like-for-like MAE's EF may be held back by its decoder
