@@ -24,7 +24,7 @@ def mae_config(r: Recipe) -> VideoMAEConfig:
         hidden_size=r.hidden, num_hidden_layers=r.depth, num_attention_heads=r.heads,
         intermediate_size=4 * r.hidden, decoder_hidden_size=r.dec_hidden,
         decoder_num_hidden_layers=r.dec_depth, decoder_num_attention_heads=r.dec_heads,
-        decoder_intermediate_size=4 * r.dec_hidden, use_mean_pooling=False, norm_pix_loss=True,
+        decoder_intermediate_size=4 * r.dec_hidden, use_mean_pooling=False, norm_pix_loss=r.mae_norm_pix_loss,
         layer_norm_eps=1e-6,
     )
 
@@ -62,7 +62,7 @@ class MAE(nn.Module):
         return tube_masks(batch, self.grid, self.recipe.mae_mask_ratio, generator)
 
     def loss(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """VideoMAE's norm-pix MSE on the hidden tubelets. x (B, T, C, H, W), mask (B, N) True = hidden."""
+        """VideoMAE's MSE on the hidden tubelets (norm-pix or plain pixels, as the config says). x (B, T, C, H, W), mask (B, N) True = hidden."""
         return self.net(x, bool_masked_pos=mask).loss, {}
 
     def after_step(self, step: int, total: int) -> None:

@@ -91,6 +91,9 @@ class Recipe:
     jepa_readout: str = "target"
     # MAE: tube masking ratio
     mae_mask_ratio: float = 0.9
+    # MAE: VideoMAE's per-patch normalised pixel targets (each hidden patch's mean and std taken out before
+    # the MSE); False = the plain pixels (in [0, 1]) as targets, so brightness and contrast are reconstructed too
+    mae_norm_pix_loss: bool = True
     # Data: phantom clips on the fly; clip seeds data_seed .. data_seed + n_clips - 1 (keep evaluation
     # seeds out of this range). A multiple of batch * workers keeps each worker's clip cache disjoint.
     population: str = "adult"
@@ -246,6 +249,17 @@ RECIPES: dict[str, Recipe] = {
     # ... on gain-normalised clips, the MAE beside the gain-normalised JEPA (it reconstructs the normalised clip)
     "small_frozen_patch_jitter_gain_norm": Recipe(name="small_frozen_patch_jitter_gain_norm", freeze_patch_embed=True,
                                                   acq_jitter=1.0, input_gain_norm=0.05),
+    # ... with plain pixel targets (norm_pix_loss off): on a gain-normalised clip each patch's own mean and std
+    # carry much of what the normalisation left of the anatomy, so per-patch normalised targets may leave
+    # mostly speckle to reconstruct; the plain targets keep the patch's brightness (blood pool dark, wall bright)
+    "small_frozen_patch_jitter_gain_norm_plain_pix": Recipe(name="small_frozen_patch_jitter_gain_norm_plain_pix",
+                                                            freeze_patch_embed=True, acq_jitter=1.0,
+                                                            input_gain_norm=0.05, mae_norm_pix_loss=False),
+    # ... with norm-pix targets but 75% of the tubes hidden, not 90%: more visible context per clip (VideoMAE's
+    # ratio for motion-rich video is 90%, ImageMAE's 75%)
+    "small_frozen_patch_jitter_gain_norm_mask75": Recipe(name="small_frozen_patch_jitter_gain_norm_mask75",
+                                                         freeze_patch_embed=True, acq_jitter=1.0,
+                                                         input_gain_norm=0.05, mae_mask_ratio=0.75),
     # ... trained twice as long: at 1500 steps it read almost no EF (clean R2 0.05), does more training lift it?
     "small_frozen_patch_jitter_gain_norm_long": Recipe(name="small_frozen_patch_jitter_gain_norm_long",
                                                        freeze_patch_embed=True, acq_jitter=1.0, input_gain_norm=0.05,

@@ -1,21 +1,24 @@
 """VideoMAE's norm-pix targets and our reconstruction, checked by hand on a tiny clip."""
+from dataclasses import replace
+
 import torch
 from transformers import VideoMAEConfig
 
-from model_zoo.mae import MAE, patchify, reconstruct, unpatchify
+from model_zoo.mae import MAE, mae_config, patchify, reconstruct, unpatchify
 from model_zoo.recipes import get_recipe
 
 MEAN = torch.tensor([0.485, 0.456, 0.406])
 STD = torch.tensor([0.229, 0.224, 0.225])
 
 
-def tiny_mae():
+def tiny_mae(norm_pix_loss=True):
     """2 frames x 4 px, patch 2, tubelet 2: 4 tokens of 2 * 2 * 2 * 3 = 24 values. Decoder head
     outputs its bias only, so its prediction for every hidden patch is known."""
     config = VideoMAEConfig(image_size=4, patch_size=2, num_frames=2, tubelet_size=2, hidden_size=12,
                             num_hidden_layers=1, num_attention_heads=3, intermediate_size=24,
                             decoder_hidden_size=6, decoder_num_hidden_layers=1, decoder_num_attention_heads=3,
-                            decoder_intermediate_size=12, use_mean_pooling=False, norm_pix_loss=True)
+                            decoder_intermediate_size=12, use_mean_pooling=False,
+                            norm_pix_loss=norm_pix_loss)
     model = MAE(get_recipe("smoke"), config).eval()
     bias = torch.linspace(-1, 1, 24)
     with torch.no_grad():
@@ -66,6 +69,28 @@ def test_reconstruct_unnormalises_with_the_true_patch_statistics():
     assert torch.allclose(got[0, 1], pixels, atol=1e-5)
     visible = [0, 2, 3]
     assert torch.allclose(got[0, visible], patchify(raw, 2, 2)[0, visible], atol=1e-5)
+
+
+def test_plain_pixel_targets_by_hand():
+    """norm_pix_loss off: the target is the hidden patch's own pixels in [0, 1], and reconstruction
+    puts the decoder's output in place as it is."""
+    model, bias = tiny_mae(norm_pix_loss=False)
+    raw = raw_clip()
+    x = (raw - MEAN[None, None, :, None, None]) / STD[None, None, :, None, None]
+    mask = torch.tensor([[False, True, False, True]])
+    with torch.no_grad():
+        loss = model.loss(x, mask)[0]
+    expected = torch.stack([(bias - hand_target(raw, k)[1].flatten()) ** 2 for k in (1, 3)]).mean()
+    assert torch.allclose(loss, expected, atol=1e-5)
+    out = reconstruct(model.net, x, mask)
+    got = patchify(out * STD[None, None, :, None, None] + MEAN[None, None, :, None, None], 2, 2)  # (1, 4, 8, 3)
+    assert torch.allclose(got[0, 1], bias.view(8, 3), atol=1e-5)
+
+
+def test_the_recipe_sets_the_pixel_target():
+    assert mae_config(get_recipe("smoke")).norm_pix_loss is True
+    assert mae_config(replace(get_recipe("smoke"), mae_norm_pix_loss=False)).norm_pix_loss is False
+    assert mae_config(get_recipe("small_frozen_patch_jitter_gain_norm_plain_pix")).norm_pix_loss is False
 
 
 def test_patchify_round_trip():
