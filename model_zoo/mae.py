@@ -62,7 +62,8 @@ class MAE(nn.Module):
         return tube_masks(batch, self.grid, self.recipe.mae_mask_ratio, generator)
 
     def loss(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """VideoMAE's MSE on the hidden tubelets (norm-pix or plain pixels, as the config says). x (B, T, C, H, W), mask (B, N) True = hidden."""
+        """VideoMAE's MSE on the hidden tubelets (norm-pix or plain pixels, as the config says).
+        x (B, T, C, H, W), mask (B, N) True = hidden."""
         return self.net(x, bool_masked_pos=mask).loss, {}
 
     def after_step(self, step: int, total: int) -> None:

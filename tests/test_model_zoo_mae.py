@@ -1,4 +1,4 @@
-"""VideoMAE's norm-pix targets and our reconstruction, checked by hand on a tiny clip."""
+"""VideoMAE's pixel targets (norm-pix and plain) and our reconstruction, checked by hand on a tiny clip."""
 from dataclasses import replace
 
 import torch

@@ -1,8 +1,9 @@
 """The app's latent-vs-pixel measures for models that are not shipped: speckle ratio (any family) and, for
 JEPAs, latent-prediction cosine (against the targets each was trained on, centred ones included), with
 explain.latent_pixel.report's settings (8 test hearts x 4 speckle draws; 8 one-beat test clips, masks
-against the first MAE given, or mae-small's when none is). Each model's untrained draw ("NAME untrained", seed 0, the evaluation's random
-baseline) is measured beside it, so what training did to the speckle ratio can be read off.
+against the first MAE given, or mae-small's when none is). Each model's untrained draw ("NAME untrained",
+seed 0, the evaluation's random baseline) is measured beside it, so what training did to the speckle
+ratio can be read off.
 
     python -m model_zoo.experiments.latent_views --models top3=runs/jepa_jitter_top3/model,... --out FILE.json
 """
