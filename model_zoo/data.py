@@ -89,10 +89,13 @@ def random_resized_crop(x: torch.Tensor, scale: tuple[float, float], ratio: tupl
     return x
 
 
-def acquisition_view(clip: Clip, strength: float, rng: np.random.Generator) -> Clip:
+def acquisition_view(clip: Clip, strength: float, rng: np.random.Generator, shadow: float = 0.0) -> Clip:
     """The clip as another acquisition might show it: extra depth attenuation (severity uniform in
-    [0, strength]) and a gain cut (severity uniform in [0, strength / 2]), echo.degrade's, in the fan."""
+    [0, strength]) and a gain cut (severity uniform in [0, strength / 2]), echo.degrade's, in the fan;
+    with shadow > 0 also an acoustic shadow (a rib's or the lung's; severity uniform in [0, shadow])."""
     steps = [("depth_attenuation", rng.uniform(0, strength)), ("gain", rng.uniform(0, strength / 2))]
+    if shadow:                                  # drawn only then: recipes without it keep their stream
+        steps.append(("shadow", rng.uniform(0, shadow)))
     return compose(clip, steps, seed=int(rng.integers(2**31)))
 
 
@@ -106,6 +109,10 @@ class PhantomBatches(IterableDataset):
                  to_input: ToInput | None = None, views: int = 1):
         if not 0 <= recipe.acq_jitter <= 1:
             raise ValueError(f"acq_jitter is a severity in [0, 1]; got {recipe.acq_jitter}")
+        if not 0 <= recipe.acq_shadow <= 1:
+            raise ValueError(f"acq_shadow is a severity in [0, 1]; got {recipe.acq_shadow}")
+        if recipe.acq_shadow and recipe.acq_jitter == 0:
+            raise ValueError("acq_shadow is part of the acquisition jitter: it needs acq_jitter > 0")
         if recipe.acq_clean_targets and recipe.acq_jitter == 0:
             raise ValueError("acq_clean_targets needs acquisition jitter (acq_jitter > 0) on the context view")
         if views > 1 and recipe.acq_jitter == 0:
@@ -141,9 +148,9 @@ class PhantomBatches(IterableDataset):
             return self._augment(clip, rng)
         clip = crop_to_sector(clip)             # the fan found once, on the clean clip: every view keeps it
         crop_seed = int(rng.integers(2**31))    # one spatial crop for every view
-        views = [self._augment(clip if k == 1 and r.acq_clean_targets else acquisition_view(clip, r.acq_jitter, rng),
-                               np.random.default_rng(crop_seed))
+        views = [clip if k == 1 and r.acq_clean_targets else acquisition_view(clip, r.acq_jitter, rng, r.acq_shadow)
                  for k in range(self.views)]                 # view 1: the JEPA's targets
+        views = [self._augment(v, np.random.default_rng(crop_seed)) for v in views]
         return views[0] if self.views == 1 else torch.stack(views)
 
     def batch(self, b: int) -> torch.Tensor:
@@ -174,6 +181,7 @@ def make_loader(recipe: Recipe, start: int = 0, workers: int | None = None,
 def data_card(recipe: Recipe) -> dict:
     """What the model was trained on, for its card."""
     r = recipe
+    shadow = f", acoustic shadow up to severity {r.acq_shadow}" if r.acq_shadow else ""
     return {
         "source": "echo.phantom.render_clip, one beat per clip (model_zoo.data.render_beat)",
         "population": r.population,
@@ -183,7 +191,7 @@ def data_card(recipe: Recipe) -> dict:
         "augmentation": f"random resized crop, scale {list(r.crop_scale)}, aspect {list(r.crop_ratio)}, "
                         "same for all frames" + (
                             f"; acquisition jitter {r.acq_jitter} (model_zoo.data.acquisition_view: depth "
-                            "attenuation and gain cut, a fresh draw per view)" if r.acq_jitter else "") + (
+                            f"attenuation and gain cut{shadow}, a fresh draw per view)" if r.acq_jitter else "") + (
                             "; the JEPA's target view is the clean acquisition" if r.acq_clean_targets else ""),
         **({"input": f"local gain normalisation, Gaussian sigma {r.input_gain_norm} of the width, after the crop "
                      "(model_zoo.gain_norm); every loaded copy of the model applies it too"}

@@ -222,6 +222,23 @@ def test_acquisition_views_differ_in_intensity_only_and_share_one_crop():
         PhantomBatches(R, 0, fake_clip, fake_input, views=2)
 
 
+def test_shadowed_acquisitions_darken_a_patch_of_the_same_view():
+    plain, shadowed = (PhantomBatches(get_recipe("smoke", acq_jitter=1.0, acq_shadow=s), 0, fake_clip, fake_input,
+                                      views=2).batch(0) for s in (0.0, 1.0))          # (B, 2, T, C, H, W) each
+    grey = [v[:, 0, :, 0] * STD[0, 0] + MEAN[0, 0] for v in (plain, shadowed)]        # view 0, (B, T, H, W)
+    # view 0 draws the same attenuation and gain cut in both; the shadow only multiplies by a map <= 1
+    assert (grey[1] <= grey[0] + 2 / 255).all()
+    darkening = (grey[0] - grey[1]).mean(1)                                          # (B, H, W)
+    assert (darkening.amax((1, 2)) > 0.02).all()                                     # a shadow in every clip...
+    assert (darkening.mean((1, 2)) < 0.5 * darkening.amax((1, 2))).all()             # ...over part of the image
+    assert "acoustic shadow up to severity 1.0" in data_card(get_recipe("smoke", acq_jitter=1.0,
+                                                                        acq_shadow=1.0))["augmentation"]
+    for bad, match in (({"acq_jitter": 1.0, "acq_shadow": 1.5}, "acq_shadow is a severity"),
+                       ({"acq_shadow": 0.5}, "needs acq_jitter")):
+        with pytest.raises(ValueError, match=match):
+            PhantomBatches(get_recipe("smoke", **bad), 0, fake_clip, fake_input)
+
+
 def test_clean_targets_jitter_only_the_context_view():
     views = {j: PhantomBatches(get_recipe("smoke", acq_jitter=j, acq_clean_targets=True), 0, fake_clip, fake_input,
                                views=2).batch(0) for j in (0.5, 1.0)}               # (B, 2, T, C, H, W) each
