@@ -15,6 +15,7 @@ from model_zoo.data import render_beat
 from model_zoo.evaluate import Sizes, evaluate, ship, write_results
 from model_zoo.evaluate.__main__ import main
 from model_zoo.evaluate.protocol import QUICK_SIZES
+from model_zoo.evaluate.run import load_models
 from model_zoo.evaluate.table import render_markdown
 from model_zoo.features import ClipBank, model_inputs, split_seeds
 from model_zoo.jepa import JEPA
@@ -149,6 +150,17 @@ def test_models_with_different_inputs_are_refused(smoke_models, tmp_path):
     export(JEPA(get_recipe("smoke", size=32)), tmp_path / "other", {"name": "other"})
     with pytest.raises(ValueError, match="different inputs"):
         evaluate([smoke_models[0], str(tmp_path / "other")], Sizes(4, 4, 2, 2), progress=False)
+
+
+def test_two_folders_of_one_name_are_refused_not_one_dropped(smoke_models, tmp_path):
+    twin = tmp_path / "seed1"
+    shutil.copytree(smoke_models[0], twin)                       # a second seed: its card gives the same name
+    assert list(load_models(f"{smoke_models[0]},{smoke_models[1]}")) == ["jepa-smoke", "mae-smoke"]
+    with pytest.raises(ValueError, match="both named 'jepa-smoke'"):
+        load_models(f"{smoke_models[0]},{twin}")
+    card = json.loads((twin / "card.json").read_text())
+    (twin / "card.json").write_text(json.dumps({**card, "name": "jepa-smoke-seed1"}))
+    assert list(load_models(f"{smoke_models[0]},{twin}")) == ["jepa-smoke", "jepa-smoke-seed1"]
 
 
 def test_degraded_inputs_keep_the_clean_clips_crop():

@@ -40,11 +40,15 @@ def resolve_model(name_or_path: str) -> tuple[Path, str]:
 
 
 def load_models(names: str, device: str | None = "cpu") -> dict:
-    """Comma-separated model names or folders (see resolve_model), loaded: {name: EncoderWrapper}."""
-    models = {}
+    """Comma-separated model names or folders (see resolve_model), loaded: {name: EncoderWrapper}.
+    Two folders whose cards give one name (two pretraining seeds of a recipe) are refused, not one dropped."""
+    models, folders = {}, {}
     for m in filter(None, names.split(",")):
         folder, name = resolve_model(m)
-        models[name] = model_zoo.load(folder, device=device)
+        if name in models:
+            raise ValueError(f"{folders[name]} and {folder} are both named {name!r}; give each a name of its own "
+                             "(the 'name' in its card.json) to compare them")
+        models[name], folders[name] = model_zoo.load(folder, device=device), folder
     return models
 
 
