@@ -161,6 +161,11 @@ def test_two_folders_of_one_name_are_refused_not_one_dropped(smoke_models, tmp_p
     card = json.loads((twin / "card.json").read_text())
     (twin / "card.json").write_text(json.dumps({**card, "name": "jepa-smoke-seed1"}))
     assert list(load_models(f"{smoke_models[0]},{twin}")) == ["jepa-smoke", "jepa-smoke-seed1"]
+    (twin / "card.json").write_text(json.dumps({**card, "name": "random"}))   # the baselines' names are kept
+    with pytest.raises(ValueError, match="'random' is taken"):
+        evaluate([str(twin)], Sizes(4, 4, 2, 2), progress=False)
+    with pytest.raises(ValueError, match="both named 'jepa-smoke'"):                  # evaluate refuses twins too
+        evaluate([smoke_models[0], smoke_models[0]], Sizes(4, 4, 2, 2), progress=False)
 
 
 def test_degraded_inputs_keep_the_clean_clips_crop():

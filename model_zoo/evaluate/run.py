@@ -39,30 +39,35 @@ def resolve_model(name_or_path: str) -> tuple[Path, str]:
     return resolve(shipped if (shipped / "config.json").is_file() else name_or_path)
 
 
-def load_models(names: str, device: str | None = "cpu") -> dict:
-    """Comma-separated model names or folders (see resolve_model), loaded: {name: EncoderWrapper}.
-    Two folders whose cards give one name (two pretraining seeds of a recipe) are refused, not one dropped."""
-    models, folders = {}, {}
-    for m in filter(None, names.split(",")):
+def resolve_models(names: list[str]) -> dict[str, Path]:
+    """{name: folder} for model names or folders (see resolve_model). Two folders whose cards give one name
+    (two pretraining seeds of a recipe) are refused, not one dropped."""
+    folders = {}
+    for m in names:
         folder, name = resolve_model(m)
-        if name in models:
+        if name in folders:
             raise ValueError(f"{folders[name]} and {folder} are both named {name!r}; give each a name of its own "
                              "(the 'name' in its card.json) to compare them")
-        models[name], folders[name] = model_zoo.load(folder, device=device), folder
-    return models
+        folders[name] = folder
+    return folders
+
+
+def load_models(names: str, device: str | None = "cpu") -> dict:
+    """Comma-separated model names or folders (see resolve_models), loaded: {name: EncoderWrapper}."""
+    return {name: model_zoo.load(folder, device=device)
+            for name, folder in resolve_models(list(filter(None, names.split(",")))).items()}
 
 
 def _encoders(models: list[str], seed: int, device) -> tuple[dict, dict[str, str], dict[str, Path]]:
     """Loaded models plus the random and pixel baselines: (encoders, families, folders). A model that
     gain-normalises its input (model_zoo.gain_norm) gets the pixels gain-normalised the same way as a
     second pixel row, and the random encoder, built like the first JEPA, normalises as that JEPA does."""
-    encoders, families, folders = {}, {}, {}
-    for m in models:
-        folder, name = resolve_model(m)
-        if name in ("random", "pixels") or name in encoders:
-            raise ValueError(f"model name {name!r} is taken; evaluate each model once, none named random or pixels")
-        encoders[name] = model_zoo.load(folder, device=device)
-        families[name], folders[name] = encoders[name].family, folder
+    folders = resolve_models(models)
+    taken = sorted({"random", "pixels"} & set(folders))
+    if taken:
+        raise ValueError(f"model name {taken[0]!r} is taken; none may be named random or pixels")
+    encoders = {name: model_zoo.load(folder, device=device) for name, folder in folders.items()}
+    families = {name: w.family for name, w in encoders.items()}
     shapes = {name: input_shape(w) for name, w in encoders.items()}
     if len(set(shapes.values())) != 1:
         raise ValueError(f"models take different inputs (frames, size): {shapes}; evaluate them separately")
