@@ -2,6 +2,7 @@
 
     python -m model_zoo.experiments.layer_probe --models jepa-small,mae-small --out DIR
         [--n-train 1000 --n-val 250] [--seed 0] [--threads N] [--conditions benchmark] [--no-random]
+        [--target ef]
 
 A diagnostic for the recipe search (model_zoo/RECIPES.md), not part of the benchmark: the same
 clips, inputs and probe as `python -m model_zoo.evaluate` (train and val splits only, so the test
@@ -11,11 +12,18 @@ A random encoder of the first model's architecture is probed too (unless --no-ra
 --conditions (comma-separated echo.degrade conditions, or `benchmark` for the EchoJEPA six), each
 layer's probe is also scored on the val clips under each condition (degraded inside the clean crop,
 as the evaluation does), with the mean relative degradation over them: the robustness of each layer,
-measured without the test split. Writes DIR/layer_probe.json and prints a table of val MAE per layer.
+measured without the test split. With --target, the probes read another of the phantom's per-clip
+parameters instead of EF (echo.phantom.params): heart size `lv_length_cm`, or as a share of the imaging
+depth, as the encoder sees it, `lv_length_share`; wall thickness `wall_cm` (`wall_share`); heart position
+`apex_x_cm`; heart rate `hr_bpm`, which in one-beat clips sets how far the speckle decorrelates between
+frames (and weakly the systole's share of the beat); gain `gain_db`... So the table says which layer keeps
+the anatomy, which the speckle, and where EF is lost. Writes DIR/layer_probe.json and prints a table of
+val MAE (in the target's units) per layer.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -24,11 +32,38 @@ import numpy as np
 import torch
 
 from echo.degrade import BENCHMARK_CONDITIONS, CONDITIONS
+from echo.phantom import PhantomParams, sample_params
 from model_zoo.evaluate.run import load_models
 from model_zoo.evaluate.summary import rel_pct
-from model_zoo.features import ClipBank, input_shape, model_inputs, random_encoder, split_seeds
+from model_zoo.features import ClipBank, input_shape, model_inputs, population_of, random_encoder, split_seeds
 from model_zoo.probes import ProbeTraining, fit_attentive, predict_tokens, regression_metrics
 from model_zoo.wrapper import EncoderWrapper
+
+
+# Sizes as the model sees them: the sector crop maps the imaging depth to the frame's height, so a length
+# in cm reaches the encoder as its share of the depth (the LV length alone spans 16% of the adult range)
+SHARES = {"lv_length_share": ("lv_length_cm", "depth_cm"), "wall_share": ("wall_cm", "depth_cm")}
+# EF, any per-clip float parameter of the phantom but those the one-beat rendering overrides (fps), the shares
+TARGETS = ("ef",) + tuple(f.name for f in dataclasses.fields(PhantomParams)
+                          if f.type == "float" and f.name not in ("ef", "fps")) + tuple(SHARES)
+
+
+def clip_targets(bank: ClipBank, split: str, n: int, target: str) -> np.ndarray:
+    """A split's first n clips' values of the probe target (n,): EF from the rendered clips, any other
+    from the phantom parameters their seeds draw (the same draw render_beat renders)."""
+    if target not in TARGETS:
+        raise ValueError(f"unknown probe target {target!r}; known: {', '.join(TARGETS)}")
+    if target == "ef":
+        return bank.ef(split, n)
+    params = [sample_params(s, population_of(split)) for s in split_seeds(split, n)]
+    if target in SHARES:
+        length, depth = SHARES[target]
+        values = np.array([getattr(p, length) / getattr(p, depth) for p in params])
+    else:
+        values = np.array([getattr(p, target) for p in params])
+    if n > 1 and np.ptp(values) == 0:
+        raise ValueError(f"probe target {target!r} is {values[0]:g} in every {split} clip: nothing to read")
+    return values
 
 
 def blocks(encoder: EncoderWrapper) -> list[torch.nn.Module]:
@@ -60,18 +95,18 @@ def split_layer_tokens(encoder: EncoderWrapper, bank: ClipBank, split: str, n: i
 
 
 def probe_layers(encoder: EncoderWrapper, bank: ClipBank, n_train: int, n_val: int, seed: int,
-                 frames: int, size: int, conditions: tuple[str, ...] = ()) -> list[dict]:
-    """Val metrics of an attentive probe on each layer's tokens, clean and under each condition."""
+                 frames: int, size: int, conditions: tuple[str, ...] = (), target: str = "ef") -> list[dict]:
+    """Val metrics of an attentive probe for the target on each layer's tokens, clean and under each condition."""
     train = split_layer_tokens(encoder, bank, "train", n_train, "clean", frames, size)
     val = split_layer_tokens(encoder, bank, "val", n_val, "clean", frames, size)
-    ef_train, ef_val = bank.ef("train", n_train), bank.ef("val", n_val)
+    ef_train, ef_val = clip_targets(bank, "train", n_train, target), clip_targets(bank, "val", n_val, target)
     rows, probes = [], []
     for layer, (tr, va) in enumerate(zip(train, val)):
         probe, info = fit_attentive(tr, ef_train, va, ef_val, seed, ProbeTraining())
         probes.append(probe)
         rows.append({"layer": layer, **{k: round(v, 3) for k, v in info["val"].items()},
                      "best_epoch": info["best_epoch"]})
-        print(f"{encoder.name} layer {layer}: val MAE {info['val']['mae']:.2f}", file=sys.stderr, flush=True)
+        print(f"{encoder.name} layer {layer}: val {target} MAE {info['val']['mae']:.2f}", file=sys.stderr, flush=True)
     del train, val
     for condition in conditions:
         degraded = split_layer_tokens(encoder, bank, "val", n_val, condition, frames, size)
@@ -108,6 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int)
     ap.add_argument("--conditions", default="", help="'benchmark' or comma-separated echo.degrade conditions, scored on val")
     ap.add_argument("--no-random", action="store_true", help="skip the random encoder")
+    ap.add_argument("--target", default="ef", choices=TARGETS, metavar="TARGET",
+                    help="what the probes read: ef, or a phantom parameter (" + ", ".join(TARGETS[1:]) + ")")
     args = ap.parse_args(argv)
     conditions = parse_conditions(args.conditions)
     if args.threads:
@@ -118,13 +155,20 @@ def main(argv: list[str] | None = None) -> None:
         encoders["random"] = random_encoder(first, args.seed)
     frames, size = input_shape(first)
     bank = ClipBank(frames, size)
-    results = {name: probe_layers(enc, bank, args.n_train, args.n_val, args.seed, frames, size, conditions)
+    try:
+        clip_targets(bank, "train", args.n_train, args.target)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
+    results = {name: probe_layers(enc, bank, args.n_train, args.n_val, args.seed, frames, size, conditions,
+                                  args.target)
                for name, enc in encoders.items()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "layer_probe.json").write_text(json.dumps(
         {"split": "val", "n_train": args.n_train, "n_val": args.n_val, "probe_seed": args.seed,
          "val_ef_std": round(float(np.std(bank.ef("val", args.n_val))), 3), "conditions": list(conditions),
+         "target": args.target, "val_target_std": round(float(np.std(clip_targets(bank, "val", args.n_val,
+                                                                                  args.target))), 3),
          "layers": results}, indent=1))
     print("| model | " + " | ".join(f"layer {r['layer']}" for r in next(iter(results.values()))) + " |")
     for name, rows in results.items():
