@@ -99,19 +99,20 @@ def probe_layers(encoder: EncoderWrapper, bank: ClipBank, n_train: int, n_val: i
     """Val metrics of an attentive probe for the target on each layer's tokens, clean and under each condition."""
     train = split_layer_tokens(encoder, bank, "train", n_train, "clean", frames, size)
     val = split_layer_tokens(encoder, bank, "val", n_val, "clean", frames, size)
-    ef_train, ef_val = clip_targets(bank, "train", n_train, target), clip_targets(bank, "val", n_val, target)
+    y_train, y_val = clip_targets(bank, "train", n_train, target), clip_targets(bank, "val", n_val, target)
     rows, probes = [], []
     for layer, (tr, va) in enumerate(zip(train, val)):
-        probe, info = fit_attentive(tr, ef_train, va, ef_val, seed, ProbeTraining())
+        probe, info = fit_attentive(tr, y_train, va, y_val, seed, ProbeTraining())
         probes.append(probe)
-        rows.append({"layer": layer, **{k: round(v, 3) for k, v in info["val"].items()},
+        # four significant digits: a share's MAE is about 0.01
+        rows.append({"layer": layer, **{k: float(f"{v:.4g}") for k, v in info["val"].items()},
                      "best_epoch": info["best_epoch"]})
-        print(f"{encoder.name} layer {layer}: val {target} MAE {info['val']['mae']:.2f}", file=sys.stderr, flush=True)
+        print(f"{encoder.name} layer {layer}: val {target} MAE {info['val']['mae']:.3g}", file=sys.stderr, flush=True)
     del train, val
     for condition in conditions:
         degraded = split_layer_tokens(encoder, bank, "val", n_val, condition, frames, size)
         for row, probe, tokens in zip(rows, probes, degraded):
-            mae = regression_metrics(predict_tokens(probe, tokens), ef_val)["mae"]
+            mae = regression_metrics(predict_tokens(probe, tokens), y_val)["mae"]
             row.setdefault("degraded", {})[condition] = round(mae, 3)
         print(f"{encoder.name} {condition}: " + " ".join(f"{r['degraded'][condition]:.2f}" for r in rows),
               file=sys.stderr, flush=True)
@@ -172,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
          "layers": results}, indent=1))
     print("| model | " + " | ".join(f"layer {r['layer']}" for r in next(iter(results.values()))) + " |")
     for name, rows in results.items():
-        print(f"| {name} | " + " | ".join(f"{r['mae']:.2f}" for r in rows) + " |")
+        print(f"| {name} | " + " | ".join(f"{r['mae']:.3g} (R2 {r['r2']:.2f})" for r in rows) + " |")
         if conditions:
             print(f"| {name} mean degradation | " + " | ".join(f"{r['mean_rel_degradation_pct']:+.1f}%"
                                                           for r in rows) + " |")
