@@ -1,5 +1,6 @@
 """The per-layer probe diagnostic (model_zoo.experiments.layer_probe): one row per layer output, the
-val clips scored under each asked condition, and unknown conditions refused by name."""
+val clips scored under each asked condition, unknown conditions refused by name, and the other targets
+it can read (phantom parameters, lengths as shares of the depth) taken from the clips' own draws."""
 import json
 from pathlib import Path
 
@@ -7,7 +8,9 @@ import numpy as np
 import pytest
 
 from echo.degrade import BENCHMARK_CONDITIONS
-from model_zoo.experiments.layer_probe import main, parse_conditions
+from echo.phantom import sample_params
+from model_zoo.experiments.layer_probe import clip_targets, main, parse_conditions
+from model_zoo.features import ClipBank, split_seeds
 
 
 def test_conditions_are_parsed_and_unknown_ones_named():
@@ -37,9 +40,6 @@ def test_every_layer_is_scored_clean_and_degraded_on_val(smoke_models, tmp_path,
 
 
 def test_probe_targets_are_the_rendered_clips_own_parameters():
-    from echo.phantom import sample_params
-    from model_zoo.experiments.layer_probe import clip_targets
-    from model_zoo.features import ClipBank, split_seeds
     bank = ClipBank(frames=16, size=64)
     ef = clip_targets(bank, "val", 3, "ef")                              # read from the rendered clips
     assert np.allclose(ef, [sample_params(s, "adult").ef for s in split_seeds("val", 3)])
@@ -51,10 +51,13 @@ def test_probe_targets_are_the_rendered_clips_own_parameters():
         clip_targets(bank, "val", 3, "heart_size")
 
 
+def test_a_target_with_nothing_to_read_is_refused_before_any_model_loads(tmp_path):
+    with pytest.raises(SystemExit, match="speckle_corr.*every train clip"):
+        main(["--models", str(tmp_path / "no_such_model"), "--out", str(tmp_path / "out"), "--target", "speckle_corr"])
+    assert not (tmp_path / "out").exists()
+
+
 def test_share_targets_are_lengths_over_the_imaging_depth():
-    from echo.phantom import sample_params
-    from model_zoo.experiments.layer_probe import clip_targets
-    from model_zoo.features import ClipBank, split_seeds
     share = clip_targets(ClipBank(frames=16, size=64), "train", 3, "lv_length_share")
     params = [sample_params(s, "adult") for s in split_seeds("train", 3)]
     assert np.allclose(share, [p.lv_length_cm / p.depth_cm for p in params]) and np.all(share < 1)

@@ -41,7 +41,7 @@ from model_zoo.wrapper import EncoderWrapper
 
 
 # Sizes as the model sees them: the sector crop maps the imaging depth to the frame's height, so a length
-# in cm reaches the encoder as its share of the depth (the LV length alone spans 16% of the adult range)
+# in cm reaches the encoder as its share of the depth (and the phantom images a longer heart deeper)
 SHARES = {"lv_length_share": ("lv_length_cm", "depth_cm"), "wall_share": ("wall_cm", "depth_cm")}
 # EF, any per-clip float parameter of the phantom but those the one-beat rendering overrides (fps), the shares
 TARGETS = ("ef",) + tuple(f.name for f in dataclasses.fields(PhantomParams)
@@ -51,10 +51,14 @@ TARGETS = ("ef",) + tuple(f.name for f in dataclasses.fields(PhantomParams)
 def clip_targets(bank: ClipBank, split: str, n: int, target: str) -> np.ndarray:
     """A split's first n clips' values of the probe target (n,): EF from the rendered clips, any other
     from the phantom parameters their seeds draw (the same draw render_beat renders)."""
-    if target not in TARGETS:
+    return bank.ef(split, n) if target == "ef" else phantom_targets(split, n, target)
+
+
+def phantom_targets(split: str, n: int, target: str) -> np.ndarray:
+    """A split's first n clips' values (n,) of a phantom parameter or share; a ValueError names an unknown
+    target, or one that is the same in every clip (nothing for a probe to read)."""
+    if target not in TARGETS or target == "ef":
         raise ValueError(f"unknown probe target {target!r}; known: {', '.join(TARGETS)}")
-    if target == "ef":
-        return bank.ef(split, n)
     params = [sample_params(s, population_of(split)) for s in split_seeds(split, n)]
     if target in SHARES:
         length, depth = SHARES[target]
@@ -64,6 +68,11 @@ def clip_targets(bank: ClipBank, split: str, n: int, target: str) -> np.ndarray:
     if n > 1 and np.ptp(values) == 0:
         raise ValueError(f"probe target {target!r} is {values[0]:g} in every {split} clip: nothing to read")
     return values
+
+
+def significant(value: float) -> float:
+    """Four significant digits: a share's MAE is about 0.01, EF's about 6."""
+    return float(f"{value:.4g}")
 
 
 def blocks(encoder: EncoderWrapper) -> list[torch.nn.Module]:
@@ -104,8 +113,7 @@ def probe_layers(encoder: EncoderWrapper, bank: ClipBank, n_train: int, n_val: i
     for layer, (tr, va) in enumerate(zip(train, val)):
         probe, info = fit_attentive(tr, y_train, va, y_val, seed, ProbeTraining())
         probes.append(probe)
-        # four significant digits: a share's MAE is about 0.01
-        rows.append({"layer": layer, **{k: float(f"{v:.4g}") for k, v in info["val"].items()},
+        rows.append({"layer": layer, **{k: significant(v) for k, v in info["val"].items()},
                      "best_epoch": info["best_epoch"]})
         print(f"{encoder.name} layer {layer}: val {target} MAE {info['val']['mae']:.3g}", file=sys.stderr, flush=True)
     del train, val
@@ -113,7 +121,7 @@ def probe_layers(encoder: EncoderWrapper, bank: ClipBank, n_train: int, n_val: i
         degraded = split_layer_tokens(encoder, bank, "val", n_val, condition, frames, size)
         for row, probe, tokens in zip(rows, probes, degraded):
             mae = regression_metrics(predict_tokens(probe, tokens), y_val)["mae"]
-            row.setdefault("degraded", {})[condition] = round(mae, 3)
+            row.setdefault("degraded", {})[condition] = significant(mae)
         print(f"{encoder.name} {condition}: " + " ".join(f"{r['degraded'][condition]:.2f}" for r in rows),
               file=sys.stderr, flush=True)
     for row in rows:
@@ -150,16 +158,17 @@ def main(argv: list[str] | None = None) -> None:
     conditions = parse_conditions(args.conditions)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.target != "ef":
+        try:
+            phantom_targets("train", args.n_train, args.target)
+        except ValueError as e:
+            raise SystemExit(str(e)) from None
     encoders = load_models(args.models)
     first = next(iter(encoders.values()))
     if not args.no_random:
         encoders["random"] = random_encoder(first, args.seed)
     frames, size = input_shape(first)
     bank = ClipBank(frames, size)
-    try:
-        clip_targets(bank, "train", args.n_train, args.target)
-    except ValueError as e:
-        raise SystemExit(str(e)) from None
     results = {name: probe_layers(enc, bank, args.n_train, args.n_val, args.seed, frames, size, conditions,
                                   args.target)
                for name, enc in encoders.items()}
