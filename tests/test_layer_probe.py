@@ -9,7 +9,7 @@ import pytest
 
 from echo.degrade import BENCHMARK_CONDITIONS
 from echo.phantom import sample_params
-from model_zoo.experiments.layer_probe import clip_targets, main, parse_conditions
+from model_zoo.experiments.layer_probe import main, parse_conditions, phantom_targets
 from model_zoo.features import ClipBank, split_seeds
 
 
@@ -40,15 +40,14 @@ def test_every_layer_is_scored_clean_and_degraded_on_val(smoke_models, tmp_path,
 
 
 def test_probe_targets_are_the_rendered_clips_own_parameters():
-    bank = ClipBank(frames=16, size=64)
-    ef = clip_targets(bank, "val", 3, "ef")                              # read from the rendered clips
-    assert np.allclose(ef, [sample_params(s, "adult").ef for s in split_seeds("val", 3)])
-    size = clip_targets(bank, "pediatric", 4, "lv_length_cm")
+    ef = ClipBank(frames=16, size=64).ef("val", 3)                      # read from the rendered clips
+    assert np.allclose(ef, [sample_params(s, "adult").ef for s in split_seeds("val", 3)])   # the same draw
+    size = phantom_targets("pediatric", 4, "lv_length_cm")
     assert len(set(size.round(6))) == 4 and size.max() < 8.4 * 0.75 + 1e-9   # pediatric hearts, one each
     with pytest.raises(ValueError, match="speckle_corr.*every val clip"):   # a constant of the phantom
-        clip_targets(bank, "val", 3, "speckle_corr")
+        phantom_targets("val", 3, "speckle_corr")
     with pytest.raises(ValueError, match="unknown probe target 'heart_size'"):
-        clip_targets(bank, "val", 3, "heart_size")
+        phantom_targets("val", 3, "heart_size")
 
 
 def test_a_target_with_nothing_to_read_is_refused_before_any_model_loads(tmp_path):
@@ -58,6 +57,6 @@ def test_a_target_with_nothing_to_read_is_refused_before_any_model_loads(tmp_pat
 
 
 def test_share_targets_are_lengths_over_the_imaging_depth():
-    share = clip_targets(ClipBank(frames=16, size=64), "train", 3, "lv_length_share")
+    share = phantom_targets("train", 3, "lv_length_share")
     params = [sample_params(s, "adult") for s in split_seeds("train", 3)]
     assert np.allclose(share, [p.lv_length_cm / p.depth_cm for p in params]) and np.all(share < 1)

@@ -48,15 +48,10 @@ TARGETS = ("ef",) + tuple(f.name for f in dataclasses.fields(PhantomParams)
                           if f.type == "float" and f.name not in ("ef", "fps")) + tuple(SHARES)
 
 
-def clip_targets(bank: ClipBank, split: str, n: int, target: str) -> np.ndarray:
-    """A split's first n clips' values of the probe target (n,): EF from the rendered clips, any other
-    from the phantom parameters their seeds draw (the same draw render_beat renders)."""
-    return bank.ef(split, n) if target == "ef" else phantom_targets(split, n, target)
-
-
 def phantom_targets(split: str, n: int, target: str) -> np.ndarray:
-    """A split's first n clips' values (n,) of a phantom parameter or share; a ValueError names an unknown
-    target, or one that is the same in every clip (nothing for a probe to read)."""
+    """A split's first n clips' values (n,) of a phantom parameter or share, from the parameters their seeds
+    draw (the draw render_beat renders, so no clip is rendered); a ValueError names an unknown target, or
+    one that is the same in every clip (nothing for a probe to read). EF is read from the rendered clips."""
     if target not in TARGETS or target == "ef":
         raise ValueError(f"unknown probe target {target!r}; known: {', '.join(TARGETS)}")
     params = [sample_params(s, population_of(split)) for s in split_seeds(split, n)]
@@ -103,22 +98,22 @@ def split_layer_tokens(encoder: EncoderWrapper, bank: ClipBank, split: str, n: i
     return [torch.cat(layer) for layer in zip(*parts)]
 
 
-def probe_layers(encoder: EncoderWrapper, bank: ClipBank, n_train: int, n_val: int, seed: int,
-                 frames: int, size: int, conditions: tuple[str, ...] = (), target: str = "ef") -> list[dict]:
-    """Val metrics of an attentive probe for the target on each layer's tokens, clean and under each condition."""
-    train = split_layer_tokens(encoder, bank, "train", n_train, "clean", frames, size)
-    val = split_layer_tokens(encoder, bank, "val", n_val, "clean", frames, size)
-    y_train, y_val = clip_targets(bank, "train", n_train, target), clip_targets(bank, "val", n_val, target)
+def probe_layers(encoder: EncoderWrapper, bank: ClipBank, y_train: np.ndarray, y_val: np.ndarray, seed: int,
+                 frames: int, size: int, conditions: tuple[str, ...] = ()) -> list[dict]:
+    """Val metrics of an attentive probe for the target (y_train (n_train,), y_val (n_val,) of the splits'
+    first clips) on each layer's tokens, clean and under each condition."""
+    train = split_layer_tokens(encoder, bank, "train", len(y_train), "clean", frames, size)
+    val = split_layer_tokens(encoder, bank, "val", len(y_val), "clean", frames, size)
     rows, probes = [], []
     for layer, (tr, va) in enumerate(zip(train, val)):
         probe, info = fit_attentive(tr, y_train, va, y_val, seed, ProbeTraining())
         probes.append(probe)
         rows.append({"layer": layer, **{k: significant(v) for k, v in info["val"].items()},
                      "best_epoch": info["best_epoch"]})
-        print(f"{encoder.name} layer {layer}: val {target} MAE {info['val']['mae']:.3g}", file=sys.stderr, flush=True)
+        print(f"{encoder.name} layer {layer}: val MAE {info['val']['mae']:.3g}", file=sys.stderr, flush=True)
     del train, val
     for condition in conditions:
-        degraded = split_layer_tokens(encoder, bank, "val", n_val, condition, frames, size)
+        degraded = split_layer_tokens(encoder, bank, "val", len(y_val), condition, frames, size)
         for row, probe, tokens in zip(rows, probes, degraded):
             mae = regression_metrics(predict_tokens(probe, tokens), y_val)["mae"]
             row.setdefault("degraded", {})[condition] = significant(mae)
@@ -158,9 +153,11 @@ def main(argv: list[str] | None = None) -> None:
     conditions = parse_conditions(args.conditions)
     if args.threads:
         torch.set_num_threads(args.threads)
+    targets = None                          # a parameter target is drawn before any model loads, and refused
     if args.target != "ef":
         try:
-            phantom_targets("train", args.n_train, args.target)
+            targets = (phantom_targets("train", args.n_train, args.target),
+                       phantom_targets("val", args.n_val, args.target))
         except ValueError as e:
             raise SystemExit(str(e)) from None
     encoders = load_models(args.models)
@@ -169,16 +166,15 @@ def main(argv: list[str] | None = None) -> None:
         encoders["random"] = random_encoder(first, args.seed)
     frames, size = input_shape(first)
     bank = ClipBank(frames, size)
-    results = {name: probe_layers(enc, bank, args.n_train, args.n_val, args.seed, frames, size, conditions,
-                                  args.target)
+    y_train, y_val = targets or (bank.ef("train", args.n_train), bank.ef("val", args.n_val))
+    results = {name: probe_layers(enc, bank, y_train, y_val, args.seed, frames, size, conditions)
                for name, enc in encoders.items()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "layer_probe.json").write_text(json.dumps(
         {"split": "val", "n_train": args.n_train, "n_val": args.n_val, "probe_seed": args.seed,
          "val_ef_std": round(float(np.std(bank.ef("val", args.n_val))), 3), "conditions": list(conditions),
-         "target": args.target, "val_target_std": round(float(np.std(clip_targets(bank, "val", args.n_val,
-                                                                                  args.target))), 3),
+         "target": args.target, "val_target_std": round(float(np.std(y_val)), 3),
          "layers": results}, indent=1))
     print("| model | " + " | ".join(f"layer {r['layer']}" for r in next(iter(results.values()))) + " |")
     for name, rows in results.items():
