@@ -70,6 +70,18 @@ def target_embeddings(encoder: VJEPA2Encoder, x: torch.Tensor, n_layers: int = 1
     return F.layer_norm(mean, (d,)), out
 
 
+def emphasise_beat(targets: torch.Tensor, t_slots: int, weight: float) -> torch.Tensor:
+    """targets + weight * (targets - their mean over the time slots at each place): the part that changes
+    over the clip weighs (1 + weight) times, the static part once. Tokens ordered t' * H'W' + place.
+    (B, N, D) -> (B, N, D)"""
+    if weight == 0:
+        return targets
+    b, n, d = targets.shape
+    per_slot = targets.view(b, t_slots, n // t_slots, d)                    # (B, T', H'W', D)
+    moving = per_slot - per_slot.mean(1, keepdim=True)                      # (B, T', H'W', D)
+    return (per_slot + weight * moving).view(b, n, d)
+
+
 def views_of(recipe: Recipe) -> int:
     """Views of each pretraining clip a JEPA takes: two acquisitions (context, targets) with acquisition
     jitter, else one."""
@@ -123,6 +135,8 @@ class JEPA(nn.Module):
         self.net = VJEPA2Model._from_config(config or jepa_config(recipe), attn_implementation="sdpa")
         _rescale_blocks(self.net.encoder.layer)
         _rescale_blocks(self.net.predictor.layer)
+        if recipe.jepa_motion_weight < 0:
+            raise ValueError(f"jepa_motion_weight must be >= 0; got {recipe.jepa_motion_weight}")
         var_on = recipe.jepa_var_weight > 0
         if recipe.jepa_var_weight < 0 or (var_on and (recipe.jepa_var_gamma <= 0 or recipe.batch < 2)):
             raise ValueError("the variance term needs jepa_var_weight >= 0 and, when on, jepa_var_gamma > 0 and a "
@@ -150,8 +164,9 @@ class JEPA(nn.Module):
              ) -> tuple[torch.Tensor, dict[str, float]]:
         """Mean over mask generators of L1(predicted, layer-normed target) at the target tokens (targets
         from the last `jepa_target_layers` blocks, centred over the batch per token position when the
-        recipe says so), plus the recipe's variance term if any. x (B, T, C, H, W), or (B, 2, T, C, H, W): two
-        acquisitions of each clip, the context from the first, targets the second."""
+        recipe says so, their beat weighted by jepa_motion_weight), plus the recipe's variance term if any.
+        x (B, T, C, H, W), or (B, 2, T, C, H, W): two acquisitions of each clip, the context from the
+        first, targets the second."""
         if x.ndim == 6 and x.shape[1] != 2:
             raise ValueError(f"a JEPA takes one view or two (context, targets) of each clip; got {x.shape[1]}")
         target_x, x = target_view(x), (x[:, 0] if x.ndim == 6 else x)
@@ -159,6 +174,7 @@ class JEPA(nn.Module):
             targets, raw = target_embeddings(self.net.encoder, target_x, self.recipe.jepa_target_layers)
             if self.recipe.jepa_center_targets:
                 targets = targets - targets.mean(0, keepdim=True)        # what differs between clips
+            targets = emphasise_beat(targets, self.grid[0], self.recipe.jepa_motion_weight)
         losses = []
         for k, (ctx, tgt) in enumerate(masks):
             z = encode_context(self.context_encoder, x, ctx)             # (B, Kc, D)

@@ -54,6 +54,11 @@ class Recipe:
     # every clip shares at a place (the sector's shape, the position) is not worth predicting and the
     # loss is paid on what differs between clips (anatomy, motion)
     jepa_center_targets: bool = False
+    # JEPA: targets plus this weight times their deviation from the same place's mean over the clip's time
+    # slots (model_zoo.jepa.emphasise_beat), so what changes over the beat at a place (the walls moving in
+    # and out between end-diastole and end-systole, and speckle decorrelating) weighs more in the loss than
+    # what stays (the static anatomy every MAE kept while it lost EF). 0 = the targets as they are.
+    jepa_motion_weight: float = 0.0
     # Acquisition jitter (0 = none, at most 1): each view of a pretraining clip gets its own extra depth
     # attenuation (echo.degrade's, severity uniform in [0, acq_jitter]) and gain cut (severity uniform in
     # [0, acq_jitter / 2]) inside the clean clip's fan, the natural spread of gain and attenuation real
@@ -256,6 +261,16 @@ RECIPES: dict[str, Recipe] = {
         name="small_centered_frozen_patch_jitter_top3_short_masks_gain_norm", jepa_center_targets=True,
         freeze_patch_embed=True, acq_jitter=1.0, jepa_target_layers=3, jepa_masks=((8, 0.15),),
         input_gain_norm=0.05),
+    # short masks whose targets weigh what changes over the beat: every target plus twice its deviation from
+    # the same place's mean over the clip (jepa_motion_weight 2; at initialisation 17% of the centred targets'
+    # energy changes over the beat, so about two thirds of it then). The per-layer probes found the MAEs keep
+    # the static anatomy (heart size) and lose the contraction EF measures, and every learning JEPA lost EF
+    # to invariance; this pretext pays most for the walls' motion. V-JEPA's target schedule, so the target
+    # encoder learns (the slow one keeps two thirds of its random draw); compare with `..._short_masks`
+    "small_centered_frozen_patch_jitter_top3_short_masks_motion": Recipe(
+        name="small_centered_frozen_patch_jitter_top3_short_masks_motion", jepa_center_targets=True,
+        freeze_patch_embed=True, acq_jitter=1.0, jepa_target_layers=3, jepa_masks=((8, 0.15),),
+        jepa_motion_weight=2.0),
     # The MAE's side: the same jittered clips (one draw each, input and target alike)
     "small_frozen_patch_jitter": Recipe(name="small_frozen_patch_jitter", freeze_patch_embed=True, acq_jitter=1.0),
     # ... with 60% of the tubes hidden, not 90%: every MAE on raw clips so far hid 90%; on gain-normalised clips

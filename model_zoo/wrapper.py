@@ -20,7 +20,7 @@ from model_zoo.convert import load_checkpoint
 from model_zoo.convert.probe import convert as convert_probe
 from model_zoo.convert.safety import MAX_BYTES, load_tensors
 from model_zoo.device import pick_device
-from model_zoo.jepa import encode_context, predict, target_embeddings
+from model_zoo.jepa import emphasise_beat, encode_context, predict, target_embeddings
 from model_zoo.mae import grid_of, reconstruct
 from model_zoo.masks import as_indices, gather_tokens
 from model_zoo.recipes import recipe_from_card
@@ -134,11 +134,14 @@ class EncoderWrapper:
         """JEPA only: what its predictor was trained to predict at every token, as in training: the
         target encoder's layer-normed output (or its last K blocks' mean, recipe jepa_target_layers),
         minus the mean target at each position for a centred recipe (jepa_center_targets; training
-        subtracted each batch's own mean, whose expectation over training batches is the shipped mean).
+        subtracted each batch's own mean, whose expectation over training batches is the shipped mean),
+        with the beat weighted as the recipe's jepa_motion_weight says.
         Differentiable (pretext attribution). x (B, T, C, H, W) -> (B, N, D)"""
         recipe = self._target_recipe()
         targets, _ = target_embeddings(self.net.encoder, x.to(self.device), recipe.jepa_target_layers)
-        return targets - self.target_mean if recipe.jepa_center_targets else targets   # (B, N, D)
+        if recipe.jepa_center_targets:
+            targets = targets - self.target_mean
+        return emphasise_beat(targets, self.grid[0], recipe.jepa_motion_weight)      # (B, N, D)
 
     @torch.no_grad()
     def predict_hidden(self, x: torch.Tensor, context_mask: torch.Tensor, target_mask: torch.Tensor) -> torch.Tensor:
