@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from model_zoo.jepa import JEPA, encode_context, predict, target_embeddings, variance_hinge
+from model_zoo.jepa import JEPA, emphasise_beat, encode_context, predict, target_embeddings, variance_hinge
 from model_zoo.recipes import get_recipe
 from model_zoo.wrapper import eager_attention
 
@@ -162,3 +162,34 @@ def test_variance_term_refuses_a_batch_of_one():
 def test_variance_term_settings_that_cannot_work_are_refused_at_construction(overrides):
     with pytest.raises(ValueError, match="variance term"):
         JEPA(get_recipe("smoke", **overrides))
+
+
+def test_beat_emphasis_scales_only_what_changes_over_the_clip():
+    """emphasise_beat keeps each place's mean over the time slots and multiplies each slot's deviation
+    from it by 1 + weight; a target the same in every slot is left as it is, and weight 0 changes nothing."""
+    torch.manual_seed(0)
+    static = torch.randn(2, 1, 16, 8).expand(-1, 4, -1, -1).reshape(2, 64, 8)     # (B, T' * H'W', D)
+    assert torch.allclose(emphasise_beat(static, 4, 2.0), static)
+    t = torch.randn(2, 64, 8)
+    out = emphasise_beat(t, 4, 2.0).view(2, 4, 16, 8)
+    slots = t.view(2, 4, 16, 8)
+    assert torch.allclose(out.mean(1), slots.mean(1), atol=1e-6)
+    assert torch.allclose(out - out.mean(1, keepdim=True), 3 * (slots - slots.mean(1, keepdim=True)), atol=1e-5)
+    assert emphasise_beat(t, 4, 0.0) is t
+
+
+def test_motion_weight_changes_the_loss_only_for_clips_that_change_over_time():
+    """With jepa_motion_weight the loss differs from the plain one on a clip whose frames differ, and not on
+    a clip whose frames are all the same (its targets have no beat to weigh). A negative weight is refused."""
+    torch.manual_seed(0)
+    plain = JEPA(R)
+    moving = JEPA(get_recipe("smoke", jepa_motion_weight=2.0))
+    moving.load_state_dict(plain.state_dict())
+    masks = plain.sample_masks(2, torch.Generator().manual_seed(0))
+    still = torch.randn(2, 1, 3, 64, 64).expand(-1, 8, -1, -1, -1).contiguous()
+    beating = torch.randn(2, 8, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(moving.loss(still, masks)[0], plain.loss(still, masks)[0], atol=1e-5)
+        assert moving.loss(beating, masks)[0].item() > plain.loss(beating, masks)[0].item() + 0.05
+    with pytest.raises(ValueError, match="jepa_motion_weight"):
+        JEPA(get_recipe("smoke", jepa_motion_weight=-1.0))
