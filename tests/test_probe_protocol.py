@@ -7,7 +7,7 @@ import torch
 
 from echo.degrade import BENCHMARK_CONDITIONS
 from model_zoo.evaluate.run import resolve_model
-from model_zoo.experiments.probe_protocol import VARIANTS, main, standardiser
+from model_zoo.experiments.probe_protocol import VARIANTS, beat_features, main, standardiser
 
 
 def _tokens(seed: int = 0) -> torch.Tensor:
@@ -43,6 +43,21 @@ def test_near_constant_features_stay_finite_in_float16():
     assert standardiser(train, "none")(train) is train
 
 
+def test_beat_features_add_each_tokens_distance_from_its_places_mean_over_the_beat():
+    """A place that is the same in every time slot gets zeros beside its tokens; one that alternates between
+    two values gets half their difference; the tokens themselves are kept in the first half."""
+    t_slots, places, d = 4, 2, 3
+    tokens = torch.zeros(1, t_slots, places, d)
+    tokens[0, :, 0] = 1.5                                                  # place 0: still
+    tokens[0, ::2, 1], tokens[0, 1::2, 1] = 1.0, -1.0                      # place 1: beats
+    out = beat_features(tokens.view(1, -1, d).half(), t_slots).float().view(1, t_slots, places, 2 * d)
+    assert torch.equal(out[..., :d], tokens)
+    assert torch.equal(out[0, :, 0, d:], torch.zeros(t_slots, d))
+    assert torch.equal(out[0, :, 1, d:], torch.ones(t_slots, d))
+    z = standardiser(tokens.view(1, -1, d).expand(3, -1, -1).half(), "beat", t_slots)(tokens.view(1, -1, d).half())
+    assert z.shape == (1, t_slots * places, 2 * d) and torch.isfinite(z).all()
+
+
 def test_unknown_variants_are_named():
     with pytest.raises(SystemExit, match="warp_speed"):
         main(["--models", "jepa-small", "--out", "unused", "--variants", "baseline,warp_speed"])
@@ -50,13 +65,14 @@ def test_unknown_variants_are_named():
 
 @pytest.mark.slow
 def test_every_variant_scores_every_encoder_on_val(smoke_models, tmp_path):
-    main(["--models", smoke_models[0], "--out", str(tmp_path), "--variants", "baseline,dim",
+    main(["--models", smoke_models[0], "--out", str(tmp_path), "--variants", "baseline,dim,beat",
           "--probe-seeds", "2", "--n-train", "16", "--n-val", "8", "--threads", "1"])
     out = json.loads((tmp_path / "probe_protocol.json").read_text())
     assert out["split"] == "val" and out["probe_seeds"] == [0, 1]
     assert out["variants"]["dim"]["standardise"] == "dim"
     assert out["variants"]["baseline"]["training"] == VARIANTS["baseline"][0].to_dict()
-    for variant in ("baseline", "dim"):
+    assert out["variants"]["beat"]["standardise"] == "beat"
+    for variant in ("baseline", "dim", "beat"):
         rows = out["results"][variant]
         assert set(rows) == {resolve_model(smoke_models[0])[1], "random", "pixels"}
         for r in rows.values():

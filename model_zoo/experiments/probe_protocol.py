@@ -10,7 +10,8 @@ looked at. Features of train, val and the degraded val clips are extracted once 
 encoder of the first model's architecture and raw pixels are included); each variant trains
 `--probe-seeds` probes per encoder. Variants (see VARIANTS): the lr and its schedule, patience, and
 standardising tokens before the probe with the training split's statistics, per dimension ('dim') or
-per token position and dimension ('position'), and up to 300 epochs ('long'). Writes
+per token position and dimension ('position'), up to 300 epochs ('long'), and each token beside its
+deviation from its place's mean over the beat ('beat', standardised per dimension). Writes
 DIR/probe_protocol.json and prints a table of val MAE (mean +- std over probe seeds), best epochs, and
 the mean relative degradation on val.
 """
@@ -42,15 +43,30 @@ VARIANTS = {
     "position": (BASE, "position"),
     "cosine_dim": (replace(BASE, schedule="cosine", warmup_epochs=5, patience=100), "dim"),
     "long": (replace(BASE, max_epochs=300, patience=40), "none"),
+    "beat": (BASE, "beat"),
 }
 
 
-def standardiser(train: torch.Tensor, kind: str):
+def beat_features(tokens: torch.Tensor, t_slots: int) -> torch.Tensor:
+    """Each token beside how far it lies from its place's mean over the clip's time slots, per dimension:
+    the single-query probe pools tokens, and a pooled mean cannot see how much a place changes between
+    end-diastole and end-systole, which is what EF measures. Tokens ordered t' * places + place.
+    (n, N, D) -> (n, N, 2D) float16"""
+    n, tokens_per_clip, d = tokens.shape
+    z = tokens.float().view(n, t_slots, tokens_per_clip // t_slots, d)     # (n, T', P, D)
+    moving = (z - z.mean(1, keepdim=True)).abs()                           # (n, T', P, D)
+    return torch.cat([z, moving], -1).view(n, tokens_per_clip, 2 * d).half()
+
+
+def standardiser(train: torch.Tensor, kind: str, t_slots: int | None = None):
     """A function tokens (n, N, D) -> standardised float16 tokens, from the training tokens' statistics.
     A std is floored at 1/100 of the mean std, so near-constant features (pixels' position features)
-    stay small instead of overflowing float16."""
+    stay small instead of overflowing float16. 'beat': beat_features over `t_slots`, then 'dim'."""
     if kind == "none":
         return lambda t: t
+    if kind == "beat":
+        per_dim = standardiser(beat_features(train, t_slots), "dim")
+        return lambda t: per_dim(beat_features(t, t_slots))
     axes = (0, 1) if kind == "dim" else (0,)
     x = train.float()
     mean, std = x.mean(axes), x.std(axes)                        # (D,) or (N, D)
@@ -93,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         for name in encoders:
             t = time.perf_counter()
             tr, va = train[name], val[name]
-            norm = standardiser(tr.tokens, kind)
+            norm = standardiser(tr.tokens, kind, encoders[name].grid[0])
             tr_tokens, va_tokens = norm(tr.tokens), norm(va.tokens)                 # once for every seed
             fits = [fit_attentive(tr_tokens, tr.ef, va_tokens, va.ef, s, training) for s in seeds]
             maes = [i["val"]["mae"] for _, i in fits]
