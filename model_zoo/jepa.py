@@ -16,6 +16,7 @@ from torch import nn
 from transformers import VJEPA2Config, VJEPA2Model
 from transformers.models.vjepa2.modeling_vjepa2 import VJEPA2Encoder, VJEPA2Predictor
 
+from model_zoo.beat import beat_deviation
 from model_zoo.ema import ema_update, momentum_at
 from model_zoo.masks import gather_tokens, multiblock_masks, time_span_masks
 from model_zoo.recipes import Recipe
@@ -76,10 +77,7 @@ def emphasise_beat(targets: torch.Tensor, t_slots: int, weight: float) -> torch.
     (B, N, D) -> (B, N, D)"""
     if weight == 0:
         return targets
-    b, n, d = targets.shape
-    per_slot = targets.view(b, t_slots, n // t_slots, d)                    # (B, T', H'W', D)
-    moving = per_slot - per_slot.mean(1, keepdim=True)                      # (B, T', H'W', D)
-    return (per_slot + weight * moving).view(b, n, d)
+    return targets + weight * beat_deviation(targets, t_slots).flatten(1, 2)   # (B, N, D)
 
 
 def views_of(recipe: Recipe) -> int:

@@ -176,6 +176,8 @@ def test_beat_emphasis_scales_only_what_changes_over_the_clip():
     assert torch.allclose(out.mean(1), slots.mean(1), atol=1e-6)
     assert torch.allclose(out - out.mean(1, keepdim=True), 3 * (slots - slots.mean(1, keepdim=True)), atol=1e-5)
     assert emphasise_beat(t, 4, 0.0) is t
+    with pytest.raises(ValueError, match="10 tokens do not split into 4 time slots"):
+        emphasise_beat(torch.randn(1, 10, 8), 4, 2.0)
 
 
 def test_motion_weight_changes_the_loss_only_for_clips_that_change_over_time():

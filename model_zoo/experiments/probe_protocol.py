@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from echo.degrade import BENCHMARK_CONDITIONS
+from model_zoo.beat import beat_deviation
 from model_zoo.evaluate.run import load_models
 from model_zoo.evaluate.summary import rel_pct
 from model_zoo.experiments.degraded_probe import features
@@ -52,10 +53,9 @@ def beat_features(tokens: torch.Tensor, t_slots: int) -> torch.Tensor:
     the single-query probe pools tokens, and a pooled mean cannot see how much a place changes between
     end-diastole and end-systole, which is what EF measures. Tokens ordered t' * places + place.
     (n, N, D) -> (n, N, 2D) float16"""
-    n, tokens_per_clip, d = tokens.shape
-    z = tokens.float().view(n, t_slots, tokens_per_clip // t_slots, d)     # (n, T', P, D)
-    moving = (z - z.mean(1, keepdim=True)).abs()                           # (n, T', P, D)
-    return torch.cat([z, moving], -1).view(n, tokens_per_clip, 2 * d).half()
+    z = tokens.float()
+    moving = beat_deviation(z, t_slots).abs().flatten(1, 2)                 # (n, N, D)
+    return torch.cat([z, moving], -1).half()
 
 
 def standardiser(train: torch.Tensor, kind: str, t_slots: int | None = None):
