@@ -17,7 +17,6 @@ the evaluation's random baseline). Val hearts only; the test split is not read.
 from __future__ import annotations
 
 import json
-from itertools import combinations
 
 import numpy as np
 import torch
@@ -26,6 +25,7 @@ from scipy.stats import spearmanr
 
 import model_zoo
 from echo.clip import Clip
+from model_zoo.beat import beat_deviation
 from model_zoo.data import render_beat
 from model_zoo.experiments.layer_probe import layer_tokens, significant
 from model_zoo.experiments.named_folders import parse_named_folders
@@ -36,10 +36,13 @@ HEARTS = 128
 
 
 def beat_changes(tokens: torch.Tensor, t_slots: int, ed_slot: int, es_slot: int) -> tuple[float, float]:
-    """(ed_es, any_pair) of one clip's tokens (N, D), ordered t' * places + place (see the module docstring)."""
-    z = F.layer_norm(tokens.float(), tokens.shape[-1:]).view(t_slots, -1, tokens.shape[-1])    # (T', P, D)
-    change = lambda a, b: (z[a] - z[b]).pow(2).mean().item()
-    return change(ed_slot, es_slot), float(np.mean([change(a, b) for a, b in combinations(range(t_slots), 2)]))
+    """(ed_es, any_pair) of one clip's tokens (N, D), ordered t' * places + place (see the module docstring).
+    any_pair from the deviations over the beat: summed over the T'(T'-1)/2 pairs of slots, the squared
+    change between two slots is T' times the squared deviations summed over slots."""
+    z = F.layer_norm(tokens.float(), tokens.shape[-1:])[None]                        # (1, N, D)
+    deviation = beat_deviation(z, t_slots)[0]                                          # (T', P, D)
+    ed_es = (deviation[ed_slot] - deviation[es_slot]).pow(2).mean().item()
+    return ed_es, 2 * t_slots / (t_slots - 1) * deviation.pow(2).mean().item()
 
 
 def contraction_by_layer(encoder: EncoderWrapper, clips: list[Clip], seeds: list[int]) -> list[dict]:
