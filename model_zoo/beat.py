@@ -2,8 +2,8 @@
 
 Tokens are ordered t' * places + place (both families, model_zoo.masks). EF is a change between
 end-diastole and end-systole, so this is where it lives; a pooled mean over the clip cannot hold it.
-Used by the JEPA's beat-weighted targets (model_zoo.jepa.emphasise_beat) and the probe protocol's
-`beat` variant (model_zoo.experiments.probe_protocol.beat_features).
+Used by the JEPA's beat-weighted targets (model_zoo.jepa.emphasise_beat) and the probes' beat view
+(model_zoo.probe_inputs.beat_features, in the evaluation and the probe protocol).
 """
 from __future__ import annotations
 

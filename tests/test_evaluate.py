@@ -48,25 +48,28 @@ def test_quick_table_schema(quick):
     assert (r["n_train"], r["n_val"]) == (QUICK_SIZES.train, QUICK_SIZES.val)
     assert {name: m["family"] for name, m in r["models"].items()} == FAMILIES
     for m in r["models"].values():
-        for block in (m, m["linear_probe"]):
+        for block in (m, m["linear_probe"], m["beat_probe"]):
             assert all(is_float(block["clean"][k]) for k in ("mae", "rmse", "r2", "mae_std", "rmse_std", "r2_std"))
             assert set(block["degraded"]) == set(CONDITIONS)
             assert all(is_float(d["mae"]) and is_float(d["mae_std"]) for d in block["degraded"].values())
             assert is_float(block["mean_rel_degradation_pct"])
             assert is_float(block["pediatric"]["mae"]) and is_float(block["pediatric"]["mae_std"])
             assert block["clean"]["mae"] > 0
-        assert len(m["probe_seeds"]) == 3
-        assert [s["seed"] for s in m["probe_seeds"]] == [0, 1, 2]
-        maes = [s["clean"]["mae"] for s in m["probe_seeds"]]
-        assert m["clean"]["mae"] == pytest.approx(np.mean(maes), abs=1e-3)
-        assert m["clean"]["mae_std"] == pytest.approx(np.std(maes, ddof=1), abs=1e-3)
+        for view in (m, m["beat_probe"]):
+            assert len(view["probe_seeds"]) == 3
+            assert [s["seed"] for s in view["probe_seeds"]] == [0, 1, 2]
+            maes = [s["clean"]["mae"] for s in view["probe_seeds"]]
+            assert view["clean"]["mae"] == pytest.approx(np.mean(maes), abs=1e-3)
+            assert view["clean"]["mae_std"] == pytest.approx(np.std(maes, ddof=1), abs=1e-3)
+        assert m["beat_probe"]["probe_seeds"] != m["probe_seeds"]        # its own probes, not the attentive ones
+    assert "beat_probe" in r["protocol"]
 
 
 @pytest.mark.slow
 def test_mean_rel_degradation_comes_from_the_tables_own_numbers(quick):
     r, _ = quick
     for m in r["models"].values():
-        for block in (m, m["linear_probe"]):
+        for block in (m, m["linear_probe"], m["beat_probe"]):
             clean = block["clean"]["mae"]
             expected = np.mean([100 * (block["degraded"][c]["mae"] - clean) / clean for c in BENCHMARK_CONDITIONS])
             assert block["mean_rel_degradation_pct"] == pytest.approx(expected, abs=1e-3)
@@ -102,6 +105,7 @@ def test_tiny_evaluation_counts_and_shapes(tiny):
     assert r["n"]["clean"] == 4 and r["n"]["pediatric"] == 3
     for name in r["models"]:
         assert ev.preds[name][0]["shadow_med"].shape == (4,) and ev.preds[name]["linear"]["pediatric"].shape == (3,)
+        assert ev.preds[name][("beat", 1)]["clean"].shape == (4,)
     # paired: every condition degrades the same clips, so the truth is the same
     assert all(np.array_equal(ev.truth[c], ev.truth["clean"]) for c in CONDITIONS)
 
@@ -143,6 +147,23 @@ def test_the_table_shows_the_floor_and_still_renders_files_without_it(tiny):
     assert row.count("|") == next(line for line in md.splitlines() if line.startswith("| model |")).count("|")
     old = {k: v for k, v in ev.results.items() if k != "train_mean_constant"}
     assert "train-mean constant" not in render_markdown(old)
+
+
+def test_the_beat_view_gets_its_own_table_and_claims_and_older_files_render_without_it(tiny):
+    ev, _, _ = tiny
+    md = render_markdown(ev.results)
+    third = md[md.index("## Third view"):md.index("## For comparison")]
+    for name, m in ev.results["models"].items():
+        b = m["beat_probe"]
+        row = next(line for line in third.splitlines() if line.startswith(f"| {name} |"))
+        assert f"{b['clean']['mae']:.2f} ± {b['clean']['mae_std']:.2f}" in row
+    gap = 100 * (1 - ev.results["models"]["jepa-smoke"]["beat_probe"]["clean"]["mae"]
+                 / ev.results["models"]["mae-smoke"]["beat_probe"]["clean"]["mae"])
+    assert "**jepa-smoke** against **mae-smoke**" in third and f"{gap:.1f}% (" in third   # its own claims
+    old = {**ev.results, "models": {n: {k: v for k, v in m.items() if k != "beat_probe"}
+                                    for n, m in ev.results["models"].items()}}
+    old_md = render_markdown(old)
+    assert "Third view" not in old_md and "Second view" in old_md
 
 
 def test_models_with_different_inputs_are_refused(smoke_models, tmp_path):

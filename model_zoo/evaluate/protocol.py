@@ -63,6 +63,10 @@ def protocol_card(frames: int, size: int, probe_seeds: list[int], training: dict
                  "train split's mean and std; trained on adult clips only (pediatric is zero-shot)",
         "probe_training": training, "probe_seeds": probe_seeds,
         "selection": "epoch with the lowest val MAE (early stopping); shipped probe: the seed with the lowest val MAE",
+        "beat_probe": "the attentive probe, trained and selected alike, given each token beside |its deviation "
+                      "from its place's mean over the time slots| (model_zoo.probe_inputs.beat_features), "
+                      "standardised per dimension with the train split's statistics; declared 2026-12-03, "
+                      "after val-only diagnostics, before its first test read; not the issue's probe",
         "linear_probe": "ridge on standardised mean-pooled tokens (pixels: the whole pooled clip), "
                         "penalty chosen on val MAE; deterministic, so one fit",
         "random": "same architecture as the first JEPA evaluated (else the first model), transformers' "

@@ -15,6 +15,7 @@ from model_zoo.evaluate.protocol import ADULT_CONDITIONS, DEFAULT_SIZES, Sizes, 
 from model_zoo.evaluate.summary import summarise, train_mean_constant
 from model_zoo.features import (ClipBank, PixelEncoder, extract, input_shape, model_inputs, random_encoder,
                                 split_seeds, views)
+from model_zoo.probe_inputs import standardiser
 from model_zoo.probes import ProbeTraining, fit_attentive, fit_linear, predict_tokens
 from model_zoo.registry import SHIPPED, resolve
 
@@ -24,7 +25,7 @@ BATCH = 16                # clips per encoder forward
 @dataclass
 class Evaluation:
     """results: the results.json dict. probes[model][k]: attentive probe of probe seed k.
-    preds[model][probe key][condition]: EF % per test clip (probe key: seed or 'linear').
+    preds[model][probe key][condition]: EF % per test clip (probe key: seed, 'linear' or ('beat', seed)).
     folders: model folder of each pretrained model."""
     results: dict
     probes: dict[str, list] = field(default_factory=dict)
@@ -81,27 +82,52 @@ def _encoders(models: list[str], seed: int, device) -> tuple[dict, dict[str, str
     return encoders, families, folders
 
 
+@dataclass
+class Probes:
+    """Every probe of one evaluation, per encoder: attentive probes (one per seed) and their training
+    infos, the ridge probe and its info, and the beat view: its input function (model_zoo.probe_inputs,
+    statistics from the train split) and its attentive probes (one per seed) with their infos."""
+    attentive: dict = field(default_factory=dict)
+    infos: dict = field(default_factory=dict)
+    linear: dict = field(default_factory=dict)
+    linear_infos: dict = field(default_factory=dict)
+    beat_inputs: dict = field(default_factory=dict)
+    beat: dict = field(default_factory=dict)
+    beat_infos: dict = field(default_factory=dict)
+
+
 def _fit_probes(encoders: dict, feats: dict, seeds: list[int], training: ProbeTraining, device,
-                progress: bool) -> tuple[dict, dict, dict, dict]:
-    """Attentive probes (one per seed) and a ridge probe per encoder: (probes, infos, linear, linear_infos)."""
-    probes, infos, linear, linear_infos = {}, {}, {}, {}
+                progress: bool) -> Probes:
+    """Attentive probes (one per seed), a ridge probe, and beat-view probes (one per seed) per encoder."""
+    p = Probes()
     for name in tqdm(encoders, desc="probes", disable=not progress, leave=False):
         tr, va = feats["train"][name], feats["val"][name]
         fits = [fit_attentive(tr.tokens, tr.ef, va.tokens, va.ef, s, training, device) for s in seeds]
-        probes[name], infos[name] = [p for p, _ in fits], [i for _, i in fits]
-        linear[name], linear_infos[name] = fit_linear(tr.pooled, tr.ef, va.pooled, va.ef)
-    return probes, infos, linear, linear_infos
+        p.attentive[name], p.infos[name] = [f for f, _ in fits], [i for _, i in fits]
+        p.linear[name], p.linear_infos[name] = fit_linear(tr.pooled, tr.ef, va.pooled, va.ef)
+        inputs = standardiser(tr.tokens, "beat", encoders[name].grid[0])
+        tr_beat, va_beat = inputs(tr.tokens), inputs(va.tokens)             # (n, N, 2D), once for every seed
+        fits = [fit_attentive(tr_beat, tr.ef, va_beat, va.ef, s, training, device) for s in seeds]
+        p.beat_inputs[name], p.beat[name], p.beat_infos[name] = inputs, [f for f, _ in fits], [i for _, i in fits]
+    return p
 
 
-def _predict(encoders: dict, probes: dict, linear: dict, seeds: list[int], batches) -> dict[str, dict]:
-    """EF % per clip from every probe: {model: {seed or 'linear': (n,)}}."""
-    parts = {name: {key: [] for key in (*seeds, "linear")} for name in encoders}
+def probe_keys(seeds: list[int]) -> list:
+    """The keys of one model's predictions: each attentive probe's seed, 'linear', and ('beat', seed)."""
+    return [*seeds, "linear", *(("beat", s) for s in seeds)]
+
+
+def _predict(encoders: dict, probes: Probes, seeds: list[int], batches) -> dict[str, dict]:
+    """EF % per clip from every probe: {model: {probe key (probe_keys): (n,)}}."""
+    parts = {name: {key: [] for key in probe_keys(seeds)} for name in encoders}
     for x in batches:
         for name, enc in encoders.items():
             tokens, pooled = views(enc, x)                                 # (B, N, D), (B, P)
-            for s, probe in zip(seeds, probes[name]):
+            beat = probes.beat_inputs[name](tokens)                        # (B, N, 2D)
+            for s, probe, beat_probe in zip(seeds, probes.attentive[name], probes.beat[name]):
                 parts[name][s].append(predict_tokens(probe, tokens))
-            parts[name]["linear"].append(predict_tokens(linear[name], pooled))
+                parts[name][("beat", s)].append(predict_tokens(beat_probe, beat))
+            parts[name]["linear"].append(predict_tokens(probes.linear[name], pooled))
     return {name: {key: np.concatenate(chunks) for key, chunks in p.items()} for name, p in parts.items()}
 
 
@@ -127,17 +153,17 @@ def evaluate(models: list[str], sizes: Sizes = DEFAULT_SIZES, probe_seeds: int =
              for split, n in (("train", sizes.train), ("val", sizes.val))}
     wall = {"train_val_features": time.perf_counter() - t}
     t = time.perf_counter()
-    probes, infos, linear, linear_infos = _fit_probes(encoders, feats, seeds, training, dev, progress)
+    probes = _fit_probes(encoders, feats, seeds, training, dev, progress)
     del feats
     wall["probes"] = time.perf_counter() - t
 
-    preds = {name: {key: {} for key in (*seeds, "linear")} for name in encoders}
+    preds = {name: {key: {} for key in probe_keys(seeds)} for name in encoders}
     truth, wall["conditions"] = {}, {}
     tests = [(c, "test", sizes.test, c) for c in ADULT_CONDITIONS]
     tests.append(("pediatric", "pediatric", sizes.pediatric, "clean"))
     for test_set, split, n, condition in tests:
         t = time.perf_counter()
-        for model, by_key in _predict(encoders, probes, linear, seeds, batches(split, n, condition)).items():
+        for model, by_key in _predict(encoders, probes, seeds, batches(split, n, condition)).items():
             for key, values in by_key.items():
                 preds[model][key][test_set] = values
         truth[test_set] = bank.ef(split, n)
@@ -147,10 +173,10 @@ def evaluate(models: list[str], sizes: Sizes = DEFAULT_SIZES, probe_seeds: int =
         "seed": seed,
         "n": {c: len(truth[c]) for c in truth},
         "n_train": sizes.train, "n_val": sizes.val,
-        "models": summarise(truth, preds, families, infos, linear_infos, seeds),
+        "models": summarise(truth, preds, families, probes, seeds),
         "train_mean_constant": train_mean_constant(truth, bank.ef("train", sizes.train)),
         "protocol": protocol_card(frames, size, seeds, training.to_dict()),
         "wall_s": {k: round(v, 1) if isinstance(v, float) else v for k, v in wall.items()},
         "threads": torch.get_num_threads(), "device": str(dev),
     }
-    return Evaluation(results, probes, preds, truth, folders)
+    return Evaluation(results, probes.attentive, preds, truth, folders)

@@ -64,18 +64,28 @@ def train_mean_constant(truth: dict[str, np.ndarray], train_ef: np.ndarray) -> d
             "pediatric": {"mae": _r(regression_metrics(constant("pediatric"), truth["pediatric"])["mae"])}}
 
 
-def summarise(truth: dict[str, np.ndarray], preds: dict[str, dict], families: dict[str, str],
-              infos: dict[str, list[dict]], linear_infos: dict[str, dict], seeds: list[int]) -> dict:
+def _seed_runs(truth: dict[str, np.ndarray], preds: dict, keys: list, infos: list[dict]) -> list[dict]:
+    """One probe per seed: its numbers, its seed, its training length and its val metrics."""
+    runs = [_per_probe(truth, preds[key]) for key in keys]
+    for run, info in zip(runs, infos):
+        run.update(seed=info["seed"], epochs=info["epochs"], best_epoch=info["best_epoch"],
+                   val={k: _r(v) for k, v in info["val"].items()})
+    return runs
+
+
+def summarise(truth: dict[str, np.ndarray], preds: dict[str, dict], families: dict[str, str], probes,
+              seeds: list[int]) -> dict:
     """results.json's "models": per model the attentive probe's mean/std over seeds, each seed's own
-    numbers ("probe_seeds"), and the linear probe ("linear_probe")."""
+    numbers ("probe_seeds"), the linear probe ("linear_probe"), and the beat view ("beat_probe": the
+    attentive probe on each token beside its change over the beat, mean/std over seeds and each seed's
+    numbers). `probes`: model_zoo.evaluate.run.Probes (its infos)."""
     models = {}
     for name, family in families.items():
-        runs = [_per_probe(truth, preds[name][s]) for s in seeds]
-        for run, info in zip(runs, infos[name]):
-            run.update(seed=info["seed"], epochs=info["epochs"], best_epoch=info["best_epoch"],
-                       val={k: _r(v) for k, v in info["val"].items()})
-        lin = linear_infos[name]
+        runs = _seed_runs(truth, preds[name], seeds, probes.infos[name])
+        beat = _seed_runs(truth, preds[name], [("beat", s) for s in seeds], probes.beat_infos[name])
+        lin = probes.linear_infos[name]
         linear = {**_block([_per_probe(truth, preds[name]["linear"])]), "alpha": lin["alpha"],
                   "val": {k: _r(v) for k, v in lin["val"].items()}}
-        models[name] = {"family": family, **_block(runs), "probe_seeds": runs, "linear_probe": linear}
+        models[name] = {"family": family, **_block(runs), "probe_seeds": runs, "linear_probe": linear,
+                        "beat_probe": {**_block(beat), "probe_seeds": beat}}
     return models

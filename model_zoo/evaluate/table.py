@@ -1,5 +1,5 @@
-"""results.json -> results.md: our table, the linear-probe view, and the EchoJEPA preprint's own
-figures beside them, labelled as theirs."""
+"""results.json -> results.md: our table, the linear-probe view, the beat view (with the claims checked
+through it), and the EchoJEPA preprint's own figures beside them, labelled as theirs."""
 from __future__ import annotations
 
 from echo.degrade import BENCHMARK_CONDITIONS
@@ -58,6 +58,40 @@ def _floor_row(results: dict, columns: int) -> list[list]:
     return [row + [mae] * (columns - len(row))]
 
 
+def beat_view(results: dict) -> dict | None:
+    """results with each model's beat-view probe in place of its attentive one, or None for a results.json
+    written before the beat view existed."""
+    if not all("beat_probe" in m for m in results["models"].values()):
+        return None
+    return {**results, "models": {name: {"family": m["family"], **m["beat_probe"]}
+                                  for name, m in results["models"].items()}}
+
+
+def _beat_section(results: dict, header: list[str]) -> list[str]:
+    """The beat view's table and the claims checked through it (nothing for files without it)."""
+    beat = beat_view(results)
+    if beat is None:
+        return []
+    return [
+        "## Third view: the attentive probe given the beat (declared 2026-12-03; not the issue's probe)",
+        "",
+        "The same attentive probe, trained, selected and seeded the same way, given each token beside the size "
+        "of its deviation from its place's mean over the clip's time slots (model_zoo.probe_inputs, standardised "
+        "per dimension with the train split's statistics). EF is a change between end-diastole and "
+        "end-systole, and a single query reads tokens mostly through a weighted mean, which cannot hold it. "
+        "This view was designed after val-only diagnostics (model_zoo/RECIPES.md, \"Can the probe see the "
+        "beat?\") and fixed before its first look at test; the issue's probe stays the table above. It reads "
+        "what changes over the clip, so read its degradation columns beside its clean one: on val it lost "
+        "more under the benchmark's degradations than the attentive probe did.",
+        "",
+        *_table(header, _probe_rows(beat, lambda m: m)),
+        "",
+        "The preprint's claims through this view:",
+        "",
+        *render_claims(beat),
+    ]
+
+
 def render_claims(results: dict) -> list[str]:
     """Markdown lines: the claims check as one table per JEPA / MAE pair, or one line saying why there is none."""
     pairs = claim_pairs(results)
@@ -113,6 +147,7 @@ def render_markdown(results: dict) -> str:
         "",
         *_table(header, _probe_rows(results, lambda m: m["linear_probe"])),
         "",
+        *_beat_section(results, header),
         "## For comparison: the EchoJEPA preprint's figures (theirs, not ours)",
         "",
         "From arXiv 2602.02603 on real echocardiograms with ViT-L/G encoders. Our numbers come from "

@@ -27,11 +27,11 @@ import numpy as np
 import torch
 
 from echo.degrade import BENCHMARK_CONDITIONS
-from model_zoo.beat import beat_deviation
 from model_zoo.evaluate.run import load_models
 from model_zoo.evaluate.summary import rel_pct
 from model_zoo.experiments.degraded_probe import features
 from model_zoo.features import ClipBank, PixelEncoder, input_shape, random_encoder
+from model_zoo.probe_inputs import standardiser
 from model_zoo.probes import ProbeTraining, fit_attentive, predict_tokens
 
 BASE = ProbeTraining()
@@ -46,32 +46,6 @@ VARIANTS = {
     "long": (replace(BASE, max_epochs=300, patience=40), "none"),
     "beat": (BASE, "beat"),
 }
-
-
-def beat_features(tokens: torch.Tensor, t_slots: int) -> torch.Tensor:
-    """Each token beside how far it lies from its place's mean over the clip's time slots, per dimension:
-    the single-query probe pools tokens, and a pooled mean cannot see how much a place changes between
-    end-diastole and end-systole, which is what EF measures. Tokens ordered t' * places + place.
-    (n, N, D) -> (n, N, 2D) float16"""
-    z = tokens.float()
-    moving = beat_deviation(z, t_slots).abs().flatten(1, 2)                 # (n, N, D)
-    return torch.cat([z, moving], -1).half()
-
-
-def standardiser(train: torch.Tensor, kind: str, t_slots: int | None = None):
-    """A function tokens (n, N, D) -> standardised float16 tokens, from the training tokens' statistics.
-    A std is floored at 1/100 of the mean std, so near-constant features (pixels' position features)
-    stay small instead of overflowing float16. 'beat': beat_features over `t_slots`, then 'dim'."""
-    if kind == "none":
-        return lambda t: t
-    if kind == "beat":
-        per_dim = standardiser(beat_features(train, t_slots), "dim")
-        return lambda t: per_dim(beat_features(t, t_slots))
-    axes = (0, 1) if kind == "dim" else (0,)
-    x = train.float()
-    mean, std = x.mean(axes), x.std(axes)                        # (D,) or (N, D)
-    std = std.clamp_min(0.01 * float(std.mean()))
-    return lambda t: ((t.float() - mean) / std).clamp(-1e4, 1e4).half()
 
 
 def main(argv: list[str] | None = None) -> None:
