@@ -94,3 +94,16 @@ def test_the_figure_puts_each_row_where_its_numbers_say(tmp_path):
     assert fig.layout.shapes[0].y0 == 2.3 and fig.layout.shapes[1].x0 == 10.2  # the preprint's line, the floor
     fig, caption = scoreboard_figure(rows_of(path)[-1:])                      # the MAE alone: no correlation
     assert len(fig.data) == 1 and "rank correlation" not in caption
+
+
+def test_the_beat_view_shows_where_a_run_measured_it_and_older_runs_say_so(tmp_path):
+    beat = lambda clean, degradation: {"beat_probe": {"clean": {"mae": clean, "mae_std": 0.2},
+                                                      "mean_rel_degradation_pct": degradation}}
+    path = tmp_path / "new_results.json"
+    models = {"j": {**model("jepa", 7.0, 30.0, 9.0), **beat(4.1, 120.0)},
+              "random": {**model("random", 6.0, 60.0, 10.0), **beat(3.9, 150.0)},
+              "pixels": {**model("pixels", 6.8, 40.0, 9.5), **beat(3.8, 110.0)}}
+    path.write_text(json.dumps({"models": models}))
+    assert render(rows_of(path)).splitlines()[2].endswith("| 4.10 ± 0.20, +120.0% (untrained 3.90) |")
+    old = results_file(tmp_path / "old_results.json", 6.9, j=model("jepa", 7.0, 30.0, 9.0))
+    assert render(rows_of(old)).splitlines()[2].endswith("| not measured (older run) |")

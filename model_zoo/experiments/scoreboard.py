@@ -6,7 +6,8 @@ RECIPES.md reads recipes run by run; this puts every JEPA and MAE row of the com
 side by side, each beside its own run's untrained-encoder and pixel rows (a run's fingerprint: rows whose
 baselines differ were measured on other crops, so compare within a protocol; a run of gain-normalised models
 also shows its gain-normalised pixel row, what those models' input holds), with the mean MAE over the six
-benchmark conditions. Below the table, across the JEPA rows, the rank correlation of clean EF MAE with the
+benchmark conditions, and the evaluation's beat view where the run had it (model_zoo.evaluate's third
+view; runs before 2026-12-03 did not). Below the table, across the JEPA rows, the rank correlation of clean EF MAE with the
 mean relative degradation and with the benchmark mean: a strong negative first and a weak second say the
 recipes trade clean EF for a smaller *relative* loss without getting better under degradation.
 """
@@ -34,6 +35,15 @@ def benchmark_mean(model: dict) -> float:
     return float(np.mean([model["degraded"][c]["mae"] for c in BENCHMARK_CONDITIONS]))
 
 
+def beat_view_of(model: dict) -> dict | None:
+    """The beat view's clean MAE, its std and mean relative degradation (results.json "beat_probe"), or None
+    for a file written before the evaluation had it."""
+    b = model.get("beat_probe")
+    if b is None:
+        return None
+    return {"clean": b["clean"]["mae"], "clean_std": b["clean"]["mae_std"], "degradation": b["mean_rel_degradation_pct"]}
+
+
 def rows_of(path: Path, families: tuple[str, ...] = PRETRAINED) -> list[dict]:
     """One row per model of these families in a results.json (default JEPA and MAE), with its run's
     baselines."""
@@ -56,7 +66,8 @@ def rows_of(path: Path, families: tuple[str, ...] = PRETRAINED) -> list[dict]:
                      "clean": m["clean"]["mae"], "clean_std": m["clean"].get("mae_std", 0.0),
                      "degradation": m["mean_rel_degradation_pct"], "pediatric": m["pediatric"]["mae"],
                      "benchmark_mean": benchmark_mean(m), "random": base["random"], "pixels": base["pixels"],
-                     "pixels_normalised": normalised, "floor": floor})
+                     "pixels_normalised": normalised, "floor": floor, "beat": beat_view_of(m),
+                     "random_beat": beat_view_of(models["random"])})
     return rows
 
 
@@ -86,16 +97,24 @@ def baselines(row: dict) -> str:
     return f"{row['random']:.2f} / {row['pixels']:.2f}{normalised}"
 
 
+def beat_cell(row: dict) -> str:
+    """The beat view's clean MAE and degradation beside the run's untrained encoder's, or why there is none."""
+    b, r = row.get("beat"), row.get("random_beat")
+    if b is None:
+        return "not measured (older run)"
+    return f"{plus_minus(b['clean'], b['clean_std'])}, {b['degradation']:+.1f}% (untrained {r['clean']:.2f})"
+
+
 def render(rows: list[dict]) -> str:
     """The markdown table, grouped by protocol (the run's pixel row) and sorted by clean MAE, and the
     JEPA rows' rank correlations."""
     header = ["run", "model", "clean EF MAE", "mean rel. degradation", "benchmark mean MAE", "pediatric",
-              "run's random / pixels clean (gain-normalised pixels)"]
+              "run's random / pixels clean (gain-normalised pixels)", "beat view: clean, degradation"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for r in sorted(rows, key=lambda r: (-r["pixels"], r["clean"])):
         lines.append("| " + " | ".join([
             r["run"], r["model"], plus_minus(r["clean"], r["clean_std"]), f"{r['degradation']:+.1f}%",
-            f"{r['benchmark_mean']:.2f}", f"{r['pediatric']:.2f}", baselines(r)]) + " |")
+            f"{r['benchmark_mean']:.2f}", f"{r['pediatric']:.2f}", baselines(r), beat_cell(r)]) + " |")
     rho = jepa_correlations(rows)
     if rho:
         lines += ["", f"Across the {rho[0]} JEPA rows, Spearman's rank correlation of clean EF MAE with the mean "
