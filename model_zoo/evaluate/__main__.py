@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> None:
                         help=f"clips in the {split} split (default {getattr(DEFAULT_SIZES, split)})")
     ap.add_argument("--probe-seeds", type=int, default=3, help="attentive probes per model (seed, seed+1, ...)")
     ap.add_argument("--seed", type=int, default=0, help="first probe seed and the random encoder's seed")
-    ap.add_argument("--threads", type=int, help="torch CPU threads")
+    ap.add_argument("--threads", type=int, help="torch CPU threads (float rounding differs with the count, and "
+                    "probes near the floor follow it; results.json records it)")
     ap.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     ap.add_argument("--ship", action="store_true",
                     help="save shipped models' probes and card results, copy results.json to model_zoo/")
