@@ -81,8 +81,9 @@ def _beat_section(results: dict, header: list[str]) -> list[str]:
         "end-systole, and a single query reads tokens mostly through a weighted mean, which cannot hold it. "
         "This view was designed after val-only diagnostics (model_zoo/RECIPES.md, \"Can the probe see the "
         "beat?\") and fixed before its first look at test; the issue's probe stays the table above. It reads "
-        "what changes over the clip, so read its degradation columns beside its clean one: on val it lost "
-        "more under the benchmark's degradations than the attentive probe did.",
+        "what changes over the clip, so read its degradation columns beside its clean one: on raw clips a "
+        "gain field moves each token's deviation as much as the heart does, and this view lost two to four "
+        "times more under the benchmark's degradations than the attentive probe on the shipped pair.",
         "",
         *_table(header, _probe_rows(beat, lambda m: m)),
         "",
