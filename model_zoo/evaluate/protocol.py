@@ -18,10 +18,9 @@ the 2 cores and made wall time meaningless):
   30 minutes, and every condition gets them. Measured: the default run on jepa-small + mae-small
   took 784 s with 2 threads (wall_s in model_zoo/results.json).
 Quick (--quick): 200 + 50 train/val, 50 clips per condition: 41 + ~55 + 89 + 8 s, ~3 min on one core.
-The beat view (2026-12-03) adds 3 attentive probes per encoder on (N, 2D) inputs: the shipped pair's run
-at one thread beside a training run took 3,549 s (features 368, probes 1,765, conditions 1,416); scaling
-the parts without probes by that run against the 794 s one (x2.9) puts a default run alone at two threads
-near 1,200 s, inside the 30 minutes (an estimate, not a measurement).
+The beat view (2026-12-03) adds 3 attentive probes per encoder on (N, 2D) inputs. Measured on the shipped
+pair alone at two threads: 1,659 s (features 160, probes 775, conditions 723), inside 30 minutes with
+little room (794 s before the view); at one thread beside a training run 3,549 s.
 """
 from __future__ import annotations
 
