@@ -16,7 +16,7 @@ the 2 cores and made wall time meaningless):
   Total ~1,450 s = 24 min on one core; with 2 threads the encoders run ~1.7x faster (the
   pretraining recipe's measurement), ~17 min. So the issue's 500 test clips per condition fit in
   30 minutes, and every condition gets them. Measured: the default run on jepa-small + mae-small
-  took 784 s with 2 threads (wall_s in model_zoo/results.json).
+  took 784 s with 2 threads before the beat view (wall_s in model_zoo/results.json holds the latest run's).
 Quick (--quick): 200 + 50 train/val, 50 clips per condition: 41 + ~55 + 89 + 8 s, ~3 min on one core.
 The beat view (2026-12-03) adds 3 attentive probes per encoder on (N, 2D) inputs. Measured on the shipped
 pair alone at two threads: 1,659 s (features 160, probes 775, conditions 723), inside 30 minutes with

@@ -96,19 +96,24 @@ class Probes:
     beat_infos: dict = field(default_factory=dict)
 
 
+def _fit_seeds(tr_inputs: torch.Tensor, tr_ef: np.ndarray, va_inputs: torch.Tensor, va_ef: np.ndarray,
+               seeds: list[int], training: ProbeTraining, device) -> tuple[list, list[dict]]:
+    """One attentive probe per seed on the same inputs (n, N, D): (probes, infos)."""
+    fits = [fit_attentive(tr_inputs, tr_ef, va_inputs, va_ef, s, training, device) for s in seeds]
+    return [f for f, _ in fits], [i for _, i in fits]
+
+
 def _fit_probes(encoders: dict, feats: dict, seeds: list[int], training: ProbeTraining, device,
                 progress: bool) -> Probes:
     """Attentive probes (one per seed), a ridge probe, and beat-view probes (one per seed) per encoder."""
     p = Probes()
     for name in tqdm(encoders, desc="probes", disable=not progress, leave=False):
         tr, va = feats["train"][name], feats["val"][name]
-        fits = [fit_attentive(tr.tokens, tr.ef, va.tokens, va.ef, s, training, device) for s in seeds]
-        p.attentive[name], p.infos[name] = [f for f, _ in fits], [i for _, i in fits]
+        p.attentive[name], p.infos[name] = _fit_seeds(tr.tokens, tr.ef, va.tokens, va.ef, seeds, training, device)
         p.linear[name], p.linear_infos[name] = fit_linear(tr.pooled, tr.ef, va.pooled, va.ef)
-        inputs = standardiser(tr.tokens, "beat", encoders[name].grid[0])
-        tr_beat, va_beat = inputs(tr.tokens), inputs(va.tokens)             # (n, N, 2D), once for every seed
-        fits = [fit_attentive(tr_beat, tr.ef, va_beat, va.ef, s, training, device) for s in seeds]
-        p.beat_inputs[name], p.beat[name], p.beat_infos[name] = inputs, [f for f, _ in fits], [i for _, i in fits]
+        inputs = p.beat_inputs[name] = standardiser(tr.tokens, "beat", encoders[name].grid[0])
+        p.beat[name], p.beat_infos[name] = _fit_seeds(inputs(tr.tokens), tr.ef, inputs(va.tokens), va.ef,  # (n, N, 2D)
+                                                      seeds, training, device)
     return p
 
 

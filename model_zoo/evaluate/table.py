@@ -85,7 +85,7 @@ def _beat_section(results: dict, header: list[str]) -> list[str]:
         "gain field moves each token's deviation as much as the heart does, and this view lost two to four "
         "times more under the benchmark's degradations than the attentive probe on the shipped pair.",
         "",
-        *_table(header, _probe_rows(beat, lambda m: m)),
+        *_table(header, _probe_rows(results, lambda m: m["beat_probe"])),
         "",
         "The preprint's claims through this view:",
         "",
