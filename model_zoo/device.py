@@ -1,5 +1,10 @@
-"""Where models run: the named device, else CUDA, then Apple MPS, then the CPU."""
+"""Where models run: the named device, else CUDA, then Apple MPS, then the CPU; and what the host is,
+recorded beside measured numbers (float rounding, and so a chaotic probe's fit, follows the CPU's kernels)."""
 from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
 
 import torch
 
@@ -12,3 +17,14 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def host() -> dict:
+    """The machine a number was measured on: CPU model, the vector kernels torch dispatches to, cores, torch."""
+    cpu = platform.processor() or platform.machine()
+    info = Path("/proc/cpuinfo")
+    if info.is_file():
+        names = [line.split(":", 1)[1].strip() for line in info.read_text().splitlines() if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return {"cpu": cpu, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cores": os.cpu_count(),
+            "torch": torch.__version__}

@@ -13,7 +13,11 @@ constant per head to the scores, which softmax removes (so there is no key bias)
 scale and shift are applied to the query side and the attended values, so no gradient the size
 of the tokens is ever formed.
 
-Probes are saved beside their encoder as probe.safetensors + probe.json and loaded safely.
+The evaluation's beat view (BeatProbe) is the same head reading each token beside its change over the
+beat (model_zoo.probe_inputs.BeatInputs), with its input statistics kept as buffers.
+
+Probes are saved beside their encoder as probe.safetensors + probe.json (the beat view as
+beat_probe.safetensors + beat_probe.json) and loaded safely.
 """
 from __future__ import annotations
 
@@ -28,8 +32,13 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-PROBE_WEIGHTS = "probe.safetensors"
-PROBE_CARD = "probe.json"
+from model_zoo.probe_inputs import BeatInputs, Standardise
+
+PROBE = "probe"                      # file stem of the attentive probe beside an encoder
+BEAT_PROBE = "beat_probe"            # file stem of the beat view's probe
+KIND = {PROBE: "attentive", BEAT_PROBE: "beat"}
+PROBE_WEIGHTS, PROBE_CARD = f"{PROBE}.safetensors", f"{PROBE}.json"
+BEAT_PROBE_WEIGHTS, BEAT_PROBE_CARD = f"{BEAT_PROBE}.safetensors", f"{BEAT_PROBE}.json"
 
 
 def probe_heads(dim: int, most: int = 4) -> int:
@@ -96,6 +105,35 @@ class ProbeHead(nn.Module):
     def ef(self, tokens: torch.Tensor) -> torch.Tensor:
         """EF in %. (B, N, D) -> (B,)"""
         return self.from_z(self(tokens))
+
+
+class BeatProbe(nn.Module):
+    """The beat view as one module: tokens (B, N, D) -> BeatInputs (B, N, 2D) -> attentive probe -> EF.
+    Trained as the evaluation trains it (the head on the inputs' output), so it predicts from tokens alone."""
+
+    def __init__(self, inputs: BeatInputs, head: ProbeHead):
+        super().__init__()
+        self.inputs, self.head = inputs, head
+
+    @property
+    def ef_mean(self) -> torch.Tensor:
+        """The head's training-split EF mean (its device is the probe's)."""
+        return self.head.ef_mean
+
+    @property
+    def ef_std(self) -> torch.Tensor:
+        return self.head.ef_std
+
+    def config(self) -> dict:
+        return {**self.head.config(), "t_slots": self.inputs.t_slots}
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, N, D) -> z-scored EF (B,)"""
+        return self.head(self.inputs(tokens))                                      # (B, N, 2D) in
+
+    def ef(self, tokens: torch.Tensor) -> torch.Tensor:
+        """EF in %. (B, N, D) -> (B,)"""
+        return self.head.from_z(self(tokens))
 
 
 class LinearProbe(nn.Module):
@@ -227,31 +265,47 @@ def fit_linear(train_pooled: torch.Tensor, train_ef: np.ndarray, val_pooled: tor
     return probe.eval(), {"alpha": best[1], "val": val}
 
 
-def save_probe(probe: ProbeHead, model_dir: str | Path, meta: dict) -> Path:
-    """Write probe.safetensors and probe.json (kind, dims, ef_mean, ef_std + meta) into model_dir."""
-    model_dir = Path(model_dir)
+def probe_files(model_dir: str | Path, stem: str = PROBE) -> tuple[Path, Path]:
+    """(weights, card) of the probe saved under `stem` (PROBE or BEAT_PROBE) beside an encoder."""
+    if stem not in KIND:
+        raise ValueError(f"unknown probe {stem!r}; known: {', '.join(KIND)}")
+    return Path(model_dir) / f"{stem}.safetensors", Path(model_dir) / f"{stem}.json"
+
+
+def save_probe(probe: ProbeHead | BeatProbe, model_dir: str | Path, meta: dict, stem: str = PROBE) -> Path:
+    """Write <stem>.safetensors and <stem>.json (kind, dim, heads, mlp_ratio, ef_mean, ef_std, for a
+    BeatProbe t_slots, + meta) into model_dir; stem PROBE takes a ProbeHead, BEAT_PROBE a BeatProbe."""
+    kind = "beat" if isinstance(probe, BeatProbe) else "attentive"
+    if KIND.get(stem) != kind:
+        raise ValueError(f"a {kind} probe cannot be saved as {stem!r}")
+    weights, card_path = probe_files(model_dir, stem)
     state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in probe.state_dict().items()}
-    save_file(state, str(model_dir / PROBE_WEIGHTS))
-    card = {"kind": "attentive", **probe.config(), "ef_mean": probe.ef_mean.item(),
-            "ef_std": probe.ef_std.item(), **meta}
-    (model_dir / PROBE_CARD).write_text(json.dumps(card, indent=1))
-    return model_dir / PROBE_CARD
+    save_file(state, str(weights))
+    card = {"kind": kind, **probe.config(), "ef_mean": probe.ef_mean.item(), "ef_std": probe.ef_std.item(), **meta}
+    card_path.write_text(json.dumps(card, indent=1))
+    return card_path
 
 
-def load_probe(model_dir: str | Path, device: str | torch.device = "cpu") -> ProbeHead:
-    """The attentive probe saved beside an encoder, in eval mode; its probe.json is in `.meta`."""
-    model_dir = Path(model_dir)
-    meta = json.loads((model_dir / PROBE_CARD).read_text())
-    if meta.get("kind") != "attentive":
-        raise ValueError(f"{model_dir / PROBE_CARD}: unsupported probe kind {meta.get('kind')!r}")
+def load_probe(model_dir: str | Path, device: str | torch.device = "cpu", stem: str = PROBE) -> ProbeHead | BeatProbe:
+    """The probe saved beside an encoder under `stem`, in eval mode, its card in `.meta`: PROBE gives the
+    attentive probe (a ProbeHead), BEAT_PROBE the beat view's (a BeatProbe); a card of another kind is refused."""
+    weights, card_path = probe_files(model_dir, stem)
+    meta = json.loads(card_path.read_text())
+    if meta.get("kind") != KIND[stem]:
+        raise ValueError(f"{card_path}: unsupported probe kind {meta.get('kind')!r} (expected {KIND[stem]!r})")
     probe = ProbeHead(meta["dim"], meta["heads"], meta["mlp_ratio"])
-    probe.load_state_dict(load_file(str(model_dir / PROBE_WEIGHTS)))
+    if stem == BEAT_PROBE:
+        if not meta.get("t_slots") or meta["dim"] % 2:
+            raise ValueError(f"{card_path}: a beat probe needs t_slots and an even dim")
+        width = meta["dim"]                                   # 2D: each token beside its change
+        probe = BeatProbe(BeatInputs(meta["t_slots"], Standardise(torch.zeros(width), torch.ones(width))), probe)
+    probe.load_state_dict(load_file(str(weights)))
     probe.meta = meta
     return probe.to(device).eval()
 
 
 @torch.no_grad()
-def predict_ef(wrapper, probe: ProbeHead, x: torch.Tensor) -> torch.Tensor:
+def predict_ef(wrapper, probe: ProbeHead | BeatProbe, x: torch.Tensor) -> torch.Tensor:
     """EF in % from model input clips x (B, T, C, H, W) through the frozen encoder. -> (B,)"""
     tokens = wrapper.tokens(x)                                            # (B, N, D)
     return probe.ef(tokens.to(probe.ef_mean.device))

@@ -23,15 +23,17 @@ def test_analyze_writes_the_report_schema_maps_and_html(tmp_path):
     clip = write_npz(tmp_path / "beat.npz", render_clip(11, "adult", n_frames=48, size=112, fps=50))
     run = app("analyze", str(clip), "--out", str(tmp_path / "out"), "--quick")
     assert run.returncode == 0, run.stderr
+    assert run.stdout.count("(beat view ") == 2
     out = tmp_path / "out"
     report = json.loads((out / "report.json").read_text())
     assert report["clip"] == {"frames": 48, "fps": 50.0, "height": 112, "width": 112, "source": str(clip)}
     assert report["ground_truth"]["ef"] == pytest.approx(render_clip(11, "adult", n_frames=2).truth.ef, abs=0.01)
     assert set(report["models"]) == {"jepa", "mae"}
     for role, m in report["models"].items():
-        assert {"name", "family", "ef", "focus", "degradation", "trajectory", "speckle_ratio"} <= set(m)
-        assert m["family"] == role and 0 < m["ef"] < 100 and m["focus"]["rollout"] > 0
+        assert {"name", "family", "ef", "ef_beat", "focus", "degradation", "trajectory", "speckle_ratio"} <= set(m)
+        assert m["family"] == role and 0 < m["ef"] < 100 and 0 < m["ef_beat"] < 100 and m["focus"]["rollout"] > 0
         assert set(m["degradation"]) >= {"depth_attenuation_1.50", "shadow_high", "haze_med"}
+        assert all(isinstance(d["ef_beat"], float) for d in m["degradation"].values())   # beat view may leave 0-100
         t = m["trajectory"]
         assert t["method"] == "pca" and len(t["coords"][0]) == 3 and t["phase_error_deg"] is not None
         heat = np.load(out / f"{role}.rollout.npy")

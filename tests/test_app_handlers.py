@@ -56,12 +56,30 @@ def test_prediction_cards_show_ef_truth_error_ood_and_the_phantom_warning(exampl
     assert predictions.predictions(example.key, shipped_pair) is predictions.predictions(example.key, shipped_pair)
 
 
+def test_prediction_cards_give_the_beat_views_ef_and_each_probes_test_error(example, shipped_pair):
+    """The shipped models carry the evaluation's beat-view probe too: the card shows both EFs, each with
+    its error against the truth and the probe's recorded phantom test MAE (the two differ)."""
+    cards = predictions.prediction_cards(example.key, shipped_pair)
+    for role, m in shipped_pair.items():
+        p = predictions.predictions(example.key, shipped_pair)[role]
+        assert m.beat_probe is not None and p.ef_beat is not None and p.ef_beat != pytest.approx(p.ef)
+        md = cards[role]
+        assert f"Beat view **EF {p.ef_beat:.1f}%** (error {p.ef_beat - 28:+.1f})" in md
+        for probe in (m.probe, m.beat_probe):
+            assert f"phantom test MAE {probe.meta['test']['clean']['mae']:.2f}" in md
+    # a model without a beat-view probe gets no beat line
+    bare = dataclasses.replace(predictions.predictions(example.key, shipped_pair)["jepa"], ef_beat=None)
+    assert "Beat view" not in predictions.prediction_card(bare, 28.0)
+
+
 def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair):
     video, table = degradation.apply_one(example.key, shipped_pair, "shadow", 0.8)
     assert Path(video).is_file() and "jepa-small" in table and "mae-small" in table and "severity 0.80" in table
+    assert table.count("| beat view |") == 2 and table.count("| attentive |") == 2
     fig, sweep = degradation.sweep(example.key, shipped_pair, "haze")
     assert sweep["severity"][0] == 0 and all(c[0] == 0 for c in sweep["change"].values())
-    assert {t.name for t in fig.data} == {"jepa-small", "mae-small"}
+    assert {t.name for t in fig.data} == {"jepa-small", "mae-small", "jepa-small (beat view)", "mae-small (beat view)"}
+    assert set(sweep["ef_beat"]) == {"jepa", "mae"} and all(c[0] == 0 for c in sweep["change_beat"].values())
     clean = predictions.predictions(example.key, shipped_pair)
     assert sweep["ef"]["jepa"][0] == pytest.approx(clean["jepa"].ef)   # severity 0 is the clean clip
     with pytest.raises(ValueError, match="Unknown degradation"):
@@ -92,6 +110,7 @@ def test_attention_under_a_degradation_shows_the_clean_clips_beat(shipped_pair, 
 def test_models_view_names_models_and_device(shipped_pair):
     text = models.describe_pair(shipped_pair)
     assert "jepa-small" in text and "mae-small" in text and "device **cpu**" in text
+    assert text.count("EF probe shipped (and the beat view's)") == 2
     assert ("jepa-small", "jepa-small") in models.model_choices("jepa")
     assert all(value != "mae-small" for _, value in models.model_choices("jepa"))
     assert models.pick("jepa-small", " /some/path ", "jepa") == "/some/path"
@@ -256,6 +275,10 @@ def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair)
     clip = write_npz(tmp_path / "one.npz", render_clip(9, "adult", n_frames=40, size=112, fps=50))
     shown = audit.run([str(clip)], None, shipped_pair)
     assert shown.table["headers"][:3] == ["file", "true_ef", "error"] and shown.table["data"][0][0] == "one.npz"
+    row = dict(zip(shown.table["headers"], shown.table["data"][0]))
+    for role in shipped_pair:
+        assert row[f"{role}_abs_error_beat"] == pytest.approx(abs(row[f"{role}_ef_beat"] - row["true_ef"]), abs=0.011)
+    assert shown.summary_md.count("(beat view ") == 2
     assert all(Path(p).is_file() for p in shown.downloads) and "**1 clips**" in shown.summary_md
     with pytest.raises(ValueError, match="Upload some clips"):
         audit.run(None, "  ", shipped_pair)

@@ -19,7 +19,7 @@ from model_zoo.evaluate.run import load_models
 from model_zoo.evaluate.table import render_markdown
 from model_zoo.features import ClipBank, model_inputs, split_seeds
 from model_zoo.jepa import JEPA
-from model_zoo.probes import PROBE_CARD, ProbeTraining, load_probe, predict_ef
+from model_zoo.probes import BEAT_PROBE, PROBE_CARD, ProbeTraining, load_probe, predict_ef
 from model_zoo.recipes import get_recipe
 
 FAMILIES = {"jepa-smoke": "jepa", "mae-smoke": "mae", "random": "random", "pixels": "pixels"}
@@ -126,6 +126,14 @@ def test_ship_writes_probes_cards_and_results(tiny):
         m, check = model_zoo.load(folder, device="cpu"), meta["check"]
         x = to_model_input([render_beat(s, "adult", 8, 64) for s in check["clip_seeds"]], frames=8, size=64)
         assert np.abs(predict_ef(m, probe, x).numpy() - check["ef_pred"]).max() < 0.01
+        # the beat view's best-on-val probe ships beside it, with its input statistics, and reproduces too
+        beat = load_probe(folder, stem=BEAT_PROBE)
+        runs = ev.results["models"][meta["encoder"]]["beat_probe"]["probe_seeds"]
+        best = min(runs, key=lambda run: run["val"]["mae"])
+        assert beat.meta["kind"] == "beat" and beat.meta["seed"] == best["seed"] and beat.meta["val"] == best["val"]
+        assert card["results"]["shipped_beat_probe"]["clean"] == best["clean"] == beat.meta["test"]["clean"]
+        recorded = ev.preds[meta["encoder"]][("beat", best["seed"])]["clean"][:len(check["clip_seeds"])]
+        assert np.abs(predict_ef(m, beat, x).numpy() - recorded).max() < 0.01
 
 
 def test_the_floor_is_the_train_mean_constant_of_the_same_test_clips(tiny):

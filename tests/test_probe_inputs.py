@@ -3,7 +3,7 @@ stay finite in float16, and the beat view puts each token's change over the beat
 import pytest
 import torch
 
-from model_zoo.probe_inputs import beat_features, standardiser
+from model_zoo.probe_inputs import BeatInputs, Standardise, beat_features, standardiser
 
 
 def _tokens(seed: int = 0) -> torch.Tensor:
@@ -61,3 +61,31 @@ def test_unknown_inputs_and_a_beat_view_without_time_slots_are_named():
         standardiser(_tokens(), "beat")
     with pytest.raises(ValueError, match="do not split into 2 time slots"):
         standardiser(_tokens(), "beat", 2)                              # 5 tokens
+
+
+def test_a_fitted_beat_stage_keeps_its_statistics_in_its_state_so_it_reloads_exactly():
+    """The beat view ships beside an encoder: its train statistics must travel in the state dict."""
+    t_slots, d = 4, 3
+    train = torch.randn(6, t_slots * 2, d, generator=torch.Generator().manual_seed(0)).half()
+    fitted = standardiser(train, "beat", t_slots)
+    assert isinstance(fitted, BeatInputs) and set(fitted.state_dict()) == {"scale.mean", "scale.std"}
+    blank = BeatInputs(t_slots, Standardise(torch.zeros(2 * d), torch.ones(2 * d)))
+    other = torch.randn(2, t_slots * 2, d, generator=torch.Generator().manual_seed(1)).half()
+    assert not torch.equal(blank(other), fitted(other))
+    blank.load_state_dict(fitted.state_dict())
+    assert torch.equal(blank(other), fitted(other))
+    with pytest.raises(ValueError, match="time slots"):
+        BeatInputs(0, Standardise(torch.zeros(2 * d), torch.ones(2 * d)))
+
+
+def test_the_beat_stage_computes_exactly_what_the_evaluations_formula_does():
+    """Shipped numbers were made by this formula (beat features, per-dimension statistics with the std
+    floored at 1/100 of its mean, clamp, float16); the module form must give the same bits."""
+    t_slots = 4
+    train = (torch.randn(12, t_slots * 3, 5, generator=torch.Generator().manual_seed(2)) * 3 + 1).half()
+    other = (torch.randn(3, t_slots * 3, 5, generator=torch.Generator().manual_seed(3)) * 4).half()
+    x = beat_features(train, t_slots).float()
+    mean, std = x.mean((0, 1)), x.std((0, 1))
+    std = std.clamp_min(0.01 * float(std.mean()))
+    by_hand = ((beat_features(other, t_slots).float() - mean) / std).clamp(-1e4, 1e4).half()
+    assert torch.equal(standardiser(train, "beat", t_slots)(other), by_hand)

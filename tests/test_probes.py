@@ -15,8 +15,10 @@ from model_zoo.checkpoint import export, read_card
 from model_zoo.data import render_beat
 from model_zoo.features import PixelEncoder, random_encoder
 from model_zoo.jepa import JEPA
-from model_zoo.probes import (PROBE_CARD, PROBE_WEIGHTS, ProbeHead, ProbeTraining, fit_attentive, fit_linear,
-                              load_probe, predict_ef, predict_tokens, probe_heads, save_probe)
+from model_zoo.probe_inputs import standardiser
+from model_zoo.probes import (BEAT_PROBE, BEAT_PROBE_CARD, BEAT_PROBE_WEIGHTS, PROBE, PROBE_CARD, PROBE_WEIGHTS,
+                              BeatProbe, ProbeHead, ProbeTraining, fit_attentive, fit_linear, load_probe, predict_ef,
+                              predict_tokens, probe_heads, save_probe)
 from model_zoo.recipes import get_recipe
 from model_zoo.wrapper import EncoderWrapper
 from model_zoo.registry import SHIPPED
@@ -134,6 +136,45 @@ def test_save_load_round_trip_gives_identical_predictions(smoke_jepa):
     assert read_card(smoke_jepa)["results"] == {}                 # the card is not the probe's to change
 
 
+def test_a_beat_probe_round_trips_with_its_input_statistics(smoke_jepa):
+    """The beat view's probe saves its input stage's train statistics beside the head, loads as a BeatProbe
+    under its own file names (the attentive probe's files untouched), and predicts identically."""
+    m = model_zoo.load(smoke_jepa, device="cpu")
+    x = torch.randn(3, 8, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    tokens = m.tokens(x)                                                       # (3, N, 48)
+    torch.manual_seed(0)
+    probe = BeatProbe(standardiser(tokens * 3 + 1, "beat", m.grid[0]), ProbeHead(96, 4, ef_mean=50.0, ef_std=10.0))
+    before = sorted(p.name for p in smoke_jepa.iterdir())
+    with pytest.raises(ValueError, match="cannot be saved as 'probe'"):
+        save_probe(probe, smoke_jepa, {"seed": 2})                           # not over the attentive probe
+    save_probe(probe, smoke_jepa, {"seed": 2}, stem=BEAT_PROBE)
+    assert sorted(p.name for p in smoke_jepa.iterdir()) == sorted(before + [BEAT_PROBE_CARD, BEAT_PROBE_WEIGHTS])
+    meta = json.loads((smoke_jepa / BEAT_PROBE_CARD).read_text())
+    assert meta["kind"] == "beat" and meta["dim"] == 96 and meta["t_slots"] == m.grid[0] and meta["ef_std"] == 10.0
+    loaded = load_probe(smoke_jepa, stem=BEAT_PROBE)
+    assert isinstance(loaded, BeatProbe) and loaded.meta == meta
+    assert torch.equal(loaded.inputs.scale.std, probe.inputs.scale.std)
+    assert torch.equal(predict_ef(m, loaded, x), predict_ef(m, probe, x))
+    with pytest.raises(ValueError, match="expected 'attentive'"):
+        load_probe(_copied_as_probe(smoke_jepa))
+    meta.pop("t_slots")
+    (smoke_jepa / BEAT_PROBE_CARD).write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="needs t_slots"):
+        load_probe(smoke_jepa, stem=BEAT_PROBE)
+    for name in (BEAT_PROBE_CARD, BEAT_PROBE_WEIGHTS):
+        (smoke_jepa / name).unlink()                                           # the folder is shared
+
+
+def _copied_as_probe(folder):
+    """A folder whose probe.json is a beat probe's card: the attentive slot holding the wrong kind."""
+    import shutil
+    bad = folder.parent / "beat-as-attentive"
+    bad.mkdir(exist_ok=True)
+    shutil.copyfile(folder / BEAT_PROBE_CARD, bad / PROBE_CARD)
+    shutil.copyfile(folder / BEAT_PROBE_WEIGHTS, bad / PROBE_WEIGHTS)
+    return bad
+
+
 def test_random_encoder_is_the_same_architecture_and_seeded(smoke_jepa):
     m = model_zoo.load(smoke_jepa, device="cpu")
     a, b, c = random_encoder(m, 0), random_encoder(m, 0), random_encoder(m, 1)
@@ -184,20 +225,23 @@ def test_pixel_tokens_follow_the_encoder_token_order():
     assert enc.pooled(x).shape == (2, 16 * 28 * 28)
 
 
-SHIPPED_PROBES = sorted(p.parent for p in SHIPPED.glob(f"*/{PROBE_CARD}")) if SHIPPED.is_dir() else []
+SHIPPED_PROBES = sorted((p.parent, stem) for stem in (PROBE, BEAT_PROBE)
+                        for p in SHIPPED.glob(f"*/{stem}.json")) if SHIPPED.is_dir() else []
+CARD_KEY = {PROBE: "shipped_probe", BEAT_PROBE: "shipped_beat_probe"}
 TOLERANCE = 0.01           # EF points per clip: the same clips, pipeline and batches; only thread counts may differ
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not SHIPPED_PROBES, reason="no shipped probe in model_zoo/checkpoints yet; the owner adds "
                     "them with python -m model_zoo.evaluate --out DIR --ship")
-@pytest.mark.parametrize("folder", SHIPPED_PROBES, ids=lambda p: p.name)
-def test_shipped_probe_reproduces_its_card(folder):
+@pytest.mark.parametrize("folder,stem", SHIPPED_PROBES, ids=lambda p: getattr(p, "name", p))
+def test_shipped_probe_reproduces_its_card(folder, stem):
     """Re-render the probe's check clips (the first clean test clips), predict through the shipped
-    encoder and probe, and match the predictions and MAE recorded when the card's numbers were made."""
-    m, probe = model_zoo.load(folder, device="cpu"), load_probe(folder)
+    encoder and probe (the attentive probe, then the beat view's), and match the predictions and MAE
+    recorded when the card's numbers were made."""
+    m, probe = model_zoo.load(folder, device="cpu"), load_probe(folder, stem=stem)
     meta, card = probe.meta, read_card(folder)
-    assert card["results"]["shipped_probe"]["clean"] == meta["test"]["clean"]
+    assert card["results"][CARD_KEY[stem]]["clean"] == meta["test"]["clean"]
     check, frames, size = meta["check"], meta["protocol"]["frames"], meta["protocol"]["size"]
     clips = [render_beat(s, "adult", frames, size) for s in check["clip_seeds"]]
     pred = torch.cat([predict_ef(m, probe, to_model_input(clips[i:i + 16], frames=frames, size=size))

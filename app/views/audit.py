@@ -59,6 +59,8 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
     for role in pair:
         s = summ[role]
         mae = "n/a" if s["ef_mae"] is None else f"{s['ef_mae']:.2f}"
+        if s.get("ef_mae_beat") is not None:
+            mae += f" (beat view {s['ef_mae_beat']:.2f})"
         sens = "n/a" if s["mean_sensitivity"] is None else f"{s['mean_sensitivity']:.2f}"
         focus = "n/a" if s["mean_focus_ratio"] is None else f"{s['mean_focus_ratio']:.2f}"
         lines.append(f"- {pair[role].name}: EF MAE {mae} over clips with a true EF; mean |EF change| under the "

@@ -40,13 +40,14 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
         return str(video), clean, bad
 
     video, clean, bad = cached((clip_key, "degrade", names, name, float(severity), int(seed)), run)
-    rows = ["| model | clean EF | degraded EF | change |", "|---|---|---|---|"]
+    rows = ["| model | probe | clean EF | degraded EF | change |", "|---|---|---|---|---|"]
     for role in pair:
-        c, d = clean[role].ef, bad[role].ef
-        if c is None:
-            rows.append(f"| {clean[role].name} | no probe | no probe | |")
-        else:
-            rows.append(f"| {clean[role].name} | {c:.1f}% | {d:.1f}% | {d - c:+.1f} |")
+        for probe, c, d in (("attentive", clean[role].ef, bad[role].ef),
+                            ("beat view", clean[role].ef_beat, bad[role].ef_beat)):
+            if c is not None:
+                rows.append(f"| {clean[role].name} | {probe} | {c:.1f}% | {d:.1f}% | {d - c:+.1f} |")
+        if clean[role].ef is None and clean[role].ef_beat is None:
+            rows.append(f"| {clean[role].name} | no probe | | | |")
     head = f"**{name.replace('_', ' ')}** at severity {float(severity):.2f} (left: clean, right: degraded)"
     warnings = {p.warning for p in clean.values() if p.warning}
     note = "".join(f"\n\n⚠️ {w}" for w in sorted(warnings))

@@ -1,5 +1,7 @@
-"""View 1: each model's EF on the clip, beside the ground truth when known, with the out-of-distribution
-score and, for phantom-trained models, the plain warning that their EF is not a measurement."""
+"""View 1: each model's EF on the clip, through its attentive probe and, where one ships, through the beat
+view's probe, beside the ground truth when known and each probe's phantom test error, with the
+out-of-distribution score and, for phantom-trained models, the plain warning that their EF is not a
+measurement."""
 from __future__ import annotations
 
 from app.session import cached, get_clip
@@ -12,14 +14,26 @@ def predictions(clip_key: str, pair: dict[str, LoadedModel]) -> dict[str, Predic
     return cached((clip_key, "predict", names), lambda: predict(pair, get_clip(clip_key)))
 
 
-def prediction_card(p: Prediction, truth: float | None) -> str:
-    """Markdown for one model's column."""
-    if p.ef is None:
+def _test_mae(probe) -> str:
+    """', phantom test MAE x' from a shipped probe's card, or '' (a probe with no recorded test)."""
+    mae = (getattr(probe, "meta", None) or {}).get("test", {}).get("clean", {}).get("mae")
+    return "" if mae is None else f"; phantom test MAE {mae:.2f}"
+
+
+def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | None = None) -> str:
+    """Markdown for one model's column; model (optional) gives each probe's recorded test error."""
+    err = lambda ef: f" (error {ef - truth:+.1f})" if truth is not None else ""
+    if p.ef is None and p.ef_beat is None:
         head = f"### {p.name}\nNo EF probe for this model: it gives tokens and attention, not EF."
+    elif p.ef is None:
+        head = f"### {p.name}\nNo attentive EF probe for this model."
     else:
-        err = f" (error {p.ef - truth:+.1f})" if truth is not None else ""
-        head = f"### {p.name}\n**EF {p.ef:.1f}%**{err}"
+        head = (f"### {p.name}\n**EF {p.ef:.1f}%**{err(p.ef)}: attentive probe"
+                f"{_test_mae(model and model.probe)}")
     lines = [head]
+    if p.ef_beat is not None:
+        lines.append(f"Beat view **EF {p.ef_beat:.1f}%**{err(p.ef_beat)}: the same probe given each token "
+                     f"beside its change over the beat{_test_mae(model and model.beat_probe)}")
     if truth is not None:
         lines.append(f"Ground truth: {truth:.1f}%")
     if p.ood is not None:
@@ -37,4 +51,4 @@ def prediction_cards(clip_key: str, pair: dict[str, LoadedModel]) -> dict[str, s
     """{role: markdown}."""
     clip = get_clip(clip_key)
     truth = None if clip.truth is None else clip.truth.ef
-    return {role: prediction_card(p, truth) for role, p in predictions(clip_key, pair).items()}
+    return {role: prediction_card(p, truth, pair[role]) for role, p in predictions(clip_key, pair).items()}

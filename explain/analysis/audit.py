@@ -55,7 +55,8 @@ def clips_in(paths: Path | list[Path]) -> Iterator[tuple[str, Clip | None, str]]
 
 def audit_rows(paths: Path | list[Path], pair: dict[str, LoadedModel], degradations: bool = True,
                progress: Callable[[float, str], None] | None = None) -> list[dict]:
-    """One dict per clip: file, true EF, per model EF, error, rollout focus ratio on cardiac structures
+    """One dict per clip: file, true EF, per model EF and error (and through the beat view's probe where the
+    model ships one: <role>_ef_beat, <role>_abs_error_beat), rollout focus ratio on cardiac structures
     (clips with anatomy labels), sensitivity (mean |EF change| over the six benchmark conditions), OOD
     flag; `error` holds why a clip could not be read."""
     rows = []
@@ -70,9 +71,12 @@ def audit_rows(paths: Path | list[Path], pair: dict[str, LoadedModel], degradati
             efs = condition_efs(pair, clip, tuple(BENCHMARK_CONDITIONS), clean=preds) if degradations else None
             maps = attention(pair, clip, "rollout", readout="mean")
             for role, p in preds.items():
-                row[f"{role}_ef"] = None if p.ef is None else round(p.ef, 2)
-                row[f"{role}_abs_error"] = (None if p.ef is None or row["true_ef"] is None
-                                            else round(abs(p.ef - row["true_ef"]), 2))
+                for suffix, ef in (("", p.ef), ("_beat", p.ef_beat)):
+                    if suffix and ef is None:
+                        continue                      # no beat-view probe: no beat columns
+                    row[f"{role}_ef{suffix}"] = None if ef is None else round(ef, 2)
+                    row[f"{role}_abs_error{suffix}"] = (None if ef is None or row["true_ef"] is None
+                                                        else round(abs(ef - row["true_ef"]), 2))
                 focus = maps[role].focus
                 row[f"{role}_focus"] = None if focus is None else round(focus["ratio"], 3)
                 sens = mean_abs_change(efs, role) if efs else None
@@ -83,15 +87,18 @@ def audit_rows(paths: Path | list[Path], pair: dict[str, LoadedModel], degradati
 
 
 def summary(rows: list[dict], roles=("jepa", "mae")) -> dict:
-    """Per model: clips with a prediction, EF MAE against the truth where known, mean sensitivity, OOD count."""
+    """Per model: clips with a prediction, EF MAE against the truth where known (ef_mae_beat: through the
+    beat view's probe, None without one), mean sensitivity, OOD count."""
     out = {"clips": len(rows), "unreadable": sum(1 for r in rows if r["error"])}
     out["note"] = AUDIT_NOTE
     for role in roles:
         errs = [r[f"{role}_abs_error"] for r in rows if r.get(f"{role}_abs_error") is not None]
+        errs_beat = [r[f"{role}_abs_error_beat"] for r in rows if r.get(f"{role}_abs_error_beat") is not None]
         sens = [r[f"{role}_sensitivity"] for r in rows if r.get(f"{role}_sensitivity") is not None]
         focus = [r[f"{role}_focus"] for r in rows if r.get(f"{role}_focus") is not None]
         out[role] = {"predicted": sum(1 for r in rows if r.get(f"{role}_ef") is not None),
                      "ef_mae": round(float(np.mean(errs)), 2) if errs else None,
+                     "ef_mae_beat": round(float(np.mean(errs_beat)), 2) if errs_beat else None,
                      "mean_sensitivity": round(float(np.mean(sens)), 2) if sens else None,
                      "mean_focus_ratio": round(float(np.mean(focus)), 3) if focus else None,
                      "out_of_distribution": sum(1 for r in rows if r.get(f"{role}_ood"))}

@@ -23,10 +23,11 @@ SEVERITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
 ROLE_COLOURS = {"jepa": "#1f77b4", "mae": "#d62728"}
 
 
-def condition_efs(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(CONDITIONS),
-                  seed: int = 0, clean: dict | None = None) -> dict[str, dict[str, float | None]]:
-    """{condition: {role: EF}} for 'clean' and every named condition (echo.degrade.CONDITIONS);
-    clean: the clip's predictions when the caller already has them (not run again)."""
+def condition_ef_views(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(CONDITIONS),
+                       seed: int = 0, clean: dict | None = None) -> dict[str, dict[str, dict[str, float | None]]]:
+    """{condition: {role: {"ef": EF through the attentive probe, "ef_beat": through the beat view's}}} for
+    'clean' and every named condition (echo.degrade.CONDITIONS); clean: the clip's predictions when the
+    caller already has them (not run again). Only the EFs are kept, not each copy's tokens and frames."""
     for m in models.values():
         check_budget(m, len(conditions) + 1, "EF under every degradation")
     out, cropped = {}, crop_to_sector(clip)
@@ -35,35 +36,48 @@ def condition_efs(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(C
     for cond in ("clean", *conditions):
         preds = clean if cond == "clean" and clean is not None else \
             predict(models, apply_condition(cropped, cond, seed=seed), beat=beat)
-        out[cond] = {role: p.ef for role, p in preds.items()}
+        out[cond] = {role: {"ef": p.ef, "ef_beat": p.ef_beat} for role, p in preds.items()}
     return out
+
+
+def condition_efs(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(CONDITIONS),
+                  seed: int = 0, clean: dict | None = None) -> dict[str, dict[str, float | None]]:
+    """{condition: {role: EF}} through each model's attentive probe (see condition_ef_views)."""
+    views = condition_ef_views(models, clip, conditions, seed, clean)
+    return {cond: {role: v["ef"] for role, v in by_role.items()} for cond, by_role in views.items()}
 
 
 def severity_sweep(models: dict[str, LoadedModel], clip: Clip, name: str,
                    severities=SEVERITIES, seed: int = 0) -> dict:
-    """{'degradation', 'severity': [...], 'ef': {role: [...]}, 'change': {role: [...]}} (change vs severity 0)."""
+    """{'degradation', 'severity': [...], 'ef': {role: [...]}, 'change': {role: [...]}} (change vs severity 0),
+    and 'ef_beat', 'change_beat' the same through the beat view's probe, for the models that ship one."""
     for m in models.values():
         check_budget(m, len(severities), "The severity sweep")
-    efs, cropped = {role: [] for role in models}, crop_to_sector(clip)
+    efs, beat_efs, cropped = {role: [] for role in models}, {role: [] for role in models}, crop_to_sector(clip)
     beat = beat_frames(cropped)
     for s in severities:
         preds = predict(models, cropped if s == 0 else degrade(cropped, name, s, seed=seed), beat=beat)
         for role, p in preds.items():
             efs[role].append(p.ef)
-    change = {r: [None if e is None or v[0] is None else e - v[0] for e in v] for r, v in efs.items()}
-    return {"degradation": name, "severity": list(severities), "ef": efs, "change": change}
+            beat_efs[role].append(p.ef_beat)
+    beat_efs = {role: v for role, v in beat_efs.items() if models[role].beat_probe is not None}
+    change = lambda curves: {r: [None if e is None or v[0] is None else e - v[0] for e in v] for r, v in curves.items()}
+    return {"degradation": name, "severity": list(severities), "ef": efs, "change": change(efs),
+            "ef_beat": beat_efs, "change_beat": change(beat_efs)}
 
 
 def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: float | None = None,
                        note: str = "") -> go.Figure:
-    """EF against severity, one line per model, the true EF dashed when known; `note` (e.g. that the
-    models learned from a phantom) under the title."""
+    """EF against severity, one line per model (dotted: through the beat view's probe), the true EF dashed
+    when known; `note` (e.g. that the models learned from a phantom) under the title."""
     fig = go.Figure()
-    for role, efs in sweep["ef"].items():
-        if all(e is None for e in efs):
-            continue
-        fig.add_trace(go.Scatter(x=sweep["severity"], y=efs, mode="lines+markers",
-                                 name=(names or {}).get(role, role), line=dict(color=ROLE_COLOURS.get(role))))
+    for key, suffix, dash in (("ef", "", None), ("ef_beat", " (beat view)", "dot")):
+        for role, efs in sweep.get(key, {}).items():
+            if all(e is None for e in efs):
+                continue
+            fig.add_trace(go.Scatter(x=sweep["severity"], y=efs, mode="lines+markers",
+                                     name=(names or {}).get(role, role) + suffix,
+                                     line=dict(color=ROLE_COLOURS.get(role), dash=dash)))
     if truth is not None:
         fig.add_hline(y=truth, line_dash="dash", annotation_text=f"true EF {truth:.1f}%")
     title = f"EF under {sweep['degradation'].replace('_', ' ')}" + (f"<br><sup>{note}</sup>" if note else "")

@@ -1,5 +1,6 @@
-"""The two models the app compares, each with what it needs beyond the encoder: its EF probe and its
-out-of-distribution reference (both absent for a checkpoint that ships none).
+"""The two models the app compares, each with what it needs beyond the encoder: its EF probe, its beat-view
+probe (the evaluation's third view) and its out-of-distribution reference (absent for a checkpoint that
+ships none).
 
 Loads are cached per (name or path, device), so every view and every user shares one copy.
 """
@@ -14,7 +15,7 @@ import torch
 import model_zoo
 from explain.analysis.ood import OODReference, load_reference
 from model_zoo.features import input_shape
-from model_zoo.probes import PROBE_CARD, ProbeHead, load_probe
+from model_zoo.probes import BEAT_PROBE, BEAT_PROBE_CARD, PROBE_CARD, BeatProbe, ProbeHead, load_probe
 from model_zoo.registry import resolve
 from model_zoo.wrapper import EncoderWrapper
 
@@ -31,6 +32,7 @@ class LoadedModel:
     folder: Path | None
     phantom_trained: bool        # learned from the simulation (the shipped ones): say so beside every EF
     key: tuple = ()              # what it was loaded from (name or path, role, device, frames): cache keys use it
+    beat_probe: BeatProbe | None = None   # the beat view's EF probe, where the evaluation shipped one
 
     @property
     def name(self) -> str:
@@ -61,10 +63,13 @@ def load_model(name_or_path: str, role: str, device: str | None = None, frames: 
     probe = getattr(wrapper, "probe", None)                 # a V-JEPA evaluation probe attached at load
     if probe is None and folder and folder.is_dir() and (folder / PROBE_CARD).is_file():
         probe = load_probe(folder, wrapper.device)          # the probe shipped beside our models
+    beat_probe = (load_probe(folder, wrapper.device, stem=BEAT_PROBE)
+                  if folder and folder.is_dir() and (folder / BEAT_PROBE_CARD).is_file() else None)
     ood = load_reference(folder) if folder and folder.is_dir() else None
     card = wrapper.card or {}
     phantom = "phantom" in str(card.get("data", "")).lower()
-    return LoadedModel(role, wrapper, probe, ood, folder, phantom, (str(name_or_path), role, device, frames))
+    return LoadedModel(role, wrapper, probe, ood, folder, phantom, (str(name_or_path), role, device, frames),
+                       beat_probe)
 
 
 def load_pair(jepa: str = DEFAULT_MODELS["jepa"], mae: str = DEFAULT_MODELS["mae"],
@@ -79,8 +84,14 @@ def pair_key(pair: dict[str, LoadedModel]) -> tuple:
 
 
 @torch.no_grad()
-def embed(model: LoadedModel, x: torch.Tensor) -> tuple[torch.Tensor, float | None]:
-    """(tokens (B, N, D) on the CPU, EF of the first clip or None without a probe)."""
+def probe_ef(probe: ProbeHead | BeatProbe | None, tokens: torch.Tensor) -> float | None:
+    """EF of the first clip through a probe, or None without one. tokens (B, N, D)."""
+    return None if probe is None else float(probe.ef(tokens.to(probe.ef_mean.device))[0])
+
+
+@torch.no_grad()
+def embed(model: LoadedModel, x: torch.Tensor) -> tuple[torch.Tensor, float | None, float | None]:
+    """(tokens (B, N, D) on the CPU, EF of the first clip through the attentive probe and through the beat
+    view's probe, each None without that probe)."""
     tokens = model.wrapper.tokens(x).float()                              # (B, N, D)
-    ef = None if model.probe is None else float(model.probe.ef(tokens.to(model.probe.ef_mean.device))[0])
-    return tokens.cpu(), ef
+    return tokens.cpu(), probe_ef(model.probe, tokens), probe_ef(model.beat_probe, tokens)

@@ -26,9 +26,11 @@ class Prediction:
     warning: str | None          # said beside the EF whenever it may be mistaken for a measurement
     view: ModelView
     tokens: torch.Tensor         # (1, N, D) on the CPU
+    ef_beat: float | None = None  # EF through the beat view's probe; None: the model ships none
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "family": self.family, "ef": None if self.ef is None else round(self.ef, 2),
+        rounded = lambda v: None if v is None else round(v, 2)
+        return {"name": self.name, "family": self.family, "ef": rounded(self.ef), "ef_beat": rounded(self.ef_beat),
                 "ood": self.ood, "warning": self.warning}
 
 
@@ -53,12 +55,12 @@ def predict(models: dict[str, LoadedModel], clip: Clip, is_phantom: bool | None 
     out = {}
     for role, m in models.items():
         view = views[m.input_shape]
-        tokens, ef = embed(m, view.x)
+        tokens, ef, ef_beat = embed(m, view.x)
         ood = None if m.ood is None else m.ood.assess(tokens.mean(1).numpy())
         warning = None
-        if ef is not None and m.phantom_trained:
+        if (ef is not None or ef_beat is not None) and m.phantom_trained:
             warning = f"{m.name} {PHANTOM_WARNING}"
             if not is_phantom:
                 warning = f"Real clip: {warning}"
-        out[role] = Prediction(role, m.name, m.family, ef, ood, warning, view, tokens)
+        out[role] = Prediction(role, m.name, m.family, ef, ood, warning, view, tokens, ef_beat)
     return out

@@ -1,8 +1,8 @@
 """The full analysis of one clip for a JEPA | MAE pair, as `python app.py analyze CLIP --out DIR` writes it:
 
     report.json             {"clip": {frames, fps, height, width, source}, "ground_truth": {"ef"} | null,
-                             "models": {role: {name, family, ef, focus: {method: ratio | null},
-                                               degradation: {condition: {"ef"}},
+                             "models": {role: {name, family, ef, ef_beat, focus: {method: ratio | null},
+                                               degradation: {condition: {"ef", "ef_beat"}},
                                                trajectory: {method, coords, loop_closure, phase_error_deg},
                                                speckle_ratio, ...}}}   role: 'jepa' | 'mae'
     <role>.rollout.npy      the clip-level rollout map, (T, H, W) float32 in [0, 1] over the frames
@@ -12,6 +12,7 @@
                             plotly.io.read_json)
     report.html             everything in one page (plotly inline, strips embedded: works offline)
 
+ef_beat is the EF through the beat view's probe (null where the model ships none).
 focus is the anatomy focus ratio (share of the map on cardiac structures over the share by chance),
 null when the clip has no anatomy labels. speckle_ratio is a property of the model (variance of its
 embedding across fresh speckle of one phantom heart over that across hearts), not of the clip.
@@ -30,7 +31,7 @@ from echo.clip import Clip
 from echo.degrade import CONDITIONS
 from explain.analysis.attention import attention
 from explain.analysis.cycle import cycle
-from explain.analysis.degradation import condition_efs, sensitivity_figure, severity_sweep
+from explain.analysis.degradation import condition_ef_views, sensitivity_figure, severity_sweep
 from explain.analysis.latent_pixel import speckle_ratios
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import predict
@@ -60,7 +61,7 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
         return r
 
     preds = timed("predict", predict, pair, clip)
-    efs = timed("degradation", condition_efs, pair, clip, tuple(CONDITIONS), clean=preds)
+    degraded = timed("degradation", condition_ef_views, pair, clip, tuple(CONDITIONS), clean=preds)
     sweep = timed("sweep", severity_sweep, pair, clip, SWEEP)
     maps = {m: timed(f"attention_{m}", _attention_or_none, pair, clip, m) for m in methods}
     trajectories, estimate = timed("trajectory", cycle, pair, clip, "pca", 3)
@@ -77,7 +78,8 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
         entry["focus"] = {meth: (None if r is None or r[role].focus is None else _round(r[role].focus["ratio"]))
                           for meth, r in maps.items()}
         entry["focus_detail"] = {meth: (None if r is None else r[role].focus) for meth, r in maps.items()}
-        entry["degradation"] = {cond: {"ef": _round(v[role], 2)} for cond, v in efs.items() if cond != "clean"}
+        entry["degradation"] = {cond: {k: _round(ef, 2) for k, ef in v[role].items()}
+                                for cond, v in degraded.items() if cond != "clean"}
         entry["trajectory"] = trajectories[role].numbers()
         entry["trajectory"]["phase_source"] = estimate.source
         entry["speckle_ratio"] = None if speckle is None else _round(speckle[role]["ratio"])

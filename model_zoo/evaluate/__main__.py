@@ -2,8 +2,9 @@
 [--n-pediatric N]] [--probe-seeds 3] [--seed 0] [--threads N] [--device cpu|cuda|mps] [--ship]
 
 Evaluates the given models (default: every shipped one) plus a random encoder and raw pixels, writes
-DIR/results.json and DIR/results.md; --ship also saves each shipped model's probe and card results
-and copies results.json to model_zoo/results.json.
+DIR/results.json and DIR/results.md; --ship also saves each shipped model's probes (the attentive
+probe and the beat view's, each its best seed on val) and card results, and copies results.json to
+model_zoo/results.json.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
                     "probes near the floor follow it; results.json records it)")
     ap.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     ap.add_argument("--ship", action="store_true",
-                    help="save shipped models' probes and card results, copy results.json to model_zoo/")
+                    help="save shipped models' probes (attentive and beat view) and card results, copy results.json to model_zoo/")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     if args.threads:

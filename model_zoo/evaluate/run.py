@@ -11,12 +11,13 @@ import torch
 from tqdm import tqdm
 
 import model_zoo
+from model_zoo.device import host
 from model_zoo.evaluate.protocol import ADULT_CONDITIONS, DEFAULT_SIZES, Sizes, protocol_card
 from model_zoo.evaluate.summary import summarise, train_mean_constant
 from model_zoo.features import (ClipBank, PixelEncoder, extract, input_shape, model_inputs, random_encoder,
                                 split_seeds, views)
 from model_zoo.probe_inputs import standardiser
-from model_zoo.probes import ProbeTraining, fit_attentive, fit_linear, predict_tokens
+from model_zoo.probes import BeatProbe, ProbeTraining, fit_attentive, fit_linear, predict_tokens
 from model_zoo.registry import SHIPPED, resolve
 
 BATCH = 16                # clips per encoder forward
@@ -24,7 +25,8 @@ BATCH = 16                # clips per encoder forward
 
 @dataclass
 class Evaluation:
-    """results: the results.json dict. probes[model][k]: attentive probe of probe seed k.
+    """results: the results.json dict. probes[model][k]: attentive probe of probe seed k; beat_probes[model][k]:
+    the beat view's probe of probe seed k (a BeatProbe, its input stage included).
     preds[model][probe key][condition]: EF % per test clip (probe key: seed, 'linear' or ('beat', seed)).
     folders: model folder of each pretrained model."""
     results: dict
@@ -32,6 +34,7 @@ class Evaluation:
     preds: dict[str, dict] = field(default_factory=dict)
     truth: dict[str, np.ndarray] = field(default_factory=dict)
     folders: dict[str, Path] = field(default_factory=dict)
+    beat_probes: dict[str, list] = field(default_factory=dict)
 
 
 def resolve_model(name_or_path: str) -> tuple[Path, str]:
@@ -85,7 +88,7 @@ def _encoders(models: list[str], seed: int, device) -> tuple[dict, dict[str, str
 @dataclass
 class Probes:
     """Every probe of one evaluation, per encoder: attentive probes (one per seed) and their training
-    infos, the ridge probe and its info, and the beat view: its input function (model_zoo.probe_inputs,
+    infos, the ridge probe and its info, and the beat view: its input stage (model_zoo.probe_inputs.BeatInputs,
     statistics from the train split) and its attentive probes (one per seed) with their infos."""
     attentive: dict = field(default_factory=dict)
     infos: dict = field(default_factory=dict)
@@ -182,6 +185,8 @@ def evaluate(models: list[str], sizes: Sizes = DEFAULT_SIZES, probe_seeds: int =
         "train_mean_constant": train_mean_constant(truth, bank.ef("train", sizes.train)),
         "protocol": protocol_card(frames, size, seeds, training.to_dict()),
         "wall_s": {k: round(v, 1) if isinstance(v, float) else v for k, v in wall.items()},
-        "threads": torch.get_num_threads(), "device": str(dev),
+        "threads": torch.get_num_threads(), "device": str(dev), "host": host(),
     }
-    return Evaluation(results, probes.attentive, preds, truth, folders)
+    beat_probes = {name: [BeatProbe(probes.beat_inputs[name], head).to(dev) for head in heads]   # inputs fitted on the CPU
+                   for name, heads in probes.beat.items()}
+    return Evaluation(results, probes.attentive, preds, truth, folders, beat_probes)

@@ -1,5 +1,6 @@
-"""Write an evaluation out: results.json + results.md into a folder, and, for shipped models, the
-probe beside the encoder, the results into its card, and results.json into model_zoo/."""
+"""Write an evaluation out: results.json + results.md into a folder, and, for shipped models, the probes
+beside the encoder (the issue's attentive probe and the beat view's), the results into its card, and
+results.json into model_zoo/."""
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ from model_zoo.evaluate.protocol import CHECK_CLIPS
 from model_zoo.evaluate.run import Evaluation
 from model_zoo.evaluate.table import render_markdown
 from model_zoo.features import split_seeds
-from model_zoo.probes import save_probe
+from model_zoo.probes import BEAT_PROBE, save_probe
 from model_zoo.registry import SHIPPED
 
 ZOO_RESULTS = Path(__file__).resolve().parents[1] / "results.json"
@@ -28,37 +29,57 @@ def write_results(ev: Evaluation, out: str | Path) -> Path:
     return out / "results.json"
 
 
-def best_seed(ev: Evaluation, name: str) -> int:
-    """Index of the probe seed with the lowest val MAE."""
-    return int(np.argmin([run["val"]["mae"] for run in ev.results["models"][name]["probe_seeds"]]))
+def seed_runs(ev: Evaluation, name: str, view: str = "attentive") -> list[dict]:
+    """Each probe seed's numbers of one view: 'attentive' (the issue's probe) or 'beat' (the beat view)."""
+    model = ev.results["models"][name]
+    return model["probe_seeds"] if view == "attentive" else model["beat_probe"]["probe_seeds"]
+
+
+def best_seed(ev: Evaluation, name: str, view: str = "attentive") -> int:
+    """Index of the probe seed with the lowest val MAE in one view (see seed_runs)."""
+    return int(np.argmin([run["val"]["mae"] for run in seed_runs(ev, name, view)]))
+
+
+def _ship_probe(ev: Evaluation, name: str, folder: Path, view: str) -> dict:
+    """Save the best-on-val probe of one view beside the encoder, with its own test numbers and its
+    predictions on the first CHECK_CLIPS clean test clips (so a test can check it reproduces).
+    -> its test numbers, for the card."""
+    r, k = ev.results, best_seed(ev, name, view)
+    run = seed_runs(ev, name, view)[k]
+    seed = run["seed"]
+    pred = ev.preds[name][seed if view == "attentive" else ("beat", seed)]["clean"]
+    n = min(CHECK_CLIPS, len(ev.truth["clean"]))
+    check = {"clip_seeds": split_seeds("test", n), "ef_true": ev.truth["clean"][:n].round(4).tolist(),
+             "ef_pred": pred[:n].round(4).tolist(),
+             "mae": round(float(np.abs(pred[:n] - ev.truth["clean"][:n]).mean()), 4)}
+    test = {"clean": run["clean"], "degraded": run["degraded"], "pediatric": run["pediatric"],
+            "mean_rel_degradation_pct": run["mean_rel_degradation_pct"], "n": r["n"]}
+    meta = {"encoder": name, "family": r["models"][name]["family"], "seed": seed, "val": run["val"], "test": test,
+            "check": check, "protocol": r["protocol"]}
+    if view == "attentive":
+        save_probe(ev.probes[name][k], folder, meta)
+    else:
+        save_probe(ev.beat_probes[name][k], folder, meta, stem=BEAT_PROBE)
+    return {"seed": seed, **test}
 
 
 def ship(ev: Evaluation, results_json: str | Path, shipped_root: Path = SHIPPED,
          zoo_results: Path = ZOO_RESULTS) -> list[Path]:
     """For each evaluated model whose folder lies under shipped_root: save its best-on-val attentive
-    probe (probe.safetensors + probe.json, with its own test numbers and its predictions on the first
-    CHECK_CLIPS clean test clips, so a test can check it reproduces), and put the results into its
+    probe (probe.safetensors + probe.json) and its best-on-val beat-view probe (beat_probe.safetensors +
+    beat_probe.json), each with its own test numbers and check predictions, and put the results into its
     card under "results". If any was, copy results_json to zoo_results. -> the model folders written."""
     written = []
     r = ev.results
     for name, folder in ev.folders.items():
         if not Path(folder).resolve().is_relative_to(Path(shipped_root).resolve()):
             continue
-        k = best_seed(ev, name)
-        model, run = r["models"][name], r["models"][name]["probe_seeds"][k]
-        seed = run["seed"]
-        n = min(CHECK_CLIPS, len(ev.truth["clean"]))
-        check = {"clip_seeds": split_seeds("test", n), "ef_true": ev.truth["clean"][:n].round(4).tolist(),
-                 "ef_pred": ev.preds[name][seed]["clean"][:n].round(4).tolist(),
-                 "mae": round(float(np.abs(ev.preds[name][seed]["clean"][:n] - ev.truth["clean"][:n]).mean()), 4)}
-        meta = {"encoder": name, "family": model["family"], "seed": seed, "val": run["val"],
-                "test": {"clean": run["clean"], "degraded": run["degraded"], "pediatric": run["pediatric"],
-                         "mean_rel_degradation_pct": run["mean_rel_degradation_pct"], "n": r["n"]},
-                "check": check, "protocol": r["protocol"]}
-        save_probe(ev.probes[name][k], folder, meta)
+        shipped = _ship_probe(ev, name, folder, "attentive")
+        shipped_beat = _ship_probe(ev, name, folder, "beat")
         card = read_card(folder) or {}
-        card["results"] = {**model, "shipped_probe": {"seed": seed, **meta["test"]}, "n": r["n"],
-                           "n_train": r["n_train"], "n_val": r["n_val"], "seed": r["seed"], "protocol": r["protocol"]}
+        card["results"] = {**r["models"][name], "shipped_probe": shipped, "shipped_beat_probe": shipped_beat,
+                           "n": r["n"], "n_train": r["n_train"], "n_val": r["n_val"], "seed": r["seed"],
+                           "protocol": r["protocol"]}
         (Path(folder) / CARD).write_text(json.dumps(card, indent=1))
         written.append(Path(folder))
     if written:
