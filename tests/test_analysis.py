@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from echo.clip import Clip, ClipError
 from echo.phantom import render_clip
@@ -193,3 +194,15 @@ def test_every_degraded_copy_shows_the_clean_clips_beat(shipped_pair, monkeypatc
     degradation.condition_efs(shipped_pair, clip, ("dropped_frames_med", "noise_med"))
     degradation.severity_sweep(shipped_pair, clip, "dropped_frames", severities=(0.0, 1.0))
     assert len(beats) == 5 and all(b == beat_frames(clip) and b[1] == "estimated" for b in beats)
+
+
+def test_a_shipped_model_run_at_fewer_frames_drops_only_its_beat_view_probe():
+    """The beat view's probe was fitted on 8 time slots; at 8 frames (4 slots) it cannot read the beat, so it
+    is left out while the attentive probe, which reads any number of tokens, still predicts."""
+    from explain.analysis.pair import load_model
+    from explain.analysis.predict import predict
+    torch.set_num_threads(1)
+    full, short = load_model("jepa-small", "jepa", "cpu"), load_model("jepa-small", "jepa", "cpu", frames=8)
+    assert full.beat_probe is not None and short.beat_probe is None and short.probe is not None
+    p = predict({"jepa": short}, render_clip(7, "adult", n_frames=40, size=112, fps=50))["jepa"]
+    assert p.ef is not None and p.ef_beat is None
