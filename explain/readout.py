@@ -48,5 +48,3 @@ def token_readout(r: torch.Tensor, query: int | Sequence[int]) -> torch.Tensor:
         raise ValueError(f"Query token(s) {query} out of range for {n} tokens.")
     return r[:, q].mean(1)
 
-
-READOUTS = ("probe", "mean", "token")

@@ -13,7 +13,6 @@ from explain.overlay import overlay, write_overlay_mp4
 CAPTION = ("Brighter = more weight in the model's view of the clip. Attention rollout follows attention "
            "through every layer; 'paper' is the EchoJEPA figure mode (one layer, most peaked head); the "
            "attribution methods ask how EF changes when each 2-frame x 16 px block is removed.")
-ROLLOUT_PARAMS = ("head_fusion", "discard_ratio", "start_layer", "readout")
 
 
 def _params(method: str, head_fusion: str, discard_ratio: float, start_layer: int, readout: str,

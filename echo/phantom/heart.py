@@ -80,10 +80,6 @@ class HeartState:
     def lv_length(self) -> np.ndarray:
         return BASE_CUT * self.lv_c
 
-    @property
-    def lv_volume(self) -> np.ndarray:
-        return area_length_volume(lv_cavity_area(self.lv_a, self.lv_c), self.lv_length)
-
 
 def contraction_factors(ef: float) -> tuple[float, float]:
     """Width and length factors (ka, kc) at ES with ka^2 kc = 1 - EF; the long axis shortens less."""

@@ -3,8 +3,8 @@
 Several runs (a clean clip and its degraded copies, say) are fitted jointly, on all their points
 at once, so their points share one set of axes and can be overlaid. UMAP's n_neighbors is adapted
 to the number of points; its results are cached by content. numba compiles UMAP on first use
-(seconds, plus the import): call `warm_up_umap()` (or `start_umap_warm_up()`, a background
-thread) at app start, off the request path. A seeded UMAP (`random_state`) runs single-threaded.
+(seconds, plus the import): call `warm_up_umap()` at app start, off the request path
+(app/warmup.py runs it in a background thread). A seeded UMAP (`random_state`) runs single-threaded.
 """
 from __future__ import annotations
 
@@ -111,9 +111,3 @@ def warm_up_umap() -> float:
     _umap(rng.standard_normal((40, 8)), 2, 0)
     return time.perf_counter() - start
 
-
-def start_umap_warm_up() -> threading.Thread:
-    """warm_up_umap in a daemon thread (call once at app start); join() it to wait."""
-    thread = threading.Thread(target=warm_up_umap, name="umap-warm-up", daemon=True)
-    thread.start()
-    return thread
