@@ -82,10 +82,17 @@ def _curve(values: list[float]) -> list[list[float]]:
     return [[int(b), round(float(np.mean(values[a:b])), 5)] for a, b in zip(edges[:-1], edges[1:])]
 
 
+def run_name(method: str, recipe: Recipe) -> str:
+    """'<method>-<recipe>', plus '-seed<N>' when the run's seed is not its named recipe's: two pretraining
+    seeds of one recipe get names of their own, so they can be evaluated and compared side by side."""
+    named = RECIPES.get(recipe.name)
+    return f"{method}-{recipe.name}" + (f"-seed{recipe.seed}" if named and recipe.seed != named.seed else "")
+
+
 def make_card(method: str, recipe: Recipe, model: nn.Module, step: int, history: dict, wall: float,
               commit: str | None = None) -> dict:
     card = {
-        "name": f"{method}-{recipe.name}", "method": method, "recipe": recipe.name,
+        "name": run_name(method, recipe), "method": method, "recipe": recipe.name,
         "recipe_settings": recipe.to_dict(), "architecture": architecture(model.net.config.to_dict()),
         "params_shipped": sum(p.numel() for p in model.net.parameters()),
         "data": {**data_card(recipe), "samples_seen": step * recipe.batch},

@@ -275,3 +275,11 @@ def test_a_jittered_run_trains_and_says_so_in_its_card(tmp_path):
                  to_input=fake_input, progress=False)
     assert "acquisition jitter 1.0" in card["data"]["augmentation"]
     assert card["steps"] == 4 and np.isfinite(np.array(card["loss_curve"], dtype=float)).all()
+
+
+def test_a_second_pretraining_seed_gets_a_name_of_its_own():
+    from model_zoo.recipes import get_recipe
+    from model_zoo.train import run_name
+    assert run_name("jepa", get_recipe("small")) == "jepa-small"
+    assert run_name("jepa", get_recipe("small", seed=1)) == "jepa-small-seed1"
+    assert run_name("mae", get_recipe("small", seed=1)) != run_name("mae", get_recipe("small", seed=2))
