@@ -76,10 +76,6 @@ class HeartState:
     mitral_open: np.ndarray
     tricuspid_open: np.ndarray
 
-    @property
-    def lv_length(self) -> np.ndarray:
-        return BASE_CUT * self.lv_c
-
 
 def contraction_factors(ef: float) -> tuple[float, float]:
     """Width and length factors (ka, kc) at ES with ka^2 kc = 1 - EF; the long axis shortens less."""
