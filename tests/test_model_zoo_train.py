@@ -17,7 +17,7 @@ from model_zoo.jepa import JEPA
 from model_zoo.mae import MAE
 from model_zoo.optim import make_optimizer, set_lr
 from model_zoo.recipes import get_recipe
-from model_zoo.train import main, train, train_step
+from model_zoo.train import main, run_name, train, train_step
 
 R = get_recipe("smoke")
 MEAN = torch.tensor([0.485, 0.456, 0.406])[None, :, None, None]
@@ -278,8 +278,6 @@ def test_a_jittered_run_trains_and_says_so_in_its_card(tmp_path):
 
 
 def test_a_second_pretraining_seed_gets_a_name_of_its_own():
-    from model_zoo.recipes import get_recipe
-    from model_zoo.train import run_name
     assert run_name("jepa", get_recipe("small")) == "jepa-small"
     assert run_name("jepa", get_recipe("small", seed=1)) == "jepa-small-seed1"
     assert run_name("mae", get_recipe("small", seed=1)) != run_name("mae", get_recipe("small", seed=2))
