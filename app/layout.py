@@ -88,7 +88,9 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
                              for r in ROLES}
             with gr.Row():
                 att_md = {r: gr.Markdown(elem_id=f"att-focus-{r}") for r in ROLES}
-            att_frame = gr.Slider(0, 15, value=0, step=1, label="Frame of the models' view (scrubber)")
+            att_frame = gr.Slider(0, 15, value=0, step=1, label="Frame of the models' view (scrubber)",
+                                  info="moves through the maps shown above")
+            att_shown = gr.State(None)     # the settings of the maps shown above: the scrubber follows them
             with gr.Row():
                 att_img = {r: gr.Image(label=f"{r.upper()} at this frame", type="numpy") for r in ROLES}
         with gr.Tab("3 Cardiac cycle"):
@@ -193,21 +195,23 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
                     gr.update(maximum=depth - 1), gr.update(maximum=frames_seen - 1))
 
         @shows_errors
-        def on_attention(key, state, method, fusion, discard, start, readout, layer, mode, steps,
+        def on_attention(key, state, method, fusion, discard, start, readout, layer, mode, steps, frame,
                          progress=gr.Progress()):
             progress(0.1, desc=f"{method} for both models (attribution methods take a minute on a CPU)")
-            shown_ = attention.overlay_videos(key, _pair(state), method, fusion, discard, start, readout,
-                                              layer, mode, steps)
-            return [shown_[r][0] for r in ROLES] + [shown_[r][1] for r in ROLES]
+            settings = [method, fusion, discard, start, readout, layer, mode, steps]
+            pair = _pair(state)
+            shown_ = attention.overlay_videos(key, pair, *settings)
+            imgs = attention.scrub(key, pair, method, frame, *settings[1:])     # the scrubber's frame, same maps
+            return ([shown_[r][0] for r in ROLES] + [shown_[r][1] for r in ROLES] + [imgs[r] for r in ROLES]
+                    + [settings])
 
         @shows_errors
-        def on_scrub(key, state, method, fusion, discard, start, readout, layer, mode, steps, frame):
-            if not key:
-                return [None for _ in ROLES]
-            imgs = attention.scrub(key, _pair(state), method, frame, fusion, discard, start, readout,
-                                   layer, mode, steps)
+        def on_scrub(key, state, settings, frame):
+            """The frame of the maps shown above (not of the controls' current settings, which may differ)."""
+            imgs = attention.scrub(key, _pair(state), settings[0], frame, *settings[1:]) if key and settings else None
             if imgs is None:
-                raise gr.Error("Press 'Show where they look' first: the scrubber moves through a map already made.")
+                gr.Info("Press 'Show where they look' first: the scrubber moves through the maps shown above.")
+                return [gr.update() for _ in ROLES]
             return [imgs[r] for r in ROLES]
 
         def clear_views():
@@ -261,8 +265,8 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
 
         # Every event that runs a model shares one queue slot: one heavy job at a time, whoever asks.
         heavy = {"concurrency_id": "models", "concurrency_limit": 1}
-        stale_outputs = [*att_video.values(), *att_md.values(), *att_img.values(), *cyc_plot.values(), cyc_md,
-                         deg_video, deg_md, sweep_plot, *deg_att_video.values(), *deg_att_md.values(),
+        stale_outputs = [*att_video.values(), *att_md.values(), *att_img.values(), att_shown, *cyc_plot.values(),
+                         cyc_md, deg_video, deg_md, sweep_plot, *deg_att_video.values(), *deg_att_md.values(),
                          *lp_plots, *lp_caps]
         model_outputs = [model_state, model_info, *card_md.values(), att_start, att_frame]
         for event, fn, ins, api in ((upload.upload, on_upload, [upload], "upload"),
@@ -274,9 +278,10 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
         use_btn.click(on_models, [jepa_dd, jepa_path, mae_dd, mae_path, frames_in], model_outputs,
                       api_name="use_models", **heavy).success(clear_views, None, stale_outputs, api_name=False).success(
             on_predict, [clip_key, model_state], list(pred_md.values()), **heavy)
-        att_btn.click(on_attention, [clip_key, model_state, *att_inputs],
-                      [*att_video.values(), *att_md.values()], api_name="attention", **heavy)
-        att_frame.release(on_scrub, [clip_key, model_state, *att_inputs, att_frame], list(att_img.values()),
+        att_btn.click(on_attention, [clip_key, model_state, *att_inputs, att_frame],
+                      [*att_video.values(), *att_md.values(), *att_img.values(), att_shown], api_name="attention",
+                      **heavy)
+        att_frame.release(on_scrub, [clip_key, model_state, att_shown, att_frame], list(att_img.values()),
                           api_name="scrub", **heavy)
         cyc_btn.click(on_cycle, [clip_key, model_state, cyc_method, cyc_dims, cyc_cond],
                       [*cyc_plot.values(), cyc_md], api_name="cycle", **heavy)

@@ -113,7 +113,8 @@ def test_audit_lists_every_clip_and_why_one_could_not_be_read(tmp_path, shipped_
     assert rows[0]["jepa_abs_error"] == pytest.approx(abs(rows[0]["jepa_ef"] - rows[0]["true_ef"]), abs=0.02)
     assert rows[0]["mae_sensitivity"] >= 0 and rows[0]["jepa_focus"] > 0 and "broken.avi" in rows[1]["error"]
     assert summ["clips"] == 2 and summ["unreadable"] == 1 and summ["jepa"]["predicted"] == 1
-    assert (tmp_path / "out" / "audit.csv").read_text().splitlines()[0].startswith("file,true_ef,error")
+    header = (tmp_path / "out" / "audit.csv").read_text().splitlines()[0]
+    assert header.startswith("file,true_ef,jepa_ef,") and header.endswith(",error")
     assert "<table>" in (tmp_path / "out" / "audit.html").read_text()
     with pytest.raises(ClipError, match="no clip files"):
         audit(tmp_path / "out", shipped_pair, tmp_path / "out2")
@@ -206,3 +207,21 @@ def test_a_shipped_model_run_at_fewer_frames_drops_only_its_beat_view_probe():
     assert full.beat_probe is not None and short.beat_probe is None and short.probe is not None
     p = predict({"jepa": short}, render_clip(7, "adult", n_frames=40, size=112, fps=50))["jepa"]
     assert p.ef is not None and p.ef_beat is None
+
+
+def test_a_model_in_the_other_familys_slot_is_refused_by_name():
+    """An MAE typed into the JEPA slot would have every view compare the MAE with itself, unlabelled."""
+    from explain.analysis.pair import load_model
+    with pytest.raises(ValueError, match="'mae-small' is an MAE model, not a JEPA: put it in the MAE slot"):
+        load_model("mae-small", "jepa", "cpu")
+    with pytest.raises(ValueError, match="is a JEPA model, not an MAE"):
+        load_model("jepa-small", "mae", "cpu")
+
+
+def test_audit_table_keeps_why_a_clip_was_unreadable_last():
+    """An unreadable clip listed first must not push every EF column behind its message."""
+    from explain.analysis.audit import table_columns
+    rows = [{"file": "bad.avi", "true_ef": None, "error": "not a video"},
+            {"file": "a.npz", "true_ef": 60.0, "error": "", "jepa_ef": 58.1, "mae_ef": 61.0}]
+    assert table_columns(rows) == ["file", "true_ef", "jepa_ef", "mae_ef", "error"]
+    assert table_columns([{"file": "a.npz", "jepa_ef": 58.1}]) == ["file", "jepa_ef"]

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 
 from app.session import media_path
 from echo.echonet import FILELIST, VIDEOS
-from explain.analysis.audit import audit, scatter_figure
+from explain.analysis.audit import audit, scatter_figure, table_columns
 from explain.analysis.pair import LoadedModel
 
 MAX_UPLOADS = 64
@@ -53,7 +53,7 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
     out = media_path("")
     summ = audit(source, pair, out, progress)
     rows = json.loads((out / "audit.json").read_text())["rows"]
-    columns = list(dict.fromkeys(k for r in rows for k in r))
+    columns = table_columns(rows)
     table = {"headers": columns, "data": [["" if r.get(c) is None else r.get(c) for c in columns] for r in rows]}
     lines = [f"**{summ['clips']} clips**, {summ['unreadable']} unreadable.", f"⚠️ {summ['note']}"]
     for role in pair:

@@ -14,26 +14,37 @@ def predictions(clip_key: str, pair: dict[str, LoadedModel]) -> dict[str, Predic
     return cached((clip_key, "predict", names), lambda: predict(pair, get_clip(clip_key)))
 
 
-def _test_mae(probe) -> str:
-    """', phantom test MAE x' from a shipped probe's card, or '' (a probe with no recorded test)."""
+def _test_mae(probe, benchmark: dict | None = None) -> str:
+    """', phantom test MAE x' from a shipped probe's card, or '' (a probe with no recorded test); with the
+    benchmark's numbers of the same view (the model card's results), the mean over every probe seed beside
+    it, so the shipped probe's own figure (the best on val of several) is not read as the benchmark's."""
     mae = (getattr(probe, "meta", None) or {}).get("test", {}).get("clean", {}).get("mae")
-    return "" if mae is None else f"; phantom test MAE {mae:.2f}"
+    if mae is None:
+        return ""
+    seeds = (benchmark or {}).get("probe_seeds") or []
+    clean = (benchmark or {}).get("clean", {})
+    if len(seeds) < 2 or clean.get("mae") is None:
+        return f"; phantom test MAE {mae:.2f}"
+    return (f"; phantom test MAE {mae:.2f} (this probe, the best on val of {len(seeds)} probe seeds; the "
+            f"benchmark reports their mean, {clean['mae']:.2f} ± {clean.get('mae_std', 0.0):.2f})")
 
 
 def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | None = None) -> str:
     """Markdown for one model's column; model (optional) gives each probe's recorded test error."""
     err = lambda ef: f" (error {ef - truth:+.1f})" if truth is not None else ""
+    results = ((model.wrapper.card or {}).get("results") or {}) if model is not None else {}
     if p.ef is None and p.ef_beat is None:
         head = f"### {p.name}\nNo EF probe for this model: it gives tokens and attention, not EF."
     elif p.ef is None:
         head = f"### {p.name}\nNo attentive EF probe for this model."
     else:
         head = (f"### {p.name}\n**EF {p.ef:.1f}%**{err(p.ef)}: attentive probe"
-                f"{_test_mae(model and model.probe)}")
+                f"{_test_mae(model and model.probe, results)}")
     lines = [head]
     if p.ef_beat is not None:
+        beat_mae = _test_mae(model and model.beat_probe, results.get("beat_probe"))
         lines.append(f"Beat view **EF {p.ef_beat:.1f}%**{err(p.ef_beat)}: the same probe given each token "
-                     f"beside its change over the beat{_test_mae(model and model.beat_probe)}")
+                     f"beside its change over the beat{beat_mae}")
     if truth is not None:
         lines.append(f"Ground truth: {truth:.1f}%")
     if p.ood is not None:

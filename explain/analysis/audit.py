@@ -121,8 +121,15 @@ def scatter_figure(rows: list[dict], names: dict[str, str]) -> go.Figure:
     return fig
 
 
-def write_csv(rows: list[dict], path: Path) -> Path:
+def table_columns(rows: list[dict]) -> list[str]:
+    """Every row's keys in first-seen order, `error` last: an unreadable clip first in the list must not
+    push the EF columns behind its long message."""
     columns = list(dict.fromkeys(k for r in rows for k in r))
+    return [c for c in columns if c != "error"] + ["error"] * ("error" in columns)
+
+
+def write_csv(rows: list[dict], path: Path) -> Path:
+    columns = table_columns(rows)
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, columns)
         w.writeheader()
@@ -132,7 +139,7 @@ def write_csv(rows: list[dict], path: Path) -> Path:
 
 def write_html(rows: list[dict], summ: dict, figures: list[go.Figure], path: Path, title: str) -> Path:
     """One self-contained HTML file (plotly's script inlined once), readable offline."""
-    columns = list(dict.fromkeys(k for r in rows for k in r))
+    columns = table_columns(rows)
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape('' if r.get(c) is None else str(r.get(c)))}</td>"
                                     for c in columns) + "</tr>" for r in rows)

@@ -56,6 +56,10 @@ def load_model(name_or_path: str, role: str, device: str | None = None, frames: 
         raise ValueError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
     overrides = {"frames": int(frames)} if frames else None
     wrapper = model_zoo.load(name_or_path, device=device, overrides=overrides)
+    if wrapper.family != role:                 # every view reads a slot's model as its family (masks, decoder...)
+        a = {"jepa": "a JEPA", "mae": "an MAE"}
+        raise ValueError(f"'{name_or_path}' is {a[wrapper.family]} model, not {a[role]}: put it in the "
+                         f"{wrapper.family.upper()} slot (EchoLens compares a JEPA with an MAE).")
     try:
         folder = resolve(name_or_path)[0]
     except (FileNotFoundError, OSError):
