@@ -258,6 +258,7 @@ def test_cycle_view_draws_both_trajectories_with_their_numbers(example, shipped_
         assert any(t.name == "clean" for t in r.figure.data) and any(t.name == "shadow_med" for t in r.figure.data)
     md = cycle.numbers_markdown(results, label)
     assert "jepa-small" in md and "phase from ground truth" in md
+    assert "shift under degradation (loop radii)" in md and f"{results['jepa'].shift:.2f}" in md
     with pytest.raises(ValueError, match="No folder"):
         cycle.dataset_figures("/no/such/folder", shipped_pair)
 

@@ -112,3 +112,16 @@ def test_trajectory_figure_marks_ed_es_and_colours_by_phase():
     assert "estimated" in fig.layout.title.text
     with pytest.raises(ValueError):
         trajectory_figure({"a": (pts[:, :1], np.arange(5))}, est)
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_a_degraded_run_is_drawn_as_rings_of_its_phase_colour(dims):
+    """Clean and degraded runs share the phase colours; the degraded one must still be told apart (rings,
+    whose colour in 3D is the marker line's)."""
+    est = PhaseEstimate(np.arange(10) / 5 % 1.0, [0, 5], [2, 7], "estimated", "test", 5.0)
+    pts, frames = np.random.default_rng(0).standard_normal((5, dims)), np.array([0, 2, 4, 6, 8])
+    fig = trajectory_figure({"clean": (pts, frames), "shadow_high": (pts + 1, frames)}, est, "m")
+    clean, bad = (next(t for t in fig.data if t.name == n) for n in ("clean", "shadow_high"))
+    assert clean.marker.symbol == "circle" and bad.marker.symbol == "circle-open"
+    assert list(bad.marker.line.color) == pytest.approx(list(clean.marker.color))
+    assert fig.layout.legend.y < 0                                   # below the plot, not on the colour bar

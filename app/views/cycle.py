@@ -27,7 +27,8 @@ def trajectories(clip_key: str, pair: dict[str, LoadedModel], method: str = "pca
 
 
 def numbers_markdown(results: dict[str, CycleResult], phase_label: str) -> str:
-    rows = ["| model | loop closure (0 = closes) | phase error (°, within clip) | shift under degradation |",
+    rows = ["| model | loop closure (0 = closes) | phase error (°, within clip) | shift under degradation "
+            "(loop radii) |",
             "|---|---|---|---|"]
     fmt = lambda v, f: "n/a" if v is None else format(v, f)           # noqa: E731
     for r in results.values():
@@ -35,7 +36,10 @@ def numbers_markdown(results: dict[str, CycleResult], phase_label: str) -> str:
                     f"{fmt(r.shift, '.2f')} |")
     return (f"Colours: {phase_label}.\n\n" + "\n".join(rows) +
             "\n\nLoop closure: distance between the same phase one beat apart over the distance half a beat "
-            "apart (needs more than one beat). Phase error: phase decoded from the embedding, cross-validated.")
+            "apart (needs more than one beat). Phase error: phase decoded from the embedding, cross-validated. "
+            "Shift under degradation: mean distance between the degraded copy's embedding and the clean clip's "
+            "at the same frame, in units of the clean loop's radius (1 = moved by as much as the loop "
+            "reaches from its centre; 0 = unmoved); n/a without a degraded copy.")
 
 
 def dataset_figures(folder: str, pair: dict[str, LoadedModel], limit: int = 100) -> dict[str, go.Figure]:

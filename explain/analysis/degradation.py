@@ -18,9 +18,10 @@ from explain.analysis.beat import beat_frames
 from explain.analysis.budget import check_budget
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import predict
+from model_zoo.experiments.scoreboard import FAMILY_COLOURS
 
 SEVERITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
-ROLE_COLOURS = {"jepa": "#1f77b4", "mae": "#d62728"}
+ROLE_COLOURS = {role: FAMILY_COLOURS[role] for role in ("jepa", "mae")}     # as in the recipes plot
 
 
 def condition_ef_views(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(CONDITIONS),

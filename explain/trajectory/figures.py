@@ -44,9 +44,13 @@ def trajectory_figure(runs: Mapping[str, tuple[np.ndarray, np.ndarray]], estimat
                                hoverinfo="skip", line=dict(color="rgba(90,90,90,0.6)", width=2,
                                                            dash=LINE_DASHES[i % len(LINE_DASHES)])))
         hover = [f"{name}<br>frame {f}<br>phase {p:.2f} ({estimate.source})" for f, p in zip(frames, phase)]
+        # the reference run filled, every other run a ring of the same phase colour, so runs stay apart
         fig.add_trace(_scatter(dims, xyz, mode="markers", name=name, text=hover, hoverinfo="text",
                                marker=dict(size=5 if dims == 3 else 8, color=phase, colorscale=PHASE_SCALE,
                                            cmin=0.0, cmax=1.0, showscale=i == 0,
+                                           symbol="circle" if i == 0 else "circle-open",
+                                           line=dict(width=0) if i == 0 else dict(  # 3D rings take the line's colour
+                                               width=2, color=phase, colorscale=PHASE_SCALE, cmin=0.0, cmax=1.0),
                                            colorbar=dict(title="phase (cycles)", tickvals=[0, 0.25, 0.5, 0.75, 1]))))
         for label, wanted, symbol in (("ED", estimate.ed_frames, "diamond"), ("ES", estimate.es_frames, "square")):
             idx = _nearest_points(frames, wanted)
@@ -60,8 +64,9 @@ def trajectory_figure(runs: Mapping[str, tuple[np.ndarray, np.ndarray]], estimat
     subtitle = f"colour: {estimate.label}; ◆ ED, ■ ES"
     fig.update_layout(title=dict(text=f"{title}<br><sup>{subtitle}</sup>" if title else subtitle),
                       # below the plot: at the top right the legend sat on the phase colour bar's title
-                      legend=dict(itemsizing="constant", orientation="h", x=0, xanchor="left", y=-0.02,
-                                  yanchor="top"), margin=dict(l=10, r=10, t=60, b=40))
+                      legend=dict(itemsizing="constant", orientation="h", x=0, xanchor="left",
+                                  y=-0.12 if dims == 2 else -0.02, yanchor="top"),
+                      margin=dict(l=10, r=10, t=60, b=90 if dims == 2 else 40))
     if dims == 3:
         fig.update_layout(scene=dict(xaxis_title=axes[0], yaxis_title=axes[1], zaxis_title=axes[2]))
     else:

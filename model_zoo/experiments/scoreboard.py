@@ -26,7 +26,8 @@ from model_zoo.evaluate.claims import plus_minus
 
 EXPERIMENTS = Path(__file__).resolve().parent
 PRETRAINED = ("jepa", "mae")
-FAMILY_COLOURS = {"jepa": "#c0392b", "mae": "#2e86c1", "random": "#7f7f7f", "pixels": "#000000"}
+# one colour per family in every plot of the app (explain.analysis.degradation.ROLE_COLOURS reads these)
+FAMILY_COLOURS = {"jepa": "#1f77b4", "mae": "#d62728", "random": "#7f7f7f", "pixels": "#000000"}
 PREPRINT_DEGRADATION = 2.3      # EchoJEPA-G's mean relative degradation, % (theirs)
 
 
