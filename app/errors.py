@@ -15,7 +15,8 @@ EXPECTED = (ClipError, ValueError, FileNotFoundError, KeyError, NotImplementedEr
 
 def shows_errors(fn):
     """Decorator for Gradio event functions: expected errors become gr.Error with their own message,
-    anything else a short 'something went wrong' with its type, logged with its traceback."""
+    anything else a short 'something went wrong' with its type, logged with its traceback. The message
+    stays until the user closes it: the outputs keep an 'Error' mark, which must not outlive its reason."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
@@ -24,9 +25,9 @@ def shows_errors(fn):
             raise
         except EXPECTED as e:
             message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-            raise gr.Error(str(message), print_exception=False) from None
+            raise gr.Error(str(message), duration=None, print_exception=False) from None
         except Exception as e:                                   # noqa: BLE001 - keep serving
             log.exception("handler %s failed", fn.__name__)
             raise gr.Error(f"Something went wrong ({type(e).__name__}: {e}). The app is still running; "
-                           "try another clip or setting.", print_exception=False) from None
+                           "try another clip or setting.", duration=None, print_exception=False) from None
     return wrapper

@@ -6,6 +6,9 @@ A clip is refused, with a message saying which limit it broke, when:
 - it has more than MAX_FRAMES (2000) frames: over a minute at 30 fps, far beyond the few heart
   beats a model looks at;
 - a frame has more than MAX_FRAME_PIXELS (2048 x 2048) pixels;
+- a frame is narrower or lower than MIN_FRAME_SIDE (32) pixels when a model is to see it (the models see
+  112 x 112; a thinner clip would be mostly invented by the resize). Readers accept such frames, a
+  model's view of them (explain.analysis.window.model_view) refuses them;
 - the decoded clip, as 8-bit RGB, would take more than MAX_CLIP_BYTES (2 GiB) of memory, so a
   small, highly compressed file cannot expand into more memory than the machine has.
 
@@ -21,6 +24,7 @@ MAX_FILE_BYTES = 1 << 30
 MIN_FRAMES = 2
 MAX_FRAMES = 2000
 MAX_FRAME_PIXELS = 2048 * 2048
+MIN_FRAME_SIDE = 32
 MAX_CLIP_BYTES = 2 << 30
 
 
@@ -67,6 +71,16 @@ def check_frame_size(height: int, width: int, name: str) -> None:
         raise ClipError(
             f"'{name}' has frames of {width} x {height} pixels, over the {MAX_FRAME_PIXELS:,} "
             "pixels per frame EchoLens reads. Export the clip at a lower resolution."
+        )
+
+
+def check_model_frame_size(height: int, width: int, name: str) -> None:
+    """Refuse frames with a side under MIN_FRAME_SIDE pixels for a model's view."""
+    if min(height, width) < MIN_FRAME_SIDE:
+        raise ClipError(
+            f"'{name}' has frames of {width} x {height} pixels; a model needs at least {MIN_FRAME_SIDE} pixels "
+            f"on each side (it sees 112 x 112). Check that the file holds whole frames, in (frames, height, "
+            "width) order."
         )
 
 

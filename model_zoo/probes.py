@@ -29,9 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
+from model_zoo.convert.safety import read_safetensors
 from model_zoo.probe_inputs import BeatInputs, Standardise
 
 PROBE = "probe"                      # file stem of the attentive probe beside an encoder
@@ -299,7 +300,7 @@ def load_probe(model_dir: str | Path, device: str | torch.device = "cpu", stem: 
             raise ValueError(f"{card_path}: a beat probe needs t_slots and an even dim")
         width = meta["dim"]                                   # 2D: each token beside its change
         probe = BeatProbe(BeatInputs(meta["t_slots"], Standardise(torch.zeros(width), torch.ones(width))), probe)
-    probe.load_state_dict(load_file(str(weights)))
+    probe.load_state_dict(read_safetensors(weights))
     probe.meta = meta
     return probe.to(device).eval()
 

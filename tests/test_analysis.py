@@ -225,3 +225,16 @@ def test_audit_table_keeps_why_a_clip_was_unreadable_last():
             {"file": "a.npz", "true_ef": 60.0, "error": "", "jepa_ef": 58.1, "mae_ef": 61.0}]
     assert table_columns(rows) == ["file", "true_ef", "jepa_ef", "mae_ef", "error"]
     assert table_columns([{"file": "a.npz", "jepa_ef": 58.1}]) == ["file", "jepa_ef"]
+
+
+def test_a_sweep_marks_where_the_named_conditions_sit_on_its_severity_axis():
+    """shadow_low / med / high are severities 1/3, 2/3, 1 of 'shadow': the sweep shows them, so its curve can be
+    read against the benchmark's table; haze has one named setting (haze_med, 0.5)."""
+    from explain.analysis.degradation import sensitivity_figure
+    sweep = {"degradation": "shadow", "severity": [0, 0.5, 1], "ef": {"jepa": [50.0, 48.0, 45.0]}}
+    fig = sensitivity_figure(sweep)
+    labels = sorted(a.text for a in fig.layout.annotations)
+    xs = sorted(round(s.x0, 3) for s in fig.layout.shapes)
+    assert labels == ["shadow_high", "shadow_low", "shadow_med"] and xs == [0.333, 0.667, 1.0]
+    haze = sensitivity_figure({**sweep, "degradation": "haze"})
+    assert [a.text for a in haze.layout.annotations] == ["haze_med"]

@@ -4,6 +4,7 @@ import dataclasses
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import pytest
 
 from app import session
@@ -44,6 +45,17 @@ def test_bad_uploads_are_refused_with_the_problem_named(tmp_path):
         inputs.load_upload(str(junk))
     with pytest.raises(ClipError, match="No file"):
         inputs.load_upload(None)
+    strip = tmp_path / "strip.npy"                     # readable, but 8 px high: nothing for a model to see
+    np.save(strip, np.random.default_rng(0).integers(0, 255, (40, 8, 300), dtype=np.uint8))
+    with pytest.raises(ClipError, match=r"'strip.npy' has frames of 300 x 8 pixels; a model needs at least 32"):
+        inputs.load_upload(str(strip))
+
+
+def test_a_clip_without_a_frame_rate_says_its_rate_is_assumed(tmp_path):
+    frames = render_clip(3, "adult", n_frames=40, size=112, fps=50).frames
+    np.save(tmp_path / "bare.npy", frames)             # an .npy carries no frame rate
+    assert "30.0 fps (assumed: the file gives no frame rate" in inputs.load_upload(str(tmp_path / "bare.npy")).summary
+    assert "assumed" not in inputs.generate_phantom(50, 70, "adult", 0).summary
 
 
 def test_prediction_cards_show_ef_truth_error_ood_and_the_phantom_warning(example, shipped_pair):
@@ -205,10 +217,11 @@ def test_errors_reach_the_page_as_messages_not_tracebacks():
 
     with pytest.raises(gr.Error) as e:
         refuses()
-    assert e.value.message == "'x.avi' is empty (0 bytes)"
+    assert e.value.message == "'x.avi' is empty (0 bytes)" and e.value.duration is None    # stays until closed
     with pytest.raises(gr.Error) as e:
         crashes()
     assert "Something went wrong (RuntimeError: boom)" in e.value.message and "still running" in e.value.message
+    assert e.value.duration is None
 
 
 def test_a_checkpoint_too_slow_for_the_cpu_earns_a_warning_with_fewer_frames(shipped_pair):
@@ -242,10 +255,10 @@ def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shi
     with pytest.raises(ValueError, match="Unknown method"):
         attention.maps(example.key, shipped_pair, "gradcam")
     paper = attention.overlay_videos(example.key, shipped_pair, "paper", "mean", 0.0, 0, "probe", 2, "given", 16)
-    assert "layer: 2" in paper["jepa"][1] and "head:" in paper["jepa"][1]
+    assert "layer: 2" in paper["jepa"][1] and "most peaked head: " in paper["jepa"][1] and "[" not in paper["jepa"][1]
     ig = attention.overlay_videos(example.key, shipped_pair, "integrated_gradients", "max", 0.5, 3, "mean", -1,
                                   "received", 4)
-    assert "convergence delta" in ig["mae"][1] and "n_steps: 4" in ig["mae"][1]
+    assert "convergence delta" in ig["mae"][1] and "integration steps: 4" in ig["mae"][1]
 
 
 def test_cycle_view_draws_both_trajectories_with_their_numbers(example, shipped_pair):

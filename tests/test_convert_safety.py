@@ -52,3 +52,21 @@ def test_unreadable_and_unknown_files(tmp_path):
         model_zoo.load(tmp_path / "other.safetensors")
     with pytest.raises(FileNotFoundError):
         model_zoo.load(tmp_path / "absent.pt")
+
+
+def test_damaged_safetensors_are_refused_by_name_wherever_they_lie(tmp_path):
+    """A truncated safetensors file, alone or in a model folder (weights or probe), gives a ValueError that names
+    the file, not safetensors' own error type (which the app would show as 'something went wrong')."""
+    import shutil
+    from explain.analysis.pair import load_model
+    from model_zoo.registry import resolve
+    (tmp_path / "cut.safetensors").write_bytes(b"\xff" * 100)
+    with pytest.raises(ValueError, match=r"cut.safetensors is not a readable safetensors file .*truncated"):
+        model_zoo.load(tmp_path / "cut.safetensors")
+    shipped = resolve("mae-small")[0]
+    for name in ("model.safetensors", "probe.safetensors"):
+        folder = tmp_path / name.split(".")[0]
+        shutil.copytree(shipped, folder)
+        (folder / name).write_bytes((shipped / name).read_bytes()[:100])
+        with pytest.raises(ValueError, match=f"{name} is not a readable safetensors file"):
+            load_model(str(folder), "mae", "cpu")

@@ -28,14 +28,31 @@ def _params(method: str, head_fusion: str, discard_ratio: float, start_layer: in
     return {}
 
 
+# What each method reports, in words (explain.attention_maps' info keys); keys not named here are shown as they are
+INFO_LABELS = {
+    "layer": "layer", "head": "most peaked head", "query": "query token (-1: attention received, no single query)",
+    "window": "occluded block (frames, channels, px, px)", "strides": "step (frames, channels, px, px)",
+    "objective": "pretext loss", "loss": "its value on this clip", "n_masks": "mask draws",
+    "hidden_share": "share of the attribution on the hidden boxes",
+    "convergence_delta": "convergence delta (sum of attributions - EF change; 0 = exact)",
+    "ef_change": "EF change from the black baseline to the clip", "n_steps": "integration steps",
+    "nt_samples": "noisy copies", "stdev": "noise std (normalised input)",
+}
+
+
+def _plain(value):
+    """A list of one value as that value, numbers to 3 significant digits."""
+    if isinstance(value, list):
+        value = value[0] if len(value) == 1 else [_plain(v) for v in value]
+    return float(f"{value:.3g}") if isinstance(value, float) else value
+
+
 def info_markdown(r: AttentionResult) -> str:
-    """What the method reported: the paper mode's layer and head, IG's convergence delta..."""
+    """What the method reported, in words: the paper mode's layer and head, IG's convergence delta..."""
     info = {k: v for k, v in r.token_map.info.items() if isinstance(v, (int, float, str, list)) and k != "readout"}
-    if "convergence_delta" in info:
-        delta = info.pop("convergence_delta")
-        info["convergence delta (sum of attributions - EF change; 0 = exact)"] = (
-            [round(float(d), 3) for d in delta] if isinstance(delta, list) else delta)
-    return "; ".join(f"{k}: {v}" for k, v in info.items())
+    if isinstance(info.get("hidden_share"), float):
+        info["hidden_share"] = f"{info['hidden_share']:.0%}"
+    return "; ".join(f"{INFO_LABELS.get(k, k)}: {_plain(v)}" for k, v in info.items())
 
 
 def _key(clip_key: str, pair: dict[str, LoadedModel], method: str, *settings,

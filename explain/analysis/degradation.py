@@ -81,6 +81,10 @@ def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: 
                                      line=dict(color=ROLE_COLOURS.get(role), dash=dash)))
     if truth is not None:
         fig.add_hline(y=truth, line_dash="dash", annotation_text=f"true EF {truth:.1f}%")
+    for condition, (name, severity) in CONDITIONS.items():        # where the named conditions sit on this axis
+        if name == sweep["degradation"]:
+            fig.add_vline(x=severity, line=dict(color="grey", width=1, dash="dot"), annotation_text=condition,
+                          annotation_textangle=-90, annotation_font_size=10, annotation_position="top left")
     title = f"EF under {sweep['degradation'].replace('_', ' ')}" + (f"<br><sup>{note}</sup>" if note else "")
     fig.update_layout(title=title, xaxis_title="severity (0 = clean)",
                       yaxis_title="predicted EF (%)", height=360, margin=dict(l=50, r=20, t=50, b=40))

@@ -70,8 +70,9 @@ def teaching_views(pair: dict[str, LoadedModel], clip: Clip, seed: int = 0, time
                             dict(v.summary))
 
     def anatomy_panel():
-        reads = {m.name: readout(m.wrapper, clip, load_anatomy_probe(m.folder or m.name)) for m in pair.values()}
-        fig, cap = anatomy_figure(reads, slot)
+        probes = {m.name: load_anatomy_probe(m.folder or m.name) for m in pair.values()}
+        reads = {m.name: readout(m.wrapper, clip, probes[m.name]) for m in pair.values()}
+        fig, cap = anatomy_figure(reads, slot, {name: probe.meta for name, probe in probes.items()})
         return TeachingView("What anatomy the tokens carry", fig, cap,
                             {n: {"accuracy": r["accuracy"], "mean_iou": r["mean_iou"]} for n, r in reads.items()})
 

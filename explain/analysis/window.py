@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
+from echo import limits
 from echo.clip import Clip, ClipError
 from echo.preprocess import crop_to_sector, find_sector, is_cropped, to_model_input
 from explain.analysis.beat import beat_frames
@@ -70,6 +72,7 @@ def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0,
     so both show the same frames (default: beat_frames of this clip)."""
     if not 0 <= start < clip.n_frames:
         raise ClipError(f"Start frame {start} is outside the clip's {clip.n_frames} frames.")
+    limits.check_model_frame_size(clip.height, clip.width, Path(clip.source or "").name or "the clip")
     sector = None if is_cropped(clip) else find_sector(clip.frames)   # over the whole clip, as to_model_input
     beat = beat or beat_frames(clip, sector)
     idx = beat_indices(clip.n_frames, beat[0], frames, start)

@@ -88,8 +88,10 @@ def jepa_figure(view: JEPAView, g: TokenGrid, time_slot: int = 0) -> tuple[go.Fi
     return fig, caption
 
 
-def anatomy_figure(readouts: dict[str, dict], time_slot: int = 0) -> tuple[go.Figure, str]:
-    """Truth and each model's per-token anatomy read-out ({name: anatomy_probe.readout(...)}) at one slot."""
+def anatomy_figure(readouts: dict[str, dict], time_slot: int = 0,
+                   held_out: dict[str, dict] | None = None) -> tuple[go.Figure, str]:
+    """Truth and each model's per-token anatomy read-out ({name: anatomy_probe.readout(...)}) at one slot;
+    held_out: {name: the probe card} for its held-out scores beside the score of position alone."""
     if not readouts:
         raise ValueError("anatomy_figure needs at least one read-out")
     first = next(iter(readouts.values()))
@@ -107,9 +109,19 @@ def anatomy_figure(readouts: dict[str, dict], time_slot: int = 0) -> tuple[go.Fi
         fig.update_xaxes(visible=False, row=1, col=i)
     fig.update_layout(title=f"Anatomy read from the tokens (time slot {time_slot})", height=340,
                       margin=dict(l=10, r=10, t=70, b=10))
+    present = [LABELS[k] for k in np.unique(first["truth"]) if k in LABELS]
     caption = ("Each box is labelled with the tissue that fills most of it, then a simple straight-line read-out "
-               "tries to name that tissue from the model's summary of the box alone. The better the read-out, the "
-               "more anatomy (walls, chambers, valves) the model keeps in its tokens.")
+               "tries to name that tissue from the model's summary of the box and where the box sits. At "
+               f"{first['truth'].shape[-1]} boxes across, thin walls and valves rarely fill most of a box: on this "
+               f"clip the boxes hold {', '.join(present)}, so the read-out mostly tells chambers from tissue "
+               "and the outside of the fan.")
+    scores = [f"{n} {card['test']['accuracy']:.0%} / IoU {card['test']['mean_iou']:.2f}"
+              for n, card in (held_out or {}).items() if card.get("test")]
+    position = next((card["position_only"] for card in (held_out or {}).values() if card.get("position_only")), None)
+    if scores and position:
+        caption += (f" On held-out phantom clips: {'; '.join(scores)}, against {position['accuracy']:.0%} / IoU "
+                    f"{position['mean_iou']:.2f} from where a box sits alone: only the gain over that is anatomy "
+                    "read from the image.")
     return fig, caption
 
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from safetensors.torch import load_file
+from safetensors import SafetensorError
 from torch import nn
 from transformers import VideoMAEConfig, VideoMAEForPreTraining, VideoMAEModel, VJEPA2Config, VJEPA2Model
 from transformers.models.vjepa2.modeling_vjepa2 import VJEPA2Encoder
 
 from model_zoo.checkpoint import CONTEXT_ENCODER, family_of, read_config
 from model_zoo.convert.infer import check_overrides, load_checked
-from model_zoo.convert.safety import MAX_BYTES, check_size, load_tensors
+from model_zoo.convert.safety import MAX_BYTES, check_size, damaged, load_tensors, read_safetensors
 
 HEADS = ("pooler.", "classifier.", "fc_norm.")
 PROBE_KEYS = ("probe_heads", "ef_mean", "ef_std", "probe_index")
@@ -88,6 +88,8 @@ def load_folder(folder: str | Path, overrides: dict | None = None, strict: bool 
                                            use_safetensors=files[0].suffix == ".safetensors", output_loading_info=True)
     except RuntimeError as e:               # size mismatches: an override that contradicts the weights
         raise ValueError(f"{folder}: the weights do not fit the config (is an override wrong?): {e}") from None
+    except SafetensorError as e:
+        raise damaged(files[0], e) from None
     unexpected = sorted(loading.get("unexpected_keys") or [])
     ignored = [k for k in unexpected if k.split(".", 1)[-1].startswith(HEADS) or k.startswith(HEADS)]
     unexpected = [k for k in unexpected if k not in ignored]
@@ -101,7 +103,7 @@ def load_folder(folder: str | Path, overrides: dict | None = None, strict: bool 
     context = None
     if family == "jepa" and (folder / CONTEXT_ENCODER).exists():
         context = VJEPA2Encoder(net.config)
-        ctx = load_file(str(folder / CONTEXT_ENCODER))
+        ctx = read_safetensors(folder / CONTEXT_ENCODER)
         load_checked(context, {k: v.float() for k, v in ctx.items()}, f"{folder / CONTEXT_ENCODER}")
         context.eval()
     return family, net.eval(), context, {"notes": [], "ignored": ignored, "missing": missing, "unexpected": unexpected}

@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 MAX_BYTES = 16 * 1024 ** 3          # a ViT-g checkpoint with its optimiser state is about this size
@@ -44,6 +45,20 @@ def _foreign_globals(path: Path, error: Exception) -> list[str]:
     return sorted(set(re.findall(r"GLOBAL ([\w.]+)", str(error)))) or ["(unnamed)"]
 
 
+def damaged(path: str | Path, error: Exception) -> ValueError:
+    """The error for a safetensors file its library cannot read (truncated, or not safetensors at all)."""
+    return ValueError(f"{path} is not a readable safetensors file ({error}): it may be truncated or "
+                      "not a safetensors file at all; copy it again from its source.")
+
+
+def read_safetensors(path: str | Path) -> dict:
+    """safetensors' load_file, with a damaged file refused by name (ValueError), not by the library's error."""
+    try:
+        return load_file(str(path))
+    except SafetensorError as e:
+        raise damaged(path, e) from None
+
+
 def load_tensors(path: str | Path, max_bytes: int = MAX_BYTES) -> dict:
     """The checkpoint's contents: a flat tensor dict (safetensors) or the nested dict torch saved.
 
@@ -53,7 +68,7 @@ def load_tensors(path: str | Path, max_bytes: int = MAX_BYTES) -> dict:
     path = Path(path)
     check_size(path, max_bytes)
     if path.name.endswith(SAFETENSORS):
-        return load_file(str(path))
+        return read_safetensors(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except pickle.UnpicklingError as e:
