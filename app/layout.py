@@ -79,9 +79,9 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
                 att_discard = gr.Slider(0, 0.9, value=0.0, step=0.1, label="Discard ratio (rollout)")
                 att_start = gr.Slider(0, 23, value=0, step=1, label="Start layer (rollout)")
                 att_readout = gr.Radio(["probe", "mean"], value="probe", label="Read-out (rollout)")
-                att_layer = gr.Number(value=-1, precision=0, label="Layer (paper mode; -1 = last)")
-                att_mode = gr.Radio(["received", "given"], value="received", label="Paper mode")
-                att_steps = gr.Slider(4, 64, value=16, step=4, label="Steps (integrated gradients)")
+                att_layer = gr.Number(value=-1, precision=0, label="Layer (paper mode; -1 = last)", visible=False)
+                att_mode = gr.Radio(["received", "given"], value="received", label="Paper mode", visible=False)
+                att_steps = gr.Slider(4, 64, value=16, step=4, label="Steps (integrated gradients)", visible=False)
                 att_btn = gr.Button("Show where they look", elem_id="attention-run")
             with gr.Row():
                 att_video = {r: gr.Video(label=f"{r.upper()} map", autoplay=True, loop=True, elem_id=f"att-video-{r}")
@@ -160,6 +160,8 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
 
         # --- events ---------------------------------------------------------------------------
         att_inputs = [att_method, att_fusion, att_discard, att_start, att_readout, att_layer, att_mode, att_steps]
+        # each method's own controls: shown with it, hidden with the others (attention.CONTROLS names them)
+        att_controls = dict(zip(("fusion", "discard", "start", "readout", "layer", "mode", "steps"), att_inputs[1:]))
         clip_outputs = [clip_key, original, seen, meta, summary]
 
         def shown(loaded: inputs.LoadedClip):
@@ -278,6 +280,9 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
         use_btn.click(on_models, [jepa_dd, jepa_path, mae_dd, mae_path, frames_in], model_outputs,
                       api_name="use_models", **heavy).success(clear_views, None, stale_outputs, api_name=False).success(
             on_predict, [clip_key, model_state], list(pred_md.values()), **heavy)
+        att_method.change(lambda method: [gr.update(visible=name in attention.CONTROLS.get(method, ()))
+                                           for name in att_controls], [att_method], list(att_controls.values()),
+                          api_name=False, queue=False)
         att_btn.click(on_attention, [clip_key, model_state, *att_inputs, att_frame],
                       [*att_video.values(), *att_md.values(), *att_img.values(), att_shown], api_name="attention",
                       **heavy)

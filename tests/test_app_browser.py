@@ -27,7 +27,12 @@ def page(app_server):
         browser.close()
 
 
-def shot(page, name: str) -> Path:
+def shot(page, name: str, errors_expected: bool = False) -> Path:
+    """Screenshot the page; a view that rendered beside an error message (a handler that failed, e.g. the
+    model cards on load) fails the test unless the test provoked the error."""
+    if not errors_expected:
+        errors = page.locator(".toast-body.error").all_inner_texts()
+        assert not errors, errors
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
@@ -119,7 +124,8 @@ def test_a_bad_upload_shows_an_error_and_the_page_goes_on(page, tmp_path):
     error = page.get_by_text("its content is text: not a format EchoLens reads", exact=False).first
     error.wait_for()
     assert "not_a_clip.avi" in error.inner_text()
-    shot(page, "bad_upload")
+    assert page.locator(".toast-body.error").count() >= 1      # what shot() looks for in every other view
+    shot(page, "bad_upload", errors_expected=True)
     page.get_by_role("tab", name="Example", exact=True).click()
     page.locator("#load-example").click()
     page.get_by_role("tab", name="1 Predictions").click()

@@ -1,6 +1,7 @@
 """The app's handlers as plain functions: loading clips, predictions, the degradation lab, evidence,
 the session store, and how errors reach the page."""
 import dataclasses
+import types
 from pathlib import Path
 
 import gradio as gr
@@ -138,6 +139,16 @@ def test_evidence_shows_our_table_and_the_preprints_labelled():
     assert "| jepa-small | jepa |" in md and "| random |" in md and "EchoJEPA-L" in md and "theirs" in md
 
 
+def test_a_model_card_reads_as_facts_with_its_measured_headline(shipped_pair):
+    m = shipped_pair["mae"]
+    card, clean = m.wrapper.card, m.wrapper.card["results"]["clean"]
+    md = evidence.card_markdown(m)
+    assert f"- **method**: MAE, recipe `{card['recipe']}`" in md and f"{card['params_shipped']:,}" in md
+    assert f"clean EF MAE {clean['mae']:.2f} ± {clean['mae_std']:.2f}" in md and "```" not in md
+    bare = dataclasses.replace(m, wrapper=types.SimpleNamespace(card=None, name="from-a-path"))
+    assert "No model card" in evidence.card_markdown(bare)
+
+
 def test_session_store_evicts_old_clips_and_says_so():
     with pytest.raises(ValueError, match="No clip loaded"):
         session.get_clip(None)
@@ -259,6 +270,15 @@ def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shi
     ig = attention.overlay_videos(example.key, shipped_pair, "integrated_gradients", "max", 0.5, 3, "mean", -1,
                                   "received", 4)
     assert "convergence delta" in ig["mae"][1] and "integration steps: 4" in ig["mae"][1]
+
+
+def test_each_attention_method_shows_exactly_the_controls_it_reads():
+    from app.views import attention
+    param_of = {"fusion": "head_fusion", "discard": "discard_ratio", "start": "start_layer", "readout": "readout",
+                "layer": "layer", "mode": "mode", "steps": "n_steps"}
+    for method in attention.METHODS:
+        params = attention._params(method, "mean", 0.0, 0, "probe", -1, "received", 16)
+        assert {param_of[c] for c in attention.CONTROLS.get(method, ())} == set(params), method
 
 
 def test_cycle_view_draws_both_trajectories_with_their_numbers(example, shipped_pair):

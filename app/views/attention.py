@@ -15,6 +15,11 @@ CAPTION = ("Brighter = more weight in the model's view of the clip. Attention ro
            "attribution methods ask how EF changes when each 2-frame x 16 px block is removed.")
 
 
+# The controls each method reads (app.layout shows only these for the chosen method)
+CONTROLS = {"rollout": ("fusion", "discard", "start", "readout"), "paper": ("layer", "mode"),
+            "integrated_gradients": ("steps",)}
+
+
 def _params(method: str, head_fusion: str, discard_ratio: float, start_layer: int, readout: str,
             layer: int = -1, mode: str = "received", n_steps: int = 16) -> dict:
     """The parameters the chosen method reads (explain.attention_maps.clip_map); the rest are ignored."""
@@ -37,6 +42,7 @@ INFO_LABELS = {
     "convergence_delta": "convergence delta (sum of attributions - EF change; 0 = exact)",
     "ef_change": "EF change from the black baseline to the clip", "n_steps": "integration steps",
     "nt_samples": "noisy copies", "stdev": "noise std (normalised input)",
+    "head_fusion": "head fusion", "discard_ratio": "discard ratio", "start_layer": "start layer",
 }
 
 

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from explain.analysis.pair import LoadedModel
+from model_zoo.evaluate.claims import plus_minus
 from model_zoo.evaluate.table import render_markdown
 from model_zoo.experiments.scoreboard import committed_rows, scoreboard_figure
 
@@ -37,6 +38,34 @@ def card_markdown(model: LoadedModel) -> str:
     card = model.wrapper.card
     if not card:
         return f"### {model.name}\nNo model card (a checkpoint loaded from a path)."
-    keep = {k: card[k] for k in ("method", "recipe", "architecture", "params_shipped", "steps", "wall_time_s",
-                                 "peak_lr", "seed", "commit", "data") if k in card}
-    return f"### {model.name}\n```json\n{json.dumps(keep, indent=1)}\n```"
+    data = card.get("data") if isinstance(card.get("data"), dict) else {}
+    seeds = data.get("clip_seeds")
+    facts = [
+        ("method", f"{str(card.get('method', '?')).upper()}, recipe `{card.get('recipe', '?')}`"),
+        ("architecture", card.get("architecture")),
+        ("parameters shipped", f"{card['params_shipped']:,}" if isinstance(card.get("params_shipped"), int) else None),
+        ("pretraining", f"{card['steps']:,} steps, peak learning rate {card.get('peak_lr')}, seed {card.get('seed')}, "
+                        f"{card['wall_time_s'] / 60:.0f} minutes on the CPU" if card.get("steps") and card.get("wall_time_s")
+         else None),
+        ("data", f"{data.get('source', '')}; {data.get('population', '')} hearts"
+                 + (f", clip seeds {seeds[0]:,}..{seeds[1]:,}" if isinstance(seeds, list) and len(seeds) == 2 else "")
+         if data else None),
+        ("measured", _measured(card.get("results") or {})),
+        ("code", f"commit `{str(card['commit'])[:10]}`" if card.get("commit") else None),
+    ]
+    lines = [f"- **{k}**: {v}" for k, v in facts if v]
+    return f"### {model.name}\n" + "\n".join(lines) + "\n\nThe whole card: `card.json` in the model's folder."
+
+
+def _measured(results: dict) -> str | None:
+    """The benchmark's headline for one model: clean EF MAE, mean relative degradation, pediatric."""
+    clean = results.get("clean") or {}
+    if clean.get("mae") is None:
+        return None
+    spread = clean.get("mae_std")
+    text = f"clean EF MAE {plus_minus(clean['mae'], spread) if spread is not None else format(clean['mae'], '.2f')}"
+    if results.get("mean_rel_degradation_pct") is not None:
+        text += f", mean relative degradation {results['mean_rel_degradation_pct']:+.1f}% (the six benchmark conditions)"
+    if (results.get("pediatric") or {}).get("mae") is not None:
+        text += f", pediatric zero-shot {results['pediatric']['mae']:.2f}"
+    return text + " (the table below)"
