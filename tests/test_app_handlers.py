@@ -14,6 +14,7 @@ from app.views import degradation, evidence, inputs, models, predictions
 from echo.clip import ClipError
 from echo.phantom import render_clip
 from explain.analysis.beat import beat_frames
+from model_zoo.experiments import ef_bands
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +85,14 @@ def test_prediction_cards_give_the_beat_views_ef_and_each_probes_test_error(exam
             assert (f"phantom test MAE {probe.meta['test']['clean']['mae']:.2f} (this probe, the best on val of "
                     f"{len(bench['probe_seeds'])} probe seeds; the benchmark reports their mean, "
                     f"{bench['clean']['mae']:.2f} ± {bench['clean']['mae_std']:.2f})") in md
+    # the committed record of the shipped probes' errors by EF band (model_zoo.experiments.ef_bands) stands beside
+    for role, m in shipped_pair.items():
+        p = predictions.predictions(example.key, shipped_pair)[role]
+        for stem, ef in (("probe", p.ef), ("beat_probe", p.ef_beat)):
+            band, worst = ef_bands.recorded(m.folder, stem, ef), ef_bands.weakest(m.folder, stem)
+            assert (f"where this probe predicted {band['band'][0]}-{band['band'][1]}%, it was off by "
+                    f"{band['mae']:.1f} on average ({band['n']} clips") in cards[role]
+            assert f"where the true EF was {worst['band'][0]}-{worst['band'][1]}%, its weakest range" in cards[role]
     # a model without a beat-view probe gets no beat line
     bare = dataclasses.replace(predictions.predictions(example.key, shipped_pair)["jepa"], ef_beat=None)
     assert "Beat view" not in predictions.prediction_card(bare, 28.0)

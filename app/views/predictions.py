@@ -7,6 +7,8 @@ from __future__ import annotations
 from app.session import cached, get_clip
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.analysis.predict import Prediction, predict
+from model_zoo.experiments.ef_bands import recorded, weakest
+from model_zoo.probes import BEAT_PROBE, PROBE
 
 
 def predictions(clip_key: str, pair: dict[str, LoadedModel]) -> dict[str, Prediction]:
@@ -29,6 +31,19 @@ def _test_mae(probe, benchmark: dict | None = None) -> str:
             f"benchmark reports their mean, {clean['mae']:.2f} ± {clean.get('mae_std', 0.0):.2f})")
 
 
+def _band(model: LoadedModel | None, stem: str, ef: float) -> str:
+    """' On phantom test clips where this probe predicted a-b%: MAE x (n clips, mean error +y).', or '' where
+    the probe's errors by predicted EF were not measured (model_zoo.experiments.ef_bands)."""
+    r = recorded(model.folder, stem, ef) if model is not None else None
+    w = weakest(model.folder, stem) if model is not None else None
+    if r is None or w is None:
+        return ""
+    (lo, hi), (wlo, whi) = r["band"], w["band"]
+    return (f" On phantom test clips where this probe predicted {lo}-{hi}%, it was off by {r['mae']:.1f} on average "
+            f"({r['n']} clips; mean predicted - true {r['bias']:+.1f}); where the true EF was {wlo}-{whi}%, its "
+            f"weakest range, by {w['mae']:.1f} ({w['n']} clips; mean predicted - true {w['bias']:+.1f}).")
+
+
 def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | None = None) -> str:
     """Markdown for one model's column; model (optional) gives each probe's recorded test error."""
     err = lambda ef: f" (error {ef - truth:+.1f})" if truth is not None else ""
@@ -39,12 +54,12 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
         head = f"### {p.name}\nNo attentive EF probe for this model."
     else:
         head = (f"### {p.name}\n**EF {p.ef:.1f}%**{err(p.ef)}: attentive probe"
-                f"{_test_mae(model and model.probe, results)}")
+                f"{_test_mae(model and model.probe, results)}.{_band(model, PROBE, p.ef)}")
     lines = [head]
     if p.ef_beat is not None:
         beat_mae = _test_mae(model and model.beat_probe, results.get("beat_probe"))
         lines.append(f"Beat view **EF {p.ef_beat:.1f}%**{err(p.ef_beat)}: the same probe given each token "
-                     f"beside its change over the beat{beat_mae}")
+                     f"beside its change over the beat{beat_mae}.{_band(model, BEAT_PROBE, p.ef_beat)}")
     if truth is not None:
         lines.append(f"Ground truth: {truth:.1f}%")
     if p.ood is not None:

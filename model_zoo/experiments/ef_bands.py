@@ -1,0 +1,122 @@
+"""Where in the EF range the shipped probes err: each shipped model's shipped probes (the issue's attentive
+probe and the beat view's) on the benchmark's clean adult test clips, EF MAE and mean signed error (predicted
+- true) per band of true EF and per band of predicted EF. One test MAE hides that a probe trained on EF z-scores
+pulls low and high EFs toward the training mean; the app's prediction card reads the predicted-EF band of the
+EF it shows (app/views/predictions.py).
+
+    python -m model_zoo.experiments.ef_bands [--n 500] [--threads 1] [--out model_zoo/experiments/ef_bands.json]
+
+Same clips, seeds and crop as `python -m model_zoo.evaluate` (model_zoo.features), so the overall MAE it prints
+is the shipped probe's card figure (up to thread-count rounding).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import model_zoo
+from model_zoo.features import ClipBank, input_shape, model_inputs, split_seeds
+from model_zoo.probes import BEAT_PROBE, PROBE, load_probe, predict_tokens
+from model_zoo.registry import SHIPPED
+
+OUT = Path(__file__).resolve().parent / "ef_bands.json"
+BANDS = ((0, 40), (40, 50), (50, 60), (60, 70), (70, 100))      # EF %, [low, high)
+
+
+def band_of(ef: float, bands=BANDS) -> tuple[int, int]:
+    """The band holding ef (the last band includes its top)."""
+    for low, high in bands:
+        if low <= ef < high:
+            return low, high
+    return bands[-1] if ef >= bands[-1][1] else bands[0]
+
+
+def band_errors(true: np.ndarray, pred: np.ndarray, by: np.ndarray, bands=BANDS) -> list[dict]:
+    """Per band of `by` (the true or the predicted EF): clips, EF MAE, mean signed error (pred - true)."""
+    rows = []
+    for low, high in bands:
+        inside = (by >= low) & ((by < high) | ((high == bands[-1][1]) & (by <= high)))
+        err = pred[inside] - true[inside]
+        rows.append({"band": [low, high], "n": int(inside.sum()),
+                     "mae": round(float(np.abs(err).mean()), 2) if inside.any() else None,
+                     "bias": round(float(err.mean()), 2) if inside.any() else None})
+    return rows
+
+
+def _rows(folder: Path | None, stem: str, key: str, path: Path) -> list[dict]:
+    """A shipped model's probe's recorded bands (key: 'by_predicted_ef' or 'by_true_ef'); [] for a model that
+    is not shipped (its probes were not measured here) or without a record."""
+    if folder is None or Path(folder).resolve().parent != SHIPPED.resolve() or not path.is_file():
+        return []
+    by_stem = json.loads(path.read_text())["models"].get(Path(folder).name, {})
+    return (by_stem.get(stem) or {}).get(key, [])
+
+
+def recorded(folder: Path | None, stem: str, ef: float, path: Path = OUT) -> dict | None:
+    """The recorded predicted-EF band holding ef ({'band', 'n', 'mae', 'bias'}), or None (see _rows)."""
+    rows = _rows(folder, stem, "by_predicted_ef", path)
+    band = list(band_of(ef, tuple(tuple(r["band"]) for r in rows))) if rows else None
+    return next((r for r in rows if r["band"] == band and r["n"]), None)
+
+
+def weakest(folder: Path | None, stem: str, path: Path = OUT) -> dict | None:
+    """The true-EF band where the probe erred most, or None (see _rows)."""
+    rows = [r for r in _rows(folder, stem, "by_true_ef", path) if r["n"]]
+    return max(rows, key=lambda r: r["mae"]) if rows else None
+
+
+def measure(folders: list[Path], n: int) -> dict:
+    """{model name: {probe: {'mae', 'by_true_ef', 'by_predicted_ef'}}} on n clean adult test clips."""
+    models = {folder.name: model_zoo.load(folder, device="cpu") for folder in folders}
+    frames, size = input_shape(next(iter(models.values())))
+    bank = ClipBank(frames, size)
+    true = bank.ef("test", n)
+    probes = {name: {stem: load_probe(SHIPPED / name, stem=stem) for stem in (PROBE, BEAT_PROBE)
+                     if (SHIPPED / name / f"{stem}.json").is_file()} for name in models}
+    preds = {name: {stem: [] for stem in probes[name]} for name in models}
+    with torch.no_grad():
+        for x in model_inputs(bank.clips("test", n), split_seeds("test", n), "clean", frames, size):
+            for name, wrapper in models.items():
+                tokens = wrapper.tokens(x).float().cpu()                      # (B, N, D)
+                for stem, probe in probes[name].items():
+                    preds[name][stem].append(predict_tokens(probe, tokens))
+    out = {}
+    for name, by_stem in preds.items():
+        out[name] = {}
+        for stem, chunks in by_stem.items():
+            pred = np.concatenate(chunks)
+            out[name][stem] = {"mae": round(float(np.abs(pred - true).mean()), 4),
+                               "by_true_ef": band_errors(true, pred, true),
+                               "by_predicted_ef": band_errors(true, pred, pred)}
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=500, help="clean adult test clips (the benchmark's: 500)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    folders = sorted(p.parent for p in SHIPPED.glob("*/probe.json"))
+    result = {"what": __doc__.splitlines()[0], "n": args.n, "split": "test (adult, clean)", "bands": BANDS,
+              "command": f"python -m model_zoo.experiments.ef_bands --n {args.n} --threads {args.threads}",
+              "models": measure(folders, args.n), "threads": args.threads}
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    args.out.write_text(json.dumps(result, indent=1))
+    for name, by_stem in result["models"].items():
+        for stem, r in by_stem.items():
+            bands = "  ".join(f"{b['band'][0]}-{b['band'][1]}: {b['mae']} ({b['bias']:+}, n={b['n']})"
+                              for b in r["by_true_ef"] if b["n"])
+            print(f"{name} {stem}: MAE {r['mae']:.2f}; by true EF  {bands}")
+    print(f"{result['seconds']:.0f} s -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
