@@ -28,6 +28,8 @@ def test_an_example_loads_with_its_videos_facts_and_truth(example):
     assert len(example.meta["model_view"]["source_frames"]) == 16
     assert "28.0%" in example.summary
     assert session.get_clip(example.key).truth.ef == 28.0
+    clip_file = Path(session.get_clip(example.key).source)
+    assert clip_file.is_absolute() and example.meta["source"] == clip_file.name     # never the server's path
 
 
 def test_a_generated_phantom_clip_has_the_chosen_ef_and_rate():

@@ -51,7 +51,7 @@ def _outlined(clip: Clip) -> np.ndarray:
 def describe(clip: Clip) -> dict:
     """Facts about the clip shown to users: size, rate, source, reader facts, the ground truth if known."""
     meta = {"frames": clip.n_frames, "fps": round(clip.fps, 2), "height": clip.height, "width": clip.width,
-            "colour": clip.is_rgb, "source": clip.source}
+            "colour": clip.is_rgb, "source": Path(clip.source).name}      # the file's name, not the server's path
     meta.update({k: v for k, v in clip.meta.items() if k not in meta})
     if clip.truth is not None and clip.truth.ef is not None:
         meta["ground_truth_ef"] = round(float(clip.truth.ef), 2)
