@@ -160,8 +160,7 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
 
         # --- events ---------------------------------------------------------------------------
         att_inputs = [att_method, att_fusion, att_discard, att_start, att_readout, att_layer, att_mode, att_steps]
-        # each method's own controls: shown with it, hidden with the others (attention.CONTROLS names them)
-        att_controls = dict(zip(("fusion", "discard", "start", "readout", "layer", "mode", "steps"), att_inputs[1:]))
+        att_controls = att_inputs[1:]          # in attention.CONTROL_NAMES order: shown with their method only
         clip_outputs = [clip_key, original, seen, meta, summary]
 
         def shown(loaded: inputs.LoadedClip):
@@ -203,8 +202,8 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
             settings = [method, fusion, discard, start, readout, layer, mode, steps]
             pair = _pair(state)
             shown_ = attention.overlay_videos(key, pair, *settings)
-            imgs = attention.scrub(key, pair, method, frame, *settings[1:])     # the scrubber's frame, same maps
-            return ([shown_[r][0] for r in ROLES] + [shown_[r][1] for r in ROLES] + [imgs[r] for r in ROLES]
+            imgs = attention.scrub(key, pair, method, frame, *settings[1:]) or {}     # the scrubber's frame
+            return ([shown_[r][0] for r in ROLES] + [shown_[r][1] for r in ROLES] + [imgs.get(r) for r in ROLES]
                     + [settings])
 
         @shows_errors
@@ -280,9 +279,8 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
         use_btn.click(on_models, [jepa_dd, jepa_path, mae_dd, mae_path, frames_in], model_outputs,
                       api_name="use_models", **heavy).success(clear_views, None, stale_outputs, api_name=False).success(
             on_predict, [clip_key, model_state], list(pred_md.values()), **heavy)
-        att_method.change(lambda method: [gr.update(visible=name in attention.CONTROLS.get(method, ()))
-                                           for name in att_controls], [att_method], list(att_controls.values()),
-                          api_name=False, queue=False)
+        att_method.change(lambda method: [gr.update(visible=v) for v in attention.control_visibility(method)],
+                          [att_method], att_controls, api_name="attention_controls", queue=False)
         att_btn.click(on_attention, [clip_key, model_state, *att_inputs, att_frame],
                       [*att_video.values(), *att_md.values(), *att_img.values(), att_shown], api_name="attention",
                       **heavy)

@@ -115,6 +115,7 @@ def test_evidence_tab_shows_the_table(page):
     shot(page, "evidence")
 
 
+# Last on purpose: errors stay until closed on the page every test above shares (this one reloads it first)
 def test_a_bad_upload_shows_an_error_and_the_page_goes_on(page, tmp_path):
     junk = tmp_path / "not_a_clip.avi"
     junk.write_bytes(b"this is text, not video")

@@ -14,6 +14,7 @@ from app.views import degradation, evidence, inputs, models, predictions
 from echo.clip import ClipError
 from echo.phantom import render_clip
 from explain.analysis.beat import beat_frames
+from explain.analysis.predict import predict
 from model_zoo.experiments import ef_bands
 
 
@@ -92,9 +93,16 @@ def test_prediction_cards_give_the_beat_views_ef_and_each_probes_test_error(exam
         p = predictions.predictions(example.key, shipped_pair)[role]
         for stem, ef in (("probe", p.ef), ("beat_probe", p.ef_beat)):
             band, worst = ef_bands.recorded(m.folder, stem, ef), ef_bands.weakest(m.folder, stem)
-            assert (f"where this probe predicted {band['band'][0]}-{band['band'][1]}%, it was off by "
+            assert (f"where this probe predicted {predictions._band_words(band['band'])}, it was off by "
                     f"{band['mae']:.1f} on average ({band['n']} clips") in cards[role]
-            assert f"where the true EF was {worst['band'][0]}-{worst['band'][1]}%, its weakest range" in cards[role]
+            assert f"Its weakest range is a true EF {predictions._band_words(worst['band'])}: off by" in cards[role]
+    assert [predictions._band_words(b) for b in ([0, 40], [40, 50], [70, 100])] == ["under 40%", "40-50%",
+                                                                                    "70% or more"]
+    # run at fewer frames than it was measured at, a model's recorded figures are not shown as its own
+    from explain.analysis.pair import load_model
+    short = load_model("jepa-small", "jepa", "cpu", frames=8)
+    p = predict({"jepa": short}, session.get_clip(example.key))["jepa"]
+    assert "phantom test MAE" not in predictions.prediction_card(p, 28.0, short) and p.ef is not None
     # a model without a beat-view probe gets no beat line
     bare = dataclasses.replace(predictions.predictions(example.key, shipped_pair)["jepa"], ef_beat=None)
     assert "Beat view" not in predictions.prediction_card(bare, 28.0)
@@ -290,6 +298,28 @@ def test_each_attention_method_shows_exactly_the_controls_it_reads():
     for method in attention.METHODS:
         params = attention._params(method, "mean", 0.0, 0, "probe", -1, "received", 16)
         assert {param_of[c] for c in attention.CONTROLS.get(method, ())} == set(params), method
+
+
+def test_the_page_wires_the_attention_run_its_scrubber_and_its_controls(example):
+    """Through the page's own event functions: a run returns its videos, captions, the scrubber's frame and the
+    settings it showed; the scrubber reads those settings (not the controls' current ones); before any run it
+    changes nothing; choosing a method shows exactly its controls."""
+    from app.layout import build
+    from app.views import attention
+    fns = {f.api_name: f.fn for f in build().fns.values() if f.api_name}
+    state = {"models": (None, None, None, None, None)}                 # the shipped pair
+    settings = ["rollout", "max", 0.0, 0, "mean", -1, "received", 16]
+    out = fns["attention"](example.key, state, *settings, 3)
+    assert len(out) == 7 and out[-1] == settings and all(Path(v).is_file() for v in out[:2])
+    page_pair = models.current_pair()                                  # the pair the page's state names
+    frame = lambda t: attention.scrub(example.key, page_pair, "rollout", t, "max", 0.0, 0, "mean")["mae"]
+    assert np.array_equal(out[5], frame(3))
+    later = fns["scrub"](example.key, state, out[-1], 9)
+    assert np.array_equal(later[1], frame(9)) and not np.array_equal(later[1], frame(3))
+    assert all(u == {"__type__": "update"} for u in fns["scrub"](example.key, state, None, 9))
+    shown = [u["visible"] for u in fns["attention_controls"]("paper")]
+    assert shown == [False, False, False, False, True, True, False]
+    assert [u["visible"] for u in fns["attention_controls"]("occlusion")] == [False] * 7
 
 
 def test_cycle_view_draws_both_trajectories_with_their_numbers(example, shipped_pair):

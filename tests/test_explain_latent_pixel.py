@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from builders import smoke_wrappers
-from echo.anatomy import LABELS
+from echo.anatomy import CARDIAC_STRUCTURES, LABELS
 from explain.latent_pixel import anatomy_probe as ap
 from explain.latent_pixel.figures import anatomy_figure, grid_figure, jepa_figure, mae_figure
 from explain.latent_pixel.grid import TokenGrid, clip_masks, token_grid, token_pixels
@@ -116,11 +116,13 @@ def test_anatomy_probe_learns_planted_labels_and_round_trips(models, clip, tmp_p
     fig, caption = anatomy_figure({"jepa": read})
     assert len(fig.data) == 2 and "held-out" not in caption
     # the caption names the tissues this clip's boxes hold, and the held-out score beside position alone's
-    present = {LABELS[k] for k in np.unique(read["truth"])}
+    present = {LABELS[k].replace("_", " ") for k in np.unique(read["truth"])}
+    thin = int(np.isin(read["truth"], CARDIAC_STRUCTURES).sum())
     card = {"test": {"accuracy": 0.96, "mean_iou": 0.68}, "position_only": {"accuracy": 0.94, "mean_iou": 0.53}}
     _, caption = anatomy_figure({"jepa": read}, held_out={"jepa": card})
     assert all(name in caption for name in present) and f"{jepa.grid[-1]} boxes across" in caption
-    assert "jepa 96% / IoU 0.68, against 94% / IoU 0.53 from where a box sits alone" in caption
+    assert f"fills {thin} of {read['truth'].size} boxes" in caption
+    assert "jepa 96% / IoU 0.68 (where its boxes sit alone: 94% / 0.53)" in caption
 
 
 def test_grid_figure_titles_report_each_mask(models, clip):

@@ -15,9 +15,16 @@ CAPTION = ("Brighter = more weight in the model's view of the clip. Attention ro
            "attribution methods ask how EF changes when each 2-frame x 16 px block is removed.")
 
 
-# The controls each method reads (app.layout shows only these for the chosen method)
+# The controls each method reads (app.layout shows only these for the chosen method), in the order of
+# _params' arguments after the method
+CONTROL_NAMES = ("fusion", "discard", "start", "readout", "layer", "mode", "steps")
 CONTROLS = {"rollout": ("fusion", "discard", "start", "readout"), "paper": ("layer", "mode"),
             "integrated_gradients": ("steps",)}
+
+
+def control_visibility(method: str) -> list[bool]:
+    """Whether each control (CONTROL_NAMES order) is shown for `method`."""
+    return [name in CONTROLS.get(method, ()) for name in CONTROL_NAMES]
 
 
 def _params(method: str, head_fusion: str, discard_ratio: float, start_layer: int, readout: str,

@@ -45,9 +45,10 @@ def card_markdown(model: LoadedModel) -> str:
         ("architecture", card.get("architecture")),
         ("parameters shipped", f"{card['params_shipped']:,}" if isinstance(card.get("params_shipped"), int) else None),
         ("pretraining", f"{card['steps']:,} steps, peak learning rate {card.get('peak_lr')}, seed {card.get('seed')}, "
-                        f"{card['wall_time_s'] / 60:.0f} minutes on the CPU" if card.get("steps") and card.get("wall_time_s")
+                        f"{card['wall_time_s'] / 60:.0f} minutes of training" if card.get("steps") and card.get("wall_time_s")
          else None),
-        ("data", f"{data.get('source', '')}; {data.get('population', '')} hearts"
+        ("data", ("simulated phantom clips, one heartbeat each" if "phantom" in str(data.get("source", "")).lower()
+                  else str(data.get("source", ""))) + f"; {data.get('population', '')} hearts"
                  + (f", clip seeds {seeds[0]:,}..{seeds[1]:,}" if isinstance(seeds, list) and len(seeds) == 2 else "")
          if data else None),
         ("measured", _measured(card.get("results") or {})),
@@ -57,15 +58,20 @@ def card_markdown(model: LoadedModel) -> str:
     return f"### {model.name}\n" + "\n".join(lines) + "\n\nThe whole card: `card.json` in the model's folder."
 
 
+def _mae(entry: dict) -> str:
+    """'8.01 ± 0.38' from a results entry with mae and mae_std, '8.01' without the spread."""
+    return plus_minus(entry["mae"], entry["mae_std"]) if entry.get("mae_std") is not None else f"{entry['mae']:.2f}"
+
+
 def _measured(results: dict) -> str | None:
     """The benchmark's headline for one model: clean EF MAE, mean relative degradation, pediatric."""
     clean = results.get("clean") or {}
     if clean.get("mae") is None:
         return None
-    spread = clean.get("mae_std")
-    text = f"clean EF MAE {plus_minus(clean['mae'], spread) if spread is not None else format(clean['mae'], '.2f')}"
+    text = f"clean EF MAE {_mae(clean)}"
     if results.get("mean_rel_degradation_pct") is not None:
         text += f", mean relative degradation {results['mean_rel_degradation_pct']:+.1f}% (the six benchmark conditions)"
-    if (results.get("pediatric") or {}).get("mae") is not None:
-        text += f", pediatric zero-shot {results['pediatric']['mae']:.2f}"
+    ped = results.get("pediatric") or {}
+    if ped.get("mae") is not None:
+        text += f", pediatric zero-shot {_mae(ped)}"
     return text + " (the table below)"

@@ -31,22 +31,31 @@ def _test_mae(probe, benchmark: dict | None = None) -> str:
             f"benchmark reports their mean, {clean['mae']:.2f} ± {clean.get('mae_std', 0.0):.2f})")
 
 
+def _band_words(band: list[int]) -> str:
+    low, high = band
+    return f"under {high}%" if low == 0 else f"{low}% or more" if high >= 100 else f"{low}-{high}%"
+
+
 def _band(model: LoadedModel | None, stem: str, ef: float) -> str:
-    """' On phantom test clips where this probe predicted a-b%: MAE x (n clips, mean error +y).', or '' where
-    the probe's errors by predicted EF were not measured (model_zoo.experiments.ef_bands)."""
-    r = recorded(model.folder, stem, ef) if model is not None else None
-    w = weakest(model.folder, stem) if model is not None else None
-    if r is None or w is None:
+    """What the record of this probe's errors by EF band (model_zoo.experiments.ef_bands) says beside an EF: the
+    band of predictions holding it, and the true-EF band where the probe erred most; '' where not measured."""
+    if model is None:
         return ""
-    (lo, hi), (wlo, whi) = r["band"], w["band"]
-    return (f" On phantom test clips where this probe predicted {lo}-{hi}%, it was off by {r['mae']:.1f} on average "
-            f"({r['n']} clips; mean predicted - true {r['bias']:+.1f}); where the true EF was {wlo}-{whi}%, its "
-            f"weakest range, by {w['mae']:.1f} ({w['n']} clips; mean predicted - true {w['bias']:+.1f}).")
+    out = ""
+    if (r := recorded(model.folder, stem, ef)) is not None:
+        out += (f" On phantom test clips where this probe predicted {_band_words(r['band'])}, it was off by "
+                f"{r['mae']:.1f} on average ({r['n']} clips; mean predicted - true {r['bias']:+.1f}).")
+    if (w := weakest(model.folder, stem)) is not None:
+        out += (f" Its weakest range is a true EF {_band_words(w['band'])}: off by {w['mae']:.1f} ({w['n']} clips; "
+                f"mean predicted - true {w['bias']:+.1f}).")
+    return out
 
 
 def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | None = None) -> str:
     """Markdown for one model's column; model (optional) gives each probe's recorded test error."""
     err = lambda ef: f" (error {ef - truth:+.1f})" if truth is not None else ""
+    # the recorded figures describe the model at its own frame count, not run at fewer ('Frames for large checkpoints')
+    model = model if model is not None and model.at_own_frames else None
     results = ((model.wrapper.card or {}).get("results") or {}) if model is not None else {}
     if p.ef is None and p.ef_beat is None:
         head = f"### {p.name}\nNo EF probe for this model: it gives tokens and attention, not EF."

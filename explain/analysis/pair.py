@@ -43,6 +43,11 @@ class LoadedModel:
         return self.wrapper.family
 
     @property
+    def at_own_frames(self) -> bool:
+        """Run at the frame count it was saved with: its recorded test figures describe it as it runs here."""
+        return not (len(self.key) > 3 and self.key[3])
+
+    @property
     def input_shape(self) -> tuple[int, int]:
         """(frames, size) of the model's input."""
         return input_shape(self.wrapper)

@@ -6,10 +6,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from echo.anatomy import LABELS
+from echo.anatomy import CARDIAC_STRUCTURES, LABELS
 from explain.latent_pixel.grid import MaskSet, TokenGrid, grid_image, token_pixels
 from explain.latent_pixel.jepa_view import JEPAView
 from explain.latent_pixel.mae_view import MAEView
+from model_zoo.experiments.scoreboard import FAMILY_COLOURS
 
 LABEL_COLOURS = ("#000000", "#6b6b6b", "#c0392b", "#2e86c1", "#e67e22", "#16a085", "#f4d03f",
                  "#8e44ad", "#a04000", "#ff66cc", "#66ff99", "#ffffff")
@@ -72,7 +73,7 @@ def jepa_figure(view: JEPAView, g: TokenGrid, time_slot: int = 0) -> tuple[go.Fi
                              hovertemplate="row %{y}, column %{x}<br>cosine %{z:.2f}<extra></extra>"), 1, 2)
     fig.update_yaxes(autorange="reversed", scaleanchor="x2", row=1, col=2)
     fig.add_trace(go.Histogram(x=view.cosine, name="JEPA prediction", opacity=0.7, nbinsx=30,
-                               marker_color="#1f77b4"), 1, 3)
+                               marker_color=FAMILY_COLOURS["jepa"]), 1, 3)
     fig.add_trace(go.Histogram(x=view.baseline, name="guess: average visible token", opacity=0.7, nbinsx=30,
                                marker_color="#999999"), 1, 3)
     fig.update_layout(barmode="overlay", height=360, margin=dict(l=10, r=10, t=70, b=10),
@@ -109,19 +110,20 @@ def anatomy_figure(readouts: dict[str, dict], time_slot: int = 0,
         fig.update_xaxes(visible=False, row=1, col=i)
     fig.update_layout(title=f"Anatomy read from the tokens (time slot {time_slot})", height=340,
                       margin=dict(l=10, r=10, t=70, b=10))
-    present = [LABELS[k] for k in np.unique(first["truth"]) if k in LABELS]
+    truth = np.asarray(first["truth"])
+    present = [LABELS[k].replace("_", " ") for k in np.unique(truth) if k in LABELS]
+    thin = int(np.isin(truth, CARDIAC_STRUCTURES).sum())
     caption = ("Each box is labelled with the tissue that fills most of it, then a simple straight-line read-out "
                "tries to name that tissue from the model's summary of the box and where the box sits. At "
-               f"{first['truth'].shape[-1]} boxes across, thin walls and valves rarely fill most of a box: on this "
-               f"clip the boxes hold {', '.join(present)}, so the read-out mostly tells chambers from tissue "
-               "and the outside of the fan.")
-    scores = [f"{n} {card['test']['accuracy']:.0%} / IoU {card['test']['mean_iou']:.2f}"
-              for n, card in (held_out or {}).items() if card.get("test")]
-    position = next((card["position_only"] for card in (held_out or {}).values() if card.get("position_only")), None)
-    if scores and position:
-        caption += (f" On held-out phantom clips: {'; '.join(scores)}, against {position['accuracy']:.0%} / IoU "
-                    f"{position['mean_iou']:.2f} from where a box sits alone: only the gain over that is anatomy "
-                    "read from the image.")
+               f"{truth.shape[-1]} boxes across, thin walls and valves rarely fill most of a box: on this clip the "
+               f"boxes hold {', '.join(present)}; a wall, valve or the pericardium fills {thin} of {truth.size} "
+               "boxes, so the read-out mostly tells chambers from tissue and the outside of the fan.")
+    scores = [f"{n} {card['test']['accuracy']:.0%} / IoU {card['test']['mean_iou']:.2f} (where its boxes sit "
+              f"alone: {card['position_only']['accuracy']:.0%} / {card['position_only']['mean_iou']:.2f})"
+              for n, card in (held_out or {}).items() if card.get("test") and card.get("position_only")]
+    if scores:
+        caption += (f" On held-out phantom clips: {'; '.join(scores)}: only the gain over where a box sits is "
+                    "anatomy read from the image.")
     return fig, caption
 
 

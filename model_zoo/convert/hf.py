@@ -89,7 +89,7 @@ def load_folder(folder: str | Path, overrides: dict | None = None, strict: bool 
     except RuntimeError as e:               # size mismatches: an override that contradicts the weights
         raise ValueError(f"{folder}: the weights do not fit the config (is an override wrong?): {e}") from None
     except SafetensorError as e:
-        raise damaged(files[0], e) from None
+        raise damaged(files[0] if len(files) == 1 else f"one of {folder}'s {len(files)} weight files", e) from None
     unexpected = sorted(loading.get("unexpected_keys") or [])
     ignored = [k for k in unexpected if k.split(".", 1)[-1].startswith(HEADS) or k.startswith(HEADS)]
     unexpected = [k for k in unexpected if k not in ignored]

@@ -37,10 +37,11 @@ def band_of(ef: float, bands=BANDS) -> tuple[int, int]:
 
 
 def band_errors(true: np.ndarray, pred: np.ndarray, by: np.ndarray, bands=BANDS) -> list[dict]:
-    """Per band of `by` (the true or the predicted EF): clips, EF MAE, mean signed error (pred - true)."""
-    rows = []
+    """Per band of `by` (the true or the predicted EF; each value in its band_of): clips, EF MAE, mean signed
+    error (pred - true)."""
+    rows, held = [], np.array([band_of(float(v), bands) for v in by]).reshape(-1, 2)      # (n, 2) low, high
     for low, high in bands:
-        inside = (by >= low) & ((by < high) | ((high == bands[-1][1]) & (by <= high)))
+        inside = (held[:, 0] == low) & (held[:, 1] == high)
         err = pred[inside] - true[inside]
         rows.append({"band": [low, high], "n": int(inside.sum()),
                      "mae": round(float(np.abs(err).mean()), 2) if inside.any() else None,
