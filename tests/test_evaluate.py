@@ -61,6 +61,11 @@ def test_quick_table_schema(quick):
             maes = [s["clean"]["mae"] for s in view["probe_seeds"]]
             assert view["clean"]["mae"] == pytest.approx(np.mean(maes), abs=1e-3)
             assert view["clean"]["mae_std"] == pytest.approx(np.std(maes, ddof=1), abs=1e-3)
+            for s in view["probe_seeds"]:                # clean error by true-EF band, every clip in one band
+                bands = s["clean_by_true_ef"]
+                assert sum(b["n"] for b in bands) == r["n"]["clean"]
+                weighted = sum(b["mae"] * b["n"] for b in bands if b["n"]) / r["n"]["clean"]
+                assert weighted == pytest.approx(s["clean"]["mae"], abs=0.02)
         assert m["beat_probe"]["probe_seeds"] != m["probe_seeds"]        # its own probes, not the attentive ones
     assert "beat_probe" in r["protocol"]
 

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from model_zoo.evaluate.bands import band_errors, band_of
 from model_zoo.experiments import ef_bands
 from model_zoo.probes import load_probe
 from model_zoo.registry import SHIPPED
@@ -13,14 +14,14 @@ from model_zoo.registry import SHIPPED
 def test_bands_split_errors_by_the_ef_they_are_keyed_on():
     true = np.array([30.0, 45.0, 55.0, 75.0])
     pred = np.array([50.0, 47.0, 54.0, 60.0])                # low EF pulled up, high EF pulled down
-    by_true = {tuple(r["band"]): r for r in ef_bands.band_errors(true, pred, true)}
+    by_true = {tuple(r["band"]): r for r in band_errors(true, pred, true)}
     assert by_true[(0, 40)] == {"band": [0, 40], "n": 1, "mae": 20.0, "bias": 20.0}
     assert by_true[(70, 100)]["bias"] == -15.0 and by_true[(60, 70)] == {"band": [60, 70], "n": 0, "mae": None,
                                                                          "bias": None}
-    by_pred = {tuple(r["band"]): r for r in ef_bands.band_errors(true, pred, pred)}
+    by_pred = {tuple(r["band"]): r for r in band_errors(true, pred, pred)}
     assert by_pred[(40, 50)]["n"] == 1 and by_pred[(50, 60)] == {"band": [50, 60], "n": 2, "mae": 10.5, "bias": 9.5}
     assert sum(r["n"] for r in by_pred.values()) == len(true)
-    assert ef_bands.band_of(100.0) == (70, 100) and ef_bands.band_of(39.99) == (0, 40)
+    assert band_of(100.0) == (70, 100) and band_of(39.99) == (0, 40)
 
 
 def test_the_record_is_read_only_for_the_shipped_models_it_measured(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from echo.degrade import BENCHMARK_CONDITIONS
+from model_zoo.evaluate.bands import band_errors
 from model_zoo.evaluate.protocol import ADULT_CONDITIONS
 from model_zoo.probes import regression_metrics
 
@@ -34,7 +35,8 @@ def _per_probe(truth: dict[str, np.ndarray], pred: dict[str, np.ndarray]) -> dic
     clean = {k: _r(v) for k, v in regression_metrics(pred["clean"], truth["clean"]).items()}
     degraded = {c: _r(mae[c]) for c in ADULT_CONDITIONS[1:]}
     rel = mean_rel_degradation(clean["mae"], {c: {"mae": v} for c, v in degraded.items()})
-    return {"clean": clean, "degraded": degraded, "pediatric": _r(mae["pediatric"]), "mean_rel_degradation_pct": _r(rel)}
+    return {"clean": clean, "degraded": degraded, "pediatric": _r(mae["pediatric"]), "mean_rel_degradation_pct": _r(rel),
+            "clean_by_true_ef": band_errors(truth["clean"], pred["clean"], truth["clean"])}
 
 
 def _block(runs: list[dict]) -> dict:

@@ -20,33 +20,12 @@ import numpy as np
 import torch
 
 import model_zoo
+from model_zoo.evaluate.bands import BANDS, band_errors, band_of
 from model_zoo.features import ClipBank, input_shape, model_inputs, split_seeds
 from model_zoo.probes import BEAT_PROBE, PROBE, load_probe, predict_tokens
 from model_zoo.registry import SHIPPED
 
 OUT = Path(__file__).resolve().parent / "ef_bands.json"
-BANDS = ((0, 40), (40, 50), (50, 60), (60, 70), (70, 100))      # EF %, [low, high)
-
-
-def band_of(ef: float, bands=BANDS) -> tuple[int, int]:
-    """The band holding ef (the last band includes its top)."""
-    for low, high in bands:
-        if low <= ef < high:
-            return low, high
-    return bands[-1] if ef >= bands[-1][1] else bands[0]
-
-
-def band_errors(true: np.ndarray, pred: np.ndarray, by: np.ndarray, bands=BANDS) -> list[dict]:
-    """Per band of `by` (the true or the predicted EF; each value in its band_of): clips, EF MAE, mean signed
-    error (pred - true)."""
-    rows, held = [], np.array([band_of(float(v), bands) for v in by]).reshape(-1, 2)      # (n, 2) low, high
-    for low, high in bands:
-        inside = (held[:, 0] == low) & (held[:, 1] == high)
-        err = pred[inside] - true[inside]
-        rows.append({"band": [low, high], "n": int(inside.sum()),
-                     "mae": round(float(np.abs(err).mean()), 2) if inside.any() else None,
-                     "bias": round(float(err.mean()), 2) if inside.any() else None})
-    return rows
 
 
 def _rows(folder: Path | None, stem: str, key: str, path: Path) -> list[dict]:
