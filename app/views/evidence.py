@@ -38,24 +38,37 @@ def card_markdown(model: LoadedModel) -> str:
     card = model.wrapper.card
     if not card:
         return f"### {model.name}\nNo model card (a checkpoint loaded from a path)."
-    data = card.get("data") if isinstance(card.get("data"), dict) else {}
-    seeds = data.get("clip_seeds")
     facts = [
         ("method", f"{str(card.get('method', '?')).upper()}, recipe `{card.get('recipe', '?')}`"),
         ("architecture", card.get("architecture")),
         ("parameters shipped", f"{card['params_shipped']:,}" if isinstance(card.get("params_shipped"), int) else None),
-        ("pretraining", f"{card['steps']:,} steps, peak learning rate {card.get('peak_lr')}, seed {card.get('seed')}, "
-                        f"{card['wall_time_s'] / 60:.0f} minutes of training" if card.get("steps") and card.get("wall_time_s")
-         else None),
-        ("data", ("simulated phantom clips, one heartbeat each" if "phantom" in str(data.get("source", "")).lower()
-                  else str(data.get("source", ""))) + f"; {data.get('population', '')} hearts"
-                 + (f", clip seeds {seeds[0]:,}..{seeds[1]:,}" if isinstance(seeds, list) and len(seeds) == 2 else "")
-         if data else None),
+        ("pretraining", _pretraining(card)),
+        ("data", _data(card.get("data"))),
         ("measured", _measured(card.get("results") or {})),
         ("code", f"commit `{str(card['commit'])[:10]}`" if card.get("commit") else None),
     ]
     lines = [f"- **{k}**: {v}" for k, v in facts if v]
     return f"### {model.name}\n" + "\n".join(lines) + "\n\nThe whole card: `card.json` in the model's folder."
+
+
+def _pretraining(card: dict) -> str | None:
+    if not (card.get("steps") and card.get("wall_time_s")):
+        return None
+    return (f"{card['steps']:,} steps, peak learning rate {card.get('peak_lr')}, seed {card.get('seed')}, "
+            f"{card['wall_time_s'] / 60:.0f} minutes of training")
+
+
+def _data(data) -> str | None:
+    """What the model learned from, in words (the card's 'data' names the modules that rendered it)."""
+    if not isinstance(data, dict) or not data:
+        return None
+    source = str(data.get("source", ""))
+    text = ("simulated phantom clips, one heartbeat each" if "phantom" in source.lower() else source)
+    text += f"; {data.get('population', '')} hearts"
+    seeds = data.get("clip_seeds")
+    if isinstance(seeds, list) and len(seeds) == 2:
+        text += f", clip seeds {seeds[0]:,}..{seeds[1]:,}"
+    return text
 
 
 def _mae(entry: dict) -> str:

@@ -12,6 +12,7 @@ is the shipped probe's card figure (up to thread-count rounding).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from pathlib import Path
@@ -33,8 +34,19 @@ def _rows(folder: Path | None, stem: str, key: str, path: Path) -> list[dict]:
     is not shipped (its probes were not measured here) or without a record."""
     if folder is None or Path(folder).resolve().parent != SHIPPED.resolve() or not path.is_file():
         return []
-    by_stem = json.loads(path.read_text())["models"].get(Path(folder).name, {})
+    by_stem = _read(str(path), *_version(path))["models"].get(Path(folder).name, {})
     return (by_stem.get(stem) or {}).get(key, [])
+
+
+def _version(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
+@functools.lru_cache(maxsize=4)
+def _read(path: str, mtime_ns: int, size: int) -> dict:
+    """The record, parsed once per version of the file (every prediction card reads it four times)."""
+    return json.loads(Path(path).read_text())
 
 
 def recorded(folder: Path | None, stem: str, ef: float, path: Path = OUT) -> dict | None:
@@ -56,8 +68,8 @@ def measure(folders: list[Path], n: int) -> dict:
     frames, size = input_shape(next(iter(models.values())))
     bank = ClipBank(frames, size)
     true = bank.ef("test", n)
-    probes = {name: {stem: load_probe(SHIPPED / name, stem=stem) for stem in (PROBE, BEAT_PROBE)
-                     if (SHIPPED / name / f"{stem}.json").is_file()} for name in models}
+    probes = {folder.name: {stem: load_probe(folder, stem=stem) for stem in (PROBE, BEAT_PROBE)
+                            if (folder / f"{stem}.json").is_file()} for folder in folders}
     preds = {name: {stem: [] for stem in probes[name]} for name in models}
     with torch.no_grad():
         for x in model_inputs(bank.clips("test", n), split_seeds("test", n), "clean", frames, size):
