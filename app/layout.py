@@ -12,13 +12,13 @@ from app.views import attention, audit, cycle, degradation, evidence, inputs, la
 from echo.degrade import CONDITIONS, DEGRADATIONS
 from echo.examples import EXAMPLES
 from echo.phantom.params import POPULATIONS
+from explain.analysis.pair import ROLES
 
 TITLE = "EchoLens: inside self-supervised echo models (JEPA | MAE)"
 INTRO = ("Load a clip, then compare a latent-prediction model (**JEPA**) and a pixel-prediction model "
          "(**MAE**) on it: EF, where they look, how their embedding moves through a heartbeat, what "
          "degradation does, and why predicting latents can ignore speckle. The shipped models learned "
          "from a simulated phantom: their EF on a real clip is not a measurement.")
-ROLES = ("jepa", "mae")
 # The benchmark table has 21 columns: scroll it sideways rather than break its numbers letter by letter
 CSS = """
 #evidence table { display: block; overflow-x: auto; }
@@ -198,10 +198,10 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
         @shows_errors
         def on_attention(key, state, method, fusion, discard, start, readout, layer, mode, steps, frame,
                          progress=gr.Progress()):
-            progress(0.1, desc=f"{method} for both models (attribution methods take a minute on a CPU)")
+            progress(0.0, desc=f"{method} for both models (attribution methods take a minute on a CPU)")
             settings = [method, fusion, discard, start, readout, layer, mode, steps]
             pair = _pair(state)
-            shown_ = attention.overlay_videos(key, pair, *settings)
+            shown_ = attention.overlay_videos(key, pair, *settings, progress=lambda f, d: progress(f, desc=d))
             imgs = attention.scrub(key, pair, method, frame, *settings[1:]) or {}     # the scrubber's frame
             return ([shown_[r][0] for r in ROLES] + [shown_[r][1] for r in ROLES] + [imgs.get(r) for r in ROLES]
                     + [settings])

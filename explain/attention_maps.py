@@ -14,6 +14,7 @@ Methods (METHODS):
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,9 +79,11 @@ def _rollout(wrapper, x, probe, readout=None, query=None, drop_self=False, **spe
     return values, {"readout": readout, **spec}
 
 
-def clip_map(wrapper, x: torch.Tensor, method: str, probe=None, **params) -> TokenMap:
+def clip_map(wrapper, x: torch.Tensor, method: str, probe=None, on_clips: Callable[[int], None] | None = None,
+             **params) -> TokenMap:
     """Per-token map of one clip x (1, T, C, H, W) by `method` (see METHODS); probe: the model's EF
-    probe or None (EF methods and the probe read-out then raise ValueError)."""
+    probe or None (EF methods and the probe read-out then raise ValueError). on_clips(n): told how
+    many clips each pass of an EF method put through the model (for a progress bar)."""
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}: use one of {', '.join(METHODS)}.")
     check_input(wrapper, x)
@@ -93,7 +96,7 @@ def clip_map(wrapper, x: torch.Tensor, method: str, probe=None, **params) -> Tok
         if method == "pretext":
             attr, info = pretext_attribution(wrapper, x, **params)
         else:
-            f = EFForward(wrapper, probe)
+            f = EFForward(wrapper, probe, on_clips)
             x = x.to(wrapper.device)
             if method == "occlusion":
                 attr, info = occlusion(f, x, tubelet, patch, **params)

@@ -6,6 +6,8 @@ from explain.analysis.pair.load_model); a checkpoint without one gets no EF attr
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -20,17 +22,22 @@ def require_probe(wrapper, probe: ProbeHead | None, what: str = "EF attribution"
 
 
 class EFForward(nn.Module):
-    """x (B, T, C, H, W) model input -> EF in % (B,), differentiable in x."""
+    """x (B, T, C, H, W) model input -> EF in % (B,), differentiable in x. on_clips(B), when given, is
+    told after every pass how many clips went through (a progress bar's count)."""
 
-    def __init__(self, wrapper, probe: ProbeHead | None):
+    def __init__(self, wrapper, probe: ProbeHead | None, on_clips: Callable[[int], None] | None = None):
         super().__init__()
         self.probe = require_probe(wrapper, probe)
         self.encoder = wrapper.encoder
         self.device = wrapper.device
+        self.on_clips = on_clips
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         tokens = self.encoder(x.to(self.device)).last_hidden_state          # (B, N, D)
-        return self.probe.ef(tokens.to(self.probe.ef_mean.device))          # (B,)
+        ef = self.probe.ef(tokens.to(self.probe.ef_mean.device))            # (B,)
+        if self.on_clips is not None:
+            self.on_clips(x.shape[0])
+        return ef
 
     @torch.no_grad()
     def batched(self, x: torch.Tensor, batch: int = 16) -> torch.Tensor:

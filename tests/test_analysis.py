@@ -160,6 +160,26 @@ def test_a_map_too_slow_for_the_cpu_is_refused_before_it_starts():
     check_cost(small, "occlusion", {})                                 # the shipped size: allowed
 
 
+def test_an_attribution_run_reports_its_passes_as_it_goes():
+    """Occlusion tells a progress bar every pass: one per token and the clip, model by model, up to 1."""
+    from builders import tiny_probe, tiny_wrapper
+    from explain.analysis.attention import attention, model_clips
+    from explain.analysis.pair import LoadedModel
+    pair = {r: LoadedModel(r, tiny_wrapper(r, seed=k), tiny_probe(seed=k), None, None, True)
+            for k, r in enumerate(("jepa", "mae"))}
+    clip = render_clip(3, "adult", n_frames=40, size=64, fps=50)
+    heard = []
+    attention(pair, clip, "occlusion", progress=lambda f, words: heard.append((f, words)))
+    fractions = [f for f, _ in heard]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    total = model_clips("occlusion", 64, {})                            # the tiny grid: 4 x 4 x 4 tokens
+    assert total == 65
+    passes = [w for _, w in heard if "forward passes" in w]
+    assert passes[-1].startswith(f"occlusion: mae-tiny, {total} of about {total} forward passes")
+    assert any(f == 0.5 and "mae-tiny (2 of 2 models)" in w for f, w in heard)   # the second model starts half way
+    assert len([w for w in passes if "jepa-tiny" in w]) > 1                      # several updates per model
+
+
 def test_model_view_finds_an_uploads_fan_once(monkeypatch):
     """Without timing the beat is estimated inside the fan; the fan model_view found is reused for it."""
     import echo.preprocess

@@ -81,11 +81,12 @@ def _key(clip_key: str, pair: dict[str, LoadedModel], method: str, *settings,
 
 def maps(clip_key: str, pair: dict[str, LoadedModel], method: str, head_fusion: str = "mean",
          discard_ratio: float = 0.0, start_layer: int = 0, readout: str = "probe", layer: int = -1,
-         mode: str = "received", n_steps: int = 16, beat: tuple[float, str] | None = None) -> dict[str, AttentionResult]:
-    """Each model's map of the clip (cached); beat: see explain.analysis.attention.attention."""
+         mode: str = "received", n_steps: int = 16, beat: tuple[float, str] | None = None,
+         progress=None) -> dict[str, AttentionResult]:
+    """Each model's map of the clip (cached); beat, progress: see explain.analysis.attention.attention."""
     key, params = _key(clip_key, pair, method, head_fusion, discard_ratio, start_layer, readout, layer, mode, n_steps,
                        beat=beat)
-    return cached(key, lambda: attention(pair, get_clip(clip_key), method, beat=beat, **params))
+    return cached(key, lambda: attention(pair, get_clip(clip_key), method, beat=beat, progress=progress, **params))
 
 
 def focus_markdown(r: AttentionResult) -> str:
@@ -100,9 +101,9 @@ def focus_markdown(r: AttentionResult) -> str:
 
 
 def overlay_videos(clip_key: str, pair: dict[str, LoadedModel], method: str, *params,
-                   beat: tuple[float, str] | None = None) -> dict[str, tuple[str, str]]:
-    """{role: (overlay MP4 path, focus markdown)}."""
-    results = maps(clip_key, pair, method, *params, beat=beat)
+                   beat: tuple[float, str] | None = None, progress=None) -> dict[str, tuple[str, str]]:
+    """{role: (overlay MP4 path, focus markdown)}; progress(fraction, words) hears how far the maps are."""
+    results = maps(clip_key, pair, method, *params, beat=beat, progress=progress)
 
     def write():
         fps = get_clip(clip_key).fps

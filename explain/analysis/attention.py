@@ -3,6 +3,7 @@ frames the model saw (T, H, W) and, when the clip has anatomy labels, its focus 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,17 +51,25 @@ def focus_of(token_map: TokenMap, view: ModelView) -> dict | None:
     return None
 
 
-def forward_passes(method: str, n_tokens: int, params: dict) -> float:
-    """About how many forward(-and-backward) passes a method costs (backward counted as two forwards)."""
+GRADIENT_METHODS = ("integrated_gradients", "smoothgrad", "pretext")
+
+
+def model_clips(method: str, n_tokens: int, params: dict) -> int:
+    """About how many clips a method puts through the model (a progress bar's total)."""
     if method in ("rollout", "paper"):
         return 1
     if method in ("occlusion", "feature_ablation"):
-        return n_tokens + 1                                          # one per tubelet
+        return n_tokens + 1                                          # the clip, then one per tubelet blacked out
     if method == "integrated_gradients":
-        return 3 * params.get("n_steps", 16)
+        return params.get("n_steps", 16) + 4                         # the path, then EF at both ends twice
     if method == "smoothgrad":
-        return 3 * params.get("nt_samples", 4) * params.get("n_steps", 8)
-    return 3 * 2 * params.get("n_masks", 2)                          # pretext: masks x (context + target)
+        return params.get("nt_samples", 4) * params.get("n_steps", 8)
+    return 2 * params.get("n_masks", 2)                              # pretext: masks x (context + target)
+
+
+def forward_passes(method: str, n_tokens: int, params: dict) -> float:
+    """About how many forward(-and-backward) passes a method costs (backward counted as two forwards)."""
+    return model_clips(method, n_tokens, params) * (3 if method in GRADIENT_METHODS else 1)
 
 
 def check_cost(model: LoadedModel, method: str, params: dict) -> None:
@@ -70,18 +79,41 @@ def check_cost(model: LoadedModel, method: str, params: dict) -> None:
 
 
 def attention(models: dict[str, LoadedModel], clip: Clip, method: str = "rollout",
-              beat: tuple[float, str] | None = None, **params) -> dict[str, AttentionResult]:
+              beat: tuple[float, str] | None = None, progress: Callable[[float, str], None] | None = None,
+              **params) -> dict[str, AttentionResult]:
     """{role: AttentionResult}; EF methods need a probe: a model without one raises ValueError naming it.
     A method too slow for the CPU is refused before it starts (check_cost). beat: frames per beat and
-    its source when known (a degraded copy is shown the clean clip's; default: estimated from `clip`)."""
+    its source when known (a degraded copy is shown the clean clip's; default: estimated from `clip`).
+    progress(fraction, words), when given, hears how far the run is (an EF method: every pass)."""
     out = {}
     for m in models.values():
         check_cost(m, method, params)
-    for role, m in models.items():
+    for k, (role, m) in enumerate(models.items()):
         if method in EF_METHODS and m.probe is None:
             raise ValueError(f"{m.name} has no EF probe, so '{method}' (an attribution of its EF) cannot run; "
                              "use 'rollout' with the mean read-out, 'paper' or 'pretext'.")
+        on_clips = _counter(progress, k, len(models), m.name, method,
+                            model_clips(method, estimate(m.wrapper)["tokens"], params))
         view = model_view(clip, *m.input_shape, beat=beat)
-        tmap = clip_map(m.wrapper, view.x, method, probe=m.probe, **params)
+        tmap = clip_map(m.wrapper, view.x, method, probe=m.probe, on_clips=on_clips, **params)
         out[role] = AttentionResult(role, m.name, tmap, tmap.frames(view.frames.shape), view, focus_of(tmap, view))
+    if progress:
+        progress(1.0, f"{method}: done")
     return out
+
+
+def _counter(progress: Callable[[float, str], None] | None, k: int, n_models: int, name: str, method: str,
+             total: int) -> Callable[[int], None] | None:
+    """on_clips for model k of n_models: turns clips put through it into progress(fraction of the whole run, words)."""
+    if progress is None:
+        return None
+    progress(k / n_models, f"{method}: {name} ({k + 1} of {n_models} models)")
+    done = 0
+
+    def on_clips(n: int) -> None:
+        nonlocal done
+        done += n
+        share = min(done / total, 1.0)
+        progress((k + share) / n_models, f"{method}: {name}, {done} of about {total} forward passes "
+                                         f"({k + 1} of {n_models} models)")
+    return on_clips

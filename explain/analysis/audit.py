@@ -18,9 +18,10 @@ from echo.degrade import BENCHMARK_CONDITIONS
 from echo.echonet import FILELIST, EchoNetDataset
 from echo.readers import read_clip
 from explain.analysis.attention import attention
-from explain.analysis.degradation import ROLE_COLOURS, condition_efs, mean_abs_change
+from explain.analysis.degradation import condition_efs, mean_abs_change
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import predict
+from model_zoo.colours import FAMILY_COLOURS
 
 AUDIT_NOTE = ("EF predictions from models that learned from a simulated phantom are not measurements. "
               "*_ood: the clip's embedding lies beyond the 99th percentile of held-out phantom clips.")
@@ -114,7 +115,7 @@ def scatter_figure(rows: list[dict], names: dict[str, str]) -> go.Figure:
         if pts:
             x, y, t = zip(*pts)
             fig.add_trace(go.Scatter(x=x, y=y, text=t, mode="markers", name=name,
-                                     marker=dict(color=ROLE_COLOURS.get(role))))
+                                     marker=dict(color=FAMILY_COLOURS.get(role))))
     fig.add_trace(go.Scatter(x=[0, 100], y=[0, 100], mode="lines", name="identity", line=dict(dash="dash", color="grey")))
     fig.update_layout(title="Predicted vs true EF", xaxis_title="true EF (%)", yaxis_title="predicted EF (%)",
                       height=380, margin=dict(l=50, r=20, t=50, b=40))

@@ -18,10 +18,9 @@ from explain.analysis.beat import beat_frames
 from explain.analysis.budget import check_budget
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import predict
-from model_zoo.experiments.scoreboard import FAMILY_COLOURS
+from model_zoo.colours import FAMILY_COLOURS
 
 SEVERITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
-ROLE_COLOURS = {role: FAMILY_COLOURS[role] for role in ("jepa", "mae")}     # as in the recipes plot
 
 
 def condition_ef_views(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(CONDITIONS),
@@ -78,7 +77,7 @@ def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: 
                 continue
             fig.add_trace(go.Scatter(x=sweep["severity"], y=efs, mode="lines+markers",
                                      name=(names or {}).get(role, role) + suffix,
-                                     line=dict(color=ROLE_COLOURS.get(role), dash=dash)))
+                                     line=dict(color=FAMILY_COLOURS.get(role), dash=dash)))
     if truth is not None:
         fig.add_hline(y=truth, line_dash="dash", annotation_text=f"true EF {truth:.1f}%")
     for condition, (name, severity) in CONDITIONS.items():        # where the named conditions sit on this axis

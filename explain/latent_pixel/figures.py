@@ -10,7 +10,7 @@ from echo.anatomy import CARDIAC_STRUCTURES, LABELS
 from explain.latent_pixel.grid import MaskSet, TokenGrid, grid_image, token_pixels
 from explain.latent_pixel.jepa_view import JEPAView
 from explain.latent_pixel.mae_view import MAEView
-from model_zoo.experiments.scoreboard import FAMILY_COLOURS
+from model_zoo.colours import FAMILY_COLOURS
 
 LABEL_COLOURS = ("#000000", "#6b6b6b", "#c0392b", "#2e86c1", "#e67e22", "#16a085", "#f4d03f",
                  "#8e44ad", "#a04000", "#ff66cc", "#66ff99", "#ffffff")

@@ -22,12 +22,11 @@ import plotly.graph_objects as go
 from scipy.stats import spearmanr
 
 from echo.degrade import BENCHMARK_CONDITIONS
+from model_zoo.colours import FAMILY_COLOURS
 from model_zoo.evaluate.claims import plus_minus
 
 EXPERIMENTS = Path(__file__).resolve().parent
 PRETRAINED = ("jepa", "mae")
-# one colour per family in every plot of the app (explain.analysis.degradation.ROLE_COLOURS reads these)
-FAMILY_COLOURS = {"jepa": "#1f77b4", "mae": "#d62728", "random": "#7f7f7f", "pixels": "#000000"}
 PREPRINT_DEGRADATION = 2.3      # EchoJEPA-G's mean relative degradation, % (theirs)
 
 
