@@ -61,6 +61,7 @@ def audit(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from explain.analysis.pair import DEFAULT_MODELS
     ap = argparse.ArgumentParser(prog="python app.py", description="EchoLens: JEPA vs MAE on echo clips")
     ap.add_argument("--host", default=HOST)
     ap.add_argument("--port", type=int, default=PORT)
@@ -72,8 +73,8 @@ def parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=helptext)
         p.add_argument("clip" if name == "analyze" else "folder")
         p.add_argument("--out", required=True, help="output folder")
-        p.add_argument("--jepa", default="jepa-small", help="JEPA model: registry name, folder or checkpoint")
-        p.add_argument("--mae", default="mae-small", help="MAE model: registry name, folder or checkpoint")
+        p.add_argument("--jepa", default=DEFAULT_MODELS["jepa"], help="JEPA model: registry name, folder or checkpoint")
+        p.add_argument("--mae", default=DEFAULT_MODELS["mae"], help="MAE model: registry name, folder or checkpoint")
         p.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
         if name == "analyze":
             p.add_argument("--quick", action="store_true", help="skip the slower views (attributions, speckle test)")

@@ -12,7 +12,7 @@ from app.views import attention, audit, cycle, degradation, evidence, inputs, la
 from echo.degrade import CONDITIONS, DEGRADATIONS
 from echo.examples import EXAMPLES
 from echo.phantom.params import POPULATIONS
-from explain.analysis.pair import ROLES
+from explain.analysis.pair import DEFAULT_MODELS, ROLES
 
 TITLE = "EchoLens: inside self-supervised echo models (JEPA | MAE)"
 INTRO = ("Load a clip, then compare a latent-prediction model (**JEPA**) and a pixel-prediction model "
@@ -52,9 +52,9 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
                     ph_seed = gr.Number(value=0, precision=0, label="Seed")
                     ph_btn = gr.Button("Generate phantom clip")
                 with gr.Accordion("Models", open=False):
-                    jepa_dd = gr.Dropdown(models.model_choices("jepa", extra_dirs), value="jepa-small", label="JEPA model")
+                    jepa_dd = gr.Dropdown(models.model_choices("jepa", extra_dirs), value=DEFAULT_MODELS["jepa"], label="JEPA model")
                     jepa_path = gr.Textbox(label="…or a local JEPA checkpoint path", placeholder="/path/to/model")
-                    mae_dd = gr.Dropdown(models.model_choices("mae", extra_dirs), value="mae-small", label="MAE model")
+                    mae_dd = gr.Dropdown(models.model_choices("mae", extra_dirs), value=DEFAULT_MODELS["mae"], label="MAE model")
                     mae_path = gr.Textbox(label="…or a local MAE checkpoint path", placeholder="/path/to/model")
                     frames_in = gr.Number(value=0, precision=0, minimum=0, maximum=64,
                                           label="Frames for large checkpoints (0 = their own)")

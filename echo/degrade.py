@@ -51,18 +51,18 @@ def shadow_map(h: int, w: int, strength: float, sigma_x: float, sigma_y: float, 
     return 1 - strength * np.exp(-((x - mx * w) ** 2 / (2 * sx ** 2) + (y - my * h) ** 2 / (2 * sy ** 2)))
 
 
-# Each transform: (frames (T, H, W) float32 0..255, sector mask (H, W), severity, rng) -> frames.
-def _depth_attenuation(f, mask, s, rng):
+# Each transform: (frames (T, H, W) float32 0..255, severity, rng) -> frames; compose keeps pixels outside the sector.
+def _depth_attenuation(f, s, rng):
     return f * depth_attenuation_map(*f.shape[1:], rate=2.15 * s)[None]
 
 
-def _shadow(f, mask, s, rng):
+def _shadow(f, s, rng):
     mx, my = rng.uniform(0.2, 0.8, size=2)
     sigma = 0.10 + 0.15 * s
     return f * shadow_map(*f.shape[1:], strength=0.2 + 0.6 * s, sigma_x=sigma, sigma_y=sigma, mx=mx, my=my)[None]
 
 
-def _haze(f, mask, s, rng):
+def _haze(f, s, rng):
     """Reverberation clutter: a static band of haze near the apex (usaugment HazeArtifact's form)."""
     x, y = _grid(*f.shape[1:])
     r = np.sqrt((x - 0.5) ** 2 + y ** 2)
@@ -71,17 +71,17 @@ def _haze(f, mask, s, rng):
     return f + (0.5 + 0.5 * s) * 255 * haze[None]
 
 
-def _gain(f, mask, s, rng):
+def _gain(f, s, rng):
     """Gain turned down by up to 12 dB on a log-compressed display (255 / 55 grey levels per dB)."""
     return f - 12.0 * s * 255.0 / DYNAMIC_RANGE_DB
 
 
-def _noise(f, mask, s, rng):
+def _noise(f, s, rng):
     """Additive Gaussian (electronic) noise, std up to 40 grey levels, fresh each frame."""
     return f + rng.normal(0, 40.0 * s, f.shape)
 
 
-def _speckle(f, mask, s, rng):
+def _speckle(f, s, rng):
     """Extra multiplicative speckle: Rayleigh-distributed gain of unit mean, grain about 2 px, fresh each frame."""
     z = rng.normal(size=f.shape + (2,)).astype(np.float32)
     z = np.stack([cv2.GaussianBlur(zi, (0, 0), 1.0) for zi in z.reshape(-1, *z.shape[2:])]).reshape(z.shape)
@@ -90,7 +90,7 @@ def _speckle(f, mask, s, rng):
     return f * (1 - s + s * env)
 
 
-def _probe_motion(f, mask, s, rng):
+def _probe_motion(f, s, rng):
     """Per-frame jitter of the image about the apex: up to 4 px shift and 4 degrees rotation."""
     T, H, W = f.shape
     out = np.empty_like(f)
@@ -103,7 +103,7 @@ def _probe_motion(f, mask, s, rng):
     return out
 
 
-def _resolution_loss(f, mask, s, rng):
+def _resolution_loss(f, s, rng):
     """Down-sample by up to 4x and back: lost lateral and axial resolution."""
     T, H, W = f.shape
     k = 1 + 3 * s
@@ -112,7 +112,7 @@ def _resolution_loss(f, mask, s, rng):
                                 interpolation=cv2.INTER_LINEAR) for x in f])
 
 
-def _dropped_frames(f, mask, s, rng):
+def _dropped_frames(f, s, rng):
     """Up to half the frames lost and replaced by the last good one (frame count and timing kept)."""
     out = f.copy()
     drop = rng.random(len(f)) < 0.5 * s
@@ -122,7 +122,7 @@ def _dropped_frames(f, mask, s, rng):
     return out
 
 
-def _compression(f, mask, s, rng):
+def _compression(f, s, rng):
     """JPEG blocking at quality 60 (mild) down to 5 (severe), frame by frame."""
     quality = int(round(60 - 55 * s))
     out = []
@@ -183,7 +183,7 @@ def compose(clip: Clip, steps: list[tuple[str, float]], seed: int = 0) -> Clip:
     frames = clip.gray().astype(np.float32)
     for name, severity in steps:
         rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
-        frames = DEGRADATIONS[name](frames, mask, float(severity), rng).astype(np.float32)
+        frames = DEGRADATIONS[name](frames, float(severity), rng).astype(np.float32)
     out = np.where(mask[None], np.clip(np.rint(frames), 0, 255), clip.gray()).astype(np.uint8)
     label = ", ".join(f"{n} {s:.2f}" for n, s in steps)
     return dataclasses.replace(clip, frames=out, meta=dict(clip.meta, degradation=label))

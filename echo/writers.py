@@ -1,5 +1,5 @@
 """Write clips to files: H.264 MP4 that browsers play, MJPEG AVI as EchoNet stores its videos,
-an animated GIF, and a PNG strip of evenly spaced frames.
+and a PNG strip of evenly spaced frames.
 
 Every writer takes (T, H, W) grey or (T, H, W, 3) RGB uint8 frames, or a Clip (whose fps is used
 unless one is given), returns the path written, and raises ClipError for frames it cannot write
@@ -7,7 +7,6 @@ or a path it cannot write to (removing any partial file).
 """
 from __future__ import annotations
 
-import math
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -18,7 +17,6 @@ from PIL import Image
 
 from echo.clip import Clip, ClipError
 
-GIF_MAX_FPS = 50  # GIF delays are whole centiseconds; browsers slow delays under 20 ms to 100 ms
 
 
 def _clip(frames: np.ndarray | Clip, fps: float | None) -> Clip:
@@ -74,17 +72,6 @@ def write_avi(path: str | os.PathLike, frames: np.ndarray | Clip, fps: float | N
     clip = _clip(frames, fps)
     return _write(path, lambda p: _encode(p, clip, "avi", "mjpeg", "yuvj420p",
                                           {"qmin": "1", "qmax": "2"}, {}))
-
-
-def write_gif(path: str | os.PathLike, frames: np.ndarray | Clip, fps: float | None = None) -> Path:
-    """Looping animated GIF. Above GIF_MAX_FPS only every k-th frame is kept, so that the delay
-    between frames stays >= 20 ms and browsers play it at the clip's real speed."""
-    clip = _clip(frames, fps)
-    step = math.ceil(clip.fps / GIF_MAX_FPS)
-    images = [Image.fromarray(f) for f in clip.frames[::step]]
-    delay_ms = max(20, 10 * round(100 * step / clip.fps))  # whole centiseconds
-    return _write(path, lambda p: images[0].save(p, format="GIF", save_all=True, loop=0,
-                                                 append_images=images[1:], duration=delay_ms))
 
 
 def strip_indices(n_frames: int, n: int) -> np.ndarray:

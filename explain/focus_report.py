@@ -36,6 +36,7 @@ from explain.focus import focus_scores, structure_mask
 from explain.maps import grid_of_wrapper
 from explain.overlay import write_overlay_strip
 from model_zoo.data import render_beat
+from model_zoo.evaluate.format import plus_minus
 from model_zoo.features import SPLIT_SEEDS, input_shape
 from model_zoo.probes import PROBE_CARD, load_probe
 from model_zoo.registry import resolve
@@ -131,7 +132,7 @@ def summarise(records: list[dict]) -> dict:
 
 
 def markdown(summary: dict, meta: dict) -> str:
-    f = lambda ms, d=3: f"{ms[0]:.{d}f} ± {ms[1]:.{d}f}"
+    f = lambda ms, d=3: plus_minus(*ms, digits=d)
     lines = [f"# Anatomy focus and faithfulness, JEPA vs MAE ({meta['n']} phantom test clips)", "",
              f"`{meta['command']}`: {meta['wall_s']:.0f} s wall, {meta['threads']} torch thread(s), {meta['device']}. "
              f"Clips: test seeds {meta['seeds']}. Mean ± standard error over clips. Focus inside the sector; "

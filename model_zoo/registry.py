@@ -6,7 +6,8 @@ from pathlib import Path
 
 from model_zoo.checkpoint import family_of, read_card, read_config
 from model_zoo.convert.describe import describe_file
-from model_zoo.convert.detect import is_checkpoint_file
+from model_zoo.convert.detect import checkpoint_name, is_checkpoint_file
+from model_zoo.convert.hf import is_folder
 
 SHIPPED = Path(__file__).resolve().parent / "checkpoints"
 FAMILY_OF_FORMAT = {"vjepa2-native": "jepa", "vjepa1-native": "jepa", "videomae-native": "mae",
@@ -15,11 +16,11 @@ FAMILY_OF_FORMAT = {"vjepa2-native": "jepa", "vjepa1-native": "jepa", "videomae-
 
 def _found(root: Path) -> list[Path]:
     """root itself if it is a model folder or checkpoint file, else its model subfolders and checkpoint files."""
-    if (root / "config.json").is_file() or is_checkpoint_file(root):
+    if is_folder(root) or is_checkpoint_file(root):
         return [root]
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if (p / "config.json").is_file() or is_checkpoint_file(p))
+    return sorted(p for p in root.iterdir() if is_folder(p) or is_checkpoint_file(p))
 
 
 def architecture(config: dict) -> str:
@@ -51,14 +52,6 @@ def describe(folder: Path) -> dict:
              "source": _source(folder), "path": str(folder)}
     entry.update({k: card[k] for k in ("method", "recipe", "steps") if k in card})
     return entry
-
-
-def checkpoint_name(path: Path) -> str:
-    name = path.name
-    for suffix in (".pth.tar", ".safetensors", ".pth", ".pt", ".bin", ".ckpt"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
 
 
 def describe_checkpoint(path: Path) -> dict:
@@ -97,7 +90,7 @@ def format_models(entries: list[dict]) -> str:
 def resolve(name_or_path: str | Path, extra_dirs: tuple[str | Path, ...] | list[str | Path] = ()) -> tuple[Path, str]:
     """(path, name) for a model folder path, a checkpoint file path, or a registry name."""
     path = Path(name_or_path)
-    if (path / "config.json").is_file():
+    if is_folder(path):
         card = read_card(path) or {}
         return path, card.get("name") or path.name
     if path.is_file():

@@ -160,6 +160,29 @@ def test_a_map_too_slow_for_the_cpu_is_refused_before_it_starts():
     check_cost(small, "occlusion", {})                                 # the shipped size: allowed
 
 
+def test_the_focus_domain_of_a_traced_clip_is_its_whole_fan_even_where_a_frame_is_black():
+    """A black blood pool inside the fan stays in the domain: chance is the border's share of the fan."""
+    from explain.analysis.attention import focus_of
+    from explain.attention_maps import TokenMap
+    from explain.focus import tracing_structures
+    from builders import lv_tracing
+    frames = np.full((2, 112, 112), 80, np.uint8)
+    frames[:, :, :8] = 0                                               # outside the fan in every frame
+    frames[0, 40:70, 45:65] = 0                                        # a black cavity in frame 0 only
+    seg = lv_tracing(18.0)
+    view = model_view_like(frames, {0: seg})
+    tmap = TokenMap(np.ones((1, 7, 7), np.float32), "rollout", (1, 7, 7), 2, 16, {})
+    border = tracing_structures(seg, 112, 112)
+    fan = frames.max(0) > 0
+    assert focus_of(tmap, view)["chance_share"] == pytest.approx((border & fan).sum() / fan.sum())
+
+
+def model_view_like(frames, tracings):
+    from explain.analysis.window import ModelView
+    return ModelView(torch.zeros(1, len(frames), 3, 112, 112), frames, None, None, None, np.arange(len(frames)),
+                     (2.0, "whole clip"), None, tracings)
+
+
 def test_an_attribution_run_reports_its_passes_as_it_goes():
     """Occlusion tells a progress bar every pass: one per token and the clip, model by model, up to 1."""
     from builders import tiny_probe, tiny_wrapper

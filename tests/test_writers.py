@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from echo.clip import Clip, ClipError
-from echo.writers import strip_indices, write_avi, write_frame_strip, write_gif, write_mp4
+from echo.writers import strip_indices, write_avi, write_frame_strip, write_mp4
 from builders import colour_clip, gray_clip
 
 
@@ -51,19 +51,6 @@ def test_avi_is_mjpeg_like_echonet(tmp_path):
     assert np.abs(decoded[..., 0].astype(int) - frames).mean() < 2
 
 
-def test_gif_frames_and_timing(tmp_path):
-    frames = gray_clip(t=10)
-    with Image.open(write_gif(tmp_path / "a.gif", frames, 25)) as gif:
-        assert gif.n_frames == 10 and gif.info["duration"] == 40 and gif.info["loop"] == 0
-        gif.seek(3)
-        assert np.abs(np.asarray(gif.convert("L")).astype(int) - frames[3]).mean() < 2
-
-
-def test_gif_over_50_fps_keeps_real_speed(tmp_path):
-    with Image.open(write_gif(tmp_path / "a.gif", Clip(colour_clip(t=12), 100.0))) as gif:
-        assert gif.n_frames == 6 and gif.info["duration"] == 20
-
-
 def test_frame_strip(tmp_path):
     frames = gray_clip(t=20)
     with Image.open(write_frame_strip(tmp_path / "s.png", frames, n=4)) as strip:
@@ -87,7 +74,7 @@ def test_frame_strip_of_colour_clip(tmp_path):
     (np.zeros((0, 8, 8), np.uint8), 25, "no frames"),
 ])
 def test_bad_frames_refused(tmp_path, frames, fps, problem):
-    for writer in (write_mp4, write_avi, write_gif):
+    for writer in (write_mp4, write_avi):
         with pytest.raises(ClipError, match=problem):
             writer(tmp_path / "x", frames, fps)
 

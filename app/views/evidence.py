@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from explain.analysis.pair import LoadedModel
-from model_zoo.evaluate.claims import plus_minus
+from model_zoo.evaluate.format import plus_minus
 from model_zoo.evaluate.table import render_markdown
 from model_zoo.experiments.scoreboard import committed_rows, scoreboard_figure
 
@@ -73,7 +73,7 @@ def _data(data) -> str | None:
 
 def _mae(entry: dict) -> str:
     """'8.01 ± 0.38' from a results entry with mae and mae_std, '8.01' without the spread."""
-    return plus_minus(entry["mae"], entry["mae_std"]) if entry.get("mae_std") is not None else f"{entry['mae']:.2f}"
+    return plus_minus(entry["mae"], entry.get("mae_std"))
 
 
 def _measured(results: dict) -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from app.session import cached, get_clip
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.analysis.predict import Prediction, predict
-from model_zoo.evaluate.claims import plus_minus
+from model_zoo.evaluate.format import plus_minus
 from model_zoo.experiments.ef_bands import recorded, weakest
 from model_zoo.probes import BEAT_PROBE, PROBE
 
@@ -29,7 +29,7 @@ def _test_mae(probe, benchmark: dict | None = None) -> str:
     if len(seeds) < 2 or clean.get("mae") is None:
         return f"; phantom test MAE {mae:.2f}"
     return (f"; phantom test MAE {mae:.2f} (this probe, the best on val of {len(seeds)} probe seeds; the "
-            f"benchmark reports their mean, {plus_minus(clean['mae'], clean.get('mae_std', 0.0))})")
+            f"benchmark reports their mean, {plus_minus(clean['mae'], clean.get('mae_std'))})")
 
 
 def _band_words(band: list[int]) -> str:

@@ -25,7 +25,7 @@ class Loaded:
     family: str                      # 'jepa' | 'mae'
     net: nn.Module                   # VJEPA2Model | VideoMAEForPreTraining | VideoMAEModel
     context: nn.Module | None        # JEPA context encoder, when there is one and it was asked for
-    format: str                      # a key of detect.FORMATS
+    format: str                      # 'hf-folder', 'vjepa2-native' (V-JEPA 2 / EchoJEPA), 'videomae-native' (MCG-NJU)
     info: dict = field(default_factory=dict)   # notes (assumptions), missing / unexpected / ignored keys
 
 

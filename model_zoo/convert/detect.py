@@ -6,18 +6,17 @@ from pathlib import Path
 from model_zoo.convert import probe, videomae, vjepa
 from model_zoo.convert.infer import strip_prefixes
 
-FORMATS = {
-    "hf-folder": "Hugging Face folder (config.json + weights)",
-    "vjepa2-native": "V-JEPA 2 / EchoJEPA native checkpoint (RoPE)",
-    "vjepa1-native": "V-JEPA 1 native checkpoint (3D sin-cos pos_embed): refused",
-    "videomae-native": "VideoMAE native checkpoint (MCG-NJU)",
-    "vjepa-probe": "V-JEPA evaluation probe (attentive classifier)",
-}
-SUFFIXES = (".pt", ".pth", ".pth.tar", ".safetensors", ".bin", ".ckpt")
+SUFFIXES = (".pth.tar", ".safetensors", ".pth", ".pt", ".bin", ".ckpt")   # longest first: a.pth.tar is 'a'
 
 
 def is_checkpoint_file(path: Path) -> bool:
     return path.is_file() and path.name.endswith(SUFFIXES)
+
+
+def checkpoint_name(path: Path) -> str:
+    """The file's name without its checkpoint suffix ('vitl.pth.tar' -> 'vitl')."""
+    name = path.name
+    return next((name[: -len(s)] for s in SUFFIXES if name.endswith(s)), name)
 
 
 def detect_state(ckpt: dict) -> str:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from model_zoo.evaluate.format import plus_minus
+
 CLEAN_GAP_PCT = 27.0          # EchoJEPA-L 5.97 vs EchoMAE-L 8.15 (Toronto): 26.7%, the goal rounded up
 DEGRADATION_PCT = 2.3         # EchoJEPA-G under degradation
 FLOOR_R2 = 0.1                # a clean probe explaining less than this of EF variance sits at the floor
@@ -34,11 +36,6 @@ class Claim:
     def verdict(self) -> str:
         word = "met" if self.met else "not met"
         return word if self.beyond_spread else f"{word} (inside the spread)"
-
-
-def plus_minus(value: float, std: float) -> str:
-    """'8.13 ± 0.71': how every table here writes a mean and its spread."""
-    return f"{value:.2f} ± {std:.2f}"
 
 
 def _gap_spread(a: dict, b: dict) -> float:
@@ -68,7 +65,7 @@ def check_claims(results: dict, jepa: str, mae: str) -> list[Claim]:
     floor = jc["r2"] < FLOOR_R2
     claims.append(Claim(f"mean degradation < {DEGRADATION_PCT:g}%",
                         "+2.3% (EchoJEPA-G)",
-                        f"{deg:+.1f} ± {deg_std:.1f}% (the MAE {m['mean_rel_degradation_pct']:+.1f}%)",
+                        f"{plus_minus(deg, deg_std, 1, signed=True)}% (the MAE {m['mean_rel_degradation_pct']:+.1f}%)",
                         met=deg < DEGRADATION_PCT and not floor, beyond_spread=abs(deg - DEGRADATION_PCT) > deg_std,
                         note=(f"clean R2 {jc['r2']:.3f}: the probe starts at the floor, so a small loss "
                               "is no robustness") if floor else ""))
@@ -77,8 +74,8 @@ def check_claims(results: dict, jepa: str, mae: str) -> list[Claim]:
     floor_ped = results.get("train_mean_constant", {}).get("pediatric", {}).get("mae")
     claims.append(Claim("ahead of the MAE on pediatric clips",
                         "4.32 (EchoJEPA-G; EchoPrime 5.10)",
-                        f"{plus_minus(jp['mae'], jp.get('mae_std', 0.0))} vs "
-                        f"{plus_minus(mp['mae'], mp.get('mae_std', 0.0))}",
+                        f"{plus_minus(jp['mae'], jp.get('mae_std'))} vs "
+                        f"{plus_minus(mp['mae'], mp.get('mae_std'))}",
                         met=jp["mae"] < mp["mae"], beyond_spread=abs(mp["mae"] - jp["mae"]) > _gap_spread(jp, mp),
                         note="; ".join(filter(None, [
                             (f"the JEPA is no better than the floor ({floor_ped:.2f}, every clip predicted as the "

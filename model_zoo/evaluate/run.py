@@ -11,6 +11,7 @@ import torch
 from tqdm import tqdm
 
 import model_zoo
+from model_zoo.convert.hf import is_folder
 from model_zoo.device import host
 from model_zoo.evaluate.protocol import ADULT_CONDITIONS, DEFAULT_SIZES, Sizes, protocol_card
 from model_zoo.evaluate.summary import summarise, train_mean_constant
@@ -40,7 +41,7 @@ class Evaluation:
 def resolve_model(name_or_path: str) -> tuple[Path, str]:
     """(folder, name): a folder under model_zoo/checkpoints by folder name, a registry name, or a path."""
     shipped = SHIPPED / name_or_path
-    return resolve(shipped if (shipped / "config.json").is_file() else name_or_path)
+    return resolve(shipped if is_folder(shipped) else name_or_path)
 
 
 def resolve_models(names: list[str]) -> dict[str, Path]:

@@ -3,7 +3,8 @@ through it), and the EchoJEPA preprint's own figures beside them, labelled as th
 from __future__ import annotations
 
 from echo.degrade import BENCHMARK_CONDITIONS
-from model_zoo.evaluate.claims import check_claims, claim_pairs, plus_minus
+from model_zoo.evaluate.claims import check_claims, claim_pairs
+from model_zoo.evaluate.format import plus_minus
 from model_zoo.evaluate.protocol import OTHER_CONDITIONS
 
 # EchoJEPA preprint (arXiv 2602.02603), as cited in DESIGN.md: real echocardiograms, ViT-L/G encoders.
@@ -26,13 +27,12 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
 
 
 def _pm(block: dict, key: str = "mae") -> str:
-    return plus_minus(block[key], block[f"{key}_std"])
+    return plus_minus(block[key], block.get(f"{key}_std"))
 
 
 def _degradation(block: dict) -> str:
     """Mean relative degradation, ± its std over probe seeds where there is one (a single fit has none)."""
-    std = block.get("mean_rel_degradation_pct_std", 0.0)
-    return f"{block['mean_rel_degradation_pct']:+.1f}" + (f" ± {std:.1f}" if std else "")
+    return plus_minus(block["mean_rel_degradation_pct"], block.get("mean_rel_degradation_pct_std") or None, 1, signed=True)
 
 
 def _probe_rows(results: dict, view) -> list[list]:

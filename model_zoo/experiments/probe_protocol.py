@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from echo.degrade import BENCHMARK_CONDITIONS
+from model_zoo.evaluate.format import plus_minus
 from model_zoo.evaluate.run import load_models
 from model_zoo.evaluate.summary import rel_pct
 from model_zoo.experiments.degraded_probe import features
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
          "val_ef_std": round(float(np.std(bank.ef("val", args.n_val))), 3), "results": rows}, indent=1))
     print("| variant | " + " | ".join(encoders) + " |")
     for variant, by_name in rows.items():
-        print(f"| {variant} | " + " | ".join(f"{r['val_mae']:.2f} ± {r['val_mae_std']:.2f} ({r['mean_rel_degradation_pct']:+.0f}%)"
+        print(f"| {variant} | " + " | ".join(f"{plus_minus(r['val_mae'], r['val_mae_std'])} ({r['mean_rel_degradation_pct']:+.0f}%)"
                                              for r in by_name.values()) + " |")
 
 

@@ -23,7 +23,7 @@ from scipy.stats import spearmanr
 
 from echo.degrade import BENCHMARK_CONDITIONS
 from model_zoo.colours import FAMILY_COLOURS
-from model_zoo.evaluate.claims import plus_minus
+from model_zoo.evaluate.format import plus_minus
 
 EXPERIMENTS = Path(__file__).resolve().parent
 PRETRAINED = ("jepa", "mae")
