@@ -86,7 +86,11 @@ def test_latent_vs_pixel_views_render(page):
     page.get_by_role("tab", name="5 Latent vs pixel").click()
     page.locator("#latent-run").click()
     for k in range(4):
-        page.locator(f"#latent-plot-{k} .js-plotly-plot").wait_for()
+        plot = page.locator(f"#latent-plot-{k} .js-plotly-plot")
+        plot.wait_for()
+        # something drawn: an image, a heatmap or a line (Plotly renders each into its own layer)
+        drawn = plot.locator(".imagelayer image, .heatmaplayer image, .scatterlayer .trace").count()
+        assert drawn >= 1, f"latent plot {k} is empty"
     shot(page, "latent_vs_pixel")
 
 

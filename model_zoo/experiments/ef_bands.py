@@ -23,7 +23,7 @@ import torch
 import model_zoo
 from model_zoo.evaluate.bands import BANDS, band_errors, band_of
 from model_zoo.features import ClipBank, input_shape, model_inputs, split_seeds
-from model_zoo.probes import BEAT_PROBE, PROBE, load_probe, predict_tokens
+from model_zoo.probes import BEAT_PROBE, PROBE, PROBE_CARD, load_probe, predict_tokens, probe_files
 from model_zoo.registry import SHIPPED
 
 OUT = Path(__file__).resolve().parent / "ef_bands.json"
@@ -69,7 +69,7 @@ def measure(folders: list[Path], n: int) -> dict:
     bank = ClipBank(frames, size)
     true = bank.ef("test", n)
     probes = {folder.name: {stem: load_probe(folder, stem=stem) for stem in (PROBE, BEAT_PROBE)
-                            if (folder / f"{stem}.json").is_file()} for folder in folders}
+                            if probe_files(folder, stem)[1].is_file()} for folder in folders}
     preds = {name: {stem: [] for stem in probes[name]} for name in models}
     with torch.no_grad():
         for x in model_inputs(bank.clips("test", n), split_seeds("test", n), "clean", frames, size):
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    folders = sorted(p.parent for p in SHIPPED.glob("*/probe.json"))
+    folders = sorted(p.parent for p in SHIPPED.glob(f"*/{PROBE_CARD}"))
     result = {"what": __doc__.splitlines()[0], "n": args.n, "split": "test (adult, clean)", "bands": BANDS,
               "command": f"python -m model_zoo.experiments.ef_bands --n {args.n} --threads {args.threads}",
               "models": measure(folders, args.n), "threads": args.threads}
