@@ -44,13 +44,29 @@ def export(model: nn.Module, folder: str | Path, card: dict) -> Path:
     return folder
 
 
+def read_json(path: str | Path, required: tuple[str, ...] = ()) -> dict:
+    """A JSON object from a file (a card, a config, a reference beside a model); ValueError naming the file
+    when it is not valid JSON, not an object, or lacks a `required` key. A missing file: FileNotFoundError."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not valid JSON ({e}); copy it again from its source.") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} holds a JSON {type(data).__name__}, not the object (keys and values) expected.")
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise ValueError(f"{path} lacks {', '.join(map(repr, missing))}: it is incomplete or not the file expected here.")
+    return data
+
+
 def read_config(folder: str | Path) -> dict:
-    return json.loads((Path(folder) / "config.json").read_text())
+    return read_json(Path(folder) / "config.json", required=("model_type",))
 
 
 def read_card(folder: str | Path) -> dict | None:
     path = Path(folder) / CARD
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_json(path) if path.exists() else None
 
 
 def family_of(config: dict) -> str:

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
 
+from model_zoo.checkpoint import read_json
 from model_zoo.convert.safety import read_safetensors
 from model_zoo.probe_inputs import BeatInputs, Standardise
 
@@ -291,7 +292,7 @@ def load_probe(model_dir: str | Path, device: str | torch.device = "cpu", stem: 
     """The probe saved beside an encoder under `stem`, in eval mode, its card in `.meta`: PROBE gives the
     attentive probe (a ProbeHead), BEAT_PROBE the beat view's (a BeatProbe); a card of another kind is refused."""
     weights, card_path = probe_files(model_dir, stem)
-    meta = json.loads(card_path.read_text())
+    meta = read_json(card_path, required=("kind", "dim", "heads", "mlp_ratio"))
     if meta.get("kind") != KIND[stem]:
         raise ValueError(f"{card_path}: unsupported probe kind {meta.get('kind')!r} (expected {KIND[stem]!r})")
     probe = ProbeHead(meta["dim"], meta["heads"], meta["mlp_ratio"])

@@ -70,3 +70,24 @@ def test_damaged_safetensors_are_refused_by_name_wherever_they_lie(tmp_path):
         (folder / name).write_bytes((shipped / name).read_bytes()[:100])
         with pytest.raises(ValueError, match=f"{name} is not a readable safetensors file"):
             load_model(str(folder), "mae", "cpu")
+
+
+@pytest.mark.parametrize("name, text, problem", [
+    ("probe.json", '{"kind": "attentive", "heads": 3}', r"probe.json lacks 'dim', 'mlp_ratio'"),
+    ("probe.json", "{not json", r"probe.json is not valid JSON"),
+    ("ood.json", '{"mean": [0.0]}', r"ood.json lacks 'axes'"),
+    ("ood.json", "[1, 2]", r"ood.json holds a JSON list"),
+    ("config.json", '{"hidden_size": 8}', r"config.json lacks 'model_type'"),
+    ("card.json", "", r"card.json is not valid JSON"),
+])
+def test_a_damaged_card_beside_a_model_is_refused_by_name(tmp_path, name, text, problem):
+    """A card, config or reference a user's folder holds that cannot be read names the file and what is wrong
+    (the page showed a bare key, 'dim', or 'Something went wrong (TypeError)')."""
+    import shutil
+    from explain.analysis.pair import load_model
+    from model_zoo.registry import resolve
+    folder = tmp_path / "mae"
+    shutil.copytree(resolve("mae-small")[0], folder)
+    (folder / name).write_text(text)
+    with pytest.raises(ValueError, match=problem):
+        load_model(str(folder), "mae", "cpu")

@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from model_zoo.checkpoint import read_json
 
 OOD_FILE = "ood.json"
 FIT_CLIPS, CALIBRATION_CLIPS, AXES = 300, 150, 16
@@ -69,7 +71,11 @@ def save_reference(ref: OODReference, folder: str | Path) -> Path:
 
 def load_reference(folder: str | Path) -> OODReference | None:
     path = Path(folder) / OOD_FILE
-    return OODReference(**json.loads(path.read_text())) if path.is_file() else None
+    if not path.is_file():
+        return None
+    names = tuple(f.name for f in fields(OODReference))
+    data = read_json(path, required=names)
+    return OODReference(**{k: data[k] for k in names})
 
 
 def _pooled(wrapper, split: str, n: int) -> np.ndarray:

@@ -33,6 +33,7 @@ from echo.anatomy import LABELS
 from echo.clip import Clip
 from explain.latent_pixel.grid import TokenGrid, token_grid
 from explain.latent_pixel.inputs import prepare
+from model_zoo.checkpoint import read_json
 from model_zoo.convert.safety import read_safetensors
 from model_zoo.features import split_seeds
 from model_zoo.data import render_beat
@@ -145,7 +146,7 @@ def load_anatomy_probe(name_or_path: str | Path) -> AnatomyProbe:
         raise FileNotFoundError(f"{folder} has no {WEIGHTS}; train it with "
                                 "python -m explain.latent_pixel.anatomy_probe --train")
     s = {k: v.numpy() for k, v in read_safetensors(folder / WEIGHTS).items()}
-    meta = json.loads((folder / CARD).read_text()) if (folder / CARD).is_file() else {}
+    meta = read_json(folder / CARD) if (folder / CARD).is_file() else {}
     return AnatomyProbe(s["weight"].astype(np.float64), s["bias"].astype(np.float64), s["mean"].astype(np.float64),
                         s["std"].astype(np.float64), s["classes"],
                         tuple(int(v) for v in s["grid"]) if s["grid"].any() else None, meta)

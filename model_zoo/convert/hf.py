@@ -7,7 +7,6 @@ classifier are ignored (named in the report): EchoLens reads the encoder.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from safetensors import SafetensorError
@@ -15,7 +14,7 @@ from torch import nn
 from transformers import VideoMAEConfig, VideoMAEForPreTraining, VideoMAEModel, VJEPA2Config, VJEPA2Model
 from transformers.models.vjepa2.modeling_vjepa2 import VJEPA2Encoder
 
-from model_zoo.checkpoint import CONTEXT_ENCODER, family_of, read_config
+from model_zoo.checkpoint import CONTEXT_ENCODER, family_of, read_config, read_json
 from model_zoo.convert.infer import check_overrides, load_checked
 from model_zoo.convert.safety import MAX_BYTES, check_size, damaged, load_tensors, read_safetensors
 
@@ -38,7 +37,7 @@ def weight_files(folder: Path, max_bytes: int = MAX_BYTES) -> list[Path]:
     if (folder / "model.safetensors").is_file():
         files = [folder / "model.safetensors"]
     elif index.is_file():
-        files = [folder / f for f in sorted(set(json.loads(index.read_text())["weight_map"].values()))]
+        files = [folder / f for f in sorted(set(read_json(index, required=("weight_map",))["weight_map"].values()))]
     elif (folder / "pytorch_model.bin").is_file():
         load_tensors(folder / "pytorch_model.bin", max_bytes)
         files = [folder / "pytorch_model.bin"]
