@@ -8,10 +8,11 @@ from model_zoo.checkpoint import family_of, read_card, read_config
 from model_zoo.convert.describe import describe_file
 from model_zoo.convert.detect import checkpoint_name, is_checkpoint_file
 from model_zoo.convert.hf import is_folder
+from model_zoo.convert.infer import check_geometry
 
 SHIPPED = Path(__file__).resolve().parent / "checkpoints"
-FAMILY_OF_FORMAT = {"vjepa2-native": "jepa", "vjepa1-native": "jepa", "videomae-native": "mae",
-                    "vjepa-probe": "probe"}
+# '-': listed with the reason it cannot load, offered in no model slot
+FAMILY_OF_FORMAT = {"vjepa2-native": "jepa", "vjepa1-native": "-", "videomae-native": "mae", "vjepa-probe": "probe"}
 
 
 def _found(root: Path) -> list[Path]:
@@ -45,10 +46,18 @@ def _source(path: Path) -> str:
 
 
 def describe(folder: Path) -> dict:
-    """name, family, architecture, format, source, path (and method/recipe/steps when the folder has a card)."""
-    config, card = read_config(folder), read_card(folder) or {}
-    entry = {"name": card.get("name") or folder.name, "family": family_of(config),
-             "architecture": architecture(config), "format": "echolens-folder" if card else "hf-folder",
+    """name, family, architecture, format, source, path (and method/recipe/steps when the folder has a card).
+    A folder whose config or card cannot be read is listed with the reason, as a bad checkpoint file is."""
+    try:
+        config, card = read_config(folder), read_card(folder) or {}
+        family, arch = family_of(config), architecture(config)
+        check_geometry(config, family, "its config")
+    except (ValueError, OSError, KeyError) as e:              # KeyError: a config without a size it needs
+        why = f"config.json lacks {e}" if isinstance(e, KeyError) else str(e)
+        return {"name": folder.name, "family": "-", "architecture": f"cannot load: {why}", "format": "-",
+                "source": _source(folder), "path": str(folder)}
+    entry = {"name": card.get("name") or folder.name, "family": family,
+             "architecture": arch, "format": "echolens-folder" if card else "hf-folder",
              "source": _source(folder), "path": str(folder)}
     entry.update({k: card[k] for k in ("method", "recipe", "steps") if k in card})
     return entry
@@ -89,7 +98,7 @@ def format_models(entries: list[dict]) -> str:
 
 def resolve(name_or_path: str | Path, extra_dirs: tuple[str | Path, ...] | list[str | Path] = ()) -> tuple[Path, str]:
     """(path, name) for a model folder path, a checkpoint file path, or a registry name."""
-    path = Path(name_or_path)
+    path = Path(name_or_path).expanduser()
     if is_folder(path):
         card = read_card(path) or {}
         return path, card.get("name") or path.name

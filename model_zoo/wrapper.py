@@ -17,6 +17,7 @@ from torch import nn
 from model_zoo.checkpoint import TARGET_MEAN, read_card
 from model_zoo import gain_norm
 from model_zoo.convert import load_checkpoint
+from model_zoo.convert.infer import check_geometry
 from model_zoo.convert.probe import convert as convert_probe
 from model_zoo.convert.safety import MAX_BYTES, load_tensors
 from model_zoo.device import pick_device
@@ -186,6 +187,7 @@ def load(name_or_path: str | Path, device: str | torch.device | None = None, enc
     """
     path, name = resolve(name_or_path, extra_dirs)
     loaded = load_checkpoint(path, encoder or "target", overrides, strict, max_bytes)
+    check_geometry(loaded.net.config.to_dict(), loaded.family, str(path))
     info = loaded.info
     if info.get("missing") or info.get("unexpected"):
         warnings.warn(f"{name}: loaded with missing keys {info.get('missing')[:8]} and unexpected keys "

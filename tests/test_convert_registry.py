@@ -65,6 +65,46 @@ def test_hf_folder_loads_equal_and_refuses_unexpected_keys(tmp_path):
         model_zoo.load(tmp_path / "hf", device="cpu", overrides={"decoder_heads": 2})
 
 
+@pytest.mark.parametrize("change, rule", [
+    ({"crop_size": 40}, "crop_size 40 px is not a whole number of 16-px patches"),
+    ({"frames_per_clip": 5}, "frames_per_clip 5 is not a whole number of 2-frame tubelets"),
+    ({"in_chans": 1}, "1 input channel"),
+])
+def test_a_model_whose_input_the_app_cannot_build_is_refused_at_load_by_its_rule(tmp_path, change, rule):
+    """Before: it loaded, then each view failed its own way ('needs one clip shaped (1, 16, C, 32, 32)')."""
+    import json
+    torch.manual_seed(0)
+    config = dict(crop_size=32, frames_per_clip=4, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                  pred_hidden_size=16, pred_num_hidden_layers=1, pred_num_attention_heads=2)
+    VJEPA2Model(VJEPA2Config(**{**config, **change})).save_pretrained(tmp_path / "odd")
+    with pytest.raises(ValueError, match=rule):
+        model_zoo.load(tmp_path / "odd", device="cpu")
+
+
+def test_weights_that_do_not_fit_the_config_name_the_tensors(tmp_path):
+    import json
+    tiny_hf(tmp_path / "hf")
+    config = json.loads((tmp_path / "hf" / "config.json").read_text())
+    (tmp_path / "hf" / "config.json").write_text(json.dumps({**config, "hidden_size": 48}))
+    with pytest.raises(ValueError, match=r"do not fit config.json .*is \(32,?.*\) in the weights, \(48"):
+        model_zoo.load(tmp_path / "hf", device="cpu")
+
+
+def test_one_bad_entry_in_a_models_folder_is_listed_with_its_reason_and_the_rest_still_listed(tmp_path):
+    tiny_hf(tmp_path / "good")
+    (tmp_path / "cut.safetensors").write_bytes(b"\xff" * 100)
+    (tmp_path / "bert").mkdir()
+    (tmp_path / "bert" / "config.json").write_text('{"model_type": "bert"}')
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text('{"model_type": "vjepa2"}')
+    entries = {e["name"]: e for e in list_models([tmp_path])}
+    assert entries["good"]["family"] == "jepa"
+    for name, why in (("cut", "not a readable safetensors file"), ("bert", "unsupported model type 'bert'"),
+                      ("broken", "config.json lacks")):
+        assert entries[name]["family"] == "-" and entries[name]["architecture"].startswith("cannot load: ")
+        assert why in entries[name]["architecture"]
+
+
 def test_cost_estimate_and_fewer_frames():
     config = VJEPA2Config(crop_size=32, frames_per_clip=4, hidden_size=32, num_hidden_layers=1,
                           num_attention_heads=2, patch_size=16, tubelet_size=2)

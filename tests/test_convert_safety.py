@@ -43,6 +43,19 @@ def test_foreign_globals_are_refused_and_named(tmp_path):
     assert torch.equal(load_tensors(tmp_path / "plain.pth")["model"]["w"], torch.ones(2))   # allowed
 
 
+def test_a_raw_pickle_is_refused_with_its_globals_named_and_a_text_file_is_no_pickle(tmp_path):
+    import pickle
+    (tmp_path / "raw.pt").write_bytes(pickle.dumps({"model": Payload()}, protocol=2))   # pickle.dump, not torch.save
+    with pytest.raises(UnsafeCheckpointError, match=r"raw.pt refused.*\(__builtin__.getattr\)"):
+        load_tensors(tmp_path / "raw.pt")
+    assert RAN == []
+    from model_zoo.convert.safety import _pickle_globals
+    assert _pickle_globals(tmp_path / "raw.pt") == ["__builtin__.getattr"]       # read from opcodes, never run
+    (tmp_path / "notes.pt").write_text("Patient notes, not a model.\n")
+    with pytest.raises(ValueError, match="notes.pt is not a torch checkpoint: neither a zip archive nor a pickle"):
+        load_tensors(tmp_path / "notes.pt")
+
+
 def test_unreadable_and_unknown_files(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError):

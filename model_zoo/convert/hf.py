@@ -83,19 +83,19 @@ def load_folder(folder: str | Path, overrides: dict | None = None, strict: bool 
     cls = network_class(family, raw)
     config = (VJEPA2Config if family == "jepa" else VideoMAEConfig).from_dict(apply_overrides(family, raw, overrides))
     try:
-        net, loading = cls.from_pretrained(folder, config=config, attn_implementation="sdpa",
+        net, loading = cls.from_pretrained(folder, config=config, attn_implementation="sdpa", ignore_mismatched_sizes=True,
                                            use_safetensors=files[0].suffix == ".safetensors", output_loading_info=True)
-    except RuntimeError as e:               # size mismatches: an override that contradicts the weights
-        raise ValueError(f"{folder}: the weights do not fit the config (is an override wrong?): {e}") from None
     except SafetensorError as e:
         raise damaged(files[0] if len(files) == 1 else f"one of {folder}'s {len(files)} weight files", e) from None
     unexpected = sorted(loading.get("unexpected_keys") or [])
     ignored = [k for k in unexpected if k.split(".", 1)[-1].startswith(HEADS) or k.startswith(HEADS)]
     unexpected = [k for k in unexpected if k not in ignored]
     missing = sorted(loading.get("missing_keys") or [])
-    mismatched = [str(m) for m in loading.get("mismatched_keys") or []]
+    mismatched = sorted(loading.get("mismatched_keys") or [])            # (key, file shape, config's shape)
     if mismatched:
-        raise ValueError(f"{folder}: shape mismatch (is an override wrong?): {mismatched[:5]}")
+        shown = "; ".join(f"{k} is {tuple(a)} in the weights, {tuple(b)} by the config" for k, a, b in mismatched[:3])
+        raise ValueError(f"{folder}: the weights do not fit config.json ({len(mismatched)} tensors; is an override "
+                         f"or the config wrong?): {shown}")
     if strict and (missing or unexpected):
         raise ValueError(f"{folder}: missing keys {missing[:8]}; unexpected keys {unexpected[:8]} "
                          f"(load with strict=False to accept them; missing weights stay random)")

@@ -26,6 +26,27 @@ def check_overrides(overrides: dict | None) -> dict:
     return overrides
 
 
+def check_geometry(config: dict, family: str, where: str) -> None:
+    """Refuse, naming the rule, a model whose input the app cannot build: a size that is not a whole number of
+    patches, a frame count not a whole number of tubelets, or other than 3 input channels."""
+    keys = (("frames_per_clip", "crop_size", "in_chans") if family == "jepa" else
+            ("num_frames", "image_size", "num_channels"))
+    frames, size, channels = (config.get(k) for k in keys)
+    patch, tubelet = config.get("patch_size"), config.get("tubelet_size")
+    patch = patch[0] if isinstance(patch, (list, tuple)) else patch
+    if isinstance(size, (list, tuple)):
+        size = size[0]
+    if size % patch:
+        raise ValueError(f"{where}: {keys[1]} {size} px is not a whole number of {patch}-px patches; EchoLens "
+                         "cannot cut its input into tokens (load it with model_zoo.load(..., overrides={'size': N}) for a size N that is)")
+    if frames % tubelet:
+        raise ValueError(f"{where}: {keys[0]} {frames} is not a whole number of {tubelet}-frame tubelets "
+                         "(give a frame count that is in the app's frames box, or overrides={'frames': N} to model_zoo.load)")
+    if channels != 3:
+        raise ValueError(f"{where}: {channels} input channel(s); EchoLens feeds every model 3-channel (RGB) "
+                         "clips, as V-JEPA 2 and VideoMAE take them")
+
+
 def strip_prefixes(state: dict) -> dict:
     """Keys without DDP's `module.`, V-JEPA's MultiSeqWrapper `backbone.` (and torch.compile's) prefixes."""
     out = {}

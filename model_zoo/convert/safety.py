@@ -7,6 +7,7 @@ is refused with the names of those globals: unpickling them would run code from 
 from __future__ import annotations
 
 import pickle
+import pickletools
 import re
 import zipfile
 from pathlib import Path
@@ -35,14 +36,35 @@ def check_size(path: str | Path, max_bytes: int = MAX_BYTES) -> int:
     return size
 
 
-def _foreign_globals(path: Path, error: Exception) -> list[str]:
-    """The globals a pickle needs that weights_only refuses: from the archive, else from the message."""
+def _foreign_globals(path: Path, error: Exception) -> list[str] | None:
+    """The globals a pickle needs that weights_only refuses: from the archive, else from the pickle's opcodes
+    (read, never run), else from the message; None when the file is no pickle at all."""
     if zipfile.is_zipfile(path):
         try:
             return list(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
         except Exception:       # a damaged archive: fall back to the message
             pass
-    return sorted(set(re.findall(r"GLOBAL ([\w.]+)", str(error)))) or ["(unnamed)"]
+    found = _pickle_globals(path)
+    named = found or sorted(set(re.findall(r"GLOBAL ([\w.]+)", str(error))))
+    return named or (None if found is None else ["(unnamed)"])
+
+
+def _pickle_globals(path: Path) -> list[str] | None:
+    """The module.name of every global a raw pickle imports, from its opcodes ([] for none); None if not even
+    its first opcodes parse (no pickle)."""
+    strings, found = [], []
+    try:
+        with open(path, "rb") as f:
+            for op, arg, _ in pickletools.genops(f):
+                if op.name in ("GLOBAL", "INST"):
+                    found.append(str(arg).replace(" ", "."))
+                elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                    found.append(".".join(strings[-2:]))
+                elif isinstance(arg, str):
+                    strings.append(arg)
+    except Exception:           # noqa: BLE001 - any parse failure: not a (whole) pickle
+        return sorted(set(found)) or None
+    return sorted(set(found))
 
 
 def damaged(path: str | Path, error: Exception) -> ValueError:
@@ -72,7 +94,11 @@ def load_tensors(path: str | Path, max_bytes: int = MAX_BYTES) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except pickle.UnpicklingError as e:
-        names = ", ".join(_foreign_globals(path, e))
+        names = _foreign_globals(path, e)
+        if names is None:
+            raise ValueError(f"{path.name} is not a torch checkpoint: neither a zip archive nor a pickle torch "
+                             "can read (is it the file you meant?)") from None
+        names = ", ".join(names)
         raise UnsafeCheckpointError(
             f"{path.name} refused: its pickle needs globals outside the weights-only allow-list ({names}); "
             f"loading them would run code from the file. Re-save its tensors with "
