@@ -49,6 +49,9 @@ def analyze(args) -> int:
     print(f"{Path(args.out) / 'report.json'}: " + ", ".join(f"{r} {_efs(m)}" for r, m in report["models"].items()))
     for w in sorted({m["warning"] for m in report["models"].values() if m.get("warning")}):
         print(f"warning: {w}")
+    for role, m in report["models"].items():
+        for method, why in m.get("skipped", {}).items():
+            print(f"note: no {method} map for {role} ({m['name']}): {why}")
     return 0
 
 

@@ -281,3 +281,33 @@ def test_a_sweep_marks_where_the_named_conditions_sit_on_its_severity_axis():
     assert labels == ["shadow_high", "shadow_low", "shadow_med"] and xs == [0.333, 0.667, 1.0]
     haze = sensitivity_figure({**sweep, "degradation": "haze"})
     assert [a.text for a in haze.layout.annotations] == ["haze_med"]
+
+
+def test_a_sweep_says_which_model_has_no_line_and_keeps_the_truth_on_its_axis():
+    """A model without an EF probe predicts no EF: the title names it (the chart was empty without a word)."""
+    from explain.analysis.degradation import sensitivity_figure
+    sweep = {"degradation": "shadow", "severity": [0, 0.5, 1], "ef": {"jepa": [None] * 3, "mae": [None] * 3}}
+    fig = sensitivity_figure(sweep, {"jepa": "vjepa2-l", "mae": "videomae-b"}, truth=62.0)
+    assert not fig.data and "no EF probe, so no line: vjepa2-l, videomae-b" in fig.layout.title.text
+    assert tuple(fig.layout.yaxis.range) == (0, 100)
+    one = sensitivity_figure({**sweep, "ef": {"jepa": [50.0, 48.0, 45.0], "mae": [None] * 3}}, {"mae": "videomae-b"})
+    assert len(one.data) == 1 and "no line: videomae-b" in one.layout.title.text and one.layout.yaxis.range is None
+
+
+def test_analyze_keeps_one_models_map_when_the_other_cannot_make_it_and_says_why(tmp_path):
+    """A model without an EF probe has no IG map; the other model's map and files stay, and report.json and
+    report.html say why the first has none (before, both models' maps were dropped without a word)."""
+    from builders import tiny_probe, tiny_wrapper
+    from explain.analysis.pair import LoadedModel
+    from explain.analysis.report import analyze
+    pair = {"jepa": LoadedModel("jepa", tiny_wrapper("jepa"), tiny_probe(), None, None, True),
+            "mae": LoadedModel("mae", tiny_wrapper("mae", seed=1), None, None, None, True)}
+    clip = render_clip(3, "adult", n_frames=40, size=64, fps=50)
+    report = analyze(clip, pair, tmp_path, quick=True, methods=("rollout", "integrated_gradients"))
+    jepa, mae = report["models"]["jepa"], report["models"]["mae"]
+    assert jepa["skipped"] == {} and jepa["focus"]["integrated_gradients"] is not None
+    assert (tmp_path / "jepa.integrated_gradients.mp4").is_file()
+    assert "has no EF probe" in mae["skipped"]["integrated_gradients"] and mae["focus"]["integrated_gradients"] is None
+    assert not (tmp_path / "mae.integrated_gradients.mp4").exists()
+    assert mae["rollout_file"] == "mae.rollout.npy" and (tmp_path / "mae.rollout.npy").is_file()
+    assert "No integrated_gradients map: " in (tmp_path / "report.html").read_text()

@@ -360,8 +360,15 @@ def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair)
         assert row[f"{role}_abs_error_beat"] == pytest.approx(abs(row[f"{role}_ef_beat"] - row["true_ef"]), abs=0.011)
     assert shown.summary_md.count("(beat view ") == 2
     assert all(Path(p).is_file() for p in shown.downloads) and "**1 clips**" in shown.summary_md
+    assert shown.summary_md.count("clips out of distribution") == 2 and "learned from a simulated phantom" in shown.summary_md
     with pytest.raises(ValueError, match="Upload some clips"):
         audit.run(None, "  ", shipped_pair)
+    # models with no OOD reference (a user's checkpoints): no count that would reassure, no phantom warning
+    import dataclasses
+    bare = {r: dataclasses.replace(m, ood=None, phantom_trained=False) for r, m in shipped_pair.items()}
+    shown = audit.run([str(clip)], None, bare)
+    assert shown.summary_md.count("out-of-distribution check n/a") == 2 and "out of distribution." not in shown.summary_md
+    assert "simulated phantom" not in shown.summary_md
 
 
 def test_audit_of_uploaded_echonet_files_brings_their_ef(tmp_path, shipped_pair):

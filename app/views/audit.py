@@ -55,7 +55,9 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
     rows = json.loads((out / "audit.json").read_text())["rows"]
     columns = table_columns(rows)
     table = {"headers": columns, "data": [["" if r.get(c) is None else r.get(c) for c in columns] for r in rows]}
-    lines = [f"**{summ['clips']} clips**, {summ['unreadable']} unreadable.", f"⚠️ {summ['note']}"]
+    lines = [f"**{summ['clips']} clips**, {summ['unreadable']} unreadable."]
+    if any(m.phantom_trained for m in pair.values()):
+        lines.append(f"⚠️ {summ['note']}")
     for role in pair:
         s = summ[role]
         mae = "n/a" if s["ef_mae"] is None else f"{s['ef_mae']:.2f}"
@@ -63,9 +65,11 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
             mae += f" (beat view {s['ef_mae_beat']:.2f})"
         sens = "n/a" if s["mean_sensitivity"] is None else f"{s['mean_sensitivity']:.2f}"
         focus = "n/a" if s["mean_focus_ratio"] is None else f"{s['mean_focus_ratio']:.2f}"
+        ood = ("out-of-distribution check n/a (no reference of phantom embeddings for this model)"
+               if s["out_of_distribution"] is None else f"{s['out_of_distribution']} clips out of distribution")
         lines.append(f"- {pair[role].name}: EF MAE {mae} over clips with a true EF; mean |EF change| under the "
                      f"benchmark degradations {sens}; rollout focus ratio {focus} (clips with anatomy labels); "
-                     f"{s['out_of_distribution']} clips out of distribution.")
+                     f"{ood}.")
     figure = scatter_figure(rows, {role: m.name for role, m in pair.items()})
     downloads = [str(out / "audit.csv"), str(out / "audit.html")]
     return AuditShown("\n".join(lines), table, figure, downloads)

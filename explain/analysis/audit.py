@@ -102,7 +102,8 @@ def summary(rows: list[dict], roles=("jepa", "mae")) -> dict:
                      "ef_mae_beat": round(float(np.mean(errs_beat)), 2) if errs_beat else None,
                      "mean_sensitivity": round(float(np.mean(sens)), 2) if sens else None,
                      "mean_focus_ratio": round(float(np.mean(focus)), 3) if focus else None,
-                     "out_of_distribution": sum(1 for r in rows if r.get(f"{role}_ood"))}
+                     "out_of_distribution": (sum(1 for r in rows if r.get(f"{role}_ood"))       # None: no reference
+                                             if any(r.get(f"{role}_ood") is not None for r in rows) else None)}
     return out
 
 

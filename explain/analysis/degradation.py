@@ -69,14 +69,16 @@ def severity_sweep(models: dict[str, LoadedModel], clip: Clip, name: str,
 def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: float | None = None,
                        note: str = "") -> go.Figure:
     """EF against severity, one line per model (dotted: through the beat view's probe), the true EF dashed
-    when known; `note` (e.g. that the models learned from a phantom) under the title."""
-    fig = go.Figure()
+    when known; `note` (e.g. that the models learned from a phantom) under the title. A model without an EF
+    probe has no line, and the title says so."""
+    fig, missing = go.Figure(), []
     for key, suffix, dash in (("ef", "", None), ("ef_beat", " (beat view)", "dot")):
         for role, efs in sweep.get(key, {}).items():
+            name = (names or {}).get(role, role)
             if all(e is None for e in efs):
+                missing += [name] if key == "ef" else []
                 continue
-            fig.add_trace(go.Scatter(x=sweep["severity"], y=efs, mode="lines+markers",
-                                     name=(names or {}).get(role, role) + suffix,
+            fig.add_trace(go.Scatter(x=sweep["severity"], y=efs, mode="lines+markers", name=name + suffix,
                                      line=dict(color=FAMILY_COLOURS.get(role), dash=dash)))
     if truth is not None:
         fig.add_hline(y=truth, line_dash="dash", annotation_text=f"true EF {truth:.1f}%")
@@ -84,9 +86,12 @@ def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: 
         if name == sweep["degradation"]:
             fig.add_vline(x=severity, line=dict(color="grey", width=1, dash="dot"), annotation_text=condition,
                           annotation_textangle=-90, annotation_font_size=10, annotation_position="top left")
-    title = f"EF under {sweep['degradation'].replace('_', ' ')}" + (f"<br><sup>{note}</sup>" if note else "")
-    fig.update_layout(title=title, xaxis_title="severity (0 = clean)",
-                      yaxis_title="predicted EF (%)", height=360, margin=dict(l=50, r=20, t=50, b=40))
+    notes = [n for n in (f"no EF probe, so no line: {', '.join(missing)}" if missing else "", note) if n]
+    title = f"EF under {sweep['degradation'].replace('_', ' ')}" + "".join(f"<br><sup>{n}</sup>" for n in notes)
+    fig.update_layout(title=title, xaxis_title="severity (0 = clean)", xaxis_range=[-0.05, 1.05],
+                      yaxis_title="predicted EF (%)", height=360, margin=dict(l=50, r=20, t=50 + 14 * len(notes), b=40))
+    if not fig.data:
+        fig.update_yaxes(range=[0, 100])                           # nothing drawn: still an EF axis, truth on it
     return fig
 
 

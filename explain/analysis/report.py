@@ -4,7 +4,8 @@
                              "models": {role: {name, family, ef, ef_beat, focus: {method: ratio | null},
                                                degradation: {condition: {"ef", "ef_beat"}},
                                                trajectory: {method, coords, loop_closure, phase_error_deg},
-                                               speckle_ratio, ...}}}   role: 'jepa' | 'mae'
+                                               speckle_ratio, skipped: {method: why no map}, ...}}}
+                                               role: 'jepa' | 'mae'
     <role>.rollout.npy      the clip-level rollout map, (T, H, W) float32 in [0, 1] over the frames
                             the model saw (T, H, W of the preprocessed clip: one beat, sector crop)
     <role>.<method>.mp4     overlays (H.264) and <role>.<method>.png frame strips
@@ -63,7 +64,9 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
     preds = timed("predict", predict, pair, clip)
     degraded = timed("degradation", condition_ef_views, pair, clip, tuple(CONDITIONS), clean=preds)
     sweep = timed("sweep", severity_sweep, pair, clip, SWEEP)
-    maps = {m: timed(f"attention_{m}", _attention_or_none, pair, clip, m) for m in methods}
+    maps, skipped = {}, {role: {} for role in pair}          # {method: {role: map}}, {role: {method: why not}}
+    for meth in methods:
+        maps[meth] = timed(f"attention_{meth}", _maps_by_model, pair, clip, meth, skipped)
     trajectories, estimate = timed("trajectory", cycle, pair, clip, "pca", 3)
     speckle = None if quick else timed("speckle", speckle_ratios, pair, False)
 
@@ -75,20 +78,21 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
     for role, m in pair.items():
         p = preds[role]
         entry = {"name": m.name, "family": m.family, **{k: v for k, v in p.to_dict().items() if k not in ("name", "family")}}
-        entry["focus"] = {meth: (None if r is None or r[role].focus is None else _round(r[role].focus["ratio"]))
+        entry["focus"] = {meth: (None if role not in r or r[role].focus is None else _round(r[role].focus["ratio"]))
                           for meth, r in maps.items()}
-        entry["focus_detail"] = {meth: (None if r is None else r[role].focus) for meth, r in maps.items()}
+        entry["focus_detail"] = {meth: (r[role].focus if role in r else None) for meth, r in maps.items()}
+        entry["skipped"] = skipped[role]                                    # {method: why this model has no map}
         entry["degradation"] = {cond: {k: _round(ef, 2) for k, ef in v[role].items()}
                                 for cond, v in degraded.items() if cond != "clean"}
         entry["trajectory"] = trajectories[role].numbers()
         entry["trajectory"]["phase_source"] = estimate.source
         entry["speckle_ratio"] = None if speckle is None else _round(speckle[role]["ratio"])
-        rollout = maps.get("rollout")
-        if rollout is not None:
+        rollout = maps.get("rollout", {})
+        if role in rollout:
             np.save(out / f"{role}.rollout.npy", rollout[role].rollout)
             entry["rollout_file"] = f"{role}.rollout.npy"
         for meth, r in maps.items():
-            if r is None:
+            if role not in r:
                 continue
             v = r[role].view
             fps = clip.fps * v.n_frames / v.beat[0]
@@ -106,12 +110,17 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
     return report
 
 
-def _attention_or_none(pair, clip, method):
-    """A method a model cannot run (EF attribution without a probe) is left out, not fatal."""
-    try:
-        return attention(pair, clip, method)
-    except ValueError:
-        return None
+def _maps_by_model(pair, clip, method, skipped: dict) -> dict:
+    """{role: AttentionResult} for each model that can run `method`; a model that cannot (an EF attribution
+    without a probe, an input it refuses) is left out with its reason in skipped[role][method], and the
+    other model's map is kept."""
+    out = {}
+    for role, m in pair.items():
+        try:
+            out.update(attention({role: m}, clip, method))
+        except ValueError as e:
+            skipped[role][method] = str(e)
+    return out
 
 
 def write_html(report: dict, figures: dict, out: Path, methods) -> Path:
@@ -125,6 +134,8 @@ def write_html(report: dict, figures: dict, out: Path, methods) -> Path:
         parts.append(f"<h2>{role.upper()}: {html.escape(m['name'])} ({m['family']}) {ef}</h2>")
         if m.get("warning"):
             parts.append(f"<p><b>{html.escape(m['warning'])}</b></p>")
+        for meth, why in m.get("skipped", {}).items():
+            parts.append(f"<p>No {html.escape(meth)} map: {html.escape(why)}</p>")
         parts.append(f"<p>focus ratio by method: {html.escape(json.dumps(m['focus']))}; speckle ratio "
                      f"{m['speckle_ratio']}; loop closure {m['trajectory']['loop_closure']}; phase error "
                      f"{m['trajectory']['phase_error_deg']}°</p>")
