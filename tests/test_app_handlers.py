@@ -7,6 +7,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
+import torch
 
 from app import session
 from app.errors import shows_errors
@@ -166,6 +167,19 @@ def test_a_model_card_reads_as_facts_with_its_measured_headline(shipped_pair):
     assert f"clean EF MAE {clean['mae']:.2f} ± {clean['mae_std']:.2f}" in md and "```" not in md
     bare = dataclasses.replace(m, wrapper=types.SimpleNamespace(card=None, name="from-a-path"))
     assert "No model card" in evidence.card_markdown(bare)
+
+
+def test_a_checkpoint_converted_on_load_shows_what_was_assumed_and_left_out(tmp_path):
+    """A native V-JEPA 2 checkpoint stores no frame count, size or head count: its card and the models line
+    say what was assumed (before: 'method: ?, recipe ?' and a card.json that does not exist)."""
+    from builders import vjepa2_checkpoint
+    from explain.analysis.pair import load_model
+    torch.save(vjepa2_checkpoint(width=64), tmp_path / "echojepa.pt")
+    m = load_model(str(tmp_path / "echojepa.pt"), "jepa", "cpu")
+    md = evidence.card_markdown(m)
+    assert "converted on load" in md and "frames 16 assumed" in md and "size 224 assumed" in md
+    assert "recipe" not in md and "card.json" not in md
+    assert "Assumed on conversion" in models.describe_pair({"jepa": m}) and "frames 16 assumed" in models.describe_pair({"jepa": m})
 
 
 def test_session_store_evicts_old_clips_and_says_so():

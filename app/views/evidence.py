@@ -34,10 +34,13 @@ def recipes_figure():
 
 
 def card_markdown(model: LoadedModel) -> str:
-    """A model's card in short: what it is, how it was trained, what it measured."""
+    """A model's card in short: what it is, how it was trained, what it measured; for a checkpoint converted
+    on load, where it came from and what the conversion assumed or left out."""
     card = model.wrapper.card
     if not card:
         return f"### {model.name}\nNo model card (a checkpoint loaded from a path)."
+    if "conversion" in card:
+        return f"### {model.name}\n" + _converted(card)
     facts = [
         ("method", f"{str(card.get('method', '?')).upper()}, recipe `{card.get('recipe', '?')}`"),
         ("architecture", card.get("architecture")),
@@ -49,6 +52,19 @@ def card_markdown(model: LoadedModel) -> str:
     ]
     lines = [f"- **{k}**: {v}" for k, v in facts if v]
     return f"### {model.name}\n" + "\n".join(lines) + "\n\nThe whole card: `card.json` in the model's folder."
+
+
+def _converted(card: dict) -> str:
+    """The facts model_zoo.load records for a checkpoint without a card (card['conversion'])."""
+    info = card.get("conversion") or {}
+    facts = [("loaded from", f"`{card.get('source')}` ({card.get('format')}), converted on load"),
+             ("architecture", card.get("architecture")),
+             ("assumed", "; ".join(info.get("notes") or []) or "nothing: the files say it all"),
+             ("left out", ", ".join(info.get("ignored") or []) or None),
+             ("missing weights (random)", ", ".join(info.get("missing") or []) or None),
+             ("unexpected weights (unused)", ", ".join(info.get("unexpected") or []) or None)]
+    return ("\n".join(f"- **{k}**: {v}" for k, v in facts if v)
+            + "\n\nNo EchoLens card: nothing here was measured on the phantom benchmark.")
 
 
 def _pretraining(card: dict) -> str | None:

@@ -44,7 +44,8 @@ def speed_warning(model: LoadedModel, budget_s: float = CPU_BUDGET_S) -> str | N
 
 
 def describe_pair(pair: dict[str, LoadedModel]) -> str:
-    """Markdown: each model's name, family, architecture in a line, probe, and the device."""
+    """Markdown: each model's name, family, architecture in a line, probe, and the device; what a converted
+    checkpoint's loading assumed (frames, size, heads), which the user may need to correct."""
     lines = []
     for role, m in pair.items():
         c = m.wrapper.config
@@ -55,6 +56,9 @@ def describe_pair(pair: dict[str, LoadedModel]) -> str:
         trained = "; learned from the phantom" if m.phantom_trained else ""
         lines.append(f"- **{role.upper()}**: `{m.name}` ({m.family}), ViT {c.hidden_size}d x {c.num_hidden_layers}, "
                      f"{frames} frames x {size} px; {probe}{trained}; device **{m.wrapper.device}**")
+        assumed = [n for n in ((m.wrapper.card or {}).get("conversion") or {}).get("notes") or [] if "assumed" in n]
+        if assumed:
+            lines.append(f"  Assumed on conversion (the checkpoint does not store it): {'; '.join(assumed)}.")
         warning = speed_warning(m)
         if warning:
             lines.append(f"  {warning}")
