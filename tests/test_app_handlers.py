@@ -289,6 +289,11 @@ def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shi
     shown = attention.overlay_videos(example.key, shipped_pair, "rollout", "mean", 0.0, 0, "probe")
     for role, (video, md) in shown.items():
         assert Path(video).stat().st_size > 1000 and "focus ratio" in md
+        assert "read-out: the EF probe's query" in md
+    # the probe read-out asked for, one model without a probe: both read out by the mean, and the page says why
+    no_probe = {**shipped_pair, "mae": dataclasses.replace(shipped_pair["mae"], probe=None, key=("mae-no-probe",))}
+    for role, (_, md) in attention.overlay_videos(example.key, no_probe, "rollout", "mean", 0.0, 0, "probe").items():
+        assert "read-out: the mean over all tokens (the EF probe's read-out needs an EF probe on both models)" in md
     maps = attention.maps(example.key, shipped_pair, "rollout", "mean", 0.0, 0, "probe")
     r = maps["jepa"]
     assert r.heat.shape == (16, 112, 112) and r.heat.min() == 0 and r.heat.max() == 1

@@ -132,3 +132,15 @@ def test_grid_figure_titles_report_each_mask(models, clip):
     titles = [a.text for a in fig.layout.annotations]
     assert len(titles) == 4 and "64 tokens of 2 frames x 16 x 16 px" in titles[0]
     assert titles[3] == f"MAE mask: {masks.mae.mean():.0%} hidden" and "boxes" in caption
+
+
+def test_masks_for_two_grids_are_refused_naming_each_grid_and_the_fix(models, tmp_path):
+    from transformers import VJEPA2Config, VJEPA2Model
+
+    import model_zoo
+    VJEPA2Model(VJEPA2Config(crop_size=32, frames_per_clip=4, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                             pred_hidden_size=16, pred_num_hidden_layers=1, pred_num_attention_heads=2)).save_pretrained(tmp_path / "j")
+    other = model_zoo.load(tmp_path / "j", device="cpu")
+    with pytest.raises(ValueError, match=r"j cuts a clip into a 2x2x2 grid \(4 frames x 32 px\); mae-smoke cuts a clip "
+                                         r"into a 4x4x4 grid \(8 frames x 64 px\).*same input size, patch and tubelet"):
+        clip_masks(other, models[1])

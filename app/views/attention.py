@@ -50,7 +50,9 @@ INFO_LABELS = {
     "ef_change": "EF change from the black baseline to the clip", "n_steps": "integration steps",
     "nt_samples": "noisy copies", "stdev": "noise std (normalised input)",
     "head_fusion": "head fusion", "discard_ratio": "discard ratio", "start_layer": "start layer",
+    "readout": "read-out",
 }
+READOUT_WORDS = {"probe": "the EF probe's query", "token": "one query token", "mean": "the mean over all tokens"}
 
 
 def _plain(value):
@@ -60,9 +62,14 @@ def _plain(value):
     return float(f"{value:.3g}") if isinstance(value, float) else value
 
 
-def info_markdown(r: AttentionResult) -> str:
-    """What the method reported, in words: the paper mode's layer and head, IG's convergence delta..."""
-    info = {k: v for k, v in r.token_map.info.items() if isinstance(v, (int, float, str, list)) and k != "readout"}
+def info_markdown(r: AttentionResult, asked_readout: str | None = None) -> str:
+    """What the method reported, in words: the paper mode's layer and head, IG's convergence delta, the
+    rollout's read-out (and why, when it is not the one asked for)..."""
+    info = {k: v for k, v in r.token_map.info.items() if isinstance(v, (int, float, str, list))}
+    if "readout" in info:
+        used = info["readout"]
+        info["readout"] = READOUT_WORDS.get(used, used) + (
+            " (the EF probe's read-out needs an EF probe on both models)" if asked_readout == "probe" != used else "")
     if isinstance(info.get("hidden_share"), float):
         info["hidden_share"] = f"{info['hidden_share']:.0%}"
     return "; ".join(f"{INFO_LABELS.get(k, k)}: {_plain(v)}" for k, v in info.items())
@@ -113,7 +120,8 @@ def overlay_videos(clip_key: str, pair: dict[str, LoadedModel], method: str, *pa
             out[role] = str(write_overlay_mp4(media_path(".mp4"), r.view.frames, r.heat, beat_fps))
         return out
     videos = cached(_key(clip_key, pair, method, *params, beat=beat)[0] + ("video",), write)
-    return {role: (videos[role], focus_markdown(r) + (f"\n\n{info}" if (info := info_markdown(r)) else ""))
+    asked = params[3] if method == "rollout" and len(params) > 3 else None       # (fusion, discard, start, readout, ...)
+    return {role: (videos[role], focus_markdown(r) + (f"\n\n{info}" if (info := info_markdown(r, asked)) else ""))
             for role, r in results.items()}
 
 

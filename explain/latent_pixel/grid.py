@@ -69,8 +69,11 @@ def clip_masks(jepa_wrapper, mae_wrapper, seed: int = 0) -> MaskSet:
         raise ValueError("clip_masks needs at least one model")
     grids = {tuple(w.grid) for w in present}
     if len(grids) != 1:
-        raise ValueError(f"the two models cut clips into different token grids {sorted(grids)}; "
-                         "one mask set cannot serve both")
+        a, b = (f"{w.name or w.family} cuts a clip into a {'x'.join(map(str, w.grid))} grid "
+                f"({token_grid(w).frames} frames x {token_grid(w).size} px)" for w in present)
+        raise ValueError(f"{a}; {b}. This view hides the same tokens from both models, so it needs one grid: "
+                         "load two models with the same input size, patch and tubelet (the frames box can match "
+                         "their frame counts). The other views compare any pair.")
     grid = grids.pop()
     n = int(np.prod(grid))
     generator = torch.Generator().manual_seed(seed)
