@@ -13,14 +13,14 @@ def serve(args) -> int:
     """Serve until interrupted; SIGTERM exits cleanly too, so the media folder is removed."""
     import signal
 
-    from app.layout import CSS, build
+    from app.layout import CSS, JS, build
     from app.session import media_dir
     from app.warmup import warm_up_in_background
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     warm_up_in_background()
     print(f"EchoLens media folder (removed at exit): {media_dir()}", flush=True)
     build(tuple(args.models or ())).launch(server_name=args.host, server_port=args.port, show_error=False,
-                                           quiet=False, max_file_size=MAX_UPLOAD, css=CSS)
+                                           quiet=False, max_file_size=MAX_UPLOAD, css=CSS, js=JS)
     return 0
 
 

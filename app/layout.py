@@ -26,6 +26,16 @@ CSS = """
 #evidence th { word-break: normal; overflow-wrap: normal; min-width: 4em; }
 """
 
+# Errors stay until closed (app.errors); the next button pressed outside them closes them, so an error never
+# sits beside the result of a later action that went well
+JS = """() => {
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button");
+    if (!button || button.closest(".toast-wrap")) return;
+    document.querySelectorAll("button.toast-close.error").forEach((close) => close.click());
+  }, true);
+}"""
+
 
 def _pair(state: dict):
     return models.current_pair(*(state or {}).get("models", (None, None, None, None, None)))

@@ -119,7 +119,8 @@ def test_evidence_tab_shows_the_table(page):
     shot(page, "evidence")
 
 
-# Last on purpose: errors stay until closed on the page every test above shares (this one reloads it first)
+# Last on purpose: an error stays until closed or until the next button press, on the page every test above
+# shares (this one reloads it first)
 def test_a_bad_upload_shows_an_error_and_the_page_goes_on(page, tmp_path):
     junk = tmp_path / "not_a_clip.avi"
     junk.write_bytes(b"this is text, not video")
@@ -135,3 +136,4 @@ def test_a_bad_upload_shows_an_error_and_the_page_goes_on(page, tmp_path):
     page.locator("#load-example").click()
     page.get_by_role("tab", name="1 Predictions").click()
     page.locator("#pred-jepa").get_by_text("Ground truth: 62.0%").wait_for()
+    assert page.locator(".toast-body.error").count() == 0      # the next button pressed closed the old error
