@@ -71,8 +71,9 @@ def register(clip: Clip, frames: int = 16, size: int = 112) -> LoadedClip:
     assumed = (" (assumed: the file gives no frame rate, so times and heart rate are only as right as this "
                "guess)") if clip.meta.get("fps_source") == "default" else ""
     summary = (f"**{Path(clip.source).name or 'clip'}**: {clip.n_frames} frames at {clip.fps:.1f} fps{assumed}, "
-               f"{clip.width}x{clip.height} px.{truth} The models see one heartbeat ({beat:.1f} frames, "
-               f"{how}) as {frames} frames of {size}x{size} px cropped to the sector (green box).")
+               f"{clip.width}x{clip.height} px.{truth} Each model sees one heartbeat ({beat:.1f} frames, "
+               f"{how}) cropped to the sector (green box), at its own frame count and size: the shipped models "
+               f"at {frames} frames of {size}x{size} px, as shown.")
     return LoadedClip(put_clip(clip), str(original), str(seen), meta, summary)
 
 
