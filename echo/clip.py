@@ -11,6 +11,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+
+def luminance(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W) or (T, H, W, 3) uint8 -> (T, H, W) float32: grey as it is, RGB by Rec. 601 luma."""
+    if frames.ndim == 3:
+        return frames.astype(np.float32)
+    return frames.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
 class ClipError(ValueError):
     """The one exception every reader, writer and preprocessing step raises for bad input.
 
@@ -82,6 +89,4 @@ class Clip:
         """(T, H, W) uint8 luminance, whatever the stored colour layout."""
         if not self.is_rgb:
             return self.frames
-        rgb = self.frames.astype(np.float32)
-        y = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
-        return np.clip(np.rint(y), 0, 255).astype(np.uint8)
+        return np.clip(np.rint(luminance(self.frames)), 0, 255).astype(np.uint8)

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 import torch
 
-from echo.clip import Clip, ClipError
+from echo.clip import Clip, ClipError, luminance
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -48,13 +48,6 @@ SECTOR_SIDE = 128  # frames are shrunk by a whole factor to at least this short 
 class Sector(NamedTuple):
     mask: np.ndarray  # (H, W) bool, True inside the fan
     bbox: tuple[int, int, int, int]  # (top, left, bottom, right), bottom/right exclusive
-
-
-def _luminance(frames: np.ndarray) -> np.ndarray:
-    """(T, H, W) or (T, H, W, 3) uint8 -> (T, H, W) float32."""
-    if frames.ndim == 3:
-        return frames.astype(np.float32)
-    return frames.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def _disk(radius: int) -> np.ndarray:
@@ -104,7 +97,7 @@ def find_sector(frames: np.ndarray | Clip) -> Sector:
     factor = max(1, min(height, width) // SECTOR_SIDE)  # whole factors keep thin strokes thin
     small = (max(1, width // factor), max(1, height // factor))  # (w, h) for cv2
     lum = np.stack([cv2.resize(f, small, interpolation=cv2.INTER_AREA)
-                    for f in _luminance(frames[picked])])  # (T', h, w)
+                    for f in luminance(frames[picked])])  # (T', h, w)
     region = _fan_region(lum)
     if region is None:
         return Sector(np.ones((height, width), bool), (0, 0, height, width))
@@ -210,7 +203,7 @@ def _with_channels(frames: np.ndarray, channels: int) -> np.ndarray:
         return np.repeat(frames[..., None], channels, axis=-1)
     if channels == 3:
         return frames
-    return np.rint(_luminance(frames))[..., None].astype(np.uint8)
+    return np.rint(luminance(frames))[..., None].astype(np.uint8)
 
 
 def _stat(value: float | Sequence[float] | None, default: Sequence[float], channels: int,

@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from echo.clip import luminance
 from echo.writers import write_frame_strip, write_mp4
 
 COLORMAP = cv2.COLORMAP_INFERNO
@@ -23,7 +24,7 @@ def _gray(frames: np.ndarray) -> np.ndarray:
     f = np.asarray(frames)
     if f.dtype != np.uint8 or f.ndim not in (3, 4) or (f.ndim == 4 and f.shape[-1] != 3):
         raise ValueError(f"Frames must be (T, H, W) or (T, H, W, 3) uint8; got {f.shape} {f.dtype}.")
-    return f.astype(np.float32) if f.ndim == 3 else f.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    return luminance(f)
 
 
 def colorize(values: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from app.session import cached, get_clip, media_path, put_clip
-from app.views.inputs import _upscale
+from app.views.inputs import upscale
 from app.views.predictions import predictions
 from echo.degrade import DEGRADATIONS, degrade
 from echo.preprocess import crop_to_sector
@@ -36,7 +36,7 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
                       beat=clean[first].view.beat)          # the clean clip's crop and frames
         a, b = clean[first].view, bad[first].view
         side = np.concatenate([a.frames, np.full_like(a.frames[:, :, :4], 255), b.frames], axis=2)  # (T, S, 2S+4)
-        video = write_mp4(media_path(".mp4"), _upscale(side), 16.0)
+        video = write_mp4(media_path(".mp4"), upscale(side), 16.0)
         return str(video), clean, bad
 
     video, clean, bad = cached((clip_key, "degrade", names, name, float(severity), int(seed)), run)

@@ -33,7 +33,7 @@ class LoadedClip:
     summary: str          # markdown, one paragraph
 
 
-def _upscale(frames: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
+def upscale(frames: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
     """(T, H, W[, 3]) -> same, nearest-neighbour enlarged so the shorter side is at least `side`."""
     k = max(1, int(np.ceil(side / min(frames.shape[1:3]))))
     return np.repeat(np.repeat(frames, k, axis=1), k, axis=2) if k > 1 else frames
@@ -63,7 +63,7 @@ def register(clip: Clip, frames: int = 16, size: int = 112) -> LoadedClip:
     view = model_view(clip, frames, size)
     beat, how = view.beat
     original = write_mp4(media_path(".mp4"), _outlined(clip), clip.fps)
-    seen = write_mp4(media_path(".mp4"), _upscale(view.frames), clip.fps * frames / beat)
+    seen = write_mp4(media_path(".mp4"), upscale(view.frames), clip.fps * frames / beat)
     meta = describe(clip)
     meta["model_view"] = {"frames": frames, "size": size, "frames_per_beat": round(beat, 1), "beat_from": how,
                           "source_frames": view.indices.tolist()}
