@@ -1,0 +1,137 @@
+"""The page's event functions: each takes the values of its inputs (the clip's key, the models' state, the
+controls), calls one view module (app/views/) and returns its outputs in the order app.layout wires them.
+Errors become messages in the page (app.errors.shows_errors); progress goes to the page's bar."""
+from __future__ import annotations
+
+import gradio as gr
+
+from app.errors import shows_errors
+from app.views import attention, audit, cycle, degradation, evidence, inputs, latent_pixel, models, predictions
+from explain.analysis.pair import ROLES
+
+NO_MODELS = {"models": (None, None, None, None, None)}      # the shipped pair
+
+
+def pair_of(state: dict | None):
+    """The models the page's state names: (JEPA choice, MAE choice, JEPA path, MAE path, frames)."""
+    return models.current_pair(*(state or NO_MODELS)["models"])
+
+
+def _clip(loaded: inputs.LoadedClip) -> tuple:
+    return loaded.key, loaded.original, loaded.model_view, loaded.meta, loaded.summary
+
+
+@shows_errors
+def on_upload(path):
+    return _clip(inputs.load_upload(path))
+
+
+@shows_errors
+def on_example(name):
+    return _clip(inputs.load_named_example(name))
+
+
+@shows_errors
+def on_phantom(ef, hr, pop, seed):
+    return _clip(inputs.generate_phantom(ef, hr, pop, seed))
+
+
+@shows_errors
+def on_predict(key, state, progress=gr.Progress()):
+    if not key:                                     # models chosen before any clip: nothing to predict
+        return ["" for _ in ROLES]
+    progress(0.1, desc="Running both models")
+    cards = predictions.prediction_cards(key, pair_of(state))
+    return [cards[r] for r in ROLES]
+
+
+@shows_errors
+def on_models(jd, jp, md, mp, frames):
+    """The state naming the models, their description and cards, and the attention sliders' ranges."""
+    state = {"models": (jd, md, jp, mp, frames)}
+    pair = pair_of(state)
+    depth = min(m.wrapper.config.num_hidden_layers for m in pair.values())
+    frames_seen = min(m.input_shape[0] for m in pair.values())
+    return (state, models.describe_pair(pair), *(evidence.card_markdown(pair[r]) for r in ROLES),
+            gr.update(maximum=depth - 1), gr.update(maximum=frames_seen - 1))
+
+
+@shows_errors
+def on_attention(key, state, method, fusion, discard, start, readout, layer, mode, steps, frame,
+                 progress=gr.Progress()):
+    """Videos, captions and the scrubber's frame for each model, then the settings shown (the scrubber's)."""
+    progress(0.0, desc=f"{method} for both models (attribution methods take a minute on a CPU)")
+    settings = [method, fusion, discard, start, readout, layer, mode, steps]
+    pair = pair_of(state)
+    shown = attention.overlay_videos(key, pair, *settings, progress=lambda f, d: progress(f, desc=d))
+    imgs = attention.scrub(key, pair, method, frame, *settings[1:]) or {}
+    return ([shown[r][0] for r in ROLES] + [shown[r][1] for r in ROLES] + [imgs.get(r) for r in ROLES]
+            + [settings])
+
+
+@shows_errors
+def on_scrub(key, state, settings, frame):
+    """The frame of the maps shown above (not of the controls' current settings, which may differ)."""
+    imgs = attention.scrub(key, pair_of(state), settings[0], frame, *settings[1:]) if key and settings else None
+    if imgs is None:
+        gr.Info("Press 'Show where they look' first: the scrubber moves through the maps shown above.")
+        return [gr.update() for _ in ROLES]
+    return [imgs[r] for r in ROLES]
+
+
+def on_method(method):
+    """Show the chosen method's controls only (attention.CONTROL_NAMES order)."""
+    return [gr.update(visible=v) for v in attention.control_visibility(method)]
+
+
+@shows_errors
+def on_cycle(key, state, method, dims, cond, progress=gr.Progress()):
+    progress(0.1, desc="Embedding a window around every frame, both models")
+    results, label = cycle.trajectories(key, pair_of(state), method, dims, cond)
+    return [results[r].figure for r in ROLES] + [cycle.numbers_markdown(results, label)]
+
+
+@shows_errors
+def on_dataset(folder, state, progress=gr.Progress()):
+    progress(0.1, desc="Embedding every clip of the folder")
+    figs = cycle.dataset_figures(folder, pair_of(state))
+    return [figs[r] for r in ROLES]
+
+
+@shows_errors
+def on_degrade(key, state, name, sev, progress=gr.Progress()):
+    progress(0.1, desc=f"Degrading and predicting ({name})")
+    return degradation.apply_one(key, pair_of(state), name, sev)
+
+
+@shows_errors
+def on_degraded_attention(key, state, name, sev, progress=gr.Progress()):
+    progress(0.1, desc=f"Rollout on the clip under {name}")
+    shown = degradation.attention_under(key, pair_of(state), name, sev)
+    return [shown[r][0] for r in ROLES] + [shown[r][1] for r in ROLES]
+
+
+@shows_errors
+def on_sweep(key, state, name, progress=gr.Progress()):
+    progress(0.1, desc=f"Sweeping {name} over severity")
+    return degradation.sweep(key, pair_of(state), name)[0]
+
+
+@shows_errors
+def on_latent(key, state, seed, slot, progress=gr.Progress()):
+    progress(0.1, desc="Masks, reconstruction, prediction and anatomy read-out")
+    vs = latent_pixel.views(key, pair_of(state), seed, slot)
+    return [v.figure for v in vs] + [latent_pixel.caption_markdown(v) for v in vs]
+
+
+@shows_errors
+def on_speckle(state, progress=gr.Progress()):
+    progress(0.1, desc="Rendering 8 hearts with 4 speckle draws each, embedding all")
+    v = latent_pixel.speckle(pair_of(state))
+    return v.figure, latent_pixel.caption_markdown(v)
+
+
+@shows_errors
+def on_audit(files, folder, state, progress=gr.Progress()):
+    result = audit.run(files, folder, pair_of(state), lambda f, d: progress(f, desc=d))
+    return result.summary_md, result.table, result.figure, result.downloads
