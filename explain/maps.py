@@ -15,12 +15,10 @@ import torch.nn.functional as F
 
 def grid_of_wrapper(wrapper) -> tuple[tuple[int, int, int], int, int]:
     """(grid, tubelet, patch) of a wrapped encoder."""
-    c = wrapper.config
-    patch = c.patch_size if isinstance(c.patch_size, int) else c.patch_size[0]
-    return tuple(wrapper.grid), int(c.tubelet_size), int(patch)
+    return tuple(wrapper.grid), wrapper.tubelet, wrapper.patch
 
 
-def token_grid(values, grid: tuple[int, int, int]) -> np.ndarray:
+def token_volume(values, grid: tuple[int, int, int]) -> np.ndarray:
     """(N,) or (T', H', W') values -> (T', H', W') float32, checked against grid."""
     v = np.asarray(getattr(values, "values", values), np.float32)
     n = int(np.prod(grid))
@@ -49,7 +47,7 @@ def to_frames(values, grid: tuple[int, int, int], tubelet: int, shape: tuple[int
         raise ValueError(f"Unknown resize mode {mode!r}: use 'bilinear' or 'nearest'.")
     if tubelet < 1 or len(shape) != 3 or min(shape) < 1:
         raise ValueError(f"tubelet must be >= 1 and shape a positive (T, H, W); got {tubelet}, {shape}.")
-    g = torch.from_numpy(token_grid(values, grid))[:, None]             # (T', 1, H', W')
+    g = torch.from_numpy(token_volume(values, grid))[:, None]             # (T', 1, H', W')
     kw = {"align_corners": False} if mode == "bilinear" else {}
     up = F.interpolate(g, size=tuple(shape[1:]), mode=mode, **kw)[:, 0]  # (T', H, W)
     slots = np.arange(shape[0]) * grid[0] // shape[0]                    # (T,)

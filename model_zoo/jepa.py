@@ -18,7 +18,7 @@ from transformers.models.vjepa2.modeling_vjepa2 import VJEPA2Encoder, VJEPA2Pred
 
 from model_zoo.beat import beat_deviation
 from model_zoo.ema import ema_update, momentum_at
-from model_zoo.masks import gather_tokens, multiblock_masks, time_span_masks
+from model_zoo.masks import gather_tokens, grid_of, multiblock_masks, time_span_masks
 from model_zoo.recipes import Recipe
 
 
@@ -147,9 +147,7 @@ class JEPA(nn.Module):
         self.net.encoder.requires_grad_(False)
         if recipe.freeze_patch_embed:
             self.context_encoder.embeddings.patch_embeddings.requires_grad_(False)
-        c = self.net.config
-        self.grid = (c.frames_per_clip // c.tubelet_size, c.crop_size // c.patch_size,
-                     c.crop_size // c.patch_size)
+        self.grid = grid_of(self.net.config)
 
     def trainable(self) -> list[tuple[str, nn.Parameter]]:
         return [(f"context_encoder.{n}", p) for n, p in self.context_encoder.named_parameters()] + \

@@ -13,7 +13,7 @@ from torch import nn
 from transformers import VideoMAEConfig, VideoMAEForPreTraining
 from transformers.utils.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
-from model_zoo.masks import tube_masks
+from model_zoo.masks import grid_of, tube_masks
 from model_zoo.recipes import Recipe
 
 
@@ -68,12 +68,6 @@ class MAE(nn.Module):
 
     def after_step(self, step: int, total: int) -> None:
         """Nothing to update outside the optimiser."""
-
-
-def grid_of(config: VideoMAEConfig) -> tuple[int, int, int]:
-    size = config.image_size if isinstance(config.image_size, int) else config.image_size[0]
-    patch = config.patch_size if isinstance(config.patch_size, int) else config.patch_size[0]
-    return config.num_frames // config.tubelet_size, size // patch, size // patch
 
 
 def _imagenet(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

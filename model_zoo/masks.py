@@ -12,6 +12,16 @@ import math
 import torch
 
 
+def grid_of(config) -> tuple[int, int, int]:
+    """(T', H', W') tokens a V-JEPA 2 (frames_per_clip, crop_size) or VideoMAE (num_frames, image_size)
+    config cuts its input into."""
+    jepa = hasattr(config, "frames_per_clip")
+    frames, size = (config.frames_per_clip, config.crop_size) if jepa else (config.num_frames, config.image_size)
+    size = size if isinstance(size, int) else size[0]
+    patch = config.patch_size if isinstance(config.patch_size, int) else config.patch_size[0]
+    return frames // config.tubelet_size, size // patch, size // patch
+
+
 def _tubes(spatial: torch.Tensor, t_slots: int, hw: int) -> torch.Tensor:
     """Token indices of the given spatial positions in every time slot, sorted. (S,) -> (T' * S,)"""
     idx = spatial.sort().values[None, :] + hw * torch.arange(t_slots)[:, None]  # (T', S)

@@ -22,8 +22,8 @@ from model_zoo.convert.probe import convert as convert_probe
 from model_zoo.convert.safety import MAX_BYTES, load_tensors
 from model_zoo.device import pick_device
 from model_zoo.jepa import emphasise_beat, encode_context, predict, target_embeddings
-from model_zoo.mae import grid_of, reconstruct
-from model_zoo.masks import as_indices, gather_tokens
+from model_zoo.mae import reconstruct
+from model_zoo.masks import as_indices, gather_tokens, grid_of
 from model_zoo.recipes import recipe_from_card
 from model_zoo.registry import architecture, resolve
 
@@ -66,14 +66,14 @@ class EncoderWrapper:
         self.target_mean: torch.Tensor | None = None      # (N, D), a centred JEPA's (model_zoo.target_mean)
         if family == "jepa":
             self.encoder = self.context_encoder if encoder == "context" else net.encoder
-            c = net.config
-            self.grid = (c.frames_per_clip // c.tubelet_size, c.crop_size // c.patch_size,
-                         c.crop_size // c.patch_size)
             self._attention_modules = [layer.attention for layer in self.encoder.layer]
         else:
             self.encoder = getattr(net, "videomae", net)
-            self.grid = grid_of(net.config)
             self._attention_modules = [layer.attention.attention for layer in self.encoder.encoder.layer]
+        c = net.config
+        self.grid = grid_of(c)                                              # (T', H', W') tokens
+        self.tubelet = int(c.tubelet_size)                                  # frames per token
+        self.patch = int(c.patch_size if isinstance(c.patch_size, int) else c.patch_size[0])   # pixels per token side
         if input_gain_norm is None:
             input_gain_norm = recipe_from_card(card).input_gain_norm if card else 0.0
         self.input_gain_norm = input_gain_norm

@@ -39,10 +39,8 @@ class TokenGrid:
 def token_grid(wrapper) -> TokenGrid:
     """The model's token grid, from its config."""
     frames, size = input_shape(wrapper)
-    c = wrapper.config
-    patch = c.patch_size if isinstance(c.patch_size, int) else c.patch_size[0]
     size = size if isinstance(size, int) else size[0]
-    return TokenGrid(tuple(wrapper.grid), int(c.tubelet_size), int(patch), int(frames), int(size))
+    return TokenGrid(tuple(wrapper.grid), wrapper.tubelet, wrapper.patch, int(frames), int(size))
 
 
 @dataclass
