@@ -64,7 +64,7 @@ def audit(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    from explain.analysis.pair import DEFAULT_MODELS
+    from explain.analysis.defaults import DEFAULT_MODELS
     ap = argparse.ArgumentParser(prog="python app.py", description="EchoLens: JEPA vs MAE on echo clips")
     ap.add_argument("--host", default=HOST)
     ap.add_argument("--port", type=int, default=PORT)

@@ -16,7 +16,7 @@ EXPECTED = (ClipError, ValueError, FileNotFoundError, KeyError, NotImplementedEr
 def shows_errors(fn):
     """Decorator for Gradio event functions: expected errors become gr.Error with their own message,
     anything else a short 'something went wrong' with its type, logged with its traceback. The message
-    stays until the user closes it or presses another button (app.layout.JS): the outputs keep an 'Error'
+    stays until the user closes it or starts another action (app.layout.JS): the outputs keep an 'Error'
     mark, which must not outlive its reason."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):

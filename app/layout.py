@@ -27,15 +27,18 @@ CSS = """
 #evidence th { word-break: normal; overflow-wrap: normal; min-width: 4em; }
 """
 
-# Errors stay until closed (app.errors); the next button pressed outside them closes them, so an error never
-# sits beside the result of a later action that went well
+# Errors stay until closed (app.errors); the next action (an action button pressed, a file chosen) closes them,
+# so an error never sits beside the result of a later action that went well. Tabs and widgets leave them be.
 JS = """() => {
-  document.addEventListener("click", (event) => {
-    const button = event.target.closest("button");
-    if (!button || button.closest(".toast-wrap")) return;
-    document.querySelectorAll("button.toast-close.error").forEach((close) => close.click());
-  }, true);
+  const closeErrors = () => document.querySelectorAll("button.toast-close.error").forEach((close) => close.click());
+  document.addEventListener("click", (event) => { if (event.target.closest("button.action")) closeErrors(); }, true);
+  document.addEventListener("change", (event) => { if (event.target.matches("input[type=file]")) closeErrors(); }, true);
 }"""
+
+
+def _action(label: str, **kwargs) -> gr.Button:
+    """A button that starts something (JS closes earlier errors when one is pressed)."""
+    return gr.Button(label, elem_classes=["action"], **kwargs)
 
 
 # Every event that runs a model shares one queue slot: one heavy job at a time, whoever asks
@@ -95,13 +98,13 @@ def _clip_inputs() -> list[tuple]:
         upload = gr.File(label="Clip (AVI, MP4, DICOM cine, NPY/NPZ)", elem_id="upload")
     with gr.Tab("Example"):
         example = gr.Dropdown(list(EXAMPLES), value="adult_normal", label="Example clip")
-        example_btn = gr.Button("Load example", elem_id="load-example")
+        example_btn = _action("Load example", elem_id="load-example")
     with gr.Tab("Phantom"):
         phantom = [gr.Slider(*inputs.EF_RANGE, value=60, step=1, label="EF (%)"),
                    gr.Slider(*inputs.HR_RANGE, value=70, step=1, label="Heart rate (bpm)"),
                    gr.Radio(list(POPULATIONS), value="adult", label="Population"),
                    gr.Number(value=0, precision=0, label="Seed")]
-        phantom_btn = gr.Button("Generate phantom clip")
+        phantom_btn = _action("Generate phantom clip")
     return [(upload.upload, events.on_upload, [upload], "upload"),
             (example_btn.click, events.on_example, [example], "load_example"),
             (phantom_btn.click, events.on_phantom, phantom, "generate_phantom")]
@@ -115,7 +118,7 @@ def _model_inputs(extra_dirs: tuple[str, ...]) -> tuple[list, gr.Button]:
                  gr.Dropdown(models.model_choices("mae", extra_dirs), value=DEFAULT_MODELS["mae"], label="MAE model"),
                  gr.Textbox(label="…or a local MAE checkpoint path", placeholder="/path/to/model"),
                  gr.Number(value=0, precision=0, minimum=0, maximum=64, label="Frames for large checkpoints (0 = their own)")]
-        return boxes, gr.Button("Use these models")
+        return boxes, _action("Use these models")
 
 
 def _clip_display() -> list:
@@ -141,7 +144,7 @@ def _attention_tab(clip_key, model_state) -> tuple[list, gr.Slider, gr.Slider]:
             gr.Number(value=-1, precision=0, label="Layer (paper mode; -1 = last)", visible=False),
             gr.Radio(["received", "given"], value="received", label="Paper mode", visible=False),
             gr.Slider(4, 64, value=16, step=4, label="Steps (integrated gradients)", visible=False)]
-        run = gr.Button("Show where they look", elem_id="attention-run")
+        run = _action("Show where they look", elem_id="attention-run")
     with gr.Row():
         videos = [gr.Video(label=f"{r.upper()} map", autoplay=True, loop=True, elem_id=f"att-video-{r}") for r in ROLES]
     with gr.Row():
@@ -164,13 +167,13 @@ def _cycle_tab(clip_key, model_state) -> list:
         settings = [gr.Radio(["pca", "umap"], value="pca", label="Projection"),
                     gr.Radio([2, 3], value=3, label="Dimensions"),
                     gr.Dropdown(["none", *CONDITIONS], value="none", label="Overlay a degraded copy")]
-        run = gr.Button("Draw trajectories", elem_id="cycle-run")
+        run = _action("Draw trajectories", elem_id="cycle-run")
     with gr.Row():
         plots = [gr.Plot(label=f"{r.upper()} trajectory", elem_id=f"cycle-plot-{r}") for r in ROLES]
     numbers = gr.Markdown(elem_id="cycle-numbers")
     with gr.Accordion("Dataset view: one point per clip of a folder (EchoNet layout), coloured by EF", open=False):
         folder = gr.Textbox(label="Folder (FileList.csv + Videos/)")
-        embed = gr.Button("Embed the folder")
+        embed = _action("Embed the folder")
         with gr.Row():
             dataset_plots = [gr.Plot(label=f"{r.upper()} clips") for r in ROLES]
     run.click(events.on_cycle, [clip_key, model_state, *settings], [*plots, numbers], api_name="cycle", **HEAVY)
@@ -182,13 +185,13 @@ def _degradation_tab(clip_key, model_state) -> list:
     with gr.Row():
         name = gr.Dropdown(list(DEGRADATIONS), value="shadow", label="Degradation")
         severity = gr.Slider(0, 1, value=0.6, step=0.05, label="Severity")
-        apply = gr.Button("Apply")
-        sweep = gr.Button("Sweep severity")
+        apply = _action("Apply")
+        sweep = _action("Sweep severity")
     with gr.Row():
         video = gr.Video(label="Clean | degraded", autoplay=True, loop=True)
         numbers = gr.Markdown()
     sweep_plot = gr.Plot(label="Sensitivity", elem_id="sweep-plot")
-    attend = gr.Button("Attention under this degradation (rollout)")
+    attend = _action("Attention under this degradation (rollout)")
     with gr.Row():
         maps = [gr.Video(label=f"{r.upper()} map, degraded", autoplay=True, loop=True) for r in ROLES]
     with gr.Row():
@@ -205,12 +208,12 @@ def _latent_tab(clip_key, model_state) -> list:
     with gr.Row():
         seed = gr.Number(value=0, precision=0, label="Mask seed")
         slot = gr.Slider(0, 7, value=0, step=1, label="Time slot")
-        run = gr.Button("Show latent vs pixel", elem_id="latent-run")
+        run = _action("Show latent vs pixel", elem_id="latent-run")
     plots, captions = [], []
     for k in range(4):
         plots.append(gr.Plot(elem_id=f"latent-plot-{k}"))
         captions.append(gr.Markdown())
-    speckle = gr.Button("Run the speckle test (8 hearts x 4 speckle draws)")
+    speckle = _action("Run the speckle test (8 hearts x 4 speckle draws)")
     speckle_plot, speckle_caption = gr.Plot(elem_id="speckle-plot"), gr.Markdown()
     run.click(events.on_latent, [clip_key, model_state, seed, slot], [*plots, *captions], api_name="latent_pixel", **HEAVY)
     speckle.click(events.on_speckle, [model_state], [speckle_plot, speckle_caption], api_name="speckle", **HEAVY)
@@ -224,7 +227,7 @@ def _audit_tab(model_state) -> None:
     with gr.Row():
         files = gr.File(file_count="multiple", label="Clips", elem_id="audit-files")
         folder = gr.Textbox(label="…or a folder on this machine")
-    run = gr.Button("Audit", elem_id="audit-run")
+    run = _action("Audit", elem_id="audit-run")
     outputs = [gr.Markdown(elem_id="audit-summary"), gr.Dataframe(label="Per clip", elem_id="audit-table"), gr.Plot(),
                gr.File(label="Downloads (CSV, HTML report)", file_count="multiple")]
     run.click(events.on_audit, [files, folder, model_state], outputs, api_name="audit", **HEAVY)

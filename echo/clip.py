@@ -11,13 +11,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-
-def luminance(frames: np.ndarray) -> np.ndarray:
-    """(T, H, W) or (T, H, W, 3) uint8 -> (T, H, W) float32: grey as it is, RGB by Rec. 601 luma."""
-    if frames.ndim == 3:
-        return frames.astype(np.float32)
-    return frames.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-
 class ClipError(ValueError):
     """The one exception every reader, writer and preprocessing step raises for bad input.
 
@@ -90,3 +83,10 @@ class Clip:
         if not self.is_rgb:
             return self.frames
         return np.clip(np.rint(luminance(self.frames)), 0, 255).astype(np.uint8)
+
+
+def luminance(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W) or (T, H, W, 3) uint8 -> (T, H, W) float32: grey as it is, RGB by Rec. 601 luma."""
+    if frames.ndim == 3:
+        return frames.astype(np.float32)
+    return frames.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)

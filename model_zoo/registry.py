@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from transformers import VideoMAEConfig, VJEPA2Config
+
 from model_zoo.checkpoint import family_of, read_card, read_config
 from model_zoo.convert.describe import describe_file
 from model_zoo.convert.detect import checkpoint_name, is_checkpoint_file
@@ -49,11 +51,13 @@ def describe(folder: Path) -> dict:
     """name, family, architecture, format, source, path (and method/recipe/steps when the folder has a card).
     A folder whose config or card cannot be read is listed with the reason, as a bad checkpoint file is."""
     try:
-        config, card = read_config(folder), read_card(folder) or {}
-        family, arch = family_of(config), architecture(config)
+        raw, card = read_config(folder), read_card(folder) or {}
+        family = family_of(raw)
+        config = (VJEPA2Config if family == "jepa" else VideoMAEConfig).from_dict(raw).to_dict()   # + defaults
+        arch = architecture(config)
         check_geometry(config, family, "its config")
-    except (ValueError, OSError, KeyError) as e:              # KeyError: a config without a size it needs
-        why = f"config.json lacks {e}" if isinstance(e, KeyError) else str(e)
+    except (ValueError, OSError) as e:
+        why = str(e)
         return {"name": folder.name, "family": "-", "architecture": f"cannot load: {why}", "format": "-",
                 "source": _source(folder), "path": str(folder)}
     entry = {"name": card.get("name") or folder.name, "family": family,

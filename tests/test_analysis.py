@@ -201,6 +201,11 @@ def test_an_attribution_run_reports_its_passes_as_it_goes():
     assert passes[-1].startswith(f"occlusion: mae-tiny, {total} of about {total} forward passes")
     assert any(f == 0.5 and "mae-tiny (2 of 2 models)" in w for f, w in heard)   # the second model starts half way
     assert len([w for w in passes if "jepa-tiny" in w]) > 1                      # several updates per model
+    for method, params in (("integrated_gradients", {"n_steps": 6}), ("smoothgrad", {"nt_samples": 2, "n_steps": 3})):
+        heard.clear()
+        attention({"jepa": pair["jepa"]}, clip, method, progress=lambda f, words: heard.append((f, words)), **params)
+        n = model_clips(method, 64, params)
+        assert [w for _, w in heard if "passes" in w][-1].startswith(f"{method}: jepa-tiny, {n} of about {n} forward")
 
 
 def test_model_view_finds_an_uploads_fan_once(monkeypatch):

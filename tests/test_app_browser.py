@@ -133,7 +133,8 @@ def test_a_bad_upload_shows_an_error_and_the_page_goes_on(page, tmp_path):
     assert page.locator(".toast-body.error").count() >= 1      # what shot() looks for in every other view
     shot(page, "bad_upload", errors_expected=True)
     page.get_by_role("tab", name="Example", exact=True).click()
+    assert page.locator(".toast-body.error").count() >= 1      # switching tabs leaves an unread error be
     page.locator("#load-example").click()
     page.get_by_role("tab", name="1 Predictions").click()
     page.locator("#pred-jepa").get_by_text("Ground truth: 62.0%").wait_for()
-    assert page.locator(".toast-body.error").count() == 0      # the next button pressed closed the old error
+    assert page.locator(".toast-body.error").count() == 0      # the next action closed the old error

@@ -387,7 +387,12 @@ def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair)
     bare = {r: dataclasses.replace(m, ood=None, phantom_trained=False) for r, m in shipped_pair.items()}
     shown = audit.run([str(clip)], None, bare)
     assert shown.summary_md.count("out-of-distribution check n/a") == 2 and "out of distribution." not in shown.summary_md
-    assert "simulated phantom" not in shown.summary_md
+    html_report = Path(next(p for p in shown.downloads if p.endswith(".html"))).read_text()
+    assert "simulated phantom" not in shown.summary_md + html_report and "*_ood" not in html_report
+    # the shipped pair keeps its count even when no clip could be read (it is the pair that has a reference)
+    from explain.analysis.audit import summary
+    unreadable = summary([{"file": "x.avi", "error": "unreadable"}], shipped_pair)
+    assert unreadable["jepa"]["out_of_distribution"] == 0 and "*_ood" in unreadable["note"]
 
 
 def test_audit_of_uploaded_echonet_files_brings_their_ef(tmp_path, shipped_pair):

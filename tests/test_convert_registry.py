@@ -72,7 +72,6 @@ def test_hf_folder_loads_equal_and_refuses_unexpected_keys(tmp_path):
 ])
 def test_a_model_whose_input_the_app_cannot_build_is_refused_at_load_by_its_rule(tmp_path, change, rule):
     """Before: it loaded, then each view failed its own way ('needs one clip shaped (1, 16, C, 32, 32)')."""
-    import json
     torch.manual_seed(0)
     config = dict(crop_size=32, frames_per_clip=4, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                   pred_hidden_size=16, pred_num_hidden_layers=1, pred_num_attention_heads=2)
@@ -95,12 +94,14 @@ def test_one_bad_entry_in_a_models_folder_is_listed_with_its_reason_and_the_rest
     (tmp_path / "cut.safetensors").write_bytes(b"\xff" * 100)
     (tmp_path / "bert").mkdir()
     (tmp_path / "bert" / "config.json").write_text('{"model_type": "bert"}')
-    (tmp_path / "broken").mkdir()
-    (tmp_path / "broken" / "config.json").write_text('{"model_type": "vjepa2"}')
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "config.json").write_text('{"model_type": "vjepa2", "crop_size": 100}')
+    (tmp_path / "terse").mkdir()                                    # transformers' defaults fill the rest
+    (tmp_path / "terse" / "config.json").write_text('{"model_type": "videomae", "image_size": 112}')
     entries = {e["name"]: e for e in list_models([tmp_path])}
-    assert entries["good"]["family"] == "jepa"
+    assert entries["good"]["family"] == "jepa" and entries["terse"]["family"] == "mae"
     for name, why in (("cut", "not a readable safetensors file"), ("bert", "unsupported model type 'bert'"),
-                      ("broken", "config.json lacks")):
+                      ("odd", "crop_size 100 px is not a whole number of 16-px patches")):
         assert entries[name]["family"] == "-" and entries[name]["architecture"].startswith("cannot load: ")
         assert why in entries[name]["architecture"]
 

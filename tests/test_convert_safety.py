@@ -43,15 +43,27 @@ def test_foreign_globals_are_refused_and_named(tmp_path):
     assert torch.equal(load_tensors(tmp_path / "plain.pth")["model"]["w"], torch.ones(2))   # allowed
 
 
-def test_a_raw_pickle_is_refused_with_its_globals_named_and_a_text_file_is_no_pickle(tmp_path):
+class Evaluates:
+    def __reduce__(self):
+        return (eval, ("RAN.append('ran')",))
+
+
+@pytest.mark.parametrize("protocol, names", [(2, "__builtin__.eval, __builtin__.getattr"),
+                                             (4, "builtins.eval, builtins.getattr"),
+                                             (5, "builtins.eval, builtins.getattr")])
+def test_a_raw_pickle_is_refused_with_its_globals_named(tmp_path, protocol, names):
+    """pickle.dump, not torch.save: the globals are read from its opcodes, never run; at protocol 4 and 5 the
+    module names come back through the pickler's memo."""
     import pickle
-    (tmp_path / "raw.pt").write_bytes(pickle.dumps({"model": Payload()}, protocol=2))   # pickle.dump, not torch.save
-    with pytest.raises(UnsafeCheckpointError, match=r"raw.pt refused.*\(__builtin__.getattr\)"):
+    (tmp_path / "raw.pt").write_bytes(pickle.dumps({"a": Payload(), "b": Evaluates()}, protocol=protocol))
+    with pytest.raises(UnsafeCheckpointError, match=rf"raw.pt refused.*\({names}\)"):
         load_tensors(tmp_path / "raw.pt")
     assert RAN == []
-    from model_zoo.convert.safety import _pickle_globals
-    assert _pickle_globals(tmp_path / "raw.pt") == ["__builtin__.getattr"]       # read from opcodes, never run
-    (tmp_path / "notes.pt").write_text("Patient notes, not a model.\n")
+
+
+@pytest.mark.parametrize("text", ["Patient notes, not a model.\n", "cat\nnotes about the model\n"])
+def test_a_text_file_is_no_checkpoint_even_where_its_letters_read_as_opcodes(tmp_path, text):
+    (tmp_path / "notes.pt").write_text(text)            # 'c' is protocol 0's GLOBAL opcode
     with pytest.raises(ValueError, match="notes.pt is not a torch checkpoint: neither a zip archive nor a pickle"):
         load_tensors(tmp_path / "notes.pt")
 

@@ -56,7 +56,7 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
     columns = table_columns(rows)
     table = {"headers": columns, "data": [["" if r.get(c) is None else r.get(c) for c in columns] for r in rows]}
     lines = [f"**{summ['clips']} clips**, {summ['unreadable']} unreadable."]
-    if any(m.phantom_trained for m in pair.values()):
+    if summ["note"]:
         lines.append(f"⚠️ {summ['note']}")
     for role in pair:
         s = summ[role]

@@ -57,9 +57,12 @@ def card_markdown(model: LoadedModel) -> str:
 def _converted(card: dict) -> str:
     """The facts model_zoo.load records for a checkpoint without a card (card['conversion'])."""
     info = card.get("conversion") or {}
-    facts = [("loaded from", f"`{card.get('source')}` ({card.get('format')}), converted on load"),
+    notes = info.get("notes") or []
+    how = "a Hugging Face folder without an EchoLens card" if card.get("format") == "hf-folder" else "converted on load"
+    facts = [("loaded from", f"`{card.get('source')}` ({card.get('format')}), {how}"),
              ("architecture", card.get("architecture")),
-             ("assumed", "; ".join(info.get("notes") or []) or "nothing: the files say it all"),
+             ("assumed", "; ".join(n for n in notes if "assumed" in n) or "nothing: the files say it all"),
+             ("notes", "; ".join(n for n in notes if "assumed" not in n) or None),
              ("left out", ", ".join(info.get("ignored") or []) or None),
              ("missing weights (random)", ", ".join(info.get("missing") or []) or None),
              ("unexpected weights (unused)", ", ".join(info.get("unexpected") or []) or None)]

@@ -23,8 +23,8 @@ from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import predict
 from model_zoo.colours import FAMILY_COLOURS
 
-AUDIT_NOTE = ("EF predictions from models that learned from a simulated phantom are not measurements. "
-              "*_ood: the clip's embedding lies beyond the 99th percentile of held-out phantom clips.")
+PHANTOM_NOTE = "EF predictions from models that learned from a simulated phantom are not measurements."
+OOD_NOTE = "*_ood: the clip's embedding lies beyond the 99th percentile of held-out phantom clips."
 CLIP_SUFFIXES = {".avi", ".mp4", ".mov", ".m4v", ".dcm", ".dicom", ".npy", ".npz"}
 MAX_CLIPS = 500
 
@@ -87,12 +87,18 @@ def audit_rows(paths: Path | list[Path], pair: dict[str, LoadedModel], degradati
     return rows
 
 
-def summary(rows: list[dict], roles=("jepa", "mae")) -> dict:
+def audit_note(pair: dict[str, LoadedModel]) -> str:
+    """What to keep in mind reading the audit: the phantom warning for phantom-trained models, what *_ood means
+    where a model has a reference."""
+    return " ".join(n for n, needed in ((PHANTOM_NOTE, any(m.phantom_trained for m in pair.values())),
+                                        (OOD_NOTE, any(m.ood is not None for m in pair.values()))) if needed)
+
+
+def summary(rows: list[dict], pair: dict[str, LoadedModel]) -> dict:
     """Per model: clips with a prediction, EF MAE against the truth where known (ef_mae_beat: through the
-    beat view's probe, None without one), mean sensitivity, OOD count."""
-    out = {"clips": len(rows), "unreadable": sum(1 for r in rows if r["error"])}
-    out["note"] = AUDIT_NOTE
-    for role in roles:
+    beat view's probe, None without one), mean sensitivity, OOD count (None: the model has no reference)."""
+    out = {"clips": len(rows), "unreadable": sum(1 for r in rows if r["error"]), "note": audit_note(pair)}
+    for role, m in pair.items():
         errs = [r[f"{role}_abs_error"] for r in rows if r.get(f"{role}_abs_error") is not None]
         errs_beat = [r[f"{role}_abs_error_beat"] for r in rows if r.get(f"{role}_abs_error_beat") is not None]
         sens = [r[f"{role}_sensitivity"] for r in rows if r.get(f"{role}_sensitivity") is not None]
@@ -102,8 +108,7 @@ def summary(rows: list[dict], roles=("jepa", "mae")) -> dict:
                      "ef_mae_beat": round(float(np.mean(errs_beat)), 2) if errs_beat else None,
                      "mean_sensitivity": round(float(np.mean(sens)), 2) if sens else None,
                      "mean_focus_ratio": round(float(np.mean(focus)), 3) if focus else None,
-                     "out_of_distribution": (sum(1 for r in rows if r.get(f"{role}_ood"))       # None: no reference
-                                             if any(r.get(f"{role}_ood") is not None for r in rows) else None)}
+                     "out_of_distribution": None if m.ood is None else sum(1 for r in rows if r.get(f"{role}_ood"))}
     return out
 
 
@@ -149,7 +154,7 @@ def write_html(rows: list[dict], summ: dict, figures: list[go.Figure], path: Pat
     doc = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
            "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}</style></head><body>"
-           f"<h1>{html.escape(title)}</h1><p><b>{html.escape(AUDIT_NOTE)}</b></p>"
+           f"<h1>{html.escape(title)}</h1><p><b>{html.escape(summ['note'])}</b></p>"
            f"<pre>{html.escape(str(summ))}</pre>{plots}"
            f"<table><tr>{head}</tr>{body}</table></body></html>")
     path.write_text(doc)
@@ -162,7 +167,7 @@ def audit(paths: Path | list[Path], pair: dict[str, LoadedModel], out: Path,
     import json
     out.mkdir(parents=True, exist_ok=True)
     rows = audit_rows(paths, pair, progress=progress)
-    summ = summary(rows, tuple(pair))
+    summ = summary(rows, pair)
     names = {role: m.name for role, m in pair.items()}
     write_csv(rows, out / "audit.csv")
     write_html(rows, summ, [scatter_figure(rows, names)], out / "audit.html", "EchoLens audit")

@@ -13,14 +13,12 @@ from pathlib import Path
 import torch
 
 import model_zoo
+from explain.analysis.defaults import DEFAULT_MODELS, ROLES
 from explain.analysis.ood import OODReference, load_reference
 from model_zoo.features import input_shape
 from model_zoo.probes import BEAT_PROBE, BEAT_PROBE_CARD, PROBE_CARD, BeatProbe, ProbeHead, load_probe
 from model_zoo.registry import resolve
 from model_zoo.wrapper import EncoderWrapper
-
-ROLES = ("jepa", "mae")
-DEFAULT_MODELS = {"jepa": "jepa-small", "mae": "mae-small"}
 
 
 @dataclass(frozen=True)

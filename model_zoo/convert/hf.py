@@ -15,7 +15,7 @@ from transformers import VideoMAEConfig, VideoMAEForPreTraining, VideoMAEModel, 
 from transformers.models.vjepa2.modeling_vjepa2 import VJEPA2Encoder
 
 from model_zoo.checkpoint import CONTEXT_ENCODER, family_of, read_config, read_json
-from model_zoo.convert.infer import check_overrides, load_checked
+from model_zoo.convert.infer import check_geometry, check_overrides, load_checked
 from model_zoo.convert.safety import MAX_BYTES, check_size, damaged, load_tensors, read_safetensors
 
 HEADS = ("pooler.", "classifier.", "fc_norm.")
@@ -82,6 +82,7 @@ def load_folder(folder: str | Path, overrides: dict | None = None, strict: bool 
     files = weight_files(folder, max_bytes)
     cls = network_class(family, raw)
     config = (VJEPA2Config if family == "jepa" else VideoMAEConfig).from_dict(apply_overrides(family, raw, overrides))
+    check_geometry(config.to_dict(), family, str(folder))          # before reading weights a refusal makes moot
     try:
         net, loading = cls.from_pretrained(folder, config=config, attn_implementation="sdpa", ignore_mismatched_sizes=True,
                                            use_safetensors=files[0].suffix == ".safetensors", output_loading_info=True)

@@ -40,8 +40,9 @@ def check_geometry(config: dict, family: str, where: str) -> None:
         raise ValueError(f"{where}: {keys[1]} {size} px is not a whole number of {patch}-px patches; EchoLens "
                          "cannot cut its input into tokens (load it with model_zoo.load(..., overrides={'size': N}) for a size N that is)")
     if frames % tubelet:
-        raise ValueError(f"{where}: {keys[0]} {frames} is not a whole number of {tubelet}-frame tubelets "
-                         "(give a frame count that is in the app's frames box, or overrides={'frames': N} to model_zoo.load)")
+        raise ValueError(f"{where}: {keys[0]} {frames} is not a whole number of {tubelet}-frame tubelets: type a "
+                         f"multiple of {tubelet} in the app's frames box (or pass overrides={{'frames': N}} to "
+                         "model_zoo.load)")
     if channels != 3:
         raise ValueError(f"{where}: {channels} input channel(s); EchoLens feeds every model 3-channel (RGB) "
                          "clips, as V-JEPA 2 and VideoMAE take them")

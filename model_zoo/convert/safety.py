@@ -45,14 +45,16 @@ def _foreign_globals(path: Path, error: Exception) -> list[str] | None:
         except Exception:       # a damaged archive: fall back to the message
             pass
     found = _pickle_globals(path)
-    named = found or sorted(set(re.findall(r"GLOBAL ([\w.]+)", str(error))))
-    return named or (None if found is None else ["(unnamed)"])
+    if found is None:
+        return None
+    return found or sorted(set(re.findall(r"GLOBAL ([\w.]+)", str(error)))) or ["(unnamed)"]
 
 
 def _pickle_globals(path: Path) -> list[str] | None:
-    """The module.name of every global a raw pickle imports, from its opcodes ([] for none); None if not even
-    its first opcodes parse (no pickle)."""
-    strings, found = [], []
+    """The module.name of every global a raw pickle imports, from its opcodes, never run ([] for none); None
+    unless the whole pickle parses (a text file's first letters can read as opcodes). Strings the pickler
+    memoised come back through GET opcodes, so the memo is followed to name STACK_GLOBAL's module."""
+    memo, strings, found, last = {}, [], [], None
     try:
         with open(path, "rb") as f:
             for op, arg, _ in pickletools.genops(f):
@@ -60,11 +62,19 @@ def _pickle_globals(path: Path) -> list[str] | None:
                     found.append(str(arg).replace(" ", "."))
                 elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
                     found.append(".".join(strings[-2:]))
-                elif isinstance(arg, str):
-                    strings.append(arg)
+                if op.name in ("PUT", "BINPUT", "LONG_BINPUT"):
+                    memo[arg] = last
+                elif op.name == "MEMOIZE":
+                    memo[len(memo)] = last
+                else:
+                    last = memo.get(arg) if op.name in ("GET", "BINGET", "LONG_BINGET") else arg
+                    if isinstance(last, str) and op.name not in ("GLOBAL", "INST"):
+                        strings.append(last)
+                if op.name == "STOP":
+                    return sorted(set(found))
     except Exception:           # noqa: BLE001 - any parse failure: not a (whole) pickle
-        return sorted(set(found)) or None
-    return sorted(set(found))
+        return None
+    return None
 
 
 def damaged(path: str | Path, error: Exception) -> ValueError:

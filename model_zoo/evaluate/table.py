@@ -32,7 +32,7 @@ def _pm(block: dict, key: str = "mae") -> str:
 
 def _degradation(block: dict) -> str:
     """Mean relative degradation, ± its std over probe seeds where there is one (a single fit has none)."""
-    return plus_minus(block["mean_rel_degradation_pct"], block.get("mean_rel_degradation_pct_std") or None, 1, signed=True)
+    return plus_minus(block["mean_rel_degradation_pct"], block.get("mean_rel_degradation_pct_std"), 1, signed=True)
 
 
 def _probe_rows(results: dict, view) -> list[list]:
