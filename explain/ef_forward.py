@@ -1,7 +1,7 @@
 """A differentiable clip -> EF function for attribution: the wrapped encoder, then its attentive EF
 probe, with gradients kept (no torch.no_grad, unlike EncoderWrapper.tokens / probes.predict_ef).
 
-Load the probe that ships beside a model with model_zoo.probes.load_probe(folder) (or take it
+Load the probe that ships beside a model with model_zoo.probe_io.load_probe(folder) (or take it
 from explain.analysis.pair.load_model); a checkpoint without one gets no EF attribution.
 """
 from __future__ import annotations

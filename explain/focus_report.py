@@ -38,7 +38,7 @@ from explain.overlay import write_overlay_strip
 from model_zoo.data import render_beat
 from model_zoo.evaluate.format import plus_minus
 from model_zoo.features import SPLIT_SEEDS, input_shape
-from model_zoo.probes import PROBE_CARD, load_probe
+from model_zoo.probe_io import PROBE_CARD, load_probe
 from model_zoo.registry import resolve
 
 # (report name, clip_map method, params)

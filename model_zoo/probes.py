@@ -16,31 +16,18 @@ of the tokens is ever formed.
 The evaluation's beat view (BeatProbe) is the same head reading each token beside its change over the
 beat (model_zoo.probe_inputs.BeatInputs), with its input statistics kept as buffers.
 
-Probes are saved beside their encoder as probe.safetensors + probe.json (the beat view as
-beat_probe.safetensors + beat_probe.json) and loaded safely.
+Training them: model_zoo.probe_fit. Saving and loading them beside their encoder: model_zoo.probe_io.
 """
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
 from torch import nn
 
-from model_zoo.checkpoint import read_json
-from model_zoo.convert.safety import read_safetensors
-from model_zoo.probe_inputs import BeatInputs, Standardise
-
-PROBE = "probe"                      # file stem of the attentive probe beside an encoder
-BEAT_PROBE = "beat_probe"            # file stem of the beat view's probe
-KIND = {PROBE: "attentive", BEAT_PROBE: "beat"}
-PROBE_WEIGHTS, PROBE_CARD = f"{PROBE}.safetensors", f"{PROBE}.json"
-BEAT_PROBE_WEIGHTS, BEAT_PROBE_CARD = f"{BEAT_PROBE}.safetensors", f"{BEAT_PROBE}.json"
+from model_zoo.probe_inputs import BeatInputs
 
 
 def probe_heads(dim: int, most: int = 4) -> int:
@@ -158,152 +145,12 @@ class LinearProbe(nn.Module):
         return self(pooled) * self.ef_std + self.ef_mean
 
 
-def regression_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
-    """MAE, RMSE (EF points) and R2 of predictions against the truth."""
-    pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
-    err = pred - true
-    ss_tot = float(((true - true.mean()) ** 2).sum())
-    r2 = 1.0 - float((err ** 2).sum()) / ss_tot if ss_tot > 0 else float("nan")
-    return {"mae": float(np.abs(err).mean()), "rmse": float(np.sqrt((err ** 2).mean())), "r2": r2}
-
-
-@dataclass(frozen=True)
-class ProbeTraining:
-    """Attentive probe optimisation: AdamW, Huber loss on z-scored EF, best epoch on val MAE; the lr is
-    constant, or (schedule 'cosine') warmed up linearly over `warmup_epochs` then cosine-decayed to 0
-    at max_epochs, as V-JEPA's probes are."""
-    lr: float = 1e-3
-    weight_decay: float = 0.05
-    batch: int = 64
-    max_epochs: int = 100
-    patience: int = 15          # stop after this many epochs without a better val MAE
-    heads: int = 4              # at most; see probe_heads
-    schedule: str = "constant"  # or "cosine"
-    warmup_epochs: int = 0
-
-    def __post_init__(self):
-        if self.schedule not in ("constant", "cosine"):
-            raise ValueError(f"unknown probe lr schedule {self.schedule!r}: constant or cosine")
-
-    def lr_at(self, progress: float) -> float:
-        """The lr at `progress` epochs into training (fractional)."""
-        if self.schedule == "constant":
-            return self.lr
-        if progress < self.warmup_epochs:
-            return self.lr * progress / self.warmup_epochs
-        span = max(self.max_epochs - self.warmup_epochs, 1)
-        return self.lr * 0.5 * (1 + math.cos(math.pi * min((progress - self.warmup_epochs) / span, 1.0)))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
 @torch.no_grad()
 def predict_tokens(probe: nn.Module, features: torch.Tensor, batch: int = 256) -> np.ndarray:
     """EF % for stored features (n, N, D) or (n, P), in batches, on the probe's device."""
     device = next(probe.buffers()).device
     return torch.cat([probe.ef(features[i:i + batch].to(device).float()).cpu()
                       for i in range(0, len(features), batch)]).numpy()
-
-
-def fit_attentive(train_tokens: torch.Tensor, train_ef: np.ndarray, val_tokens: torch.Tensor,
-                  val_ef: np.ndarray, seed: int, cfg: ProbeTraining = ProbeTraining(),
-                  device: str | torch.device = "cpu") -> tuple[ProbeHead, dict]:
-    """Train an attentive probe on tokens (n, N, D) (any float dtype, kept on the CPU) with EF (n,) in %;
-    the weights of the epoch with the lowest val MAE are kept. -> (probe in eval mode, info)"""
-    torch.manual_seed(seed)
-    y = torch.as_tensor(np.asarray(train_ef), dtype=torch.float32)
-    dim = train_tokens.shape[-1]
-    probe = ProbeHead(dim, probe_heads(dim, cfg.heads), ef_mean=y.mean().item(), ef_std=y.std().item()).to(device)
-    opt = torch.optim.AdamW(probe.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    order = torch.Generator().manual_seed(seed)
-    best = (math.inf, -1, None)
-    steps = -(-len(y) // cfg.batch)
-    for epoch in range(cfg.max_epochs):
-        probe.train()
-        for step, idx in enumerate(torch.randperm(len(y), generator=order).split(cfg.batch)):
-            for group in opt.param_groups:
-                group["lr"] = cfg.lr_at(epoch + step / steps)
-            x = train_tokens[idx].to(device).float()                      # (b, N, D)
-            loss = F.huber_loss(probe(x), probe.to_z(y[idx].to(device)))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        probe.eval()
-        val_mae = float(np.abs(predict_tokens(probe, val_tokens) - val_ef).mean())
-        if val_mae < best[0]:
-            best = (val_mae, epoch, {k: v.detach().clone() for k, v in probe.state_dict().items()})
-        elif epoch - best[1] >= cfg.patience:
-            break
-    probe.load_state_dict(best[2])
-    probe.eval()
-    val = regression_metrics(predict_tokens(probe, val_tokens), val_ef)
-    return probe, {"seed": seed, "epochs": epoch + 1, "best_epoch": best[1] + 1, "val": val}
-
-
-def fit_linear(train_pooled: torch.Tensor, train_ef: np.ndarray, val_pooled: torch.Tensor, val_ef: np.ndarray,
-               alphas: tuple[float, ...] = tuple(np.logspace(-4, 2, 13))) -> tuple[LinearProbe, dict]:
-    """Ridge on standardised pooled features (n, P); the penalty (alphas x the mean squared singular
-    value) with the lowest val MAE is kept. One SVD serves every penalty. -> (probe, info)"""
-    x = train_pooled.double()
-    y = torch.as_tensor(np.asarray(train_ef), dtype=torch.float64)
-    probe = LinearProbe(x.shape[1], ef_mean=y.mean().item(), ef_std=y.std().item())
-    mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
-    xs, z = (x - mean) / std, (y - y.mean()) / y.std()
-    u, s, vh = torch.linalg.svd(xs, full_matrices=False)                 # (n, r), (r,), (r, P)
-    uz = u.T @ z                                                          # (r,)
-    xv = (val_pooled.double() - mean) / std
-    scale = float((s ** 2).mean())
-    best = (math.inf, None, None)
-    for alpha in alphas:
-        w = vh.T @ (s / (s ** 2 + alpha * scale) * uz)                    # (P,)
-        mae = float(np.abs((xv @ w * y.std() + y.mean()).numpy() - val_ef).mean())
-        if mae < best[0]:
-            best = (mae, float(alpha), w)
-    probe.feat_mean.copy_(mean.float())
-    probe.feat_std.copy_(std.float())
-    probe.weight.copy_(best[2].float())
-    val = regression_metrics(predict_tokens(probe, val_pooled), val_ef)
-    return probe.eval(), {"alpha": best[1], "val": val}
-
-
-def probe_files(model_dir: str | Path, stem: str = PROBE) -> tuple[Path, Path]:
-    """(weights, card) of the probe saved under `stem` (PROBE or BEAT_PROBE) beside an encoder."""
-    if stem not in KIND:
-        raise ValueError(f"unknown probe {stem!r}; known: {', '.join(KIND)}")
-    return Path(model_dir) / f"{stem}.safetensors", Path(model_dir) / f"{stem}.json"
-
-
-def save_probe(probe: ProbeHead | BeatProbe, model_dir: str | Path, meta: dict, stem: str = PROBE) -> Path:
-    """Write <stem>.safetensors and <stem>.json (kind, dim, heads, mlp_ratio, ef_mean, ef_std, for a
-    BeatProbe t_slots, + meta) into model_dir; stem PROBE takes a ProbeHead, BEAT_PROBE a BeatProbe."""
-    kind = "beat" if isinstance(probe, BeatProbe) else "attentive"
-    if KIND.get(stem) != kind:
-        raise ValueError(f"a {kind} probe cannot be saved as {stem!r}")
-    weights, card_path = probe_files(model_dir, stem)
-    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in probe.state_dict().items()}
-    save_file(state, str(weights))
-    card = {"kind": kind, **probe.config(), "ef_mean": probe.ef_mean.item(), "ef_std": probe.ef_std.item(), **meta}
-    card_path.write_text(json.dumps(card, indent=1))
-    return card_path
-
-
-def load_probe(model_dir: str | Path, device: str | torch.device = "cpu", stem: str = PROBE) -> ProbeHead | BeatProbe:
-    """The probe saved beside an encoder under `stem`, in eval mode, its card in `.meta`: PROBE gives the
-    attentive probe (a ProbeHead), BEAT_PROBE the beat view's (a BeatProbe); a card of another kind is refused."""
-    weights, card_path = probe_files(model_dir, stem)
-    meta = read_json(card_path, required=("kind", "dim", "heads", "mlp_ratio"))
-    if meta.get("kind") != KIND[stem]:
-        raise ValueError(f"{card_path}: unsupported probe kind {meta.get('kind')!r} (expected {KIND[stem]!r})")
-    probe = ProbeHead(meta["dim"], meta["heads"], meta["mlp_ratio"])
-    if stem == BEAT_PROBE:
-        if not meta.get("t_slots") or meta["dim"] % 2:
-            raise ValueError(f"{card_path}: a beat probe needs t_slots and an even dim")
-        width = meta["dim"]                                   # 2D: each token beside its change
-        probe = BeatProbe(BeatInputs(meta["t_slots"], Standardise(torch.zeros(width), torch.ones(width))), probe)
-    probe.load_state_dict(read_safetensors(weights))
-    probe.meta = meta
-    return probe.to(device).eval()
 
 
 @torch.no_grad()

@@ -19,7 +19,9 @@ from model_zoo.evaluate.run import load_models
 from model_zoo.evaluate.table import render_markdown
 from model_zoo.features import ClipBank, model_inputs, split_seeds
 from model_zoo.jepa import JEPA
-from model_zoo.probes import BEAT_PROBE, PROBE_CARD, ProbeTraining, load_probe, predict_ef
+from model_zoo.probe_fit import ProbeTraining
+from model_zoo.probe_io import BEAT_PROBE, PROBE_CARD, load_probe
+from model_zoo.probes import predict_ef
 from model_zoo.recipes import get_recipe
 
 FAMILIES = {"jepa-smoke": "jepa", "mae-smoke": "mae", "random": "random", "pixels": "pixels"}

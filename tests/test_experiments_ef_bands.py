@@ -7,7 +7,7 @@ import pytest
 
 from model_zoo.evaluate.bands import band_errors, band_of
 from model_zoo.experiments import ef_bands
-from model_zoo.probes import load_probe
+from model_zoo.probe_io import load_probe
 from model_zoo.registry import SHIPPED
 
 

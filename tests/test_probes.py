@@ -15,10 +15,11 @@ from model_zoo.checkpoint import export, read_card
 from model_zoo.data import render_beat
 from model_zoo.features import PixelEncoder, random_encoder
 from model_zoo.jepa import JEPA
+from model_zoo.probe_fit import ProbeTraining, fit_attentive, fit_linear
 from model_zoo.probe_inputs import standardiser
-from model_zoo.probes import (BEAT_PROBE, BEAT_PROBE_CARD, BEAT_PROBE_WEIGHTS, PROBE, PROBE_CARD, PROBE_WEIGHTS,
-                              BeatProbe, ProbeHead, ProbeTraining, fit_attentive, fit_linear, load_probe, predict_ef,
-                              predict_tokens, probe_heads, save_probe)
+from model_zoo.probe_io import (BEAT_PROBE, BEAT_PROBE_CARD, BEAT_PROBE_WEIGHTS, PROBE, PROBE_CARD, PROBE_WEIGHTS,
+                                load_probe, save_probe)
+from model_zoo.probes import BeatProbe, ProbeHead, predict_ef, predict_tokens, probe_heads
 from model_zoo.recipes import get_recipe
 from model_zoo.wrapper import EncoderWrapper
 from model_zoo.registry import SHIPPED

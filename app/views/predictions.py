@@ -9,7 +9,7 @@ from explain.analysis.pair import LoadedModel, pair_key
 from explain.analysis.predict import Prediction, predict
 from model_zoo.evaluate.format import plus_minus
 from model_zoo.experiments.ef_bands import recorded, weakest
-from model_zoo.probes import BEAT_PROBE, PROBE
+from model_zoo.probe_io import BEAT_PROBE, PROBE
 
 
 def predictions(clip_key: str, pair: dict[str, LoadedModel]) -> dict[str, Prediction]:

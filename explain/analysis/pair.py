@@ -16,7 +16,8 @@ import model_zoo
 from explain.analysis.defaults import DEFAULT_MODELS, ROLES
 from explain.analysis.ood import OODReference, load_reference
 from model_zoo.features import input_shape
-from model_zoo.probes import BEAT_PROBE, BEAT_PROBE_CARD, PROBE_CARD, BeatProbe, ProbeHead, load_probe
+from model_zoo.probe_io import BEAT_PROBE, BEAT_PROBE_CARD, PROBE_CARD, load_probe
+from model_zoo.probes import BeatProbe, ProbeHead
 from model_zoo.registry import resolve
 from model_zoo.wrapper import EncoderWrapper
 

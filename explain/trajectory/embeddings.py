@@ -55,7 +55,7 @@ def pool_tokens(tokens: torch.Tensor, pool: str = "mean", probe=None) -> torch.T
         return tokens.mean(1)
     if pool == "probe":
         if probe is None:
-            raise ValueError("pool='probe' needs the model's EF probe (model_zoo.probes.load_probe)")
+            raise ValueError("pool='probe' needs the model's EF probe (model_zoo.probe_io.load_probe)")
         weights = probe.attention(tokens.to(probe.ef_mean.device)).to(tokens.device)  # (B, N)
         return torch.einsum("bn,bnd->bd", weights.to(tokens.dtype), tokens)
     raise ValueError(f"pool must be one of {', '.join(POOLS)}; got {pool!r}")

@@ -17,8 +17,9 @@ from model_zoo.evaluate.protocol import ADULT_CONDITIONS, DEFAULT_SIZES, Sizes, 
 from model_zoo.evaluate.summary import summarise, train_mean_constant
 from model_zoo.features import (ClipBank, PixelEncoder, extract, input_shape, model_inputs, random_encoder,
                                 split_seeds, views)
+from model_zoo.probe_fit import ProbeTraining, fit_attentive, fit_linear
 from model_zoo.probe_inputs import standardiser
-from model_zoo.probes import BeatProbe, ProbeTraining, fit_attentive, fit_linear, predict_tokens
+from model_zoo.probes import BeatProbe, predict_tokens
 from model_zoo.registry import SHIPPED, resolve
 
 BATCH = 16                # clips per encoder forward

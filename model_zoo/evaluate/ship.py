@@ -14,7 +14,7 @@ from model_zoo.evaluate.protocol import CHECK_CLIPS
 from model_zoo.evaluate.run import Evaluation
 from model_zoo.evaluate.table import render_markdown
 from model_zoo.features import split_seeds
-from model_zoo.probes import BEAT_PROBE, save_probe
+from model_zoo.probe_io import BEAT_PROBE, save_probe
 from model_zoo.registry import SHIPPED
 
 ZOO_RESULTS = Path(__file__).resolve().parents[1] / "results.json"

@@ -7,7 +7,7 @@ import numpy as np
 from echo.degrade import BENCHMARK_CONDITIONS
 from model_zoo.evaluate.bands import band_errors
 from model_zoo.evaluate.protocol import ADULT_CONDITIONS
-from model_zoo.probes import regression_metrics
+from model_zoo.probe_fit import regression_metrics
 
 DIGITS = 4
 

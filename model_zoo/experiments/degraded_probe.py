@@ -31,7 +31,8 @@ import torch
 from model_zoo.evaluate.run import load_models
 from model_zoo.experiments.layer_probe import parse_conditions
 from model_zoo.features import ClipBank, PixelEncoder, extract, input_shape, model_inputs, split_seeds
-from model_zoo.probes import ProbeTraining, fit_attentive, predict_tokens, regression_metrics
+from model_zoo.probe_fit import ProbeTraining, fit_attentive, regression_metrics
+from model_zoo.probes import predict_tokens
 
 DEFAULT_CONDITIONS = "depth_attenuation_2.15,shadow_high"
 

@@ -23,7 +23,8 @@ import torch
 import model_zoo
 from model_zoo.evaluate.bands import BANDS, band_errors, band_of
 from model_zoo.features import ClipBank, input_shape, model_inputs, split_seeds
-from model_zoo.probes import BEAT_PROBE, PROBE, PROBE_CARD, load_probe, predict_tokens, probe_files
+from model_zoo.probe_io import BEAT_PROBE, PROBE, PROBE_CARD, load_probe, probe_files
+from model_zoo.probes import predict_tokens
 from model_zoo.registry import SHIPPED
 
 OUT = Path(__file__).resolve().parent / "ef_bands.json"

@@ -36,7 +36,8 @@ from echo.phantom import PhantomParams, sample_params
 from model_zoo.evaluate.run import load_models
 from model_zoo.evaluate.summary import rel_pct
 from model_zoo.features import ClipBank, input_shape, model_inputs, population_of, random_encoder, split_seeds
-from model_zoo.probes import ProbeTraining, fit_attentive, predict_tokens, regression_metrics
+from model_zoo.probe_fit import ProbeTraining, fit_attentive, regression_metrics
+from model_zoo.probes import predict_tokens
 from model_zoo.wrapper import EncoderWrapper
 
 

@@ -32,8 +32,9 @@ from model_zoo.evaluate.run import load_models
 from model_zoo.evaluate.summary import rel_pct
 from model_zoo.experiments.degraded_probe import features
 from model_zoo.features import ClipBank, PixelEncoder, input_shape, random_encoder
+from model_zoo.probe_fit import ProbeTraining, fit_attentive
 from model_zoo.probe_inputs import standardiser
-from model_zoo.probes import ProbeTraining, fit_attentive, predict_tokens
+from model_zoo.probes import predict_tokens
 
 BASE = ProbeTraining()
 VARIANTS = {

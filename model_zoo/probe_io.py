@@ -1,0 +1,59 @@
+"""EF probes on disk: saved beside their encoder as probe.safetensors + probe.json (the beat view's as
+beat_probe.safetensors + beat_probe.json), loaded safely (safetensors, a card refused by name when damaged)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from model_zoo.checkpoint import read_json
+from model_zoo.convert.safety import read_safetensors
+from model_zoo.probe_inputs import BeatInputs, Standardise
+from model_zoo.probes import BeatProbe, ProbeHead
+
+PROBE = "probe"                      # file stem of the attentive probe beside an encoder
+BEAT_PROBE = "beat_probe"            # file stem of the beat view's probe
+KIND = {PROBE: "attentive", BEAT_PROBE: "beat"}
+PROBE_WEIGHTS, PROBE_CARD = f"{PROBE}.safetensors", f"{PROBE}.json"
+BEAT_PROBE_WEIGHTS, BEAT_PROBE_CARD = f"{BEAT_PROBE}.safetensors", f"{BEAT_PROBE}.json"
+
+
+def probe_files(model_dir: str | Path, stem: str = PROBE) -> tuple[Path, Path]:
+    """(weights, card) of the probe saved under `stem` (PROBE or BEAT_PROBE) beside an encoder."""
+    if stem not in KIND:
+        raise ValueError(f"unknown probe {stem!r}; known: {', '.join(KIND)}")
+    return Path(model_dir) / f"{stem}.safetensors", Path(model_dir) / f"{stem}.json"
+
+
+def save_probe(probe: ProbeHead | BeatProbe, model_dir: str | Path, meta: dict, stem: str = PROBE) -> Path:
+    """Write <stem>.safetensors and <stem>.json (kind, dim, heads, mlp_ratio, ef_mean, ef_std, for a
+    BeatProbe t_slots, + meta) into model_dir; stem PROBE takes a ProbeHead, BEAT_PROBE a BeatProbe."""
+    kind = "beat" if isinstance(probe, BeatProbe) else "attentive"
+    if KIND.get(stem) != kind:
+        raise ValueError(f"a {kind} probe cannot be saved as {stem!r}")
+    weights, card_path = probe_files(model_dir, stem)
+    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in probe.state_dict().items()}
+    save_file(state, str(weights))
+    card = {"kind": kind, **probe.config(), "ef_mean": probe.ef_mean.item(), "ef_std": probe.ef_std.item(), **meta}
+    card_path.write_text(json.dumps(card, indent=1))
+    return card_path
+
+
+def load_probe(model_dir: str | Path, device: str | torch.device = "cpu", stem: str = PROBE) -> ProbeHead | BeatProbe:
+    """The probe saved beside an encoder under `stem`, in eval mode, its card in `.meta`: PROBE gives the
+    attentive probe (a ProbeHead), BEAT_PROBE the beat view's (a BeatProbe); a card of another kind is refused."""
+    weights, card_path = probe_files(model_dir, stem)
+    meta = read_json(card_path, required=("kind", "dim", "heads", "mlp_ratio"))
+    if meta.get("kind") != KIND[stem]:
+        raise ValueError(f"{card_path}: unsupported probe kind {meta.get('kind')!r} (expected {KIND[stem]!r})")
+    probe = ProbeHead(meta["dim"], meta["heads"], meta["mlp_ratio"])
+    if stem == BEAT_PROBE:
+        if not meta.get("t_slots") or meta["dim"] % 2:
+            raise ValueError(f"{card_path}: a beat probe needs t_slots and an even dim")
+        width = meta["dim"]                                   # 2D: each token beside its change
+        probe = BeatProbe(BeatInputs(meta["t_slots"], Standardise(torch.zeros(width), torch.ones(width))), probe)
+    probe.load_state_dict(read_safetensors(weights))
+    probe.meta = meta
+    return probe.to(device).eval()
