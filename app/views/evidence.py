@@ -58,7 +58,8 @@ def _converted(card: dict) -> str:
     """The facts model_zoo.load records for a checkpoint without a card (card['conversion'])."""
     info = card.get("conversion") or {}
     notes = info.get("notes") or []
-    how = "a Hugging Face folder without an EchoLens card" if card.get("format") == "hf-folder" else "converted on load"
+    how = ("converted once by model_zoo.convert.export" if card.get("exported_by") else
+           "a Hugging Face folder without an EchoLens card" if card.get("format") == "hf-folder" else "converted on load")
     facts = [("loaded from", f"`{card.get('source')}` ({card.get('format')}), {how}"),
              ("architecture", card.get("architecture")),
              ("assumed", "; ".join(n for n in notes if "assumed" in n) or "nothing: the files say it all"),

@@ -59,7 +59,9 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     model = model if model is not None and model.at_own_frames else None
     results = ((model.wrapper.card or {}).get("results") or {}) if model is not None else {}
     if p.ef is None and p.ef_beat is None:
-        head = f"### {p.name}\nNo EF probe for this model: it gives tokens and attention, not EF."
+        head = (f"### {p.name}\nNo EF probe for this model: it gives tokens and attention, not EF. To bring a "
+                "V-JEPA EF probe of it: `python -m model_zoo.convert.export CHECKPOINT --out FOLDER --probe PROBE "
+                "--ef-mean M --ef-std S`, then load FOLDER.")
     elif p.ef is None:
         head = f"### {p.name}\nNo attentive EF probe for this model."
     else:

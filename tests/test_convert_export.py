@@ -1,0 +1,44 @@
+"""model_zoo.convert.export: a native checkpoint and its V-JEPA EF probe, converted once into a model folder the app
+loads with the probe (the app's boxes take no probe of their own)."""
+import json
+
+import pytest
+import torch
+
+import model_zoo
+from builders import vjepa2_checkpoint, vjepa_probe_checkpoint
+from model_zoo.convert.export import export, main
+
+
+def test_an_exported_folder_loads_the_same_encoder_and_predicts_ef_in_the_app(tmp_path):
+    from explain.analysis.pair import load_model
+    torch.save(vjepa2_checkpoint(width=64), tmp_path / "echojepa.pt")
+    torch.save(vjepa_probe_checkpoint(width=64), tmp_path / "ef_probe.pt")
+    overrides = {"frames": 4, "size": 32}
+    out = export(tmp_path / "echojepa.pt", tmp_path / "echojepa-ef", tmp_path / "ef_probe.pt",
+                 ef_mean=55.0, ef_std=12.0, overrides=overrides)
+    direct = model_zoo.load(tmp_path / "echojepa.pt", device="cpu", overrides={**overrides, "ef_mean": 55.0,
+                                                                               "ef_std": 12.0},
+                            probe=tmp_path / "ef_probe.pt")
+    m = load_model(str(out), "jepa", "cpu")
+    x = torch.randn(2, 4, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(m.wrapper.tokens(x), direct.tokens(x), atol=1e-5)
+        assert torch.allclose(m.probe.ef(m.wrapper.tokens(x)), direct.probe.ef(direct.tokens(x)), atol=1e-4)
+    card = json.loads((out / "card.json").read_text())
+    assert card["exported_by"] and "frames 16 assumed" not in json.dumps(card)        # the frames were given
+    assert m.probe.meta["source"].endswith("ef_probe.pt") and m.phantom_trained is False
+    from app.views.evidence import card_markdown
+    assert "converted once by model_zoo.convert.export" in card_markdown(m)
+
+
+def test_export_refuses_a_probe_without_its_ef_scale_and_a_folder_in_use(tmp_path, capsys):
+    torch.save(vjepa2_checkpoint(width=64), tmp_path / "echojepa.pt")
+    torch.save(vjepa_probe_checkpoint(width=64), tmp_path / "ef_probe.pt")
+    with pytest.raises(ValueError, match="needs the EF mean and std of its training targets"):
+        export(tmp_path / "echojepa.pt", tmp_path / "a", tmp_path / "ef_probe.pt", ef_mean=55.0)
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "notes.txt").write_text("keep me")
+    assert main([str(tmp_path / "echojepa.pt"), "--out", str(tmp_path / "used")]) == 2
+    assert "is not empty" in capsys.readouterr().err and not (tmp_path / "a").exists()
+    assert sorted(p.name for p in (tmp_path / "used").iterdir()) == ["notes.txt"]
