@@ -70,7 +70,11 @@ def test_mae_view_on_the_phantom(models, clip):
     assert np.abs(v.reconstruction[~v.hidden].astype(int) - v.frames[~v.hidden]).max() <= 1  # visible copied
     assert {"mse_vs_noisy", "mse_vs_clean", "hf_ratio", "mse_noisy_vs_clean"} <= set(v.errors)
     fig, caption = mae_figure(v, 3)
-    assert len(fig.data) == 4 and "clean" in fig.layout.annotations[3].text and len(caption) > 100
+    assert len(fig.data) == 4 and "clean" in fig.layout.annotations[3].text
+    e = v.errors                   # the caption states the speckle's own size beside the MAE's error, as numbers
+    assert f"{e['mse_noisy_vs_clean']:.4f}" in caption and f"{e['mse_vs_noisy']:.4f}" in caption
+    assert f"clean anatomy keeps {e['hf_clean_ratio']:.0%}" in caption and "taken from the true box" in caption
+    assert f"noisy vs clean {e['mse_noisy_vs_clean']:.4f}" in fig.layout.title.text
 
 
 def test_jepa_view_scores_only_hidden_tokens(models, clip):

@@ -39,7 +39,10 @@ def numbers_markdown(results: dict[str, CycleResult], phase_label: str) -> str:
             "apart (needs more than one beat). Phase error: phase decoded from the embedding, cross-validated. "
             "Shift under degradation: mean distance between the degraded copy's embedding and the clean clip's "
             "at the same frame, in units of the clean loop's radius (1 = moved by as much as the loop "
-            "reaches from its centre; 0 = unmoved); n/a without a degraded copy.")
+            "reaches from its centre; 0 = unmoved); n/a without a degraded copy. It measures a change of "
+            "acquisition (stronger speckle, a shadow), which moves a model whether or not it ignores the grain; "
+            "the speckle test (tab 5) measures a fresh draw of the same kind of speckle, the thing a JEPA may "
+            "learn to leave out. The two can rank the models differently, and neither contradicts the other.")
 
 
 def dataset_figures(folder: str, pair: dict[str, LoadedModel], limit: int = 100) -> dict[str, go.Figure]:

@@ -121,5 +121,6 @@ def speckle_view(pair: dict[str, LoadedModel]) -> TeachingView:
     labels = {"jepa": f"{jepa} ({ENCODER_LABEL[readout]})",
               f"jepa_{OTHER_ENCODER[readout]}": f"{jepa} ({ENCODER_LABEL[OTHER_ENCODER[readout]]})",
               "mae": pair["mae"].name}
-    fig, cap = speckle_figure({labels[r]: v for r, v in ratios.items()})
+    fig, cap = speckle_figure({labels[r]: v for r, v in ratios.items()},
+                              {labels[r]: "mae" if r == "mae" else "jepa" for r in ratios})
     return TeachingView("The speckle test", fig, cap, {r: v["ratio"] for r, v in ratios.items()})

@@ -52,13 +52,24 @@ def mae_figure(view: MAEView, frame: int = 0) -> tuple[go.Figure, str]:
     e = view.errors
     numbers = f"error vs noisy {e['mse_vs_noisy']:.4f}"
     if "mse_vs_clean" in e:
-        numbers += f", vs clean {e['mse_vs_clean']:.4f}"
-    numbers += f"; fine-grain energy kept {e['hf_ratio']:.0%} of the input's"
-    caption = ("The MAE sees only the visible boxes and redraws the hidden ones pixel by pixel. Speckle, the "
-               "grainy texture of ultrasound, is different in every frame and cannot be predicted, so the MAE "
-               f"paints a blur where it cannot know the grain: its picture keeps {e['hf_ratio']:.0%} of the "
-               "input's fine-grain energy. The errors (mean squared, 0-1 grey scale) compare its guess with the "
-               "noisy frame it was trained to reproduce and, on the phantom, with the clean anatomy.")
+        numbers += f", vs clean {e['mse_vs_clean']:.4f} (noisy vs clean {e['mse_noisy_vs_clean']:.4f})"
+    numbers += f"; fine-grain energy kept {e['hf_ratio']:.0%}"
+    caption = ("The MAE sees only the visible boxes and redraws the hidden ones pixel by pixel; each hidden box's "
+               "brightness and contrast are taken from the true box (as VideoMAE shows its reconstructions), the "
+               "pattern inside is the MAE's. Speckle, the grainy texture of ultrasound, is different in every frame "
+               f"and cannot be predicted: the MAE's picture keeps {e['hf_ratio']:.0%} of the input's fine-grain "
+               "energy (detail finer than about 2 px)")
+    if "mse_vs_clean" in e:
+        speckle_share = e["mse_noisy_vs_clean"] / max(e["mse_vs_noisy"], 1e-12)
+        caption += (f", where the clean anatomy keeps {e['hf_clean_ratio']:.0%}, so it blurs "
+                    f"{'anatomy edges as well as the grain' if e['hf_ratio'] < e['hf_clean_ratio'] else 'the grain'}. "
+                    f"Its errors (mean squared, 0-1 grey scale): {e['mse_vs_noisy']:.4f} from the noisy frame it was "
+                    f"trained to reproduce, {e['mse_vs_clean']:.4f} from the clean anatomy. The speckle alone, the "
+                    f"noisy frame against the clean one, is {e['mse_noisy_vs_clean']:.4f}, about {speckle_share:.0%} of "
+                    "the MAE's error: the rest is anatomy it did not draw.")
+    else:
+        caption += (f". Its error (mean squared, 0-1 grey scale) from the frame it was trained to reproduce: "
+                    f"{e['mse_vs_noisy']:.4f}.")
     return _images(panels, f"MAE: pixel prediction (frame {frame}; {numbers})"), caption
 
 
@@ -127,15 +138,22 @@ def anatomy_figure(readouts: dict[str, dict], time_slot: int = 0,
     return fig, caption
 
 
-def speckle_figure(results: dict[str, dict]) -> tuple[go.Figure, str]:
-    """Bar chart of the speckle ratio per encoder ({name: speckle.speckle_statistic(...)})."""
+def speckle_figure(results: dict[str, dict], families: dict[str, str] | None = None) -> tuple[go.Figure, str]:
+    """Bar chart of the speckle ratio per encoder ({name: speckle.speckle_statistic(...)}), each bar in its
+    family's colour (families: {name: 'jepa' | 'mae'})."""
     names = list(results)
     ratios = [results[n]["ratio"] for n in names]
-    fig = go.Figure(go.Bar(x=names, y=ratios, text=[f"{r:.2f}" for r in ratios], textposition="outside"))
+    colours = [FAMILY_COLOURS.get((families or {}).get(n), "#7f7f7f") for n in names]
+    fig = go.Figure(go.Bar(x=names, y=ratios, text=[f"{r:.2f}" for r in ratios], textposition="outside",
+                           cliponaxis=False, marker_color=colours))
     fig.update_layout(title="Speckle test: embedding change from new speckle / change from a different heart",
-                      yaxis_title="speckle / heart variance", height=360, margin=dict(l=10, r=10, t=60, b=10))
+                      yaxis_title="speckle / heart variance", yaxis_range=[0, 1.2 * max(ratios + [1e-6])],
+                      height=360, margin=dict(l=10, r=10, t=60, b=10))
     caption = ("We scanned the same simulated heart several times with fresh speckle (the grain changes, the heart "
                "does not) and measured how much each model's summary of the clip moves, relative to how much it "
                "moves between different hearts. Lower is better: a model that looks at anatomy, not grain, barely "
-               "notices new speckle.")
+               "notices new speckle. This is a fresh draw of the same speckle, not a stronger one: the cardiac "
+               "cycle tab's 'shift under degradation' measures changed acquisitions (more speckle, a shadow), which "
+               "can move a model that ignores the grain. A JEPA has two encoders, the EMA target (a slow average of "
+               "the other) and the context encoder (trained by gradient); both are shown where its folder ships both.")
     return fig, caption
