@@ -82,7 +82,7 @@ def test_prediction_cards_give_the_beat_views_ef_and_each_probes_test_error(exam
         p = predictions.predictions(example.key, shipped_pair)[role]
         assert m.beat_probe is not None and p.ef_beat is not None and p.ef_beat != pytest.approx(p.ef)
         md = cards[role]
-        assert f"Beat view **EF {p.ef_beat:.1f}%** (error {p.ef_beat - 28:+.1f})" in md
+        assert f"Beat view **EF {p.ef_beat:.1f}%** (error {p.ef_beat - 28:+.1f} EF points)" in md
         results = m.wrapper.card["results"]
         for probe, bench in ((m.probe, results), (m.beat_probe, results["beat_probe"])):
             # the shipped probe's own test MAE, and beside it the benchmark's mean over its probe seeds
@@ -107,6 +107,18 @@ def test_prediction_cards_give_the_beat_views_ef_and_each_probes_test_error(exam
     # a model without a beat-view probe gets no beat line
     bare = dataclasses.replace(predictions.predictions(example.key, shipped_pair)["jepa"], ef_beat=None)
     assert "Beat view" not in predictions.prediction_card(bare, 28.0)
+
+
+
+def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot(example, shipped_pair):
+    p = predictions.predictions(example.key, shipped_pair)["jepa"]
+    apart = dataclasses.replace(p, ef=40.0, ef_beat=62.5)
+    card = predictions.prediction_card(apart, 60.0, shipped_pair["jepa"])
+    assert card.startswith("⚠️ Its two probes disagree by 22 EF points (40.0% against 62.5%)")
+    close = dataclasses.replace(p, ef=58.0, ef_beat=62.5)
+    assert "disagree" not in predictions.prediction_card(close, 60.0, shipped_pair["jepa"])
+    assert "zero-shot" in predictions.prediction_card(close, 60.0, shipped_pair["jepa"], "pediatric")
+    assert "zero-shot" not in predictions.prediction_card(close, 60.0, shipped_pair["jepa"], "adult")
 
 
 def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair):

@@ -52,9 +52,14 @@ def _band(model: LoadedModel | None, stem: str, ef: float) -> str:
     return out
 
 
-def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | None = None) -> str:
-    """Markdown for one model's column; model (optional) gives each probe's recorded test error."""
-    err = lambda ef: f" (error {ef - truth:+.1f})" if truth is not None else ""
+DISAGREE_POINTS = 10.0      # two probes of one model this far apart: say so above both
+
+
+def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | None = None,
+                    population: str | None = None) -> str:
+    """Markdown for one model's column; model (optional) gives each probe's recorded test error; population:
+    the clip's, when known (a pediatric clip is zero-shot for probes trained on adult clips)."""
+    err = lambda ef: f" (error {ef - truth:+.1f} EF points)" if truth is not None else ""
     # the recorded figures describe the model at its own frame count, not run at fewer ('Frames for large checkpoints')
     model = model if model is not None and model.at_own_frames else None
     results = ((model.wrapper.card or {}).get("results") or {}) if model is not None else {}
@@ -68,6 +73,12 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
         head = (f"### {p.name}\n**EF {p.ef:.1f}%**{err(p.ef)}: attentive probe"
                 f"{_test_mae(model and model.probe, results)}.{_band(model, PROBE, p.ef)}")
     lines = [head]
+    if p.ef is not None and p.ef_beat is not None and abs(p.ef - p.ef_beat) > DISAGREE_POINTS:
+        lines.insert(0, f"⚠️ Its two probes disagree by {abs(p.ef - p.ef_beat):.0f} EF points ({p.ef:.1f}% against "
+                        f"{p.ef_beat:.1f}%): read neither alone; their phantom test errors are below.")
+    if population == "pediatric" and p.ef is not None:
+        lines.append("A pediatric clip: the probes learned from adult clips only, so this is zero-shot (the "
+                     "benchmark's pediatric column says how far off they run).")
     if p.ef_beat is not None:
         beat_mae = _test_mae(model and model.beat_probe, results.get("beat_probe"))
         lines.append(f"Beat view **EF {p.ef_beat:.1f}%**{err(p.ef_beat)}: the same probe given each token "
@@ -89,4 +100,5 @@ def prediction_cards(clip_key: str, pair: dict[str, LoadedModel]) -> dict[str, s
     """{role: markdown}."""
     clip = get_clip(clip_key)
     truth = None if clip.truth is None else clip.truth.ef
-    return {role: prediction_card(p, truth, pair[role]) for role, p in predictions(clip_key, pair).items()}
+    population = clip.meta.get("population")
+    return {role: prediction_card(p, truth, pair[role], population) for role, p in predictions(clip_key, pair).items()}
