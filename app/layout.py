@@ -127,7 +127,8 @@ def _clip_display() -> list:
     with gr.Row():
         original = gr.Video(label="Clip (sector outlined)", autoplay=True, loop=True, elem_id="original")
         seen = gr.Video(label="What the models see (one beat)", autoplay=True, loop=True, elem_id="model-view")
-    meta = gr.JSON(label="Clip facts (no patient fields)")
+    with gr.Accordion("Clip facts (no patient fields)", open=False):   # closed: the views' results stay in sight
+        meta = gr.JSON(label="Clip facts (no patient fields)")
     return [original, seen, meta, summary]
 
 

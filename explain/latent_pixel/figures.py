@@ -13,7 +13,7 @@ from explain.latent_pixel.mae_view import MAEView
 from model_zoo.colours import FAMILY_COLOURS
 
 LABEL_COLOURS = ("#000000", "#6b6b6b", "#c0392b", "#2e86c1", "#e67e22", "#16a085", "#f4d03f",
-                 "#8e44ad", "#a04000", "#ff66cc", "#66ff99", "#ffffff")
+                 "#8e44ad", "#a04000", "#ff66cc", "#66ff99", "#b8b8b8")   # pericardium grey: seen on a white page
 
 
 def _images(panels: list[tuple[str, np.ndarray]], title: str) -> go.Figure:
@@ -79,16 +79,22 @@ def jepa_figure(view: JEPAView, g: TokenGrid, time_slot: int = 0) -> tuple[go.Fi
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08, subplot_titles=(
         "input", f"prediction vs target (cosine), time slot {time_slot}", "all hidden tokens"))
     fig.add_trace(go.Image(z=grid_image(view.frames[time_slot * g.tubelet], g.patch), hoverinfo="skip"), 1, 1)
-    fig.add_trace(go.Heatmap(z=view.cosine_map[time_slot], zmin=0, zmax=1, colorscale="Viridis",
+    # the colour scale spans the cosines seen (the lazy guess's lowest to 1), not 0-1, where all would be yellow
+    low = float(np.floor(10 * min(np.nanmin(view.cosine), np.nanmin(view.baseline))) / 10)
+    h, w = view.cosine_map.shape[1:]
+    fig.add_trace(go.Heatmap(z=view.cosine_map[time_slot], zmin=low, zmax=1, colorscale="Viridis",
                              colorbar=dict(title="cosine", x=0.64, len=0.8),
                              hovertemplate="row %{y}, column %{x}<br>cosine %{z:.2f}<extra></extra>"), 1, 2)
-    fig.update_yaxes(autorange="reversed", scaleanchor="x2", row=1, col=2)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x2", range=[h - 0.5, -0.5], title="token row", row=1, col=2)
+    fig.update_xaxes(range=[-0.5, w - 0.5], title="token column (blank: visible tokens)", row=1, col=2)
+    fig.update_xaxes(title="cosine", row=1, col=3)
+    fig.update_yaxes(title="hidden tokens", row=1, col=3)
     fig.add_trace(go.Histogram(x=view.cosine, name="JEPA prediction", opacity=0.7, nbinsx=30,
                                marker_color=FAMILY_COLOURS["jepa"]), 1, 3)
     fig.add_trace(go.Histogram(x=view.baseline, name="guess: average visible token", opacity=0.7, nbinsx=30,
                                marker_color="#999999"), 1, 3)
-    fig.update_layout(barmode="overlay", height=360, margin=dict(l=10, r=10, t=70, b=10),
-                      legend=dict(orientation="h", y=-0.15),
+    fig.update_layout(barmode="overlay", height=400, margin=dict(l=10, r=10, t=70, b=60),
+                      legend=dict(orientation="h", y=-0.25),
                       title=f"JEPA: latent prediction (mean cosine {view.summary['mean_cosine']:.2f}, "
                             f"baseline {view.summary['baseline_cosine']:.2f})")
     fig.update_xaxes(visible=False, row=1, col=1)
@@ -113,10 +119,11 @@ def anatomy_figure(readouts: dict[str, dict], time_slot: int = 0,
     scale = [[v, c] for k, c in enumerate(LABEL_COLOURS) for v in (k / n, (k + 1) / n)]
     fig = make_subplots(rows=1, cols=len(maps), subplot_titles=[t for t, _ in maps], horizontal_spacing=0.03)
     for i, (_, m) in enumerate(maps, 1):
-        names = np.vectorize(LABELS.get)(m)
+        names = np.vectorize(lambda k: LABELS.get(k, "").replace("_", " "))(m)
         fig.add_trace(go.Heatmap(z=m + 0.5, zmin=0, zmax=n, colorscale=scale, showscale=i == len(maps), text=names,
                                  hovertemplate="%{text}<extra></extra>",
-                                 colorbar=dict(tickvals=np.arange(n) + 0.5, ticktext=list(LABELS.values()))), 1, i)
+                                 colorbar=dict(tickvals=np.arange(n) + 0.5,
+                                               ticktext=[v.replace("_", " ") for v in LABELS.values()])), 1, i)
         fig.update_yaxes(autorange="reversed", scaleanchor=f"x{i}", visible=False, row=1, col=i)
         fig.update_xaxes(visible=False, row=1, col=i)
     fig.update_layout(title=f"Anatomy read from the tokens (time slot {time_slot})", height=340,

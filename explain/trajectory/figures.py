@@ -26,6 +26,16 @@ def _nearest_points(frames: np.ndarray, wanted: list[int]) -> np.ndarray:
     return np.unique(np.abs(np.asarray(frames)[None, :] - np.asarray(wanted)[:, None]).argmin(1))
 
 
+def _axes(fig: go.Figure, titles: list[str]) -> None:
+    """Axis titles; in 3D a camera far enough out that the titles and ticks stay inside the plot."""
+    if len(titles) == 3:
+        axis = lambda t: dict(title=t, nticks=4)                          # noqa: E731
+        fig.update_layout(scene=dict(xaxis=axis(titles[0]), yaxis=axis(titles[1]), zaxis=axis(titles[2]),
+                                     camera=dict(eye=dict(x=1.7, y=1.7, z=1.1))))
+    else:
+        fig.update_layout(xaxis_title=titles[0], yaxis_title=titles[1])
+
+
 def trajectory_figure(runs: Mapping[str, tuple[np.ndarray, np.ndarray]], estimate: PhaseEstimate,
                       title: str = "", axis_prefix: str = "PC") -> go.Figure:
     """runs: {name: (points (K, 2 | 3), frames (K,) clip frame indices)}, all in one projection (the
@@ -54,23 +64,21 @@ def trajectory_figure(runs: Mapping[str, tuple[np.ndarray, np.ndarray]], estimat
                                            colorbar=dict(title="phase (cycles)", tickvals=[0, 0.25, 0.5, 0.75, 1]))))
         for label, wanted, symbol in (("ED", estimate.ed_frames, "diamond"), ("ES", estimate.es_frames, "square")):
             idx = _nearest_points(frames, wanted)
-            if len(idx):
+            if len(idx):   # the reference run's marks filled and labelled, every other run's open and unlabelled
                 fig.add_trace(_scatter(
-                    dims, xyz[idx], mode="markers+text", name=f"{name} {label}", text=[label] * len(idx),
-                    textposition="top center", hovertext=[f"{name}<br>{label}, frame {f}" for f in frames[idx]],
-                    hoverinfo="text", marker=dict(symbol=symbol, size=8 if dims == 3 else 13,
-                                                  color="rgba(0,0,0,0)", line=dict(color="black", width=2))))
+                    dims, xyz[idx], mode="markers+text" if i == 0 else "markers", name=f"{name} {label}",
+                    text=[label] * len(idx), textposition="top center",
+                    hovertext=[f"{name}<br>{label}, frame {f}" for f in frames[idx]], hoverinfo="text",
+                    marker=dict(symbol=symbol if i == 0 else f"{symbol}-open", size=8 if dims == 3 else 13,
+                                color="black" if i == 0 else "dimgrey", line=dict(color="black", width=2))))
     axes = [f"{axis_prefix} {k + 1}" for k in range(dims)]
-    subtitle = f"colour: {estimate.label}; ◆ ED, ■ ES"
+    subtitle = f"colour: {estimate.label}; ◆ ED, ■ ES" + ("; open: the degraded copy" if len(runs) > 1 else "")
     fig.update_layout(title=dict(text=f"{title}<br><sup>{subtitle}</sup>" if title else subtitle),
                       # below the plot: at the top right the legend sat on the phase colour bar's title
                       legend=dict(itemsizing="constant", orientation="h", x=0, xanchor="left",
                                   y=-0.12 if dims == 2 else -0.02, yanchor="top"),
                       margin=dict(l=10, r=10, t=60, b=90 if dims == 2 else 40))
-    if dims == 3:
-        fig.update_layout(scene=dict(xaxis_title=axes[0], yaxis_title=axes[1], zaxis_title=axes[2]))
-    else:
-        fig.update_layout(xaxis_title=axes[0], yaxis_title=axes[1])
+    _axes(fig, axes)
     return fig
 
 
@@ -93,8 +101,5 @@ def dataset_figure(points: np.ndarray, ef: np.ndarray, names: list[str], title: 
     axes = [f"{axis_prefix} {k + 1}" for k in range(dims)]
     fig.update_layout(title=title or "one point per clip, coloured by ejection fraction",
                       margin=dict(l=10, r=10, t=50, b=10))
-    if dims == 3:
-        fig.update_layout(scene=dict(xaxis_title=axes[0], yaxis_title=axes[1], zaxis_title=axes[2]))
-    else:
-        fig.update_layout(xaxis_title=axes[0], yaxis_title=axes[1])
+    _axes(fig, axes)
     return fig
