@@ -169,6 +169,9 @@ def test_models_view_names_models_and_device(shipped_pair):
 def test_evidence_shows_our_table_and_the_preprints_labelled():
     md = evidence.evidence_markdown()
     assert "| jepa-small | jepa |" in md and "| random |" in md and "EchoJEPA-L" in md and "theirs" in md
+    glance = md[:md.index("# EF probes")]                            # the verdicts come first, one per claim
+    assert glance.startswith("**At a glance: jepa-small against mae-small") and glance.count("\n- ") == 4
+    assert "mean degradation < 2.3%: **not met**" in glance
 
 
 def test_a_model_card_reads_as_facts_with_its_measured_headline(shipped_pair):

@@ -52,7 +52,7 @@ def test_a_difference_inside_the_spread_is_not_a_result():
     clean, _, ped = check_claims(r, "j", "m")
     assert (clean.met, clean.beyond_spread) == (False, False)
     assert (ped.met, ped.beyond_spread) == (True, False)
-    assert ped.verdict == "met (inside the spread)"
+    assert ped.verdict == "inconclusive: met by the means, inside the spread"
     r["models"]["j"]["pediatric"]["mae"] = 7.5
     assert check_claims(r, "j", "m")[2].verdict == "met"
 

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from explain.analysis.pair import LoadedModel
+from model_zoo.evaluate.claims import check_claims, claim_pairs
 from model_zoo.evaluate.format import plus_minus
 from model_zoo.evaluate.table import render_markdown
 from model_zoo.experiments.scoreboard import committed_rows, scoreboard_figure
@@ -16,10 +17,21 @@ def evidence_markdown(results_path: Path = RESULTS) -> str:
     """Our measured table (model_zoo/results.json, made by `python -m model_zoo.evaluate --out DIR --ship`)
     with the EchoJEPA preprint's figures beside it, labelled as theirs."""
     try:
-        return render_markdown(json.loads(results_path.read_text()))
+        results = json.loads(results_path.read_text())
+        return at_a_glance(results) + render_markdown(results)
     except (OSError, ValueError, KeyError) as e:
         return (f"The benchmark table could not be read from {results_path} ({type(e).__name__}: {e}); "
                 "`python -m model_zoo.evaluate --out DIR --ship` writes it.")
+
+
+def at_a_glance(results: dict) -> str:
+    """The claims' verdicts first, for each JEPA | MAE pair of the table: what an auditor looks for."""
+    lines = []
+    for jepa, mae in claim_pairs(results):
+        claims = check_claims(results, jepa, mae)
+        lines.append(f"**At a glance: {jepa} against {mae}, the attentive probe**\n\n"
+                     + "\n".join(f"- {c.claim}: **{c.verdict}**; ours {c.ours}" for c in claims))
+    return "\n\n".join(lines) + "\n\n" if lines else ""
 
 
 def recipes_figure():

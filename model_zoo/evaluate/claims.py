@@ -34,8 +34,10 @@ class Claim:
 
     @property
     def verdict(self) -> str:
-        word = "met" if self.met else "not met"
-        return word if self.beyond_spread else f"{word} (inside the spread)"
+        """'met' only beyond the spread: a claim the means meet inside it is inconclusive, not met."""
+        if self.beyond_spread:
+            return "met" if self.met else "not met"
+        return "inconclusive: met by the means, inside the spread" if self.met else "not met (inside the spread)"
 
 
 def _gap_spread(a: dict, b: dict) -> float:
