@@ -92,9 +92,9 @@ def on_cycle(key, state, method, dims, cond, progress=gr.Progress()):
 
 
 @shows_errors
-def on_dataset(folder, state, progress=gr.Progress()):
+def on_dataset(folder, state, method, dims, progress=gr.Progress()):
     progress(0.1, desc="Embedding every clip of the folder")
-    figs = cycle.dataset_figures(folder, pair_of(state))
+    figs = cycle.dataset_figures(folder, pair_of(state), method, dims)
     return [figs[r] for r in ROLES]
 
 

@@ -178,7 +178,7 @@ def _cycle_tab(clip_key, model_state) -> list:
         with gr.Row():
             dataset_plots = [gr.Plot(label=f"{r.upper()} clips") for r in ROLES]
     run.click(events.on_cycle, [clip_key, model_state, *settings], [*plots, numbers], api_name="cycle", **HEAVY)
-    embed.click(events.on_dataset, [folder, model_state], dataset_plots, api_name="dataset", **HEAVY)
+    embed.click(events.on_dataset, [folder, model_state, *settings[:2]], dataset_plots, api_name="dataset", **HEAVY)
     return [*plots, numbers]
 
 

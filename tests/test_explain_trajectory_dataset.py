@@ -33,3 +33,8 @@ def test_dataset_view_gives_one_point_per_clip_coloured_by_ef(jepa, tmp_path):
     assert np.allclose(view.ef, [c.truth.ef for c in clips], atol=1e-6)
     assert proj.points[0].shape == (3, 2)
     assert list(fig.data[-1].marker.color) == pytest.approx(view.ef.tolist())
+    from scipy.stats import spearmanr
+    rho = abs(spearmanr(proj.points[0][:, 0], view.ef).statistic)
+    assert f"axis 1 orders them by EF with |rho| {rho:.2f}" in fig.layout.title.text
+    _, proj3, fig3 = dataset_view(jepa, tmp_path, limit=None, dims=3)          # the projection asked for
+    assert proj3.points[0].shape == (3, 3) and fig3.data[-1].type == "scatter3d"

@@ -45,10 +45,12 @@ def numbers_markdown(results: dict[str, CycleResult], phase_label: str) -> str:
             "learn to leave out. The two can rank the models differently, and neither contradicts the other.")
 
 
-def dataset_figures(folder: str, pair: dict[str, LoadedModel], limit: int = 100) -> dict[str, go.Figure]:
-    """{role: figure}: one point per clip of an EchoNet-layout folder, coloured by EF."""
+def dataset_figures(folder: str, pair: dict[str, LoadedModel], method: str = "pca", dims: int = 2,
+                    limit: int = 100) -> dict[str, go.Figure]:
+    """{role: figure}: one point per clip of an EchoNet-layout folder, coloured by EF, in the projection chosen."""
     root = Path((folder or "").strip())
     if not folder or not root.is_dir():
         raise ValueError(f"No folder at '{folder}': give a folder in EchoNet layout (FileList.csv, Videos/).")
-    return {role: cached((str(root.resolve()), "dataset", m.key, limit),
-                         lambda m=m: dataset_view(m.wrapper, root, limit=limit)[2]) for role, m in pair.items()}
+    return {role: cached((str(root.resolve()), "dataset", m.key, limit, method, int(dims)),
+                         lambda m=m: dataset_view(m.wrapper, root, limit=limit, method=method, dims=int(dims))[2])
+            for role, m in pair.items()}

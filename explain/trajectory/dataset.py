@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import plotly.graph_objects as go
 import torch
+from scipy.stats import spearmanr
 
 from echo.clip import ClipError
 from echo.echonet import EchoNetDataset
@@ -66,9 +67,14 @@ def dataset_embeddings(wrapper, root: str | os.PathLike, split: str | None = Non
 
 def dataset_view(wrapper, root: str | os.PathLike, split: str | None = None, limit: int | None = 200,
                  method: str = "pca", dims: int = 2) -> tuple[DatasetView, Projection, go.Figure]:
-    """Embed, project and plot a folder: (view, projection, figure coloured by EF)."""
+    """Embed, project and plot a folder: (view, projection, figure coloured by EF); the title gives how well the
+    first axis orders the clips by EF (|Spearman rho|, where at least 3 clips have an EF)."""
     view = dataset_embeddings(wrapper, root, split, limit)
     proj = project([view.embeddings], method, dims)
     title = f"{getattr(wrapper, 'name', '')}: {len(view.names)} clips, {method.upper()}, coloured by EF"
+    known = np.isfinite(view.ef)
+    if known.sum() >= 3 and np.ptp(view.ef[known]) > 0:
+        rho = spearmanr(proj.points[0][known, 0], view.ef[known]).statistic
+        title += f"; axis 1 orders them by EF with |rho| {abs(rho):.2f}"
     fig = dataset_figure(proj.points[0], view.ef, view.names, title, "PC" if method == "pca" else "UMAP")
     return view, proj, fig
