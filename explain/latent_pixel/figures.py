@@ -77,10 +77,10 @@ def jepa_figure(view: JEPAView, g: TokenGrid, time_slot: int = 0) -> tuple[go.Fi
     """The frame with its grid, the cosine similarity of each hidden token's prediction at one time
     slot, and the distribution of cosines against the visible-mean baseline."""
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08, subplot_titles=(
-        "input", f"prediction vs target (cosine), time slot {time_slot}", "all hidden tokens"))
+        "input", f"prediction vs target (cosine), time slot {time_slot}", "all hidden tokens (count)"))
     fig.add_trace(go.Image(z=grid_image(view.frames[time_slot * g.tubelet], g.patch), hoverinfo="skip"), 1, 1)
-    # the colour scale spans the cosines seen (the lazy guess's lowest to 1), not 0-1, where all would be yellow
-    low = float(np.floor(10 * min(np.nanmin(view.cosine), np.nanmin(view.baseline))) / 10)
+    # the colour scale spans the predictions' cosines (their lowest to 1), not 0-1, where all would be yellow
+    low = min(float(np.floor(20 * np.nanmin(view.cosine)) / 20), 0.95)
     h, w = view.cosine_map.shape[1:]
     fig.add_trace(go.Heatmap(z=view.cosine_map[time_slot], zmin=low, zmax=1, colorscale="Viridis",
                              colorbar=dict(title="cosine", x=0.64, len=0.8),
@@ -88,7 +88,6 @@ def jepa_figure(view: JEPAView, g: TokenGrid, time_slot: int = 0) -> tuple[go.Fi
     fig.update_yaxes(autorange="reversed", scaleanchor="x2", range=[h - 0.5, -0.5], title="token row", row=1, col=2)
     fig.update_xaxes(range=[-0.5, w - 0.5], title="token column (blank: visible tokens)", row=1, col=2)
     fig.update_xaxes(title="cosine", row=1, col=3)
-    fig.update_yaxes(title="hidden tokens", row=1, col=3)
     fig.add_trace(go.Histogram(x=view.cosine, name="JEPA prediction", opacity=0.7, nbinsx=30,
                                marker_color=FAMILY_COLOURS["jepa"]), 1, 3)
     fig.add_trace(go.Histogram(x=view.baseline, name="guess: average visible token", opacity=0.7, nbinsx=30,
