@@ -208,7 +208,7 @@ def _latent_tab(clip_key, model_state) -> list:
     gr.Markdown(latent_pixel.INTRO)
     with gr.Row():
         seed = gr.Number(value=0, precision=0, label="Mask seed")
-        slot = gr.Slider(0, 7, value=0, step=1, label="Time slot")
+        slot = gr.Slider(0, 7, value=0, step=1, label="Time slot (2 frames each for the shipped models)")
         run = _action("Show latent vs pixel", elem_id="latent-run")
     plots, captions = [], []
     for k in range(4):
