@@ -89,8 +89,10 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
         verdict = ("**outside** the phantom training distribution: treat this EF with extra suspicion"
                    if p.ood["out_of_distribution"] else
                    "within the phantom training distribution (which does not make the EF a measurement)")
-        lines.append(f"Out-of-distribution score {p.ood['score']:.2f} (held-out phantom clips: 99% below "
-                     f"{p.ood['threshold']:.2f}; this clip is above {p.ood['percentile']:.0f}% of them): {verdict}.")
+        rank = ("higher than every one of them" if p.ood["percentile"] >= 99.95 else
+                f"higher than {p.ood['percentile']:.0f}% of them")
+        lines.append(f"Out-of-distribution score {p.ood['score']:.2f} (held-out phantom clips: 99% score below "
+                     f"{p.ood['threshold']:.2f}; this clip scores {rank}): {verdict}.")
     if p.warning:
         lines.append(f"⚠️ {p.warning}")
     return "\n\n".join(lines)
