@@ -119,6 +119,22 @@ def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot
     assert "disagree" not in predictions.prediction_card(close, 60.0, shipped_pair["jepa"])
     assert "zero-shot" in predictions.prediction_card(close, 60.0, shipped_pair["jepa"], "pediatric")
     assert "zero-shot" not in predictions.prediction_card(close, 60.0, shipped_pair["jepa"], "adult")
+    for percentile, words in ((99.7, "scores higher than 99% of them"), (100.0, "scores higher than every one of them")):
+        ood = {"score": 9.1, "percentile": percentile, "threshold": 8.0, "out_of_distribution": True}
+        assert words in predictions.prediction_card(dataclasses.replace(close, ood=ood), None)
+
+
+def test_the_page_passes_a_pediatric_clips_population_and_the_dataset_views_projection(shipped_pair, tmp_path):
+    """Through the page's own functions: a generated pediatric clip is called zero-shot; the dataset view draws
+    the projection and dimensions chosen."""
+    from app import events
+    from echo.echonet import write_echonet
+    key = events.on_phantom(60, 120, "pediatric", 0)[0]
+    assert all("zero-shot" in card for card in events.on_predict(key, events.NO_MODELS))
+    write_echonet(tmp_path, [(f"c{s}", render_clip(s, "adult", n_frames=40, size=112, fps=50), "TEST", None)
+                             for s in (1, 2, 3)])
+    figs = events.on_dataset(str(tmp_path), events.NO_MODELS, "pca", 3)
+    assert all(f.data[-1].type == "scatter3d" and "PCA" in f.layout.title.text for f in figs)
 
 
 def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair):

@@ -42,3 +42,50 @@ def test_export_refuses_a_probe_without_its_ef_scale_and_a_folder_in_use(tmp_pat
     assert main([str(tmp_path / "echojepa.pt"), "--out", str(tmp_path / "used")]) == 2
     assert "is not empty" in capsys.readouterr().err and not (tmp_path / "a").exists()
     assert sorted(p.name for p in (tmp_path / "used").iterdir()) == ["notes.txt"]
+
+
+def test_an_exported_context_encoder_is_the_one_the_folder_reads(tmp_path):
+    torch.save(vjepa2_checkpoint(width=64), tmp_path / "echojepa.pt")
+    overrides = {"frames": 4, "size": 32}
+    out = export(tmp_path / "echojepa.pt", tmp_path / "ctx", encoder="context", overrides=overrides)
+    direct = model_zoo.load(tmp_path / "echojepa.pt", device="cpu", encoder="context", overrides=overrides)
+    again = model_zoo.load(out, device="cpu")
+    x = torch.randn(1, 4, 3, 32, 32)
+    with torch.no_grad():
+        assert again.readout == "context" and torch.allclose(again.tokens(x), direct.tokens(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("mean, std, problem", [
+    (float("nan"), 12.0, "not an EF scale in %"), (55.0, 0.0, "not an EF scale in %"),
+    (155.0, 12.0, "not an EF scale in %"), (0.55, 0.12, "look like EF as a fraction: give them in % \\(55 and 12\\)")])
+def test_a_probe_scale_that_is_not_ef_in_percent_is_refused(tmp_path, mean, std, problem):
+    torch.save(vjepa2_checkpoint(width=64), tmp_path / "echojepa.pt")
+    torch.save(vjepa_probe_checkpoint(width=64), tmp_path / "ef_probe.pt")
+    with pytest.raises(ValueError, match=problem):
+        export(tmp_path / "echojepa.pt", tmp_path / "out", tmp_path / "ef_probe.pt", ef_mean=mean, ef_std=std)
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ValueError, match="describe a probe: give its file with --probe"):
+        export(tmp_path / "echojepa.pt", tmp_path / "out", ef_mean=55.0, ef_std=12.0)
+
+
+def test_a_failed_export_leaves_nothing_it_made_and_keeps_the_users_empty_folder(tmp_path, monkeypatch):
+    import model_zoo.convert.export as ex
+    torch.save(vjepa2_checkpoint(width=64), tmp_path / "echojepa.pt")
+    torch.save(vjepa_probe_checkpoint(width=64), tmp_path / "ef_probe.pt")
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+    monkeypatch.setattr(ex, "save_probe", broken)
+    args = dict(probe=tmp_path / "ef_probe.pt", ef_mean=55.0, ef_std=12.0, overrides={"frames": 4, "size": 32})
+    with pytest.raises(OSError, match="disk full"):
+        export(tmp_path / "echojepa.pt", tmp_path / "deep" / "a" / "b", **args)
+    assert not (tmp_path / "deep").exists()
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(OSError, match="disk full"):
+        export(tmp_path / "echojepa.pt", tmp_path / "mine", **args)
+    assert (tmp_path / "mine").is_dir() and not any((tmp_path / "mine").iterdir())
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(ValueError, match="a_file is a file"):
+        export(tmp_path / "echojepa.pt", tmp_path / "a_file")
+    with pytest.raises(ValueError, match="already a model folder EchoLens loads"):
+        export("jepa-small", tmp_path / "copy")

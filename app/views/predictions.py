@@ -4,6 +4,8 @@ out-of-distribution score and, for phantom-trained models, the plain warning tha
 measurement."""
 from __future__ import annotations
 
+import math
+
 from app.session import cached, get_clip
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.analysis.predict import Prediction, predict
@@ -75,7 +77,7 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     lines = [head]
     if p.ef is not None and p.ef_beat is not None and abs(p.ef - p.ef_beat) > DISAGREE_POINTS:
         lines.insert(0, f"⚠️ Its two probes disagree by {abs(p.ef - p.ef_beat):.0f} EF points ({p.ef:.1f}% against "
-                        f"{p.ef_beat:.1f}%): read neither alone; their phantom test errors are below.")
+                        f"{p.ef_beat:.1f}%): read neither alone.")
     if population == "pediatric" and p.ef is not None:
         lines.append("A pediatric clip: the probes learned from adult clips only, so this is zero-shot (the "
                      "benchmark's pediatric column says how far off they run).")
@@ -90,7 +92,8 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
                    if p.ood["out_of_distribution"] else
                    "within the phantom training distribution (which does not make the EF a measurement)")
         rank = ("higher than every one of them" if p.ood["percentile"] >= 99.95 else
-                f"higher than {p.ood['percentile']:.0f}% of them")
+                f"higher than {math.floor(p.ood['percentile'])}% of them")         # floor: never 'than 100%'
+
         lines.append(f"Out-of-distribution score {p.ood['score']:.2f} (held-out phantom clips: 99% score below "
                      f"{p.ood['threshold']:.2f}; this clip scores {rank}): {verdict}.")
     if p.warning:

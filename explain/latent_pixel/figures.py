@@ -67,8 +67,9 @@ def mae_figure(view: MAEView, frame: int = 0) -> tuple[go.Figure, str]:
                     f"{'anatomy edges as well as the grain' if e['hf_ratio'] < e['hf_clean_ratio'] else 'the grain'}. "
                     f"Its errors (mean squared, 0-1 grey scale): {e['mse_vs_noisy']:.4f} from the noisy frame it was "
                     f"trained to reproduce, {e['mse_vs_clean']:.4f} from the clean anatomy. The speckle alone, the "
-                    f"noisy frame against the clean one, is {e['mse_noisy_vs_clean']:.4f}, about {speckle_share:.0%} of "
-                    "the MAE's error: the rest is anatomy it did not draw.")
+                    f"noisy frame against the clean one, is {e['mse_noisy_vs_clean']:.4f}"
+                    + (f", about {speckle_share:.0%} of the MAE's error: the rest is anatomy it did not draw."
+                       if speckle_share < 1 else ", as large as the MAE's error or larger."))
     else:
         caption += (f". Its error (mean squared, 0-1 grey scale) from the frame it was trained to reproduce: "
                     f"{e['mse_vs_noisy']:.4f}.")

@@ -4,6 +4,7 @@ the app's model boxes load it in under a second and predict EF with it (they tak
 
     python -m model_zoo.convert.export CHECKPOINT --out FOLDER [--probe PROBE --ef-mean M --ef-std S]
                                        [--encoder target|context] [--frames N] [--size N] [--heads N]
+                                       [--probe-index K]
 
 A V-JEPA probe predicts whatever it was trained on (EchoJEPA's: EF z-scored), so a probe needs the EF mean and
 std of its training targets (0 and 1 for a probe that predicts EF % directly): EchoLens will not guess them.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
 from pathlib import Path
@@ -22,39 +24,67 @@ from model_zoo.checkpoint import CARD, CONTEXT_ENCODER
 from model_zoo.probe_io import PROBE, save_probe
 
 
+def check_ef_scale(ef_mean: float | None, ef_std: float | None) -> None:
+    """The probe's EF scale, in % (ValueError otherwise): finite, std > 0, a mean that is an EF."""
+    if ef_mean is None or ef_std is None:
+        raise ValueError("a probe needs the EF mean and std of its training targets (--ef-mean, --ef-std; "
+                         "0 and 1 for a probe that predicts EF % directly)")
+    if not (math.isfinite(ef_mean) and math.isfinite(ef_std)) or ef_std <= 0 or not 0 <= ef_mean <= 100 or ef_std > 100:
+        raise ValueError(f"EF mean {ef_mean} and std {ef_std} are not an EF scale in %: the mean lies in 0-100, the "
+                         "std above 0 (0 and 1 for a probe that predicts EF % directly)")
+    if 0 < ef_mean < 1.5 and ef_std < 1:
+        raise ValueError(f"EF mean {ef_mean} and std {ef_std} look like EF as a fraction: give them in % "
+                         f"({100 * ef_mean:g} and {100 * ef_std:g})")
+
+
 def export(checkpoint: str | Path, out: str | Path, probe: str | Path | None = None,
            ef_mean: float | None = None, ef_std: float | None = None, encoder: str = "target",
            overrides: dict | None = None) -> Path:
     """Write the converted model (and its probe) to the new folder `out`; ValueError before writing anything
-    when the folder is not empty, a probe comes without its EF scale, or the checkpoint cannot be converted."""
+    when `out` is a file or a folder in use, the checkpoint is already a model folder with a card, a probe's EF
+    scale is missing or not in %, or the checkpoint cannot be converted. A failed write removes what it made."""
     import model_zoo
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise ValueError(f"{out} is not empty: export writes a new model folder")
-    if probe is not None and (ef_mean is None or ef_std is None or ef_std <= 0):
-        raise ValueError("a probe needs the EF mean and std of its training targets (--ef-mean, --ef-std > 0; "
-                         "0 and 1 for a probe that predicts EF % directly)")
+    from model_zoo.checkpoint import read_card
+    from model_zoo.registry import resolve
+    out = Path(out).expanduser()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ValueError(f"{out} is {'a file' if not out.is_dir() else 'not empty'}: export writes a new model folder")
+    source = resolve(checkpoint)[0]
+    if source.is_dir() and read_card(source) is not None:
+        raise ValueError(f"{source} is already a model folder EchoLens loads (it has a card.json): nothing to export")
+    if probe is not None:
+        check_ef_scale(ef_mean, ef_std)
+    elif ef_mean is not None or ef_std is not None:
+        raise ValueError("--ef-mean and --ef-std describe a probe: give its file with --probe")
     overrides = dict(overrides or {}, **({"ef_mean": ef_mean, "ef_std": ef_std} if probe is not None else {}))
     wrapper = model_zoo.load(checkpoint, device="cpu", encoder=encoder, overrides=overrides or None, probe=probe)
+    made = [p for p in (out, *out.parents) if not p.exists()]          # out and the parents this export creates
     out.mkdir(parents=True, exist_ok=True)
     try:
-        _write(wrapper, out, checkpoint, probe)
+        _write(wrapper, out, checkpoint, probe, encoder, overrides.get("probe_index", 0))
     except BaseException:
-        shutil.rmtree(out, ignore_errors=True)                            # no half-written model folder
+        if made:
+            shutil.rmtree(made[-1], ignore_errors=True)                   # the highest folder it created, and below
+        else:                                                             # the user's empty folder: empty it again
+            for child in out.iterdir():
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
         raise
     return out
 
 
-def _write(wrapper, out: Path, checkpoint, probe) -> None:
+def _write(wrapper, out: Path, checkpoint, probe, encoder: str, probe_index: int) -> None:
     wrapper.net.save_pretrained(out)                                      # config.json + model.safetensors
     if wrapper.context_encoder is not None:
         state = {k: v.detach().contiguous() for k, v in wrapper.context_encoder.state_dict().items()}
         save_file(state, str(out / CONTEXT_ENCODER))
     card = {**wrapper.card, "name": out.name, "source": str(checkpoint),
             "exported_by": "python -m model_zoo.convert.export"}
+    if wrapper.family == "jepa":                   # the encoder chosen is the one the folder reads clips through
+        card["recipe_settings"] = {**(card.get("recipe_settings") or {}), "jepa_readout": encoder}
     (out / CARD).write_text(json.dumps(card, indent=1))
     if wrapper.probe is not None:
-        save_probe(wrapper.probe, out, {"source": str(probe), "converted_from": "V-JEPA evaluation probe"}, PROBE)
+        save_probe(wrapper.probe, out, {"source": str(probe), "probe_index": probe_index,
+                                        "converted_from": "V-JEPA evaluation probe"}, PROBE)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,10 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ef-mean", type=float, help="mean EF (%%) of the probe's training targets")
     ap.add_argument("--ef-std", type=float, help="std of EF (%%) of the probe's training targets")
     ap.add_argument("--encoder", default="target", choices=("target", "context"), help="JEPA: which encoder")
+    ap.add_argument("--probe-index", type=int, default=0, help="which classifier of a V-JEPA 2 probe sweep file")
     for key in ("frames", "size", "heads"):
         ap.add_argument(f"--{key}", type=int, help=f"override the {key} the checkpoint does not store")
     args = ap.parse_args(argv)
     overrides = {k: getattr(args, k) for k in ("frames", "size", "heads") if getattr(args, k)}
+    if args.probe and args.probe_index:
+        overrides["probe_index"] = args.probe_index
     try:
         out = export(args.checkpoint, args.out, args.probe, args.ef_mean, args.ef_std, args.encoder, overrides)
     except (ValueError, OSError) as e:
