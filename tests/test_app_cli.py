@@ -32,6 +32,7 @@ def test_analyze_writes_the_report_schema_maps_and_html(tmp_path):
     for role, m in report["models"].items():
         assert {"name", "family", "ef", "ef_beat", "focus", "degradation", "trajectory", "speckle_ratio"} <= set(m)
         assert m["family"] == role and 0 < m["ef"] < 100 and 0 < m["ef_beat"] < 100 and m["focus"]["rollout"] > 0
+        assert "not a measurement" in m["warning"] and not m["warning"].startswith("Real clip")   # a phantom NPZ
         assert set(m["degradation"]) >= {"depth_attenuation_1.50", "shadow_high", "haze_med"}
         assert all(isinstance(d["ef_beat"], float) for d in m["degradation"].values())   # beat view may leave 0-100
         t = m["trajectory"]

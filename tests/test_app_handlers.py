@@ -131,6 +131,12 @@ def test_the_page_passes_a_pediatric_clips_population_and_the_dataset_views_proj
     from echo.echonet import write_echonet
     key = events.on_phantom(60, 120, "pediatric", 0)[0]
     assert all("zero-shot" in card for card in events.on_predict(key, events.NO_MODELS))
+    # the same for a phantom clip saved and uploaded again: the NPZ carries its population
+    from echo.writers import write_npz
+    upload = events.on_upload(str(write_npz(tmp_path / "child.npz", render_clip(4, "pediatric", n_frames=40, fps=50))))
+    assert "A pediatric phantom clip." in upload[-1]
+    cards = events.on_predict(upload[0], events.NO_MODELS)
+    assert all("zero-shot" in card and "Real clip" not in card for card in cards)
     write_echonet(tmp_path, [(f"c{s}", render_clip(s, "adult", n_frames=40, size=112, fps=50), "TEST", None)
                              for s in (1, 2, 3)])
     figs = events.on_dataset(str(tmp_path), events.NO_MODELS, "pca", 3)

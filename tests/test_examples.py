@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from echo.clip import ClipError
-from echo.examples import EXAMPLES, load_example, render_example
+from echo.clip import Clip, ClipError
+from echo.examples import EXAMPLES, EXAMPLES_DIR, load_example, render_example
 from echo.phantom import render_clip
 from echo.readers import read_clip
 from echo.writers import write_npz
@@ -17,6 +17,28 @@ def test_npz_round_trip_keeps_frames_fps_and_truth(tmp_path):
     assert back.truth.ed_frames == clip.truth.ed_frames and back.truth.es_frames == clip.truth.es_frames
     np.testing.assert_array_equal(back.truth.labels, clip.truth.labels)
     np.testing.assert_allclose(back.truth.phase, clip.truth.phase)
+
+
+def test_npz_keeps_a_phantom_clips_population_and_nothing_for_other_clips(tmp_path):
+    child = read_clip(write_npz(tmp_path / "child.npz", render_clip(7, "pediatric", n_frames=8, fps=40)))
+    assert child.meta["phantom"] is True and child.meta["population"] == "pediatric" and child.meta["seed"] == 7
+    plain = Clip(frames=np.zeros((4, 16, 16), np.uint8), fps=25.0, source="scan.avi")
+    back = read_clip(write_npz(tmp_path / "plain.npz", plain))
+    assert "phantom" not in back.meta and "population" not in back.meta
+    for name in EXAMPLES:                       # the shipped examples say which population they show
+        assert read_clip(EXAMPLES_DIR / f"{name}.npz").meta["population"] == EXAMPLES[name][2]
+
+
+@pytest.mark.parametrize("entries, message", [
+    ({"phantom_population": np.asarray("martian")}, "not one of adult, pediatric"),
+    ({"phantom_population": np.asarray([1.0])}, "not one of adult, pediatric"),
+    ({"phantom_population": np.asarray("adult"), "phantom_seed": np.asarray(2.5)}, "not one whole number"),
+    ({"phantom_seed": np.asarray(3)}, "without a 'phantom_population'"),
+])
+def test_npz_provenance_that_makes_no_sense_is_refused(tmp_path, entries, message):
+    np.savez(tmp_path / "p.npz", frames=np.zeros((5, 16, 16), np.uint8), **entries)
+    with pytest.raises(ClipError, match=message):
+        read_clip(tmp_path / "p.npz")
 
 
 def test_npz_truth_that_does_not_fit_the_frames_is_refused(tmp_path):

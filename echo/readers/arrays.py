@@ -3,8 +3,10 @@
 Layout: (T, H, W) grey, (T, H, W, 1) grey or (T, H, W, 3) RGB, any dtype (non-8-bit needs
 rescale=True, see echo.readers.common.to_uint8). An .npz holds its frames under the key 'frames'
 (or as its only array) and may hold a scalar 'fps' and ground truth (TRUTH_KEYS, as
-echo.writers.write_npz stores it: ef, edv, esv, phase, ed_frames, es_frames, labels, clean); a bare .npy has no frame rate, so the clip
-gets the default 30 fps, recorded as meta["fps_source"] = "default".
+echo.writers.write_npz stores it: ef, edv, esv, phase, ed_frames, es_frames, labels, clean) and, for a
+clip rendered by echo.phantom, its provenance (PROVENANCE_KEYS: population and seed, read into meta as the
+phantom sets them). A bare .npy has no frame rate, so the clip gets the default 30 fps, recorded as
+meta["fps_source"] = "default".
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import numpy as np
 
 from echo import limits
 from echo.clip import Clip, ClipError, GroundTruth
+from echo.phantom.params import POPULATIONS
 from echo.readers.common import finish
 
 _LAYOUTS = "(frames, height, width) or (frames, height, width, 3)"
@@ -84,7 +87,7 @@ def read_npz(path: Path, rescale: bool) -> Clip:
     except (ValueError, OSError, EOFError, zipfile.BadZipFile):
         raise _damaged(name) from None
     with archive:
-        arrays = [k for k in archive.files if k != "fps" and k not in TRUTH_KEYS]
+        arrays = [k for k in archive.files if k != "fps" and k not in TRUTH_KEYS + PROVENANCE_KEYS]
         key = "frames" if "frames" in arrays else (arrays[0] if len(arrays) == 1 else None)
         if key is None:
             found = ", ".join(arrays) or "none"
@@ -95,15 +98,38 @@ def read_npz(path: Path, rescale: bool) -> Clip:
                 _check_header(fh, name)
             frames, fps = archive[key], _npz_fps(archive, name)
             truth = _npz_truth(archive, frames.shape[:3], name)
+            provenance = _npz_provenance(archive, name)
         except ClipError:
             raise
         except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error):
             raise _damaged(name) from None
-    clip = finish(_as_frames(frames), fps, path, "NPZ", {}, rescale)
+    clip = finish(_as_frames(frames), fps, path, "NPZ", provenance, rescale)
     return dataclasses.replace(clip, truth=truth) if truth is not None else clip
 
 
 TRUTH_KEYS = ("ef", "edv", "esv", "phase", "ed_frames", "es_frames", "labels", "clean")
+PROVENANCE_KEYS = ("phantom_population", "phantom_seed")
+
+
+def _npz_provenance(archive, name: str) -> dict:
+    """{} for a clip of unknown origin; for a phantom clip the meta echo.phantom gives it (phantom,
+    population, seed), so the app treats the upload as the phantom clip it is (no 'Real clip' warning; a
+    pediatric clip is called zero-shot)."""
+    if "phantom_population" not in archive.files:
+        if "phantom_seed" in archive.files:
+            raise ClipError(f"'{name}' has a 'phantom_seed' entry without a 'phantom_population' one.")
+        return {}
+    population = archive["phantom_population"]
+    population = str(population.reshape(())) if population.size == 1 and population.dtype.kind == "U" else None
+    if population not in POPULATIONS:
+        raise ClipError(f"'{name}' has a 'phantom_population' entry that is not one of {', '.join(POPULATIONS)}.")
+    meta = {"phantom": True, "population": population}
+    if "phantom_seed" in archive.files:
+        seed = archive["phantom_seed"]
+        if seed.size != 1 or seed.dtype.kind not in "iu":
+            raise ClipError(f"'{name}' has a 'phantom_seed' entry that is not one whole number.")
+        meta["seed"] = int(seed.reshape(()))
+    return meta
 
 
 def _npz_truth(archive, shape: tuple[int, int, int], name: str) -> GroundTruth | None:
