@@ -60,8 +60,21 @@ def test_ood_reference_flags_shifted_embeddings_and_round_trips(tmp_path):
     assert not typical["out_of_distribution"] and shifted["out_of_distribution"]
     assert shifted["percentile"] == 100.0 and typical["percentile"] < 99
     back = load_reference(save_reference(ref, tmp_path).parent)
-    assert back.assess(fit[0]) == ref.assess(fit[0])
+    assert back.assess(fit[0]) == ref.assess(fit[0]) and back.flag_rates is None      # not checked yet
+    ref.flag_rates = {"n": 10, "adult": 0.1, "pediatric": 0.3}
+    assert load_reference(save_reference(ref, tmp_path).parent).flag_rates == ref.flag_rates
     assert load_reference(tmp_path / "nothing") is None
+
+
+def test_flag_rates_count_the_clips_a_reference_calls_out_of_distribution(shipped_pair):
+    """A reference whose held-out clips all score 0 flags every clip; one whose clips score without bound
+    flags none: the rates count verdicts, per population and condition."""
+    from explain.analysis.ood import CHECK_CONDITIONS, flag_rates
+    model = shipped_pair["mae"]
+    for calibration, share in (([0.0] * 5, 1.0), ([1e12] * 5, 0.0)):
+        strict = dataclasses.replace(model, ood=dataclasses.replace(model.ood, calibration=calibration))
+        assert flag_rates(strict, n=2) == {"n": 2, "adult": share, "pediatric": share,
+                                           **dict.fromkeys(CHECK_CONDITIONS, share)}
 
 
 def test_predictions_warn_that_phantom_models_do_not_measure(shipped_pair):

@@ -122,6 +122,18 @@ def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot
     for percentile, words in ((99.7, "scores higher than 99% of them"), (100.0, "scores higher than every one of them")):
         ood = {"score": 9.1, "percentile": percentile, "threshold": 8.0, "out_of_distribution": True}
         assert words in predictions.prediction_card(dataclasses.replace(close, ood=ood), None)
+    # what the verdict is worth, where `python -m explain.analysis.ood --check` measured it
+    rates = {"n": 100, "adult": 0.05, "pediatric": 0.23, "depth_attenuation_2.15": 0.0, "shadow_high": 0.4}
+    checked = dataclasses.replace(shipped_pair["jepa"], ood=dataclasses.replace(shipped_pair["jepa"].ood,
+                                                                                 flag_rates=rates))
+    within = dict(ood, percentile=50.0, out_of_distribution=False)
+    card = predictions.prediction_card(dataclasses.replace(close, ood=within), None, checked)
+    assert ("flags 5% of 100 adult phantom test clips, 23% of pediatric ones" in card and "40% of strongly "
+            "shadowed ones: 'within' does not rule out a shift." in card)
+    outside = predictions.prediction_card(dataclasses.replace(close, ood=ood), None, checked)
+    assert "strongly shadowed ones." in outside and "rule out" not in outside
+    unchecked = dataclasses.replace(checked, ood=dataclasses.replace(checked.ood, flag_rates=None))
+    assert "The check flags" not in predictions.prediction_card(dataclasses.replace(close, ood=within), None, unchecked)
 
 
 def test_the_page_passes_a_pediatric_clips_population_and_the_dataset_views_projection(shipped_pair, tmp_path):

@@ -95,10 +95,22 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
                 f"higher than {math.floor(p.ood['percentile'])}% of them")         # floor: never 'than 100%'
 
         lines.append(f"Out-of-distribution score {p.ood['score']:.2f} (held-out phantom clips: 99% score below "
-                     f"{p.ood['threshold']:.2f}; this clip scores {rank}): {verdict}.")
+                     f"{p.ood['threshold']:.2f}; this clip scores {rank}): {verdict}.{_flag_rates(model, p.ood['out_of_distribution'])}")
     if p.warning:
         lines.append(f"⚠️ {p.warning}")
     return "\n\n".join(lines)
+
+
+def _flag_rates(model: LoadedModel | None, flagged: bool) -> str:
+    """What the OOD verdict is worth, as measured by `python -m explain.analysis.ood --check`."""
+    rates = model.ood.flag_rates if model is not None and model.ood is not None else None
+    if not rates:
+        return ""
+    pct = lambda k: f"{100 * rates[k]:.0f}%"
+    caveat = "" if flagged else ": 'within' does not rule out a shift"
+    return (f" The check flags {pct('adult')} of {rates['n']} adult phantom test clips, {pct('pediatric')} of "
+            f"pediatric ones (a population the models never saw) and {pct('shadow_high')} of strongly shadowed "
+            f"ones{caveat}.")
 
 
 def prediction_cards(clip_key: str, pair: dict[str, LoadedModel]) -> dict[str, str]:

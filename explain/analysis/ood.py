@@ -5,6 +5,9 @@ their variances. A clip's score is its Mahalanobis distance in that subspace plu
 outside it (scaled by the mean residual variance). Calibrated on held-out phantom validation clips: the
 score's percentile among theirs, and `out_of_distribution` when it exceeds their 99th percentile.
 Saved beside the model as ood.json; `python -m explain.analysis.ood --fit` writes it for the shipped ones.
+`--check` then measures what a verdict is worth: the share of held-out phantom test clips it flags, adult
+clean, pediatric (a population the models never saw) and under the benchmark's strongest degradations,
+stored in ood.json as `flag_rates` and shown beside every score.
 """
 from __future__ import annotations
 
@@ -18,9 +21,11 @@ import numpy as np
 import torch
 
 from model_zoo.checkpoint import read_json
+from model_zoo.features import split_seeds
 
 OOD_FILE = "ood.json"
 FIT_CLIPS, CALIBRATION_CLIPS, AXES = 300, 150, 16
+CHECK_CLIPS, CHECK_CONDITIONS = 100, ("depth_attenuation_2.15", "shadow_high")
 
 
 @dataclass
@@ -31,6 +36,7 @@ class OODReference:
     residual_variance: float     # mean variance per dimension left outside the axes
     calibration: list[float]     # sorted scores of held-out phantom clips
     n_fit: int
+    flag_rates: dict | None = None   # {"n": clips, "adult"|"pediatric"|condition: share flagged}, from --check
 
     def score(self, pooled: np.ndarray) -> np.ndarray:
         """(B, D) pooled embeddings -> (B,) distance, about sqrt(D) for a typical training clip."""
@@ -74,15 +80,38 @@ def load_reference(folder: str | Path) -> OODReference | None:
     if not path.is_file():
         return None
     names = tuple(f.name for f in fields(OODReference))
-    data = read_json(path, required=names)
-    return OODReference(**{k: data[k] for k in names})
+    data = read_json(path, required=names[:-1])                          # flag_rates: only once checked
+    return OODReference(**{k: data[k] for k in names if k in data})
+
+
+def flag_rates(model, n: int = CHECK_CLIPS, conditions: tuple[str, ...] = CHECK_CONDITIONS) -> dict:
+    """Share of n phantom test clips a LoadedModel's reference calls out of distribution: adult clean, the
+    pediatric split's clips, and the adult clips under each condition (inside the clean clip's crop and beat,
+    as the evaluation and the degradation lab do). -> {"n": n, "adult": f, "pediatric": f, condition: f}."""
+    from echo.degrade import apply_condition
+    from echo.preprocess import crop_to_sector
+    from explain.analysis.predict import predict
+    from model_zoo.data import render_beat
+    frames, size = model.input_shape
+    one = {model.role: model}
+    flagged = dict.fromkeys(("adult", "pediatric", *conditions), 0)
+    for i, (adult, child) in enumerate(zip(split_seeds("test", n), split_seeds("pediatric", n))):
+        clip = crop_to_sector(render_beat(adult, "adult", frames, size))
+        clean = predict(one, clip)[model.role]
+        flagged["adult"] += clean.ood["out_of_distribution"]
+        for cond in conditions:
+            copy = predict(one, apply_condition(clip, cond, seed=adult), beat=clean.view.beat)[model.role]
+            flagged[cond] += copy.ood["out_of_distribution"]
+        young = predict(one, render_beat(child, "pediatric", frames, size))[model.role]
+        flagged["pediatric"] += young.ood["out_of_distribution"]
+    return {"n": n, **{k: round(v / n, 3) for k, v in flagged.items()}}
 
 
 def _pooled(wrapper, split: str, n: int) -> np.ndarray:
     """Pooled embeddings of the first n phantom clips of an evaluation split (one beat, 16 frames)."""
     from explain.analysis.window import model_view
     from model_zoo.data import render_beat
-    from model_zoo.features import input_shape, split_seeds
+    from model_zoo.features import input_shape
     frames, size = input_shape(wrapper)
     out = []
     for seed in split_seeds(split, n):
@@ -94,14 +123,20 @@ def _pooled(wrapper, split: str, n: int) -> np.ndarray:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m explain.analysis.ood",
                                  description="fit the out-of-distribution reference of shipped models")
-    ap.add_argument("--fit", action="store_true", required=True)
+    what = ap.add_mutually_exclusive_group(required=True)
+    what.add_argument("--fit", action="store_true", help="fit and calibrate ood.json (drops its flag rates)")
+    what.add_argument("--check", action="store_true", help="measure the flag rates of the ood.json there is")
     ap.add_argument("--models", default="jepa-small,mae-small")
     ap.add_argument("--n-fit", type=int, default=FIT_CLIPS)
     ap.add_argument("--n-calibration", type=int, default=CALIBRATION_CLIPS)
+    ap.add_argument("--n-check", type=int, default=CHECK_CLIPS)
     args = ap.parse_args(argv)
     import model_zoo
     from model_zoo.registry import resolve
     torch.set_num_threads(2)
+    if args.check:
+        _check(args.models.split(","), args.n_check)
+        return
     for name in args.models.split(","):
         wrapper = model_zoo.load(name, device="cpu")
         ref = fit_reference(_pooled(wrapper, "train", args.n_fit), _pooled(wrapper, "val", args.n_calibration))
@@ -109,6 +144,22 @@ def main(argv: list[str] | None = None) -> None:
         cal = np.asarray(ref.calibration)
         print(f"{path}: fit on {args.n_fit} train clips, calibrated on {args.n_calibration} val clips; "
               f"score median {np.median(cal):.2f}, 99th percentile {np.percentile(cal, 99):.2f}", file=sys.stderr)
+
+
+
+def _check(names: list[str], n: int) -> None:
+    from explain.analysis.pair import load_model
+    from model_zoo.registry import describe, resolve
+    print("| model | clips each | adult test | pediatric | " + " | ".join(CHECK_CONDITIONS) + " |")
+    print("|---|---|---|---|" + "---|" * len(CHECK_CONDITIONS))
+    for name in names:
+        model = load_model(name, describe(resolve(name)[0])["family"], "cpu")     # its family's column
+        if model.ood is None:
+            raise SystemExit(f"{name} has no {OOD_FILE}: fit one first (--fit).")
+        model.ood.flag_rates = rates = flag_rates(model, n)
+        save_reference(model.ood, model.folder)
+        shares = " | ".join(f"{100 * rates[k]:.0f}%" for k in ("adult", "pediatric", *CHECK_CONDITIONS))
+        print(f"| {name} | {n} | {shares} |")
 
 
 if __name__ == "__main__":
