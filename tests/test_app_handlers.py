@@ -147,6 +147,7 @@ def test_the_page_passes_a_pediatric_clips_population_and_the_dataset_views_proj
     from echo.writers import write_npz
     upload = events.on_upload(str(write_npz(tmp_path / "child.npz", render_clip(4, "pediatric", n_frames=40, fps=50))))
     assert "A pediatric phantom clip." in upload[-1]
+    assert "An adult phantom clip." in events.on_example("adult_normal")[-1]
     cards = events.on_predict(upload[0], events.NO_MODELS)
     assert all("zero-shot" in card and "Real clip" not in card for card in cards)
     write_echonet(tmp_path, [(f"c{s}", render_clip(s, "adult", n_frames=40, size=112, fps=50), "TEST", None)

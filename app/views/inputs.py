@@ -69,7 +69,8 @@ def register(clip: Clip, frames: int = 16, size: int = 112) -> LoadedClip:
                           "source_frames": view.indices.tolist()}
     truth = f" Ground-truth EF {meta['ground_truth_ef']:.1f}%." if "ground_truth_ef" in meta else ""
     if clip.meta.get("phantom") and clip.meta.get("population"):
-        truth = f" A {clip.meta['population']} phantom clip.{truth}"
+        population = clip.meta["population"]
+        truth = f" {'An' if population[0] in 'aeiou' else 'A'} {population} phantom clip.{truth}"
     assumed = (" (assumed: the file gives no frame rate, so times and heart rate are only as right as this "
                "guess)") if clip.meta.get("fps_source") == "default" else ""
     summary = (f"**{Path(clip.source).name or 'clip'}**: {clip.n_frames} frames at {clip.fps:.1f} fps{assumed}, "
