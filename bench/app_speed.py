@@ -90,7 +90,7 @@ def main() -> None:
     warm_totals = sorted(w[0] for w in t["warm"])
     median = warm_totals[len(warm_totals) // 2]
     stages = min(t["warm"], key=lambda w: abs(w[0] - median))[1]
-    print(f"| measure | seconds | target |\n|---|---|---|")
+    print("| measure | seconds | target |\n|---|---|---|")
     print(f"| cold start to first page | {cold:.1f} | <= 15 |")
     print(f"| imports + loading the pair (fresh process) | {t['imports_and_load']:.1f} | |")
     print(f"| first full analysis, 64-frame clip, both models | {t['first']:.1f} | |")

@@ -167,6 +167,12 @@ def sector_mask(clip: Clip) -> np.ndarray:
     return fan_mask(clip.gray())
 
 
+def check_degradation(name: str) -> None:
+    """Refuse a degradation name echo.degrade does not know, naming the ones it does."""
+    if name not in DEGRADATIONS:
+        raise ClipError(f"Unknown degradation {name!r}; choose one of: {', '.join(DEGRADATIONS)}.")
+
+
 def degrade(clip: Clip, name: str, severity: float = 0.5, seed: int = 0) -> Clip:
     """One degradation at `severity` in [0, 1]; the same seed gives the same result. Truth is untouched."""
     return compose(clip, [(name, severity)], seed)
@@ -175,8 +181,7 @@ def degrade(clip: Clip, name: str, severity: float = 0.5, seed: int = 0) -> Clip
 def compose(clip: Clip, steps: list[tuple[str, float]], seed: int = 0) -> Clip:
     """Apply degradations in order, each with its own seeded stream; pixels outside the sector stay."""
     for name, severity in steps:
-        if name not in DEGRADATIONS:
-            raise ClipError(f"Unknown degradation {name!r}; choose one of: {', '.join(DEGRADATIONS)}.")
+        check_degradation(name)
         if not 0.0 <= severity <= 1.0:
             raise ClipError(f"Degradation severity must lie between 0 and 1; got {severity}.")
     mask = sector_mask(clip)

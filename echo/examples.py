@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from echo.clip import Clip
+from echo.clip import Clip, ClipError
 from echo.degrade import compose
 from echo.phantom import render_clip
 from echo.readers import read_clip
@@ -39,9 +39,9 @@ def render_example(name: str) -> Clip:
 
 
 def load_example(name: str) -> Clip:
-    """A shipped example with its ground truth; raises KeyError for an unknown name."""
+    """A shipped example with its ground truth; an unknown name is refused, naming the examples there are."""
     if name not in EXAMPLES:
-        raise KeyError(f"unknown example {name!r}; choose one of {sorted(EXAMPLES)}")
+        raise ClipError(f"Unknown example {name!r}; choose one of: {', '.join(EXAMPLES)}.")
     clip = read_clip(EXAMPLES_DIR / f"{name}.npz")
     clip.meta.update(example=name, description=EXAMPLES[name][0])
     return clip

@@ -10,7 +10,7 @@ from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.pixels import convert_color_space
-from pydicom.uid import (ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEGBaseline8Bit,
+from pydicom.uid import (ExplicitVRLittleEndian,
                          UltrasoundMultiFrameImageStorage, generate_uid)
 
 T, H, W = 6, 24, 32

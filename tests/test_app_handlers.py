@@ -39,9 +39,11 @@ def test_a_generated_phantom_clip_has_the_chosen_ef_and_rate():
     clip = session.get_clip(loaded.key)
     assert clip.truth.ef == 33 and clip.meta["hr_bpm"] == 100 and clip.meta["population"] == "pediatric"
     for bad, match in (((5, 70, "adult", 0), "EF must lie"), ((50, 300, "adult", 0), "Heart rate"),
-                       ((50, 70, "dog", 0), "Population")):
+                       ((50, 70, "dog", 0), "Population must be one of adult, pediatric")):
         with pytest.raises(ClipError, match=match):
             inputs.generate_phantom(*bad)
+    with pytest.raises(ClipError, match="Unknown example 'nope'; choose one of: adult_normal, "):
+        inputs.load_named_example("nope")
 
 
 def test_bad_uploads_are_refused_with_the_problem_named(tmp_path):

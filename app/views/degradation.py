@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from app.session import cached, get_clip, media_path, put_clip
 from app.views.inputs import upscale
 from app.views.predictions import predictions
-from echo.degrade import DEGRADATIONS, degrade
+from echo.degrade import check_degradation, degrade
 from echo.preprocess import crop_to_sector
 from echo.writers import write_mp4
 from explain.analysis.beat import beat_frames
@@ -17,15 +17,10 @@ from explain.analysis.pair import LoadedModel, pair_key
 from explain.analysis.predict import predict
 
 
-def _known(name: str) -> None:
-    if name not in DEGRADATIONS:
-        raise ValueError(f"Unknown degradation {name!r}; choose one of: {', '.join(DEGRADATIONS)}.")
-
-
 def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: float, seed: int = 0
               ) -> tuple[str, str]:
     """(MP4 of original | degraded model views side by side, markdown of each model's EF and change)."""
-    _known(name)
+    check_degradation(name)
     clip = get_clip(clip_key)
     names = pair_key(pair)
 
@@ -56,7 +51,7 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
 
 def sweep(clip_key: str, pair: dict[str, LoadedModel], name: str, seed: int = 0) -> tuple[go.Figure, dict]:
     """(sensitivity figure, the sweep's numbers) for one degradation over severities 0..1."""
-    _known(name)
+    check_degradation(name)
     clip = get_clip(clip_key)
     names = pair_key(pair)
     result = cached((clip_key, "sweep", names, name, int(seed)), lambda: severity_sweep(pair, clip, name, seed=int(seed)))
@@ -72,7 +67,7 @@ def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, seve
     """{role: (rollout overlay MP4, focus markdown)} on the degraded clip: does the map move with it?
     The copy is shown the clean clip's crop and beat, so both maps cover the same frames."""
     from app.views.attention import overlay_videos
-    _known(name)
+    check_degradation(name)
     clip = get_clip(clip_key)
     key = f"{clip_key}:{name}:{float(severity):.3f}:{int(seed)}"         # derived, so it can be rebuilt
     try:

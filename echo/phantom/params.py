@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from echo.clip import ClipError
+
 POPULATIONS = ("adult", "pediatric")
 # EchoNet-Dynamic's EF distribution (mean 55.78, std 12.41), the z-scoring convention of the field.
 ADULT_EF_MEAN, ADULT_EF_STD = 55.78, 12.41
@@ -62,7 +64,7 @@ def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
 def sample_params(seed: int, population: str = "adult", **overrides) -> PhantomParams:
     """Draw one clip's parameters from `seed`; any field may be pinned through `overrides`."""
     if population not in POPULATIONS:
-        raise ValueError(f"population must be one of {POPULATIONS}; got {population!r}")
+        raise ClipError(f"Population must be one of {', '.join(POPULATIONS)}; got {population!r}.")
     unknown = set(overrides) - {f.name for f in dataclasses.fields(PhantomParams)}
     if unknown:
         raise TypeError(f"unknown phantom parameter(s): {sorted(unknown)}")

@@ -32,6 +32,7 @@ class LoadedModel:
     phantom_trained: bool        # learned from the simulation (the shipped ones): say so beside every EF
     key: tuple = ()              # what it was loaded from (name or path, role, device, frames): cache keys use it
     beat_probe: BeatProbe | None = None   # the beat view's EF probe, where the evaluation shipped one
+    frames_override: int | None = None    # run at fewer frames than it was saved with ('Frames for large checkpoints')
 
     @property
     def name(self) -> str:
@@ -44,7 +45,7 @@ class LoadedModel:
     @property
     def at_own_frames(self) -> bool:
         """Run at the frame count it was saved with: its recorded test figures describe it as it runs here."""
-        return not (len(self.key) > 3 and self.key[3])
+        return not self.frames_override
 
     @property
     def input_shape(self) -> tuple[int, int]:
@@ -79,7 +80,7 @@ def load_model(name_or_path: str, role: str, device: str | None = None, frames: 
     card = wrapper.card or {}
     phantom = "phantom" in str(card.get("data", "")).lower()
     return LoadedModel(role, wrapper, probe, ood, folder, phantom, (str(name_or_path), role, device, frames),
-                       beat_probe)
+                       beat_probe, int(frames) if frames else None)
 
 
 def load_pair(jepa: str = DEFAULT_MODELS["jepa"], mae: str = DEFAULT_MODELS["mae"],
