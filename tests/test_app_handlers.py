@@ -432,6 +432,7 @@ def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair)
     assert shown.summary_md.count("(beat view ") == 2
     assert all(Path(p).is_file() for p in shown.downloads) and "**1 clips**" in shown.summary_md
     assert shown.summary_md.count("clips out of distribution") == 2 and "learned from a simulated phantom" in shown.summary_md
+    assert shown.summary_md.count("(the check flags ") == 2 and "of 100 adult phantom test clips" in shown.summary_md
     with pytest.raises(ValueError, match="Upload some clips"):
         audit.run(None, "  ", shipped_pair)
     # models with no OOD reference (a user's checkpoints): no count that would reassure, no phantom warning

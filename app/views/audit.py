@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from app.session import media_path
 from echo.echonet import FILELIST, VIDEOS
 from explain.analysis.audit import audit, scatter_figure, table_columns
+from explain.analysis.ood import flag_rate_words
 from explain.analysis.pair import LoadedModel
 
 MAX_UPLOADS = 64
@@ -66,7 +67,8 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
         sens = "n/a" if s["mean_sensitivity"] is None else f"{s['mean_sensitivity']:.2f}"
         focus = "n/a" if s["mean_focus_ratio"] is None else f"{s['mean_focus_ratio']:.2f}"
         ood = ("out-of-distribution check n/a (no reference of phantom embeddings for this model)"
-               if s["out_of_distribution"] is None else f"{s['out_of_distribution']} clips out of distribution")
+               if s["out_of_distribution"] is None else f"{s['out_of_distribution']} clips out of distribution"
+               + (f" (the check {words})" if (words := flag_rate_words(pair[role].ood.flag_rates)) else ""))
         lines.append(f"- {pair[role].name}: EF MAE {mae} over clips with a true EF; mean |EF change| under the "
                      f"benchmark degradations {sens}; rollout focus ratio {focus} (clips with anatomy labels); "
                      f"{ood}.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from app.session import cached, get_clip
+from explain.analysis.ood import flag_rate_words
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.analysis.predict import Prediction, predict
 from model_zoo.evaluate.format import plus_minus
@@ -103,14 +104,9 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
 
 def _flag_rates(model: LoadedModel | None, flagged: bool) -> str:
     """What the OOD verdict is worth, as measured by `python -m explain.analysis.ood --check`."""
-    rates = model.ood.flag_rates if model is not None and model.ood is not None else None
-    if not rates:
-        return ""
-    pct = lambda k: f"{100 * rates[k]:.0f}%"
+    words = flag_rate_words(model.ood.flag_rates if model is not None and model.ood is not None else None)
     caveat = "" if flagged else ": 'within' does not rule out a shift"
-    return (f" The check flags {pct('adult')} of {rates['n']} adult phantom test clips, {pct('pediatric')} of "
-            f"pediatric ones (a population the models never saw) and {pct('shadow_high')} of strongly shadowed "
-            f"ones{caveat}.")
+    return f" The check {words}{caveat}." if words else ""
 
 
 def prediction_cards(clip_key: str, pair: dict[str, LoadedModel]) -> dict[str, str]:

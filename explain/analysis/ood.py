@@ -84,6 +84,15 @@ def load_reference(folder: str | Path) -> OODReference | None:
     return OODReference(**{k: data[k] for k in names if k in data})
 
 
+def flag_rate_words(rates: dict | None) -> str:
+    """'flags 3% of 100 adult phantom test clips, ...' for a checked reference; '' for an unchecked one."""
+    if not rates:
+        return ""
+    pct = lambda k: f"{100 * rates[k]:.0f}%"
+    return (f"flags {pct('adult')} of {rates['n']} adult phantom test clips, {pct('pediatric')} of pediatric ones "
+            f"(a population the models never saw) and {pct('shadow_high')} of strongly shadowed ones")
+
+
 def flag_rates(model, n: int = CHECK_CLIPS, conditions: tuple[str, ...] = CHECK_CONDITIONS) -> dict:
     """Share of n phantom test clips a LoadedModel's reference calls out of distribution: adult clean, the
     pediatric split's clips, and the adult clips under each condition (inside the clean clip's crop and beat,
