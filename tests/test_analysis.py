@@ -66,6 +66,21 @@ def test_ood_reference_flags_shifted_embeddings_and_round_trips(tmp_path):
     assert load_reference(tmp_path / "nothing") is None
 
 
+def test_the_ood_check_writes_its_rates_beside_the_reference_and_names_a_model_without_one(tmp_path, capsys):
+    import shutil
+    from explain.analysis.ood import main
+    from model_zoo.registry import resolve
+    folder = tmp_path / "mae"
+    shutil.copytree(resolve("mae-small")[0], folder, ignore=shutil.ignore_patterns("anatomy_probe*"))
+    main(["--check", "--models", str(folder), "--n-check", "2"])
+    rates = load_reference(folder).flag_rates
+    assert rates["n"] == 2 and set(rates) == {"n", "adult", "pediatric", "depth_attenuation_2.15", "shadow_high"}
+    assert f"| {folder} | 2 | {100 * rates['adult']:.0f}% |" in capsys.readouterr().out
+    (folder / "ood.json").unlink()
+    with pytest.raises(SystemExit, match="has no ood.json: fit one first"):
+        main(["--check", "--models", str(folder), "--n-check", "2"])
+
+
 def test_flag_rates_count_the_clips_a_reference_calls_out_of_distribution(shipped_pair):
     """A reference whose held-out clips all score 0 flags every clip; one whose clips score without bound
     flags none: the rates count verdicts, per population and condition."""

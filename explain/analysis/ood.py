@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from model_zoo.checkpoint import read_json
-from model_zoo.features import split_seeds
 
 OOD_FILE = "ood.json"
 FIT_CLIPS, CALIBRATION_CLIPS, AXES = 300, 150, 16
@@ -89,8 +88,9 @@ def flag_rate_words(rates: dict | None) -> str:
     if not rates:
         return ""
     pct = lambda k: f"{100 * rates[k]:.0f}%"
+    shadow = f" and {pct('shadow_high')} of strongly shadowed ones" if "shadow_high" in rates else ""
     return (f"flags {pct('adult')} of {rates['n']} adult phantom test clips, {pct('pediatric')} of pediatric ones "
-            f"(a population the models never saw) and {pct('shadow_high')} of strongly shadowed ones")
+            f"(a population the models never saw){shadow}")
 
 
 def flag_rates(model, n: int = CHECK_CLIPS, conditions: tuple[str, ...] = CHECK_CONDITIONS) -> dict:
@@ -101,10 +101,11 @@ def flag_rates(model, n: int = CHECK_CLIPS, conditions: tuple[str, ...] = CHECK_
     from echo.preprocess import crop_to_sector
     from explain.analysis.predict import predict
     from model_zoo.data import render_beat
+    from model_zoo.features import split_seeds
     frames, size = model.input_shape
     one = {model.role: model}
     flagged = dict.fromkeys(("adult", "pediatric", *conditions), 0)
-    for i, (adult, child) in enumerate(zip(split_seeds("test", n), split_seeds("pediatric", n))):
+    for adult, child in zip(split_seeds("test", n), split_seeds("pediatric", n)):
         clip = crop_to_sector(render_beat(adult, "adult", frames, size))
         clean = predict(one, clip)[model.role]
         flagged["adult"] += clean.ood["out_of_distribution"]
@@ -120,7 +121,7 @@ def _pooled(wrapper, split: str, n: int) -> np.ndarray:
     """Pooled embeddings of the first n phantom clips of an evaluation split (one beat, 16 frames)."""
     from explain.analysis.window import model_view
     from model_zoo.data import render_beat
-    from model_zoo.features import input_shape
+    from model_zoo.features import input_shape, split_seeds
     frames, size = input_shape(wrapper)
     out = []
     for seed in split_seeds(split, n):
@@ -155,7 +156,6 @@ def main(argv: list[str] | None = None) -> None:
               f"score median {np.median(cal):.2f}, 99th percentile {np.percentile(cal, 99):.2f}", file=sys.stderr)
 
 
-
 def _check(names: list[str], n: int) -> None:
     from explain.analysis.pair import load_model
     from model_zoo.registry import describe, resolve
@@ -163,10 +163,11 @@ def _check(names: list[str], n: int) -> None:
     print("|---|---|---|---|" + "---|" * len(CHECK_CONDITIONS))
     for name in names:
         model = load_model(name, describe(resolve(name)[0])["family"], "cpu")     # its family's column
-        if model.ood is None:
+        ref = load_reference(model.folder)          # as on disk now, not as the load cache may hold it
+        if ref is None:
             raise SystemExit(f"{name} has no {OOD_FILE}: fit one first (--fit).")
-        model.ood.flag_rates = rates = flag_rates(model, n)
-        save_reference(model.ood, model.folder)
+        rates = flag_rates(replace(model, ood=ref), n)
+        save_reference(replace(ref, flag_rates=rates), model.folder)
         shares = " | ".join(f"{100 * rates[k]:.0f}%" for k in ("adult", "pediatric", *CHECK_CONDITIONS))
         print(f"| {name} | {n} | {shares} |")
 
