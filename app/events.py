@@ -80,8 +80,9 @@ def on_scrub(key, state, settings, frame):
 
 
 def on_method(method):
-    """Show the chosen method's controls only (attention.CONTROL_NAMES order)."""
-    return [gr.update(visible=v) for v in attention.control_visibility(method)]
+    """Show the chosen method's controls only (attention.CONTROL_NAMES order), then what its map shows."""
+    return [*(gr.update(visible=v) for v in attention.control_visibility(method)),
+            attention.METHOD_WORDS.get(method, "")]
 
 
 @shows_errors

@@ -146,6 +146,7 @@ def _attention_tab(clip_key, model_state) -> tuple[list, gr.Slider, gr.Slider]:
             gr.Radio(["received", "given"], value="received", label="Paper mode", visible=False),
             gr.Slider(4, 64, value=16, step=4, label="Steps (integrated gradients)", visible=False)]
         run = _action("Show where they look", elem_id="attention-run")
+    method_words = gr.Markdown(attention.METHOD_WORDS["rollout"], elem_id="att-method-words")
     with gr.Row():
         videos = [gr.Video(label=f"{r.upper()} map", autoplay=True, loop=True, elem_id=f"att-video-{r}") for r in ROLES]
     with gr.Row():
@@ -155,10 +156,12 @@ def _attention_tab(clip_key, model_state) -> tuple[list, gr.Slider, gr.Slider]:
     shown = gr.State(None)     # the settings of the maps shown above: the scrubber follows them
     with gr.Row():
         images = [gr.Image(label=f"{r.upper()} at this frame", type="numpy") for r in ROLES]
-    method.change(events.on_method, [method], controls, api_name="attention_controls", queue=False)
+    method.change(events.on_method, [method], [*controls, method_words], api_name="attention_controls", queue=False)
     run.click(events.on_attention, [clip_key, model_state, method, *controls, frame], [*videos, *captions, *images, shown],
               api_name="attention", **HEAVY)
     frame.release(events.on_scrub, [clip_key, model_state, shown, frame], images, api_name="scrub", **HEAVY)
+    frame.input(events.on_scrub, [clip_key, model_state, shown, frame], images, trigger_mode="always_last",
+                **HEAVY)                                 # a frame typed into its box (release: only a drag)
     return [*videos, *captions, *images, shown], controls[2], frame
 
 

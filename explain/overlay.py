@@ -1,9 +1,12 @@
 """Heat map on the grayscale frames with a colour bar, written as H.264 MP4 and as a PNG frame strip.
 
-The heat (T, H, W) in [0, 1] (explain.maps.to_frames: normalised over the clip) is coloured with a
-perceptual colour map (inferno) and blended over the frame with opacity alpha * heat, so cold
-regions show the echo underneath untouched. A colour bar (1 at the top, 0 at the bottom) is drawn
-on the right of every frame, since the scale is the same for the whole clip.
+The heat (T, H, W) in [0, 1] (explain.maps.to_frames: normalised over the clip) is shown against the
+clip's 98th percentile (Captum's visualiser's outlier_perc=2): maps of ViTs are peaked, and a plain
+0-1 scale leaves all but a few pixels of them too faint to see. The shown value is coloured with a
+rainbow-like perceptual map (turbo: blue, green, yellow, red) and blended over the frame with opacity
+alpha * value, so cold regions show the echo underneath untouched. A colour bar (the top 2% of the
+clip's map and above at the top, 0 at the bottom) is drawn on the right of every frame, since the
+scale is the same for the whole clip.
 """
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ import numpy as np
 from echo.clip import luminance
 from echo.writers import write_frame_strip, write_mp4
 
-COLORMAP = cv2.COLORMAP_INFERNO
+COLORMAP = cv2.COLORMAP_TURBO
+OUTLIER_PCT = 2.0           # the top 2% of a clip's map all show in the top colour
 
 
 def _gray(frames: np.ndarray) -> np.ndarray:
@@ -42,13 +46,23 @@ def colour_bar(height: int, width: int = 0) -> np.ndarray:
     ramp = np.linspace(1.0, 0.0, max(height - 8, 2))[:, None].repeat(stripe, 1)   # (h, stripe)
     bar[4:4 + ramp.shape[0], 2:2 + stripe] = colorize(ramp)
     scale = max(0.25, height / 400)
-    for text, y in (("1", 4 + int(10 * scale / 0.3)), ("0", height - 5)):
+    for text, y in (("top", 4 + int(10 * scale / 0.3)), ("0", height - 5)):
         cv2.putText(bar, text, (stripe + 4, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
     return bar
 
 
-def overlay(frames: np.ndarray, heat: np.ndarray, alpha: float = 0.6, bar: bool = True) -> np.ndarray:
-    """frames (T, H, W[, 3]) uint8 + heat (T, H, W) in [0, 1] -> (T, H, W + bar width, 3) RGB uint8."""
+def display_scale(heat: np.ndarray) -> float:
+    """The heat value shown in the top colour: the map's 98th percentile (its maximum where that is 0)."""
+    heat = np.asarray(heat, np.float32)
+    top = float(np.percentile(heat, 100 - OUTLIER_PCT))
+    return top if top > 0 else max(float(heat.max()), 1e-12)
+
+
+def overlay(frames: np.ndarray, heat: np.ndarray, alpha: float = 0.6, bar: bool = True,
+            scale: float | None = None) -> np.ndarray:
+    """frames (T, H, W[, 3]) uint8 + heat (T, H, W) in [0, 1] -> (T, H, W + bar width, 3) RGB uint8.
+    scale: the heat shown in the top colour (default display_scale(heat)); a few frames of a clip are
+    given the clip's, so they look as they do in its video."""
     gray = _gray(frames)                                                   # (T, H, W)
     heat = np.asarray(heat, np.float32)
     if heat.shape != gray.shape:
@@ -57,8 +71,9 @@ def overlay(frames: np.ndarray, heat: np.ndarray, alpha: float = 0.6, bar: bool 
         raise ValueError(f"alpha must be in [0, 1]; got {alpha}.")
     if not np.isfinite(heat).all() or heat.min() < 0 or heat.max() > 1:
         raise ValueError("The heat map must hold finite values in [0, 1] (use explain.maps.to_frames).")
-    w = (alpha * heat)[..., None]                                          # (T, H, W, 1)
-    out = (1 - w) * gray[..., None] + w * colorize(heat).astype(np.float32)
+    shown = np.clip(heat / (scale or display_scale(heat)), 0, 1)          # (T, H, W)
+    w = (alpha * shown)[..., None]                                         # (T, H, W, 1)
+    out = (1 - w) * gray[..., None] + w * colorize(shown).astype(np.float32)
     out = np.clip(np.rint(out), 0, 255).astype(np.uint8)                   # (T, H, W, 3)
     if bar:
         b = colour_bar(out.shape[1])

@@ -160,6 +160,9 @@ def test_the_page_passes_a_pediatric_clips_population_and_the_dataset_views_proj
 
 def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair):
     video, table = degradation.apply_one(example.key, shipped_pair, "shadow", 0.8)
+    for row in [r for r in table.splitlines() if r.count("%") == 2]:      # | name | probe | clean | degraded | change |
+        clean, bad, change = (float(c.strip().rstrip("%")) for c in row.strip("|").split("|")[2:5])
+        assert change == pytest.approx(bad - clean, abs=1e-9)             # the change of the EFs as shown
     assert Path(video).is_file() and "jepa-small" in table and "mae-small" in table and "severity 0.80" in table
     assert table.count("| beat view |") == 2 and table.count("| attentive |") == 2
     fig, sweep = degradation.sweep(example.key, shipped_pair, "haze")
@@ -362,8 +365,19 @@ def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shi
     assert "convergence delta" in ig["mae"][1] and "integration steps: 4" in ig["mae"][1]
 
 
-def test_each_attention_method_shows_exactly_the_controls_it_reads():
+def test_an_integrated_gradients_map_whose_delta_outweighs_its_ef_change_is_called_unreliable():
+    from types import SimpleNamespace
     from app.views import attention
+    shown = lambda info: attention.info_markdown(SimpleNamespace(token_map=SimpleNamespace(info=info)))
+    bad = shown({"convergence_delta": -1.08, "ef_change": 0.389, "n_steps": 16})
+    assert bad.startswith("⚠️ Unreliable: the convergence delta (-1.08) is 2.8x the EF change")
+    assert "Unreliable" not in shown({"convergence_delta": 0.05, "ef_change": 3.2, "n_steps": 16})
+
+
+def test_each_attention_method_shows_exactly_the_controls_it_reads_and_says_what_it_weighs():
+    from app.views import attention
+    assert set(attention.METHOD_WORDS) == set(attention.METHODS)
+    assert "EF" not in attention.METHOD_WORDS["pretext"].split("not EF")[1]      # pretext is not about EF
     param_of = {"fusion": "head_fusion", "discard": "discard_ratio", "start": "start_layer", "readout": "readout",
                 "layer": "layer", "mode": "mode", "steps": "n_steps"}
     for method in attention.METHODS:
@@ -388,9 +402,15 @@ def test_the_page_wires_the_attention_run_its_scrubber_and_its_controls(example)
     later = fns["scrub"](example.key, state, out[-1], 9)
     assert np.array_equal(later[1], frame(9)) and not np.array_equal(later[1], frame(3))
     assert all(u == {"__type__": "update"} for u in fns["scrub"](example.key, state, None, 9))
-    shown = [u["visible"] for u in fns["attention_controls"]("paper")]
-    assert shown == [False, False, False, False, True, True, False]
-    assert [u["visible"] for u in fns["attention_controls"]("occlusion")] == [False] * 7
+    *paper, words = fns["attention_controls"]("paper")
+    assert [u["visible"] for u in paper] == [False, False, False, False, True, True, False]
+    assert words.startswith("**Paper mode**")
+    *occlusion, words = fns["attention_controls"]("occlusion")
+    assert [u["visible"] for u in occlusion] == [False] * 7 and "blacked out in turn" in words
+    # a frame typed into the scrubber's box (an 'input' event, which a drag's 'release' does not cover)
+    from app import events
+    typed = next(f for f in build().fns.values() if f.fn is events.on_scrub and f.api_name != "scrub")
+    assert [t[1] for t in typed.targets] == ["input"]
 
 
 def test_cycle_view_draws_both_trajectories_with_their_numbers(example, shipped_pair):
@@ -435,6 +455,9 @@ def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair)
     assert shown.summary_md.count("(the check flags ") == 2 and "of 100 adult phantom test clips" in shown.summary_md
     with pytest.raises(ValueError, match="Upload some clips"):
         audit.run(None, "  ", shipped_pair)
+    with pytest.raises(ValueError, match="Both uploaded files and a folder were given"):
+        audit.run([str(clip)], str(tmp_path), shipped_pair)
+    assert shown.summary_md.count("(mean read-out, clips with anatomy labels)") == 2
     # models with no OOD reference (a user's checkpoints): no count that would reassure, no phantom warning
     import dataclasses
     bare = {r: dataclasses.replace(m, ood=None, phantom_trained=False) for r, m in shipped_pair.items()}

@@ -134,7 +134,7 @@ def test_grid_figure_titles_report_each_mask(models, clip):
     masks = clip_masks(jepa, mae, seed=2)
     fig, caption = grid_figure(np.zeros((64, 64), np.uint8), token_grid(jepa), masks)
     titles = [a.text for a in fig.layout.annotations]
-    assert len(titles) == 4 and "16 tokens per time slot x 4 slots, each 2 frames x 16 x 16 px" in titles[0]
+    assert len(titles) == 4 and "16 tokens per time slot x 4 slots<br>each 2 frames x 16 x 16 px" in titles[0]
     assert titles[3] == f"MAE mask: {masks.mae.mean():.0%} hidden" and "boxes" in caption
 
 

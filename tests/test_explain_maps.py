@@ -90,3 +90,22 @@ def test_overlay_blends_by_heat_and_adds_a_colour_bar(tmp_path):
         assert c.streams.video[0].codec_context.name == "h264" and c.streams.video[0].frames == 4
     png = write_overlay_strip(tmp_path / "o.png", frames, heat, n=2)
     assert png.stat().st_size > 0
+
+
+def test_overlay_shows_a_peaked_map_against_its_98th_percentile_and_frames_keep_the_clips_colours():
+    """A ViT map is peaked: with one pixel at 1 and the rest near 0.2, the rest would be faint on a 0-1
+    scale; against the clip's 98th percentile (display_scale) they reach the top colour."""
+    from explain.overlay import display_scale
+    frames = np.full((4, 10, 10), 100, np.uint8)
+    heat = np.full((4, 10, 10), 0.2, np.float32)
+    heat[:, :5] = 0.0                                              # half the clip cold
+    heat[0, 9, 9] = 1.0                                            # one peak
+    assert display_scale(heat) == pytest.approx(0.2)
+    out = overlay(frames, heat, bar=False)
+    assert np.array_equal(out[1, 7, 7], out[0, 9, 9])              # 0.2 shows as the peak does
+    assert (out[:, :5] == 100).all()                               # cold stays the echo
+    faint = overlay(frames, heat, bar=False, scale=1.0)            # the plain 0-1 scale, for contrast
+    assert np.abs(faint[1, 7, 7].astype(int) - 100).max() < np.abs(out[1, 7, 7].astype(int) - 100).max()
+    one = overlay(frames[1:2], heat[1:2], bar=False, scale=display_scale(heat))
+    assert np.array_equal(one[0], out[1])                          # a frame alone, in the clip's colours
+    assert display_scale(np.zeros((2, 3, 3), np.float32)) > 0      # an empty map divides by no zero

@@ -8,11 +8,32 @@ from app.session import cached, get_clip, media_path, peek
 from explain.analysis.attention import AttentionResult, attention
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.attention_maps import METHODS
-from explain.overlay import overlay, write_overlay_mp4
+from explain.overlay import display_scale, overlay, write_overlay_mp4
 
-CAPTION = ("Brighter = more weight in the model's view of the clip. Attention rollout follows attention "
-           "through every layer; 'paper' is the EchoJEPA figure mode (one layer, most peaked head); the "
-           "attribution methods ask how EF changes when each 2-frame x 16 px block is removed.")
+CAPTION = ("Warmer and more opaque = more weight in the model's view of the clip (colours reach red at the "
+           "clip's top 2%, so one peak does not hide the rest). What each method weighs is said under the "
+           "method's name.")
+# what each method's map shows, in words (the page shows the chosen method's under its controls)
+METHOD_WORDS = {
+    "rollout": "**Attention rollout**: attention followed through every layer, read out by the EF probe's query "
+               "or the mean over all tokens: where the model gathers information from. No EF is involved "
+               "beyond the probe's query.",
+    "paper": "**Paper mode** (the EchoJEPA figure): one layer's attention, its most peaked head only: a sharper, "
+             "less complete picture than the rollout.",
+    "occlusion": "**Occlusion** (Captum): each 2-frame x 16 px block blacked out in turn; the map is how far the "
+                 "EF prediction moves (one forward pass per block).",
+    "feature_ablation": "**Feature ablation** (Captum): each block is one feature, set to black in turn. With one "
+                        "block per feature it equals occlusion, map for map (a check that the two Captum paths "
+                        "agree); it costs the same.",
+    "integrated_gradients": "**Integrated gradients** (Captum): EF's gradient integrated along the path from a "
+                            "black clip to this one, per pixel, summed per block. Trust it only when its "
+                            "convergence delta is small against the EF change it explains (both are shown).",
+    "smoothgrad": "**SmoothGrad** (Captum NoiseTunnel over integrated gradients): averaged over noisy copies of "
+                  "the clip, which quiets speckle-level gradient noise.",
+    "pretext": "**Pretext attribution**: not EF but each model's own training loss (the JEPA's latent "
+               "prediction, the MAE's pixel reconstruction) attributed to the input by gradient x input: what "
+               "its pretraining task depends on.",
+}
 
 
 # The controls each method reads (app.layout shows only these for the chosen method), in the order of
@@ -72,7 +93,13 @@ def info_markdown(r: AttentionResult, asked_readout: str | None = None) -> str:
             " (the EF probe's read-out needs an EF probe on both models)" if asked_readout == "probe" != used else "")
     if isinstance(info.get("hidden_share"), float):
         info["hidden_share"] = f"{info['hidden_share']:.0%}"
-    return "; ".join(f"{INFO_LABELS.get(k, k)}: {_plain(v)}" for k, v in info.items())
+    words = "; ".join(f"{INFO_LABELS.get(k, k)}: {_plain(v)}" for k, v in info.items())
+    delta, change = info.get("convergence_delta"), info.get("ef_change")
+    if isinstance(delta, float) and isinstance(change, float) and abs(delta) > 0.5 * abs(change):
+        words = (f"⚠️ Unreliable: the convergence delta ({delta:+.2f}) is {abs(delta) / max(abs(change), 1e-9):.1f}x "
+                 f"the EF change it should add up to ({change:+.2f}); raise the steps before reading this map. "
+                 + words)
+    return words
 
 
 def _key(clip_key: str, pair: dict[str, LoadedModel], method: str, *settings,
@@ -134,6 +161,6 @@ def scrub(clip_key: str, pair: dict[str, LoadedModel], method: str, frame: int, 
     out = {}
     for role, r in results.items():
         t = int(np.clip(frame, 0, r.view.n_frames - 1))
-        img = overlay(r.view.frames[t:t + 1], r.heat[t:t + 1])[0]
+        img = overlay(r.view.frames[t:t + 1], r.heat[t:t + 1], scale=display_scale(r.heat))[0]   # the video's colours
         out[role] = np.repeat(np.repeat(img, 3, axis=0), 3, axis=1)     # enlarged for the page
     return out

@@ -39,8 +39,11 @@ def echonet_folder(files: list[Path]) -> Path | list[Path]:
 
 
 def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel], progress=None) -> AuditShown:
-    """Audit the uploaded files, or else the folder."""
+    """Audit the uploaded files or the folder (never both at once: which one was meant is not known)."""
     import json
+    if files and folder and folder.strip():
+        raise ValueError("Both uploaded files and a folder were given; the audit reads one of them: clear the "
+                         "files or the folder.")
     if files:
         if len(files) > MAX_UPLOADS:
             raise ValueError(f"{len(files)} files uploaded; audit at most {MAX_UPLOADS} at once, or give a folder.")
@@ -70,7 +73,7 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
                if s["out_of_distribution"] is None else f"{s['out_of_distribution']} clips out of distribution"
                + (f" (the check {words})" if (words := flag_rate_words(pair[role].ood.flag_rates)) else ""))
         lines.append(f"- {pair[role].name}: EF MAE {mae} over clips with a true EF; mean |EF change| under the "
-                     f"benchmark degradations {sens}; rollout focus ratio {focus} (clips with anatomy labels); "
+                     f"benchmark degradations {sens}; rollout focus ratio {focus} (mean read-out, clips with anatomy labels); "
                      f"{ood}.")
     figure = scatter_figure(rows, {role: m.name for role, m in pair.items()})
     downloads = [str(out / "audit.csv"), str(out / "audit.html")]

@@ -40,6 +40,7 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
         for probe, c, d in (("attentive", clean[role].ef, bad[role].ef),
                             ("beat view", clean[role].ef_beat, bad[role].ef_beat)):
             if c is not None:
+                c, d = round(c, 1), round(d, 1)                  # the change of the EFs as shown
                 rows.append(f"| {clean[role].name} | {probe} | {c:.1f}% | {d:.1f}% | {d - c:+.1f} |")
         if clean[role].ef is None and clean[role].ef_beat is None:
             rows.append(f"| {clean[role].name} | no probe | | | |")

@@ -33,8 +33,8 @@ def grid_figure(frame: np.ndarray, g: TokenGrid, masks: MaskSet, time_slot: int 
     one time slot. frame (size, size) uint8, the model-input frame."""
     hidden_px = lambda tokens: token_pixels(tokens, g)[time_slot * g.tubelet]    # noqa: E731  (H, W) bool
     per_slot = g.grid[1] * g.grid[2]
-    panels = [(f"{per_slot} tokens per time slot x {g.grid[0]} slots, each {g.tubelet} frames x {g.patch} x {g.patch} px",
-               grid_image(frame, g.patch))]
+    panels = [(f"{per_slot} tokens per time slot x {g.grid[0]} slots<br>each {g.tubelet} frames x {g.patch} x {g.patch} px",
+               grid_image(frame, g.patch))]                 # two lines: one would run into the next panel's title
     for i, (_, target) in enumerate(masks.jepa, 1):
         panels.append((f"JEPA mask {i}: {target.mean():.0%} hidden", grid_image(frame, g.patch, hidden_px(target))))
     panels.append((f"MAE mask: {masks.mae.mean():.0%} hidden", grid_image(frame, g.patch, hidden_px(masks.mae))))
