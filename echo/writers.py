@@ -90,12 +90,14 @@ def write_frame_strip(path: str | os.PathLike, frames: np.ndarray | Clip, n: int
 
 def write_npz(path: str | os.PathLike, clip: Clip) -> Path:
     """Compressed NPZ of the frames, fps, whatever ground truth the clip has and, for a phantom clip, its
-    population and seed (read back by read_clip, so an uploaded phantom clip is known as one)."""
+    population, seed and any degradation (read back by read_clip, so an uploaded phantom clip is known as one)."""
     arrays = {"frames": clip.frames, "fps": np.float64(clip.fps)}
     if clip.meta.get("phantom") and clip.meta.get("population") is not None:
         arrays["phantom_population"] = np.asarray(str(clip.meta["population"]))   # a '<U' array, never a pickle
         if clip.meta.get("seed") is not None:
             arrays["phantom_seed"] = np.int64(clip.meta["seed"])
+        if clip.meta.get("degradation"):                                     # echo.degrade.compose's label
+            arrays["phantom_degradation"] = np.asarray(str(clip.meta["degradation"]))
     truth = clip.truth
     if truth is not None:
         for key in ("ef", "edv", "esv", "phase", "labels", "clean"):

@@ -32,7 +32,8 @@ def test_analyze_writes_the_report_schema_maps_and_html(tmp_path):
     for role, m in report["models"].items():
         assert {"name", "family", "ef", "ef_beat", "focus", "degradation", "trajectory", "speckle_ratio"} <= set(m)
         assert m["family"] == role and 0 < m["ef"] < 100 and 0 < m["ef_beat"] < 100 and m["focus"]["rollout"] > 0
-        assert "not a measurement" in m["warning"] and not m["warning"].startswith("Real clip")   # a phantom NPZ
+        assert "not a measurement" in m["warning"]
+        assert not m["warning"].startswith("Real or unknown clip")                  # a phantom NPZ
         assert set(m["degradation"]) >= {"depth_attenuation_1.50", "shadow_high", "haze_med"}
         assert all(isinstance(d["ef_beat"], float) for d in m["degradation"].values())   # beat view may leave 0-100
         t = m["trajectory"]
@@ -50,7 +51,8 @@ def test_analyze_of_a_real_looking_clip_warns_and_has_no_truth(tmp_path):
     assert run.returncode == 0, run.stderr
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     assert report["ground_truth"] is None
-    assert all(m["warning"].startswith("Real clip") and m["focus"]["rollout"] is None for m in report["models"].values())
+    assert all(m["warning"].startswith("Real or unknown clip") and m["focus"]["rollout"] is None
+               for m in report["models"].values())
 
 
 def test_cli_errors_name_the_problem_and_leave_nothing_behind(tmp_path):

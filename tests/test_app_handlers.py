@@ -112,6 +112,20 @@ def test_prediction_cards_give_the_beat_views_ef_and_each_probes_test_error(exam
 
 
 
+def test_a_degraded_or_pediatric_clips_card_says_so_and_drops_the_clean_adult_error_record(shipped_pair):
+    """The errors by EF band were measured on clean adult phantom clips: beside a degraded example's (or a
+    child's) EF they would vouch for a number they do not describe."""
+    degraded = inputs.load_named_example("degraded")
+    cards = predictions.prediction_cards(degraded.key, shipped_pair)
+    for card in cards.values():
+        assert "⚠️ A degraded clip (shadow 0.67, depth_attenuation 0.70)" in card
+        assert "where this probe predicted" not in card and "weakest range" not in card
+    child = predictions.prediction_cards(inputs.load_named_example("pediatric").key, shipped_pair)
+    assert all("zero-shot" in c and "where this probe predicted" not in c for c in child.values())
+    clean = predictions.prediction_cards(inputs.load_named_example("adult_normal").key, shipped_pair)
+    assert all("where this probe predicted" in c and "degraded clip" not in c for c in clean.values())
+
+
 def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot(example, shipped_pair):
     p = predictions.predictions(example.key, shipped_pair)["jepa"]
     apart = dataclasses.replace(p, ef=40.0, ef_beat=62.5)
@@ -151,7 +165,7 @@ def test_the_page_passes_a_pediatric_clips_population_and_the_dataset_views_proj
     assert "A pediatric phantom clip." in upload[-1]
     assert "An adult phantom clip." in events.on_example("adult_normal")[-1]
     cards = events.on_predict(upload[0], events.NO_MODELS)
-    assert all("zero-shot" in card and "Real clip" not in card for card in cards)
+    assert all("zero-shot" in card and "Real or unknown clip" not in card for card in cards)
     write_echonet(tmp_path, [(f"c{s}", render_clip(s, "adult", n_frames=40, size=112, fps=50), "TEST", None)
                              for s in (1, 2, 3)])
     figs = events.on_dataset(str(tmp_path), events.NO_MODELS, "pca", 3)

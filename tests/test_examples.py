@@ -27,6 +27,8 @@ def test_npz_keeps_a_phantom_clips_population_and_nothing_for_other_clips(tmp_pa
     assert "phantom" not in back.meta and "population" not in back.meta
     for name in EXAMPLES:                       # the shipped examples say which population they show
         assert read_clip(EXAMPLES_DIR / f"{name}.npz").meta["population"] == EXAMPLES[name][2]
+    assert read_clip(EXAMPLES_DIR / "degraded.npz").meta["degradation"] == "shadow 0.67, depth_attenuation 0.70"
+    assert "degradation" not in read_clip(EXAMPLES_DIR / "adult_normal.npz").meta
 
 
 @pytest.mark.parametrize("entries, message", [
@@ -34,6 +36,8 @@ def test_npz_keeps_a_phantom_clips_population_and_nothing_for_other_clips(tmp_pa
     ({"phantom_population": np.asarray([1.0])}, "not one of adult, pediatric"),
     ({"phantom_population": np.asarray("adult"), "phantom_seed": np.asarray(2.5)}, "not one whole number"),
     ({"phantom_seed": np.asarray(3)}, "without a 'phantom_population'"),
+    ({"phantom_degradation": np.asarray("shadow 1.00")}, "'phantom_degradation' entry without a 'phantom_population'"),
+    ({"phantom_population": np.asarray("adult"), "phantom_degradation": np.asarray([1, 2])}, "not one short text"),
 ])
 def test_npz_provenance_that_makes_no_sense_is_refused(tmp_path, entries, message):
     np.savez(tmp_path / "p.npz", frames=np.zeros((5, 16, 16), np.uint8), **entries)

@@ -73,8 +73,8 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
                if s["out_of_distribution"] is None else f"{s['out_of_distribution']} clips out of distribution"
                + (f" (the check {words})" if (words := flag_rate_words(pair[role].ood.flag_rates)) else ""))
         lines.append(f"- {pair[role].name}: EF MAE {mae} over clips with a true EF; mean |EF change| under the "
-                     f"benchmark degradations {sens}; rollout focus ratio {focus} (mean read-out, clips with anatomy labels); "
-                     f"{ood}.")
+                     f"benchmark degradations {sens}; rollout focus ratio {focus} (mean read-out, clips with anatomy "
+                     f"labels); {ood}.")
     figure = scatter_figure(rows, {role: m.name for role, m in pair.items()})
     downloads = [str(out / "audit.csv"), str(out / "audit.html")]
     return AuditShown("\n".join(lines), table, figure, downloads)

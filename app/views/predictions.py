@@ -59,12 +59,15 @@ DISAGREE_POINTS = 10.0      # two probes of one model this far apart: say so abo
 
 
 def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | None = None,
-                    population: str | None = None) -> str:
+                    population: str | None = None, degradation: str | None = None) -> str:
     """Markdown for one model's column; model (optional) gives each probe's recorded test error; population:
-    the clip's, when known (a pediatric clip is zero-shot for probes trained on adult clips)."""
+    the clip's, when known (a pediatric clip is zero-shot for probes trained on adult clips); degradation: what
+    was done to a phantom clip, when known (the recorded errors are for clean clips)."""
     err = lambda ef: f" (error {ef - truth:+.1f} EF points)" if truth is not None else ""
     # the recorded figures describe the model at its own frame count, not run at fewer ('Frames for large checkpoints')
     model = model if model is not None and model.at_own_frames else None
+    # errors by EF band were measured on clean adult clips: beside a child's or a degraded clip's EF they mislead
+    band = _band if population != "pediatric" and not degradation else (lambda *_: "")
     results = ((model.wrapper.card or {}).get("results") or {}) if model is not None else {}
     if p.ef is None and p.ef_beat is None:
         head = (f"### {p.name}\nNo EF probe for this model: it gives tokens and attention, not EF. To bring a "
@@ -74,7 +77,7 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
         head = f"### {p.name}\nNo attentive EF probe for this model."
     else:
         head = (f"### {p.name}\n**EF {p.ef:.1f}%**{err(p.ef)}: attentive probe"
-                f"{_test_mae(model and model.probe, results)}.{_band(model, PROBE, p.ef)}")
+                f"{_test_mae(model and model.probe, results)}.{band(model, PROBE, p.ef)}")
     lines = [head]
     if p.ef is not None and p.ef_beat is not None and abs(p.ef - p.ef_beat) > DISAGREE_POINTS:
         lines.insert(0, f"⚠️ Its two probes disagree by {abs(p.ef - p.ef_beat):.0f} EF points ({p.ef:.1f}% against "
@@ -82,10 +85,13 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     if population == "pediatric" and p.ef is not None:
         lines.append("A pediatric clip: the probes learned from adult clips only, so this is zero-shot (the "
                      "benchmark's pediatric column says how far off they run).")
+    if degradation and (p.ef is not None or p.ef_beat is not None):
+        lines.append(f"⚠️ A degraded clip ({degradation}): the recorded errors above are for clean clips; the "
+                     "benchmark's degraded columns and the degradation lab say how far each model moves.")
     if p.ef_beat is not None:
         beat_mae = _test_mae(model and model.beat_probe, results.get("beat_probe"))
         lines.append(f"Beat view **EF {p.ef_beat:.1f}%**{err(p.ef_beat)}: the same probe given each token "
-                     f"beside its change over the beat{beat_mae}.{_band(model, BEAT_PROBE, p.ef_beat)}")
+                     f"beside its change over the beat{beat_mae}.{band(model, BEAT_PROBE, p.ef_beat)}")
     if truth is not None:
         lines.append(f"Ground truth: {truth:.1f}%")
     if p.ood is not None:
@@ -113,5 +119,6 @@ def prediction_cards(clip_key: str, pair: dict[str, LoadedModel]) -> dict[str, s
     """{role: markdown}."""
     clip = get_clip(clip_key)
     truth = None if clip.truth is None else clip.truth.ef
-    population = clip.meta.get("population")
-    return {role: prediction_card(p, truth, pair[role], population) for role, p in predictions(clip_key, pair).items()}
+    population, degradation = clip.meta.get("population"), clip.meta.get("degradation")
+    return {role: prediction_card(p, truth, pair[role], population, degradation)
+            for role, p in predictions(clip_key, pair).items()}

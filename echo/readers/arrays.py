@@ -4,8 +4,8 @@ Layout: (T, H, W) grey, (T, H, W, 1) grey or (T, H, W, 3) RGB, any dtype (non-8-
 rescale=True, see echo.readers.common.to_uint8). An .npz holds its frames under the key 'frames'
 (or as its only array) and may hold a scalar 'fps' and ground truth (TRUTH_KEYS, as
 echo.writers.write_npz stores it: ef, edv, esv, phase, ed_frames, es_frames, labels, clean) and, for a
-clip rendered by echo.phantom, its provenance (PROVENANCE_KEYS: population and seed, read into meta as the
-phantom sets them). A bare .npy has no frame rate, so the clip gets the default 30 fps, recorded as
+clip rendered by echo.phantom, its provenance (PROVENANCE_KEYS: population, seed and any degradation, read
+into meta as the phantom and echo.degrade set them). A bare .npy has no frame rate, so the clip gets the default 30 fps, recorded as
 meta["fps_source"] = "default".
 """
 from __future__ import annotations
@@ -108,16 +108,17 @@ def read_npz(path: Path, rescale: bool) -> Clip:
 
 
 TRUTH_KEYS = ("ef", "edv", "esv", "phase", "ed_frames", "es_frames", "labels", "clean")
-PROVENANCE_KEYS = ("phantom_population", "phantom_seed")
+PROVENANCE_KEYS = ("phantom_population", "phantom_seed", "phantom_degradation")
 
 
 def _npz_provenance(archive, name: str) -> dict:
-    """{} for a clip of unknown origin; for a phantom clip the meta echo.phantom gives it (phantom,
-    population, seed), so the app treats the upload as the phantom clip it is (no 'Real clip' warning; a
-    pediatric clip is called zero-shot)."""
+    """{} for a clip of unknown origin; for a phantom clip the meta echo.phantom gives it (phantom, population,
+    seed; degradation, as echo.degrade labels it), so the app treats the upload as the phantom clip it is (no
+    'Real clip' warning; a pediatric clip is called zero-shot; a degraded one is said to be)."""
     if "phantom_population" not in archive.files:
-        if "phantom_seed" in archive.files:
-            raise ClipError(f"'{name}' has a 'phantom_seed' entry without a 'phantom_population' one.")
+        for key in PROVENANCE_KEYS[1:]:
+            if key in archive.files:
+                raise ClipError(f"'{name}' has a '{key}' entry without a 'phantom_population' one.")
         return {}
     population = archive["phantom_population"]
     population = str(population.reshape(())) if population.size == 1 and population.dtype.kind == "U" else None
@@ -129,6 +130,11 @@ def _npz_provenance(archive, name: str) -> dict:
         if seed.size != 1 or seed.dtype.kind not in "iu":
             raise ClipError(f"'{name}' has a 'phantom_seed' entry that is not one whole number.")
         meta["seed"] = int(seed.reshape(()))
+    if "phantom_degradation" in archive.files:
+        label = archive["phantom_degradation"]
+        if label.size != 1 or label.dtype.kind != "U" or len(str(label.reshape(()))) > 200:
+            raise ClipError(f"'{name}' has a 'phantom_degradation' entry that is not one short text.")
+        meta["degradation"] = str(label.reshape(()))
     return meta
 
 

@@ -61,6 +61,6 @@ def predict(models: dict[str, LoadedModel], clip: Clip, is_phantom: bool | None 
         if (ef is not None or ef_beat is not None) and m.phantom_trained:
             warning = f"{m.name} {PHANTOM_WARNING}"
             if not is_phantom:
-                warning = f"Real clip: {warning}"
+                warning = f"Real or unknown clip (not one EchoLens rendered): {warning}"
         out[role] = Prediction(role, m.name, m.family, ef, ood, warning, view, tokens, ef_beat)
     return out
