@@ -1,6 +1,7 @@
 """The app's handlers as plain functions: loading clips, predictions, the degradation lab, evidence,
 the session store, and how errors reach the page."""
 import dataclasses
+import json
 import types
 from pathlib import Path
 
@@ -503,8 +504,12 @@ def test_evidence_plots_every_committed_recipe_and_names_a_bad_file(monkeypatch,
     rows = scoreboard.committed_rows()
     by_name = {t.name.split()[0]: len(t.x) for t in fig.data}
     assert by_name["JEPA"] + by_name["MAE"] == len(rows) and "Every recipe tried" in caption
-    assert set(by_name) == {"JEPA", "MAE", "untrained", "pixels"} and "rank correlation" in caption
+    assert set(by_name) == {"JEPA", "MAE", "untrained", "pixels", "shipped"} and "rank correlation" in caption
     assert 1 <= by_name["untrained"] <= len({r["random"] for r in rows})      # each distinct draw once
+    ringed = next(t for t in fig.data if t.name.startswith("shipped"))      # where the app's pair sits
+    shipped = json.loads(evidence.RESULTS.read_text())["models"]
+    assert list(ringed.text) == ["jepa-small", "mae-small"] and "ringed points are the shipped pair" in caption
+    assert list(ringed.x) == [shipped[n]["clean"]["mae"] for n in ringed.text]
     (tmp_path / "broken_results.json").write_text("{")
     monkeypatch.setattr(scoreboard, "EXPERIMENTS", tmp_path)
     fig, caption = evidence.recipes_figure()

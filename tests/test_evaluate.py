@@ -91,6 +91,7 @@ def test_markdown_shows_every_model_and_the_preprint_as_theirs(quick):
         assert f"{m['clean']['mae']:.2f} ± {m['clean']['mae_std']:.2f}" in row
         assert f"{m['mean_rel_degradation_pct']:+.1f} ± {m['mean_rel_degradation_pct_std']:.1f}" in row
     assert "theirs, not ours" in md and "5.97" in md and "+16.8%" in md and "4.32" in md
+    assert "26.7% clean gap rounded up to 27%" in md                    # where the thresholds come from
     assert f"{r['n']['clean']} adult test clips" in md
 
 

@@ -38,8 +38,9 @@ def recipes_figure():
     """(figure or None, caption): every committed evaluation's JEPA and MAE rows, clean EF against
     relative degradation (model_zoo.experiments.scoreboard); a message instead where they cannot be read."""
     try:
-        fig, caption = scoreboard_figure(committed_rows(("jepa", "mae", "random", "pixels")))
-        return fig, f"**Every recipe tried.** {caption}"
+        shipped = json.loads(RESULTS.read_text())["models"] if RESULTS.is_file() else None
+        fig, caption = scoreboard_figure(committed_rows(("jepa", "mae", "random", "pixels")), shipped)
+        return fig, f"**Every recipe tried.** {caption} The ringed points are the shipped pair the app runs."
     except (OSError, ValueError, KeyError) as e:
         return None, (f"The recipes' results could not be read ({type(e).__name__}: {e}); "
                       "`python -m model_zoo.experiments.scoreboard` names the file.")

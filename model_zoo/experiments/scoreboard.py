@@ -132,10 +132,11 @@ def committed_rows(families: tuple[str, ...] = PRETRAINED) -> list[dict]:
     return [row for path in committed_files() for row in rows_of(path, families)]
 
 
-def scoreboard_figure(rows: list[dict]) -> tuple[go.Figure, str]:
+def scoreboard_figure(rows: list[dict], shipped: dict[str, dict] | None = None) -> tuple[go.Figure, str]:
     """Clean EF MAE against mean relative degradation, one point per row, a trace per family (untrained
     and pixel rows once per distinct value: runs on one protocol repeat them), the preprint's +2.3% and the
-    train-mean floor drawn: the trade-off every recipe has sat on. -> (figure, caption)"""
+    train-mean floor drawn: the trade-off every recipe has sat on. shipped: the models the app runs, from
+    model_zoo/results.json's 'models' ({name: that model's entry}), ringed and named. -> (figure, caption)"""
     fig = go.Figure()
     for family, colour in FAMILY_COLOURS.items():
         mine = [r for r in rows if r["family"] == family]
@@ -151,6 +152,13 @@ def scoreboard_figure(rows: list[dict]) -> tuple[go.Figure, str]:
             text=[f"{r['model']}<br>run {r['run']}<br>benchmark mean {r['benchmark_mean']:.2f}, pediatric "
                   f"{r['pediatric']:.2f}<br>that run's untrained encoder {r['random']:.2f}" for r in mine],
             hovertemplate="%{text}<br>clean %{x:.2f}, %{y:+.1f}%<extra></extra>"))
+    shipped = {n: m for n, m in (shipped or {}).items() if m.get("family") in PRETRAINED}
+    if shipped:
+        fig.add_trace(go.Scatter(
+            x=[m["clean"]["mae"] for m in shipped.values()], y=[m["mean_rel_degradation_pct"] for m in shipped.values()],
+            mode="markers+text", name="shipped (the app's models)", text=list(shipped), textposition="top center",
+            marker=dict(size=18, color="rgba(0,0,0,0)", line=dict(color="black", width=2)),
+            hovertemplate="%{text} (shipped)<br>clean %{x:.2f}, %{y:+.1f}%<extra></extra>"))
     fig.add_hline(y=PREPRINT_DEGRADATION, line=dict(color="#555", dash="dot"),
                   annotation_text="EchoJEPA-G +2.3% (theirs)", annotation_position="top right")
     floors = [r["floor"] for r in rows if r.get("floor") is not None]
