@@ -70,18 +70,19 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     band = _band if population != "pediatric" and not degradation else (lambda *_: "")
     results = ((model.wrapper.card or {}).get("results") or {}) if model is not None else {}
     if p.ef is None and p.ef_beat is None:
-        head = (f"### {p.name}\nNo EF probe for this model: it gives tokens and attention, not EF. To bring a "
+        head = ("No EF probe for this model: it gives tokens and attention, not EF. To bring a "
                 "V-JEPA EF probe of it: `python -m model_zoo.convert.export CHECKPOINT --out FOLDER --probe PROBE "
                 "--ef-mean M --ef-std S`, then load FOLDER.")
     elif p.ef is None:
-        head = f"### {p.name}\nNo attentive EF probe for this model."
+        head = "No attentive EF probe for this model."
     else:
-        head = (f"### {p.name}\n**EF {p.ef:.1f}%**{err(p.ef)}: attentive probe"
+        head = (f"**EF {p.ef:.1f}%**{err(p.ef)}: attentive probe"
                 f"{_test_mae(model and model.probe, results)}.{band(model, PROBE, p.ef)}")
-    lines = [head]
+    lines = []                       # first a disagreement, the title, both EFs side by side; then the words
     if p.ef is not None and p.ef_beat is not None and abs(p.ef - p.ef_beat) > DISAGREE_POINTS:
-        lines.insert(0, f"⚠️ Its two probes disagree by {abs(p.ef - p.ef_beat):.0f} EF points ({p.ef:.1f}% against "
-                        f"{p.ef_beat:.1f}%): read neither alone.")
+        lines.append(f"⚠️ Its two probes disagree by {abs(p.ef - p.ef_beat):.0f} EF points ({p.ef:.1f}% against "
+                     f"{p.ef_beat:.1f}%): read neither alone.")
+    lines += [f"### {p.name}", *filter(None, [_at_a_glance(p, truth, results)]), head]
     if population == "pediatric" and p.ef is not None:
         lines.append("A pediatric clip: the probes learned from adult clips only, so this is zero-shot (the "
                      "benchmark's pediatric column says how far off they run).")
@@ -102,10 +103,26 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
                 f"higher than {math.floor(p.ood['percentile'])}% of them")         # floor: never 'than 100%'
 
         lines.append(f"Out-of-distribution score {p.ood['score']:.2f} (held-out phantom clips: 99% score below "
-                     f"{p.ood['threshold']:.2f}; this clip scores {rank}): {verdict}.{_flag_rates(model, p.ood['out_of_distribution'])}")
+                     f"{p.ood['threshold']:.2f}; this clip scores {rank}): {verdict}."
+                     + _flag_rates(model, p.ood["out_of_distribution"]))
     if p.warning:
         lines.append(f"⚠️ {p.warning}")
     return "\n\n".join(lines)
+
+
+def _at_a_glance(p: Prediction, truth: float | None, results: dict) -> str:
+    """Both probes' EFs in one small table, each beside its benchmark error (the mean over probe seeds), so
+    the probe that reads EF better on the phantom is seen before the words; '' with fewer than two probes."""
+    if p.ef is None or p.ef_beat is None:
+        return ""
+    rows = ["| probe | EF | error | phantom test MAE |", "|---|---|---|---|"]
+    for name, ef, bench in (("attentive (the issue's)", p.ef, results),
+                            ("beat view", p.ef_beat, results.get("beat_probe"))):
+        clean = (bench or {}).get("clean") or {}
+        mae = plus_minus(clean["mae"], clean.get("mae_std")) if clean.get("mae") is not None else "n/a"
+        error = f"{ef - truth:+.1f}" if truth is not None else "n/a"
+        rows.append(f"| {name} | {ef:.1f}% | {error} | {mae} |")
+    return "\n".join(rows)
 
 
 def _flag_rates(model: LoadedModel | None, flagged: bool) -> str:
