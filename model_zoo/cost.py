@@ -37,11 +37,12 @@ def forward_gflops(config, frames: int | None = None) -> tuple[int, float]:
 
 
 def estimate(config, frames: int | None = None, gflops_per_s: float = CPU_GFLOPS) -> dict:
-    """{'frames', 'size', 'tokens', 'gflops', 'cpu_seconds'} for one clip's forward pass."""
+    """{'frames', 'size', 'grid' (T', H', W'), 'tokens', 'gflops', 'cpu_seconds'} for one clip's forward pass."""
     s = _shape(config)
     frames = frames or s["frames"]
     tokens, gflops = forward_gflops(config, frames)
-    return {"frames": frames, "size": s["size"], "tokens": tokens, "gflops": round(gflops, 1),
+    grid = (frames // s["tubelet"], s["size"] // s["patch"], s["size"] // s["patch"])
+    return {"frames": frames, "size": s["size"], "grid": grid, "tokens": tokens, "gflops": round(gflops, 1),
             "cpu_seconds": round(gflops / gflops_per_s, 2)}
 
 

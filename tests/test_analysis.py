@@ -178,7 +178,8 @@ def test_a_map_too_slow_for_the_cpu_is_refused_before_it_starts():
     vit_l = VJEPA2Config(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, crop_size=224,
                          frames_per_clip=16)
     big = SimpleNamespace(name="vitl", wrapper=SimpleNamespace(device=torch.device("cpu"), config=vit_l))
-    assert forward_passes("occlusion", 1568, {}) == 1569 and forward_passes("rollout", 1568, {}) == 1
+    assert forward_passes("occlusion", (8, 14, 14), {}) == 1569 and forward_passes("rollout", (8, 14, 14), {}) == 1
+    assert forward_passes("feature_ablation", (8, 14, 14), {"cells": (1, 2, 2)}) == 8 * 7 * 7 + 1
     with pytest.raises(ValueError, match="occlusion' on vitl would take about .* min"):
         check_cost(big, "occlusion", {})
     check_cost(big, "rollout", {})                                     # one pass: allowed
@@ -224,16 +225,17 @@ def test_an_attribution_run_reports_its_passes_as_it_goes():
     attention(pair, clip, "occlusion", progress=lambda f, words: heard.append((f, words)))
     fractions = [f for f, _ in heard]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
-    total = model_clips("occlusion", 64, {})                            # the tiny grid: 4 x 4 x 4 tokens
+    total = model_clips("occlusion", (4, 4, 4), {})                     # the tiny grid: 4 x 4 x 4 tokens
     assert total == 65
     passes = [w for _, w in heard if "forward passes" in w]
     assert passes[-1].startswith(f"occlusion: mae-tiny, {total} of about {total} forward passes")
     assert any(f == 0.5 and "mae-tiny (2 of 2 models)" in w for f, w in heard)   # the second model starts half way
     assert len([w for w in passes if "jepa-tiny" in w]) > 1                      # several updates per model
-    for method, params in (("integrated_gradients", {"n_steps": 6}), ("smoothgrad", {"nt_samples": 2, "n_steps": 3})):
+    for method, params in (("integrated_gradients", {"n_steps": 6}), ("smoothgrad", {"nt_samples": 2, "n_steps": 3}),
+                           ("feature_ablation", {"cells": (1, 2, 2)})):
         heard.clear()
         attention({"jepa": pair["jepa"]}, clip, method, progress=lambda f, words: heard.append((f, words)), **params)
-        n = model_clips(method, 64, params)
+        n = model_clips(method, (4, 4, 4), params)
         assert [w for _, w in heard if "passes" in w][-1].startswith(f"{method}: jepa-tiny, {n} of about {n} forward")
 
 

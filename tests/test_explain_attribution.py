@@ -9,7 +9,7 @@ from torch import nn
 from builders import tiny_probe, tiny_wrapper
 from explain.attention_maps import METHODS, clip_map
 from explain.attribution.baseline import black_like
-from explain.attribution.feature_ablation import feature_ablation, group_mask
+from explain.attribution.feature_ablation import feature_ablation, group_mask, n_features
 from explain.attribution.integrated_gradients import integrated_gradients
 from explain.attribution.occlusion import occlusion
 from explain.attribution.pretext import jepa_loss_fn, mae_loss_fn, pretext_attribution
@@ -61,6 +61,9 @@ def test_feature_ablation_with_tubelet_mask_equals_occlusion():
     assert occ.abs().sum() > 0
     coarse = group_mask(x.shape, GRID, TUBELET, PATCH, cells=(4, 2, 2))   # 4 spatial quadrants over all time
     assert coarse.max().item() == 3 and coarse[0, 7, 0, 63, 0].item() == 2
+    assert n_features(GRID) == 64 and n_features(GRID, (4, 2, 2)) == 4
+    odd = group_mask((1, 16, 3, 112, 112), (8, 7, 7), 2, 16, cells=(1, 2, 2))  # the shipped grid: last regions 1 wide
+    assert odd.max().item() + 1 == n_features((8, 7, 7), (1, 2, 2)) == 128
 
 
 def test_integrated_gradients_is_exact_on_a_linear_function():

@@ -13,6 +13,7 @@ from echo.image_stats import fan_mask
 from explain.analysis.pair import LoadedModel
 from explain.analysis.window import ModelView, model_view
 from explain.attention_maps import EF_METHODS, TokenMap, clip_map
+from explain.attribution.feature_ablation import n_features
 from explain.focus import focus_scores, structure_mask, tracing_structures
 from explain.analysis.budget import check_budget
 from model_zoo.cost import estimate
@@ -55,12 +56,14 @@ def focus_of(token_map: TokenMap, view: ModelView) -> dict | None:
 GRADIENT_METHODS = ("integrated_gradients", "smoothgrad", "pretext")
 
 
-def model_clips(method: str, n_tokens: int, params: dict) -> int:
-    """About how many clips a method puts through the model (a progress bar's total)."""
+def model_clips(method: str, grid: tuple[int, int, int], params: dict) -> int:
+    """About how many clips a method puts through the model (a progress bar's total); grid (T', H', W')."""
     if method in ("rollout", "paper"):
         return 1
-    if method in ("occlusion", "feature_ablation"):
-        return n_tokens + 1                                          # the clip, then one per tubelet blacked out
+    if method == "occlusion":
+        return int(np.prod(grid)) + 1                                # the clip, then one per tubelet blacked out
+    if method == "feature_ablation":
+        return n_features(grid, params.get("cells", (1, 1, 1))) + 1  # the clip, then one per feature
     if method == "integrated_gradients":
         return params.get("n_steps", 16) + 4                         # the path, then EF at both ends twice
     if method == "smoothgrad":
@@ -68,14 +71,14 @@ def model_clips(method: str, n_tokens: int, params: dict) -> int:
     return 2 * params.get("n_masks", 2)                              # pretext: masks x (context + target)
 
 
-def forward_passes(method: str, n_tokens: int, params: dict) -> float:
+def forward_passes(method: str, grid: tuple[int, int, int], params: dict) -> float:
     """About how many forward(-and-backward) passes a method costs (backward counted as two forwards)."""
-    return model_clips(method, n_tokens, params) * (3 if method in GRADIENT_METHODS else 1)
+    return model_clips(method, grid, params) * (3 if method in GRADIENT_METHODS else 1)
 
 
 def check_cost(model: LoadedModel, method: str, params: dict) -> None:
     """Refuse a map that would run for many minutes on the CPU (a ViT-L's occlusion is hours)."""
-    check_budget(model, forward_passes(method, estimate(model.wrapper)["tokens"], params), f"'{method}'",
+    check_budget(model, forward_passes(method, estimate(model.wrapper)["grid"], params), f"'{method}'",
                  "use rollout or the paper mode, or load the model with fewer frames")
 
 
@@ -94,7 +97,7 @@ def attention(models: dict[str, LoadedModel], clip: Clip, method: str = "rollout
             raise ValueError(f"{m.name} has no EF probe, so '{method}' (an attribution of its EF) cannot run; "
                              "use 'rollout' with the mean read-out, 'paper' or 'pretext'.")
         on_clips = _counter(progress, k, len(models), m.name, method,
-                            model_clips(method, estimate(m.wrapper)["tokens"], params))
+                            model_clips(method, estimate(m.wrapper)["grid"], params))
         view = model_view(clip, *m.input_shape, beat=beat)
         tmap = clip_map(m.wrapper, view.x, method, probe=m.probe, on_clips=on_clips, **params)
         out[role] = AttentionResult(role, m.name, tmap, tmap.frames(view.frames.shape), view, focus_of(tmap, view))

@@ -6,6 +6,7 @@ also allows coarser groups: `cells` = (dt', dh, dw) tokens per feature.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from captum.attr import FeatureAblation
 
@@ -23,6 +24,11 @@ def group_mask(shape: tuple[int, ...], grid: tuple[int, int, int], tubelet: int,
     tt, hh, ww = ids // (h * w), ids // w % h, ids % w
     gh, gw = -(-h // cells[1]), -(-w // cells[2])
     return (tt // cells[0]) * gh * gw + (hh // cells[1]) * gw + ww // cells[2]
+
+
+def n_features(grid: tuple[int, int, int], cells: tuple[int, int, int] = (1, 1, 1)) -> int:
+    """How many features group_mask makes: the grid's tokens in (dt', dh, dw) blocks, the last ones smaller."""
+    return int(np.prod([-(-g // c) for g, c in zip(grid, cells)]))
 
 
 def feature_ablation(forward, x: torch.Tensor, grid: tuple[int, int, int], tubelet: int, patch: int,
