@@ -394,6 +394,8 @@ def test_an_integrated_gradients_map_whose_delta_outweighs_its_ef_change_is_call
     bad = shown({"convergence_delta": -1.08, "ef_change": 0.389, "n_steps": 16})
     assert bad.startswith("⚠️ Unreliable: the convergence delta (-1.08) is 2.8x the EF change")
     assert "Unreliable" not in shown({"convergence_delta": 0.05, "ef_change": 3.2, "n_steps": 16})
+    assert shown({"features": 128, "cells": [1, 2, 2]}) == ("regions blacked out: 128; blocks per region "
+                                                            "(time, rows, columns): 1 x 2 x 2")
 
 
 def test_each_attention_method_shows_exactly_the_controls_it_reads_and_says_what_it_weighs():

@@ -82,9 +82,12 @@ READOUT_WORDS = {"probe": "the EF probe's query", "token": "one query token", "m
 
 
 def _plain(value):
-    """A list of one value as that value, numbers to 3 significant digits."""
+    """A list of one value as that value, a longer one as 'a x b x c' (the sizes info reports), numbers to 3
+    significant digits."""
     if isinstance(value, list):
-        value = value[0] if len(value) == 1 else [_plain(v) for v in value]
+        if len(value) != 1:
+            return " x ".join(str(_plain(v)) for v in value)
+        value = value[0]
     return float(f"{value:.3g}") if isinstance(value, float) else value
 
 
