@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from echo.clip import Clip, ClipError
+from echo.provenance import fields_of, to_comment
 
 
 
@@ -31,11 +32,20 @@ def _clip(frames: np.ndarray | Clip, fps: float | None) -> Clip:
     return clip
 
 
+def _comment(frames: np.ndarray | Clip) -> str | None:
+    """A phantom clip's provenance for the video's comment tag (echo.provenance), else None."""
+    fields = fields_of(frames) if isinstance(frames, Clip) else None
+    return to_comment(fields) if fields else None
+
+
 def _encode(path: Path, clip: Clip, fmt: str, codec: str, pix_fmt: str, codec_options: dict,
-            container_options: dict) -> None:
-    """Encode every frame with PyAV; grey frames go in as 'gray', colour as 'rgb24'."""
+            container_options: dict, comment: str | None = None) -> None:
+    """Encode every frame with PyAV; grey frames go in as 'gray', colour as 'rgb24'; comment: the
+    container's comment tag, when given."""
     layout = "rgb24" if clip.is_rgb else "gray"
     with av.open(str(path), "w", format=fmt, options=container_options) as container:
+        if comment:
+            container.metadata["comment"] = comment
         stream = container.add_stream(codec, rate=Fraction(clip.fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = clip.width, clip.height, pix_fmt
         stream.options = codec_options
@@ -64,14 +74,14 @@ def write_mp4(path: str | os.PathLike, frames: np.ndarray | Clip, fps: float | N
     even = Clip(np.pad(clip.frames, pad), clip.fps)  # (T, H', W'[, 3]) with H', W' even
     return _write(path, lambda p: _encode(p, even, "mp4", "libx264", "yuv420p",
                                           {"crf": "18", "preset": "medium"},
-                                          {"movflags": "+faststart"}))
+                                          {"movflags": "+faststart"}, _comment(frames)))
 
 
 def write_avi(path: str | os.PathLike, frames: np.ndarray | Clip, fps: float | None = None) -> Path:
     """MJPEG AVI, the container and codec of EchoNet-Dynamic's videos, at near-lossless quality."""
     clip = _clip(frames, fps)
     return _write(path, lambda p: _encode(p, clip, "avi", "mjpeg", "yuvj420p",
-                                          {"qmin": "1", "qmax": "2"}, {}))
+                                          {"qmin": "1", "qmax": "2"}, {}, _comment(frames)))
 
 
 def strip_indices(n_frames: int, n: int) -> np.ndarray:
@@ -92,12 +102,8 @@ def write_npz(path: str | os.PathLike, clip: Clip) -> Path:
     """Compressed NPZ of the frames, fps, whatever ground truth the clip has and, for a phantom clip, its
     population, seed and any degradation (read back by read_clip, so an uploaded phantom clip is known as one)."""
     arrays = {"frames": clip.frames, "fps": np.float64(clip.fps)}
-    if clip.meta.get("phantom") and clip.meta.get("population") is not None:
-        arrays["phantom_population"] = np.asarray(str(clip.meta["population"]))   # a '<U' array, never a pickle
-        if clip.meta.get("seed") is not None:
-            arrays["phantom_seed"] = np.int64(clip.meta["seed"])
-        if clip.meta.get("degradation"):                                     # echo.degrade.compose's label
-            arrays["phantom_degradation"] = np.asarray(str(clip.meta["degradation"]))
+    for key, value in (fields_of(clip) or {}).items():          # a phantom clip's provenance (echo.provenance)
+        arrays[f"phantom_{key}"] = np.asarray(value)             # '<U' text or int64, never a pickle
     truth = clip.truth
     if truth is not None:
         for key in ("ef", "edv", "esv", "phase", "labels", "clean"):

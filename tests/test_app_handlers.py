@@ -172,6 +172,10 @@ def test_the_page_passes_a_pediatric_clips_population_and_the_dataset_views_proj
     upload = events.on_upload(str(write_npz(tmp_path / "child.npz", render_clip(4, "pediatric", n_frames=40, fps=50))))
     assert "A pediatric phantom clip." in upload[-1]
     assert "An adult phantom clip." in events.on_example("adult_normal")[-1]
+    from echo.examples import EXAMPLES_DIR                                 # the example's MP4 says so too
+    video = events.on_upload(str(EXAMPLES_DIR / "pediatric.mp4"))
+    assert "A pediatric phantom clip." in video[-1]
+    assert all("Real or unknown" not in card for card in events.on_predict(video[0], events.NO_MODELS))
     cards = events.on_predict(upload[0], events.NO_MODELS)
     assert all("zero-shot" in card and "Real or unknown clip" not in card for card in cards)
     write_echonet(tmp_path, [(f"c{s}", render_clip(s, "adult", n_frames=40, size=112, fps=50), "TEST", None)

@@ -6,7 +6,8 @@ from echo.clip import Clip, ClipError
 from echo.examples import EXAMPLES, EXAMPLES_DIR, load_example, render_example
 from echo.phantom import render_clip
 from echo.readers import read_clip
-from echo.writers import write_npz
+from echo.degrade import compose
+from echo.writers import write_avi, write_mp4, write_npz
 
 
 def test_npz_round_trip_keeps_frames_fps_and_truth(tmp_path):
@@ -31,13 +32,50 @@ def test_npz_keeps_a_phantom_clips_population_and_nothing_for_other_clips(tmp_pa
     assert "degradation" not in read_clip(EXAMPLES_DIR / "adult_normal.npz").meta
 
 
+@pytest.mark.parametrize("writer", [write_mp4, write_avi])
+def test_a_video_of_a_phantom_clip_carries_its_provenance_in_its_comment_tag(tmp_path, writer):
+    clip = compose(render_clip(5, "pediatric", n_frames=8, fps=40), [("shadow", 0.5)], seed=1)
+    back = read_clip(writer(tmp_path / f"child.{writer.__name__[-3:]}", clip))
+    assert {k: back.meta.get(k) for k in ("phantom", "population", "seed", "degradation")} == {
+        "phantom": True, "population": "pediatric", "seed": 5, "degradation": "shadow 0.50"}
+    bare = read_clip(writer(tmp_path / f"bare.{writer.__name__[-3:]}", clip.frames, 40))   # pixels alone: unknown
+    assert "phantom" not in bare.meta and "population" not in bare.meta
+    for name in EXAMPLES:                       # the shipped example videos too
+        assert read_clip(EXAMPLES_DIR / f"{name}.mp4").meta["population"] == EXAMPLES[name][2]
+
+
+@pytest.mark.parametrize("comment, message", [
+    ('echolens-phantom {"population": "martian"}', "population 'martian', not one of adult, pediatric"),
+    ("echolens-phantom {not json", "EchoLens phantom comment that cannot be read"),
+    ('echolens-phantom {"population": "adult", "seed": "7"}', "not one whole number"),
+])
+def test_a_video_whose_phantom_comment_makes_no_sense_is_refused_and_other_comments_are_ignored(
+        tmp_path, comment, message):
+    import av
+
+    def video(path, text):
+        with av.open(str(path), "w", format="mp4") as out:
+            out.metadata["comment"] = text
+            stream = out.add_stream("libx264", rate=25)
+            stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+            for _ in range(3):
+                out.mux(stream.encode(av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")))
+            out.mux(stream.encode())
+        return path
+    with pytest.raises(ClipError, match=message):
+        read_clip(video(tmp_path / "bad.mp4", comment))
+    assert "phantom" not in read_clip(video(tmp_path / "other.mp4", "exported by a scanner")).meta
+
+
 @pytest.mark.parametrize("entries, message", [
     ({"phantom_population": np.asarray("martian")}, "not one of adult, pediatric"),
     ({"phantom_population": np.asarray([1.0])}, "not one of adult, pediatric"),
     ({"phantom_population": np.asarray("adult"), "phantom_seed": np.asarray(2.5)}, "not one whole number"),
     ({"phantom_seed": np.asarray(3)}, "without a 'phantom_population'"),
     ({"phantom_degradation": np.asarray("shadow 1.00")}, "'phantom_degradation' entry without a 'phantom_population'"),
-    ({"phantom_population": np.asarray("adult"), "phantom_degradation": np.asarray([1, 2])}, "not one short text"),
+    ({"phantom_population": np.asarray("adult"), "phantom_degradation": np.asarray([1, 2])},
+     "'phantom_degradation' entry that is not one value"),
+    ({"phantom_population": np.asarray("adult"), "phantom_degradation": np.asarray("x" * 300)}, "not one short text"),
 ])
 def test_npz_provenance_that_makes_no_sense_is_refused(tmp_path, entries, message):
     np.savez(tmp_path / "p.npz", frames=np.zeros((5, 16, 16), np.uint8), **entries)

@@ -20,7 +20,7 @@ import numpy as np
 
 from echo import limits
 from echo.clip import Clip, ClipError, GroundTruth
-from echo.phantom.params import POPULATIONS
+from echo.provenance import checked
 from echo.readers.common import finish
 
 _LAYOUTS = "(frames, height, width) or (frames, height, width, 3)"
@@ -112,30 +112,20 @@ PROVENANCE_KEYS = ("phantom_population", "phantom_seed", "phantom_degradation")
 
 
 def _npz_provenance(archive, name: str) -> dict:
-    """{} for a clip of unknown origin; for a phantom clip the meta echo.phantom gives it (phantom, population,
-    seed; degradation, as echo.degrade labels it), so the app treats the upload as the phantom clip it is (no
-    'Real clip' warning; a pediatric clip is called zero-shot; a degraded one is said to be)."""
-    if "phantom_population" not in archive.files:
-        for key in PROVENANCE_KEYS[1:]:
-            if key in archive.files:
-                raise ClipError(f"'{name}' has a '{key}' entry without a 'phantom_population' one.")
+    """{} for a clip of unknown origin; for a phantom clip the meta echo.phantom gave it, read back through
+    echo.provenance (population, seed, degradation: each entry one value, checked there)."""
+    present = [k for k in PROVENANCE_KEYS if k in archive.files]
+    if not present:
         return {}
-    population = archive["phantom_population"]
-    population = str(population.reshape(())) if population.size == 1 and population.dtype.kind == "U" else None
-    if population not in POPULATIONS:
-        raise ClipError(f"'{name}' has a 'phantom_population' entry that is not one of {', '.join(POPULATIONS)}.")
-    meta = {"phantom": True, "population": population}
-    if "phantom_seed" in archive.files:
-        seed = archive["phantom_seed"]
-        if seed.size != 1 or seed.dtype.kind not in "iu":
-            raise ClipError(f"'{name}' has a 'phantom_seed' entry that is not one whole number.")
-        meta["seed"] = int(seed.reshape(()))
-    if "phantom_degradation" in archive.files:
-        label = archive["phantom_degradation"]
-        if label.size != 1 or label.dtype.kind != "U" or len(str(label.reshape(()))) > 200:
-            raise ClipError(f"'{name}' has a 'phantom_degradation' entry that is not one short text.")
-        meta["degradation"] = str(label.reshape(()))
-    return meta
+    if "phantom_population" not in present:
+        raise ClipError(f"'{name}' has a '{present[0]}' entry without a 'phantom_population' one.")
+    fields = {}
+    for key in present:
+        value = archive[key]
+        if value.size != 1 or value.dtype.hasobject:
+            raise ClipError(f"'{name}' has a '{key}' entry that is not one value.")
+        fields[key.removeprefix("phantom_")] = value.reshape(()).item()    # str, int or float
+    return checked(fields, name)
 
 
 def _npz_truth(archive, shape: tuple[int, int, int], name: str) -> GroundTruth | None:

@@ -13,6 +13,7 @@ import numpy as np
 
 from echo import limits
 from echo.clip import Clip, ClipError
+from echo.provenance import from_comment
 from echo.readers.common import finish
 
 _FORMATS = {"avi": "AVI", "mp4": "MP4"}
@@ -100,7 +101,8 @@ def read_video(path: Path, kind: str, rescale: bool) -> Clip:
                 limits.check_clip_bytes(len(frames), frame.height, frame.width, 3, name)
         except av.FFmpegError as exc:
             raise damaged from exc
-        meta = {"codec": stream.codec_context.name}
+        meta = {"codec": stream.codec_context.name,
+                **from_comment(container.metadata.get("comment"), name)}        # a phantom clip's provenance
         fps = _frame_rate(stream)
     pixels = np.stack(frames) if frames else np.zeros((0, 1, 1), np.uint8)  # (T, H, W, 3)
     return finish(pixels, fps, path, fmt, meta, rescale)
