@@ -159,9 +159,9 @@ def _attention_tab(clip_key, model_state) -> tuple[list, gr.Slider, gr.Slider]:
     method.change(events.on_method, [method], [*controls, method_words], api_name="attention_controls", queue=False)
     run.click(events.on_attention, [clip_key, model_state, method, *controls, frame], [*videos, *captions, *images, shown],
               api_name="attention", **HEAVY)
-    frame.release(events.on_scrub, [clip_key, model_state, shown, frame], images, api_name="scrub", **HEAVY)
-    frame.input(events.on_scrub, [clip_key, model_state, shown, frame], images, trigger_mode="always_last",
-                **HEAVY)                                 # a frame typed into its box (release: only a drag)
+    # input: every drag step and every frame typed into its box, the latest one run (release missed typing)
+    frame.input(events.on_scrub, [clip_key, model_state, shown, frame], images, api_name="scrub",
+                trigger_mode="always_last", **HEAVY)
     return [*videos, *captions, *images, shown], controls[2], frame
 
 

@@ -79,6 +79,8 @@ def test_the_ood_check_writes_its_rates_beside_the_reference_and_names_a_model_w
     (folder / "ood.json").unlink()
     with pytest.raises(SystemExit, match="has no ood.json: fit one first"):
         main(["--check", "--models", str(folder), "--n-check", "2"])
+    with pytest.raises(SystemExit, match="is a checkpoint file, not a model folder"):
+        main(["--check", "--models", str(folder / "model.safetensors"), "--n-check", "2"])
 
 
 def test_flag_rates_count_the_clips_a_reference_calls_out_of_distribution(shipped_pair):

@@ -135,7 +135,7 @@ def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot
     # both EFs at a glance, each beside the benchmark's error of its view (mean over probe seeds), before the words
     results = shipped_pair["jepa"].wrapper.card["results"]
     table = card.split("\n\n")[2]
-    assert card.split("\n\n")[1] == "### jepa-small" and table.startswith("| probe | EF | error | phantom test MAE |")
+    assert card.split("\n\n")[1] == "### jepa-small" and table.startswith("| probe | EF | error | benchmark test MAE (mean of probe seeds) |")
     assert f"| attentive (the issue's) | 40.0% | -20.0 | {results['clean']['mae']:.2f} ± " in table
     assert f"| beat view | 62.5% | +2.5 | {results['beat_probe']['clean']['mae']:.2f} ± " in table
     assert "| probe |" not in predictions.prediction_card(dataclasses.replace(p, ef_beat=None), 60.0, shipped_pair["jepa"])
@@ -152,8 +152,8 @@ def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot
                                                                                  flag_rates=rates))
     within = dict(ood, percentile=50.0, out_of_distribution=False)
     card = predictions.prediction_card(dataclasses.replace(close, ood=within), None, checked)
-    assert ("flags 5% of 100 adult phantom test clips, 23% of pediatric ones" in card and "40% of strongly "
-            "shadowed ones: 'within' does not rule out a shift." in card)
+    assert ("flags 5% of 100 adult phantom test clips, 23% of pediatric ones (a population the models never saw), "
+            "0% of deeply attenuated ones, 40% of strongly shadowed ones: 'within' does not rule out a shift." in card)
     outside = predictions.prediction_card(dataclasses.replace(close, ood=ood), None, checked)
     assert "strongly shadowed ones." in outside and "rule out" not in outside
     unchecked = dataclasses.replace(checked, ood=dataclasses.replace(checked.ood, flag_rates=None))
@@ -395,9 +395,17 @@ def test_an_integrated_gradients_map_whose_delta_outweighs_its_ef_change_is_call
     from types import SimpleNamespace
     from app.views import attention
     shown = lambda info: attention.info_markdown(SimpleNamespace(token_map=SimpleNamespace(info=info)))
-    bad = shown({"convergence_delta": -1.08, "ef_change": 0.389, "n_steps": 16})
+    bad = shown({"convergence_delta": [-1.08], "ef_change": [0.389], "n_steps": 16})    # one value per clip, as IG gives
     assert bad.startswith("⚠️ Unreliable: the convergence delta (-1.08) is 2.8x the EF change")
-    assert "Unreliable" not in shown({"convergence_delta": 0.05, "ef_change": 3.2, "n_steps": 16})
+    assert "Unreliable" not in shown({"convergence_delta": [0.05], "ef_change": [3.2], "n_steps": 16})
+    # and as a real run reports them
+    from builders import tiny_probe, tiny_wrapper
+    from explain.attention_maps import clip_map
+    wrapper = tiny_wrapper("mae")
+    x = torch.randn(1, wrapper.grid[0] * wrapper.tubelet, 3, wrapper.grid[1] * wrapper.patch, wrapper.grid[2] * wrapper.patch)
+    real = clip_map(wrapper, x, "integrated_gradients", probe=tiny_probe(), n_steps=1).info
+    ratio = abs(real["convergence_delta"][0]) / abs(real["ef_change"][0])
+    assert ("Unreliable" in shown(real)) == (ratio > 0.5)
     assert shown({"features": 128, "cells": [1, 2, 2]}) == ("regions blacked out: 128; blocks per region "
                                                             "(time, rows, columns): 1 x 2 x 2")
 
@@ -437,10 +445,11 @@ def test_the_page_wires_the_attention_run_its_scrubber_and_its_controls(example)
     assert words.startswith("**Paper mode**")
     *occlusion, words = fns["attention_controls"]("occlusion")
     assert [u["visible"] for u in occlusion] == [False] * 7 and "blacked out in turn" in words
-    # a frame typed into the scrubber's box (an 'input' event, which a drag's 'release' does not cover)
+    # the scrubber follows every drag step and a frame typed into its box: 'input' (not 'release', which missed
+    # typing), one event, the latest run
     from app import events
-    typed = next(f for f in build().fns.values() if f.fn is events.on_scrub and f.api_name != "scrub")
-    assert [t[1] for t in typed.targets] == ["input"]
+    scrubs = [f for f in build().fns.values() if f.fn is events.on_scrub]
+    assert len(scrubs) == 1 and [t[1] for t in scrubs[0].targets] == ["input"]
 
 
 def test_cycle_view_draws_both_trajectories_with_their_numbers(example, shipped_pair):
@@ -482,7 +491,7 @@ def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair)
     assert shown.summary_md.count("(beat view ") == 2
     assert all(Path(p).is_file() for p in shown.downloads) and "**1 clips**" in shown.summary_md
     assert shown.summary_md.count("clips out of distribution") == 2 and "learned from a simulated phantom" in shown.summary_md
-    assert shown.summary_md.count("(the check flags ") == 2 and "of 100 adult phantom test clips" in shown.summary_md
+    assert shown.summary_md.count("; the check flags ") == 2 and "of 100 adult phantom test clips" in shown.summary_md
     with pytest.raises(ValueError, match="Upload some clips"):
         audit.run(None, "  ", shipped_pair)
     with pytest.raises(ValueError, match="Both uploaded files and a folder were given"):
@@ -525,6 +534,9 @@ def test_evidence_plots_every_committed_recipe_and_names_a_bad_file(monkeypatch,
     shipped = json.loads(evidence.RESULTS.read_text())["models"]
     assert list(ringed.text) == ["jepa-small", "mae-small"] and "ringed points are the shipped pair" in caption
     assert list(ringed.x) == [shipped[n]["clean"]["mae"] for n in ringed.text]
+    monkeypatch.setattr(evidence, "RESULTS", tmp_path / "none.json")           # no shipped table: no ring, no claim
+    fig, caption = evidence.recipes_figure()
+    assert fig is not None and not any(t.name.startswith("shipped") for t in fig.data) and "ringed" not in caption
     (tmp_path / "broken_results.json").write_text("{")
     monkeypatch.setattr(scoreboard, "EXPERIMENTS", tmp_path)
     fig, caption = evidence.recipes_figure()

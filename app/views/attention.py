@@ -16,8 +16,8 @@ CAPTION = ("Warmer and more opaque = more weight in the model's view of the clip
 # what each method's map shows, in words (the page shows the chosen method's under its controls)
 METHOD_WORDS = {
     "rollout": "**Attention rollout**: attention followed through every layer, read out by the EF probe's query "
-               "or the mean over all tokens: where the model gathers information from. No EF is involved "
-               "beyond the probe's query.",
+               "or the mean over all tokens (in Python also one token's): where the model gathers information "
+               "from. No EF is involved beyond the probe's query.",
     "paper": "**Paper mode** (the EchoJEPA figure): one layer's attention, its most peaked head only: a sharper, "
              "less complete picture than the rollout.",
     "occlusion": "**Occlusion** (Captum): each 2-frame x 16 px block blacked out in turn; the map is how far the "
@@ -102,11 +102,11 @@ def info_markdown(r: AttentionResult, asked_readout: str | None = None) -> str:
     if isinstance(info.get("hidden_share"), float):
         info["hidden_share"] = f"{info['hidden_share']:.0%}"
     words = "; ".join(f"{INFO_LABELS.get(k, k)}: {_plain(v)}" for k, v in info.items())
-    delta, change = info.get("convergence_delta"), info.get("ef_change")
+    delta, change = (_plain(info.get(k)) for k in ("convergence_delta", "ef_change"))   # one value per clip
     if isinstance(delta, float) and isinstance(change, float) and abs(delta) > 0.5 * abs(change):
         words = (f"⚠️ Unreliable: the convergence delta ({delta:+.2f}) is {abs(delta) / max(abs(change), 1e-9):.1f}x "
-                 f"the EF change it should add up to ({change:+.2f}); raise the steps before reading this map. "
-                 + words)
+                 f"the EF change it should add up to ({change:+.2f}; trusted below half of it); raise the steps "
+                 "before reading this map. " + words)
     return words
 
 

@@ -71,7 +71,7 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
         focus = "n/a" if s["mean_focus_ratio"] is None else f"{s['mean_focus_ratio']:.2f}"
         ood = ("out-of-distribution check n/a (no reference of phantom embeddings for this model)"
                if s["out_of_distribution"] is None else f"{s['out_of_distribution']} clips out of distribution"
-               + (f" (the check {words})" if (words := flag_rate_words(pair[role].ood.flag_rates)) else ""))
+               + (f"; the check {words}" if (words := flag_rate_words(pair[role].ood.flag_rates)) else ""))
         lines.append(f"- {pair[role].name}: EF MAE {mae} over clips with a true EF; mean |EF change| under the "
                      f"benchmark degradations {sens}; rollout focus ratio {focus} (mean read-out, clips with anatomy "
                      f"labels); {ood}.")

@@ -38,12 +38,24 @@ def recipes_figure():
     """(figure or None, caption): every committed evaluation's JEPA and MAE rows, clean EF against
     relative degradation (model_zoo.experiments.scoreboard); a message instead where they cannot be read."""
     try:
-        shipped = json.loads(RESULTS.read_text())["models"] if RESULTS.is_file() else None
-        fig, caption = scoreboard_figure(committed_rows(("jepa", "mae", "random", "pixels")), shipped)
-        return fig, f"**Every recipe tried.** {caption} The ringed points are the shipped pair the app runs."
+        fig, caption = scoreboard_figure(committed_rows(("jepa", "mae", "random", "pixels")), _shipped_models())
+        ringed = any(t.name.startswith("shipped") for t in fig.data)
+        return fig, f"**Every recipe tried.** {caption}" + (" The ringed points are the shipped pair the app runs."
+                                                           if ringed else "")
     except (OSError, ValueError, KeyError) as e:
         return None, (f"The recipes' results could not be read ({type(e).__name__}: {e}); "
                       "`python -m model_zoo.experiments.scoreboard` names the file.")
+
+
+def _shipped_models() -> dict:
+    """model_zoo/results.json's models that can be placed on the recipes plot; {} where it cannot be read (the
+    evidence table says why), so the plot of every recipe still shows."""
+    try:
+        models = json.loads(RESULTS.read_text())["models"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {n: m for n, m in models.items() if isinstance(m, dict) and isinstance(m.get("clean"), dict)
+            and isinstance(m["clean"].get("mae"), (int, float)) and isinstance(m.get("mean_rel_degradation_pct"), (int, float))}
 
 
 def card_markdown(model: LoadedModel) -> str:

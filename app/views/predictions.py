@@ -87,7 +87,7 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
         lines.append("A pediatric clip: the probes learned from adult clips only, so this is zero-shot (the "
                      "benchmark's pediatric column says how far off they run).")
     if degradation and (p.ef is not None or p.ef_beat is not None):
-        lines.append(f"⚠️ A degraded clip ({degradation}): the recorded errors above are for clean clips; the "
+        lines.append(f"⚠️ A degraded clip ({degradation}): the recorded errors on this card are for clean clips; the "
                      "benchmark's degraded columns and the degradation lab say how far each model moves.")
     if p.ef_beat is not None:
         beat_mae = _test_mae(model and model.beat_probe, results.get("beat_probe"))
@@ -115,7 +115,7 @@ def _at_a_glance(p: Prediction, truth: float | None, results: dict) -> str:
     the probe that reads EF better on the phantom is seen before the words; '' with fewer than two probes."""
     if p.ef is None or p.ef_beat is None:
         return ""
-    rows = ["| probe | EF | error | phantom test MAE |", "|---|---|---|---|"]
+    rows = ["| probe | EF | error | benchmark test MAE (mean of probe seeds) |", "|---|---|---|---|"]
     for name, ef, bench in (("attentive (the issue's)", p.ef, results),
                             ("beat view", p.ef_beat, results.get("beat_probe"))):
         clean = (bench or {}).get("clean") or {}

@@ -122,7 +122,7 @@ def _npz_provenance(archive, name: str) -> dict:
     fields = {}
     for key in present:
         value = archive[key]
-        if value.size != 1 or value.dtype.hasobject:
+        if value.size != 1:                          # (an object array never loads: allow_pickle=False)
             raise ClipError(f"'{name}' has a '{key}' entry that is not one value.")
         fields[key.removeprefix("phantom_")] = value.reshape(()).item()    # str, int or float
     return checked(fields, name)

@@ -88,9 +88,10 @@ def flag_rate_words(rates: dict | None) -> str:
     if not rates:
         return ""
     pct = lambda k: f"{100 * rates[k]:.0f}%"
-    shadow = f" and {pct('shadow_high')} of strongly shadowed ones" if "shadow_high" in rates else ""
+    degraded = [f"{pct(k)} of {words}" for k, words in (("depth_attenuation_2.15", "deeply attenuated ones"),
+                                                         ("shadow_high", "strongly shadowed ones")) if k in rates]
     return (f"flags {pct('adult')} of {rates['n']} adult phantom test clips, {pct('pediatric')} of pediatric ones "
-            f"(a population the models never saw){shadow}")
+            "(a population the models never saw)" + "".join(f", {d}" for d in degraded))
 
 
 def flag_rates(model, n: int = CHECK_CLIPS, conditions: tuple[str, ...] = CHECK_CONDITIONS) -> dict:
@@ -162,12 +163,16 @@ def _check(names: list[str], n: int) -> None:
     print("| model | clips each | adult test | pediatric | " + " | ".join(CHECK_CONDITIONS) + " |")
     print("|---|---|---|---|" + "---|" * len(CHECK_CONDITIONS))
     for name in names:
-        model = load_model(name, describe(resolve(name)[0])["family"], "cpu")     # its family's column
-        ref = load_reference(model.folder)          # as on disk now, not as the load cache may hold it
+        folder = resolve(name)[0]
+        if not folder.is_dir():
+            raise SystemExit(f"{name} is a checkpoint file, not a model folder: the check reads and writes the "
+                             f"{OOD_FILE} beside a model.")
+        ref = load_reference(folder)                     # as on disk now, not as the load cache may hold it
         if ref is None:
             raise SystemExit(f"{name} has no {OOD_FILE}: fit one first (--fit).")
+        model = load_model(name, describe(folder)["family"], "cpu")               # its family's column
         rates = flag_rates(replace(model, ood=ref), n)
-        save_reference(replace(ref, flag_rates=rates), model.folder)
+        save_reference(replace(ref, flag_rates=rates), folder)
         shares = " | ".join(f"{100 * rates[k]:.0f}%" for k in ("adult", "pediatric", *CHECK_CONDITIONS))
         print(f"| {name} | {n} | {shares} |")
 
