@@ -152,10 +152,10 @@ def _attention_tab(clip_key, model_state) -> tuple[list, gr.Slider, gr.Slider]:
     with gr.Row():
         captions = [gr.Markdown(elem_id=f"att-focus-{r}") for r in ROLES]
     frame = gr.Slider(0, 15, value=0, step=1, label="Frame of the models' view (scrubber)",
-                      info="moves through the maps shown above")
+                      info="moves through the maps shown above", elem_id="att-scrubber")
     shown = gr.State(None)     # the settings of the maps shown above: the scrubber follows them
     with gr.Row():
-        images = [gr.Image(label=f"{r.upper()} at this frame", type="numpy") for r in ROLES]
+        images = [gr.Image(label=f"{r.upper()} at this frame", type="numpy", elem_id=f"att-frame-{r}") for r in ROLES]
     method.change(events.on_method, [method], [*controls, method_words], api_name="attention_controls", queue=False)
     run.click(events.on_attention, [clip_key, model_state, method, *controls, frame], [*videos, *captions, *images, shown],
               api_name="attention", **HEAVY)

@@ -69,6 +69,12 @@ def test_attention_overlays_play_and_show_focus(page):
     page.locator("#attention-run").click()
     page.locator("#att-focus-jepa").get_by_text("focus ratio", exact=False).first.wait_for()
     assert video_plays(page, "#att-video-jepa") and video_plays(page, "#att-video-mae")
+    # a frame typed into the scrubber's box shows that frame's maps
+    first = page.locator("#att-frame-jepa img").get_attribute("src")
+    page.locator("#att-scrubber input[type=number]").fill("10")
+    page.locator("#att-scrubber input[type=number]").press("Enter")
+    page.wait_for_function("s => { const i = document.querySelector('#att-frame-jepa img'); return i && i.src !== s; }",
+                           arg=first)
     shot(page, "attention")
 
 
