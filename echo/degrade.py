@@ -179,11 +179,16 @@ def degrade(clip: Clip, name: str, severity: float = 0.5, seed: int = 0) -> Clip
 
 
 def compose(clip: Clip, steps: list[tuple[str, float]], seed: int = 0) -> Clip:
-    """Apply degradations in order, each with its own seeded stream; pixels outside the sector stay."""
+    """Apply degradations in order, each with its own seeded stream; pixels outside the sector stay. A step at
+    severity 0 is no step (some degradations' mildest setting still changes pixels: 0 means the clean clip,
+    as the severity sweep's axis says); with none left the clip comes back as it is."""
     for name, severity in steps:
         check_degradation(name)
         if not 0.0 <= severity <= 1.0:
             raise ClipError(f"Degradation severity must lie between 0 and 1; got {severity}.")
+    steps = [(name, severity) for name, severity in steps if severity > 0]
+    if not steps:
+        return clip
     mask = sector_mask(clip)
     frames = clip.gray().astype(np.float32)
     for name, severity in steps:

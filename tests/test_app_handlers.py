@@ -185,6 +185,8 @@ def test_the_page_passes_a_pediatric_clips_population_and_the_dataset_views_proj
 
 
 def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair):
+    _, nothing = degradation.apply_one(example.key, shipped_pair, "shadow", 0.0)   # severity 0: the clean clip
+    assert nothing.count("| +0.0 |") == 4 and "severity 0.00" in nothing
     video, table = degradation.apply_one(example.key, shipped_pair, "shadow", 0.8)
     for row in [r for r in table.splitlines() if r.count("%") == 2]:      # | name | probe | clean | degraded | change |
         clean, bad, change = (float(c.strip().rstrip("%")) for c in row.strip("|").split("|")[2:5])

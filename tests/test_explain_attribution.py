@@ -11,6 +11,7 @@ from explain.attention_maps import METHODS, clip_map
 from explain.attribution.baseline import black_like
 from explain.attribution.feature_ablation import feature_ablation, group_mask, n_features
 from explain.attribution.integrated_gradients import integrated_gradients
+from explain.attribution.noise_tunnel import smoothgrad_ig
 from explain.attribution.occlusion import occlusion
 from explain.attribution.pretext import jepa_loss_fn, mae_loss_fn, pretext_attribution
 from explain.ef_forward import EFForward
@@ -73,6 +74,19 @@ def test_integrated_gradients_is_exact_on_a_linear_function():
     assert torch.allclose(attr, w * (x - black_like(x)), atol=1e-4)
     assert abs(info["convergence_delta"][0]) < 1e-2
     assert info["ef_change"][0] == pytest.approx(float((w * (x - black_like(x))).sum()), rel=1e-4)
+
+
+def test_smoothgrad_reports_its_integrals_convergence_as_integrated_gradients_does():
+    """Linear EF: every noisy copy's integral is exact, so the delta is ~0 and the EF change is what the
+    averaged attributions add up to; a bumpy EF at one step leaves a delta the page can flag."""
+    x = clip()
+    w = torch.randn(x.shape, generator=torch.Generator().manual_seed(3))
+    torch.manual_seed(0)
+    attr, info = smoothgrad_ig(Linear(w), x, nt_samples=3, n_steps=4)
+    assert info["convergence_delta"][0] < 1e-2 and info["ef_change"][0] == pytest.approx(float(attr.sum()), rel=1e-3)
+    torch.manual_seed(0)
+    _, bumpy = smoothgrad_ig(EFForward(tiny_wrapper("mae"), tiny_probe()), x, nt_samples=2, n_steps=1)
+    assert bumpy["convergence_delta"][0] > 0 and len(bumpy["ef_change"]) == 1
 
 
 def test_pretext_losses_equal_the_training_losses():

@@ -56,7 +56,7 @@ def severity_sweep(models: dict[str, LoadedModel], clip: Clip, name: str,
     efs, beat_efs, cropped = {role: [] for role in models}, {role: [] for role in models}, crop_to_sector(clip)
     beat = beat_frames(cropped)
     for s in severities:
-        preds = predict(models, cropped if s == 0 else degrade(cropped, name, s, seed=seed), beat=beat)
+        preds = predict(models, degrade(cropped, name, s, seed=seed), beat=beat)      # severity 0: the clean clip
         for role, p in preds.items():
             efs[role].append(p.ef)
             beat_efs[role].append(p.ef_beat)
