@@ -135,10 +135,15 @@ def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot
     # both EFs at a glance, each beside the benchmark's error of its view (mean over probe seeds), before the words
     results = shipped_pair["jepa"].wrapper.card["results"]
     table = card.split("\n\n")[2]
-    assert card.split("\n\n")[1] == "### jepa-small" and table.startswith("| probe | EF | error | benchmark test MAE (mean of probe seeds) |")
+    assert card.split("\n\n")[1] == "### jepa-small" and table.startswith(
+        "| probe | EF | error | benchmark test MAE (adult clips, mean of probe seeds) |")
     assert f"| attentive (the issue's) | 40.0% | -20.0 | {results['clean']['mae']:.2f} ± " in table
     assert f"| beat view | 62.5% | +2.5 | {results['beat_probe']['clean']['mae']:.2f} ± " in table
     assert "| probe |" not in predictions.prediction_card(dataclasses.replace(p, ef_beat=None), 60.0, shipped_pair["jepa"])
+    child = predictions.prediction_card(apart, 60.0, shipped_pair["jepa"], "pediatric")   # zero-shot: its own figures
+    assert "benchmark pediatric MAE (zero-shot, mean of probe seeds)" in child
+    assert f"| beat view | 62.5% | +2.5 | {results['beat_probe']['pediatric']['mae']:.2f} ± " in child
+    assert child.index("Beat view **EF") < child.index("A pediatric clip")
     close = dataclasses.replace(p, ef=58.0, ef_beat=62.5)
     assert "disagree" not in predictions.prediction_card(close, 60.0, shipped_pair["jepa"])
     assert "zero-shot" in predictions.prediction_card(close, 60.0, shipped_pair["jepa"], "pediatric")

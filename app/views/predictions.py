@@ -82,10 +82,7 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     if p.ef is not None and p.ef_beat is not None and abs(p.ef - p.ef_beat) > DISAGREE_POINTS:
         lines.append(f"⚠️ Its two probes disagree by {abs(p.ef - p.ef_beat):.0f} EF points ({p.ef:.1f}% against "
                      f"{p.ef_beat:.1f}%): read neither alone.")
-    lines += [f"### {p.name}", *filter(None, [_at_a_glance(p, truth, results)]), head]
-    if population == "pediatric" and p.ef is not None:
-        lines.append("A pediatric clip: the probes learned from adult clips only, so this is zero-shot (the "
-                     "benchmark's pediatric column says how far off they run).")
+    lines += [f"### {p.name}", *filter(None, [_at_a_glance(p, truth, results, population)]), head]
     if degradation and (p.ef is not None or p.ef_beat is not None):
         lines.append(f"⚠️ A degraded clip ({degradation}): the recorded errors on this card are for clean clips; the "
                      "benchmark's degraded columns and the degradation lab say how far each model moves.")
@@ -93,6 +90,9 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
         beat_mae = _test_mae(model and model.beat_probe, results.get("beat_probe"))
         lines.append(f"Beat view **EF {p.ef_beat:.1f}%**{err(p.ef_beat)}: the same probe given each token "
                      f"beside its change over the beat{beat_mae}.{band(model, BEAT_PROBE, p.ef_beat)}")
+    if population == "pediatric" and (p.ef is not None or p.ef_beat is not None):
+        lines.append("A pediatric clip: the probes learned from adult clips only, so this is zero-shot; the "
+                     "table gives the benchmark's pediatric errors, the words above the adult ones.")
     if truth is not None:
         lines.append(f"Ground truth: {truth:.1f}%")
     if p.ood is not None:
@@ -110,15 +110,18 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     return "\n\n".join(lines)
 
 
-def _at_a_glance(p: Prediction, truth: float | None, results: dict) -> str:
-    """Both probes' EFs in one small table, each beside its benchmark error (the mean over probe seeds), so
-    the probe that reads EF better on the phantom is seen before the words; '' with fewer than two probes."""
+def _at_a_glance(p: Prediction, truth: float | None, results: dict, population: str | None = None) -> str:
+    """Both probes' EFs in one small table, each beside its benchmark error (the mean over probe seeds; for a
+    pediatric clip the benchmark's zero-shot pediatric error), so the probe that reads EF better on such
+    clips is seen before the words; '' with fewer than two probes."""
     if p.ef is None or p.ef_beat is None:
         return ""
-    rows = ["| probe | EF | error | benchmark test MAE (mean of probe seeds) |", "|---|---|---|---|"]
+    split = "pediatric" if population == "pediatric" else "clean"
+    column = "benchmark pediatric MAE (zero-shot" if split == "pediatric" else "benchmark test MAE (adult clips"
+    rows = [f"| probe | EF | error | {column}, mean of probe seeds) |", "|---|---|---|---|"]
     for name, ef, bench in (("attentive (the issue's)", p.ef, results),
                             ("beat view", p.ef_beat, results.get("beat_probe"))):
-        clean = (bench or {}).get("clean") or {}
+        clean = (bench or {}).get(split) or {}
         mae = plus_minus(clean["mae"], clean.get("mae_std")) if clean.get("mae") is not None else "n/a"
         error = f"{ef - truth:+.1f}" if truth is not None else "n/a"
         rows.append(f"| {name} | {ef:.1f}% | {error} | {mae} |")
