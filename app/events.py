@@ -105,6 +105,12 @@ def on_degrade(key, state, name, sev, progress=gr.Progress()):
     return degradation.apply_one(key, pair_of(state), name, sev)
 
 
+def on_degradation_setting():
+    """Another degradation or severity chosen: clear the copy, its table and its maps (they were the old one's;
+    the sweep plot keeps its own title)."""
+    return [None, "", *(None for _ in ROLES), *("" for _ in ROLES)]
+
+
 @shows_errors
 def on_degraded_attention(key, state, name, sev, progress=gr.Progress()):
     progress(0.1, desc=f"Rollout on the clip under {name}")

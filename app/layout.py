@@ -204,6 +204,8 @@ def _degradation_tab(clip_key, model_state) -> list:
     attend.click(events.on_degraded_attention, [clip_key, model_state, name, severity], [*maps, *captions],
                  api_name="degraded_attention", **HEAVY)
     sweep.click(events.on_sweep, [clip_key, model_state, name], [sweep_plot], api_name="sweep", **HEAVY)
+    for setting in (name, severity):         # results of another setting must not sit beside this one's name
+        setting.input(events.on_degradation_setting, None, [video, numbers, *maps, *captions], queue=False)
     return [video, numbers, sweep_plot, *maps, *captions]
 
 

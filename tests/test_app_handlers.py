@@ -459,6 +459,17 @@ def test_the_page_wires_the_attention_run_its_scrubber_and_its_controls(example)
     assert len(scrubs) == 1 and [t[1] for t in scrubs[0].targets] == ["input"]
 
 
+def test_a_new_degradation_setting_clears_the_old_settings_results():
+    """The degradation lab's copy, table and maps belong to one degradation and severity: choosing another
+    clears them, so a table never sits beside another setting's maps."""
+    from app import events
+    from app.layout import build
+    wired = [f for f in build().fns.values() if f.fn is events.on_degradation_setting]
+    assert len(wired) == 2 and all([t[1] for t in f.targets] == ["input"] for f in wired)
+    assert all(len(f.outputs) == 6 for f in wired)                     # copy, table, two maps, two captions
+    assert events.on_degradation_setting() == [None, "", None, None, "", ""]
+
+
 def test_cycle_view_draws_both_trajectories_with_their_numbers(example, shipped_pair):
     from app.views import cycle
     results, label = cycle.trajectories(example.key, shipped_pair, "pca", 2, "shadow_med")
