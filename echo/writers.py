@@ -34,7 +34,7 @@ def _clip(frames: np.ndarray | Clip, fps: float | None) -> Clip:
 
 def _comment(frames: np.ndarray | Clip) -> str | None:
     """A phantom clip's provenance for the video's comment tag (echo.provenance), else None."""
-    fields = fields_of(frames) if isinstance(frames, Clip) else None
+    fields = fields_of(frames, ef=True) if isinstance(frames, Clip) else None
     return to_comment(fields) if fields else None
 
 

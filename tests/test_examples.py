@@ -38,16 +38,20 @@ def test_a_video_of_a_phantom_clip_carries_its_provenance_in_its_comment_tag(tmp
     back = read_clip(writer(tmp_path / f"child.{writer.__name__[-3:]}", clip))
     assert {k: back.meta.get(k) for k in ("phantom", "population", "seed", "degradation")} == {
         "phantom": True, "population": "pediatric", "seed": 5, "degradation": "shadow 0.50"}
+    assert back.truth.ef == pytest.approx(clip.truth.ef, abs=1e-4) and "ef" not in back.meta   # the EF as truth
     bare = read_clip(writer(tmp_path / f"bare.{writer.__name__[-3:]}", clip.frames, 40))   # pixels alone: unknown
-    assert "phantom" not in bare.meta and "population" not in bare.meta
-    for name in EXAMPLES:                       # the shipped example videos too
-        assert read_clip(EXAMPLES_DIR / f"{name}.mp4").meta["population"] == EXAMPLES[name][2]
+    assert "phantom" not in bare.meta and "population" not in bare.meta and bare.truth is None
+    for name in EXAMPLES:                       # the shipped example videos too, with their EF
+        video = read_clip(EXAMPLES_DIR / f"{name}.mp4")
+        assert video.meta["population"] == EXAMPLES[name][2]
+        assert video.truth.ef == pytest.approx(read_clip(EXAMPLES_DIR / f"{name}.npz").truth.ef, abs=1e-4)
 
 
 @pytest.mark.parametrize("comment, message", [
     ('echolens-phantom {"population": "martian"}', "population 'martian', not one of adult, pediatric"),
     ("echolens-phantom {not json", "EchoLens phantom comment that cannot be read"),
     ('echolens-phantom {"population": "adult", "seed": "7"}', "not one whole number"),
+    ('echolens-phantom {"population": "adult", "ef": 140}', "phantom EF that is not a percentage"),
 ])
 def test_a_video_whose_phantom_comment_makes_no_sense_is_refused_and_other_comments_are_ignored(
         tmp_path, comment, message):

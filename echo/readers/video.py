@@ -5,6 +5,7 @@ such, and the frame size and count the header declares are checked against echo.
 """
 from __future__ import annotations
 
+import dataclasses
 import struct
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import av
 import numpy as np
 
 from echo import limits
-from echo.clip import Clip, ClipError
+from echo.clip import Clip, ClipError, GroundTruth
 from echo.provenance import from_comment
 from echo.readers.common import finish
 
@@ -103,6 +104,8 @@ def read_video(path: Path, kind: str, rescale: bool) -> Clip:
             raise damaged from exc
         meta = {"codec": stream.codec_context.name,
                 **from_comment(container.metadata.get("comment"), name)}        # a phantom clip's provenance
+        ef = meta.pop("ef", None)                                                # ... and its true EF
         fps = _frame_rate(stream)
     pixels = np.stack(frames) if frames else np.zeros((0, 1, 1), np.uint8)  # (T, H, W, 3)
-    return finish(pixels, fps, path, fmt, meta, rescale)
+    clip = finish(pixels, fps, path, fmt, meta, rescale)
+    return clip if ef is None else dataclasses.replace(clip, truth=GroundTruth(ef=ef))

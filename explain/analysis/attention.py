@@ -67,7 +67,7 @@ def model_clips(method: str, grid: tuple[int, int, int], params: dict) -> int:
     if method == "integrated_gradients":
         return params.get("n_steps", 16) + 4                         # the path, then EF at both ends twice
     if method == "smoothgrad":
-        return params.get("nt_samples", 4) * params.get("n_steps", 8)
+        return params.get("nt_samples", 4) * (params.get("n_steps", 8) + 2)   # each copy's path, EF at both ends
     return 2 * params.get("n_masks", 2)                              # pretext: masks x (context + target)
 
 
