@@ -515,6 +515,17 @@ def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair)
     with pytest.raises(ValueError, match="Both uploaded files and a folder were given"):
         audit.run([str(clip)], str(tmp_path), shipped_pair)
     assert shown.summary_md.count("(mean read-out, clips with anatomy labels)") == 2
+    # a child's clip and a degraded one beside a clean adult one: their error is kept apart, and each row says
+    from echo.examples import EXAMPLES_DIR
+    mixed = audit.run([str(clip), str(EXAMPLES_DIR / "pediatric.mp4"), str(EXAMPLES_DIR / "degraded.npz")], None,
+                      shipped_pair)
+    rows = [dict(zip(mixed.table["headers"], r)) for r in mixed.table["data"]]
+    assert [(r["population"], r["degradation"]) for r in rows] == [
+        ("adult", ""), ("pediatric", ""), ("adult", "shadow 0.67, depth_attenuation 0.70")]
+    assert all(r["true_ef"] != "" for r in rows)                          # the example video brings its EF
+    first = rows[0]
+    assert (f"over clips with a true EF, {first['jepa_abs_error']:.2f} (beat view {first['jepa_abs_error_beat']:.2f}) "
+            "over those not known to be pediatric or degraded (2 clips are;") in mixed.summary_md
     # models with no OOD reference (a user's checkpoints): no count that would reassure, no phantom warning
     import dataclasses
     bare = {r: dataclasses.replace(m, ood=None, phantom_trained=False) for r, m in shipped_pair.items()}

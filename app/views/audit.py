@@ -67,12 +67,19 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
         mae = "n/a" if s["ef_mae"] is None else f"{s['ef_mae']:.2f}"
         if s.get("ef_mae_beat") is not None:
             mae += f" (beat view {s['ef_mae_beat']:.2f})"
+        mae += " over clips with a true EF"
+        if summ.get("mixed"):                      # some clips are a child's or degraded: the clean adult ones apart
+            clean = "n/a" if s.get("ef_mae_clean_adult") is None else f"{s['ef_mae_clean_adult']:.2f}"
+            if s.get("ef_mae_beat_clean_adult") is not None:
+                clean += f" (beat view {s['ef_mae_beat_clean_adult']:.2f})"
+            mae += (f", {clean} over those not known to be pediatric or degraded ({summ['mixed']} clips are; the "
+                    "benchmark's pediatric and degraded columns describe those)")
         sens = "n/a" if s["mean_sensitivity"] is None else f"{s['mean_sensitivity']:.2f}"
         focus = "n/a" if s["mean_focus_ratio"] is None else f"{s['mean_focus_ratio']:.2f}"
         ood = ("out-of-distribution check n/a (no reference of phantom embeddings for this model)"
                if s["out_of_distribution"] is None else f"{s['out_of_distribution']} clips out of distribution"
                + (f"; the check {words}" if (words := flag_rate_words(pair[role].ood.flag_rates)) else ""))
-        lines.append(f"- {pair[role].name}: EF MAE {mae} over clips with a true EF; mean |EF change| under the "
+        lines.append(f"- {pair[role].name}: EF MAE {mae}; mean |EF change| under the "
                      f"benchmark degradations {sens}; rollout focus ratio {focus} (mean read-out, clips with anatomy "
                      f"labels); {ood}.")
     figure = scatter_figure(rows, {role: m.name for role, m in pair.items()})

@@ -59,7 +59,8 @@ def audit_rows(paths: Path | list[Path], pair: dict[str, LoadedModel], degradati
     """One dict per clip: file, true EF, per model EF and error (and through the beat view's probe where the
     model ships one: <role>_ef_beat, <role>_abs_error_beat), rollout focus ratio on cardiac structures
     (clips with anatomy labels), sensitivity (mean |EF change| over the six benchmark conditions), OOD
-    flag; `error` holds why a clip could not be read."""
+    flag; population and degradation where the file says (a phantom clip EchoLens wrote); `error` holds why a
+    clip could not be read."""
     rows = []
     items = list(clips_in(paths))
     for k, (name, clip, error) in enumerate(items):
@@ -83,6 +84,8 @@ def audit_rows(paths: Path | list[Path], pair: dict[str, LoadedModel], degradati
                 sens = mean_abs_change(efs, role) if efs else None
                 row[f"{role}_sensitivity"] = None if sens is None else round(sens, 2)
                 row[f"{role}_ood"] = None if p.ood is None else p.ood["out_of_distribution"]
+            # what a phantom file says of itself (echo.provenance): a child's or a degraded clip is no clean adult one
+            row["population"], row["degradation"] = clip.meta.get("population"), clip.meta.get("degradation")
         rows.append(row)
     return rows
 
@@ -94,18 +97,30 @@ def audit_note(pair: dict[str, LoadedModel]) -> str:
                                         (OOD_NOTE, any(m.ood is not None for m in pair.values()))) if needed)
 
 
+def _clean_adult(row: dict) -> bool:
+    """Not known to be a child's clip or a degraded one (what the shipped probes' records describe)."""
+    return row.get("population") != "pediatric" and not row.get("degradation")
+
+
 def summary(rows: list[dict], pair: dict[str, LoadedModel]) -> dict:
     """Per model: clips with a prediction, EF MAE against the truth where known (ef_mae_beat: through the
-    beat view's probe, None without one), mean sensitivity, OOD count (None: the model has no reference)."""
-    out = {"clips": len(rows), "unreadable": sum(1 for r in rows if r["error"]), "note": audit_note(pair)}
+    beat view's probe, None without one), and where some clips are known to be pediatric or degraded the same
+    over the others alone (ef_mae_clean_adult, ef_mae_beat_clean_adult), mean sensitivity, OOD count (None:
+    the model has no reference). 'mixed': how many clips are known to be pediatric or degraded."""
+    out = {"clips": len(rows), "unreadable": sum(1 for r in rows if r["error"]), "note": audit_note(pair),
+           "mixed": sum(1 for r in rows if not r["error"] and not _clean_adult(r))}
+    mean = lambda values: round(float(np.mean(values)), 2) if values else None
     for role, m in pair.items():
         errs = [r[f"{role}_abs_error"] for r in rows if r.get(f"{role}_abs_error") is not None]
         errs_beat = [r[f"{role}_abs_error_beat"] for r in rows if r.get(f"{role}_abs_error_beat") is not None]
+        clean = {f"ef_mae{s}_clean_adult": mean([r[f"{role}_abs_error{s}"] for r in rows if _clean_adult(r)
+                                                  and r.get(f"{role}_abs_error{s}") is not None])
+                 for s in ("", "_beat")} if out["mixed"] else {}
         sens = [r[f"{role}_sensitivity"] for r in rows if r.get(f"{role}_sensitivity") is not None]
         focus = [r[f"{role}_focus"] for r in rows if r.get(f"{role}_focus") is not None]
         out[role] = {"predicted": sum(1 for r in rows if r.get(f"{role}_ef") is not None),
                      "ef_mae": round(float(np.mean(errs)), 2) if errs else None,
-                     "ef_mae_beat": round(float(np.mean(errs_beat)), 2) if errs_beat else None,
+                     "ef_mae_beat": round(float(np.mean(errs_beat)), 2) if errs_beat else None, **clean,
                      "mean_sensitivity": round(float(np.mean(sens)), 2) if sens else None,
                      "mean_focus_ratio": round(float(np.mean(focus)), 3) if focus else None,
                      "out_of_distribution": None if m.ood is None else sum(1 for r in rows if r.get(f"{role}_ood"))}
