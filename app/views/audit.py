@@ -72,8 +72,9 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
             clean = "n/a" if s.get("ef_mae_clean_adult") is None else f"{s['ef_mae_clean_adult']:.2f}"
             if s.get("ef_mae_beat_clean_adult") is not None:
                 clean += f" (beat view {s['ef_mae_beat_clean_adult']:.2f})"
-            mae += (f", {clean} over those not known to be pediatric or degraded ({summ['mixed']} clips are; the "
-                    "benchmark's pediatric and degraded columns describe those)")
+            n = summ["mixed"]
+            mae += (f", {clean} over those not known to be pediatric or degraded ({n} {'clip is' if n == 1 else 'clips are'}; "
+                    "the benchmark's pediatric and degraded columns describe those)")
         sens = "n/a" if s["mean_sensitivity"] is None else f"{s['mean_sensitivity']:.2f}"
         focus = "n/a" if s["mean_focus_ratio"] is None else f"{s['mean_focus_ratio']:.2f}"
         ood = ("out-of-distribution check n/a (no reference of phantom embeddings for this model)"
