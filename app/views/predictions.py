@@ -101,7 +101,6 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
                    "within the phantom training distribution (which does not make the EF a measurement)")
         rank = ("higher than every one of them" if p.ood["percentile"] >= 99.95 else
                 f"higher than {math.floor(p.ood['percentile'])}% of them")         # floor: never 'than 100%'
-
         lines.append(f"Out-of-distribution score {p.ood['score']:.2f} (held-out phantom clips: 99% score below "
                      f"{p.ood['threshold']:.2f}; this clip scores {rank}): {verdict}."
                      + _flag_rates(model, p.ood["out_of_distribution"]))
@@ -121,8 +120,8 @@ def _at_a_glance(p: Prediction, truth: float | None, results: dict, population: 
     rows = [f"| probe | EF | error | {column}, mean of probe seeds) |", "|---|---|---|---|"]
     for name, ef, bench in (("attentive (the issue's)", p.ef, results),
                             ("beat view", p.ef_beat, results.get("beat_probe"))):
-        clean = (bench or {}).get(split) or {}
-        mae = plus_minus(clean["mae"], clean.get("mae_std")) if clean.get("mae") is not None else "n/a"
+        figures = (bench or {}).get(split) or {}
+        mae = plus_minus(figures["mae"], figures.get("mae_std")) if figures.get("mae") is not None else "n/a"
         error = f"{ef - truth:+.1f}" if truth is not None else "n/a"
         rows.append(f"| {name} | {ef:.1f}% | {error} | {mae} |")
     return "\n".join(rows)
