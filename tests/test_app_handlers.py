@@ -120,6 +120,7 @@ def test_a_degraded_or_pediatric_clips_card_says_so_and_drops_the_clean_adult_er
     cards = predictions.prediction_cards(degraded.key, shipped_pair)
     for card in cards.values():
         assert "⚠️ A degraded clip (shadow 0.67, depth_attenuation 0.70)" in card
+        assert card.index("Beat view **EF") < card.index("⚠️ A degraded clip")      # after both probes' lines
         assert "where this probe predicted" not in card and "weakest range" not in card
     child = predictions.prediction_cards(inputs.load_named_example("pediatric").key, shipped_pair)
     assert all("zero-shot" in c and "where this probe predicted" not in c for c in child.values())
@@ -135,20 +136,22 @@ def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot
     # both EFs at a glance, each beside the benchmark's error of its view (mean over probe seeds), before the words
     results = shipped_pair["jepa"].wrapper.card["results"]
     table = card.split("\n\n")[2]
-    assert card.split("\n\n")[1] == "### jepa-small" and table.startswith(
-        "| probe | EF | error | benchmark test MAE (adult clips, mean of probe seeds) |")
+    assert card.split("\n\n")[1] == "### jepa-small" and table.startswith("| probe | EF | error | benchmark MAE |")
+    assert card.split("\n\n")[3] == ("Benchmark MAE: each view's phantom test error on adult clips, mean ± std over "
+                                     "probe seeds.")
     assert f"| attentive (the issue's) | 40.0% | -20.0 | {results['clean']['mae']:.2f} ± " in table
     assert f"| beat view | 62.5% | +2.5 | {results['beat_probe']['clean']['mae']:.2f} ± " in table
     assert "| probe |" not in predictions.prediction_card(dataclasses.replace(p, ef_beat=None), 60.0, shipped_pair["jepa"])
     child = predictions.prediction_card(apart, 60.0, shipped_pair["jepa"], "pediatric")   # zero-shot: its own figures
-    assert "benchmark pediatric MAE (zero-shot, mean of probe seeds)" in child
+    assert "phantom test error on pediatric clips, zero-shot, mean ± std" in child
     assert f"| beat view | 62.5% | +2.5 | {results['beat_probe']['pediatric']['mae']:.2f} ± " in child
     assert child.index("Beat view **EF") < child.index("A pediatric clip")
     close = dataclasses.replace(p, ef=58.0, ef_beat=62.5)
     assert "disagree" not in predictions.prediction_card(close, 60.0, shipped_pair["jepa"])
     assert "zero-shot" in predictions.prediction_card(close, 60.0, shipped_pair["jepa"], "pediatric")
     assert "zero-shot" not in predictions.prediction_card(close, 60.0, shipped_pair["jepa"], "adult")
-    for percentile, words in ((99.7, "scores higher than 99% of them"), (100.0, "scores higher than every one of them")):
+    for percentile, words in ((99.7, "scores higher than 99.7% of them"), (98.67, "scores higher than 98.6% of them"),
+                              (100.0, "scores higher than every one of them")):
         ood = {"score": 9.1, "percentile": percentile, "threshold": 8.0, "out_of_distribution": True}
         assert words in predictions.prediction_card(dataclasses.replace(close, ood=ood), None)
     # what the verdict is worth, where `python -m explain.analysis.ood --check` measured it
@@ -401,10 +404,13 @@ def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shi
 def test_an_integrated_gradients_map_whose_delta_outweighs_its_ef_change_is_called_unreliable():
     from types import SimpleNamespace
     from app.views import attention
-    shown = lambda info: attention.info_markdown(SimpleNamespace(token_map=SimpleNamespace(info=info)))
+    shown = lambda info, method="integrated_gradients": attention.info_markdown(
+        SimpleNamespace(token_map=SimpleNamespace(info=info, method=method)))
     bad = shown({"convergence_delta": [-1.08], "ef_change": [0.389], "n_steps": 16})    # one value per clip, as IG gives
     assert bad.startswith("⚠️ Unreliable: the convergence delta (-1.08) is 2.8x the EF change")
     assert "Unreliable" not in shown({"convergence_delta": [0.05], "ef_change": [3.2], "n_steps": 16})
+    smooth = shown({"convergence_delta": [1.56], "ef_change": [0.77], "n_steps": 8}, "smoothgrad")
+    assert smooth.startswith("⚠️ Unreliable: the convergence delta (1.56 on average over the noisy copies) is 2.0x")
     # and as a real run reports them
     from builders import tiny_probe, tiny_wrapper
     from explain.attention_maps import clip_map

@@ -81,12 +81,16 @@ def test_smoothgrad_reports_its_integrals_convergence_as_integrated_gradients_do
     averaged attributions add up to; a bumpy EF at one step leaves a delta the page can flag."""
     x = clip()
     w = torch.randn(x.shape, generator=torch.Generator().manual_seed(3))
-    torch.manual_seed(0)
     attr, info = smoothgrad_ig(Linear(w), x, nt_samples=3, n_steps=4)
     assert info["convergence_delta"][0] < 1e-2 and info["ef_change"][0] == pytest.approx(float(attr.sum()), rel=1e-3)
-    torch.manual_seed(0)
-    _, bumpy = smoothgrad_ig(EFForward(tiny_wrapper("mae"), tiny_probe()), x, nt_samples=2, n_steps=1)
+    f = EFForward(tiny_wrapper("mae"), tiny_probe())
+    state = torch.get_rng_state()
+    first, bumpy = smoothgrad_ig(f, x, nt_samples=2, n_steps=1)
     assert bumpy["convergence_delta"][0] > 0 and len(bumpy["ef_change"]) == 1
+    assert torch.equal(torch.get_rng_state(), state)                   # its noise is seeded apart from the caller's
+    again, _ = smoothgrad_ig(f, x, nt_samples=2, n_steps=1)
+    assert torch.equal(first, again)                                   # the same clip, the same map
+    assert not torch.equal(first, smoothgrad_ig(f, x, nt_samples=2, n_steps=1, seed=1)[0])
 
 
 def test_pretext_losses_equal_the_training_losses():

@@ -40,7 +40,7 @@ METHOD_WORDS = {
 # _params' arguments after the method
 CONTROL_NAMES = ("fusion", "discard", "start", "readout", "layer", "mode", "steps")
 CONTROLS = {"rollout": ("fusion", "discard", "start", "readout"), "paper": ("layer", "mode"),
-            "integrated_gradients": ("steps",)}
+            "integrated_gradients": ("steps",), "smoothgrad": ("steps",)}
 
 
 def control_visibility(method: str) -> list[bool]:
@@ -56,7 +56,7 @@ def _params(method: str, head_fusion: str, discard_ratio: float, start_layer: in
                 "start_layer": int(start_layer), "readout": readout}
     if method == "paper":
         return {"layer": int(layer), "mode": mode}
-    if method == "integrated_gradients":
+    if method in ("integrated_gradients", "smoothgrad"):
         return {"n_steps": int(n_steps)}
     return dict(FIXED.get(method, {}))
 
@@ -104,7 +104,9 @@ def info_markdown(r: AttentionResult, asked_readout: str | None = None) -> str:
     words = "; ".join(f"{INFO_LABELS.get(k, k)}: {_plain(v)}" for k, v in info.items())
     delta, change = (_plain(info.get(k)) for k in ("convergence_delta", "ef_change"))   # one value per clip
     if isinstance(delta, float) and isinstance(change, float) and abs(delta) > 0.5 * abs(change):
-        words = (f"⚠️ Unreliable: the convergence delta ({delta:+.2f}) is {abs(delta) / max(abs(change), 1e-9):.1f}x "
+        # SmoothGrad's delta is a mean magnitude over its noisy copies, IG's a signed sum
+        shown = f"{delta:.2f} on average over the noisy copies" if r.token_map.method == "smoothgrad" else f"{delta:+.2f}"
+        words = (f"⚠️ Unreliable: the convergence delta ({shown}) is {abs(delta) / max(abs(change), 1e-9):.1f}x "
                  f"the EF change it should add up to ({change:+.2f}; trusted below half of it); raise the steps "
                  "before reading this map. " + words)
     return words

@@ -78,7 +78,8 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
         sens = "n/a" if s["mean_sensitivity"] is None else f"{s['mean_sensitivity']:.2f}"
         focus = "n/a" if s["mean_focus_ratio"] is None else f"{s['mean_focus_ratio']:.2f}"
         ood = ("out-of-distribution check n/a (no reference of phantom embeddings for this model)"
-               if s["out_of_distribution"] is None else f"{s['out_of_distribution']} clips out of distribution"
+               if s["out_of_distribution"] is None else
+               f"{s['out_of_distribution']} {'clip' if s['out_of_distribution'] == 1 else 'clips'} out of distribution"
                + (f"; the check {words}" if (words := flag_rate_words(pair[role].ood.flag_rates)) else ""))
         lines.append(f"- {pair[role].name}: EF MAE {mae}; mean |EF change| under the "
                      f"benchmark degradations {sens}; rollout focus ratio {focus} (mean read-out, clips with anatomy "

@@ -83,13 +83,13 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
         lines.append(f"⚠️ Its two probes disagree by {abs(p.ef - p.ef_beat):.0f} EF points ({p.ef:.1f}% against "
                      f"{p.ef_beat:.1f}%): read neither alone.")
     lines += [f"### {p.name}", *filter(None, [_at_a_glance(p, truth, results, population)]), head]
-    if degradation and (p.ef is not None or p.ef_beat is not None):
-        lines.append(f"⚠️ A degraded clip ({degradation}): the recorded errors on this card are for clean clips; the "
-                     "benchmark's degraded columns and the degradation lab say how far each model moves.")
     if p.ef_beat is not None:
         beat_mae = _test_mae(model and model.beat_probe, results.get("beat_probe"))
         lines.append(f"Beat view **EF {p.ef_beat:.1f}%**{err(p.ef_beat)}: the same probe given each token "
                      f"beside its change over the beat{beat_mae}.{band(model, BEAT_PROBE, p.ef_beat)}")
+    if degradation and (p.ef is not None or p.ef_beat is not None):
+        lines.append(f"⚠️ A degraded clip ({degradation}): the recorded errors on this card are for clean clips; the "
+                     "benchmark's degraded columns and the degradation lab say how far each model moves.")
     if population == "pediatric" and (p.ef is not None or p.ef_beat is not None):
         lines.append("A pediatric clip: the probes learned from adult clips only, so this is zero-shot; the "
                      "table gives the benchmark's pediatric errors, the words above the adult ones.")
@@ -99,10 +99,10 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
         verdict = ("**outside** the phantom training distribution: treat this EF with extra suspicion"
                    if p.ood["out_of_distribution"] else
                    "within the phantom training distribution (which does not make the EF a measurement)")
-        rank = ("higher than every one of them" if p.ood["percentile"] >= 99.95 else
-                f"higher than {math.floor(p.ood['percentile'])}% of them")         # floor: never 'than 100%'
-        lines.append(f"Out-of-distribution score {p.ood['score']:.2f} (held-out phantom clips: 99% score below "
-                     f"{p.ood['threshold']:.2f}; this clip scores {rank}): {verdict}."
+        rank = ("higher than every one of them" if p.ood["percentile"] >= 99.95 else    # floored: never 'than 100%'
+                f"higher than {math.floor(10 * p.ood['percentile']) / 10:g}% of them")
+        lines.append(f"Out-of-distribution score {p.ood['score']:.2f} (the 99th percentile of held-out phantom "
+                     f"clips' scores is {p.ood['threshold']:.2f}; this clip scores {rank}): {verdict}."
                      + _flag_rates(model, p.ood["out_of_distribution"]))
     if p.warning:
         lines.append(f"⚠️ {p.warning}")
@@ -116,15 +116,15 @@ def _at_a_glance(p: Prediction, truth: float | None, results: dict, population: 
     if p.ef is None or p.ef_beat is None:
         return ""
     split = "pediatric" if population == "pediatric" else "clean"
-    column = "benchmark pediatric MAE (zero-shot" if split == "pediatric" else "benchmark test MAE (adult clips"
-    rows = [f"| probe | EF | error | {column}, mean of probe seeds) |", "|---|---|---|---|"]
+    rows = ["| probe | EF | error | benchmark MAE |", "|---|---|---|---|"]
     for name, ef, bench in (("attentive (the issue's)", p.ef, results),
                             ("beat view", p.ef_beat, results.get("beat_probe"))):
         figures = (bench or {}).get(split) or {}
         mae = plus_minus(figures["mae"], figures.get("mae_std")) if figures.get("mae") is not None else "n/a"
         error = f"{ef - truth:+.1f}" if truth is not None else "n/a"
         rows.append(f"| {name} | {ef:.1f}% | {error} | {mae} |")
-    return "\n".join(rows)
+    clips = "pediatric clips, zero-shot" if split == "pediatric" else "adult clips"
+    return "\n".join(rows) + f"\n\nBenchmark MAE: each view's phantom test error on {clips}, mean ± std over probe seeds."
 
 
 def _flag_rates(model: LoadedModel | None, flagged: bool) -> str:

@@ -81,7 +81,8 @@ def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: 
             fig.add_trace(go.Scatter(x=sweep["severity"], y=efs, mode="lines+markers", name=name + suffix,
                                      line=dict(color=FAMILY_COLOURS.get(role), dash=dash)))
     if truth is not None:
-        fig.add_hline(y=truth, line_dash="dash", annotation_text=f"true EF {truth:.1f}%")
+        fig.add_hline(y=truth, line_dash="dash", annotation_text=f"true EF {truth:.1f}%",
+                      annotation_position="top left")          # the right end holds the named conditions' labels
     for condition, (name, severity) in CONDITIONS.items():        # where the named conditions sit on this axis
         if name == sweep["degradation"]:
             fig.add_vline(x=severity, line=dict(color="grey", width=1, dash="dot"), annotation_text=condition,
