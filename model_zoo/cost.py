@@ -9,6 +9,8 @@ there, or treat the estimate as an order of magnitude.
 """
 from __future__ import annotations
 
+import math
+
 CPU_GFLOPS = 30.0      # 2 threads, bench/vit_large_forward.py: 33, 23, 30 GFLOP/s at 16, 8, 4 frames (shared CPU)
 
 
@@ -25,11 +27,16 @@ def _shape(config) -> dict:
             "mlp": int(width * c["mlp_ratio"]) if jepa else c["intermediate_size"]}
 
 
+def _grid(s: dict, frames: int) -> tuple[int, int, int]:
+    """(T', H', W') tokens of a _shape at `frames` frames."""
+    return frames // s["tubelet"], s["size"] // s["patch"], s["size"] // s["patch"]
+
+
 def forward_gflops(config, frames: int | None = None) -> tuple[int, float]:
     """(tokens, GFLOPs) of one encoder forward pass on one clip (multiply-add = 2 FLOPs)."""
     s = _shape(config)
     frames = frames or s["frames"]
-    n = (frames // s["tubelet"]) * (s["size"] // s["patch"]) ** 2
+    n = math.prod(_grid(s, frames))
     d = s["width"]
     embed = n * d * s["channels"] * s["tubelet"] * s["patch"] ** 2
     layer = n * (4 * d * d + 2 * d * s["mlp"]) + 2 * n * n * d     # qkv + proj + MLP, scores + weighted sum
@@ -41,8 +48,7 @@ def estimate(config, frames: int | None = None, gflops_per_s: float = CPU_GFLOPS
     s = _shape(config)
     frames = frames or s["frames"]
     tokens, gflops = forward_gflops(config, frames)
-    grid = (frames // s["tubelet"], s["size"] // s["patch"], s["size"] // s["patch"])
-    return {"frames": frames, "size": s["size"], "grid": grid, "tokens": tokens, "gflops": round(gflops, 1),
+    return {"frames": frames, "size": s["size"], "grid": _grid(s, frames), "tokens": tokens, "gflops": round(gflops, 1),
             "cpu_seconds": round(gflops / gflops_per_s, 2)}
 
 

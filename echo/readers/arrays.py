@@ -5,8 +5,8 @@ rescale=True, see echo.readers.common.to_uint8). An .npz holds its frames under 
 (or as its only array) and may hold a scalar 'fps' and ground truth (TRUTH_KEYS, as
 echo.writers.write_npz stores it: ef, edv, esv, phase, ed_frames, es_frames, labels, clean) and, for a
 clip rendered by echo.phantom, its provenance (PROVENANCE_KEYS: population, seed and any degradation, read
-into meta as the phantom and echo.degrade set them). A bare .npy has no frame rate, so the clip gets the default 30 fps, recorded as
-meta["fps_source"] = "default".
+into meta as the phantom and echo.degrade set them). A bare .npy has no frame rate, so the clip gets the
+default 30 fps, recorded as meta["fps_source"] = "default".
 """
 from __future__ import annotations
 

@@ -109,7 +109,7 @@ def summary(rows: list[dict], pair: dict[str, LoadedModel]) -> dict:
     the model has no reference). 'mixed': how many clips are known to be pediatric or degraded."""
     out = {"clips": len(rows), "unreadable": sum(1 for r in rows if r["error"]), "note": audit_note(pair),
            "mixed": sum(1 for r in rows if not r["error"] and not _clean_adult(r))}
-    mean = lambda values: round(float(np.mean(values)), 2) if values else None
+    mean = lambda values, digits=2: round(float(np.mean(values)), digits) if values else None
     for role, m in pair.items():
         errs = [r[f"{role}_abs_error"] for r in rows if r.get(f"{role}_abs_error") is not None]
         errs_beat = [r[f"{role}_abs_error_beat"] for r in rows if r.get(f"{role}_abs_error_beat") is not None]
@@ -119,10 +119,8 @@ def summary(rows: list[dict], pair: dict[str, LoadedModel]) -> dict:
         sens = [r[f"{role}_sensitivity"] for r in rows if r.get(f"{role}_sensitivity") is not None]
         focus = [r[f"{role}_focus"] for r in rows if r.get(f"{role}_focus") is not None]
         out[role] = {"predicted": sum(1 for r in rows if r.get(f"{role}_ef") is not None),
-                     "ef_mae": round(float(np.mean(errs)), 2) if errs else None,
-                     "ef_mae_beat": round(float(np.mean(errs_beat)), 2) if errs_beat else None, **clean,
-                     "mean_sensitivity": round(float(np.mean(sens)), 2) if sens else None,
-                     "mean_focus_ratio": round(float(np.mean(focus)), 3) if focus else None,
+                     "ef_mae": mean(errs), "ef_mae_beat": mean(errs_beat), **clean,
+                     "mean_sensitivity": mean(sens), "mean_focus_ratio": mean(focus, 3),
                      "out_of_distribution": None if m.ood is None else sum(1 for r in rows if r.get(f"{role}_ood"))}
     return out
 
