@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from echo.clip import Clip, GroundTruth
 from echo.degrade import compose
 from echo.preprocess import crop_to_sector
-from model_zoo.gain_norm import gain_normalise
+from model_zoo.gain_norm import blur_frames, gain_normalise
 from model_zoo.recipes import Recipe
 
 ClipSource = Callable[[int], Clip]            # clip seed -> Clip
@@ -115,6 +115,9 @@ class PhantomBatches(IterableDataset):
             raise ValueError("acq_shadow is part of the acquisition jitter: it needs acq_jitter > 0")
         if recipe.acq_clean_targets and recipe.acq_jitter == 0:
             raise ValueError("acq_clean_targets needs acquisition jitter (acq_jitter > 0) on the context view")
+        if recipe.jepa_target_blur < 0 or (recipe.jepa_target_blur and recipe.acq_jitter == 0):
+            raise ValueError("jepa_target_blur is a blur in pixels >= 0 of the JEPA's target view, which needs "
+                             f"acquisition jitter (acq_jitter > 0); got {recipe.jepa_target_blur}")
         if views > 1 and recipe.acq_jitter == 0:
             raise ValueError("more than one view needs acquisition jitter (acq_jitter > 0) to differ")
         self.recipe = recipe
@@ -132,11 +135,13 @@ class PhantomBatches(IterableDataset):
             self._clips[seed] = Clip(frames=c.frames, fps=c.fps, source=c.source, truth=truth)
         return self._clips[seed]
 
-    def _augment(self, clip: Clip, rng: np.random.Generator) -> torch.Tensor:
-        """Preprocessed, randomly cropped, and gain-normalised if the recipe asks. -> (T, C, H, W)"""
+    def _augment(self, clip: Clip, rng: np.random.Generator, blur: float = 0.0) -> torch.Tensor:
+        """Preprocessed, randomly cropped, blurred by `blur` pixels if > 0, and gain-normalised if the recipe
+        asks. -> (T, C, H, W)"""
         x = self.to_input(clip)
         x = x[0] if x.ndim == 5 else x
         x = random_resized_crop(x.float(), self.recipe.crop_scale, self.recipe.crop_ratio, rng)    # (T, C, H, W)
+        x = blur_frames(x[None], blur)[0] if blur > 0 else x
         return gain_normalise(x[None], self.recipe.input_gain_norm)[0] if self.recipe.input_gain_norm else x
 
     def sample(self, i: int) -> torch.Tensor:
@@ -150,7 +155,8 @@ class PhantomBatches(IterableDataset):
         crop_seed = int(rng.integers(2**31))    # one spatial crop for every view
         views = [clip if k == 1 and r.acq_clean_targets else acquisition_view(clip, r.acq_jitter, rng, r.acq_shadow)
                  for k in range(self.views)]                 # view 1: the JEPA's targets
-        views = [self._augment(v, np.random.default_rng(crop_seed)) for v in views]
+        views = [self._augment(v, np.random.default_rng(crop_seed), r.jepa_target_blur if k == 1 else 0.0)
+                 for k, v in enumerate(views)]
         return views[0] if self.views == 1 else torch.stack(views)
 
     def batch(self, b: int) -> torch.Tensor:
@@ -192,7 +198,9 @@ def data_card(recipe: Recipe) -> dict:
                         "same for all frames" + (
                             f"; acquisition jitter {r.acq_jitter} (model_zoo.data.acquisition_view: depth "
                             f"attenuation and gain cut{shadow}, a fresh draw per view)" if r.acq_jitter else "") + (
-                            "; the JEPA's target view is the clean acquisition" if r.acq_clean_targets else ""),
+                            "; the JEPA's target view is the clean acquisition" if r.acq_clean_targets else "") + (
+                            f"; the JEPA's target view blurred by a Gaussian of {r.jepa_target_blur} px before the "
+                            "gain normalisation" if r.jepa_target_blur else ""),
         **({"input": f"local gain normalisation, Gaussian sigma {r.input_gain_norm} of the width, after the crop "
                      "(model_zoo.gain_norm); every loaded copy of the model applies it too"}
            if r.input_gain_norm else {}),

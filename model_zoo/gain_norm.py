@@ -46,6 +46,15 @@ def _blur(image: torch.Tensor, sigma_px: float) -> torch.Tensor:
     return F.conv2d(F.pad(image, (0, 0, radius, radius), mode="replicate"), kernel.view(1, 1, -1, 1))
 
 
+def blur_frames(x: torch.Tensor, sigma_px: float) -> torch.Tensor:
+    """Every frame and channel of clips blurred by a Gaussian of sigma_px pixels (replicated edges); linear,
+    so it commutes with the ImageNet normalisation. (B, T, C, H, W) -> (B, T, C, H, W)"""
+    if sigma_px <= 0:
+        raise ValueError(f"a blur needs sigma > 0 pixels; got {sigma_px}")
+    b, t, c, h, w = x.shape
+    return _blur(x.reshape(b * t * c, 1, h, w), sigma_px).reshape(b, t, c, h, w)
+
+
 def gain_normalise(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """x (B, T, C, H, W) ImageNet-normalised -> the same layout and normalisation, gain-normalised in the
     frame (module docstring). Pixels outside the fan stay dark (0 over a small local mean); the

@@ -74,6 +74,13 @@ class Recipe:
     # cut), only the context is jittered, so the targets keep all the clean clip holds and the context
     # encoder must see through the acquisition to predict them (BYOL's asymmetric views)
     acq_clean_targets: bool = False
+    # JEPA only, with acq_jitter: the target view blurred by a Gaussian of this many input pixels before the
+    # gain normalisation (model_zoo.gain_norm.blur_frames), the context view left sharp; 0 = off. Speckle is
+    # finer than anatomy (point spread 1.1-1.9 px at 112 px), so blurred targets keep walls and cavities and
+    # lose most of the grain whose decorrelation no hidden place can predict: on 12 training clips the share
+    # of a frame-to-frame change that the speckle-free render explains is 49% sharp and 67-69% at 1.5-4 px
+    # (python -m model_zoo.experiments.speckle_share)
+    jepa_target_blur: float = 0.0
     # Local gain normalisation of every clip the encoders read, in pretraining and after (model_zoo.gain_norm):
     # each fan pixel divided by the fan's local mean brightness over a Gaussian of this share of the frame
     # width, so smooth gain fields (depth attenuation, shadows, gain cuts) cancel; 0 = off
@@ -271,6 +278,21 @@ RECIPES: dict[str, Recipe] = {
         name="small_centered_frozen_patch_jitter_top3_short_masks_gain_norm", jepa_center_targets=True,
         freeze_patch_embed=True, acq_jitter=1.0, jepa_target_layers=3, jepa_masks=((8, 0.15),),
         input_gain_norm=0.05),
+    # ... with blurred targets (jepa_target_blur 3 px, the most anatomy in a frame-to-frame change on training
+    # clips): the target that learnt above lost almost all its draw's EF (9.27), as every JEPA whose target
+    # moves has; one reading (RECIPES.md, beat-weighted targets) is that half of what changes between time
+    # slots in a sharp target is speckle decorrelating, which no hidden place can predict, so the encoder
+    # learns to discard change over the beat, the contraction with it. Targets without the grain ask the
+    # context encoder to predict where walls and cavities are, from a speckled view
+    "small_centered_frozen_patch_jitter_top3_short_masks_gain_norm_blur_targets": Recipe(
+        name="small_centered_frozen_patch_jitter_top3_short_masks_gain_norm_blur_targets", jepa_center_targets=True,
+        freeze_patch_embed=True, acq_jitter=1.0, jepa_target_layers=3, jepa_masks=((8, 0.15),),
+        input_gain_norm=0.05, jepa_target_blur=3.0),
+    # ... the same with the slower target encoder (EMA 0.9995 -> 1) of the shipped-candidate pair (6.16 / 6.12)
+    "small_centered_frozen_patch_jitter_top3_short_masks_slow_ema_gain_norm_blur_targets": Recipe(
+        name="small_centered_frozen_patch_jitter_top3_short_masks_slow_ema_gain_norm_blur_targets",
+        jepa_center_targets=True, freeze_patch_embed=True, acq_jitter=1.0, jepa_target_layers=3,
+        jepa_masks=((8, 0.15),), ema=(0.9995, 1.0), input_gain_norm=0.05, jepa_target_blur=3.0),
     # short masks whose targets weigh what changes over the beat: every target plus twice its deviation from
     # the same place's mean over the clip (jepa_motion_weight 2; at initialisation 17% of the centred targets'
     # energy changes over the beat, so about two thirds of it then). The per-layer probes found the MAEs keep

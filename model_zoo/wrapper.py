@@ -136,10 +136,13 @@ class EncoderWrapper:
         target encoder's layer-normed output (or its last K blocks' mean, recipe jepa_target_layers),
         minus the mean target at each position for a centred recipe (jepa_center_targets; training
         subtracted each batch's own mean, whose expectation over training batches is the shipped mean),
-        with the beat weighted as the recipe's jepa_motion_weight says.
+        with the beat weighted as the recipe's jepa_motion_weight says, from the clip blurred as the recipe's
+        jepa_target_blur says (before the gain normalisation hook, as training blurred it).
         Differentiable (pretext attribution). x (B, T, C, H, W) -> (B, N, D)"""
         recipe = self._target_recipe()
-        targets, _ = target_embeddings(self.net.encoder, x.to(self.device), recipe.jepa_target_layers)
+        x = x.to(self.device)
+        x = gain_norm.blur_frames(x, recipe.jepa_target_blur) if recipe.jepa_target_blur else x
+        targets, _ = target_embeddings(self.net.encoder, x, recipe.jepa_target_layers)
         if recipe.jepa_center_targets:
             targets = targets - self.target_mean
         return emphasise_beat(targets, self.grid[0], recipe.jepa_motion_weight)      # (B, N, D)

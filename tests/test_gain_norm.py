@@ -13,7 +13,7 @@ from model_zoo.evaluate.run import _encoders
 from model_zoo.features import random_encoder
 from explain.attribution.pretext import mae_loss_fn
 from model_zoo import gain_norm
-from model_zoo.gain_norm import gain_normalise
+from model_zoo.gain_norm import blur_frames, gain_normalise
 from model_zoo.jepa import JEPA, encode_context
 from model_zoo.mae import MAE
 from model_zoo.recipes import get_recipe
@@ -153,3 +153,14 @@ def test_the_evaluation_adds_gain_normalised_pixels_beside_raw_ones(gain_folders
     assert encoders["random"].input_gain_norm == SIGMA and encoders["pixels"].gain_norm == 0
     x = model_input(tissue())
     assert torch.equal(encoders["pixels_gain_norm_0.05"].tokens(x), encoders["pixels"].tokens(gain_normalise(x, SIGMA)))
+
+
+def test_blur_frames_smooths_each_frame_keeps_a_flat_one_and_refuses_no_width():
+    flat = torch.full((1, 2, 3, 16, 16), 0.7)
+    assert torch.allclose(blur_frames(flat, 2.0), flat, atol=1e-6)
+    x = torch.randn(1, 2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    blurred = blur_frames(x, 2.0)
+    assert blurred.shape == x.shape and blurred.std() < 0.5 * x.std()
+    assert torch.equal(blur_frames(x[:, :1], 2.0), blurred[:, :1])             # frame by frame
+    with pytest.raises(ValueError, match="sigma > 0"):
+        blur_frames(x, 0.0)

@@ -13,6 +13,7 @@ import model_zoo
 from model_zoo import ship
 from model_zoo.checkpoint import export
 from model_zoo.data import PhantomBatches
+from model_zoo.gain_norm import blur_frames
 from model_zoo.jepa import JEPA, emphasise_beat, target_embeddings
 from model_zoo.masks import gather_tokens
 from model_zoo.recipes import get_recipe, recipe_from_card
@@ -116,6 +117,18 @@ def test_beat_weighted_targets_are_what_the_latent_view_compares_with(tmp_path):
         plain = target_embeddings(m.net.encoder, x, 1)[0]
         assert torch.allclose(m.latent_targets(x), emphasise_beat(plain, m.grid[0], 2.0), atol=1e-6)
         assert not torch.allclose(m.latent_targets(x), plain, atol=1e-3)
+
+
+def test_blurred_targets_are_what_the_latent_view_compares_with(tmp_path):
+    """A JEPA trained on blurred target views (jepa_target_blur) is compared with targets of the blurred clip."""
+    r = get_recipe("smoke", acq_jitter=1.0, jepa_target_blur=2.0)
+    export(JEPA(r), tmp_path, {"name": "j", "method": "jepa", "recipe": "smoke", "recipe_settings": r.to_dict()})
+    m = model_zoo.load(tmp_path, device="cpu")
+    x = clip()
+    with torch.no_grad():
+        assert torch.allclose(m.latent_targets(x), target_embeddings(m.net.encoder, blur_frames(x, 2.0), 1)[0],
+                              atol=1e-6)
+        assert not torch.allclose(m.latent_targets(x), target_embeddings(m.net.encoder, x, 1)[0], atol=1e-3)
 
 
 def test_recipe_from_card_round_trips_and_keeps_defaults_for_fields_it_predates():

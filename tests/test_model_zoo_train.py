@@ -13,6 +13,7 @@ import torch.nn.functional as F
 import model_zoo
 from echo.clip import Clip, GroundTruth
 from model_zoo.data import PhantomBatches, data_card, make_loader, one_beat, random_resized_crop
+from model_zoo.gain_norm import blur_frames, gain_normalise
 from model_zoo.jepa import JEPA
 from model_zoo.mae import MAE
 from model_zoo.optim import make_optimizer, set_lr
@@ -250,6 +251,26 @@ def test_clean_targets_jitter_only_the_context_view():
         PhantomBatches(get_recipe("smoke", acq_clean_targets=True), 0, fake_clip, fake_input)
     assert "target view is the clean acquisition" in data_card(get_recipe("smoke", acq_jitter=1.0,
                                                                           acq_clean_targets=True))["augmentation"]
+
+
+def test_blurred_targets_blur_only_the_target_view_before_the_gain_normalisation():
+    """jepa_target_blur smooths the JEPA's target view (view 1), leaves the context view as it was, and is
+    applied before the gain normalisation (blurring the normalised view instead gives another view)."""
+    base = dict(acq_jitter=1.0, input_gain_norm=0.05)
+    sharp, blurred = (PhantomBatches(get_recipe("smoke", **base, jepa_target_blur=b), 0, fake_clip, fake_input,
+                                     views=2).batch(0) for b in (0.0, 2.0))     # (B, 2, T, C, H, W) each
+    assert torch.equal(sharp[:, 0], blurred[:, 0])                             # context view untouched
+    assert not torch.allclose(sharp[:, 1], blurred[:, 1], atol=1e-3)
+    roughness = lambda v: v.diff(dim=-1).abs().mean().item()                   # pixel-to-pixel change
+    assert roughness(blurred[:, 1]) < 0.6 * roughness(sharp[:, 1])
+    unnormalised = PhantomBatches(get_recipe("smoke", acq_jitter=1.0), 0, fake_clip, fake_input, views=2).batch(0)
+    expected = gain_normalise(blur_frames(unnormalised[:, 1], 2.0), 0.05)
+    assert torch.allclose(blurred[:, 1], expected, atol=1e-5)
+    for bad in ({"jepa_target_blur": 2.0}, {"acq_jitter": 1.0, "jepa_target_blur": -1.0}):
+        with pytest.raises(ValueError, match="jepa_target_blur"):
+            PhantomBatches(get_recipe("smoke", **bad), 0, fake_clip, fake_input)
+    assert "target view blurred by a Gaussian of 2.0 px" in data_card(
+        get_recipe("smoke", acq_jitter=1.0, jepa_target_blur=2.0))["augmentation"]
 
 
 def test_jepa_predicts_the_second_views_targets_from_the_first():
