@@ -57,11 +57,11 @@ def on_models(jd, jp, md, mp, frames):
 
 
 @shows_errors
-def on_attention(key, state, method, fusion, discard, start, readout, layer, mode, steps, frame,
+def on_attention(key, state, method, fusion, discard, start, readout, layer, mode, steps, region, frame,
                  progress=gr.Progress()):
     """Videos, captions and the scrubber's frame for each model, then the settings shown (the scrubber's)."""
     progress(0.0, desc=f"{method} for both models (attribution methods take a minute on a CPU)")
-    settings = [method, fusion, discard, start, readout, layer, mode, steps]
+    settings = [method, fusion, discard, start, readout, layer, mode, steps, region]
     pair = pair_of(state)
     shown = attention.overlay_videos(key, pair, *settings, progress=lambda f, d: progress(f, desc=d))
     imgs = attention.scrub(key, pair, method, frame, *settings[1:]) or {}

@@ -428,12 +428,14 @@ def test_each_attention_method_shows_exactly_the_controls_it_reads_and_says_what
     assert set(attention.METHOD_WORDS) == set(attention.METHODS)
     assert "EF" not in attention.METHOD_WORDS["pretext"].split("not EF")[1]      # pretext is not about EF
     param_of = {"fusion": "head_fusion", "discard": "discard_ratio", "start": "start_layer", "readout": "readout",
-                "layer": "layer", "mode": "mode", "steps": "n_steps"}
+                "layer": "layer", "mode": "mode", "steps": "n_steps", "region": "cells"}
     for method in attention.METHODS:
-        params = attention._params(method, "mean", 0.0, 0, "probe", -1, "received", 16)
-        fixed = set(attention.FIXED.get(method, {}))                   # run with, but not set on the page
-        assert {param_of[c] for c in attention.CONTROLS.get(method, ())} == set(params) - fixed, method
-        assert fixed <= set(params)
+        params = attention._params(method, "mean", 0.0, 0, "probe", -1, "received", 16, "4 x 4")
+        assert {param_of[c] for c in attention.CONTROLS.get(method, ())} == set(params), method
+    assert attention._params("feature_ablation", "mean", 0.0, 0, "probe", -1, "received", 16, "1 x 1") == {
+        "cells": (1, 1, 1)}                                            # one block a region: occlusion's grid
+    with pytest.raises(ValueError, match="Unknown region size '3 x 3'"):
+        attention._params("feature_ablation", "mean", 0.0, 0, "probe", -1, "received", 16, "3 x 3")
 
 
 def test_the_page_wires_the_attention_run_its_scrubber_and_its_controls(example):
@@ -444,7 +446,7 @@ def test_the_page_wires_the_attention_run_its_scrubber_and_its_controls(example)
     from app.views import attention
     fns = {f.api_name: f.fn for f in build().fns.values() if f.api_name}
     state = {"models": (None, None, None, None, None)}                 # the shipped pair
-    settings = ["rollout", "max", 0.0, 0, "mean", -1, "received", 16]
+    settings = ["rollout", "max", 0.0, 0, "mean", -1, "received", 16, "2 x 2"]
     out = fns["attention"](example.key, state, *settings, 3)
     assert len(out) == 7 and out[-1] == settings and all(Path(v).is_file() for v in out[:2])
     page_pair = models.current_pair()                                  # the pair the page's state names
@@ -454,10 +456,15 @@ def test_the_page_wires_the_attention_run_its_scrubber_and_its_controls(example)
     assert np.array_equal(later[1], frame(9)) and not np.array_equal(later[1], frame(3))
     assert all(u == {"__type__": "update"} for u in fns["scrub"](example.key, state, None, 9))
     *paper, words = fns["attention_controls"]("paper")
-    assert [u["visible"] for u in paper] == [False, False, False, False, True, True, False]
+    assert [u["visible"] for u in paper] == [False, False, False, False, True, True, False, False]
     assert words.startswith("**Paper mode**")
     *occlusion, words = fns["attention_controls"]("occlusion")
-    assert [u["visible"] for u in occlusion] == [False] * 7 and "blacked out in turn" in words
+    assert [u["visible"] for u in occlusion] == [False] * 8 and "blacked out in turn" in words
+    *ablation, _ = fns["attention_controls"]("feature_ablation")
+    assert [u["visible"] for u in ablation] == [False] * 7 + [True]
+    # the region size reaches the map: 4 x 4 blocks of the 8 x 7 x 7 grid are 8 x 2 x 2 regions
+    coarse = fns["attention"](example.key, state, "feature_ablation", *settings[1:-1], "4 x 4", 3)
+    assert "regions blacked out: 32; blocks per region (time, rows, columns): 1 x 4 x 4" in coarse[2]
     # the scrubber follows every drag step and a frame typed into its box: 'input' (not 'release', which missed
     # typing), one event, the latest run
     from app import events

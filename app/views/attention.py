@@ -22,9 +22,10 @@ METHOD_WORDS = {
              "less complete picture than the rollout.",
     "occlusion": "**Occlusion** (Captum): each 2-frame x 16 px block blacked out in turn; the map is how far the "
                  "EF prediction moves (one forward pass per block).",
-    "feature_ablation": "**Feature ablation** (Captum): regions of 2 x 2 blocks (2 frames x 32 x 32 px), each set "
-                        "to black in turn; the map is how far the EF prediction moves. A coarser occlusion at about "
-                        "a third of its cost (with one block per region the two are equal, map for map).",
+    "feature_ablation": "**Feature ablation** (Captum): regions of blocks (2 x 2 by default: 2 frames x 32 x 32 px), "
+                        "each set to black in turn; the map is how far the EF prediction moves. A coarser occlusion "
+                        "at a fraction of its cost (about a third at 2 x 2; with one block per region the two are "
+                        "equal, map for map).",
     "integrated_gradients": "**Integrated gradients** (Captum): EF's gradient integrated along the path from a "
                             "black clip to this one, per pixel, summed per block. Trust it only when its "
                             "convergence delta is small against the EF change it explains (both are shown).",
@@ -38,9 +39,12 @@ METHOD_WORDS = {
 
 # The controls each method reads (app.layout shows only these for the chosen method), in the order of
 # _params' arguments after the method
-CONTROL_NAMES = ("fusion", "discard", "start", "readout", "layer", "mode", "steps")
+CONTROL_NAMES = ("fusion", "discard", "start", "readout", "layer", "mode", "steps", "region")
 CONTROLS = {"rollout": ("fusion", "discard", "start", "readout"), "paper": ("layer", "mode"),
-            "integrated_gradients": ("steps",), "smoothgrad": ("steps",)}
+            "integrated_gradients": ("steps",), "smoothgrad": ("steps",), "feature_ablation": ("region",)}
+# feature ablation's region sizes on the page (rows x columns of blocks, one time slot): one block is
+# occlusion's grid at one forward pass a block; larger regions cost fewer passes and blur the map
+REGIONS = {"1 x 1": (1, 1, 1), "2 x 2": (1, 2, 2), "4 x 4": (1, 4, 4)}
 
 
 def control_visibility(method: str) -> list[bool]:
@@ -49,7 +53,7 @@ def control_visibility(method: str) -> list[bool]:
 
 
 def _params(method: str, head_fusion: str, discard_ratio: float, start_layer: int, readout: str,
-            layer: int = -1, mode: str = "received", n_steps: int = 16) -> dict:
+            layer: int = -1, mode: str = "received", n_steps: int = 16, region: str = "2 x 2") -> dict:
     """The parameters the chosen method reads (explain.attention_maps.clip_map); the rest are ignored."""
     if method == "rollout":
         return {"head_fusion": head_fusion, "discard_ratio": float(discard_ratio),
@@ -58,11 +62,11 @@ def _params(method: str, head_fusion: str, discard_ratio: float, start_layer: in
         return {"layer": int(layer), "mode": mode}
     if method in ("integrated_gradients", "smoothgrad"):
         return {"n_steps": int(n_steps)}
-    return dict(FIXED.get(method, {}))
-
-
-# settings a method always runs with on the page (no control): feature ablation in regions, not single blocks
-FIXED = {"feature_ablation": {"cells": (1, 2, 2)}}
+    if method == "feature_ablation":
+        if region not in REGIONS:
+            raise ValueError(f"Unknown region size {region!r} for feature ablation; choose one of: {', '.join(REGIONS)}.")
+        return {"cells": REGIONS[region]}
+    return {}
 
 
 # What each method reports, in words (explain.attention_maps' info keys); keys not named here are shown as they are
@@ -125,11 +129,11 @@ def _key(clip_key: str, pair: dict[str, LoadedModel], method: str, *settings,
 
 def maps(clip_key: str, pair: dict[str, LoadedModel], method: str, head_fusion: str = "mean",
          discard_ratio: float = 0.0, start_layer: int = 0, readout: str = "probe", layer: int = -1,
-         mode: str = "received", n_steps: int = 16, beat: tuple[float, str] | None = None,
+         mode: str = "received", n_steps: int = 16, region: str = "2 x 2", beat: tuple[float, str] | None = None,
          progress=None) -> dict[str, AttentionResult]:
     """Each model's map of the clip (cached); beat, progress: see explain.analysis.attention.attention."""
     key, params = _key(clip_key, pair, method, head_fusion, discard_ratio, start_layer, readout, layer, mode, n_steps,
-                       beat=beat)
+                       region, beat=beat)
     return cached(key, lambda: attention(pair, get_clip(clip_key), method, beat=beat, progress=progress, **params))
 
 
