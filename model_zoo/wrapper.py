@@ -136,8 +136,9 @@ class EncoderWrapper:
         target encoder's layer-normed output (or its last K blocks' mean, recipe jepa_target_layers),
         minus the mean target at each position for a centred recipe (jepa_center_targets; training
         subtracted each batch's own mean, whose expectation over training batches is the shipped mean),
-        with the beat weighted as the recipe's jepa_motion_weight says, from the clip blurred as the recipe's
-        jepa_target_blur says (before the gain normalisation hook, as training blurred it).
+        with the beat weighted as the recipe's jepa_motion_weight says, from the clip blurred by the recipe's
+        jepa_target_blur in model-input pixels before the gain normalisation hook (training blurred its random
+        crops, enlarged 1-1.4x, the same way, so on a full frame the blur is a little wider than on average there).
         Differentiable (pretext attribution). x (B, T, C, H, W) -> (B, N, D)"""
         recipe = self._target_recipe()
         x = x.to(self.device)

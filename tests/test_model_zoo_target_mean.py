@@ -13,7 +13,7 @@ import model_zoo
 from model_zoo import ship
 from model_zoo.checkpoint import export
 from model_zoo.data import PhantomBatches
-from model_zoo.gain_norm import blur_frames
+from model_zoo.gain_norm import blur_frames, gain_normalise
 from model_zoo.jepa import JEPA, emphasise_beat, target_embeddings
 from model_zoo.masks import gather_tokens
 from model_zoo.recipes import get_recipe, recipe_from_card
@@ -120,15 +120,19 @@ def test_beat_weighted_targets_are_what_the_latent_view_compares_with(tmp_path):
 
 
 def test_blurred_targets_are_what_the_latent_view_compares_with(tmp_path):
-    """A JEPA trained on blurred target views (jepa_target_blur) is compared with targets of the blurred clip."""
-    r = get_recipe("smoke", acq_jitter=1.0, jepa_target_blur=2.0)
-    export(JEPA(r), tmp_path, {"name": "j", "method": "jepa", "recipe": "smoke", "recipe_settings": r.to_dict()})
-    m = model_zoo.load(tmp_path, device="cpu")
+    """A JEPA trained on blurred target views (jepa_target_blur) is compared with targets of the blurred clip,
+    blurred before the gain normalisation as in training."""
+    r = get_recipe("smoke", acq_jitter=1.0, jepa_target_blur=2.0, input_gain_norm=0.05)
+    jepa = JEPA(r)                                     # no gain-normalisation hook: training's own encoder
+    export(jepa, tmp_path, {"name": "j", "method": "jepa", "recipe": "smoke", "recipe_settings": r.to_dict()})
+    m = model_zoo.load(tmp_path, device="cpu")        # normalises through a hook on its patch embedding
     x = clip()
-    with torch.no_grad():
-        assert torch.allclose(m.latent_targets(x), target_embeddings(m.net.encoder, blur_frames(x, 2.0), 1)[0],
-                              atol=1e-6)
-        assert not torch.allclose(m.latent_targets(x), target_embeddings(m.net.encoder, x, 1)[0], atol=1e-3)
+    as_trained = lambda v: target_embeddings(jepa.net.encoder, v, 1)[0]
+    with torch.no_grad():                              # training: crop, blur, then gain-normalise
+        assert torch.allclose(m.latent_targets(x), as_trained(gain_normalise(blur_frames(x, 2.0), 0.05)), atol=1e-5)
+        assert not torch.allclose(m.latent_targets(x), as_trained(blur_frames(gain_normalise(x, 0.05), 2.0)),
+                                  atol=1e-3)           # the other order is another target
+        assert not torch.allclose(m.latent_targets(x), as_trained(gain_normalise(x, 0.05)), atol=1e-3)
 
 
 def test_recipe_from_card_round_trips_and_keeps_defaults_for_fields_it_predates():

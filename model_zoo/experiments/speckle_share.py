@@ -2,7 +2,8 @@
 target blur, Recipe.jepa_target_blur, without reading EF or any held-out clip).
 
 For each training clip (seeds from the recipe's pool), the phantom's speckle-free render (truth.clean) is
-what anatomy alone looks like. Both it and the rendered frames are blurred by a Gaussian of sigma pixels
+what anatomy alone looks like. Both it and the rendered frames (the full 112 px render, not the sector
+crop or the random crops training takes, which enlarge 1-1.4x) are blurred by a Gaussian of sigma pixels
 (model_zoo.gain_norm.blur_frames, the blur a target view gets) and compared inside the fan:
     frame_corr   = correlation of the blurred frames with the blurred speckle-free ones
     change_share = squared correlation of their frame-to-frame changes: the share of what changes
