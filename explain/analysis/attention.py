@@ -60,10 +60,8 @@ def model_clips(method: str, grid: tuple[int, int, int], params: dict) -> int:
     """About how many clips a method puts through the model (a progress bar's total); grid (T', H', W')."""
     if method in ("rollout", "paper"):
         return 1
-    if method == "occlusion":
-        return int(np.prod(grid)) + 1                                # the clip, then one per tubelet blacked out
-    if method == "feature_ablation":
-        return n_features(grid, params.get("cells", (1, 1, 1))) + 1  # the clip, then one per feature
+    if method in ("occlusion", "feature_ablation"):                  # occlusion: one tubelet a feature
+        return n_features(grid, params.get("cells", (1, 1, 1))) + 1  # the clip, then one per feature blacked out
     if method == "integrated_gradients":
         return params.get("n_steps", 16) + 4                         # the path, then EF at both ends twice
     if method == "smoothgrad":
