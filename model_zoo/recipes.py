@@ -293,6 +293,15 @@ RECIPES: dict[str, Recipe] = {
         name="small_centered_frozen_patch_jitter_top3_short_masks_slow_ema_gain_norm_blur_targets",
         jepa_center_targets=True, freeze_patch_embed=True, acq_jitter=1.0, jepa_target_layers=3,
         jepa_masks=((8, 0.15),), ema=(0.9995, 1.0), input_gain_norm=0.05, jepa_target_blur=3.0),
+    # ... the same with tubelets of 4 frames, not 2 (4 time slots of a quarter beat each): the issue's probe
+    # pools tokens with one query, a weighted mean over time slots that cannot hold a change between slots,
+    # yet the contraction EF measures is such a change (RECIPES.md, the beat view); a token spanning a
+    # quarter beat holds the walls' motion inside it, where a pooled mean keeps it. Its like-for-like MAE is
+    # `small_frozen_patch_jitter_gain_norm_mask60_tubelet4`
+    "small_centered_frozen_patch_jitter_top3_short_masks_slow_ema_gain_norm_tubelet4": Recipe(
+        name="small_centered_frozen_patch_jitter_top3_short_masks_slow_ema_gain_norm_tubelet4",
+        jepa_center_targets=True, freeze_patch_embed=True, acq_jitter=1.0, jepa_target_layers=3,
+        jepa_masks=((8, 0.15),), ema=(0.9995, 1.0), input_gain_norm=0.05, tubelet=4),
     # short masks whose targets weigh what changes over the beat: every target plus twice its deviation from
     # the same place's mean over the clip (jepa_motion_weight 2; at initialisation 17% of the centred targets'
     # energy changes over the beat, so about two thirds of it then). The per-layer probes found the MAEs keep
@@ -329,6 +338,10 @@ RECIPES: dict[str, Recipe] = {
     "small_frozen_patch_jitter_gain_norm_mask60": Recipe(name="small_frozen_patch_jitter_gain_norm_mask60",
                                                          freeze_patch_embed=True, acq_jitter=1.0,
                                                          input_gain_norm=0.05, mae_mask_ratio=0.6),
+    # ... with tubelets of 4 frames: the like-for-like MAE for `..._short_masks_slow_ema_gain_norm_tubelet4`
+    "small_frozen_patch_jitter_gain_norm_mask60_tubelet4": Recipe(
+        name="small_frozen_patch_jitter_gain_norm_mask60_tubelet4", freeze_patch_embed=True, acq_jitter=1.0,
+        input_gain_norm=0.05, mae_mask_ratio=0.6, tubelet=4),
     # ... with a 60% mask and an acoustic shadow in every jittered view: the like-for-like MAE for
     # `..._short_masks_slow_ema_gain_norm_shadow`
     "small_frozen_patch_jitter_gain_norm_mask60_shadow": Recipe(
