@@ -22,8 +22,9 @@ def _clip(loaded: inputs.LoadedClip) -> tuple:
 
 
 @shows_errors
-def on_upload(path):
-    return _clip(inputs.load_upload(path))
+def on_upload(path, rescale=False):
+    return _clip(inputs.load_upload(path, rescale))
+
 
 
 @shows_errors
@@ -34,6 +35,16 @@ def on_example(name):
 @shows_errors
 def on_phantom(ef, hr, pop, seed):
     return _clip(inputs.generate_phantom(ef, hr, pop, seed))
+
+
+NO_CLIP = ("No clip loaded: the last one asked for could not be read (the message said why), so the "
+           "results of the clip before it are cleared too.")
+
+
+def on_clip_failed():
+    """A clip that failed to load: no clip key, empty clip views and summary saying so, empty predictions
+    (a bad upload beside the old clip's EF would read as its EF)."""
+    return (None, None, None, None, NO_CLIP, *("" for _ in ROLES))
 
 
 @shows_errors
@@ -54,6 +65,13 @@ def on_models(jd, jp, md, mp, frames):
     frames_seen = min(m.input_shape[0] for m in pair.values())
     return (state, models.describe_pair(pair), *(evidence.card_markdown(pair[r]) for r in ROLES),
             gr.update(maximum=depth - 1), gr.update(maximum=frames_seen - 1))
+
+
+@shows_errors
+def on_models_kept(state):
+    """Models that failed to load: the line says which models are still in use (the state kept them)."""
+    return (models.describe_pair(pair_of(state)) + "\n\nThe models asked for could not be loaded (the message "
+            "said why); the ones above are still in use.")
 
 
 @shows_errors

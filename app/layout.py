@@ -82,11 +82,16 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
 
         predict = dict(fn=events.on_predict, inputs=[clip_key, model_state], outputs=pred_md, **HEAVY)
         for event, fn, ins, api in clip_events:
-            event(fn, ins, clip_outputs, api_name=api, **HEAVY).success(
-                clear_stale, None, stale, api_visibility="private").success(api_name=f"{api}_predict", **predict)
+            loading = event(fn, ins, clip_outputs, api_name=api, **HEAVY)
+            loading.success(clear_stale, None, stale, api_visibility="private").success(
+                api_name=f"{api}_predict", **predict)
+            # a clip that failed: nothing on the page may stay from the clip before (it would read as this one's)
+            loading.failure(events.on_clip_failed, None, [*clip_outputs, *pred_md], api_visibility="private").then(
+                clear_stale, None, stale, api_visibility="private")
         model_outputs = [model_state, model_info, *card_md, att_start, att_frame]
-        use_btn.click(events.on_models, model_inputs, model_outputs, api_name="use_models", **HEAVY).success(
-            clear_stale, None, stale, api_visibility="private").success(**predict)
+        choosing = use_btn.click(events.on_models, model_inputs, model_outputs, api_name="use_models", **HEAVY)
+        choosing.success(clear_stale, None, stale, api_visibility="private").success(**predict)
+        choosing.failure(events.on_models_kept, [model_state], [model_info], api_visibility="private")
         demo.load(events.on_models, model_inputs, model_outputs, **HEAVY)
     demo.queue(default_concurrency_limit=1, max_size=64)
     return demo
@@ -96,6 +101,9 @@ def _clip_inputs() -> list[tuple]:
     """Upload, example and phantom tabs -> [(event, event function, its inputs, api name)]."""
     with gr.Tab("Upload"):
         upload = gr.File(label="Clip (AVI, MP4, DICOM cine, NPY/NPZ)", elem_id="upload")
+        rescale = gr.Checkbox(False, label="Stretch 16-bit or float pixels",
+                              info="for the next upload: the clip's own darkest-to-brightest range onto 0-255 "
+                                   "(8-bit clips are read as they are)", elem_id="rescale")
     with gr.Tab("Example"):
         example = gr.Dropdown(list(EXAMPLES), value="adult_normal", label="Example clip")
         example_btn = _action("Load example", elem_id="load-example")
@@ -105,7 +113,7 @@ def _clip_inputs() -> list[tuple]:
                    gr.Radio(list(POPULATIONS), value="adult", label="Population"),
                    gr.Number(value=0, precision=0, label="Seed")]
         phantom_btn = _action("Generate phantom clip")
-    return [(upload.upload, events.on_upload, [upload], "upload"),
+    return [(upload.upload, events.on_upload, [upload, rescale], "upload"),
             (example_btn.click, events.on_example, [example], "load_example"),
             (phantom_btn.click, events.on_phantom, phantom, "generate_phantom")]
 

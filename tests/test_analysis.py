@@ -319,6 +319,16 @@ def test_a_sweep_marks_where_the_named_conditions_sit_on_its_severity_axis():
     assert labels == ["shadow_high", "shadow_low", "shadow_med"] and xs == [0.333, 0.667, 1.0]
     haze = sensitivity_figure({**sweep, "degradation": "haze"})
     assert [a.text for a in haze.layout.annotations] == ["haze_med"]
+    # and the sweep's curve passes through every named condition, not between its samples
+    from echo.degrade import CONDITIONS, apply_condition, degrade
+    from explain.analysis.degradation import SEVERITIES, sweep_severities
+    assert sweep_severities("shadow") == (0.0, 0.25, 1 / 3, 0.5, 2 / 3, 0.75, 1.0)
+    assert sweep_severities("haze") == SEVERITIES
+    name, severity = CONDITIONS["depth_attenuation_1.50"]
+    assert severity in sweep_severities(name)
+    clip = render_clip(3, n_frames=4, size=64)
+    assert np.array_equal(degrade(clip, name, severity, seed=3).frames,
+                          apply_condition(clip, "depth_attenuation_1.50", seed=3).frames)
 
 
 def test_a_sweep_says_which_model_has_no_line_and_keeps_the_truth_on_its_axis():

@@ -131,12 +131,19 @@ def test_a_bad_upload_shows_an_error_and_the_page_goes_on(page, tmp_path):
     junk = tmp_path / "not_a_clip.avi"
     junk.write_bytes(b"this is text, not video")
     page.reload()                                   # a fresh session: the upload box is empty again
+    page.get_by_role("tab", name="Example", exact=True).click()
+    page.locator("#load-example").click()
+    page.locator("#pred-jepa").get_by_text("Ground truth: 62.0%").wait_for()
     page.get_by_role("tab", name="Upload", exact=True).click()
     page.locator("#upload input[type=file]").set_input_files(str(junk))
     error = page.get_by_text("its content is text: not a format EchoLens reads", exact=False).first
     error.wait_for()
     assert "not_a_clip.avi" in error.inner_text()
     assert page.locator(".toast-body.error").count() >= 1      # what shot() looks for in every other view
+    # nothing of the clip before stays beside the bad file's name: its EF would read as this file's
+    page.locator("#clip-summary").get_by_text("No clip loaded", exact=False).wait_for()
+    assert "adult_normal" not in page.locator("#clip-summary").inner_text()
+    assert "EF" not in page.locator("#pred-jepa").inner_text() + page.locator("#pred-mae").inner_text()
     shot(page, "bad_upload", errors_expected=True)
     page.get_by_role("tab", name="Example", exact=True).click()
     assert page.locator(".toast-body.error").count() >= 1      # switching tabs leaves an unread error be

@@ -60,6 +60,15 @@ def test_bad_uploads_are_refused_with_the_problem_named(tmp_path):
         inputs.load_upload(str(strip))
 
 
+def test_a_float_upload_is_refused_with_the_box_named_and_read_once_it_is_ticked(tmp_path):
+    floats = tmp_path / "floats.npy"
+    np.save(floats, np.random.default_rng(0).random((24, 64, 64), dtype=np.float32) * 3.0)
+    with pytest.raises(ClipError, match=r"floating-point pixels.*tick 'Stretch 16-bit or float pixels'"):
+        inputs.load_upload(str(floats))
+    clip = session.get_clip(inputs.load_upload(str(floats), rescale=True).key)
+    assert clip.frames.dtype == np.uint8 and clip.frames.min() == 0 and clip.frames.max() == 255
+
+
 def test_a_clip_without_a_frame_rate_says_its_rate_is_assumed(tmp_path):
     frames = render_clip(3, "adult", n_frames=40, size=112, fps=50).frames
     np.save(tmp_path / "bare.npy", frames)             # an .npy carries no frame rate
@@ -136,14 +145,14 @@ def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot
     # both EFs at a glance, each beside the benchmark's error of its view (mean over probe seeds), before the words
     results = shipped_pair["jepa"].wrapper.card["results"]
     table = card.split("\n\n")[2]
-    assert card.split("\n\n")[1] == "### jepa-small" and table.startswith("| probe | EF | error | benchmark MAE |")
-    assert card.split("\n\n")[3] == ("Benchmark MAE: each view's phantom test error on adult clips, mean ± std over "
-                                     "probe seeds.")
-    assert f"| attentive (the issue's) | 40.0% | -20.0 | {results['clean']['mae']:.2f} ± " in table
+    assert card.split("\n\n")[1] == "### jepa-small" and table.startswith("| probe | EF | error | benchmark error |")
+    assert card.split("\n\n")[3] == ("Benchmark error: each view's mean absolute error in EF points on phantom test "
+                                     "adult clips, mean ± std over probe seeds.")
+    assert f"| attentive (V-JEPA's protocol) | 40.0% | -20.0 | {results['clean']['mae']:.2f} ± " in table
     assert f"| beat view | 62.5% | +2.5 | {results['beat_probe']['clean']['mae']:.2f} ± " in table
     assert "| probe |" not in predictions.prediction_card(dataclasses.replace(p, ef_beat=None), 60.0, shipped_pair["jepa"])
     child = predictions.prediction_card(apart, 60.0, shipped_pair["jepa"], "pediatric")   # zero-shot: its own figures
-    assert "phantom test error on pediatric clips, zero-shot, mean ± std" in child
+    assert "phantom test pediatric clips, zero-shot, mean ± std" in child
     assert f"| beat view | 62.5% | +2.5 | {results['beat_probe']['pediatric']['mae']:.2f} ± " in child
     assert child.index("Beat view **EF") < child.index("A pediatric clip")
     close = dataclasses.replace(p, ef=58.0, ef_beat=62.5)
@@ -164,6 +173,10 @@ def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot
             "0% of deeply attenuated ones, 40% of strongly shadowed ones: 'within' does not rule out a shift." in card)
     outside = predictions.prediction_card(dataclasses.replace(close, ood=ood), None, checked)
     assert "strongly shadowed ones." in outside and "rule out" not in outside
+    # a child's or a degraded clip the score did not flag: the card does not call it 'within'
+    for args, shift in ((("pediatric",), "a child's heart"), (("adult", "shadow 0.67"), "degraded (shadow 0.67)")):
+        missed = predictions.prediction_card(dataclasses.replace(close, ood=within), None, checked, *args)
+        assert f"not flagged, yet the file says this clip is {shift}" in missed and "within the phantom" not in missed
     unchecked = dataclasses.replace(checked, ood=dataclasses.replace(checked.ood, flag_rates=None))
     assert "The check flags" not in predictions.prediction_card(dataclasses.replace(close, ood=within), None, unchecked)
 
@@ -240,6 +253,19 @@ def test_models_view_names_models_and_device(shipped_pair):
     assert all(value != "mae-small" for _, value in models.model_choices("jepa"))
     assert models.pick("jepa-small", " /some/path ", "jepa") == "/some/path"
     assert models.pick(None, "", "mae") == "mae-small"
+
+
+def test_models_that_fail_to_load_are_named_and_the_pair_in_use_is_said(tmp_path, shipped_pair):
+    """A text file typed in as a checkpoint: the message names the file and what it is not (torch's own
+    error was a bare KeyError '101'); the models line then says which models are still in use."""
+    from app import events
+    (tmp_path / "notes.mp4").write_text("hello this is text\n")
+    with pytest.raises(gr.Error, match="notes.mp4 is not a torch checkpoint"):
+        events.on_models(None, str(tmp_path / "notes.mp4"), None, "", 0)
+    kept = events.on_models_kept(events.NO_MODELS)
+    assert "jepa-small" in kept and "mae-small" in kept and "still in use" in kept
+    cleared = events.on_clip_failed()                     # the clip outputs then both prediction cards
+    assert cleared[0] is None and cleared[4].startswith("No clip loaded") and cleared[5:] == ("", "")
 
 
 def test_evidence_shows_our_table_and_the_preprints_labelled():

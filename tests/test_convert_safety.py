@@ -1,5 +1,6 @@
 """Checkpoint files are read without running code: a size cap, and pickles needing foreign globals refused by name."""
 import collections
+import re
 
 import pytest
 import torch
@@ -61,11 +62,19 @@ def test_a_raw_pickle_is_refused_with_its_globals_named(tmp_path, protocol, name
     assert RAN == []
 
 
-@pytest.mark.parametrize("text", ["Patient notes, not a model.\n", "cat\nnotes about the model\n"])
+@pytest.mark.parametrize("text", ["Patient notes, not a model.\n", "cat\nnotes about the model\n",
+                                  "hello this is text\n"])    # 'h' reads as a memo lookup: torch raises KeyError(101)
 def test_a_text_file_is_no_checkpoint_even_where_its_letters_read_as_opcodes(tmp_path, text):
     (tmp_path / "notes.pt").write_text(text)            # 'c' is protocol 0's GLOBAL opcode
     with pytest.raises(ValueError, match="notes.pt is not a torch checkpoint: neither a zip archive nor a pickle"):
         load_tensors(tmp_path / "notes.pt")
+
+
+@pytest.mark.parametrize("name", ["empty.pt", "empty.safetensors", "empty.mp4"])
+def test_an_empty_file_is_called_empty(tmp_path, name):
+    (tmp_path / name).write_bytes(b"")
+    with pytest.raises(ValueError, match=rf"^{re.escape(name)} is empty \(0 bytes\), not a checkpoint"):
+        model_zoo.load(tmp_path / name)
 
 
 def test_unreadable_and_unknown_files(tmp_path):

@@ -165,6 +165,18 @@ def test_the_table_shows_the_floor_and_still_renders_files_without_it(tiny):
     assert "train-mean constant" not in render_markdown(old)
 
 
+def test_the_ridge_view_is_one_fit_so_its_rows_carry_no_spread(tiny):
+    """A closed-form fit has no probe seeds: its recorded std of 0 must not read as a measured spread."""
+    ev, _, _ = tiny
+    md = render_markdown(ev.results)
+    second = md[md.index("## Second view"):md.index("## Third view")]
+    for name, m in ev.results["models"].items():
+        row = next(line for line in second.splitlines() if line.startswith(f"| {name} |"))
+        assert "±" not in row and f"| {m['linear_probe']['clean']['mae']:.2f} |" in row
+    first = md[:md.index("## Second view")]
+    assert "±" in next(line for line in first.splitlines() if line.startswith("| random |"))
+
+
 def test_the_beat_view_gets_its_own_table_and_claims_and_older_files_render_without_it(tiny):
     ev, _, _ = tiny
     md = render_markdown(ev.results)

@@ -79,11 +79,12 @@ def register(clip: Clip, frames: int = 16, size: int = 112) -> LoadedClip:
     return LoadedClip(put_clip(clip), str(original), str(seen), meta, summary)
 
 
-def load_upload(path: str | None) -> LoadedClip:
-    """An uploaded file (AVI, MP4, DICOM cine, NPY/NPZ)."""
+def load_upload(path: str | None, rescale: bool = False) -> LoadedClip:
+    """An uploaded file (AVI, MP4, DICOM cine, NPY/NPZ); rescale: 16-bit or float pixels have the clip's own
+    darkest-to-brightest range mapped onto 0-255 (echo.readers), else they are refused by name."""
     if not path:
         raise ClipError("No file was uploaded.")
-    clip = read_clip(path)
+    clip = read_clip(path, rescale=bool(rescale))
     clip.source = Path(path).name               # not the server's temporary upload path
     return register(clip)
 

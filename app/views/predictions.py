@@ -96,8 +96,12 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     if truth is not None:
         lines.append(f"Ground truth: {truth:.1f}%")
     if p.ood is not None:
+        # a shift the file itself declares (phantom provenance) outranks a score that did not see it
+        shift = "a child's heart" if population == "pediatric" else f"degraded ({degradation})" if degradation else ""
         verdict = ("**outside** the phantom training distribution: treat this EF with extra suspicion"
                    if p.ood["out_of_distribution"] else
+                   f"not flagged, yet the file says this clip is {shift}, which the models never learned from: "
+                   "the score missed a known shift" if shift else
                    "within the phantom training distribution (which does not make the EF a measurement)")
         rank = ("higher than every one of them" if p.ood["percentile"] >= 99.95 else    # floored: never 'than 100%'
                 f"higher than {math.floor(10 * p.ood['percentile']) / 10:g}% of them")
@@ -116,15 +120,16 @@ def _at_a_glance(p: Prediction, truth: float | None, results: dict, population: 
     if p.ef is None or p.ef_beat is None:
         return ""
     split = "pediatric" if population == "pediatric" else "clean"
-    rows = ["| probe | EF | error | benchmark MAE |", "|---|---|---|---|"]
-    for name, ef, bench in (("attentive (the issue's)", p.ef, results),
+    rows = ["| probe | EF | error | benchmark error |", "|---|---|---|---|"]
+    for name, ef, bench in (("attentive (V-JEPA's protocol)", p.ef, results),
                             ("beat view", p.ef_beat, results.get("beat_probe"))):
         figures = (bench or {}).get(split) or {}
         mae = plus_minus(figures["mae"], figures.get("mae_std")) if figures.get("mae") is not None else "n/a"
         error = f"{ef - truth:+.1f}" if truth is not None else "n/a"
         rows.append(f"| {name} | {ef:.1f}% | {error} | {mae} |")
     clips = "pediatric clips, zero-shot" if split == "pediatric" else "adult clips"
-    return "\n".join(rows) + f"\n\nBenchmark MAE: each view's phantom test error on {clips}, mean ± std over probe seeds."
+    return "\n".join(rows) + (f"\n\nBenchmark error: each view's mean absolute error in EF points on phantom test "
+                              f"{clips}, mean ± std over probe seeds.")
 
 
 def _flag_rates(model: LoadedModel | None, flagged: bool) -> str:

@@ -19,8 +19,9 @@ def depth_error(name: str, depth: str) -> ClipError:
     """The message for pixels deeper than 8 bits, shared by every reader."""
     return ClipError(
         f"'{name}' stores {depth} pixels; EchoLens reads 8-bit cine loops. Export the clip with "
-        "8-bit pixels (the usual setting for echo cine loops), or read it with rescale=True to map "
-        "the clip's own darkest-to-brightest range onto 0-255."
+        "8-bit pixels (the usual setting for echo cine loops), or have its own darkest-to-brightest range "
+        "mapped onto 0-255 (in the app: tick 'Stretch 16-bit or float pixels' under the upload box and upload "
+        "it again; in Python: rescale=True)."
     )
 
 

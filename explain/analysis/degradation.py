@@ -47,10 +47,19 @@ def condition_efs(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(C
     return {cond: {role: v["ef"] for role, v in by_role.items()} for cond, by_role in views.items()}
 
 
+def sweep_severities(name: str) -> tuple[float, ...]:
+    """SEVERITIES and the severities of the degradation's named conditions (shadow_low at 1/3, ...), in order:
+    the curve passes through every condition the benchmark's table reports, not between them."""
+    named = {sev for n, sev in CONDITIONS.values() if n == name}
+    return tuple(sorted(set(SEVERITIES) | named))
+
+
 def severity_sweep(models: dict[str, LoadedModel], clip: Clip, name: str,
-                   severities=SEVERITIES, seed: int = 0) -> dict:
+                   severities=None, seed: int = 0) -> dict:
     """{'degradation', 'severity': [...], 'ef': {role: [...]}, 'change': {role: [...]}} (change vs severity 0),
-    and 'ef_beat', 'change_beat' the same through the beat view's probe, for the models that ship one."""
+    and 'ef_beat', 'change_beat' the same through the beat view's probe, for the models that ship one.
+    severities: sweep_severities(name) unless given."""
+    severities = sweep_severities(name) if severities is None else severities
     for m in models.values():
         check_budget(m, len(severities), "The severity sweep")
     efs, beat_efs, cropped = {role: [] for role in models}, {role: [] for role in models}, crop_to_sector(clip)

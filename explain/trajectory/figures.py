@@ -64,10 +64,9 @@ def trajectory_figure(runs: Mapping[str, tuple[np.ndarray, np.ndarray]], estimat
                                            colorbar=dict(title="phase (cycles)", tickvals=[0, 0.25, 0.5, 0.75, 1]))))
         for label, wanted, symbol in (("ED", estimate.ed_frames, "diamond"), ("ES", estimate.es_frames, "square")):
             idx = _nearest_points(frames, wanted)
-            if len(idx):   # the reference run's marks filled and labelled, every other run's open and unlabelled
-                fig.add_trace(_scatter(
-                    dims, xyz[idx], mode="markers+text" if i == 0 else "markers", name=f"{name} {label}",
-                    text=[label] * len(idx), textposition="top center",
+            if len(idx):   # the reference run's marks filled, every other run's open; named by symbol and hover
+                fig.add_trace(_scatter(      # (text labels sat on their marks and on each other, in 3D most)
+                    dims, xyz[idx], mode="markers", name=f"{name} {label}",
                     hovertext=[f"{name}<br>{label}, frame {f}" for f in frames[idx]], hoverinfo="text",
                     marker=dict(symbol=symbol if i == 0 else f"{symbol}-open", size=8 if dims == 3 else 13,
                                 color="black" if i == 0 else "dimgrey", line=dict(color="black", width=2))))
@@ -76,8 +75,8 @@ def trajectory_figure(runs: Mapping[str, tuple[np.ndarray, np.ndarray]], estimat
     fig.update_layout(title=dict(text=f"{title}<br><sup>{subtitle}</sup>" if title else subtitle),
                       # below the plot: at the top right the legend sat on the phase colour bar's title
                       legend=dict(itemsizing="constant", orientation="h", x=0, xanchor="left",
-                                  y=-0.12 if dims == 2 else -0.02, yanchor="top"),
-                      margin=dict(l=10, r=10, t=60, b=90 if dims == 2 else 40))
+                                  y=-0.2 if dims == 2 else -0.02, yanchor="top"),   # 2D: under the x title
+                      margin=dict(l=10, r=10, t=60, b=110 if dims == 2 else 40))
     _axes(fig, axes)
     return fig
 

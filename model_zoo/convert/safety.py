@@ -83,6 +83,12 @@ def damaged(path: str | Path, error: Exception) -> ValueError:
                       "not a safetensors file at all; copy it again from its source.")
 
 
+def not_a_checkpoint(path: Path) -> ValueError:
+    """The error for a file that is neither a zip archive nor a pickle: text, a video, a truncated file."""
+    return ValueError(f"{path.name} is not a torch checkpoint: neither a zip archive nor a pickle torch can read "
+                      "(is it the file you meant?)")
+
+
 def read_safetensors(path: str | Path) -> dict:
     """safetensors' load_file, with a damaged file refused by name (ValueError), not by the library's error."""
     try:
@@ -98,7 +104,8 @@ def load_tensors(path: str | Path, max_bytes: int = MAX_BYTES) -> dict:
     checkpoint's optimiser state is not read into memory unless used.
     """
     path = Path(path)
-    check_size(path, max_bytes)
+    if check_size(path, max_bytes) == 0:
+        raise ValueError(f"{path.name} is empty (0 bytes), not a checkpoint: copy it again from its source.")
     if path.name.endswith(SAFETENSORS):
         return read_safetensors(path)
     try:
@@ -106,15 +113,16 @@ def load_tensors(path: str | Path, max_bytes: int = MAX_BYTES) -> dict:
     except pickle.UnpicklingError as e:
         names = _foreign_globals(path, e)
         if names is None:
-            raise ValueError(f"{path.name} is not a torch checkpoint: neither a zip archive nor a pickle torch "
-                             "can read (is it the file you meant?)") from None
+            raise not_a_checkpoint(path) from None
         names = ", ".join(names)
         raise UnsafeCheckpointError(
             f"{path.name} refused: its pickle needs globals outside the weights-only allow-list ({names}); "
             f"loading them would run code from the file. Re-save its tensors with "
             f"safetensors or as plain dicts of tensors.") from None
-    except (RuntimeError, EOFError) as e:
-        raise ValueError(f"{path.name} is not a readable torch or safetensors checkpoint: {e}") from None
+    except (KeyError, EOFError):           # text or a video read as a pickle (a memo key, a stream cut short)
+        raise not_a_checkpoint(path) from None
+    except RuntimeError as e:
+        raise ValueError(f"{path.name} is not a readable torch or safetensors checkpoint ({e}).") from None
     if not isinstance(obj, dict):
         raise ValueError(f"{path.name} holds a {type(obj).__name__}, not a dict of tensors")
     return obj
