@@ -9,7 +9,7 @@ from __future__ import annotations
 import gradio as gr
 
 from app import events
-from app.views import attention, cycle, evidence, inputs, latent_pixel, models
+from app.views import attention, cycle, degradation, evidence, inputs, latent_pixel, models
 from echo.degrade import CONDITIONS, DEGRADATIONS
 from echo.examples import EXAMPLES
 from echo.phantom.params import POPULATIONS
@@ -144,7 +144,8 @@ def _attention_tab(clip_key, model_state) -> tuple[list, gr.Slider, gr.Slider]:
     """-> (outputs a new clip clears, the start-layer slider, the frame scrubber): the models set their ranges."""
     gr.Markdown(attention.CAPTION)
     with gr.Row():
-        method = gr.Dropdown(list(attention.METHODS), value="rollout", label="Method")
+        method = gr.Dropdown([(attention.METHOD_LABELS[m], m) for m in attention.METHODS], value="rollout",
+                             label="Method")
         controls = [   # attention.CONTROL_NAMES order: shown with their method only
             gr.Radio(["mean", "max", "min"], value="mean", label="Head fusion (rollout)"),
             gr.Slider(0, 0.9, value=0.0, step=0.1, label="Discard ratio (rollout)"),
@@ -197,6 +198,7 @@ def _cycle_tab(clip_key, model_state) -> list:
 
 
 def _degradation_tab(clip_key, model_state) -> list:
+    gr.Markdown(degradation.CAPTION)
     with gr.Row():
         name = gr.Dropdown(list(DEGRADATIONS), value="shadow", label="Degradation")
         severity = gr.Slider(0, 1, value=0.6, step=0.05, label="Severity")

@@ -451,7 +451,8 @@ def test_an_integrated_gradients_map_whose_delta_outweighs_its_ef_change_is_call
 
 def test_each_attention_method_shows_exactly_the_controls_it_reads_and_says_what_it_weighs():
     from app.views import attention
-    assert set(attention.METHOD_WORDS) == set(attention.METHODS)
+    assert set(attention.METHOD_WORDS) == set(attention.METHODS) == set(attention.METHOD_LABELS)
+    assert all("_" not in label for label in attention.METHOD_LABELS.values())    # words in the box, not names
     assert "EF" not in attention.METHOD_WORDS["pretext"].split("not EF")[1]      # pretext is not about EF
     param_of = {"fusion": "head_fusion", "discard": "discard_ratio", "start": "start_layer", "readout": "readout",
                 "layer": "layer", "mode": "mode", "steps": "n_steps", "region": "cells"}

@@ -10,6 +10,12 @@ from explain.analysis.pair import LoadedModel, pair_key
 from explain.attention_maps import METHODS
 from explain.overlay import display_scale, overlay, write_overlay_mp4
 
+# The Method box's words for each method (its values stay the names the API and explain/ take)
+METHOD_LABELS = {"rollout": "attention rollout", "paper": "paper mode (EchoJEPA's figure)",
+                 "occlusion": "occlusion", "feature_ablation": "feature ablation",
+                 "integrated_gradients": "integrated gradients", "smoothgrad": "SmoothGrad",
+                 "pretext": "pretext loss (each model's own task)"}
+
 CAPTION = ("Warmer and more opaque = more weight in the model's view of the clip (colours reach red at the "
            "clip's top 2%, so one peak does not hide the rest). What each method weighs is said under the "
            "method's name.")

@@ -16,6 +16,11 @@ from explain.analysis.degradation import sensitivity_figure, severity_sweep
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.analysis.predict import predict
 
+CAPTION = ("Degrade the loaded clip as the benchmark does: inside its sector, with the clean clip's crop and "
+           "beat, so only the pixels change. Severity runs from 0 (the clean clip) to 1 (the strongest setting: "
+           "shadow_high, depth_attenuation_2.15); the evidence table's named conditions are marked on the sweep's "
+           "axis. 'Change' is the degraded EF minus the clean EF, in EF points.")
+
 
 def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: float, seed: int = 0
               ) -> tuple[str, str]:
@@ -35,7 +40,7 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
         return str(video), clean, bad
 
     video, clean, bad = cached((clip_key, "degrade", names, name, float(severity), int(seed)), run)
-    rows = ["| model | probe | clean EF | degraded EF | change |", "|---|---|---|---|---|"]
+    rows = ["| model | probe | clean EF | degraded EF | change (EF points) |", "|---|---|---|---|---|"]
     for role in pair:
         for probe, c, d in (("attentive", clean[role].ef, bad[role].ef),
                             ("beat view", clean[role].ef_beat, bad[role].ef_beat)):
