@@ -153,7 +153,8 @@ def _attention_tab(clip_key, model_state) -> tuple[list, gr.Slider, gr.Slider]:
             gr.Radio(["probe", "mean"], value="probe", label="Read-out (rollout)"),
             gr.Number(value=-1, precision=0, label="Layer (paper mode; -1 = last)", visible=False),
             gr.Radio(["received", "given"], value="received", label="Paper mode", visible=False),
-            gr.Slider(4, 64, value=16, step=4, label="Steps (integrated gradients, SmoothGrad)", visible=False),
+            gr.Slider(4, 64, value=attention.IG_STEPS, step=4, label="Steps (integrated gradients, SmoothGrad)",
+                      visible=False),
             gr.Radio(list(attention.REGIONS), value="2 x 2", label="Region, blocks (feature ablation)",
                      info="one block is occlusion's grid at one pass each; larger regions are faster and coarser",
                      visible=False)]

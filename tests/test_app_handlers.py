@@ -449,6 +449,19 @@ def test_an_integrated_gradients_map_whose_delta_outweighs_its_ef_change_is_call
                                                             "(time, rows, columns): 1 x 2 x 2")
 
 
+def test_the_default_integration_steps_give_maps_the_page_trusts_on_the_shipped_models(shipped_pair):
+    """At 16 steps the JEPA's map of adult_normal was called unreliable (delta 2.8x its EF change); the default
+    must give both shipped models a delta under half their EF change, the page's own bar."""
+    from explain.attention_maps import clip_map
+    from explain.attribution.integrated_gradients import STEPS
+    from explain.analysis.predict import predict
+    clip = session.get_clip(inputs.load_named_example("adult_normal").key)
+    for role, m in shipped_pair.items():
+        x = predict({role: m}, clip)[role].view.x
+        info = clip_map(m.wrapper, x, "integrated_gradients", probe=m.probe, n_steps=STEPS).info
+        assert abs(info["convergence_delta"][0]) < 0.5 * abs(info["ef_change"][0]), (role, info)
+
+
 def test_each_attention_method_shows_exactly_the_controls_it_reads_and_says_what_it_weighs():
     from app.views import attention
     assert set(attention.METHOD_WORDS) == set(attention.METHODS) == set(attention.METHOD_LABELS)

@@ -8,6 +8,7 @@ from app.session import cached, get_clip, media_path, peek
 from explain.analysis.attention import AttentionResult, attention
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.attention_maps import METHODS
+from explain.attribution.integrated_gradients import STEPS as IG_STEPS
 from explain.overlay import display_scale, overlay, write_overlay_mp4
 
 # The Method box's words for each method (its values stay the names the API and explain/ take)
@@ -59,7 +60,7 @@ def control_visibility(method: str) -> list[bool]:
 
 
 def _params(method: str, head_fusion: str, discard_ratio: float, start_layer: int, readout: str,
-            layer: int = -1, mode: str = "received", n_steps: int = 16, region: str = "2 x 2") -> dict:
+            layer: int = -1, mode: str = "received", n_steps: int = IG_STEPS, region: str = "2 x 2") -> dict:
     """The parameters the chosen method reads (explain.attention_maps.clip_map); the rest are ignored."""
     if method == "rollout":
         return {"head_fusion": head_fusion, "discard_ratio": float(discard_ratio),
@@ -135,7 +136,7 @@ def _key(clip_key: str, pair: dict[str, LoadedModel], method: str, *settings,
 
 def maps(clip_key: str, pair: dict[str, LoadedModel], method: str, head_fusion: str = "mean",
          discard_ratio: float = 0.0, start_layer: int = 0, readout: str = "probe", layer: int = -1,
-         mode: str = "received", n_steps: int = 16, region: str = "2 x 2", beat: tuple[float, str] | None = None,
+         mode: str = "received", n_steps: int = IG_STEPS, region: str = "2 x 2", beat: tuple[float, str] | None = None,
          progress=None) -> dict[str, AttentionResult]:
     """Each model's map of the clip (cached); beat, progress: see explain.analysis.attention.attention."""
     key, params = _key(clip_key, pair, method, head_fusion, discard_ratio, start_layer, readout, layer, mode, n_steps,

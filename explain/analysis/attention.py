@@ -14,6 +14,7 @@ from explain.analysis.pair import LoadedModel
 from explain.analysis.window import ModelView, model_view
 from explain.attention_maps import EF_METHODS, TokenMap, clip_map
 from explain.attribution.feature_ablation import n_features
+from explain.attribution.integrated_gradients import STEPS as IG_STEPS
 from explain.focus import focus_scores, structure_mask, tracing_structures
 from explain.analysis.budget import check_budget
 from model_zoo.cost import estimate
@@ -63,7 +64,7 @@ def model_clips(method: str, grid: tuple[int, int, int], params: dict) -> int:
     if method in ("occlusion", "feature_ablation"):                  # occlusion: one tubelet a feature
         return n_features(grid, params.get("cells", (1, 1, 1))) + 1  # the clip, then one per feature blacked out
     if method == "integrated_gradients":
-        return params.get("n_steps", 16) + 4                         # the path, then EF at both ends twice
+        return params.get("n_steps", IG_STEPS) + 4                   # the path, then EF at both ends twice
     if method == "smoothgrad":
         return params.get("nt_samples", 4) * (params.get("n_steps", 8) + 2)   # each copy's path, EF at both ends
     return 2 * params.get("n_masks", 2)                              # pretext: masks x (context + target)

@@ -1,8 +1,9 @@
 """Captum IntegratedGradients of the EF prediction from a black clip, with its convergence delta.
 
 The delta is sum(attributions) - (EF(x) - EF(black)): how far the Riemann sum is from the
-completeness axiom. A small n_steps keeps it cheap on a CPU; report the delta beside the map and
-raise n_steps when it is large relative to the EF change.
+completeness axiom. Report the delta beside the map and raise n_steps when it is large relative to the
+EF change. STEPS is the default: on the shipped models' adult_normal example 16 steps left the JEPA's delta
+at 2.8x its EF change (-1.08 against +0.39) and 24-48 steps within 1% of it (the MAE's within 0.8% at 32).
 """
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from captum.attr import IntegratedGradients
 
 from explain.attribution.baseline import black_like
 
+STEPS = 32
 
-def integrated_gradients(forward, x: torch.Tensor, n_steps: int = 16, internal_batch_size: int = 4
+
+def integrated_gradients(forward, x: torch.Tensor, n_steps: int = STEPS, internal_batch_size: int = 4
                          ) -> tuple[torch.Tensor, dict]:
     """-> (attribution (B, T, C, H, W), info {'n_steps', 'convergence_delta' (per clip), 'ef_change'})."""
     if n_steps < 1 or internal_batch_size < 1:
