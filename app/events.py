@@ -26,7 +26,6 @@ def on_upload(path, rescale=False):
     return _clip(inputs.load_upload(path, rescale))
 
 
-
 @shows_errors
 def on_example(name):
     return _clip(inputs.load_named_example(name))
