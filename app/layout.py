@@ -101,7 +101,7 @@ def _clip_inputs() -> list[tuple]:
     """Upload, example and phantom tabs -> [(event, event function, its inputs, api name)]."""
     with gr.Tab("Upload"):
         upload = gr.File(label="Clip (AVI, MP4, DICOM cine, NPY/NPZ)", elem_id="upload")
-        rescale = gr.Checkbox(False, label="Stretch 16-bit or float pixels",
+        rescale = gr.Checkbox(False, label=inputs.RESCALE_LABEL,
                               info="for the next upload: the clip's own darkest-to-brightest range onto 0-255 "
                                    "(8-bit clips are read as they are)", elem_id="rescale")
     with gr.Tab("Example"):
@@ -155,7 +155,7 @@ def _attention_tab(clip_key, model_state) -> tuple[list, gr.Slider, gr.Slider]:
             gr.Radio(["received", "given"], value="received", label="Paper mode", visible=False),
             gr.Slider(4, 64, value=attention.IG_STEPS, step=4, label="Steps (integrated gradients, SmoothGrad)",
                       visible=False),
-            gr.Radio(list(attention.REGIONS), value="2 x 2", label="Region, blocks (feature ablation)",
+            gr.Radio(list(attention.REGIONS), value=attention.REGION, label="Region, blocks (feature ablation)",
                      info="one block is occlusion's grid at one pass each; larger regions are faster and coarser",
                      visible=False)]
         run = _action("Show where they look", elem_id="attention-run")

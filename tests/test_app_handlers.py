@@ -63,7 +63,8 @@ def test_bad_uploads_are_refused_with_the_problem_named(tmp_path):
 def test_a_float_upload_is_refused_with_the_box_named_and_read_once_it_is_ticked(tmp_path):
     floats = tmp_path / "floats.npy"
     np.save(floats, np.random.default_rng(0).random((24, 64, 64), dtype=np.float32) * 3.0)
-    with pytest.raises(ClipError, match=r"floating-point pixels.*tick 'Stretch 16-bit or float pixels'"):
+    assert inputs.RESCALE_LABEL == "Stretch 16-bit or float pixels"        # the words echo.readers' message uses
+    with pytest.raises(ClipError, match=rf"floating-point pixels.*tick '{inputs.RESCALE_LABEL}'"):
         inputs.load_upload(str(floats))
     clip = session.get_clip(inputs.load_upload(str(floats), rescale=True).key)
     assert clip.frames.dtype == np.uint8 and clip.frames.min() == 0 and clip.frames.max() == 255

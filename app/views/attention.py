@@ -52,6 +52,7 @@ CONTROLS = {"rollout": ("fusion", "discard", "start", "readout"), "paper": ("lay
 # feature ablation's region sizes on the page (rows x columns of blocks, one time slot): one block is
 # occlusion's grid at one forward pass a block; larger regions cost fewer passes and blur the map
 REGIONS = {"1 x 1": (1, 1, 1), "2 x 2": (1, 2, 2), "4 x 4": (1, 4, 4)}
+REGION = "2 x 2"            # the page's default
 
 
 def control_visibility(method: str) -> list[bool]:
@@ -60,7 +61,7 @@ def control_visibility(method: str) -> list[bool]:
 
 
 def _params(method: str, head_fusion: str, discard_ratio: float, start_layer: int, readout: str,
-            layer: int = -1, mode: str = "received", n_steps: int = IG_STEPS, region: str = "2 x 2") -> dict:
+            layer: int = -1, mode: str = "received", n_steps: int = IG_STEPS, region: str = REGION) -> dict:
     """The parameters the chosen method reads (explain.attention_maps.clip_map); the rest are ignored."""
     if method == "rollout":
         return {"head_fusion": head_fusion, "discard_ratio": float(discard_ratio),
@@ -136,7 +137,7 @@ def _key(clip_key: str, pair: dict[str, LoadedModel], method: str, *settings,
 
 def maps(clip_key: str, pair: dict[str, LoadedModel], method: str, head_fusion: str = "mean",
          discard_ratio: float = 0.0, start_layer: int = 0, readout: str = "probe", layer: int = -1,
-         mode: str = "received", n_steps: int = IG_STEPS, region: str = "2 x 2", beat: tuple[float, str] | None = None,
+         mode: str = "received", n_steps: int = IG_STEPS, region: str = REGION, beat: tuple[float, str] | None = None,
          progress=None) -> dict[str, AttentionResult]:
     """Each model's map of the clip (cached); beat, progress: see explain.analysis.attention.attention."""
     key, params = _key(clip_key, pair, method, head_fusion, discard_ratio, start_layer, readout, layer, mode, n_steps,

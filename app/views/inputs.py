@@ -79,6 +79,10 @@ def register(clip: Clip, frames: int = 16, size: int = 112) -> LoadedClip:
     return LoadedClip(put_clip(clip), str(original), str(seen), meta, summary)
 
 
+# The upload's stretch box (app.layout); echo.readers' message for deeper pixels names it in these words
+RESCALE_LABEL = "Stretch 16-bit or float pixels"
+
+
 def load_upload(path: str | None, rescale: bool = False) -> LoadedClip:
     """An uploaded file (AVI, MP4, DICOM cine, NPY/NPZ); rescale: 16-bit or float pixels have the clip's own
     darkest-to-brightest range mapped onto 0-255 (echo.readers), else they are refused by name."""
