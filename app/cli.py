@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -30,6 +31,10 @@ def models(args) -> int:
     if missing:
         raise FileNotFoundError(f"no such folder or file: {', '.join(missing)}")
     print(format_models(list_models(args.models or ())))
+    shipped = len(list_models())
+    for d in args.models or ():                       # a folder that adds nothing is said, not passed over
+        if len(list_models([d])) == shipped:
+            print(f"note: no model or checkpoint found in {d}")
     return 0
 
 
@@ -42,6 +47,7 @@ def _efs(m: dict) -> str:
 
 def analyze(args) -> int:
     from echo.readers import read_clip
+    from explain.analysis.ood import ood_words
     from explain.analysis.pair import load_pair
     from explain.analysis.report import analyze as run
     clip = read_clip(args.clip)
@@ -50,16 +56,28 @@ def analyze(args) -> int:
     for w in sorted({m["warning"] for m in report["models"].values() if m.get("warning")}):
         print(f"warning: {w}")
     for role, m in report["models"].items():
+        if m.get("ood") and m["ood"]["out_of_distribution"]:
+            print(f"warning: {role} ({m['name']}): the clip is {ood_words(m['ood'])}")
+    for role, m in report["models"].items():
         for method, why in m.get("skipped", {}).items():
             print(f"note: no {method} map for {role} ({m['name']}): {why}")
     return 0
 
 
 def audit(args) -> int:
-    from explain.analysis.audit import audit as run
+    from explain.analysis.audit import audit as run, summary_words
     from explain.analysis.pair import load_pair
-    summary = run(Path(args.folder), load_pair(args.jepa, args.mae, args.device), Path(args.out))
-    print(summary)
+    out, pair = Path(args.out), load_pair(args.jepa, args.mae, args.device)
+    summary = run(Path(args.folder), pair, out)
+    headline, model_lines = summary_words(summary, json.loads((out / "audit.json").read_text())["rows"], pair)
+    print(f"{out / 'audit.csv'}, {out / 'audit.html'}: {headline}")
+    for line in model_lines:
+        print(f"  {line}")
+    if summary["note"]:
+        print(f"warning: {summary['note']}")
+    if not any(summary[role]["predicted"] for role in pair):
+        print(f"error: no clip in '{args.folder}' could be read; audit.csv says why for each", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -87,6 +105,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     command = {"models": models, "analyze": analyze, "audit": audit}.get(args.command, serve)
+    if command is not serve:                      # scripted runs: no "Loading weights" bars between the lines
+        from transformers.utils import logging as hf_logging
+        hf_logging.disable_progress_bar()
     try:
         return command(args)
     except (ValueError, KeyError, OSError) as e:               # ClipError is a ValueError

@@ -40,6 +40,9 @@ NO_CLIP = ("No clip loaded: the last one asked for could not be read (the messag
            "results of the clip before it are cleared too.")
 
 
+NO_AUDIT = "No audit shown: the last one could not run (the message says why)."
+
+
 def on_clip_failed():
     """A clip that failed to load: no clip key, empty clip views and summary saying so, empty predictions
     (a bad upload beside the old clip's EF would read as its EF)."""
@@ -159,3 +162,8 @@ def on_speckle(state, progress=gr.Progress()):
 def on_audit(files, folder, state, progress=gr.Progress()):
     result = audit.run(files, folder, pair_of(state), lambda f, d: progress(f, desc=d))
     return result.summary_md, result.table, result.figure, result.downloads
+
+
+def on_audit_failed():
+    """An audit that failed: no summary, table, plot or download of an earlier audit stays under its inputs."""
+    return NO_AUDIT, None, None, None

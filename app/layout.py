@@ -250,7 +250,8 @@ def _audit_tab(model_state) -> None:
     run = _action("Audit", elem_id="audit-run")
     outputs = [gr.Markdown(elem_id="audit-summary"), gr.Dataframe(label="Per clip", elem_id="audit-table"), gr.Plot(),
                gr.File(label="Downloads (CSV, HTML report)", file_count="multiple")]
-    run.click(events.on_audit, [files, folder, model_state], outputs, api_name="audit", **HEAVY)
+    auditing = run.click(events.on_audit, [files, folder, model_state], outputs, api_name="audit", **HEAVY)
+    auditing.failure(events.on_audit_failed, None, outputs, api_visibility="private")   # nothing of the audit before
 
 
 def _evidence_tab() -> list:

@@ -10,8 +10,19 @@ import torch
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """The named device (refused with a message if unknown or absent here), else the first available."""
     if device is not None:
-        return torch.device(device)
+        try:
+            dev = torch.device(device)
+        except RuntimeError:
+            raise ValueError(f"Unknown device '{device}': use cuda, mps or cpu.") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"Device '{device}' was asked for, but this torch has no CUDA device "
+                             f"(torch {torch.__version__}); use cpu, or leave the device out.")
+        if dev.type == "mps" and not torch.backends.mps.is_available():
+            raise ValueError(f"Device '{device}' was asked for, but Apple MPS is not available here; use cpu, "
+                             "or leave the device out.")
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
     if torch.backends.mps.is_available():

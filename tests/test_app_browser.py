@@ -108,6 +108,14 @@ def test_audit_of_uploads_gives_a_table_and_downloads(page):
     page.locator("#audit-summary").get_by_text("2 clips", exact=False).first.wait_for()
     assert page.locator("#audit-table").get_by_text("adult_normal.npz").count() >= 1
     shot(page, "audit")
+    # an audit that cannot run (files and a folder at once): nothing of the one before stays under the new inputs
+    page.get_by_label("…or a folder on this machine").fill("/some/folder")
+    page.locator("#audit-run").click()
+    page.get_by_text("Both uploaded files and a folder were given", exact=False).first.wait_for()
+    page.locator("#audit-summary").get_by_text("No audit shown", exact=False).wait_for()
+    assert page.locator("#audit-table").get_by_text("adult_normal.npz").count() == 0
+    page.get_by_label("…or a folder on this machine").fill("")
+    page.locator("button.toast-close.error").first.click()          # read: the next tests start with none
 
 
 def test_evidence_tab_shows_the_table(page):

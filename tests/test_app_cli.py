@@ -24,6 +24,7 @@ def test_analyze_writes_the_report_schema_maps_and_html(tmp_path):
     run = app("analyze", str(clip), "--out", str(tmp_path / "out"), "--quick")
     assert run.returncode == 0, run.stderr
     assert run.stdout.count("(beat view ") == 2
+    assert "Loading weights" not in run.stderr                    # no progress bars in a scripted run
     out = tmp_path / "out"
     report = json.loads((out / "report.json").read_text())
     assert report["clip"] == {"frames": 48, "fps": 50.0, "height": 112, "width": 112, "source": str(clip)}
@@ -63,6 +64,9 @@ def test_cli_errors_name_the_problem_and_leave_nothing_behind(tmp_path):
     assert not (tmp_path / "never").exists()
     run = app("models", "--models", str(tmp_path / "missing"))
     assert run.returncode == 2 and "no such folder" in run.stderr
+    (tmp_path / "empty").mkdir()
+    run = app("models", "--models", str(tmp_path / "empty"))
+    assert run.returncode == 0 and f"note: no model or checkpoint found in {tmp_path / 'empty'}" in run.stdout
 
 
 def test_models_lists_the_shipped_pair():
@@ -71,10 +75,60 @@ def test_models_lists_the_shipped_pair():
     assert "ViT 192d x 6 layers" in run.stdout
 
 
-def test_audit_cli_writes_csv_and_html(tmp_path):
+def test_audit_cli_writes_csv_and_html_naming_an_unreadable_clip(tmp_path):
     folder = tmp_path / "clips"
     folder.mkdir()
     write_npz(folder / "x.npz", render_clip(13, "adult", n_frames=40, size=112, fps=50))
+    (folder / "fake.mp4").write_text("this is text, not video\n")
     run = app("audit", str(folder), "--out", str(tmp_path / "a"))
     assert run.returncode == 0, run.stderr
-    assert (tmp_path / "a" / "audit.csv").read_text().count("\n") == 2 and (tmp_path / "a" / "audit.html").is_file()
+    assert "2 clips, 1 unreadable (fake.mp4: " in run.stdout and "jepa-small: 1 clip predicted; EF MAE " in run.stdout
+    assert (tmp_path / "a" / "audit.csv").read_text().count("\n") == 3
+    page = (tmp_path / "a" / "audit.html").read_text()
+    assert "2 clips, 1 unreadable (fake.mp4: " in page and "<li>mae-small: 1 clip predicted" in page
+    assert "{'clips'" not in page                                  # the summary in words, not a Python dict
+
+
+def test_audit_cli_fails_when_no_clip_could_be_read_or_given_a_file(tmp_path):
+    folder = tmp_path / "junk"
+    folder.mkdir()
+    (folder / "fake.mp4").write_text("this is text, not video\n")
+    run = app("audit", str(folder), "--out", str(tmp_path / "a"))
+    assert run.returncode == 2 and "no clip in" in run.stderr and "Traceback" not in run.stderr
+    assert "fake.mp4: " in run.stdout                              # and why not, file by file
+    run = app("audit", str(folder / "fake.mp4"), "--out", str(tmp_path / "b"))
+    assert run.returncode == 2 and "is a file, not a folder" in run.stderr and not (tmp_path / "b").exists()
+
+
+def test_analyze_says_when_a_clip_lies_outside_the_models_training_and_replaces_an_earlier_run(tmp_path):
+    """An all-black clip still gets an EF from each probe; the verdict that it is out of distribution must be
+    said beside it (it was in report.json alone). A folder reused keeps no file of the clip before."""
+    black = tmp_path / "black.npy"
+    np.save(black, np.zeros((48, 112, 112), np.uint8))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "jepa.paper.mp4").write_bytes(b"an earlier clip's map")
+    (out / "mine.txt").write_text("the user's own file")
+    run = app("analyze", str(black), "--out", str(out), "--quick")
+    assert run.returncode == 0, run.stderr
+    assert "warning: jepa (jepa-small): the clip is OUTSIDE the phantom training distribution" in run.stdout
+    assert not (out / "jepa.paper.mp4").exists() and (out / "mine.txt").is_file()
+    page = (out / "report.html").read_text()
+    assert "<b>The clip is OUTSIDE the phantom training distribution (out-of-distribution score" in page
+    assert "focus ratio on cardiac structures: rollout n/a (the clip has no anatomy labels)" in page
+    assert '{"rollout"' not in page and "(beat view " in page
+
+
+def test_cli_refuses_an_output_path_that_is_a_file_and_a_device_this_torch_lacks(tmp_path):
+    import torch
+    clip = write_npz(tmp_path / "c.npz", render_clip(14, "adult", n_frames=40, size=112, fps=50))
+    run = app("analyze", str(clip), "--out", str(clip), "--quick")
+    assert run.returncode == 2 and "is a file, not a folder" in run.stderr and "Traceback" not in run.stderr
+    run = app("analyze", str(clip), "--out", str(clip / "sub"), "--quick")
+    assert run.returncode == 2 and "a parent of the output folder, is a file" in run.stderr
+    if not torch.cuda.is_available():
+        run = app("analyze", str(clip), "--out", str(tmp_path / "o"), "--device", "cuda", "--quick")
+        assert run.returncode == 2 and "no CUDA device" in run.stderr and "Traceback" not in run.stderr
+        assert not (tmp_path / "o").exists()
+    run = app("analyze", str(clip), "--out", str(tmp_path / "o"), "--device", "tpu", "--quick")
+    assert run.returncode == 2 and "Unknown device 'tpu': use cuda, mps or cpu." in run.stderr

@@ -39,6 +39,12 @@ def test_a_generated_phantom_clip_has_the_chosen_ef_and_rate():
     loaded = inputs.generate_phantom(33, 100, "pediatric", 4)
     clip = session.get_clip(loaded.key)
     assert clip.truth.ef == 33 and clip.meta["hr_bpm"] == 100 and clip.meta["population"] == "pediatric"
+    assert clip.n_frames == 64                                       # two beats at 100 bpm fit in 64 frames
+    slow = inputs.generate_phantom(60, 40, "adult", 1)               # a beat of 75 frames: 150 frames made
+    assert session.get_clip(slow.key).n_frames == 150 and "sees one heartbeat (75.0 frames" in slow.summary
+    from echo.phantom import render_clip
+    short = inputs.register(render_clip(1, "adult", n_frames=40, size=112, fps=50, hr_bpm=40))
+    assert "sees the whole clip, which is shorter than its heartbeat (75.0 frames" in short.summary
     for bad, match in (((5, 70, "adult", 0), "EF must lie"), ((50, 300, "adult", 0), "Heart rate"),
                        ((50, 70, "dog", 0), "Population must be one of adult, pediatric")):
         with pytest.raises(ClipError, match=match):
@@ -201,7 +207,7 @@ def test_the_page_passes_a_pediatric_clips_population_and_the_dataset_views_proj
     cards = events.on_predict(upload[0], events.NO_MODELS)
     assert all("zero-shot" in card and "Real or unknown clip" not in card for card in cards)
     write_echonet(tmp_path, [(f"c{s}", render_clip(s, "adult", n_frames=40, size=112, fps=50), "TEST", None)
-                             for s in (1, 2, 3)])
+                             for s in (1, 2, 3, 4)])            # four clips: three of them span no third axis
     figs = events.on_dataset(str(tmp_path), events.NO_MODELS, "pca", 3)
     assert all(f.data[-1].type == "scatter3d" and "PCA" in f.layout.title.text for f in figs)
 
@@ -267,6 +273,8 @@ def test_models_that_fail_to_load_are_named_and_the_pair_in_use_is_said(tmp_path
     assert "jepa-small" in kept and "mae-small" in kept and "still in use" in kept
     cleared = events.on_clip_failed()                     # the clip outputs then both prediction cards
     assert cleared[0] is None and cleared[4].startswith("No clip loaded") and cleared[5:] == ("", "")
+    summary, table, figure, downloads = events.on_audit_failed()    # the audit tab's outputs, in its order
+    assert summary.startswith("No audit shown") and table is None and figure is None and downloads is None
 
 
 def test_evidence_shows_our_table_and_the_preprints_labelled():
@@ -561,7 +569,9 @@ def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair)
     for role in shipped_pair:
         assert row[f"{role}_abs_error_beat"] == pytest.approx(abs(row[f"{role}_ef_beat"] - row["true_ef"]), abs=0.011)
     assert shown.summary_md.count("(beat view ") == 2
-    assert all(Path(p).is_file() for p in shown.downloads) and "**1 clips**" in shown.summary_md
+    assert [t.name for t in shown.figure.data] == ["jepa-small", "jepa-small (beat view)", "mae-small",
+                                                   "mae-small (beat view)", "identity"]
+    assert all(Path(p).is_file() for p in shown.downloads) and shown.summary_md.startswith("1 clip, 0 unreadable.")
     assert shown.summary_md.count("clips out of distribution") == 2 and "learned from a simulated phantom" in shown.summary_md
     assert shown.summary_md.count("; the check flags ") == 2 and "of 100 adult phantom test clips" in shown.summary_md
     with pytest.raises(ValueError, match="Upload some clips"):

@@ -188,6 +188,10 @@ def test_the_beat_view_gets_its_own_table_and_claims_and_older_files_render_with
     gap = 100 * (1 - ev.results["models"]["jepa-smoke"]["beat_probe"]["clean"]["mae"]
                  / ev.results["models"]["mae-smoke"]["beat_probe"]["clean"]["mae"])
     assert "**jepa-smoke** against **mae-smoke**" in third and f"{gap:.1f}% (" in third   # its own claims
+    for name, m in ev.results["models"].items():           # the loss beside the attentive probe's, from these numbers
+        b, a = m["beat_probe"]["mean_rel_degradation_pct"], m["mean_rel_degradation_pct"]
+        assert (f"{name} {b:+.1f}% against {a:+.1f}%" in third) == (a > 0 and b > 0)
+    assert "two to four times" not in third
     old = {**ev.results, "models": {n: {k: v for k, v in m.items() if k != "beat_probe"}
                                     for n, m in ev.results["models"].items()}}
     old_md = render_markdown(old)

@@ -104,7 +104,9 @@ def test_trajectory_figure_marks_ed_es_and_colours_by_phase():
     est = PhaseEstimate(np.arange(10) / 5 % 1.0, [0, 5], [2, 7], "estimated", "test", 5.0)
     pts = np.random.default_rng(0).standard_normal((5, 3))
     fig = trajectory_figure({"clean": (pts, np.array([0, 2, 4, 6, 8]))}, est, "m")
-    markers = fig.data[1]
+    swatch, markers = fig.data[1], fig.data[2]       # the legend's grey swatch, then the phase-coloured points
+    assert swatch.marker.color == "grey" and swatch.showlegend is not False and markers.showlegend is False
+    assert swatch.legendgroup == markers.legendgroup == "clean"
     assert markers.marker.colorscale is not None and list(markers.marker.color) == pytest.approx([0, .4, .8, .2, .6])
     assert "frame 4<br>phase 0.80 (estimated)" in markers.text[2]
     ed = [t for t in fig.data if t.name == "clean ED"][0]
@@ -121,7 +123,7 @@ def test_a_degraded_run_is_drawn_as_rings_of_its_phase_colour(dims):
     est = PhaseEstimate(np.arange(10) / 5 % 1.0, [0, 5], [2, 7], "estimated", "test", 5.0)
     pts, frames = np.random.default_rng(0).standard_normal((5, dims)), np.array([0, 2, 4, 6, 8])
     fig = trajectory_figure({"clean": (pts, frames), "shadow_high": (pts + 1, frames)}, est, "m")
-    clean, bad = (next(t for t in fig.data if t.name == n) for n in ("clean", "shadow_high"))
+    clean, bad = (next(t for t in fig.data if t.name == n and t.text) for n in ("clean", "shadow_high"))
     assert clean.marker.symbol == "circle" and bad.marker.symbol == "circle-open"
     assert list(bad.marker.line.color) == pytest.approx(list(clean.marker.color))
     assert fig.layout.legend.y < 0                                   # below the plot, not on the colour bar

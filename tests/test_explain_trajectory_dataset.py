@@ -36,5 +36,10 @@ def test_dataset_view_gives_one_point_per_clip_coloured_by_ef(jepa, tmp_path):
     from scipy.stats import spearmanr
     rho = abs(spearmanr(proj.points[0][:, 0], view.ef).statistic)
     assert f"axis 1 orders them by EF with |rho| {rho:.2f}" in fig.layout.title.text
-    _, proj3, fig3 = dataset_view(jepa, tmp_path, limit=None, dims=3)          # the projection asked for
-    assert proj3.points[0].shape == (3, 3) and fig3.data[-1].type == "scatter3d"
+    _, flat, fig3 = dataset_view(jepa, tmp_path, limit=None, dims=3)    # 3 clips span 2 axes: no noise axis drawn
+    assert flat.points[0].shape == (3, 2) and fig3.data[-1].type == "scatter"
+    assert "<br><sup>shown in 2D: three clips or fewer span no third axis; axis 1 orders" in fig3.layout.title.text
+    write_echonet(tmp_path / "four", [(f"c{i}", render_clip(s, n_frames=10, size=64), "TEST", None)
+                                      for i, s in enumerate((1, 2, 3, 4))])
+    _, proj3, fig3 = dataset_view(jepa, tmp_path / "four", limit=None, dims=3)  # the projection asked for
+    assert proj3.points[0].shape == (4, 3) and fig3.data[-1].type == "scatter3d" and "2D" not in fig3.layout.title.text

@@ -11,8 +11,7 @@ import plotly.graph_objects as go
 
 from app.session import media_path
 from echo.echonet import FILELIST, VIDEOS
-from explain.analysis.audit import audit, scatter_figure, table_columns
-from explain.analysis.ood import flag_rate_words
+from explain.analysis.audit import audit, scatter_figure, summary_words, table_columns
 from explain.analysis.pair import LoadedModel
 
 MAX_UPLOADS = 64
@@ -49,9 +48,7 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
             raise ValueError(f"{len(files)} files uploaded; audit at most {MAX_UPLOADS} at once, or give a folder.")
         source = echonet_folder([Path(f) for f in files])
     elif folder and folder.strip():
-        source = Path(folder.strip())
-        if not source.is_dir():
-            raise ValueError(f"No folder at '{folder.strip()}'.")
+        source = Path(folder.strip())              # explain.analysis.audit.clips_in names a missing folder or a file
     else:
         raise ValueError("Upload some clips or give a folder to audit.")
     out = media_path("")
@@ -59,31 +56,9 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
     rows = json.loads((out / "audit.json").read_text())["rows"]
     columns = table_columns(rows)
     table = {"headers": columns, "data": [["" if r.get(c) is None else r.get(c) for c in columns] for r in rows]}
-    lines = [f"**{summ['clips']} clips**, {summ['unreadable']} unreadable."]
-    if summ["note"]:
-        lines.append(f"⚠️ {summ['note']}")
-    for role in pair:
-        s = summ[role]
-        mae = "n/a" if s["ef_mae"] is None else f"{s['ef_mae']:.2f}"
-        if s.get("ef_mae_beat") is not None:
-            mae += f" (beat view {s['ef_mae_beat']:.2f})"
-        mae += " over clips with a true EF"
-        if summ.get("mixed"):                      # some clips are a child's or degraded: the clean adult ones apart
-            clean = "n/a" if s.get("ef_mae_clean_adult") is None else f"{s['ef_mae_clean_adult']:.2f}"
-            if s.get("ef_mae_beat_clean_adult") is not None:
-                clean += f" (beat view {s['ef_mae_beat_clean_adult']:.2f})"
-            n = summ["mixed"]
-            mae += (f", {clean} over those not known to be pediatric or degraded ({n} {'clip is' if n == 1 else 'clips are'}; "
-                    "the benchmark's pediatric and degraded columns describe those)")
-        sens = "n/a" if s["mean_sensitivity"] is None else f"{s['mean_sensitivity']:.2f}"
-        focus = "n/a" if s["mean_focus_ratio"] is None else f"{s['mean_focus_ratio']:.2f}"
-        ood = ("out-of-distribution check n/a (no reference of phantom embeddings for this model)"
-               if s["out_of_distribution"] is None else
-               f"{s['out_of_distribution']} {'clip' if s['out_of_distribution'] == 1 else 'clips'} out of distribution"
-               + (f"; the check {words}" if (words := flag_rate_words(pair[role].ood.flag_rates)) else ""))
-        lines.append(f"- {pair[role].name}: EF MAE {mae}; mean |EF change| under the "
-                     f"benchmark degradations {sens}; rollout focus ratio {focus} (mean read-out, clips with anatomy "
-                     f"labels); {ood}.")
+    headline, model_lines = summary_words(summ, rows, pair)
+    paragraphs = [headline, *([f"⚠️ {summ['note']}"] if summ["note"] else []),
+                  "\n".join(f"- {line}" for line in model_lines)]
     figure = scatter_figure(rows, {role: m.name for role, m in pair.items()})
     downloads = [str(out / "audit.csv"), str(out / "audit.html")]
-    return AuditShown("\n".join(lines), table, figure, downloads)
+    return AuditShown("\n\n".join(paragraphs), table, figure, downloads)

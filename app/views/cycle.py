@@ -36,7 +36,9 @@ def numbers_markdown(results: dict[str, CycleResult], phase_label: str) -> str:
                     f"{fmt(r.shift, '.2f')} |")
     return (f"Colours: {phase_label}.\n\n" + "\n".join(rows) +
             "\n\nLoop closure: distance between the same phase one beat apart over the distance half a beat "
-            "apart (needs more than one beat). Phase error: phase decoded from the embedding, cross-validated. "
+            "apart (needs more than one beat). Phase error: phase decoded from the embedding, cross-validated over "
+            "this clip's own frames (the README's figure decodes held-out clips with a read-out fit on others, a "
+            "harder task, so it is larger). "
             "Shift under degradation: mean distance between the degraded copy's embedding and the clean clip's "
             "at the same frame, in units of the clean loop's radius (1 = moved by as much as the loop "
             "reaches from its centre; 0 = unmoved); n/a without a degraded copy. It measures a change of "

@@ -3,6 +3,8 @@ population; and what the page shows about it (the clip with its sector, the mode
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,10 +74,13 @@ def register(clip: Clip, frames: int = 16, size: int = 112) -> LoadedClip:
         truth = f" {'An' if population[0] in 'aeiou' else 'A'} {population} phantom clip.{truth}"
     assumed = (" (assumed: the file gives no frame rate, so times and heart rate are only as right as this "
                "guess)") if clip.meta.get("fps_source") == "default" else ""
+    seen_words = (f"one heartbeat ({beat:.1f} frames, {how})" if beat <= clip.n_frames else
+                  f"the whole clip, which is shorter than its heartbeat ({beat:.1f} frames, {how}): part of the "
+                  "cycle is missing, so its EF and loop are less reliable")
     summary = (f"**{Path(clip.source).name or 'clip'}**: {clip.n_frames} frames at {clip.fps:.1f} fps{assumed}, "
-               f"{clip.width}x{clip.height} px.{truth} Each model sees one heartbeat ({beat:.1f} frames, "
-               f"{how}) cropped to the sector (green box), at its own frame count and size: the shipped models "
-               f"at {frames} frames of {size}x{size} px, as shown.")
+               f"{clip.width}x{clip.height} px.{truth} Each model sees {seen_words}, cropped to the sector (green "
+               f"box), at its own frame count and size: the shipped models at {frames} frames of {size}x{size} px, "
+               "as shown.")
     return LoadedClip(put_clip(clip), str(original), str(seen), meta, summary)
 
 
@@ -97,12 +102,18 @@ def load_named_example(name: str) -> LoadedClip:
     return register(load_example(name))
 
 
+def phantom_frames(hr_bpm: float) -> int:
+    """Frames at PHANTOM_FPS for two beats, at least PHANTOM_FRAMES: at a slow rate 64 frames held less than
+    one beat, and the clip summary then promised a beat the clip did not have."""
+    return max(PHANTOM_FRAMES, math.ceil(2 * PHANTOM_FPS * 60.0 / hr_bpm))
+
+
 def generate_phantom(ef: float, hr_bpm: float, population: str, seed: int) -> LoadedClip:
-    """A phantom clip of 64 frames at 50 fps with the chosen EF and heart rate."""
+    """A phantom clip at 50 fps with the chosen EF and heart rate, two beats long (64 frames at least)."""
     if ef is None or not EF_RANGE[0] <= float(ef) <= EF_RANGE[1]:
         raise ClipError(f"EF must lie between {EF_RANGE[0]:.0f} and {EF_RANGE[1]:.0f}%; got {ef}.")
     if hr_bpm is None or not HR_RANGE[0] <= float(hr_bpm) <= HR_RANGE[1]:
         raise ClipError(f"Heart rate must lie between {HR_RANGE[0]:.0f} and {HR_RANGE[1]:.0f} bpm; got {hr_bpm}.")
-    clip = render_clip(int(seed or 0), population, n_frames=PHANTOM_FRAMES, size=PHANTOM_SIZE, fps=PHANTOM_FPS,
+    clip = render_clip(int(seed or 0), population, n_frames=phantom_frames(float(hr_bpm)), size=PHANTOM_SIZE, fps=PHANTOM_FPS,
                        ef=float(ef), hr_bpm=float(hr_bpm))
     return register(clip)

@@ -19,6 +19,8 @@ from echo.echonet import FILELIST, EchoNetDataset
 from echo.readers import read_clip
 from explain.analysis.attention import attention
 from explain.analysis.degradation import condition_efs, mean_abs_change
+from explain.analysis.ood import flag_rate_words
+from explain.analysis.outputs import output_folder
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import predict
 from model_zoo.colours import FAMILY_COLOURS
@@ -27,6 +29,7 @@ PHANTOM_NOTE = "EF predictions from models that learned from a simulated phantom
 OOD_NOTE = "*_ood: the clip's embedding lies beyond the 99th percentile of held-out phantom clips."
 CLIP_SUFFIXES = {".avi", ".mp4", ".mov", ".m4v", ".dcm", ".dicom", ".npy", ".npz"}
 MAX_CLIPS = 500
+NAMED_UNREADABLE = 5       # the summary names this many unreadable files with their reason; the table has all
 
 
 def clips_in(paths: Path | list[Path]) -> Iterator[tuple[str, Clip | None, str]]:
@@ -40,6 +43,9 @@ def clips_in(paths: Path | list[Path]) -> Iterator[tuple[str, Clip | None, str]]
                 yield name, None, str(e)
         return
     if isinstance(paths, Path):
+        if paths.is_file():
+            raise ClipError(f"'{paths}' is a file, not a folder: the audit reads a folder of clips "
+                            "(`python app.py analyze` reads one clip).")
         if not paths.is_dir():
             raise ClipError(f"No folder found at '{paths}'.")
         files = sorted(p for p in paths.iterdir() if p.suffix.lower() in CLIP_SUFFIXES)
@@ -125,16 +131,54 @@ def summary(rows: list[dict], pair: dict[str, LoadedModel]) -> dict:
     return out
 
 
+def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) -> tuple[str, list[str]]:
+    """The summary in words, as the page, audit.html and the command line show it: a headline (how many
+    clips, which could not be read and why) and one line per model. The note (summ['note']) is apart."""
+    bad = [r for r in rows if r["error"]]
+    headline = f"{summ['clips']} {'clip' if summ['clips'] == 1 else 'clips'}, {summ['unreadable']} unreadable"
+    if bad:
+        named = "; ".join(f"{r['file']}: {r['error'].rstrip('.')}" for r in bad[:NAMED_UNREADABLE])
+        more = len(bad) - NAMED_UNREADABLE
+        headline += f" ({named}{f'; and {more} more, each with its reason in the error column' if more > 0 else ''})"
+    lines = []
+    for role in pair:
+        s = summ[role]
+        mae = "n/a" if s["ef_mae"] is None else f"{s['ef_mae']:.2f}"
+        if s.get("ef_mae_beat") is not None:
+            mae += f" (beat view {s['ef_mae_beat']:.2f})"
+        mae += " over clips with a true EF"
+        if summ.get("mixed"):                      # some clips are a child's or degraded: the clean adult ones apart
+            clean = "n/a" if s.get("ef_mae_clean_adult") is None else f"{s['ef_mae_clean_adult']:.2f}"
+            if s.get("ef_mae_beat_clean_adult") is not None:
+                clean += f" (beat view {s['ef_mae_beat_clean_adult']:.2f})"
+            n = summ["mixed"]
+            mae += (f", {clean} over those not known to be pediatric or degraded ({n} {'clip is' if n == 1 else 'clips are'}; "
+                    "the benchmark's pediatric and degraded columns describe those)")
+        sens = "n/a" if s["mean_sensitivity"] is None else f"{s['mean_sensitivity']:.2f}"
+        focus = "n/a" if s["mean_focus_ratio"] is None else f"{s['mean_focus_ratio']:.2f}"
+        ood = ("out-of-distribution check n/a (no reference of phantom embeddings for this model)"
+               if s["out_of_distribution"] is None else
+               f"{s['out_of_distribution']} {'clip' if s['out_of_distribution'] == 1 else 'clips'} out of distribution"
+               + (f"; the check {words}" if (words := flag_rate_words(pair[role].ood.flag_rates)) else ""))
+        lines.append(f"{pair[role].name}: {s['predicted']} {'clip' if s['predicted'] == 1 else 'clips'} predicted; "
+                     f"EF MAE {mae}; mean |EF change| under the benchmark degradations {sens}; rollout focus ratio "
+                     f"{focus} (mean read-out, clips with anatomy labels); {ood}.")
+    return headline + ".", lines
+
+
 def scatter_figure(rows: list[dict], names: dict[str, str]) -> go.Figure:
-    """Predicted against true EF, one colour per model, the identity line."""
+    """Predicted against true EF, one colour per model (filled: the attentive probe; rings: the beat view's,
+    where the model ships one), the identity line."""
     fig = go.Figure()
     for role, name in names.items():
-        pts = [(r["true_ef"], r[f"{role}_ef"], r["file"]) for r in rows
-               if r.get("true_ef") is not None and r.get(f"{role}_ef") is not None]
-        if pts:
-            x, y, t = zip(*pts)
-            fig.add_trace(go.Scatter(x=x, y=y, text=t, mode="markers", name=name,
-                                     marker=dict(color=FAMILY_COLOURS.get(role))))
+        for suffix, label, symbol in (("", name, "circle"), ("_beat", f"{name} (beat view)", "circle-open")):
+            pts = [(r["true_ef"], r[f"{role}_ef{suffix}"], r["file"]) for r in rows
+                   if r.get("true_ef") is not None and r.get(f"{role}_ef{suffix}") is not None]
+            if pts:
+                x, y, t = zip(*pts)
+                fig.add_trace(go.Scatter(x=x, y=y, text=t, mode="markers", name=label,
+                                         marker=dict(color=FAMILY_COLOURS.get(role), symbol=symbol, size=8,
+                                                     line=dict(width=2, color=FAMILY_COLOURS.get(role)))))
     fig.add_trace(go.Scatter(x=[0, 100], y=[0, 100], mode="lines", name="identity", line=dict(dash="dash", color="grey")))
     fig.update_layout(title="Predicted vs true EF", xaxis_title="true EF (%)", yaxis_title="predicted EF (%)",
                       height=380, margin=dict(l=50, r=20, t=50, b=40))
@@ -157,8 +201,11 @@ def write_csv(rows: list[dict], path: Path) -> Path:
     return path
 
 
-def write_html(rows: list[dict], summ: dict, figures: list[go.Figure], path: Path, title: str) -> Path:
-    """One self-contained HTML file (plotly's script inlined once), readable offline."""
+def write_html(rows: list[dict], summ: dict, words: tuple[str, list[str]], figures: list[go.Figure], path: Path,
+               title: str) -> Path:
+    """One self-contained HTML file (plotly's script inlined once), readable offline; words: summary_words."""
+    headline, model_lines = words
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in model_lines)
     columns = table_columns(rows)
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape('' if r.get(c) is None else str(r.get(c)))}</td>"
@@ -166,9 +213,10 @@ def write_html(rows: list[dict], summ: dict, figures: list[go.Figure], path: Pat
     plots = "".join(fig.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, fig in enumerate(figures))
     doc = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-           "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}</style></head><body>"
-           f"<h1>{html.escape(title)}</h1><p><b>{html.escape(summ['note'])}</b></p>"
-           f"<pre>{html.escape(str(summ))}</pre>{plots}"
+           "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px;vertical-align:top}"
+           "td:last-child{min-width:24em}</style></head><body>"
+           f"<h1>{html.escape(title)}</h1><p>{html.escape(headline)}</p><p><b>{html.escape(summ['note'])}</b></p>"
+           f"<ul>{items}</ul>{plots}"
            f"<table><tr>{head}</tr>{body}</table></body></html>")
     path.write_text(doc)
     return path
@@ -178,11 +226,12 @@ def audit(paths: Path | list[Path], pair: dict[str, LoadedModel], out: Path,
           progress: Callable[[float, str], None] | None = None) -> dict:
     """Run the audit, write audit.csv, audit.html and audit.json's summary into `out`; return the summary."""
     import json
-    out.mkdir(parents=True, exist_ok=True)
-    rows = audit_rows(paths, pair, progress=progress)
+    rows = audit_rows(paths, pair, progress=progress)            # a folder that is not one fails before `out` is made
+    out = output_folder(out)
     summ = summary(rows, pair)
     names = {role: m.name for role, m in pair.items()}
     write_csv(rows, out / "audit.csv")
-    write_html(rows, summ, [scatter_figure(rows, names)], out / "audit.html", "EchoLens audit")
+    write_html(rows, summ, summary_words(summ, rows, pair), [scatter_figure(rows, names)], out / "audit.html",
+               "EchoLens audit")
     (out / "audit.json").write_text(json.dumps({"summary": summ, "rows": rows}, indent=1))
     return summ

@@ -55,6 +55,14 @@ class OODReference:
                 "threshold": round(threshold, 3), "out_of_distribution": bool(s > threshold)}
 
 
+def ood_words(ood: dict) -> str:
+    """One assessment in words, for the headless outputs: the verdict, then the score against its threshold."""
+    verdict = "OUTSIDE the phantom training distribution" if ood["out_of_distribution"] else "within the phantom training distribution"
+    rank = "above every" if ood["percentile"] >= 99.95 else f"above {ood['percentile']:g}% of"
+    return (f"{verdict} (out-of-distribution score {ood['score']:.2f} against {ood['threshold']:.2f}, the 99th "
+            f"percentile of held-out phantom clips; {rank} them)")
+
+
 def fit_reference(fit: np.ndarray, calibration: np.ndarray, k: int = AXES) -> OODReference:
     """fit (n, D), calibration (m, D) pooled embeddings -> the reference."""
     mean = fit.mean(0)

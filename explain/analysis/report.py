@@ -13,6 +13,9 @@
                             plotly.io.read_json)
     report.html             everything in one page (plotly inline, strips embedded: works offline)
 
+An earlier analysis's files in the same folder are removed first (explain.analysis.outputs), so the folder
+describes one clip.
+
 ef_beat is the EF through the beat view's probe (null where the model ships none).
 focus is the anatomy focus ratio (share of the map on cardiac structures over the share by chance),
 null when the clip has no anatomy labels. speckle_ratio is a property of the model (variance of its
@@ -32,8 +35,11 @@ from echo.clip import Clip
 from echo.degrade import CONDITIONS
 from explain.analysis.attention import attention
 from explain.analysis.cycle import cycle
+from explain.analysis.defaults import ROLES
 from explain.analysis.degradation import condition_ef_views, sensitivity_figure, severity_sweep
 from explain.analysis.latent_pixel import speckle_ratios
+from explain.analysis.ood import ood_words
+from explain.analysis.outputs import output_folder
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import predict
 from explain.overlay import write_overlay_mp4, write_overlay_strip
@@ -41,6 +47,7 @@ from explain.overlay import write_overlay_mp4, write_overlay_strip
 METHODS = ("rollout", "paper", "integrated_gradients", "pretext")
 QUICK_METHODS = ("rollout",)
 SWEEP = "shadow"
+WRITTEN = (*(f"{role}.*" for role in ROLES), "sensitivity.json", "report.json", "report.html")   # what a run leaves
 
 
 def _round(v, nd=4):
@@ -50,8 +57,7 @@ def _round(v, nd=4):
 def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = False,
             methods: tuple[str, ...] | None = None) -> dict:
     """Run every view on the clip, write the files listed above into `out`, return report.json's dict."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out, WRITTEN)
     methods = methods or (QUICK_METHODS if quick else METHODS)
     timings: dict[str, float] = {}
 
@@ -123,22 +129,47 @@ def _maps_by_model(pair, clip, method, skipped: dict) -> dict:
     return out
 
 
+def ef_words(m: dict, truth: dict | None) -> str:
+    """'EF 61.8% (beat view 40.2%); error 0.4 EF points against the ground truth (beat view 21.2)' for one model."""
+    if m["ef"] is None:
+        return "no EF probe"
+    words = f"EF {m['ef']:.1f}%" + (f" (beat view {m['ef_beat']:.1f}%)" if m.get("ef_beat") is not None else "")
+    if truth:
+        words += f"; error {abs(m['ef'] - truth['ef']):.1f} EF points against the ground truth" + (
+            f" (beat view {abs(m['ef_beat'] - truth['ef']):.1f})" if m.get("ef_beat") is not None else "")
+    return words
+
+
+def _numbers_words(m: dict) -> str:
+    """The model's focus ratios, speckle ratio and loop numbers in words; n/a where not measured."""
+    na = lambda v, fmt="{:.2f}": "n/a" if v is None else fmt.format(v)
+    focus = ", ".join(f"{meth} {na(r)}" for meth, r in m["focus"].items())
+    if all(r is None for r in m["focus"].values()):
+        focus += " (the clip has no anatomy labels)"
+    t = m["trajectory"]
+    return (f"focus ratio on cardiac structures: {focus}; speckle ratio {na(m['speckle_ratio'], '{:.3f}')}"
+            f"{' (not measured in a quick run)' if m['speckle_ratio'] is None else ''}; loop closure "
+            f"{na(t['loop_closure'])}; phase error {na(t['phase_error_deg'], '{:.0f}°')}")
+
+
 def write_html(report: dict, figures: dict, out: Path, methods) -> Path:
     """report.html: numbers, strips (embedded) and figures (plotly inline once)."""
-    parts = [f"<h1>EchoLens analysis: {html.escape(report['clip']['source'] or 'clip')}</h1>",
-             f"<pre>{html.escape(json.dumps(report['clip']))}</pre>"]
+    info = report["clip"]
+    parts = [f"<h1>EchoLens analysis: {html.escape(info['source'] or 'clip')}</h1>",
+             f"<p>{info['frames']} frames at {info['fps']:g} fps, {info['height']} x {info['width']} pixels.</p>"]
     if report["ground_truth"]:
         parts.append(f"<p>Ground-truth EF {report['ground_truth']['ef']}%</p>")
     for role, m in report["models"].items():
-        ef = "no EF probe" if m["ef"] is None else f"EF {m['ef']:.1f}%"
-        parts.append(f"<h2>{role.upper()}: {html.escape(m['name'])} ({m['family']}) {ef}</h2>")
+        parts.append(f"<h2>{role.upper()}: {html.escape(m['name'])} ({m['family']})</h2>"
+                     f"<p><b>{html.escape(ef_words(m, report['ground_truth']))}</b></p>")
+        if m.get("ood"):
+            words = f"The clip is {html.escape(ood_words(m['ood']))}."
+            parts.append(f"<p><b>{words}</b></p>" if m["ood"]["out_of_distribution"] else f"<p>{words}</p>")
         if m.get("warning"):
             parts.append(f"<p><b>{html.escape(m['warning'])}</b></p>")
         for meth, why in m.get("skipped", {}).items():
             parts.append(f"<p>No {html.escape(meth)} map: {html.escape(why)}</p>")
-        parts.append(f"<p>focus ratio by method: {html.escape(json.dumps(m['focus']))}; speckle ratio "
-                     f"{m['speckle_ratio']}; loop closure {m['trajectory']['loop_closure']}; phase error "
-                     f"{m['trajectory']['phase_error_deg']}°</p>")
+        parts.append(f"<p>{html.escape(_numbers_words(m))}</p>")
         for meth in methods:
             strip = out / f"{role}.{meth}.png"
             if strip.is_file():
@@ -146,9 +177,11 @@ def write_html(report: dict, figures: dict, out: Path, methods) -> Path:
                 parts.append(f"<h3>{meth}</h3><img style='max-width:100%' src='data:image/png;base64,{data}'>")
     for i, (name, fig) in enumerate(figures.items()):
         parts.append(f"<h2>{html.escape(name)}</h2>" + fig.to_html(full_html=False, include_plotlyjs=(i == 0)))
-    rows = "".join(f"<tr><td>{c}</td>" + "".join(f"<td>{m['degradation'][c]['ef']}</td>" for m in report["models"].values())
-                   + "</tr>" for c in next(iter(report["models"].values()))["degradation"])
-    head = "".join(f"<th>{html.escape(m['name'])} EF</th>" for m in report["models"].values())
+    models = report["models"].values()
+    cell = lambda d: "n/a" if d["ef"] is None else f"{d['ef']:.1f}" + (f" ({d['ef_beat']:.1f})" if d.get("ef_beat") is not None else "")
+    rows = "".join(f"<tr><td>{cond}</td>" + "".join(f"<td>{cell(m['degradation'][cond])}</td>" for m in models)
+                   + "</tr>" for cond in next(iter(models))["degradation"])
+    head = "".join(f"<th>{html.escape(m['name'])} EF (beat view)</th>" for m in models)
     parts.append(f"<h2>EF under each degradation</h2><table><tr><th>condition</th>{head}</tr>{rows}</table>")
     path = out / "report.html"
     path.write_text("<!doctype html><html><head><meta charset='utf-8'><title>EchoLens analysis</title></head>"

@@ -70,11 +70,15 @@ def dataset_view(wrapper, root: str | os.PathLike, split: str | None = None, lim
     """Embed, project and plot a folder: (view, projection, figure coloured by EF); the title gives how well the
     first axis orders the clips by EF (|Spearman rho|, where at least 3 clips have an EF)."""
     view = dataset_embeddings(wrapper, root, split, limit)
-    proj = project([view.embeddings], method, dims)
+    flat = dims == 3 and len(view.names) <= 3          # n clips span n - 1 axes: a third would be rounding noise
+    proj = project([view.embeddings], method, 2 if flat else dims)
     title = f"{getattr(wrapper, 'name', '')}: {len(view.names)} clips, {method.upper()}, coloured by EF"
+    notes = ["shown in 2D: three clips or fewer span no third axis"] if flat else []
     known = np.isfinite(view.ef)
     if known.sum() >= 3 and np.ptp(view.ef[known]) > 0:
         rho = spearmanr(proj.points[0][known, 0], view.ef[known]).statistic
-        title += f"; axis 1 orders them by EF with |rho| {abs(rho):.2f}"
+        notes.append(f"axis 1 orders them by EF with |rho| {abs(rho):.2f}")
+    if notes:                                           # a subtitle line: a long title was cut at the plot's edge
+        title += "<br><sup>" + "; ".join(notes) + "</sup>"
     fig = dataset_figure(proj.points[0], view.ef, view.names, title, "PC" if method == "pca" else "UMAP")
     return view, proj, fig

@@ -55,10 +55,15 @@ def trajectory_figure(runs: Mapping[str, tuple[np.ndarray, np.ndarray]], estimat
                                                            dash=LINE_DASHES[i % len(LINE_DASHES)])))
         hover = [f"{name}<br>frame {f}<br>phase {p:.2f} ({estimate.source})" for f, p in zip(frames, phase)]
         # the reference run filled, every other run a ring of the same phase colour, so runs stay apart
-        fig.add_trace(_scatter(dims, xyz, mode="markers", name=name, text=hover, hoverinfo="text",
+        symbol = "circle" if i == 0 else "circle-open"
+        # the legend's swatch in grey: a phase-coloured trace shows its first point's colour there, which differs
+        # from clip to clip and reads as the run's colour; one legend entry toggles the swatch and the points
+        fig.add_trace(_scatter(dims, np.full((1, dims), np.nan), mode="markers", name=name, legendgroup=name,
+                               marker=dict(color="grey", symbol=symbol, size=8, line=dict(color="grey", width=2))))
+        fig.add_trace(_scatter(dims, xyz, mode="markers", name=name, text=hover, hoverinfo="text", legendgroup=name,
+                               showlegend=False,
                                marker=dict(size=5 if dims == 3 else 8, color=phase, colorscale=PHASE_SCALE,
-                                           cmin=0.0, cmax=1.0, showscale=i == 0,
-                                           symbol="circle" if i == 0 else "circle-open",
+                                           cmin=0.0, cmax=1.0, showscale=i == 0, symbol=symbol,
                                            line=dict(width=0) if i == 0 else dict(  # 3D rings take the line's colour
                                                width=2, color=phase, colorscale=PHASE_SCALE, cmin=0.0, cmax=1.0),
                                            colorbar=dict(title="phase (cycles)", tickvals=[0, 0.25, 0.5, 0.75, 1]))))
@@ -99,6 +104,6 @@ def dataset_figure(points: np.ndarray, ef: np.ndarray, names: list[str], title: 
                                        colorbar=dict(title="EF (%)"))))
     axes = [f"{axis_prefix} {k + 1}" for k in range(dims)]
     fig.update_layout(title=title or "one point per clip, coloured by ejection fraction",
-                      margin=dict(l=10, r=10, t=50, b=10))
+                      margin=dict(l=10, r=10, t=70 if "<br>" in title else 50, b=10))
     _axes(fig, axes)
     return fig

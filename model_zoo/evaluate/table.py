@@ -69,6 +69,21 @@ def beat_view(results: dict) -> dict | None:
                                   for name, m in results["models"].items()}}
 
 
+def _beat_loss_words(results: dict) -> str:
+    """' On this table's models this view lost 4.3 to 5.4 times as much ... (name +x% against +y%, ...).' from the
+    two views' mean relative degradations; '' where no model lost under both."""
+    pairs = [(name, m["beat_probe"]["mean_rel_degradation_pct"], m["mean_rel_degradation_pct"])
+             for name, m in results["models"].items()]
+    pairs = [(n, b, a) for n, b, a in pairs if b is not None and a is not None and a > 0 and b > 0]
+    if not pairs:
+        return ""
+    ratios = [b / a for _, b, a in pairs]
+    span = f"{min(ratios):.1f}" if len(ratios) == 1 else f"{min(ratios):.1f} to {max(ratios):.1f}"
+    each = ", ".join(f"{n} {b:+.1f}% against {a:+.1f}%" for n, b, a in pairs)
+    return (f" On this table's models this view lost {span} times as much under the benchmark's degradations, "
+            f"relative to its clean error, as the attentive probe did ({each}).")
+
+
 def _beat_section(results: dict, header: list[str]) -> list[str]:
     """The beat view's table and the claims checked through it (nothing for files without it)."""
     beat = beat_view(results)
@@ -84,8 +99,7 @@ def _beat_section(results: dict, header: list[str]) -> list[str]:
         "This view was designed after val-only diagnostics (model_zoo/RECIPES.md, \"Can the probe see the "
         "beat?\") and fixed before its first look at test; the issue's probe stays the table above. It reads "
         "what changes over the clip, so read its degradation columns beside its clean one: on raw clips a "
-        "gain field moves each token's deviation as much as the heart does, and this view lost two to four "
-        "times more under the benchmark's degradations than the attentive probe on the shipped pair.",
+        "gain field moves each token's deviation as much as the heart does." + _beat_loss_words(results),
         "",
         *_table(header, _probe_rows(results, lambda m: m["beat_probe"])),
         "",
