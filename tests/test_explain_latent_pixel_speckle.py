@@ -37,6 +37,9 @@ def test_speckle_test_on_tiny_models_and_its_figure():
     fig, caption = speckle_figure(out)
     assert list(fig.data[0].y) == pytest.approx([out["JEPA target"]["ratio"], out["MAE"]["ratio"]])
     assert "speckle" in caption
+    mixed = {"jepa target": out["JEPA target"], "mae": out["MAE"], "jepa context": out["JEPA target"]}
+    fig, _ = speckle_figure(mixed, {"jepa target": "jepa", "mae": "mae", "jepa context": "jepa"})
+    assert list(fig.data[0].x) == ["jepa target", "jepa context", "mae"]      # a JEPA's encoders side by side
 
 
 def test_the_speckle_view_names_the_encoder_a_context_readout_jepa_reads(tmp_path):

@@ -149,8 +149,8 @@ def anatomy_figure(readouts: dict[str, dict], time_slot: int = 0,
 
 def speckle_figure(results: dict[str, dict], families: dict[str, str] | None = None) -> tuple[go.Figure, str]:
     """Bar chart of the speckle ratio per encoder ({name: speckle.speckle_statistic(...)}), each bar in its
-    family's colour (families: {name: 'jepa' | 'mae'})."""
-    names = list(results)
+    family's colour (families: {name: 'jepa' | 'mae'}); a JEPA's two encoders side by side, before the MAE."""
+    names = sorted(results, key=lambda n: (families or {}).get(n) != "jepa")       # stable: order kept within
     ratios = [results[n]["ratio"] for n in names]
     colours = [FAMILY_COLOURS.get((families or {}).get(n), "#7f7f7f") for n in names]
     fig = go.Figure(go.Bar(x=names, y=ratios, text=[f"{r:.2f}" for r in ratios], textposition="outside",
