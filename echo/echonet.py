@@ -136,6 +136,13 @@ class EchoNetDataset:
         """{frame: (K, 4) X1, Y1, X2, Y2 segments} traced for the video `name`."""
         return self._tracings.get(_stem(name), {})
 
+    def ef(self, index: int) -> float | None:
+        """FileList.csv's EF for the clip at `index`, without reading its video (None: blank or not a number)."""
+        try:
+            return _float(self.rows[index], "EF")
+        except ClipError:
+            return None
+
     def __getitem__(self, key: int | str) -> Clip:
         """The clip at position `key`, or with FileName `key`."""
         if isinstance(key, str):

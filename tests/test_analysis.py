@@ -359,3 +359,26 @@ def test_analyze_keeps_one_models_map_when_the_other_cannot_make_it_and_says_why
     assert not (tmp_path / "mae.integrated_gradients.mp4").exists()
     assert mae["rollout_file"] == "mae.rollout.npy" and (tmp_path / "mae.rollout.npy").is_file()
     assert "No integrated_gradients map: " in (tmp_path / "report.html").read_text()
+
+
+def test_audit_reads_clips_one_at_a_time_keeps_a_missing_videos_ef_and_says_where_it_stopped(
+        tmp_path, shipped_pair, monkeypatch):
+    """Clips are read as the audit reaches them (500 long ones held at once would not fit in memory); a row
+    whose video is missing keeps FileList.csv's EF; an audit cut at MAX_CLIPS says how many it left."""
+    import explain.analysis.audit as audit_module
+    from echo.echonet import write_echonet
+    clips = [render_clip(s, "adult", n_frames=40, size=112, fps=50) for s in (21, 22)]
+    write_echonet(tmp_path / "e", [(f"c{i}", c, "TEST", None) for i, c in enumerate(clips)])
+    (tmp_path / "e" / "Videos" / "c1.avi").unlink()
+    sources = audit_module.clips_in(tmp_path / "e")
+    assert [s.name for s in sources] == ["c0", "c1"]
+    assert sources[1].known_ef == pytest.approx(clips[1].truth.ef, abs=0.01)
+    rows = audit_module.audit_rows(sources[1:], shipped_pair, degradations=False)
+    assert rows[0]["error"] and rows[0]["true_ef"] == pytest.approx(clips[1].truth.ef, abs=0.01)
+    assert "jepa_ef" not in rows[0]
+    monkeypatch.setattr(audit_module, "MAX_CLIPS", 1)
+    summ = audit_module.audit(tmp_path / "e", shipped_pair, tmp_path / "out")
+    assert summ["clips"] == 1 and summ["found"] == 2 and summ["unreadable"] == 0
+    rows = json.loads((tmp_path / "out" / "audit.json").read_text())["rows"]
+    headline, _ = audit_module.summary_words(summ, rows, shipped_pair)
+    assert headline == "1 clip (the first of 2 found: an audit reads at most 1), 0 unreadable."

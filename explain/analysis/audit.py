@@ -6,8 +6,10 @@ readable clip file in the folder is audited, and unreadable ones are listed with
 from __future__ import annotations
 
 import csv
+import functools
 import html
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,16 +34,19 @@ MAX_CLIPS = 500
 NAMED_UNREADABLE = 5       # the summary names this many unreadable files with their reason; the table has all
 
 
-def clips_in(paths: Path | list[Path]) -> Iterator[tuple[str, Clip | None, str]]:
-    """(name, clip or None, error) for an EchoNet folder, a plain folder, or a list of files."""
+@dataclass(frozen=True)
+class ClipSource:
+    """One clip to audit, not yet read (a folder of long clips would not fit in memory at once)."""
+    name: str
+    load: Callable[[], Clip]          # raises ClipError for a clip that cannot be read
+    known_ef: float | None = None     # FileList.csv's EF, kept for a row whose video cannot be read
+
+
+def clips_in(paths: Path | list[Path]) -> list[ClipSource]:
+    """Every clip of an EchoNet folder, a plain folder, or a list of files, in order."""
     if isinstance(paths, Path) and (paths / FILELIST).is_file():
         data = EchoNetDataset(paths)
-        for i, name in enumerate(data.names[:MAX_CLIPS]):
-            try:
-                yield name, data[i], ""
-            except ClipError as e:
-                yield name, None, str(e)
-        return
+        return [ClipSource(name, functools.partial(data.__getitem__, i), data.ef(i)) for i, name in enumerate(data.names)]
     if isinstance(paths, Path):
         if paths.is_file():
             raise ClipError(f"'{paths}' is a file, not a folder: the audit reads a folder of clips "
@@ -53,26 +58,25 @@ def clips_in(paths: Path | list[Path]) -> Iterator[tuple[str, Clip | None, str]]
             raise ClipError(f"'{paths}' holds no clip files ({', '.join(sorted(CLIP_SUFFIXES))}) and no {FILELIST}.")
     else:
         files = list(paths)
-    for path in files[:MAX_CLIPS]:
-        try:
-            yield path.name, read_clip(path), ""
-        except ClipError as e:
-            yield path.name, None, str(e)
+    return [ClipSource(path.name, functools.partial(read_clip, path)) for path in files]
 
 
-def audit_rows(paths: Path | list[Path], pair: dict[str, LoadedModel], degradations: bool = True,
+def audit_rows(sources: list[ClipSource], pair: dict[str, LoadedModel], degradations: bool = True,
                progress: Callable[[float, str], None] | None = None) -> list[dict]:
     """One dict per clip: file, true EF, per model EF and error (and through the beat view's probe where the
     model ships one: <role>_ef_beat, <role>_abs_error_beat), rollout focus ratio on cardiac structures
     (clips with anatomy labels), sensitivity (mean |EF change| over the six benchmark conditions), OOD
     flag; population and degradation where the file says (a phantom clip EchoLens wrote); `error` holds why a
-    clip could not be read."""
+    clip could not be read. Clips are read one at a time."""
     rows = []
-    items = list(clips_in(paths))
-    for k, (name, clip, error) in enumerate(items):
+    for k, source in enumerate(sources):
         if progress:
-            progress(k / max(len(items), 1), f"clip {k + 1} of {len(items)}: {name}")
-        row = {"file": name, "true_ef": None, "error": error}
+            progress(k / max(len(sources), 1), f"clip {k + 1} of {len(sources)}: {source.name}")
+        row = {"file": source.name, "true_ef": source.known_ef, "error": ""}
+        try:
+            clip = source.load()
+        except ClipError as e:
+            clip, row["error"] = None, str(e)
         if clip is not None:
             row["true_ef"] = None if clip.truth is None or clip.truth.ef is None else round(float(clip.truth.ef), 2)
             preds = predict(pair, clip)
@@ -108,12 +112,14 @@ def _clean_adult(row: dict) -> bool:
     return row.get("population") != "pediatric" and not row.get("degradation")
 
 
-def summary(rows: list[dict], pair: dict[str, LoadedModel]) -> dict:
+def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = None) -> dict:
     """Per model: clips with a prediction, EF MAE against the truth where known (ef_mae_beat: through the
     beat view's probe, None without one), and where some clips are known to be pediatric or degraded the same
     over the others alone (ef_mae_clean_adult, ef_mae_beat_clean_adult), mean sensitivity, OOD count (None:
-    the model has no reference). 'mixed': how many clips are known to be pediatric or degraded."""
-    out = {"clips": len(rows), "unreadable": sum(1 for r in rows if r["error"]), "note": audit_note(pair),
+    the model has no reference). 'mixed': how many clips are known to be pediatric or degraded; 'found': how many
+    clips the source held (more than 'clips' where the audit read the first MAX_CLIPS)."""
+    out = {"clips": len(rows), "found": max(found or 0, len(rows)),
+           "unreadable": sum(1 for r in rows if r["error"]), "note": audit_note(pair),
            "mixed": sum(1 for r in rows if not r["error"] and not _clean_adult(r))}
     mean = lambda values, digits=2: round(float(np.mean(values)), digits) if values else None
     for role, m in pair.items():
@@ -135,7 +141,10 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
     """The summary in words, as the page, audit.html and the command line show it: a headline (how many
     clips, which could not be read and why) and one line per model. The note (summ['note']) is apart."""
     bad = [r for r in rows if r["error"]]
-    headline = f"{summ['clips']} {'clip' if summ['clips'] == 1 else 'clips'}, {summ['unreadable']} unreadable"
+    headline = f"{summ['clips']} {'clip' if summ['clips'] == 1 else 'clips'}"
+    if summ.get("found", 0) > summ["clips"]:
+        headline += f" (the first of {summ['found']} found: an audit reads at most {MAX_CLIPS})"
+    headline += f", {summ['unreadable']} unreadable"
     if bad:
         named = "; ".join(f"{r['file']}: {r['error'].rstrip('.')}" for r in bad[:NAMED_UNREADABLE])
         more = len(bad) - NAMED_UNREADABLE
@@ -226,9 +235,10 @@ def audit(paths: Path | list[Path], pair: dict[str, LoadedModel], out: Path,
           progress: Callable[[float, str], None] | None = None) -> dict:
     """Run the audit, write audit.csv, audit.html and audit.json's summary into `out`; return the summary."""
     import json
-    rows = audit_rows(paths, pair, progress=progress)            # a folder that is not one fails before `out` is made
+    sources = clips_in(paths)                                    # a folder that is not one fails before `out` is made
     out = output_folder(out)
-    summ = summary(rows, pair)
+    rows = audit_rows(sources[:MAX_CLIPS], pair, progress=progress)
+    summ = summary(rows, pair, found=len(sources))
     names = {role: m.name for role, m in pair.items()}
     write_csv(rows, out / "audit.csv")
     write_html(rows, summ, summary_words(summ, rows, pair), [scatter_figure(rows, names)], out / "audit.html",
