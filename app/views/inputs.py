@@ -4,7 +4,6 @@ population; and what the page shows about it (the clip with its sector, the mode
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +113,6 @@ def generate_phantom(ef: float, hr_bpm: float, population: str, seed: int) -> Lo
         raise ClipError(f"EF must lie between {EF_RANGE[0]:.0f} and {EF_RANGE[1]:.0f}%; got {ef}.")
     if hr_bpm is None or not HR_RANGE[0] <= float(hr_bpm) <= HR_RANGE[1]:
         raise ClipError(f"Heart rate must lie between {HR_RANGE[0]:.0f} and {HR_RANGE[1]:.0f} bpm; got {hr_bpm}.")
-    clip = render_clip(int(seed or 0), population, n_frames=phantom_frames(float(hr_bpm)), size=PHANTOM_SIZE, fps=PHANTOM_FPS,
-                       ef=float(ef), hr_bpm=float(hr_bpm))
+    clip = render_clip(int(seed or 0), population, n_frames=phantom_frames(float(hr_bpm)), size=PHANTOM_SIZE,
+                       fps=PHANTOM_FPS, ef=float(ef), hr_bpm=float(hr_bpm))
     return register(clip)

@@ -142,7 +142,7 @@ def ef_words(m: dict, truth: dict | None) -> str:
 
 def _numbers_words(m: dict) -> str:
     """The model's focus ratios, speckle ratio and loop numbers in words; n/a where not measured."""
-    na = lambda v, fmt="{:.2f}": "n/a" if v is None else fmt.format(v)
+    na = lambda v, fmt="{:.2f}": "n/a" if v is None else fmt.format(v)                   # noqa: E731
     focus = ", ".join(f"{meth} {na(r)}" for meth, r in m["focus"].items())
     if all(r is None for r in m["focus"].values()):
         focus += " (the clip has no anatomy labels)"
@@ -178,7 +178,8 @@ def write_html(report: dict, figures: dict, out: Path, methods) -> Path:
     for i, (name, fig) in enumerate(figures.items()):
         parts.append(f"<h2>{html.escape(name)}</h2>" + fig.to_html(full_html=False, include_plotlyjs=(i == 0)))
     models = report["models"].values()
-    cell = lambda d: "n/a" if d["ef"] is None else f"{d['ef']:.1f}" + (f" ({d['ef_beat']:.1f})" if d.get("ef_beat") is not None else "")
+    cell = lambda d: ("n/a" if d["ef"] is None else f"{d['ef']:.1f}"                     # noqa: E731
+                      + (f" ({d['ef_beat']:.1f})" if d.get("ef_beat") is not None else ""))
     rows = "".join(f"<tr><td>{cond}</td>" + "".join(f"<td>{cell(m['degradation'][cond])}</td>" for m in models)
                    + "</tr>" for cond in next(iter(models))["degradation"])
     head = "".join(f"<th>{html.escape(m['name'])} EF (beat view)</th>" for m in models)
