@@ -302,13 +302,6 @@ RECIPES: dict[str, Recipe] = {
         name="small_centered_frozen_patch_jitter_top3_short_masks_slow_ema_gain_norm_tubelet4",
         jepa_center_targets=True, freeze_patch_embed=True, acq_jitter=1.0, jepa_target_layers=3,
         jepa_masks=((8, 0.15),), ema=(0.9995, 1.0), input_gain_norm=0.05, tubelet=4),
-    # ... trained twice as long (3000 steps; warm-up, cosine and the EMA ramp stretch with the run): the one
-    # JEPA whose pretraining added to its untrained draw's EF (6.55 / 6.60 against 7.01); the two-frame top3
-    # run trained twice as long lost EF (8.23 -> 9.84), with a target that moved fast. Does this one keep adding?
-    "small_centered_frozen_patch_jitter_top3_short_masks_slow_ema_gain_norm_tubelet4_long": Recipe(
-        name="small_centered_frozen_patch_jitter_top3_short_masks_slow_ema_gain_norm_tubelet4_long",
-        jepa_center_targets=True, freeze_patch_embed=True, acq_jitter=1.0, jepa_target_layers=3,
-        jepa_masks=((8, 0.15),), ema=(0.9995, 1.0), input_gain_norm=0.05, tubelet=4, steps=3000),
     # ... four-frame tubelets with V-JEPA's target schedule (EMA 0.996 -> 1): with two-frame tokens the target
     # that learnt lost its draw's EF (9.27 / 8.03); with four-frame tokens the slow target added to its draw
     # and lost less under the benchmark. Whether a target that learns does so too
