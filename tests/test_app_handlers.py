@@ -555,6 +555,8 @@ def test_latent_pixel_views_have_figures_captions_and_numbers(example, shipped_p
     assert all(v.figure is not None and len(v.caption) > 80 for v in vs)
     assert vs[0].numbers["tokens"] == 392 and vs[0].numbers["mae_hidden"] == pytest.approx(0.9, abs=0.01)
     assert 0 <= vs[1].numbers["hf_ratio"] < 1 and vs[2].numbers["mean_cosine"] <= 1
+    assert any("hidden by JEPA mask 1" in a.text for a in vs[2].figure.layout.annotations)   # the grid's first mask
+    assert any(a.text.startswith("JEPA mask 1:") for a in vs[0].figure.layout.annotations)
 
 
 def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair):

@@ -80,7 +80,8 @@ def jepa_figure(view: JEPAView, g: TokenGrid, time_slot: int = 0) -> tuple[go.Fi
     """The frame with its grid, the cosine similarity of each hidden token's prediction at one time
     slot, and the distribution of cosines against the visible-mean baseline."""
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08, subplot_titles=(
-        "input", f"prediction vs target (cosine), time slot {time_slot}", "all hidden tokens (count)"))
+        "input", f"prediction vs target (cosine), time slot {time_slot}<br>hidden by JEPA mask 1 (above)",
+        "all hidden tokens (count)"))
     fig.add_trace(go.Image(z=grid_image(view.frames[time_slot * g.tubelet], g.patch), hoverinfo="skip"), 1, 1)
     # the colour scale spans the predictions' cosines (their lowest to 1), not 0-1, where all would be yellow
     low = min(float(np.floor(20 * np.nanmin(view.cosine)) / 20), 0.95)
