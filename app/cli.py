@@ -30,10 +30,11 @@ def models(args) -> int:
     missing = [d for d in args.models or () if not Path(d).exists()]
     if missing:
         raise FileNotFoundError(f"no such folder or file: {', '.join(missing)}")
-    print(format_models(list_models(args.models or ())))
-    shipped = len(list_models())
+    found = list_models(args.models or ())
+    print(format_models(found))
     for d in args.models or ():                       # a folder that adds nothing is said, not passed over
-        if len(list_models([d])) == shipped:
+        where = Path(d).resolve()
+        if not any(where == (p := Path(e["path"]).resolve()) or where in p.parents for e in found):
             print(f"note: no model or checkpoint found in {d}")
     return 0
 
@@ -47,7 +48,7 @@ def _efs(m: dict) -> str:
 
 def analyze(args) -> int:
     from echo.readers import read_clip
-    from explain.analysis.ood import ood_words
+    from explain.analysis.ood import declared_shift, ood_words
     from explain.analysis.pair import load_pair
     from explain.analysis.report import analyze as run
     clip = read_clip(args.clip)
@@ -55,9 +56,10 @@ def analyze(args) -> int:
     print(f"{Path(args.out) / 'report.json'}: " + ", ".join(f"{r} {_efs(m)}" for r, m in report["models"].items()))
     for w in sorted({m["warning"] for m in report["models"].values() if m.get("warning")}):
         print(f"warning: {w}")
-    for role, m in report["models"].items():
-        if m.get("ood") and m["ood"]["out_of_distribution"]:
-            print(f"warning: {role} ({m['name']}): the clip is {ood_words(m['ood'])}")
+    shift = declared_shift(report["clip"]["population"], report["clip"]["degradation"])
+    for role, m in report["models"].items():          # flagged, or a shift the file declares that the score missed
+        if m.get("ood") and (m["ood"]["out_of_distribution"] or shift):
+            print(f"warning: {role} ({m['name']}): {ood_words(m['ood'], shift)}")
     for role, m in report["models"].items():
         for method, why in m.get("skipped", {}).items():
             print(f"note: no {method} map for {role} ({m['name']}): {why}")
@@ -75,7 +77,7 @@ def audit(args) -> int:
         print(f"  {line}")
     if summary["note"]:
         print(f"warning: {summary['note']}")
-    if not any(summary[role]["predicted"] for role in pair):
+    if summary["unreadable"] == summary["clips"]:
         print(f"error: no clip in '{args.folder}' could be read; audit.csv says why for each", file=sys.stderr)
         return 2
     return 0
@@ -105,7 +107,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     command = {"models": models, "analyze": analyze, "audit": audit}.get(args.command, serve)
-    if command is not serve:                      # scripted runs: no "Loading weights" bars between the lines
+    if command in (analyze, audit):               # scripted runs: no "Loading weights" bars between the lines
         from transformers.utils import logging as hf_logging
         hf_logging.disable_progress_bar()
     try:

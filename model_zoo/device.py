@@ -15,10 +15,15 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
         try:
             dev = torch.device(device)
         except RuntimeError:
-            raise ValueError(f"Unknown device '{device}': use cuda, mps or cpu.") from None
+            dev = None
+        if dev is None or dev.type not in ("cpu", "cuda", "mps"):
+            raise ValueError(f"Unknown device '{device}': use cuda, mps or cpu.")
         if dev.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"Device '{device}' was asked for, but this torch has no CUDA device "
                              f"(torch {torch.__version__}); use cpu, or leave the device out.")
+        if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"Device '{device}' was asked for, but this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s), numbered from 0.")
         if dev.type == "mps" and not torch.backends.mps.is_available():
             raise ValueError(f"Device '{device}' was asked for, but Apple MPS is not available here; use cpu, "
                              "or leave the device out.")

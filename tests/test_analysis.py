@@ -361,7 +361,7 @@ def test_analyze_keeps_one_models_map_when_the_other_cannot_make_it_and_says_why
     assert "No integrated_gradients map: " in (tmp_path / "report.html").read_text()
 
 
-def test_audit_reads_clips_one_at_a_time_keeps_a_missing_videos_ef_and_says_where_it_stopped(
+def test_audit_defers_reading_keeps_a_missing_videos_ef_and_says_where_it_stopped(
         tmp_path, shipped_pair, monkeypatch):
     """Clips are read as the audit reaches them (500 long ones held at once would not fit in memory); a row
     whose video is missing keeps FileList.csv's EF; an audit cut at MAX_CLIPS says how many it left."""
@@ -382,3 +382,7 @@ def test_audit_reads_clips_one_at_a_time_keeps_a_missing_videos_ef_and_says_wher
     rows = json.loads((tmp_path / "out" / "audit.json").read_text())["rows"]
     headline, _ = audit_module.summary_words(summ, rows, shipped_pair)
     assert headline == "1 clip (the first of 2 found: an audit reads at most 1), 0 unreadable."
+    (tmp_path / "none").mkdir()                                  # a FileList.csv that lists nothing is said
+    (tmp_path / "none" / "FileList.csv").write_text((tmp_path / "e" / "FileList.csv").read_text().splitlines()[0] + "\n")
+    with pytest.raises(ClipError, match="FileList.csv' lists no clips"):
+        audit_module.clips_in(tmp_path / "none")

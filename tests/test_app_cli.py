@@ -27,7 +27,8 @@ def test_analyze_writes_the_report_schema_maps_and_html(tmp_path):
     assert "Loading weights" not in run.stderr                    # no progress bars in a scripted run
     out = tmp_path / "out"
     report = json.loads((out / "report.json").read_text())
-    assert report["clip"] == {"frames": 48, "fps": 50.0, "height": 112, "width": 112, "source": str(clip)}
+    assert report["clip"] == {"frames": 48, "fps": 50.0, "height": 112, "width": 112, "source": str(clip),
+                              "population": "adult", "degradation": None}           # what the phantom file says
     assert report["ground_truth"]["ef"] == pytest.approx(render_clip(11, "adult", n_frames=2).truth.ef, abs=0.01)
     assert set(report["models"]) == {"jepa", "mae"}
     for role, m in report["models"].items():
@@ -107,14 +108,17 @@ def test_analyze_says_when_a_clip_lies_outside_the_models_training_and_replaces_
     np.save(black, np.zeros((48, 112, 112), np.uint8))
     out = tmp_path / "out"
     out.mkdir()
+    (out / "report.json").write_text("{}")                          # an earlier analysis was written here
     (out / "jepa.paper.mp4").write_bytes(b"an earlier clip's map")
     (out / "mine.txt").write_text("the user's own file")
+    (out / "jepa.pt").write_bytes(b"the user's checkpoint, named like the role")
     run = app("analyze", str(black), "--out", str(out), "--quick")
     assert run.returncode == 0, run.stderr
-    assert "warning: jepa (jepa-small): the clip is OUTSIDE the phantom training distribution" in run.stdout
-    assert not (out / "jepa.paper.mp4").exists() and (out / "mine.txt").is_file()
+    assert "warning: jepa (jepa-small): Out-of-distribution score " in run.stdout
+    assert "this clip scores higher than every one of them): outside the phantom training distribution" in run.stdout
+    assert not (out / "jepa.paper.mp4").exists() and (out / "mine.txt").is_file() and (out / "jepa.pt").is_file()
     page = (out / "report.html").read_text()
-    assert "<b>The clip is OUTSIDE the phantom training distribution (out-of-distribution score" in page
+    assert "<p><b>Out-of-distribution score " in page and "): outside the phantom training distribution" in page
     assert "focus ratio on cardiac structures: rollout n/a (the clip has no anatomy labels)" in page
     assert '{"rollout"' not in page and "(beat view " in page
 

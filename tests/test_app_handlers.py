@@ -44,7 +44,7 @@ def test_a_generated_phantom_clip_has_the_chosen_ef_and_rate():
     assert session.get_clip(slow.key).n_frames == 150 and "sees one heartbeat (75.0 frames" in slow.summary
     from echo.phantom import render_clip
     short = inputs.register(render_clip(1, "adult", n_frames=40, size=112, fps=50, hr_bpm=40))
-    assert "sees the whole clip, which is shorter than its heartbeat (75.0 frames" in short.summary
+    assert "sees the whole clip, its last frame held for the rest of a heartbeat it does not fill (75.0" in short.summary
     for bad, match in (((5, 70, "adult", 0), "EF must lie"), ((50, 300, "adult", 0), "Heart rate"),
                        ((50, 70, "dog", 0), "Population must be one of adult, pediatric")):
         with pytest.raises(ClipError, match=match):
@@ -539,7 +539,8 @@ def test_cycle_view_draws_both_trajectories_with_their_numbers(example, shipped_
     for r in results.values():
         assert r.coords.shape == (len(r.frames), 2) and r.degraded.shape == r.coords.shape
         assert r.loop_closure is not None and 0 <= r.phase_error_deg <= 180 and r.shift > 0
-        assert any(t.name == "clean" for t in r.figure.data) and any(t.name == "shadow_med" for t in r.figure.data)
+        assert any(t.name == "clean" and t.text for t in r.figure.data)          # the points, not the legend swatch
+        assert any(t.name == "shadow_med" and t.text for t in r.figure.data)
     md = cycle.numbers_markdown(results, label)
     assert "jepa-small" in md and "phase from ground truth" in md
     assert "shift under degradation (loop radii)" in md and f"{results['jepa'].shift:.2f}" in md

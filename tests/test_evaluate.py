@@ -192,6 +192,12 @@ def test_the_beat_view_gets_its_own_table_and_claims_and_older_files_render_with
         b, a = m["beat_probe"]["mean_rel_degradation_pct"], m["mean_rel_degradation_pct"]
         assert (f"{name} {b:+.1f}% against {a:+.1f}%" in third) == (a > 0 and b > 0)
     assert "two to four times" not in third
+    from model_zoo.evaluate.table import _beat_loss_words
+    made = {"models": {"a": {"mean_rel_degradation_pct": 40.0, "beat_probe": {"mean_rel_degradation_pct": 200.0}},
+                       "b": {"mean_rel_degradation_pct": 20.0, "beat_probe": {"mean_rel_degradation_pct": 60.0}},
+                       "c": {"mean_rel_degradation_pct": 0.0, "beat_probe": {"mean_rel_degradation_pct": 5.0}}}}
+    assert "this view lost 3.0 to 5.0 times as much" in _beat_loss_words(made)   # c, at no loss, is left out
+    assert "(a +200.0% against +40.0%, b +60.0% against +20.0%)" in _beat_loss_words(made)
     old = {**ev.results, "models": {n: {k: v for k, v in m.items() if k != "beat_probe"}
                                     for n, m in ev.results["models"].items()}}
     old_md = render_markdown(old)

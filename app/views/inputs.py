@@ -74,8 +74,8 @@ def register(clip: Clip, frames: int = 16, size: int = 112) -> LoadedClip:
     assumed = (" (assumed: the file gives no frame rate, so times and heart rate are only as right as this "
                "guess)") if clip.meta.get("fps_source") == "default" else ""
     seen_words = (f"one heartbeat ({beat:.1f} frames, {how})" if beat <= clip.n_frames else
-                  f"the whole clip, which is shorter than its heartbeat ({beat:.1f} frames, {how}): part of the "
-                  "cycle is missing, so its EF and loop are less reliable")
+                  f"the whole clip, its last frame held for the rest of a heartbeat it does not fill ({beat:.1f} "
+                  f"frames, {how}): part of the cycle is missing, so its EF and loop are less reliable")
     summary = (f"**{Path(clip.source).name or 'clip'}**: {clip.n_frames} frames at {clip.fps:.1f} fps{assumed}, "
                f"{clip.width}x{clip.height} px.{truth} Each model sees {seen_words}, cropped to the sector (green "
                f"box), at its own frame count and size: the shipped models at {frames} frames of {size}x{size} px, "

@@ -4,10 +4,8 @@ out-of-distribution score and, for phantom-trained models, the plain warning tha
 measurement."""
 from __future__ import annotations
 
-import math
-
 from app.session import cached, get_clip
-from explain.analysis.ood import flag_rate_words
+from explain.analysis.ood import declared_shift, flag_rate_words, ood_words
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.analysis.predict import Prediction, predict
 from model_zoo.evaluate.format import plus_minus
@@ -96,17 +94,8 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     if truth is not None:
         lines.append(f"Ground truth: {truth:.1f}%")
     if p.ood is not None:
-        # a shift the file itself declares (phantom provenance) outranks a score that did not see it
-        shift = "a child's heart" if population == "pediatric" else f"degraded ({degradation})" if degradation else ""
-        verdict = ("**outside** the phantom training distribution: treat this EF with extra suspicion"
-                   if p.ood["out_of_distribution"] else
-                   f"not flagged, yet the file says this clip is {shift}, which the models never learned from: "
-                   "the score missed a known shift" if shift else
-                   "within the phantom training distribution (which does not make the EF a measurement)")
-        rank = ("higher than every one of them" if p.ood["percentile"] >= 99.95 else    # floored: never 'than 100%'
-                f"higher than {math.floor(10 * p.ood['percentile']) / 10:g}% of them")
-        lines.append(f"Out-of-distribution score {p.ood['score']:.2f} (the 99th percentile of held-out phantom "
-                     f"clips' scores is {p.ood['threshold']:.2f}; this clip scores {rank}): {verdict}."
+        words = ood_words(p.ood, declared_shift(population, degradation))
+        lines.append((f"**{words}**" if p.ood["out_of_distribution"] else words)
                      + _flag_rates(model, p.ood["out_of_distribution"]))
     if p.warning:
         lines.append(f"⚠️ {p.warning}")

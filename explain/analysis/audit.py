@@ -35,18 +35,21 @@ NAMED_UNREADABLE = 5       # the summary names this many unreadable files with t
 
 
 @dataclass(frozen=True)
-class ClipSource:
+class PendingClip:
     """One clip to audit, not yet read (a folder of long clips would not fit in memory at once)."""
     name: str
     load: Callable[[], Clip]          # raises ClipError for a clip that cannot be read
     known_ef: float | None = None     # FileList.csv's EF, kept for a row whose video cannot be read
 
 
-def clips_in(paths: Path | list[Path]) -> list[ClipSource]:
+def clips_in(paths: Path | list[Path]) -> list[PendingClip]:
     """Every clip of an EchoNet folder, a plain folder, or a list of files, in order."""
     if isinstance(paths, Path) and (paths / FILELIST).is_file():
         data = EchoNetDataset(paths)
-        return [ClipSource(name, functools.partial(data.__getitem__, i), data.ef(i)) for i, name in enumerate(data.names)]
+        if not data.names:
+            raise ClipError(f"'{paths / FILELIST}' lists no clips.")
+        return [PendingClip(name, functools.partial(data.__getitem__, i), data.ef(i))
+                for i, name in enumerate(data.names)]
     if isinstance(paths, Path):
         if paths.is_file():
             raise ClipError(f"'{paths}' is a file, not a folder: the audit reads a folder of clips "
@@ -58,10 +61,10 @@ def clips_in(paths: Path | list[Path]) -> list[ClipSource]:
             raise ClipError(f"'{paths}' holds no clip files ({', '.join(sorted(CLIP_SUFFIXES))}) and no {FILELIST}.")
     else:
         files = list(paths)
-    return [ClipSource(path.name, functools.partial(read_clip, path)) for path in files]
+    return [PendingClip(path.name, functools.partial(read_clip, path)) for path in files]
 
 
-def audit_rows(sources: list[ClipSource], pair: dict[str, LoadedModel], degradations: bool = True,
+def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degradations: bool = True,
                progress: Callable[[float, str], None] | None = None) -> list[dict]:
     """One dict per clip: file, true EF, per model EF and error (and through the beat view's probe where the
     model ships one: <role>_ef_beat, <role>_abs_error_beat), rollout focus ratio on cardiac structures
@@ -72,7 +75,8 @@ def audit_rows(sources: list[ClipSource], pair: dict[str, LoadedModel], degradat
     for k, source in enumerate(sources):
         if progress:
             progress(k / max(len(sources), 1), f"clip {k + 1} of {len(sources)}: {source.name}")
-        row = {"file": source.name, "true_ef": source.known_ef, "error": ""}
+        known = source.known_ef
+        row = {"file": source.name, "true_ef": None if known is None else round(float(known), 2), "error": ""}
         try:
             clip = source.load()
         except ClipError as e:
@@ -161,8 +165,9 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
             if s.get("ef_mae_beat_clean_adult") is not None:
                 clean += f" (beat view {s['ef_mae_beat_clean_adult']:.2f})"
             n = summ["mixed"]
-            mae += (f", {clean} over those not known to be pediatric or degraded ({n} {'clip is' if n == 1 else 'clips are'}; "
-                    "the benchmark's pediatric and degraded columns describe those)")
+            mae += (f", {clean} over those not known to be pediatric or degraded ({n} "
+                    f"{'clip is' if n == 1 else 'clips are'}; the benchmark's pediatric and degraded columns "
+                    "describe those)")
         sens = "n/a" if s["mean_sensitivity"] is None else f"{s['mean_sensitivity']:.2f}"
         focus = "n/a" if s["mean_focus_ratio"] is None else f"{s['mean_focus_ratio']:.2f}"
         ood = ("out-of-distribution check n/a (no reference of phantom embeddings for this model)"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -55,12 +56,23 @@ class OODReference:
                 "threshold": round(threshold, 3), "out_of_distribution": bool(s > threshold)}
 
 
-def ood_words(ood: dict) -> str:
-    """One assessment in words, for the headless outputs: the verdict, then the score against its threshold."""
-    verdict = "OUTSIDE the phantom training distribution" if ood["out_of_distribution"] else "within the phantom training distribution"
-    rank = "above every" if ood["percentile"] >= 99.95 else f"above {ood['percentile']:g}% of"
-    return (f"{verdict} (out-of-distribution score {ood['score']:.2f} against {ood['threshold']:.2f}, the 99th "
-            f"percentile of held-out phantom clips; {rank} them)")
+def declared_shift(population: str | None, degradation: str | None) -> str:
+    """What a phantom file says of itself that the models never learned from ('' for a clean adult clip)."""
+    return "a child's heart" if population == "pediatric" else f"degraded ({degradation})" if degradation else ""
+
+
+def ood_words(ood: dict, shift: str = "") -> str:
+    """One assessment in words, as the page and the headless outputs give it: the score against its threshold,
+    then the verdict; a shift the file itself declares (`declared_shift`) outranks a score that missed it."""
+    rank = ("higher than every one of them" if ood["percentile"] >= 99.95 else     # floored: never 'than 100%'
+            f"higher than {math.floor(10 * ood['percentile']) / 10:g}% of them")
+    verdict = ("outside the phantom training distribution: treat this EF with extra suspicion"
+               if ood["out_of_distribution"] else
+               f"not flagged, yet the file says this clip is {shift}, which the models never learned from: "
+               "the score missed a known shift" if shift else
+               "within the phantom training distribution (which does not make the EF a measurement)")
+    return (f"Out-of-distribution score {ood['score']:.2f} (the 99th percentile of held-out phantom clips' scores "
+            f"is {ood['threshold']:.2f}; this clip scores {rank}): {verdict}.")
 
 
 def fit_reference(fit: np.ndarray, calibration: np.ndarray, k: int = AXES) -> OODReference:

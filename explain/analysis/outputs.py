@@ -1,13 +1,14 @@
 """The output folder of a headless run (`python app.py analyze|audit ... --out DIR`): made if missing,
 refused with a message if it or a parent is a file, and cleared of the files an earlier run of the same
-kind wrote there, so one folder never holds two clips' outputs side by side. Other files are left alone."""
+kind wrote there (by exact name), so one folder never holds two clips' outputs side by side. Other files,
+a checkpoint or a clip among them, are left alone."""
 from __future__ import annotations
 
 from pathlib import Path
 
 
 def output_folder(out: Path, previous: tuple[str, ...] = ()) -> Path:
-    """`out`, made ready; previous: glob patterns of the files an earlier run wrote (removed)."""
+    """`out`, made ready; previous: the names of the files an earlier run wrote (removed where present)."""
     out = Path(out)
     for p in (out, *out.parents):
         if p.exists():
@@ -16,8 +17,7 @@ def output_folder(out: Path, previous: tuple[str, ...] = ()) -> Path:
                 raise ValueError(f"{where} is a file, not a folder.")
             break
     out.mkdir(parents=True, exist_ok=True)
-    for pattern in previous:
-        for f in out.glob(pattern):
-            if f.is_file():
-                f.unlink()
+    for name in previous:
+        if (out / name).is_file():
+            (out / name).unlink()
     return out

@@ -1,6 +1,7 @@
 """The full analysis of one clip for a JEPA | MAE pair, as `python app.py analyze CLIP --out DIR` writes it:
 
-    report.json             {"clip": {frames, fps, height, width, source}, "ground_truth": {"ef"} | null,
+    report.json             {"clip": {frames, fps, height, width, source, population, degradation},
+                             "ground_truth": {"ef"} | null,
                              "models": {role: {name, family, ef, ef_beat, focus: {method: ratio | null},
                                                degradation: {condition: {"ef", "ef_beat"}},
                                                trajectory: {method, coords, loop_closure, phase_error_deg},
@@ -38,7 +39,7 @@ from explain.analysis.cycle import cycle
 from explain.analysis.defaults import ROLES
 from explain.analysis.degradation import condition_ef_views, sensitivity_figure, severity_sweep
 from explain.analysis.latent_pixel import speckle_ratios
-from explain.analysis.ood import ood_words
+from explain.analysis.ood import declared_shift, ood_words
 from explain.analysis.outputs import output_folder
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import predict
@@ -47,7 +48,9 @@ from explain.overlay import write_overlay_mp4, write_overlay_strip
 METHODS = ("rollout", "paper", "integrated_gradients", "pretext")
 QUICK_METHODS = ("rollout",)
 SWEEP = "shadow"
-WRITTEN = (*(f"{role}.*" for role in ROLES), "sensitivity.json", "report.json", "report.html")   # what a run leaves
+# every file an analysis writes: an earlier analysis's are removed from a reused --out folder, nothing else is
+PER_MODEL = ("rollout.npy", "trajectory.json", *(f"{m}.{ext}" for m in METHODS for ext in ("mp4", "png")))
+WRITTEN = ("report.json", "report.html", "sensitivity.json", *(f"{r}.{name}" for r in ROLES for name in PER_MODEL))
 
 
 def _round(v, nd=4):
@@ -57,7 +60,7 @@ def _round(v, nd=4):
 def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = False,
             methods: tuple[str, ...] | None = None) -> dict:
     """Run every view on the clip, write the files listed above into `out`, return report.json's dict."""
-    out = output_folder(out, WRITTEN)
+    out = output_folder(out, WRITTEN if (Path(out) / "report.json").is_file() else ())
     methods = methods or (QUICK_METHODS if quick else METHODS)
     timings: dict[str, float] = {}
 
@@ -78,7 +81,8 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
 
     truth = None if clip.truth is None or clip.truth.ef is None else {"ef": round(float(clip.truth.ef), 2)}
     report = {"clip": {"frames": clip.n_frames, "fps": round(clip.fps, 3), "height": clip.height,
-                       "width": clip.width, "source": clip.source},
+                       "width": clip.width, "source": clip.source,            # what a phantom file says of itself:
+                       "population": clip.meta.get("population"), "degradation": clip.meta.get("degradation")},
               "ground_truth": truth, "models": {}}
     figures = {}
     for role, m in pair.items():
@@ -163,7 +167,7 @@ def write_html(report: dict, figures: dict, out: Path, methods) -> Path:
         parts.append(f"<h2>{role.upper()}: {html.escape(m['name'])} ({m['family']})</h2>"
                      f"<p><b>{html.escape(ef_words(m, report['ground_truth']))}</b></p>")
         if m.get("ood"):
-            words = f"The clip is {html.escape(ood_words(m['ood']))}."
+            words = html.escape(ood_words(m["ood"], declared_shift(info.get("population"), info.get("degradation"))))
             parts.append(f"<p><b>{words}</b></p>" if m["ood"]["out_of_distribution"] else f"<p>{words}</p>")
         if m.get("warning"):
             parts.append(f"<p><b>{html.escape(m['warning'])}</b></p>")

@@ -1,0 +1,23 @@
+"""Where models run: a device asked for by name is used, or refused by name when this machine lacks it."""
+import pytest
+import torch
+
+from model_zoo.device import pick_device
+
+
+def test_a_named_device_this_machine_lacks_is_refused_by_name(monkeypatch):
+    assert pick_device("cpu") == torch.device("cpu") and pick_device(torch.device("cpu")).type == "cpu"
+    for unknown in ("tpu", "meta", "xpu"):                 # torch knows some of them; EchoLens runs on none
+        with pytest.raises(ValueError, match=f"Unknown device '{unknown}': use cuda, mps or cpu"):
+            pick_device(unknown)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="this torch has no CUDA device"):
+        pick_device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)     # one GPU: cuda:1 is not there
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert pick_device("cuda:0") == torch.device("cuda:0")
+    with pytest.raises(ValueError, match="'cuda:1' was asked for, but this machine has 1 CUDA device"):
+        pick_device("cuda:1")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="Apple MPS is not available"):
+        pick_device("mps")
