@@ -115,7 +115,9 @@ def test_audit_of_uploads_gives_a_table_and_downloads(page):
     page.locator("#audit-summary").get_by_text("No audit shown", exact=False).wait_for()
     assert page.locator("#audit-table").get_by_text("adult_normal.npz").count() == 0
     page.get_by_label("…or a folder on this machine").fill("")
-    page.locator("button.toast-close.error").first.click()          # read: the next tests start with none
+    page.wait_for_function("""() => {                              // read: the next tests start with none
+        document.querySelectorAll("button.toast-close.error").forEach((close) => close.click());
+        return document.querySelectorAll(".toast-body.error").length === 0; }""")
 
 
 def test_evidence_tab_shows_the_table(page):
