@@ -6,6 +6,7 @@ under MAX_MEDIA_BYTES while serving (oldest entries go first; a cached result wh
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import tempfile
 import threading
@@ -127,13 +128,38 @@ def peek(key: tuple) -> Any:
 
 
 def media_dir() -> Path:
-    """This process's folder for served media, created on first use and removed at exit."""
+    """This process's folder for served media ('echolens-<pid>-...'), created on first use and removed at exit;
+    creating it first removes the folders of EchoLens processes that are gone (killed before their exit
+    handler ran), so a killed server's videos do not stay in the temporary folder for good."""
     global _media_root
     with _media_lock:
         if _media_root is None:
-            _media_root = Path(tempfile.mkdtemp(prefix="echolens-"))
+            remove_orphan_media(Path(tempfile.gettempdir()))
+            _media_root = Path(tempfile.mkdtemp(prefix=f"echolens-{os.getpid()}-"))
             atexit.register(shutil.rmtree, _media_root, True)
         return _media_root
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` runs; one we cannot judge (another user's, a pid out of range) counts as running."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def remove_orphan_media(tmp: Path) -> list[Path]:
+    """Remove the media folders in `tmp` whose process ('echolens-<pid>-...') no longer runs; returns them."""
+    removed = []
+    for folder in tmp.glob("echolens-*-*"):
+        pid = folder.name.split("-")[1]
+        if pid.isdigit() and folder.is_dir() and not _alive(int(pid)):
+            shutil.rmtree(folder, True)
+            removed.append(folder)
+    return removed
 
 
 _last_prune = [float("-inf")]    # time.monotonic() of the last scan

@@ -160,6 +160,24 @@ CONDITIONS: dict[str, tuple[str, float]] = {
 }
 
 
+def label_words(label: str) -> str:
+    """compose's label ('shadow 0.67, depth_attenuation 0.70') in words that say each number is a severity
+    (0-1, not the benchmark's attenuation rate) and name the benchmark condition a step matches:
+    'shadow at severity 0.67 (the benchmark's shadow_med), ...'. A label not in that form comes back as it is."""
+    words = []
+    for step in label.split(", "):
+        name, _, severity = step.rpartition(" ")
+        try:
+            value = float(severity)
+        except ValueError:
+            return label
+        if name not in DEGRADATIONS:
+            return label
+        same = [c for c, (n, s) in CONDITIONS.items() if n == name and abs(s - value) < 0.005]
+        words.append(f"{name} at severity {value:.2f}" + (f" (the benchmark's {same[0]})" if same else ""))
+    return ", ".join(words)
+
+
 def sector_mask(clip: Clip) -> np.ndarray:
     """(H, W) bool: the scan sector, from the phantom's labels when known, else the non-black area."""
     if clip.truth is not None and clip.truth.labels is not None:

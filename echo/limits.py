@@ -1,4 +1,4 @@
-"""Size limits on what EchoLens reads, and the checks that enforce them.
+"""Size and content limits on what EchoLens reads, and the checks that enforce them.
 
 A clip is refused, with a message saying which limit it broke, when:
 - its file (or folder of frames) is over MAX_FILE_BYTES (1 GiB) on disk;
@@ -10,7 +10,12 @@ A clip is refused, with a message saying which limit it broke, when:
   112 x 112; a thinner clip would be mostly invented by the resize). Readers accept such frames, a
   model's view of them (explain.analysis.window.model_view) refuses them;
 - the decoded clip, as 8-bit RGB, would take more than MAX_CLIP_BYTES (2 GiB) of memory, so a
-  small, highly compressed file cannot expand into more memory than the machine has.
+  small, highly compressed file cannot expand into more memory than the machine has;
+- when a model is to see it: it lasts less than MIN_CLIP_SECONDS (0.3 s, one beat at 200 beats per
+  minute) and no ground truth gives its beat, so it cannot hold a heartbeat and an EF read from it would
+  be invented; or it holds no image
+  (every pixel of every frame within BLANK_LEVELS grey levels of one value), so a model's EF of it says
+  nothing about a heart.
 
 Readers call these checks on the sizes a file's header declares, before decoding pixels, wherever
 the format declares them, and again on what decoding produced. The checks read the module's
@@ -26,6 +31,8 @@ MAX_FRAMES = 2000
 MAX_FRAME_PIXELS = 2048 * 2048
 MIN_FRAME_SIDE = 32
 MAX_CLIP_BYTES = 2 << 30
+MIN_CLIP_SECONDS = 0.3          # the shortest heartbeat EchoLens looks for (200 beats per minute)
+BLANK_LEVELS = 1
 
 
 def _size(n_bytes: int) -> str:
@@ -91,4 +98,27 @@ def check_clip_bytes(n_frames: int, height: int, width: int, channels: int, name
         raise ClipError(
             f"'{name}' would take {_size(n_bytes)} of memory once decoded, over the "
             f"{_size(MAX_CLIP_BYTES)} EchoLens allows. Export a shorter clip or a lower resolution."
+        )
+
+
+def check_holds_a_beat(n_frames: int, fps: float, name: str, fps_assumed: bool = False) -> None:
+    """Refuse a clip shorter than MIN_CLIP_SECONDS for a model's view: no heartbeat fits in it."""
+    seconds = n_frames / fps
+    if seconds < MIN_CLIP_SECONDS:
+        assumed = (" (at the assumed rate: the file gives none; a slower true rate would make it longer)"
+                   if fps_assumed else "")
+        raise ClipError(
+            f"'{name}' lasts {seconds:.2f} s ({n_frames} frames at {fps:g} fps{assumed}), shorter than one "
+            f"heartbeat at 200 beats per minute ({MIN_CLIP_SECONDS:g} s): an EF needs at least one whole beat. "
+            "Export a longer clip."
+        )
+
+
+def check_holds_an_image(lowest: int, highest: int, name: str) -> None:
+    """Refuse a clip whose pixels, over every frame, lie within BLANK_LEVELS grey levels of one value."""
+    if highest - lowest <= BLANK_LEVELS:
+        raise ClipError(
+            f"'{name}' holds no image: every pixel of every frame is {lowest}"
+            f"{'' if highest == lowest else f'-{highest}'} (of 0-255). Check that the export kept the frames' "
+            "content (a blank or all-black recording has no heart to read)."
         )

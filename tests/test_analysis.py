@@ -30,6 +30,29 @@ def test_beat_falls_back_to_the_whole_clip_when_nothing_repeats():
     assert estimate_beat_frames(noise) is None and beat_frames(noise) == (6.0, "whole clip")
 
 
+def test_a_model_refuses_a_clip_too_short_for_a_heartbeat_or_holding_no_image():
+    """A 2-frame cut got 'one heartbeat' and an EF; an all-black clip got a confident EF of 61.8%."""
+    rng = np.random.default_rng(0)
+    short = Clip(rng.integers(0, 255, (4, 64, 64), dtype=np.uint8), fps=50.0, source="/tmp/four_frames.mp4")
+    with pytest.raises(ClipError, match=r"'four_frames.mp4' lasts 0.08 s \(4 frames at 50 fps\), shorter than one heartbeat"):
+        model_view(short)
+    assumed = Clip(short.frames, fps=30.0, meta={"fps_source": "default"})
+    with pytest.raises(ClipError, match="at the assumed rate"):
+        model_view(assumed)
+    for value in (0, 1, 255):
+        blank = Clip(np.full((32, 64, 64), value, np.uint8), fps=50.0, source="black.npy")
+        with pytest.raises(ClipError, match=f"'black.npy' holds no image: every pixel of every frame is {value}"):
+            model_view(blank)
+    nearly = Clip(np.full((32, 64, 64), 10, np.uint8), fps=50.0)
+    nearly.frames[3, 5, 5] = 11
+    with pytest.raises(ClipError, match="is 10-11"):
+        model_view(nearly)
+    nearly.frames[3, 5, 5] = 12                      # two grey levels apart: an image, however faint
+    assert model_view(nearly).frames.shape == (16, 112, 112)
+    # a degraded copy (its clean clip's beat given) may be blank at full strength: the lab still shows it
+    assert model_view(blank, beat=(32.0, "estimated")).x.shape[1] == 16
+
+
 def test_beat_indices_cover_one_beat_evenly_and_stay_in_the_clip():
     assert beat_indices(100, 32.0, 16).tolist() == list(range(0, 32, 2))
     assert beat_indices(10, 32.0, 4, start=5).tolist() == [5, 9, 9, 9]

@@ -32,7 +32,9 @@ def test_analyze_writes_the_report_schema_maps_and_html(tmp_path):
     assert report["ground_truth"]["ef"] == pytest.approx(render_clip(11, "adult", n_frames=2).truth.ef, abs=0.01)
     assert set(report["models"]) == {"jepa", "mae"}
     for role, m in report["models"].items():
-        assert {"name", "family", "ef", "ef_beat", "focus", "degradation", "trajectory", "speckle_ratio"} <= set(m)
+        assert {"name", "family", "ef", "ef_beat", "focus", "degradation", "trajectory", "speckle_ratio", "ef_blank",
+                "crop_check"} <= set(m)
+        assert m["crop_check"]["pixels"] == 2 and len(m["crop_check"]["ef"]) == 2
         assert m["family"] == role and 0 < m["ef"] < 100 and 0 < m["ef_beat"] < 100 and m["focus"]["rollout"] > 0
         assert "not a measurement" in m["warning"]
         assert not m["warning"].startswith("Real or unknown clip")                  # a phantom NPZ
@@ -44,6 +46,7 @@ def test_analyze_writes_the_report_schema_maps_and_html(tmp_path):
         assert heat.dtype == np.float32 and heat.shape == (16, 112, 112) and heat.min() == 0 and heat.max() == 1
         assert (out / f"{role}.rollout.mp4").stat().st_size > 1000 and (out / f"{role}.trajectory.json").is_file()
     assert "<html>" in (out / "report.html").read_text()[:200].lower()
+    assert (out / "report.html").read_text().count("Crop check: with the clip 2 px higher / lower") == 2
 
 
 def test_analyze_of_a_real_looking_clip_warns_and_has_no_truth(tmp_path):
@@ -102,10 +105,12 @@ def test_audit_cli_fails_when_no_clip_could_be_read_or_given_a_file(tmp_path):
 
 
 def test_analyze_says_when_a_clip_lies_outside_the_models_training_and_replaces_an_earlier_run(tmp_path):
-    """An all-black clip still gets an EF from each probe; the verdict that it is out of distribution must be
-    said beside it (it was in report.json alone). A folder reused keeps no file of the clip before."""
-    black = tmp_path / "black.npy"
+    """A clip of noise still gets an EF from each probe; the verdict that it is out of distribution must be
+    said beside it (it was in report.json alone). A folder reused keeps no file of the clip before. An all-black
+    clip is refused (it got a confident EF), before the folder of an earlier analysis is touched."""
+    black, noise = tmp_path / "black.npy", tmp_path / "noise.npy"
     np.save(black, np.zeros((48, 112, 112), np.uint8))
+    np.save(noise, np.random.default_rng(0).integers(0, 255, (48, 112, 112), dtype=np.uint8))
     out = tmp_path / "out"
     out.mkdir()
     (out / "report.json").write_text("{}")                          # an earlier analysis was written here
@@ -113,6 +118,9 @@ def test_analyze_says_when_a_clip_lies_outside_the_models_training_and_replaces_
     (out / "mine.txt").write_text("the user's own file")
     (out / "jepa.pt").write_bytes(b"the user's checkpoint, named like the role")
     run = app("analyze", str(black), "--out", str(out), "--quick")
+    assert run.returncode == 2 and "'black.npy' holds no image" in run.stderr and "Traceback" not in run.stderr
+    assert (out / "jepa.paper.mp4").is_file() and (out / "report.json").read_text() == "{}"
+    run = app("analyze", str(noise), "--out", str(out), "--quick")
     assert run.returncode == 0, run.stderr
     assert "warning: jepa (jepa-small): Out-of-distribution score " in run.stdout
     assert "this clip scores higher than every one of them): outside the phantom training distribution" in run.stdout

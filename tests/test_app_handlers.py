@@ -2,6 +2,7 @@
 the session store, and how errors reach the page."""
 import dataclasses
 import json
+import os
 import types
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import torch
 from app import session
 from app.errors import shows_errors
 from app.views import degradation, evidence, inputs, models, predictions
-from echo.clip import ClipError
+from echo.clip import Clip, ClipError
 from echo.phantom import render_clip
 from explain.analysis.beat import beat_frames
 from explain.analysis.predict import predict
@@ -45,7 +46,11 @@ def test_a_generated_phantom_clip_has_the_chosen_ef_and_rate():
     from echo.phantom import render_clip
     short = inputs.register(render_clip(1, "adult", n_frames=40, size=112, fps=50, hr_bpm=40))
     assert "sees the whole clip, its last frame held for the rest of a heartbeat it does not fill (75.0" in short.summary
+    blind = inputs.register(Clip(np.random.default_rng(0).integers(0, 255, (32, 64, 64), dtype=np.uint8), fps=50.0))
+    assert "sees the whole clip as one heartbeat (32.0 frames): no beat repeats in it" in blind.summary
     for bad, match in (((5, 70, "adult", 0), "EF must lie"), ((50, 300, "adult", 0), "Heart rate"),
+                       ((50, 70, "adult", 99999999999999999999), "Seed must be a whole number from 0 to"),
+                       ((50, 70, "adult", -1), "Seed must be a whole number"), ((50, 70, "adult", 2.5), "Seed must"),
                        ((50, 70, "dog", 0), "Population must be one of adult, pediatric")):
         with pytest.raises(ClipError, match=match):
             inputs.generate_phantom(*bad)
@@ -122,7 +127,8 @@ def test_prediction_cards_give_the_beat_views_ef_and_each_probes_test_error(exam
     from explain.analysis.pair import load_model
     short = load_model("jepa-small", "jepa", "cpu", frames=8)
     p = predict({"jepa": short}, session.get_clip(example.key))["jepa"]
-    assert "phantom test MAE" not in predictions.prediction_card(p, 28.0, short) and p.ef is not None
+    card = predictions.prediction_card(p, 28.0, short)
+    assert "phantom test MAE" not in card and p.ef is not None and "Run at 8 frames" in card
     # a model without a beat-view probe gets no beat line
     bare = dataclasses.replace(predictions.predictions(example.key, shipped_pair)["jepa"], ef_beat=None)
     assert "Beat view" not in predictions.prediction_card(bare, 28.0)
@@ -135,13 +141,58 @@ def test_a_degraded_or_pediatric_clips_card_says_so_and_drops_the_clean_adult_er
     degraded = inputs.load_named_example("degraded")
     cards = predictions.prediction_cards(degraded.key, shipped_pair)
     for card in cards.values():
-        assert "⚠️ A degraded clip (shadow 0.67, depth_attenuation 0.70)" in card
+        assert ("⚠️ A degraded clip (shadow at severity 0.67 (the benchmark's shadow_med), depth_attenuation at "
+                "severity 0.70 (the benchmark's depth_attenuation_1.50))") in card
+        # the table beside both EFs gives the benchmark's error under its six degradations, not the clean one
+        assert "under each of its six degradations" in card
         assert card.index("Beat view **EF") < card.index("⚠️ A degraded clip")      # after both probes' lines
         assert "where this probe predicted" not in card and "weakest range" not in card
     child = predictions.prediction_cards(inputs.load_named_example("pediatric").key, shipped_pair)
     assert all("zero-shot" in c and "where this probe predicted" not in c for c in child.values())
     clean = predictions.prediction_cards(inputs.load_named_example("adult_normal").key, shipped_pair)
     assert all("where this probe predicted" in c and "degraded clip" not in c for c in clean.values())
+    assert all("phantom test adult clips, mean" in c for c in clean.values())
+
+
+def test_the_degraded_tables_benchmark_error_is_the_six_conditions_mean_over_probe_seeds():
+    from echo.degrade import BENCHMARK_CONDITIONS
+    seeds = [{"degraded": {c: 10.0 + i for c in BENCHMARK_CONDITIONS}} for i in range(3)]   # seed means 10, 11, 12
+    bench = {"degraded": {c: {"mae": 11.0 + (c == "shadow_high") * 6} for c in BENCHMARK_CONDITIONS}, "probe_seeds": seeds}
+    assert predictions._benchmark_error(bench, "degraded") == (pytest.approx(12.0), pytest.approx(1.0))
+    assert predictions._benchmark_error({"degraded": {"shadow_high": {"mae": 3.0}}}, "degraded") == (None, None)
+    assert predictions._benchmark_error({"clean": {"mae": 4.0, "mae_std": 0.5}}, "clean") == (4.0, 0.5)
+
+
+def test_an_impossible_ef_an_unchecked_model_and_a_flagged_clip_are_said_beside_the_ef(shipped_pair, example):
+    """A converted probe with a wrong EF scale gave 'EF 294.8%' and nothing else; a clip the OOD check flags
+    still got the clean-clip error record's reassurance."""
+    import dataclasses as dc
+
+    from explain.analysis.predict import _warning
+    m = shipped_pair["jepa"]
+    assert "impossible" in _warning(m, True, 294.8, None) and "impossible" not in _warning(m, True, 62.0, 55.0)
+    assert "impossible" in _warning(m, True, 50.0, -3.0)
+    bare = dc.replace(m, ood=None, phantom_trained=False)
+    assert "ships no out-of-distribution reference" in _warning(bare, False, 50.0, None)
+    assert _warning(m, True, None, None) is None and _warning(dc.replace(m, phantom_trained=False), False, 50.0, None) is None
+    p = predictions.predictions(example.key, shipped_pair)["jepa"]
+    assert "where this probe predicted" in predictions.prediction_card(p, 28.0, m)
+    flagged = dc.replace(p, ood={**p.ood, "out_of_distribution": True})
+    card = predictions.prediction_card(flagged, 28.0, m)
+    assert "where this probe predicted" not in card and "weakest range" not in card
+    # an EF near what the same probe reads from an all-black clip is said to be (the shipped JEPA reads 61.8 there)
+    from explain.analysis.predict import blank_efs
+    blank = blank_efs(m)
+    assert blank == blank_efs(m) and all(v is not None and 0 <= v <= 100 for v in blank) and p.blank == blank
+    near = predictions.prediction_card(dc.replace(p, ef=blank[0] + 1.0, ef_beat=blank[1] - 2.5), 28.0, m)
+    assert near.count("from an all-black clip") == 2 and f"({blank[0]:.1f}%)" in near
+    far = predictions.prediction_card(dc.replace(p, ef=blank[0] + 10.0, ef_beat=blank[1] + 3.5), 28.0, m)
+    assert "all-black" not in far
+    assert p.to_dict()["ef_blank"] == round(blank[0], 2)
+    assert "No test error is recorded" in predictions.prediction_card(p, 28.0, dc.replace(m, probe=None))
+    assert "No test error is recorded" not in predictions.prediction_card(p, 28.0, m)
+    # the page runs the crop check: each card gives its EFs with the clip 2 px higher and lower
+    assert p.crop["pixels"] == 2 and "Crop check: with the clip 2 px higher / lower" in predictions.prediction_card(p, 28.0, m)
 
 
 def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot(example, shipped_pair):
@@ -267,8 +318,10 @@ def test_models_that_fail_to_load_are_named_and_the_pair_in_use_is_said(tmp_path
     error was a bare KeyError '101'); the models line then says which models are still in use."""
     from app import events
     (tmp_path / "notes.mp4").write_text("hello this is text\n")
-    with pytest.raises(gr.Error, match="notes.mp4 is not a torch checkpoint"):
+    with pytest.raises(gr.Error, match=r"JEPA model '.*notes.mp4': .*notes.mp4 is not a torch checkpoint"):
         events.on_models(None, str(tmp_path / "notes.mp4"), None, "", 0)
+    with pytest.raises(gr.Error, match=r"MAE model '.*nowhere.pt': no model folder.*mae-small\)\."):
+        events.on_models(None, "", None, str(tmp_path / "nowhere.pt"), 0)
     kept = events.on_models_kept(events.NO_MODELS)
     assert "jepa-small" in kept and "mae-small" in kept and "still in use" in kept
     cleared = events.on_clip_failed()                     # the clip outputs then both prediction cards
@@ -305,7 +358,7 @@ def test_a_checkpoint_converted_on_load_shows_what_was_assumed_and_left_out(tmp_
     md = evidence.card_markdown(m)
     assert "converted on load" in md and "frames 16 assumed" in md and "size 224 assumed" in md
     assert "recipe" not in md and "card.json" not in md
-    assert "Assumed on conversion" in models.describe_pair({"jepa": m}) and "frames 16 assumed" in models.describe_pair({"jepa": m})
+    assert "\n  - Assumed on conversion" in models.describe_pair({"jepa": m}) and "frames 16 assumed" in models.describe_pair({"jepa": m})
 
 
 def test_session_store_evicts_old_clips_and_says_so():
@@ -346,6 +399,21 @@ def test_media_folder_is_pruned_oldest_first_and_spares_young_files(tmp_path):
     assert session.prune_media(tmp_path, max_bytes=150, min_age_s=60) == [older, old]
     assert not older.exists() and not old.exists() and young.exists()
     assert session.prune_media(tmp_path, max_bytes=10, min_age_s=60) == [] and young.exists()
+
+
+def test_a_killed_servers_media_folder_is_removed_when_the_next_one_starts(tmp_path):
+    import subprocess
+    import sys
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    orphan, own, other = (tmp_path / f"echolens-{gone.pid}-ab12", tmp_path / f"echolens-{os.getpid()}-cd34",
+                          tmp_path / "echolens-x1y2z3")          # the last: an older server's, no pid to judge by
+    for folder in (orphan, own, other):
+        folder.mkdir()
+        (folder / "clip.mp4").write_bytes(b"x")
+    assert session.remove_orphan_media(tmp_path) == [orphan]
+    assert not orphan.exists() and own.exists() and other.exists()
+    assert session.media_dir().name.startswith(f"echolens-{os.getpid()}-")
 
 
 def test_media_folder_is_scanned_at_most_once_a_minute(monkeypatch):
@@ -558,6 +626,9 @@ def test_latent_pixel_views_have_figures_captions_and_numbers(example, shipped_p
     assert 0 <= vs[1].numbers["hf_ratio"] < 1 and vs[2].numbers["mean_cosine"] <= 1
     assert any("hidden by JEPA mask 1" in a.text for a in vs[2].figure.layout.annotations)   # the grid's first mask
     assert any(a.text.startswith("JEPA mask 1:") for a in vs[0].figure.layout.annotations)
+    for bad in (-1, 2**40, 1.5):
+        with pytest.raises(ClipError, match="Mask seed must be a whole number"):
+            latent_pixel.views(example.key, shipped_pair, seed=bad)
 
 
 def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair):

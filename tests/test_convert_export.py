@@ -89,3 +89,18 @@ def test_a_failed_export_leaves_nothing_it_made_and_keeps_the_users_empty_folder
         export(tmp_path / "echojepa.pt", tmp_path / "a_file")
     with pytest.raises(ValueError, match="already a model folder EchoLens loads"):
         export("jepa-small", tmp_path / "copy")
+
+
+def test_export_names_the_head_count_it_cannot_tell_and_takes_each_as_a_flag(tmp_path, capsys):
+    """Widths outside the standard table store no head count: the message names the flag that sets it (the app's
+    boxes take only a path), the predictor's too, which had none."""
+    torch.save(vjepa2_checkpoint(width=48), tmp_path / "odd.pt")          # predictor 16 wide
+    args = [str(tmp_path / "odd.pt"), "--frames", "4", "--size", "32"]
+    assert main(args + ["--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "width 48 (heads)" in err and "--heads N" in err and "overrides={'heads': N}" in err
+    assert main(args + ["--out", str(tmp_path / "b"), "--heads", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "width 16 (pred_heads)" in err and "--pred-heads N" in err
+    assert main(args + ["--out", str(tmp_path / "c"), "--heads", "3", "--pred-heads", "2"]) == 0
+    assert model_zoo.load(tmp_path / "c", device="cpu").family == "jepa"

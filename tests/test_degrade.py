@@ -5,7 +5,7 @@ import pytest
 from echo.clip import ClipError
 from echo.degrade import (
     BENCHMARK_CONDITIONS, CONDITIONS, DEGRADATIONS, apply_condition, compose, degrade,
-    depth_attenuation_map, sector_mask, shadow_map,
+    depth_attenuation_map, label_words, sector_mask, shadow_map,
 )
 from echo.phantom import render_clip
 
@@ -82,6 +82,14 @@ def test_compose_and_conditions(clip):
     assert apply_condition(clip, "clean") is clip
     mild = compose(clip, [("shadow", 0.0), ("gain", 0.5)], seed=0)        # a step at 0 is no step
     assert mild.meta["degradation"] == "gain 0.50"
+    # a label in words: each number is a severity, and a benchmark condition it matches is named
+    assert label_words("shadow 0.67, depth_attenuation 0.70") == ("shadow at severity 0.67 (the benchmark's shadow_med), "
+                                                                 "depth_attenuation at severity 0.70 (the benchmark's "
+                                                                 "depth_attenuation_1.50)")
+    assert label_words("gain 0.50") == "gain at severity 0.50 (the benchmark's gain_med)"
+    assert label_words("gain 0.30") == "gain at severity 0.30"
+    for odd in ("fog 0.5", "shadow strong", "someone's own words"):
+        assert label_words(odd) == odd
     np.testing.assert_array_equal(mild.frames, degrade(clip, "gain", 0.5, seed=0).frames)
 
 

@@ -86,8 +86,15 @@ def test_jepa_view_scores_only_hidden_tokens(models, clip):
     assert (np.abs(v.cosine) <= 1 + 1e-6).all()
     with pytest.raises(ValueError, match="overlap"):
         jepa_view(jepa, clip, context | target, target)
-    fig, _ = jepa_figure(v, token_grid(jepa), 1)
+    fig, caption = jepa_figure(v, token_grid(jepa), 1)
     assert np.array_equal(np.isnan(np.asarray(fig.data[1].z, float)), np.isnan(v.cosine_map[1]))
+    # the caption says whether this predictor beats the lazy guess on this clip (an untrained one need not)
+    beats = v.summary["mean_cosine"] > v.summary["baseline_cosine"]
+    assert ("beat the lazy guess" in caption) == beats and ("do no better than the lazy guess" in caption) != beats
+    import dataclasses
+    for cosine, guess, words in ((0.9, 0.2, "beat the lazy guess (0.20)"), (0.11, 0.84, "do no better")):
+        lost = dataclasses.replace(v, summary={**v.summary, "mean_cosine": cosine, "baseline_cosine": guess})
+        assert words in jepa_figure(lost, token_grid(jepa), 1)[1]
 
 
 def test_token_labels_take_the_majority_of_each_tubelet():

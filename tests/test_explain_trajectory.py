@@ -51,12 +51,24 @@ def test_pca_joint_fit_shares_axes_and_umap_adapts_neighbours():
     a = rng.standard_normal((20, 6))
     proj = project([a, a + 1.0], "pca", 2)
     assert [p.shape for p in proj.points] == [(20, 2), (20, 2)]
-    # the shifted copy lands at the same place shifted along a fixed direction: one joint set of axes
+    # the shifted copy lands at the same place shifted along a fixed direction: one set of axes
     d = proj.points[1] - proj.points[0]
     assert np.allclose(d, d[0], atol=1e-9)
+    # the axes are the first run's: a far-off copy does not take them (it flattened the clean loop to a line)
+    far = project([a, a + 50.0], "pca", 2)
+    np.testing.assert_allclose(far.points[0], project([a], "pca", 2).points[0], atol=1e-9)
+    np.testing.assert_allclose(far.explained, project([a], "pca", 2).explained)
     assert umap_neighbours(5) == 4 and umap_neighbours(200) == 15 and umap_neighbours(2) == 2
     with pytest.raises(ValueError, match="embedding size"):
         project([a, a[:, :3]])
+
+
+def test_umap_is_fitted_on_the_first_run_and_places_the_others_by_it():
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((24, 8))
+    alone, both = project([a], "umap", 2), project([a, a + 0.05 * rng.standard_normal(a.shape)], "umap", 2)
+    assert [p.shape for p in both.points] == [(24, 2), (24, 2)] and np.isfinite(both.points[1]).all()
+    np.testing.assert_allclose(both.points[0], alone.points[0], atol=1e-5)
 
 
 def test_phase_from_truth_and_estimated_on_a_phantom_with_known_phase():

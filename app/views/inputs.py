@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from app.session import media_path, put_clip
+from app.views.numbers import seed_from
 from echo.clip import Clip, ClipError
 from echo.examples import load_example
 from echo.phantom import render_clip
@@ -73,7 +74,9 @@ def register(clip: Clip, frames: int = 16, size: int = 112) -> LoadedClip:
         truth = f" {'An' if population[0] in 'aeiou' else 'A'} {population} phantom clip.{truth}"
     assumed = (" (assumed: the file gives no frame rate, so times and heart rate are only as right as this "
                "guess)") if clip.meta.get("fps_source") == "default" else ""
-    seen_words = (f"one heartbeat ({beat:.1f} frames, {how})" if beat <= clip.n_frames else
+    seen_words = (f"the whole clip as one heartbeat ({beat:.1f} frames): no beat repeats in it, so where a beat "
+                  "begins and ends is unknown and its EF and loop are less reliable" if how == "whole clip" else
+                  f"one heartbeat ({beat:.1f} frames, {how})" if beat <= clip.n_frames else
                   f"the whole clip, its last frame held for the rest of a heartbeat it does not fill ({beat:.1f} "
                   f"frames, {how}): part of the cycle is missing, so its EF and loop are less reliable")
     summary = (f"**{Path(clip.source).name or 'clip'}**: {clip.n_frames} frames at {clip.fps:.1f} fps{assumed}, "
@@ -113,6 +116,6 @@ def generate_phantom(ef: float, hr_bpm: float, population: str, seed: int) -> Lo
         raise ClipError(f"EF must lie between {EF_RANGE[0]:.0f} and {EF_RANGE[1]:.0f}%; got {ef}.")
     if hr_bpm is None or not HR_RANGE[0] <= float(hr_bpm) <= HR_RANGE[1]:
         raise ClipError(f"Heart rate must lie between {HR_RANGE[0]:.0f} and {HR_RANGE[1]:.0f} bpm; got {hr_bpm}.")
-    clip = render_clip(int(seed or 0), population, n_frames=phantom_frames(float(hr_bpm)), size=PHANTOM_SIZE,
+    clip = render_clip(seed_from(seed, "Seed"), population, n_frames=phantom_frames(float(hr_bpm)), size=PHANTOM_SIZE,
                        fps=PHANTOM_FPS, ef=float(ef), hr_bpm=float(hr_bpm))
     return register(clip)

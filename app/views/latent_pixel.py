@@ -3,6 +3,7 @@ prediction, anatomy read-out) and the speckle test, each figure with its plain c
 from __future__ import annotations
 
 from app.session import cached, get_clip
+from app.views.numbers import seed_from
 from explain.analysis.latent_pixel import TeachingView, speckle_view, teaching_views
 from explain.analysis.pair import LoadedModel, pair_key
 
@@ -13,8 +14,9 @@ INTRO = ("**Why latent prediction can ignore speckle.** Speckle is the grainy te
 
 def views(clip_key: str, pair: dict[str, LoadedModel], seed: int = 0, time_slot: int = 0) -> list[TeachingView]:
     names = pair_key(pair)
-    return cached((clip_key, "latent-pixel", names, int(seed), int(time_slot)),
-                  lambda: teaching_views(pair, get_clip(clip_key), int(seed), int(time_slot)))
+    seed = seed_from(seed, "Mask seed")
+    return cached((clip_key, "latent-pixel", names, seed, int(time_slot)),
+                  lambda: teaching_views(pair, get_clip(clip_key), seed, int(time_slot)))
 
 
 def speckle(pair: dict[str, LoadedModel]) -> TeachingView:

@@ -28,8 +28,19 @@ def current_pair(jepa_choice: str | None = None, mae_choice: str | None = None,
     """frames: input frames for checkpoints typed in as a path (0/None: their own); listed models keep theirs."""
     typed = {"jepa": (jepa_path or "").strip(), "mae": (mae_path or "").strip()}
     chosen = {"jepa": pick(jepa_choice, jepa_path, "jepa"), "mae": pick(mae_choice, mae_path, "mae")}
-    return {role: load_model(chosen[role], role, None, int(frames) if frames and typed[role] else None)
-            for role in ROLES}
+    pair = {}
+    for role in ROLES:
+        try:
+            pair[role] = load_model(chosen[role], role, None, int(frames) if frames and typed[role] else None)
+        except (ValueError, OSError, KeyError, NotImplementedError) as e:     # the page says which box failed
+            raise ValueError(f"{role.upper()} model '{chosen[role]}': {_sentence(e)}") from e
+    return pair
+
+
+def _sentence(error: Exception) -> str:
+    """A loader's message, ending with a full stop (its first word may be a file name: its case is kept)."""
+    text = str(error.args[0] if isinstance(error, KeyError) and error.args else error).strip()
+    return text if text.endswith((".", "!", "?")) or not text else text + "."
 
 
 def speed_warning(model: LoadedModel, budget_s: float = CPU_BUDGET_S) -> str | None:
@@ -58,8 +69,8 @@ def describe_pair(pair: dict[str, LoadedModel]) -> str:
                      f"{frames} frames x {size} px; {probe}{trained}; device **{m.wrapper.device}**")
         assumed = [n for n in ((m.wrapper.card or {}).get("conversion") or {}).get("notes") or [] if "assumed" in n]
         if assumed:
-            lines.append(f"  Assumed on conversion (the checkpoint does not store it): {'; '.join(assumed)}.")
+            lines.append(f"  - Assumed on conversion (the checkpoint does not store it): {'; '.join(assumed)}.")
         warning = speed_warning(m)
         if warning:
-            lines.append(f"  {warning}")
+            lines.append(f"  - {warning}")
     return "\n".join(lines)

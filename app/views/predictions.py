@@ -4,7 +4,11 @@ out-of-distribution score and, for phantom-trained models, the plain warning tha
 measurement."""
 from __future__ import annotations
 
+import numpy as np
+
 from app.session import cached, get_clip
+from echo.degrade import BENCHMARK_CONDITIONS, label_words
+from explain.analysis.crop_check import crop_words
 from explain.analysis.ood import declared_shift, flag_rate_words, ood_words
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.analysis.predict import Prediction, predict
@@ -15,7 +19,7 @@ from model_zoo.probe_io import BEAT_PROBE, PROBE
 
 def predictions(clip_key: str, pair: dict[str, LoadedModel]) -> dict[str, Prediction]:
     names = pair_key(pair)
-    return cached((clip_key, "predict", names), lambda: predict(pair, get_clip(clip_key)))
+    return cached((clip_key, "predict", names), lambda: predict(pair, get_clip(clip_key), crop_check=True))
 
 
 def _test_mae(probe, benchmark: dict | None = None) -> str:
@@ -54,6 +58,7 @@ def _band(model: LoadedModel | None, stem: str, ef: float) -> str:
 
 
 DISAGREE_POINTS = 10.0      # two probes of one model this far apart: say so above both
+BLANK_POINTS = 3.0          # an EF this near the probe's reading of an all-black clip: say so beside it
 
 
 def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | None = None,
@@ -63,9 +68,12 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     was done to a phantom clip, when known (the recorded errors are for clean clips)."""
     err = lambda ef: f" (error {ef - truth:+.1f} EF points)" if truth is not None else ""
     # the recorded figures describe the model at its own frame count, not run at fewer ('Frames for large checkpoints')
+    fewer_frames = model.frames_override if model is not None and not model.at_own_frames else None
     model = model if model is not None and model.at_own_frames else None
-    # errors by EF band were measured on clean adult clips: beside a child's or a degraded clip's EF they mislead
-    band = _band if population != "pediatric" and not degradation else (lambda *_: "")
+    # errors by EF band were measured on clean adult phantom clips: beside a child's, a degraded clip's or a clip
+    # the OOD check flags they mislead
+    flagged = bool(p.ood and p.ood.get("out_of_distribution"))
+    band = _band if population != "pediatric" and not degradation and not flagged else (lambda *_: "")
     results = ((model.wrapper.card or {}).get("results") or {}) if model is not None else {}
     if p.ef is None and p.ef_beat is None:
         head = ("No EF probe for this model: it gives tokens and attention, not EF. To bring a "
@@ -75,22 +83,33 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
         head = "No attentive EF probe for this model."
     else:
         head = (f"**EF {p.ef:.1f}%**{err(p.ef)}: attentive probe"
-                f"{_test_mae(model and model.probe, results)}.{band(model, PROBE, p.ef)}")
+                f"{_test_mae(model and model.probe, results)}.{band(model, PROBE, p.ef)}{_near_blank(p.ef, p.blank[0])}")
     lines = []                       # first a disagreement, the title, both EFs side by side; then the words
     if p.ef is not None and p.ef_beat is not None and abs(p.ef - p.ef_beat) > DISAGREE_POINTS:
         lines.append(f"⚠️ Its two probes disagree by {abs(p.ef - p.ef_beat):.0f} EF points ({p.ef:.1f}% against "
                      f"{p.ef_beat:.1f}%): read neither alone.")
-    lines += [f"### {p.name}", *filter(None, [_at_a_glance(p, truth, results, population)]), head]
+    lines += [f"### {p.name}", *filter(None, [_at_a_glance(p, truth, results, population, degradation)]), head]
     if p.ef_beat is not None:
         beat_mae = _test_mae(model and model.beat_probe, results.get("beat_probe"))
         lines.append(f"Beat view **EF {p.ef_beat:.1f}%**{err(p.ef_beat)}: the same probe given each token "
-                     f"beside its change over the beat{beat_mae}.{band(model, BEAT_PROBE, p.ef_beat)}")
+                     f"beside its change over the beat{beat_mae}.{band(model, BEAT_PROBE, p.ef_beat)}"
+                     f"{_near_blank(p.ef_beat, p.blank[1])}")
     if degradation and (p.ef is not None or p.ef_beat is not None):
-        lines.append(f"⚠️ A degraded clip ({degradation}): the recorded errors on this card are for clean clips; the "
-                     "benchmark's degraded columns and the degradation lab say how far each model moves.")
+        table = ("; the table's are the benchmark's under its six degradations" if p.ef is not None and
+                 p.ef_beat is not None else "")
+        lines.append(f"⚠️ A degraded clip ({label_words(degradation)}): the test errors beside each EF are for clean "
+                     f"clips{table}; the benchmark's degraded columns and the degradation lab say how far each model "
+                     "moves.")
     if population == "pediatric" and (p.ef is not None or p.ef_beat is not None):
         lines.append("A pediatric clip: the probes learned from adult clips only, so this is zero-shot; the "
                      "table gives the benchmark's pediatric errors, the words above the adult ones.")
+    if p.crop:
+        lines.append(crop_words(p.ef, p.ef_beat, p.crop))
+    if fewer_frames and (p.ef is not None or p.ef_beat is not None):
+        lines.append(f"Run at {fewer_frames} frames ('Frames for large checkpoints'), not the count it was saved "
+                     "with: the test errors recorded for it do not describe it here, so none is shown.")
+    elif model is not None and p.ef is not None and not _test_mae(model.probe):
+        lines.append("No test error is recorded for this probe: nothing here measures how far its EF can be off.")
     if truth is not None:
         lines.append(f"Ground truth: {truth:.1f}%")
     if p.ood is not None:
@@ -102,23 +121,49 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     return "\n\n".join(lines)
 
 
-def _at_a_glance(p: Prediction, truth: float | None, results: dict, population: str | None = None) -> str:
+def _near_blank(ef: float, blank: float | None) -> str:
+    """A warning when an EF lies within BLANK_POINTS of what the same probe reads from an all-black clip."""
+    if blank is None or abs(ef - blank) > BLANK_POINTS:
+        return ""
+    return (f" ⚠️ Within {abs(ef - blank):.1f} points of what this probe reads from an all-black clip ({blank:.1f}%): "
+            "an EF so near its no-heart default says little about this clip.")
+
+
+def _at_a_glance(p: Prediction, truth: float | None, results: dict, population: str | None = None,
+                 degradation: str | None = None) -> str:
     """Both probes' EFs in one small table, each beside its benchmark error (the mean over probe seeds; for a
-    pediatric clip the benchmark's zero-shot pediatric error), so the probe that reads EF better on such
-    clips is seen before the words; '' with fewer than two probes."""
+    pediatric clip the benchmark's zero-shot pediatric error, for a degraded clip its mean over the benchmark's
+    six degradations), so the probe that reads EF better on such clips is seen before the words; '' with fewer
+    than two probes."""
     if p.ef is None or p.ef_beat is None:
         return ""
-    split = "pediatric" if population == "pediatric" else "clean"
+    split = "pediatric" if population == "pediatric" else "degraded" if degradation else "clean"
     rows = ["| probe | EF | error | benchmark error |", "|---|---|---|---|"]
     for name, ef, bench in (("attentive (V-JEPA's protocol)", p.ef, results),
                             ("beat view", p.ef_beat, results.get("beat_probe"))):
-        figures = (bench or {}).get(split) or {}
-        mae = plus_minus(figures["mae"], figures.get("mae_std")) if figures.get("mae") is not None else "n/a"
+        mae, std = _benchmark_error(bench or {}, split)
         error = f"{ef - truth:+.1f}" if truth is not None else "n/a"
-        rows.append(f"| {name} | {ef:.1f}% | {error} | {mae} |")
-    clips = "pediatric clips, zero-shot" if split == "pediatric" else "adult clips"
+        rows.append(f"| {name} | {ef:.1f}% | {error} | {'n/a' if mae is None else plus_minus(mae, std)} |")
+    clips = {"pediatric": "pediatric clips, zero-shot", "clean": "adult clips",
+             "degraded": "adult clips under each of its six degradations (depth attenuation, shadow), their mean"}
     return "\n".join(rows) + (f"\n\nBenchmark error: each view's mean absolute error in EF points on phantom test "
-                              f"{clips}, mean ± std over probe seeds.")
+                              f"{clips[split]}, mean ± std over probe seeds.")
+
+
+def _benchmark_error(bench: dict, split: str) -> tuple[float | None, float | None]:
+    """(mean, std over probe seeds) of a view's benchmark error on 'clean' or 'pediatric' clips, or under
+    'degraded': the mean over the six benchmark conditions; (None, None) where the card lacks it."""
+    if split != "degraded":
+        figures = bench.get(split) or {}
+        return figures.get("mae"), figures.get("mae_std")
+    degraded = bench.get("degraded") or {}
+    if not all(isinstance((degraded.get(c) or {}).get("mae"), (int, float)) for c in BENCHMARK_CONDITIONS):
+        return None, None
+    per_seed = [sum(s["degraded"][c] for c in BENCHMARK_CONDITIONS) / len(BENCHMARK_CONDITIONS)
+                for s in bench.get("probe_seeds") or [] if all(c in (s.get("degraded") or {}) for c in BENCHMARK_CONDITIONS)]
+    mean = sum(degraded[c]["mae"] for c in BENCHMARK_CONDITIONS) / len(BENCHMARK_CONDITIONS)
+    std = float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else None
+    return mean, std
 
 
 def _flag_rates(model: LoadedModel | None, flagged: bool) -> str:

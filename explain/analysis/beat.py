@@ -9,10 +9,11 @@ import cv2
 import numpy as np
 
 from echo.clip import Clip
+from echo.limits import MIN_CLIP_SECONDS
 from echo.preprocess import Sector, crop_to_sector
 from model_zoo.data import frames_per_beat
 
-BEAT_SECONDS = (0.3, 2.0)     # 200 to 30 beats per minute: the lags searched
+BEAT_SECONDS = (MIN_CLIP_SECONDS, 2.0)     # 200 to 30 beats per minute: the lags searched
 MIN_REPEAT = 0.4              # mean frame correlation at the beat lag below which no beat is claimed
 
 

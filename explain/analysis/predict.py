@@ -5,11 +5,14 @@ Each model sees the clip through its own input shape (model_view), so a real che
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 
 from echo.clip import Clip
+from explain.attribution.baseline import black_like
+from explain.analysis.crop_check import crop_efs
 from explain.analysis.pair import LoadedModel, embed
 from explain.analysis.window import ModelView, model_view
 
@@ -27,11 +30,27 @@ class Prediction:
     view: ModelView
     tokens: torch.Tensor         # (1, N, D) on the CPU
     ef_beat: float | None = None  # EF through the beat view's probe; None: the model ships none
+    blank: tuple[float | None, float | None] = (None, None)   # (ef, ef_beat) of an all-black clip: blank_efs
+    crop: dict | None = None     # EFs with the input a few px higher and lower (crop_check.crop_efs)
 
     def to_dict(self) -> dict:
         rounded = lambda v: None if v is None else round(v, 2)
         return {"name": self.name, "family": self.family, "ef": rounded(self.ef), "ef_beat": rounded(self.ef_beat),
+                "ef_blank": rounded(self.blank[0]), "ef_beat_blank": rounded(self.blank[1]), "crop_check": self.crop,
                 "ood": self.ood, "warning": self.warning}
+
+
+_blank: dict[tuple, tuple[float | None, float | None]] = {}
+
+
+def blank_efs(m: LoadedModel) -> tuple[float | None, float | None]:
+    """(attentive, beat view) EF of an all-black clip at the model's input: what its probes say with no heart
+    to read, so an EF close to it can be seen to say little about the clip (once per model and process)."""
+    if m.key not in _blank:
+        frames, size = m.input_shape
+        _, ef, ef_beat = embed(m, black_like(torch.zeros(1, frames, 3, size, size)))   # (1, T, C, S, S)
+        _blank[m.key] = tuple(v if v is not None and math.isfinite(v) else None for v in (ef, ef_beat))
+    return _blank[m.key]
 
 
 def is_phantom_clip(clip: Clip) -> bool:
@@ -46,9 +65,10 @@ def views_for(models: dict[str, LoadedModel], clip: Clip, beat: tuple[float, str
 
 
 def predict(models: dict[str, LoadedModel], clip: Clip, is_phantom: bool | None = None,
-            beat: tuple[float, str] | None = None) -> dict[str, Prediction]:
+            beat: tuple[float, str] | None = None, crop_check: bool = False) -> dict[str, Prediction]:
     """{role: Prediction}. is_phantom: whether the clip comes from the phantom (default: its source says);
-    beat: the frames per beat to use (a degraded copy takes its clean clip's; default: estimated)."""
+    beat: the frames per beat to use (a degraded copy takes its clean clip's; default: estimated); crop_check:
+    also the EFs with the clip a few pixels higher and lower (two more passes a model; crop_check.py)."""
     if is_phantom is None:
         is_phantom = is_phantom_clip(clip)
     views = views_for(models, clip, beat)
@@ -57,10 +77,29 @@ def predict(models: dict[str, LoadedModel], clip: Clip, is_phantom: bool | None 
         view = views[m.input_shape]
         tokens, ef, ef_beat = embed(m, view.x)
         ood = None if m.ood is None else m.ood.assess(tokens.mean(1).numpy())
-        warning = None
-        if (ef is not None or ef_beat is not None) and m.phantom_trained:
-            warning = f"{m.name} {PHANTOM_WARNING}"
-            if not is_phantom:
-                warning = f"Real or unknown clip (not one EchoLens rendered): {warning}"
-        out[role] = Prediction(role, m.name, m.family, ef, ood, warning, view, tokens, ef_beat)
+        reads_ef = ef is not None or ef_beat is not None
+        out[role] = Prediction(role, m.name, m.family, ef, ood, _warning(m, is_phantom, ef, ef_beat), view, tokens,
+                               ef_beat, blank_efs(m) if reads_ef else (None, None),
+                               crop_efs(m, view.x) if crop_check and reads_ef else None)
     return out
+
+
+def _warning(m: LoadedModel, is_phantom: bool, ef: float | None, ef_beat: float | None) -> str | None:
+    """What must be said beside a model's EF: that a phantom-trained model's EF is no measurement, that an EF
+    outside 0-100% is impossible, that nothing checks a model shipped without an OOD reference; None: nothing."""
+    efs = [v for v in (ef, ef_beat) if v is not None]
+    if not efs:
+        return None
+    words = []
+    if m.phantom_trained:
+        words.append(f"{m.name} {PHANTOM_WARNING}")
+        if not is_phantom:
+            words[-1] = f"Real or unknown clip (not one EchoLens rendered): {words[-1]}"
+    impossible = [v for v in efs if not 0.0 <= v <= 100.0]
+    if impossible:
+        words.append(f"EF {impossible[0]:.1f}% is impossible (an EF lies between 0 and 100%): this probe's EF scale "
+                     f"does not fit {m.name} (for a converted checkpoint, check the export's --ef-mean and --ef-std).")
+    if m.ood is None:
+        words.append(f"{m.name} ships no out-of-distribution reference, so nothing here says whether this clip is "
+                     "like the clips its EF probe learned from.")
+    return " ".join(words) or None

@@ -36,6 +36,7 @@ from echo.clip import Clip
 from echo.degrade import CONDITIONS
 from explain.analysis.attention import attention
 from explain.analysis.cycle import cycle
+from explain.analysis.crop_check import crop_words
 from explain.analysis.defaults import ROLES
 from explain.analysis.degradation import condition_ef_views, sensitivity_figure, severity_sweep
 from explain.analysis.latent_pixel import speckle_ratios
@@ -60,7 +61,6 @@ def _round(v, nd=4):
 def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = False,
             methods: tuple[str, ...] | None = None) -> dict:
     """Run every view on the clip, write the files listed above into `out`, return report.json's dict."""
-    out = output_folder(out, WRITTEN if (Path(out) / "report.json").is_file() else ())
     methods = methods or (QUICK_METHODS if quick else METHODS)
     timings: dict[str, float] = {}
 
@@ -70,7 +70,8 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
         timings[stage] = round(time.perf_counter() - t, 3)
         return r
 
-    preds = timed("predict", predict, pair, clip)
+    preds = timed("predict", predict, pair, clip, crop_check=True)        # a clip no model can read is refused before `out` changes
+    out = output_folder(out, WRITTEN if (Path(out) / "report.json").is_file() else ())
     degraded = timed("degradation", condition_ef_views, pair, clip, tuple(CONDITIONS), clean=preds)
     sweep = timed("sweep", severity_sweep, pair, clip, SWEEP)
     maps, skipped = {}, {role: {} for role in pair}          # {method: {role: map}}, {role: {method: why not}}
@@ -169,6 +170,8 @@ def write_html(report: dict, figures: dict, out: Path, methods) -> Path:
         if m.get("ood"):
             words = html.escape(ood_words(m["ood"], declared_shift(info.get("population"), info.get("degradation"))))
             parts.append(f"<p><b>{words}</b></p>" if m["ood"]["out_of_distribution"] else f"<p>{words}</p>")
+        if m.get("crop_check"):
+            parts.append(f"<p>{html.escape(crop_words(m['ef'], m.get('ef_beat'), m['crop_check']))}</p>")
         if m.get("warning"):
             parts.append(f"<p><b>{html.escape(m['warning'])}</b></p>")
         for meth, why in m.get("skipped", {}).items():

@@ -72,9 +72,15 @@ def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0,
     so both show the same frames (default: beat_frames of this clip)."""
     if not 0 <= start < clip.n_frames:
         raise ClipError(f"Start frame {start} is outside the clip's {clip.n_frames} frames.")
-    limits.check_model_frame_size(clip.height, clip.width, Path(clip.source or "").name or "the clip")
+    name = Path(clip.source or "").name or "the clip"
+    limits.check_model_frame_size(clip.height, clip.width, name)
+    if beat is None:      # the clip itself, not a degraded copy (a lab's copy at full strength may be blank)
+        limits.check_holds_an_image(int(clip.frames.min()), int(clip.frames.max()), name)
     sector = None if is_cropped(clip) else find_sector(clip.frames)   # over the whole clip, as to_model_input
-    beat = beat or beat_frames(clip, sector)
+    if beat is None:
+        beat = beat_frames(clip, sector)
+        if beat[1] != "ground truth":   # a clip whose truth gives its beat may be as short as that beat
+            limits.check_holds_a_beat(clip.n_frames, clip.fps, name, clip.meta.get("fps_source") == "default")
     idx = beat_indices(clip.n_frames, beat[0], frames, start)
     cropped = crop_to_sector(_select(clip, idx), sector)                # only the frames the model sees
     x = to_model_input(cropped, frames=frames, size=size, channels=3)  # (1, T, C, S, S)

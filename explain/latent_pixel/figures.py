@@ -105,8 +105,18 @@ def jepa_figure(view: JEPAView, g: TokenGrid, time_slot: int = 0) -> tuple[go.Fi
     caption = ("The JEPA does not redraw pixels: for each hidden box it predicts the summary its own target "
                "encoder makes of that box. A cosine of 1 means the prediction points exactly where the target "
                "does; the grey bars show a lazy guess (the average of the visible boxes) for comparison. Grain "
-               "that cannot be predicted need not be represented, so it costs the JEPA nothing.")
+               "that cannot be predicted need not be represented, so it costs the JEPA nothing. "
+               + _against_guess(view.summary["mean_cosine"], view.summary["baseline_cosine"]))
     return fig, caption
+
+
+def _against_guess(cosine: float, guess: float) -> str:
+    """What this clip's mean cosines say: whether the predictor beats the lazy guess here."""
+    if cosine > guess:
+        return (f"Here the predictions (mean cosine {cosine:.2f}) beat the lazy guess ({guess:.2f}): the predictor "
+                "has learnt what hidden boxes hold from what is visible.")
+    return (f"Here the predictions (mean cosine {cosine:.2f}) do no better than the lazy guess ({guess:.2f}): this "
+            "predictor has not learnt to predict this clip's hidden boxes, so its latents say little about them.")
 
 
 def anatomy_figure(readouts: dict[str, dict], time_slot: int = 0,

@@ -1,7 +1,9 @@
 """Embeddings to 2D/3D points: PCA (instant, the default for one clip) or UMAP (cosine metric).
 
-Several runs (a clean clip and its degraded copies, say) are fitted jointly, on all their points
-at once, so their points share one set of axes and can be overlaid. UMAP's n_neighbors is adapted
+Several runs (a clean clip and its degraded copies, say) share one set of axes, so they can be
+overlaid: the projection is fitted on the first run (the clean clip) and the others are placed by that
+fit. Fitted on all points at once, a degraded copy's offset took the first axis and flattened every
+loop into a line. UMAP's n_neighbors is adapted
 to the number of points; its results are cached by content. numba compiles UMAP on first use
 (seconds, plus the import): call `warm_up_umap()` at app start, off the request path
 (app/warmup.py runs it in a background thread). A seeded UMAP (`random_state`) runs single-threaded.
@@ -38,7 +40,7 @@ def _stack(runs: Sequence[np.ndarray], dims: int) -> tuple[np.ndarray, list[int]
     if not arrays or any(a.ndim != 2 or len(a) == 0 for a in arrays):
         raise ValueError("each run must be a non-empty (points, features) array")
     if len({a.shape[1] for a in arrays}) != 1:
-        raise ValueError("runs fitted jointly must share one embedding size")
+        raise ValueError("runs shown on one set of axes must share one embedding size")
     if not 1 <= dims <= 3:
         raise ValueError(f"dims must be 1, 2 or 3; got {dims}")
     x = np.concatenate(arrays)
@@ -47,16 +49,18 @@ def _stack(runs: Sequence[np.ndarray], dims: int) -> tuple[np.ndarray, list[int]
     return x, np.cumsum([len(a) for a in arrays])[:-1].tolist()
 
 
-def pca(x: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
-    """(n, D) -> ((n, dims) scores, (dims,) explained variance share); axes signed so each axis's
-    largest loading is positive (deterministic), missing axes (n or D too small) zero."""
-    centred = x - x.mean(0)
-    u, s, vt = np.linalg.svd(centred, full_matrices=False)
+def pca(x: np.ndarray, dims: int, n_fit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(n, D) -> ((n, dims) scores, (dims,) explained variance share of the fitted points); the axes fitted on
+    the first n_fit points (default: all), every point placed on them; axes signed so each axis's largest
+    loading is positive (deterministic), missing axes (n or D too small) zero."""
+    fit = x[:n_fit]
+    mean = fit.mean(0)
+    _, s, vt = np.linalg.svd(fit - mean, full_matrices=False)
     k = min(dims, len(s))
     signs = np.sign(vt[np.arange(k), np.abs(vt[:k]).argmax(1)])
     signs[signs == 0] = 1
     scores = np.zeros((len(x), dims))
-    scores[:, :k] = u[:, :k] * s[:k] * signs
+    scores[:, :k] = (x - mean) @ (vt[:k].T * signs)
     total = float((s ** 2).sum())
     explained = np.zeros(dims)
     explained[:k] = s[:k] ** 2 / total if total > 0 else 0.0
@@ -68,13 +72,16 @@ def umap_neighbours(n_points: int) -> int:
     return int(max(2, min(UMAP_NEIGHBOURS, n_points - 1)))
 
 
-def _umap(x: np.ndarray, dims: int, seed: int) -> np.ndarray:
+def _umap(x: np.ndarray, dims: int, seed: int, n_fit: int | None = None) -> np.ndarray:
+    """(n, D) -> (n, dims): fitted on the first n_fit points (default: all), the rest placed by the fit."""
     import umap  # slow import (numba): only when asked for
-    if len(x) < 4:
-        raise ValueError(f"UMAP needs at least 4 points; got {len(x)} (use PCA)")
-    reducer = umap.UMAP(n_components=dims, metric="cosine", n_neighbors=umap_neighbours(len(x)),
-                        random_state=seed, n_jobs=1, init="spectral" if len(x) > dims + 8 else "random")
-    return reducer.fit_transform(x)
+    n_fit = len(x) if n_fit is None else n_fit
+    if n_fit < 4:
+        raise ValueError(f"UMAP needs at least 4 points; got {n_fit} (use PCA)")
+    reducer = umap.UMAP(n_components=dims, metric="cosine", n_neighbors=umap_neighbours(n_fit),
+                        random_state=seed, n_jobs=1, init="spectral" if n_fit > dims + 8 else "random")
+    fitted = reducer.fit_transform(x[:n_fit])
+    return fitted if n_fit == len(x) else np.concatenate([fitted, reducer.transform(x[n_fit:])])
 
 
 def _key(x: np.ndarray, dims: int, seed: int, splits: list[int]) -> str:
@@ -84,19 +91,20 @@ def _key(x: np.ndarray, dims: int, seed: int, splits: list[int]) -> str:
 
 
 def project(runs: Sequence[np.ndarray], method: str = "pca", dims: int = 3, seed: int = 0) -> Projection:
-    """Fit one projection on all runs' points together; return each run's points. [(n_i, D)] -> [(n_i, dims)]"""
+    """Fit a projection on the first run's points and place every run's by it. [(n_i, D)] -> [(n_i, dims)]"""
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     x, splits = _stack(runs, dims)
+    n_fit = splits[0] if splits else len(x)
     if method == "pca":
-        scores, explained = pca(x, dims)
+        scores, explained = pca(x, dims, n_fit)
         return Projection(np.split(scores, splits), "pca", explained)
     key = _key(x, dims, seed, splits)
     with _lock:
         if key in _cache:
             _cache.move_to_end(key)
             return Projection([p.copy() for p in _cache[key]], "umap")
-    points = np.split(np.asarray(_umap(x, dims, seed), np.float64), splits)
+    points = np.split(np.asarray(_umap(x, dims, seed, n_fit), np.float64), splits)
     with _lock:
         _cache[key] = points
         while len(_cache) > CACHE_SIZE:

@@ -24,6 +24,8 @@ from model_zoo.checkpoint import CARD, CONTEXT_ENCODER
 from model_zoo.probe_io import PROBE, save_probe
 
 
+SHAPE_OVERRIDES = ("frames", "size", "heads", "pred_heads", "decoder_heads")   # what a checkpoint may not store
+
 def check_ef_scale(ef_mean: float | None, ef_std: float | None) -> None:
     """The probe's EF scale, in % (ValueError otherwise): finite, std > 0, a mean that is an EF."""
     if ef_mean is None or ef_std is None:
@@ -96,10 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ef-std", type=float, help="std of EF (%%) of the probe's training targets")
     ap.add_argument("--encoder", default="target", choices=("target", "context"), help="JEPA: which encoder")
     ap.add_argument("--probe-index", type=int, default=0, help="which classifier of a V-JEPA 2 probe sweep file")
-    for key in ("frames", "size", "heads"):
-        ap.add_argument(f"--{key}", type=int, help=f"override the {key} the checkpoint does not store")
+    for key in SHAPE_OVERRIDES:
+        ap.add_argument(f"--{key.replace('_', '-')}", type=int, help=f"override the {key} the checkpoint does not store")
     args = ap.parse_args(argv)
-    overrides = {k: getattr(args, k) for k in ("frames", "size", "heads") if getattr(args, k)}
+    overrides = {k: getattr(args, k) for k in SHAPE_OVERRIDES if getattr(args, k)}
     if args.probe and args.probe_index:
         overrides["probe_index"] = args.probe_index
     try:

@@ -58,11 +58,15 @@ def strip_prefixes(state: dict) -> dict:
     return out
 
 
-def heads_for(width: int, override: int | None = None) -> int:
-    """Heads for a width: the override, else the standard table, else 64-wide heads."""
+def heads_for(width: int, override: int | None = None, key: str = "heads") -> int:
+    """Heads for a width: the override, else the standard table, else 64-wide heads. key: the override that
+    sets them ('heads', 'pred_heads', 'decoder_heads'), named in the message when they cannot be told."""
     heads = override or HEADS_BY_WIDTH.get(width) or (width // 64 if width % 64 == 0 else None)
     if not heads or width % heads:
-        raise ValueError(f"cannot tell the number of attention heads for width {width}; pass overrides={{'heads': N}}")
+        flag = "--" + key.replace("_", "-")
+        raise ValueError(f"cannot tell the number of attention heads for width {width} ({key}): export the checkpoint "
+                         f"once with `python -m model_zoo.convert.export CHECKPOINT --out FOLDER {flag} N` and load "
+                         f"FOLDER (in Python: overrides={{'{key}': N}})")
     return heads
 
 

@@ -106,7 +106,7 @@ def make_config(state: dict, overrides: dict) -> tuple[VideoMAEConfig, list[str]
     kwargs = {}
     if "decoder.head.weight" in state:
         dec_width = need(state, "decoder.norm.weight", "VideoMAE decoder").shape[0]
-        dec_heads = heads_for(dec_width, overrides.get("decoder_heads"))
+        dec_heads = heads_for(dec_width, overrides.get("decoder_heads"), "decoder_heads")
         if "decoder_heads" not in overrides:
             notes.append(f"{dec_heads} decoder heads assumed for width {dec_width}")
         out_dim = state["decoder.head.weight"].shape[0]

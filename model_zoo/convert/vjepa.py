@@ -172,7 +172,7 @@ def make_config(shape: dict, pred: dict | None, overrides: dict) -> tuple[VJEPA2
     kwargs = {}
     if pred:
         default = 12 if pred["width"] == 384 else heads if pred["width"] % heads == 0 else None
-        pred_heads = heads_for(pred["width"], overrides.get("pred_heads") or default)
+        pred_heads = heads_for(pred["width"], overrides.get("pred_heads") or default, "pred_heads")
         if "pred_heads" not in overrides:
             notes.append(f"{pred_heads} predictor heads assumed for width {pred['width']}")
         kwargs = {"pred_hidden_size": pred["width"], "pred_num_hidden_layers": pred["depth"],
