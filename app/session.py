@@ -152,7 +152,9 @@ def _alive(pid: int) -> bool:
 
 
 def remove_orphan_media(tmp: Path) -> list[Path]:
-    """Remove the media folders in `tmp` whose process ('echolens-<pid>-...') no longer runs; returns them."""
+    """Remove the media folders in `tmp` whose process ('echolens-<pid>-...') no longer runs; returns them.
+    Servers in containers that share one /tmp but not their process ids would see each other as gone: give
+    each its own TMPDIR."""
     removed = []
     for folder in tmp.glob("echolens-*-*"):
         pid = folder.name.split("-")[1]

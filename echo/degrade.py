@@ -162,7 +162,8 @@ CONDITIONS: dict[str, tuple[str, float]] = {
 
 def label_words(label: str) -> str:
     """compose's label ('shadow 0.67, depth_attenuation 0.70') in words that say each number is a severity
-    (0-1, not the benchmark's attenuation rate) and name the benchmark condition a step matches:
+    (0-1, not the benchmark's attenuation rate) and name the condition a step matches (the benchmark's six, or
+    one of EchoLens's other conditions):
     'shadow at severity 0.67 (the benchmark's shadow_med), ...'. A label not in that form comes back as it is."""
     words = []
     for step in label.split(", "):
@@ -174,7 +175,8 @@ def label_words(label: str) -> str:
         if name not in DEGRADATIONS:
             return label
         same = [c for c, (n, s) in CONDITIONS.items() if n == name and abs(s - value) < 0.005]
-        words.append(f"{name} at severity {value:.2f}" + (f" (the benchmark's {same[0]})" if same else ""))
+        whose = "the benchmark's" if same and same[0] in BENCHMARK_CONDITIONS else "EchoLens's condition"
+        words.append(f"{name} at severity {value:.2f}" + (f" ({whose} {same[0]})" if same else ""))
     return ", ".join(words)
 
 

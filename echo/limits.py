@@ -12,8 +12,8 @@ A clip is refused, with a message saying which limit it broke, when:
 - the decoded clip, as 8-bit RGB, would take more than MAX_CLIP_BYTES (2 GiB) of memory, so a
   small, highly compressed file cannot expand into more memory than the machine has;
 - when a model is to see it: it lasts less than MIN_CLIP_SECONDS (0.3 s, one beat at 200 beats per
-  minute) and no ground truth gives its beat, so it cannot hold a heartbeat and an EF read from it would
-  be invented; or it holds no image
+  minute; a clip whose ground truth gives its beat: less than half that beat), so it cannot hold a heartbeat
+  and an EF read from it would be invented; or it holds no image
   (every pixel of every frame within BLANK_LEVELS grey levels of one value), so a model's EF of it says
   nothing about a heart.
 
@@ -101,12 +101,20 @@ def check_clip_bytes(n_frames: int, height: int, width: int, channels: int, name
         )
 
 
-def check_holds_a_beat(n_frames: int, fps: float, name: str, fps_assumed: bool = False) -> None:
-    """Refuse a clip shorter than MIN_CLIP_SECONDS for a model's view: no heartbeat fits in it."""
+def check_holds_a_beat(n_frames: int, fps: float, name: str, fps_assumed: bool = False,
+                       beat_seconds: float | None = None) -> None:
+    """Refuse a clip shorter than MIN_CLIP_SECONDS for a model's view: no heartbeat fits in it; with
+    beat_seconds (its ground truth's beat), one that holds less than half that beat."""
     seconds = n_frames / fps
-    if seconds < MIN_CLIP_SECONDS:
-        assumed = (" (at the assumed rate: the file gives none; a slower true rate would make it longer)"
-                   if fps_assumed else "")
+    assumed = (" (at the assumed rate: the file gives none; a slower true rate would make it longer)"
+               if fps_assumed else "")
+    if beat_seconds is not None and seconds < beat_seconds / 2:
+        raise ClipError(
+            f"'{name}' lasts {seconds:.2f} s ({n_frames} frames at {fps:g} fps{assumed}), less than half of its "
+            f"own heartbeat ({beat_seconds:.2f} s, from its ground truth): an EF needs the whole beat. Export a "
+            "longer clip."
+        )
+    if beat_seconds is None and seconds < MIN_CLIP_SECONDS:
         raise ClipError(
             f"'{name}' lasts {seconds:.2f} s ({n_frames} frames at {fps:g} fps{assumed}), shorter than one "
             f"heartbeat at 200 beats per minute ({MIN_CLIP_SECONDS:g} s): an EF needs at least one whole beat. "

@@ -49,6 +49,13 @@ def test_a_model_refuses_a_clip_too_short_for_a_heartbeat_or_holding_no_image():
         model_view(nearly)
     nearly.frames[3, 5, 5] = 12                      # two grey levels apart: an image, however faint
     assert model_view(nearly).frames.shape == (16, 112, 112)
+    # a clip whose truth gives its beat may be as short as that beat, not less than half of it
+    phantom = render_clip(3, "adult", n_frames=64, size=64, fps=50)
+    beat = frames_per_beat(phantom)
+    half = dataclasses.replace(phantom, frames=phantom.frames[:int(beat) // 2 - 1],
+                               truth=dataclasses.replace(phantom.truth, phase=phantom.truth.phase[:int(beat) // 2 - 1]))
+    with pytest.raises(ClipError, match="less than half of its own heartbeat"):
+        model_view(half)
     # a degraded copy (its clean clip's beat given) may be blank at full strength: the lab still shows it
     assert model_view(blank, beat=(32.0, "estimated")).x.shape[1] == 16
 

@@ -47,6 +47,9 @@ def test_analyze_writes_the_report_schema_maps_and_html(tmp_path):
         assert (out / f"{role}.rollout.mp4").stat().st_size > 1000 and (out / f"{role}.trajectory.json").is_file()
     assert "<html>" in (out / "report.html").read_text()[:200].lower()
     assert (out / "report.html").read_text().count("Crop check: with the clip 2 px higher / lower") == 2
+    for role, m in report["models"].items():            # stdout warns where report.html does
+        warned = f"warning: {role} ({m['name']}): Crop check: with the clip 2 px higher" in run.stdout
+        assert warned == (max(abs(v - m[k]) for k in ("ef", "ef_beat") for v in m["crop_check"][k]) > 5.0)
 
 
 def test_analyze_of_a_real_looking_clip_warns_and_has_no_truth(tmp_path):
@@ -84,12 +87,14 @@ def test_audit_cli_writes_csv_and_html_naming_an_unreadable_clip(tmp_path):
     folder.mkdir()
     write_npz(folder / "x.npz", render_clip(13, "adult", n_frames=40, size=112, fps=50))
     (folder / "fake.mp4").write_text("this is text, not video\n")
+    np.save(folder / "black.npy", np.zeros((40, 112, 112), np.uint8))   # read, then refused: a row, not the end
     run = app("audit", str(folder), "--out", str(tmp_path / "a"))
     assert run.returncode == 0, run.stderr
-    assert "2 clips, 1 unreadable (fake.mp4: " in run.stdout and "jepa-small: 1 clip predicted; EF MAE " in run.stdout
-    assert (tmp_path / "a" / "audit.csv").read_text().count("\n") == 3
+    assert "3 clips, 2 unreadable (" in run.stdout and "fake.mp4: " in run.stdout and "jepa-small: 1 clip predicted; EF MAE " in run.stdout
+    assert "black.npy: 'black.npy' holds no image" in run.stdout
+    assert (tmp_path / "a" / "audit.csv").read_text().count("\n") == 4
     page = (tmp_path / "a" / "audit.html").read_text()
-    assert "2 clips, 1 unreadable (fake.mp4: " in page and "<li>mae-small: 1 clip predicted" in page
+    assert "3 clips, 2 unreadable (" in page and "<li>mae-small: 1 clip predicted" in page
     assert "{'clips'" not in page                                  # the summary in words, not a Python dict
 
 

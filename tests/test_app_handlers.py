@@ -52,7 +52,7 @@ def test_a_generated_phantom_clip_has_the_chosen_ef_and_rate():
                        ((50, 70, "adult", 99999999999999999999), "Seed must be a whole number from 0 to"),
                        ((50, 70, "adult", -1), "Seed must be a whole number"), ((50, 70, "adult", 2.5), "Seed must"),
                        ((50, 70, "dog", 0), "Population must be one of adult, pediatric")):
-        with pytest.raises(ClipError, match=match):
+        with pytest.raises(ValueError, match=match):
             inputs.generate_phantom(*bad)
     with pytest.raises(ClipError, match="Unknown example 'nope'; choose one of: adult_normal, "):
         inputs.load_named_example("nope")
@@ -158,9 +158,9 @@ def test_the_degraded_tables_benchmark_error_is_the_six_conditions_mean_over_pro
     from echo.degrade import BENCHMARK_CONDITIONS
     seeds = [{"degraded": {c: 10.0 + i for c in BENCHMARK_CONDITIONS}} for i in range(3)]   # seed means 10, 11, 12
     bench = {"degraded": {c: {"mae": 11.0 + (c == "shadow_high") * 6} for c in BENCHMARK_CONDITIONS}, "probe_seeds": seeds}
-    assert predictions._benchmark_error(bench, "degraded") == (pytest.approx(12.0), pytest.approx(1.0))
-    assert predictions._benchmark_error({"degraded": {"shadow_high": {"mae": 3.0}}}, "degraded") == (None, None)
-    assert predictions._benchmark_error({"clean": {"mae": 4.0, "mae_std": 0.5}}, "clean") == (4.0, 0.5)
+    assert predictions.benchmark_error(bench, "degraded") == (pytest.approx(12.0), pytest.approx(1.0))
+    assert predictions.benchmark_error({"degraded": {"shadow_high": {"mae": 3.0}}}, "degraded") == (None, None)
+    assert predictions.benchmark_error({"clean": {"mae": 4.0, "mae_std": 0.5}}, "clean") == (4.0, 0.5)
 
 
 def test_an_impossible_ef_an_unchecked_model_and_a_flagged_clip_are_said_beside_the_ef(shipped_pair, example):
@@ -185,12 +185,15 @@ def test_an_impossible_ef_an_unchecked_model_and_a_flagged_clip_are_said_beside_
     blank = blank_efs(m)
     assert blank == blank_efs(m) and all(v is not None and 0 <= v <= 100 for v in blank) and p.blank == blank
     near = predictions.prediction_card(dc.replace(p, ef=blank[0] + 1.0, ef_beat=blank[1] - 2.5), 28.0, m)
-    assert near.count("from an all-black clip") == 2 and f"({blank[0]:.1f}%)" in near
+    assert near.count("from an all-black clip") == 2 and f"also reads {blank[0]:.1f}% from" in near
     far = predictions.prediction_card(dc.replace(p, ef=blank[0] + 10.0, ef_beat=blank[1] + 3.5), 28.0, m)
     assert "all-black" not in far
     assert p.to_dict()["ef_blank"] == round(blank[0], 2)
     assert "No test error is recorded" in predictions.prediction_card(p, 28.0, dc.replace(m, probe=None))
     assert "No test error is recorded" not in predictions.prediction_card(p, 28.0, m)
+    # a degraded child's clip: the table gives the pediatric errors, and the degraded line does not claim otherwise
+    both = predictions.prediction_card(p, 28.0, m, "pediatric", "shadow 0.50")
+    assert "pediatric clips, zero-shot" in both and "six degradations" not in both and "A degraded clip" in both
     # the page runs the crop check: each card gives its EFs with the clip 2 px higher and lower
     assert p.crop["pixels"] == 2 and "Crop check: with the clip 2 px higher / lower" in predictions.prediction_card(p, 28.0, m)
 
@@ -627,7 +630,7 @@ def test_latent_pixel_views_have_figures_captions_and_numbers(example, shipped_p
     assert any("hidden by JEPA mask 1" in a.text for a in vs[2].figure.layout.annotations)   # the grid's first mask
     assert any(a.text.startswith("JEPA mask 1:") for a in vs[0].figure.layout.annotations)
     for bad in (-1, 2**40, 1.5):
-        with pytest.raises(ClipError, match="Mask seed must be a whole number"):
+        with pytest.raises(ValueError, match="Mask seed must be a whole number"):
             latent_pixel.views(example.key, shipped_pair, seed=bad)
 
 

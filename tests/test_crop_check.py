@@ -47,3 +47,11 @@ def test_crop_efs_give_each_probes_efs_and_the_words_warn_past_the_limit(shipped
     assert loose.startswith("⚠️") and "moves up to 6.0 points" in loose
     assert crop_efs(type(m)(**{**m.__dict__, "probe": None, "beat_probe": None}), x) is None
     assert np.isclose(moved(None, [1.0]), 0.0) and moved(3.0, None) == 0.0
+
+
+def test_a_check_too_slow_for_this_cpu_is_skipped_and_said(shipped_pair, monkeypatch):
+    import explain.analysis.crop_check as cc
+    monkeypatch.setattr(cc, "cpu_seconds", lambda m, passes: 36.0 * passes)      # a ViT-L at 16 x 224 here
+    check = cc.crop_efs(shipped_pair["mae"], model_view(load_example("adult_normal")).x)
+    assert check == {"pixels": 2, "skipped": "two more passes would take about 72 s on this CPU"}
+    assert crop_words(60.0, None, check) == "Crop check skipped: two more passes would take about 72 s on this CPU."

@@ -86,7 +86,7 @@ def test_compose_and_conditions(clip):
     assert label_words("shadow 0.67, depth_attenuation 0.70") == ("shadow at severity 0.67 (the benchmark's shadow_med), "
                                                                  "depth_attenuation at severity 0.70 (the benchmark's "
                                                                  "depth_attenuation_1.50)")
-    assert label_words("gain 0.50") == "gain at severity 0.50 (the benchmark's gain_med)"
+    assert label_words("gain 0.50") == "gain at severity 0.50 (EchoLens's condition gain_med)"
     assert label_words("gain 0.30") == "gain at severity 0.30"
     for odd in ("fog 0.5", "shadow strong", "someone's own words"):
         assert label_words(odd) == odd

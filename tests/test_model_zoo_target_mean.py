@@ -181,7 +181,7 @@ def test_the_latent_view_of_a_centred_jepa_compares_with_centred_targets(centred
     from explain.latent_pixel.inputs import prepare
     from explain.latent_pixel.jepa_view import jepa_view
     m = model_zoo.load(centred_folder, device="cpu")
-    c = render_clip(5, n_frames=8, size=64)
+    c = render_clip(5, n_frames=20, size=64)                               # one beat (19 frames at 30 fps)
     ctx, tgt = clip_masks(m, None, seed=0).jepa[0]
     view = jepa_view(m, c, ctx, tgt)
     g = token_grid(m)

@@ -13,7 +13,9 @@ from explain.trajectory.dataset import dataset_view
 
 CAPTION = ("Each point is the model's summary of the clip around one frame; the line joins them in time. "
            "A model that tracks the heartbeat draws a loop that comes back to where it started each beat, "
-           "with end-diastole (◆) and end-systole (■) far apart.")
+           "with end-diastole (◆) and end-systole (■) far apart. A degraded copy is drawn on the clean clip's "
+           "axes (the projection is fitted on the clean clip alone): with PCA its offset shows; UMAP places each "
+           "of its points among its nearest clean ones, so there its offset is the table's shift, not the picture.")
 
 
 def trajectories(clip_key: str, pair: dict[str, LoadedModel], method: str = "pca", dims: int = 3,

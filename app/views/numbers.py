@@ -2,8 +2,6 @@
 instead of failing deep inside numpy or in Gradio's JSON output (which cannot hold integers past 64 bits)."""
 from __future__ import annotations
 
-from echo.clip import ClipError
-
 MAX_SEED = 2**32 - 1
 
 
@@ -15,6 +13,6 @@ def seed_from(value, box: str) -> int:
         number = float(value)
     except (TypeError, ValueError, OverflowError):
         number = float("nan")
-    if not (number.is_integer() and 0 <= int(value) <= MAX_SEED):
-        raise ClipError(f"{box} must be a whole number from 0 to {MAX_SEED:,}; got {value}.")
-    return int(value)
+    if not (number.is_integer() and 0 <= number <= MAX_SEED):
+        raise ValueError(f"{box} must be a whole number from 0 to {MAX_SEED:,}; got {value}.")
+    return int(number)

@@ -4,8 +4,6 @@ out-of-distribution score and, for phantom-trained models, the plain warning tha
 measurement."""
 from __future__ import annotations
 
-import numpy as np
-
 from app.session import cached, get_clip
 from echo.degrade import BENCHMARK_CONDITIONS, label_words
 from explain.analysis.crop_check import crop_words
@@ -13,6 +11,7 @@ from explain.analysis.ood import declared_shift, flag_rate_words, ood_words
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.analysis.predict import Prediction, predict
 from model_zoo.evaluate.format import plus_minus
+from model_zoo.evaluate.summary import benchmark_mean, benchmark_mean_std
 from model_zoo.experiments.ef_bands import recorded, weakest
 from model_zoo.probe_io import BEAT_PROBE, PROBE
 
@@ -96,7 +95,7 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
                      f"{_near_blank(p.ef_beat, p.blank[1])}")
     if degradation and (p.ef is not None or p.ef_beat is not None):
         table = ("; the table's are the benchmark's under its six degradations" if p.ef is not None and
-                 p.ef_beat is not None else "")
+                 p.ef_beat is not None and _split(population, degradation) == "degraded" else "")
         lines.append(f"⚠️ A degraded clip ({label_words(degradation)}): the test errors beside each EF are for clean "
                      f"clips{table}; the benchmark's degraded columns and the degradation lab say how far each model "
                      "moves.")
@@ -125,8 +124,8 @@ def _near_blank(ef: float, blank: float | None) -> str:
     """A warning when an EF lies within BLANK_POINTS of what the same probe reads from an all-black clip."""
     if blank is None or abs(ef - blank) > BLANK_POINTS:
         return ""
-    return (f" ⚠️ Within {abs(ef - blank):.1f} points of what this probe reads from an all-black clip ({blank:.1f}%): "
-            "an EF so near its no-heart default says little about this clip.")
+    return (f" ⚠️ This probe also reads {blank:.1f}% from an all-black clip: this number alone cannot show that it "
+            "read this heart.")
 
 
 def _at_a_glance(p: Prediction, truth: float | None, results: dict, population: str | None = None,
@@ -137,11 +136,11 @@ def _at_a_glance(p: Prediction, truth: float | None, results: dict, population: 
     than two probes."""
     if p.ef is None or p.ef_beat is None:
         return ""
-    split = "pediatric" if population == "pediatric" else "degraded" if degradation else "clean"
+    split = _split(population, degradation)
     rows = ["| probe | EF | error | benchmark error |", "|---|---|---|---|"]
     for name, ef, bench in (("attentive (V-JEPA's protocol)", p.ef, results),
                             ("beat view", p.ef_beat, results.get("beat_probe"))):
-        mae, std = _benchmark_error(bench or {}, split)
+        mae, std = benchmark_error(bench or {}, split)
         error = f"{ef - truth:+.1f}" if truth is not None else "n/a"
         rows.append(f"| {name} | {ef:.1f}% | {error} | {'n/a' if mae is None else plus_minus(mae, std)} |")
     clips = {"pediatric": "pediatric clips, zero-shot", "clean": "adult clips",
@@ -150,20 +149,22 @@ def _at_a_glance(p: Prediction, truth: float | None, results: dict, population: 
                               f"{clips[split]}, mean ± std over probe seeds.")
 
 
-def _benchmark_error(bench: dict, split: str) -> tuple[float | None, float | None]:
-    """(mean, std over probe seeds) of a view's benchmark error on 'clean' or 'pediatric' clips, or under
-    'degraded': the mean over the six benchmark conditions; (None, None) where the card lacks it."""
+def _split(population: str | None, degradation: str | None) -> str:
+    """Which of the benchmark's errors describe the clip: a child's are the pediatric ones (zero-shot), whether
+    degraded or not (the benchmark has no degraded pediatric column); else a degraded clip's the six conditions'."""
+    return "pediatric" if population == "pediatric" else "degraded" if degradation else "clean"
+
+
+def benchmark_error(bench: dict, split: str) -> tuple[float | None, float | None]:
+    """(mean, std over probe seeds) of a probe view's benchmark error on 'clean' or 'pediatric' clips, or
+    'degraded': its mean over the six benchmark conditions; (None, None) where the card lacks it."""
     if split != "degraded":
         figures = bench.get(split) or {}
         return figures.get("mae"), figures.get("mae_std")
-    degraded = bench.get("degraded") or {}
-    if not all(isinstance((degraded.get(c) or {}).get("mae"), (int, float)) for c in BENCHMARK_CONDITIONS):
+    if not all(isinstance(((bench.get("degraded") or {}).get(c) or {}).get("mae"), (int, float))
+               for c in BENCHMARK_CONDITIONS):
         return None, None
-    per_seed = [sum(s["degraded"][c] for c in BENCHMARK_CONDITIONS) / len(BENCHMARK_CONDITIONS)
-                for s in bench.get("probe_seeds") or [] if all(c in (s.get("degraded") or {}) for c in BENCHMARK_CONDITIONS)]
-    mean = sum(degraded[c]["mae"] for c in BENCHMARK_CONDITIONS) / len(BENCHMARK_CONDITIONS)
-    std = float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else None
-    return mean, std
+    return benchmark_mean(bench), benchmark_mean_std(bench)
 
 
 def _flag_rates(model: LoadedModel | None, flagged: bool) -> str:

@@ -79,11 +79,11 @@ def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degrada
         row = {"file": source.name, "true_ef": None if known is None else round(float(known), 2), "error": ""}
         try:
             clip = source.load()
+            preds = predict(pair, clip)              # refuses a clip no model can read (too short, no image)
         except ClipError as e:
             clip, row["error"] = None, str(e)
         if clip is not None:
             row["true_ef"] = None if clip.truth is None or clip.truth.ef is None else round(float(clip.truth.ef), 2)
-            preds = predict(pair, clip)
             efs = condition_efs(pair, clip, tuple(BENCHMARK_CONDITIONS), clean=preds) if degradations else None
             maps = attention(pair, clip, "rollout", readout="mean")
             for role, p in preds.items():

@@ -7,13 +7,16 @@ from model_zoo.cost import estimate
 MAX_CPU_SECONDS = 300.0      # longer than this on the CPU is refused, not started
 
 
+def cpu_seconds(model, passes: float) -> float:
+    """Estimated seconds of `passes` forward passes of `model` (a LoadedModel) on this CPU; 0 on an accelerator."""
+    return 0.0 if model.wrapper.device.type != "cpu" else estimate(model.wrapper)["cpu_seconds"] * passes
+
+
 def check_budget(model, passes: float, what: str, advice: str = "load the model with fewer frames",
                  budget_s: float = MAX_CPU_SECONDS) -> None:
     """Raise ValueError when `passes` forward passes of `model` (a LoadedModel) would exceed budget_s on the CPU."""
-    if model.wrapper.device.type != "cpu":
-        return
-    est = estimate(model.wrapper)
-    seconds = est["cpu_seconds"] * passes
+    seconds = cpu_seconds(model, passes)
     if seconds > budget_s:
+        est = estimate(model.wrapper)
         raise ValueError(f"{what} on {model.name} would take about {seconds / 60:.0f} min on this CPU "
                          f"({est['tokens']} tokens, {est['cpu_seconds']:.1f} s a pass): {advice}.")

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import torch
 
+from explain.analysis.budget import cpu_seconds
 from explain.analysis.pair import LoadedModel, embed
 from explain.attribution.baseline import black_like
 
 SHIFT_SHARE = 0.02         # of the input's side: 2 px at 112 px, what the re-encode above did
 MOVES_POINTS = 5.0         # an EF that moves more than this with the shift is warned about
+MAX_EXTRA_SECONDS = 20.0   # a check that would add more than this on the CPU (a large checkpoint) is skipped, said
 
 
 def shifted(x: torch.Tensor, pixels: int) -> torch.Tensor:
@@ -44,6 +46,8 @@ def crop_efs(m: LoadedModel, x: torch.Tensor) -> dict | None:
         return None
     k = shift_pixels(x.shape[-1])
     out: dict = {"pixels": k}
+    if (seconds := cpu_seconds(m, 2)) > MAX_EXTRA_SECONDS:
+        return {**out, "skipped": f"two more passes would take about {seconds:.0f} s on this CPU"}
     for pixels in (-k, k):
         _, ef, ef_beat = embed(m, shifted(x, pixels))
         for key, value in (("ef", ef), ("ef_beat", ef_beat)):
@@ -60,6 +64,8 @@ def moved(ef: float | None, efs: list[float] | None) -> float:
 def crop_words(ef: float | None, ef_beat: float | None, crop: dict) -> str:
     """The crop check in words, as the page and report.html give it: each probe's EF with the clip a few pixels
     higher and lower, and a warning when one moves more than MOVES_POINTS with it."""
+    if crop.get("skipped"):
+        return f"Crop check skipped: {crop['skipped']}."
     parts = [f"{name} {efs[0]:.1f}% / {efs[1]:.1f}%" for name, efs in (("EF", crop.get("ef")),
                                                                       ("beat view", crop.get("ef_beat"))) if efs]
     k = int(crop["pixels"])

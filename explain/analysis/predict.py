@@ -12,7 +12,8 @@ import torch
 
 from echo.clip import Clip
 from explain.attribution.baseline import black_like
-from explain.analysis.crop_check import crop_efs
+from explain.analysis.budget import cpu_seconds
+from explain.analysis.crop_check import MAX_EXTRA_SECONDS, crop_efs
 from explain.analysis.pair import LoadedModel, embed
 from explain.analysis.window import ModelView, model_view
 
@@ -46,11 +47,16 @@ _blank: dict[tuple, tuple[float | None, float | None]] = {}
 def blank_efs(m: LoadedModel) -> tuple[float | None, float | None]:
     """(attentive, beat view) EF of an all-black clip at the model's input: what its probes say with no heart
     to read, so an EF close to it can be seen to say little about the clip (once per model and process)."""
-    if m.key not in _blank:
-        frames, size = m.input_shape
-        _, ef, ef_beat = embed(m, black_like(torch.zeros(1, frames, 3, size, size)))   # (1, T, C, S, S)
-        _blank[m.key] = tuple(v if v is not None and math.isfinite(v) else None for v in (ef, ef_beat))
-    return _blank[m.key]
+    if m.key and m.key in _blank:
+        return _blank[m.key]
+    if cpu_seconds(m, 1) > MAX_EXTRA_SECONDS:     # a large checkpoint on the CPU: not worth a pass of its own
+        return None, None
+    frames, size = m.input_shape
+    _, ef, ef_beat = embed(m, black_like(torch.zeros(1, frames, 3, size, size)))       # (1, T, C, S, S)
+    efs = tuple(v if v is not None and math.isfinite(v) else None for v in (ef, ef_beat))
+    if m.key:                                    # a hand-built model has no key to tell it from another
+        _blank[m.key] = efs
+    return efs
 
 
 def is_phantom_clip(clip: Clip) -> bool:
@@ -97,8 +103,9 @@ def _warning(m: LoadedModel, is_phantom: bool, ef: float | None, ef_beat: float 
             words[-1] = f"Real or unknown clip (not one EchoLens rendered): {words[-1]}"
     impossible = [v for v in efs if not 0.0 <= v <= 100.0]
     if impossible:
-        words.append(f"EF {impossible[0]:.1f}% is impossible (an EF lies between 0 and 100%): this probe's EF scale "
-                     f"does not fit {m.name} (for a converted checkpoint, check the export's --ef-mean and --ef-std).")
+        words.append(f"EF {impossible[0]:.1f}% is impossible (an EF lies between 0 and 100%): the probe is reading "
+                     "this clip far beyond what it learned from, or its EF scale is wrong (for a converted checkpoint, "
+                     "check the export's --ef-mean and --ef-std).")
     if m.ood is None:
         words.append(f"{m.name} ships no out-of-distribution reference, so nothing here says whether this clip is "
                      "like the clips its EF probe learned from.")

@@ -24,6 +24,19 @@ def rel_pct(mae: float, clean_mae: float) -> float:
     return 100.0 * (mae - clean_mae) / clean_mae
 
 
+def benchmark_mean(model: dict) -> float:
+    """Mean EF MAE over the six benchmark conditions of one results.json model (or probe view) entry."""
+    return float(np.mean([model["degraded"][c]["mae"] for c in BENCHMARK_CONDITIONS]))
+
+
+def benchmark_mean_std(model: dict) -> float | None:
+    """Sample std over probe seeds of each seed's mean over the six benchmark conditions; None with fewer than
+    two seeds recorded."""
+    seeds = [np.mean([s["degraded"][c] for c in BENCHMARK_CONDITIONS]) for s in model.get("probe_seeds") or []
+             if all(c in (s.get("degraded") or {}) for c in BENCHMARK_CONDITIONS)]
+    return float(np.std(seeds, ddof=1)) if len(seeds) > 1 else None
+
+
 def mean_rel_degradation(clean_mae: float, degraded: dict[str, dict]) -> float:
     """Mean over the benchmark conditions of 100 (MAE_cond - MAE_clean) / MAE_clean."""
     return float(np.mean([rel_pct(degraded[c]["mae"], clean_mae) for c in BENCHMARK_CONDITIONS]))

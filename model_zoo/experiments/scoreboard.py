@@ -21,18 +21,13 @@ import numpy as np
 import plotly.graph_objects as go
 from scipy.stats import spearmanr
 
-from echo.degrade import BENCHMARK_CONDITIONS
 from model_zoo.colours import FAMILY_COLOURS
 from model_zoo.evaluate.format import plus_minus
+from model_zoo.evaluate.summary import benchmark_mean
 
 EXPERIMENTS = Path(__file__).resolve().parent
 PRETRAINED = ("jepa", "mae")
 PREPRINT_DEGRADATION = 2.3      # EchoJEPA-G's mean relative degradation, % (theirs)
-
-
-def benchmark_mean(model: dict) -> float:
-    """Mean EF MAE over the six benchmark conditions of one results.json model entry."""
-    return float(np.mean([model["degraded"][c]["mae"] for c in BENCHMARK_CONDITIONS]))
 
 
 def beat_view_of(model: dict) -> dict | None:
