@@ -25,6 +25,7 @@ def test_scores_measure_each_shifts_error_and_the_largest_move(monkeypatch):
     val = {-2: at([48.0, 60.0]), 0: at([50.0, 61.0]), 2: at([53.0, 57.0])}
     s = scores(_Row(), val, 2)
     assert s["val_mae"] == {"-2": 1.0, "0": 0.5, "2": 3.0}
+    assert s["val_mae_mean_of_shifts"] == pytest.approx((abs(151 / 3 - 50) + abs(178 / 3 - 60)) / 2, abs=1e-3)
     assert s["moves_mean"] == pytest.approx(3.5) and s["moves_p90"] == pytest.approx(3.9)   # moves 3 and 4
 
 
