@@ -656,6 +656,16 @@ def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair)
     with pytest.raises(ValueError, match="Both uploaded files and a folder were given"):
         audit.run([str(clip)], str(tmp_path), shipped_pair)
     assert shown.summary_md.count("(mean read-out, clips with anatomy labels)") == 2
+    # each row says how far its attentive EF moves with the input 2 px up or down; the summary gives the mean
+    row = dict(zip(shown.table["headers"], shown.table["data"][0]))
+    from explain.analysis.crop_check import crop_efs, moved
+    from explain.analysis.window import model_view
+    from echo.readers import read_clip
+    x = model_view(read_clip(clip)).x
+    for role, m in shipped_pair.items():
+        expected = moved(row[f"{role}_ef"], crop_efs(m, x)["ef"])
+        assert row[f"{role}_crop_move"] == pytest.approx(expected, abs=0.02)
+        assert f"with the input shifted 2% of its side up or down {row[f'{role}_crop_move']:.2f};" in shown.summary_md
     # a child's clip and a degraded one beside a clean adult one: their error is kept apart, and each row says
     from echo.examples import EXAMPLES_DIR
     mixed = audit.run([str(clip), str(EXAMPLES_DIR / "pediatric.mp4"), str(EXAMPLES_DIR / "degraded.npz")], None,

@@ -20,6 +20,7 @@ from echo.degrade import BENCHMARK_CONDITIONS
 from echo.echonet import FILELIST, EchoNetDataset
 from echo.readers import read_clip
 from explain.analysis.attention import attention
+from explain.analysis.crop_check import SHIFT_SHARE, moved
 from explain.analysis.degradation import condition_efs, mean_abs_change
 from explain.analysis.ood import flag_rate_words
 from explain.analysis.outputs import output_folder
@@ -69,7 +70,7 @@ def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degrada
     """One dict per clip: file, true EF, per model EF and error (and through the beat view's probe where the
     model ships one: <role>_ef_beat, <role>_abs_error_beat), rollout focus ratio on cardiac structures
     (clips with anatomy labels), sensitivity (mean |EF change| over the six benchmark conditions), OOD
-    flag; population and degradation where the file says (a phantom clip EchoLens wrote); `error` holds why a
+    flag, crop move (how far the attentive EF moves with the input shifted up or down: crop_check); population and degradation where the file says (a phantom clip EchoLens wrote); `error` holds why a
     clip could not be read. Clips are read one at a time."""
     rows = []
     for k, source in enumerate(sources):
@@ -79,7 +80,7 @@ def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degrada
         row = {"file": source.name, "true_ef": None if known is None else round(float(known), 2), "error": ""}
         try:
             clip = source.load()
-            preds = predict(pair, clip)              # refuses a clip no model can read (too short, no image)
+            preds = predict(pair, clip, crop_check=True)   # refuses a clip no model can read (too short, no image)
         except ClipError as e:
             clip, row["error"] = None, str(e)
         if clip is not None:
@@ -98,6 +99,8 @@ def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degrada
                 sens = mean_abs_change(efs, role) if efs else None
                 row[f"{role}_sensitivity"] = None if sens is None else round(sens, 2)
                 row[f"{role}_ood"] = None if p.ood is None else p.ood["out_of_distribution"]
+                crop = p.crop if p.crop and not p.crop.get("skipped") else None
+                row[f"{role}_crop_move"] = (None if crop is None or p.ef is None else round(moved(p.ef, crop.get("ef")), 2))
             # what a phantom file says of itself (echo.provenance): a child's or a degraded clip is no clean adult one
             row["population"], row["degradation"] = clip.meta.get("population"), clip.meta.get("degradation")
         rows.append(row)
@@ -119,7 +122,7 @@ def _clean_adult(row: dict) -> bool:
 def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = None) -> dict:
     """Per model: clips with a prediction, EF MAE against the truth where known (ef_mae_beat: through the
     beat view's probe, None without one), and where some clips are known to be pediatric or degraded the same
-    over the others alone (ef_mae_clean_adult, ef_mae_beat_clean_adult), mean sensitivity, OOD count (None:
+    over the others alone (ef_mae_clean_adult, ef_mae_beat_clean_adult), mean sensitivity, mean crop move, OOD count (None:
     the model has no reference). 'mixed': how many clips are known to be pediatric or degraded; 'found': how many
     clips the source held (more than 'clips' where the audit read the first MAX_CLIPS)."""
     out = {"clips": len(rows), "found": max(found or 0, len(rows)),
@@ -134,9 +137,10 @@ def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = 
                  for s in ("", "_beat")} if out["mixed"] else {}
         sens = [r[f"{role}_sensitivity"] for r in rows if r.get(f"{role}_sensitivity") is not None]
         focus = [r[f"{role}_focus"] for r in rows if r.get(f"{role}_focus") is not None]
+        crop = [r[f"{role}_crop_move"] for r in rows if r.get(f"{role}_crop_move") is not None]
         out[role] = {"predicted": sum(1 for r in rows if r.get(f"{role}_ef") is not None),
                      "ef_mae": mean(errs), "ef_mae_beat": mean(errs_beat), **clean,
-                     "mean_sensitivity": mean(sens), "mean_focus_ratio": mean(focus, 3),
+                     "mean_sensitivity": mean(sens), "mean_focus_ratio": mean(focus, 3), "mean_crop_move": mean(crop),
                      "out_of_distribution": None if m.ood is None else sum(1 for r in rows if r.get(f"{role}_ood"))}
     return out
 
@@ -170,12 +174,14 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
                     "describe those)")
         sens = "n/a" if s["mean_sensitivity"] is None else f"{s['mean_sensitivity']:.2f}"
         focus = "n/a" if s["mean_focus_ratio"] is None else f"{s['mean_focus_ratio']:.2f}"
+        crop = "n/a" if s.get("mean_crop_move") is None else f"{s['mean_crop_move']:.2f}"
         ood = ("out-of-distribution check n/a (no reference of phantom embeddings for this model)"
                if s["out_of_distribution"] is None else
                f"{s['out_of_distribution']} {'clip' if s['out_of_distribution'] == 1 else 'clips'} out of distribution"
                + (f"; the check {words}" if (words := flag_rate_words(pair[role].ood.flag_rates)) else ""))
         lines.append(f"{pair[role].name}: {s['predicted']} {'clip' if s['predicted'] == 1 else 'clips'} predicted; "
-                     f"EF MAE {mae}; mean |EF change| under the benchmark degradations {sens}; rollout focus ratio "
+                     f"EF MAE {mae}; mean |EF change| under the benchmark degradations {sens}, with the input shifted "
+                     f"{100 * SHIFT_SHARE:.0f}% of its side up or down {crop}; rollout focus ratio "
                      f"{focus} (mean read-out, clips with anatomy labels); {ood}.")
     return headline + ".", lines
 
