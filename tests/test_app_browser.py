@@ -154,6 +154,7 @@ def test_a_bad_upload_shows_an_error_and_the_page_goes_on(page, tmp_path):
     page.locator("#clip-summary").get_by_text("No clip loaded", exact=False).wait_for()
     assert "adult_normal" not in page.locator("#clip-summary").inner_text()
     assert "EF" not in page.locator("#pred-jepa").inner_text() + page.locator("#pred-mae").inner_text()
+    page.wait_for_timeout(1000)        # the toast fades in: a screenshot at once caught it faint or not yet drawn
     shot(page, "bad_upload", errors_expected=True)
     page.get_by_role("tab", name="Example", exact=True).click()
     assert page.locator(".toast-body.error").count() >= 1      # switching tabs leaves an unread error be
