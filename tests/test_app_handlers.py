@@ -527,6 +527,14 @@ def test_an_integrated_gradients_map_whose_delta_outweighs_its_ef_change_is_call
     assert ("Unreliable" in shown(real)) == (ratio > 0.5)
     assert shown({"features": 128, "cells": [1, 2, 2]}) == ("regions blacked out: 128; blocks per region "
                                                             "(time, rows, columns): 1 x 2 x 2")
+    # the warning comes before the bold focus ratio it qualifies, not after it
+    focus = {"ratio": 1.8, "focus_share": 0.3, "chance_share": 0.17, "pointing_game": 0.5, "structures": "walls"}
+    result = lambda info: SimpleNamespace(name="m", focus=focus, token_map=SimpleNamespace(info=info,
+                                                                                          method="integrated_gradients"))
+    words = attention.map_words(result({"convergence_delta": [-1.08], "ef_change": [0.389], "n_steps": 16}))
+    assert words.startswith("⚠️ Unreliable") and words.index("**1.80**") > words.index("Unreliable")
+    fine = attention.map_words(result({"convergence_delta": [0.05], "ef_change": [3.2], "n_steps": 16}))
+    assert fine.startswith("**m**: 30% of the map") and "convergence delta" in fine
 
 
 def test_the_default_integration_steps_give_maps_the_page_trusts_on_the_shipped_models(shipped_pair):

@@ -170,8 +170,15 @@ def overlay_videos(clip_key: str, pair: dict[str, LoadedModel], method: str, *pa
         return out
     videos = cached(_key(clip_key, pair, method, *params, beat=beat)[0] + ("video",), write)
     asked = params[3] if method == "rollout" and len(params) > 3 else None       # (fusion, discard, start, readout, ...)
-    return {role: (videos[role], focus_markdown(r) + (f"\n\n{info}" if (info := info_markdown(r, asked)) else ""))
-            for role, r in results.items()}
+    return {role: (videos[role], map_words(r, asked)) for role, r in results.items()}
+
+
+def map_words(r: AttentionResult, asked_readout: str | None = None) -> str:
+    """The focus score and what the method reported; a map called unreliable says so before its focus score."""
+    focus, info = focus_markdown(r), info_markdown(r, asked_readout)
+    if info.startswith("⚠️"):
+        return f"{info}\n\n{focus}"
+    return focus + (f"\n\n{info}" if info else "")
 
 
 def scrub(clip_key: str, pair: dict[str, LoadedModel], method: str, frame: int, *params) -> dict[str, np.ndarray] | None:
