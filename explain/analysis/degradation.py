@@ -94,12 +94,13 @@ def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: 
                       annotation_position="top left")          # the right end holds the named conditions' labels
     for condition, (name, severity) in CONDITIONS.items():        # where the named conditions sit on this axis
         if name == sweep["degradation"]:
-            fig.add_vline(x=severity, line=dict(color="grey", width=1, dash="dot"), annotation_text=condition,
-                          annotation_textangle=-90, annotation_font_size=10, annotation_position="top left")
+            fig.add_vline(x=severity, line=dict(color="grey", width=1, dash="dot"))
+            fig.add_annotation(x=severity, y=1.0, yref="paper", yanchor="bottom", text=condition, showarrow=False,
+                               font=dict(size=10, color="#555"))      # above the plot: inside, it crossed the lines
     notes = [n for n in (f"no EF probe, so no line: {', '.join(missing)}" if missing else "", note) if n]
     title = f"EF under {sweep['degradation'].replace('_', ' ')}" + "".join(f"<br><sup>{n}</sup>" for n in notes)
     fig.update_layout(title=title, xaxis_title="severity (0 = clean)", xaxis_range=[-0.05, 1.05],
-                      yaxis_title="predicted EF (%)", height=360, margin=dict(l=50, r=20, t=50 + 14 * len(notes), b=40))
+                      yaxis_title="predicted EF (%)", height=380, margin=dict(l=50, r=20, t=66 + 14 * len(notes), b=40))
     if not fig.data:
         fig.update_yaxes(range=[0, 100])                           # nothing drawn: still an EF axis, truth on it
     return fig
