@@ -48,7 +48,7 @@ def _efs(m: dict) -> str:
 
 def analyze(args) -> int:
     from echo.readers import read_clip
-    from explain.analysis.crop_check import crop_words
+    from explain.analysis.crop_check import MOVES_POINTS, crop_words, largest_move
     from explain.analysis.ood import declared_shift, ood_words
     from explain.analysis.pair import load_pair
     from explain.analysis.report import analyze as run
@@ -62,9 +62,9 @@ def analyze(args) -> int:
         if m.get("ood") and (m["ood"]["out_of_distribution"] or shift):
             print(f"warning: {role} ({m['name']}): {ood_words(m['ood'], shift)}")
     for role, m in report["models"].items():           # an EF that moves with a crop 2 px off
-        words = crop_words(m["ef"], m.get("ef_beat"), m["crop_check"]) if m.get("crop_check") else ""
-        if words.startswith("⚠️ "):
-            print(f"warning: {role} ({m['name']}): {words.removeprefix('⚠️ ')}")
+        crop = m.get("crop_check")
+        if crop and largest_move(m["ef"], m.get("ef_beat"), crop) > MOVES_POINTS:
+            print(f"warning: {role} ({m['name']}): {crop_words(m['ef'], m.get('ef_beat'), crop).removeprefix('⚠️ ')}")
     for role, m in report["models"].items():
         for method, why in m.get("skipped", {}).items():
             print(f"note: no {method} map for {role} ({m['name']}): {why}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from model_zoo.cost import estimate
 
 MAX_CPU_SECONDS = 300.0      # longer than this on the CPU is refused, not started
+MAX_EXTRA_SECONDS = 20.0     # an optional check (crop check, all-black reading) adding more is skipped (the crop check says so)
 
 
 def cpu_seconds(model, passes: float) -> float:

@@ -5,21 +5,21 @@ of the same clip: compression ringing at the fan's edge flickers like a dim far 
 the adult_normal example (1.2 grey levels from the original on average) moved the box from (2, 0, 89, 112)
 to (0, 0, 95, 112), which moves the heart 2 px up in the padded square the models see, and the shipped
 JEPA's EF about 15 points; that box on the original pixels gives 47.5% against 62.2%
-(tests/test_crop_check.py): the crop, not the pixels. The shipped probes learned from phantom clips that all sit alike, and read position. So the page gives each EF
-beside the EFs of the same input shifted SHIFT_SHARE of its side up and down (black filling the gap), and
-warns when they differ by more than MOVES_POINTS: an EF that hangs on the crop is seen to.
+(tests/test_crop_check.py): the crop, not the pixels. The shipped probes learned from phantom clips that all
+sit alike, and read position. So the page gives each EF beside the EFs of the same input shifted SHIFT_SHARE
+of its side up and down (black filling the gap), and warns when they differ by more than MOVES_POINTS: an EF
+that hangs on the crop is seen to.
 """
 from __future__ import annotations
 
 import torch
 
-from explain.analysis.budget import cpu_seconds
+from explain.analysis.budget import MAX_EXTRA_SECONDS, cpu_seconds
 from explain.analysis.pair import LoadedModel, embed
 from explain.attribution.baseline import black_like
 
 SHIFT_SHARE = 0.02         # of the input's side: 2 px at 112 px, what the re-encode above did
 MOVES_POINTS = 5.0         # an EF that moves more than this with the shift is warned about
-MAX_EXTRA_SECONDS = 20.0   # a check that would add more than this on the CPU (a large checkpoint) is skipped, said
 
 
 def shifted(x: torch.Tensor, pixels: int) -> torch.Tensor:
@@ -61,6 +61,11 @@ def moved(ef: float | None, efs: list[float] | None) -> float:
     return 0.0 if ef is None or not efs else max(abs(v - ef) for v in efs)
 
 
+def largest_move(ef: float | None, ef_beat: float | None, crop: dict) -> float:
+    """How far, at most, either probe's EF moves in a crop check (0 for one skipped): past MOVES_POINTS, warned."""
+    return max(moved(ef, crop.get("ef")), moved(ef_beat, crop.get("ef_beat")))
+
+
 def crop_words(ef: float | None, ef_beat: float | None, crop: dict) -> str:
     """The crop check in words, as the page and report.html give it: each probe's EF with the clip a few pixels
     higher and lower, and a warning when one moves more than MOVES_POINTS with it."""
@@ -70,7 +75,7 @@ def crop_words(ef: float | None, ef_beat: float | None, crop: dict) -> str:
                                                                       ("beat view", crop.get("ef_beat"))) if efs]
     k = int(crop["pixels"])
     words = f"Crop check: with the clip {k} px higher / lower in the model's input, {', '.join(parts)}."
-    shift = max(moved(ef, crop.get("ef")), moved(ef_beat, crop.get("ef_beat")))
+    shift = largest_move(ef, ef_beat, crop)
     if shift > MOVES_POINTS:
         words = (f"⚠️ {words} The EF moves up to {shift:.1f} points with a crop {k} px off, as a re-encoded copy "
                  "of the clip can get: read it no closer than that.")

@@ -12,8 +12,8 @@ import torch
 
 from echo.clip import Clip
 from explain.attribution.baseline import black_like
-from explain.analysis.budget import cpu_seconds
-from explain.analysis.crop_check import MAX_EXTRA_SECONDS, crop_efs
+from explain.analysis.budget import MAX_EXTRA_SECONDS, cpu_seconds
+from explain.analysis.crop_check import crop_efs
 from explain.analysis.pair import LoadedModel, embed
 from explain.analysis.window import ModelView, model_view
 
