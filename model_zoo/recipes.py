@@ -302,6 +302,13 @@ RECIPES: dict[str, Recipe] = {
         name="small_centered_frozen_patch_jitter_top3_short_masks_slow_ema_gain_norm_tubelet4",
         jepa_center_targets=True, freeze_patch_embed=True, acq_jitter=1.0, jepa_target_layers=3,
         jepa_masks=((8, 0.15),), ema=(0.9995, 1.0), input_gain_norm=0.05, tubelet=4),
+    # ... the same from a pool of 24,000 phantom hearts, not 4,096: each clip seen once in the 1500 steps, not about
+    # six times (the first section's untried 'larger pool of clips'). Its like-for-like MAE is
+    # `small_frozen_patch_jitter_gain_norm_mask60_tubelet4_pool24k`
+    "small_centered_frozen_patch_jitter_top3_short_masks_slow_ema_gain_norm_tubelet4_pool24k": Recipe(
+        name="small_centered_frozen_patch_jitter_top3_short_masks_slow_ema_gain_norm_tubelet4_pool24k",
+        jepa_center_targets=True, freeze_patch_embed=True, acq_jitter=1.0, jepa_target_layers=3,
+        jepa_masks=((8, 0.15),), ema=(0.9995, 1.0), input_gain_norm=0.05, tubelet=4, n_clips=24_000),
     # ... four-frame tubelets with V-JEPA's target schedule (EMA 0.996 -> 1): with two-frame tokens the target
     # that learnt lost its draw's EF (9.27 / 8.03); with four-frame tokens the slow target added to its draw
     # and lost less under the benchmark. Whether a target that learns does so too
@@ -349,6 +356,10 @@ RECIPES: dict[str, Recipe] = {
     "small_frozen_patch_jitter_gain_norm_mask60_tubelet4": Recipe(
         name="small_frozen_patch_jitter_gain_norm_mask60_tubelet4", freeze_patch_embed=True, acq_jitter=1.0,
         input_gain_norm=0.05, mae_mask_ratio=0.6, tubelet=4),
+    # ... from a pool of 24,000 phantom hearts: the like-for-like MAE for `..._tubelet4_pool24k`
+    "small_frozen_patch_jitter_gain_norm_mask60_tubelet4_pool24k": Recipe(
+        name="small_frozen_patch_jitter_gain_norm_mask60_tubelet4_pool24k", freeze_patch_embed=True, acq_jitter=1.0,
+        input_gain_norm=0.05, mae_mask_ratio=0.6, tubelet=4, n_clips=24_000),
     # ... with a 60% mask and an acoustic shadow in every jittered view: the like-for-like MAE for
     # `..._short_masks_slow_ema_gain_norm_shadow`
     "small_frozen_patch_jitter_gain_norm_mask60_shadow": Recipe(
