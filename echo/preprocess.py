@@ -6,10 +6,12 @@ with a disk of about 1/50 of the frame, which removes thin strokes wherever they
 frame: burned-in text, the moving ECG trace, calipers. The union over frames, closed to bridge dark
 cavities, splits into regions; the fan is the largest region that is wide (MIN_SECTOR_WIDTH of
 the frame) and moving (MIN_MOVING_SHARE of its pixels vary over time; waived for a still clip).
-Dim pixels that still change from frame to frame (by DIM_MOTION_LEVEL) and connect to it join it: a far
-field darkened by attenuation is still fan (its speckle decorrelates however dim it is), and cutting it
-off would crop away the atria of an apical view; burned-in text, even blurred by video compression, is
-still, so its faint halo stays out (a dim *level* let it in).
+Dim pixels that still change from frame to frame (by DIM_MOTION_LEVEL) and connect to it join it, in the
+half of the fan towards its wide end: a far field darkened by attenuation is still fan (its speckle
+decorrelates however dim it is), and cutting it off would crop away the atria of an apical view; burned-in
+text, even blurred by video compression, is still, so its faint halo stays out (a dim *level* let it in).
+Only the far half, because compression makes still things flicker too: an MJPG export's text beside the
+apex flickered, joined the fan through the ringing along its edges, and the box took in the text.
 The fan is filled to its convex hull since a sector is convex. A blank clip gets the whole frame.
 
 to_model_input: the layout and defaults V-JEPA and VideoMAE expect, (B, T, C, H, W) float32,
@@ -84,7 +86,17 @@ def _fan_region(lum: np.ndarray) -> np.ndarray | None:
         return None
     fan = labels == max(live, key=lambda i: areas[i])
     _, grown = cv2.connectedComponents(cv2.morphologyEx(flicker | region, cv2.MORPH_CLOSE, _disk(radius)))
-    return np.isin(grown, np.unique(grown[fan]))  # the fan with its dim far field
+    return fan | (np.isin(grown, np.unique(grown[fan])) & _far_half(fan))  # the fan with its dim far field
+
+
+def _far_half(fan: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the rows from the fan's middle to its wide end, where attenuation darkens the far field
+    (a sector widens with depth, whichever way up the scanner draws it)."""
+    rows = np.nonzero(fan.any(axis=1))[0]
+    middle = (rows[0] + rows[-1]) // 2
+    widths = fan.sum(axis=1)  # (H,)
+    row = np.arange(len(fan))[:, None]  # (H, 1)
+    return row >= middle if widths[middle:].sum() >= widths[:middle].sum() else row <= middle
 
 
 def find_sector(frames: np.ndarray | Clip) -> Sector:
