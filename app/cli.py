@@ -39,22 +39,17 @@ def models(args) -> int:
     return 0
 
 
-def _efs(m: dict) -> str:
-    """'EF x (beat view y)' for one model of report.json, or 'no EF probe'."""
-    parts = [f"EF {m['ef']:.1f}"] if m["ef"] is not None else []
-    parts += [f"(beat view {m['ef_beat']:.1f})"] if m.get("ef_beat") is not None else []
-    return " ".join(parts) or "no EF probe"
-
-
 def analyze(args) -> int:
     from echo.readers import read_clip
     from explain.analysis.crop_check import MOVES_POINTS, crop_words, largest_move
     from explain.analysis.ood import declared_shift, ood_words
     from explain.analysis.pair import load_pair
-    from explain.analysis.report import analyze as run
+    from explain.analysis.report import analyze as run, ef_words
     clip = read_clip(args.clip)
     report = run(clip, load_pair(args.jepa, args.mae, args.device), Path(args.out), quick=args.quick)
-    print(f"{Path(args.out) / 'report.json'}: " + ", ".join(f"{r} {_efs(m)}" for r, m in report["models"].items()))
+    print(f"{Path(args.out) / 'report.json'}:")
+    for role, m in report["models"].items():
+        print(f"  {role} ({m['name']}): {ef_words(m, report['ground_truth'])}")
     for w in sorted({m["warning"] for m in report["models"].values() if m.get("warning")}):
         print(f"warning: {w}")
     shift = declared_shift(report["clip"]["population"], report["clip"]["degradation"])

@@ -23,7 +23,8 @@ def test_analyze_writes_the_report_schema_maps_and_html(tmp_path):
     clip = write_npz(tmp_path / "beat.npz", render_clip(11, "adult", n_frames=48, size=112, fps=50))
     run = app("analyze", str(clip), "--out", str(tmp_path / "out"), "--quick")
     assert run.returncode == 0, run.stderr
-    assert run.stdout.count("(beat view ") == 2
+    assert run.stdout.count("(beat view ") == 4                  # each model's EFs and their errors (a phantom clip)
+    assert run.stdout.count(" EF points against the ground truth") == 2
     assert "Loading weights" not in run.stderr                    # no progress bars in a scripted run
     out = tmp_path / "out"
     report = json.loads((out / "report.json").read_text())
