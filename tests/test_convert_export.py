@@ -104,3 +104,22 @@ def test_export_names_the_head_count_it_cannot_tell_and_takes_each_as_a_flag(tmp
     assert "width 16 (pred_heads)" in err and "--pred-heads N" in err
     assert main(args + ["--out", str(tmp_path / "c"), "--heads", "3", "--pred-heads", "2"]) == 0
     assert model_zoo.load(tmp_path / "c", device="cpu").family == "jepa"
+
+
+def test_export_refuses_shapes_and_heads_that_cannot_be_and_a_probe_index_without_its_sweep(tmp_path, capsys):
+    """A negative or zero frame count was written to the card (or dropped, 16 assumed) and failed only at the first
+    prediction; a head count that does not divide the width was answered with 'export it with --heads N'."""
+    torch.save(vjepa2_checkpoint(width=64), tmp_path / "echojepa.pt")
+    torch.save(vjepa_probe_checkpoint(width=64), tmp_path / "ef_probe.pt")
+    base = [str(tmp_path / "echojepa.pt"), "--size", "32"]
+    for frames in ("-4", "0"):
+        assert main(base + ["--frames", frames, "--out", str(tmp_path / f"f{frames}")]) == 2
+        assert f"--frames {frames}: give a positive whole number" in capsys.readouterr().err
+        assert not (tmp_path / f"f{frames}").exists()
+    assert main(base + ["--frames", "4", "--heads", "7", "--out", str(tmp_path / "h")]) == 2
+    assert "7 attention heads (--heads) do not divide width 64 into equal heads; choose one of 1, 2, 4" in capsys.readouterr().err
+    assert main(base + ["--frames", "4", "--probe-index", "1", "--out", str(tmp_path / "p")]) == 2
+    assert "no --probe was given" in capsys.readouterr().err
+    probe = ["--probe", str(tmp_path / "ef_probe.pt"), "--ef-mean", "55", "--ef-std", "12"]
+    assert main(base + ["--frames", "4", *probe, "--probe-index", "5", "--out", str(tmp_path / "q")]) == 2
+    assert "holds one classifier, not a sweep" in capsys.readouterr().err and not (tmp_path / "q").exists()

@@ -101,8 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     for key in SHAPE_OVERRIDES:
         ap.add_argument(f"--{key.replace('_', '-')}", type=int, help=f"override the {key} the checkpoint does not store")
     args = ap.parse_args(argv)
-    overrides = {k: getattr(args, k) for k in SHAPE_OVERRIDES if getattr(args, k)}
-    if args.probe and args.probe_index:
+    overrides = {k: getattr(args, k) for k in SHAPE_OVERRIDES if getattr(args, k) is not None}
+    bad = [k for k, v in overrides.items() if v < 1]
+    if bad:
+        print(f"error: --{bad[0].replace('_', '-')} {overrides[bad[0]]}: give a positive whole number", file=sys.stderr)
+        return 2
+    if args.probe_index and not args.probe:
+        print("error: --probe-index chooses a classifier of --probe's file; no --probe was given", file=sys.stderr)
+        return 2
+    if args.probe_index:
         overrides["probe_index"] = args.probe_index
     try:
         out = export(args.checkpoint, args.out, args.probe, args.ef_mean, args.ef_std, args.encoder, overrides)

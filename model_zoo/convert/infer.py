@@ -36,6 +36,10 @@ def check_geometry(config: dict, family: str, where: str) -> None:
     patch = patch[0] if isinstance(patch, (list, tuple)) else patch
     if isinstance(size, (list, tuple)):
         size = size[0]
+    for key, value in ((keys[0], frames), (keys[1], size)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{where}: {key} {value} is not a positive whole number; export it with a positive "
+                             f"--{'frames' if key == keys[0] else 'size'} (or pass overrides={{...}} to model_zoo.load)")
     if size % patch:
         raise ValueError(f"{where}: {keys[1]} {size} px is not a whole number of {patch}-px patches; EchoLens "
                          "cannot cut its input into tokens (load it with model_zoo.load(..., overrides={'size': N}) for a size N that is)")
@@ -61,9 +65,13 @@ def strip_prefixes(state: dict) -> dict:
 def heads_for(width: int, override: int | None = None, key: str = "heads") -> int:
     """Heads for a width: the override, else the standard table, else 64-wide heads. key: the override that
     sets them ('heads', 'pred_heads', 'decoder_heads'), named in the message when they cannot be told."""
+    flag = "--" + key.replace("_", "-")
+    if override is not None and (override < 1 or width % override):
+        divisors = ", ".join(str(d) for d in range(1, width + 1) if width % d == 0 and width // d >= 16)
+        raise ValueError(f"{override} attention heads ({flag}) do not divide width {width} into equal heads; "
+                         f"choose one of {divisors}")
     heads = override or HEADS_BY_WIDTH.get(width) or (width // 64 if width % 64 == 0 else None)
     if not heads or width % heads:
-        flag = "--" + key.replace("_", "-")
         raise ValueError(f"cannot tell the number of attention heads for width {width} ({key}): export the checkpoint "
                          f"once with `python -m model_zoo.convert.export CHECKPOINT --out FOLDER {flag} N` and load "
                          f"FOLDER (in Python: overrides={{'{key}': N}})")

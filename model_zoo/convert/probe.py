@@ -33,6 +33,8 @@ def classifier_state(ckpt: dict, index: int = 0) -> dict:
         if not 0 <= index < len(heads):
             raise ValueError(f"probe_index {index} out of range: the checkpoint holds {len(heads)} classifiers")
         return strip_prefixes(heads[index])
+    if index:
+        raise ValueError(f"probe_index {index}: the checkpoint holds one classifier, not a sweep; leave --probe-index out")
     return strip_prefixes(ckpt.get("classifier", ckpt))
 
 
