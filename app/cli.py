@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -67,11 +66,11 @@ def analyze(args) -> int:
 
 
 def audit(args) -> int:
-    from explain.analysis.audit import audit as run, summary_words
+    from explain.analysis.audit import audit as run
     from explain.analysis.pair import load_pair
     out, pair = Path(args.out), load_pair(args.jepa, args.mae, args.device)
-    summary = run(Path(args.folder), pair, out)
-    headline, model_lines = summary_words(summary, json.loads((out / "audit.json").read_text())["rows"], pair)
+    progress = lambda share, what: print(what, file=sys.stderr, flush=True)          # noqa: E731
+    summary, _, (headline, model_lines) = run(Path(args.folder), pair, out, progress)
     print(f"{out / 'audit.csv'}, {out / 'audit.html'}: {headline}")
     for line in model_lines:
         print(f"  {line}")

@@ -150,7 +150,11 @@ class EchoNetDataset:
                 raise KeyError(f"'{key}' is not among this dataset's videos.")
             key = self._index[_stem(key)]
         row, name = self.rows[key], self.names[key]
-        clip = read_clip(self.root / VIDEOS / f"{name}.avi")
+        video = self.root / VIDEOS / f"{name}.avi"
+        if not video.exists():                      # said without the folder's path: in the app it is a server's
+            raise ClipError(f"{name} is listed in {FILELIST} but its video, {VIDEOS}/{name}.avi, is not there"
+                            " (not uploaded?).")
+        clip = read_clip(video)
         tracings = self.tracings(name)
         ed, es = ed_es_frames(tracings)
         truth = GroundTruth(ef=_float(row, "EF"), edv=_float(row, "EDV"), esv=_float(row, "ESV"),

@@ -167,8 +167,8 @@ def test_audit_lists_every_clip_and_why_one_could_not_be_read(tmp_path, shipped_
     write_npz(folder / "a.npz", render_clip(6, "adult", n_frames=40, size=112, fps=50))
     (folder / "broken.avi").write_bytes(b"not a video at all")
     (folder / "notes.txt").write_text("ignored")
-    summ = audit(folder, shipped_pair, tmp_path / "out")
-    rows = json.loads((tmp_path / "out" / "audit.json").read_text())["rows"]
+    summ, rows, _ = audit(folder, shipped_pair, tmp_path / "out")
+    assert json.loads((tmp_path / "out" / "audit.json").read_text())["rows"] == rows
     assert [r["file"] for r in rows] == ["a.npz", "broken.avi"]
     assert rows[0]["error"] == "" and rows[0]["true_ef"] is not None and rows[0]["jepa_ef"] is not None
     assert rows[0]["jepa_abs_error"] == pytest.approx(abs(rows[0]["jepa_ef"] - rows[0]["true_ef"]), abs=0.02)
@@ -405,14 +405,29 @@ def test_audit_defers_reading_keeps_a_missing_videos_ef_and_says_where_it_stoppe
     assert sources[1].known_ef == pytest.approx(clips[1].truth.ef, abs=0.01)
     rows = audit_module.audit_rows(sources[1:], shipped_pair, degradations=False)
     assert rows[0]["error"] and rows[0]["true_ef"] == pytest.approx(clips[1].truth.ef, abs=0.01)
+    assert rows[0]["error"] == "c1 is listed in FileList.csv but its video, Videos/c1.avi, is not there (not uploaded?)."
     assert "jepa_ef" not in rows[0]
     monkeypatch.setattr(audit_module, "MAX_CLIPS", 1)
-    summ = audit_module.audit(tmp_path / "e", shipped_pair, tmp_path / "out")
+    summ, rows, (headline, _) = audit_module.audit(tmp_path / "e", shipped_pair, tmp_path / "out")
     assert summ["clips"] == 1 and summ["found"] == 2 and summ["unreadable"] == 0
-    rows = json.loads((tmp_path / "out" / "audit.json").read_text())["rows"]
-    headline, _ = audit_module.summary_words(summ, rows, shipped_pair)
     assert headline == "1 clip (the first of 2 found: an audit reads at most 1), 0 unreadable."
     (tmp_path / "none").mkdir()                                  # a FileList.csv that lists nothing is said
     (tmp_path / "none" / "FileList.csv").write_text((tmp_path / "e" / "FileList.csv").read_text().splitlines()[0] + "\n")
     with pytest.raises(ClipError, match="FileList.csv' lists no clips"):
         audit_module.clips_in(tmp_path / "none")
+
+
+def test_an_audit_counts_impossible_efs_apart_and_leaves_them_out_of_its_error(shipped_pair):
+    """A converted checkpoint with a wrong EF scale read -242% on a clip and the audit averaged it into an EF MAE of
+    257 with no word of it; an EF outside 0-100% is now flagged per row, counted and left out of the MAE."""
+    from explain.analysis.audit import summary, summary_words
+    rows = [{"file": "a.avi", "error": "", "true_ef": 60.0, "jepa_ef": -242.0, "jepa_abs_error": 302.0,
+             "jepa_impossible": True, "mae_ef": 55.0, "mae_abs_error": 5.0, "mae_impossible": False},
+            {"file": "b.avi", "error": "", "true_ef": 50.0, "jepa_ef": 48.0, "jepa_abs_error": 2.0,
+             "jepa_impossible": False, "mae_ef": 57.0, "mae_abs_error": 7.0, "mae_impossible": False}]
+    summ = summary(rows, shipped_pair)
+    assert summ["jepa"]["ef_mae"] == 2.0 and summ["jepa"]["ef_mae_n"] == 1 and summ["jepa"]["impossible"] == 1
+    assert summ["mae"]["ef_mae"] == 6.0 and summ["mae"]["ef_mae_n"] == 2 and summ["mae"]["impossible"] == 0
+    jepa_line, mae_line = summary_words(summ, rows, shipped_pair)[1]
+    assert "EF MAE 2.00 over 1 clip with a true EF; ⚠️ 1 clip read an impossible EF (outside 0-100%" in jepa_line
+    assert "EF MAE 6.00 over 2 clips with a true EF;" in mae_line and "impossible" not in mae_line

@@ -653,7 +653,7 @@ def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair)
     row = dict(zip(shown.table["headers"], shown.table["data"][0]))
     for role in shipped_pair:
         assert row[f"{role}_abs_error_beat"] == pytest.approx(abs(row[f"{role}_ef_beat"] - row["true_ef"]), abs=0.011)
-    assert shown.summary_md.count("(beat view ") == 2
+    assert shown.summary_md.count("(beat view ") == 6           # each model's MAE, sensitivity and crop move
     assert [t.name for t in shown.figure.data] == ["jepa-small", "jepa-small (beat view)", "mae-small",
                                                    "mae-small (beat view)", "identity"]
     assert all(Path(p).is_file() for p in shown.downloads) and shown.summary_md.startswith("1 clip, 0 unreadable.")
@@ -663,7 +663,7 @@ def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair)
         audit.run(None, "  ", shipped_pair)
     with pytest.raises(ValueError, match="Both uploaded files and a folder were given"):
         audit.run([str(clip)], str(tmp_path), shipped_pair)
-    assert shown.summary_md.count("(mean read-out, clips with anatomy labels)") == 2
+    assert shown.summary_md.count("(mean read-out, clips with anatomy labels or LV tracings)") == 2
     # each row says how far its attentive EF moves with the input 2 px up or down; the summary gives the mean
     row = dict(zip(shown.table["headers"], shown.table["data"][0]))
     from explain.analysis.crop_check import crop_efs, moved
@@ -671,9 +671,13 @@ def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair)
     from echo.readers import read_clip
     x = model_view(read_clip(clip)).x
     for role, m in shipped_pair.items():
-        expected = moved(row[f"{role}_ef"], crop_efs(m, x)["ef"])
-        assert row[f"{role}_crop_move"] == pytest.approx(expected, abs=0.02)
-        assert f"with the input shifted 2% of its side up or down {row[f'{role}_crop_move']:.2f};" in shown.summary_md
+        check = crop_efs(m, x)
+        assert row[f"{role}_crop_move"] == pytest.approx(moved(row[f"{role}_ef"], check["ef"]), abs=0.02)
+        assert row[f"{role}_crop_move_beat"] == pytest.approx(moved(row[f"{role}_ef_beat"], check["ef_beat"]), abs=0.02)
+        assert (f"with the input shifted 2% of its side up or down, up to {row[f'{role}_crop_move']:.2f} (beat view "
+                f"{row[f'{role}_crop_move_beat']:.2f}) points on average;") in shown.summary_md
+        assert (f"its EF moves {row[f'{role}_sensitivity']:.2f} (beat view {row[f'{role}_sensitivity_beat']:.2f}) "
+                "points on average;") in shown.summary_md
     # a child's clip and a degraded one beside a clean adult one: their error is kept apart, and each row says
     from echo.examples import EXAMPLES_DIR
     mixed = audit.run([str(clip), str(EXAMPLES_DIR / "pediatric.mp4"), str(EXAMPLES_DIR / "degraded.npz")], None,
@@ -683,7 +687,7 @@ def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair)
         ("adult", ""), ("pediatric", ""), ("adult", "shadow 0.67, depth_attenuation 0.70")]
     assert all(r["true_ef"] != "" for r in rows)                          # the example video brings its EF
     first = rows[0]
-    assert (f"over clips with a true EF, {first['jepa_abs_error']:.2f} (beat view {first['jepa_abs_error_beat']:.2f}) "
+    assert (f"over 3 clips with a true EF, {first['jepa_abs_error']:.2f} (beat view {first['jepa_abs_error_beat']:.2f}) "
             "over those not known to be pediatric or degraded (2 clips are;") in mixed.summary_md
     # models with no OOD reference (a user's checkpoints): no count that would reassure, no phantom warning
     import dataclasses

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 
 from app.session import media_path
 from echo.echonet import FILELIST, VIDEOS
-from explain.analysis.audit import audit, scatter_figure, summary_words, table_columns
+from explain.analysis.audit import audit, scatter_figure, table_columns
 from explain.analysis.pair import LoadedModel
 
 MAX_UPLOADS = 64
@@ -39,7 +39,6 @@ def echonet_folder(files: list[Path]) -> Path | list[Path]:
 
 def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel], progress=None) -> AuditShown:
     """Audit the uploaded files or the folder (never both at once: which one was meant is not known)."""
-    import json
     if files and folder and folder.strip():
         raise ValueError("Both uploaded files and a folder were given; the audit reads one of them: clear the "
                          "files or the folder.")
@@ -52,11 +51,9 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
     else:
         raise ValueError("Upload some clips or give a folder to audit.")
     out = media_path("")
-    summ = audit(source, pair, out, progress)
-    rows = json.loads((out / "audit.json").read_text())["rows"]
+    summ, rows, (headline, model_lines) = audit(source, pair, out, progress)
     columns = table_columns(rows)
     table = {"headers": columns, "data": [["" if r.get(c) is None else r.get(c) for c in columns] for r in rows]}
-    headline, model_lines = summary_words(summ, rows, pair)
     paragraphs = [headline, *([f"⚠️ {summ['note']}"] if summ["note"] else []),
                   "\n".join(f"- {line}" for line in model_lines)]
     figure = scatter_figure(rows, {role: m.name for role, m in pair.items()})

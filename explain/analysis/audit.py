@@ -11,6 +11,7 @@ import html
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import plotly.graph_objects as go
@@ -21,11 +22,11 @@ from echo.echonet import FILELIST, EchoNetDataset
 from echo.readers import read_clip
 from explain.analysis.attention import attention
 from explain.analysis.crop_check import SHIFT_SHARE, moved
-from explain.analysis.degradation import condition_efs, mean_abs_change
+from explain.analysis.degradation import condition_ef_views, mean_abs_change
 from explain.analysis.ood import flag_rate_words
 from explain.analysis.outputs import output_folder
 from explain.analysis.pair import LoadedModel
-from explain.analysis.predict import predict
+from explain.analysis.predict import is_impossible, predict
 from model_zoo.colours import FAMILY_COLOURS
 
 PHANTOM_NOTE = "EF predictions from models that learned from a simulated phantom are not measurements."
@@ -67,11 +68,12 @@ def clips_in(paths: Path | list[Path]) -> list[PendingClip]:
 
 def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degradations: bool = True,
                progress: Callable[[float, str], None] | None = None) -> list[dict]:
-    """One dict per clip: file, true EF, per model EF and error (and through the beat view's probe where the
-    model ships one: <role>_ef_beat, <role>_abs_error_beat), rollout focus ratio on cardiac structures
-    (clips with anatomy labels), sensitivity (mean |EF change| over the six benchmark conditions), OOD
-    flag, crop move (how far the attentive EF moves with the input shifted up or down: crop_check); population and degradation where the file says (a phantom clip EchoLens wrote); `error` holds why a
-    clip could not be read. Clips are read one at a time."""
+    """One dict per clip: file, true EF, per model and probe (the attentive one; `_beat`: the beat view's, where
+    the model ships one) the EF, its error, its sensitivity (mean |EF change| over the six benchmark
+    conditions) and its crop move (how far it moves with the input shifted up or down: crop_check); per model
+    <role>_impossible (an EF outside 0-100%), the rollout focus ratio on cardiac structures (clips with anatomy
+    labels or LV tracings) and the OOD flag; population and degradation where the file says (a phantom clip
+    EchoLens wrote); `error` holds why a clip could not be read. Clips are read one at a time."""
     rows = []
     for k, source in enumerate(sources):
         if progress:
@@ -85,22 +87,24 @@ def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degrada
             clip, row["error"] = None, str(e)
         if clip is not None:
             row["true_ef"] = None if clip.truth is None or clip.truth.ef is None else round(float(clip.truth.ef), 2)
-            efs = condition_efs(pair, clip, tuple(BENCHMARK_CONDITIONS), clean=preds) if degradations else None
+            views = condition_ef_views(pair, clip, tuple(BENCHMARK_CONDITIONS), clean=preds) if degradations else None
             maps = attention(pair, clip, "rollout", readout="mean")
             for role, p in preds.items():
-                for suffix, ef in (("", p.ef), ("_beat", p.ef_beat)):
+                crop = p.crop if p.crop and not p.crop.get("skipped") else None
+                for suffix, key, ef in (("", "ef", p.ef), ("_beat", "ef_beat", p.ef_beat)):
                     if suffix and ef is None:
                         continue                      # no beat-view probe: no beat columns
                     row[f"{role}_ef{suffix}"] = None if ef is None else round(ef, 2)
                     row[f"{role}_abs_error{suffix}"] = (None if ef is None or row["true_ef"] is None
                                                         else round(abs(ef - row["true_ef"]), 2))
+                    sens = mean_abs_change({c: {role: v[role][key]} for c, v in views.items()}, role) if views else None
+                    row[f"{role}_sensitivity{suffix}"] = None if sens is None else round(sens, 2)
+                    row[f"{role}_crop_move{suffix}"] = (None if crop is None or ef is None
+                                                        else round(moved(ef, crop.get(key)), 2))
+                row[f"{role}_impossible"] = is_impossible(p.ef) or is_impossible(p.ef_beat)
                 focus = maps[role].focus
                 row[f"{role}_focus"] = None if focus is None else round(focus["ratio"], 3)
-                sens = mean_abs_change(efs, role) if efs else None
-                row[f"{role}_sensitivity"] = None if sens is None else round(sens, 2)
                 row[f"{role}_ood"] = None if p.ood is None else p.ood["out_of_distribution"]
-                crop = p.crop if p.crop and not p.crop.get("skipped") else None
-                row[f"{role}_crop_move"] = (None if crop is None or p.ef is None else round(moved(p.ef, crop.get("ef")), 2))
             # what a phantom file says of itself (echo.provenance): a child's or a degraded clip is no clean adult one
             row["population"], row["degradation"] = clip.meta.get("population"), clip.meta.get("degradation")
         rows.append(row)
@@ -120,29 +124,41 @@ def _clean_adult(row: dict) -> bool:
 
 
 def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = None) -> dict:
-    """Per model: clips with a prediction, EF MAE against the truth where known (ef_mae_beat: through the
-    beat view's probe, None without one), and where some clips are known to be pediatric or degraded the same
-    over the others alone (ef_mae_clean_adult, ef_mae_beat_clean_adult), mean sensitivity, mean crop move, OOD count (None:
-    the model has no reference). 'mixed': how many clips are known to be pediatric or degraded; 'found': how many
-    clips the source held (more than 'clips' where the audit read the first MAX_CLIPS)."""
+    """Per model: clips with a prediction; EF MAE against the truth where known, over `ef_mae_n` clips, an
+    impossible EF (outside 0-100%) left out and counted in `impossible` (ef_mae_beat: through the beat view's
+    probe, None without one); where some clips are known to be pediatric or degraded the same over the others
+    alone (ef_mae_clean_adult, ef_mae_beat_clean_adult); mean sensitivity and mean crop move of each probe; mean
+    focus ratio; OOD count (None: the model has no reference). 'mixed': how many clips are known to be
+    pediatric or degraded; 'found': how many clips the source held (more than 'clips' where the audit read the
+    first MAX_CLIPS)."""
     out = {"clips": len(rows), "found": max(found or 0, len(rows)),
            "unreadable": sum(1 for r in rows if r["error"]), "note": audit_note(pair),
            "mixed": sum(1 for r in rows if not r["error"] and not _clean_adult(r))}
     mean = lambda values, digits=2: round(float(np.mean(values)), digits) if values else None
     for role, m in pair.items():
-        errs = [r[f"{role}_abs_error"] for r in rows if r.get(f"{role}_abs_error") is not None]
-        errs_beat = [r[f"{role}_abs_error_beat"] for r in rows if r.get(f"{role}_abs_error_beat") is not None]
-        clean = {f"ef_mae{s}_clean_adult": mean([r[f"{role}_abs_error{s}"] for r in rows if _clean_adult(r)
-                                                  and r.get(f"{role}_abs_error{s}") is not None])
-                 for s in ("", "_beat")} if out["mixed"] else {}
-        sens = [r[f"{role}_sensitivity"] for r in rows if r.get(f"{role}_sensitivity") is not None]
-        focus = [r[f"{role}_focus"] for r in rows if r.get(f"{role}_focus") is not None]
-        crop = [r[f"{role}_crop_move"] for r in rows if r.get(f"{role}_crop_move") is not None]
+        def values(column: str, keep=lambda r: True) -> list[float]:
+            return [r[column] for r in rows if r.get(column) is not None and keep(r)]
+        def errors(s: str, keep=lambda r: True) -> list[float]:      # an impossible EF has no error worth averaging
+            return values(f"{role}_abs_error{s}", lambda r: keep(r) and not is_impossible(r.get(f"{role}_ef{s}")))
+        clean = {f"ef_mae{s}_clean_adult": mean(errors(s, _clean_adult)) for s in ("", "_beat")} if out["mixed"] else {}
         out[role] = {"predicted": sum(1 for r in rows if r.get(f"{role}_ef") is not None),
-                     "ef_mae": mean(errs), "ef_mae_beat": mean(errs_beat), **clean,
-                     "mean_sensitivity": mean(sens), "mean_focus_ratio": mean(focus, 3), "mean_crop_move": mean(crop),
+                     "ef_mae": mean(errors("")), "ef_mae_n": len(errors("")), "ef_mae_beat": mean(errors("_beat")),
+                     **clean, "impossible": sum(1 for r in rows if r.get(f"{role}_impossible")),
+                     "mean_sensitivity": mean(values(f"{role}_sensitivity")),
+                     "mean_sensitivity_beat": mean(values(f"{role}_sensitivity_beat")),
+                     "mean_focus_ratio": mean(values(f"{role}_focus"), 3),
+                     "mean_crop_move": mean(values(f"{role}_crop_move")),
+                     "mean_crop_move_beat": mean(values(f"{role}_crop_move_beat")),
                      "out_of_distribution": None if m.ood is None else sum(1 for r in rows if r.get(f"{role}_ood"))}
     return out
+
+
+def _with_beat(s: dict, key: str, beat_key: str | None = None) -> str:
+    """'x.xx (beat view y.yy)' from s[key] and s[beat_key] (key + '_beat' unless given): 'n/a' where there is
+    no number, the beat view only where the model ships one."""
+    beat_key = beat_key or key + "_beat"
+    words = "n/a" if s.get(key) is None else f"{s[key]:.2f}"
+    return words + (f" (beat view {s[beat_key]:.2f})" if s.get(beat_key) is not None else "")
 
 
 def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) -> tuple[str, list[str]]:
@@ -158,31 +174,28 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
         more = len(bad) - NAMED_UNREADABLE
         headline += f" ({named}{f'; and {more} more, each with its reason in the error column' if more > 0 else ''})"
     lines = []
+    plural = lambda n, word: f"{n} {word if n == 1 else word + 's'}"                    # noqa: E731
     for role in pair:
         s = summ[role]
-        mae = "n/a" if s["ef_mae"] is None else f"{s['ef_mae']:.2f}"
-        if s.get("ef_mae_beat") is not None:
-            mae += f" (beat view {s['ef_mae_beat']:.2f})"
-        mae += " over clips with a true EF"
+        mae = f"{_with_beat(s, 'ef_mae')} over {plural(s.get('ef_mae_n', 0), 'clip')} with a true EF"
         if summ.get("mixed"):                      # some clips are a child's or degraded: the clean adult ones apart
-            clean = "n/a" if s.get("ef_mae_clean_adult") is None else f"{s['ef_mae_clean_adult']:.2f}"
-            if s.get("ef_mae_beat_clean_adult") is not None:
-                clean += f" (beat view {s['ef_mae_beat_clean_adult']:.2f})"
             n = summ["mixed"]
-            mae += (f", {clean} over those not known to be pediatric or degraded ({n} "
-                    f"{'clip is' if n == 1 else 'clips are'}; the benchmark's pediatric and degraded columns "
-                    "describe those)")
-        sens = "n/a" if s["mean_sensitivity"] is None else f"{s['mean_sensitivity']:.2f}"
+            mae += (f", {_with_beat(s, 'ef_mae_clean_adult', 'ef_mae_beat_clean_adult')} over those not known to be "
+                    f"pediatric or degraded ({n} {'clip is' if n == 1 else 'clips are'}; the benchmark's pediatric and "
+                    "degraded columns describe those)")
+        if s.get("impossible"):
+            mae += (f"; ⚠️ {plural(s['impossible'], 'clip')} read an impossible EF (outside 0-100%: the probe reads far "
+                    f"beyond what it learned from, or its EF scale is wrong), left out of the MAE ({role}_impossible)")
         focus = "n/a" if s["mean_focus_ratio"] is None else f"{s['mean_focus_ratio']:.2f}"
-        crop = "n/a" if s.get("mean_crop_move") is None else f"{s['mean_crop_move']:.2f}"
         ood = ("out-of-distribution check n/a (no reference of phantom embeddings for this model)"
                if s["out_of_distribution"] is None else
                f"{s['out_of_distribution']} {'clip' if s['out_of_distribution'] == 1 else 'clips'} out of distribution"
                + (f"; the check {words}" if (words := flag_rate_words(pair[role].ood.flag_rates)) else ""))
-        lines.append(f"{pair[role].name}: {s['predicted']} {'clip' if s['predicted'] == 1 else 'clips'} predicted; "
-                     f"EF MAE {mae}; mean |EF change| under the benchmark degradations {sens}, with the input shifted "
-                     f"{100 * SHIFT_SHARE:.0f}% of its side up or down {crop}; rollout focus ratio "
-                     f"{focus} (mean read-out, clips with anatomy labels); {ood}.")
+        lines.append(f"{pair[role].name}: {plural(s['predicted'], 'clip')} predicted; EF MAE {mae}; under the six "
+                     f"benchmark degradations its EF moves {_with_beat(s, 'mean_sensitivity')} points on average; "
+                     f"with the input shifted {100 * SHIFT_SHARE:.0f}% of its side up or down, up to "
+                     f"{_with_beat(s, 'mean_crop_move')} points on average; rollout focus ratio {focus} (mean "
+                     f"read-out, clips with anatomy labels or LV tracings); {ood}.")
     return headline + ".", lines
 
 
@@ -242,17 +255,24 @@ def write_html(rows: list[dict], summ: dict, words: tuple[str, list[str]], figur
     return path
 
 
+class Audit(NamedTuple):
+    """What an audit found: the summary (audit.json's), one row per clip, the summary in words (summary_words)."""
+    summary: dict
+    rows: list[dict]
+    words: tuple[str, list[str]]
+
+
 def audit(paths: Path | list[Path], pair: dict[str, LoadedModel], out: Path,
-          progress: Callable[[float, str], None] | None = None) -> dict:
-    """Run the audit, write audit.csv, audit.html and audit.json's summary into `out`; return the summary."""
+          progress: Callable[[float, str], None] | None = None) -> Audit:
+    """Run the audit, write audit.csv, audit.html and audit.json (summary and rows) into `out`."""
     import json
     sources = clips_in(paths)                                    # a folder that is not one fails before `out` is made
     out = output_folder(out)
     rows = audit_rows(sources[:MAX_CLIPS], pair, progress=progress)
     summ = summary(rows, pair, found=len(sources))
+    words = summary_words(summ, rows, pair)
     names = {role: m.name for role, m in pair.items()}
     write_csv(rows, out / "audit.csv")
-    write_html(rows, summ, summary_words(summ, rows, pair), [scatter_figure(rows, names)], out / "audit.html",
-               "EchoLens audit")
+    write_html(rows, summ, words, [scatter_figure(rows, names)], out / "audit.html", "EchoLens audit")
     (out / "audit.json").write_text(json.dumps({"summary": summ, "rows": rows}, indent=1))
-    return summ
+    return Audit(summ, rows, words)

@@ -90,6 +90,11 @@ def predict(models: dict[str, LoadedModel], clip: Clip, is_phantom: bool | None 
     return out
 
 
+def is_impossible(ef: float | None) -> bool:
+    """An EF outside 0-100%: the probe reads far beyond what it learned from, or its EF scale is wrong."""
+    return ef is not None and not 0.0 <= ef <= 100.0
+
+
 def _warning(m: LoadedModel, is_phantom: bool, ef: float | None, ef_beat: float | None) -> str | None:
     """What must be said beside a model's EF: that a phantom-trained model's EF is no measurement, that an EF
     outside 0-100% is impossible, that nothing checks a model shipped without an OOD reference; None: nothing."""
@@ -101,7 +106,7 @@ def _warning(m: LoadedModel, is_phantom: bool, ef: float | None, ef_beat: float 
         words.append(f"{m.name} {PHANTOM_WARNING}")
         if not is_phantom:
             words[-1] = f"Real or unknown clip (not one EchoLens rendered): {words[-1]}"
-    impossible = [v for v in efs if not 0.0 <= v <= 100.0]
+    impossible = [v for v in efs if is_impossible(v)]
     if impossible:
         words.append(f"EF {impossible[0]:.1f}% is impossible (an EF lies between 0 and 100%): the probe is reading "
                      "this clip far beyond what it learned from, or its EF scale is wrong (for a converted checkpoint, "
