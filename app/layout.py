@@ -202,7 +202,7 @@ def _degradation_tab(clip_key, model_state) -> list:
     gr.Markdown(degradation.CAPTION)
     with gr.Row():
         name = gr.Dropdown(list(DEGRADATIONS), value="shadow", label="Degradation")
-        severity = gr.Slider(0, 1, value=0.6, step=0.05, label="Severity")
+        severity = gr.Slider(0, 1, value=0.6, step=0.01, label="Severity")
         apply = _action("Apply")
         sweep = _action("Sweep severity")
     with gr.Row():

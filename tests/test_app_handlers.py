@@ -270,14 +270,25 @@ def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair
     _, nothing = degradation.apply_one(example.key, shipped_pair, "shadow", 0.0)   # severity 0: the clean clip
     assert nothing.count("| +0.0 |") == 4 and "severity 0.00" in nothing
     video, table = degradation.apply_one(example.key, shipped_pair, "shadow", 0.8)
-    for row in [r for r in table.splitlines() if r.count("%") == 2]:      # | name | probe | clean | degraded | change |
-        clean, bad, change = (float(c.strip().rstrip("%")) for c in row.strip("|").split("|")[2:5])
+    from explain.analysis.predict import reads_like_blank
+    for row in [r for r in table.splitlines() if r.count("%") == 3]:  # | name | probe | clean | degraded | change | black |
+        clean, bad, change, blank = (float(c.strip().rstrip("% ⚠️")) for c in row.strip("|").split("|")[2:6])
         assert change == pytest.approx(bad - clean, abs=1e-9)             # the change of the EFs as shown
-    assert Path(video).is_file() and "jepa-small" in table and "mae-small" in table and "severity 0.80" in table
+        assert ("⚠️" in row) == reads_like_blank(bad, blank)               # a degraded EF where a black clip reads
+    assert Path(video).is_file() and "jepa-small" in table and "mae-small" in table
+    assert table.startswith("**shadow at severity 0.80** (left: clean")
     assert table.count("| beat view |") == 2 and table.count("| attentive |") == 2
+    _, named = degradation.apply_one(example.key, shipped_pair, "shadow", 2 / 3)
+    assert named.startswith("**shadow at severity 0.67 (the benchmark's shadow_med)**")
+    normal = inputs.load_named_example("adult_normal")          # its JEPA reads 62.2% under the strongest shadow
+    _, full = degradation.apply_one(normal.key, shipped_pair, "shadow", 1.0)
+    assert "jepa-small (attentive) reads 62.2% from the degraded clip and 61.8% from an all-black one: it may be reading no heart" in full
     fig, sweep = degradation.sweep(example.key, shipped_pair, "haze")
     assert sweep["severity"][0] == 0 and all(c[0] == 0 for c in sweep["change"].values())
-    assert {t.name for t in fig.data} == {"jepa-small", "mae-small", "jepa-small (beat view)", "mae-small (beat view)"}
+    curves = {"jepa-small", "mae-small", "jepa-small (beat view)", "mae-small (beat view)"}
+    assert {t.name for t in fig.data} == curves | {f"{c}: all-black clip" for c in curves}
+    black = next(t for t in fig.data if t.name == "jepa-small: all-black clip")
+    assert list(black.y) == [sweep["ef_blank"]["jepa"]] * 2 and sweep["ef_blank"]["jepa"] == pytest.approx(61.8, abs=0.05)
     assert set(sweep["ef_beat"]) == {"jepa", "mae"} and all(c[0] == 0 for c in sweep["change_beat"].values())
     clean = predictions.predictions(example.key, shipped_pair)
     assert sweep["ef"]["jepa"][0] == pytest.approx(clean["jepa"].ef)   # severity 0 is the clean clip

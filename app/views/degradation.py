@@ -8,13 +8,13 @@ import plotly.graph_objects as go
 from app.session import cached, get_clip, media_path, put_clip
 from app.views.inputs import upscale
 from app.views.predictions import predictions
-from echo.degrade import check_degradation, degrade
+from echo.degrade import check_degradation, degrade, label_words
 from echo.preprocess import crop_to_sector
 from echo.writers import write_mp4
 from explain.analysis.beat import beat_frames
 from explain.analysis.degradation import sensitivity_figure, severity_sweep
 from explain.analysis.pair import LoadedModel, pair_key
-from explain.analysis.predict import predict
+from explain.analysis.predict import predict, reads_like_blank
 
 CAPTION = ("Degrade the loaded clip as the benchmark does: inside its sector, with the clean clip's crop and "
            "beat, so only the pixels change. Severity runs from 0 (the clean clip) to 1 (the strongest setting: "
@@ -40,18 +40,25 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
         return str(video), clean, bad
 
     video, clean, bad = cached((clip_key, "degrade", names, name, float(severity), int(seed)), run)
-    rows = ["| model | probe | clean EF | degraded EF | change (EF points) |", "|---|---|---|---|---|"]
+    rows = ["| model | probe | clean EF | degraded EF | change (EF points) | all-black clip reads |",
+            "|---|---|---|---|---|---|"]
+    blank_notes = []
     for role in pair:
-        for probe, c, d in (("attentive", clean[role].ef, bad[role].ef),
-                            ("beat view", clean[role].ef_beat, bad[role].ef_beat)):
+        for probe, c, d, blank in (("attentive", clean[role].ef, bad[role].ef, bad[role].blank[0]),
+                                   ("beat view", clean[role].ef_beat, bad[role].ef_beat, bad[role].blank[1])):
             if c is not None:
                 c, d = round(c, 1), round(d, 1)                  # the change of the EFs as shown
-                rows.append(f"| {clean[role].name} | {probe} | {c:.1f}% | {d:.1f}% | {d - c:+.1f} |")
+                near = reads_like_blank(d, blank)
+                rows.append(f"| {clean[role].name} | {probe} | {c:.1f}% | {d:.1f}%{' ⚠️' if near else ''} | "
+                            f"{d - c:+.1f} | {'' if blank is None else f'{blank:.1f}%'} |")
+                if near:
+                    blank_notes.append(f"{clean[role].name} ({probe}) reads {d:.1f}% from the degraded clip and "
+                                       f"{blank:.1f}% from an all-black one: it may be reading no heart, not this one")
         if clean[role].ef is None and clean[role].ef_beat is None:
-            rows.append(f"| {clean[role].name} | no probe | | | |")
-    head = f"**{name.replace('_', ' ')}** at severity {float(severity):.2f} (left: clean, right: degraded)"
+            rows.append(f"| {clean[role].name} | no probe | | | | |")
+    head = f"**{label_words(f'{name} {float(severity):.2f}')}** (left: clean, right: degraded)"
     warnings = {p.warning for p in clean.values() if p.warning}
-    note = "".join(f"\n\n⚠️ {w}" for w in sorted(warnings))
+    note = "".join(f"\n\n⚠️ {w}." for w in blank_notes) + "".join(f"\n\n⚠️ {w}" for w in sorted(warnings))
     return video, head + "\n\n" + "\n".join(rows) + note
 
 

@@ -9,7 +9,7 @@ from echo.degrade import BENCHMARK_CONDITIONS, label_words
 from explain.analysis.crop_check import crop_words
 from explain.analysis.ood import declared_shift, flag_rate_words, ood_words
 from explain.analysis.pair import LoadedModel, pair_key
-from explain.analysis.predict import Prediction, predict
+from explain.analysis.predict import Prediction, predict, reads_like_blank
 from model_zoo.evaluate.format import plus_minus
 from model_zoo.evaluate.summary import benchmark_mean, benchmark_mean_std
 from model_zoo.experiments.ef_bands import recorded, weakest
@@ -57,7 +57,6 @@ def _band(model: LoadedModel | None, stem: str, ef: float) -> str:
 
 
 DISAGREE_POINTS = 10.0      # two probes of one model this far apart: say so above both
-BLANK_POINTS = 3.0          # an EF this near the probe's reading of an all-black clip: say so beside it
 
 
 def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | None = None,
@@ -122,7 +121,7 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
 
 def _near_blank(ef: float, blank: float | None) -> str:
     """A warning when an EF lies within BLANK_POINTS of what the same probe reads from an all-black clip."""
-    if blank is None or abs(ef - blank) > BLANK_POINTS:
+    if not reads_like_blank(ef, blank):
         return ""
     return (f" ⚠️ This probe also reads {blank:.1f}% from an all-black clip: this number alone cannot show that it "
             "read this heart.")

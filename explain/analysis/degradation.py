@@ -57,7 +57,8 @@ def sweep_severities(name: str) -> tuple[float, ...]:
 def severity_sweep(models: dict[str, LoadedModel], clip: Clip, name: str,
                    severities=None, seed: int = 0) -> dict:
     """{'degradation', 'severity': [...], 'ef': {role: [...]}, 'change': {role: [...]}} (change vs severity 0),
-    and 'ef_beat', 'change_beat' the same through the beat view's probe, for the models that ship one.
+    and 'ef_beat', 'change_beat' the same through the beat view's probe, for the models that ship one;
+    'ef_blank', 'ef_beat_blank': {role: what the probe reads from an all-black clip (None: not measured)}.
     severities: sweep_severities(name) unless given."""
     severities = sweep_severities(name) if severities is None else severities
     for m in models.values():
@@ -72,13 +73,15 @@ def severity_sweep(models: dict[str, LoadedModel], clip: Clip, name: str,
     beat_efs = {role: v for role, v in beat_efs.items() if models[role].beat_probe is not None}
     change = lambda curves: {r: [None if e is None or v[0] is None else e - v[0] for e in v] for r, v in curves.items()}
     return {"degradation": name, "severity": list(severities), "ef": efs, "change": change(efs),
-            "ef_beat": beat_efs, "change_beat": change(beat_efs)}
+            "ef_beat": beat_efs, "change_beat": change(beat_efs),
+            "ef_blank": {role: p.blank[0] for role, p in preds.items()},
+            "ef_beat_blank": {role: p.blank[1] for role, p in preds.items() if role in beat_efs}}
 
 
 def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: float | None = None,
                        note: str = "") -> go.Figure:
-    """EF against severity, one line per model (dotted: through the beat view's probe), the true EF dashed
-    when known; `note` (e.g. that the models learned from a phantom) under the title. A model without an EF
+    """EF against severity, one line per model (dotted: through the beat view's probe), a faint line at what
+    each probe reads from an all-black clip (where the sweep measured it), the true EF dashed when known; `note` (e.g. that the models learned from a phantom) under the title. A model without an EF
     probe has no line, and the title says so."""
     fig, missing = go.Figure(), []
     for key, suffix, dash in (("ef", "", None), ("ef_beat", " (beat view)", "dot")):
@@ -89,6 +92,11 @@ def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: 
                 continue
             fig.add_trace(go.Scatter(x=sweep["severity"], y=efs, mode="lines+markers", name=name + suffix,
                                      line=dict(color=FAMILY_COLOURS.get(role), dash=dash)))
+            blank = sweep.get(key + "_blank", {}).get(role)
+            if blank is not None:          # a curve that settles here reads no heart, whatever the truth line says
+                fig.add_trace(go.Scatter(x=[sweep["severity"][0], sweep["severity"][-1]], y=[blank, blank], mode="lines",
+                                         name=f"{name}{suffix}: all-black clip", opacity=0.5,
+                                         line=dict(color=FAMILY_COLOURS.get(role), dash="longdashdot", width=1)))
     if truth is not None:
         fig.add_hline(y=truth, line_dash="dash", annotation_text=f"true EF {truth:.1f}%",
                       annotation_position="top left")          # the right end holds the named conditions' labels

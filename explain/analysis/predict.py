@@ -42,6 +42,12 @@ class Prediction:
 
 
 _blank: dict[tuple, tuple[float | None, float | None]] = {}
+BLANK_POINTS = 3.0          # an EF this near the probe's reading of an all-black clip says little of the clip
+
+
+def reads_like_blank(ef: float | None, blank: float | None) -> bool:
+    """Whether an EF lies within BLANK_POINTS of what the same probe reads from an all-black clip."""
+    return ef is not None and blank is not None and abs(ef - blank) <= BLANK_POINTS
 
 
 def blank_efs(m: LoadedModel) -> tuple[float | None, float | None]:
