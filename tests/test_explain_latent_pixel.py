@@ -155,3 +155,21 @@ def test_masks_for_two_grids_are_refused_naming_each_grid_and_the_fix(models, tm
     with pytest.raises(ValueError, match=r"j cuts a clip into a 2x2x2 grid \(4 frames x 32 px\); mae-smoke cuts a clip "
                                          r"into a 4x4x4 grid \(8 frames x 64 px\).*same input size, patch and tubelet"):
         clip_masks(other, models[1])
+
+
+def test_two_grids_refuse_only_the_shared_grid_view_and_each_model_draws_its_own_masks(models, clip, tmp_path):
+    """A 224-px EchoJEPA beside the shipped 112-px MAE refused the whole tab; only the view that hides the same
+    tokens from both needs one grid."""
+    from transformers import VJEPA2Config, VJEPA2Model
+
+    import model_zoo
+    from explain.analysis.latent_pixel import teaching_views
+    from explain.analysis.pair import LoadedModel
+    VJEPA2Model(VJEPA2Config(crop_size=32, frames_per_clip=4, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                             pred_hidden_size=16, pred_num_hidden_layers=1, pred_num_attention_heads=2)).save_pretrained(tmp_path / "j")
+    pair = {"jepa": LoadedModel("jepa", model_zoo.load(tmp_path / "j", device="cpu"), None, None, None, False),
+            "mae": LoadedModel("mae", models[1], None, None, None, False)}
+    grid, mae, jepa, _ = teaching_views(pair, clip, seed=1, time_slot=3)
+    assert grid.figure is None and "needs one grid" in grid.caption
+    assert mae.figure is not None and jepa.figure is not None
+    assert 0.5 < mae.numbers["hidden_share"] < 1 and -1 <= jepa.numbers["mean_cosine"] <= 1     # each on its own grid

@@ -44,26 +44,31 @@ def _try(title: str, build) -> TeachingView:
 
 
 def teaching_views(pair: dict[str, LoadedModel], clip: Clip, seed: int = 0, time_slot: int = 0) -> list[TeachingView]:
-    """Token grid and masks, MAE reconstruction, JEPA prediction, anatomy read-out, in that order."""
+    """Token grid and masks, MAE reconstruction, JEPA prediction, anatomy read-out, in that order. Two models
+    that cut a clip into different grids cannot share masks: the grid view then says so, and each model's
+    own panel draws masks for its own grid (one seed)."""
     jepa, mae = pair["jepa"].wrapper, pair["mae"].wrapper
-    masks = clip_masks(jepa, mae, seed)
+    shared = tuple(jepa.grid) == tuple(mae.grid)
+    masks = clip_masks(jepa, mae, seed) if shared else None
     g = token_grid(jepa)
     slot = min(max(int(time_slot), 0), g.grid[0] - 1)
     frame = model_view(clip, g.frames, g.size).frames[slot * g.tubelet]
 
     def grid_view():
-        fig, cap = grid_figure(frame, g, masks, slot)
+        both = masks or clip_masks(jepa, mae, seed)                   # different grids: refused, by name
+        fig, cap = grid_figure(frame, g, both, slot)
         return TeachingView("How a clip becomes tokens", fig, cap,
-                            {"tokens": g.n_tokens, "mae_hidden": float(masks.mae.mean()),
-                             "jepa_hidden": [float(t.mean()) for _, t in masks.jepa]})
+                            {"tokens": g.n_tokens, "mae_hidden": float(both.mae.mean()),
+                             "jepa_hidden": [float(t.mean()) for _, t in both.jepa]})
 
     def mae_panel():
-        v = mae_view(mae, clip, masks.mae)
-        fig, cap = mae_figure(v, slot * g.tubelet)
+        g_mae = token_grid(mae)
+        v = mae_view(mae, clip, (masks or clip_masks(None, mae, seed)).mae)
+        fig, cap = mae_figure(v, min(slot, g_mae.grid[0] - 1) * g_mae.tubelet)
         return TeachingView("MAE: predicting pixels", fig, cap, dict(v.errors))
 
     def jepa_panel():
-        ctx, tgt = masks.jepa[0]
+        ctx, tgt = (masks or clip_masks(jepa, None, seed)).jepa[0]
         v = jepa_view(jepa, clip, ctx, tgt)
         fig, cap = jepa_figure(v, g, slot)
         return TeachingView("JEPA: predicting latents", fig, cap,
