@@ -300,6 +300,8 @@ def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair
     for role, (video, md) in under.items():
         assert Path(video).is_file() and video != clean[role][0] and "focus ratio" in md
         assert md != clean[role][1]                     # a full-strength shadow moves the map
+        clean_ratio = clean[role][1].split("focus ratio **")[1].split("**")[0]
+        assert md.startswith(f"Focus ratio on the clean clip {clean_ratio}, on this degraded copy ")
 
 
 def test_attention_under_a_degradation_shows_the_clean_clips_beat(shipped_pair, monkeypatch):
@@ -314,7 +316,7 @@ def test_attention_under_a_degradation_shows_the_clean_clips_beat(shipped_pair, 
     monkeypatch.setattr(explain_attention, "model_view",
                         lambda c, *shape, beat=None: beats.append(beat) or real_view(c, *shape, beat=beat))
     under = degradation.attention_under(key, shipped_pair, "dropped_frames", 1.0)
-    assert set(under) == set(shipped_pair) and beats == [clean_beat] * len(shipped_pair)
+    assert set(under) == set(shipped_pair) and beats == [clean_beat] * 2 * len(shipped_pair)    # clean maps, degraded maps
 
 
 def test_models_view_names_models_and_device(shipped_pair):

@@ -77,9 +77,10 @@ def sweep(clip_key: str, pair: dict[str, LoadedModel], name: str, seed: int = 0)
 
 def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: float, seed: int = 0
                     ) -> dict[str, tuple[str, str]]:
-    """{role: (rollout overlay MP4, focus markdown)} on the degraded clip: does the map move with it?
-    The copy is shown the clean clip's crop and beat, so both maps cover the same frames."""
-    from app.views.attention import overlay_videos
+    """{role: (rollout overlay MP4, focus markdown)} on the degraded clip: does the map move with it? The
+    markdown leads with the clean clip's focus ratio beside the degraded one's. The copy is shown the clean
+    clip's crop and beat, so both maps cover the same frames."""
+    from app.views.attention import maps, overlay_videos
     check_degradation(name)
     clip = get_clip(clip_key)
     key = f"{clip_key}:{name}:{float(severity):.3f}:{int(seed)}"         # derived, so it can be rebuilt
@@ -87,4 +88,9 @@ def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, seve
         get_clip(key)
     except ValueError:
         put_clip(degrade(crop_to_sector(clip), name, float(severity), seed=int(seed)), key)
-    return overlay_videos(key, pair, "rollout", "mean", 0.0, 0, "probe", beat=beat_frames(clip))
+    params, beat = ("rollout", "mean", 0.0, 0, "probe"), beat_frames(clip)
+    clean, bad = maps(clip_key, pair, *params, beat=beat), maps(key, pair, *params, beat=beat)
+    shown = overlay_videos(key, pair, *params, beat=beat)
+    ratio = lambda r: "n/a" if r.focus is None else f"{r.focus['ratio']:.2f}"          # noqa: E731
+    return {role: (video, f"Focus ratio on the clean clip {ratio(clean[role])}, on this degraded copy "
+                          f"{ratio(bad[role])}.\n\n{words}") for role, (video, words) in shown.items()}
