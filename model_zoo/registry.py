@@ -84,7 +84,11 @@ def list_models(extra_dirs: tuple[str | Path, ...] | list[str | Path] = ()) -> l
     """Shipped models first, then the folders and checkpoint files found in extra_dirs, one dict each
     (name, family 'jepa'|'mae'|'probe'|'-', architecture, format, source, path)."""
     found = _found(SHIPPED) + [f for d in extra_dirs for f in _found(Path(d))]
-    return [describe(f) if f.is_dir() else describe_checkpoint(f) for f in found]
+    firsts = {}
+    for f in found:                                     # a folder given twice (or the shipped one again) once
+        firsts.setdefault(f.resolve(), f)
+    unique = list(firsts.values())
+    return [describe(f) if f.is_dir() else describe_checkpoint(f) for f in unique]
 
 
 def format_models(entries: list[dict]) -> str:

@@ -45,6 +45,9 @@ def test_list_and_format_checkpoints(tmp_path):
     assert "local/vjepa2-native" in row and row.endswith(str(tmp_path / "echojepa.pt"))
     assert len(table) == 2 + len(entries)
     assert format_models([]) == "no models found"
+    from model_zoo.registry import SHIPPED                                 # a folder given twice is listed once
+    again = [e["path"] for e in list_models([tmp_path, str(tmp_path) + "/", SHIPPED])]
+    assert len(again) == len(set(again)) == len(entries)
     m = model_zoo.load("echojepa", extra_dirs=[tmp_path], device="cpu", overrides={"frames": 4, "size": 32})
     assert m.name == "echojepa" and m.family == "jepa"
 
