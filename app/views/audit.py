@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 
 from app.session import media_path
 from echo.echonet import FILELIST, VIDEOS
-from explain.analysis.audit import audit, scatter_figure, table_columns
+from explain.analysis.audit import COLUMNS, audit, scatter_figure, table_columns
 from explain.analysis.pair import LoadedModel
 
 MAX_UPLOADS = 64
@@ -55,7 +55,7 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
     columns = table_columns(rows)
     table = {"headers": columns, "data": [["" if r.get(c) is None else r.get(c) for c in columns] for r in rows]}
     paragraphs = [headline, *([f"⚠️ {summ['note']}"] if summ["note"] else []),
-                  "\n".join(f"- {line}" for line in model_lines)]
+                  "\n".join(f"- {line}" for line in model_lines), f"*{COLUMNS}*"]
     figure = scatter_figure(rows, {role: m.name for role, m in pair.items()})
     downloads = [str(out / "audit.csv"), str(out / "audit.html")]
     return AuditShown("\n\n".join(paragraphs), table, figure, downloads)

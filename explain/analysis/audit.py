@@ -31,6 +31,11 @@ from model_zoo.colours import FAMILY_COLOURS
 
 PHANTOM_NOTE = "EF predictions from models that learned from a simulated phantom are not measurements."
 OOD_NOTE = "*_ood: the clip's embedding lies beyond the 99th percentile of held-out phantom clips."
+COLUMNS = ("Columns: EFs in %; *_abs_error, *_sensitivity and *_crop_move in EF points. *_sensitivity: the mean "
+           "|EF change| over the benchmark's six degradations; *_crop_move: the largest |EF change| with the input "
+           "2% of its side higher or lower; *_beat: through the beat view's probe; *_impossible: an EF outside "
+           "0-100%; *_focus: the rollout's focus ratio (1 = chance) on the phantom's cardiac structures, or on the "
+           "traced LV border of an EchoNet clip.")
 CLIP_SUFFIXES = {".avi", ".mp4", ".mov", ".m4v", ".dcm", ".dicom", ".npy", ".npz"}
 MAX_CLIPS = 500
 NAMED_UNREADABLE = 5       # the summary names this many unreadable files with their reason; the table has all
@@ -249,7 +254,7 @@ def write_html(rows: list[dict], summ: dict, words: tuple[str, list[str]], figur
            "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px;vertical-align:top}"
            "td:last-child{min-width:24em}</style></head><body>"
            f"<h1>{html.escape(title)}</h1><p>{html.escape(headline)}</p><p><b>{html.escape(summ['note'])}</b></p>"
-           f"<ul>{items}</ul>{plots}"
+           f"<ul>{items}</ul>{plots}<p>{html.escape(COLUMNS)}</p>"
            f"<table><tr>{head}</tr>{body}</table></body></html>")
     path.write_text(doc)
     return path
