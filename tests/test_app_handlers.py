@@ -360,6 +360,9 @@ def test_a_model_card_reads_as_facts_with_its_measured_headline(shipped_pair):
     md = evidence.card_markdown(m)
     assert f"- **method**: MAE, recipe `{card['recipe']}`" in md and f"{card['params_shipped']:,}" in md
     assert f"clean EF MAE {clean['mae']:.2f} ± {clean['mae_std']:.2f}" in md and "```" not in md
+    own = m.probe.meta["test"]["clean"]["mae"], m.beat_probe.meta["test"]["clean"]["mae"]      # as Predictions gives them
+    assert (f"- **EF probes shipped**: the attentive probe: phantom test MAE {own[0]:.2f} (this probe" in md
+            and f"; the beat view's probe: phantom test MAE {own[1]:.2f} (this probe" in md)
     bare = dataclasses.replace(m, wrapper=types.SimpleNamespace(card=None, name="from-a-path"))
     assert "No model card" in evidence.card_markdown(bare)
 

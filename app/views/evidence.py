@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from app.views.predictions import probe_test_words
 from explain.analysis.pair import LoadedModel
 from model_zoo.evaluate.claims import check_claims, claim_pairs
 from model_zoo.evaluate.format import plus_minus
@@ -73,10 +74,20 @@ def card_markdown(model: LoadedModel) -> str:
         ("pretraining", _pretraining(card)),
         ("data", _data(card.get("data"))),
         ("measured", _measured(card.get("results") or {})),
+        ("EF probes shipped", _probes(model, card.get("results") or {})),
         ("code", f"commit `{str(card['commit'])[:10]}`" if card.get("commit") else None),
     ]
     lines = [f"- **{k}**: {v}" for k, v in facts if v]
     return f"### {model.name}\n" + "\n".join(lines) + "\n\nThe whole card: `card.json` in the model's folder."
+
+
+def _probes(model: LoadedModel, results: dict) -> str | None:
+    """The EF probes beside the encoder, each with its own phantom test error (as the Predictions tab gives it)."""
+    def words(name: str, probe, benchmark) -> str:
+        return f"{name}: {probe_test_words(probe, benchmark).removeprefix('; ') or 'no recorded test error'}"
+    probes = [words("the attentive probe", model.probe, results) if model.probe else "",
+              words("the beat view's probe", model.beat_probe, results.get("beat_probe")) if model.beat_probe else ""]
+    return "; ".join(p for p in probes if p) or None
 
 
 def _converted(card: dict) -> str:

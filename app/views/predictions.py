@@ -21,7 +21,7 @@ def predictions(clip_key: str, pair: dict[str, LoadedModel]) -> dict[str, Predic
     return cached((clip_key, "predict", names), lambda: predict(pair, get_clip(clip_key), crop_check=True))
 
 
-def _test_mae(probe, benchmark: dict | None = None) -> str:
+def probe_test_words(probe, benchmark: dict | None = None) -> str:
     """', phantom test MAE x' from a shipped probe's card, or '' (a probe with no recorded test); with the
     benchmark's numbers of the same view (the model card's results), the mean over every probe seed beside
     it, so the shipped probe's own figure (the best on val of several) is not read as the benchmark's."""
@@ -81,14 +81,14 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
         head = "No attentive EF probe for this model."
     else:
         head = (f"**EF {p.ef:.1f}%**{err(p.ef)}: attentive probe"
-                f"{_test_mae(model and model.probe, results)}.{band(model, PROBE, p.ef)}{_near_blank(p.ef, p.blank[0])}")
+                f"{probe_test_words(model and model.probe, results)}.{band(model, PROBE, p.ef)}{_near_blank(p.ef, p.blank[0])}")
     lines = []                       # first a disagreement, the title, both EFs side by side; then the words
     if p.ef is not None and p.ef_beat is not None and abs(p.ef - p.ef_beat) > DISAGREE_POINTS:
         lines.append(f"⚠️ Its two probes disagree by {abs(p.ef - p.ef_beat):.0f} EF points ({p.ef:.1f}% against "
                      f"{p.ef_beat:.1f}%): read neither alone.")
     lines += [f"### {p.name}", *filter(None, [_at_a_glance(p, truth, results, population, degradation)]), head]
     if p.ef_beat is not None:
-        beat_mae = _test_mae(model and model.beat_probe, results.get("beat_probe"))
+        beat_mae = probe_test_words(model and model.beat_probe, results.get("beat_probe"))
         lines.append(f"Beat view **EF {p.ef_beat:.1f}%**{err(p.ef_beat)}: the same probe given each token "
                      f"beside its change over the beat{beat_mae}.{band(model, BEAT_PROBE, p.ef_beat)}"
                      f"{_near_blank(p.ef_beat, p.blank[1])}")
@@ -106,7 +106,7 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     if fewer_frames and (p.ef is not None or p.ef_beat is not None):
         lines.append(f"Run at {fewer_frames} frames ('Frames for large checkpoints'), not the count it was saved "
                      "with: the test errors recorded for it do not describe it here, so none is shown.")
-    elif model is not None and p.ef is not None and not _test_mae(model.probe):
+    elif model is not None and p.ef is not None and not probe_test_words(model.probe):
         lines.append("No test error is recorded for this probe: nothing here measures how far its EF can be off.")
     if truth is not None:
         lines.append(f"Ground truth: {truth:.1f}%")
