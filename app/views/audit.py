@@ -2,6 +2,7 @@
 plot, and CSV + standalone HTML downloads (written to the app's media folder)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,8 +55,9 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
     summ, rows, (headline, model_lines) = audit(source, pair, out, progress)
     columns = table_columns(rows)
     table = {"headers": columns, "data": [["" if r.get(c) is None else r.get(c) for c in columns] for r in rows]}
-    paragraphs = [headline, *([f"⚠️ {summ['note']}"] if summ["note"] else []),
-                  "\n".join(f"- {line}" for line in model_lines), f"*{COLUMNS}*"]
+    columns_as_code = lambda text: re.sub(r"(\*_\w+)", r"`\1`", text)      # noqa: E731 ('*_x ... *_y' is emphasis)
+    paragraphs = [headline, *([f"⚠️ {columns_as_code(summ['note'])}"] if summ["note"] else []),
+                  "\n".join(f"- {line}" for line in model_lines), columns_as_code(COLUMNS)]
     figure = scatter_figure(rows, {role: m.name for role, m in pair.items()})
     downloads = [str(out / "audit.csv"), str(out / "audit.html")]
     return AuditShown("\n\n".join(paragraphs), table, figure, downloads)
