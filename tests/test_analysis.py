@@ -1,6 +1,7 @@
 """explain.analysis: the beat a model sees, the model view, the OOD reference, predictions' warnings, audit."""
 import dataclasses
 import json
+import types
 
 import numpy as np
 import pytest
@@ -198,6 +199,13 @@ def test_echonet_tracings_follow_the_clip_into_the_models_view_and_give_a_focus(
         assert (traced & lv).sum() / (traced | lv).sum() > 0.8         # the tracing lands on the LV
     result = attention(shipped_pair, real, "rollout")["jepa"]
     assert result.focus["structures"] == "traced LV border" and result.focus["frames"] == len(view.tracings)
+    traced = sorted(real.truth.lv_tracings)                              # a beat after the traced frames: said why
+    later = model_view(real, start=traced[-1] + 1)
+    assert not set(later.indices) & set(traced) and not later.tracings and later.traced_elsewhere == tuple(traced)
+    assert view.traced_elsewhere == ()
+    from app.views.attention import focus_markdown
+    shown = types.SimpleNamespace(focus=None, view=later, name="jepa-small")
+    assert focus_markdown(shown).startswith(f"**jepa-small**: this clip's LV tracings (frames {traced[0]}, ")
 
 
 def test_a_map_too_slow_for_the_cpu_is_refused_before_it_starts():

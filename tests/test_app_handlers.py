@@ -680,7 +680,7 @@ def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair)
     with pytest.raises(ValueError, match="Both uploaded files and a folder were given"):
         audit.run([str(clip)], str(tmp_path), shipped_pair)
     assert shown.summary_md.count("(mean read-out, clips with anatomy labels or LV tracings)") == 2
-    assert shown.summary_md.endswith("traced LV border of an EchoNet clip.")         # what each column holds,
+    assert shown.summary_md.endswith("outside the beat the model sees).")            # what each column holds,
     assert "`*_crop_move`: the largest |EF change|" in shown.summary_md                 # its names as code, not emphasis
     # each row says how far its attentive EF moves with the input 2 px up or down; the summary gives the mean
     row = dict(zip(shown.table["headers"], shown.table["data"][0]))

@@ -35,7 +35,8 @@ COLUMNS = ("Columns: EFs in %; *_abs_error, *_sensitivity and *_crop_move in EF 
            "|EF change| over the benchmark's six degradations; *_crop_move: the largest |EF change| with the input "
            "2% of its side higher or lower; *_beat: through the beat view's probe; *_impossible: an EF outside "
            "0-100%; *_focus: the rollout's focus ratio (1 = chance) on the phantom's cardiac structures, or on the "
-           "traced LV border of an EchoNet clip.")
+           "traced LV border of an EchoNet clip (blank where the clip has neither, or its tracings lie outside the beat the "
+           "model sees).")
 CLIP_SUFFIXES = {".avi", ".mp4", ".mov", ".m4v", ".dcm", ".dicom", ".npy", ".npz"}
 MAX_CLIPS = 500
 NAMED_UNREADABLE = 5       # the summary names this many unreadable files with their reason; the table has all

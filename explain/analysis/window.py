@@ -26,7 +26,8 @@ class ModelView:
     """x: (1, T, C, S, S) model input; frames: (T, S, S) uint8 what it shows; labels, clean: (T, S, S)
     or None; phase: (T,) cycles or None; indices: (T,) source frame of each; beat: frames per beat
     in the source clip and where that came from; ef: ground-truth EF or None; tracings: EchoNet LV
-    tracings {view frame: (K, 4) x1, y1, x2, y2} in the view's pixels, for the traced frames it kept."""
+    tracings {view frame: (K, 4) x1, y1, x2, y2} in the view's pixels, for the traced frames it kept;
+    traced_elsewhere: the clip's source frames with LV tracings when none of them is among the frames shown."""
     x: torch.Tensor
     frames: np.ndarray
     labels: np.ndarray | None
@@ -36,6 +37,7 @@ class ModelView:
     beat: tuple[float, str]
     ef: float | None
     tracings: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)
+    traced_elsewhere: tuple[int, ...] = ()
 
     @property
     def n_frames(self) -> int:
@@ -94,4 +96,5 @@ def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0,
         labels=None if t is None or t.labels is None else _resize(t.labels, size, nearest=True),
         clean=None if t is None or t.clean is None else _resize(t.clean, size),
         phase=None if t is None or t.phase is None else np.asarray(t.phase, np.float32),
-        ef=None if t is None else t.ef, tracings=tracings)
+        ef=None if t is None else t.ef, tracings=tracings,
+        traced_elsewhere=() if tracings or clip.truth is None else tuple(sorted(clip.truth.lv_tracings)))
