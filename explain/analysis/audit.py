@@ -205,17 +205,25 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
     return headline + ".", lines
 
 
+def _kind(row: dict) -> str:
+    """' (pediatric)', ' (degraded: ...)' or '' for a point's hover text: such clips sit apart from the probes' record."""
+    kinds = (["pediatric"] if row.get("population") == "pediatric" else []) + (
+        [f"degraded: {row['degradation']}"] if row.get("degradation") else [])
+    return f" ({', '.join(kinds)})" if kinds else ""
+
+
 def scatter_figure(rows: list[dict], names: dict[str, str]) -> go.Figure:
     """Predicted against true EF, one colour per model (filled: the attentive probe; rings: the beat view's,
-    where the model ships one), the identity line."""
+    where the model ships one; a little transparent, so points on one another show), the identity line; each
+    point's hover text names its file and whether it is a child's or a degraded clip."""
     fig = go.Figure()
     for role, name in names.items():
         for suffix, label, symbol in (("", name, "circle"), ("_beat", f"{name} (beat view)", "circle-open")):
-            pts = [(r["true_ef"], r[f"{role}_ef{suffix}"], r["file"]) for r in rows
+            pts = [(r["true_ef"], r[f"{role}_ef{suffix}"], r["file"] + _kind(r)) for r in rows
                    if r.get("true_ef") is not None and r.get(f"{role}_ef{suffix}") is not None]
             if pts:
                 x, y, t = zip(*pts)
-                fig.add_trace(go.Scatter(x=x, y=y, text=t, mode="markers", name=label,
+                fig.add_trace(go.Scatter(x=x, y=y, text=t, mode="markers", name=label, opacity=0.75,
                                          marker=dict(color=FAMILY_COLOURS.get(role), symbol=symbol, size=8,
                                                      line=dict(width=2, color=FAMILY_COLOURS.get(role)))))
     fig.add_trace(go.Scatter(x=[0, 100], y=[0, 100], mode="lines", name="identity", line=dict(dash="dash", color="grey")))
