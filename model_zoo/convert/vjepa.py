@@ -160,7 +160,8 @@ def make_config(shape: dict, pred: dict | None, overrides: dict) -> tuple[VJEPA2
     size = overrides.get("size", DEFAULT_SIZE)
     for key, default in (("frames", DEFAULT_FRAMES), ("size", DEFAULT_SIZE)):
         if key not in overrides:
-            notes.append(f"{key} {default} assumed (RoPE stores no grid; override with overrides={{'{key}': N}})")
+            notes.append(f"{key} {default} assumed (RoPE stores no grid; export the checkpoint with --{key} N, or "
+                         f"load it with overrides={{'{key}': N}})")
     for key in ("patch", "tubelet"):
         if key in overrides and overrides[key] != shape[key]:
             raise ValueError(f"override {key}={overrides[key]} contradicts patch_embed.proj.weight ({key} {shape[key]})")
