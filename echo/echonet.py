@@ -152,8 +152,8 @@ class EchoNetDataset:
         row, name = self.rows[key], self.names[key]
         video = self.root / VIDEOS / f"{name}.avi"
         if not video.exists():                      # said without the folder's path: in the app it is a server's
-            raise ClipError(f"{name} is listed in {FILELIST} but its video, {VIDEOS}/{name}.avi, is not there"
-                            " (not uploaded?).")
+            raise ClipError(f"{name} is listed in {FILELIST} but its video, {VIDEOS}/{name}.avi, is missing (not "
+                            "uploaded, or not in the folder).")
         clip = read_clip(video)
         tracings = self.tracings(name)
         ed, es = ed_es_frames(tracings)

@@ -143,18 +143,19 @@ def test_degraded_copies_are_seen_through_the_clean_clips_crop(shipped_pair):
     sweep reproduces the clean prediction, and a copy darkened at depth lines up with the clean view."""
     from echo.degrade import degrade
     from echo.preprocess import crop_to_sector
-    from explain.analysis.degradation import condition_efs, severity_sweep
+    from explain.analysis.degradation import condition_ef_views, severity_sweep
     from explain.analysis.predict import predict
     clip = render_clip(5, "adult", n_frames=40, size=112, fps=50)
     clean = predict(shipped_pair, clip)
     sweep = severity_sweep(shipped_pair, clip, "depth_attenuation", severities=(0.0, 1.0))
-    efs = condition_efs(shipped_pair, clip, ("depth_attenuation_2.15",))
+    efs = condition_ef_views(shipped_pair, clip, ("depth_attenuation_2.15",))
     in_crop = predict(shipped_pair, degrade(crop_to_sector(clip), "depth_attenuation", 1.0))
     found_again = predict(shipped_pair, degrade(clip, "depth_attenuation", 1.0))   # the old, zoomed way
     for role in ("jepa", "mae"):
         assert sweep["ef"][role][0] == pytest.approx(clean[role].ef, abs=1e-4)
         assert sweep["ef"][role][1] == pytest.approx(in_crop[role].ef, abs=1e-4)
-        assert efs["depth_attenuation_2.15"][role] == pytest.approx(in_crop[role].ef, abs=1e-4)
+        assert efs["depth_attenuation_2.15"][role]["ef"] == pytest.approx(in_crop[role].ef, abs=1e-4)
+        assert efs["depth_attenuation_2.15"][role]["ef_beat"] == pytest.approx(in_crop[role].ef_beat, abs=1e-4)
         assert abs(found_again[role].ef - in_crop[role].ef) > 1e-3
     dark = model_view(degrade(crop_to_sector(clip), "depth_attenuation", 1.0)).frames.astype(int)
     bright = clean["jepa"].view.frames.astype(int)                          # (16, 112, 112)
@@ -293,14 +294,15 @@ def test_model_view_finds_an_uploads_fan_once(monkeypatch):
     assert view.beat[1] == "estimated" and calls == [100]
 
 
-def test_condition_efs_reads_the_beat_from_the_clean_predictions_it_is_given(shipped_pair, monkeypatch):
+def test_condition_ef_views_read_the_beat_from_the_clean_predictions_they_are_given(shipped_pair, monkeypatch):
     import explain.analysis.degradation as degradation
     clip = dataclasses.replace(render_clip(5, "adult", n_frames=100, size=112, fps=50), truth=None,
                                source="patient.avi", meta={})
     clean = degradation.predict(shipped_pair, clip)
     monkeypatch.setattr(degradation, "beat_frames", lambda c: pytest.fail("the beat was estimated again"))
-    out = degradation.condition_efs(shipped_pair, clip, ("noise_med",), clean=clean)
-    assert out["clean"] == {role: p.ef for role, p in clean.items()} and set(out) == {"clean", "noise_med"}
+    out = degradation.condition_ef_views(shipped_pair, clip, ("noise_med",), clean=clean)
+    assert out["clean"] == {role: {"ef": p.ef, "ef_beat": p.ef_beat} for role, p in clean.items()}
+    assert set(out) == {"clean", "noise_med"}
 
 
 def test_every_degraded_copy_shows_the_clean_clips_beat(shipped_pair, monkeypatch):
@@ -311,7 +313,7 @@ def test_every_degraded_copy_shows_the_clean_clips_beat(shipped_pair, monkeypatc
     clip = dataclasses.replace(clip, truth=None, source="patient.avi", meta={})
     beats, real_predict = [], degradation.predict
     monkeypatch.setattr(degradation, "predict", lambda m, c, beat=None: beats.append(beat) or real_predict(m, c, beat=beat))
-    degradation.condition_efs(shipped_pair, clip, ("dropped_frames_med", "noise_med"))
+    degradation.condition_ef_views(shipped_pair, clip, ("dropped_frames_med", "noise_med"))
     degradation.severity_sweep(shipped_pair, clip, "dropped_frames", severities=(0.0, 1.0))
     assert len(beats) == 5 and all(b == beat_frames(clip) and b[1] == "estimated" for b in beats)
 
@@ -413,7 +415,7 @@ def test_audit_defers_reading_keeps_a_missing_videos_ef_and_says_where_it_stoppe
     assert sources[1].known_ef == pytest.approx(clips[1].truth.ef, abs=0.01)
     rows = audit_module.audit_rows(sources[1:], shipped_pair, degradations=False)
     assert rows[0]["error"] and rows[0]["true_ef"] == pytest.approx(clips[1].truth.ef, abs=0.01)
-    assert rows[0]["error"] == "c1 is listed in FileList.csv but its video, Videos/c1.avi, is not there (not uploaded?)."
+    assert rows[0]["error"] == "c1 is listed in FileList.csv but its video, Videos/c1.avi, is missing (not uploaded, or not in the folder)."
     assert "jepa_ef" not in rows[0]
     monkeypatch.setattr(audit_module, "MAX_CLIPS", 1)
     summ, rows, (headline, _) = audit_module.audit(tmp_path / "e", shipped_pair, tmp_path / "out")
@@ -427,15 +429,32 @@ def test_audit_defers_reading_keeps_a_missing_videos_ef_and_says_where_it_stoppe
 
 def test_an_audit_counts_impossible_efs_apart_and_leaves_them_out_of_its_error(shipped_pair):
     """A converted checkpoint with a wrong EF scale read -242% on a clip and the audit averaged it into an EF MAE of
-    257 with no word of it; an EF outside 0-100% is now flagged per row, counted and left out of the MAE."""
+    257 with no word of it; an EF outside 0-100% is now flagged per row and probe, counted and left out of its MAE."""
     from explain.analysis.audit import summary, summary_words
     rows = [{"file": "a.avi", "error": "", "true_ef": 60.0, "jepa_ef": -242.0, "jepa_abs_error": 302.0,
-             "jepa_impossible": True, "mae_ef": 55.0, "mae_abs_error": 5.0, "mae_impossible": False},
+             "jepa_impossible": True, "jepa_ef_beat": 58.0, "jepa_abs_error_beat": 2.0, "jepa_impossible_beat": False,
+             "mae_ef": 55.0, "mae_abs_error": 5.0, "mae_impossible": False},
             {"file": "b.avi", "error": "", "true_ef": 50.0, "jepa_ef": 48.0, "jepa_abs_error": 2.0,
-             "jepa_impossible": False, "mae_ef": 57.0, "mae_abs_error": 7.0, "mae_impossible": False}]
+             "jepa_impossible": False, "jepa_ef_beat": -200.0, "jepa_abs_error_beat": 250.0, "jepa_impossible_beat": True,
+             "mae_ef": 57.0, "mae_abs_error": 7.0, "mae_impossible": False}]
     summ = summary(rows, shipped_pair)
-    assert summ["jepa"]["ef_mae"] == 2.0 and summ["jepa"]["ef_mae_n"] == 1 and summ["jepa"]["impossible"] == 1
-    assert summ["mae"]["ef_mae"] == 6.0 and summ["mae"]["ef_mae_n"] == 2 and summ["mae"]["impossible"] == 0
+    jepa, mae = summ["jepa"], summ["mae"]
+    assert (jepa["ef_mae"], jepa["ef_mae_n"], jepa["impossible"]) == (2.0, 1, 1)
+    assert (jepa["ef_mae_beat"], jepa["ef_mae_n_beat"], jepa["impossible_beat"]) == (2.0, 1, 1)
+    assert (mae["ef_mae"], mae["ef_mae_n"], mae["impossible"], mae["ef_mae_beat"]) == (6.0, 2, 0, None)
     jepa_line, mae_line = summary_words(summ, rows, shipped_pair)[1]
-    assert "EF MAE 2.00 over 1 clip with a true EF; ⚠️ 1 clip read an impossible EF (outside 0-100%" in jepa_line
+    assert ("EF MAE 2.00 over 1 clip (beat view 2.00 over 1) with a true EF; ⚠️ 1 clip read an impossible EF through "
+            "the attentive probe (outside 0-100%") in jepa_line
+    assert "left out of its MAE (jepa_impossible); ⚠️ 1 clip read an impossible EF through the beat view's probe" in jepa_line
     assert "EF MAE 6.00 over 2 clips with a true EF;" in mae_line and "impossible" not in mae_line
+
+
+def test_ef_words_give_each_probes_ef_and_error_a_beat_probe_alone_included():
+    from explain.analysis.report import ef_words
+    truth = {"ef": 60.0}
+    assert ef_words({"ef": 61.8, "ef_beat": 40.2}, truth) == ("EF 61.8% (beat view 40.2%); error 1.8 EF points against "
+                                                               "the ground truth (beat view 19.8)")
+    assert ef_words({"ef": 61.8, "ef_beat": None}, None) == "EF 61.8%"
+    assert ef_words({"ef": None, "ef_beat": 40.2}, truth) == ("beat view EF 40.2% (no attentive probe); error 19.8 EF "
+                                                               "points against the ground truth")
+    assert ef_words({"ef": None, "ef_beat": None}, truth) == "no EF probe"

@@ -33,10 +33,10 @@ PHANTOM_NOTE = "EF predictions from models that learned from a simulated phantom
 OOD_NOTE = "*_ood: the clip's embedding lies beyond the 99th percentile of held-out phantom clips."
 COLUMNS = ("Columns: EFs in %; *_abs_error, *_sensitivity and *_crop_move in EF points. *_sensitivity: the mean "
            "|EF change| over the benchmark's six degradations; *_crop_move: the largest |EF change| with the input "
-           "2% of its side higher or lower; *_beat: through the beat view's probe; *_impossible: an EF outside "
-           "0-100%; *_focus: the rollout's focus ratio (1 = chance) on the phantom's cardiac structures, or on the "
-           "traced LV border of an EchoNet clip (blank where the clip has neither, or its tracings lie outside the beat the "
-           "model sees).")
+           f"{100 * SHIFT_SHARE:.0f}% of its side higher or lower; *_beat: through the beat view's probe; *_impossible: an "
+           "EF outside 0-100%; *_focus: the rollout's focus ratio (1 = chance) on the phantom's cardiac structures, or on the "
+           "traced LV border of an EchoNet clip (blank where the clip has neither, or none of its traced frames is among "
+           "the frames the model sees).")
 CLIP_SUFFIXES = {".avi", ".mp4", ".mov", ".m4v", ".dcm", ".dicom", ".npy", ".npz"}
 MAX_CLIPS = 500
 NAMED_UNREADABLE = 5       # the summary names this many unreadable files with their reason; the table has all
@@ -77,7 +77,7 @@ def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degrada
     """One dict per clip: file, true EF, per model and probe (the attentive one; `_beat`: the beat view's, where
     the model ships one) the EF, its error, its sensitivity (mean |EF change| over the six benchmark
     conditions) and its crop move (how far it moves with the input shifted up or down: crop_check); per model
-    <role>_impossible (an EF outside 0-100%), the rollout focus ratio on cardiac structures (clips with anatomy
+    whether it is impossible (outside 0-100%); per model the rollout focus ratio on cardiac structures (clips with anatomy
     labels or LV tracings) and the OOD flag; population and degradation where the file says (a phantom clip
     EchoLens wrote); `error` holds why a clip could not be read. Clips are read one at a time."""
     rows = []
@@ -107,7 +107,7 @@ def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degrada
                     row[f"{role}_sensitivity{suffix}"] = None if sens is None else round(sens, 2)
                     row[f"{role}_crop_move{suffix}"] = (None if crop is None or ef is None
                                                         else round(moved(ef, crop.get(key)), 2))
-                row[f"{role}_impossible"] = is_impossible(p.ef) or is_impossible(p.ef_beat)
+                    row[f"{role}_impossible{suffix}"] = is_impossible(ef)
                 focus = maps[role].focus
                 row[f"{role}_focus"] = None if focus is None else round(focus["ratio"], 3)
                 row[f"{role}_ood"] = None if p.ood is None else p.ood["out_of_distribution"]
@@ -131,8 +131,8 @@ def _clean_adult(row: dict) -> bool:
 
 def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = None) -> dict:
     """Per model: clips with a prediction; EF MAE against the truth where known, over `ef_mae_n` clips, an
-    impossible EF (outside 0-100%) left out and counted in `impossible` (ef_mae_beat: through the beat view's
-    probe, None without one); where some clips are known to be pediatric or degraded the same over the others
+    impossible EF (outside 0-100%) left out and counted in `impossible` (`_beat`: the same through the beat
+    view's probe, None without one); where some clips are known to be pediatric or degraded the same over the others
     alone (ef_mae_clean_adult, ef_mae_beat_clean_adult); mean sensitivity and mean crop move of each probe; mean
     focus ratio; OOD count (None: the model has no reference). 'mixed': how many clips are known to be
     pediatric or degraded; 'found': how many clips the source held (more than 'clips' where the audit read the
@@ -148,8 +148,10 @@ def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = 
             return values(f"{role}_abs_error{s}", lambda r: keep(r) and not is_impossible(r.get(f"{role}_ef{s}")))
         clean = {f"ef_mae{s}_clean_adult": mean(errors(s, _clean_adult)) for s in ("", "_beat")} if out["mixed"] else {}
         out[role] = {"predicted": sum(1 for r in rows if r.get(f"{role}_ef") is not None),
-                     "ef_mae": mean(errors("")), "ef_mae_n": len(errors("")), "ef_mae_beat": mean(errors("_beat")),
-                     **clean, "impossible": sum(1 for r in rows if r.get(f"{role}_impossible")),
+                     **{f"{k}{s}": v for s in ("", "_beat") for k, v in (
+                         ("ef_mae", mean(errors(s))), ("ef_mae_n", len(errors(s))),
+                         ("impossible", sum(1 for r in rows if r.get(f"{role}_impossible{s}"))))},
+                     **clean,
                      "mean_sensitivity": mean(values(f"{role}_sensitivity")),
                      "mean_sensitivity_beat": mean(values(f"{role}_sensitivity_beat")),
                      "mean_focus_ratio": mean(values(f"{role}_focus"), 3),
@@ -157,6 +159,10 @@ def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = 
                      "mean_crop_move_beat": mean(values(f"{role}_crop_move_beat")),
                      "out_of_distribution": None if m.ood is None else sum(1 for r in rows if r.get(f"{role}_ood"))}
     return out
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word if n == 1 else word + 's'}"
 
 
 def _with_beat(s: dict, key: str, beat_key: str | None = None) -> str:
@@ -171,7 +177,7 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
     """The summary in words, as the page, audit.html and the command line show it: a headline (how many
     clips, which could not be read and why) and one line per model. The note (summ['note']) is apart."""
     bad = [r for r in rows if r["error"]]
-    headline = f"{summ['clips']} {'clip' if summ['clips'] == 1 else 'clips'}"
+    headline = _plural(summ["clips"], "clip")
     if summ.get("found", 0) > summ["clips"]:
         headline += f" (the first of {summ['found']} found: an audit reads at most {MAX_CLIPS})"
     headline += f", {summ['unreadable']} unreadable"
@@ -180,24 +186,28 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
         more = len(bad) - NAMED_UNREADABLE
         headline += f" ({named}{f'; and {more} more, each with its reason in the error column' if more > 0 else ''})"
     lines = []
-    plural = lambda n, word: f"{n} {word if n == 1 else word + 's'}"                    # noqa: E731
     for role in pair:
         s = summ[role]
-        mae = f"{_with_beat(s, 'ef_mae')} over {plural(s.get('ef_mae_n', 0), 'clip')} with a true EF"
+        mae = ("n/a" if s["ef_mae"] is None else f"{s['ef_mae']:.2f}") + f" over {_plural(s['ef_mae_n'], 'clip')}"
+        if s.get("ef_mae_beat") is not None:
+            mae += f" (beat view {s['ef_mae_beat']:.2f} over {s['ef_mae_n_beat']})"
+        mae += " with a true EF"
         if summ.get("mixed"):                      # some clips are a child's or degraded: the clean adult ones apart
             n = summ["mixed"]
             mae += (f", {_with_beat(s, 'ef_mae_clean_adult', 'ef_mae_beat_clean_adult')} over those not known to be "
                     f"pediatric or degraded ({n} {'clip is' if n == 1 else 'clips are'}; the benchmark's pediatric and "
                     "degraded columns describe those)")
-        if s.get("impossible"):
-            mae += (f"; ⚠️ {plural(s['impossible'], 'clip')} read an impossible EF (outside 0-100%: the probe reads far "
-                    f"beyond what it learned from, or its EF scale is wrong), left out of the MAE ({role}_impossible)")
+        for suffix, probe in (("", "the attentive probe"), ("_beat", "the beat view's probe")):
+            if s.get(f"impossible{suffix}"):
+                mae += (f"; ⚠️ {_plural(s[f'impossible{suffix}'], 'clip')} read an impossible EF through {probe} (outside "
+                        "0-100%: it reads far beyond what it learned from, or its EF scale is wrong), left out of its "
+                        f"MAE ({role}_impossible{suffix})")
         focus = "n/a" if s["mean_focus_ratio"] is None else f"{s['mean_focus_ratio']:.2f}"
         ood = ("out-of-distribution check n/a (no reference of phantom embeddings for this model)"
                if s["out_of_distribution"] is None else
-               f"{s['out_of_distribution']} {'clip' if s['out_of_distribution'] == 1 else 'clips'} out of distribution"
+               f"{_plural(s['out_of_distribution'], 'clip')} out of distribution"
                + (f"; the check {words}" if (words := flag_rate_words(pair[role].ood.flag_rates)) else ""))
-        lines.append(f"{pair[role].name}: {plural(s['predicted'], 'clip')} predicted; EF MAE {mae}; under the six "
+        lines.append(f"{pair[role].name}: {_plural(s['predicted'], 'clip')} predicted; EF MAE {mae}; under the six "
                      f"benchmark degradations its EF moves {_with_beat(s, 'mean_sensitivity')} points on average; "
                      f"with the input shifted {100 * SHIFT_SHARE:.0f}% of its side up or down, up to "
                      f"{_with_beat(s, 'mean_crop_move')} points on average; rollout focus ratio {focus} (mean "
