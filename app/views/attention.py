@@ -148,8 +148,8 @@ def maps(clip_key: str, pair: dict[str, LoadedModel], method: str, head_fusion: 
 def focus_markdown(r: AttentionResult) -> str:
     if r.focus is None and r.view.traced_elsewhere:
         shown = r.view.indices
-        return (f"**{r.name}**: this clip's LV tracings (frames {', '.join(map(str, r.view.traced_elsewhere))}) lie "
-                f"outside the beat the model sees (frames {shown[0]}-{shown[-1]}), so no focus score.")
+        return (f"**{r.name}**: this clip's LV tracings (frames {', '.join(map(str, r.view.traced_elsewhere))}) are "
+                f"on none of the frames the model sees ({', '.join(map(str, shown))}), so no focus score.")
     if r.focus is None:
         return f"**{r.name}**: no anatomy masks or LV tracings for this clip, so no focus score."
     f = r.focus

@@ -135,13 +135,18 @@ def _maps_by_model(pair, clip, method, skipped: dict) -> dict:
 
 
 def ef_words(m: dict, truth: dict | None) -> str:
-    """'EF 61.8% (beat view 40.2%); error 0.4 EF points against the ground truth (beat view 21.2)' for one model."""
-    if m["ef"] is None:
+    """'EF 61.8% (beat view 40.2%); error 0.4 EF points against the ground truth (beat view 21.2)' for one model; a
+    model with the beat view's probe alone: 'beat view EF 40.2% (no attentive probe); error 21.2 ...'."""
+    ef, beat = m["ef"], m.get("ef_beat")
+    if ef is None and beat is None:
         return "no EF probe"
-    words = f"EF {m['ef']:.1f}%" + (f" (beat view {m['ef_beat']:.1f}%)" if m.get("ef_beat") is not None else "")
+    if ef is None:
+        words = f"beat view EF {beat:.1f}% (no attentive probe)"
+        return words + (f"; error {abs(beat - truth['ef']):.1f} EF points against the ground truth" if truth else "")
+    words = f"EF {ef:.1f}%" + (f" (beat view {beat:.1f}%)" if beat is not None else "")
     if truth:
-        words += f"; error {abs(m['ef'] - truth['ef']):.1f} EF points against the ground truth" + (
-            f" (beat view {abs(m['ef_beat'] - truth['ef']):.1f})" if m.get("ef_beat") is not None else "")
+        words += f"; error {abs(ef - truth['ef']):.1f} EF points against the ground truth" + (
+            f" (beat view {abs(beat - truth['ef']):.1f})" if beat is not None else "")
     return words
 
 
