@@ -160,6 +160,15 @@ CONDITIONS: dict[str, tuple[str, float]] = {
 }
 
 
+NAMED_TOLERANCE = 0.005  # a severity this near a named condition's is that condition (a slider's 0.67 is 2/3)
+
+
+def named_severity(name: str, severity: float) -> float:
+    """The severity of the named condition of this degradation within NAMED_TOLERANCE of `severity`, else it."""
+    near = [s for n, s in CONDITIONS.values() if n == name and abs(s - severity) < NAMED_TOLERANCE]
+    return near[0] if near else severity
+
+
 def label_words(label: str) -> str:
     """compose's label ('shadow 0.67, depth_attenuation 0.70') in words that say each number is a severity
     (0-1, not the benchmark's attenuation rate) and name the condition a step matches (the benchmark's six, or
@@ -174,7 +183,7 @@ def label_words(label: str) -> str:
             return label
         if name not in DEGRADATIONS:
             return label
-        same = [c for c, (n, s) in CONDITIONS.items() if n == name and abs(s - value) < 0.005]
+        same = [c for c, (n, s) in CONDITIONS.items() if n == name and abs(s - value) < NAMED_TOLERANCE]
         whose = "the benchmark's" if same and same[0] in BENCHMARK_CONDITIONS else "EchoLens's condition"
         words.append(f"{name} at severity {value:.2f}" + (f" ({whose} {same[0]})" if same else ""))
     return ", ".join(words)

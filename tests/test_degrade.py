@@ -5,7 +5,7 @@ import pytest
 from echo.clip import ClipError
 from echo.degrade import (
     BENCHMARK_CONDITIONS, CONDITIONS, DEGRADATIONS, apply_condition, compose, degrade,
-    depth_attenuation_map, label_words, sector_mask, shadow_map,
+    depth_attenuation_map, label_words, named_severity, sector_mask, shadow_map,
 )
 from echo.phantom import render_clip
 
@@ -88,6 +88,10 @@ def test_compose_and_conditions(clip):
                                                                  "depth_attenuation_1.50)")
     assert label_words("gain 0.50") == "gain at severity 0.50 (EchoLens's condition gain_med)"
     assert label_words("gain 0.30") == "gain at severity 0.30"
+    # a severity a slider can reach, near a named condition's, is that condition's exactly
+    assert named_severity("shadow", 0.67) == CONDITIONS["shadow_med"][1] == 2 / 3
+    assert named_severity("depth_attenuation", 0.35) == CONDITIONS["depth_attenuation_0.75"][1]
+    assert named_severity("shadow", 0.66) == 0.66 and named_severity("haze", 0.67) == 0.67
     for odd in ("fog 0.5", "shadow strong", "someone's own words"):
         assert label_words(odd) == odd
     np.testing.assert_array_equal(mild.frames, degrade(clip, "gain", 0.5, seed=0).frames)

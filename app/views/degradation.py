@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from app.session import cached, get_clip, media_path, put_clip
 from app.views.inputs import upscale
 from app.views.predictions import predictions
-from echo.degrade import check_degradation, degrade, label_words
+from echo.degrade import check_degradation, degrade, label_words, named_severity
 from echo.preprocess import crop_to_sector
 from echo.writers import write_mp4
 from explain.analysis.beat import beat_frames
@@ -28,6 +28,7 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
     check_degradation(name)
     clip = get_clip(clip_key)
     names = pair_key(pair)
+    severity = named_severity(name, float(severity))        # the slider's 0.67 is the benchmark's shadow_med, 2/3
 
     def run():
         clean = predictions(clip_key, pair)                 # the Predictions view's cached result
@@ -83,13 +84,14 @@ def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, seve
     from app.views.attention import maps, overlay_videos
     check_degradation(name)
     clip = get_clip(clip_key)
+    severity = named_severity(name, float(severity))
     key = f"{clip_key}:{name}:{float(severity):.3f}:{int(seed)}"         # derived, so it can be rebuilt
     try:
         get_clip(key)
     except ValueError:
         put_clip(degrade(crop_to_sector(clip), name, float(severity), seed=int(seed)), key)
     params, beat = ("rollout", "mean", 0.0, 0, "probe"), beat_frames(clip)
-    clean, bad = maps(clip_key, pair, *params, beat=beat), maps(key, pair, *params, beat=beat)
+    clean, bad = maps(clip_key, pair, *params), maps(key, pair, *params, beat=beat)   # clean: the Attention tab's
     shown = overlay_videos(key, pair, *params, beat=beat)
     ratio = lambda r: "n/a" if r.focus is None else f"{r.focus['ratio']:.2f}"          # noqa: E731
     return {role: (video, f"Focus ratio on the clean clip {ratio(clean[role])}, on this degraded copy "

@@ -17,7 +17,7 @@ from echo.preprocess import crop_to_sector
 from explain.analysis.beat import beat_frames
 from explain.analysis.budget import check_budget
 from explain.analysis.pair import LoadedModel
-from explain.analysis.predict import predict
+from explain.analysis.predict import blank_efs, predict
 from model_zoo.colours import FAMILY_COLOURS
 
 SEVERITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -38,13 +38,6 @@ def condition_ef_views(models: dict[str, LoadedModel], clip: Clip, conditions=tu
             predict(models, apply_condition(cropped, cond, seed=seed), beat=beat)
         out[cond] = {role: {"ef": p.ef, "ef_beat": p.ef_beat} for role, p in preds.items()}
     return out
-
-
-def condition_efs(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(CONDITIONS),
-                  seed: int = 0, clean: dict | None = None) -> dict[str, dict[str, float | None]]:
-    """{condition: {role: EF}} through each model's attentive probe (see condition_ef_views)."""
-    views = condition_ef_views(models, clip, conditions, seed, clean)
-    return {cond: {role: v["ef"] for role, v in by_role.items()} for cond, by_role in views.items()}
 
 
 def sweep_severities(name: str) -> tuple[float, ...]:
@@ -74,8 +67,8 @@ def severity_sweep(models: dict[str, LoadedModel], clip: Clip, name: str,
     change = lambda curves: {r: [None if e is None or v[0] is None else e - v[0] for e in v] for r, v in curves.items()}
     return {"degradation": name, "severity": list(severities), "ef": efs, "change": change(efs),
             "ef_beat": beat_efs, "change_beat": change(beat_efs),
-            "ef_blank": {role: p.blank[0] for role, p in preds.items()},
-            "ef_beat_blank": {role: p.blank[1] for role, p in preds.items() if role in beat_efs}}
+            "ef_blank": {role: blank_efs(m)[0] for role, m in models.items()},
+            "ef_beat_blank": {role: blank_efs(m)[1] for role, m in models.items() if role in beat_efs}}
 
 
 def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: float | None = None,

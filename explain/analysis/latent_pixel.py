@@ -64,7 +64,8 @@ def teaching_views(pair: dict[str, LoadedModel], clip: Clip, seed: int = 0, time
     def mae_panel():
         g_mae = token_grid(mae)
         v = mae_view(mae, clip, (masks or clip_masks(None, mae, seed)).mae)
-        fig, cap = mae_figure(v, min(slot, g_mae.grid[0] - 1) * g_mae.tubelet)
+        mae_slot = slot * g_mae.grid[0] // g.grid[0]                  # the same moment of the beat on its grid
+        fig, cap = mae_figure(v, mae_slot * g_mae.tubelet)
         return TeachingView("MAE: predicting pixels", fig, cap, dict(v.errors))
 
     def jepa_panel():
