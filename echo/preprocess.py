@@ -90,13 +90,14 @@ def _fan_region(lum: np.ndarray) -> np.ndarray | None:
 
 
 def _far_half(fan: np.ndarray) -> np.ndarray:
-    """(H, W) bool: the rows from the fan's middle to its wide end, where attenuation darkens the far field
-    (a sector widens with depth, whichever way up the scanner draws it)."""
+    """(H, 1) bool: the rows from the fan's middle to its wide end, where attenuation darkens the far field (a
+    sector widens with depth, whichever way up the scanner draws it; a rectangle counts as drawn top down)."""
     rows = np.nonzero(fan.any(axis=1))[0]
-    middle = (rows[0] + rows[-1]) // 2
+    middle = (rows[0] + rows[-1]) / 2
     widths = fan.sum(axis=1)  # (H,)
+    centre = (np.arange(len(fan)) * widths).sum() / widths.sum()  # the row the fan's area centres on
     row = np.arange(len(fan))[:, None]  # (H, 1)
-    return row >= middle if widths[middle:].sum() >= widths[:middle].sum() else row <= middle
+    return row >= middle if centre >= middle else row <= middle
 
 
 def find_sector(frames: np.ndarray | Clip) -> Sector:

@@ -117,7 +117,7 @@ def test_export_refuses_shapes_and_heads_that_cannot_be_and_a_probe_index_withou
         assert f"--frames {frames}: give a positive whole number" in capsys.readouterr().err
         assert not (tmp_path / f"f{frames}").exists()
     assert main(base + ["--frames", "4", "--heads", "7", "--out", str(tmp_path / "h")]) == 2
-    assert "7 attention heads (--heads) do not divide width 64 into equal heads; choose one of 1, 2, 4" in capsys.readouterr().err
+    assert "7 attention heads (--heads) do not divide width 64 into equal heads; choose one of 1, 2, 4, 8, 16, 32, 64" in capsys.readouterr().err
     assert main(base + ["--frames", "4", "--probe-index", "1", "--out", str(tmp_path / "p")]) == 2
     assert "no --probe was given" in capsys.readouterr().err
     probe = ["--probe", str(tmp_path / "ef_probe.pt"), "--ef-mean", "55", "--ef-std", "12"]

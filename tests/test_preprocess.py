@@ -107,7 +107,6 @@ def test_find_sector_keeps_a_far_field_darkened_at_depth(seed):
     assert not (sector.mask & (dark.frames.max(axis=0) > 0) & ~fan).any()  # still no text, marks, ECG
 
 
-
 def test_find_sector_keeps_a_far_field_drawn_apex_down():
     """Some scanners draw the apex at the bottom: the far field the flicker rule keeps is then at the top."""
     from echo.degrade import apply_condition
@@ -135,6 +134,25 @@ def test_find_sector_keeps_compressed_text_out(tmp_path):
     near_fan = cv2.dilate(fan.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0       # 3 px of slack
     assert not (sector.mask & ~near_fan).any()
     assert iou(sector.mask, fan) > 0.9
+
+def test_find_sector_keeps_text_out_of_an_mjpg_export(tmp_path):
+    """An MJPG re-encode (OpenCV's default quality) makes the still text beside the apex flicker; through the
+    ringing along the fan's edges it joined the fan and the box took it in: (9, 0, 151, 200) against the
+    original's (23, 43, 149, 197), 1515 text pixels inside. Dim flicker now joins only the fan's far half."""
+    from echo.examples import load_example
+    from echo.readers import read_clip
+    clip = load_example("scanner_export")
+    path = str(tmp_path / "export.avi")
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), clip.fps, (clip.width, clip.height))
+    for frame in clip.frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR) if clip.is_rgb else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    fan = find_sector(clip).mask
+    far_from_fan = ~cv2.dilate(fan.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+    marks = (clip.gray().max(axis=0) > 0) & far_from_fan                 # text, depth marks, ECG
+    sector = find_sector(read_clip(path))
+    assert marks.sum() > 1000 and not (sector.mask & marks).any()
+    assert iou(sector.mask, fan) > 0.88                                   # before: 0.52
 
 
 def test_sample_indices():
@@ -190,22 +208,3 @@ def test_no_clips():
     with pytest.raises(ClipError, match="No clips"):
         to_model_input([])
 
-
-def test_find_sector_keeps_text_out_of_an_mjpg_export(tmp_path):
-    """An MJPG re-encode (OpenCV's default quality) makes the still text beside the apex flicker; through the
-    ringing along the fan's edges it joined the fan and the box took it in: (9, 0, 151, 200) against the
-    original's (23, 43, 149, 197), 1515 text pixels inside. Dim flicker now joins only the fan's far half."""
-    from echo.examples import load_example
-    from echo.readers import read_clip
-    clip = load_example("scanner_export")
-    path = str(tmp_path / "export.avi")
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), clip.fps, (clip.width, clip.height))
-    for frame in clip.frames:
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR) if clip.is_rgb else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
-    writer.release()
-    fan = find_sector(clip).mask
-    far_from_fan = ~cv2.dilate(fan.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
-    marks = (clip.gray().max(axis=0) > 0) & far_from_fan                 # text, depth marks, ECG
-    sector = find_sector(read_clip(path))
-    assert marks.sum() > 1000 and not (sector.mask & marks).any()
-    assert iou(sector.mask, fan) > 0.88                                   # before: 0.52

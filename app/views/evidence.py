@@ -84,7 +84,7 @@ def card_markdown(model: LoadedModel) -> str:
 def _probes(model: LoadedModel, results: dict) -> str | None:
     """The EF probes beside the encoder, each with its own phantom test error (as the Predictions tab gives it)."""
     def words(name: str, probe, benchmark) -> str:
-        return f"{name}: {probe_test_words(probe, benchmark).removeprefix('; ') or 'no recorded test error'}"
+        return f"{name}: {probe_test_words(probe, benchmark) or 'no recorded test error'}"
     probes = [words("the attentive probe", model.probe, results) if model.probe else "",
               words("the beat view's probe", model.beat_probe, results.get("beat_probe")) if model.beat_probe else ""]
     return "; ".join(p for p in probes if p) or None

@@ -22,7 +22,7 @@ def predictions(clip_key: str, pair: dict[str, LoadedModel]) -> dict[str, Predic
 
 
 def probe_test_words(probe, benchmark: dict | None = None) -> str:
-    """', phantom test MAE x' from a shipped probe's card, or '' (a probe with no recorded test); with the
+    """'phantom test MAE x' from a shipped probe's card, or '' (a probe with no recorded test); with the
     benchmark's numbers of the same view (the model card's results), the mean over every probe seed beside
     it, so the shipped probe's own figure (the best on val of several) is not read as the benchmark's."""
     mae = (getattr(probe, "meta", None) or {}).get("test", {}).get("clean", {}).get("mae")
@@ -31,9 +31,13 @@ def probe_test_words(probe, benchmark: dict | None = None) -> str:
     seeds = (benchmark or {}).get("probe_seeds") or []
     clean = (benchmark or {}).get("clean", {})
     if len(seeds) < 2 or clean.get("mae") is None:
-        return f"; phantom test MAE {mae:.2f}"
-    return (f"; phantom test MAE {mae:.2f} (this probe, the best on val of {len(seeds)} probe seeds; the "
+        return f"phantom test MAE {mae:.2f}"
+    return (f"phantom test MAE {mae:.2f} (this probe, the best on val of {len(seeds)} probe seeds; the "
             f"benchmark reports their mean, {plus_minus(clean['mae'], clean.get('mae_std'))})")
+
+
+def _after_semicolon(words: str) -> str:
+    return f"; {words}" if words else ""
 
 
 def _band_words(band: list[int]) -> str:
@@ -81,14 +85,15 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
         head = "No attentive EF probe for this model."
     else:
         head = (f"**EF {p.ef:.1f}%**{err(p.ef)}: attentive probe"
-                f"{probe_test_words(model and model.probe, results)}.{band(model, PROBE, p.ef)}{_near_blank(p.ef, p.blank[0])}")
+                f"{_after_semicolon(probe_test_words(model and model.probe, results))}.{band(model, PROBE, p.ef)}"
+                f"{_near_blank(p.ef, p.blank[0])}")
     lines = []                       # first a disagreement, the title, both EFs side by side; then the words
     if p.ef is not None and p.ef_beat is not None and abs(p.ef - p.ef_beat) > DISAGREE_POINTS:
         lines.append(f"⚠️ Its two probes disagree by {abs(p.ef - p.ef_beat):.0f} EF points ({p.ef:.1f}% against "
                      f"{p.ef_beat:.1f}%): read neither alone.")
     lines += [f"### {p.name}", *filter(None, [_at_a_glance(p, truth, results, population, degradation)]), head]
     if p.ef_beat is not None:
-        beat_mae = probe_test_words(model and model.beat_probe, results.get("beat_probe"))
+        beat_mae = _after_semicolon(probe_test_words(model and model.beat_probe, results.get("beat_probe")))
         lines.append(f"Beat view **EF {p.ef_beat:.1f}%**{err(p.ef_beat)}: the same probe given each token "
                      f"beside its change over the beat{beat_mae}.{band(model, BEAT_PROBE, p.ef_beat)}"
                      f"{_near_blank(p.ef_beat, p.blank[1])}")

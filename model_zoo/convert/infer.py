@@ -6,6 +6,7 @@ the standard ViT table by width (or an override) and are reported as assumed.
 """
 from __future__ import annotations
 
+import numbers
 import re
 
 import torch
@@ -37,7 +38,7 @@ def check_geometry(config: dict, family: str, where: str) -> None:
     if isinstance(size, (list, tuple)):
         size = size[0]
     for key, value in ((keys[0], frames), (keys[1], size)):
-        if not isinstance(value, int) or value < 1:
+        if not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"{where}: {key} {value} is not a positive whole number; export it with a positive "
                              f"--{'frames' if key == keys[0] else 'size'} (or pass overrides={{...}} to model_zoo.load)")
     if size % patch:
@@ -67,7 +68,7 @@ def heads_for(width: int, override: int | None = None, key: str = "heads") -> in
     sets them ('heads', 'pred_heads', 'decoder_heads'), named in the message when they cannot be told."""
     flag = "--" + key.replace("_", "-")
     if override is not None and (override < 1 or width % override):
-        divisors = ", ".join(str(d) for d in range(1, width + 1) if width % d == 0 and width // d >= 16)
+        divisors = ", ".join(str(d) for d in range(1, width + 1) if width % d == 0)
         raise ValueError(f"{override} attention heads ({flag}) do not divide width {width} into equal heads; "
                          f"choose one of {divisors}")
     heads = override or HEADS_BY_WIDTH.get(width) or (width // 64 if width % 64 == 0 else None)
