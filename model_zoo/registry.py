@@ -60,6 +60,8 @@ def describe(folder: Path) -> dict:
         why = str(e)
         return {"name": folder.name, "family": "-", "architecture": f"cannot load: {why}", "format": "-",
                 "source": _source(folder), "path": str(folder)}
+    assumed = [n.split(" (")[0] for n in (card.get("conversion") or {}).get("notes") or [] if "assumed" in n]
+    arch += f" ({', '.join(assumed)} on conversion)" if assumed else ""          # an exported folder keeps the mark
     entry = {"name": card.get("name") or folder.name, "family": family,
              "architecture": arch, "format": "echolens-folder" if card else "hf-folder",
              "source": _source(folder), "path": str(folder)}

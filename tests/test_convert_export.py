@@ -123,3 +123,16 @@ def test_export_refuses_shapes_and_heads_that_cannot_be_and_a_probe_index_withou
     probe = ["--probe", str(tmp_path / "ef_probe.pt"), "--ef-mean", "55", "--ef-std", "12"]
     assert main(base + ["--frames", "4", *probe, "--probe-index", "5", "--out", str(tmp_path / "q")]) == 2
     assert "holds one classifier, not a sweep" in capsys.readouterr().err and not (tmp_path / "q").exists()
+
+
+def test_models_lists_what_an_exported_folder_assumed(tmp_path):
+    """The app says what a conversion assumed beside the model; `python app.py models` dropped it for an exported folder."""
+    from model_zoo.registry import list_models
+    torch.save(vjepa2_checkpoint(width=64), tmp_path / "echojepa.pt")
+    export(tmp_path / "echojepa.pt", tmp_path / "models" / "guessed", overrides={"size": 32})
+    export(tmp_path / "echojepa.pt", tmp_path / "models" / "given", overrides={"size": 32, "frames": 4, "heads": 1,
+                                                                            "pred_heads": 1})
+    arch = {e["name"]: e["architecture"] for e in list_models([tmp_path / "models"])}
+    assert arch["guessed"].endswith("(frames 16 assumed, 1 heads assumed for width 64, 1 predictor heads assumed "
+                                    "for width 16 on conversion)")
+    assert "assumed" not in arch["given"]
