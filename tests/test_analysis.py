@@ -376,7 +376,7 @@ def test_a_sweep_says_which_model_has_no_line_and_keeps_the_truth_on_its_axis():
     from explain.analysis.degradation import sensitivity_figure
     sweep = {"degradation": "shadow", "severity": [0, 0.5, 1], "ef": {"jepa": [None] * 3, "mae": [None] * 3}}
     fig = sensitivity_figure(sweep, {"jepa": "vjepa2-l", "mae": "videomae-b"}, truth=62.0)
-    assert not fig.data and "no EF probe, so no line: vjepa2-l, videomae-b" in fig.layout.title.text
+    assert [t.name for t in fig.data] == ["true EF 62.0%"] and "no EF probe, so no line: vjepa2-l, videomae-b" in fig.layout.title.text
     assert tuple(fig.layout.yaxis.range) == (0, 100)
     one = sensitivity_figure({**sweep, "ef": {"jepa": [50.0, 48.0, 45.0], "mae": [None] * 3}}, {"mae": "videomae-b"})
     assert len(one.data) == 1 and "no line: videomae-b" in one.layout.title.text and one.layout.yaxis.range is None

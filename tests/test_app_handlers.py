@@ -289,7 +289,7 @@ def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair
     fig, sweep = degradation.sweep(example.key, shipped_pair, "haze")
     assert sweep["severity"][0] == 0 and all(c[0] == 0 for c in sweep["change"].values())
     curves = {"jepa-small", "mae-small", "jepa-small (beat view)", "mae-small (beat view)"}
-    assert {t.name for t in fig.data} == curves | {f"{c}: all-black clip" for c in curves}
+    assert {t.name for t in fig.data} == curves | {f"{c}: all-black clip" for c in curves} | {"true EF 28.0%"}
     black = next(t for t in fig.data if t.name == "jepa-small: all-black clip")
     assert list(black.y) == [sweep["ef_blank"]["jepa"]] * 2 and sweep["ef_blank"]["jepa"] == pytest.approx(61.8, abs=0.05)
     assert set(sweep["ef_beat"]) == {"jepa", "mae"} and all(c[0] == 0 for c in sweep["change_beat"].values())

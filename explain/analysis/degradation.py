@@ -76,7 +76,7 @@ def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: 
     """EF against severity, one line per model (dotted: through the beat view's probe), a faint line at what
     each probe reads from an all-black clip (where the sweep measured it), the true EF dashed when known; `note` (e.g. that the models learned from a phantom) under the title. A model without an EF
     probe has no line, and the title says so."""
-    fig, missing = go.Figure(), []
+    fig, missing, curves = go.Figure(), [], set()
     for key, suffix, dash in (("ef", "", None), ("ef_beat", " (beat view)", "dot")):
         for role, efs in sweep.get(key, {}).items():
             name = (names or {}).get(role, role)
@@ -85,14 +85,15 @@ def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: 
                 continue
             fig.add_trace(go.Scatter(x=sweep["severity"], y=efs, mode="lines+markers", name=name + suffix,
                                      line=dict(color=FAMILY_COLOURS.get(role), dash=dash)))
+            curves.add(name + suffix)
             blank = sweep.get(key + "_blank", {}).get(role)
             if blank is not None:          # a curve that settles here reads no heart, whatever the truth line says
                 fig.add_trace(go.Scatter(x=[sweep["severity"][0], sweep["severity"][-1]], y=[blank, blank], mode="lines",
                                          name=f"{name}{suffix}: all-black clip", opacity=0.5,
                                          line=dict(color=FAMILY_COLOURS.get(role), dash="longdashdot", width=1)))
-    if truth is not None:
-        fig.add_hline(y=truth, line_dash="dash", annotation_text=f"true EF {truth:.1f}%",
-                      annotation_position="top left")          # the right end holds the named conditions' labels
+    if truth is not None:                 # in the legend: a label on the plot sat on the curves
+        fig.add_trace(go.Scatter(x=[sweep["severity"][0], sweep["severity"][-1]], y=[truth, truth], mode="lines",
+                                 name=f"true EF {truth:.1f}%", line=dict(color="black", dash="dash")))
     for condition, (name, severity) in CONDITIONS.items():        # where the named conditions sit on this axis
         if name == sweep["degradation"]:
             fig.add_vline(x=severity, line=dict(color="grey", width=1, dash="dot"))
@@ -102,8 +103,8 @@ def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: 
     title = f"EF under {sweep['degradation'].replace('_', ' ')}" + "".join(f"<br><sup>{n}</sup>" for n in notes)
     fig.update_layout(title=title, xaxis_title="severity (0 = clean)", xaxis_range=[-0.05, 1.05],
                       yaxis_title="predicted EF (%)", height=380, margin=dict(l=50, r=20, t=66 + 14 * len(notes), b=40))
-    if not fig.data:
-        fig.update_yaxes(range=[0, 100])                           # nothing drawn: still an EF axis, truth on it
+    if not any(t.name in curves for t in fig.data):
+        fig.update_yaxes(range=[0, 100])                           # no model's curve: still an EF axis, truth on it
     return fig
 
 
