@@ -756,3 +756,13 @@ def test_evidence_plots_every_committed_recipe_and_names_a_bad_file(monkeypatch,
     monkeypatch.setattr(scoreboard, "EXPERIMENTS", tmp_path)
     fig, caption = evidence.recipes_figure()
     assert fig is None and "could not be read" in caption
+
+
+def test_a_colour_clip_is_said_to_be_one_where_it_is_shown_in_grey():
+    """The page shows every clip in grey while the models are given a colour clip's channels."""
+    grey = render_clip(3, "adult", n_frames=40, size=112, fps=50)
+    tinted = np.stack([grey.frames, (grey.frames * 0.8).astype(np.uint8), (grey.frames * 0.6).astype(np.uint8)], -1)
+    shown = inputs.register(Clip(tinted, 50.0, "colour.avi"))
+    assert shown.summary.endswith("as shown in grey; a colour clip: the models are given its colour channels, which "
+                                  "the shipped models never saw in training (their phantom is grey).")
+    assert inputs.register(Clip(grey.frames, 50.0, "grey.avi")).summary.endswith("px, as shown.")

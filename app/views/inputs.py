@@ -82,7 +82,8 @@ def register(clip: Clip, frames: int = 16, size: int = 112) -> LoadedClip:
     summary = (f"**{Path(clip.source).name or 'clip'}**: {clip.n_frames} frames at {clip.fps:.1f} fps{assumed}, "
                f"{clip.width}x{clip.height} px.{truth} Each model sees {seen_words}, cropped to the sector (green "
                f"box), at its own frame count and size: the shipped models at {frames} frames of {size}x{size} px, "
-               "as shown.")
+               "as shown" + (" in grey; a colour clip: the models are given its colour channels, which the shipped "
+                             "models never saw in training (their phantom is grey)." if clip.is_rgb else "."))
     return LoadedClip(put_clip(clip), str(original), str(seen), meta, summary)
 
 

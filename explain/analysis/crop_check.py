@@ -77,8 +77,9 @@ def crop_words(ef: float | None, ef_beat: float | None, crop: dict) -> str:
     words = f"Crop check: with the clip {k} px higher / lower in the model's input, {', '.join(parts)}."
     shift = largest_move(ef, ef_beat, crop)
     if shift > MOVES_POINTS:
-        words = (f"⚠️ {words} The EF moves up to {shift:.1f} points with a crop {k} px off, as a re-encoded copy "
-                 "of the clip can get: read it no closer than that.")
+        words = (f"⚠️ {words} The EF moves up to {shift:.1f} points with a crop {k} px off, and a re-encoded copy of "
+                 "the clip can get a crop further off still (an MJPG copy of adult_normal: its box 6 px taller): read "
+                 "it no closer than that.")
     return words
 
 
