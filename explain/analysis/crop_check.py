@@ -78,7 +78,7 @@ def crop_words(ef: float | None, ef_beat: float | None, crop: dict) -> str:
     shift = largest_move(ef, ef_beat, crop)
     if shift > MOVES_POINTS:
         words = (f"⚠️ {words} The EF moves up to {shift:.1f} points with a crop {k} px off, and a re-encoded copy of "
-                 "the clip can get a crop further off still (an MJPG copy of adult_normal: its box 6 px taller): read "
+                 "the clip can get a crop further off still (an MJPG copy of adult_normal: its box 8 px taller): read "
                  "it no closer than that.")
     return words
 
