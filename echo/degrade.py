@@ -163,10 +163,15 @@ CONDITIONS: dict[str, tuple[str, float]] = {
 NAMED_TOLERANCE = 0.005  # a severity this near a named condition's is that condition (a slider's 0.67 is 2/3)
 
 
+def named_condition(name: str, severity: float) -> str | None:
+    """The named condition (CONDITIONS) of this degradation within NAMED_TOLERANCE of `severity`, or None."""
+    return next((c for c, (n, s) in CONDITIONS.items() if n == name and abs(s - severity) < NAMED_TOLERANCE), None)
+
+
 def named_severity(name: str, severity: float) -> float:
     """The severity of the named condition of this degradation within NAMED_TOLERANCE of `severity`, else it."""
-    near = [s for n, s in CONDITIONS.values() if n == name and abs(s - severity) < NAMED_TOLERANCE]
-    return near[0] if near else severity
+    condition = named_condition(name, severity)
+    return severity if condition is None else CONDITIONS[condition][1]
 
 
 def label_words(label: str) -> str:
@@ -183,9 +188,9 @@ def label_words(label: str) -> str:
             return label
         if name not in DEGRADATIONS:
             return label
-        same = [c for c, (n, s) in CONDITIONS.items() if n == name and abs(s - value) < NAMED_TOLERANCE]
-        whose = "the benchmark's" if same and same[0] in BENCHMARK_CONDITIONS else "EchoLens's condition"
-        words.append(f"{name} at severity {value:.2f}" + (f" ({whose} {same[0]})" if same else ""))
+        same = named_condition(name, value)
+        whose = "the benchmark's" if same in BENCHMARK_CONDITIONS else "EchoLens's condition"
+        words.append(f"{name} at severity {value:.2f}" + (f" ({whose} {same})" if same else ""))
     return ", ".join(words)
 
 

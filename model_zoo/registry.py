@@ -47,6 +47,11 @@ def _source(path: Path) -> str:
     return "shipped" if SHIPPED in path.resolve().parents else "local"
 
 
+def assumed_notes(card: dict | None) -> list[str]:
+    """What a checkpoint's conversion assumed because the checkpoint does not store it (frames, size, heads...)."""
+    return [n for n in ((card or {}).get("conversion") or {}).get("notes") or [] if "assumed" in n]
+
+
 def describe(folder: Path) -> dict:
     """name, family, architecture, format, source, path (and method/recipe/steps when the folder has a card).
     A folder whose config or card cannot be read is listed with the reason, as a bad checkpoint file is."""
@@ -60,7 +65,7 @@ def describe(folder: Path) -> dict:
         why = str(e)
         return {"name": folder.name, "family": "-", "architecture": f"cannot load: {why}", "format": "-",
                 "source": _source(folder), "path": str(folder)}
-    assumed = [n.split(" (")[0] for n in (card.get("conversion") or {}).get("notes") or [] if "assumed" in n]
+    assumed = [n.split(" (")[0] for n in assumed_notes(card)]
     arch += f" ({', '.join(assumed)} on conversion)" if assumed else ""          # an exported folder keeps the mark
     entry = {"name": card.get("name") or folder.name, "family": family,
              "architecture": arch, "format": "echolens-folder" if card else "hf-folder",

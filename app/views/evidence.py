@@ -10,6 +10,7 @@ from model_zoo.evaluate.claims import check_claims, claim_pairs
 from model_zoo.evaluate.format import plus_minus
 from model_zoo.evaluate.table import render_markdown
 from model_zoo.experiments.scoreboard import committed_rows, scoreboard_figure
+from model_zoo.registry import assumed_notes
 
 RESULTS = Path(__file__).resolve().parents[2] / "model_zoo" / "results.json"
 
@@ -93,13 +94,13 @@ def _probes(model: LoadedModel, results: dict) -> str | None:
 def _converted(card: dict) -> str:
     """The facts model_zoo.load records for a checkpoint without a card (card['conversion'])."""
     info = card.get("conversion") or {}
-    notes = info.get("notes") or []
+    notes, assumed = info.get("notes") or [], assumed_notes(card)
     how = ("converted once by model_zoo.convert.export" if card.get("exported_by") else
            "a Hugging Face folder without an EchoLens card" if card.get("format") == "hf-folder" else "converted on load")
     facts = [("loaded from", f"`{card.get('source')}` ({card.get('format')}), {how}"),
              ("architecture", card.get("architecture")),
-             ("assumed", "; ".join(n for n in notes if "assumed" in n) or "nothing: the files say it all"),
-             ("notes", "; ".join(n for n in notes if "assumed" not in n) or None),
+             ("assumed", "; ".join(assumed) or "nothing: the files say it all"),
+             ("notes", "; ".join(n for n in notes if n not in assumed) or None),
              ("left out", ", ".join(info.get("ignored") or []) or None),
              ("missing weights (random)", ", ".join(info.get("missing") or []) or None),
              ("unexpected weights (unused)", ", ".join(info.get("unexpected") or []) or None)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from explain.analysis.pair import DEFAULT_MODELS, ROLES, LoadedModel, load_model
 from model_zoo.cost import advice
-from model_zoo.registry import list_models
+from model_zoo.registry import assumed_notes, list_models
 
 CPU_BUDGET_S = 10.0      # one forward pass over this on the CPU earns a warning and a smaller offer
 
@@ -67,7 +67,7 @@ def describe_pair(pair: dict[str, LoadedModel]) -> str:
         trained = "; learned from the phantom" if m.phantom_trained else ""
         lines.append(f"- **{role.upper()}**: `{m.name}` ({m.family}), ViT {c.hidden_size}d x {c.num_hidden_layers}, "
                      f"{frames} frames x {size} px; {probe}{trained}; device **{m.wrapper.device}**")
-        assumed = [n for n in ((m.wrapper.card or {}).get("conversion") or {}).get("notes") or [] if "assumed" in n]
+        assumed = assumed_notes(m.wrapper.card)
         if assumed:
             lines.append(f"  - Assumed on conversion (the checkpoint does not store it): {'; '.join(assumed)}.")
         warning = speed_warning(m)

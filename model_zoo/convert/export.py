@@ -26,6 +26,7 @@ from model_zoo.probe_io import PROBE, save_probe
 
 SHAPE_OVERRIDES = ("frames", "size", "heads", "pred_heads", "decoder_heads")   # what a checkpoint may not store
 
+
 def check_ef_scale(ef_mean: float | None, ef_std: float | None) -> None:
     """The probe's EF scale, in % (ValueError otherwise): finite, std > 0, a mean that is an EF."""
     if ef_mean is None or ef_std is None:
