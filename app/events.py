@@ -40,6 +40,20 @@ NO_CLIP = ("No clip loaded: the last one asked for could not be read (the messag
            "results of the clip before it are cleared too.")
 
 
+NO_UPLOAD = ("No clip loaded: the file shown was removed from the upload box, and its results with it. Upload "
+             "another, or pick an example or a phantom clip.")
+
+
+def on_upload_cleared(key, uploaded, n_stale: int):
+    """The upload box emptied: if the page shows the clip that box held, clear it like a clip that failed (its
+    EF beside an empty box reads as nobody's clip); a clip loaded since from the examples or the phantom stays.
+    -> the clip outputs, the prediction cards, then n_stale views' values."""
+    cleared = on_clip_failed()
+    if not key or key != uploaded:
+        return tuple(gr.skip() for _ in range(len(cleared) + n_stale))
+    return (*cleared[:4], NO_UPLOAD, *cleared[5:], *(None for _ in range(n_stale)))
+
+
 NO_AUDIT = "No audit shown: the last one could not run (the message says why)."
 
 

@@ -50,10 +50,11 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
     with gr.Blocks(title="EchoLens", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
         clip_key = gr.State(None)
+        uploaded_key = gr.State(None)           # the key of the clip the upload box last loaded
         model_state = gr.State(events.NO_MODELS)
         with gr.Row():
             with gr.Column(scale=1):
-                clip_events = _clip_inputs()
+                clip_events, upload = _clip_inputs()
                 model_inputs, use_btn = _model_inputs(extra_dirs)
                 model_info = gr.Markdown(elem_id="model-info")
             with gr.Column(scale=2):
@@ -83,11 +84,15 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
         predict = dict(fn=events.on_predict, inputs=[clip_key, model_state], outputs=pred_md, **HEAVY)
         for event, fn, ins, api in clip_events:
             loading = event(fn, ins, clip_outputs, api_name=api, **HEAVY)
-            loading.success(clear_stale, None, stale, api_visibility="private").success(
-                api_name=f"{api}_predict", **predict)
+            loaded = loading.success(clear_stale, None, stale, api_visibility="private")
+            loaded.success(api_name=f"{api}_predict", **predict)
+            if api == "upload":
+                loaded.success(lambda key: key, clip_key, uploaded_key, api_visibility="private")
             # a clip that failed: nothing on the page may stay from the clip before (it would read as this one's)
             loading.failure(events.on_clip_failed, None, [*clip_outputs, *pred_md], api_visibility="private").then(
                 clear_stale, None, stale, api_visibility="private")
+        upload.clear(lambda key, uploaded: events.on_upload_cleared(key, uploaded, len(stale)),
+                     [clip_key, uploaded_key], [*clip_outputs, *pred_md, *stale], api_visibility="private")
         model_outputs = [model_state, model_info, *card_md, att_start, att_frame]
         choosing = use_btn.click(events.on_models, model_inputs, model_outputs, api_name="use_models", **HEAVY)
         choosing.success(clear_stale, None, stale, api_visibility="private").success(**predict)
@@ -97,8 +102,8 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
     return demo
 
 
-def _clip_inputs() -> list[tuple]:
-    """Upload, example and phantom tabs -> [(event, event function, its inputs, api name)]."""
+def _clip_inputs() -> tuple[list[tuple], gr.File]:
+    """Upload, example and phantom tabs -> ([(event, event function, its inputs, api name)], the upload box)."""
     with gr.Tab("Upload"):
         upload = gr.File(label="Clip (AVI, MP4, DICOM cine, NPY/NPZ)", elem_id="upload")
         rescale = gr.Checkbox(False, label=inputs.RESCALE_LABEL,
@@ -115,7 +120,7 @@ def _clip_inputs() -> list[tuple]:
         phantom_btn = _action("Generate phantom clip")
     return [(upload.upload, events.on_upload, [upload, rescale], "upload"),
             (example_btn.click, events.on_example, [example], "load_example"),
-            (phantom_btn.click, events.on_phantom, phantom, "generate_phantom")]
+            (phantom_btn.click, events.on_phantom, phantom, "generate_phantom")], upload
 
 
 def _model_inputs(extra_dirs: tuple[str, ...]) -> tuple[list, gr.Button]:

@@ -135,6 +135,27 @@ def test_evidence_tab_shows_the_table(page):
     shot(page, "evidence")
 
 
+def test_emptying_the_upload_box_clears_its_clip_and_no_other(page):
+    """The page's clip came from the upload box (the fixture's): emptying the box clears it; a clip generated
+    since on the phantom tab stays when the box is emptied."""
+    page.get_by_role("tab", name="1 Predictions").click()
+    page.get_by_role("tab", name="Upload", exact=True).click()
+    page.locator("#upload").get_by_label("Clear").first.click()
+    page.locator("#clip-summary").get_by_text("removed from the upload box", exact=False).wait_for()
+    assert "EF" not in page.locator("#pred-jepa").inner_text() + page.locator("#pred-mae").inner_text()
+    page.locator("#upload input[type=file]").set_input_files(str(EXAMPLES / "adult_normal.npz"))
+    page.locator("#pred-jepa").get_by_text("Ground truth: 62.0%").wait_for()
+    page.get_by_role("tab", name="Phantom", exact=True).click()
+    page.get_by_role("button", name="Generate phantom clip").click()
+    page.locator("#clip-summary").get_by_text("phantom clip", exact=False).wait_for()
+    page.locator("#pred-jepa").get_by_text("Ground truth: 60", exact=False).wait_for()
+    page.get_by_role("tab", name="Upload", exact=True).click()
+    page.locator("#upload").get_by_label("Clear").first.click()
+    page.wait_for_timeout(1500)
+    assert "phantom clip" in page.locator("#clip-summary").inner_text()
+    assert "Ground truth: 60" in page.locator("#pred-jepa").inner_text()
+
+
 # Last on purpose: an error stays until closed or until the next button press, on the page every test above
 # shares (this one reloads it first)
 def test_a_bad_upload_shows_an_error_and_the_page_goes_on(page, tmp_path):
