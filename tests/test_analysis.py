@@ -305,6 +305,21 @@ def test_condition_ef_views_read_the_beat_from_the_clean_predictions_they_are_gi
     assert set(out) == {"clean", "noise_med"}
 
 
+def test_ef_changes_are_differences_of_the_efs_shown_and_flag_an_all_black_reading():
+    from explain.analysis.degradation import ef_changes
+    from explain.analysis.predict import BLANK_POINTS, Prediction
+    pred = lambda ef, ef_beat, blank=(None, None): Prediction("jepa", "m", "jepa", ef, None, None, None, None,
+                                                             ef_beat, blank)
+    clean = {"jepa": pred(60.04, 40.06), "mae": pred(None, None)}
+    bad = {"jepa": pred(50.96, 41.0, (51.0 + BLANK_POINTS + 0.1, 40.0)), "mae": pred(None, None)}
+    changes = ef_changes(clean, bad)
+    attentive, beat = changes["jepa"]
+    assert (attentive.probe, attentive.clean, attentive.degraded) == ("attentive", 60.0, 51.0)
+    assert attentive.change == pytest.approx(-9.0) and not attentive.reads_blank      # 3.1 points from black
+    assert beat.probe == "beat view" and beat.change == pytest.approx(0.9) and beat.reads_blank
+    assert changes["mae"] == []                                                        # no probe: no row
+
+
 def test_every_degraded_copy_shows_the_clean_clips_beat(shipped_pair, monkeypatch):
     """Without ground-truth timing the beat is estimated; a copy with dropped frames or noise would
     estimate its own, so the copies are handed the clean clip's."""

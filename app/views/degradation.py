@@ -12,9 +12,9 @@ from echo.degrade import check_degradation, degrade, label_words, named_severity
 from echo.preprocess import crop_to_sector
 from echo.writers import write_mp4
 from explain.analysis.beat import beat_frames
-from explain.analysis.degradation import sensitivity_figure, severity_sweep
+from explain.analysis.degradation import ef_changes, sensitivity_figure, severity_sweep
 from explain.analysis.pair import LoadedModel, pair_key
-from explain.analysis.predict import predict, reads_like_blank
+from explain.analysis.predict import predict
 
 CAPTION = ("Degrade the loaded clip as the benchmark does: inside its sector, with the clean clip's crop and "
            "beat, so only the pixels change. Severity runs from 0 (the clean clip) to 1 (the strongest setting: "
@@ -44,18 +44,14 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
     rows = ["| model | probe | clean EF | degraded EF | change (EF points) | all-black clip reads |",
             "|---|---|---|---|---|---|"]
     blank_notes = []
-    for role in pair:
-        for probe, c, d, blank in (("attentive", clean[role].ef, bad[role].ef, bad[role].blank[0]),
-                                   ("beat view", clean[role].ef_beat, bad[role].ef_beat, bad[role].blank[1])):
-            if c is not None:
-                c, d = round(c, 1), round(d, 1)                  # the change of the EFs as shown
-                near = reads_like_blank(d, blank)
-                rows.append(f"| {clean[role].name} | {probe} | {c:.1f}% | {d:.1f}%{' ⚠️' if near else ''} | "
-                            f"{d - c:+.1f} | {'' if blank is None else f'{blank:.1f}%'} |")
-                if near:
-                    blank_notes.append(f"{clean[role].name} ({probe}) reads {d:.1f}% from the degraded clip and "
-                                       f"{blank:.1f}% from an all-black one: it may be reading no heart, not this one")
-        if clean[role].ef is None and clean[role].ef_beat is None:
+    for role, changes in ef_changes(clean, bad).items():
+        for e in changes:
+            rows.append(f"| {e.name} | {e.probe} | {e.clean:.1f}% | {e.degraded:.1f}%{' ⚠️' if e.reads_blank else ''} | "
+                        f"{e.change:+.1f} | {'' if e.blank is None else f'{e.blank:.1f}%'} |")
+            if e.reads_blank:
+                blank_notes.append(f"{e.name} ({e.probe}) reads {e.degraded:.1f}% from the degraded clip and "
+                                   f"{e.blank:.1f}% from an all-black one: it may be reading no heart, not this one")
+        if not changes:
             rows.append(f"| {clean[role].name} | no probe | | | | |")
     head = f"**{label_words(f'{name} {float(severity):.2f}')}** (left: clean, right: degraded)"
     warnings = {p.warning for p in clean.values() if p.warning}

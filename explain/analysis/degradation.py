@@ -8,6 +8,8 @@ frames the clean clip's beat picks (noise or dropped frames would move an estima
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -17,7 +19,7 @@ from echo.preprocess import crop_to_sector
 from explain.analysis.beat import beat_frames
 from explain.analysis.budget import check_budget
 from explain.analysis.pair import LoadedModel
-from explain.analysis.predict import blank_efs, predict
+from explain.analysis.predict import Prediction, blank_efs, predict, reads_like_blank
 from model_zoo.colours import FAMILY_COLOURS
 
 SEVERITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -106,6 +108,38 @@ def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: 
     if not any(t.name in curves for t in fig.data):
         fig.update_yaxes(range=[0, 100])                           # no model's curve: still an EF axis, truth on it
     return fig
+
+
+@dataclass(frozen=True)
+class EFChange:
+    """One probe's EF on a clip and on a degraded copy of it, as shown (to 0.1 point)."""
+    name: str                   # the model's name
+    probe: str                  # "attentive" (the issue's probe) or "beat view"
+    clean: float
+    degraded: float
+    blank: float | None         # what the probe reads from an all-black clip (None: not measured)
+
+    @property
+    def change(self) -> float:
+        return self.degraded - self.clean
+
+    @property
+    def reads_blank(self) -> bool:
+        """Near the all-black reading: it may be reading no heart, not this one."""
+        return reads_like_blank(self.degraded, self.blank)
+
+
+def ef_changes(clean: dict[str, Prediction], degraded: dict[str, Prediction]) -> dict[str, list[EFChange]]:
+    """{role: [EFChange per probe the model ships]} (empty: no EF probe) from predict's results on a clip and a
+    degraded copy. EFs are rounded as shown first, so a change is the difference of the EFs a user reads."""
+    out = {}
+    for role, c in clean.items():
+        d = degraded[role]
+        out[role] = [EFChange(c.name, probe, round(ce, 1), round(de, 1), blank)
+                     for probe, ce, de, blank in (("attentive", c.ef, d.ef, d.blank[0]),
+                                                  ("beat view", c.ef_beat, d.ef_beat, d.blank[1]))
+                     if ce is not None and de is not None]
+    return out
 
 
 def mean_abs_change(efs: dict[str, dict[str, float | None]], role: str) -> float | None:
