@@ -63,7 +63,9 @@ def test_a_raw_pickle_is_refused_with_its_globals_named(tmp_path, protocol, name
 
 
 @pytest.mark.parametrize("text", ["Patient notes, not a model.\n", "cat\nnotes about the model\n",
-                                  "hello this is text\n"])    # 'h' reads as a memo lookup: torch raises KeyError(101)
+                                  "hello this is text\n",    # 'h' reads as a memo lookup: torch raises KeyError(101)
+                                  "root:x:0:0:root:/root:/bin/bash\n", "all notes\n", "(draft)\n", "}\n"])
+# /etc/passwd and text starting with a b e r s t u ( ) . ] } raised a bare IndexError (an opcode on an empty stack)
 def test_a_text_file_is_no_checkpoint_even_where_its_letters_read_as_opcodes(tmp_path, text):
     (tmp_path / "notes.pt").write_text(text)            # 'c' is protocol 0's GLOBAL opcode
     with pytest.raises(ValueError, match="notes.pt is not a torch checkpoint: neither a zip archive nor a pickle"):
