@@ -168,14 +168,18 @@ def test_audit_lists_every_clip_and_why_one_could_not_be_read(tmp_path, shipped_
     folder.mkdir()
     write_npz(folder / "a.npz", render_clip(6, "adult", n_frames=40, size=112, fps=50))
     (folder / "broken.avi").write_bytes(b"not a video at all")
+    np.save(folder / "header.npy", np.zeros((40, 64, 64), np.uint8))      # a header numpy cannot parse:
+    data = (folder / "header.npy").read_bytes()                            # it stopped the whole audit
+    (folder / "header.npy").write_bytes(data.replace(b"'shape': (", b"'shape': ((", 1))
     (folder / "notes.txt").write_text("ignored")
     summ, rows, _ = audit(folder, shipped_pair, tmp_path / "out")
     assert json.loads((tmp_path / "out" / "audit.json").read_text())["rows"] == rows
-    assert [r["file"] for r in rows] == ["a.npz", "broken.avi"]
+    assert [r["file"] for r in rows] == ["a.npz", "broken.avi", "header.npy"]
+    assert "'header.npy' looks like a NumPy array but could not be read" in rows[2]["error"]
     assert rows[0]["error"] == "" and rows[0]["true_ef"] is not None and rows[0]["jepa_ef"] is not None
     assert rows[0]["jepa_abs_error"] == pytest.approx(abs(rows[0]["jepa_ef"] - rows[0]["true_ef"]), abs=0.02)
     assert rows[0]["mae_sensitivity"] >= 0 and rows[0]["jepa_focus"] > 0 and "broken.avi" in rows[1]["error"]
-    assert summ["clips"] == 2 and summ["unreadable"] == 1 and summ["jepa"]["predicted"] == 1
+    assert summ["clips"] == 3 and summ["unreadable"] == 2 and summ["jepa"]["predicted"] == 1
     header = (tmp_path / "out" / "audit.csv").read_text().splitlines()[0]
     assert header.startswith("file,true_ef,jepa_ef,") and header.endswith(",error")
     assert "<table>" in (tmp_path / "out" / "audit.html").read_text()

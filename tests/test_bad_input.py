@@ -257,6 +257,46 @@ def test_npz_bad_fps(tmp_path):
     assert "'fps' entry" in refused(tmp_path / "a.npz")
 
 
+@pytest.mark.parametrize("entries, said", [
+    ({"fps": 1e-9}, "an 'fps' entry of 1e-09, not a frame rate"),          # was shown as '0.0 fps'
+    ({"ef": 200.0}, "an 'ef' entry of 200, which no heart has"),            # was taken as the ground truth
+    ({"ef": -50.0}, "an 'ef' entry of -50"), ({"esv": -1.0}, "an 'esv' entry of -1"),
+    ({"ef": "abc"}, "an 'ef' entry that is not one number"),                # was called damaged or truncated
+])
+def test_npz_entries_no_clip_has(tmp_path, entries, said):
+    np.savez(tmp_path / "a.npz", frames=gray_clip(), **entries)
+    assert said in refused(tmp_path / "a.npz")
+
+
+def test_npz_without_arrays_or_holding_another_file(tmp_path):
+    import zipfile
+    with zipfile.ZipFile(tmp_path / "empty.npz", "w"):
+        pass
+    assert "empty ZIP archive (it holds no arrays)" in refused(tmp_path / "empty.npz")
+    with zipfile.ZipFile(tmp_path / "text.npz", "w") as archive:          # was: "There is no item named ..."
+        archive.writestr("hello.txt", "hi")
+    assert refused(tmp_path / "text.npz").startswith("'text.npz' holds 'hello.txt', which is not a NumPy array")
+
+
+def test_a_field_the_libraries_trip_on_is_said_naming_the_file(tmp_path):
+    """A header that does not parse (numpy's TokenError) or a DICOM tag missing (pydicom's AttributeError)
+    reached the app as 'Something went wrong' and stopped a whole audit; any failure a reader did not foresee
+    is now a ClipError naming the file, and never the server's path to it."""
+    import pydicom
+    np.save(tmp_path / "header.npy", gray_clip())
+    data = (tmp_path / "header.npy").read_bytes()
+    (tmp_path / "header.npy").write_bytes(data.replace(b"'shape': (", b"'shape': ((", 1))
+    message = refused(tmp_path / "header.npy")
+    assert message.startswith("'header.npy' looks like a NumPy array but could not be read: it is damaged")
+    path = dicom_file(tmp_path / "a.dcm", gray_clip().tobytes())
+    ds = pydicom.dcmread(path)
+    del ds.SamplesPerPixel
+    ds.save_as(path)
+    message = refused(path)
+    assert message.startswith("'a.dcm' looks like a DICOM file but could not be read") and "SamplesPerPixel" in message
+    assert str(tmp_path) not in message and not any(v.split("^")[0] in message for v in PATIENT.values())
+
+
 def test_folder_bad_fps_file(tmp_path):
     for k, frame in enumerate(gray_clip()):
         Image.fromarray(frame).save(tmp_path / f"{k}.png")

@@ -53,7 +53,7 @@ def read_clip(path: str | os.PathLike, *, rescale: bool = False) -> Clip:
     if not path.exists():
         raise ClipError(f"No file or folder found at '{path}'. Check the name and location.")
     if path.is_dir():
-        return read_folder(path, rescale)
+        return _named_failures(read_folder, path, rescale, "a folder of frames")
     size = path.stat().st_size
     if size == 0:
         raise ClipError(f"'{path.name}' is empty (0 bytes), as happens when a copy or download "
@@ -66,4 +66,27 @@ def read_clip(path: str | os.PathLike, *, rescale: bool = False) -> Clip:
     reader = _READERS.get(content)
     if reader is None:
         raise _unsupported(path, content)
-    return reader(path, rescale)
+    return _named_failures(reader, path, rescale, _FORMATS[content])
+
+
+_FORMATS = {"avi": "an AVI video", "mp4": "an MP4 video", "dicom": "a DICOM file", "npy": "a NumPy array",
+            "npz": "a NumPy archive"}
+
+
+def _named_failures(reader, path: Path, rescale: bool, what: str) -> Clip:
+    """reader(path, rescale), with any failure its reader did not foresee (a damaged field a library trips
+    on: a codec context missing, a DICOM tag absent, a header that does not parse) said as a ClipError that
+    names the file, not as the library's bare AttributeError: the app, the CLI and the audit all show
+    ClipErrors as messages."""
+    try:
+        return reader(path, rescale)
+    except ClipError:
+        raise
+    except MemoryError:
+        raise ClipError(f"'{path.name}' decodes into more memory than this machine has free. Export a shorter "
+                        "clip or a lower resolution.") from None
+    except Exception as e:                     # noqa: BLE001 - every other failure is this file's
+        detail = str(e).replace(str(path), path.name)[:160]           # never the server's upload path
+        raise ClipError(f"'{path.name}' looks like {what} but could not be read: it is damaged or written in a "
+                        f"way EchoLens does not follow ({type(e).__name__}: {detail}). Export or copy it "
+                        "again.") from None

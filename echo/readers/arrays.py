@@ -70,13 +70,23 @@ def read_npy(path: Path, rescale: bool) -> Clip:
     return finish(_as_frames(array), None, path, "NPY", {}, rescale)
 
 
+FPS_RANGE = (1.0, 1000.0)       # frame rates an 'fps' entry may give (echo scanners record about 15-500 fps)
+
+
+def _number(value: np.ndarray) -> float:
+    """One finite number from a one-value entry, else NaN (a string or several values is no number)."""
+    return float(value.reshape(())) if value.size == 1 and value.dtype.kind in "iuf" else np.nan
+
+
 def _npz_fps(archive, name: str) -> float | None:
     if "fps" not in archive.files:
         return None
-    fps = archive["fps"]
-    value = float(fps.reshape(())) if fps.size == 1 and fps.dtype.kind in "iuf" else np.nan
+    value = _number(archive["fps"])
     if not np.isfinite(value) or value <= 0:
         raise ClipError(f"'{name}' has an 'fps' entry that is not one positive number.")
+    if not FPS_RANGE[0] <= value <= FPS_RANGE[1]:
+        raise ClipError(f"'{name}' has an 'fps' entry of {value:g}, not a frame rate of a cine loop "
+                        f"({FPS_RANGE[0]:g}-{FPS_RANGE[1]:g} fps). Save the clip's frame rate as 'fps'.")
     return value
 
 
@@ -93,6 +103,9 @@ def read_npz(path: Path, rescale: bool) -> Clip:
             found = ", ".join(arrays) or "none"
             raise ClipError(f"'{name}' holds {len(arrays)} arrays ({found}); name the clip's "
                             "frames 'frames' so EchoLens knows which one to read.")
+        if key + ".npy" not in archive.zip.namelist():          # e.g. a text file zipped and named .npz
+            raise ClipError(f"'{name}' holds '{key}', which is not a NumPy array: an NPZ archive holds .npy "
+                            "arrays (numpy.savez). Save the frames with numpy.savez.")
         try:
             with archive.zip.open(key + ".npy") as fh:
                 _check_header(fh, name)
@@ -136,9 +149,12 @@ def _npz_truth(archive, shape: tuple[int, int, int], name: str) -> GroundTruth |
     values = {k: archive[k] for k in present}
     for k in ("ef", "edv", "esv"):
         if k in values:
-            if values[k].size != 1 or not np.isfinite(float(values[k].reshape(()))):
-                raise ClipError(f"'{name}' has a '{k}' entry that is not one number.")
-            values[k] = float(values[k].reshape(()))
+            values[k] = _number(values[k])
+            if not np.isfinite(values[k]):
+                raise ClipError(f"'{name}' has an '{k}' entry that is not one number.")
+            if values[k] < 0 or (k == "ef" and values[k] > 100):     # an EF of 200% would be taken as truth
+                raise ClipError(f"'{name}' has an '{k}' entry of {values[k]:g}, which no heart has "
+                                f"({'an EF lies between 0 and 100%' if k == 'ef' else 'a volume is not negative'}).")
     for k in ("ed_frames", "es_frames"):
         if k in values:
             idx = values[k].astype(np.int64).reshape(-1)

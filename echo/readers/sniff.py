@@ -38,6 +38,8 @@ def sniff(path: Path) -> str:
         return "npy"
     if head[:4] == b"PK\x03\x04":
         return "npz" if path.suffix.lower() == ".npz" or _holds_only_npy(path) else "a ZIP archive"
+    if head[:4] == b"PK\x05\x06":                   # a ZIP's end record first: no entries at all
+        return "an empty ZIP archive (it holds no arrays)"
     if head[:4] == b"RIFF":
         return f"a RIFF {head[8:12].decode('latin-1').strip()} file (not an AVI video)"
     for magic, description in _OTHER:
