@@ -21,19 +21,24 @@ def _clip(loaded: inputs.LoadedClip) -> tuple:
     return loaded.key, loaded.original, loaded.model_view, loaded.meta, loaded.summary
 
 
-@shows_errors
-def on_upload(path, rescale=False):
-    return _clip(inputs.load_upload(path, rescale))
+def _session(request: gr.Request | None) -> str | None:
+    """The page session asking (its clips are kept apart from other users': app.session.ClipStore)."""
+    return getattr(request, "session_hash", None)
 
 
 @shows_errors
-def on_example(name):
-    return _clip(inputs.load_named_example(name))
+def on_upload(path, rescale=False, request: gr.Request = None):
+    return _clip(inputs.load_upload(path, rescale, owner=_session(request)))
 
 
 @shows_errors
-def on_phantom(ef, hr, pop, seed):
-    return _clip(inputs.generate_phantom(ef, hr, pop, seed))
+def on_example(name, request: gr.Request = None):
+    return _clip(inputs.load_named_example(name, owner=_session(request)))
+
+
+@shows_errors
+def on_phantom(ef, hr, pop, seed, request: gr.Request = None):
+    return _clip(inputs.generate_phantom(ef, hr, pop, seed, owner=_session(request)))
 
 
 NO_CLIP = ("No clip loaded: the last one asked for could not be read (the message said why), so the "

@@ -2,7 +2,7 @@
 
 Each tab builds its components and wires them to its event functions (app/events.py, which show errors in
 the page); every event that runs a model shares one queue slot, so two users cannot run the machine out of
-memory together.
+memory together; loading a clip and scrubbing run no model and share another.
 """
 from __future__ import annotations
 
@@ -43,6 +43,10 @@ def _action(label: str, **kwargs) -> gr.Button:
 
 # Every event that runs a model shares one queue slot: one heavy job at a time, whoever asks
 HEAVY = {"concurrency_id": "models", "concurrency_limit": 1}
+# Loading a clip and scrubbing maps already made run no model: their own slot, so a user's clip appears while
+# another user's attribution runs (it waited 58 s behind an occlusion); one at a time, as a big clip's decode
+# takes memory
+QUICK = {"concurrency_id": "quick", "concurrency_limit": 1}
 
 
 def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
@@ -83,7 +87,7 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
 
         predict = dict(fn=events.on_predict, inputs=[clip_key, model_state], outputs=pred_md, **HEAVY)
         for event, fn, ins, api in clip_events:
-            loading = event(fn, ins, clip_outputs, api_name=api, **HEAVY)
+            loading = event(fn, ins, clip_outputs, api_name=api, **QUICK)
             loaded = loading.success(clear_stale, None, stale, api_visibility="private")
             loaded.success(api_name=f"{api}_predict", **predict)
             if api == "upload":
@@ -179,7 +183,7 @@ def _attention_tab(clip_key, model_state) -> tuple[list, gr.Slider, gr.Slider]:
               api_name="attention", **HEAVY)
     # input: every drag step and every frame typed into its box, the latest one run (release missed typing)
     frame.input(events.on_scrub, [clip_key, model_state, shown, frame], images, api_name="scrub",
-                trigger_mode="always_last", **HEAVY)
+                trigger_mode="always_last", **QUICK)
     return [*videos, *captions, *images, shown], controls[2], frame
 
 

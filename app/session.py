@@ -1,5 +1,6 @@
-"""Where the app keeps things between clicks: clips by key (an LRU, so memory stays bounded when many
-users upload), results cached per clip and settings (switching tabs never recomputes; capped by count
+"""Where the app keeps things between clicks: clips by key (ClipStore: a few per page session and a byte budget
+over all, so memory stays bounded when many users upload and one user's many clips never push out another's
+clip), results cached per clip and settings (dropped with their clip) (switching tabs never recomputes; capped by count
 and by the bytes of their arrays), and one media folder per process for the videos and images it serves, removed when the process ends and kept
 under MAX_MEDIA_BYTES while serving (oldest entries go first; a cached result whose file went is recomputed).
 """
@@ -22,7 +23,8 @@ import torch
 
 from echo.clip import Clip
 
-MAX_CLIPS = 16
+MAX_CLIPS_PER_OWNER = 4       # a page session's last clips (and, per clip, its last degraded copies)
+MAX_CLIP_BYTES = 2 << 30       # the frames of every stored clip together
 MAX_RESULTS = 256
 MAX_RESULT_BYTES = 2 << 30    # and at most this much array memory in the result cache
 MAX_MEDIA_BYTES = 1 << 30      # the media folder is pruned back under this while serving
@@ -54,6 +56,12 @@ class LRU:
             while len(self._items) > 1 and (len(self._items) > self.capacity or
                                             (self.max_bytes is not None and self._bytes > self.max_bytes)):
                 self._bytes -= self._items.popitem(last=False)[1][1]
+
+    def drop(self, where: Callable[[Any], bool]) -> None:
+        """Remove every entry whose key satisfies `where`."""
+        with self._lock:
+            for key in [k for k in self._items if where(k)]:
+                self._bytes -= self._items.pop(key)[1]
 
     @property
     def bytes(self) -> int:
@@ -89,16 +97,79 @@ def nbytes(value: Any) -> int:
     return sum(leaf.nbytes for leaf in _leaves(value) if isinstance(leaf, (np.ndarray, torch.Tensor)))
 
 
-_clips = LRU(MAX_CLIPS)
+class ClipStore:
+    """Clips by key, each with its owner (the page session that loaded it; a degraded copy's owner is its clip).
+    An owner keeps its MAX_CLIPS_PER_OWNER most recently used clips; over MAX_CLIP_BYTES in all, the owner
+    holding the most bytes gives up its least recently used clip first, so a user loading many or huge clips
+    evicts their own before anyone else's. The clip just stored always stays. `on_evict(key)` runs for each
+    clip that goes (the results cached for it are dropped with it)."""
+
+    def __init__(self, per_owner: int, max_bytes: int, on_evict: Callable[[str], None] = lambda key: None):
+        self.per_owner, self.max_bytes, self.on_evict = per_owner, max_bytes, on_evict
+        self._items, self._lock = OrderedDict(), threading.Lock()     # key -> (clip, owner, bytes), oldest first
+
+    def get(self, key: str) -> Clip | None:
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key][0]
+
+    def put(self, key: str, clip: Clip, owner: str | None) -> None:
+        gone = []
+        with self._lock:
+            self._items[key] = (clip, owner, nbytes(clip))
+            self._items.move_to_end(key)
+            if owner is not None:                      # unowned (the CLI, tests): only the byte budget
+                for k in self._keys_of(owner)[:-self.per_owner]:            # the owner's oldest beyond its cap
+                    self._remove(k, gone)
+            kept = (key, owner)                        # the clip just stored, and the clip it is a copy of
+            while self.bytes > self.max_bytes:
+                totals = {}
+                for k, (_, o, size) in self._items.items():
+                    if k not in kept:
+                        totals[o] = totals.get(o, 0) + size
+                if not totals:
+                    break
+                self._remove(self._keys_of(max(totals, key=totals.get), but=kept)[0], gone)  # the largest holder's oldest
+        for k in gone:
+            self.on_evict(k)
+
+    def _remove(self, key: str, gone: list[str]) -> None:
+        """Remove a clip and the clips it owns (its degraded copies), noting each in `gone`."""
+        if self._items.pop(key, None) is not None:
+            gone.append(key)
+            for k in self._keys_of(key):
+                self._remove(k, gone)
+
+    def _keys_of(self, owner: str | None, but: tuple = ()) -> list[str]:
+        """The owner's keys, oldest first, leaving out those in `but`."""
+        return [k for k, (_, o, _) in self._items.items() if o == owner and k not in but]
+
+    @property
+    def bytes(self) -> int:
+        return sum(size for _, _, size in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def _drop_results(key: str) -> None:
+    """A clip that left the store takes its cached results with it (no later click can ask for them)."""
+    _results.drop(lambda k: isinstance(k, tuple) and bool(k) and k[0] == key)
+
+
+_clips = ClipStore(MAX_CLIPS_PER_OWNER, MAX_CLIP_BYTES, _drop_results)
 _results = LRU(MAX_RESULTS, MAX_RESULT_BYTES)
 _media_root: Path | None = None
 _media_lock = threading.Lock()
 
 
-def put_clip(clip: Clip, key: str | None = None) -> str:
-    """Store a clip under `key` (default: a fresh one); returns the key (what the page keeps in its state)."""
+def put_clip(clip: Clip, key: str | None = None, owner: str | None = None) -> str:
+    """Store a clip under `key` (default: a fresh one) for `owner` (the page session's id; a degraded copy: its
+    clip's key); returns the key (what the page keeps in its state)."""
     key = key or uuid.uuid4().hex[:12]
-    _clips.put(key, clip)
+    _clips.put(key, clip, owner)
     return key
 
 

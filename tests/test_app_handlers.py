@@ -36,6 +36,21 @@ def test_an_example_loads_with_its_videos_facts_and_truth(example):
     assert clip_file.is_absolute() and example.meta["source"] == clip_file.name     # never the server's path
 
 
+def test_a_large_clip_is_shown_at_most_display_max_side_with_its_sector_box():
+    """A 1024-px upload made a full-size colour copy of every frame for the outlined video (GBs for 600 frames)."""
+    import cv2
+    from echo.phantom import render_clip
+    small = render_clip(2, "adult", n_frames=40, size=112, fps=50)
+    big = Clip(np.repeat(np.repeat(small.frames, 10, axis=1), 10, axis=2), 50.0)       # 1120 x 1120 px
+    loaded = inputs.register(big)
+    video = cv2.VideoCapture(loaded.original)
+    ok, frame = video.read()
+    video.release()
+    assert ok and max(frame.shape[:2]) <= inputs.DISPLAY_MAX_SIDE and frame.shape[0] >= 1120 // 2 - 16
+    green = (frame[..., 1] > 150) & (frame[..., 0] < 100) & (frame[..., 2] < 100)     # the box, drawn in (0, 220, 0)
+    assert green.sum() > 400
+
+
 def test_a_generated_phantom_clip_has_the_chosen_ef_and_rate():
     loaded = inputs.generate_phantom(33, 100, "pediatric", 4)
     clip = session.get_clip(loaded.key)
@@ -398,6 +413,41 @@ def test_session_store_evicts_old_clips_and_says_so():
     for k in "abc":
         lru.put(k, k.upper())
     assert lru.get("a") is None and lru.get("c") == "C" and len(lru) == 2
+
+
+def test_clip_store_keeps_each_session_its_clips_and_evicts_the_largest_holder_first():
+    """One user loading many (or huge) clips pushed another user's clip out of memory ('This clip is no longer
+    in memory'): each session now keeps its last few, and over the byte budget the largest holder gives first."""
+    import numpy as np
+    from echo.clip import Clip
+    evicted = []
+    store = session.ClipStore(per_owner=2, max_bytes=1000, on_evict=evicted.append)
+    clip = lambda n: Clip(np.zeros((n, 10, 10), np.uint8), 30.0)          # n * 100 bytes of frames
+    store.put("a1", clip(3), "A")
+    for k in ("b1", "b2", "b3"):                                           # B's third pushes out B's first only
+        store.put(k, clip(1), "B")
+    assert evicted == ["b1"] and store.get("a1") is not None
+    store.put("b4", clip(5), "B")         # 300 + 100 + 500 + 100 > 1000 after B's cap: B, the largest, gives first
+    assert evicted == ["b1", "b2"] and store.get("a1") is not None and store.bytes == 900
+    store.put("c1", clip(2), "C")         # now A 300, B 600 (b3, b4), C 200: B's oldest goes, and enough
+    assert evicted[-1] == "b3" and store.get("a1") is not None and store.get("b4") is not None
+    store.put("copy", clip(1), "a1")      # a degraded copy is owned by its clip and goes with it
+    store.put("huge", clip(20), "D")      # over the budget alone: it stays, every other clip goes
+    assert store.get("huge") is not None and len(store) == 1 and {"a1", "copy"} <= set(evicted)
+    assert store.put("x", clip(1), None) is None and store.get("x") is not None     # unowned: bytes only
+
+
+def test_a_clip_that_leaves_the_store_takes_its_cached_results():
+    import numpy as np
+    from echo.clip import Clip
+    key = session.put_clip(Clip(np.zeros((2, 10, 10), np.uint8), 30.0), owner="someone")
+    session.cached((key, "view"), lambda: np.ones(3))
+    assert session.peek((key, "view")) is not None
+    for _ in range(session.MAX_CLIPS_PER_OWNER):
+        session.put_clip(Clip(np.zeros((2, 10, 10), np.uint8), 30.0), owner="someone")
+    assert session.peek((key, "view")) is None
+    with pytest.raises(ValueError, match="no longer in memory"):
+        session.get_clip(key)
 
 
 def test_result_cache_is_capped_by_the_bytes_its_arrays_hold():

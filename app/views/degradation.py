@@ -85,7 +85,7 @@ def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, seve
     try:
         get_clip(key)
     except ValueError:
-        put_clip(degrade(crop_to_sector(clip), name, float(severity), seed=int(seed)), key)
+        put_clip(degrade(crop_to_sector(clip), name, float(severity), seed=int(seed)), key, owner=clip_key)
     params, beat = ("rollout", "mean", 0.0, 0, "probe"), beat_frames(clip)
     clean, bad = maps(clip_key, pair, *params), maps(key, pair, *params, beat=beat)   # clean: the Attention tab's
     shown = overlay_videos(key, pair, *params, beat=beat)

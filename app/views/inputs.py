@@ -23,6 +23,7 @@ from explain.analysis.window import model_view
 PHANTOM_FRAMES, PHANTOM_FPS, PHANTOM_SIZE = 64, 50.0, 112
 EF_RANGE, HR_RANGE = (10.0, 85.0), (40.0, 160.0)
 DISPLAY_SIDE = 224        # videos are shown at least this many pixels high
+DISPLAY_MAX_SIDE = 640    # and the clip as loaded at most this many wide or high (a 1024-px clip's colour copy took GBs)
 
 
 @dataclass
@@ -41,11 +42,13 @@ def upscale(frames: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
 
 
 def _outlined(clip: Clip) -> np.ndarray:
-    """(T, H, W, 3) uint8: the clip in colour with the detected sector's box drawn in green."""
+    """(T, H', W', 3) uint8: the clip in colour with the detected sector's box drawn in green, every k-th pixel
+    of a clip larger than DISPLAY_MAX_SIDE (k the smallest whole step that fits)."""
     top, left, bottom, right = find_sector(clip.frames).bbox
-    rgb = np.repeat(clip.gray()[..., None], 3, axis=-1).copy()
+    k = max(1, math.ceil(max(clip.height, clip.width) / DISPLAY_MAX_SIDE))
+    rgb = np.repeat(Clip(clip.frames[:, ::k, ::k], clip.fps).gray()[..., None], 3, axis=-1)   # (T, H', W', 3)
     for f in rgb:
-        cv2.rectangle(f, (int(left), int(top)), (int(right) - 1, int(bottom) - 1), (0, 220, 0), 1)
+        cv2.rectangle(f, (left // k, top // k), ((right - 1) // k, (bottom - 1) // k), (0, 220, 0), 1)
     return rgb
 
 
@@ -59,8 +62,8 @@ def describe(clip: Clip) -> dict:
     return meta
 
 
-def register(clip: Clip, frames: int = 16, size: int = 112) -> LoadedClip:
-    """Store the clip and render what the page shows of it."""
+def register(clip: Clip, frames: int = 16, size: int = 112, owner: str | None = None) -> LoadedClip:
+    """Store the clip (for `owner`, the page session loading it: app.session) and render what the page shows."""
     view = model_view(clip, frames, size)
     beat, how = view.beat
     original = write_mp4(media_path(".mp4"), _outlined(clip), clip.fps)
@@ -84,25 +87,25 @@ def register(clip: Clip, frames: int = 16, size: int = 112) -> LoadedClip:
                f"box), at its own frame count and size: the shipped models at {frames} frames of {size}x{size} px, "
                "as shown" + (" in grey; a colour clip: the models are given its colour channels, which the shipped "
                              "models never saw in training (their phantom is grey)." if clip.is_rgb else "."))
-    return LoadedClip(put_clip(clip), str(original), str(seen), meta, summary)
+    return LoadedClip(put_clip(clip, owner=owner), str(original), str(seen), meta, summary)
 
 
 # The upload's stretch box (app.layout); echo.readers' message for deeper pixels names it in these words
 RESCALE_LABEL = "Stretch 16-bit or float pixels"
 
 
-def load_upload(path: str | None, rescale: bool = False) -> LoadedClip:
+def load_upload(path: str | None, rescale: bool = False, owner: str | None = None) -> LoadedClip:
     """An uploaded file (AVI, MP4, DICOM cine, NPY/NPZ); rescale: 16-bit or float pixels have the clip's own
     darkest-to-brightest range mapped onto 0-255 (echo.readers), else they are refused by name."""
     if not path:
         raise ClipError("No file was uploaded.")
     clip = read_clip(path, rescale=bool(rescale))
     clip.source = Path(path).name               # not the server's temporary upload path
-    return register(clip)
+    return register(clip, owner=owner)
 
 
-def load_named_example(name: str) -> LoadedClip:
-    return register(load_example(name))
+def load_named_example(name: str, owner: str | None = None) -> LoadedClip:
+    return register(load_example(name), owner=owner)
 
 
 def phantom_frames(hr_bpm: float) -> int:
@@ -111,7 +114,7 @@ def phantom_frames(hr_bpm: float) -> int:
     return max(PHANTOM_FRAMES, math.ceil(2 * PHANTOM_FPS * 60.0 / hr_bpm))
 
 
-def generate_phantom(ef: float, hr_bpm: float, population: str, seed: int) -> LoadedClip:
+def generate_phantom(ef: float, hr_bpm: float, population: str, seed: int, owner: str | None = None) -> LoadedClip:
     """A phantom clip at 50 fps with the chosen EF and heart rate, two beats long (64 frames at least)."""
     if ef is None or not EF_RANGE[0] <= float(ef) <= EF_RANGE[1]:
         raise ClipError(f"EF must lie between {EF_RANGE[0]:.0f} and {EF_RANGE[1]:.0f}%; got {ef}.")
@@ -119,4 +122,4 @@ def generate_phantom(ef: float, hr_bpm: float, population: str, seed: int) -> Lo
         raise ClipError(f"Heart rate must lie between {HR_RANGE[0]:.0f} and {HR_RANGE[1]:.0f} bpm; got {hr_bpm}.")
     clip = render_clip(seed_from(seed, "Seed"), population, n_frames=phantom_frames(float(hr_bpm)), size=PHANTOM_SIZE,
                        fps=PHANTOM_FPS, ef=float(ef), hr_bpm=float(hr_bpm))
-    return register(clip)
+    return register(clip, owner=owner)
