@@ -51,6 +51,20 @@ def test_colour_video_stays_rgb_and_grey_rgb_collapses(tmp_path):
     assert read_clip(write_avi(tmp_path / "g.avi", grey_as_rgb, 25)).frames.shape == (T, H, W)
 
 
+def test_a_grey_clip_through_opencvs_mpeg4_codec_stays_grey(tmp_path):
+    """OpenCV's default MP4 codec ('mp4v') decodes a grey clip with its channels 3 levels apart: it was called
+    a colour clip whose colour the models never saw."""
+    import cv2
+    from echo.examples import load_example
+    clip = load_example("adult_normal")
+    path = str(tmp_path / "grey.mp4")
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), clip.fps, (clip.width, clip.height))
+    for frame in clip.frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    assert read_clip(path).frames.ndim == 3
+
+
 # --- DICOM -----------------------------------------------------------------------------------
 
 def test_dicom_monochrome2_with_frame_time(tmp_path):

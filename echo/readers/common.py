@@ -11,8 +11,8 @@ from echo.clip import Clip, ClipError
 
 DEFAULT_FPS = 30.0  # used, and recorded as meta["fps_source"] = "default", when a file has none
 # Largest channel spread (in 8-bit levels) still counted as grey: lossy codecs can leave the
-# channels of a grey image a level apart.
-MONO_TOLERANCE = 2
+# channels of a grey image a few levels apart (OpenCV's MPEG-4 'mp4v' and XVID: 3, from the YUV round trip)
+MONO_TOLERANCE = 4
 
 
 def depth_error(name: str, depth: str) -> ClipError:
