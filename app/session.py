@@ -1,7 +1,7 @@
 """Where the app keeps things between clicks: clips by key (ClipStore: a few per page session and a byte budget
 over all, so memory stays bounded when many users upload and one user's many clips never push out another's
-clip), results cached per clip and settings (dropped with their clip) (switching tabs never recomputes; capped by count
-and by the bytes of their arrays), and one media folder per process for the videos and images it serves, removed when the process ends and kept
+clip), results cached per clip and settings (switching tabs never recomputes; capped by count and by the bytes
+of their arrays; dropped with their clip), and one media folder per process for the videos and images it serves, removed when the process ends and kept
 under MAX_MEDIA_BYTES while serving (oldest entries go first; a cached result whose file went is recomputed).
 """
 from __future__ import annotations
