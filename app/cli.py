@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from pathlib import Path
 
@@ -9,26 +10,73 @@ HOST, PORT = "127.0.0.1", 7860
 MAX_UPLOAD = "1gb"        # echo.limits.MAX_FILE_BYTES: the readers refuse larger files anyway
 
 
+def port_number(text: str) -> int:
+    """argparse type for --port: 1-65535 (socket.bind raises OverflowError, a traceback, outside 0-65535)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number: give one from 1 to 65535") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port: give one from 1 to 65535")
+    return value
+
+
+def check_address(host: str, port: int) -> None:
+    """Refuse a host that is not an IP address or a name this machine resolves, and an address it cannot
+    serve on (port in use, not its own), before anything starts: Gradio calls both 'Cannot find empty port'."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError):
+        raise ValueError(f"--host {host} is not an IP address or a name this machine resolves: give an address "
+                         "such as 127.0.0.1 (this machine only) or 0.0.0.0 (every network)") from None
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as uvicorn: a port closed a moment ago is free
+        try:
+            s.bind(address)
+        except OSError as e:
+            raise OSError(f"cannot serve on {host}:{port} ({e.strerror}): give another --port or --host, "
+                          "or stop what uses it") from None
+
+
+def check_models(folders: list[str] | None) -> None:
+    """Refuse a --models folder or file that does not exist, rather than pass over it in silence."""
+    missing = [d for d in folders or () if not Path(d).exists()]
+    if missing:
+        raise FileNotFoundError(f"no such folder or file: {', '.join(missing)}")
+
+
 def serve(args) -> int:
-    """Serve until interrupted; SIGTERM exits cleanly too, so the media folder is removed."""
+    """Serve until interrupted; SIGTERM exits cleanly too, so the media folder and the uploads are removed. The arguments are
+    checked before the warm-up starts, and the process waits for the warm-up before it exits: exiting while
+    it loads the models aborts ('terminate called without an active exception', rc 134)."""
     import signal
+
+    check_models(args.models)
+    check_address(args.host, args.port)
+    from gradio.route_utils import delete_files_created_by_app
 
     from app.layout import CSS, JS, build
     from app.session import media_dir
     from app.warmup import warm_up_in_background
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    warm_up_in_background()
+    # SIGTERM as Ctrl-C: Gradio then closes its server and removes the uploads it kept (a bare exit skipped that,
+    # leaving users' clips in its temporary folder)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    warm_up = warm_up_in_background()
     print(f"EchoLens media folder (removed at exit): {media_dir()}", flush=True)
-    build(tuple(args.models or ())).launch(server_name=args.host, server_port=args.port, show_error=False,
-                                           quiet=False, max_file_size=MAX_UPLOAD, css=CSS, js=JS)
+    demo = build(tuple(args.models or ()))
+    try:
+        demo.launch(server_name=args.host, server_port=args.port, show_error=False, quiet=False,
+                    max_file_size=MAX_UPLOAD, css=CSS, js=JS)
+    finally:
+        # Gradio's copies of every upload (users' clips) and of the media it served: its own shutdown left them
+        delete_files_created_by_app(demo, age=None)
+        warm_up.join()
     return 0
 
 
 def models(args) -> int:
     from model_zoo.registry import format_models, list_models
-    missing = [d for d in args.models or () if not Path(d).exists()]
-    if missing:
-        raise FileNotFoundError(f"no such folder or file: {', '.join(missing)}")
+    check_models(args.models)
     found = list_models(args.models or ())
     print(format_models(found))
     for d in args.models or ():                       # a folder that adds nothing is said, not passed over
@@ -85,8 +133,8 @@ def audit(args) -> int:
 def parser() -> argparse.ArgumentParser:
     from explain.analysis.defaults import DEFAULT_MODELS
     ap = argparse.ArgumentParser(prog="python app.py", description="EchoLens: JEPA vs MAE on echo clips")
-    ap.add_argument("--host", default=HOST)
-    ap.add_argument("--port", type=int, default=PORT)
+    ap.add_argument("--host", default=HOST, help="serve on this IP address or host name (0.0.0.0: every network)")
+    ap.add_argument("--port", type=port_number, default=PORT, help="serve on this port (1-65535)")
     ap.add_argument("--models", action="append", help="serve: also offer the models in this folder (repeatable)")
     sub = ap.add_subparsers(dest="command")
     m = sub.add_parser("models", help="list the models found (shipped, plus --models folders)")

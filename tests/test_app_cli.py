@@ -150,3 +150,31 @@ def test_cli_refuses_an_output_path_that_is_a_file_and_a_device_this_torch_lacks
         assert not (tmp_path / "o").exists()
     run = app("analyze", str(clip), "--out", str(tmp_path / "o"), "--device", "tpu", "--quick")
     assert run.returncode == 2 and "Unknown device 'tpu': use cuda, mps or cpu." in run.stderr
+
+
+def test_serve_refuses_a_bad_port_host_or_models_folder_before_starting(tmp_path):
+    """A port outside 1-65535 gave an OverflowError traceback (and could abort, rc 134); a host that is no address
+    gave Gradio's 'Cannot find empty port'; a missing --models folder was served without a word (`models` refuses
+    it). Each is refused in one error line, rc 2, before the models load."""
+    for port in ("99999", "-1", "0"):
+        run = app("--port", port, timeout=60)
+        assert run.returncode == 2 and "argument --port: " in run.stderr and "give one from 1 to 65535" in run.stderr
+        assert "Traceback" not in run.stderr
+    run = app("--host", "256.1.1.1", timeout=60)
+    assert run.returncode == 2 and "Cannot find empty port" not in run.stderr
+    assert run.stderr == ("error: --host 256.1.1.1 is not an IP address or a name this machine resolves: give an "
+                          "address such as 127.0.0.1 (this machine only) or 0.0.0.0 (every network)\n")
+    run = app("--models", str(tmp_path / "missing"), timeout=60)
+    assert run.returncode == 2 and run.stderr == f"error: no such folder or file: {tmp_path / 'missing'}\n"
+
+
+def test_serve_refuses_a_port_in_use_in_one_line(tmp_path):
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = app("--port", str(port), timeout=60)
+    assert run.returncode == 2 and "Traceback" not in run.stderr and "terminate called" not in run.stderr
+    assert run.stderr == (f"error: cannot serve on 127.0.0.1:{port} (Address already in use): give another --port "
+                          "or --host, or stop what uses it\n")

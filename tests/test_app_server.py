@@ -33,10 +33,18 @@ def test_a_bad_upload_is_refused_by_name_and_the_server_goes_on(client, tmp_path
     assert meta["population"] == "pediatric" if "population" in meta else meta["ground_truth_ef"] == 64.0
 
 
-def test_the_media_folder_goes_when_the_server_stops(tmp_path):
-    log = tmp_path / "server.log"
-    with launched_app(log) as (url, proc):
+def test_the_media_folder_and_the_uploads_go_when_the_server_stops(tmp_path):
+    """Stopped with SIGTERM (as a service manager stops it), the server left Gradio's copy of every upload (a
+    user's clip) in its temporary folder; Ctrl-C removed them."""
+    from echo.phantom import render_clip
+    from echo.writers import write_npz
+    log, uploads = tmp_path / "server.log", tmp_path / "gradio"
+    clip = write_npz(tmp_path / "patient_clip.npz", render_clip(3, "adult", n_frames=40, size=112, fps=50))
+    with launched_app(log, GRADIO_TEMP_DIR=str(uploads)) as (url, proc):
         media = Path(re.search(r"media folder \(removed at exit\): (\S+)", log.read_text()).group(1))
-        Client(url, verbose=False).predict("adult_normal", api_name="/load_example")
-        assert any(media.iterdir())
+        client = Client(url, verbose=False)
+        client.predict("adult_normal", api_name="/load_example")
+        client.predict(handle_file(str(clip)), False, api_name="/upload")
+        assert any(media.iterdir()) and list(uploads.rglob("patient_clip.npz"))
     assert proc.returncode == 0 and not media.exists()
+    assert not list(uploads.rglob("patient_clip.npz"))

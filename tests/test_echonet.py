@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import re
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from echo.clip import Clip, ClipError, GroundTruth
 from echo.echonet import (EchoNetDataset, ed_es_frames, tracing_area, tracing_mask,
                           tracing_polygon, write_echonet)
+from echo.readers import read_clip
 from echo.writers import write_avi
 from builders import gray_clip, lv_tracing
 
@@ -102,3 +104,29 @@ def test_bad_names_and_tracings_refused(tmp_path):
         write_echonet(tmp_path, [("../escape", clip, "TRAIN", None)])
     with pytest.raises(ClipError, match="long axis and at least two chords"):
         write_echonet(tmp_path, [("ok", clip, "TRAIN", {0: np.zeros((2, 4))})])
+
+
+def test_a_name_that_leads_out_of_videos_is_refused_unread(tmp_path, monkeypatch):
+    """An uploaded FileList.csv named '../../x/good' (or a link in Videos/) made the audit read a video elsewhere
+    on the server; such a clip is refused by name, like a missing one, and never opened. Videos/ itself may be a
+    link (a dataset kept elsewhere)."""
+    import echo.echonet as echonet
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    write_avi(outside / "good.avi", gray_clip(t=8, h=112, w=112), 50)
+    data_dir, kept = tmp_path / "data", tmp_path / "kept"
+    (kept / "Videos").mkdir(parents=True)
+    data_dir.mkdir()
+    (data_dir / "Videos").symlink_to(kept / "Videos")
+    write_avi(kept / "Videos" / "ok.avi", gray_clip(t=8, h=112, w=112), 50)
+    (kept / "Videos" / "link.avi").symlink_to(outside / "good.avi")
+    (data_dir / "FileList.csv").write_text("FileName,EF\nok,50\n../../outside/good,55\nlink,60\n")
+    opened = []
+    monkeypatch.setattr(echonet, "read_clip", lambda path: opened.append(path) or read_clip(path))
+    data = EchoNetDataset(data_dir)
+    assert data["ok"].truth.ef == 50
+    for name in ("../../outside/good", "link"):
+        said = f"{name} is listed in FileList.csv but its video, Videos/{name}.avi, leads outside the folder's Videos/"
+        with pytest.raises(ClipError, match=re.escape(said)):
+            data[name]
+    assert [p.name for p in opened] == ["ok.avi"]
