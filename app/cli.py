@@ -46,9 +46,9 @@ def check_models(folders: list[str] | None) -> None:
 
 
 def serve(args) -> int:
-    """Serve until interrupted; SIGTERM exits cleanly too, so the media folder and the uploads are removed. The arguments are
-    checked before the warm-up starts, and the process waits for the warm-up before it exits: exiting while
-    it loads the models aborts ('terminate called without an active exception', rc 134)."""
+    """Serve until interrupted (Ctrl-C or SIGTERM), then remove the media folder and Gradio's copies of the uploads.
+    The arguments are checked before the warm-up starts, and the process waits for the warm-up before it exits:
+    exiting while it loads the models aborts ('terminate called without an active exception', rc 134)."""
     import signal
 
     check_models(args.models)
@@ -58,18 +58,16 @@ def serve(args) -> int:
     from app.layout import CSS, JS, build
     from app.session import media_dir
     from app.warmup import warm_up_in_background
-    # SIGTERM as Ctrl-C: Gradio then closes its server and removes the uploads it kept (a bare exit skipped that,
-    # leaving users' clips in its temporary folder)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    warm_up = warm_up_in_background()
-    print(f"EchoLens media folder (removed at exit): {media_dir()}", flush=True)
-    demo = build(tuple(args.models or ()))
+    signal.signal(signal.SIGTERM, signal.default_int_handler)   # as Ctrl-C: Gradio closes its server, finally runs
+    warm_up, demo = warm_up_in_background(), None
     try:
+        print(f"EchoLens media folder (removed at exit): {media_dir()}", flush=True)
+        demo = build(tuple(args.models or ()))
         demo.launch(server_name=args.host, server_port=args.port, show_error=False, quiet=False,
                     max_file_size=MAX_UPLOAD, css=CSS, js=JS)
     finally:
-        # Gradio's copies of every upload (users' clips) and of the media it served: its own shutdown left them
-        delete_files_created_by_app(demo, age=None)
+        if demo is not None:   # Gradio's copies of the uploads (users' clips) and served media: its shutdown left them
+            delete_files_created_by_app(demo, age=None)
         warm_up.join()
     return 0
 

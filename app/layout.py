@@ -2,7 +2,7 @@
 
 Each tab builds its components and wires them to its event functions (app/events.py, which show errors in
 the page); every event that runs a model shares one queue slot, so two users cannot run the machine out of
-memory together; loading a clip and scrubbing run no model and share another.
+memory together.
 """
 from __future__ import annotations
 
@@ -43,10 +43,6 @@ def _action(label: str, **kwargs) -> gr.Button:
 
 # Every event that runs a model shares one queue slot: one heavy job at a time, whoever asks
 HEAVY = {"concurrency_id": "models", "concurrency_limit": 1}
-# Loading a clip and scrubbing maps already made run no model: their own slot, so a user's clip appears while
-# another user's attribution runs (it waited 58 s behind an occlusion); one at a time, as a big clip's decode
-# takes memory
-QUICK = {"concurrency_id": "quick", "concurrency_limit": 1}
 
 
 def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
@@ -87,16 +83,18 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
 
         predict = dict(fn=events.on_predict, inputs=[clip_key, model_state], outputs=pred_md, **HEAVY)
         for event, fn, ins, api in clip_events:
-            loading = event(fn, ins, clip_outputs, api_name=api, **QUICK)
-            loaded = loading.success(clear_stale, None, stale, api_visibility="private")
-            loaded.success(api_name=f"{api}_predict", **predict)
+            loading = event(fn, ins, clip_outputs, api_name=api, **HEAVY)
+            predicting = loading.success(clear_stale, None, stale, api_visibility="private").success(
+                api_name=f"{api}_predict", **predict)
             if api == "upload":
-                loaded.success(lambda key: key, clip_key, uploaded_key, api_visibility="private")
+                loading.success(lambda key: key, clip_key, uploaded_key, api_visibility="private")
+                upload_jobs = [loading, predicting]       # what emptying the box stops (its EF beside no clip)
             # a clip that failed: nothing on the page may stay from the clip before (it would read as this one's)
             loading.failure(events.on_clip_failed, None, [*clip_outputs, *pred_md], api_visibility="private").then(
                 clear_stale, None, stale, api_visibility="private")
         upload.clear(lambda key, uploaded: events.on_upload_cleared(key, uploaded, len(stale)),
-                     [clip_key, uploaded_key], [*clip_outputs, *pred_md, *stale], api_visibility="private")
+                     [clip_key, uploaded_key], [*clip_outputs, *pred_md, *stale], cancels=upload_jobs,
+                     api_visibility="private")
         model_outputs = [model_state, model_info, *card_md, att_start, att_frame]
         choosing = use_btn.click(events.on_models, model_inputs, model_outputs, api_name="use_models", **HEAVY)
         choosing.success(clear_stale, None, stale, api_visibility="private").success(**predict)
@@ -183,7 +181,7 @@ def _attention_tab(clip_key, model_state) -> tuple[list, gr.Slider, gr.Slider]:
               api_name="attention", **HEAVY)
     # input: every drag step and every frame typed into its box, the latest one run (release missed typing)
     frame.input(events.on_scrub, [clip_key, model_state, shown, frame], images, api_name="scrub",
-                trigger_mode="always_last", **QUICK)
+                trigger_mode="always_last", **HEAVY)
     return [*videos, *captions, *images, shown], controls[2], frame
 
 

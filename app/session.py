@@ -1,8 +1,9 @@
-"""Where the app keeps things between clicks: clips by key (ClipStore: a few per page session and a byte budget
-over all, so memory stays bounded when many users upload and one user's many clips never push out another's
-clip), results cached per clip and settings (switching tabs never recomputes; capped by count and by the bytes
-of their arrays; dropped with their clip), and one media folder per process for the videos and images it serves, removed when the process ends and kept
-under MAX_MEDIA_BYTES while serving (oldest entries go first; a cached result whose file went is recomputed).
+"""Where the app keeps things between clicks: clips by key (ClipStore: a few per page session and a byte
+budget over all, so memory stays bounded when many users upload and one user's many clips never push out
+another's clip), results cached per clip and settings (switching tabs never recomputes; capped by count and by
+the bytes of their arrays; dropped with their clip), and one media folder per process for the videos and images
+it serves, removed when the process ends and kept under MAX_MEDIA_BYTES while serving (oldest entries go first;
+a cached result whose file went is recomputed).
 """
 from __future__ import annotations
 
@@ -125,13 +126,14 @@ class ClipStore:
                     self._remove(k, gone)
             kept = (key, owner)                        # the clip just stored, and the clip it is a copy of
             while self.bytes > self.max_bytes:
-                totals = {}
-                for k, (_, o, size) in self._items.items():
+                held = {}                              # session -> its keys not kept, oldest first
+                for k in self._items:
                     if k not in kept:
-                        totals[o] = totals.get(o, 0) + size
-                if not totals:
+                        held.setdefault(self._session_of(k), []).append(k)
+                if not held:
                     break
-                self._remove(self._keys_of(max(totals, key=totals.get), but=kept)[0], gone)  # the largest holder's oldest
+                largest = max(held, key=lambda o: sum(self._items[k][2] for k in held[o]))   # copies count
+                self._remove(held[largest][0], gone)                                          # its oldest goes
         for k in gone:
             self.on_evict(k)
 
@@ -142,9 +144,14 @@ class ClipStore:
             for k in self._keys_of(key):
                 self._remove(k, gone)
 
-    def _keys_of(self, owner: str | None, but: tuple = ()) -> list[str]:
-        """The owner's keys, oldest first, leaving out those in `but`."""
-        return [k for k, (_, o, _) in self._items.items() if o == owner and k not in but]
+    def _keys_of(self, owner: str | None) -> list[str]:
+        """The owner's keys, oldest first."""
+        return [k for k, (_, o, _) in self._items.items() if o == owner]
+
+    def _session_of(self, key: str) -> str | None:
+        """The page session a clip belongs to: its owner, or for a degraded copy its clip's owner."""
+        owner = self._items[key][1]
+        return self._items[owner][1] if owner in self._items else owner
 
     @property
     def bytes(self) -> int:
@@ -179,7 +186,8 @@ def get_clip(key: str | None) -> Clip:
         raise ValueError("No clip loaded yet: upload a clip, pick an example or generate a phantom clip first.")
     clip = _clips.get(key)
     if clip is None:
-        raise ValueError("This clip is no longer in memory (the app keeps the most recent ones): load it again.")
+        raise ValueError("This clip is no longer in memory (each page keeps its last few clips, and the server lets "
+                         "go of the largest holders' oldest when memory fills): load it again.")
     return clip
 
 

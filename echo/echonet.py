@@ -150,12 +150,10 @@ class EchoNetDataset:
                 raise KeyError(f"'{key}' is not among this dataset's videos.")
             key = self._index[_stem(key)]
         row, name = self.rows[key], self.names[key]
-        videos = (self.root / VIDEOS).resolve()
-        video = (videos / f"{name}.avi").resolve()     # a FileName with '..' or a link out of Videos/ is never read
-        if not video.is_relative_to(videos):
-            raise ClipError(f"{name} is listed in {FILELIST} but its video, {VIDEOS}/{name}.avi, leads outside the "
-                            f"folder's {VIDEOS}/ (a '..' in the name, or a link); it is not read: put the video in "
-                            f"{VIDEOS}/ and list it by its plain file name.")
+        video = self.root / VIDEOS / f"{name}.avi"
+        if Path(name).name != name or name in ("", ".", ".."):   # '../x', '/etc/x', 'a/b': a path, not a file name
+            raise ClipError(f"{name} is listed in {FILELIST} as a path, not a file name, leading outside the folder's "
+                            f"{VIDEOS}/; it is not read: put the video in {VIDEOS}/ and list it by its plain file name.")
         if not video.exists():                      # said without the folder's path: in the app it is a server's
             raise ClipError(f"{name} is listed in {FILELIST} but its video, {VIDEOS}/{name}.avi, is missing (not "
                             "uploaded, or not in the folder).")

@@ -431,10 +431,43 @@ def test_clip_store_keeps_each_session_its_clips_and_evicts_the_largest_holder_f
     assert evicted == ["b1", "b2"] and store.get("a1") is not None and store.bytes == 900
     store.put("c1", clip(2), "C")         # now A 300, B 600 (b3, b4), C 200: B's oldest goes, and enough
     assert evicted[-1] == "b3" and store.get("a1") is not None and store.get("b4") is not None
-    store.put("copy", clip(1), "a1")      # a degraded copy is owned by its clip and goes with it
     store.put("huge", clip(20), "D")      # over the budget alone: it stays, every other clip goes
-    assert store.get("huge") is not None and len(store) == 1 and {"a1", "copy"} <= set(evicted)
-    assert store.put("x", clip(1), None) is None and store.get("x") is not None     # unowned: bytes only
+    assert store.get("huge") is not None and len(store) == 1
+    for k in "xyz":                       # unowned (the CLI, tests): no cap per owner, the byte budget only
+        store.put(k, clip(1), None)
+    assert all(store.get(k) is not None for k in "xyz")
+
+
+def test_a_clips_degraded_copies_go_with_it_and_count_as_its_sessions():
+    import numpy as np
+    from echo.clip import Clip
+    clip = lambda n: Clip(np.zeros((n, 10, 10), np.uint8), 30.0)          # n * 100 bytes of frames
+    evicted = []
+    store = session.ClipStore(per_owner=1, max_bytes=10_000, on_evict=evicted.append)
+    store.put("p1", clip(1), "A")
+    store.put("p1:shadow", clip(1), "p1")                                 # owned by its clip
+    store.put("p2", clip(1), "A")                                         # A's cap of one pushes out p1, and its copy
+    assert evicted == ["p1", "p1:shadow"] and store.get("p2") is not None
+    store = session.ClipStore(per_owner=4, max_bytes=1500, on_evict=evicted.append)
+    store.put("a1", clip(1), "A")
+    store.put("a1:haze", clip(3), "a1")
+    store.put("a1:noise", clip(3), "a1")                                  # session A holds 700 bytes with its copies
+    store.put("b1", Clip(np.zeros((13, 10, 5), np.uint8), 30.0), "B")   # B holds 650
+    store.put("c1", clip(3), "C")                                         # 1,600 > 1,500: A, the largest, gives
+    assert store.get("b1") is not None and store.get("a1") is None and store.get("a1:noise") is None
+
+
+def test_each_page_sessions_clips_are_stored_under_its_session(example):
+    from types import SimpleNamespace
+    from app import events
+    mine = events.on_example("adult_normal", request=SimpleNamespace(session_hash="me"))[0]
+    for _ in range(session.MAX_CLIPS_PER_OWNER):                          # another user's many clips leave mine
+        events.on_example("pediatric", request=SimpleNamespace(session_hash="someone else"))
+    assert session.get_clip(mine).truth.ef == 62.0
+    for _ in range(session.MAX_CLIPS_PER_OWNER):                          # my own next ones push it out
+        events.on_example("pediatric", request=SimpleNamespace(session_hash="me"))
+    with pytest.raises(ValueError, match="no longer in memory"):
+        session.get_clip(mine)
 
 
 def test_a_clip_that_leaves_the_store_takes_its_cached_results():

@@ -107,26 +107,24 @@ def test_bad_names_and_tracings_refused(tmp_path):
 
 
 def test_a_name_that_leads_out_of_videos_is_refused_unread(tmp_path, monkeypatch):
-    """An uploaded FileList.csv named '../../x/good' (or a link in Videos/) made the audit read a video elsewhere
-    on the server; such a clip is refused by name, like a missing one, and never opened. Videos/ itself may be a
-    link (a dataset kept elsewhere)."""
+    """An uploaded FileList.csv naming '../../x/good' made the audit read a video elsewhere on the server; a name
+    that is a path is refused by name, like a missing clip, and never opened. Links inside Videos/ (a dataset
+    kept in a cache elsewhere) are read as any file there."""
     import echo.echonet as echonet
     outside = tmp_path / "outside"
     outside.mkdir()
     write_avi(outside / "good.avi", gray_clip(t=8, h=112, w=112), 50)
-    data_dir, kept = tmp_path / "data", tmp_path / "kept"
-    (kept / "Videos").mkdir(parents=True)
-    data_dir.mkdir()
-    (data_dir / "Videos").symlink_to(kept / "Videos")
-    write_avi(kept / "Videos" / "ok.avi", gray_clip(t=8, h=112, w=112), 50)
-    (kept / "Videos" / "link.avi").symlink_to(outside / "good.avi")
-    (data_dir / "FileList.csv").write_text("FileName,EF\nok,50\n../../outside/good,55\nlink,60\n")
+    data_dir = tmp_path / "data"
+    (data_dir / "Videos").mkdir(parents=True)
+    write_avi(data_dir / "Videos" / "ok.avi", gray_clip(t=8, h=112, w=112), 50)
+    (data_dir / "Videos" / "link.avi").symlink_to(outside / "good.avi")
+    (data_dir / "FileList.csv").write_text(f"FileName,EF\nok,50\n../../outside/good,55\nlink,60\n{outside}/good,65\n")
     opened = []
     monkeypatch.setattr(echonet, "read_clip", lambda path: opened.append(path) or read_clip(path))
     data = EchoNetDataset(data_dir)
-    assert data["ok"].truth.ef == 50
-    for name in ("../../outside/good", "link"):
-        said = f"{name} is listed in FileList.csv but its video, Videos/{name}.avi, leads outside the folder's Videos/"
+    assert data["ok"].truth.ef == 50 and data["link"].truth.ef == 60
+    for name in ("../../outside/good", f"{outside}/good"):
+        said = f"{name} is listed in FileList.csv as a path, not a file name, leading outside the folder's Videos/"
         with pytest.raises(ClipError, match=re.escape(said)):
             data[name]
-    assert [p.name for p in opened] == ["ok.avi"]
+    assert [p.name for p in opened] == ["ok.avi", "link.avi"]

@@ -46,8 +46,9 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
     blank_notes = []
     for role, changes in ef_changes(clean, bad).items():
         for e in changes:
-            rows.append(f"| {e.name} | {e.probe} | {e.clean:.1f}% | {e.degraded:.1f}%{' ⚠️' if e.reads_blank else ''} | "
-                        f"{e.change:+.1f} | {'' if e.blank is None else f'{e.blank:.1f}%'} |")
+            flag = " ⚠️" if e.reads_blank else ""
+            rows.append(f"| {e.name} | {e.probe} | {e.clean:.1f}% | {e.degraded:.1f}%{flag} | {e.change:+.1f} | "
+                        f"{'' if e.blank is None else f'{e.blank:.1f}%'} |")
             if e.reads_blank:
                 blank_notes.append(f"{e.name} ({e.probe}) reads {e.degraded:.1f}% from the degraded clip and "
                                    f"{e.blank:.1f}% from an all-black one: it may be reading no heart, not this one")

@@ -23,7 +23,7 @@ from explain.analysis.window import model_view
 PHANTOM_FRAMES, PHANTOM_FPS, PHANTOM_SIZE = 64, 50.0, 112
 EF_RANGE, HR_RANGE = (10.0, 85.0), (40.0, 160.0)
 DISPLAY_SIDE = 224        # videos are shown at least this many pixels high
-DISPLAY_MAX_SIDE = 640    # and the clip as loaded at most this many wide or high (a 1024-px clip's colour copy took GBs)
+DISPLAY_MAX_SIDE = 640    # and the clip as loaded at most this wide or high (a 1024-px clip's colour copy: GBs)
 
 
 @dataclass

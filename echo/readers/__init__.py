@@ -13,6 +13,7 @@ syntax, size, frame count, fps and whether the fps came from the file or the 30 
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from echo.readers.dicom import read_dicom
 from echo.readers.images import FPS_FILE, IMAGE_SUFFIXES, read_folder
 from echo.readers.sniff import PROMISED, STILL_IMAGES, SUPPORTED, sniff
 from echo.readers.video import read_video
+
+log = logging.getLogger("echolens")
 
 __all__ = ["read_clip", "sniff", "DEFAULT_FPS", "FPS_FILE", "IMAGE_SUFFIXES", "SUPPORTED"]
 
@@ -66,11 +69,7 @@ def read_clip(path: str | os.PathLike, *, rescale: bool = False) -> Clip:
     reader = _READERS.get(content)
     if reader is None:
         raise _unsupported(path, content)
-    return _named_failures(reader, path, rescale, _FORMATS[content])
-
-
-_FORMATS = {"avi": "an AVI video", "mp4": "an MP4 video", "dicom": "a DICOM file", "npy": "a NumPy array",
-            "npz": "a NumPy archive"}
+    return _named_failures(reader, path, rescale, PROMISED[f".{content}"])     # 'an AVI video', ...
 
 
 def _named_failures(reader, path: Path, rescale: bool, what: str) -> Clip:
@@ -86,6 +85,7 @@ def _named_failures(reader, path: Path, rescale: bool, what: str) -> Clip:
         raise ClipError(f"'{path.name}' decodes into more memory than this machine has free. Export a shorter "
                         "clip or a lower resolution.") from None
     except Exception as e:                     # noqa: BLE001 - every other failure is this file's
+        log.warning("reading %s failed unforeseen", path.name, exc_info=True)    # a reader's own bug shows here
         detail = str(e).replace(str(path), path.name)[:160]           # never the server's upload path
         raise ClipError(f"'{path.name}' looks like {what} but could not be read: it is damaged or written in a "
                         f"way EchoLens does not follow ({type(e).__name__}: {detail}). Export or copy it "

@@ -119,9 +119,11 @@ def load_tensors(path: str | Path, max_bytes: int = MAX_BYTES) -> dict:
             f"{path.name} refused: its pickle needs globals outside the weights-only allow-list ({names}); "
             f"loading them would run code from the file. Re-save its tensors with "
             f"safetensors or as plain dicts of tensors.") from None
-    except (KeyError, EOFError, IndexError, ValueError, TypeError, AttributeError, OverflowError):
+    except (KeyError, EOFError, IndexError, ValueError, TypeError, AttributeError, OverflowError) as e:
         # text or a video read as a pickle: a memo key, a stream cut short, an opcode on an empty stack ('/etc/passwd')
-        raise not_a_checkpoint(path) from None
+        if not zipfile.is_zipfile(path):
+            raise not_a_checkpoint(path) from None
+        raise ValueError(f"{path.name} is not a readable torch checkpoint ({type(e).__name__}: {e}).") from None
     except RuntimeError as e:
         raise ValueError(f"{path.name} is not a readable torch or safetensors checkpoint ({e}).") from None
     if not isinstance(obj, dict):
