@@ -25,6 +25,19 @@ def test_beat_is_estimated_from_the_clips_own_periodicity():
         assert beat_frames(blind)[1] == "estimated" and beat_frames(clip) == (true, "ground truth")
 
 
+def test_estimating_the_beat_never_copies_the_whole_clip_as_floats():
+    """A 600-frame 1008-px upload made a float32 copy of every frame to find its beat (2.4 GB; float64 for colour)."""
+    import tracemalloc
+    clip = render_clip(4, "adult", n_frames=120, size=64, fps=50)
+    big = np.repeat(np.repeat(clip.frames, 4, axis=1), 4, axis=2)                 # (120, 256, 256): 7.9 MB
+    for frames in (big, np.repeat(big[..., None], 3, axis=-1)):                   # grey, and colour
+        tracemalloc.start()
+        beat = estimate_beat_frames(Clip(frames, 50.0))
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert abs(beat - frames_per_beat(clip)) <= 1.0 and peak < 0.5 * big.nbytes
+
+
 def test_beat_falls_back_to_the_whole_clip_when_nothing_repeats():
     rng = np.random.default_rng(0)
     noise = Clip(rng.integers(0, 255, (6, 32, 32), dtype=np.uint8), fps=30.0)   # too short for a beat

@@ -20,8 +20,10 @@ MIN_REPEAT = 0.4              # mean frame correlation at the beat lag below whi
 def _small_grey(frames: np.ndarray, side: int = 32) -> np.ndarray:
     """(T, H, W[, 3]) uint8 -> (T, side * side) float, the clip's still background (per-pixel mean
     over time) removed, so only what moves is compared."""
-    grey = frames.mean(-1) if frames.ndim == 4 else frames.astype(np.float32)
-    small = np.stack([cv2.resize(f.astype(np.float32), (side, side), interpolation=cv2.INTER_AREA) for f in grey])
+    def shrink(frame: np.ndarray) -> np.ndarray:     # (H, W[, 3]) -> (side, side): one frame at a time, as a float
+        grey = frame.mean(-1) if frame.ndim == 3 else frame      # copy of a whole 600-frame 1008-px clip took 2.4 GB
+        return cv2.resize(grey.astype(np.float32), (side, side), interpolation=cv2.INTER_AREA)
+    small = np.stack([shrink(f) for f in frames])                # (T, side, side)
     flat = small.reshape(len(small), -1)
     return flat - flat.mean(0, keepdims=True)
 
