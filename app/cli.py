@@ -55,7 +55,7 @@ def serve(args) -> int:
     check_address(args.host, args.port)
     from gradio.route_utils import delete_files_created_by_app
 
-    from app.layout import CSS, JS, build
+    from app.layout import CSS, JS, THEME, build
     from app.session import media_dir
     from app.warmup import warm_up_in_background
     signal.signal(signal.SIGTERM, signal.default_int_handler)   # as Ctrl-C: Gradio closes its server, finally runs
@@ -64,7 +64,7 @@ def serve(args) -> int:
         print(f"EchoLens media folder (removed at exit): {media_dir()}", flush=True)
         demo = build(tuple(args.models or ()))
         demo.launch(server_name=args.host, server_port=args.port, show_error=False, quiet=False,
-                    max_file_size=MAX_UPLOAD, css=CSS, js=JS)
+                    max_file_size=MAX_UPLOAD, css=CSS, js=JS, theme=THEME)
     finally:
         if demo is not None:   # Gradio's copies of the uploads (users' clips) and served media: its shutdown left them
             delete_files_created_by_app(demo, age=None)

@@ -27,6 +27,10 @@ CSS = """
 #evidence th { word-break: normal; overflow-wrap: normal; min-width: 4em; }
 """
 
+# The machine's own sans-serif: Gradio's bundled Source Sans Pro drew a bold capital A as a small capital
+# ('JEPᴀ | MᴀE' in every heading)
+THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"])
+
 # Errors stay until closed (app.errors); the next action (an action button pressed, a file chosen) closes them,
 # so an error never sits beside the result of a later action that went well. Tabs and widgets leave them be.
 JS = """() => {

@@ -855,3 +855,16 @@ def test_a_colour_clip_is_said_to_be_one_where_it_is_shown_in_grey():
     assert shown.summary.endswith("as shown in grey; a colour clip: the models are given its colour channels, which "
                                   "the shipped models never saw in training (their phantom is grey).")
     assert inputs.register(Clip(grey.frames, 50.0, "grey.avi")).summary.endswith("px, as shown.")
+
+
+def test_the_speckle_test_is_read_beside_each_models_measured_degradation(shipped_pair):
+    """A class shown only the speckle bars (JEPA far below the MAE) left believing the JEPA is the robust one;
+    the shipped cards say it loses more under the benchmark's degradations."""
+    from app.views import latent_pixel
+    words = latent_pixel.degradation_words(shipped_pair)
+    for m in shipped_pair.values():
+        assert f"{m.wrapper.card['results']['mean_rel_degradation_pct']:+.1f}% for {m.name}" in words
+    assert words.startswith(" Ignoring fresh grain is not robustness")
+    bare = {role: types.SimpleNamespace(name=m.name, wrapper=types.SimpleNamespace(card={}))
+            for role, m in shipped_pair.items()}
+    assert latent_pixel.degradation_words(bare) == ""                  # no measured card: nothing claimed

@@ -2,14 +2,20 @@
 prediction, anatomy read-out) and the speckle test, each figure with its plain caption."""
 from __future__ import annotations
 
+import dataclasses
+
 from app.session import cached, get_clip
 from app.views.numbers import seed_from
 from explain.analysis.latent_pixel import TeachingView, speckle_view, teaching_views
 from explain.analysis.pair import LoadedModel, pair_key
 
-INTRO = ("**Why latent prediction can ignore speckle.** Speckle is the grainy texture of ultrasound; it "
-         "changes from frame to frame and says nothing about the heart. A model that must redraw pixels "
-         "(MAE) has to deal with it; a model that predicts summaries (JEPA) can learn to leave it out.")
+INTRO = ("**Why latent prediction can ignore speckle.** Speckle is the grainy texture of ultrasound: an "
+         "interference pattern of the tissue's tiny scatterers. It moves with the tissue for a few frames (speckle "
+         "tracking follows it), but its pattern is random, so the grain inside a hidden box cannot be guessed from "
+         "the boxes around it. A model that must redraw pixels (MAE) has to deal with it; a model that predicts "
+         "summaries (JEPA) can learn to leave it out. Leaving the grain out is not the same as robustness: the "
+         "speckle test below says how much each model notices fresh grain, the degradation lab and the evidence "
+         "tab how much a shadow or attenuation moves its EF.")
 
 
 def views(clip_key: str, pair: dict[str, LoadedModel], seed: int = 0, time_slot: int = 0) -> list[TeachingView]:
@@ -20,7 +26,19 @@ def views(clip_key: str, pair: dict[str, LoadedModel], seed: int = 0, time_slot:
 
 
 def speckle(pair: dict[str, LoadedModel]) -> TeachingView:
-    return cached(("speckle", pair_key(pair)), lambda: speckle_view(pair))
+    view = cached(("speckle", pair_key(pair)), lambda: speckle_view(pair))
+    return dataclasses.replace(view, caption=view.caption + degradation_words(pair))
+
+
+def degradation_words(pair: dict[str, LoadedModel]) -> str:
+    """The models' measured loss under the benchmark's degradations (their cards), beside the speckle test: a
+    class shown only the test would take 'ignores grain' for 'robust'. '' unless every model's card has it."""
+    lost = {m.name: ((m.wrapper.card or {}).get("results") or {}).get("mean_rel_degradation_pct") for m in pair.values()}
+    if not lost or not all(isinstance(v, (int, float)) for v in lost.values()):
+        return ""
+    return (" Ignoring fresh grain is not robustness: under the benchmark's shadows and depth attenuation the EF "
+            "error grows by " + " and ".join(f"{v:+.1f}% for {name}" for name, v in lost.items())
+            + " (phantom test clips, Models and evidence tab).")
 
 
 def caption_markdown(v: TeachingView) -> str:

@@ -58,8 +58,9 @@ def mae_figure(view: MAEView, frame: int = 0) -> tuple[go.Figure, str]:
     numbers += f"; fine-grain energy kept {e['hf_ratio']:.0%}"
     caption = ("The MAE sees only the visible boxes and redraws the hidden ones pixel by pixel; each hidden box's "
                "brightness and contrast are taken from the true box (as VideoMAE shows its reconstructions), the "
-               "pattern inside is the MAE's. Speckle, the grainy texture of ultrasound, is different in every frame "
-               f"and cannot be predicted: the MAE's picture keeps {e['hf_ratio']:.0%} of the input's fine-grain "
+               "pattern inside is the MAE's. Speckle, the grainy texture of ultrasound, follows the tissue for a few "
+               "frames but its pattern is random, so the grain inside a hidden box cannot be guessed from the boxes "
+               f"around it: the MAE's picture keeps {e['hf_ratio']:.0%} of the input's fine-grain "
                "energy (detail finer than about 2 px)")
     if "mse_vs_clean" in e:
         speckle_share = e["mse_noisy_vs_clean"] / max(e["mse_vs_noisy"], 1e-12)
@@ -105,7 +106,7 @@ def jepa_figure(view: JEPAView, g: TokenGrid, time_slot: int = 0) -> tuple[go.Fi
     caption = ("The JEPA does not redraw pixels: for each hidden box it predicts the summary its own target "
                "encoder makes of that box. A cosine of 1 means the prediction points exactly where the target "
                "does; the grey bars show a lazy guess (the average of the visible boxes) for comparison. Grain "
-               "that cannot be predicted need not be represented, so it costs the JEPA nothing. "
+               "that cannot be guessed from the visible boxes need not be represented, so it costs the JEPA nothing. "
                + _against_guess(view.summary["mean_cosine"], view.summary["baseline_cosine"]))
     return fig, caption
 
