@@ -222,10 +222,14 @@ def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot
     results = shipped_pair["jepa"].wrapper.card["results"]
     table = card.split("\n\n")[2]
     assert card.split("\n\n")[1] == "### jepa-small" and table.startswith("| probe | EF | error | benchmark error |")
-    assert card.split("\n\n")[3] == ("Benchmark error: each view's mean absolute error in EF points on phantom test "
-                                     "adult clips, mean ± std over probe seeds.")
+    assert card.split("\n\n")[3].startswith("Benchmark error: each view's mean absolute error in EF points on phantom "
+                                            "test adult clips, mean ± std over probe seeds. All-black clip:")
     assert f"| attentive (V-JEPA's protocol) | 40.0% | -20.0 | {results['clean']['mae']:.2f} ± " in table
     assert f"| beat view | 62.5% | +2.5 | {results['beat_probe']['clean']['mae']:.2f} ± " in table
+    # what each probe reads from an all-black clip, in the table: the JEPA's attentive probe reads about 61.8%
+    assert table.splitlines()[0].endswith("| all-black clip reads |") and f"| {p.blank[0]:.1f}% |" in table
+    near = predictions.prediction_card(dataclasses.replace(p, ef=p.blank[0] + 1, ef_beat=30.0), 60.0, shipped_pair["jepa"])
+    assert f"| attentive (V-JEPA's protocol) | {p.blank[0] + 1:.1f}% ⚠️ |" in near and "| beat view | 30.0% |" in near
     assert "| probe |" not in predictions.prediction_card(dataclasses.replace(p, ef_beat=None), 60.0, shipped_pair["jepa"])
     child = predictions.prediction_card(apart, 60.0, shipped_pair["jepa"], "pediatric")   # zero-shot: its own figures
     assert "phantom test pediatric clips, zero-shot, mean ± std" in child

@@ -141,16 +141,19 @@ def _at_a_glance(p: Prediction, truth: float | None, results: dict, population: 
     if p.ef is None or p.ef_beat is None:
         return ""
     split = _split(population, degradation)
-    rows = ["| probe | EF | error | benchmark error |", "|---|---|---|---|"]
-    for name, ef, bench in (("attentive (V-JEPA's protocol)", p.ef, results),
-                            ("beat view", p.ef_beat, results.get("beat_probe"))):
+    rows = ["| probe | EF | error | benchmark error | all-black clip reads |", "|---|---|---|---|---|"]
+    for name, ef, bench, blank in (("attentive (V-JEPA's protocol)", p.ef, results, p.blank[0]),
+                                   ("beat view", p.ef_beat, results.get("beat_probe"), p.blank[1])):
         mae, std = benchmark_error(bench or {}, split)
         error = f"{ef - truth:+.1f}" if truth is not None else "n/a"
-        rows.append(f"| {name} | {ef:.1f}% | {error} | {'n/a' if mae is None else plus_minus(mae, std)} |")
+        flag = " ⚠️" if reads_like_blank(ef, blank) else ""        # near what it reads from no heart at all
+        rows.append(f"| {name} | {ef:.1f}%{flag} | {error} | {'n/a' if mae is None else plus_minus(mae, std)} | "
+                    f"{'n/a' if blank is None else f'{blank:.1f}%'} |")
     clips = {"pediatric": "pediatric clips, zero-shot", "clean": "adult clips",
              "degraded": "adult clips under each of its six degradations (depth attenuation, shadow), their mean"}
     return "\n".join(rows) + (f"\n\nBenchmark error: each view's mean absolute error in EF points on phantom test "
-                              f"{clips[split]}, mean ± std over probe seeds.")
+                              f"{clips[split]}, mean ± std over probe seeds. All-black clip: what the probe reads "
+                              "from a clip with no heart in it; an EF near it (⚠️) cannot show that it read this heart.")
 
 
 def _split(population: str | None, degradation: str | None) -> str:
