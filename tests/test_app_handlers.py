@@ -735,6 +735,11 @@ def test_cycle_view_draws_both_trajectories_with_their_numbers(example, shipped_
     md = cycle.numbers_markdown(results, label)
     assert "jepa-small" in md and "phase from ground truth" in md
     assert "shift under degradation (loop radii)" in md and f"{results['jepa'].shift:.2f}" in md
+    # the held-out phase errors (explain/results/latent_pixel.json) beside this clip's much easier within-clip ones
+    from explain.analysis.cycle import HELD_OUT
+    recorded = json.loads(HELD_OUT.read_text())["trajectory"]
+    for name in ("jepa-small", "mae-small"):
+        assert f"{recorded[name]['phase_error_deg']:.0f}° for {name}" in md
     with pytest.raises(ValueError, match="No folder"):
         cycle.dataset_figures("/no/such/folder", shipped_pair)
 

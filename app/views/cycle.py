@@ -7,7 +7,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from app.session import cached, get_clip
-from explain.analysis.cycle import CycleResult, cycle
+from explain.analysis.cycle import CycleResult, cycle, held_out_phase_errors
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.trajectory.dataset import dataset_view
 
@@ -39,14 +39,23 @@ def numbers_markdown(results: dict[str, CycleResult], phase_label: str) -> str:
     return (f"Colours: {phase_label}.\n\n" + "\n".join(rows) +
             "\n\nLoop closure: distance between the same phase one beat apart over the distance half a beat "
             "apart (needs more than one beat). Phase error: phase decoded from the embedding, cross-validated over "
-            "this clip's own frames (the README's figure decodes held-out clips with a read-out fit on others, a "
-            "harder task, so it is larger). "
+            f"this clip's own frames, an easy task; {_held_out_words(results)}"
             "Shift under degradation: mean distance between the degraded copy's embedding and the clean clip's "
             "at the same frame, in units of the clean loop's radius (1 = moved by as much as the loop "
             "reaches from its centre; 0 = unmoved); n/a without a degraded copy. It measures a change of "
             "acquisition (stronger speckle, a shadow), which moves a model whether or not it ignores the grain; "
             "the speckle test (tab 5) measures a fresh draw of the same kind of speckle, the thing a JEPA may "
             "learn to leave out. The two can rank the models differently, and neither contradicts the other.")
+
+
+def _held_out_words(results: dict[str, CycleResult]) -> str:
+    """The phase error on held-out clips, a read-out fit on other clips (explain/results), where it was measured."""
+    held = held_out_phase_errors(r.name for r in results.values())
+    if not held:
+        return "decoding held-out clips with a read-out fit on other clips is harder. "
+    return ("decoded on held-out phantom clips with a read-out fit on other clips, a harder task, the error is "
+            + " and ".join(f"{deg:.0f}° for {name}" for name, deg in held.items())
+            + " (python -m explain.latent_pixel.report). ")
 
 
 def dataset_figures(folder: str, pair: dict[str, LoadedModel], method: str = "pca", dims: int = 2,

@@ -3,7 +3,9 @@ the phase and ED/ES they are coloured by, the numbers (loop closure, phase error
 degraded copy overlaid in the same projection with its shift."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -38,6 +40,20 @@ class CycleResult:
     def numbers(self) -> dict:
         return {"method": self.method, "coords": np.round(self.coords, 4).tolist(),
                 "loop_closure": self.loop_closure, "phase_error_deg": self.phase_error_deg}
+
+
+HELD_OUT = Path(__file__).resolve().parents[1] / "results" / "latent_pixel.json"   # python -m explain.latent_pixel.report
+
+
+def held_out_phase_errors(names) -> dict[str, float]:
+    """{model name: phase error (degrees) decoded on held-out phantom clips with a read-out fit on other clips},
+    as the committed latent-vs-pixel report measured it, for the names it holds ({} without the file)."""
+    try:
+        recorded = json.loads(HELD_OUT.read_text()).get("trajectory", {})
+    except (OSError, ValueError):
+        return {}
+    return {n: float(recorded[n]["phase_error_deg"]) for n in names
+            if isinstance((recorded.get(n) or {}).get("phase_error_deg"), (int, float))}
 
 
 def stride_for(n_frames: int) -> int:
