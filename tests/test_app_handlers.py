@@ -599,6 +599,14 @@ def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shi
     for role, (video, md) in shown.items():
         assert Path(video).stat().st_size > 1000 and "focus ratio" in md
         assert "read-out: the EF probe's query" in md
+    # whether such a map was faithful to the EF on held-out clips (explain/results/focus_report.json): the JEPA's
+    # probe read-out rollout beat random orders on deletion only, the MAE's on both
+    from explain.faithfulness import RECORD
+    record = json.loads(RECORD.read_text())
+    for role, name in (("jepa", "jepa-small"), ("mae", "mae-small")):
+        verdicts = record["summary"][name]["rollout (probe read-out)"]
+        assert (f"removing this map's top blocks first moved {name}'s EF {verdicts['deletion']['verdict']}; restoring "
+                f"them first brought it back {verdicts['insertion']['verdict']}") in shown[role][1]
     # the probe read-out asked for, one model without a probe: both read out by the mean, and the page says why
     no_probe = {**shipped_pair, "mae": dataclasses.replace(shipped_pair["mae"], probe=None, key=("mae-no-probe",))}
     for role, (_, md) in attention.overlay_videos(example.key, no_probe, "rollout", "mean", 0.0, 0, "probe").items():
@@ -617,6 +625,10 @@ def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shi
     ig = attention.overlay_videos(example.key, shipped_pair, "integrated_gradients", "max", 0.5, 3, "mean", -1,
                                   "received", 4)
     assert "convergence delta" in ig["mae"][1] and "integration steps: 4" in ig["mae"][1]
+    assert "Faithful to its EF? On 24 held-out" in ig["mae"][1]
+    smooth = attention.faithfulness_words(dataclasses.replace(r, token_map=dataclasses.replace(r.token_map,
+                                                                                              method="smoothgrad")))
+    assert smooth == ""                                       # not in the report: nothing claimed
 
 
 def test_an_integrated_gradients_map_whose_delta_outweighs_its_ef_change_is_called_unreliable():

@@ -9,6 +9,7 @@ from explain.analysis.attention import AttentionResult, attention
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.attention_maps import METHODS
 from explain.attribution.integrated_gradients import STEPS as IG_STEPS
+from explain.faithfulness import recorded_verdicts
 from explain.overlay import display_scale, overlay, write_overlay_mp4
 
 # The Method box's words for each method (its values stay the names the API and explain/ take)
@@ -178,9 +179,24 @@ def overlay_videos(clip_key: str, pair: dict[str, LoadedModel], method: str, *pa
     return {role: (videos[role], map_words(r, asked)) for role, r in results.items()}
 
 
+def faithfulness_words(r: AttentionResult) -> str:
+    """Whether this kind of map tracks what drives the model's EF, as the committed focus report measured it on
+    held-out phantom clips (deletion and insertion against random orders); '' where it measured none."""
+    readout = r.token_map.info.get("readout") if r.token_map.method == "rollout" else None
+    recorded = recorded_verdicts(r.name, r.token_map.method, readout)
+    if recorded is None:
+        return ""
+    verdicts, n = recorded
+    return (f"Faithful to its EF? On {n} held-out phantom clips at the default settings, removing this map's top "
+            f"blocks first moved {r.name}'s EF {verdicts['deletion']}; restoring them first brought it back "
+            f"{verdicts['insertion']} (`python -m explain.focus_report`).")
+
+
 def map_words(r: AttentionResult, asked_readout: str | None = None) -> str:
-    """The focus score and what the method reported; a map called unreliable says so before its focus score."""
+    """The focus score, whether such a map was found faithful, and what the method reported; a map called
+    unreliable says so before its focus score."""
     focus, info = focus_markdown(r), info_markdown(r, asked_readout)
+    focus += (f"\n\n{faithful}" if (faithful := faithfulness_words(r)) else "")
     if info.startswith("⚠️"):
         return f"{info}\n\n{focus}"
     return focus + (f"\n\n{info}" if info else "")
