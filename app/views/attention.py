@@ -19,8 +19,8 @@ METHOD_LABELS = {"rollout": "attention rollout", "paper": "paper mode (EchoJEPA'
                  "pretext": "pretext loss (each model's own task)"}
 
 CAPTION = ("Warmer and more opaque = more weight in the model's view of the clip (colours reach red at the "
-           "clip's top 2%, so one peak does not hide the rest). What each method weighs is said under the "
-           "method's name.")
+           "clip's top 2%, so one peak does not hide the rest). Each panel has its own scale: compare where the "
+           "two models look, not how strongly. What each method weighs is said under the method's name.")
 # what each method's map shows, in words (the page shows the chosen method's under its controls)
 METHOD_WORDS = {
     "rollout": "**Attention rollout**: attention followed through every layer, read out by the EF probe's query "
