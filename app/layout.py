@@ -193,7 +193,7 @@ def _cycle_tab(clip_key, model_state) -> list:
     gr.Markdown(cycle.CAPTION)
     with gr.Row():
         settings = [gr.Radio(["pca", "umap"], value="pca", label="Projection"),
-                    gr.Radio([2, 3], value=3, label="Dimensions"),
+                    gr.Radio([2, 3], value=2, label="Dimensions"),      # 2D reads on a projector; 3D rotates
                     gr.Dropdown(["none", *CONDITIONS], value="none", label="Overlay a degraded copy")]
         run = _action("Draw trajectories", elem_id="cycle-run")
     with gr.Row():

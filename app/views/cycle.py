@@ -15,7 +15,9 @@ CAPTION = ("Each point is the model's summary of the clip around one frame; the 
            "A model that tracks the heartbeat draws a loop that comes back to where it started each beat, "
            "with end-diastole (◆) and end-systole (■) far apart. A degraded copy is drawn on the clean clip's "
            "axes (the projection is fitted on the clean clip alone): with PCA its offset shows; UMAP places each "
-           "of its points among its nearest clean ones, so there its offset is the table's shift, not the picture.")
+           "of its points among its nearest clean ones, so there its offset is the table's shift, not the picture. "
+           "Each model's plot has its own axes (embeddings differ in scale): compare shapes, not sizes; a copy "
+           "moved far off stretches the axes and can flatten the clean loop, so draw it without the copy too.")
 
 
 def trajectories(clip_key: str, pair: dict[str, LoadedModel], method: str = "pca", dims: int = 3,
