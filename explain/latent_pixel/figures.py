@@ -52,10 +52,6 @@ def mae_figure(view: MAEView, frame: int = 0) -> tuple[go.Figure, str]:
     if view.clean is not None:
         panels.append(("clean anatomy (phantom)", view.clean[frame]))
     e = view.errors
-    numbers = f"error vs noisy {e['mse_vs_noisy']:.4f}"
-    if "mse_vs_clean" in e:
-        numbers += f", vs clean {e['mse_vs_clean']:.4f} (noisy vs clean {e['mse_noisy_vs_clean']:.4f})"
-    numbers += f"; fine-grain energy kept {e['hf_ratio']:.0%}"
     caption = ("The MAE sees only the visible boxes and redraws the hidden ones pixel by pixel; each hidden box's "
                "brightness and contrast are taken from the true box (as VideoMAE shows its reconstructions), the "
                "pattern inside is the MAE's. Speckle, the grainy texture of ultrasound, follows the tissue for a few "
@@ -74,7 +70,9 @@ def mae_figure(view: MAEView, frame: int = 0) -> tuple[go.Figure, str]:
     else:
         caption += (f". Its error (mean squared, 0-1 grey scale) from the frame it was trained to reproduce: "
                     f"{e['mse_vs_noisy']:.4f}.")
-    return _images(panels, f"MAE: pixel prediction (frame {frame}; {numbers})"), caption
+    # the numbers are the caption's: four in the title were unreadable on a projector
+    return _images(panels, f"MAE: pixel prediction (frame {frame}; each hidden box's brightness is the true box's, "
+                           "its pattern the MAE's)"), caption
 
 
 def jepa_figure(view: JEPAView, g: TokenGrid, time_slot: int = 0) -> tuple[go.Figure, str]:
