@@ -20,11 +20,14 @@ INTRO = ("Load a clip, then compare a latent-prediction model (**JEPA**) and a p
          "(**MAE**) on it: EF, where they look, how their embedding moves through a heartbeat, what "
          "degradation does, and why predicting latents can ignore speckle. The shipped models learned "
          "from a simulated phantom: their EF on a real clip is not a measurement.")
-# The benchmark table has 21 columns: scroll it sideways rather than break its numbers letter by letter
+# The benchmark table has 21 columns: scroll it sideways rather than break its numbers letter by letter; the
+# predictions' small tables keep each number on one line ('64.2 %' broke after its digits)
 CSS = """
 #evidence table { display: block; overflow-x: auto; }
 #evidence td { white-space: nowrap; }
 #evidence th { word-break: normal; overflow-wrap: normal; min-width: 4em; }
+#pred-jepa td:not(:first-child), #pred-mae td:not(:first-child) { white-space: nowrap; }
+#pred-jepa th, #pred-mae th { word-break: normal; overflow-wrap: normal; }
 """
 
 # The machine's own sans-serif: Gradio's bundled Source Sans Pro drew a bold capital A as a small capital
