@@ -202,7 +202,8 @@ def test_an_impossible_ef_an_unchecked_model_and_a_flagged_clip_are_said_beside_
     near = predictions.prediction_card(dc.replace(p, ef=blank[0] + 1.0, ef_beat=blank[1] - 2.5), 28.0, m)
     assert near.count("from an all-black clip") == 2 and f"also reads {blank[0]:.1f}% from" in near
     far = predictions.prediction_card(dc.replace(p, ef=blank[0] + 10.0, ef_beat=blank[1] + 3.5), 28.0, m)
-    assert "all-black" not in far
+    assert "from an all-black clip" not in far and "% ⚠️ |" not in far         # the table gives the reading, unflagged
+    assert "% ⚠️ |" in near
     assert p.to_dict()["ef_blank"] == round(blank[0], 2)
     assert "No test error is recorded" in predictions.prediction_card(p, 28.0, dc.replace(m, probe=None))
     assert "No test error is recorded" not in predictions.prediction_card(p, 28.0, m)
