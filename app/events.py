@@ -127,8 +127,9 @@ def on_method(method):
 @shows_errors
 def on_cycle(key, state, method, dims, cond, progress=gr.Progress()):
     progress(0.1, desc="Embedding a window around every frame, both models")
-    results, label = cycle.trajectories(key, pair_of(state), method, dims, cond)
-    return [results[r].figure for r in ROLES] + [cycle.numbers_markdown(results, label)]
+    pair = pair_of(state)
+    results, label = cycle.trajectories(key, pair, method, dims, cond)
+    return [results[r].figure for r in ROLES] + [cycle.numbers_markdown(results, label, pair)]
 
 
 @shows_errors

@@ -11,9 +11,7 @@ Note: black is also Occlusion's reference, which favours Occlusion on the first 
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,27 +21,6 @@ from explain.maps import tokens_to_pixels
 
 MODES = ("deletion", "insertion")
 BETTER, NOT_BETTER = "better than random", "no better than random"
-RECORD = Path(__file__).resolve().parent / "results" / "focus_report.json"    # python -m explain.focus_report
-# the app's (method, read-out) -> the focus report's name for that map
-REPORTED = {("rollout", "probe"): "rollout (probe read-out)", ("rollout", "mean"): "rollout (mean read-out)",
-            ("paper", None): "paper figure (last layer, received)", ("occlusion", None): "occlusion",
-            ("feature_ablation", None): "feature_ablation (= occlusion)",
-            ("integrated_gradients", None): "integrated_gradients", ("pretext", None): "pretext loss"}
-
-
-def recorded_verdicts(name: str, method: str, readout: str | None = None) -> tuple[dict[str, str], int] | None:
-    """({'deletion': verdict, 'insertion': verdict}, clips) the committed focus report measured for this model's
-    map (held-out phantom clips, default settings), or None where it measured none."""
-    try:
-        report = json.loads(RECORD.read_text())
-    except (OSError, ValueError):
-        return None
-    entry = ((report.get("summary") or {}).get(name) or {}).get(REPORTED.get((method, readout), ""))
-    if not entry or not all(isinstance((entry.get(m) or {}).get("verdict"), str) for m in MODES):
-        return None
-    return {m: entry[m]["verdict"] for m in MODES}, int(entry.get("n") or report.get("meta", {}).get("n") or 0)
-
-
 def importance_order(values) -> np.ndarray:
     """Token indices, most important first (ties in index order). (N,) or (T', H', W') -> (N,)"""
     v = np.asarray(getattr(values, "values", values), np.float64).ravel()

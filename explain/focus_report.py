@@ -31,7 +31,7 @@ import model_zoo
 from echo.preprocess import crop_to_sector, to_model_input
 from explain.attention_maps import clip_map
 from explain.ef_forward import EFForward
-from explain.faithfulness import BETTER, NOT_BETTER, faithfulness, random_aucs
+from explain.faithfulness import BETTER, MODES, NOT_BETTER, faithfulness, random_aucs
 from explain.focus import focus_scores, structure_mask
 from explain.maps import grid_of_wrapper
 from explain.overlay import write_overlay_strip
@@ -51,6 +51,35 @@ METHODS = (
     ("pretext loss", "pretext", {"n_masks": 2}),
 )
 ALIASES = {"feature_ablation (= occlusion)": "occlusion"}
+RECORD = Path(__file__).resolve().parent / "results" / "focus_report.json"       # the committed run
+# clip_map's defaults for the settings a report row leaves out, and the one feature-ablation region that equals
+# occlusion: a map is matched to a row only when every setting agrees
+DEFAULTS = {"rollout": {"head_fusion": "mean", "discard_ratio": 0.0, "start_layer": 0},
+            "paper": {"layer": -1, "mode": "received"}, "integrated_gradients": {"n_steps": 32},
+            "pretext": {"n_masks": 2}}
+
+
+def _settings(method: str, params: dict) -> dict:
+    """A map's settings as clip_map reads them (its defaults filled in; batching left out)."""
+    if method == "feature_ablation" and tuple(params.get("cells", ())) == (1, 1, 1):
+        method, params = "occlusion", {}                    # one block a region: occlusion, map for map
+    return {"method": method, **DEFAULTS.get(method, {}),
+            **{k: v for k, v in params.items() if k != "internal_batch_size"}}
+
+
+def recorded_verdicts(name: str, method: str, params: dict) -> tuple[dict[str, str], int] | None:
+    """({'deletion': verdict, 'insertion': verdict}, clips) the committed report (RECORD) measured for model
+    `name`'s map made by `method` with `params` (clip_map's), or None: other settings, or nothing measured."""
+    try:
+        report = json.loads(RECORD.read_text())
+    except (OSError, ValueError):
+        return None
+    label = next((lb for lb, m, p in METHODS if _settings(m, p) == _settings(method, params)), None)
+    entry = ((report.get("summary") or {}).get(name) or {}).get(label or "")
+    n = int((entry or {}).get("n") or 0)
+    if not n or not all(isinstance((entry.get(m) or {}).get("verdict"), str) for m in MODES):
+        return None
+    return {m: entry[m]["verdict"] for m in MODES}, n
 SCORES = ("focus_share", "chance_share", "ratio", "energy_pointing_game", "pointing_game", "outside_share")
 
 

@@ -602,16 +602,20 @@ def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shi
         assert "read-out: the EF probe's query" in md
     # whether such a map was faithful to the EF on held-out clips (explain/results/focus_report.json): the JEPA's
     # probe read-out rollout beat random orders on deletion only, the MAE's on both
-    from explain.faithfulness import RECORD
+    from explain.focus_report import RECORD
     record = json.loads(RECORD.read_text())
     for role, name in (("jepa", "jepa-small"), ("mae", "mae-small")):
         verdicts = record["summary"][name]["rollout (probe read-out)"]
-        assert (f"removing this map's top blocks first moved {name}'s EF {verdicts['deletion']['verdict']}; restoring "
+        assert (f"removing its top blocks first moved {name}'s EF {verdicts['deletion']['verdict']}; restoring "
                 f"them first brought it back {verdicts['insertion']['verdict']}") in shown[role][1]
+    # other settings than the report's, or a model that is not the shipped one as it ships: no verdict
+    other = attention.overlay_videos(example.key, shipped_pair, "rollout", "mean", 0.5, 0, "probe")
+    assert all("Faithful to its EF?" not in md for _, md in other.values())
     # the probe read-out asked for, one model without a probe: both read out by the mean, and the page says why
     no_probe = {**shipped_pair, "mae": dataclasses.replace(shipped_pair["mae"], probe=None, key=("mae-no-probe",))}
     for role, (_, md) in attention.overlay_videos(example.key, no_probe, "rollout", "mean", 0.0, 0, "probe").items():
         assert "read-out: the mean over all tokens (the EF probe's read-out needs an EF probe on both models)" in md
+        assert ("Faithful to its EF?" in md) == (role == "jepa")      # the MAE without its probe is not as shipped
     maps = attention.maps(example.key, shipped_pair, "rollout", "mean", 0.0, 0, "probe")
     r = maps["jepa"]
     assert r.heat.shape == (16, 112, 112) and r.heat.min() == 0 and r.heat.max() == 1
@@ -626,10 +630,12 @@ def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shi
     ig = attention.overlay_videos(example.key, shipped_pair, "integrated_gradients", "max", 0.5, 3, "mean", -1,
                                   "received", 4)
     assert "convergence delta" in ig["mae"][1] and "integration steps: 4" in ig["mae"][1]
-    assert "Faithful to its EF? On 24 held-out" in ig["mae"][1]
-    smooth = attention.faithfulness_words(dataclasses.replace(r, token_map=dataclasses.replace(r.token_map,
-                                                                                              method="smoothgrad")))
-    assert smooth == ""                                       # not in the report: nothing claimed
+    assert all("Faithful to its EF?" not in md for _, md in ig.values())   # the report's IG took 16 steps, not 4
+    smooth = dataclasses.replace(r, token_map=dataclasses.replace(r.token_map, method="smoothgrad"))
+    assert attention.faithfulness_words(smooth, shipped_pair["jepa"], {"n_steps": 16}) == ""   # not in the report
+    copied = dataclasses.replace(shipped_pair["jepa"], folder=Path("/elsewhere/jepa-small"))
+    assert attention.faithfulness_words(r, copied, {"head_fusion": "mean", "discard_ratio": 0.0, "start_layer": 0,
+                                                    "readout": "probe"}) == ""          # a copy under the same name
 
 
 def test_an_integrated_gradients_map_whose_delta_outweighs_its_ef_change_is_called_unreliable():
@@ -745,14 +751,17 @@ def test_cycle_view_draws_both_trajectories_with_their_numbers(example, shipped_
         assert r.loop_closure is not None and 0 <= r.phase_error_deg <= 180 and r.shift > 0
         assert any(t.name == "clean" and t.text for t in r.figure.data)          # the points, not the legend swatch
         assert any(t.name == "shadow_med" and t.text for t in r.figure.data)
-    md = cycle.numbers_markdown(results, label)
+    md = cycle.numbers_markdown(results, label, shipped_pair)
     assert "jepa-small" in md and "phase from ground truth" in md
     assert "shift under degradation (loop radii)" in md and f"{results['jepa'].shift:.2f}" in md
     # the held-out phase errors (explain/results/latent_pixel.json) beside this clip's much easier within-clip ones
     from explain.analysis.cycle import HELD_OUT
     recorded = json.loads(HELD_OUT.read_text())["trajectory"]
     for name in ("jepa-small", "mae-small"):
-        assert f"{recorded[name]['phase_error_deg']:.0f}° for {name}" in md
+        assert f"{recorded[name]['phase_error_deg']:.0f}° for {name} ({recorded[name]['clips']} clips)" in md
+    assert "random guess scores 90°" in md and "° for" not in cycle.numbers_markdown(results, label)   # no models
+    fewer = {role: dataclasses.replace(m, frames_override=8) for role, m in shipped_pair.items()}
+    assert "° for" not in cycle.numbers_markdown(results, label, fewer)          # not as measured: not claimed
     with pytest.raises(ValueError, match="No folder"):
         cycle.dataset_figures("/no/such/folder", shipped_pair)
 
@@ -885,8 +894,13 @@ def test_the_speckle_test_is_read_beside_each_models_measured_degradation(shippe
     from app.views import latent_pixel
     words = latent_pixel.degradation_words(shipped_pair)
     for m in shipped_pair.values():
-        assert f"{m.wrapper.card['results']['mean_rel_degradation_pct']:+.1f}% for {m.name}" in words
+        r = m.wrapper.card["results"]
+        assert f"{r['mean_rel_degradation_pct']:+.1f} ± {r['mean_rel_degradation_pct_std']:.1f}% for {m.name}" in words
     assert words.startswith(" Ignoring fresh grain is not robustness")
-    bare = {role: types.SimpleNamespace(name=m.name, wrapper=types.SimpleNamespace(card={}))
+    bare = {role: types.SimpleNamespace(name=m.name, at_own_frames=True, wrapper=types.SimpleNamespace(card={}))
             for role, m in shipped_pair.items()}
     assert latent_pixel.degradation_words(bare) == ""                  # no measured card: nothing claimed
+    other_run = {**shipped_pair, "mae": types.SimpleNamespace(
+        name="mae-small", at_own_frames=True, wrapper=types.SimpleNamespace(card={"results": {
+            **shipped_pair["mae"].wrapper.card["results"], "n": {"clean": 50}}}))}
+    assert latent_pixel.degradation_words(other_run) == ""             # figures from two benchmarks: not paired

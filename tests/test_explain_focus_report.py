@@ -46,3 +46,24 @@ def test_summary_says_no_better_than_random_unless_two_standard_errors_clear():
     table = markdown({"m": {"a": s}}, {"n": 3, "command": "c", "wall_s": 1.0, "threads": 1, "device": "cpu",
                                         "seeds": "0..2", "steps": 4})
     assert "no better than random" in table and "| m | a | 0.300 ± 0.000 |" in table
+
+
+def test_a_recorded_verdict_is_found_only_for_a_map_made_as_the_report_made_it():
+    """The app says whether a map was found faithful only where the committed report measured that map: the same
+    method and every setting alike (IG at 16 steps, not the page's 32; feature ablation only at one block, which
+    is occlusion; the paper figure at its last layer, received)."""
+    import json
+    from explain.focus_report import RECORD, recorded_verdicts
+    summary = json.loads(RECORD.read_text())["summary"]["jepa-small"]
+    verdict = lambda label: ({m: summary[label][m]["verdict"] for m in ("deletion", "insertion")}, summary[label]["n"])
+    assert recorded_verdicts("jepa-small", "integrated_gradients", {"n_steps": 16}) == verdict("integrated_gradients")
+    assert recorded_verdicts("jepa-small", "integrated_gradients", {"n_steps": 32}) is None
+    assert recorded_verdicts("jepa-small", "feature_ablation", {"cells": (1, 1, 1)}) == verdict("occlusion")
+    assert recorded_verdicts("jepa-small", "feature_ablation", {"cells": (1, 2, 2)}) is None
+    assert recorded_verdicts("jepa-small", "paper", {"layer": -1, "mode": "received"}) == \
+        verdict("paper figure (last layer, received)")
+    assert recorded_verdicts("jepa-small", "paper", {"layer": 2, "mode": "received"}) is None
+    rollout = {"head_fusion": "mean", "discard_ratio": 0.0, "start_layer": 0}
+    assert recorded_verdicts("jepa-small", "rollout", {**rollout, "readout": "mean"}) == verdict("rollout (mean read-out)")
+    assert recorded_verdicts("jepa-small", "rollout", {**rollout, "readout": "mean", "start_layer": 2}) is None
+    assert recorded_verdicts("someone-elses-model", "occlusion", {}) is None

@@ -9,7 +9,7 @@ from explain.analysis.attention import AttentionResult, attention
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.attention_maps import METHODS
 from explain.attribution.integrated_gradients import STEPS as IG_STEPS
-from explain.faithfulness import recorded_verdicts
+from explain.focus_report import recorded_verdicts
 from explain.overlay import display_scale, overlay, write_overlay_mp4
 
 # The Method box's words for each method (its values stay the names the API and explain/ take)
@@ -164,7 +164,8 @@ def focus_markdown(r: AttentionResult) -> str:
 
 def overlay_videos(clip_key: str, pair: dict[str, LoadedModel], method: str, *params,
                    beat: tuple[float, str] | None = None, progress=None) -> dict[str, tuple[str, str]]:
-    """{role: (overlay MP4 path, focus markdown)}; progress(fraction, words) hears how far the maps are."""
+    """{role: (overlay MP4 path, focus markdown)}; progress(fraction, words) hears how far the maps are; beat: a
+    degraded copy's (its clean clip's beat)."""
     results = maps(clip_key, pair, method, *params, beat=beat, progress=progress)
 
     def write():
@@ -174,32 +175,38 @@ def overlay_videos(clip_key: str, pair: dict[str, LoadedModel], method: str, *pa
             beat_fps = fps * r.view.n_frames / r.view.beat[0]          # one beat plays in real time
             out[role] = str(write_overlay_mp4(media_path(".mp4"), r.view.frames, r.heat, beat_fps))
         return out
-    videos = cached(_key(clip_key, pair, method, *params, beat=beat)[0] + ("video",), write)
+    key, method_params = _key(clip_key, pair, method, *params, beat=beat)
+    videos = cached(key + ("video",), write)
     asked = params[3] if method == "rollout" and len(params) > 3 else None       # (fusion, discard, start, readout, ...)
-    return {role: (videos[role], map_words(r, asked)) for role, r in results.items()}
+    # the focus report measured clean clips: a degraded copy (given its clean clip's beat) gets no verdict
+    faithful = {role: "" if beat is not None else faithfulness_words(r, pair[role], method_params)
+                for role, r in results.items()}
+    return {role: (videos[role], map_words(r, asked, faithful[role])) for role, r in results.items()}
 
 
-def faithfulness_words(r: AttentionResult) -> str:
+def faithfulness_words(r: AttentionResult, model: LoadedModel, params: dict) -> str:
     """Whether this kind of map tracks what drives the model's EF, as the committed focus report measured it on
-    held-out phantom clips (deletion and insertion against random orders); '' where it measured none."""
-    readout = r.token_map.info.get("readout") if r.token_map.method == "rollout" else None
-    recorded = recorded_verdicts(r.name, r.token_map.method, readout)
+    held-out phantom clips (deletion and insertion against random orders): only for the shipped model as it
+    ships and a map made with the report's settings (params: clip_map's); '' otherwise."""
+    if not model.as_shipped:
+        return ""
+    used = {**params, "readout": r.token_map.info["readout"]} if "readout" in r.token_map.info else params
+    recorded = recorded_verdicts(r.name, r.token_map.method, used)
     if recorded is None:
         return ""
     verdicts, n = recorded
-    return (f"Faithful to its EF? On {n} held-out phantom clips at the default settings, removing this map's top "
-            f"blocks first moved {r.name}'s EF {verdicts['deletion']}; restoring them first brought it back "
+    return (f"Faithful to its EF? On {n} held-out phantom clips, the same kind of map at these settings: removing "
+            f"its top blocks first moved {r.name}'s EF {verdicts['deletion']}; restoring them first brought it back "
             f"{verdicts['insertion']} (`python -m explain.focus_report`).")
 
 
-def map_words(r: AttentionResult, asked_readout: str | None = None) -> str:
-    """The focus score, whether such a map was found faithful, and what the method reported; a map called
-    unreliable says so before its focus score."""
+def map_words(r: AttentionResult, asked_readout: str | None = None, faithful: str = "") -> str:
+    """The focus score, whether such a map was found faithful (`faithful`: faithfulness_words, left out beside a map
+    called unreliable), and what the method reported; an unreliable map says so before its focus score."""
     focus, info = focus_markdown(r), info_markdown(r, asked_readout)
-    focus += (f"\n\n{faithful}" if (faithful := faithfulness_words(r)) else "")
     if info.startswith("⚠️"):
         return f"{info}\n\n{focus}"
-    return focus + (f"\n\n{info}" if info else "")
+    return focus + (f"\n\n{faithful}" if faithful else "") + (f"\n\n{info}" if info else "")
 
 
 def scrub(clip_key: str, pair: dict[str, LoadedModel], method: str, frame: int, *params) -> dict[str, np.ndarray] | None:

@@ -20,7 +20,7 @@ CAPTION = ("Each point is the model's summary of the clip around one frame; the 
            "moved far off stretches the axes and can flatten the clean loop, so draw it without the copy too.")
 
 
-def trajectories(clip_key: str, pair: dict[str, LoadedModel], method: str = "pca", dims: int = 3,
+def trajectories(clip_key: str, pair: dict[str, LoadedModel], method: str = "pca", dims: int = 2,
                  condition: str | None = None) -> tuple[dict[str, CycleResult], str]:
     """({role: CycleResult}, the phase label: from ground truth or estimated, and how)."""
     names = pair_key(pair)
@@ -30,7 +30,9 @@ def trajectories(clip_key: str, pair: dict[str, LoadedModel], method: str = "pca
     return results, estimate.label
 
 
-def numbers_markdown(results: dict[str, CycleResult], phase_label: str) -> str:
+def numbers_markdown(results: dict[str, CycleResult], phase_label: str,
+                     pair: dict[str, LoadedModel] | None = None) -> str:
+    """The table under the plots and what its columns mean; pair: the models, for their held-out figures."""
     rows = ["| model | loop closure (0 = closes) | phase error (°, within clip) | shift under degradation "
             "(loop radii) |",
             "|---|---|---|---|"]
@@ -41,7 +43,7 @@ def numbers_markdown(results: dict[str, CycleResult], phase_label: str) -> str:
     return (f"Colours: {phase_label}.\n\n" + "\n".join(rows) +
             "\n\nLoop closure: distance between the same phase one beat apart over the distance half a beat "
             "apart (needs more than one beat). Phase error: phase decoded from the embedding, cross-validated over "
-            f"this clip's own frames, an easy task; {_held_out_words(results)}"
+            f"this clip's own frames, an easy task; {_held_out_words(results, pair)}"
             "Shift under degradation: mean distance between the degraded copy's embedding and the clean clip's "
             "at the same frame, in units of the clean loop's radius (1 = moved by as much as the loop "
             "reaches from its centre; 0 = unmoved); n/a without a degraded copy. It measures a change of "
@@ -50,14 +52,16 @@ def numbers_markdown(results: dict[str, CycleResult], phase_label: str) -> str:
             "learn to leave out. The two can rank the models differently, and neither contradicts the other.")
 
 
-def _held_out_words(results: dict[str, CycleResult]) -> str:
-    """The phase error on held-out clips, a read-out fit on other clips (explain/results), where it was measured."""
-    held = held_out_phase_errors(r.name for r in results.values())
+def _held_out_words(results: dict[str, CycleResult], pair: dict[str, LoadedModel] | None) -> str:
+    """The phase error on held-out clips, a read-out fit on other clips (explain/results), for the models the
+    report measured: the shipped ones as they ship."""
+    shipped = [m.name for m in (pair or {}).values() if m.as_shipped]
+    held = held_out_phase_errors(shipped)
     if not held:
         return "decoding held-out clips with a read-out fit on other clips is harder. "
     return ("decoded on held-out phantom clips with a read-out fit on other clips, a harder task, the error is "
-            + " and ".join(f"{deg:.0f}° for {name}" for name, deg in held.items())
-            + " (python -m explain.latent_pixel.report). ")
+            + " and ".join(f"{deg:.0f}° for {name} ({n} clips)" for name, (deg, n) in held.items())
+            + ", where a random guess scores 90° (python -m explain.latent_pixel.report). ")
 
 
 def dataset_figures(folder: str, pair: dict[str, LoadedModel], method: str = "pca", dims: int = 2,

@@ -3,11 +3,13 @@ prediction, anatomy read-out) and the speckle test, each figure with its plain c
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from app.session import cached, get_clip
 from app.views.numbers import seed_from
 from explain.analysis.latent_pixel import TeachingView, speckle_view, teaching_views
 from explain.analysis.pair import LoadedModel, pair_key
+from model_zoo.evaluate.format import plus_minus
 
 INTRO = ("**Why latent prediction can ignore speckle.** Speckle is the grainy texture of ultrasound: an "
          "interference pattern of the tissue's tiny scatterers. It moves with the tissue for a few frames (speckle "
@@ -31,15 +33,17 @@ def speckle(pair: dict[str, LoadedModel]) -> TeachingView:
 
 
 def degradation_words(pair: dict[str, LoadedModel]) -> str:
-    """The models' measured loss under the benchmark's degradations (their cards), beside the speckle test: a
-    class shown only the test would take 'ignores grain' for 'robust'. '' unless every model's card has it."""
-    lost = {m.name: ((m.wrapper.card or {}).get("results") or {}).get("mean_rel_degradation_pct") for m in pair.values()}
-    if not lost or not all(isinstance(v, (int, float)) for v in lost.values()):
+    """The models' measured loss under the benchmark's degradations (their cards, through V-JEPA's attentive probe),
+    beside the speckle test: a class shown only the test would take 'ignores grain' for 'robust'. '' unless every
+    model runs at its own frame count and its card has the figure from the same benchmark (equal clip counts)."""
+    results = [(m.name, (m.wrapper.card or {}).get("results") or {}) for m in pair.values() if m.at_own_frames]
+    benchmarks = {json.dumps(r.get("n"), sort_keys=True) for _, r in results}        # one benchmark: one set of counts
+    if not results or len(results) != len(pair) or len(benchmarks) != 1:
         return ""
+    if not all(isinstance(r.get("mean_rel_degradation_pct"), (int, float)) for _, r in results):
+        return ""
+    lost = " and ".join(plus_minus(r["mean_rel_degradation_pct"], r.get("mean_rel_degradation_pct_std"), 1, signed=True)
+                        + f"% for {name}" for name, r in results)
     return (" Ignoring fresh grain is not robustness: under the benchmark's shadows and depth attenuation the EF "
-            "error grows by " + " and ".join(f"{v:+.1f}% for {name}" for name, v in lost.items())
-            + " (phantom test clips, Models and evidence tab).")
-
-
-def caption_markdown(v: TeachingView) -> str:
-    return f"**{v.title}.** {v.caption}"
+            f"error through V-JEPA's attentive probe grows by {lost} (mean ± std over probe seeds; phantom test "
+            "clips, Models and evidence tab).")

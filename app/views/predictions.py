@@ -152,8 +152,9 @@ def _at_a_glance(p: Prediction, truth: float | None, results: dict, population: 
     clips = {"pediatric": "pediatric clips, zero-shot", "clean": "adult clips",
              "degraded": "adult clips under each of its six degradations (depth attenuation, shadow), their mean"}
     return "\n".join(rows) + (f"\n\nBenchmark error: each view's mean absolute error in EF points on phantom test "
-                              f"{clips[split]}, mean ± std over probe seeds. All-black clip: what the probe reads "
-                              "from a clip with no heart in it; an EF near it (⚠️) cannot show that it read this heart.")
+                              f"{clips[split]}, mean ± std over probe seeds. All-black clip: what the probe "
+                              "reads from a clip with no heart in it; an EF near it (⚠️) cannot show that it read "
+                              "this heart.")
 
 
 def _split(population: str | None, degradation: str | None) -> str:

@@ -42,17 +42,18 @@ class CycleResult:
                 "loop_closure": self.loop_closure, "phase_error_deg": self.phase_error_deg}
 
 
-HELD_OUT = Path(__file__).resolve().parents[1] / "results" / "latent_pixel.json"   # python -m explain.latent_pixel.report
+# the committed run of python -m explain.latent_pixel.report
+HELD_OUT = Path(__file__).resolve().parents[1] / "results" / "latent_pixel.json"
 
 
-def held_out_phase_errors(names) -> dict[str, float]:
-    """{model name: phase error (degrees) decoded on held-out phantom clips with a read-out fit on other clips},
-    as the committed latent-vs-pixel report measured it, for the names it holds ({} without the file)."""
+def held_out_phase_errors(names) -> dict[str, tuple[float, int]]:
+    """{model name: (phase error in degrees decoded on held-out phantom clips with a read-out fit on other clips,
+    clips)}, as the committed latent-vs-pixel report measured the shipped models, for the names it holds."""
     try:
         recorded = json.loads(HELD_OUT.read_text()).get("trajectory", {})
     except (OSError, ValueError):
         return {}
-    return {n: float(recorded[n]["phase_error_deg"]) for n in names
+    return {n: (float(recorded[n]["phase_error_deg"]), int(recorded[n].get("clips") or 0)) for n in names
             if isinstance((recorded.get(n) or {}).get("phase_error_deg"), (int, float))}
 
 

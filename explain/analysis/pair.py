@@ -18,7 +18,7 @@ from explain.analysis.ood import OODReference, load_reference
 from model_zoo.features import input_shape
 from model_zoo.probe_io import BEAT_PROBE, BEAT_PROBE_CARD, PROBE_CARD, load_probe
 from model_zoo.probes import BeatProbe, ProbeHead
-from model_zoo.registry import resolve
+from model_zoo.registry import SHIPPED, resolve
 from model_zoo.wrapper import EncoderWrapper
 
 
@@ -46,6 +46,13 @@ class LoadedModel:
     def at_own_frames(self) -> bool:
         """Run at the frame count it was saved with: its recorded test figures describe it as it runs here."""
         return not self.frames_override
+
+    @property
+    def as_shipped(self) -> bool:
+        """The model this repository ships under its name, from its shipped folder with its probe, at its own frame
+        count: what the committed reports (explain/results) measured under that name, and no copy or conversion."""
+        return (self.folder is not None and self.folder.resolve() == (SHIPPED / self.name).resolve()
+                and self.probe is not None and self.at_own_frames)
 
     @property
     def input_shape(self) -> tuple[int, int]:

@@ -97,7 +97,8 @@ def _beat_section(results: dict, header: list[str]) -> list[str]:
         "per dimension with the train split's statistics). EF is a change between end-diastole and "
         "end-systole, and a single query reads tokens mostly through a weighted mean, which cannot hold it. "
         "This view was designed after val-only diagnostics (model_zoo/RECIPES.md, \"Can the probe see the "
-        "beat?\") and fixed (2026-12-03) before its first look at test; V-JEPA's protocol stays the table above. It reads "
+        "beat?\") and fixed (2026-12-03) before its first look at test; V-JEPA's protocol stays the table above. "
+        "It reads "
         "what changes over the clip, so read its degradation columns beside its clean one: on raw clips a "
         "gain field moves each token's deviation as much as the heart does." + _beat_loss_words(results),
         "",
