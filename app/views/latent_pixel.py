@@ -47,3 +47,7 @@ def degradation_words(pair: dict[str, LoadedModel]) -> str:
     return (" Ignoring fresh grain is not robustness: under the benchmark's shadows and depth attenuation the EF "
             f"error through V-JEPA's attentive probe grows by {lost} (mean ± std over probe seeds; phantom test "
             "clips, Models and evidence tab).")
+
+
+def caption_markdown(v: TeachingView) -> str:
+    return f"**{v.title}.** {v.caption}"
