@@ -772,6 +772,9 @@ def test_latent_pixel_views_have_figures_captions_and_numbers(example, shipped_p
     assert [v.title for v in vs] == ["How a clip becomes tokens", "MAE: predicting pixels",
                                      "JEPA: predicting latents", "What anatomy the tokens carry"]
     assert all(v.figure is not None and len(v.caption) > 80 for v in vs)
+    from app import events                                # what the page shows: figures, then titled captions
+    shown = events.on_latent(example.key, events.NO_MODELS, 3, 2)
+    assert shown[4:] == [f"**{v.title}.** {v.caption}" for v in vs]
     assert vs[0].numbers["tokens"] == 392 and vs[0].numbers["mae_hidden"] == pytest.approx(0.9, abs=0.01)
     assert 0 <= vs[1].numbers["hf_ratio"] < 1 and vs[2].numbers["mean_cosine"] <= 1
     assert any("hidden by JEPA mask 1" in a.text for a in vs[2].figure.layout.annotations)   # the grid's first mask
