@@ -126,6 +126,8 @@ def test_anatomy_probe_learns_planted_labels_and_round_trips(models, clip, tmp_p
     read = ap.readout(jepa, clip, ap.fit(ap.features(tokens, jepa.grid, 1), truth, jepa.grid))
     fig, caption = anatomy_figure({"jepa": read})
     assert len(fig.data) == 2 and "held-out" not in caption
+    shown = set(np.unique(read["truth"][0])) | set(np.unique(read["pred"][0]))     # time slot 0, both panels
+    assert list(fig.data[-1].colorbar.ticktext) == [LABELS[k].replace("_", " ") for k in sorted(shown)]
     # the caption names the tissues this clip's boxes hold, and the held-out score beside position alone's
     present = {LABELS[k].replace("_", " ") for k in np.unique(read["truth"])}
     thin = int(np.isin(read["truth"], CARDIAC_STRUCTURES).sum())

@@ -127,15 +127,19 @@ def anatomy_figure(readouts: dict[str, dict], time_slot: int = 0,
     first = next(iter(readouts.values()))
     maps = [("tissue per token (truth)", first["truth"][time_slot])]
     maps += [(f"{n}: acc {r['accuracy']:.0%}, IoU {r['mean_iou']:.2f}", r["pred"][time_slot]) for n, r in readouts.items()]
-    n = len(LABELS)
-    scale = [[v, c] for k, c in enumerate(LABEL_COLOURS) for v in (k / n, (k + 1) / n)]
+    # the colour key lists only the tissues some panel shows (absent ones, listed, read as found nowhere)
+    shown = [k for k in LABELS if any((m == k).any() for _, m in maps)]
+    slot = np.full(max(LABELS) + 1, -1)
+    slot[shown] = np.arange(len(shown))                                   # label id -> its place in the key
+    n = len(shown)
+    scale = [[v, LABEL_COLOURS[k]] for i, k in enumerate(shown) for v in (i / n, (i + 1) / n)]
     fig = make_subplots(rows=1, cols=len(maps), subplot_titles=[t for t, _ in maps], horizontal_spacing=0.03)
     for i, (_, m) in enumerate(maps, 1):
         names = np.vectorize(lambda k: LABELS.get(k, "").replace("_", " "))(m)
-        fig.add_trace(go.Heatmap(z=m + 0.5, zmin=0, zmax=n, colorscale=scale, showscale=i == len(maps), text=names,
-                                 hovertemplate="%{text}<extra></extra>",
+        fig.add_trace(go.Heatmap(z=slot[m] + 0.5, zmin=0, zmax=n, colorscale=scale, showscale=i == len(maps),
+                                 text=names, hovertemplate="%{text}<extra></extra>",
                                  colorbar=dict(tickvals=np.arange(n) + 0.5,
-                                               ticktext=[v.replace("_", " ") for v in LABELS.values()])), 1, i)
+                                               ticktext=[LABELS[k].replace("_", " ") for k in shown])), 1, i)
         fig.update_yaxes(autorange="reversed", scaleanchor=f"x{i}", visible=False, row=1, col=i)
         fig.update_xaxes(visible=False, row=1, col=i)
     fig.update_layout(title=f"Anatomy read from the tokens (time slot {time_slot})", height=340,
