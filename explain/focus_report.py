@@ -30,6 +30,7 @@ import torch
 import model_zoo
 from echo.preprocess import crop_to_sector, to_model_input
 from explain.attention_maps import clip_map
+from explain.attribution.integrated_gradients import STEPS as IG_STEPS
 from explain.ef_forward import EFForward
 from explain.faithfulness import BETTER, MODES, NOT_BETTER, faithfulness, random_aucs
 from explain.focus import focus_scores, structure_mask
@@ -51,11 +52,12 @@ METHODS = (
     ("pretext loss", "pretext", {"n_masks": 2}),
 )
 ALIASES = {"feature_ablation (= occlusion)": "occlusion"}
+SCORES = ("focus_share", "chance_share", "ratio", "energy_pointing_game", "pointing_game", "outside_share")
 RECORD = Path(__file__).resolve().parent / "results" / "focus_report.json"       # the committed run
 # clip_map's defaults for the settings a report row leaves out, and the one feature-ablation region that equals
 # occlusion: a map is matched to a row only when every setting agrees
 DEFAULTS = {"rollout": {"head_fusion": "mean", "discard_ratio": 0.0, "start_layer": 0},
-            "paper": {"layer": -1, "mode": "received"}, "integrated_gradients": {"n_steps": 32},
+            "paper": {"layer": -1, "mode": "received"}, "integrated_gradients": {"n_steps": IG_STEPS},
             "pretext": {"n_masks": 2}}
 
 
@@ -80,7 +82,6 @@ def recorded_verdicts(name: str, method: str, params: dict) -> tuple[dict[str, s
     if not n or not all(isinstance((entry.get(m) or {}).get("verdict"), str) for m in MODES):
         return None
     return {m: entry[m]["verdict"] for m in MODES}, n
-SCORES = ("focus_share", "chance_share", "ratio", "energy_pointing_game", "pointing_game", "outside_share")
 
 
 def phantom_case(seed: int, frames: int, size: int) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
