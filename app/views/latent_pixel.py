@@ -36,9 +36,10 @@ def degradation_words(pair: dict[str, LoadedModel]) -> str:
     """The models' measured loss under the benchmark's degradations (their cards, through V-JEPA's attentive probe),
     beside the speckle test: a class shown only the test would take 'ignores grain' for 'robust'. '' unless every
     model runs at its own frame count and its card has the figure from the same benchmark (equal clip counts)."""
-    results = [(m.name, (m.wrapper.card or {}).get("results") or {}) for m in pair.values() if m.at_own_frames]
-    benchmarks = {json.dumps(r.get("n"), sort_keys=True) for _, r in results}        # one benchmark: one set of counts
-    if not results or len(results) != len(pair) or len(benchmarks) != 1:
+    if not pair or not all(m.at_own_frames for m in pair.values()):
+        return ""
+    results = [(m.name, (m.wrapper.card or {}).get("results") or {}) for m in pair.values()]
+    if len({json.dumps(r.get("n"), sort_keys=True) for _, r in results}) != 1:        # one benchmark: one set of counts
         return ""
     if not all(isinstance(r.get("mean_rel_degradation_pct"), (int, float)) for _, r in results):
         return ""
