@@ -21,6 +21,17 @@ def port_number(text: str) -> int:
     return value
 
 
+def minutes(text: str) -> float:
+    """argparse type for --time-limit: a positive number of minutes (float('nan') or -1 would stop at once)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of minutes") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a time limit: give a positive number of minutes")
+    return value
+
+
 def check_address(host: str, port: int) -> None:
     """Refuse a host that is not an IP address or a name this machine resolves, and an address it cannot
     serve on (port in use, not its own), before anything starts: Gradio calls both 'Cannot find empty port'."""
@@ -116,7 +127,8 @@ def audit(args) -> int:
     from explain.analysis.pair import load_pair
     out, pair = Path(args.out), load_pair(args.jepa, args.mae, args.device)
     progress = lambda share, what: print(what, file=sys.stderr, flush=True)          # noqa: E731
-    summary, _, (headline, model_lines) = run(Path(args.folder), pair, out, progress)
+    limit = None if args.time_limit is None else 60 * args.time_limit
+    summary, _, (headline, model_lines) = run(Path(args.folder), pair, out, progress, time_limit_s=limit)
     print(f"{out / 'audit.csv'}, {out / 'audit.html'}: {headline}")
     for line in model_lines:
         print(f"  {line}")
@@ -146,6 +158,9 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
         if name == "analyze":
             p.add_argument("--quick", action="store_true", help="skip the slower views (attributions, speckle test)")
+        else:
+            p.add_argument("--time-limit", type=minutes, metavar="MINUTES",
+                           help="start no clip after this many minutes; the files hold the clips finished (default: none)")
     return ap
 
 

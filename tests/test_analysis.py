@@ -459,6 +459,27 @@ def test_audit_defers_reading_keeps_a_missing_videos_ef_and_says_where_it_stoppe
         audit_module.clips_in(tmp_path / "none")
 
 
+def test_an_audit_with_a_time_limit_starts_no_clip_after_it_and_says_how_many_it_left(tmp_path, shipped_pair,
+                                                                                       monkeypatch):
+    """The page's audit holds the model slot every user shares: past its time limit it starts no clip, writes the
+    rows it finished and says so (a clock stands in for the minutes: 0 s at the start and the first clip, 700 s at
+    the second)."""
+    import explain.analysis.audit as audit_module
+    from echo.echonet import write_echonet
+    clips = [render_clip(s, "adult", n_frames=40, size=112, fps=50) for s in (23, 24, 25)]
+    write_echonet(tmp_path / "e", [(f"c{i}", c, "TEST", None) for i, c in enumerate(clips)])
+    (tmp_path / "e" / "Videos" / "c0.avi").unlink()               # an unreadable first clip: a quick row
+    clock = iter([0.0, 0.0, 700.0])
+    monkeypatch.setattr(audit_module, "time", types.SimpleNamespace(monotonic=lambda: next(clock)))
+    summ, rows, (headline, _) = audit_module.audit(tmp_path / "e", shipped_pair, tmp_path / "out", time_limit_s=600)
+    assert [r["file"] for r in rows] == ["c0"] and summ["found"] == 3 and summ["time_limit_s"] == 600
+    assert headline.startswith("1 clip (the first of 3 found: the audit stopped at its time limit of 10 min;")
+    saved = json.loads((tmp_path / "out" / "audit.json").read_text())
+    assert saved["summary"]["time_limit_s"] == 600 and len(saved["rows"]) == 1
+    finished = [{**rows[0], "file": f"c{i}"} for i in range(3)]     # a limit not reached is not reported
+    assert audit_module.summary(finished, shipped_pair, found=3, time_limit_s=600)["time_limit_s"] is None
+
+
 def test_an_audit_counts_impossible_efs_apart_and_leaves_them_out_of_its_error(shipped_pair):
     """A converted checkpoint with a wrong EF scale read -242% on a clip and the audit averaged it into an EF MAE of
     257 with no word of it; an EF outside 0-100% is now flagged per row and probe, counted and left out of its MAE."""

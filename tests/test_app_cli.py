@@ -108,6 +108,10 @@ def test_audit_cli_fails_when_no_clip_could_be_read_or_given_a_file(tmp_path):
     assert "fake.mp4: " in run.stdout                              # and why not, file by file
     run = app("audit", str(folder / "fake.mp4"), "--out", str(tmp_path / "b"))
     assert run.returncode == 2 and "is a file, not a folder" in run.stderr and not (tmp_path / "b").exists()
+    for limit in ("-1", "nan", "ten"):                             # a time limit that would stop at once, or none
+        run = app("audit", str(folder), "--out", str(tmp_path / "c"), "--time-limit", limit)
+        assert run.returncode == 2 and "--time-limit" in run.stderr and "minutes" in run.stderr
+        assert not (tmp_path / "c").exists()
 
 
 def test_analyze_says_when_a_clip_lies_outside_the_models_training_and_replaces_an_earlier_run(tmp_path):

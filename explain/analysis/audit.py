@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import functools
 import html
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,15 +74,18 @@ def clips_in(paths: Path | list[Path]) -> list[PendingClip]:
 
 
 def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degradations: bool = True,
-               progress: Callable[[float, str], None] | None = None) -> list[dict]:
+               progress: Callable[[float, str], None] | None = None, deadline: float | None = None) -> list[dict]:
     """One dict per clip: file, true EF, per model and probe (the attentive one; `_beat`: the beat view's, where
     the model ships one) the EF, its error, its sensitivity (mean |EF change| over the six benchmark
     conditions) and its crop move (how far it moves with the input shifted up or down: crop_check); per model
     whether it is impossible (outside 0-100%); per model the rollout focus ratio on cardiac structures (clips with anatomy
     labels or LV tracings) and the OOD flag; population and degradation where the file says (a phantom clip
-    EchoLens wrote); `error` holds why a clip could not be read. Clips are read one at a time."""
+    EchoLens wrote); `error` holds why a clip could not be read. Clips are read one at a time; none is started
+    after `deadline` (time.monotonic()), so an audit with a time limit ends with the rows it finished."""
     rows = []
     for k, source in enumerate(sources):
+        if deadline is not None and time.monotonic() > deadline:
+            break
         if progress:
             progress(k / max(len(sources), 1), f"clip {k + 1} of {len(sources)}: {source.name}")
         known = source.known_ef
@@ -129,15 +133,18 @@ def _clean_adult(row: dict) -> bool:
     return row.get("population") != "pediatric" and not row.get("degradation")
 
 
-def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = None) -> dict:
+def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = None,
+            time_limit_s: float | None = None) -> dict:
     """Per model: clips with a prediction; EF MAE against the truth where known, over `ef_mae_n` clips, an
     impossible EF (outside 0-100%) left out and counted in `impossible` (`_beat`: the same through the beat
     view's probe, None without one); where some clips are known to be pediatric or degraded the same over the others
     alone (ef_mae_clean_adult, ef_mae_beat_clean_adult); mean sensitivity and mean crop move of each probe; mean
     focus ratio; OOD count (None: the model has no reference). 'mixed': how many clips are known to be
     pediatric or degraded; 'found': how many clips the source held (more than 'clips' where the audit read the
-    first MAX_CLIPS)."""
-    out = {"clips": len(rows), "found": max(found or 0, len(rows)),
+    first MAX_CLIPS, or stopped at its time limit); 'time_limit_s': the limit that stopped it, else None."""
+    found = max(found or 0, len(rows))
+    stopped = time_limit_s is not None and len(rows) < min(found, MAX_CLIPS)
+    out = {"clips": len(rows), "found": found, "time_limit_s": time_limit_s if stopped else None,
            "unreadable": sum(1 for r in rows if r["error"]), "note": audit_note(pair),
            "mixed": sum(1 for r in rows if not r["error"] and not _clean_adult(r))}
     mean = lambda values, digits=2: round(float(np.mean(values)), digits) if values else None
@@ -178,7 +185,10 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
     clips, which could not be read and why) and one line per model. The note (summ['note']) is apart."""
     bad = [r for r in rows if r["error"]]
     headline = _plural(summ["clips"], "clip")
-    if summ.get("found", 0) > summ["clips"]:
+    if summ.get("time_limit_s"):
+        headline += (f" (the first of {summ['found']} found: the audit stopped at its time limit of "
+                     f"{summ['time_limit_s'] / 60:g} min; `python app.py audit` has none unless given one)")
+    elif summ.get("found", 0) > summ["clips"]:
         headline += f" (the first of {summ['found']} found: an audit reads at most {MAX_CLIPS})"
     headline += f", {summ['unreadable']} unreadable"
     if bad:
@@ -287,13 +297,15 @@ class Audit(NamedTuple):
 
 
 def audit(paths: Path | list[Path], pair: dict[str, LoadedModel], out: Path,
-          progress: Callable[[float, str], None] | None = None) -> Audit:
-    """Run the audit, write audit.csv, audit.html and audit.json (summary and rows) into `out`."""
+          progress: Callable[[float, str], None] | None = None, time_limit_s: float | None = None) -> Audit:
+    """Run the audit, write audit.csv, audit.html and audit.json (summary and rows) into `out`. With a time limit
+    no clip is started after it has passed: the files hold the clips finished, and the summary says so."""
     import json
     sources = clips_in(paths)                                    # a folder that is not one fails before `out` is made
     out = output_folder(out)
-    rows = audit_rows(sources[:MAX_CLIPS], pair, progress=progress)
-    summ = summary(rows, pair, found=len(sources))
+    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
+    rows = audit_rows(sources[:MAX_CLIPS], pair, progress=progress, deadline=deadline)
+    summ = summary(rows, pair, found=len(sources), time_limit_s=time_limit_s)
     words = summary_words(summ, rows, pair)
     names = {role: m.name for role, m in pair.items()}
     write_csv(rows, out / "audit.csv")
