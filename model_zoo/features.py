@@ -32,12 +32,12 @@ import torch.nn.functional as F
 
 from echo.clip import Clip, GroundTruth
 from echo.degrade import apply_condition
+from echo.phantom.seeds import SPLIT_SEEDS
 from echo.preprocess import crop_to_sector, to_model_input
 from model_zoo.data import render_beat
 from model_zoo.gain_norm import gain_normalise
 from model_zoo.wrapper import EncoderWrapper
 
-SPLIT_SEEDS = {"train": 2_000_000, "val": 3_000_000, "test": 4_000_000, "pediatric": 5_000_000}
 PIXEL_POOL, PIXEL_PATCH, PIXEL_TUBELET = 4, 4, 2
 
 

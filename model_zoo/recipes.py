@@ -9,6 +9,8 @@ import dataclasses
 import json
 from dataclasses import dataclass
 
+from echo.phantom.seeds import PRETRAIN_FROM
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -111,9 +113,9 @@ class Recipe:
     # the MSE); False = the plain pixels (in [0, 1]) as targets, so brightness and contrast are reconstructed too
     mae_norm_pix_loss: bool = True
     # Data: phantom clips on the fly; clip seeds data_seed .. data_seed + n_clips - 1 (keep evaluation
-    # seeds out of this range). A multiple of batch * workers keeps each worker's clip cache disjoint.
+    # seeds out of this range: echo.phantom.seeds). A multiple of batch * workers keeps each worker's clip cache disjoint.
     population: str = "adult"
-    data_seed: int = 1_000_000
+    data_seed: int = PRETRAIN_FROM
     n_clips: int = 4096
     crop_scale: tuple[float, float] = (0.5, 1.0)
     crop_ratio: tuple[float, float] = (0.9, 1.1)

@@ -113,6 +113,21 @@ def test_overlay_burns_text_and_ecg_outside_the_fan():
     assert (dressed.frames[outside] > 150).sum() > 100      # text and ECG are there
 
 
+def test_cli_warns_when_its_seeds_are_hearts_the_models_already_used(tmp_path, capsys):
+    """Seed 2,000,000 is the probes' first training heart, yet FileList.csv would call it TEST or VAL as any seed."""
+    from echo.phantom.seeds import used_for
+    from model_zoo.features import split_seeds
+    from model_zoo.recipes import get_recipe
+    assert used_for(split_seeds("train", 1)[0]) == "the EF probes' train split"
+    assert used_for(get_recipe("small").data_seed) == "pretraining" and used_for(0) is None
+    assert used_for(split_seeds("pediatric", 1)[0]) == "the evaluation's pediatric test clips"
+    assert phantom_cli(["--n", "2", "--out", str(tmp_path / "a"), "--frames", "8", "--seed", "3999999"]) == 0
+    err = capsys.readouterr().err
+    assert "seeds 3999999-4000000 include hearts" in err and "the EF probes' test split" in err and "val split" in err
+    assert phantom_cli(["--n", "2", "--out", str(tmp_path / "b"), "--frames", "8"]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_cli_writes_echonet_layout_that_reads_back(tmp_path):
     assert phantom_cli(["--n", "3", "--out", str(tmp_path), "--frames", "40", "--seed", "10"]) == 0
     ds = EchoNetDataset(tmp_path)

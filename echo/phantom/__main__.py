@@ -15,6 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from echo.echonet import write_echonet
 from echo.phantom.params import POPULATIONS
 from echo.phantom.render import render_clip
+from echo.phantom.seeds import used_for
 
 
 def split_of(seed: int) -> str:
@@ -48,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.n < 1 or args.frames < 2 or args.size < 16:
         ap.error("--n must be at least 1, --frames at least 2 and --size at least 16")
     jobs = [(args.seed + i, args.population, args.frames, args.size) for i in range(args.n)]
+    seen = sorted({use for seed, *_ in jobs if (use := used_for(seed))})
+    if seen:                                  # FileList.csv's Split is the clip's own, not the models'
+        print(f"warning: seeds {args.seed}-{args.seed + args.n - 1} include hearts the shipped models' training or "
+              f"evaluation already uses ({', '.join(seen)}; echo.phantom.seeds): these clips are not unseen, whatever "
+              "FileList.csv's Split says. Seeds below 1,000,000 are unused.", file=sys.stderr)
     start = time.perf_counter()
     if args.workers > 1:
         with ProcessPoolExecutor(args.workers) as pool:
