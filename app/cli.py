@@ -100,7 +100,7 @@ def analyze(args) -> int:
     from explain.analysis.crop_check import MOVES_POINTS, crop_words, largest_move
     from explain.analysis.ood import declared_shift, ood_words
     from explain.analysis.pair import load_pair
-    from explain.analysis.report import analyze as run, ef_words
+    from explain.analysis.report import analyze as run, ef_words, near_blank_warnings
     clip = read_clip(args.clip)
     report = run(clip, load_pair(args.jepa, args.mae, args.device), Path(args.out), quick=args.quick)
     print(f"{Path(args.out) / 'report.json'}:")
@@ -108,6 +108,9 @@ def analyze(args) -> int:
         print(f"  {role} ({m['name']}): {ef_words(m, report['ground_truth'])}")
     for w in sorted({m["warning"] for m in report["models"].values() if m.get("warning")}):
         print(f"warning: {w}")
+    for role, m in report["models"].items():          # an EF its probe also reads with no heart in the clip
+        for w in near_blank_warnings(m):
+            print(f"warning: {role} ({m['name']}): {w}")
     shift = declared_shift(report["clip"]["population"], report["clip"]["degradation"])
     for role, m in report["models"].items():          # flagged, or a shift the file declares that the score missed
         if m.get("ood") and (m["ood"]["out_of_distribution"] or shift):

@@ -1,9 +1,12 @@
-"""Where models run: the named device, else CUDA, then Apple MPS, then the CPU; and what the host is,
-recorded beside measured numbers (float rounding, and so a chaotic probe's fit, follows the CPU's kernels)."""
+"""Where models run: the named device, else CUDA, then Apple MPS, then the CPU; and what the host and the
+code's commit are, recorded beside measured numbers (float rounding, and so a chaotic probe's fit, follows the
+CPU's kernels)."""
 from __future__ import annotations
 
+import functools
 import os
 import platform
+import subprocess
 from pathlib import Path
 
 import torch
@@ -44,3 +47,16 @@ def host() -> dict:
         cpu = names[0] if names else cpu
     return {"cpu": cpu, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cores": os.cpu_count(),
             "torch": torch.__version__}
+
+
+@functools.lru_cache(maxsize=1)
+def code_commit() -> str | None:
+    """The repository's commit, with '-modified' where tracked files differ from it; None outside a git checkout."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+    try:
+        commit = git("rev-parse", "HEAD")
+        return commit + ("-modified" if git("status", "--porcelain", "--untracked-files=no") else "")
+    except (OSError, subprocess.SubprocessError):
+        return None

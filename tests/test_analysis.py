@@ -12,6 +12,7 @@ from echo.phantom import render_clip
 from echo.writers import write_npz
 from explain.analysis.beat import beat_frames, estimate_beat_frames
 from explain.analysis.ood import fit_reference, load_reference, save_reference
+from explain.analysis.predict import blank_efs
 from explain.analysis.window import beat_indices, model_view
 from model_zoo.data import frames_per_beat
 
@@ -453,6 +454,14 @@ def test_audit_defers_reading_keeps_a_missing_videos_ef_and_says_where_it_stoppe
     summ, rows, (headline, _) = audit_module.audit(tmp_path / "e", shipped_pair, tmp_path / "out")
     assert summ["clips"] == 1 and summ["found"] == 2 and summ["unreadable"] == 0
     assert headline == "1 clip (the first of 2 found: an audit reads at most 1), 0 unreadable."
+    for role, m in shipped_pair.items():                 # each EF against what its probe reads from no heart
+        for suffix, blank in zip(("", "_beat"), blank_efs(m)):
+            assert rows[0][f"{role}_near_blank{suffix}"] == (abs(rows[0][f"{role}_ef{suffix}"] - blank) <= 3)
+    saved = json.loads((tmp_path / "out" / "audit.json").read_text())
+    assert "*_near_blank" in saved["columns"] and saved["rows"] == json.loads(json.dumps(rows))
+    assert {r: (m["name"], len(m["weights_sha256"])) for r, m in saved["run"]["models"].items()} == {
+        "jepa": ("jepa-small", 16), "mae": ("mae-small", 16)}
+    assert saved["run"]["models"]["jepa"]["weights_sha256"] != saved["run"]["models"]["mae"]["weights_sha256"]
     (tmp_path / "none").mkdir()                                  # a FileList.csv that lists nothing is said
     (tmp_path / "none" / "FileList.csv").write_text((tmp_path / "e" / "FileList.csv").read_text().splitlines()[0] + "\n")
     with pytest.raises(ClipError, match="FileList.csv' lists no clips"):
@@ -499,7 +508,15 @@ def test_an_audit_counts_impossible_efs_apart_and_leaves_them_out_of_its_error(s
     assert ("EF MAE 2.00 over 1 clip (beat view 2.00 over 1) with a true EF; ⚠️ 1 clip read an impossible EF through "
             "the attentive probe (outside 0-100%") in jepa_line
     assert "left out of its MAE (jepa_impossible); ⚠️ 1 clip read an impossible EF through the beat view's probe" in jepa_line
-    assert "EF MAE 6.00 over 2 clips with a true EF;" in mae_line and "impossible" not in mae_line
+    assert ("EF MAE 6.00 [5.00-7.00] over 2 clips with a true EF (95% intervals by bootstrap over the clips);"
+            in mae_line and "impossible" not in mae_line)                # two clips' errors, 5 and 7, resampled
+    assert mae["ef_mae_ci95"] == [5.0, 7.0] and jepa["ef_mae_ci95"] is None and "bootstrap" not in jepa_line
+    rows[1]["mae_near_blank"] = True                     # near its all-black reading: counted, said, kept in the MAE
+    summ = summary(rows, shipped_pair)
+    assert (summ["mae"]["near_blank"], summ["mae"]["ef_mae"], summ["jepa"]["near_blank"]) == (1, 6.0, 0)
+    mae_line = summary_words(summ, rows, shipped_pair)[1][1]
+    assert ("⚠️ 1 clip read an EF through the attentive probe within 3 points of what it reads from an all-black "
+            "clip") in mae_line and "(mae_near_blank; kept in its MAE)" in mae_line
 
 
 def test_ef_words_give_each_probes_ef_and_error_a_beat_probe_alone_included():

@@ -51,6 +51,17 @@ def test_analyze_writes_the_report_schema_maps_and_html(tmp_path):
     for role, m in report["models"].items():            # stdout warns where report.html does
         warned = f"warning: {role} ({m['name']}): Crop check: with the clip 2 px higher" in run.stdout
         assert warned == (max(abs(v - m[k]) for k in ("ef", "ef_beat") for v in m["crop_check"][k]) > 5.0)
+    page = (out / "report.html").read_text()
+    assert "<h1>EchoLens analysis: beat.npz</h1>" in page and str(tmp_path) not in page    # no folder of this host
+    for role, m in report["models"].items():            # an EF its probe also reads from an all-black clip is warned
+        for key, probe in (("ef", "The attentive probe"), ("ef_beat", "The beat view's probe")):
+            near = abs(m[key] - m[f"{key}_blank"]) <= 3.0
+            assert m[f"{key}_near_blank"] == near
+            said = f"warning: {role} ({m['name']}): {probe} also reads {m[f'{key}_blank']:.1f}% from an all-black clip"
+            assert (said in run.stdout) == near and (f"{probe} also reads {m[f'{key}_blank']:.1f}%" in page) == near
+    made = report["run"]
+    assert {r: v["name"] for r, v in made["models"].items()} == {"jepa": "jepa-small", "mae": "mae-small"}
+    assert made["threads"] >= 1 and made["host"]["cores"] and "analyze" in made["command"] and made["time_utc"]
 
 
 def test_analyze_of_a_real_looking_clip_warns_and_has_no_truth(tmp_path):

@@ -833,7 +833,7 @@ def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair)
     points = next(t for t in mixed.figure.data if t.name == "jepa-small").text       # hover text says which is which
     assert list(points) == ["one.npz", "pediatric.mp4 (pediatric)", "degraded.npz (degraded: shadow 0.67, depth_attenuation 0.70)"]
     first = rows[0]
-    assert (f" over 3) with a true EF, {first['jepa_abs_error']:.2f} (beat view {first['jepa_abs_error_beat']:.2f}) "
+    assert (f" over 3) with a true EF (95% intervals by bootstrap over the clips), {first['jepa_abs_error']:.2f} (beat view {first['jepa_abs_error_beat']:.2f}) "
             "over those not known to be pediatric or degraded (2 clips are;") in mixed.summary_md
     # models with no OOD reference (a user's checkpoints): no count that would reassure, no phantom warning
     import dataclasses

@@ -2,6 +2,7 @@
 into model folders (on tiny smoke checkpoints)."""
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,6 +25,7 @@ from model_zoo.probe_io import BEAT_PROBE, PROBE_CARD, load_probe
 from model_zoo.probes import predict_ef
 from model_zoo.recipes import get_recipe
 
+ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = {"jepa-smoke": "jepa", "mae-smoke": "mae", "random": "random", "pixels": "pixels"}
 
 
@@ -70,6 +72,7 @@ def test_quick_table_schema(quick):
                 assert weighted == pytest.approx(s["clean"]["mae"], abs=0.02)
         assert m["beat_probe"]["probe_seeds"] != m["probe_seeds"]        # its own probes, not the attentive ones
     assert "beat_probe" in r["protocol"]
+    assert r["quick"] is True and "--quick" in r["command"] and "commit" in r and "Quick run (--quick)" in quick[1]
 
 
 @pytest.mark.slow
@@ -118,6 +121,23 @@ def test_tiny_evaluation_counts_and_shapes(tiny):
     assert all(np.array_equal(ev.truth[c], ev.truth["clean"]) for c in CONDITIONS)
 
 
+
+def test_predictions_csv_holds_every_clips_ef_so_the_table_can_be_checked_clip_by_clip(tiny):
+    import csv
+    ev, root, _ = tiny
+    rows = list(csv.DictReader(open(root / "out" / "predictions.csv")))
+    assert len(rows) == 4 * (1 + len(CONDITIONS)) + 3
+    assert [int(r["clip_seed"]) for r in rows if r["condition"] == "pediatric"] == split_seeds("pediatric", 3)
+    assert [int(r["clip_seed"]) for r in rows if r["condition"] == "clean"] == split_seeds("test", 4)
+    for name, m in ev.results["models"].items():
+        for column, recorded in ((f"{name} attentive seed 1", m["probe_seeds"][1]),
+                                 (f"{name} beat seed 0", m["beat_probe"]["probe_seeds"][0])):
+            for condition in ("clean", "shadow_high"):
+                errors = [abs(float(r[column]) - float(r["true_ef"])) for r in rows if r["condition"] == condition]
+                mae = recorded["clean"]["mae"] if condition == "clean" else recorded["degraded"][condition]
+                assert np.mean(errors) == pytest.approx(mae, abs=0.01)
+
+
 def test_ship_writes_probes_cards_and_results(tiny):
     ev, root, written = tiny
     assert sorted(p.name for p in written) == ["jepa_smoke", "mae_smoke"]
@@ -157,6 +177,7 @@ def test_the_floor_is_the_train_mean_constant_of_the_same_test_clips(tiny):
 def test_the_table_shows_the_floor_and_still_renders_files_without_it(tiny):
     ev, _, _ = tiny
     md = render_markdown(ev.results)
+    md = md[md.index("## Every condition"):]                 # the table of every condition (the short one opens)
     row = next(line for line in md.splitlines() if line.startswith("| train-mean constant |"))
     mae = f"{ev.results['train_mean_constant']['clean']['mae']:.2f}"
     assert row.count(f" {mae} ") == 1 + len(CONDITIONS)   # clean and every adult condition: the same clips
@@ -202,6 +223,23 @@ def test_the_beat_view_gets_its_own_table_and_claims_and_older_files_render_with
                                     for n, m in ev.results["models"].items()}}
     old_md = render_markdown(old)
     assert "Third view" not in old_md and "Second view" in old_md
+
+
+def test_results_md_opens_with_the_short_table_the_run_and_the_shipped_probes_numbers():
+    """An auditor reads clean, degradation, pediatric and the probe the app uses first (they sat at columns 3, 12
+    and 13 of 21); the shipped probes' column is their cards' test MAE; a quick run says it is one."""
+    shipped = json.loads((ROOT / "model_zoo" / "results.json").read_text())
+    md = render_markdown(shipped)
+    short = md[:md.index("## Every condition")]
+    for name in ("jepa-small", "mae-small"):
+        row = next(line for line in short.splitlines() if line.startswith(f"| {name} |"))
+        for card in ("probe.json", "beat_probe.json"):
+            test = json.loads((ROOT / "model_zoo" / "checkpoints" / name / card).read_text())["test"]["clean"]["mae"]
+            assert f"| {test:.2f} |" in row + " |"
+    assert "Run: 1 thread, cpu, 3258 s." in short and "Quick run" not in md
+    quick = {**shipped, "quick": True, "commit": "0123456789abcdef-modified", "command": "python -m model_zoo.evaluate --quick"}
+    short = render_markdown(quick)[:500]
+    assert "commit 0123456789ab-modified" in short and "**Quick run (--quick): 500 clips a condition." in short
 
 
 def test_models_with_different_inputs_are_refused(smoke_models, tmp_path):

@@ -53,7 +53,8 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
     else:
         raise ValueError("Upload some clips or give a folder to audit.")
     out = media_path("")
-    summ, rows, (headline, model_lines) = audit(source, pair, out, progress, time_limit_s=TIME_LIMIT_S)
+    summ, rows, (headline, model_lines) = audit(source, pair, out, progress, time_limit_s=TIME_LIMIT_S,
+                                                command="the EchoLens app's audit tab")
     columns = table_columns(rows)
     table = {"headers": columns, "data": [["" if r.get(c) is None else r.get(c) for c in columns] for r in rows]}
     columns_as_code = lambda text: re.sub(r"(\*_\w+)", r"`\1`", text)      # noqa: E731 ('*_x ... *_y' is emphasis)

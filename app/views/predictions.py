@@ -9,7 +9,7 @@ from echo.degrade import BENCHMARK_CONDITIONS, label_words
 from explain.analysis.crop_check import crop_words
 from explain.analysis.ood import declared_shift, flag_rate_words, ood_words
 from explain.analysis.pair import LoadedModel, pair_key
-from explain.analysis.predict import Prediction, predict, reads_like_blank
+from explain.analysis.predict import Prediction, near_blank_words, predict, reads_like_blank
 from model_zoo.evaluate.format import plus_minus
 from model_zoo.evaluate.summary import benchmark_mean, benchmark_mean_std
 from model_zoo.experiments.ef_bands import recorded, weakest
@@ -126,10 +126,8 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
 
 def _near_blank(ef: float, blank: float | None) -> str:
     """A warning when an EF lies within BLANK_POINTS of what the same probe reads from an all-black clip."""
-    if not reads_like_blank(ef, blank):
-        return ""
-    return (f" ⚠️ This probe also reads {blank:.1f}% from an all-black clip: this number alone cannot show that it "
-            "read this heart.")
+    words = near_blank_words(ef, blank)
+    return f" ⚠️ {words}" if words else ""
 
 
 def _at_a_glance(p: Prediction, truth: float | None, results: dict, population: str | None = None,

@@ -27,19 +27,22 @@ from explain.analysis.degradation import condition_ef_views, mean_abs_change
 from explain.analysis.ood import flag_rate_words
 from explain.analysis.outputs import output_folder
 from explain.analysis.pair import LoadedModel
-from explain.analysis.predict import is_impossible, predict
+from explain.analysis.predict import BLANK_POINTS, is_impossible, predict, reads_like_blank
+from explain.analysis.run_record import run_record
 from model_zoo.colours import FAMILY_COLOURS
 
 PHANTOM_NOTE = "EF predictions from models that learned from a simulated phantom are not measurements."
 OOD_NOTE = "*_ood: the clip's embedding lies beyond the 99th percentile of held-out phantom clips."
 COLUMNS = ("Columns: EFs in %; *_abs_error, *_sensitivity and *_crop_move in EF points. *_sensitivity: the mean "
            "|EF change| over the benchmark's six degradations; *_crop_move: the largest |EF change| with the input "
-           f"{100 * SHIFT_SHARE:.0f}% of its side higher or lower; *_beat: through the beat view's probe; *_impossible: an "
-           "EF outside 0-100%; *_focus: the rollout's focus ratio (1 = chance) on the phantom's cardiac structures, or on the "
+           f"{100 * SHIFT_SHARE:.0f}% of its side higher or lower ({round(SHIFT_SHARE * 112)} px at 112 px, as `analyze` gives it); *_beat: through the beat view's probe; *_impossible: an "
+           f"EF outside 0-100%; *_near_blank: an EF within {BLANK_POINTS:g} points of what the same probe reads from an "
+           "all-black clip (this EF alone cannot show that it read the heart); *_focus: the rollout's focus ratio (1 = chance) on the phantom's cardiac structures, or on the "
            "traced LV border of an EchoNet clip (blank where the clip has neither, or none of its traced frames is among "
            "the frames the model sees).")
 CLIP_SUFFIXES = {".avi", ".mp4", ".mov", ".m4v", ".dcm", ".dicom", ".npy", ".npz"}
 MAX_CLIPS = 500
+BOOTSTRAP = 2000          # resamples of the clips for the EF MAE's 95% interval
 NAMED_UNREADABLE = 5       # the summary names this many unreadable files with their reason; the table has all
 
 
@@ -101,7 +104,7 @@ def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degrada
             maps = attention(pair, clip, "rollout", readout="mean")
             for role, p in preds.items():
                 crop = p.crop if p.crop and not p.crop.get("skipped") else None
-                for suffix, key, ef in (("", "ef", p.ef), ("_beat", "ef_beat", p.ef_beat)):
+                for suffix, key, ef, blank in (("", "ef", p.ef, p.blank[0]), ("_beat", "ef_beat", p.ef_beat, p.blank[1])):
                     if suffix and ef is None:
                         continue                      # no beat-view probe: no beat columns
                     row[f"{role}_ef{suffix}"] = None if ef is None else round(ef, 2)
@@ -112,6 +115,7 @@ def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degrada
                     row[f"{role}_crop_move{suffix}"] = (None if crop is None or ef is None
                                                         else round(moved(ef, crop.get(key)), 2))
                     row[f"{role}_impossible{suffix}"] = is_impossible(ef)
+                    row[f"{role}_near_blank{suffix}"] = reads_like_blank(ef, blank)
                 focus = maps[role].focus
                 row[f"{role}_focus"] = None if focus is None else round(focus["ratio"], 3)
                 row[f"{role}_ood"] = None if p.ood is None else p.ood["out_of_distribution"]
@@ -136,8 +140,9 @@ def _clean_adult(row: dict) -> bool:
 def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = None,
             time_limit_s: float | None = None) -> dict:
     """Per model: clips with a prediction; EF MAE against the truth where known, over `ef_mae_n` clips, an
-    impossible EF (outside 0-100%) left out and counted in `impossible` (`_beat`: the same through the beat
-    view's probe, None without one); where some clips are known to be pediatric or degraded the same over the others
+    impossible EF (outside 0-100%) left out and counted in `impossible`, its 95% bootstrap interval over the clips
+    in `ef_mae_ci95` (None under two clips), one near the probe's all-black reading kept
+    and counted in `near_blank` (`_beat`: the same through the beat view's probe, None without one); where some clips are known to be pediatric or degraded the same over the others
     alone (ef_mae_clean_adult, ef_mae_beat_clean_adult); mean sensitivity and mean crop move of each probe; mean
     focus ratio; OOD count (None: the model has no reference). 'mixed': how many clips are known to be
     pediatric or degraded; 'found': how many clips the source held (more than 'clips' where the audit read the
@@ -148,6 +153,12 @@ def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = 
            "unreadable": sum(1 for r in rows if r["error"]), "note": audit_note(pair),
            "mixed": sum(1 for r in rows if not r["error"] and not _clean_adult(r))}
     mean = lambda values, digits=2: round(float(np.mean(values)), digits) if values else None
+    def interval(values: list[float]) -> list[float] | None:          # how far a few clips' MAE may be from the MAE
+        if len(values) < 2:
+            return None
+        rng = np.random.default_rng(0)                                   # the same files give the same interval
+        means = np.asarray(values)[rng.integers(len(values), size=(BOOTSTRAP, len(values)))].mean(1)
+        return [round(float(q), 2) for q in np.percentile(means, (2.5, 97.5))]
     for role, m in pair.items():
         def values(column: str, keep=lambda r: True) -> list[float]:
             return [r[column] for r in rows if r.get(column) is not None and keep(r)]
@@ -156,8 +167,9 @@ def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = 
         clean = {f"ef_mae{s}_clean_adult": mean(errors(s, _clean_adult)) for s in ("", "_beat")} if out["mixed"] else {}
         out[role] = {"predicted": sum(1 for r in rows if r.get(f"{role}_ef") is not None),
                      **{f"{k}{s}": v for s in ("", "_beat") for k, v in (
-                         ("ef_mae", mean(errors(s))), ("ef_mae_n", len(errors(s))),
-                         ("impossible", sum(1 for r in rows if r.get(f"{role}_impossible{s}"))))},
+                         ("ef_mae", mean(errors(s))), ("ef_mae_n", len(errors(s))), ("ef_mae_ci95", interval(errors(s))),
+                         ("impossible", sum(1 for r in rows if r.get(f"{role}_impossible{s}"))),
+                         ("near_blank", sum(1 for r in rows if r.get(f"{role}_near_blank{s}"))))},
                      **clean,
                      "mean_sensitivity": mean(values(f"{role}_sensitivity")),
                      "mean_sensitivity_beat": mean(values(f"{role}_sensitivity_beat")),
@@ -170,6 +182,10 @@ def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = 
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word if n == 1 else word + 's'}"
+
+
+def _ci(interval: list[float] | None) -> str:
+    return f" [{interval[0]:.2f}-{interval[1]:.2f}]" if interval else ""
 
 
 def _with_beat(s: dict, key: str, beat_key: str | None = None) -> str:
@@ -198,10 +214,11 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
     lines = []
     for role in pair:
         s = summ[role]
-        mae = ("n/a" if s["ef_mae"] is None else f"{s['ef_mae']:.2f}") + f" over {_plural(s['ef_mae_n'], 'clip')}"
+        mae = (("n/a" if s["ef_mae"] is None else f"{s['ef_mae']:.2f}") + _ci(s.get("ef_mae_ci95"))
+               + f" over {_plural(s['ef_mae_n'], 'clip')}")
         if s.get("ef_mae_beat") is not None:
-            mae += f" (beat view {s['ef_mae_beat']:.2f} over {s['ef_mae_n_beat']})"
-        mae += " with a true EF"
+            mae += f" (beat view {s['ef_mae_beat']:.2f}{_ci(s.get('ef_mae_ci95_beat'))} over {s['ef_mae_n_beat']})"
+        mae += " with a true EF" + (" (95% intervals by bootstrap over the clips)" if s.get("ef_mae_ci95") else "")
         if summ.get("mixed"):                      # some clips are a child's or degraded: the clean adult ones apart
             n = summ["mixed"]
             mae += (f", {_with_beat(s, 'ef_mae_clean_adult', 'ef_mae_beat_clean_adult')} over those not known to be "
@@ -212,6 +229,10 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
                 mae += (f"; ⚠️ {_plural(s[f'impossible{suffix}'], 'clip')} read an impossible EF through {probe} (outside "
                         "0-100%: it reads far beyond what it learned from, or its EF scale is wrong), left out of its "
                         f"MAE ({role}_impossible{suffix})")
+            if s.get(f"near_blank{suffix}"):
+                mae += (f"; ⚠️ {_plural(s[f'near_blank{suffix}'], 'clip')} read an EF through {probe} within "
+                        f"{BLANK_POINTS:g} points of what it reads from an all-black clip, so those EFs alone cannot show "
+                        f"that it read the heart ({role}_near_blank{suffix}; kept in its MAE)")
         focus = "n/a" if s["mean_focus_ratio"] is None else f"{s['mean_focus_ratio']:.2f}"
         ood = ("out-of-distribution check n/a (no reference of phantom embeddings for this model)"
                if s["out_of_distribution"] is None else
@@ -297,9 +318,11 @@ class Audit(NamedTuple):
 
 
 def audit(paths: Path | list[Path], pair: dict[str, LoadedModel], out: Path,
-          progress: Callable[[float, str], None] | None = None, time_limit_s: float | None = None) -> Audit:
-    """Run the audit, write audit.csv, audit.html and audit.json (summary and rows) into `out`. With a time limit
-    no clip is started after it has passed: the files hold the clips finished, and the summary says so."""
+          progress: Callable[[float, str], None] | None = None, time_limit_s: float | None = None,
+          command: str | None = None) -> Audit:
+    """Run the audit, write audit.csv, audit.html and audit.json (summary, what the columns mean, the run's record:
+    explain.analysis.run_record, and rows) into `out`. With a time limit no clip is started after it has passed:
+    the files hold the clips finished, and the summary says so. command: what started it (default: the command line)."""
     import json
     sources = clips_in(paths)                                    # a folder that is not one fails before `out` is made
     out = output_folder(out)
@@ -310,5 +333,7 @@ def audit(paths: Path | list[Path], pair: dict[str, LoadedModel], out: Path,
     names = {role: m.name for role, m in pair.items()}
     write_csv(rows, out / "audit.csv")
     write_html(rows, summ, words, [scatter_figure(rows, names)], out / "audit.html", "EchoLens audit")
-    (out / "audit.json").write_text(json.dumps({"summary": summ, "rows": rows}, indent=1))
+    record = run_record(pair, command)
+    (out / "audit.json").write_text(json.dumps({"summary": summ, "columns": COLUMNS, "run": record, "rows": rows},
+                                               indent=1))
     return Audit(summ, rows, words)

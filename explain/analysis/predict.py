@@ -37,8 +37,10 @@ class Prediction:
     def to_dict(self) -> dict:
         rounded = lambda v: None if v is None else round(v, 2)
         return {"name": self.name, "family": self.family, "ef": rounded(self.ef), "ef_beat": rounded(self.ef_beat),
-                "ef_blank": rounded(self.blank[0]), "ef_beat_blank": rounded(self.blank[1]), "crop_check": self.crop,
-                "ood": self.ood, "warning": self.warning}
+                "ef_blank": rounded(self.blank[0]), "ef_beat_blank": rounded(self.blank[1]),
+                "ef_near_blank": reads_like_blank(self.ef, self.blank[0]),
+                "ef_beat_near_blank": reads_like_blank(self.ef_beat, self.blank[1]),
+                "crop_check": self.crop, "ood": self.ood, "warning": self.warning}
 
 
 _blank: dict[tuple, tuple[float | None, float | None]] = {}
@@ -48,6 +50,14 @@ BLANK_POINTS = 3.0          # an EF this near the probe's reading of an all-blac
 def reads_like_blank(ef: float | None, blank: float | None) -> bool:
     """Whether an EF lies within BLANK_POINTS of what the same probe reads from an all-black clip."""
     return ef is not None and blank is not None and abs(ef - blank) <= BLANK_POINTS
+
+
+def near_blank_words(ef: float | None, blank: float | None, probe: str = "This probe") -> str:
+    """'' or the warning for an EF within BLANK_POINTS of what `probe` reads from an all-black clip."""
+    if not reads_like_blank(ef, blank):
+        return ""
+    return (f"{probe} also reads {blank:.1f}% from an all-black clip, within {BLANK_POINTS:g} EF points of "
+            f"{ef:.1f}%: this number alone cannot show that it read this heart.")
 
 
 def blank_efs(m: LoadedModel) -> tuple[float | None, float | None]:

@@ -43,7 +43,8 @@ from explain.analysis.latent_pixel import speckle_ratios
 from explain.analysis.ood import declared_shift, ood_words
 from explain.analysis.outputs import output_folder
 from explain.analysis.pair import LoadedModel
-from explain.analysis.predict import predict
+from explain.analysis.predict import near_blank_words, predict
+from explain.analysis.run_record import run_record
 from explain.overlay import write_overlay_mp4, write_overlay_strip
 
 METHODS = ("rollout", "paper", "integrated_gradients", "pretext")
@@ -116,6 +117,7 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
     for name, fig in figures.items():
         fig.write_json(out / f"{name}.json")
     report["timings_s"] = timings
+    report["run"] = run_record(pair)
     (out / "report.json").write_text(json.dumps(report, indent=1))
     write_html(report, figures, out, methods)
     return report
@@ -150,6 +152,12 @@ def ef_words(m: dict, truth: dict | None) -> str:
     return words
 
 
+def near_blank_warnings(m: dict) -> list[str]:
+    """One warning per probe of a model (report.json's entry) whose EF lies near what it reads from an all-black clip."""
+    return [w for w in (near_blank_words(m["ef"], m.get("ef_blank"), "The attentive probe"),
+                        near_blank_words(m.get("ef_beat"), m.get("ef_beat_blank"), "The beat view's probe")) if w]
+
+
 def _numbers_words(m: dict) -> str:
     """The model's focus ratios, speckle ratio and loop numbers in words; n/a where not measured."""
     na = lambda v, fmt="{:.2f}": "n/a" if v is None else fmt.format(v)                   # noqa: E731
@@ -165,13 +173,15 @@ def _numbers_words(m: dict) -> str:
 def write_html(report: dict, figures: dict, out: Path, methods) -> Path:
     """report.html: numbers, strips (embedded) and figures (plotly inline once)."""
     info = report["clip"]
-    parts = [f"<h1>EchoLens analysis: {html.escape(info['source'] or 'clip')}</h1>",
+    name = Path(info["source"]).name if info["source"] else "clip"      # a page to share names no folder of this host
+    parts = [f"<h1>EchoLens analysis: {html.escape(name)}</h1>",
              f"<p>{info['frames']} frames at {info['fps']:g} fps, {info['height']} x {info['width']} pixels.</p>"]
     if report["ground_truth"]:
         parts.append(f"<p>Ground-truth EF {report['ground_truth']['ef']}%</p>")
     for role, m in report["models"].items():
         parts.append(f"<h2>{role.upper()}: {html.escape(m['name'])} ({m['family']})</h2>"
                      f"<p><b>{html.escape(ef_words(m, report['ground_truth']))}</b></p>")
+        parts.extend(f"<p><b>⚠️ {html.escape(w)}</b></p>" for w in near_blank_warnings(m))
         if m.get("ood"):
             words = html.escape(ood_words(m["ood"], declared_shift(info.get("population"), info.get("degradation"))))
             parts.append(f"<p><b>{words}</b></p>" if m["ood"]["out_of_distribution"] else f"<p>{words}</p>")

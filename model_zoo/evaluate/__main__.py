@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     if not models:
         ap.error("no shipped models in model_zoo/checkpoints; name some with --models")
     ev = evaluate(models, sizes, args.probe_seeds, args.seed, device=args.device, progress=not args.no_progress)
+    ev.results.update(quick=args.quick, command=" ".join(["python -m model_zoo.evaluate", *(argv or sys.argv[1:])]))
     path = write_results(ev, args.out)
     print(f"{path} and results.md: {', '.join(ev.results['models'])}; n {ev.results['n']['clean']} a condition, "
           f"{ev.results['wall_s']['total']} s", file=sys.stderr)

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 import model_zoo
 from model_zoo.convert.hf import is_folder
-from model_zoo.device import host
+from model_zoo.device import code_commit, host
 from model_zoo.evaluate.protocol import ADULT_CONDITIONS, DEFAULT_SIZES, Sizes, protocol_card
 from model_zoo.evaluate.summary import summarise, train_mean_constant
 from model_zoo.features import (ClipBank, PixelEncoder, extract, input_shape, model_inputs, random_encoder,
@@ -187,7 +187,7 @@ def evaluate(models: list[str], sizes: Sizes = DEFAULT_SIZES, probe_seeds: int =
         "train_mean_constant": train_mean_constant(truth, bank.ef("train", sizes.train)),
         "protocol": protocol_card(frames, size, seeds, training.to_dict()),
         "wall_s": {k: round(v, 1) if isinstance(v, float) else v for k, v in wall.items()},
-        "threads": torch.get_num_threads(), "device": str(dev), "host": host(),
+        "threads": torch.get_num_threads(), "device": str(dev), "host": host(), "commit": code_commit(),
     }
     beat_probes = {name: [BeatProbe(probes.beat_inputs[name], head).to(dev) for head in heads]   # inputs fitted on the CPU
                    for name, heads in probes.beat.items()}

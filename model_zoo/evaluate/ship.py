@@ -3,6 +3,7 @@ beside the encoder (the issue's attentive probe and the beat view's), the result
 results.json into model_zoo/."""
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -21,12 +22,36 @@ ZOO_RESULTS = Path(__file__).resolve().parents[1] / "results.json"
 
 
 def write_results(ev: Evaluation, out: str | Path) -> Path:
-    """out/results.json and out/results.md. -> out/results.json"""
+    """out/results.json, out/results.md and out/predictions.csv. -> out/results.json"""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(ev.results, indent=1))
     (out / "results.md").write_text(render_markdown(ev.results))
+    write_predictions(ev, out / "predictions.csv")
     return out / "results.json"
+
+
+def _probe_column(model: str, key) -> str:
+    """'jepa-small attentive seed 0', '... beat seed 0', '... linear' for a probe key of Evaluation.preds."""
+    if key == "linear":
+        return f"{model} linear"
+    return f"{model} beat seed {key[1]}" if isinstance(key, tuple) else f"{model} attentive seed {key}"
+
+
+def write_predictions(ev: Evaluation, path: Path) -> Path:
+    """One row per test clip and condition: its clip seed (model_zoo.features.split_seeds: the clip can be
+    rendered again), its true EF and every probe's EF in %, so a table's number can be checked clip by clip,
+    bootstrapped or split another way."""
+    columns = [(model, key) for model, by_key in ev.preds.items() for key in by_key]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["condition", "clip_seed", "true_ef", *(_probe_column(m, k) for m, k in columns)])
+        for condition, truth in ev.truth.items():
+            seeds = split_seeds("pediatric" if condition == "pediatric" else "test", len(truth))
+            for i, (seed, ef) in enumerate(zip(seeds, truth)):
+                w.writerow([condition, seed, f"{ef:.2f}",
+                            *(f"{ev.preds[m][k][condition][i]:.2f}" for m, k in columns)])
+    return path
 
 
 def seed_runs(ev: Evaluation, name: str, view: str = "attentive") -> list[dict]:

@@ -48,6 +48,44 @@ def _probe_rows(results: dict, view, spread: bool = True) -> list[list]:
     return rows
 
 
+def _best_on_val(probe_seeds: list[dict]) -> str:
+    """The test MAE of the probe seed with the lowest val MAE: the one `--ship` saves, which the app's EF comes from
+    ('n/a' for a results.json written before the seeds' val MAEs were kept)."""
+    runs = [r for r in probe_seeds or [] if isinstance(r.get("val"), dict)]
+    return f"{min(runs, key=lambda r: r['val']['mae'])['clean']['mae']:.2f}" if runs else "n/a"
+
+
+def _summary_rows(results: dict) -> list[list]:
+    """The columns an auditor reads first, one row per model (the full table follows)."""
+    rows = []
+    for name, m in results["models"].items():
+        beat = m.get("beat_probe")
+        rows.append([name, m["family"], _pm(m["clean"]), f"{m['clean']['r2']:.3f}", _degradation(m),
+                     _pm(m["pediatric"]), _best_on_val(m.get("probe_seeds")),
+                     "n/a" if beat is None else _pm(beat["clean"]),
+                     "n/a" if beat is None else _best_on_val(beat.get("probe_seeds"))])
+    return rows
+
+
+def run_words(results: dict) -> list[str]:
+    """Where and how the numbers were made (a number here is a function of code, thread count and host), and a
+    banner on a quick run, whose few clips make it a smoke check, not evidence."""
+    host = results.get("host") or {}
+    made = ", ".join(x for x in (
+        host.get("cpu") and f"{host['cpu']} ({host.get('cpu_capability')} kernels, torch {host.get('torch')})",
+        results.get("threads") and f"{results['threads']} thread{'s' * (results['threads'] != 1)}", results.get("device"),
+        results.get("commit") and f"commit {results['commit'][:12]}{'-modified' * results['commit'].endswith('-modified')}",
+        (results.get("wall_s") or {}).get("total") and f"{results['wall_s']['total']:.0f} s") if x)
+    lines = [f"Run: {made}." if made else "Run: not recorded (written before results.json kept it)."]
+    if results.get("command"):
+        lines[0] += f" Command: `{results['command']}`."
+    if results.get("quick"):
+        lines.append(f"**Quick run (--quick): {results['n']['clean']} clips a condition. A check that the pipeline "
+                     "runs, not evidence: its spreads are wide and its verdicts are not results (the full run's "
+                     "numbers are in model_zoo/results.json).**")
+    return [*lines, ""]
+
+
 def _floor_row(results: dict, columns: int) -> list[list]:
     """The train-mean constant's row (results.json files written before it existed have none)."""
     c = results.get("train_mean_constant")
@@ -132,6 +170,17 @@ def render_markdown(results: dict) -> str:
               "mean rel. degradation %", "pediatric MAE (zero-shot)", *(f"{c} MAE" for c in OTHER_CONDITIONS)]
     lines = [
         "# EF probes on frozen encoders (EchoLens phantom benchmark)",
+        "",
+        *run_words(results),
+        *_table(["model", "family", "clean MAE", "R2", "mean rel. degradation %", "pediatric MAE",
+                 "best-on-val seed: clean MAE", "beat view: clean MAE", "beat view, best-on-val seed"],
+                _summary_rows(results)),
+        "",
+        f"In short, the attentive probe of V-JEPA's protocol (mean ± std over {k} probe seeds) and the beat view's "
+        "(below). Best-on-val seed: the probe seed with the lowest val MAE, the one `--ship` saves beside a shipped "
+        "model and the app's EF comes from. Every condition's MAE follows.",
+        "",
+        "## Every condition",
         "",
         f"LVEF MAE in EF points. Phantom clips ({p['frames']} frames over one heartbeat, {p['size']} px); "
         f"train {results['n_train']}, val {results['n_val']} adult clips; {n['clean']} adult test clips under "

@@ -1,0 +1,55 @@
+"""What produced a result file: the models (name, where they were loaded from, a digest of their weights and
+probes), the code's commit, the host, the thread count and the time. An audit on other weights, other code or
+another machine can then be told from one on the shipped models (the README: a number is a function of code,
+thread count and host)."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from explain.analysis.pair import LoadedModel
+from model_zoo.device import code_commit, host
+
+DIGEST_CHARS = 16          # of the sha256: enough to tell two sets of weights apart
+
+
+@functools.lru_cache(maxsize=32)
+def _digest(files: tuple[tuple[str, int, int], ...]) -> str:
+    """sha256 over (name, bytes) of each (path, size, mtime): the cache key changes when a file does."""
+    h = hashlib.sha256()
+    for path, _, _ in files:
+        h.update(Path(path).name.encode())
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:DIGEST_CHARS]
+
+
+def weights_digest(m: LoadedModel) -> str | None:
+    """A digest of the files the model's numbers come from: every .safetensors in its folder (encoder and
+    probes), or the checkpoint file it was loaded from; None where neither is on disk."""
+    if m.folder is not None and m.folder.is_dir():
+        paths = sorted(m.folder.glob("*.safetensors"))
+    else:
+        given = Path(str(m.key[0])) if m.key else None
+        paths = [given] if given is not None and given.is_file() else []
+    if not paths:
+        return None
+    return _digest(tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths))
+
+
+def run_record(pair: dict[str, LoadedModel], command: str | None = None) -> dict:
+    """{'models': {role: {'name', 'family', 'loaded_from', 'weights_sha256'}}, 'commit', 'command' (default: this
+    process's command line), 'host', 'threads', 'device', 'time_utc'} for a result file."""
+    models = {role: {"name": m.name, "family": m.family, "loaded_from": str(m.key[0]) if m.key else None,
+                     "weights_sha256": weights_digest(m)} for role, m in pair.items()}
+    devices = sorted({str(m.wrapper.device) for m in pair.values()})
+    return {"models": models, "commit": code_commit(),
+            "command": command if command is not None else " ".join(sys.argv),
+            "host": host(), "threads": torch.get_num_threads(), "device": ", ".join(devices),
+            "time_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
