@@ -105,7 +105,7 @@ def on_attention(key, state, method, fusion, discard, start, readout, layer, mod
     shown = attention.overlay_videos(key, pair, *settings, progress=lambda f, d: progress(f, desc=d))
     imgs = attention.scrub(key, pair, method, frame, *settings[1:]) or {}
     return ([shown[r][0] for r in ROLES] + [shown[r][1] for r in ROLES] + [imgs.get(r) for r in ROLES]
-            + [settings])
+            + [settings, attention.METHOD_WORDS.get(method, "")])
 
 
 @shows_errors
@@ -118,10 +118,14 @@ def on_scrub(key, state, settings, frame):
     return [imgs[r] for r in ROLES]
 
 
-def on_method(method):
-    """Show the chosen method's controls only (attention.CONTROL_NAMES order), then what its map shows."""
-    return [*(gr.update(visible=v) for v in attention.control_visibility(method)),
-            attention.METHOD_WORDS.get(method, "")]
+def on_method(method, shown):
+    """Show the chosen method's controls only (attention.CONTROL_NAMES order), then what its map shows, and that
+    the maps below are still another method's until the button is pressed (shown: their settings)."""
+    words = attention.METHOD_WORDS.get(method, "")
+    if shown and shown[0] != method:
+        words = (f"*The maps below are still {attention.METHOD_LABELS.get(shown[0], shown[0])}'s: press "
+                 f"'Show where they look' for this method's.* {words}")
+    return [*(gr.update(visible=v) for v in attention.control_visibility(method)), words]
 
 
 @shows_errors

@@ -19,7 +19,8 @@ TITLE = "EchoLens: inside self-supervised echo models (JEPA | MAE)"
 INTRO = ("Load a clip, then compare a latent-prediction model (**JEPA**) and a pixel-prediction model "
          "(**MAE**) on it: EF, where they look, how their embedding moves through a heartbeat, what "
          "degradation does, and why predicting latents can ignore speckle. The shipped models learned "
-         "from a simulated phantom: their EF on a real clip is not a measurement.")
+         "from a simulated phantom: their EF on a real clip is not a measurement. They know one view, the apical "
+         "four-chamber (A4C), of adult hearts at 50-105 bpm; other views are read as if they were one.")
 # The benchmark table has 21 columns: scroll it sideways rather than break its numbers letter by letter; the
 # predictions' small tables keep each number on one line ('64.2 %' broke after its digits)
 CSS = """
@@ -28,6 +29,8 @@ CSS = """
 #evidence th { word-break: normal; overflow-wrap: normal; min-width: 4em; }
 #pred-jepa td:not(:first-child), #pred-mae td:not(:first-child) { white-space: nowrap; }
 #pred-jepa th, #pred-mae th { word-break: normal; overflow-wrap: normal; }
+#degrade-numbers td, #degrade-numbers th { word-break: normal; overflow-wrap: normal; }
+#degrade-numbers td:not(:first-child) { white-space: nowrap; }
 """
 
 # The machine's own sans-serif: Gradio's bundled Source Sans Pro drew a bold capital A as a small capital
@@ -68,7 +71,8 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
                 clip_outputs = [clip_key, *_clip_display()]
         with gr.Tab("1 Predictions"):
             with gr.Row():
-                pred_md = [gr.Markdown(elem_id=f"pred-{r}") for r in ROLES]
+                pred_md = [gr.Markdown(f"**{r.upper()}**: load a clip above (Upload, Example or Phantom) to see "
+                                       "this model's ejection fraction.", elem_id=f"pred-{r}") for r in ROLES]
         with gr.Tab("2 Attention"):
             stale_attention, att_start, att_frame = _attention_tab(clip_key, model_state)
         with gr.Tab("3 Cardiac cycle"):
@@ -119,7 +123,8 @@ def _clip_inputs() -> tuple[list[tuple], gr.File]:
                               info="for the next upload: the clip's own darkest-to-brightest range onto 0-255 "
                                    "(8-bit clips are read as they are)", elem_id="rescale")
     with gr.Tab("Example"):
-        example = gr.Dropdown(list(EXAMPLES), value="adult_normal", label="Example clip")
+        example = gr.Dropdown([(f"{name}: {about[0]}", name) for name, about in EXAMPLES.items()], value="adult_normal",
+                              label="Example clip")
         example_btn = _action("Load example", elem_id="load-example")
     with gr.Tab("Phantom"):
         phantom = [gr.Slider(*inputs.EF_RANGE, value=60, step=1, label="EF (%)"),
@@ -183,9 +188,10 @@ def _attention_tab(clip_key, model_state) -> tuple[list, gr.Slider, gr.Slider]:
     shown = gr.State(None)     # the settings of the maps shown above: the scrubber follows them
     with gr.Row():
         images = [gr.Image(label=f"{r.upper()} at this frame", type="numpy", elem_id=f"att-frame-{r}") for r in ROLES]
-    method.change(events.on_method, [method], [*controls, method_words], api_name="attention_controls", queue=False)
-    run.click(events.on_attention, [clip_key, model_state, method, *controls, frame], [*videos, *captions, *images, shown],
-              api_name="attention", **HEAVY)
+    method.change(events.on_method, [method, shown], [*controls, method_words], api_name="attention_controls",
+                  queue=False)
+    run.click(events.on_attention, [clip_key, model_state, method, *controls, frame],
+              [*videos, *captions, *images, shown, method_words], api_name="attention", **HEAVY)
     # input: every drag step and every frame typed into its box, the latest one run (release missed typing)
     frame.input(events.on_scrub, [clip_key, model_state, shown, frame], images, api_name="scrub",
                 trigger_mode="always_last", **HEAVY)
@@ -221,7 +227,7 @@ def _degradation_tab(clip_key, model_state) -> list:
         sweep = _action("Sweep severity")
     with gr.Row():
         video = gr.Video(label="Clean | degraded", autoplay=True, loop=True)
-        numbers = gr.Markdown()
+        numbers = gr.Markdown(elem_id="degrade-numbers")
     sweep_plot = gr.Plot(label="Sensitivity", elem_id="sweep-plot")
     attend = _action("Attention under this degradation (rollout)")
     with gr.Row():

@@ -39,14 +39,14 @@ def colorize(values: np.ndarray) -> np.ndarray:
 
 
 def colour_bar(height: int, width: int = 0) -> np.ndarray:
-    """(height, width, 3) uint8: a vertical colour bar, 1 at the top and 0 at the bottom, labelled."""
+    """(height, width, 3) uint8: a vertical colour bar, 1 at the top and 0 at the bottom, labelled "top" and "low"."""
     width = width or max(24, height // 4)
     bar = np.full((height, width, 3), 255, np.uint8)
     stripe = max(6, width // 3)
     ramp = np.linspace(1.0, 0.0, max(height - 8, 2))[:, None].repeat(stripe, 1)   # (h, stripe)
     bar[4:4 + ramp.shape[0], 2:2 + stripe] = colorize(ramp)
     scale = max(0.25, height / 400)
-    for text, y in (("top", 4 + int(10 * scale / 0.3)), ("0", height - 5)):
+    for text, y in (("top", 4 + int(10 * scale / 0.3)), ("low", height - 5)):   # "0": Hershey draws it slashed, Ø
         cv2.putText(bar, text, (stripe + 4, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
     return bar
 

@@ -413,6 +413,11 @@ def test_a_sweep_says_which_model_has_no_line_and_keeps_the_truth_on_its_axis():
     assert tuple(fig.layout.yaxis.range) == (0, 100)
     one = sensitivity_figure({**sweep, "ef": {"jepa": [50.0, 48.0, 45.0], "mae": [None] * 3}}, {"mae": "videomae-b"})
     assert len(one.data) == 1 and "no line: videomae-b" in one.layout.title.text and one.layout.yaxis.range is None
+    # the points a probe also reads from an all-black clip are ringed, on a line drawn above the truth's
+    blank = sensitivity_figure({**sweep, "ef": {"jepa": [62.0, 55.0, 60.5], "mae": [None] * 3}, "ef_blank": {"jepa": 61.8}},
+                               truth=62.0)
+    assert [t.name for t in blank.data] == ["true EF 62.0%", "jepa", "jepa: all-black clip", "jepa: within 3 of it"]
+    assert list(blank.data[-1].x) == [0, 1] and list(blank.data[-1].y) == [62.0, 60.5]
 
 
 def test_analyze_keeps_one_models_map_when_the_other_cannot_make_it_and_says_why(tmp_path):

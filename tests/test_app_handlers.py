@@ -58,6 +58,13 @@ def test_a_generated_phantom_clip_has_the_chosen_ef_and_rate():
     assert clip.n_frames == 64                                       # two beats at 100 bpm fit in 64 frames
     slow = inputs.generate_phantom(60, 40, "adult", 1)               # a beat of 75 frames: 150 frames made
     assert session.get_clip(slow.key).n_frames == 150 and "sees one heartbeat (75.0 frames" in slow.summary
+    assert "heart rate about 40 bpm" in slow.summary and slow.meta["heart_rate_bpm"] == 40.0
+    assert "⚠️ 40 bpm lies outside the 50-105 bpm of the adult phantom hearts" in slow.summary   # beyond training
+    assert "rare among" not in slow.summary and "⚠️" not in inputs.generate_phantom(60, 70, "adult", 1).summary
+    assert "expect them to read it too high" in inputs.generate_phantom(20, 70, "adult", 2).summary  # beyond 2 stds
+    assert "rare among" not in loaded.summary                           # EF 33: inside two stds of 55.8 ± 12.4
+    facts = loaded.meta                                                # the truth a clinician reads, in the facts
+    assert facts["ground_truth_ef"] == 33 and facts["edv_ml"] > facts["esv_ml"] > 0 and facts["ed_frames"][0] >= 0
     from echo.phantom import render_clip
     short = inputs.register(render_clip(1, "adult", n_frames=40, size=112, fps=50, hr_bpm=40))
     assert "sees the whole clip, its last frame held for the rest of a heartbeat it does not fill (75.0" in short.summary
@@ -125,7 +132,7 @@ def test_prediction_cards_give_the_beat_views_ef_and_each_probes_test_error(exam
         results = m.wrapper.card["results"]
         for probe, bench in ((m.probe, results), (m.beat_probe, results["beat_probe"])):
             # the shipped probe's own test MAE, and beside it the benchmark's mean over its probe seeds
-            assert (f"phantom test MAE {probe.meta['test']['clean']['mae']:.2f} (this probe, the best on val of "
+            assert (f"phantom test mean absolute error {probe.meta['test']['clean']['mae']:.2f} (this probe, the best on val of "
                     f"{len(bench['probe_seeds'])} probe seeds; the benchmark reports their mean, "
                     f"{bench['clean']['mae']:.2f} ± {bench['clean']['mae_std']:.2f})") in md
     # the committed record of the shipped probes' errors by EF band (model_zoo.experiments.ef_bands) stands beside
@@ -143,7 +150,7 @@ def test_prediction_cards_give_the_beat_views_ef_and_each_probes_test_error(exam
     short = load_model("jepa-small", "jepa", "cpu", frames=8)
     p = predict({"jepa": short}, session.get_clip(example.key))["jepa"]
     card = predictions.prediction_card(p, 28.0, short)
-    assert "phantom test MAE" not in card and p.ef is not None and "Run at 8 frames" in card
+    assert "phantom test mean absolute error" not in card and p.ef is not None and "Run at 8 frames" in card
     # a model without a beat-view probe gets no beat line
     bare = dataclasses.replace(predictions.predictions(example.key, shipped_pair)["jepa"], ef_beat=None)
     assert "Beat view" not in predictions.prediction_card(bare, 28.0)
@@ -218,15 +225,15 @@ def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot
     p = predictions.predictions(example.key, shipped_pair)["jepa"]
     apart = dataclasses.replace(p, ef=40.0, ef_beat=62.5)
     card = predictions.prediction_card(apart, 60.0, shipped_pair["jepa"])
-    assert card.startswith("⚠️ Its two probes disagree by 22 EF points (40.0% against 62.5%)")
+    assert card.startswith("⚠️ jepa-small: its two probes disagree by 22 EF points (40.0% against 62.5%)")
     # both EFs at a glance, each beside the benchmark's error of its view (mean over probe seeds), before the words
     results = shipped_pair["jepa"].wrapper.card["results"]
     table = card.split("\n\n")[2]
-    assert card.split("\n\n")[1] == "### jepa-small" and table.startswith("| probe | EF | error | benchmark error |")
+    assert card.split("\n\n")[1] == "### jepa-small" and table.startswith("| probe | EF | category | error | benchmark error |")
     assert card.split("\n\n")[3].startswith("Benchmark error: each view's mean absolute error in EF points on phantom "
                                             "test adult clips, mean ± std over probe seeds. All-black clip:")
-    assert f"| attentive (V-JEPA's protocol) | 40.0% | -20.0 | {results['clean']['mae']:.2f} ± " in table
-    assert f"| beat view | 62.5% | +2.5 | {results['beat_probe']['clean']['mae']:.2f} ± " in table
+    assert f"| attentive (V-JEPA's protocol) | 40.0% | reduced | -20.0 | {results['clean']['mae']:.2f} ± " in table
+    assert f"| beat view | 62.5% | preserved | +2.5 | {results['beat_probe']['clean']['mae']:.2f} ± " in table
     # what each probe reads from an all-black clip, in the table: the JEPA's attentive probe reads about 61.8%
     assert table.splitlines()[0].endswith("| all-black clip reads |") and f"| {p.blank[0]:.1f}% |" in table
     near = predictions.prediction_card(dataclasses.replace(p, ef=p.blank[0] + 1, ef_beat=30.0), 60.0, shipped_pair["jepa"])
@@ -234,7 +241,17 @@ def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot
     assert "| probe |" not in predictions.prediction_card(dataclasses.replace(p, ef_beat=None), 60.0, shipped_pair["jepa"])
     child = predictions.prediction_card(apart, 60.0, shipped_pair["jepa"], "pediatric")   # zero-shot: its own figures
     assert "phantom test pediatric clips, zero-shot, mean ± std" in child
-    assert f"| beat view | 62.5% | +2.5 | {results['beat_probe']['pediatric']['mae']:.2f} ± " in child
+    assert f"| beat view | 62.5% | preserved | +2.5 | {results['beat_probe']['pediatric']['mae']:.2f} ± " in child
+    assert (f"On such clips the beat view's probe reads EF with the lower benchmark error "
+            f"({results['beat_probe']['pediatric']['mae']:.2f} against {results['pediatric']['mae']:.2f} for the "
+            "attentive probe): read its EF first.") in child           # 4.90 ± 0.1 against 7.59 ± 0.91: beyond both
+    from app.views.predictions import _lower_error
+    assert _lower_error({"attentive probe": (8.0, 0.4), "beat view's probe": (7.8, 0.3)}) == ""   # inside the spreads
+    assert _lower_error({"attentive probe": (8.0, None), "beat view's probe": (None, None)}) == ""
+    mild = predictions.prediction_card(dataclasses.replace(p, ef=49.6, ef_beat=35.4), 60.0, shipped_pair["jepa"])
+    assert "| 49.6% | preserved |" in mild and "| 35.4% | reduced |" in mild and "41-49% mildly reduced" in mild
+    assert "| 45.0% | mildly reduced |" in predictions.prediction_card(dataclasses.replace(p, ef=45.0), 60.0,
+                                                                        shipped_pair["jepa"])
     assert child.index("Beat view **EF") < child.index("A pediatric clip")
     close = dataclasses.replace(p, ef=58.0, ef_beat=62.5)
     assert "disagree" not in predictions.prediction_card(close, 60.0, shipped_pair["jepa"])
@@ -309,7 +326,13 @@ def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair
     fig, sweep = degradation.sweep(example.key, shipped_pair, "haze")
     assert sweep["severity"][0] == 0 and all(c[0] == 0 for c in sweep["change"].values())
     curves = {"jepa-small", "mae-small", "jepa-small (beat view)", "mae-small (beat view)"}
-    assert {t.name for t in fig.data} == curves | {f"{c}: all-black clip" for c in curves} | {"true EF 28.0%"}
+    ringed = {t.name.removesuffix(": within 3 of it") for t in fig.data if t.name.endswith(": within 3 of it")}
+    assert {t.name for t in fig.data} == (curves | {f"{c}: all-black clip" for c in curves} | {"true EF 28.0%"}
+                                          | {f"{c}: within 3 of it" for c in ringed})
+    for c in curves:                         # ringed where, and only where, a point lies within 3 of its all-black line
+        line = next(t for t in fig.data if t.name == c)
+        black = next(t for t in fig.data if t.name == f"{c}: all-black clip").y[0]
+        assert (c in ringed) == any(abs(y - black) <= 3 for y in line.y)
     black = next(t for t in fig.data if t.name == "jepa-small: all-black clip")
     assert list(black.y) == [sweep["ef_blank"]["jepa"]] * 2 and sweep["ef_blank"]["jepa"] == pytest.approx(61.8, abs=0.05)
     assert set(sweep["ef_beat"]) == {"jepa", "mae"} and all(c[0] == 0 for c in sweep["change_beat"].values())
@@ -390,8 +413,8 @@ def test_a_model_card_reads_as_facts_with_its_measured_headline(shipped_pair):
     assert f"- **method**: MAE, recipe `{card['recipe']}`" in md and f"{card['params_shipped']:,}" in md
     assert f"clean EF MAE {clean['mae']:.2f} ± {clean['mae_std']:.2f}" in md and "```" not in md
     own = m.probe.meta["test"]["clean"]["mae"], m.beat_probe.meta["test"]["clean"]["mae"]      # as Predictions gives them
-    assert (f"- **EF probes shipped**: the attentive probe: phantom test MAE {own[0]:.2f} (this probe" in md
-            and f"; the beat view's probe: phantom test MAE {own[1]:.2f} (this probe" in md)
+    assert (f"- **EF probes shipped**: the attentive probe: phantom test mean absolute error {own[0]:.2f} (this probe" in md
+            and f"; the beat view's probe: phantom test mean absolute error {own[1]:.2f} (this probe" in md)
     bare = dataclasses.replace(m, wrapper=types.SimpleNamespace(card=None, name="from-a-path"))
     assert "No model card" in evidence.card_markdown(bare)
 
@@ -620,6 +643,10 @@ def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shi
     r = maps["jepa"]
     assert r.heat.shape == (16, 112, 112) and r.heat.min() == 0 and r.heat.max() == 1
     assert r.focus["ratio"] == pytest.approx(r.focus["focus_share"] / r.focus["chance_share"])
+    for share, said, warned in ((0.004, False, False), (0.05, True, False), (0.3, True, True)):
+        md = attention.focus_markdown(dataclasses.replace(r, focus={**r.focus, "outside_share": share}))
+        assert (f"{100 * share:.0f}% of the map lies outside the ultrasound sector" in md) == said
+        assert ("⚠️" in md) == warned                   # a map that reads where there is no tissue is pointed out
     assert attention.scrub(example.key, shipped_pair, "paper", 3) is None       # never made: not started
     frames = attention.scrub(example.key, shipped_pair, "rollout", 99, "mean", 0.0, 0, "probe")
     assert frames["mae"].ndim == 3 and frames["mae"].shape[2] == 3     # clipped to the last frame
@@ -693,6 +720,12 @@ def test_each_attention_method_shows_exactly_the_controls_it_reads_and_says_what
         assert {param_of[c] for c in attention.CONTROLS.get(method, ())} == set(params), method
     assert attention._params("feature_ablation", "mean", 0.0, 0, "probe", -1, "received", 16, "1 x 1") == {
         "cells": (1, 1, 1)}                                            # one block a region: occlusion's grid
+    from app import events                  # another method chosen: the maps below are said to be the last one's
+    shown = ["rollout", "mean", 0.0, 0, "probe", -1, "received", 32, "4 x 4"]
+    words = events.on_method("occlusion", shown)[-1]
+    assert words.startswith("*The maps below are still attention rollout's: press 'Show where they look'")
+    assert words.endswith(attention.METHOD_WORDS["occlusion"])
+    assert events.on_method("rollout", shown)[-1] == events.on_method("rollout", None)[-1] == attention.METHOD_WORDS["rollout"]
     with pytest.raises(ValueError, match="Unknown region size '3 x 3'"):
         attention._params("feature_ablation", "mean", 0.0, 0, "probe", -1, "received", 16, "3 x 3")
 
@@ -707,19 +740,20 @@ def test_the_page_wires_the_attention_run_its_scrubber_and_its_controls(example)
     state = {"models": (None, None, None, None, None)}                 # the shipped pair
     settings = ["rollout", "max", 0.0, 0, "mean", -1, "received", 16, "2 x 2"]
     out = fns["attention"](example.key, state, *settings, 3)
-    assert len(out) == 7 and out[-1] == settings and all(Path(v).is_file() for v in out[:2])
+    assert len(out) == 8 and out[-2] == settings and all(Path(v).is_file() for v in out[:2])
+    assert out[-1] == attention.METHOD_WORDS["rollout"]                   # the words now describe the maps shown
     page_pair = models.current_pair()                                  # the pair the page's state names
     frame = lambda t: attention.scrub(example.key, page_pair, "rollout", t, "max", 0.0, 0, "mean")["mae"]
     assert np.array_equal(out[5], frame(3))
-    later = fns["scrub"](example.key, state, out[-1], 9)
+    later = fns["scrub"](example.key, state, out[-2], 9)
     assert np.array_equal(later[1], frame(9)) and not np.array_equal(later[1], frame(3))
     assert all(u == {"__type__": "update"} for u in fns["scrub"](example.key, state, None, 9))
-    *paper, words = fns["attention_controls"]("paper")
+    *paper, words = fns["attention_controls"]("paper", None)
     assert [u["visible"] for u in paper] == [False, False, False, False, True, True, False, False]
     assert words.startswith("**Paper mode**")
-    *occlusion, words = fns["attention_controls"]("occlusion")
+    *occlusion, words = fns["attention_controls"]("occlusion", None)
     assert [u["visible"] for u in occlusion] == [False] * 8 and "blacked out in turn" in words
-    *ablation, _ = fns["attention_controls"]("feature_ablation")
+    *ablation, _ = fns["attention_controls"]("feature_ablation", None)
     assert [u["visible"] for u in ablation] == [False] * 7 + [True]
     # the region size reaches the map: 4 x 4 blocks of the 8 x 7 x 7 grid are 8 x 2 x 2 regions
     coarse = fns["attention"](example.key, state, "feature_ablation", *settings[1:-1], "4 x 4", 3)
@@ -759,9 +793,13 @@ def test_cycle_view_draws_both_trajectories_with_their_numbers(example, shipped_
     recorded = json.loads(HELD_OUT.read_text())["trajectory"]
     for name in ("jepa-small", "mae-small"):
         assert f"{recorded[name]['phase_error_deg']:.0f}° for {name} ({recorded[name]['clips']} clips)" in md
+        row = next(line for line in md.splitlines() if line.startswith(f"| {name} |"))
+        assert row.split(" | ")[3] == f"{recorded[name]['phase_error_deg']:.0f}"       # in the table too
     assert "random guess scores 90°" in md and "° for" not in cycle.numbers_markdown(results, label)   # no models
     fewer = {role: dataclasses.replace(m, frames_override=8) for role, m in shipped_pair.items()}
     assert "° for" not in cycle.numbers_markdown(results, label, fewer)          # not as measured: not claimed
+    assert all(line.split(" | ")[3] == "n/a" for line in cycle.numbers_markdown(results, label, fewer).splitlines()
+               if line.startswith("| jepa-small |") or line.startswith("| mae-small |"))
     with pytest.raises(ValueError, match="No folder"):
         cycle.dataset_figures("/no/such/folder", shipped_pair)
 

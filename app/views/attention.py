@@ -159,7 +159,20 @@ def focus_markdown(r: AttentionResult) -> str:
     frames = "" if where != "traced LV border" else f" (the {f['frames']} traced frames)"
     return (f"**{r.name}**: {100 * f['focus_share']:.0f}% of the map lies on the {where}{frames}, whose area would "
             f"get {100 * f['chance_share']:.0f}% by chance (focus ratio **{f['ratio']:.2f}**; 1 = no better "
-            f"than chance). Peak on it in {100 * f['pointing_game']:.0f}% of frames.")
+            f"than chance). Peak on it in {100 * f['pointing_game']:.0f}% of frames.{_outside_words(f)}")
+
+
+OUTSIDE_WARN = 0.10      # this share of a map outside the sector, where there is no tissue, is pointed out
+
+
+def _outside_words(f: dict) -> str:
+    """The share of the map outside the ultrasound sector, which the focus ratio leaves out ('' under 1%)."""
+    share = f.get("outside_share") or 0.0
+    if share < 0.01:
+        return ""
+    words = (f" {100 * share:.0f}% of the map lies outside the ultrasound sector, where there is no tissue to read "
+             "(the focus ratio counts only the mass inside it).")
+    return f" ⚠️{words}" if share >= OUTSIDE_WARN else words
 
 
 def overlay_videos(clip_key: str, pair: dict[str, LoadedModel], method: str, *params,

@@ -33,16 +33,18 @@ def trajectories(clip_key: str, pair: dict[str, LoadedModel], method: str = "pca
 def numbers_markdown(results: dict[str, CycleResult], phase_label: str,
                      pair: dict[str, LoadedModel] | None = None) -> str:
     """The table under the plots and what its columns mean; pair: the models, for their held-out figures."""
-    rows = ["| model | loop closure (0 = closes) | phase error (°, within clip) | shift under degradation "
-            "(loop radii) |",
-            "|---|---|---|---|"]
+    rows = ["| model | loop closure (0 = closes) | phase error (°, within clip) | phase error (°, held-out clips; "
+            "chance 90) | shift under degradation (loop radii) |",
+            "|---|---|---|---|---|"]
     fmt = lambda v, f: "n/a" if v is None else format(v, f)           # noqa: E731
+    held = held_out_phase_errors([m.name for m in (pair or {}).values() if m.as_shipped])
     for r in results.values():
         rows.append(f"| {r.name} | {fmt(r.loop_closure, '.2f')} | {fmt(r.phase_error_deg, '.0f')} | "
-                    f"{fmt(r.shift, '.2f')} |")
+                    f"{fmt(held.get(r.name, (None,))[0], '.0f')} | {fmt(r.shift, '.2f')} |")
     return (f"Colours: {phase_label}.\n\n" + "\n".join(rows) +
             "\n\nLoop closure: distance between the same phase one beat apart over the distance half a beat "
-            "apart (needs more than one beat). Phase error: phase decoded from the embedding, cross-validated over "
+            "apart (needs more than one beat). Phase error: how far the phase decoded from the embedding lies from the "
+            "true one, in degrees of the cycle (360° = one beat, so 36° is a tenth of it), cross-validated over "
             f"this clip's own frames, an easy task; {_held_out_words(results, pair)}"
             "Shift under degradation: mean distance between the degraded copy's embedding and the clean clip's "
             "at the same frame, in units of the clean loop's radius (1 = moved by as much as the loop "

@@ -15,6 +15,7 @@ from app.views.numbers import seed_from
 from echo.clip import Clip, ClipError
 from echo.examples import load_example
 from echo.phantom import render_clip
+from echo.phantom.params import ADULT_EF_MEAN, ADULT_EF_STD, HR_RANGES
 from echo.preprocess import find_sector
 from echo.readers import read_clip
 from echo.writers import write_mp4
@@ -57,8 +58,14 @@ def describe(clip: Clip) -> dict:
     meta = {"frames": clip.n_frames, "fps": round(clip.fps, 2), "height": clip.height, "width": clip.width,
             "colour": clip.is_rgb, "source": Path(clip.source).name}      # the file's name, not the server's path
     meta.update({k: v for k, v in clip.meta.items() if k not in meta})
-    if clip.truth is not None and clip.truth.ef is not None:
-        meta["ground_truth_ef"] = round(float(clip.truth.ef), 2)
+    t = clip.truth
+    if t is not None:                                  # what the file knows of its heart, as a clinician reads it
+        for name, value in (("ground_truth_ef", t.ef), ("edv_ml", t.edv), ("esv_ml", t.esv)):
+            if value is not None:
+                meta[name] = round(float(value), 2)
+        for name, frames in (("ed_frames", t.ed_frames), ("es_frames", t.es_frames)):
+            if frames is not None and len(frames):
+                meta[name] = [int(f) for f in frames]
     return meta
 
 
@@ -77,12 +84,16 @@ def register(clip: Clip, frames: int = 16, size: int = 112, owner: str | None = 
         truth = f" {'An' if population[0] in 'aeiou' else 'A'} {population} phantom clip.{truth}"
     assumed = (" (assumed: the file gives no frame rate, so times and heart rate are only as right as this "
                "guess)") if clip.meta.get("fps_source") == "default" else ""
+    if how != "whole clip":
+        meta["heart_rate_bpm"] = round(60.0 * clip.fps / beat, 1)     # one beat's length at the clip's frame rate
     seen_words = (f"the whole clip as one heartbeat ({beat:.1f} frames): no beat repeats in it, so where a beat "
                   "begins and ends is unknown and its EF and loop are less reliable" if how == "whole clip" else
-                  f"one heartbeat ({beat:.1f} frames, {how})" if beat <= clip.n_frames else
+                  f"one heartbeat ({beat:.1f} frames, {how}; heart rate about {meta['heart_rate_bpm']:.0f} bpm)"
+                  if beat <= clip.n_frames else
                   f"the whole clip, its last frame held for the rest of a heartbeat it does not fill ({beat:.1f} "
                   f"frames, {how}): part of the cycle is missing, so its EF and loop are less reliable")
-    summary = (f"**{Path(clip.source).name or 'clip'}**: {clip.n_frames} frames at {clip.fps:.1f} fps{assumed}, "
+    about = f" ({clip.meta['description']})" if clip.meta.get("description") else ""     # a shipped example's
+    summary = (f"**{Path(clip.source).name or 'clip'}**{about}: {clip.n_frames} frames at {clip.fps:.1f} fps{assumed}, "
                f"{clip.width}x{clip.height} px.{truth} Each model sees {seen_words}, cropped to the sector (green "
                f"box), at its own frame count and size: the shipped models at {frames} frames of {size}x{size} px, "
                "as shown" + (" in grey; a colour clip: the models are given its colour channels, which the shipped "
@@ -122,4 +133,20 @@ def generate_phantom(ef: float, hr_bpm: float, population: str, seed: int, owner
         raise ClipError(f"Heart rate must lie between {HR_RANGE[0]:.0f} and {HR_RANGE[1]:.0f} bpm; got {hr_bpm}.")
     clip = render_clip(seed_from(seed, "Seed"), population, n_frames=phantom_frames(float(hr_bpm)), size=PHANTOM_SIZE,
                        fps=PHANTOM_FPS, ef=float(ef), hr_bpm=float(hr_bpm))
-    return register(clip, owner=owner)
+    loaded = register(clip, owner=owner)
+    loaded.summary += "".join(f"\n\n⚠️ {w}" for w in beyond_training(float(ef), float(hr_bpm)))
+    return loaded
+
+
+def beyond_training(ef: float, hr_bpm: float) -> list[str]:
+    """What a generated heart has that the shipped models' adult phantom hearts rarely or never had."""
+    low, high = HR_RANGES["adult"]
+    words = []
+    if not low <= hr_bpm <= high:
+        words.append(f"{hr_bpm:.0f} bpm lies outside the {low:.0f}-{high:.0f} bpm of the adult phantom hearts the "
+                     "shipped models learned from.")
+    if abs(ef - ADULT_EF_MEAN) > 2 * ADULT_EF_STD:
+        words.append(f"An EF of {ef:.0f}% is rare among the adult phantom hearts the shipped probes learned from "
+                     f"(mean {ADULT_EF_MEAN:.1f}%, std {ADULT_EF_STD:.1f}): they pull such EFs toward the mean, so "
+                     f"expect them to read it {'too high' if ef < ADULT_EF_MEAN else 'too low'}.")
+    return words

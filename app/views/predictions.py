@@ -9,7 +9,8 @@ from echo.degrade import BENCHMARK_CONDITIONS, label_words
 from explain.analysis.crop_check import crop_words
 from explain.analysis.ood import declared_shift, flag_rate_words, ood_words
 from explain.analysis.pair import LoadedModel, pair_key
-from explain.analysis.predict import Prediction, near_blank_words, predict, reads_like_blank
+from explain.analysis.predict import (EF_CATEGORY_WORDS, Prediction, ef_category, near_blank_words, predict,
+                                      reads_like_blank)
 from model_zoo.evaluate.format import plus_minus
 from model_zoo.evaluate.summary import benchmark_mean, benchmark_mean_std
 from model_zoo.experiments.ef_bands import recorded, weakest
@@ -22,7 +23,7 @@ def predictions(clip_key: str, pair: dict[str, LoadedModel]) -> dict[str, Predic
 
 
 def probe_test_words(probe, benchmark: dict | None = None) -> str:
-    """'phantom test MAE x' from a shipped probe's card, or '' (a probe with no recorded test); with the
+    """'phantom test mean absolute error x' from a shipped probe's card, or '' (a probe with no recorded test); with the
     benchmark's numbers of the same view (the model card's results), the mean over every probe seed beside
     it, so the shipped probe's own figure (the best on val of several) is not read as the benchmark's."""
     mae = (getattr(probe, "meta", None) or {}).get("test", {}).get("clean", {}).get("mae")
@@ -31,8 +32,8 @@ def probe_test_words(probe, benchmark: dict | None = None) -> str:
     seeds = (benchmark or {}).get("probe_seeds") or []
     clean = (benchmark or {}).get("clean", {})
     if len(seeds) < 2 or clean.get("mae") is None:
-        return f"phantom test MAE {mae:.2f}"
-    return (f"phantom test MAE {mae:.2f} (this probe, the best on val of {len(seeds)} probe seeds; the "
+        return f"phantom test mean absolute error {mae:.2f}"
+    return (f"phantom test mean absolute error {mae:.2f} (this probe, the best on val of {len(seeds)} probe seeds; the "
             f"benchmark reports their mean, {plus_minus(clean['mae'], clean.get('mae_std'))})")
 
 
@@ -89,7 +90,7 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
                 f"{_near_blank(p.ef, p.blank[0])}")
     lines = []                       # first a disagreement, the title, both EFs side by side; then the words
     if p.ef is not None and p.ef_beat is not None and abs(p.ef - p.ef_beat) > DISAGREE_POINTS:
-        lines.append(f"⚠️ Its two probes disagree by {abs(p.ef - p.ef_beat):.0f} EF points ({p.ef:.1f}% against "
+        lines.append(f"⚠️ {p.name}: its two probes disagree by {abs(p.ef - p.ef_beat):.0f} EF points ({p.ef:.1f}% against "
                      f"{p.ef_beat:.1f}%): read neither alone.")
     lines += [f"### {p.name}", *filter(None, [_at_a_glance(p, truth, results, population, degradation)]), head]
     if p.ef_beat is not None:
@@ -139,20 +140,32 @@ def _at_a_glance(p: Prediction, truth: float | None, results: dict, population: 
     if p.ef is None or p.ef_beat is None:
         return ""
     split = _split(population, degradation)
-    rows = ["| probe | EF | error | benchmark error | all-black clip reads |", "|---|---|---|---|---|"]
+    rows = ["| probe | EF | category | error | benchmark error | all-black clip reads |", "|---|---|---|---|---|---|"]
+    errors = {}
     for name, ef, bench, blank in (("attentive (V-JEPA's protocol)", p.ef, results, p.blank[0]),
                                    ("beat view", p.ef_beat, results.get("beat_probe"), p.blank[1])):
-        mae, std = benchmark_error(bench or {}, split)
+        mae, std = errors["attentive probe" if bench is results else "beat view's probe"] = benchmark_error(bench or {}, split)
         error = f"{ef - truth:+.1f}" if truth is not None else "n/a"
         flag = " ⚠️" if reads_like_blank(ef, blank) else ""        # near what it reads from no heart at all
-        rows.append(f"| {name} | {ef:.1f}%{flag} | {error} | {'n/a' if mae is None else plus_minus(mae, std)} | "
+        rows.append(f"| {name} | {ef:.1f}%{flag} | {ef_category(ef)} | {error} | {'n/a' if mae is None else plus_minus(mae, std)} | "
                     f"{'n/a' if blank is None else f'{blank:.1f}%'} |")
     clips = {"pediatric": "pediatric clips, zero-shot", "clean": "adult clips",
              "degraded": "adult clips under each of its six degradations (depth attenuation, shadow), their mean"}
     return "\n".join(rows) + (f"\n\nBenchmark error: each view's mean absolute error in EF points on phantom test "
                               f"{clips[split]}, mean ± std over probe seeds. All-black clip: what the probe "
                               "reads from a clip with no heart in it; an EF near it (⚠️) cannot show that it read "
-                              "this heart.")
+                              f"this heart. {EF_CATEGORY_WORDS}") + _lower_error(errors)
+
+
+def _lower_error(errors: dict[str, tuple[float | None, float | None]]) -> str:
+    """A line naming the view whose benchmark error is lower beyond the two spreads (sqrt(std_a^2 + std_b^2)), so
+    the EF to read first is said; '' where either is unknown or they lie inside the spreads."""
+    (a, (mae_a, std_a)), (b, (mae_b, std_b)) = errors.items()
+    if mae_a is None or mae_b is None or abs(mae_a - mae_b) <= ((std_a or 0) ** 2 + (std_b or 0) ** 2) ** 0.5:
+        return ""
+    (best, best_mae), (other, other_mae) = sorted(((a, mae_a), (b, mae_b)), key=lambda v: v[1])
+    return (f"\n\nOn such clips the {best} reads EF with the lower benchmark error ({best_mae:.2f} against "
+            f"{other_mae:.2f} for the {other}): read its EF first.")
 
 
 def _split(population: str | None, degradation: str | None) -> str:

@@ -16,6 +16,7 @@ from echo.clip import ClipError
 POPULATIONS = ("adult", "pediatric")
 # EchoNet-Dynamic's EF distribution (mean 55.78, std 12.41), the z-scoring convention of the field.
 ADULT_EF_MEAN, ADULT_EF_STD = 55.78, 12.41
+HR_RANGES = {"adult": (50.0, 105.0), "pediatric": (80.0, 150.0)}     # bpm, drawn uniformly
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def sample_params(seed: int, population: str = "adult", **overrides) -> PhantomP
     adult = population == "adult"
     if adult:
         ef = float(np.clip(rng.normal(ADULT_EF_MEAN, ADULT_EF_STD), 12.0, 85.0))
-        hr = _u(rng, 50, 105)
+        hr = _u(rng, *HR_RANGES["adult"])
         scale = _u(rng, 0.88, 1.12)
         lv_len, lv_hw = 8.4 * scale, 2.35 * scale * _u(rng, 0.92, 1.1)
         wall = _u(rng, 0.75, 1.25)
@@ -81,7 +82,7 @@ def sample_params(seed: int, population: str = "adult", **overrides) -> PhantomP
         atrium = _u(rng, 0.8, 1.0)
     else:  # smaller, rounder hearts with relatively larger atria, beating faster, imaged shallower
         ef = float(np.clip(rng.normal(62.0, 8.0), 25.0, 80.0))
-        hr = _u(rng, 80, 150)
+        hr = _u(rng, *HR_RANGES["pediatric"])
         scale = _u(rng, 0.45, 0.75)
         lv_len, lv_hw = 8.4 * scale, 2.35 * scale * _u(rng, 1.1, 1.3)
         wall = _u(rng, 0.45, 0.75)

@@ -19,7 +19,7 @@ from echo.preprocess import crop_to_sector
 from explain.analysis.beat import beat_frames
 from explain.analysis.budget import check_budget
 from explain.analysis.pair import LoadedModel
-from explain.analysis.predict import Prediction, blank_efs, predict, reads_like_blank
+from explain.analysis.predict import BLANK_POINTS, Prediction, blank_efs, predict, reads_like_blank
 from model_zoo.colours import FAMILY_COLOURS
 
 SEVERITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -75,10 +75,14 @@ def severity_sweep(models: dict[str, LoadedModel], clip: Clip, name: str,
 
 def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: float | None = None,
                        note: str = "") -> go.Figure:
-    """EF against severity, one line per model (dotted: through the beat view's probe), a faint line at what
-    each probe reads from an all-black clip (where the sweep measured it), the true EF dashed when known; `note` (e.g. that the models learned from a phantom) under the title. A model without an EF
+    """EF against severity, one line per model (dotted: through the beat view's probe), a dash-dot line at what
+    each probe reads from an all-black clip (where the sweep measured it) with the points within BLANK_POINTS of it
+    ringed, the true EF dashed when known (under the curves); `note` (e.g. that the models learned from a phantom) under the title. A model without an EF
     probe has no line, and the title says so."""
     fig, missing, curves = go.Figure(), [], set()
+    if truth is not None:                 # in the legend: a label on the plot sat on the curves; drawn first, under them
+        fig.add_trace(go.Scatter(x=[sweep["severity"][0], sweep["severity"][-1]], y=[truth, truth], mode="lines",
+                                 name=f"true EF {truth:.1f}%", line=dict(color="black", dash="dash")))
     for key, suffix, dash in (("ef", "", None), ("ef_beat", " (beat view)", "dot")):
         for role, efs in sweep.get(key, {}).items():
             name = (names or {}).get(role, role)
@@ -91,11 +95,14 @@ def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: 
             blank = sweep.get(key + "_blank", {}).get(role)
             if blank is not None:          # a curve that settles here reads no heart, whatever the truth line says
                 fig.add_trace(go.Scatter(x=[sweep["severity"][0], sweep["severity"][-1]], y=[blank, blank], mode="lines",
-                                         name=f"{name}{suffix}: all-black clip", opacity=0.5,
-                                         line=dict(color=FAMILY_COLOURS.get(role), dash="longdashdot", width=1)))
-    if truth is not None:                 # in the legend: a label on the plot sat on the curves
-        fig.add_trace(go.Scatter(x=[sweep["severity"][0], sweep["severity"][-1]], y=[truth, truth], mode="lines",
-                                 name=f"true EF {truth:.1f}%", line=dict(color="black", dash="dash")))
+                                         name=f"{name}{suffix}: all-black clip", opacity=0.7,
+                                         line=dict(color=FAMILY_COLOURS.get(role), dash="longdashdot", width=2)))
+                near = [(x, e) for x, e in zip(sweep["severity"], efs) if reads_like_blank(e, blank)]
+                if near:                   # ringed: an EF there cannot show the probe read the heart
+                    fig.add_trace(go.Scatter(x=[x for x, _ in near], y=[e for _, e in near], mode="markers",
+                                             name=f"{name}{suffix}: within {BLANK_POINTS:g} of it",
+                                             marker=dict(symbol="circle-open", size=15, color=FAMILY_COLOURS.get(role),
+                                                         line=dict(width=2))))
     for condition, (name, severity) in CONDITIONS.items():        # where the named conditions sit on this axis
         if name == sweep["degradation"]:
             fig.add_vline(x=severity, line=dict(color="grey", width=1, dash="dot"))

@@ -47,6 +47,16 @@ _blank: dict[tuple, tuple[float | None, float | None]] = {}
 BLANK_POINTS = 3.0          # an EF this near the probe's reading of an all-black clip says little of the clip
 
 
+EF_CATEGORY_WORDS = ("Category: the EF ranges of the universal definition of heart failure (Bozkurt et al. 2021): "
+                     "40% or less reduced, 41-49% mildly reduced, 50% or more preserved.")
+
+
+def ef_category(ef: float) -> str:
+    """What a clinician reads an EF as first (EF_CATEGORY_WORDS), from the EF rounded to a whole %."""
+    whole = round(ef)
+    return "reduced" if whole <= 40 else "mildly reduced" if whole < 50 else "preserved"
+
+
 def reads_like_blank(ef: float | None, blank: float | None) -> bool:
     """Whether an EF lies within BLANK_POINTS of what the same probe reads from an all-black clip."""
     return ef is not None and blank is not None and abs(ef - blank) <= BLANK_POINTS
