@@ -12,7 +12,7 @@ from app import events
 from app.views import attention, cycle, degradation, evidence, inputs, latent_pixel, models
 from echo.degrade import CONDITIONS, DEGRADATIONS
 from echo.examples import EXAMPLES
-from echo.phantom.params import POPULATIONS
+from echo.phantom.params import HR_RANGES, POPULATIONS
 from explain.analysis.pair import DEFAULT_MODELS, ROLES
 
 TITLE = "EchoLens: inside self-supervised echo models (JEPA | MAE)"
@@ -20,7 +20,8 @@ INTRO = ("Load a clip, then compare a latent-prediction model (**JEPA**) and a p
          "(**MAE**) on it: EF, where they look, how their embedding moves through a heartbeat, what "
          "degradation does, and why predicting latents can ignore speckle. The shipped models learned "
          "from a simulated phantom: their EF on a real clip is not a measurement. They know one view, the apical "
-         "four-chamber (A4C), of adult hearts at 50-105 bpm; other views are read as if they were one.")
+         "four-chamber (A4C), of adult hearts at {:.0f}-{:.0f} bpm; other views are read as if they were one."
+         .format(*HR_RANGES["adult"]))
 # The benchmark table has 21 columns: scroll it sideways rather than break its numbers letter by letter; the
 # predictions' small tables keep each number on one line ('64.2 %' broke after its digits)
 CSS = """

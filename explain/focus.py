@@ -12,7 +12,8 @@ scale='max'), inside a domain (default: the sector, labels > 0; mass outside it 
 - ratio: focus_share / chance_share (1 = chance, > 1 = drawn to anatomy);
 - energy_pointing_game: per frame, the share of the frame's energy on structures (Score-CAM's
   energy-based pointing game, with the structure mask in place of a box), averaged over frames;
-- pointing_game: the share of frames whose hottest pixel lies on a structure (within `tolerance` px).
+- pointing_game: the share of frames whose hottest pixel lies on a structure (within `tolerance` px);
+- outside_share, outside_area: the mass outside the domain, and the area there (what an even map would put there).
 """
 from __future__ import annotations
 
@@ -74,6 +75,7 @@ class FocusScore:
     pointing_game: float
     outside_share: float        # share of the clip's mass outside the domain
     frames: int
+    outside_area: float = 0.0   # share of the frames' area outside the domain: what an even map puts there
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -109,4 +111,4 @@ def focus_scores(heat: np.ndarray, structures: np.ndarray, domain: np.ndarray | 
                      for s in target])
     hits = [n.flat[int(np.argmax(h))] for h, n in zip(inside, near) if h.sum() > 0]
     return FocusScore(focus, chance, focus / chance, float(np.mean(per_frame)), float(np.mean(hits)),
-                      float(1 - mass / total), int(len(idx)))
+                      float(1 - mass / total), int(len(idx)), float(1 - domain.mean()))

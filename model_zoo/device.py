@@ -51,12 +51,18 @@ def host() -> dict:
 
 @functools.lru_cache(maxsize=1)
 def code_commit() -> str | None:
-    """The repository's commit, with '-modified' where tracked files differ from it; None outside a git checkout."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=Path(__file__).resolve().parents[1], capture_output=True,
-                              text=True, timeout=10, check=True).stdout.strip()
+    """The repository's commit, with '-modified' where a tracked .py file differs from it (tests rewrite the
+    screenshots: not the code); None outside this repository's own git checkout."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "--no-optional-locks", *args], cwd=root, capture_output=True, text=True,
+                              timeout=10, check=check)
     try:
-        commit = git("rev-parse", "HEAD")
-        return commit + ("-modified" if git("status", "--porcelain", "--untracked-files=no") else "")
+        if Path(git("rev-parse", "--show-toplevel").stdout.strip()).resolve() != root:
+            return None                               # a copy inside some other repository: not our commit
+        commit = git("rev-parse", "HEAD").stdout.strip()
+        modified = git("diff", "--quiet", "HEAD", "--", "*.py", check=False).returncode != 0
+        return commit + ("-modified" if modified else "")
     except (OSError, subprocess.SubprocessError):
         return None

@@ -464,9 +464,9 @@ def test_audit_defers_reading_keeps_a_missing_videos_ef_and_says_where_it_stoppe
             assert rows[0][f"{role}_near_blank{suffix}"] == (abs(rows[0][f"{role}_ef{suffix}"] - blank) <= 3)
     saved = json.loads((tmp_path / "out" / "audit.json").read_text())
     assert "*_near_blank" in saved["columns"] and saved["rows"] == json.loads(json.dumps(rows))
-    assert {r: (m["name"], len(m["weights_sha256"])) for r, m in saved["run"]["models"].items()} == {
+    assert {r: (m["name"], len(m["files_digest"])) for r, m in saved["run"]["models"].items()} == {
         "jepa": ("jepa-small", 16), "mae": ("mae-small", 16)}
-    assert saved["run"]["models"]["jepa"]["weights_sha256"] != saved["run"]["models"]["mae"]["weights_sha256"]
+    assert saved["run"]["models"]["jepa"]["files_digest"] != saved["run"]["models"]["mae"]["files_digest"]
     (tmp_path / "none").mkdir()                                  # a FileList.csv that lists nothing is said
     (tmp_path / "none" / "FileList.csv").write_text((tmp_path / "e" / "FileList.csv").read_text().splitlines()[0] + "\n")
     with pytest.raises(ClipError, match="FileList.csv' lists no clips"):
@@ -487,7 +487,7 @@ def test_an_audit_with_a_time_limit_starts_no_clip_after_it_and_says_how_many_it
     monkeypatch.setattr(audit_module, "time", types.SimpleNamespace(monotonic=lambda: next(clock)))
     summ, rows, (headline, _) = audit_module.audit(tmp_path / "e", shipped_pair, tmp_path / "out", time_limit_s=600)
     assert [r["file"] for r in rows] == ["c0"] and summ["found"] == 3 and summ["time_limit_s"] == 600
-    assert headline.startswith("1 clip (the first of 3 found: the audit stopped at its time limit of 10 min;")
+    assert headline.startswith("1 clip (the first of 3 found: the audit stopped at its time limit of 10 min), 1 unreadable")
     saved = json.loads((tmp_path / "out" / "audit.json").read_text())
     assert saved["summary"]["time_limit_s"] == 600 and len(saved["rows"]) == 1
     finished = [{**rows[0], "file": f"c{i}"} for i in range(3)]     # a limit not reached is not reported
@@ -513,9 +513,14 @@ def test_an_audit_counts_impossible_efs_apart_and_leaves_them_out_of_its_error(s
     assert ("EF MAE 2.00 over 1 clip (beat view 2.00 over 1) with a true EF; ⚠️ 1 clip read an impossible EF through "
             "the attentive probe (outside 0-100%") in jepa_line
     assert "left out of its MAE (jepa_impossible); ⚠️ 1 clip read an impossible EF through the beat view's probe" in jepa_line
-    assert ("EF MAE 6.00 [5.00-7.00] over 2 clips with a true EF (95% intervals by bootstrap over the clips);"
-            in mae_line and "impossible" not in mae_line)                # two clips' errors, 5 and 7, resampled
-    assert mae["ef_mae_ci95"] == [5.0, 7.0] and jepa["ef_mae_ci95"] is None and "bootstrap" not in jepa_line
+    assert "EF MAE 6.00 over 2 clips with a true EF;" in mae_line and "impossible" not in mae_line
+    assert mae["ef_mae_ci95"] is None and "bootstrap" not in mae_line     # two clips: too few for an interval
+    many = [{"file": f"{k}.avi", "error": "", "true_ef": 60.0, "mae_ef": 60.0 + e, "mae_abs_error": float(e),
+             "mae_impossible": False} for k, e in enumerate([2] * 6 + [8] * 6)]
+    ci = summary(many, shipped_pair)["mae"]["ef_mae_ci95"]                # mean 5; resampled means spread about it
+    assert 3.0 < ci[0] < 5.0 < ci[1] < 7.0 and ci == summary(many, shipped_pair)["mae"]["ef_mae_ci95"]   # seeded
+    line = summary_words(summary(many, shipped_pair), many, shipped_pair)[1][1]
+    assert f"EF MAE 5.00 [{ci[0]:.2f}-{ci[1]:.2f}] over 12 clips with a true EF (95% intervals by bootstrap" in line
     rows[1]["mae_near_blank"] = True                     # near its all-black reading: counted, said, kept in the MAE
     summ = summary(rows, shipped_pair)
     assert (summ["mae"]["near_blank"], summ["mae"]["ef_mae"], summ["jepa"]["near_blank"]) == (1, 6.0, 0)

@@ -21,3 +21,11 @@ def test_a_named_device_this_machine_lacks_is_refused_by_name(monkeypatch):
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     with pytest.raises(ValueError, match="Apple MPS is not available"):
         pick_device("mps")
+
+
+def test_the_code_commit_is_a_commit_marked_only_when_code_differs():
+    """Result files record it; '-modified' follows the .py files alone (tests rewrite the screenshots)."""
+    import re
+    from model_zoo.device import code_commit
+    commit = code_commit()
+    assert commit is None or re.fullmatch(r"[0-9a-f]{40}(-modified)?", commit)

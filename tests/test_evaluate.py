@@ -72,7 +72,8 @@ def test_quick_table_schema(quick):
                 assert weighted == pytest.approx(s["clean"]["mae"], abs=0.02)
         assert m["beat_probe"]["probe_seeds"] != m["probe_seeds"]        # its own probes, not the attentive ones
     assert "beat_probe" in r["protocol"]
-    assert r["quick"] is True and "--quick" in r["command"] and "commit" in r and "Quick run (--quick)" in quick[1]
+    assert r["quick"] is True and "--quick" in r["command"] and "Quick run (--quick)" in quick[1]
+    assert r["commit"] is None or len(r["commit"].removesuffix("-modified")) == 40
 
 
 @pytest.mark.slow
@@ -231,15 +232,20 @@ def test_results_md_opens_with_the_short_table_the_run_and_the_shipped_probes_nu
     shipped = json.loads((ROOT / "model_zoo" / "results.json").read_text())
     md = render_markdown(shipped)
     short = md[:md.index("## Every condition")]
+    header = next(line for line in short.splitlines() if line.startswith("| model |")).split(" | ")
     for name in ("jepa-small", "mae-small"):
-        row = next(line for line in short.splitlines() if line.startswith(f"| {name} |"))
-        for card in ("probe.json", "beat_probe.json"):
+        cells = dict(zip(header, next(line for line in short.splitlines() if line.startswith(f"| {name} |")).split(" | ")))
+        for card, column in (("probe.json", "best-on-val seed: clean MAE"),
+                             ("beat_probe.json", "beat view, best-on-val seed |")):
             test = json.loads((ROOT / "model_zoo" / "checkpoints" / name / card).read_text())["test"]["clean"]["mae"]
-            assert f"| {test:.2f} |" in row + " |"
-    assert "Run: 1 thread, cpu, 3258 s." in short and "Quick run" not in md
-    quick = {**shipped, "quick": True, "commit": "0123456789abcdef-modified", "command": "python -m model_zoo.evaluate --quick"}
-    short = render_markdown(quick)[:500]
-    assert "commit 0123456789ab-modified" in short and "**Quick run (--quick): 500 clips a condition." in short
+            assert cells[column].rstrip(" |") == f"{test:.2f}"
+    assert "Quick run" not in md
+    made = {**shipped, "threads": 2, "wall_s": {"total": 99.6}, "quick": True, "commit": "0123456789abcdef-modified",
+            "command": "python -m model_zoo.evaluate --quick", "host": {"cpu": "X", "cpu_capability": "AVX2", "torch": "2"}}
+    short = render_markdown(made)[:700]
+    assert ("Run: X (AVX2 kernels, torch 2), 2 threads, cpu, commit 0123456789ab-modified, 100 s. Command: "
+            "`python -m model_zoo.evaluate --quick`.") in short
+    assert "**Quick run (--quick): 500 clips a condition." in short
 
 
 def test_models_with_different_inputs_are_refused(smoke_models, tmp_path):

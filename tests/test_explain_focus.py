@@ -41,6 +41,7 @@ def test_domain_restricts_mass_and_area():
     heat[0, :, 6] = 2.0                                  # outside the domain: half the clip's mass
     s = focus_scores(heat, structures, domain)
     assert (s.focus_share, s.chance_share, s.ratio, s.outside_share) == pytest.approx((0.5, 0.5, 1.0, 0.5))
+    assert s.outside_area == pytest.approx(0.5)          # half the frame lies outside: an even map puts half there
 
 
 def test_focus_errors():

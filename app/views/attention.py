@@ -162,17 +162,16 @@ def focus_markdown(r: AttentionResult) -> str:
             f"than chance). Peak on it in {100 * f['pointing_game']:.0f}% of frames.{_outside_words(f)}")
 
 
-OUTSIDE_WARN = 0.10      # this share of a map outside the sector, where there is no tissue, is pointed out
-
-
 def _outside_words(f: dict) -> str:
-    """The share of the map outside the ultrasound sector, which the focus ratio leaves out ('' under 1%)."""
-    share = f.get("outside_share") or 0.0
+    """The share of the map outside the ultrasound sector, which the focus ratio leaves out, beside the share of the
+    frame that lies there; ⚠️ where the map puts more there than an even map would ('' under 1%)."""
+    share, area = f.get("outside_share") or 0.0, f.get("outside_area")
     if share < 0.01:
         return ""
-    words = (f" {100 * share:.0f}% of the map lies outside the ultrasound sector, where there is no tissue to read "
-             "(the focus ratio counts only the mass inside it).")
-    return f" ⚠️{words}" if share >= OUTSIDE_WARN else words
+    where = "" if area is None else f", {100 * area:.0f}% of the frame"
+    words = (f" {100 * share:.0f}% of the map lies outside the ultrasound sector{where}, where there is no tissue to "
+             "read (the focus ratio counts only the mass inside it).")
+    return f" ⚠️{words}" if area is not None and share > area else words
 
 
 def overlay_videos(clip_key: str, pair: dict[str, LoadedModel], method: str, *params,

@@ -58,6 +58,8 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
     columns = table_columns(rows)
     table = {"headers": columns, "data": [["" if r.get(c) is None else r.get(c) for c in columns] for r in rows]}
     columns_as_code = lambda text: re.sub(r"(\*_\w+)", r"`\1`", text)      # noqa: E731 ('*_x ... *_y' is emphasis)
+    if summ["time_limit_s"]:                 # the page's limit, which the command line does not have
+        headline += " The command line reads them all: `python app.py audit FOLDER --out DIR`."
     paragraphs = [headline, *([f"⚠️ {columns_as_code(summ['note'])}"] if summ["note"] else []),
                   "\n".join(f"- {line}" for line in model_lines), columns_as_code(COLUMNS)]
     figure = scatter_figure(rows, {role: m.name for role, m in pair.items()})

@@ -16,6 +16,7 @@ from echo.clip import Clip, ClipError
 from echo.examples import load_example
 from echo.phantom import render_clip
 from echo.phantom.params import ADULT_EF_MEAN, ADULT_EF_STD, HR_RANGES
+from echo.phantom.seeds import used_for
 from echo.preprocess import find_sector
 from echo.readers import read_clip
 from echo.writers import write_mp4
@@ -134,7 +135,11 @@ def generate_phantom(ef: float, hr_bpm: float, population: str, seed: int, owner
     clip = render_clip(seed_from(seed, "Seed"), population, n_frames=phantom_frames(float(hr_bpm)), size=PHANTOM_SIZE,
                        fps=PHANTOM_FPS, ef=float(ef), hr_bpm=float(hr_bpm))
     loaded = register(clip, owner=owner)
-    loaded.summary += "".join(f"\n\n⚠️ {w}" for w in beyond_training(float(ef), float(hr_bpm)))
+    seen = used_for(seed_from(seed, "Seed"), population)
+    reused = (f"Seed {seed} draws the anatomy of a heart in {seen} (echo.phantom.seeds): with the EF and rate "
+              "chosen here it is not that clip, but the models have seen its shape. Seeds below 1,000,000 are unused.")
+    notes = [*beyond_training(float(ef), float(hr_bpm)), *([reused] if seen else [])]
+    loaded.summary += "".join(f"\n\n⚠️ {w}" for w in notes)
     return loaded
 
 

@@ -4,6 +4,8 @@ out-of-distribution score and, for phantom-trained models, the plain warning tha
 measurement."""
 from __future__ import annotations
 
+import math
+
 from app.session import cached, get_clip
 from echo.degrade import BENCHMARK_CONDITIONS, label_words
 from explain.analysis.crop_check import crop_words
@@ -141,29 +143,37 @@ def _at_a_glance(p: Prediction, truth: float | None, results: dict, population: 
         return ""
     split = _split(population, degradation)
     rows = ["| probe | EF | category | error | benchmark error | all-black clip reads |", "|---|---|---|---|---|---|"]
-    errors = {}
+    errors, unsure = {}, set()                 # unsure: probes whose EF here reads like no heart at all
     for name, ef, bench, blank in (("attentive (V-JEPA's protocol)", p.ef, results, p.blank[0]),
                                    ("beat view", p.ef_beat, results.get("beat_probe"), p.blank[1])):
-        mae, std = errors["attentive probe" if bench is results else "beat view's probe"] = benchmark_error(bench or {}, split)
+        probe = "attentive probe" if bench is results else "beat view's probe"
+        mae, std = errors[probe] = benchmark_error(bench or {}, split)
+        if reads_like_blank(ef, blank):
+            unsure.add(probe)
         error = f"{ef - truth:+.1f}" if truth is not None else "n/a"
         flag = " ⚠️" if reads_like_blank(ef, blank) else ""        # near what it reads from no heart at all
-        rows.append(f"| {name} | {ef:.1f}%{flag} | {ef_category(ef)} | {error} | {'n/a' if mae is None else plus_minus(mae, std)} | "
+        category = (ef_category(ef) if population != "pediatric" else None) or "n/a"     # adult ranges only
+        rows.append(f"| {name} | {ef:.1f}%{flag} | {category} | {error} | {'n/a' if mae is None else plus_minus(mae, std)} | "
                     f"{'n/a' if blank is None else f'{blank:.1f}%'} |")
     clips = {"pediatric": "pediatric clips, zero-shot", "clean": "adult clips",
              "degraded": "adult clips under each of its six degradations (depth attenuation, shadow), their mean"}
     return "\n".join(rows) + (f"\n\nBenchmark error: each view's mean absolute error in EF points on phantom test "
                               f"{clips[split]}, mean ± std over probe seeds. All-black clip: what the probe "
                               "reads from a clip with no heart in it; an EF near it (⚠️) cannot show that it read "
-                              f"this heart. {EF_CATEGORY_WORDS}") + _lower_error(errors)
+                              f"this heart. {EF_CATEGORY_WORDS}") + (
+        "" if p.ood and p.ood.get("out_of_distribution") else _lower_error(errors, unsure))
 
 
-def _lower_error(errors: dict[str, tuple[float | None, float | None]]) -> str:
+def _lower_error(errors: dict[str, tuple[float | None, float | None]], unsure: set[str] = frozenset()) -> str:
     """A line naming the view whose benchmark error is lower beyond the two spreads (sqrt(std_a^2 + std_b^2)), so
-    the EF to read first is said; '' where either is unknown or they lie inside the spreads."""
+    the EF to read first is said; '' where either is unknown, they lie inside the spreads, or the better view's EF
+    on this clip is `unsure` (near its all-black reading: no record speaks for it then)."""
     (a, (mae_a, std_a)), (b, (mae_b, std_b)) = errors.items()
-    if mae_a is None or mae_b is None or abs(mae_a - mae_b) <= ((std_a or 0) ** 2 + (std_b or 0) ** 2) ** 0.5:
+    if mae_a is None or mae_b is None or abs(mae_a - mae_b) <= math.hypot(std_a or 0.0, std_b or 0.0):
         return ""
     (best, best_mae), (other, other_mae) = sorted(((a, mae_a), (b, mae_b)), key=lambda v: v[1])
+    if best in unsure:
+        return ""
     return (f"\n\nOn such clips the {best} reads EF with the lower benchmark error ({best_mae:.2f} against "
             f"{other_mae:.2f} for the {other}): read its EF first.")
 

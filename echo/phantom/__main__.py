@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.n < 1 or args.frames < 2 or args.size < 16:
         ap.error("--n must be at least 1, --frames at least 2 and --size at least 16")
     jobs = [(args.seed + i, args.population, args.frames, args.size) for i in range(args.n)]
-    seen = sorted({use for seed, *_ in jobs if (use := used_for(seed))})
+    seen = sorted({use for seed, population, *_ in jobs if (use := used_for(seed, population))})
     if seen:                                  # FileList.csv's Split is the clip's own, not the models'
         print(f"warning: seeds {args.seed}-{args.seed + args.n - 1} include hearts the shipped models' training or "
               f"evaluation already uses ({', '.join(seen)}; echo.phantom.seeds): these clips are not unseen, whatever "

@@ -8,12 +8,10 @@ SPLIT_SEEDS = {"train": 2_000_000, "val": 3_000_000, "test": 4_000_000, "pediatr
 SPAN = 1_000_000           # seeds each use may take from its start
 
 
-def used_for(seed: int) -> str | None:
-    """What the models' training or evaluation uses a clip seed for ('pretraining', 'the probes' train split'...),
-    None for a seed none of them uses."""
-    if PRETRAIN_FROM <= seed < PRETRAIN_FROM + SPAN:
-        return "pretraining"
-    for split, start in SPLIT_SEEDS.items():
-        if start <= seed < start + SPAN:
-            return "the evaluation's pediatric test clips" if split == "pediatric" else f"the EF probes' {split} split"
-    return None
+def used_for(seed: int, population: str = "adult") -> str | None:
+    """What the models' training or evaluation uses a clip seed of this population for ('pretraining', 'the EF
+    probes' train split'...), None for a heart none of them uses (a seed draws another heart in another population)."""
+    uses = {"pretraining": (PRETRAIN_FROM, "adult"),
+            **{f"the EF probes' {split} split": (start, "adult") for split, start in SPLIT_SEEDS.items() if split != "pediatric"},
+            "the evaluation's pediatric test clips": (SPLIT_SEEDS["pediatric"], "pediatric")}
+    return next((use for use, (start, kind) in uses.items() if kind == population and start <= seed < start + SPAN), None)

@@ -22,12 +22,12 @@ from echo.degrade import BENCHMARK_CONDITIONS
 from echo.echonet import FILELIST, EchoNetDataset
 from echo.readers import read_clip
 from explain.analysis.attention import attention
-from explain.analysis.crop_check import SHIFT_SHARE, moved
+from explain.analysis.crop_check import SHIFT_SHARE, moved, shift_pixels
 from explain.analysis.degradation import condition_ef_views, mean_abs_change
 from explain.analysis.ood import flag_rate_words
 from explain.analysis.outputs import output_folder
 from explain.analysis.pair import LoadedModel
-from explain.analysis.predict import BLANK_POINTS, is_impossible, predict, reads_like_blank
+from explain.analysis.predict import BLANK_POINTS, is_impossible, near_blank, predict
 from explain.analysis.run_record import run_record
 from model_zoo.colours import FAMILY_COLOURS
 
@@ -35,14 +35,16 @@ PHANTOM_NOTE = "EF predictions from models that learned from a simulated phantom
 OOD_NOTE = "*_ood: the clip's embedding lies beyond the 99th percentile of held-out phantom clips."
 COLUMNS = ("Columns: EFs in %; *_abs_error, *_sensitivity and *_crop_move in EF points. *_sensitivity: the mean "
            "|EF change| over the benchmark's six degradations; *_crop_move: the largest |EF change| with the input "
-           f"{100 * SHIFT_SHARE:.0f}% of its side higher or lower ({round(SHIFT_SHARE * 112)} px at 112 px, as `analyze` gives it); *_beat: through the beat view's probe; *_impossible: an "
+           f"{100 * SHIFT_SHARE:.0f}% of its side higher or lower ({shift_pixels(112)} px at 112 px, as `analyze` gives it); *_beat: through the beat view's probe; *_impossible: an "
            f"EF outside 0-100%; *_near_blank: an EF within {BLANK_POINTS:g} points of what the same probe reads from an "
-           "all-black clip (this EF alone cannot show that it read the heart); *_focus: the rollout's focus ratio (1 = chance) on the phantom's cardiac structures, or on the "
+           "all-black clip (this EF alone cannot show that it read the heart; blank where not checked: a model too slow "
+           "for the extra pass); *_focus: the rollout's focus ratio (1 = chance) on the phantom's cardiac structures, or on the "
            "traced LV border of an EchoNet clip (blank where the clip has neither, or none of its traced frames is among "
            "the frames the model sees).")
 CLIP_SUFFIXES = {".avi", ".mp4", ".mov", ".m4v", ".dcm", ".dicom", ".npy", ".npz"}
 MAX_CLIPS = 500
 BOOTSTRAP = 2000          # resamples of the clips for the EF MAE's 95% interval
+MIN_BOOTSTRAP = 10        # clips an interval needs
 NAMED_UNREADABLE = 5       # the summary names this many unreadable files with their reason; the table has all
 
 
@@ -115,7 +117,7 @@ def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degrada
                     row[f"{role}_crop_move{suffix}"] = (None if crop is None or ef is None
                                                         else round(moved(ef, crop.get(key)), 2))
                     row[f"{role}_impossible{suffix}"] = is_impossible(ef)
-                    row[f"{role}_near_blank{suffix}"] = reads_like_blank(ef, blank)
+                    row[f"{role}_near_blank{suffix}"] = near_blank(ef, blank)         # None: not checked
                 focus = maps[role].focus
                 row[f"{role}_focus"] = None if focus is None else round(focus["ratio"], 3)
                 row[f"{role}_ood"] = None if p.ood is None else p.ood["out_of_distribution"]
@@ -141,7 +143,7 @@ def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = 
             time_limit_s: float | None = None) -> dict:
     """Per model: clips with a prediction; EF MAE against the truth where known, over `ef_mae_n` clips, an
     impossible EF (outside 0-100%) left out and counted in `impossible`, its 95% bootstrap interval over the clips
-    in `ef_mae_ci95` (None under two clips), one near the probe's all-black reading kept
+    in `ef_mae_ci95` (None under MIN_BOOTSTRAP clips), one near the probe's all-black reading kept
     and counted in `near_blank` (`_beat`: the same through the beat view's probe, None without one); where some clips are known to be pediatric or degraded the same over the others
     alone (ef_mae_clean_adult, ef_mae_beat_clean_adult); mean sensitivity and mean crop move of each probe; mean
     focus ratio; OOD count (None: the model has no reference). 'mixed': how many clips are known to be
@@ -154,7 +156,7 @@ def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = 
            "mixed": sum(1 for r in rows if not r["error"] and not _clean_adult(r))}
     mean = lambda values, digits=2: round(float(np.mean(values)), digits) if values else None
     def interval(values: list[float]) -> list[float] | None:          # how far a few clips' MAE may be from the MAE
-        if len(values) < 2:
+        if len(values) < MIN_BOOTSTRAP:               # a percentile bootstrap of fewer covers far less than 95%
             return None
         rng = np.random.default_rng(0)                                   # the same files give the same interval
         means = np.asarray(values)[rng.integers(len(values), size=(BOOTSTRAP, len(values)))].mean(1)
@@ -203,7 +205,7 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
     headline = _plural(summ["clips"], "clip")
     if summ.get("time_limit_s"):
         headline += (f" (the first of {summ['found']} found: the audit stopped at its time limit of "
-                     f"{summ['time_limit_s'] / 60:g} min; `python app.py audit` has none unless given one)")
+                     f"{summ['time_limit_s'] / 60:g} min)")
     elif summ.get("found", 0) > summ["clips"]:
         headline += f" (the first of {summ['found']} found: an audit reads at most {MAX_CLIPS})"
     headline += f", {summ['unreadable']} unreadable"
@@ -218,7 +220,8 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
                + f" over {_plural(s['ef_mae_n'], 'clip')}")
         if s.get("ef_mae_beat") is not None:
             mae += f" (beat view {s['ef_mae_beat']:.2f}{_ci(s.get('ef_mae_ci95_beat'))} over {s['ef_mae_n_beat']})"
-        mae += " with a true EF" + (" (95% intervals by bootstrap over the clips)" if s.get("ef_mae_ci95") else "")
+        mae += " with a true EF" + (" (95% intervals by bootstrap over the clips: their sampling only, not the probe's "
+                                    "seed)" if s.get("ef_mae_ci95") or s.get("ef_mae_ci95_beat") else "")
         if summ.get("mixed"):                      # some clips are a child's or degraded: the clean adult ones apart
             n = summ["mixed"]
             mae += (f", {_with_beat(s, 'ef_mae_clean_adult', 'ef_mae_beat_clean_adult')} over those not known to be "

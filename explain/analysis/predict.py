@@ -38,8 +38,8 @@ class Prediction:
         rounded = lambda v: None if v is None else round(v, 2)
         return {"name": self.name, "family": self.family, "ef": rounded(self.ef), "ef_beat": rounded(self.ef_beat),
                 "ef_blank": rounded(self.blank[0]), "ef_beat_blank": rounded(self.blank[1]),
-                "ef_near_blank": reads_like_blank(self.ef, self.blank[0]),
-                "ef_beat_near_blank": reads_like_blank(self.ef_beat, self.blank[1]),
+                "ef_near_blank": near_blank(self.ef, self.blank[0]),
+                "ef_beat_near_blank": near_blank(self.ef_beat, self.blank[1]),
                 "crop_check": self.crop, "ood": self.ood, "warning": self.warning}
 
 
@@ -47,19 +47,27 @@ _blank: dict[tuple, tuple[float | None, float | None]] = {}
 BLANK_POINTS = 3.0          # an EF this near the probe's reading of an all-black clip says little of the clip
 
 
-EF_CATEGORY_WORDS = ("Category: the EF ranges of the universal definition of heart failure (Bozkurt et al. 2021): "
-                     "40% or less reduced, 41-49% mildly reduced, 50% or more preserved.")
+EF_CATEGORY_WORDS = ("Category: the adult EF ranges of the universal definition of heart failure (Bozkurt et al. "
+                     "2021), on the EF rounded to a whole %: 40% or less reduced, 41-49% mildly reduced, 50% or more "
+                     "normal or preserved; none for a child's clip or an impossible EF.")
 
 
-def ef_category(ef: float) -> str:
-    """What a clinician reads an EF as first (EF_CATEGORY_WORDS), from the EF rounded to a whole %."""
-    whole = round(ef)
-    return "reduced" if whole <= 40 else "mildly reduced" if whole < 50 else "preserved"
+def ef_category(ef: float | None) -> str | None:
+    """What a clinician reads an adult EF as first (EF_CATEGORY_WORDS); None for no EF or an impossible one."""
+    if ef is None or is_impossible(ef):
+        return None
+    whole = math.floor(ef + 0.5)                   # half up: 40.5 is 41, as a clinician rounds
+    return "reduced" if whole <= 40 else "mildly reduced" if whole < 50 else "normal or preserved"
 
 
 def reads_like_blank(ef: float | None, blank: float | None) -> bool:
     """Whether an EF lies within BLANK_POINTS of what the same probe reads from an all-black clip."""
     return ef is not None and blank is not None and abs(ef - blank) <= BLANK_POINTS
+
+
+def near_blank(ef: float | None, blank: float | None) -> bool | None:
+    """reads_like_blank for a result file: None where it was not checked (no EF, or no all-black reading)."""
+    return None if ef is None or blank is None else reads_like_blank(ef, blank)
 
 
 def near_blank_words(ef: float | None, blank: float | None, probe: str = "This probe") -> str:

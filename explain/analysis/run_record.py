@@ -30,24 +30,25 @@ def _digest(files: tuple[tuple[str, int, int], ...]) -> str:
     return h.hexdigest()[:DIGEST_CHARS]
 
 
-def weights_digest(m: LoadedModel) -> str | None:
-    """A digest of the files the model's numbers come from: every .safetensors in its folder (encoder and
-    probes), or the checkpoint file it was loaded from; None where neither is on disk."""
-    if m.folder is not None and m.folder.is_dir():
-        paths = sorted(m.folder.glob("*.safetensors"))
-    else:
-        given = Path(str(m.key[0])) if m.key else None
-        paths = [given] if given is not None and given.is_file() else []
+def files_digest(m: LoadedModel) -> str | None:
+    """A digest of the files the model's numbers come from: every file of its folder (weights, probes, config,
+    card, OOD reference), or the checkpoint file it was loaded from; None where neither is on disk."""
+    where = m.folder if m.folder is not None else Path(str(m.key[0])).expanduser() if m.key else None
+    if where is None:
+        return None
+    paths = sorted(p for p in where.iterdir() if p.is_file()) if where.is_dir() else [where] if where.is_file() else []
     if not paths:
         return None
     return _digest(tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths))
 
 
 def run_record(pair: dict[str, LoadedModel], command: str | None = None) -> dict:
-    """{'models': {role: {'name', 'family', 'loaded_from', 'weights_sha256'}}, 'commit', 'command' (default: this
-    process's command line), 'host', 'threads', 'device', 'time_utc'} for a result file."""
+    """{'models': {role: {'name', 'family', 'loaded_from', 'frames' (None: its own count), 'files_digest'}}, 'commit',
+    'command' (default: this process's command line), 'host', 'threads', 'device', 'time_utc'} for a result file.
+    files_digest: the first DIGEST_CHARS hex of a sha256 over the names and bytes of the model's files (not what
+    sha256sum prints for any one of them)."""
     models = {role: {"name": m.name, "family": m.family, "loaded_from": str(m.key[0]) if m.key else None,
-                     "weights_sha256": weights_digest(m)} for role, m in pair.items()}
+                     "frames": m.frames_override, "files_digest": files_digest(m)} for role, m in pair.items()}
     devices = sorted({str(m.wrapper.device) for m in pair.values()})
     return {"models": models, "commit": code_commit(),
             "command": command if command is not None else " ".join(sys.argv),

@@ -13,6 +13,7 @@ import numpy as np
 from model_zoo.checkpoint import CARD, read_card
 from model_zoo.evaluate.protocol import CHECK_CLIPS
 from model_zoo.evaluate.run import Evaluation
+from model_zoo.evaluate.summary import best_on_val
 from model_zoo.evaluate.table import render_markdown
 from model_zoo.features import split_seeds
 from model_zoo.probe_io import BEAT_PROBE, save_probe
@@ -62,7 +63,7 @@ def seed_runs(ev: Evaluation, name: str, view: str = "attentive") -> list[dict]:
 
 def best_seed(ev: Evaluation, name: str, view: str = "attentive") -> int:
     """Index of the probe seed with the lowest val MAE in one view (see seed_runs)."""
-    return int(np.argmin([run["val"]["mae"] for run in seed_runs(ev, name, view)]))
+    return best_on_val(seed_runs(ev, name, view))
 
 
 def _ship_probe(ev: Evaluation, name: str, folder: Path, view: str) -> dict:

@@ -12,6 +12,11 @@ from model_zoo.probe_fit import regression_metrics
 DIGITS = 4
 
 
+def best_on_val(probe_seeds: list[dict]) -> int:
+    """Index of the probe seed with the lowest val MAE: the one `--ship` saves, which the app's EF comes from."""
+    return int(np.argmin([run["val"]["mae"] for run in probe_seeds]))
+
+
 def _r(x: float) -> float:
     return round(float(x), DIGITS)
 

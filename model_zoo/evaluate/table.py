@@ -6,6 +6,7 @@ from echo.degrade import BENCHMARK_CONDITIONS
 from model_zoo.evaluate.claims import check_claims, claim_pairs
 from model_zoo.evaluate.format import plus_minus
 from model_zoo.evaluate.protocol import OTHER_CONDITIONS
+from model_zoo.evaluate.summary import best_on_val
 
 # EchoJEPA preprint (arXiv 2602.02603), as cited in DESIGN.md: real echocardiograms, ViT-L/G encoders.
 # (model, kind, LVEF MAE Toronto, LVEF MAE EchoNet-Dynamic, MAE change under degradation, pediatric zero-shot MAE)
@@ -48,11 +49,12 @@ def _probe_rows(results: dict, view, spread: bool = True) -> list[list]:
     return rows
 
 
-def _best_on_val(probe_seeds: list[dict]) -> str:
-    """The test MAE of the probe seed with the lowest val MAE: the one `--ship` saves, which the app's EF comes from
-    ('n/a' for a results.json written before the seeds' val MAEs were kept)."""
-    runs = [r for r in probe_seeds or [] if isinstance(r.get("val"), dict)]
-    return f"{min(runs, key=lambda r: r['val']['mae'])['clean']['mae']:.2f}" if runs else "n/a"
+def _best_on_val(probe_seeds: list[dict] | None) -> str:
+    """The clean test MAE of the best-on-val probe seed (summary.best_on_val), or 'n/a' for a results.json written
+    before the seeds' val MAEs were kept."""
+    if not probe_seeds or not all(isinstance(r.get("val"), dict) for r in probe_seeds):
+        return "n/a"
+    return f"{probe_seeds[best_on_val(probe_seeds)]['clean']['mae']:.2f}"
 
 
 def _summary_rows(results: dict) -> list[list]:
