@@ -467,6 +467,9 @@ def test_audit_defers_reading_keeps_a_missing_videos_ef_and_says_where_it_stoppe
     assert {r: (m["name"], len(m["files_digest"])) for r, m in saved["run"]["models"].items()} == {
         "jepa": ("jepa-small", 16), "mae": ("mae-small", 16)}
     assert saved["run"]["models"]["jepa"]["files_digest"] != saved["run"]["models"]["mae"]["files_digest"]
+    page = (tmp_path / "out" / "audit.html").read_text()       # the shared page says what made it, in one line
+    digest = saved["run"]["models"]["jepa"]["files_digest"]
+    assert "by EchoLens at commit" in page and f"models: jepa-small (files {digest})" in page
     (tmp_path / "none").mkdir()                                  # a FileList.csv that lists nothing is said
     (tmp_path / "none" / "FileList.csv").write_text((tmp_path / "e" / "FileList.csv").read_text().splitlines()[0] + "\n")
     with pytest.raises(ClipError, match="FileList.csv' lists no clips"):

@@ -62,6 +62,7 @@ def test_analyze_writes_the_report_schema_maps_and_html(tmp_path):
     made = report["run"]
     assert {r: v["name"] for r, v in made["models"].items()} == {"jepa": "jepa-small", "mae": "mae-small"}
     assert made["threads"] >= 1 and made["host"]["cores"] and "analyze" in made["command"] and made["time_utc"]
+    assert f"mae-small (files {made['models']['mae']['files_digest']})" in page and made["time_utc"] in page
 
 
 def test_analyze_of_a_real_looking_clip_warns_and_has_no_truth(tmp_path):

@@ -28,7 +28,7 @@ from explain.analysis.ood import flag_rate_words
 from explain.analysis.outputs import output_folder
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import BLANK_POINTS, is_impossible, near_blank, predict
-from explain.analysis.run_record import run_record
+from explain.analysis.run_record import record_words, run_record
 from model_zoo.colours import FAMILY_COLOURS
 
 PHANTOM_NOTE = "EF predictions from models that learned from a simulated phantom are not measurements."
@@ -293,8 +293,9 @@ def write_csv(rows: list[dict], path: Path) -> Path:
 
 
 def write_html(rows: list[dict], summ: dict, words: tuple[str, list[str]], figures: list[go.Figure], path: Path,
-               title: str) -> Path:
-    """One self-contained HTML file (plotly's script inlined once), readable offline; words: summary_words."""
+               title: str, record: dict | None = None) -> Path:
+    """One self-contained HTML file (plotly's script inlined once), readable offline; words: summary_words;
+    record: run_record's, said in one line at the end."""
     headline, model_lines = words
     items = "".join(f"<li>{html.escape(line)}</li>" for line in model_lines)
     columns = table_columns(rows)
@@ -308,7 +309,8 @@ def write_html(rows: list[dict], summ: dict, words: tuple[str, list[str]], figur
            "td:last-child{min-width:24em}</style></head><body>"
            f"<h1>{html.escape(title)}</h1><p>{html.escape(headline)}</p><p><b>{html.escape(summ['note'])}</b></p>"
            f"<ul>{items}</ul>{plots}<p>{html.escape(COLUMNS)}</p>"
-           f"<table><tr>{head}</tr>{body}</table></body></html>")
+           f"<table><tr>{head}</tr>{body}</table>"
+           + (f"<p><small>{html.escape(record_words(record))}</small></p>" if record else "") + "</body></html>")
     path.write_text(doc)
     return path
 
@@ -335,8 +337,8 @@ def audit(paths: Path | list[Path], pair: dict[str, LoadedModel], out: Path,
     words = summary_words(summ, rows, pair)
     names = {role: m.name for role, m in pair.items()}
     write_csv(rows, out / "audit.csv")
-    write_html(rows, summ, words, [scatter_figure(rows, names)], out / "audit.html", "EchoLens audit")
     record = run_record(pair, command)
+    write_html(rows, summ, words, [scatter_figure(rows, names)], out / "audit.html", "EchoLens audit", record)
     (out / "audit.json").write_text(json.dumps({"summary": summ, "columns": COLUMNS, "run": record, "rows": rows},
                                                indent=1))
     return Audit(summ, rows, words)

@@ -44,7 +44,7 @@ from explain.analysis.ood import declared_shift, ood_words
 from explain.analysis.outputs import output_folder
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import near_blank_words, predict
-from explain.analysis.run_record import run_record
+from explain.analysis.run_record import record_words, run_record
 from explain.overlay import write_overlay_mp4, write_overlay_strip
 
 METHODS = ("rollout", "paper", "integrated_gradients", "pretext")
@@ -206,6 +206,8 @@ def write_html(report: dict, figures: dict, out: Path, methods) -> Path:
                    + "</tr>" for cond in next(iter(models))["degradation"])
     head = "".join(f"<th>{html.escape(m['name'])} EF (beat view)</th>" for m in models)
     parts.append(f"<h2>EF under each degradation</h2><table><tr><th>condition</th>{head}</tr>{rows}</table>")
+    if report.get("run"):
+        parts.append(f"<p><small>{html.escape(record_words(report['run']))}</small></p>")
     path = out / "report.html"
     path.write_text("<!doctype html><html><head><meta charset='utf-8'><title>EchoLens analysis</title></head>"
                     "<body style='font-family:sans-serif;margin:2em'>" + "".join(parts) + "</body></html>")

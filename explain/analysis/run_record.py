@@ -54,3 +54,14 @@ def run_record(pair: dict[str, LoadedModel], command: str | None = None) -> dict
             "command": command if command is not None else " ".join(sys.argv),
             "host": host(), "threads": torch.get_num_threads(), "device": ", ".join(devices),
             "time_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def record_words(record: dict) -> str:
+    """The record in one line for a page a reader may share: models and digests, commit, threads, device, time
+    (no host folder: where a model was loaded from stays in the JSON)."""
+    models = ", ".join(f"{m['name']} (files {m['files_digest'] or 'not on disk'}"
+                       + (f", run at {m['frames']} frames" if m.get("frames") else "") + ")"
+                       for m in record["models"].values())
+    commit = record["commit"] or "no git checkout"
+    return (f"Made {record['time_utc']} by EchoLens at commit {commit[:12]}{'-modified' * commit.endswith('-modified')}"
+            f" ({record['threads']} threads, {record['device']}); models: {models}.")
