@@ -73,6 +73,7 @@ def test_analyze_of_a_real_looking_clip_warns_and_has_no_truth(tmp_path):
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     assert report["ground_truth"] is None
     assert all(m["warning"].startswith("Real or unknown clip") and m["focus"]["rollout"] is None
+               and m["focus_note"].startswith("no focus ratio: the clip has no anatomy labels")
                for m in report["models"].values())
 
 

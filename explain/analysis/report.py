@@ -19,7 +19,7 @@ describes one clip.
 
 ef_beat is the EF through the beat view's probe (null where the model ships none).
 focus is the anatomy focus ratio (share of the map on cardiac structures over the share by chance),
-null when the clip has no anatomy labels. speckle_ratio is a property of the model (variance of its
+null when the clip has no anatomy labels or LV tracings, and focus_note then says so. speckle_ratio is a property of the model (variance of its
 embedding across fresh speckle of one phantom heart over that across hearts), not of the clip.
 """
 from __future__ import annotations
@@ -53,6 +53,10 @@ SWEEP = "shadow"
 # every file an analysis writes: an earlier analysis's are removed from a reused --out folder, nothing else is
 PER_MODEL = ("rollout.npy", "trajectory.json", *(f"{m}.{ext}" for m in METHODS for ext in ("mp4", "png")))
 WRITTEN = ("report.json", "report.html", "sensitivity.json", *(f"{r}.{name}" for r in ROLES for name in PER_MODEL))
+
+
+NO_FOCUS = ("no focus ratio: the clip has no anatomy labels (a phantom file's) or LV tracings (EchoNet's) on the "
+            "frames the model sees")
 
 
 def _round(v, nd=4):
@@ -93,6 +97,8 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
         entry["focus"] = {meth: (None if role not in r or r[role].focus is None else _round(r[role].focus["ratio"]))
                           for meth, r in maps.items()}
         entry["focus_detail"] = {meth: (r[role].focus if role in r else None) for meth, r in maps.items()}
+        if not any(v is not None for v in entry["focus"].values()):              # why, in the file itself
+            entry["focus_note"] = NO_FOCUS
         entry["skipped"] = skipped[role]                                    # {method: why this model has no map}
         entry["degradation"] = {cond: {k: _round(ef, 2) for k, ef in v[role].items()}
                                 for cond, v in degraded.items() if cond != "clean"}
@@ -163,7 +169,7 @@ def _numbers_words(m: dict) -> str:
     na = lambda v, fmt="{:.2f}": "n/a" if v is None else fmt.format(v)                   # noqa: E731
     focus = ", ".join(f"{meth} {na(r)}" for meth, r in m["focus"].items())
     if all(r is None for r in m["focus"].values()):
-        focus += " (the clip has no anatomy labels)"
+        focus += f" ({NO_FOCUS.removeprefix('no focus ratio: ')})"
     t = m["trajectory"]
     return (f"focus ratio on cardiac structures: {focus}; speckle ratio {na(m['speckle_ratio'], '{:.3f}')}"
             f"{' (not measured in a quick run)' if m['speckle_ratio'] is None else ''}; loop closure "
