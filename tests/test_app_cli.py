@@ -150,7 +150,7 @@ def test_analyze_says_when_a_clip_lies_outside_the_models_training_and_replaces_
     assert not (out / "jepa.paper.mp4").exists() and (out / "mine.txt").is_file() and (out / "jepa.pt").is_file()
     page = (out / "report.html").read_text()
     assert "<p><b>Out-of-distribution score " in page and "): outside the phantom training distribution" in page
-    assert "focus ratio on cardiac structures: rollout n/a (the clip has no anatomy labels)" in page
+    assert "focus ratio on cardiac structures: rollout n/a (the clip has no anatomy labels or LV tracings on the frames the model sees)" in page
     assert '{"rollout"' not in page and "(beat view " in page
 
 

@@ -55,8 +55,7 @@ PER_MODEL = ("rollout.npy", "trajectory.json", *(f"{m}.{ext}" for m in METHODS f
 WRITTEN = ("report.json", "report.html", "sensitivity.json", *(f"{r}.{name}" for r in ROLES for name in PER_MODEL))
 
 
-NO_FOCUS = ("no focus ratio: the clip has no anatomy labels (a phantom file's) or LV tracings (EchoNet's) on the "
-            "frames the model sees")
+NO_FOCUS = "no focus ratio: the clip has no anatomy labels or LV tracings on the frames the model sees"
 
 
 def _round(v, nd=4):
