@@ -23,13 +23,14 @@ INTRO = ("Load a clip, then compare a latent-prediction model (**JEPA**) and a p
          "four-chamber (A4C), of adult hearts at {:.0f}-{:.0f} bpm; other views are read as if they were one."
          .format(*HR_RANGES["adult"]))
 # The benchmark table has 21 columns: scroll it sideways rather than break its numbers letter by letter; the
-# predictions' small tables keep each number on one line ('64.2 %' broke after its digits)
+# predictions' small tables keep each number on one line ('64.2 %' broke after its digits) and break words only
+# between them (the probe and category columns wrap: 'attenti ve' broke inside the word)
 CSS = """
 #evidence table { display: block; overflow-x: auto; }
 #evidence td { white-space: nowrap; }
 #evidence th { word-break: normal; overflow-wrap: normal; min-width: 4em; }
-#pred-jepa td:not(:first-child), #pred-mae td:not(:first-child) { white-space: nowrap; }
-#pred-jepa th, #pred-mae th { word-break: normal; overflow-wrap: normal; }
+#pred-jepa td:not(:nth-child(1)):not(:nth-child(3)), #pred-mae td:not(:nth-child(1)):not(:nth-child(3)) { white-space: nowrap; }
+#pred-jepa th, #pred-mae th, #pred-jepa td, #pred-mae td { word-break: normal; overflow-wrap: normal; }
 #degrade-numbers td, #degrade-numbers th { word-break: normal; overflow-wrap: normal; }
 #degrade-numbers td:not(:first-child) { white-space: nowrap; }
 """

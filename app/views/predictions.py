@@ -143,11 +143,12 @@ def _at_a_glance(p: Prediction, truth: float | None, results: dict, population: 
         return ""
     split = _split(population, degradation)
     rows = ["| probe | EF | category | error | benchmark error | all-black clip reads |", "|---|---|---|---|---|---|"]
-    errors, unsure = {}, set()                 # unsure: probes whose EF here reads like no heart at all
+    errors, unsure, efs = {}, set(), {}        # unsure: probes whose EF here reads like no heart at all
     for name, ef, bench, blank in (("attentive (V-JEPA's protocol)", p.ef, results, p.blank[0]),
                                    ("beat view", p.ef_beat, results.get("beat_probe"), p.blank[1])):
         probe = "attentive probe" if bench is results else "beat view's probe"
         mae, std = errors[probe] = benchmark_error(bench or {}, split)
+        efs[probe] = ef
         if reads_like_blank(ef, blank):
             unsure.add(probe)
         error = f"{ef - truth:+.1f}" if truth is not None else "n/a"
@@ -157,25 +158,31 @@ def _at_a_glance(p: Prediction, truth: float | None, results: dict, population: 
                     f"{'n/a' if blank is None else f'{blank:.1f}%'} |")
     clips = {"pediatric": "pediatric clips, zero-shot", "clean": "adult clips",
              "degraded": "adult clips under each of its six degradations (depth attenuation, shadow), their mean"}
-    return "\n".join(rows) + (f"\n\nBenchmark error: each view's mean absolute error in EF points on phantom test "
-                              f"{clips[split]}, mean ± std over probe seeds. All-black clip: what the probe "
-                              "reads from a clip with no heart in it; an EF near it (⚠️) cannot show that it read "
-                              f"this heart. {EF_CATEGORY_WORDS}") + (
-        "" if p.ood and p.ood.get("out_of_distribution") else _lower_error(errors, unsure))
+    # no single EF where the clip is out of distribution or the two probes disagree (the card says 'read neither alone')
+    doubtful = bool(p.ood and p.ood.get("out_of_distribution")) or abs(p.ef - p.ef_beat) > DISAGREE_POINTS
+    best = None if doubtful else lower_error_view(errors, unsure)
+    headline = ""
+    if best is not None:                       # what a clinician reads first: one EF, and why that one
+        other = next(v for v in errors if v != best)
+        category = ef_category(efs[best]) if population != "pediatric" else None
+        headline = (f"**Best estimate: EF {efs[best]:.1f}%{f' ({category})' if category else ''}, through the "
+                    f"{best}**, whose benchmark error on such clips is the lower ({errors[best][0]:.2f} against "
+                    f"{errors[other][0]:.2f} for the {other}). Not a measurement.\n\n")
+    return headline + "\n".join(rows) + (
+        f"\n\nBenchmark error: each view's mean absolute error in EF points on phantom test {clips[split]}, mean ± "
+        "std over probe seeds. All-black clip: what the probe reads from a clip with no heart in it; an EF near it "
+        f"(⚠️) cannot show that it read this heart. {EF_CATEGORY_WORDS}")
 
 
-def _lower_error(errors: dict[str, tuple[float | None, float | None]], unsure: set[str] = frozenset()) -> str:
-    """A line naming the view whose benchmark error is lower beyond the two spreads (sqrt(std_a^2 + std_b^2)), so
-    the EF to read first is said; '' where either is unknown, they lie inside the spreads, or the better view's EF
-    on this clip is `unsure` (near its all-black reading: no record speaks for it then)."""
+def lower_error_view(errors: dict[str, tuple[float | None, float | None]], unsure: set[str] = frozenset()) -> str | None:
+    """The view whose benchmark error (mean, std) is lower beyond the two spreads (sqrt(std_a^2 + std_b^2)); None
+    where either is unknown, they lie inside the spreads, or that view's EF on this clip is `unsure` (near its
+    all-black reading: no record speaks for it then)."""
     (a, (mae_a, std_a)), (b, (mae_b, std_b)) = errors.items()
     if mae_a is None or mae_b is None or abs(mae_a - mae_b) <= math.hypot(std_a or 0.0, std_b or 0.0):
-        return ""
-    (best, best_mae), (other, other_mae) = sorted(((a, mae_a), (b, mae_b)), key=lambda v: v[1])
-    if best in unsure:
-        return ""
-    return (f"\n\nOn such clips the {best} reads EF with the lower benchmark error ({best_mae:.2f} against "
-            f"{other_mae:.2f} for the {other}): read its EF first.")
+        return None
+    best = a if mae_a < mae_b else b
+    return None if best in unsure else best
 
 
 def _split(population: str | None, degradation: str | None) -> str:
