@@ -640,7 +640,7 @@ def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shi
     shown = attention.overlay_videos(example.key, shipped_pair, "rollout", "mean", 0.0, 0, "probe")
     for role, (video, md) in shown.items():
         assert Path(video).stat().st_size > 1000 and "focus ratio" in md
-        assert "read-out: the EF probe's query" in md
+        assert "method: attention rollout; read-out: the EF probe's query" in md      # the maps' method, by name
     # whether such a map was faithful to the EF on held-out clips (explain/results/focus_report.json): the JEPA's
     # probe read-out rollout beat random orders on deletion only, the MAE's on both
     from explain.focus_report import RECORD
@@ -704,8 +704,8 @@ def test_an_integrated_gradients_map_whose_delta_outweighs_its_ef_change_is_call
     real = clip_map(wrapper, x, "integrated_gradients", probe=tiny_probe(), n_steps=1).info
     ratio = abs(real["convergence_delta"][0]) / abs(real["ef_change"][0])
     assert ("Unreliable" in shown(real)) == (ratio > 0.5)
-    assert shown({"features": 128, "cells": [1, 2, 2]}) == ("regions blacked out: 128; blocks per region "
-                                                            "(time, rows, columns): 1 x 2 x 2")
+    assert shown({"features": 128, "cells": [1, 2, 2]}, "feature_ablation") == (
+        "method: feature ablation; regions blacked out: 128; blocks per region (time, rows, columns): 1 x 2 x 2")
     # the warning comes before the bold focus ratio it qualifies, not after it
     focus = {"ratio": 1.8, "focus_share": 0.3, "chance_share": 0.17, "pointing_game": 0.5, "structures": "walls"}
     result = lambda info: SimpleNamespace(name="m", focus=focus, token_map=SimpleNamespace(info=info,

@@ -115,7 +115,8 @@ def info_markdown(r: AttentionResult, asked_readout: str | None = None) -> str:
             " (the EF probe's read-out needs an EF probe on both models)" if asked_readout == "probe" != used else "")
     if isinstance(info.get("hidden_share"), float):
         info["hidden_share"] = f"{info['hidden_share']:.0%}"
-    words = "; ".join(f"{INFO_LABELS.get(k, k)}: {_plain(v)}" for k, v in info.items())
+    method = METHOD_LABELS.get(r.token_map.method, r.token_map.method)     # the maps' own, whatever the box says now
+    words = "; ".join([f"method: {method}", *(f"{INFO_LABELS.get(k, k)}: {_plain(v)}" for k, v in info.items())])
     delta, change = (_plain(info.get(k)) for k in ("convergence_delta", "ef_change"))   # one value per clip
     if isinstance(delta, float) and isinstance(change, float) and abs(delta) > 0.5 * abs(change):
         # SmoothGrad's delta is a mean magnitude over its noisy copies, IG's a signed sum

@@ -147,7 +147,7 @@ def evaluate(models: list[str], sizes: Sizes = DEFAULT_SIZES, probe_seeds: int =
     """EF probes on each model, a random encoder and raw pixels; every condition on the same test clips."""
     if not models:
         raise ValueError("no models to evaluate")
-    start = time.perf_counter()
+    start, commit = time.perf_counter(), code_commit()            # the code as it starts, not as it ends an hour on
     encoders, families, folders = _encoders(models, seed, device)
     frames, size = input_shape(encoders[next(iter(folders))])
     dev = encoders[next(iter(folders))].device
@@ -187,7 +187,7 @@ def evaluate(models: list[str], sizes: Sizes = DEFAULT_SIZES, probe_seeds: int =
         "train_mean_constant": train_mean_constant(truth, bank.ef("train", sizes.train)),
         "protocol": protocol_card(frames, size, seeds, training.to_dict()),
         "wall_s": {k: round(v, 1) if isinstance(v, float) else v for k, v in wall.items()},
-        "threads": torch.get_num_threads(), "device": str(dev), "host": host(), "commit": code_commit(),
+        "threads": torch.get_num_threads(), "device": str(dev), "host": host(), "commit": commit,
     }
     beat_probes = {name: [BeatProbe(probes.beat_inputs[name], head).to(dev) for head in heads]   # inputs fitted on the CPU
                    for name, heads in probes.beat.items()}
