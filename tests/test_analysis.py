@@ -416,7 +416,8 @@ def test_a_sweep_says_which_model_has_no_line_and_keeps_the_truth_on_its_axis():
     # the points a probe also reads from an all-black clip are ringed, on a line drawn above the truth's
     blank = sensitivity_figure({**sweep, "ef": {"jepa": [62.0, 55.0, 60.5], "mae": [None] * 3}, "ef_blank": {"jepa": 61.8}},
                                truth=62.0)
-    assert [t.name for t in blank.data] == ["true EF 62.0%", "jepa", "jepa: all-black clip", "jepa: within 3 of it"]
+    assert [t.name for t in blank.data] == ["true EF 62.0%", "jepa", "jepa: all-black clip",
+                                            "jepa: within 3 EF points of its all-black reading"]
     assert list(blank.data[-1].x) == [0, 1] and list(blank.data[-1].y) == [62.0, 60.5]
 
 

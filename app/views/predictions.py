@@ -5,14 +5,15 @@ measurement."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from app.session import cached, get_clip
 from echo.degrade import BENCHMARK_CONDITIONS, label_words
 from explain.analysis.crop_check import crop_words
 from explain.analysis.ood import declared_shift, flag_rate_words, ood_words
 from explain.analysis.pair import LoadedModel, pair_key
-from explain.analysis.predict import (EF_CATEGORY_WORDS, Prediction, ef_category, near_blank_words, predict,
-                                      reads_like_blank)
+from explain.analysis.predict import (BLANK_POINTS, EF_CATEGORY_WORDS, Prediction, ef_category, near_blank_words,
+                                      predict, reads_like_blank)
 from model_zoo.evaluate.format import plus_minus
 from model_zoo.evaluate.summary import benchmark_mean, benchmark_mean_std
 from model_zoo.experiments.ef_bands import recorded, weakest
@@ -94,7 +95,10 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     if p.ef is not None and p.ef_beat is not None and abs(p.ef - p.ef_beat) > DISAGREE_POINTS:
         lines.append(f"⚠️ {p.name}: its two probes disagree by {abs(p.ef - p.ef_beat):.0f} EF points ({p.ef:.1f}% against "
                      f"{p.ef_beat:.1f}%): read neither alone.")
-    lines += [f"### {p.name}", *filter(None, [_at_a_glance(p, truth, results, population, degradation)]), head]
+    def typical(stem: str, ef: float) -> float | None:      # the probe's recorded error where it predicted such EFs
+        r = recorded(model.folder, stem, ef) if band is _band and model is not None else None
+        return None if r is None else r["mae"]
+    lines += [f"### {p.name}", *filter(None, [_at_a_glance(p, truth, results, population, degradation, typical)]), head]
     if p.ef_beat is not None:
         beat_mae = _after_semicolon(probe_test_words(model and model.beat_probe, results.get("beat_probe")))
         lines.append(f"Beat view **EF {p.ef_beat:.1f}%**{err(p.ef_beat)}: the same probe given each token "
@@ -134,55 +138,78 @@ def _near_blank(ef: float, blank: float | None) -> str:
 
 
 def _at_a_glance(p: Prediction, truth: float | None, results: dict, population: str | None = None,
-                 degradation: str | None = None) -> str:
-    """Both probes' EFs in one small table, each beside its benchmark error (the mean over probe seeds; for a
-    pediatric clip the benchmark's zero-shot pediatric error, for a degraded clip its mean over the benchmark's
-    six degradations), so the probe that reads EF better on such clips is seen before the words; '' with fewer
-    than two probes."""
+                 degradation: str | None = None, typical=lambda stem, ef: None) -> str:
+    """A best estimate (best_estimate), then both probes' EFs in one small table, each beside its benchmark error
+    (the mean over probe seeds; for a pediatric clip the benchmark's zero-shot pediatric error, for a degraded clip
+    its mean over the benchmark's six degradations), so the probe that reads EF better on such clips is seen before
+    the words; '' with fewer than two probes. typical(stem, ef): the probe's recorded error at such EFs, or None."""
     if p.ef is None or p.ef_beat is None:
         return ""
     split = _split(population, degradation)
     rows = ["| probe | EF | category | error | benchmark error | all-black clip reads |", "|---|---|---|---|---|---|"]
-    errors, unsure, efs = {}, set(), {}        # unsure: probes whose EF here reads like no heart at all
-    for name, ef, bench, blank in (("attentive (V-JEPA's protocol)", p.ef, results, p.blank[0]),
-                                   ("beat view", p.ef_beat, results.get("beat_probe"), p.blank[1])):
-        probe = "attentive probe" if bench is results else "beat view's probe"
-        mae, std = errors[probe] = benchmark_error(bench or {}, split)
-        efs[probe] = ef
-        if reads_like_blank(ef, blank):
-            unsure.add(probe)
+    views = {}
+    for name, stem, ef, bench, blank in (("attentive (V-JEPA's protocol)", PROBE, p.ef, results, p.blank[0]),
+                                         ("beat view", BEAT_PROBE, p.ef_beat, results.get("beat_probe"), p.blank[1])):
+        mae, std = benchmark_error(bench or {}, split)
+        near = reads_like_blank(ef, blank)                            # near what it reads from no heart at all
+        views["attentive probe" if stem == PROBE else "beat view's probe"] = View(ef, mae, std, near, typical(stem, ef))
         error = f"{ef - truth:+.1f}" if truth is not None else "n/a"
-        flag = " ⚠️" if reads_like_blank(ef, blank) else ""        # near what it reads from no heart at all
-        category = (ef_category(ef) if population != "pediatric" else None) or "n/a"     # adult ranges only
-        rows.append(f"| {name} | {ef:.1f}%{flag} | {category} | {error} | {'n/a' if mae is None else plus_minus(mae, std)} | "
-                    f"{'n/a' if blank is None else f'{blank:.1f}%'} |")
+        # no category for a child's clip (adult ranges), nor for an EF that may not be of this heart
+        category = (ef_category(ef) if population != "pediatric" and not near else None) or "n/a"
+        rows.append(f"| {name} | {ef:.1f}%{' ⚠️' * near} | {category} | {error} | "
+                    f"{'n/a' if mae is None else plus_minus(mae, std)} | {'n/a' if blank is None else f'{blank:.1f}%'} |")
     clips = {"pediatric": "pediatric clips, zero-shot", "clean": "adult clips",
              "degraded": "adult clips under each of its six degradations (depth attenuation, shadow), their mean"}
-    # no single EF where the clip is out of distribution or the two probes disagree (the card says 'read neither alone')
-    doubtful = bool(p.ood and p.ood.get("out_of_distribution")) or abs(p.ef - p.ef_beat) > DISAGREE_POINTS
-    best = None if doubtful else lower_error_view(errors, unsure)
-    headline = ""
-    if best is not None:                       # what a clinician reads first: one EF, and why that one
-        other = next(v for v in errors if v != best)
-        category = ef_category(efs[best]) if population != "pediatric" else None
-        headline = (f"**Best estimate: EF {efs[best]:.1f}%{f' ({category})' if category else ''}, through the "
-                    f"{best}**, whose benchmark error on such clips is the lower ({errors[best][0]:.2f} against "
-                    f"{errors[other][0]:.2f} for the {other}). Not a measurement.\n\n")
-    return headline + "\n".join(rows) + (
+    headline = best_estimate(views, p, population, degradation)
+    return (f"{headline}\n\n" if headline else "") + "\n".join(rows) + (
         f"\n\nBenchmark error: each view's mean absolute error in EF points on phantom test {clips[split]}, mean ± "
         "std over probe seeds. All-black clip: what the probe reads from a clip with no heart in it; an EF near it "
         f"(⚠️) cannot show that it read this heart. {EF_CATEGORY_WORDS}")
 
 
-def lower_error_view(errors: dict[str, tuple[float | None, float | None]], unsure: set[str] = frozenset()) -> str | None:
-    """The view whose benchmark error (mean, std) is lower beyond the two spreads (sqrt(std_a^2 + std_b^2)); None
-    where either is unknown, they lie inside the spreads, or that view's EF on this clip is `unsure` (near its
-    all-black reading: no record speaks for it then)."""
-    (a, (mae_a, std_a)), (b, (mae_b, std_b)) = errors.items()
-    if mae_a is None or mae_b is None or abs(mae_a - mae_b) <= math.hypot(std_a or 0.0, std_b or 0.0):
-        return None
-    best = a if mae_a < mae_b else b
-    return None if best in unsure else best
+@dataclass(frozen=True)
+class View:
+    """One probe's EF on the clip, its benchmark error (mean, std over probe seeds) for such clips, whether the EF
+    lies near its all-black reading, and its recorded error at such EFs (None where not recorded)."""
+    ef: float
+    mae: float | None
+    std: float | None
+    near_blank: bool
+    typical: float | None = None
+
+
+def best_estimate(views: dict[str, View], p: Prediction, population: str | None, degradation: str | None) -> str:
+    """The line a clinician reads first: one EF, through the view whose benchmark error is lower beyond the two
+    spreads, with the categories its typical error spans; or why there is none."""
+    if p.ood and p.ood.get("out_of_distribution"):
+        return "No best estimate: the clip lies outside the phantom training distribution (below)."
+    if abs(p.ef - p.ef_beat) > DISAGREE_POINTS:
+        return "No best estimate: its two probes disagree (above)."
+    (a, va), (b, vb) = views.items()
+    if va.mae is None or vb.mae is None:
+        return ""
+    if abs(va.mae - vb.mae) <= math.hypot(va.std or 0.0, vb.std or 0.0):
+        return "No best estimate: the two probes' benchmark errors lie inside their spreads; read both."
+    (best, v), (other, w) = sorted(views.items(), key=lambda kv: kv[1].mae)
+    if v.near_blank:
+        return (f"No best estimate: the {best}, the one with the lower benchmark error, reads {v.ef:.1f}%, within "
+                f"{BLANK_POINTS:g} points of what it reads from an all-black clip.")
+    off = v.typical if v.typical is not None else v.mae
+    where = "at such EFs on phantom test clips" if v.typical is not None else "on such phantom test clips"
+    span = "" if population == "pediatric" else category_span(v.ef, off)
+    kind = (" (a child's clip: zero-shot)" if population == "pediatric" else
+            " (a degraded clip)" if degradation else "")
+    return (f"**Best estimate{kind}: EF {v.ef:.1f}%{f' ({span})' if span else ''}, through the {best}**, typically "
+            f"off by {off:.1f} EF points {where}; its benchmark error is the lower ({v.mae:.2f} against {w.mae:.2f} "
+            f"for the {other}). Not a measurement.")
+
+
+def category_span(ef: float, off: float) -> str:
+    """The categories an EF spans give or take its typical error: 'reduced', 'reduced or mildly reduced', ..."""
+    order = ["reduced", "mildly reduced", "normal or preserved"]
+    ends = [ef_category(min(max(v, 0.0), 100.0)) for v in (ef - off, ef + off)]
+    spanned = order[order.index(ends[0]):order.index(ends[1]) + 1]
+    return " or ".join(spanned) if len(spanned) < 3 else "reduced to normal"
 
 
 def _split(population: str | None, degradation: str | None) -> str:

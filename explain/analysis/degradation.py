@@ -73,6 +73,9 @@ def severity_sweep(models: dict[str, LoadedModel], clip: Clip, name: str,
             "ef_beat_blank": {role: blank_efs(m)[1] for role, m in models.items() if role in beat_efs}}
 
 
+NEAR_BLANK = f"within {BLANK_POINTS:g} EF points of its all-black reading"     # a ringed point's legend entry
+
+
 def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: float | None = None,
                        note: str = "") -> go.Figure:
     """EF against severity, one line per model (dotted: through the beat view's probe), a dash-dot line at what
@@ -100,9 +103,9 @@ def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: 
                 near = [(x, e) for x, e in zip(sweep["severity"], efs) if reads_like_blank(e, blank)]
                 if near:                   # ringed: an EF there cannot show the probe read the heart
                     fig.add_trace(go.Scatter(x=[x for x, _ in near], y=[e for _, e in near], mode="markers",
-                                             name=f"{name}{suffix}: within {BLANK_POINTS:g} of it",
-                                             marker=dict(symbol="circle-open", size=15, color=FAMILY_COLOURS.get(role),
-                                                         line=dict(width=2))))
+                                             name=f"{name}{suffix}: {NEAR_BLANK}",
+                                             marker=dict(symbol="diamond-open" if suffix else "circle-open", size=15,
+                                                         color=FAMILY_COLOURS.get(role), line=dict(width=2))))
     for condition, (name, severity) in CONDITIONS.items():        # where the named conditions sit on this axis
         if name == sweep["degradation"]:
             fig.add_vline(x=severity, line=dict(color="grey", width=1, dash="dot"))
@@ -110,8 +113,10 @@ def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: 
                                font=dict(size=10, color="#555"))      # above the plot: inside, it crossed the lines
     notes = [n for n in (f"no EF probe, so no line: {', '.join(missing)}" if missing else "", note) if n]
     title = f"EF under {sweep['degradation'].replace('_', ' ')}" + "".join(f"<br><sup>{n}</sup>" for n in notes)
+    # the legend below the plot, in rows: beside it, a dozen entries scrolled and cut their names off
     fig.update_layout(title=title, xaxis_title="severity (0 = clean)", xaxis_range=[-0.05, 1.05],
-                      yaxis_title="predicted EF (%)", height=380, margin=dict(l=50, r=20, t=66 + 14 * len(notes), b=40))
+                      yaxis_title="predicted EF (%)", height=520, margin=dict(l=50, r=20, t=66 + 14 * len(notes), b=40),
+                      legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0, font=dict(size=10)))
     if not any(t.name in curves for t in fig.data):
         fig.update_yaxes(range=[0, 100])                           # no model's curve: still an EF axis, truth on it
     return fig

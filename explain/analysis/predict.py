@@ -49,7 +49,7 @@ BLANK_POINTS = 3.0          # an EF this near the probe's reading of an all-blac
 
 EF_CATEGORY_WORDS = ("Category: the adult EF ranges of the universal definition of heart failure (Bozkurt et al. "
                      "2021), on the EF rounded to a whole %: 40% or less reduced, 41-49% mildly reduced, 50% or more "
-                     "normal or preserved; none for a child's clip or an impossible EF.")
+                     "normal or preserved; n/a for a child's clip, an impossible EF or one near its all-black reading.")
 
 
 def ef_category(ef: float | None) -> str | None:
