@@ -32,7 +32,7 @@ CSS = """
 #pred-jepa td:not(:nth-child(1)):not(:nth-child(3)), #pred-mae td:not(:nth-child(1)):not(:nth-child(3)) { white-space: nowrap; }
 #pred-jepa th, #pred-mae th, #pred-jepa td, #pred-mae td { word-break: normal; overflow-wrap: normal; }
 #degrade-numbers td, #degrade-numbers th { word-break: normal; overflow-wrap: normal; }
-#degrade-numbers td:not(:first-child) { white-space: nowrap; }
+#degrade-numbers td:not(:nth-child(1)):not(:nth-child(6)) { white-space: nowrap; }
 """
 
 # The machine's own sans-serif: Gradio's bundled Source Sans Pro drew a bold capital A as a small capital

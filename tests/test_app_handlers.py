@@ -335,12 +335,18 @@ def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair
     assert nothing.count("| +0.0 |") == 4 and "severity 0.00" in nothing
     video, table = degradation.apply_one(example.key, shipped_pair, "shadow", 0.8)
     from explain.analysis.predict import reads_like_blank
-    probe_rows = [r for r in table.splitlines() if r.count("%") == 3]  # | name | probe | clean | degraded | change | black |
+    from explain.analysis.predict import ef_category
+    probe_rows = [r for r in table.splitlines() if r.count("%") == 3]  # | name | probe | clean | degraded | change | category | black |
     assert len(probe_rows) == 4                                          # two models, two probes each
     for row in probe_rows:
-        clean, bad, change, blank = (float(c.strip().rstrip("% ⚠️")) for c in row.strip("|").split("|")[2:6])
+        cells = row.strip("|").split("|")
+        clean, bad, change = (float(c.strip().rstrip("% ⚠️")) for c in cells[2:5])
+        blank = float(cells[6].strip().rstrip("%"))
         assert change == pytest.approx(bad - clean, abs=1e-9)             # the change of the EFs as shown
         assert ("⚠️" in row) == reads_like_blank(bad, blank)               # a degraded EF where a black clip reads
+        # the category each EF falls in (example: adult), none for an EF that may be no heart's
+        after = "n/a" if reads_like_blank(bad, blank) else ef_category(bad)
+        assert cells[5].strip() == f"{ef_category(clean)} → {after}"
     assert Path(video).is_file() and "jepa-small" in table and "mae-small" in table
     assert table.startswith("**shadow at severity 0.80** (left: clean")
     assert table.count("| beat view |") == 2 and table.count("| attentive |") == 2

@@ -14,7 +14,7 @@ from echo.writers import write_mp4
 from explain.analysis.beat import beat_frames
 from explain.analysis.degradation import ef_changes, sensitivity_figure, severity_sweep
 from explain.analysis.pair import LoadedModel, pair_key
-from explain.analysis.predict import predict
+from explain.analysis.predict import ef_category, predict
 
 CAPTION = ("Degrade the loaded clip as the benchmark does: inside its sector, with the clean clip's crop and "
            "beat, so only the pixels change. Severity runs from 0 (the clean clip) to 1 (the strongest setting: "
@@ -41,19 +41,22 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
         return str(video), clean, bad
 
     video, clean, bad = cached((clip_key, "degrade", names, name, float(severity), int(seed)), run)
-    rows = ["| model | probe | clean EF | degraded EF | change (EF points) | all-black clip reads |",
-            "|---|---|---|---|---|---|"]
+    rows = ["| model | probe | clean EF | degraded EF | change (EF points) | category, clean → degraded | "
+            "all-black clip reads |", "|---|---|---|---|---|---|---|"]
+    adult = clip.meta.get("population") != "pediatric"           # the categories are adult ranges
+    category = lambda ef, near=False: (ef_category(ef) if adult and not near else None) or "n/a"   # noqa: E731
     blank_notes = []
     for role, changes in ef_changes(clean, bad).items():
         for e in changes:
             flag = " ⚠️" if e.reads_blank else ""
+            moved = f"{category(e.clean)} → {category(e.degraded, e.reads_blank)}"
             rows.append(f"| {e.name} | {e.probe} | {e.clean:.1f}% | {e.degraded:.1f}%{flag} | {e.change:+.1f} | "
-                        f"{'' if e.blank is None else f'{e.blank:.1f}%'} |")
+                        f"{moved} | {'' if e.blank is None else f'{e.blank:.1f}%'} |")
             if e.reads_blank:
                 blank_notes.append(f"{e.name} ({e.probe}) reads {e.degraded:.1f}% from the degraded clip and "
                                    f"{e.blank:.1f}% from an all-black one: it may be reading no heart, not this one")
         if not changes:
-            rows.append(f"| {clean[role].name} | no probe | | | | |")
+            rows.append(f"| {clean[role].name} | no probe | | | | | |")
     head = f"**{label_words(f'{name} {float(severity):.2f}')}** (left: clean, right: degraded)"
     warnings = {p.warning for p in clean.values() if p.warning}
     note = "".join(f"\n\n⚠️ {w}." for w in blank_notes) + "".join(f"\n\n⚠️ {w}" for w in sorted(warnings))
