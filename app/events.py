@@ -41,6 +41,13 @@ def on_phantom(ef, hr, pop, seed, request: gr.Request = None):
     return _clip(inputs.generate_phantom(ef, hr, pop, seed, owner=_session(request)))
 
 
+def on_phantom_settings(ef, hr, pop, seed):
+    """What the phantom's settings give that the models never or rarely saw, said before generating."""
+    if ef is None or hr is None:
+        return ""
+    return "\n\n".join(f"⚠️ {w}" for w in inputs.phantom_notes(float(ef), float(hr), pop, seed))
+
+
 NO_CLIP = ("No clip loaded: the last one asked for could not be read (the message said why), so the "
            "results of the clip before it are cleared too.")
 

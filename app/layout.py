@@ -134,6 +134,9 @@ def _clip_inputs() -> tuple[list[tuple], gr.File]:
                    gr.Radio(list(POPULATIONS), value="adult", label="Population"),
                    gr.Number(value=0, precision=0, label="Seed")]
         phantom_btn = _action("Generate phantom clip")
+        phantom_note = gr.Markdown(elem_id="phantom-note")        # said as the settings are chosen
+        for setting in phantom:
+            setting.change(events.on_phantom_settings, phantom, phantom_note, queue=False, api_visibility="private")
     return [(upload.upload, events.on_upload, [upload, rescale], "upload"),
             (example_btn.click, events.on_example, [example], "load_example"),
             (phantom_btn.click, events.on_phantom, phantom, "generate_phantom")], upload

@@ -146,6 +146,10 @@ def test_emptying_the_upload_box_clears_its_clip_and_no_other(page):
     page.locator("#upload input[type=file]").set_input_files(str(EXAMPLES / "adult_normal.npz"))
     page.locator("#pred-jepa").get_by_text("Ground truth: 62.0%").wait_for()
     page.get_by_role("tab", name="Phantom", exact=True).click()
+    page.get_by_label("Seed", exact=True).fill("4000000")  # a seed of the test split: said before generating
+    page.get_by_label("Seed", exact=True).press("Tab")
+    page.locator("#phantom-note").get_by_text("draws the anatomy of a heart in the EF probes' test split",
+                                              exact=False).wait_for()
     page.get_by_role("button", name="Generate phantom clip").click()
     page.locator("#clip-summary").get_by_text("phantom clip", exact=False).wait_for()
     page.locator("#pred-jepa").get_by_text("Ground truth: 60", exact=False).wait_for()

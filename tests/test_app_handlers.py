@@ -65,6 +65,13 @@ def test_a_generated_phantom_clip_has_the_chosen_ef_and_rate():
     assert "rare among" not in loaded.summary                           # EF 33: inside two stds of 55.8 ± 12.4
     assert "draws the anatomy of a heart in the EF probes' test split" in inputs.generate_phantom(60, 70, "adult",
                                                                                                4_000_000).summary
+    from app import events                                  # said beside the settings before generating, too
+    assert events.on_phantom_settings(60, 70, "adult", 0) == ""
+    said = events.on_phantom_settings(20, 120, "adult", 4_000_000.0)       # gr.Number gives a float
+    assert said.count("⚠️") == 3 and "120 bpm lies outside" in said and "read it too high" in said
+    assert "Seed 4000000 draws the anatomy of a heart in the EF probes' test split" in said
+    assert events.on_phantom_settings(60, 70, "adult", -1) == ""           # a bad seed: generating names it
+    assert events.on_phantom_settings(None, 70, "adult", 0) == ""
     facts = loaded.meta                                                # the truth a clinician reads, in the facts
     assert facts["ground_truth_ef"] == 33 and facts["edv_ml"] > facts["esv_ml"] > 0 and facts["ed_frames"][0] >= 0
     from echo.phantom import render_clip

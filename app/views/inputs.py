@@ -135,16 +135,21 @@ def generate_phantom(ef: float, hr_bpm: float, population: str, seed: int, owner
     clip = render_clip(seed_from(seed, "Seed"), population, n_frames=phantom_frames(float(hr_bpm)), size=PHANTOM_SIZE,
                        fps=PHANTOM_FPS, ef=float(ef), hr_bpm=float(hr_bpm))
     loaded = register(clip, owner=owner)
-    seen = used_for(seed_from(seed, "Seed"), population)
-    reused = (f"Seed {seed} draws the anatomy of a heart in {seen} (echo.phantom.seeds): with the EF and rate "
-              "chosen here it is not that clip, but the models have seen its shape. Seeds below 1,000,000 are unused.")
-    notes = [*beyond_training(float(ef), float(hr_bpm)), *([reused] if seen else [])]
-    loaded.summary += "".join(f"\n\n⚠️ {w}" for w in notes)
+    loaded.summary += "".join(f"\n\n⚠️ {w}" for w in phantom_notes(float(ef), float(hr_bpm), population, seed))
     return loaded
 
 
-def beyond_training(ef: float, hr_bpm: float) -> list[str]:
-    """What a generated heart has that the shipped models' adult phantom hearts rarely or never had."""
+def phantom_notes(ef: float, hr_bpm: float, population: str, seed) -> list[str]:
+    """What a heart with these settings has that the shipped models' adult phantom hearts rarely or never had,
+    and whether its seed draws the anatomy of a heart they already used; said beside the settings as they are
+    chosen and in the summary of the clip made (a seed that is no whole number: nothing said of it here)."""
+    try:
+        number = seed_from(seed, "Seed")
+        seen = used_for(number, population)
+    except ValueError:
+        number = seen = None                     # generating names the problem
+    reused = (f"Seed {number} draws the anatomy of a heart in {seen} (echo.phantom.seeds): with the EF and rate "
+              "chosen here it is not that clip, but the models have seen its shape. Seeds below 1,000,000 are unused.")
     low, high = HR_RANGES["adult"]
     words = []
     if not low <= hr_bpm <= high:
@@ -154,4 +159,4 @@ def beyond_training(ef: float, hr_bpm: float) -> list[str]:
         words.append(f"An EF of {ef:.0f}% is rare among the adult phantom hearts the shipped probes learned from "
                      f"(mean {ADULT_EF_MEAN:.1f}%, std {ADULT_EF_STD:.1f}): they pull such EFs toward the mean, so "
                      f"expect them to read it {'too high' if ef < ADULT_EF_MEAN else 'too low'}.")
-    return words
+    return words + ([reused] if seen else [])
