@@ -112,7 +112,7 @@ def on_attention(key, state, method, fusion, discard, start, readout, layer, mod
     shown = attention.overlay_videos(key, pair, *settings, progress=lambda f, d: progress(f, desc=d))
     imgs = attention.scrub(key, pair, method, frame, *settings[1:]) or {}
     return ([shown[r][0] for r in ROLES] + [shown[r][1] for r in ROLES] + [imgs.get(r) for r in ROLES]
-            + [settings, attention.METHOD_WORDS.get(method, "")])
+            + [settings])
 
 
 @shows_errors

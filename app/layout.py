@@ -195,8 +195,10 @@ def _attention_tab(clip_key, model_state) -> tuple[list, gr.Slider, gr.Slider]:
         images = [gr.Image(label=f"{r.upper()} at this frame", type="numpy", elem_id=f"att-frame-{r}") for r in ROLES]
     method.change(events.on_method, [method, shown], [*controls, method_words], api_name="attention_controls",
                   queue=False)
+    # the maps shown change (a run, or a new clip clearing them): the words no longer say they are another method's
+    shown.change(events.on_method, [method, shown], [*controls, method_words], queue=False, api_visibility="private")
     run.click(events.on_attention, [clip_key, model_state, method, *controls, frame],
-              [*videos, *captions, *images, shown, method_words], api_name="attention", **HEAVY)
+              [*videos, *captions, *images, shown], api_name="attention", **HEAVY)
     # input: every drag step and every frame typed into its box, the latest one run (release missed typing)
     frame.input(events.on_scrub, [clip_key, model_state, shown, frame], images, api_name="scrub",
                 trigger_mode="always_last", **HEAVY)

@@ -784,12 +784,15 @@ def test_the_page_wires_the_attention_run_its_scrubber_and_its_controls(example)
     state = {"models": (None, None, None, None, None)}                 # the shipped pair
     settings = ["rollout", "max", 0.0, 0, "mean", -1, "received", 16, "2 x 2"]
     out = fns["attention"](example.key, state, *settings, 3)
-    assert len(out) == 8 and out[-2] == settings and all(Path(v).is_file() for v in out[:2])
-    assert out[-1] == attention.METHOD_WORDS["rollout"]                   # the words now describe the maps shown
+    assert len(out) == 7 and out[-1] == settings and all(Path(v).is_file() for v in out[:2])
+    # the maps shown change (a run, a new clip): the method's words are said again, without a stale note
+    from app import events
+    redo = [f for f in build().fns.values() if f.fn is events.on_method and [t[1] for t in f.targets] == ["change"]]
+    assert len(redo) == 2 and {t[0] for f in redo for t in f.targets} != {redo[0].targets[0][0]}   # method and shown
     page_pair = models.current_pair()                                  # the pair the page's state names
     frame = lambda t: attention.scrub(example.key, page_pair, "rollout", t, "max", 0.0, 0, "mean")["mae"]
     assert np.array_equal(out[5], frame(3))
-    later = fns["scrub"](example.key, state, out[-2], 9)
+    later = fns["scrub"](example.key, state, out[-1], 9)
     assert np.array_equal(later[1], frame(9)) and not np.array_equal(later[1], frame(3))
     assert all(u == {"__type__": "update"} for u in fns["scrub"](example.key, state, None, 9))
     *paper, words = fns["attention_controls"]("paper", None)
