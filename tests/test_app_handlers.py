@@ -241,7 +241,7 @@ def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot
     assert card.split("\n\n")[1] == "### jepa-small" and table.startswith("| probe | EF | category | error | benchmark error |")
     assert card.split("\n\n")[2] == "No best estimate: its two probes disagree (above)."   # 22 points apart
     from model_zoo.experiments.ef_bands import recorded
-    near = predictions.prediction_card(dataclasses.replace(p, ef=55.0, ef_beat=62.5), 60.0, shipped_pair["jepa"])
+    near = predictions.prediction_card(dataclasses.replace(p, ef=55.0, ef_beat=62.5, crop=None), 60.0, shipped_pair["jepa"])
     off = recorded(shipped_pair["jepa"].folder, "beat_probe", 62.5)["mae"]       # where it predicted 60-70%
     assert near.split("\n\n")[1] == (                  # one EF first: the view with the lower benchmark error
         f"**Best estimate: EF 62.5% ({predictions.category_span(62.5, off)}), through the beat view's probe**, typically "
@@ -260,7 +260,7 @@ def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot
     child = predictions.prediction_card(apart, 60.0, shipped_pair["jepa"], "pediatric")   # zero-shot: its own figures
     assert "phantom test pediatric clips, zero-shot, mean ± std" in child
     assert f"| beat view | 62.5% | n/a | +2.5 | {results['beat_probe']['pediatric']['mae']:.2f} ± " in child  # adult ranges
-    child = predictions.prediction_card(dataclasses.replace(p, ef=55.0, ef_beat=62.5), 60.0, shipped_pair["jepa"],
+    child = predictions.prediction_card(dataclasses.replace(p, ef=55.0, ef_beat=62.5, crop=None), 60.0, shipped_pair["jepa"],
                                         "pediatric")
     assert (f"**Best estimate (a child's clip: zero-shot): EF 62.5%, through the beat view's probe**, typically off by "
             f"{results['beat_probe']['pediatric']['mae']:.1f} EF points on such phantom test clips; its benchmark error "
@@ -268,12 +268,17 @@ def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot
             ) in child                          # 4.90 ± 0.1 against 7.59 ± 0.91: beyond both; no adult category
     View = predictions.View
     est = lambda a, b, q=p: predictions.best_estimate({"attentive probe": a, "beat view's probe": b},   # noqa: E731
-                                                      dataclasses.replace(q, ef=a.ef, ef_beat=b.ef), None, None)
+                                                      dataclasses.replace(q, ef=a.ef, ef_beat=b.ef, crop=None), None, None)
     assert est(View(55, 8.0, 0.4, False), View(58, 7.8, 0.3, False)).startswith("No best estimate: the two probes'")
     assert est(View(55, 8.0, None, False), View(58, None, None, False)) == ""
     assert est(View(55, 8.0, 0.4, False), View(58, 3.3, 0.1, True)) == (
         "No best estimate: the beat view's probe, the one with the lower benchmark error, reads 58.0%, within 3 points "
         "of what it reads from an all-black clip.")
+    shaky = dataclasses.replace(p, ef=55.0, ef_beat=58.0, crop={"pixels": 2, "ef": [55.0, 55.5], "ef_beat": [51.0, 58.5]})
+    assert predictions.best_estimate({"attentive probe": View(55, 8.0, 0.4, False), "beat view's probe": View(58, 3.3, 0.1, False)},
+                                     shaky, None, None) == (
+        "No best estimate: the beat view's probe, the one with the lower benchmark error, moves 7.0 points with the "
+        "clip 2 px higher or lower (the crop check below).")
     low = est(View(30, 8.0, 0.4, False), View(36.2, 3.3, 0.1, False, typical=5.7))
     assert "EF 36.2% (reduced or mildly reduced), through the beat view's probe**, typically off by 5.7" in low
     flagged = dataclasses.replace(p, ef=55.0, ef_beat=62.5, ood={**(p.ood or {}), "out_of_distribution": True})

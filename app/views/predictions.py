@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from app.session import cached, get_clip
 from echo.degrade import BENCHMARK_CONDITIONS, label_words
-from explain.analysis.crop_check import crop_words
+from explain.analysis.crop_check import MOVES_POINTS, crop_words, moved
 from explain.analysis.ood import declared_shift, flag_rate_words, ood_words
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.analysis.predict import (BLANK_POINTS, EF_CATEGORY_WORDS, Prediction, ef_category, near_blank_words,
@@ -194,6 +194,11 @@ def best_estimate(views: dict[str, View], p: Prediction, population: str | None,
     if v.near_blank:
         return (f"No best estimate: the {best}, the one with the lower benchmark error, reads {v.ef:.1f}%, within "
                 f"{BLANK_POINTS:g} points of what it reads from an all-black clip.")
+    crop = p.crop if p.crop and not p.crop.get("skipped") else {}
+    shift = moved(v.ef, crop.get("ef" if best == "attentive probe" else "ef_beat"))
+    if shift > MOVES_POINTS:
+        return (f"No best estimate: the {best}, the one with the lower benchmark error, moves {shift:.1f} points with "
+                f"the clip {crop['pixels']} px higher or lower (the crop check below).")
     off = v.typical if v.typical is not None else v.mae
     where = "at such EFs on phantom test clips" if v.typical is not None else "on such phantom test clips"
     span = "" if population == "pediatric" else category_span(v.ef, off)
