@@ -14,7 +14,7 @@ from echo.writers import write_mp4
 from explain.analysis.beat import beat_frames
 from explain.analysis.degradation import ef_changes, sensitivity_figure, severity_sweep
 from explain.analysis.pair import LoadedModel, pair_key
-from explain.analysis.predict import ef_category, predict
+from explain.analysis.predict import predict, reads_like_blank, shown_category
 
 CAPTION = ("Degrade the loaded clip as the benchmark does: inside its sector, with the clean clip's crop and "
            "beat, so only the pixels change. Severity runs from 0 (the clean clip) to 1 (the strongest setting: "
@@ -43,13 +43,13 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
     video, clean, bad = cached((clip_key, "degrade", names, name, float(severity), int(seed)), run)
     rows = ["| model | probe | clean EF | degraded EF | change (EF points) | category, clean → degraded | "
             "all-black clip reads |", "|---|---|---|---|---|---|---|"]
-    adult = clip.meta.get("population") != "pediatric"           # the categories are adult ranges
-    category = lambda ef, near=False: (ef_category(ef) if adult and not near else None) or "n/a"   # noqa: E731
+    population = clip.meta.get("population")                      # the categories are adult ranges
     blank_notes = []
     for role, changes in ef_changes(clean, bad).items():
         for e in changes:
             flag = " ⚠️" if e.reads_blank else ""
-            moved = f"{category(e.clean)} → {category(e.degraded, e.reads_blank)}"
+            moved = (f"{shown_category(e.clean, population, reads_like_blank(e.clean, e.blank))} → "
+                     f"{shown_category(e.degraded, population, e.reads_blank)}")
             rows.append(f"| {e.name} | {e.probe} | {e.clean:.1f}% | {e.degraded:.1f}%{flag} | {e.change:+.1f} | "
                         f"{moved} | {'' if e.blank is None else f'{e.blank:.1f}%'} |")
             if e.reads_blank:

@@ -12,8 +12,8 @@ from echo.degrade import BENCHMARK_CONDITIONS, label_words
 from explain.analysis.crop_check import MOVES_POINTS, crop_words, moved
 from explain.analysis.ood import declared_shift, flag_rate_words, ood_words
 from explain.analysis.pair import LoadedModel, pair_key
-from explain.analysis.predict import (BLANK_POINTS, EF_CATEGORY_WORDS, Prediction, ef_category, near_blank_words,
-                                      predict, reads_like_blank)
+from explain.analysis.predict import (BLANK_POINTS, EF_CATEGORY_WORDS, Prediction, ef_category, is_impossible,
+                                      near_blank_words, predict, reads_like_blank, shown_category)
 from model_zoo.evaluate.format import plus_minus
 from model_zoo.evaluate.summary import benchmark_mean, benchmark_mean_std
 from model_zoo.experiments.ef_bands import recorded, weakest
@@ -154,9 +154,7 @@ def _at_a_glance(p: Prediction, truth: float | None, results: dict, population: 
         near = reads_like_blank(ef, blank)                            # near what it reads from no heart at all
         views["attentive probe" if stem == PROBE else "beat view's probe"] = View(ef, mae, std, near, typical(stem, ef))
         error = f"{ef - truth:+.1f}" if truth is not None else "n/a"
-        # no category for a child's clip (adult ranges), nor for an EF that may not be of this heart
-        category = (ef_category(ef) if population != "pediatric" and not near else None) or "n/a"
-        rows.append(f"| {name} | {ef:.1f}%{' ⚠️' * near} | {category} | {error} | "
+        rows.append(f"| {name} | {ef:.1f}%{' ⚠️' * near} | {shown_category(ef, population, near)} | {error} | "
                     f"{'n/a' if mae is None else plus_minus(mae, std)} | {'n/a' if blank is None else f'{blank:.1f}%'} |")
     clips = {"pediatric": "pediatric clips, zero-shot", "clean": "adult clips",
              "degraded": "adult clips under each of its six degradations (depth attenuation, shadow), their mean"}
@@ -181,13 +179,18 @@ class View:
 def best_estimate(views: dict[str, View], p: Prediction, population: str | None, degradation: str | None) -> str:
     """The line a clinician reads first: one EF, through the view whose benchmark error is lower beyond the two
     spreads, with the categories its typical error spans; or why there is none."""
-    if p.ood and p.ood.get("out_of_distribution"):
+    for view, v in views.items():             # before any comparison: NaN compares false with everything
+        if not math.isfinite(v.ef) or is_impossible(v.ef):
+            return f"No best estimate: the {view} reads {v.ef:.1f}%, an impossible EF."
+    if p.ood is None:
+        return "No best estimate: nothing checks whether this clip is like the clips the model learned from."
+    if p.ood.get("out_of_distribution"):
         return "No best estimate: the clip lies outside the phantom training distribution (below)."
     if abs(p.ef - p.ef_beat) > DISAGREE_POINTS:
         return "No best estimate: its two probes disagree (above)."
     (a, va), (b, vb) = views.items()
     if va.mae is None or vb.mae is None:
-        return ""
+        return "No best estimate: no benchmark error is recorded for this model's probes."
     if abs(va.mae - vb.mae) <= math.hypot(va.std or 0.0, vb.std or 0.0):
         return "No best estimate: the two probes' benchmark errors lie inside their spreads; read both."
     (best, v), (other, w) = sorted(views.items(), key=lambda kv: kv[1].mae)
@@ -210,11 +213,10 @@ def best_estimate(views: dict[str, View], p: Prediction, population: str | None,
 
 
 def category_span(ef: float, off: float) -> str:
-    """The categories an EF spans give or take its typical error: 'reduced', 'reduced or mildly reduced', ..."""
-    order = ["reduced", "mildly reduced", "normal or preserved"]
-    ends = [ef_category(min(max(v, 0.0), 100.0)) for v in (ef - off, ef + off)]
-    spanned = order[order.index(ends[0]):order.index(ends[1]) + 1]
-    return " or ".join(spanned) if len(spanned) < 3 else "reduced to normal"
+    """The categories a possible EF spans give or take its typical error: 'reduced', 'reduced to mildly
+    reduced', 'mildly reduced to normal or preserved', 'reduced to normal or preserved'."""
+    low, high = (ef_category(min(max(v, 0.0), 100.0)) for v in (ef - off, ef + off))
+    return low if low == high else f"{low} to {high}"
 
 
 def _split(population: str | None, degradation: str | None) -> str:

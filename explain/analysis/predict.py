@@ -56,8 +56,14 @@ def ef_category(ef: float | None) -> str | None:
     """What a clinician reads an adult EF as first (EF_CATEGORY_WORDS); None for no EF or an impossible one."""
     if ef is None or is_impossible(ef):
         return None
-    whole = math.floor(ef + 0.5)                   # half up: 40.5 is 41, as a clinician rounds
+    whole = math.floor(round(ef, 1) + 0.5)         # the EF as shown (0.1), then half up: 40.5 is 41
     return "reduced" if whole <= 40 else "mildly reduced" if whole < 50 else "normal or preserved"
+
+
+def shown_category(ef: float | None, population: str | None, near_blank: bool) -> str:
+    """The category a table shows beside an EF: 'n/a' for a child's clip (adult ranges), an EF near its probe's
+    all-black reading (it may be no heart's), an impossible or missing one."""
+    return (ef_category(ef) if population != "pediatric" and not near_blank else None) or "n/a"
 
 
 def reads_like_blank(ef: float | None, blank: float | None) -> bool:

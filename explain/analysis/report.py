@@ -96,8 +96,8 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
         entry["focus"] = {meth: (None if role not in r or r[role].focus is None else _round(r[role].focus["ratio"]))
                           for meth, r in maps.items()}
         entry["focus_detail"] = {meth: (r[role].focus if role in r else None) for meth, r in maps.items()}
-        if not any(v is not None for v in entry["focus"].values()):              # why, in the file itself
-            entry["focus_note"] = NO_FOCUS
+        if not skipped[role] and not any(v is not None for v in entry["focus"].values()):   # why, in the file itself
+            entry["focus_note"] = NO_FOCUS                   # (a method that could not run says why in `skipped`)
         entry["skipped"] = skipped[role]                                    # {method: why this model has no map}
         entry["degradation"] = {cond: {k: _round(ef, 2) for k, ef in v[role].items()}
                                 for cond, v in degraded.items() if cond != "clean"}
