@@ -66,3 +66,10 @@ def code_commit() -> str | None:
         return commit + ("-modified" if modified else "")
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def short_commit(commit: str | None) -> str:
+    """A code_commit as a reader wants it: 12 hex, '-modified' kept; 'no git checkout' for None."""
+    if commit is None:
+        return "no git checkout"
+    return commit[:12] + ("-modified" if commit.endswith("-modified") else "")

@@ -274,8 +274,7 @@ def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot
         "No best estimate: the beat view's probe, the one with the lower benchmark error, reads 58.0%, within 3 points "
         "of what it reads from an all-black clip.")
     shaky = dataclasses.replace(p, ef=55.0, ef_beat=58.0, crop={"pixels": 2, "ef": [55.0, 55.5], "ef_beat": [51.0, 58.5]})
-    assert predictions.best_estimate({"attentive probe": View(55, 8.0, 0.4, False), "beat view's probe": View(58, 3.3, 0.1, False)},
-                                     shaky, None, None) == (
+    assert predictions.prediction_card(shaky, 60.0, shipped_pair["jepa"]).split("\n\n")[1] == (   # the card's path
         "No best estimate: the beat view's probe, the one with the lower benchmark error, moves 7.0 points with the "
         "clip 2 px higher or lower (the crop check below).")
     low = est(View(30, 8.0, 0.4, False), View(36.2, 3.3, 0.1, False, typical=5.7))

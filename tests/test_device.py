@@ -29,3 +29,6 @@ def test_the_code_commit_is_a_commit_marked_only_when_code_differs():
     from model_zoo.device import code_commit
     commit = code_commit()
     assert commit is None or re.fullmatch(r"[0-9a-f]{40}(-modified)?", commit)
+    from model_zoo.device import short_commit
+    assert short_commit("0123456789abcdef" * 2 + "01234567-modified") == "0123456789ab-modified"
+    assert short_commit(None) == "no git checkout"          # not cut to 'no git check'

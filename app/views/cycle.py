@@ -45,7 +45,7 @@ def numbers_markdown(results: dict[str, CycleResult], phase_label: str,
             "\n\nLoop closure: distance between the same phase one beat apart over the distance half a beat "
             "apart (needs more than one beat). Phase error: how far the phase decoded from the embedding lies from the "
             "true one, in degrees of the cycle (360° = one beat, so 36° is a tenth of it), cross-validated over "
-            f"this clip's own frames, an easy task; {_held_out_words(results, pair)}"
+            f"this clip's own frames, an easy task; {_held_out_words(held)}"
             "Shift under degradation: mean distance between the degraded copy's embedding and the clean clip's "
             "at the same frame, in units of the clean loop's radius (1 = moved by as much as the loop "
             "reaches from its centre; 0 = unmoved); n/a without a degraded copy. It measures a change of "
@@ -54,11 +54,9 @@ def numbers_markdown(results: dict[str, CycleResult], phase_label: str,
             "learn to leave out. The two can rank the models differently, and neither contradicts the other.")
 
 
-def _held_out_words(results: dict[str, CycleResult], pair: dict[str, LoadedModel] | None) -> str:
+def _held_out_words(held: dict[str, tuple[float, int]]) -> str:
     """The phase error on held-out clips, a read-out fit on other clips (explain/results), for the models the
-    report measured: the shipped ones as they ship."""
-    shipped = [m.name for m in (pair or {}).values() if m.as_shipped]
-    held = held_out_phase_errors(shipped)
+    report measured (held: held_out_phase_errors of the shipped ones as they ship)."""
     if not held:
         return "decoding held-out clips with a read-out fit on other clips is harder. "
     return ("decoded on held-out phantom clips with a read-out fit on other clips, a harder task, the error is "

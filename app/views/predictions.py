@@ -79,7 +79,8 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     # errors by EF band were measured on clean adult phantom clips: beside a child's, a degraded clip's or a clip
     # the OOD check flags they mislead
     flagged = bool(p.ood and p.ood.get("out_of_distribution"))
-    band = _band if population != "pediatric" and not degradation and not flagged else (lambda *_: "")
+    records_apply = population != "pediatric" and not degradation and not flagged
+    band = _band if records_apply else (lambda *_: "")
     results = ((model.wrapper.card or {}).get("results") or {}) if model is not None else {}
     if p.ef is None and p.ef_beat is None:
         head = ("No EF probe for this model: it gives tokens and attention, not EF. To bring a "
@@ -96,7 +97,7 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
         lines.append(f"⚠️ {p.name}: its two probes disagree by {abs(p.ef - p.ef_beat):.0f} EF points ({p.ef:.1f}% against "
                      f"{p.ef_beat:.1f}%): read neither alone.")
     def typical(stem: str, ef: float) -> float | None:      # the probe's recorded error where it predicted such EFs
-        r = recorded(model.folder, stem, ef) if band is _band and model is not None else None
+        r = recorded(model.folder, stem, ef) if records_apply and model is not None else None
         return None if r is None else r["mae"]
     lines += [f"### {p.name}", *filter(None, [_at_a_glance(p, truth, results, population, degradation, typical)]), head]
     if p.ef_beat is not None:
@@ -148,11 +149,14 @@ def _at_a_glance(p: Prediction, truth: float | None, results: dict, population: 
     split = _split(population, degradation)
     rows = ["| probe | EF | category | error | benchmark error | all-black clip reads |", "|---|---|---|---|---|---|"]
     views = {}
-    for name, stem, ef, bench, blank in (("attentive (V-JEPA's protocol)", PROBE, p.ef, results, p.blank[0]),
-                                         ("beat view", BEAT_PROBE, p.ef_beat, results.get("beat_probe"), p.blank[1])):
+    crop = p.crop if p.crop and not p.crop.get("skipped") else {}
+    for name, stem, key, bench, blank in (("attentive (V-JEPA's protocol)", PROBE, "ef", results, p.blank[0]),
+                                          ("beat view", BEAT_PROBE, "ef_beat", results.get("beat_probe"), p.blank[1])):
+        ef = getattr(p, key)
         mae, std = benchmark_error(bench or {}, split)
         near = reads_like_blank(ef, blank)                            # near what it reads from no heart at all
-        views["attentive probe" if stem == PROBE else "beat view's probe"] = View(ef, mae, std, near, typical(stem, ef))
+        views["attentive probe" if stem == PROBE else "beat view's probe"] = View(
+            ef, mae, std, near, typical(stem, ef), moved(ef, crop.get(key)))
         error = f"{ef - truth:+.1f}" if truth is not None else "n/a"
         rows.append(f"| {name} | {ef:.1f}%{' ⚠️' * near} | {shown_category(ef, population, near)} | {error} | "
                     f"{'n/a' if mae is None else plus_minus(mae, std)} | {'n/a' if blank is None else f'{blank:.1f}%'} |")
@@ -168,12 +172,13 @@ def _at_a_glance(p: Prediction, truth: float | None, results: dict, population: 
 @dataclass(frozen=True)
 class View:
     """One probe's EF on the clip, its benchmark error (mean, std over probe seeds) for such clips, whether the EF
-    lies near its all-black reading, and its recorded error at such EFs (None where not recorded)."""
+    lies near its all-black reading, its recorded error at such EFs (None where not recorded) and its crop move."""
     ef: float
     mae: float | None
     std: float | None
     near_blank: bool
     typical: float | None = None
+    crop_move: float = 0.0      # how far it moves with the crop check's shift (crop_check.moved; 0: not checked)
 
 
 def best_estimate(views: dict[str, View], p: Prediction, population: str | None, degradation: str | None) -> str:
@@ -197,11 +202,9 @@ def best_estimate(views: dict[str, View], p: Prediction, population: str | None,
     if v.near_blank:
         return (f"No best estimate: the {best}, the one with the lower benchmark error, reads {v.ef:.1f}%, within "
                 f"{BLANK_POINTS:g} points of what it reads from an all-black clip.")
-    crop = p.crop if p.crop and not p.crop.get("skipped") else {}
-    shift = moved(v.ef, crop.get("ef" if best == "attentive probe" else "ef_beat"))
-    if shift > MOVES_POINTS:
-        return (f"No best estimate: the {best}, the one with the lower benchmark error, moves {shift:.1f} points with "
-                f"the clip {crop['pixels']} px higher or lower (the crop check below).")
+    if v.crop_move > MOVES_POINTS:
+        return (f"No best estimate: the {best}, the one with the lower benchmark error, moves {v.crop_move:.1f} points "
+                f"with the clip {p.crop['pixels']} px higher or lower (the crop check below).")
     off = v.typical if v.typical is not None else v.mae
     where = "at such EFs on phantom test clips" if v.typical is not None else "on such phantom test clips"
     span = "" if population == "pediatric" else category_span(v.ef, off)

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from explain.analysis.pair import LoadedModel
-from model_zoo.device import code_commit, host
+from model_zoo.device import code_commit, host, short_commit
 
 DIGEST_CHARS = 16          # of the sha256: enough to tell two sets of weights apart
 
@@ -62,6 +62,5 @@ def record_words(record: dict) -> str:
     models = ", ".join(f"{m['name']} (files {m['files_digest'] or 'not on disk'}"
                        + (f", run at {m['frames']} frames" if m.get("frames") else "") + ")"
                        for m in record["models"].values())
-    commit = record["commit"] or "no git checkout"
-    return (f"Made {record['time_utc']} by EchoLens at commit {commit[:12]}{'-modified' * commit.endswith('-modified')}"
-            f" ({record['threads']} threads, {record['device']}); models: {models}.")
+    return (f"Made {record['time_utc']} by EchoLens at commit {short_commit(record['commit'])} ({record['threads']} "
+            f"threads, {record['device']}); models: {models}.")

@@ -3,6 +3,7 @@ through it), and the EchoJEPA preprint's own figures beside them, labelled as th
 from __future__ import annotations
 
 from echo.degrade import BENCHMARK_CONDITIONS
+from model_zoo.device import short_commit
 from model_zoo.evaluate.claims import check_claims, claim_pairs
 from model_zoo.evaluate.format import plus_minus
 from model_zoo.evaluate.protocol import OTHER_CONDITIONS
@@ -76,7 +77,7 @@ def run_words(results: dict) -> list[str]:
     made = ", ".join(x for x in (
         host.get("cpu") and f"{host['cpu']} ({host.get('cpu_capability')} kernels, torch {host.get('torch')})",
         results.get("threads") and f"{results['threads']} thread{'s' * (results['threads'] != 1)}", results.get("device"),
-        results.get("commit") and f"commit {results['commit'][:12]}{'-modified' * results['commit'].endswith('-modified')}",
+        results.get("commit") and f"commit {short_commit(results['commit'])}",
         (results.get("wall_s") or {}).get("total") and f"{results['wall_s']['total']:.0f} s") if x)
     lines = [f"Run: {made}." if made else "Run: not recorded (written before results.json kept it)."]
     if results.get("command"):
