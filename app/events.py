@@ -56,14 +56,14 @@ NO_UPLOAD = ("No clip loaded: the file shown was removed from the upload box, an
              "another, or pick an example or a phantom clip.")
 
 
-def on_upload_cleared(key, uploaded, n_stale: int):
+def on_upload_cleared(key, uploaded, stale_cleared: list):
     """The upload box emptied: if the page shows the clip that box held, clear it like a clip that failed (its
     EF beside an empty box reads as nobody's clip); a clip loaded since from the examples or the phantom stays.
-    -> the clip outputs, the prediction cards, then n_stale views' values."""
+    -> the clip outputs, the prediction cards, then the views' cleared values (stale_cleared)."""
     cleared = on_clip_failed()
     if not key or key != uploaded:
-        return tuple(gr.skip() for _ in range(len(cleared) + n_stale))
-    return (*cleared[:4], NO_UPLOAD, *cleared[5:], *(None for _ in range(n_stale)))
+        return tuple(gr.skip() for _ in range(len(cleared) + len(stale_cleared)))
+    return (*cleared[:4], NO_UPLOAD, *cleared[5:], *stale_cleared)
 
 
 NO_AUDIT = "No audit shown: the last one could not run (the message says why)."
@@ -111,8 +111,13 @@ def on_attention(key, state, method, fusion, discard, start, readout, layer, mod
     pair = pair_of(state)
     shown = attention.overlay_videos(key, pair, *settings, progress=lambda f, d: progress(f, desc=d))
     imgs = attention.scrub(key, pair, method, frame, *settings[1:]) or {}
-    return ([shown[r][0] for r in ROLES] + [shown[r][1] for r in ROLES] + [imgs.get(r) for r in ROLES]
+    return ([shown[r][0] for r in ROLES] + [shown[r][1] for r in ROLES] + [_scrubbed(imgs.get(r)) for r in ROLES]
             + [settings])
+
+
+def _scrubbed(shown: tuple | None):
+    """A scrubbed frame (image, label: which frame, ED or ES) as the image's update; None clears it."""
+    return None if shown is None else gr.update(value=shown[0], label=shown[1])
 
 
 @shows_errors
@@ -122,7 +127,7 @@ def on_scrub(key, state, settings, frame):
     if imgs is None:
         gr.Info("Press 'Show where they look' first: the scrubber moves through the maps shown above.")
         return [gr.update() for _ in ROLES]
-    return [imgs[r] for r in ROLES]
+    return [_scrubbed(imgs[r]) for r in ROLES]
 
 
 def on_method(method, shown):

@@ -91,8 +91,9 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
         stale = [*stale_attention, *stale_cycle, *stale_degradation, *stale_latent]
 
         def clear_stale():
-            """A new clip or new models: no view keeps results made before (then both models predict)."""
-            return [None] * len(stale)
+            """A new clip or new models: no view keeps results made before (then both models predict); an image
+            gets its first label back (the scrubbed frames' labels name the frame shown)."""
+            return [gr.update(value=None, label=c.label) if isinstance(c, gr.Image) else None for c in stale]
 
         predict = dict(fn=events.on_predict, inputs=[clip_key, model_state], outputs=pred_md, **HEAVY)
         for event, fn, ins, api in clip_events:
@@ -105,7 +106,7 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
             # a clip that failed: nothing on the page may stay from the clip before (it would read as this one's)
             loading.failure(events.on_clip_failed, None, [*clip_outputs, *pred_md], api_visibility="private").then(
                 clear_stale, None, stale, api_visibility="private")
-        upload.clear(lambda key, uploaded: events.on_upload_cleared(key, uploaded, len(stale)),
+        upload.clear(lambda key, uploaded: events.on_upload_cleared(key, uploaded, clear_stale()),
                      [clip_key, uploaded_key], [*clip_outputs, *pred_md, *stale], cancels=upload_jobs,
                      api_visibility="private")
         model_outputs = [model_state, model_info, *card_md, att_start, att_frame]
@@ -276,7 +277,8 @@ def _audit_tab(model_state) -> None:
         folder = gr.Textbox(label="…or a folder on this machine")
     run = _action("Audit", elem_id="audit-run")
     outputs = [gr.Markdown(elem_id="audit-summary"), gr.Dataframe(label="Per clip", elem_id="audit-table"), gr.Plot(),
-               gr.File(label="Downloads (CSV, HTML report)", file_count="multiple")]
+               gr.File(label="Downloads (CSV, HTML report, JSON with the summary and the run's record)",
+                       file_count="multiple")]
     auditing = run.click(events.on_audit, [files, folder, model_state], outputs, api_name="audit", **HEAVY)
     auditing.failure(events.on_audit_failed, None, outputs, api_visibility="private")   # nothing of the audit before
 

@@ -419,6 +419,15 @@ def test_a_sweep_says_which_model_has_no_line_and_keeps_the_truth_on_its_axis():
     assert [t.name for t in blank.data] == ["true EF 62.0%", "jepa", "jepa: all-black clip",
                                             "jepa: within 3 EF points of its all-black reading"]
     assert list(blank.data[-1].x) == [0, 1] and list(blank.data[-1].y) == [62.0, 60.5]
+    # the adult categories shaded behind the lines, over the EFs plotted only (the axis keeps its detail)
+    shaded = sensitivity_figure({**sweep, "ef": {"jepa": [52.0, 45.0, 38.0], "mae": [None] * 3}}, bands=True)
+    rects = [(r.y0, r.y1) for r in shaded.layout.shapes if r.type == "rect"]
+    assert rects == [(35.0, 40.5), (40.5, 49.5), (49.5, 55.0)]
+    assert [a.text for a in shaded.layout.annotations if "(adult)" in a.text] == ["reduced (adult)", "mildly reduced (adult)",
+                                                          "normal or preserved (adult)"]
+    high = sensitivity_figure({**sweep, "ef": {"jepa": [62.0, 60.0, 58.0], "mae": [None] * 3}}, bands=True)
+    assert [(r.y0, r.y1) for r in high.layout.shapes if r.type == "rect"] == [(55.0, 65.0)]
+    assert not [r for r in one.layout.shapes if r.type == "rect"]                   # bands only where asked
 
 
 def test_analyze_keeps_one_models_map_when_the_other_cannot_make_it_and_says_why(tmp_path):

@@ -357,7 +357,7 @@ def test_the_page_passes_a_pediatric_clips_population_and_the_dataset_views_proj
     assert all(f.data[-1].type == "scatter3d" and "PCA" in f.layout.title.text for f in figs)
 
 
-def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair):
+def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair, monkeypatch):
     _, nothing = degradation.apply_one(example.key, shipped_pair, "shadow", 0.0)   # severity 0: the clean clip
     assert nothing.count("| +0.0 |") == 4 and "severity 0.00" in nothing
     video, table = degradation.apply_one(example.key, shipped_pair, "shadow", 0.8)
@@ -398,6 +398,10 @@ def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair
     black = next(t for t in fig.data if t.name == "jepa-small: all-black clip")
     assert list(black.y) == [sweep["ef_blank"]["jepa"]] * 2 and sweep["ef_blank"]["jepa"] == pytest.approx(61.8, abs=0.05)
     assert set(sweep["ef_beat"]) == {"jepa", "mae"} and all(c[0] == 0 for c in sweep["change_beat"].values())
+    assert any(a.text == "reduced (adult)" for a in fig.layout.annotations)       # the adult categories shaded
+    monkeypatch.setitem(session.get_clip(example.key).meta, "population", "pediatric")     # a child's: none
+    assert not [a for a in degradation.sweep(example.key, shipped_pair, "haze")[0].layout.annotations
+                if "(adult)" in a.text]
     clean = predictions.predictions(example.key, shipped_pair)
     assert sweep["ef"]["jepa"][0] == pytest.approx(clean["jepa"].ef)   # severity 0 is the clean clip
     with pytest.raises(ValueError, match="Unknown degradation"):
@@ -450,11 +454,11 @@ def test_models_that_fail_to_load_are_named_and_the_pair_in_use_is_said(tmp_path
     assert "jepa-small" in kept and "mae-small" in kept and "still in use" in kept
     cleared = events.on_clip_failed()                     # the clip outputs then both prediction cards
     assert cleared[0] is None and cleared[4].startswith("No clip loaded") and cleared[5:] == ("", "")
-    emptied = events.on_upload_cleared("k1", "k1", 3)     # the box held the clip shown: cleared, views too
+    emptied = events.on_upload_cleared("k1", "k1", [None] * 3)     # the box held the clip shown: cleared, views too
     assert emptied[4].startswith("No clip loaded") and "upload box" in emptied[4]
     assert emptied[:4] == (None,) * 4 and emptied[5:7] == ("", "") and emptied[7:] == (None,) * 3
     for key, uploaded in (("k2", "k1"), (None, None)):   # an example loaded since, or nothing loaded: kept
-        kept_all = events.on_upload_cleared(key, uploaded, 3)
+        kept_all = events.on_upload_cleared(key, uploaded, [None] * 3)
         assert len(kept_all) == 10 and all(v == gr.skip() for v in kept_all)
     summary, table, figure, downloads = events.on_audit_failed()    # the audit tab's outputs, in its order
     assert summary.startswith("No audit shown") and table is None and figure is None and downloads is None
@@ -714,7 +718,23 @@ def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shi
         assert ("⚠️" in md) == warned          # more weight where there is no tissue than an even map puts there
     assert attention.scrub(example.key, shipped_pair, "paper", 3) is None       # never made: not started
     frames = attention.scrub(example.key, shipped_pair, "rollout", 99, "mean", 0.0, 0, "probe")
-    assert frames["mae"].ndim == 3 and frames["mae"].shape[2] == 3     # clipped to the last frame
+    image, label = frames["mae"]
+    assert image.ndim == 3 and image.shape[2] == 3 and label.startswith("MAE at frame 15 (of 0-15")  # the last frame
+    # the scrubbed frame names end-diastole and end-systole, where the cycle view puts them (the clip's phase)
+    from explain.trajectory.phase import clip_phase
+    from echo.preprocess import crop_to_sector
+    estimate = clip_phase(crop_to_sector(session.get_clip(example.key)))
+    indices = maps["jepa"].view.indices
+    for mark, source in (("ED", estimate.ed_frames), ("ES", estimate.es_frames)):
+        at = attention.cycle_marks(example.key, indices)[mark]
+        near = min(abs(indices[at] - f) for f in source)                      # the view's frame beside a marked one
+        assert near <= np.diff(indices).max()
+        image, label = attention.scrub(example.key, shipped_pair, "rollout", at, "mean", 0.0, 0, "probe")["jepa"]
+        assert label == f"JEPA at frame {at} (of 0-15): {mark} ({attention.PHASE_NAMES[mark]})"
+    marks = attention.cycle_marks(example.key, indices)
+    between = next(t for t in range(16) if t not in marks.values())
+    assert attention.scrub(example.key, shipped_pair, "rollout", between, "mean", 0.0, 0, "probe")["jepa"][1] == (
+        f"JEPA at frame {between} (of 0-15; ED at {marks['ED']}, ES at {marks['ES']})")
     with pytest.raises(ValueError, match="Unknown method"):
         attention.maps(example.key, shipped_pair, "gradcam")
     paper = attention.overlay_videos(example.key, shipped_pair, "paper", "mean", 0.0, 0, "probe", 2, "given", 16)
@@ -814,9 +834,14 @@ def test_the_page_wires_the_attention_run_its_scrubber_and_its_controls(example)
     assert len(redo) == 2 and sum(f.targets[0][0] in states for f in redo) == 1    # the method box and the shown State
     page_pair = models.current_pair()                                  # the pair the page's state names
     frame = lambda t: attention.scrub(example.key, page_pair, "rollout", t, "max", 0.0, 0, "mean")["mae"]
-    assert np.array_equal(out[5], frame(3))
+    assert np.array_equal(out[5]["value"], frame(3)[0]) and out[5]["label"] == frame(3)[1]
     later = fns["scrub"](example.key, state, out[-1], 9)
-    assert np.array_equal(later[1], frame(9)) and not np.array_equal(later[1], frame(3))
+    assert np.array_equal(later[1]["value"], frame(9)[0]) and not np.array_equal(later[1]["value"], frame(3)[0])
+    assert later[1]["label"].startswith("MAE at frame 9 (of 0-15")
+    # a new clip clears the scrubbed frames and gives them back their first labels (no frame named of no clip)
+    clear = next(f.fn for f in page.fns.values() if f.fn.__name__ == "clear_stale")
+    labels = [v["label"] for v in clear() if isinstance(v, dict) and v.get("value", 0) is None and "label" in v]
+    assert labels == ["JEPA at this frame", "MAE at this frame"]
     assert all(u == {"__type__": "update"} for u in fns["scrub"](example.key, state, None, 9))
     *paper, words = fns["attention_controls"]("paper", None)
     assert [u["visible"] for u in paper] == [False, False, False, False, True, True, False, False]
@@ -907,6 +932,10 @@ def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair)
     assert [t.name for t in shown.figure.data] == ["jepa-small", "jepa-small (beat view)", "mae-small",
                                                    "mae-small (beat view)", "identity"]
     assert all(Path(p).is_file() for p in shown.downloads) and shown.summary_md.startswith("1 clip, 0 unreadable.")
+    import json                                          # audit.json too: the summary and the run's record with the rows
+    record = json.loads(Path(next(p for p in shown.downloads if p.endswith(".json"))).read_text())
+    assert record["summary"]["clips"] == 1 and record["rows"][0]["file"] == "one.npz"
+    assert record["run"]["command"] == "the EchoLens app's audit tab"
     assert shown.summary_md.count("clips out of distribution") == 2 and "learned from a simulated phantom" in shown.summary_md
     assert shown.summary_md.count("; the check flags ") == 2 and "of 100 adult phantom test clips" in shown.summary_md
     with pytest.raises(ValueError, match="Upload some clips"):

@@ -139,3 +139,16 @@ def test_a_degraded_run_is_drawn_as_rings_of_its_phase_colour(dims):
     assert clean.marker.symbol == "circle" and bad.marker.symbol == "circle-open"
     assert list(bad.marker.line.color) == pytest.approx(list(clean.marker.color))
     assert fig.layout.legend.y < 0                                   # below the plot, not on the colour bar
+
+
+def test_marks_at_names_the_sampled_frames_nearest_ed_and_es_and_no_other():
+    """A 16-frame view of one beat gets ED and ES at the frames nearest in phase to the clip's; a mark with no
+    frames, or no sampled frame within a step of it (a view of part of a beat), is left out."""
+    from explain.trajectory.phase import marks_at
+    phase = np.mod(np.arange(100) / 40.0, 1.0)                       # a beat every 40 frames, ED at phase 0
+    estimate = PhaseEstimate(phase, ed_frames=[0, 40, 80], es_frames=[14, 54, 94])       # ES at phase 0.35
+    one_beat = np.floor(np.arange(16) * 40 / 16 + 0.5).astype(int) + 40                  # frames 40..77
+    assert marks_at(estimate, one_beat) == {"ED": 0, "ES": 6}         # 14 / 40 of the beat: frame 5.6 of 16
+    assert marks_at(PhaseEstimate(phase, ed_frames=[0, 40, 80]), one_beat) == {"ED": 0}
+    early = np.arange(40, 50)                                         # a quarter beat: no ES near it
+    assert marks_at(estimate, early) == {"ED": 0}

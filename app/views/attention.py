@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from app.session import cached, get_clip, media_path, peek
+from echo.preprocess import crop_to_sector
 from explain.analysis.attention import AttentionResult, attention
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.attention_maps import METHODS
 from explain.attribution.integrated_gradients import STEPS as IG_STEPS
 from explain.focus_report import recorded_verdicts
 from explain.overlay import display_scale, overlay, write_overlay_mp4
+from explain.trajectory.phase import clip_phase, marks_at
 
 # The Method box's words for each method (its values stay the names the API and explain/ take)
 METHOD_LABELS = {"rollout": "attention rollout", "paper": "paper mode (EchoJEPA's figure)",
@@ -18,6 +20,7 @@ METHOD_LABELS = {"rollout": "attention rollout", "paper": "paper mode (EchoJEPA'
                  "integrated_gradients": "integrated gradients", "smoothgrad": "SmoothGrad",
                  "pretext": "pretext loss (each model's own task)"}
 
+PHASE_NAMES = {"ED": "end-diastole, the heart at its fullest", "ES": "end-systole, at its emptiest"}
 CAPTION = ("Warmer and more opaque = more weight in the model's view of the clip (colours reach red at the "
            "clip's top 2%, so one peak does not hide the rest). Each panel has its own scale: compare where the "
            "two models look, not how strongly. What each method weighs is said under the method's name.")
@@ -222,9 +225,25 @@ def map_words(r: AttentionResult, asked_readout: str | None = None, faithful: st
     return focus + (f"\n\n{faithful}" if faithful else "") + (f"\n\n{info}" if info else "")
 
 
-def scrub(clip_key: str, pair: dict[str, LoadedModel], method: str, frame: int, *params) -> dict[str, np.ndarray] | None:
-    """{role: (S, S + bar, 3) uint8} the overlay at one frame of a map already made, for the
-    scrubber; None when that map has not been made (the scrubber never starts a computation)."""
+def cycle_marks(clip_key: str, indices: np.ndarray) -> dict[str, int]:
+    """{'ED' | 'ES': frame of the models' view} for a view's source frames, from the clip's phase as the cycle
+    view finds it (ground truth, else estimated; explain.trajectory.phase)."""
+    estimate = cached((clip_key, "phase"), lambda: clip_phase(crop_to_sector(get_clip(clip_key))))
+    return marks_at(estimate, indices)
+
+
+def frame_label(role: str, t: int, n_frames: int, marks: dict[str, int]) -> str:
+    """The scrubbed image's label: the frame, what it is (end-diastole, end-systole) or where those are."""
+    here = [f"{m} ({PHASE_NAMES[m]})" for m, at in marks.items() if at == t]
+    where = ", ".join(f"{m} at {at}" for m, at in marks.items())
+    return (f"{role.upper()} at frame {t} (of 0-{n_frames - 1}" + (f"; {where})" if where and not here else ")")
+            + (f": {', '.join(here)}" if here else ""))
+
+
+def scrub(clip_key: str, pair: dict[str, LoadedModel], method: str, frame: int,
+          *params) -> dict[str, tuple[np.ndarray, str]] | None:
+    """{role: ((S, S + bar, 3) uint8, label)} the overlay at one frame of a map already made and its label
+    (frame_label), for the scrubber; None when that map has not been made (the scrubber never starts a computation)."""
     results = peek(_key(clip_key, pair, method, *params)[0])
     if results is None:
         return None
@@ -232,5 +251,6 @@ def scrub(clip_key: str, pair: dict[str, LoadedModel], method: str, frame: int, 
     for role, r in results.items():
         t = int(np.clip(frame, 0, r.view.n_frames - 1))
         img = overlay(r.view.frames[t:t + 1], r.heat[t:t + 1], scale=display_scale(r.heat))[0]   # the video's colours
-        out[role] = np.repeat(np.repeat(img, 3, axis=0), 3, axis=1)     # enlarged for the page
+        big = np.repeat(np.repeat(img, 3, axis=0), 3, axis=1)          # enlarged for the page
+        out[role] = (big, frame_label(role, t, r.view.n_frames, cycle_marks(clip_key, r.view.indices)))
     return out

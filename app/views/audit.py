@@ -1,5 +1,6 @@
 """View 6: audit a set of uploads or a folder: the per-clip table, the summary, the predicted-vs-true
-plot, and CSV + standalone HTML downloads (written to the app's media folder)."""
+plot, and CSV, standalone HTML and JSON downloads (written to the app's media folder; the JSON keeps the summary,
+the run's record and, for an audit stopped at its time limit, that it was)."""
 from __future__ import annotations
 
 import re
@@ -63,5 +64,5 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
     paragraphs = [headline, *([f"⚠️ {columns_as_code(summ['note'])}"] if summ["note"] else []),
                   "\n".join(f"- {line}" for line in model_lines), columns_as_code(COLUMNS)]
     figure = scatter_figure(rows, {role: m.name for role, m in pair.items()})
-    downloads = [str(out / "audit.csv"), str(out / "audit.html")]
+    downloads = [str(out / "audit.csv"), str(out / "audit.html"), str(out / "audit.json")]
     return AuditShown("\n\n".join(paragraphs), table, figure, downloads)

@@ -73,7 +73,8 @@ def sweep(clip_key: str, pair: dict[str, LoadedModel], name: str, seed: int = 0)
     labels = {role: m.name for role, m in pair.items()}
     note = ("models learned from a simulated phantom: their EF is not a measurement"
             if any(m.phantom_trained for m in pair.values()) else "")
-    return sensitivity_figure(result, labels, truth, note), result
+    adult = clip.meta.get("population") != "pediatric"                    # the categories are adult ranges
+    return sensitivity_figure(result, labels, truth, note, bands=adult), result
 
 
 def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: float, seed: int = 0

@@ -19,7 +19,8 @@ from echo.preprocess import crop_to_sector
 from explain.analysis.beat import beat_frames
 from explain.analysis.budget import check_budget
 from explain.analysis.pair import LoadedModel
-from explain.analysis.predict import BLANK_POINTS, Prediction, blank_efs, predict, reads_like_blank
+from explain.analysis.predict import (BLANK_POINTS, EF_CATEGORY_BANDS, Prediction, blank_efs, predict,
+                                     reads_like_blank)
 from model_zoo.colours import FAMILY_COLOURS
 
 SEVERITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -77,11 +78,12 @@ NEAR_BLANK = f"within {BLANK_POINTS:g} EF points of its all-black reading"     #
 
 
 def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: float | None = None,
-                       note: str = "") -> go.Figure:
+                       note: str = "", bands: bool = False) -> go.Figure:
     """EF against severity, one line per model (dotted: through the beat view's probe), a dash-dot line at what
     each probe reads from an all-black clip (where the sweep measured it) with the points within BLANK_POINTS of it
     ringed, the true EF dashed when known (under the curves); `note` (e.g. that the models learned from a phantom) under the title. A model without an EF
-    probe has no line, and the title says so."""
+    probe has no line, and the title says so. bands: shade the adult heart-failure categories (predict.ef_category's
+    ranges; not for a child's clip), so a curve crossing into another category shows."""
     fig, missing, curves = go.Figure(), [], set()
     if truth is not None:                 # in the legend: a label on the plot sat on the curves; drawn first, under them
         fig.add_trace(go.Scatter(x=[sweep["severity"][0], sweep["severity"][-1]], y=[truth, truth], mode="lines",
@@ -111,6 +113,8 @@ def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: 
             fig.add_vline(x=severity, line=dict(color="grey", width=1, dash="dot"))
             fig.add_annotation(x=severity, y=1.0, yref="paper", yanchor="bottom", text=condition, showarrow=False,
                                font=dict(size=10, color="#555"))      # above the plot: inside, it crossed the lines
+    if bands:
+        _category_bands(fig)
     notes = [n for n in (f"no EF probe, so no line: {', '.join(missing)}" if missing else "", note) if n]
     title = f"EF under {sweep['degradation'].replace('_', ' ')}" + "".join(f"<br><sup>{n}</sup>" for n in notes)
     # the legend below the plot, in rows: beside it, a dozen entries scrolled and cut their names off
@@ -120,6 +124,21 @@ def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: 
     if not any(t.name in curves for t in fig.data):
         fig.update_yaxes(range=[0, 100])                           # no model's curve: still an EF axis, truth on it
     return fig
+
+
+def _category_bands(fig: go.Figure) -> None:
+    """Shade the adult EF categories behind the lines, over the EFs plotted only (a band over 0-100% would stretch
+    the axis and flatten the curves), each named at its left edge."""
+    ys = [y for t in fig.data for y in t.y if y is not None]
+    if not ys:
+        return
+    shown_low, shown_high = min(ys) - 3, max(ys) + 3
+    for (name, low, high), colour in zip(EF_CATEGORY_BANDS, ("#d62728", "#ff7f0e", "#2ca02c")):
+        y0, y1 = max(low, shown_low), min(high, shown_high)
+        if y0 < y1:
+            fig.add_hrect(y0=y0, y1=y1, fillcolor=colour, opacity=0.08, line_width=0, layer="below",
+                          annotation=dict(text=f"{name} (adult)", font=dict(size=10, color="#555")),
+                          annotation_position="bottom left")
 
 
 @dataclass(frozen=True)

@@ -52,12 +52,16 @@ EF_CATEGORY_WORDS = ("Category: the adult EF ranges of the universal definition 
                      "normal or preserved; n/a for a child's clip, an impossible EF or one near its all-black reading.")
 
 
+# (category, lowest EF shown that falls in it, highest): ef_category's ranges on the EF as shown, for plots' bands
+EF_CATEGORY_BANDS = (("reduced", 0.0, 40.5), ("mildly reduced", 40.5, 49.5), ("normal or preserved", 49.5, 100.0))
+
+
 def ef_category(ef: float | None) -> str | None:
     """What a clinician reads an adult EF as first (EF_CATEGORY_WORDS); None for no EF or an impossible one."""
     if ef is None or is_impossible(ef):
         return None
-    whole = math.floor(round(ef, 1) + 0.5)         # the EF as shown (0.1), then half up: 40.5 is 41
-    return "reduced" if whole <= 40 else "mildly reduced" if whole < 50 else "normal or preserved"
+    shown = round(ef, 1)                           # the EF as shown (0.1), then half up: 40.5 is 41
+    return next((name for name, _, high in EF_CATEGORY_BANDS[:-1] if shown < high), EF_CATEGORY_BANDS[-1][0])
 
 
 def shown_category(ef: float | None, population: str | None, near_blank: bool) -> str:

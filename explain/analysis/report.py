@@ -118,7 +118,8 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
         figures[f"{role}.trajectory"] = trajectories[role].figure
         report["models"][role] = entry
     figures["sensitivity"] = sensitivity_figure(sweep, {r: m.name for r, m in pair.items()},
-                                                None if truth is None else truth["ef"])
+                                                None if truth is None else truth["ef"],
+                                                bands=clip.meta.get("population") != "pediatric")   # adult ranges
     for name, fig in figures.items():
         fig.write_json(out / f"{name}.json")
     report["timings_s"] = timings

@@ -99,7 +99,7 @@ def phase_from_volume(volume: np.ndarray) -> tuple[np.ndarray, list[int], list[i
     cycles = np.where(t < e[0], (t - e[0]) / period, cycles)
     cycles = np.where(t > e[-1], len(e) - 1 + (t - e[-1]) / period, cycles)
     phase = np.mod(cycles, 1.0)
-    es_phase = float(np.angle(np.exp(2j * np.pi * phase[es]).mean()) / (2 * np.pi) % 1.0)
+    es_phase = circular_mean(phase[es])
     return phase, frames_at_phase(phase, 0.0), frames_at_phase(phase, es_phase), float(period)
 
 
@@ -122,9 +122,30 @@ def clip_phase(clip: Clip) -> PhaseEstimate:
     return PhaseEstimate(phase, ed, es, "estimated", method, period)
 
 
+def marks_at(estimate: PhaseEstimate, indices: np.ndarray) -> dict[str, int]:
+    """{'ED' | 'ES': position in `indices`} for frames sampled from the clip (a model's view of one beat): the
+    sampled frame nearest in phase to the clip's ED (and ES) frames, where it lies within one sampling step of
+    them, so a frame scrubber can name it. A mark the estimate has no frames for, or no sampled frame near, is left out."""
+    phases = phase_at(estimate, indices)                                  # (K,)
+    step = 1.0 / max(len(indices), 1)                                     # a view of one beat: 1/K cycle apart
+    marks = {}
+    for name, frames in (("ED", estimate.ed_frames), ("ES", estimate.es_frames)):
+        if not frames:
+            continue
+        gaps = circular_error(phases, circular_mean(estimate.phase[frames]))
+        if gaps.min() <= step:
+            marks[name] = int(np.argmin(gaps))
+    return marks
+
+
 def phase_at(estimate: PhaseEstimate, frames: np.ndarray) -> np.ndarray:
     """The phase of the given frame indices (a trajectory's points). -> (K,)"""
     return estimate.phase[np.asarray(frames, dtype=int)]
+
+
+def circular_mean(phases: np.ndarray) -> float:
+    """The mean of phases in cycles, on the circle (0.95 and 0.05 average to 0.0, not 0.5). -> [0, 1)"""
+    return float(np.angle(np.exp(2j * np.pi * np.asarray(phases)).mean()) / (2 * np.pi) % 1.0)
 
 
 def circular_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
