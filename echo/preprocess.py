@@ -52,7 +52,8 @@ class Sector(NamedTuple):
     bbox: tuple[int, int, int, int]  # (top, left, bottom, right), bottom/right exclusive
 
 
-def _disk(radius: int) -> np.ndarray:
+def disk(radius: int) -> np.ndarray:
+    """A round structuring element of the given radius for OpenCV's morphology. -> (2r+1, 2r+1) uint8"""
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
@@ -60,7 +61,7 @@ def _solid(values: np.ndarray, radius: int, *levels: float) -> list[np.ndarray]:
     """(H, W) uint8 masks, one per level: 1 where the median-filtered values exceed it, with thin
     strokes opened away. The median is taken once for all levels."""
     smooth = cv2.medianBlur(np.clip(values, 0, 255).astype(np.uint8), 2 * radius + 1)
-    return [cv2.morphologyEx((smooth > level).astype(np.uint8), cv2.MORPH_OPEN, _disk(radius)) for level in levels]
+    return [cv2.morphologyEx((smooth > level).astype(np.uint8), cv2.MORPH_OPEN, disk(radius)) for level in levels]
 
 
 def _fan_region(lum: np.ndarray) -> np.ndarray | None:
@@ -76,7 +77,7 @@ def _fan_region(lum: np.ndarray) -> np.ndarray | None:
             moves, flickers = _solid(np.abs(frame - lum[k - 1]), radius, MOTION_LEVEL, DIM_MOTION_LEVEL)
             moving |= moves
             flicker |= flickers
-    region = cv2.morphologyEx(image | moving, cv2.MORPH_CLOSE, _disk(radius))  # bridge cavities
+    region = cv2.morphologyEx(image | moving, cv2.MORPH_CLOSE, disk(radius))  # bridge cavities
     n, labels, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
     areas = np.maximum(stats[:, cv2.CC_STAT_AREA], 1)
     moving_share = np.bincount(labels.ravel(), weights=moving.ravel(), minlength=n) / areas
@@ -85,7 +86,7 @@ def _fan_region(lum: np.ndarray) -> np.ndarray | None:
     if not live:
         return None
     fan = labels == max(live, key=lambda i: areas[i])
-    _, grown = cv2.connectedComponents(cv2.morphologyEx(flicker | region, cv2.MORPH_CLOSE, _disk(radius)))
+    _, grown = cv2.connectedComponents(cv2.morphologyEx(flicker | region, cv2.MORPH_CLOSE, disk(radius)))
     return fan | (np.isin(grown, np.unique(grown[fan])) & _far_half(fan))  # the fan with its dim far field
 
 
@@ -190,10 +191,11 @@ def sample_indices(n_frames: int, clip_fps: float, frames: int = 16, fps: float 
     return np.minimum(np.floor(positions + 0.5).astype(int), n_frames - 1)
 
 
-def _resize(frames: np.ndarray, size: int) -> np.ndarray:
-    """(T, S, S[, 3]) -> (T, size, size[, 3]); area averaging when shrinking."""
+def resize_frames(frames: np.ndarray, size: int, nearest: bool = False) -> np.ndarray:
+    """(T, S, S[, 3]) -> (T, size, size[, 3]) as the model's input is resized: area averaging when shrinking,
+    linear when enlarging; nearest: for label masks (ids, not intensities)."""
     shrink = frames.shape[1] > size
-    interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    interp = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
     return np.stack([cv2.resize(f, (size, size), interpolation=interp) for f in frames])
 
 
@@ -207,7 +209,7 @@ def prepare_frames(clip: Clip, frames: int = 16, size: int = 112, fps: float | N
         raise ClipError(f"The model input size must be a positive number of pixels; got {size}.")
     chosen = clip.frames[sample_indices(clip.n_frames, clip.fps, frames, fps, start)]
     square = _crop(chosen, find_sector(clip.frames)) if crop_sector and not is_cropped(clip) else _pad_square(chosen)
-    return _resize(square, size)
+    return resize_frames(square, size)
 
 
 def _with_channels(frames: np.ndarray, channels: int) -> np.ndarray:

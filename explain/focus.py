@@ -25,16 +25,13 @@ import numpy as np
 
 from echo.anatomy import CARDIAC_STRUCTURES, CAVITIES
 from echo.echonet import tracing_mask
-
-
-def _disk(radius: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+from echo.preprocess import disk
 
 
 def border_band(mask: np.ndarray, band: int = 1) -> np.ndarray:
     """(H, W) bool region -> (H, W) bool band of `band` px on each side of its edge."""
     m = mask.astype(np.uint8)
-    return cv2.dilate(m, _disk(band)).astype(bool) & ~cv2.erode(m, _disk(band)).astype(bool)
+    return cv2.dilate(m, disk(band)).astype(bool) & ~cv2.erode(m, disk(band)).astype(bool)
 
 
 def _labels(labels: np.ndarray) -> np.ndarray:
@@ -107,7 +104,7 @@ def focus_scores(heat: np.ndarray, structures: np.ndarray, domain: np.ndarray | 
     focus = float((inside * target).sum() / mass)
     chance = float(target.sum() / domain.sum())
     per_frame = [(h * s).sum() / h.sum() for h, s in zip(inside, target) if h.sum() > 0]
-    near = np.stack([cv2.dilate(s.astype(np.uint8), _disk(tolerance)).astype(bool) if tolerance else s
+    near = np.stack([cv2.dilate(s.astype(np.uint8), disk(tolerance)).astype(bool) if tolerance else s
                      for s in target])
     hits = [n.flat[int(np.argmax(h))] for h, n in zip(inside, near) if h.sum() > 0]
     return FocusScore(focus, chance, focus / chance, float(np.mean(per_frame)), float(np.mean(hits)),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from model_zoo.registry import SHIPPED
 from model_zoo.target_mean import fit_target_mean
 
 MAX_SHIPPED_MB = 25.0
+NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")       # a folder name under SHIPPED: no path, nothing outside it
 DESIGN = {
     "small": (
         "One ViT encoder for both methods: 16 frames x 112 px, patch 16, tubelet 2 (8x7x7 = 392 "
@@ -48,6 +50,9 @@ def ship(model_dir: str | Path, name: str | None = None) -> Path:
     if card is None:
         raise FileNotFoundError(f"{model_dir} has no {CARD}: ship a model folder written by model_zoo.train")
     name = name or card["name"]
+    if not isinstance(name, str) or not NAME.fullmatch(name) or ".." in name:
+        raise ValueError(f"Shipped name {name!r} must be lower-case letters, digits, '-', '_' or '.' (no path, no "
+                         "'..'): the model is copied into model_zoo/checkpoints/<name>, replacing any folder there")
     size = folder_mb(model_dir)
     if size > MAX_SHIPPED_MB:
         raise ValueError(f"{model_dir} is {size:.1f} MB; shipped models must stay under {MAX_SHIPPED_MB} MB")

@@ -88,6 +88,12 @@ def test_ship_measures_the_mean_a_folder_was_trained_without(centred_folder, tmp
     assert (dest / TARGET_MEAN).exists()
     assert torch.allclose(model_zoo.load(dest, device="cpu").target_mean,
                           model_zoo.load(centred_folder, device="cpu").target_mean, atol=1e-6)
+    # a name that is a path would have the old folder replaced anywhere: refused before anything is touched
+    (tmp_path / "keep").mkdir()
+    for bad in ("../keep", "/tmp", "..", "Jepa Small"):
+        with pytest.raises(ValueError, match="must be lower-case letters"):
+            ship.ship(old, name=bad)
+    assert (tmp_path / "keep").is_dir() and sorted(p.name for p in (tmp_path / "shipped").iterdir()) == ["centred"]
 
 
 def test_uncentred_folders_have_no_mean_to_measure(tmp_path):

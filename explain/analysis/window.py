@@ -11,13 +11,12 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from echo import limits
 from echo.clip import Clip, ClipError
-from echo.preprocess import crop_to_sector, find_sector, is_cropped, to_model_input
+from echo.preprocess import crop_to_sector, find_sector, is_cropped, resize_frames, to_model_input
 from explain.analysis.beat import beat_frames
 
 
@@ -48,11 +47,6 @@ def beat_indices(n_frames: int, beat: float, frames: int, start: int = 0) -> np.
     """(frames,) source indices evenly over one beat from `start`, nearest frame, clamped to the clip."""
     positions = start + np.arange(frames) * beat / frames
     return np.minimum(np.floor(positions + 0.5).astype(int), n_frames - 1)
-
-
-def _resize(stack: np.ndarray, size: int, nearest: bool = False) -> np.ndarray:
-    interp = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA
-    return np.stack([cv2.resize(f, (size, size), interpolation=interp) for f in stack])
 
 
 def _select(clip: Clip, idx: np.ndarray) -> Clip:
@@ -92,9 +86,9 @@ def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0,
     scale = size / cropped.height                                         # the crop is square
     tracings = {} if t is None else {i: np.asarray(seg, np.float64) * scale for i, seg in t.lv_tracings.items()}
     return ModelView(
-        x=x, frames=_resize(cropped.gray(), size), indices=idx, beat=beat,
-        labels=None if t is None or t.labels is None else _resize(t.labels, size, nearest=True),
-        clean=None if t is None or t.clean is None else _resize(t.clean, size),
+        x=x, frames=resize_frames(cropped.gray(), size), indices=idx, beat=beat,     # as the model's input is resized
+        labels=None if t is None or t.labels is None else resize_frames(t.labels, size, nearest=True),
+        clean=None if t is None or t.clean is None else resize_frames(t.clean, size),
         phase=None if t is None or t.phase is None else np.asarray(t.phase, np.float32),
         ef=None if t is None else t.ef, tracings=tracings,
         traced_elsewhere=() if tracings or clip.truth is None else tuple(sorted(clip.truth.lv_tracings)))
