@@ -106,6 +106,8 @@ def analyze(args) -> int:
     print(f"{Path(args.out) / 'report.json'}:")
     for role, m in report["models"].items():
         print(f"  {role} ({m['name']}): {ef_words(m, report['ground_truth'])}")
+        if m.get("best_estimate"):                     # the line the page's card opens with
+            print(f"    {m['best_estimate']['words']}")
     for w in sorted({m["warning"] for m in report["models"].values() if m.get("warning")}):
         print(f"warning: {w}")
     for role, m in report["models"].items():          # an EF its probe also reads with no heart in the clip

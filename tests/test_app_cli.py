@@ -1,4 +1,5 @@
 """The headless CLI: `python app.py analyze`, `audit` and `models`, their files and their errors."""
+import html
 import json
 import subprocess
 import sys
@@ -59,6 +60,14 @@ def test_analyze_writes_the_report_schema_maps_and_html(tmp_path):
             assert m[f"{key}_near_blank"] == near
             said = f"warning: {role} ({m['name']}): {probe} also reads {m[f'{key}_blank']:.1f}% from an all-black clip"
             assert (said in run.stdout) == near and (f"{probe} also reads {m[f'{key}_blank']:.1f}%" in page) == near
+    for role, m in report["models"].items():            # the prediction card's best estimate, or why there is none
+        best = m["best_estimate"]
+        assert best["words"] in run.stdout and html.escape(best["words"]) in page and "**" not in best["words"]
+        if abs(m["ef"] - m["ef_beat"]) > 10 or m["ood"]["out_of_distribution"]:
+            assert best["ef"] is None and best["words"].startswith("No best estimate: ")
+        if best["ef"] is not None:                      # one of its two EFs, through the view it names
+            assert best["ef"] == pytest.approx(m["ef" if best["view"] == "attentive probe" else "ef_beat"], abs=0.01)
+            assert best["words"].startswith(f"Best estimate: EF {best['ef']:.1f}% (")
     made = report["run"]
     assert {r: v["name"] for r, v in made["models"].items()} == {"jepa": "jepa-small", "mae": "mae-small"}
     assert made["threads"] >= 1 and made["host"]["cores"] and "analyze" in made["command"] and made["time_utc"]

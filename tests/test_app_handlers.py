@@ -16,9 +16,10 @@ from app.errors import shows_errors
 from app.views import degradation, evidence, inputs, models, predictions
 from echo.clip import Clip, ClipError
 from echo.phantom import render_clip
+from explain.analysis import best_estimate as be
 from explain.analysis.beat import beat_frames
 from explain.analysis.predict import predict
-from model_zoo.experiments import ef_bands
+from model_zoo.evaluate import bands
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +149,7 @@ def test_prediction_cards_give_the_beat_views_ef_and_each_probes_test_error(exam
     for role, m in shipped_pair.items():
         p = predictions.predictions(example.key, shipped_pair)[role]
         for stem, ef in (("probe", p.ef), ("beat_probe", p.ef_beat)):
-            band, worst = ef_bands.recorded(m.folder, stem, ef), ef_bands.weakest(m.folder, stem)
+            band, worst = bands.recorded(m.folder, stem, ef), bands.weakest(m.folder, stem)
             assert (f"where this probe predicted {predictions._band_words(band['band'])}, it was off by "
                     f"{band['mae']:.1f} on average ({band['n']} clips") in cards[role]
             assert f"Its weakest range is a true EF {predictions._band_words(worst['band'])}: off by" in cards[role]
@@ -189,9 +190,9 @@ def test_the_degraded_tables_benchmark_error_is_the_six_conditions_mean_over_pro
     from echo.degrade import BENCHMARK_CONDITIONS
     seeds = [{"degraded": {c: 10.0 + i for c in BENCHMARK_CONDITIONS}} for i in range(3)]   # seed means 10, 11, 12
     bench = {"degraded": {c: {"mae": 11.0 + (c == "shadow_high") * 6} for c in BENCHMARK_CONDITIONS}, "probe_seeds": seeds}
-    assert predictions.benchmark_error(bench, "degraded") == (pytest.approx(12.0), pytest.approx(1.0))
-    assert predictions.benchmark_error({"degraded": {"shadow_high": {"mae": 3.0}}}, "degraded") == (None, None)
-    assert predictions.benchmark_error({"clean": {"mae": 4.0, "mae_std": 0.5}}, "clean") == (4.0, 0.5)
+    assert be.benchmark_error(bench, "degraded") == (pytest.approx(12.0), pytest.approx(1.0))
+    assert be.benchmark_error({"degraded": {"shadow_high": {"mae": 3.0}}}, "degraded") == (None, None)
+    assert be.benchmark_error({"clean": {"mae": 4.0, "mae_std": 0.5}}, "clean") == (4.0, 0.5)
 
 
 def test_an_impossible_ef_an_unchecked_model_and_a_flagged_clip_are_said_beside_the_ef(shipped_pair, example):
@@ -240,11 +241,11 @@ def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot
     table = card.split("\n\n")[3]
     assert card.split("\n\n")[1] == "### jepa-small" and table.startswith("| probe | EF | category | error | benchmark error |")
     assert card.split("\n\n")[2] == "No best estimate: its two probes disagree (above)."   # 22 points apart
-    from model_zoo.experiments.ef_bands import recorded
+    from model_zoo.evaluate.bands import recorded
     near = predictions.prediction_card(dataclasses.replace(p, ef=55.0, ef_beat=62.5, crop=None), 60.0, shipped_pair["jepa"])
     off = recorded(shipped_pair["jepa"].folder, "beat_probe", 62.5)["mae"]       # where it predicted 60-70%
     assert near.split("\n\n")[1] == (                  # one EF first: the view with the lower benchmark error
-        f"**Best estimate: EF 62.5% ({predictions.category_span(62.5, off)}), through the beat view's probe**, typically "
+        f"**Best estimate: EF 62.5% ({be.category_span(62.5, off)}), through the beat view's probe**, typically "
         f"off by {off:.1f} EF points at such EFs on phantom test clips; its benchmark error is the lower "
         f"({results['beat_probe']['clean']['mae']:.2f} against {results['clean']['mae']:.2f} for the attentive probe). "
         "Not a measurement.")
@@ -266,9 +267,9 @@ def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot
             f"{results['beat_probe']['pediatric']['mae']:.1f} EF points on such phantom test clips; its benchmark error "
             f"is the lower ({results['beat_probe']['pediatric']['mae']:.2f} against {results['pediatric']['mae']:.2f}"
             ) in child                          # 4.90 ± 0.1 against 7.59 ± 0.91: beyond both; no adult category
-    View = predictions.View
-    est = lambda a, b, q=p: predictions.best_estimate({"attentive probe": a, "beat view's probe": b},   # noqa: E731
-                                                      dataclasses.replace(q, ef=a.ef, ef_beat=b.ef, crop=None), None, None)
+    View = be.View
+    est = lambda a, b, q=p: be.best_estimate({"attentive probe": a, "beat view's probe": b},   # noqa: E731
+                                             dataclasses.replace(q, ef=a.ef, ef_beat=b.ef, crop=None)).words(True)
     assert est(View(55, 8.0, 0.4, False), View(58, 7.8, 0.3, False)).startswith("No best estimate: the two probes'")
     assert est(View(55, 8.0, 0.4, False), View(58, 3.3, 0.1, True)) == (
         "No best estimate: the beat view's probe, the one with the lower benchmark error, reads 58.0%, within 3 points "
@@ -283,14 +284,14 @@ def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot
         assert est(View(55, 8.0, 0.4, False), View(odd, 3.3, 0.1, False)).startswith(
             "No best estimate: the beat view's probe reads") and "an impossible EF" in est(
             View(odd, 8.0, 0.4, False), View(55, 3.3, 0.1, False))
-    unchecked = lambda a, b: predictions.best_estimate(                                        # noqa: E731
-        {"attentive probe": a, "beat view's probe": b}, dataclasses.replace(p, ef=a.ef, ef_beat=b.ef, crop=None, ood=None),
-        None, None)
+    unchecked = lambda a, b: be.best_estimate(                                        # noqa: E731
+        {"attentive probe": a, "beat view's probe": b},
+        dataclasses.replace(p, ef=a.ef, ef_beat=b.ef, crop=None, ood=None)).words(True)
     assert unchecked(View(55, 8.0, 0.4, False), View(58, 3.3, 0.1, False)).startswith(
         "No best estimate: nothing checks whether this clip is like the clips")    # a model with no OOD reference
     assert est(View(55, None, None, False), View(58, None, None, False)) == (
         "No best estimate: no benchmark error is recorded for this model's probes.")
-    assert [predictions.category_span(*a) for a in ((60, 3), (44.4, 5.1), (44, 2), (52, 4))] == [
+    assert [be.category_span(*a) for a in ((60, 3), (44.4, 5.1), (44, 2), (52, 4))] == [
         "normal or preserved", "reduced to normal or preserved", "mildly reduced", "mildly reduced to normal or preserved"]
     from explain.analysis.predict import shown_category     # the EF as shown decides: 40.45 shows as 40.5%, so 41
     assert [shown_category(v, None, False) for v in (40.44, 40.45, 49.46)] == ["reduced", "mildly reduced",

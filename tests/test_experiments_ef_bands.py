@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from model_zoo.evaluate.bands import band_errors, band_of
+from model_zoo.evaluate.bands import band_errors, band_of, recorded, weakest
 from model_zoo.experiments import ef_bands
 from model_zoo.probe_io import load_probe
 from model_zoo.registry import SHIPPED
@@ -29,16 +29,16 @@ def test_the_record_is_read_only_for_the_shipped_models_it_measured(tmp_path):
         {"band": [0, 40], "n": 0, "mae": None, "bias": None}, {"band": [40, 100], "n": 9, "mae": 6.0, "bias": 2.0}]}}}}
     path = tmp_path / "ef_bands.json"
     path.write_text(json.dumps(record))
-    assert ef_bands.recorded(SHIPPED / "jepa-small", "probe", 55.0, path)["mae"] == 6.0
-    assert ef_bands.recorded(SHIPPED / "jepa-small", "probe", 30.0, path) is None           # no clip there
-    assert ef_bands.recorded(SHIPPED / "jepa-small", "beat_probe", 55.0, path) is None
-    assert ef_bands.recorded(tmp_path / "jepa-small", "probe", 55.0, path) is None           # not the shipped one
-    assert ef_bands.recorded(None, "probe", 55.0, path) is None
+    assert recorded(SHIPPED / "jepa-small", "probe", 55.0, path)["mae"] == 6.0
+    assert recorded(SHIPPED / "jepa-small", "probe", 30.0, path) is None           # no clip there
+    assert recorded(SHIPPED / "jepa-small", "beat_probe", 55.0, path) is None
+    assert recorded(tmp_path / "jepa-small", "probe", 55.0, path) is None           # not the shipped one
+    assert recorded(None, "probe", 55.0, path) is None
     record["models"]["jepa-small"]["probe"]["by_true_ef"] = [{"band": [0, 40], "n": 5, "mae": 13.0, "bias": 12.0},
                                                              {"band": [40, 100], "n": 4, "mae": 5.0, "bias": -1.0}]
     path.write_text(json.dumps(record))
-    assert ef_bands.weakest(SHIPPED / "jepa-small", "probe", path)["band"] == [0, 40]
-    assert ef_bands.weakest(tmp_path / "jepa-small", "probe", path) is None
+    assert weakest(SHIPPED / "jepa-small", "probe", path)["band"] == [0, 40]
+    assert weakest(tmp_path / "jepa-small", "probe", path) is None
 
 
 def test_the_committed_record_is_the_shipped_probes_on_the_benchmarks_test_clips():

@@ -4,19 +4,16 @@ out-of-distribution score and, for phantom-trained models, the plain warning tha
 measurement."""
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 from app.session import cached, get_clip
-from echo.degrade import BENCHMARK_CONDITIONS, label_words
-from explain.analysis.crop_check import MOVES_POINTS, crop_words, moved
+from echo.degrade import label_words
+from explain.analysis.best_estimate import (DISAGREE_POINTS, benchmark_split, best_estimate, probe_views,
+                                            records_apply)
+from explain.analysis.crop_check import crop_words
 from explain.analysis.ood import declared_shift, flag_rate_words, ood_words
 from explain.analysis.pair import LoadedModel, pair_key
-from explain.analysis.predict import (BLANK_POINTS, EF_CATEGORY_WORDS, Prediction, ef_category, is_impossible,
-                                      near_blank_words, predict, reads_like_blank, shown_category)
+from explain.analysis.predict import EF_CATEGORY_WORDS, Prediction, near_blank_words, predict, shown_category
+from model_zoo.evaluate.bands import recorded, weakest
 from model_zoo.evaluate.format import plus_minus
-from model_zoo.evaluate.summary import benchmark_mean, benchmark_mean_std
-from model_zoo.experiments.ef_bands import recorded, weakest
 from model_zoo.probe_io import BEAT_PROBE, PROBE
 
 
@@ -64,9 +61,6 @@ def _band(model: LoadedModel | None, stem: str, ef: float) -> str:
     return out
 
 
-DISAGREE_POINTS = 10.0      # two probes of one model this far apart: say so above both
-
-
 def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | None = None,
                     population: str | None = None, degradation: str | None = None) -> str:
     """Markdown for one model's column; model (optional) gives each probe's recorded test error; population:
@@ -78,9 +72,7 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     model = model if model is not None and model.at_own_frames else None
     # errors by EF band were measured on clean adult phantom clips: beside a child's, a degraded clip's or a clip
     # the OOD check flags they mislead
-    flagged = bool(p.ood and p.ood.get("out_of_distribution"))
-    records_apply = population != "pediatric" and not degradation and not flagged
-    band = _band if records_apply else (lambda *_: "")
+    band = _band if records_apply(p, population, degradation) else (lambda *_: "")
     results = ((model.wrapper.card or {}).get("results") or {}) if model is not None else {}
     if p.ef is None and p.ef_beat is None:
         head = ("No EF probe for this model: it gives tokens and attention, not EF. To bring a "
@@ -96,10 +88,7 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     if p.ef is not None and p.ef_beat is not None and abs(p.ef - p.ef_beat) > DISAGREE_POINTS:
         lines.append(f"⚠️ {p.name}: its two probes disagree by {abs(p.ef - p.ef_beat):.0f} EF points ({p.ef:.1f}% against "
                      f"{p.ef_beat:.1f}%): read neither alone.")
-    def typical(stem: str, ef: float) -> float | None:      # the probe's recorded error where it predicted such EFs
-        r = recorded(model.folder, stem, ef) if records_apply and model is not None else None
-        return None if r is None else r["mae"]
-    lines += [f"### {p.name}", *filter(None, [_at_a_glance(p, truth, results, population, degradation, typical)]), head]
+    lines += [f"### {p.name}", *filter(None, [_at_a_glance(p, truth, model, population, degradation)]), head]
     if p.ef_beat is not None:
         beat_mae = _after_semicolon(probe_test_words(model and model.beat_probe, results.get("beat_probe")))
         lines.append(f"Beat view **EF {p.ef_beat:.1f}%**{err(p.ef_beat)}: the same probe given each token "
@@ -107,7 +96,7 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
                      f"{_near_blank(p.ef_beat, p.blank[1])}")
     if degradation and (p.ef is not None or p.ef_beat is not None):
         table = ("; the table's are the benchmark's under its six degradations" if p.ef is not None and
-                 p.ef_beat is not None and _split(population, degradation) == "degraded" else "")
+                 p.ef_beat is not None and benchmark_split(population, degradation) == "degraded" else "")
         lines.append(f"⚠️ A degraded clip ({label_words(degradation)}): the test errors beside each EF are for clean "
                      f"clips{table}; the benchmark's degraded columns and the degradation lab say how far each model "
                      "moves.")
@@ -138,106 +127,28 @@ def _near_blank(ef: float, blank: float | None) -> str:
     return f" ⚠️ {words}" if words else ""
 
 
-def _at_a_glance(p: Prediction, truth: float | None, results: dict, population: str | None = None,
-                 degradation: str | None = None, typical=lambda stem, ef: None) -> str:
-    """A best estimate (best_estimate), then both probes' EFs in one small table, each beside its benchmark error
-    (the mean over probe seeds; for a pediatric clip the benchmark's zero-shot pediatric error, for a degraded clip
-    its mean over the benchmark's six degradations), so the probe that reads EF better on such clips is seen before
-    the words; '' with fewer than two probes. typical(stem, ef): the probe's recorded error at such EFs, or None."""
-    if p.ef is None or p.ef_beat is None:
+def _at_a_glance(p: Prediction, truth: float | None, model: LoadedModel | None, population: str | None = None,
+                 degradation: str | None = None) -> str:
+    """The best estimate (explain.analysis.best_estimate), then both probes' EFs in one small table, each beside its
+    benchmark error (the mean over probe seeds; for a pediatric clip the benchmark's zero-shot pediatric error, for a
+    degraded clip its mean over the benchmark's six degradations), so the probe that reads EF better on such clips
+    is seen before the words; '' with fewer than two probes."""
+    views = probe_views(p, model, population, degradation)
+    if len(views) < 2:
         return ""
-    split = _split(population, degradation)
     rows = ["| probe | EF | category | error | benchmark error | all-black clip reads |", "|---|---|---|---|---|---|"]
-    views = {}
-    crop = p.crop if p.crop and not p.crop.get("skipped") else {}
-    for name, stem, key, bench, blank in (("attentive (V-JEPA's protocol)", PROBE, "ef", results, p.blank[0]),
-                                          ("beat view", BEAT_PROBE, "ef_beat", results.get("beat_probe"), p.blank[1])):
-        ef = getattr(p, key)
-        mae, std = benchmark_error(bench or {}, split)
-        near = reads_like_blank(ef, blank)                            # near what it reads from no heart at all
-        views["attentive probe" if stem == PROBE else "beat view's probe"] = View(
-            ef, mae, std, near, typical(stem, ef), moved(ef, crop.get(key)))
-        error = f"{ef - truth:+.1f}" if truth is not None else "n/a"
-        rows.append(f"| {name} | {ef:.1f}%{' ⚠️' * near} | {shown_category(ef, population, near)} | {error} | "
-                    f"{'n/a' if mae is None else plus_minus(mae, std)} | {'n/a' if blank is None else f'{blank:.1f}%'} |")
+    for label, v in zip(("attentive (V-JEPA's protocol)", "beat view"), views.values()):
+        error = f"{v.ef - truth:+.1f}" if truth is not None else "n/a"
+        rows.append(f"| {label} | {v.ef:.1f}%{' ⚠️' * v.near_blank} | {shown_category(v.ef, population, v.near_blank)} | "
+                    f"{error} | {'n/a' if v.mae is None else plus_minus(v.mae, v.std)} | "
+                    f"{'n/a' if v.blank is None else f'{v.blank:.1f}%'} |")
     clips = {"pediatric": "pediatric clips, zero-shot", "clean": "adult clips",
              "degraded": "adult clips under each of its six degradations (depth attenuation, shadow), their mean"}
-    headline = best_estimate(views, p, population, degradation)
-    return (f"{headline}\n\n" if headline else "") + "\n".join(rows) + (
-        f"\n\nBenchmark error: each view's mean absolute error in EF points on phantom test {clips[split]}, mean ± "
-        "std over probe seeds. All-black clip: what the probe reads from a clip with no heart in it; an EF near it "
-        f"(⚠️) cannot show that it read this heart. {EF_CATEGORY_WORDS}")
-
-
-@dataclass(frozen=True)
-class View:
-    """One probe's EF on the clip, its benchmark error (mean, std over probe seeds) for such clips, whether the EF
-    lies near its all-black reading, its recorded error at such EFs (None where not recorded) and its crop move."""
-    ef: float
-    mae: float | None
-    std: float | None
-    near_blank: bool
-    typical: float | None = None
-    crop_move: float = 0.0      # how far it moves with the crop check's shift (crop_check.moved; 0: not checked)
-
-
-def best_estimate(views: dict[str, View], p: Prediction, population: str | None, degradation: str | None) -> str:
-    """The line a clinician reads first: one EF, through the view whose benchmark error is lower beyond the two
-    spreads, with the categories its typical error spans; or why there is none."""
-    for view, v in views.items():             # before any comparison: NaN compares false with everything
-        if not math.isfinite(v.ef) or is_impossible(v.ef):
-            return f"No best estimate: the {view} reads {v.ef:.1f}%, an impossible EF."
-    if p.ood is None:
-        return "No best estimate: nothing checks whether this clip is like the clips the model learned from."
-    if p.ood.get("out_of_distribution"):
-        return "No best estimate: the clip lies outside the phantom training distribution (below)."
-    if abs(p.ef - p.ef_beat) > DISAGREE_POINTS:
-        return "No best estimate: its two probes disagree (above)."
-    (a, va), (b, vb) = views.items()
-    if va.mae is None or vb.mae is None:
-        return "No best estimate: no benchmark error is recorded for this model's probes."
-    if abs(va.mae - vb.mae) <= math.hypot(va.std or 0.0, vb.std or 0.0):
-        return "No best estimate: the two probes' benchmark errors lie inside their spreads; read both."
-    (best, v), (other, w) = sorted(views.items(), key=lambda kv: kv[1].mae)
-    if v.near_blank:
-        return (f"No best estimate: the {best}, the one with the lower benchmark error, reads {v.ef:.1f}%, within "
-                f"{BLANK_POINTS:g} points of what it reads from an all-black clip.")
-    if v.crop_move > MOVES_POINTS:
-        return (f"No best estimate: the {best}, the one with the lower benchmark error, moves {v.crop_move:.1f} points "
-                f"with the clip {p.crop['pixels']} px higher or lower (the crop check below).")
-    off = v.typical if v.typical is not None else v.mae
-    where = "at such EFs on phantom test clips" if v.typical is not None else "on such phantom test clips"
-    span = "" if population == "pediatric" else category_span(v.ef, off)
-    kind = (" (a child's clip: zero-shot)" if population == "pediatric" else
-            " (a degraded clip)" if degradation else "")
-    return (f"**Best estimate{kind}: EF {v.ef:.1f}%{f' ({span})' if span else ''}, through the {best}**, typically "
-            f"off by {off:.1f} EF points {where}; its benchmark error is the lower ({v.mae:.2f} against {w.mae:.2f} "
-            f"for the {other}). Not a measurement.")
-
-
-def category_span(ef: float, off: float) -> str:
-    """The categories a possible EF spans give or take its typical error: 'reduced', 'reduced to mildly
-    reduced', 'mildly reduced to normal or preserved', 'reduced to normal or preserved'."""
-    low, high = (ef_category(min(max(v, 0.0), 100.0)) for v in (ef - off, ef + off))
-    return low if low == high else f"{low} to {high}"
-
-
-def _split(population: str | None, degradation: str | None) -> str:
-    """Which of the benchmark's errors describe the clip: a child's are the pediatric ones (zero-shot), whether
-    degraded or not (the benchmark has no degraded pediatric column); else a degraded clip's the six conditions'."""
-    return "pediatric" if population == "pediatric" else "degraded" if degradation else "clean"
-
-
-def benchmark_error(bench: dict, split: str) -> tuple[float | None, float | None]:
-    """(mean, std over probe seeds) of a probe view's benchmark error on 'clean' or 'pediatric' clips, or
-    'degraded': its mean over the six benchmark conditions; (None, None) where the card lacks it."""
-    if split != "degraded":
-        figures = bench.get(split) or {}
-        return figures.get("mae"), figures.get("mae_std")
-    if not all(isinstance(((bench.get("degraded") or {}).get(c) or {}).get("mae"), (int, float))
-               for c in BENCHMARK_CONDITIONS):
-        return None, None
-    return benchmark_mean(bench), benchmark_mean_std(bench)
+    return (f"{best_estimate(views, p, population, degradation).words(markdown=True)}\n\n" + "\n".join(rows) +
+            f"\n\nBenchmark error: each view's mean absolute error in EF points on phantom test "
+            f"{clips[benchmark_split(population, degradation)]}, mean ± std over probe seeds. All-black clip: what the "
+            f"probe reads from a clip with no heart in it; an EF near it (⚠️) cannot show that it read this heart. "
+            f"{EF_CATEGORY_WORDS}")
 
 
 def _flag_rates(model: LoadedModel | None, flagged: bool) -> str:

@@ -17,7 +17,9 @@
 An earlier analysis's files in the same folder are removed first (explain.analysis.outputs), so the folder
 describes one clip.
 
-ef_beat is the EF through the beat view's probe (null where the model ships none).
+ef_beat is the EF through the beat view's probe (null where the model ships none). best_estimate is the
+prediction card's (explain.analysis.best_estimate.BestEstimate: its ef, or null with the reason it is held back,
+and its words; null for a model with fewer than two probes).
 focus is the anatomy focus ratio (share of the map on cardiac structures over the share by chance),
 null when the clip has no anatomy labels or LV tracings, and focus_note then says so. speckle_ratio is a property of the model (variance of its
 embedding across fresh speckle of one phantom heart over that across hearts), not of the clip.
@@ -36,6 +38,7 @@ from echo.clip import Clip
 from echo.degrade import CONDITIONS
 from explain.analysis.attention import attention
 from explain.analysis.cycle import cycle
+from explain.analysis.best_estimate import best_estimate, probe_views
 from explain.analysis.crop_check import crop_words
 from explain.analysis.defaults import ROLES
 from explain.analysis.degradation import condition_ef_views, sensitivity_figure, severity_sweep
@@ -93,6 +96,9 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
     for role, m in pair.items():
         p = preds[role]
         entry = {"name": m.name, "family": m.family, **{k: v for k, v in p.to_dict().items() if k not in ("name", "family")}}
+        best = best_estimate(probe_views(p, m, clip.meta.get("population"), clip.meta.get("degradation")), p,
+                             clip.meta.get("population"), clip.meta.get("degradation"))
+        entry["best_estimate"] = None if best is None else best.to_dict()        # the page's rule, as it decided
         entry["focus"] = {meth: (None if role not in r or r[role].focus is None else _round(r[role].focus["ratio"]))
                           for meth, r in maps.items()}
         entry["focus_detail"] = {meth: (r[role].focus if role in r else None) for meth, r in maps.items()}
@@ -187,6 +193,8 @@ def write_html(report: dict, figures: dict, out: Path, methods) -> Path:
     for role, m in report["models"].items():
         parts.append(f"<h2>{role.upper()}: {html.escape(m['name'])} ({m['family']})</h2>"
                      f"<p><b>{html.escape(ef_words(m, report['ground_truth']))}</b></p>")
+        if m.get("best_estimate"):
+            parts.append(f"<p>{html.escape(m['best_estimate']['words'])}</p>")
         parts.extend(f"<p><b>⚠️ {html.escape(w)}</b></p>" for w in near_blank_warnings(m))
         if m.get("ood"):
             words = html.escape(ood_words(m["ood"], declared_shift(info.get("population"), info.get("degradation"))))

@@ -12,7 +12,6 @@ is the shipped probe's card figure (up to thread-count rounding).
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import time
 from pathlib import Path
@@ -21,46 +20,13 @@ import numpy as np
 import torch
 
 import model_zoo
-from model_zoo.evaluate.bands import BANDS, band_errors, band_of
+from model_zoo.evaluate.bands import BANDS, RECORD, band_errors
 from model_zoo.features import ClipBank, input_shape, model_inputs, split_seeds
 from model_zoo.probe_io import BEAT_PROBE, PROBE, PROBE_CARD, load_probe, probe_files
 from model_zoo.probes import predict_tokens
 from model_zoo.registry import SHIPPED
 
-OUT = Path(__file__).resolve().parent / "ef_bands.json"
-
-
-def _rows(folder: Path | None, stem: str, key: str, path: Path) -> list[dict]:
-    """A shipped model's probe's recorded bands (key: 'by_predicted_ef' or 'by_true_ef'); [] for a model that
-    is not shipped (its probes were not measured here) or without a record."""
-    if folder is None or Path(folder).resolve().parent != SHIPPED.resolve() or not path.is_file():
-        return []
-    by_stem = _read(str(path), *_version(path))["models"].get(Path(folder).name, {})
-    return (by_stem.get(stem) or {}).get(key, [])
-
-
-def _version(path: Path) -> tuple[int, int]:
-    stat = path.stat()
-    return stat.st_mtime_ns, stat.st_size
-
-
-@functools.lru_cache(maxsize=4)
-def _read(path: str, mtime_ns: int, size: int) -> dict:
-    """The record, parsed once per version of the file (every prediction card reads it four times)."""
-    return json.loads(Path(path).read_text())
-
-
-def recorded(folder: Path | None, stem: str, ef: float, path: Path = OUT) -> dict | None:
-    """The recorded predicted-EF band holding ef ({'band', 'n', 'mae', 'bias'}), or None (see _rows)."""
-    rows = _rows(folder, stem, "by_predicted_ef", path)
-    band = list(band_of(ef, tuple(tuple(r["band"]) for r in rows))) if rows else None
-    return next((r for r in rows if r["band"] == band and r["n"]), None)
-
-
-def weakest(folder: Path | None, stem: str, path: Path = OUT) -> dict | None:
-    """The true-EF band where the probe erred most, or None (see _rows)."""
-    rows = [r for r in _rows(folder, stem, "by_true_ef", path) if r["n"]]
-    return max(rows, key=lambda r: r["mae"]) if rows else None
+OUT = RECORD          # where this command writes the record the app reads (model_zoo.evaluate.bands)
 
 
 def measure(folders: list[Path], n: int) -> dict:
