@@ -124,6 +124,8 @@ def analyze(args) -> int:
     for role, m in report["models"].items():
         for method, why in m.get("skipped", {}).items():
             print(f"note: no {method} map for {role} ({m['name']}): {why}")
+        for method, why in m.get("unreliable", {}).items():
+            print(f"warning: {role} ({m['name']}): {method} map: {why}")
     return 0
 
 

@@ -458,6 +458,11 @@ def test_analyze_keeps_one_models_map_when_the_other_cannot_make_it_and_says_why
     assert not (tmp_path / "mae.integrated_gradients.mp4").exists()
     assert mae["rollout_file"] == "mae.rollout.npy" and (tmp_path / "mae.rollout.npy").is_file()
     assert "No integrated_gradients map: " in (tmp_path / "report.html").read_text()
+    # the page's convergence check, in the file: the same map's verdict as the Attention tab gives it
+    from explain.analysis.attention import attention
+    again = attention({"jepa": pair["jepa"]}, clip, "integrated_gradients")["jepa"].unreliable
+    assert jepa["unreliable"] == ({"integrated_gradients": again} if again else {}) and mae["unreliable"] == {}
+    assert (again is None) or f"integrated_gradients map: {again}" in (tmp_path / "report.html").read_text()
 
 
 def test_audit_defers_reading_keeps_a_missing_videos_ef_and_says_where_it_stopped(

@@ -6,7 +6,7 @@ import numpy as np
 
 from app.session import cached, get_clip, media_path, peek
 from echo.preprocess import crop_to_sector
-from explain.analysis.attention import AttentionResult, attention
+from explain.analysis.attention import AttentionResult, attention, convergence_warning
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.attention_maps import METHODS
 from explain.attribution.integrated_gradients import STEPS as IG_STEPS
@@ -120,14 +120,8 @@ def info_markdown(r: AttentionResult, asked_readout: str | None = None) -> str:
         info["hidden_share"] = f"{info['hidden_share']:.0%}"
     method = METHOD_LABELS.get(r.token_map.method, r.token_map.method)     # the maps' own, whatever the box says now
     words = "; ".join([f"method: {method}", *(f"{INFO_LABELS.get(k, k)}: {_plain(v)}" for k, v in info.items())])
-    delta, change = (_plain(info.get(k)) for k in ("convergence_delta", "ef_change"))   # one value per clip
-    if isinstance(delta, float) and isinstance(change, float) and abs(delta) > 0.5 * abs(change):
-        # SmoothGrad's delta is a mean magnitude over its noisy copies, IG's a signed sum
-        shown = f"{delta:.2f} on average over the noisy copies" if r.token_map.method == "smoothgrad" else f"{delta:+.2f}"
-        words = (f"⚠️ Unreliable: the convergence delta ({shown}) is {abs(delta) / max(abs(change), 1e-9):.1f}x "
-                 f"the EF change it should add up to ({change:+.2f}; trusted below half of it); raise the steps "
-                 "before reading this map. " + words)
-    return words
+    unreliable = convergence_warning(r.token_map.method, r.token_map.info)
+    return f"⚠️ {unreliable} {words}" if unreliable else words
 
 
 def _key(clip_key: str, pair: dict[str, LoadedModel], method: str, *settings,

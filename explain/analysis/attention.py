@@ -20,6 +20,26 @@ from explain.analysis.budget import check_budget
 from model_zoo.cost import estimate
 
 
+TRUSTED_DELTA_SHARE = 0.5    # a convergence delta over this share of the EF change it explains: not read
+
+
+def _one(value):
+    """A per-clip list of one value as that value (a map's info holds one entry per clip)."""
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+
+def convergence_warning(method: str, info: dict) -> str | None:
+    """Words for a gradient map whose convergence delta is over TRUSTED_DELTA_SHARE of the EF change it should add
+    up to (integrated gradients' completeness; SmoothGrad's delta is a mean magnitude over its noisy copies, IG's a
+    signed sum); None for a trusted map or a method without a delta."""
+    delta, change = _one(info.get("convergence_delta")), _one(info.get("ef_change"))
+    if not isinstance(delta, float) or not isinstance(change, float) or abs(delta) <= TRUSTED_DELTA_SHARE * abs(change):
+        return None
+    shown = f"{delta:.2f} on average over the noisy copies" if method == "smoothgrad" else f"{delta:+.2f}"
+    return (f"Unreliable: the convergence delta ({shown}) is {abs(delta) / max(abs(change), 1e-9):.1f}x the EF change "
+            f"it should add up to ({change:+.2f}; trusted below half of it); raise the steps before reading this map.")
+
+
 @dataclass
 class AttentionResult:
     role: str
@@ -28,6 +48,11 @@ class AttentionResult:
     heat: np.ndarray             # (T, H, W) float32 in [0, 1], normalised over the clip (display)
     view: ModelView              # the frames it lies on
     focus: dict | None           # explain.focus.FocusScore as a dict; None without anatomy labels
+
+    @property
+    def unreliable(self) -> str | None:
+        """Why an integrated-gradients or SmoothGrad map should not be read (convergence_warning), else None."""
+        return convergence_warning(self.token_map.method, self.token_map.info)
 
     @property
     def rollout(self) -> np.ndarray:

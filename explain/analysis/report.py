@@ -5,7 +5,8 @@
                              "models": {role: {name, family, ef, ef_beat, focus: {method: ratio | null},
                                                degradation: {condition: {"ef", "ef_beat"}},
                                                trajectory: {method, coords, loop_closure, phase_error_deg},
-                                               speckle_ratio, skipped: {method: why no map}, ...}}}
+                                               speckle_ratio, skipped: {method: why no map},
+                                               unreliable: {method: why not to read its map}, ...}}}
                                                role: 'jepa' | 'mae'
     <role>.rollout.npy      the clip-level rollout map, (T, H, W) float32 in [0, 1] over the frames
                             the model saw (T, H, W of the preprocessed clip: one beat, sector crop)
@@ -104,6 +105,8 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
         entry["focus_detail"] = {meth: (r[role].focus if role in r else None) for meth, r in maps.items()}
         if not skipped[role] and not any(v is not None for v in entry["focus"].values()):   # why, in the file itself
             entry["focus_note"] = NO_FOCUS                   # (a method that could not run says why in `skipped`)
+        entry["unreliable"] = {meth: r[role].unreliable for meth, r in maps.items()     # gradient maps not to read
+                               if role in r and r[role].unreliable}
         entry["skipped"] = skipped[role]                                    # {method: why this model has no map}
         entry["degradation"] = {cond: {k: _round(ef, 2) for k, ef in v[role].items()}
                                 for cond, v in degraded.items() if cond != "clean"}
@@ -205,6 +208,8 @@ def write_html(report: dict, figures: dict, out: Path, methods) -> Path:
             parts.append(f"<p><b>{html.escape(m['warning'])}</b></p>")
         for meth, why in m.get("skipped", {}).items():
             parts.append(f"<p>No {html.escape(meth)} map: {html.escape(why)}</p>")
+        for meth, why in m.get("unreliable", {}).items():
+            parts.append(f"<p><b>⚠️ {html.escape(meth)} map: {html.escape(why)}</b></p>")
         parts.append(f"<p>{html.escape(_numbers_words(m))}</p>")
         for meth in methods:
             strip = out / f"{role}.{meth}.png"
