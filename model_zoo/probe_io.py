@@ -32,7 +32,7 @@ def save_probe(probe: ProbeHead | BeatProbe, model_dir: str | Path, meta: dict, 
     BeatProbe t_slots, + meta) into model_dir; stem PROBE takes a ProbeHead, BEAT_PROBE a BeatProbe."""
     kind = "beat" if isinstance(probe, BeatProbe) else "attentive"
     if KIND.get(stem) != kind:
-        raise ValueError(f"a {kind} probe cannot be saved as {stem!r}")
+        raise ValueError(f"{'an' if kind == 'attentive' else 'a'} {kind} probe cannot be saved as {stem!r}")
     weights, card_path = probe_files(model_dir, stem)
     state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in probe.state_dict().items()}
     save_file(state, str(weights))

@@ -8,11 +8,12 @@ from app.views.predictions import probe_test_words
 from explain.analysis.pair import LoadedModel
 from model_zoo.evaluate.claims import check_claims, claim_pairs
 from model_zoo.evaluate.format import plus_minus
+from model_zoo.evaluate.ship import ZOO_RESULTS
 from model_zoo.evaluate.table import render_markdown
 from model_zoo.experiments.scoreboard import committed_rows, scoreboard_figure
 from model_zoo.registry import assumed_notes
 
-RESULTS = Path(__file__).resolve().parents[2] / "model_zoo" / "results.json"
+RESULTS = ZOO_RESULTS          # model_zoo/results.json, as `python -m model_zoo.evaluate --ship` writes it
 
 
 def evidence_markdown(results_path: Path = RESULTS) -> str:

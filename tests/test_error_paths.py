@@ -1,0 +1,81 @@
+"""Error paths a review found untested: each refusal names the problem (and the way out where there is one)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from echo.clip import ClipError
+from echo.phantom import render_clip
+
+
+def test_an_unknown_recipe_is_refused_with_the_known_ones():
+    from model_zoo.recipes import RECIPES, get_recipe
+    with pytest.raises(KeyError, match="unknown recipe 'smal'; known: .*small"):
+        get_recipe("smal")
+    assert get_recipe("small", steps=3).steps == 3 and RECIPES["small"].steps != 3       # a copy, not the registry's
+
+
+def test_a_projection_refuses_what_it_cannot_place_on_one_set_of_axes():
+    from explain.trajectory.projection import project
+    good = np.random.default_rng(0).normal(size=(12, 8))
+    for runs, dims, match in (([], 2, "non-empty"), ([good[0]], 2, "non-empty"), ([good, good[:, :4]], 2, "one embedding size"),
+                              ([good], 4, "dims must be 1, 2 or 3"), ([np.where(good > 2, np.nan, good)], 2, "NaN")):
+        with pytest.raises(ValueError, match=match):
+            project(runs, "pca", dims)
+    with pytest.raises(ValueError, match="method must be one of"):
+        project([good], "tsne", 2)
+    assert project([good], "pca", 2).points[0].shape == (12, 2)
+
+
+def test_token_maps_refuse_an_unknown_scale_or_resize_mode():
+    from explain.maps import to_frames
+    values = np.random.default_rng(0).random((2, 2, 2))
+    with pytest.raises(ValueError, match="Unknown scale 'sum'"):
+        to_frames(values, (2, 2, 2), 2, (4, 8, 8), scale="sum")
+    with pytest.raises(ValueError, match="Unknown resize mode 'cubic'"):
+        to_frames(values, (2, 2, 2), 2, (4, 8, 8), mode="cubic")
+    assert to_frames(values, (2, 2, 2), 2, (4, 8, 8)).shape == (4, 8, 8)
+
+
+def test_a_probe_card_of_the_wrong_kind_or_a_malformed_beat_probe_is_refused(tmp_path):
+    from builders import tiny_probe
+    from model_zoo.probe_io import BEAT_PROBE, PROBE, load_probe, probe_files, save_probe
+    save_probe(tiny_probe(), tmp_path, {})
+    card = json.loads(probe_files(tmp_path)[1].read_text())
+    probe_files(tmp_path, BEAT_PROBE)[1].write_text(json.dumps(card))          # an attentive card under the beat name
+    with pytest.raises(ValueError, match="unsupported probe kind 'attentive' \\(expected 'beat'\\)"):
+        load_probe(tmp_path, stem=BEAT_PROBE)
+    probe_files(tmp_path, BEAT_PROBE)[1].write_text(json.dumps({**card, "kind": "beat"}))          # no t_slots
+    with pytest.raises(ValueError, match="a beat probe needs t_slots and an even dim"):
+        load_probe(tmp_path, stem=BEAT_PROBE)
+    with pytest.raises(ValueError, match="an attentive probe cannot be saved as 'beat_probe'"):
+        save_probe(tiny_probe(), tmp_path, {}, stem=BEAT_PROBE)
+    assert load_probe(tmp_path, stem=PROBE).meta["kind"] == "attentive"
+
+
+def test_model_input_refuses_no_clips_and_a_channel_count_no_model_takes():
+    from echo.preprocess import to_model_input
+    clip = render_clip(1, "adult", n_frames=16, size=64, fps=50)
+    with pytest.raises(ClipError, match="No clips were given"):
+        to_model_input([])
+    with pytest.raises(ClipError, match="1 \\(grey\\) or 3 \\(colour\\) channels; got 2"):
+        to_model_input(clip, channels=2)
+    assert to_model_input(clip, channels=1, size=32).shape == (1, 16, 1, 32, 32)
+
+
+def test_a_vjepa_encoder_with_a_swiglu_mlp_or_absolute_positions_is_refused():
+    from model_zoo.convert.vjepa import encoder_shape, pick_encoder
+    with pytest.raises(ValueError, match="SwiGLU MLP \\(mlp.fc3\\)"):
+        encoder_shape({"blocks.0.mlp.fc3.weight": torch.zeros(2, 2)})
+    with pytest.raises(ValueError, match="3D sin-cos pos_embed"):
+        encoder_shape({"pos_embed": torch.zeros(1, 8, 4)})
+    with pytest.raises(ValueError, match="encoder must be 'target' or 'context'"):
+        pick_encoder({}, "student")
+
+
+def test_the_audit_tab_refuses_more_uploads_than_it_takes_at_once(shipped_pair):
+    from app.views import audit
+    with pytest.raises(ValueError, match=f"{audit.MAX_UPLOADS + 1} files uploaded; audit at most {audit.MAX_UPLOADS} "
+                                         "at once, or give a folder"):
+        audit.run([f"/nowhere/{i}.avi" for i in range(audit.MAX_UPLOADS + 1)], None, shipped_pair)
