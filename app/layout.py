@@ -264,6 +264,10 @@ def _latent_tab(clip_key, model_state) -> list:
     speckle = _action("Run the speckle test (8 hearts x 4 speckle draws)")
     speckle_plot, speckle_caption = gr.Plot(elem_id="speckle-plot"), gr.Markdown()
     run.click(events.on_latent, [clip_key, model_state, seed, slot], [*plots, *captions], api_name="latent_pixel", **HEAVY)
+    # a new time slot or mask seed redraws what is shown (a figure left at the old slot read as the new one's)
+    for changed in (slot.release, seed.submit):
+        changed(events.on_latent, [clip_key, model_state, seed, slot], [*plots, *captions], api_visibility="private",
+                trigger_mode="always_last", **HEAVY)
     speckle.click(events.on_speckle, [model_state], [speckle_plot, speckle_caption], api_name="speckle", **HEAVY)
     return [*plots, *captions]
 

@@ -714,8 +714,9 @@ def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shi
     assert 0.5 < area < 0.65 and r.focus["outside_share"] < area        # jepa-small's rollout: less than an even map
     for share, said, warned in ((0.004, False, False), (area - 0.05, True, False), (area + 0.05, True, True)):
         md = attention.focus_markdown(dataclasses.replace(r, focus={**r.focus, "outside_share": share}))
-        assert (f"{100 * share:.0f}% of the map lies outside the ultrasound sector, {100 * area:.0f}% of the frame"
-                in md) == said
+        assert (f"{100 * share:.0f}% of the map lies outside the ultrasound sector, where there is no tissue to read "
+                f"(the focus ratio counts only the mass inside it; that region is {100 * area:.0f}% of the frame, what "
+                "an even map would put there)." in md) == said
         assert ("⚠️" in md) == warned          # more weight where there is no tissue than an even map puts there
     assert attention.scrub(example.key, shipped_pair, "paper", 3) is None       # never made: not started
     frames = attention.scrub(example.key, shipped_pair, "rollout", 99, "mean", 0.0, 0, "probe")
@@ -909,8 +910,13 @@ def test_latent_pixel_views_have_figures_captions_and_numbers(example, shipped_p
     from app import events                                # what the page shows: figures, then titled captions
     shown = events.on_latent(example.key, events.NO_MODELS, 3, 2)
     assert shown[4:] == [f"**{v.title}.** {v.caption}" for v in vs]
+    from app.layout import build                          # the button, a new time slot and a new mask seed redraw
+    redraws = [f for f in build().fns.values() if f.fn is events.on_latent]
+    assert sorted(t[1] for f in redraws for t in f.targets) == ["click", "release", "submit"]
     assert vs[0].numbers["tokens"] == 392 and vs[0].numbers["mae_hidden"] == pytest.approx(0.9, abs=0.01)
     assert 0 <= vs[1].numbers["hf_ratio"] < 1 and vs[2].numbers["mean_cosine"] <= 1
+    # the shipped JEPA learned from the phantom: its predictions stand beside the guess from position alone
+    assert -1 <= vs[2].numbers["position_cosine"] <= 1 and "position alone" in vs[2].caption
     assert any("hidden by JEPA mask 1" in a.text for a in vs[2].figure.layout.annotations)   # the grid's first mask
     assert any(a.text.startswith("JEPA mask 1:") for a in vs[0].figure.layout.annotations)
     for bad in (-1, 2**40, 1.5):

@@ -9,6 +9,7 @@ from echo.anatomy import CARDIAC_STRUCTURES, LABELS
 from explain.latent_pixel import anatomy_probe as ap
 from explain.latent_pixel.figures import anatomy_figure, grid_figure, jepa_figure, mae_figure
 from explain.latent_pixel.grid import TokenGrid, clip_masks, token_grid, token_pixels
+from explain.latent_pixel.inputs import prepare
 from explain.latent_pixel.jepa_view import jepa_view
 from explain.latent_pixel.mae_view import mae_view, reconstruction_errors
 from model_zoo.data import render_beat
@@ -95,6 +96,25 @@ def test_jepa_view_scores_only_hidden_tokens(models, clip):
     for cosine, guess, words in ((0.9, 0.2, "beat the lazy guess (0.20)"), (0.11, 0.84, "do no better")):
         lost = dataclasses.replace(v, summary={**v.summary, "mean_cosine": cosine, "baseline_cosine": guess})
         assert words in jepa_figure(lost, token_grid(jepa), 1)[1]
+    assert "not shown" in jepa_figure(dataclasses.replace(v, summary={**v.summary, "mean_cosine": 0.9,
+                                                                      "baseline_cosine": 0.2}), token_grid(jepa), 1)[1]
+    # the guess from position alone: the prior's token at each hidden position, scored like the predictions
+    from explain.latent_pixel.jepa_view import position_prior
+    prior = position_prior(jepa, n_clips=2)
+    with_prior = jepa_view(jepa, clip, context, target, prior=prior)
+    truth = jepa.latent_targets(prepare(clip, token_grid(jepa).frames, token_grid(jepa).size).x)[0].float()
+    expected = torch.nn.functional.cosine_similarity(prior[target], truth[target], dim=-1).numpy()
+    assert np.allclose(with_prior.position, expected, atol=1e-5)
+    assert with_prior.summary["position_cosine"] == pytest.approx(float(expected.mean()), abs=1e-6)
+    fig, caption = jepa_figure(with_prior, token_grid(jepa), 1)
+    assert [t.name for t in fig.data[-3:]] == ["JEPA prediction", "guess: average visible token",
+                                                "guess: this position's usual token (other clips)"]
+    for cosine, guess, position, words in ((0.9, 0.2, 0.95, "but not the guess from position alone (0.95)"),
+                                           (0.9, 0.2, 0.5, "and the guess from position alone (0.50): the predictor "
+                                                           "uses what is visible")):
+        said = dataclasses.replace(with_prior, summary={**with_prior.summary, "mean_cosine": cosine,
+                                                        "baseline_cosine": guess, "position_cosine": position})
+        assert words in jepa_figure(said, token_grid(jepa), 1)[1]
 
 
 def test_token_labels_take_the_majority_of_each_tubelet():

@@ -40,6 +40,10 @@ def test_speckle_test_on_tiny_models_and_its_figure():
     mixed = {"jepa target": out["JEPA target"], "mae": out["MAE"], "jepa context": out["JEPA target"]}
     fig, _ = speckle_figure(mixed, {"jepa target": "jepa", "mae": "mae", "jepa context": "jepa"})
     assert list(fig.data[0].x) == ["jepa target", "jepa context", "mae"]      # a JEPA's encoders side by side
+    from explain.latent_pixel.figures import _moved
+    assert [_moved(0.43, 0.105), _moved(0.08, 0.117), _moved(0.11, 0.117)] == [
+        "training raised it 4.1x", "training lowered it 1.5x", "about where it began"]
+    assert "untrained" not in speckle_figure(mixed)[1]                    # no reference measured: none said
 
 
 def test_the_speckle_view_names_the_encoder_a_context_readout_jepa_reads(tmp_path):
@@ -63,7 +67,21 @@ def test_the_speckle_view_names_the_encoder_a_context_readout_jepa_reads(tmp_pat
     pair = {"jepa": LoadedModel("jepa", model_zoo.load(folder, device="cpu"), None, None, folder, True),
             "mae": LoadedModel("mae", mae, None, None, None, True)}
     ratios = speckle_ratios(pair)
-    assert set(ratios) == {"jepa", "jepa_target", "mae"}
+    assert set(ratios) == {"jepa", "jepa_target", "mae", "jepa_untrained", "mae_untrained"}
     assert ratios["jepa"]["ratio"] != pytest.approx(ratios["jepa_target"]["ratio"])
+    assert set(speckle_ratios(pair, untrained=False)) == {"jepa", "jepa_target", "mae"}
+    # the reference: an untrained network of each model's shape (the evaluation's untrained baseline, seed 0)
+    from explain.latent_pixel.speckle import UNTRAINED, UNTRAINED_SEED, speckle_test
+    from explain.analysis.latent_pixel import SPECKLE_DRAWS, SPECKLE_HEARTS
+    from model_zoo.features import random_encoder
+    again = speckle_test({"u": random_encoder(mae, UNTRAINED_SEED)}, list(SPECKLE_HEARTS), SPECKLE_DRAWS)["u"]
+    assert ratios["mae_untrained"]["ratio"] == pytest.approx(again["ratio"])
     view = speckle_view(pair)
-    assert sorted(view.figure.data[0].x) == ["jepa-ctx (EMA target)", "jepa-ctx (context)", "mae-smoke"]
+    assert list(view.figure.data[0].x) == ["jepa-ctx (context)", "jepa-ctx (EMA target)", UNTRAINED.format("jepa-ctx"),
+                                           "mae-smoke", UNTRAINED.format("mae-smoke")]
+    assert list(view.figure.data[0].marker.color)[2::2] == ["#7f7f7f", "#7f7f7f"]            # the references in grey
+    # each trained encoder read against its family's reference, in the caption
+    assert (f"mae-smoke {ratios['mae']['ratio']:.2f} against {ratios['mae_untrained']['ratio']:.2f} untrained"
+            in view.caption)
+    assert (f"jepa-ctx (EMA target) {ratios['jepa_target']['ratio']:.2f} against "
+            f"{ratios['jepa_untrained']['ratio']:.2f} untrained" in view.caption)

@@ -166,9 +166,10 @@ def _outside_words(f: dict) -> str:
     share, area = f.get("outside_share") or 0.0, f.get("outside_area")
     if share < 0.01:
         return ""
-    where = "" if area is None else f", {100 * area:.0f}% of the frame"
-    words = (f" {100 * share:.0f}% of the map lies outside the ultrasound sector{where}, where there is no tissue to "
-             "read (the focus ratio counts only the mass inside it).")
+    even = "" if area is None else (f"; that region is {100 * area:.0f}% of the frame, what an even map would put "
+                                    "there")
+    words = (f" {100 * share:.0f}% of the map lies outside the ultrasound sector, where there is no tissue to read "
+             f"(the focus ratio counts only the mass inside it{even}).")
     return f" ⚠️{words}" if area is not None and share > area else words
 
 

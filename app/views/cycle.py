@@ -12,6 +12,10 @@ from explain.analysis.pair import LoadedModel, pair_key
 from explain.trajectory.dataset import dataset_view
 
 CAPTION = ("Each point is the model's summary of the clip around one frame; the line joins them in time. "
+           "The summaries have hundreds of numbers, so they are drawn through a projection: PCA keeps the directions "
+           "along which they vary most (PC 1 the most), UMAP keeps each point's nearest neighbours near (its axes "
+           "have no meaning of their own). The colour is the phase of the beat: 0 (and 1, the next beat) at "
+           "end-diastole, the heart at its fullest. "
            "A model that tracks the heartbeat draws a loop that comes back to where it started each beat, "
            "with end-diastole (◆) and end-systole (■) far apart. A degraded copy is drawn on the clean clip's "
            "axes (the projection is fitted on the clean clip alone): with PCA its offset shows; UMAP places each "

@@ -14,8 +14,11 @@ from model_zoo.evaluate.format import plus_minus
 INTRO = ("**Why latent prediction can ignore speckle.** Speckle is the grainy texture of ultrasound: an "
          "interference pattern of the tissue's tiny scatterers. It moves with the tissue for a few frames (speckle "
          "tracking follows it), but its pattern is random, so the grain inside a hidden box cannot be guessed from "
-         "the boxes around it. A model that must redraw pixels (MAE) has to deal with it; a model that predicts "
-         "summaries (JEPA) can learn to leave it out. Leaving the grain out is not the same as robustness: the "
+         "the boxes around it. A model that must redraw pixels (MAE) has to deal with it: trained on squared "
+         "error, it cannot draw grain it cannot predict, so it draws a blur and still pays the grain's variance "
+         "in its loss (its reconstruction below matches the clean anatomy as well as the noisy frame). A model that "
+         "predicts summaries (JEPA) need not represent the grain at all. Leaving the grain out is not the same as "
+         "robustness: the "
          "speckle test below says how much each model notices fresh grain, the degradation lab and the evidence "
          "tab how much a shadow or attenuation moves its EF.")
 

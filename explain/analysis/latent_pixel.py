@@ -20,10 +20,11 @@ from explain.analysis.pair import LoadedModel
 from explain.latent_pixel.anatomy_probe import load_anatomy_probe, readout
 from explain.latent_pixel.figures import anatomy_figure, grid_figure, jepa_figure, mae_figure, speckle_figure
 from explain.latent_pixel.grid import clip_masks, token_grid
-from explain.latent_pixel.jepa_view import jepa_view
+from explain.latent_pixel.jepa_view import jepa_view, position_prior
 from explain.latent_pixel.mae_view import mae_view
-from explain.latent_pixel.speckle import speckle_test
+from explain.latent_pixel.speckle import UNTRAINED, UNTRAINED_SEED, speckle_test
 from explain.analysis.window import model_view
+from model_zoo.features import random_encoder
 
 SPECKLE_HEARTS, SPECKLE_DRAWS = tuple(range(4_000_000, 4_000_008)), 4   # held-out test hearts
 
@@ -70,7 +71,8 @@ def teaching_views(pair: dict[str, LoadedModel], clip: Clip, seed: int = 0, time
 
     def jepa_panel():
         ctx, tgt = (masks or clip_masks(jepa, None, seed)).jepa[0]
-        v = jepa_view(jepa, clip, ctx, tgt)
+        prior = _position_prior(jepa) if pair["jepa"].phantom_trained else None    # other models: not their clips
+        v = jepa_view(jepa, clip, ctx, tgt, prior=prior)
         fig, cap = jepa_figure(v, g, slot)
         return TeachingView("JEPA: predicting latents", fig, cap,
                             dict(v.summary))
@@ -84,6 +86,12 @@ def teaching_views(pair: dict[str, LoadedModel], clip: Clip, seed: int = 0, time
 
     return [_try("How a clip becomes tokens", grid_view), _try("MAE: predicting pixels", mae_panel),
             _try("JEPA: predicting latents", jepa_panel), _try("What anatomy the tokens carry", anatomy_panel)]
+
+
+@functools.lru_cache(maxsize=4)
+def _position_prior(wrapper):
+    """position_prior once per loaded model (16 phantom clips through its target encoder)."""
+    return position_prior(wrapper)
 
 
 @functools.lru_cache(maxsize=8)
@@ -105,20 +113,29 @@ def _other_encoder(name: str, folder: str | None, readout: str):
         return None
 
 
-def speckle_ratios(pair: dict[str, LoadedModel], with_context: bool = True) -> dict[str, dict]:
+def speckle_ratios(pair: dict[str, LoadedModel], with_context: bool = True, untrained: bool = True) -> dict[str, dict]:
     """{encoder: {'within', 'between', 'ratio'}}: variance of each encoder's pooled embedding across
     fresh speckle of one heart over its variance across hearts (8 held-out phantom hearts x 4 draws).
     Encoders: 'jepa' (the one it reads clips through: the EMA target encoder unless its recipe reads the
-    context encoder), 'jepa_context' or 'jepa_target' (its other one, when the folder ships both), 'mae'."""
+    context encoder), 'jepa_context' or 'jepa_target' (its other one, when the folder ships both), 'mae', and with
+    `untrained` 'jepa_untrained' and 'mae_untrained' (an untrained network of each one's shape: the reference)."""
     encoders = {r: m.wrapper for r, m in pair.items()}
     jepa = pair["jepa"]
     readout = jepa.wrapper.readout
     other = _other_encoder(jepa.name, str(jepa.folder) if jepa.folder else None, readout) if with_context else None
     if other is not None:
         encoders[f"jepa_{OTHER_ENCODER[readout]}"] = other
+    if untrained:
+        encoders.update({f"{r}_untrained": _untrained(m.wrapper) for r, m in pair.items()})
     names = tuple(encoders)
     result = _speckle(names, tuple(encoders.values()))
     return {n: result[n] for n in names}
+
+
+@functools.lru_cache(maxsize=4)
+def _untrained(wrapper):
+    """An untrained network of the wrapper's shape (speckle.UNTRAINED), once per loaded model."""
+    return random_encoder(wrapper, UNTRAINED_SEED)
 
 
 def speckle_view(pair: dict[str, LoadedModel]) -> TeachingView:
@@ -126,7 +143,8 @@ def speckle_view(pair: dict[str, LoadedModel]) -> TeachingView:
     jepa, readout = pair["jepa"].name, pair["jepa"].wrapper.readout
     labels = {"jepa": f"{jepa} ({ENCODER_LABEL[readout]})",
               f"jepa_{OTHER_ENCODER[readout]}": f"{jepa} ({ENCODER_LABEL[OTHER_ENCODER[readout]]})",
-              "mae": pair["mae"].name}
-    fig, cap = speckle_figure({labels[r]: v for r, v in ratios.items()},
-                              {labels[r]: "mae" if r == "mae" else "jepa" for r in ratios})
+              "mae": pair["mae"].name,
+              **{f"{r}_untrained": UNTRAINED.format(m.name) for r, m in pair.items()}}
+    family = lambda r: ("mae" if r.startswith("mae") else "jepa") + (" untrained" if r.endswith("_untrained") else "")  # noqa: E731
+    fig, cap = speckle_figure({labels[r]: v for r, v in ratios.items()}, {labels[r]: family(r) for r in ratios})
     return TeachingView("The speckle test", fig, cap, {r: v["ratio"] for r, v in ratios.items()})

@@ -75,6 +75,9 @@ def mae_figure(view: MAEView, frame: int = 0) -> tuple[go.Figure, str]:
                            "its pattern the MAE's)"), caption
 
 
+COSINE_FLOOR = 0.5       # the cosine map's lowest colour: lower cosines share it
+
+
 def jepa_figure(view: JEPAView, g: TokenGrid, time_slot: int = 0) -> tuple[go.Figure, str]:
     """The frame with its grid, the cosine similarity of each hidden token's prediction at one time
     slot, and the distribution of cosines against the visible-mean baseline."""
@@ -82,11 +85,11 @@ def jepa_figure(view: JEPAView, g: TokenGrid, time_slot: int = 0) -> tuple[go.Fi
         "input", f"prediction vs target (cosine), time slot {time_slot}<br>hidden by JEPA mask 1 (above)",
         "all hidden tokens (count)"))
     fig.add_trace(go.Image(z=grid_image(view.frames[time_slot * g.tubelet], g.patch), hoverinfo="skip"), 1, 1)
-    # the colour scale spans the predictions' cosines (their lowest to 1), not 0-1, where all would be yellow
-    low = min(float(np.floor(20 * np.nanmin(view.cosine)) / 20), 0.95)
+    # one scale for every clip (the same colour is the same cosine), from COSINE_FLOOR: over 0-1 all would be yellow
     h, w = view.cosine_map.shape[1:]
-    fig.add_trace(go.Heatmap(z=view.cosine_map[time_slot], zmin=low, zmax=1, colorscale="Viridis",
-                             colorbar=dict(title="cosine", x=0.64, len=0.8),
+    fig.add_trace(go.Heatmap(z=view.cosine_map[time_slot], zmin=COSINE_FLOOR, zmax=1, colorscale="Viridis",
+                             colorbar=dict(title="cosine", x=0.64, len=0.8, tickvals=[COSINE_FLOOR, 0.75, 1.0],
+                                           ticktext=[f"≤ {COSINE_FLOOR:g}", "0.75", "1"]),
                              hovertemplate="row %{y}, column %{x}<br>cosine %{z:.2f}<extra></extra>"), 1, 2)
     fig.update_yaxes(autorange="reversed", scaleanchor="x2", range=[h - 0.5, -0.5], title="token row", row=1, col=2)
     fig.update_xaxes(range=[-0.5, w - 0.5], title="token column (blank: visible tokens)", row=1, col=2)
@@ -95,27 +98,45 @@ def jepa_figure(view: JEPAView, g: TokenGrid, time_slot: int = 0) -> tuple[go.Fi
                                marker_color=FAMILY_COLOURS["jepa"]), 1, 3)
     fig.add_trace(go.Histogram(x=view.baseline, name="guess: average visible token", opacity=0.7, nbinsx=30,
                                marker_color="#999999"), 1, 3)
+    if view.position is not None:
+        fig.add_trace(go.Histogram(x=view.position, name="guess: this position's usual token (other clips)",
+                                   opacity=0.7, nbinsx=30, marker_color="#e7ba52"), 1, 3)
     fig.update_layout(barmode="overlay", height=400, margin=dict(l=10, r=10, t=70, b=60),
                       legend=dict(orientation="h", y=-0.25),
-                      title=f"JEPA: latent prediction (mean cosine {view.summary['mean_cosine']:.2f}, "
-                            f"baseline {view.summary['baseline_cosine']:.2f})")
+                      title=f"JEPA: latent prediction (mean cosine {view.summary['mean_cosine']:.2f}; guesses: "
+                            f"visible average {view.summary['baseline_cosine']:.2f}"
+                            + (f", position alone {view.summary['position_cosine']:.2f}"
+                               if "position_cosine" in view.summary else "") + ")")
     fig.update_xaxes(visible=False, row=1, col=1)
     fig.update_yaxes(visible=False, row=1, col=1)
     caption = ("The JEPA does not redraw pixels: for each hidden box it predicts the summary its own target "
                "encoder makes of that box. A cosine of 1 means the prediction points exactly where the target "
-               "does; the grey bars show a lazy guess (the average of the visible boxes) for comparison. Grain "
-               "that cannot be guessed from the visible boxes need not be represented, so it costs the JEPA nothing. "
-               + _against_guess(view.summary["mean_cosine"], view.summary["baseline_cosine"]))
+               "does; the grey bars show a lazy guess (the average of the visible boxes) and, where measured, the "
+               "yellow ones a guess from position alone (the mean target at each position over other phantom clips: "
+               "what that position usually holds, never this clip). Grain that cannot be guessed from the visible "
+               "boxes need not be represented, so it costs the JEPA nothing. "
+               + _against_guess(view.summary["mean_cosine"], view.summary["baseline_cosine"],
+                                view.summary.get("position_cosine")))
     return fig, caption
 
 
-def _against_guess(cosine: float, guess: float) -> str:
-    """What this clip's mean cosines say: whether the predictor beats the lazy guess here."""
-    if cosine > guess:
-        return (f"Here the predictions (mean cosine {cosine:.2f}) beat the lazy guess ({guess:.2f}): the predictor "
-                "has learnt what hidden boxes hold from what is visible.")
-    return (f"Here the predictions (mean cosine {cosine:.2f}) do no better than the lazy guess ({guess:.2f}): this "
-            "predictor has not learnt to predict this clip's hidden boxes, so its latents say little about them.")
+def _against_guess(cosine: float, guess: float, position: float | None = None) -> str:
+    """What this clip's mean cosines say: whether the predictor beats the lazy guess here and, where measured, the
+    guess from position alone (only beating that shows it read this clip's visible boxes)."""
+    if cosine <= guess:
+        return (f"Here the predictions (mean cosine {cosine:.2f}) do no better than the lazy guess ({guess:.2f}): this "
+                "predictor has not learnt to predict this clip's hidden boxes, so its latents say little about them.")
+    if position is None:
+        return (f"Here the predictions (mean cosine {cosine:.2f}) beat the lazy guess ({guess:.2f}); the guess from "
+                "position alone is measured only for models that learned from the phantom, so whether it read this "
+                "clip's visible boxes or learnt what each position usually holds is not shown.")
+    if cosine > position:
+        return (f"Here the predictions (mean cosine {cosine:.2f}) beat the lazy guess ({guess:.2f}) and the guess from "
+                f"position alone ({position:.2f}): the predictor uses what is visible in this clip.")
+    return (f"Here the predictions (mean cosine {cosine:.2f}) beat the lazy guess ({guess:.2f}) but not the guess from "
+            f"position alone ({position:.2f}), which never looks at this clip: the predictor has learnt what each "
+            "position usually holds on these phantom hearts (which look alike), and predicts this clip's hidden "
+            "boxes no better than that.")
 
 
 def anatomy_figure(readouts: dict[str, dict], time_slot: int = 0,
@@ -151,7 +172,10 @@ def anatomy_figure(readouts: dict[str, dict], time_slot: int = 0,
                "tries to name that tissue from the model's summary of the box and where the box sits. At "
                f"{truth.shape[-1]} boxes across, thin walls and valves rarely fill most of a box: on this clip the "
                f"boxes hold {', '.join(present)}; a wall, valve or the pericardium fills {thin} of {truth.size} "
-               "boxes, so the read-out mostly tells chambers from tissue and the outside of the fan.")
+               "boxes, so the read-out mostly tells chambers from tissue and the outside of the fan. In the panels' "
+               "titles, acc is the share of boxes named right and IoU, for each tissue, the overlap of the boxes "
+               "named it with the boxes that hold it (shared / either; 1 = the same boxes), averaged over the tissues "
+               "present.")
     scores = [f"{n} {card['test']['accuracy']:.0%} / IoU {card['test']['mean_iou']:.2f} (where its boxes sit "
               f"alone: {card['position_only']['accuracy']:.0%} / {card['position_only']['mean_iou']:.2f})"
               for n, card in (held_out or {}).items() if card.get("test") and card.get("position_only")]
@@ -163,10 +187,14 @@ def anatomy_figure(readouts: dict[str, dict], time_slot: int = 0,
 
 def speckle_figure(results: dict[str, dict], families: dict[str, str] | None = None) -> tuple[go.Figure, str]:
     """Bar chart of the speckle ratio per encoder ({name: speckle.speckle_statistic(...)}), each bar in its
-    family's colour (families: {name: 'jepa' | 'mae'}); a JEPA's two encoders side by side, before the MAE."""
-    names = sorted(results, key=lambda n: (families or {}).get(n) != "jepa")       # stable: order kept within
+    family's colour (families: {name: 'jepa' | 'mae', or 'jepa untrained' | 'mae untrained' for an untrained
+    network of that model's shape, in grey}); a JEPA's encoders side by side, before the MAE's, each family's
+    untrained reference after it. The caption reads each trained ratio against its family's untrained one."""
+    families = families or {}
+    group = lambda n: (families.get(n) or "").split(" ")[0]                               # noqa: E731
+    names = sorted(results, key=lambda n: group(n) != "jepa")                         # stable: order kept within
     ratios = [results[n]["ratio"] for n in names]
-    colours = [FAMILY_COLOURS.get((families or {}).get(n), "#7f7f7f") for n in names]
+    colours = [FAMILY_COLOURS.get(families.get(n), "#7f7f7f") for n in names]
     fig = go.Figure(go.Bar(x=names, y=ratios, text=[f"{r:.2f}" for r in ratios], textposition="outside",
                            cliponaxis=False, marker_color=colours))
     fig.update_layout(title="Speckle test: embedding change from new speckle / change from a different heart",
@@ -174,9 +202,26 @@ def speckle_figure(results: dict[str, dict], families: dict[str, str] | None = N
                       height=360, margin=dict(l=10, r=10, t=60, b=10))
     caption = ("We scanned the same simulated heart several times with fresh speckle (the grain changes, the heart "
                "does not) and measured how much each model's summary of the clip moves, relative to how much it "
-               "moves between different hearts. Lower is better: a model that looks at anatomy, not grain, barely "
-               "notices new speckle. This is a fresh draw of the same speckle, not a stronger one: the cardiac "
+               "moves between different hearts. Lower means the summary follows the heart more than the grain. "
+               "This is a fresh draw of the same speckle, not a stronger one: the cardiac "
                "cycle tab's 'shift under degradation' measures changed acquisitions (more speckle, a shadow), which "
                "can move a model that ignores the grain. A JEPA has two encoders, the EMA target (a slow average of "
                "the other) and the context encoder (trained by gradient); both are shown where its folder ships both.")
+    untrained = {group(n): n for n in names if (families.get(n) or "").endswith(" untrained")}
+    against = [f"{n} {results[n]['ratio']:.2f} against {results[untrained[group(n)]]['ratio']:.2f} untrained "
+               f"({_moved(results[n]['ratio'], results[untrained[group(n)]]['ratio'])})"
+               for n in names if n not in untrained.values() and group(n) in untrained]
+    if against:
+        caption += (" Grey: an untrained network of the same shape (one random draw), the ratio before any learning; "
+                    "read each model against it, since an untrained network already follows the heart more than "
+                    "the grain: " + "; ".join(against) + ".")
     return fig, caption
+
+
+def _moved(trained: float, untrained: float) -> str:
+    """How training moved a speckle ratio: 'raised 4.1x', 'lowered 1.4x' or 'about where it began' (within 25%)."""
+    if trained > 1.25 * untrained:
+        return f"training raised it {trained / untrained:.1f}x"
+    if trained < untrained / 1.25:
+        return f"training lowered it {untrained / trained:.1f}x"
+    return "about where it began"

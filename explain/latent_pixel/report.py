@@ -18,13 +18,13 @@ from echo.degrade import BENCHMARK_CONDITIONS
 from echo.phantom import render_clip
 from explain.latent_pixel.anatomy_probe import load_anatomy_probe
 from explain.latent_pixel.grid import clip_masks
-from explain.latent_pixel.jepa_view import jepa_view
+from explain.latent_pixel.jepa_view import jepa_view, position_prior
 from explain.latent_pixel.mae_view import mae_view
-from explain.latent_pixel.speckle import speckle_test
+from explain.latent_pixel.speckle import UNTRAINED, UNTRAINED_SEED, speckle_test
 from explain.trajectory.embeddings import frame_embeddings
 from explain.trajectory.metrics import degraded_runs, loop_closure, phase_decodability
 from model_zoo.data import render_beat
-from model_zoo.features import split_seeds
+from model_zoo.features import random_encoder, split_seeds
 
 
 def _mean(rows: list[dict]) -> dict:
@@ -32,14 +32,16 @@ def _mean(rows: list[dict]) -> dict:
 
 
 def pretext(jepa, mae, n_clips: int) -> dict:
-    """MAE reconstruction errors and JEPA cosines on one-beat test clips, masks from one seed per clip."""
+    """MAE reconstruction errors and JEPA cosines on one-beat test clips, masks from one seed per clip, beside the
+    visible-mean guess and the position-only guess (jepa_view.position_prior, from PRIOR_CLIPS val clips)."""
     rows_mae, rows_jepa, rows_jepa_on_mae = [], [], []
+    prior = position_prior(jepa)                        # val clips: never the test clips scored here
     for i, seed in enumerate(split_seeds("test", n_clips)):
         clip = render_beat(seed, "adult", 16, 112)
         masks = clip_masks(jepa, mae, seed=i)
         rows_mae.append(mae_view(mae, clip, masks.mae).errors)
-        rows_jepa += [jepa_view(jepa, clip, c, t).summary for c, t in masks.jepa]
-        rows_jepa_on_mae.append(jepa_view(jepa, clip, ~masks.mae, masks.mae).summary)
+        rows_jepa += [jepa_view(jepa, clip, c, t, prior=prior).summary for c, t in masks.jepa]
+        rows_jepa_on_mae.append(jepa_view(jepa, clip, ~masks.mae, masks.mae, prior=prior).summary)
     return {"mae_reconstruction": _mean(rows_mae), "jepa_prediction": _mean(rows_jepa),
             "jepa_prediction_on_mae_masks": _mean(rows_jepa_on_mae), "clips": n_clips}
 
@@ -82,9 +84,11 @@ def markdown(r: dict) -> str:
               f"| MSE noisy vs clean (speckle itself) | {e['mse_noisy_vs_clean']:.4f} |",
               f"| fine-grain energy, reconstruction / input | {e['hf_ratio']:.3f} |",
               f"| fine-grain energy, clean / input | {e['hf_clean_ratio']:.3f} |",
-              "", "| JEPA prediction (hidden tokens) | cosine | visible-mean baseline |", "| --- | --- | --- |",
-              f"| own multi-block masks | {j['mean_cosine']:.3f} | {j['baseline_cosine']:.3f} |",
-              f"| the MAE's 90% tube masks | {jm['mean_cosine']:.3f} | {jm['baseline_cosine']:.3f} |"]
+              "", "| JEPA prediction (hidden tokens) | cosine | visible-mean guess | position-only guess (val clips) |",
+              "| --- | --- | --- | --- |",
+              f"| own multi-block masks | {j['mean_cosine']:.3f} | {j['baseline_cosine']:.3f} | {j['position_cosine']:.3f} |",
+              f"| the MAE's 90% tube masks | {jm['mean_cosine']:.3f} | {jm['baseline_cosine']:.3f} | "
+              f"{jm['position_cosine']:.3f} |"]
     return "\n".join(lines) + "\n"
 
 
@@ -104,7 +108,9 @@ def main(argv: list[str] | None = None) -> None:
     jepa, mae = model_zoo.load("jepa-small", device="cpu"), model_zoo.load("mae-small", device="cpu")
     context = model_zoo.load("jepa-small", device="cpu", encoder="context")
     out = {
-        "speckle": speckle_test({"JEPA target encoder": jepa, "JEPA context encoder": context, "MAE encoder": mae},
+        "speckle": speckle_test({"JEPA target encoder": jepa, "JEPA context encoder": context, "MAE encoder": mae,
+                                 UNTRAINED.format(jepa.name): random_encoder(jepa, UNTRAINED_SEED),
+                                 UNTRAINED.format(mae.name): random_encoder(mae, UNTRAINED_SEED)},
                                 split_seeds("test", args.hearts), args.draws),
         "anatomy": {m: load_anatomy_probe(m).meta for m in ("jepa-small", "mae-small")},
         "pretext": pretext(jepa, mae, args.clips),

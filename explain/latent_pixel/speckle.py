@@ -10,7 +10,8 @@ checks this). For each encoder, with e[h, k] the pooled embedding of heart h und
     ratio   = within / between
 Near 0: the embedding ignores speckle and tracks the heart; near or above 1: a new speckle draw
 moves it as much as a different heart. (between also holds within / K of speckle noise, so with
-pure noise the ratio is K, not infinity.)
+pure noise the ratio is K, not infinity.) An untrained network of the same shape (UNTRAINED) gives the ratio
+before any learning: what training moved, up or down, is read against it.
 """
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ from echo.clip import Clip
 from echo.phantom import render, sample_params
 from echo.preprocess import to_model_input
 from model_zoo.features import input_shape
+
+# The reference every trained encoder's ratio is read against: an untrained network of the same shape
+# (model_zoo.features.random_encoder, the evaluation's untrained baseline), one draw
+UNTRAINED, UNTRAINED_SEED = "untrained, shaped as {}", 0
 
 
 def speckle_statistic(embeddings: np.ndarray) -> dict:

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from explain.trajectory.phase import PhaseEstimate
 
-PHASE_SCALE = "Twilight"      # cyclic: phase 0 and 1 (both end-diastole) get the same colour
+PHASE_SCALE = "Phase"         # cyclic (0 and 1, both end-diastole, alike) and never near white, unlike Twilight
 LINE_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 
 
@@ -66,7 +66,8 @@ def trajectory_figure(runs: Mapping[str, tuple[np.ndarray, np.ndarray]], estimat
                                            cmin=0.0, cmax=1.0, showscale=i == 0, symbol=symbol,
                                            line=dict(width=0) if i == 0 else dict(  # 3D rings take the line's colour
                                                width=2, color=phase, colorscale=PHASE_SCALE, cmin=0.0, cmax=1.0),
-                                           colorbar=dict(title="phase (cycles)", tickvals=[0, 0.25, 0.5, 0.75, 1]))))
+                                           colorbar=dict(title="phase (cycles)", tickvals=[0, 0.25, 0.5, 0.75, 1],
+                                                         ticktext=["0 ED", "0.25", "0.5", "0.75", "1 ED"]))))
         for label, wanted, symbol in (("ED", estimate.ed_frames, "diamond"), ("ES", estimate.es_frames, "square")):
             idx = _nearest_points(frames, wanted)
             if len(idx):   # the reference run's marks filled, every other run's open; named by symbol and hover
