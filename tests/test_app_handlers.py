@@ -936,6 +936,16 @@ def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair)
     for role in shipped_pair:
         assert row[f"{role}_abs_error_beat"] == pytest.approx(abs(row[f"{role}_ef_beat"] - row["true_ef"]), abs=0.011)
     assert shown.summary_md.count("(beat view ") == 6           # each model's MAE, sensitivity and crop move
+    # each row gives the Predictions tab's best estimate for the clip, or why it held one back, as the page does
+    cards = predictions.prediction_cards(inputs.load_upload(str(clip)).key, shipped_pair)
+    for role in shipped_pair:
+        if row[f"{role}_best_ef"] != "":                      # the page's table shows a missing value blank
+            assert f"**Best estimate: EF {row[f'{role}_best_ef']:.1f}%" in cards[role] and row[f"{role}_best_held_back"] == ""
+            assert f"through the {row[f'{role}_best_probe']}**" in cards[role]
+        else:
+            assert f"No best estimate: {row[f'{role}_best_held_back']}" in cards[role]
+        given = int(row[f"{role}_best_ef"] != "")
+        assert f"a best estimate (the Predictions tab's first line) on {given} of 1 clip" in shown.summary_md
     assert [t.name for t in shown.figure.data] == ["jepa-small", "jepa-small (beat view)", "mae-small",
                                                    "mae-small (beat view)", "identity"]
     assert all(Path(p).is_file() for p in shown.downloads) and shown.summary_md.startswith("1 clip, 0 unreadable.")
@@ -950,7 +960,7 @@ def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair)
     with pytest.raises(ValueError, match="Both uploaded files and a folder were given"):
         audit.run([str(clip)], str(tmp_path), shipped_pair)
     assert shown.summary_md.count("(mean read-out, clips with anatomy labels or LV tracings)") == 2
-    assert shown.summary_md.endswith("among the frames the model sees).")            # what each column holds,
+    assert shown.summary_md.endswith("(blank where held back: `*_best_held_back` says why).")  # what each column holds,
     assert "`*_crop_move`: the largest |EF change|" in shown.summary_md                 # its names as code, not emphasis
     # each row says how far its attentive EF moves with the input 2 px up or down; the summary gives the mean
     row = dict(zip(shown.table["headers"], shown.table["data"][0]))

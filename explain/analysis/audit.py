@@ -22,6 +22,7 @@ from echo.degrade import BENCHMARK_CONDITIONS
 from echo.echonet import FILELIST, EchoNetDataset
 from echo.readers import read_clip
 from explain.analysis.attention import attention
+from explain.analysis.best_estimate import best_estimate, probe_views
 from explain.analysis.crop_check import SHIFT_SHARE, moved, shift_pixels
 from explain.analysis.degradation import condition_ef_views, mean_abs_change
 from explain.analysis.ood import flag_rate_words
@@ -40,7 +41,8 @@ COLUMNS = ("Columns: EFs in %; *_abs_error, *_sensitivity and *_crop_move in EF 
            "all-black clip (this EF alone cannot show that it read the heart; blank where not checked: a model too slow "
            "for the extra pass); *_focus: the rollout's focus ratio (1 = chance) on the phantom's cardiac structures, or on the "
            "traced LV border of an EchoNet clip (blank where the clip has neither, or none of its traced frames is among "
-           "the frames the model sees).")
+           "the frames the model sees); *_best_ef: the Predictions tab's best estimate, through *_best_probe (blank where "
+           "held back: *_best_held_back says why).")
 CLIP_SUFFIXES = {".avi", ".mp4", ".mov", ".m4v", ".dcm", ".dicom", ".npy", ".npz"}
 MAX_CLIPS = 500
 BOOTSTRAP = 2000          # resamples of the clips for the EF MAE's 95% interval
@@ -118,6 +120,13 @@ def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degrada
                                                         else round(moved(ef, crop.get(key)), 2))
                     row[f"{role}_impossible{suffix}"] = is_impossible(ef)
                     row[f"{role}_near_blank{suffix}"] = near_blank(ef, blank)         # None: not checked
+                best = best_estimate(probe_views(p, pair[role], clip.meta.get("population"),
+                                                 clip.meta.get("degradation")), p, clip.meta.get("population"),
+                                     clip.meta.get("degradation"))
+                if best is not None:                # the Predictions tab's first line, or why it gave none
+                    row[f"{role}_best_ef"] = None if best.ef is None else round(best.ef, 2)
+                    row[f"{role}_best_probe"] = best.view
+                    row[f"{role}_best_held_back"] = best.reason
                 focus = maps[role].focus
                 row[f"{role}_focus"] = None if focus is None else round(focus["ratio"], 3)
                 row[f"{role}_ood"] = None if p.ood is None else p.ood["out_of_distribution"]
@@ -146,7 +155,8 @@ def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = 
     in `ef_mae_ci95` (None under MIN_BOOTSTRAP clips), one near the probe's all-black reading kept
     and counted in `near_blank` (`_beat`: the same through the beat view's probe, None without one); where some clips are known to be pediatric or degraded the same over the others
     alone (ef_mae_clean_adult, ef_mae_beat_clean_adult); mean sensitivity and mean crop move of each probe; mean
-    focus ratio; OOD count (None: the model has no reference). 'mixed': how many clips are known to be
+    focus ratio; OOD count (None: the model has no reference); on how many clips the best estimate was given
+    (`best_given`) and its EF MAE where the true EF is known (`best_ef_mae`). 'mixed': how many clips are known to be
     pediatric or degraded; 'found': how many clips the source held (more than 'clips' where the audit read the
     first MAX_CLIPS, or stopped at its time limit); 'time_limit_s': the limit that stopped it, else None."""
     found = max(found or 0, len(rows))
@@ -175,6 +185,9 @@ def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = 
                      **clean,
                      "mean_sensitivity": mean(values(f"{role}_sensitivity")),
                      "mean_sensitivity_beat": mean(values(f"{role}_sensitivity_beat")),
+                     "best_given": sum(1 for r in rows if r.get(f"{role}_best_ef") is not None),
+                     "best_ef_mae": mean([abs(r[f"{role}_best_ef"] - r["true_ef"]) for r in rows
+                                          if r.get(f"{role}_best_ef") is not None and r["true_ef"] is not None]),
                      "mean_focus_ratio": mean(values(f"{role}_focus"), 3),
                      "mean_crop_move": mean(values(f"{role}_crop_move")),
                      "mean_crop_move_beat": mean(values(f"{role}_crop_move_beat")),
@@ -236,6 +249,12 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
                 mae += (f"; ⚠️ {_plural(s[f'near_blank{suffix}'], 'clip')} read an EF through {probe} within "
                         f"{BLANK_POINTS:g} points of what it reads from an all-black clip, so those EFs alone cannot show "
                         f"that it read the heart ({role}_near_blank{suffix}; kept in its MAE)")
+        if any(f"{role}_best_held_back" in r for r in rows):           # the model has both probes
+            given = s["best_given"]
+            mae += (f"; a best estimate (the Predictions tab's first line) on {given} of {_plural(s['predicted'], 'clip')}"
+                    + (f", off by {s['best_ef_mae']:.2f} on average where the true EF is known" if s.get("best_ef_mae")
+                       is not None else "") + (f" ({role}_best_held_back says why for the others)"
+                                               if given < s["predicted"] else ""))
         focus = "n/a" if s["mean_focus_ratio"] is None else f"{s['mean_focus_ratio']:.2f}"
         ood = ("out-of-distribution check n/a (no reference of phantom embeddings for this model)"
                if s["out_of_distribution"] is None else
