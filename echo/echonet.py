@@ -89,6 +89,14 @@ def _float(row: Mapping[str, str], column: str) -> float | None:
     return value if np.isfinite(value) else None
 
 
+def _ef(row: Mapping[str, str]) -> float | None:
+    """The row's EF, refused outside 0-100% (999 was taken as truth, an audit's MAE 951), as the NPZ reader does."""
+    ef = _float(row, "EF")
+    if ef is not None and not 0 <= ef <= 100:
+        raise ClipError(f"{FILELIST} gives EF {ef:g} for '{row['FileName']}'; an EF lies in 0-100%.")
+    return ef
+
+
 def _read_tracings(path: Path) -> dict[str, dict[int, np.ndarray]]:
     """{video name: {frame: (K, 4) segments}}, rows kept in file order."""
     rows: dict[str, dict[int, list]] = defaultdict(lambda: defaultdict(list))
@@ -139,7 +147,7 @@ class EchoNetDataset:
     def ef(self, index: int) -> float | None:
         """FileList.csv's EF for the clip at `index`, without reading its video (None: blank or not a number)."""
         try:
-            return _float(self.rows[index], "EF")
+            return _ef(self.rows[index])
         except ClipError:
             return None
 
@@ -160,7 +168,7 @@ class EchoNetDataset:
         clip = read_clip(video)
         tracings = self.tracings(name)
         ed, es = ed_es_frames(tracings)
-        truth = GroundTruth(ef=_float(row, "EF"), edv=_float(row, "EDV"), esv=_float(row, "ESV"),
+        truth = GroundTruth(ef=_ef(row), edv=_float(row, "EDV"), esv=_float(row, "ESV"),
                             ed_frames=ed, es_frames=es, lv_tracings=dict(tracings))
         fps = _float(row, "FPS")
         meta = {**clip.meta, "echonet_name": name, "split": (row.get("Split") or "").strip()}

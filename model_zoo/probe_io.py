@@ -48,12 +48,23 @@ def load_probe(model_dir: str | Path, device: str | torch.device = "cpu", stem: 
     meta = read_json(card_path, required=("kind", "dim", "heads", "mlp_ratio"))
     if meta.get("kind") != KIND[stem]:
         raise ValueError(f"{card_path}: unsupported probe kind {meta.get('kind')!r} (expected {KIND[stem]!r})")
+    whole = lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0               # noqa: E731
+    if not (whole(meta["dim"]) and whole(meta["heads"]) and isinstance(meta["mlp_ratio"], (int, float))
+            and meta["mlp_ratio"] > 0):
+        raise ValueError(f"{card_path}: dim {meta['dim']!r} and heads {meta['heads']!r} must be positive whole numbers, "
+                         f"mlp_ratio {meta['mlp_ratio']!r} a positive number")
     probe = ProbeHead(meta["dim"], meta["heads"], meta["mlp_ratio"])
     if stem == BEAT_PROBE:
-        if not meta.get("t_slots") or meta["dim"] % 2:
-            raise ValueError(f"{card_path}: a beat probe needs t_slots and an even dim")
+        if not whole(meta.get("t_slots")) or meta["dim"] % 2:
+            raise ValueError(f"{card_path}: a beat probe needs t_slots (a positive whole number; "
+                             f"{meta.get('t_slots')!r} given) and an even dim")
         width = meta["dim"]                                   # 2D: each token beside its change
         probe = BeatProbe(BeatInputs(meta["t_slots"], Standardise(torch.zeros(width), torch.ones(width))), probe)
-    probe.load_state_dict(read_safetensors(weights))
+    try:
+        probe.load_state_dict(read_safetensors(weights))
+    except RuntimeError as e:                   # shapes the card promised and the weights do not have
+        first = str(e).split("\n\t")[1] if "\n\t" in str(e) else str(e)
+        raise ValueError(f"{weights.name} does not fit {card_path.name} beside it ({first.strip()}); the two were "
+                         "written apart, or one was edited") from None
     probe.meta = meta
     return probe.to(device).eval()

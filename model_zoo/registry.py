@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from transformers import VideoMAEConfig, VJEPA2Config
-
 from model_zoo.checkpoint import family_of, read_card, read_config
 from model_zoo.convert.describe import describe_file
 from model_zoo.convert.detect import checkpoint_name, is_checkpoint_file
-from model_zoo.convert.hf import is_folder
+from model_zoo.convert.hf import is_folder, parse_config
 from model_zoo.convert.infer import check_geometry
 
 SHIPPED = Path(__file__).resolve().parent / "checkpoints"
@@ -58,9 +56,9 @@ def describe(folder: Path) -> dict:
     try:
         raw, card = read_config(folder), read_card(folder) or {}
         family = family_of(raw)
-        config = (VJEPA2Config if family == "jepa" else VideoMAEConfig).from_dict(raw).to_dict()   # + defaults
+        config = parse_config(family, raw, "its config").to_dict()                  # + defaults
+        check_geometry(config, family, "its config")                 # before architecture() divides by its patch
         arch = architecture(config)
-        check_geometry(config, family, "its config")
     except (ValueError, OSError) as e:
         why = str(e)
         return {"name": folder.name, "family": "-", "architecture": f"cannot load: {why}", "format": "-",

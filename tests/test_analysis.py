@@ -567,3 +567,26 @@ def test_ef_words_give_each_probes_ef_and_error_a_beat_probe_alone_included():
     assert ef_words({"ef": None, "ef_beat": 40.2}, truth) == ("beat view EF 40.2% (no attentive probe); error 19.8 EF "
                                                                "points against the ground truth")
     assert ef_words({"ef": None, "ef_beat": None}, truth) == "no EF probe"
+
+
+def test_an_audit_that_fails_leaves_no_folder_behind_and_an_earlier_audit_as_it_was(tmp_path, shipped_pair,
+                                                                                    monkeypatch):
+    """A model that failed on the first clip left an empty --out folder (or an earlier audit's files beside nothing
+    said); the folder is now made once the rows are there."""
+    import explain.analysis.audit as audit_module
+    from echo.writers import write_npz
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    write_npz(folder / "x.npz", render_clip(13, "adult", n_frames=40, size=112, fps=50))
+    def fails(*args, **kwargs):
+        raise ValueError("this model cannot read clips")
+    monkeypatch.setattr(audit_module, "audit_rows", fails)
+    with pytest.raises(ValueError, match="cannot read clips"):
+        audit_module.audit(folder, shipped_pair, tmp_path / "new" / "out")
+    assert not (tmp_path / "new").exists()
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "audit.csv").write_text("file\nold.avi\n")
+    with pytest.raises(ValueError, match="cannot read clips"):
+        audit_module.audit(folder, shipped_pair, earlier)
+    assert (earlier / "audit.csv").read_text() == "file\nold.avi\n"

@@ -83,6 +83,22 @@ def test_a_model_whose_input_the_app_cannot_build_is_refused_at_load_by_its_rule
         model_zoo.load(tmp_path / "odd", device="cpu")
 
 
+@pytest.mark.parametrize("change, rule", [
+    ({"patch_size": 0}, "patch_size 0 is not a positive whole number"),
+    ({"hidden_size": "big"}, "config.json does not describe a jepa model: .*hidden_size"),
+    ({"num_hidden_layers": 20000}, "num_hidden_layers 20000 is beyond what EchoLens builds"),
+])
+def test_a_config_json_that_cannot_describe_a_buildable_model_is_refused_before_building(tmp_path, change, rule):
+    """A patch of 0 divided by zero in the model list (the server did not start); 'big' failed inside transformers;
+    20,000 layers built for 75 s and ran out of memory."""
+    import json
+    tiny_hf(tmp_path / "hf")
+    config = json.loads((tmp_path / "hf" / "config.json").read_text())
+    (tmp_path / "hf" / "config.json").write_text(json.dumps({**config, **change}))
+    with pytest.raises(ValueError, match=rule):
+        model_zoo.load(tmp_path / "hf", device="cpu")
+
+
 def test_weights_that_do_not_fit_the_config_name_the_tensors(tmp_path):
     import json
     tiny_hf(tmp_path / "hf")
@@ -103,8 +119,20 @@ def test_one_bad_entry_in_a_models_folder_is_listed_with_its_reason_and_the_rest
     (tmp_path / "terse" / "config.json").write_text('{"model_type": "videomae", "image_size": 112}')
     entries = {e["name"]: e for e in list_models([tmp_path])}
     assert entries["good"]["family"] == "jepa" and entries["terse"]["family"] == "mae"
+    # a config that divided by zero, failed inside transformers, or asked for a model no machine here builds
+    for name, config in (("patch0", '{"model_type": "videomae", "patch_size": 0}'),
+                         ("big", '{"model_type": "videomae", "hidden_size": "big"}'),
+                         ("deep", '{"model_type": "vjepa2", "num_hidden_layers": 20000}'),
+                         ("wide", '{"model_type": "vjepa2", "crop_size": 16384}')):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(config)
+    entries = {e["name"]: e for e in list_models([tmp_path])}
     for name, why in (("cut", "not a readable safetensors file"), ("bert", "unsupported model type 'bert'"),
-                      ("odd", "crop_size 100 px is not a whole number of 16-px patches")):
+                      ("odd", "crop_size 100 px is not a whole number of 16-px patches"),
+                      ("patch0", "patch_size 0 is not a positive whole number"),
+                      ("big", "config.json does not describe a mae model: Validation error for field 'hidden_size'"),
+                      ("deep", "num_hidden_layers 20000 is beyond what EchoLens builds (64 at most)"),
+                      ("wide", "crop_size 16384 is beyond what EchoLens runs (1024 at most)")):
         assert entries[name]["family"] == "-" and entries[name]["architecture"].startswith("cannot load: ")
         assert why in entries[name]["architecture"]
 

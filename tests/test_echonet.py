@@ -88,6 +88,13 @@ def test_reads_real_echonet_conventions(tmp_path):
     clip = EchoNetDataset(tmp_path, split="TRAIN")[0]
     assert clip.truth.ef == 64.2 and clip.truth.ed_frames == [1] and clip.truth.es_frames == [6]
     assert clip.fps == 51 and clip.meta["fps_source"] == "FileList.csv"
+    # an EF outside 0-100% is refused by name (999 became an audit's MAE of 951), and not kept as the row's truth
+    for ef in ("999", "-3"):
+        (tmp_path / "FileList.csv").write_text(f"FileName,EF,FPS,Split\n0X1A2B3C,{ef},51,TRAIN\n")
+        data = EchoNetDataset(tmp_path)
+        with pytest.raises(ClipError, match=f"FileList.csv gives EF {ef} for '0X1A2B3C'; an EF lies in 0-100%"):
+            data[0]
+        assert data.ef(0) is None
 
 
 def test_not_an_echonet_folder(tmp_path):

@@ -47,7 +47,7 @@ def test_a_probe_card_of_the_wrong_kind_or_a_malformed_beat_probe_is_refused(tmp
     with pytest.raises(ValueError, match="unsupported probe kind 'attentive' \\(expected 'beat'\\)"):
         load_probe(tmp_path, stem=BEAT_PROBE)
     probe_files(tmp_path, BEAT_PROBE)[1].write_text(json.dumps({**card, "kind": "beat"}))          # no t_slots
-    with pytest.raises(ValueError, match="a beat probe needs t_slots and an even dim"):
+    with pytest.raises(ValueError, match="a beat probe needs t_slots .*None given.* and an even dim"):
         load_probe(tmp_path, stem=BEAT_PROBE)
     with pytest.raises(ValueError, match="an attentive probe cannot be saved as 'beat_probe'"):
         save_probe(tiny_probe(), tmp_path, {}, stem=BEAT_PROBE)
@@ -79,3 +79,35 @@ def test_the_audit_tab_refuses_more_uploads_than_it_takes_at_once(shipped_pair):
     with pytest.raises(ValueError, match=f"{audit.MAX_UPLOADS + 1} files uploaded; audit at most {audit.MAX_UPLOADS} "
                                          "at once, or give a folder"):
         audit.run([f"/nowhere/{i}.avi" for i in range(audit.MAX_UPLOADS + 1)], None, shipped_pair)
+
+
+def test_side_files_that_do_not_fit_their_model_are_refused_at_load_naming_the_file(tmp_path):
+    """An ood.json cut short loaded, then failed every prediction ('operands could not be broadcast'); a probe card
+    whose dim the weights lack raised a RuntimeError; t_slots 'x' an int() error: none named its file."""
+    import shutil
+    from builders import tiny_probe
+    from explain.analysis.ood import OOD_FILE, load_reference
+    from explain.analysis.pair import load_model
+    from model_zoo.probe_io import BEAT_PROBE, load_probe, probe_files, save_probe
+    from model_zoo.registry import SHIPPED
+    folder = tmp_path / "jepa-small"
+    shutil.copytree(SHIPPED / "jepa-small", folder)
+    assert load_reference(folder, 192) is not None
+    ood = json.loads((folder / OOD_FILE).read_text())
+    (folder / OOD_FILE).write_text(json.dumps({**ood, "mean": ood["mean"][:10]}))
+    with pytest.raises(ValueError, match=r"ood.json does not fit this model: mean \(10,\).* for 192-wide embeddings"):
+        load_model(str(folder), "jepa")
+    (folder / OOD_FILE).write_text(json.dumps({**ood, "calibration": "many"}))
+    with pytest.raises(ValueError, match="ood.json: its mean, axes, variances"):
+        load_reference(folder)
+    save_probe(tiny_probe(), tmp_path, {})
+    card = json.loads(probe_files(tmp_path)[1].read_text())
+    probe_files(tmp_path)[1].write_text(json.dumps({**card, "dim": card["dim"] * 2}))
+    with pytest.raises(ValueError, match="probe.safetensors does not fit probe.json beside it"):
+        load_probe(tmp_path)
+    probe_files(tmp_path)[1].write_text(json.dumps({**card, "heads": "two"}))
+    with pytest.raises(ValueError, match="must be positive whole numbers"):
+        load_probe(tmp_path)
+    probe_files(tmp_path, BEAT_PROBE)[1].write_text(json.dumps({**card, "kind": "beat", "t_slots": "x"}))
+    with pytest.raises(ValueError, match="a beat probe needs t_slots \\(a positive whole number; 'x' given\\)"):
+        load_probe(tmp_path, stem=BEAT_PROBE)

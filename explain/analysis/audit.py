@@ -26,7 +26,7 @@ from explain.analysis.best_estimate import best_estimate, probe_views
 from explain.analysis.crop_check import SHIFT_SHARE, moved, shift_pixels
 from explain.analysis.degradation import condition_ef_views, mean_abs_change
 from explain.analysis.ood import flag_rate_words
-from explain.analysis.outputs import output_folder
+from explain.analysis.outputs import check_output_folder, output_folder
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import BLANK_POINTS, is_impossible, near_blank, predict
 from explain.analysis.run_record import record_words, run_record
@@ -47,6 +47,7 @@ CLIP_SUFFIXES = {".avi", ".mp4", ".mov", ".m4v", ".dcm", ".dicom", ".npy", ".npz
 MAX_CLIPS = 500
 BOOTSTRAP = 2000          # resamples of the clips for the EF MAE's 95% interval
 MIN_BOOTSTRAP = 10        # clips an interval needs
+WRITTEN = ("audit.csv", "audit.html", "audit.json")       # what an audit writes (an earlier one's are replaced)
 NAMED_UNREADABLE = 5       # the summary names this many unreadable files with their reason; the table has all
 
 
@@ -349,9 +350,10 @@ def audit(paths: Path | list[Path], pair: dict[str, LoadedModel], out: Path,
     the files hold the clips finished, and the summary says so. command: what started it (default: the command line)."""
     import json
     sources = clips_in(paths)                                    # a folder that is not one fails before `out` is made
-    out = output_folder(out)
-    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
+    check_output_folder(out)             # a file in the way is said first; the folder is made once there are rows,
+    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s       # so a failed audit leaves none
     rows = audit_rows(sources[:MAX_CLIPS], pair, progress=progress, deadline=deadline)
+    out = output_folder(out, WRITTEN)                            # an earlier audit's files go with its rows
     summ = summary(rows, pair, found=len(sources), time_limit_s=time_limit_s)
     words = summary_words(summ, rows, pair)
     names = {role: m.name for role, m in pair.items()}

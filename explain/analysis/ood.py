@@ -94,12 +94,30 @@ def save_reference(ref: OODReference, folder: str | Path) -> Path:
     return path
 
 
-def load_reference(folder: str | Path) -> OODReference | None:
+def load_reference(folder: str | Path, dim: int | None = None) -> OODReference | None:
+    """The reference saved beside a model (None without one), its shapes checked against each other and against
+    the model's embedding width `dim` when given: a file cut short failed every prediction later, naming no file."""
     path = Path(folder) / OOD_FILE
     if not path.is_file():
         return None
     names = tuple(f.name for f in fields(OODReference))
     data = read_json(path, required=names[:-1])                          # flag_rates: only once checked
+    try:
+        mean, axes, variances, calibration = (np.asarray(data[k], np.float64) for k in
+                                              ("mean", "axes", "variances", "calibration"))
+        residual = float(data["residual_variance"])
+    except (TypeError, ValueError):
+        raise ValueError(f"{path}: its mean, axes, variances, residual_variance and calibration must be numbers "
+                         "(lists of them); `python -m explain.analysis.ood --fit` writes it") from None
+    width = dim if dim is not None else (mean.shape[0] if mean.ndim == 1 else -1)
+    fits = (mean.shape == (width,) and axes.ndim == 2 and axes.shape[1] == width and variances.shape == (len(axes),)
+            and calibration.ndim == 1 and calibration.size > 0 and residual > 0
+            and all(np.isfinite(a).all() for a in (mean, axes, variances, calibration)))
+    if not fits:
+        raise ValueError(f"{path} does not fit {'this model' if dim is not None else 'itself'}: mean {mean.shape}, axes "
+                         f"{axes.shape}, variances {variances.shape}, calibration {calibration.shape}, residual variance "
+                         f"{residual:g}" + (f" for {dim}-wide embeddings" if dim is not None else "") +
+                         "; remove it or make it again (`python -m explain.analysis.ood --fit` for the shipped models)")
     return OODReference(**{k: data[k] for k in names if k in data})
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def output_folder(out: Path, previous: tuple[str, ...] = ()) -> Path:
-    """`out`, made ready; previous: the names of the files an earlier run wrote (removed where present)."""
+def check_output_folder(out: Path) -> Path:
+    """`out` as it can be made, checked without making it: refused where it or a parent is a file."""
     out = Path(out)
     for p in (out, *out.parents):
         if p.exists():
@@ -16,6 +16,12 @@ def output_folder(out: Path, previous: tuple[str, ...] = ()) -> Path:
                 where = f"The output folder '{out}'" if p == out else f"'{p}', a parent of the output folder,"
                 raise ValueError(f"{where} is a file, not a folder.")
             break
+    return out
+
+
+def output_folder(out: Path, previous: tuple[str, ...] = ()) -> Path:
+    """`out`, made ready; previous: the names of the files an earlier run wrote (removed where present)."""
+    out = check_output_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     for name in previous:
         if (out / name).is_file():

@@ -83,7 +83,7 @@ def load_model(name_or_path: str, role: str, device: str | None = None, frames: 
                   if folder and folder.is_dir() and (folder / BEAT_PROBE_CARD).is_file() else None)
     if beat_probe is not None and beat_probe.inputs.t_slots != wrapper.grid[0]:
         beat_probe = None                     # fewer frames than it was fitted on: its beat is not this model's
-    ood = load_reference(folder) if folder and folder.is_dir() else None
+    ood = load_reference(folder, wrapper.net.config.hidden_size) if folder and folder.is_dir() else None
     card = wrapper.card or {}
     phantom = "phantom" in str(card.get("data", "")).lower()
     return LoadedModel(role, wrapper, probe, ood, folder, phantom, (str(name_or_path), role, device, frames),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from huggingface_hub.errors import StrictDataclassError
 from safetensors import SafetensorError
 from torch import nn
 from transformers import VideoMAEConfig, VideoMAEForPreTraining, VideoMAEModel, VJEPA2Config, VJEPA2Model
@@ -66,6 +67,15 @@ def apply_overrides(family: str, config: dict, overrides: dict) -> dict:
     return config
 
 
+def parse_config(family: str, raw: dict, where: str) -> VJEPA2Config | VideoMAEConfig:
+    """transformers' config of a family from config.json's dict, its defaults filled in; a field of the wrong type
+    (a width of 'big') is refused naming config.json and the field, not deep inside transformers."""
+    try:
+        return (VJEPA2Config if family == "jepa" else VideoMAEConfig).from_dict(raw)
+    except (StrictDataclassError, TypeError) as e:
+        raise ValueError(f"{where}: config.json does not describe a {family} model: {e}".replace("\n", " ")) from None
+
+
 def load_folder(folder: str | Path, overrides: dict | None = None, strict: bool = True,
                 max_bytes: int = MAX_BYTES) -> tuple[str, nn.Module, nn.Module | None, dict]:
     """(family, net, context encoder or None, info) from an HF folder, on the CPU, in eval mode.
@@ -81,7 +91,7 @@ def load_folder(folder: str | Path, overrides: dict | None = None, strict: bool 
     family = family_of(raw)
     files = weight_files(folder, max_bytes)
     cls = network_class(family, raw)
-    config = (VJEPA2Config if family == "jepa" else VideoMAEConfig).from_dict(apply_overrides(family, raw, overrides))
+    config = parse_config(family, apply_overrides(family, raw, overrides), str(folder))
     check_geometry(config.to_dict(), family, str(folder))          # before reading weights a refusal makes moot
     try:
         net, loading = cls.from_pretrained(folder, config=config, attn_implementation="sdpa", ignore_mismatched_sizes=True,

@@ -27,9 +27,30 @@ def check_overrides(overrides: dict | None) -> dict:
     return overrides
 
 
+# The largest model a config may ask for: beyond these, building it alone takes minutes and tens of GB (V-JEPA 2's
+# ViT-g is 1408 wide, 40 layers, 64 frames at 384 px; a config of 20,000 layers built for 75 s before running out)
+MAX_SIZES = {"hidden_size": 4096, "num_hidden_layers": 64, "num_attention_heads": 64, "frames": 128, "size": 1024}
+
+
+def check_sizes(config: dict, where: str) -> None:
+    """Refuse, naming the key, a config whose sizes are not positive whole numbers, or larger than MAX_SIZES: a
+    patch of 0 divided by zero, a width of 'big' failed deep inside transformers, 20,000 layers ran out of memory."""
+    patch = config.get("patch_size")
+    patch = patch[0] if isinstance(patch, (list, tuple)) and patch else patch
+    for key, value in (("patch_size", patch), *((k, config.get(k)) for k in (
+            "tubelet_size", "hidden_size", "num_hidden_layers", "num_attention_heads"))):
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{where}: {key} {value!r} is not a positive whole number")
+        if value > MAX_SIZES.get(key, value):
+            raise ValueError(f"{where}: {key} {value} is beyond what EchoLens builds ({MAX_SIZES[key]} at most): a "
+                             "model that size would take minutes and tens of GB to build on this machine")
+
+
 def check_geometry(config: dict, family: str, where: str) -> None:
-    """Refuse, naming the rule, a model whose input the app cannot build: a size that is not a whole number of
-    patches, a frame count not a whole number of tubelets, or other than 3 input channels."""
+    """Refuse, naming the rule, a model whose input the app cannot build: sizes that are not positive whole numbers
+    or beyond MAX_SIZES (check_sizes), a size that is not a whole number of patches, a frame count not a whole
+    number of tubelets, or other than 3 input channels."""
+    check_sizes(config, where)
     keys = (("frames_per_clip", "crop_size", "in_chans") if family == "jepa" else
             ("num_frames", "image_size", "num_channels"))
     frames, size, channels = (config.get(k) for k in keys)
@@ -37,10 +58,13 @@ def check_geometry(config: dict, family: str, where: str) -> None:
     patch = patch[0] if isinstance(patch, (list, tuple)) else patch
     if isinstance(size, (list, tuple)):
         size = size[0]
-    for key, value in ((keys[0], frames), (keys[1], size)):
+    for key, value, most in ((keys[0], frames, MAX_SIZES["frames"]), (keys[1], size, MAX_SIZES["size"])):
         if not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"{where}: {key} {value} is not a positive whole number; export it with a positive "
                              f"--{'frames' if key == keys[0] else 'size'} (or pass overrides={{...}} to model_zoo.load)")
+        if value > most:
+            raise ValueError(f"{where}: {key} {value} is beyond what EchoLens runs ({most} at most): one clip at "
+                             "that size would not fit in this machine's memory")
     if size % patch:
         raise ValueError(f"{where}: {keys[1]} {size} px is not a whole number of {patch}-px patches; EchoLens "
                          "cannot cut its input into tokens (load it with model_zoo.load(..., overrides={'size': N}) for a size N that is)")
