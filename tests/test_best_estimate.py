@@ -12,9 +12,10 @@ from explain.analysis.window import ModelView
 ATTENTIVE, BEAT = "attentive probe", "beat view's probe"
 
 
-def prediction(ef: float, ef_beat: float, ood: dict | None = None, crop: dict | None = None) -> Prediction:
-    view = ModelView(torch.zeros(1), np.zeros((1, 2, 2), np.uint8), None, None, None, np.zeros(1, int),
-                     (16.0, "test"), None)
+def prediction(ef: float, ef_beat: float, ood: dict | None = None, crop: dict | None = None,
+               beat: tuple[float, str] = (16.0, "test"), fps: float | None = None) -> Prediction:
+    view = ModelView(torch.zeros(1), np.zeros((1, 2, 2), np.uint8), None, None, None, np.zeros(1, int), beat, None,
+                     fps=fps)
     return Prediction("jepa", "m", "jepa", ef, {"out_of_distribution": False} if ood is None else ood, None, view,
                       torch.zeros(1, 1, 1), ef_beat, crop=crop)
 
@@ -92,3 +93,14 @@ def test_categories_follow_the_ef_as_shown_and_spans_cover_its_typical_error():
                                                                                 "normal or preserved"]
     assert shown_category(30.0, "pediatric", False) == shown_category(30.0, None, True) == "n/a"
     assert category_span(0.5, 3) == "reduced" and category_span(99.0, 3) == "normal or preserved"   # clamped to 0-100
+
+
+def test_a_clip_with_no_heartbeat_found_gets_no_best_estimate_unless_it_is_one_beat_long():
+    """2,000 frames at an assumed 30 fps were 'seen as one heartbeat' and still got 'Best estimate: EF 61.7%'."""
+    views = {ATTENTIVE: View(55, 8.0, 0.4, False), BEAT: View(58, 3.3, 0.1, False)}
+    whole = best_estimate(views, prediction(55, 58, beat=(2000.0, "whole clip"), fps=30.0))
+    assert whole.ef is None and whole.reason == ("no heartbeat was found in the clip, so the models saw all its 66.7 s "
+                                                 "as one beat (a heart rate of 1 bpm)")
+    one_beat = best_estimate(views, prediction(55, 58, beat=(40.0, "whole clip"), fps=50.0))     # 0.8 s: 75 bpm
+    assert one_beat.ef == 58
+    assert best_estimate(views, prediction(55, 58, beat=(2000.0, "estimated"), fps=30.0)).ef == 58   # found: kept

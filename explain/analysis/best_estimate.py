@@ -1,7 +1,8 @@
 """The best estimate: the one EF a clinician reads first, through the probe whose benchmark error on this kind of
 clip (adult, a child's: zero-shot, or degraded) is lower beyond the two spreads, with the error it typically makes
 at such EFs and the heart-failure categories that error spans. Held back, with the reason, where the clip or the
-probes give cause: an impossible EF, no out-of-distribution reference or a flagged clip, two probes more than
+probes give cause: an impossible EF, no heartbeat found (the whole clip seen as one beat of an impossible length),
+no out-of-distribution reference or a flagged clip, two probes more than
 DISAGREE_POINTS apart, benchmark errors missing or inside their spreads, the chosen EF near what its probe reads
 from an all-black clip, or moved over crop_check.MOVES_POINTS by the crop check's shift.
 
@@ -14,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 from echo.degrade import BENCHMARK_CONDITIONS
+from explain.analysis.beat import BEAT_SECONDS
 from explain.analysis.crop_check import MOVES_POINTS, moved
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import BLANK_POINTS, Prediction, ef_category, is_impossible, reads_like_blank
@@ -127,6 +129,10 @@ def best_estimate(views: dict[str, View], p: Prediction, population: str | None 
     for view, v in views.items():             # before any comparison: NaN compares false with everything
         if not math.isfinite(v.ef) or is_impossible(v.ef):
             return BestEstimate(None, f"the {view} reads {v.ef:.1f}%, an impossible EF")
+    seconds = p.view.beat_seconds
+    if p.view.beat[1] == "whole clip" and seconds is not None and not BEAT_SECONDS[0] <= seconds <= BEAT_SECONDS[1]:
+        return BestEstimate(None, f"no heartbeat was found in the clip, so the models saw all its {seconds:.1f} s as "
+                                  f"one beat (a heart rate of {60 / seconds:.0f} bpm)")
     if p.ood is None:
         return BestEstimate(None, "nothing checks whether this clip is like the clips the model learned from")
     if p.ood.get("out_of_distribution"):

@@ -26,7 +26,8 @@ class ModelView:
     or None; phase: (T,) cycles or None; indices: (T,) source frame of each; beat: frames per beat
     in the source clip and where that came from; ef: ground-truth EF or None; tracings: EchoNet LV
     tracings {view frame: (K, 4) x1, y1, x2, y2} in the view's pixels, for the traced frames it kept;
-    traced_elsewhere: the clip's source frames with LV tracings when none of them is among the frames shown."""
+    traced_elsewhere: the clip's source frames with LV tracings when none of them is among the frames shown; fps: the
+    source clip's frame rate."""
     x: torch.Tensor
     frames: np.ndarray
     labels: np.ndarray | None
@@ -37,6 +38,11 @@ class ModelView:
     ef: float | None
     tracings: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)
     traced_elsewhere: tuple[int, ...] = ()
+    fps: float | None = None          # the source clip's frame rate: a beat's length in seconds is beat[0] / fps
+
+    @property
+    def beat_seconds(self) -> float | None:
+        return None if not self.fps else self.beat[0] / self.fps
 
     @property
     def n_frames(self) -> int:
@@ -91,4 +97,4 @@ def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0,
         clean=None if t is None or t.clean is None else resize_frames(t.clean, size),
         phase=None if t is None or t.phase is None else np.asarray(t.phase, np.float32),
         ef=None if t is None else t.ef, tracings=tracings,
-        traced_elsewhere=() if tracings or clip.truth is None else tuple(sorted(clip.truth.lv_tracings)))
+        traced_elsewhere=() if tracings or clip.truth is None else tuple(sorted(clip.truth.lv_tracings)), fps=clip.fps)
