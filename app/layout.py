@@ -55,6 +55,9 @@ def _action(label: str, **kwargs) -> gr.Button:
 
 # Every event that runs a model shares one queue slot: one heavy job at a time, whoever asks
 HEAVY = {"concurrency_id": "models", "concurrency_limit": 1}
+# Reading a clip runs no model: its own slot, so a refused upload is said at once, not after another user's audit
+# (one at a time still: decoding a large clip holds several copies of it)
+LOADING = {"concurrency_id": "clips", "concurrency_limit": 1}
 
 
 def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
@@ -97,7 +100,7 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
 
         predict = dict(fn=events.on_predict, inputs=[clip_key, model_state], outputs=pred_md, **HEAVY)
         for event, fn, ins, api in clip_events:
-            loading = event(fn, ins, clip_outputs, api_name=api, **HEAVY)
+            loading = event(fn, ins, clip_outputs, api_name=api, **LOADING)
             predicting = loading.success(clear_stale, None, stale, api_visibility="private").success(
                 api_name=f"{api}_predict", **predict)
             if api == "upload":

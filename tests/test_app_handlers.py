@@ -787,6 +787,14 @@ def test_each_attention_method_shows_exactly_the_controls_it_reads_and_says_what
         attention._params("feature_ablation", "mean", 0.0, 0, "probe", -1, "received", 16, "3 x 3")
 
 
+def test_reading_a_clip_waits_for_no_model_job_and_every_model_job_shares_one_slot():
+    """A refused upload was said 93 s late, queued behind another user's audit in the one model slot."""
+    from app.layout import build
+    slots = {f.api_name: f.concurrency_id for f in build().fns.values() if f.api_name}
+    assert {slots[k] for k in ("upload", "load_example", "generate_phantom")} == {"clips"}
+    assert {slots[k] for k in ("upload_predict", "attention", "audit", "cycle", "sweep", "use_models")} == {"models"}
+
+
 def test_the_page_wires_the_attention_run_its_scrubber_and_its_controls(example):
     """Through the page's own event functions: a run returns its videos, captions, the scrubber's frame and the
     settings it showed; the scrubber reads those settings (not the controls' current ones); before any run it
