@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
 from pathlib import Path
@@ -57,22 +58,25 @@ def check_models(folders: list[str] | None) -> None:
 
 
 def serve(args) -> int:
-    """Serve until interrupted (Ctrl-C or SIGTERM), then remove the media folder and Gradio's copies of the uploads.
+    """Serve until interrupted (Ctrl-C or SIGTERM), then remove the media folder and Gradio's cache folder (the
+    uploads, its copies of the media served), which is this process's own (session.gradio_cache_dir).
     The arguments are checked before the warm-up starts, and the process waits for the warm-up before it exits:
     exiting while it loads the models aborts ('terminate called without an active exception', rc 134)."""
     import signal
 
     check_models(args.models)
     check_address(args.host, args.port)
+    from app.session import gradio_cache_dir, media_dir
+    os.environ["GRADIO_TEMP_DIR"] = str(gradio_cache_dir())     # before Gradio is imported (some of it reads it then)
     from gradio.route_utils import delete_files_created_by_app
 
     from app.layout import CSS, JS, THEME, build
-    from app.session import media_dir
     from app.warmup import warm_up_in_background
     signal.signal(signal.SIGTERM, signal.default_int_handler)   # as Ctrl-C: Gradio closes its server, finally runs
     warm_up, demo = warm_up_in_background(), None
     try:
-        print(f"EchoLens media folder (removed at exit): {media_dir()}", flush=True)
+        print(f"EchoLens media folder (removed at exit): {media_dir()}\n"
+              f"Gradio's uploads and cache (removed at exit): {os.environ['GRADIO_TEMP_DIR']}", flush=True)
         demo = build(tuple(args.models or ()))
         demo.launch(server_name=args.host, server_port=args.port, show_error=False, quiet=False,
                     max_file_size=MAX_UPLOAD, css=CSS, js=JS, theme=THEME)

@@ -3,6 +3,8 @@ controls), calls one view module (app/views/) and returns its outputs in the ord
 Errors become messages in the page (app.errors.shows_errors); progress goes to the page's bar."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from app.errors import shows_errors
@@ -28,7 +30,18 @@ def _session(request: gr.Request | None) -> str | None:
 
 @shows_errors
 def on_upload(path, rescale=False, request: gr.Request = None):
-    return _clip(inputs.load_upload(path, rescale, owner=_session(request)))
+    try:
+        return _clip(inputs.load_upload(path, rescale, owner=_session(request)))
+    except Exception:
+        discard_upload(path)          # a refused file is not kept in Gradio's cache (an hour, or to the server's end)
+        raise
+
+
+def discard_upload(path: str | None) -> None:
+    """Remove Gradio's copy of an upload (a file inside its upload folder; a path elsewhere is left alone)."""
+    from gradio.utils import get_upload_folder
+    if path and Path(path).is_file() and Path(get_upload_folder()).resolve() in Path(path).resolve().parents:
+        Path(path).unlink()
 
 
 @shows_errors

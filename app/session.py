@@ -219,6 +219,19 @@ def media_dir() -> Path:
         return _media_root
 
 
+def gradio_cache_dir() -> Path:
+    """This process's own folder for Gradio's cache (uploads, its copies of the media served, its temporary files)
+    inside the one Gradio would use (GRADIO_TEMP_DIR, else the temporary folder), removed at exit with everything
+    in it: Gradio's own clean-up left the copies of served videos, empty files and folders. Folders of killed
+    servers are removed first, as media_dir's are."""
+    parent = Path(os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir())
+    parent.mkdir(parents=True, exist_ok=True)
+    remove_orphan_media(parent)
+    folder = Path(tempfile.mkdtemp(prefix=f"echolens-{os.getpid()}-gradio-", dir=parent))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
+
+
 def _alive(pid: int) -> bool:
     """Whether process `pid` runs; one we cannot judge (another user's, a pid out of range) counts as running."""
     try:

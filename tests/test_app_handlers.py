@@ -90,7 +90,7 @@ def test_a_generated_phantom_clip_has_the_chosen_ef_and_rate():
         inputs.load_named_example("nope")
 
 
-def test_bad_uploads_are_refused_with_the_problem_named(tmp_path):
+def test_bad_uploads_are_refused_with_the_problem_named(tmp_path, monkeypatch):
     junk = tmp_path / "scan.avi"
     junk.write_bytes(b"definitely not a video")
     with pytest.raises(ClipError, match="scan.avi"):
@@ -101,6 +101,19 @@ def test_bad_uploads_are_refused_with_the_problem_named(tmp_path):
     np.save(strip, np.random.default_rng(0).integers(0, 255, (40, 8, 300), dtype=np.uint8))
     with pytest.raises(ClipError, match=r"'strip.npy' has frames of 300 x 8 pixels; a model needs at least 32"):
         inputs.load_upload(str(strip))
+    # through the page: Gradio's copy of a refused upload is removed at once (it stayed an hour); a file outside
+    # Gradio's upload folder (a user's own path) is never touched
+    from app import events
+    cache = tmp_path / "gradio-cache" / "3f2a"
+    cache.mkdir(parents=True)
+    copy = cache / "scan.avi"
+    copy.write_bytes(junk.read_bytes())
+    with monkeypatch.context() as m:
+        m.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio-cache"))
+        for path in (copy, junk):
+            with pytest.raises(gr.Error, match="scan.avi"):
+                events.on_upload(str(path))
+    assert not copy.exists() and junk.exists()
 
 
 def test_a_float_upload_is_refused_with_the_box_named_and_read_once_it_is_ticked(tmp_path):

@@ -35,7 +35,7 @@ def test_a_bad_upload_is_refused_by_name_and_the_server_goes_on(client, tmp_path
 
 def test_the_media_folder_and_the_uploads_go_when_the_server_stops(tmp_path):
     """Stopped with SIGTERM (as a service manager stops it), the server left Gradio's copy of every upload (a
-    user's clip) in its temporary folder; Ctrl-C removed them."""
+    user's clip) in its temporary folder; Ctrl-C removed them. Now nothing of it stays there."""
     from echo.phantom import render_clip
     from echo.writers import write_npz
     log, uploads = tmp_path / "server.log", tmp_path / "gradio"
@@ -48,3 +48,6 @@ def test_the_media_folder_and_the_uploads_go_when_the_server_stops(tmp_path):
         assert any(media.iterdir()) and list(uploads.rglob("patient_clip.npz"))
     assert proc.returncode == 0 and not media.exists()
     assert not list(uploads.rglob("patient_clip.npz"))
+    # nor Gradio's copies of the videos it served, its empty temporary files and folders: its folder was this
+    # process's own (they had stayed: ten MP4s of uploaded clips, 110 empty files, 51 folders)
+    assert list(uploads.iterdir()) == []
