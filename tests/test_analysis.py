@@ -362,6 +362,28 @@ def test_every_degraded_copy_shows_the_clean_clips_beat(shipped_pair, monkeypatc
     assert len(beats) == 5 and all(b == beat_frames(clip) and b[1] == "estimated" for b in beats)
 
 
+def test_degraded_copies_of_a_large_clip_are_made_at_twice_the_models_side(shipped_pair, monkeypatch):
+    """Fourteen copies of a 680-frame 1024-px clip held 22 GB; the models see each at 112 px anyway. Each copy is
+    now made from the sector crop at most 224 px (area-averaged), with the clean clip's beat and EF kept."""
+    import explain.analysis.degradation as degradation
+    small = render_clip(6, "adult", n_frames=60, size=112, fps=50)
+    big = dataclasses.replace(small, frames=np.repeat(np.repeat(small.frames, 4, axis=1), 4, axis=2),     # 448 px
+                              truth=dataclasses.replace(small.truth, labels=None, clean=None))
+    sides, real_predict = [], degradation.predict
+    monkeypatch.setattr(degradation, "predict", lambda m, c, beat=None: sides.append((c.height, c.width)) or
+                        real_predict(m, c, beat=beat))
+    out = degradation.condition_ef_views(shipped_pair, big, ("noise_med", "shadow_high"))
+    degradation.severity_sweep(shipped_pair, big, "haze", severities=(0.0, 1.0))
+    cropped = degradation.crop_to_sector(big)
+    assert cropped.height > 224 and all(max(hw) <= 224 for hw in sides[1:]) and len(sides) == 5
+    copy = degradation.working_copy(cropped, shipped_pair)
+    from echo.preprocess import is_cropped
+    assert copy.truth.ef == big.truth.ef and copy.truth.labels is None and is_cropped(copy)
+    assert degradation.working_copy(degradation.crop_to_sector(small), shipped_pair).height == \
+        degradation.crop_to_sector(small).height                                       # a 112-px clip: as it was
+    assert all(v["jepa"]["ef"] is not None for v in out.values())
+
+
 def test_a_shipped_model_run_at_fewer_frames_drops_only_its_beat_view_probe():
     """The beat view's probe was fitted on 8 time slots; at 8 frames (4 slots) it cannot read the beat, so it
     is left out while the attentive probe, which reads any number of tokens, still predicts."""

@@ -12,7 +12,7 @@ from echo.degrade import check_degradation, degrade, label_words, named_severity
 from echo.preprocess import crop_to_sector
 from echo.writers import write_mp4
 from explain.analysis.beat import beat_frames
-from explain.analysis.degradation import ef_changes, sensitivity_figure, severity_sweep
+from explain.analysis.degradation import ef_changes, sensitivity_figure, severity_sweep, working_copy
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.analysis.predict import predict, reads_like_blank, shown_category
 
@@ -33,7 +33,7 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
     def run():
         clean = predictions(clip_key, pair)                 # the Predictions view's cached result
         first = next(iter(pair))
-        bad = predict(pair, degrade(crop_to_sector(clip), name, float(severity), seed=int(seed)),
+        bad = predict(pair, degrade(working_copy(crop_to_sector(clip), pair), name, float(severity), seed=int(seed)),
                       beat=clean[first].view.beat)          # the clean clip's crop and frames
         a, b = clean[first].view, bad[first].view
         side = np.concatenate([a.frames, np.full_like(a.frames[:, :, :4], 255), b.frames], axis=2)  # (T, S, 2S+4)
@@ -90,7 +90,8 @@ def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, seve
     try:
         get_clip(key)
     except ValueError:
-        put_clip(degrade(crop_to_sector(clip), name, float(severity), seed=int(seed)), key, owner=clip_key)
+        put_clip(degrade(working_copy(crop_to_sector(clip), pair), name, float(severity), seed=int(seed)), key,
+                 owner=clip_key)
     params, beat = ("rollout", "mean", 0.0, 0, "probe"), beat_frames(clip)
     clean, bad = maps(clip_key, pair, *params), maps(key, pair, *params, beat=beat)   # clean: the Attention tab's
     shown = overlay_videos(key, pair, *params, beat=beat)

@@ -8,8 +8,10 @@ frames the clean clip's beat picks (noise or dropped frames would move an estima
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import plotly.graph_objects as go
 
@@ -26,6 +28,25 @@ from model_zoo.colours import FAMILY_COLOURS
 SEVERITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
+WORK_SCALE = 2           # degraded copies are made at most this many times the models' input side
+
+
+def working_copy(cropped: Clip, models: dict[str, LoadedModel]) -> Clip:
+    """The sector-cropped clip at most WORK_SCALE x the largest model input side (area-averaged), for degrading:
+    fourteen copies of a 680-frame 1024-px clip held 22 GB, and the models see each at their own size anyway.
+    Its EF stays; labels, clean image and tracings, which no EF reads, are dropped rather than resized."""
+    side = WORK_SCALE * max(m.input_shape[1] for m in models.values())
+    if max(cropped.height, cropped.width) <= side:
+        return cropped
+    scale = side / max(cropped.height, cropped.width)
+    size = (max(1, round(cropped.width * scale)), max(1, round(cropped.height * scale)))      # (W, H) for OpenCV
+    frames = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in cropped.frames])
+    truth = None if cropped.truth is None else dataclasses.replace(cropped.truth, labels=None, clean=None,
+                                                                   lv_tracings={})
+    return dataclasses.replace(cropped, frames=frames, truth=truth,
+                               meta={**cropped.meta, "height": frames.shape[1], "width": frames.shape[2]})
+
+
 def condition_ef_views(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(CONDITIONS),
                        seed: int = 0, clean: dict | None = None) -> dict[str, dict[str, dict[str, float | None]]]:
     """{condition: {role: {"ef": EF through the attentive probe, "ef_beat": through the beat view's}}} for
@@ -33,9 +54,10 @@ def condition_ef_views(models: dict[str, LoadedModel], clip: Clip, conditions=tu
     caller already has them (not run again). Only the EFs are kept, not each copy's tokens and frames."""
     for m in models.values():
         check_budget(m, len(conditions) + 1, "EF under every degradation")
-    out, cropped = {}, crop_to_sector(clip)
+    cropped = crop_to_sector(clip)
     # the clean clip's beat: every copy shows the same frames (the clean predictions' views hold it)
-    beat = next(iter(clean.values())).view.beat if clean else beat_frames(cropped)
+    out, beat = {}, next(iter(clean.values())).view.beat if clean else beat_frames(cropped)
+    cropped = working_copy(cropped, models)
     for cond in ("clean", *conditions):
         preds = clean if cond == "clean" and clean is not None else \
             predict(models, apply_condition(cropped, cond, seed=seed), beat=beat)
@@ -61,6 +83,7 @@ def severity_sweep(models: dict[str, LoadedModel], clip: Clip, name: str,
         check_budget(m, len(severities), "The severity sweep")
     efs, beat_efs, cropped = {role: [] for role in models}, {role: [] for role in models}, crop_to_sector(clip)
     beat = beat_frames(cropped)
+    cropped = working_copy(cropped, models)
     for s in severities:
         preds = predict(models, degrade(cropped, name, s, seed=seed), beat=beat)      # severity 0: the clean clip
         for role, p in preds.items():
