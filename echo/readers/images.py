@@ -15,7 +15,7 @@ from PIL import Image, UnidentifiedImageError
 
 from echo import limits
 from echo.clip import Clip, ClipError
-from echo.readers.common import finish
+from echo.readers.common import finish, stack_frames
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 FPS_FILE = "fps.txt"
@@ -92,4 +92,4 @@ def read_folder(folder: Path, rescale: bool) -> Clip:
     frames = [_load(p, name) for p in files]  # T x (H, W) or (H, W, 3)
     if any(f.ndim == 3 for f in frames):
         frames = [f if f.ndim == 3 else np.repeat(f[..., None], 3, axis=-1) for f in frames]
-    return finish(np.stack(frames), _fps(folder), folder, "image folder", {}, rescale)
+    return finish(stack_frames(frames), _fps(folder), folder, "image folder", {}, rescale)

@@ -15,7 +15,7 @@ import numpy as np
 from echo import limits
 from echo.clip import Clip, ClipError, GroundTruth
 from echo.provenance import from_comment
-from echo.readers.common import finish
+from echo.readers.common import finish, stack_frames
 
 _FORMATS = {"avi": "AVI", "mp4": "MP4"}
 
@@ -106,6 +106,6 @@ def read_video(path: Path, kind: str, rescale: bool) -> Clip:
                 **from_comment(container.metadata.get("comment"), name)}        # a phantom clip's provenance
         ef = meta.pop("ef", None)                                                # ... and its true EF
         fps = _frame_rate(stream)
-    pixels = np.stack(frames) if frames else np.zeros((0, 1, 1), np.uint8)  # (T, H, W, 3)
+    pixels = stack_frames(frames) if frames else np.zeros((0, 1, 1), np.uint8)  # (T, H, W, 3)
     clip = finish(pixels, fps, path, fmt, meta, rescale)
     return clip if ef is None else dataclasses.replace(clip, truth=GroundTruth(ef=ef))
