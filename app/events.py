@@ -3,8 +3,6 @@ controls), calls one view module (app/views/) and returns its outputs in the ord
 Errors become messages in the page (app.errors.shows_errors); progress goes to the page's bar."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import gradio as gr
 
 from app.errors import shows_errors
@@ -30,18 +28,7 @@ def _session(request: gr.Request | None) -> str | None:
 
 @shows_errors
 def on_upload(path, rescale=False, request: gr.Request = None):
-    try:
-        return _clip(inputs.load_upload(path, rescale, owner=_session(request)))
-    except Exception:
-        discard_upload(path)          # a refused file is not kept in Gradio's cache (an hour, or to the server's end)
-        raise
-
-
-def discard_upload(path: str | None) -> None:
-    """Remove Gradio's copy of an upload (a file inside its upload folder; a path elsewhere is left alone)."""
-    from gradio.utils import get_upload_folder
-    if path and Path(path).is_file() and Path(get_upload_folder()).resolve() in Path(path).resolve().parents:
-        Path(path).unlink()
+    return _clip(inputs.load_upload(path, rescale, owner=_session(request)))
 
 
 @shows_errors
@@ -124,13 +111,15 @@ def on_attention(key, state, method, fusion, discard, start, readout, layer, mod
     pair = pair_of(state)
     shown = attention.overlay_videos(key, pair, *settings, progress=lambda f, d: progress(f, desc=d))
     imgs = attention.scrub(key, pair, method, frame, *settings[1:]) or {}
-    return ([shown[r][0] for r in ROLES] + [shown[r][1] for r in ROLES] + [_scrubbed(imgs.get(r)) for r in ROLES]
+    return ([shown[r][0] for r in ROLES] + [shown[r][1] for r in ROLES] + [_scrubbed(imgs.get(r), r) for r in ROLES]
             + [settings])
 
 
-def _scrubbed(shown: tuple | None):
-    """A scrubbed frame (image, label: which frame, ED or ES) as the image's update; None clears it."""
-    return None if shown is None else gr.update(value=shown[0], label=shown[1])
+def _scrubbed(shown: tuple | None, role: str):
+    """A scrubbed frame (image, label: which frame, ED or ES) as the image's update; None clears it, and its label
+    (no frame named beside no image)."""
+    return gr.update(value=None, label=attention.SCRUB_LABEL.format(role.upper())) if shown is None else \
+        gr.update(value=shown[0], label=shown[1])
 
 
 @shows_errors
@@ -140,7 +129,7 @@ def on_scrub(key, state, settings, frame):
     if imgs is None:
         gr.Info("Press 'Show where they look' first: the scrubber moves through the maps shown above.")
         return [gr.update() for _ in ROLES]
-    return [_scrubbed(imgs[r]) for r in ROLES]
+    return [_scrubbed(imgs[r], r) for r in ROLES]
 
 
 def on_method(method, shown):
@@ -195,9 +184,18 @@ def on_sweep(key, state, name, progress=gr.Progress()):
 
 @shows_errors
 def on_latent(key, state, seed, slot, progress=gr.Progress()):
+    """The four teaching views, their captions, then the clip they were drawn for (on_latent_redraw reads it)."""
     progress(0.1, desc="Masks, reconstruction, prediction and anatomy read-out")
     vs = latent_pixel.views(key, pair_of(state), seed, slot)
-    return [v.figure for v in vs] + [latent_pixel.caption_markdown(v) for v in vs]
+    return [v.figure for v in vs] + [latent_pixel.caption_markdown(v) for v in vs] + [key]
+
+
+def on_latent_redraw(key, state, seed, slot, drawn_for, progress=gr.Progress()):
+    """A new time slot or mask seed: the views drawn again, only where views of this clip are shown (before the
+    button is pressed, or with no clip, nothing is computed and nothing said)."""
+    if not key or drawn_for != key:
+        return [gr.skip() for _ in range(9)]
+    return on_latent(key, state, seed, slot, progress)
 
 
 @shows_errors

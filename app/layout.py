@@ -101,7 +101,10 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
         predict = dict(fn=events.on_predict, inputs=[clip_key, model_state], outputs=pred_md, **HEAVY)
         for event, fn, ins, api in clip_events:
             loading = event(fn, ins, clip_outputs, api_name=api, **LOADING)
+            # cleared at once, and again in the model slot: a model job of the clip before, still running when this
+            # one loaded (loading has its own slot), would otherwise land its results under the new clip
             predicting = loading.success(clear_stale, None, stale, api_visibility="private").success(
+                clear_stale, None, stale, api_visibility="private", **HEAVY).success(
                 api_name=f"{api}_predict", **predict)
             if api == "upload":
                 loading.success(lambda key: key, clip_key, uploaded_key, api_visibility="private")
@@ -196,7 +199,8 @@ def _attention_tab(clip_key, model_state) -> tuple[list, gr.Slider, gr.Slider]:
                       info="moves through the maps shown above", elem_id="att-scrubber")
     shown = gr.State(None)     # the settings of the maps shown above: the scrubber follows them
     with gr.Row():
-        images = [gr.Image(label=f"{r.upper()} at this frame", type="numpy", elem_id=f"att-frame-{r}") for r in ROLES]
+        images = [gr.Image(label=attention.SCRUB_LABEL.format(r.upper()), type="numpy", elem_id=f"att-frame-{r}")
+                  for r in ROLES]
     method.change(events.on_method, [method, shown], [*controls, method_words], api_name="attention_controls",
                   queue=False)
     # the maps shown change (a run, or a new clip clearing them): the words no longer say they are another method's
@@ -266,13 +270,15 @@ def _latent_tab(clip_key, model_state) -> list:
         captions.append(gr.Markdown())
     speckle = _action("Run the speckle test (8 hearts x 4 speckle draws)")
     speckle_plot, speckle_caption = gr.Plot(elem_id="speckle-plot"), gr.Markdown()
-    run.click(events.on_latent, [clip_key, model_state, seed, slot], [*plots, *captions], api_name="latent_pixel", **HEAVY)
+    drawn_for = gr.State(None)       # the clip the views shown were drawn for: a new slot or seed redraws only then
+    shown = [*plots, *captions, drawn_for]
+    run.click(events.on_latent, [clip_key, model_state, seed, slot], shown, api_name="latent_pixel", **HEAVY)
     # a new time slot or mask seed redraws what is shown (a figure left at the old slot read as the new one's)
-    for changed in (slot.release, seed.submit):
-        changed(events.on_latent, [clip_key, model_state, seed, slot], [*plots, *captions], api_visibility="private",
-                trigger_mode="always_last", **HEAVY)
+    for changed in (slot.release, seed.submit, seed.blur):
+        changed(events.on_latent_redraw, [clip_key, model_state, seed, slot, drawn_for], shown,
+                api_visibility="private", trigger_mode="always_last", **HEAVY)
     speckle.click(events.on_speckle, [model_state], [speckle_plot, speckle_caption], api_name="speckle", **HEAVY)
-    return [*plots, *captions]
+    return shown
 
 
 def _audit_tab(model_state) -> None:

@@ -364,7 +364,7 @@ def test_every_degraded_copy_shows_the_clean_clips_beat(shipped_pair, monkeypatc
 
 def test_degraded_copies_of_a_large_clip_are_made_at_twice_the_models_side(shipped_pair, monkeypatch):
     """Fourteen copies of a 680-frame 1024-px clip held 22 GB; the models see each at 112 px anyway. Each copy is
-    now made from the sector crop at most 224 px (area-averaged), with the clean clip's beat and EF kept."""
+    now made from the sector crop at most 224 px (area-averaged), with the clean clip's beat and truth kept."""
     import explain.analysis.degradation as degradation
     small = render_clip(6, "adult", n_frames=60, size=112, fps=50)
     big = dataclasses.replace(small, frames=np.repeat(np.repeat(small.frames, 4, axis=1), 4, axis=2),     # 448 px
@@ -378,7 +378,12 @@ def test_degraded_copies_of_a_large_clip_are_made_at_twice_the_models_side(shipp
     assert cropped.height > 224 and all(max(hw) <= 224 for hw in sides[1:]) and len(sides) == 5
     copy = degradation.working_copy(cropped, shipped_pair)
     from echo.preprocess import is_cropped
-    assert copy.truth.ef == big.truth.ef and copy.truth.labels is None and is_cropped(copy)
+    assert copy.truth.ef == big.truth.ef and is_cropped(copy) and copy.height == copy.width == 224
+    # a labelled clip keeps its labels, resized by nearest label, so a degraded copy's focus is still measured
+    labelled = degradation.crop_to_sector(render_clip(6, "adult", n_frames=40, size=320, fps=50))
+    kept = degradation.working_copy(labelled, shipped_pair)
+    assert kept.truth.labels.shape == (40, 224, 224) and set(np.unique(kept.truth.labels)) <= set(
+        np.unique(labelled.truth.labels)) and kept.truth.clean.shape == (40, 224, 224)
     assert degradation.working_copy(degradation.crop_to_sector(small), shipped_pair).height == \
         degradation.crop_to_sector(small).height                                       # a 112-px clip: as it was
     assert all(v["jepa"]["ef"] is not None for v in out.values())

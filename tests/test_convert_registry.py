@@ -87,6 +87,8 @@ def test_a_model_whose_input_the_app_cannot_build_is_refused_at_load_by_its_rule
     ({"patch_size": 0}, "patch_size 0 is not a positive whole number"),
     ({"hidden_size": "big"}, "config.json does not describe a jepa model: .*hidden_size"),
     ({"num_hidden_layers": 20000}, "num_hidden_layers 20000 is beyond what EchoLens builds"),
+    ({"pred_num_hidden_layers": 20000}, "pred_num_hidden_layers 20000 is beyond what EchoLens builds"),
+    ({"pred_hidden_size": -4}, "pred_hidden_size -4 is not a non-negative whole number"),
 ])
 def test_a_config_json_that_cannot_describe_a_buildable_model_is_refused_before_building(tmp_path, change, rule):
     """A patch of 0 divided by zero in the model list (the server did not start); 'big' failed inside transformers;

@@ -20,6 +20,7 @@ METHOD_LABELS = {"rollout": "attention rollout", "paper": "paper mode (EchoJEPA'
                  "integrated_gradients": "integrated gradients", "smoothgrad": "SmoothGrad",
                  "pretext": "pretext loss (each model's own task)"}
 
+SCRUB_LABEL = "{} at this frame"          # a scrubbed image's label before a frame is shown (the role, upper case)
 PHASE_NAMES = {"ED": "end-diastole, the heart at its fullest", "ES": "end-systole, at its emptiest"}
 CAPTION = ("Warmer and more opaque = more weight in the model's view of the clip (colours reach red at the "
            "clip's top 2%, so one peak does not hide the rest). Each panel has its own scale: compare where the "

@@ -11,13 +11,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import plotly.graph_objects as go
 
 from echo.clip import Clip
 from echo.degrade import CONDITIONS, apply_condition, degrade
-from echo.preprocess import crop_to_sector
+from echo.preprocess import crop_to_sector, resize_frames
 from explain.analysis.beat import beat_frames
 from explain.analysis.budget import check_budget
 from explain.analysis.pair import LoadedModel
@@ -32,19 +31,21 @@ WORK_SCALE = 2           # degraded copies are made at most this many times the 
 
 
 def working_copy(cropped: Clip, models: dict[str, LoadedModel]) -> Clip:
-    """The sector-cropped clip at most WORK_SCALE x the largest model input side (area-averaged), for degrading:
-    fourteen copies of a 680-frame 1024-px clip held 22 GB, and the models see each at their own size anyway.
-    Its EF stays; labels, clean image and tracings, which no EF reads, are dropped rather than resized."""
+    """The sector-cropped (square) clip at most WORK_SCALE x the largest model input side, for degrading: fourteen
+    copies of a 680-frame 1024-px clip held 22 GB, and the models see each at their own size anyway. Its ground
+    truth comes along, resized as the frames (labels by nearest label, tracings scaled), so a degraded copy's focus
+    can still be measured."""
     side = WORK_SCALE * max(m.input_shape[1] for m in models.values())
     if max(cropped.height, cropped.width) <= side:
         return cropped
-    scale = side / max(cropped.height, cropped.width)
-    size = (max(1, round(cropped.width * scale)), max(1, round(cropped.height * scale)))      # (W, H) for OpenCV
-    frames = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in cropped.frames])
-    truth = None if cropped.truth is None else dataclasses.replace(cropped.truth, labels=None, clean=None,
-                                                                   lv_tracings={})
-    return dataclasses.replace(cropped, frames=frames, truth=truth,
-                               meta={**cropped.meta, "height": frames.shape[1], "width": frames.shape[2]})
+    scale = side / cropped.height
+    t = cropped.truth
+    if t is not None:
+        resize = lambda a, nearest=False: None if a is None else resize_frames(np.asarray(a), side, nearest)  # noqa: E731
+        t = dataclasses.replace(t, labels=resize(t.labels, True), clean=resize(t.clean),
+                                lv_tracings={f: np.asarray(seg, np.float64) * scale for f, seg in t.lv_tracings.items()})
+    frames = resize_frames(cropped.frames, side)                                   # (T, side, side[, 3])
+    return dataclasses.replace(cropped, frames=frames, truth=t, meta={**cropped.meta, "height": side, "width": side})
 
 
 def condition_ef_views(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(CONDITIONS),

@@ -86,7 +86,7 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
     for meth in methods:
         maps[meth] = timed(f"attention_{meth}", _maps_by_model, pair, clip, meth, skipped)
     trajectories, estimate = timed("trajectory", cycle, pair, clip, "pca", 3)
-    speckle = None if quick else timed("speckle", speckle_ratios, pair, False)
+    speckle = None if quick else timed("speckle", speckle_ratios, pair, False, False)
 
     truth = None if clip.truth is None or clip.truth.ef is None else {"ef": round(float(clip.truth.ef), 2)}
     report = {"clip": {"frames": clip.n_frames, "fps": round(clip.fps, 3), "height": clip.height,

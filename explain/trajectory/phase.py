@@ -124,10 +124,11 @@ def clip_phase(clip: Clip) -> PhaseEstimate:
 
 def marks_at(estimate: PhaseEstimate, indices: np.ndarray) -> dict[str, int]:
     """{'ED' | 'ES': position in `indices`} for frames sampled from the clip (a model's view of one beat): the
-    sampled frame nearest in phase to the clip's ED (and ES) frames, where it lies within one sampling step of
-    them, so a frame scrubber can name it. A mark the estimate has no frames for, or no sampled frame near, is left out."""
+    sampled frame nearest in phase to the clip's ED (and ES) frames, where it lies within one sampling step (the
+    median phase between neighbouring sampled frames) of them, so a frame scrubber can name it. A mark the estimate has no frames for, or no sampled frame near, is left out."""
     phases = phase_at(estimate, indices)                                  # (K,)
-    step = 1.0 / max(len(indices), 1)                                     # a view of one beat: 1/K cycle apart
+    # the sampled frames' own spacing in phase (a view of exactly one beat: 1/K cycle), not an assumed one
+    step = float(np.median(circular_error(phases[1:], phases[:-1]))) if len(phases) > 1 else 1.0
     marks = {}
     for name, frames in (("ED", estimate.ed_frames), ("ES", estimate.es_frames)):
         if not frames:

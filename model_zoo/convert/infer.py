@@ -29,20 +29,32 @@ def check_overrides(overrides: dict | None) -> dict:
 
 # The largest model a config may ask for: beyond these, building it alone takes minutes and tens of GB (V-JEPA 2's
 # ViT-g is 1408 wide, 40 layers, 64 frames at 384 px; a config of 20,000 layers built for 75 s before running out)
-MAX_SIZES = {"hidden_size": 4096, "num_hidden_layers": 64, "num_attention_heads": 64, "frames": 128, "size": 1024}
+MAX_SIZES = {"hidden_size": 4096, "num_hidden_layers": 64, "num_attention_heads": 64, "intermediate_size": 16384,
+             "frames": 128, "size": 1024}
+# sizes a config may hold beside the encoder's (its MLP, the predictor's, the decoder's), each with its limit's key
+OPTIONAL_SIZES = {"intermediate_size": "intermediate_size", "pred_hidden_size": "hidden_size",
+                  "pred_num_hidden_layers": "num_hidden_layers", "pred_num_attention_heads": "num_attention_heads",
+                  "decoder_hidden_size": "hidden_size", "decoder_num_hidden_layers": "num_hidden_layers",
+                  "decoder_num_attention_heads": "num_attention_heads",
+                  "decoder_intermediate_size": "intermediate_size"}
 
 
 def check_sizes(config: dict, where: str) -> None:
-    """Refuse, naming the key, a config whose sizes are not positive whole numbers, or larger than MAX_SIZES: a
+    """Refuse, naming the key, a config whose sizes are not positive whole numbers (a predictor's or decoder's may be
+    0: none), or larger than MAX_SIZES: a
     patch of 0 divided by zero, a width of 'big' failed deep inside transformers, 20,000 layers ran out of memory."""
     patch = config.get("patch_size")
     patch = patch[0] if isinstance(patch, (list, tuple)) and patch else patch
-    for key, value in (("patch_size", patch), *((k, config.get(k)) for k in (
-            "tubelet_size", "hidden_size", "num_hidden_layers", "num_attention_heads"))):
-        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{where}: {key} {value!r} is not a positive whole number")
-        if value > MAX_SIZES.get(key, value):
-            raise ValueError(f"{where}: {key} {value} is beyond what EchoLens builds ({MAX_SIZES[key]} at most): a "
+    checks = [("patch_size", patch, 1, None), ("tubelet_size", config.get("tubelet_size"), 1, None)]
+    checks += [(k, config.get(k), 1, MAX_SIZES[k]) for k in ("hidden_size", "num_hidden_layers", "num_attention_heads")]
+    checks += [(k, config[k], 0, MAX_SIZES[limit])             # 0: no predictor or decoder (an encoder alone)
+               for k, limit in OPTIONAL_SIZES.items() if config.get(k) is not None]
+    for key, value, least, most in checks:
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < least:
+            raise ValueError(f"{where}: {key} {value!r} is not a {'positive' if least else 'non-negative'} whole "
+                             "number")
+        if most is not None and value > most:
+            raise ValueError(f"{where}: {key} {value} is beyond what EchoLens builds ({most} at most): a "
                              "model that size would take minutes and tens of GB to build on this machine")
 
 
