@@ -88,7 +88,7 @@ def teaching_views(pair: dict[str, LoadedModel], clip: Clip, seed: int = 0, time
             _try("JEPA: predicting latents", jepa_panel), _try("What anatomy the tokens carry", anatomy_panel)]
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=2)       # the pair in use: a larger cache held models the user had left
 def _position_prior(wrapper):
     """position_prior once per loaded model (16 phantom clips through its target encoder)."""
     return position_prior(wrapper)
@@ -132,7 +132,7 @@ def speckle_ratios(pair: dict[str, LoadedModel], with_context: bool = True, untr
     return {n: result[n] for n in names}
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=2)       # one per model of the pair in use (each a whole network)
 def _untrained(wrapper):
     """An untrained network of the wrapper's shape (speckle.UNTRAINED), once per loaded model."""
     return random_encoder(wrapper, UNTRAINED_SEED)
