@@ -31,6 +31,7 @@ CSS = """
 #evidence th { word-break: normal; overflow-wrap: normal; min-width: 4em; }
 #pred-jepa td:not(:nth-child(1)):not(:nth-child(3)), #pred-mae td:not(:nth-child(1)):not(:nth-child(3)) { white-space: nowrap; }
 #pred-jepa th, #pred-mae th, #pred-jepa td, #pred-mae td { word-break: normal; overflow-wrap: normal; }
+#degrade-numbers table { display: block; overflow-x: auto; }
 #degrade-numbers td, #degrade-numbers th { word-break: normal; overflow-wrap: normal; }
 #degrade-numbers td:not(:nth-child(1)):not(:nth-child(6)) { white-space: nowrap; }
 """
@@ -274,7 +275,7 @@ def _latent_tab(clip_key, model_state) -> list:
     shown = [*plots, *captions, drawn_for]
     run.click(events.on_latent, [clip_key, model_state, seed, slot], shown, api_name="latent_pixel", **HEAVY)
     # a new time slot or mask seed redraws what is shown (a figure left at the old slot read as the new one's)
-    for changed in (slot.release, seed.submit, seed.blur):
+    for changed in (slot.input, seed.submit, seed.blur):        # input: dragged, typed or stepped by a key
         changed(events.on_latent_redraw, [clip_key, model_state, seed, slot, drawn_for], shown,
                 api_visibility="private", trigger_mode="always_last", **HEAVY)
     speckle.click(events.on_speckle, [model_state], [speckle_plot, speckle_caption], api_name="speckle", **HEAVY)

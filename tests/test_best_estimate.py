@@ -28,10 +28,11 @@ def test_the_view_with_the_lower_benchmark_error_beyond_both_spreads_gives_the_e
     best = decide(View(55, 8.0, 0.4, False), View(58, 3.3, 0.1, False, typical=2.4))
     assert (best.ef, best.view, best.other, best.off, best.typical_recorded) == (58, BEAT, ATTENTIVE, 2.4, True)
     assert best.categories == "normal or preserved" and best.reason == ""
-    assert best.words() == ("Best estimate: EF 58.0% (normal or preserved), through the beat view's probe, typically "
+    assert best.words() == ("Best estimate: EF 58.0% (normal or preserved, within its typical error), through the beat view's probe, typically "
                             "off by 2.4 EF points at such EFs on phantom test clips; its benchmark error is the lower "
                             "(3.30 against 8.00 for the attentive probe). Not a measurement.")
-    assert best.words(markdown=True).startswith("**Best estimate: EF 58.0% (normal or preserved), through the beat "
+    assert best.words(markdown=True).startswith("**Best estimate: EF 58.0% (normal or preserved, within its typical "
+                                                "error), through the beat "
                                                 "view's probe**")
     unrecorded = decide(View(30, 8.0, 0.4, False), View(36.2, 3.3, 0.1, False))
     assert unrecorded.off == 3.3 and not unrecorded.typical_recorded and "on such phantom test clips" in unrecorded.words()

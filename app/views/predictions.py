@@ -84,11 +84,11 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
         head = (f"**EF {p.ef:.1f}%**{err(p.ef)}: attentive probe"
                 f"{_after_semicolon(probe_test_words(model and model.probe, results))}.{band(model, PROBE, p.ef)}"
                 f"{_near_blank(p.ef, p.blank[0])}")
-    lines = []                       # first a disagreement, the title, both EFs side by side; then the words
+    lines = [f"### {p.name}"]       # the title (level in both cards), a disagreement, both EFs side by side; the words
     if p.ef is not None and p.ef_beat is not None and abs(p.ef - p.ef_beat) > DISAGREE_POINTS:
         lines.append(f"⚠️ {p.name}: its two probes disagree by {abs(p.ef - p.ef_beat):.0f} EF points ({p.ef:.1f}% against "
                      f"{p.ef_beat:.1f}%): read neither alone.")
-    lines += [f"### {p.name}", *filter(None, [_at_a_glance(p, truth, model, population, degradation)]), head]
+    lines += [*filter(None, [_at_a_glance(p, truth, model, population, degradation)]), head]
     if p.ef_beat is not None:
         beat_mae = _after_semicolon(probe_test_words(model and model.beat_probe, results.get("beat_probe")))
         lines.append(f"Beat view **EF {p.ef_beat:.1f}%**{err(p.ef_beat)}: the same probe given each token "

@@ -68,7 +68,8 @@ class BestEstimate:
         bold = "**" if markdown else ""
         kind = {"pediatric": " (a child's clip: zero-shot)", "degraded": " (a degraded clip)"}.get(self.kind, "")
         where = "at such EFs on phantom test clips" if self.typical_recorded else "on such phantom test clips"
-        return (f"{bold}Best estimate{kind}: EF {self.ef:.1f}%{f' ({self.categories})' if self.categories else ''}, "
+        span = f" ({self.categories}, within its typical error)" if self.categories else ""
+        return (f"{bold}Best estimate{kind}: EF {self.ef:.1f}%{span}, "
                 f"through the {self.view}{bold}, typically off by {self.off:.1f} EF points {where}; its benchmark "
                 f"error is the lower ({self.mae:.2f} against {self.other_mae:.2f} for the {self.other}). Not a "
                 "measurement.")

@@ -75,11 +75,16 @@ def crop_words(ef: float | None, ef_beat: float | None, crop: dict) -> str:
                                                                       ("beat view", crop.get("ef_beat"))) if efs]
     k = int(crop["pixels"])
     words = f"Crop check: with the clip {k} px higher / lower in the model's input, {', '.join(parts)}."
-    shift = largest_move(ef, ef_beat, crop)
-    if shift > MOVES_POINTS:
-        words = (f"⚠️ {words} The EF moves up to {shift:.1f} points with a crop {k} px off, and a re-encoded copy of "
-                 "the clip can get a crop further off still (an MJPG copy of adult_normal: its box 8 px taller): read "
-                 "it no closer than that.")
+    moves = {name: moved(e, crop.get(key)) for name, e, key in (("attentive probe's", ef, "ef"),
+                                                                  ("beat view's", ef_beat, "ef_beat"))
+             if e is not None and crop.get(key)}
+    over = [n for n, m in moves.items() if m > MOVES_POINTS]
+    if over:             # each probe named: the warning had read as the best estimate's when the other one moved
+        said = " and ".join(f"the {n} EF moves up to {moves[n]:.1f} points" for n in over)
+        rest = "".join(f" (the {n} {moves[n]:.1f})" for n in moves if n not in over)
+        words = (f"⚠️ {words} {said[0].upper()}{said[1:]} with a crop {k} px off{rest}, and a re-encoded copy of the "
+                 "clip can get a crop further off still (an MJPG copy of adult_normal: its box 8 px taller): read "
+                 f"{'that EF' if len(over) == 1 else 'both EFs'} no closer than that.")
     return words
 
 
