@@ -876,9 +876,11 @@ def test_cycle_view_draws_both_trajectories_with_their_numbers(example, shipped_
     from explain.analysis.cycle import HELD_OUT
     recorded = json.loads(HELD_OUT.read_text())["trajectory"]
     for name in ("jepa-small", "mae-small"):
-        assert f"{recorded[name]['phase_error_deg']:.0f}° for {name} ({recorded[name]['clips']} clips)" in md
+        deg, n, sd = (recorded[name][k] for k in ("phase_error_deg", "clips", "phase_error_clip_sd_deg"))
+        assert f"{deg:.0f}° for {name} ({n} clips; ± {sd:.0f}° from clip to clip)" in md
         row = next(line for line in md.splitlines() if line.startswith(f"| {name} |"))
-        assert row.split(" | ")[3] == f"{recorded[name]['phase_error_deg']:.0f}"       # in the table too
+        assert row.split(" | ")[3] == f"{deg:.0f} ± {sd:.0f}"                            # in the table too
+        assert sd == pytest.approx(np.std(recorded[name]["phase_error_by_clip_deg"], ddof=1))
     assert "random guess scores 90°" in md and "° for" not in cycle.numbers_markdown(results, label)   # no models
     fewer = {role: dataclasses.replace(m, frames_override=8) for role, m in shipped_pair.items()}
     assert "° for" not in cycle.numbers_markdown(results, label, fewer)          # not as measured: not claimed

@@ -101,7 +101,14 @@ def test_phase_decodability_reads_a_planted_phase_and_not_noise():
     assert phase_decodability(planted, phase)["error_deg"] < 10
     assert phase_decodability(rng.standard_normal((120, 12)), phase)["error_deg"] > 60
     groups = np.repeat(np.arange(4), 30)
-    assert phase_decodability(planted, phase, groups=groups, folds=4)["error_deg"] < 10
+    grouped = phase_decodability(planted, phase, groups=groups, folds=4)
+    assert grouped["error_deg"] < 10 and len(grouped["group_error_deg"]) == 4    # each clip's own error, for a spread
+    assert np.mean(grouped["group_error_deg"]) == pytest.approx(grouped["error_deg"])         # equal-sized groups
+    # a group whose embedding is noise errs alone: the spread shows what a mean hides
+    mixed = planted.copy()
+    mixed[groups == 3] = rng.standard_normal((30, 12))
+    errors = phase_decodability(mixed, phase, groups=groups, folds=4)["group_error_deg"]
+    assert errors[3] > 40 > max(errors[:3]) and "group_error_deg" not in phase_decodability(planted, phase)
 
 
 def test_trajectory_shift_is_offset_over_radius():

@@ -44,7 +44,7 @@ def numbers_markdown(results: dict[str, CycleResult], phase_label: str,
     held = held_out_phase_errors([m.name for m in (pair or {}).values() if m.as_shipped])
     for r in results.values():
         rows.append(f"| {r.name} | {fmt(r.loop_closure, '.2f')} | {fmt(r.phase_error_deg, '.0f')} | "
-                    f"{fmt(held.get(r.name, (None,))[0], '.0f')} | {fmt(r.shift, '.2f')} |")
+                    f"{_held_out_cell(held.get(r.name))} | {fmt(r.shift, '.2f')} |")
     return (f"Colours: {phase_label}.\n\n" + "\n".join(rows) +
             "\n\nLoop closure: distance between the same phase one beat apart over the distance half a beat "
             "apart (needs more than one beat). Phase error: how far the phase decoded from the embedding lies from the "
@@ -58,13 +58,23 @@ def numbers_markdown(results: dict[str, CycleResult], phase_label: str,
             "learn to leave out. The two can rank the models differently, and neither contradicts the other.")
 
 
-def _held_out_words(held: dict[str, tuple[float, int]]) -> str:
+def _held_out_cell(held: tuple[float, int, float | None] | None) -> str:
+    """'68 ± 9' (mean ± sd over the held-out clips), '68' without a recorded spread, 'n/a' where not measured."""
+    if held is None:
+        return "n/a"
+    deg, _, sd = held
+    return f"{deg:.0f}" + (f" ± {sd:.0f}" if sd is not None else "")
+
+
+def _held_out_words(held: dict[str, tuple[float, int, float | None]]) -> str:
     """The phase error on held-out clips, a read-out fit on other clips (explain/results), for the models the
-    report measured (held: held_out_phase_errors of the shipped ones as they ship)."""
+    report measured (held: held_out_phase_errors of the shipped ones as they ship), with its spread over clips."""
     if not held:
         return "decoding held-out clips with a read-out fit on other clips is harder. "
     return ("decoded on held-out phantom clips with a read-out fit on other clips, a harder task, the error is "
-            + " and ".join(f"{deg:.0f}° for {name} ({n} clips)" for name, (deg, n) in held.items())
+            + " and ".join(f"{deg:.0f}° for {name} ({n} clips" + (f"; ± {sd:.0f}° from clip to clip)" if sd is not None
+                                                                   else ")")
+                           for name, (deg, n, sd) in held.items())
             + ", where a random guess scores 90° (python -m explain.latent_pixel.report). ")
 
 

@@ -46,14 +46,16 @@ class CycleResult:
 HELD_OUT = Path(__file__).resolve().parents[1] / "results" / "latent_pixel.json"
 
 
-def held_out_phase_errors(names) -> dict[str, tuple[float, int]]:
+def held_out_phase_errors(names) -> dict[str, tuple[float, int, float | None]]:
     """{model name: (phase error in degrees decoded on held-out phantom clips with a read-out fit on other clips,
-    clips)}, as the committed latent-vs-pixel report measured the shipped models, for the names it holds."""
+    clips, its standard deviation over the clips or None where not recorded)}, as the committed latent-vs-pixel
+    report measured the shipped models, for the names it holds."""
     try:
         recorded = json.loads(HELD_OUT.read_text()).get("trajectory", {})
     except (OSError, ValueError):
         return {}
-    return {n: (float(recorded[n]["phase_error_deg"]), int(recorded[n].get("clips") or 0)) for n in names
+    return {n: (float(recorded[n]["phase_error_deg"]), int(recorded[n].get("clips") or 0),
+                recorded[n].get("phase_error_clip_sd_deg")) for n in names
             if isinstance((recorded.get(n) or {}).get("phase_error_deg"), (int, float))}
 
 

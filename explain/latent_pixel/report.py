@@ -61,7 +61,9 @@ def trajectories(wrapper, n_clips: int, n_shift: int, stride: int) -> dict:
                                folds=min(5, n_clips))
     shifts = [degraded_runs(wrapper, c, list(BENCHMARK_CONDITIONS), stride=2 * stride, seed=i)["shift"]
               for i, c in enumerate(clips[:n_shift])]
+    per_clip = decod["group_error_deg"]                        # each held-out clip's error: the spread over clips
     return {"loop_closure": float(np.mean(closures)), "phase_error_deg": decod["error_deg"],
+            "phase_error_clip_sd_deg": float(np.std(per_clip, ddof=1)), "phase_error_by_clip_deg": per_clip,
             "shift": {k: float(np.mean([s[k] for s in shifts])) for k in BENCHMARK_CONDITIONS},
             "clips": n_clips, "shift_clips": n_shift, "stride": stride}
 
@@ -71,13 +73,14 @@ def markdown(r: dict) -> str:
     lines = ["| encoder | speckle ratio (within / between hearts) |", "| --- | --- |"]
     lines += [f"| {k} | {v['ratio']:.3f} |" for k, v in sp.items()]
     lines += ["", "| model | anatomy acc | anatomy mean IoU | tokens only acc / IoU | position only acc / IoU | "
-              "loop closure | phase error (deg) | mean shift, benchmark degradations |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "loop closure | phase error (deg; ± sd over clips) | mean shift, benchmark degradations |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for m in an:
         a, t = an[m], tr[m]
         lines.append(f"| {m} | {a['test']['accuracy']:.3f} | {a['test']['mean_iou']:.3f} | "
                      f"{a['tokens_only']['accuracy']:.3f} / {a['tokens_only']['mean_iou']:.3f} | "
                      f"{a['position_only']['accuracy']:.3f} / {a['position_only']['mean_iou']:.3f} | "
-                     f"{t['loop_closure']:.3f} | {t['phase_error_deg']:.1f} | {np.mean(list(t['shift'].values())):.2f} |")
+                     f"{t['loop_closure']:.3f} | {t['phase_error_deg']:.1f} ± {t['phase_error_clip_sd_deg']:.1f} | "
+                     f"{np.mean(list(t['shift'].values())):.2f} |")
     e, j, jm = pt["mae_reconstruction"], pt["jepa_prediction"], pt["jepa_prediction_on_mae_masks"]
     lines += ["", "| MAE reconstruction (hidden pixels, 0-1 grey) | value |", "| --- | --- |",
               f"| MSE vs noisy target | {e['mse_vs_noisy']:.4f} |", f"| MSE vs clean anatomy | {e['mse_vs_clean']:.4f} |",
@@ -99,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--hearts", type=int, default=8)
     ap.add_argument("--draws", type=int, default=4)
     ap.add_argument("--clips", type=int, default=8, help="one-beat clips for the pretext views")
-    ap.add_argument("--trajectory-clips", type=int, default=4)
+    ap.add_argument("--trajectory-clips", type=int, default=8)
     ap.add_argument("--shift-clips", type=int, default=2)
     ap.add_argument("--stride", type=int, default=2)
     args = ap.parse_args(argv)

@@ -65,7 +65,9 @@ def loop_closure(points: np.ndarray, phase: np.ndarray) -> float:
 def phase_decodability(embeddings: np.ndarray, phase: np.ndarray, groups: np.ndarray | None = None,
                        folds: int = 5) -> dict:
     """Cross-validated phase read-out from embeddings (n, D). -> {'error_deg': mean absolute error,
-    'median_error_deg', 'n', 'folds'}; groups (n,) (e.g. clip ids) keep each group in one fold."""
+    'median_error_deg', 'n', 'folds'}; groups (n,) (e.g. clip ids) keep each group in one fold, and add
+    'group_error_deg': each group's mean error, in the order of np.unique(groups) (its spread: how much one clip's
+    error differs from another's)."""
     x = np.asarray(embeddings, np.float64)
     p = np.asarray(phase, np.float64)
     if x.ndim != 2 or p.shape != (len(x),):
@@ -79,8 +81,11 @@ def phase_decodability(embeddings: np.ndarray, phase: np.ndarray, groups: np.nda
     pred = cross_val_predict(model, x, y, cv=splitter, groups=groups)        # (n, 2)
     pred_phase = np.arctan2(pred[:, 1], pred[:, 0]) / (2 * np.pi) % 1.0
     err = 360.0 * circular_error(pred_phase, p)
-    return {"error_deg": float(err.mean()), "median_error_deg": float(np.median(err)),
-            "n": int(len(x)), "folds": folds}
+    out = {"error_deg": float(err.mean()), "median_error_deg": float(np.median(err)), "n": int(len(x)), "folds": folds}
+    if groups is not None:
+        g = np.asarray(groups)
+        out["group_error_deg"] = [float(err[g == k].mean()) for k in np.unique(g)]
+    return out
 
 
 def trajectory_shift(clean: np.ndarray, degraded: np.ndarray) -> float:
