@@ -111,3 +111,16 @@ def test_side_files_that_do_not_fit_their_model_are_refused_at_load_naming_the_f
     probe_files(tmp_path, BEAT_PROBE)[1].write_text(json.dumps({**card, "kind": "beat", "t_slots": "x"}))
     with pytest.raises(ValueError, match="a beat probe needs t_slots \\(a positive whole number; 'x' given\\)"):
         load_probe(tmp_path, stem=BEAT_PROBE)
+
+
+def test_the_val_only_diagnostics_share_their_options_and_defaults():
+    """Four scripts had copied --n-train / --n-val / --seed / --threads: one helper now (val_options)."""
+    import contextlib
+    import io
+    from model_zoo.experiments import degraded_probe, layer_probe, probe_protocol, shift_probe
+    for module in (degraded_probe, layer_probe, probe_protocol, shift_probe):
+        text = io.StringIO()
+        with contextlib.redirect_stdout(text), pytest.raises(SystemExit):
+            module.main(["--help"])
+        assert all(option in text.getvalue() for option in ("--n-train", "--n-val", "--seed", "--threads"))
+        assert "phantom train clips the probes fit on" in text.getvalue()

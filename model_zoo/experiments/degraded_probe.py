@@ -26,10 +26,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from model_zoo.evaluate.run import load_models
 from model_zoo.experiments.layer_probe import parse_conditions
+from model_zoo.experiments.val_options import add_val_options, use_threads
 from model_zoo.features import ClipBank, PixelEncoder, extract, input_shape, model_inputs, split_seeds
 from model_zoo.probe_fit import ProbeTraining, fit_attentive, regression_metrics
 from model_zoo.probes import predict_tokens
@@ -82,16 +82,12 @@ def main(argv: list[str] | None = None) -> None:
                     help="'benchmark' or comma-separated echo.degrade conditions")
     ap.add_argument("--pixel-gain-norm", default="", help="comma-separated sigmas: also score the pixels baseline "
                     "gain-normalised with each (model_zoo.gain_norm)")
-    ap.add_argument("--n-train", type=int, default=1000)
-    ap.add_argument("--n-val", type=int, default=250)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int)
+    add_val_options(ap)
     args = ap.parse_args(argv)
     conditions = parse_conditions(args.conditions)
     if not conditions:
         raise SystemExit("no conditions given")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    use_threads(args)
     encoders = load_models(args.models)
     shapes = {input_shape(w) for w in encoders.values()} or {(args.frames, args.size)}
     if len(shapes) != 1:

@@ -35,6 +35,7 @@ from echo.degrade import BENCHMARK_CONDITIONS, CONDITIONS
 from echo.phantom import PhantomParams, sample_params
 from model_zoo.evaluate.run import load_models
 from model_zoo.evaluate.summary import rel_pct
+from model_zoo.experiments.val_options import add_val_options, use_threads
 from model_zoo.features import ClipBank, input_shape, model_inputs, population_of, random_encoder, split_seeds
 from model_zoo.probe_fit import ProbeTraining, fit_attentive, regression_metrics
 from model_zoo.probes import predict_tokens
@@ -142,18 +143,14 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m model_zoo.experiments.layer_probe", description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", required=True, help="comma-separated shipped names or folder paths")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--n-train", type=int, default=1000)
-    ap.add_argument("--n-val", type=int, default=250)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int)
+    add_val_options(ap)
     ap.add_argument("--conditions", default="", help="'benchmark' or comma-separated echo.degrade conditions, scored on val")
     ap.add_argument("--no-random", action="store_true", help="skip the random encoder")
     ap.add_argument("--target", default="ef", choices=TARGETS, metavar="TARGET",
                     help="what the probes read: ef, or a phantom parameter (" + ", ".join(TARGETS[1:]) + ")")
     args = ap.parse_args(argv)
     conditions = parse_conditions(args.conditions)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    use_threads(args)
     targets = None                          # a parameter target is drawn before any model loads, and refused
     if args.target != "ef":
         try:

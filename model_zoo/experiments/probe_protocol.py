@@ -24,13 +24,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from echo.degrade import BENCHMARK_CONDITIONS
 from model_zoo.evaluate.format import plus_minus
 from model_zoo.evaluate.run import load_models
 from model_zoo.evaluate.summary import rel_pct
 from model_zoo.experiments.degraded_probe import features
+from model_zoo.experiments.val_options import add_val_options, use_threads
 from model_zoo.features import ClipBank, PixelEncoder, input_shape, random_encoder
 from model_zoo.probe_fit import ProbeTraining, fit_attentive
 from model_zoo.probe_inputs import standardiser
@@ -56,17 +56,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--probe-seeds", type=int, default=3)
-    ap.add_argument("--n-train", type=int, default=1000)
-    ap.add_argument("--n-val", type=int, default=250)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int)
+    add_val_options(ap)
     args = ap.parse_args(argv)
     variants = args.variants.split(",")
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise SystemExit(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    use_threads(args)
     encoders = load_models(args.models)
     first = next(iter(encoders.values()))
     frames, size = input_shape(first)

@@ -28,6 +28,7 @@ import torch
 
 from explain.analysis.crop_check import shifted
 from model_zoo.evaluate.run import load_models
+from model_zoo.experiments.val_options import add_val_options, use_threads
 from model_zoo.features import ClipBank, Features, PixelEncoder, extract, input_shape, model_inputs, split_seeds
 from model_zoo.probe_fit import ProbeTraining, fit_attentive
 from model_zoo.probes import predict_tokens
@@ -58,13 +59,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--models", required=True, help="comma-separated shipped names or folder paths")
     ap.add_argument("--out", required=True)
     ap.add_argument("--pixels", type=int, default=2)
-    ap.add_argument("--n-train", type=int, default=1000)
-    ap.add_argument("--n-val", type=int, default=250)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int)
+    add_val_options(ap)
     args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    use_threads(args)
     encoders = load_models(args.models)
     frames, size = input_shape(next(iter(encoders.values())))
     encoders["pixels"] = PixelEncoder(frames, size)
