@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 import torch
 
-from echo.clip import Clip, ClipError, luminance
+from echo.clip import Clip, ClipError, GroundTruth, luminance
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -197,6 +197,18 @@ def resize_frames(frames: np.ndarray, size: int, nearest: bool = False) -> np.nd
     shrink = frames.shape[1] > size
     interp = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
     return np.stack([cv2.resize(f, (size, size), interpolation=interp) for f in frames])
+
+
+def resize_truth(truth: GroundTruth | None, height: int, size: int) -> GroundTruth | None:
+    """The ground truth of a square clip `height` px high, resized as its frames are to `size` (resize_frames):
+    labels by nearest label, the clean image as the frames, LV tracings scaled."""
+    if truth is None:
+        return None
+    scale = size / height
+    resize = lambda a, nearest=False: None if a is None else resize_frames(np.asarray(a), size, nearest)  # noqa: E731
+    return dataclasses.replace(truth, labels=resize(truth.labels, True), clean=resize(truth.clean),
+                               lv_tracings={f: np.asarray(seg, np.float64) * scale
+                                            for f, seg in truth.lv_tracings.items()})
 
 
 def prepare_frames(clip: Clip, frames: int = 16, size: int = 112, fps: float | None = None,

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 
 from echo.clip import Clip
 from echo.degrade import CONDITIONS, apply_condition, degrade
-from echo.preprocess import crop_to_sector, resize_frames
+from echo.preprocess import crop_to_sector, resize_frames, resize_truth
 from explain.analysis.beat import beat_frames
 from explain.analysis.budget import check_budget
 from explain.analysis.pair import LoadedModel
@@ -38,14 +38,9 @@ def working_copy(cropped: Clip, models: dict[str, LoadedModel]) -> Clip:
     side = WORK_SCALE * max(m.input_shape[1] for m in models.values())
     if max(cropped.height, cropped.width) <= side:
         return cropped
-    scale = side / cropped.height
-    t = cropped.truth
-    if t is not None:
-        resize = lambda a, nearest=False: None if a is None else resize_frames(np.asarray(a), side, nearest)  # noqa: E731
-        t = dataclasses.replace(t, labels=resize(t.labels, True), clean=resize(t.clean),
-                                lv_tracings={f: np.asarray(seg, np.float64) * scale for f, seg in t.lv_tracings.items()})
-    frames = resize_frames(cropped.frames, side)                                   # (T, side, side[, 3])
-    return dataclasses.replace(cropped, frames=frames, truth=t, meta={**cropped.meta, "height": side, "width": side})
+    return dataclasses.replace(cropped, frames=resize_frames(cropped.frames, side),      # (T, side, side[, 3])
+                               truth=resize_truth(cropped.truth, cropped.height, side),
+                               meta={**cropped.meta, "height": side, "width": side})
 
 
 def condition_ef_views(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(CONDITIONS),

@@ -16,7 +16,7 @@ import torch
 
 from echo import limits
 from echo.clip import Clip, ClipError
-from echo.preprocess import crop_to_sector, find_sector, is_cropped, resize_frames, to_model_input
+from echo.preprocess import crop_to_sector, find_sector, is_cropped, resize_frames, resize_truth, to_model_input
 from explain.analysis.beat import beat_frames
 
 
@@ -88,13 +88,11 @@ def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0,
     idx = beat_indices(clip.n_frames, beat[0], frames, start)
     cropped = crop_to_sector(_select(clip, idx), sector)                # only the frames the model sees
     x = to_model_input(cropped, frames=frames, size=size, channels=3)  # (1, T, C, S, S)
-    t = cropped.truth
-    scale = size / cropped.height                                         # the crop is square
-    tracings = {} if t is None else {i: np.asarray(seg, np.float64) * scale for i, seg in t.lv_tracings.items()}
+    t = resize_truth(cropped.truth, cropped.height, size)                 # the crop is square
+    tracings = {} if t is None else t.lv_tracings
     return ModelView(
         x=x, frames=resize_frames(cropped.gray(), size), indices=idx, beat=beat,     # as the model's input is resized
-        labels=None if t is None or t.labels is None else resize_frames(t.labels, size, nearest=True),
-        clean=None if t is None or t.clean is None else resize_frames(t.clean, size),
+        labels=None if t is None else t.labels, clean=None if t is None else t.clean,
         phase=None if t is None or t.phase is None else np.asarray(t.phase, np.float32),
         ef=None if t is None else t.ef, tracings=tracings,
         traced_elsewhere=() if tracings or clip.truth is None else tuple(sorted(clip.truth.lv_tracings)), fps=clip.fps)
