@@ -22,7 +22,7 @@ from echo.degrade import BENCHMARK_CONDITIONS
 from echo.echonet import FILELIST, EchoNetDataset
 from echo.readers import read_clip
 from explain.analysis.attention import attention
-from explain.analysis.best_estimate import best_estimate, probe_views
+from explain.analysis.best_estimate import clip_estimate
 from explain.analysis.crop_check import SHIFT_SHARE, moved, shift_pixels
 from explain.analysis.degradation import condition_ef_views, mean_abs_change
 from explain.analysis.ood import flag_rate_words
@@ -121,9 +121,7 @@ def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degrada
                                                         else round(moved(ef, crop.get(key)), 2))
                     row[f"{role}_impossible{suffix}"] = is_impossible(ef)
                     row[f"{role}_near_blank{suffix}"] = near_blank(ef, blank)         # None: not checked
-                best = best_estimate(probe_views(p, pair[role], clip.meta.get("population"),
-                                                 clip.meta.get("degradation")), p, clip.meta.get("population"),
-                                     clip.meta.get("degradation"))
+                best = clip_estimate(p, pair[role], clip.meta)
                 if best is not None:                # the Predictions tab's first line, or why it gave none
                     row[f"{role}_best_ef"] = None if best.ef is None else round(best.ef, 2)
                     row[f"{role}_best_probe"] = best.view

@@ -159,6 +159,13 @@ def best_estimate(views: dict[str, View], p: Prediction, population: str | None 
                         categories="" if population == "pediatric" else category_span(v.ef, off), kind=kind)
 
 
+def clip_estimate(p: Prediction, model: LoadedModel, clip_meta: dict) -> BestEstimate | None:
+    """The best estimate for a clip's prediction, its population and degradation read from the clip's meta (what a
+    phantom file says of itself), as `analyze` and the audit give it beside the page's."""
+    population, degradation = clip_meta.get("population"), clip_meta.get("degradation")
+    return best_estimate(probe_views(p, model, population, degradation), p, population, degradation)
+
+
 def category_span(ef: float, off: float) -> str:
     """The categories a possible EF spans give or take its typical error: 'reduced', 'reduced to mildly
     reduced', 'mildly reduced to normal or preserved', 'reduced to normal or preserved'."""

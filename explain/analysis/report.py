@@ -39,7 +39,7 @@ from echo.clip import Clip
 from echo.degrade import CONDITIONS
 from explain.analysis.attention import attention
 from explain.analysis.cycle import cycle
-from explain.analysis.best_estimate import best_estimate, probe_views
+from explain.analysis.best_estimate import clip_estimate
 from explain.analysis.crop_check import crop_words
 from explain.analysis.defaults import ROLES
 from explain.analysis.degradation import condition_ef_views, sensitivity_figure, severity_sweep
@@ -97,8 +97,7 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
     for role, m in pair.items():
         p = preds[role]
         entry = {"name": m.name, "family": m.family, **{k: v for k, v in p.to_dict().items() if k not in ("name", "family")}}
-        best = best_estimate(probe_views(p, m, clip.meta.get("population"), clip.meta.get("degradation")), p,
-                             clip.meta.get("population"), clip.meta.get("degradation"))
+        best = clip_estimate(p, m, clip.meta)
         entry["best_estimate"] = None if best is None else best.to_dict()        # the page's rule, as it decided
         entry["focus"] = {meth: (None if role not in r or r[role].focus is None else _round(r[role].focus["ratio"]))
                           for meth, r in maps.items()}
