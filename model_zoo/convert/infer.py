@@ -41,8 +41,8 @@ OPTIONAL_SIZES = {"intermediate_size": "intermediate_size", "pred_hidden_size": 
 
 def check_sizes(config: dict, where: str) -> None:
     """Refuse, naming the key, a config whose sizes are not positive whole numbers (a predictor's or decoder's may be
-    0: none), or larger than MAX_SIZES: a
-    patch of 0 divided by zero, a width of 'big' failed deep inside transformers, 20,000 layers ran out of memory."""
+    0: none), or larger than MAX_SIZES: a patch of 0 divided by zero, a width of 'big' failed deep inside
+    transformers, 20,000 layers ran out of memory."""
     patch = config.get("patch_size")
     patch = patch[0] if isinstance(patch, (list, tuple)) and patch else patch
     checks = [("patch_size", patch, 1, None), ("tubelet_size", config.get("tubelet_size"), 1, None)]
