@@ -80,6 +80,15 @@ def test_truncated_avi(tmp_path):
     assert "truncated" in refused(cut(write_avi(tmp_path / "a.avi", gray_clip(), 25), 0.6))
 
 
+def test_avi_cut_short_with_its_length_field_rewritten(tmp_path):
+    path = cut(write_avi(tmp_path / "a.avi", gray_clip(t=24), 25), 0.7)
+    data = bytearray(path.read_bytes())
+    data[4:8] = (len(data) - 8).to_bytes(4, "little")          # the RIFF length now says the file is whole
+    path.write_bytes(bytes(data))
+    message = refused(path)
+    assert "of the 24 frames its AVI header declares" in message and "cut short" in message
+
+
 def test_truncated_mp4(tmp_path):
     assert "truncated" in refused(cut(write_mp4(tmp_path / "a.mp4", gray_clip(), 25), 0.7))
 

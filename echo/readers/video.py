@@ -1,7 +1,8 @@
 """AVI and MP4/MOV video (EchoNet's MJPEG AVIs, H.264 exports) decoded with PyAV (FFmpeg).
 
 Before decoding, the file's own length fields are checked so a truncated download is named as
-such, and the frame size and count the header declares are checked against echo.limits.
+such, and the frame size and count the header declares are checked against echo.limits; after it, an AVI
+must hold every frame its header counts (a file cut short whose length field was rewritten).
 """
 from __future__ import annotations
 
@@ -102,6 +103,9 @@ def read_video(path: Path, kind: str, rescale: bool) -> Clip:
                 limits.check_clip_bytes(len(frames), frame.height, frame.width, 3, name)
         except av.FFmpegError as exc:
             raise damaged from exc
+        if kind == "avi" and stream.frames and len(frames) < stream.frames:     # AVI headers count frames exactly
+            raise ClipError(f"'{name}' holds {len(frames)} of the {stream.frames} frames its AVI header declares: "
+                            "the file was cut short or is damaged. Copy or export the clip again.")
         meta = {"codec": stream.codec_context.name,
                 **from_comment(container.metadata.get("comment"), name)}        # a phantom clip's provenance
         ef = meta.pop("ef", None)                                                # ... and its true EF

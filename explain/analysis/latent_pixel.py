@@ -24,9 +24,9 @@ from explain.latent_pixel.jepa_view import jepa_view, position_prior
 from explain.latent_pixel.mae_view import mae_view
 from explain.latent_pixel.speckle import UNTRAINED, UNTRAINED_SEED, speckle_test
 from explain.analysis.window import model_view
-from model_zoo.features import random_encoder
+from model_zoo.features import random_encoder, split_seeds
 
-SPECKLE_HEARTS, SPECKLE_DRAWS = tuple(range(4_000_000, 4_000_008)), 4   # held-out test hearts
+SPECKLE_HEARTS, SPECKLE_DRAWS = tuple(split_seeds("test", 8)), 4   # the evaluation's first 8 test hearts, 4 draws each
 
 
 @dataclass
@@ -94,7 +94,7 @@ def _position_prior(wrapper):
     return position_prior(wrapper)
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=2)       # keyed on the encoders themselves: a larger cache held models the user had left
 def _speckle(names: tuple[str, ...], wrappers: tuple) -> dict:
     return speckle_test(dict(zip(names, wrappers)), list(SPECKLE_HEARTS), SPECKLE_DRAWS)
 
