@@ -30,7 +30,7 @@ from explain.analysis.outputs import check_output_folder, output_folder
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import BLANK_POINTS, is_impossible, near_blank, predict
 from explain.analysis.run_record import record_words, run_record
-from model_zoo.colours import FAMILY_COLOURS
+from model_zoo.plot_style import FAMILY_COLOURS, TEMPLATE
 
 PHANTOM_NOTE = "EF predictions from models that learned from a simulated phantom are not measurements."
 OOD_NOTE = "*_ood: the clip's embedding lies beyond the 99th percentile of held-out phantom clips."
@@ -289,7 +289,7 @@ def scatter_figure(rows: list[dict], names: dict[str, str]) -> go.Figure:
                                          marker=dict(color=FAMILY_COLOURS.get(role), symbol=symbol, size=8,
                                                      line=dict(width=2, color=FAMILY_COLOURS.get(role)))))
     fig.add_trace(go.Scatter(x=[0, 100], y=[0, 100], mode="lines", name="identity", line=dict(dash="dash", color="grey")))
-    fig.update_layout(title="Predicted vs true EF", xaxis_title="true EF (%)", yaxis_title="predicted EF (%)",
+    fig.update_layout(template=TEMPLATE, title="Predicted vs true EF", xaxis_title="true EF (%)", yaxis_title="predicted EF (%)",
                       height=380, margin=dict(l=50, r=20, t=50, b=40))
     return fig
 

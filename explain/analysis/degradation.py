@@ -22,7 +22,7 @@ from explain.analysis.budget import check_budget
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import (BLANK_POINTS, EF_CATEGORY_BANDS, Prediction, blank_efs, predict,
                                      reads_like_blank)
-from model_zoo.colours import FAMILY_COLOURS
+from model_zoo.plot_style import FAMILY_COLOURS, SMALL_FONT_SIZE, TEMPLATE
 
 SEVERITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -131,15 +131,15 @@ def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: 
         if name == sweep["degradation"]:
             fig.add_vline(x=severity, line=dict(color="grey", width=1, dash="dot"))
             fig.add_annotation(x=severity, y=1.0, yref="paper", yanchor="bottom", text=condition, showarrow=False,
-                               font=dict(size=10, color="#555"))      # above the plot: inside, it crossed the lines
+                               font=dict(size=SMALL_FONT_SIZE, color="#555"))      # above the plot: inside, it crossed the lines
     if bands:
         _category_bands(fig)
     notes = [n for n in (f"no EF probe, so no line: {', '.join(missing)}" if missing else "", note) if n]
     title = f"EF under {sweep['degradation'].replace('_', ' ')}" + "".join(f"<br><sup>{n}</sup>" for n in notes)
     # the legend below the plot, in rows: beside it, a dozen entries scrolled and cut their names off
-    fig.update_layout(title=title, xaxis_title="severity (0 = clean)", xaxis_range=[-0.05, 1.05],
+    fig.update_layout(template=TEMPLATE, title=title, xaxis_title="severity (0 = clean)", xaxis_range=[-0.05, 1.05],
                       yaxis_title="predicted EF (%)", height=520, margin=dict(l=50, r=20, t=66 + 14 * len(notes), b=40),
-                      legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0, font=dict(size=10)))
+                      legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0, font=dict(size=SMALL_FONT_SIZE)))
     if not any(t.name in curves for t in fig.data):
         fig.update_yaxes(range=[0, 100])                           # no model's curve: still an EF axis, truth on it
     return fig
@@ -156,7 +156,7 @@ def _category_bands(fig: go.Figure) -> None:
         y0, y1 = max(low, shown_low), min(high, shown_high)
         if y0 < y1:
             fig.add_hrect(y0=y0, y1=y1, fillcolor=colour, opacity=0.08, line_width=0, layer="below",
-                          annotation=dict(text=f"{name} (adult)", font=dict(size=10, color="#555")),
+                          annotation=dict(text=f"{name} (adult)", font=dict(size=SMALL_FONT_SIZE, color="#555")),
                           annotation_position="bottom left")
 
 

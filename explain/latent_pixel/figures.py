@@ -10,7 +10,7 @@ from echo.anatomy import CARDIAC_STRUCTURES, LABELS
 from explain.latent_pixel.grid import MaskSet, TokenGrid, grid_image, token_pixels
 from explain.latent_pixel.jepa_view import JEPAView
 from explain.latent_pixel.mae_view import MAEView
-from model_zoo.colours import FAMILY_COLOURS
+from model_zoo.plot_style import FAMILY_COLOURS, TEMPLATE
 
 LABEL_COLOURS = ("#000000", "#6b6b6b", "#c0392b", "#2e86c1", "#e67e22", "#16a085", "#f4d03f",
                  "#8e44ad", "#a04000", "#ff66cc", "#66ff99", "#b8b8b8")   # pericardium grey: seen on a white page
@@ -24,7 +24,7 @@ def _images(panels: list[tuple[str, np.ndarray]], title: str) -> go.Figure:
         fig.add_trace(go.Image(z=rgb, hoverinfo="skip"), 1, i)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    fig.update_layout(title=title, margin=dict(l=10, r=10, t=70, b=10), height=330)
+    fig.update_layout(template=TEMPLATE, title=title, margin=dict(l=10, r=10, t=70, b=10), height=330)
     return fig
 
 
@@ -101,7 +101,7 @@ def jepa_figure(view: JEPAView, g: TokenGrid, time_slot: int = 0) -> tuple[go.Fi
     if view.position is not None:
         fig.add_trace(go.Histogram(x=view.position, name="guess: this position's usual token (other clips)",
                                    opacity=0.7, nbinsx=30, marker_color="#e7ba52"), 1, 3)
-    fig.update_layout(barmode="overlay", height=400, margin=dict(l=10, r=10, t=70, b=60),
+    fig.update_layout(template=TEMPLATE, barmode="overlay", height=400, margin=dict(l=10, r=10, t=70, b=60),
                       legend=dict(orientation="h", y=-0.25),
                       title=f"JEPA: latent prediction (mean cosine {view.summary['mean_cosine']:.2f}; guesses: "
                             f"visible average {view.summary['baseline_cosine']:.2f}"
@@ -163,7 +163,7 @@ def anatomy_figure(readouts: dict[str, dict], time_slot: int = 0,
                                                ticktext=[LABELS[k].replace("_", " ") for k in shown])), 1, i)
         fig.update_yaxes(autorange="reversed", scaleanchor=f"x{i}", visible=False, row=1, col=i)
         fig.update_xaxes(visible=False, row=1, col=i)
-    fig.update_layout(title=f"Anatomy read from the tokens (time slot {time_slot})", height=340,
+    fig.update_layout(template=TEMPLATE, title=f"Anatomy read from the tokens (time slot {time_slot})", height=340,
                       margin=dict(l=10, r=10, t=70, b=10))
     truth = np.asarray(first["truth"])
     present = [LABELS[k].replace("_", " ") for k in np.unique(truth) if k in LABELS]
@@ -197,7 +197,7 @@ def speckle_figure(results: dict[str, dict], families: dict[str, str] | None = N
     colours = [FAMILY_COLOURS.get(families.get(n), "#7f7f7f") for n in names]
     fig = go.Figure(go.Bar(x=names, y=ratios, text=[f"{r:.2f}" for r in ratios], textposition="outside",
                            cliponaxis=False, marker_color=colours))
-    fig.update_layout(title="Speckle test: embedding change from new speckle / change from a different heart",
+    fig.update_layout(template=TEMPLATE, title="Speckle test: embedding change from new speckle / change from a different heart",
                       yaxis_title="speckle / heart variance", yaxis_range=[0, 1.2 * max(ratios + [1e-6])],
                       height=360, margin=dict(l=10, r=10, t=60, b=10))
     caption = ("We scanned the same simulated heart several times with fresh speckle (the grain changes, the heart "

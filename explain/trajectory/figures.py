@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explain.trajectory.phase import PhaseEstimate
+from model_zoo.plot_style import TEMPLATE
 
 PHASE_SCALE = "Phase"         # cyclic (0 and 1, both end-diastole, alike) and never near white, unlike Twilight
 LINE_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
@@ -78,7 +79,7 @@ def trajectory_figure(runs: Mapping[str, tuple[np.ndarray, np.ndarray]], estimat
                                 color="black" if i == 0 else "dimgrey", line=dict(color="black", width=2))))
     axes = [f"{axis_prefix} {k + 1}" for k in range(dims)]
     subtitle = f"colour: {estimate.label}; ◆ ED, ■ ES" + ("; open: the degraded copy" if len(runs) > 1 else "")
-    fig.update_layout(title=dict(text=f"{title}<br><sup>{subtitle}</sup>" if title else subtitle),
+    fig.update_layout(template=TEMPLATE, title=dict(text=f"{title}<br><sup>{subtitle}</sup>" if title else subtitle),
                       # below the plot: at the top right the legend sat on the phase colour bar's title
                       legend=dict(itemsizing="constant", orientation="h", x=0, xanchor="left",
                                   y=-0.2 if dims == 2 else -0.02, yanchor="top"),   # 2D: under the x title
@@ -104,7 +105,7 @@ def dataset_figure(points: np.ndarray, ef: np.ndarray, names: list[str], title: 
                            marker=dict(color=ef[known], colorscale="Viridis", size=5 if dims == 3 else 8,
                                        colorbar=dict(title="EF (%)"))))
     axes = [f"{axis_prefix} {k + 1}" for k in range(dims)]
-    fig.update_layout(title=title or "one point per clip, coloured by ejection fraction",
+    fig.update_layout(template=TEMPLATE, title=title or "one point per clip, coloured by ejection fraction",
                       margin=dict(l=10, r=10, t=70 if "<br>" in title else 50, b=10))
     _axes(fig, axes)
     return fig

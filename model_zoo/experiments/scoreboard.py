@@ -21,7 +21,7 @@ import numpy as np
 import plotly.graph_objects as go
 from scipy.stats import spearmanr
 
-from model_zoo.colours import FAMILY_COLOURS
+from model_zoo.plot_style import FAMILY_COLOURS, TEMPLATE
 from model_zoo.evaluate.format import plus_minus
 from model_zoo.evaluate.summary import benchmark_mean
 
@@ -161,7 +161,7 @@ def scoreboard_figure(rows: list[dict], shipped: dict[str, dict] | None = None) 
     if floors:                                  # the train-mean constant's clean MAE (runs that report it)
         fig.add_vline(x=float(np.median(floors)), line=dict(color="#555", dash="dash"),
                       annotation_text="floor: every clip given the mean EF", annotation_position="top left")
-    fig.update_layout(xaxis_title="clean EF MAE (EF points; lower is better)",
+    fig.update_layout(template=TEMPLATE, xaxis_title="clean EF MAE (EF points; lower is better)",
                       yaxis_title="mean relative degradation, %",
                       height=420, margin=dict(l=60, r=20, t=30, b=100),
                       legend=dict(orientation="h", y=-0.25, x=0))
