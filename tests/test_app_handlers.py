@@ -451,11 +451,17 @@ def test_a_model_card_reads_as_facts_with_its_measured_headline(shipped_pair):
     md = evidence.card_markdown(m)
     assert f"- **method**: MAE, recipe `{card['recipe']}`" in md and f"{card['params_shipped']:,}" in md
     assert f"clean EF MAE {clean['mae']:.2f} ± {clean['mae_std']:.2f}" in md and "```" not in md
+    res = card["results"]                                                  # each headline with its spread
+    assert (f"mean relative degradation {res['mean_rel_degradation_pct']:+.1f} ± "
+            f"{res['mean_rel_degradation_pct_std']:.1f}% (the six" in md)
     own = m.probe.meta["test"]["clean"]["mae"], m.beat_probe.meta["test"]["clean"]["mae"]      # as Predictions gives them
     assert (f"- **EF probes shipped**: the attentive probe: phantom test mean absolute error {own[0]:.2f} (this probe" in md
             and f"; the beat view's probe: phantom test mean absolute error {own[1]:.2f} (this probe" in md)
     bare = dataclasses.replace(m, wrapper=types.SimpleNamespace(card=None, name="from-a-path"))
     assert "No model card" in evidence.card_markdown(bare)
+    assert f"{card['params_shipped']:,} (encoder and decoder)\n" in md          # the MAE ships one network
+    jepa = evidence.card_markdown(shipped_pair["jepa"])                  # the card counts the target encoder and
+    assert "(encoder and predictor); its context encoder, of the encoder's size, ships beside them" in jepa  # predictor
 
 
 def test_a_checkpoint_converted_on_load_shows_what_was_assumed_and_left_out(tmp_path):
@@ -957,7 +963,7 @@ def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair)
         audit.run(None, "  ", shipped_pair)
     with pytest.raises(ValueError, match="Both uploaded files and a folder were given"):
         audit.run([str(clip)], str(tmp_path), shipped_pair)
-    assert shown.summary_md.count("(mean read-out, clips with anatomy labels or LV tracings)") == 2
+    assert shown.summary_md.count("(its probe read-out, clips with anatomy labels or LV tracings)") == 2   # as analyze
     assert shown.summary_md.endswith("(blank where held back: `*_best_held_back` says why).")  # what each column holds,
     assert "`*_crop_move`: the largest |EF change|" in shown.summary_md                 # its names as code, not emphasis
     # each row says how far its attentive EF moves with the input 2 px up or down; the summary gives the mean

@@ -72,7 +72,7 @@ def card_markdown(model: LoadedModel) -> str:
     facts = [
         ("method", f"{str(card.get('method', '?')).upper()}, recipe `{card.get('recipe', '?')}`"),
         ("architecture", card.get("architecture")),
-        ("parameters shipped", f"{card['params_shipped']:,}" if isinstance(card.get("params_shipped"), int) else None),
+        ("parameters shipped", _parameters(model, card.get("params_shipped"))),
         ("pretraining", _pretraining(card)),
         ("data", _data(card.get("data"))),
         ("measured", _measured(card.get("results") or {})),
@@ -81,6 +81,17 @@ def card_markdown(model: LoadedModel) -> str:
     ]
     lines = [f"- **{k}**: {v}" for k, v in facts if v]
     return f"### {model.name}\n" + "\n".join(lines) + "\n\nThe whole card: `card.json` in the model's folder."
+
+
+def _parameters(model: LoadedModel, count) -> str | None:
+    """The card's parameter count, which is its training network's (encoder with predictor or decoder), and
+    what else the folder ships: a JEPA's context encoder is a second encoder beside it, not in that count."""
+    if not isinstance(count, int):
+        return None
+    head = "predictor" if model.family == "jepa" else "decoder"
+    context = model.folder is not None and (Path(model.folder) / "context_encoder.safetensors").exists()
+    return f"{count:,} (encoder and {head})" + ("; its context encoder, of the encoder's size, ships beside them"
+                                                if context else "")
 
 
 def _probes(model: LoadedModel, results: dict) -> str | None:
@@ -141,7 +152,9 @@ def _measured(results: dict) -> str | None:
         return None
     text = f"clean EF MAE {_mae(clean)}"
     if results.get("mean_rel_degradation_pct") is not None:
-        text += f", mean relative degradation {results['mean_rel_degradation_pct']:+.1f}% (the six benchmark conditions)"
+        std = results.get("mean_rel_degradation_pct_std")
+        text += (f", mean relative degradation {results['mean_rel_degradation_pct']:+.1f}"
+                 + (f" ± {std:.1f}" if std is not None else "") + "% (the six benchmark conditions)")
     ped = results.get("pediatric") or {}
     if ped.get("mae") is not None:
         text += f", pediatric zero-shot {_mae(ped)}"

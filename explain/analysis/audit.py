@@ -39,7 +39,8 @@ COLUMNS = ("Columns: EFs in %; *_abs_error, *_sensitivity and *_crop_move in EF 
            f"{100 * SHIFT_SHARE:.0f}% of its side higher or lower ({shift_pixels(112)} px at 112 px, as `analyze` gives it); *_beat: through the beat view's probe; *_impossible: an "
            f"EF outside 0-100%; *_near_blank: an EF within {BLANK_POINTS:g} points of what the same probe reads from an "
            "all-black clip (this EF alone cannot show that it read the heart; blank where not checked: a model too slow "
-           "for the extra pass); *_focus: the rollout's focus ratio (1 = chance) on the phantom's cardiac structures, or on the "
+           "for the extra pass); *_focus: the rollout's focus ratio (1 = chance; read out through the model's EF probe where it "
+           "has one, else the mean over tokens, as `analyze` and the Attention tab) on the phantom's cardiac structures, or on the "
            "traced LV border of an EchoNet clip (blank where the clip has neither, or none of its traced frames is among "
            "the frames the model sees); *_best_ef: the Predictions tab's best estimate, through *_best_probe (blank where "
            "held back: *_best_held_back says why).")
@@ -106,7 +107,7 @@ def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degrada
         if clip is not None:
             row["true_ef"] = None if clip.truth is None or clip.truth.ef is None else round(float(clip.truth.ef), 2)
             views = condition_ef_views(pair, clip, tuple(BENCHMARK_CONDITIONS), clean=preds) if degradations else None
-            maps = attention(pair, clip, "rollout", readout="mean")
+            maps = attention(pair, clip, "rollout")       # the read-out analyze and the Attention tab default to
             for role, p in preds.items():
                 crop = p.crop if p.crop and not p.crop.get("skipped") else None
                 for suffix, key, ef, blank in (("", "ef", p.ef, p.blank[0]), ("_beat", "ef_beat", p.ef_beat, p.blank[1])):
@@ -262,8 +263,9 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
         lines.append(f"{pair[role].name}: {_plural(s['predicted'], 'clip')} predicted; EF MAE {mae}; under the six "
                      f"benchmark degradations its EF moves {_with_beat(s, 'mean_sensitivity')} points on average; "
                      f"with the input shifted {100 * SHIFT_SHARE:.0f}% of its side up or down, up to "
-                     f"{_with_beat(s, 'mean_crop_move')} points on average; rollout focus ratio {focus} (mean "
-                     f"read-out, clips with anatomy labels or LV tracings); {ood}.")
+                     f"{_with_beat(s, 'mean_crop_move')} points on average; rollout focus ratio {focus} ("
+                     f"{'its probe' if pair[role].probe is not None else 'mean'} read-out, clips with anatomy "
+                     f"labels or LV tracings); {ood}.")
     return headline + ".", lines
 
 

@@ -48,8 +48,9 @@ BLANK_POINTS = 3.0          # an EF this near the probe's reading of an all-blac
 
 
 EF_CATEGORY_WORDS = ("Category: the adult EF ranges of the universal definition of heart failure (Bozkurt et al. "
-                     "2021), on the EF rounded to a whole %: 40% or less reduced, 41-49% mildly reduced, 50% or more "
-                     "normal or preserved; n/a for a child's clip, an impossible EF or one near its all-black reading.")
+                     "2021), on the EF as shown (one decimal) rounded half up to a whole % (40.5 is 41): 40% or less "
+                     "reduced, 41-49% mildly reduced, 50% or more normal or preserved; n/a for a child's clip, an "
+                     "impossible EF or one near its all-black reading.")
 
 
 # (category, lowest EF shown that falls in it, highest): ef_category's ranges on the EF as shown, for plots' bands
