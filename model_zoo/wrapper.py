@@ -183,11 +183,11 @@ def load(name_or_path: str | Path, device: str | torch.device | None = None, enc
     its recipe reads clips through (card recipe_settings jepa_readout; 'target' without one).
 
     Checkpoint files and HF folders are converted in memory (model_zoo.convert): the format is
-    detected from the keys; overrides ({'frames', 'size', 'heads', ...}) set what tensors cannot
-    tell; missing or unexpected keys refuse the load unless strict=False (then they are warned about
-    and listed in card['conversion']). probe: a V-JEPA evaluation probe file to attach as
-    `wrapper.probe` (a ProbeHead; None otherwise). Folders without card.json get a card saying what
-    was loaded, from where, and what was assumed.
+    detected from the keys, and the weights are float32 whatever dtype the file stores; overrides
+    ({'frames', 'size', 'heads', ...}) set what tensors cannot tell; missing or unexpected keys refuse
+    the load unless strict=False (then they are warned about and listed in card['conversion']).
+    probe: a V-JEPA evaluation probe file to attach as `wrapper.probe` (a ProbeHead; None otherwise).
+    Folders without card.json get a card saying what was loaded, from where, and what was assumed.
     """
     path, name = resolve(name_or_path, extra_dirs)
     loaded = load_checkpoint(path, encoder or "target", overrides, strict, max_bytes)

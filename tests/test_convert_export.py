@@ -136,3 +136,27 @@ def test_models_lists_what_an_exported_folder_assumed(tmp_path):
     assert arch["guessed"].endswith("(frames 16 assumed, 1 heads assumed for width 64, 1 predictor heads assumed "
                                     "for width 16 on conversion)")
     assert "assumed" not in arch["given"]
+
+
+@pytest.mark.parametrize("frames", [4, 8])
+def test_a_checkpoint_without_a_predictor_exports_a_folder_that_loads_with_the_predictor_absent(tmp_path, capsys,
+                                                                                                frames):
+    """A target encoder alone exported cleanly, then every load of the folder failed: its config has no predictor
+    (pred_num_hidden_layers 0) and its weights none, yet the network built from it wanted predictor weights."""
+    from explain.analysis.pair import load_model
+    ckpt = vjepa2_checkpoint(width=64, predictor=False)
+    del ckpt["encoder"]                                                   # {'target_encoder': ...} only
+    torch.save(ckpt, tmp_path / "target_only.pt")
+    torch.save(vjepa_probe_checkpoint(width=64), tmp_path / "ef_probe.pt")
+    out = tmp_path / "target-only"
+    assert main([str(tmp_path / "target_only.pt"), "--out", str(out), "--probe", str(tmp_path / "ef_probe.pt"),
+                 "--ef-mean", "55", "--ef-std", "12", "--frames", str(frames), "--size", "32"]) == 0
+    assert "load it in the app's model box" in capsys.readouterr().out
+    m = load_model(str(out), "jepa", "cpu")
+    direct = model_zoo.load(tmp_path / "target_only.pt", device="cpu", overrides={"frames": frames, "size": 32})
+    x = torch.randn(1, frames, 3, 32, 32)
+    with torch.no_grad():
+        assert m.wrapper.grid == (frames // 2, 2, 2) and m.probe is not None
+        assert torch.allclose(m.wrapper.tokens(x), direct.tokens(x), atol=1e-5)
+    with pytest.raises(ValueError, match="no JEPA predictor to predict latents with: target-only holds no predictor"):
+        m.wrapper.predict_latents(x, torch.tensor([[0, 1]]), torch.tensor([[2, 3]]))      # as the .pt says it

@@ -7,6 +7,8 @@
 Formats (detect.py): HF folders (hf.py), V-JEPA 2 / EchoJEPA native `.pt` (vjepa.py; V-JEPA 1's
 absolute pos_embed is refused), VideoMAE native `.pth` (videomae.py), V-JEPA evaluation probes
 (probe.py). Files are read by safety.py only: safetensors or torch.load(weights_only=True), size-capped.
+Every model comes back in float32 whatever dtype its file stores (infer.DTYPE): a float16 or bfloat16
+checkpoint runs as a float32 one does, on the float32 clips the app feeds it.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ class Loaded:
 
 def load_checkpoint(path: str | Path, encoder: str = "target", overrides: dict | None = None,
                     strict: bool = True, max_bytes: int = MAX_BYTES) -> Loaded:
-    """Any supported checkpoint file or HF folder, converted. Raises ValueError saying why it can't."""
+    """Any supported checkpoint file or HF folder, converted, in float32. Raises ValueError saying why it can't."""
     path = Path(path)
     if hf.is_folder(path):
         family, net, context, info = hf.load_folder(path, overrides, strict, max_bytes)

@@ -3,7 +3,10 @@
 
 Covers the folders we ship (plus their float16 context encoder) and HF hub downloads, including the
 video-classification variants, whose `vjepa2.` / `videomae.` prefix is removed and whose pooler and
-classifier are ignored (named in the report): EchoLens reads the encoder.
+classifier are ignored (named in the report): EchoLens reads the encoder. Weights are read into float32
+whatever dtype the folder stores (infer.DTYPE), as native checkpoints are. A JEPA folder whose config has
+no predictor (pred_num_hidden_layers 0, as model_zoo.convert.export writes for a checkpoint without one)
+and whose weights hold none loads with the predictor marked absent (vjepa.MissingPredictor).
 """
 from __future__ import annotations
 
@@ -16,8 +19,9 @@ from transformers import VideoMAEConfig, VideoMAEForPreTraining, VideoMAEModel, 
 from transformers.models.vjepa2.modeling_vjepa2 import VJEPA2Encoder
 
 from model_zoo.checkpoint import CONTEXT_ENCODER, family_of, read_config, read_json
-from model_zoo.convert.infer import check_geometry, check_overrides, load_checked
+from model_zoo.convert.infer import DTYPE, check_geometry, check_overrides, load_checked
 from model_zoo.convert.safety import MAX_BYTES, check_size, damaged, load_tensors, read_safetensors
+from model_zoo.convert.vjepa import MissingPredictor
 
 HEADS = ("pooler.", "classifier.", "fc_norm.")
 PROBE_KEYS = ("probe_heads", "ef_mean", "ef_std", "probe_index")
@@ -76,6 +80,15 @@ def parse_config(family: str, raw: dict, where: str) -> VJEPA2Config | VideoMAEC
         raise ValueError(f"{where}: config.json does not describe a {family} model: {e}".replace("\n", " ")) from None
 
 
+def no_predictor(family: str, net: nn.Module, missing: list[str]) -> bool:
+    """A JEPA built without predictor layers (pred_num_hidden_layers 0) whose folder holds no predictor weight at all:
+    the encoder alone, as an export of a predictor-less checkpoint writes it; not a predictor with weights lost."""
+    if family != "jepa" or net.config.pred_num_hidden_layers:
+        return False
+    wanted = [f"predictor.{k}" for k in net.predictor.state_dict()]
+    return set(wanted) <= set(missing)
+
+
 def load_folder(folder: str | Path, overrides: dict | None = None, strict: bool = True,
                 max_bytes: int = MAX_BYTES) -> tuple[str, nn.Module, nn.Module | None, dict]:
     """(family, net, context encoder or None, info) from an HF folder, on the CPU, in eval mode.
@@ -94,14 +107,21 @@ def load_folder(folder: str | Path, overrides: dict | None = None, strict: bool 
     config = parse_config(family, apply_overrides(family, raw, overrides), str(folder))
     check_geometry(config.to_dict(), family, str(folder))          # before reading weights a refusal makes moot
     try:
-        net, loading = cls.from_pretrained(folder, config=config, attn_implementation="sdpa", ignore_mismatched_sizes=True,
-                                           use_safetensors=files[0].suffix == ".safetensors", output_loading_info=True)
+        net, loading = cls.from_pretrained(folder, config=config, attn_implementation="sdpa", dtype=DTYPE,
+                                           ignore_mismatched_sizes=True, output_loading_info=True,
+                                           use_safetensors=files[0].suffix == ".safetensors")
     except SafetensorError as e:
         raise damaged(files[0] if len(files) == 1 else f"one of {folder}'s {len(files)} weight files", e) from None
     unexpected = sorted(loading.get("unexpected_keys") or [])
     ignored = [k for k in unexpected if k.split(".", 1)[-1].startswith(HEADS) or k.startswith(HEADS)]
     unexpected = [k for k in unexpected if k not in ignored]
     missing = sorted(loading.get("missing_keys") or [])
+    notes = []
+    if no_predictor(family, net, missing):
+        missing = [k for k in missing if not k.startswith("predictor.")]
+        reason = f"{folder.name} holds no predictor (its config.json has pred_num_hidden_layers 0, its weights none)"
+        net.predictor = MissingPredictor(reason)
+        notes.append(f"predict_latents unavailable: {reason}")
     mismatched = sorted(loading.get("mismatched_keys") or [])            # (key, file shape, config's shape)
     if mismatched:
         shown = "; ".join(f"{k} is {tuple(a)} in the weights, {tuple(b)} by the config" for k, a, b in mismatched[:3])
@@ -114,6 +134,7 @@ def load_folder(folder: str | Path, overrides: dict | None = None, strict: bool 
     if family == "jepa" and (folder / CONTEXT_ENCODER).exists():
         context = VJEPA2Encoder(net.config)
         ctx = read_safetensors(folder / CONTEXT_ENCODER)
-        load_checked(context, {k: v.float() for k, v in ctx.items()}, f"{folder / CONTEXT_ENCODER}")
+        load_checked(context, {k: v.to(DTYPE) for k, v in ctx.items()}, f"{folder / CONTEXT_ENCODER}")
         context.eval()
-    return family, net.eval(), context, {"notes": [], "ignored": ignored, "missing": missing, "unexpected": unexpected}
+    return family, net.eval(), context, {"notes": notes, "ignored": ignored, "missing": missing,
+                                         "unexpected": unexpected}

@@ -13,6 +13,11 @@ import torch
 from torch import nn
 
 PREFIXES = ("module.", "backbone.", "_orig_mod.")
+# Every model EchoLens loads holds float32 weights, whatever dtype its file stores (float16 or bfloat16 safetensors, a
+# half-precision .pt): clips reach it as float32, so every checkpoint runs alike (a float16 VideoMAE folder kept in
+# float16 failed its first forward; a bfloat16 V-JEPA 2 one ran in bfloat16). Native files get it by being copied
+# into networks built in DTYPE (vjepa.py, videomae.py); HF folders by being read into it (hf.py).
+DTYPE = torch.float32
 # Standard ViT widths -> heads (V-JEPA 2's ViT-g, 1408 wide, uses 22 heads: vit_giant_xformers).
 HEADS_BY_WIDTH = {192: 3, 384: 6, 768: 12, 1024: 16, 1280: 16, 1408: 22, 1664: 16}
 OVERRIDE_KEYS = ("frames", "size", "heads", "pred_heads", "decoder_heads", "tubelet", "patch",

@@ -14,8 +14,8 @@ import re
 
 from transformers import VideoMAEConfig, VideoMAEForPreTraining, VideoMAEModel
 
-from model_zoo.convert.infer import (block_count, check_overrides, heads_for, load_checked, need, split_qkv,
-                                     strip_prefixes)
+from model_zoo.convert.infer import (DTYPE, block_count, check_overrides, heads_for, load_checked, need,
+                                     split_qkv, strip_prefixes)
 
 DEFAULT_FRAMES, DEFAULT_SIZE = 16, 224
 IGNORED = ("head.", "fc_norm.")                 # a fine-tuned classifier's head: not part of the encoder
@@ -137,7 +137,8 @@ def convert(ckpt: dict, overrides: dict | None = None, strict: bool = True):
     state = encoder_state(ckpt)
     config, notes = make_config(state, check_overrides(overrides))
     pretraining = "VideoMAEForPreTraining" in config.architectures
-    net = (VideoMAEForPreTraining if pretraining else VideoMAEModel)._from_config(config, attn_implementation="sdpa")
+    cls = VideoMAEForPreTraining if pretraining else VideoMAEModel
+    net = cls._from_config(config, attn_implementation="sdpa", dtype=DTYPE)          # any stored dtype -> float32
     converted, ignored = convert_state(state, config.hidden_size,
                                        config.decoder_hidden_size if pretraining else None, pretraining)
     report = load_checked(net, converted, "VideoMAE", strict)

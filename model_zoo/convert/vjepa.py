@@ -22,8 +22,8 @@ from torch import nn
 from transformers import VJEPA2Config, VJEPA2Model
 from transformers.models.vjepa2.modeling_vjepa2 import VJEPA2Encoder
 
-from model_zoo.convert.infer import (block_count, check_overrides, heads_for, load_checked, mlp_ratio, need,
-                                     split_qkv, strip_prefixes)
+from model_zoo.convert.infer import (DTYPE, block_count, check_overrides, heads_for, load_checked, mlp_ratio,
+                                     need, split_qkv, strip_prefixes)
 
 DEFAULT_FRAMES, DEFAULT_SIZE = 16, 224
 ENCODER_KEYS = {"target": "target_encoder", "context": "encoder"}
@@ -202,7 +202,7 @@ def convert(ckpt: dict, encoder: str = "target", overrides: dict | None = None, 
     shape = encoder_shape(state)
     pred_state, pred, reason = predictor_shape(ckpt)
     config, assumed = make_config(shape, pred, overrides)
-    net = VJEPA2Model._from_config(config, attn_implementation="sdpa")
+    net = VJEPA2Model._from_config(config, attn_implementation="sdpa", dtype=DTYPE)   # any stored dtype -> float32
     report = load_checked(net.encoder, encoder_state(state, shape["width"]), f"encoder ({source})", strict)
     info = {"encoder_key": source, "notes": notes + assumed, "missing": report["missing"],
             "unexpected": report["unexpected"]}

@@ -1,0 +1,87 @@
+"""Hugging Face folders: weights come back in float32 whatever dtype a folder stores, as native checkpoints' do, so
+every model runs alike; a JEPA folder without a predictor loads with it marked absent, one that lost its predictor's
+weights is still refused."""
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import VideoMAEConfig, VideoMAEForPreTraining, VJEPA2Config, VJEPA2Model
+
+import model_zoo
+from model_zoo.checkpoint import load_nets
+from tests.builders import videomae_checkpoint, vjepa2_checkpoint
+
+FRAMES, SIZE = 4, 32
+
+
+def tiny_videomae() -> VideoMAEForPreTraining:
+    torch.manual_seed(0)
+    return VideoMAEForPreTraining(VideoMAEConfig(
+        image_size=SIZE, patch_size=16, num_frames=FRAMES, tubelet_size=2, hidden_size=32, num_hidden_layers=1,
+        num_attention_heads=2, intermediate_size=64, decoder_hidden_size=16, decoder_num_hidden_layers=1,
+        decoder_num_attention_heads=2, decoder_intermediate_size=32)).eval()
+
+
+def tiny_vjepa2(**kw) -> VJEPA2Model:
+    torch.manual_seed(0)
+    return VJEPA2Model(VJEPA2Config(**{"crop_size": SIZE, "frames_per_clip": FRAMES, "hidden_size": 32,
+                                       "num_hidden_layers": 1, "num_attention_heads": 2, "pred_hidden_size": 16,
+                                       "pred_num_hidden_layers": 1, "pred_num_attention_heads": 2, **kw})).eval()
+
+
+def clip() -> torch.Tensor:
+    return torch.randn(1, FRAMES, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(3))   # (B, T, C, H, W)
+
+
+def half(ckpt: dict, dtype: torch.dtype) -> dict:
+    """A native checkpoint with every tensor of its state dicts stored in dtype."""
+    return {k: {n: t.to(dtype) for n, t in v.items()} if isinstance(v, dict) and k != "opt" else v
+            for k, v in ckpt.items()}
+
+
+@pytest.mark.parametrize("family, dtype", [("mae", torch.float16), ("jepa", torch.bfloat16)])
+def test_a_half_precision_folder_loads_and_runs_in_float32(tmp_path, family, dtype):
+    """A float16 VideoMAE folder loaded, then its first forward raised 'Input type (float) and bias type (c10::Half)
+    should be the same'; a bfloat16 V-JEPA 2 folder ran in bfloat16."""
+    net = tiny_videomae() if family == "mae" else tiny_vjepa2()
+    net.to(dtype).save_pretrained(tmp_path / "half")
+    reference = net.float()                                 # the stored (rounded) weights, widened
+    w = model_zoo.load(tmp_path / "half", device="cpu")
+    assert {p.dtype for p in w.net.parameters()} == {torch.float32} and w.net.config.dtype == torch.float32
+    x = clip()
+    with torch.no_grad():
+        tokens = w.tokens(x)                                # (1, 8, 32)
+        ref = (reference.videomae if family == "mae" else reference.encoder)(x).last_hidden_state
+    assert tokens.dtype == torch.float32 and torch.allclose(tokens, ref, atol=1e-5)
+    assert w.attentions(x, fuse_heads="mean")[0].dtype == torch.float32
+    if family == "mae":
+        assert w.reconstruct(x, torch.arange(8) < 4).dtype == torch.float32
+    assert {p.dtype for p in load_nets(tmp_path / "half")[1].parameters()} == {torch.float32}
+
+
+@pytest.mark.parametrize("family, dtype", [("jepa", torch.float16), ("mae", torch.bfloat16)])
+def test_a_half_precision_native_checkpoint_loads_in_float32_too(tmp_path, family, dtype):
+    ckpt = vjepa2_checkpoint(width=64) if family == "jepa" else videomae_checkpoint(width=64, dec=64)
+    torch.save(half(ckpt, dtype), tmp_path / "half.pt")
+    w = model_zoo.load(tmp_path / "half.pt", device="cpu", overrides={"frames": FRAMES, "size": SIZE})
+    assert {p.dtype for p in w.net.parameters()} == {torch.float32}
+    assert w.tokens(clip()).dtype == torch.float32
+
+
+def test_a_jepa_folder_without_a_predictor_loads_one_that_lost_its_predictor_weights_is_refused(tmp_path):
+    """No predictor: config pred_num_hidden_layers 0 and no predictor weights (what export writes for a target encoder
+    alone). A folder whose config has a predictor but whose weights lost it is not that: refused, naming the keys."""
+    net = tiny_vjepa2(pred_num_hidden_layers=0)
+    net.save_pretrained(tmp_path / "bare")
+    weights = tmp_path / "bare" / "model.safetensors"
+    save_file({k: v for k, v in load_file(weights).items() if not k.startswith("predictor.")}, str(weights))
+    w = model_zoo.load(tmp_path / "bare", device="cpu")
+    with torch.no_grad():
+        assert torch.allclose(w.tokens(clip()), net.encoder(clip()).last_hidden_state, atol=1e-6)
+    assert "predict_latents unavailable: bare holds no predictor" in w.card["conversion"]["notes"][0]
+    with pytest.raises(ValueError, match="no JEPA predictor to predict latents with"):
+        w.predict_hidden(clip(), torch.tensor([[0, 1]]), torch.tensor([[2, 3]]))
+    tiny_vjepa2().save_pretrained(tmp_path / "lost")
+    weights = tmp_path / "lost" / "model.safetensors"
+    save_file({k: v for k, v in load_file(weights).items() if not k.startswith("predictor.")}, str(weights))
+    with pytest.raises(ValueError, match=r"lost: missing keys \['predictor\."):
+        model_zoo.load(tmp_path / "lost", device="cpu")
