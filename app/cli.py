@@ -33,6 +33,17 @@ def minutes(text: str) -> float:
     return value
 
 
+def frame_count(text: str) -> int:
+    """argparse type for --frames: a positive whole number (the loader then refuses one that is not whole tubelets)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a frame count: give a whole number such as 8") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a frame count: give a positive whole number such as 8")
+    return value
+
+
 def check_address(host: str, port: int) -> None:
     """Refuse a host that is not an IP address or a name this machine resolves, and an address it cannot
     serve on (port in use, not its own), before anything starts: Gradio calls both 'Cannot find empty port'."""
@@ -99,14 +110,25 @@ def models(args) -> int:
     return 0
 
 
+def load_models(args) -> dict:
+    """The pair analyze and audit run: --jepa and --mae on --device, the models brought loaded at --frames (as the
+    page's 'Frames for large checkpoints'); a shipped model keeps its own frame count, and a note says so."""
+    from explain.analysis.pair import load_pair
+    pair = load_pair(args.jepa, args.mae, args.device, args.frames)
+    for role, m in pair.items():
+        if args.frames and m.frames_override is None:
+            print(f"note: {role} ({m.name}) is shipped with EchoLens and keeps its own {m.input_shape[0]} frames: "
+                  "--frames applies to the models you bring")
+    return pair
+
+
 def analyze(args) -> int:
     from echo.readers import read_clip
     from explain.analysis.crop_check import MOVES_POINTS, crop_words, largest_move
     from explain.analysis.ood import declared_shift, ood_words
-    from explain.analysis.pair import load_pair
     from explain.analysis.report import analyze as run, ef_words, near_blank_warnings
     clip = read_clip(args.clip)
-    report = run(clip, load_pair(args.jepa, args.mae, args.device), Path(args.out), quick=args.quick)
+    report = run(clip, load_models(args), Path(args.out), quick=args.quick)
     print(f"{Path(args.out) / 'report.json'}:")
     for role, m in report["models"].items():
         print(f"  {role} ({m['name']}): {ef_words(m, report['ground_truth'])}")
@@ -130,13 +152,14 @@ def analyze(args) -> int:
             print(f"note: no {method} map for {role} ({m['name']}): {why}")
         for method, why in m.get("unreliable", {}).items():
             print(f"warning: {role} ({m['name']}): {method} map: {why}")
+        for why in m.get("skipped_views", {}).values():   # over the CPU budget: what would run it
+            print(f"note: {role} ({m['name']}): {why}")
     return 0
 
 
 def audit(args) -> int:
     from explain.analysis.audit import audit as run
-    from explain.analysis.pair import load_pair
-    out, pair = Path(args.out), load_pair(args.jepa, args.mae, args.device)
+    out, pair = Path(args.out), load_models(args)
     progress = lambda share, what: print(what, file=sys.stderr, flush=True)          # noqa: E731
     limit = None if args.time_limit is None else 60 * args.time_limit
     summary, _, (headline, model_lines) = run(Path(args.folder), pair, out, progress, time_limit_s=limit)
@@ -167,6 +190,9 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--jepa", default=DEFAULT_MODELS["jepa"], help="JEPA model: registry name, folder or checkpoint")
         p.add_argument("--mae", default=DEFAULT_MODELS["mae"], help="MAE model: registry name, folder or checkpoint")
         p.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
+        p.add_argument("--frames", type=frame_count, metavar="N",
+                       help="load the models you bring (not the shipped ones) at N input frames, as the app's 'Frames "
+                            "for large checkpoints': fewer frames, faster on a CPU (default: each model's own)")
         if name == "analyze":
             p.add_argument("--quick", action="store_true", help="skip the slower views (attributions, speckle test)")
         else:

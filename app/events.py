@@ -91,15 +91,16 @@ def on_models(jd, jp, md, mp, frames):
     pair = pair_of(state)
     depth = min(m.wrapper.config.num_hidden_layers for m in pair.values())
     frames_seen = min(m.input_shape[0] for m in pair.values())
-    return (state, models.describe_pair(pair), *(evidence.card_markdown(pair[r]) for r in ROLES),
+    return (state, models.describe_pair(pair, frames), *(evidence.card_markdown(pair[r]) for r in ROLES),
             gr.update(maximum=depth - 1), gr.update(maximum=frames_seen - 1))
 
 
 @shows_errors
 def on_models_kept(state):
     """Models that failed to load: the line says which models are still in use (the state kept them)."""
-    return (models.describe_pair(pair_of(state)) + "\n\nThe models asked for could not be loaded (the message "
-            "said why); the ones above are still in use.")
+    kept = state or NO_MODELS
+    return (models.describe_pair(pair_of(kept), kept["models"][4]) + "\n\nThe models asked for could not be loaded "
+            "(the message said why); the ones above are still in use.")
 
 
 @shows_errors

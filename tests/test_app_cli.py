@@ -204,3 +204,62 @@ def test_serve_refuses_a_port_in_use_in_one_line(tmp_path):
     assert run.returncode == 2 and "Traceback" not in run.stderr and "terminate called" not in run.stderr
     assert run.stderr == (f"error: cannot serve on 127.0.0.1:{port} (Address already in use): give another --port "
                           "or --host, or stop what uses it\n")
+
+
+def test_analyze_loads_the_checkpoints_brought_at_frames_and_skips_a_view_over_budget_saying_how(
+        tmp_path, monkeypatch, capsys):
+    """`--frames N` loads the checkpoints given at N frames, as the page's 'Frames for large checkpoints' does; a
+    view estimated over the CPU budget is skipped for that model, with a note naming --frames on stdout, in
+    report.json and report.html, and the rest is written. Before, analyze had no --frames, and a ViT-B at its own
+    16 frames stopped with exit 2 and an empty folder. In-process, the estimate monkeypatched: tiny checkpoints."""
+    import torch
+    from builders import videomae_checkpoint, vjepa2_checkpoint
+
+    from app import cli
+    from explain.analysis import budget
+    torch.save(vjepa2_checkpoint(width=64), tmp_path / "vjepa.pt")
+    torch.save(videomae_checkpoint(width=64, dec=64), tmp_path / "videomae.pth")
+    # a JEPA pass "10 s": the trajectory's 41 passes are over the 300-s budget, every other view under it
+    monkeypatch.setattr(budget, "cpu_seconds", lambda m, passes: 10.0 * passes if m.family == "jepa" else 0.0)
+    clip = write_npz(tmp_path / "beat.npz", render_clip(5, "adult", n_frames=40, size=64, fps=50))
+    out = tmp_path / "out"
+    rc = cli.main(["analyze", str(clip), "--out", str(out), "--quick", "--jepa", str(tmp_path / "vjepa.pt"),
+                   "--mae", str(tmp_path / "videomae.pth"), "--frames", "4", "--device", "cpu"])
+    said = capsys.readouterr()
+    assert rc == 0, said.err
+    report = json.loads((out / "report.json").read_text())
+    assert {r: m["frames"] for r, m in report["run"]["models"].items()} == {"jepa": 4, "mae": 4}
+    assert [len(m["trajectory"]["coords"]) > 0 for m in report["models"].values()] == [False, True]
+    note = report["models"]["jepa"]["skipped_views"]["trajectory"]
+    assert note.startswith("The trajectory view on vjepa would take about 7 min on this CPU (41 forward passes")
+    assert "analyze again with --frames 2 (" in note and report["models"]["mae"]["skipped_views"] == {}
+    assert f"note: jepa (vjepa): {note}\n" in said.out
+    assert html.escape(note) in (out / "report.html").read_text()
+    assert all(m["degradation"]["shadow_high"]["ef"] is None for m in report["models"].values())   # no probe: null
+    assert not (out / "jepa.trajectory.json").exists() and (out / "mae.trajectory.json").is_file()
+
+
+def test_frames_leaves_a_shipped_model_at_its_own_count_says_so_and_refuses_a_non_count(tmp_path, capsys,
+                                                                                          shipped_pair):
+    import torch
+    from builders import vjepa2_checkpoint
+
+    from app import cli
+    torch.save(vjepa2_checkpoint(width=64), tmp_path / "vjepa.pt")
+    for command in ("analyze", "audit"):                 # both load through cli.load_models
+        args = cli.parser().parse_args([command, "x", "--out", "o", "--jepa", str(tmp_path / "vjepa.pt"),
+                                        "--frames", "4", "--device", "cpu"])
+        pair = cli.load_models(args)
+        assert pair["jepa"].input_shape == (4, 224) and pair["jepa"].frames_override == 4
+        assert pair["mae"].input_shape == shipped_pair["mae"].input_shape and pair["mae"].frames_override is None
+        own = shipped_pair["mae"].input_shape[0]
+        assert capsys.readouterr().out == (f"note: mae (mae-small) is shipped with EchoLens and keeps its own {own} "
+                                           "frames: --frames applies to the models you bring\n")
+    for bad, why in (("0", "0 is not a frame count"), ("eight", "'eight' is not a frame count")):
+        with pytest.raises(SystemExit):
+            cli.parser().parse_args(["analyze", "x", "--out", "o", "--frames", bad])
+        assert f"argument --frames: {why}" in capsys.readouterr().err
+    clip = write_npz(tmp_path / "beat.npz", render_clip(5, "adult", n_frames=40, size=64, fps=50))
+    assert cli.main(["analyze", str(clip), "--out", str(tmp_path / "o"), "--jepa", str(tmp_path / "vjepa.pt"),
+                     "--frames", "3", "--device", "cpu"]) == 2            # not whole tubelets: the loader's rule
+    assert "tubelet" in capsys.readouterr().err and not (tmp_path / "o").exists()

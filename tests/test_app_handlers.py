@@ -1065,3 +1065,22 @@ def test_the_speckle_test_is_read_beside_each_models_measured_degradation(shippe
         name="mae-small", at_own_frames=True, wrapper=types.SimpleNamespace(card={"results": {
             **shipped_pair["mae"].wrapper.card["results"], "n": {"clean": 50}}}))}
     assert latent_pixel.degradation_words(other_run) == ""             # figures from two benchmarks: not paired
+
+
+def test_frames_for_large_checkpoints_reaches_a_model_picked_in_the_dropdown(tmp_path):
+    """The box reached a model typed as a path only: the same checkpoint picked from the dropdown (a --models
+    folder's) kept its own frames while the speed warning told the user to set the box. The shipped models keep
+    theirs (one box serves both slots), and the models line says so rather than leave the box looking ignored."""
+    from builders import vjepa2_checkpoint
+    torch.save(vjepa2_checkpoint(width=64), tmp_path / "vjepa.pt")
+    [value] = [v for label, v in models.model_choices("jepa", (str(tmp_path),)) if "vjepa.pt" in label]
+    picked = models.current_pair(jepa_choice=value, frames=4)
+    typed = models.current_pair(jepa_path=str(tmp_path / "vjepa.pt"), frames=4)
+    assert picked["jepa"].input_shape == typed["jepa"].input_shape == (4, 224)
+    assert models.current_pair(jepa_choice=value)["jepa"].input_shape == (16, 224)      # 0/None: its own
+    shipped = models.current_pair(frames=4)
+    assert all(m.frames_override is None for m in shipped.values())
+    line = models.describe_pair(picked, 4)
+    own = shipped["mae"].input_shape[0]
+    assert line.count("Kept its own") == 1 and f"Kept its own {own} frames, not the 4 asked" in line
+    assert "Kept its own" not in models.describe_pair(picked)

@@ -2,7 +2,7 @@
 a local path typed in; and the device they run on."""
 from __future__ import annotations
 
-from explain.analysis.pair import DEFAULT_MODELS, ROLES, LoadedModel, load_model
+from explain.analysis.pair import DEFAULT_MODELS, ROLES, LoadedModel, frames_for, load_model
 from model_zoo.cost import advice
 from model_zoo.registry import assumed_notes, list_models
 
@@ -25,13 +25,13 @@ def pick(choice: str | None, path: str | None, role: str) -> str:
 def current_pair(jepa_choice: str | None = None, mae_choice: str | None = None,
                  jepa_path: str | None = None, mae_path: str | None = None,
                  frames: int | None = None) -> dict[str, LoadedModel]:
-    """frames: input frames for checkpoints typed in as a path (0/None: their own); listed models keep theirs."""
-    typed = {"jepa": (jepa_path or "").strip(), "mae": (mae_path or "").strip()}
+    """frames ('Frames for large checkpoints'; 0/None: their own): input frames for every model the user brings,
+    picked in a dropdown (a --models folder's) or typed as a path; the shipped models keep theirs (pair.frames_for)."""
     chosen = {"jepa": pick(jepa_choice, jepa_path, "jepa"), "mae": pick(mae_choice, mae_path, "mae")}
     pair = {}
     for role in ROLES:
         try:
-            pair[role] = load_model(chosen[role], role, None, int(frames) if frames and typed[role] else None)
+            pair[role] = load_model(chosen[role], role, None, frames_for(chosen[role], frames))
         except (ValueError, OSError, KeyError, NotImplementedError) as e:     # the page says which box failed
             raise ValueError(f"{role.upper()} model '{chosen[role]}': {_sentence(e)}") from e
     return pair
@@ -54,9 +54,15 @@ def speed_warning(model: LoadedModel, budget_s: float = CPU_BUDGET_S) -> str | N
             f"set 'Frames for large checkpoints' to {a['suggested_frames']} and press 'Use these models'.")
 
 
-def describe_pair(pair: dict[str, LoadedModel]) -> str:
+KEPT_FRAMES = ("Kept its own {own} frames, not the {asked} asked: 'Frames for large checkpoints' applies to the "
+               "models you bring, not the shipped ones (quick on a CPU; their beat-view probe and recorded figures "
+               "hold at their own count).")
+
+
+def describe_pair(pair: dict[str, LoadedModel], asked_frames: int | None = None) -> str:
     """Markdown: each model's name, family, architecture in a line, probe, and the device; what a converted
-    checkpoint's loading assumed (frames, size, heads), which the user may need to correct."""
+    checkpoint's loading assumed (frames, size, heads), which the user may need to correct; with asked_frames (the
+    box's value), which model kept its own frame count (a shipped one) rather than leave the box seemingly ignored."""
     lines = []
     for role, m in pair.items():
         c = m.wrapper.config
@@ -70,6 +76,8 @@ def describe_pair(pair: dict[str, LoadedModel]) -> str:
         assumed = assumed_notes(m.wrapper.card)
         if assumed:
             lines.append(f"  - Assumed on conversion (the checkpoint does not store it): {'; '.join(assumed)}.")
+        if asked_frames and m.frames_override is None:           # a shipped model (pair.frames_for)
+            lines.append(f"  - {KEPT_FRAMES.format(own=frames, asked=int(asked_frames))}")
         warning = speed_warning(m)
         if warning:
             lines.append(f"  - {warning}")

@@ -24,7 +24,7 @@ from explain.latent_pixel.jepa_view import jepa_view, position_prior
 from explain.latent_pixel.mae_view import mae_view
 from explain.latent_pixel.speckle import UNTRAINED, UNTRAINED_SEED, speckle_test
 from explain.analysis.window import model_view
-from model_zoo.features import random_encoder, split_seeds
+from model_zoo.features import input_shape, random_encoder, split_seeds
 
 SPECKLE_HEARTS, SPECKLE_DRAWS = tuple(split_seeds("test", 8)), 4   # the evaluation's first 8 test hearts, 4 draws each
 
@@ -118,17 +118,22 @@ def speckle_ratios(pair: dict[str, LoadedModel], with_context: bool = True, untr
     fresh speckle of one heart over its variance across hearts (8 held-out phantom hearts x 4 draws).
     Encoders: 'jepa' (the one it reads clips through: the EMA target encoder unless its recipe reads the
     context encoder), 'jepa_context' or 'jepa_target' (its other one, when the folder ships both), 'mae', and with
-    `untrained` 'jepa_untrained' and 'mae_untrained' (an untrained network of each one's shape: the reference)."""
+    `untrained` 'jepa_untrained' and 'mae_untrained' (an untrained network of each one's shape: the reference).
+    `pair` may hold one model (the headless analysis runs the test on the models fast enough for it), and models
+    of different input shapes (a checkpoint at 224 px beside a shipped model at 112) are tested apart."""
     encoders = {r: m.wrapper for r, m in pair.items()}
-    jepa = pair["jepa"]
-    readout = jepa.wrapper.readout
-    other = _other_encoder(jepa.name, str(jepa.folder) if jepa.folder else None, readout) if with_context else None
+    jepa = pair.get("jepa")
+    readout = jepa.wrapper.readout if jepa is not None else "target"
+    other = (_other_encoder(jepa.name, str(jepa.folder) if jepa.folder else None, readout)
+             if with_context and jepa is not None else None)
     if other is not None:
         encoders[f"jepa_{OTHER_ENCODER[readout]}"] = other
     if untrained:
         encoders.update({f"{r}_untrained": _untrained(m.wrapper) for r, m in pair.items()})
-    names = tuple(encoders)
-    result = _speckle(names, tuple(encoders.values()))
+    names, result = tuple(encoders), {}
+    for shape in dict.fromkeys(input_shape(w) for w in encoders.values()):     # speckle_test takes one input shape
+        group = tuple(n for n in names if input_shape(encoders[n]) == shape)
+        result.update(_speckle(group, tuple(encoders[n] for n in group)))
     return {n: result[n] for n in names}
 
 

@@ -90,10 +90,28 @@ def load_model(name_or_path: str, role: str, device: str | None = None, frames: 
                        beat_probe, int(frames) if frames else None)
 
 
+def is_shipped(name_or_path: str) -> bool:
+    """A model this repository ships (a folder under model_zoo/checkpoints/, by name or by path)."""
+    try:
+        path = resolve(name_or_path)[0]
+    except (FileNotFoundError, OSError, ValueError):
+        return False                                     # not found: the load says why
+    return SHIPPED.resolve() in path.resolve().parents
+
+
+def frames_for(name_or_path: str, frames: int | None) -> int | None:
+    """The frame count to load a model at when the user asks for `frames` ('Frames for large checkpoints' on the
+    page, --frames on the command line; 0 or None: each model's own): the models the user brings get it; a shipped
+    model keeps its own (None), being quick on a CPU, with its beat-view probe and recorded figures fitted there.
+    One box serves both slots, so a large JEPA brought beside the shipped MAE does not cut the MAE's frames too."""
+    return int(frames) if frames and not is_shipped(name_or_path) else None
+
+
 def load_pair(jepa: str = DEFAULT_MODELS["jepa"], mae: str = DEFAULT_MODELS["mae"],
               device: str | None = None, frames: int | None = None) -> dict[str, LoadedModel]:
-    """{'jepa': ..., 'mae': ...}: the shipped pair by default."""
-    return {"jepa": load_model(str(jepa), "jepa", device, frames), "mae": load_model(str(mae), "mae", device, frames)}
+    """{'jepa': ..., 'mae': ...}: the shipped pair by default. frames: as frames_for (shipped models keep theirs)."""
+    return {role: load_model(str(name), role, device, frames_for(str(name), frames))
+            for role, name in (("jepa", jepa), ("mae", mae))}
 
 
 def pair_key(pair: dict[str, LoadedModel]) -> tuple:

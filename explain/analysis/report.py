@@ -6,7 +6,8 @@
                                                degradation: {condition: {"ef", "ef_beat"}},
                                                trajectory: {method, coords, loop_closure, phase_error_deg},
                                                speckle_ratio, skipped: {method: why no map},
-                                               unreliable: {method: why not to read its map}, ...}}}
+                                               unreliable: {method: why not to read its map},
+                                               skipped_views: {view: why it did not run}, ...}}}
                                                role: 'jepa' | 'mae'
     <role>.rollout.npy      the clip-level rollout map, (T, H, W) float32 in [0, 1] over the frames
                             the model saw (T, H, W of the preprocessed clip: one beat, sector crop)
@@ -17,6 +18,12 @@
 
 An earlier analysis's files in the same folder are removed first (explain.analysis.outputs), so the folder
 describes one clip.
+
+A view whose forward passes would take a model over the CPU budget (explain.analysis.budget) is not run for that
+model, and the rest of the report is still written: skipped_views names each such view ('degradation',
+'severity_sweep', 'trajectory', 'speckle_ratio') with the estimate and what would run it (--frames N, or a GPU;
+explain.analysis.skipped_views), as `skipped` does for a map; its numbers are null (each degradation's EFs, the
+trajectory's loop numbers, with its coords empty and its own 'skipped' as the crop check's), its figure not written.
 
 ef_beat is the EF through the beat view's probe (null where the model ships none). best_estimate is the
 prediction card's (explain.analysis.best_estimate.BestEstimate: its ef, or null with the reason it is held back,
@@ -38,17 +45,19 @@ import numpy as np
 from echo.clip import Clip
 from echo.degrade import CONDITIONS
 from explain.analysis.attention import attention
+from explain.analysis.budget import OverBudget, check_budget
 from explain.analysis.cycle import cycle
 from explain.analysis.best_estimate import clip_estimate
 from explain.analysis.crop_check import crop_words
 from explain.analysis.defaults import ROLES
-from explain.analysis.degradation import condition_ef_views, sensitivity_figure, severity_sweep
-from explain.analysis.latent_pixel import speckle_ratios
+from explain.analysis.degradation import condition_ef_views, sensitivity_figure, severity_sweep, sweep_severities
+from explain.analysis.latent_pixel import SPECKLE_DRAWS, SPECKLE_HEARTS, speckle_ratios
 from explain.analysis.ood import declared_shift, ood_words
 from explain.analysis.outputs import output_folder
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import near_blank_words, predict
 from explain.analysis.run_record import record_words, run_record
+from explain.analysis.skipped_views import on_models_that_fit, skip_words
 from explain.overlay import write_overlay_mp4, write_overlay_strip
 
 METHODS = ("rollout", "paper", "integrated_gradients", "pretext")
@@ -80,13 +89,18 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
 
     preds = timed("predict", predict, pair, clip, crop_check=True)        # a clip no model can read is refused before `out` changes
     out = output_folder(out, WRITTEN if (Path(out) / "report.json").is_file() else ())
-    degraded = timed("degradation", condition_ef_views, pair, clip, tuple(CONDITIONS), clean=preds)
-    sweep = timed("sweep", severity_sweep, pair, clip, SWEEP)
+    not_run = {role: {} for role in pair}                  # {role: {view: why}}: over the CPU budget for that model
+    degraded = timed("degradation", on_models_that_fit, "degradation",      # {condition: {role: EFs}}, the roles run
+                     lambda models: condition_ef_views(models, clip, tuple(CONDITIONS), clean=preds),
+                     pair, not_run) or {}
+    sweep = timed("sweep", on_models_that_fit, "severity_sweep",
+                  lambda models: severity_sweep(models, clip, SWEEP), pair, not_run)
     maps, skipped = {}, {role: {} for role in pair}          # {method: {role: map}}, {role: {method: why not}}
     for meth in methods:
         maps[meth] = timed(f"attention_{meth}", _maps_by_model, pair, clip, meth, skipped)
-    trajectories, estimate = timed("trajectory", cycle, pair, clip, "pca", 3)
-    speckle = None if quick else timed("speckle", speckle_ratios, pair, False, False)
+    trajectories, estimate = timed("trajectory", on_models_that_fit, "trajectory",
+                                   lambda models: cycle(models, clip, "pca", 3), pair, not_run) or ({}, None)
+    speckle = None if quick else timed("speckle", on_models_that_fit, "speckle_ratio", _speckle, pair, not_run)
 
     truth = None if clip.truth is None or clip.truth.ef is None else {"ef": round(float(clip.truth.ef), 2)}
     report = {"clip": {"frames": clip.n_frames, "fps": round(clip.fps, 3), "height": clip.height,
@@ -107,11 +121,17 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
         entry["unreliable"] = {meth: r[role].unreliable for meth, r in maps.items()     # gradient maps not to read
                                if role in r and r[role].unreliable}
         entry["skipped"] = skipped[role]                                    # {method: why this model has no map}
-        entry["degradation"] = {cond: {k: _round(ef, 2) for k, ef in v[role].items()}
-                                for cond, v in degraded.items() if cond != "clean"}
-        entry["trajectory"] = trajectories[role].numbers()
-        entry["trajectory"]["phase_source"] = estimate.source
-        entry["speckle_ratio"] = None if speckle is None else _round(speckle[role]["ratio"])
+        entry["skipped_views"] = not_run[role]                              # {view: why it did not run for this model}
+        entry["degradation"] = {cond: {k: _round(ef, 2) for k, ef in degraded.get(cond, {}).get(role, NO_EF).items()}
+                                for cond in CONDITIONS}                 # every condition: null where not run
+        if role in trajectories:
+            entry["trajectory"] = trajectories[role].numbers()
+            figures[f"{role}.trajectory"] = trajectories[role].figure
+        else:                                      # as the crop check when skipped: its keys, null, and why not
+            entry["trajectory"] = {"method": "pca", "coords": [], "loop_closure": None, "phase_error_deg": None,
+                                   "skipped": not_run[role]["trajectory"]}
+        entry["trajectory"]["phase_source"] = None if estimate is None else estimate.source
+        entry["speckle_ratio"] = None if speckle is None or role not in speckle else _round(speckle[role]["ratio"])
         rollout = maps.get("rollout", {})
         if role in rollout:
             np.save(out / f"{role}.rollout.npy", rollout[role].rollout)
@@ -123,10 +143,12 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
             fps = clip.fps * v.n_frames / v.beat[0]
             write_overlay_mp4(out / f"{role}.{meth}.mp4", v.frames, r[role].heat, fps)
             write_overlay_strip(out / f"{role}.{meth}.png", v.frames, r[role].heat)
-        figures[f"{role}.trajectory"] = trajectories[role].figure
         report["models"][role] = entry
-    figures["sensitivity"] = sensitivity_figure(sweep, {r: m.name for r, m in pair.items()},
+    unswept = [m.name for r, m in pair.items() if "severity_sweep" in not_run[r]]
+    figures["sensitivity"] = sensitivity_figure(sweep or _no_sweep(), {r: m.name for r, m in pair.items()},
                                                 None if truth is None else truth["ef"],
+                                                note=f"not run (over the CPU time limit; report.json says why): "
+                                                     f"{', '.join(unswept)}" if unswept else "",
                                                 bands=clip.meta.get("population") != "pediatric")   # adult ranges
     for name, fig in figures.items():
         fig.write_json(out / f"{name}.json")
@@ -137,14 +159,35 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
     return report
 
 
+NO_EF = {"ef": None, "ef_beat": None}                    # a degradation a model did not run
+
+
+def _no_sweep() -> dict:
+    """A severity sweep no model ran (each over the CPU budget): the axis and no curves."""
+    return {"degradation": SWEEP, "severity": list(sweep_severities(SWEEP)), "ef": {}, "change": {}, "ef_beat": {},
+            "change_beat": {}, "ef_blank": {}, "ef_beat_blank": {}}
+
+
+SPECKLE_PASSES = len(SPECKLE_HEARTS) * SPECKLE_DRAWS    # phantom clips through each model
+
+
+def _speckle(models: dict[str, LoadedModel]) -> dict:
+    """{role: {'within', 'between', 'ratio'}}: the speckle test, refused (OverBudget) for a model too slow for it."""
+    for m in models.values():
+        check_budget(m, SPECKLE_PASSES, "The speckle test")
+    return speckle_ratios(models, False, False)
+
+
 def _maps_by_model(pair, clip, method, skipped: dict) -> dict:
     """{role: AttentionResult} for each model that can run `method`; a model that cannot (an EF attribution
-    without a probe, an input it refuses) is left out with its reason in skipped[role][method], and the
-    other model's map is kept."""
+    without a probe, an input it refuses, over the CPU budget: then with what would run it) is left out with its
+    reason in skipped[role][method], and the other model's map is kept."""
     out = {}
     for role, m in pair.items():
         try:
             out.update(attention({role: m}, clip, method))
+        except OverBudget as e:
+            skipped[role][method] = skip_words(e)
         except ValueError as e:
             skipped[role][method] = str(e)
     return out
@@ -179,8 +222,10 @@ def _numbers_words(m: dict) -> str:
     if all(r is None for r in m["focus"].values()):
         focus += f" ({NO_FOCUS.removeprefix('no focus ratio: ')})"
     t = m["trajectory"]
+    speckle = "" if m["speckle_ratio"] is not None else \
+        " (not run: see above)" if "speckle_ratio" in m.get("skipped_views", {}) else " (not measured in a quick run)"
     return (f"focus ratio on cardiac structures: {focus}; speckle ratio {na(m['speckle_ratio'], '{:.3f}')}"
-            f"{' (not measured in a quick run)' if m['speckle_ratio'] is None else ''}; loop closure "
+            f"{speckle}; loop closure "
             f"{na(t['loop_closure'])}; phase error {na(t['phase_error_deg'], '{:.0f}°')}")
 
 
@@ -207,6 +252,8 @@ def write_html(report: dict, figures: dict, out: Path, methods) -> Path:
             parts.append(f"<p><b>{html.escape(m['warning'])}</b></p>")
         for meth, why in m.get("skipped", {}).items():
             parts.append(f"<p>No {html.escape(meth)} map: {html.escape(why)}</p>")
+        for why in m.get("skipped_views", {}).values():
+            parts.append(f"<p>{html.escape(why)}</p>")
         for meth, why in m.get("unreliable", {}).items():
             parts.append(f"<p><b>⚠️ {html.escape(meth)} map: {html.escape(why)}</b></p>")
         parts.append(f"<p>{html.escape(_numbers_words(m))}</p>")
