@@ -42,7 +42,7 @@ def main() -> None:
             beat = clean["jepa"].view.beat
             for codec, write in (("avi", write_avi), ("mp4", write_mp4)):
                 coded = read_clip(write(Path(tmp) / f"c.{codec}", clip))
-                boxes[codec].append(np.abs(np.subtract(find_sector(coded.frames).bbox, find_sector(clip.frames).bbox)))
+                boxes[codec].append(np.abs(np.subtract(find_sector(coded).bbox, find_sector(clip).bbox)))
                 for role, p in predict(pair, coded, beat=beat).items():
                     for probe in ("ef", "ef_beat"):
                         moves[(codec, role, probe)].append(abs(getattr(p, probe) - getattr(clean[role], probe)))

@@ -85,6 +85,12 @@ class Clip:
         return np.clip(np.rint(luminance(self.frames)), 0, 255).astype(np.uint8)
 
 
+def lossy_coded(clip: Clip) -> bool:
+    """Whether the clip's pixels went through a lossy codec (meta 'lossy', set by the readers: an MJPEG or H.264
+    video, a JPEG DICOM or image folder); False for arrays and where no reader said."""
+    return bool(clip.meta.get("lossy", False))
+
+
 def luminance(frames: np.ndarray) -> np.ndarray:
     """(T, H, W) or (T, H, W, 3) uint8 -> (T, H, W) float32: grey as it is, RGB by Rec. 601 luma."""
     if frames.ndim == 3:

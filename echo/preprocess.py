@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 import torch
 
-from echo.clip import Clip, ClipError, GroundTruth, luminance
+from echo.clip import Clip, ClipError, GroundTruth, lossy_coded, luminance
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -45,6 +45,7 @@ MIN_SECTOR_WIDTH = 0.25  # a fan spans at least this share of the frame's width
 MIN_MOVING_SHARE = 0.1  # share of a region's pixels that must move for it to be the live fan
 SECTOR_FRAMES = 64  # frames (evenly spaced) used to find the fan
 SECTOR_SIDE = 128  # frames are shrunk by a whole factor to at least this short side to find the fan
+CODEC_BLOCK = 8  # px: lossy codecs (MJPEG, H.264) code frames in blocks of 8; their ringing stays in a block with image
 
 
 class Sector(NamedTuple):
@@ -64,8 +65,9 @@ def _solid(values: np.ndarray, radius: int, *levels: float) -> list[np.ndarray]:
     return [cv2.morphologyEx((smooth > level).astype(np.uint8), cv2.MORPH_OPEN, disk(radius)) for level in levels]
 
 
-def _fan_region(lum: np.ndarray) -> np.ndarray | None:
-    """(T, H, W) float32 luminance -> (H, W) bool region of the fan, or None if there is none."""
+def _fan_region(lum: np.ndarray, ringing_radius: int = 0) -> np.ndarray | None:
+    """(T, H, W) float32 luminance -> (H, W) bool region of the fan, or None if there is none; ringing_radius > 0:
+    a lossy-coded clip's, without its codec's ringing (_without_ringing)."""
     height, width = lum.shape[1:]
     radius = max(1, round(min(height, width) / 50))
     image = np.zeros((height, width), np.uint8)  # 1 where some frame is bright
@@ -87,7 +89,26 @@ def _fan_region(lum: np.ndarray) -> np.ndarray | None:
         return None
     fan = labels == max(live, key=lambda i: areas[i])
     _, grown = cv2.connectedComponents(cv2.morphologyEx(flicker | region, cv2.MORPH_CLOSE, disk(radius)))
-    return fan | (np.isin(grown, np.unique(grown[fan])) & _far_half(fan))  # the fan with its dim far field
+    fan = fan | (np.isin(grown, np.unique(grown[fan])) & _far_half(fan))  # the fan with its dim far field
+    return _without_ringing(fan, image.astype(bool), ringing_radius) if ringing_radius else fan
+
+
+def _without_ringing(fan: np.ndarray, image: np.ndarray, radius: int) -> np.ndarray:
+    """The fan less its rows beyond the apex and the far end that hold only a band thinner than a codec block
+    (2 * radius + 1 px) which motion or flicker, not brightness, put in it. A lossy codec's ringing flickers in the
+    dark pixels of each block that holds image, up to a block beyond the image's edge, and the motion and
+    dim-flicker rules took it in: an MJPEG round trip grew the fan's box at its far end and apex on nearly every
+    phantom clip (bench/codec_crop.py). A dim far field is thicker and stays. Rows only: opening the whole mask also
+    trimmed the thin dim corners where the fan meets the frame's sides, which the lossless clip keeps; and only for
+    lossy-coded clips, so every lossless clip's fan (the shipped probes' training crops) is as it was."""
+    dim = (fan & ~image).astype(np.uint8)
+    thick = (fan & image) | cv2.morphologyEx(dim, cv2.MORPH_OPEN, disk(radius)).astype(bool)
+    rows = np.nonzero(thick.any(axis=1))[0]
+    if not len(rows):
+        return fan
+    kept = np.zeros_like(fan)
+    kept[rows[0]:rows[-1] + 1] = fan[rows[0]:rows[-1] + 1]
+    return kept
 
 
 def _far_half(fan: np.ndarray) -> np.ndarray:
@@ -102,7 +123,10 @@ def _far_half(fan: np.ndarray) -> np.ndarray:
 
 
 def find_sector(frames: np.ndarray | Clip) -> Sector:
-    """The ultrasound fan of (T, H, W[, 3]) frames: its (H, W) mask and bounding box."""
+    """The ultrasound fan of (T, H, W[, 3]) frames, or of a Clip: its (H, W) mask and bounding box. A clip whose
+    reader says it went through a lossy codec (echo.clip.lossy_coded) loses its codec's ringing first (see
+    _without_ringing); bare frames and lossless clips are taken as they are."""
+    lossy = isinstance(frames, Clip) and lossy_coded(frames)
     frames = frames.frames if isinstance(frames, Clip) else np.asarray(frames)
     if len(frames) == 0:
         raise ClipError("A clip without frames has no ultrasound sector to find.")
@@ -112,7 +136,7 @@ def find_sector(frames: np.ndarray | Clip) -> Sector:
     small = (max(1, width // factor), max(1, height // factor))  # (w, h) for cv2
     lum = np.stack([cv2.resize(f, small, interpolation=cv2.INTER_AREA)
                     for f in luminance(frames[picked])])  # (T', h, w)
-    region = _fan_region(lum)
+    region = _fan_region(lum, round(CODEC_BLOCK / 2 / factor) if lossy else 0)
     if region is None:
         return Sector(np.ones((height, width), bool), (0, 0, height, width))
     points = cv2.findNonZero(region.astype(np.uint8)).astype(np.float32)  # (N, 1, 2) x, y
@@ -160,7 +184,7 @@ def crop_to_sector(clip: Clip, sector: Sector | None = None) -> Clip:
     a fan found again would be narrower: a zoom no scanner makes)."""
     if sector is None and is_cropped(clip):
         return clip
-    sector = find_sector(clip.frames) if sector is None else sector
+    sector = find_sector(clip) if sector is None else sector
     top, left, bottom, right = sector.bbox
     _, pad_top, pad_left = _square_offsets(bottom - top, right - left)
     truth = clip.truth
@@ -220,7 +244,7 @@ def prepare_frames(clip: Clip, frames: int = 16, size: int = 112, fps: float | N
     if size < 1:
         raise ClipError(f"The model input size must be a positive number of pixels; got {size}.")
     chosen = clip.frames[sample_indices(clip.n_frames, clip.fps, frames, fps, start)]
-    square = _crop(chosen, find_sector(clip.frames)) if crop_sector and not is_cropped(clip) else _pad_square(chosen)
+    square = _crop(chosen, find_sector(clip)) if crop_sector and not is_cropped(clip) else _pad_square(chosen)
     return resize_frames(square, size)
 
 

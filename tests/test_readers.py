@@ -145,7 +145,7 @@ def test_dicom_patient_data_never_reaches_the_clip(tmp_path, caplog, recwarn):
         assert value.split("^")[0] not in shown
     assert set(clip.meta) == {"format", "n_frames", "height", "width", "colour", "fps",
                               "fps_source", "modality", "transfer_syntax", "photometric",
-                              "bits_allocated"}
+                              "bits_allocated", "lossy"}           # lossy: derived from the transfer syntax
     assert all(isinstance(v, (str, int, float)) for v in clip.meta.values())
 
 
@@ -197,7 +197,7 @@ def test_png_folder_natural_order_and_fps_file(tmp_path):
     (tmp_path / "notes.txt").write_text("ignored")
     clip = read_clip(tmp_path)
     assert np.array_equal(clip.frames, frames)  # frame10 after frame9, not after frame1
-    assert clip.fps == 25 and clip.meta["format"] == "image folder"
+    assert clip.fps == 25 and clip.meta["format"] == "image folder" and not clip.meta["lossy"]
 
 
 def test_jpeg_folder_colour(tmp_path):
@@ -206,4 +206,4 @@ def test_jpeg_folder_colour(tmp_path):
         Image.fromarray(frame).save(tmp_path / f"{k:03d}.JPG", quality=95)
     clip = read_clip(tmp_path)
     assert clip.frames.shape == (T, H, W, 3) and close(clip.frames, colour, 6)
-    assert clip.fps == 30 and clip.meta["fps_source"] == "default"
+    assert clip.fps == 30 and clip.meta["fps_source"] == "default" and clip.meta["lossy"]       # JPEG frames

@@ -46,7 +46,7 @@ def upscale(frames: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
 def _outlined(clip: Clip) -> np.ndarray:
     """(T, H', W', 3) uint8: the clip in colour with the detected sector's box drawn in green, every k-th pixel
     of a clip larger than DISPLAY_MAX_SIDE (k the smallest whole step that fits)."""
-    top, left, bottom, right = find_sector(clip.frames).bbox
+    top, left, bottom, right = find_sector(clip).bbox
     k = max(1, math.ceil(max(clip.height, clip.width) / DISPLAY_MAX_SIDE))
     rgb = np.repeat(Clip(clip.frames[:, ::k, ::k], clip.fps).gray()[..., None], 3, axis=-1)   # (T, H', W', 3)
     for f in rgb:

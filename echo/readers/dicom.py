@@ -66,10 +66,16 @@ def _fps(ds) -> float | None:
     return _number(ds, "CineRate") or _number(ds, "RecommendedDisplayFrameRate")
 
 
+def lossy_syntax(name: str) -> bool:
+    """Whether a transfer syntax (by its name) compresses with loss: JPEG baseline and extended, lossy JPEG-LS and
+    JPEG 2000, MPEG and HEVC video; the uncompressed, RLE and lossless JPEG ones keep every pixel."""
+    return "Lossy" in name or any(k in name for k in ("JPEG", "MPEG", "HEVC")) and "Lossless" not in name
+
+
 def _meta(ds, photometric: str, bits: int) -> dict:
     """The whitelist: the only header facts that leave this module."""
     return {"modality": str(ds.get("Modality", "") or ""),
-            "transfer_syntax": ds.file_meta.TransferSyntaxUID.name,
+            "transfer_syntax": ds.file_meta.TransferSyntaxUID.name, "lossy": lossy_syntax(ds.file_meta.TransferSyntaxUID.name),
             "photometric": photometric, "bits_allocated": bits}
 
 

@@ -92,4 +92,5 @@ def read_folder(folder: Path, rescale: bool) -> Clip:
     frames = [_load(p, name) for p in files]  # T x (H, W) or (H, W, 3)
     if any(f.ndim == 3 for f in frames):
         frames = [f if f.ndim == 3 else np.repeat(f[..., None], 3, axis=-1) for f in frames]
-    return finish(stack_frames(frames), _fps(folder), folder, "image folder", {}, rescale)
+    lossy = any(p.suffix.lower() in (".jpg", ".jpeg") for p in files)          # JPEG frames: lossy-coded
+    return finish(stack_frames(frames), _fps(folder), folder, "image folder", {"lossy": lossy}, rescale)

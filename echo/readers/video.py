@@ -19,6 +19,8 @@ from echo.provenance import from_comment
 from echo.readers.common import finish, stack_frames
 
 _FORMATS = {"avi": "AVI", "mp4": "MP4"}
+# FFmpeg's names of the video codecs that keep every pixel; any other (mjpeg, h264, hevc, mpeg4, vp9...) is lossy
+LOSSLESS_CODECS = {"rawvideo", "ffv1", "huffyuv", "ffvhuff", "png", "utvideo", "magicyuv", "qtrle", "r210", "v210"}
 
 
 def _truncated(name: str, fmt: str) -> ClipError:
@@ -106,7 +108,7 @@ def read_video(path: Path, kind: str, rescale: bool) -> Clip:
         if kind == "avi" and stream.frames and len(frames) < stream.frames:     # AVI headers count frames exactly
             raise ClipError(f"'{name}' holds {len(frames)} of the {stream.frames} frames its AVI header declares: "
                             "the file was cut short or is damaged. Copy or export the clip again.")
-        meta = {"codec": stream.codec_context.name,
+        meta = {"codec": stream.codec_context.name, "lossy": stream.codec_context.name not in LOSSLESS_CODECS,
                 **from_comment(container.metadata.get("comment"), name)}        # a phantom clip's provenance
         ef = meta.pop("ef", None)                                                # ... and its true EF
         fps = _frame_rate(stream)
