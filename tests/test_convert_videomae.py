@@ -81,3 +81,25 @@ def test_learned_positions_are_refused(tmp_path):
     torch.save(ckpt, tmp_path / "learned.pth")
     with pytest.raises(ValueError, match="learned pos_embed"):
         model_zoo.load(tmp_path / "learned.pth", device="cpu", overrides=OVR)
+
+
+def test_a_training_checkpoint_with_its_arguments_loads_at_their_frames_and_size(tmp_path):
+    """VideoMAE's save_model stores {'model', 'optimizer', 'epoch', 'scaler', 'args'} with args an argparse.Namespace:
+    the weights-only load refused every such checkpoint for that one global. It is allowed (attributes only), and
+    args.num_frames / args.input_size replace the assumed 16 x 224; any other global in it is still refused."""
+    import argparse
+    from model_zoo.convert.safety import UnsafeCheckpointError
+    ckpt = {**videomae_checkpoint(), "epoch": 799, "scaler": {"scale": 65536.0},
+            "args": argparse.Namespace(model="pretrain_videomae_small", mask_ratio=0.9, num_frames=4, input_size=32)}
+    torch.save(ckpt, tmp_path / "checkpoint-799.pth")
+    m = model_zoo.load(tmp_path / "checkpoint-799.pth", device="cpu", overrides={"heads": 2, "decoder_heads": 2})
+    assert m.grid == (2, 2, 2)                                        # 4 frames of 32 px, as trained
+    notes = m.card["conversion"]["notes"]
+    assert "frames 4 from the checkpoint's training arguments (args.num_frames)" in notes
+    assert "size 32 from the checkpoint's training arguments (args.input_size)" in notes
+    assert not [n for n in notes if n.startswith(("frames", "size")) and "assumed" in n]
+    assert torch.allclose(m.tokens(clip()), reference_tokens(ckpt["model"], clip()), atol=1e-5)
+    ckpt["args"] = argparse.Namespace(num_frames=4, input_size=32, hook=print)       # a function among them
+    torch.save(ckpt, tmp_path / "hooked.pth")
+    with pytest.raises(UnsafeCheckpointError, match="print"):
+        model_zoo.load(tmp_path / "hooked.pth", device="cpu", overrides={"heads": 2, "decoder_heads": 2})

@@ -2,10 +2,14 @@
 
 A checkpoint is refused before it is read if it is larger than the cap, and a pickle that needs any
 global outside torch's weights-only allow-list (a custom class, an OrderedDict subclass, a function)
-is refused with the names of those globals: unpickling them would run code from the file.
+is refused with the names of those globals: unpickling them would run code from the file. One global
+is allowed beside torch's list: argparse.Namespace, the training arguments VideoMAE's save_model (and many
+training scripts) store as 'args'; building one only sets attributes, and any global its values need is still
+refused by name.
 """
 from __future__ import annotations
 
+import argparse
 import pickle
 import pickletools
 import re
@@ -18,6 +22,7 @@ from safetensors.torch import load_file
 
 MAX_BYTES = 16 * 1024 ** 3          # a ViT-g checkpoint with its optimiser state is about this size
 SAFETENSORS = (".safetensors",)
+SAFE_GLOBALS = [argparse.Namespace]    # a training script's arguments: attributes only, no code
 
 
 class UnsafeCheckpointError(ValueError):
@@ -109,7 +114,8 @@ def load_tensors(path: str | Path, max_bytes: int = MAX_BYTES) -> dict:
     if path.name.endswith(SAFETENSORS):
         return read_safetensors(path)
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except pickle.UnpicklingError as e:
         names = _foreign_globals(path, e)
         if names is None:

@@ -10,14 +10,16 @@ The sinusoid position table is not stored: transformers regenerates the same one
 """
 from __future__ import annotations
 
+import argparse
 import re
 
 from transformers import VideoMAEConfig, VideoMAEForPreTraining, VideoMAEModel
 
-from model_zoo.convert.infer import (DTYPE, block_count, check_overrides, heads_for, load_checked, need,
-                                     split_qkv, strip_prefixes)
+from model_zoo.convert.infer import (DTYPE, MAX_SIZES, block_count, check_overrides, heads_for, load_checked,
+                                     need, split_qkv, strip_prefixes)
 
 DEFAULT_FRAMES, DEFAULT_SIZE = 16, 224
+TRAINING_ARGS = {"frames": "num_frames", "size": "input_size"}      # VideoMAE's run_mae_pretraining.py names
 IGNORED = ("head.", "fc_norm.")                 # a fine-tuned classifier's head: not part of the encoder
 _BLOCK = {"norm1": "layernorm_before", "attn.proj": "attention.output.dense", "norm2": "layernorm_after",
           "mlp.fc1": "intermediate.dense", "mlp.fc2": "output.dense"}
@@ -86,18 +88,32 @@ def encoder_state(ckpt: dict) -> dict:
     return {k[len("encoder."):] if k.startswith("encoder.") else k: v for k, v in raw.items()}
 
 
-def make_config(state: dict, overrides: dict) -> tuple[VideoMAEConfig, list[str]]:
-    """VideoMAEConfig from tensor shapes plus overrides; notes say what was assumed."""
+def training_args(ckpt: dict) -> dict:
+    """{'frames', 'size'} as the checkpoint's saved training arguments give them ('args', an argparse.Namespace or
+    a dict, as VideoMAE's save_model stores it), where each is a whole number within MAX_SIZES; {} without them."""
+    args = ckpt.get("args")
+    values = vars(args) if isinstance(args, argparse.Namespace) else args if isinstance(args, dict) else {}
+    found = {key: values.get(name) for key, name in TRAINING_ARGS.items()}
+    return {key: v for key, v in found.items()
+            if isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_SIZES[key]}
+
+
+def make_config(state: dict, overrides: dict, known: dict | None = None) -> tuple[VideoMAEConfig, list[str]]:
+    """VideoMAEConfig from tensor shapes plus overrides, then `known` (training_args); notes say what was read
+    from the training arguments and what was assumed."""
     if "pos_embed" in state:
         raise ValueError("this VideoMAE stores a learned pos_embed; transformers' VideoMAE uses the fixed sinusoid "
                          "table, so EchoLens refuses it rather than load it wrong")
     conv = need(state, "patch_embed.proj.weight", "VideoMAE encoder")
     width, chans, tubelet, patch, _ = conv.shape
-    notes = []
-    frames, size = overrides.get("frames", DEFAULT_FRAMES), overrides.get("size", DEFAULT_SIZE)
+    notes, known = [], known or {}
+    frames, size = (overrides.get(k, known.get(k, default)) for k, default in (("frames", DEFAULT_FRAMES),
+                                                                                ("size", DEFAULT_SIZE)))
     for key, default in (("frames", DEFAULT_FRAMES), ("size", DEFAULT_SIZE)):
-        if key not in overrides:
-            notes.append(f"{key} {default} assumed (the sinusoid table is not stored)")
+        if key in overrides:
+            continue
+        notes.append(f"{key} {known[key]} from the checkpoint's training arguments (args.{TRAINING_ARGS[key]})"
+                     if key in known else f"{key} {default} assumed (the sinusoid table is not stored)")
     if size % patch or frames % tubelet:
         raise ValueError(f"{frames} frames x {size} px is not a whole number of {tubelet}x{patch} tubelets")
     heads = heads_for(width, overrides.get("heads"))
@@ -135,7 +151,7 @@ def convert(ckpt: dict, overrides: dict | None = None, strict: bool = True):
     """(net, info): `VideoMAEForPreTraining` when the decoder is there (reconstruction works), else
     `VideoMAEModel`. info: notes (assumptions), missing/unexpected/ignored keys."""
     state = encoder_state(ckpt)
-    config, notes = make_config(state, check_overrides(overrides))
+    config, notes = make_config(state, check_overrides(overrides), training_args(ckpt))
     pretraining = "VideoMAEForPreTraining" in config.architectures
     cls = VideoMAEForPreTraining if pretraining else VideoMAEModel
     net = cls._from_config(config, attn_implementation="sdpa", dtype=DTYPE)          # any stored dtype -> float32
