@@ -85,3 +85,21 @@ def test_a_jepa_folder_without_a_predictor_loads_one_that_lost_its_predictor_wei
     save_file({k: v for k, v in load_file(weights).items() if not k.startswith("predictor.")}, str(weights))
     with pytest.raises(ValueError, match=r"lost: missing keys \['predictor\."):
         model_zoo.load(tmp_path / "lost", device="cpu")
+
+
+def test_a_videomae_folder_whose_config_names_no_architecture_is_read_from_its_weights(tmp_path):
+    """A pretraining folder whose config.json lacks 'architectures' (older exports) was built as VideoMAEModel and
+    refused for its decoder's keys; its decoder weights make it the pretraining model, so it reconstructs."""
+    import json
+    net = tiny_videomae()
+    net.save_pretrained(tmp_path / "bare")
+    config = json.loads((tmp_path / "bare" / "config.json").read_text())
+    del config["architectures"]
+    (tmp_path / "bare" / "config.json").write_text(json.dumps(config))
+    w = model_zoo.load(tmp_path / "bare", device="cpu")
+    assert isinstance(w.net, VideoMAEForPreTraining)
+    assert any(n.startswith("VideoMAEForPreTraining read from the weights") for n in w.card["conversion"]["notes"])
+    x = clip()
+    with torch.no_grad():
+        assert torch.allclose(w.tokens(x), net.videomae(x).last_hidden_state, atol=1e-5)
+    assert w.reconstruct(x, torch.arange(8) < 4).shape == x.shape

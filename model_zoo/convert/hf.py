@@ -24,6 +24,7 @@ from model_zoo.convert.safety import MAX_BYTES, check_size, damaged, load_tensor
 from model_zoo.convert.vjepa import MissingPredictor
 
 HEADS = ("pooler.", "classifier.", "fc_norm.")
+DECODER_KEYS = ("decoder.", "encoder_to_decoder.", "mask_token")     # VideoMAEForPreTraining's beside its encoder
 PROBE_KEYS = ("probe_heads", "ef_mean", "ef_std", "probe_index")
 CONFIG_KEYS = {"jepa": {"frames": "frames_per_clip", "size": "crop_size", "heads": "num_attention_heads",
                         "pred_heads": "pred_num_attention_heads", "layer_norm_eps": "layer_norm_eps"},
@@ -106,24 +107,32 @@ def load_folder(folder: str | Path, overrides: dict | None = None, strict: bool 
     cls = network_class(family, raw)
     config = parse_config(family, apply_overrides(family, raw, overrides), str(folder))
     check_geometry(config.to_dict(), family, str(folder))          # before reading weights a refusal makes moot
-    try:
-        net, loading = cls.from_pretrained(folder, config=config, attn_implementation="sdpa", dtype=DTYPE,
-                                           ignore_mismatched_sizes=True, output_loading_info=True,
-                                           use_safetensors=files[0].suffix == ".safetensors")
-    except SafetensorError as e:
-        raise damaged(files[0] if len(files) == 1 else f"one of {folder}'s {len(files)} weight files", e) from None
-    unexpected = sorted(loading.get("unexpected_keys") or [])
-    ignored = [k for k in unexpected if k.split(".", 1)[-1].startswith(HEADS) or k.startswith(HEADS)]
-    unexpected = [k for k in unexpected if k not in ignored]
-    missing = sorted(loading.get("missing_keys") or [])
+    def read(cls: type) -> tuple[nn.Module, list[str], list[str], list[str], list]:
+        """(net, ignored heads, unexpected, missing, mismatched keys) of the folder's weights read into cls."""
+        try:
+            net, loading = cls.from_pretrained(folder, config=config, attn_implementation="sdpa", dtype=DTYPE,
+                                               ignore_mismatched_sizes=True, output_loading_info=True,
+                                               use_safetensors=files[0].suffix == ".safetensors")
+        except SafetensorError as e:
+            raise damaged(files[0] if len(files) == 1 else f"one of {folder}'s {len(files)} weight files", e) from None
+        unexpected = sorted(loading.get("unexpected_keys") or [])
+        ignored = [k for k in unexpected if k.split(".", 1)[-1].startswith(HEADS) or k.startswith(HEADS)]
+        return (net, ignored, [k for k in unexpected if k not in ignored], sorted(loading.get("missing_keys") or []),
+                sorted(loading.get("mismatched_keys") or []))
+
+    net, ignored, unexpected, missing, mismatched = read(cls)
     notes = []
+    if cls is VideoMAEModel and not raw.get("architectures") and unexpected and all(
+            k.startswith(DECODER_KEYS) for k in unexpected):         # a config.json that names no architecture
+        net, ignored, unexpected, missing, mismatched = read(VideoMAEForPreTraining)
+        notes.append("VideoMAEForPreTraining read from the weights (config.json names no architecture; its decoder "
+                     "weights make it the pretraining model, so reconstruction works)")
     if no_predictor(family, net, missing):
         missing = [k for k in missing if not k.startswith("predictor.")]
         reason = f"{folder.name} holds no predictor (its config.json has pred_num_hidden_layers 0, its weights none)"
         net.predictor = MissingPredictor(reason)
         notes.append(f"predict_latents unavailable: {reason}")
-    mismatched = sorted(loading.get("mismatched_keys") or [])            # (key, file shape, config's shape)
-    if mismatched:
+    if mismatched:                                                       # (key, file shape, config's shape)
         shown = "; ".join(f"{k} is {tuple(a)} in the weights, {tuple(b)} by the config" for k, a, b in mismatched[:3])
         raise ValueError(f"{folder}: the weights do not fit config.json ({len(mismatched)} tensors; is an override "
                          f"or the config wrong?): {shown}")
