@@ -103,3 +103,15 @@ def test_a_training_checkpoint_with_its_arguments_loads_at_their_frames_and_size
     torch.save(ckpt, tmp_path / "hooked.pth")
     with pytest.raises(UnsafeCheckpointError, match="print"):
         model_zoo.load(tmp_path / "hooked.pth", device="cpu", overrides={"heads": 2, "decoder_heads": 2})
+
+
+def test_a_pytorch_lightning_checkpoint_loads_from_its_state_dict(tmp_path):
+    """Lightning saves {'state_dict': {'<attribute>.<key>'}, 'pytorch-lightning_version', 'epoch', ...}: refused as an
+    unrecognised layout before; its state dict is read, the attribute's prefix removed and said."""
+    state = videomae_checkpoint()["model"]
+    torch.save({"state_dict": {f"model.{k}": v for k, v in state.items()}, "epoch": 10, "global_step": 1000,
+                "pytorch-lightning_version": "2.4.0", "hyper_parameters": {"lr": 1e-4}}, tmp_path / "last.ckpt")
+    m = model_zoo.load(tmp_path / "last.ckpt", device="cpu", overrides=OVR)
+    assert m.family == "mae" and m.card["conversion"]["notes"][0] == (
+        "a PyTorch Lightning checkpoint: its state_dict read, prefix 'model.' removed")
+    assert torch.allclose(m.tokens(clip()), reference_tokens(state, clip()), atol=1e-5)

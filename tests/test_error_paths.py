@@ -124,3 +124,12 @@ def test_the_val_only_diagnostics_share_their_options_and_defaults():
             module.main(["--help"])
         assert all(option in text.getvalue() for option in ("--n-train", "--n-val", "--seed", "--threads"))
         assert "phantom train clips the probes fit on" in text.getvalue()
+
+
+def test_a_probe_given_as_a_model_names_the_command_that_attaches_it(tmp_path):
+    import model_zoo
+    from tests.builders import vjepa_probe_checkpoint
+    torch.save(vjepa_probe_checkpoint(), tmp_path / "probe.pt")
+    with pytest.raises(ValueError, match=r"probe, not an encoder: give it with the encoder it was trained on, "
+                                         r"`python -m model_zoo.convert.export ENCODER --out FOLDER --probe probe.pt"):
+        model_zoo.load(tmp_path / "probe.pt")

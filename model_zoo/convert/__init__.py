@@ -18,7 +18,7 @@ from pathlib import Path
 from torch import nn
 
 from model_zoo.convert import hf, videomae, vjepa
-from model_zoo.convert.detect import detect_state
+from model_zoo.convert.detect import detect_state, unwrap_lightning
 from model_zoo.convert.safety import MAX_BYTES, load_tensors
 
 
@@ -40,12 +40,17 @@ def load_checkpoint(path: str | Path, encoder: str = "target", overrides: dict |
         return Loaded(family, net, context, "hf-folder", info)
     if path.is_dir():
         raise FileNotFoundError(f"{path} is a folder without config.json: not a model folder")
-    ckpt = load_tensors(path, max_bytes)
+    ckpt, unwrapped = unwrap_lightning(load_tensors(path, max_bytes))
     fmt = detect_state(ckpt)
     if fmt == "vjepa-probe":
-        raise ValueError(f"{path.name} is a V-JEPA evaluation probe, not an encoder: attach it with load(..., probe=path)")
+        raise ValueError(f"{path.name} is a V-JEPA evaluation probe, not an encoder: give it with the encoder it was "
+                         f"trained on, `python -m model_zoo.convert.export ENCODER --out FOLDER --probe {path.name} "
+                         "--ef-mean M --ef-std S`, and load FOLDER (in Python: load(ENCODER, probe=path))")
     if fmt == "videomae-native":
-        net, info = videomae.convert(ckpt, overrides, strict)
-        return Loaded("mae", net, None, fmt, info)
-    net, context, info = vjepa.convert(ckpt, encoder, overrides, strict)   # vjepa1 raises inside
-    return Loaded("jepa", net, context, fmt, info)
+        (net, info), family, context = videomae.convert(ckpt, overrides, strict), "mae", None
+    else:
+        net, context, info = vjepa.convert(ckpt, encoder, overrides, strict)   # vjepa1 raises inside
+        family = "jepa"
+    if unwrapped:
+        info["notes"] = [unwrapped, *info.get("notes", [])]
+    return Loaded(family, net, context, fmt, info)

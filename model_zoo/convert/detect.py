@@ -19,6 +19,19 @@ def checkpoint_name(path: Path) -> str:
     return next((name[: -len(s)] for s in SUFFIXES if name.endswith(s)), name)
 
 
+def unwrap_lightning(ckpt: dict) -> tuple[dict, str | None]:
+    """A PyTorch Lightning checkpoint's state dict ('state_dict' beside 'pytorch-lightning_version'), less the
+    attribute prefix every key shares (the LightningModule's name for the network, 'model.' or 'net.'), with a note
+    saying so; any other checkpoint as it is, and None."""
+    state = ckpt.get("state_dict")
+    if "pytorch-lightning_version" not in ckpt or not isinstance(state, dict) or not state:
+        return ckpt, None
+    heads = {str(k).split(".", 1)[0] for k in state}
+    prefix = f"{heads.pop()}." if len(heads) == 1 and all("." in str(k) for k in state) else ""
+    state = {str(k)[len(prefix):]: v for k, v in state.items()}
+    return state, f"a PyTorch Lightning checkpoint: its state_dict read{f', prefix {prefix!r} removed' if prefix else ''}"
+
+
 def detect_state(ckpt: dict) -> str:
     """The format of a loaded checkpoint dict; ValueError naming its top-level keys if none fits."""
     if probe.is_probe(ckpt):
