@@ -59,7 +59,7 @@ def check_input(wrapper, x: torch.Tensor) -> None:
 
 
 def _rollout(wrapper, x, probe, readout=None, query=None, drop_self=False, **spec) -> tuple[torch.Tensor, dict]:
-    readout = readout or ("probe" if probe is not None else "mean")
+    readout = readout or ("probe" if probe is not None and probe.attends_to_tokens else "mean")  # blocks: no weights per token
     r, tokens = rollout_with_tokens(wrapper, x, **spec)                    # (1, N, N), (1, N, D)
     if readout == "probe":
         if probe is None:

@@ -2,7 +2,9 @@
 
 With no CLS token there is no single row to read. Three read-outs:
 - probe: r = a_probe @ R, the EF probe's query attention over output tokens carried back through
-  the layers (the question the probe asks of the encoder);
+  the layers (the question the probe asks of the encoder); a probe that runs self-attention blocks
+  before its query (a V-JEPA 2 probe of depth > 1) has no such attention, and ProbeHead.attention
+  refuses it rather than give weights over tokens its blocks have mixed;
 - mean: the column mean of R, what the mean-pooled embedding draws on; drop_self removes the
   diagonal first, since the residual path gives every token a large share of itself;
 - token: row q of R, where one output token's information came from.

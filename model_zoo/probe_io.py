@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 from model_zoo.checkpoint import read_json
 from model_zoo.convert.safety import read_safetensors
 from model_zoo.probe_inputs import BeatInputs, Standardise
-from model_zoo.probes import BeatProbe, ProbeHead
+from model_zoo.probes import MAX_BLOCKS, BeatProbe, ProbeHead
 
 PROBE = "probe"                      # file stem of the attentive probe beside an encoder
 BEAT_PROBE = "beat_probe"            # file stem of the beat view's probe
@@ -53,7 +53,10 @@ def load_probe(model_dir: str | Path, device: str | torch.device = "cpu", stem: 
             and meta["mlp_ratio"] > 0):
         raise ValueError(f"{card_path}: dim {meta['dim']!r} and heads {meta['heads']!r} must be positive whole numbers, "
                          f"mlp_ratio {meta['mlp_ratio']!r} a positive number")
-    probe = ProbeHead(meta["dim"], meta["heads"], meta["mlp_ratio"])
+    blocks = meta.get("blocks", 0)                            # a converted V-JEPA 2 probe's, before its query
+    if not (blocks == 0 or whole(blocks)) or blocks > MAX_BLOCKS:
+        raise ValueError(f"{card_path}: blocks {blocks!r} must be a whole number from 0 to {MAX_BLOCKS}")
+    probe = ProbeHead(meta["dim"], meta["heads"], meta["mlp_ratio"], blocks=blocks)
     if stem == BEAT_PROBE:
         if not whole(meta.get("t_slots")) or meta["dim"] % 2:
             raise ValueError(f"{card_path}: a beat probe needs t_slots (a positive whole number; "

@@ -45,8 +45,10 @@ def test_probe_output_equals_native_classifier():
 def test_probes_that_do_not_fit_are_refused():
     with pytest.raises(ValueError, match="3 outputs"):
         convert(vjepa_probe_checkpoint(outputs=3), heads=2)
-    with pytest.raises(ValueError, match="1 self-attention block"):
-        convert(vjepa_probe_checkpoint(extra_blocks=1), heads=2)
+    with pytest.raises(ValueError, match="2 queries"):                  # V-JEPA 2's blocks: tests/test_probe_blocks.py
+        ckpt = vjepa_probe_checkpoint()
+        ckpt["classifier"]["module.pooler.query_tokens"] = torch.zeros(1, 2, 32)
+        convert(ckpt, heads=2)
     with pytest.raises(ValueError, match="head count"):
         convert(vjepa_probe_checkpoint())
 

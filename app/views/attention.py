@@ -131,8 +131,8 @@ def _key(clip_key: str, pair: dict[str, LoadedModel], method: str, *settings,
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose one of: {', '.join(METHODS)}.")
     params = _params(method, *settings) if settings else _params(method, "mean", 0.0, 0, "probe")
-    if params.get("readout") == "probe" and any(m.probe is None for m in pair.values()):
-        params["readout"] = "mean"                      # a checkpoint without a probe: the column mean
+    if params.get("readout") == "probe" and any(m.probe is None or not m.probe.attends_to_tokens for m in pair.values()):
+        params["readout"] = "mean"        # a checkpoint without a probe, or whose probe mixes tokens first: the column mean
     return (clip_key, "attention", pair_key(pair), method, tuple(sorted(params.items())), beat), params
 
 

@@ -264,7 +264,7 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
                      f"benchmark degradations its EF moves {_with_beat(s, 'mean_sensitivity')} points on average; "
                      f"with the input shifted {100 * SHIFT_SHARE:.0f}% of its side up or down, up to "
                      f"{_with_beat(s, 'mean_crop_move')} points on average; rollout focus ratio {focus} ("
-                     f"{'its probe' if pair[role].probe is not None else 'mean'} read-out, clips with anatomy "
+                     f"{'its probe' if pair[role].probe is not None and pair[role].probe.attends_to_tokens else 'mean'} read-out, clips with anatomy "
                      f"labels or LV tracings); {ood}.")
     return headline + ".", lines
 

@@ -1,24 +1,34 @@
-"""V-JEPA evaluation probes (attentive classifiers) -> our ProbeHead, where the shapes allow.
+"""V-JEPA evaluation probes (attentive classifiers and regressors) -> our ProbeHead, where the shapes allow.
 
-Native layout (V-JEPA evals, src/models/attentive_pooler.py `AttentiveClassifier`): a dict with
-`classifier` (V-JEPA) or `classifiers` (a list, V-JEPA 2's sweep of heads) holding
-`pooler.query_tokens` (1, Q, D), `pooler.cross_attention_block.{norm1, xattn.q, xattn.kv, xattn.proj,
-norm2, mlp.fc1, mlp.fc2}`, optional `pooler.blocks.N.*` (self-attention before the query) and
-`linear` (C, D). ProbeHead is exactly one query, one cross-attention block and one output: other
-probes are refused. The key bias in xattn.kv is dropped: it adds the same amount to every score
-of a query, which softmax removes. The native probe predicts whatever it was trained on
-(EchoJEPA: EF z-scored), so ef_mean/ef_std (default 0, 1: raw output) turn it into EF %.
+Native layout (src/models/attentive_pooler.py): a dict with `classifier` (V-JEPA) or `classifiers` (a list,
+V-JEPA 2's and EchoJEPA's sweep of heads) holding `pooler.query_tokens` (1, Q, D),
+`pooler.cross_attention_block.{norm1, xattn.q, xattn.kv, xattn.proj, norm2, mlp.fc1, mlp.fc2}`, optional
+`pooler.blocks.N.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2}`, and the output: `linear` (C, D)
+(AttentiveClassifier) or `regressor` (EchoJEPA's AttentiveRegressor, which its LVEF probes are).
+
+- pooler.blocks (a pooler of depth > 1; V-JEPA 2's evaluations and EchoJEPA's LVEF probes use depth 4):
+  V-JEPA 2's AttentivePooler runs them as self-attention over the tokens before the query's cross-attention,
+  and so does ProbeHead (its `blocks`, named as upstream's). V-JEPA's own pooler code ran them after the
+  query, on the query alone, but as published it cannot build a pooler of depth > 1 (its _rescale_blocks
+  calls enumerate(1, self.blocks)), so pooler.blocks are read in V-JEPA 2's order.
+- xattn.proj: V-JEPA's CrossAttention has an output projection; V-JEPA 2's and EchoJEPA's have none (it is
+  commented out there). A probe without one gets the identity, which changes no value.
+- The key bias in xattn.kv is dropped: it adds the same amount to every score of a query, which softmax
+  removes.
+
+ProbeHead is one query and one output: other probes are refused. The native probe predicts whatever it was
+trained on (EchoJEPA: EF z-scored), so ef_mean/ef_std (default 0, 1: raw output) turn it into EF %.
 """
 from __future__ import annotations
 
-import re
-
 import torch
 
-from model_zoo.convert.infer import check_overrides, load_checked, mlp_ratio, need, strip_prefixes
-from model_zoo.probes import ProbeHead
+from model_zoo.convert.infer import block_count, check_overrides, load_checked, mlp_ratio, need, strip_prefixes
+from model_zoo.probes import MAX_BLOCKS, ProbeHead
 
 P = "pooler.cross_attention_block."
+B = "pooler.blocks."                  # self-attention blocks before the query; ProbeHead's `blocks.`
+OUTPUTS = ("linear", "regressor")     # AttentiveClassifier's output layer, EchoJEPA's AttentiveRegressor's
 
 
 def is_probe(ckpt: dict) -> bool:
@@ -38,6 +48,22 @@ def classifier_state(ckpt: dict, index: int = 0) -> dict:
     return strip_prefixes(ckpt.get("classifier", ckpt))
 
 
+def check_blocks(probe: ProbeHead, ours: dict, hidden: int) -> None:
+    """Refuse, by their native names, pooler.blocks tensors that are missing, unknown or shaped other than the
+    probe's width and MLP (the cross-attention block's, as upstream builds them) need."""
+    own = {k: v for k, v in probe.state_dict().items() if k.startswith("blocks.")}
+    given = {k: v for k, v in ours.items() if k.startswith("blocks.")}
+    native = lambda k: "pooler." + k                                                   # noqa: E731
+    wrong = [f"{native(k)} {tuple(v.shape)}, expected {tuple(own[k].shape)}"
+             for k, v in given.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    wrong += [f"{native(k)} missing" for k in own if k not in given]
+    wrong += [f"{native(k)} unknown" for k in given if k not in own]
+    if wrong:
+        more = " ..." if len(wrong) > 5 else ""
+        raise ValueError(f"attentive probe: its self-attention blocks (pooler.blocks) do not fit a {probe.dim}-wide "
+                         f"probe with a {hidden}-wide MLP: " + "; ".join(wrong[:5]) + more)
+
+
 def convert(ckpt: dict, heads: int | None = None, overrides: dict | None = None) -> tuple[ProbeHead, dict]:
     """(ProbeHead in eval mode, info). heads: the encoder's head count (V-JEPA evals use it) unless
     overrides['probe_heads'] says otherwise; ef_mean / ef_std / probe_index from overrides."""
@@ -48,35 +74,44 @@ def convert(ckpt: dict, heads: int | None = None, overrides: dict | None = None)
         raise ValueError("this probe has no complete cross-attention block (norm, MLP); ProbeHead needs one")
     if query.shape[1] != 1:
         raise ValueError(f"pooler.query_tokens has {query.shape[1]} queries; ProbeHead has one")
-    extra = {int(m.group(1)) for k in state if (m := re.match(r"pooler\.blocks\.(\d+)\.", k))}
-    if extra:
-        raise ValueError(f"this probe runs {len(extra)} self-attention block(s) before its query (pooler.blocks); "
-                         "ProbeHead has only the cross-attention block")
-    linear = need(state, "linear.weight", "attentive probe")
+    blocks = block_count(state, B)                       # refuses blocks not numbered 0..K-1
+    if blocks > MAX_BLOCKS:
+        raise ValueError(f"this probe runs {blocks} self-attention blocks before its query (pooler.blocks); "
+                         f"ProbeHead runs at most {MAX_BLOCKS}")
+    out = next((o for o in OUTPUTS if f"{o}.weight" in state), OUTPUTS[0])
+    linear = need(state, f"{out}.weight", "attentive probe")
     if linear.shape[0] != 1:
-        raise ValueError(f"linear.weight has {linear.shape[0]} outputs (a classifier); an EF probe has one")
+        raise ValueError(f"{out}.weight has {linear.shape[0]} outputs (a classifier); an EF probe has one")
     dim = query.shape[-1]
     heads = overrides.get("probe_heads", heads)
     if not heads:
         raise ValueError("the probe's head count is not stored: pass the encoder's, or overrides={'probe_heads': N}")
     hidden = need(state, f"{P}mlp.fc1.weight", "attentive probe").shape[0]
-    probe = ProbeHead(dim, heads, mlp_ratio(hidden, dim), overrides.get("ef_mean", 0.0), overrides.get("ef_std", 1.0))
+    probe = ProbeHead(dim, heads, mlp_ratio(hidden, dim), overrides.get("ef_mean", 0.0), overrides.get("ef_std", 1.0),
+                      blocks=blocks)
     kv_w, kv_b = need(state, f"{P}xattn.kv.weight", "attentive probe"), state.get(f"{P}xattn.kv.bias")
     if kv_w.shape != (2 * dim, dim):
         raise ValueError(f"{P}xattn.kv.weight: shape {tuple(kv_w.shape)}, expected {(2 * dim, dim)}")
     ours = {"query": query.reshape(1, dim), "k.weight": kv_w[:dim], "v.weight": kv_w[dim:],
             "v.bias": kv_b[dim:] if kv_b is not None else torch.zeros(dim),
-            "head.weight": linear, "head.bias": need(state, "linear.bias", "attentive probe"),
+            "head.weight": linear, "head.bias": need(state, f"{out}.bias", "attentive probe"),
             "ef_mean": probe.ef_mean, "ef_std": probe.ef_std}
+    has_proj = any(k.startswith(f"{P}xattn.proj.") for k in state)
+    if not has_proj:                                     # V-JEPA 2's cross-attention: no output projection
+        ours.update({"proj.weight": torch.eye(dim), "proj.bias": torch.zeros(dim)})
     names = {"norm1": "norm_tokens", "xattn.q": "q", "xattn.proj": "proj", "norm2": "norm_query",
              "mlp.fc1": "mlp.0", "mlp.fc2": "mlp.2"}
     for key, value in state.items():
         if key.startswith(P) and not key.startswith(f"{P}xattn.kv."):
             name, kind = key[len(P):].rsplit(".", 1)
             ours[f"{names.get(name, name)}.{kind}"] = value
-    unexpected = [k for k in state if not k.startswith((P, "pooler.query_tokens", "linear."))]
+        elif key.startswith(B):
+            ours["blocks." + key[len(B):]] = value          # ProbeBlock keeps upstream's names
+    check_blocks(probe, ours, hidden)
+    unexpected = [k for k in state if not k.startswith((P, B, "pooler.query_tokens", f"{out}."))]
     ours.update({k: state[k] for k in unexpected})
     report = load_checked(probe, ours, "attentive probe")
-    probe.meta = {"kind": "attentive", "dim": dim, "heads": heads, "source": "V-JEPA eval classifier",
+    probe.meta = {"kind": "attentive", "dim": dim, "heads": heads, "blocks": blocks, "xattn_proj": has_proj,
+                  "source": "V-JEPA eval classifier" if out == "linear" else "EchoJEPA eval regressor",
                   "ef_mean": float(probe.ef_mean), "ef_std": float(probe.ef_std)}
-    return probe.eval(), {"heads": heads, **report}
+    return probe.eval(), {"heads": heads, "blocks": blocks, **report}
