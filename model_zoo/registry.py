@@ -7,7 +7,7 @@ from pathlib import Path
 from model_zoo.checkpoint import family_of, read_card, read_config
 from model_zoo.convert.describe import describe_file
 from model_zoo.convert.detect import checkpoint_name, is_checkpoint_file
-from model_zoo.convert.hf import is_folder, parse_config
+from model_zoo.convert.hf import is_folder, parse_config, weight_files
 from model_zoo.convert.infer import check_geometry
 
 SHIPPED = Path(__file__).resolve().parent / "checkpoints"
@@ -59,6 +59,7 @@ def describe(folder: Path) -> dict:
         config = parse_config(family, raw, "its config").to_dict()                  # + defaults
         check_geometry(config, family, "its config")                 # before architecture() divides by its patch
         arch = architecture(config)
+        weight_files(folder, test_read=False)           # present, sizes within the cap, safetensors headers whole
     except (ValueError, OSError) as e:
         why = str(e)
         return {"name": folder.name, "family": "-", "architecture": f"cannot load: {why}", "format": "-",

@@ -119,6 +119,7 @@ def test_one_bad_entry_in_a_models_folder_is_listed_with_its_reason_and_the_rest
     (tmp_path / "odd" / "config.json").write_text('{"model_type": "vjepa2", "crop_size": 100}')
     (tmp_path / "terse").mkdir()                                    # transformers' defaults fill the rest
     (tmp_path / "terse" / "config.json").write_text('{"model_type": "videomae", "image_size": 112}')
+    save_file({"x": torch.zeros(1)}, str(tmp_path / "terse" / "model.safetensors"))   # a whole file: listed
     entries = {e["name"]: e for e in list_models([tmp_path])}
     assert entries["good"]["family"] == "jepa" and entries["terse"]["family"] == "mae"
     # a config that divided by zero, failed inside transformers, or asked for a model no machine here builds
@@ -128,13 +129,20 @@ def test_one_bad_entry_in_a_models_folder_is_listed_with_its_reason_and_the_rest
                          ("wide", '{"model_type": "vjepa2", "crop_size": 16384}')):
         (tmp_path / name).mkdir()
         (tmp_path / name / "config.json").write_text(config)
+    tiny_hf(tmp_path / "weightless")                   # weights gone, or cut short: listed as healthy before
+    (tmp_path / "weightless" / "model.safetensors").unlink()
+    tiny_hf(tmp_path / "halved")
+    whole = (tmp_path / "halved" / "model.safetensors").read_bytes()
+    (tmp_path / "halved" / "model.safetensors").write_bytes(whole[: len(whole) // 2])
     entries = {e["name"]: e for e in list_models([tmp_path])}
     for name, why in (("cut", "not a readable safetensors file"), ("bert", "unsupported model type 'bert'"),
                       ("odd", "crop_size 100 px is not a whole number of 16-px patches"),
                       ("patch0", "patch_size 0 is not a positive whole number"),
                       ("big", "config.json does not describe a mae model: Validation error for field 'hidden_size'"),
                       ("deep", "num_hidden_layers 20000 is beyond what EchoLens builds (64 at most)"),
-                      ("wide", "crop_size 16384 is beyond what EchoLens runs (1024 at most)")):
+                      ("wide", "crop_size 16384 is beyond what EchoLens runs (1024 at most)"),
+                      ("weightless", "no model.safetensors, shard index or pytorch_model.bin beside config.json"),
+                      ("halved", "model.safetensors is not a readable safetensors file")):
         assert entries[name]["family"] == "-" and entries[name]["architecture"].startswith("cannot load: ")
         assert why in entries[name]["architecture"]
 

@@ -20,7 +20,7 @@ from transformers.models.vjepa2.modeling_vjepa2 import VJEPA2Encoder
 
 from model_zoo.checkpoint import CONTEXT_ENCODER, family_of, read_config, read_json
 from model_zoo.convert.infer import DTYPE, check_geometry, check_overrides, load_checked
-from model_zoo.convert.safety import MAX_BYTES, check_size, damaged, load_tensors, read_safetensors
+from model_zoo.convert.safety import MAX_BYTES, check_header, check_size, damaged, load_tensors, read_safetensors
 from model_zoo.convert.vjepa import MissingPredictor
 
 HEADS = ("pooler.", "classifier.", "fc_norm.")
@@ -36,21 +36,25 @@ def is_folder(path: Path) -> bool:
     return path.is_dir() and (path / "config.json").is_file()
 
 
-def weight_files(folder: Path, max_bytes: int = MAX_BYTES) -> list[Path]:
-    """The folder's weight files, each size-checked; a pytorch_model.bin is also test-read with
-    weights_only (safety.py) so a pickle needing foreign globals is refused with their names."""
+def weight_files(folder: Path, max_bytes: int = MAX_BYTES, test_read: bool = True) -> list[Path]:
+    """The folder's weight files, each size-checked; with test_read a pytorch_model.bin is also test-read with
+    weights_only (safety.py) so a pickle needing foreign globals is refused with their names, and without it (a
+    listing, which must stay quick) each safetensors file's header is read, so one cut short is named."""
     index = folder / "model.safetensors.index.json"
     if (folder / "model.safetensors").is_file():
         files = [folder / "model.safetensors"]
     elif index.is_file():
         files = [folder / f for f in sorted(set(read_json(index, required=("weight_map",))["weight_map"].values()))]
     elif (folder / "pytorch_model.bin").is_file():
-        load_tensors(folder / "pytorch_model.bin", max_bytes)
+        if test_read:
+            load_tensors(folder / "pytorch_model.bin", max_bytes)
         files = [folder / "pytorch_model.bin"]
     else:
         raise FileNotFoundError(f"{folder}: no model.safetensors, shard index or pytorch_model.bin beside config.json")
     for f in files:
         check_size(f, max_bytes)
+        if not test_read and f.suffix == ".safetensors":
+            check_header(f)
     return files
 
 

@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
 MAX_BYTES = 16 * 1024 ** 3          # a ViT-g checkpoint with its optimiser state is about this size
@@ -92,6 +92,16 @@ def not_a_checkpoint(path: Path) -> ValueError:
     """The error for a file that is neither a zip archive nor a pickle: text, a video, a truncated file."""
     return ValueError(f"{path.name} is not a torch checkpoint: neither a zip archive nor a pickle torch can read "
                       "(is it the file you meant?)")
+
+
+def check_header(path: str | Path) -> None:
+    """Read a safetensors file's header only (its tensors' names, shapes and offsets; quick at any size): a file cut
+    short or not safetensors at all is refused by name, as read_safetensors refuses it."""
+    try:
+        with safe_open(str(path), "pt"):
+            pass
+    except (SafetensorError, OSError) as e:
+        raise damaged(path, e) from None
 
 
 def read_safetensors(path: str | Path) -> dict:
