@@ -115,3 +115,13 @@ def test_a_pytorch_lightning_checkpoint_loads_from_its_state_dict(tmp_path):
     assert m.family == "mae" and m.card["conversion"]["notes"][0] == (
         "a PyTorch Lightning checkpoint: its state_dict read, prefix 'model.' removed")
     assert torch.allclose(m.tokens(clip()), reference_tokens(state, clip()), atol=1e-5)
+
+
+def test_decoder_heads_follow_videomaes_own_decoders():
+    """VideoMAE-H's decoder is 640 wide with 8 heads (modeling_pretrain.py); 64-wide heads gave it 10."""
+    from model_zoo.convert.videomae import DECODER_HEADS, make_config
+    state = videomae_checkpoint(dec=640)["model"]
+    state = {k[len("encoder."):] if k.startswith("encoder.") else k: v for k, v in state.items()}
+    config, notes = make_config(state, {"frames": 4, "size": 32, "heads": 2})
+    assert DECODER_HEADS[640] == config.decoder_num_attention_heads == 8
+    assert "8 decoder heads assumed for width 640" in notes

@@ -20,6 +20,9 @@ from model_zoo.convert.infer import (DTYPE, MAX_SIZES, block_count, check_overri
 
 DEFAULT_FRAMES, DEFAULT_SIZE = 16, 224
 TRAINING_ARGS = {"frames": "num_frames", "size": "input_size"}      # VideoMAE's run_mae_pretraining.py names
+# VideoMAE's pretraining decoders (modeling_pretrain.py: small, base, large, huge), width -> heads; ViT-H's 640-wide
+# decoder has 8, where 64-wide heads would give 10
+DECODER_HEADS = {192: 3, 384: 6, 512: 8, 640: 8}
 IGNORED = ("head.", "fc_norm.")                 # a fine-tuned classifier's head: not part of the encoder
 _BLOCK = {"norm1": "layernorm_before", "attn.proj": "attention.output.dense", "norm2": "layernorm_after",
           "mlp.fc1": "intermediate.dense", "mlp.fc2": "output.dense"}
@@ -122,7 +125,7 @@ def make_config(state: dict, overrides: dict, known: dict | None = None) -> tupl
     kwargs = {}
     if "decoder.head.weight" in state:
         dec_width = need(state, "decoder.norm.weight", "VideoMAE decoder").shape[0]
-        dec_heads = heads_for(dec_width, overrides.get("decoder_heads"), "decoder_heads")
+        dec_heads = heads_for(dec_width, overrides.get("decoder_heads") or DECODER_HEADS.get(dec_width), "decoder_heads")
         if "decoder_heads" not in overrides:
             notes.append(f"{dec_heads} decoder heads assumed for width {dec_width}")
         out_dim = state["decoder.head.weight"].shape[0]
