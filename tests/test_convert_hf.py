@@ -103,3 +103,18 @@ def test_a_videomae_folder_whose_config_names_no_architecture_is_read_from_its_w
     with torch.no_grad():
         assert torch.allclose(w.tokens(x), net.videomae(x).last_hidden_state, atol=1e-5)
     assert w.reconstruct(x, torch.arange(8) < 4).shape == x.shape
+
+
+def test_a_folder_normalised_otherwise_than_imagenet_says_so_among_its_assumptions(tmp_path):
+    """EchoLens feeds every model ImageNet's mean and std; a folder whose preprocessor_config.json asks for others
+    (0.5 / 0.5 here) loaded silently: its note now says so and shows beside the models line (assumed_notes)."""
+    import json
+    from model_zoo.registry import assumed_notes
+    for name, mean, std in (("half", [0.5] * 3, [0.5] * 3), ("imagenet", [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])):
+        tiny_videomae().save_pretrained(tmp_path / name)
+        (tmp_path / name / "preprocessor_config.json").write_text(json.dumps({"image_mean": mean, "image_std": std}))
+    said = assumed_notes(model_zoo.load(tmp_path / "half", device="cpu").card)
+    assert said == ["ImageNet's normalisation assumed (mean [0.485, 0.456, 0.406], std [0.229, 0.224, 0.225]), not "
+                    "its preprocessor_config.json's (mean [0.5, 0.5, 0.5], std [0.5, 0.5, 0.5]): inputs are scaled "
+                    "otherwise than it was trained on"]
+    assert assumed_notes(model_zoo.load(tmp_path / "imagenet", device="cpu").card) == []

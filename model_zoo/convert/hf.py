@@ -18,6 +18,7 @@ from torch import nn
 from transformers import VideoMAEConfig, VideoMAEForPreTraining, VideoMAEModel, VJEPA2Config, VJEPA2Model
 from transformers.models.vjepa2.modeling_vjepa2 import VJEPA2Encoder
 
+from echo.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from model_zoo.checkpoint import CONTEXT_ENCODER, family_of, read_config, read_json
 from model_zoo.convert.infer import DTYPE, check_geometry, check_overrides, load_checked
 from model_zoo.convert.safety import MAX_BYTES, check_header, check_size, damaged, load_tensors, read_safetensors
@@ -94,6 +95,24 @@ def no_predictor(family: str, net: nn.Module, missing: list[str]) -> bool:
     return set(wanted) <= set(missing)
 
 
+def normalisation_note(folder: Path) -> str | None:
+    """A note where the folder's preprocessor_config.json normalises pixels otherwise than EchoLens feeds every model
+    (ImageNet's mean and std, echo.preprocess): the model then sees inputs scaled otherwise than it was trained on;
+    None where it agrees, says nothing, or cannot be read (a listing of model files is not the place to refuse)."""
+    try:
+        pre = read_json(folder / "preprocessor_config.json")
+    except (OSError, ValueError):
+        return None
+    mean, std = (pre or {}).get("image_mean"), (pre or {}).get("image_std")
+    try:
+        agrees = all(abs(float(a) - b) < 1e-3 for a, b in zip([*mean, *std], (*IMAGENET_MEAN, *IMAGENET_STD), strict=True))
+    except (TypeError, ValueError):
+        return None                                        # absent or not three numbers each: nothing to compare
+    return None if agrees else (f"ImageNet's normalisation assumed (mean {list(IMAGENET_MEAN)}, std {list(IMAGENET_STD)}), "
+                                f"not its preprocessor_config.json's (mean {mean}, std {std}): inputs are scaled "
+                                "otherwise than it was trained on")
+
+
 def load_folder(folder: str | Path, overrides: dict | None = None, strict: bool = True,
                 max_bytes: int = MAX_BYTES) -> tuple[str, nn.Module, nn.Module | None, dict]:
     """(family, net, context encoder or None, info) from an HF folder, on the CPU, in eval mode.
@@ -125,7 +144,7 @@ def load_folder(folder: str | Path, overrides: dict | None = None, strict: bool 
                 sorted(loading.get("mismatched_keys") or []))
 
     net, ignored, unexpected, missing, mismatched = read(cls)
-    notes = []
+    notes = [note] if (note := normalisation_note(folder)) else []
     if cls is VideoMAEModel and not raw.get("architectures") and unexpected and all(
             k.startswith(DECODER_KEYS) for k in unexpected):         # a config.json that names no architecture
         net, ignored, unexpected, missing, mismatched = read(VideoMAEForPreTraining)
