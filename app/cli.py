@@ -122,6 +122,15 @@ def load_models(args) -> dict:
     return pair
 
 
+def conversion_notes(models: dict, where: str) -> list[str]:
+    """One note per converted model (run_record's models: {role: {'name', 'conversion'}}): what its conversion
+    assumed, and where the file written says each assumption in full (`where`: 'report.json', 'audit.json'). A
+    report made at an assumed 224 px must not read as one made at a size the checkpoint states."""
+    from explain.analysis.run_record import conversion_words
+    return [f"note: {role} ({m['name']}): {conversion_words(m['conversion'])} ({where}'s run.models.{role}.conversion "
+            "says each in full)" for role, m in models.items() if m.get("conversion")]
+
+
 def analyze(args) -> int:
     from echo.readers import read_clip
     from explain.analysis.crop_check import MOVES_POINTS, crop_words, largest_move
@@ -154,6 +163,8 @@ def analyze(args) -> int:
             print(f"warning: {role} ({m['name']}): {method} map: {why}")
         for why in m.get("skipped_views", {}).values():   # over the CPU budget: what would run it
             print(f"note: {role} ({m['name']}): {why}")
+    for line in conversion_notes(report["run"]["models"], "report.json"):    # what a checkpoint did not store
+        print(line)
     return 0
 
 
@@ -168,6 +179,10 @@ def audit(args) -> int:
         print(f"  {line}")
     if summary["note"]:
         print(f"warning: {summary['note']}")
+    from explain.analysis.run_record import conversion
+    for line in conversion_notes({r: {"name": m.name, "conversion": conversion(m)} for r, m in pair.items()},
+                                 "audit.json"):
+        print(line)
     if summary["unreadable"] == summary["clips"]:
         print(f"error: no clip in '{args.folder}' could be read; audit.csv says why for each", file=sys.stderr)
         return 2

@@ -1,9 +1,11 @@
 """Turn a handler's failure into a message in the page: the problem in plain words, never a stack
-trace, and the server goes on serving everyone else."""
+trace, and the server goes on serving everyone else; and, for a handler whose outputs would otherwise keep the
+results of another clip or other models beside the failure, empty them first (clears_on_error)."""
 from __future__ import annotations
 
 import functools
 import logging
+from typing import Callable
 
 import gradio as gr
 
@@ -32,3 +34,22 @@ def shows_errors(fn):
             raise gr.Error(f"Something went wrong ({type(e).__name__}: {e}). The app is still running; "
                            "try another clip or setting.", duration=None, print_exception=False) from None
     return wrapper
+
+
+def clears_on_error(cleared: Callable[[], tuple | list]):
+    """Decorator (over shows_errors) for an event function whose outputs a failure must not leave standing: Gradio
+    leaves a failed event's outputs as they were, with an 'Error' mark, so a prediction that failed for new models
+    or a new clip showed the EF of the ones before under the new name. The function becomes a generator: its result
+    once, as before; or, when it fails, cleared() (its outputs' empty values, in its order) and then the error, so
+    the page shows the message beside emptied outputs. Called directly (tests), it yields the one or the other."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                result = fn(*args, **kwargs)
+            except gr.Error:
+                yield cleared()
+                raise
+            yield result
+        return wrapper
+    return decorate

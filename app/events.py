@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from app.errors import shows_errors
+from app.errors import clears_on_error, shows_errors
 from app.views import attention, audit, cycle, degradation, evidence, inputs, latent_pixel, models, predictions
 from explain.analysis.pair import ROLES
 
@@ -75,6 +75,19 @@ def on_clip_failed():
     return (None, None, None, None, NO_CLIP, *("" for _ in ROLES))
 
 
+NO_PREDICTION = ("### {role}: no EF shown\n\nThe models could not run on this clip (the message says why), so the "
+                 "EFs shown before, of another clip or other models, are cleared.")
+
+
+def on_predict_failed():
+    """A prediction that failed (a model's pass raised, the clip left the store): both cards emptied, saying so, as
+    on_clip_failed empties them for a clip that failed to load. The EFs they showed were of the clip or models
+    before (a new clip or new models are in place before their prediction runs), and beside the new name read as
+    its own."""
+    return [NO_PREDICTION.format(role=r.upper()) for r in ROLES]
+
+
+@clears_on_error(on_predict_failed)
 @shows_errors
 def on_predict(key, state, progress=gr.Progress()):
     if not key:                                     # models chosen before any clip: nothing to predict

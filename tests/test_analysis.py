@@ -316,7 +316,7 @@ def test_model_view_finds_an_uploads_fan_once(monkeypatch):
     clip = dataclasses.replace(render_clip(5, "adult", n_frames=100, size=112, fps=50), truth=None,
                                source="patient.avi", meta={})
     calls, real = [], echo.preprocess.find_sector
-    counting = lambda frames: calls.append(len(frames)) or real(frames)
+    counting = lambda clip: calls.append(clip.n_frames) or real(clip)      # a Clip: its reader may say it was lossy
     monkeypatch.setattr(echo.preprocess, "find_sector", counting)
     monkeypatch.setattr(window, "find_sector", counting)
     view = model_view(clip)
@@ -617,3 +617,33 @@ def test_an_audit_that_fails_leaves_no_folder_behind_and_an_earlier_audit_as_it_
     with pytest.raises(ValueError, match="cannot read clips"):
         audit_module.audit(folder, shipped_pair, earlier)
     assert (earlier / "audit.csv").read_text() == "file\nold.avi\n"
+
+
+def test_the_run_record_keeps_what_a_conversion_assumed_and_left_out(tmp_path, shipped_pair):
+    """A fine-tuned VideoMAE checkpoint stores no frame count, size or head count, and its classifier head is left
+    out: the run record (report.json's and audit.json's 'run') keeps each, with the conversion's other notes, in
+    words for the shared pages too; a shipped model, with its own card, has none (null)."""
+    from builders import videomae_checkpoint
+
+    from explain.analysis import run_record as rr
+    from explain.analysis.pair import load_model
+    torch.save(videomae_checkpoint(width=64, finetuned=True), tmp_path / "ef_finetuned.pth")
+    pair = {"jepa": shipped_pair["jepa"], "mae": load_model(str(tmp_path / "ef_finetuned.pth"), "mae", "cpu")}
+    record = rr.run_record(pair, "test")
+    assert record["models"]["jepa"]["conversion"] is None
+    conv = record["models"]["mae"]["conversion"]
+    assert conv["format"] == "videomae-native" and conv["missing"] == conv["unexpected"] == []
+    assert [n.split(" (")[0] for n in conv["assumed"]] == ["frames 16 assumed", "size 224 assumed",
+                                                           "1 heads assumed for width 64"]
+    assert conv["ignored"] and all(k.startswith(("fc_norm.", "head.")) for k in conv["ignored"])
+    assert len(conv["notes"]) == 1 and conv["notes"][0].startswith("no final encoder norm")   # not an assumption
+    short = rr.conversion_words(conv)
+    assert short == ("converted from a videomae-native checkpoint, which does not store all it needs; assumed: "
+                     f"frames 16, size 224, 1 heads for width 64; keys left out: {', '.join(conv['ignored'])}")
+    full = rr.conversion_words(conv, full=True)
+    assert conv["assumed"][0] in full and conv["notes"][0] in full
+    line = rr.record_words(record)
+    assert f"ef_finetuned (files {record['models']['mae']['files_digest']}; {short})" in line
+    assert f"jepa-small (files {record['models']['jepa']['files_digest']})" in line
+    assert "converted" not in rr.record_words(record, conversions=False)     # a page saying it in full beside the line
+    assert json.loads(json.dumps(record)) == record                        # as report.json and audit.json keep it

@@ -263,3 +263,49 @@ def test_frames_leaves_a_shipped_model_at_its_own_count_says_so_and_refuses_a_no
     assert cli.main(["analyze", str(clip), "--out", str(tmp_path / "o"), "--jepa", str(tmp_path / "vjepa.pt"),
                      "--frames", "3", "--device", "cpu"]) == 2            # not whole tubelets: the loader's rule
     assert "tubelet" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_analyze_and_audit_record_what_converting_a_checkpoint_assumed(tmp_path, capsys, shipped_pair):
+    """A native V-JEPA 2 checkpoint stores no crop size or head count: the app's models line said what was assumed,
+    but report.json, the console and report.html said nothing (only the HTML's embedded script held the words), so
+    a report at an assumed 224 px read as one at a size the checkpoint states. Now report.json's run record (and
+    the audit's) carries the conversion, analyze and audit print a note per converted model, and report.html says it
+    beside the run's record; a shipped model, which has its own card, has none. In-process: a tiny checkpoint."""
+    import torch
+    from builders import vjepa2_checkpoint
+
+    from app import cli
+    torch.save(vjepa2_checkpoint(width=64), tmp_path / "vjepa.pt")
+    clip = write_npz(tmp_path / "beat.npz", render_clip(5, "adult", n_frames=40, size=64, fps=50))
+    out = tmp_path / "out"
+    rc = cli.main(["analyze", str(clip), "--out", str(out), "--quick", "--jepa", str(tmp_path / "vjepa.pt"),
+                   "--frames", "4", "--device", "cpu"])
+    said = capsys.readouterr()
+    assert rc == 0, said.err
+    report = json.loads((out / "report.json").read_text())
+    made = report["run"]["models"]
+    assert set(made["jepa"]) == {"name", "family", "loaded_from", "frames", "files_digest", "conversion"}
+    conv = made["jepa"]["conversion"]
+    assert conv["format"] == "vjepa2-native" and made["mae"]["conversion"] is None       # the shipped MAE: its card
+    assert [n.split(" (")[0] for n in conv["assumed"]] == ["size 224 assumed", "1 heads assumed for width 64",
+                                                           "1 predictor heads assumed for width 16"]  # frames: given
+    assert conv["notes"] == [] and conv["ignored"] == conv["missing"] == conv["unexpected"] == []
+    line = ("note: jepa (vjepa): converted from a vjepa2-native checkpoint, which does not store all it needs; "
+            "assumed: size 224, 1 heads for width 64, 1 predictor heads for width 16 (report.json's "
+            "run.models.jepa.conversion says each in full)\n")
+    assert line in said.out and said.out.count("converted from") == 1
+    page = (out / "report.html").read_text()
+    assert html.escape(f"⚠️ JEPA vjepa was converted from a vjepa2-native checkpoint, which does not store all it "
+                       f"needs: {conv['assumed'][0]}; ") in page
+    assert page.index("⚠️ JEPA vjepa was converted") < page.index("by EchoLens at commit")     # beside the record
+    folder = tmp_path / "clips"                              # the audit shares the run record, and says it too
+    folder.mkdir()
+    write_npz(folder / "x.npz", render_clip(6, "adult", n_frames=40, size=64, fps=50))
+    assert cli.main(["audit", str(folder), "--out", str(tmp_path / "a"), "--jepa", str(tmp_path / "vjepa.pt"),
+                     "--frames", "4", "--device", "cpu"]) == 0
+    assert line.replace("report.json", "audit.json") in capsys.readouterr().out
+    audited = json.loads((tmp_path / "a" / "audit.json").read_text())["run"]["models"]
+    assert audited["jepa"]["conversion"] == conv and audited["mae"]["conversion"] is None
+    assert "vjepa (files " in (tmp_path / "a" / "audit.html").read_text() and \
+        "; converted from a vjepa2-native checkpoint, which does not store all it needs; assumed: size 224, " in \
+        (tmp_path / "a" / "audit.html").read_text()

@@ -1,6 +1,7 @@
 """The app's handlers as plain functions: loading clips, predictions, the degradation lab, evidence,
 the session store, and how errors reach the page."""
 import dataclasses
+import inspect
 import json
 import os
 import types
@@ -20,6 +21,27 @@ from explain.analysis import best_estimate as be
 from explain.analysis.beat import beat_frames
 from explain.analysis.predict import predict
 from model_zoo.evaluate import bands
+
+
+def as_the_page(fn, *args, before=None):
+    """(what an event function's outputs show once it ran, the error the page shows or None), as Gradio runs it: a
+    function's return, or each yield of a generator (app.errors.clears_on_error) in turn; a failure leaves the
+    outputs as they were (`before`, or the last yield)."""
+    shown, error = before, None
+    try:
+        result = fn(*args)
+        for shown in (result if inspect.isgenerator(result) else [result]):
+            pass
+    except gr.Error as e:
+        error = e
+    return shown, error
+
+
+def last(fn, *args):
+    """What an event function that succeeds shows."""
+    shown, error = as_the_page(fn, *args)
+    assert error is None, error
+    return shown
 
 
 @pytest.fixture(scope="module")
@@ -312,7 +334,7 @@ def test_the_page_passes_a_pediatric_clips_population_and_the_dataset_views_proj
     from app import events
     from echo.echonet import write_echonet
     key = events.on_phantom(60, 120, "pediatric", 0)[0]
-    assert all("zero-shot" in card for card in events.on_predict(key, events.NO_MODELS))
+    assert all("zero-shot" in card for card in last(events.on_predict, key, events.NO_MODELS))
     # the same for a phantom clip saved and uploaded again: the NPZ carries its population
     from echo.writers import write_npz
     upload = events.on_upload(str(write_npz(tmp_path / "child.npz", render_clip(4, "pediatric", n_frames=40, fps=50))))
@@ -321,8 +343,8 @@ def test_the_page_passes_a_pediatric_clips_population_and_the_dataset_views_proj
     from echo.examples import EXAMPLES_DIR                                 # the example's MP4 says so too
     video = events.on_upload(str(EXAMPLES_DIR / "pediatric.mp4"))
     assert "A pediatric phantom clip." in video[-1]
-    assert all("Real or unknown" not in card for card in events.on_predict(video[0], events.NO_MODELS))
-    cards = events.on_predict(upload[0], events.NO_MODELS)
+    assert all("Real or unknown" not in card for card in last(events.on_predict, video[0], events.NO_MODELS))
+    cards = last(events.on_predict, upload[0], events.NO_MODELS)
     assert all("zero-shot" in card and "Real or unknown clip" not in card for card in cards)
     write_echonet(tmp_path, [(f"c{s}", render_clip(s, "adult", n_frames=40, size=112, fps=50), "TEST", None)
                              for s in (1, 2, 3, 4)])            # four clips: three of them span no third axis
@@ -435,6 +457,37 @@ def test_models_that_fail_to_load_are_named_and_the_pair_in_use_is_said(tmp_path
         assert len(kept_all) == 10 and all(v == gr.skip() for v in kept_all)
     summary, table, figure, downloads = events.on_audit_failed()    # the audit tab's outputs, in its order
     assert summary.startswith("No audit shown") and table is None and figure is None and downloads is None
+
+
+def test_a_prediction_that_fails_clears_both_cards_rather_than_leave_the_models_before(example, tmp_path,
+                                                                                      monkeypatch):
+    """Models chosen, then their first pass raised: the page showed the error and an 'Error' mark, but the MAE card
+    kept mae-small's EF under the new model's name (Gradio leaves a failed event's outputs as they were). The
+    prediction event now empties both cards, saying why, before it raises the error the page shows; as a clip that
+    failed to load empties them. The page's predictions (after a clip, after models) are that one event."""
+    from builders import videomae_checkpoint
+
+    from app import events
+    from app.layout import build
+    before = last(events.on_predict, example.key, events.NO_MODELS)          # the shipped pair: an EF each
+    assert "### mae-small" in before[1] and "**EF " in before[1]
+    torch.save(videomae_checkpoint(width=64, dec=64), tmp_path / "videomae.pth")
+    state = {"models": (None, None, None, str(tmp_path / "videomae.pth"), 0)}       # a typed MAE path
+    mae = events.pair_of(state)["mae"]                                     # the model the page's state names (cached)
+
+    def raises(x):
+        raise RuntimeError("mat1 and mat2 must have the same dtype")
+    monkeypatch.setattr(mae.wrapper, "tokens", raises)
+    cleared, error = as_the_page(events.on_predict, example.key, state, before=before)
+    assert "Something went wrong (RuntimeError: mat1 and mat2" in error.message       # the error the page shows,
+    assert not any("mae-small" in card or "**EF " in card for card in cleared)        # beside no EF of the models
+    assert cleared == events.on_predict_failed() and len(cleared) == 2                 # before: emptied cards
+    assert all("no EF shown" in card for card in cleared)
+    assert cleared[0].startswith("### JEPA: no EF shown\n") and cleared[1].startswith("### MAE: no EF shown\n")
+    monkeypatch.undo()
+    assert "### videomae" in last(events.on_predict, example.key, state)[1]      # a pass that runs: its card
+    predicting = [f for f in build().fns.values() if f.fn is events.on_predict]
+    assert len(predicting) == 4 and all(f.types_generator for f in predicting)     # 3 clip inputs, 'Use these models'
 
 
 def test_evidence_shows_our_table_and_the_preprints_labelled():

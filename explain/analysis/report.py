@@ -7,7 +7,10 @@
                                                trajectory: {method, coords, loop_closure, phase_error_deg},
                                                speckle_ratio, skipped: {method: why no map},
                                                unreliable: {method: why not to read its map},
-                                               skipped_views: {view: why it did not run}, ...}}}
+                                               skipped_views: {view: why it did not run}, ...}},
+                             "run": {models: {role: {name, family, loaded_from, frames, files_digest,
+                                                     conversion}}, commit, command, host, threads, device,
+                                     time_utc}}
                                                role: 'jepa' | 'mae'
     <role>.rollout.npy      the clip-level rollout map, (T, H, W) float32 in [0, 1] over the frames
                             the model saw (T, H, W of the preprocessed clip: one beat, sector crop)
@@ -24,6 +27,12 @@ model, and the rest of the report is still written: skipped_views names each suc
 'severity_sweep', 'trajectory', 'speckle_ratio') with the estimate and what would run it (--frames N, or a GPU;
 explain.analysis.skipped_views), as `skipped` does for a map; its numbers are null (each degradation's EFs, the
 trajectory's loop numbers, with its coords empty and its own 'skipped' as the crop check's), its figure not written.
+
+run is what produced the file (explain.analysis.run_record); its conversion, for a checkpoint converted on load or
+an exported folder, says what the conversion assumed (frames, size, heads: what the checkpoint does not store), its
+other notes and the keys it left out (null for a model with its own card, as the shipped ones): report.html says it
+beside the run's record, as the app's models line does, so a report made at an assumed size is not read as one made
+at a size the checkpoint states.
 
 ef_beat is the EF through the beat view's probe (null where the model ships none). best_estimate is the
 prediction card's (explain.analysis.best_estimate.BestEstimate: its ef, or null with the reason it is held back,
@@ -56,7 +65,7 @@ from explain.analysis.ood import declared_shift, ood_words
 from explain.analysis.outputs import output_folder
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import near_blank_words, predict
-from explain.analysis.run_record import record_words, run_record
+from explain.analysis.run_record import conversion_words, record_words, run_record
 from explain.analysis.skipped_views import on_models_that_fit, skip_words
 from explain.overlay import write_overlay_mp4, write_overlay_strip
 
@@ -229,6 +238,12 @@ def _numbers_words(m: dict) -> str:
             f"{na(t['loop_closure'])}; phase error {na(t['phase_error_deg'], '{:.0f}°')}")
 
 
+def converted_words(role: str, m: dict) -> str:
+    """A converted model's run record in words for report.html: what its conversion assumed, each note in full."""
+    return (f"⚠️ {role.upper()} {m['name']} was {conversion_words(m['conversion'], full=True)}. Its numbers here hold "
+            "as far as what was assumed is right.")
+
+
 def write_html(report: dict, figures: dict, out: Path, methods) -> Path:
     """report.html: numbers, strips (embedded) and figures (plotly inline once)."""
     info = report["clip"]
@@ -272,7 +287,9 @@ def write_html(report: dict, figures: dict, out: Path, methods) -> Path:
     head = "".join(f"<th>{html.escape(m['name'])} EF (beat view)</th>" for m in models)
     parts.append(f"<h2>EF under each degradation</h2><table><tr><th>condition</th>{head}</tr>{rows}</table>")
     if report.get("run"):
-        parts.append(f"<p><small>{html.escape(record_words(report['run']))}</small></p>")
+        parts.extend(f"<p>{html.escape(converted_words(role, m))}</p>"
+                     for role, m in report["run"]["models"].items() if m.get("conversion"))
+        parts.append(f"<p><small>{html.escape(record_words(report['run'], conversions=False))}</small></p>")
     path = out / "report.html"
     path.write_text("<!doctype html><html><head><meta charset='utf-8'><title>EchoLens analysis</title></head>"
                     "<body style='font-family:sans-serif;margin:2em'>" + "".join(parts) + "</body></html>")
