@@ -26,6 +26,7 @@ were used.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -136,7 +137,7 @@ def find_sector(frames: np.ndarray | Clip) -> Sector:
     small = (max(1, width // factor), max(1, height // factor))  # (w, h) for cv2
     lum = np.stack([cv2.resize(f, small, interpolation=cv2.INTER_AREA)
                     for f in luminance(frames[picked])])  # (T', h, w)
-    region = _fan_region(lum, round(CODEC_BLOCK / 2 / factor) if lossy else 0)
+    region = _fan_region(lum, max(1, math.ceil(CODEC_BLOCK / 2 / factor)) if lossy else 0)   # >= 1 px shrunk
     if region is None:
         return Sector(np.ones((height, width), bool), (0, 0, height, width))
     points = cv2.findNonZero(region.astype(np.uint8)).astype(np.float32)  # (N, 1, 2) x, y

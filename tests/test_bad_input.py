@@ -86,7 +86,7 @@ def test_avi_cut_short_with_its_length_field_rewritten(tmp_path):
     data[4:8] = (len(data) - 8).to_bytes(4, "little")          # the RIFF length now says the file is whole
     path.write_bytes(bytes(data))
     message = refused(path)
-    assert "of the 24 frames its AVI header declares" in message and "cut short" in message
+    assert "of the 24 its AVI header declares" in message and "cut short" in message
 
 
 def test_truncated_mp4(tmp_path):

@@ -170,6 +170,37 @@ def test_a_lossy_round_trip_keeps_the_lossless_clips_fan_box(tmp_path, suffix):
         assert find_sector(coded.frames).bbox != find_sector(clip).bbox        # the same pixels taken as lossless
 
 
+def test_a_lossless_video_codec_is_read_as_lossless_and_keeps_its_fan(tmp_path):
+    """Which codecs lose pixels is FFmpeg's to say: a zlib AVI is bit-exact, so its fan is the original's (a list of
+    lossless codec names had missed zlib, and the ringing rule moved such a clip's box by a pixel)."""
+    import av
+    from echo.readers import read_clip
+    clip = render_clip(4_000_011, n_frames=24, size=112)
+    path = tmp_path / "zlib.avi"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("zlib", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 112, 112, "bgr24"
+        for frame in clip.frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.repeat(frame[..., None], 3, -1), format="bgr24")))
+        container.mux(stream.encode())
+    coded = read_clip(path)
+    assert np.array_equal(coded.frames, clip.frames) and not coded.meta["lossy"]
+    assert find_sector(coded).bbox == find_sector(clip).bbox
+
+
+def test_the_ringing_rule_holds_at_every_size(monkeypatch):
+    """Frames are shrunk by a whole factor before the fan is found; half a codec block rounded at factor 8 (a
+    1080-px export) was 0 px, which turned the rule off. It is at least one shrunk pixel at any size."""
+    import echo.preprocess as preprocess
+    radii, real = [], preprocess._fan_region
+    monkeypatch.setattr(preprocess, "_fan_region", lambda lum, radius=0: radii.append(radius) or real(lum, radius))
+    for side in (112, 480, 1088):
+        frames = np.zeros((3, side, side), np.uint8)
+        frames[:, side // 4: side // 2, side // 4: side // 2] = [[[60]], [[90]], [[120]]]
+        find_sector(Clip(frames, 30.0, meta={"lossy": True}))
+    assert radii == [4, 2, 1]                    # 8 / 2 px at 112 px, 480 (shrunk 3x) and 1088 (8x)
+
+
 def test_lossy_transfer_syntaxes():
     from echo.readers.dicom import lossy_syntax
     lossy = ["JPEG Baseline (Process 1)", "JPEG Extended (Process 2 and 4)", "JPEG 2000 Image Compression",

@@ -149,6 +149,12 @@ def test_dicom_patient_data_never_reaches_the_clip(tmp_path, caplog, recwarn):
     assert all(isinstance(v, (str, int, float)) for v in clip.meta.values())
 
 
+def test_a_dicom_compressed_with_loss_before_it_was_stored_is_lossy(tmp_path):
+    plain = read_clip(dicom_file(tmp_path / "a.dcm", gray_clip().tobytes(), FrameTime=33.3))
+    once = read_clip(dicom_file(tmp_path / "b.dcm", gray_clip().tobytes(), FrameTime=33.3, LossyImageCompression="01"))
+    assert not plain.meta["lossy"] and once.meta["lossy"]                  # uncompressed now, lossy once
+
+
 def test_dicom_without_frame_rate_gets_default(tmp_path):
     clip = read_clip(dicom_file(tmp_path / "a.dcm", gray_clip().tobytes()))
     assert clip.fps == 30 and clip.meta["fps_source"] == "default"
@@ -207,3 +213,21 @@ def test_jpeg_folder_colour(tmp_path):
     clip = read_clip(tmp_path)
     assert clip.frames.shape == (T, H, W, 3) and close(clip.frames, colour, 6)
     assert clip.fps == 30 and clip.meta["fps_source"] == "default" and clip.meta["lossy"]       # JPEG frames
+
+
+def test_an_avi_whose_timestamps_skip_is_read_whole(tmp_path):
+    """A variable-rate capture muxed to AVI: FFmpeg fills skipped timestamps with empty 'drop frame' chunks that the
+    header counts (45) and that decode to no picture (40 do); it is whole, not cut short, and reads as its 40."""
+    from fractions import Fraction
+    import av
+    path = tmp_path / "gap.avi"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mjpeg", rate=30)
+        stream.width = stream.height = 64
+        stream.pix_fmt, stream.time_base = "yuvj420p", Fraction(1, 30)
+        for i, pts in enumerate([*range(0, 20), *range(25, 45)]):             # 5 timestamps skipped
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 40 + 4 * i, np.uint8), format="rgb24")
+            frame.pts = pts
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    assert read_clip(path).n_frames == 40

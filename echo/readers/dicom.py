@@ -75,7 +75,9 @@ def lossy_syntax(name: str) -> bool:
 def _meta(ds, photometric: str, bits: int) -> dict:
     """The whitelist: the only header facts that leave this module."""
     return {"modality": str(ds.get("Modality", "") or ""),
-            "transfer_syntax": ds.file_meta.TransferSyntaxUID.name, "lossy": lossy_syntax(ds.file_meta.TransferSyntaxUID.name),
+            "transfer_syntax": (syntax := ds.file_meta.TransferSyntaxUID.name),
+            # compressed with loss now, or before it was stored as it is (LossyImageCompression "01", as echo exports)
+            "lossy": lossy_syntax(syntax) or str(ds.get("LossyImageCompression", "")).strip() == "01",
             "photometric": photometric, "bits_allocated": bits}
 
 

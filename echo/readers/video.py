@@ -2,7 +2,8 @@
 
 Before decoding, the file's own length fields are checked so a truncated download is named as
 such, and the frame size and count the header declares are checked against echo.limits; after it, an AVI
-must hold every frame its header counts (a file cut short whose length field was rewritten).
+must reach the last frame its header counts (a file cut short whose length field was rewritten stops early; a
+variable-rate capture's skipped timestamps, empty 'drop frame' chunks the header counts, do not).
 """
 from __future__ import annotations
 
@@ -19,8 +20,6 @@ from echo.provenance import from_comment
 from echo.readers.common import finish, stack_frames
 
 _FORMATS = {"avi": "AVI", "mp4": "MP4"}
-# FFmpeg's names of the video codecs that keep every pixel; any other (mjpeg, h264, hevc, mpeg4, vp9...) is lossy
-LOSSLESS_CODECS = {"rawvideo", "ffv1", "huffyuv", "ffvhuff", "png", "utvideo", "magicyuv", "qtrle", "r210", "v210"}
 
 
 def _truncated(name: str, fmt: str) -> ClipError:
@@ -93,9 +92,10 @@ def read_video(path: Path, kind: str, rescale: bool) -> Clip:
             if stream.frames:
                 limits.check_max_frames(stream.frames, name)
                 limits.check_clip_bytes(stream.frames, height, width, 3, name)
-        frames = []  # T x (H, W, 3) uint8
+        frames, last = [], -1  # T x (H, W, 3) uint8; the last frame's index (AVI pts count frames)
         try:
             for frame in container.decode(stream):
+                last = max(last, frame.pts if frame.pts is not None else last + 1)
                 if frames and frames[0].shape[:2] != (frame.height, frame.width):
                     raise ClipError(f"'{name}' changes frame size part-way through; "
                                     "EchoLens reads clips whose frames all have one size.")
@@ -105,10 +105,11 @@ def read_video(path: Path, kind: str, rescale: bool) -> Clip:
                 limits.check_clip_bytes(len(frames), frame.height, frame.width, 3, name)
         except av.FFmpegError as exc:
             raise damaged from exc
-        if kind == "avi" and stream.frames and len(frames) < stream.frames:     # AVI headers count frames exactly
-            raise ClipError(f"'{name}' holds {len(frames)} of the {stream.frames} frames its AVI header declares: "
-                            "the file was cut short or is damaged. Copy or export the clip again.")
-        meta = {"codec": stream.codec_context.name, "lossy": stream.codec_context.name not in LOSSLESS_CODECS,
+        if kind == "avi" and stream.frames and last + 1 < stream.frames:   # AVI headers count frames exactly
+            raise ClipError(f"'{name}' ends at frame {last + 1} of the {stream.frames} its AVI header declares: the "
+                            "file was cut short or is damaged. Copy or export the clip again.")
+        meta = {"codec": stream.codec_context.name,             # FFmpeg says which codecs may lose pixels (h264 can
+                "lossy": bool(stream.codec_context.codec.lossy),    # be either: lossy); png, ffv1, zlib... do not
                 **from_comment(container.metadata.get("comment"), name)}        # a phantom clip's provenance
         ef = meta.pop("ef", None)                                                # ... and its true EF
         fps = _frame_rate(stream)

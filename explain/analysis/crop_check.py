@@ -1,11 +1,13 @@
 """How far each probe's EF moves when the clip sits a couple of pixels higher or lower in the model's input.
 
-The fan finder (echo.preprocess.find_sector) can place the box a few pixels differently on a re-encoded copy
+The fan finder (echo.preprocess.find_sector) could place the box a few pixels differently on a re-encoded copy
 of the same clip: compression ringing at the fan's edge flickers like a dim far field. An MJPG re-encode of
 the adult_normal example (1.2 grey levels from the original on average) moved the box from (2, 0, 89, 112)
 to (0, 0, 95, 112), which moves the heart 2 px up in the padded square the models see, and the shipped
 JEPA's EF about 15 points; that box on the original pixels gives 47.5% against 62.2%
-(tests/test_crop_check.py): the crop, not the pixels. The shipped probes learned from phantom clips that all
+(tests/test_crop_check.py): the crop, not the pixels. A lossy-coded clip's fan now drops the ringing beyond its
+apex and far end (that re-encode keeps (2, 0, 89, 112)), but any crop a few pixels off, at the sides or from
+another cause, moves the EF as much. The shipped probes learned from phantom clips that all
 sit alike, and read position. So the page gives each EF beside the EFs of the same input shifted SHIFT_SHARE
 of its side up and down (black filling the gap), and warns when they differ by more than MOVES_POINTS: an EF
 that hangs on the crop is seen to.

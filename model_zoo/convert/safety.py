@@ -130,6 +130,8 @@ def load_tensors(path: str | Path, max_bytes: int = MAX_BYTES) -> dict:
         names = _foreign_globals(path, e)
         if names is None:
             raise not_a_checkpoint(path) from None
+        allowed = {f"{g.__module__}.{g.__qualname__}" for g in SAFE_GLOBALS}
+        names = [n for n in names if n not in allowed] or names          # name only what was refused
         names = ", ".join(names)
         raise UnsafeCheckpointError(
             f"{path.name} refused: its pickle needs globals outside the weights-only allow-list ({names}); "
