@@ -90,6 +90,16 @@ def write_with_pyav(path, frames: np.ndarray, fmt: str, codec: str, pix_fmt: str
     return path
 
 
+def write_with_opencv(path, clip, fourcc: str):
+    """The clip re-encoded as a user's OpenCV script would (its VideoWriter at the codec's default quality)."""
+    import cv2
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), clip.fps, (clip.width, clip.height))
+    for frame in clip.frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR if clip.is_rgb else cv2.COLOR_GRAY2BGR))
+    writer.release()
+    return path
+
+
 def close(a: np.ndarray, b: np.ndarray, tol: float) -> bool:
     return a.shape == b.shape and np.abs(a.astype(int) - b).mean() < tol
 

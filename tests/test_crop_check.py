@@ -65,14 +65,9 @@ def test_a_check_too_slow_for_this_cpu_is_skipped_and_said(shipped_pair, monkeyp
 def test_an_mjpg_re_encode_of_the_example_keeps_its_box(tmp_path):
     """The re-encode that moved adult_normal's box to (0, 0, 95, 112) (OpenCV's MJPG, its default quality): read as
     the lossy clip it is, its fan drops the codec's ringing and keeps the original's box."""
-    import cv2
+    from builders import write_with_opencv
     from echo.readers import read_clip
     clip = load_example("adult_normal")
-    path = str(tmp_path / "adult_normal.avi")
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), clip.fps, (clip.width, clip.height))
-    for frame in clip.frames:
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
-    writer.release()
-    coded = read_clip(path)
+    coded = read_clip(write_with_opencv(tmp_path / "adult_normal.avi", clip, "MJPG"))
     assert coded.meta["lossy"] and find_sector(coded).bbox == find_sector(clip).bbox == (2, 0, 89, 112)
     assert find_sector(coded.frames).bbox != (2, 0, 89, 112)                 # the same pixels taken as lossless

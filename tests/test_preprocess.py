@@ -11,7 +11,7 @@ from echo.echonet import tracing_mask
 from echo.phantom import render_clip
 from echo.preprocess import (IMAGENET_MEAN, IMAGENET_STD, crop_to_sector, find_sector,
                              prepare_frames, sample_indices, to_model_input)
-from builders import lv_tracing
+from builders import lv_tracing, write_with_opencv
 
 
 def echo_screen(t=16, h=120, w=160, colour=False, seed=0):
@@ -142,11 +142,7 @@ def test_find_sector_keeps_text_out_of_an_mjpg_export(tmp_path):
     from echo.examples import load_example
     from echo.readers import read_clip
     clip = load_example("scanner_export")
-    path = str(tmp_path / "export.avi")
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), clip.fps, (clip.width, clip.height))
-    for frame in clip.frames:
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR) if clip.is_rgb else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
-    writer.release()
+    path = write_with_opencv(tmp_path / "export.avi", clip, "MJPG")
     fan = find_sector(clip).mask
     far_from_fan = ~cv2.dilate(fan.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
     marks = (clip.gray().max(axis=0) > 0) & far_from_fan                 # text, depth marks, ECG
@@ -173,17 +169,10 @@ def test_a_lossy_round_trip_keeps_the_lossless_clips_fan_box(tmp_path, suffix):
 def test_a_lossless_video_codec_is_read_as_lossless_and_keeps_its_fan(tmp_path):
     """Which codecs lose pixels is FFmpeg's to say: a zlib AVI is bit-exact, so its fan is the original's (a list of
     lossless codec names had missed zlib, and the ringing rule moved such a clip's box by a pixel)."""
-    import av
+    from builders import write_with_pyav
     from echo.readers import read_clip
     clip = render_clip(4_000_011, n_frames=24, size=112)
-    path = tmp_path / "zlib.avi"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("zlib", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 112, 112, "bgr24"
-        for frame in clip.frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.repeat(frame[..., None], 3, -1), format="bgr24")))
-        container.mux(stream.encode())
-    coded = read_clip(path)
+    coded = read_clip(write_with_pyav(tmp_path / "zlib.avi", clip.frames, "avi", "zlib", "bgr24"))
     assert np.array_equal(coded.frames, clip.frames) and not coded.meta["lossy"]
     assert find_sector(coded).bbox == find_sector(clip).bbox
 

@@ -8,7 +8,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import ImplicitVRLittleEndian, JPEGBaseline8Bit
 
 from builders import (H, PATIENT, T, W, close, colour_clip, dicom_file, gray_clip, jpeg_frames,
-                      write_with_pyav, ybr_422)
+                      write_with_opencv, write_with_pyav, ybr_422)
 from echo.readers import read_clip
 from echo.writers import write_avi, write_mp4
 
@@ -54,15 +54,9 @@ def test_colour_video_stays_rgb_and_grey_rgb_collapses(tmp_path):
 def test_a_grey_clip_through_opencvs_mpeg4_codec_stays_grey(tmp_path):
     """OpenCV's default MP4 codec ('mp4v') decodes a grey clip with its channels 3 levels apart: it was called
     a colour clip whose colour the models never saw."""
-    import cv2
     from echo.examples import load_example
     clip = load_example("adult_normal")
-    path = str(tmp_path / "grey.mp4")
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), clip.fps, (clip.width, clip.height))
-    for frame in clip.frames:
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
-    writer.release()
-    assert read_clip(path).frames.ndim == 3
+    assert read_clip(write_with_opencv(tmp_path / "grey.mp4", clip, "mp4v")).frames.ndim == 3
 
 
 # --- DICOM -----------------------------------------------------------------------------------
