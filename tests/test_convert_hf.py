@@ -118,3 +118,24 @@ def test_a_folder_normalised_otherwise_than_imagenet_says_so_among_its_assumptio
                     "its preprocessor_config.json's (mean [0.5, 0.5, 0.5], std [0.5, 0.5, 0.5]): inputs are scaled "
                     "otherwise than it was trained on"]
     assert assumed_notes(model_zoo.load(tmp_path / "imagenet", device="cpu").card) == []
+
+
+def test_a_folder_of_sharded_pytorch_model_bin_files_loads(tmp_path):
+    """Older transformers saved large models as pytorch_model-0000N-of-0000M.bin beside pytorch_model.bin.index.json:
+    refused before ("no model.safetensors, shard index or pytorch_model.bin"); each shard is read weights-only and
+    the folder loads as one file would."""
+    import json
+    net, folder = tiny_vjepa2(), tmp_path / "shards"
+    net.config.save_pretrained(folder)
+    state = net.state_dict()
+    keys = list(state)
+    shards = {"pytorch_model-00001-of-00002.bin": keys[: len(keys) // 2],
+              "pytorch_model-00002-of-00002.bin": keys[len(keys) // 2:]}
+    for name, part in shards.items():
+        torch.save({k: state[k] for k in part}, folder / name)
+    (folder / "pytorch_model.bin.index.json").write_text(json.dumps(
+        {"metadata": {}, "weight_map": {k: name for name, part in shards.items() for k in part}}))
+    w = model_zoo.load(folder, device="cpu")
+    x = clip()
+    with torch.no_grad():
+        assert torch.allclose(w.tokens(x), net.encoder(x).last_hidden_state, atol=1e-6)

@@ -141,7 +141,7 @@ def test_one_bad_entry_in_a_models_folder_is_listed_with_its_reason_and_the_rest
                       ("big", "config.json does not describe a mae model: Validation error for field 'hidden_size'"),
                       ("deep", "num_hidden_layers 20000 is beyond what EchoLens builds (64 at most)"),
                       ("wide", "crop_size 16384 is beyond what EchoLens runs (1024 at most)"),
-                      ("weightless", "no model.safetensors, shard index or pytorch_model.bin beside config.json"),
+                      ("weightless", "no model.safetensors, pytorch_model.bin or shard index of either beside config.json"),
                       ("halved", "model.safetensors is not a readable safetensors file")):
         assert entries[name]["family"] == "-" and entries[name]["architecture"].startswith("cannot load: ")
         assert why in entries[name]["architecture"]

@@ -37,6 +37,9 @@ def is_folder(path: Path) -> bool:
     return path.is_dir() and (path / "config.json").is_file()
 
 
+BIN_INDEX = "pytorch_model.bin.index.json"        # the shard index of a pytorch_model.bin too large for one file
+
+
 def weight_files(folder: Path, max_bytes: int = MAX_BYTES, test_read: bool = True) -> list[Path]:
     """The folder's weight files, each size-checked; with test_read a pytorch_model.bin is also test-read with
     weights_only (safety.py) so a pickle needing foreign globals is refused with their names, and without it (a
@@ -46,12 +49,14 @@ def weight_files(folder: Path, max_bytes: int = MAX_BYTES, test_read: bool = Tru
         files = [folder / "model.safetensors"]
     elif index.is_file():
         files = [folder / f for f in sorted(set(read_json(index, required=("weight_map",))["weight_map"].values()))]
-    elif (folder / "pytorch_model.bin").is_file():
-        if test_read:
-            load_tensors(folder / "pytorch_model.bin", max_bytes)
-        files = [folder / "pytorch_model.bin"]
+    elif (folder / "pytorch_model.bin").is_file() or (folder / BIN_INDEX).is_file():
+        files = ([folder / "pytorch_model.bin"] if (folder / "pytorch_model.bin").is_file() else
+                 [folder / f for f in sorted(set(read_json(folder / BIN_INDEX, required=("weight_map",))["weight_map"].values()))])
+        for f in files if test_read else ():
+            load_tensors(f, max_bytes)                    # each pickle read weights-only: foreign globals refused
     else:
-        raise FileNotFoundError(f"{folder}: no model.safetensors, shard index or pytorch_model.bin beside config.json")
+        raise FileNotFoundError(f"{folder}: no model.safetensors, pytorch_model.bin or shard index of either beside "
+                                "config.json")
     for f in files:
         check_size(f, max_bytes)
         if not test_read and f.suffix == ".safetensors":
