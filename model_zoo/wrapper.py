@@ -18,6 +18,7 @@ from model_zoo.checkpoint import TARGET_MEAN, read_card
 from model_zoo import gain_norm
 from model_zoo.convert import load_checkpoint
 from model_zoo.convert.infer import check_geometry
+from model_zoo.convert import hf
 from model_zoo.convert.probe import convert as convert_probe
 from model_zoo.convert.safety import MAX_BYTES, load_tensors
 from model_zoo.device import pick_device
@@ -216,7 +217,8 @@ def load(name_or_path: str | Path, device: str | torch.device | None = None, enc
                              f"({tokens}, {loaded.net.config.hidden_size}) targets")
         wrapper.target_mean = mean.float().to(wrapper.device)
     if probe is not None:
-        head, _ = convert_probe(load_tensors(probe, max_bytes), loaded.net.config.num_attention_heads, overrides)
+        ckpt = hf.classifier_head(Path(probe), max_bytes) if hf.is_folder(Path(probe)) else load_tensors(probe, max_bytes)
+        head, _ = convert_probe(ckpt, loaded.net.config.num_attention_heads, overrides)
         if head.dim != loaded.net.config.hidden_size:
             raise ValueError(f"probe {Path(probe).name} reads {head.dim}-d tokens; {name} makes "
                              f"{loaded.net.config.hidden_size}-d tokens")

@@ -139,3 +139,33 @@ def test_a_folder_of_sharded_pytorch_model_bin_files_loads(tmp_path):
     x = clip()
     with torch.no_grad():
         assert torch.allclose(w.tokens(x), net.encoder(x).last_hidden_state, atol=1e-6)
+
+
+def test_a_vjepa2_classification_folders_head_reads_as_its_ef_probe(tmp_path):
+    """A Hugging Face fine-tune (VJEPA2ForVideoClassification, one output) loaded as its encoder with the head
+    ignored; given as the probe too, its attentive pooler (self-attention layers, then a cross-attention without an
+    output projection) and classifier read EF as transformers computes them."""
+    from transformers import VJEPA2ForVideoClassification
+    torch.manual_seed(0)
+    net = VJEPA2ForVideoClassification(VJEPA2Config(
+        crop_size=SIZE, frames_per_clip=FRAMES, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+        pred_hidden_size=16, pred_num_hidden_layers=1, pred_num_attention_heads=2, num_pooler_layers=2,
+        num_labels=1)).eval()
+    with torch.no_grad():                                          # random, not zero, so every tensor matters
+        for p in net.pooler.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    net.save_pretrained(tmp_path / "ft")
+    w = model_zoo.load(tmp_path / "ft", device="cpu", probe=tmp_path / "ft", overrides={"ef_mean": 55.0, "ef_std": 12.0})
+    assert len(w.probe.blocks) == 2 and w.probe.meta["source"] == "V-JEPA eval classifier"
+    assert any("export the folder with itself as the probe" in n for n in w.card["conversion"]["notes"])
+    x = clip()
+    with torch.no_grad():
+        logits = net(pixel_values_videos=x).logits[:, 0]             # (B,)
+        assert torch.allclose(w.probe.ef(w.tokens(x)), logits * 12.0 + 55.0, atol=1e-3)
+    with pytest.raises(ValueError, match="holds no V-JEPA 2 attentive classification head"):
+        model_zoo.load(tmp_path / "ft", device="cpu", probe=_plain_folder(tmp_path))
+
+
+def _plain_folder(tmp_path):
+    tiny_vjepa2().save_pretrained(tmp_path / "plain")
+    return tmp_path / "plain"

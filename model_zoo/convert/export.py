@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m model_zoo.convert.export", description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint", help="a checkpoint file or Hugging Face folder model_zoo.load reads")
     ap.add_argument("--out", required=True, help="the new model folder")
-    ap.add_argument("--probe", help="a V-JEPA evaluation attentive probe (.pt / .pth.tar) of this encoder")
+    ap.add_argument("--probe", help="a V-JEPA evaluation attentive probe (.pt / .pth.tar) of this encoder, or a "
+                                    "VJEPA2ForVideoClassification folder (the checkpoint itself) whose head reads EF")
     ap.add_argument("--ef-mean", type=float, help="mean EF (%%) of the probe's training targets")
     ap.add_argument("--ef-std", type=float, help="std of EF (%%) of the probe's training targets")
     ap.add_argument("--encoder", default="target", choices=("target", "context"), help="JEPA: which encoder")

@@ -22,6 +22,7 @@ from echo.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from model_zoo.checkpoint import CONTEXT_ENCODER, family_of, read_config, read_json
 from model_zoo.convert.infer import DTYPE, check_geometry, check_overrides, load_checked
 from model_zoo.convert.safety import MAX_BYTES, check_header, check_size, damaged, load_tensors, read_safetensors
+from model_zoo.convert.probe import from_hf_classifier
 from model_zoo.convert.vjepa import MissingPredictor
 
 HEADS = ("pooler.", "classifier.", "fc_norm.")
@@ -118,6 +119,22 @@ def normalisation_note(folder: Path) -> str | None:
                                 "otherwise than it was trained on")
 
 
+def classifier_head(folder: Path, max_bytes: int = MAX_BYTES) -> dict:
+    """A VJEPA2ForVideoClassification folder's head (its attentive pooler and classifier) as a V-JEPA evaluation
+    probe checkpoint ({'classifier': native state}), so `load(encoder, probe=folder)` and `export --probe folder`
+    read a Hugging Face fine-tune's EF head as they read a native probe. ValueError naming the folder otherwise (a
+    VideoMAE classification head pools the tokens by their mean: not an attentive probe)."""
+    state = {}
+    for f in weight_files(folder, max_bytes):
+        state.update(read_safetensors(f) if f.suffix == ".safetensors" else load_tensors(f, max_bytes))
+    try:
+        return {"classifier": from_hf_classifier(state)}
+    except (ValueError, KeyError) as e:
+        raise ValueError(f"{folder} holds no V-JEPA 2 attentive classification head to read as an EF probe "
+                         f"({e}); a probe is a V-JEPA evaluation probe file or a VJEPA2ForVideoClassification "
+                         "folder") from None
+
+
 def load_folder(folder: str | Path, overrides: dict | None = None, strict: bool = True,
                 max_bytes: int = MAX_BYTES) -> tuple[str, nn.Module, nn.Module | None, dict]:
     """(family, net, context encoder or None, info) from an HF folder, on the CPU, in eval mode.
@@ -150,6 +167,10 @@ def load_folder(folder: str | Path, overrides: dict | None = None, strict: bool 
 
     net, ignored, unexpected, missing, mismatched = read(cls)
     notes = [note] if (note := normalisation_note(folder)) else []
+    if "pooler.query_tokens" in ignored:                  # a VJEPA2ForVideoClassification fine-tune's head
+        notes.append("its classification head (pooler, classifier) is not read as the encoder; to read EF with it, "
+                     f"export the folder with itself as the probe: python -m model_zoo.convert.export {folder} --out "
+                     f"FOLDER --probe {folder} --ef-mean M --ef-std S")
     if cls is VideoMAEModel and not raw.get("architectures") and unexpected and all(
             k.startswith(DECODER_KEYS) for k in unexpected):         # a config.json that names no architecture
         net, ignored, unexpected, missing, mismatched = read(VideoMAEForPreTraining)

@@ -115,3 +115,32 @@ def convert(ckpt: dict, heads: int | None = None, overrides: dict | None = None)
                   "source": "V-JEPA eval classifier" if out == "linear" else "EchoJEPA eval regressor",
                   "ef_mean": float(probe.ef_mean), "ef_std": float(probe.ef_std)}
     return probe.eval(), {"heads": heads, "blocks": blocks, **report}
+
+
+# Hugging Face's VJEPA2ForVideoClassification head, named as the native probe this module converts (its pooler is
+# V-JEPA 2's AttentivePooler: self-attention layers over the tokens, then a cross-attention without an output
+# projection); the encoder beside it (vjepa2.*) is not the probe's
+HF_LAYER = {"layer_norm1": "norm1", "layer_norm2": "norm2", "mlp.fc1": "mlp.fc1", "mlp.fc2": "mlp.fc2"}
+
+
+def from_hf_classifier(state: dict) -> dict:
+    """A VJEPA2ForVideoClassification state dict's head (pooler.*, classifier.*) in the native probe's layout
+    (pooler.query_tokens, pooler.cross_attention_block.*, pooler.blocks.N.*, linear.*): separate q / k / v
+    projections fused as the native qkv and kv are. ValueError where the state holds no such head."""
+    x = "pooler.cross_attention_layer."
+    if "pooler.query_tokens" not in state or "classifier.weight" not in state:
+        raise ValueError("no VJEPA2ForVideoClassification head (pooler.query_tokens, classifier.weight) in it")
+    out = {"pooler.query_tokens": state["pooler.query_tokens"],
+           "linear.weight": state["classifier.weight"], "linear.bias": state["classifier.bias"]}
+    for kind in ("weight", "bias"):
+        out[f"{P}xattn.q.{kind}"] = state[f"{x}cross_attn.q_proj.{kind}"]
+        out[f"{P}xattn.kv.{kind}"] = torch.cat([state[f"{x}cross_attn.{p}_proj.{kind}"] for p in "kv"])
+        for hf, native in HF_LAYER.items():
+            out[f"{P}{native}.{kind}"] = state[f"{x}{hf}.{kind}"]
+        for n in range(block_count(state, "pooler.self_attention_layers.")):
+            s, b = f"pooler.self_attention_layers.{n}.", f"{B}{n}."
+            out[f"{b}attn.qkv.{kind}"] = torch.cat([state[f"{s}self_attn.{p}_proj.{kind}"] for p in "qkv"])
+            out[f"{b}attn.proj.{kind}"] = state[f"{s}self_attn.out_proj.{kind}"]
+            for hf, native in HF_LAYER.items():
+                out[f"{b}{native}.{kind}"] = state[f"{s}{hf}.{kind}"]
+    return out
