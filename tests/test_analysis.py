@@ -541,9 +541,11 @@ def test_an_audit_with_a_time_limit_starts_no_clip_after_it_and_says_how_many_it
     (tmp_path / "e" / "Videos" / "c0.avi").unlink()               # an unreadable first clip: a quick row
     clock = iter([0.0, 0.0, 700.0])
     monkeypatch.setattr(audit_module, "time", types.SimpleNamespace(monotonic=lambda: next(clock)))
-    summ, rows, (headline, _) = audit_module.audit(tmp_path / "e", shipped_pair, tmp_path / "out", time_limit_s=600)
+    summ, rows, (headline, lines) = audit_module.audit(tmp_path / "e", shipped_pair, tmp_path / "out", time_limit_s=600)
     assert [r["file"] for r in rows] == ["c0"] and summ["found"] == 3 and summ["time_limit_s"] == 600
     assert headline.startswith("1 clip (the first of 3 found: the audit stopped at its time limit of 10 min), 1 unreadable")
+    assert lines == [f"{m.name}: no clip predicted (none could be read)." for m in shipped_pair.values()]  # not '0 clips
+    # out of distribution', which read like a finding
     saved = json.loads((tmp_path / "out" / "audit.json").read_text())
     assert saved["summary"]["time_limit_s"] == 600 and len(saved["rows"]) == 1
     finished = [{**rows[0], "file": f"c{i}"} for i in range(3)]     # a limit not reached is not reported

@@ -229,6 +229,9 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
     lines = []
     for role in pair:
         s = summ[role]
+        if not s["predicted"]:                  # '0 clips out of distribution' read like a finding about no clip
+            lines.append(f"{pair[role].name}: no clip predicted (none could be read).")
+            continue
         mae = (("n/a" if s["ef_mae"] is None else f"{s['ef_mae']:.2f}") + _ci(s.get("ef_mae_ci95"))
                + f" over {_plural(s['ef_mae_n'], 'clip')}")
         if s.get("ef_mae_beat") is not None:
@@ -256,6 +259,8 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
                        is not None else "") + (f" ({role}_best_held_back says why for the others)"
                                                if given < s["predicted"] else ""))
         focus = "n/a" if s["mean_focus_ratio"] is None else f"{s['mean_focus_ratio']:.2f}"
+        probe = pair[role].probe
+        readout = "its probe" if probe is not None and probe.attends_to_tokens else "mean"
         ood = ("out-of-distribution check n/a (no reference of phantom embeddings for this model)"
                if s["out_of_distribution"] is None else
                f"{_plural(s['out_of_distribution'], 'clip')} out of distribution"
@@ -263,9 +268,8 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
         lines.append(f"{pair[role].name}: {_plural(s['predicted'], 'clip')} predicted; EF MAE {mae}; under the six "
                      f"benchmark degradations its EF moves {_with_beat(s, 'mean_sensitivity')} points on average; "
                      f"with the input shifted {100 * SHIFT_SHARE:.0f}% of its side up or down, up to "
-                     f"{_with_beat(s, 'mean_crop_move')} points on average; rollout focus ratio {focus} ("
-                     f"{'its probe' if pair[role].probe is not None and pair[role].probe.attends_to_tokens else 'mean'} read-out, clips with anatomy "
-                     f"labels or LV tracings); {ood}.")
+                     f"{_with_beat(s, 'mean_crop_move')} points on average; rollout focus ratio {focus} ({readout} "
+                     f"read-out, clips with anatomy labels or LV tracings); {ood}.")
     return headline + ".", lines
 
 
