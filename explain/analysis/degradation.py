@@ -73,18 +73,21 @@ def severity_sweep(models: dict[str, LoadedModel], clip: Clip, name: str,
     """{'degradation', 'severity': [...], 'ef': {role: [...]}, 'change': {role: [...]}} (change vs severity 0),
     and 'ef_beat', 'change_beat' the same through the beat view's probe, for the models that ship one;
     'ef_blank', 'ef_beat_blank': {role: what the probe reads from an all-black clip (None: not measured)}.
-    severities: sweep_severities(name) unless given."""
+    severities: sweep_severities(name) unless given. No models: the severities alone, nothing degraded (the
+    headless analysis draws the axis when every model was too slow for the sweep)."""
     severities = sweep_severities(name) if severities is None else severities
     for m in models.values():
         check_budget(m, len(severities), "The severity sweep")
-    efs, beat_efs, cropped = {role: [] for role in models}, {role: [] for role in models}, crop_to_sector(clip)
-    beat = beat_frames(cropped)
-    cropped = working_copy(cropped, models)
-    for s in severities:
-        preds = predict(models, degrade(cropped, name, s, seed=seed), beat=beat)      # severity 0: the clean clip
-        for role, p in preds.items():
-            efs[role].append(p.ef)
-            beat_efs[role].append(p.ef_beat)
+    efs, beat_efs = {role: [] for role in models}, {role: [] for role in models}
+    if models:
+        cropped = crop_to_sector(clip)
+        beat = beat_frames(cropped)
+        cropped = working_copy(cropped, models)
+        for s in severities:
+            preds = predict(models, degrade(cropped, name, s, seed=seed), beat=beat)      # severity 0: the clean clip
+            for role, p in preds.items():
+                efs[role].append(p.ef)
+                beat_efs[role].append(p.ef_beat)
     beat_efs = {role: v for role, v in beat_efs.items() if models[role].beat_probe is not None}
     change = lambda curves: {r: [None if e is None or v[0] is None else e - v[0] for e in v] for r, v in curves.items()}
     return {"degradation": name, "severity": list(severities), "ef": efs, "change": change(efs),

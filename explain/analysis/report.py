@@ -59,7 +59,7 @@ from explain.analysis.cycle import cycle
 from explain.analysis.best_estimate import clip_estimate
 from explain.analysis.crop_check import crop_words
 from explain.analysis.defaults import ROLES
-from explain.analysis.degradation import condition_ef_views, sensitivity_figure, severity_sweep, sweep_severities
+from explain.analysis.degradation import condition_ef_views, sensitivity_figure, severity_sweep
 from explain.analysis.latent_pixel import SPECKLE_DRAWS, SPECKLE_HEARTS, speckle_ratios
 from explain.analysis.ood import declared_shift, ood_words
 from explain.analysis.outputs import output_folder
@@ -154,7 +154,8 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
             write_overlay_strip(out / f"{role}.{meth}.png", v.frames, r[role].heat)
         report["models"][role] = entry
     unswept = [m.name for r, m in pair.items() if "severity_sweep" in not_run[r]]
-    figures["sensitivity"] = sensitivity_figure(sweep or _no_sweep(), {r: m.name for r, m in pair.items()},
+    sweep = sweep or severity_sweep({}, clip, SWEEP)      # no model fast enough: the axis alone, with the note
+    figures["sensitivity"] = sensitivity_figure(sweep, {r: m.name for r, m in pair.items()},
                                                 None if truth is None else truth["ef"],
                                                 note=f"not run (over the CPU time limit; report.json says why): "
                                                      f"{', '.join(unswept)}" if unswept else "",
@@ -169,12 +170,6 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
 
 
 NO_EF = {"ef": None, "ef_beat": None}                    # a degradation a model did not run
-
-
-def _no_sweep() -> dict:
-    """A severity sweep no model ran (each over the CPU budget): the axis and no curves."""
-    return {"degradation": SWEEP, "severity": list(sweep_severities(SWEEP)), "ef": {}, "change": {}, "ef_beat": {},
-            "change_beat": {}, "ef_blank": {}, "ef_beat_blank": {}}
 
 
 SPECKLE_PASSES = len(SPECKLE_HEARTS) * SPECKLE_DRAWS    # phantom clips through each model

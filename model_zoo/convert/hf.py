@@ -125,8 +125,8 @@ def classifier_head(folder: Path, max_bytes: int = MAX_BYTES) -> dict:
     read a Hugging Face fine-tune's EF head as they read a native probe. ValueError naming the folder otherwise (a
     VideoMAE classification head pools the tokens by their mean: not an attentive probe)."""
     state = {}
-    for f in weight_files(folder, max_bytes):
-        state.update(read_safetensors(f) if f.suffix == ".safetensors" else load_tensors(f, max_bytes))
+    for f in weight_files(folder, max_bytes, test_read=False):        # each file read once, below, as safely
+        state.update(load_tensors(f, max_bytes))
     try:
         return {"classifier": from_hf_classifier(state)}
     except (ValueError, KeyError) as e:
