@@ -232,6 +232,27 @@ def gradio_cache_dir() -> Path:
     return folder
 
 
+def discard_upload(path: str | Path | None) -> bool:
+    """Remove an upload the app refused, and the folder Gradio made for it (named by the file's content) once
+    empty, from this server's Gradio cache folder (GRADIO_TEMP_DIR as app.cli sets it): a clip that cannot be
+    read is of no use kept, and bad input leaves no file behind. A path outside that folder is never touched;
+    returns whether a file was removed. (The same bytes uploaded by another session share the path: its clip
+    is already read into memory, so removing the file takes nothing from it.)"""
+    root = os.environ.get("GRADIO_TEMP_DIR")
+    if not root or not path:
+        return False
+    root, file = Path(root).resolve(), Path(path).resolve()
+    if not file.is_relative_to(root) or file == root or not file.is_file():
+        return False
+    file.unlink(missing_ok=True)
+    if file.parent != root:
+        try:
+            file.parent.rmdir()
+        except OSError:               # not empty: another upload under the same content hash
+            pass
+    return True
+
+
 def _alive(pid: int) -> bool:
     """Whether process `pid` runs; one we cannot judge (another user's, a pid out of range) counts as running."""
     try:

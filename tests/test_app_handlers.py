@@ -125,6 +125,34 @@ def test_bad_uploads_are_refused_with_the_problem_named(tmp_path):
         inputs.load_upload(str(strip))
 
 
+def test_a_refused_upload_leaves_no_file_in_the_servers_upload_folder(tmp_path, monkeypatch):
+    """Gradio keeps each upload in <its folder>/<content hash>/<name>: a refused one was left there until its hourly
+    clean-up; now it goes at once, with its folder. A readable upload stays (the box still names it), and a file
+    outside the server's folder is never removed, readable or not."""
+    uploads = tmp_path / "gradio"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(uploads))
+    junk, good, outside = uploads / "a1b2" / "scan.avi", uploads / "c3d4" / "bare.npy", tmp_path / "scan.avi"
+    junk.parent.mkdir(parents=True)
+    good.parent.mkdir(parents=True)
+    junk.write_bytes(b"definitely not a video")
+    outside.write_bytes(b"definitely not a video")
+    np.save(good, render_clip(3, "adult", n_frames=40, size=112, fps=50).frames)
+    with pytest.raises(ClipError, match="scan.avi"):
+        inputs.load_upload(str(junk))
+    assert not junk.exists() and not junk.parent.exists()
+    inputs.load_upload(str(good))
+    assert good.exists()
+    with pytest.raises(ClipError, match="scan.avi"):
+        inputs.load_upload(str(outside))
+    assert outside.exists()
+    floats = uploads / "e5f6" / "floats.npy"          # refused until the box is ticked: re-uploaded then
+    floats.parent.mkdir()
+    np.save(floats, np.random.default_rng(0).random((24, 64, 64), dtype=np.float32))
+    with pytest.raises(ClipError, match="floating-point pixels"):
+        inputs.load_upload(str(floats))
+    assert not floats.exists() and sorted(p.name for p in uploads.iterdir()) == ["c3d4"]
+
+
 def test_a_float_upload_is_refused_with_the_box_named_and_read_once_it_is_ticked(tmp_path):
     floats = tmp_path / "floats.npy"
     np.save(floats, np.random.default_rng(0).random((24, 64, 64), dtype=np.float32) * 3.0)
