@@ -1,4 +1,5 @@
 """explain.analysis: the beat a model sees, the model view, the OOD reference, predictions' warnings, audit."""
+import csv
 import dataclasses
 import json
 import types
@@ -548,6 +549,16 @@ def test_an_audit_with_a_time_limit_starts_no_clip_after_it_and_says_how_many_it
     # out of distribution', which read like a finding
     saved = json.loads((tmp_path / "out" / "audit.json").read_text())
     assert saved["summary"]["time_limit_s"] == 600 and len(saved["rows"]) == 1
+    with open(tmp_path / "out" / "audit.csv", newline="") as f:    # the CSV alone says what it lacks, and why
+        table = list(csv.DictReader(f))
+    assert [r["file"] for r in table] == ["c0", "c1", "c2"] and float(table[1]["true_ef"]) == pytest.approx(
+        clips[1].truth.ef, abs=0.01)                                   # FileList.csv's EF, as a read row keeps it
+    assert [r["error"] for r in table[1:]] == ["not audited: the audit stopped at its time limit of 10 min before "
+                                               "this clip"] * 2
+    monkeypatch.setattr(audit_module, "MAX_CLIPS", 1)                 # no time limit: the first MAX_CLIPS, said so
+    audit_module.audit(tmp_path / "e", shipped_pair, tmp_path / "out")
+    with open(tmp_path / "out" / "audit.csv", newline="") as f:
+        assert [r["error"] for r in csv.DictReader(f)][1:] == ["not audited: an audit reads at most 1 clips"] * 2
     finished = [{**rows[0], "file": f"c{i}"} for i in range(3)]     # a limit not reached is not reported
     assert audit_module.summary(finished, shipped_pair, found=3, time_limit_s=600)["time_limit_s"] is None
 

@@ -307,6 +307,19 @@ def table_columns(rows: list[dict]) -> list[str]:
     return [c for c in columns if c != "error"] + ["error"] * ("error" in columns)
 
 
+def not_audited(sources: list[PendingClip], done: int, summ: dict) -> list[dict]:
+    """audit.csv's rows for the clips found but not audited (`done` were): past the time limit that stopped the
+    audit, or past MAX_CLIPS. The CSV alone, opened apart from audit.json's summary and audit.html's headline, had
+    no sign that it held only the first clips. Each row: file, true EF where the folder gives it, `error` why."""
+    rows = []
+    for k, source in enumerate(sources[done:], start=done):
+        why = (f"not audited: the audit stopped at its time limit of {summ['time_limit_s'] / 60:g} min before this clip"
+               if summ.get("time_limit_s") and k < MAX_CLIPS else f"not audited: an audit reads at most {MAX_CLIPS} clips")
+        known = source.known_ef
+        rows.append({"file": source.name, "true_ef": None if known is None else round(float(known), 2), "error": why})
+    return rows
+
+
 def write_csv(rows: list[dict], path: Path) -> Path:
     columns = table_columns(rows)
     with open(path, "w", newline="") as f:
@@ -361,7 +374,7 @@ def audit(paths: Path | list[Path], pair: dict[str, LoadedModel], out: Path,
     summ = summary(rows, pair, found=len(sources), time_limit_s=time_limit_s)
     words = summary_words(summ, rows, pair)
     names = {role: m.name for role, m in pair.items()}
-    write_csv(rows, out / "audit.csv")
+    write_csv(rows + not_audited(sources, len(rows), summ), out / "audit.csv")    # the CSV names what it lacks
     record = run_record(pair, command)
     write_html(rows, summ, words, [scatter_figure(rows, names)], out / "audit.html", "EchoLens audit", record)
     (out / "audit.json").write_text(json.dumps({"summary": summ, "columns": COLUMNS, "run": record, "rows": rows},
