@@ -2,16 +2,26 @@
 and the most frames that fit a time budget (so the app can warn and offer fewer frames for a
 real ViT-L instead of hanging).
 
-CPU seconds = GFLOPs / CPU_GFLOPS, calibrated by `python bench/vit_large_forward.py --threads 2`
-(a random ViT-L VJEPA2 encoder on this project's 2-core CPU, shared with other jobs: 35.8 s at
-16 x 224 x 224, 23.5 s at 8 frames, 8.4 s at 4). Other machines differ: pass gflops_per_s measured
-there, or treat the estimate as an order of magnitude.
+CPU seconds = GFLOPs / the CPU's speed: the speed a model's own token passes ran at on this machine once it
+has run one (cpu_speed: EncoderWrapper times each), else CPU_GFLOPS, calibrated by `python
+bench/vit_large_forward.py --threads 2` (a random ViT-L VJEPA2 encoder on this project's 2-core CPU, shared
+with other jobs: 35.8 s at 16 x 224 x 224, 23.5 s at 8 frames, 8.4 s at 4). A quiet or larger machine runs
+several times faster than that guess, which refused views that would have run in time; a busier one slower.
 """
 from __future__ import annotations
 
 import math
 
 CPU_GFLOPS = 30.0      # 2 threads, bench/vit_large_forward.py: 33, 23, 30 GFLOP/s at 16, 8, 4 frames (shared CPU)
+
+
+def cpu_speed(wrapper) -> tuple[float, bool]:
+    """(GFLOP/s, measured): the median speed of the model's last token passes on this CPU (EncoderWrapper's
+    cpu_speeds), or CPU_GFLOPS and False before it has run one (or for an object that keeps no timings)."""
+    speeds = sorted(getattr(wrapper, "cpu_speeds", ()))
+    if not speeds:
+        return CPU_GFLOPS, False
+    return speeds[len(speeds) // 2], True
 
 
 def _shape(config) -> dict:

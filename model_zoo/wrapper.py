@@ -7,7 +7,9 @@ ordered t' * H'W' + h * W' + w over `grid` (T', H', W'). Neither family has a CL
 from __future__ import annotations
 
 import contextlib
+import time
 import warnings
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from model_zoo.convert.infer import check_geometry
 from model_zoo.convert import hf
 from model_zoo.convert.probe import convert as convert_probe
 from model_zoo.convert.safety import MAX_BYTES, load_tensors
+from model_zoo.cost import forward_gflops
 from model_zoo.device import pick_device
 from model_zoo.jepa import emphasise_beat, encode_context, predict, target_embeddings
 from model_zoo.mae import reconstruct
@@ -65,6 +68,7 @@ class EncoderWrapper:
         self.net = net.to(self.device).eval()
         self.context_encoder = context_encoder.to(self.device).eval() if context_encoder is not None else None
         self.target_mean: torch.Tensor | None = None      # (N, D), a centred JEPA's (model_zoo.target_mean)
+        self.cpu_speeds: deque[float] = deque(maxlen=5)   # GFLOP/s of its last token passes on the CPU (cost.cpu_speed)
         if family == "jepa":
             self.encoder = self.context_encoder if encoder == "context" else net.encoder
             self._attention_modules = [layer.attention for layer in self.encoder.layer]
@@ -96,8 +100,13 @@ class EncoderWrapper:
 
     @torch.no_grad()
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
-        """Final encoder tokens. (B, T, C, H, W) -> (B, N, D)"""
-        return self.encoder(x.to(self.device)).last_hidden_state
+        """Final encoder tokens. (B, T, C, H, W) -> (B, N, D). On the CPU each pass is timed: the speed it ran at
+        (cpu_speeds) replaces the size-based guess in the time estimates that refuse slow views (model_zoo.cost)."""
+        start = time.perf_counter()
+        tokens = self.encoder(x.to(self.device)).last_hidden_state
+        if self.device.type == "cpu":
+            self.cpu_speeds.append(forward_gflops(self, x.shape[1])[1] * len(x) / max(time.perf_counter() - start, 1e-6))
+        return tokens
 
     @torch.no_grad()
     def pooled(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,9 +1,10 @@
 """Answer, never hang: a view whose forward passes would run for minutes on the CPU is refused before it
-starts, with the estimate (model_zoo.cost: about 36 s a pass for a ViT-L at 16 x 224 here). The refusal
+starts, with the estimate (model_zoo.cost: the model's size at the speed its own passes ran at here, or before
+its first pass a guess, about 36 s a pass for a ViT-L at 16 x 224 on this project's 2-core CPU). The refusal
 (OverBudget) names the model, so the headless analysis can skip that view for that model alone and say why."""
 from __future__ import annotations
 
-from model_zoo.cost import estimate
+from model_zoo.cost import cpu_speed, estimate
 
 MAX_CPU_SECONDS = 300.0      # longer than this on the CPU is refused, not started
 MAX_EXTRA_SECONDS = 20.0     # an optional check (crop check, all-black reading) adding more is skipped (the crop check says so)
@@ -21,7 +22,9 @@ class OverBudget(ValueError):
 
 def cpu_seconds(model, passes: float) -> float:
     """Estimated seconds of `passes` forward passes of `model` (a LoadedModel) on this CPU; 0 on an accelerator."""
-    return 0.0 if model.wrapper.device.type != "cpu" else estimate(model.wrapper)["cpu_seconds"] * passes
+    if model.wrapper.device.type != "cpu":
+        return 0.0
+    return estimate(model.wrapper, gflops_per_s=cpu_speed(model.wrapper)[0])["cpu_seconds"] * passes
 
 
 def check_budget(model, passes: float, what: str, advice: str = "load the model with fewer frames",
@@ -30,7 +33,9 @@ def check_budget(model, passes: float, what: str, advice: str = "load the model 
     budget_s on the CPU."""
     seconds = cpu_seconds(model, passes)
     if seconds > budget_s:
-        est = estimate(model.wrapper)
+        speed, measured = cpu_speed(model.wrapper)
+        est = estimate(model.wrapper, gflops_per_s=speed)
+        how = "as its passes ran here" if measured else "a guess from its size until it has run a pass here"
         raise OverBudget(f"{what} on {model.name} would take about {seconds / 60:.0f} min on this CPU "
-                         f"({est['tokens']} tokens, {est['cpu_seconds']:.1f} s a pass): {advice}.",
+                         f"({est['tokens']} tokens, {est['cpu_seconds']:.1f} s a pass, {how}): {advice}.",
                          model, what, passes, seconds, budget_s)
