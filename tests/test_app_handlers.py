@@ -454,6 +454,25 @@ def test_attention_under_a_degradation_shows_the_clean_clips_beat(shipped_pair, 
     assert set(under) == set(shipped_pair) and beats == [None] * len(shipped_pair) + [clean_beat] * len(shipped_pair)
 
 
+def test_a_degraded_copy_is_made_for_each_pair_and_the_lab_says_whose_view_its_video_is(example, shipped_pair,
+                                                                                         monkeypatch):
+    """The copy is sized to the pair's largest input (working_copy): its key left the pair out, so models loaded
+    later were shown the copy made for the models before. And the lab's video shows the first model's view: where
+    the other model sees other frames or another size, its heading says so."""
+    from builders import tiny_wrapper
+    from explain.analysis.pair import LoadedModel, pair_key
+    made, real = [], degradation.working_copy
+    monkeypatch.setattr(degradation, "working_copy", lambda clip, pair: made.append(pair_key(pair)) or real(clip, pair))
+    other = {"jepa": shipped_pair["jepa"],
+             "mae": LoadedModel("mae", tiny_wrapper("mae"), None, None, None, True, key=("mae-tiny", "mae", "cpu", 8))}
+    for pair in (shipped_pair, other, shipped_pair):
+        degradation.attention_under(example.key, pair, "haze", 0.5)
+    assert made == [pair_key(shipped_pair), pair_key(other)]            # one copy per pair, then from the store
+    assert degradation._whose_view(shipped_pair) == ""
+    assert degradation._whose_view(other) == (", as jepa-small sees it, 16 frames of 112 px; mae-tiny sees 8 "
+                                              "frames of 64 px")
+
+
 def test_models_view_names_models_and_device(shipped_pair):
     text = models.describe_pair(shipped_pair)
     assert "jepa-small" in text and "mae-small" in text and "device **cpu**" in text

@@ -24,7 +24,8 @@ CAPTION = ("Degrade the loaded clip as the benchmark does: inside its sector, wi
 
 def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: float, seed: int = 0
               ) -> tuple[str, str]:
-    """(MP4 of original | degraded model views side by side, markdown of each model's EF and change)."""
+    """(MP4 of original | degraded model views side by side, markdown of each model's EF and change). The video
+    is the first model's view; where the other model sees other frames or another size, the markdown says so."""
     check_degradation(name)
     clip = get_clip(clip_key)
     names = pair_key(pair)
@@ -57,10 +58,19 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
                                    f"{e.blank:.1f}% from an all-black one: it may be reading no heart, not this one")
         if not changes:
             rows.append(f"| {clean[role].name} | no probe | | | | | |")
-    head = f"**{label_words(f'{name} {float(severity):.2f}')}** (left: clean, right: degraded)"
+    head = f"**{label_words(f'{name} {float(severity):.2f}')}** (left: clean, right: degraded{_whose_view(pair)})"
     warnings = {p.warning for p in clean.values() if p.warning}
     note = "".join(f"\n\n⚠️ {w}." for w in blank_notes) + "".join(f"\n\n⚠️ {w}" for w in sorted(warnings))
     return video, head + "\n\n" + "\n".join(rows) + note
+
+
+def _whose_view(pair: dict[str, LoadedModel]) -> str:
+    """'' where every model sees the same input; else whose view the video is, and what the others see."""
+    (first, *others) = pair.values()
+    if all(m.input_shape == first.input_shape for m in others):
+        return ""
+    shape = lambda m: f"{m.input_shape[0]} frames of {m.input_shape[1]} px"          # noqa: E731
+    return f", as {first.name} sees it, {shape(first)}; " + "; ".join(f"{m.name} sees {shape(m)}" for m in others)
 
 
 def sweep(clip_key: str, pair: dict[str, LoadedModel], name: str, seed: int = 0) -> tuple[go.Figure, dict]:
@@ -86,7 +96,8 @@ def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, seve
     check_degradation(name)
     clip = get_clip(clip_key)
     severity = named_severity(name, float(severity))
-    key = f"{clip_key}:{name}:{float(severity):.3f}:{int(seed)}"         # derived, so it can be rebuilt
+    models = "|".join(map(str, pair_key(pair)))     # the copy's size is the pair's (working_copy)
+    key = f"{clip_key}:{name}:{float(severity):.3f}:{int(seed)}:{models}"     # derived, so it can be rebuilt
     try:
         get_clip(key)
     except ValueError:
