@@ -85,3 +85,25 @@ def test_the_speckle_view_names_the_encoder_a_context_readout_jepa_reads(tmp_pat
             in view.caption)
     assert (f"jepa-ctx (EMA target) {ratios['jepa_target']['ratio']:.2f} against "
             f"{ratios['jepa_untrained']['ratio']:.2f} untrained" in view.caption)
+
+
+def test_the_jepas_other_encoder_is_read_where_shipped_absent_where_not_and_refused_by_name_when_damaged(
+        smoke_models, tmp_path):
+    """A context encoder cut short had been dropped from the speckle test without a word (every ValueError read as
+    'no context encoder'); a folder without one, or a checkpoint file, still goes on without it."""
+    import shutil
+
+    from explain.analysis.latent_pixel import _other_encoder
+    from model_zoo.checkpoint import CONTEXT_ENCODER
+    folder = tmp_path / "jepa"
+    shutil.copytree(smoke_models[0], folder)
+    assert _other_encoder("jepa-smoke", str(folder), "target") is not None       # the folder ships it
+    assert _other_encoder("jepa-smoke", str(folder), "context") is not None      # its target beside a context read-out
+    damaged = tmp_path / "damaged"
+    shutil.copytree(folder, damaged)
+    context = damaged / CONTEXT_ENCODER
+    context.write_bytes(context.read_bytes()[: context.stat().st_size // 2])
+    with pytest.raises(ValueError, match=CONTEXT_ENCODER):
+        _other_encoder("jepa-smoke", str(damaged), "target")
+    context.unlink()
+    assert _other_encoder("jepa-smoke", str(damaged), "target") is None
