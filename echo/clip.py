@@ -42,6 +42,17 @@ class GroundTruth:
     clean: np.ndarray | None = None
     lv_tracings: dict[int, np.ndarray] = field(default_factory=dict)
 
+    def frames_per_beat(self) -> float | None:
+        """Frames per heartbeat: the phase's median advance per frame, else the ED frames' median spacing; None
+        where it tells neither (a phase that does not advance beside fewer than two ED frames)."""
+        if self.phase is not None and len(self.phase) > 1:
+            advance = np.median(np.diff(np.unwrap(2 * np.pi * np.asarray(self.phase, dtype=np.float64))))
+            if advance > 0:
+                return float(2 * np.pi / advance)
+        if len(self.ed_frames) > 1:
+            return float(np.median(np.diff(sorted(self.ed_frames))))
+        return None
+
 
 @dataclass
 class Clip:

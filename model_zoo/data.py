@@ -52,15 +52,9 @@ def echo_preprocess(recipe: Recipe) -> ToInput:
 
 
 def frames_per_beat(clip: Clip) -> float:
-    """Frames per heartbeat from the ground-truth phase, else ED spacing, else the whole clip."""
-    truth = clip.truth
-    if truth is not None and truth.phase is not None and len(truth.phase) > 1:
-        advance = np.median(np.diff(np.unwrap(2 * np.pi * np.asarray(truth.phase, dtype=np.float64))))
-        if advance > 0:
-            return float(2 * np.pi / advance)
-    if truth is not None and len(truth.ed_frames) > 1:
-        return float(np.median(np.diff(sorted(truth.ed_frames))))
-    return float(clip.n_frames)
+    """Frames per heartbeat from the ground truth (GroundTruth.frames_per_beat), else the whole clip."""
+    beat = None if clip.truth is None else clip.truth.frames_per_beat()
+    return float(clip.n_frames) if beat is None else beat
 
 
 def one_beat(clip: Clip, n: int, rng: np.random.Generator) -> Clip:

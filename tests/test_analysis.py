@@ -27,6 +27,20 @@ def test_beat_is_estimated_from_the_clips_own_periodicity():
         assert beat_frames(blind)[1] == "estimated" and beat_frames(clip) == (true, "ground truth")
 
 
+def test_a_truth_that_gives_no_beat_is_not_called_the_ground_truths_beat():
+    """A phase that does not advance, beside fewer than two ED frames, had its whole-clip fallback called 'ground
+    truth' (and so skipped the beat-length check): the beat is then estimated as for a clip with no truth."""
+    from echo.clip import GroundTruth
+    clip = render_clip(2, "adult", n_frames=64, size=64, fps=50)
+    assert clip.truth.frames_per_beat() == frames_per_beat(clip) < clip.n_frames
+    stalled = dataclasses.replace(clip, truth=GroundTruth(ef=50.0, phase=np.zeros(clip.n_frames), ed_frames=[0]))
+    assert stalled.truth.frames_per_beat() is None and frames_per_beat(stalled) == clip.n_frames
+    assert beat_frames(stalled) == beat_frames(dataclasses.replace(clip, truth=None))
+    assert beat_frames(stalled)[1] == "estimated"
+    spaced = dataclasses.replace(clip, truth=GroundTruth(phase=np.zeros(clip.n_frames), ed_frames=[3, 33, 63]))
+    assert beat_frames(spaced) == (30.0, "ground truth")                  # its ED frames still give the beat
+
+
 def test_estimating_the_beat_never_copies_the_whole_clip_as_floats():
     """A 600-frame 1008-px upload made a float32 copy of every frame to find its beat (2.4 GB; float64 for colour)."""
     import tracemalloc

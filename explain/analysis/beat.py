@@ -11,7 +11,6 @@ import numpy as np
 from echo.clip import Clip
 from echo.limits import MIN_CLIP_SECONDS
 from echo.preprocess import Sector, crop_to_sector
-from model_zoo.data import frames_per_beat
 
 BEAT_SECONDS = (MIN_CLIP_SECONDS, 2.0)     # 200 to 30 beats per minute: the lags searched
 MIN_REPEAT = 0.4              # mean frame correlation at the beat lag below which no beat is claimed
@@ -51,8 +50,9 @@ def estimate_beat_frames(clip: Clip) -> float | None:
 def beat_frames(clip: Clip, sector: Sector | None = None) -> tuple[float, str]:
     """(frames per beat, where it came from: 'ground truth' | 'estimated' | 'whole clip').
     sector: the clip's fan when the caller has found it already (else found here when needed)."""
-    if clip.truth is not None and (clip.truth.phase is not None or len(clip.truth.ed_frames) > 1):
-        return frames_per_beat(clip), "ground truth"
+    known = None if clip.truth is None else clip.truth.frames_per_beat()
+    if known is not None:                   # a phase that does not advance is no beat: estimated as for no truth
+        return known, "ground truth"
     est = estimate_beat_frames(crop_to_sector(clip, sector))   # text and ECG sweeps outside the fan would mislead it
     if est is not None:
         return est, "estimated"

@@ -109,9 +109,8 @@ def clip_phase(clip: Clip) -> PhaseEstimate:
     truth = clip.truth
     if truth is not None and truth.phase is not None and len(truth.phase) == clip.n_frames:
         phase = np.mod(np.asarray(truth.phase, np.float64), 1.0)
-        step = np.median(np.diff(np.unwrap(2 * np.pi * phase))) / (2 * np.pi) if len(phase) > 1 else 0.0
         return PhaseEstimate(phase, list(truth.ed_frames), list(truth.es_frames), "truth",
-                             "ground-truth phase", 1.0 / step if step > 0 else None)
+                             "ground-truth phase", truth.frames_per_beat())
     if truth is not None and truth.labels is not None and len(truth.labels) == clip.n_frames:
         volume = (np.asarray(truth.labels) == LABEL_IDS["lv_cavity"]).sum((1, 2)).astype(np.float64)
         method = "from the LV cavity area of the label masks"
