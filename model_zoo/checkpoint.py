@@ -94,7 +94,3 @@ def save_state(path: str | Path, state: dict) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
-
-
-def load_state(path: str | Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=True)

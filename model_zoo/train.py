@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,9 +25,10 @@ import transformers
 from torch import nn
 from tqdm import tqdm
 
-from model_zoo.checkpoint import TARGET_MEAN, export, load_state, save_state
+from model_zoo.checkpoint import TARGET_MEAN, export, save_state
+from model_zoo.convert.safety import load_tensors
 from model_zoo.data import ClipSource, ToInput, data_card, make_loader
-from model_zoo.device import pick_device
+from model_zoo.device import code_commit, pick_device
 from model_zoo.jepa import JEPA
 from model_zoo.mae import MAE
 from model_zoo.optim import lr_at, make_optimizer, peak_lr, set_lr
@@ -63,15 +63,6 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tens
     optimizer.step()
     model.after_step(step + 1, total)
     return loss.item(), stats
-
-
-def _commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-                             cwd=Path(__file__).resolve().parent)
-    except OSError:
-        return None
-    return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
 def _curve(values: list[float]) -> list[list[float]]:
@@ -136,11 +127,11 @@ def train(method: str, recipe: Recipe, out: str | Path, *, resume: bool = False,
     torch.manual_seed(recipe.seed)
     model = METHODS[method](recipe).to(dev)
     optimizer = make_optimizer(model.trainable(), recipe)
-    start, wall, commit = 0, 0.0, _commit()     # the code the run started from, kept across resumes
+    start, wall, commit = 0, 0.0, code_commit()     # the code the run started from, kept across resumes
     history: dict[str, list[float]] = {"loss": [], "token_std": [], "clip_std": []}
     state_path = out / "state.pt"
     if resume and state_path.exists():
-        state = load_state(state_path)
+        state = load_tensors(state_path)
         if state["method"] != method or state["recipe"] != recipe.name:
             raise ValueError(f"{state_path} is a {state['method']}/{state['recipe']} run, not {method}/{recipe.name}")
         now = _resumable_settings(recipe)
