@@ -10,6 +10,7 @@ from app.session import cached, get_clip
 from explain.analysis.cycle import CycleResult, cycle, held_out_phase_errors
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.trajectory.dataset import dataset_view
+from model_zoo.evaluate.format import plus_minus
 
 CAPTION = ("Each point is the model's summary of the clip around one frame; the line joins them in time. "
            "The summaries have hundreds of numbers, so they are drawn through a projection: PCA keeps the directions "
@@ -63,7 +64,7 @@ def _held_out_cell(held: tuple[float, int, float | None] | None) -> str:
     if held is None:
         return "n/a"
     deg, _, sd = held
-    return f"{deg:.0f}" + (f" ± {sd:.0f}" if sd is not None else "")
+    return plus_minus(deg, sd, 0)
 
 
 def _held_out_words(held: dict[str, tuple[float, int, float | None]]) -> str:

@@ -140,22 +140,17 @@ def _data(data) -> str | None:
     return text
 
 
-def _mae(entry: dict) -> str:
-    """'8.01 ± 0.38' from a results entry with mae and mae_std, '8.01' without the spread."""
-    return plus_minus(entry["mae"], entry.get("mae_std"))
-
-
 def _measured(results: dict) -> str | None:
     """The benchmark's headline for one model: clean EF MAE, mean relative degradation, pediatric."""
     clean = results.get("clean") or {}
     if clean.get("mae") is None:
         return None
-    text = f"clean EF MAE {_mae(clean)}"
+    text = f"clean EF MAE {plus_minus(clean['mae'], clean.get('mae_std'))}"
     if results.get("mean_rel_degradation_pct") is not None:
-        std = results.get("mean_rel_degradation_pct_std")
-        text += (f", mean relative degradation {results['mean_rel_degradation_pct']:+.1f}"
-                 + (f" ± {std:.1f}" if std is not None else "") + "% (the six benchmark conditions)")
+        degradation = plus_minus(results["mean_rel_degradation_pct"], results.get("mean_rel_degradation_pct_std"), 1,
+                                 signed=True)
+        text += f", mean relative degradation {degradation}% (the six benchmark conditions)"
     ped = results.get("pediatric") or {}
     if ped.get("mae") is not None:
-        text += f", pediatric zero-shot {_mae(ped)}"
+        text += f", pediatric zero-shot {plus_minus(ped['mae'], ped.get('mae_std'))}"
     return text + " (the table below)"
