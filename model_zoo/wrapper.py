@@ -69,6 +69,7 @@ class EncoderWrapper:
         self.context_encoder = context_encoder.to(self.device).eval() if context_encoder is not None else None
         self.target_mean: torch.Tensor | None = None      # (N, D), a centred JEPA's (model_zoo.target_mean)
         self.cpu_speeds: deque[float] = deque(maxlen=5)   # GFLOP/s of its last token passes on the CPU (cost.cpu_speed)
+        self.probe = None                                 # a V-JEPA evaluation probe attached by load(probe=...)
         if family == "jepa":
             self.encoder = self.context_encoder if encoder == "context" else net.encoder
             self._attention_modules = [layer.attention for layer in self.encoder.layer]
@@ -214,7 +215,6 @@ def load(name_or_path: str | Path, device: str | torch.device | None = None, enc
         encoder = recipe_from_card(card).jepa_readout if loaded.family == "jepa" else "target"
     wrapper = EncoderWrapper(loaded.family, loaded.net, loaded.context, name=name, card=card, device=device,
                              encoder=encoder)
-    wrapper.probe = None
     if loaded.family == "jepa" and path.is_dir() and (path / TARGET_MEAN).exists():
         mean = load_tensors(path / TARGET_MEAN, max_bytes).get("target_mean")
         if mean is None:

@@ -54,12 +54,6 @@ class AttentionResult:
         """Why an integrated-gradients or SmoothGrad map should not be read (convergence_warning), else None."""
         return convergence_warning(self.token_map.method, self.token_map.info)
 
-    @property
-    def rollout(self) -> np.ndarray:
-        """The clip-level map as saved by `python app.py analyze`: (T, H, W) float32."""
-        return self.heat.astype(np.float32)
-
-
 def focus_of(token_map: TokenMap, view: ModelView) -> dict | None:
     """Focus of a map on walls, valves, pericardium and chamber borders inside the sector (phantom
     labels), or on the traced LV border at the traced frames (EchoNet VolumeTracings), against the

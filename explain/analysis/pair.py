@@ -76,7 +76,7 @@ def load_model(name_or_path: str, role: str, device: str | None = None, frames: 
         folder = resolve(name_or_path)[0]
     except (FileNotFoundError, OSError):
         folder = None                                    # a checkpoint file: no probe beside it
-    probe = getattr(wrapper, "probe", None)                 # a V-JEPA evaluation probe attached at load
+    probe = wrapper.probe                                   # a V-JEPA evaluation probe attached at load
     if probe is None and folder and folder.is_dir() and (folder / PROBE_CARD).is_file():
         probe = load_probe(folder, wrapper.device)          # the probe shipped beside our models
     beat_probe = (load_probe(folder, wrapper.device, stem=BEAT_PROBE)

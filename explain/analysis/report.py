@@ -143,7 +143,7 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
         entry["speckle_ratio"] = None if speckle is None or role not in speckle else _round(speckle[role]["ratio"])
         rollout = maps.get("rollout", {})
         if role in rollout:
-            np.save(out / f"{role}.rollout.npy", rollout[role].rollout)
+            np.save(out / f"{role}.rollout.npy", rollout[role].heat.astype(np.float32))      # (T, H, W)
             entry["rollout_file"] = f"{role}.rollout.npy"
         for meth, r in maps.items():
             if role not in r:
