@@ -54,6 +54,14 @@ def test_estimating_the_beat_never_copies_the_whole_clip_as_floats():
         assert abs(beat - frames_per_beat(clip)) <= 1.0 and peak < 0.5 * big.nbytes
 
 
+def test_a_views_frames_play_one_beat_in_its_real_time():
+    """The overlays, the models' view and analyze's videos take one frame rate (ModelView.playback_fps)."""
+    clip = render_clip(3, "adult", n_frames=100, size=64, fps=40)
+    view = model_view(clip, 16, 64)
+    assert view.n_frames / view.playback_fps == pytest.approx(frames_per_beat(clip) / 40.0)     # seconds of one beat
+    assert dataclasses.replace(view, fps=None).playback_fps is None
+
+
 def test_the_frames_a_view_shows_are_the_frames_its_model_sees():
     """An overlay's frames were resized by area averaging while the model's input was enlarged linearly: on a
     64-px clip the shown frames differed from the input by up to 80 grey levels. Now they are the input's."""
@@ -615,10 +623,12 @@ def test_an_audit_counts_impossible_efs_apart_and_leaves_them_out_of_its_error(s
 def test_ef_words_give_each_probes_ef_and_error_a_beat_probe_alone_included():
     from explain.analysis.report import ef_words
     truth = {"ef": 60.0}
-    assert ef_words({"ef": 61.8, "ef_beat": 40.2}, truth) == ("EF 61.8% (beat view 40.2%); error 1.8 EF points against "
-                                                               "the ground truth (beat view 19.8)")
+    # the error signed (predicted minus true), as the Predictions tab writes it: report.html had said 19.8 where
+    # the page said -19.8
+    assert ef_words({"ef": 61.8, "ef_beat": 40.2}, truth) == ("EF 61.8% (beat view 40.2%); error +1.8 EF points against "
+                                                               "the ground truth (beat view -19.8)")
     assert ef_words({"ef": 61.8, "ef_beat": None}, None) == "EF 61.8%"
-    assert ef_words({"ef": None, "ef_beat": 40.2}, truth) == ("beat view EF 40.2% (no attentive probe); error 19.8 EF "
+    assert ef_words({"ef": None, "ef_beat": 40.2}, truth) == ("beat view EF 40.2% (no attentive probe); error -19.8 EF "
                                                                "points against the ground truth")
     assert ef_words({"ef": None, "ef_beat": None}, truth) == "no EF probe"
 

@@ -181,12 +181,8 @@ def overlay_videos(clip_key: str, pair: dict[str, LoadedModel], method: str, *pa
     results = maps(clip_key, pair, method, *params, beat=beat, progress=progress)
 
     def write():
-        fps = get_clip(clip_key).fps
-        out = {}
-        for role, r in results.items():
-            beat_fps = fps * r.view.n_frames / r.view.beat[0]          # one beat plays in real time
-            out[role] = str(write_overlay_mp4(media_path(".mp4"), r.view.frames, r.heat, beat_fps))
-        return out
+        return {role: str(write_overlay_mp4(media_path(".mp4"), r.view.frames, r.heat, r.view.playback_fps))
+                for role, r in results.items()}                          # one beat plays in real time
     key, method_params = _key(clip_key, pair, method, *params, beat=beat)
     videos = cached(key + ("video",), write)
     asked = params[3] if method == "rollout" and len(params) > 3 else None       # (fusion, discard, start, readout, ...)

@@ -75,7 +75,7 @@ def register(clip: Clip, frames: int = 16, size: int = 112, owner: str | None = 
     view = model_view(clip, frames, size)
     beat, how = view.beat
     original = write_mp4(media_path(".mp4"), _outlined(clip), clip.fps)
-    seen = write_mp4(media_path(".mp4"), upscale(view.frames), clip.fps * frames / beat)
+    seen = write_mp4(media_path(".mp4"), upscale(view.frames), view.playback_fps)
     meta = describe(clip)
     meta["model_view"] = {"frames": frames, "size": size, "frames_per_beat": round(beat, 1), "beat_from": how,
                           "source_frames": view.indices.tolist()}

@@ -149,8 +149,7 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
             if role not in r:
                 continue
             v = r[role].view
-            fps = clip.fps * v.n_frames / v.beat[0]
-            write_overlay_mp4(out / f"{role}.{meth}.mp4", v.frames, r[role].heat, fps)
+            write_overlay_mp4(out / f"{role}.{meth}.mp4", v.frames, r[role].heat, v.playback_fps)
             write_overlay_strip(out / f"{role}.{meth}.png", v.frames, r[role].heat)
         report["models"][role] = entry
     unswept = [m.name for r, m in pair.items() if "severity_sweep" in not_run[r]]
@@ -198,18 +197,19 @@ def _maps_by_model(pair, clip, method, skipped: dict) -> dict:
 
 
 def ef_words(m: dict, truth: dict | None) -> str:
-    """'EF 61.8% (beat view 40.2%); error 0.4 EF points against the ground truth (beat view 21.2)' for one model; a
-    model with the beat view's probe alone: 'beat view EF 40.2% (no attentive probe); error 21.2 ...'."""
+    """'EF 61.8% (beat view 40.2%); error +0.4 EF points against the ground truth (beat view -21.2)' for one model,
+    the error signed (predicted minus true) as the Predictions tab shows it; a model with the beat view's probe
+    alone: 'beat view EF 40.2% (no attentive probe); error -21.2 ...'."""
     ef, beat = m["ef"], m.get("ef_beat")
     if ef is None and beat is None:
         return "no EF probe"
     if ef is None:
         words = f"beat view EF {beat:.1f}% (no attentive probe)"
-        return words + (f"; error {abs(beat - truth['ef']):.1f} EF points against the ground truth" if truth else "")
+        return words + (f"; error {beat - truth['ef']:+.1f} EF points against the ground truth" if truth else "")
     words = f"EF {ef:.1f}%" + (f" (beat view {beat:.1f}%)" if beat is not None else "")
     if truth:
-        words += f"; error {abs(ef - truth['ef']):.1f} EF points against the ground truth" + (
-            f" (beat view {abs(beat - truth['ef']):.1f})" if beat is not None else "")
+        words += f"; error {ef - truth['ef']:+.1f} EF points against the ground truth" + (
+            f" (beat view {beat - truth['ef']:+.1f})" if beat is not None else "")
     return words
 
 

@@ -48,6 +48,11 @@ class ModelView:
     def n_frames(self) -> int:
         return int(self.frames.shape[0])
 
+    @property
+    def playback_fps(self) -> float | None:
+        """The frame rate that plays the view's frames (one beat) in the beat's real time; None without fps."""
+        return None if not self.fps else self.fps * self.n_frames / self.beat[0]
+
 
 def beat_indices(n_frames: int, beat: float, frames: int, start: int = 0) -> np.ndarray:
     """(frames,) source indices evenly over one beat from `start`, nearest frame, clamped to the clip."""
