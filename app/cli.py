@@ -70,14 +70,14 @@ def check_models(folders: list[str] | None) -> None:
 
 def serve(args) -> int:
     """Serve until interrupted (Ctrl-C or SIGTERM), then remove the media folder and Gradio's cache folder (the
-    uploads, its copies of the media served), which is this process's own (session.gradio_cache_dir).
+    uploads, its copies of the media served), which is this process's own (media.gradio_cache_dir).
     The arguments are checked before the warm-up starts, and the process waits for the warm-up before it exits:
     exiting while it loads the models aborts ('terminate called without an active exception', rc 134)."""
     import signal
 
     check_models(args.models)
     check_address(args.host, args.port)
-    from app.session import gradio_cache_dir, media_dir
+    from app.media import gradio_cache_dir, media_dir
     os.environ["GRADIO_TEMP_DIR"] = str(gradio_cache_dir())     # before Gradio is imported (some of it reads it then)
     from gradio.route_utils import delete_files_created_by_app
 

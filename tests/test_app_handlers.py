@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from app import session
+from app import media, session
 from app.errors import shows_errors
 from app.views import degradation, evidence, inputs, models, predictions
 from echo.clip import Clip, ClipError
@@ -680,9 +680,9 @@ def test_media_folder_is_pruned_oldest_first_and_spares_young_files(tmp_path):
     os.utime(old, (1000, 1000))
     os.utime(older, (500, 500))
     # 300 bytes, cap 150: the two old entries go (oldest first), the young one stays however full
-    assert session.prune_media(tmp_path, max_bytes=150, min_age_s=60) == [older, old]
+    assert media.prune_media(tmp_path, max_bytes=150, min_age_s=60) == [older, old]
     assert not older.exists() and not old.exists() and young.exists()
-    assert session.prune_media(tmp_path, max_bytes=10, min_age_s=60) == [] and young.exists()
+    assert media.prune_media(tmp_path, max_bytes=10, min_age_s=60) == [] and young.exists()
 
 
 def test_a_killed_servers_media_folder_is_removed_when_the_next_one_starts(tmp_path):
@@ -695,19 +695,19 @@ def test_a_killed_servers_media_folder_is_removed_when_the_next_one_starts(tmp_p
     for folder in (orphan, own, other):
         folder.mkdir()
         (folder / "clip.mp4").write_bytes(b"x")
-    assert session.remove_orphan_media(tmp_path) == [orphan]
+    assert media.remove_orphan_media(tmp_path) == [orphan]
     assert not orphan.exists() and own.exists() and other.exists()
-    assert session.media_dir().name.startswith(f"echolens-{os.getpid()}-")
+    assert media.media_dir().name.startswith(f"echolens-{os.getpid()}-")
 
 
 def test_media_folder_is_scanned_at_most_once_a_minute(monkeypatch):
     scans = []
-    monkeypatch.setattr(session, "prune_media", scans.append)
-    monkeypatch.setattr(session, "_last_prune", [float("-inf")])
-    names = {session.media_path(".png") for _ in range(3)}
+    monkeypatch.setattr(media, "prune_media", scans.append)
+    monkeypatch.setattr(media, "_last_prune", [float("-inf")])
+    names = {media.media_path(".png") for _ in range(3)}
     assert len(names) == 3 and len(scans) == 1              # three fresh names, one scan
-    session._last_prune[0] -= session.PRUNE_EVERY_S
-    session.media_path(".png")
+    media._last_prune[0] -= media.PRUNE_EVERY_S
+    media.media_path(".png")
     assert len(scans) == 2                                  # a minute later it looks again
 
 
@@ -715,7 +715,7 @@ def test_cached_result_is_recomputed_when_its_media_file_was_pruned():
     calls = []
 
     def write():
-        path = session.media_path(".mp4")
+        path = media.media_path(".mp4")
         path.write_bytes(b"video")
         calls.append(path)
         return {"jepa": str(path), "note": "not a path"}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.session import cached, get_clip, media_path, peek
+from app.media import media_path
+from app.session import cached, get_clip, peek
 from echo.preprocess import crop_to_sector
 from explain.analysis.attention import AttentionResult, attention, convergence_warning
 from explain.analysis.pair import LoadedModel, pair_key

@@ -11,7 +11,7 @@ import shutil
 
 import plotly.graph_objects as go
 
-from app.session import media_path
+from app.media import media_path
 from echo.echonet import FILELIST, VIDEOS
 from explain.analysis.audit import COLUMNS, audit, scatter_figure, table_columns
 from explain.analysis.pair import LoadedModel

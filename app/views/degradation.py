@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from app.session import cached, get_clip, media_path, put_clip
+from app.media import media_path
+from app.session import cached, get_clip, put_clip
 from app.views.inputs import upscale
 from app.views.predictions import predictions
 from echo.degrade import check_degradation, degrade, label_words, named_severity

@@ -10,7 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.session import discard_upload, media_path, put_clip
+from app.media import discard_upload, media_path
+from app.session import put_clip
 from app.views.numbers import seed_from
 from echo.clip import Clip, ClipError
 from echo.examples import load_example
@@ -109,7 +110,7 @@ RESCALE_LABEL = "Stretch 16-bit or float pixels"
 def load_upload(path: str | None, rescale: bool = False, owner: str | None = None) -> LoadedClip:
     """An uploaded file (AVI, MP4, DICOM cine, NPY/NPZ); rescale: 16-bit or float pixels have the clip's own
     darkest-to-brightest range mapped onto 0-255 (echo.readers), else they are refused by name. A refused file
-    is removed from the server's upload folder at once (app.session.discard_upload)."""
+    is removed from the server's upload folder at once (app.media.discard_upload)."""
     if not path:
         raise ClipError("No file was uploaded.")
     try:

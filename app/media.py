@@ -1,0 +1,139 @@
+"""This process's files: one folder for the videos and images the app serves (media_dir), removed when the process
+ends and kept under MAX_MEDIA_BYTES while serving (oldest entries first; a cached result naming a removed file is
+recomputed: app.session.cached), and the folder Gradio keeps uploads and its copies in (gradio_cache_dir), from
+which a refused upload is removed at once (discard_upload). Folders of servers that were killed go when the next
+one starts (remove_orphan_media).
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+MAX_MEDIA_BYTES = 1 << 30      # the media folder is pruned back under this while serving
+MIN_MEDIA_AGE_S = 600.0        # never prune an entry younger than this (it may be in flight)
+PRUNE_EVERY_S = 60.0           # look at the folder at most this often (a scan stats every entry)
+
+_media_root: Path | None = None
+_media_lock = threading.Lock()
+
+
+def media_root() -> Path | None:
+    """The media folder, or None before anything was served."""
+    return _media_root
+
+
+def media_dir() -> Path:
+    """This process's folder for served media ('echolens-<pid>-...'), created on first use and removed at exit;
+    creating it first removes the folders of EchoLens processes that are gone (killed before their exit
+    handler ran), so a killed server's videos do not stay in the temporary folder for good."""
+    global _media_root
+    with _media_lock:
+        if _media_root is None:
+            remove_orphan_media(Path(tempfile.gettempdir()))
+            _media_root = Path(tempfile.mkdtemp(prefix=f"echolens-{os.getpid()}-"))
+            atexit.register(shutil.rmtree, _media_root, True)
+        return _media_root
+
+
+def gradio_cache_dir() -> Path:
+    """This process's own folder for Gradio's cache (uploads, its copies of the media served, its temporary files)
+    inside the one Gradio would use (GRADIO_TEMP_DIR, else the temporary folder), removed at exit with everything
+    in it: Gradio's own clean-up left the copies of served videos, empty files and folders. Folders of killed
+    servers are removed first, as media_dir's are."""
+    parent = Path(os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir())
+    parent.mkdir(parents=True, exist_ok=True)
+    remove_orphan_media(parent)
+    folder = Path(tempfile.mkdtemp(prefix=f"echolens-{os.getpid()}-gradio-", dir=parent))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
+
+
+def discard_upload(path: str | Path | None) -> bool:
+    """Remove an upload the app refused, and the folder Gradio made for it (named by the file's content) once
+    empty, from this server's Gradio cache folder (GRADIO_TEMP_DIR as app.cli sets it): a clip that cannot be
+    read is of no use kept, and bad input leaves no file behind. A path outside that folder is never touched;
+    returns whether a file was removed. (The same bytes uploaded by another session share the path: its clip
+    is already read into memory, so removing the file takes nothing from it.)"""
+    root = os.environ.get("GRADIO_TEMP_DIR")
+    if not root or not path:
+        return False
+    root, file = Path(root).resolve(), Path(path).resolve()
+    if not file.is_relative_to(root) or file == root or not file.is_file():
+        return False
+    file.unlink(missing_ok=True)
+    if file.parent != root:
+        try:
+            file.parent.rmdir()
+        except OSError:               # not empty: another upload under the same content hash
+            pass
+    return True
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` runs; one we cannot judge (another user's, a pid out of range) counts as running."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def remove_orphan_media(tmp: Path) -> list[Path]:
+    """Remove the media folders in `tmp` whose process ('echolens-<pid>-...') no longer runs; returns them.
+    Servers in containers that share one /tmp but not their process ids would see each other as gone: give
+    each its own TMPDIR."""
+    removed = []
+    for folder in tmp.glob("echolens-*-*"):
+        pid = folder.name.split("-")[1]
+        if pid.isdigit() and folder.is_dir() and not _alive(int(pid)):
+            shutil.rmtree(folder, True)
+            removed.append(folder)
+    return removed
+
+
+_last_prune = [float("-inf")]    # time.monotonic() of the last scan
+
+
+def media_path(suffix: str) -> Path:
+    """A fresh file name in the media folder (pruning the folder first, at most once every PRUNE_EVERY_S,
+    if it has grown too big; two requests racing may both scan, which is harmless)."""
+    root = media_dir()
+    if time.monotonic() - _last_prune[0] >= PRUNE_EVERY_S:
+        _last_prune[0] = time.monotonic()
+        prune_media(root)
+    return root / f"{uuid.uuid4().hex[:12]}{suffix}"
+
+
+def _size(entry: Path) -> int:
+    if entry.is_dir():
+        return sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
+    return entry.stat().st_size
+
+
+def prune_media(root: Path, max_bytes: int | None = None, min_age_s: float | None = None) -> list[Path]:
+    """Remove the oldest entries (files, or audit folders) until `root` holds at most `max_bytes`, sparing
+    any entry younger than `min_age_s`. Gradio has its own copy of everything already shown, so only a
+    cached result can still name a removed file, and `cached` recomputes it. Returns what was removed."""
+    max_bytes = MAX_MEDIA_BYTES if max_bytes is None else max_bytes
+    min_age_s = MIN_MEDIA_AGE_S if min_age_s is None else min_age_s
+    with _media_lock:
+        try:
+            entries = [(e.stat().st_mtime, _size(e), e) for e in root.iterdir()]
+        except FileNotFoundError:          # an entry vanished while we looked: prune next time
+            return []
+        total, removed, now = sum(size for _, size, _ in entries), [], time.time()
+        for mtime, size, entry in sorted(entries, key=lambda e: e[0]):
+            if total <= max_bytes or now - mtime < min_age_s:
+                break
+            shutil.rmtree(entry, True) if entry.is_dir() else entry.unlink(missing_ok=True)
+            total -= size
+            removed.append(entry)
+        return removed
