@@ -158,6 +158,8 @@ def test_corrupt_frame_in_folder(tmp_path):
 def test_zero_frames(tmp_path):
     np.save(tmp_path / "a.npy", np.zeros((0, 8, 8), np.uint8))
     assert "contains no image frames" in refused(tmp_path / "a.npy")
+    dicom_file(tmp_path / "a.dcm", gray_clip(t=1).tobytes(), n_frames=0)      # it had read as one still image
+    assert "contains no image frames (NumberOfFrames 0)" in refused(tmp_path / "a.dcm")
 
 
 def test_one_frame_everywhere(tmp_path):

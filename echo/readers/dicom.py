@@ -92,11 +92,15 @@ def _check_header(ds, name: str, rescale: bool) -> tuple[str, int]:
         )
     try:
         rows, cols = int(ds.Rows), int(ds.Columns)
-        n_frames = int(ds.get("NumberOfFrames") or 1)
+        declared = ds.get("NumberOfFrames")
+        n_frames = 1 if declared in (None, "") else int(declared)         # no such field: one frame
         samples, bits = int(ds.get("SamplesPerPixel") or 1), int(ds.BitsAllocated)
     except (AttributeError, TypeError, ValueError):
         raise ClipError(f"'{name}' is a DICOM file whose image size or pixel format fields are "
                         "missing or invalid. Export it again from the echo machine.") from None
+    if n_frames < 1:                    # '0' had read as one frame, then 'a single still image'
+        raise ClipError(f"'{name}' is a DICOM file that contains no image frames (NumberOfFrames {n_frames}). "
+                        "Export the cine loop again.")
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     if photometric not in _PHOTOMETRIC:
         raise ClipError(f"'{name}' uses the {photometric} colour layout, which EchoLens does not "
