@@ -68,6 +68,39 @@ def check_models(folders: list[str] | None) -> None:
         raise FileNotFoundError(f"no such folder or file: {', '.join(missing)}")
 
 
+def read_auth(path: str) -> list[tuple[str, str]]:
+    """--auth-file: one 'user:password' per line (the password may hold ':'; blank lines and '#' comments are
+    skipped); a file that names nobody, or a line without both, is refused by its line number."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"--auth-file {path} cannot be read ({e})") from None
+    logins = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        user, sep, password = line.strip().partition(":")
+        if not (sep and user and password):
+            raise ValueError(f"--auth-file {path}, line {number}: write 'user:password'")
+        logins.append((user, password))
+    if not logins:
+        raise ValueError(f"--auth-file {path} names nobody: write one 'user:password' per line")
+    return logins
+
+
+def server_log() -> None:
+    """The server's record on stderr, with times: each page event (its name, how long, and what was refused and
+    why), warm-up failures and tracebacks (app.errors logs them under 'echolens')."""
+    import logging
+    log = logging.getLogger("echolens")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
 def serve(args) -> int:
     """Serve until interrupted (Ctrl-C or SIGTERM), then remove the media folder and Gradio's cache folder (the
     uploads, its copies of the media served), which is this process's own (media.gradio_cache_dir).
@@ -75,22 +108,31 @@ def serve(args) -> int:
     exiting while it loads the models aborts ('terminate called without an active exception', rc 134)."""
     import signal
 
+    signal.signal(signal.SIGTERM, signal.default_int_handler)   # as Ctrl-C from the start: Gradio closes, finally runs
     check_models(args.models)
     check_address(args.host, args.port)
+    from app.server_paths import configure
+    paths_line = configure(args.host, args.server_paths)
+    logins = read_auth(args.auth_file) if args.auth_file else None
     from app.media import gradio_cache_dir, media_dir
     os.environ["GRADIO_TEMP_DIR"] = str(gradio_cache_dir())     # before Gradio is imported (some of it reads it then)
-    from gradio.route_utils import delete_files_created_by_app
+    try:
+        from gradio.route_utils import delete_files_created_by_app
 
-    from app.layout import CSS, JS, THEME, build
-    from app.warmup import warm_up_in_background
-    signal.signal(signal.SIGTERM, signal.default_int_handler)   # as Ctrl-C: Gradio closes its server, finally runs
+        from app.layout import CSS, JS, THEME, build
+        from app.warmup import warm_up_in_background
+    except KeyboardInterrupt:               # stopped while starting: its folders go at exit (atexit), the code is 0
+        return 0
+    server_log()
     warm_up, demo = warm_up_in_background(), None
     try:
         print(f"EchoLens media folder (removed at exit): {media_dir()}\n"
-              f"Gradio's uploads and cache (removed at exit): {os.environ['GRADIO_TEMP_DIR']}", flush=True)
+              f"Gradio's uploads and cache (removed at exit): {os.environ['GRADIO_TEMP_DIR']}\n{paths_line}\n"
+              + (f"Login required: {len(logins)} user(s) from {args.auth_file}" if logins else
+                 "No login (--auth-file FILE asks for one)"), flush=True)
         demo = build(tuple(args.models or ()))
         demo.launch(server_name=args.host, server_port=args.port, show_error=False, quiet=False,
-                    max_file_size=MAX_UPLOAD, css=CSS, js=JS, theme=THEME)
+                    max_file_size=MAX_UPLOAD, css=CSS, js=JS, theme=THEME, auth=logins)
     finally:
         if demo is not None:   # Gradio's copies of the uploads (users' clips) and served media: its shutdown left them
             delete_files_created_by_app(demo, age=None)
@@ -195,6 +237,10 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--host", default=HOST, help="serve on this IP address or host name (0.0.0.0: every network)")
     ap.add_argument("--port", type=port_number, default=PORT, help="serve on this port (1-65535)")
     ap.add_argument("--models", action="append", help="serve: also offer the models in this folder (repeatable)")
+    ap.add_argument("--server-paths", metavar="DIR",
+                    help="serve: the folder under which paths typed into the page (checkpoints, audit and dataset "
+                         "folders) may lie (default: any path on 127.0.0.1; none when serving a network)")
+    ap.add_argument("--auth-file", metavar="FILE", help="serve: ask for a login, one 'user:password' per line")
     sub = ap.add_subparsers(dest="command")
     m = sub.add_parser("models", help="list the models found (shipped, plus --models folders)")
     m.add_argument("--models", action="append", dest="models", help="a folder of models or checkpoint files (repeatable)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from typing import Callable
 
 import gradio as gr
@@ -16,18 +17,23 @@ EXPECTED = (ClipError, ValueError, FileNotFoundError, KeyError, NotImplementedEr
 
 
 def shows_errors(fn):
-    """Decorator for Gradio event functions: expected errors become gr.Error with their own message,
-    anything else a short 'something went wrong' with its type, logged with its traceback. The message
+    """Decorator for Gradio event functions: expected errors become gr.Error with their own message (logged, as each
+    event's time is: the server's record), anything else a short 'something went wrong' with its type, logged with
+    its traceback. The message
     stays until the user closes it or starts another action (app.layout.JS): the outputs keep an 'Error'
     mark, which must not outlive its reason."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        start = time.monotonic()
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            log.info("%s done in %.1f s", fn.__name__, time.monotonic() - start)
+            return result
         except gr.Error:
             raise
         except EXPECTED as e:
             message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+            log.info("%s refused after %.1f s: %s", fn.__name__, time.monotonic() - start, message)
             raise gr.Error(str(message), duration=None, print_exception=False) from None
         except Exception as e:                                   # noqa: BLE001 - keep serving
             log.exception("handler %s failed", fn.__name__)

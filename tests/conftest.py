@@ -34,15 +34,15 @@ def smoke_models(tmp_path_factory):
 
 
 @contextlib.contextmanager
-def launched_app(log: Path, **env_vars: str):
-    """`python app.py` on a free port (env_vars added to its environment); yields (url, process); stopped with
-    SIGTERM on exit."""
+def launched_app(log: Path, args: tuple[str, ...] = (), **env_vars: str):
+    """`python app.py [args]` on a free port (env_vars added to its environment); yields (url, process); stopped
+    with SIGTERM on exit."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False", **env_vars}
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *args], cwd=ROOT, env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:

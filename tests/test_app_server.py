@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
-from gradio_client.exceptions import AppError
+from gradio_client.exceptions import AppError, AuthenticationError
 
 from tests.conftest import launched_app
 
@@ -53,3 +53,27 @@ def test_the_media_folder_and_the_uploads_go_when_the_server_stops(tmp_path):
     # nor Gradio's copies of the videos it served, its empty temporary files and folders: its folder was this
     # process's own (they had stayed: ten MP4s of uploaded clips, 110 empty files, 51 folders)
     assert list(uploads.iterdir()) == []
+
+
+def test_a_server_with_logins_and_one_allowed_folder_refuses_the_rest_and_logs_each_event(tmp_path):
+    """--auth-file asks for a login (the API too), --server-paths lets the page's path boxes read one folder, and
+    the server's log has a timed line for each event, refusals with their reason (it had none)."""
+    logins, allowed = tmp_path / "logins", tmp_path / "allowed"
+    logins.write_text("ana:s3cret\n")
+    allowed.mkdir()
+    log = tmp_path / "server.log"
+    with launched_app(log, ("--auth-file", str(logins), "--server-paths", str(allowed))) as (url, proc):
+        with pytest.raises(AuthenticationError, match="credentials were not provided"):
+            Client(url, verbose=False)                                                     # no login
+        with pytest.raises(ValueError, match="Could not login"):
+            Client(url, auth=("ana", "wrong"), verbose=False)
+        client = Client(url, auth=("ana", "s3cret"), verbose=False)
+        assert client.predict("adult_normal", api_name="/load_example")[2]["ground_truth_ef"] == 62.0
+        with pytest.raises(AppError, match=f"is not a path under {allowed}"):
+            client.predict(None, str(tmp_path), api_name="/audit")
+    text = log.read_text()
+    assert f"Paths typed into the page (checkpoints, audit and dataset folders) must lie under {allowed}" in text
+    assert "Login required: 1 user(s)" in text
+    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO on_example done in \d+\.\d s$", text, re.M)
+    assert re.search(rf"INFO on_audit refused after \d+\.\d s: The audit's folder: '{tmp_path}' is not a path", text)
+    assert proc.returncode == 0

@@ -12,6 +12,7 @@ import shutil
 import plotly.graph_objects as go
 
 from app.media import media_path
+from app.server_paths import server_path
 from echo.echonet import FILELIST, VIDEOS
 from explain.analysis.audit import COLUMNS, audit, scatter_figure, table_columns
 from explain.analysis.pair import LoadedModel
@@ -50,7 +51,7 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
             raise ValueError(f"{len(files)} files uploaded; audit at most {MAX_UPLOADS} at once, or give a folder.")
         source = echonet_folder([Path(f) for f in files])
     elif folder and folder.strip():
-        source = Path(folder.strip())              # explain.analysis.audit.clips_in names a missing folder or a file
+        source = server_path(folder, "The audit's folder")   # audit.clips_in names a missing folder or a file
     else:
         raise ValueError("Upload some clips or give a folder to audit.")
     out = media_path("")

@@ -2,10 +2,9 @@
 numbers, a degraded copy overlaid, and the dataset view (one point per clip of a folder, by EF)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import plotly.graph_objects as go
 
+from app.server_paths import server_path
 from app.session import cached, get_clip
 from explain.analysis.cycle import CycleResult, cycle, held_out_phase_errors
 from explain.analysis.pair import LoadedModel, pair_key
@@ -82,8 +81,8 @@ def _held_out_words(held: dict[str, tuple[float, int, float | None]]) -> str:
 def dataset_figures(folder: str, pair: dict[str, LoadedModel], method: str = "pca", dims: int = 2,
                     limit: int = 100) -> dict[str, go.Figure]:
     """{role: figure}: one point per clip of an EchoNet-layout folder, coloured by EF, in the projection chosen."""
-    root = Path((folder or "").strip())
-    if not folder or not root.is_dir():
+    root = server_path(folder or "", "The dataset view's folder")
+    if not (folder or "").strip() or not root.is_dir():
         raise ValueError(f"No folder at '{folder}': give a folder in EchoNet layout (FileList.csv, Videos/).")
     return {role: cached((str(root.resolve()), "dataset", m.key, limit, method, int(dims)),
                          lambda m=m: dataset_view(m.wrapper, root, limit=limit, method=method, dims=int(dims))[2])

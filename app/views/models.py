@@ -2,6 +2,7 @@
 a local path typed in; and the device they run on."""
 from __future__ import annotations
 
+from app.server_paths import server_path
 from explain.analysis.pair import DEFAULT_MODELS, ROLES, LoadedModel, frames_for, load_model
 from model_zoo.cost import advice
 from model_zoo.registry import assumed_notes, list_models
@@ -18,8 +19,11 @@ def model_choices(family: str, extra_dirs: tuple[str, ...] = ()) -> list[tuple[s
 
 
 def pick(choice: str | None, path: str | None, role: str) -> str:
-    """A typed local path wins over the dropdown; neither gives the shipped default."""
-    return (path or "").strip() or choice or DEFAULT_MODELS[role]
+    """A typed local path wins over the dropdown (where the server lets the page read it: app.server_paths);
+    neither gives the shipped default."""
+    if (path or "").strip():
+        return str(server_path(path, f"The {role.upper()} checkpoint path"))
+    return choice or DEFAULT_MODELS[role]
 
 
 def current_pair(jepa_choice: str | None = None, mae_choice: str | None = None,

@@ -1,0 +1,63 @@
+"""Paths on the server that the page's boxes may read: a checkpoint path typed in, the audit's folder, the dataset
+view's folder. Served on this machine alone (a loopback --host, the default) any path the account running the app
+can read; served to a network, none unless --server-paths DIR names the folder they may lie under: anyone who
+reaches the page could otherwise read the server's folders through these boxes, and tell from the messages whether a
+path exists (an operations review did both from another machine). A refused path gets the same words whether it
+exists or not. The headless commands (analyze, audit) read what their own user names, unrestricted.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Policy:
+    open: bool = True              # any path (this machine alone)
+    root: Path | None = None       # else only paths under this folder (resolved); None: no path at all
+
+
+_policy = Policy()                 # the app built without app.cli (tests, notebooks): as on this machine alone
+
+
+def is_loopback(host: str) -> bool:
+    """Whether --host serves this machine alone (127.0.0.1, ::1, localhost)."""
+    host = host.strip("[]")
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host.lower() == "localhost"
+
+
+def configure(host: str, root: str | None) -> str:
+    """Set the policy for a server on `host` with --server-paths `root` (None: not given); returns the line the
+    server prints about it. A root that is not a folder is refused (ValueError)."""
+    global _policy
+    if root is not None:
+        folder = Path(root).expanduser().resolve()
+        if not folder.is_dir():
+            raise ValueError(f"--server-paths {root} is not a folder on this machine")
+        _policy = Policy(open=False, root=folder)
+        return f"Paths typed into the page (checkpoints, audit and dataset folders) must lie under {folder}"
+    if is_loopback(host):
+        _policy = Policy()
+        return "Paths typed into the page may name any file this account can read (served on this machine alone)"
+    _policy = Policy(open=False, root=None)
+    return (f"Serving on {host}: paths typed into the page are refused (give --server-paths DIR to allow one "
+            "folder); uploads work as ever")
+
+
+def server_path(text: str, box: str) -> Path:
+    """The path typed into `box` (its label, for the message), if the policy lets the page read it."""
+    path = Path(text.strip()).expanduser()
+    if _policy.open:
+        return path
+    if _policy.root is None:
+        raise ValueError(f"{box}: this server reads no paths on its machine (it serves a network); upload the "
+                         "files instead, or ask whoever runs it to start it with --server-paths DIR.")
+    resolved = path.resolve()                    # symbolic links and '..' followed: no way out of the root
+    if not resolved.is_relative_to(_policy.root):
+        raise ValueError(f"{box}: '{text.strip()}' is not a path under {_policy.root}, the only folder this server "
+                         "reads from.")
+    return resolved

@@ -1,0 +1,74 @@
+"""Paths typed into the page (a checkpoint, the audit's folder, the dataset view's folder) are read only where the
+server allows: any path on 127.0.0.1, none when it serves a network, or only under --server-paths DIR. An operations
+review had listed a server's folders and learnt which paths exist, from another machine, through these boxes."""
+import pytest
+
+from app import server_paths
+from app.cli import read_auth
+from app.server_paths import Policy, configure, is_loopback, server_path
+from app.views import audit, cycle, models
+
+
+@pytest.fixture(autouse=True)
+def restore_policy(monkeypatch):
+    monkeypatch.setattr(server_paths, "_policy", server_paths._policy)      # each test's configure undone
+
+
+def test_loopback_hosts_are_this_machine_alone():
+    assert all(is_loopback(h) for h in ("127.0.0.1", "127.0.1.1", "::1", "[::1]", "localhost", "LOCALHOST"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "192.0.2.2", "::", "example.org"))
+
+
+def test_on_this_machine_alone_any_path_is_read(tmp_path):
+    assert "any file" in configure("127.0.0.1", None)
+    assert server_path(f" {tmp_path} ", "box") == tmp_path
+
+
+def test_serving_a_network_reads_no_path_and_says_the_same_of_one_that_exists_and_one_that_does_not(tmp_path):
+    assert "refused" in configure("0.0.0.0", None)
+    said = []
+    for path in (tmp_path, tmp_path / "no such folder", "/etc/passwd"):
+        with pytest.raises(ValueError) as e:
+            server_path(str(path), "The audit's folder")
+        said.append(str(e.value).replace(str(path), "PATH"))
+    assert said[0].startswith("The audit's folder: this server reads no paths") and len(set(said)) == 1
+
+
+def test_under_server_paths_only_that_folder_is_read_links_and_dots_followed(tmp_path):
+    root, outside = tmp_path / "shared", tmp_path / "private"
+    (root / "clips").mkdir(parents=True)
+    outside.mkdir()
+    (root / "way_out").symlink_to(outside)
+    assert str(root) in configure("0.0.0.0", str(root))
+    assert server_path(str(root / "clips"), "box") == root / "clips"
+    assert server_path(str(root / "not yet"), "box") == root / "not yet"       # under it: the view says it is missing
+    for escape in (outside, root / "way_out", root / ".." / "private", outside / "nothing"):
+        with pytest.raises(ValueError, match=f"is not a path under {root}, the only folder this server reads from"):
+            server_path(str(escape), "box")
+    with pytest.raises(ValueError, match="is not a folder"):
+        configure("127.0.0.1", str(tmp_path / "missing"))
+
+
+def test_the_pages_three_path_boxes_follow_the_policy(tmp_path, monkeypatch):
+    monkeypatch.setattr(server_paths, "_policy", Policy(open=False, root=tmp_path / "allowed"))
+    outside = str(tmp_path / "elsewhere")
+    with pytest.raises(ValueError, match="The JEPA checkpoint path: .* is not a path under"):
+        models.pick("jepa-small", outside, "jepa")
+    assert models.pick("jepa-small", "", "jepa") == "jepa-small"                # the dropdown: the server's own list
+    with pytest.raises(ValueError, match="The audit's folder: .* is not a path under"):
+        audit.run(None, outside, {})
+    with pytest.raises(ValueError, match="The dataset view's folder: .* is not a path under"):
+        cycle.dataset_figures(outside, {})
+
+
+def test_an_auth_file_gives_logins_and_a_bad_one_is_refused_by_line(tmp_path):
+    good = tmp_path / "logins"
+    good.write_text("# teaching group\nana:s3cret\n\nbo:pass:with:colons\n")
+    assert read_auth(str(good)) == [("ana", "s3cret"), ("bo", "pass:with:colons")]
+    for text, match in (("ana\n", "line 1: write 'user:password'"), ("\n# nobody\n", "names nobody"),
+                        ("ana:\n", "line 1"), (":pw\n", "line 1")):
+        good.write_text(text)
+        with pytest.raises(ValueError, match=match):
+            read_auth(str(good))
+    with pytest.raises(ValueError, match="cannot be read"):
+        read_auth(str(tmp_path / "missing"))
