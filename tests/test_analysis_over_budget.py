@@ -108,3 +108,30 @@ def test_the_speckle_test_takes_models_of_different_input_shapes_apart(shipped_p
     ratios = speckle_ratios({"jepa": tiny, "mae": shipped_pair["mae"]}, False, False)
     alone = speckle_ratios({"jepa": tiny}, False, False)
     assert set(ratios) == {"jepa", "mae"} and ratios["jepa"] == alone["jepa"] and ratios["mae"]["ratio"] > 0
+
+
+def test_an_audit_leaves_a_too_slow_model_out_of_the_degradations_and_says_so(tmp_path, monkeypatch):
+    """An audit of a ViT-L had stopped at its first clip (the degradations' estimate refused): the too-slow model's
+    sensitivity is blank, with why in the summary and its words, and every other column is still filled."""
+    import csv
+    # a "JEPA" pass of 50 s: the six benchmark degradations and the clean clip (7 passes) 350 s, over the 300-s
+    # budget; the rollout (1) under it
+    monkeypatch.setattr(budget, "cpu_seconds", lambda m, passes: 50.0 * passes if m.family == "jepa" else 0.0)
+
+    from echo.writers import write_npz
+    from explain.analysis.audit import audit
+    (tmp_path / "clips").mkdir()
+    for seed in (3, 4):
+        write_npz(tmp_path / "clips" / f"c{seed}.npz", render_clip(seed, "adult", n_frames=40, size=64, fps=50))
+    summ, rows, (headline, lines) = audit(tmp_path / "clips", tiny_pair(), tmp_path / "out")
+    assert summ["clips"] == 2 and summ["unreadable"] == 0
+    assert set(summ["skipped_views"]["jepa"]) == {"degradation"} and summ["skipped_views"]["mae"] == {}
+    why = summ["skipped_views"]["jepa"]["degradation"]
+    assert why.startswith("EF under every degradation on jepa-tiny would take about ") and "audit again with --frames" in why
+    for r in rows:
+        assert r["jepa_sensitivity"] is None and r["mae_sensitivity"] is not None and r["jepa_ef"] is not None
+    jepa_line = next(line for line in lines if line.startswith("jepa-tiny"))
+    assert jepa_line.endswith(f"⚠️ {why.rstrip('.')}.")
+    assert "would take about" not in next(line for line in lines if line.startswith("mae-tiny"))
+    with open(tmp_path / "out" / "audit.csv", newline="") as f:
+        assert [r["jepa_sensitivity"] for r in csv.DictReader(f)] == ["", ""]

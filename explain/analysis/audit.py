@@ -30,6 +30,7 @@ from explain.analysis.outputs import check_output_folder, output_folder
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import BLANK_POINTS, is_impossible, near_blank, predict
 from explain.analysis.run_record import record_words, run_record
+from explain.analysis.skipped_views import on_models_that_fit
 from model_zoo.plot_style import FAMILY_COLOURS, TEMPLATE
 
 PHANTOM_NOTE = "EF predictions from models that learned from a simulated phantom are not measurements."
@@ -83,15 +84,20 @@ def clips_in(paths: Path | list[Path]) -> list[PendingClip]:
 
 
 def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degradations: bool = True,
-               progress: Callable[[float, str], None] | None = None, deadline: float | None = None) -> list[dict]:
+               progress: Callable[[float, str], None] | None = None, deadline: float | None = None,
+               skipped: dict[str, dict[str, str]] | None = None) -> list[dict]:
     """One dict per clip: file, true EF, per model and probe (the attentive one; `_beat`: the beat view's, where
     the model ships one) the EF, its error, its sensitivity (mean |EF change| over the six benchmark
     conditions) and its crop move (how far it moves with the input shifted up or down: crop_check); per model
     whether it is impossible (outside 0-100%); per model the rollout focus ratio on cardiac structures (clips with anatomy
     labels or LV tracings) and the OOD flag; population and degradation where the file says (a phantom clip
     EchoLens wrote); `error` holds why a clip could not be read. Clips are read one at a time; none is started
-    after `deadline` (time.monotonic()), so an audit with a time limit ends with the rows it finished."""
-    rows = []
+    after `deadline` (time.monotonic()), so an audit with a time limit ends with the rows it finished. A model too
+    slow on the CPU for the degradations or the rollout is left out of them (its sensitivity or focus blank) with
+    why in skipped[role][view] (explain.analysis.skipped_views); an audit of a ViT-L had stopped at its first clip."""
+    rows, skipped = [], {role: {} for role in pair} if skipped is None else skipped
+    for role in pair:
+        skipped.setdefault(role, {})
     for k, source in enumerate(sources):
         if deadline is not None and time.monotonic() > deadline:
             break
@@ -106,8 +112,11 @@ def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degrada
             clip, row["error"] = None, str(e)
         if clip is not None:
             row["true_ef"] = None if clip.truth is None or clip.truth.ef is None else round(float(clip.truth.ef), 2)
-            views = condition_ef_views(pair, clip, tuple(BENCHMARK_CONDITIONS), clean=preds) if degradations else None
-            maps = attention(pair, clip, "rollout")       # the read-out analyze and the Attention tab default to
+            views = on_models_that_fit("degradation", lambda models: condition_ef_views(
+                models, clip, tuple(BENCHMARK_CONDITIONS), clean={r: preds[r] for r in models}), pair, skipped,
+                "audit") if degradations else None
+            maps = on_models_that_fit("rollout", lambda models: attention(models, clip, "rollout"), pair, skipped,
+                                      "audit") or {}      # the read-out analyze and the Attention tab default to
             for role, p in preds.items():
                 crop = p.crop if p.crop and not p.crop.get("skipped") else None
                 for suffix, key, ef, blank in (("", "ef", p.ef, p.blank[0]), ("_beat", "ef_beat", p.ef_beat, p.blank[1])):
@@ -116,7 +125,8 @@ def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degrada
                     row[f"{role}_ef{suffix}"] = None if ef is None else round(ef, 2)
                     row[f"{role}_abs_error{suffix}"] = (None if ef is None or row["true_ef"] is None
                                                         else round(abs(ef - row["true_ef"]), 2))
-                    sens = mean_abs_change({c: {role: v[role][key]} for c, v in views.items()}, role) if views else None
+                    ran = views is not None and role in views["clean"]          # not skipped for this model
+                    sens = mean_abs_change({c: {role: v[role][key]} for c, v in views.items()}, role) if ran else None
                     row[f"{role}_sensitivity{suffix}"] = None if sens is None else round(sens, 2)
                     row[f"{role}_crop_move{suffix}"] = (None if crop is None or ef is None
                                                         else round(moved(ef, crop.get(key)), 2))
@@ -127,7 +137,7 @@ def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degrada
                     row[f"{role}_best_ef"] = None if best.ef is None else round(best.ef, 2)
                     row[f"{role}_best_probe"] = best.view
                     row[f"{role}_best_held_back"] = best.reason
-                focus = maps[role].focus
+                focus = maps[role].focus if role in maps else None
                 row[f"{role}_focus"] = None if focus is None else round(focus["ratio"], 3)
                 row[f"{role}_ood"] = None if p.ood is None else p.ood["out_of_distribution"]
             # what a phantom file says of itself (echo.provenance): a child's or a degraded clip is no clean adult one
@@ -149,7 +159,7 @@ def _clean_adult(row: dict) -> bool:
 
 
 def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = None,
-            time_limit_s: float | None = None) -> dict:
+            time_limit_s: float | None = None, skipped: dict[str, dict[str, str]] | None = None) -> dict:
     """Per model: clips with a prediction; EF MAE against the truth where known, over `ef_mae_n` clips, an
     impossible EF (outside 0-100%) left out and counted in `impossible`, its 95% bootstrap interval over the clips
     in `ef_mae_ci95` (None under MIN_BOOTSTRAP clips), one near the probe's all-black reading kept
@@ -158,12 +168,14 @@ def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = 
     focus ratio; OOD count (None: the model has no reference); on how many clips the best estimate was given
     (`best_given`) and its EF MAE where the true EF is known (`best_ef_mae`). 'mixed': how many clips are known to be
     pediatric or degraded; 'found': how many clips the source held (more than 'clips' where the audit read the
-    first MAX_CLIPS, or stopped at its time limit); 'time_limit_s': the limit that stopped it, else None."""
+    first MAX_CLIPS, or stopped at its time limit); 'time_limit_s': the limit that stopped it, else None;
+    'skipped_views': {role: {view: why}} for the views a model was too slow for on the CPU (audit_rows)."""
     found = max(found or 0, len(rows))
     stopped = time_limit_s is not None and len(rows) < min(found, MAX_CLIPS)
     out = {"clips": len(rows), "found": found, "time_limit_s": time_limit_s if stopped else None,
            "unreadable": sum(1 for r in rows if r["error"]), "note": audit_note(pair),
-           "mixed": sum(1 for r in rows if not r["error"] and not _clean_adult(r))}
+           "mixed": sum(1 for r in rows if not r["error"] and not _clean_adult(r)),
+           "skipped_views": {role: dict((skipped or {}).get(role, {})) for role in pair}}
     mean = lambda values, digits=2: round(float(np.mean(values)), digits) if values else None
     def interval(values: list[float]) -> list[float] | None:          # how far a few clips' MAE may be from the MAE
         if len(values) < MIN_BOOTSTRAP:               # a percentile bootstrap of fewer covers far less than 95%
@@ -269,7 +281,8 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
                      f"benchmark degradations its EF moves {_with_beat(s, 'mean_sensitivity')} points on average; "
                      f"with the input shifted {100 * SHIFT_SHARE:.0f}% of its side up or down, up to "
                      f"{_with_beat(s, 'mean_crop_move')} points on average; rollout focus ratio {focus} ({readout} "
-                     f"read-out, clips with anatomy labels or LV tracings); {ood}.")
+                     f"read-out, clips with anatomy labels or LV tracings); {ood}."
+                     + "".join(f" ⚠️ {why.rstrip('.')}." for why in summ.get("skipped_views", {}).get(role, {}).values()))
     return headline + ".", lines
 
 
@@ -369,9 +382,10 @@ def audit(paths: Path | list[Path], pair: dict[str, LoadedModel], out: Path,
     sources = clips_in(paths)                                    # a folder that is not one fails before `out` is made
     check_output_folder(out)             # a file in the way is said first; the folder is made once there are rows,
     deadline = None if time_limit_s is None else time.monotonic() + time_limit_s       # so a failed audit leaves none
-    rows = audit_rows(sources[:MAX_CLIPS], pair, progress=progress, deadline=deadline)
+    skipped = {role: {} for role in pair}                        # {role: {view: why}}: too slow for the CPU
+    rows = audit_rows(sources[:MAX_CLIPS], pair, progress=progress, deadline=deadline, skipped=skipped)
     out = output_folder(out, WRITTEN)                            # an earlier audit's files go with its rows
-    summ = summary(rows, pair, found=len(sources), time_limit_s=time_limit_s)
+    summ = summary(rows, pair, found=len(sources), time_limit_s=time_limit_s, skipped=skipped)
     words = summary_words(summ, rows, pair)
     names = {role: m.name for role, m in pair.items()}
     write_csv(rows + not_audited(sources, len(rows), summ), out / "audit.csv")    # the CSV names what it lacks

@@ -1,4 +1,4 @@
-"""Views a headless analysis (`python app.py analyze`) leaves out for a model too slow for them on the CPU.
+"""Views a headless analysis (`python app.py analyze`) or an audit leaves out for a model too slow for them on the CPU.
 
 The page refuses such a view with its estimate (explain.analysis.budget); a report that stopped there wrote
 nothing, so a ViT-B at its own 16 frames got no report at all. Here each view runs on the models whose
@@ -17,10 +17,10 @@ from model_zoo.features import input_shape
 ACCELERATOR = "on a GPU (--device cuda or mps), where no limit applies"
 
 
-def skip_words(e: OverBudget) -> str:
+def skip_words(e: OverBudget, command: str = "analyze") -> str:
     """Why the view did not run for e.model, and what would run it: a frame count for --frames whose estimate
     (scaled from the one refused, so both rest on one CPU speed) fits the budget, or an accelerator (alone for a
-    shipped model, which --frames leaves at its own count)."""
+    shipped model, which --frames leaves at its own count); command: the one to run again ('analyze', 'audit')."""
     wrapper, passes = e.model.wrapper, e.passes
     per_pass = e.seconds / passes
     gflops_per_s = forward_gflops(wrapper)[1] / per_pass          # the speed the refused estimate assumed
@@ -29,14 +29,15 @@ def skip_words(e: OverBudget) -> str:
     said = (f"{e.what} on {e.model.name} would take about {e.seconds / 60:.0f} min on this CPU ({passes:g} "
             f"forward passes of about {per_pass:.1f} s; the limit is {e.budget_s / 60:.0f} min), so it was not run")
     if e.model.key and is_shipped(str(e.model.key[0])):     # --frames leaves a shipped model at its own count
-        return f"{said}. To run it, analyze {ACCELERATOR}."
+        return f"{said}. To run it, {command} {ACCELERATOR}."
     if fewer <= e.budget_s:
-        return (f"{said}. To run it, analyze again with --frames {frames} (about {fewer / 60:.1f} min here; the model "
+        return (f"{said}. To run it, {command} again with --frames {frames} (about {fewer / 60:.1f} min here; the model "
                 f"then sees {frames} frames rather than {input_shape(wrapper)[0]}) or {ACCELERATOR}.")
-    return f"{said}; even --frames {frames} would take about {fewer / 60:.0f} min. To run it, analyze {ACCELERATOR}."
+    return f"{said}; even --frames {frames} would take about {fewer / 60:.0f} min. To run it, {command} {ACCELERATOR}."
 
 
-def on_models_that_fit(view: str, run: Callable[[dict], object], pair: dict, skipped: dict[str, dict[str, str]]):
+def on_models_that_fit(view: str, run: Callable[[dict], object], pair: dict, skipped: dict[str, dict[str, str]],
+                       command: str = "analyze"):
     """run(models) for the models of `pair` whose estimate fits the CPU budget (None when none does): each model
     refused is left out, with skip_words in skipped[role][view], and run is tried again on the others (the views
     check every model before they start, so a refusal costs nothing)."""
@@ -47,6 +48,6 @@ def on_models_that_fit(view: str, run: Callable[[dict], object], pair: dict, ski
         except OverBudget as e:
             if e.model.role not in models:          # not one of these models: not ours to skip
                 raise
-            skipped[e.model.role][view] = skip_words(e)
+            skipped[e.model.role][view] = skip_words(e, command)
             del models[e.model.role]
     return None
