@@ -9,6 +9,7 @@ from __future__ import annotations
 import gradio as gr
 
 from app import events
+from app.server_paths import box_info
 from app.views import attention, cycle, degradation, evidence, inputs, latent_pixel, models
 from echo.degrade import CONDITIONS, DEGRADATIONS
 from echo.examples import EXAMPLES
@@ -154,9 +155,9 @@ def _model_inputs(extra_dirs: tuple[str, ...]) -> tuple[list, gr.Button]:
     """The model boxes ([JEPA choice, JEPA path, MAE choice, MAE path, frames], as on_models takes them)."""
     with gr.Accordion("Models", open=False):
         boxes = [gr.Dropdown(models.model_choices("jepa", extra_dirs), value=DEFAULT_MODELS["jepa"], label="JEPA model"),
-                 gr.Textbox(label="…or a local JEPA checkpoint path", placeholder="/path/to/model"),
+                 gr.Textbox(label="…or a local JEPA checkpoint path", placeholder="/path/to/model", info=box_info()),
                  gr.Dropdown(models.model_choices("mae", extra_dirs), value=DEFAULT_MODELS["mae"], label="MAE model"),
-                 gr.Textbox(label="…or a local MAE checkpoint path", placeholder="/path/to/model"),
+                 gr.Textbox(label="…or a local MAE checkpoint path", placeholder="/path/to/model", info=box_info()),
                  gr.Number(value=0, precision=0, minimum=0, maximum=64, label="Frames for large checkpoints (0 = their own)")]
         return boxes, _action("Use these models")
 
@@ -225,7 +226,7 @@ def _cycle_tab(clip_key, model_state) -> list:
         plots = [gr.Plot(label=f"{r.upper()} trajectory", elem_id=f"cycle-plot-{r}") for r in ROLES]
     numbers = gr.Markdown(elem_id="cycle-numbers")
     with gr.Accordion("Dataset view: one point per clip of a folder (EchoNet layout), coloured by EF", open=False):
-        folder = gr.Textbox(label="Folder (FileList.csv + Videos/)")
+        folder = gr.Textbox(label="Folder (FileList.csv + Videos/)", info=box_info())
         embed = _action("Embed the folder")
         with gr.Row():
             dataset_plots = [gr.Plot(label=f"{r.upper()} clips") for r in ROLES]
@@ -288,7 +289,7 @@ def _audit_tab(model_state) -> None:
                 "benchmark degradations and an out-of-distribution flag.")
     with gr.Row():
         files = gr.File(file_count="multiple", label="Clips", elem_id="audit-files")
-        folder = gr.Textbox(label="…or a folder on this machine")
+        folder = gr.Textbox(label="…or a folder on this machine", info=box_info())
     run = _action("Audit", elem_id="audit-run")
     outputs = [gr.Markdown(elem_id="audit-summary"), gr.Dataframe(label="Per clip", elem_id="audit-table"), gr.Plot(),
                gr.File(label="Downloads (CSV, HTML report, JSON with the summary and the run's record)",

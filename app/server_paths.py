@@ -48,6 +48,15 @@ def configure(host: str, root: str | None) -> str:
             "folder); uploads work as ever")
 
 
+def box_info() -> str | None:
+    """What the page says under each path box where the server limits them (None where it reads any path)."""
+    if _policy.open:
+        return None
+    if _policy.root is None:
+        return "This server reads no paths on its machine: upload files instead."
+    return f"A path under {_policy.root} (the only folder this server reads from)."
+
+
 def server_path(text: str, box: str) -> Path:
     """The path typed into `box` (its label, for the message), if the policy lets the page read it."""
     path = Path(text.strip()).expanduser()

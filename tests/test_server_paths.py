@@ -49,8 +49,16 @@ def test_under_server_paths_only_that_folder_is_read_links_and_dots_followed(tmp
         configure("127.0.0.1", str(tmp_path / "missing"))
 
 
-def test_the_pages_three_path_boxes_follow_the_policy(tmp_path, monkeypatch):
+def test_the_pages_three_path_boxes_follow_the_policy_and_say_so_beneath(tmp_path, monkeypatch):
+    from app.layout import build
+    assert server_paths.box_info() is None                                        # this machine alone: no note
+    monkeypatch.setattr(server_paths, "_policy", Policy(open=False, root=None))
+    assert server_paths.box_info() == "This server reads no paths on its machine: upload files instead."
     monkeypatch.setattr(server_paths, "_policy", Policy(open=False, root=tmp_path / "allowed"))
+    info = f"A path under {tmp_path / 'allowed'} (the only folder this server reads from)."
+    page = build(())
+    boxes = [c for c in page.blocks.values() if type(c).__name__ == "Textbox" and getattr(c, "info", None) == info]
+    assert len(boxes) == 4                                 # the two checkpoint paths, the dataset and audit folders
     outside = str(tmp_path / "elsewhere")
     with pytest.raises(ValueError, match="The JEPA checkpoint path: .* is not a path under"):
         models.pick("jepa-small", outside, "jepa")
