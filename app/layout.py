@@ -14,6 +14,7 @@ from app.views import attention, cycle, degradation, evidence, inputs, latent_pi
 from echo.degrade import CONDITIONS, DEGRADATIONS
 from echo.examples import EXAMPLES
 from echo.phantom.params import HR_RANGES, POPULATIONS
+from explain.analysis.latent_pixel import VIEW_TITLES
 from explain.analysis.pair import DEFAULT_MODELS, ROLES
 
 TITLE = "EchoLens: inside self-supervised echo models (JEPA | MAE)"
@@ -26,6 +27,7 @@ INTRO = ("Load a clip, then compare a latent-prediction model (**JEPA**) and a p
 # The benchmark table has 21 columns: scroll it sideways rather than break its numbers letter by letter; the
 # predictions' small tables keep each number on one line ('64.2 %' broke after its digits) and break words only
 # between them (the probe and category columns wrap: 'attenti ve' broke inside the word)
+MIN_CARD_PX = 360        # a prediction card narrower than this stacks under the other (a phone's 390 px)
 CSS = """
 #evidence table { display: block; overflow-x: auto; }
 #evidence td { white-space: nowrap; }
@@ -39,7 +41,8 @@ CSS = """
 
 # The machine's own sans-serif: Gradio's bundled Source Sans Pro drew a bold capital A as a small capital
 # ('JEPᴀ | MᴀE' in every heading)
-THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"])
+# Hints under the controls in a darker grey: Gradio's was 1.9:1 on white, under WCAG's 4.5:1 for text
+THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"]).set(body_text_color_subdued="*neutral_600")
 
 # Errors stay until closed (app.errors); the next action (an action button pressed, a file chosen) closes them,
 # so an error never sits beside the result of a later action that went well. Tabs and widgets leave them be.
@@ -77,9 +80,12 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
             with gr.Column(scale=2):
                 clip_outputs = [clip_key, *_clip_display()]
         with gr.Tab("1 Predictions"):
-            with gr.Row():
-                pred_md = [gr.Markdown(f"**{r.upper()}**: load a clip above (Upload, Example or Phantom) to see "
-                                       "this model's ejection fraction.", elem_id=f"pred-{r}") for r in ROLES]
+            with gr.Row():                         # side by side; stacked on a screen too narrow for two
+                pred_md = []
+                for r in ROLES:
+                    with gr.Column(min_width=MIN_CARD_PX):
+                        pred_md.append(gr.Markdown(f"**{r.upper()}**: load a clip above (Upload, Example or Phantom) "
+                                                   "to see this model's ejection fraction.", elem_id=f"pred-{r}"))
         with gr.Tab("2 Attention"):
             stale_attention, att_start, att_frame = _attention_tab(clip_key, model_state)
         with gr.Tab("3 Cardiac cycle"):
@@ -242,9 +248,8 @@ def _degradation_tab(clip_key, model_state) -> list:
         severity = gr.Slider(0, 1, value=0.6, step=0.01, label="Severity")
         apply = _action("Apply")
         sweep = _action("Sweep severity")
-    with gr.Row():
-        video = gr.Video(label="Clean | degraded", autoplay=True, loop=True)
-        numbers = gr.Markdown(elem_id="degrade-numbers")
+    video = gr.Video(label="Clean | degraded", autoplay=True, loop=True)
+    numbers = gr.Markdown(elem_id="degrade-numbers")           # below the video: beside it, its columns were cut
     sweep_plot = gr.Plot(label="Sensitivity", elem_id="sweep-plot")
     attend = _action("Attention under this degradation (rollout)")
     with gr.Row():
@@ -267,11 +272,11 @@ def _latent_tab(clip_key, model_state) -> list:
         slot = gr.Slider(0, 7, value=0, step=1, label="Time slot (2 frames each for the shipped models)")
         run = _action("Show latent vs pixel", elem_id="latent-run")
     plots, captions = [], []
-    for k in range(4):
-        plots.append(gr.Plot(elem_id=f"latent-plot-{k}"))
+    for k, label in enumerate(VIEW_TITLES):
+        plots.append(gr.Plot(label=label, elem_id=f"latent-plot-{k}"))
         captions.append(gr.Markdown())
     speckle = _action("Run the speckle test (8 hearts x 4 speckle draws)")
-    speckle_plot, speckle_caption = gr.Plot(elem_id="speckle-plot"), gr.Markdown()
+    speckle_plot, speckle_caption = gr.Plot(label="The speckle test", elem_id="speckle-plot"), gr.Markdown()
     drawn_for = gr.State(None)       # the clip the views shown were drawn for: a new slot or seed redraws only then
     shown = [*plots, *captions, drawn_for]
     run.click(events.on_latent, [clip_key, model_state, seed, slot], shown, api_name="latent_pixel", **HEAVY)
@@ -291,7 +296,8 @@ def _audit_tab(model_state) -> None:
         files = gr.File(file_count="multiple", label="Clips", elem_id="audit-files")
         folder = gr.Textbox(label="…or a folder on this machine", info=box_info())
     run = _action("Audit", elem_id="audit-run")
-    outputs = [gr.Markdown(elem_id="audit-summary"), gr.Dataframe(label="Per clip", elem_id="audit-table"), gr.Plot(),
+    outputs = [gr.Markdown(elem_id="audit-summary"), gr.Dataframe(label="Per clip", elem_id="audit-table"),
+               gr.Plot(label="Predicted against true EF"),
                gr.File(label="Downloads (CSV, HTML report, JSON with the summary and the run's record)",
                        file_count="multiple")]
     auditing = run.click(events.on_audit, [files, folder, model_state], outputs, api_name="audit", **HEAVY)
@@ -306,5 +312,5 @@ def _evidence_tab() -> list:
     figure, caption = evidence.recipes_figure()
     gr.Markdown(caption, elem_id="recipes-caption")
     if figure is not None:
-        gr.Plot(figure, elem_id="recipes-plot")
+        gr.Plot(figure, label="Every recipe tried", elem_id="recipes-plot")
     return cards

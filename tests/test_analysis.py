@@ -601,17 +601,17 @@ def test_an_audit_counts_impossible_efs_apart_and_leaves_them_out_of_its_error(s
     assert (jepa["ef_mae_beat"], jepa["ef_mae_n_beat"], jepa["impossible_beat"]) == (2.0, 1, 1)
     assert (mae["ef_mae"], mae["ef_mae_n"], mae["impossible"], mae["ef_mae_beat"]) == (6.0, 2, 0, None)
     jepa_line, mae_line = summary_words(summ, rows, shipped_pair)[1]
-    assert ("EF MAE 2.00 over 1 clip (beat view 2.00 over 1) with a true EF; ⚠️ 1 clip read an impossible EF through "
+    assert ("EF mean absolute error 2.00 over 1 clip (beat view 2.00 over 1) with a true EF; ⚠️ 1 clip read an impossible EF through "
             "the attentive probe (outside 0-100%") in jepa_line
     assert "left out of its MAE (jepa_impossible); ⚠️ 1 clip read an impossible EF through the beat view's probe" in jepa_line
-    assert "EF MAE 6.00 over 2 clips with a true EF;" in mae_line and "impossible" not in mae_line
+    assert "EF mean absolute error 6.00 over 2 clips with a true EF;" in mae_line and "impossible" not in mae_line
     assert mae["ef_mae_ci95"] is None and "bootstrap" not in mae_line     # two clips: too few for an interval
     many = [{"file": f"{k}.avi", "error": "", "true_ef": 60.0, "mae_ef": 60.0 + e, "mae_abs_error": float(e),
              "mae_impossible": False} for k, e in enumerate([2] * 6 + [8] * 6)]
     ci = summary(many, shipped_pair)["mae"]["ef_mae_ci95"]                # mean 5; resampled means spread about it
     assert 3.0 < ci[0] < 5.0 < ci[1] < 7.0 and ci == summary(many, shipped_pair)["mae"]["ef_mae_ci95"]   # seeded
     line = summary_words(summary(many, shipped_pair), many, shipped_pair)[1][1]
-    assert f"EF MAE 5.00 [{ci[0]:.2f}-{ci[1]:.2f}] over 12 clips with a true EF (95% intervals by bootstrap" in line
+    assert f"EF mean absolute error 5.00 [{ci[0]:.2f}-{ci[1]:.2f}] over 12 clips with a true EF (95% intervals by bootstrap" in line
     rows[1]["mae_near_blank"] = True                     # near its all-black reading: counted, said, kept in the MAE
     summ = summary(rows, shipped_pair)
     assert (summ["mae"]["near_blank"], summ["mae"]["ef_mae"], summ["jepa"]["near_blank"]) == (1, 6.0, 0)

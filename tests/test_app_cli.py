@@ -113,7 +113,7 @@ def test_audit_cli_writes_csv_and_html_naming_an_unreadable_clip(tmp_path):
     np.save(folder / "black.npy", np.zeros((40, 112, 112), np.uint8))   # read, then refused: a row, not the end
     run = app("audit", str(folder), "--out", str(tmp_path / "a"))
     assert run.returncode == 0, run.stderr
-    assert "3 clips, 2 unreadable (" in run.stdout and "fake.mp4: " in run.stdout and "jepa-small: 1 clip predicted; EF MAE " in run.stdout
+    assert "3 clips, 2 unreadable (" in run.stdout and "fake.mp4: " in run.stdout and "jepa-small: 1 clip predicted; EF mean absolute error " in run.stdout
     assert "black.npy: 'black.npy' holds no image" in run.stdout
     assert (tmp_path / "a" / "audit.csv").read_text().count("\n") == 4
     page = (tmp_path / "a" / "audit.html").read_text()

@@ -227,7 +227,7 @@ def test_a_degraded_or_pediatric_clips_card_says_so_and_drops_the_clean_adult_er
                 "severity 0.70 (the benchmark's depth_attenuation_1.50))") in card
         # the table beside both EFs gives the benchmark's error under its six degradations, not the clean one
         assert "under each of its six degradations" in card
-        assert card.index("Beat view **EF") < card.index("⚠️ A degraded clip")      # after both probes' lines
+        assert card.index("| beat view |") < card.index("⚠️ A degraded clip") < card.index("<details>")  # after both EFs, shown
         assert "where this probe predicted" not in card and "weakest range" not in card
     child = predictions.prediction_cards(inputs.load_named_example("pediatric").key, shipped_pair)
     assert all("zero-shot" in c and "where this probe predicted" not in c for c in child.values())
@@ -285,7 +285,7 @@ def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot
     p = predictions.predictions(example.key, shipped_pair)["jepa"]
     apart = dataclasses.replace(p, ef=40.0, ef_beat=62.5)
     card = predictions.prediction_card(apart, 60.0, shipped_pair["jepa"])
-    assert card.startswith("### jepa-small\n\n⚠️ jepa-small: its two probes disagree by 22 EF points (40.0% against "
+    assert card.startswith("### jepa-small (JEPA)\n\n⚠️ jepa-small: its two probes disagree by 22 EF points (40.0% against "
                            "62.5%)")     # under the title: both cards' titles level
     # both EFs at a glance, each beside the benchmark's error of its view (mean over probe seeds), before the words
     results = shipped_pair["jepa"].wrapper.card["results"]
@@ -301,8 +301,13 @@ def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot
         f"off by {off:.1f} EF points at such EFs on phantom test clips; its benchmark error is the lower "
         f"({results['beat_probe']['clean']['mae']:.2f} against {results['clean']['mae']:.2f} for the attentive probe). "
         "Not a measurement.")
-    assert card.split("\n\n")[4].startswith("Benchmark error: each view's mean absolute error in EF points on phantom "
-                                            "test adult clips, mean ± std over probe seeds. All-black clip:")
+    # the table's legend opens the closed details, after every line shown (about 500 words had come before them)
+    before, rest = card.split("<details>")
+    details, after = rest.split("</details>")
+    assert "Benchmark error:" not in before + after and "Ground truth: 60.0%" in before
+    assert "not a measurement" in after and "not a measurement" not in details
+    assert details.split("\n\n")[1].startswith("Benchmark error: each view's mean absolute error in EF points on "
+                                                "phantom test adult clips, mean ± std over probe seeds. All-black clip:")
     assert f"| attentive (V-JEPA's protocol) | 40.0% | reduced | -20.0 | {results['clean']['mae']:.2f} ± " in table
     assert f"| beat view | 62.5% | normal or preserved | +2.5 | {results['beat_probe']['clean']['mae']:.2f} ± " in table
     # what each probe reads from an all-black clip, in the table: the JEPA's attentive probe reads about 61.8%
@@ -329,7 +334,7 @@ def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot
     mild = predictions.prediction_card(dataclasses.replace(p, ef=49.6, ef_beat=35.4), 60.0, shipped_pair["jepa"])
     assert "| 49.6% | normal or preserved |" in mild and "| 35.4% | reduced |" in mild and "41-49% mildly reduced" in mild
     assert "| 150.0% | n/a |" in predictions.prediction_card(dataclasses.replace(p, ef=150.0), 60.0, shipped_pair["jepa"])
-    assert child.index("Beat view **EF") < child.index("A pediatric clip")
+    assert child.index("| beat view |") < child.index("A pediatric clip") < child.index("<details>")     # shown, after both EFs
     close = dataclasses.replace(p, ef=58.0, ef_beat=62.5)
     assert "disagree" not in predictions.prediction_card(close, 60.0, shipped_pair["jepa"])
     assert "zero-shot" in predictions.prediction_card(close, 60.0, shipped_pair["jepa"], "pediatric")
@@ -550,7 +555,7 @@ def test_a_model_card_reads_as_facts_with_its_measured_headline(shipped_pair):
     card, clean = m.wrapper.card, m.wrapper.card["results"]["clean"]
     md = evidence.card_markdown(m)
     assert f"- **method**: MAE, recipe `{card['recipe']}`" in md and f"{card['params_shipped']:,}" in md
-    assert f"clean EF MAE {clean['mae']:.2f} ± {clean['mae_std']:.2f}" in md and "```" not in md
+    assert f"clean EF mean absolute error {clean['mae']:.2f} ± {clean['mae_std']:.2f}" in md and "```" not in md
     res = card["results"]                                                  # each headline with its spread
     assert (f"mean relative degradation {res['mean_rel_degradation_pct']:+.1f} ± "
             f"{res['mean_rel_degradation_pct_std']:.1f}% (the six" in md)

@@ -18,9 +18,10 @@ from explain.analysis.pair import LoadedModel, pair_key
 from explain.analysis.predict import predict, reads_like_blank, shown_category
 
 CAPTION = ("Degrade the loaded clip as the benchmark does: inside its sector, with the clean clip's crop and "
-           "beat, so only the pixels change. Severity runs from 0 (the clean clip) to 1 (the strongest setting: "
-           "shadow_high, depth_attenuation_2.15); the evidence table's named conditions are marked on the sweep's "
-           "axis. 'Change' is the degraded EF minus the clean EF, in EF points.")
+           "beat, so only the pixels change. Pick a degradation and a severity, from 0 (the clean clip) to 1 (the "
+           "strongest the benchmark tests: its darkest shadow, its steepest loss of signal with depth), then "
+           "**Apply** (the degraded clip and each model's EF) or **Sweep severity** (EF from 0 to 1, the benchmark's "
+           "named settings marked). 'Change' is the degraded EF minus the clean EF, in EF points.")
 
 
 def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: float, seed: int = 0

@@ -145,7 +145,7 @@ def _measured(results: dict) -> str | None:
     clean = results.get("clean") or {}
     if clean.get("mae") is None:
         return None
-    text = f"clean EF MAE {plus_minus(clean['mae'], clean.get('mae_std'))}"
+    text = f"clean EF mean absolute error {plus_minus(clean['mae'], clean.get('mae_std'))}"     # not the MAE model
     if results.get("mean_rel_degradation_pct") is not None:
         degradation = plus_minus(results["mean_rel_degradation_pct"], results.get("mean_rel_degradation_pct_std"), 1,
                                  signed=True)

@@ -84,14 +84,23 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
         head = (f"**EF {p.ef:.1f}%**{err(p.ef)}: attentive probe"
                 f"{_after_semicolon(probe_test_words(model and model.probe, results))}.{band(model, PROBE, p.ef)}"
                 f"{_near_blank(p.ef, p.blank[0])}")
-    lines = [f"### {p.name}"]       # the title (level in both cards), a disagreement, both EFs side by side; the words
+    # shown: the title (level in both cards), a disagreement, the best estimate and both EFs side by side, the ground
+    # truth and every warning; the words for each probe (its test error, its record by EF band, the crop check, an
+    # OOD score within the distribution) under 'details', closed: about 500 words a card had come before the reader
+    # reached them. A card with fewer than two probes has no table: its words are its content, all shown.
+    lines, details = [f"### {p.name} ({p.family.upper()})"], []
     if p.ef is not None and p.ef_beat is not None and abs(p.ef - p.ef_beat) > DISAGREE_POINTS:
         lines.append(f"⚠️ {p.name}: its two probes disagree by {abs(p.ef - p.ef_beat):.0f} EF points ({p.ef:.1f}% against "
                      f"{p.ef_beat:.1f}%): read neither alone.")
-    lines += [*filter(None, [_at_a_glance(p, truth, model, population, degradation)]), head]
+    glance = _at_a_glance(p, truth, model, population, degradation)
+    words = details if glance else lines
+    if glance:
+        lines.append(glance)
+        details.append(_legend(population, degradation))
+    words.append(head)
     if p.ef_beat is not None:
         beat_mae = _after_semicolon(probe_test_words(model and model.beat_probe, results.get("beat_probe")))
-        lines.append(f"Beat view **EF {p.ef_beat:.1f}%**{err(p.ef_beat)}: the same probe given each token "
+        words.append(f"Beat view **EF {p.ef_beat:.1f}%**{err(p.ef_beat)}: the same probe given each token "
                      f"beside its change over the beat{beat_mae}.{band(model, BEAT_PROBE, p.ef_beat)}"
                      f"{_near_blank(p.ef_beat, p.blank[1])}")
     if degradation and (p.ef is not None or p.ef_beat is not None):
@@ -104,7 +113,8 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
         lines.append("A pediatric clip: the probes learned from adult clips only, so this is zero-shot; the "
                      "table gives the benchmark's pediatric errors, the words above the adult ones.")
     if p.crop:
-        lines.append(crop_words(p.ef, p.ef_beat, p.crop))
+        crop = crop_words(p.ef, p.ef_beat, p.crop)
+        (lines if crop.startswith("⚠️") else words).append(crop)
     if fewer_frames and (p.ef is not None or p.ef_beat is not None):
         lines.append(f"Run at {fewer_frames} frames ('Frames for large checkpoints'), not the count it was saved "
                      "with: the test errors recorded for it do not describe it here, so none is shown.")
@@ -113,12 +123,17 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     if truth is not None:
         lines.append(f"Ground truth: {truth:.1f}%")
     if p.ood is not None:
-        words = ood_words(p.ood, declared_shift(population, degradation))
-        lines.append((f"**{words}**" if p.ood["out_of_distribution"] else words)
-                     + _flag_rates(model, p.ood["out_of_distribution"]))
+        ood = ood_words(p.ood, declared_shift(population, degradation))
+        flagged = p.ood["out_of_distribution"]
+        (lines if flagged else words).append((f"**{ood}**" if flagged else ood) + _flag_rates(model, flagged))
+    if details:
+        lines.append(f"<details><summary>{DETAILS}</summary>\n\n" + "\n\n".join(details) + "\n\n</details>")
     if p.warning:
         lines.append(f"⚠️ {p.warning}")
     return "\n\n".join(lines)
+
+
+DETAILS = "Each probe in words: its test errors, its record by EF band, the crop check, the out-of-distribution score"
 
 
 def _near_blank(ef: float, blank: float | None) -> str:
@@ -142,10 +157,14 @@ def _at_a_glance(p: Prediction, truth: float | None, model: LoadedModel | None, 
         rows.append(f"| {label} | {v.ef:.1f}%{' ⚠️' * v.near_blank} | {shown_category(v.ef, population, v.near_blank)} | "
                     f"{error} | {'n/a' if v.mae is None else plus_minus(v.mae, v.std)} | "
                     f"{'n/a' if v.blank is None else f'{v.blank:.1f}%'} |")
+    return f"{best_estimate(views, p, population, degradation).words(markdown=True)}\n\n" + "\n".join(rows)
+
+
+def _legend(population: str | None, degradation: str | None) -> str:
+    """What the at-a-glance table's columns mean."""
     clips = {"pediatric": "pediatric clips, zero-shot", "clean": "adult clips",
              "degraded": "adult clips under each of its six degradations (depth attenuation, shadow), their mean"}
-    return (f"{best_estimate(views, p, population, degradation).words(markdown=True)}\n\n" + "\n".join(rows) +
-            f"\n\nBenchmark error: each view's mean absolute error in EF points on phantom test "
+    return (f"Benchmark error: each view's mean absolute error in EF points on phantom test "
             f"{clips[benchmark_split(population, degradation)]}, mean ± std over probe seeds. All-black clip: what the "
             f"probe reads from a clip with no heart in it; an EF near it (⚠️) cannot show that it read this heart. "
             f"{EF_CATEGORY_WORDS}")

@@ -277,7 +277,7 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
                if s["out_of_distribution"] is None else
                f"{_plural(s['out_of_distribution'], 'clip')} out of distribution"
                + (f"; the check {words}" if (words := flag_rate_words(pair[role].ood.flag_rates)) else ""))
-        lines.append(f"{pair[role].name}: {_plural(s['predicted'], 'clip')} predicted; EF MAE {mae}; under the six "
+        lines.append(f"{pair[role].name}: {_plural(s['predicted'], 'clip')} predicted; EF mean absolute error {mae}; under the six "
                      f"benchmark degradations its EF moves {_with_beat(s, 'mean_sensitivity')} points on average; "
                      f"with the input shifted {100 * SHIFT_SHARE:.0f}% of its side up or down, up to "
                      f"{_with_beat(s, 'mean_crop_move')} points on average; rollout focus ratio {focus} ({readout} "

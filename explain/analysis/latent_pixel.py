@@ -46,6 +46,10 @@ def _try(title: str, build) -> TeachingView:
         return TeachingView(title, None, f"Not available for this model: {e}")
 
 
+VIEW_TITLES = ("How a clip becomes tokens", "MAE: predicting pixels", "JEPA: predicting latents",
+               "What anatomy the tokens carry")         # teaching_views' four, in order
+
+
 def teaching_views(pair: dict[str, LoadedModel], clip: Clip, seed: int = 0, time_slot: int = 0) -> list[TeachingView]:
     """Token grid and masks, MAE reconstruction, JEPA prediction, anatomy read-out, in that order. Two models
     that cut a clip into different grids cannot share masks: the grid view then says so, and each model's
@@ -60,7 +64,7 @@ def teaching_views(pair: dict[str, LoadedModel], clip: Clip, seed: int = 0, time
     def grid_view():
         both = masks or clip_masks(jepa, mae, seed)                   # different grids: refused, by name
         fig, cap = grid_figure(frame, g, both, slot)
-        return TeachingView("How a clip becomes tokens", fig, cap,
+        return TeachingView(VIEW_TITLES[0], fig, cap,
                             {"tokens": g.n_tokens, "mae_hidden": float(both.mae.mean()),
                              "jepa_hidden": [float(t.mean()) for _, t in both.jepa]})
 
@@ -69,21 +73,21 @@ def teaching_views(pair: dict[str, LoadedModel], clip: Clip, seed: int = 0, time
         v = mae_view(mae, clip, (masks or clip_masks(None, mae, seed)).mae)
         mae_slot = slot * g_mae.grid[0] // g.grid[0]                  # the same moment of the beat on its grid
         fig, cap = mae_figure(v, mae_slot * g_mae.tubelet)
-        return TeachingView("MAE: predicting pixels", fig, cap, dict(v.errors))
+        return TeachingView(VIEW_TITLES[1], fig, cap, dict(v.errors))
 
     def jepa_panel():
         ctx, tgt = (masks or clip_masks(jepa, None, seed)).jepa[0]
         prior = _position_prior(jepa) if pair["jepa"].phantom_trained else None    # other models: not their clips
         v = jepa_view(jepa, clip, ctx, tgt, prior=prior)
         fig, cap = jepa_figure(v, g, slot)
-        return TeachingView("JEPA: predicting latents", fig, cap,
+        return TeachingView(VIEW_TITLES[2], fig, cap,
                             dict(v.summary))
 
     def anatomy_panel():
         probes = {m.name: load_anatomy_probe(m.folder or m.name) for m in pair.values()}
         reads = {m.name: readout(m.wrapper, clip, probes[m.name]) for m in pair.values()}
         fig, cap = anatomy_figure(reads, slot, {name: probe.meta for name, probe in probes.items()})
-        return TeachingView("What anatomy the tokens carry", fig, cap,
+        return TeachingView(VIEW_TITLES[3], fig, cap,
                             {n: {"accuracy": r["accuracy"], "mean_iou": r["mean_iou"]} for n, r in reads.items()})
 
     return [_try("How a clip becomes tokens", grid_view), _try("MAE: predicting pixels", mae_panel),
