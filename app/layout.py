@@ -63,6 +63,7 @@ HEAVY = {"concurrency_id": "models", "concurrency_limit": 1}
 # Reading a clip runs no model: its own slot, so a refused upload is said at once, not after another user's audit
 # (one at a time still: decoding a large clip holds several copies of it)
 LOADING = {"concurrency_id": "clips", "concurrency_limit": 1}
+PREDICTIONS_TAB = "predictions"
 
 
 def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
@@ -79,25 +80,27 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
                 model_info = gr.Markdown(elem_id="model-info")
             with gr.Column(scale=2):
                 clip_outputs = [clip_key, *_clip_display()]
-        with gr.Tab("1 Predictions"):
-            with gr.Row():                         # side by side; stacked on a screen too narrow for two
-                pred_md = []
-                for r in ROLES:
-                    with gr.Column(min_width=MIN_CARD_PX):
-                        pred_md.append(gr.Markdown(f"**{r.upper()}**: load a clip above (Upload, Example or Phantom) "
-                                                   "to see this model's ejection fraction.", elem_id=f"pred-{r}"))
-        with gr.Tab("2 Attention"):
-            stale_attention, att_start, att_frame = _attention_tab(clip_key, model_state)
-        with gr.Tab("3 Cardiac cycle"):
-            stale_cycle = _cycle_tab(clip_key, model_state)
-        with gr.Tab("4 Degradation lab"):
-            stale_degradation = _degradation_tab(clip_key, model_state)
-        with gr.Tab("5 Latent vs pixel"):
-            stale_latent = _latent_tab(clip_key, model_state)
-        with gr.Tab("6 Audit"):
-            _audit_tab(model_state)
-        with gr.Tab("7 Models and evidence"):
-            card_md = _evidence_tab()
+        with gr.Tabs() as views:              # a clip loaded on another tab opens its EFs (its views are cleared)
+            with gr.Tab("1 Predictions", id=PREDICTIONS_TAB):
+                with gr.Row():                         # side by side; stacked on a screen too narrow for two
+                    pred_md = []
+                    for r in ROLES:
+                        with gr.Column(min_width=MIN_CARD_PX):
+                            pred_md.append(gr.Markdown(f"**{r.upper()}**: load a clip above (Upload, Example or "
+                                                       "Phantom) to see this model's ejection fraction.",
+                                                       elem_id=f"pred-{r}"))
+            with gr.Tab("2 Attention"):
+                stale_attention, att_start, att_frame = _attention_tab(clip_key, model_state)
+            with gr.Tab("3 Cardiac cycle"):
+                stale_cycle = _cycle_tab(clip_key, model_state)
+            with gr.Tab("4 Degradation lab"):
+                stale_degradation = _degradation_tab(clip_key, model_state)
+            with gr.Tab("5 Latent vs pixel"):
+                stale_latent = _latent_tab(clip_key, model_state)
+            with gr.Tab("6 Audit"):
+                _audit_tab(model_state)
+            with gr.Tab("7 Models and evidence"):
+                card_md = _evidence_tab()
 
         stale = [*stale_attention, *stale_cycle, *stale_degradation, *stale_latent]
 
@@ -114,6 +117,8 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
             predicting = loading.success(clear_stale, None, stale, api_visibility="private").success(
                 clear_stale, None, stale, api_visibility="private", **HEAVY).success(
                 api_name=f"{api}_predict", **predict)
+            loading.success(lambda: gr.Tabs(selected=PREDICTIONS_TAB), None, views, api_visibility="private",
+                            queue=False)
             if api == "upload":
                 loading.success(lambda key: key, clip_key, uploaded_key, api_visibility="private")
                 upload_jobs = [loading, predicting]       # what emptying the box stops (its EF beside no clip)

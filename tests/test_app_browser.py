@@ -143,8 +143,10 @@ def test_emptying_the_upload_box_clears_its_clip_and_no_other(page):
     page.locator("#upload").get_by_label("Clear").first.click()
     page.locator("#clip-summary").get_by_text("removed from the upload box", exact=False).wait_for()
     assert "EF" not in page.locator("#pred-jepa").inner_text() + page.locator("#pred-mae").inner_text()
+    page.get_by_role("tab", name="2 Attention").click()          # a clip loaded on another tab opens its EFs
     page.locator("#upload input[type=file]").set_input_files(str(EXAMPLES / "adult_normal.npz"))
-    page.locator("#pred-jepa").get_by_text("Ground truth: 62.0%").wait_for()
+    page.locator("#pred-jepa").get_by_text("Ground truth: 62.0%").wait_for()      # visible: tab 1 is open
+    assert page.get_by_role("tab", name="1 Predictions").get_attribute("aria-selected") == "true"
     page.get_by_role("tab", name="Phantom", exact=True).click()
     page.get_by_label("Seed", exact=True).fill("4000000")  # a seed of the test split: said before generating
     page.get_by_label("Seed", exact=True).press("Tab")
