@@ -1,12 +1,14 @@
 """Time one forward pass of a random ViT-L-sized VJEPA2 encoder (1024d, 24 layers, 16 heads, patch 16,
 tubelet 2) at 224 px and 16, 8, 4 frames on the CPU; print a table with the GFLOPs of model_zoo.cost
-and the GFLOP/s achieved (which calibrates cost.CPU_GFLOPS).
+and the GFLOP/s achieved, beside the machine's speed at a large matrix product and their ratio (which
+calibrates cost.MATMUL_EFFICIENCY: the time estimates' guess before a model has run a pass).
 
     python bench/vit_large_forward.py --threads 2
 
-Measured here (2 threads, a 2-core CPU shared with other jobs; 304 M parameters, float32, sdpa):
-16 frames (1568 tokens, 1194 GFLOPs) 35.8 s; 8 frames (784, 536) 23.5 s; 4 frames (392, 253) 8.4 s.
-An earlier run while tests shared the cores took 56.8 s and 37.3 s: treat these as a range.
+Measured (2 threads; 304 M parameters, float32, sdpa): on a 2-core CPU shared with other jobs, 16 frames (1568
+tokens, 1194 GFLOPs) 35.8 s, 8 frames (784, 536) 23.5 s, 4 frames (392, 253) 8.4 s (an earlier run there took
+56.8 s and 37.3 s); on a quiet machine (2026-12-05) 4.6 s, 2.0 s and 1.0 s, 257-267 GFLOP/s, against 330 GFLOP/s
+for the matrix product.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from transformers import VJEPA2Config
 from transformers.models.vjepa2.modeling_vjepa2 import VJEPA2Encoder
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from model_zoo.cost import forward_gflops  # noqa: E402
+from model_zoo.cost import MATMUL_EFFICIENCY, forward_gflops, machine_speed  # noqa: E402
 
 
 def main() -> None:
@@ -46,6 +48,9 @@ def main() -> None:
             seconds = time.perf_counter() - t0
         tokens, gflops = forward_gflops(config, frames)
         print(f"| {frames} | {tokens} | {gflops:.0f} | {seconds:.1f} | {gflops / seconds:.0f} |", flush=True)
+    product = machine_speed(args.threads) / MATMUL_EFFICIENCY
+    print(f"matrix product (784, 1024) x (1024, 4096): {product:.0f} GFLOP/s; the ViT-L's speed over it is the "
+          f"ratio cost.MATMUL_EFFICIENCY holds ({MATMUL_EFFICIENCY})")
 
 
 if __name__ == "__main__":

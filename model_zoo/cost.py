@@ -2,25 +2,50 @@
 and the most frames that fit a time budget (so the app can warn and offer fewer frames for a
 real ViT-L instead of hanging).
 
-CPU seconds = GFLOPs / the CPU's speed: the speed a model's own token passes ran at on this machine once it
-has run one (cpu_speed: EncoderWrapper times each), else CPU_GFLOPS, calibrated by `python
-bench/vit_large_forward.py --threads 2` (a random ViT-L VJEPA2 encoder on this project's 2-core CPU, shared
-with other jobs: 35.8 s at 16 x 224 x 224, 23.5 s at 8 frames, 8.4 s at 4). A quiet or larger machine runs
-several times faster than that guess, which refused views that would have run in time; a busier one slower.
+CPU seconds = GFLOPs / the CPU's speed (cpu_speed): the speed a model's own token passes ran at on this machine
+once it has run one (EncoderWrapper times each); before that, this machine's speed at a large matrix product,
+measured once per thread count, times MATMUL_EFFICIENCY (a ViT-L forward's share of it). A fixed 30 GFLOP/s,
+from a busy 2-core CPU, had been the guess: `python bench/vit_large_forward.py --threads 2` later ran the ViT-L at
+257 GFLOP/s on a quiet machine, so the guess refused views that would have run in seconds.
 """
 from __future__ import annotations
 
+import functools
 import math
+import time
 
-CPU_GFLOPS = 30.0      # 2 threads, bench/vit_large_forward.py: 33, 23, 30 GFLOP/s at 16, 8, 4 frames (shared CPU)
+MATMUL_EFFICIENCY = 0.78   # a ViT-L forward's GFLOP/s over a (784, 1024) x (1024, 4096) float32 product's
+                           # (bench/vit_large_forward.py --threads 2: 257 against 330 GFLOP/s)
+
+
+@functools.lru_cache(maxsize=4)
+def machine_speed(threads: int) -> float:
+    """GFLOP/s a ViT forward is expected to reach on this CPU at `threads` threads: the best of three timed
+    (784, 1024) x (1024, 4096) float32 products (6.6 GFLOPs each, a ViT-L MLP layer's at 8 frames), times
+    MATMUL_EFFICIENCY. Measured once per thread count per process; torch's thread count is set for the product."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a, b = torch.randn(784, 1024), torch.randn(1024, 4096)
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            a @ b
+            best = min(best, time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(before)
+    return MATMUL_EFFICIENCY * 2 * 784 * 1024 * 4096 / max(best, 1e-6) / 1e9
 
 
 def cpu_speed(wrapper) -> tuple[float, bool]:
     """(GFLOP/s, measured): the median speed of the model's last token passes on this CPU (EncoderWrapper's
-    cpu_speeds), or CPU_GFLOPS and False before it has run one (or for an object that keeps no timings)."""
+    cpu_speeds), or this machine's expected speed (machine_speed) and False before it has run one (or for a
+    config or any object that keeps no timings)."""
     speeds = sorted(getattr(wrapper, "cpu_speeds", ()))
     if not speeds:
-        return CPU_GFLOPS, False
+        import torch
+        return machine_speed(torch.get_num_threads()), False
     return speeds[len(speeds) // 2], True
 
 
@@ -53,8 +78,10 @@ def forward_gflops(config, frames: int | None = None) -> tuple[int, float]:
     return n, 2 * (embed + s["depth"] * layer) / 1e9
 
 
-def estimate(config, frames: int | None = None, gflops_per_s: float = CPU_GFLOPS) -> dict:
-    """{'frames', 'size', 'grid' (T', H', W'), 'tokens', 'gflops', 'cpu_seconds'} for one clip's forward pass."""
+def estimate(config, frames: int | None = None, gflops_per_s: float | None = None) -> dict:
+    """{'frames', 'size', 'grid' (T', H', W'), 'tokens', 'gflops', 'cpu_seconds'} for one clip's forward pass;
+    gflops_per_s: the CPU's speed, default cpu_speed's for `config` (a wrapper's own passes, else this machine's)."""
+    gflops_per_s = gflops_per_s or cpu_speed(config)[0]
     s = _shape(config)
     frames = frames or s["frames"]
     tokens, gflops = forward_gflops(config, frames)
@@ -62,9 +89,10 @@ def estimate(config, frames: int | None = None, gflops_per_s: float = CPU_GFLOPS
             "cpu_seconds": round(gflops / gflops_per_s, 2)}
 
 
-def suggest_frames(config, budget_s: float, gflops_per_s: float = CPU_GFLOPS) -> int:
+def suggest_frames(config, budget_s: float, gflops_per_s: float | None = None) -> int:
     """The most frames (a multiple of the tubelet, at most the config's) whose forward pass fits
     budget_s; the fewest possible (one tubelet) if none does."""
+    gflops_per_s = gflops_per_s or cpu_speed(config)[0]
     s = _shape(config)
     options = range(s["frames"] - s["frames"] % s["tubelet"], s["tubelet"] - 1, -s["tubelet"])
     for frames in options:
@@ -73,13 +101,14 @@ def suggest_frames(config, budget_s: float, gflops_per_s: float = CPU_GFLOPS) ->
     return s["tubelet"]
 
 
-def advice(config, budget_s: float = 10.0, gflops_per_s: float = CPU_GFLOPS) -> dict:
+def advice(config, budget_s: float = 10.0, gflops_per_s: float | None = None) -> dict:
     """estimate() plus 'slow' (over budget), 'suggested_frames' and a one-line 'message' for the app."""
+    gflops_per_s = gflops_per_s or cpu_speed(config)[0]
     est = estimate(config, gflops_per_s=gflops_per_s)
     slow = est["cpu_seconds"] > budget_s
     frames = suggest_frames(config, budget_s, gflops_per_s) if slow else est["frames"]
     message = (f"one forward pass: {est['tokens']} tokens, {est['gflops']:.0f} GFLOPs, about "
-               f"{est['cpu_seconds']:.0f} s on a 2-core CPU" +
+               f"{est['cpu_seconds']:.0f} s on this CPU" +
                (f"; over the {budget_s:.0f} s budget: {frames} frames would take about "
                 f"{estimate(config, frames, gflops_per_s)['cpu_seconds']:.0f} s" if slow else ""))
     return {**est, "slow": slow, "suggested_frames": frames, "message": message}

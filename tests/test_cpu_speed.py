@@ -1,6 +1,6 @@
 """The time estimates that refuse slow views use the speed a model's own passes ran at on this machine once it
-has run one: a fixed guess (30 GFLOP/s, measured on a busy 2-core CPU) refused views that a quiet or larger
-machine would run several times faster, and said nothing of being a guess."""
+has run one, and before that this machine's speed at a matrix product: a fixed guess (30 GFLOP/s, measured on a
+busy 2-core CPU) refused views that a quiet machine ran 8x faster, and said nothing of being a guess."""
 import types
 
 import pytest
@@ -9,12 +9,13 @@ import torch
 from builders import tiny_wrapper
 from explain.analysis import budget
 from explain.analysis.budget import OverBudget, check_budget
-from model_zoo.cost import CPU_GFLOPS, cpu_speed, forward_gflops
+import model_zoo.cost as cost
+from model_zoo.cost import cpu_speed, forward_gflops, machine_speed
 
 
 def test_token_passes_on_the_cpu_are_timed_and_their_median_speed_is_used():
     wrapper = tiny_wrapper("jepa")
-    assert cpu_speed(wrapper) == (CPU_GFLOPS, False)                      # no pass yet: the guess
+    assert cpu_speed(wrapper) == (machine_speed(torch.get_num_threads()), False)     # no pass yet: the guess
     x = torch.zeros(3, 8, 3, 64, 64)
     wrapper.tokens(x)
     (speed,) = wrapper.cpu_speeds
@@ -23,7 +24,7 @@ def test_token_passes_on_the_cpu_are_timed_and_their_median_speed_is_used():
     assert cpu_speed(wrapper) == (sorted([speed, 1.0, 5.0, 1000.0])[2], True)
     wrapper.cpu_speeds.extend([7.0] * 5)                                     # only the last five passes count
     assert cpu_speed(wrapper) == (7.0, True) and len(wrapper.cpu_speeds) == 5
-    assert cpu_speed(types.SimpleNamespace()) == (CPU_GFLOPS, False)        # an object that keeps no timings
+    assert cpu_speed(types.SimpleNamespace())[1] is False                   # an object that keeps no timings
 
 
 def test_a_pass_is_timed_per_clip_at_the_frames_it_was_given(monkeypatch):
@@ -53,6 +54,19 @@ def test_the_budget_refusal_uses_the_measured_speed_and_says_which_it_used(monke
     model.wrapper.cpu_speeds.append(gflops / 0.5)
     check_budget(model, 10, "The trajectory view")                           # 5 s: allowed
     model.wrapper.cpu_speeds.clear()
-    monkeypatch.setattr("model_zoo.cost.CPU_GFLOPS", gflops / 40.0)          # the guess, before any pass
-    with pytest.raises(OverBudget, match="a guess from its size until it has run a pass here"):
+    monkeypatch.setattr(cost, "machine_speed", lambda threads: gflops / 40.0)  # the guess, before any pass
+    with pytest.raises(OverBudget, match="a guess from its size and this CPU's speed at a matrix product"):
         check_budget(model, 10, "The trajectory view")
+
+
+def test_the_guess_before_any_pass_is_this_machines_speed_at_a_matrix_product():
+    """Positive, cached per thread count, and below the product's own speed by MATMUL_EFFICIENCY; the estimate and
+    the frame advice for a model that has not run use it."""
+    from transformers import VJEPA2Config
+    speed = machine_speed(1)
+    assert speed > 0 and machine_speed(1) == speed and machine_speed.cache_info().hits >= 1
+    vit_l = VJEPA2Config(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, crop_size=224,
+                         frames_per_clip=16)
+    guess = cost.estimate(vit_l)
+    assert guess["cpu_seconds"] == pytest.approx(guess["gflops"] / cpu_speed(vit_l)[0], abs=0.01)
+    assert cost.advice(vit_l, budget_s=guess["cpu_seconds"] / 2)["slow"]

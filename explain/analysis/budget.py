@@ -1,6 +1,7 @@
 """Answer, never hang: a view whose forward passes would run for minutes on the CPU is refused before it
 starts, with the estimate (model_zoo.cost: the model's size at the speed its own passes ran at here, or before
-its first pass a guess, about 36 s a pass for a ViT-L at 16 x 224 on this project's 2-core CPU). The refusal
+its first pass at this machine's speed at a large matrix product; a ViT-L at 16 x 224 took 36 s a pass on a busy
+2-core CPU, 4.6 s on a quiet one). The refusal
 (OverBudget) names the model, so the headless analysis can skip that view for that model alone and say why."""
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def cpu_seconds(model, passes: float) -> float:
     """Estimated seconds of `passes` forward passes of `model` (a LoadedModel) on this CPU; 0 on an accelerator."""
     if model.wrapper.device.type != "cpu":
         return 0.0
-    return estimate(model.wrapper, gflops_per_s=cpu_speed(model.wrapper)[0])["cpu_seconds"] * passes
+    return estimate(model.wrapper)["cpu_seconds"] * passes             # at cpu_speed: measured, else this machine's
 
 
 def check_budget(model, passes: float, what: str, advice: str = "load the model with fewer frames",
@@ -35,7 +36,8 @@ def check_budget(model, passes: float, what: str, advice: str = "load the model 
     if seconds > budget_s:
         speed, measured = cpu_speed(model.wrapper)
         est = estimate(model.wrapper, gflops_per_s=speed)
-        how = "as its passes ran here" if measured else "a guess from its size until it has run a pass here"
+        how = ("as its passes ran here" if measured else
+               "a guess from its size and this CPU's speed at a matrix product, until it has run a pass here")
         raise OverBudget(f"{what} on {model.name} would take about {seconds / 60:.0f} min on this CPU "
                          f"({est['tokens']} tokens, {est['cpu_seconds']:.1f} s a pass, {how}): {advice}.",
                          model, what, passes, seconds, budget_s)
