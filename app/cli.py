@@ -265,7 +265,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     command = {"models": models, "analyze": analyze, "audit": audit}.get(args.command, serve)
-    if command in (analyze, audit):               # scripted runs: no "Loading weights" bars between the lines
+    if command is not models:          # no "Loading weights" bars between a run's lines or in a server's log
         from transformers.utils import logging as hf_logging
         hf_logging.disable_progress_bar()
     try:
