@@ -139,24 +139,26 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
 
 def _clip_inputs() -> tuple[list[tuple], gr.File]:
     """Upload, example and phantom tabs -> ([(event, event function, its inputs, api name)], the upload box)."""
-    with gr.Tab("Upload"):
-        upload = gr.File(label="Clip (AVI, MP4, DICOM cine, NPY/NPZ)", elem_id="upload")
-        rescale = gr.Checkbox(False, label=inputs.RESCALE_LABEL,
-                              info="for the next upload: the clip's own darkest-to-brightest range onto 0-255 "
-                                   "(8-bit clips are read as they are)", elem_id="rescale")
-    with gr.Tab("Example"):
-        example = gr.Dropdown([(f"{name}: {about[0]}", name) for name, about in EXAMPLES.items()], value="adult_normal",
-                              label="Example clip")
-        example_btn = _action("Load example", elem_id="load-example")
-    with gr.Tab("Phantom"):
-        phantom = [gr.Slider(*inputs.EF_RANGE, value=60, step=1, label="EF (%)"),
-                   gr.Slider(*inputs.HR_RANGE, value=70, step=1, label="Heart rate (bpm)"),
-                   gr.Radio(list(POPULATIONS), value="adult", label="Population"),
-                   gr.Number(value=0, precision=0, label="Seed")]
-        phantom_btn = _action("Generate phantom clip")
-        phantom_note = gr.Markdown(elem_id="phantom-note")        # said as the settings are chosen
-        for setting in phantom:
-            setting.change(events.on_phantom_settings, phantom, phantom_note, queue=False, api_visibility="private")
+    with gr.Tabs(selected="example"):        # a first visit opens on the examples: one click to a result
+        with gr.Tab("Upload"):
+            upload = gr.File(label="Clip (AVI, MP4, DICOM cine, NPY/NPZ)", elem_id="upload")
+            rescale = gr.Checkbox(False, label=inputs.RESCALE_LABEL,
+                                  info="for the next upload: the clip's own darkest-to-brightest range onto 0-255 "
+                                       "(8-bit clips are read as they are)", elem_id="rescale")
+        with gr.Tab("Example", id="example"):
+            example = gr.Dropdown([(f"{name}: {about[0]}", name) for name, about in EXAMPLES.items()],
+                                  value="adult_normal", label="Example clip")
+            example_btn = _action("Load example", elem_id="load-example")
+        with gr.Tab("Phantom"):
+            phantom = [gr.Slider(*inputs.EF_RANGE, value=60, step=1, label="EF (%)"),
+                       gr.Slider(*inputs.HR_RANGE, value=70, step=1, label="Heart rate (bpm)"),
+                       gr.Radio(list(POPULATIONS), value="adult", label="Population"),
+                       gr.Number(value=0, precision=0, label="Seed")]
+            phantom_btn = _action("Generate phantom clip")
+            phantom_note = gr.Markdown(elem_id="phantom-note")        # said as the settings are chosen
+            for setting in phantom:
+                setting.change(events.on_phantom_settings, phantom, phantom_note, queue=False,
+                               api_visibility="private")
     return [(upload.upload, events.on_upload, [upload, rescale], "upload"),
             (example_btn.click, events.on_example, [example], "load_example"),
             (phantom_btn.click, events.on_phantom, phantom, "generate_phantom")], upload

@@ -168,6 +168,8 @@ def test_a_bad_upload_shows_an_error_and_the_page_goes_on(page, tmp_path):
     junk = tmp_path / "not_a_clip.avi"
     junk.write_bytes(b"this is text, not video")
     page.reload()                                   # a fresh session: the upload box is empty again
+    page.locator("#load-example").wait_for()          # a page opens on the examples: one click to a result
+    assert page.get_by_role("tab", name="Example", exact=True).get_attribute("aria-selected") == "true"
     page.get_by_role("tab", name="Example", exact=True).click()
     page.locator("#load-example").click()
     page.locator("#pred-jepa").get_by_text("Ground truth: 62.0%").wait_for()
