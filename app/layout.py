@@ -10,6 +10,7 @@ import gradio as gr
 
 from app import events
 from app.server_paths import box_info
+from app.views.glossary import glossary_markdown
 from app.views import attention, cycle, degradation, evidence, inputs, latent_pixel, models
 from echo.degrade import CONDITIONS, DEGRADATIONS
 from echo.examples import EXAMPLES
@@ -70,6 +71,8 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
     """The whole page; extra_dirs: folders whose models the model boxes offer beside the shipped ones."""
     with gr.Blocks(title="EchoLens", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
+        with gr.Accordion("Words used here", open=False):
+            gr.Markdown(glossary_markdown(), elem_id="glossary")
         clip_key = gr.State(None)
         uploaded_key = gr.State(None)           # the key of the clip the upload box last loaded
         model_state = gr.State(events.NO_MODELS)

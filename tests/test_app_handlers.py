@@ -1189,3 +1189,13 @@ def test_frames_for_large_checkpoints_reaches_a_model_picked_in_the_dropdown(tmp
     own = shipped["mae"].input_shape[0]
     assert line.count("Kept its own") == 1 and f"Kept its own {own} frames, not the 4 asked" in line
     assert "Kept its own" not in models.describe_pair(picked)
+
+
+def test_the_words_a_card_uses_are_in_the_glossary(example, shipped_pair):
+    """A UX review found 'attentive probe', 'beat view', 'probe seeds' and the OOD score unexplained on the page."""
+    from app.views.glossary import TERMS, glossary_markdown
+    card = predictions.prediction_cards(example.key, shipped_pair)["jepa"].lower()
+    explained = " ".join(TERMS).lower() + " " + glossary_markdown().lower()
+    for word in ("attentive", "beat view", "probe seeds", "out-of-distribution score", "all-black clip reads",
+                 "benchmark error", "ef points", "phantom"):
+        assert word in card and word in explained, word
