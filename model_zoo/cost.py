@@ -20,21 +20,17 @@ MATMUL_EFFICIENCY = 0.78   # a ViT-L forward's GFLOP/s over a (784, 1024) x (102
 
 @functools.lru_cache(maxsize=4)
 def machine_speed(threads: int) -> float:
-    """GFLOP/s a ViT forward is expected to reach on this CPU at `threads` threads: the best of three timed
-    (784, 1024) x (1024, 4096) float32 products (6.6 GFLOPs each, a ViT-L MLP layer's at 8 frames), times
-    MATMUL_EFFICIENCY. Measured once per thread count per process; torch's thread count is set for the product."""
+    """GFLOP/s a ViT forward is expected to reach on this CPU at torch's thread count, `threads` (the cache's key:
+    the caller passes torch.get_num_threads(); nothing here changes it, which would reach every thread serving):
+    the best of three timed (784, 1024) x (1024, 4096) float32 products (6.6 GFLOPs each, a ViT-L MLP layer's at
+    8 frames), times MATMUL_EFFICIENCY. Measured once per thread count per process."""
     import torch
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        a, b = torch.randn(784, 1024), torch.randn(1024, 4096)
-        best = float("inf")
-        for _ in range(3):
-            start = time.perf_counter()
-            a @ b
-            best = min(best, time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(before)
+    a, b = torch.randn(784, 1024), torch.randn(1024, 4096)
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
     return MATMUL_EFFICIENCY * 2 * 784 * 1024 * 4096 / max(best, 1e-6) / 1e9
 
 
