@@ -1,8 +1,8 @@
 """This process's files: one folder for the videos and images the app serves (media_dir), removed when the process
 ends and kept under MAX_MEDIA_BYTES while serving (oldest entries first; a cached result naming a removed file is
 recomputed: app.session.cached), and the folder Gradio keeps uploads and its copies in (gradio_cache_dir), from
-which a refused upload is removed at once (discard_upload). Folders of servers that were killed go when the next
-one starts (remove_orphan_media).
+which a refused upload is removed ten minutes after its refusal unless a session has read the same file since
+(discard_upload). Folders of servers that were killed go when the next one starts (remove_orphan_media).
 """
 from __future__ import annotations
 
@@ -54,25 +54,58 @@ def gradio_cache_dir() -> Path:
     return folder
 
 
-def discard_upload(path: str | Path | None) -> bool:
-    """Remove an upload the app refused, and the folder Gradio made for it (named by the file's content) once
-    empty, from this server's Gradio cache folder (GRADIO_TEMP_DIR as app.cli sets it): a clip that cannot be
-    read is of no use kept, and bad input leaves no file behind. A path outside that folder is never touched;
-    returns whether a file was removed. (The same bytes uploaded by another session share the path: its clip
-    is already read into memory, so removing the file takes nothing from it.)"""
+REFUSED_GRACE_S = 600.0      # a refused upload is removed this long after its refusal, unless read well since
+
+
+_refused: dict[Path, float] = {}       # refused upload -> time.monotonic() of its refusal
+_refused_lock = threading.Lock()
+
+
+def _own_upload(path: str | Path | None) -> Path | None:
+    """The file, resolved, if it lies in this server's Gradio folder (GRADIO_TEMP_DIR as app.cli sets it)."""
     root = os.environ.get("GRADIO_TEMP_DIR")
     if not root or not path:
-        return False
+        return None
     root, file = Path(root).resolve(), Path(path).resolve()
-    if not file.is_relative_to(root) or file == root or not file.is_file():
+    return file if file.is_relative_to(root) and file != root and file.is_file() else None
+
+
+def discard_upload(path: str | Path | None) -> bool:
+    """Mark an upload the app could not read for removal, REFUSED_GRACE_S from now (remove_refused_uploads), with
+    the folder Gradio made for it; returns whether it was marked. Not at once: Gradio keeps an upload at
+    <its folder>/<hash of the content>/<name>, so another session uploading the same file (a class handed one
+    file) shares the path, and its read may wait in the queue behind this refusal; a read that succeeds in time
+    keeps the file (keep_upload). A path outside this server's Gradio folder is never touched."""
+    file = _own_upload(path)
+    if file is None:
         return False
-    file.unlink(missing_ok=True)
-    if file.parent != root:
-        try:
-            file.parent.rmdir()
-        except OSError:               # not empty: another upload under the same content hash
-            pass
+    with _refused_lock:
+        _refused[file] = time.monotonic()
     return True
+
+
+def keep_upload(path: str | Path | None) -> None:
+    """An upload a session has read: an earlier refusal of the same bytes no longer removes it."""
+    with _refused_lock:
+        _refused.pop(Path(path).resolve(), None) if path else None
+
+
+def remove_refused_uploads(now: float | None = None, grace_s: float | None = None) -> list[Path]:
+    """Remove the uploads refused at least grace_s (REFUSED_GRACE_S) ago and not read since, with their content-hash
+    folders once empty; returns them. Runs when media_path prunes (at most once a minute) and on each refusal."""
+    now = time.monotonic() if now is None else now
+    grace_s = REFUSED_GRACE_S if grace_s is None else grace_s
+    with _refused_lock:
+        due = [f for f, when in _refused.items() if now - when >= grace_s]
+        for file in due:
+            del _refused[file]
+    for file in due:
+        file.unlink(missing_ok=True)
+        try:
+            file.parent.rmdir()       # Gradio's folder for it, named by its content
+        except OSError:               # not empty (another name under the same content), or gone
+            pass
+    return due
 
 
 def _alive(pid: int) -> bool:
@@ -109,6 +142,7 @@ def media_path(suffix: str) -> Path:
     if time.monotonic() - _last_prune[0] >= PRUNE_EVERY_S:
         _last_prune[0] = time.monotonic()
         prune_media(root)
+        remove_refused_uploads()
     return root / f"{uuid.uuid4().hex[:12]}{suffix}"
 
 

@@ -24,13 +24,11 @@ def test_an_example_clip_gets_an_ef_from_both_models(client):
         assert name in card and 5 < ef < 95 and "not a measurement" in card
 
 
-def test_a_bad_upload_is_refused_by_name_and_the_server_goes_on(client, app_server, tmp_path):
+def test_a_bad_upload_is_refused_by_name_and_the_server_goes_on(client, tmp_path):
     junk = tmp_path / "broken_scan.mp4"
     junk.write_bytes(b"\x00garbage" * 50)
     with pytest.raises(AppError, match="broken_scan.mp4"):
         client.predict(handle_file(str(junk)), api_name="/upload")
-    uploads = Path(re.search(r"Gradio's uploads and cache \(removed at exit\): (\S+)", app_server[2].read_text()).group(1))
-    assert uploads.is_dir() and not list(uploads.rglob("broken_scan.mp4"))     # refused: its copy removed at once
     meta = client.predict("pediatric", api_name="/load_example")[2]
     assert meta["population"] == "pediatric" if "population" in meta else meta["ground_truth_ef"] == 64.0
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.media import discard_upload, media_path
+from app.media import discard_upload, keep_upload, media_path, remove_refused_uploads
 from app.session import put_clip
 from app.views.numbers import seed_from
 from echo.clip import Clip, ClipError
@@ -110,16 +110,18 @@ RESCALE_LABEL = "Stretch 16-bit or float pixels"
 def load_upload(path: str | None, rescale: bool = False, owner: str | None = None) -> LoadedClip:
     """An uploaded file (AVI, MP4, DICOM cine, NPY/NPZ); rescale: 16-bit or float pixels have the clip's own
     darkest-to-brightest range mapped onto 0-255 (echo.readers), else they are refused by name. A refused file
-    is removed from the server's upload folder at once (app.media.discard_upload)."""
+    leaves the server's upload folder in a while (app.media.discard_upload)."""
     if not path:
         raise ClipError("No file was uploaded.")
     try:
         clip = read_clip(path, rescale=bool(rescale))
-        clip.source = Path(path).name           # not the server's temporary upload path
-        return register(clip, owner=owner)
-    except Exception:
-        discard_upload(path)                    # refused: nothing of it stays on the server
+    except Exception:                           # the file refused (not a failure of the server's own)
+        discard_upload(path)                    # removed in a while, unless another session reads it meanwhile
+        remove_refused_uploads()
         raise
+    keep_upload(path)
+    clip.source = Path(path).name               # not the server's temporary upload path
+    return register(clip, owner=owner)
 
 
 def load_named_example(name: str, owner: str | None = None) -> LoadedClip:
