@@ -24,6 +24,11 @@ TARGET_MEAN = "target_mean.safetensors"
 FAMILIES = {"vjepa2": "jepa", "videomae": "mae"}
 
 
+class NoContextEncoder(ValueError):
+    """A JEPA asked for its context encoder has none (a folder or checkpoint with the target encoder alone): a
+    view that can go on without it catches this, and every other failure to read one (a damaged file) is said."""
+
+
 def export(model: nn.Module, folder: str | Path, card: dict) -> Path:
     """Write a JEPA or MAE training module's shipped parts and its card to folder."""
     folder = Path(folder)

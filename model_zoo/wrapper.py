@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from model_zoo.checkpoint import TARGET_MEAN, read_card
+from model_zoo.checkpoint import TARGET_MEAN, NoContextEncoder, read_card
 from model_zoo import gain_norm
 from model_zoo.convert import load_checkpoint
 from model_zoo.convert.infer import check_geometry
@@ -61,7 +61,8 @@ class EncoderWrapper:
         if encoder not in ("target", "context"):
             raise ValueError("encoder must be 'target' or 'context'")
         if encoder == "context" and context_encoder is None:
-            raise ValueError(f"{name or 'this model'} has no context encoder (only JEPA folders we trained do)")
+            raise NoContextEncoder(f"{name or 'this model'} has no context encoder (only JEPA folders we trained "
+                                   "and V-JEPA training checkpoints hold one)")
         self.family, self.name, self.card = family, name, card
         self.readout = encoder if family == "jepa" else "encoder"   # which encoder reads clips
         self.device = pick_device(device)

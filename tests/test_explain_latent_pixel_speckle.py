@@ -107,3 +107,18 @@ def test_the_jepas_other_encoder_is_read_where_shipped_absent_where_not_and_refu
         _other_encoder("jepa-smoke", str(damaged), "target")
     context.unlink()
     assert _other_encoder("jepa-smoke", str(damaged), "target") is None
+
+
+def test_a_v_jepa_training_checkpoints_context_encoder_is_read_and_one_without_goes_on(tmp_path):
+    """A V-JEPA 2 / EchoJEPA training checkpoint holds its context encoder ('encoder') beside 'target_encoder': the
+    speckle test reads it from the file (a check for a folder's context_encoder.safetensors had dropped it)."""
+    import torch
+
+    from builders import vjepa2_checkpoint
+    from explain.analysis.latent_pixel import _other_encoder
+    both, target_only = tmp_path / "vjepa native.pt", tmp_path / "target only.pt"
+    ckpt = vjepa2_checkpoint(predictor=False, width=64)                  # 64 wide: one head, told from the width
+    torch.save(ckpt, both)
+    torch.save({k: v for k, v in ckpt.items() if k != "encoder"}, target_only)
+    assert _other_encoder("vjepa", str(both), "target").context_encoder is not None
+    assert _other_encoder("vjepa", str(target_only), "target") is None

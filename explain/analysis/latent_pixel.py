@@ -24,9 +24,8 @@ from explain.latent_pixel.jepa_view import jepa_view, position_prior
 from explain.latent_pixel.mae_view import mae_view
 from explain.latent_pixel.speckle import UNTRAINED, UNTRAINED_SEED, speckle_test
 from explain.analysis.window import model_view
-from model_zoo.checkpoint import CONTEXT_ENCODER
+from model_zoo.checkpoint import NoContextEncoder
 from model_zoo.features import input_shape, random_encoder, split_seeds
-from model_zoo.registry import resolve
 
 SPECKLE_HEARTS, SPECKLE_DRAWS = tuple(split_seeds("test", 8)), 4   # the evaluation's first 8 test hearts, 4 draws each
 
@@ -112,13 +111,13 @@ ENCODER_LABEL = {"target": "EMA target", "context": "context"}
 @functools.lru_cache(maxsize=4)
 def _other_encoder(name: str, folder: str | None, readout: str):
     """The JEPA's other encoder than the one it reads clips through (the context encoder beside the EMA
-    target, or the target beside a context readout), or None where it has no context encoder (a checkpoint
-    file, a folder without one). One present but damaged is refused by name: it had been left out of the
-    speckle test without a word."""
-    path = resolve(folder or name)[0]
-    if OTHER_ENCODER[readout] == "context" and not (path / CONTEXT_ENCODER).is_file():
+    target, or the target beside a context readout), or None where it has no context encoder (a folder without
+    one, a checkpoint with the target encoder alone). One present but damaged is refused by name: every ValueError
+    had read as 'none' and the encoder left the speckle test without a word."""
+    try:
+        return model_zoo.load(folder or name, device="cpu", encoder=OTHER_ENCODER[readout])
+    except NoContextEncoder:
         return None
-    return model_zoo.load(path, device="cpu", encoder=OTHER_ENCODER[readout])
 
 
 def speckle_ratios(pair: dict[str, LoadedModel], with_context: bool = True, untrained: bool = True) -> dict[str, dict]:

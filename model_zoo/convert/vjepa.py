@@ -22,6 +22,7 @@ from torch import nn
 from transformers import VJEPA2Config, VJEPA2Model
 from transformers.models.vjepa2.modeling_vjepa2 import VJEPA2Encoder
 
+from model_zoo.checkpoint import NoContextEncoder
 from model_zoo.convert.infer import (DTYPE, block_count, check_overrides, heads_for, load_checked, mlp_ratio,
                                      need, split_qkv, strip_prefixes)
 
@@ -216,7 +217,7 @@ def convert(ckpt: dict, encoder: str = "target", overrides: dict | None = None, 
     context = None
     if encoder == "context":
         if "encoder" not in ckpt or "target_encoder" not in ckpt:
-            raise ValueError("encoder='context' needs both 'encoder' and 'target_encoder' in the checkpoint")
+            raise NoContextEncoder("encoder='context' needs both 'encoder' and 'target_encoder' in the checkpoint")
         ctx_state = strip_prefixes(ckpt["encoder"])
         context = VJEPA2Encoder(net.config)
         load_checked(context, encoder_state(ctx_state, shape["width"]), "context encoder ('encoder')", strict)
