@@ -112,8 +112,8 @@ def serve(args) -> int:
     check_models(args.models)
     check_address(args.host, args.port)
     from app.server_paths import configure
-    paths_line = configure(args.host, args.server_paths)
     logins = read_auth(args.auth_file) if args.auth_file else None
+    paths_line = configure(args.host, args.server_paths, logins=bool(logins))
     from app.media import gradio_cache_dir, media_dir
     os.environ["GRADIO_TEMP_DIR"] = str(gradio_cache_dir())     # before Gradio is imported (some of it reads it then)
     try:
@@ -239,7 +239,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--models", action="append", help="serve: also offer the models in this folder (repeatable)")
     ap.add_argument("--server-paths", metavar="DIR",
                     help="serve: the folder under which paths typed into the page (checkpoints, audit and dataset "
-                         "folders) may lie (default: any path on 127.0.0.1; none when serving a network)")
+                         "folders) may lie, or 'none' (default: any path on 127.0.0.1 without --auth-file; none "
+                         "when serving a network or asking for a login)")
     ap.add_argument("--auth-file", metavar="FILE", help="serve: ask for a login, one 'user:password' per line")
     sub = ap.add_subparsers(dest="command")
     m = sub.add_parser("models", help="list the models found (shipped, plus --models folders)")

@@ -33,7 +33,8 @@ def shows_errors(fn):
             raise
         except EXPECTED as e:
             message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-            log.info("%s refused after %.1f s: %s", fn.__name__, time.monotonic() - start, message)
+            log.info("%s refused after %.1f s: %s", fn.__name__, time.monotonic() - start,
+                     " ".join(str(message).split()))          # one line: a typed path cannot forge log lines
             raise gr.Error(str(message), duration=None, print_exception=False) from None
         except Exception as e:                                   # noqa: BLE001 - keep serving
             log.exception("handler %s failed", fn.__name__)

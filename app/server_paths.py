@@ -1,6 +1,7 @@
-"""Paths on the server that the page's boxes may read: a checkpoint path typed in, the audit's folder, the dataset
-view's folder. Served on this machine alone (a loopback --host, the default) any path the account running the app
-can read; served to a network, none unless --server-paths DIR names the folder they may lie under: anyone who
+"""Paths on the server that the page's boxes may read: the two checkpoint paths typed in, the audit's folder, the
+dataset view's folder. Served on this machine alone (a loopback --host, the default, without --auth-file) any path
+the account running the app can read; served to a network or asking for a login, none unless --server-paths DIR
+names the folder they may lie under (or 'none', to close them on this machine too): anyone who
 reaches the page could otherwise read the server's folders through these boxes, and tell from the messages whether a
 path exists (an operations review did both from another machine). A refused path gets the same words whether it
 exists or not. The headless commands (analyze, audit) read what their own user names, unrestricted.
@@ -30,22 +31,28 @@ def is_loopback(host: str) -> bool:
         return host.lower() == "localhost"
 
 
-def configure(host: str, root: str | None) -> str:
-    """Set the policy for a server on `host` with --server-paths `root` (None: not given); returns the line the
-    server prints about it. A root that is not a folder is refused (ValueError)."""
+def configure(host: str, root: str | None, logins: bool = False) -> str:
+    """Set the policy for a server on `host` with --server-paths `root` (None: not given; 'none': no path at all),
+    asking for a login or not; returns the line the server prints about it. Any path is read only on a loopback
+    host without logins: behind a reverse proxy (which forwards to 127.0.0.1) a login means remote users, so it
+    closes the boxes too. A root that is not a folder is refused (ValueError)."""
     global _policy
+    if root is not None and root.strip().lower() == "none":
+        _policy = Policy(open=False, root=None)
+        return "Paths typed into the page are refused (--server-paths none); uploads work as ever"
     if root is not None:
         folder = Path(root).expanduser().resolve()
         if not folder.is_dir():
             raise ValueError(f"--server-paths {root} is not a folder on this machine")
         _policy = Policy(open=False, root=folder)
         return f"Paths typed into the page (checkpoints, audit and dataset folders) must lie under {folder}"
-    if is_loopback(host):
+    if is_loopback(host) and not logins:
         _policy = Policy()
         return "Paths typed into the page may name any file this account can read (served on this machine alone)"
     _policy = Policy(open=False, root=None)
-    return (f"Serving on {host}: paths typed into the page are refused (give --server-paths DIR to allow one "
-            "folder); uploads work as ever")
+    why = "it asks for a login: its users are others" if logins else f"it serves {host}"
+    return (f"Paths typed into the page are refused ({why}; give --server-paths DIR to allow one folder); uploads "
+            "work as ever")
 
 
 def box_info() -> str | None:
@@ -54,19 +61,25 @@ def box_info() -> str | None:
         return None
     if _policy.root is None:
         return "This server reads no paths on its machine: upload files instead."
-    return f"A path under {_policy.root} (the only folder this server reads from)."
+    return f"A path under {_policy.root} (the only folder this server reads from), or relative to it."
 
 
 def server_path(text: str, box: str) -> Path:
-    """The path typed into `box` (its label, for the message), if the policy lets the page read it."""
-    path = Path(text.strip()).expanduser()
+    """The path typed into `box` (its label, for the message), if the policy lets the page read it. Where paths
+    are limited, a path starting with '~' or holding a '..' part is refused before anything is looked up (either
+    would tell a caller which accounts exist or which parts are links), a relative one is read under the root,
+    and the words are the same whether a refused path exists or not."""
+    text = text.strip()
     if _policy.open:
-        return path
+        return Path(text).expanduser()
     if _policy.root is None:
-        raise ValueError(f"{box}: this server reads no paths on its machine (it serves a network); upload the "
-                         "files instead, or ask whoever runs it to start it with --server-paths DIR.")
-    resolved = path.resolve()                    # symbolic links and '..' followed: no way out of the root
+        raise ValueError(f"{box}: this server reads no paths on its machine; upload the files instead, or ask whoever "
+                         "runs it to start it with --server-paths DIR.")
+    refused = ValueError(f"{box}: '{text}' is not a path under {_policy.root}, the only folder this server reads "
+                         "from (give one inside it, or relative to it, without '~' or '..').")
+    if text.startswith("~") or ".." in Path(text).parts:
+        raise refused
+    resolved = (_policy.root / text).resolve()        # an absolute text replaces the root; links followed
     if not resolved.is_relative_to(_policy.root):
-        raise ValueError(f"{box}: '{text.strip()}' is not a path under {_policy.root}, the only folder this server "
-                         "reads from.")
+        raise refused
     return resolved

@@ -126,12 +126,36 @@ def test_an_audit_leaves_a_too_slow_model_out_of_the_degradations_and_says_so(tm
     summ, rows, (headline, lines) = audit(tmp_path / "clips", tiny_pair(), tmp_path / "out")
     assert summ["clips"] == 2 and summ["unreadable"] == 0
     assert set(summ["skipped_views"]["jepa"]) == {"degradation"} and summ["skipped_views"]["mae"] == {}
-    why = summ["skipped_views"]["jepa"]["degradation"]
-    assert why.startswith("EF under every degradation on jepa-tiny would take about ") and "audit again with --frames" in why
+    left_out = summ["skipped_views"]["jepa"]["degradation"]
+    why = left_out["why"]
+    assert left_out["clips"] == 2 and why.startswith("EF under every degradation on jepa-tiny would take about ")
+    assert "audit again with --frames" in why
     for r in rows:
         assert r["jepa_sensitivity"] is None and r["mae_sensitivity"] is not None and r["jepa_ef"] is not None
     jepa_line = next(line for line in lines if line.startswith("jepa-tiny"))
-    assert jepa_line.endswith(f"⚠️ {why.rstrip('.')}.")
+    assert jepa_line.endswith(f"⚠️ Left out on 2 clips of 2: {why.rstrip('.')}.")
     assert "would take about" not in next(line for line in lines if line.startswith("mae-tiny"))
     with open(tmp_path / "out" / "audit.csv", newline="") as f:
         assert [r["jepa_sensitivity"] for r in csv.DictReader(f)] == ["", ""]
+
+
+def test_the_pages_audit_names_its_own_frame_box_not_the_command_lines_flags(tmp_path, monkeypatch):
+    """The page's user has no --frames or --device: the advice names 'Frames for large checkpoints'. And a model
+    refused on one clip and run on the next (its passes timed meanwhile) is said to be left out of that one clip."""
+    from echo.writers import write_npz
+    from explain.analysis.audit import audit
+    from app.views.audit import PAGE_RERUN
+    (tmp_path / "clips").mkdir()
+    for seed in (3, 4):
+        write_npz(tmp_path / "clips" / f"c{seed}.npz", render_clip(seed, "adult", n_frames=40, size=64, fps=50))
+    calls = []
+
+    def first_clip_slow(m, passes):
+        calls.append(passes)
+        return 50.0 * passes if m.family == "jepa" and len(calls) <= 4 else 0.0
+    monkeypatch.setattr(budget, "cpu_seconds", first_clip_slow)
+    summ, rows, _ = audit(tmp_path / "clips", tiny_pair(), tmp_path / "out", rerun=PAGE_RERUN)
+    left_out = summ["skipped_views"]["jepa"]["degradation"]
+    assert left_out["clips"] == 1 and "audit again with 'Frames for large checkpoints' at " in left_out["why"]
+    assert "--frames" not in left_out["why"] and "--device" not in left_out["why"]
+    assert [r["jepa_sensitivity"] is None for r in rows] == [True, False]

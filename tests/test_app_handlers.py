@@ -125,32 +125,34 @@ def test_bad_uploads_are_refused_with_the_problem_named(tmp_path):
         inputs.load_upload(str(strip))
 
 
-def test_a_refused_upload_leaves_no_file_in_the_servers_upload_folder(tmp_path, monkeypatch):
-    """Gradio keeps each upload in <its folder>/<content hash>/<name>: a refused one was left there until its hourly
-    clean-up; now it goes at once, with its folder. A readable upload stays (the box still names it), and a file
-    outside the server's folder is never removed, readable or not."""
+def test_a_refused_upload_leaves_the_servers_upload_folder_unless_another_session_reads_it(tmp_path, monkeypatch):
+    """Gradio keeps each upload in <its folder>/<content hash>/<name>: a refused one had stayed until its hourly
+    clean-up. It goes REFUSED_GRACE_S after its refusal, with its folder; not at once, since the same bytes uploaded
+    by another session share the path and that read may wait behind the refusal (a class handed one 16-bit file:
+    one session without the stretch box ticked, one with it). A file outside the server's folder is never touched."""
+    from app import media
     uploads = tmp_path / "gradio"
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(uploads))
-    junk, good, outside = uploads / "a1b2" / "scan.avi", uploads / "c3d4" / "bare.npy", tmp_path / "scan.avi"
-    junk.parent.mkdir(parents=True)
-    good.parent.mkdir(parents=True)
+    monkeypatch.setattr(media, "_refused", {})
+    junk, shared, outside = uploads / "a1b2" / "scan.avi", uploads / "e5f6" / "floats.npy", tmp_path / "scan.avi"
+    for f in (junk, shared):
+        f.parent.mkdir(parents=True)
     junk.write_bytes(b"definitely not a video")
     outside.write_bytes(b"definitely not a video")
-    np.save(good, render_clip(3, "adult", n_frames=40, size=112, fps=50).frames)
+    np.save(shared, np.random.default_rng(0).random((24, 64, 64), dtype=np.float32))
+    now = media.time.monotonic()
     with pytest.raises(ClipError, match="scan.avi"):
         inputs.load_upload(str(junk))
-    assert not junk.exists() and not junk.parent.exists()
-    inputs.load_upload(str(good))
-    assert good.exists()
+    with pytest.raises(ClipError, match="floating-point pixels"):
+        inputs.load_upload(str(shared))                       # one session: the box not ticked
+    assert junk.exists() and shared.exists()                  # not at once
+    inputs.load_upload(str(shared), rescale=True)             # another session's read, queued behind: it works
     with pytest.raises(ClipError, match="scan.avi"):
         inputs.load_upload(str(outside))
-    assert outside.exists()
-    floats = uploads / "e5f6" / "floats.npy"          # refused until the box is ticked: re-uploaded then
-    floats.parent.mkdir()
-    np.save(floats, np.random.default_rng(0).random((24, 64, 64), dtype=np.float32))
-    with pytest.raises(ClipError, match="floating-point pixels"):
-        inputs.load_upload(str(floats))
-    assert not floats.exists() and sorted(p.name for p in uploads.iterdir()) == ["c3d4"]
+    assert media.remove_refused_uploads(now + media.REFUSED_GRACE_S - 5) == []
+    assert media.remove_refused_uploads(now + media.REFUSED_GRACE_S + 5) == [junk.resolve()]
+    assert not junk.exists() and not junk.parent.exists()      # with the folder Gradio made for it
+    assert shared.exists() and outside.exists()               # read since its refusal; not the server's
 
 
 def test_a_float_upload_is_refused_with_the_box_named_and_read_once_it_is_ticked(tmp_path):
@@ -751,11 +753,14 @@ def test_errors_reach_the_page_as_messages_not_tracebacks():
     assert e.value.duration is None
 
 
-def test_a_checkpoint_too_slow_for_the_cpu_earns_a_warning_with_fewer_frames(shipped_pair):
+def test_a_checkpoint_too_slow_for_the_cpu_earns_a_warning_with_fewer_frames(shipped_pair, monkeypatch):
     from types import SimpleNamespace
 
     import torch
     from transformers import VJEPA2Config
+
+    import model_zoo.cost as cost
+    monkeypatch.setattr(cost, "machine_speed", lambda threads: 30.0)   # a busy 2-core CPU: a ViT-L pass about 40 s
     vit_l = VJEPA2Config(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, crop_size=224,
                          frames_per_clip=16)
     big = SimpleNamespace(name="vjepa2-vitl", wrapper=SimpleNamespace(device=torch.device("cpu"), config=vit_l))
@@ -765,6 +770,8 @@ def test_a_checkpoint_too_slow_for_the_cpu_earns_a_warning_with_fewer_frames(shi
     assert models.speed_warning(shipped_pair["jepa"]) is None          # the shipped models are quick
     assert models.speed_warning(SimpleNamespace(name="x", wrapper=SimpleNamespace(
         device=torch.device("cuda"), config=vit_l))) is None           # a GPU is not warned about
+    monkeypatch.setattr(cost, "machine_speed", lambda threads: 300.0)  # a quiet machine: about 4 s, no warning
+    assert models.speed_warning(big) is None
 
 
 def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shipped_pair):
@@ -1195,7 +1202,8 @@ def test_the_words_a_card_uses_are_in_the_glossary(example, shipped_pair):
     """A UX review found 'attentive probe', 'beat view', 'probe seeds' and the OOD score unexplained on the page."""
     from app.views.glossary import TERMS, glossary_markdown
     card = predictions.prediction_cards(example.key, shipped_pair)["jepa"].lower()
-    explained = " ".join(TERMS).lower() + " " + glossary_markdown().lower()
+    terms = " ".join(TERMS).lower()                              # each word a term of its own, not a mention
     for word in ("attentive", "beat view", "probe seeds", "out-of-distribution score", "all-black clip reads",
                  "benchmark error", "ef points", "phantom"):
-        assert word in card and word in explained, word
+        assert word in card and word.removesuffix(" points") in terms, word
+    assert glossary_markdown().count("\n- **") == len(TERMS) - 1

@@ -34,19 +34,38 @@ def test_serving_a_network_reads_no_path_and_says_the_same_of_one_that_exists_an
     assert said[0].startswith("The audit's folder: this server reads no paths") and len(set(said)) == 1
 
 
-def test_under_server_paths_only_that_folder_is_read_links_and_dots_followed(tmp_path):
+def test_under_server_paths_only_that_folder_is_read_links_followed_and_no_lookup_before_the_check(tmp_path):
     root, outside = tmp_path / "shared", tmp_path / "private"
     (root / "clips").mkdir(parents=True)
     outside.mkdir()
     (root / "way_out").symlink_to(outside)
     assert str(root) in configure("0.0.0.0", str(root))
     assert server_path(str(root / "clips"), "box") == root / "clips"
+    assert server_path("clips", "box") == root / "clips"                       # relative: under the root
     assert server_path(str(root / "not yet"), "box") == root / "not yet"       # under it: the view says it is missing
-    for escape in (outside, root / "way_out", root / ".." / "private", outside / "nothing"):
-        with pytest.raises(ValueError, match=f"is not a path under {root}, the only folder this server reads from"):
+    said = set()
+    # '~nosuchuser' had raised 'Could not determine home directory' where '~root' was refused: which accounts exist;
+    # a '..' after a link had told links apart
+    for escape in (outside, root / "way_out", root / ".." / "private", outside / "nothing", "~nosuchuser/x", "~root",
+                   f"{root}/clips/../../private", "/bin/../etc"):
+        with pytest.raises(ValueError, match=f"is not a path under {root}, the only folder this server reads from") as e:
             server_path(str(escape), "box")
+        said.add(str(e.value).replace(str(escape), "PATH"))
+    assert len(said) == 1                                   # the same words, whether the path exists or not
     with pytest.raises(ValueError, match="is not a folder"):
         configure("127.0.0.1", str(tmp_path / "missing"))
+
+
+def test_a_login_or_none_closes_the_boxes_on_this_machine_too(tmp_path):
+    """Behind a reverse proxy (which forwards to 127.0.0.1) a login means remote users: the boxes had stayed open."""
+    assert "it asks for a login" in configure("127.0.0.1", None, logins=True)
+    with pytest.raises(ValueError, match="this server reads no paths"):
+        server_path(str(tmp_path), "box")
+    assert "--server-paths none" in configure("127.0.0.1", "none")
+    with pytest.raises(ValueError, match="this server reads no paths"):
+        server_path("~nosuchuser", "box")
+    assert str(tmp_path) in configure("127.0.0.1", str(tmp_path), logins=True)     # a folder given: that folder
+    assert server_path(str(tmp_path), "box") == tmp_path
 
 
 def test_the_pages_three_path_boxes_follow_the_policy_and_say_so_beneath(tmp_path, monkeypatch):
@@ -55,7 +74,7 @@ def test_the_pages_three_path_boxes_follow_the_policy_and_say_so_beneath(tmp_pat
     monkeypatch.setattr(server_paths, "_policy", Policy(open=False, root=None))
     assert server_paths.box_info() == "This server reads no paths on its machine: upload files instead."
     monkeypatch.setattr(server_paths, "_policy", Policy(open=False, root=tmp_path / "allowed"))
-    info = f"A path under {tmp_path / 'allowed'} (the only folder this server reads from)."
+    info = f"A path under {tmp_path / 'allowed'} (the only folder this server reads from), or relative to it."
     page = build(())
     boxes = [c for c in page.blocks.values() if type(c).__name__ == "Textbox" and getattr(c, "info", None) == info]
     assert len(boxes) == 4                                 # the two checkpoint paths, the dataset and audit folders

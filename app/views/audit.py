@@ -16,6 +16,7 @@ from app.server_paths import server_path
 from echo.echonet import FILELIST, VIDEOS
 from explain.analysis.audit import COLUMNS, audit, scatter_figure, table_columns
 from explain.analysis.pair import LoadedModel
+from explain.analysis.skipped_views import Rerun
 
 MAX_UPLOADS = 64
 TIME_LIMIT_S = 600.0      # an audit on the page holds the one model slot every user shares: it stops after this
@@ -41,6 +42,10 @@ def echonet_folder(files: list[Path]) -> Path | list[Path]:
     return root
 
 
+# a view left out for a model too slow on the CPU: what the page's user can do (the command line's flags are not theirs)
+PAGE_RERUN = Rerun("audit", "'Frames for large checkpoints' at {n}", "on a server with a GPU, where no limit applies")
+
+
 def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel], progress=None) -> AuditShown:
     """Audit the uploaded files or the folder (never both at once: which one was meant is not known)."""
     if files and folder and folder.strip():
@@ -56,7 +61,7 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
         raise ValueError("Upload some clips or give a folder to audit.")
     out = media_path("")
     summ, rows, (headline, model_lines) = audit(source, pair, out, progress, time_limit_s=TIME_LIMIT_S,
-                                                command="the EchoLens app's audit tab")
+                                                command="the EchoLens app's audit tab", rerun=PAGE_RERUN)
     columns = table_columns(rows)
     table = {"headers": columns, "data": [["" if r.get(c) is None else r.get(c) for c in columns] for r in rows]}
     columns_as_code = lambda text: re.sub(r"(\*_\w+)", r"`\1`", text)      # noqa: E731 ('*_x ... *_y' is emphasis)

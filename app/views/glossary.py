@@ -11,7 +11,7 @@ TERMS = {
                  "pixels. Neither saw an EF while it learned.",
     "token": "a small box of the clip that a model reads as one unit (16 x 16 pixels over 2 frames for the shipped "
              "models); a model turns each into a list of numbers, its embedding.",
-    "probe": "a small network trained on top of a model, which stays frozen, to read EF from its tokens. The "
+    "probe (attentive, beat view)": "a small network trained on top of a model, which stays frozen, to read EF from its tokens. The "
              "attentive probe is V-JEPA's evaluation design (one learned query weighs every token, then a linear "
              "read-out); the beat view is the same probe given each token beside how it changes over the beat.",
     "probe seeds": "each probe was trained three times from different random starts; an error given as mean ± std "

@@ -74,6 +74,9 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     # the OOD check flags they mislead
     band = _band if records_apply(p, population, degradation) else (lambda *_: "")
     results = ((model.wrapper.card or {}).get("results") or {}) if model is not None else {}
+    glance = _at_a_glance(p, truth, model, population, degradation)
+    # with the table, the paragraphs go under 'details' and their all-black warnings are said apart, shown
+    blank_inline = (lambda *_: "") if glance else _near_blank
     if p.ef is None and p.ef_beat is None:
         head = ("No EF probe for this model: it gives tokens and attention, not EF. To bring a "
                 "V-JEPA EF probe of it: `python -m model_zoo.convert.export CHECKPOINT --out FOLDER --probe PROBE "
@@ -83,7 +86,7 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     else:
         head = (f"**EF {p.ef:.1f}%**{err(p.ef)}: attentive probe"
                 f"{_after_semicolon(probe_test_words(model and model.probe, results))}.{band(model, PROBE, p.ef)}"
-                f"{_near_blank(p.ef, p.blank[0])}")
+                f"{blank_inline(p.ef, p.blank[0])}")
     # shown: the title (level in both cards), a disagreement, the best estimate and both EFs side by side, the ground
     # truth and every warning; the words for each probe (its test error, its record by EF band, the crop check, an
     # OOD score within the distribution) under 'details', closed: about 500 words a card had come before the reader
@@ -92,17 +95,18 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     if p.ef is not None and p.ef_beat is not None and abs(p.ef - p.ef_beat) > DISAGREE_POINTS:
         lines.append(f"⚠️ {p.name}: its two probes disagree by {abs(p.ef - p.ef_beat):.0f} EF points ({p.ef:.1f}% against "
                      f"{p.ef_beat:.1f}%): read neither alone.")
-    glance = _at_a_glance(p, truth, model, population, degradation)
     words = details if glance else lines
     if glance:
         lines.append(glance)
+        lines += [f"⚠️ {w}" for w in (near_blank_words(p.ef, p.blank[0], "The attentive probe"),
+                                     near_blank_words(p.ef_beat, p.blank[1], "The beat view's probe")) if w]
         details.append(_legend(population, degradation))
     words.append(head)
     if p.ef_beat is not None:
         beat_mae = _after_semicolon(probe_test_words(model and model.beat_probe, results.get("beat_probe")))
         words.append(f"Beat view **EF {p.ef_beat:.1f}%**{err(p.ef_beat)}: the same probe given each token "
                      f"beside its change over the beat{beat_mae}.{band(model, BEAT_PROBE, p.ef_beat)}"
-                     f"{_near_blank(p.ef_beat, p.blank[1])}")
+                     f"{blank_inline(p.ef_beat, p.blank[1])}")
     if degradation and (p.ef is not None or p.ef_beat is not None):
         table = ("; the table's are the benchmark's under its six degradations" if p.ef is not None and
                  p.ef_beat is not None and benchmark_split(population, degradation) == "degraded" else "")
@@ -110,8 +114,9 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
                      f"clips{table}; the benchmark's degraded columns and the degradation lab say how far each model "
                      "moves.")
     if population == "pediatric" and (p.ef is not None or p.ef_beat is not None):
-        lines.append("A pediatric clip: the probes learned from adult clips only, so this is zero-shot; the "
-                     "table gives the benchmark's pediatric errors, the words above the adult ones.")
+        where = "under the details line below" if glance else "above"
+        lines.append("A pediatric clip: the probes learned from adult clips only, so this is zero-shot; the table gives "
+                     f"the benchmark's pediatric errors, the words {where} the adult ones.")
     if p.crop:
         crop = crop_words(p.ef, p.ef_beat, p.crop)
         (lines if crop.startswith("⚠️") else words).append(crop)

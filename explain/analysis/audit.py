@@ -30,7 +30,7 @@ from explain.analysis.outputs import check_output_folder, output_folder
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import BLANK_POINTS, is_impossible, near_blank, predict
 from explain.analysis.run_record import record_words, run_record
-from explain.analysis.skipped_views import on_models_that_fit
+from explain.analysis.skipped_views import Rerun, on_models_that_fit
 from model_zoo.plot_style import FAMILY_COLOURS, TEMPLATE
 
 PHANTOM_NOTE = "EF predictions from models that learned from a simulated phantom are not measurements."
@@ -85,7 +85,7 @@ def clips_in(paths: Path | list[Path]) -> list[PendingClip]:
 
 def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degradations: bool = True,
                progress: Callable[[float, str], None] | None = None, deadline: float | None = None,
-               skipped: dict[str, dict[str, str]] | None = None) -> list[dict]:
+               skipped: dict[str, dict[str, dict]] | None = None, rerun: Rerun = Rerun("audit")) -> list[dict]:
     """One dict per clip: file, true EF, per model and probe (the attentive one; `_beat`: the beat view's, where
     the model ships one) the EF, its error, its sensitivity (mean |EF change| over the six benchmark
     conditions) and its crop move (how far it moves with the input shifted up or down: crop_check); per model
@@ -94,10 +94,23 @@ def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degrada
     EchoLens wrote); `error` holds why a clip could not be read. Clips are read one at a time; none is started
     after `deadline` (time.monotonic()), so an audit with a time limit ends with the rows it finished. A model too
     slow on the CPU for the degradations or the rollout is left out of them (its sensitivity or focus blank) with
-    why in skipped[role][view] (explain.analysis.skipped_views); an audit of a ViT-L had stopped at its first clip."""
+    skipped[role][view] = {'why': the last refusal in the words of `rerun` (explain.analysis.skipped_views),
+    'clips': how many clips it was left out of} (the estimate can change from clip to clip as the model's passes
+    are timed); an audit of a ViT-L had stopped at its first clip."""
     rows, skipped = [], {role: {} for role in pair} if skipped is None else skipped
     for role in pair:
         skipped.setdefault(role, {})
+
+    def fitting(view: str, run: Callable[[dict], object]):
+        """run(models) on the models that fit, counting this clip against each model left out."""
+        this_clip = {role: {} for role in pair}
+        out = on_models_that_fit(view, run, pair, this_clip, rerun)
+        for role, views in this_clip.items():
+            for name, why in views.items():
+                before = skipped[role].get(name, {}).get("clips", 0)
+                skipped[role][name] = {"why": why, "clips": before + 1}
+        return out
+
     for k, source in enumerate(sources):
         if deadline is not None and time.monotonic() > deadline:
             break
@@ -112,11 +125,9 @@ def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degrada
             clip, row["error"] = None, str(e)
         if clip is not None:
             row["true_ef"] = None if clip.truth is None or clip.truth.ef is None else round(float(clip.truth.ef), 2)
-            views = on_models_that_fit("degradation", lambda models: condition_ef_views(
-                models, clip, tuple(BENCHMARK_CONDITIONS), clean={r: preds[r] for r in models}), pair, skipped,
-                "audit") if degradations else None
-            maps = on_models_that_fit("rollout", lambda models: attention(models, clip, "rollout"), pair, skipped,
-                                      "audit") or {}      # the read-out analyze and the Attention tab default to
+            views = fitting("degradation", lambda models: condition_ef_views(
+                models, clip, tuple(BENCHMARK_CONDITIONS), clean={r: preds[r] for r in models})) if degradations else None
+            maps = fitting("rollout", lambda models: attention(models, clip, "rollout")) or {}   # analyze's read-out
             for role, p in preds.items():
                 crop = p.crop if p.crop and not p.crop.get("skipped") else None
                 for suffix, key, ef, blank in (("", "ef", p.ef, p.blank[0]), ("_beat", "ef_beat", p.ef_beat, p.blank[1])):
@@ -169,7 +180,8 @@ def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = 
     (`best_given`) and its EF MAE where the true EF is known (`best_ef_mae`). 'mixed': how many clips are known to be
     pediatric or degraded; 'found': how many clips the source held (more than 'clips' where the audit read the
     first MAX_CLIPS, or stopped at its time limit); 'time_limit_s': the limit that stopped it, else None;
-    'skipped_views': {role: {view: why}} for the views a model was too slow for on the CPU (audit_rows)."""
+    'skipped_views': {role: {view: {'why', 'clips'}}} for the views a model was too slow for on the CPU, on how
+    many clips (audit_rows)."""
     found = max(found or 0, len(rows))
     stopped = time_limit_s is not None and len(rows) < min(found, MAX_CLIPS)
     out = {"clips": len(rows), "found": found, "time_limit_s": time_limit_s if stopped else None,
@@ -282,7 +294,8 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
                      f"with the input shifted {100 * SHIFT_SHARE:.0f}% of its side up or down, up to "
                      f"{_with_beat(s, 'mean_crop_move')} points on average; rollout focus ratio {focus} ({readout} "
                      f"read-out, clips with anatomy labels or LV tracings); {ood}."
-                     + "".join(f" ⚠️ {why.rstrip('.')}." for why in summ.get("skipped_views", {}).get(role, {}).values()))
+                     + "".join(f" ⚠️ Left out on {_plural(v['clips'], 'clip')} of {s['predicted']}: {v['why'].rstrip('.')}."
+                               for v in summ.get("skipped_views", {}).get(role, {}).values()))
     return headline + ".", lines
 
 
@@ -374,16 +387,17 @@ class Audit(NamedTuple):
 
 def audit(paths: Path | list[Path], pair: dict[str, LoadedModel], out: Path,
           progress: Callable[[float, str], None] | None = None, time_limit_s: float | None = None,
-          command: str | None = None) -> Audit:
+          command: str | None = None, rerun: Rerun = Rerun("audit")) -> Audit:
     """Run the audit, write audit.csv, audit.html and audit.json (summary, what the columns mean, the run's record:
     explain.analysis.run_record, and rows) into `out`. With a time limit no clip is started after it has passed:
-    the files hold the clips finished, and the summary says so. command: what started it (default: the command line)."""
+    the files hold the clips finished, and the summary says so. command: what started it (default: the command line);
+    rerun: how a view left out for a slow model would be run (the command line's unless the page says its own)."""
     import json
     sources = clips_in(paths)                                    # a folder that is not one fails before `out` is made
     check_output_folder(out)             # a file in the way is said first; the folder is made once there are rows,
     deadline = None if time_limit_s is None else time.monotonic() + time_limit_s       # so a failed audit leaves none
     skipped = {role: {} for role in pair}                        # {role: {view: why}}: too slow for the CPU
-    rows = audit_rows(sources[:MAX_CLIPS], pair, progress=progress, deadline=deadline, skipped=skipped)
+    rows = audit_rows(sources[:MAX_CLIPS], pair, progress=progress, deadline=deadline, skipped=skipped, rerun=rerun)
     out = output_folder(out, WRITTEN)                            # an earlier audit's files go with its rows
     summ = summary(rows, pair, found=len(sources), time_limit_s=time_limit_s, skipped=skipped)
     words = summary_words(summ, rows, pair)
