@@ -1,10 +1,10 @@
 """Paths on the server that the page's boxes may read: the two checkpoint paths typed in, the audit's folder, the
 dataset view's folder. Served on this machine alone (a loopback --host, the default, without --auth-file) any path
 the account running the app can read; served to a network or asking for a login, none unless --server-paths DIR
-names the folder they may lie under (or 'none', to close them on this machine too): anyone who
-reaches the page could otherwise read the server's folders through these boxes, and tell from the messages whether a
-path exists (an operations review did both from another machine). A refused path gets the same words whether it
-exists or not. The headless commands (analyze, audit) read what their own user names, unrestricted.
+names the folder they may lie under (or 'none', to close them on this machine too): anyone who reaches the page
+could otherwise read the server's folders through these boxes, and tell from the messages whether a path exists
+(an operations review did both from another machine). A refused path gets the same words whether it exists or
+not. The headless commands (analyze, audit) read what their own user names, unrestricted.
 """
 from __future__ import annotations
 
