@@ -115,8 +115,9 @@ def test_a_generated_phantom_clip_has_the_chosen_ef_and_rate():
 def test_bad_uploads_are_refused_with_the_problem_named(tmp_path):
     junk = tmp_path / "scan.avi"
     junk.write_bytes(b"definitely not a video")
-    with pytest.raises(ClipError, match="scan.avi"):
+    with pytest.raises(ClipError, match="scan.avi") as e:
         inputs.load_upload(str(junk))
+    assert str(e.value).endswith(" To choose another file, clear the upload box first (its × button).")
     with pytest.raises(ClipError, match="No file"):
         inputs.load_upload(None)
     strip = tmp_path / "strip.npy"                     # readable, but 8 px high: nothing for a model to see

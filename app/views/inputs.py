@@ -107,6 +107,9 @@ def register(clip: Clip, frames: int = 16, size: int = 112, owner: str | None = 
 RESCALE_LABEL = "Stretch 16-bit or float pixels"
 
 
+CHOOSE_ANOTHER = "To choose another file, clear the upload box first (its × button)."
+
+
 def load_upload(path: str | None, rescale: bool = False, owner: str | None = None) -> LoadedClip:
     """An uploaded file (AVI, MP4, DICOM cine, NPY/NPZ); rescale: 16-bit or float pixels have the clip's own
     darkest-to-brightest range mapped onto 0-255 (echo.readers), else they are refused by name. A refused file
@@ -115,9 +118,11 @@ def load_upload(path: str | None, rescale: bool = False, owner: str | None = Non
         raise ClipError("No file was uploaded.")
     try:
         clip = read_clip(path, rescale=bool(rescale))
-    except Exception:                           # the file refused (not a failure of the server's own)
+    except Exception as e:                      # the file refused (not a failure of the server's own)
         discard_upload(path)                    # removed in a while, unless another session reads it meanwhile
         remove_refused_uploads()
+        if isinstance(e, ClipError):            # the box keeps the file and hides its drop zone until cleared
+            raise ClipError(f"{e} {CHOOSE_ANOTHER}") from None
         raise
     keep_upload(path)
     clip.source = Path(path).name               # not the server's temporary upload path
