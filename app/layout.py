@@ -232,7 +232,9 @@ def _attention_tab(clip_key, model_state) -> tuple[list, gr.Slider, gr.Slider]:
 
 
 def _cycle_tab(clip_key, model_state) -> list:
-    gr.Markdown(cycle.CAPTION)
+    gr.Markdown(cycle.LEAD)                        # the controls near the top; the full reading one click away
+    with gr.Accordion("How to read the trajectories", open=False):
+        gr.Markdown(cycle.CAPTION)
     with gr.Row():
         settings = [gr.Radio(["pca", "umap"], value="pca", label="Projection"),
                     gr.Radio([2, 3], value=2, label="Dimensions"),      # 2D reads on a projector; 3D rotates

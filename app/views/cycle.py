@@ -11,6 +11,8 @@ from explain.analysis.pair import LoadedModel, pair_key
 from explain.trajectory.dataset import dataset_view
 from model_zoo.evaluate.format import plus_minus
 
+LEAD = ("Each point is the model's summary of the clip around one frame; the line joins them in time. A model "
+        "that tracks the heartbeat draws a loop, with end-diastole (◆) and end-systole (■) far apart.")
 CAPTION = ("Each point is the model's summary of the clip around one frame; the line joins them in time. "
            "The summaries have hundreds of numbers, so they are drawn through a projection: PCA keeps the directions "
            "along which they vary most (PC 1 the most), UMAP keeps each point's nearest neighbours near (its axes "
