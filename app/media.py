@@ -7,6 +7,7 @@ which a refused upload is removed ten minutes after its refusal unless a session
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import tempfile
@@ -57,17 +58,33 @@ def gradio_cache_dir() -> Path:
 REFUSED_GRACE_S = 600.0      # a refused upload is removed this long after its refusal, unless read well since
 
 
-_refused: dict[Path, float] = {}       # refused upload -> time.monotonic() of its refusal
+_refused: dict[Path, tuple[float, int, int]] = {}   # refused upload -> (time.monotonic(), inode, mtime_ns) then
 _refused_lock = threading.Lock()
+log = logging.getLogger("echolens")
+
+
+def _root() -> Path | None:
+    """This server's Gradio folder (GRADIO_TEMP_DIR as app.cli sets it), resolved; None without one."""
+    root = os.environ.get("GRADIO_TEMP_DIR")
+    return Path(root).resolve() if root else None
 
 
 def _own_upload(path: str | Path | None) -> Path | None:
-    """The file, resolved, if it lies in this server's Gradio folder (GRADIO_TEMP_DIR as app.cli sets it)."""
-    root = os.environ.get("GRADIO_TEMP_DIR")
-    if not root or not path:
+    """The file, resolved, if it lies in this server's Gradio folder."""
+    root = _root()
+    if root is None or not path:
         return None
-    root, file = Path(root).resolve(), Path(path).resolve()
+    file = Path(path).resolve()
     return file if file.is_relative_to(root) and file != root and file.is_file() else None
+
+
+def _identity(file: Path) -> tuple[int, int] | None:
+    """(inode, mtime_ns): Gradio moves each new upload onto its path, so a re-upload of the same bytes is a new file."""
+    try:
+        st = file.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
 
 
 def discard_upload(path: str | Path | None) -> bool:
@@ -75,37 +92,49 @@ def discard_upload(path: str | Path | None) -> bool:
     the folder Gradio made for it; returns whether it was marked. Not at once: Gradio keeps an upload at
     <its folder>/<hash of the content>/<name>, so another session uploading the same file (a class handed one
     file) shares the path, and its read may wait in the queue behind this refusal; a read that succeeds in time
-    keeps the file (keep_upload). A path outside this server's Gradio folder is never touched."""
+    keeps the file (keep_upload), and a file Gradio has put there since (a re-upload) is not the one refused. A path
+    outside this server's Gradio folder is never touched."""
     file = _own_upload(path)
-    if file is None:
+    identity = _identity(file) if file is not None else None
+    if identity is None:
         return False
     with _refused_lock:
-        _refused[file] = time.monotonic()
+        _refused[file] = (time.monotonic(), *identity)
     return True
 
 
 def keep_upload(path: str | Path | None) -> None:
-    """An upload a session has read: an earlier refusal of the same bytes no longer removes it."""
-    with _refused_lock:
-        _refused.pop(Path(path).resolve(), None) if path else None
+    """An upload a session has read (a clip, an audit's file): an earlier refusal of the same bytes no longer
+    removes it. (A refusal after the read marks it again: removing it then takes it from the box that still shows it,
+    whose clip is read already; an audit run again would name it missing.)"""
+    if path:
+        with _refused_lock:
+            _refused.pop(Path(path).resolve(), None)
 
 
 def remove_refused_uploads(now: float | None = None, grace_s: float | None = None) -> list[Path]:
-    """Remove the uploads refused at least grace_s (REFUSED_GRACE_S) ago and not read since, with their content-hash
-    folders once empty; returns them. Runs when media_path prunes (at most once a minute) and on each refusal."""
+    """Remove the uploads refused at least grace_s (REFUSED_GRACE_S) ago, not read since and not replaced by a
+    re-upload, with their content-hash folders once empty; returns them. Runs when media_path prunes (at most once a
+    minute) and on each refusal; a file it cannot remove is logged, never raised (it runs inside other events)."""
     now = time.monotonic() if now is None else now
     grace_s = REFUSED_GRACE_S if grace_s is None else grace_s
     with _refused_lock:
-        due = [f for f, when in _refused.items() if now - when >= grace_s]
-        for file in due:
+        due = [(f, tuple(mark[1:])) for f, mark in _refused.items() if now - mark[0] >= grace_s]
+        for file, _ in due:
             del _refused[file]
-    for file in due:
-        file.unlink(missing_ok=True)
+    removed, root = [], _root()
+    for file, identity in due:
+        if _identity(file) != identity:          # gone, or a new upload of the same bytes since
+            continue
         try:
-            file.parent.rmdir()       # Gradio's folder for it, named by its content
-        except OSError:               # not empty (another name under the same content), or gone
-            pass
-    return due
+            file.unlink()
+            removed.append(file)
+            if file.parent != root:
+                file.parent.rmdir()               # Gradio's folder for it, named by its content
+        except OSError as e:                      # its folder not empty (another name, same content): fine
+            if file.exists():                     # the file itself stayed: said, not raised
+                log.warning("a refused upload could not be removed: %s (%s)", file, e)
+    return removed
 
 
 def _alive(pid: int) -> bool:

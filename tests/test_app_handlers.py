@@ -154,6 +154,15 @@ def test_a_refused_upload_leaves_the_servers_upload_folder_unless_another_sessio
     assert media.remove_refused_uploads(now + media.REFUSED_GRACE_S + 5) == [junk.resolve()]
     assert not junk.exists() and not junk.parent.exists()      # with the folder Gradio made for it
     assert shared.exists() and outside.exists()               # read since its refusal; not the server's
+    again = uploads / "c9d0" / "scan.avi"                     # refused, then uploaded afresh by another session:
+    again.parent.mkdir()                                      # Gradio moves the new file onto the same path
+    again.write_bytes(b"definitely not a video")
+    with pytest.raises(ClipError):
+        inputs.load_upload(str(again))
+    fresh = again.with_name("upload.tmp")
+    fresh.write_bytes(b"definitely not a video")
+    os.replace(fresh, again)
+    assert media.remove_refused_uploads(media.time.monotonic() + 2 * media.REFUSED_GRACE_S) == [] and again.exists()
 
 
 def test_a_float_upload_is_refused_with_the_box_named_and_read_once_it_is_ticked(tmp_path):

@@ -11,7 +11,7 @@ import shutil
 
 import plotly.graph_objects as go
 
-from app.media import media_path
+from app.media import keep_upload, media_path
 from app.server_paths import server_path
 from echo.echonet import FILELIST, VIDEOS
 from explain.analysis.audit import COLUMNS, audit, scatter_figure, table_columns
@@ -54,6 +54,8 @@ def run(files: list[str] | None, folder: str | None, pair: dict[str, LoadedModel
     if files:
         if len(files) > MAX_UPLOADS:
             raise ValueError(f"{len(files)} files uploaded; audit at most {MAX_UPLOADS} at once, or give a folder.")
+        for f in files:                            # in this session's box: another's refusal of the same bytes
+            keep_upload(f)                         # must not remove them (app.media.discard_upload)
         source = echonet_folder([Path(f) for f in files])
     elif folder and folder.strip():
         source = server_path(folder, "The audit's folder")   # audit.clips_in names a missing folder or a file
