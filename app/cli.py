@@ -239,8 +239,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--models", action="append", help="serve: also offer the models in this folder (repeatable)")
     ap.add_argument("--server-paths", metavar="DIR",
                     help="serve: the folder under which paths typed into the page (checkpoints, audit and dataset "
-                         "folders) may lie, or 'none' (default: any path on 127.0.0.1 without --auth-file; none "
-                         "when serving a network or asking for a login)")
+                         "folders) may lie, or 'none' (a folder of that name: ./none) (default: any path on "
+                         "127.0.0.1 without --auth-file; none when serving a network or asking for a login)")
     ap.add_argument("--auth-file", metavar="FILE", help="serve: ask for a login, one 'user:password' per line")
     sub = ap.add_subparsers(dest="command")
     m = sub.add_parser("models", help="list the models found (shipped, plus --models folders)")

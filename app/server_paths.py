@@ -66,9 +66,9 @@ def box_info() -> str | None:
 
 def server_path(text: str, box: str) -> Path:
     """The path typed into `box` (its label, for the message), if the policy lets the page read it. Where paths
-    are limited, a path starting with '~' or holding a '..' part is refused before anything is looked up (either
-    would tell a caller which accounts exist or which parts are links), a relative one is read under the root,
-    and the words are the same whether a refused path exists or not."""
+    are limited, a path outside the root as typed, starting with '~' or holding a '..' part is refused before
+    anything is looked up (a lookup would tell a caller which accounts exist, which parts are links, or loop), a
+    relative one is read under the root, and the words are the same whether a refused path exists or not."""
     text = text.strip()
     if _policy.open:
         return Path(text).expanduser()
@@ -77,9 +77,13 @@ def server_path(text: str, box: str) -> Path:
                          "runs it to start it with --server-paths DIR.")
     refused = ValueError(f"{box}: '{text}' is not a path under {_policy.root}, the only folder this server reads "
                          "from (give one inside it, or relative to it, without '~' or '..').")
-    if text.startswith("~") or ".." in Path(text).parts:
-        raise refused
-    resolved = (_policy.root / text).resolve()        # an absolute text replaces the root; links followed
+    typed = _policy.root / text                        # an absolute text replaces the root
+    if text.startswith("~") or ".." in Path(text).parts or not typed.is_relative_to(_policy.root):
+        raise refused                                  # as typed, before anything is looked up
+    try:
+        resolved = typed.resolve()                     # links followed: one inside may point out
+    except (OSError, RuntimeError):                    # a loop of links: the same words
+        raise refused from None
     if not resolved.is_relative_to(_policy.root):
         raise refused
     return resolved

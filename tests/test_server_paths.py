@@ -39,6 +39,9 @@ def test_under_server_paths_only_that_folder_is_read_links_followed_and_no_looku
     (root / "clips").mkdir(parents=True)
     outside.mkdir()
     (root / "way_out").symlink_to(outside)
+    (outside / "into").symlink_to(root / "clips")           # outside, pointing in: refused as typed
+    (outside / "loop").symlink_to(outside / "loop")         # a loop had raised RuntimeError ('Something went wrong')
+    (root / "loop").symlink_to(root / "loop")
     assert str(root) in configure("0.0.0.0", str(root))
     assert server_path(str(root / "clips"), "box") == root / "clips"
     assert server_path("clips", "box") == root / "clips"                       # relative: under the root
@@ -47,7 +50,8 @@ def test_under_server_paths_only_that_folder_is_read_links_followed_and_no_looku
     # '~nosuchuser' had raised 'Could not determine home directory' where '~root' was refused: which accounts exist;
     # a '..' after a link had told links apart
     for escape in (outside, root / "way_out", root / ".." / "private", outside / "nothing", "~nosuchuser/x", "~root",
-                   f"{root}/clips/../../private", "/bin/../etc"):
+                   f"{root}/clips/../../private", "/bin/../etc", outside / "into", outside / "loop" / "x",
+                   root / "loop" / "x"):
         with pytest.raises(ValueError, match=f"is not a path under {root}, the only folder this server reads from") as e:
             server_path(str(escape), "box")
         said.add(str(e.value).replace(str(escape), "PATH"))
