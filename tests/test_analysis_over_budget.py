@@ -159,3 +159,30 @@ def test_the_pages_audit_names_its_own_frame_box_not_the_command_lines_flags(tmp
     assert left_out["clips"] == 1 and "audit again with 'Frames for large checkpoints' at " in left_out["why"]
     assert "--frames" not in left_out["why"] and "--device" not in left_out["why"]
     assert [r["jepa_sensitivity"] is None for r in rows] == [True, False]
+
+
+def test_the_pages_speckle_test_is_refused_before_it_starts_for_a_model_too_slow(monkeypatch):
+    """It had no time check on the page (only analyze's had one): a ViT-L, its context encoder and two untrained
+    twins would have held the one model slot for many minutes."""
+    from explain.analysis.budget import OverBudget
+    from explain.analysis.latent_pixel import speckle_view
+    monkeypatch.setattr(budget, "cpu_seconds", lambda m, passes: 5.0 * passes if m.family == "jepa" else 0.0)
+    with pytest.raises(OverBudget, match="The speckle test on jepa-tiny would take about 8 min"):
+        speckle_view(tiny_pair())
+
+
+def test_an_audit_of_a_model_without_an_ef_probe_says_so_and_what_it_left_out(tmp_path, monkeypatch):
+    """A bare checkpoint (no probe) too slow for the degradations: its line had said 'no clip predicted (none could be
+    read)' of clips that were read, and dropped the views it was left out of."""
+    from echo.writers import write_npz
+    from explain.analysis.audit import audit
+    from explain.analysis.pair import LoadedModel
+    from builders import tiny_probe, tiny_wrapper
+    (tmp_path / "clips").mkdir()
+    write_npz(tmp_path / "clips" / "c3.npz", render_clip(3, "adult", n_frames=40, size=64, fps=50))
+    monkeypatch.setattr(budget, "cpu_seconds", lambda m, passes: 50.0 * passes if m.family == "jepa" else 0.0)
+    pair = {"jepa": LoadedModel("jepa", tiny_wrapper("jepa"), None, None, None, True),
+            "mae": LoadedModel("mae", tiny_wrapper("mae", seed=1), tiny_probe(seed=1), None, None, True)}
+    _, _, (_, lines) = audit(tmp_path / "clips", pair, tmp_path / "out")
+    assert lines[0].startswith("jepa-tiny: no clip predicted (it has no EF probe). ⚠️ Left out on 1 clip of 1: EF "
+                               "under every degradation on jepa-tiny would take about ")

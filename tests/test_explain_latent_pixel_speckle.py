@@ -122,3 +122,6 @@ def test_a_v_jepa_training_checkpoints_context_encoder_is_read_and_one_without_g
     torch.save({k: v for k, v in ckpt.items() if k != "encoder"}, target_only)
     assert _other_encoder("vjepa", str(both), "target").context_encoder is not None
     assert _other_encoder("vjepa", str(target_only), "target") is None
+    from model_zoo.features import input_shape                 # at the frames the JEPA itself runs at
+    assert input_shape(_other_encoder("vjepa", str(both), "target", 8))[0] == 8
+    assert input_shape(_other_encoder("vjepa", str(both), "target"))[0] == 16

@@ -250,11 +250,16 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
         named = "; ".join(f"{r['file']}: {r['error'].rstrip('.')}" for r in bad[:NAMED_UNREADABLE])
         more = len(bad) - NAMED_UNREADABLE
         headline += f" ({named}{f'; and {more} more, each with its reason in the error column' if more > 0 else ''})"
-    lines = []
+    lines, read = [], summ["clips"] - summ["unreadable"]
     for role in pair:
         s = summ[role]
+        left_out = "".join(f" ⚠️ Left out on {_plural(v['clips'], 'clip')} of {read}: {v['why'].rstrip('.')}."
+                           for v in summ.get("skipped_views", {}).get(role, {}).values())
         if not s["predicted"]:                  # '0 clips out of distribution' read like a finding about no clip
-            lines.append(f"{pair[role].name}: no clip predicted (none could be read).")
+            m = pair[role]
+            why = ("none could be read" if not read else "it has no EF probe" if m.probe is None and
+                   m.beat_probe is None else "its probe gave none")
+            lines.append(f"{m.name}: no clip predicted ({why}).{left_out}")
             continue
         mae = (("n/a" if s["ef_mae"] is None else f"{s['ef_mae']:.2f}") + _ci(s.get("ef_mae_ci95"))
                + f" over {_plural(s['ef_mae_n'], 'clip')}")
@@ -293,9 +298,7 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
                      f"benchmark degradations its EF moves {_with_beat(s, 'mean_sensitivity')} points on average; "
                      f"with the input shifted {100 * SHIFT_SHARE:.0f}% of its side up or down, up to "
                      f"{_with_beat(s, 'mean_crop_move')} points on average; rollout focus ratio {focus} ({readout} "
-                     f"read-out, clips with anatomy labels or LV tracings); {ood}."
-                     + "".join(f" ⚠️ Left out on {_plural(v['clips'], 'clip')} of {s['predicted']}: {v['why'].rstrip('.')}."
-                               for v in summ.get("skipped_views", {}).get(role, {}).values()))
+                     f"read-out, clips with anatomy labels or LV tracings); {ood}.{left_out}")
     return headline + ".", lines
 
 

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import model_zoo
 
 from echo.clip import Clip
+from explain.analysis.budget import check_budget
 from explain.analysis.pair import LoadedModel
 from explain.latent_pixel.anatomy_probe import load_anatomy_probe, readout
 from explain.latent_pixel.figures import anatomy_figure, grid_figure, jepa_figure, mae_figure, speckle_figure
@@ -28,6 +29,7 @@ from model_zoo.checkpoint import NoContextEncoder
 from model_zoo.features import input_shape, random_encoder, split_seeds
 
 SPECKLE_HEARTS, SPECKLE_DRAWS = tuple(split_seeds("test", 8)), 4   # the evaluation's first 8 test hearts, 4 draws each
+SPECKLE_PASSES = len(SPECKLE_HEARTS) * SPECKLE_DRAWS    # phantom clips through each encoder
 
 
 @dataclass
@@ -109,13 +111,15 @@ ENCODER_LABEL = {"target": "EMA target", "context": "context"}
 
 
 @functools.lru_cache(maxsize=4)
-def _other_encoder(name: str, folder: str | None, readout: str):
+def _other_encoder(name: str, folder: str | None, readout: str, frames: int | None = None):
     """The JEPA's other encoder than the one it reads clips through (the context encoder beside the EMA
     target, or the target beside a context readout), or None where it has no context encoder (a folder without
     one, a checkpoint with the target encoder alone). One present but damaged is refused by name: every ValueError
-    had read as 'none' and the encoder left the speckle test without a word."""
+    had read as 'none' and the encoder left the speckle test without a word. frames: the count the JEPA itself
+    runs at ('Frames for large checkpoints'), so both encoders see the same inputs."""
     try:
-        return model_zoo.load(folder or name, device="cpu", encoder=OTHER_ENCODER[readout])
+        return model_zoo.load(folder or name, device="cpu", encoder=OTHER_ENCODER[readout],
+                              overrides={"frames": int(frames)} if frames else None)
     except NoContextEncoder:
         return None
 
@@ -131,7 +135,7 @@ def speckle_ratios(pair: dict[str, LoadedModel], with_context: bool = True, untr
     encoders = {r: m.wrapper for r, m in pair.items()}
     jepa = pair.get("jepa")
     readout = jepa.wrapper.readout if jepa is not None else "target"
-    other = (_other_encoder(jepa.name, str(jepa.folder) if jepa.folder else None, readout)
+    other = (_other_encoder(jepa.name, str(jepa.folder) if jepa.folder else None, readout, jepa.frames_override)
              if with_context and jepa is not None else None)
     if other is not None:
         encoders[f"jepa_{OTHER_ENCODER[readout]}"] = other
@@ -151,6 +155,10 @@ def _untrained(wrapper):
 
 
 def speckle_view(pair: dict[str, LoadedModel]) -> TeachingView:
+    """The page's speckle test: every model, the JEPA's other encoder and an untrained twin of each; refused
+    (OverBudget) before it starts where a model's share is over the CPU limit (a ViT-L checkpoint)."""
+    for role, m in pair.items():
+        check_budget(m, SPECKLE_PASSES * (3 if role == "jepa" else 2), "The speckle test")   # itself, twin, other
     ratios = speckle_ratios(pair)
     jepa, readout = pair["jepa"].name, pair["jepa"].wrapper.readout
     labels = {"jepa": f"{jepa} ({ENCODER_LABEL[readout]})",

@@ -60,7 +60,7 @@ from explain.analysis.best_estimate import clip_estimate
 from explain.analysis.crop_check import crop_words
 from explain.analysis.defaults import ROLES
 from explain.analysis.degradation import condition_ef_views, sensitivity_figure, severity_sweep
-from explain.analysis.latent_pixel import SPECKLE_DRAWS, SPECKLE_HEARTS, speckle_ratios
+from explain.analysis.latent_pixel import SPECKLE_PASSES, speckle_ratios
 from explain.analysis.ood import declared_shift, ood_words
 from explain.analysis.outputs import output_folder
 from explain.analysis.pair import LoadedModel
@@ -169,9 +169,6 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
 
 
 NO_EF = {"ef": None, "ef_beat": None}                    # a degradation a model did not run
-
-
-SPECKLE_PASSES = len(SPECKLE_HEARTS) * SPECKLE_DRAWS    # phantom clips through each model
 
 
 def _speckle(models: dict[str, LoadedModel]) -> dict:
