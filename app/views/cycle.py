@@ -13,15 +13,14 @@ from model_zoo.evaluate.format import plus_minus
 
 LEAD = ("Each point is the model's summary of the clip around one frame; the line joins them in time. A model "
         "that tracks the heartbeat draws a loop, with end-diastole (◆) and end-systole (■) far apart.")
-CAPTION = ("Each point is the model's summary of the clip around one frame; the line joins them in time. "
-           "The summaries have hundreds of numbers, so they are drawn through a projection: PCA keeps the directions "
+CAPTION = ("The summaries have hundreds of numbers, so they are drawn through a projection: PCA keeps the directions "
            "along which they vary most (PC 1 the most), UMAP keeps each point's nearest neighbours near (its axes "
            "have no meaning of their own). The colour is the phase of the beat: 0 (and 1, the next beat) at "
            "end-diastole, the heart at its fullest. "
-           "A model that tracks the heartbeat draws a loop that comes back to where it started each beat, "
-           "with end-diastole (◆) and end-systole (■) far apart. A degraded copy is drawn on the clean clip's "
-           "axes (the projection is fitted on the clean clip alone): with PCA its offset shows; UMAP places each "
-           "of its points among its nearest clean ones, so there its offset is the table's shift, not the picture. "
+           "A loop that tracks the beat comes back to where it started each beat (the loop closure below). "
+           "A degraded copy is drawn on the clean clip's axes (the projection is fitted on the clean clip alone): "
+           "with PCA its offset shows; UMAP places each of its points among its nearest clean ones, so there its "
+           "offset is the table's shift, not the picture. "
            "Each model's plot has its own axes (embeddings differ in scale): compare shapes, not sizes; a copy "
            "moved far off stretches the axes and can flatten the clean loop, so draw it without the copy too.")
 
