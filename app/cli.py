@@ -88,6 +88,14 @@ def read_auth(path: str) -> list[tuple[str, str]]:
     return logins
 
 
+def access(args) -> tuple[list[tuple[str, str]] | None, str]:
+    """Who may use the server and which paths its page may read: (the logins of --auth-file or None, the line the
+    server prints about its path boxes). A login closes the boxes on 127.0.0.1 too (app.server_paths.configure)."""
+    from app.server_paths import configure
+    logins = read_auth(args.auth_file) if args.auth_file else None
+    return logins, configure(args.host, args.server_paths, logins=bool(logins))
+
+
 def server_log() -> None:
     """The server's record on stderr, with times: each page event (its name, how long, and what was refused and
     why), warm-up failures and tracebacks (app.errors logs them under 'echolens')."""
@@ -111,9 +119,7 @@ def serve(args) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)   # as Ctrl-C from the start: Gradio closes, finally runs
     check_models(args.models)
     check_address(args.host, args.port)
-    from app.server_paths import configure
-    logins = read_auth(args.auth_file) if args.auth_file else None
-    paths_line = configure(args.host, args.server_paths, logins=bool(logins))
+    logins, paths_line = access(args)
     from app.media import gradio_cache_dir, media_dir
     os.environ["GRADIO_TEMP_DIR"] = str(gradio_cache_dir())     # before Gradio is imported (some of it reads it then)
     try:

@@ -103,3 +103,15 @@ def test_an_auth_file_gives_logins_and_a_bad_one_is_refused_by_line(tmp_path):
             read_auth(str(good))
     with pytest.raises(ValueError, match="cannot be read"):
         read_auth(str(tmp_path / "missing"))
+
+
+def test_the_command_line_closes_the_boxes_for_a_login_or_none_and_opens_them_only_on_this_machine(tmp_path):
+    from app.cli import access, parser
+    logins = tmp_path / "logins"
+    logins.write_text("ana:s3cret\n")
+    for argv, policy in (([], Policy()), (["--auth-file", str(logins)], Policy(open=False, root=None)),
+                         (["--server-paths", "none"], Policy(open=False, root=None)),
+                         (["--host", "0.0.0.0"], Policy(open=False, root=None)),
+                         (["--auth-file", str(logins), "--server-paths", str(tmp_path)], Policy(open=False, root=tmp_path))):
+        access(parser().parse_args(argv))
+        assert server_paths._policy == policy, argv
