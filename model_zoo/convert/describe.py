@@ -5,23 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
 
 from model_zoo.convert import videomae, vjepa
 from model_zoo.convert.detect import detect_state
 from model_zoo.convert.probe import classifier_state
-from model_zoo.convert.safety import MAX_BYTES, check_size, damaged, load_tensors
+from model_zoo.convert.safety import MAX_BYTES, check_size, header_shapes, load_tensors
 
 
 def _shapes(path: Path, max_bytes: int) -> dict:
     """The checkpoint with safetensors tensors as empty meta tensors of the right shape (header only)."""
     if path.name.endswith(".safetensors"):
         check_size(path, max_bytes)
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                return {k: torch.empty(f.get_slice(k).get_shape(), device="meta") for k in f.keys()}
-        except SafetensorError as e:
-            raise damaged(path, e) from None
+        return {k: torch.empty(shape, device="meta") for k, shape in header_shapes(path).items()}
     return load_tensors(path, max_bytes)
 
 

@@ -94,12 +94,12 @@ def not_a_checkpoint(path: Path) -> ValueError:
                       "(is it the file you meant?)")
 
 
-def check_header(path: str | Path) -> None:
-    """Read a safetensors file's header only (its tensors' names, shapes and offsets; quick at any size): a file cut
-    short or not safetensors at all is refused by name, as read_safetensors refuses it."""
+def header_shapes(path: str | Path) -> dict[str, list[int]]:
+    """{tensor name: shape} from a safetensors file's header alone (quick at any size): a file cut short or not
+    safetensors at all is refused by name, as read_safetensors refuses it."""
     try:
-        with safe_open(str(path), "pt"):
-            pass
+        with safe_open(str(path), "pt") as f:
+            return {k: f.get_slice(k).get_shape() for k in f.keys()}
     except (SafetensorError, OSError) as e:
         raise damaged(path, e) from None
 
