@@ -58,8 +58,14 @@ def check_input(wrapper, x: torch.Tensor) -> None:
                          f"{want[2]}); got {tuple(x.shape)}.")
 
 
+def default_readout(probe) -> str:
+    """The rollout's read-out unless one is asked for: 'probe' where the model's EF probe weighs the encoder's
+    tokens, else 'mean' (no probe, or one whose self-attention blocks mix the tokens before its query)."""
+    return "probe" if probe is not None and probe.attends_to_tokens else "mean"
+
+
 def _rollout(wrapper, x, probe, readout=None, query=None, drop_self=False, **spec) -> tuple[torch.Tensor, dict]:
-    readout = readout or ("probe" if probe is not None and probe.attends_to_tokens else "mean")  # blocks: no weights per token
+    readout = readout or default_readout(probe)
     r, tokens = rollout_with_tokens(wrapper, x, **spec)                    # (1, N, N), (1, N, D)
     if readout == "probe":
         if probe is None:

@@ -9,7 +9,7 @@ from app.session import cached, get_clip, peek
 from echo.preprocess import crop_to_sector
 from explain.analysis.attention import AttentionResult, attention, convergence_warning
 from explain.analysis.pair import LoadedModel, pair_key
-from explain.attention_maps import METHODS
+from explain.attention_maps import METHODS, default_readout
 from explain.attribution.integrated_gradients import STEPS as IG_STEPS
 from explain.focus_report import recorded_verdicts
 from explain.overlay import display_scale, overlay, write_overlay_mp4
@@ -132,7 +132,7 @@ def _key(clip_key: str, pair: dict[str, LoadedModel], method: str, *settings,
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose one of: {', '.join(METHODS)}.")
     params = _params(method, *settings) if settings else _params(method, "mean", 0.0, 0, "probe")
-    if params.get("readout") == "probe" and any(m.probe is None or not m.probe.attends_to_tokens for m in pair.values()):
+    if params.get("readout") == "probe" and any(default_readout(m.probe) == "mean" for m in pair.values()):
         params["readout"] = "mean"        # a checkpoint without a probe, or whose probe mixes tokens first: the column mean
     return (clip_key, "attention", pair_key(pair), method, tuple(sorted(params.items())), beat), params
 

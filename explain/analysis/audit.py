@@ -31,6 +31,7 @@ from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import BLANK_POINTS, is_impossible, near_blank, predict
 from explain.analysis.run_record import record_words, run_record
 from explain.analysis.skipped_views import Rerun, on_models_that_fit
+from explain.attention_maps import default_readout
 from model_zoo.plot_style import FAMILY_COLOURS, TEMPLATE
 
 PHANTOM_NOTE = "EF predictions from models that learned from a simulated phantom are not measurements."
@@ -97,9 +98,7 @@ def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degrada
     skipped[role][view] = {'why': the last refusal in the words of `rerun` (explain.analysis.skipped_views),
     'clips': how many clips it was left out of} (the estimate can change from clip to clip as the model's passes
     are timed); an audit of a ViT-L had stopped at its first clip."""
-    rows, skipped = [], {role: {} for role in pair} if skipped is None else skipped
-    for role in pair:
-        skipped.setdefault(role, {})
+    rows, skipped = [], {} if skipped is None else skipped
 
     def fitting(view: str, run: Callable[[dict], object]):
         """run(models) on the models that fit, counting this clip against each model left out."""
@@ -107,7 +106,7 @@ def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degrada
         out = on_models_that_fit(view, run, pair, this_clip, rerun)
         for role, views in this_clip.items():
             for name, why in views.items():
-                before = skipped[role].get(name, {}).get("clips", 0)
+                before = skipped.setdefault(role, {}).get(name, {}).get("clips", 0)
                 skipped[role][name] = {"why": why, "clips": before + 1}
         return out
 
@@ -288,8 +287,7 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
                        is not None else "") + (f" ({role}_best_held_back says why for the others)"
                                                if given < s["predicted"] else ""))
         focus = "n/a" if s["mean_focus_ratio"] is None else f"{s['mean_focus_ratio']:.2f}"
-        probe = pair[role].probe
-        readout = "its probe" if probe is not None and probe.attends_to_tokens else "mean"
+        readout = "its probe" if default_readout(pair[role].probe) == "probe" else "mean"
         ood = ("out-of-distribution check n/a (no reference of phantom embeddings for this model)"
                if s["out_of_distribution"] is None else
                f"{_plural(s['out_of_distribution'], 'clip')} out of distribution"
