@@ -19,9 +19,8 @@ EXPECTED = (ClipError, ValueError, FileNotFoundError, KeyError, NotImplementedEr
 def shows_errors(fn):
     """Decorator for Gradio event functions: expected errors become gr.Error with their own message (logged, as each
     event's time is: the server's record), anything else a short 'something went wrong' with its type, logged with
-    its traceback. The message
-    stays until the user closes it or starts another action (app.layout.JS): the outputs keep an 'Error'
-    mark, which must not outlive its reason."""
+    its traceback. The message stays until the user closes it or starts another action (app.layout.JS): the outputs
+    keep an 'Error' mark, which must not outlive its reason."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         start = time.monotonic()

@@ -82,8 +82,8 @@ def _held_out_words(held: dict[str, tuple[float, int, float | None]]) -> str:
 def dataset_figures(folder: str, pair: dict[str, LoadedModel], method: str = "pca", dims: int = 2,
                     limit: int = 100) -> dict[str, go.Figure]:
     """{role: figure}: one point per clip of an EchoNet-layout folder, coloured by EF, in the projection chosen."""
-    root = server_path(folder or "", "The dataset view's folder")
-    if not (folder or "").strip() or not root.is_dir():
+    root = server_path(folder, "The dataset view's folder") if (folder or "").strip() else None
+    if root is None or not root.is_dir():
         raise ValueError(f"No folder at '{folder}': give a folder in EchoNet layout (FileList.csv, Videos/).")
     return {role: cached((str(root.resolve()), "dataset", m.key, limit, method, int(dims)),
                          lambda m=m: dataset_view(m.wrapper, root, limit=limit, method=method, dims=int(dims))[2])

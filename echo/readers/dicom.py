@@ -69,7 +69,7 @@ def _fps(ds) -> float | None:
 def lossy_syntax(name: str) -> bool:
     """Whether a transfer syntax (by its name) compresses with loss: JPEG baseline and extended, lossy JPEG-LS and
     JPEG 2000, MPEG and HEVC video; the uncompressed, RLE and lossless JPEG ones keep every pixel."""
-    return "Lossy" in name or any(k in name for k in ("JPEG", "MPEG", "HEVC")) and "Lossless" not in name
+    return "Lossy" in name or (any(k in name for k in ("JPEG", "MPEG", "HEVC")) and "Lossless" not in name)
 
 
 def _meta(ds, photometric: str, bits: int) -> dict:

@@ -91,8 +91,7 @@ def teaching_views(pair: dict[str, LoadedModel], clip: Clip, seed: int = 0, time
         return TeachingView(VIEW_TITLES[3], fig, cap,
                             {n: {"accuracy": r["accuracy"], "mean_iou": r["mean_iou"]} for n, r in reads.items()})
 
-    return [_try("How a clip becomes tokens", grid_view), _try("MAE: predicting pixels", mae_panel),
-            _try("JEPA: predicting latents", jepa_panel), _try("What anatomy the tokens carry", anatomy_panel)]
+    return [_try(title, build) for title, build in zip(VIEW_TITLES, (grid_view, mae_panel, jepa_panel, anatomy_panel))]
 
 
 @functools.lru_cache(maxsize=2)       # the pair in use: a larger cache held models the user had left
