@@ -108,7 +108,7 @@ class PhantomBatches(IterableDataset):
         if recipe.acq_shadow and recipe.acq_jitter == 0:
             raise ValueError("acq_shadow is part of the acquisition jitter: it needs acq_jitter > 0")
         if recipe.acq_clean_targets and recipe.acq_jitter == 0:
-            raise ValueError("acq_clean_targets needs acquisition jitter (acq_jitter > 0) on the context view")
+            raise ValueError("acq_clean_targets needs acquisition jitter (acq_jitter > 0) on the view the encoder reads")
         if recipe.jepa_target_blur < 0 or (recipe.jepa_target_blur and recipe.acq_jitter == 0):
             raise ValueError("jepa_target_blur is a blur in pixels >= 0 of the JEPA's target view, which needs "
                              f"acquisition jitter (acq_jitter > 0); got {recipe.jepa_target_blur}")
@@ -192,7 +192,7 @@ def data_card(recipe: Recipe) -> dict:
                         "same for all frames" + (
                             f"; acquisition jitter {r.acq_jitter} (model_zoo.data.acquisition_view: depth "
                             f"attenuation and gain cut{shadow}, a fresh draw per view)" if r.acq_jitter else "") + (
-                            "; the JEPA's target view is the clean acquisition" if r.acq_clean_targets else "") + (
+                            "; the target view is the clean acquisition (the JEPA's targets, the MAE's pixels)" if r.acq_clean_targets else "") + (
                             f"; the JEPA's target view blurred by a Gaussian of {r.jepa_target_blur} px before the "
                             "gain normalisation" if r.jepa_target_blur else ""),
         **({"input": f"local gain normalisation, Gaussian sigma {r.input_gain_norm} of the width, after the crop "

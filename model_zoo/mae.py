@@ -41,14 +41,17 @@ def _videomae_init(net: VideoMAEForPreTraining) -> None:
 
 
 class MAE(nn.Module):
-    """VideoMAE pretraining; `net` (the full `VideoMAEForPreTraining`) is what ships."""
+    """VideoMAE pretraining; `net` (the full `VideoMAEForPreTraining`) is what ships. With
+    recipe.acq_clean_targets it is a denoising MAE: each clip comes as two views, the jittered
+    acquisition it reads and the clean one whose pixels it reconstructs (the pixel twin of the JEPA's
+    clean targets)."""
 
     family = "mae"
-    views = 1   # pixel targets are the input's own
 
     def __init__(self, recipe: Recipe, config: VideoMAEConfig | None = None):
         super().__init__()
         self.recipe = recipe
+        self.views = 2 if recipe.acq_clean_targets else 1     # else the pixel targets are the input's own
         self.net = VideoMAEForPreTraining._from_config(config or mae_config(recipe), attn_implementation="sdpa")
         _videomae_init(self.net)
         if recipe.freeze_patch_embed:
@@ -63,8 +66,14 @@ class MAE(nn.Module):
 
     def loss(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """VideoMAE's MSE on the hidden tubelets (norm-pix or plain pixels, as the config says).
-        x (B, T, C, H, W), mask (B, N) True = hidden."""
-        return self.net(x, bool_masked_pos=mask).loss, {}
+        x (B, T, C, H, W), or (B, 2, T, C, H, W): the view read and the view whose pixels are the
+        targets; mask (B, N) True = hidden."""
+        if x.ndim == 5:
+            return self.net(x, bool_masked_pos=mask).loss, {}
+        if x.shape[1] != 2:
+            raise ValueError(f"an MAE takes one view or two (input, targets) of each clip; got {x.shape[1]}")
+        logits = self.net(x[:, 0], bool_masked_pos=mask).logits                 # (B, Nm, ts * p * p * C)
+        return nn.functional.mse_loss(logits, pixel_targets(self.net.config, x[:, 1], mask)), {}
 
     def after_step(self, step: int, total: int) -> None:
         """Nothing to update outside the optimiser."""
@@ -90,6 +99,18 @@ def from_unit(pixels: torch.Tensor) -> torch.Tensor:
         return pixels
     mean, std = _imagenet(pixels)
     return (pixels - mean) / std
+
+
+@torch.no_grad()
+def pixel_targets(config: VideoMAEConfig, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The hidden patches' pixels as VideoMAEForPreTraining computes its labels (norm-pix per patch and
+    channel when the config says), from clip x (B, T, C, H, W) in model input space. -> (B, Nm, P * C)"""
+    patches = patchify(to_unit(x), config.tubelet_size, config.patch_size)   # (B, N, P, C)
+    if config.norm_pix_loss:
+        patches = (patches - patches.mean(dim=-2, keepdim=True)) / (
+            patches.var(dim=-2, unbiased=True, keepdim=True).sqrt() + 1e-6)
+    patches = patches.flatten(2)                                            # (B, N, P * C)
+    return patches[mask].reshape(x.shape[0], -1, patches.shape[-1])
 
 
 def patchify(video: torch.Tensor, tubelet: int, patch: int) -> torch.Tensor:

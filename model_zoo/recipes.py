@@ -72,9 +72,10 @@ class Recipe:
     # centre in U(0.2, 0.8) of width and height, severity uniform in [0, acq_shadow]), as ribs and lung cast
     # in real acquisitions; 0 = none. Both families read it alike (MAE: its one view; JEPA: both views).
     acq_shadow: float = 0.0
-    # JEPA only, with acq_jitter: the target view is the clean acquisition (no extra attenuation or gain
-    # cut), only the context is jittered, so the targets keep all the clean clip holds and the context
-    # encoder must see through the acquisition to predict them (BYOL's asymmetric views)
+    # With acq_jitter: the target view is the clean acquisition (no extra attenuation, gain cut or shadow),
+    # only the view the encoder reads is jittered, so the targets keep all the clean clip holds and the
+    # encoder must see through the acquisition to predict them. JEPA: the context view (BYOL's asymmetric
+    # views); MAE: its input, the clean clip's pixels its targets (a denoising MAE, the pixel twin)
     acq_clean_targets: bool = False
     # JEPA only, with acq_jitter: the target view blurred by a Gaussian of this many input pixels before the
     # gain normalisation (model_zoo.gain_norm.blur_frames), the context view left sharp; 0 = off. Speckle is
@@ -325,6 +326,15 @@ RECIPES: dict[str, Recipe] = {
         name="small_centered_frozen_patch_jitter_top3_short_masks_gain_norm_tubelet4_pool24k",
         jepa_center_targets=True, freeze_patch_embed=True, acq_jitter=1.0, jepa_target_layers=3,
         jepa_masks=((8, 0.15),), input_gain_norm=0.05, tubelet=4, n_clips=24_000),
+    # ... with shadows and the extra attenuation and gain cut on the context view only, targets from the clean
+    # clip. With the slow target (two-frame, `..._slow_ema_gain_norm_shadow_clean_targets`) the encoder the
+    # probe reads barely moved from its draw and never saw a shadow, so nothing the context encoder learnt
+    # reached it; with V-JEPA's schedule the target is the context encoder's running mean, so any invariance
+    # the context encoder learns should. Its like-for-like MAE is `..._mask60_tubelet4_shadow_clean_targets`
+    "small_centered_frozen_patch_jitter_top3_short_masks_gain_norm_tubelet4_shadow_clean_targets": Recipe(
+        name="small_centered_frozen_patch_jitter_top3_short_masks_gain_norm_tubelet4_shadow_clean_targets",
+        jepa_center_targets=True, freeze_patch_embed=True, acq_jitter=1.0, acq_shadow=1.0, acq_clean_targets=True,
+        jepa_target_layers=3, jepa_masks=((8, 0.15),), input_gain_norm=0.05, tubelet=4),
     # short masks whose targets weigh what changes over the beat: every target plus twice its deviation from
     # the same place's mean over the clip (jepa_motion_weight 2; at initialisation 17% of the centred targets'
     # energy changes over the beat, so about two thirds of it then). The per-layer probes found the MAEs keep
@@ -369,6 +379,11 @@ RECIPES: dict[str, Recipe] = {
     "small_frozen_patch_jitter_gain_norm_mask60_tubelet4_pool24k": Recipe(
         name="small_frozen_patch_jitter_gain_norm_mask60_tubelet4_pool24k", freeze_patch_embed=True, acq_jitter=1.0,
         input_gain_norm=0.05, mae_mask_ratio=0.6, tubelet=4, n_clips=24_000),
+    # ... reading shadowed, attenuated clips and reconstructing the clean clip's pixels (a denoising MAE): the
+    # like-for-like MAE for `..._short_masks_gain_norm_tubelet4_shadow_clean_targets`
+    "small_frozen_patch_jitter_gain_norm_mask60_tubelet4_shadow_clean_targets": Recipe(
+        name="small_frozen_patch_jitter_gain_norm_mask60_tubelet4_shadow_clean_targets", freeze_patch_embed=True,
+        acq_jitter=1.0, acq_shadow=1.0, acq_clean_targets=True, input_gain_norm=0.05, mae_mask_ratio=0.6, tubelet=4),
     # ... with a 60% mask and an acoustic shadow in every jittered view: the like-for-like MAE for
     # `..._short_masks_slow_ema_gain_norm_shadow`
     "small_frozen_patch_jitter_gain_norm_mask60_shadow": Recipe(

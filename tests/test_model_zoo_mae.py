@@ -11,7 +11,7 @@ MEAN = torch.tensor([0.485, 0.456, 0.406])
 STD = torch.tensor([0.229, 0.224, 0.225])
 
 
-def tiny_mae(norm_pix_loss=True):
+def tiny_mae(norm_pix_loss=True, **recipe):
     """2 frames x 4 px, patch 2, tubelet 2: 4 tokens of 2 * 2 * 2 * 3 = 24 values. Decoder head
     outputs its bias only, so its prediction for every hidden patch is known."""
     config = VideoMAEConfig(image_size=4, patch_size=2, num_frames=2, tubelet_size=2, hidden_size=12,
@@ -19,7 +19,7 @@ def tiny_mae(norm_pix_loss=True):
                             decoder_hidden_size=6, decoder_num_hidden_layers=1, decoder_num_attention_heads=3,
                             decoder_intermediate_size=12, use_mean_pooling=False,
                             norm_pix_loss=norm_pix_loss)
-    model = MAE(get_recipe("smoke"), config).eval()
+    model = MAE(get_recipe("smoke", **recipe), config).eval()
     bias = torch.linspace(-1, 1, 24)
     with torch.no_grad():
         model.net.decoder.head.weight.zero_()
@@ -85,6 +85,33 @@ def test_plain_pixel_targets_by_hand():
     out = reconstruct(model.net, x, mask)
     got = patchify(out * STD[None, None, :, None, None] + MEAN[None, None, :, None, None], 2, 2)  # (1, 4, 8, 3)
     assert torch.allclose(got[0, 1], bias.view(8, 3), atol=1e-5)
+
+
+def normalised(raw):
+    return (raw - MEAN[None, None, :, None, None]) / STD[None, None, :, None, None]
+
+
+def test_a_denoising_mae_reads_the_first_view_and_reconstructs_the_seconds_pixels():
+    """acq_clean_targets: two views a clip; the encoder reads view 0 and the targets are view 1's hidden
+    patches, computed as VideoMAE computes its own labels (equal to its loss when the views agree)."""
+    for norm_pix in (True, False):
+        model, bias = tiny_mae(norm_pix, acq_jitter=1.0, acq_clean_targets=True)
+        assert model.views == 2 and tiny_mae(norm_pix, acq_jitter=1.0)[0].views == 1
+        read, clean = raw_clip().flip(-1) ** 2, raw_clip()              # the view read, the clean one
+        x = torch.stack([normalised(read), normalised(clean)], 1)       # (B, 2, T, C, H, W)
+        mask = torch.tensor([[False, True, False, True]])
+        seen = []
+        hook = model.net.videomae.embeddings.register_forward_pre_hook(lambda m, a: seen.append(a[0]))
+        with torch.no_grad():
+            loss = model.loss(x, mask)[0]
+            own = model.net(x[:, 1], bool_masked_pos=mask).loss         # VideoMAE's loss on the clean view
+        hook.remove()
+        assert torch.equal(seen[0], x[:, 0])
+        target = (lambda k: hand_target(clean, k)[0]) if norm_pix else (lambda k: hand_target(clean, k)[1].flatten())
+        expected = torch.stack([(bias - target(k)) ** 2 for k in (1, 3)]).mean()
+        assert torch.allclose(loss, expected, atol=1e-5) and torch.allclose(own, expected, atol=1e-5)
+        with torch.no_grad():
+            assert not torch.allclose(model.loss(x[:, [0, 0]], mask)[0], expected, atol=1e-3)
 
 
 def test_the_recipe_sets_the_pixel_target():
