@@ -144,7 +144,7 @@ def _clip_inputs() -> tuple[list[tuple], gr.File]:
     """Upload, example and phantom tabs -> ([(event, event function, its inputs, api name)], the upload box)."""
     with gr.Tabs(selected="example"):        # a first visit opens on the examples: one click to a result
         with gr.Tab("Upload"):
-            upload = gr.File(label="Clip (AVI, MP4, DICOM cine, NPY/NPZ)", elem_id="upload")
+            upload = gr.File(label="Clip (AVI, MP4, DICOM cine, NPY/NPZ, or a ZIP of PNG/JPEG frames)", elem_id="upload")
             rescale = gr.Checkbox(False, label=inputs.RESCALE_LABEL,
                                   info="for the next upload: the clip's own darkest-to-brightest range onto 0-255 "
                                        "(8-bit clips are read as they are)", elem_id="rescale")

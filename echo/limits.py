@@ -42,11 +42,13 @@ def _size(n_bytes: int) -> str:
     return f"{n_bytes} bytes"
 
 
-def check_file_bytes(n_bytes: int, name: str) -> None:
-    """Refuse a file, or folder of frames, bigger than MAX_FILE_BYTES."""
+def check_file_bytes(n_bytes: int, name: str, unpacked: bool = False) -> None:
+    """Refuse a file, or folder of frames, bigger than MAX_FILE_BYTES; `unpacked`: n_bytes is what an
+    archive's frames take once unpacked."""
     if n_bytes > MAX_FILE_BYTES:
+        size = f"holds {_size(n_bytes)} of frames once unpacked" if unpacked else f"is {_size(n_bytes)}"
         raise ClipError(
-            f"'{name}' is {_size(n_bytes)}, over the {_size(MAX_FILE_BYTES)} EchoLens reads. "
+            f"'{name}' {size}, over the {_size(MAX_FILE_BYTES)} EchoLens reads. "
             "Export a shorter clip (a few heart beats) or a lower resolution."
         )
 

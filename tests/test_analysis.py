@@ -550,6 +550,11 @@ def test_audit_defers_reading_keeps_a_missing_videos_ef_and_says_where_it_stoppe
     (tmp_path / "none" / "FileList.csv").write_text((tmp_path / "e" / "FileList.csv").read_text().splitlines()[0] + "\n")
     with pytest.raises(ClipError, match="FileList.csv' lists no clips"):
         audit_module.clips_in(tmp_path / "none")
+    plain = tmp_path / "plain"                                   # a plain folder: every file a reader takes
+    plain.mkdir()
+    for name in ("b.avi", "a.zip", "c.npy", "notes.txt"):
+        (plain / name).write_bytes(b"")
+    assert [s.name for s in audit_module.clips_in(plain)] == ["a.zip", "b.avi", "c.npy"]
 
 
 def test_an_audit_with_a_time_limit_starts_no_clip_after_it_and_says_how_many_it_left(tmp_path, shipped_pair,

@@ -1,6 +1,9 @@
 """Every kind of bad input raises ClipError with a message that names the problem."""
 from __future__ import annotations
 
+import io
+import zipfile
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -320,3 +323,65 @@ def test_folder_frames_of_different_sizes(tmp_path):
         Image.fromarray(frame).save(tmp_path / f"{k}.png")
     Image.fromarray(gray_clip(h=10)[0]).save(tmp_path / "2.png")
     assert "all frames must have one size" in refused(tmp_path)
+
+
+# --- ZIP archives of frames ---------------------------------------------------------------------
+
+def frames_zip(path, members: dict) -> str:
+    """A ZIP at `path` holding `members` {name: bytes or a frame array}; -> read_clip's refusal."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, value in members.items():
+            if isinstance(value, np.ndarray):
+                buffer = io.BytesIO()
+                Image.fromarray(value).save(buffer, format="PNG")
+                value = buffer.getvalue()
+            archive.writestr(name, value)
+    return refused(path)
+
+
+def test_a_zip_of_frames_refused_for_what_is_wrong_with_it(tmp_path):
+    frames = gray_clip()
+    pngs = {f"a/{k}.png": f for k, f in enumerate(frames)}
+    message = frames_zip(tmp_path / "two.zip", {**pngs, **{f"b/{k}.png": f for k, f in enumerate(frames)}})
+    assert "holds frames in 2 folders ('a', 'b')" in message and "archive of their own" in message
+    message = frames_zip(tmp_path / "bad.zip", {**pngs, "a/3.png": b"not an image"})
+    assert "Frame '3.png' in archive 'bad.zip'" in message and "damaged" in message
+    assert "'fps.txt' in archive 'fps.zip'" in frames_zip(tmp_path / "fps.zip", {**pngs, "a/fps.txt": "fast"})
+    assert "all frames must have one size" in frames_zip(tmp_path / "sizes.zip",
+                                                         {**pngs, "a/2.png": gray_clip(h=10)[0]})
+    assert "single still image" in frames_zip(tmp_path / "one.zip", {"0.png": frames[0]})
+    message = frames_zip(tmp_path / "notes.zip", {"a.txt": "text", "b.csv": "1,2"})
+    assert "'notes.zip' is named like a ZIP archive of frames but its content is a ZIP archive holding no PNG/JPEG frames" in message
+    assert "EchoLens reads" in message and "PNG/JPEG frames in a ZIP archive" in message
+    slides = frames_zip(tmp_path / "talk.pptx", {"[Content_Types].xml": "<Types/>", "ppt/media/image1.png": frames[0],
+                                                 "ppt/media/image2.png": frames[1]})
+    assert "'talk.pptx' is an Office document: not a format EchoLens reads" in slides
+
+
+def test_a_damaged_zip_of_frames(tmp_path):
+    with zipfile.ZipFile(tmp_path / "cut.zip", "w") as archive:
+        for k, frame in enumerate(gray_clip()):
+            buffer = io.BytesIO()
+            Image.fromarray(frame).save(buffer, format="PNG")
+            archive.writestr(f"{k}.png", buffer.getvalue())
+    data = (tmp_path / "cut.zip").read_bytes()
+    (tmp_path / "cut.bin").write_bytes(cut(tmp_path / "cut.zip", 0.5).read_bytes())   # its list of files lost
+    assert "'cut.zip' is a damaged ZIP archive: its list of files could not be read" in refused(tmp_path / "cut.zip")
+    assert "'cut.bin' is a damaged ZIP archive" in refused(tmp_path / "cut.bin")
+    crc = data.index(b"\x89PNG") + 40                                   # a byte inside the first frame
+    (tmp_path / "crc.zip").write_bytes(data[:crc] + bytes([data[crc] ^ 0xFF]) + data[crc + 1:])
+    assert "Frame '0.png' in archive 'crc.zip' could not be read" in refused(tmp_path / "crc.zip")
+
+
+def test_a_zip_of_frames_over_the_byte_limit_is_refused_before_inflating(tmp_path, monkeypatch):
+    """The limit is on the frames' declared, uncompressed size, so a small archive that would inflate past it
+    is refused from its list of files; a member inflating past what it declares fails its own read."""
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for k in range(4):
+            archive.writestr(f"{k}.png", bytes(200_000))               # compresses to a few hundred bytes
+    assert path.stat().st_size < 5_000
+    monkeypatch.setattr(limits, "MAX_FILE_BYTES", 100_000)
+    inflated = []
+    monkeypatch.setattr(zipfile.ZipFile, "read", lambda *a, **k: inflated.append(a) or b"")
+    assert "'bomb.zip' holds 781.2 KiB of frames once unpacked, over the 97.7 KiB" in refused(path) and not inflated

@@ -1,6 +1,9 @@
 """read_clip on every supported format, made here from small synthetic clips (no network)."""
 from __future__ import annotations
 
+import io
+import zipfile
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -207,6 +210,41 @@ def test_jpeg_folder_colour(tmp_path):
     clip = read_clip(tmp_path)
     assert clip.frames.shape == (T, H, W, 3) and close(clip.frames, colour, 6)
     assert clip.fps == 30 and clip.meta["fps_source"] == "default" and clip.meta["lossy"]       # JPEG frames
+
+
+def png_bytes(frame) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_zip_of_frames_in_a_folder_reads_as_that_folder_would(tmp_path):
+    """What zipping a folder of frames makes (and macOS's __MACOSX copies beside them): the frames in
+    natural order, the fps.txt beside them, and nothing extracted to disk."""
+    frames = gray_clip(t=12)
+    with zipfile.ZipFile(tmp_path / "clip.zip", "w") as archive:
+        for k, frame in enumerate(frames):
+            archive.writestr(f"clip/frame{k}.png", png_bytes(frame))
+            archive.writestr(f"__MACOSX/clip/._frame{k}.png", b"resource fork")
+        archive.writestr("clip/fps.txt", "25\n")
+        archive.writestr("clip/notes.txt", "ignored")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    clip = read_clip(tmp_path / "clip.zip")
+    assert np.array_equal(clip.frames, frames)  # frame10 after frame9, not after frame1
+    assert clip.fps == 25 and clip.meta["format"] == "image archive" and not clip.meta["lossy"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_zip_of_jpeg_frames_at_its_top_level_renamed(tmp_path):
+    colour = colour_clip()
+    with zipfile.ZipFile(tmp_path / "clip.bin", "w", zipfile.ZIP_DEFLATED) as archive:   # content, not name
+        for k, frame in enumerate(colour):
+            buffer = io.BytesIO()
+            Image.fromarray(frame).save(buffer, format="JPEG", quality=95)
+            archive.writestr(f"{k:03d}.JPG", buffer.getvalue())
+    clip = read_clip(tmp_path / "clip.bin")
+    assert clip.frames.shape == (T, H, W, 3) and close(clip.frames, colour, 6)
+    assert clip.meta["fps_source"] == "default" and clip.meta["lossy"]
 
 
 def test_an_avi_whose_timestamps_skip_is_read_whole(tmp_path):

@@ -111,9 +111,9 @@ CHOOSE_ANOTHER = "To choose another file, clear the upload box first (its × but
 
 
 def load_upload(path: str | None, rescale: bool = False, owner: str | None = None) -> LoadedClip:
-    """An uploaded file (AVI, MP4, DICOM cine, NPY/NPZ); rescale: 16-bit or float pixels have the clip's own
-    darkest-to-brightest range mapped onto 0-255 (echo.readers), else they are refused by name. A refused file
-    leaves the server's upload folder in a while (app.media.discard_upload)."""
+    """An uploaded file (AVI, MP4, DICOM cine, NPY/NPZ, a ZIP of PNG/JPEG frames); rescale: 16-bit or float
+    pixels have the clip's own darkest-to-brightest range mapped onto 0-255 (echo.readers), else they are
+    refused by name. A refused file leaves the server's upload folder in a while (app.media.discard_upload)."""
     if not path:
         raise ClipError("No file was uploaded.")
     try:

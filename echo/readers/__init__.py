@@ -1,8 +1,8 @@
 """read_clip: open any supported echo clip as a Clip, choosing the reader by the file's content.
 
 Supported: AVI and MP4/MOV video (MJPEG, H.264, anything FFmpeg decodes), DICOM multi-frame cine
-loops, NumPy .npy/.npz arrays, and a folder of PNG/JPEG frames. The extension is only used to
-phrase the message when content and name disagree: a PNG renamed .avi is refused as a PNG.
+loops, NumPy .npy/.npz arrays, and PNG/JPEG frames in a folder or a ZIP archive. The extension is
+only used to phrase the message when content and name disagree: a PNG renamed .avi is refused as a PNG.
 
 Every failure is a ClipError whose message says what is wrong and what to do. Limits are in
 echo.limits. Pixels deeper than 8 bits (16-bit DICOM or PNG, uint16/float arrays) are refused
@@ -22,7 +22,7 @@ from echo.clip import Clip, ClipError
 from echo.readers.arrays import read_npy, read_npz
 from echo.readers.common import DEFAULT_FPS
 from echo.readers.dicom import read_dicom
-from echo.readers.images import FPS_FILE, IMAGE_SUFFIXES, read_folder
+from echo.readers.images import FPS_FILE, IMAGE_SUFFIXES, read_folder, read_frame_archive
 from echo.readers.sniff import PROMISED, STILL_IMAGES, SUPPORTED, sniff
 from echo.readers.video import read_video
 
@@ -36,6 +36,7 @@ _READERS = {
     "dicom": read_dicom,
     "npy": read_npy,
     "npz": read_npz,
+    "zip": read_frame_archive,
 }
 
 
@@ -44,7 +45,7 @@ def _unsupported(path: Path, content: str) -> ClipError:
     what = f"is named like {promised} but its content is {content}" if promised else f"is {content}"
     if content in STILL_IMAGES:
         advice = ("a single still frame, not a cine loop. Open the clip's video or DICOM file, or "
-                  "a folder holding all its frames.")
+                  "all its frames in a ZIP archive (or a folder).")
     else:
         advice = f"not a format EchoLens reads. EchoLens reads {SUPPORTED}."
     return ClipError(f"'{path.name}' {what}: {advice}")

@@ -1,14 +1,20 @@
-"""A folder of PNG/JPEG frames, one image per frame, read with pillow.
+"""PNG/JPEG frames, one image per frame, read with pillow: from a folder, or from a ZIP archive of
+one (what an upload box can take).
 
-Frames are the folder's .png/.jpg/.jpeg files in natural order (frame2 before frame10); other
-files are ignored. The frame rate is the single number in an optional 'fps.txt' in the folder,
-else 30 fps, recorded as meta["fps_source"] = "default". Grey and colour frames may be mixed (the
-clip becomes RGB unless every frame is grey); 16-bit PNGs need rescale=True.
+Frames are the .png/.jpg/.jpeg files in natural order (frame2 before frame10); other files are
+ignored. The frame rate is the single number in an optional 'fps.txt' beside them, else 30 fps,
+recorded as meta["fps_source"] = "default". Grey and colour frames may be mixed (the clip becomes
+RGB unless every frame is grey); 16-bit PNGs need rescale=True. An archive's frames may sit in one
+folder inside it (as zipping a folder makes them); frames in two folders are refused, not merged.
 """
 from __future__ import annotations
 
+import io
 import re
-from pathlib import Path
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Callable
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -27,70 +33,122 @@ def natural_key(name: str) -> list:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
-def frame_files(folder: Path) -> list[Path]:
-    files = [p for p in folder.iterdir()
-             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")]
-    return sorted(files, key=lambda p: natural_key(p.name))
+def is_frame_name(name: str) -> bool:
+    """A file name that holds a frame: a PNG/JPEG suffix, not hidden."""
+    return name.lower().endswith(IMAGE_SUFFIXES) and not name.startswith(".")
 
 
-def _damaged(path: Path, folder: str) -> ClipError:
-    return ClipError(f"Frame '{path.name}' in folder '{folder}' could not be read: it is damaged "
+@dataclass(frozen=True)
+class FrameSource:
+    """Where a clip's frame images are: `where` names it in messages ("folder 'x'", "archive 'x.zip'")."""
+    where: str
+    names: list[str]                    # frame names in natural order
+    n_bytes: int                        # their size, uncompressed
+    open: Callable[[str], BinaryIO]     # a frame's bytes by name
+    fps_text: str | None                # the content of fps.txt beside the frames, if any
+
+
+def folder_frames(folder: Path) -> FrameSource:
+    files = sorted((p for p in folder.iterdir() if p.is_file() and is_frame_name(p.name)),
+                   key=lambda p: natural_key(p.name))
+    fps_file = folder / FPS_FILE
+    return FrameSource(f"folder '{folder.name}'", [p.name for p in files], sum(p.stat().st_size for p in files),
+                       lambda name: open(folder / name, "rb"),
+                       fps_file.read_bytes().decode("utf-8", "replace") if fps_file.is_file() else None)
+
+
+def archive_frames(archive: zipfile.ZipFile, name: str) -> FrameSource:
+    """The frames of a ZIP archive: files with an image suffix in one folder of it (macOS's __MACOSX
+    copies left out). Members are read into memory one at a time, never extracted to disk: a
+    member's name cannot reach outside, and one that inflates past its declared size fails its read."""
+    where = f"archive '{name}'"
+    members = [i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")
+               and is_frame_name(PurePosixPath(i.filename).name)]
+    folders = sorted({str(PurePosixPath(i.filename).parent) for i in members})
+    if len(folders) > 1:
+        shown = ", ".join(f"'{f}'" for f in folders[:3]) + (" ..." if len(folders) > 3 else "")
+        raise ClipError(f"Archive '{name}' holds frames in {len(folders)} folders ({shown}): put one clip's "
+                        "frames in an archive of their own.")
+    members.sort(key=lambda i: natural_key(PurePosixPath(i.filename).name))
+    fps = str(PurePosixPath(folders[0] if folders else ".") / FPS_FILE)
+    fps_text = None
+    if fps in archive.namelist():
+        with archive.open(fps) as fh:
+            fps_text = fh.read(64).decode("utf-8", "replace")      # a number; more is not one
+    by_name = {PurePosixPath(i.filename).name: i for i in members}
+    return FrameSource(where, list(by_name), sum(i.file_size for i in members),
+                       lambda frame: io.BytesIO(archive.read(by_name[frame])), fps_text)
+
+
+def _damaged(name: str, where: str) -> ClipError:
+    return ClipError(f"Frame '{name}' in {where} could not be read: it is damaged "
                      "or not a PNG/JPEG image. Replace or remove it.")
 
 
-def _size(path: Path, folder: str) -> tuple[int, int]:
+def _size(frames: FrameSource, name: str) -> tuple[int, int]:
     """(width, height) from the image header, without decoding pixels."""
     try:
-        with Image.open(path) as image:
+        with frames.open(name) as fh, Image.open(fh) as image:
             return image.size
-    except (UnidentifiedImageError, OSError):
-        raise _damaged(path, folder) from None
+    except (UnidentifiedImageError, OSError, zipfile.BadZipFile):
+        raise _damaged(name, frames.where) from None
 
 
-def _load(path: Path, folder: str) -> np.ndarray:
+def _load(frames: FrameSource, name: str) -> np.ndarray:
     """One frame: (H, W) grey, (H, W, 3) RGB, or (H, W) deeper than 8 bits."""
     try:
-        with Image.open(path) as image:
+        with frames.open(name) as fh, Image.open(fh) as image:
             if image.mode not in ("L", "RGB", *_DEEP_MODES):
                 image = image.convert("L" if image.mode in ("1", "LA", "La") else "RGB")
             return np.asarray(image)
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise _damaged(path, folder) from None
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, zipfile.BadZipFile):
+        raise _damaged(name, frames.where) from None
 
 
-def _fps(folder: Path) -> float | None:
-    fps_file = folder / FPS_FILE
-    if not fps_file.is_file():
+def _fps(frames: FrameSource) -> float | None:
+    if frames.fps_text is None:
         return None
     try:
-        fps = float(fps_file.read_text(encoding="utf-8").strip())
-    except (ValueError, UnicodeDecodeError):
+        fps = float(frames.fps_text.strip())
+    except ValueError:
         fps = float("nan")
     if not np.isfinite(fps) or fps <= 0:
-        raise ClipError(f"'{FPS_FILE}' in folder '{folder.name}' must hold one positive number, "
+        raise ClipError(f"'{FPS_FILE}' in {frames.where} must hold one positive number, "
                         "the frame rate in frames per second (for example 50).")
     return fps
 
 
 def read_folder(folder: Path, rescale: bool) -> Clip:
-    name = folder.name
-    files = frame_files(folder)
-    if not files:
-        raise ClipError(f"Folder '{name}' contains no PNG or JPEG frames. Put the clip's frames "
-                        "in it as numbered .png or .jpg files.")
-    limits.check_file_bytes(sum(p.stat().st_size for p in files), name)
-    limits.check_frame_count(len(files), name)
-    sizes = [_size(p, name) for p in files]  # T x (W, H)
+    return _read_frames(folder_frames(folder), folder, "image folder", rescale)
+
+
+def read_frame_archive(path: Path, rescale: bool) -> Clip:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return _read_frames(archive_frames(archive, path.name), path, "image archive", rescale)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile):
+        raise ClipError(f"'{path.name}' is a damaged ZIP archive: its list of files could not be read. "
+                        "Make the archive again.") from None
+
+
+def _read_frames(frames: FrameSource, path: Path, fmt: str, rescale: bool) -> Clip:
+    name, names = path.name, frames.names
+    if not names:
+        raise ClipError(f"{frames.where[0].upper()}{frames.where[1:]} contains no PNG or JPEG frames. Put the "
+                        "clip's frames in it as numbered .png or .jpg files.")
+    limits.check_file_bytes(frames.n_bytes, name, unpacked=fmt == "image archive")
+    limits.check_frame_count(len(names), name)
+    sizes = [_size(frames, n) for n in names]  # T x (W, H)
     width, height = sizes[0]
-    for path, size in zip(files, sizes):
+    for frame, size in zip(names, sizes):
         if size != sizes[0]:
-            raise ClipError(f"Frame '{path.name}' in folder '{name}' is {size[0]} x {size[1]} "
-                            f"pixels but '{files[0].name}' is {width} x {height}; all frames "
+            raise ClipError(f"Frame '{frame}' in {frames.where} is {size[0]} x {size[1]} "
+                            f"pixels but '{names[0]}' is {width} x {height}; all frames "
                             "must have one size.")
     limits.check_frame_size(height, width, name)
-    limits.check_clip_bytes(len(files), height, width, 3, name)
-    frames = [_load(p, name) for p in files]  # T x (H, W) or (H, W, 3)
-    if any(f.ndim == 3 for f in frames):
-        frames = [f if f.ndim == 3 else np.repeat(f[..., None], 3, axis=-1) for f in frames]
-    lossy = any(p.suffix.lower() in (".jpg", ".jpeg") for p in files)          # JPEG frames: lossy-coded
-    return finish(stack_frames(frames), _fps(folder), folder, "image folder", {"lossy": lossy}, rescale)
+    limits.check_clip_bytes(len(names), height, width, 3, name)
+    pixels = [_load(frames, n) for n in names]  # T x (H, W) or (H, W, 3)
+    if any(f.ndim == 3 for f in pixels):
+        pixels = [f if f.ndim == 3 else np.repeat(f[..., None], 3, axis=-1) for f in pixels]
+    lossy = any(n.lower().endswith((".jpg", ".jpeg")) for n in names)          # JPEG frames: lossy-coded
+    return finish(stack_frames(pixels), _fps(frames), path, fmt, {"lossy": lossy}, rescale)

@@ -6,12 +6,14 @@ import codecs
 import zipfile
 from pathlib import Path
 
+from echo.readers.images import is_frame_name
+
 SUPPORTED = ("AVI or MP4 video, a DICOM cine loop, a NumPy .npy/.npz array, "
-             "or a folder of PNG/JPEG frames")
+             "or PNG/JPEG frames in a ZIP archive (or a folder)")
 # Extensions that promise a format, so a mismatch can be named in the message.
 PROMISED = {".avi": "an AVI video", ".mp4": "an MP4 video", ".m4v": "an MP4 video",
             ".mov": "a QuickTime video", ".dcm": "a DICOM file", ".dicom": "a DICOM file",
-            ".npy": "a NumPy array", ".npz": "a NumPy archive"}
+            ".npy": "a NumPy array", ".npz": "a NumPy archive", ".zip": "a ZIP archive of frames"}
 _ISO_BOXES = (b"moov", b"mdat", b"free", b"wide", b"skip")  # first box of an old-style MOV
 _OTHER = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
           (b"%PDF", "a PDF document"), (b"\x1a\x45\xdf\xa3", "a WebM/Matroska video"),
@@ -21,7 +23,7 @@ STILL_IMAGES = ("a PNG image", "a JPEG image", "a BMP image", "a TIFF image")
 
 
 def sniff(path: Path) -> str:
-    """'avi', 'mp4', 'dicom', 'npy' or 'npz' for readable content, else a description such as
+    """'avi', 'mp4', 'dicom', 'npy', 'npz' or 'zip' (PNG/JPEG frames) for readable content, else a description such as
     'a PNG image' or 'text'."""
     with open(path, "rb") as fh:
         head = fh.read(512)  # (n,) bytes
@@ -37,7 +39,7 @@ def sniff(path: Path) -> str:
     if head[:6] == b"\x93NUMPY":
         return "npy"
     if head[:4] == b"PK\x03\x04":
-        return "npz" if path.suffix.lower() == ".npz" or _holds_only_npy(path) else "a ZIP archive"
+        return "npz" if path.suffix.lower() == ".npz" else _zip_content(path)
     if head[:4] == b"PK\x05\x06":                   # a ZIP's end record first: no entries at all
         return "an empty ZIP archive (it holds no arrays)"
     if head[:4] == b"RIFF":
@@ -58,10 +60,18 @@ def _plausible_box(head: bytes, path: Path) -> bool:
     return length in (0, 1) or 8 <= length <= path.stat().st_size
 
 
-def _holds_only_npy(path: Path) -> bool:
+def _zip_content(path: Path) -> str:
+    """'npz' for a ZIP holding only .npy arrays, 'zip' for one holding PNG/JPEG frames (and no arrays),
+    else a description."""
     try:
         with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-    except (zipfile.BadZipFile, OSError):
-        return False
-    return bool(names) and all(n.endswith(".npy") for n in names)
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+    except (zipfile.BadZipFile, OSError):      # named .zip: its reader says it is damaged
+        return "zip" if path.suffix.lower() == ".zip" else "a damaged ZIP archive"
+    if names and all(n.endswith(".npy") for n in names):
+        return "npz"
+    if "[Content_Types].xml" in names:        # Word, Excel, PowerPoint: their pictures are not frames
+        return "an Office document"
+    if any(is_frame_name(n.rsplit("/", 1)[-1]) for n in names) and not any(n.endswith(".npy") for n in names):
+        return "zip"
+    return "a ZIP archive holding no PNG/JPEG frames" if names else "an empty ZIP archive"

@@ -46,7 +46,7 @@ COLUMNS = ("Columns: EFs in %; *_abs_error, *_sensitivity and *_crop_move in EF 
            "traced LV border of an EchoNet clip (blank where the clip has neither, or none of its traced frames is among "
            "the frames the model sees); *_best_ef: the Predictions tab's best estimate, through *_best_probe (blank where "
            "held back: *_best_held_back says why).")
-CLIP_SUFFIXES = {".avi", ".mp4", ".mov", ".m4v", ".dcm", ".dicom", ".npy", ".npz"}
+CLIP_SUFFIXES = {".avi", ".mp4", ".mov", ".m4v", ".dcm", ".dicom", ".npy", ".npz", ".zip"}
 MAX_CLIPS = 500
 BOOTSTRAP = 2000          # resamples of the clips for the EF MAE's 95% interval
 MIN_BOOTSTRAP = 10        # clips an interval needs
