@@ -301,6 +301,11 @@ def test_an_impossible_ef_an_unchecked_model_and_a_flagged_clip_are_said_beside_
     far = predictions.prediction_card(dc.replace(p, ef=blank[0] + 10.0, ef_beat=blank[1] + 3.5), 28.0, m)
     assert "from an all-black clip" not in far and "% ⚠️ |" not in far         # the table gives the reading, unflagged
     assert "% ⚠️ |" in near
+    # the better probe (the beat view's, on the benchmark) near its all-black reading holds the estimate back, and
+    # its numbers are said once, in the warning the estimate's line points to (they had been in both lines)
+    held = predictions.prediction_card(dc.replace(p, ef=48.0, ef_beat=blank[1] + 1.0, crop=None), 28.0, m)
+    assert "reads within 3 points of what it reads from an all-black clip (the warning below)." in held
+    assert held.split("<details>")[0].count(f"{blank[1] + 1.0:.1f}%") == 2     # the table and the warning
     assert p.to_dict()["ef_blank"] == round(blank[0], 2)
     assert "No test error is recorded" in predictions.prediction_card(p, 28.0, dc.replace(m, probe=None))
     assert "No test error is recorded" not in predictions.prediction_card(p, 28.0, m)

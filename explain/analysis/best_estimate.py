@@ -148,8 +148,9 @@ def best_estimate(views: dict[str, View], p: Prediction, population: str | None 
         return BestEstimate(None, "the two probes' benchmark errors lie inside their spreads; read both")
     (best, v), (other, w) = sorted(views.items(), key=lambda kv: kv[1].mae)
     if v.near_blank:
-        return BestEstimate(None, f"the {best}, the one with the lower benchmark error, reads {v.ef:.1f}%, within "
-                                  f"{BLANK_POINTS:g} points of what it reads from an all-black clip")
+        # the numbers are the near-blank warning's, said beside it: here only why there is no estimate
+        return BestEstimate(None, f"the {best}, the one with the lower benchmark error, reads within {BLANK_POINTS:g} "
+                                  "points of what it reads from an all-black clip", "the warning below")
     if v.crop_move > MOVES_POINTS:
         return BestEstimate(None, f"the {best}, the one with the lower benchmark error, moves {v.crop_move:.1f} "
                                   f"points with the clip {p.crop['pixels']} px higher or lower", "the crop check below")
