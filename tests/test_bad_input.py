@@ -276,6 +276,8 @@ def test_npz_bad_fps(tmp_path):
     ({"ef": 200.0}, "an 'ef' entry of 200, which no heart has"),            # was taken as the ground truth
     ({"ef": -50.0}, "an 'ef' entry of -50"), ({"esv": -1.0}, "an 'esv' entry of -1"),
     ({"ef": "abc"}, "an 'ef' entry that is not one number"),                # was called damaged or truncated
+    ({"ed_frames": [0, 6]}, "lists ed frames outside its 6 frames"),         # one past the last frame
+    ({"es_frames": [-1]}, "lists es frames outside its 6 frames"),
 ])
 def test_npz_entries_no_clip_has(tmp_path, entries, said):
     np.savez(tmp_path / "a.npz", frames=gray_clip(), **entries)

@@ -30,6 +30,10 @@ def test_size_cap(tmp_path):
     with pytest.raises(ValueError, match="cap"):
         model_zoo.load(tmp_path / "big.pt", max_bytes=1000)
     assert torch.equal(load_tensors(tmp_path / "big.pt")["w"], torch.zeros(1000))
+    size = (tmp_path / "big.pt").stat().st_size                        # the cap is the file's size, to the byte
+    assert torch.equal(load_tensors(tmp_path / "big.pt", max_bytes=size)["w"], torch.zeros(1000))
+    with pytest.raises(ValueError, match="cap"):
+        load_tensors(tmp_path / "big.pt", max_bytes=size - 1)
 
 
 def test_foreign_globals_are_refused_and_named(tmp_path):

@@ -63,11 +63,28 @@ def test_each_degradation_is_seeded_changes_only_the_sector_and_keeps_truth(clip
     assert degrade(clip, name, 0.0, seed=3) is clip     # severity 0 is the clean clip (the sweep's axis says so)
 
 
-@pytest.mark.parametrize("name", ["depth_attenuation", "shadow", "noise", "resolution_loss", "compression"])
+@pytest.mark.parametrize("name", ["depth_attenuation", "shadow", "noise", "resolution_loss", "compression", "haze",
+                                  "speckle"])
 def test_severity_is_monotone(clip, name):
     change = [np.abs(degrade(clip, name, s, seed=0).frames.astype(int) - clip.frames.astype(int)).mean()
               for s in (0.25, 0.5, 1.0)]
     assert change[0] < change[1] < change[2]
+
+
+def test_each_degradation_moves_the_image_the_way_its_name_says(clip):
+    """Speckle multiplies by a grain of unit mean (brightness kept), haze adds light, gain and depth attenuation take
+    it away, dropped frames repeat the frame before, more of them the higher the severity."""
+    inside = sector_mask(clip)
+    mean = lambda c: c.frames[:, inside].astype(float).mean()
+    # (speckle's bright grains clip at 255, so the mean falls a little: 11% on this clip; a grain without its unit
+    # mean had darkened it by about two thirds)
+    assert mean(degrade(clip, "speckle", 1.0, seed=0)) == pytest.approx(mean(clip), rel=0.2)
+    assert mean(degrade(clip, "haze", 1.0, seed=0)) > mean(clip) > mean(degrade(clip, "gain", 1.0, seed=0))
+    assert mean(degrade(clip, "depth_attenuation", 1.0, seed=0)) < mean(clip)
+    long = render_clip(7, n_frames=60)
+    repeats = [np.mean([np.array_equal(f[t], f[t - 1]) for t in range(1, len(f))])
+               for f in (degrade(long, "dropped_frames", s, seed=0).frames for s in (0.2, 0.5, 1.0))]
+    assert 0 < repeats[0] < repeats[1] < repeats[2] <= 0.75              # up to half the frames, about
 
 
 def test_random_draws_differ_by_seed(clip):

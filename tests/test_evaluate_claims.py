@@ -59,6 +59,17 @@ def test_a_difference_inside_the_spread_is_not_a_result():
     assert check_claims(r, "j", "m")[2].verdict == "met"
 
 
+def test_the_baseline_row_is_held_against_the_better_baseline_and_the_degradation_against_its_spread():
+    r = table(j=model("jepa", 6.0, deg=1.0, deg_std=0.5, ped=5.0), m=model("mae", 8.5, ped=6.0),
+              random=model("random", 7.0), pixels=model("pixels", 5.5))
+    baseline = check_claims(r, "j", "m")[3]
+    assert baseline.met is False and "pixels 5.50" in baseline.ours          # behind the better of the two
+    r["models"]["j"]["mean_rel_degradation_pct"] = 2.0                       # 0.3 under 2.3, std 0.5: not a result
+    assert check_claims(r, "j", "m")[1].verdict == "inconclusive: met by the means, inside the spread"
+    r["models"]["j"]["mean_rel_degradation_pct_std"] = 0.2
+    assert check_claims(r, "j", "m")[1].verdict == "met"
+
+
 def test_a_small_degradation_from_the_floor_is_not_robustness():
     r = table(j=model("jepa", 9.9, r2=0.02, deg=1.0, deg_std=0.5), m=model("mae", 9.0))
     deg = check_claims(r, "j", "m")[1]

@@ -22,6 +22,7 @@ def test_bands_split_errors_by_the_ef_they_are_keyed_on():
     assert by_pred[(40, 50)]["n"] == 1 and by_pred[(50, 60)] == {"band": [50, 60], "n": 2, "mae": 10.5, "bias": 9.5}
     assert sum(r["n"] for r in by_pred.values()) == len(true)
     assert band_of(100.0) == (70, 100) and band_of(39.99) == (0, 40)
+    assert band_of(-3.0) == (0, 40) and band_of(120.0) == (70, 100)      # impossible EFs: the nearest band
 
 
 def test_the_record_is_read_only_for_the_shipped_models_it_measured(tmp_path):
@@ -36,6 +37,10 @@ def test_the_record_is_read_only_for_the_shipped_models_it_measured(tmp_path):
     assert recorded(None, "probe", 55.0, path) is None
     record["models"]["jepa-small"]["probe"]["by_true_ef"] = [{"band": [0, 40], "n": 5, "mae": 13.0, "bias": 12.0},
                                                              {"band": [40, 100], "n": 4, "mae": 5.0, "bias": -1.0}]
+    path.write_text(json.dumps(record))
+    assert weakest(SHIPPED / "jepa-small", "probe", path)["band"] == [0, 40]
+    record["models"]["jepa-small"]["probe"]["by_true_ef"][0]["bias"] = 1.0     # the other band's bias the larger:
+    record["models"]["jepa-small"]["probe"]["by_true_ef"][1]["bias"] = -3.9    # the weakest is by error, not bias
     path.write_text(json.dumps(record))
     assert weakest(SHIPPED / "jepa-small", "probe", path)["band"] == [0, 40]
     assert weakest(tmp_path / "jepa-small", "probe", path) is None

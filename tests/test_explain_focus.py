@@ -8,8 +8,8 @@ from torch import nn
 from builders import lv_tracing
 from echo.anatomy import LABEL_IDS
 from explain.attribution.baseline import black_like
-from explain.faithfulness import (BETTER, NOT_BETTER, auc, faithfulness, importance_order, perturbed_clips,
-                                  random_aucs)
+from explain.faithfulness import (BETTER, NOT_BETTER, auc, curve, faithfulness, importance_order, perturbed_clips,
+                                  random_aucs, verdict)
 from explain.focus import chamber_borders, focus_scores, structure_mask, tracing_structures
 
 
@@ -120,3 +120,16 @@ def test_faithful_map_beats_random_and_an_inverted_one_does_not():
     bad = faithfulness(f.batched, x, -good, GRID, TUBELET, PATCH, steps=16, random=rand)
     assert bad["deletion"]["verdict"] == NOT_BETTER and bad["insertion"]["verdict"] == NOT_BETTER
     assert importance_order(good)[:4].tolist() == [0, 1, 2, 3]
+    for m in ("deletion", "insertion"):                 # each mode's baseline from its own curve of each random order
+        order = np.random.default_rng(2).permutation(64)
+        assert rand[m][2] == pytest.approx(auc(*curve(f.batched, x, order, GRID, TUBELET, PATCH, m, 16)))
+    assert rand["deletion"] != rand["insertion"]
+
+
+def test_a_map_inside_the_random_spread_is_not_called_better():
+    """Better than random means past the random mean by more than its spread, in each mode's direction: more EF
+    change when deleting, less when inserting."""
+    random = [0.9, 1.0, 1.1]                                                # mean 1.0, std 0.082
+    assert verdict(1.05, random, "deletion") == NOT_BETTER and verdict(1.2, random, "deletion") == BETTER
+    assert verdict(0.95, random, "insertion") == NOT_BETTER and verdict(0.8, random, "insertion") == BETTER
+    assert verdict(0.8, random, "deletion") == NOT_BETTER and verdict(1.2, random, "insertion") == NOT_BETTER

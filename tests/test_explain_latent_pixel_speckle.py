@@ -5,7 +5,7 @@ import torch
 
 from builders import smoke_wrappers
 from explain.latent_pixel.figures import speckle_figure
-from explain.latent_pixel.speckle import same_heart, speckle_statistic, speckle_test
+from explain.latent_pixel.speckle import same_heart, speckle_seed, speckle_statistic, speckle_test
 
 
 def test_statistic_on_planted_embeddings_with_a_known_ratio():
@@ -19,6 +19,16 @@ def test_statistic_on_planted_embeddings_with_a_known_ratio():
     assert s["ratio"] == pytest.approx(0.125)
     with pytest.raises(ValueError, match="hearts"):
         speckle_statistic(e[:1])
+    with pytest.raises(ValueError, match="draws >= 2"):                  # one draw has no spread over draws
+        speckle_statistic(e[:, :1])
+    louder = e.copy()
+    louder[0] = hearts[0] + 3 * noise                                     # heart 0's draws spread 3x: variance 4.5
+    assert speckle_statistic(louder)["within"] == pytest.approx((4.5 + 0.5 + 0.5) / 3)    # the mean over hearts
+
+
+def test_every_heart_and_draw_gets_speckle_of_its_own():
+    seeds = [speckle_seed(h, k) for h in range(50) for k in range(9)]
+    assert len(set(seeds)) == len(seeds) and speckle_seed(7, 0) == 7     # draw 0: the heart's own clip
 
 
 def test_fresh_speckle_keeps_the_heart():

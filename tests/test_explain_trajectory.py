@@ -115,6 +115,8 @@ def test_trajectory_shift_is_offset_over_radius():
     u = np.arange(40) / 40
     clean = np.stack([3 * np.cos(2 * np.pi * u), 3 * np.sin(2 * np.pi * u)], 1)
     assert trajectory_shift(clean, clean + [0.0, 1.5]) == pytest.approx(0.5)
+    away = clean + [10.0, 0.0]                          # embeddings are never centred at the origin
+    assert trajectory_shift(away, away + [0.0, 1.5]) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="paired"):
         trajectory_shift(clean, clean[:-1])
 

@@ -51,6 +51,20 @@ def test_multiblock_masks_are_fixed_by_the_seed():
     assert not all(torch.equal(x1, y1) for (x1, _), (y1, _) in zip(a, c))
 
 
+def test_a_block_has_its_drawn_shape_and_reaches_every_row_and_column():
+    """One block a clip (no union blurs its edges): its hidden positions are a bh x bw rectangle with the aspect asked
+    (rows / columns), and over many draws its corners reach the grid's last row and column."""
+    corners = set()
+    for seed in range(60):
+        ctx, tgt = multiblock_masks(4, GRID, ((1, 0.15),), (2.0, 2.0), gen(seed))[0]
+        for t in tgt:
+            rows, cols = (t % 49) // 7, (t % 49) % 7
+            assert (rows.max() - rows.min() + 1, cols.max() - cols.min() + 1) == (4, 2)   # round(sqrt(7 * 2)), sqrt(7 / 2)
+            assert len(t) == 8 * 4 * 2
+            corners.add((int(rows.max()), int(cols.max())))
+    assert (6, 6) in corners and max(r for r, _ in corners) == 6 and max(c for _, c in corners) == 6
+
+
 def test_as_indices_and_gather_tokens():
     mask = torch.tensor([[True, False, True, False], [False, True, True, False]])
     idx = as_indices(mask, 2)
@@ -72,6 +86,8 @@ def test_time_span_masks_hide_one_contiguous_span_of_whole_time_slots():
         assert all(sum(1 for i in t.tolist() if i // 12 == s) == 12 for s in slots)
         starts.add(slots[0])
     assert len(starts) > 1                                  # the span moves from clip to clip
+    every = {int(t[0]) // 12 for seed in range(40) for t in time_span_masks(5, grid, 0.375, gen(seed))[1]}
+    assert every == set(range(8 - 3 + 1))                    # every start, the last span included
     with pytest.raises(ValueError, match="two time slots"):
         time_span_masks(1, (1, 3, 3), 0.5, torch.Generator())
 

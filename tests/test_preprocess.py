@@ -232,6 +232,16 @@ def test_to_model_input_batch_one_channel_and_no_normalisation():
     assert 0.0 <= x.min() and x.max() <= 1.0
 
 
+def test_one_channel_input_is_the_luminance_under_the_grey_normalisation():
+    """A colour clip to one channel is its luminance (Rec. 601), not a channel of it, normalised by default with the
+    ImageNet values' means (0.449, 0.226)."""
+    red = np.zeros((20, 40, 40, 3), np.uint8)
+    red[..., 0] = 200
+    x = to_model_input(Clip(red, 30.0), frames=4, size=40, channels=1, crop_sector=False)
+    luma = round(0.299 * 200) / 255                                      # 60 grey levels, not 200
+    assert torch.allclose(x[0, 0, 0, 20, 20], torch.tensor((luma - 0.449) / 0.226), atol=1e-3)
+
+
 def test_prepare_frames_for_display():
     frames, _ = echo_screen()
     shown = prepare_frames(Clip(frames, 50.0), frames=6, size=64)

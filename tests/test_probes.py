@@ -38,14 +38,17 @@ def planted(n, seed, tokens=12, dim=16):
     return torch.from_numpy(x).half(), ef
 
 
-def reference_probe(p: ProbeHead, tokens: torch.Tensor) -> torch.Tensor:
-    """The textbook computation: keys and values for every token, then attention."""
+def reference_probe(p: ProbeHead, tokens: torch.Tensor, weights: bool = False) -> torch.Tensor:
+    """The textbook computation: keys and values for every token, then attention; weights=True: the attention
+    itself, (B, H, N)."""
     b, n, d = tokens.shape
     x = p.norm_tokens(tokens)
     q = p.q(p.query).view(1, p.heads, p.head_dim).transpose(0, 1)              # (H, 1, dh)
     k = p.k(x).view(b, n, p.heads, p.head_dim).transpose(1, 2)                 # (B, H, N, dh)
     v = p.v(x).view(b, n, p.heads, p.head_dim).transpose(1, 2)
     a = (q @ k.transpose(-1, -2) / math.sqrt(p.head_dim)).softmax(-1)          # (B, H, 1, N)
+    if weights:
+        return a.squeeze(2)
     h = p.query + p.proj((a @ v).transpose(1, 2).reshape(b, d))
     h = h + p.mlp(p.norm_query(h))
     return p.head(h).squeeze(-1)
@@ -59,6 +62,18 @@ def test_attentive_probe_is_standard_cross_attention():
         p.norm_tokens.bias.normal_()
     x = torch.randn(3, 10, 24)
     assert torch.allclose(p(x), reference_probe(p, x), atol=1e-5)
+
+
+def test_attention_is_the_mean_over_heads_of_the_textbook_attention():
+    torch.manual_seed(0)
+    p = ProbeHead(24, heads=4)
+    with torch.no_grad():
+        p.norm_tokens.weight.uniform_(0.5, 1.5)
+        p.norm_tokens.bias.normal_()
+    x = torch.randn(3, 10, 24)
+    per_head = reference_probe(p, x, weights=True)                                  # (B, H, N)
+    assert not torch.allclose(per_head[:, 0], per_head.mean(1), atol=1e-3)        # the heads differ
+    assert torch.allclose(p.attention(x), per_head.mean(1), atol=1e-5)
 
 
 def test_attention_over_tokens_sums_to_one():

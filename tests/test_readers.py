@@ -70,6 +70,11 @@ def test_dicom_monochrome2_with_frame_time(tmp_path):
     assert np.array_equal(clip.frames, frames)
     assert clip.fps == pytest.approx(50.0) and clip.meta["fps_source"] == "file"
     assert clip.meta["transfer_syntax"] == "Explicit VR Little Endian"
+    odd = read_clip(dicom_file(tmp_path / "b.dcm", frames.tobytes(), FrameTime=33.33))     # not rounded to 33 ms
+    assert odd.fps == pytest.approx(1000 / 33.33, abs=1e-6)
+    for bad in (-20.0, 0.0):                                           # no frame time: the 30 fps default, said
+        clip = read_clip(dicom_file(tmp_path / "c.dcm", frames.tobytes(), FrameTime=bad))
+        assert clip.fps == 30.0 and clip.meta["fps_source"] == "default"
 
 
 def test_dicom_monochrome1_is_inverted(tmp_path):
