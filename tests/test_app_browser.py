@@ -162,6 +162,30 @@ def test_emptying_the_upload_box_clears_its_clip_and_no_other(page):
     assert "Ground truth: 60" in page.locator("#pred-jepa").inner_text()
 
 
+def test_a_zip_of_frames_uploads_as_a_clip(page, tmp_path):
+    """Frames exported as images come through the one-file upload box as a ZIP of their folder, fps.txt beside them."""
+    import io
+    import zipfile
+
+    import numpy as np
+    from PIL import Image
+    with np.load(EXAMPLES / "adult_normal.npz") as saved:
+        frames, fps = saved["frames"], float(saved["fps"])
+    with zipfile.ZipFile(tmp_path / "exported_frames.zip", "w") as archive:
+        for k, frame in enumerate(frames):
+            buffer = io.BytesIO()
+            Image.fromarray(frame).save(buffer, format="PNG")
+            archive.writestr(f"exported/{k:04d}.png", buffer.getvalue())
+        archive.writestr("exported/fps.txt", f"{fps}")
+    page.get_by_role("tab", name="Upload", exact=True).click()
+    page.locator("#upload").get_by_label("Clear").first.click()
+    page.locator("#upload input[type=file]").set_input_files(str(tmp_path / "exported_frames.zip"))
+    page.locator("#clip-summary").get_by_text("exported_frames.zip", exact=False).wait_for()
+    assert f"{fps:.1f} fps" in page.locator("#clip-summary").inner_text()
+    page.locator("#pred-jepa").get_by_text("EF", exact=False).first.wait_for()
+    assert page.locator(".toast-body.error").count() == 0
+
+
 # Last on purpose: an error stays until closed or until the next button press, on the page every test above
 # shares (this one reloads it first)
 def test_a_bad_upload_shows_an_error_and_the_page_goes_on(page, tmp_path):
