@@ -41,8 +41,13 @@ def architecture(config: dict) -> str:
             f"grid {grid[0]}x{grid[1]}x{grid[2]}; {head}")
 
 
+def under_shipped(path: str | Path) -> bool:
+    """A folder or file under model_zoo/checkpoints/: one this repository ships (or inside one)."""
+    return SHIPPED in Path(path).resolve().parents
+
+
 def _source(path: Path) -> str:
-    return "shipped" if SHIPPED in path.resolve().parents else "local"
+    return "shipped" if under_shipped(path) else "local"
 
 
 def assumed_notes(card: dict | None) -> list[str]:

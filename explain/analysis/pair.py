@@ -18,7 +18,7 @@ from explain.analysis.ood import OODReference, load_reference
 from model_zoo.features import input_shape
 from model_zoo.probe_io import BEAT_PROBE, BEAT_PROBE_CARD, PROBE_CARD, load_probe
 from model_zoo.probes import BeatProbe, ProbeHead
-from model_zoo.registry import SHIPPED, resolve
+from model_zoo.registry import SHIPPED, resolve, under_shipped
 from model_zoo.wrapper import EncoderWrapper
 
 
@@ -96,7 +96,7 @@ def is_shipped(name_or_path: str) -> bool:
         path = resolve(name_or_path)[0]
     except (FileNotFoundError, OSError, ValueError):
         return False                                     # not found: the load says why
-    return SHIPPED.resolve() in path.resolve().parents
+    return under_shipped(path)
 
 
 def frames_for(name_or_path: str, frames: int | None) -> int | None:

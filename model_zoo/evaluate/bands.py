@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_zoo.registry import SHIPPED
+from model_zoo.registry import under_shipped
 
 BANDS = ((0, 40), (40, 50), (50, 60), (60, 70), (70, 100))      # EF %, [low, high)
 
@@ -42,7 +42,7 @@ RECORD = Path(__file__).resolve().parents[1] / "experiments" / "ef_bands.json"  
 def _rows(folder: Path | None, stem: str, key: str, path: Path) -> list[dict]:
     """A shipped model's probe's recorded bands (key: 'by_predicted_ef' or 'by_true_ef'); [] for a model that
     is not shipped (its probes were not measured here) or without a record."""
-    if folder is None or Path(folder).resolve().parent != SHIPPED.resolve() or not path.is_file():
+    if folder is None or not under_shipped(folder) or not path.is_file():
         return []
     by_stem = _read(str(path), *_version(path))["models"].get(Path(folder).name, {})
     return (by_stem.get(stem) or {}).get(key, [])
