@@ -1,7 +1,7 @@
 """Size and content limits on what EchoLens reads, and the checks that enforce them.
 
 A clip is refused, with a message saying which limit it broke, when:
-- its file (or folder of frames) is over MAX_FILE_BYTES (1 GiB) on disk;
+- its file (or folder of frames, or an archive's frames once unpacked) is over MAX_FILE_BYTES (1 GiB);
 - it has fewer than MIN_FRAMES (2) frames: a still image is not a cine loop;
 - it has more than MAX_FRAMES (2000) frames: over a minute at 30 fps, far beyond the few heart
   beats a model looks at;

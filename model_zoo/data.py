@@ -148,7 +148,7 @@ class PhantomBatches(IterableDataset):
         clip = crop_to_sector(clip)             # the fan found once, on the clean clip: every view keeps it
         crop_seed = int(rng.integers(2**31))    # one spatial crop for every view
         views = [clip if k == 1 and r.acq_clean_targets else acquisition_view(clip, r.acq_jitter, rng, r.acq_shadow)
-                 for k in range(self.views)]                 # view 1: the JEPA's targets
+                 for k in range(self.views)]                 # view 1: the targets (JEPA latents, MAE pixels)
         views = [self._augment(v, np.random.default_rng(crop_seed), r.jepa_target_blur if k == 1 else 0.0)
                  for k, v in enumerate(views)]
         return views[0] if self.views == 1 else torch.stack(views)

@@ -52,6 +52,9 @@ class MAE(nn.Module):
         super().__init__()
         self.recipe = recipe
         self.views = 2 if recipe.acq_clean_targets else 1     # else the pixel targets are the input's own
+        if recipe.acq_clean_targets and recipe.jepa_target_blur:
+            raise ValueError("jepa_target_blur blurs the JEPA's target view; a denoising MAE's targets are the clean "
+                             "clip's pixels: leave it at 0 for the MAE")
         self.net = VideoMAEForPreTraining._from_config(config or mae_config(recipe), attn_implementation="sdpa")
         _videomae_init(self.net)
         if recipe.freeze_patch_embed:
@@ -101,14 +104,17 @@ def from_unit(pixels: torch.Tensor) -> torch.Tensor:
     return (pixels - mean) / std
 
 
-@torch.no_grad()
 def pixel_targets(config: VideoMAEConfig, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The hidden patches' pixels as VideoMAEForPreTraining computes its labels (norm-pix per patch and
-    channel when the config says), from clip x (B, T, C, H, W) in model input space. -> (B, Nm, P * C)"""
+    channel when the config says), from clip x (B, T, C, H, W) in model input space, kept in the graph (the
+    pretext-loss attribution differentiates through them). -> (B, Nm, P * C)"""
+    if not config.norm_pix_loss and x.shape[2] != 3:
+        raise ValueError("plain-pixel targets need 3 channels: VideoMAE takes them back to [0, 1] with ImageNet's "
+                         f"mean and std; got {x.shape[2]}")
     patches = patchify(to_unit(x), config.tubelet_size, config.patch_size)   # (B, N, P, C)
     if config.norm_pix_loss:
-        patches = (patches - patches.mean(dim=-2, keepdim=True)) / (
-            patches.var(dim=-2, unbiased=True, keepdim=True).sqrt() + 1e-6)
+        std = patches.var(dim=-2, unbiased=True, keepdim=True).clamp_min(1e-12).sqrt()   # finite grad on flat patches
+        patches = (patches - patches.mean(dim=-2, keepdim=True)) / (std + 1e-6)
     patches = patches.flatten(2)                                            # (B, N, P * C)
     return patches[mask].reshape(x.shape[0], -1, patches.shape[-1])
 

@@ -66,11 +66,12 @@ class Recipe:
     # [0, acq_jitter / 2]) inside the clean clip's fan, the natural spread of gain and attenuation real
     # acquisitions have. JEPA: context and targets come from two draws, so the targets are predicted
     # from another acquisition of the same heart (invariance past the patch embedding, as BYOL learns
-    # it); MAE: one draw, its input and its target alike.
+    # it); MAE: one draw, its input and its target alike (with acq_clean_targets, two: below).
     acq_jitter: float = 0.0
     # With acq_jitter: each jittered view also gets an acoustic shadow (echo.degrade's: a Gaussian darkening,
     # centre in U(0.2, 0.8) of width and height, severity uniform in [0, acq_shadow]), as ribs and lung cast
-    # in real acquisitions; 0 = none. Both families read it alike (MAE: its one view; JEPA: both views).
+    # in real acquisitions; 0 = none. Both families read it alike (MAE: its one view; JEPA: both views; with
+    # acq_clean_targets, only the view the encoder reads).
     acq_shadow: float = 0.0
     # With acq_jitter: the target view is the clean acquisition (no extra attenuation, gain cut or shadow),
     # only the view the encoder reads is jittered, so the targets keep all the clean clip holds and the

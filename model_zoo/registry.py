@@ -43,7 +43,7 @@ def architecture(config: dict) -> str:
 
 def under_shipped(path: str | Path) -> bool:
     """A folder or file under model_zoo/checkpoints/: one this repository ships (or inside one)."""
-    return SHIPPED in Path(path).resolve().parents
+    return SHIPPED.resolve() in Path(path).resolve().parents     # the folder itself may be a link
 
 
 def _source(path: Path) -> str:

@@ -19,6 +19,22 @@ PATIENT = {"PatientName": "Doe^Jane", "PatientID": "PID-97531", "PatientBirthDat
            "OperatorsName": "Sono^Sam", "PatientAddress": "1 Main Street"}
 
 
+def image_bytes(frame: np.ndarray, fmt: str = "PNG", **options) -> bytes:
+    """One frame encoded as an image file's bytes (PNG, or JPEG with quality=...)."""
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def frames_zip(path, members: dict):
+    """A ZIP at `path` holding `members` {name: bytes, text or a frame array (written as PNG)}; -> path."""
+    import zipfile
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, value in members.items():
+            archive.writestr(name, image_bytes(value) if isinstance(value, np.ndarray) else value)
+    return path
+
+
 def gray_clip(t=T, h=H, w=W) -> np.ndarray:
     """(t, h, w) uint8: a smooth moving gradient, friendly to lossy codecs."""
     y, x = np.mgrid[:h, :w]

@@ -164,19 +164,13 @@ def test_emptying_the_upload_box_clears_its_clip_and_no_other(page):
 
 def test_a_zip_of_frames_uploads_as_a_clip(page, tmp_path):
     """Frames exported as images come through the one-file upload box as a ZIP of their folder, fps.txt beside them."""
-    import io
-    import zipfile
-
     import numpy as np
-    from PIL import Image
+
+    from builders import frames_zip
     with np.load(EXAMPLES / "adult_normal.npz") as saved:
         frames, fps = saved["frames"], float(saved["fps"])
-    with zipfile.ZipFile(tmp_path / "exported_frames.zip", "w") as archive:
-        for k, frame in enumerate(frames):
-            buffer = io.BytesIO()
-            Image.fromarray(frame).save(buffer, format="PNG")
-            archive.writestr(f"exported/{k:04d}.png", buffer.getvalue())
-        archive.writestr("exported/fps.txt", f"{fps}")
+    frames_zip(tmp_path / "exported_frames.zip", {**{f"exported/{k:04d}.png": f for k, f in enumerate(frames)},
+                                                  "exported/fps.txt": f"{fps}"})
     page.get_by_role("tab", name="Upload", exact=True).click()
     page.locator("#upload").get_by_label("Clear").first.click()
     page.locator("#upload input[type=file]").set_input_files(str(tmp_path / "exported_frames.zip"))

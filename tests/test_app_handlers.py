@@ -184,17 +184,10 @@ def test_a_clip_without_a_frame_rate_says_its_rate_is_assumed(tmp_path):
 
 def test_a_zip_of_frames_uploads_as_a_clip_at_its_fps_file(tmp_path):
     """The upload box takes one file, so frames exported as images come as a ZIP of their folder."""
-    import io
-    import zipfile
-
-    from PIL import Image
+    from builders import frames_zip
     frames = render_clip(3, "adult", n_frames=40, size=112, fps=50).frames
-    with zipfile.ZipFile(tmp_path / "frames.zip", "w") as archive:
-        for k, frame in enumerate(frames):
-            buffer = io.BytesIO()
-            Image.fromarray(frame).save(buffer, format="PNG")
-            archive.writestr(f"export/img_{k}.png", buffer.getvalue())
-        archive.writestr("export/fps.txt", "50")
+    frames_zip(tmp_path / "frames.zip", {**{f"export/img_{k}.png": f for k, f in enumerate(frames)},
+                                         "export/fps.txt": "50"})
     loaded = inputs.load_upload(str(tmp_path / "frames.zip"))
     assert np.array_equal(session.get_clip(loaded.key).frames, frames) and "50.0 fps" in loaded.summary
     assert "assumed" not in loaded.summary

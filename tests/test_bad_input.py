@@ -1,7 +1,6 @@
 """Every kind of bad input raises ClipError with a message that names the problem."""
 from __future__ import annotations
 
-import io
 import zipfile
 
 import numpy as np
@@ -13,7 +12,7 @@ from echo import limits
 from echo.clip import ClipError
 from echo.readers import read_clip
 from echo.writers import write_avi, write_mp4
-from builders import PATIENT, dicom_file, gray_clip, jpeg_frames
+from builders import PATIENT, dicom_file, frames_zip, gray_clip, image_bytes, jpeg_frames
 
 
 def refused(path, *, rescale: bool = False) -> str:
@@ -288,7 +287,7 @@ def test_npz_without_arrays_or_holding_another_file(tmp_path):
     import zipfile
     with zipfile.ZipFile(tmp_path / "empty.npz", "w"):
         pass
-    assert "empty ZIP archive (it holds no arrays)" in refused(tmp_path / "empty.npz")
+    assert "empty ZIP archive (it holds no files)" in refused(tmp_path / "empty.npz")
     with zipfile.ZipFile(tmp_path / "text.npz", "w") as archive:          # was: "There is no item named ..."
         archive.writestr("hello.txt", "hi")
     assert refused(tmp_path / "text.npz").startswith("'text.npz' holds 'hello.txt', which is not a NumPy array")
@@ -329,55 +328,82 @@ def test_folder_frames_of_different_sizes(tmp_path):
 
 # --- ZIP archives of frames ---------------------------------------------------------------------
 
-def frames_zip(path, members: dict) -> str:
-    """A ZIP at `path` holding `members` {name: bytes or a frame array}; -> read_clip's refusal."""
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, value in members.items():
-            if isinstance(value, np.ndarray):
-                buffer = io.BytesIO()
-                Image.fromarray(value).save(buffer, format="PNG")
-                value = buffer.getvalue()
-            archive.writestr(name, value)
-    return refused(path)
+def zip_refused(path, members: dict) -> str:
+    """read_clip's refusal of a ZIP at `path` holding `members` (builders.frames_zip)."""
+    return refused(frames_zip(path, members))
 
 
 def test_a_zip_of_frames_refused_for_what_is_wrong_with_it(tmp_path):
     frames = gray_clip()
     pngs = {f"a/{k}.png": f for k, f in enumerate(frames)}
-    message = frames_zip(tmp_path / "two.zip", {**pngs, **{f"b/{k}.png": f for k, f in enumerate(frames)}})
+    message = zip_refused(tmp_path / "two.zip", {**pngs, **{f"b/{k}.png": f for k, f in enumerate(frames)}})
     assert "holds frames in 2 folders ('a', 'b')" in message and "archive of their own" in message
-    message = frames_zip(tmp_path / "bad.zip", {**pngs, "a/3.png": b"not an image"})
+    message = zip_refused(tmp_path / "bad.zip", {**pngs, "a/3.png": b"not an image"})
     assert "Frame '3.png' in archive 'bad.zip'" in message and "damaged" in message
-    assert "'fps.txt' in archive 'fps.zip'" in frames_zip(tmp_path / "fps.zip", {**pngs, "a/fps.txt": "fast"})
-    assert "all frames must have one size" in frames_zip(tmp_path / "sizes.zip",
+    assert "'fps.txt' in archive 'fps.zip'" in zip_refused(tmp_path / "fps.zip", {**pngs, "a/fps.txt": "fast"})
+    assert "all frames must have one size" in zip_refused(tmp_path / "sizes.zip",
                                                          {**pngs, "a/2.png": gray_clip(h=10)[0]})
-    assert "single still image" in frames_zip(tmp_path / "one.zip", {"0.png": frames[0]})
-    message = frames_zip(tmp_path / "notes.zip", {"a.txt": "text", "b.csv": "1,2"})
+    assert "single still image" in zip_refused(tmp_path / "one.zip", {"0.png": frames[0]})
+    message = zip_refused(tmp_path / "notes.zip", {"a.txt": "text", "b.csv": "1,2"})
     assert "'notes.zip' is named like a ZIP archive of frames but its content is a ZIP archive holding no PNG/JPEG frames" in message
     assert "EchoLens reads" in message and "PNG/JPEG frames in a ZIP archive" in message
-    slides = frames_zip(tmp_path / "talk.pptx", {"[Content_Types].xml": "<Types/>", "ppt/media/image1.png": frames[0],
+    message = zip_refused(tmp_path / "mixed.zip", {**pngs, r"b\0.png": frames[0], r"b\1.png": frames[1]})
+    assert "holds frames in 2 folders ('a', 'b')" in message               # Windows' separators are folders too
+    assert "(the top level, 'a')" in zip_refused(tmp_path / "top.zip", {**pngs, "0.png": frames[0]})
+    assert "both PNG/JPEG frames and .npy arrays" in zip_refused(tmp_path / "npy.zip", {**pngs, "a.npy": b"x"})
+    assert "is an OpenDocument or EPUB file" in zip_refused(tmp_path / "talk.odp", {"mimetype": "x", **pngs})
+    slides = zip_refused(tmp_path / "talk.pptx", {"[Content_Types].xml": "<Types/>", "ppt/media/image1.png": frames[0],
                                                  "ppt/media/image2.png": frames[1]})
     assert "'talk.pptx' is an Office document: not a format EchoLens reads" in slides
 
 
 def test_a_damaged_zip_of_frames(tmp_path):
-    with zipfile.ZipFile(tmp_path / "cut.zip", "w") as archive:
-        for k, frame in enumerate(gray_clip()):
-            buffer = io.BytesIO()
-            Image.fromarray(frame).save(buffer, format="PNG")
-            archive.writestr(f"{k}.png", buffer.getvalue())
-    data = (tmp_path / "cut.zip").read_bytes()
+    frames = gray_clip()
+    for method in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):                # stored, and as archivers write them
+        with zipfile.ZipFile(tmp_path / "cut.zip", "w", method) as archive:
+            for k, frame in enumerate(frames):
+                archive.writestr(f"{k}.png", image_bytes(frame))
+        data = (tmp_path / "cut.zip").read_bytes()
+        start = data.index(b"0.png") + len(b"0.png")                         # the first member's data
+        (tmp_path / "bit.zip").write_bytes(data[:start + 60] + bytes([data[start + 60] ^ 0xFF]) + data[start + 61:])
+        assert "Frame '0.png' in archive 'bit.zip' could not be read" in refused(tmp_path / "bit.zip"), method
     (tmp_path / "cut.bin").write_bytes(cut(tmp_path / "cut.zip", 0.5).read_bytes())   # its list of files lost
     assert "'cut.zip' is a damaged ZIP archive: its list of files could not be read" in refused(tmp_path / "cut.zip")
     assert "'cut.bin' is a damaged ZIP archive" in refused(tmp_path / "cut.bin")
-    crc = data.index(b"\x89PNG") + 40                                   # a byte inside the first frame
-    (tmp_path / "crc.zip").write_bytes(data[:crc] + bytes([data[crc] ^ 0xFF]) + data[crc + 1:])
-    assert "Frame '0.png' in archive 'crc.zip' could not be read" in refused(tmp_path / "crc.zip")
+
+
+def test_a_password_protected_or_oddly_compressed_zip_is_refused_by_name(tmp_path):
+    path = frames_zip(tmp_path / "locked.zip", {f"{k}.png": f for k, f in enumerate(gray_clip())})
+    data = bytearray(path.read_bytes())
+    for header, flags in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):          # the encryption bit, both headers
+        at = data.find(header)
+        while at >= 0:
+            data[at + flags] |= 0x1
+            at = data.find(header, at + 4)
+    path.write_bytes(bytes(data))
+    assert "'locked.zip' is password-protected (frame '0.png')" in refused(path)
+    path = frames_zip(tmp_path / "odd.zip", {f"{k}.png": f for k, f in enumerate(gray_clip())})
+    data = bytearray(path.read_bytes())
+    for header, method in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):         # method 9: Deflate64
+        at = data.find(header)
+        while at >= 0:
+            data[at + method] = 9
+            at = data.find(header, at + 4)
+    path.write_bytes(bytes(data))
+    assert "compressed with a method EchoLens cannot unpack (ZIP method 9)" in refused(path)
+
+
+def test_a_zip_listing_more_files_than_a_clip_is_refused_before_its_list_is_parsed(tmp_path, monkeypatch):
+    monkeypatch.setattr(limits, "MAX_FRAMES", 3)                             # at most 2 * 3 + 16 = 22 files
+    path = frames_zip(tmp_path / "many.zip", {f"{k}.txt": "" for k in range(23)})
+    parsed = []
+    monkeypatch.setattr(zipfile.ZipFile, "__init__", lambda *a, **k: parsed.append(a) or 1 / 0)
+    assert "'many.zip' lists 23 files; an archive of one clip holds at most 22" in refused(path) and not parsed
 
 
 def test_a_zip_of_frames_over_the_byte_limit_is_refused_before_inflating(tmp_path, monkeypatch):
     """The limit is on the frames' declared, uncompressed size, so a small archive that would inflate past it
-    is refused from its list of files; a member inflating past what it declares fails its own read."""
+    is refused from its list of files, before any member is read."""
     path = tmp_path / "bomb.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for k in range(4):

@@ -161,3 +161,15 @@ def test_cost_estimate_and_fewer_frames():
     tip = advice(big, budget_s=half + 0.01, gflops_per_s=100.0)
     assert tip["slow"] and tip["suggested_frames"] == 8 and "8 frames" in tip["message"]
     assert not advice(config)["slow"]
+
+
+def test_under_shipped_follows_links_to_and_from_the_shipped_folder(tmp_path, monkeypatch):
+    """A model under the shipped folder is shipped whether the folder, or the path to the model, is a link."""
+    from model_zoo import registry
+    real = tmp_path / "checkpoints"
+    (real / "jepa-small").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(real)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.setattr(registry, "SHIPPED", tmp_path / "link")                  # the repo's folder is a link
+    assert registry.under_shipped(real / "jepa-small") and registry.under_shipped(tmp_path / "link" / "jepa-small")
+    assert not registry.under_shipped(tmp_path / "elsewhere") and not registry.under_shipped(real)

@@ -84,7 +84,7 @@ def test_each_degradation_moves_the_image_the_way_its_name_says(clip):
     long = render_clip(7, n_frames=60)
     repeats = [np.mean([np.array_equal(f[t], f[t - 1]) for t in range(1, len(f))])
                for f in (degrade(long, "dropped_frames", s, seed=0).frames for s in (0.2, 0.5, 1.0))]
-    assert 0 < repeats[0] < repeats[1] < repeats[2] <= 0.75              # up to half the frames, about
+    assert 0 < repeats[0] < repeats[1] < repeats[2] <= 0.75      # half the frames at severity 1, give or take the draw
 
 
 def test_random_draws_differ_by_seed(clip):

@@ -1,10 +1,11 @@
 """VideoMAE's pixel targets (norm-pix and plain) and our reconstruction, checked by hand on a tiny clip."""
 from dataclasses import replace
 
+import pytest
 import torch
 from transformers import VideoMAEConfig
 
-from model_zoo.mae import MAE, mae_config, patchify, reconstruct, unpatchify
+from model_zoo.mae import MAE, mae_config, patchify, pixel_targets, reconstruct, unpatchify
 from model_zoo.recipes import get_recipe
 
 MEAN = torch.tensor([0.485, 0.456, 0.406])
@@ -112,6 +113,11 @@ def test_a_denoising_mae_reads_the_first_view_and_reconstructs_the_seconds_pixel
         assert torch.allclose(loss, expected, atol=1e-5) and torch.allclose(own, expected, atol=1e-5)
         with torch.no_grad():
             assert not torch.allclose(model.loss(x[:, [0, 0]], mask)[0], expected, atol=1e-3)
+    with pytest.raises(ValueError, match="jepa_target_blur"):
+        MAE(get_recipe("smoke", acq_jitter=1.0, acq_clean_targets=True, jepa_target_blur=3.0))
+    grey = replace(mae_config(get_recipe("smoke")), num_channels=1, norm_pix_loss=False)
+    with pytest.raises(ValueError, match="plain-pixel targets need 3 channels"):   # as VideoMAE refuses them
+        pixel_targets(grey, torch.zeros(1, 2, 1, 4, 4), torch.ones(1, 4, dtype=torch.bool))
 
 
 def test_the_recipe_sets_the_pixel_target():

@@ -1,7 +1,6 @@
 """read_clip on every supported format, made here from small synthetic clips (no network)."""
 from __future__ import annotations
 
-import io
 import zipfile
 
 import numpy as np
@@ -10,8 +9,8 @@ from PIL import Image
 from pydicom.dataset import Dataset
 from pydicom.uid import ImplicitVRLittleEndian, JPEGBaseline8Bit
 
-from builders import (H, PATIENT, T, W, close, colour_clip, dicom_file, gray_clip, jpeg_frames,
-                      write_with_opencv, write_with_pyav, ybr_422)
+from builders import (H, PATIENT, T, W, close, colour_clip, dicom_file, frames_zip, gray_clip, image_bytes,
+                      jpeg_frames, write_with_opencv, write_with_pyav, ybr_422)
 from echo.readers import read_clip
 from echo.writers import write_avi, write_mp4
 
@@ -217,22 +216,13 @@ def test_jpeg_folder_colour(tmp_path):
     assert clip.fps == 30 and clip.meta["fps_source"] == "default" and clip.meta["lossy"]       # JPEG frames
 
 
-def png_bytes(frame) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(frame).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def test_a_zip_of_frames_in_a_folder_reads_as_that_folder_would(tmp_path):
     """What zipping a folder of frames makes (and macOS's __MACOSX copies beside them): the frames in
     natural order, the fps.txt beside them, and nothing extracted to disk."""
     frames = gray_clip(t=12)
-    with zipfile.ZipFile(tmp_path / "clip.zip", "w") as archive:
-        for k, frame in enumerate(frames):
-            archive.writestr(f"clip/frame{k}.png", png_bytes(frame))
-            archive.writestr(f"__MACOSX/clip/._frame{k}.png", b"resource fork")
-        archive.writestr("clip/fps.txt", "25\n")
-        archive.writestr("clip/notes.txt", "ignored")
+    members = {f"clip/frame{k}.png": f for k, f in enumerate(frames)}
+    members.update({f"__MACOSX/clip/._frame{k}.png": b"resource fork" for k in range(12)})
+    frames_zip(tmp_path / "clip.zip", {**members, "clip/fps.txt": "25\n", "clip/notes.txt": "ignored"})
     before = sorted(p.name for p in tmp_path.iterdir())
     clip = read_clip(tmp_path / "clip.zip")
     assert np.array_equal(clip.frames, frames)  # frame10 after frame9, not after frame1
@@ -240,13 +230,24 @@ def test_a_zip_of_frames_in_a_folder_reads_as_that_folder_would(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
+@pytest.mark.parametrize("frame_name, fps_name", [
+    ("clip\\{k}.png", "clip\\fps.txt"),           # Windows PowerShell 5.1's Compress-Archive writes backslashes
+    ("./clip/{k}.png", "./clip/fps.txt"),
+    ("export/clip/{k}.png", "export/FPS.TXT"),      # fps.txt in a folder above the frames, in capitals
+])
+def test_a_zip_of_frames_named_as_other_tools_name_them(tmp_path, frame_name, fps_name):
+    frames = gray_clip(t=12)
+    path = frames_zip(tmp_path / "clip.zip", {**{frame_name.format(k=k): f for k, f in enumerate(frames)},
+                                               fps_name: "25"})
+    clip = read_clip(path)
+    assert np.array_equal(clip.frames, frames) and clip.fps == 25 and clip.meta["fps_source"] == "file"
+
+
 def test_a_zip_of_jpeg_frames_at_its_top_level_renamed(tmp_path):
     colour = colour_clip()
     with zipfile.ZipFile(tmp_path / "clip.bin", "w", zipfile.ZIP_DEFLATED) as archive:   # content, not name
         for k, frame in enumerate(colour):
-            buffer = io.BytesIO()
-            Image.fromarray(frame).save(buffer, format="JPEG", quality=95)
-            archive.writestr(f"{k:03d}.JPG", buffer.getvalue())
+            archive.writestr(f"{k:03d}.JPG", image_bytes(frame, "JPEG", quality=95))
     clip = read_clip(tmp_path / "clip.bin")
     assert clip.frames.shape == (T, H, W, 3) and close(clip.frames, colour, 6)
     assert clip.meta["fps_source"] == "default" and clip.meta["lossy"]

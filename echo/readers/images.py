@@ -5,13 +5,15 @@ Frames are the .png/.jpg/.jpeg files in natural order (frame2 before frame10); o
 ignored. The frame rate is the single number in an optional 'fps.txt' beside them, else 30 fps,
 recorded as meta["fps_source"] = "default". Grey and colour frames may be mixed (the clip becomes
 RGB unless every frame is grey); 16-bit PNGs need rescale=True. An archive's frames may sit in one
-folder inside it (as zipping a folder makes them); frames in two folders are refused, not merged.
+folder inside it (as zipping a folder makes them; '\\' separators as Windows tools write them); frames in
+two folders are refused, not merged, as are password-protected archives and two frames of one name.
 """
 from __future__ import annotations
 
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Callable
@@ -38,46 +40,89 @@ def is_frame_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_SUFFIXES) and not name.startswith(".")
 
 
+def member_path(name: str) -> PurePosixPath:
+    """An archive member's path as a folder tree: Windows tools write 'clip\\0.png', others './clip/0.png'."""
+    return PurePosixPath(*[part for part in name.replace("\\", "/").split("/") if part not in ("", ".")])
+
+
 @dataclass(frozen=True)
 class FrameSource:
     """Where a clip's frame images are: `where` names it in messages ("folder 'x'", "archive 'x.zip'")."""
     where: str
     names: list[str]                    # frame names in natural order
     n_bytes: int                        # their size, uncompressed
-    open: Callable[[str], BinaryIO]     # a frame's bytes by name
+    unpacked: bool                      # n_bytes is what an archive's frames take once unpacked
+    open: Callable[[str], BinaryIO]     # a frame's bytes by name, read whole (an archive's checksum checked)
+    peek: Callable[[str], BinaryIO]     # the same, read lazily: for an image header
     fps_text: str | None                # the content of fps.txt beside the frames, if any
 
 
 def folder_frames(folder: Path) -> FrameSource:
+    """The frames of a folder of images, and its fps.txt."""
     files = sorted((p for p in folder.iterdir() if p.is_file() and is_frame_name(p.name)),
                    key=lambda p: natural_key(p.name))
     fps_file = folder / FPS_FILE
+    frame_file = lambda name: open(folder / name, "rb")
     return FrameSource(f"folder '{folder.name}'", [p.name for p in files], sum(p.stat().st_size for p in files),
-                       lambda name: open(folder / name, "rb"),
-                       fps_file.read_bytes().decode("utf-8", "replace") if fps_file.is_file() else None)
+                       False, frame_file, frame_file,
+                       fps_file.read_bytes()[:64].decode("utf-8", "replace") if fps_file.is_file() else None)
+
+
+def max_archive_entries() -> int:
+    """The most files an archive of one clip may list: its frames, macOS's copies of them, an fps.txt, folders."""
+    return 2 * limits.MAX_FRAMES + 16
+
+
+def archive_entries(path: Path) -> int | None:
+    """How many files a ZIP's end record lists, read from the file's tail before the list itself is parsed (a
+    list of millions of entries takes gigabytes to parse); None where no end record is found. 65535 means
+    'at least that many' (a ZIP64 archive)."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        fh.seek(max(0, size - (1 << 16) - 22))
+        tail = fh.read()
+    at = tail.rfind(b"PK\x05\x06")
+    return int.from_bytes(tail[at + 10:at + 12], "little") if at >= 0 and len(tail) >= at + 12 else None
 
 
 def archive_frames(archive: zipfile.ZipFile, name: str) -> FrameSource:
     """The frames of a ZIP archive: files with an image suffix in one folder of it (macOS's __MACOSX
-    copies left out). Members are read into memory one at a time, never extracted to disk: a
-    member's name cannot reach outside, and one that inflates past its declared size fails its read."""
+    copies left out), and an fps.txt (any case) in that folder or one above it. Members are read into
+    memory one at a time, never extracted to disk: a member's name cannot reach outside, and one that
+    inflates past its declared size is cut there and fails its checksum."""
     where = f"archive '{name}'"
-    members = [i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")
-               and is_frame_name(PurePosixPath(i.filename).name)]
-    folders = sorted({str(PurePosixPath(i.filename).parent) for i in members})
+    files = [(member_path(i.filename), i) for i in archive.infolist() if not i.is_dir()]
+    files = [(path, i) for path, i in files if path.parts and path.parts[0] != "__MACOSX"]
+    members = [(path, i) for path, i in files if is_frame_name(path.name)]
+    folders = sorted({str(path.parent) for path, _ in members})
     if len(folders) > 1:
-        shown = ", ".join(f"'{f}'" for f in folders[:3]) + (" ..." if len(folders) > 3 else "")
+        shown = ", ".join("the top level" if f == "." else f"'{f}'" for f in folders[:3]) + (
+            " ..." if len(folders) > 3 else "")
         raise ClipError(f"Archive '{name}' holds frames in {len(folders)} folders ({shown}): put one clip's "
                         "frames in an archive of their own.")
-    members.sort(key=lambda i: natural_key(PurePosixPath(i.filename).name))
-    fps = str(PurePosixPath(folders[0] if folders else ".") / FPS_FILE)
+    locked = [path.name for path, i in members if i.flag_bits & 0x1]
+    if locked:
+        raise ClipError(f"Archive '{name}' is password-protected (frame '{locked[0]}'): EchoLens cannot open it. "
+                        "Make the archive again without a password.")
+    odd = sorted({i.compress_type for _, i in members} - {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED,
+                                                        zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA})
+    if odd:
+        raise ClipError(f"Archive '{name}' is compressed with a method EchoLens cannot unpack (ZIP method {odd[0]}). "
+                        "Make the archive again with ordinary (deflate) compression.")
+    by_name = {}
+    for path, info in sorted(members, key=lambda m: natural_key(m[0].name)):
+        if by_name.setdefault(path.name, info) is not info:
+            raise ClipError(f"Archive '{name}' holds two frames named '{path.name}': keep one.")
+    folder = PurePosixPath(folders[0]) if folders else PurePosixPath(".")
+    fps_files = {path.parent: i for path, i in files if path.name.lower() == FPS_FILE}
+    fps = next((fps_files[f] for f in (folder, *folder.parents) if f in fps_files), None)
     fps_text = None
-    if fps in archive.namelist():
+    if fps is not None:
         with archive.open(fps) as fh:
             fps_text = fh.read(64).decode("utf-8", "replace")      # a number; more is not one
-    by_name = {PurePosixPath(i.filename).name: i for i in members}
-    return FrameSource(where, list(by_name), sum(i.file_size for i in members),
-                       lambda frame: io.BytesIO(archive.read(by_name[frame])), fps_text)
+    return FrameSource(where, list(by_name), sum(i.file_size for i in by_name.values()), True,
+                       lambda frame: io.BytesIO(archive.read(by_name[frame])),
+                       lambda frame: archive.open(by_name[frame]), fps_text)
 
 
 def _damaged(name: str, where: str) -> ClipError:
@@ -85,12 +130,17 @@ def _damaged(name: str, where: str) -> ClipError:
                      "or not a PNG/JPEG image. Replace or remove it.")
 
 
+# what a damaged frame raises: pillow's errors, a damaged archive member's (a checksum, a broken deflate stream)
+_BROKEN = (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, zipfile.BadZipFile, zlib.error,
+           EOFError)
+
+
 def _size(frames: FrameSource, name: str) -> tuple[int, int]:
-    """(width, height) from the image header, without decoding pixels."""
+    """(width, height) from the image header, without decoding pixels (or unpacking an archive's member)."""
     try:
-        with frames.open(name) as fh, Image.open(fh) as image:
+        with frames.peek(name) as fh, Image.open(fh) as image:
             return image.size
-    except (UnidentifiedImageError, OSError, zipfile.BadZipFile):
+    except _BROKEN:
         raise _damaged(name, frames.where) from None
 
 
@@ -101,7 +151,7 @@ def _load(frames: FrameSource, name: str) -> np.ndarray:
             if image.mode not in ("L", "RGB", *_DEEP_MODES):
                 image = image.convert("L" if image.mode in ("1", "LA", "La") else "RGB")
             return np.asarray(image)
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, zipfile.BadZipFile):
+    except _BROKEN:
         raise _damaged(name, frames.where) from None
 
 
@@ -119,24 +169,32 @@ def _fps(frames: FrameSource) -> float | None:
 
 
 def read_folder(folder: Path, rescale: bool) -> Clip:
+    """A folder of PNG/JPEG frames (module docstring)."""
     return _read_frames(folder_frames(folder), folder, "image folder", rescale)
 
 
 def read_frame_archive(path: Path, rescale: bool) -> Clip:
+    """A ZIP archive of PNG/JPEG frames (module docstring); its list of files is counted before it is parsed."""
+    entries = archive_entries(path)
+    if entries is not None and entries > max_archive_entries():
+        raise ClipError(f"'{path.name}' lists {entries}{' or more' if entries == 0xFFFF else ''} files; an archive "
+                        f"of one clip holds at most {max_archive_entries()} (its frames, at most "
+                        f"{limits.MAX_FRAMES}, and an fps.txt). Put one clip's frames in an archive of their own.")
     try:
         with zipfile.ZipFile(path) as archive:
             return _read_frames(archive_frames(archive, path.name), path, "image archive", rescale)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile):
+    except zipfile.BadZipFile:
         raise ClipError(f"'{path.name}' is a damaged ZIP archive: its list of files could not be read. "
                         "Make the archive again.") from None
 
 
 def _read_frames(frames: FrameSource, path: Path, fmt: str, rescale: bool) -> Clip:
+    """The clip of `frames`, each limit checked before the pixels it guards are decoded."""
     name, names = path.name, frames.names
     if not names:
         raise ClipError(f"{frames.where[0].upper()}{frames.where[1:]} contains no PNG or JPEG frames. Put the "
                         "clip's frames in it as numbered .png or .jpg files.")
-    limits.check_file_bytes(frames.n_bytes, name, unpacked=fmt == "image archive")
+    limits.check_file_bytes(frames.n_bytes, name, unpacked=frames.unpacked)
     limits.check_frame_count(len(names), name)
     sizes = [_size(frames, n) for n in names]  # T x (W, H)
     width, height = sizes[0]

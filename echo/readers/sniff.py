@@ -6,7 +6,7 @@ import codecs
 import zipfile
 from pathlib import Path
 
-from echo.readers.images import is_frame_name
+from echo.readers.images import archive_entries, is_frame_name, max_archive_entries, member_path
 
 SUPPORTED = ("AVI or MP4 video, a DICOM cine loop, a NumPy .npy/.npz array, "
              "or PNG/JPEG frames in a ZIP archive (or a folder)")
@@ -41,7 +41,7 @@ def sniff(path: Path) -> str:
     if head[:4] == b"PK\x03\x04":
         return "npz" if path.suffix.lower() == ".npz" else _zip_content(path)
     if head[:4] == b"PK\x05\x06":                   # a ZIP's end record first: no entries at all
-        return "an empty ZIP archive (it holds no arrays)"
+        return "an empty ZIP archive (it holds no files)"
     if head[:4] == b"RIFF":
         return f"a RIFF {head[8:12].decode('latin-1').strip()} file (not an AVI video)"
     for magic, description in _OTHER:
@@ -61,17 +61,27 @@ def _plausible_box(head: bytes, path: Path) -> bool:
 
 
 def _zip_content(path: Path) -> str:
-    """'npz' for a ZIP holding only .npy arrays, 'zip' for one holding PNG/JPEG frames (and no arrays),
-    else a description."""
+    """'npz' for a ZIP holding only .npy arrays, 'zip' for one holding PNG/JPEG frames (and no arrays) or one
+    named .zip the reader must refuse (damaged, or listing more files than a clip's archive), else a
+    description."""
+    entries = archive_entries(path)
+    if entries is not None and entries > max_archive_entries():
+        return "zip"                                # the reader says how many: the list is not parsed here
     try:
         with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if not n.endswith("/")]
+            names = [member_path(n) for n in archive.namelist() if not n.endswith("/")]
     except (zipfile.BadZipFile, OSError):      # named .zip: its reader says it is damaged
         return "zip" if path.suffix.lower() == ".zip" else "a damaged ZIP archive"
-    if names and all(n.endswith(".npy") for n in names):
+    arrays = [n for n in names if n.name.endswith(".npy")]
+    frames = [n for n in names if is_frame_name(n.name) and n.parts[0] != "__MACOSX"]
+    if names and len(arrays) == len(names):
         return "npz"
-    if "[Content_Types].xml" in names:        # Word, Excel, PowerPoint: their pictures are not frames
+    if "[Content_Types].xml" in {str(n) for n in names}:   # Word, Excel, PowerPoint: their pictures are not frames
         return "an Office document"
-    if any(is_frame_name(n.rsplit("/", 1)[-1]) for n in names) and not any(n.endswith(".npy") for n in names):
+    if "mimetype" in {str(n) for n in names}:              # OpenDocument, EPUB: the same
+        return "an OpenDocument or EPUB file"
+    if frames and arrays:
+        return "a ZIP archive holding both PNG/JPEG frames and .npy arrays (one clip a file)"
+    if frames:
         return "zip"
     return "a ZIP archive holding no PNG/JPEG frames" if names else "an empty ZIP archive"

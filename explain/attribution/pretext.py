@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from explain.attribution.baseline import black_like
 from explain.maps import grid_of_wrapper, pixels_to_tokens
 from model_zoo.jepa import encode_context, predict, sample_jepa_masks
-from model_zoo.mae import patchify, to_unit
+from model_zoo.mae import pixel_targets
 from model_zoo.masks import gather_tokens, tube_masks
 from model_zoo.recipes import recipe_from_card
 
@@ -56,12 +56,7 @@ def mae_loss_fn(wrapper, generator: torch.Generator, batch: int):
     def loss(x: torch.Tensor) -> torch.Tensor:
         m = mask.to(x.device)
         logits = wrapper.net(x, bool_masked_pos=m).logits                         # (B, Nm, P * C)
-        patches = patchify(to_unit(wrapper.seen(x)), c.tubelet_size, c.patch_size)  # (B, N, P, C), as trained
-        if c.norm_pix_loss:
-            std = patches.var(-2, unbiased=True, keepdim=True).clamp_min(1e-12).sqrt()  # finite grad on flat patches
-            patches = (patches - patches.mean(-2, keepdim=True)) / (std + 1e-6)
-        labels = patches.flatten(2)[m].reshape(logits.shape)                      # (B, Nm, P * C)
-        return F.mse_loss(logits, labels)
+        return F.mse_loss(logits, pixel_targets(c, wrapper.seen(x), m))            # targets as trained
     return loss, mask
 
 
