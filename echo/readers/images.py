@@ -74,15 +74,21 @@ def max_archive_entries() -> int:
 
 
 def archive_entries(path: Path) -> int | None:
-    """How many files a ZIP's end record lists, read from the file's tail before the list itself is parsed (a
-    list of millions of entries takes gigabytes to parse); None where no end record is found. 65535 means
-    'at least that many' (a ZIP64 archive)."""
+    """How many files a ZIP's end record lists (its ZIP64 record's where the plain one says 0xFFFF), read from
+    the file's tail before the list itself is parsed (a list of millions of entries takes gigabytes to parse);
+    None where no end record is found."""
     size = path.stat().st_size
     with open(path, "rb") as fh:
-        fh.seek(max(0, size - (1 << 16) - 22))
+        fh.seek(max(0, size - (1 << 16) - 22 - 76))
         tail = fh.read()
     at = tail.rfind(b"PK\x05\x06")
-    return int.from_bytes(tail[at + 10:at + 12], "little") if at >= 0 and len(tail) >= at + 12 else None
+    if at < 0 or len(tail) < at + 12:
+        return None
+    entries = int.from_bytes(tail[at + 10:at + 12], "little")
+    at64 = tail.rfind(b"PK\x06\x06", 0, at)                  # the ZIP64 end record, just before its locator
+    if entries == 0xFFFF and at64 >= 0 and len(tail) >= at64 + 40:
+        entries = int.from_bytes(tail[at64 + 32:at64 + 40], "little")
+    return entries
 
 
 def archive_frames(archive: zipfile.ZipFile, name: str) -> FrameSource:
@@ -177,7 +183,7 @@ def read_frame_archive(path: Path, rescale: bool) -> Clip:
     """A ZIP archive of PNG/JPEG frames (module docstring); its list of files is counted before it is parsed."""
     entries = archive_entries(path)
     if entries is not None and entries > max_archive_entries():
-        raise ClipError(f"'{path.name}' lists {entries}{' or more' if entries == 0xFFFF else ''} files; an archive "
+        raise ClipError(f"'{path.name}' lists {entries} files; an archive "
                         f"of one clip holds at most {max_archive_entries()} (its frames, at most "
                         f"{limits.MAX_FRAMES}, and an fps.txt). Put one clip's frames in an archive of their own.")
     try:
