@@ -172,7 +172,9 @@ def test_a_zip_of_frames_uploads_as_a_clip(page, tmp_path):
     frames_zip(tmp_path / "exported_frames.zip", {**{f"exported/{k:04d}.png": f for k, f in enumerate(frames)},
                                                   "exported/fps.txt": f"{fps}"})
     page.get_by_role("tab", name="Upload", exact=True).click()
-    page.locator("#upload").get_by_label("Clear").first.click()
+    clear = page.locator("#upload").get_by_label("Clear")
+    if clear.count():                                   # a file left in the box by a test before: it hides the input
+        clear.first.click()
     page.locator("#upload input[type=file]").set_input_files(str(tmp_path / "exported_frames.zip"))
     page.locator("#clip-summary").get_by_text("exported_frames.zip", exact=False).wait_for()
     assert f"{fps:.1f} fps" in page.locator("#clip-summary").inner_text()
