@@ -733,6 +733,17 @@ def test_a_killed_servers_media_folder_is_removed_when_the_next_one_starts(tmp_p
     assert media.media_dir().name.startswith(f"echolens-{os.getpid()}-")
 
 
+def test_a_media_folder_whose_server_cannot_be_judged_is_kept(tmp_path, monkeypatch):
+    """Another user's server (signalling it is not permitted) may still run: only a pid that no longer exists goes."""
+    def kill(pid, signal):
+        raise PermissionError if pid == 4242 else ProcessLookupError
+    monkeypatch.setattr(media.os, "kill", kill)
+    others, gone = tmp_path / "echolens-4242-ab12", tmp_path / "echolens-4343-cd34"
+    for folder in (others, gone):
+        folder.mkdir()
+    assert media.remove_orphan_media(tmp_path) == [gone] and others.exists()
+
+
 def test_media_folder_is_scanned_at_most_once_a_minute(monkeypatch):
     scans = []
     monkeypatch.setattr(media, "prune_media", scans.append)
