@@ -91,14 +91,19 @@ def archive_entries(path: Path) -> int | None:
     return entries
 
 
+def archive_files(archive: zipfile.ZipFile) -> list[tuple[PurePosixPath, zipfile.ZipInfo]]:
+    """The archive's files (not its folders) as folder paths, macOS's __MACOSX copies of them left out."""
+    files = [(member_path(i.filename), i) for i in archive.infolist() if not i.is_dir()]
+    return [(path, i) for path, i in files if path.parts and path.parts[0] != "__MACOSX"]
+
+
 def archive_frames(archive: zipfile.ZipFile, name: str) -> FrameSource:
     """The frames of a ZIP archive: files with an image suffix in one folder of it (macOS's __MACOSX
     copies left out), and an fps.txt (any case) in that folder or one above it. Members are read into
     memory one at a time, never extracted to disk: a member's name cannot reach outside, and one that
     inflates past its declared size is cut there and fails its checksum."""
     where = f"archive '{name}'"
-    files = [(member_path(i.filename), i) for i in archive.infolist() if not i.is_dir()]
-    files = [(path, i) for path, i in files if path.parts and path.parts[0] != "__MACOSX"]
+    files = archive_files(archive)
     members = [(path, i) for path, i in files if is_frame_name(path.name)]
     folders = sorted({str(path.parent) for path, _ in members})
     if len(folders) > 1:

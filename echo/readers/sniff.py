@@ -6,7 +6,7 @@ import codecs
 import zipfile
 from pathlib import Path
 
-from echo.readers.images import archive_entries, is_frame_name, max_archive_entries, member_path
+from echo.readers.images import archive_entries, archive_files, is_frame_name, max_archive_entries
 
 SUPPORTED = ("AVI or MP4 video, a DICOM cine loop, a NumPy .npy/.npz array, "
              "or PNG/JPEG frames in a ZIP archive (or a folder)")
@@ -69,19 +69,21 @@ def _zip_content(path: Path) -> str:
         return "zip"                                # the reader says how many: the list is not parsed here
     try:
         with zipfile.ZipFile(path) as archive:
-            names = [member_path(n) for n in archive.namelist() if not n.endswith("/")]
+            every = [i.filename for i in archive.infolist() if not i.is_dir()]   # macOS's copies included
+            names = [n for n, _ in archive_files(archive)]
     except (zipfile.BadZipFile, OSError):      # named .zip: its reader says it is damaged
         return "zip" if path.suffix.lower() == ".zip" else "a damaged ZIP archive"
-    arrays = [n for n in names if n.name.endswith(".npy")]
-    frames = [n for n in names if is_frame_name(n.name) and n.parts[0] != "__MACOSX"]
-    if names and len(arrays) == len(names):
+    if every and all(n.endswith(".npy") for n in every):
         return "npz"
-    if "[Content_Types].xml" in {str(n) for n in names}:   # Word, Excel, PowerPoint: their pictures are not frames
+    arrays = [n for n in every if n.endswith(".npy")]
+    frames = [n for n in names if is_frame_name(n.name)]
+    listed = {str(n) for n in names}
+    if "[Content_Types].xml" in listed:        # Word, Excel, PowerPoint: their pictures are not frames
         return "an Office document"
-    if "mimetype" in {str(n) for n in names}:              # OpenDocument, EPUB: the same
+    if "mimetype" in listed:                   # OpenDocument, EPUB: the same
         return "an OpenDocument or EPUB file"
     if frames and arrays:
         return "a ZIP archive holding both PNG/JPEG frames and .npy arrays (one clip a file)"
     if frames:
         return "zip"
-    return "a ZIP archive holding no PNG/JPEG frames" if names else "an empty ZIP archive"
+    return "a ZIP archive holding no PNG/JPEG frames" if every else "an empty ZIP archive"
