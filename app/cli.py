@@ -185,7 +185,7 @@ def analyze(args) -> int:
     from explain.analysis.ood import declared_shift, ood_words
     from explain.analysis.report import analyze as run, ef_words, near_blank_warnings
     clip = read_clip(args.clip)
-    report = run(clip, load_models(args), Path(args.out), quick=args.quick)
+    report = run(clip, load_models(args), Path(args.out), quick=args.quick, colours=args.colours)
     print(f"{Path(args.out) / 'report.json'}:")
     for role, m in report["models"].items():
         print(f"  {role} ({m['name']}): {ef_words(m, report['ground_truth'])}")
@@ -239,6 +239,7 @@ def audit(args) -> int:
 
 def parser() -> argparse.ArgumentParser:
     from explain.analysis.defaults import DEFAULT_MODELS
+    from explain.overlay import COLOUR_SCALES, COLOURS
     ap = argparse.ArgumentParser(prog="python app.py", description="EchoLens: JEPA vs MAE on echo clips")
     ap.add_argument("--host", default=HOST, help="serve on this IP address or host name (0.0.0.0: every network)")
     ap.add_argument("--port", type=port_number, default=PORT, help="serve on this port (1-65535)")
@@ -263,6 +264,8 @@ def parser() -> argparse.ArgumentParser:
                             "for large checkpoints': fewer frames, faster on a CPU (default: each model's own)")
         if name == "analyze":
             p.add_argument("--quick", action="store_true", help="skip the slower views (attributions, speckle test)")
+            p.add_argument("--colours", choices=list(COLOUR_SCALES), default=COLOURS,
+                           help="the attention overlays' colour scale (viridis and plasma: colour-blind safe)")
         else:
             p.add_argument("--time-limit", type=minutes, metavar="MINUTES",
                            help="start no clip after this many minutes; the files hold the clips finished (default: none)")

@@ -118,15 +118,30 @@ def on_models_kept(state):
 
 @shows_errors
 def on_attention(key, state, method, fusion, discard, start, readout, layer, mode, steps, region, frame,
-                 progress=gr.Progress()):
-    """Videos, captions and the scrubber's frame for each model, then the settings shown (the scrubber's)."""
+                 colours=attention.COLOURS, progress=gr.Progress()):
+    """Videos, captions and the scrubber's frame for each model, then what is shown (the scrubber's maps:
+    {'settings': the method and its controls, 'colours': the colour scale})."""
     progress(0.0, desc=f"{method} for both models (attribution methods take a minute on a CPU)")
     settings = [method, fusion, discard, start, readout, layer, mode, steps, region]
-    pair = pair_of(state)
-    shown = attention.overlay_videos(key, pair, *settings, progress=lambda f, d: progress(f, desc=d))
-    imgs = attention.scrub(key, pair, method, frame, *settings[1:]) or {}
-    return ([shown[r][0] for r in ROLES] + [shown[r][1] for r in ROLES] + [_scrubbed(imgs.get(r), r) for r in ROLES]
-            + [settings])
+    return _attention_shown(key, pair_of(state), {"settings": settings, "colours": colours}, frame,
+                            progress=lambda f, d: progress(f, desc=d))
+
+
+@shows_errors
+def on_colours(key, state, shown, colours, frame):
+    """The maps shown, drawn again in another colour scale (no map is made again); nothing before a map is shown."""
+    if not (key and shown):
+        return [gr.update() for _ in range(3 * len(ROLES))] + [shown]
+    return _attention_shown(key, pair_of(state), {**shown, "colours": colours}, frame)
+
+
+def _attention_shown(key, pair, shown: dict, frame, progress=None) -> list:
+    """on_attention's outputs: each model's video, caption and scrubbed frame, then `shown`."""
+    settings, colours = shown["settings"], shown["colours"]
+    videos = attention.overlay_videos(key, pair, *settings, progress=progress, colours=colours)
+    imgs = attention.scrub(key, pair, settings[0], frame, *settings[1:], colours=colours) or {}
+    return ([videos[r][0] for r in ROLES] + [videos[r][1] for r in ROLES] + [_scrubbed(imgs.get(r), r) for r in ROLES]
+            + [shown])
 
 
 def _scrubbed(shown: tuple | None, role: str):
@@ -137,9 +152,11 @@ def _scrubbed(shown: tuple | None, role: str):
 
 
 @shows_errors
-def on_scrub(key, state, settings, frame):
+def on_scrub(key, state, shown, frame):
     """The frame of the maps shown above (not of the controls' current settings, which may differ)."""
-    imgs = attention.scrub(key, pair_of(state), settings[0], frame, *settings[1:]) if key and settings else None
+    settings = shown["settings"] if shown else None
+    imgs = attention.scrub(key, pair_of(state), settings[0], frame, *settings[1:],
+                           colours=shown["colours"]) if key and settings else None
     if imgs is None:
         gr.Info("Press 'Show where they look' first: the scrubber moves through the maps shown above.")
         return [gr.update() for _ in ROLES]
@@ -150,8 +167,9 @@ def on_method(method, shown):
     """Show the chosen method's controls only (attention.CONTROL_NAMES order), then what its map shows, and that
     the maps below are still another method's until the button is pressed (shown: their settings)."""
     words = attention.METHOD_WORDS.get(method, "")
-    if shown and shown[0] != method:
-        words = (f"*The maps below are still {attention.METHOD_LABELS.get(shown[0], shown[0])}'s: press "
+    was = shown["settings"][0] if shown else None
+    if was and was != method:
+        words = (f"*The maps below are still {attention.METHOD_LABELS.get(was, was)}'s: press "
                  f"'Show where they look' for this method's.* {words}")
     return [*(gr.update(visible=v) for v in attention.control_visibility(method)), words]
 
@@ -184,10 +202,23 @@ def on_degradation_setting():
 
 
 @shows_errors
-def on_degraded_attention(key, state, name, sev, progress=gr.Progress()):
+def on_degraded_attention(key, state, name, sev, colours=attention.COLOURS, progress=gr.Progress()):
     progress(0.1, desc=f"Rollout on the clip under {name}")
-    shown = degradation.attention_under(key, pair_of(state), name, sev)
+    return _degraded_maps(key, state, name, sev, colours)
+
+
+def _degraded_maps(key, state, name, sev, colours) -> list:
+    """Each model's rollout video on the degraded copy, then its caption."""
+    shown = degradation.attention_under(key, pair_of(state), name, sev, colours=colours)
     return [shown[r][0] for r in ROLES] + [shown[r][1] for r in ROLES]
+
+
+@shows_errors
+def on_degraded_colours(key, state, name, sev, colours, shown_map):
+    """The degraded maps shown, drawn again in another colour scale; nothing where none is shown."""
+    if not (key and shown_map):
+        return [gr.update() for _ in range(2 * len(ROLES))]
+    return _degraded_maps(key, state, name, sev, colours)
 
 
 @shows_errors

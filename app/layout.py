@@ -209,6 +209,7 @@ def _attention_tab(clip_key, model_state) -> tuple[list, gr.Slider, gr.Slider]:
                      visible=False)]
         run = _action("Show where they look", elem_id="attention-run")
     method_words = gr.Markdown(attention.METHOD_WORDS["rollout"], elem_id="att-method-words")
+    colours = _colour_scale("att-colours")
     with gr.Row():
         videos = [gr.Video(label=f"{r.upper()} map", autoplay=True, loop=True, elem_id=f"att-video-{r}") for r in ROLES]
     with gr.Row():
@@ -223,12 +224,21 @@ def _attention_tab(clip_key, model_state) -> tuple[list, gr.Slider, gr.Slider]:
                   queue=False)
     # the maps shown change (a run, or a new clip clearing them): the words no longer say they are another method's
     shown.change(events.on_method, [method, shown], [*controls, method_words], queue=False, api_visibility="private")
-    run.click(events.on_attention, [clip_key, model_state, method, *controls, frame],
+    run.click(events.on_attention, [clip_key, model_state, method, *controls, frame, colours],
               [*videos, *captions, *images, shown], api_name="attention", **HEAVY)
+    # another colour scale redraws the maps shown (their maps are kept: no method runs again)
+    colours.input(events.on_colours, [clip_key, model_state, shown, colours, frame],
+                  [*videos, *captions, *images, shown], api_visibility="private", trigger_mode="always_last", **HEAVY)
     # input: every drag step and every frame typed into its box, the latest one run (release missed typing)
     frame.input(events.on_scrub, [clip_key, model_state, shown, frame], images, api_name="scrub",
                 trigger_mode="always_last", **HEAVY)
     return [*videos, *captions, *images, shown], controls[2], frame
+
+
+def _colour_scale(elem_id: str) -> gr.Radio:
+    """The colour scale of a tab's attention maps (explain.overlay.COLOUR_SCALES)."""
+    return gr.Radio([(attention.COLOUR_LABELS[c], c) for c in attention.COLOUR_SCALES], value=attention.COLOURS,
+                    label="Colour scale", info=attention.COLOUR_INFO, elem_id=elem_id)
 
 
 def _cycle_tab(clip_key, model_state) -> list:
@@ -263,14 +273,19 @@ def _degradation_tab(clip_key, model_state) -> list:
     video = gr.Video(label="Clean | degraded", autoplay=True, loop=True)
     numbers = gr.Markdown(elem_id="degrade-numbers")           # below the video: beside it, its columns were cut
     sweep_plot = gr.Plot(label="Sensitivity", elem_id="sweep-plot")
-    attend = _action("Attention under this degradation (rollout)")
+    with gr.Row():
+        attend = _action("Attention under this degradation (rollout)")
+        colours = _colour_scale("degrade-colours")
     with gr.Row():
         maps = [gr.Video(label=f"{r.upper()} map, degraded", autoplay=True, loop=True) for r in ROLES]
     with gr.Row():
         captions = [gr.Markdown() for _ in ROLES]
     apply.click(events.on_degrade, [clip_key, model_state, name, severity], [video, numbers], api_name="degrade", **HEAVY)
-    attend.click(events.on_degraded_attention, [clip_key, model_state, name, severity], [*maps, *captions],
+    attend.click(events.on_degraded_attention, [clip_key, model_state, name, severity, colours], [*maps, *captions],
                  api_name="degraded_attention", **HEAVY)
+    # another colour scale redraws the maps shown, if any (a new setting clears them: they are this setting's)
+    colours.input(events.on_degraded_colours, [clip_key, model_state, name, severity, colours, maps[0]],
+                  [*maps, *captions], api_visibility="private", trigger_mode="always_last", **HEAVY)
     sweep.click(events.on_sweep, [clip_key, model_state, name], [sweep_plot], api_name="sweep", **HEAVY)
     for setting in (name, severity):         # results of another setting must not sit beside this one's name
         setting.input(events.on_degradation_setting, None, [video, numbers, *maps, *captions], queue=False)

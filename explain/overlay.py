@@ -2,9 +2,10 @@
 
 The heat (T, H, W) in [0, 1] (explain.maps.to_frames: normalised over the clip) is shown against the
 clip's 98th percentile (Captum's visualiser's outlier_perc=2): maps of ViTs are peaked, and a plain
-0-1 scale leaves all but a few pixels of them too faint to see. The shown value is coloured with a
-rainbow-like perceptual map (turbo: blue, green, yellow, red) and blended over the frame with opacity
-alpha * value, so cold regions show the echo underneath untouched. A colour bar (the top 2% of the
+0-1 scale leaves all but a few pixels of them too faint to see. The shown value is coloured in one of
+COLOUR_SCALES (by default turbo, a rainbow-like perceptual map: blue, green, yellow, red; viridis and
+plasma rise evenly in lightness and read the same to red-green colour-blind eyes) and blended over the
+frame with opacity alpha * value, so cold regions show the echo underneath untouched. A colour bar (the top 2% of the
 clip's map and above at the top, 0 at the bottom) is drawn on the right of every frame, since the
 scale is the same for the whole clip.
 """
@@ -19,7 +20,12 @@ import numpy as np
 from echo.clip import luminance
 from echo.writers import write_frame_strip, write_mp4
 
-COLORMAP = cv2.COLORMAP_TURBO
+# the colour scales a map can be shown in: name -> (OpenCV's colour map, what it looks like)
+COLOUR_SCALES = {"turbo": (cv2.COLORMAP_TURBO, "blue, green, yellow, red"),
+                 "viridis": (cv2.COLORMAP_VIRIDIS, "purple, teal, yellow; even in lightness, colour-blind safe"),
+                 "plasma": (cv2.COLORMAP_PLASMA, "blue, purple, orange, yellow; even in lightness, colour-blind safe")}
+# (no grey in any: cividis, the scale made for colour-blind eyes, is grey in its middle, unseen on a grey echo)
+COLOURS = "turbo"           # the default scale
 OUTLIER_PCT = 2.0           # the top 2% of a clip's map all show in the top colour
 
 
@@ -31,20 +37,28 @@ def _gray(frames: np.ndarray) -> np.ndarray:
     return luminance(f)
 
 
-def colorize(values: np.ndarray) -> np.ndarray:
-    """[0, 1] values (...) -> RGB uint8 (..., 3) in the colour map."""
+def check_colours(colours: str) -> str:
+    """colours itself if it names a colour scale; else a ValueError naming the ones there are."""
+    if colours not in COLOUR_SCALES:
+        raise ValueError(f"Unknown colour scale {colours!r}; choose one of: {', '.join(COLOUR_SCALES)}.")
+    return colours
+
+
+def colorize(values: np.ndarray, colours: str = COLOURS) -> np.ndarray:
+    """[0, 1] values (...) -> RGB uint8 (..., 3) in the colour scale `colours` (COLOUR_SCALES)."""
     v = np.clip(np.asarray(values, np.float32), 0, 1)
-    lut = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], COLORMAP)[:, 0, ::-1]  # (256, 3) RGB
+    code = COLOUR_SCALES[check_colours(colours)][0]
+    lut = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], code)[:, 0, ::-1]   # (256, 3) RGB
     return lut[np.rint(v * 255).astype(np.uint8)]
 
 
-def colour_bar(height: int, width: int = 0) -> np.ndarray:
+def colour_bar(height: int, width: int = 0, colours: str = COLOURS) -> np.ndarray:
     """(height, width, 3) uint8: a vertical colour bar, 1 at the top and 0 at the bottom, labelled "top" and "low"."""
     width = width or max(24, height // 4)
     bar = np.full((height, width, 3), 255, np.uint8)
     stripe = max(6, width // 3)
     ramp = np.linspace(1.0, 0.0, max(height - 8, 2))[:, None].repeat(stripe, 1)   # (h, stripe)
-    bar[4:4 + ramp.shape[0], 2:2 + stripe] = colorize(ramp)
+    bar[4:4 + ramp.shape[0], 2:2 + stripe] = colorize(ramp, colours)
     scale = max(0.25, height / 400)
     for text, y in (("top", 4 + int(10 * scale / 0.3)), ("low", height - 5)):   # "0": Hershey draws it slashed, Ø
         cv2.putText(bar, text, (stripe + 4, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
@@ -59,10 +73,11 @@ def display_scale(heat: np.ndarray) -> float:
 
 
 def overlay(frames: np.ndarray, heat: np.ndarray, alpha: float = 0.6, bar: bool = True,
-            scale: float | None = None) -> np.ndarray:
+            scale: float | None = None, colours: str = COLOURS) -> np.ndarray:
     """frames (T, H, W[, 3]) uint8 + heat (T, H, W) in [0, 1] -> (T, H, W + bar width, 3) RGB uint8.
     scale: the heat shown in the top colour (default display_scale(heat)); a few frames of a clip are
-    given the clip's, so they look as they do in its video."""
+    given the clip's, so they look as they do in its video. colours: a COLOUR_SCALES name."""
+    check_colours(colours)
     gray = _gray(frames)                                                   # (T, H, W)
     heat = np.asarray(heat, np.float32)
     if heat.shape != gray.shape:
@@ -73,21 +88,21 @@ def overlay(frames: np.ndarray, heat: np.ndarray, alpha: float = 0.6, bar: bool 
         raise ValueError("The heat map must hold finite values in [0, 1] (use explain.maps.to_frames).")
     shown = np.clip(heat / (scale or display_scale(heat)), 0, 1)          # (T, H, W)
     w = (alpha * shown)[..., None]                                         # (T, H, W, 1)
-    out = (1 - w) * gray[..., None] + w * colorize(shown).astype(np.float32)
+    out = (1 - w) * gray[..., None] + w * colorize(shown, colours).astype(np.float32)
     out = np.clip(np.rint(out), 0, 255).astype(np.uint8)                   # (T, H, W, 3)
     if bar:
-        b = colour_bar(out.shape[1])
+        b = colour_bar(out.shape[1], colours=colours)
         out = np.concatenate([out, np.broadcast_to(b, (len(out), *b.shape))], axis=2)
     return out
 
 
 def write_overlay_mp4(path: str | os.PathLike, frames: np.ndarray, heat: np.ndarray, fps: float,
-                      alpha: float = 0.6) -> Path:
+                      alpha: float = 0.6, colours: str = COLOURS) -> Path:
     """The overlay as an H.264 MP4 that browsers play."""
-    return write_mp4(path, overlay(frames, heat, alpha), fps)
+    return write_mp4(path, overlay(frames, heat, alpha, colours=colours), fps)
 
 
 def write_overlay_strip(path: str | os.PathLike, frames: np.ndarray, heat: np.ndarray, n: int = 8,
-                        alpha: float = 0.6) -> Path:
+                        alpha: float = 0.6, colours: str = COLOURS) -> Path:
     """n evenly spaced overlay frames side by side as a PNG (each with its colour bar)."""
-    return write_frame_strip(path, overlay(frames, heat, alpha), n)
+    return write_frame_strip(path, overlay(frames, heat, alpha, colours=colours), n)

@@ -76,6 +76,15 @@ def test_attention_overlays_play_and_show_focus(page):
     page.wait_for_function("s => { const i = document.querySelector('#att-frame-jepa img'); return i && i.src !== s; }",
                            arg=first)
     shot(page, "attention")
+    # another colour scale redraws the maps shown: a new video and a new scrubbed frame, no error
+    video = page.locator("#att-video-mae video").first.get_attribute("src")
+    frame = page.locator("#att-frame-mae img").get_attribute("src")
+    page.locator("#att-colours").get_by_label("viridis (purple, teal, yellow)").check()
+    page.wait_for_function("([v, f]) => { const a = document.querySelector('#att-video-mae video'), "
+                           "b = document.querySelector('#att-frame-mae img'); "
+                           "return a && b && a.src && a.src !== v && b.src !== f; }", arg=[video, frame])
+    assert video_plays(page, "#att-video-mae")
+    assert not page.locator(".toast-body.error").all_inner_texts()
 
 
 def test_cardiac_cycle_draws_both_trajectories(page):

@@ -77,13 +77,21 @@ def test_analyze_writes_the_report_schema_maps_and_html(tmp_path):
 def test_analyze_of_a_real_looking_clip_warns_and_has_no_truth(tmp_path):
     frames = render_clip(12, "adult", n_frames=40, size=112, fps=50).frames
     avi = write_avi(tmp_path / "patient.avi", frames, 50)
-    run = app("analyze", str(avi), "--out", str(tmp_path / "o"), "--quick")
+    run = app("analyze", str(avi), "--out", str(tmp_path / "o"), "--quick", "--colours", "viridis")
     assert run.returncode == 0, run.stderr
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     assert report["ground_truth"] is None
     assert all(m["warning"].startswith("Real or unknown clip") and m["focus"]["rollout"] is None
                and m["focus_note"].startswith("no focus ratio: the clip has no anatomy labels")
                for m in report["models"].values())
+    # --colours: the overlays in that scale (each strip frame's colour bar is viridis's, not turbo's)
+    from PIL import Image
+    from explain.overlay import colour_bar
+    strip = np.asarray(Image.open(tmp_path / "o" / "jepa.rollout.png").convert("RGB"))
+    bar = colour_bar(strip.shape[0], colours="viridis")
+    width = strip.shape[1] // 8                                               # 8 frames, each with its bar
+    assert np.array_equal(strip[:, width - bar.shape[1]:width], bar)
+    assert not np.array_equal(bar, colour_bar(strip.shape[0]))
 
 
 def test_cli_errors_name_the_problem_and_leave_nothing_behind(tmp_path):
@@ -91,6 +99,9 @@ def test_cli_errors_name_the_problem_and_leave_nothing_behind(tmp_path):
     bad.write_bytes(b"nope")
     run = app("analyze", str(bad), "--out", str(tmp_path / "never"))
     assert run.returncode == 2 and "bad.mp4" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "never").exists()
+    run = app("analyze", str(bad), "--out", str(tmp_path / "never"), "--colours", "jet")
+    assert run.returncode == 2 and "invalid choice: 'jet'" in run.stderr and "viridis" in run.stderr
     assert not (tmp_path / "never").exists()
     run = app("models", "--models", str(tmp_path / "missing"))
     assert run.returncode == 2 and "no such folder" in run.stderr

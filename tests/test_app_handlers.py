@@ -935,7 +935,7 @@ def test_each_attention_method_shows_exactly_the_controls_it_reads_and_says_what
     assert attention._params("feature_ablation", "mean", 0.0, 0, "probe", -1, "received", 16, "1 x 1") == {
         "cells": (1, 1, 1)}                                            # one block a region: occlusion's grid
     from app import events                  # another method chosen: the maps below are said to be the last one's
-    shown = ["rollout", "mean", 0.0, 0, "probe", -1, "received", 32, "4 x 4"]
+    shown = {"settings": ["rollout", "mean", 0.0, 0, "probe", -1, "received", 32, "4 x 4"], "colours": "turbo"}
     words = events.on_method("occlusion", shown)[-1]
     assert words.startswith("*The maps below are still attention rollout's: press 'Show where they look'")
     assert words.endswith(attention.METHOD_WORDS["occlusion"])
@@ -966,7 +966,7 @@ def test_the_page_wires_the_attention_run_its_scrubber_and_its_controls(example)
     state = {"models": (None, None, None, None, None)}                 # the shipped pair
     settings = ["rollout", "max", 0.0, 0, "mean", -1, "received", 16, "2 x 2"]
     out = fns["attention"](example.key, state, *settings, 3)
-    assert len(out) == 7 and out[-1] == settings and all(Path(v).is_file() for v in out[:2])
+    assert len(out) == 7 and out[-1] == {"settings": settings, "colours": "turbo"} and all(Path(v).is_file() for v in out[:2])
     # the maps shown change (a run, a new clip): the method's words are said again, without a stale note
     from app import events
     page = build()
@@ -1002,6 +1002,52 @@ def test_the_page_wires_the_attention_run_its_scrubber_and_its_controls(example)
     from app import events
     scrubs = [f for f in build().fns.values() if f.fn is events.on_scrub]
     assert len(scrubs) == 1 and [t[1] for t in scrubs[0].targets] == ["input"]
+
+
+def test_another_colour_scale_redraws_the_maps_shown_without_making_them_again(example, monkeypatch):
+    """The Colour scale box (turbo, viridis, plasma) redraws the maps shown, videos and scrubbed frames, from the
+    maps already made; the scrubber then keeps the new colours; before any map is shown it changes nothing; in the
+    Degradation lab the same, where its maps are shown."""
+    from app import events
+    from app.layout import build
+    from app.views import attention
+    from explain.overlay import colorize
+    page = build()
+    fns = {f.api_name: f.fn for f in page.fns.values() if f.api_name}
+    wired = {f.fn: f for f in page.fns.values() if f.fn in (events.on_colours, events.on_degraded_colours)}
+    assert all([t[1] for t in f.targets] == ["input"] and len(f.inputs) in (5, 6) for f in wired.values())
+    assert len(wired) == 2
+    state = {"models": (None, None, None, None, None)}
+    settings = ["rollout", "mean", 0.0, 0, "probe", -1, "received", 16, "2 x 2"]
+    turbo = fns["attention"](example.key, state, *settings, 4)
+    made = []
+    monkeypatch.setattr(attention, "attention", lambda *a, **k: made.append(a) or {})     # a map made again: seen
+    viridis = events.on_colours(example.key, state, turbo[-1], "viridis", 4)
+    assert made == [] and viridis[-1] == {"settings": settings, "colours": "viridis"}
+    assert viridis[0] != turbo[0] and Path(viridis[0]).is_file()                  # a new video, not the old one
+    assert viridis[2:4] == turbo[2:4]                                            # the same maps: the same captions
+    r = attention.maps(example.key, models.current_pair(), *settings)["jepa"]
+    hot = np.unravel_index(np.argmax(r.heat[4]), r.heat[4].shape)               # the hottest pixel of the frame
+    for out, colours in ((turbo, "turbo"), (viridis, "viridis")):
+        image = out[4]["value"][3 * hot[0], 3 * hot[1]].astype(int)               # the scrubbed frame, enlarged 3x
+        top = colorize(np.ones(1), colours)[0].astype(int)
+        gray = int(r.view.frames[4][hot])
+        assert np.abs(image - np.rint(0.4 * gray + 0.6 * top)).max() <= 2          # that scale's top colour, blended
+    scrubbed = fns["scrub"](example.key, state, viridis[-1], 4)                     # the scrubber keeps the new scale
+    assert np.array_equal(scrubbed[0]["value"], viridis[4]["value"])
+    assert all(u == {"__type__": "update"} for u in events.on_colours(example.key, state, None, "plasma", 4)[:-1])
+    with pytest.raises(gr.Error, match="Unknown colour scale 'jet'; choose one of: turbo, viridis, plasma"):
+        events.on_colours(example.key, state, turbo[-1], "jet", 4)
+    # the Degradation lab: nothing shown, nothing drawn; maps shown, drawn again in the new scale
+    assert all(u == {"__type__": "update"} for u in events.on_degraded_colours(example.key, state, "haze", 0.5,
+                                                                               "plasma", None))
+    monkeypatch.undo()
+    shown = fns["degraded_attention"](example.key, state, "haze", 0.5, "turbo")
+    monkeypatch.setattr(attention, "attention", lambda *a, **k: made.append(a) or {})
+    again = events.on_degraded_colours(example.key, state, "haze", 0.5, "plasma", shown[0])
+    assert made == [] and again[0] != shown[0] and again[2:] == shown[2:] and Path(again[0]).is_file()
+    assert degradation.attention_under(example.key, models.current_pair(), "haze", 0.5, colours="plasma") == {
+        role: (again[i], again[2 + i]) for i, role in enumerate(("jepa", "mae"))}
 
 
 def test_a_new_degradation_setting_clears_the_old_settings_results():

@@ -92,6 +92,33 @@ def test_overlay_blends_by_heat_and_adds_a_colour_bar(tmp_path):
     assert png.stat().st_size > 0
 
 
+def test_each_colour_scale_colours_the_map_and_its_bar_and_an_unknown_one_is_refused(tmp_path):
+    """turbo, viridis and plasma: a hot region in that scale's top colour (blended at alpha), its bar drawn in the
+    same scale, and no scale grey above its lowest quarter (a grey colour vanishes on a grey echo: why cividis is
+    not offered). An unknown name is refused by name before any file is written."""
+    from explain.overlay import COLOUR_SCALES, colorize, colour_bar
+    frames = np.full((2, 12, 20), 100, np.uint8)
+    heat = np.zeros((2, 12, 20), np.float32)
+    heat[:, :, 10:] = 1.0
+    bars = {}
+    for name in COLOUR_SCALES:
+        out = overlay(frames, heat, alpha=0.6, colours=name)
+        top = colorize(np.ones(1), name)[0].astype(float)
+        assert np.abs(out[0, 5, 15].astype(float) - np.rint(0.4 * 100 + 0.6 * top)).max() <= 1
+        assert (out[:, :, :10] == 100).all()                                   # cold: the echo untouched
+        bars[name] = colour_bar(40, colours=name)
+        assert np.array_equal(out[0, :, 20:], colour_bar(12, colours=name))    # the frame's bar: this scale's
+        rgb = colorize(np.linspace(0.25, 1, 64), name).astype(int)
+        assert (rgb.max(1) - rgb.min(1)).min() >= 60                           # never grey on the grey echo
+    assert len({b.tobytes() for b in bars.values()}) == len(COLOUR_SCALES)      # each bar its own
+    assert list(COLOUR_SCALES) == ["turbo", "viridis", "plasma"]
+    for call in (lambda: overlay(frames, heat, colours="jet"), lambda: colorize(np.ones(1), "jet"),
+                 lambda: write_overlay_mp4(tmp_path / "o.mp4", frames, heat, fps=10, colours="jet")):
+        with pytest.raises(ValueError, match="Unknown colour scale 'jet'; choose one of: turbo, viridis, plasma"):
+            call()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_overlay_shows_a_peaked_map_against_its_98th_percentile_and_frames_keep_the_clips_colours():
     """A ViT map is peaked: with one pixel at 1 and the rest near 0.2, the rest would be faint on a 0-1
     scale; against the clip's 98th percentile (display_scale) they reach the top colour."""

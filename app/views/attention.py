@@ -12,7 +12,7 @@ from explain.analysis.pair import LoadedModel, pair_key
 from explain.attention_maps import METHODS, default_readout
 from explain.attribution.integrated_gradients import STEPS as IG_STEPS
 from explain.focus_report import recorded_verdicts
-from explain.overlay import display_scale, overlay, write_overlay_mp4
+from explain.overlay import COLOUR_SCALES, COLOURS, check_colours, display_scale, overlay, write_overlay_mp4
 from explain.trajectory.phase import clip_phase, marks_at
 
 # The Method box's words for each method (its values stay the names the API and explain/ take)
@@ -23,9 +23,13 @@ METHOD_LABELS = {"rollout": "attention rollout", "paper": "paper mode (EchoJEPA'
 
 SCRUB_LABEL = "{} at this frame"          # a scrubbed image's label before a frame is shown (the role, upper case)
 PHASE_NAMES = {"ED": "end-diastole, the heart at its fullest", "ES": "end-systole, at its emptiest"}
-CAPTION = ("Warmer and more opaque = more weight in the model's view of the clip (colours reach red at the "
-           "clip's top 2%, so one peak does not hide the rest). Each panel has its own scale: compare where the "
-           "two models look, not how strongly. What each method weighs is said under the method's name.")
+CAPTION = ("Higher on the colour bar and more opaque = more weight in the model's view of the clip (the bar's top "
+           "colour is reached at the clip's top 2%, so one peak does not hide the rest). Each panel has its own scale: "
+           "compare where the two models look, not how strongly. What each method weighs is said under the method's "
+           "name.")
+# the Colour scale box's words for each scale (its values stay explain.overlay's names)
+COLOUR_LABELS = {name: f"{name} ({words.split(';')[0]})" for name, (_, words) in COLOUR_SCALES.items()}
+COLOUR_INFO = "viridis and plasma rise evenly in lightness and read the same to red-green colour-blind eyes"
 # what each method's map shows, in words (the page shows the chosen method's under its controls)
 METHOD_WORDS = {
     "rollout": "**Attention rollout**: attention followed through every layer, read out by the EF probe's query "
@@ -176,16 +180,20 @@ def _outside_words(f: dict) -> str:
 
 
 def overlay_videos(clip_key: str, pair: dict[str, LoadedModel], method: str, *params,
-                   beat: tuple[float, str] | None = None, progress=None) -> dict[str, tuple[str, str]]:
+                   beat: tuple[float, str] | None = None, progress=None,
+                   colours: str = COLOURS) -> dict[str, tuple[str, str]]:
     """{role: (overlay MP4 path, focus markdown)}; progress(fraction, words) hears how far the maps are; beat: a
-    degraded copy's (its clean clip's beat)."""
+    degraded copy's (its clean clip's beat); colours: the colour scale (explain.overlay.COLOUR_SCALES), which
+    changes the videos only, not the maps."""
+    check_colours(colours)
     results = maps(clip_key, pair, method, *params, beat=beat, progress=progress)
 
     def write():
-        return {role: str(write_overlay_mp4(media_path(".mp4"), r.view.frames, r.heat, r.view.playback_fps))
+        return {role: str(write_overlay_mp4(media_path(".mp4"), r.view.frames, r.heat, r.view.playback_fps,
+                                            colours=colours))
                 for role, r in results.items()}                          # one beat plays in real time
     key, method_params = _key(clip_key, pair, method, *params, beat=beat)
-    videos = cached(key + ("video",), write)
+    videos = cached(key + ("video", colours), write)
     asked = params[3] if method == "rollout" and len(params) > 3 else None       # (fusion, discard, start, readout, ...)
     # the focus report measured clean clips: a degraded copy (given its clean clip's beat) gets no verdict
     faithful = {role: "" if beat is not None else faithfulness_words(r, pair[role], method_params)
@@ -234,16 +242,18 @@ def frame_label(role: str, t: int, n_frames: int, marks: dict[str, int]) -> str:
 
 
 def scrub(clip_key: str, pair: dict[str, LoadedModel], method: str, frame: int,
-          *params) -> dict[str, tuple[np.ndarray, str]] | None:
+          *params, colours: str = COLOURS) -> dict[str, tuple[np.ndarray, str]] | None:
     """{role: ((S, S + bar, 3) uint8, label)} the overlay at one frame of a map already made and its label
     (frame_label), for the scrubber; None when that map has not been made (the scrubber never starts a computation)."""
+    check_colours(colours)
     results = peek(_key(clip_key, pair, method, *params)[0])
     if results is None:
         return None
     out = {}
     for role, r in results.items():
         t = int(np.clip(frame, 0, r.view.n_frames - 1))
-        img = overlay(r.view.frames[t:t + 1], r.heat[t:t + 1], scale=display_scale(r.heat))[0]   # the video's colours
+        img = overlay(r.view.frames[t:t + 1], r.heat[t:t + 1], scale=display_scale(r.heat),   # the video's colours
+                      colours=colours)[0]
         big = np.repeat(np.repeat(img, 3, axis=0), 3, axis=1)          # enlarged for the page
         out[role] = (big, frame_label(role, t, r.view.n_frames, cycle_marks(clip_key, r.view.indices)))
     return out

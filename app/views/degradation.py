@@ -16,6 +16,7 @@ from explain.analysis.beat import beat_frames
 from explain.analysis.degradation import ef_changes, sensitivity_figure, severity_sweep, working_copy
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.analysis.predict import predict, reads_like_blank, shown_category
+from explain.overlay import COLOURS
 
 CAPTION = ("Degrade the loaded clip as the benchmark does: inside its sector, with the clean clip's crop and "
            "beat, so only the pixels change. Pick a degradation and a severity, from 0 (the clean clip) to 1 (the "
@@ -89,11 +90,11 @@ def sweep(clip_key: str, pair: dict[str, LoadedModel], name: str, seed: int = 0)
     return sensitivity_figure(result, labels, truth, note, bands=adult), result
 
 
-def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: float, seed: int = 0
-                    ) -> dict[str, tuple[str, str]]:
+def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: float, seed: int = 0,
+                    colours: str = COLOURS) -> dict[str, tuple[str, str]]:
     """{role: (rollout overlay MP4, focus markdown)} on the degraded clip: does the map move with it? The
     markdown leads with the clean clip's focus ratio beside the degraded one's. The copy is shown the clean
-    clip's crop and beat, so both maps cover the same frames."""
+    clip's crop and beat, so both maps cover the same frames. colours: the colour scale (explain.overlay)."""
     from app.views.attention import maps, overlay_videos
     check_degradation(name)
     clip = get_clip(clip_key)
@@ -107,7 +108,7 @@ def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, seve
                  owner=clip_key)
     params, beat = ("rollout", "mean", 0.0, 0, "probe"), beat_frames(clip)
     clean, bad = maps(clip_key, pair, *params), maps(key, pair, *params, beat=beat)   # clean: the Attention tab's
-    shown = overlay_videos(key, pair, *params, beat=beat)
+    shown = overlay_videos(key, pair, *params, beat=beat, colours=colours)
     ratio = lambda r: "n/a" if r.focus is None else f"{r.focus['ratio']:.2f}"          # noqa: E731
     return {role: (video, f"Focus ratio on the clean clip {ratio(clean[role])}, on this degraded copy "
                           f"{ratio(bad[role])}.\n\n{words}") for role, (video, words) in shown.items()}

@@ -67,7 +67,7 @@ from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import near_blank_words, predict
 from explain.analysis.run_record import conversion_words, record_words, run_record
 from explain.analysis.skipped_views import on_models_that_fit, skip_words
-from explain.overlay import write_overlay_mp4, write_overlay_strip
+from explain.overlay import COLOURS, check_colours, write_overlay_mp4, write_overlay_strip
 
 METHODS = ("rollout", "paper", "integrated_gradients", "pretext")
 QUICK_METHODS = ("rollout",)
@@ -85,8 +85,10 @@ def _round(v, nd=4):
 
 
 def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = False,
-            methods: tuple[str, ...] | None = None) -> dict:
-    """Run every view on the clip, write the files listed above into `out`, return report.json's dict."""
+            methods: tuple[str, ...] | None = None, colours: str = COLOURS) -> dict:
+    """Run every view on the clip, write the files listed above into `out`, return report.json's dict.
+    colours: the attention overlays' colour scale (explain.overlay.COLOUR_SCALES)."""
+    check_colours(colours)                                 # refused before anything runs or `out` changes
     methods = methods or (QUICK_METHODS if quick else METHODS)
     timings: dict[str, float] = {}
 
@@ -149,8 +151,8 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
             if role not in r:
                 continue
             v = r[role].view
-            write_overlay_mp4(out / f"{role}.{meth}.mp4", v.frames, r[role].heat, v.playback_fps)
-            write_overlay_strip(out / f"{role}.{meth}.png", v.frames, r[role].heat)
+            write_overlay_mp4(out / f"{role}.{meth}.mp4", v.frames, r[role].heat, v.playback_fps, colours=colours)
+            write_overlay_strip(out / f"{role}.{meth}.png", v.frames, r[role].heat, colours=colours)
         report["models"][role] = entry
     unswept = [m.name for r, m in pair.items() if "severity_sweep" in not_run[r]]
     sweep = sweep or severity_sweep({}, clip, SWEEP)      # no model fast enough: the axis alone, with the note
