@@ -158,11 +158,12 @@ class EchoNetDataset:
                 raise KeyError(f"'{key}' is not among this dataset's videos.")
             key = self._index[_stem(key)]
         row, name = self.rows[key], self.names[key]
-        video = self.root / VIDEOS / f"{name}.avi"
         if Path(name).name != name or name in ("", ".", ".."):   # '../x', '/etc/x', 'a/b': a path, not a file name
             raise ClipError(f"{name} is listed in {FILELIST} as a path, not a file name, leading outside the folder's "
                             f"{VIDEOS}/; it is not read: put the video in {VIDEOS}/ and list it by its plain file name.")
-        if not video.exists():                      # said without the folder's path: in the app it is a server's
+        video = next((v for v in (self.root / VIDEOS / f"{name}{s}" for s in (".avi", ".AVI")) if v.exists()),
+                     None)                          # a camera or Windows copy may name it .AVI
+        if video is None:                           # said without the folder's path: in the app it is a server's
             raise ClipError(f"{name} is listed in {FILELIST} but its video, {VIDEOS}/{name}.avi, is missing (not "
                             "uploaded, or not in the folder).")
         clip = read_clip(video)

@@ -88,6 +88,11 @@ def test_reads_real_echonet_conventions(tmp_path):
     clip = EchoNetDataset(tmp_path, split="TRAIN")[0]
     assert clip.truth.ef == 64.2 and clip.truth.ed_frames == [1] and clip.truth.es_frames == [6]
     assert clip.fps == 51 and clip.meta["fps_source"] == "FileList.csv"
+    # '.AVI' in upper case (a camera's or a Windows copy's spelling): the same video, its tracings and its file
+    (tmp_path / "Videos" / "0X1A2B3C.avi").rename(tmp_path / "Videos" / "0X1A2B3C.AVI")
+    (tmp_path / "VolumeTracings.csv").write_text("FileName,X1,Y1,X2,Y2,Frame\n" + "\n".join(rows).replace(".avi", ".AVI"))
+    data = EchoNetDataset(tmp_path, split="TRAIN")
+    assert data.tracings("0X1A2B3C.AVI").keys() == {1, 6} and data["0X1A2B3C.AVI"].truth.es_frames == [6]
     # an EF outside 0-100% is refused by name (999 became an audit's MAE of 951), and not kept as the row's truth
     for ef in ("999", "-3"):
         (tmp_path / "FileList.csv").write_text(f"FileName,EF,FPS,Split\n0X1A2B3C,{ef},51,TRAIN\n")
