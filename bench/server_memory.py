@@ -1,0 +1,117 @@
+"""How much memory the app holds as a server: one process calls the page's own event functions (app.events, as
+the page's buttons do, without the HTTP layer) for S page sessions that each load K large clips and run the
+views on every one (EF, attention rollout, a degradation, the cardiac cycle), so the clip store and the result
+cache (app/session.py: 2 GiB each at most) fill as a group's would. Prints a table: resident memory after each
+stage, the process's peak, and what the two stores hold.
+
+    python bench/server_memory.py [--sessions 4] [--clips 4] [--frames 300] [--side 768] [--threads 2]
+
+For sizing a machine: the peak is what one server needs beside the operating system; Gradio's upload folder and
+the media folder live on disk, not in memory.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+GIB = 1 << 30
+
+
+def resident() -> float:
+    """This process's resident memory now, GiB (Linux /proc)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024 / GIB
+    raise RuntimeError("no VmRSS in /proc/self/status (not Linux?)")
+
+
+def peak() -> float:
+    """The process's peak resident memory so far, GiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB
+
+
+def large_clip(path: Path, frames: int, side: int) -> Path:
+    """A phantom beat repeated to `frames` frames of side x side px, saved as NPY (a file the upload box takes)."""
+    from echo.phantom import render_clip
+    small = render_clip(6, "adult", n_frames=min(frames, 64), size=128, fps=50)
+    k = -(-side // 128)
+    big = np.repeat(np.repeat(small.frames, k, axis=1), k, axis=2)[:, :side, :side]
+    big = np.resize(big, (frames, side, side))                              # (T, side, side) uint8
+    np.save(path, big)
+    return path
+
+
+# the views run on every clip, as the page's buttons run them
+VIEWS = {"EF": lambda ev, key, state: list(ev.on_predict(key, state)),     # a generator (app.errors.clears_on_error)
+         "attention rollout": lambda ev, key, state: ev.on_attention(key, state, "rollout", "mean", 0.0, 0, "probe", -1,
+                                                                     "received", 16, "2 x 2", 0),
+         "shadow 0.6": lambda ev, key, state: ev.on_degrade(key, state, "shadow", 0.6),
+         "cardiac cycle": lambda ev, key, state: ev.on_cycle(key, state, "pca", 2, "none")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sessions", type=int, default=4)
+    ap.add_argument("--clips", type=int, default=4, help="clips each session loads")
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--side", type=int, default=768)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = []
+
+    def stage(what: str) -> None:
+        from app import session
+        rows.append((what, resident(), peak(), session._clips.bytes / GIB, session._results.bytes / GIB))
+        print(f"{what}: {rows[-1][1]:.2f} GiB", file=sys.stderr, flush=True)
+
+    stage("Python and torch imported")
+    from app import events
+    from app.layout import build
+    build()
+    stage("the page built (Gradio, every module)")
+    state, refused = events.NO_MODELS, {}
+    first = events.on_example("adult_normal", request=SimpleNamespace(session_hash="warm-up"))[0]
+    list(events.on_predict(first, state))
+    stage("the shipped pair loaded, one example's EF")
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = large_clip(Path(tmp) / "large.npy", args.frames, args.side)
+        size = path.stat().st_size / GIB
+        for s in range(args.sessions):
+            user = SimpleNamespace(session_hash=f"user{s}")
+            for _ in range(args.clips):
+                key = events.on_upload(str(path), request=user)[0]
+                for view, run in VIEWS.items():
+                    try:
+                        run(events, key, state)
+                    except gr.Error as e:              # refused as the page refuses it (e.g. over the CPU budget)
+                        refused[view] = " ".join(str(e).split())
+            stage(f"{s + 1} session(s) x {args.clips} clips of {args.frames} x {args.side} x {args.side} "
+                  f"({size:.2f} GiB each), every view run")
+    took = time.perf_counter() - start
+
+    print(f"\n`python bench/server_memory.py --sessions {args.sessions} --clips {args.clips} --frames {args.frames} "
+          f"--side {args.side} --threads {args.threads}` ({took:.0f} s for the sessions)\n")
+    print("| stage | resident GiB | peak so far GiB | clip store GiB | result cache GiB |")
+    print("|---|---|---|---|---|")
+    for what, now, top, clips, results in rows:
+        print(f"| {what} | {now:.2f} | {top:.2f} | {clips:.2f} | {results:.2f} |")
+    for view, why in refused.items():
+        print(f"\nnot run ({view}), as the page refuses it: {why}")
+
+
+if __name__ == "__main__":
+    main()
