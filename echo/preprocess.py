@@ -212,8 +212,13 @@ def sample_indices(n_frames: int, clip_fps: float, frames: int = 16, fps: float 
     if fps is not None and not fps > 0:
         raise ClipError(f"The target frame rate must be a positive number; got {fps}.")
     step = 1.0 if fps is None else clip_fps / fps
-    positions = start + step * np.arange(frames)
-    return np.minimum(np.floor(positions + 0.5).astype(int), n_frames - 1)
+    return nearest_frames(start + step * np.arange(frames), n_frames)
+
+
+def nearest_frames(positions: np.ndarray, n_frames: int) -> np.ndarray:
+    """(K,) fractional frame positions -> the nearest frames (halves up), the last frame past the clip's end: the one
+    rounding rule of every frame sampler (training's beats, the models' view, the frame-rate resampling)."""
+    return np.minimum(np.floor(np.asarray(positions) + 0.5).astype(int), n_frames - 1)
 
 
 def resize_frames(frames: np.ndarray, size: int, nearest: bool = False) -> np.ndarray:

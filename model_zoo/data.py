@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from echo.clip import Clip, GroundTruth
 from echo.degrade import compose
-from echo.preprocess import crop_to_sector
+from echo.preprocess import crop_to_sector, nearest_frames
 from model_zoo.gain_norm import blur_frames, gain_normalise
 from model_zoo.recipes import Recipe
 
@@ -61,7 +61,7 @@ def one_beat(clip: Clip, n: int, rng: np.random.Generator) -> Clip:
     """n frames evenly covering one heartbeat from a random start (the whole clip if it is shorter)."""
     span = min(frames_per_beat(clip), float(clip.n_frames))
     start = rng.uniform(0.0, clip.n_frames - span)
-    idx = np.minimum(np.round(start + np.arange(n) * span / n).astype(int), clip.n_frames - 1)
+    idx = nearest_frames(start + np.arange(n) * span / n, clip.n_frames)
     return Clip(frames=clip.frames[idx], fps=clip.fps * n / span, source=clip.source)
 
 

@@ -112,6 +112,18 @@ def test_a_model_refuses_a_clip_too_short_for_a_heartbeat_or_holding_no_image():
 def test_beat_indices_cover_one_beat_evenly_and_stay_in_the_clip():
     assert beat_indices(100, 32.0, 16).tolist() == list(range(0, 32, 2))
     assert beat_indices(10, 32.0, 4, start=5).tolist() == [5, 9, 9, 9]
+    assert beat_indices(100, 20.0, 8).tolist() == [0, 3, 5, 8, 10, 13, 15, 18]     # 2.5 frames apart: halves up
+
+
+def test_training_picks_a_beats_frames_by_the_rule_the_models_view_uses():
+    """One rounding rule (echo.preprocess.nearest_frames: halves up, clamped to the last frame) for the frames a
+    model trains on and the frames it is shown; np.round's halves-to-even took 2 where the view takes 3."""
+    from model_zoo.data import one_beat
+    from echo.clip import Clip
+    clip = Clip(np.arange(60, dtype=np.uint8)[:, None, None].repeat(4, 1).repeat(4, 2), 50.0)     # frame i holds i
+    start = type("Start", (), {"uniform": lambda self, low, high: 0.5})()           # the beat's start: frame 0.5
+    picked = one_beat(clip, 8, start).frames[:, 0, 0]               # 0.5, 8, 15.5, 23, 30.5, ... 7.5 apart
+    assert picked.tolist() == [1, 8, 16, 23, 31, 38, 46, 53]            # np.round: 0 and 30 where these say 1 and 31
 
 
 def test_model_view_samples_one_beat_and_keeps_the_truth_aligned():

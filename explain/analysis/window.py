@@ -16,7 +16,8 @@ import torch
 
 from echo import limits
 from echo.clip import Clip, ClipError
-from echo.preprocess import crop_to_sector, find_sector, is_cropped, resize_frames, resize_truth, to_model_input
+from echo.preprocess import (crop_to_sector, find_sector, is_cropped, nearest_frames, resize_frames, resize_truth,
+                             to_model_input)
 from explain.analysis.beat import beat_frames
 
 
@@ -56,8 +57,7 @@ class ModelView:
 
 def beat_indices(n_frames: int, beat: float, frames: int, start: int = 0) -> np.ndarray:
     """(frames,) source indices evenly over one beat from `start`, nearest frame, clamped to the clip."""
-    positions = start + np.arange(frames) * beat / frames
-    return np.minimum(np.floor(positions + 0.5).astype(int), n_frames - 1)
+    return nearest_frames(start + np.arange(frames) * beat / frames, n_frames)
 
 
 def _select(clip: Clip, idx: np.ndarray) -> Clip:
