@@ -239,7 +239,7 @@ def audit(args) -> int:
 
 def parser() -> argparse.ArgumentParser:
     from explain.analysis.defaults import DEFAULT_MODELS
-    from explain.overlay import COLOUR_SCALES, COLOURS
+    from explain.overlay import COLOUR_SCALES, COLOURS, EVEN_SCALES
     ap = argparse.ArgumentParser(prog="python app.py", description="EchoLens: JEPA vs MAE on echo clips")
     ap.add_argument("--host", default=HOST, help="serve on this IP address or host name (0.0.0.0: every network)")
     ap.add_argument("--port", type=port_number, default=PORT, help="serve on this port (1-65535)")
@@ -265,7 +265,8 @@ def parser() -> argparse.ArgumentParser:
         if name == "analyze":
             p.add_argument("--quick", action="store_true", help="skip the slower views (attributions, speckle test)")
             p.add_argument("--colours", choices=list(COLOUR_SCALES), default=COLOURS,
-                           help="the attention overlays' colour scale (viridis and plasma: colour-blind safe)")
+                           help="the attention overlays' colour scale (colour-blind safe: "
+                                f"{' and '.join(EVEN_SCALES)})")
         else:
             p.add_argument("--time-limit", type=minutes, metavar="MINUTES",
                            help="start no clip after this many minutes; the files hold the clips finished (default: none)")

@@ -128,11 +128,19 @@ def on_attention(key, state, method, fusion, discard, start, readout, layer, mod
 
 
 @shows_errors
-def on_colours(key, state, shown, colours, frame):
-    """The maps shown, drawn again in another colour scale (no map is made again); nothing before a map is shown."""
+def on_colours(key, state, shown, colours, frame, progress=gr.Progress()):
+    """The maps shown, drawn again in another colour scale; nothing before a map is shown, nor where its maps left
+    the shared cache (they are never made again here: an attribution takes minutes)."""
+    unchanged = [gr.update() for _ in range(3 * len(ROLES))] + [shown]
     if not (key and shown):
-        return [gr.update() for _ in range(3 * len(ROLES))] + [shown]
-    return _attention_shown(key, pair_of(state), {**shown, "colours": colours}, frame)
+        return unchanged
+    pair = pair_of(state)
+    if not attention.made(key, pair, *shown["settings"]):
+        gr.Info("The maps shown are no longer kept (the results cache is shared and bounded): press 'Show where they "
+                "look' to make them again in this colour scale.")
+        return unchanged
+    progress(0.5, desc="Redrawing the maps shown in this colour scale")
+    return _attention_shown(key, pair, {**shown, "colours": colours}, frame)
 
 
 def _attention_shown(key, pair, shown: dict, frame, progress=None) -> list:
@@ -197,28 +205,31 @@ def on_degrade(key, state, name, sev, progress=gr.Progress()):
 
 def on_degradation_setting():
     """Another degradation or severity chosen: clear the copy, its table and its maps (they were the old one's;
-    the sweep plot keeps its own title)."""
-    return [None, "", *(None for _ in ROLES), *("" for _ in ROLES)]
+    the sweep plot keeps its own title), and what the maps showed."""
+    return [None, "", *(None for _ in ROLES), *("" for _ in ROLES), None]
 
 
 @shows_errors
 def on_degraded_attention(key, state, name, sev, colours=attention.COLOURS, progress=gr.Progress()):
+    """Each model's rollout video on the degraded copy, its caption, then what is shown (the degradation, severity
+    and colour scale: a new colour scale redraws these maps, whatever the boxes say meanwhile)."""
     progress(0.1, desc=f"Rollout on the clip under {name}")
-    return _degraded_maps(key, state, name, sev, colours)
+    return _degraded_maps(key, state, {"name": name, "severity": sev, "colours": colours})
 
 
-def _degraded_maps(key, state, name, sev, colours) -> list:
-    """Each model's rollout video on the degraded copy, then its caption."""
-    shown = degradation.attention_under(key, pair_of(state), name, sev, colours=colours)
-    return [shown[r][0] for r in ROLES] + [shown[r][1] for r in ROLES]
+def _degraded_maps(key, state, shown: dict) -> list:
+    maps = degradation.attention_under(key, pair_of(state), shown["name"], shown["severity"], colours=shown["colours"])
+    return [maps[r][0] for r in ROLES] + [maps[r][1] for r in ROLES] + [shown]
 
 
 @shows_errors
-def on_degraded_colours(key, state, name, sev, colours, shown_map):
-    """The degraded maps shown, drawn again in another colour scale; nothing where none is shown."""
-    if not (key and shown_map):
-        return [gr.update() for _ in range(2 * len(ROLES))]
-    return _degraded_maps(key, state, name, sev, colours)
+def on_degraded_colours(key, state, shown, colours, progress=gr.Progress()):
+    """The degraded maps shown, drawn again in another colour scale (a rollout, made again in a second or two if the
+    shared cache let it go); nothing where none is shown."""
+    if not (key and shown):
+        return [gr.update() for _ in range(2 * len(ROLES))] + [shown]
+    progress(0.5, desc="Redrawing the degraded maps in this colour scale")
+    return _degraded_maps(key, state, {**shown, "colours": colours})
 
 
 @shows_errors

@@ -93,11 +93,11 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
                                                        "Phantom) to see this model's ejection fraction.",
                                                        elem_id=f"pred-{r}"))
             with gr.Tab("2 Attention"):
-                stale_attention, att_start, att_frame = _attention_tab(clip_key, model_state)
+                stale_attention, att_start, att_frame, att_colours = _attention_tab(clip_key, model_state)
             with gr.Tab("3 Cardiac cycle"):
                 stale_cycle = _cycle_tab(clip_key, model_state)
             with gr.Tab("4 Degradation lab"):
-                stale_degradation = _degradation_tab(clip_key, model_state)
+                stale_degradation, lab_colours = _degradation_tab(clip_key, model_state)
             with gr.Tab("5 Latent vs pixel"):
                 stale_latent = _latent_tab(clip_key, model_state)
             with gr.Tab("6 Audit"):
@@ -106,6 +106,9 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
                 card_md = _evidence_tab()
 
         stale = [*stale_attention, *stale_cycle, *stale_degradation, *stale_latent]
+        # one colour scale for the page's maps: choosing it on one tab sets the other's, whose maps redraw too
+        for chosen, other in ((att_colours, lab_colours), (lab_colours, att_colours)):
+            chosen.change(lambda colours: colours, chosen, other, queue=False, api_visibility="private")
 
         def clear_stale():
             """A new clip or new models: no view keeps results made before (then both models predict); an image
@@ -189,8 +192,9 @@ def _clip_display() -> list:
     return [original, seen, meta, summary]
 
 
-def _attention_tab(clip_key, model_state) -> tuple[list, gr.Slider, gr.Slider]:
-    """-> (outputs a new clip clears, the start-layer slider, the frame scrubber): the models set their ranges."""
+def _attention_tab(clip_key, model_state) -> tuple[list, gr.Slider, gr.Slider, gr.Radio]:
+    """-> (outputs a new clip clears, the start-layer slider, the frame scrubber: the models set their ranges; the
+    colour scale)."""
     gr.Markdown(attention.CAPTION)
     with gr.Row():
         method = gr.Dropdown([(attention.METHOD_LABELS[m], m) for m in attention.METHODS], value="rollout",
@@ -226,13 +230,13 @@ def _attention_tab(clip_key, model_state) -> tuple[list, gr.Slider, gr.Slider]:
     shown.change(events.on_method, [method, shown], [*controls, method_words], queue=False, api_visibility="private")
     run.click(events.on_attention, [clip_key, model_state, method, *controls, frame, colours],
               [*videos, *captions, *images, shown], api_name="attention", **HEAVY)
-    # another colour scale redraws the maps shown (their maps are kept: no method runs again)
-    colours.input(events.on_colours, [clip_key, model_state, shown, colours, frame],
-                  [*videos, *captions, *images, shown], api_visibility="private", trigger_mode="always_last", **HEAVY)
+    # another colour scale (chosen here or on the Degradation lab) redraws the maps shown, never making them again
+    colours.change(events.on_colours, [clip_key, model_state, shown, colours, frame],
+                   [*videos, *captions, *images, shown], api_visibility="private", trigger_mode="always_last", **HEAVY)
     # input: every drag step and every frame typed into its box, the latest one run (release missed typing)
     frame.input(events.on_scrub, [clip_key, model_state, shown, frame], images, api_name="scrub",
                 trigger_mode="always_last", **HEAVY)
-    return [*videos, *captions, *images, shown], controls[2], frame
+    return [*videos, *captions, *images, shown], controls[2], frame, colours
 
 
 def _colour_scale(elem_id: str) -> gr.Radio:
@@ -263,7 +267,8 @@ def _cycle_tab(clip_key, model_state) -> list:
     return [*plots, numbers]
 
 
-def _degradation_tab(clip_key, model_state) -> list:
+def _degradation_tab(clip_key, model_state) -> tuple[list, gr.Radio]:
+    """-> (outputs a new clip clears, the colour scale of its maps)."""
     gr.Markdown(degradation.CAPTION)
     with gr.Row():
         name = gr.Dropdown(list(DEGRADATIONS), value="shadow", label="Degradation")
@@ -280,16 +285,17 @@ def _degradation_tab(clip_key, model_state) -> list:
         maps = [gr.Video(label=f"{r.upper()} map, degraded", autoplay=True, loop=True) for r in ROLES]
     with gr.Row():
         captions = [gr.Markdown() for _ in ROLES]
+    shown = gr.State(None)     # the degradation, severity and colour scale of the maps shown
     apply.click(events.on_degrade, [clip_key, model_state, name, severity], [video, numbers], api_name="degrade", **HEAVY)
-    attend.click(events.on_degraded_attention, [clip_key, model_state, name, severity, colours], [*maps, *captions],
-                 api_name="degraded_attention", **HEAVY)
-    # another colour scale redraws the maps shown, if any (a new setting clears them: they are this setting's)
-    colours.input(events.on_degraded_colours, [clip_key, model_state, name, severity, colours, maps[0]],
-                  [*maps, *captions], api_visibility="private", trigger_mode="always_last", **HEAVY)
+    attend.click(events.on_degraded_attention, [clip_key, model_state, name, severity, colours],
+                 [*maps, *captions, shown], api_name="degraded_attention", **HEAVY)
+    # another colour scale (chosen here or on the Attention tab) redraws the maps shown, if any
+    colours.change(events.on_degraded_colours, [clip_key, model_state, shown, colours], [*maps, *captions, shown],
+                   api_visibility="private", trigger_mode="always_last", **HEAVY)
     sweep.click(events.on_sweep, [clip_key, model_state, name], [sweep_plot], api_name="sweep", **HEAVY)
     for setting in (name, severity):         # results of another setting must not sit beside this one's name
-        setting.input(events.on_degradation_setting, None, [video, numbers, *maps, *captions], queue=False)
-    return [video, numbers, sweep_plot, *maps, *captions]
+        setting.input(events.on_degradation_setting, None, [video, numbers, *maps, *captions, shown], queue=False)
+    return [video, numbers, sweep_plot, *maps, *captions, shown], colours
 
 
 def _latent_tab(clip_key, model_state) -> list:

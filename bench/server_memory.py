@@ -92,8 +92,10 @@ def main() -> None:
         size = path.stat().st_size / GIB
         for s in range(args.sessions):
             user = SimpleNamespace(session_hash=f"user{s}")
-            for _ in range(args.clips):
+            for k in range(args.clips):
                 key = events.on_upload(str(path), request=user)[0]
+                if s == k == 0:                        # a clip's decoding and preprocessing, before any view
+                    stage(f"the first large clip loaded ({size:.2f} GiB of frames), no view run")
                 for view, run in VIEWS.items():
                     try:
                         run(events, key, state)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import itertools
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -33,6 +34,9 @@ FILELIST, TRACINGS, VIDEOS = "FileList.csv", "VolumeTracings.csv", "Videos"
 FILELIST_COLUMNS = ("FileName", "EF", "ESV", "EDV", "FrameHeight", "FrameWidth", "FPS",
                     "NumberOfFrames", "Split")
 TRACING_COLUMNS = ("FileName", "X1", "Y1", "X2", "Y2", "Frame")
+# the video's suffix in every case (avi, AVI, Avi...): eight lookups, where listing Videos/ would cost a read of
+# its thousands of names per clip
+AVI_SPELLINGS = tuple("".join(spelling) for spelling in itertools.product("aA", "vV", "iI"))
 
 
 def _stem(file_name: str) -> str:
@@ -161,11 +165,11 @@ class EchoNetDataset:
         if Path(name).name != name or name in ("", ".", ".."):   # '../x', '/etc/x', 'a/b': a path, not a file name
             raise ClipError(f"{name} is listed in {FILELIST} as a path, not a file name, leading outside the folder's "
                             f"{VIDEOS}/; it is not read: put the video in {VIDEOS}/ and list it by its plain file name.")
-        video = next((v for v in (self.root / VIDEOS / f"{name}{s}" for s in (".avi", ".AVI")) if v.exists()),
-                     None)                          # a camera or Windows copy may name it .AVI
+        video = next((v for v in (self.root / VIDEOS / f"{name}.{s}" for s in AVI_SPELLINGS) if v.exists()),
+                     None)                          # a camera or Windows copy may name it .AVI, or .Avi
         if video is None:                           # said without the folder's path: in the app it is a server's
-            raise ClipError(f"{name} is listed in {FILELIST} but its video, {VIDEOS}/{name}.avi, is missing (not "
-                            "uploaded, or not in the folder).")
+            raise ClipError(f"{name} is listed in {FILELIST} but its video, {VIDEOS}/{name}.avi (the suffix in any "
+                            "case), is missing (not uploaded, or not in the folder).")
         clip = read_clip(video)
         tracings = self.tracings(name)
         ed, es = ed_es_frames(tracings)

@@ -3,8 +3,8 @@
 The heat (T, H, W) in [0, 1] (explain.maps.to_frames: normalised over the clip) is shown against the
 clip's 98th percentile (Captum's visualiser's outlier_perc=2): maps of ViTs are peaked, and a plain
 0-1 scale leaves all but a few pixels of them too faint to see. The shown value is coloured in one of
-COLOUR_SCALES (by default turbo, a rainbow-like perceptual map: blue, green, yellow, red; viridis and
-plasma rise evenly in lightness and read the same to red-green colour-blind eyes) and blended over the
+COLOUR_SCALES (by default turbo, a rainbow-like perceptual map: blue, green, yellow, red; EVEN_SCALES,
+viridis and plasma, rise evenly in lightness and read the same to red-green colour-blind eyes) and blended over the
 frame with opacity alpha * value, so cold regions show the echo underneath untouched. A colour bar (the top 2% of the
 clip's map and above at the top, 0 at the bottom) is drawn on the right of every frame, since the
 scale is the same for the whole clip.
@@ -20,11 +20,12 @@ import numpy as np
 from echo.clip import luminance
 from echo.writers import write_frame_strip, write_mp4
 
-# the colour scales a map can be shown in: name -> (OpenCV's colour map, what it looks like)
+# the colour scales a map can be shown in: name -> (OpenCV's colour map, its colours from low to top); no grey in
+# any (cividis, the scale made for colour-blind eyes, is grey in its middle, unseen on a grey echo)
 COLOUR_SCALES = {"turbo": (cv2.COLORMAP_TURBO, "blue, green, yellow, red"),
-                 "viridis": (cv2.COLORMAP_VIRIDIS, "purple, teal, yellow; even in lightness, colour-blind safe"),
-                 "plasma": (cv2.COLORMAP_PLASMA, "blue, purple, orange, yellow; even in lightness, colour-blind safe")}
-# (no grey in any: cividis, the scale made for colour-blind eyes, is grey in its middle, unseen on a grey echo)
+                 "viridis": (cv2.COLORMAP_VIRIDIS, "purple, teal, yellow"),
+                 "plasma": (cv2.COLORMAP_PLASMA, "blue, purple, orange, yellow")}
+EVEN_SCALES = ("viridis", "plasma")   # rise evenly in lightness, and read the same to red-green colour-blind eyes
 COLOURS = "turbo"           # the default scale
 OUTLIER_PCT = 2.0           # the top 2% of a clip's map all show in the top colour
 

@@ -121,9 +121,8 @@ def test_training_picks_a_beats_frames_by_the_rule_the_models_view_uses():
     from model_zoo.data import one_beat
     from echo.clip import Clip
     clip = Clip(np.arange(60, dtype=np.uint8)[:, None, None].repeat(4, 1).repeat(4, 2), 50.0)     # frame i holds i
-    start = type("Start", (), {"uniform": lambda self, low, high: 0.5})()           # the beat's start: frame 0.5
-    picked = one_beat(clip, 8, start).frames[:, 0, 0]               # 0.5, 8, 15.5, 23, 30.5, ... 7.5 apart
-    assert picked.tolist() == [1, 8, 16, 23, 31, 38, 46, 53]            # np.round: 0 and 30 where these say 1 and 31
+    picked = one_beat(clip, 8, np.random.default_rng(0)).frames[:, 0, 0]   # one beat is the clip: 0, 7.5, 15, 22.5...
+    assert picked.tolist() == beat_indices(60, 60.0, 8).tolist() == [0, 8, 15, 23, 30, 38, 45, 53]   # np.round: 22, 52
 
 
 def test_model_view_samples_one_beat_and_keeps_the_truth_aligned():

@@ -85,6 +85,11 @@ def test_attention_overlays_play_and_show_focus(page):
                            "return a && b && a.src && a.src !== v && b.src !== f; }", arg=[video, frame])
     assert video_plays(page, "#att-video-mae")
     assert not page.locator(".toast-body.error").all_inner_texts()
+    # one choice for the page: the Degradation lab's box follows (its maps would be drawn in it)
+    page.get_by_role("tab", name="4 Degradation lab").click()
+    page.locator("#degrade-colours").get_by_label("viridis (purple, teal, yellow)").wait_for()
+    assert page.locator("#degrade-colours").get_by_label("viridis (purple, teal, yellow)").is_checked()
+    page.get_by_role("tab", name="2 Attention").click()
 
 
 def test_cardiac_cycle_draws_both_trajectories(page):

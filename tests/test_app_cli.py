@@ -87,6 +87,7 @@ def test_analyze_of_a_real_looking_clip_warns_and_has_no_truth(tmp_path):
     # --colours: the overlays in that scale (each strip frame's colour bar is viridis's, not turbo's)
     from PIL import Image
     from explain.overlay import colour_bar
+    assert report["run"]["colours"] == "viridis"
     strip = np.asarray(Image.open(tmp_path / "o" / "jepa.rollout.png").convert("RGB"))
     bar = colour_bar(strip.shape[0], colours="viridis")
     width = strip.shape[1] // 8                                               # 8 frames, each with its bar

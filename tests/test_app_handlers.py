@@ -1006,17 +1006,30 @@ def test_the_page_wires_the_attention_run_its_scrubber_and_its_controls(example)
 
 def test_another_colour_scale_redraws_the_maps_shown_without_making_them_again(example, monkeypatch):
     """The Colour scale box (turbo, viridis, plasma) redraws the maps shown, videos and scrubbed frames, from the
-    maps already made; the scrubber then keeps the new colours; before any map is shown it changes nothing; in the
-    Degradation lab the same, where its maps are shown."""
+    maps already made; where those left the shared cache it says so and changes nothing (an attribution is never
+    started by a colour); the scrubber then keeps the new colours; before any map is shown it changes nothing. The
+    Degradation lab's maps the same, redrawn for the degradation they show whatever its boxes say meanwhile; one
+    choice sets the other tab's."""
     from app import events
     from app.layout import build
     from app.views import attention
     from explain.overlay import colorize
     page = build()
     fns = {f.api_name: f.fn for f in page.fns.values() if f.api_name}
-    wired = {f.fn: f for f in page.fns.values() if f.fn in (events.on_colours, events.on_degraded_colours)}
-    assert all([t[1] for t in f.targets] == ["input"] and len(f.inputs) in (5, 6) for f in wired.values())
-    assert len(wired) == 2
+    deps = {**{f.fn: f for f in page.fns.values()}, **{f.api_name: f for f in page.fns.values() if f.api_name}}
+    # the wiring: each redraw reads the clip, the models, the maps shown (the run's last output), the box and (the
+    # Attention tab) the scrubber's frame; it writes what its tab's run writes
+    for run, redraw in (("attention", events.on_colours), ("degraded_attention", events.on_degraded_colours)):
+        run, redraw = deps[run], deps[redraw]
+        box, shown = run.inputs[-1], run.outputs[-1]
+        assert [t[1] for t in redraw.targets] == ["change"] and redraw.targets[0][0] == box._id
+        assert redraw.inputs == run.inputs[:2] + [shown, box] + run.inputs[-2:-1] * (run.api_name == "attention")
+        assert redraw.outputs == run.outputs and isinstance(shown, gr.State)
+    boxes = (deps["attention"].inputs[-1], deps["degraded_attention"].inputs[-1])
+    syncs = [f for f in page.fns.values() if f.inputs and f.outputs and len(f.inputs) == len(f.outputs) == 1
+             and {f.inputs[0]._id, f.outputs[0]._id} == {b._id for b in boxes}]
+    assert len(syncs) == 2 and {f.inputs[0]._id for f in syncs} == {b._id for b in boxes}
+    assert syncs[0].fn("plasma") == "plasma"
     state = {"models": (None, None, None, None, None)}
     settings = ["rollout", "mean", 0.0, 0, "probe", -1, "received", 16, "2 x 2"]
     turbo = fns["attention"](example.key, state, *settings, 4)
@@ -1038,16 +1051,28 @@ def test_another_colour_scale_redraws_the_maps_shown_without_making_them_again(e
     assert all(u == {"__type__": "update"} for u in events.on_colours(example.key, state, None, "plasma", 4)[:-1])
     with pytest.raises(gr.Error, match="Unknown colour scale 'jet'; choose one of: turbo, viridis, plasma"):
         events.on_colours(example.key, state, turbo[-1], "jet", 4)
-    # the Degradation lab: nothing shown, nothing drawn; maps shown, drawn again in the new scale
-    assert all(u == {"__type__": "update"} for u in events.on_degraded_colours(example.key, state, "haze", 0.5,
-                                                                               "plasma", None))
+    # the maps shown left the shared cache: said, nothing changed, no method started
+    shown = {"settings": ["rollout", "max", 0.3, 0, "probe", -1, "received", 16, "2 x 2"], "colours": "turbo"}
+    infos = []
+    monkeypatch.setattr(gr, "Info", lambda message: infos.append(message))
+    gone = events.on_colours(example.key, state, shown, "plasma", 4)
+    assert made == [] and all(u == {"__type__": "update"} for u in gone[:-1]) and gone[-1] == shown
+    assert infos == ["The maps shown are no longer kept (the results cache is shared and bounded): press 'Show "
+                     "where they look' to make them again in this colour scale."]
+    # the Degradation lab: nothing shown, nothing drawn; maps shown, drawn again for their own degradation
+    assert all(u == {"__type__": "update"} for u in events.on_degraded_colours(example.key, state, None, "plasma")[:-1])
     monkeypatch.undo()
-    shown = fns["degraded_attention"](example.key, state, "haze", 0.5, "turbo")
+    lab = fns["degraded_attention"](example.key, state, "haze", 0.5, "turbo")
+    assert lab[-1] == {"name": "haze", "severity": 0.5, "colours": "turbo"}
     monkeypatch.setattr(attention, "attention", lambda *a, **k: made.append(a) or {})
-    again = events.on_degraded_colours(example.key, state, "haze", 0.5, "plasma", shown[0])
-    assert made == [] and again[0] != shown[0] and again[2:] == shown[2:] and Path(again[0]).is_file()
+    again = events.on_degraded_colours(example.key, state, lab[-1], "plasma")
+    assert made == [] and again[0] != lab[0] and again[2:4] == lab[2:4] and Path(again[0]).is_file()
+    assert again[-1] == {"name": "haze", "severity": 0.5, "colours": "plasma"}
     assert degradation.attention_under(example.key, models.current_pair(), "haze", 0.5, colours="plasma") == {
         role: (again[i], again[2 + i]) for i, role in enumerate(("jepa", "mae"))}
+    with pytest.raises(ValueError, match="Unknown colour scale None"):      # refused before a copy is made
+        degradation.attention_under(example.key, models.current_pair(), "haze", 0.7, colours=None)
+    assert made == []
 
 
 def test_a_new_degradation_setting_clears_the_old_settings_results():
@@ -1057,8 +1082,8 @@ def test_a_new_degradation_setting_clears_the_old_settings_results():
     from app.layout import build
     wired = [f for f in build().fns.values() if f.fn is events.on_degradation_setting]
     assert len(wired) == 2 and all([t[1] for t in f.targets] == ["input"] for f in wired)
-    assert all(len(f.outputs) == 6 for f in wired)                     # copy, table, two maps, two captions
-    assert events.on_degradation_setting() == [None, "", None, None, "", ""]
+    assert all(len(f.outputs) == 7 for f in wired)      # copy, table, two maps, two captions, what the maps showed
+    assert events.on_degradation_setting() == [None, "", None, None, "", "", None]
 
 
 def test_cycle_view_draws_both_trajectories_with_their_numbers(example, shipped_pair):

@@ -93,6 +93,12 @@ def test_reads_real_echonet_conventions(tmp_path):
     (tmp_path / "VolumeTracings.csv").write_text("FileName,X1,Y1,X2,Y2,Frame\n" + "\n".join(rows).replace(".avi", ".AVI"))
     data = EchoNetDataset(tmp_path, split="TRAIN")
     assert data.tracings("0X1A2B3C.AVI").keys() == {1, 6} and data["0X1A2B3C.AVI"].truth.es_frames == [6]
+    (tmp_path / "Videos" / "0X1A2B3C.AVI").rename(tmp_path / "Videos" / "0X1A2B3C.aVi")      # any case of the suffix
+    assert data[0].truth.es_frames == [6]
+    (tmp_path / "Videos" / "0X1A2B3C.aVi").rename(tmp_path / "Videos" / "0x1a2b3c.avi")      # the name's case counts
+    with pytest.raises(ClipError, match=r"its video, Videos/0X1A2B3C.avi \(the suffix in any case\), is missing"):
+        data[0]
+    (tmp_path / "Videos" / "0x1a2b3c.avi").rename(tmp_path / "Videos" / "0X1A2B3C.avi")
     # an EF outside 0-100% is refused by name (999 became an audit's MAE of 951), and not kept as the row's truth
     for ef in ("999", "-3"):
         (tmp_path / "FileList.csv").write_text(f"FileName,EF,FPS,Split\n0X1A2B3C,{ef},51,TRAIN\n")

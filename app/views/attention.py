@@ -12,7 +12,8 @@ from explain.analysis.pair import LoadedModel, pair_key
 from explain.attention_maps import METHODS, default_readout
 from explain.attribution.integrated_gradients import STEPS as IG_STEPS
 from explain.focus_report import recorded_verdicts
-from explain.overlay import COLOUR_SCALES, COLOURS, check_colours, display_scale, overlay, write_overlay_mp4
+from explain.overlay import (COLOUR_SCALES, COLOURS, EVEN_SCALES, check_colours, display_scale, overlay,
+                             write_overlay_mp4)
 from explain.trajectory.phase import clip_phase, marks_at
 
 # The Method box's words for each method (its values stay the names the API and explain/ take)
@@ -28,8 +29,9 @@ CAPTION = ("Higher on the colour bar and more opaque = more weight in the model'
            "compare where the two models look, not how strongly. What each method weighs is said under the method's "
            "name.")
 # the Colour scale box's words for each scale (its values stay explain.overlay's names)
-COLOUR_LABELS = {name: f"{name} ({words.split(';')[0]})" for name, (_, words) in COLOUR_SCALES.items()}
-COLOUR_INFO = "viridis and plasma rise evenly in lightness and read the same to red-green colour-blind eyes"
+COLOUR_LABELS = {name: f"{name} ({words})" for name, (_, words) in COLOUR_SCALES.items()}
+COLOUR_INFO = (f"{' and '.join(EVEN_SCALES)} rise evenly in lightness and read the same to red-green colour-blind "
+               "eyes; one choice for the Attention tab and the Degradation lab")
 # what each method's map shows, in words (the page shows the chosen method's under its controls)
 METHOD_WORDS = {
     "rollout": "**Attention rollout**: attention followed through every layer, read out by the EF probe's query "
@@ -139,6 +141,12 @@ def _key(clip_key: str, pair: dict[str, LoadedModel], method: str, *settings,
     if params.get("readout") == "probe" and any(default_readout(m.probe) == "mean" for m in pair.values()):
         params["readout"] = "mean"        # a checkpoint without a probe, or whose probe mixes tokens first: the column mean
     return (clip_key, "attention", pair_key(pair), method, tuple(sorted(params.items())), beat), params
+
+
+def made(clip_key: str, pair: dict[str, LoadedModel], method: str, *settings) -> bool:
+    """Whether the maps of these settings are still kept (the result cache is shared and bounded): a redraw in
+    another colour scale never starts a method again."""
+    return peek(_key(clip_key, pair, method, *settings)[0]) is not None
 
 
 def maps(clip_key: str, pair: dict[str, LoadedModel], method: str, head_fusion: str = "mean",

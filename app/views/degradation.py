@@ -16,7 +16,7 @@ from explain.analysis.beat import beat_frames
 from explain.analysis.degradation import ef_changes, sensitivity_figure, severity_sweep, working_copy
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.analysis.predict import predict, reads_like_blank, shown_category
-from explain.overlay import COLOURS
+from explain.overlay import COLOURS, check_colours
 
 CAPTION = ("Degrade the loaded clip as the benchmark does: inside its sector, with the clean clip's crop and "
            "beat, so only the pixels change. Pick a degradation and a severity, from 0 (the clean clip) to 1 (the "
@@ -97,6 +97,7 @@ def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, seve
     clip's crop and beat, so both maps cover the same frames. colours: the colour scale (explain.overlay)."""
     from app.views.attention import maps, overlay_videos
     check_degradation(name)
+    check_colours(colours)                          # before the copy and its maps are made
     clip = get_clip(clip_key)
     severity = named_severity(name, float(severity))
     models = "|".join(map(str, pair_key(pair)))     # the copy's size is the pair's (working_copy)

@@ -10,7 +10,7 @@
                                                skipped_views: {view: why it did not run}, ...}},
                              "run": {models: {role: {name, family, loaded_from, frames, files_digest,
                                                      conversion}}, commit, command, host, threads, device,
-                                     time_utc}}
+                                     time_utc, colours: the overlays' colour scale}}
                                                role: 'jepa' | 'mae'
     <role>.rollout.npy      the clip-level rollout map, (T, H, W) float32 in [0, 1] over the frames
                             the model saw (T, H, W of the preprocessed clip: one beat, sector crop)
@@ -164,7 +164,7 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
     for name, fig in figures.items():
         fig.write_json(out / f"{name}.json")
     report["timings_s"] = timings
-    report["run"] = run_record(pair)
+    report["run"] = {**run_record(pair), "colours": colours}
     (out / "report.json").write_text(json.dumps(report, indent=1))
     write_html(report, figures, out, methods)
     return report
