@@ -540,7 +540,8 @@ def test_audit_defers_reading_keeps_a_missing_videos_ef_and_says_where_it_stoppe
     assert sources[1].known_ef == pytest.approx(clips[1].truth.ef, abs=0.01)
     rows = audit_module.audit_rows(sources[1:], shipped_pair, degradations=False)
     assert rows[0]["error"] and rows[0]["true_ef"] == pytest.approx(clips[1].truth.ef, abs=0.01)
-    assert rows[0]["error"] == "c1 is listed in FileList.csv but its video, Videos/c1.avi, is missing (not uploaded, or not in the folder)."
+    assert rows[0]["error"] == ("c1 is listed in FileList.csv but its video, Videos/c1.avi (the suffix in any case), is "
+                                "missing (not uploaded, or not in the folder).")
     assert "jepa_ef" not in rows[0]
     monkeypatch.setattr(audit_module, "MAX_CLIPS", 1)
     summ, rows, (headline, _) = audit_module.audit(tmp_path / "e", shipped_pair, tmp_path / "out")
