@@ -4,7 +4,7 @@ views on every one (EF, attention rollout, a degradation, the cardiac cycle), so
 cache (app/session.py: 2 GiB each at most) fill as a group's would. Prints a table: resident memory after each
 stage, the process's peak, and what the two stores hold.
 
-    python bench/server_memory.py [--sessions 4] [--clips 4] [--frames 300] [--side 768] [--threads 2]
+    python bench/server_memory.py [--sessions 4] [--clips 4] [--frames 300] [--side 768] [--threads 2] [--format npy|avi]
 
 For sizing a machine: the peak is what one server needs beside the operating system; Gradio's upload folder and
 the media folder live on disk, not in memory.
@@ -42,15 +42,19 @@ def peak() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB
 
 
-def large_clip(path: Path, frames: int, side: int) -> Path:
-    """A phantom beat repeated to `frames` frames of side x side px, saved as NPY (a file the upload box takes)."""
+def large_clip(folder: Path, frames: int, side: int, fmt: str) -> Path:
+    """A phantom beat repeated to `frames` frames of side x side px, saved as NPY or as an MJPEG AVI (EchoNet's
+    format: decoded frame by frame on upload) in `folder`."""
     from echo.phantom import render_clip
+    from echo.writers import write_avi
     small = render_clip(6, "adult", n_frames=min(frames, 64), size=128, fps=50)
     k = -(-side // 128)
     big = np.repeat(np.repeat(small.frames, k, axis=1), k, axis=2)[:, :side, :side]
     big = np.resize(big, (frames, side, side))                              # (T, side, side) uint8
-    np.save(path, big)
-    return path
+    if fmt == "avi":
+        return write_avi(folder / "large.avi", big, 50.0)
+    np.save(folder / "large.npy", big)
+    return folder / "large.npy"
 
 
 # the views run on every clip, as the page's buttons run them
@@ -68,6 +72,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--side", type=int, default=768)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--format", choices=("npy", "avi"), default="npy", help="the clips' file format")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
@@ -88,14 +93,14 @@ def main() -> None:
     stage("the shipped pair loaded, one example's EF")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        path = large_clip(Path(tmp) / "large.npy", args.frames, args.side)
-        size = path.stat().st_size / GIB
+        path = large_clip(Path(tmp), args.frames, args.side, args.format)
+        size = args.frames * args.side ** 2 / GIB                          # the frames, decoded
         for s in range(args.sessions):
             user = SimpleNamespace(session_hash=f"user{s}")
             for k in range(args.clips):
                 key = events.on_upload(str(path), request=user)[0]
                 if s == k == 0:                        # a clip's decoding and preprocessing, before any view
-                    stage(f"the first large clip loaded ({size:.2f} GiB of frames), no view run")
+                    stage(f"the first large clip loaded ({args.format.upper()}, {size:.2f} GiB of frames), no view run")
                 for view, run in VIEWS.items():
                     try:
                         run(events, key, state)
@@ -106,7 +111,7 @@ def main() -> None:
     took = time.perf_counter() - start
 
     print(f"\n`python bench/server_memory.py --sessions {args.sessions} --clips {args.clips} --frames {args.frames} "
-          f"--side {args.side} --threads {args.threads}` ({took:.0f} s for the sessions)\n")
+          f"--side {args.side} --threads {args.threads} --format {args.format}` ({took:.0f} s for the sessions)\n")
     print("| stage | resident GiB | peak so far GiB | clip store GiB | result cache GiB |")
     print("|---|---|---|---|---|")
     for what, now, top, clips, results in rows:
