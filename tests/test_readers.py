@@ -53,6 +53,30 @@ def test_colour_video_stays_rgb_and_grey_rgb_collapses(tmp_path):
     assert read_clip(write_avi(tmp_path / "g.avi", grey_as_rgb, 25)).frames.shape == (T, H, W)
 
 
+def test_colour_that_starts_late_keeps_every_frames_rgb_and_a_grey_video_never_holds_its_rgb(tmp_path):
+    """Frames collapse to grey as they decode; the first frame with colour starts the decoding again, so a clip grey
+    until its last frame keeps every frame's RGB exactly as FFmpeg decodes it. A grey video's decoding holds about
+    its grey frames twice (the list and the clip), never its RGB frames (three times the grey size) at once."""
+    import tracemalloc
+    import av
+    frames = np.repeat(gray_clip()[..., None], 3, axis=-1)
+    frames[-1, :8, :8] = (220, 30, 30)                                 # a red corner in the last frame only
+    path = write_avi(tmp_path / "late.avi", frames, 25)
+    with av.open(str(path)) as c:
+        decoded = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])])
+    clip = read_clip(path)
+    assert clip.meta["colour"] == "rgb" and np.array_equal(clip.frames, decoded)
+    big = np.repeat(np.repeat(gray_clip(t=40), 8, axis=1), 8, axis=2)  # (40, 8H, 8W)
+    grey = write_avi(tmp_path / "big.avi", big, 25)
+    tracemalloc.start()
+    try:
+        clip = read_clip(grey)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert clip.frames.shape == big.shape and peak < 0.8 * big.size * 3          # the RGB frames: big.size * 3 bytes
+
+
 def test_a_grey_clip_through_opencvs_mpeg4_codec_stays_grey(tmp_path):
     """OpenCV's default MP4 codec ('mp4v') decodes a grey clip with its channels 3 levels apart: it was called
     a colour clip whose colour the models never saw."""

@@ -56,13 +56,17 @@ def stack_frames(frames: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def frame_is_grey(frame: np.ndarray) -> bool:
+    """Whether an (H, W, 3) frame's channels agree within MONO_TOLERANCE everywhere."""
+    return int((frame.max(axis=-1) - frame.min(axis=-1)).max(initial=0)) <= MONO_TOLERANCE
+
+
 def collapse_gray(frames: np.ndarray) -> np.ndarray:
     """(T, H, W, 3) whose channels agree within MONO_TOLERANCE -> (T, H, W); anything else as is."""
     if frames.ndim != 4:
         return frames
-    for frame in frames:  # (H, W, 3); frame by frame to avoid a clip-sized temporary
-        if (frame.max(axis=-1) - frame.min(axis=-1)).max() > MONO_TOLERANCE:
-            return frames
+    if not all(frame_is_grey(frame) for frame in frames):   # frame by frame: no clip-sized temporary
+        return frames
     return frames[..., 1].copy()  # green carries most of the luminance and equals the others here
 
 
