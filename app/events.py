@@ -135,7 +135,7 @@ def on_colours(key, state, shown, colours, frame, progress=gr.Progress()):
     if not (key and shown):
         return unchanged
     pair = pair_of(state)
-    if not attention.made(key, pair, *shown["settings"]):
+    if attention.kept_maps(key, pair, *shown["settings"]) is None:
         gr.Info("The maps shown are no longer kept (the results cache is shared and bounded): press 'Show where they "
                 "look' to make them again in this colour scale.")
         return unchanged

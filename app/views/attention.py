@@ -143,10 +143,10 @@ def _key(clip_key: str, pair: dict[str, LoadedModel], method: str, *settings,
     return (clip_key, "attention", pair_key(pair), method, tuple(sorted(params.items())), beat), params
 
 
-def made(clip_key: str, pair: dict[str, LoadedModel], method: str, *settings) -> bool:
-    """Whether the maps of these settings are still kept (the result cache is shared and bounded): a redraw in
-    another colour scale never starts a method again."""
-    return peek(_key(clip_key, pair, method, *settings)[0]) is not None
+def kept_maps(clip_key: str, pair: dict[str, LoadedModel], method: str, *settings) -> dict[str, AttentionResult] | None:
+    """The maps of these settings if they are still kept (the result cache is shared and bounded), else None; never
+    starts a method (the scrubber and a redraw in another colour scale read maps already made)."""
+    return peek(_key(clip_key, pair, method, *settings)[0])
 
 
 def maps(clip_key: str, pair: dict[str, LoadedModel], method: str, head_fusion: str = "mean",
@@ -254,7 +254,7 @@ def scrub(clip_key: str, pair: dict[str, LoadedModel], method: str, frame: int,
     """{role: ((S, S + bar, 3) uint8, label)} the overlay at one frame of a map already made and its label
     (frame_label), for the scrubber; None when that map has not been made (the scrubber never starts a computation)."""
     check_colours(colours)
-    results = peek(_key(clip_key, pair, method, *params)[0])
+    results = kept_maps(clip_key, pair, method, *params)
     if results is None:
         return None
     out = {}
