@@ -91,6 +91,13 @@ def archive_entries(path: Path) -> int | None:
     return entries
 
 
+def entries_over_limit(path: Path) -> int | None:
+    """How many files a ZIP's end record lists where that is more than an archive of one clip holds
+    (max_archive_entries), else None: the sniffer and the reader both ask before the list is parsed."""
+    entries = archive_entries(path)
+    return entries if entries is not None and entries > max_archive_entries() else None
+
+
 def archive_files(archive: zipfile.ZipFile) -> list[tuple[PurePosixPath, zipfile.ZipInfo]]:
     """The archive's files (not its folders) as folder paths, macOS's __MACOSX copies of them left out."""
     files = [(member_path(i.filename), i) for i in archive.infolist() if not i.is_dir()]
@@ -186,8 +193,8 @@ def read_folder(folder: Path, rescale: bool) -> Clip:
 
 def read_frame_archive(path: Path, rescale: bool) -> Clip:
     """A ZIP archive of PNG/JPEG frames (module docstring); its list of files is counted before it is parsed."""
-    entries = archive_entries(path)
-    if entries is not None and entries > max_archive_entries():
+    entries = entries_over_limit(path)
+    if entries is not None:
         raise ClipError(f"'{path.name}' lists {entries} files; an archive "
                         f"of one clip holds at most {max_archive_entries()} (its frames, at most "
                         f"{limits.MAX_FRAMES}, and an fps.txt). Put one clip's frames in an archive of their own.")

@@ -6,7 +6,7 @@ import codecs
 import zipfile
 from pathlib import Path
 
-from echo.readers.images import archive_entries, archive_files, is_frame_name, max_archive_entries
+from echo.readers.images import archive_files, entries_over_limit, is_frame_name
 
 SUPPORTED = ("AVI or MP4 video, a DICOM cine loop, a NumPy .npy/.npz array, "
              "or PNG/JPEG frames in a ZIP archive (or a folder)")
@@ -64,8 +64,7 @@ def _zip_content(path: Path) -> str:
     """'npz' for a ZIP holding only .npy arrays, 'zip' for one holding PNG/JPEG frames (and no arrays) or one
     named .zip the reader must refuse (damaged, or listing more files than a clip's archive), else a
     description."""
-    entries = archive_entries(path)
-    if entries is not None and entries > max_archive_entries():
+    if entries_over_limit(path) is not None:
         return "zip"                                # the reader says how many: the list is not parsed here
     try:
         with zipfile.ZipFile(path) as archive:
