@@ -4,7 +4,8 @@ views on every one (EF, attention rollout, a degradation, the cardiac cycle), so
 cache (app/session.py: 2 GiB each at most) fill as a group's would. Prints a table: resident memory after each
 stage, the process's peak, and what the two stores hold.
 
-    python bench/server_memory.py [--sessions 4] [--clips 4] [--frames 300] [--side 768] [--threads 2] [--format npy|avi]
+    python bench/server_memory.py [--sessions 4] [--clips 4] [--frames 300] [--side 768] [--threads 2]
+        [--format npy|avi|avi-colour]
 
 For sizing a machine: the peak is what one server needs beside the operating system; Gradio's upload folder and
 the media folder live on disk, not in memory.
@@ -12,10 +13,12 @@ the media folder live on disk, not in memory.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import resource
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -43,18 +46,31 @@ def peak() -> float:
 
 
 def large_clip(folder: Path, frames: int, side: int, fmt: str) -> Path:
-    """A phantom beat repeated to `frames` frames of side x side px, saved as NPY or as an MJPEG AVI (EchoNet's
-    format: decoded frame by frame on upload) in `folder`."""
+    """A phantom beat repeated to `frames` frames of side x side px, saved in `folder` as NPY, as an MJPEG AVI
+    (EchoNet's format: decoded frame by frame on upload) or as one with colour in it ('avi-colour': a colour-flow
+    box, red and blue, over the septum of every frame, as a colour Doppler export has). Run in a child process
+    (`made_apart`), so the frames it builds never count in this process's peak."""
     from echo.phantom import render_clip
     from echo.writers import write_avi
     small = render_clip(6, "adult", n_frames=min(frames, 64), size=128, fps=50)
     k = -(-side // 128)
     big = np.repeat(np.repeat(small.frames, k, axis=1), k, axis=2)[:, :side, :side]
     big = np.resize(big, (frames, side, side))                              # (T, side, side) uint8
-    if fmt == "avi":
-        return write_avi(folder / "large.avi", big, 50.0)
-    np.save(folder / "large.npy", big)
-    return folder / "large.npy"
+    if fmt == "npy":
+        np.save(folder / "large.npy", big)
+        return folder / "large.npy"
+    if fmt == "avi-colour":
+        big = np.repeat(big[..., None], 3, axis=-1)                         # (T, side, side, 3)
+        across = slice(side * 3 // 8, side * 5 // 8)
+        big[:, side // 4:side * 3 // 8, across, 0] = 200                      # flow towards the probe: red
+        big[:, side * 3 // 8:side // 2, across, 2] = 200                      # ... and away from it: blue
+    return write_avi(folder / "large.avi", big, 50.0)
+
+
+def made_apart(folder: Path, frames: int, side: int, fmt: str) -> Path:
+    """large_clip in a fresh child process: its memory is the child's (ru_maxrss of RUSAGE_SELF leaves it out)."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(large_clip, folder, frames, side, fmt).result()
 
 
 # the views run on every clip, as the page's buttons run them
@@ -72,7 +88,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--side", type=int, default=768)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--format", choices=("npy", "avi"), default="npy", help="the clips' file format")
+    ap.add_argument("--format", choices=("npy", "avi", "avi-colour"), default="npy", help="the clips' file format")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
@@ -93,8 +109,8 @@ def main() -> None:
     stage("the shipped pair loaded, one example's EF")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        path = large_clip(Path(tmp), args.frames, args.side, args.format)
-        size = args.frames * args.side ** 2 / GIB                          # the frames, decoded
+        path = made_apart(Path(tmp), args.frames, args.side, args.format)
+        size = args.frames * args.side ** 2 * (3 if args.format == "avi-colour" else 1) / GIB   # decoded (RGB kept)
         for s in range(args.sessions):
             user = SimpleNamespace(session_hash=f"user{s}")
             for k in range(args.clips):

@@ -135,8 +135,8 @@ def find_sector(frames: np.ndarray | Clip) -> Sector:
     picked = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), SECTOR_FRAMES)).astype(int))
     factor = max(1, min(height, width) // SECTOR_SIDE)  # whole factors keep thin strokes thin
     small = (max(1, width // factor), max(1, height // factor))  # (w, h) for cv2
-    lum = np.stack([cv2.resize(f, small, interpolation=cv2.INTER_AREA)
-                    for f in luminance(frames[picked])])  # (T', h, w)
+    lum = np.stack([cv2.resize(luminance(frames[i:i + 1])[0], small, interpolation=cv2.INTER_AREA)
+                    for i in picked])  # (T', h, w), one full-size frame at a time
     region = _fan_region(lum, max(1, math.ceil(CODEC_BLOCK / 2 / factor)) if lossy else 0)   # >= 1 px shrunk
     if region is None:
         return Sector(np.ones((height, width), bool), (0, 0, height, width))

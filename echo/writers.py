@@ -39,17 +39,23 @@ def _comment(frames: np.ndarray | Clip) -> str | None:
 
 
 def _encode(path: Path, clip: Clip, fmt: str, codec: str, pix_fmt: str, codec_options: dict,
-            container_options: dict, comment: str | None = None) -> None:
+            container_options: dict, comment: str | None = None, even: bool = False) -> None:
     """Encode every frame with PyAV; grey frames go in as 'gray', colour as 'rgb24'; comment: the
-    container's comment tag, when given."""
+    container's comment tag, when given; even: an odd height or width gains one black row or column, frame by frame
+    (a padded copy of the whole clip was one more clip in memory)."""
     layout = "rgb24" if clip.is_rgb else "gray"
+    height, width = clip.height, clip.width
+    if even:
+        height, width = height + height % 2, width + width % 2
+    pad = [(0, height - clip.height), (0, width - clip.width)] + [(0, 0)] * (clip.frames.ndim - 3)
     with av.open(str(path), "w", format=fmt, options=container_options) as container:
         if comment:
             container.metadata["comment"] = comment
         stream = container.add_stream(codec, rate=Fraction(clip.fps).limit_denominator(1001))
-        stream.width, stream.height, stream.pix_fmt = clip.width, clip.height, pix_fmt
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         stream.options = codec_options
         for frame in clip.frames:  # (H, W) or (H, W, 3)
+            frame = np.pad(frame, pad) if (height, width) != (clip.height, clip.width) else frame
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format=layout)))
         container.mux(stream.encode())  # flush the encoder
 
@@ -70,11 +76,9 @@ def write_mp4(path: str | os.PathLike, frames: np.ndarray | Clip, fps: float | N
     """H.264 (libx264, yuv420p, 'faststart' index first) MP4 that Chromium, Firefox and Safari
     play. yuv420p needs even sizes, so an odd height or width gains one black row or column."""
     clip = _clip(frames, fps)
-    pad = [(0, 0), (0, clip.height % 2), (0, clip.width % 2)] + [(0, 0)] * (clip.frames.ndim - 3)
-    even = Clip(np.pad(clip.frames, pad), clip.fps)  # (T, H', W'[, 3]) with H', W' even
-    return _write(path, lambda p: _encode(p, even, "mp4", "libx264", "yuv420p",
+    return _write(path, lambda p: _encode(p, clip, "mp4", "libx264", "yuv420p",
                                           {"crf": "18", "preset": "medium"},
-                                          {"movflags": "+faststart"}, _comment(frames)))
+                                          {"movflags": "+faststart"}, _comment(frames), even=True))
 
 
 def write_avi(path: str | os.PathLike, frames: np.ndarray | Clip, fps: float | None = None) -> Path:

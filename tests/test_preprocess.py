@@ -266,3 +266,30 @@ def test_no_clips():
     with pytest.raises(ClipError, match="No clips"):
         to_model_input([])
 
+
+
+def test_a_colour_clips_grey_and_fan_are_found_a_frame_at_a_time():
+    """luminance, Clip.gray and find_sector hold one frame's float RGB at a time: over the whole clip at once the
+    float copy was 12 bytes a pixel (a 150-frame 1024-px colour clip: 1.8 GB while its fan was found). The results
+    are the whole-clip formula's to the bit."""
+    import tracemalloc
+    from echo.clip import REC601, luminance
+    frames, fan = echo_screen(t=24, h=240, w=320, colour=True)
+    frames = np.ascontiguousarray(np.repeat(np.repeat(frames, 2, axis=1), 2, axis=2))    # (24, 480, 640, 3)
+    whole = frames.astype(np.float32) @ REC601
+    clip = Clip(frames, 30.0)
+    tracemalloc.start()
+    try:
+        grey = clip.gray()
+        grey_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        sector = find_sector(clip)
+        sector_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert np.array_equal(luminance(frames), whole)
+    assert np.array_equal(grey, np.clip(np.rint(whole), 0, 255).astype(np.uint8))
+    pixels = frames.shape[0] * frames.shape[1] * frames.shape[2]
+    assert grey_peak < 2 * pixels                 # the uint8 grey clip and a frame's temporaries; whole: 12+ a pixel
+    assert sector_peak < 4 * pixels     # a frame of float RGB and the shrunk frames' search; whole: over 15 a pixel
+    assert sector.mask[::2, ::2].sum() == pytest.approx(fan.sum(), rel=0.1)    # still the fan

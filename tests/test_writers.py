@@ -39,6 +39,19 @@ def test_mp4_odd_size_padded_even_and_colour_kept(tmp_path):
     assert decoded[:, 23].max() < 40  # the added row is black
 
 
+def test_mp4_pads_an_odd_size_a_frame_at_a_time(tmp_path):
+    """A padded copy of the whole clip was one more clip in memory while a video of an odd size was written."""
+    import tracemalloc
+    frames = np.ascontiguousarray(np.repeat(np.repeat(colour_clip(t=24, h=63, w=95), 4, axis=1), 4, axis=2))
+    tracemalloc.start()
+    try:
+        path = write_mp4(tmp_path / "odd.mp4", frames[:, 1:, 1:], 30)                 # (24, 251, 379, 3)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert decode(path)[2].shape == (24, 252, 380, 3) and peak < frames.nbytes / 4
+
+
 def test_mp4_from_clip_uses_its_fps(tmp_path):
     _, fps, _ = decode(write_mp4(tmp_path / "a.mp4", Clip(gray_clip(), 29.97)))
     assert fps == pytest.approx(29.97, abs=0.01)
