@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 import cv2
@@ -168,6 +168,13 @@ def _crop(frames: np.ndarray, sector: Sector) -> np.ndarray:
     mask = sector.mask[top:bottom, left:right]
     inside = frames[:, top:bottom, left:right] * (mask if frames.ndim == 3 else mask[..., None])
     return _pad_square(inside)
+
+
+def cropped_frames(frames: np.ndarray, sector: Sector) -> Iterator[np.ndarray]:
+    """crop_to_sector's crop of (T, H, W[, 3]) frames, one (S, S[, 3]) frame at a time: for a reader of every frame
+    that keeps none (a cropped copy of a large clip, and its padding, were two more clips in memory)."""
+    for i in range(len(frames)):
+        yield _crop(frames[i:i + 1], sector)[0]
 
 
 def is_cropped(clip: Clip) -> bool:

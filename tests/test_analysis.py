@@ -54,6 +54,25 @@ def test_estimating_the_beat_never_copies_the_whole_clip_as_floats():
         assert abs(beat - frames_per_beat(clip)) <= 1.0 and peak < 0.5 * big.nbytes
 
 
+def test_finding_the_beat_inside_the_fan_crops_a_frame_at_a_time():
+    """beat_frames read the beat from a cropped copy of the whole clip (and its padding: twice the clip, three times
+    for colour at once); each frame is now cropped as it is shrunk, with the same beat as the copy gave."""
+    import tracemalloc
+    from echo.preprocess import crop_to_sector, find_sector
+    clip = render_clip(4, "adult", n_frames=120, size=64, fps=50)
+    frames = np.repeat(np.repeat(clip.frames, 4, axis=1), 4, axis=2)[..., None].repeat(3, axis=-1)  # (120, 256, 256, 3)
+    screen = Clip(np.pad(frames, [(0, 0), (20, 20), (40, 40), (0, 0)]), 50.0)    # the fan inside a wider screen
+    sector = find_sector(screen)
+    tracemalloc.start()
+    try:
+        beat = beat_frames(screen, sector)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert beat == (estimate_beat_frames(crop_to_sector(screen, sector)), "estimated")
+    assert abs(beat[0] - frames_per_beat(clip)) <= 1.0 and peak < 0.25 * frames.nbytes
+
+
 def test_a_views_frames_play_one_beat_in_its_real_time():
     """The overlays, the models' view and analyze's videos take one frame rate (ModelView.playback_fps)."""
     clip = render_clip(3, "adult", n_frames=100, size=64, fps=40)
