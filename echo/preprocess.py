@@ -163,11 +163,14 @@ def _pad_square(frames: np.ndarray) -> np.ndarray:
 
 def _crop(frames: np.ndarray, sector: Sector) -> np.ndarray:
     """Zero outside the fan, crop to its box and pad (centred, black) to a square:
-    (T, H, W[, 3]) -> (T, S, S[, 3])."""
+    (T, H, W[, 3]) -> (T, S, S[, 3]). Written straight into the square (a masked copy then padded was two)."""
     top, left, bottom, right = sector.bbox
     mask = sector.mask[top:bottom, left:right]
-    inside = frames[:, top:bottom, left:right] * (mask if frames.ndim == 3 else mask[..., None])
-    return _pad_square(inside)
+    side, pad_top, pad_left = _square_offsets(bottom - top, right - left)
+    out = np.zeros((len(frames), side, side, *frames.shape[3:]), frames.dtype)      # (T, S, S[, 3])
+    inside = out[:, pad_top:pad_top + bottom - top, pad_left:pad_left + right - left]
+    np.multiply(frames[:, top:bottom, left:right], mask if frames.ndim == 3 else mask[..., None], out=inside)
+    return out
 
 
 def cropped_frames(frames: np.ndarray, sector: Sector) -> Iterator[np.ndarray]:

@@ -293,3 +293,25 @@ def test_a_colour_clips_grey_and_fan_are_found_a_frame_at_a_time():
     assert grey_peak < 2 * pixels                 # the uint8 grey clip and a frame's temporaries; whole: 12+ a pixel
     assert sector_peak < 4 * pixels     # a frame of float RGB and the shrunk frames' search; whole: over 15 a pixel
     assert sector.mask[::2, ::2].sum() == pytest.approx(fan.sum(), rel=0.1)    # still the fan
+
+
+def test_cropping_to_the_fan_writes_straight_into_the_square():
+    """crop_to_sector held a masked copy and its padded square at once (twice the cropped clip); now the square only,
+    with the same pixels as the fan's box masked then padded."""
+    import tracemalloc
+    frames, _ = echo_screen(t=24, h=240, w=320, colour=True)
+    clip = Clip(frames, 30.0)
+    sector = find_sector(clip)
+    top, left, bottom, right = sector.bbox
+    masked = frames[:, top:bottom, left:right] * sector.mask[top:bottom, left:right, None]
+    side = max(bottom - top, right - left)
+    tracemalloc.start()
+    try:
+        cropped = crop_to_sector(clip, sector).frames
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert cropped.shape == (24, side, side, 3) and peak < 1.3 * cropped.nbytes
+    rows, cols = (side - masked.shape[1]) // 2, (side - masked.shape[2]) // 2
+    assert np.array_equal(cropped[:, rows:rows + masked.shape[1], cols:cols + masked.shape[2]], masked)
+    assert cropped.sum() == masked.sum()                                  # black around the box
