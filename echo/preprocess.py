@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 import cv2
@@ -231,12 +231,14 @@ def nearest_frames(positions: np.ndarray, n_frames: int) -> np.ndarray:
     return np.minimum(np.floor(np.asarray(positions) + 0.5).astype(int), n_frames - 1)
 
 
-def resize_frames(frames: np.ndarray, size: int, nearest: bool = False) -> np.ndarray:
+def resize_frames(frames: np.ndarray | Iterable[np.ndarray], size: int, nearest: bool = False) -> np.ndarray:
     """(T, S, S[, 3]) -> (T, size, size[, 3]) as the model's input is resized: area averaging when shrinking,
-    linear when enlarging; nearest: for label masks (ids, not intensities)."""
-    shrink = frames.shape[1] > size
-    interp = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-    return np.stack([cv2.resize(f, (size, size), interpolation=interp) for f in frames])
+    linear when enlarging; nearest: for label masks (ids, not intensities). frames: an array or any iterable of
+    (S, S[, 3]) frames, so frames made one at a time are never all held at full size."""
+    def resize(frame: np.ndarray) -> np.ndarray:
+        interp = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA if frame.shape[0] > size else cv2.INTER_LINEAR
+        return cv2.resize(frame, (size, size), interpolation=interp)
+    return np.stack([resize(f) for f in frames])
 
 
 def resize_truth(truth: GroundTruth | None, height: int, size: int) -> GroundTruth | None:
@@ -259,9 +261,11 @@ def prepare_frames(clip: Clip, frames: int = 16, size: int = 112, fps: float | N
     cropped again."""
     if size < 1:
         raise ClipError(f"The model input size must be a positive number of pixels; got {size}.")
-    chosen = clip.frames[sample_indices(clip.n_frames, clip.fps, frames, fps, start)]
-    square = _crop(chosen, find_sector(clip)) if crop_sector and not is_cropped(clip) else _pad_square(chosen)
-    return resize_frames(square, size)
+    indices = sample_indices(clip.n_frames, clip.fps, frames, fps, start)
+    sector = find_sector(clip) if crop_sector and not is_cropped(clip) else None
+    chosen = (clip.frames[i:i + 1] for i in indices)
+    # a frame at a time: the trajectories sample every frame of a clip, and a copy of it (then padded) was two more
+    return resize_frames((_pad_square(f)[0] if sector is None else _crop(f, sector)[0] for f in chosen), size)
 
 
 def _with_channels(frames: np.ndarray, channels: int) -> np.ndarray:

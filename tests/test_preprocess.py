@@ -315,3 +315,23 @@ def test_cropping_to_the_fan_writes_straight_into_the_square():
     rows, cols = (side - masked.shape[1]) // 2, (side - masked.shape[2]) // 2
     assert np.array_equal(cropped[:, rows:rows + masked.shape[1], cols:cols + masked.shape[2]], masked)
     assert cropped.sum() == masked.sum()                                  # black around the box
+
+
+def test_a_whole_clip_is_prepared_a_frame_at_a_time():
+    """The trajectories give the models every frame of a clip (prepare_frames over its whole length); a copy of the
+    sampled frames, then padded, held two more clips at full size. Now one frame at a time, the same pixels."""
+    import tracemalloc
+    frames, _ = echo_screen(t=40, h=240, w=320, colour=True)
+    clip = Clip(frames, 30.0)
+    sector = find_sector(clip)
+    whole = crop_to_sector(clip, sector).frames                                  # (T, S, S, 3), as before
+    expected = np.stack([cv2.resize(f, (112, 112), interpolation=cv2.INTER_AREA) for f in whole])
+    assert np.array_equal(prepare_frames(clip, frames=40, size=112), expected)      # the fan found here
+    cropped = crop_to_sector(clip, sector)                                           # ... and a clip cropped already
+    tracemalloc.start()
+    try:
+        seen = prepare_frames(cropped, frames=40, size=112)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert np.array_equal(seen, expected) and peak < 0.6 * whole.nbytes       # the small frames twice; was 2.4x
