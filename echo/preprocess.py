@@ -173,11 +173,14 @@ def _crop(frames: np.ndarray, sector: Sector) -> np.ndarray:
     return out
 
 
-def cropped_frames(frames: np.ndarray, sector: Sector) -> Iterator[np.ndarray]:
-    """crop_to_sector's crop of (T, H, W[, 3]) frames, one (S, S[, 3]) frame at a time: for a reader of every frame
-    that keeps none (a cropped copy of a large clip, and its padding, were two more clips in memory)."""
-    for i in range(len(frames)):
-        yield _crop(frames[i:i + 1], sector)[0]
+def cropped_frames(frames: np.ndarray, sector: Sector | None,
+                   indices: Sequence[int] | None = None) -> Iterator[np.ndarray]:
+    """crop_to_sector's crop of (T, H, W[, 3]) frames (those at `indices`; default all), one (S, S[, 3]) frame at a
+    time, for a reader that keeps none at full size (a cropped copy of a large clip, and its padding, were two more
+    clips in memory). sector None: each frame only padded square."""
+    for i in range(len(frames)) if indices is None else indices:
+        one = frames[i:i + 1]
+        yield (_pad_square(one) if sector is None else _crop(one, sector))[0]
 
 
 def is_cropped(clip: Clip) -> bool:
@@ -263,9 +266,8 @@ def prepare_frames(clip: Clip, frames: int = 16, size: int = 112, fps: float | N
         raise ClipError(f"The model input size must be a positive number of pixels; got {size}.")
     indices = sample_indices(clip.n_frames, clip.fps, frames, fps, start)
     sector = find_sector(clip) if crop_sector and not is_cropped(clip) else None
-    chosen = (clip.frames[i:i + 1] for i in indices)
     # a frame at a time: the trajectories sample every frame of a clip, and a copy of it (then padded) was two more
-    return resize_frames((_pad_square(f)[0] if sector is None else _crop(f, sector)[0] for f in chosen), size)
+    return resize_frames(cropped_frames(clip.frames, sector, indices), size)
 
 
 def _with_channels(frames: np.ndarray, channels: int) -> np.ndarray:
