@@ -224,11 +224,12 @@ def compose(clip: Clip, steps: list[tuple[str, float]], seed: int = 0) -> Clip:
     if not steps:
         return clip
     mask = sector_mask(clip)
-    frames = clip.gray().astype(np.float32)
+    grey = clip.gray()                                  # (T, H, W) uint8: a colour clip's made once
+    frames = grey.astype(np.float32)
     for name, severity in steps:
         rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
         frames = DEGRADATIONS[name](frames, float(severity), rng).astype(np.float32)
-    out = np.where(mask[None], np.clip(np.rint(frames), 0, 255), clip.gray()).astype(np.uint8)
+    out = np.where(mask[None], np.clip(np.rint(frames), 0, 255), grey).astype(np.uint8)
     label = ", ".join(f"{n} {s:.2f}" for n, s in steps)
     return dataclasses.replace(clip, frames=out, meta=dict(clip.meta, degradation=label))
 

@@ -188,6 +188,11 @@ def is_cropped(clip: Clip) -> bool:
     return "sector_bbox" in clip.meta
 
 
+def fan_to_crop(clip: Clip) -> Sector | None:
+    """The fan crop_to_sector crops `clip` to when given none; None for a clip it made (never cropped twice)."""
+    return None if is_cropped(clip) else find_sector(clip)
+
+
 def crop_to_sector(clip: Clip, sector: Sector | None = None) -> Clip:
     """The clip zeroed outside its fan, cropped to the fan and padded square; ground-truth labels,
     clean images and LV tracings get the same crop so they stay aligned.
@@ -196,9 +201,9 @@ def crop_to_sector(clip: Clip, sector: Sector | None = None) -> Clip:
     look for its fan again: a degraded copy of a cropped clip keeps the clean clip's crop, whatever
     the degradation did to the fan's edges (depth attenuation darkens them below BRIGHT_LEVEL, and
     a fan found again would be narrower: a zoom no scanner makes)."""
-    if sector is None and is_cropped(clip):
+    sector = fan_to_crop(clip) if sector is None else sector
+    if sector is None:
         return clip
-    sector = find_sector(clip) if sector is None else sector
     top, left, bottom, right = sector.bbox
     _, pad_top, pad_left = _square_offsets(bottom - top, right - left)
     truth = clip.truth
@@ -265,7 +270,7 @@ def prepare_frames(clip: Clip, frames: int = 16, size: int = 112, fps: float | N
     if size < 1:
         raise ClipError(f"The model input size must be a positive number of pixels; got {size}.")
     indices = sample_indices(clip.n_frames, clip.fps, frames, fps, start)
-    sector = find_sector(clip) if crop_sector and not is_cropped(clip) else None
+    sector = fan_to_crop(clip) if crop_sector else None
     # a frame at a time: the trajectories sample every frame of a clip, and a copy of it (then padded) was two more
     return resize_frames(cropped_frames(clip.frames, sector, indices), size)
 

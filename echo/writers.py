@@ -48,6 +48,7 @@ def _encode(path: Path, clip: Clip, fmt: str, codec: str, pix_fmt: str, codec_op
     if even:
         height, width = height + height % 2, width + width % 2
     pad = [(0, height - clip.height), (0, width - clip.width)] + [(0, 0)] * (clip.frames.ndim - 3)
+    padded = (height, width) != (clip.height, clip.width)
     with av.open(str(path), "w", format=fmt, options=container_options) as container:
         if comment:
             container.metadata["comment"] = comment
@@ -55,7 +56,7 @@ def _encode(path: Path, clip: Clip, fmt: str, codec: str, pix_fmt: str, codec_op
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         stream.options = codec_options
         for frame in clip.frames:  # (H, W) or (H, W, 3)
-            frame = np.pad(frame, pad) if (height, width) != (clip.height, clip.width) else frame
+            frame = np.pad(frame, pad) if padded else frame
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format=layout)))
         container.mux(stream.encode())  # flush the encoder
 

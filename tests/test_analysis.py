@@ -365,13 +365,11 @@ def test_an_attribution_run_reports_its_passes_as_it_goes():
 def test_model_view_finds_an_uploads_fan_once(monkeypatch):
     """Without timing the beat is estimated inside the fan; the fan model_view found is reused for it."""
     import echo.preprocess
-    import explain.analysis.window as window
     clip = dataclasses.replace(render_clip(5, "adult", n_frames=100, size=112, fps=50), truth=None,
                                source="patient.avi", meta={})
     calls, real = [], echo.preprocess.find_sector
     counting = lambda clip: calls.append(clip.n_frames) or real(clip)      # a Clip: its reader may say it was lossy
-    monkeypatch.setattr(echo.preprocess, "find_sector", counting)
-    monkeypatch.setattr(window, "find_sector", counting)
+    monkeypatch.setattr(echo.preprocess, "find_sector", counting)      # the one fan rule, fan_to_crop, looks it up there
     view = model_view(clip)
     assert view.beat[1] == "estimated" and calls == [100]
 

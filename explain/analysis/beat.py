@@ -12,7 +12,7 @@ import numpy as np
 
 from echo.clip import Clip
 from echo.limits import MIN_CLIP_SECONDS
-from echo.preprocess import Sector, cropped_frames, find_sector, is_cropped
+from echo.preprocess import Sector, cropped_frames, fan_to_crop
 
 BEAT_SECONDS = (MIN_CLIP_SECONDS, 2.0)     # 200 to 30 beats per minute: the lags searched
 MIN_REPEAT = 0.4              # mean frame correlation at the beat lag below which no beat is claimed
@@ -55,8 +55,7 @@ def beat_frames(clip: Clip, sector: Sector | None = None) -> tuple[float, str]:
     known = None if clip.truth is None else clip.truth.frames_per_beat()
     if known is not None:                   # a phase that does not advance is no beat: estimated as for no truth
         return known, "ground truth"
-    if sector is None and not is_cropped(clip):     # text and ECG sweeps outside the fan would mislead it
-        sector = find_sector(clip)
+    sector = fan_to_crop(clip) if sector is None else sector   # text and ECG sweeps outside the fan would mislead it
     est = estimate_beat_frames(clip, sector)
     if est is not None:
         return est, "estimated"

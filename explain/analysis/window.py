@@ -16,7 +16,7 @@ import torch
 
 from echo import limits
 from echo.clip import Clip, ClipError
-from echo.preprocess import (crop_to_sector, find_sector, is_cropped, nearest_frames, resize_frames, resize_truth,
+from echo.preprocess import (crop_to_sector, fan_to_crop, nearest_frames, resize_frames, resize_truth,
                              to_model_input)
 from explain.analysis.beat import beat_frames
 
@@ -83,7 +83,7 @@ def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0,
     limits.check_model_frame_size(clip.height, clip.width, name)
     if beat is None:      # the clip itself, not a degraded copy (a lab's copy at full strength may be blank)
         limits.check_holds_an_image(int(clip.frames.min()), int(clip.frames.max()), name)
-    sector = None if is_cropped(clip) else find_sector(clip)   # over the whole clip, as to_model_input
+    sector = fan_to_crop(clip)                      # over the whole clip, as to_model_input
     if beat is None:
         beat = beat_frames(clip, sector)
         # a clip whose truth gives its beat may be as short as that beat (tiny phantom clips), not much shorter
