@@ -28,8 +28,13 @@ import numpy as np
 
 from echo.clip import Clip, ClipError
 from echo.image_stats import fan_mask
+from echo.preprocess import resize_frames, resize_truth
 
 DYNAMIC_RANGE_DB = 55.0  # display grey levels per dB of gain: 255 / DYNAMIC_RANGE_DB
+# Degraded copies are made at most this many times the model's input side: degrading holds float32 copies of about
+# 16 times a grey clip's bytes (a 2 GiB clip's some 32 GiB; fourteen copies of a 680-frame 1024-px clip held 22 GB),
+# and a model sees each copy at its own input size anyway
+WORK_SCALE = 2
 
 
 def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
@@ -232,6 +237,18 @@ def compose(clip: Clip, steps: list[tuple[str, float]], seed: int = 0) -> Clip:
     out = np.where(mask[None], np.clip(np.rint(frames), 0, 255), grey).astype(np.uint8)
     label = ", ".join(f"{n} {s:.2f}" for n, s in steps)
     return dataclasses.replace(clip, frames=out, meta=dict(clip.meta, degradation=label))
+
+
+def copy_to_degrade(cropped: Clip, model_side: int) -> Clip:
+    """The sector-cropped (square) clip at most WORK_SCALE x model_side px, for degrading; as it is when no larger.
+    Its ground truth comes along, resized as the frames (labels by nearest label, tracings scaled), so a degraded
+    copy's focus can still be measured."""
+    side = WORK_SCALE * model_side
+    if max(cropped.height, cropped.width) <= side:
+        return cropped
+    return dataclasses.replace(cropped, frames=resize_frames(cropped.frames, side),      # (T, side, side[, 3])
+                               truth=resize_truth(cropped.truth, cropped.height, side),
+                               meta={**cropped.meta, "height": side, "width": side})
 
 
 def apply_condition(clip: Clip, condition: str, seed: int = 0) -> Clip:

@@ -440,6 +440,31 @@ def test_degraded_copies_of_a_large_clip_are_made_at_twice_the_models_side(shipp
     assert all(v["jepa"]["ef"] is not None for v in out.values())
 
 
+def test_the_cycle_view_degrades_a_large_clip_at_twice_the_models_side_and_reads_the_clean_run_from_it(
+        shipped_pair, monkeypatch):
+    """The cycle view's degraded copy was made at the crop's full size: 17 times the clip's bytes at its peak (a clip
+    at the 2 GiB limit would need some 34 GiB). It is now made from the working copy (at most 224 px), and the
+    clean run reads that same copy, so the two trajectories stay paired pixel for pixel."""
+    import tracemalloc
+
+    import explain.analysis.cycle as cycle
+    from explain.trajectory.embeddings import frame_embeddings
+    small = render_clip(6, "adult", n_frames=24, size=112, fps=50)
+    big = dataclasses.replace(small, frames=np.repeat(np.repeat(small.frames, 6, axis=1), 6, axis=2),     # 672 px
+                              truth=dataclasses.replace(small.truth, labels=None, clean=None))
+    sides, real_condition = [], cycle.apply_condition
+    monkeypatch.setattr(cycle, "apply_condition", lambda c, cond, seed=0: sides.append(c.height) or
+                        real_condition(c, cond, seed=seed))
+    tracemalloc.start()
+    out, _ = cycle.cycle(shipped_pair, big, condition="shadow_high")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert sides == [224] and peak < 4 * big.frames.nbytes
+    copy = cycle.working_copy(cycle.crop_to_sector(big), shipped_pair)
+    clean = frame_embeddings(shipped_pair["jepa"].wrapper, copy, cycle.stride_for(big.n_frames))
+    assert out["jepa"].shift > 0 and np.array_equal(out["jepa"].frames, clean.frames)
+
+
 def test_a_shipped_model_run_at_fewer_frames_drops_only_its_beat_view_probe():
     """The beat view's probe was fitted on 8 time slots; at 8 frames (4 slots) it cannot read the beat, so it
     is left out while the attentive probe, which reads any number of tokens, still predicts."""

@@ -25,6 +25,20 @@ def test_degraded_runs_pair_frames_and_a_null_degradation_does_not_shift(jepa):
     assert np.allclose(same.embeddings, out["clean"].embeddings)
 
 
+def test_degraded_runs_of_a_large_clip_degrade_and_read_a_copy_at_twice_the_models_side(jepa, monkeypatch):
+    """A degraded copy made at the crop's full size held 17 times the clip; the smoke model reads 64 px, so the
+    copy (and the clean run beside it) is at most 128 px, and a null degradation still does not shift."""
+    import explain.trajectory.metrics as metrics
+    small = render_clip(5, n_frames=10, size=64)
+    big = small.__class__(np.repeat(np.repeat(small.frames, 4, axis=1), 4, axis=2), small.fps, "big.npy")  # 256 px
+    sides, real_condition = [], metrics.apply_condition
+    monkeypatch.setattr(metrics, "apply_condition", lambda c, cond, seed=0: sides.append(c.frames.shape[1:]) or
+                        real_condition(c, cond, seed=seed))
+    out = degraded_runs(jepa, big, ["shadow_high"], stride=3)
+    assert sides == [(128, 128)] and out["shift"]["shadow_high"] > 0
+    assert np.allclose(degraded_runs(jepa, big, [], stride=3)["clean"].embeddings, out["clean"].embeddings)
+
+
 def test_dataset_view_gives_one_point_per_clip_coloured_by_ef(jepa, tmp_path):
     clips = [render_clip(s, n_frames=10, size=64) for s in (1, 2, 3)]
     write_echonet(tmp_path, [(f"c{i}", c, "TEST", None) for i, c in enumerate(clips)])

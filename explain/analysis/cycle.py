@@ -14,6 +14,7 @@ from echo.clip import Clip
 from echo.degrade import apply_condition
 from echo.preprocess import crop_to_sector
 from explain.analysis.budget import check_budget
+from explain.analysis.degradation import working_copy
 from explain.analysis.pair import LoadedModel
 from explain.trajectory.embeddings import frame_embeddings
 from explain.trajectory.figures import trajectory_figure
@@ -75,7 +76,9 @@ def cycle(models: dict[str, LoadedModel], clip: Clip, method: str = "pca", dims:
     """{role: CycleResult} and the clip's phase (truth or estimated; its .label says which)."""
     if dims not in (2, 3):
         raise ValueError(f"dims must be 2 or 3; got {dims}")
-    cropped = crop_to_sector(clip)                                      # degrade inside the clean crop
+    # degrade inside the clean crop, a copy the models' input size allows (echo.degrade.copy_to_degrade: at full size a
+    # degraded copy held 17 times the clip); the clean run reads the same copy, so the two stay paired pixel for pixel
+    cropped = working_copy(crop_to_sector(clip), models)
     estimate = clip_phase(cropped)
     stride = stride_for(clip.n_frames)
     bad = None if not condition or condition == "clean" else apply_condition(cropped, condition, seed=seed)

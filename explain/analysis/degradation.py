@@ -8,15 +8,14 @@ frames the clean clip's beat picks (noise or dropped frames would move an estima
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
 
 from echo.clip import Clip
-from echo.degrade import CONDITIONS, apply_condition, degrade
-from echo.preprocess import crop_to_sector, resize_frames, resize_truth
+from echo.degrade import CONDITIONS, apply_condition, copy_to_degrade, degrade
+from echo.preprocess import crop_to_sector
 from explain.analysis.beat import beat_frames
 from explain.analysis.budget import check_budget
 from explain.analysis.pair import LoadedModel
@@ -27,20 +26,9 @@ from model_zoo.plot_style import FAMILY_COLOURS, SMALL_FONT_SIZE, TEMPLATE
 SEVERITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-WORK_SCALE = 2           # degraded copies are made at most this many times the models' input side
-
-
 def working_copy(cropped: Clip, models: dict[str, LoadedModel]) -> Clip:
-    """The sector-cropped (square) clip at most WORK_SCALE x the largest model input side, for degrading: fourteen
-    copies of a 680-frame 1024-px clip held 22 GB, and the models see each at their own size anyway. Its ground
-    truth comes along, resized as the frames (labels by nearest label, tracings scaled), so a degraded copy's focus
-    can still be measured."""
-    side = WORK_SCALE * max(m.input_shape[1] for m in models.values())
-    if max(cropped.height, cropped.width) <= side:
-        return cropped
-    return dataclasses.replace(cropped, frames=resize_frames(cropped.frames, side),      # (T, side, side[, 3])
-                               truth=resize_truth(cropped.truth, cropped.height, side),
-                               meta={**cropped.meta, "height": side, "width": side})
+    """The sector-cropped clip for degrading, sized for the largest input of `models` (echo.degrade.copy_to_degrade)."""
+    return copy_to_degrade(cropped, max(m.input_shape[1] for m in models.values()))
 
 
 def condition_ef_views(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(CONDITIONS),

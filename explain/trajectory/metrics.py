@@ -21,9 +21,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from echo.clip import Clip
-from echo.degrade import apply_condition
+from echo.degrade import apply_condition, copy_to_degrade
 from echo.preprocess import crop_to_sector
 from explain.trajectory.embeddings import frame_embeddings
+from model_zoo.features import input_shape
 from explain.trajectory.phase import circular_error
 
 RIDGE_ALPHAS = np.logspace(-2, 4, 13)
@@ -104,7 +105,8 @@ def degraded_runs(wrapper, clip: Clip, conditions: list[str], stride: int = 1, s
     """Embeddings of the clean clip and of each degraded copy (same crop, same frames) and each
     copy's shift. -> {'clean': FrameEmbeddings, 'runs': {condition: FrameEmbeddings},
     'shift': {condition: float}}"""
-    cropped = crop_to_sector(clip)                      # degrade inside the clean clip's crop
+    # degrade inside the clean clip's crop, a copy the model's input size allows; the clean run reads the same copy
+    cropped = copy_to_degrade(crop_to_sector(clip), input_shape(wrapper)[1])
     clean = frame_embeddings(wrapper, cropped, stride, pool, probe)
     runs, shifts = {}, {}
     for condition in conditions:
