@@ -72,11 +72,13 @@ class MAE(nn.Module):
         x (B, T, C, H, W), or (B, 2, T, C, H, W): the view read and the view whose pixels are the
         targets; mask (B, N) True = hidden."""
         if x.ndim == 5:
-            return self.net(x, bool_masked_pos=mask).loss, {}
-        if x.shape[1] != 2:
+            read = target = x
+        elif x.shape[1] == 2:
+            read, target = x[:, 0], x[:, 1]
+        else:
             raise ValueError(f"an MAE takes one view or two (input, targets) of each clip; got {x.shape[1]}")
-        logits = self.net(x[:, 0], bool_masked_pos=mask).logits                 # (B, Nm, ts * p * p * C)
-        return nn.functional.mse_loss(logits, pixel_targets(self.net.config, x[:, 1], mask)), {}
+        logits = self.net(read, bool_masked_pos=mask).logits                    # (B, Nm, ts * p * p * C)
+        return nn.functional.mse_loss(logits, pixel_targets(self.net.config, target, mask)), {}
 
     def after_step(self, step: int, total: int) -> None:
         """Nothing to update outside the optimiser."""

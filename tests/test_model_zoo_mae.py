@@ -55,6 +55,7 @@ def test_norm_pix_targets_by_hand():
         loss = model.loss(x, mask)[0]
     expected = torch.stack([(bias - hand_target(raw, k)[0]) ** 2 for k in (1, 3)]).mean()
     assert torch.allclose(loss, expected, atol=1e-5)
+    assert torch.allclose(loss, model.net(x, bool_masked_pos=mask).loss, atol=1e-6)     # VideoMAE's own loss
 
 
 def test_reconstruct_unnormalises_with_the_true_patch_statistics():
@@ -83,6 +84,7 @@ def test_plain_pixel_targets_by_hand():
         loss = model.loss(x, mask)[0]
     expected = torch.stack([(bias - hand_target(raw, k)[1].flatten()) ** 2 for k in (1, 3)]).mean()
     assert torch.allclose(loss, expected, atol=1e-5)
+    assert torch.allclose(loss, model.net(x, bool_masked_pos=mask).loss, atol=1e-6)     # VideoMAE's own loss
     out = reconstruct(model.net, x, mask)
     got = patchify(out * STD[None, None, :, None, None] + MEAN[None, None, :, None, None], 2, 2)  # (1, 4, 8, 3)
     assert torch.allclose(got[0, 1], bias.view(8, 3), atol=1e-5)
