@@ -56,6 +56,11 @@ class FrameSource:
     peek: Callable[[str], BinaryIO]     # the same, read lazily: for an image header
     fps_text: str | None                # the content of fps.txt beside the frames, if any
 
+    @property
+    def fmt(self) -> str:
+        """The clip's format as its metadata names it: only an archive's frames are unpacked."""
+        return "image archive" if self.unpacked else "image folder"
+
 
 def folder_frames(folder: Path) -> FrameSource:
     """The frames of a folder of images, and its fps.txt."""
@@ -188,7 +193,7 @@ def _fps(frames: FrameSource) -> float | None:
 
 def read_folder(folder: Path, rescale: bool) -> Clip:
     """A folder of PNG/JPEG frames (module docstring)."""
-    return _read_frames(folder_frames(folder), folder, "image folder", rescale)
+    return _read_frames(folder_frames(folder), folder, rescale)
 
 
 def read_frame_archive(path: Path, rescale: bool) -> Clip:
@@ -200,13 +205,13 @@ def read_frame_archive(path: Path, rescale: bool) -> Clip:
                         f"{limits.MAX_FRAMES}, and an fps.txt). Put one clip's frames in an archive of their own.")
     try:
         with zipfile.ZipFile(path) as archive:
-            return _read_frames(archive_frames(archive, path.name), path, "image archive", rescale)
+            return _read_frames(archive_frames(archive, path.name), path, rescale)
     except zipfile.BadZipFile:
         raise ClipError(f"'{path.name}' is a damaged ZIP archive: its list of files could not be read. "
                         "Make the archive again.") from None
 
 
-def _read_frames(frames: FrameSource, path: Path, fmt: str, rescale: bool) -> Clip:
+def _read_frames(frames: FrameSource, path: Path, rescale: bool) -> Clip:
     """The clip of `frames`, each limit checked before the pixels it guards are decoded."""
     name, names = path.name, frames.names
     if not names:
@@ -227,4 +232,4 @@ def _read_frames(frames: FrameSource, path: Path, fmt: str, rescale: bool) -> Cl
     if any(f.ndim == 3 for f in pixels):
         pixels = [f if f.ndim == 3 else np.repeat(f[..., None], 3, axis=-1) for f in pixels]
     lossy = any(n.lower().endswith((".jpg", ".jpeg")) for n in names)          # JPEG frames: lossy-coded
-    return finish(stack_frames(pixels), _fps(frames), path, fmt, {"lossy": lossy}, rescale)
+    return finish(stack_frames(pixels), _fps(frames), path, frames.fmt, {"lossy": lossy}, rescale)
