@@ -24,8 +24,8 @@ from echo.clip import Clip
 from echo.degrade import apply_condition, copy_to_degrade
 from echo.preprocess import crop_to_sector
 from explain.trajectory.embeddings import frame_embeddings
-from model_zoo.features import input_shape
 from explain.trajectory.phase import circular_error
+from model_zoo.features import input_shape
 
 RIDGE_ALPHAS = np.logspace(-2, 4, 13)
 
