@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from builders import smoke_wrappers
+from echo.clip import Clip
 from echo.echonet import write_echonet
 from echo.phantom import render_clip
 from explain.trajectory.dataset import dataset_view
@@ -30,7 +31,7 @@ def test_degraded_runs_of_a_large_clip_degrade_and_read_a_copy_at_twice_the_mode
     copy (and the clean run beside it) is at most 128 px, and a null degradation still does not shift."""
     import explain.trajectory.metrics as metrics
     small = render_clip(5, n_frames=10, size=64)
-    big = small.__class__(np.repeat(np.repeat(small.frames, 4, axis=1), 4, axis=2), small.fps, "big.npy")  # 256 px
+    big = Clip(np.repeat(np.repeat(small.frames, 4, axis=1), 4, axis=2), small.fps, "big.npy")  # 256 px
     sides, real_condition = [], metrics.apply_condition
     monkeypatch.setattr(metrics, "apply_condition", lambda c, cond, seed=0: sides.append(c.frames.shape[1:]) or
                         real_condition(c, cond, seed=seed))
