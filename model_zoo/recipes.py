@@ -352,6 +352,13 @@ RECIPES: dict[str, Recipe] = {
         name="small_centered_frozen_patch_jitter_top3_short_masks_gain_norm_tubelet4_shadow_clean_targets_shallow_predictor",
         jepa_center_targets=True, freeze_patch_embed=True, acq_jitter=1.0, acq_shadow=1.0, acq_clean_targets=True,
         jepa_target_layers=3, jepa_masks=((8, 0.15),), input_gain_norm=0.05, tubelet=4, pred_depth=2),
+    # ... the same with 3 predictor blocks: the midpoint of the dial the shallow predictor found (2 blocks bought
+    # robustness with clean EF, 4 kept clean EF and lost more under the benchmark). Its like-for-like MAE is
+    # `..._mask60_tubelet4_shadow_clean_targets`
+    "small_centered_frozen_patch_jitter_top3_short_masks_gain_norm_tubelet4_shadow_clean_targets_mid_predictor": Recipe(
+        name="small_centered_frozen_patch_jitter_top3_short_masks_gain_norm_tubelet4_shadow_clean_targets_mid_predictor",
+        jepa_center_targets=True, freeze_patch_embed=True, acq_jitter=1.0, acq_shadow=1.0, acq_clean_targets=True,
+        jepa_target_layers=3, jepa_masks=((8, 0.15),), input_gain_norm=0.05, tubelet=4, pred_depth=3),
     # short masks whose targets weigh what changes over the beat: every target plus twice its deviation from
     # the same place's mean over the clip (jepa_motion_weight 2; at initialisation 17% of the centred targets'
     # energy changes over the beat, so about two thirds of it then). The per-layer probes found the MAEs keep
