@@ -1,10 +1,11 @@
-"""Peak memory and time of a view that degrades a large clip, with its degraded copies made at full size against
-the working copy (explain.analysis.degradation.working_copy, at most twice the models' input side): `--view ef`, the
-EF under every named degradation (what `analyze` and the audit run per clip), or `--view cycle`, the cardiac-cycle
-view's trajectories clean and under a strong shadow. Each run is a fresh process, so its peak resident memory is its
-own.
+"""Peak memory and time of a view that degrades a large clip, with its degraded copies made three ways: at the sector
+crop's full size; shrunk to the working copy (at most twice the models' input side) after the whole clip was cropped;
+and cropped and shrunk a frame at a time (explain.analysis.degradation.working_copy, as the views do now). `--view ef`:
+the EF under every named degradation (what `analyze` and the audit run per clip); `--view cycle`: the cardiac-cycle
+view's trajectories clean and under a strong shadow. `--colour`: an RGB clip (as most scanners' exports decode), not
+grey. Each run is a fresh process, so its peak resident memory is its own.
 
-    python bench/degradation_memory.py [--view ef|cycle] [--frames 200] [--side 1024] [--threads 1]
+    python bench/degradation_memory.py [--view ef|cycle] [--frames 200] [--side 1024] [--colour] [--threads 1]
 
 Prints a table.
 """
@@ -23,17 +24,24 @@ import numpy as np
 import torch
 from echo.degrade import CONDITIONS
 from echo.phantom import render_clip
+from echo.preprocess import crop_to_sector
 from explain.analysis import cycle, degradation
 from explain.analysis.pair import load_pair
-frames, side, threads, full, view = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "full", sys.argv[5]
+frames, side, threads, mode, view, colour = (int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4],
+                                             sys.argv[5], sys.argv[6] == "colour")
 torch.set_num_threads(threads)
 small = render_clip(6, "adult", n_frames=frames, size=128, fps=50)
 k = side // 128
-clip = dataclasses.replace(small, frames=np.repeat(np.repeat(small.frames, k, axis=1), k, axis=2),
+big = np.repeat(np.repeat(small.frames, k, axis=1), k, axis=2)      # (T, side, side)
+clip = dataclasses.replace(small, frames=np.repeat(big[..., None], 3, axis=-1) if colour else big,
                            truth=dataclasses.replace(small.truth, labels=None, clean=None))
+del big
 pair = load_pair()
-if full:                                                            # the copies at the crop's own size
-    degradation.working_copy = cycle.working_copy = lambda cropped, models: cropped
+real = degradation.working_copy
+if mode == "full":                                                  # the copies at the crop's own size
+    degradation.working_copy = cycle.working_copy = lambda clip, models: crop_to_sector(clip)
+elif mode == "after":                                               # shrunk after the whole clip was cropped
+    degradation.working_copy = cycle.working_copy = lambda clip, models: real(crop_to_sector(clip), models)
 start = time.perf_counter()
 if view == "ef":
     degradation.condition_ef_views(pair, clip, tuple(CONDITIONS))
@@ -48,15 +56,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--view", choices=("ef", "cycle"), default="ef")
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--side", type=int, default=1024, help="pixels (a multiple of 128)")
+    ap.add_argument("--colour", action="store_true", help="an RGB clip, not grey")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     what = "every named degradation" if args.view == "ef" else "the cardiac cycle, clean and shadow_high"
-    print(f"{args.frames} frames x {args.side} px ({args.frames * args.side ** 2 / 2 ** 20:.0f} MiB), {what}, "
-          f"the shipped pair, {args.threads} thread(s)\n")
+    channels = 3 if args.colour else 1
+    print(f"{args.frames} frames x {args.side} px, {'RGB' if args.colour else 'grey'} "
+          f"({args.frames * args.side ** 2 * channels / 2 ** 20:.0f} MiB), {what}, the shipped pair, "
+          f"{args.threads} thread(s)\n")
     print("| copies made at | seconds | peak memory (GiB) |\n|---|---|---|")
-    for mode, words in (("full", "the crop's own size"), ("working", "at most twice the models' side")):
+    for mode, words in (("full", "the crop's own size"),
+                        ("after", "at most twice the models' side, shrunk after the whole clip was cropped"),
+                        ("working", "at most twice the models' side, cropped and shrunk a frame at a time")):
         out = subprocess.run([sys.executable, "-c", RUN, str(args.frames), str(args.side), str(args.threads), mode,
-                              args.view],
+                              args.view, "colour" if args.colour else "grey"],
                              cwd=ROOT, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT),
                                                                              "PATH": "/usr/bin:/bin"})
         if out.returncode:

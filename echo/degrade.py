@@ -28,7 +28,7 @@ import numpy as np
 
 from echo.clip import Clip, ClipError
 from echo.image_stats import fan_mask
-from echo.preprocess import resize_frames, resize_truth
+from echo.preprocess import crop_to_sector
 
 DYNAMIC_RANGE_DB = 55.0  # display grey levels per dB of gain: 255 / DYNAMIC_RANGE_DB
 # Degraded copies are made at most this many times the model's input side: degrading holds float32 copies of about
@@ -239,16 +239,12 @@ def compose(clip: Clip, steps: list[tuple[str, float]], seed: int = 0) -> Clip:
     return dataclasses.replace(clip, frames=out, meta=dict(clip.meta, degradation=label))
 
 
-def copy_to_degrade(cropped: Clip, model_side: int) -> Clip:
-    """The sector-cropped (square) clip at most WORK_SCALE x model_side px, for degrading; as it is when no larger.
+def copy_to_degrade(clip: Clip, model_side: int) -> Clip:
+    """The clip cropped to its sector (crop_to_sector; a clip cropped already is kept) at most WORK_SCALE x model_side
+    px, for degrading; a large clip is cropped and shrunk a frame at a time, so its full-size crop is never held.
     Its ground truth comes along, resized as the frames (labels by nearest label, tracings scaled), so a degraded
     copy's focus can still be measured."""
-    side = WORK_SCALE * model_side
-    if max(cropped.height, cropped.width) <= side:
-        return cropped
-    return dataclasses.replace(cropped, frames=resize_frames(cropped.frames, side),      # (T, side, side[, 3])
-                               truth=resize_truth(cropped.truth, cropped.height, side),
-                               meta={**cropped.meta, "height": side, "width": side})
+    return crop_to_sector(clip, max_side=WORK_SCALE * model_side)
 
 
 def apply_condition(clip: Clip, condition: str, seed: int = 0) -> Clip:

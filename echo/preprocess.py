@@ -193,19 +193,24 @@ def fan_to_crop(clip: Clip) -> Sector | None:
     return None if is_cropped(clip) else find_sector(clip)
 
 
-def crop_to_sector(clip: Clip, sector: Sector | None = None) -> Clip:
+def crop_to_sector(clip: Clip, sector: Sector | None = None, max_side: int | None = None) -> Clip:
     """The clip zeroed outside its fan, cropped to the fan and padded square; ground-truth labels,
     clean images and LV tracings get the same crop so they stay aligned.
 
     A clip this made is returned as it is (unless a sector is given), and prepare_frames does not
     look for its fan again: a degraded copy of a cropped clip keeps the clean clip's crop, whatever
     the degradation did to the fan's edges (depth attenuation darkens them below BRIGHT_LEVEL, and
-    a fan found again would be narrower: a zoom no scanner makes)."""
+    a fan found again would be narrower: a zoom no scanner makes).
+
+    max_side: at most this many px a side, shrunk as the model's input is (resize_frames; truth alike, resize_truth)
+    a frame at a time as each is cropped, so a large clip's full-size crop is never held; a clip cropped already is
+    only shrunk."""
     sector = fan_to_crop(clip) if sector is None else sector
     if sector is None:
-        return clip
+        return clip if max_side is None or max(clip.height, clip.width) <= max_side else \
+            _shrunk(clip, clip.frames, clip.truth, clip.meta, max_side)
     top, left, bottom, right = sector.bbox
-    _, pad_top, pad_left = _square_offsets(bottom - top, right - left)
+    side, pad_top, pad_left = _square_offsets(bottom - top, right - left)
     truth = clip.truth
     if truth is not None:
         shift = np.array([pad_left - left, pad_top - top] * 2, np.float64)  # x1, y1, x2, y2
@@ -213,10 +218,19 @@ def crop_to_sector(clip: Clip, sector: Sector | None = None) -> Clip:
         truth = dataclasses.replace(
             truth, labels=None if truth.labels is None else _crop(truth.labels, sector),
             clean=None if truth.clean is None else _crop(truth.clean, sector), lv_tracings=tracings)
-    frames = _crop(clip.frames, sector)
-    meta = {**clip.meta, "sector_bbox": list(sector.bbox), "height": frames.shape[1],
-            "width": frames.shape[2]}
-    return Clip(frames, clip.fps, clip.source, truth, meta)
+    meta = {**clip.meta, "sector_bbox": list(sector.bbox), "height": side, "width": side}
+    if max_side is not None and side > max_side:
+        return _shrunk(clip, cropped_frames(clip.frames, sector), truth, meta, max_side)
+    return Clip(_crop(clip.frames, sector), clip.fps, clip.source, truth, meta)       # (T, S, S[, 3])
+
+
+def _shrunk(clip: Clip, square: np.ndarray | Iterable[np.ndarray], truth: GroundTruth | None, meta: dict,
+            side: int) -> Clip:
+    """The clip with its square frames (an array or (S, S[, 3]) frames one at a time) and truth, meta["height"] px
+    a side, resized to `side` px as the model's input is."""
+    return dataclasses.replace(clip, frames=resize_frames(square, side),              # (T, side, side[, 3])
+                               truth=resize_truth(truth, meta["height"], side), meta={**meta, "height": side,
+                                                                                       "width": side})
 
 
 def sample_indices(n_frames: int, clip_fps: float, frames: int = 16, fps: float | None = None,

@@ -425,18 +425,18 @@ def test_degraded_copies_of_a_large_clip_are_made_at_twice_the_models_side(shipp
                         real_predict(m, c, beat=beat))
     out = degradation.condition_ef_views(shipped_pair, big, ("noise_med", "shadow_high"))
     degradation.severity_sweep(shipped_pair, big, "haze", severities=(0.0, 1.0))
-    cropped = degradation.crop_to_sector(big)
+    from echo.preprocess import crop_to_sector, is_cropped
+    cropped = crop_to_sector(big)
     assert cropped.height > 224 and all(max(hw) <= 224 for hw in sides[1:]) and len(sides) == 5
     copy = degradation.working_copy(cropped, shipped_pair)
-    from echo.preprocess import is_cropped
     assert copy.truth.ef == big.truth.ef and is_cropped(copy) and copy.height == copy.width == 224
     # a labelled clip keeps its labels, resized by nearest label, so a degraded copy's focus is still measured
-    labelled = degradation.crop_to_sector(render_clip(6, "adult", n_frames=40, size=320, fps=50))
+    labelled = crop_to_sector(render_clip(6, "adult", n_frames=40, size=320, fps=50))
     kept = degradation.working_copy(labelled, shipped_pair)
     assert kept.truth.labels.shape == (40, 224, 224) and set(np.unique(kept.truth.labels)) <= set(
         np.unique(labelled.truth.labels)) and kept.truth.clean.shape == (40, 224, 224)
-    assert degradation.working_copy(degradation.crop_to_sector(small), shipped_pair).height == \
-        degradation.crop_to_sector(small).height                                       # a 112-px clip: as it was
+    assert degradation.working_copy(crop_to_sector(small), shipped_pair).height == \
+        crop_to_sector(small).height                                       # a 112-px clip: as it was
     assert all(v["jepa"]["ef"] is not None for v in out.values())
 
 
@@ -460,7 +460,7 @@ def test_the_cycle_view_degrades_a_large_clip_at_twice_the_models_side_and_reads
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert sides == [224] and peak < 4 * big.frames.nbytes
-    copy = cycle.working_copy(cycle.crop_to_sector(big), shipped_pair)
+    copy = cycle.working_copy(big, shipped_pair)
     clean = frame_embeddings(shipped_pair["jepa"].wrapper, copy, cycle.stride_for(big.n_frames))
     assert out["jepa"].shift > 0 and np.array_equal(out["jepa"].frames, clean.frames)
 

@@ -1,6 +1,8 @@
 """Sector finding, cropping, temporal sampling and model input on synthetic echo screens."""
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -315,6 +317,35 @@ def test_cropping_to_the_fan_writes_straight_into_the_square():
     rows, cols = (side - masked.shape[1]) // 2, (side - masked.shape[2]) // 2
     assert np.array_equal(cropped[:, rows:rows + masked.shape[1], cols:cols + masked.shape[2]], masked)
     assert cropped.sum() == masked.sum()                                  # black around the box
+
+
+def test_cropping_with_a_largest_side_shrinks_a_frame_at_a_time_as_the_full_crop_shrunk():
+    """A degraded copy is made at most twice the models' side (echo.degrade.copy_to_degrade); it cropped the whole clip
+    first, a full-size copy of a large clip. Now each frame is cropped and shrunk in turn: the same pixels, truth and
+    meta as the full crop shrunk, without the full crop ever held; a clip cropped already is only shrunk."""
+    import tracemalloc
+
+    from echo.preprocess import is_cropped, resize_frames, resize_truth
+    clip = render_clip(0, n_frames=24, size=320, overlay=True)
+    full = crop_to_sector(clip)
+    assert full.height > 200 and full.truth.labels is not None and full.truth.lv_tracings
+    small, truth = crop_to_sector(clip, max_side=96), resize_truth(full.truth, full.height, 96)
+    assert np.array_equal(small.frames, resize_frames(full.frames, 96)) and small.frames.shape[1:3] == (96, 96)
+    assert np.array_equal(small.truth.labels, truth.labels) and np.array_equal(small.truth.clean, truth.clean)
+    assert all(np.array_equal(small.truth.lv_tracings[k], v) for k, v in truth.lv_tracings.items())
+    assert small.meta == {**full.meta, "height": 96, "width": 96} and is_cropped(small)
+    bare, sector = dataclasses.replace(clip, truth=None), find_sector(clip)          # the crop's memory alone
+    tracemalloc.start()
+    try:
+        crop_to_sector(bare, sector, max_side=96)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.3 * full.frames.nbytes                                          # 0.21; the full crop shrunk: 1.21
+    again = crop_to_sector(full, max_side=96)                                       # cropped already: shrunk only
+    assert np.array_equal(again.frames, small.frames) and again.meta == small.meta
+    assert crop_to_sector(clip, max_side=full.height).meta == full.meta              # no larger: the crop as it was
+    assert crop_to_sector(full, max_side=full.height) is full
 
 
 def test_a_whole_clip_is_prepared_a_frame_at_a_time():

@@ -10,7 +10,6 @@ from app.session import cached, get_clip, put_clip
 from app.views.inputs import upscale
 from app.views.predictions import predictions
 from echo.degrade import check_degradation, degrade, label_words, named_severity
-from echo.preprocess import crop_to_sector
 from echo.writers import write_mp4
 from explain.analysis.beat import beat_frames
 from explain.analysis.degradation import ef_changes, sensitivity_figure, severity_sweep, working_copy
@@ -37,7 +36,7 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
     def run():
         clean = predictions(clip_key, pair)                 # the Predictions view's cached result
         first = next(iter(pair))
-        bad = predict(pair, degrade(working_copy(crop_to_sector(clip), pair), name, float(severity), seed=int(seed)),
+        bad = predict(pair, degrade(working_copy(clip, pair), name, float(severity), seed=int(seed)),
                       beat=clean[first].view.beat)          # the clean clip's crop and frames
         a, b = clean[first].view, bad[first].view
         side = np.concatenate([a.frames, np.full_like(a.frames[:, :, :4], 255), b.frames], axis=2)  # (T, S, 2S+4)
@@ -105,7 +104,7 @@ def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, seve
     try:
         get_clip(key)
     except ValueError:
-        put_clip(degrade(working_copy(crop_to_sector(clip), pair), name, float(severity), seed=int(seed)), key,
+        put_clip(degrade(working_copy(clip, pair), name, float(severity), seed=int(seed)), key,
                  owner=clip_key)
     params, beat = ("rollout", "mean", 0.0, 0, "probe"), beat_frames(clip)
     clean, bad = maps(clip_key, pair, *params), maps(key, pair, *params, beat=beat)   # clean: the Attention tab's

@@ -12,7 +12,6 @@ import plotly.graph_objects as go
 
 from echo.clip import Clip
 from echo.degrade import apply_condition
-from echo.preprocess import crop_to_sector
 from explain.analysis.budget import check_budget
 from explain.analysis.degradation import working_copy
 from explain.analysis.pair import LoadedModel
@@ -78,7 +77,7 @@ def cycle(models: dict[str, LoadedModel], clip: Clip, method: str = "pca", dims:
         raise ValueError(f"dims must be 2 or 3; got {dims}")
     # degrade inside the clean crop, a copy the models' input size allows (echo.degrade.copy_to_degrade: at full size a
     # degraded copy held 17 times the clip); the clean run reads the same copy, so the two stay paired pixel for pixel
-    cropped = working_copy(crop_to_sector(clip), models)
+    cropped = working_copy(clip, models)
     estimate = clip_phase(cropped)
     stride = stride_for(clip.n_frames)
     bad = None if not condition or condition == "clean" else apply_condition(cropped, condition, seed=seed)

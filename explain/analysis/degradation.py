@@ -15,7 +15,6 @@ import plotly.graph_objects as go
 
 from echo.clip import Clip
 from echo.degrade import CONDITIONS, apply_condition, copy_to_degrade, degrade
-from echo.preprocess import crop_to_sector
 from explain.analysis.beat import beat_frames
 from explain.analysis.budget import check_budget
 from explain.analysis.pair import LoadedModel
@@ -26,9 +25,10 @@ from model_zoo.plot_style import FAMILY_COLOURS, SMALL_FONT_SIZE, TEMPLATE
 SEVERITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-def working_copy(cropped: Clip, models: dict[str, LoadedModel]) -> Clip:
-    """The sector-cropped clip for degrading, sized for the largest input of `models` (echo.degrade.copy_to_degrade)."""
-    return copy_to_degrade(cropped, max(m.input_shape[1] for m in models.values()))
+def working_copy(clip: Clip, models: dict[str, LoadedModel]) -> Clip:
+    """The clip cropped to its sector for degrading, sized for the largest input of `models`
+    (echo.degrade.copy_to_degrade: cropped and shrunk a frame at a time)."""
+    return copy_to_degrade(clip, max(m.input_shape[1] for m in models.values()))
 
 
 def condition_ef_views(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(CONDITIONS),
@@ -38,10 +38,9 @@ def condition_ef_views(models: dict[str, LoadedModel], clip: Clip, conditions=tu
     caller already has them (not run again). Only the EFs are kept, not each copy's tokens and frames."""
     for m in models.values():
         check_budget(m, len(conditions) + 1, "EF under every degradation")
-    cropped = crop_to_sector(clip)
     # the clean clip's beat: every copy shows the same frames (the clean predictions' views hold it)
-    out, beat = {}, next(iter(clean.values())).view.beat if clean else beat_frames(cropped)
-    cropped = working_copy(cropped, models)
+    out, beat = {}, next(iter(clean.values())).view.beat if clean else beat_frames(clip)
+    cropped = working_copy(clip, models)
     for cond in ("clean", *conditions):
         preds = clean if cond == "clean" and clean is not None else \
             predict(models, apply_condition(cropped, cond, seed=seed), beat=beat)
@@ -68,9 +67,8 @@ def severity_sweep(models: dict[str, LoadedModel], clip: Clip, name: str,
         check_budget(m, len(severities), "The severity sweep")
     efs, beat_efs = {role: [] for role in models}, {role: [] for role in models}
     if models:
-        cropped = crop_to_sector(clip)
-        beat = beat_frames(cropped)
-        cropped = working_copy(cropped, models)
+        beat = beat_frames(clip)                                  # as estimated on the crop (it crops each frame)
+        cropped = working_copy(clip, models)
         for s in severities:
             preds = predict(models, degrade(cropped, name, s, seed=seed), beat=beat)      # severity 0: the clean clip
             for role, p in preds.items():

@@ -22,7 +22,6 @@ from sklearn.preprocessing import StandardScaler
 
 from echo.clip import Clip
 from echo.degrade import apply_condition, copy_to_degrade
-from echo.preprocess import crop_to_sector
 from explain.trajectory.embeddings import frame_embeddings
 from explain.trajectory.phase import circular_error
 from model_zoo.features import input_shape
@@ -106,7 +105,7 @@ def degraded_runs(wrapper, clip: Clip, conditions: list[str], stride: int = 1, s
     copy's shift. -> {'clean': FrameEmbeddings, 'runs': {condition: FrameEmbeddings},
     'shift': {condition: float}}"""
     # degrade inside the clean clip's crop, a copy the model's input size allows; the clean run reads the same copy
-    cropped = copy_to_degrade(crop_to_sector(clip), input_shape(wrapper)[1])
+    cropped = copy_to_degrade(clip, input_shape(wrapper)[1])
     clean = frame_embeddings(wrapper, cropped, stride, pool, probe)
     runs, shifts = {}, {}
     for condition in conditions:
