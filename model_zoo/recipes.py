@@ -359,6 +359,14 @@ RECIPES: dict[str, Recipe] = {
         name="small_centered_frozen_patch_jitter_top3_short_masks_gain_norm_tubelet4_shadow_clean_targets_mid_predictor",
         jepa_center_targets=True, freeze_patch_embed=True, acq_jitter=1.0, acq_shadow=1.0, acq_clean_targets=True,
         jepa_target_layers=3, jepa_masks=((8, 0.15),), input_gain_norm=0.05, tubelet=4, pred_depth=3),
+    # ... 2 predictor blocks with the mid target EMA (0.998 -> 1): the shallow predictor bought robustness with clean
+    # EF, the mid EMA kept the most clean EF of the clean-target recipes (with 4 blocks); whether the two add. Its
+    # like-for-like MAE is `..._mask60_tubelet4_shadow_clean_targets`
+    "small_centered_frozen_patch_jitter_top3_short_masks_mid_ema_gain_norm_tubelet4_shadow_clean_targets_shallow_predictor": Recipe(
+        name="small_centered_frozen_patch_jitter_top3_short_masks_mid_ema_gain_norm_tubelet4_shadow_clean_targets_shallow_predictor",
+        jepa_center_targets=True, freeze_patch_embed=True, acq_jitter=1.0, acq_shadow=1.0, acq_clean_targets=True,
+        jepa_target_layers=3, jepa_masks=((8, 0.15),), ema=(0.998, 1.0), input_gain_norm=0.05, tubelet=4,
+        pred_depth=2),
     # short masks whose targets weigh what changes over the beat: every target plus twice its deviation from
     # the same place's mean over the clip (jepa_motion_weight 2; at initialisation 17% of the centred targets'
     # energy changes over the beat, so about two thirds of it then). The per-layer probes found the MAEs keep
