@@ -3,11 +3,13 @@ and a PNG strip of evenly spaced frames.
 
 Every writer takes (T, H, W) grey or (T, H, W, 3) RGB uint8 frames, or a Clip (whose fps is used
 unless one is given), returns the path written, and raises ClipError for frames it cannot write
-or a path it cannot write to (removing any partial file).
+or a path it cannot write to (removing any partial file). The MP4 writer also takes (H, W[, 3]) frames
+one at a time (any iterator), so a display copy of a long clip is never held whole.
 """
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -32,6 +34,24 @@ def _clip(frames: np.ndarray | Clip, fps: float | None) -> Clip:
     return clip
 
 
+def _stream(frames: Iterator[np.ndarray], fps: float | None) -> tuple[Clip, Iterator[np.ndarray]]:
+    """(the first frame as a one-frame Clip, validated as _clip does, every frame with each checked to match it)."""
+    first = next(frames, None)
+    if first is None:
+        raise ClipError("There are no frames to write.")
+    head = _clip(np.asarray(first)[None], fps)
+
+    def checked() -> Iterator[np.ndarray]:
+        yield head.frames[0]
+        for i, frame in enumerate(frames, 1):
+            frame = np.asarray(frame)
+            if frame.shape != head.frames.shape[1:] or frame.dtype != head.frames.dtype:
+                raise ClipError(f"Frame {i} is {frame.shape} {frame.dtype}; the first was "
+                                f"{head.frames.shape[1:]} {head.frames.dtype}: every frame of a video must match.")
+            yield frame
+    return head, checked()
+
+
 def _comment(frames: np.ndarray | Clip) -> str | None:
     """A phantom clip's provenance for the video's comment tag (echo.provenance), else None."""
     fields = fields_of(frames, ef=True) if isinstance(frames, Clip) else None
@@ -39,10 +59,12 @@ def _comment(frames: np.ndarray | Clip) -> str | None:
 
 
 def _encode(path: Path, clip: Clip, fmt: str, codec: str, pix_fmt: str, codec_options: dict,
-            container_options: dict, comment: str | None = None, even: bool = False) -> None:
+            container_options: dict, comment: str | None = None, even: bool = False,
+            frames: Iterable[np.ndarray] | None = None) -> None:
     """Encode every frame with PyAV; grey frames go in as 'gray', colour as 'rgb24'; comment: the
     container's comment tag, when given; even: an odd height or width gains one black row or column, frame by frame
-    (a padded copy of the whole clip was one more clip in memory)."""
+    (a padded copy of the whole clip was one more clip in memory). frames: the frames to encode when not clip's
+    (clip then gives only their size, layout and rate)."""
     layout = "rgb24" if clip.is_rgb else "gray"
     height, width = clip.height, clip.width
     if even:
@@ -55,7 +77,7 @@ def _encode(path: Path, clip: Clip, fmt: str, codec: str, pix_fmt: str, codec_op
         stream = container.add_stream(codec, rate=Fraction(clip.fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         stream.options = codec_options
-        for frame in clip.frames:  # (H, W) or (H, W, 3)
+        for frame in clip.frames if frames is None else frames:  # (H, W) or (H, W, 3)
             frame = np.pad(frame, pad) if padded else frame
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format=layout)))
         container.mux(stream.encode())  # flush the encoder
@@ -66,6 +88,9 @@ def _write(path: str | os.PathLike, write) -> Path:
     path = Path(path)
     try:
         write(path)
+    except ClipError:                   # a frame that does not match the first, found mid-stream
+        path.unlink(missing_ok=True)
+        raise
     except (OSError, av.FFmpegError) as exc:
         path.unlink(missing_ok=True)
         raise ClipError(f"Could not write '{path}': check that its folder exists and can be "
@@ -73,13 +98,18 @@ def _write(path: str | os.PathLike, write) -> Path:
     return path
 
 
-def write_mp4(path: str | os.PathLike, frames: np.ndarray | Clip, fps: float | None = None) -> Path:
+def write_mp4(path: str | os.PathLike, frames: np.ndarray | Clip | Iterator[np.ndarray],
+              fps: float | None = None) -> Path:
     """H.264 (libx264, yuv420p, 'faststart' index first) MP4 that Chromium, Firefox and Safari
-    play. yuv420p needs even sizes, so an odd height or width gains one black row or column."""
-    clip = _clip(frames, fps)
+    play. yuv420p needs even sizes, so an odd height or width gains one black row or column.
+    frames: also an iterator of (H, W[, 3]) uint8 frames, all of one size, encoded as they come."""
+    if isinstance(frames, Iterator):
+        clip, stream = _stream(frames, fps)
+    else:
+        clip, stream = _clip(frames, fps), None
     return _write(path, lambda p: _encode(p, clip, "mp4", "libx264", "yuv420p",
                                           {"crf": "18", "preset": "medium"},
-                                          {"movflags": "+faststart"}, _comment(frames), even=True))
+                                          {"movflags": "+faststart"}, _comment(frames), even=True, frames=stream))
 
 
 def write_avi(path: str | os.PathLike, frames: np.ndarray | Clip, fps: float | None = None) -> Path:

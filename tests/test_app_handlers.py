@@ -72,6 +72,18 @@ def test_a_large_clip_is_shown_at_most_display_max_side_with_its_sector_box():
     assert ok and max(frame.shape[:2]) <= inputs.DISPLAY_MAX_SIDE and frame.shape[0] >= 1120 // 2 - 16
     green = (frame[..., 1] > 150) & (frame[..., 0] < 100) & (frame[..., 2] < 100)     # the box, drawn in (0, 220, 0)
     assert green.sum() > 400
+    # ... and written a frame at a time: the whole RGB copy was about the grey clip's own size
+    import tracemalloc
+
+    from app.media import media_path
+    from echo.writers import write_mp4
+    tracemalloc.start()
+    try:
+        write_mp4(media_path(".mp4"), inputs._outlined(big), big.fps)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.2 * big.frames.nbytes                                              # was 1.0
 
 
 def test_a_generated_phantom_clip_has_the_chosen_ef_and_rate():

@@ -52,6 +52,38 @@ def test_mp4_pads_an_odd_size_a_frame_at_a_time(tmp_path):
     assert decode(path)[2].shape == (24, 252, 380, 3) and peak < frames.nbytes / 4
 
 
+def test_mp4_takes_frames_one_at_a_time(tmp_path):
+    """The app's outlined video of a clip as loaded was a whole RGB copy (about a grey clip's own size); the writer
+    now encodes frames as an iterator yields them: the same video, a frame's memory, and a frame that does not match
+    the first refused by name with no file left."""
+    import tracemalloc
+    frames = colour_clip(t=12, h=23, w=31)
+    _, _, whole = decode(write_mp4(tmp_path / "whole.mp4", frames, 30))
+    _, fps, streamed = decode(write_mp4(tmp_path / "streamed.mp4", iter(list(frames)), 30))
+    assert fps == 30 and streamed.shape == whole.shape == (12, 24, 32, 3)
+    for video in (whole, streamed):                                    # x264 threads: two runs differ in detail
+        assert np.abs(video[:, :23, :31].astype(int) - frames).mean() < 6 and video[:, 23].max() < 40
+
+    big = np.repeat(np.repeat(frames[0], 8, axis=0), 8, axis=1)                   # (184, 248, 3)
+    tracemalloc.start()
+    try:
+        write_mp4(tmp_path / "long.mp4", (big for _ in range(60)), 30)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(decode(tmp_path / "long.mp4")[2]) == 60 and peak < 60 * big.nbytes / 10
+
+    odd = iter([frames[0], frames[1], frames[2, :20]])
+    with pytest.raises(ClipError, match=r"Frame 2 is \(20, 31, 3\) uint8; the first was \(23, 31, 3\)"):
+        write_mp4(tmp_path / "odd.mp4", odd, 30)
+    assert not (tmp_path / "odd.mp4").exists()
+    with pytest.raises(ClipError, match="no frames"):
+        write_mp4(tmp_path / "none.mp4", iter([]), 30)
+    with pytest.raises(ClipError, match="frame rate"):
+        write_mp4(tmp_path / "none.mp4", iter(list(frames)))
+    assert not (tmp_path / "none.mp4").exists()
+
+
 def test_mp4_from_clip_uses_its_fps(tmp_path):
     _, fps, _ = decode(write_mp4(tmp_path / "a.mp4", Clip(gray_clip(), 29.97)))
     assert fps == pytest.approx(29.97, abs=0.01)

@@ -4,6 +4,7 @@ population; and what the page shows about it (the clip with its sector, the mode
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,15 +45,16 @@ def upscale(frames: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
     return np.repeat(np.repeat(frames, k, axis=1), k, axis=2) if k > 1 else frames
 
 
-def _outlined(clip: Clip) -> np.ndarray:
-    """(T, H', W', 3) uint8: the clip in colour with the detected sector's box drawn in green, every k-th pixel
-    of a clip larger than DISPLAY_MAX_SIDE (k the smallest whole step that fits)."""
+def _outlined(clip: Clip) -> Iterator[np.ndarray]:
+    """(H', W', 3) uint8 frames, one at a time: the clip in colour with the detected sector's box drawn in green,
+    every k-th pixel of a clip larger than DISPLAY_MAX_SIDE (k the smallest whole step that fits). One at a time, as
+    write_mp4 encodes them: the whole copy (RGB) was about as large as a grey clip itself."""
     top, left, bottom, right = find_sector(clip).bbox
     k = max(1, math.ceil(max(clip.height, clip.width) / DISPLAY_MAX_SIDE))
-    rgb = np.repeat(Clip(clip.frames[:, ::k, ::k], clip.fps).gray()[..., None], 3, axis=-1)   # (T, H', W', 3)
-    for f in rgb:
-        cv2.rectangle(f, (left // k, top // k), ((right - 1) // k, (bottom - 1) // k), (0, 220, 0), 1)
-    return rgb
+    for frame in clip.frames[:, ::k, ::k]:                                             # (H', W'[, 3]) views
+        rgb = np.repeat(Clip(frame[None], clip.fps).gray()[0][..., None], 3, axis=-1)  # (H', W', 3)
+        cv2.rectangle(rgb, (left // k, top // k), ((right - 1) // k, (bottom - 1) // k), (0, 220, 0), 1)
+        yield rgb
 
 
 def describe(clip: Clip) -> dict:
