@@ -39,9 +39,11 @@ del big
 pair = load_pair()
 real = degradation.working_copy
 if mode == "full":                                                  # the copies at the crop's own size
-    degradation.working_copy = cycle.working_copy = lambda clip, models: crop_to_sector(clip)
+    degradation.working_copy = cycle.working_copy = lambda clip, models, sector=None: crop_to_sector(clip, sector)
 elif mode == "after":                                               # shrunk after the whole clip was cropped
-    degradation.working_copy = cycle.working_copy = lambda clip, models: real(crop_to_sector(clip), models)
+    def shrunk_after_crop(clip, models, sector=None):
+        return real(crop_to_sector(clip, sector), models)
+    degradation.working_copy = cycle.working_copy = shrunk_after_crop
 start = time.perf_counter()
 if view == "ef":
     degradation.condition_ef_views(pair, clip, tuple(CONDITIONS))

@@ -28,7 +28,7 @@ import numpy as np
 
 from echo.clip import Clip, ClipError
 from echo.image_stats import fan_mask
-from echo.preprocess import crop_to_sector
+from echo.preprocess import Sector, crop_to_sector
 
 DYNAMIC_RANGE_DB = 55.0  # display grey levels per dB of gain: 255 / DYNAMIC_RANGE_DB
 # Degraded copies are made at most this many times the model's input side: degrading holds float32 copies of about
@@ -239,12 +239,12 @@ def compose(clip: Clip, steps: list[tuple[str, float]], seed: int = 0) -> Clip:
     return dataclasses.replace(clip, frames=out, meta=dict(clip.meta, degradation=label))
 
 
-def copy_to_degrade(clip: Clip, model_side: int) -> Clip:
+def copy_to_degrade(clip: Clip, model_side: int, sector: Sector | None = None) -> Clip:
     """The clip cropped to its sector (crop_to_sector; a clip cropped already is kept) at most WORK_SCALE x model_side
     px, for degrading; a large clip is cropped and shrunk a frame at a time, so its full-size crop is never held.
     Its ground truth comes along, resized as the frames (labels by nearest label, tracings scaled), so a degraded
-    copy's focus can still be measured."""
-    return crop_to_sector(clip, max_side=WORK_SCALE * model_side)
+    copy's focus can still be measured. sector: the clip's fan when the caller has found it (fan_to_crop)."""
+    return crop_to_sector(clip, sector, max_side=WORK_SCALE * model_side)
 
 
 def apply_condition(clip: Clip, condition: str, seed: int = 0) -> Clip:

@@ -208,7 +208,7 @@ def crop_to_sector(clip: Clip, sector: Sector | None = None, max_side: int | Non
     sector = fan_to_crop(clip) if sector is None else sector
     if sector is None:
         return clip if max_side is None or max(clip.height, clip.width) <= max_side else \
-            _shrunk(clip, clip.frames, clip.truth, clip.meta, max_side)
+            _shrunk(clip, clip.frames, max(clip.height, clip.width), clip.truth, clip.meta, max_side)
     top, left, bottom, right = sector.bbox
     side, pad_top, pad_left = _square_offsets(bottom - top, right - left)
     truth = clip.truth
@@ -220,17 +220,17 @@ def crop_to_sector(clip: Clip, sector: Sector | None = None, max_side: int | Non
             clean=None if truth.clean is None else _crop(truth.clean, sector), lv_tracings=tracings)
     meta = {**clip.meta, "sector_bbox": list(sector.bbox), "height": side, "width": side}
     if max_side is not None and side > max_side:
-        return _shrunk(clip, cropped_frames(clip.frames, sector), truth, meta, max_side)
+        return _shrunk(clip, cropped_frames(clip.frames, sector), side, truth, meta, max_side)
     return Clip(_crop(clip.frames, sector), clip.fps, clip.source, truth, meta)       # (T, S, S[, 3])
 
 
-def _shrunk(clip: Clip, square: np.ndarray | Iterable[np.ndarray], truth: GroundTruth | None, meta: dict,
-            side: int) -> Clip:
-    """The clip with its square frames (an array or (S, S[, 3]) frames one at a time) and truth, meta["height"] px
-    a side, resized to `side` px as the model's input is."""
+def _shrunk(clip: Clip, square: np.ndarray | Iterable[np.ndarray], square_side: int, truth: GroundTruth | None,
+            meta: dict, side: int) -> Clip:
+    """The clip with its square frames (an array or (S, S[, 3]) frames one at a time, S = square_side) and truth,
+    resized to `side` px as the model's input is."""
     return dataclasses.replace(clip, frames=resize_frames(square, side),              # (T, side, side[, 3])
-                               truth=resize_truth(truth, meta["height"], side), meta={**meta, "height": side,
-                                                                                       "width": side})
+                               truth=resize_truth(truth, square_side, side), meta={**meta, "height": side,
+                                                                                    "width": side})
 
 
 def sample_indices(n_frames: int, clip_fps: float, frames: int = 16, fps: float | None = None,

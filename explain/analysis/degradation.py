@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from echo.clip import Clip
 from echo.degrade import CONDITIONS, apply_condition, copy_to_degrade, degrade
+from echo.preprocess import Sector, fan_to_crop
 from explain.analysis.beat import beat_frames
 from explain.analysis.budget import check_budget
 from explain.analysis.pair import LoadedModel
@@ -25,10 +26,10 @@ from model_zoo.plot_style import FAMILY_COLOURS, SMALL_FONT_SIZE, TEMPLATE
 SEVERITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-def working_copy(clip: Clip, models: dict[str, LoadedModel]) -> Clip:
+def working_copy(clip: Clip, models: dict[str, LoadedModel], sector: Sector | None = None) -> Clip:
     """The clip cropped to its sector for degrading, sized for the largest input of `models`
-    (echo.degrade.copy_to_degrade: cropped and shrunk a frame at a time)."""
-    return copy_to_degrade(clip, max(m.input_shape[1] for m in models.values()))
+    (echo.degrade.copy_to_degrade: cropped and shrunk a frame at a time). sector: its fan, when found already."""
+    return copy_to_degrade(clip, max(m.input_shape[1] for m in models.values()), sector)
 
 
 def condition_ef_views(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(CONDITIONS),
@@ -39,8 +40,9 @@ def condition_ef_views(models: dict[str, LoadedModel], clip: Clip, conditions=tu
     for m in models.values():
         check_budget(m, len(conditions) + 1, "EF under every degradation")
     # the clean clip's beat: every copy shows the same frames (the clean predictions' views hold it)
-    out, beat = {}, next(iter(clean.values())).view.beat if clean else beat_frames(clip)
-    cropped = working_copy(clip, models)
+    sector = fan_to_crop(clip)                                    # found once, for the beat and the copy
+    out, beat = {}, next(iter(clean.values())).view.beat if clean else beat_frames(clip, sector)
+    cropped = working_copy(clip, models, sector)
     for cond in ("clean", *conditions):
         preds = clean if cond == "clean" and clean is not None else \
             predict(models, apply_condition(cropped, cond, seed=seed), beat=beat)
@@ -67,8 +69,9 @@ def severity_sweep(models: dict[str, LoadedModel], clip: Clip, name: str,
         check_budget(m, len(severities), "The severity sweep")
     efs, beat_efs = {role: [] for role in models}, {role: [] for role in models}
     if models:
-        beat = beat_frames(clip)                                  # as estimated on the crop (it crops each frame)
-        cropped = working_copy(clip, models)
+        sector = fan_to_crop(clip)                                # found once, for the beat and the copy
+        beat = beat_frames(clip, sector)                          # as estimated on the crop (it crops each frame)
+        cropped = working_copy(clip, models, sector)
         for s in severities:
             preds = predict(models, degrade(cropped, name, s, seed=seed), beat=beat)      # severity 0: the clean clip
             for role, p in preds.items():
