@@ -367,6 +367,14 @@ RECIPES: dict[str, Recipe] = {
         jepa_center_targets=True, freeze_patch_embed=True, acq_jitter=1.0, acq_shadow=1.0, acq_clean_targets=True,
         jepa_target_layers=3, jepa_masks=((8, 0.15),), ema=(0.998, 1.0), input_gain_norm=0.05, tubelet=4,
         pred_depth=2),
+    # ... the same with batches of 32 clips, not 16 (1500 steps, so 48k clips seen from the same 4,096 hearts), the
+    # peak lr unchanged: the targets are centred by their batch mean at each place, a mean over 16 clips is a noisy
+    # one, and V-JEPA trains on batches of thousands. Its like-for-like MAE is `..._shadow_clean_targets_batch32`
+    "small_centered_frozen_patch_jitter_top3_short_masks_mid_ema_gain_norm_tubelet4_shadow_clean_targets_shallow_predictor_batch32": Recipe(
+        name="small_centered_frozen_patch_jitter_top3_short_masks_mid_ema_gain_norm_tubelet4_shadow_clean_targets_shallow_predictor_batch32",
+        jepa_center_targets=True, freeze_patch_embed=True, acq_jitter=1.0, acq_shadow=1.0, acq_clean_targets=True,
+        jepa_target_layers=3, jepa_masks=((8, 0.15),), ema=(0.998, 1.0), input_gain_norm=0.05, tubelet=4,
+        pred_depth=2, batch=32),
     # short masks whose targets weigh what changes over the beat: every target plus twice its deviation from
     # the same place's mean over the clip (jepa_motion_weight 2; at initialisation 17% of the centred targets'
     # energy changes over the beat, so about two thirds of it then). The per-layer probes found the MAEs keep
@@ -416,6 +424,12 @@ RECIPES: dict[str, Recipe] = {
     "small_frozen_patch_jitter_gain_norm_mask60_tubelet4_shadow_clean_targets": Recipe(
         name="small_frozen_patch_jitter_gain_norm_mask60_tubelet4_shadow_clean_targets", freeze_patch_embed=True,
         acq_jitter=1.0, acq_shadow=1.0, acq_clean_targets=True, input_gain_norm=0.05, mae_mask_ratio=0.6, tubelet=4),
+    # ... with batches of 32 clips and the same peak lr as at 16 (mae_blr halved, so mae_blr * batch / 256 stays
+    # 3.75e-4): the like-for-like MAE for `..._shallow_predictor_batch32`
+    "small_frozen_patch_jitter_gain_norm_mask60_tubelet4_shadow_clean_targets_batch32": Recipe(
+        name="small_frozen_patch_jitter_gain_norm_mask60_tubelet4_shadow_clean_targets_batch32", freeze_patch_embed=True,
+        acq_jitter=1.0, acq_shadow=1.0, acq_clean_targets=True, input_gain_norm=0.05, mae_mask_ratio=0.6, tubelet=4,
+        batch=32, mae_blr=3e-3),
     # ... with a 60% mask and an acoustic shadow in every jittered view: the like-for-like MAE for
     # `..._short_masks_slow_ema_gain_norm_shadow`
     "small_frozen_patch_jitter_gain_norm_mask60_shadow": Recipe(
