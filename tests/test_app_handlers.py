@@ -492,11 +492,16 @@ def test_attention_under_a_degradation_shows_the_clean_clips_beat(shipped_pair, 
     key = session.put_clip(dataclasses.replace(clip, truth=None, source="patient.avi", meta={}))
     clean_beat = beat_frames(session.get_clip(key))
     assert clean_beat[1] == "estimated"
+    import explain.analysis.beat as beat_module
     beats, real_view = [], explain_attention.model_view
     monkeypatch.setattr(explain_attention, "model_view",
                         lambda c, *shape, beat=None: beats.append(beat) or real_view(c, *shape, beat=beat))
+    estimates, real_estimate = [], beat_module.estimate_beat_frames
+    monkeypatch.setattr(beat_module, "estimate_beat_frames",
+                        lambda c, sector=None: estimates.append(c.n_frames) or real_estimate(c, sector))
     under = degradation.attention_under(key, shipped_pair, "dropped_frames", 1.0)
     assert set(under) == set(shipped_pair) and beats == [None] * len(shipped_pair) + [clean_beat] * len(shipped_pair)
+    assert estimates == [100] * len(shipped_pair)       # each clean map's view; the copy is handed theirs, not a new one
 
 
 def test_a_degraded_copy_is_made_for_each_pair_and_the_lab_says_whose_view_its_video_is(example, shipped_pair,

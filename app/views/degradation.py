@@ -11,7 +11,6 @@ from app.views.inputs import upscale
 from app.views.predictions import predictions
 from echo.degrade import check_degradation, degrade, label_words, named_severity
 from echo.writers import write_mp4
-from explain.analysis.beat import beat_frames
 from explain.analysis.degradation import ef_changes, sensitivity_figure, severity_sweep, working_copy
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.analysis.predict import predict, reads_like_blank, shown_category
@@ -106,8 +105,10 @@ def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, seve
     except ValueError:
         put_clip(degrade(working_copy(clip, pair), name, float(severity), seed=int(seed)), key,
                  owner=clip_key)
-    params, beat = ("rollout", "mean", 0.0, 0, "probe"), beat_frames(clip)
-    clean, bad = maps(clip_key, pair, *params), maps(key, pair, *params, beat=beat)   # clean: the Attention tab's
+    params = ("rollout", "mean", 0.0, 0, "probe")
+    clean = maps(clip_key, pair, *params)                     # the Attention tab's, cached there
+    beat = next(iter(clean.values())).view.beat               # the clean clip's, so both maps cover the same frames
+    bad = maps(key, pair, *params, beat=beat)
     shown = overlay_videos(key, pair, *params, beat=beat, colours=colours)
     ratio = lambda r: "n/a" if r.focus is None else f"{r.focus['ratio']:.2f}"          # noqa: E731
     return {role: (video, f"Focus ratio on the clean clip {ratio(clean[role])}, on this degraded copy "
