@@ -243,8 +243,11 @@ def copy_to_degrade(clip: Clip, model_side: int, sector: Sector | None = None) -
     """The clip cropped to its sector (crop_to_sector; a clip cropped already is kept) at most WORK_SCALE x model_side
     px, for degrading; a large clip is cropped and shrunk a frame at a time, so its full-size crop is never held.
     Its ground truth comes along, resized as the frames (labels by nearest label, tracings scaled), so a degraded
-    copy's focus can still be measured. sector: the clip's fan when the caller has found it (fan_to_crop)."""
-    return crop_to_sector(clip, sector, max_side=WORK_SCALE * model_side)
+    copy's focus can still be measured. sector: the clip's fan when the caller has found it (fan_to_crop).
+    A colour clip's copy is its luminance: the degradations act on the grey image (compose), so the clean copy
+    each degraded one is compared with is grey too, and a change is the degradation's, not the colour's loss."""
+    copy = crop_to_sector(clip, sector, max_side=WORK_SCALE * model_side)
+    return dataclasses.replace(copy, frames=copy.gray(), meta=dict(copy.meta, colour="gray")) if copy.is_rgb else copy
 
 
 def apply_condition(clip: Clip, condition: str, seed: int = 0) -> Clip:

@@ -374,14 +374,18 @@ def test_model_view_finds_an_uploads_fan_once(monkeypatch):
     assert view.beat[1] == "estimated" and calls == [100]
 
 
-def test_condition_ef_views_read_the_beat_from_the_clean_predictions_they_are_given(shipped_pair, monkeypatch):
+def test_condition_ef_views_read_clean_and_degraded_from_one_copy_with_the_beat_they_are_given(shipped_pair,
+                                                                                               monkeypatch):
+    """The beat given (the clean predictions') is not estimated again; 'clean' is read from the copy every
+    condition degrades, so a change is the degradation's alone (the Predictions tab reads the clip as loaded)."""
     import explain.analysis.degradation as degradation
     clip = dataclasses.replace(render_clip(5, "adult", n_frames=100, size=112, fps=50), truth=None,
                                source="patient.avi", meta={})
-    clean = degradation.predict(shipped_pair, clip)
-    monkeypatch.setattr(degradation, "beat_frames", lambda c: pytest.fail("the beat was estimated again"))
-    out = degradation.condition_ef_views(shipped_pair, clip, ("noise_med",), clean=clean)
-    assert out["clean"] == {role: {"ef": p.ef, "ef_beat": p.ef_beat} for role, p in clean.items()}
+    beat = next(iter(degradation.predict(shipped_pair, clip).values())).view.beat
+    monkeypatch.setattr(degradation, "beat_frames", lambda *a: pytest.fail("the beat was estimated again"))
+    out = degradation.condition_ef_views(shipped_pair, clip, ("noise_med",), beat=beat)
+    copy = degradation.predict(shipped_pair, degradation.working_copy(clip, shipped_pair), beat=beat)
+    assert out["clean"] == {role: {"ef": p.ef, "ef_beat": p.ef_beat} for role, p in copy.items()}
     assert set(out) == {"clean", "noise_med"}
 
 

@@ -121,3 +121,19 @@ def test_bad_requests_raise_clip_error(clip):
         degrade(clip, "noise", 1.5)
     with pytest.raises(ClipError, match="Unknown condition"):
         apply_condition(clip, "shadow_extreme")
+
+
+def test_a_colour_clips_copy_to_degrade_is_the_grey_image_the_degradations_act_on():
+    """compose degrades the luminance, so a colour clip's degraded copies are grey; its clean copy must be too,
+    or every change would carry the colour's loss beside the degradation's."""
+    import dataclasses
+
+    from echo.degrade import copy_to_degrade
+    from echo.preprocess import crop_to_sector
+    clip = render_clip(2, "adult", n_frames=12, size=112)
+    rgb = np.stack([clip.frames, clip.frames // 2, clip.frames // 3], -1)                  # (T, H, W, 3)
+    colour = dataclasses.replace(clip, frames=rgb)
+    copy = copy_to_degrade(colour, 112)
+    assert not copy.is_rgb and np.array_equal(copy.frames, crop_to_sector(colour).gray())
+    assert degrade(copy, "gain", 0.0) is copy and not degrade(copy, "gain", 0.5).is_rgb
+    assert np.array_equal(copy_to_degrade(clip, 112).frames, crop_to_sector(clip).frames)    # a grey clip: as before

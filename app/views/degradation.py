@@ -20,7 +20,9 @@ CAPTION = ("Degrade the loaded clip as the benchmark does: inside its sector, wi
            "beat, so only the pixels change. Pick a degradation and a severity, from 0 (the clean clip) to 1 (the "
            "strongest the benchmark tests: its darkest shadow, its steepest loss of signal with depth), then "
            "**Apply** (the degraded clip and each model's EF) or **Sweep severity** (EF from 0 to 1, the benchmark's "
-           "named settings marked). 'Change' is the degraded EF minus the clean EF, in EF points.")
+           "named settings marked). 'Change' is the degraded EF minus the clean EF, in EF points, both read from the copy "
+           "the degradations act on (the clip cropped to its sector, at most twice the models' side, grey), so a "
+           "change is the degradation's alone; its clean EF can differ a little from the Predictions tab's.")
 
 
 def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: float, seed: int = 0
@@ -33,10 +35,11 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
     severity = named_severity(name, float(severity))        # the slider's 0.67 is the benchmark's shadow_med, 2/3
 
     def run():
-        clean = predictions(clip_key, pair)                 # the Predictions view's cached result
+        shown = predictions(clip_key, pair)                 # the Predictions view's cached result: its beat
         first = next(iter(pair))
-        bad = predict(pair, degrade(working_copy(clip, pair), name, float(severity), seed=int(seed)),
-                      beat=clean[first].view.beat)          # the clean clip's crop and frames
+        copy, beat = working_copy(clip, pair), shown[first].view.beat     # the clean clip's crop and frames
+        clean = cached((clip_key, "degrade", names, "clean"), lambda: predict(pair, copy, beat=beat))
+        bad = predict(pair, degrade(copy, name, float(severity), seed=int(seed)), beat=beat)
         a, b = clean[first].view, bad[first].view
         side = np.concatenate([a.frames, np.full_like(a.frames[:, :, :4], 255), b.frames], axis=2)  # (T, S, 2S+4)
         video = write_mp4(media_path(".mp4"), upscale(side), 16.0)

@@ -125,7 +125,7 @@ def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degrada
         if clip is not None:
             row["true_ef"] = None if clip.truth is None or clip.truth.ef is None else round(float(clip.truth.ef), 2)
             views = fitting("degradation", lambda models: condition_ef_views(
-                models, clip, tuple(BENCHMARK_CONDITIONS), clean={r: preds[r] for r in models})) if degradations else None
+                models, clip, tuple(BENCHMARK_CONDITIONS), beat=next(iter(preds.values())).view.beat)) if degradations else None
             maps = fitting("rollout", lambda models: attention(models, clip, "rollout")) or {}   # analyze's read-out
             for role, p in preds.items():
                 crop = p.crop if p.crop and not p.crop.get("skipped") else None

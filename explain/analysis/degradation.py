@@ -33,19 +33,20 @@ def working_copy(clip: Clip, models: dict[str, LoadedModel], sector: Sector | No
 
 
 def condition_ef_views(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(CONDITIONS),
-                       seed: int = 0, clean: dict | None = None) -> dict[str, dict[str, dict[str, float | None]]]:
+                       seed: int = 0, beat: tuple[float, str] | None = None
+                       ) -> dict[str, dict[str, dict[str, float | None]]]:
     """{condition: {role: {"ef": EF through the attentive probe, "ef_beat": through the beat view's}}} for
-    'clean' and every named condition (echo.degrade.CONDITIONS); clean: the clip's predictions when the
-    caller already has them (not run again). Only the EFs are kept, not each copy's tokens and frames."""
+    'clean' and every named condition (echo.degrade.CONDITIONS). 'clean' is read from the copy every condition
+    degrades (working_copy), so a change is the degradation's alone. beat: the clean clip's (frames per beat,
+    source) when the caller has it (its predictions' views), not estimated again. Only the EFs are kept."""
     for m in models.values():
         check_budget(m, len(conditions) + 1, "EF under every degradation")
-    # the clean clip's beat: every copy shows the same frames (the clean predictions' views hold it)
     sector = fan_to_crop(clip)                                    # found once, for the beat and the copy
-    out, beat = {}, next(iter(clean.values())).view.beat if clean else beat_frames(clip, sector)
+    beat = beat_frames(clip, sector) if beat is None else beat    # every copy shows the clean clip's frames
     cropped = working_copy(clip, models, sector)
+    out = {}
     for cond in ("clean", *conditions):
-        preds = clean if cond == "clean" and clean is not None else \
-            predict(models, apply_condition(cropped, cond, seed=seed), beat=beat)
+        preds = predict(models, apply_condition(cropped, cond, seed=seed), beat=beat)
         out[cond] = {role: {"ef": p.ef, "ef_beat": p.ef_beat} for role, p in preds.items()}
     return out
 

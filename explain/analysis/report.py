@@ -34,6 +34,9 @@ other notes and the keys it left out (null for a model with its own card, as the
 beside the run's record, as the app's models line does, so a report made at an assumed size is not read as one made
 at a size the checkpoint states.
 
+degradation holds 'clean' and each named condition, all read from the one copy the conditions degrade (the clip
+cropped to its sector, at most twice the models' side, grey: echo.degrade.copy_to_degrade), so its 'clean' may differ a
+little from the model's ef (read from the clip as loaded) and a change between its entries is the degradation's alone.
 ef_beat is the EF through the beat view's probe (null where the model ships none). best_estimate is the
 prediction card's (explain.analysis.best_estimate.BestEstimate: its ef, or null with the reason it is held back,
 and its words; null for a model with fewer than two probes).
@@ -102,7 +105,8 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
     out = output_folder(out, WRITTEN if (Path(out) / "report.json").is_file() else ())
     not_run = {role: {} for role in pair}                  # {role: {view: why}}: over the CPU budget for that model
     degraded = timed("degradation", on_models_that_fit, "degradation",      # {condition: {role: EFs}}, the roles run
-                     lambda models: condition_ef_views(models, clip, tuple(CONDITIONS), clean=preds),
+                     lambda models: condition_ef_views(models, clip, tuple(CONDITIONS),
+                                                        beat=next(iter(preds.values())).view.beat),
                      pair, not_run) or {}
     sweep = timed("sweep", on_models_that_fit, "severity_sweep",
                   lambda models: severity_sweep(models, clip, SWEEP), pair, not_run)
