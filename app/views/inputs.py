@@ -121,14 +121,22 @@ def load_upload(path: str | None, rescale: bool = False, owner: str | None = Non
     try:
         clip = read_clip(path, rescale=bool(rescale))
     except Exception as e:                      # the file refused (not a failure of the server's own)
-        discard_upload(path)                    # removed in a while, unless another session reads it meanwhile
-        remove_refused_uploads()
-        if isinstance(e, ClipError):            # the box keeps the file and hides its drop zone until cleared
-            raise ClipError(f"{e} {CHOOSE_ANOTHER}") from None
-        raise
-    keep_upload(path)
+        raise _refused(path, e)
     clip.source = Path(path).name               # not the server's temporary upload path
-    return register(clip, owner=owner)
+    try:
+        loaded = register(clip, owner=owner)    # refuses a clip read well that no model can read (no image, too short)
+    except ClipError as e:
+        raise _refused(path, e) from None
+    keep_upload(path)
+    return loaded
+
+
+def _refused(path: str, e: Exception) -> Exception:
+    """What to raise for a refused upload, marked for removal in a while (unless another session reads it meanwhile):
+    a ClipError says to clear the box, which keeps the file and hides its drop zone until cleared."""
+    discard_upload(path)
+    remove_refused_uploads()
+    return ClipError(f"{e} {CHOOSE_ANOTHER}") if isinstance(e, ClipError) else e
 
 
 def load_named_example(name: str, owner: str | None = None) -> LoadedClip:
