@@ -136,6 +136,11 @@ def test_bad_uploads_are_refused_with_the_problem_named(tmp_path):
     np.save(strip, np.random.default_rng(0).integers(0, 255, (40, 8, 300), dtype=np.uint8))
     with pytest.raises(ClipError, match=r"'strip.npy' has frames of 300 x 8 pixels; a model needs at least 32"):
         inputs.load_upload(str(strip))
+    black = tmp_path / "black.npy"                     # read well, refused by the model's view: told to clear the box
+    np.save(black, np.zeros((40, 112, 112), np.uint8))
+    with pytest.raises(ClipError, match="black.npy") as e:
+        inputs.load_upload(str(black))
+    assert "no image" in str(e.value) and str(e.value).endswith(inputs.CHOOSE_ANOTHER)
 
 
 def test_a_refused_upload_leaves_the_servers_upload_folder_unless_another_session_reads_it(tmp_path, monkeypatch):
@@ -153,9 +158,14 @@ def test_a_refused_upload_leaves_the_servers_upload_folder_unless_another_sessio
     junk.write_bytes(b"definitely not a video")
     outside.write_bytes(b"definitely not a video")
     np.save(shared, np.random.default_rng(0).random((24, 64, 64), dtype=np.float32))
+    black = uploads / "b3c4" / "black.npy"                    # read well, refused by the model's view
+    black.parent.mkdir()
+    np.save(black, np.zeros((40, 112, 112), np.uint8))
     now = media.time.monotonic()
     with pytest.raises(ClipError, match="scan.avi"):
         inputs.load_upload(str(junk))
+    with pytest.raises(ClipError, match="black.npy"):
+        inputs.load_upload(str(black))
     with pytest.raises(ClipError, match="floating-point pixels"):
         inputs.load_upload(str(shared))                       # one session: the box not ticked
     assert junk.exists() and shared.exists()                  # not at once
@@ -163,8 +173,9 @@ def test_a_refused_upload_leaves_the_servers_upload_folder_unless_another_sessio
     with pytest.raises(ClipError, match="scan.avi"):
         inputs.load_upload(str(outside))
     assert media.remove_refused_uploads(now + media.REFUSED_GRACE_S - 5) == []
-    assert media.remove_refused_uploads(now + media.REFUSED_GRACE_S + 5) == [junk.resolve()]
-    assert not junk.exists() and not junk.parent.exists()      # with the folder Gradio made for it
+    assert sorted(media.remove_refused_uploads(now + media.REFUSED_GRACE_S + 5)) == sorted([junk.resolve(),
+                                                                                            black.resolve()])
+    assert not junk.exists() and not junk.parent.exists() and not black.parent.exists()   # with Gradio's folder
     assert shared.exists() and outside.exists()               # read since its refusal; not the server's
     again = uploads / "c9d0" / "scan.avi"                     # refused, then uploaded afresh by another session:
     again.parent.mkdir()                                      # Gradio moves the new file onto the same path
@@ -1284,6 +1295,21 @@ def test_a_colour_clip_is_said_to_be_one_where_it_is_shown_in_grey():
     assert shown.summary.endswith("as shown in grey; a colour clip: the models are given its colour channels, which "
                                   "the shipped models never saw in training (their phantom is grey).")
     assert inputs.register(Clip(grey.frames, 50.0, "grey.avi")).summary.endswith("px, as shown.")
+
+
+def test_the_lab_reads_a_colour_clips_change_against_the_grey_copy_it_degrades(shipped_pair):
+    """Degradations act on the grey image; the clean EF was the colour clip's, so a half-grey-level gain cut
+    moved mae-small's EF by 7.9 points, the colour's loss. Clean and degraded now come from one grey copy."""
+    clip = render_clip(11, "adult", n_frames=80, size=112, fps=50.0, ef=60.0, hr_bpm=70.0)
+    rgb = np.repeat(clip.frames[..., None].astype(np.int16), 3, axis=-1)
+    rgb[:, 40:70, 45:70, 0] += 120                                  # a Doppler-like colour jet inside the fan
+    rgb[:, 40:70, 45:70, 2] -= 60
+    key = inputs.register(dataclasses.replace(clip, frames=np.clip(rgb, 0, 255).astype(np.uint8))).key
+    _, table = degradation.apply_one(key, shipped_pair, "gain", 0.01)
+    rows = [r.strip("|").split("|") for r in table.splitlines() if r.count("%") == 3]
+    assert len(rows) == 4 and all(abs(float(r[4])) < 1.0 for r in rows)
+    _, sweep = degradation.sweep(key, shipped_pair, "gain")         # its severity 0 is the lab's clean EF
+    assert [f"{sweep['ef'][role][0]:.1f}%" for role in shipped_pair] == [r[2].strip() for r in rows[::2]]
 
 
 def test_the_speckle_test_is_read_beside_each_models_measured_degradation(shipped_pair):
