@@ -75,6 +75,9 @@ def on_clip_failed():
     return (None, None, None, None, NO_CLIP, *("" for _ in ROLES))
 
 
+NO_CLIP_YET = "**{role}**: load a clip above (Upload, Example or Phantom) to see this model's ejection fraction."
+
+
 NO_PREDICTION = ("### {role}: no EF shown\n\nThe models could not run on this clip (the message says why), so the "
                  "EFs shown before, of another clip or other models, are cleared.")
 
@@ -91,7 +94,7 @@ def on_predict_failed():
 @shows_errors
 def on_predict(key, state, progress=gr.Progress()):
     if not key:                                     # models chosen before any clip: nothing to predict
-        return ["" for _ in ROLES]
+        return [NO_CLIP_YET.format(role=r.upper()) for r in ROLES]
     progress(0.1, desc="Running both models")
     cards = predictions.prediction_cards(key, pair_of(state))
     return [cards[r] for r in ROLES]
@@ -99,13 +102,15 @@ def on_predict(key, state, progress=gr.Progress()):
 
 @shows_errors
 def on_models(jd, jp, md, mp, frames):
-    """The state naming the models, their description and cards, and the attention sliders' ranges."""
+    """The state naming the models, their description and cards, the attention sliders' ranges and the latent
+    tab's time slots (the JEPA's: its views are drawn on its token grid)."""
     state = {"models": (jd, md, jp, mp, frames)}
     pair = pair_of(state)
     depth = min(m.wrapper.config.num_hidden_layers for m in pair.values())
     frames_seen = min(m.input_shape[0] for m in pair.values())
     return (state, models.describe_pair(pair, frames), *(evidence.card_markdown(pair[r]) for r in ROLES),
-            gr.update(maximum=depth - 1), gr.update(maximum=frames_seen - 1))
+            gr.update(maximum=depth - 1), gr.update(maximum=frames_seen - 1),
+            gr.update(maximum=pair["jepa"].wrapper.grid[0] - 1))
 
 
 @shows_errors

@@ -89,17 +89,16 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
                     pred_md = []
                     for r in ROLES:
                         with gr.Column(min_width=MIN_CARD_PX):
-                            pred_md.append(gr.Markdown(f"**{r.upper()}**: load a clip above (Upload, Example or "
-                                                       "Phantom) to see this model's ejection fraction.",
+                            pred_md.append(gr.Markdown(events.NO_CLIP_YET.format(role=r.upper()),
                                                        elem_id=f"pred-{r}"))
             with gr.Tab("2 Attention"):
                 stale_attention, att_start, att_frame, att_colours = _attention_tab(clip_key, model_state)
             with gr.Tab("3 Cardiac cycle"):
-                stale_cycle = _cycle_tab(clip_key, model_state)
+                stale_cycle, dataset_plots = _cycle_tab(clip_key, model_state)
             with gr.Tab("4 Degradation lab"):
                 stale_degradation, lab_colours = _degradation_tab(clip_key, model_state)
             with gr.Tab("5 Latent vs pixel"):
-                stale_latent = _latent_tab(clip_key, model_state)
+                stale_latent, latent_slot, speckle_shown = _latent_tab(clip_key, model_state)
             with gr.Tab("6 Audit"):
                 _audit_tab(model_state)
             with gr.Tab("7 Models and evidence"):
@@ -134,9 +133,16 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
         upload.clear(lambda key, uploaded: events.on_upload_cleared(key, uploaded, clear_stale()),
                      [clip_key, uploaded_key], [*clip_outputs, *pred_md, *stale], cancels=upload_jobs,
                      api_visibility="private")
-        model_outputs = [model_state, model_info, *card_md, att_start, att_frame]
+        model_outputs = [model_state, model_info, *card_md, att_start, att_frame, latent_slot]
+        by_models = [*dataset_plots, *speckle_shown]      # made of the models alone: a new clip keeps them
+
+        def clear_model_views():
+            """New models: the views made of the models alone (the speckle test, the dataset view) go too."""
+            return [None for _ in by_models]
+
         choosing = use_btn.click(events.on_models, model_inputs, model_outputs, api_name="use_models", **HEAVY)
         choosing.success(clear_stale, None, stale, api_visibility="private").success(**predict)
+        choosing.success(clear_model_views, None, by_models, api_visibility="private")
         choosing.failure(events.on_models_kept, [model_state], [model_info], api_visibility="private")
         demo.load(events.on_models, model_inputs, model_outputs, **HEAVY)
     demo.queue(default_concurrency_limit=1, max_size=64)
@@ -245,7 +251,8 @@ def _colour_scale(elem_id: str) -> gr.Radio:
                     label="Colour scale", info=attention.COLOUR_INFO, elem_id=elem_id)
 
 
-def _cycle_tab(clip_key, model_state) -> list:
+def _cycle_tab(clip_key, model_state) -> tuple[list, list]:
+    """-> (outputs a new clip clears, the dataset view's plots: new models clear them)."""
     gr.Markdown(cycle.LEAD)                        # the controls near the top; the full reading one click away
     with gr.Accordion("How to read the trajectories", open=False):
         gr.Markdown(cycle.CAPTION)
@@ -264,7 +271,7 @@ def _cycle_tab(clip_key, model_state) -> list:
             dataset_plots = [gr.Plot(label=f"{r.upper()} clips") for r in ROLES]
     run.click(events.on_cycle, [clip_key, model_state, *settings], [*plots, numbers], api_name="cycle", **HEAVY)
     embed.click(events.on_dataset, [folder, model_state, *settings[:2]], dataset_plots, api_name="dataset", **HEAVY)
-    return [*plots, numbers]
+    return [*plots, numbers], dataset_plots
 
 
 def _degradation_tab(clip_key, model_state) -> tuple[list, gr.Radio]:
@@ -298,7 +305,9 @@ def _degradation_tab(clip_key, model_state) -> tuple[list, gr.Radio]:
     return [video, numbers, sweep_plot, *maps, *captions, shown], colours
 
 
-def _latent_tab(clip_key, model_state) -> list:
+def _latent_tab(clip_key, model_state) -> tuple[list, gr.Slider, list]:
+    """-> (outputs a new clip clears, the time-slot slider, the speckle test's plot and caption: new models
+    clear them)."""
     gr.Markdown(latent_pixel.INTRO)
     with gr.Row():
         seed = gr.Number(value=0, precision=0, label="Mask seed")
@@ -318,7 +327,7 @@ def _latent_tab(clip_key, model_state) -> list:
         changed(events.on_latent_redraw, [clip_key, model_state, seed, slot, drawn_for], shown,
                 api_visibility="private", trigger_mode="always_last", **HEAVY)
     speckle.click(events.on_speckle, [model_state], [speckle_plot, speckle_caption], api_name="speckle", **HEAVY)
-    return shown
+    return shown, slot, [speckle_plot, speckle_caption]
 
 
 def _audit_tab(model_state) -> None:

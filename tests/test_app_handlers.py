@@ -984,6 +984,22 @@ def test_reading_a_clip_waits_for_no_model_job_and_every_model_job_shares_one_sl
     assert clears.count("models") == 3 and len(clears) > 3          # upload, example, phantom; and the plain ones
 
 
+def test_new_models_clear_the_views_made_of_the_models_alone_and_keep_the_cards_guidance(shipped_pair):
+    """Choosing models cleared the clip's views but left the speckle test and the dataset view of the models
+    before; with no clip loaded it blanked the EF cards' 'load a clip' guidance; the latent tab's time slots
+    stayed 0-7 for a model with fewer."""
+    from app import events
+    from app.layout import build
+    page = build()
+    clear = next(f for f in page.fns.values() if getattr(f.fn, "__name__", "") == "clear_model_views")
+    assert page.fns[clear.trigger_after].api_name == "use_models" and clear.trigger_only_on_success
+    assert [o.label for o in clear.outputs[:3]] == ["JEPA clips", "MAE clips", "The speckle test"]
+    assert clear.fn() == [None] * len(clear.outputs)
+    assert last(events.on_predict, None, events.NO_MODELS) == [events.NO_CLIP_YET.format(role=r) for r in ("JEPA", "MAE")]
+    slots = events.on_models(None, "", None, "", 0)[-1]                 # the shipped JEPA: 8 slots of 2 frames
+    assert slots["maximum"] == shipped_pair["jepa"].wrapper.grid[0] - 1 == 7
+
+
 def test_the_page_wires_the_attention_run_its_scrubber_and_its_controls(example):
     """Through the page's own event functions: a run returns its videos, captions, the scrubber's frame and the
     settings it showed; the scrubber reads those settings (not the controls' current ones); before any run it
