@@ -11,7 +11,8 @@ from app.views.inputs import upscale
 from app.views.predictions import predictions
 from echo.degrade import check_degradation, degrade, label_words, named_severity
 from echo.writers import write_mp4
-from explain.analysis.degradation import ef_changes, sensitivity_figure, severity_sweep, working_copy
+from explain.analysis.degradation import (copy_and_beat, ef_changes, sensitivity_figure, severity_sweep,
+                                          working_copy)
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.analysis.predict import predict, reads_like_blank, shown_category
 from explain.overlay import COLOURS, check_colours
@@ -37,7 +38,7 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
     def run():
         shown = predictions(clip_key, pair)                 # the Predictions view's cached result: its beat
         first = next(iter(pair))
-        copy, beat = working_copy(clip, pair), shown[first].view.beat     # the clean clip's crop and frames
+        copy, beat = copy_and_beat(clip, pair, shown[first].view.beat)   # the clean clip's crop and frames
         clean = cached((clip_key, "degrade", names, "clean"), lambda: predict(pair, copy, beat=beat))
         bad = predict(pair, degrade(copy, name, float(severity), seed=int(seed)), beat=beat)
         a, b = clean[first].view, bad[first].view

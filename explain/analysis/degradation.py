@@ -32,6 +32,14 @@ def working_copy(clip: Clip, models: dict[str, LoadedModel], sector: Sector | No
     return copy_to_degrade(clip, max(m.input_shape[1] for m in models.values()), sector)
 
 
+def copy_and_beat(clip: Clip, models: dict[str, LoadedModel], beat: tuple[float, str] | None = None
+                  ) -> tuple[Clip, tuple[float, str]]:
+    """(the copy every degradation of `clip` acts on (working_copy), the clean clip's beat (beat_frames, unless
+    given)), the clip's fan found once for both: every copy shows the clean clip's frames."""
+    sector = fan_to_crop(clip)
+    return working_copy(clip, models, sector), beat_frames(clip, sector) if beat is None else beat
+
+
 def condition_ef_views(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(CONDITIONS),
                        seed: int = 0, beat: tuple[float, str] | None = None
                        ) -> dict[str, dict[str, dict[str, float | None]]]:
@@ -41,9 +49,7 @@ def condition_ef_views(models: dict[str, LoadedModel], clip: Clip, conditions=tu
     source) when the caller has it (its predictions' views), not estimated again. Only the EFs are kept."""
     for m in models.values():
         check_budget(m, len(conditions) + 1, "EF under every degradation")
-    sector = fan_to_crop(clip)                                    # found once, for the beat and the copy
-    beat = beat_frames(clip, sector) if beat is None else beat    # every copy shows the clean clip's frames
-    cropped = working_copy(clip, models, sector)
+    cropped, beat = copy_and_beat(clip, models, beat)
     out = {}
     for cond in ("clean", *conditions):
         preds = predict(models, apply_condition(cropped, cond, seed=seed), beat=beat)
@@ -70,9 +76,7 @@ def severity_sweep(models: dict[str, LoadedModel], clip: Clip, name: str,
         check_budget(m, len(severities), "The severity sweep")
     efs, beat_efs = {role: [] for role in models}, {role: [] for role in models}
     if models:
-        sector = fan_to_crop(clip)                                # found once, for the beat and the copy
-        beat = beat_frames(clip, sector)                          # as estimated on the crop (it crops each frame)
-        cropped = working_copy(clip, models, sector)
+        cropped, beat = copy_and_beat(clip, models)               # the beat as estimated on the crop
         for s in severities:
             preds = predict(models, degrade(cropped, name, s, seed=seed), beat=beat)      # severity 0: the clean clip
             for role, p in preds.items():
