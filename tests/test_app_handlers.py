@@ -487,12 +487,15 @@ def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair
         degradation.apply_one(example.key, shipped_pair, "rain", 0.5)
     under = degradation.attention_under(example.key, shipped_pair, "shadow", 1.0)
     from app.views.attention import overlay_videos
-    clean = overlay_videos(example.key, shipped_pair, "rollout", "mean", 0.0, 0, "probe")
+    copy = session.put_clip(degradation.working_copy(session.get_clip(example.key), shipped_pair))
+    beat = predictions.predictions(example.key, shipped_pair)["jepa"].view.beat
+    clean = overlay_videos(copy, shipped_pair, "rollout", "mean", 0.0, 0, "probe", beat=beat)   # the clean copy's
     for role, (video, md) in under.items():
         assert Path(video).is_file() and video != clean[role][0] and "focus ratio" in md
-        assert md != clean[role][1]                     # a full-strength shadow moves the map
+        assert md.split("\n\n", 1)[1] != clean[role][1]      # a full-strength shadow moves the map
         clean_ratio = clean[role][1].split("focus ratio **")[1].split("**")[0]
-        assert md.startswith(f"Focus ratio on the clean clip {clean_ratio}, on this degraded copy ")
+        assert md.startswith(f"Focus ratio on the clean copy {clean_ratio} (the copy the degradations act on: "
+                             "cropped to its sector, grey), on this degraded copy ")
 
 
 def test_attention_under_a_degradation_shows_the_clean_clips_beat(shipped_pair, monkeypatch):
@@ -511,8 +514,8 @@ def test_attention_under_a_degradation_shows_the_clean_clips_beat(shipped_pair, 
     monkeypatch.setattr(beat_module, "estimate_beat_frames",
                         lambda c, sector=None: estimates.append(c.n_frames) or real_estimate(c, sector))
     under = degradation.attention_under(key, shipped_pair, "dropped_frames", 1.0)
-    assert set(under) == set(shipped_pair) and beats == [None] * len(shipped_pair) + [clean_beat] * len(shipped_pair)
-    assert estimates == [100] * len(shipped_pair)       # each clean map's view; the copy is handed theirs, not a new one
+    assert set(under) == set(shipped_pair) and beats == [clean_beat] * 2 * len(shipped_pair)   # clean copy, degraded
+    assert estimates == [100] * len(shipped_pair)     # the clip's predictions' views; the copies are handed their beat
 
 
 def test_a_degraded_copy_is_made_for_each_pair_and_the_lab_says_whose_view_its_video_is(example, shipped_pair,
@@ -526,9 +529,10 @@ def test_a_degraded_copy_is_made_for_each_pair_and_the_lab_says_whose_view_its_v
     monkeypatch.setattr(degradation, "working_copy", lambda clip, pair: made.append(pair_key(pair)) or real(clip, pair))
     other = {"jepa": shipped_pair["jepa"],
              "mae": LoadedModel("mae", tiny_wrapper("mae"), None, None, None, True, key=("mae-tiny", "mae", "cpu", 8))}
-    for pair in (shipped_pair, other, shipped_pair):
-        degradation.attention_under(example.key, pair, "haze", 0.5)
-    assert made == [pair_key(shipped_pair), pair_key(other)]            # one copy per pair, then from the store
+    key = session.put_clip(session.get_clip(example.key))            # a clip no test degraded before
+    for pair, name in ((shipped_pair, "haze"), (other, "haze"), (shipped_pair, "haze"), (shipped_pair, "noise")):
+        degradation.attention_under(key, pair, name, 0.5)
+    assert made == [pair_key(shipped_pair), pair_key(other)]    # one clean copy per pair, then from the store
     assert degradation._whose_view(shipped_pair) == ""
     assert degradation._whose_view(other) == (", as jepa-small sees it, 16 frames of 112 px; mae-tiny sees 8 "
                                               "frames of 64 px")
@@ -1326,6 +1330,27 @@ def test_the_lab_reads_a_colour_clips_change_against_the_grey_copy_it_degrades(s
     assert len(rows) == 4 and all(abs(float(r[4])) < 1.0 for r in rows)
     _, sweep = degradation.sweep(key, shipped_pair, "gain")         # its severity 0 is the lab's clean EF
     assert [f"{sweep['ef'][role][0]:.1f}%" for role in shipped_pair] == [r[2].strip() for r in rows[::2]]
+
+
+def test_the_lab_maps_a_colour_clips_attention_on_the_grey_copy_it_degrades(shipped_pair, monkeypatch):
+    """'Attention under this degradation' set the Attention tab's map (of a colour clip: its colour channels) beside
+    the map of the grey degraded copy, so the colour's loss read as the degradation's. Both maps are now of the one
+    grey copy, clean and degraded, which a barely-there gain cut leaves where it was."""
+    from app.views import attention
+    clip = render_clip(11, "adult", n_frames=80, size=112, fps=50.0, ef=60.0, hr_bpm=70.0)
+    rgb = np.repeat(clip.frames[..., None].astype(np.int16), 3, axis=-1)
+    rgb[:, 40:70, 45:70, 0] += 120                                  # a Doppler-like colour jet inside the fan
+    rgb[:, 40:70, 45:70, 2] -= 60
+    key = inputs.register(dataclasses.replace(clip, frames=np.clip(rgb, 0, 255).astype(np.uint8))).key
+    mapped, real = [], attention.attention
+    monkeypatch.setattr(attention, "attention", lambda pair, c, *a, **k: mapped.append(c) or real(pair, c, *a, **k))
+    under = degradation.attention_under(key, shipped_pair, "gain", 0.01)
+    assert len(mapped) == 2 and not any(c.is_rgb for c in mapped)              # the clean copy, then the degraded
+    assert mapped[0].frames.shape == mapped[1].frames.shape
+    for _, md in under.values():
+        ratios = md.split("Focus ratio on the clean copy ")[1].split(".\n\n")[0]
+        clean, degraded = float(ratios.split(" ")[0]), float(ratios.rsplit(" ", 1)[1])
+        assert abs(clean - degraded) < 0.05
 
 
 def test_the_speckle_test_is_read_beside_each_models_measured_degradation(shipped_pair):

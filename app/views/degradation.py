@@ -95,25 +95,32 @@ def sweep(clip_key: str, pair: dict[str, LoadedModel], name: str, seed: int = 0)
 def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: float, seed: int = 0,
                     colours: str = COLOURS) -> dict[str, tuple[str, str]]:
     """{role: (rollout overlay MP4, focus markdown)} on the degraded clip: does the map move with it? The
-    markdown leads with the clean clip's focus ratio beside the degraded one's. The copy is shown the clean
-    clip's crop and beat, so both maps cover the same frames. colours: the colour scale (explain.overlay)."""
+    markdown leads with the clean copy's focus ratio beside the degraded one's: both maps are of the copy the
+    degradations act on (working_copy: cropped, grey), clean and degraded, shown the clean clip's beat, so they
+    cover the same frames and a move is the degradation's alone (as the lab's EFs). colours: the colour scale."""
     from app.views.attention import maps, overlay_videos
     check_degradation(name)
     check_colours(colours)                          # before the copy and its maps are made
     clip = get_clip(clip_key)
     severity = named_severity(name, float(severity))
     models = "|".join(map(str, pair_key(pair)))     # the copy's size is the pair's (working_copy)
-    key = f"{clip_key}:{name}:{float(severity):.3f}:{int(seed)}:{models}"     # derived, so it can be rebuilt
+    # derived keys, so the copies can be rebuilt when the store lets them go
+    clean_key, key = (f"{clip_key}:{made}:{models}" for made in ("clean", f"{name}:{float(severity):.3f}:{int(seed)}"))
+    beat = next(iter(predictions(clip_key, pair).values())).view.beat     # the clean clip's, as the lab's EFs
+    try:
+        copy = get_clip(clean_key)
+    except ValueError:
+        copy = working_copy(clip, pair)
+        put_clip(copy, clean_key, owner=clip_key)
     try:
         get_clip(key)
     except ValueError:
-        put_clip(degrade(working_copy(clip, pair), name, float(severity), seed=int(seed)), key,
-                 owner=clip_key)
+        put_clip(degrade(copy, name, float(severity), seed=int(seed)), key, owner=clip_key)
     params = ("rollout", "mean", 0.0, 0, "probe")
-    clean = maps(clip_key, pair, *params)                     # the Attention tab's, cached there
-    beat = next(iter(clean.values())).view.beat               # the clean clip's, so both maps cover the same frames
+    clean = maps(clean_key, pair, *params, beat=beat)
     bad = maps(key, pair, *params, beat=beat)
     shown = overlay_videos(key, pair, *params, beat=beat, colours=colours)
     ratio = lambda r: "n/a" if r.focus is None else f"{r.focus['ratio']:.2f}"          # noqa: E731
-    return {role: (video, f"Focus ratio on the clean clip {ratio(clean[role])}, on this degraded copy "
-                          f"{ratio(bad[role])}.\n\n{words}") for role, (video, words) in shown.items()}
+    return {role: (video, f"Focus ratio on the clean copy {ratio(clean[role])} (the copy the degradations act on: "
+                          f"cropped to its sector, grey), on this degraded copy {ratio(bad[role])}.\n\n{words}")
+            for role, (video, words) in shown.items()}
