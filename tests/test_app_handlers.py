@@ -533,6 +533,12 @@ def test_a_degraded_copy_is_made_for_each_pair_and_the_lab_says_whose_view_its_v
     for pair, name in ((shipped_pair, "haze"), (other, "haze"), (shipped_pair, "haze"), (shipped_pair, "noise")):
         degradation.attention_under(key, pair, name, 0.5)
     assert made == [pair_key(shipped_pair), pair_key(other)]    # one clean copy per pair, then from the store
+    import echo.degrade as echo_degrade
+    crops, real_crop = [], echo_degrade.crop_to_sector
+    monkeypatch.setattr(echo_degrade, "crop_to_sector", lambda *a, **k: crops.append(a) or real_crop(*a, **k))
+    for severity in (0.3, 0.6):
+        degradation.apply_one(key, shipped_pair, "gain", severity)
+    assert crops == []                              # the lab's EFs degrade that same copy: no crop made again
     assert degradation._whose_view(shipped_pair) == ""
     assert degradation._whose_view(other) == (", as jepa-small sees it, 16 frames of 112 px; mae-tiny sees 8 "
                                               "frames of 64 px")

@@ -9,10 +9,10 @@ from app.media import media_path
 from app.session import cached, get_clip, put_clip
 from app.views.inputs import upscale
 from app.views.predictions import predictions
+from echo.clip import Clip
 from echo.degrade import check_degradation, degrade, label_words, named_severity
 from echo.writers import write_mp4
-from explain.analysis.degradation import (copy_and_beat, ef_changes, sensitivity_figure, severity_sweep,
-                                          working_copy)
+from explain.analysis.degradation import ef_changes, sensitivity_figure, severity_sweep, working_copy
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.analysis.predict import predict, reads_like_blank, shown_category
 from explain.overlay import COLOURS, check_colours
@@ -36,9 +36,8 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
     severity = named_severity(name, float(severity))        # the slider's 0.67 is the benchmark's shadow_med, 2/3
 
     def run():
-        shown = predictions(clip_key, pair)                 # the Predictions view's cached result: its beat
         first = next(iter(pair))
-        copy, beat = copy_and_beat(clip, pair, shown[first].view.beat)   # the clean clip's crop and frames
+        _, copy, beat = _clean_copy(clip_key, pair)        # the clean clip's crop and frames
         clean = cached((clip_key, "degrade", names, "clean"), lambda: predict(pair, copy, beat=beat))
         bad = predict(pair, degrade(copy, name, float(severity), seed=int(seed)), beat=beat)
         a, b = clean[first].view, bad[first].view
@@ -67,6 +66,19 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
     warnings = {p.warning for p in clean.values() if p.warning}
     note = "".join(f"\n\n⚠️ {w}." for w in blank_notes) + "".join(f"\n\n⚠️ {w}" for w in sorted(warnings))
     return video, head + "\n\n" + "\n".join(rows) + note
+
+
+def _clean_copy(clip_key: str, pair: dict[str, LoadedModel]) -> tuple[str, Clip, tuple[float, str]]:
+    """(key, clip) of the copy every degradation of the clip acts on (working_copy), kept in the store: sized for
+    this pair, so its key names the pair; derived, so it is made again once the store lets it go. Then the clean
+    clip's beat (its predictions' view's, cached): every copy is shown the clean clip's frames."""
+    key = f"{clip_key}:clean:{'|'.join(map(str, pair_key(pair)))}"
+    try:
+        copy = get_clip(key)
+    except ValueError:
+        copy = working_copy(get_clip(clip_key), pair)
+        put_clip(copy, key, owner=clip_key)
+    return key, copy, next(iter(predictions(clip_key, pair).values())).view.beat
 
 
 def _whose_view(pair: dict[str, LoadedModel]) -> str:
@@ -101,17 +113,9 @@ def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, seve
     from app.views.attention import maps, overlay_videos
     check_degradation(name)
     check_colours(colours)                          # before the copy and its maps are made
-    clip = get_clip(clip_key)
     severity = named_severity(name, float(severity))
-    models = "|".join(map(str, pair_key(pair)))     # the copy's size is the pair's (working_copy)
-    # derived keys, so the copies can be rebuilt when the store lets them go
-    clean_key, key = (f"{clip_key}:{made}:{models}" for made in ("clean", f"{name}:{float(severity):.3f}:{int(seed)}"))
-    beat = next(iter(predictions(clip_key, pair).values())).view.beat     # the clean clip's, as the lab's EFs
-    try:
-        copy = get_clip(clean_key)
-    except ValueError:
-        copy = working_copy(clip, pair)
-        put_clip(copy, clean_key, owner=clip_key)
+    clean_key, copy, beat = _clean_copy(clip_key, pair)
+    key = f"{clean_key}:{name}:{float(severity):.3f}:{int(seed)}"      # derived, so it can be rebuilt
     try:
         get_clip(key)
     except ValueError:
