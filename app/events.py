@@ -69,13 +69,14 @@ def on_upload_cleared(key, uploaded, stale_cleared: list):
 NO_AUDIT = "No audit shown: the last one could not run (the message says why)."
 
 
-def on_clip_failed():
-    """A clip that failed to load: no clip key, empty clip views and summary saying so, empty predictions
-    (a bad upload beside the old clip's EF would read as its EF)."""
-    return (None, None, None, None, NO_CLIP, *("" for _ in ROLES))
-
-
 NO_CLIP_YET = "**{role}**: load a clip above (Upload, Example or Phantom) to see this model's ejection fraction."
+
+
+def on_clip_failed():
+    """A clip that failed to load: no clip key, empty clip views and summary saying so, and the prediction cards
+    back to what they say before any clip (a bad upload beside the old clip's EF would read as its EF; an empty
+    card, as a model that gave none)."""
+    return (None, None, None, None, NO_CLIP, *(NO_CLIP_YET.format(role=r.upper()) for r in ROLES))
 
 
 NO_PREDICTION = ("### {role}: no EF shown\n\nThe models could not run on this clip (the message says why), so the "

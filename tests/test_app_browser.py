@@ -156,7 +156,8 @@ def test_emptying_the_upload_box_clears_its_clip_and_no_other(page):
     page.get_by_role("tab", name="Upload", exact=True).click()
     page.locator("#upload").get_by_label("Clear").first.click()
     page.locator("#clip-summary").get_by_text("removed from the upload box", exact=False).wait_for()
-    assert "EF" not in page.locator("#pred-jepa").inner_text() + page.locator("#pred-mae").inner_text()
+    cards = page.locator("#pred-jepa").inner_text() + page.locator("#pred-mae").inner_text()
+    assert "EF" not in cards and cards.count("load a clip above") == 2      # what they say before any clip
     page.get_by_role("tab", name="2 Attention").click()          # a clip loaded on another tab opens its EFs
     page.locator("#upload input[type=file]").set_input_files(str(EXAMPLES / "adult_normal.npz"))
     page.locator("#pred-jepa").get_by_text("Ground truth: 62.0%").wait_for()      # visible: tab 1 is open
@@ -216,7 +217,8 @@ def test_a_bad_upload_shows_an_error_and_the_page_goes_on(page, tmp_path):
     # nothing of the clip before stays beside the bad file's name: its EF would read as this file's
     page.locator("#clip-summary").get_by_text("No clip loaded", exact=False).wait_for()
     assert "adult_normal" not in page.locator("#clip-summary").inner_text()
-    assert "EF" not in page.locator("#pred-jepa").inner_text() + page.locator("#pred-mae").inner_text()
+    cards = page.locator("#pred-jepa").inner_text() + page.locator("#pred-mae").inner_text()
+    assert "EF" not in cards and cards.count("load a clip above") == 2      # what they say before any clip
     page.wait_for_timeout(1000)        # the toast fades in: a screenshot at once caught it faint or not yet drawn
     shot(page, "bad_upload", errors_expected=True)
     page.get_by_role("tab", name="Example", exact=True).click()

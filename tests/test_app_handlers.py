@@ -566,10 +566,11 @@ def test_models_that_fail_to_load_are_named_and_the_pair_in_use_is_said(tmp_path
     kept = events.on_models_kept(events.NO_MODELS)
     assert "jepa-small" in kept and "mae-small" in kept and "still in use" in kept
     cleared = events.on_clip_failed()                     # the clip outputs then both prediction cards
-    assert cleared[0] is None and cleared[4].startswith("No clip loaded") and cleared[5:] == ("", "")
+    no_clip_yet = tuple(events.NO_CLIP_YET.format(role=r) for r in ("JEPA", "MAE"))    # as before any clip, not blank
+    assert cleared[0] is None and cleared[4].startswith("No clip loaded") and cleared[5:] == no_clip_yet
     emptied = events.on_upload_cleared("k1", "k1", [None] * 3)     # the box held the clip shown: cleared, views too
     assert emptied[4].startswith("No clip loaded") and "upload box" in emptied[4]
-    assert emptied[:4] == (None,) * 4 and emptied[5:7] == ("", "") and emptied[7:] == (None,) * 3
+    assert emptied[:4] == (None,) * 4 and emptied[5:7] == no_clip_yet and emptied[7:] == (None,) * 3
     for key, uploaded in (("k2", "k1"), (None, None)):   # an example loaded since, or nothing loaded: kept
         kept_all = events.on_upload_cleared(key, uploaded, [None] * 3)
         assert len(kept_all) == 10 and all(v == gr.skip() for v in kept_all)
