@@ -374,6 +374,26 @@ def test_model_view_finds_an_uploads_fan_once(monkeypatch):
     assert view.beat[1] == "estimated" and calls == [100]
 
 
+def test_a_pair_of_two_input_shapes_finds_the_clips_fan_once(shipped_pair, monkeypatch):
+    """predict and attention make one view per input shape: each view found the clip's fan again, a read across
+    the whole clip each (a large upload's cost, twice for a pair of two shapes)."""
+    import echo.preprocess
+    from builders import tiny_wrapper
+    from explain.analysis.attention import attention
+    from explain.analysis.pair import LoadedModel
+    from explain.analysis.predict import predict
+    clip = dataclasses.replace(render_clip(5, "adult", n_frames=100, size=112, fps=50), truth=None,
+                               source="patient.avi", meta={})
+    pair = {"jepa": shipped_pair["jepa"], "mae": LoadedModel("mae", tiny_wrapper("mae"), None, None, None, True)}
+    calls, real = [], echo.preprocess.find_sector
+    monkeypatch.setattr(echo.preprocess, "find_sector", lambda clip: calls.append(clip.n_frames) or real(clip))
+    views = {role: p.view for role, p in predict(pair, clip).items()}
+    assert calls == [100] and views["jepa"].frames.shape == (16, 112, 112) and views["mae"].frames.shape == (8, 64, 64)
+    maps = attention(pair, clip, "rollout", readout="mean")
+    assert calls == [100] * 2 and {role: r.view.frames.shape for role, r in maps.items()} == {
+        role: v.frames.shape for role, v in views.items()}
+
+
 def test_condition_ef_views_read_clean_and_degraded_from_one_copy_with_the_beat_they_are_given(shipped_pair,
                                                                                                monkeypatch):
     """The beat given (the clean predictions') is not estimated again; 'clean' is read from the copy every

@@ -76,10 +76,12 @@ def test_a_large_clip_is_shown_at_most_display_max_side_with_its_sector_box():
     import tracemalloc
 
     from app.media import media_path
+    from echo.preprocess import find_sector
     from echo.writers import write_mp4
+    fan = find_sector(big)
     tracemalloc.start()
     try:
-        write_mp4(media_path(".mp4"), inputs._outlined(big), big.fps)
+        write_mp4(media_path(".mp4"), inputs._outlined(big, fan), big.fps)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -501,21 +503,22 @@ def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair
 def test_attention_under_a_degradation_shows_the_clean_clips_beat(shipped_pair, monkeypatch):
     """An upload without timing: the degraded copy (here with frames dropped) would estimate a beat of its
     own, so its map would cover other frames than the clean map's; it is handed the clean clip's beat."""
-    import explain.analysis.attention as explain_attention
+    import explain.analysis.window as window
     clip = render_clip(5, "adult", n_frames=100, size=112, fps=50)          # about two beats
     key = session.put_clip(dataclasses.replace(clip, truth=None, source="patient.avi", meta={}))
     clean_beat = beat_frames(session.get_clip(key))
     assert clean_beat[1] == "estimated"
     import explain.analysis.beat as beat_module
-    beats, real_view = [], explain_attention.model_view
-    monkeypatch.setattr(explain_attention, "model_view",
-                        lambda c, *shape, beat=None: beats.append(beat) or real_view(c, *shape, beat=beat))
+    beats, real_view = [], window.model_view
+    monkeypatch.setattr(window, "model_view", lambda c, *shape, beat=None, sector=None:
+                        beats.append(beat) or real_view(c, *shape, beat=beat, sector=sector))
     estimates, real_estimate = [], beat_module.estimate_beat_frames
     monkeypatch.setattr(beat_module, "estimate_beat_frames",
                         lambda c, sector=None: estimates.append(c.n_frames) or real_estimate(c, sector))
     under = degradation.attention_under(key, shipped_pair, "dropped_frames", 1.0)
-    assert set(under) == set(shipped_pair) and beats == [clean_beat] * 2 * len(shipped_pair)   # clean copy, degraded
-    assert estimates == [100] * len(shipped_pair)     # the clip's predictions' views; the copies are handed their beat
+    # one view a shape (the shipped pair's one): the clip's predictions', then the clean copy's and the degraded's
+    assert set(under) == set(shipped_pair) and beats == [None, clean_beat, clean_beat]
+    assert estimates == [100]                       # the clip's predictions' view; the copies are handed its beat
 
 
 def test_a_degraded_copy_is_made_for_each_pair_and_the_lab_says_whose_view_its_video_is(example, shipped_pair,
@@ -1312,6 +1315,19 @@ def test_evidence_plots_every_committed_recipe_and_names_a_bad_file(monkeypatch,
     monkeypatch.setattr(scoreboard, "EXPERIMENTS", tmp_path)
     fig, caption = evidence.recipes_figure()
     assert fig is None and "could not be read" in caption
+
+
+def test_a_clip_loaded_finds_its_fan_once(monkeypatch):
+    """The models' view and the outlined clip shown each found the fan: a read across the whole clip, twice."""
+    import echo.preprocess
+    clip = dataclasses.replace(render_clip(5, "adult", n_frames=100, size=112, fps=50), truth=None,
+                               source="patient.avi", meta={})
+    calls, real = [], echo.preprocess.find_sector
+    counting = lambda clip: calls.append(clip.n_frames) or real(clip)                   # noqa: E731
+    monkeypatch.setattr(echo.preprocess, "find_sector", counting)
+    monkeypatch.setattr(inputs, "find_sector", counting)
+    shown = inputs.register(clip)
+    assert calls == [100] and shown.meta["model_view"]["beat_from"] == "estimated"
 
 
 def test_a_colour_clip_is_said_to_be_one_where_it_is_shown_in_grey():

@@ -19,7 +19,7 @@ from echo.examples import load_example
 from echo.phantom import render_clip
 from echo.phantom.params import ADULT_EF_MEAN, ADULT_EF_STD, HR_RANGES
 from echo.phantom.seeds import used_for
-from echo.preprocess import find_sector
+from echo.preprocess import Sector, fan_to_crop, find_sector
 from echo.readers import read_clip
 from echo.writers import write_mp4
 from explain.analysis.window import model_view
@@ -45,11 +45,11 @@ def upscale(frames: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
     return np.repeat(np.repeat(frames, k, axis=1), k, axis=2) if k > 1 else frames
 
 
-def _outlined(clip: Clip) -> Iterator[np.ndarray]:
+def _outlined(clip: Clip, sector: Sector) -> Iterator[np.ndarray]:
     """(H', W', 3) uint8 frames, one at a time: the clip in colour with the detected sector's box drawn in green,
     every k-th pixel of a clip larger than DISPLAY_MAX_SIDE (k the smallest whole step that fits). One at a time, as
     write_mp4 encodes them: the whole copy (RGB) was about as large as a grey clip itself."""
-    top, left, bottom, right = find_sector(clip).bbox
+    top, left, bottom, right = sector.bbox
     k = max(1, math.ceil(max(clip.height, clip.width) / DISPLAY_MAX_SIDE))
     for frame in clip.frames[:, ::k, ::k]:                                             # (H', W'[, 3]) views
         rgb = np.repeat(Clip(frame[None], clip.fps).gray()[0][..., None], 3, axis=-1)  # (H', W', 3)
@@ -75,9 +75,10 @@ def describe(clip: Clip) -> dict:
 
 def register(clip: Clip, frames: int = 16, size: int = 112, owner: str | None = None) -> LoadedClip:
     """Store the clip (for `owner`, the page session loading it: app.session) and render what the page shows."""
-    view = model_view(clip, frames, size)
+    fan = fan_to_crop(clip)                        # found once: the models' crop and the outline shown
+    view = model_view(clip, frames, size, sector=fan)
     beat, how = view.beat
-    original = write_mp4(media_path(".mp4"), _outlined(clip), clip.fps)
+    original = write_mp4(media_path(".mp4"), _outlined(clip, fan or find_sector(clip)), clip.fps)
     seen = write_mp4(media_path(".mp4"), upscale(view.frames), view.playback_fps)
     meta = describe(clip)
     meta["model_view"] = {"frames": frames, "size": size, "frames_per_beat": round(beat, 1), "beat_from": how,

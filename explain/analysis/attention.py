@@ -11,7 +11,7 @@ import numpy as np
 from echo.clip import Clip
 from echo.image_stats import fan_mask
 from explain.analysis.pair import LoadedModel
-from explain.analysis.window import ModelView, model_view
+from explain.analysis.window import ModelView, views_for
 from explain.attention_maps import EF_METHODS, TokenMap, clip_map
 from explain.attribution.feature_ablation import n_features
 from explain.attribution.integrated_gradients import STEPS as IG_STEPS
@@ -110,13 +110,14 @@ def attention(models: dict[str, LoadedModel], clip: Clip, method: str = "rollout
     out = {}
     for m in models.values():
         check_cost(m, method, params)
-    for k, (role, m) in enumerate(models.items()):
-        if method in EF_METHODS and m.probe is None:
+        if method in EF_METHODS and m.probe is None:          # before any model's map is made
             raise ValueError(f"{m.name} has no EF probe, so '{method}' (an attribution of its EF) cannot run; "
                              "use 'rollout' with the mean read-out, 'paper' or 'pretext'.")
+    views = views_for(models, clip, beat)                       # the clip's fan found once for both
+    for k, (role, m) in enumerate(models.items()):
         on_clips = _counter(progress, k, len(models), m.name, method,
                             model_clips(method, estimate(m.wrapper)["grid"], params))
-        view = model_view(clip, *m.input_shape, beat=beat)
+        view = views[m.input_shape]
         tmap = clip_map(m.wrapper, view.x, method, probe=m.probe, on_clips=on_clips, **params)
         out[role] = AttentionResult(role, m.name, tmap, tmap.frames(view.frames.shape), view, focus_of(tmap, view))
     if progress:

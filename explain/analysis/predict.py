@@ -15,7 +15,7 @@ from explain.attribution.baseline import black_like
 from explain.analysis.budget import MAX_EXTRA_SECONDS, cpu_seconds
 from explain.analysis.crop_check import crop_efs
 from explain.analysis.pair import LoadedModel, embed
-from explain.analysis.window import ModelView, model_view
+from explain.analysis.window import ModelView, views_for
 
 PHANTOM_WARNING = "learned from a simulated phantom, not from patients: this EF is not a measurement."
 
@@ -107,12 +107,6 @@ def blank_efs(m: LoadedModel) -> tuple[float | None, float | None]:
 def is_phantom_clip(clip: Clip) -> bool:
     """Whether the clip was rendered by echo.phantom (generated here, or one of the shipped examples)."""
     return bool(clip.meta.get("phantom")) or "example" in clip.meta         # set by echo.phantom / echo.examples
-
-
-def views_for(models: dict[str, LoadedModel], clip: Clip, beat: tuple[float, str] | None = None
-              ) -> dict[tuple[int, int], ModelView]:
-    """One ModelView per distinct input shape among the models (beat: see model_view)."""
-    return {m.input_shape: model_view(clip, *m.input_shape, beat=beat) for m in models.values()} if models else {}
 
 
 def predict(models: dict[str, LoadedModel], clip: Clip, is_phantom: bool | None = None,

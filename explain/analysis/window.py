@@ -10,15 +10,19 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from echo import limits
 from echo.clip import Clip, ClipError
-from echo.preprocess import (crop_to_sector, fan_to_crop, nearest_frames, resize_frames, resize_truth,
+from echo.preprocess import (Sector, crop_to_sector, fan_to_crop, nearest_frames, resize_frames, resize_truth,
                              to_model_input)
 from explain.analysis.beat import beat_frames
+
+if TYPE_CHECKING:                          # pair imports this module (through ood): named for the annotation only
+    from explain.analysis.pair import LoadedModel
 
 
 @dataclass
@@ -73,17 +77,18 @@ def _select(clip: Clip, idx: np.ndarray) -> Clip:
 
 
 def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0,
-               beat: tuple[float, str] | None = None) -> ModelView:
+               beat: tuple[float, str] | None = None, sector: Sector | None = None) -> ModelView:
     """What a model with `frames` x `size` px input sees of `clip`, one beat from frame `start`.
     beat: (frames per beat, where it came from) when known, e.g. the clean clip's for a degraded copy,
-    so both show the same frames (default: beat_frames of this clip)."""
+    so both show the same frames (default: beat_frames of this clip). sector: the clip's fan_to_crop when the
+    caller found it already (finding it reads frames across the whole clip)."""
     if not 0 <= start < clip.n_frames:
         raise ClipError(f"Start frame {start} is outside the clip's {clip.n_frames} frames.")
     name = Path(clip.source or "").name or "the clip"
     limits.check_model_frame_size(clip.height, clip.width, name)
     if beat is None:      # the clip itself, not a degraded copy (a lab's copy at full strength may be blank)
         limits.check_holds_an_image(int(clip.frames.min()), int(clip.frames.max()), name)
-    sector = fan_to_crop(clip)                      # over the whole clip, as to_model_input
+    sector = fan_to_crop(clip) if sector is None else sector       # over the whole clip, as to_model_input
     if beat is None:
         beat = beat_frames(clip, sector)
         # a clip whose truth gives its beat may be as short as that beat (tiny phantom clips), not much shorter
@@ -101,3 +106,13 @@ def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0,
         phase=None if t is None or t.phase is None else np.asarray(t.phase, np.float32),
         ef=None if t is None else t.ef, tracings=tracings,
         traced_elsewhere=() if tracings or clip.truth is None else tuple(sorted(clip.truth.lv_tracings)), fps=clip.fps)
+
+
+def views_for(models: dict[str, LoadedModel], clip: Clip, beat: tuple[float, str] | None = None
+              ) -> dict[tuple[int, int], ModelView]:
+    """One ModelView per distinct input shape among the models (beat: see model_view), the clip's fan found once."""
+    if not models:
+        return {}
+    sector = fan_to_crop(clip)
+    return {shape: model_view(clip, *shape, beat=beat, sector=sector)
+            for shape in dict.fromkeys(m.input_shape for m in models.values())}
