@@ -188,6 +188,13 @@ def on_method(method, shown):
     return [*(gr.update(visible=v) for v in attention.control_visibility(method)), words]
 
 
+def on_cycle_cleared():
+    """The trajectories' plots and numbers emptied: a setting changed (they were drawn with the one before) or a
+    redraw failed (Gradio leaves a failed event's outputs standing, beside the new setting's name)."""
+    return [*(None for _ in ROLES), ""]
+
+
+@clears_on_error(on_cycle_cleared)
 @shows_errors
 def on_cycle(key, state, method, dims, cond, progress=gr.Progress()):
     progress(0.1, desc="Embedding a window around every frame, both models")
@@ -199,8 +206,8 @@ def on_cycle(key, state, method, dims, cond, progress=gr.Progress()):
 @shows_errors
 def on_dataset(folder, state, method, dims, progress=gr.Progress()):
     progress(0.1, desc="Embedding every clip of the folder")
-    figs = cycle.dataset_figures(folder, pair_of(state), method, dims)
-    return [figs[r] for r in ROLES]
+    figs, words = cycle.dataset_figures(folder, pair_of(state), method, dims)
+    return [figs[r] for r in ROLES] + [words]
 
 
 @shows_errors

@@ -100,7 +100,7 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
             with gr.Tab("5 Latent vs pixel"):
                 stale_latent, latent_slot, speckle_shown = _latent_tab(clip_key, model_state)
             with gr.Tab("6 Audit"):
-                _audit_tab(model_state)
+                audited = _audit_tab(model_state)
             with gr.Tab("7 Models and evidence"):
                 card_md = _evidence_tab()
 
@@ -134,10 +134,10 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
                      [clip_key, uploaded_key], [*clip_outputs, *pred_md, *stale], cancels=upload_jobs,
                      api_visibility="private")
         model_outputs = [model_state, model_info, *card_md, att_start, att_frame, latent_slot]
-        by_models = [*dataset_plots, *speckle_shown]      # made of the models alone: a new clip keeps them
+        by_models = [*dataset_plots, *speckle_shown, *audited]     # made of the models alone: a new clip keeps them
 
         def clear_model_views():
-            """New models: the views made of the models alone (the speckle test, the dataset view) go too."""
+            """New models: the views made of the models alone (the speckle test, the dataset view, the audit) go too."""
             return [None for _ in by_models]
 
         choosing = use_btn.click(events.on_models, model_inputs, model_outputs, api_name="use_models", **HEAVY)
@@ -269,7 +269,10 @@ def _cycle_tab(clip_key, model_state) -> tuple[list, list]:
         embed = _action("Embed the folder")
         with gr.Row():
             dataset_plots = [gr.Plot(label=f"{r.upper()} clips") for r in ROLES]
+        dataset_plots.append(gr.Markdown(elem_id="dataset-words"))   # how many clips each holds; which were unread
     run.click(events.on_cycle, [clip_key, model_state, *settings], [*plots, numbers], api_name="cycle", **HEAVY)
+    for setting in settings:                 # plots of another setting must not sit under this one's name
+        setting.input(events.on_cycle_cleared, None, [*plots, numbers], queue=False, api_visibility="private")
     embed.click(events.on_dataset, [folder, model_state, *settings[:2]], dataset_plots, api_name="dataset", **HEAVY)
     return [*plots, numbers], dataset_plots
 
@@ -330,7 +333,8 @@ def _latent_tab(clip_key, model_state) -> tuple[list, gr.Slider, list]:
     return shown, slot, [speckle_plot, speckle_caption]
 
 
-def _audit_tab(model_state) -> None:
+def _audit_tab(model_state) -> list:
+    """-> its outputs (new models clear them: their EF columns would read as the new models')."""
     gr.Markdown("Audit a set of clips: upload several, or give a folder (EchoNet layout with FileList.csv "
                 "brings the true EF). Each clip gets both models' EF, error, sensitivity to the six "
                 "benchmark degradations and an out-of-distribution flag.")
@@ -344,6 +348,7 @@ def _audit_tab(model_state) -> None:
                        file_count="multiple")]
     auditing = run.click(events.on_audit, [files, folder, model_state], outputs, api_name="audit", **HEAVY)
     auditing.failure(events.on_audit_failed, None, outputs, api_visibility="private")   # nothing of the audit before
+    return outputs
 
 
 def _evidence_tab() -> list:

@@ -433,9 +433,14 @@ def test_the_page_passes_a_pediatric_clips_population_and_the_dataset_views_proj
     cards = last(events.on_predict, upload[0], events.NO_MODELS)
     assert all("zero-shot" in card and "Real or unknown clip" not in card for card in cards)
     write_echonet(tmp_path, [(f"c{s}", render_clip(s, "adult", n_frames=40, size=112, fps=50), "TEST", None)
-                             for s in (1, 2, 3, 4)])            # four clips: three of them span no third axis
-    figs = events.on_dataset(str(tmp_path), events.NO_MODELS, "pca", 3)
+                             for s in (1, 2, 3, 4, 5)])         # four read: three of them span no third axis
+    next((tmp_path / "Videos").glob("c5.*")).unlink()           # listed, its video gone: said, not silently dropped
+    *figs, words = events.on_dataset(str(tmp_path), events.NO_MODELS, "pca", 3)
     assert all(f.data[-1].type == "scatter3d" and "PCA" in f.layout.title.text for f in figs)
+    assert words.startswith("Each plot holds 4 of the 5 clips tried. 1 could not be read (c5: ") and "missing" in words
+    from app.views import cycle
+    _, fewer = cycle.dataset_figures(str(tmp_path), events.pair_of(events.NO_MODELS), "pca", 2, limit=2)
+    assert fewer == "Each plot holds 2 of the 2 clips tried (the first 2 of the 5 the folder lists)."
 
 
 def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair, monkeypatch):
@@ -1007,7 +1012,9 @@ def test_new_models_clear_the_views_made_of_the_models_alone_and_keep_the_cards_
     page = build()
     clear = next(f for f in page.fns.values() if getattr(f.fn, "__name__", "") == "clear_model_views")
     assert page.fns[clear.trigger_after].api_name == "use_models" and clear.trigger_only_on_success
-    assert [o.label for o in clear.outputs[:3]] == ["JEPA clips", "MAE clips", "The speckle test"]
+    assert [o.label for o in clear.outputs[:4:3]] == ["JEPA clips", "The speckle test"]
+    made_of_models = {"dataset-words", "audit-summary", "audit-table"}   # an audit's EF columns read as the new models'
+    assert made_of_models <= {o.elem_id for o in clear.outputs}
     assert clear.fn() == [None] * len(clear.outputs)
     assert last(events.on_predict, None, events.NO_MODELS) == [events.NO_CLIP_YET.format(role=r) for r in ("JEPA", "MAE")]
     slots = events.on_models(None, "", None, "", 0)[-1]                 # the shipped JEPA: 8 slots of 2 frames
@@ -1142,6 +1149,19 @@ def test_a_new_degradation_setting_clears_the_old_settings_results():
     assert len(wired) == 2 and all([t[1] for t in f.targets] == ["input"] for f in wired)
     assert all(len(f.outputs) == 7 for f in wired)      # copy, table, two maps, two captions, what the maps showed
     assert events.on_degradation_setting() == [None, "", None, None, "", "", None]
+
+
+def test_a_new_cycle_setting_or_a_failed_redraw_clears_the_trajectories_shown(example):
+    """The trajectories stayed when a projection, dimension or overlay was chosen, or when a redraw failed (UMAP on
+    three frames), beside the new setting's name; the degradation lab clears its own on a new setting."""
+    from app import events
+    from app.layout import build
+    wired = [f for f in build().fns.values() if f.fn is events.on_cycle_cleared]
+    assert len(wired) == 3 and all([t[1] for t in f.targets] == ["input"] for f in wired)
+    assert all([o.elem_id for o in f.outputs] == ["cycle-plot-jepa", "cycle-plot-mae", "cycle-numbers"] for f in wired)
+    short = session.put_clip(render_clip(4, "adult", n_frames=3, size=112, fps=50))
+    cleared, error = as_the_page(events.on_cycle, short, events.NO_MODELS, "umap", 2, "none")
+    assert cleared == [None, None, ""] and "UMAP needs at least 4 points" in error.message
 
 
 def test_cycle_view_draws_both_trajectories_with_their_numbers(example, shipped_pair):

@@ -8,7 +8,7 @@ from app.server_paths import server_path
 from app.session import cached, get_clip
 from explain.analysis.cycle import CycleResult, cycle, held_out_phase_errors
 from explain.analysis.pair import LoadedModel, pair_key
-from explain.trajectory.dataset import dataset_view
+from explain.trajectory.dataset import DatasetView, dataset_view
 from model_zoo.evaluate.format import plus_minus
 
 LEAD = ("Each point is the model's summary of the clip around one frame; the line joins them in time. A model "
@@ -80,11 +80,36 @@ def _held_out_words(held: dict[str, tuple[float, int, float | None]]) -> str:
 
 
 def dataset_figures(folder: str, pair: dict[str, LoadedModel], method: str = "pca", dims: int = 2,
-                    limit: int = 100) -> dict[str, go.Figure]:
-    """{role: figure}: one point per clip of an EchoNet-layout folder, coloured by EF, in the projection chosen."""
+                    limit: int = 100) -> tuple[dict[str, go.Figure], str]:
+    """({role: figure}: one point per clip of an EchoNet-layout folder, coloured by EF, in the projection chosen;
+    markdown: how many clips each plot holds of how many the folder lists, and which could not be read, and why)."""
     root = server_path(folder, "The dataset view's folder") if (folder or "").strip() else None
     if root is None or not root.is_dir():
         raise ValueError(f"No folder at '{folder}': give a folder in EchoNet layout (FileList.csv, Videos/).")
-    return {role: cached((str(root.resolve()), "dataset", m.key, limit, method, int(dims)),
-                         lambda m=m: dataset_view(m.wrapper, root, limit=limit, method=method, dims=int(dims))[2])
-            for role, m in pair.items()}
+    shown = {role: cached((str(root.resolve()), "dataset", m.key, limit, method, int(dims)),
+                          lambda m=m: dataset_view(m.wrapper, root, limit=limit, method=method, dims=int(dims))[::2])
+             for role, m in pair.items()}                                         # (view, figure)
+    return {role: fig for role, (_, fig) in shown.items()}, dataset_words(
+        {pair[role].name: view for role, (view, _) in shown.items()}, limit)
+
+
+SKIPPED_NAMED = 5          # unreadable clips named one by one; the rest counted
+
+
+def dataset_words(views: dict[str, DatasetView], limit: int) -> str:
+    """What the dataset plots hold: each model's clips of those the folder lists (the first `limit`), and the clips
+    that could not be read with the reason, once where every model read the same clips."""
+    def words(view: DatasetView) -> str:
+        tried = min(limit, view.listed)
+        text = f"{len(view.names)} of the {tried} clips tried" + (
+            f" (the first {limit} of the {view.listed} the folder lists)" if view.listed > limit else "")
+        if view.skipped:
+            named = "; ".join(f"{name}: {reason}" for name, reason in view.skipped[:SKIPPED_NAMED])
+            more = len(view.skipped) - SKIPPED_NAMED
+            text += (f". {len(view.skipped)} could not be read ({named}" + (f"; and {more} more" if more > 0 else "")
+                     + ")")
+        return text
+    said = {name: words(view) for name, view in views.items()}
+    if len(set(said.values())) == 1:
+        return f"Each plot holds {next(iter(said.values()))}."
+    return " ".join(f"**{name}**: {text}." for name, text in said.items())

@@ -25,11 +25,13 @@ from model_zoo.features import input_shape
 
 @dataclass
 class DatasetView:
-    """names (n); ef (n,) % (NaN unknown); embeddings (n, D) float32; skipped [(name, reason)]."""
+    """names (n); ef (n,) % (NaN unknown); embeddings (n, D) float32; skipped [(name, reason)]; listed: the clips the
+    folder (or split) lists, of which the first `limit` were tried."""
     names: list[str]
     ef: np.ndarray
     embeddings: np.ndarray
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    listed: int = 0
 
 
 @torch.no_grad()
@@ -62,7 +64,7 @@ def dataset_embeddings(wrapper, root: str | os.PathLike, split: str | None = Non
     flush()
     if not names:
         raise ClipError(f"No clip of '{root}' could be read" + (f" (split {split})." if split else "."))
-    return DatasetView(names, np.asarray(ef, np.float64), torch.cat(out).numpy(), skipped)
+    return DatasetView(names, np.asarray(ef, np.float64), torch.cat(out).numpy(), skipped, len(data))
 
 
 def dataset_view(wrapper, root: str | os.PathLike, split: str | None = None, limit: int | None = 200,
