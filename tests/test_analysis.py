@@ -635,6 +635,26 @@ def test_audit_defers_reading_keeps_a_missing_videos_ef_and_says_where_it_stoppe
     assert [s.name for s in audit_module.clips_in(plain)] == ["a.zip", "b.avi", "c.npy"]
 
 
+def test_an_audit_of_an_echonet_folder_reads_the_clips_its_filelist_does_not_list_too(tmp_path, shipped_pair):
+    """FileList.csv, c0.avi and two phantom NPZs uploaded together: the audit read c0 alone and named neither NPZ."""
+    import explain.analysis.audit as audit_module
+    from app.views.audit import echonet_folder
+    from echo.echonet import write_echonet
+    from echo.writers import write_npz
+    write_echonet(tmp_path / "e", [("c0", render_clip(21, "adult", n_frames=40, size=112, fps=50), "TEST", None)])
+    uploads = [tmp_path / "e" / "FileList.csv", tmp_path / "e" / "Videos" / "c0.avi",
+               write_npz(tmp_path / "adult.npz", render_clip(22, "adult", n_frames=40, size=112, fps=50)),
+               write_npz(tmp_path / "child.npz", render_clip(23, "pediatric", n_frames=40, size=112, fps=50))]
+    (tmp_path / "e" / "Videos" / "notes.txt").write_text("not a clip")
+    assert [s.name for s in audit_module.clips_in(tmp_path / "e")] == ["c0"]         # nothing else in its Videos/
+    sources = audit_module.clips_in(echonet_folder(uploads))
+    assert [(s.name, s.known_ef is None) for s in sources] == [("c0", False), ("adult.npz", True), ("child.npz", True)]
+    rows = audit_module.audit_rows(sources, shipped_pair, degradations=False)
+    assert [r["error"] for r in rows] == ["", "", ""] and all(r["jepa_ef"] is not None for r in rows)
+    assert rows[2]["true_ef"] == pytest.approx(render_clip(23, "pediatric", n_frames=40, size=112, fps=50).truth.ef,
+                                               abs=0.01)                         # the NPZ's own truth
+
+
 def test_an_audit_with_a_time_limit_starts_no_clip_after_it_and_says_how_many_it_left(tmp_path, shipped_pair,
                                                                                        monkeypatch):
     """The page's audit holds the model slot every user shares: past its time limit it starts no clip, writes the

@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 
 from echo.clip import Clip, ClipError
 from echo.degrade import BENCHMARK_CONDITIONS
-from echo.echonet import FILELIST, EchoNetDataset
+from echo.echonet import FILELIST, VIDEOS, EchoNetDataset
 from echo.readers import read_clip
 from explain.analysis.attention import attention
 from explain.analysis.best_estimate import clip_estimate
@@ -63,13 +63,20 @@ class PendingClip:
 
 
 def clips_in(paths: Path | list[Path]) -> list[PendingClip]:
-    """Every clip of an EchoNet folder, a plain folder, or a list of files, in order."""
+    """Every clip of an EchoNet folder, a plain folder, or a list of files, in order. An EchoNet folder's clips are
+    those FileList.csv lists, then the clip files in its Videos/ it does not list (uploaded beside it, say), by
+    their file names and without a true EF: an audit that left them out named none of them."""
     if isinstance(paths, Path) and (paths / FILELIST).is_file():
         data = EchoNetDataset(paths)
         if not data.names:
             raise ClipError(f"'{paths / FILELIST}' lists no clips.")
+        listed = set(data.names)                 # a listed name's video is Videos/NAME.avi (the suffix in any case)
+        videos = paths / VIDEOS
+        unlisted = sorted(p for p in videos.iterdir() if p.suffix.lower() in CLIP_SUFFIXES
+                          and not (p.suffix.lower() == ".avi" and p.stem in listed)) if videos.is_dir() else []
         return [PendingClip(name, functools.partial(data.__getitem__, i), data.ef(i))
-                for i, name in enumerate(data.names)]
+                for i, name in enumerate(data.names)] + [PendingClip(p.name, functools.partial(read_clip, p))
+                                                         for p in unlisted]
     if isinstance(paths, Path):
         if paths.is_file():
             raise ClipError(f"'{paths}' is a file, not a folder: the audit reads a folder of clips "
