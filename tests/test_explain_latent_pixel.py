@@ -195,3 +195,35 @@ def test_two_grids_refuse_only_the_shared_grid_view_and_each_model_draws_its_own
     assert grid.figure is None and "needs one grid" in grid.caption
     assert mae.figure is not None and jepa.figure is not None
     assert 0.5 < mae.numbers["hidden_share"] < 1 and -1 <= jepa.numbers["mean_cosine"] <= 1     # each on its own grid
+
+
+def test_the_anatomy_panel_reads_each_model_with_a_probe_and_blames_the_clip_for_its_missing_labels(shipped_pair):
+    """The shipped JEPA beside a model without an anatomy probe lost its read-out too ('Not available for this model:
+    no model folder ... named mae-tiny'); a clip without tissue labels was said to be the model's lack."""
+    import dataclasses
+
+    from builders import tiny_wrapper
+    from echo.phantom import render_clip
+    from explain.analysis.latent_pixel import teaching_views
+    from explain.analysis.pair import LoadedModel
+    clip = render_clip(5, "adult", n_frames=40, size=112, fps=50)
+    tiny = LoadedModel("mae", tiny_wrapper("mae"), None, None, None, True)          # 8 frames: 4 time slots, not 8
+    *_, anatomy = teaching_views({"jepa": shipped_pair["jepa"], "mae": tiny}, clip, seed=1, time_slot=7)
+    assert anatomy.figure is not None and set(anatomy.numbers) == {"jepa-small"}
+    assert anatomy.caption.endswith(f" {tiny.name} ships no anatomy probe, so it has no panel here.")
+    both = teaching_views(shipped_pair, clip, seed=1, time_slot=7)[-1]
+    assert anatomy.numbers["jepa-small"] == both.numbers["jepa-small"]              # its read-out as beside its MAE
+    *_, unlabelled = teaching_views(shipped_pair, dataclasses.replace(clip, truth=None), seed=1)
+    assert unlabelled.figure is None and unlabelled.caption == (
+        "Not available: this clip has no tissue labels; the anatomy read-out is scored against them, so it needs a "
+        "phantom clip (an example or a generated one).")
+
+
+def test_the_anatomy_figure_shows_each_model_at_its_own_slot_of_the_same_moment():
+    """Two grids (8 and 4 time slots): slot 6 of 8 is slot 3 of 4; indexing the smaller grid at 6 raised IndexError."""
+    truth8, truth4 = np.arange(8)[:, None, None] * np.ones((8, 2, 2), int), np.arange(4)[:, None, None] * np.ones((4, 2, 2), int)
+    read = lambda t: {"pred": t, "truth": t, "accuracy": 1.0, "mean_iou": 1.0}          # noqa: E731
+    fig, _ = anatomy_figure({"a": read(truth8 % 3), "b": read(truth4 % 3)}, time_slot=6, slots=8)
+    name = lambda k: LABELS.get(k, "").replace("_", " ")                                 # noqa: E731
+    truth, a, b = ({str(v) for v in np.asarray(t.text).ravel()} for t in fig.data)
+    assert truth == a == {name(6 % 3)} and b == {name(3 % 3)}                 # slot 6 of 8, slot 3 of 4

@@ -44,7 +44,7 @@ def _try(title: str, build) -> TeachingView:
     try:
         return build()
     except (ValueError, FileNotFoundError, NotImplementedError) as e:
-        return TeachingView(title, None, f"Not available for this model: {e}")
+        return TeachingView(title, None, f"Not available: {str(e).rstrip('.')}.")
 
 
 VIEW_TITLES = ("How a clip becomes tokens", "MAE: predicting pixels", "JEPA: predicting latents",
@@ -85,9 +85,18 @@ def teaching_views(pair: dict[str, LoadedModel], clip: Clip, seed: int = 0, time
                             dict(v.summary))
 
     def anatomy_panel():
-        probes = {m.name: load_anatomy_probe(m.folder or m.name) for m in pair.values()}
-        reads = {m.name: readout(m.wrapper, clip, probes[m.name]) for m in pair.values()}
-        fig, cap = anatomy_figure(reads, slot, {name: probe.meta for name, probe in probes.items()})
+        probes, without = {}, []
+        for m in pair.values():                   # a model without one leaves the other's read-out standing
+            try:
+                probes[m.name] = (m, load_anatomy_probe(m.folder or m.name))
+            except FileNotFoundError:
+                without.append(m.name)
+        if not probes:
+            raise ValueError(f"neither model ships an anatomy probe ({' and '.join(without)})")
+        reads = {name: readout(m.wrapper, clip, probe) for name, (m, probe) in probes.items()}
+        fig, cap = anatomy_figure(reads, slot, {name: probe.meta for name, (_, probe) in probes.items()}, g.grid[0])
+        if without:
+            cap += f" {' and '.join(without)} ships no anatomy probe, so it has no panel here."
         return TeachingView(VIEW_TITLES[3], fig, cap,
                             {n: {"accuracy": r["accuracy"], "mean_iou": r["mean_iou"]} for n, r in reads.items()})
 

@@ -110,7 +110,8 @@ def clip_tokens(wrapper, clip: Clip, start: int = 0) -> tuple[np.ndarray, np.nda
     g = token_grid(wrapper)
     p = prepare(clip, g.frames, g.size, start)
     if p.labels is None:
-        raise ValueError("the anatomy read-out needs a clip with label masks (a phantom clip)")
+        raise ValueError("this clip has no tissue labels; the anatomy read-out is scored against them, so it needs "
+                         "a phantom clip (an example or a generated one)")
     return wrapper.tokens(p.x)[0].float().cpu().numpy(), token_labels(p.labels, g)
 
 

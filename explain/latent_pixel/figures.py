@@ -140,14 +140,18 @@ def _against_guess(cosine: float, guess: float, position: float | None = None) -
 
 
 def anatomy_figure(readouts: dict[str, dict], time_slot: int = 0,
-                   held_out: dict[str, dict] | None = None) -> tuple[go.Figure, str]:
+                   held_out: dict[str, dict] | None = None, slots: int | None = None) -> tuple[go.Figure, str]:
     """Truth and each model's per-token anatomy read-out ({name: anatomy_probe.readout(...)}) at one slot;
-    held_out: {name: the probe card} for its held-out scores beside the score of position alone."""
+    held_out: {name: the probe card} for its held-out scores beside the score of position alone. slots: how many
+    time slots time_slot counts in (default: the first read-out's); a model on another grid is shown at its slot
+    of the same moment."""
     if not readouts:
         raise ValueError("anatomy_figure needs at least one read-out")
     first = next(iter(readouts.values()))
-    maps = [("tissue per token (truth)", first["truth"][time_slot])]
-    maps += [(f"{n}: acc {r['accuracy']:.0%}, IoU {r['mean_iou']:.2f}", r["pred"][time_slot]) for n, r in readouts.items()]
+    slots = slots or len(first["pred"])
+    at = lambda grid: grid[time_slot * len(grid) // slots]         # noqa: E731  (T', H', W') -> (H', W')
+    maps = [("tissue per token (truth)", at(first["truth"]))]
+    maps += [(f"{n}: acc {r['accuracy']:.0%}, IoU {r['mean_iou']:.2f}", at(r["pred"])) for n, r in readouts.items()]
     # the colour key lists only the tissues some panel shows (absent ones, listed, read as found nowhere)
     shown = [k for k in LABELS if any((m == k).any() for _, m in maps)]
     slot = np.full(max(LABELS) + 1, -1)
