@@ -489,6 +489,28 @@ def test_the_cycle_view_degrades_a_large_clip_at_twice_the_models_side_and_reads
     assert out["jepa"].shift > 0 and np.array_equal(out["jepa"].frames, clean.frames)
 
 
+def test_a_long_clips_trajectory_keeps_enough_points_a_beat_to_follow_its_loop(shipped_pair):
+    """A long clip's 48 points were spread over all of it: at 30 beats in 600 frames a step was two thirds of a beat,
+    the phase unwrapped backwards (-16 beats covered) and the loop closure read 'n/a, needs more than one beat'. The
+    points now sample a stretch of a few beats at 8 or more a beat, and the numbers say which frames."""
+    import explain.analysis.cycle as cycle
+    from app.views.cycle import numbers_markdown
+    from explain.trajectory.metrics import beats_covered
+    from explain.trajectory.phase import phase_at
+    assert cycle.sampling(600, 20.0) == (2, 96) and cycle.sampling(64, 20.0) == (2, 64)       # a short clip: all of it
+    assert cycle.sampling(600, None) == (13, 600)                                    # no beat found: as before
+    clip = render_clip(3, "adult", n_frames=300, size=112, fps=30, hr_bpm=120)      # 20 beats of 15 frames
+    out, estimate = cycle.cycle(shipped_pair, clip, "pca", 2)
+    frames = out["jepa"].frames
+    assert np.diff(frames).max() <= 15 / cycle.POINTS_PER_BEAT and frames[-1] == 47
+    assert 2.5 < beats_covered(phase_at(estimate, frames)) < 3.5                   # forwards, about 3 beats
+    assert all(r.loop_closure is not None for r in out.values())
+    assert "Points: every 1 frames of frames 0-47 of the clip's 300, a stretch of a few beats" in numbers_markdown(
+        out, estimate.label)
+    short, _ = cycle.cycle(shipped_pair, render_clip(3, "adult", n_frames=40, size=112, fps=50), "pca", 2)
+    assert "Points:" not in numbers_markdown(short, estimate.label)                # the whole clip: nothing to say
+
+
 def test_a_shipped_model_run_at_fewer_frames_drops_only_its_beat_view_probe():
     """The beat view's probe was fitted on 8 time slots; at 8 frames (4 slots) it cannot read the beat, so it
     is left out while the attentive probe, which reads any number of tokens, still predicts."""

@@ -83,6 +83,22 @@ def test_phase_from_truth_and_estimated_on_a_phantom_with_known_phase():
         assert abs(est.period - 50 * 60 / clip.meta["hr_bpm"]) < 2
 
 
+def test_an_echonet_clips_phase_runs_from_its_traced_ed_frame_and_marks_the_traced_frames(tmp_path):
+    """An EchoNet clip has no phase, only two traced frames (ED and ES): the marks were put on the image estimate's
+    extremes (frames 12 and 23 where 10 and 22 were traced)."""
+    from echo.echonet import EchoNetDataset, write_echonet
+    clip = render_clip(4_000_000, n_frames=64, size=112)
+    ed, es = clip.truth.ed_frames[0], clip.truth.es_frames[0]
+    traced = {f: clip.truth.lv_tracings[f] for f in (ed, es)} if clip.truth.lv_tracings else None
+    write_echonet(tmp_path, [("c0", clip, "TEST", traced)])
+    echonet = EchoNetDataset(tmp_path)[0]
+    assert echonet.truth.phase is None and echonet.truth.ed_frames == [ed] and echonet.truth.es_frames == [es]
+    est = clip_phase(echonet)
+    assert est.source == "estimated" and est.ed_frames == [ed] and est.es_frames == [es] and est.phase[ed] == 0
+    assert est.label.endswith("from the traced ED frame, its ED and ES marks the traced frames)")
+    assert circular_error(est.phase, clip.truth.phase).mean() < 0.04                 # still the heart's phase
+
+
 def test_loop_closure_on_a_drifting_circle_matches_hand_computation():
     u = np.arange(0, 2.5, 1 / 20)                                          # 2.5 beats, 20 points a beat
     r, drift = 2.0, 0.6

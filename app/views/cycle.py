@@ -2,11 +2,12 @@
 numbers, a degraded copy overlaid, and the dataset view (one point per clip of a folder, by EF)."""
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
 
 from app.server_paths import server_path
 from app.session import cached, get_clip
-from explain.analysis.cycle import CycleResult, cycle, held_out_phase_errors
+from explain.analysis.cycle import MAX_POINTS, POINTS_PER_BEAT, CycleResult, cycle, held_out_phase_errors
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.trajectory.dataset import DatasetView, dataset_view
 from model_zoo.evaluate.format import plus_minus
@@ -16,7 +17,10 @@ LEAD = ("Each point is the model's summary of the clip around one frame; the lin
 CAPTION = ("The summaries have hundreds of numbers, so they are drawn through a projection: PCA keeps the directions "
            "along which they vary most (PC 1 the most), UMAP keeps each point's nearest neighbours near (its axes "
            "have no meaning of their own). The colour is the phase of the beat: 0 (and 1, the next beat) at "
-           "end-diastole, the heart at its fullest. "
+           "end-diastole, the heart at its fullest: from the clip's ground truth where it has one, else estimated "
+           "from the image, counted from the traced end-diastolic frame of an EchoNet clip (whose traced frames are "
+           "the ◆ and ■). A long clip is sampled over a stretch of a few beats, 8 points or more a beat (the numbers "
+           "say which frames). "
            "A loop that tracks the beat comes back to where it started each beat (the loop closure below). "
            "A degraded copy is drawn on the clean clip's axes (the projection is fitted on the clean clip alone): "
            "with PCA its offset shows; UMAP places each of its points among its nearest clean ones, so there its "
@@ -46,7 +50,7 @@ def numbers_markdown(results: dict[str, CycleResult], phase_label: str,
     for r in results.values():
         rows.append(f"| {r.name} | {fmt(r.loop_closure, '.2f')} | {fmt(r.phase_error_deg, '.0f')} | "
                     f"{_held_out_cell(held.get(r.name))} | {fmt(r.shift, '.2f')} |")
-    return (f"Colours: {phase_label}.\n\n" + "\n".join(rows) +
+    return (f"Colours: {phase_label}.{_sampled_words(results)}\n\n" + "\n".join(rows) +
             "\n\nLoop closure: distance between the same phase one beat apart over the distance half a beat "
             "apart (needs more than one beat). Phase error: how far the phase decoded from the embedding lies from the "
             "true one, in degrees of the cycle (360° = one beat, so 36° is a tenth of it), cross-validated over "
@@ -57,6 +61,17 @@ def numbers_markdown(results: dict[str, CycleResult], phase_label: str,
             "acquisition (stronger speckle, a shadow), which moves a model whether or not it ignores the grain; "
             "the speckle test (tab 5) measures a fresh draw of the same kind of speckle, the thing a JEPA may "
             "learn to leave out. The two can rank the models differently, and neither contradicts the other.")
+
+
+def _sampled_words(results: dict[str, CycleResult]) -> str:
+    """Which frames the points sample, where not the whole clip (a long clip: a stretch of a few beats)."""
+    r = next(iter(results.values()), None)
+    if r is None or not r.clip_frames or r.frames[-1] + 1 >= r.clip_frames:
+        return ""
+    step = int(np.median(np.diff(r.frames))) if len(r.frames) > 1 else 1
+    return (f" Points: every {step} frames of frames 0-{r.frames[-1]} of the clip's {r.clip_frames}, a stretch of a "
+            f"few beats: the whole clip in at most {MAX_POINTS} points would leave fewer than {POINTS_PER_BEAT} a beat "
+            "and no loop to follow.")
 
 
 def _held_out_cell(held: tuple[float, int, float | None] | None) -> str:

@@ -15,6 +15,7 @@ from echo.degrade import apply_condition
 from explain.analysis.budget import check_budget
 from explain.analysis.degradation import working_copy
 from explain.analysis.pair import LoadedModel
+from explain.analysis.window import select_frames
 from explain.trajectory.embeddings import frame_embeddings
 from explain.trajectory.figures import trajectory_figure
 from explain.trajectory.metrics import beats_covered, loop_closure, phase_decodability, trajectory_shift
@@ -22,6 +23,7 @@ from explain.trajectory.phase import PhaseEstimate, clip_phase, phase_at
 from explain.trajectory.projection import project
 
 MAX_POINTS = 48          # at most this many windows per run: a 64-frame clip in a few seconds on a CPU
+POINTS_PER_BEAT = 8      # at least this many a beat: a step of over half a beat reads as the phase running backwards
 
 
 @dataclass
@@ -36,6 +38,7 @@ class CycleResult:
     phase_error_deg: float | None     # within-clip cross-validated phase error; None when it cannot be fit
     shift: float | None               # degraded vs clean, relative to the loop's radius
     figure: go.Figure
+    clip_frames: int | None = None    # the clip's frames, of which the points sample frames[0]..frames[-1]
 
     def numbers(self) -> dict:
         return {"method": self.method, "coords": np.round(self.coords, 4).tolist(),
@@ -63,6 +66,18 @@ def stride_for(n_frames: int) -> int:
     return max(1, int(np.ceil(n_frames / MAX_POINTS)))
 
 
+def sampling(n_frames: int, period: float | None) -> tuple[int, int]:
+    """(stride, frames used): every stride-th frame of the clip's first `frames used`. The whole clip in at most
+    MAX_POINTS points, unless that spaces them wider than a beat / POINTS_PER_BEAT (a long clip: 30 beats in 48
+    points jumped two thirds of a beat a step, no loop to see): then a stretch from its start, a few beats, at that
+    spacing."""
+    stride = stride_for(n_frames)
+    if not period or stride <= period / POINTS_PER_BEAT:
+        return stride, n_frames
+    stride = max(1, int(period // POINTS_PER_BEAT))
+    return stride, min(n_frames, MAX_POINTS * stride)
+
+
 def _safe(fn, *args):
     try:
         return round(float(fn(*args)), 4)
@@ -79,9 +94,11 @@ def cycle(models: dict[str, LoadedModel], clip: Clip, method: str = "pca", dims:
     # degraded copy held 17 times the clip); the clean run reads the same copy, so the two stay paired pixel for pixel
     cropped = working_copy(clip, models)
     estimate = clip_phase(cropped)
-    stride = stride_for(clip.n_frames)
+    stride, used = sampling(clip.n_frames, estimate.period)
+    if used < clip.n_frames:
+        cropped = select_frames(cropped, np.arange(used))        # frame k stays frame k: the phase still applies
     bad = None if not condition or condition == "clean" else apply_condition(cropped, condition, seed=seed)
-    n_windows = len(range(0, clip.n_frames, stride)) + 1
+    n_windows = len(range(0, used, stride)) + 1
     for m in models.values():
         check_budget(m, n_windows * (2 if bad is not None else 1), "The trajectory view")
     out = {}
@@ -104,5 +121,5 @@ def cycle(models: dict[str, LoadedModel], clip: Clip, method: str = "pca", dims:
             err = None
         shift = _safe(trajectory_shift, runs[0], runs[1]) if bad is not None else None
         out[role] = CycleResult(role, m.name, method, clean.frames, proj.points[0],
-                                proj.points[1] if bad is not None else None, loop, err, shift, fig)
+                                proj.points[1] if bad is not None else None, loop, err, shift, fig, clip.n_frames)
     return out, estimate

@@ -64,7 +64,7 @@ def beat_indices(n_frames: int, beat: float, frames: int, start: int = 0) -> np.
     return nearest_frames(start + np.arange(frames) * beat / frames, n_frames)
 
 
-def _select(clip: Clip, idx: np.ndarray) -> Clip:
+def select_frames(clip: Clip, idx: np.ndarray) -> Clip:
     """The clip at the given frame indices, ground truth sliced alike."""
     t = clip.truth
     if t is not None:
@@ -96,7 +96,7 @@ def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0,
             limits.check_holds_a_beat(clip.n_frames, clip.fps, name, clip.meta.get("fps_source") == "default",
                                       None if beat[1] != "ground truth" else beat[0] / clip.fps)
     idx = beat_indices(clip.n_frames, beat[0], frames, start)
-    cropped = crop_to_sector(_select(clip, idx), sector)                # only the frames the model sees
+    cropped = crop_to_sector(select_frames(clip, idx), sector)                # only the frames the model sees
     x = to_model_input(cropped, frames=frames, size=size, channels=3)  # (1, T, C, S, S)
     t = resize_truth(cropped.truth, cropped.height, size)                 # the crop is square
     tracings = {} if t is None else t.lv_tracings

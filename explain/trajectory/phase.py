@@ -105,7 +105,8 @@ def phase_from_volume(volume: np.ndarray) -> tuple[np.ndarray, list[int], list[i
 
 def clip_phase(clip: Clip) -> PhaseEstimate:
     """The clip's phase per frame: ground truth when the clip has it, else estimated (LV cavity area
-    from label masks, else the image signal)."""
+    from label masks, else the image signal), counted from the traced ED frame where the clip has one (EchoNet's
+    tracings), whose traced ED and ES frames are then the marks."""
     truth = clip.truth
     if truth is not None and truth.phase is not None and len(truth.phase) == clip.n_frames:
         phase = np.mod(np.asarray(truth.phase, np.float64), 1.0)
@@ -118,6 +119,11 @@ def clip_phase(clip: Clip) -> PhaseEstimate:
         volume = image_volume_signal(clip.gray())
         method = "from the image's dominant periodic change"
     phase, ed, es, period = phase_from_volume(volume)
+    traced = lambda frames: [int(f) for f in frames if 0 <= f < clip.n_frames]          # noqa: E731
+    if truth is not None and traced(truth.ed_frames):     # EchoNet's traced frames: the phase runs from their ED
+        phase = np.mod(phase - circular_mean(phase[traced(truth.ed_frames)]), 1.0)
+        ed, es = traced(truth.ed_frames), traced(truth.es_frames) or es
+        method += ", from the traced ED frame, its ED and ES marks the traced frames"
     return PhaseEstimate(phase, ed, es, "estimated", method, period)
 
 
