@@ -231,8 +231,11 @@ def audit(args) -> int:
     for line in conversion_notes({r: {"name": m.name, "conversion": conversion(m)} for r, m in pair.items()},
                                  "audit.json"):
         print(line)
-    if summary["unreadable"] == summary["clips"]:
-        print(f"error: no clip in '{args.folder}' could be read; audit.csv says why for each", file=sys.stderr)
+    if summary["unreadable"] == summary["clips"]:          # no clip predicted: a script must not read it as done
+        unreached = (summary.get("found") or summary["clips"]) - summary["clips"]
+        print((f"error: no clip in '{args.folder}' could be read" if not unreached else
+               f"error: no clip in '{args.folder}' audited could be read, and {unreached} "
+               f"{'was' if unreached == 1 else 'were'} not reached (the audit stopped first)") + "; audit.csv says why for each", file=sys.stderr)
         return 2
     return 0
 

@@ -692,8 +692,9 @@ def test_an_audit_with_a_time_limit_starts_no_clip_after_it_and_says_how_many_it
     summ, rows, (headline, lines) = audit_module.audit(tmp_path / "e", shipped_pair, tmp_path / "out", time_limit_s=600)
     assert [r["file"] for r in rows] == ["c0"] and summ["found"] == 3 and summ["time_limit_s"] == 600
     assert headline.startswith("1 clip (the first of 3 found: the audit stopped at its time limit of 10 min), 1 unreadable")
-    assert lines == [f"{m.name}: no clip predicted (none could be read)." for m in shipped_pair.values()]  # not '0 clips
-    # out of distribution', which read like a finding
+    # not '0 clips out of distribution', which read like a finding; nor 'none could be read', two were not reached
+    assert lines == [f"{m.name}: no clip predicted (the 1 clip audited could not be read; 2 not reached)."
+                     for m in shipped_pair.values()]
     saved = json.loads((tmp_path / "out" / "audit.json").read_text())
     assert saved["summary"]["time_limit_s"] == 600 and len(saved["rows"]) == 1
     with open(tmp_path / "out" / "audit.csv", newline="") as f:    # the CSV alone says what it lacks, and why

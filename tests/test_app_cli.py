@@ -140,6 +140,10 @@ def test_audit_cli_fails_when_no_clip_could_be_read_or_given_a_file(tmp_path):
     run = app("audit", str(folder), "--out", str(tmp_path / "a"))
     assert run.returncode == 2 and "no clip in" in run.stderr and "Traceback" not in run.stderr
     assert "fake.mp4: " in run.stdout                              # and why not, file by file
+    np.save(folder / "ok.npy", render_clip(3, "adult", n_frames=40, size=112, fps=50).frames)   # after fake.mp4
+    run = app("audit", str(folder), "--out", str(tmp_path / "limited"), "--time-limit", "0.000001")
+    said = run.stderr.split("audited could be read, and ")[-1]              # one clip tried before the limit, or none
+    assert run.returncode == 2 and said.startswith(("1 was not reached (the audit stopped first)", "2 were not reached"))
     run = app("audit", str(folder / "fake.mp4"), "--out", str(tmp_path / "b"))
     assert run.returncode == 2 and "is a file, not a folder" in run.stderr and not (tmp_path / "b").exists()
     for limit in ("-1", "nan", "ten"):                             # a time limit that would stop at once, or none

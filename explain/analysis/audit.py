@@ -263,7 +263,10 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
                            for v in summ.get("skipped_views", {}).get(role, {}).values())
         if not s["predicted"]:                  # '0 clips out of distribution' read like a finding about no clip
             m = pair[role]
-            why = ("none could be read" if not read else "it has no EF probe" if m.probe is None and
+            unreached = (summ.get("found") or summ["clips"]) - summ["clips"]
+            why = ((f"the {_plural(summ['clips'], 'clip')} audited could not be read; {unreached} not reached"
+                    if unreached else "none could be read") if not read else
+                   "it has no EF probe" if m.probe is None and
                    m.beat_probe is None else "its probe gave none")
             lines.append(f"{m.name}: no clip predicted ({why}).{left_out}")
             continue
