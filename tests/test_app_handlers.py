@@ -872,8 +872,15 @@ def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shi
         verdicts = record["summary"][name]["rollout (probe read-out)"]
         assert (f"removing its top blocks first moved {name}'s EF {verdicts['deletion']['verdict']}; restoring "
                 f"them first brought it back {verdicts['insertion']['verdict']}") in shown[role][1]
+    # the page's degraded example and a child's: the report measured clean adult clips, so no verdict, and why
+    for name, unlike in (("degraded", "degraded"), ("pediatric", "a child's")):
+        key = inputs.load_named_example(name).key
+        for _, md in attention.overlay_videos(key, shipped_pair, "rollout", "mean", 0.0, 0, "probe").values():
+            assert "Faithful to its EF?" not in md and (f"No faithfulness verdict: the focus report measured clean "
+                                                        f"adult phantom clips, and this one is {unlike}.") in md
     # other settings than the report's, or a model that is not the shipped one as it ships: no verdict
     other = attention.overlay_videos(example.key, shipped_pair, "rollout", "mean", 0.5, 0, "probe")
+    assert all("No faithfulness verdict" not in md for _, md in other.values())     # none recorded: nothing to say
     assert all("Faithful to its EF?" not in md for _, md in other.values())
     # the probe read-out asked for, one model without a probe: both read out by the mean, and the page says why
     no_probe = {**shipped_pair, "mae": dataclasses.replace(shipped_pair["mae"], probe=None, key=("mae-no-probe",))}

@@ -203,9 +203,16 @@ def overlay_videos(clip_key: str, pair: dict[str, LoadedModel], method: str, *pa
     key, method_params = _key(clip_key, pair, method, *params, beat=beat)
     videos = cached(key + ("video", colours), write)
     asked = params[3] if method == "rollout" and len(params) > 3 else None       # (fusion, discard, start, readout, ...)
-    # the focus report measured clean clips: a degraded copy (given its clean clip's beat) gets no verdict
-    faithful = {role: "" if beat is not None else faithfulness_words(r, pair[role], method_params)
-                for role, r in results.items()}
+    unlike = unlike_the_focus_report(get_clip(clip_key).meta)
+
+    def verdict(role: str, r: AttentionResult) -> str:
+        """The focus report measured clean adult clips: a lab's degraded copy (handed its clean clip's beat) gets
+        none; a clip loaded degraded, or a child's, gets none and is told why."""
+        if beat is not None:
+            return ""
+        words = faithfulness_words(r, pair[role], method_params)
+        return _no_verdict(words, unlike) if unlike else words
+    faithful = {role: verdict(role, r) for role, r in results.items()}
     return {role: (videos[role], map_words(r, asked, faithful[role])) for role, r in results.items()}
 
 
@@ -223,6 +230,21 @@ def faithfulness_words(r: AttentionResult, model: LoadedModel, params: dict) -> 
     return (f"Faithful to its EF? On {n} held-out phantom clips, the same kind of map at these settings: removing "
             f"its top blocks first moved {r.name}'s EF {verdicts['deletion']}; restoring them first brought it back "
             f"{verdicts['insertion']} (`python -m explain.focus_report`).")
+
+
+def unlike_the_focus_report(meta: dict) -> str:
+    """'' for a clip like those the focus report measured (clean adult phantom clips; an upload of unknown
+    population is taken as adult); else what it is: 'degraded' (the page's degraded example, a lab copy) or 'a
+    child's'."""
+    if meta.get("degradation"):
+        return "degraded"
+    return "" if meta.get("population") in (None, "adult") else "a child's"
+
+
+def _no_verdict(verdict: str, unlike: str) -> str:
+    """Where a verdict was recorded for this kind of map, why none is given for this clip."""
+    return verdict and (f"No faithfulness verdict: the focus report measured clean adult phantom clips, and this one "
+                        f"is {unlike}.")
 
 
 def map_words(r: AttentionResult, asked_readout: str | None = None, faithful: str = "") -> str:
