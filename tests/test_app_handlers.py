@@ -562,6 +562,28 @@ def test_models_view_names_models_and_device(shipped_pair):
     assert models.pick(None, "", "mae") == "mae-small"
 
 
+def test_a_model_folder_exported_again_under_the_same_path_is_loaded_afresh(example, tmp_path):
+    """A folder re-exported (the impossible-EF warning asks for another --ef-mean) and chosen again kept the weights
+    loaded first, and their EFs, under the new files' digest in an audit's record: models were kept by path alone."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from explain.analysis.pair import SHIPPED
+    folder = tmp_path / "my-mae"
+    shutil.copytree(SHIPPED / "mae-small", folder)
+    first = models.current_pair(None, None, None, str(folder), 0)
+    assert models.current_pair(None, None, None, str(folder), 0)["mae"] is first["mae"]     # unchanged: kept
+    before = predictions.predictions(example.key, first)["mae"].ef
+    weights = load_file(folder / "probe.safetensors")
+    save_file({**weights, "ef_mean": weights["ef_mean"] + 10}, folder / "probe.safetensors")
+    card = json.loads((folder / "probe.json").read_text())
+    (folder / "probe.json").write_text(json.dumps({**card, "ef_mean": card["ef_mean"] + 10}))
+    again = models.current_pair(None, None, None, str(folder), 0)
+    assert again["mae"] is not first["mae"] and again["mae"].key != first["mae"].key      # a new entry in every cache
+    assert predictions.predictions(example.key, again)["mae"].ef == pytest.approx(before + 10, abs=0.01)
+
+
 def test_models_that_fail_to_load_are_named_and_the_pair_in_use_is_said(tmp_path, shipped_pair):
     """A text file typed in as a checkpoint: the message names the file and what it is not (torch's own
     error was a bare KeyError '101'); the models line then says which models are still in use."""

@@ -7,6 +7,7 @@ Loads are cached per (name or path, device), so every view and every user shares
 from __future__ import annotations
 
 import functools
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,8 @@ class LoadedModel:
     ood: OODReference | None
     folder: Path | None
     phantom_trained: bool        # learned from the simulation (the shipped ones): say so beside every EF
-    key: tuple = ()              # what it was loaded from (name or path, role, device, frames): cache keys use it
+    key: tuple = ()              # what it was loaded from (name or path, role, device, frames, files_stamp): cache keys
+                                 # use it
     beat_probe: BeatProbe | None = None   # the beat view's EF probe, where the evaluation shipped one
     frames_override: int | None = None    # run at fewer frames than it was saved with ('Frames for large checkpoints')
 
@@ -60,10 +62,30 @@ class LoadedModel:
         return input_shape(self.wrapper)
 
 
-@functools.lru_cache(maxsize=8)
+def files_stamp(name_or_path: str) -> str:
+    """A short stamp of the files a model loads from (each file's name, size and modification time: its folder's, or
+    the checkpoint file), '' where none is on disk: a folder exported again under the same path loads afresh."""
+    try:
+        where = resolve(name_or_path)[0]
+    except (FileNotFoundError, OSError, ValueError):
+        where = Path(str(name_or_path)).expanduser()
+    files = sorted(p for p in where.iterdir() if p.is_file()) if where.is_dir() else [where] if where.is_file() else []
+    if not files:
+        return ""
+    entries = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+    return hashlib.sha256(repr(entries).encode()).hexdigest()[:12]
+
+
 def load_model(name_or_path: str, role: str, device: str | None = None, frames: int | None = None) -> LoadedModel:
     """A model by registry name, folder or checkpoint file, with its probe and OOD reference if it has
-    them. frames: fewer input frames for a converted checkpoint too slow at its own (see model_zoo.cost)."""
+    them. frames: fewer input frames for a converted checkpoint too slow at its own (see model_zoo.cost).
+    Kept once loaded while its files stay as they were (files_stamp): the page loads it for every event."""
+    return _load_model(name_or_path, role, device, frames, files_stamp(name_or_path))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_model(name_or_path: str, role: str, device: str | None, frames: int | None, stamp: str) -> LoadedModel:
+    """load_model, for one state of its files (stamp: in the key, so results of files since replaced are not reused)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
     overrides = {"frames": int(frames)} if frames else None
@@ -86,7 +108,7 @@ def load_model(name_or_path: str, role: str, device: str | None = None, frames: 
     ood = load_reference(folder, wrapper.net.config.hidden_size) if folder and folder.is_dir() else None
     card = wrapper.card or {}
     phantom = "phantom" in str(card.get("data", "")).lower()
-    return LoadedModel(role, wrapper, probe, ood, folder, phantom, (str(name_or_path), role, device, frames),
+    return LoadedModel(role, wrapper, probe, ood, folder, phantom, (str(name_or_path), role, device, frames, stamp),
                        beat_probe, int(frames) if frames else None)
 
 
