@@ -259,6 +259,11 @@ def test_prediction_cards_give_the_beat_views_ef_and_each_probes_test_error(exam
     p = predict({"jepa": short}, session.get_clip(example.key))["jepa"]
     card = predictions.prediction_card(p, 28.0, short)
     assert "phantom test mean absolute error" not in card and p.ef is not None and "Run at 8 frames" in card
+    # nor its out-of-distribution verdict (its reference was fitted at 16 frames), nor its model card's figures
+    assert short.ood is not None and p.ood is None and "Out-of-distribution score" not in card
+    evidence_card = evidence.card_markdown(short)
+    assert evidence_card.splitlines()[1].startswith("⚠️ Run here at 8 frames ('Frames for large checkpoints')")
+    assert "Run here at" not in evidence.card_markdown(shipped_pair["jepa"])
     # a model without a beat-view probe gets no beat line
     bare = dataclasses.replace(predictions.predictions(example.key, shipped_pair)["jepa"], ef_beat=None)
     assert "Beat view" not in predictions.prediction_card(bare, 28.0)

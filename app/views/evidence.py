@@ -80,6 +80,10 @@ def card_markdown(model: LoadedModel) -> str:
         ("code", f"commit `{str(card['commit'])[:10]}`" if card.get("commit") else None),
     ]
     lines = [f"- **{k}**: {v}" for k, v in facts if v]
+    if not model.at_own_frames:
+        lines.insert(0, f"⚠️ Run here at {model.frames_override} frames ('Frames for large checkpoints'), not the "
+                        "count it was saved with: the figures below were measured at its own count and do not "
+                        "describe it as it runs here.")
     return f"### {model.name}\n" + "\n".join(lines) + "\n\nThe whole card: `card.json` in the model's folder."
 
 

@@ -122,7 +122,8 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
         (lines if crop.startswith("⚠️") else words).append(crop)
     if fewer_frames and (p.ef is not None or p.ef_beat is not None):
         lines.append(f"Run at {fewer_frames} frames ('Frames for large checkpoints'), not the count it was saved "
-                     "with: the test errors recorded for it do not describe it here, so none is shown.")
+                     "with: the test errors recorded for it, and the out-of-distribution reference fitted beside "
+                     "them, do not describe it here, so neither is shown.")
     elif model is not None and p.ef is not None and not probe_test_words(model.probe):
         lines.append("No test error is recorded for this probe: nothing here measures how far its EF can be off.")
     if truth is not None:

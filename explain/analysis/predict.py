@@ -121,7 +121,8 @@ def predict(models: dict[str, LoadedModel], clip: Clip, is_phantom: bool | None 
     for role, m in models.items():
         view = views[m.input_shape]
         tokens, ef, ef_beat = embed(m, view.x)
-        ood = None if m.ood is None else m.ood.assess(tokens.mean(1).numpy())
+        # the reference was fitted on embeddings at the model's own frame count: at another it scores another input
+        ood = None if m.ood is None or not m.at_own_frames else m.ood.assess(tokens.mean(1).numpy())
         reads_ef = ef is not None or ef_beat is not None
         out[role] = Prediction(role, m.name, m.family, ef, ood, _warning(m, is_phantom, ef, ef_beat), view, tokens,
                                ef_beat, blank_efs(m) if reads_ef else (None, None),
