@@ -108,7 +108,7 @@ def on_models(jd, jp, md, mp, frames):
     state = {"models": (jd, md, jp, mp, frames)}
     pair = pair_of(state)
     depth = min(m.wrapper.config.num_hidden_layers for m in pair.values())
-    frames_seen = min(m.input_shape[0] for m in pair.values())
+    frames_seen = max(m.input_shape[0] for m in pair.values())      # the scrubber: the longer view's frames
     return (state, models.describe_pair(pair, frames), *(evidence.card_markdown(pair[r]) for r in ROLES),
             gr.update(maximum=depth - 1), gr.update(maximum=frames_seen - 1),
             gr.update(maximum=pair["jepa"].wrapper.grid[0] - 1))

@@ -945,6 +945,17 @@ def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shi
     between = next(t for t in range(16) if t not in marks.values())
     assert attention.scrub(example.key, shipped_pair, "rollout", between, "mean", 0.0, 0, "probe")["jepa"][1] == (
         f"JEPA at frame {between} (of 0-15; ED at {marks['ED']}, ES at {marks['ES']})")
+    # a model seeing 8 frames beside one seeing 16: the scrubber runs over 16 (frames 8-15 of the longer view could
+    # not be reached) and shows the shorter view at the same moment of the beat
+    from builders import tiny_wrapper
+    from explain.analysis.pair import LoadedModel
+    mixed = {"jepa": shipped_pair["jepa"], "mae": LoadedModel("mae", tiny_wrapper("mae"), None, None, None, True,
+                                                              key=("mae-tiny", "mae", "cpu", 8))}
+    attention.maps(example.key, mixed, "rollout", "mean", 0.0, 0, "mean")
+    for moment, (jepa_t, mae_t) in ((15, (15, 7)), (8, (8, 4)), (3, (3, 1))):
+        seen = attention.scrub(example.key, mixed, "rollout", moment, "mean", 0.0, 0, "mean")
+        assert seen["jepa"][1].startswith(f"JEPA at frame {jepa_t} (of 0-15") and seen["mae"][1].startswith(
+            f"MAE at frame {mae_t} (of 0-7")
     with pytest.raises(ValueError, match="Unknown method"):
         attention.maps(example.key, shipped_pair, "gradcam")
     paper = attention.overlay_videos(example.key, shipped_pair, "paper", "mean", 0.0, 0, "probe", 2, "given", 16)

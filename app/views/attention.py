@@ -274,14 +274,18 @@ def frame_label(role: str, t: int, n_frames: int, marks: dict[str, int]) -> str:
 def scrub(clip_key: str, pair: dict[str, LoadedModel], method: str, frame: int,
           *params, colours: str = COLOURS) -> dict[str, tuple[np.ndarray, str]] | None:
     """{role: ((S, S + bar, 3) uint8, label)} the overlay at one frame of a map already made and its label
-    (frame_label), for the scrubber; None when that map has not been made (the scrubber never starts a computation)."""
+    (frame_label), for the scrubber; None when that map has not been made (the scrubber never starts a computation).
+    `frame` counts the longer view's frames (the slider's range); a model seeing fewer frames of the beat is shown
+    its frame at the same moment of it."""
     check_colours(colours)
     results = kept_maps(clip_key, pair, method, *params)
     if results is None:
         return None
+    longest = max(r.view.n_frames for r in results.values())
+    moment = int(np.clip(frame, 0, longest - 1))
     out = {}
     for role, r in results.items():
-        t = int(np.clip(frame, 0, r.view.n_frames - 1))
+        t = moment * r.view.n_frames // longest                     # each view is one beat: the same share of it
         img = overlay(r.view.frames[t:t + 1], r.heat[t:t + 1], scale=display_scale(r.heat),   # the video's colours
                       colours=colours)[0]
         big = np.repeat(np.repeat(img, 3, axis=0), 3, axis=1)          # enlarged for the page
