@@ -175,6 +175,21 @@ def test_ood_reference_flags_shifted_embeddings_and_round_trips(tmp_path):
     assert load_reference(tmp_path / "nothing") is None
 
 
+def test_an_ood_score_beside_its_threshold_is_never_shown_equal_to_it():
+    """A score 0.004 over the threshold read '19.02 (the 99th percentile ... is 19.02 ...): outside', and 0.004 under
+    it the same numbers with 'within'."""
+    from explain.analysis.ood import ood_words
+    said = {flagged: ood_words({"score": 19.0152 + (0.001 if flagged else -0.001), "threshold": 19.0152,
+                                "percentile": 98.7, "out_of_distribution": flagged}) for flagged in (True, False)}
+    assert said[True].startswith("Out-of-distribution score 19.016 (the 99th percentile of held-out phantom clips' "
+                                 "scores is 19.015;") and "outside" in said[True]
+    assert said[False].startswith("Out-of-distribution score 19.01 (the 99th percentile of held-out phantom clips' "
+                                  "scores is 19.02;") and "within" in said[False]
+    far = ood_words({"score": 25.0, "threshold": 19.0152, "percentile": 100.0, "out_of_distribution": True})
+    assert far.startswith("Out-of-distribution score 25.00 (the 99th percentile of held-out phantom clips' scores is "
+                          "19.02; this clip scores higher than every one of them)")
+
+
 def test_the_ood_check_writes_its_rates_beside_the_reference_and_names_a_model_without_one(tmp_path, capsys):
     import shutil
     from explain.analysis.ood import main

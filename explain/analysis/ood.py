@@ -71,8 +71,9 @@ def ood_words(ood: dict, shift: str = "") -> str:
                f"not flagged, yet the file says this clip is {shift}, which the models never learned from: "
                "the score missed a known shift" if shift else
                "within the phantom training distribution (which does not make the EF a measurement)")
-    return (f"Out-of-distribution score {ood['score']:.2f} (the 99th percentile of held-out phantom clips' scores "
-            f"is {ood['threshold']:.2f}; this clip scores {rank}): {verdict}.")
+    places = 2 if round(ood["score"], 2) != round(ood["threshold"], 2) else 3   # never read as equal to it
+    return (f"Out-of-distribution score {ood['score']:.{places}f} (the 99th percentile of held-out phantom clips' "
+            f"scores is {ood['threshold']:.{places}f}; this clip scores {rank}): {verdict}.")
 
 
 def fit_reference(fit: np.ndarray, calibration: np.ndarray, k: int = AXES) -> OODReference:
