@@ -217,7 +217,7 @@ def analyze(args) -> int:
 
 
 def audit(args) -> int:
-    from explain.analysis.audit import audit as run
+    from explain.analysis.audit import audit as run, not_reached
     out, pair = Path(args.out), load_models(args)
     progress = lambda share, what: print(what, file=sys.stderr, flush=True)          # noqa: E731
     limit = None if args.time_limit is None else 60 * args.time_limit
@@ -232,10 +232,11 @@ def audit(args) -> int:
                                  "audit.json"):
         print(line)
     if summary["unreadable"] == summary["clips"]:          # no clip predicted: a script must not read it as done
-        unreached = (summary.get("found") or summary["clips"]) - summary["clips"]
+        unreached = not_reached(summary)
         print((f"error: no clip in '{args.folder}' could be read" if not unreached else
                f"error: no clip in '{args.folder}' audited could be read, and {unreached} "
-               f"{'was' if unreached == 1 else 'were'} not reached (the audit stopped first)") + "; audit.csv says why for each", file=sys.stderr)
+               f"{'was' if unreached == 1 else 'were'} not reached (the audit stopped first)")
+              + "; audit.csv says why for each", file=sys.stderr)
         return 2
     return 0
 

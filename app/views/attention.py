@@ -203,16 +203,11 @@ def overlay_videos(clip_key: str, pair: dict[str, LoadedModel], method: str, *pa
     key, method_params = _key(clip_key, pair, method, *params, beat=beat)
     videos = cached(key + ("video", colours), write)
     asked = params[3] if method == "rollout" and len(params) > 3 else None       # (fusion, discard, start, readout, ...)
-    unlike = unlike_the_focus_report(get_clip(clip_key).meta)
-
-    def verdict(role: str, r: AttentionResult) -> str:
-        """The focus report measured clean adult clips: a lab's degraded copy (handed its clean clip's beat) gets
-        none; a clip loaded degraded, or a child's, gets none and is told why."""
-        if beat is not None:
-            return ""
-        words = faithfulness_words(r, pair[role], method_params)
-        return _no_verdict(words, unlike) if unlike else words
-    faithful = {role: verdict(role, r) for role, r in results.items()}
+    # the focus report measured clean adult clips: a lab's degraded copy (handed its clean clip's beat) gets no
+    # verdict; a clip loaded degraded, or a child's, gets none and is told why
+    unlike = "" if beat is not None else unlike_the_focus_report(get_clip(clip_key).meta)
+    faithful = {role: "" if beat is not None else _for_this_clip(faithfulness_words(r, pair[role], method_params),
+                                                                 unlike) for role, r in results.items()}
     return {role: (videos[role], map_words(r, asked, faithful[role])) for role, r in results.items()}
 
 
@@ -241,10 +236,12 @@ def unlike_the_focus_report(meta: dict) -> str:
     return "" if meta.get("population") in (None, "adult") else "a child's"
 
 
-def _no_verdict(verdict: str, unlike: str) -> str:
-    """Where a verdict was recorded for this kind of map, why none is given for this clip."""
-    return verdict and (f"No faithfulness verdict: the focus report measured clean adult phantom clips, and this one "
-                        f"is {unlike}.")
+def _for_this_clip(verdict: str, unlike: str) -> str:
+    """The recorded verdict for a clip like the focus report's; for another (unlike: unlike_the_focus_report), why
+    none is given, where one was recorded for this kind of map."""
+    if not (verdict and unlike):
+        return verdict
+    return f"No faithfulness verdict: the focus report measured clean adult phantom clips, and this one is {unlike}."
 
 
 def map_words(r: AttentionResult, asked_readout: str | None = None, faithful: str = "") -> str:

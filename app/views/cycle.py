@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 
 from app.server_paths import server_path
 from app.session import cached, get_clip
+from explain.analysis.audit import reasons_named
 from explain.analysis.cycle import MAX_POINTS, POINTS_PER_BEAT, CycleResult, cycle, held_out_phase_errors
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.trajectory.dataset import DatasetView, dataset_view
@@ -108,9 +109,6 @@ def dataset_figures(folder: str, pair: dict[str, LoadedModel], method: str = "pc
         {pair[role].name: view for role, (view, _) in shown.items()}, limit)
 
 
-SKIPPED_NAMED = 5          # unreadable clips named one by one; the rest counted
-
-
 def dataset_words(views: dict[str, DatasetView], limit: int) -> str:
     """What the dataset plots hold: each model's clips of those the folder lists (the first `limit`), and the clips
     that could not be read with the reason, once where every model read the same clips."""
@@ -119,10 +117,7 @@ def dataset_words(views: dict[str, DatasetView], limit: int) -> str:
         text = f"{len(view.names)} of the {tried} clips tried" + (
             f" (the first {limit} of the {view.listed} the folder lists)" if view.listed > limit else "")
         if view.skipped:
-            named = "; ".join(f"{name}: {reason}" for name, reason in view.skipped[:SKIPPED_NAMED])
-            more = len(view.skipped) - SKIPPED_NAMED
-            text += (f". {len(view.skipped)} could not be read ({named}" + (f"; and {more} more" if more > 0 else "")
-                     + ")")
+            text += f". {len(view.skipped)} could not be read ({reasons_named(view.skipped)})"
         return text
     said = {name: words(view) for name, view in views.items()}
     if len(set(said.values())) == 1:

@@ -241,6 +241,18 @@ def _with_beat(s: dict, key: str, beat_key: str | None = None) -> str:
     return words + (f" (beat view {s[beat_key]:.2f})" if s.get(beat_key) is not None else "")
 
 
+def not_reached(summ: dict) -> int:
+    """Clips found that the audit never tried (it stopped at its time limit, or read the first MAX_CLIPS)."""
+    return (summ.get("found") or summ["clips"]) - summ["clips"]
+
+
+def reasons_named(unread: list[tuple[str, str]], more_words: str = "") -> str:
+    """'a: why; b: why; and 3 more<more_words>': the first NAMED_UNREADABLE (name, reason) pairs, the rest counted."""
+    named = "; ".join(f"{name}: {reason.rstrip('.')}" for name, reason in unread[:NAMED_UNREADABLE])
+    more = len(unread) - NAMED_UNREADABLE
+    return named + (f"; and {more} more{more_words}" if more > 0 else "")
+
+
 def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) -> tuple[str, list[str]]:
     """The summary in words, as the page, audit.html and the command line show it: a headline (how many
     clips, which could not be read and why) and one line per model. The note (summ['note']) is apart."""
@@ -253,9 +265,8 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
         headline += f" (the first of {summ['found']} found: an audit reads at most {MAX_CLIPS})"
     headline += f", {summ['unreadable']} unreadable"
     if bad:
-        named = "; ".join(f"{r['file']}: {r['error'].rstrip('.')}" for r in bad[:NAMED_UNREADABLE])
-        more = len(bad) - NAMED_UNREADABLE
-        headline += f" ({named}{f'; and {more} more, each with its reason in the error column' if more > 0 else ''})"
+        named = reasons_named([(r["file"], r["error"]) for r in bad], ", each with its reason in the error column")
+        headline += f" ({named})"
     lines, read = [], summ["clips"] - summ["unreadable"]
     for role in pair:
         s = summ[role]
@@ -263,7 +274,7 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
                            for v in summ.get("skipped_views", {}).get(role, {}).values())
         if not s["predicted"]:                  # '0 clips out of distribution' read like a finding about no clip
             m = pair[role]
-            unreached = (summ.get("found") or summ["clips"]) - summ["clips"]
+            unreached = not_reached(summ)
             why = ((f"the {_plural(summ['clips'], 'clip')} audited could not be read; {unreached} not reached"
                     if unreached else "none could be read") if not read else
                    "it has no EF probe" if m.probe is None and

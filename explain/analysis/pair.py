@@ -62,18 +62,22 @@ class LoadedModel:
         return input_shape(self.wrapper)
 
 
+def file_stats(where: Path) -> tuple[tuple[str, int, int], ...]:
+    """(path, size, modification time) of every file a model loads from: its folder's files, or the checkpoint file
+    itself; () where neither is on disk."""
+    files = sorted(p for p in where.iterdir() if p.is_file()) if where.is_dir() else [where] if where.is_file() else []
+    return tuple((str(p), st.st_size, st.st_mtime_ns) for p in files for st in (p.stat(),))
+
+
 def files_stamp(name_or_path: str) -> str:
-    """A short stamp of the files a model loads from (each file's name, size and modification time: its folder's, or
-    the checkpoint file), '' where none is on disk: a folder exported again under the same path loads afresh."""
+    """A short stamp of the files a model loads from (file_stats), '' where none is on disk: a folder exported again
+    under the same path loads afresh."""
     try:
         where = resolve(name_or_path)[0]
     except (FileNotFoundError, OSError, ValueError):
         where = Path(str(name_or_path)).expanduser()
-    files = sorted(p for p in where.iterdir() if p.is_file()) if where.is_dir() else [where] if where.is_file() else []
-    if not files:
-        return ""
-    entries = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    return hashlib.sha256(repr(entries).encode()).hexdigest()[:12]
+    stats = file_stats(where)
+    return hashlib.sha256(repr(stats).encode()).hexdigest()[:12] if stats else ""
 
 
 def load_model(name_or_path: str, role: str, device: str | None = None, frames: int | None = None) -> LoadedModel:

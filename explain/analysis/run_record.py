@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from explain.analysis.pair import LoadedModel
+from explain.analysis.pair import LoadedModel, file_stats
 from model_zoo.device import code_commit, host, short_commit
 from model_zoo.registry import assumed_notes
 
@@ -36,12 +36,8 @@ def files_digest(m: LoadedModel) -> str | None:
     """A digest of the files the model's numbers come from: every file of its folder (weights, probes, config,
     card, OOD reference), or the checkpoint file it was loaded from; None where neither is on disk."""
     where = m.folder if m.folder is not None else Path(str(m.key[0])).expanduser() if m.key else None
-    if where is None:
-        return None
-    paths = sorted(p for p in where.iterdir() if p.is_file()) if where.is_dir() else [where] if where.is_file() else []
-    if not paths:
-        return None
-    return _digest(tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths))
+    stats = file_stats(where) if where is not None else ()
+    return _digest(stats) if stats else None
 
 
 def conversion(m: LoadedModel) -> dict | None:
