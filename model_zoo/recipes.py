@@ -375,6 +375,14 @@ RECIPES: dict[str, Recipe] = {
         jepa_center_targets=True, freeze_patch_embed=True, acq_jitter=1.0, acq_shadow=1.0, acq_clean_targets=True,
         jepa_target_layers=3, jepa_masks=((8, 0.15),), ema=(0.998, 1.0), input_gain_norm=0.05, tubelet=4,
         pred_depth=2, batch=32),
+    # ... the same at batches of 16 trained twice as long (3000 steps, 48k clips seen, the compute of the batch of
+    # 32): more steps, not larger ones; the lr schedule and the EMA's rise stretch over the 3000 steps. Its
+    # like-for-like MAE is `..._shadow_clean_targets_long`
+    "small_centered_frozen_patch_jitter_top3_short_masks_mid_ema_gain_norm_tubelet4_shadow_clean_targets_shallow_predictor_long": Recipe(
+        name="small_centered_frozen_patch_jitter_top3_short_masks_mid_ema_gain_norm_tubelet4_shadow_clean_targets_shallow_predictor_long",
+        jepa_center_targets=True, freeze_patch_embed=True, acq_jitter=1.0, acq_shadow=1.0, acq_clean_targets=True,
+        jepa_target_layers=3, jepa_masks=((8, 0.15),), ema=(0.998, 1.0), input_gain_norm=0.05, tubelet=4,
+        pred_depth=2, steps=3000),
     # short masks whose targets weigh what changes over the beat: every target plus twice its deviation from
     # the same place's mean over the clip (jepa_motion_weight 2; at initialisation 17% of the centred targets'
     # energy changes over the beat, so about two thirds of it then). The per-layer probes found the MAEs keep
@@ -430,6 +438,11 @@ RECIPES: dict[str, Recipe] = {
         name="small_frozen_patch_jitter_gain_norm_mask60_tubelet4_shadow_clean_targets_batch32", freeze_patch_embed=True,
         acq_jitter=1.0, acq_shadow=1.0, acq_clean_targets=True, input_gain_norm=0.05, mae_mask_ratio=0.6, tubelet=4,
         batch=32, mae_blr=3e-3),
+    # ... trained twice as long (3000 steps of 16): the like-for-like MAE for `..._shallow_predictor_long`
+    "small_frozen_patch_jitter_gain_norm_mask60_tubelet4_shadow_clean_targets_long": Recipe(
+        name="small_frozen_patch_jitter_gain_norm_mask60_tubelet4_shadow_clean_targets_long", freeze_patch_embed=True,
+        acq_jitter=1.0, acq_shadow=1.0, acq_clean_targets=True, input_gain_norm=0.05, mae_mask_ratio=0.6, tubelet=4,
+        steps=3000),
     # ... with a 60% mask and an acoustic shadow in every jittered view: the like-for-like MAE for
     # `..._short_masks_slow_ema_gain_norm_shadow`
     "small_frozen_patch_jitter_gain_norm_mask60_shadow": Recipe(
