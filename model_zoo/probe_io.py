@@ -71,3 +71,26 @@ def load_probe(model_dir: str | Path, device: str | torch.device = "cpu", stem: 
                          "written apart, or one was edited") from None
     probe.meta = meta
     return probe.to(device).eval()
+
+
+def check_probe_fits(probe: ProbeHead | BeatProbe, model_dir: str | Path, stem: str, name: str, family: str,
+                     width: int) -> None:
+    """Refuse, naming its card, a probe saved beside an encoder it cannot read: fitted on another encoder (its card's
+    `encoder` / `family` say so: its EFs and recorded errors would be that encoder's), or reading tokens of another
+    width than the encoder's `width` (the beat view's probe reads each token beside its change: twice the width)."""
+    card_path = probe_files(model_dir, stem)[1]
+    meta = getattr(probe, "meta", None) or {}
+    fitted_on = {k: meta[k] for k in ("encoder", "family") if meta.get(k) is not None}
+    this = {"encoder": name, "family": family}
+    wrong = [k for k in fitted_on if fitted_on[k] != this[k]]
+    if wrong:
+        raise ValueError(f"{card_path}: this probe was fitted on {fitted_on.get('encoder', 'another encoder')!r} "
+                         f"({fitted_on.get('family', '?')}), not on {name!r} ({family}) beside it: a probe reads only "
+                         f"the encoder it was fitted on. Put back {name}'s own {card_path.stem} files, or remove them "
+                         "to load the encoder without this probe.")
+    need = width * (2 if stem == BEAT_PROBE else 1)
+    if meta.get("dim") is not None and meta["dim"] != need:
+        raise ValueError(f"{card_path}: this probe reads {meta['dim']}-d tokens; {name} makes {width}-d tokens"
+                         f"{' (its beat view: ' + str(need) + '-d, each token beside its change)' if stem == BEAT_PROBE else ''}"
+                         ": it was fitted on another encoder.")
+

@@ -113,6 +113,36 @@ def test_side_files_that_do_not_fit_their_model_are_refused_at_load_naming_the_f
         load_probe(tmp_path, stem=BEAT_PROBE)
 
 
+def test_a_probe_beside_an_encoder_it_was_not_fitted_on_is_refused_at_load_naming_its_card(tmp_path):
+    """A probe for wider tokens loaded, then every prediction failed ('normalized_shape=[384]'), the other model's EF
+    with it; another model's probe copied in loaded and read EF beside this model's recorded errors."""
+    import shutil
+    from explain.analysis.pair import load_model
+    from model_zoo.probe_io import BEAT_PROBE, PROBE, probe_files, save_probe
+    from model_zoo.probes import ProbeHead
+    from model_zoo.registry import SHIPPED
+    folder = tmp_path / "jepa-small"
+    shutil.copytree(SHIPPED / "jepa-small", folder)
+    save_probe(ProbeHead(384, 4, 1.0, 55.0, 12.0), folder, {})
+    with pytest.raises(ValueError, match=r"jepa-small/probe.json: this probe reads 384-d tokens; jepa-small makes "
+                                         r"192-d tokens"):
+        load_model(str(folder), "jepa")
+    for stem in (PROBE, BEAT_PROBE):
+        for path in probe_files(SHIPPED / "mae-small", stem):
+            shutil.copy(path, folder / path.name)
+    with pytest.raises(ValueError, match=r"probe.json: this probe was fitted on 'mae-small' \(mae\), not on "
+                                         r"'jepa-small' \(jepa\)"):
+        load_model(str(folder), "jepa")
+    for path in probe_files(SHIPPED / "jepa-small", PROBE):
+        shutil.copy(path, folder / path.name)
+    with pytest.raises(ValueError, match=r"beat_probe.json: this probe was fitted on 'mae-small'"):
+        load_model(str(folder), "jepa")
+    for path in probe_files(SHIPPED / "jepa-small", BEAT_PROBE):
+        shutil.copy(path, folder / path.name)
+    loaded = load_model(str(folder), "jepa")                 # its own probes back: it loads
+    assert loaded.probe is not None and loaded.beat_probe is not None
+
+
 def test_the_val_only_diagnostics_share_their_options_and_defaults():
     """Four scripts had copied --n-train / --n-val / --seed / --threads: one helper now (val_options)."""
     import contextlib

@@ -17,7 +17,7 @@ import model_zoo
 from explain.analysis.defaults import DEFAULT_MODELS, ROLES
 from explain.analysis.ood import OODReference, load_reference
 from model_zoo.features import input_shape
-from model_zoo.probe_io import BEAT_PROBE, BEAT_PROBE_CARD, PROBE_CARD, load_probe
+from model_zoo.probe_io import BEAT_PROBE, BEAT_PROBE_CARD, PROBE, PROBE_CARD, check_probe_fits, load_probe
 from model_zoo.probes import BeatProbe, ProbeHead
 from model_zoo.registry import SHIPPED, resolve, under_shipped
 from model_zoo.wrapper import EncoderWrapper
@@ -102,14 +102,18 @@ def _load_model(name_or_path: str, role: str, device: str | None, frames: int | 
         folder = resolve(name_or_path)[0]
     except (FileNotFoundError, OSError):
         folder = None                                    # a checkpoint file: no probe beside it
+    width = wrapper.net.config.hidden_size
     probe = wrapper.probe                                   # a V-JEPA evaluation probe attached at load
     if probe is None and folder and folder.is_dir() and (folder / PROBE_CARD).is_file():
         probe = load_probe(folder, wrapper.device)          # the probe shipped beside our models
+        check_probe_fits(probe, folder, PROBE, wrapper.name, wrapper.family, width)
     beat_probe = (load_probe(folder, wrapper.device, stem=BEAT_PROBE)
                   if folder and folder.is_dir() and (folder / BEAT_PROBE_CARD).is_file() else None)
+    if beat_probe is not None:
+        check_probe_fits(beat_probe, folder, BEAT_PROBE, wrapper.name, wrapper.family, width)
     if beat_probe is not None and beat_probe.inputs.t_slots != wrapper.grid[0]:
         beat_probe = None                     # fewer frames than it was fitted on: its beat is not this model's
-    ood = load_reference(folder, wrapper.net.config.hidden_size) if folder and folder.is_dir() else None
+    ood = load_reference(folder, width) if folder and folder.is_dir() else None
     card = wrapper.card or {}
     phantom = "phantom" in str(card.get("data", "")).lower()
     return LoadedModel(role, wrapper, probe, ood, folder, phantom, (str(name_or_path), role, device, frames, stamp),
