@@ -10,7 +10,8 @@ A clip is refused, with a message saying which limit it broke, when:
   112 x 112; a thinner clip would be mostly invented by the resize). Readers accept such frames, a
   model's view of them (explain.analysis.window.model_view) refuses them;
 - the decoded clip, as 8-bit RGB, would take more than MAX_CLIP_BYTES (2 GiB) of memory, so a
-  small, highly compressed file cannot expand into more memory than the machine has;
+  small, highly compressed file cannot expand into more memory than the machine has; nor may an array's stored
+  values (float64 pixels take eight bytes each) with the working copies reading them makes;
 - when a model is to see it: it lasts less than MIN_CLIP_SECONDS (0.3 s, one beat at 200 beats per
   minute; a clip whose ground truth gives its beat: less than half that beat), so it cannot hold a heartbeat
   and an EF read from it would be invented; or it holds no image
@@ -100,6 +101,18 @@ def check_clip_bytes(n_frames: int, height: int, width: int, channels: int, name
         raise ClipError(
             f"'{name}' would take {_size(n_bytes)} of memory once decoded, over the "
             f"{_size(MAX_CLIP_BYTES)} EchoLens allows. Export a shorter clip or a lower resolution."
+        )
+
+
+def check_stored_bytes(n_values: int, bytes_per_value: int, what: str, name: str) -> None:
+    """Refuse an array whose stored values, with the working copies reading makes of them (bytes_per_value in
+    all), would exceed MAX_CLIP_BYTES of memory: a small compressed file can declare float64 pixels, eight times
+    the bytes check_clip_bytes counts for 8-bit ones. what: the values, in words ('float64 values')."""
+    n_bytes = n_values * bytes_per_value
+    if n_bytes > MAX_CLIP_BYTES:
+        raise ClipError(
+            f"'{name}' stores {what}: reading them would take {_size(n_bytes)} of memory, over the "
+            f"{_size(MAX_CLIP_BYTES)} EchoLens allows. Export 8-bit pixels, a shorter clip or a lower resolution."
         )
 
 

@@ -216,6 +216,34 @@ def test_over_decoded_memory_limit(tmp_path, monkeypatch):
     assert "of memory once decoded" in refused(path)
 
 
+def test_deep_or_non_pixel_arrays_are_refused_from_their_header_before_loading(tmp_path, monkeypatch):
+    """The size check counted one byte a value: a 205 KiB NPZ of float64 zeros grew memory 219 MiB under a 32 MiB
+    limit, and complex values were refused only once loaded; the entries beside the frames loaded unchecked (a
+    'phase' of text gave numpy's 'could not convert string to float', naming no file)."""
+    frames = gray_clip()                                           # (T, H, W) 8-bit
+    np.savez_compressed(tmp_path / "deep.npz", frames=frames.astype(np.float64))
+    monkeypatch.setattr(limits, "MAX_CLIP_BYTES", frames.size * 8)   # 8-bit frames fit 8 times over
+    assert "float64 values: reading them would take" in refused(tmp_path / "deep.npz", rescale=True)
+    loaded = []
+    monkeypatch.setattr(np.lib.npyio.NpzFile, "__getitem__",
+                        lambda self, key, _get=np.lib.npyio.NpzFile.__getitem__: loaded.append(key) or _get(self, key))
+    np.savez_compressed(tmp_path / "complex.npz", frames=frames.astype(np.complex64))
+    assert refused(tmp_path / "complex.npz", rescale=True) == "'complex.npz' stores complex64 values, not image pixels."
+    assert "floating-point pixels" in refused(tmp_path / "deep.npz")     # deeper, no rescale: said from the header
+    assert loaded == []                                              # neither array was loaded
+    for entry, says in (({"phase": np.array(["a"] * len(frames))}, "'phase' entry that does not give one number per frame"),
+                        ({"labels": np.zeros(frames.shape, np.float64)}, "'labels' entry that does not match its frames"),
+                        ({"ef": np.zeros(10**6)}, "'ef' entry that is not one number"),
+                        ({"phantom_population": np.array(["adult"] * 10**5)}, "'phantom_population' entry that is not one value")):
+        np.savez_compressed(tmp_path / "truth.npz", frames=frames, **entry)
+        assert says in refused(tmp_path / "truth.npz")
+        assert set(loaded) <= {"frames"} and "frames" not in loaded      # refused before the frames were loaded
+    monkeypatch.setattr(limits, "MAX_CLIP_BYTES", 2 << 30)
+    np.savez_compressed(tmp_path / "ok.npz", frames=frames.astype(np.float64), phase=np.linspace(0, 1, len(frames)))
+    clip = read_clip(tmp_path / "ok.npz", rescale=True)             # the same values fit the real limit: read
+    assert clip.frames.dtype == np.uint8 and clip.frames.max() == 255
+
+
 # --- pixel depth --------------------------------------------------------------------------------
 
 def test_dicom_16_bit_refused(tmp_path):

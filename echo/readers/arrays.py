@@ -21,7 +21,7 @@ import numpy as np
 from echo import limits
 from echo.clip import Clip, ClipError, GroundTruth
 from echo.provenance import checked
-from echo.readers.common import finish
+from echo.readers.common import STRETCH_BYTES, check_depth, finish
 
 _LAYOUTS = "(frames, height, width) or (frames, height, width, 3)"
 
@@ -31,8 +31,8 @@ def _damaged(name: str) -> ClipError:
                      "truncated. Save or copy it again.")
 
 
-def _check_header(fh: BinaryIO, name: str) -> tuple[tuple[int, ...], np.dtype, int]:
-    """Read the .npy header and refuse what it already shows; -> (shape, dtype, data bytes)."""
+def _header(fh: BinaryIO, name: str) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) an .npy header declares, its values not yet read."""
     try:
         version = np.lib.format.read_magic(fh)
         reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
@@ -40,6 +40,13 @@ def _check_header(fh: BinaryIO, name: str) -> tuple[tuple[int, ...], np.dtype, i
         shape, _, dtype = reader(fh)
     except (ValueError, OSError, EOFError):
         raise _damaged(name) from None
+    return shape, dtype
+
+
+def _check_header(fh: BinaryIO, name: str, rescale: bool) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Read the frames' .npy header and refuse what it already shows (the layout, the sizes, values that are not
+    pixels or deeper ones without rescale, and the memory reading them takes); -> (shape, dtype, data bytes)."""
+    shape, dtype = _header(fh, name)
     if dtype.hasobject:
         raise ClipError(f"'{name}' holds Python objects, not pixels; EchoLens never loads those. "
                         "Save the frames as a plain numeric array.")
@@ -48,7 +55,28 @@ def _check_header(fh: BinaryIO, name: str) -> tuple[tuple[int, ...], np.dtype, i
     limits.check_frame_size(shape[1], shape[2], name)
     limits.check_frame_count(shape[0], name)
     limits.check_clip_bytes(shape[0], shape[1], shape[2], 3 if len(shape) == 4 else 1, name)
-    return shape, dtype, int(np.prod(shape)) * dtype.itemsize
+    check_depth(dtype, name, rescale)
+    n_values = int(np.prod(shape))
+    if dtype != np.uint8:
+        limits.check_stored_bytes(n_values, dtype.itemsize + STRETCH_BYTES, f"{dtype} values", name)
+    return shape, dtype, n_values * dtype.itemsize
+
+
+def _entry(archive, key: str, name: str, fits, says: str) -> np.ndarray:
+    """The NPZ entry `key` beside the frames, loaded only once its header fits (fits(shape, dtype)), else refused
+    as f"'{name}' {says}": a small archive can declare gigabytes under any key, or text where a number goes."""
+    member = f"{key}.npy"
+    if member not in archive.zip.namelist():
+        raise ClipError(f"'{name}' {says.rstrip('.')} (it is not a NumPy array).")
+    with archive.zip.open(member) as fh:
+        shape, dtype = _header(fh, name)
+    if dtype.hasobject or not fits(tuple(shape), dtype):
+        raise ClipError(f"'{name}' {says}")
+    return archive[key]
+
+
+def _numeric(dtype: np.dtype) -> bool:
+    return dtype.kind in "iuf"
 
 
 def _as_frames(array: np.ndarray) -> np.ndarray:
@@ -59,7 +87,7 @@ def _as_frames(array: np.ndarray) -> np.ndarray:
 def read_npy(path: Path, rescale: bool) -> Clip:
     name = path.name
     with open(path, "rb") as fh:
-        _, _, n_bytes = _check_header(fh, name)
+        _, _, n_bytes = _check_header(fh, name, rescale)
         if fh.tell() + n_bytes > path.stat().st_size:
             raise ClipError(f"'{name}' is truncated: it ends before the array it declares. "
                             "Save or copy it again.")
@@ -81,9 +109,10 @@ def _number(value: np.ndarray) -> float:
 def _npz_fps(archive, name: str) -> float | None:
     if "fps" not in archive.files:
         return None
-    value = _number(archive["fps"])
+    says = "has an 'fps' entry that is not one positive number."
+    value = _number(_entry(archive, "fps", name, lambda shape, dtype: _numeric(dtype) and np.prod(shape) == 1, says))
     if not np.isfinite(value) or value <= 0:
-        raise ClipError(f"'{name}' has an 'fps' entry that is not one positive number.")
+        raise ClipError(f"'{name}' {says}")
     if not FPS_RANGE[0] <= value <= FPS_RANGE[1]:
         raise ClipError(f"'{name}' has an 'fps' entry of {value:g}, not a frame rate of a cine loop "
                         f"({FPS_RANGE[0]:g}-{FPS_RANGE[1]:g} fps). Save the clip's frame rate as 'fps'.")
@@ -108,10 +137,10 @@ def read_npz(path: Path, rescale: bool) -> Clip:
                             "arrays (numpy.savez). Save the frames with numpy.savez.")
         try:
             with archive.zip.open(key + ".npy") as fh:
-                _check_header(fh, name)
-            frames, fps = archive[key], _npz_fps(archive, name)
-            truth = _npz_truth(archive, frames.shape[:3], name)
+                shape = _check_header(fh, name, rescale)[0]
+            fps, truth = _npz_fps(archive, name), _npz_truth(archive, tuple(shape[:3]), name)
             provenance = _npz_provenance(archive, name)
+            frames = archive[key]                             # last: every entry beside it checked first
         except ClipError:
             raise
         except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error):
@@ -134,9 +163,8 @@ def _npz_provenance(archive, name: str) -> dict:
         raise ClipError(f"'{name}' has a '{present[0]}' entry without a 'phantom_population' one.")
     fields = {}
     for key in present:
-        value = archive[key]
-        if value.size != 1:                          # (an object array never loads: allow_pickle=False)
-            raise ClipError(f"'{name}' has a '{key}' entry that is not one value.")
+        value = _entry(archive, key, name, lambda shape, dtype: np.prod(shape) == 1,
+                       f"has a '{key}' entry that is not one value.")
         fields[key.removeprefix("phantom_")] = value.reshape(()).item()    # str, int or float
     return checked(fields, name)
 
@@ -146,24 +174,34 @@ def _npz_truth(archive, shape: tuple[int, int, int], name: str) -> GroundTruth |
     present = [k for k in TRUTH_KEYS if k in archive.files]
     if not present:
         return None
-    values = {k: archive[k] for k in present}
+    frames = int(shape[0])
+    one = lambda s, d: _numeric(d) and np.prod(s) == 1                       # noqa: E731
+    fits = {"ef": one, "edv": one, "esv": one,
+            "phase": lambda s, d: _numeric(d) and s == (frames,),
+            "ed_frames": lambda s, d: _numeric(d) and np.prod(s) <= frames,
+            "es_frames": lambda s, d: _numeric(d) and np.prod(s) <= frames,
+            "labels": lambda s, d: d == np.uint8 and s == tuple(shape),
+            "clean": lambda s, d: d == np.uint8 and s == tuple(shape)}
+    says = {"ef": "has an 'ef' entry that is not one number.", "edv": "has an 'edv' entry that is not one number.",
+            "esv": "has an 'esv' entry that is not one number.",
+            "phase": "has a 'phase' entry that does not give one number per frame.",
+            "ed_frames": f"has an 'ed_frames' entry that is not frame numbers (at most {frames}).",
+            "es_frames": f"has an 'es_frames' entry that is not frame numbers (at most {frames}).",
+            "labels": "has a 'labels' entry that does not match its frames (8-bit, same shape).",
+            "clean": "has a 'clean' entry that does not match its frames (8-bit, same shape)."}
+    values = {k: _entry(archive, k, name, fits[k], says[k]) for k in present}
     for k in ("ef", "edv", "esv"):
         if k in values:
             values[k] = _number(values[k])
             if not np.isfinite(values[k]):
-                raise ClipError(f"'{name}' has an '{k}' entry that is not one number.")
+                raise ClipError(f"'{name}' {says[k]}")
             if values[k] < 0 or (k == "ef" and values[k] > 100):     # an EF of 200% would be taken as truth
                 raise ClipError(f"'{name}' has an '{k}' entry of {values[k]:g}, which no heart has "
                                 f"({'an EF lies between 0 and 100%' if k == 'ef' else 'a volume is not negative'}).")
     for k in ("ed_frames", "es_frames"):
         if k in values:
             idx = values[k].astype(np.int64).reshape(-1)
-            if np.any((idx < 0) | (idx >= shape[0])):
-                raise ClipError(f"'{name}' lists {k.replace('_', ' ')} outside its {shape[0]} frames.")
+            if np.any((idx < 0) | (idx >= frames)):
+                raise ClipError(f"'{name}' lists {k.replace('_', ' ')} outside its {frames} frames.")
             values[k] = [int(i) for i in idx]
-    if "phase" in values and values["phase"].shape != shape[:1]:
-        raise ClipError(f"'{name}' has a 'phase' entry that does not give one value per frame.")
-    for k in ("labels", "clean"):
-        if k in values and (values[k].shape != shape or values[k].dtype != np.uint8):
-            raise ClipError(f"'{name}' has a '{k}' entry that does not match its frames (8-bit, same shape).")
     return GroundTruth(**values)

@@ -25,25 +25,41 @@ def depth_error(name: str, depth: str) -> ClipError:
     )
 
 
-def to_uint8(pixels: np.ndarray, name: str, rescale: bool) -> np.ndarray:
-    """8-bit pixels unchanged; deeper integer or float pixels refused unless rescale is set, in
-    which case the clip's min..max maps linearly onto 0..255 (the same mapping for every frame)."""
-    if pixels.dtype == np.uint8:
-        return pixels
-    if pixels.dtype.kind not in "iuf":
-        raise ClipError(f"'{name}' stores {pixels.dtype} values, not image pixels.")
-    depth = "floating-point" if pixels.dtype.kind == "f" else f"{pixels.dtype.itemsize * 8}-bit"
-    if pixels.dtype.kind == "i" and pixels.dtype.itemsize == 1:
+def check_depth(dtype: np.dtype, name: str, rescale: bool) -> None:
+    """Refuse values that are not pixels, and pixels deeper than 8 bits unless rescale is set: what to_uint8
+    refuses, said from a dtype alone, so a reader can refuse from a file's header before loading its values."""
+    if dtype == np.uint8:
+        return
+    if dtype.kind not in "iuf":
+        raise ClipError(f"'{name}' stores {dtype} values, not image pixels.")
+    depth = "floating-point" if dtype.kind == "f" else f"{dtype.itemsize * 8}-bit"
+    if dtype.kind == "i" and dtype.itemsize == 1:
         depth = "signed 8-bit"
     if not rescale:
         raise depth_error(name, depth)
+
+
+def to_uint8(pixels: np.ndarray, name: str, rescale: bool) -> np.ndarray:
+    """8-bit pixels unchanged; deeper integer or float pixels refused unless rescale is set, in
+    which case the clip's min..max maps linearly onto 0..255 (the same mapping for every frame), through one
+    float32 working copy (STRETCH_BYTES a value beside the stored ones)."""
+    check_depth(pixels.dtype, name, rescale)
+    if pixels.dtype == np.uint8:
+        return pixels
     if pixels.dtype.kind == "f" and not np.isfinite(pixels).all():
         raise ClipError(f"'{name}' contains missing (NaN) or infinite pixel values.")
     lo, hi = float(pixels.min()), float(pixels.max())
     if hi == lo:
         return np.zeros(pixels.shape, np.uint8)
-    scaled = (pixels.astype(np.float32) - lo) * np.float32(255.0 / (hi - lo))
+    scaled = pixels.astype(np.float32)
+    scaled -= np.float32(lo)
+    scaled *= np.float32(255.0 / (hi - lo))
     return np.rint(scaled, out=scaled).astype(np.uint8)
+
+
+# Bytes a value of deeper pixels takes beside its stored bytes while to_uint8 stretches it: a float32 working copy,
+# the 8-bit result, and a float clip's finiteness mask
+STRETCH_BYTES = 4 + 1 + 1
 
 
 def stack_frames(frames: list[np.ndarray]) -> np.ndarray:
