@@ -70,11 +70,14 @@ def server_path(text: str, box: str) -> Path:
     anything is looked up (a lookup would tell a caller which accounts exist, which parts are links, or loop), a
     relative one is read under the root, and the words are the same whether a refused path exists or not."""
     text = text.strip()
-    if _policy.open:
-        return Path(text).expanduser()
-    if _policy.root is None:
+    if not _policy.open and _policy.root is None:
         raise ValueError(f"{box}: this server reads no paths on its machine; upload the files instead, or ask whoever "
                          "runs it to start it with --server-paths DIR.")
+    if "\x00" in text:                                 # no file name holds one; the system calls refuse it
+        raise ValueError(f"{box}: the path typed holds a NUL character (\\x00), which no path on disk has; type it "
+                         "again.")
+    if _policy.open:
+        return Path(text).expanduser()
     refused = ValueError(f"{box}: '{text}' is not a path under {_policy.root}, the only folder this server reads "
                          "from (give one inside it, or relative to it, without '~' or '..').")
     typed = _policy.root / text                        # an absolute text replaces the root

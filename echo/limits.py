@@ -34,6 +34,7 @@ MIN_FRAME_SIDE = 32
 MAX_CLIP_BYTES = 2 << 30
 MIN_CLIP_SECONDS = 0.3          # the shortest heartbeat EchoLens looks for (200 beats per minute)
 BLANK_LEVELS = 1
+FPS_RANGE = (1.0, 1000.0)       # frame rates a file may give (echo scanners record about 15-500 fps)
 
 
 def _size(n_bytes: int) -> str:

@@ -190,6 +190,25 @@ def test_a_refused_upload_leaves_the_servers_upload_folder_unless_another_sessio
     assert media.remove_refused_uploads(media.time.monotonic() + 2 * media.REFUSED_GRACE_S) == [] and again.exists()
 
 
+def test_an_upload_read_well_whose_registering_fails_is_still_marked_for_removal(tmp_path, monkeypatch):
+    """Only a ClipError from register marked the file: any other failure (an NPZ's text 'phase' gave a ValueError
+    there) kept it in the server's upload folder until Gradio's hourly clean-up."""
+    from app import media
+    uploads = tmp_path / "gradio"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(uploads))
+    monkeypatch.setattr(media, "_refused", {})
+    upload = uploads / "a1b2" / "clip.npy"
+    upload.parent.mkdir(parents=True)
+    np.save(upload, np.random.default_rng(0).integers(0, 255, (24, 64, 64), dtype=np.uint8))
+
+    def fails(clip, owner=None):
+        raise RuntimeError("a failure of the server's own")
+    monkeypatch.setattr(inputs, "register", fails)
+    with pytest.raises(RuntimeError, match="of the server's own"):
+        inputs.load_upload(str(upload))
+    assert media.remove_refused_uploads(media.time.monotonic() + media.REFUSED_GRACE_S + 5) == [upload.resolve()]
+
+
 def test_a_float_upload_is_refused_with_the_box_named_and_read_once_it_is_ticked(tmp_path):
     floats = tmp_path / "floats.npy"
     np.save(floats, np.random.default_rng(0).random((24, 64, 64), dtype=np.float32) * 3.0)

@@ -361,6 +361,24 @@ def zip_refused(path, members: dict) -> str:
     return refused(frames_zip(path, members))
 
 
+def test_a_zip_whose_list_needs_a_version_zipfile_does_not_read_or_whose_fps_is_no_cine_rate_is_refused(tmp_path):
+    """A byte changed in the list of files gave the bare 'zip file version 22.4' (a NotImplementedError, not caught
+    by the sniffing); fps.txt of 0.02 was read (the clip's beat not found, its EFs moved), of 5000 blamed the clip's
+    length; an NPZ's fps of either was refused as no frame rate."""
+    pngs = {f"a/{k}.png": f for k, f in enumerate(gray_clip())}
+    path = frames_zip(tmp_path / "version.zip", pngs)
+    data = bytearray(path.read_bytes())
+    entry = data.find(b"PK\x01\x02")                   # the first entry of the list of files
+    data[entry + 6:entry + 8] = (224).to_bytes(2, "little")   # version needed to extract: 22.4
+    path.write_bytes(bytes(data))
+    assert "'version.zip' is a damaged ZIP archive: its list of files could not be read" in refused(path)
+    for fps in ("0.02", "5000"):
+        message = zip_refused(tmp_path / "rate.zip", {**pngs, "a/fps.txt": fps})
+        assert f"'fps.txt' in archive 'rate.zip' gives {fps} frames per second, not a frame rate of a cine loop " \
+               "(1-1000 fps)" in message
+    assert read_clip(frames_zip(tmp_path / "ok.zip", {**pngs, "a/fps.txt": "50"})).fps == 50
+
+
 def test_a_zip_of_frames_refused_for_what_is_wrong_with_it(tmp_path):
     frames = gray_clip()
     pngs = {f"a/{k}.png": f for k, f in enumerate(frames)}

@@ -115,3 +115,11 @@ def test_the_command_line_closes_the_boxes_for_a_login_or_none_and_opens_them_on
                          (["--auth-file", str(logins), "--server-paths", str(tmp_path)], Policy(open=False, root=tmp_path))):
         access(parser().parse_args(argv))
         assert server_paths._policy == policy, argv
+
+
+def test_a_path_holding_a_nul_character_is_refused_by_its_box_whatever_the_policy(tmp_path):
+    """It gave the bare 'embedded null byte', naming no box."""
+    for host, root in (("127.0.0.1", None), ("0.0.0.0", str(tmp_path))):
+        configure(host, root)
+        with pytest.raises(ValueError, match=r"^The audit's folder: the path typed holds a NUL character"):
+            server_path(f"{tmp_path}/clips\x00x", "The audit's folder")

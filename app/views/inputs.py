@@ -126,7 +126,7 @@ def load_upload(path: str | None, rescale: bool = False, owner: str | None = Non
     clip.source = Path(path).name               # not the server's temporary upload path
     try:
         loaded = register(clip, owner=owner)    # refuses a clip read well that no model can read (no image, too short)
-    except ClipError as e:
+    except Exception as e:                      # and whatever else fails: the file is not kept either way
         raise _refused(path, e) from None
     keep_upload(path)
     return loaded

@@ -98,8 +98,6 @@ def read_npy(path: Path, rescale: bool) -> Clip:
     return finish(_as_frames(array), None, path, "NPY", {}, rescale)
 
 
-FPS_RANGE = (1.0, 1000.0)       # frame rates an 'fps' entry may give (echo scanners record about 15-500 fps)
-
 
 def _number(value: np.ndarray) -> float:
     """One finite number from a one-value entry, else NaN (a string or several values is no number)."""
@@ -113,9 +111,9 @@ def _npz_fps(archive, name: str) -> float | None:
     value = _number(_entry(archive, "fps", name, lambda shape, dtype: _numeric(dtype) and np.prod(shape) == 1, says))
     if not np.isfinite(value) or value <= 0:
         raise ClipError(f"'{name}' {says}")
-    if not FPS_RANGE[0] <= value <= FPS_RANGE[1]:
+    if not limits.FPS_RANGE[0] <= value <= limits.FPS_RANGE[1]:
         raise ClipError(f"'{name}' has an 'fps' entry of {value:g}, not a frame rate of a cine loop "
-                        f"({FPS_RANGE[0]:g}-{FPS_RANGE[1]:g} fps). Save the clip's frame rate as 'fps'.")
+                        f"({limits.FPS_RANGE[0]:g}-{limits.FPS_RANGE[1]:g} fps). Save the clip's frame rate as 'fps'.")
     return value
 
 
@@ -123,7 +121,7 @@ def read_npz(path: Path, rescale: bool) -> Clip:
     name = path.name
     try:
         archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile):
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError):
         raise _damaged(name) from None
     with archive:
         arrays = [k for k in archive.files if k != "fps" and k not in TRUTH_KEYS + PROVENANCE_KEYS]
@@ -143,7 +141,7 @@ def read_npz(path: Path, rescale: bool) -> Clip:
             frames = archive[key]                             # last: every entry beside it checked first
         except ClipError:
             raise
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error):
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError):
             raise _damaged(name) from None
     clip = finish(_as_frames(frames), fps, path, "NPZ", provenance, rescale)
     return dataclasses.replace(clip, truth=truth) if truth is not None else clip

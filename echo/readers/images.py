@@ -154,8 +154,11 @@ def _damaged(name: str, where: str) -> ClipError:
 
 
 # what a damaged frame raises: pillow's errors, a damaged archive member's (a checksum, a broken deflate stream)
+# What opening a ZIP's list of files raises when it cannot be read: damaged (a byte changed can give a 'zip file
+# version 22.4' Python does not read), cut short
+ZIP_UNREADABLE = (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, ValueError)
 _BROKEN = (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, zipfile.BadZipFile, zlib.error,
-           EOFError)
+           EOFError, NotImplementedError)          # the last: a member packed by a method zipfile does not read
 
 
 def _size(frames: FrameSource, name: str) -> tuple[int, int]:
@@ -188,6 +191,10 @@ def _fps(frames: FrameSource) -> float | None:
     if not np.isfinite(fps) or fps <= 0:
         raise ClipError(f"'{FPS_FILE}' in {frames.where} must hold one positive number, "
                         "the frame rate in frames per second (for example 50).")
+    low, high = limits.FPS_RANGE
+    if not low <= fps <= high:
+        raise ClipError(f"'{FPS_FILE}' in {frames.where} gives {fps:g} frames per second, not a frame rate of a cine "
+                        f"loop ({low:g}-{high:g} fps). Write the clip's frame rate in it (for example 50).")
     return fps
 
 
@@ -204,11 +211,12 @@ def read_frame_archive(path: Path, rescale: bool) -> Clip:
                         f"of one clip holds at most {max_archive_entries()} (its frames, at most "
                         f"{limits.MAX_FRAMES}, and an fps.txt). Put one clip's frames in an archive of their own.")
     try:
-        with zipfile.ZipFile(path) as archive:
-            return _read_frames(archive_frames(archive, path.name), path, rescale)
-    except zipfile.BadZipFile:
+        archive = zipfile.ZipFile(path)
+    except ZIP_UNREADABLE:
         raise ClipError(f"'{path.name}' is a damaged ZIP archive: its list of files could not be read. "
                         "Make the archive again.") from None
+    with archive:
+        return _read_frames(archive_frames(archive, path.name), path, rescale)
 
 
 def _read_frames(frames: FrameSource, path: Path, rescale: bool) -> Clip:

@@ -6,7 +6,7 @@ import codecs
 import zipfile
 from pathlib import Path
 
-from echo.readers.images import archive_files, entries_over_limit, is_frame_name
+from echo.readers.images import ZIP_UNREADABLE, archive_files, entries_over_limit, is_frame_name
 
 SUPPORTED = ("AVI or MP4 video, a DICOM cine loop, a NumPy .npy/.npz array, "
              "or PNG/JPEG frames in a ZIP archive (or a folder)")
@@ -70,7 +70,7 @@ def _zip_content(path: Path) -> str:
         with zipfile.ZipFile(path) as archive:
             every = [i.filename for i in archive.infolist() if not i.is_dir()]   # macOS's copies included
             names = [n for n, _ in archive_files(archive)]
-    except (zipfile.BadZipFile, OSError):      # named .zip: its reader says it is damaged
+    except ZIP_UNREADABLE:                     # named .zip: its reader says it is damaged
         return "zip" if path.suffix.lower() == ".zip" else "a damaged ZIP archive"
     if every and all(n.endswith(".npy") for n in every):
         return "npz"
