@@ -292,7 +292,7 @@ def _degradation_tab(clip_key, model_state) -> tuple[list, gr.Radio]:
         attend = _action("Attention under this degradation (rollout)")
         colours = _colour_scale("degrade-colours")
     with gr.Row():
-        maps = [gr.Video(label=f"{r.upper()} map, degraded", autoplay=True, loop=True) for r in ROLES]
+        maps = [gr.Video(label=f"{r.upper()} map: clean copy | degraded", autoplay=True, loop=True) for r in ROLES]
     with gr.Row():
         captions = [gr.Markdown() for _ in ROLES]
     shown = gr.State(None)     # the degradation, severity and colour scale of the maps shown

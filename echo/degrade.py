@@ -218,7 +218,8 @@ def degrade(clip: Clip, name: str, severity: float = 0.5, seed: int = 0) -> Clip
 
 
 def compose(clip: Clip, steps: list[tuple[str, float]], seed: int = 0) -> Clip:
-    """Apply degradations in order, each with its own seeded stream; pixels outside the sector stay. A step at
+    """Apply degradations in order, each with its own seeded stream; pixels outside the sector stay; the label
+    (meta['degradation']) adds the steps to the clip's own, where it was loaded degraded. A step at
     severity 0 is no step (some degradations' mildest setting still changes pixels: 0 means the clean clip,
     as the severity sweep's axis says); with none left the clip comes back as it is."""
     for name, severity in steps:
@@ -235,8 +236,8 @@ def compose(clip: Clip, steps: list[tuple[str, float]], seed: int = 0) -> Clip:
         rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
         frames = DEGRADATIONS[name](frames, float(severity), rng).astype(np.float32)
     out = np.where(mask[None], np.clip(np.rint(frames), 0, 255), grey).astype(np.uint8)
-    label = ", ".join(f"{n} {s:.2f}" for n, s in steps)
-    return dataclasses.replace(clip, frames=out, meta=dict(clip.meta, degradation=label))
+    label = ", ".join([*filter(None, [clip.meta.get("degradation")]), *(f"{n} {s:.2f}" for n, s in steps)])
+    return dataclasses.replace(clip, frames=out, meta=dict(clip.meta, degradation=label))  # a clip's own steps kept
 
 
 def copy_to_degrade(clip: Clip, model_side: int, sector: Sector | None = None) -> Clip:

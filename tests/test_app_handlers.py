@@ -17,6 +17,7 @@ from app.errors import shows_errors
 from app.views import degradation, evidence, inputs, models, predictions
 from echo.clip import Clip, ClipError
 from echo.phantom import render_clip
+from echo.readers import read_clip
 from explain.analysis import best_estimate as be
 from explain.analysis.beat import beat_frames
 from explain.analysis.predict import predict
@@ -480,7 +481,8 @@ def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair
         clean, bad, change = (float(c.strip().rstrip("% ⚠️")) for c in cells[2:5])
         blank = float(cells[6].strip().rstrip("%"))
         assert change == pytest.approx(bad - clean, abs=1e-9)             # the change of the EFs as shown
-        assert ("⚠️" in row) == reads_like_blank(bad, blank)               # a degraded EF where a black clip reads
+        flags = [c.strip().endswith("⚠️") for c in cells[2:4]]            # each EF where a black clip reads
+        assert flags == [reads_like_blank(clean, blank), reads_like_blank(bad, blank)]
         # the category each EF falls in (example: adult), none for an EF that may be no heart's
         before = "n/a" if reads_like_blank(clean, blank) else ef_category(clean)
         after = "n/a" if reads_like_blank(bad, blank) else ef_category(bad)
@@ -493,7 +495,14 @@ def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair
     assert degradation.apply_one(example.key, shipped_pair, "shadow", 0.67)[1] == named     # the slider's 0.67 is 2/3
     normal = inputs.load_named_example("adult_normal")          # its JEPA reads 62.2% under the strongest shadow
     _, full = degradation.apply_one(normal.key, shipped_pair, "shadow", 1.0)
-    assert "jepa-small (attentive) reads 62.2% from the degraded clip and 61.8% from an all-black one: it may be reading no heart" in full
+    assert ("jepa-small (attentive) reads 62.2% from the clean clip and 62.2% from the degraded clip, within 3 points "
+            "of its 61.8% from an all-black one: it may be reading no heart") in full   # the clean EF flagged too
+    assert "| jepa-small | attentive | 62.2% ⚠️ | 62.2% ⚠️ |" in full
+    degraded = inputs.load_named_example("degraded")            # loaded degraded: its EF is not called clean
+    _, further = degradation.apply_one(degraded.key, shipped_pair, "haze", 0.6)
+    assert further.startswith("**haze at severity 0.60** (left: as loaded (already degraded: shadow at severity 0.67 "
+                              "(the benchmark's shadow_med), ") and "right: with this degradation added" in further
+    assert "| as loaded EF | degraded EF |" in further and "clean" not in further.split("\n\n")[1]
     fig, sweep = degradation.sweep(example.key, shipped_pair, "haze")
     assert sweep["severity"][0] == 0 and all(c[0] == 0 for c in sweep["change"].values())
     curves = {"jepa-small", "mae-small", "jepa-small (beat view)", "mae-small (beat view)"}
@@ -526,7 +535,14 @@ def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair
         assert md.split("\n\n", 1)[1] != clean[role][1]      # a full-strength shadow moves the map
         clean_ratio = clean[role][1].split("focus ratio **")[1].split("**")[0]
         assert md.startswith(f"Focus ratio on the clean copy {clean_ratio} (the copy the degradations act on: "
-                             "cropped to its sector, grey), on this degraded copy ")
+                             "cropped to its sector, grey; left), on this degraded copy ")
+        # the clean copy's map beside the degraded one's (the README's promise; it showed the degraded one alone)
+        shown, alone = read_clip(video).frames, read_clip(clean[role][0]).frames      # (T, H, W[, 3])
+        width = alone.shape[2]                                           # the map and its colour bar
+        assert shown.shape[1] == alone.shape[1] and shown.shape[2] == 2 * width + 4
+        left, right = (np.abs(shown[:, :, part].astype(int) - alone.astype(int)).mean()
+                       for part in (slice(None, width), slice(-width, None)))
+        assert left < 3 and right > 2 * left, (left, right)               # left: the clean map; right: the degraded
 
 
 def test_attention_under_a_degradation_shows_the_clean_clips_beat(shipped_pair, monkeypatch):
@@ -1456,7 +1472,7 @@ def test_the_lab_maps_a_colour_clips_attention_on_the_grey_copy_it_degrades(ship
     assert mapped[0].frames.shape == mapped[1].frames.shape
     for _, md in under.values():
         ratios = md.split("Focus ratio on the clean copy ")[1].split(".\n\n")[0]
-        clean, degraded = float(ratios.split(" ")[0]), float(ratios.rsplit(" ", 1)[1])
+        clean, degraded = float(ratios.split(" ")[0]), float(ratios.split("on this degraded copy ")[1].split(" ")[0])
         assert abs(clean - degraded) < 0.05
 
 

@@ -99,6 +99,7 @@ def test_compose_and_conditions(clip):
     assert apply_condition(clip, "clean") is clip
     mild = compose(clip, [("shadow", 0.0), ("gain", 0.5)], seed=0)        # a step at 0 is no step
     assert mild.meta["degradation"] == "gain 0.50"
+    assert compose(mild, [("haze", 0.25)]).meta["degradation"] == "gain 0.50, haze 0.25"    # a degraded clip's kept
     # a label in words: each number is a severity, and a benchmark condition it matches is named
     assert label_words("shadow 0.67, depth_attenuation 0.70") == ("shadow at severity 0.67 (the benchmark's shadow_med), "
                                                                  "depth_attenuation at severity 0.70 (the benchmark's "

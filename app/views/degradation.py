@@ -14,8 +14,8 @@ from echo.degrade import check_degradation, degrade, label_words, named_severity
 from echo.writers import write_mp4
 from explain.analysis.degradation import ef_changes, sensitivity_figure, severity_sweep, working_copy
 from explain.analysis.pair import LoadedModel, pair_key
-from explain.analysis.predict import predict, reads_like_blank, shown_category
-from explain.overlay import COLOURS, check_colours
+from explain.analysis.predict import BLANK_POINTS, predict, reads_like_blank, shown_category
+from explain.overlay import COLOURS, check_colours, overlay
 
 CAPTION = ("Degrade the loaded clip as the benchmark does: inside its sector, with the clean clip's crop and "
            "beat, so only the pixels change. Pick a degradation and a severity, from 0 (the clean clip) to 1 (the "
@@ -46,23 +46,33 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
         return str(video), clean, bad
 
     video, clean, bad = cached((clip_key, "degrade", names, name, float(severity), int(seed)), run)
-    rows = ["| model | probe | clean EF | degraded EF | change (EF points) | category, clean → degraded | "
+    loaded = clip.meta.get("degradation")               # a clip loaded degraded: its EF is not a clean one
+    before = "as loaded" if loaded else "clean"
+    rows = [f"| model | probe | {before} EF | degraded EF | change (EF points) | category, {before} → degraded | "
             "all-black clip reads |", "|---|---|---|---|---|---|---|"]
     population = clip.meta.get("population")                      # the categories are adult ranges
     blank_notes = []
+    flag = lambda near: " ⚠️" if near else ""                                      # noqa: E731
     for role, changes in ef_changes(clean, bad).items():
         for e in changes:
-            flag = " ⚠️" if e.reads_blank else ""
-            moved = (f"{shown_category(e.clean, population, reads_like_blank(e.clean, e.blank))} → "
+            clean_blank = reads_like_blank(e.clean, e.blank)
+            moved = (f"{shown_category(e.clean, population, clean_blank)} → "
                      f"{shown_category(e.degraded, population, e.reads_blank)}")
-            rows.append(f"| {e.name} | {e.probe} | {e.clean:.1f}% | {e.degraded:.1f}%{flag} | {e.change:+.1f} | "
-                        f"{moved} | {'' if e.blank is None else f'{e.blank:.1f}%'} |")
-            if e.reads_blank:
-                blank_notes.append(f"{e.name} ({e.probe}) reads {e.degraded:.1f}% from the degraded clip and "
-                                   f"{e.blank:.1f}% from an all-black one: it may be reading no heart, not this one")
+            rows.append(f"| {e.name} | {e.probe} | {e.clean:.1f}%{flag(clean_blank)} | {e.degraded:.1f}%"
+                        f"{flag(e.reads_blank)} | {e.change:+.1f} | {moved} | "
+                        f"{'' if e.blank is None else f'{e.blank:.1f}%'} |")
+            read = [f"{ef:.1f}% from the {which} clip" for ef, which, near in
+                    ((e.clean, "loaded" if loaded else "clean", clean_blank), (e.degraded, "degraded", e.reads_blank))
+                    if near]
+            if read:
+                blank_notes.append(f"{e.name} ({e.probe}) reads {' and '.join(read)}, within {BLANK_POINTS:g} "
+                                   f"points of its {e.blank:.1f}% from an all-black one: it may be reading no heart, "
+                                   "not this one")
         if not changes:
             rows.append(f"| {clean[role].name} | no probe | | | | | |")
-    head = f"**{label_words(f'{name} {float(severity):.2f}')}** (left: clean, right: degraded{_whose_view(pair)})"
+    shown = (f"left: as loaded (already degraded: {label_words(loaded)}), right: with this degradation added"
+             if loaded else "left: clean, right: degraded")
+    head = f"**{label_words(f'{name} {float(severity):.2f}')}** ({shown}{_whose_view(pair)})"
     warnings = {p.warning for p in clean.values() if p.warning}
     note = "".join(f"\n\n⚠️ {w}." for w in blank_notes) + "".join(f"\n\n⚠️ {w}" for w in sorted(warnings))
     return video, head + "\n\n" + "\n".join(rows) + note
@@ -106,11 +116,12 @@ def sweep(clip_key: str, pair: dict[str, LoadedModel], name: str, seed: int = 0)
 
 def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: float, seed: int = 0,
                     colours: str = COLOURS) -> dict[str, tuple[str, str]]:
-    """{role: (rollout overlay MP4, focus markdown)} on the degraded clip: does the map move with it? The
-    markdown leads with the clean copy's focus ratio beside the degraded one's: both maps are of the copy the
-    degradations act on (working_copy: cropped, grey), clean and degraded, shown the clean clip's beat, so they
-    cover the same frames and a move is the degradation's alone (as the lab's EFs). colours: the colour scale."""
-    from app.views.attention import maps, overlay_videos
+    """{role: (MP4 of the clean copy's rollout map | the degraded copy's, focus markdown)}: does the map move with
+    it? Both maps are of the copy the degradations act on (working_copy: cropped, grey), clean and degraded, shown
+    the clean clip's beat, so they cover the same frames and a move is the degradation's alone (as the lab's EFs);
+    each in its own range, as on the Attention tab (where it looks; the focus ratios, which the markdown leads
+    with, say how much of it lies on the anatomy). colours: the colour scale."""
+    from app.views.attention import map_words, maps
     check_degradation(name)
     check_colours(colours)                          # before the copy and its maps are made
     severity = named_severity(name, float(severity))
@@ -123,8 +134,20 @@ def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, seve
     params = ("rollout", "mean", 0.0, 0, "probe")
     clean = maps(clean_key, pair, *params, beat=beat)
     bad = maps(key, pair, *params, beat=beat)
-    shown = overlay_videos(key, pair, *params, beat=beat, colours=colours)
+
+    def write() -> dict[str, str]:
+        videos = {}
+        for role, after in bad.items():
+            before = clean[role]
+            left = overlay(before.view.frames, before.heat, colours=colours)              # (T, S, S + bar, 3)
+            right = overlay(after.view.frames, after.heat, colours=colours)
+            side = np.concatenate([left, np.full_like(left[:, :, :4], 255), right], axis=2)
+            videos[role] = str(write_mp4(media_path(".mp4"), side, after.view.playback_fps))
+        return videos
+    videos = cached((key, "lab maps", pair_key(pair), colours), write)
+    shown = {role: (videos[role], map_words(r, "probe")) for role, r in bad.items()}
     ratio = lambda r: "n/a" if r.focus is None else f"{r.focus['ratio']:.2f}"          # noqa: E731
     return {role: (video, f"Focus ratio on the clean copy {ratio(clean[role])} (the copy the degradations act on: "
-                          f"cropped to its sector, grey), on this degraded copy {ratio(bad[role])}.\n\n{words}")
+                          f"cropped to its sector, grey; left), on this degraded copy {ratio(bad[role])} (right)."
+                          f"\n\n{words}")
             for role, (video, words) in shown.items()}
