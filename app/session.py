@@ -118,14 +118,16 @@ class ClipStore:
                     self._remove(k, gone)
             kept = (key, owner)                        # the clip just stored, and the clip it is a copy of
             while self.bytes > self.max_bytes:
-                held = {}                              # session -> its keys not kept, oldest first
-                for k in self._items:
+                held, free = {}, {}                    # session -> all it holds (copies and the clip just stored
+                for k, (_, _, size) in self._items.items():       # count); -> its keys not kept, oldest first
+                    session = self._session_of(k)
+                    held[session] = held.get(session, 0) + size
                     if k not in kept:
-                        held.setdefault(self._session_of(k), []).append(k)
-                if not held:
+                        free.setdefault(session, []).append(k)
+                if not free:
                     break
-                largest = max(held, key=lambda o: sum(self._items[k][2] for k in held[o]))   # copies count
-                self._remove(held[largest][0], gone)                                          # its oldest goes
+                largest = max(free, key=held.__getitem__)       # the largest holder with a clip it can give up
+                self._remove(free[largest][0], gone)            # gives its oldest
         for k in gone:
             self.on_evict(k)
 

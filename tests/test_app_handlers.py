@@ -748,6 +748,11 @@ def test_clip_store_keeps_each_session_its_clips_and_evicts_the_largest_holder_f
     assert evicted[-1] == "b3" and store.get("a1") is not None and store.get("b4") is not None
     store.put("huge", clip(20), "D")      # over the budget alone: it stays, every other clip goes
     assert store.get("huge") is not None and len(store) == 1
+    store = session.ClipStore(per_owner=4, max_bytes=1000, on_evict=evicted.append)
+    store.put("A1", clip(3), "A")
+    store.put("B1", clip(4), "B")
+    store.put("A2", clip(5), "A")         # A holds 800 with it: A gives up its own older clip, not B's only one
+    assert evicted[-1] == "A1" and store.get("B1") is not None and store.get("A2") is not None
     for k in "xyz":                       # unowned (the CLI, tests): no cap per owner, the byte budget only
         store.put(k, clip(1), None)
     assert all(store.get(k) is not None for k in "xyz")
