@@ -70,8 +70,56 @@ def read_config(folder: str | Path) -> dict:
 
 
 def read_card(folder: str | Path) -> dict | None:
+    """A model folder's card.json (None where there is none), refused by name where a field the app shows is not of
+    its kind (check_card)."""
     path = Path(folder) / CARD
-    return read_json(path) if path.exists() else None
+    return check_card(read_json(path), path) if path.exists() else None
+
+
+# Card fields the app shows, by kind: a card edited by hand, or written by another tool, is refused naming the field
+# (a text 'steps' gave "Cannot specify ',' with 's'." when the model card was drawn, naming nothing)
+CARD_NUMBERS = ("steps", "planned_steps", "wall_time_s", "seed", "peak_lr", "params_shipped", "size_mb")
+CARD_OBJECTS = ("data", "recipe_settings", "results", "collapse_check")
+RESULT_BLOCKS = ("beat_probe", "linear_probe")      # each read as results is (the shipped probes' own: numbers)
+RESULT_METRICS = ("clean", "pediatric")              # {metric: number}; 'degraded': {condition: {metric: number}}
+
+
+def check_card(card: dict, path: Path) -> dict:
+    """The card, once every field the app shows is of its kind: numbers (CARD_NUMBERS), objects (CARD_OBJECTS), and
+    in results and each of its RESULT_BLOCKS, metrics as numbers; else ValueError naming the file and the field."""
+    def number(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    def refuse(field: str, value, kind: str):
+        raise ValueError(f"{path}: '{field}' is {json.dumps(value)[:60]}, not {kind}; the card was edited or written "
+                         "by another tool. Put back the value it was written with, or remove card.json to load the "
+                         "model without its recorded figures.")
+    for key in CARD_NUMBERS:
+        if card.get(key) is not None and not number(card[key]):
+            refuse(key, card[key], "a number")
+    for key in CARD_OBJECTS:
+        if card.get(key) is not None and not isinstance(card[key], dict):
+            refuse(key, card[key], "an object")
+    results = card.get("results") or {}
+    blocks = [("results", results)] + [(f"results.{k}", results[k]) for k in RESULT_BLOCKS if results.get(k) is not None]
+    for where, block in blocks:
+        if not isinstance(block, dict):
+            refuse(where, block, "an object")
+        metrics = [(f"{where}.{k}", block[k]) for k in RESULT_METRICS if block.get(k) is not None]
+        degraded = block.get("degraded")
+        if degraded is not None and not isinstance(degraded, dict):
+            refuse(f"{where}.degraded", degraded, "an object")
+        metrics += [(f"{where}.degraded.{k}", v) for k, v in (degraded or {}).items()]
+        for field, values in metrics:
+            if not isinstance(values, dict):
+                refuse(field, values, "an object of numbers (mae, rmse, r2...)")
+            for k, v in values.items():
+                if v is not None and not number(v):
+                    refuse(f"{field}.{k}", v, "a number")
+        for k in ("mean_rel_degradation_pct", "mean_rel_degradation_pct_std"):
+            if block.get(k) is not None and not number(block[k]):
+                refuse(f"{where}.{k}", block[k], "a number")
+    return card
 
 
 def family_of(config: dict) -> str:

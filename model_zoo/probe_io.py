@@ -13,6 +13,7 @@ from model_zoo.convert.safety import read_safetensors
 from model_zoo.probe_inputs import BeatInputs, Standardise
 from model_zoo.probes import MAX_BLOCKS, BeatProbe, ProbeHead
 
+MAX_DIM, MAX_MLP_RATIO = 8192, 16    # a probe card's widest tokens (a beat view's of ViT-g: 2 x 1408) and MLP
 PROBE = "probe"                      # file stem of the attentive probe beside an encoder
 BEAT_PROBE = "beat_probe"            # file stem of the beat view's probe
 KIND = {PROBE: "attentive", BEAT_PROBE: "beat"}
@@ -53,6 +54,10 @@ def load_probe(model_dir: str | Path, device: str | torch.device = "cpu", stem: 
             and meta["mlp_ratio"] > 0):
         raise ValueError(f"{card_path}: dim {meta['dim']!r} and heads {meta['heads']!r} must be positive whole numbers, "
                          f"mlp_ratio {meta['mlp_ratio']!r} a positive number")
+    if meta["dim"] > MAX_DIM or meta["dim"] % meta["heads"] or meta["mlp_ratio"] > MAX_MLP_RATIO:
+        raise ValueError(f"{card_path}: dim {meta['dim']} (at most {MAX_DIM}) must split into its {meta['heads']} "
+                         f"heads, and mlp_ratio {meta['mlp_ratio']} be at most {MAX_MLP_RATIO}: no probe is that shape "
+                         "(a card edited, or another file's); building it would take the server's memory")
     blocks = meta.get("blocks", 0)                            # a converted V-JEPA 2 probe's, before its query
     if not (blocks == 0 or whole(blocks)) or blocks > MAX_BLOCKS:
         raise ValueError(f"{card_path}: blocks {blocks!r} must be a whole number from 0 to {MAX_BLOCKS}")

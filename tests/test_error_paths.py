@@ -163,3 +163,32 @@ def test_a_probe_given_as_a_model_names_the_command_that_attaches_it(tmp_path):
     with pytest.raises(ValueError, match=r"probe, not an encoder: give it with the encoder it was trained on, "
                                          r"`python -m model_zoo.convert.export ENCODER --out FOLDER --probe probe.pt"):
         model_zoo.load(tmp_path / "probe.pt")
+
+
+def test_a_card_or_probe_card_edited_out_of_kind_and_a_folder_without_config_are_refused_by_name(tmp_path):
+    """A text 'steps' in card.json gave "Cannot specify ',' with 's'." when the model card was drawn; a pediatric
+    result as a bare number an AttributeError; a probe card's mlp_ratio of 1e9 a RuntimeError out of memory, past
+    the page's catch; a folder without config.json 'no model folder ... named' (the folder exists)."""
+    import shutil
+    from explain.analysis.pair import load_model
+    from model_zoo.probe_io import load_probe, probe_files
+    from model_zoo.registry import SHIPPED
+    folder = tmp_path / "jepa-small"
+    shutil.copytree(SHIPPED / "jepa-small", folder)
+    card = json.loads((folder / "card.json").read_text())
+    for edit, field, kind in (({"steps": "1500"}, "steps", "a number"),
+                              ({"results": {**card["results"], "pediatric": 7.59}}, "results.pediatric", "an object"),
+                              ({"results": {**card["results"], "beat_probe": {"clean": {"mae": "x"}}}},
+                               "results.beat_probe.clean.mae", "a number")):
+        (folder / "card.json").write_text(json.dumps({**card, **edit}))
+        with pytest.raises(ValueError, match=rf"card.json: '{field}' is .*, not {kind}.*remove card.json"):
+            load_model(str(folder), "jepa")
+    (folder / "card.json").write_text(json.dumps(card))
+    probe = json.loads(probe_files(folder)[1].read_text())
+    probe_files(folder)[1].write_text(json.dumps({**probe, "mlp_ratio": 1e9}))
+    with pytest.raises(ValueError, match=r"probe.json: .*mlp_ratio 1000000000.0 be at most 16"):
+        load_probe(folder)
+    (folder / "config.json").unlink()
+    with pytest.raises(FileNotFoundError, match=r"jepa-small is a folder without config.json, so not a model folder; "
+                                                r"it holds model.safetensors: put the config.json"):
+        load_model(str(folder), "jepa")
