@@ -192,3 +192,21 @@ def test_a_card_or_probe_card_edited_out_of_kind_and_a_folder_without_config_are
     with pytest.raises(FileNotFoundError, match=r"jepa-small is a folder without config.json, so not a model folder; "
                                                 r"it holds model.safetensors: put the config.json"):
         load_model(str(folder), "jepa")
+
+
+def test_one_checkpoint_loaded_at_several_frame_counts_holds_its_weights_once(tmp_path):
+    """Each frame count tried kept a whole copy of the weights in the load cache (a review measured +330 MiB for
+    each of six counts of a ViT-B): the counts of one checkpoint now share every weight the count leaves alike."""
+    import shutil
+    from explain.analysis.pair import load_model
+    from model_zoo.registry import SHIPPED
+    folder = tmp_path / "my-jepa"
+    shutil.copytree(SHIPPED / "jepa-small", folder)                 # not shipped: it runs at the frames asked
+    eight, four = load_model(str(folder), "jepa", frames=8), load_model(str(folder), "jepa", frames=4)
+    assert eight.input_shape == (8, 112) and four.input_shape == (4, 112)
+    for a, b in ((eight.wrapper.net, four.wrapper.net), (eight.wrapper.context_encoder, four.wrapper.context_encoder)):
+        pairs = list(zip(a.parameters(), b.parameters()))
+        assert pairs and all(p.data_ptr() == q.data_ptr() for p, q in pairs)
+    mine = load_model("jepa-small", "jepa")                          # another checkpoint's weights are its own
+    assert mine.wrapper.net.encoder.embeddings.patch_embeddings.proj.weight.data_ptr() != \
+        eight.wrapper.net.encoder.embeddings.patch_embeddings.proj.weight.data_ptr()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,8 +84,42 @@ def files_stamp(name_or_path: str) -> str:
 def load_model(name_or_path: str, role: str, device: str | None = None, frames: int | None = None) -> LoadedModel:
     """A model by registry name, folder or checkpoint file, with its probe and OOD reference if it has
     them. frames: fewer input frames for a converted checkpoint too slow at its own (see model_zoo.cost).
-    Kept once loaded while its files stay as they were (files_stamp): the page loads it for every event."""
-    return _load_model(name_or_path, role, device, frames, files_stamp(name_or_path))
+    Kept once loaded while its files stay as they were (files_stamp): the page loads it for every event; the frame
+    counts tried of one checkpoint share its weights (share_weights)."""
+    stamp = files_stamp(name_or_path)
+    loaded = _load_model(name_or_path, role, device, frames, stamp)
+    source = (str(name_or_path), role, device, stamp)
+    other = _loaded_from.get(source)
+    other = other() if other is not None else None
+    if other is not None and other is not loaded:
+        for mine, theirs in ((loaded.wrapper.net, other.wrapper.net),
+                             (loaded.wrapper.context_encoder, other.wrapper.context_encoder)):
+            if mine is not None and theirs is not None:
+                share_weights(theirs, mine)
+    for gone in [k for k, ref in _loaded_from.items() if ref() is None]:       # models the load cache let go
+        del _loaded_from[gone]
+    _loaded_from[source] = weakref.ref(loaded)
+    return loaded
+
+
+# (name or path, role, device, files stamp) -> the model last loaded from those files, at whatever frame count
+_loaded_from: dict[tuple, weakref.ref] = {}
+
+
+@torch.no_grad()
+def share_weights(source: torch.nn.Module, target: torch.nn.Module) -> int:
+    """Point target's parameters at source's where name, shape and values agree, and return the bytes now shared:
+    one checkpoint loaded at two frame counts ('Frames for large checkpoints') held two copies of every weight, and
+    the load cache eight (a ViT-L's 1.2 GB each), though only what depends on the frame count may differ."""
+    theirs, shared = dict(source.named_parameters()), 0
+    for name, mine in list(target.named_parameters()):
+        other = theirs.get(name)
+        if (other is not None and other is not mine and other.shape == mine.shape and other.dtype == mine.dtype
+                and other.device == mine.device and torch.equal(other, mine)):
+            owner, _, attr = name.rpartition(".")
+            target.get_submodule(owner)._parameters[attr] = other
+            shared += mine.numel() * mine.element_size()
+    return shared
 
 
 @functools.lru_cache(maxsize=8)
