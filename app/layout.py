@@ -140,6 +140,8 @@ def build(extra_dirs: tuple[str, ...] = ()) -> gr.Blocks:
             """New models: the views made of the models alone (the speckle test, the dataset view, the audit) go too."""
             return [None for _ in by_models]
 
+        for chosen, typed in (model_inputs[0:2], model_inputs[2:4]):  # a typed path wins over the list (models.pick):
+            chosen.input(lambda: "", None, typed, api_visibility="private")   # picking from the list clears it
         choosing = use_btn.click(events.on_models, model_inputs, model_outputs, api_name="use_models", **HEAVY)
         choosing.success(clear_stale, None, stale, api_visibility="private").success(**predict)
         choosing.success(clear_model_views, None, by_models, api_visibility="private")
@@ -180,9 +182,11 @@ def _model_inputs(extra_dirs: tuple[str, ...]) -> tuple[list, gr.Button]:
     """The model boxes ([JEPA choice, JEPA path, MAE choice, MAE path, frames], as on_models takes them)."""
     with gr.Accordion("Models", open=False):
         boxes = [gr.Dropdown(models.model_choices("jepa", extra_dirs), value=DEFAULT_MODELS["jepa"], label="JEPA model"),
-                 gr.Textbox(label="…or a local JEPA checkpoint path", placeholder="/path/to/model", info=box_info()),
+                 gr.Textbox(label="…or a local JEPA checkpoint path (used in place of the list)", placeholder="/path/to/model",
+                            info=box_info()),
                  gr.Dropdown(models.model_choices("mae", extra_dirs), value=DEFAULT_MODELS["mae"], label="MAE model"),
-                 gr.Textbox(label="…or a local MAE checkpoint path", placeholder="/path/to/model", info=box_info()),
+                 gr.Textbox(label="…or a local MAE checkpoint path (used in place of the list)", placeholder="/path/to/model",
+                            info=box_info()),
                  gr.Number(value=0, precision=0, minimum=0, maximum=64, label="Frames for large checkpoints (0 = their own)")]
         return boxes, _action("Use these models")
 

@@ -1106,6 +1106,19 @@ def test_new_models_clear_the_views_made_of_the_models_alone_and_keep_the_cards_
     assert slots["maximum"] == shipped_pair["jepa"].wrapper.grid[0] - 1 == 7
 
 
+def test_picking_a_model_from_a_list_clears_the_path_typed_beside_it():
+    """A typed path wins over the list (models.pick): a user who typed one, then picked another model from the list,
+    silently kept the typed model."""
+    from app.layout import build
+    page = build()
+    lists = {b._id: b.label for b in page.blocks.values() if isinstance(b, gr.Dropdown) and b.label.endswith(" model")}
+    cleared = {lists[f.targets[0][0]]: [o.label for o in f.outputs] for f in page.fns.values()
+               if f.targets and f.targets[0][0] in lists and f.targets[0][1] == "input"}
+    assert cleared == {f"{r} model": [f"…or a local {r} checkpoint path (used in place of the list)"]
+                       for r in ("JEPA", "MAE")}
+    assert all(f.fn() == "" for f in page.fns.values() if f.targets and f.targets[0][0] in lists)
+
+
 def test_the_page_wires_the_attention_run_its_scrubber_and_its_controls(example):
     """Through the page's own event functions: a run returns its videos, captions, the scrubber's frame and the
     settings it showed; the scrubber reads those settings (not the controls' current ones); before any run it
