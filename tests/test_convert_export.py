@@ -29,7 +29,13 @@ def test_an_exported_folder_loads_the_same_encoder_and_predicts_ef_in_the_app(tm
     assert card["exported_by"] and "frames 16 assumed" not in json.dumps(card)        # the frames were given
     assert m.probe.meta["source"].endswith("ef_probe.pt") and m.phantom_trained is False
     from app.views.evidence import card_markdown
-    assert "converted once by model_zoo.convert.export" in card_markdown(m)
+    shown = card_markdown(m)
+    assert "converted once by model_zoo.convert.export" in shown
+    # the probe and its EF scale are said (the card said 'No EchoLens card', though export wrote one, and not a word
+    # of the probe or the scale its EFs are read on)
+    assert ("- **EF probe**: V-JEPA evaluation probe from `" in shown and "ef_probe.pt`, its outputs read as EF mean "
+            "55.00 + std 12.00 x output" in shown and shown.endswith("Exported, not evaluated: nothing here was "
+                                                                       "measured on the phantom benchmark."))
 
 
 def test_export_refuses_a_probe_without_its_ef_scale_and_a_folder_in_use(tmp_path, capsys):

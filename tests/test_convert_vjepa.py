@@ -136,3 +136,18 @@ def test_missing_and_mismatched_keys_are_named(tmp_path):
         model_zoo.load(tmp_path / "wide.pt", device="cpu", overrides={**OVR, "heads": 3})
     with pytest.raises(ValueError, match="contradicts"):
         model_zoo.load(tmp_path / "wide.pt", device="cpu", overrides={**OVR, "patch": 8})
+
+
+def test_a_config_whose_layer_count_is_not_the_weights_is_refused_with_the_two_counts(tmp_path):
+    """config.json saying 12 layers over 6 layers' weights listed eight missing keys and advised strict=False
+    (the app has none, and following it gives six random layers), naming neither count."""
+    import json
+    import shutil
+    from model_zoo.registry import SHIPPED
+    folder = tmp_path / "jepa"
+    shutil.copytree(SHIPPED / "jepa-small", folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 12}))
+    with pytest.raises(ValueError, match=r"the config gives 12 blocks under 'encoder.layer', the weights hold 6: is "
+                                         r"the config's layer count right\? \(96 missing keys"):
+        model_zoo.load(folder)

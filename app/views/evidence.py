@@ -68,7 +68,7 @@ def card_markdown(model: LoadedModel) -> str:
     if not card:
         return f"### {model.name}\nNo model card (a checkpoint loaded from a path)."
     if "conversion" in card:
-        return f"### {model.name}\n" + _converted(card)
+        return f"### {model.name}\n" + _converted(card, model)
     facts = [
         ("method", f"{str(card.get('method', '?')).upper()}, recipe `{card.get('recipe', '?')}`"),
         ("architecture", card.get("architecture")),
@@ -107,8 +107,9 @@ def _probes(model: LoadedModel, results: dict) -> str | None:
     return "; ".join(p for p in probes if p) or None
 
 
-def _converted(card: dict) -> str:
-    """The facts model_zoo.load records for a checkpoint without a card (card['conversion'])."""
+def _converted(card: dict, model: LoadedModel) -> str:
+    """The facts model_zoo.load records for a checkpoint without a card (card['conversion']), those export kept, and
+    the EF probe attached, with the EF scale given for it (an export's --ef-mean / --ef-std make its EFs)."""
     info = card.get("conversion") or {}
     notes, assumed = info.get("notes") or [], assumed_notes(card)
     how = ("converted once by model_zoo.convert.export" if card.get("exported_by") else
@@ -119,9 +120,22 @@ def _converted(card: dict) -> str:
              ("notes", "; ".join(n for n in notes if n not in assumed) or None),
              ("left out", ", ".join(info.get("ignored") or []) or None),
              ("missing weights (random)", ", ".join(info.get("missing") or []) or None),
-             ("unexpected weights (unused)", ", ".join(info.get("unexpected") or []) or None)]
+             ("unexpected weights (unused)", ", ".join(info.get("unexpected") or []) or None),
+             ("EF probe", _attached_probe(model.probe))]
+    said = ("Exported, not evaluated" if card.get("exported_by") else "No EchoLens card")
     return ("\n".join(f"- **{k}**: {v}" for k, v in facts if v)
-            + "\n\nNo EchoLens card: nothing here was measured on the phantom benchmark.")
+            + f"\n\n{said}: nothing here was measured on the phantom benchmark.")
+
+
+def _attached_probe(probe) -> str:
+    """A converted or exported model's EF probe in words: where it came from and the EF scale its outputs are read on."""
+    if probe is None:
+        return "none attached (no EF is read)"
+    meta = getattr(probe, "meta", None) or {}
+    source = f"from `{meta['source']}`" if meta.get("source") else "attached at load"
+    return (f"{meta.get('converted_from', 'a probe')} {source}, its outputs read as EF mean "
+            f"{probe.ef_mean.item():.2f} + std {probe.ef_std.item():.2f} x output (the scale given with it: a wrong "
+            "one moves every EF); no test error recorded")
 
 
 def _pretraining(card: dict) -> str | None:

@@ -20,7 +20,7 @@ from transformers.models.vjepa2.modeling_vjepa2 import VJEPA2Encoder
 
 from echo.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from model_zoo.checkpoint import CONTEXT_ENCODER, family_of, read_config, read_json
-from model_zoo.convert.infer import DTYPE, check_geometry, check_overrides, load_checked
+from model_zoo.convert.infer import DTYPE, check_geometry, check_overrides, key_mismatch, load_checked
 from model_zoo.convert.safety import (MAX_BYTES, check_size, damaged, header_shapes, load_tensors,
                                       read_safetensors)
 from model_zoo.convert.probe import from_hf_classifier
@@ -187,8 +187,7 @@ def load_folder(folder: str | Path, overrides: dict | None = None, strict: bool 
         raise ValueError(f"{folder}: the weights do not fit config.json ({len(mismatched)} tensors; is an override "
                          f"or the config wrong?): {shown}")
     if strict and (missing or unexpected):
-        raise ValueError(f"{folder}: missing keys {missing[:8]}; unexpected keys {unexpected[:8]} "
-                         f"(load with strict=False to accept them; missing weights stay random)")
+        raise key_mismatch(f"{folder}", missing, unexpected)
     context = None
     if family == "jepa" and (folder / CONTEXT_ENCODER).exists():
         context = VJEPA2Encoder(net.config)

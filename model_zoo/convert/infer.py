@@ -151,6 +151,29 @@ def split_qkv(weight: torch.Tensor, bias: torch.Tensor | None, width: int, key: 
     return list(zip(ws, bs))
 
 
+_BLOCK = re.compile(r"(.*?\blayers?)\.(\d+)\.")         # 'encoder.layer.10.attention...' -> ('encoder.layer', 10)
+
+
+def key_mismatch(what: str, missing: list[str], unexpected: list[str]) -> ValueError:
+    """The refusal of weights whose keys are not the model's; where whole blocks lack weights or weights are left
+    over (a layer count in the config that is not the weights'), it gives the two counts, which the keys hide."""
+    counts = []                                   # only where nothing but whole blocks differ
+    in_blocks = all(_BLOCK.match(k) for k in missing + unexpected)
+    for prefix in sorted({m.group(1) for k in missing + unexpected if (m := _BLOCK.match(k))} if in_blocks else ()):
+        blocks = lambda keys: {int(m.group(2)) for k in keys if (m := _BLOCK.match(k)) and m.group(1) == prefix}  # noqa: E731
+        lacking, extra = blocks(missing), blocks(unexpected)
+        if lacking and not extra:
+            counts.append(f"the config gives {max(lacking) + 1} blocks under '{prefix}', the weights hold {min(lacking)}")
+        elif extra and not lacking:
+            counts.append(f"the weights hold {max(extra) + 1} blocks under '{prefix}', the config gives {min(extra)}")
+    shown = 2 if counts else 8                   # the counts say it: a few keys for the record
+    more = lambda keys: " ..." if len(keys) > shown else ""                               # noqa: E731
+    keys = (f"missing keys {missing[:shown]}{more(missing)}; unexpected keys {unexpected[:shown]}{more(unexpected)}")
+    head = f"{'; '.join(counts)}: is the config's layer count right? ({len(missing)} {keys})" if counts else keys
+    return ValueError(f"{what}: {head}. In Python, model_zoo.load(..., strict=False) accepts them (missing weights "
+                      "stay random)")
+
+
 def load_checked(model: nn.Module, state: dict, what: str, strict: bool = True) -> dict:
     """Load state into model; refuse (ValueError naming the keys) on any shape mismatch, and on missing
     or unexpected keys unless strict is False, in which case they are returned (and still reported).
@@ -165,8 +188,6 @@ def load_checked(model: nn.Module, state: dict, what: str, strict: bool = True) 
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     if strict and (missing or unexpected):
-        raise ValueError(f"{what}: missing keys {missing[:8]}{' ...' if len(missing) > 8 else ''}; "
-                         f"unexpected keys {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''} "
-                         f"(load with strict=False to accept them; missing weights stay random)")
+        raise key_mismatch(what, missing, unexpected)
     model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
     return {"missing": missing, "unexpected": unexpected}
