@@ -98,7 +98,6 @@ def read_npy(path: Path, rescale: bool) -> Clip:
     return finish(_as_frames(array), None, path, "NPY", {}, rescale)
 
 
-
 def _number(value: np.ndarray) -> float:
     """One finite number from a one-value entry, else NaN (a string or several values is no number)."""
     return float(value.reshape(())) if value.size == 1 and value.dtype.kind in "iuf" else np.nan

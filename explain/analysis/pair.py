@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import threading
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,21 +90,23 @@ def load_model(name_or_path: str, role: str, device: str | None = None, frames: 
     stamp = files_stamp(name_or_path)
     loaded = _load_model(name_or_path, role, device, frames, stamp)
     source = (str(name_or_path), role, device, stamp)
-    other = _loaded_from.get(source)
-    other = other() if other is not None else None
-    if other is not None and other is not loaded:
-        for mine, theirs in ((loaded.wrapper.net, other.wrapper.net),
-                             (loaded.wrapper.context_encoder, other.wrapper.context_encoder)):
-            if mine is not None and theirs is not None:
-                share_weights(theirs, mine)
-    for gone in [k for k, ref in _loaded_from.items() if ref() is None]:       # models the load cache let go
-        del _loaded_from[gone]
-    _loaded_from[source] = weakref.ref(loaded)
+    with _sharing:                                   # page sessions load from their own threads
+        other = _loaded_from.get(source)
+        other = other() if other is not None else None
+        if other is not None and other is not loaded:
+            for mine, theirs in ((loaded.wrapper.net, other.wrapper.net),
+                                 (loaded.wrapper.context_encoder, other.wrapper.context_encoder)):
+                if mine is not None and theirs is not None:
+                    share_weights(theirs, mine)
+        for gone in [k for k, ref in _loaded_from.items() if ref() is None]:   # models the load cache let go
+            del _loaded_from[gone]
+        _loaded_from[source] = weakref.ref(loaded)
     return loaded
 
 
 # (name or path, role, device, files stamp) -> the model last loaded from those files, at whatever frame count
 _loaded_from: dict[tuple, weakref.ref] = {}
+_sharing = threading.Lock()
 
 
 @torch.no_grad()
