@@ -219,6 +219,33 @@ def test_the_anatomy_panel_reads_each_model_with_a_probe_and_blames_the_clip_for
         "phantom clip (an example or a generated one).")
 
 
+def test_an_anatomy_probe_fitted_on_another_model_or_grid_gives_no_panel_and_says_why(shipped_pair, tmp_path):
+    """The EF probes are checked against their encoder at load; the anatomy probe was not: another model's copied in
+    read its tokens as if fitted on them, and one fitted on 8 time slots was handed a model run at fewer frames."""
+    import shutil
+
+    from echo.phantom import render_clip
+    from explain.analysis.latent_pixel import teaching_views
+    from explain.analysis.pair import load_model
+    from explain.latent_pixel.anatomy_probe import CARD, WEIGHTS
+    from model_zoo.registry import SHIPPED
+    clip = render_clip(5, "adult", n_frames=40, size=112, fps=50)
+    folder = tmp_path / "jepa-copy"
+    shutil.copytree(SHIPPED / "jepa-small", folder)
+    fewer = load_model(str(folder), "jepa", frames=8)                 # its own anatomy probe: 8 slots, it has 4
+    anatomy = teaching_views({"jepa": fewer, "mae": shipped_pair["mae"]}, clip, seed=1)[-1]
+    assert anatomy.figure is not None and set(anatomy.numbers) == {"mae-small"}
+    assert anatomy.caption.endswith(" No panel for jepa-small: its anatomy probe was fitted on the token grid 8x7x7, "
+                                    "not its 4x7x7.")
+    for name in (WEIGHTS, CARD):
+        shutil.copy(SHIPPED / "mae-small" / name, folder / name)
+    swapped = load_model(str(folder), "jepa")
+    with_mae_probe = teaching_views({"jepa": swapped, "mae": shipped_pair["mae"]}, clip, seed=1)[-1]
+    assert with_mae_probe.caption.endswith(" No panel for jepa-small: its anatomy probe was fitted on mae-small, not "
+                                           "on jepa-small.")
+    assert set(with_mae_probe.numbers) == {"mae-small"}
+
+
 def test_the_anatomy_figure_shows_each_model_at_its_own_slot_of_the_same_moment():
     """Two grids (8 and 4 time slots): slot 6 of 8 is slot 3 of 4; indexing the smaller grid at 6 raised IndexError."""
     truth8, truth4 = np.arange(8)[:, None, None] * np.ones((8, 2, 2), int), np.arange(4)[:, None, None] * np.ones((4, 2, 2), int)

@@ -18,7 +18,7 @@ import model_zoo
 from echo.clip import Clip
 from explain.analysis.budget import check_budget
 from explain.analysis.pair import LoadedModel
-from explain.latent_pixel.anatomy_probe import load_anatomy_probe, readout
+from explain.latent_pixel.anatomy_probe import load_anatomy_probe, readout, unfit_for
 from explain.latent_pixel.figures import anatomy_figure, grid_figure, jepa_figure, mae_figure, speckle_figure
 from explain.latent_pixel.grid import clip_masks, token_grid
 from explain.latent_pixel.jepa_view import jepa_view, position_prior
@@ -85,18 +85,27 @@ def teaching_views(pair: dict[str, LoadedModel], clip: Clip, seed: int = 0, time
                             dict(v.summary))
 
     def anatomy_panel():
-        probes, without = {}, []
+        probes, without, unfit = {}, [], []
         for m in pair.values():                   # a model without one leaves the other's read-out standing
             try:
-                probes[m.name] = (m, load_anatomy_probe(m.folder or m.name))
+                probe = load_anatomy_probe(m.folder or m.name)
             except FileNotFoundError:
                 without.append(m.name)
+                continue
+            why = unfit_for(probe, m.name, m.wrapper)     # another model's, or another grid's: it would read noise
+            if why:
+                unfit.append(f"{m.name}: {why}")
+            else:
+                probes[m.name] = (m, probe)
         if not probes:
-            raise ValueError(f"neither model ships an anatomy probe ({' and '.join(without)})")
+            reasons = [f"{' and '.join(without)} ships none"] if without else []
+            raise ValueError(f"neither model has an anatomy probe it can read with ({'; '.join(reasons + unfit)})")
         reads = {name: readout(m.wrapper, clip, probe) for name, (m, probe) in probes.items()}
         fig, cap = anatomy_figure(reads, slot, {name: probe.meta for name, (_, probe) in probes.items()}, g.grid[0])
         if without:
             cap += f" {' and '.join(without)} ships no anatomy probe, so it has no panel here."
+        if unfit:
+            cap += f" No panel for {'; '.join(unfit)}."
         return TeachingView(VIEW_TITLES[3], fig, cap,
                             {n: {"accuracy": r["accuracy"], "mean_iou": r["mean_iou"]} for n, r in reads.items()})
 

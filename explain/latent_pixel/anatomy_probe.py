@@ -87,6 +87,21 @@ class AnatomyProbe:
         return self.classes[(z @ self.weight.T + self.bias).argmax(1)]
 
 
+def unfit_for(probe: AnatomyProbe, name: str, wrapper) -> str | None:
+    """Why the probe cannot read this model's tokens, in words (None where it can): fitted on another model (its
+    card's 'model'), or on another token grid or width (a model run at fewer frames has fewer time slots)."""
+    fitted_on = probe.meta.get("model")
+    if fitted_on and fitted_on != name:
+        return f"its anatomy probe was fitted on {fitted_on}, not on {name}"
+    grid, width = tuple(wrapper.grid), int(wrapper.net.config.hidden_size)
+    if probe.grid is not None and tuple(probe.grid) != grid:
+        shown = lambda g: "x".join(map(str, g))                                            # noqa: E731
+        return f"its anatomy probe was fitted on the token grid {shown(probe.grid)}, not its {shown(grid)}"
+    if probe.weight.shape[1] != width + (sum(grid) if probe.grid is not None else 0):     # position_features' width
+        return f"its anatomy probe reads other tokens than its {width}-d ones"
+    return None
+
+
 def iou_table(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """IoU per label present in truth or prediction, by label name."""
     out = {}
