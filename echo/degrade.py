@@ -87,12 +87,20 @@ def _noise(f, s, rng):
 
 
 def _speckle(f, s, rng):
-    """Extra multiplicative speckle: Rayleigh-distributed gain of unit mean, grain about 2 px, fresh each frame."""
-    z = rng.normal(size=f.shape + (2,)).astype(np.float32)
-    z = np.stack([cv2.GaussianBlur(zi, (0, 0), 1.0) for zi in z.reshape(-1, *z.shape[2:])]).reshape(z.shape)
-    env = np.hypot(z[..., 0], z[..., 1])
+    """Extra multiplicative speckle: Rayleigh-distributed gain of unit mean, fresh each frame. Drawn a frame at a time
+    (the same draws in the same order as one draw for the clip, whose float64 noise took six times the frames' bytes
+    beside them: bench/speckle_memory.py); each image row's (W, 2) noise is blurred on its own, as it always was, so
+    the grain is smoothed along the row only."""
+    T, H, W = f.shape
+    env = np.empty(f.shape, np.float32)                                        # (T, H, W)
+    for t in range(T):
+        z = rng.normal(size=(H, W, 2)).astype(np.float32)                      # (H, W, 2)
+        z = np.stack([cv2.GaussianBlur(row, (0, 0), 1.0) for row in z])
+        env[t] = np.hypot(z[..., 0], z[..., 1])
     env /= env.mean()
-    return f * (1 - s + s * env)
+    env *= s                                                                    # 1 - s + s * env, in place
+    env += 1 - s
+    return f * env
 
 
 def _probe_motion(f, s, rng):

@@ -138,3 +138,16 @@ def test_a_colour_clips_copy_to_degrade_is_the_grey_image_the_degradations_act_o
     assert not copy.is_rgb and np.array_equal(copy.frames, crop_to_sector(colour).gray())
     assert degrade(copy, "gain", 0.0) is copy and not degrade(copy, "gain", 0.5).is_rgb
     assert np.array_equal(copy_to_degrade(clip, 112).frames, crop_to_sector(clip).frames)    # a grey clip: as before
+
+
+def test_speckle_drawn_a_frame_at_a_time_is_the_draw_for_the_whole_clip(clip):
+    """The extra speckle drew the whole clip's noise at once, float64 (six times the frames' bytes beside them,
+    bench/speckle_memory.py); drawn a frame at a time it must stay the same clip, so every committed figure under
+    'speckle' stands."""
+    import cv2
+    frames = clip.frames[:6].astype(np.float32)                                # (T, H, W)
+    z = np.random.default_rng([4, 2]).normal(size=frames.shape + (2,)).astype(np.float32)
+    z = np.stack([cv2.GaussianBlur(zi, (0, 0), 1.0) for zi in z.reshape(-1, *z.shape[2:])]).reshape(z.shape)
+    env = np.hypot(z[..., 0], z[..., 1])
+    whole = frames * (1 - 0.6 + 0.6 * (env / env.mean()))
+    assert np.array_equal(DEGRADATIONS["speckle"](frames, 0.6, np.random.default_rng([4, 2])), whole)
