@@ -98,4 +98,3 @@ def check_probe_fits(probe: ProbeHead | BeatProbe, model_dir: str | Path, stem: 
         raise ValueError(f"{card_path}: this probe reads {meta['dim']}-d tokens; {name} makes {width}-d tokens"
                          f"{' (its beat view: ' + str(need) + '-d, each token beside its change)' if stem == BEAT_PROBE else ''}"
                          ": it was fitted on another encoder.")
-

@@ -125,10 +125,11 @@ def resolve(name_or_path: str | Path, extra_dirs: tuple[str | Path, ...] | list[
         return path, checkpoint_name(path)
     if path.is_dir():                               # a folder, not a model folder: say so, and what it holds
         inside = _found(path)
-        holds = (f"; it holds {', '.join(p.name for p in inside[:5])}{' ...' if len(inside) > 5 else ''}: give one "
-                 "of those" if inside else "")
         if (path / "model.safetensors").is_file() or any(path.glob("model-*.safetensors")):
             holds = "; it holds model.safetensors: put the config.json saved with it back beside it"
+        else:
+            holds = (f"; it holds {', '.join(p.name for p in inside[:5])}{' ...' if len(inside) > 5 else ''}: give "
+                     "one of those" if inside else "")
         raise FileNotFoundError(f"{name_or_path} is a folder without config.json, so not a model folder{holds}")
     entries = list_models(extra_dirs)
     for entry in entries:

@@ -40,9 +40,8 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
         _, copy, beat = _clean_copy(clip_key, pair)        # the clean clip's crop and frames
         clean = cached((clip_key, "degrade", names, "clean"), lambda: predict(pair, copy, beat=beat))
         bad = predict(pair, degrade(copy, name, float(severity), seed=int(seed)), beat=beat)
-        a, b = clean[first].view, bad[first].view
-        side = np.concatenate([a.frames, np.full_like(a.frames[:, :, :4], 255), b.frames], axis=2)  # (T, S, 2S+4)
-        video = write_mp4(media_path(".mp4"), upscale(side), 16.0)
+        video = write_mp4(media_path(".mp4"), upscale(_side_by_side(clean[first].view.frames, bad[first].view.frames)),
+                          16.0)
         return str(video), clean, bad
 
     video, clean, bad = cached((clip_key, "degrade", names, name, float(severity), int(seed)), run)
@@ -76,6 +75,11 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
     warnings = {p.warning for p in clean.values() if p.warning}
     note = "".join(f"\n\n⚠️ {w}." for w in blank_notes) + "".join(f"\n\n⚠️ {w}" for w in sorted(warnings))
     return video, head + "\n\n" + "\n".join(rows) + note
+
+
+def _side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Two equally long videos (T, H, W[, 3]) side by side with a white gap: (T, H, W_left + 4 + W_right[, 3])."""
+    return np.concatenate([left, np.full_like(left[:, :, :4], 255), right], axis=2)
 
 
 def _clean_copy(clip_key: str, pair: dict[str, LoadedModel]) -> tuple[str, Clip, tuple[float, str]]:
@@ -139,9 +143,8 @@ def attention_under(clip_key: str, pair: dict[str, LoadedModel], name: str, seve
         videos = {}
         for role, after in bad.items():
             before = clean[role]
-            left = overlay(before.view.frames, before.heat, colours=colours)              # (T, S, S + bar, 3)
-            right = overlay(after.view.frames, after.heat, colours=colours)
-            side = np.concatenate([left, np.full_like(left[:, :, :4], 255), right], axis=2)
+            side = _side_by_side(overlay(before.view.frames, before.heat, colours=colours),   # (T, S, S + bar, 3)
+                                 overlay(after.view.frames, after.heat, colours=colours))
             videos[role] = str(write_mp4(media_path(".mp4"), side, after.view.playback_fps))
         return videos
     videos = cached((key, "lab maps", pair_key(pair), colours), write)

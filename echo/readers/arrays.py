@@ -79,6 +79,11 @@ def _numeric(dtype: np.dtype) -> bool:
     return dtype.kind in "iuf"
 
 
+def _one_number(shape: tuple[int, ...], dtype: np.dtype) -> bool:
+    """An entry's header that declares one number (an 'fps', an 'ef')."""
+    return _numeric(dtype) and np.prod(shape) == 1
+
+
 def _as_frames(array: np.ndarray) -> np.ndarray:
     """(T, H, W, 1) -> (T, H, W); other accepted layouts unchanged, made contiguous."""
     return np.ascontiguousarray(array[..., 0] if array.ndim == 4 and array.shape[3] == 1 else array)
@@ -100,14 +105,14 @@ def read_npy(path: Path, rescale: bool) -> Clip:
 
 def _number(value: np.ndarray) -> float:
     """One finite number from a one-value entry, else NaN (a string or several values is no number)."""
-    return float(value.reshape(())) if value.size == 1 and value.dtype.kind in "iuf" else np.nan
+    return float(value.reshape(())) if value.size == 1 and _numeric(value.dtype) else np.nan
 
 
 def _npz_fps(archive, name: str) -> float | None:
     if "fps" not in archive.files:
         return None
     says = "has an 'fps' entry that is not one positive number."
-    value = _number(_entry(archive, "fps", name, lambda shape, dtype: _numeric(dtype) and np.prod(shape) == 1, says))
+    value = _number(_entry(archive, "fps", name, _one_number, says))
     if not np.isfinite(value) or value <= 0:
         raise ClipError(f"'{name}' {says}")
     if not limits.FPS_RANGE[0] <= value <= limits.FPS_RANGE[1]:
@@ -172,21 +177,17 @@ def _npz_truth(archive, shape: tuple[int, int, int], name: str) -> GroundTruth |
     if not present:
         return None
     frames = int(shape[0])
-    one = lambda s, d: _numeric(d) and np.prod(s) == 1                       # noqa: E731
-    fits = {"ef": one, "edv": one, "esv": one,
-            "phase": lambda s, d: _numeric(d) and s == (frames,),
-            "ed_frames": lambda s, d: _numeric(d) and np.prod(s) <= frames,
-            "es_frames": lambda s, d: _numeric(d) and np.prod(s) <= frames,
-            "labels": lambda s, d: d == np.uint8 and s == tuple(shape),
-            "clean": lambda s, d: d == np.uint8 and s == tuple(shape)}
-    says = {"ef": "has an 'ef' entry that is not one number.", "edv": "has an 'edv' entry that is not one number.",
-            "esv": "has an 'esv' entry that is not one number.",
-            "phase": "has a 'phase' entry that does not give one number per frame.",
-            "ed_frames": f"has an 'ed_frames' entry that is not frame numbers (at most {frames}).",
-            "es_frames": f"has an 'es_frames' entry that is not frame numbers (at most {frames}).",
-            "labels": "has a 'labels' entry that does not match its frames (8-bit, same shape).",
-            "clean": "has a 'clean' entry that does not match its frames (8-bit, same shape)."}
-    values = {k: _entry(archive, k, name, fits[k], says[k]) for k in present}
+    pixels = lambda s, d: d == np.uint8 and s == tuple(shape)                   # noqa: E731
+    frame_numbers = lambda s, d: _numeric(d) and np.prod(s) <= frames           # noqa: E731
+    kinds = {"ef": (_one_number, "is not one number"), "edv": (_one_number, "is not one number"),
+             "esv": (_one_number, "is not one number"),
+             "phase": (lambda s, d: _numeric(d) and s == (frames,), "does not give one number per frame"),
+             "ed_frames": (frame_numbers, f"is not frame numbers (at most {frames})"),
+             "es_frames": (frame_numbers, f"is not frame numbers (at most {frames})"),
+             "labels": (pixels, "does not match its frames (8-bit, same shape)"),
+             "clean": (pixels, "does not match its frames (8-bit, same shape)")}
+    says = {k: f"has a{'n' if k[0] in 'ae' else ''} '{k}' entry that {what}." for k, (_, what) in kinds.items()}
+    values = {k: _entry(archive, k, name, kinds[k][0], says[k]) for k in present}
     for k in ("ef", "edv", "esv"):
         if k in values:
             values[k] = _number(values[k])
