@@ -87,15 +87,15 @@ def _noise(f, s, rng):
 
 
 def _speckle(f, s, rng):
-    """Extra multiplicative speckle: Rayleigh-distributed gain of unit mean, fresh each frame. Drawn a frame at a time
-    (the same draws in the same order as one draw for the clip, whose float64 noise took six times the frames' bytes
-    beside them: bench/speckle_memory.py); each image row's (W, 2) noise is blurred on its own, as it always was, so
-    the grain is smoothed along the row only."""
+    """Extra multiplicative speckle: Rayleigh-distributed gain of unit mean, fresh each frame, its grain about 2 px
+    across both axes (each frame's complex noise blurred by a Gaussian of 1 px). Drawn a frame at a time, the same
+    draws in the same order as one draw for the clip, whose float64 noise took six times the frames' bytes beside
+    them (bench/speckle_memory.py)."""
     T, H, W = f.shape
     env = np.empty(f.shape, np.float32)                                        # (T, H, W)
     for t in range(T):
-        z = rng.normal(size=(H, W, 2)).astype(np.float32)                      # (H, W, 2)
-        z = np.stack([cv2.GaussianBlur(row, (0, 0), 1.0) for row in z])
+        z = rng.normal(size=(H, W, 2)).astype(np.float32)                      # (H, W, 2): real, imaginary
+        z = cv2.GaussianBlur(z, (0, 0), 1.0)                                    # each channel blurred on its own
         env[t] = np.hypot(z[..., 0], z[..., 1])
     env /= env.mean()
     env *= s                                                                    # 1 - s + s * env, in place

@@ -142,12 +142,30 @@ def test_a_colour_clips_copy_to_degrade_is_the_grey_image_the_degradations_act_o
 
 def test_speckle_drawn_a_frame_at_a_time_is_the_draw_for_the_whole_clip(clip):
     """The extra speckle drew the whole clip's noise at once, float64 (six times the frames' bytes beside them,
-    bench/speckle_memory.py); drawn a frame at a time it must stay the same clip, so every committed figure under
-    'speckle' stands."""
+    bench/speckle_memory.py); drawn a frame at a time it must be the same draws in the same order, each frame's
+    noise blurred as a frame."""
     import cv2
     frames = clip.frames[:6].astype(np.float32)                                # (T, H, W)
     z = np.random.default_rng([4, 2]).normal(size=frames.shape + (2,)).astype(np.float32)
-    z = np.stack([cv2.GaussianBlur(zi, (0, 0), 1.0) for zi in z.reshape(-1, *z.shape[2:])]).reshape(z.shape)
+    z = np.stack([cv2.GaussianBlur(zi, (0, 0), 1.0) for zi in z])               # (T, H, W, 2)
     env = np.hypot(z[..., 0], z[..., 1])
     whole = frames * (1 - 0.6 + 0.6 * (env / env.mean()))
     assert np.array_equal(DEGRADATIONS["speckle"](frames, 0.6, np.random.default_rng([4, 2])), whole)
+
+
+def test_speckle_grain_spans_both_axes_and_changes_every_frame():
+    """Each frame's grain is a 2-D blob about 2 px across (the Gaussian of 1 px on each axis), as a scanner's speckle
+    is: neighbours along the beam correlate as neighbours across it do. The noise blurred one image row at a time
+    left rows independent (lag-1 correlation about 0 down the image), a grain of streaks, not of spots. Frames stay
+    independent of each other (fresh each frame)."""
+    flat = np.full((4, 96, 96), 100.0, np.float32)                             # (T, H, W): the envelope alone
+    env = DEGRADATIONS["speckle"](flat, 1.0, np.random.default_rng(0)) / 100.0
+    x = env - env.mean()
+
+    def lag1(a, b):
+        return float((a * b).mean() / np.sqrt((a * a).mean() * (b * b).mean()))
+
+    across = lag1(x[:, :, :-1], x[:, :, 1:])                                  # along each row
+    down = lag1(x[:, :-1, :], x[:, 1:, :])                                     # along the beam
+    assert across > 0.4 and down > 0.4 and abs(across - down) < 0.1
+    assert abs(lag1(x[:-1], x[1:])) < 0.05
