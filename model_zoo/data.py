@@ -136,7 +136,8 @@ class PhantomBatches(IterableDataset):
         x = x[0] if x.ndim == 5 else x
         x = random_resized_crop(x.float(), self.recipe.crop_scale, self.recipe.crop_ratio, rng)    # (T, C, H, W)
         x = blur_frames(x[None], blur)[0] if blur > 0 else x
-        return gain_normalise(x[None], self.recipe.input_gain_norm)[0] if self.recipe.input_gain_norm else x
+        r = self.recipe
+        return gain_normalise(x[None], r.input_gain_norm, r.input_gain_eps)[0] if r.input_gain_norm else x
 
     def sample(self, i: int) -> torch.Tensor:
         """Sample i of the stream. -> (T, C, H, W), or (views, T, C, H, W)"""
@@ -195,7 +196,7 @@ def data_card(recipe: Recipe) -> dict:
                             "; the target view is the clean acquisition (the JEPA's targets, the MAE's pixels)" if r.acq_clean_targets else "") + (
                             f"; the JEPA's target view blurred by a Gaussian of {r.jepa_target_blur} px before the "
                             "gain normalisation" if r.jepa_target_blur else ""),
-        **({"input": f"local gain normalisation, Gaussian sigma {r.input_gain_norm} of the width, after the crop "
-                     "(model_zoo.gain_norm); every loaded copy of the model applies it too"}
+        **({"input": f"local gain normalisation, Gaussian sigma {r.input_gain_norm} of the width, floor "
+                     f"{r.input_gain_eps}, after the crop (model_zoo.gain_norm); every loaded copy of the model applies it too"}
            if r.input_gain_norm else {}),
     }

@@ -35,7 +35,7 @@ from echo.degrade import apply_condition
 from echo.phantom.seeds import SPLIT_SEEDS
 from echo.preprocess import crop_to_sector, to_model_input
 from model_zoo.data import render_beat
-from model_zoo.gain_norm import gain_normalise
+from model_zoo.gain_norm import EPS, gain_normalise
 from model_zoo.wrapper import EncoderWrapper
 
 PIXEL_POOL, PIXEL_PATCH, PIXEL_TUBELET = 4, 4, 2
@@ -88,9 +88,11 @@ class PixelEncoder:
 
     family = "pixels"
 
-    def __init__(self, frames: int, size: int, gain_norm: float = 0.0):
+    def __init__(self, frames: int, size: int, gain_norm: float = 0.0, gain_eps: float = EPS):
         self.gain_norm = gain_norm      # model_zoo.gain_norm's sigma before pooling (0 = raw pixels)
-        self.name = f"pixels_gain_norm_{gain_norm:g}" if gain_norm else "pixels"
+        self.gain_eps = gain_eps        # and its floor; a name says it where it is not the default
+        floor = f"_eps_{gain_eps:g}" if gain_eps != EPS else ""
+        self.name = f"pixels_gain_norm_{gain_norm:g}{floor}" if gain_norm else "pixels"
         side = size // PIXEL_POOL // PIXEL_PATCH
         self.grid = (frames // PIXEL_TUBELET, side, side)
         t, y, x = torch.meshgrid(*(torch.linspace(0, 1, g) for g in self.grid), indexing="ij")
@@ -100,7 +102,7 @@ class PixelEncoder:
     def clip(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, C, H, W) -> grey, pooled (B, T, H/4, W/4)"""
         b, t, _, h, w = x.shape
-        x = gain_normalise(x.float(), self.gain_norm) if self.gain_norm else x
+        x = gain_normalise(x.float(), self.gain_norm, self.gain_eps) if self.gain_norm else x
         grey = x.float().cpu().mean(2).reshape(b * t, 1, h, w)
         return F.avg_pool2d(grey, PIXEL_POOL).reshape(b, t, h // PIXEL_POOL, w // PIXEL_POOL)
 
@@ -128,7 +130,8 @@ def random_encoder(like: EncoderWrapper, seed: int) -> EncoderWrapper:
     torch.manual_seed(seed)
     for module in encoder.modules():
         net._init_weights(module)
-    return EncoderWrapper(like.family, net, name="random", device=like.device, input_gain_norm=like.input_gain_norm)
+    return EncoderWrapper(like.family, net, name="random", device=like.device, input_gain_norm=like.input_gain_norm,
+                          input_gain_eps=like.input_gain_eps)
 
 
 def input_shape(wrapper: EncoderWrapper) -> tuple[int, int]:

@@ -27,6 +27,7 @@ from echo.preprocess import GRAY_MEAN, GRAY_STD, IMAGENET_MEAN, IMAGENET_STD
 
 LEVEL = 0.25        # the output's mean brightness in the fan (on the [0, 1] scale; phantom tissue ~0.2-0.4)
 EPS = 0.02          # added to the local mean, so dark cavities and deep shadows are not blown up to noise
+                    # (the default floor; a recipe may set its own: Recipe.input_gain_eps)
 CEIL = 2.0          # bright reflectors are clipped at this (8x LEVEL)
 
 
@@ -55,26 +56,29 @@ def blur_frames(x: torch.Tensor, sigma_px: float) -> torch.Tensor:
     return _blur(x.reshape(b * t * c, 1, h, w), sigma_px).reshape(b, t, c, h, w)
 
 
-def gain_normalise(x: torch.Tensor, sigma: float) -> torch.Tensor:
+def gain_normalise(x: torch.Tensor, sigma: float, eps: float = EPS) -> torch.Tensor:
     """x (B, T, C, H, W) ImageNet-normalised -> the same layout and normalisation, gain-normalised in the
     frame (module docstring). Pixels outside the fan stay dark (0 over a small local mean); the
     fan's edges are brightened a little (their neighbourhood takes in the dark outside), the same in
     every clip. No fan mask: one whose edge follows the brightness flips dim cavities in and out of
     it as the gain changes (tried: raw pixels' val EF MAE +39% under the benchmark, +9% without).
-    sigma: the Gaussian's width as a share of the frame width, > 0."""
+    sigma: the Gaussian's width as a share of the frame width, > 0. eps: the floor added to the local mean, > 0
+    (a smaller one cancels more of a deep shadow or a far field's attenuation, and lifts dark cavities more)."""
     if sigma <= 0:
         raise ValueError(f"gain normalisation needs sigma > 0 (a share of the frame width); got {sigma}")
+    if eps <= 0:
+        raise ValueError(f"gain normalisation needs a floor eps > 0 (on the [0, 1] scale); got {eps}")
     if x.ndim != 5 or x.shape[2] not in (1, 3):
         raise ValueError(f"gain normalisation takes clips (B, T, C, H, W) with 1 or 3 channels; got {tuple(x.shape)}")
     b, t, c, h, w = x.shape
     mean, std = _stats(c, x)
     grey = (x * std + mean).mean(2).clamp(0, 1)                         # (B, T, H, W) on [0, 1]
     local = _blur(grey.mean(1, keepdim=True), sigma * w)                # (B, 1, H, W) of the time mean
-    out = (grey / (local + EPS) * LEVEL).clamp(0, CEIL)                 # (B, T, H, W)
+    out = (grey / (local + eps) * LEVEL).clamp(0, CEIL)                 # (B, T, H, W)
     return (out[:, :, None] - mean) / std                               # (B, T, C, H, W)
 
 
-def attach(embeddings: list[nn.Module], sigma: float) -> list:
+def attach(embeddings: list[nn.Module], sigma: float, eps: float = EPS) -> list:
     """Gain-normalise every clip the encoders' patch embeddings are called with (their first argument,
     or the pixel keyword), whichever path reaches them: encoder(x), a JEPA's masked context pass, an
     MAE's pretraining forward. -> the hook handles (`.remove()` each to detach).
@@ -85,9 +89,9 @@ def attach(embeddings: list[nn.Module], sigma: float) -> list:
     gain-normalised MAE's reconstruction is shown at the raw clip's brightness."""
     def before(module, args, kwargs):
         if args:
-            return (gain_normalise(args[0], sigma), *args[1:]), kwargs
+            return (gain_normalise(args[0], sigma, eps), *args[1:]), kwargs
         key = next(k for k in ("pixel_values_videos", "pixel_values") if k in kwargs)
-        return args, {**kwargs, key: gain_normalise(kwargs[key], sigma)}
+        return args, {**kwargs, key: gain_normalise(kwargs[key], sigma, eps)}
 
     handles = []
     for m in embeddings:

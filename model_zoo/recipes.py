@@ -89,6 +89,11 @@ class Recipe:
     # each fan pixel divided by the fan's local mean brightness over a Gaussian of this share of the frame
     # width, so smooth gain fields (depth attenuation, shadows, gain cuts) cancel; 0 = off
     input_gain_norm: float = 0.0
+    # With input_gain_norm: the floor added to the local mean before the division (model_zoo.gain_norm.EPS, on the
+    # [0, 1] scale), so near-black blood is not blown up to noise. A lower floor cancels more of a deep gain field:
+    # tissue at 0.3 darkened to 0.06 by the benchmark's strong shadow keeps 75% of its normalised level at 0.02,
+    # 92% at 0.005 (raw pixels on val, python -m model_zoo.experiments.degraded_probe --pixel-gain-eps)
+    input_gain_eps: float = 0.02
     # JEPA: targets are the mean of the target encoder's last `jepa_target_layers` block outputs, each
     # layer-normed (data2vec's top-K targets, Baevski et al. 2022), not the last block's alone: the
     # per-layer probes found EF kept through the middle blocks and dropped by the last, so targets that

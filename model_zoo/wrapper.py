@@ -52,12 +52,13 @@ class EncoderWrapper:
     For JEPA, `encoder='target'` (default, as V-JEPA evaluations) reads the EMA target encoder;
     'context' reads the context encoder (folders we trained ship it). input_gain_norm: the local gain
     normalisation every clip gets before the patch embeddings (model_zoo.gain_norm; sigma as a share of
-    the width, 0 = none); default the card's recipe's, as the model was trained.
+    the width, 0 = none) and input_gain_eps its floor (model_zoo.gain_norm.EPS by default); each defaults to
+    the card's recipe's, as the model was trained.
     """
 
     def __init__(self, family: str, net: nn.Module, context_encoder: nn.Module | None = None,
                  name: str = "", card: dict | None = None, device: str | torch.device | None = None,
-                 encoder: str = "target", input_gain_norm: float | None = None):
+                 encoder: str = "target", input_gain_norm: float | None = None, input_gain_eps: float | None = None):
         if encoder not in ("target", "context"):
             raise ValueError("encoder must be 'target' or 'context'")
         if encoder == "context" and context_encoder is None:
@@ -81,12 +82,12 @@ class EncoderWrapper:
         self.grid = grid_of(c)                                              # (T', H', W') tokens
         self.tubelet = int(c.tubelet_size)                                  # frames per token
         self.patch = int(c.patch_size if isinstance(c.patch_size, int) else c.patch_size[0])   # pixels per token side
-        if input_gain_norm is None:
-            input_gain_norm = recipe_from_card(card).input_gain_norm if card else 0.0
-        self.input_gain_norm = input_gain_norm
-        if input_gain_norm:
+        recipe = recipe_from_card(card)
+        self.input_gain_norm = recipe.input_gain_norm if input_gain_norm is None and card else (input_gain_norm or 0.0)
+        self.input_gain_eps = recipe.input_gain_eps if input_gain_eps is None else input_gain_eps
+        if self.input_gain_norm:
             encoders = [self.encoder] if family == "mae" else [e for e in (net.encoder, self.context_encoder) if e is not None]
-            gain_norm.attach([e.embeddings for e in encoders], input_gain_norm)
+            gain_norm.attach([e.embeddings for e in encoders], self.input_gain_norm, self.input_gain_eps)
 
     def __repr__(self) -> str:
         return f"EncoderWrapper(name={self.name!r}, family={self.family!r}, grid={self.grid}, device={self.device})"
@@ -98,7 +99,7 @@ class EncoderWrapper:
     def seen(self, x: torch.Tensor) -> torch.Tensor:
         """The clip as the encoders see it past their input normalisation (model_zoo.gain_norm), x itself
         for a model without one. (B, T, C, H, W) -> (B, T, C, H, W)"""
-        return gain_norm.gain_normalise(x, self.input_gain_norm) if self.input_gain_norm else x
+        return gain_norm.gain_normalise(x, self.input_gain_norm, self.input_gain_eps) if self.input_gain_norm else x
 
     @torch.no_grad()
     def tokens(self, x: torch.Tensor) -> torch.Tensor:

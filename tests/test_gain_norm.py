@@ -155,6 +155,53 @@ def test_the_evaluation_adds_gain_normalised_pixels_beside_raw_ones(gain_folders
     assert torch.equal(encoders["pixels_gain_norm_0.05"].tokens(x), encoders["pixels"].tokens(gain_normalise(x, SIGMA)))
 
 
+def test_a_lower_floor_cancels_more_of_a_deep_shadow_and_a_floor_must_be_positive():
+    """The floor added to the local mean (eps) keeps a share of a deep gain field: tissue darkened to a fifth keeps
+    about 0.3 * 0.2 / (0.3 * 0.2 + eps) of its level against 0.3 / (0.3 + eps) clean."""
+    grey = tissue()
+    h, w = grey.shape[-2:]
+    dimmed = grey * torch.from_numpy(shadow_map(h, w, 0.8, 0.25, 0.25, 0.5, 0.5)).float()
+    residual = {}
+    for eps in (gain_norm.EPS, 0.005):
+        clean, degraded = (unit(gain_normalise(model_input(g), SIGMA, eps)) for g in (grey, dimmed))
+        centre = (slice(None), slice(None), slice(8, 56), slice(8, 56))
+        residual[eps] = ((clean - degraded).abs()[centre].mean() / clean[centre].mean()).item()
+    assert residual[0.005] < 0.8 * residual[gain_norm.EPS]            # 0.073 against 0.102 on this clip
+    with pytest.raises(ValueError, match="floor eps > 0"):
+        gain_normalise(model_input(grey), SIGMA, 0.0)
+
+
+def test_a_recipes_floor_reaches_every_reader_of_its_clips(tmp_path):
+    """Recipe.input_gain_eps: the training views, the loaded model (hooks and seen), its untrained baseline and
+    the evaluation's gain-normalised pixels all divide by the same floor; a card that predates the field keeps
+    model_zoo.gain_norm.EPS, the floor it trained with."""
+    from model_zoo.recipes import Recipe
+    assert Recipe(name="x").input_gain_eps == gain_norm.EPS
+    recipe = get_recipe("smoke", acq_jitter=0.5, input_gain_norm=SIGMA, input_gain_eps=0.005)
+    plain = PhantomBatches(get_recipe("smoke", acq_jitter=0.5), views=2).sample(0)
+    assert torch.allclose(PhantomBatches(recipe, views=2).sample(0), gain_normalise(plain, SIGMA, 0.005), atol=1e-5)
+    torch.manual_seed(0)
+    settings = recipe.to_dict()
+    export(JEPA(recipe).eval(), tmp_path / "low", {"name": "low", "method": "jepa", "recipe": "smoke",
+                                                   "recipe_settings": settings, "steps": 0})
+    del settings["input_gain_eps"]
+    export(JEPA(recipe).eval(), tmp_path / "old", {"name": "old", "method": "jepa", "recipe": "smoke",
+                                                   "recipe_settings": settings, "steps": 0})
+    x = model_input(tissue(seed=3).expand(2, -1, -1, -1).contiguous())
+    m = model_zoo.load(tmp_path / "low", device="cpu")
+    assert m.input_gain_eps == 0.005 and torch.equal(m.seen(x), gain_normalise(x, SIGMA, 0.005))
+    hooked = m.tokens(x)
+    m.encoder.embeddings._gain_norm_hook.remove()
+    assert torch.allclose(hooked, m.tokens(gain_normalise(x, SIGMA, 0.005)), atol=1e-5)
+    assert random_encoder(m, 0).input_gain_eps == 0.005
+    assert model_zoo.load(tmp_path / "old", device="cpu").input_gain_eps == gain_norm.EPS
+    encoders, families, _ = _encoders([str(tmp_path / "low")], 0, "cpu")
+    assert list(encoders) == ["low", "random", "pixels", "pixels_gain_norm_0.05_eps_0.005"]
+    pixels = encoders["pixels_gain_norm_0.05_eps_0.005"]
+    assert families[pixels.name] == "pixels"
+    assert torch.equal(pixels.tokens(x), encoders["pixels"].tokens(gain_normalise(x, SIGMA, 0.005)))
+
+
 def test_blur_frames_smooths_each_frame_keeps_a_flat_one_and_refuses_no_width():
     flat = torch.full((1, 2, 3, 16, 16), 0.7)
     assert torch.allclose(blur_frames(flat, 2.0), flat, atol=1e-6)

@@ -81,8 +81,9 @@ def _encoders(models: list[str], seed: int, device) -> tuple[dict, dict[str, str
     encoders["random"] = random_encoder(like, seed)
     encoders["pixels"] = PixelEncoder(*next(iter(shapes.values())))
     families.update(random="random", pixels="pixels")
-    for sigma in sorted({w.input_gain_norm for w in encoders.values() if getattr(w, "input_gain_norm", 0)}):
-        pixels = PixelEncoder(*next(iter(shapes.values())), gain_norm=sigma)    # what such a model's input holds
+    for sigma, eps in sorted({(w.input_gain_norm, w.input_gain_eps) for w in encoders.values()
+                              if getattr(w, "input_gain_norm", 0)}):
+        pixels = PixelEncoder(*next(iter(shapes.values())), gain_norm=sigma, gain_eps=eps)    # what such a model's input holds
         encoders[pixels.name], families[pixels.name] = pixels, "pixels"
     return encoders, families, folders
 

@@ -1,7 +1,7 @@
 """Is EF still in a degraded clip? Probes trained on degraded clips, scored on the val split.
 
     python -m model_zoo.experiments.degraded_probe [--models jepa-small,mae-small] --out DIR
-        [--conditions depth_attenuation_2.15,shadow_high] [--pixel-gain-norm 0.05,0.1]
+        [--conditions depth_attenuation_2.15,shadow_high] [--pixel-gain-norm 0.05,0.1] [--pixel-gain-eps 0.02,0.005]
         [--n-train 1000 --n-val 250] [--seed 0] [--threads N]
 
 A diagnostic for the robustness goal (model_zoo/RECIPES.md), not part of the benchmark. For each
@@ -31,6 +31,7 @@ from model_zoo.evaluate.run import load_models
 from model_zoo.experiments.layer_probe import parse_conditions
 from model_zoo.experiments.val_options import add_val_options, use_threads
 from model_zoo.features import ClipBank, PixelEncoder, extract, input_shape, model_inputs, split_seeds
+from model_zoo.gain_norm import EPS
 from model_zoo.probe_fit import ProbeTraining, fit_attentive, regression_metrics
 from model_zoo.probes import predict_tokens
 
@@ -82,6 +83,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="'benchmark' or comma-separated echo.degrade conditions")
     ap.add_argument("--pixel-gain-norm", default="", help="comma-separated sigmas: also score the pixels baseline "
                     "gain-normalised with each (model_zoo.gain_norm)")
+    ap.add_argument("--pixel-gain-eps", default=f"{EPS:g}", help="comma-separated floors: each --pixel-gain-norm sigma "
+                    f"is scored with each (model_zoo.gain_norm; default {EPS:g})")
     add_val_options(ap)
     args = ap.parse_args(argv)
     conditions = parse_conditions(args.conditions)
@@ -94,9 +97,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"models take different inputs (frames, size): {sorted(shapes)}; run them separately")
     frames, size = shapes.pop()
     encoders["pixels"] = PixelEncoder(frames, size)
+    floors = [float(v) for v in args.pixel_gain_eps.split(",") if v]
     for sigma in (float(v) for v in args.pixel_gain_norm.split(",") if v):
-        pixels = PixelEncoder(frames, size, gain_norm=sigma)
-        encoders[pixels.name] = pixels
+        for eps in floors:
+            pixels = PixelEncoder(frames, size, gain_norm=sigma, gain_eps=eps)
+            encoders[pixels.name] = pixels
     bank = ClipBank(frames, size)
     results = degraded_probes(encoders, bank, conditions, args.n_train, args.n_val, args.seed, frames, size)
     ef_train, ef_val = bank.ef("train", args.n_train), bank.ef("val", args.n_val)
