@@ -2,7 +2,8 @@
 ends and kept under MAX_MEDIA_BYTES while serving (oldest entries first; a cached result naming a removed file is
 recomputed: app.session.cached), and the folder Gradio keeps uploads and its copies in (gradio_cache_dir), from
 which a refused upload is removed ten minutes after its refusal unless a session has read the same file since
-(discard_upload). Folders of servers that were killed go when the next one starts (remove_orphan_media).
+(discard_upload). Folders of servers that were killed go when the next one starts (remove_orphan_media): only
+folders holding the OWNER_FILE their server wrote, so a folder someone else named 'echolens-...' is never touched.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pathlib import Path
 MAX_MEDIA_BYTES = 1 << 30      # the media folder is pruned back under this while serving
 MIN_MEDIA_AGE_S = 600.0        # never prune an entry younger than this (it may be in flight)
 PRUNE_EVERY_S = 60.0           # look at the folder at most this often (a scan stats every entry)
+OWNER_FILE = ".echolens-owner"  # in each folder this process makes: '<pid> <process start time>'
 
 _media_root: Path | None = None
 _media_lock = threading.Lock()
@@ -37,8 +39,7 @@ def media_dir() -> Path:
     with _media_lock:
         if _media_root is None:
             remove_orphan_media(Path(tempfile.gettempdir()))
-            _media_root = Path(tempfile.mkdtemp(prefix=f"echolens-{os.getpid()}-"))
-            atexit.register(shutil.rmtree, _media_root, True)
+            _media_root = _own_folder(f"echolens-{os.getpid()}-", Path(tempfile.gettempdir()))
         return _media_root
 
 
@@ -50,8 +51,14 @@ def gradio_cache_dir() -> Path:
     parent = Path(os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir())
     parent.mkdir(parents=True, exist_ok=True)
     remove_orphan_media(parent)
-    folder = Path(tempfile.mkdtemp(prefix=f"echolens-{os.getpid()}-gradio-", dir=parent))
+    return _own_folder(f"echolens-{os.getpid()}-gradio-", parent)
+
+
+def _own_folder(prefix: str, parent: Path) -> Path:
+    """A fresh folder in `parent`, marked as this process's (OWNER_FILE) and removed at exit."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     atexit.register(shutil.rmtree, folder, True)
+    (folder / OWNER_FILE).write_text(f"{os.getpid()} {_started(os.getpid())}")
     return folder
 
 
@@ -148,14 +155,36 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _started(pid: int) -> str:
+    """When process `pid` started, in clock ticks since boot (/proc/<pid>/stat's 22nd field), or '?' where that
+    cannot be read (no /proc): a pid the system gave to a newer process then has another start."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "?"
+
+
+def _gone(folder: Path) -> bool:
+    """Whether `folder` is an EchoLens process's (its OWNER_FILE names the pid its name does) that no longer runs:
+    the pid is gone, or now belongs to a process that started later."""
+    try:
+        pid, started = (folder / OWNER_FILE).read_text().split()
+    except (OSError, ValueError):
+        return False                                        # not ours: someone else's 'echolens-...' folder
+    if not pid.isdigit() or folder.name.split("-")[1] != pid:
+        return False
+    if not _alive(int(pid)):
+        return True
+    return started != "?" and _started(int(pid)) not in (started, "?")
+
+
 def remove_orphan_media(tmp: Path) -> list[Path]:
-    """Remove the media folders in `tmp` whose process ('echolens-<pid>-...') no longer runs; returns them.
-    Servers in containers that share one /tmp but not their process ids would see each other as gone: give
-    each its own TMPDIR."""
+    """Remove the folders in `tmp` that EchoLens processes made ('echolens-<pid>-...' holding OWNER_FILE) and
+    that outlived them (_gone); returns them. Servers in containers that share one /tmp but not their process ids
+    would see each other as gone: give each its own TMPDIR."""
     removed = []
     for folder in tmp.glob("echolens-*-*"):
-        pid = folder.name.split("-")[1]
-        if pid.isdigit() and folder.is_dir() and not _alive(int(pid)):
+        if folder.is_dir() and _gone(folder):
             shutil.rmtree(folder, True)
             removed.append(folder)
     return removed
@@ -183,13 +212,14 @@ def _size(entry: Path) -> int:
 
 def prune_media(root: Path, max_bytes: int | None = None, min_age_s: float | None = None) -> list[Path]:
     """Remove the oldest entries (files, or audit folders) until `root` holds at most `max_bytes`, sparing
-    any entry younger than `min_age_s`. Gradio has its own copy of everything already shown, so only a
-    cached result can still name a removed file, and `cached` recomputes it. Returns what was removed."""
+    any entry younger than `min_age_s` and the folder's OWNER_FILE. Gradio has its own copy of everything already
+    shown, so only a cached result can still name a removed file, and `cached` recomputes it. Returns what was
+    removed."""
     max_bytes = MAX_MEDIA_BYTES if max_bytes is None else max_bytes
     min_age_s = MIN_MEDIA_AGE_S if min_age_s is None else min_age_s
     with _media_lock:
         try:
-            entries = [(e.stat().st_mtime, _size(e), e) for e in root.iterdir()]
+            entries = [(e.stat().st_mtime, _size(e), e) for e in root.iterdir() if e.name != OWNER_FILE]
         except FileNotFoundError:          # an entry vanished while we looked: prune next time
             return []
         total, removed, now = sum(size for _, size, _ in entries), [], time.time()

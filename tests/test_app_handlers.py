@@ -832,19 +832,50 @@ def test_media_folder_is_pruned_oldest_first_and_spares_young_files(tmp_path):
     assert media.prune_media(tmp_path, max_bytes=10, min_age_s=60) == [] and young.exists()
 
 
+def _marked(folder, pid, started):
+    """A folder as an EchoLens process marks its own (app.media.OWNER_FILE)."""
+    folder.mkdir()
+    (folder / media.OWNER_FILE).write_text(f"{pid} {started}")
+    (folder / "clip.mp4").write_bytes(b"x")
+    return folder
+
+
 def test_a_killed_servers_media_folder_is_removed_when_the_next_one_starts(tmp_path):
     import subprocess
     import sys
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    orphan, own, other = (tmp_path / f"echolens-{gone.pid}-ab12", tmp_path / f"echolens-{os.getpid()}-cd34",
-                          tmp_path / "echolens-x1y2z3")          # the last: an older server's, no pid to judge by
-    for folder in (orphan, own, other):
-        folder.mkdir()
-        (folder / "clip.mp4").write_bytes(b"x")
-    assert media.remove_orphan_media(tmp_path) == [orphan]
-    assert not orphan.exists() and own.exists() and other.exists()
-    assert media.media_dir().name.startswith(f"echolens-{os.getpid()}-")
+    me = os.getpid()
+    orphan = _marked(tmp_path / f"echolens-{gone.pid}-ab12", gone.pid, "123")
+    own = _marked(tmp_path / f"echolens-{me}-cd34", me, media._started(me))
+    reused = _marked(tmp_path / f"echolens-{me}-ef56", me, "1")     # this pid, given to a process started later
+    other = tmp_path / "echolens-x1y2z3"                            # an older server's, no pid to judge by
+    other.mkdir()
+    assert sorted(media.remove_orphan_media(tmp_path)) == sorted([orphan, reused])
+    assert not orphan.exists() and not reused.exists() and own.exists() and other.exists()
+    root = media.media_dir()
+    assert root.name.startswith(f"echolens-{me}-") and not media._gone(root)
+    assert (root / media.OWNER_FILE).read_text() == f"{me} {media._started(me)}"
+
+
+def test_a_folder_echolens_did_not_make_is_never_removed(tmp_path):
+    """A user's own 'echolens-2026-notes' (an analyze --out folder, say) looks like a dead server's by its name:
+    only a folder holding the owner file its server wrote, naming the pid its name does, is judged at all."""
+    import subprocess
+    import sys
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    notes = tmp_path / "echolens-2026-notes"
+    notes.mkdir()
+    (notes / "notes.txt").write_text("mine")
+    named = tmp_path / f"echolens-{gone.pid}-report"                 # a dead pid's name, no owner file
+    named.mkdir()
+    mismatch = _marked(tmp_path / f"echolens-{gone.pid}-gh78", gone.pid + 1, "1")
+    assert media.remove_orphan_media(tmp_path) == []
+    assert (notes / "notes.txt").exists() and named.exists() and mismatch.exists()
+    served = _marked(tmp_path / "served", os.getpid(), "1")           # pruning never takes the owner file
+    assert media.prune_media(served, max_bytes=0, min_age_s=0) == [served / "clip.mp4"]
+    assert (served / media.OWNER_FILE).exists()
 
 
 def test_a_media_folder_whose_server_cannot_be_judged_is_kept(tmp_path, monkeypatch):
@@ -852,9 +883,7 @@ def test_a_media_folder_whose_server_cannot_be_judged_is_kept(tmp_path, monkeypa
     def kill(pid, signal):
         raise PermissionError if pid == 4242 else ProcessLookupError
     monkeypatch.setattr(media.os, "kill", kill)
-    others, gone = tmp_path / "echolens-4242-ab12", tmp_path / "echolens-4343-cd34"
-    for folder in (others, gone):
-        folder.mkdir()
+    others, gone = _marked(tmp_path / "echolens-4242-ab12", 4242, "?"), _marked(tmp_path / "echolens-4343-cd34", 4343, "?")
     assert media.remove_orphan_media(tmp_path) == [gone] and others.exists()
 
 
