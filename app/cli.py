@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 HOST, PORT = "127.0.0.1", 7860
-MAX_UPLOAD = "1gb"        # echo.limits.MAX_FILE_BYTES: the readers refuse larger files anyway
+SERVE_ONLY = {"host": HOST, "port": PORT, "server_paths": None, "auth_file": None}   # options only serving reads
 
 
 def port_number(text: str) -> int:
@@ -116,6 +116,7 @@ def serve(args) -> int:
     exiting while it loads the models aborts ('terminate called without an active exception', rc 134)."""
     import signal
 
+    from echo.limits import MAX_FILE_BYTES
     signal.signal(signal.SIGTERM, signal.default_int_handler)   # as Ctrl-C from the start: Gradio closes, finally runs
     check_models(args.models)
     check_address(args.host, args.port)
@@ -138,12 +139,26 @@ def serve(args) -> int:
                  "No login (--auth-file FILE asks for one)"), flush=True)
         demo = build(tuple(args.models or ()))
         demo.launch(server_name=args.host, server_port=args.port, show_error=False, quiet=False,
-                    max_file_size=MAX_UPLOAD, css=CSS, js=JS, theme=THEME, auth=logins)
+                    max_file_size=MAX_FILE_BYTES, css=CSS, js=JS, theme=THEME, auth=logins)
+    except KeyboardInterrupt:               # stopped while the page was built (Gradio's launch returns on its own)
+        pass
     finally:
         if demo is not None:   # Gradio's copies of the uploads (users' clips) and served media: its shutdown left them
             delete_files_created_by_app(demo, age=None)
-        warm_up.join()
+        _wait_for(warm_up)
     return 0
+
+
+def _wait_for(warm_up) -> None:
+    """Join the warm-up thread before exiting (serve: exiting while it loads the models aborts), saying so, and
+    not stopped by another Ctrl-C while it finishes."""
+    if warm_up.is_alive():
+        print("Waiting for the models' warm-up to finish before exiting...", file=sys.stderr, flush=True)
+    while warm_up.is_alive():
+        try:
+            warm_up.join(0.5)
+        except KeyboardInterrupt:
+            pass
 
 
 def models(args) -> int:
@@ -183,8 +198,10 @@ def analyze(args) -> int:
     from echo.readers import read_clip
     from explain.analysis.crop_check import MOVES_POINTS, crop_words, largest_move
     from explain.analysis.ood import declared_shift, ood_words
+    from explain.analysis.outputs import check_output_folder
     from explain.analysis.report import analyze as run, ef_words, near_blank_warnings
-    clip = read_clip(args.clip)
+    clip = read_clip(args.clip, rescale=args.rescale)
+    check_output_folder(Path(args.out))                # a file in the way is named before the models load
     report = run(clip, load_models(args), Path(args.out), quick=args.quick, colours=args.colours)
     print(f"{Path(args.out) / 'report.json'}:")
     for role, m in report["models"].items():
@@ -217,12 +234,16 @@ def analyze(args) -> int:
 
 
 def audit(args) -> int:
-    from explain.analysis.audit import audit as run, not_reached
-    out, pair = Path(args.out), load_models(args)
+    from explain.analysis.audit import audit as run, clips_in, not_reached
+    from explain.analysis.outputs import check_output_folder
+    out = check_output_folder(Path(args.out))          # a file in the way, or no folder of clips, before the models load
+    clips_in(Path(args.folder))
+    pair = load_models(args)
     progress = lambda share, what: print(what, file=sys.stderr, flush=True)          # noqa: E731
     limit = None if args.time_limit is None else 60 * args.time_limit
-    summary, _, (headline, model_lines) = run(Path(args.folder), pair, out, progress, time_limit_s=limit)
-    print(f"{out / 'audit.csv'}, {out / 'audit.html'}: {headline}")
+    summary, _, (headline, model_lines) = run(Path(args.folder), pair, out, progress, time_limit_s=limit,
+                                              rescale=args.rescale)
+    print(f"{out / 'audit.csv'}, {out / 'audit.html'}, {out / 'audit.json'}: {headline}")
     for line in model_lines:
         print(f"  {line}")
     if summary["note"]:
@@ -255,7 +276,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--auth-file", metavar="FILE", help="serve: ask for a login, one 'user:password' per line")
     sub = ap.add_subparsers(dest="command")
     m = sub.add_parser("models", help="list the models found (shipped, plus --models folders)")
-    m.add_argument("--models", action="append", dest="models", help="a folder of models or checkpoint files (repeatable)")
+    m.add_argument("--models", action="append", dest="models", default=argparse.SUPPRESS,   # keeps one given before
+                   help="a folder of models or checkpoint files (repeatable)")
     for name, helptext in (("analyze", "analyze one clip"), ("audit", "audit a folder of clips")):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("clip" if name == "analyze" else "folder")
@@ -263,6 +285,9 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--jepa", default=DEFAULT_MODELS["jepa"], help="JEPA model: registry name, folder or checkpoint")
         p.add_argument("--mae", default=DEFAULT_MODELS["mae"], help="MAE model: registry name, folder or checkpoint")
         p.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
+        p.add_argument("--rescale", action="store_true",
+                       help="stretch files of 16-bit or float pixels to 8 bits (as the page's 'Stretch 16-bit or float "
+                            "pixels'), rather than refuse them")
         p.add_argument("--frames", type=frame_count, metavar="N",
                        help="load the models you bring (not the shipped ones) at N input frames, as the app's 'Frames "
                             "for large checkpoints': fewer frames, faster on a CPU (default: each model's own)")
@@ -278,13 +303,24 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+    ap = parser()
+    args = ap.parse_args(argv)
     command = {"models": models, "analyze": analyze, "audit": audit}.get(args.command, serve)
+    ignored = [f"--{k.replace('_', '-')}" for k, default in SERVE_ONLY.items() if getattr(args, k) != default]
+    ignored += ["--models (--jepa and --mae name the pair)"] if command in (analyze, audit) and args.models else []
+    if command is not serve and ignored:         # passed over in silence, a --port would read as taken into account
+        ap.error(f"{', '.join(ignored)} only applies to serving the app, not to '{args.command}'")
     if command is not models:          # no "Loading weights" bars between a run's lines or in a server's log
         from transformers.utils import logging as hf_logging
         hf_logging.disable_progress_bar()
     try:
         return command(args)
+    except KeyboardInterrupt:                                   # Ctrl-C: an earlier report in --out stays whole
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:                  # the reader of our output left (| head): the files are written already
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # so the exit's flush does not fail again
+        return 141
     except (ValueError, KeyError, OSError) as e:               # ClipError is a ValueError
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -1,5 +1,6 @@
 """The headless CLI: `python app.py analyze`, `audit` and `models`, their files and their errors."""
 import html
+import os
 import json
 import subprocess
 import sys
@@ -325,3 +326,102 @@ def test_analyze_and_audit_record_what_converting_a_checkpoint_assumed(tmp_path,
     assert "vjepa (files " in (tmp_path / "a" / "audit.html").read_text() and \
         "; converted from a vjepa2-native checkpoint, which does not store all it needs; assumed: size 224, " in \
         (tmp_path / "a" / "audit.html").read_text()
+
+
+def test_options_that_would_do_nothing_are_refused_not_passed_over(tmp_path, capsys):
+    """`--models DIR models` listed the shipped models as if DIR were not given (the subcommand's own --models
+    default overwrote it); --port, --host, --auth-file, --server-paths and --models were accepted by analyze and
+    audit and ignored."""
+    from app import cli
+    assert cli.main(["--models", str(tmp_path / "nowhere"), "models"]) == 2
+    assert "no such folder or file" in capsys.readouterr().err
+    for given in (["--port", "9999"], ["--host", "0.0.0.0"], ["--auth-file", "a.txt"], ["--models", str(tmp_path)]):
+        for command in (["analyze", "c.npz"], ["audit", "folder"]):
+            with pytest.raises(SystemExit) as stop:
+                cli.main([*given, *command, "--out", str(tmp_path / "o")])
+            assert stop.value.code == 2 and f"{given[0]} " in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_rescale_reaches_the_reader_of_analyze_and_of_every_audited_clip(tmp_path, monkeypatch, capsys):
+    """The page stretches 16-bit or float pixels when its box is ticked; the command line could not, and its
+    error told the user to tick a box it does not have."""
+    import echo.readers
+    from app import cli
+    from echo.readers import ClipError
+    from explain.analysis.audit import clips_in
+    deep = tmp_path / "clips" / "deep.npy"
+    deep.parent.mkdir()
+    np.save(deep, (np.random.default_rng(0).integers(0, 4000, (40, 64, 64))).astype(np.uint16))
+    with pytest.raises(ClipError):
+        clips_in(deep.parent)[0].load()
+    assert clips_in(deep.parent, rescale=True)[0].load().frames.dtype == np.uint8
+    seen = []
+
+    def reader(path, rescale=False):
+        seen.append(rescale)
+        raise ClipError("stop here")
+    monkeypatch.setattr(echo.readers, "read_clip", reader)
+    assert cli.main(["analyze", str(deep), "--out", str(tmp_path / "o"), "--rescale"]) == 2
+    assert cli.main(["analyze", str(deep), "--out", str(tmp_path / "o")]) == 2
+    assert seen == [True, False] and "stop here" in capsys.readouterr().err
+
+
+def test_an_interrupted_analysis_keeps_the_earlier_report_whole_and_says_so(tmp_path, monkeypatch, capsys,
+                                                                            shipped_pair):
+    """The earlier report's files went as soon as the clip was predicted, so Ctrl-C during the slow views left an
+    empty folder and a traceback; they are replaced only once every view is computed."""
+    from app import cli
+    from explain.analysis import report
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(report, "severity_sweep", interrupted)
+    monkeypatch.setattr(cli, "load_models", lambda args: shipped_pair)
+    clip = write_npz(tmp_path / "beat.npz", render_clip(7, "adult", n_frames=40, size=112, fps=50))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.json").write_text('{"earlier": true}')
+    (out / "jepa.rollout.npy").write_bytes(b"an earlier clip's map")
+    assert cli.main(["analyze", str(clip), "--out", str(out), "--quick"]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted"
+    assert (out / "report.json").read_text() == '{"earlier": true}' and (out / "jepa.rollout.npy").is_file()
+
+
+def test_a_reader_that_leaves_the_pipe_is_not_an_error():
+    """`analyze ... | head -1` printed 'error: [Errno 32] Broken pipe', rc 2, though every file was written. Run in a
+    process of its own: the handler points this process's stdout at /dev/null."""
+    script = ("import sys\nfrom app import cli\n"
+              "def listing(args):\n    print('a line left unread')\n    raise BrokenPipeError(32, 'Broken pipe')\n"
+              "cli.models = listing\nsys.exit(cli.main(['models']))\n")
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120, env=ENV)
+    assert run.returncode == 141 and run.stderr == "", run.stderr
+
+
+def test_a_server_stopped_while_its_page_is_built_exits_quietly(monkeypatch, capsys):
+    """Ctrl-C or SIGTERM while the page was built (before Gradio's launch, which returns on its own) gave a
+    traceback through Gradio and rc 130; it exits 0 after the warm-up, as a stop while serving does."""
+    import signal
+    import threading
+
+    import app.layout
+    import app.warmup
+    from app import cli
+
+    def build(models):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(app.layout, "build", build)
+    monkeypatch.setattr(app.warmup, "warm_up_in_background", lambda: threading.Thread(target=lambda: None))
+    monkeypatch.setenv("GRADIO_TEMP_DIR", os.environ.get("GRADIO_TEMP_DIR", "/tmp"))
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        assert cli.serve(cli.parser().parse_args(["--port", str(free_port())])) == 0
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

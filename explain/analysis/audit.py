@@ -62,10 +62,12 @@ class PendingClip:
     known_ef: float | None = None     # FileList.csv's EF, kept for a row whose video cannot be read
 
 
-def clips_in(paths: Path | list[Path]) -> list[PendingClip]:
+def clips_in(paths: Path | list[Path], rescale: bool = False) -> list[PendingClip]:
     """Every clip of an EchoNet folder, a plain folder, or a list of files, in order. An EchoNet folder's clips are
     those FileList.csv lists, then the clip files in its Videos/ it does not list (uploaded beside it, say), by
-    their file names and without a true EF: an audit that left them out named none of them."""
+    their file names and without a true EF: an audit that left them out named none of them. rescale: files of
+    16-bit or float pixels are stretched to 8 bits (echo.readers.read_clip's rescale), not refused."""
+    read = functools.partial(read_clip, rescale=rescale)
     if isinstance(paths, Path) and (paths / FILELIST).is_file():
         data = EchoNetDataset(paths)
         if not data.names:
@@ -75,7 +77,7 @@ def clips_in(paths: Path | list[Path]) -> list[PendingClip]:
         unlisted = sorted(p for p in videos.iterdir() if p.suffix.lower() in CLIP_SUFFIXES
                           and not (p.suffix.lower() == ".avi" and p.stem in listed)) if videos.is_dir() else []
         return [PendingClip(name, functools.partial(data.__getitem__, i), data.ef(i))
-                for i, name in enumerate(data.names)] + [PendingClip(p.name, functools.partial(read_clip, p))
+                for i, name in enumerate(data.names)] + [PendingClip(p.name, functools.partial(read, p))
                                                          for p in unlisted]
     if isinstance(paths, Path):
         if paths.is_file():
@@ -88,7 +90,7 @@ def clips_in(paths: Path | list[Path]) -> list[PendingClip]:
             raise ClipError(f"'{paths}' holds no clip files ({', '.join(sorted(CLIP_SUFFIXES))}) and no {FILELIST}.")
     else:
         files = list(paths)
-    return [PendingClip(path.name, functools.partial(read_clip, path)) for path in files]
+    return [PendingClip(path.name, functools.partial(read, path)) for path in files]
 
 
 def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degradations: bool = True,
@@ -409,13 +411,14 @@ class Audit(NamedTuple):
 
 def audit(paths: Path | list[Path], pair: dict[str, LoadedModel], out: Path,
           progress: Callable[[float, str], None] | None = None, time_limit_s: float | None = None,
-          command: str | None = None, rerun: Rerun = Rerun("audit")) -> Audit:
+          command: str | None = None, rerun: Rerun = Rerun("audit"), rescale: bool = False) -> Audit:
     """Run the audit, write audit.csv, audit.html and audit.json (summary, what the columns mean, the run's record:
     explain.analysis.run_record, and rows) into `out`. With a time limit no clip is started after it has passed:
     the files hold the clips finished, and the summary says so. command: what started it (default: the command line);
-    rerun: how a view left out for a slow model would be run (the command line's unless the page says its own)."""
+    rerun: how a view left out for a slow model would be run (the command line's unless the page says its own);
+    rescale: stretch files of 16-bit or float pixels to 8 bits (clips_in)."""
     import json
-    sources = clips_in(paths)                                    # a folder that is not one fails before `out` is made
+    sources = clips_in(paths, rescale)                           # a folder that is not one fails before `out` is made
     check_output_folder(out)             # a file in the way is said first; the folder is made once there are rows,
     deadline = None if time_limit_s is None else time.monotonic() + time_limit_s       # so a failed audit leaves none
     skipped = {role: {} for role in pair}                        # {role: {view: why}}: too slow for the CPU

@@ -88,7 +88,11 @@ def load_model(name_or_path: str, role: str, device: str | None = None, frames: 
     Kept once loaded while its files stay as they were (files_stamp): the page loads it for every event; the frame
     counts tried of one checkpoint share its weights (share_weights)."""
     stamp = files_stamp(name_or_path)
-    loaded = _load_model(name_or_path, role, device, frames, stamp)
+    key = (name_or_path, role, device, frames, stamp)
+    with _sharing:
+        once = _loading.setdefault(key, threading.Lock())
+    with once:                  # a second caller (the warm-up and the first page load) waits for the first's model
+        loaded = _load_model(*key)
     source = (str(name_or_path), role, device, stamp)
     with _sharing:                                   # page sessions load from their own threads
         other = _loaded_from.get(source)
@@ -107,6 +111,8 @@ def load_model(name_or_path: str, role: str, device: str | None = None, frames: 
 # (name or path, role, device, files stamp) -> the model last loaded from those files, at whatever frame count
 _loaded_from: dict[tuple, weakref.ref] = {}
 _sharing = threading.Lock()
+# load key -> the lock its first load holds: lru_cache lets two callers that miss at once both load
+_loading: dict[tuple, threading.Lock] = {}
 
 
 @torch.no_grad()

@@ -65,7 +65,7 @@ from explain.analysis.defaults import ROLES
 from explain.analysis.degradation import condition_ef_views, sensitivity_figure, severity_sweep
 from explain.analysis.latent_pixel import SPECKLE_PASSES, speckle_ratios
 from explain.analysis.ood import declared_shift, ood_words
-from explain.analysis.outputs import output_folder
+from explain.analysis.outputs import check_output_folder, output_folder
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import near_blank_words, predict
 from explain.analysis.run_record import conversion_words, record_words, run_record
@@ -101,8 +101,8 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
         timings[stage] = round(time.perf_counter() - t, 3)
         return r
 
+    out = check_output_folder(out)                         # a file in the way is named before any work
     preds = timed("predict", predict, pair, clip, crop_check=True)        # a clip no model can read is refused before `out` changes
-    out = output_folder(out, WRITTEN if (Path(out) / "report.json").is_file() else ())
     not_run = {role: {} for role in pair}                  # {role: {view: why}}: over the CPU budget for that model
     degraded = timed("degradation", on_models_that_fit, "degradation",      # {condition: {role: EFs}}, the roles run
                      lambda models: condition_ef_views(models, clip, tuple(CONDITIONS),
@@ -123,6 +123,8 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
                        "population": clip.meta.get("population"), "degradation": clip.meta.get("degradation")},
               "ground_truth": truth, "models": {}}
     figures = {}
+    # every view is computed: only now is an earlier report's set replaced (a run stopped before leaves it whole)
+    out = output_folder(out, WRITTEN if (Path(out) / "report.json").is_file() else ())
     for role, m in pair.items():
         p = preds[role]
         entry = {"name": m.name, "family": m.family, **{k: v for k, v in p.to_dict().items() if k not in ("name", "family")}}
