@@ -11,8 +11,12 @@ Prints a table.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))             # `python bench/...` from anywhere, as the README gives it
 
 import numpy as np
 import torch
