@@ -29,7 +29,7 @@ def test_the_docstrings_re_encode_the_crop_not_the_pixels_moved_the_jepas_ef(shi
     assert fan.bbox == (2, 0, 89, 112)
     as_found = embed(jepa, model_view(clip).x)[1]
     moved_box = embed(jepa, model_view(crop_to_sector(clip, Sector(fan.mask, (0, 0, 95, 112)))).x)[1]
-    assert as_found == pytest.approx(62.2, abs=0.1) and moved_box == pytest.approx(47.5, abs=0.3)
+    assert as_found == pytest.approx(62.0, abs=0.1) and moved_box == pytest.approx(52.1, abs=0.3)   # the shipped probe's
 
 
 def test_crop_efs_give_each_probes_efs_and_the_words_warn_past_the_limit(shipped_pair):

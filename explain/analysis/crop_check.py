@@ -4,8 +4,8 @@ The fan finder (echo.preprocess.find_sector) could place the box a few pixels di
 of the same clip: compression ringing at the fan's edge flickers like a dim far field. An MJPG re-encode of
 the adult_normal example (1.2 grey levels from the original on average) moved the box from (2, 0, 89, 112)
 to (0, 0, 95, 112), which moves the heart 2 px up in the padded square the models see, and the shipped
-JEPA's EF about 15 points; that box on the original pixels gives 47.5% against 62.2%
-(tests/test_crop_check.py): the crop, not the pixels. A lossy-coded clip's fan now drops the ringing beyond its
+JEPA's EF about 15 points; that box on the original pixels gave 47.5% against 62.2% with the probe then shipped, and
+gives 52.1% against 62.0% with today's (tests/test_crop_check.py): the crop, not the pixels. A lossy-coded clip's fan now drops the ringing beyond its
 apex and far end (that re-encode keeps (2, 0, 89, 112)), but any crop a few pixels off, at the sides or from
 another cause, moves the EF as much. The shipped probes learned from phantom clips that all
 sit alike, and read position. So the page gives each EF beside the EFs of the same input shifted SHIFT_SHARE
