@@ -322,7 +322,8 @@ def main(argv: list[str]) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # so the exit's flush does not fail again
         return 141
     except (ValueError, KeyError, OSError) as e:               # ClipError is a ValueError
-        print(f"error: {e}", file=sys.stderr)
+        from app.error_text import error_text
+        print(f"error: {error_text(e)}", file=sys.stderr)
         return 2
     except RuntimeError as e:                                   # torch or FFmpeg refusing the input
         print(f"error ({type(e).__name__}): {e}", file=sys.stderr)

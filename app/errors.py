@@ -10,6 +10,7 @@ from typing import Callable
 
 import gradio as gr
 
+from app.error_text import error_text
 from echo.clip import ClipError
 
 log = logging.getLogger("echolens")
@@ -31,10 +32,10 @@ def shows_errors(fn):
         except gr.Error:
             raise
         except EXPECTED as e:
-            message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+            message = error_text(e)
             log.info("%s refused after %.1f s: %s", fn.__name__, time.monotonic() - start,
-                     " ".join(str(message).split()))          # one line: a typed path cannot forge log lines
-            raise gr.Error(str(message), duration=None, print_exception=False) from None
+                     " ".join(message.split()))          # one line: a typed path cannot forge log lines
+            raise gr.Error(message, duration=None, print_exception=False) from None
         except Exception as e:                                   # noqa: BLE001 - keep serving
             log.exception("handler %s failed", fn.__name__)
             raise gr.Error(f"Something went wrong ({type(e).__name__}: {e}). The app is still running; "

@@ -425,3 +425,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_a_key_errors_message_is_printed_as_written(monkeypatch, capsys):
+    """A KeyError (an EchoNet name the dataset lacks, a recipe) printed its repr: error: "'x' is not among ...",
+    quotes doubled; the page showed the message itself. One helper (app.error_text) for both."""
+    from app import cli
+    from app.error_text import error_text
+
+    def listing(args):
+        raise KeyError("'x.avi' is not among this dataset's videos.")
+    monkeypatch.setattr(cli, "models", listing)
+    assert cli.main(["models"]) == 2
+    assert capsys.readouterr().err == "error: 'x.avi' is not among this dataset's videos.\n"
+    assert error_text(KeyError("a")) == "a" and error_text(ValueError("b")) == "b" and error_text(KeyError()) == ""

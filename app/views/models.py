@@ -2,6 +2,7 @@
 a local path typed in; and the device they run on."""
 from __future__ import annotations
 
+from app.error_text import error_text
 from app.server_paths import server_path
 from explain.analysis.pair import DEFAULT_MODELS, ROLES, LoadedModel, frames_for, load_model
 from model_zoo.cost import advice
@@ -43,7 +44,7 @@ def current_pair(jepa_choice: str | None = None, mae_choice: str | None = None,
 
 def _sentence(error: Exception) -> str:
     """A loader's message, ending with a full stop (its first word may be a file name: its case is kept)."""
-    text = str(error.args[0] if isinstance(error, KeyError) and error.args else error).strip()
+    text = error_text(error).strip()
     return text if text.endswith((".", "!", "?")) or not text else text + "."
 
 
