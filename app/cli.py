@@ -7,6 +7,8 @@ import socket
 import sys
 from pathlib import Path
 
+from app.error_text import error_text
+
 HOST, PORT = "127.0.0.1", 7860
 SERVE_ONLY = {"host": HOST, "port": PORT, "server_paths": None, "auth_file": None}   # options only serving reads
 
@@ -237,12 +239,12 @@ def audit(args) -> int:
     from explain.analysis.audit import audit as run, clips_in, not_reached
     from explain.analysis.outputs import check_output_folder
     out = check_output_folder(Path(args.out))          # a file in the way, or no folder of clips, before the models load
-    clips_in(Path(args.folder))
+    sources = clips_in(Path(args.folder), args.rescale)
     pair = load_models(args)
     progress = lambda share, what: print(what, file=sys.stderr, flush=True)          # noqa: E731
     limit = None if args.time_limit is None else 60 * args.time_limit
     summary, _, (headline, model_lines) = run(Path(args.folder), pair, out, progress, time_limit_s=limit,
-                                              rescale=args.rescale)
+                                              sources=sources)
     print(f"{out / 'audit.csv'}, {out / 'audit.html'}, {out / 'audit.json'}: {headline}")
     for line in model_lines:
         print(f"  {line}")
@@ -322,7 +324,6 @@ def main(argv: list[str]) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # so the exit's flush does not fail again
         return 141
     except (ValueError, KeyError, OSError) as e:               # ClipError is a ValueError
-        from app.error_text import error_text
         print(f"error: {error_text(e)}", file=sys.stderr)
         return 2
     except RuntimeError as e:                                   # torch or FFmpeg refusing the input

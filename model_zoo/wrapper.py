@@ -83,7 +83,7 @@ class EncoderWrapper:
         self.tubelet = int(c.tubelet_size)                                  # frames per token
         self.patch = int(c.patch_size if isinstance(c.patch_size, int) else c.patch_size[0])   # pixels per token side
         recipe = recipe_from_card(card)
-        self.input_gain_norm = recipe.input_gain_norm if input_gain_norm is None and card else (input_gain_norm or 0.0)
+        self.input_gain_norm = recipe.input_gain_norm if input_gain_norm is None else input_gain_norm
         self.input_gain_eps = recipe.input_gain_eps if input_gain_eps is None else input_gain_eps
         if self.input_gain_norm:
             encoders = [self.encoder] if family == "mae" else [e for e in (net.encoder, self.context_encoder) if e is not None]

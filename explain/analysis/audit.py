@@ -411,14 +411,16 @@ class Audit(NamedTuple):
 
 def audit(paths: Path | list[Path], pair: dict[str, LoadedModel], out: Path,
           progress: Callable[[float, str], None] | None = None, time_limit_s: float | None = None,
-          command: str | None = None, rerun: Rerun = Rerun("audit"), rescale: bool = False) -> Audit:
+          command: str | None = None, rerun: Rerun = Rerun("audit"),
+          sources: list[PendingClip] | None = None) -> Audit:
     """Run the audit, write audit.csv, audit.html and audit.json (summary, what the columns mean, the run's record:
     explain.analysis.run_record, and rows) into `out`. With a time limit no clip is started after it has passed:
     the files hold the clips finished, and the summary says so. command: what started it (default: the command line);
     rerun: how a view left out for a slow model would be run (the command line's unless the page says its own);
-    rescale: stretch files of 16-bit or float pixels to 8 bits (clips_in)."""
+    sources: the clips of `paths` as clips_in found them already (the command line finds them before the models
+    load, with its --rescale), else found here."""
     import json
-    sources = clips_in(paths, rescale)                           # a folder that is not one fails before `out` is made
+    sources = clips_in(paths) if sources is None else sources   # a folder that is not one fails before `out` is made
     check_output_folder(out)             # a file in the way is said first; the folder is made once there are rows,
     deadline = None if time_limit_s is None else time.monotonic() + time_limit_s       # so a failed audit leaves none
     skipped = {role: {} for role in pair}                        # {role: {view: why}}: too slow for the CPU
