@@ -30,3 +30,12 @@ def test_two_callers_that_miss_the_cache_at_once_load_the_model_once(monkeypatch
     for t in threads:
         t.join()
     assert calls == [where] and len(got) == 3 and got[0] is got[1] is got[2]
+
+
+def test_a_finished_load_leaves_no_lock_behind(monkeypatch, tmp_path):
+    """Each load key (its files' stamp among it) had a lock kept for the server's life: a checkpoint rewritten while
+    the page runs made a new key, and a lock, every time. Once loaded, the model is cached and the lock goes."""
+    monkeypatch.setattr(pair, "_load_model", functools.lru_cache(maxsize=8)(lambda *key: type("Loaded", (), {})()))
+    for i in range(3):
+        pair.load_model(str(tmp_path / f"model{i}"), "jepa")
+    assert not [k for k in pair._loading if str(tmp_path) in str(k[0])]

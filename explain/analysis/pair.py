@@ -93,6 +93,9 @@ def load_model(name_or_path: str, role: str, device: str | None = None, frames: 
         once = _loading.setdefault(key, threading.Lock())
     with once:                  # a second caller (the warm-up and the first page load) waits for the first's model
         loaded = _load_model(*key)
+    with _sharing:              # loaded: a later caller finds it cached, so the lock goes (a changed file is a new key)
+        if _loading.get(key) is once:
+            del _loading[key]
     source = (str(name_or_path), role, device, stamp)
     with _sharing:                                   # page sessions load from their own threads
         other = _loaded_from.get(source)
@@ -111,7 +114,7 @@ def load_model(name_or_path: str, role: str, device: str | None = None, frames: 
 # (name or path, role, device, files stamp) -> the model last loaded from those files, at whatever frame count
 _loaded_from: dict[tuple, weakref.ref] = {}
 _sharing = threading.Lock()
-# load key -> the lock its first load holds: lru_cache lets two callers that miss at once both load
+# load key -> the lock its load holds while it runs: lru_cache lets two callers that miss at once both load
 _loading: dict[tuple, threading.Lock] = {}
 
 
