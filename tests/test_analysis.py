@@ -520,10 +520,31 @@ def test_a_long_clips_trajectory_keeps_enough_points_a_beat_to_follow_its_loop(s
     assert np.diff(frames).max() <= 15 / cycle.POINTS_PER_BEAT and frames[-1] == 47
     assert 2.5 < beats_covered(phase_at(estimate, frames)) < 3.5                   # forwards, about 3 beats
     assert all(r.loop_closure is not None for r in out.values())
-    assert "Points: every 1 frames of frames 0-47 of the clip's 300, a stretch of a few beats" in numbers_markdown(
+    from explain.trajectory.phase import circular_error
+    marks = {t.name: [int(h.split("frame ")[1]) for h in t.hovertext] for t in out["jepa"].figure.data
+             if t.name in ("clean ED", "clean ES")}          # ED and ES had shared frame 47, the stretch's last
+    assert len(marks["clean ED"]) >= 3 and not set(marks["clean ED"]) & set(marks["clean ES"])
+    assert circular_error(estimate.phase[marks["clean ED"]], 0.0).max() <= 0.5 / cycle.POINTS_PER_BEAT
+    assert "Points: every frame of frames 0-47 of the clip's 300, a stretch of a few beats" in numbers_markdown(
         out, estimate.label)
     short, _ = cycle.cycle(shipped_pair, render_clip(3, "adult", n_frames=40, size=112, fps=50), "pca", 2)
     assert "Points:" not in numbers_markdown(short, estimate.label)                # the whole clip: nothing to say
+
+
+def test_a_still_clips_trajectory_says_no_heartbeat_and_measures_nothing_against_an_invented_phase(shipped_pair):
+    """40 copies of one frame got a linear phase, ED and ES both on frame 0, and a phase error (162 degrees) read
+    as the models' failure; no heartbeat is said now, nothing is marked, and the phase numbers are n/a."""
+    import dataclasses
+    import explain.analysis.cycle as cycle
+    from app.views.cycle import numbers_markdown
+    base = render_clip(3, "adult", n_frames=40, size=112, fps=50)
+    still = dataclasses.replace(base, frames=np.repeat(base.frames[:1], 40, 0), truth=None)
+    out, estimate = cycle.cycle(shipped_pair, still, "pca", 2)
+    assert not estimate.beat_found
+    for r in out.values():
+        assert r.loop_closure is None and r.phase_error_deg is None
+        assert not [t for t in r.figure.data if t.name in ("clean ED", "clean ES")] and "◆" not in r.figure.layout.title.text
+    assert numbers_markdown(out, estimate.label).startswith("Colours: no heartbeat found")
 
 
 def test_a_shipped_model_run_at_fewer_frames_drops_only_its_beat_view_probe():

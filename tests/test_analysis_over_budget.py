@@ -52,7 +52,8 @@ def test_a_view_over_the_cpu_budget_is_skipped_for_that_model_with_the_frames_th
     assert all(isinstance(d["ef"], float) for d in mae["degradation"].values())
     t = jepa["trajectory"]
     assert t["coords"] == [] and t["loop_closure"] is None and t["skipped"] == jepa["skipped_views"]["trajectory"]
-    assert {"method", "coords", "loop_closure", "phase_error_deg"} <= set(t) and len(mae["trajectory"]["coords"]) > 10
+    assert {"method", "coords", "frames", "clip_frames", "loop_closure", "phase_error_deg"} <= set(t) == set(
+        mae["trajectory"]) | {"skipped"} and len(mae["trajectory"]["coords"]) > 10 and t["clip_frames"] == 40
     assert jepa["speckle_ratio"] is None and mae["speckle_ratio"] > 0
     assert not (tmp_path / "jepa.trajectory.json").exists() and (tmp_path / "mae.trajectory.json").is_file()
     assert (tmp_path / "jepa.rollout.npy").is_file() and jepa["focus"]["rollout"] is not None     # 1 pass: it ran

@@ -45,6 +45,7 @@ def test_analyze_writes_the_report_schema_maps_and_html(tmp_path):
         assert all(isinstance(d["ef_beat"], float) for d in m["degradation"].values())   # beat view may leave 0-100
         t = m["trajectory"]
         assert t["method"] == "pca" and len(t["coords"][0]) == 3 and t["phase_error_deg"] is not None
+        assert len(t["frames"]) == len(t["coords"]) and t["frames"][-1] < t["clip_frames"]     # which frame each point is
         heat = np.load(out / f"{role}.rollout.npy")
         assert heat.dtype == np.float32 and heat.shape == (16, 112, 112) and heat.min() == 0 and heat.max() == 1
         assert (out / f"{role}.rollout.mp4").stat().st_size > 1000 and (out / f"{role}.trajectory.json").is_file()

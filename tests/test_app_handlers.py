@@ -459,10 +459,14 @@ def test_the_page_passes_a_pediatric_clips_population_and_the_dataset_views_proj
     assert all("zero-shot" in card and "Real or unknown clip" not in card for card in cards)
     write_echonet(tmp_path, [(f"c{s}", render_clip(s, "adult", n_frames=40, size=112, fps=50), "TEST", None)
                              for s in (1, 2, 3, 4, 5)])         # four read: three of them span no third axis
-    next((tmp_path / "Videos").glob("c5.*")).unlink()           # listed, its video gone: said, not silently dropped
+    video = next((tmp_path / "Videos").glob("c5.*"))
+    kept = video.read_bytes()
+    video.unlink()                                              # listed, its video gone: said, not silently dropped
     *figs, words = events.on_dataset(str(tmp_path), events.NO_MODELS, "pca", 3)
     assert all(f.data[-1].type == "scatter3d" and "PCA" in f.layout.title.text for f in figs)
     assert words.startswith("Each plot holds 4 of the 5 clips tried. 1 could not be read (c5: ") and "missing" in words
+    video.write_bytes(kept)                                     # the folder mended: read again, not the cached view
+    assert events.on_dataset(str(tmp_path), events.NO_MODELS, "pca", 3)[-1] == "Each plot holds 5 of the 5 clips tried."
     from app.views import cycle
     _, fewer = cycle.dataset_figures(str(tmp_path), events.pair_of(events.NO_MODELS), "pca", 2, limit=2)
     assert fewer == "Each plot holds 2 of the 2 clips tried (the first 2 of the 5 the folder lists)."
@@ -702,6 +706,16 @@ def test_evidence_shows_our_table_and_the_preprints_labelled():
     glance = md[:md.index("# EF probes")]                            # the verdicts come first, one per claim
     assert glance.startswith("**At a glance: jepa-small against mae-small") and glance.count("\n- ") == 4
     assert "mean degradation < 2.3%: **not met**" in glance
+
+
+@pytest.mark.parametrize("table", [[], {"models": {"jepa-small": None}}], ids=["a list", "a null entry"])
+def test_a_hand_edited_benchmark_table_is_named_not_a_crash_of_the_page(tmp_path, table):
+    """The Evidence tab reads results.json while the page is built: a TypeError (a list, a null entry) stopped the
+    app from starting."""
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(table))
+    md = evidence.evidence_markdown(path)
+    assert md.startswith(f"The benchmark table could not be read from {path} (") and "--ship` writes it" in md
 
 
 def test_a_model_card_reads_as_facts_with_its_measured_headline(shipped_pair):

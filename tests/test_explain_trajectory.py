@@ -42,8 +42,6 @@ def test_frame_embeddings_match_a_window_run_by_hand(models):
     spread = frame_embeddings(jepa, clip, stride=5, step=1.5)             # frames 1.5 apart: 5 + (-4..3) * 1.5
     by_hand = jepa.pooled(x[[0, 1, 2, 4, 5, 7, 8, 10]][None])[0]
     assert np.allclose(spread.embeddings[1], by_hand.numpy(), atol=1e-5)
-    with pytest.raises(ValueError, match="probe"):
-        frame_embeddings(jepa, clip, pool="probe")
 
 
 def test_pca_joint_fit_shares_axes_and_umap_adapts_neighbours():
@@ -95,8 +93,25 @@ def test_an_echonet_clips_phase_runs_from_its_traced_ed_frame_and_marks_the_trac
     assert echonet.truth.phase is None and echonet.truth.ed_frames == [ed] and echonet.truth.es_frames == [es]
     est = clip_phase(echonet)
     assert est.source == "estimated" and est.ed_frames == [ed] and est.es_frames == [es] and est.phase[ed] == 0
-    assert est.label.endswith("from the traced ED frame, its ED and ES marks the traced frames)")
+    assert est.label.endswith("from the traced ED frame; ED and ES at the traced frames' phase)")
     assert circular_error(est.phase, clip.truth.phase).mean() < 0.04                 # still the heart's phase
+
+
+def test_a_clip_under_a_beat_marks_only_the_turns_inside_it_and_a_still_one_no_heartbeat():
+    """Under about a beat there is no autocorrelation peak; the signal's extremes were taken as ED and ES wherever
+    they fell: a 20-frame cut of a beat had ES on frame 1 (late diastole, phase 0.76), and 40 copies of one frame an
+    invented linear phase with ED and ES both on frame 0. Only a turn inside the clip is marked now, the period a
+    resting heart's where one turn shows, and a clip with none says no heartbeat was found."""
+    base = render_clip(3, "adult", n_frames=60, size=112, fps=50)           # ED 12, ES 28, 47.6 frames a beat
+    cut = clip_phase(dataclasses.replace(base, frames=base.frames[:20], truth=None))
+    assert cut.beat_found and cut.es_frames == [] and abs(cut.ed_frames[0] - 12) <= 2
+    assert "under one beat" in cut.label and circular_error(cut.phase, base.truth.phase[:20]).mean() < 0.1
+    whole = clip_phase(dataclasses.replace(base, frames=base.frames[:45], truth=None))          # both turns inside
+    assert abs(whole.ed_frames[0] - 12) <= 2 and abs(whole.es_frames[0] - 28) <= 2 and "under one beat" not in whole.label
+    for frames in (base.frames[:12], np.repeat(base.frames[:1], 40, 0)):    # a rising stretch; a still image
+        none = clip_phase(dataclasses.replace(base, frames=frames, truth=None))
+        assert not none.beat_found and none.ed_frames == none.es_frames == []
+        assert none.label.startswith("no heartbeat found")
 
 
 def test_loop_closure_on_a_drifting_circle_matches_hand_computation():
@@ -127,6 +142,20 @@ def test_phase_decodability_reads_a_planted_phase_and_not_noise():
     assert errors[3] > 40 > max(errors[:3]) and "group_error_deg" not in phase_decodability(planted, phase)
 
 
+def test_a_within_clip_phase_error_comes_with_its_own_chance_which_one_beat_puts_above_90():
+    """On one clip of about a beat, each fold holds out a stretch whose phases the rest lack: noise embeddings
+    erred about 111 degrees, read as worse than the 90 of chance; the read-out of a constant embedding is the chance
+    to read it against (the training folds' mean phase)."""
+    phase = np.arange(32) / 22 % 1.0                                   # 1.4 beats, 32 points
+    chance = phase_decodability(np.ones((32, 12)), phase)
+    assert chance["chance_deg"] == pytest.approx(chance["error_deg"]) and chance["chance_deg"] > 100
+    noise = [phase_decodability(np.random.default_rng(s).standard_normal((32, 12)), phase) for s in range(10)]
+    assert all(n["chance_deg"] == chance["chance_deg"] for n in noise)        # the clip's, not the embedding's
+    assert abs(np.mean([n["error_deg"] for n in noise]) - chance["chance_deg"]) < 10
+    whole_beats = np.arange(120) / 30 % 1.0, np.repeat(np.arange(4), 30)    # each fold a whole beat: 90
+    assert 80 < phase_decodability(np.ones((120, 12)), whole_beats[0], groups=whole_beats[1], folds=4)["chance_deg"] < 100
+
+
 def test_trajectory_shift_is_offset_over_radius():
     u = np.arange(40) / 40
     clean = np.stack([3 * np.cos(2 * np.pi * u), 3 * np.sin(2 * np.pi * u)], 1)
@@ -149,6 +178,9 @@ def test_trajectory_figure_marks_ed_es_and_colours_by_phase():
     ed = [t for t in fig.data if t.name == "clean ED"][0]
     assert [h.split(", ")[1] for h in ed.hovertext] == ["frame 0", "frame 4"]  # frame 5 has no point: nearest
     assert "estimated" in fig.layout.title.text
+    assert fig.layout.scene.xaxis.title.text == "PC 1"
+    shares = trajectory_figure({"clean": (pts, np.array([0, 2, 4, 6, 8]))}, est, "m", explained=np.array([.5, .3, .06]))
+    assert [a.title.text for a in (shares.layout.scene.xaxis, shares.layout.scene.zaxis)] == ["PC 1 (50%)", "PC 3 (6%)"]
     with pytest.raises(ValueError):
         trajectory_figure({"a": (pts[:, :1], np.arange(5))}, est)
 
@@ -164,6 +196,18 @@ def test_a_degraded_run_is_drawn_as_rings_of_its_phase_colour(dims):
     assert clean.marker.symbol == "circle" and bad.marker.symbol == "circle-open"
     assert list(bad.marker.line.color) == pytest.approx(list(clean.marker.color))
     assert fig.layout.legend.y < 0                                   # below the plot, not on the colour bar
+
+
+def test_ed_and_es_marks_stand_where_the_phase_is_even_when_the_marked_frames_lie_past_the_points():
+    """A long clip's trajectory samples a stretch of a few beats; EchoNet traces one beat, often later. The marks
+    went to the point nearest each traced frame in time: the stretch's last point, both ED and ES on one point at
+    phase 0.77. They stand at the points of the marks' phase, one a beat."""
+    phase = np.mod((np.arange(200) - 153) / 30.0, 1.0)                # 30 frames a beat, phase counted from frame 153
+    estimate = PhaseEstimate(phase, ed_frames=[153], es_frames=[165], source="estimated", method="test", period=30.0)
+    frames = np.arange(0, 144, 3)                                     # the stretch: frames 0..141, 10 a beat
+    fig = trajectory_figure({"clean": (np.random.default_rng(0).standard_normal((len(frames), 2)), frames)}, estimate)
+    marked = {t.name: [int(h.split("frame ")[1]) for h in t.hovertext] for t in fig.data if t.name in ("clean ED", "clean ES")}
+    assert marked == {"clean ED": [3, 33, 63, 93, 123], "clean ES": [15, 45, 75, 105, 135]}
 
 
 def test_marks_at_names_the_sampled_frames_nearest_ed_and_es_and_no_other():

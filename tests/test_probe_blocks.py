@@ -13,7 +13,6 @@ import model_zoo
 from explain.analysis.pair import load_model
 from explain.attention_maps import clip_map
 from explain.ef_forward import EFForward
-from explain.trajectory.embeddings import pool_tokens
 from model_zoo.convert.export import export
 from model_zoo.convert.infer import strip_prefixes
 from model_zoo.convert.probe import convert
@@ -106,8 +105,6 @@ def test_probe_read_out_is_refused_for_blocks_and_kept_without(tmp_path):
     assert not blocked.attends_to_tokens
     with pytest.raises(ValueError, match="3 self-attention block.*'mean' or 'token' read-out"):
         blocked.attention(tokens)
-    with pytest.raises(ValueError, match="self-attention block"):
-        pool_tokens(tokens, "probe", blocked)
     plain, _ = convert(vjepa_probe_checkpoint(), heads=2)
     assert plain.attends_to_tokens and plain.attention(tokens).shape == (2, 10)
     # through the encoder: rollout's probe read-out refused, the mean read-out and EF attributions work

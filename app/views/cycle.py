@@ -9,7 +9,7 @@ from app.server_paths import server_path
 from app.session import cached, get_clip
 from explain.analysis.audit import reasons_named
 from explain.analysis.cycle import MAX_POINTS, POINTS_PER_BEAT, CycleResult, cycle, held_out_phase_errors
-from explain.analysis.pair import LoadedModel, pair_key
+from explain.analysis.pair import LoadedModel, file_stats, pair_key
 from explain.trajectory.dataset import DatasetView, dataset_view
 from model_zoo.evaluate.format import plus_minus
 
@@ -43,19 +43,22 @@ def trajectories(clip_key: str, pair: dict[str, LoadedModel], method: str = "pca
 def numbers_markdown(results: dict[str, CycleResult], phase_label: str,
                      pair: dict[str, LoadedModel] | None = None) -> str:
     """The table under the plots and what its columns mean; pair: the models, for their held-out figures."""
-    rows = ["| model | loop closure (0 = closes) | phase error (°, within clip) | phase error (°, held-out clips; "
-            "chance 90) | shift under degradation (loop radii) |",
+    rows = ["| model | loop closure (0 = closes) | phase error (°, within clip; its chance) | phase error (°, held-out "
+            "clips; chance 90) | shift under degradation (loop radii) |",
             "|---|---|---|---|---|"]
     fmt = lambda v, f: "n/a" if v is None else format(v, f)           # noqa: E731
     held = held_out_phase_errors([m.name for m in (pair or {}).values() if m.as_shipped])
     for r in results.values():
-        rows.append(f"| {r.name} | {fmt(r.loop_closure, '.2f')} | {fmt(r.phase_error_deg, '.0f')} | "
+        within = fmt(r.phase_error_deg, '.0f') + ("" if r.phase_chance_deg is None else f" ({r.phase_chance_deg:.0f})")
+        rows.append(f"| {r.name} | {fmt(r.loop_closure, '.2f')} | {within} | "
                     f"{_held_out_cell(held.get(r.name))} | {fmt(r.shift, '.2f')} |")
     return (f"Colours: {phase_label}.{_sampled_words(results)}\n\n" + "\n".join(rows) +
             "\n\nLoop closure: distance between the same phase one beat apart over the distance half a beat "
             "apart (needs more than one beat). Phase error: how far the phase decoded from the embedding lies from the "
             "true one, in degrees of the cycle (360° = one beat, so 36° is a tenth of it), cross-validated over "
-            f"this clip's own frames, an easy task; {_held_out_words(held)}"
+            "this clip's own frames (each fold a stretch of it), an easy task; in brackets its chance, the same folds read "
+            "from a constant embedding, which can exceed 90° on one clip: a held-out stretch's phases are missing from "
+            f"the rest; {_held_out_words(held)}"
             "Shift under degradation: mean distance between the degraded copy's embedding and the clean clip's "
             "at the same frame, in units of the clean loop's radius (1 = moved by as much as the loop "
             "reaches from its centre; 0 = unmoved); n/a without a degraded copy. It measures a change of "
@@ -70,7 +73,8 @@ def _sampled_words(results: dict[str, CycleResult]) -> str:
     if r is None or not r.clip_frames or r.frames[-1] + 1 >= r.clip_frames:
         return ""
     step = int(np.median(np.diff(r.frames))) if len(r.frames) > 1 else 1
-    return (f" Points: every {step} frames of frames 0-{r.frames[-1]} of the clip's {r.clip_frames}, a stretch of a "
+    every = "every frame" if step == 1 else f"every {step} frames"
+    return (f" Points: {every} of frames 0-{r.frames[-1]} of the clip's {r.clip_frames}, a stretch of a "
             f"few beats: the whole clip in at most {MAX_POINTS} points would leave fewer than {POINTS_PER_BEAT} a beat "
             "and no loop to follow.")
 
@@ -102,7 +106,8 @@ def dataset_figures(folder: str, pair: dict[str, LoadedModel], method: str = "pc
     root = server_path(folder, "The dataset view's folder") if (folder or "").strip() else None
     if root is None or not root.is_dir():
         raise ValueError(f"No folder at '{folder}': give a folder in EchoNet layout (FileList.csv, Videos/).")
-    shown = {role: cached((str(root.resolve()), "dataset", m.key, limit, method, int(dims)),
+    files = file_stats(root) + file_stats(root / "Videos")     # a folder mended since (a video put back): read again
+    shown = {role: cached((str(root.resolve()), files, "dataset", m.key, limit, method, int(dims)),
                           lambda m=m: dataset_view(m.wrapper, root, limit=limit, method=method, dims=int(dims))[::2])
              for role, m in pair.items()}                                         # (view, figure)
     return {role: fig for role, (_, fig) in shown.items()}, dataset_words(

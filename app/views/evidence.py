@@ -22,7 +22,7 @@ def evidence_markdown(results_path: Path = RESULTS) -> str:
     try:
         results = json.loads(results_path.read_text())
         return at_a_glance(results) + render_markdown(results)
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:    # hand-edited: a list, a null entry
         return (f"The benchmark table could not be read from {results_path} ({type(e).__name__}: {e}); "
                 "`python -m model_zoo.evaluate --out DIR --ship` writes it.")
 

@@ -39,10 +39,14 @@ class CycleResult:
     shift: float | None               # degraded vs clean, relative to the loop's radius
     figure: go.Figure
     clip_frames: int | None = None    # the clip's frames, of which the points sample frames[0]..frames[-1]
+    phase_chance_deg: float | None = None   # the same read-out of a constant embedding: this clip's chance
 
     def numbers(self) -> dict:
+        # frames: the clip frame of each point (a long clip's points sample a stretch of it, of clip_frames)
         return {"method": self.method, "coords": np.round(self.coords, 4).tolist(),
-                "loop_closure": self.loop_closure, "phase_error_deg": self.phase_error_deg}
+                "frames": np.asarray(self.frames).tolist(), "clip_frames": self.clip_frames,
+                "loop_closure": self.loop_closure, "phase_error_deg": self.phase_error_deg,
+                "phase_chance_deg": self.phase_chance_deg}
 
 
 # the committed run of python -m explain.latent_pixel.report
@@ -85,6 +89,15 @@ def _safe(fn, *args):
         return None
 
 
+def _phase_read_out(embeddings: np.ndarray, phase: np.ndarray) -> tuple[float | None, float | None]:
+    """(within-clip cross-validated phase error, its chance) in degrees; (None, None) where too few points."""
+    try:
+        decoded = phase_decodability(embeddings, phase)
+    except ValueError:
+        return None, None
+    return round(decoded["error_deg"], 2), round(decoded["chance_deg"], 2)
+
+
 def cycle(models: dict[str, LoadedModel], clip: Clip, method: str = "pca", dims: int = 3,
           condition: str | None = None, seed: int = 0) -> tuple[dict[str, CycleResult], PhaseEstimate]:
     """{role: CycleResult} and the clip's phase (truth or estimated; its .label says which)."""
@@ -94,7 +107,7 @@ def cycle(models: dict[str, LoadedModel], clip: Clip, method: str = "pca", dims:
     # degraded copy held 17 times the clip); the clean run reads the same copy, so the two stay paired pixel for pixel
     cropped = working_copy(clip, models)
     estimate = clip_phase(cropped)
-    stride, used = sampling(clip.n_frames, estimate.period)
+    stride, used = sampling(clip.n_frames, estimate.period if estimate.beat_found else None)   # none: the whole clip
     if used < clip.n_frames:
         cropped = select_frames(cropped, np.arange(used))        # frame k stays frame k: the phase still applies
     bad = None if not condition or condition == "clean" else apply_condition(cropped, condition, seed=seed)
@@ -113,13 +126,11 @@ def cycle(models: dict[str, LoadedModel], clip: Clip, method: str = "pca", dims:
         if bad is not None:
             shown[condition] = (proj.points[1], clean.frames)
         fig = trajectory_figure(shown, estimate, title=f"{m.name}: {method.upper()} {dims}D",
-                                axis_prefix="PC" if method == "pca" else "UMAP")
-        loop = _safe(loop_closure, clean.embeddings, phase) if beats_covered(phase) >= 1.0 else None
-        try:
-            err = round(float(phase_decodability(clean.embeddings, phase)["error_deg"]), 2)
-        except ValueError:
-            err = None
+                                axis_prefix="PC" if method == "pca" else "UMAP", explained=proj.explained)
+        # no heartbeat found: the colour runs with time, no phase to measure a model against
+        loop = _safe(loop_closure, clean.embeddings, phase) if estimate.beat_found and beats_covered(phase) >= 1.0 else None
+        err, chance = _phase_read_out(clean.embeddings, phase) if estimate.beat_found else (None, None)
         shift = _safe(trajectory_shift, runs[0], runs[1]) if bad is not None else None
         out[role] = CycleResult(role, m.name, method, clean.frames, proj.points[0],
-                                proj.points[1] if bad is not None else None, loop, err, shift, fig, clip.n_frames)
+                                proj.points[1] if bad is not None else None, loop, err, shift, fig, clip.n_frames, chance)
     return out, estimate

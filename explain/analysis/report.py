@@ -4,7 +4,7 @@
                              "ground_truth": {"ef"} | null,
                              "models": {role: {name, family, ef, ef_beat, focus: {method: ratio | null},
                                                degradation: {condition: {"ef", "ef_beat"}},
-                                               trajectory: {method, coords, loop_closure, phase_error_deg},
+                                               trajectory: {method, coords, loop_closure, phase_error_deg, ...},
                                                speckle_ratio, skipped: {method: why no map},
                                                unreliable: {method: why not to read its map},
                                                skipped_views: {view: why it did not run}, ...}},
@@ -145,8 +145,8 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
             entry["trajectory"] = trajectories[role].numbers()
             figures[f"{role}.trajectory"] = trajectories[role].figure
         else:                                      # as the crop check when skipped: its keys, null, and why not
-            entry["trajectory"] = {"method": "pca", "coords": [], "loop_closure": None, "phase_error_deg": None,
-                                   "skipped": not_run[role]["trajectory"]}
+            entry["trajectory"] = {"method": "pca", "coords": [], "frames": [], "clip_frames": clip.n_frames,
+                                   "loop_closure": None, "phase_error_deg": None, "phase_chance_deg": None, "skipped": not_run[role]["trajectory"]}
         entry["trajectory"]["phase_source"] = None if estimate is None else estimate.source
         entry["speckle_ratio"] = None if speckle is None or role not in speckle else _round(speckle[role]["ratio"])
         rollout = maps.get("rollout", {})
@@ -235,7 +235,8 @@ def _numbers_words(m: dict) -> str:
         " (not run: see above)" if "speckle_ratio" in m.get("skipped_views", {}) else " (not measured in a quick run)"
     return (f"focus ratio on cardiac structures: {focus}; speckle ratio {na(m['speckle_ratio'], '{:.3f}')}"
             f"{speckle}; loop closure "
-            f"{na(t['loop_closure'])}; phase error {na(t['phase_error_deg'], '{:.0f}°')}")
+            f"{na(t['loop_closure'])}; phase error {na(t['phase_error_deg'], '{:.0f}°')}"
+            + (f" (chance on this clip {t['phase_chance_deg']:.0f}°)" if t.get("phase_chance_deg") is not None else ""))
 
 
 def converted_words(role: str, m: dict) -> str:

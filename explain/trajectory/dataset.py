@@ -17,7 +17,6 @@ from scipy.stats import spearmanr
 from echo.clip import ClipError
 from echo.echonet import EchoNetDataset
 from echo.preprocess import to_model_input
-from explain.trajectory.embeddings import pool_tokens
 from explain.trajectory.figures import dataset_figure
 from explain.trajectory.projection import Projection, project
 from model_zoo.features import input_shape
@@ -36,16 +35,15 @@ class DatasetView:
 
 @torch.no_grad()
 def dataset_embeddings(wrapper, root: str | os.PathLike, split: str | None = None, limit: int | None = None,
-                       pool: str = "mean", probe=None, batch: int = 16) -> DatasetView:
-    """Pooled embeddings of the first `limit` clips (all by default) of an EchoNet-layout folder."""
+                       batch: int = 16) -> DatasetView:
+    """Token-mean embeddings of the first `limit` clips (all by default) of an EchoNet-layout folder."""
     data = EchoNetDataset(root, split)
     frames, size = input_shape(wrapper)
     names, ef, inputs, skipped, out = [], [], [], [], []
 
     def flush():
         if inputs:
-            tokens = wrapper.tokens(torch.cat(inputs))                        # (b, N, D)
-            out.append(pool_tokens(tokens, pool, probe).float().cpu())
+            out.append(wrapper.tokens(torch.cat(inputs)).mean(1).float().cpu())     # (b, N, D) -> (b, D)
             inputs.clear()
 
     for i in range(len(data) if limit is None else min(limit, len(data))):

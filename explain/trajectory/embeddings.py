@@ -21,16 +21,12 @@ from echo.clip import Clip, ClipError
 from echo.preprocess import to_model_input
 from model_zoo.features import input_shape
 
-POOLS = ("mean", "probe")
-
-
 @dataclass
 class FrameEmbeddings:
     """frames (K,) clip frame indices the points belong to; embeddings (K, D) float32."""
     frames: np.ndarray
     embeddings: np.ndarray
     model: str = ""
-    pool: str = "mean"
 
 
 def centre_frames(n_frames: int, stride: int = 1) -> np.ndarray:
@@ -49,32 +45,16 @@ def window_indices(n_frames: int, centres: np.ndarray, frames: int, step: float 
     return np.clip(np.asarray(centres)[:, None] + offsets[None, :], 0, n_frames - 1)
 
 
-def pool_tokens(tokens: torch.Tensor, pool: str = "mean", probe=None) -> torch.Tensor:
-    """(B, N, D) -> (B, D): the token mean, or the probe query's attention-weighted token mean."""
-    if pool == "mean":
-        return tokens.mean(1)
-    if pool == "probe":
-        if probe is None:
-            raise ValueError("pool='probe' needs the model's EF probe (model_zoo.probe_io.load_probe)")
-        weights = probe.attention(tokens.to(probe.ef_mean.device)).to(tokens.device)  # (B, N)
-        return torch.einsum("bn,bnd->bd", weights.to(tokens.dtype), tokens)
-    raise ValueError(f"pool must be one of {', '.join(POOLS)}; got {pool!r}")
-
-
 @torch.no_grad()
-def frame_embeddings(wrapper, clip: Clip, stride: int = 1, pool: str = "mean", probe=None,
-                     batch: int = 16, step: float = 1.0) -> FrameEmbeddings:
-    """The embedding of the window centred on every stride-th frame of the clip. -> (K, D)
+def frame_embeddings(wrapper, clip: Clip, stride: int = 1, batch: int = 16, step: float = 1.0) -> FrameEmbeddings:
+    """The token-mean embedding of the window centred on every stride-th frame of the clip. -> (K, D)
     The clip is cropped to its fan unless crop_to_sector made it (a degraded copy of a cropped clip
     keeps the clean clip's crop). step: source frames between window frames (1: consecutive)."""
-    if pool not in POOLS:
-        raise ValueError(f"pool must be one of {', '.join(POOLS)}; got {pool!r}")
     frames, size = input_shape(wrapper)
     centres = centre_frames(clip.n_frames, stride)
     x = to_model_input(clip, frames=clip.n_frames, size=size)[0]  # (T, C, H, W)
     windows = torch.as_tensor(window_indices(clip.n_frames, centres, frames, step))  # (K, F)
     out = []
     for chunk in windows.split(batch):
-        tokens = wrapper.tokens(x[chunk])                                    # (b, N, D)
-        out.append(pool_tokens(tokens, pool, probe).float().cpu())
-    return FrameEmbeddings(centres, torch.cat(out).numpy(), getattr(wrapper, "name", ""), pool)
+        out.append(wrapper.tokens(x[chunk]).mean(1).float().cpu())           # (b, N, D) -> (b, D)
+    return FrameEmbeddings(centres, torch.cat(out).numpy(), getattr(wrapper, "name", ""))

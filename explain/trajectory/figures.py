@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import plotly.graph_objects as go
 
-from explain.trajectory.phase import PhaseEstimate
+from explain.trajectory.phase import PhaseEstimate, mark_positions
 from model_zoo.plot_style import TEMPLATE
 
 PHASE_SCALE = "Phase"         # cyclic (0 and 1, both end-diastole, alike) and never near white, unlike Twilight
@@ -18,13 +18,6 @@ def _scatter(dims: int, xyz: np.ndarray, **kwargs):
     if dims == 3:
         return go.Scatter3d(x=xyz[:, 0], y=xyz[:, 1], z=xyz[:, 2], **kwargs)
     return go.Scatter(x=xyz[:, 0], y=xyz[:, 1], **kwargs)
-
-
-def _nearest_points(frames: np.ndarray, wanted: list[int]) -> np.ndarray:
-    """Index of the point nearest in time to each wanted frame (points may be every k-th frame)."""
-    if not wanted or not len(frames):
-        return np.zeros(0, int)
-    return np.unique(np.abs(np.asarray(frames)[None, :] - np.asarray(wanted)[:, None]).argmin(1))
 
 
 def _axes(fig: go.Figure, titles: list[str]) -> None:
@@ -38,9 +31,11 @@ def _axes(fig: go.Figure, titles: list[str]) -> None:
 
 
 def trajectory_figure(runs: Mapping[str, tuple[np.ndarray, np.ndarray]], estimate: PhaseEstimate,
-                      title: str = "", axis_prefix: str = "PC") -> go.Figure:
+                      title: str = "", axis_prefix: str = "PC", explained: np.ndarray | None = None) -> go.Figure:
     """runs: {name: (points (K, 2 | 3), frames (K,) clip frame indices)}, all in one projection (the
-    first run is the reference, e.g. 'clean'); estimate: the clip's phase. 2D or 3D from the points."""
+    first run is the reference, e.g. 'clean'); estimate: the clip's phase. 2D or 3D from the points.
+    explained: each axis's share of the variance (PCA's), shown in its title: two axes holding 30% of it show a
+    loop that the rest may not."""
     if not runs:
         raise ValueError("a trajectory figure needs at least one run")
     dims = {np.asarray(p).shape[1] for p, _ in runs.values()}
@@ -69,16 +64,19 @@ def trajectory_figure(runs: Mapping[str, tuple[np.ndarray, np.ndarray]], estimat
                                                width=2, color=phase, colorscale=PHASE_SCALE, cmin=0.0, cmax=1.0),
                                            colorbar=dict(title="phase (cycles)", tickvals=[0, 0.25, 0.5, 0.75, 1],
                                                          ticktext=["0 ED", "0.25", "0.5", "0.75", "1 ED"]))))
-        for label, wanted, symbol in (("ED", estimate.ed_frames, "diamond"), ("ES", estimate.es_frames, "square")):
-            idx = _nearest_points(frames, wanted)
+        marks = mark_positions(estimate, frames)                  # by phase: a marked frame may lie outside the run
+        for label, symbol in (("ED", "diamond"), ("ES", "square")):
+            idx = np.asarray(marks.get(label, []), int)
             if len(idx):   # the reference run's marks filled, every other run's open; named by symbol and hover
                 fig.add_trace(_scatter(      # (text labels sat on their marks and on each other, in 3D most)
                     dims, xyz[idx], mode="markers", name=f"{name} {label}",
                     hovertext=[f"{name}<br>{label}, frame {f}" for f in frames[idx]], hoverinfo="text",
                     marker=dict(symbol=symbol if i == 0 else f"{symbol}-open", size=8 if dims == 3 else 13,
                                 color="black" if i == 0 else "dimgrey", line=dict(color="black", width=2))))
-    axes = [f"{axis_prefix} {k + 1}" for k in range(dims)]
-    subtitle = f"colour: {estimate.label}; ◆ ED, ■ ES" + ("; open: the degraded copy" if len(runs) > 1 else "")
+    axes = [f"{axis_prefix} {k + 1}" + ("" if explained is None else f" ({explained[k]:.0%})") for k in range(dims)]
+    drawn = {t.name.rsplit(" ", 1)[-1] for t in fig.data if t.name and t.name.endswith((" ED", " ES"))}
+    key = ", ".join(k for k in ("◆ ED", "■ ES") if k[2:] in drawn)                 # only the marks drawn
+    subtitle = f"colour: {estimate.label}" + (f"; {key}" if key else "") + ("; open: the degraded copy" if len(runs) > 1 else "")
     fig.update_layout(template=TEMPLATE, title=dict(text=f"{title}<br><sup>{subtitle}</sup>" if title else subtitle),
                       # below the plot: at the top right the legend sat on the phase colour bar's title
                       legend=dict(itemsizing="constant", orientation="h", x=0, xanchor="left",

@@ -6,8 +6,10 @@ does a degradation move it.
   retraces itself exactly; 1 = a beat later the embedding is as far away as the opposite phase.
 - phase_decodability: ridge regression of (cos, sin) of the phase on the standardised embedding,
   cross-validated (contiguous blocks of frames, or whole clips when groups are given, so no frame's
-  neighbours train its prediction); the error is the mean absolute angle error in degrees (90 =
-  chance for a uniform phase).
+  neighbours train its prediction); the error is the mean absolute angle error in degrees, beside the same
+  folds' chance: a constant embedding's read-out (the training folds' mean phase). That is 90 where each fold
+  holds whole beats (whole clips), more where folds cut beats (one clip's frames: a held-out stretch's phases are
+  rarer in the rest).
 - trajectory_shift: mean distance between paired points of a degraded and the clean run, over the
   clean run's mean distance from its centroid (the loop's radius).
 All distances are Euclidean in the space given (full embeddings, or projected points).
@@ -15,6 +17,7 @@ All distances are Euclidean in the space given (full embeddings, or projected po
 from __future__ import annotations
 
 import numpy as np
+from sklearn.dummy import DummyRegressor
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import GroupKFold, KFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
@@ -65,7 +68,7 @@ def loop_closure(points: np.ndarray, phase: np.ndarray) -> float:
 def phase_decodability(embeddings: np.ndarray, phase: np.ndarray, groups: np.ndarray | None = None,
                        folds: int = 5) -> dict:
     """Cross-validated phase read-out from embeddings (n, D). -> {'error_deg': mean absolute error,
-    'median_error_deg', 'n', 'folds'}; groups (n,) (e.g. clip ids) keep each group in one fold, and add
+    'median_error_deg', 'chance_deg': the same folds' error reading a constant embedding, 'n', 'folds'}; groups (n,) (e.g. clip ids) keep each group in one fold, and add
     'group_error_deg': each group's mean error, in the order of np.unique(groups) (its spread: how much one clip's
     error differs from another's)."""
     x = np.asarray(embeddings, np.float64)
@@ -79,13 +82,19 @@ def phase_decodability(embeddings: np.ndarray, phase: np.ndarray, groups: np.nda
     y = np.stack([np.cos(2 * np.pi * p), np.sin(2 * np.pi * p)], 1)         # (n, 2)
     model = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS))
     pred = cross_val_predict(model, x, y, cv=splitter, groups=groups)        # (n, 2)
-    pred_phase = np.arctan2(pred[:, 1], pred[:, 0]) / (2 * np.pi) % 1.0
-    err = 360.0 * circular_error(pred_phase, p)
-    out = {"error_deg": float(err.mean()), "median_error_deg": float(np.median(err)), "n": int(len(x)), "folds": folds}
+    err = _angle_errors(pred, p)
+    constant = cross_val_predict(DummyRegressor(), x, y, cv=splitter, groups=groups)    # the training folds' mean
+    out = {"error_deg": float(err.mean()), "median_error_deg": float(np.median(err)),
+           "chance_deg": float(_angle_errors(constant, p).mean()), "n": int(len(x)), "folds": folds}
     if groups is not None:
         g = np.asarray(groups)
         out["group_error_deg"] = [float(err[g == k].mean()) for k in np.unique(g)]
     return out
+
+
+def _angle_errors(pred: np.ndarray, phase: np.ndarray) -> np.ndarray:
+    """(n, 2) predicted (cos, sin) against (n,) phases -> (n,) absolute angle errors in degrees."""
+    return 360.0 * circular_error(np.arctan2(pred[:, 1], pred[:, 0]) / (2 * np.pi) % 1.0, phase)
 
 
 def trajectory_shift(clean: np.ndarray, degraded: np.ndarray) -> float:
@@ -99,17 +108,15 @@ def trajectory_shift(clean: np.ndarray, degraded: np.ndarray) -> float:
     return float(np.linalg.norm(d - c, axis=1).mean() / radius)
 
 
-def degraded_runs(wrapper, clip: Clip, conditions: list[str], stride: int = 1, seed: int = 0,
-                  pool: str = "mean", probe=None) -> dict:
+def degraded_runs(wrapper, clip: Clip, conditions: list[str], stride: int = 1, seed: int = 0) -> dict:
     """Embeddings of the clean clip and of each degraded copy (same crop, same frames) and each
     copy's shift. -> {'clean': FrameEmbeddings, 'runs': {condition: FrameEmbeddings},
     'shift': {condition: float}}"""
     # degrade inside the clean clip's crop, a copy the model's input size allows; the clean run reads the same copy
     cropped = copy_to_degrade(clip, input_shape(wrapper)[1])
-    clean = frame_embeddings(wrapper, cropped, stride, pool, probe)
+    clean = frame_embeddings(wrapper, cropped, stride)
     runs, shifts = {}, {}
     for condition in conditions:
-        runs[condition] = frame_embeddings(wrapper, apply_condition(cropped, condition, seed=seed), stride,
-                                           pool, probe)
+        runs[condition] = frame_embeddings(wrapper, apply_condition(cropped, condition, seed=seed), stride)
         shifts[condition] = trajectory_shift(clean.embeddings, runs[condition].embeddings)
     return {"clean": clean, "runs": runs, "shift": shifts}

@@ -9,8 +9,11 @@ blood pools). The period comes from the signal's autocorrelation; ED frames are 
 frames its minima, and the phase runs linearly from one ED to the next (extrapolated with the
 period before the first and after the last); the ED and ES markers are then the frames at phase 0
 and at the ES frames' mean phase, in every beat. A clip of one beat or less has no autocorrelation
-peak: its single maximum is ED and its period is taken from the ED-ES spacing with a typical
-systolic share of SYSTOLE_SHARE.
+peak: its ED is a maximum that stands out inside it (not at its first or last frame, where the signal may
+only be rising or falling), its ES such a minimum, and its period the ED-ES spacing with a typical
+systolic share of SYSTOLE_SHARE, or a resting heart rate's (RESTING_BPM) where only one of them shows. A
+clip with neither (a still image repeated, a few frames of one beat) has no heartbeat found: its colour
+runs with time, and nothing is marked or measured against it.
 """
 from __future__ import annotations
 
@@ -29,22 +32,29 @@ SYSTOLE_SHARE = 0.35      # typical share of the cycle from ED to ES at rest
 SIGNAL_SIDE = 28          # frames are shrunk to this side for the image signal
 MIN_ACF_PEAK = 0.2        # an autocorrelation peak below this is no heartbeat
 MIN_PROMINENCE = 0.3      # an ED/ES extreme stands out by this share of the signal's range
+SHORT_PROMINENCE = 0.1    # under a beat: a turn inside the clip by this share (phantom clips cut short: true ED/ES
+                          # 0.15-0.7, turns that were none up to 0.09)
+RESTING_BPM = 75          # the period of a clip too short to show its own, where one extreme shows
 
 
 @dataclass
 class PhaseEstimate:
     """phase (T,) float in [0, 1); ed_frames, es_frames; source 'truth' | 'estimated'; method in
-    words, for the plot's caption; period in frames (None when unknown)."""
+    words, for the plot's caption; period in frames (None when unknown); beat_found False where the image showed
+    no heartbeat (the phase then runs with time, with no marks: nothing to measure a model against)."""
     phase: np.ndarray
     ed_frames: list[int] = field(default_factory=list)
     es_frames: list[int] = field(default_factory=list)
     source: str = "estimated"
     method: str = ""
     period: float | None = None
+    beat_found: bool = True
 
     @property
     def label(self) -> str:
-        return "phase from ground truth" if self.source == "truth" else f"phase estimated ({self.method})"
+        if self.source == "truth":
+            return "phase from ground truth"
+        return f"phase estimated ({self.method})" if self.beat_found else f"no heartbeat found ({self.method})"
 
 
 def image_volume_signal(frames: np.ndarray) -> np.ndarray:
@@ -80,27 +90,50 @@ def dominant_period(signal: np.ndarray) -> float | None:
     return None
 
 
-def phase_from_volume(volume: np.ndarray) -> tuple[np.ndarray, list[int], list[int], float]:
-    """(T,) volume-like signal -> (phase (T,), ED frames, ES frames, period in frames)."""
+def phase_from_volume(volume: np.ndarray, typical_period: float
+                      ) -> tuple[np.ndarray, list[int], list[int], float, str]:
+    """(T,) volume-like signal -> (phase (T,), ED frames, ES frames, period in frames, what was assumed: '' when
+    nothing). typical_period: frames a beat at RESTING_BPM, for a clip too short to show its own (module docstring);
+    no ED and no ES frames: no heartbeat found."""
     v = gaussian_filter1d(np.asarray(volume, np.float64), 1.0, mode="nearest")
     n = len(v)
-    period = dominant_period(v)
-    if period is None:
-        ed, es = [int(np.argmax(v))], [int(np.argmin(v))]
-        gap = es[0] - ed[0]
-        period = gap / SYSTOLE_SHARE if gap > 0 else -gap / (1 - SYSTOLE_SHARE) if gap < 0 else float(n)
-    else:
-        spacing, prominence = max(1, int(0.6 * period)), MIN_PROMINENCE * float(np.ptp(v))
-        ed = find_peaks(v, distance=spacing, prominence=prominence)[0].tolist() or [int(np.argmax(v))]
-        es = find_peaks(-v, distance=spacing, prominence=prominence)[0].tolist() or [int(np.argmin(v))]
-    t = np.arange(n, dtype=np.float64)
-    e = np.asarray(ed, np.float64)
-    cycles = np.interp(t, e, np.arange(len(e)))                                # between EDs: linear
-    cycles = np.where(t < e[0], (t - e[0]) / period, cycles)
-    cycles = np.where(t > e[-1], len(e) - 1 + (t - e[-1]) / period, cycles)
-    phase = np.mod(cycles, 1.0)
+    period, assumed = dominant_period(v), ""
+    if period is None:            # at most about a beat: its one ED and ES, where they stand out inside it
+        ed, es = (_inside_extreme(s * v, SHORT_PROMINENCE * float(np.ptp(v))) for s in (1, -1))
+        if not ed and not es:
+            return np.mod(np.arange(n) / typical_period, 1.0), [], [], typical_period, (
+                f"under one beat or none: the colour runs with time, a beat at {RESTING_BPM} bpm")
+        if ed and es:
+            gap = es[0] - ed[0]
+            period = gap / SYSTOLE_SHARE if gap > 0 else -gap / (1 - SYSTOLE_SHARE)
+        else:
+            period, assumed = typical_period, f"under one beat: its period a heart at rest's, {RESTING_BPM} bpm"
+        anchor = ed or [es[0] - SYSTOLE_SHARE * period]           # where only ES shows, ED a systole before it
+        phase = _phase_from_eds(np.asarray(anchor, np.float64), period, n)
+        return phase, ed, es, float(period), assumed
+    spacing, prominence = max(1, int(0.6 * period)), MIN_PROMINENCE * float(np.ptp(v))
+    ed = find_peaks(v, distance=spacing, prominence=prominence)[0].tolist() or [int(np.argmax(v))]
+    es = find_peaks(-v, distance=spacing, prominence=prominence)[0].tolist() or [int(np.argmin(v))]
+    phase = _phase_from_eds(np.asarray(ed, np.float64), period, n)
     es_phase = circular_mean(phase[es])
-    return phase, frames_at_phase(phase, 0.0), frames_at_phase(phase, es_phase), float(period)
+    return phase, frames_at_phase(phase, 0.0), frames_at_phase(phase, es_phase), float(period), assumed
+
+
+def _inside_extreme(v: np.ndarray, prominence: float) -> list[int]:
+    """[the frame of v's highest maximum that stands out by `prominence` inside the clip], or [] (none: at an end
+    the signal may only be rising or falling, not turning)."""
+    peaks = find_peaks(v, prominence=max(prominence, 1e-12))[0]
+    return [int(peaks[np.argmax(v[peaks])])] if len(peaks) else []
+
+
+def _phase_from_eds(ed: np.ndarray, period: float, n: int) -> np.ndarray:
+    """(n,) phase running linearly from one ED frame to the next, extrapolated with the period before the first
+    and after the last."""
+    t = np.arange(n, dtype=np.float64)
+    cycles = np.interp(t, ed, np.arange(len(ed)))                               # between EDs: linear
+    cycles = np.where(t < ed[0], (t - ed[0]) / period, cycles)
+    cycles = np.where(t > ed[-1], len(ed) - 1 + (t - ed[-1]) / period, cycles)
+    return np.mod(cycles, 1.0)
 
 
 def clip_phase(clip: Clip) -> PhaseEstimate:
@@ -118,13 +151,24 @@ def clip_phase(clip: Clip) -> PhaseEstimate:
     else:
         volume = image_volume_signal(clip.gray())
         method = "from the image's dominant periodic change"
-    phase, ed, es, period = phase_from_volume(volume)
+    phase, ed, es, period, assumed = phase_from_volume(volume, clip.fps * 60.0 / RESTING_BPM)
+    method += f"; {assumed}" if assumed else ""
     traced = lambda frames: [int(f) for f in frames if 0 <= f < clip.n_frames]          # noqa: E731
     if truth is not None and traced(truth.ed_frames):     # EchoNet's traced frames: the phase runs from their ED
         phase = np.mod(phase - circular_mean(phase[traced(truth.ed_frames)]), 1.0)
         ed, es = traced(truth.ed_frames), traced(truth.es_frames) or es
-        method += ", from the traced ED frame, its ED and ES marks the traced frames"
-    return PhaseEstimate(phase, ed, es, "estimated", method, period)
+        method += ", from the traced ED frame; ED and ES at the traced frames' phase"
+    return PhaseEstimate(phase, ed, es, "estimated", method, period, beat_found=bool(ed or es))
+
+
+def mark_positions(estimate: PhaseEstimate, indices: np.ndarray) -> dict[str, list[int]]:
+    """{'ED' | 'ES': positions in `indices` (frames sampled from the clip)}: in each beat the sampled frame nearest in
+    phase to the clip's ED (ES) frames, within half a sampling step of them (frames_at_phase). By phase, not time:
+    the marked frames may lie outside the frames sampled (a long clip's stretch of a few beats, EchoNet's one traced
+    beat), and the point nearest one in time was then the stretch's last, whatever its phase."""
+    phases = phase_at(estimate, indices)                                  # (K,)
+    return {name: frames_at_phase(phases, circular_mean(estimate.phase[frames]))
+            for name, frames in (("ED", estimate.ed_frames), ("ES", estimate.es_frames)) if frames}
 
 
 def marks_at(estimate: PhaseEstimate, indices: np.ndarray) -> dict[str, int]:
