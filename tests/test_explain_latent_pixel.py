@@ -11,7 +11,7 @@ from explain.latent_pixel.figures import anatomy_figure, grid_figure, jepa_figur
 from explain.latent_pixel.grid import TokenGrid, clip_masks, token_grid, token_pixels
 from explain.latent_pixel.inputs import prepare
 from explain.latent_pixel.jepa_view import jepa_view
-from explain.latent_pixel.mae_view import mae_view, reconstruction_errors
+from explain.latent_pixel.mae_view import HF_MARGIN, box_interiors, flat_fill, mae_view, reconstruction_errors
 from model_zoo.data import render_beat
 
 
@@ -50,16 +50,36 @@ def test_token_pixels_spreads_each_token_over_its_tubelet():
 
 def test_reconstruction_errors_by_hand():
     rng = np.random.default_rng(0)
-    noisy = rng.random((2, 20, 20))
+    noisy = rng.random((2, 32, 32))
     clean = np.full_like(noisy, 0.5)
-    hidden = np.zeros_like(noisy, bool)
-    hidden[:, 4:16, 4:16] = True
-    sector = np.ones_like(hidden)
-    same = reconstruction_errors(noisy, noisy, clean, hidden, sector)
+    g = TokenGrid((1, 2, 2), 2, 16, 2, 32)
+    tokens = np.array([True, True, True, False])                          # three boxes hidden, side by side
+    hidden, sector = token_pixels(tokens, g), np.ones_like(noisy, bool)
+    interiors = box_interiors(tokens, g)
+    assert interiors.sum() == 2 * 3 * (16 - 2 * HF_MARGIN) ** 2             # each box shrunk on its own
+    same = reconstruction_errors(noisy, noisy, clean, hidden, sector, interiors)
     assert same["mse_vs_noisy"] == 0 and same["hf_ratio"] == pytest.approx(1.0)
     assert same["mse_vs_clean"] == pytest.approx(((noisy - 0.5)[hidden] ** 2).mean())
-    smooth = reconstruction_errors(clean, noisy, clean, hidden, sector)
+    smooth = reconstruction_errors(clean, noisy, clean, hidden, sector, interiors)
     assert smooth["mse_vs_clean"] == 0 and smooth["hf_ratio"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_steps_between_flat_hidden_boxes_are_not_counted_as_grain():
+    """The hidden region was shrunk as one (2 px), so the steps between neighbouring hidden boxes stayed in: boxes
+    of one flat value each, no grain at all, scored 0.075 of pure noise. Each box is shrunk on its own now; a fill
+    of each box's true mean (what the MAE's reconstruction borrows) has its errors beside the MAE's."""
+    rng = np.random.default_rng(1)
+    g = TokenGrid((1, 4, 4), 2, 16, 2, 64)
+    noisy = rng.random((2, 64, 64))
+    tokens = np.ones(16, bool)
+    tokens[5] = False
+    flat = flat_fill(noisy, tokens, g)
+    assert np.array_equal(flat[:, 16:32, 16:32], noisy[:, 16:32, 16:32])  # a visible box: untouched
+    assert flat[:, :16, :16] == pytest.approx(np.full((2, 16, 16), noisy[:, :16, :16].mean()))
+    sector, hidden = np.ones_like(noisy, bool), token_pixels(tokens, g)
+    e = reconstruction_errors(flat, noisy, None, hidden, sector, box_interiors(tokens, g), flat)
+    assert e["hf_ratio"] < 1e-3 and e["flat_vs_noisy"] == pytest.approx(e["mse_vs_noisy"])
+    assert "flat_vs_clean" not in e
 
 
 def test_mae_view_on_the_phantom(models, clip):
@@ -74,6 +94,7 @@ def test_mae_view_on_the_phantom(models, clip):
     assert len(fig.data) == 4 and "clean" in fig.layout.annotations[3].text
     e = v.errors                   # the caption states the speckle's own size beside the MAE's error, as numbers
     assert f"{e['mse_noisy_vs_clean']:.4f}" in caption and f"{e['mse_vs_noisy']:.4f}" in caption
+    assert f"errs {e['flat_vs_noisy']:.4f} from the noisy frame and {e['flat_vs_clean']:.4f} from the clean" in caption
     assert f"clean anatomy keeps {e['hf_clean_ratio']:.0%}" in caption and "taken from the true box" in caption
     assert "brightness is the true box's" in fig.layout.title.text and "0." not in fig.layout.title.text  # numbers: caption
 

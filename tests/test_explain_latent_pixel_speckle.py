@@ -38,6 +38,24 @@ def test_fresh_speckle_keeps_the_heart():
     assert (a.frames != b.frames).mean() > 0.2                            # new grain everywhere in the fan
 
 
+def test_every_speckle_draw_of_a_heart_is_cropped_to_one_fan(monkeypatch):
+    """Each draw's fan was found afresh in its own pixels: for some hearts the crop moved 3-4 px from draw to draw,
+    a shifted or zoomed heart that made about half the speckle ratio. Every draw now gets the first draw's crop."""
+    import explain.latent_pixel.speckle as speckle
+    from echo.preprocess import find_sector
+    import model_zoo
+    from model_zoo.features import input_shape
+    torch.set_num_threads(1)
+    jepa = model_zoo.load("jepa-small", device="cpu")
+    heart, (frames, size) = 4_000_003, input_shape(jepa)                  # one of the page's hearts whose fan moves
+    assert len({tuple(find_sector(c).bbox) for c in same_heart(heart, 4, frames=frames, size=size)}) > 1
+    seen = []
+    real = speckle.to_model_input
+    monkeypatch.setattr(speckle, "to_model_input", lambda clips, **kw: seen.append(clips) or real(clips, **kw))
+    speckle.speckle_embeddings({"j": jepa}, [heart], 4)
+    assert len(seen[0]) == 4 and len({tuple(c.meta["sector_bbox"]) for c in seen[0]}) == 1
+
+
 def test_speckle_test_on_tiny_models_and_its_figure():
     torch.set_num_threads(1)
     jepa, mae = smoke_wrappers()
@@ -95,6 +113,37 @@ def test_the_speckle_view_names_the_encoder_a_context_readout_jepa_reads(tmp_pat
             in view.caption)
     assert (f"jepa-ctx (EMA target) {ratios['jepa_target']['ratio']:.2f} against "
             f"{ratios['jepa_untrained']['ratio']:.2f} untrained" in view.caption)
+
+
+def test_a_jepa_exported_again_to_its_folder_has_its_new_context_encoder_tested(tmp_path):
+    """The JEPA's other encoder was cached on its folder's path alone: a model exported again to the same folder (a
+    retrained one) had its target encoder's ratio updated and its context encoder's left at the old files'."""
+    import time
+
+    from explain.analysis.latent_pixel import speckle_ratios
+    from explain.analysis.pair import LoadedModel
+    from model_zoo.checkpoint import export
+    from model_zoo.jepa import JEPA
+    from model_zoo.recipes import get_recipe
+    import model_zoo
+
+    torch.set_num_threads(1)
+    recipe, folder = get_recipe("smoke"), tmp_path / "jepa-x"
+    card = {"name": "jepa-x", "method": "jepa", "recipe": "smoke", "recipe_settings": recipe.to_dict(), "steps": 0}
+
+    def context_ratio(scale: float) -> float:
+        torch.manual_seed(0)
+        jepa = JEPA(recipe).eval()
+        with torch.no_grad():
+            for p in jepa.context_encoder.parameters():
+                p.mul_(scale)
+        export(jepa, folder, card)
+        loaded = LoadedModel("jepa-x", model_zoo.load(folder, device="cpu"), None, None, folder, True)
+        return speckle_ratios({"jepa": loaded}, untrained=False)["jepa_context"]["ratio"]
+
+    first = context_ratio(1.1)
+    time.sleep(0.01)                                          # a later modification time, whatever the file system
+    assert context_ratio(3.0) != pytest.approx(first)
 
 
 def test_the_jepas_other_encoder_is_read_where_shipped_absent_where_not_and_refused_by_name_when_damaged(

@@ -17,7 +17,7 @@ import model_zoo
 
 from echo.clip import Clip
 from explain.analysis.budget import check_budget
-from explain.analysis.pair import LoadedModel
+from explain.analysis.pair import LoadedModel, files_stamp
 from explain.latent_pixel.anatomy_probe import load_anatomy_probe, readout, unfit_for
 from explain.latent_pixel.figures import anatomy_figure, grid_figure, jepa_figure, mae_figure, speckle_figure
 from explain.latent_pixel.grid import clip_masks, token_grid
@@ -127,13 +127,14 @@ OTHER_ENCODER = {"target": "context", "context": "target"}      # a JEPA's two e
 ENCODER_LABEL = {"target": "EMA target", "context": "context"}
 
 
-@functools.lru_cache(maxsize=4)
-def _other_encoder(name: str, folder: str | None, readout: str, frames: int | None = None):
+@functools.lru_cache(maxsize=2)       # the pair in use: each a whole encoder
+def _other_encoder(name: str, folder: str | None, readout: str, frames: int | None = None, stamp: str = ""):
     """The JEPA's other encoder than the one it reads clips through (the context encoder beside the EMA
     target, or the target beside a context readout), or None where it has no context encoder (a folder without
     one, a checkpoint with the target encoder alone). One present but damaged is refused by name: every ValueError
     had read as 'none' and the encoder left the speckle test without a word. frames: the count the JEPA itself
-    runs at ('Frames for large checkpoints'), so both encoders see the same inputs."""
+    runs at ('Frames for large checkpoints'), so both encoders see the same inputs. stamp: the folder's files'
+    (files_stamp), so a folder exported again under the same path loads afresh, as load_model does."""
     try:
         return model_zoo.load(folder or name, device="cpu", encoder=OTHER_ENCODER[readout],
                               overrides={"frames": int(frames)} if frames else None)
@@ -152,7 +153,8 @@ def speckle_ratios(pair: dict[str, LoadedModel], with_context: bool = True, untr
     encoders = {r: m.wrapper for r, m in pair.items()}
     jepa = pair.get("jepa")
     readout = jepa.wrapper.readout if jepa is not None else "target"
-    other = (_other_encoder(jepa.name, str(jepa.folder) if jepa.folder else None, readout, jepa.frames_override)
+    where = str(jepa.folder) if jepa is not None and jepa.folder else None
+    other = (_other_encoder(jepa.name, where, readout, jepa.frames_override, files_stamp(where or jepa.name))
              if with_context and jepa is not None else None)
     if other is not None:
         encoders[f"jepa_{OTHER_ENCODER[readout]}"] = other

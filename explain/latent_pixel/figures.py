@@ -56,7 +56,7 @@ def mae_figure(view: MAEView, frame: int = 0) -> tuple[go.Figure, str]:
                "brightness and contrast are taken from the true box (as VideoMAE shows its reconstructions), the "
                "pattern inside is the MAE's. Speckle, the grainy texture of ultrasound, follows the tissue for a few "
                "frames but its pattern is random, so the grain inside a hidden box cannot be guessed from the boxes "
-               f"around it: the MAE's picture keeps {e['hf_ratio']:.0%} of the input's fine-grain "
+               f"around it: the MAE's picture keeps {e['hf_ratio']:.1%} of the input's fine-grain "
                "energy (detail finer than about 2 px)")
     if "mse_vs_clean" in e:
         speckle_share = e["mse_noisy_vs_clean"] / max(e["mse_vs_noisy"], 1e-12)
@@ -66,13 +66,23 @@ def mae_figure(view: MAEView, frame: int = 0) -> tuple[go.Figure, str]:
                     f"trained to reproduce, {e['mse_vs_clean']:.4f} from the clean anatomy. The speckle alone, the "
                     f"noisy frame against the clean one, is {e['mse_noisy_vs_clean']:.4f}"
                     + (f", about {speckle_share:.0%} of the MAE's error: the rest is anatomy it did not draw."
-                       if speckle_share < 1 else ", as large as the MAE's error or larger."))
+                       if speckle_share < 1 else ", as large as the MAE's error or larger.") + _flat_words(e))
     else:
         caption += (f". Its error (mean squared, 0-1 grey scale) from the frame it was trained to reproduce: "
-                    f"{e['mse_vs_noisy']:.4f}.")
+                    f"{e['mse_vs_noisy']:.4f}." + _flat_words(e))
     # the numbers are the caption's: four in the title were unreadable on a projector
     return _images(panels, f"MAE: pixel prediction (frame {frame}; each hidden box's brightness is the true box's, "
                            "its pattern the MAE's)"), caption
+
+
+def _flat_words(e: dict) -> str:
+    """The flat fill's errors beside the MAE's: the box brightness the reconstruction borrows already makes the two
+    errors near equal, so what the MAE drew is its gain over a fill with no model."""
+    if "flat_vs_noisy" not in e:
+        return ""
+    clean = f" and {e['flat_vs_clean']:.4f} from the clean anatomy" if "flat_vs_clean" in e else ""
+    return (f" A fill with no model, each hidden box its true mean brightness, errs {e['flat_vs_noisy']:.4f} from the "
+            f"noisy frame{clean}: what the MAE drew is its gain over that.")
 
 
 COSINE_FLOOR = 0.5       # the cosine map's lowest colour: lower cosines share it

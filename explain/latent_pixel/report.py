@@ -85,6 +85,8 @@ def markdown(r: dict) -> str:
     lines += ["", "| MAE reconstruction (hidden pixels, 0-1 grey) | value |", "| --- | --- |",
               f"| MSE vs noisy target | {e['mse_vs_noisy']:.4f} |", f"| MSE vs clean anatomy | {e['mse_vs_clean']:.4f} |",
               f"| MSE noisy vs clean (speckle itself) | {e['mse_noisy_vs_clean']:.4f} |",
+              f"| a fill with no model (each hidden box its true mean): MSE vs noisy / vs clean | "
+              f"{e['flat_vs_noisy']:.4f} / {e['flat_vs_clean']:.4f} |",
               f"| fine-grain energy, reconstruction / input | {e['hf_ratio']:.3f} |",
               f"| fine-grain energy, clean / input | {e['hf_clean_ratio']:.3f} |",
               "", "| JEPA prediction (hidden tokens) | cosine | visible-mean guess | position-only guess (val clips) |",

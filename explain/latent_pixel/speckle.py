@@ -4,7 +4,8 @@ The same heart is rendered K times with fresh speckle: a phantom clip is fixed b
 (echo.phantom.params: heart, motion, acquisition), and `PhantomParams.seed` seeds only the
 renderer's random stream, which draws the scatterer field (speckle) and the tissue's fine texture;
 geometry, motion, labels and phase do not depend on it (tests/test_explain_latent_pixel_speckle.py
-checks this). For each encoder, with e[h, k] the pooled embedding of heart h under speckle draw k:
+checks this). Every draw of a heart is cropped to the fan found in its first (its own fan found afresh moved
+the crop 3-4 px between draws of some hearts, about half the ratio). For each encoder, with e[h, k] the pooled embedding of heart h under speckle draw k:
     within  = mean over hearts of the variance over draws (summed over dimensions, ddof 1)
     between = variance over hearts of the per-heart mean embedding (summed over dimensions, ddof 1)
     ratio   = within / between
@@ -22,7 +23,7 @@ import torch
 
 from echo.clip import Clip
 from echo.phantom import render, sample_params
-from echo.preprocess import to_model_input
+from echo.preprocess import crop_to_sector, fan_to_crop, to_model_input
 from model_zoo.features import input_shape
 
 # The reference every trained encoder's ratio is read against: an untrained network of the same shape
@@ -63,7 +64,9 @@ def speckle_embeddings(wrappers: dict, hearts: list[int], draws: int, population
     frames, size = shapes.pop()
     out = {name: [] for name in wrappers}
     for heart in hearts:
-        x = to_model_input(same_heart(heart, draws, population, frames, size), frames=frames, size=size)
+        clips = same_heart(heart, draws, population, frames, size)
+        fan = fan_to_crop(clips[0])                  # one crop for every draw: only the speckle may differ
+        x = to_model_input([crop_to_sector(c, fan) for c in clips], frames=frames, size=size)
         for name, w in wrappers.items():
             out[name].append(w.pooled(x).float().cpu().numpy())                # (draws, D)
     return {name: np.stack(v) for name, v in out.items()}
