@@ -24,6 +24,7 @@ from explain.latent_pixel.speckle import UNTRAINED, UNTRAINED_SEED, speckle_test
 from explain.trajectory.embeddings import frame_embeddings
 from explain.trajectory.metrics import degraded_runs, loop_closure, phase_decodability
 from model_zoo.data import render_beat
+from model_zoo.device import code_commit, host
 from model_zoo.features import random_encoder, split_seeds
 
 
@@ -122,6 +123,7 @@ def main(argv: list[str] | None = None) -> None:
         "trajectory": {w.name: trajectories(w, args.trajectory_clips, args.shift_clips, args.stride) for w in (jepa, mae)},
         "settings": {k: v for k, v in vars(args).items() if k != "out"},
         "command": "python -m explain.latent_pixel.report --out DIR",
+        "commit": code_commit(), "host": host(),                  # which code on which machine made these numbers
     }
     out["seconds"] = round(time.perf_counter() - start, 1)
     args.out.mkdir(parents=True, exist_ok=True)
