@@ -5,7 +5,8 @@ The same heart is rendered K times with fresh speckle: a phantom clip is fixed b
 renderer's random stream, which draws the scatterer field (speckle) and the tissue's fine texture;
 geometry, motion, labels and phase do not depend on it (tests/test_explain_latent_pixel_speckle.py
 checks this). Every draw of a heart is cropped to the fan found in its first (its own fan found afresh moved
-the crop 3-4 px between draws of some hearts, about half the ratio). For each encoder, with e[h, k] the pooled embedding of heart h under speckle draw k:
+the crop 3-4 px between draws of some hearts, about half the ratio). For each encoder, with e[h, k] the pooled
+embedding of heart h under speckle draw k:
     within  = mean over hearts of the variance over draws (summed over dimensions, ddof 1)
     between = variance over hearts of the per-heart mean embedding (summed over dimensions, ddof 1)
     ratio   = within / between

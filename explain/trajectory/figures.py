@@ -76,7 +76,8 @@ def trajectory_figure(runs: Mapping[str, tuple[np.ndarray, np.ndarray]], estimat
     axes = [f"{axis_prefix} {k + 1}" + ("" if explained is None else f" ({explained[k]:.0%})") for k in range(dims)]
     drawn = {t.name.rsplit(" ", 1)[-1] for t in fig.data if t.name and t.name.endswith((" ED", " ES"))}
     key = ", ".join(k for k in ("◆ ED", "■ ES") if k[2:] in drawn)                 # only the marks drawn
-    subtitle = f"colour: {estimate.label}" + (f"; {key}" if key else "") + ("; open: the degraded copy" if len(runs) > 1 else "")
+    subtitle = (f"colour: {estimate.label}" + (f"; {key}" if key else "")
+                + ("; open: the degraded copy" if len(runs) > 1 else ""))
     fig.update_layout(template=TEMPLATE, title=dict(text=f"{title}<br><sup>{subtitle}</sup>" if title else subtitle),
                       # below the plot: at the top right the legend sat on the phase colour bar's title
                       legend=dict(itemsizing="constant", orientation="h", x=0, xanchor="left",

@@ -68,9 +68,9 @@ def loop_closure(points: np.ndarray, phase: np.ndarray) -> float:
 def phase_decodability(embeddings: np.ndarray, phase: np.ndarray, groups: np.ndarray | None = None,
                        folds: int = 5) -> dict:
     """Cross-validated phase read-out from embeddings (n, D). -> {'error_deg': mean absolute error,
-    'median_error_deg', 'chance_deg': the same folds' error reading a constant embedding, 'n', 'folds'}; groups (n,) (e.g. clip ids) keep each group in one fold, and add
-    'group_error_deg': each group's mean error, in the order of np.unique(groups) (its spread: how much one clip's
-    error differs from another's)."""
+    'median_error_deg', 'chance_deg': the same folds' error reading a constant embedding, 'n', 'folds'}; groups (n,)
+    (e.g. clip ids) keep each group in one fold, and add 'group_error_deg': each group's mean error, in the order of
+    np.unique(groups) (its spread: how much one clip's error differs from another's)."""
     x = np.asarray(embeddings, np.float64)
     p = np.asarray(phase, np.float64)
     if x.ndim != 2 or p.shape != (len(x),):
