@@ -82,6 +82,27 @@ def test_steps_between_flat_hidden_boxes_are_not_counted_as_grain():
     assert "flat_vs_clean" not in e
 
 
+def test_boxes_too_small_to_measure_fine_grain_inside_are_said_so_not_nan_percent():
+    """A model with 8-px patches leaves no box inside 6 px from each edge: hf_ratio is NaN, printed as 'nan%'."""
+    import dataclasses
+
+    from explain.latent_pixel.figures import mae_figure
+    from explain.latent_pixel.mae_view import MAEView
+    g = TokenGrid((1, 2, 2), 2, 8, 2, 16)
+    noisy = np.random.default_rng(0).random((2, 16, 16))
+    tokens = np.array([True, True, True, False])
+    hidden = token_pixels(tokens, g)
+    e = reconstruction_errors(noisy, noisy, noisy * 0 + 0.5, hidden, np.ones_like(hidden), box_interiors(tokens, g),
+                              flat_fill(noisy, tokens, g))
+    assert np.isnan(e["hf_ratio"])
+    frames = (noisy * 255).astype(np.uint8)
+    view = MAEView(frames, frames, frames, frames, hidden, tokens, e)
+    caption = mae_figure(view)[1]
+    assert "nan" not in caption and "too small (under 13 px)" in caption and f"{e['mse_vs_clean']:.4f}" in caption
+    measured = mae_figure(dataclasses.replace(view, errors={**e, "hf_ratio": 0.004, "hf_clean_ratio": 0.75}))[1]
+    assert "keeps 0.4% of the input's fine-grain energy" in measured and "clean anatomy keeps 75%" in measured
+
+
 def test_mae_view_on_the_phantom(models, clip):
     _, mae = models
     masks = clip_masks(None, mae, seed=0)

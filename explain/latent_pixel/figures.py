@@ -9,7 +9,7 @@ from plotly.subplots import make_subplots
 from echo.anatomy import CARDIAC_STRUCTURES, LABELS
 from explain.latent_pixel.grid import MaskSet, TokenGrid, grid_image, token_pixels
 from explain.latent_pixel.jepa_view import JEPAView
-from explain.latent_pixel.mae_view import MAEView
+from explain.latent_pixel.mae_view import HF_MARGIN, MAEView
 from model_zoo.plot_style import FAMILY_COLOURS, TEMPLATE
 
 LABEL_COLOURS = ("#000000", "#6b6b6b", "#c0392b", "#2e86c1", "#e67e22", "#16a085", "#f4d03f",
@@ -56,19 +56,25 @@ def mae_figure(view: MAEView, frame: int = 0) -> tuple[go.Figure, str]:
                "brightness and contrast are taken from the true box (as VideoMAE shows its reconstructions), the "
                "pattern inside is the MAE's. Speckle, the grainy texture of ultrasound, follows the tissue for a few "
                "frames but its pattern is random, so the grain inside a hidden box cannot be guessed from the boxes "
-               f"around it: the MAE's picture keeps {e['hf_ratio']:.1%} of the input's fine-grain "
-               "energy (detail finer than about 2 px)")
+               "around it")
+    if not np.isfinite(e["hf_ratio"]):          # boxes too small to leave an inside 3 blur widths from each edge
+        caption += (f". Its boxes are too small (under {2 * HF_MARGIN + 1} px) to measure how much fine grain it "
+                    "draws inside them, away from the steps between boxes.")
+    else:
+        caption += (f": the MAE's picture keeps {e['hf_ratio']:.1%} of the input's fine-grain energy (detail finer "
+                    "than about 2 px)")
+        caption += (f", where the clean anatomy keeps {e['hf_clean_ratio']:.0%}, so it blurs "
+                    f"{'anatomy edges as well as the grain' if e['hf_ratio'] < e['hf_clean_ratio'] else 'the grain'}."
+                    if "hf_clean_ratio" in e else ".")
     if "mse_vs_clean" in e:
         speckle_share = e["mse_noisy_vs_clean"] / max(e["mse_vs_noisy"], 1e-12)
-        caption += (f", where the clean anatomy keeps {e['hf_clean_ratio']:.0%}, so it blurs "
-                    f"{'anatomy edges as well as the grain' if e['hf_ratio'] < e['hf_clean_ratio'] else 'the grain'}. "
-                    f"Its errors (mean squared, 0-1 grey scale): {e['mse_vs_noisy']:.4f} from the noisy frame it was "
+        caption += (f" Its errors (mean squared, 0-1 grey scale): {e['mse_vs_noisy']:.4f} from the noisy frame it was "
                     f"trained to reproduce, {e['mse_vs_clean']:.4f} from the clean anatomy. The speckle alone, the "
                     f"noisy frame against the clean one, is {e['mse_noisy_vs_clean']:.4f}"
                     + (f", about {speckle_share:.0%} of the MAE's error: the rest is anatomy it did not draw."
                        if speckle_share < 1 else ", as large as the MAE's error or larger.") + _flat_words(e))
     else:
-        caption += (f". Its error (mean squared, 0-1 grey scale) from the frame it was trained to reproduce: "
+        caption += (f" Its error (mean squared, 0-1 grey scale) from the frame it was trained to reproduce: "
                     f"{e['mse_vs_noisy']:.4f}." + _flat_words(e))
     # the numbers are the caption's: four in the title were unreadable on a projector
     return _images(panels, f"MAE: pixel prediction (frame {frame}; each hidden box's brightness is the true box's, "
