@@ -49,6 +49,12 @@ class CycleResult:
                 "phase_chance_deg": self.phase_chance_deg}
 
 
+def skipped_numbers(clip_frames: int) -> dict:
+    """CycleResult.numbers()'s keys for a model whose trajectory was not run: empty or null."""
+    return {"method": "pca", "coords": [], "frames": [], "clip_frames": clip_frames, "loop_closure": None,
+            "phase_error_deg": None, "phase_chance_deg": None}
+
+
 # the committed run of python -m explain.latent_pixel.report
 HELD_OUT = Path(__file__).resolve().parents[1] / "results" / "latent_pixel.json"
 

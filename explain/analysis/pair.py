@@ -93,11 +93,10 @@ def load_model(name_or_path: str, role: str, device: str | None = None, frames: 
         once = _loading.setdefault(key, threading.Lock())
     with once:                  # a second caller (the warm-up and the first page load) waits for the first's model
         loaded = _load_model(*key)
-    with _sharing:              # loaded: a later caller finds it cached, so the lock goes (a changed file is a new key)
-        if _loading.get(key) is once:
-            del _loading[key]
     source = (str(name_or_path), role, device, stamp)
     with _sharing:                                   # page sessions load from their own threads
+        if _loading.get(key) is once:   # loaded: a later caller finds it cached, so the lock goes (a new file: a new key)
+            del _loading[key]
         other = _loaded_from.get(source)
         other = other() if other is not None else None
         if other is not None and other is not loaded:

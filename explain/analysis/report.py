@@ -58,7 +58,7 @@ from echo.clip import Clip
 from echo.degrade import CONDITIONS
 from explain.analysis.attention import attention
 from explain.analysis.budget import OverBudget, check_budget
-from explain.analysis.cycle import cycle
+from explain.analysis.cycle import cycle, skipped_numbers
 from explain.analysis.best_estimate import clip_estimate
 from explain.analysis.crop_check import crop_words
 from explain.analysis.defaults import ROLES
@@ -145,8 +145,7 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
             entry["trajectory"] = trajectories[role].numbers()
             figures[f"{role}.trajectory"] = trajectories[role].figure
         else:                                      # as the crop check when skipped: its keys, null, and why not
-            entry["trajectory"] = {"method": "pca", "coords": [], "frames": [], "clip_frames": clip.n_frames,
-                                   "loop_closure": None, "phase_error_deg": None, "phase_chance_deg": None, "skipped": not_run[role]["trajectory"]}
+            entry["trajectory"] = {**skipped_numbers(clip.n_frames), "skipped": not_run[role]["trajectory"]}
         entry["trajectory"]["phase_source"] = None if estimate is None else estimate.source
         entry["speckle_ratio"] = None if speckle is None or role not in speckle else _round(speckle[role]["ratio"])
         rollout = maps.get("rollout", {})
