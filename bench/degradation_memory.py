@@ -1,6 +1,7 @@
-"""Peak memory and time of a view that degrades a large clip, with its degraded copies made three ways: at the sector
+"""Peak memory and time of a view that degrades a large clip, with its degraded copies made four ways: at the sector
 crop's full size; shrunk to the working copy (at most twice the models' input side) after the whole clip was cropped;
-and cropped and shrunk a frame at a time (explain.analysis.degradation.working_copy, as the views do now). `--view ef`:
+cropped and shrunk a frame at a time, every frame; and so, only the frames up to the last one the models' views read
+(explain.analysis.degradation.working_copy given the clean clip's beat, as the views do now). `--view ef`:
 the EF under every named degradation (what `analyze` and the audit run per clip); `--view cycle`: the cardiac-cycle
 view's trajectories clean and under a strong shadow. `--colour`: an RGB clip (as most scanners' exports decode), not
 grey. Each run is a fresh process, so its peak resident memory is its own.
@@ -39,11 +40,15 @@ del big
 pair = load_pair()
 real = degradation.working_copy
 if mode == "full":                                                  # the copies at the crop's own size
-    degradation.working_copy = cycle.working_copy = lambda clip, models, sector=None: crop_to_sector(clip, sector)
+    degradation.working_copy = cycle.working_copy = lambda clip, models, sector=None, beat=None: crop_to_sector(clip,
+                                                                                                               sector)
 elif mode == "after":                                               # shrunk after the whole clip was cropped
-    def shrunk_after_crop(clip, models, sector=None):
+    def shrunk_after_crop(clip, models, sector=None, beat=None):
         return real(crop_to_sector(clip, sector), models)
     degradation.working_copy = cycle.working_copy = shrunk_after_crop
+elif mode == "whole":                                               # a frame at a time, every frame of the clip
+    degradation.working_copy = cycle.working_copy = lambda clip, models, sector=None, beat=None: real(clip, models,
+                                                                                                     sector)
 start = time.perf_counter()
 if view == "ef":
     degradation.condition_ef_views(pair, clip, tuple(CONDITIONS))
@@ -69,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| copies made at | seconds | peak memory (GiB) |\n|---|---|---|")
     for mode, words in (("full", "the crop's own size"),
                         ("after", "at most twice the models' side, shrunk after the whole clip was cropped"),
-                        ("working", "at most twice the models' side, cropped and shrunk a frame at a time")):
+                        ("whole", "at most twice the models' side, cropped and shrunk a frame at a time, every frame"),
+                        ("working", "the same, only the frames up to the last one the models read (the views now)")):
         out = subprocess.run([sys.executable, "-c", RUN, str(args.frames), str(args.side), str(args.threads), mode,
                               args.view, "colour" if args.colour else "grey"],
                              cwd=ROOT, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT),

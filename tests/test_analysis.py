@@ -424,6 +424,25 @@ def test_condition_ef_views_read_clean_and_degraded_from_one_copy_with_the_beat_
     assert set(out) == {"clean", "noise_med"}
 
 
+def test_a_long_clips_degraded_copies_hold_only_the_beat_the_models_read(shipped_pair, monkeypatch):
+    """A minute-long clip was degraded whole for every condition and severity, though each copy is read at one beat
+    from its first frame: the copy now ends at the last frame a model's view reads, and reads the same EFs."""
+    import explain.analysis.degradation as degradation
+    from explain.analysis.window import beat_indices
+    clip = dataclasses.replace(render_clip(5, "adult", n_frames=300, size=112, fps=50), truth=None,
+                               source="patient.avi", meta={})                          # about six beats
+    beat = beat_frames(clip)
+    lengths, real_predict = [], degradation.predict
+    monkeypatch.setattr(degradation, "predict", lambda m, c, beat=None: lengths.append(c.n_frames) or
+                        real_predict(m, c, beat=beat))
+    out = degradation.condition_ef_views(shipped_pair, clip, ("noise_med",), beat=beat)
+    degradation.severity_sweep(shipped_pair, clip, "shadow", severities=(0.0, 1.0))
+    last = max(int(beat_indices(clip.n_frames, beat[0], m.input_shape[0]).max()) for m in shipped_pair.values())
+    assert last + 1 < 100 and lengths == [last + 1] * 4
+    whole = real_predict(shipped_pair, degradation.working_copy(clip, shipped_pair), beat=beat)   # every frame
+    assert out["clean"] == {role: {"ef": p.ef, "ef_beat": p.ef_beat} for role, p in whole.items()}
+
+
 def test_ef_changes_are_differences_of_the_efs_shown_and_flag_an_all_black_reading():
     from explain.analysis.degradation import ef_changes
     from explain.analysis.predict import BLANK_POINTS, Prediction

@@ -585,6 +585,9 @@ def test_attention_under_a_degradation_shows_the_clean_clips_beat(shipped_pair, 
     # one view a shape (the shipped pair's one): the clip's predictions', then the clean copy's and the degraded's
     assert set(under) == set(shipped_pair) and beats == [None, clean_beat, clean_beat]
     assert estimates == [100]                       # the clip's predictions' view; the copies are handed its beat
+    # and hold only the frames up to the last one that beat's view reads, not the clip's second beat
+    assert degradation._clean_copy(key, shipped_pair)[1].n_frames == max(
+        int(p.view.indices.max()) + 1 for p in predictions.predictions(key, shipped_pair).values()) < 100
 
 
 def test_a_degraded_copy_is_made_for_each_pair_and_the_lab_says_whose_view_its_video_is(example, shipped_pair,
@@ -595,7 +598,8 @@ def test_a_degraded_copy_is_made_for_each_pair_and_the_lab_says_whose_view_its_v
     from builders import tiny_wrapper
     from explain.analysis.pair import LoadedModel, pair_key
     made, real = [], degradation.working_copy
-    monkeypatch.setattr(degradation, "working_copy", lambda clip, pair: made.append(pair_key(pair)) or real(clip, pair))
+    monkeypatch.setattr(degradation, "working_copy", lambda clip, pair, beat: made.append(pair_key(pair)) or
+                        real(clip, pair, beat=beat))
     other = {"jepa": shipped_pair["jepa"],
              "mae": LoadedModel("mae", tiny_wrapper("mae"), None, None, None, True, key=("mae-tiny", "mae", "cpu", 8))}
     key = session.put_clip(session.get_clip(example.key))            # a clip no test degraded before

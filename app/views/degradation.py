@@ -22,8 +22,9 @@ CAPTION = ("Degrade the loaded clip as the benchmark does: inside its sector, wi
            "strongest the benchmark tests: its darkest shadow, its steepest loss of signal with depth), then "
            "**Apply** (the degraded clip and each model's EF) or **Sweep severity** (EF from 0 to 1, the benchmark's "
            "named settings marked). 'Change' is the degraded EF minus the clean EF, in EF points, both read from the copy "
-           "the degradations act on (the clip cropped to its sector, at most twice the models' side, grey), so a "
-           "change is the degradation's alone; its clean EF can differ a little from the Predictions tab's.")
+           "the degradations act on (the clip cropped to its sector, at most twice the models' side, grey, up to the "
+           "last frame the models read), so a change is the degradation's alone; its clean EF can differ a little from "
+           "the Predictions tab's.")
 
 
 def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: float, seed: int = 0
@@ -87,12 +88,13 @@ def _clean_copy(clip_key: str, pair: dict[str, LoadedModel]) -> tuple[str, Clip,
     this pair, so its key names the pair; derived, so it is made again once the store lets it go. Then the clean
     clip's beat (its predictions' view's, cached): every copy is shown the clean clip's frames."""
     key = f"{clip_key}:clean:{'|'.join(map(str, pair_key(pair)))}"
+    beat = next(iter(predictions(clip_key, pair).values())).view.beat
     try:
         copy = get_clip(key)
     except ValueError:
-        copy = working_copy(get_clip(clip_key), pair)
+        copy = working_copy(get_clip(clip_key), pair, beat=beat)                 # the frames of that beat
         put_clip(copy, key, owner=clip_key)
-    return key, copy, next(iter(predictions(clip_key, pair).values())).view.beat
+    return key, copy, beat
 
 
 def _whose_view(pair: dict[str, LoadedModel]) -> str:

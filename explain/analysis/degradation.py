@@ -21,23 +21,32 @@ from explain.analysis.budget import check_budget
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import (BLANK_POINTS, EF_CATEGORY_BANDS, Prediction, blank_efs, predict,
                                      reads_like_blank)
+from explain.analysis.window import beat_indices, select_frames
 from model_zoo.plot_style import FAMILY_COLOURS, SMALL_FONT_SIZE, TEMPLATE
 
 SEVERITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-def working_copy(clip: Clip, models: dict[str, LoadedModel], sector: Sector | None = None) -> Clip:
+def working_copy(clip: Clip, models: dict[str, LoadedModel], sector: Sector | None = None,
+                 beat: tuple[float, str] | None = None) -> Clip:
     """The clip cropped to its sector for degrading, sized for the largest input of `models`
-    (echo.degrade.copy_to_degrade: cropped and shrunk a frame at a time). sector: its fan, when found already."""
+    (echo.degrade.copy_to_degrade: cropped and shrunk a frame at a time). sector: its fan, when found already.
+    beat: the clean clip's (frames per beat, source) the copies are shown; with it the copy keeps only the frames up
+    to the last one a model's view reads (one beat from the first frame: window.beat_indices), so a minute-long
+    clip is not degraded whole for the beat each copy is read at."""
+    if beat is not None:
+        last = max(int(beat_indices(clip.n_frames, beat[0], m.input_shape[0]).max()) for m in models.values())
+        clip = select_frames(clip, np.arange(last + 1)) if last + 1 < clip.n_frames else clip
     return copy_to_degrade(clip, max(m.input_shape[1] for m in models.values()), sector)
 
 
 def copy_and_beat(clip: Clip, models: dict[str, LoadedModel], beat: tuple[float, str] | None = None
                   ) -> tuple[Clip, tuple[float, str]]:
-    """(the copy every degradation of `clip` acts on (working_copy), the clean clip's beat (beat_frames, unless
-    given)), the clip's fan found once for both: every copy shows the clean clip's frames."""
+    """(the copy every degradation of `clip` acts on (working_copy, the frames of that beat), the clean clip's beat
+    (beat_frames, unless given)), the clip's fan found once for both: every copy shows the clean clip's frames."""
     sector = fan_to_crop(clip)
-    return working_copy(clip, models, sector), beat_frames(clip, sector) if beat is None else beat
+    beat = beat_frames(clip, sector) if beat is None else beat
+    return working_copy(clip, models, sector, beat), beat
 
 
 def condition_ef_views(models: dict[str, LoadedModel], clip: Clip, conditions=tuple(CONDITIONS),

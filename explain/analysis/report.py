@@ -35,8 +35,9 @@ beside the run's record, as the app's models line does, so a report made at an a
 at a size the checkpoint states.
 
 degradation holds 'clean' and each named condition, all read from the one copy the conditions degrade (the clip
-cropped to its sector, at most twice the models' side, grey: echo.degrade.copy_to_degrade), so its 'clean' may differ a
-little from the model's ef (read from the clip as loaded) and a change between its entries is the degradation's alone.
+cropped to its sector, at most twice the models' side, grey, up to the last frame the models read:
+explain.analysis.degradation.working_copy), so its 'clean' may differ a little from the model's ef (read from the clip
+as loaded) and a change between its entries is the degradation's alone.
 ef_beat is the EF through the beat view's probe (null where the model ships none). best_estimate is the
 prediction card's (explain.analysis.best_estimate.BestEstimate: its ef, or null with the reason it is held back,
 and its words; null for a model with fewer than two probes).
