@@ -41,6 +41,19 @@ def is_float(x):
     return isinstance(x, float)
 
 
+@pytest.mark.parametrize("smaller", [["--quick"], ["--n-test", "100"], ["--probe-seeds", "2"]])
+def test_ship_refuses_a_run_smaller_than_the_full_protocol_before_evaluating(smaller, tmp_path, monkeypatch, capsys):
+    """--ship replaces the shipped probes, cards and model_zoo/results.json: a quick run would have put smoke numbers
+    there (the results.md banner warned, nothing stopped it). Refused before any model is loaded or probed."""
+    import model_zoo.evaluate.__main__ as cli
+    monkeypatch.setattr(cli, "evaluate", lambda *a, **k: pytest.fail("evaluated a run --ship refuses"))
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path), "--ship", *smaller])
+    err = capsys.readouterr().err
+    assert "--ship replaces the shipped probes" in err and "this run is smaller" in err
+    assert not any(tmp_path.iterdir())
+
+
 @pytest.mark.slow
 def test_quick_table_schema(quick):
     r, _ = quick

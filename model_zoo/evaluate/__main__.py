@@ -4,7 +4,7 @@
 Evaluates the given models (default: every shipped one) plus a random encoder and raw pixels, writes
 DIR/results.json and DIR/results.md; --ship also saves each shipped model's probes (the attentive
 probe and the beat view's, each its best seed on val) and card results, and copies results.json to
-model_zoo/results.json.
+model_zoo/results.json; it needs the full protocol (the default sizes or more, 3 probe seeds or more).
 """
 from __future__ import annotations
 
@@ -45,6 +45,12 @@ def main(argv: list[str] | None = None) -> None:
     sizes = QUICK_SIZES if args.quick else DEFAULT_SIZES
     sizes = dataclasses.replace(sizes, **{s: getattr(args, s) for s in ("train", "val", "test", "pediatric")
                                           if getattr(args, s) is not None})
+    small = [f"{s} {getattr(sizes, s)} < {getattr(DEFAULT_SIZES, s)}" for s in ("train", "val", "test", "pediatric")
+             if getattr(sizes, s) < getattr(DEFAULT_SIZES, s)] + ([f"probe seeds {args.probe_seeds} < 3"]
+                                                                  if args.probe_seeds < 3 else [])
+    if args.ship and small:          # the shipped probes, cards and model_zoo/results.json are the full protocol's
+        ap.error(f"--ship replaces the shipped probes, card results and model_zoo/results.json, so it needs the full "
+                 f"protocol; this run is smaller ({', '.join(small)}): drop --ship, or --quick and the --n-* sizes")
     models = args.models.split(",") if args.models else [m["name"] for m in list_models()]
     if not models:
         ap.error("no shipped models in model_zoo/checkpoints; name some with --models")

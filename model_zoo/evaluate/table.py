@@ -188,10 +188,10 @@ def render_markdown(results: dict) -> str:
         f"LVEF MAE in EF points. Phantom clips ({p['frames']} frames over one heartbeat, {p['size']} px); "
         f"train {results['n_train']}, val {results['n_val']} adult clips; {n['clean']} adult test clips under "
         f"every condition (the same clips, paired), {n['pediatric']} pediatric test clips (probes trained on "
-        f"adult clips only). Attentive probe, mean ± sample std over {k} probe seeds (the degradation's std "
-        "too: one probe seed's relative degradation can differ from another's by tens of points); RMSE and R2 "
-        "are seed means. Mean rel. degradation: mean over the six benchmark conditions of "
-        "100 (MAE - clean MAE) / clean MAE. Baselines: `random` (same architecture, untrained) and "
+        f"adult clips only). Attentive probe, mean ± sample std over {k} probe seeds; RMSE and R2 are seed "
+        "means. Mean rel. degradation: mean over the six benchmark conditions of 100 (MAE - clean MAE) / clean MAE, "
+        "from the seed-mean MAEs; its ± is the sample std of each probe seed's own relative degradation (one seed's "
+        "can differ from another's by tens of points), so it need not centre on the value shown. Baselines: `random` (same architecture, untrained) and "
         "`pixels` (the clip itself); pretraining that does not beat them shows here.",
         "",
         *_table(header, _probe_rows(results, lambda m: m) + _floor_row(results, len(header))),
