@@ -10,6 +10,7 @@ later passes over the pool only re-augment them. The clip source and the preproc
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable, Iterator
@@ -29,15 +30,17 @@ ClipSource = Callable[[int], Clip]            # clip seed -> Clip
 ToInput = Callable[[Clip], torch.Tensor]      # Clip -> (1, T, C, H, W) ImageNet-normalised
 
 
-def render_beat(seed: int, population: str, frames: int, size: int) -> Clip:
+def render_beat(seed: int, population: str, frames: int, size: int, speckle_seed: int | None = None) -> Clip:
     """A phantom clip of exactly one heartbeat in `frames` frames (frame rate = frames * heart rate).
 
     Same as rendering at the phantom's own frame rate and picking frames evenly over a beat (the
     phantom scales speckle decorrelation with frame rate), at a fraction of the rendering cost.
+    speckle_seed: the renderer's seed, for heart `seed` with other speckle (default: `seed`, its own clip).
     """
-    from echo.phantom import render_clip, sample_params
+    from echo.phantom import render, sample_params
     hr_bpm = sample_params(seed, population).hr_bpm
-    return render_clip(seed, population, n_frames=frames, size=size, fps=frames * hr_bpm / 60.0)
+    p = sample_params(seed, population, n_frames=frames, size=size, fps=frames * hr_bpm / 60.0)
+    return render(p if speckle_seed is None else dataclasses.replace(p, seed=speckle_seed))
 
 
 def phantom_source(recipe: Recipe) -> ClipSource:

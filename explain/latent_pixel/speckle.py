@@ -17,14 +17,12 @@ before any learning: what training moved, up or down, is read against it.
 """
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import torch
 
 from echo.clip import Clip
-from echo.phantom import render, sample_params
 from echo.preprocess import crop_to_sector, fan_to_crop, to_model_input
+from model_zoo.data import render_beat
 from model_zoo.features import input_shape
 
 # The reference every trained encoder's ratio is read against: an untrained network of the same shape
@@ -50,9 +48,7 @@ def speckle_seed(heart: int, draw: int) -> int:
 def same_heart(heart: int, draws: int, population: str = "adult", frames: int = 16, size: int = 112) -> list[Clip]:
     """One heartbeat of heart `heart` in `frames` frames (as pretraining renders it), `draws` times
     with fresh speckle."""
-    hr = sample_params(heart, population).hr_bpm
-    p = sample_params(heart, population, n_frames=frames, size=size, fps=frames * hr / 60.0)
-    return [render(dataclasses.replace(p, seed=speckle_seed(heart, k))) for k in range(draws)]
+    return [render_beat(heart, population, frames, size, speckle_seed(heart, k)) for k in range(draws)]
 
 
 @torch.no_grad()

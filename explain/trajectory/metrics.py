@@ -32,11 +32,16 @@ from model_zoo.features import input_shape
 RIDGE_ALPHAS = np.logspace(-2, 4, 13)
 
 
+def _cycles(phase: np.ndarray) -> np.ndarray:
+    """(n,) phase in [0, 1) -> (n,) cycles since the first frame's beat began, increasing (unwrapped)."""
+    return np.unwrap(2 * np.pi * np.asarray(phase, np.float64)) / (2 * np.pi)
+
+
 def _points(points: np.ndarray, phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x, p = np.asarray(points, np.float64), np.asarray(phase, np.float64)
     if x.ndim != 2 or p.shape != (len(x),):
         raise ValueError(f"points (n, D) and phase (n,) must match; got {x.shape} and {p.shape}")
-    return x, np.unwrap(2 * np.pi * p) / (2 * np.pi)                          # cycles, increasing
+    return x, _cycles(p)
 
 
 def _pairs_apart(x: np.ndarray, cycles: np.ndarray, shift: float) -> tuple[np.ndarray, np.ndarray]:
@@ -48,7 +53,7 @@ def _pairs_apart(x: np.ndarray, cycles: np.ndarray, shift: float) -> tuple[np.nd
 
 def beats_covered(phase: np.ndarray) -> float:
     """How many heartbeats the phase sequence spans."""
-    cycles = np.unwrap(2 * np.pi * np.asarray(phase, np.float64)) / (2 * np.pi)
+    cycles = _cycles(phase)
     return float(cycles[-1] - cycles[0]) if len(cycles) else 0.0
 
 
