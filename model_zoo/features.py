@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from echo.clip import Clip, GroundTruth
 from echo.degrade import apply_condition
-from echo.phantom.seeds import SPLIT_SEEDS
+from echo.phantom.seeds import SPLIT_SEEDS, split_population
 from echo.preprocess import crop_to_sector, to_model_input
 from model_zoo.data import render_beat
 from model_zoo.gain_norm import EPS, gain_normalise
@@ -45,8 +45,6 @@ def split_seeds(split: str, n: int) -> list[int]:
     return [SPLIT_SEEDS[split] + i for i in range(n)]
 
 
-def population_of(split: str) -> str:
-    return "pediatric" if split == "pediatric" else "adult"
 
 
 class ClipBank:
@@ -59,7 +57,7 @@ class ClipBank:
         self._clips: dict[tuple[str, int], Clip] = {}
 
     def clip(self, split: str, seed: int) -> Clip:
-        key = (population_of(split), seed)
+        key = (split_population(split), seed)
         if key not in self._clips:
             c = render_beat(seed, key[0], self.frames, self.size)
             truth = GroundTruth(ef=c.truth.ef, labels=c.truth.labels.max(axis=0, keepdims=True))

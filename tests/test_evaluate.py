@@ -152,6 +152,32 @@ def test_predictions_csv_holds_every_clips_ef_so_the_table_can_be_checked_clip_b
                 assert np.mean(errors) == pytest.approx(mae, abs=0.01)
 
 
+def test_a_confirmation_run_reports_on_hearts_no_other_run_reads_and_is_not_shipped(smoke_models, tiny, tmp_path):
+    """Every recipe is compared on the test split; --confirm reads a chosen one on adult and pediatric hearts from
+    seed ranges nothing else renders, says so above its table, and is refused by ship (the cards hold test numbers)."""
+    import csv
+    from echo.phantom import sample_params
+    ev = evaluate(list(tiny[0].folders.values()), Sizes(train=16, val=8, test=4, pediatric=3), probe_seeds=2,
+                  training=ProbeTraining(max_epochs=3), progress=False, held_out="confirm")
+    adult, child = split_seeds("confirm", 4), split_seeds("confirm_pediatric", 3)
+    assert not set(adult) & set(split_seeds("test", 10 ** 6)) and ev.results["held_out"] == "confirm"
+    assert np.allclose(ev.truth["clean"], [sample_params(s, "adult").ef for s in adult], atol=1e-4)
+    assert np.allclose(ev.truth["pediatric"], [sample_params(s, "pediatric").ef for s in child], atol=1e-4)
+    assert not np.allclose(ev.truth["clean"], tiny[0].truth["clean"])            # other hearts than the test split's
+    path = write_results(ev, tmp_path / "out")
+    rows = list(csv.DictReader(open(tmp_path / "out" / "predictions.csv")))
+    assert [int(r["clip_seed"]) for r in rows if r["condition"] == "clean"] == adult
+    assert [int(r["clip_seed"]) for r in rows if r["condition"] == "pediatric"] == child
+    assert "**Confirmation run (--confirm)" in (tmp_path / "out" / "results.md").read_text()
+    assert "Confirmation run" not in render_markdown(tiny[0].results)
+    with pytest.raises(ValueError, match="confirm split is not shipped"):
+        ship(ev, path, shipped_root=tmp_path, zoo_results=tmp_path / "zoo.json")
+    with pytest.raises(ValueError, match="held_out must be one of test, confirm"):
+        evaluate(list(tiny[0].folders.values()), held_out="val")
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "cli"), "--ship", "--confirm"])
+
+
 def test_ship_writes_probes_cards_and_results(tiny):
     ev, root, written = tiny
     assert sorted(p.name for p in written) == ["jepa_smoke", "mae_smoke"]

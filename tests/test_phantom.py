@@ -123,6 +123,9 @@ def test_cli_warns_when_its_seeds_are_hearts_the_models_already_used(tmp_path, c
     assert used_for(split_seeds("pediatric", 1)[0], "pediatric") == "the evaluation's pediatric test clips"
     assert used_for(split_seeds("pediatric", 1)[0]) is None                   # an adult heart from that seed: unused
     assert used_for(split_seeds("train", 1)[0], "pediatric") is None
+    assert used_for(split_seeds("confirm", 1)[0]) == "the evaluation's confirmation clips"
+    assert used_for(split_seeds("confirm_pediatric", 1)[0], "pediatric") == "the evaluation's pediatric confirmation clips"
+    assert used_for(split_seeds("confirm_pediatric", 1)[0]) is None
     assert phantom_cli(["--n", "2", "--out", str(tmp_path / "a"), "--frames", "8", "--seed", "3999999"]) == 0
     err = capsys.readouterr().err
     assert "seeds 3999999-4000000 include hearts" in err and "the EF probes' test split" in err and "val split" in err

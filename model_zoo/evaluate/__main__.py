@@ -1,10 +1,12 @@
 """python -m model_zoo.evaluate --out DIR [--quick] [--models a,b] [--n-train N --n-val N --n-test N
-[--n-pediatric N]] [--probe-seeds 3] [--seed 0] [--threads N] [--device cpu|cuda|mps] [--ship]
+[--n-pediatric N]] [--probe-seeds 3] [--seed 0] [--threads N] [--device cpu|cuda|mps] [--ship | --confirm]
 
 Evaluates the given models (default: every shipped one) plus a random encoder and raw pixels, writes
 DIR/results.json and DIR/results.md; --ship also saves each shipped model's probes (the attentive
 probe and the beat view's, each its best seed on val) and card results, and copies results.json to
-model_zoo/results.json; it needs the full protocol (the default sizes or more, 3 probe seeds or more).
+model_zoo/results.json; it needs the full protocol (the default sizes or more, 3 probe seeds or more). --confirm
+reports on the confirmation splits instead of test and pediatric: hearts no other run reads (echo.phantom.seeds),
+for a recipe chosen by comparisons on the test split.
 """
 from __future__ import annotations
 
@@ -38,6 +40,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     ap.add_argument("--ship", action="store_true",
                     help="save shipped models' probes (attentive and beat view) and card results, copy results.json to model_zoo/")
+    ap.add_argument("--confirm", action="store_true",
+                    help="report on hearts no other run reads (the confirmation splits), not the test split every "
+                         "recipe is compared on; not with --ship")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     if args.threads:
@@ -51,10 +56,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.ship and small:          # the shipped probes, cards and model_zoo/results.json are the full protocol's
         ap.error(f"--ship replaces the shipped probes, card results and model_zoo/results.json, so it needs the full "
                  f"protocol; this run is smaller ({', '.join(small)}): drop --ship, or --quick and the --n-* sizes")
+    if args.ship and args.confirm:
+        ap.error("--ship saves the test split's numbers with the shipped probes; a --confirm run is not shipped")
     models = args.models.split(",") if args.models else [m["name"] for m in list_models()]
     if not models:
         ap.error("no shipped models in model_zoo/checkpoints; name some with --models")
-    ev = evaluate(models, sizes, args.probe_seeds, args.seed, device=args.device, progress=not args.no_progress)
+    ev = evaluate(models, sizes, args.probe_seeds, args.seed, device=args.device, progress=not args.no_progress,
+                  held_out="confirm" if args.confirm else "test")
     ev.results.update(quick=args.quick, command=" ".join(["python -m model_zoo.evaluate", *(argv or sys.argv[1:])]))
     path = write_results(ev, args.out)
     print(f"{path} and results.md: {', '.join(ev.results['models'])}; n {ev.results['n']['clean']} a condition, "

@@ -29,6 +29,10 @@ from dataclasses import asdict, dataclass
 from echo.degrade import BENCHMARK_CONDITIONS, CONDITIONS
 
 ADULT_CONDITIONS = ("clean", *CONDITIONS)            # every one on the same test clips
+# The held-out splits a run reports on: (adult clips every condition degrades, pediatric clips). 'test' is what
+# every recipe is compared on; 'confirm' (--confirm) holds hearts no other run reads (echo.phantom.seeds), so a
+# recipe chosen by the test comparisons is read once on hearts that played no part in choosing it.
+HELD_OUT = {"test": ("test", "pediatric"), "confirm": ("confirm", "confirm_pediatric")}
 OTHER_CONDITIONS = tuple(c for c in CONDITIONS if c not in BENCHMARK_CONDITIONS)
 
 

@@ -13,7 +13,7 @@ from tqdm import tqdm
 import model_zoo
 from model_zoo.convert.hf import is_folder
 from model_zoo.device import code_commit, host
-from model_zoo.evaluate.protocol import ADULT_CONDITIONS, DEFAULT_SIZES, Sizes, protocol_card
+from model_zoo.evaluate.protocol import ADULT_CONDITIONS, DEFAULT_SIZES, HELD_OUT, Sizes, protocol_card
 from model_zoo.evaluate.summary import summarise, train_mean_constant
 from model_zoo.features import (ClipBank, PixelEncoder, extract, input_shape, model_inputs, random_encoder,
                                 split_seeds, views)
@@ -144,10 +144,14 @@ def _predict(encoders: dict, probes: Probes, seeds: list[int], batches) -> dict[
 
 def evaluate(models: list[str], sizes: Sizes = DEFAULT_SIZES, probe_seeds: int = 3, seed: int = 0,
              training: ProbeTraining = ProbeTraining(), device: str | None = None,
-             progress: bool = True) -> Evaluation:
-    """EF probes on each model, a random encoder and raw pixels; every condition on the same test clips."""
+             progress: bool = True, held_out: str = "test") -> Evaluation:
+    """EF probes on each model, a random encoder and raw pixels; every condition on the same test clips.
+    held_out: the splits reported on (protocol.HELD_OUT: 'test', or 'confirm', hearts no other run reads)."""
     if not models:
         raise ValueError("no models to evaluate")
+    if held_out not in HELD_OUT:
+        raise ValueError(f"held_out must be one of {', '.join(HELD_OUT)}; got {held_out!r}")
+    adult, child = HELD_OUT[held_out]
     start, commit = time.perf_counter(), code_commit()            # the code as it starts, not as it ends an hour on
     encoders, families, folders = _encoders(models, seed, device)
     frames, size = input_shape(encoders[next(iter(folders))])
@@ -170,8 +174,8 @@ def evaluate(models: list[str], sizes: Sizes = DEFAULT_SIZES, probe_seeds: int =
 
     preds = {name: {key: {} for key in probe_keys(seeds)} for name in encoders}
     truth, wall["conditions"] = {}, {}
-    tests = [(c, "test", sizes.test, c) for c in ADULT_CONDITIONS]
-    tests.append(("pediatric", "pediatric", sizes.pediatric, "clean"))
+    tests = [(c, adult, sizes.test, c) for c in ADULT_CONDITIONS]
+    tests.append(("pediatric", child, sizes.pediatric, "clean"))
     for test_set, split, n, condition in tests:
         t = time.perf_counter()
         for model, by_key in _predict(encoders, probes, seeds, batches(split, n, condition)).items():
@@ -182,7 +186,7 @@ def evaluate(models: list[str], sizes: Sizes = DEFAULT_SIZES, probe_seeds: int =
     wall.update(total=time.perf_counter() - start)
     results = {
         "seed": seed,
-        "n": {c: len(truth[c]) for c in truth},
+        "n": {c: len(truth[c]) for c in truth}, "held_out": held_out,
         "n_train": sizes.train, "n_val": sizes.val,
         "models": summarise(truth, preds, families, probes, seeds),
         "train_mean_constant": train_mean_constant(truth, bank.ef("train", sizes.train)),

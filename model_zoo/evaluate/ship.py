@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from model_zoo.checkpoint import CARD, read_card
-from model_zoo.evaluate.protocol import CHECK_CLIPS
+from model_zoo.evaluate.protocol import CHECK_CLIPS, HELD_OUT
 from model_zoo.evaluate.run import Evaluation
 from model_zoo.evaluate.summary import best_on_val
 from model_zoo.evaluate.table import render_markdown
@@ -47,8 +47,9 @@ def write_predictions(ev: Evaluation, path: Path) -> Path:
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["condition", "clip_seed", "true_ef", *(_probe_column(m, k) for m, k in columns)])
+        adult, child = HELD_OUT[ev.results.get("held_out", "test")]
         for condition, truth in ev.truth.items():
-            seeds = split_seeds("pediatric" if condition == "pediatric" else "test", len(truth))
+            seeds = split_seeds(child if condition == "pediatric" else adult, len(truth))
             for i, (seed, ef) in enumerate(zip(seeds, truth)):
                 w.writerow([condition, seed, f"{ef:.2f}",
                             *(f"{ev.preds[m][k][condition][i]:.2f}" for m, k in columns)])
@@ -94,9 +95,13 @@ def ship(ev: Evaluation, results_json: str | Path, shipped_root: Path = SHIPPED,
     """For each evaluated model whose folder lies under shipped_root: save its best-on-val attentive
     probe (probe.safetensors + probe.json) and its best-on-val beat-view probe (beat_probe.safetensors +
     beat_probe.json), each with its own test numbers and check predictions, and put the results into its
-    card under "results". If any was, copy results_json to zoo_results. -> the model folders written."""
+    card under "results". If any was, copy results_json to zoo_results. -> the model folders written. Only a run
+    on the test split: the shipped probes' check clips and the cards' numbers are the test split's."""
     written = []
     r = ev.results
+    if r.get("held_out", "test") != "test":
+        raise ValueError(f"a run on the {r['held_out']} split is not shipped: the shipped probes and cards hold the "
+                         "test split's numbers")
     for name, folder in ev.folders.items():
         if not Path(folder).resolve().is_relative_to(Path(shipped_root).resolve()):
             continue

@@ -3,10 +3,11 @@ through it), and the EchoJEPA preprint's own figures beside them, labelled as th
 from __future__ import annotations
 
 from echo.degrade import BENCHMARK_CONDITIONS
+from echo.phantom.seeds import SPLIT_SEEDS
 from model_zoo.device import short_commit
 from model_zoo.evaluate.claims import check_claims, claim_pairs
 from model_zoo.evaluate.format import plus_minus
-from model_zoo.evaluate.protocol import OTHER_CONDITIONS
+from model_zoo.evaluate.protocol import HELD_OUT, OTHER_CONDITIONS
 from model_zoo.evaluate.summary import best_on_val
 
 # EchoJEPA preprint (arXiv 2602.02603), as cited in DESIGN.md: real echocardiograms, ViT-L/G encoders.
@@ -86,6 +87,11 @@ def run_words(results: dict) -> list[str]:
         lines.append(f"**Quick run (--quick): {results['n']['clean']} clips a condition. A check that the pipeline "
                      "runs, not evidence: its spreads are wide and its verdicts are not results (the full run's "
                      "numbers are in model_zoo/results.json).**")
+    if results.get("held_out", "test") != "test":
+        adult, child = HELD_OUT[results["held_out"]]
+        lines.append(f"**Confirmation run (--confirm): the test and pediatric clips are hearts no other run reads "
+                     f"(seeds from {SPLIT_SEEDS[adult]:,} adult and {SPLIT_SEEDS[child]:,} pediatric), not the test "
+                     "split every recipe is compared on.**")
     return [*lines, ""]
 
 

@@ -33,10 +33,11 @@ import torch
 
 from echo.degrade import BENCHMARK_CONDITIONS, CONDITIONS
 from echo.phantom import PhantomParams, sample_params
+from echo.phantom.seeds import split_population
 from model_zoo.evaluate.run import load_models
 from model_zoo.evaluate.summary import rel_pct
 from model_zoo.experiments.val_options import add_val_options, use_threads
-from model_zoo.features import ClipBank, input_shape, model_inputs, population_of, random_encoder, split_seeds
+from model_zoo.features import ClipBank, input_shape, model_inputs, random_encoder, split_seeds
 from model_zoo.probe_fit import ProbeTraining, fit_attentive, regression_metrics
 from model_zoo.probes import predict_tokens
 from model_zoo.wrapper import EncoderWrapper
@@ -56,7 +57,7 @@ def phantom_targets(split: str, n: int, target: str) -> np.ndarray:
     one that is the same in every clip (nothing for a probe to read). EF is read from the rendered clips."""
     if target not in TARGETS or target == "ef":
         raise ValueError(f"unknown probe target {target!r}; known: {', '.join(TARGETS)}")
-    params = [sample_params(s, population_of(split)) for s in split_seeds(split, n)]
+    params = [sample_params(s, split_population(split)) for s in split_seeds(split, n)]
     if target in SHARES:
         length, depth = SHARES[target]
         values = np.array([getattr(p, length) / getattr(p, depth) for p in params])
