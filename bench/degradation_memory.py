@@ -4,7 +4,8 @@ cropped and shrunk a frame at a time, every frame; and so, only the frames up to
 (explain.analysis.degradation.working_copy given the clean clip's beat, as the views do now). `--view ef`:
 the EF under every named degradation (what `analyze` and the audit run per clip); `--view cycle`: the cardiac-cycle
 view's trajectories clean and under a strong shadow. `--colour`: an RGB clip (as most scanners' exports decode), not
-grey. Each run is a fresh process, so its peak resident memory is its own.
+grey. Each run is a fresh process, so its peak resident memory is its own. The cycle view's copy keeps every frame
+(its trajectories span the clip), so it is timed three ways.
 
     python bench/degradation_memory.py [--view ef|cycle] [--frames 200] [--side 1024] [--colour] [--threads 1]
 
@@ -72,10 +73,13 @@ def main(argv: list[str] | None = None) -> int:
           f"({args.frames * args.side ** 2 * channels / 2 ** 20:.0f} MiB), {what}, the shipped pair, "
           f"{args.threads} thread(s)\n")
     print("| copies made at | seconds | peak memory (GiB) |\n|---|---|---|")
-    for mode, words in (("full", "the crop's own size"),
-                        ("after", "at most twice the models' side, shrunk after the whole clip was cropped"),
-                        ("whole", "at most twice the models' side, cropped and shrunk a frame at a time, every frame"),
-                        ("working", "the same, only the frames up to the last one the models read (the views now)")):
+    modes = [("full", "the crop's own size"),
+             ("after", "at most twice the models' side, shrunk after the whole clip was cropped"),
+             ("whole", "at most twice the models' side, cropped and shrunk a frame at a time, every frame"),
+             ("working", "the same, only the frames up to the last one the models read (the views now)")]
+    if args.view == "cycle":         # the trajectories span the clip: its copy keeps every frame, 'whole' is the view
+        modes = modes[:2] + [("working", modes[2][1] + " (the view now)")]
+    for mode, words in modes:
         out = subprocess.run([sys.executable, "-c", RUN, str(args.frames), str(args.side), str(args.threads), mode,
                               args.view, "colour" if args.colour else "grey"],
                              cwd=ROOT, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT),

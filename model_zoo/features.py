@@ -45,8 +45,6 @@ def split_seeds(split: str, n: int) -> list[int]:
     return [SPLIT_SEEDS[split] + i for i in range(n)]
 
 
-
-
 class ClipBank:
     """Rendered evaluation clips, kept per seed. Only what the evaluation reads is kept: frames, frame
     rate, EF, and the sector (labels reduced to their maximum over frames, all echo.degrade reads),

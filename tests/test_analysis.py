@@ -426,7 +426,8 @@ def test_condition_ef_views_read_clean_and_degraded_from_one_copy_with_the_beat_
 
 def test_a_long_clips_degraded_copies_hold_only_the_beat_the_models_read(shipped_pair, monkeypatch):
     """A minute-long clip was degraded whole for every condition and severity, though each copy is read at one beat
-    from its first frame: the copy now ends at the last frame a model's view reads, and reads the same EFs."""
+    from its first frame: the copy now ends at the last frame a model's view reads, and reads the same clean EFs
+    (a degradation finds its sector and scale from the frames it is given, so a degraded EF can move a little)."""
     import explain.analysis.degradation as degradation
     from explain.analysis.window import beat_indices
     clip = dataclasses.replace(render_clip(5, "adult", n_frames=300, size=112, fps=50), truth=None,
@@ -440,7 +441,31 @@ def test_a_long_clips_degraded_copies_hold_only_the_beat_the_models_read(shipped
     last = max(int(beat_indices(clip.n_frames, beat[0], m.input_shape[0]).max()) for m in shipped_pair.values())
     assert last + 1 < 100 and lengths == [last + 1] * 4
     whole = real_predict(shipped_pair, degradation.working_copy(clip, shipped_pair), beat=beat)   # every frame
-    assert out["clean"] == {role: {"ef": p.ef, "ef_beat": p.ef_beat} for role, p in whole.items()}
+    assert out["clean"] == {role: {"ef": p.ef, "ef_beat": p.ef_beat} for role, p in whole.items()}   # clean: the same
+
+
+def test_a_long_clips_copy_keeps_the_whole_clips_fan_and_the_frames_traced_after_its_beat(shipped_pair, monkeypatch):
+    """The copy is the first beat's frames, but its fan is found over the whole clip (as every other view finds it),
+    and an EchoNet clip traced after that beat is still said to be traced elsewhere, not untraced."""
+    import explain.analysis.degradation as degradation
+    from echo.clip import GroundTruth
+    from echo.preprocess import fan_to_crop
+    clip = render_clip(5, "adult", n_frames=300, size=112, fps=50)
+    segment = np.array([[40.0, 30.0, 60.0, 90.0], [35.0, 60.0, 70.0, 60.0]])
+    clip = dataclasses.replace(clip, source="patient.avi", meta={}, truth=GroundTruth(
+        ef=55.0, ed_frames=[150], es_frames=[190], lv_tracings={150: segment, 190: segment}))
+    beat = beat_frames(dataclasses.replace(clip, truth=None))
+    sectors, real_copy = [], degradation.copy_to_degrade
+    monkeypatch.setattr(degradation, "copy_to_degrade", lambda c, side, sector=None: sectors.append(sector) or
+                        real_copy(c, side, sector))
+    copy = degradation.working_copy(clip, shipped_pair, beat=beat)
+    whole_fan = fan_to_crop(clip)
+    assert copy.n_frames < 100 and len(sectors) == 1 and sectors[0].bbox == whole_fan.bbox
+    assert np.array_equal(sectors[0].mask, whole_fan.mask)
+    assert sorted(copy.truth.lv_tracings) == [150, 190] and copy.truth.ed_frames == [150]
+    size = next(iter(shipped_pair.values())).input_shape
+    assert model_view(copy, *size, beat=beat).traced_elsewhere == model_view(clip, *size, beat=beat).traced_elsewhere \
+        == (150, 190)
 
 
 def test_ef_changes_are_differences_of_the_efs_shown_and_flag_an_all_black_reading():

@@ -41,7 +41,9 @@ def is_float(x):
     return isinstance(x, float)
 
 
-@pytest.mark.parametrize("smaller", [["--quick"], ["--n-test", "100"], ["--probe-seeds", "2"]])
+@pytest.mark.parametrize("smaller", [["--quick"], ["--n-test", "100"], ["--probe-seeds", "2"],
+                                     ["--quick", "--n-train", "1000", "--n-val", "250", "--n-test", "500",
+                                      "--n-pediatric", "500"]])
 def test_ship_refuses_a_run_smaller_than_the_full_protocol_before_evaluating(smaller, tmp_path, monkeypatch, capsys):
     """--ship replaces the shipped probes, cards and model_zoo/results.json: a quick run would have put smoke numbers
     there (the results.md banner warned, nothing stopped it). Refused before any model is loaded or probed."""
@@ -174,8 +176,17 @@ def test_a_confirmation_run_reports_on_hearts_no_other_run_reads_and_is_not_ship
         ship(ev, path, shipped_root=tmp_path, zoo_results=tmp_path / "zoo.json")
     with pytest.raises(ValueError, match="held_out must be one of test, confirm"):
         evaluate(list(tiny[0].folders.values()), held_out="val")
+    seeds = ev.results["protocol"]["seeds"]                   # the card names the hearts read, not the test split's
+    assert (seeds["test"], seeds["pediatric"]) == ("6,000,000 + i", "7,000,000 + i (population 'pediatric')")
+    assert tiny[0].results["protocol"]["seeds"]["test"] == "4,000,000 + i"
+
+
+def test_ship_refuses_a_confirmation_run_before_evaluating(tmp_path, monkeypatch, capsys):
+    import model_zoo.evaluate.__main__ as cli
+    monkeypatch.setattr(cli, "evaluate", lambda *a, **k: pytest.fail("evaluated a run --ship refuses"))
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path / "cli"), "--ship", "--confirm"])
+    assert "a --confirm run is not shipped" in capsys.readouterr().err
 
 
 def test_ship_writes_probes_cards_and_results(tiny):

@@ -29,6 +29,15 @@ def test_rows_carry_each_runs_baselines_and_skip_them(tmp_path):
     assert benchmark_mean(model("jepa", 7.0, 30.0, 11.5)) == pytest.approx(11.5)
 
 
+def test_a_confirmation_run_adds_no_rows(tmp_path):
+    """A --confirm run reads models already on the board on other hearts: counted again, they would move the
+    correlations and show twice."""
+    path = results_file(tmp_path / "c_results.json", 6.9, j=model("jepa", 7.0, 30.0, 9.0))
+    assert len(rows_of(path)) == 1
+    path.write_text(json.dumps({**json.loads(path.read_text()), "held_out": "confirm"}))
+    assert rows_of(path) == []
+
+
 def test_a_gain_normalised_run_shows_its_normalised_pixels_beside_the_raw(tmp_path):
     path = results_file(tmp_path / "gn_results.json", 6.8, j=model("jepa", 6.3, 18.0, 7.5),
                         pixels_gain_norm_0_05=model("pixels", 6.11, 14.0, 7.0))

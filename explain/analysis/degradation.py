@@ -8,6 +8,7 @@ frames the clean clip's beat picks (noise or dropped frames would move an estima
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,11 +34,26 @@ def working_copy(clip: Clip, models: dict[str, LoadedModel], sector: Sector | No
     (echo.degrade.copy_to_degrade: cropped and shrunk a frame at a time). sector: its fan, when found already.
     beat: the clean clip's (frames per beat, source) the copies are shown; with it the copy keeps only the frames up
     to the last one a model's view reads (one beat from the first frame: window.beat_indices), so a minute-long
-    clip is not degraded whole for the beat each copy is read at."""
+    clip is not degraded whole for the beat each copy is read at. Its fan is still found over the whole clip, and
+    the frame numbers of its ED, ES and LV tracings are all kept (a clip traced after that beat is said to be
+    traced elsewhere, not untraced). A degradation finds its sector and scale from the frames it is given, so a
+    degraded copy's pixels, and its EF, can differ a little from those of the whole clip degraded."""
     if beat is not None:
+        sector = fan_to_crop(clip) if sector is None else sector
         last = max(int(beat_indices(clip.n_frames, beat[0], m.input_shape[0]).max()) for m in models.values())
-        clip = select_frames(clip, np.arange(last + 1)) if last + 1 < clip.n_frames else clip
+        clip = _first_frames(clip, last + 1)
     return copy_to_degrade(clip, max(m.input_shape[1] for m in models.values()), sector)
+
+
+def _first_frames(clip: Clip, n: int) -> Clip:
+    """The clip's first n frames; its truth's per-frame arrays cut alike, its frame-numbered ED, ES and LV tracings
+    kept whole (the numbers are the clip's own either way)."""
+    if n >= clip.n_frames:
+        return clip
+    cut = select_frames(clip, np.arange(n))
+    t = clip.truth
+    return cut if t is None else dataclasses.replace(cut, truth=dataclasses.replace(
+        cut.truth, ed_frames=t.ed_frames, es_frames=t.es_frames, lv_tracings=t.lv_tracings))
 
 
 def copy_and_beat(clip: Clip, models: dict[str, LoadedModel], beat: tuple[float, str] | None = None

@@ -4,7 +4,7 @@
 Evaluates the given models (default: every shipped one) plus a random encoder and raw pixels, writes
 DIR/results.json and DIR/results.md; --ship also saves each shipped model's probes (the attentive
 probe and the beat view's, each its best seed on val) and card results, and copies results.json to
-model_zoo/results.json; it needs the full protocol (the default sizes or more, 3 probe seeds or more). --confirm
+model_zoo/results.json; it needs the full protocol (not --quick, the default sizes or more, 3 probe seeds or more). --confirm
 reports on the confirmation splits instead of test and pediatric: hearts no other run reads (echo.phantom.seeds),
 for a recipe chosen by comparisons on the test split.
 """
@@ -16,7 +16,7 @@ import sys
 
 import torch
 
-from model_zoo.evaluate.protocol import DEFAULT_SIZES, QUICK_SIZES
+from model_zoo.evaluate.protocol import DEFAULT_SIZES, PROBE_SEEDS, QUICK_SIZES
 from model_zoo.evaluate.run import evaluate
 from model_zoo.evaluate.ship import ship, write_results
 from model_zoo.registry import list_models
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     for split in ("train", "val", "test", "pediatric"):
         ap.add_argument(f"--n-{split}", type=int, dest=split,
                         help=f"clips in the {split} split (default {getattr(DEFAULT_SIZES, split)})")
-    ap.add_argument("--probe-seeds", type=int, default=3, help="attentive probes per model (seed, seed+1, ...)")
+    ap.add_argument("--probe-seeds", type=int, default=PROBE_SEEDS, help="attentive probes per model (seed, seed+1, ...)")
     ap.add_argument("--seed", type=int, default=0, help="first probe seed and the random encoder's seed")
     ap.add_argument("--threads", type=int, help="torch CPU threads (float rounding differs with the count, and "
                     "probes near the floor follow it; results.json records it)")
@@ -51,8 +51,11 @@ def main(argv: list[str] | None = None) -> None:
     sizes = dataclasses.replace(sizes, **{s: getattr(args, s) for s in ("train", "val", "test", "pediatric")
                                           if getattr(args, s) is not None})
     small = [f"{s} {getattr(sizes, s)} < {getattr(DEFAULT_SIZES, s)}" for s in ("train", "val", "test", "pediatric")
-             if getattr(sizes, s) < getattr(DEFAULT_SIZES, s)] + ([f"probe seeds {args.probe_seeds} < 3"]
-                                                                  if args.probe_seeds < 3 else [])
+             if getattr(sizes, s) < getattr(DEFAULT_SIZES, s)]
+    if args.probe_seeds < PROBE_SEEDS:
+        small.append(f"probe seeds {args.probe_seeds} < {PROBE_SEEDS}")
+    if args.quick:                   # recorded in results.json, and its results.md says it is no evidence
+        small.append("--quick")
     if args.ship and small:          # the shipped probes, cards and model_zoo/results.json are the full protocol's
         ap.error(f"--ship replaces the shipped probes, card results and model_zoo/results.json, so it needs the full "
                  f"protocol; this run is smaller ({', '.join(small)}): drop --ship, or --quick and the --n-* sizes")

@@ -27,12 +27,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from echo.degrade import BENCHMARK_CONDITIONS, CONDITIONS
+from echo.phantom.seeds import PRETRAIN_FROM, SPLIT_SEEDS
 
 ADULT_CONDITIONS = ("clean", *CONDITIONS)            # every one on the same test clips
 # The held-out splits a run reports on: (adult clips every condition degrades, pediatric clips). 'test' is what
 # every recipe is compared on; 'confirm' (--confirm) holds hearts no other run reads (echo.phantom.seeds), so a
 # recipe chosen by the test comparisons is read once on hearts that played no part in choosing it.
 HELD_OUT = {"test": ("test", "pediatric"), "confirm": ("confirm", "confirm_pediatric")}
+PROBE_SEEDS = 3           # attentive probes per model in the full protocol (seed, seed + 1, ...)
+
+
+def held_out_splits(results: dict) -> tuple[str, str]:
+    """(adult split, pediatric split) a results.json reports on (files written before --confirm: the test split's)."""
+    return HELD_OUT[results.get("held_out", "test")]
 OTHER_CONDITIONS = tuple(c for c in CONDITIONS if c not in BENCHMARK_CONDITIONS)
 
 
@@ -53,13 +60,15 @@ QUICK_SIZES = Sizes(train=200, val=50, test=50, pediatric=50)
 CHECK_CLIPS = 32          # clean test clips whose shipped-probe predictions go into probe.json
 
 
-def protocol_card(frames: int, size: int, probe_seeds: list[int], training: dict) -> dict:
-    """What was measured and how, for results.json and model cards."""
+def protocol_card(frames: int, size: int, probe_seeds: list[int], training: dict, held_out: str = "test") -> dict:
+    """What was measured and how, for results.json and model cards; held_out: the splits reported on (HELD_OUT)."""
+    adult, child = HELD_OUT[held_out]
     return {
         "clips": f"phantom, model_zoo.data.render_beat: one heartbeat in {frames} frames, {size} px; "
                  "echo.preprocess.to_model_input (3 channels, ImageNet-normalised, sector crop)",
-        "seeds": {"pretraining": "1,000,000 + i", "train": "2,000,000 + i", "val": "3,000,000 + i",
-                  "test": "4,000,000 + i", "pediatric": "5,000,000 + i (population 'pediatric')"},
+        "seeds": {"pretraining": f"{PRETRAIN_FROM:,} + i", "train": f"{SPLIT_SEEDS['train']:,} + i",
+                  "val": f"{SPLIT_SEEDS['val']:,} + i", "test": f"{SPLIT_SEEDS[adult]:,} + i",
+                  "pediatric": f"{SPLIT_SEEDS[child]:,} + i (population 'pediatric')"},
         "frames": frames, "size": size,
         "degradation": "echo.degrade.apply_condition(clip, condition, seed=clip seed) inside the clean "
                        "clip's sector crop (echo.preprocess.crop_to_sector), then preprocessing without "

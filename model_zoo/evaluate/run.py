@@ -13,7 +13,7 @@ from tqdm import tqdm
 import model_zoo
 from model_zoo.convert.hf import is_folder
 from model_zoo.device import code_commit, host
-from model_zoo.evaluate.protocol import ADULT_CONDITIONS, DEFAULT_SIZES, HELD_OUT, Sizes, protocol_card
+from model_zoo.evaluate.protocol import ADULT_CONDITIONS, DEFAULT_SIZES, HELD_OUT, PROBE_SEEDS, Sizes, protocol_card
 from model_zoo.evaluate.summary import summarise, train_mean_constant
 from model_zoo.features import (ClipBank, PixelEncoder, extract, input_shape, model_inputs, random_encoder,
                                 split_seeds, views)
@@ -142,7 +142,7 @@ def _predict(encoders: dict, probes: Probes, seeds: list[int], batches) -> dict[
     return {name: {key: np.concatenate(chunks) for key, chunks in p.items()} for name, p in parts.items()}
 
 
-def evaluate(models: list[str], sizes: Sizes = DEFAULT_SIZES, probe_seeds: int = 3, seed: int = 0,
+def evaluate(models: list[str], sizes: Sizes = DEFAULT_SIZES, probe_seeds: int = PROBE_SEEDS, seed: int = 0,
              training: ProbeTraining = ProbeTraining(), device: str | None = None,
              progress: bool = True, held_out: str = "test") -> Evaluation:
     """EF probes on each model, a random encoder and raw pixels; every condition on the same test clips.
@@ -190,7 +190,7 @@ def evaluate(models: list[str], sizes: Sizes = DEFAULT_SIZES, probe_seeds: int =
         "n_train": sizes.train, "n_val": sizes.val,
         "models": summarise(truth, preds, families, probes, seeds),
         "train_mean_constant": train_mean_constant(truth, bank.ef("train", sizes.train)),
-        "protocol": protocol_card(frames, size, seeds, training.to_dict()),
+        "protocol": protocol_card(frames, size, seeds, training.to_dict(), held_out),
         "wall_s": {k: round(v, 1) if isinstance(v, float) else v for k, v in wall.items()},
         "threads": torch.get_num_threads(), "device": str(dev), "host": host(), "commit": commit,
     }

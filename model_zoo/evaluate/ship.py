@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from model_zoo.checkpoint import CARD, read_card
-from model_zoo.evaluate.protocol import CHECK_CLIPS, HELD_OUT
+from model_zoo.evaluate.protocol import CHECK_CLIPS, held_out_splits
 from model_zoo.evaluate.run import Evaluation
 from model_zoo.evaluate.summary import best_on_val
 from model_zoo.evaluate.table import render_markdown
@@ -47,7 +47,7 @@ def write_predictions(ev: Evaluation, path: Path) -> Path:
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["condition", "clip_seed", "true_ef", *(_probe_column(m, k) for m, k in columns)])
-        adult, child = HELD_OUT[ev.results.get("held_out", "test")]
+        adult, child = held_out_splits(ev.results)
         for condition, truth in ev.truth.items():
             seeds = split_seeds(child if condition == "pediatric" else adult, len(truth))
             for i, (seed, ef) in enumerate(zip(seeds, truth)):
@@ -99,7 +99,7 @@ def ship(ev: Evaluation, results_json: str | Path, shipped_root: Path = SHIPPED,
     on the test split: the shipped probes' check clips and the cards' numbers are the test split's."""
     written = []
     r = ev.results
-    if r.get("held_out", "test") != "test":
+    if held_out_splits(r)[0] != "test":
         raise ValueError(f"a run on the {r['held_out']} split is not shipped: the shipped probes and cards hold the "
                          "test split's numbers")
     for name, folder in ev.folders.items():

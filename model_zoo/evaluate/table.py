@@ -7,7 +7,7 @@ from echo.phantom.seeds import SPLIT_SEEDS
 from model_zoo.device import short_commit
 from model_zoo.evaluate.claims import check_claims, claim_pairs
 from model_zoo.evaluate.format import plus_minus
-from model_zoo.evaluate.protocol import HELD_OUT, OTHER_CONDITIONS
+from model_zoo.evaluate.protocol import OTHER_CONDITIONS, held_out_splits
 from model_zoo.evaluate.summary import best_on_val
 
 # EchoJEPA preprint (arXiv 2602.02603), as cited in DESIGN.md: real echocardiograms, ViT-L/G encoders.
@@ -72,8 +72,9 @@ def _summary_rows(results: dict) -> list[list]:
 
 
 def run_words(results: dict) -> list[str]:
-    """Where and how the numbers were made (a number here is a function of code, thread count and host), and a
-    banner on a quick run, whose few clips make it a smoke check, not evidence."""
+    """Where and how the numbers were made (a number here is a function of code, thread count and host), a
+    banner on a quick run, whose few clips make it a smoke check, not evidence, and one on a confirmation run
+    (--confirm), whose hearts are not the test split's."""
     host = results.get("host") or {}
     made = ", ".join(x for x in (
         host.get("cpu") and f"{host['cpu']} ({host.get('cpu_capability')} kernels, torch {host.get('torch')})",
@@ -87,8 +88,8 @@ def run_words(results: dict) -> list[str]:
         lines.append(f"**Quick run (--quick): {results['n']['clean']} clips a condition. A check that the pipeline "
                      "runs, not evidence: its spreads are wide and its verdicts are not results (the full run's "
                      "numbers are in model_zoo/results.json).**")
-    if results.get("held_out", "test") != "test":
-        adult, child = HELD_OUT[results["held_out"]]
+    adult, child = held_out_splits(results)
+    if adult != "test":
         lines.append(f"**Confirmation run (--confirm): the test and pediatric clips are hearts no other run reads "
                      f"(seeds from {SPLIT_SEEDS[adult]:,} adult and {SPLIT_SEEDS[child]:,} pediatric), not the test "
                      "split every recipe is compared on.**")

@@ -41,11 +41,14 @@ def beat_view_of(model: dict) -> dict | None:
 
 def rows_of(path: Path, families: tuple[str, ...] = PRETRAINED) -> list[dict]:
     """One row per model of these families in a results.json (default JEPA and MAE), with its run's
-    baselines."""
+    baselines. None from a confirmation run (--confirm): its models are on the board from their test runs, and
+    its hearts are not the test split the rows compare on."""
     results = json.loads(Path(path).read_text())
     models = results.get("models")
     if not isinstance(models, dict) or not models:
         raise ValueError(f"{path} has no 'models' table; is it a results.json of python -m model_zoo.evaluate?")
+    if results.get("held_out", "test") != "test":
+        return []
     missing = [b for b in ("random", "pixels") if b not in models]
     if missing:
         raise ValueError(f"{path} has no {' or '.join(missing)} row to fingerprint its protocol with")
