@@ -282,8 +282,9 @@ def test_prediction_cards_give_the_beat_views_ef_and_each_probes_test_error(exam
     # nor its out-of-distribution verdict (its reference was fitted at 16 frames), nor its model card's figures
     assert short.ood is not None and p.ood is None and "Out-of-distribution score" not in card
     evidence_card = evidence.card_markdown(short)
-    assert evidence_card.splitlines()[1].startswith("⚠️ Run here at 8 frames ('Frames for large checkpoints')")
-    assert "Run here at" not in evidence.card_markdown(shipped_pair["jepa"])
+    assert evidence_card.splitlines()[1].startswith(
+        "⚠️ Run at 8 frames ('Frames for large checkpoints'), not the count it was saved with: the figures below")
+    assert "Run at" not in evidence.card_markdown(shipped_pair["jepa"])
     # a model without a beat-view probe gets no beat line
     bare = dataclasses.replace(predictions.predictions(example.key, shipped_pair)["jepa"], ef_beat=None)
     assert "Beat view" not in predictions.prediction_card(bare, 28.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.views.predictions import probe_test_words
+from app.views.predictions import probe_test_words, run_at_fewer_frames
 from explain.analysis.pair import LoadedModel
 from model_zoo.evaluate.claims import check_claims, claim_pairs
 from model_zoo.evaluate.format import plus_minus
@@ -81,9 +81,8 @@ def card_markdown(model: LoadedModel) -> str:
     ]
     lines = [f"- **{k}**: {v}" for k, v in facts if v]
     if not model.at_own_frames:
-        lines.insert(0, f"⚠️ Run here at {model.frames_override} frames ('Frames for large checkpoints'), not the "
-                        "count it was saved with: the figures below were measured at its own count and do not "
-                        "describe it as it runs here.")
+        lines.insert(0, f"⚠️ {run_at_fewer_frames(model.frames_override)}: the figures below were measured at its "
+                        "own count and do not describe it as it runs here.")
     return f"### {model.name}\n" + "\n".join(lines) + "\n\nThe whole card: `card.json` in the model's folder."
 
 

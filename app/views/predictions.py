@@ -17,6 +17,12 @@ from model_zoo.evaluate.format import plus_minus
 from model_zoo.probe_io import BEAT_PROBE, PROBE
 
 
+def run_at_fewer_frames(frames: int) -> str:
+    """The one sentence start for a model run at fewer frames than it was saved with (its recorded figures are
+    its own count's): the prediction card and the Evidence tab each end it with what that means there."""
+    return f"Run at {frames} frames ('Frames for large checkpoints'), not the count it was saved with"
+
+
 def predictions(clip_key: str, pair: dict[str, LoadedModel]) -> dict[str, Prediction]:
     names = pair_key(pair)
     return cached((clip_key, "predict", names), lambda: predict(pair, get_clip(clip_key), crop_check=True))
@@ -121,9 +127,8 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
         crop = crop_words(p.ef, p.ef_beat, p.crop)
         (lines if crop.startswith("⚠️") else words).append(crop)
     if fewer_frames and (p.ef is not None or p.ef_beat is not None):
-        lines.append(f"Run at {fewer_frames} frames ('Frames for large checkpoints'), not the count it was saved "
-                     "with: the test errors recorded for it, and the out-of-distribution reference fitted beside "
-                     "them, do not describe it here, so neither is shown.")
+        lines.append(f"{run_at_fewer_frames(fewer_frames)}: the test errors recorded for it, and the out-of-distribution "
+                     "reference fitted beside them, do not describe it here, so neither is shown.")
     elif model is not None and p.ef is not None and not probe_test_words(model.probe):
         lines.append("No test error is recorded for this probe: nothing here measures how far its EF can be off.")
     if truth is not None:
