@@ -40,16 +40,14 @@ clip = dataclasses.replace(small, frames=np.repeat(big[..., None], 3, axis=-1) i
 del big
 pair = load_pair()
 real = degradation.working_copy
-if mode == "full":                                                  # the copies at the crop's own size
-    degradation.working_copy = cycle.working_copy = lambda clip, models, sector=None, beat=None: crop_to_sector(clip,
-                                                                                                               sector)
-elif mode == "after":                                               # shrunk after the whole clip was cropped
-    def shrunk_after_crop(clip, models, sector=None, beat=None):
-        return real(crop_to_sector(clip, sector), models)
-    degradation.working_copy = cycle.working_copy = shrunk_after_crop
-elif mode == "whole":                                               # a frame at a time, every frame of the clip
-    degradation.working_copy = cycle.working_copy = lambda clip, models, sector=None, beat=None: real(clip, models,
-                                                                                                     sector)
+def full_size(clip, models, sector=None, beat=None):             # the copies at the crop's own size
+    return crop_to_sector(clip, sector)
+def shrunk_after_crop(clip, models, sector=None, beat=None):     # shrunk after the whole clip was cropped
+    return real(crop_to_sector(clip, sector), models)
+def every_frame(clip, models, sector=None, beat=None):           # a frame at a time, every frame of the clip
+    return real(clip, models, sector)
+made = {"full": full_size, "after": shrunk_after_crop, "whole": every_frame}
+degradation.working_copy = cycle.working_copy = made.get(mode, real)
 start = time.perf_counter()
 if view == "ef":
     degradation.condition_ef_views(pair, clip, tuple(CONDITIONS))

@@ -4,9 +4,9 @@
 Evaluates the given models (default: every shipped one) plus a random encoder and raw pixels, writes
 DIR/results.json and DIR/results.md; --ship also saves each shipped model's probes (the attentive
 probe and the beat view's, each its best seed on val) and card results, and copies results.json to
-model_zoo/results.json; it needs the full protocol (not --quick, the default sizes or more, 3 probe seeds or more). --confirm
-reports on the confirmation splits instead of test and pediatric: hearts no other run reads (echo.phantom.seeds),
-for a recipe chosen by comparisons on the test split.
+model_zoo/results.json; it needs the full protocol (not --quick, the default sizes or more, 3 probe seeds or
+more). --confirm reports on the confirmation splits instead of test and pediatric: hearts no other run reads
+(echo.phantom.seeds), for a recipe chosen by comparisons on the test split.
 """
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     for split in ("train", "val", "test", "pediatric"):
         ap.add_argument(f"--n-{split}", type=int, dest=split,
                         help=f"clips in the {split} split (default {getattr(DEFAULT_SIZES, split)})")
-    ap.add_argument("--probe-seeds", type=int, default=PROBE_SEEDS, help="attentive probes per model (seed, seed+1, ...)")
+    ap.add_argument("--probe-seeds", type=int, default=PROBE_SEEDS,
+                    help="attentive probes per model (seed, seed+1, ...)")
     ap.add_argument("--seed", type=int, default=0, help="first probe seed and the random encoder's seed")
     ap.add_argument("--threads", type=int, help="torch CPU threads (float rounding differs with the count, and "
                     "probes near the floor follow it; results.json records it)")

@@ -35,12 +35,17 @@ ADULT_CONDITIONS = ("clean", *CONDITIONS)            # every one on the same tes
 # recipe chosen by the test comparisons is read once on hearts that played no part in choosing it.
 HELD_OUT = {"test": ("test", "pediatric"), "confirm": ("confirm", "confirm_pediatric")}
 PROBE_SEEDS = 3           # attentive probes per model in the full protocol (seed, seed + 1, ...)
+OTHER_CONDITIONS = tuple(c for c in CONDITIONS if c not in BENCHMARK_CONDITIONS)
 
 
 def held_out_splits(results: dict) -> tuple[str, str]:
     """(adult split, pediatric split) a results.json reports on (files written before --confirm: the test split's)."""
     return HELD_OUT[results.get("held_out", "test")]
-OTHER_CONDITIONS = tuple(c for c in CONDITIONS if c not in BENCHMARK_CONDITIONS)
+
+
+def on_test_split(results: dict) -> bool:
+    """Whether a results.json reports on the test split every recipe is compared on (not a --confirm run)."""
+    return held_out_splits(results)[0] == "test"
 
 
 @dataclass(frozen=True)

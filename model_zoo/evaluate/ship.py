@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from model_zoo.checkpoint import CARD, read_card
-from model_zoo.evaluate.protocol import CHECK_CLIPS, held_out_splits
+from model_zoo.evaluate.protocol import CHECK_CLIPS, held_out_splits, on_test_split
 from model_zoo.evaluate.run import Evaluation
 from model_zoo.evaluate.summary import best_on_val
 from model_zoo.evaluate.table import render_markdown
@@ -99,7 +99,7 @@ def ship(ev: Evaluation, results_json: str | Path, shipped_root: Path = SHIPPED,
     on the test split: the shipped probes' check clips and the cards' numbers are the test split's."""
     written = []
     r = ev.results
-    if held_out_splits(r)[0] != "test":
+    if not on_test_split(r):
         raise ValueError(f"a run on the {r['held_out']} split is not shipped: the shipped probes and cards hold the "
                          "test split's numbers")
     for name, folder in ev.folders.items():

@@ -7,7 +7,7 @@ from echo.phantom.seeds import SPLIT_SEEDS
 from model_zoo.device import short_commit
 from model_zoo.evaluate.claims import check_claims, claim_pairs
 from model_zoo.evaluate.format import plus_minus
-from model_zoo.evaluate.protocol import OTHER_CONDITIONS, held_out_splits
+from model_zoo.evaluate.protocol import OTHER_CONDITIONS, held_out_splits, on_test_split
 from model_zoo.evaluate.summary import best_on_val
 
 # EchoJEPA preprint (arXiv 2602.02603), as cited in DESIGN.md: real echocardiograms, ViT-L/G encoders.
@@ -88,8 +88,8 @@ def run_words(results: dict) -> list[str]:
         lines.append(f"**Quick run (--quick): {results['n']['clean']} clips a condition. A check that the pipeline "
                      "runs, not evidence: its spreads are wide and its verdicts are not results (the full run's "
                      "numbers are in model_zoo/results.json).**")
-    adult, child = held_out_splits(results)
-    if adult != "test":
+    if not on_test_split(results):
+        adult, child = held_out_splits(results)
         lines.append(f"**Confirmation run (--confirm): the test and pediatric clips are hearts no other run reads "
                      f"(seeds from {SPLIT_SEEDS[adult]:,} adult and {SPLIT_SEEDS[child]:,} pediatric), not the test "
                      "split every recipe is compared on.**")
@@ -198,8 +198,9 @@ def render_markdown(results: dict) -> str:
         f"adult clips only). Attentive probe, mean ± sample std over {k} probe seeds; RMSE and R2 are seed "
         "means. Mean rel. degradation: mean over the six benchmark conditions of 100 (MAE - clean MAE) / clean MAE, "
         "from the seed-mean MAEs; its ± is the sample std of each probe seed's own relative degradation (one seed's "
-        "can differ from another's by tens of points), so it need not centre on the value shown. Baselines: `random` (same architecture, untrained) and "
-        "`pixels` (the clip itself); pretraining that does not beat them shows here.",
+        "can differ from another's by tens of points), so it need not centre on the value shown. Baselines: "
+        "`random` (same architecture, untrained) and `pixels` (the clip itself); pretraining that does not beat them "
+        "shows here.",
         "",
         *_table(header, _probe_rows(results, lambda m: m) + _floor_row(results, len(header))),
         "",

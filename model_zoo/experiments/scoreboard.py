@@ -23,6 +23,7 @@ from scipy.stats import spearmanr
 
 from model_zoo.plot_style import FAMILY_COLOURS, TEMPLATE
 from model_zoo.evaluate.format import plus_minus
+from model_zoo.evaluate.protocol import on_test_split
 from model_zoo.evaluate.summary import benchmark_mean
 
 EXPERIMENTS = Path(__file__).resolve().parent
@@ -47,7 +48,7 @@ def rows_of(path: Path, families: tuple[str, ...] = PRETRAINED) -> list[dict]:
     models = results.get("models")
     if not isinstance(models, dict) or not models:
         raise ValueError(f"{path} has no 'models' table; is it a results.json of python -m model_zoo.evaluate?")
-    if results.get("held_out", "test") != "test":
+    if not on_test_split(results):
         return []
     missing = [b for b in ("random", "pixels") if b not in models]
     if missing:
