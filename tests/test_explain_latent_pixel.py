@@ -118,6 +118,7 @@ def test_mae_view_on_the_phantom(models, clip):
     assert f"errs {e['flat_vs_noisy']:.4f} from the noisy frame and {e['flat_vs_clean']:.4f} from the clean" in caption
     assert f"clean anatomy keeps {e['hf_clean_ratio']:.0%}" in caption and "taken from the true box" in caption
     assert "brightness is the true box's" in fig.layout.title.text and "0." not in fig.layout.title.text  # numbers: caption
+    assert "frame 3 of the 8 it reads over one beat" in fig.layout.title.text     # the view's frame, not the clip's
 
 
 def test_jepa_view_scores_only_hidden_tokens(models, clip):

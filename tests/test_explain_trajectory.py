@@ -11,7 +11,7 @@ from echo.phantom import render_clip
 from explain.trajectory.embeddings import centre_frames, frame_embeddings, window_indices
 from explain.trajectory.figures import trajectory_figure
 from explain.trajectory.metrics import loop_closure, phase_decodability, trajectory_shift
-from explain.trajectory.phase import PhaseEstimate, circular_error, clip_phase
+from explain.trajectory.phase import PhaseEstimate, circular_error, clip_phase, phase_from_volume
 from explain.trajectory.projection import project, umap_neighbours
 
 
@@ -112,6 +112,65 @@ def test_a_clip_under_a_beat_marks_only_the_turns_inside_it_and_a_still_one_no_h
         none = clip_phase(dataclasses.replace(base, frames=frames, truth=None))
         assert not none.beat_found and none.ed_frames == none.es_frames == []
         assert none.label.startswith("no heartbeat found")
+
+
+def _still_fan_clip(n_frames: int, noise: float, seed: int = 1):
+    """A still textured fan, only fresh grey-level noise moving from frame to frame: no heartbeat."""
+    from echo.clip import Clip
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:112, :112]
+    fan = ((xx - 56) ** 2 + yy ** 2 < 110 ** 2) & (np.abs(xx - 56) < yy * 0.9 + 3)
+    image = np.where(fan, 100 + 60 * np.sin(xx / 4.0) * np.cos(yy / 6.0), 0)
+    frames = np.clip(image[None] + rng.normal(0, noise, (n_frames, 112, 112)), 0, 255) * fan
+    return Clip(frames.astype(np.uint8), 30.0)
+
+
+def test_a_still_clip_with_frame_noise_has_no_heartbeat_found():
+    """Every threshold was relative to the signal's own range: a still image under sensor noise got a period
+    (16 frames on 64), ED and ES marks and phase numbers measured against noise. Its signal changes from frame to
+    frame as noise does (lag-1 correlation near 0), a heartbeat's smoothly, so it is called no heartbeat now."""
+    for n, noise in ((64, 1.0), (64, 5.0), (40, 2.0)):
+        still = clip_phase(_still_fan_clip(n, noise))
+        assert not still.beat_found and still.ed_frames == still.es_frames == []
+        assert still.label.startswith("no heartbeat found") and "as noise does" in still.label
+    for seed in (4_000_000, 4_000_003):                     # a beating heart under the same noise still beats
+        from echo.degrade import degrade
+        beating = clip_phase(dataclasses.replace(degrade(render_clip(seed, n_frames=64, size=112), "noise", 1.0),
+                                                 truth=None))
+        assert beating.beat_found and len(beating.ed_frames) >= 2
+
+
+def test_a_shallow_beat_between_two_that_stand_out_keeps_its_end_diastole():
+    """A beat whose peak was under the prominence threshold was dropped, and the phase ran one cycle over two beats
+    (up to 158 degrees wrong there); its ED now lies at the period's spacing between its neighbours."""
+    t = np.arange(100)
+    amplitude = np.where((t >= 40) & (t < 60), 0.2, 1.0)                    # the third beat of five shallow
+    true_phase = ((t - 5) / 20.0) % 1.0
+    phase, ed, es, period, _ = phase_from_volume(amplitude * np.cos(2 * np.pi * (t - 5) / 20.0), 24.0)
+    assert ed == [5, 25, 45, 65, 85] and abs(period - 20) < 0.5
+    assert 360 * circular_error(phase, true_phase).max() < 5
+
+
+def test_tracings_on_a_clip_showing_no_heartbeat_give_the_phase_their_own_spacing():
+    """The image's no-heartbeat time ramp was shifted to the traced ED frame and called a heartbeat found, at an
+    assumed 75 bpm; now the traced ED and ES frames' spacing gives the period, and the label says so."""
+    still = _still_fan_clip(40, 0.0)
+    est = clip_phase(dataclasses.replace(still, truth=GroundTruth(ed_frames=[5], es_frames=[12])))
+    assert est.beat_found and est.ed_frames == [5] and est.es_frames == [12] and est.phase[5] == 0
+    assert est.period == pytest.approx(7 / 0.35) and "traced ED and ES frames' spacing" in est.label
+    assert "the colour runs with time" not in est.label
+    alone = clip_phase(dataclasses.replace(still, truth=GroundTruth(ed_frames=[5])))    # no ES traced: no period
+    assert not alone.beat_found and alone.label.startswith("no heartbeat found")
+
+
+def test_loop_closure_of_a_trajectory_that_does_not_move_is_refused_not_nan():
+    """A collapsed model's embedding never moves: loop closure was NaN, shown as 'nan' and written as bare NaN in
+    report.json; it is refused like the shift, so it reads n/a."""
+    import explain.analysis.cycle as cycle
+    phase = np.arange(64) / 16.0 % 1.0
+    with pytest.raises(ValueError, match="do not change over a beat"):
+        loop_closure(np.ones((64, 8)), phase)
+    assert cycle._safe(loop_closure, np.ones((64, 8)), phase) is None
 
 
 def test_loop_closure_on_a_drifting_circle_matches_hand_computation():

@@ -77,8 +77,9 @@ def mae_figure(view: MAEView, frame: int = 0) -> tuple[go.Figure, str]:
         caption += (f" Its error (mean squared, 0-1 grey scale) from the frame it was trained to reproduce: "
                     f"{e['mse_vs_noisy']:.4f}." + _flat_words(e))
     # the numbers are the caption's: four in the title were unreadable on a projector
-    return _images(panels, f"MAE: pixel prediction (frame {frame}; each hidden box's brightness is the true box's, "
-                           "its pattern the MAE's)"), caption
+    # frame of the model's view (one beat in its frames), not of the clip: 'frame 8' showed the clip's frame 22
+    return _images(panels, f"MAE: pixel prediction (frame {frame} of the {len(view.frames)} it reads over one beat; "
+                           "each hidden box's brightness is the true box's, its pattern the MAE's)"), caption
 
 
 def _flat_words(e: dict) -> str:

@@ -67,7 +67,9 @@ def loop_closure(points: np.ndarray, phase: np.ndarray) -> float:
     a, b = _pairs_apart(x, cycles, 1.0)
     c, d = _pairs_apart(x, cycles, 0.5)
     size = float(np.linalg.norm(c - d, axis=1).mean())
-    return float(np.linalg.norm(a - b, axis=1).mean() / size) if size > 0 else float("nan")
+    if not size > 0:              # a collapsed model: read as n/a, as its shift is, not as 'nan' in a table or JSON
+        raise ValueError("loop closure needs a trajectory that moves: these points do not change over a beat")
+    return float(np.linalg.norm(a - b, axis=1).mean() / size)
 
 
 def phase_decodability(embeddings: np.ndarray, phase: np.ndarray, groups: np.ndarray | None = None,

@@ -12,8 +12,11 @@ and at the ES frames' mean phase, in every beat. A clip of one beat or less has 
 peak: its ED is a maximum that stands out inside it (not at its first or last frame, where the signal may
 only be rising or falling), its ES such a minimum, and its period the ED-ES spacing with a typical
 systolic share of SYSTOLE_SHARE, or a resting heart rate's (RESTING_BPM) where only one of them shows. A
-clip with neither (a still image repeated, a few frames of one beat) has no heartbeat found: its colour
-runs with time, and nothing is marked or measured against it.
+clip with neither (a still image repeated, a few frames of one beat), or whose signal does not change smoothly
+from frame to frame (MIN_SMOOTHNESS: the noise of a still image, which a threshold relative to the signal's own
+range took for beats), has no heartbeat found: its colour runs with time, and nothing is marked or measured against
+it. A beat too shallow to stand out (MIN_PROMINENCE) between two that do gets its ED at the period's spacing, so
+the phase does not spread one cycle over two beats.
 """
 from __future__ import annotations
 
@@ -35,6 +38,9 @@ MIN_PROMINENCE = 0.3      # an ED/ES extreme stands out by this share of the sig
 SHORT_PROMINENCE = 0.1    # under a beat: a turn inside the clip by this share (phantom clips cut short: true ED/ES
                           # 0.15-0.7, turns that were none up to 0.09)
 RESTING_BPM = 75          # the period of a clip too short to show its own, where one extreme shows
+MIN_SMOOTHNESS = 0.5      # a heartbeat seen at 6 or more frames a beat moves the signal smoothly: its lag-1
+                          # autocorrelation is 0.5 or more (phantom clips 0.5-0.98, 8 to 64 frames); the noise of a still
+                          # image about 0 (at most 0.40 in 100 draws of 8 to 300 frames)
 
 
 @dataclass
@@ -95,28 +101,55 @@ def phase_from_volume(volume: np.ndarray, typical_period: float
     """(T,) volume-like signal -> (phase (T,), ED frames, ES frames, period in frames, what was assumed: '' when
     nothing). typical_period: frames a beat at RESTING_BPM, for a clip too short to show its own (module docstring);
     no ED and no ES frames: no heartbeat found."""
+    n = len(volume)
+    no_beat = np.mod(np.arange(n) / typical_period, 1.0), [], [], typical_period
+    if np.ptp(volume) > 0 and lag1_autocorrelation(volume) < MIN_SMOOTHNESS:
+        return *no_beat, (f"the clip changes from frame to frame as noise does, not as a heartbeat: the colour runs "
+                          f"with time, a beat at {RESTING_BPM} bpm")
     v = gaussian_filter1d(np.asarray(volume, np.float64), 1.0, mode="nearest")
-    n = len(v)
     period, assumed = dominant_period(v), ""
     if period is None:            # at most about a beat: its one ED and ES, where they stand out inside it
         ed, es = (_inside_extreme(s * v, SHORT_PROMINENCE * float(np.ptp(v))) for s in (1, -1))
         if not ed and not es:
-            return np.mod(np.arange(n) / typical_period, 1.0), [], [], typical_period, (
-                f"under one beat or none: the colour runs with time, a beat at {RESTING_BPM} bpm")
+            return *no_beat, f"under one beat or none: the colour runs with time, a beat at {RESTING_BPM} bpm"
         if ed and es:
-            gap = es[0] - ed[0]
-            period = gap / SYSTOLE_SHARE if gap > 0 else -gap / (1 - SYSTOLE_SHARE)
+            period = period_from_turns(ed[0], es[0])
         else:
             period, assumed = typical_period, f"under one beat: its period a heart at rest's, {RESTING_BPM} bpm"
         anchor = ed or [es[0] - SYSTOLE_SHARE * period]           # where only ES shows, ED a systole before it
         phase = _phase_from_eds(np.asarray(anchor, np.float64), period, n)
         return phase, ed, es, float(period), assumed
     spacing, prominence = max(1, int(0.6 * period)), MIN_PROMINENCE * float(np.ptp(v))
-    ed = find_peaks(v, distance=spacing, prominence=prominence)[0].tolist() or [int(np.argmax(v))]
+    ed = _fill_missed_beats(find_peaks(v, distance=spacing, prominence=prominence)[0].tolist() or [int(np.argmax(v))],
+                            period)
     es = find_peaks(-v, distance=spacing, prominence=prominence)[0].tolist() or [int(np.argmin(v))]
     phase = _phase_from_eds(np.asarray(ed, np.float64), period, n)
     es_phase = circular_mean(phase[es])
     return phase, frames_at_phase(phase, 0.0), frames_at_phase(phase, es_phase), float(period), assumed
+
+
+def lag1_autocorrelation(signal: np.ndarray) -> float:
+    """(T,) signal -> its frame-to-frame correlation, how smoothly it changes (0 for a constant one)."""
+    x = np.asarray(signal, np.float64) - np.mean(signal)
+    power = float(np.dot(x, x))
+    return float(np.dot(x[:-1], x[1:]) / power) if power > 0 else 0.0
+
+
+def period_from_turns(ed: float, es: float) -> float:
+    """Frames a beat from one ED and one ES frame of the same beat, systole SYSTOLE_SHARE of the cycle (ES after
+    ED) or diastole the rest (ES before ED)."""
+    gap = es - ed
+    return gap / SYSTOLE_SHARE if gap > 0 else -gap / (1 - SYSTOLE_SHARE)
+
+
+def _fill_missed_beats(ed: list[int], period: float) -> list[int]:
+    """ED frames, with one put at even spacing for each beat a gap of about two periods or more holds (a shallow
+    beat whose peak did not stand out): the phase had run one cycle over two beats there."""
+    out = ed[:1]
+    for a, b in zip(ed, ed[1:]):
+        beats = max(1, round((b - a) / period))
+        out += [int(round(a + (b - a) * j / beats)) for j in range(1, beats)] + [b]
+    return out
 
 
 def _inside_extreme(v: np.ndarray, prominence: float) -> list[int]:
@@ -153,12 +186,20 @@ def clip_phase(clip: Clip) -> PhaseEstimate:
         method = "from the image's dominant periodic change"
     phase, ed, es, period, assumed = phase_from_volume(volume, clip.fps * 60.0 / RESTING_BPM)
     method += f"; {assumed}" if assumed else ""
+    beat_found = bool(ed or es)
     traced = lambda frames: [int(f) for f in frames if 0 <= f < clip.n_frames]          # noqa: E731
-    if truth is not None and traced(truth.ed_frames):     # EchoNet's traced frames: the phase runs from their ED
-        phase = np.mod(phase - circular_mean(phase[traced(truth.ed_frames)]), 1.0)
-        ed, es = traced(truth.ed_frames), traced(truth.es_frames) or es
+    traced_ed, traced_es = (traced(truth.ed_frames), traced(truth.es_frames)) if truth is not None else ([], [])
+    if traced_ed and beat_found:                  # EchoNet's traced frames: the phase runs from their ED
+        phase = np.mod(phase - circular_mean(phase[traced_ed]), 1.0)
+        ed, es = traced_ed, traced_es or es
         method += ", from the traced ED frame; ED and ES at the traced frames' phase"
-    return PhaseEstimate(phase, ed, es, "estimated", method, period, beat_found=bool(ed or es))
+    elif traced_ed and traced_es and traced_es[0] != traced_ed[0]:   # none in the image: the tracings' spacing gives one
+        period = period_from_turns(traced_ed[0], traced_es[0])
+        phase, ed, es, beat_found = _phase_from_eds(np.asarray(traced_ed, np.float64), period, clip.n_frames), \
+            traced_ed, traced_es, True
+        method = (f"from the traced ED frame, the clip itself showing no heartbeat; its period from the traced ED and "
+                  f"ES frames' spacing, systole {SYSTOLE_SHARE:.0%} of a beat")
+    return PhaseEstimate(phase, ed, es, "estimated", method, period, beat_found=beat_found)
 
 
 def mark_positions(estimate: PhaseEstimate, indices: np.ndarray) -> dict[str, list[int]]:
