@@ -55,6 +55,11 @@ def assumed_notes(card: dict | None) -> list[str]:
     return [n for n in ((card or {}).get("conversion") or {}).get("notes") or [] if "assumed" in n]
 
 
+# what an odd file or folder in a models folder raises while it is described: it is listed with the reason, and the
+# list (the page's model boxes, built with it) goes on; a KeyError or TypeError from a layout no converter expected too
+UNREADABLE = (ValueError, OSError, KeyError, TypeError, AttributeError, IndexError)
+
+
 def describe(folder: Path) -> dict:
     """name, family, architecture, format, source, path (and method/recipe/steps when the folder has a card).
     A folder whose config or card cannot be read is listed with the reason, as a bad checkpoint file is."""
@@ -65,7 +70,7 @@ def describe(folder: Path) -> dict:
         check_geometry(config, family, "its config")                 # before architecture() divides by its patch
         arch = architecture(config)
         weight_files(folder, test_read=False)           # present, sizes within the cap, safetensors headers whole
-    except (ValueError, OSError) as e:
+    except UNREADABLE as e:
         why = str(e)
         return {"name": folder.name, "family": "-", "architecture": f"cannot load: {why}", "format": "-",
                 "source": _source(folder), "path": str(folder)}
@@ -86,7 +91,7 @@ def describe_checkpoint(path: Path) -> dict:
     try:
         fmt, arch = describe_file(path)
         entry.update(family=FAMILY_OF_FORMAT[fmt], architecture=arch, format=fmt)
-    except (ValueError, OSError) as e:
+    except UNREADABLE as e:
         entry["architecture"] = f"cannot load: {e}"
     return entry
 

@@ -229,7 +229,10 @@ def load(name_or_path: str | Path, device: str | torch.device | None = None, enc
         wrapper.target_mean = mean.float().to(wrapper.device)
     if probe is not None:
         ckpt = hf.classifier_head(Path(probe), max_bytes) if hf.is_folder(Path(probe)) else load_tensors(probe, max_bytes)
-        head, _ = convert_probe(ckpt, loaded.net.config.num_attention_heads, overrides)
+        head, info = convert_probe(ckpt, loaded.net.config.num_attention_heads, overrides)
+        if info["notes"]:                         # what the probe's conversion assumed, beside the encoder's
+            conversion = wrapper.card.setdefault("conversion", {})
+            conversion["notes"] = [*(conversion.get("notes") or []), *info["notes"]]
         if head.dim != loaded.net.config.hidden_size:
             raise ValueError(f"probe {Path(probe).name} reads {head.dim}-d tokens; {name} makes "
                              f"{loaded.net.config.hidden_size}-d tokens")

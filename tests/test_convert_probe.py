@@ -69,3 +69,19 @@ def test_probe_attaches_to_a_loaded_encoder(tmp_path):
     with pytest.raises(ValueError, match="48-d tokens"):
         model_zoo.load(tmp_path / "enc.pt", device="cpu", overrides={"frames": 4, "size": 32, "heads": 2, "probe_heads": 2},
                        probe=tmp_path / "wide_probe.pt")
+
+
+def test_a_probe_loaded_from_python_refuses_an_ef_scale_that_is_not_in_percent(tmp_path):
+    """Only the export checked the EF scale: model_zoo.load(..., probe=) took a fraction or a negative std and read
+    its output as EF %."""
+    torch.save(vjepa2_checkpoint(predictor=False), tmp_path / "enc.pt")
+    torch.save(vjepa_probe_checkpoint(), tmp_path / "probe.pt")
+    shape = {"frames": 4, "size": 32, "heads": 2}
+    for scale, words in (({"ef_mean": 0.5578, "ef_std": 0.1241}, "as a fraction"),
+                         ({"ef_mean": 55.0, "ef_std": -12.0}, "not an EF scale"),
+                         ({"ef_mean": 55.0}, "needs the EF mean and std")):
+        with pytest.raises(ValueError, match=words):
+            model_zoo.load(tmp_path / "enc.pt", device="cpu", overrides={**shape, **scale}, probe=tmp_path / "probe.pt")
+    m = model_zoo.load(tmp_path / "enc.pt", device="cpu", overrides={**shape, "ef_mean": 55.0, "ef_std": 12.0},
+                       probe=tmp_path / "probe.pt")
+    assert float(m.probe.ef_mean) == 55.0 and float(m.probe.ef_std) == 12.0

@@ -147,6 +147,23 @@ def test_one_bad_entry_in_a_models_folder_is_listed_with_its_reason_and_the_rest
         assert why in entries[name]["architecture"]
 
 
+
+def test_checkpoint_files_of_no_layout_the_converters_expect_are_listed_and_the_list_goes_on(tmp_path):
+    """A .pt whose `classifier` is no attentive probe raised KeyError, and one with a number for a key
+    AttributeError, through list_models: the whole list (the page's model boxes, built with it) was lost."""
+    torch.save(vjepa2_checkpoint(predictor=False), tmp_path / "good.pt")
+    torch.save({"classifier": {"weight": torch.zeros(2, 4), "bias": torch.zeros(2)}}, tmp_path / "head_only.pt")
+    torch.save({0: torch.zeros(3)}, tmp_path / "int_keys.pt")
+    torch.save({"classifiers": []}, tmp_path / "empty_sweep.pt")
+    entries = {e["name"]: e for e in list_models([tmp_path])}
+    assert entries["good"]["family"] == "jepa"
+    for name, why in (("head_only", "attentive probe: key 'pooler.query_tokens' not found"),
+                      ("int_keys", "a state dict key 0 is not a tensor name"),
+                      ("empty_sweep", "holds 0 classifiers")):
+        assert entries[name]["family"] == "-" and why in entries[name]["architecture"], entries[name]
+    with pytest.raises(ValueError, match="key 0 is not a tensor name"):          # loading it says so too
+        model_zoo.load(tmp_path / "int_keys.pt")
+
 def test_cost_estimate_and_fewer_frames():
     config = VJEPA2Config(crop_size=32, frames_per_clip=4, hidden_size=32, num_hidden_layers=1,
                           num_attention_heads=2, patch_size=16, tubelet_size=2)

@@ -50,6 +50,9 @@ def upstream_probe(state: dict, x: torch.Tensor, heads: int) -> torch.Tensor:
     return lin(q[:, 0], out)
 
 
+SWEEP = {"probe_index": 0, "probe_heads": 2}     # which of a sweep's classifiers, and its heads (these are built with 2)
+
+
 def vjepa2_probe(blocks: int = 3, width: int = 32, seed: int = 0) -> dict:
     """A V-JEPA 2 / EchoJEPA LVEF probe as their evals save it: `classifiers` sweep, DDP prefix, depth blocks + 1,
     no xattn.proj (V-JEPA 2's CrossAttention has none), the output named `regressor` (AttentiveRegressor)."""
@@ -63,7 +66,7 @@ def test_probe_with_blocks_equals_upstream():
     tokens = torch.randn(3, 10, 32, generator=torch.Generator().manual_seed(1))
     for ckpt, state in ((vjepa_probe_checkpoint(extra_blocks=3), "classifier"), (vjepa2_probe(3), "classifiers")):
         raw = ckpt[state] if state == "classifier" else ckpt[state][0]
-        probe, info = convert(ckpt, heads=2, overrides={"ef_mean": 55.78, "ef_std": 12.41})
+        probe, info = convert(ckpt, heads=2, overrides={"ef_mean": 55.78, "ef_std": 12.41, **SWEEP})
         z = upstream_probe(raw, tokens, heads=2)[:, 0]
         assert info["blocks"] == 3 and len(probe.blocks) == 3 and probe.config()["blocks"] == 3
         with torch.no_grad():
@@ -73,7 +76,7 @@ def test_probe_with_blocks_equals_upstream():
     no_blocks = {k: v for k, v in raw.items() if ".pooler.blocks." not in k}
     assert not torch.allclose(upstream_probe(no_blocks, tokens, 2)[:, 0], z, atol=1e-3)
     # depth 1 without xattn.proj and with a regressor (EchoJEPA's probe of depth 1) also equals upstream
-    probe, info = convert(vjepa2_probe(0), heads=2)
+    probe, info = convert(vjepa2_probe(0), overrides=SWEEP)
     assert info["blocks"] == 0 and probe.meta["xattn_proj"] is False
     with torch.no_grad():
         assert torch.allclose(probe(tokens), upstream_probe(vjepa2_probe(0)["classifiers"][0], tokens, 2)[:, 0],
@@ -101,7 +104,7 @@ def test_blocks_that_do_not_fit_are_refused_by_name():
 
 def test_probe_read_out_is_refused_for_blocks_and_kept_without(tmp_path):
     tokens = torch.randn(2, 10, 32)
-    blocked, _ = convert(vjepa2_probe(3), heads=2)
+    blocked, _ = convert(vjepa2_probe(3), overrides=SWEEP)
     assert not blocked.attends_to_tokens
     with pytest.raises(ValueError, match="3 self-attention block.*'mean' or 'token' read-out"):
         blocked.attention(tokens)
@@ -110,7 +113,7 @@ def test_probe_read_out_is_refused_for_blocks_and_kept_without(tmp_path):
     # through the encoder: rollout's probe read-out refused, the mean read-out and EF attributions work
     torch.save(vjepa2_checkpoint(predictor=False), tmp_path / "enc.pt")
     torch.save(vjepa2_probe(3), tmp_path / "probe.pt")
-    m = model_zoo.load(tmp_path / "enc.pt", device="cpu", overrides={"frames": 4, "size": 32, "heads": 2},
+    m = model_zoo.load(tmp_path / "enc.pt", device="cpu", overrides={"frames": 4, "size": 32, "heads": 2, **SWEEP},
                        probe=tmp_path / "probe.pt")
     x = torch.randn(1, 4, 3, 32, 32)
     with pytest.raises(ValueError, match="self-attention block"):
@@ -127,7 +130,7 @@ def test_probe_with_blocks_exports_and_loads_as_the_apps_probe(tmp_path):
     torch.save(vjepa2_checkpoint(predictor=False), tmp_path / "enc.pt")
     torch.save(vjepa2_probe(3), tmp_path / "probe.pt")
     out = export(tmp_path / "enc.pt", tmp_path / "models" / "mine", tmp_path / "probe.pt", 55.78, 12.41,
-                 overrides={"frames": 4, "size": 32, "heads": 2})
+                 overrides={"frames": 4, "size": 32, "heads": 2, **SWEEP})
     loaded = load_model(str(out), "jepa", "cpu")                    # what the app's model box does
     assert loaded.probe is not None and len(loaded.probe.blocks) == 3 and loaded.probe.meta["blocks"] == 3
     tokens = loaded.wrapper.tokens(torch.randn(2, 4, 3, 32, 32))
@@ -138,7 +141,7 @@ def test_probe_with_blocks_exports_and_loads_as_the_apps_probe(tmp_path):
 
 
 def test_saved_probe_with_blocks_round_trips_and_a_wrong_file_is_refused(tmp_path):
-    probe, _ = convert(vjepa2_probe(2), heads=2, overrides={"ef_mean": 50.0, "ef_std": 10.0})
+    probe, _ = convert(vjepa2_probe(2), overrides={"ef_mean": 50.0, "ef_std": 10.0, **SWEEP})
     save_probe(probe, tmp_path, {"source": "test"})
     again = load_probe(tmp_path)
     tokens = torch.randn(2, 6, 32)
@@ -163,3 +166,47 @@ def test_saved_probe_with_blocks_round_trips_and_a_wrong_file_is_refused(tmp_pat
     (tmp_path / "probe.json").write_text(json.dumps({**card, "blocks": "3"}))
     with pytest.raises(ValueError, match="blocks '3' must be a whole number from 0 to 16"):
         load_probe(tmp_path)
+
+
+def test_a_sweeps_probe_runs_with_the_evaluations_16_heads_and_says_so(tmp_path):
+    """V-JEPA 2's and EchoJEPA's evaluations build their probes with 16 heads whatever the encoder's (ViT-g 22,
+    ViT-B 12); the encoder's count was used, which loads without error and gives another EF. 16 is assumed now,
+    written among the card's notes, and --probe-heads rules it."""
+    tokens = torch.randn(2, 10, 32, generator=torch.Generator().manual_seed(3))
+    raw = vjepa2_probe(1)["classifiers"][0]
+    probe, info = convert(vjepa2_probe(1), heads=2, overrides={"probe_index": 0})
+    assert info["heads"] == 16 and "16 probe heads assumed" in info["notes"][0]
+    with torch.no_grad():
+        assert torch.allclose(probe(tokens), upstream_probe(raw, tokens, 16)[:, 0], atol=1e-5)
+        assert not torch.allclose(probe(tokens), upstream_probe(raw, tokens, 2)[:, 0], atol=1e-3)
+    assert convert(vjepa_probe_checkpoint(), heads=2)[1] == {**convert(vjepa_probe_checkpoint(), heads=2)[1],
+                                                            "heads": 2, "notes": []}   # V-JEPA's: the encoder's
+    with pytest.raises(ValueError, match="40-wide probe cannot be split into 16 attention heads: .*--probe-heads N"):
+        convert(vjepa2_probe(1, width=40), overrides={"probe_index": 0})
+    torch.save(vjepa2_checkpoint(predictor=False), tmp_path / "enc.pt")
+    torch.save(vjepa2_probe(1), tmp_path / "probe.pt")
+    m = model_zoo.load(tmp_path / "enc.pt", device="cpu", overrides={"frames": 4, "size": 32, "heads": 2,
+                                                                     "probe_index": 1}, probe=tmp_path / "probe.pt")
+    assert m.probe.meta["heads"] == 16 and any("16 probe heads assumed" in n for n in m.card["conversion"]["notes"])
+
+
+def test_a_sweep_of_classifiers_needs_its_index_and_export_takes_the_probes_heads(tmp_path, capsys):
+    """A sweep holds one classifier per learning rate and weight decay, none marked best: the first was taken in
+    silence; now the file's count is named and --probe-index chooses (0 included), --probe-heads sets the heads."""
+    from model_zoo.convert.export import main
+    with pytest.raises(ValueError, match="holds 2 classifiers .* --probe-index K"):
+        convert(vjepa2_probe(1), heads=2)
+    torch.save(vjepa2_checkpoint(predictor=False), tmp_path / "enc.pt")
+    torch.save(vjepa2_probe(1), tmp_path / "probe.pt")
+    base = [str(tmp_path / "enc.pt"), "--frames", "4", "--size", "32", "--heads", "2", "--probe",
+            str(tmp_path / "probe.pt"), "--ef-mean", "55", "--ef-std", "12"]
+    assert main(base + ["--out", str(tmp_path / "none")]) == 2
+    assert "holds 2 classifiers" in capsys.readouterr().err and not (tmp_path / "none").exists()
+    assert main(base + ["--probe-index", "0", "--probe-heads", "2", "--out", str(tmp_path / "two")]) == 0
+    loaded = load_model(str(tmp_path / "two"), "jepa", "cpu")
+    tokens = loaded.wrapper.tokens(torch.randn(2, 4, 3, 32, 32))
+    with torch.no_grad():
+        assert torch.allclose(loaded.probe.ef(tokens), upstream_probe(vjepa2_probe(1)["classifiers"][0], tokens, 2)[:, 0]
+                              * 12 + 55, atol=1e-4)
+    assert main([str(tmp_path / "enc.pt"), "--probe-heads", "2", "--out", str(tmp_path / "x")]) == 2
+    assert "--probe-heads describes --probe's file" in capsys.readouterr().err

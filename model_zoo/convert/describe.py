@@ -8,6 +8,7 @@ import torch
 
 from model_zoo.convert import videomae, vjepa
 from model_zoo.convert.detect import detect_state
+from model_zoo.convert.infer import need
 from model_zoo.convert.probe import classifier_state
 from model_zoo.convert.safety import MAX_BYTES, check_size, header_shapes, load_tensors
 
@@ -30,7 +31,7 @@ def describe_file(path: str | Path, max_bytes: int = MAX_BYTES) -> tuple[str, st
         return fmt, "refused: a stored 3D sin-cos pos_embed (V-JEPA 1); VJEPA2Model is RoPE-only"
     if fmt == "vjepa-probe":
         state = classifier_state(ckpt)
-        q, lin = state["pooler.query_tokens"], state.get("linear.weight")
+        q, lin = need(state, "pooler.query_tokens", "attentive probe"), state.get("linear.weight")
         blocks = len({k.split(".")[2] for k in state if k.startswith("pooler.blocks.")})
         outs = lin.shape[0] if lin is not None else "?"
         return fmt, f"attentive probe {q.shape[-1]}d, {q.shape[1]} query, {blocks} extra blocks, {outs} outputs"

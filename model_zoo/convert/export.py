@@ -4,7 +4,7 @@ the app's model boxes load it in under a second and predict EF with it (they tak
 
     python -m model_zoo.convert.export CHECKPOINT --out FOLDER [--probe PROBE --ef-mean M --ef-std S]
                                        [--encoder target|context] [--frames N] [--size N] [--heads N]
-                                       [--probe-index K]
+                                       [--probe-index K] [--probe-heads N]
 
 A V-JEPA probe predicts whatever it was trained on (EchoJEPA's: EF z-scored), so a probe needs the EF mean and
 std of its training targets (0 and 1 for a probe that predicts EF % directly): EchoLens will not guess them.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shutil
 import sys
 from pathlib import Path
@@ -21,23 +20,11 @@ from pathlib import Path
 from safetensors.torch import save_file
 
 from model_zoo.checkpoint import CARD, CONTEXT_ENCODER
+from model_zoo.convert.probe import check_ef_scale
 from model_zoo.probe_io import PROBE, save_probe
 
 
 SHAPE_OVERRIDES = ("frames", "size", "heads", "pred_heads", "decoder_heads")   # what a checkpoint may not store
-
-
-def check_ef_scale(ef_mean: float | None, ef_std: float | None) -> None:
-    """The probe's EF scale, in % (ValueError otherwise): finite, std > 0, a mean that is an EF."""
-    if ef_mean is None or ef_std is None:
-        raise ValueError("a probe needs the EF mean and std of its training targets (--ef-mean, --ef-std; "
-                         "0 and 1 for a probe that predicts EF % directly)")
-    if not (math.isfinite(ef_mean) and math.isfinite(ef_std)) or ef_std <= 0 or not 0 <= ef_mean <= 100 or ef_std > 100:
-        raise ValueError(f"EF mean {ef_mean} and std {ef_std} are not an EF scale in %: the mean lies in 0-100, the "
-                         "std above 0 (0 and 1 for a probe that predicts EF % directly)")
-    if 0 < ef_mean < 1.5 and ef_std < 1:
-        raise ValueError(f"EF mean {ef_mean} and std {ef_std} look like EF as a fraction: give them in % "
-                         f"({100 * ef_mean:g} and {100 * ef_std:g})")
 
 
 def export(checkpoint: str | Path, out: str | Path, probe: str | Path | None = None,
@@ -99,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ef-mean", type=float, help="mean EF (%%) of the probe's training targets")
     ap.add_argument("--ef-std", type=float, help="std of EF (%%) of the probe's training targets")
     ap.add_argument("--encoder", default="target", choices=("target", "context"), help="JEPA: which encoder")
-    ap.add_argument("--probe-index", type=int, default=0, help="which classifier of a V-JEPA 2 probe sweep file")
+    ap.add_argument("--probe-index", type=int, help="which classifier of a V-JEPA 2 probe sweep file "
+                                                                  "(the best on val in its evaluation log)")
+    ap.add_argument("--probe-heads", type=int, help="the probe's attention heads (a sweep's: 16 assumed, V-JEPA 2's "
+                                                    "evaluation default; V-JEPA's: the encoder's)")
     for key in SHAPE_OVERRIDES:
         ap.add_argument(f"--{key.replace('_', '-')}", type=int, help=f"override the {key} the checkpoint does not store")
     args = ap.parse_args(argv)
@@ -108,11 +98,15 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         print(f"error: --{bad[0].replace('_', '-')} {overrides[bad[0]]}: give a positive whole number", file=sys.stderr)
         return 2
-    if args.probe_index and not args.probe:
-        print("error: --probe-index chooses a classifier of --probe's file; no --probe was given", file=sys.stderr)
+    given = {k: getattr(args, k) for k in ("probe_index", "probe_heads") if getattr(args, k) is not None}
+    if given and not args.probe:
+        print(f"error: --{next(iter(given)).replace('_', '-')} describes --probe's file; no --probe was given",
+              file=sys.stderr)
         return 2
-    if args.probe_index:
-        overrides["probe_index"] = args.probe_index
+    if given.get("probe_index", 0) < 0 or given.get("probe_heads", 1) < 1:
+        print("error: --probe-index counts from 0 and --probe-heads from 1: give a whole number", file=sys.stderr)
+        return 2
+    overrides.update(given)
     try:
         out = export(args.checkpoint, args.out, args.probe, args.ef_mean, args.ef_std, args.encoder, overrides)
     except (ValueError, OSError) as e:

@@ -98,6 +98,8 @@ def strip_prefixes(state: dict) -> dict:
     """Keys without DDP's `module.`, V-JEPA's MultiSeqWrapper `backbone.` (and torch.compile's) prefixes."""
     out = {}
     for key, value in state.items():
+        if not isinstance(key, str):
+            raise ValueError(f"a state dict key {key!r} is not a tensor name: not a checkpoint EchoLens reads")
         while key.startswith(PREFIXES):
             key = key.split(".", 1)[1]
         out[key] = value

@@ -16,10 +16,19 @@ V-JEPA 2's and EchoJEPA's sweep of heads) holding `pooler.query_tokens` (1, Q, D
 - The key bias in xattn.kv is dropped: it adds the same amount to every score of a query, which softmax
   removes.
 
+- Heads: the weights do not store how many heads the query's attention was split into. V-JEPA 2's and
+  EchoJEPA's evaluations (a `classifiers` sweep) build the probe with classifier.num_heads, 16 unless their config
+  says otherwise, whatever the encoder's (ViT-g 22, ViT-B 12); V-JEPA's (one `classifier`) with the encoder's. Both
+  splits load without error and give another EF, so the count assumed is written among the conversion's notes.
+- A sweep holds one classifier per learning rate and weight decay, none marked best: with more than one, the one
+  to read is chosen by probe_index (the best on val in the evaluation's log), never taken as the first.
+
 ProbeHead is one query and one output: other probes are refused. The native probe predicts whatever it was
 trained on (EchoJEPA: EF z-scored), so ef_mean/ef_std (default 0, 1: raw output) turn it into EF %.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -29,6 +38,20 @@ from model_zoo.probes import MAX_BLOCKS, ProbeHead
 P = "pooler.cross_attention_block."
 B = "pooler.blocks."                  # self-attention blocks before the query; ProbeHead's `blocks.`
 OUTPUTS = ("linear", "regressor")     # AttentiveClassifier's output layer, EchoJEPA's AttentiveRegressor's
+SWEEP_PROBE_HEADS = 16                # V-JEPA 2's evaluation: classifier.get("num_heads", 16); EchoJEPA's configs: 16
+
+
+def check_ef_scale(ef_mean: float | None, ef_std: float | None) -> None:
+    """The probe's EF scale, in % (ValueError otherwise): finite, std > 0, a mean that is an EF."""
+    if ef_mean is None or ef_std is None:
+        raise ValueError("a probe needs the EF mean and std of its training targets (--ef-mean, --ef-std; "
+                         "0 and 1 for a probe that predicts EF % directly)")
+    if not (math.isfinite(ef_mean) and math.isfinite(ef_std)) or ef_std <= 0 or not 0 <= ef_mean <= 100 or ef_std > 100:
+        raise ValueError(f"EF mean {ef_mean} and std {ef_std} are not an EF scale in %: the mean lies in 0-100, the "
+                         "std above 0 (0 and 1 for a probe that predicts EF % directly)")
+    if 0 < ef_mean < 1.5 and ef_std < 1:
+        raise ValueError(f"EF mean {ef_mean} and std {ef_std} look like EF as a fraction: give them in % "
+                         f"({100 * ef_mean:g} and {100 * ef_std:g})")
 
 
 def is_probe(ckpt: dict) -> bool:
@@ -65,9 +88,17 @@ def check_blocks(probe: ProbeHead, ours: dict, hidden: int) -> None:
 
 
 def convert(ckpt: dict, heads: int | None = None, overrides: dict | None = None) -> tuple[ProbeHead, dict]:
-    """(ProbeHead in eval mode, info). heads: the encoder's head count (V-JEPA evals use it) unless
-    overrides['probe_heads'] says otherwise; ef_mean / ef_std / probe_index from overrides."""
+    """(ProbeHead in eval mode, info with 'notes': what was assumed). heads: the encoder's head count, which V-JEPA's
+    evaluation (one `classifier`) gave its probe; a sweep's probe gets SWEEP_PROBE_HEADS (module docstring);
+    overrides['probe_heads'] rules either. ef_mean / ef_std (checked as EF in %) and probe_index from overrides."""
     overrides = check_overrides(overrides)
+    if "ef_mean" in overrides or "ef_std" in overrides:
+        check_ef_scale(overrides.get("ef_mean"), overrides.get("ef_std"))
+    sweep = len(ckpt["classifiers"]) if "classifiers" in ckpt else 0
+    if sweep > 1 and "probe_index" not in overrides:
+        raise ValueError(f"this probe file holds {sweep} classifiers (a V-JEPA 2 / EchoJEPA sweep of learning rates and "
+                         "weight decays), none marked best: choose the one its evaluation log shows best on val with "
+                         "--probe-index K (overrides={'probe_index': K}), counted from 0")
     state = classifier_state(ckpt, overrides.get("probe_index", 0))
     query = need(state, "pooler.query_tokens", "attentive probe")
     if "pooler.xattn.q.weight" in state or f"{P}xattn.q.weight" not in state:
@@ -83,9 +114,18 @@ def convert(ckpt: dict, heads: int | None = None, overrides: dict | None = None)
     if linear.shape[0] != 1:
         raise ValueError(f"{out}.weight has {linear.shape[0]} outputs (a classifier); an EF probe has one")
     dim = query.shape[-1]
-    heads = overrides.get("probe_heads", heads)
+    notes = []
+    if "probe_heads" in overrides:
+        heads = overrides["probe_heads"]
+    elif sweep:
+        heads = SWEEP_PROBE_HEADS
+        notes.append(f"{heads} probe heads assumed (V-JEPA 2's and EchoJEPA's evaluation default, whatever the "
+                     "encoder's; --probe-heads N if it was trained with another)")
     if not heads:
         raise ValueError("the probe's head count is not stored: pass the encoder's, or overrides={'probe_heads': N}")
+    if dim % heads:
+        raise ValueError(f"a {dim}-wide probe cannot be split into {heads} attention heads: give the count it was "
+                         "trained with, --probe-heads N (overrides={'probe_heads': N})")
     hidden = need(state, f"{P}mlp.fc1.weight", "attentive probe").shape[0]
     probe = ProbeHead(dim, heads, mlp_ratio(hidden, dim), overrides.get("ef_mean", 0.0), overrides.get("ef_std", 1.0),
                       blocks=blocks)
@@ -114,7 +154,7 @@ def convert(ckpt: dict, heads: int | None = None, overrides: dict | None = None)
     probe.meta = {"kind": "attentive", "dim": dim, "heads": heads, "blocks": blocks, "xattn_proj": has_proj,
                   "source": "V-JEPA eval classifier" if out == "linear" else "EchoJEPA eval regressor",
                   "ef_mean": float(probe.ef_mean), "ef_std": float(probe.ef_std)}
-    return probe.eval(), {"heads": heads, "blocks": blocks, **report}
+    return probe.eval(), {"heads": heads, "blocks": blocks, **report, "notes": notes}
 
 
 # Hugging Face's VJEPA2ForVideoClassification head, named as the native probe this module converts (its pooler is
