@@ -106,6 +106,28 @@ def test_a_training_checkpoint_with_its_arguments_loads_at_their_frames_and_size
     assert "argparse.Namespace" not in str(refused.value)                      # allowed, so not named as refused
 
 
+
+def test_a_videomae_is_refused_at_a_size_other_than_the_one_it_was_trained_at(tmp_path):
+    """VideoMAE's sinusoid table runs over the flat token index: at another crop size each token read another
+    place's position (at 112 px a token of row 1 got the row meant for column 7 at 224), and an override of the
+    size was taken in silence; the training size is kept now, whether the checkpoint's arguments or an HF config
+    give it, and where neither does the note says what an assumed size risks."""
+    import argparse
+    from tests.test_convert_hf import tiny_videomae
+    ckpt = {**videomae_checkpoint(), "args": argparse.Namespace(num_frames=4, input_size=32)}
+    torch.save(ckpt, tmp_path / "trained32.pth")
+    with pytest.raises(ValueError, match="trained at 32 px .*args.input_size.* at 64 px .*load it at 32 px"):
+        model_zoo.load(tmp_path / "trained32.pth", device="cpu", overrides={"heads": 2, "decoder_heads": 2, "size": 64})
+    assert model_zoo.load(tmp_path / "trained32.pth", device="cpu",
+                          overrides={"heads": 2, "decoder_heads": 2, "size": 32, "frames": 8}).grid == (4, 2, 2)
+    tiny_videomae().save_pretrained(tmp_path / "hf")
+    with pytest.raises(ValueError, match="trained at 32 px \\(its config.json's image_size\\)"):
+        model_zoo.load(tmp_path / "hf", device="cpu", overrides={"size": 64})
+    torch.save(videomae_checkpoint(), tmp_path / "bare.pth")                         # no arguments: 224 assumed
+    notes = model_zoo.load(tmp_path / "bare.pth", device="cpu", overrides={"heads": 2, "decoder_heads": 2,
+                                                                          "frames": 4}).card["conversion"]["notes"]
+    assert any(n.startswith("size 224 assumed") and "--size N gives its own" in n for n in notes)
+
 def test_a_pytorch_lightning_checkpoint_loads_from_its_state_dict(tmp_path):
     """Lightning saves {'state_dict': {'<attribute>.<key>'}, 'pytorch-lightning_version', 'epoch', ...}: refused as an
     unrecognised layout before; its state dict is read, the attribute's prefix removed and said."""
@@ -126,3 +148,21 @@ def test_decoder_heads_follow_videomaes_own_decoders():
     config, notes = make_config(state, {"frames": 4, "size": 32, "heads": 2})
     assert DECODER_HEADS[640] == config.decoder_num_attention_heads == 8
     assert "8 decoder heads assumed for width 640" in notes
+
+
+def test_the_giants_head_counts_follow_their_family():
+    """One table of width -> heads served both families: VideoMAE V2's giant (1408 wide, 16 heads) got V-JEPA 2's
+    22, and V-JEPA 2's gigantic (1664 wide, 26 heads) got 16; a wrong count splits attention and RoPE otherwise."""
+    from model_zoo.convert import videomae
+    from model_zoo.convert.infer import heads_for
+    meta = lambda *s: torch.empty(*s, device="meta")                                    # noqa: E731
+    state = {"patch_embed.proj.weight": meta(1408, 3, 2, 14, 14), "patch_embed.proj.bias": meta(1408),
+             "norm.weight": meta(1408), "norm.bias": meta(1408)}
+    for i in range(2):
+        b = f"blocks.{i}."
+        state.update({b + "attn.qkv.weight": meta(3 * 1408, 1408), b + "attn.q_bias": meta(1408),
+                      b + "attn.v_bias": meta(1408), b + "mlp.fc1.weight": meta(6144, 1408)})
+    config, notes = videomae.make_config(state, {})
+    assert config.num_attention_heads == 16 and "16 heads assumed for width 1408" in notes
+    assert videomae.make_config(state, {"heads": 22})[0].num_attention_heads == 22            # the override rules
+    assert heads_for(1408) == 22 and heads_for(1664) == 26                               # V-JEPA 2's giants

@@ -24,6 +24,7 @@ from model_zoo.convert.infer import DTYPE, check_geometry, check_overrides, key_
 from model_zoo.convert.safety import (MAX_BYTES, check_size, damaged, header_shapes, load_tensors,
                                       read_safetensors)
 from model_zoo.convert.probe import from_hf_classifier
+from model_zoo.convert.videomae import check_trained_size
 from model_zoo.convert.vjepa import MissingPredictor
 
 HEADS = ("pooler.", "classifier.", "fc_norm.")
@@ -80,6 +81,8 @@ def apply_overrides(family: str, config: dict, overrides: dict) -> dict:
         if key not in CONFIG_KEYS[family]:
             raise ValueError(f"override {key!r} does not apply to an HF {family} folder "
                              f"(it takes {', '.join(CONFIG_KEYS[family])})")
+        if family == "mae" and key == "size":
+            check_trained_size(config.get("image_size"), value, "its config.json's image_size")
         config[CONFIG_KEYS[family][key]] = value
     return config
 

@@ -18,8 +18,9 @@ PREFIXES = ("module.", "backbone.", "_orig_mod.")
 # float16 failed its first forward; a bfloat16 V-JEPA 2 one ran in bfloat16). Native files get it by being copied
 # into networks built in DTYPE (vjepa.py, videomae.py); HF folders by being read into it (hf.py).
 DTYPE = torch.float32
-# Standard ViT widths -> heads (V-JEPA 2's ViT-g, 1408 wide, uses 22 heads: vit_giant_xformers).
-HEADS_BY_WIDTH = {192: 3, 384: 6, 768: 12, 1024: 16, 1280: 16, 1408: 22, 1664: 16}
+# Standard ViT widths -> heads, V-JEPA 2's giants (vit_giant_xformers 1408 wide with 22 heads, vit_gigantic_xformers
+# 1664 with 26); VideoMAE V2's giant, as wide, has 16 (videomae.py's VIDEOMAE_HEADS)
+HEADS_BY_WIDTH = {192: 3, 384: 6, 768: 12, 1024: 16, 1280: 16, 1408: 22, 1664: 26}
 OVERRIDE_KEYS = ("frames", "size", "heads", "pred_heads", "decoder_heads", "tubelet", "patch",
                  "layer_norm_eps", "probe_heads", "ef_mean", "ef_std", "probe_index")
 

@@ -23,6 +23,7 @@ TRAINING_ARGS = {"frames": "num_frames", "size": "input_size"}      # VideoMAE's
 # VideoMAE's pretraining decoders (modeling_pretrain.py: small, base, large, huge), width -> heads; ViT-H's 640-wide
 # decoder has 8, where 64-wide heads would give 10
 DECODER_HEADS = {192: 3, 384: 6, 512: 8, 640: 8}
+VIDEOMAE_HEADS = {1408: 16}        # VideoMAE V2's vit_giant_patch14_224 (V-JEPA 2's giant, as wide, has 22)
 IGNORED = ("head.", "fc_norm.")                 # a fine-tuned classifier's head: not part of the encoder
 _BLOCK = {"norm1": "layernorm_before", "attn.proj": "attention.output.dense", "norm2": "layernorm_after",
           "mlp.fc1": "intermediate.dense", "mlp.fc2": "output.dense"}
@@ -101,6 +102,16 @@ def training_args(ckpt: dict) -> dict:
             if isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_SIZES[key]}
 
 
+def check_trained_size(trained: int | None, size: int, where: str) -> None:
+    """Refuse a VideoMAE at a crop size other than its training one: its sinusoid position table runs over the flat
+    token index, so at another size each token would read another place's position (frames are safe: a frame's
+    tokens keep their rows)."""
+    if trained is not None and size != trained:
+        raise ValueError(f"this VideoMAE was trained at {trained} px ({where}); its position table runs over the flat "
+                         f"token index, so at {size} px each token would read another place's position: load it at "
+                         f"{trained} px")
+
+
 def make_config(state: dict, overrides: dict, known: dict | None = None) -> tuple[VideoMAEConfig, list[str]]:
     """VideoMAEConfig from tensor shapes plus overrides, then `known` (training_args); notes say what was read
     from the training arguments and what was assumed."""
@@ -110,16 +121,20 @@ def make_config(state: dict, overrides: dict, known: dict | None = None) -> tupl
     conv = need(state, "patch_embed.proj.weight", "VideoMAE encoder")
     width, chans, tubelet, patch, _ = conv.shape
     notes, known = [], known or {}
+    if "size" in overrides:
+        check_trained_size(known.get("size"), overrides["size"], f"args.{TRAINING_ARGS['size']}")
     frames, size = (overrides.get(k, known.get(k, default)) for k, default in (("frames", DEFAULT_FRAMES),
                                                                                 ("size", DEFAULT_SIZE)))
     for key, default in (("frames", DEFAULT_FRAMES), ("size", DEFAULT_SIZE)):
         if key in overrides:
             continue
         notes.append(f"{key} {known[key]} from the checkpoint's training arguments (args.{TRAINING_ARGS[key]})"
-                     if key in known else f"{key} {default} assumed (the sinusoid table is not stored)")
+                     if key in known else f"{key} {default} assumed (the sinusoid table is not stored)" + (
+                         "; one trained at another size reads its positions scrambled here: --size N gives its own"
+                         if key == "size" else ""))
     if size % patch or frames % tubelet:
         raise ValueError(f"{frames} frames x {size} px is not a whole number of {tubelet}x{patch} tubelets")
-    heads = heads_for(width, overrides.get("heads"))
+    heads = heads_for(width, overrides.get("heads") or VIDEOMAE_HEADS.get(width))
     if "heads" not in overrides:
         notes.append(f"{heads} heads assumed for width {width}")
     kwargs = {}
