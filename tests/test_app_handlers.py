@@ -1019,6 +1019,7 @@ def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shi
     for role, (_, md) in attention.overlay_videos(example.key, no_probe, "rollout", "mean", 0.0, 0, "probe").items():
         assert "read-out: the mean over all tokens (the EF probe's read-out needs an EF probe on both models)" in md
         assert ("Faithful to its EF?" in md) == (role == "jepa")      # the MAE without its probe is not as shipped
+        assert ("Random orders are a low bar" in md) == (role == "jepa")     # what beating them is worth, beside it
     maps = attention.maps(example.key, shipped_pair, "rollout", "mean", 0.0, 0, "probe")
     r = maps["jepa"]
     assert r.heat.shape == (16, 112, 112) and r.heat.min() == 0 and r.heat.max() == 1
@@ -1031,6 +1032,9 @@ def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shi
                 f"(the focus ratio counts only the mass inside it; that region is {100 * area:.0f}% of the frame, what "
                 "an even map would put there)." in md) == said
         assert ("⚠️" in md) == warned          # more weight where there is no tissue than an even map puts there
+        # the focus share is of the weight inside the sector, not of the whole map (read as twice its size beside
+        # the share outside)
+        assert f"{100 * r.focus['focus_share']:.0f}% of the map's weight inside the ultrasound sector lies on the" in md
     assert attention.scrub(example.key, shipped_pair, "paper", 3) is None       # never made: not started
     frames = attention.scrub(example.key, shipped_pair, "rollout", 99, "mean", 0.0, 0, "probe")
     image, label = frames["mae"]

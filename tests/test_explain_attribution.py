@@ -93,6 +93,22 @@ def test_smoothgrad_reports_its_integrals_convergence_as_integrated_gradients_do
     assert not torch.equal(first, smoothgrad_ig(f, x, nt_samples=2, n_steps=1, seed=1)[0])
 
 
+
+def test_smoothgrad_gives_each_clip_its_own_deltas_and_noise_a_share_of_the_clips_range():
+    """Captum joins the noisy copies' deltas copy by copy, so two clips' deltas were mixed when read as rows; and
+    the fixed noise std of 0.2 was about 4% of a clip's range, where SmoothGrad's authors advise 10-20%."""
+    f = EFForward(tiny_wrapper("mae"), tiny_probe())
+    x = torch.randn(2, *clip().shape[1:], generator=torch.Generator().manual_seed(5))
+    x[1] *= 0.3                                                        # two clips far apart: their deltas differ
+    _, both = smoothgrad_ig(f, x, nt_samples=3, n_steps=1, stdev=0.0)
+    for i in range(2):
+        _, alone = smoothgrad_ig(f, x[i:i + 1], nt_samples=3, n_steps=1, stdev=0.0)
+        assert both["convergence_delta"][i] == pytest.approx(alone["convergence_delta"][0], rel=1e-4, abs=1e-6)
+        assert both["ef_change"][i] == pytest.approx(alone["ef_change"][0], rel=1e-4, abs=1e-6)
+    one = clip()
+    assert smoothgrad_ig(f, one, nt_samples=1, n_steps=1)[1]["stdev"] == pytest.approx(
+        0.15 * float(one.max() - one.min()), abs=1e-4)
+
 def test_pretext_losses_equal_the_training_losses():
     torch.manual_seed(0)
     jepa = JEPA(get_recipe("smoke")).eval()

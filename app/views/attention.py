@@ -50,7 +50,8 @@ METHOD_WORDS = {
                             "black clip to this one, per pixel, summed per block. Trust it only when its "
                             "convergence delta is small against the EF change it explains (both are shown).",
     "smoothgrad": "**SmoothGrad** (Captum NoiseTunnel over integrated gradients): averaged over noisy copies of "
-                  "the clip, which quiets speckle-level gradient noise.",
+                  "the clip (noise 15% of the clip's range, as SmoothGrad's authors advise), which quiets "
+                  "speckle-level gradient noise.",
     "pretext": "**Pretext attribution**: not EF but each model's own training loss (the JEPA's latent "
                "prediction, the MAE's pixel reconstruction) attributed to the input by gradient x input: what "
                "its pretraining task depends on.",
@@ -169,9 +170,12 @@ def focus_markdown(r: AttentionResult) -> str:
     f = r.focus
     where = f["structures"]
     frames = "" if where != "traced LV border" else f" (the {f['frames']} traced frames)"
-    return (f"**{r.name}**: {100 * f['focus_share']:.0f}% of the map lies on the {where}{frames}, whose area would "
-            f"get {100 * f['chance_share']:.0f}% by chance (focus ratio **{f['ratio']:.2f}**; 1 = no better "
-            f"than chance). Peak on it in {100 * f['pointing_game']:.0f}% of frames.{_outside_words(f)}")
+    # a share of the weight inside the sector (focus.py), not of the whole map: beside the share outside it below,
+    # '27% of the map' read as twice the 14% of the whole map a diffuse rollout put there
+    return (f"**{r.name}**: {100 * f['focus_share']:.0f}% of the map's weight inside the ultrasound sector lies on the "
+            f"{where}{frames}, which cover {100 * f['chance_share']:.0f}% of the sector (focus ratio "
+            f"**{f['ratio']:.2f}**; 1 = no better than chance). Peak on it in {100 * f['pointing_game']:.0f}% of "
+            f"frames.{_outside_words(f)}")
 
 
 def _outside_words(f: dict) -> str:
@@ -224,7 +228,9 @@ def faithfulness_words(r: AttentionResult, model: LoadedModel, params: dict) -> 
     verdicts, n = recorded
     return (f"Faithful to its EF? On {n} held-out phantom clips, the same kind of map at these settings: removing "
             f"its top blocks first moved {r.name}'s EF {verdicts['deletion']}; restoring them first brought it back "
-            f"{verdicts['insertion']} (`python -m explain.focus_report`).")
+            f"{verdicts['insertion']} (`python -m explain.focus_report`). Random orders are a low bar: they "
+            "follow no place in the clip, so a map that favours the middle of the sector whatever the clip can beat "
+            "them too.")
 
 
 def unlike_the_focus_report(meta: dict) -> str:
