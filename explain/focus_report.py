@@ -29,7 +29,7 @@ import torch
 
 import model_zoo
 from echo.preprocess import crop_to_sector, to_model_input
-from explain.attention_maps import clip_map
+from explain.attention_maps import TokenMap, clip_map
 from explain.attribution.integrated_gradients import STEPS as IG_STEPS
 from explain.ef_forward import EFForward
 from explain.faithfulness import BETTER, MODES, NOT_BETTER, faithfulness, random_aucs
@@ -52,6 +52,10 @@ METHODS = (
     ("pretext loss", "pretext", {"n_masks": 2}),
 )
 ALIASES = {"feature_ablation (= occlusion)": "occlusion"}
+# A map that knows nothing of the clip: random orders follow no place in it, so any map with a place to favour can
+# beat them; a map that tracks what drives the EF should also beat this one, the frame's middle in every clip
+CONTROL = "control: the frame's middle, whatever the clip"
+BEATS_CONTROL, NOT_CONTROL = "beats the control", "no better than the control"
 SCORES = ("focus_share", "chance_share", "ratio", "energy_pointing_game", "pointing_game", "outside_share")
 RECORD = Path(__file__).resolve().parent / "results" / "focus_report.json"       # the committed run
 # clip_map's defaults for the settings a report row leaves out, and the one feature-ablation region that equals
@@ -126,10 +130,26 @@ def run_clip(wrapper, probe, i: int, steps: int, out: Path | None) -> dict:
         if out is not None and i == 0:
             slug = "".join(c if c.isalnum() else "_" for c in label).strip("_")
             write_overlay_strip(out / f"{wrapper.name}_{slug}.png", gray, m.frames(labels.shape))
+    if ef:
+        control = TokenMap(centre_map(grid, seed), "control", grid, tubelet, patch)
+        f = faithfulness(ef.batched, x, control.values, grid, tubelet, patch, steps, random=rand)
+        rec["methods"][CONTROL] = {
+            **focus_scores(control.frames(labels.shape, scale="max"), structures, sector).to_dict(), "cpu_s": 0.0,
+            "info": {}, **{f"{k}_{s}": f[k][s] for k in ("deletion", "insertion") for s in ("auc", "random_mean")}}
     for alias, source in ALIASES.items():
         if source in rec["methods"]:
             rec["methods"][alias] = rec["methods"][source]
     return rec
+
+
+def centre_map(grid: tuple[int, int, int], seed: int) -> np.ndarray:
+    """(T', H', W') the control's map: a Gaussian over the token grid at the frame's middle (sigma a quarter of its
+    side), the same in every time slot, its ties broken at random (seeded) so no time slot goes first."""
+    t, h, w = grid
+    yy, xx = np.mgrid[:h, :w]
+    blob = np.exp(-(((yy - (h - 1) / 2) / (h / 4)) ** 2 + ((xx - (w - 1) / 2) / (w / 4)) ** 2) / 2)   # (H', W')
+    jitter = 1e-6 * np.random.default_rng(seed).random((t, h, w))
+    return (np.broadcast_to(blob, (t, h, w)) + jitter).astype(np.float32)
 
 
 def _mean_se(values) -> tuple[float, float]:
@@ -157,6 +177,12 @@ def summarise(records: list[dict]) -> dict:
                 s[curve] = {"auc": _mean_se([p[f"{curve}_auc"] for p in per]),
                             "random": _mean_se([p[f"{curve}_random_mean"] for p in per]),
                             "difference": [m, se], "verdict": BETTER if better else NOT_BETTER}
+                if method != CONTROL and all(CONTROL in r["methods"] for r in rows):   # the same rule, paired per clip
+                    m, se = _mean_se([p[f"{curve}_auc"] - r["methods"][CONTROL][f"{curve}_auc"]
+                                      for p, r in zip(per, rows)])
+                    beats = m > 2 * se if curve == "deletion" else m < -2 * se
+                    s[curve].update({"difference_to_control": [m, se],
+                                     "vs_control": BEATS_CONTROL if beats else NOT_CONTROL})
             out[model][method] = s
     return out
 
@@ -168,9 +194,12 @@ def markdown(summary: dict, meta: dict) -> str:
              f"Clips: test seeds {meta['seeds']}. Mean ± standard error over clips. Focus inside the sector; "
              "chance = the structures' share of the sector's area. Deletion / insertion: area under "
              f"|EF change| (EF points) over the share of tubelets removed / inserted ({meta['steps']} steps), "
-             "vs random orders (3 seeds); deletion higher and insertion lower is better.", "",
+             "vs random orders (3 seeds); deletion higher and insertion lower is better. Against the control (a map "
+             "of the frame's middle, the same for every clip; random orders follow no place in the clip, so any "
+             "map that favours one can beat them): the same rule, paired clip by clip.", "",
              "| model | method | focus share | chance | ratio | energy PG | pointing game | deletion AUC | random | "
-             "verdict | insertion AUC | random | verdict | CPU s / clip |", "|" + "---|" * 14]
+             "verdict | insertion AUC | random | verdict | against the control (deletion / insertion) | "
+             "CPU s / clip |", "|" + "---|" * 15]
     for model, methods in summary.items():
         for method, s in methods.items():
             row = [model, method, f(s["focus_share"]), f(s["chance_share"]), f(s["ratio"], 2),
@@ -178,7 +207,8 @@ def markdown(summary: dict, meta: dict) -> str:
             for curve in ("deletion", "insertion"):
                 c = s.get(curve)
                 row += [f(c["auc"], 2), f(c["random"], 2), c["verdict"]] if c else ["-", "-", "no probe"]
-            row.append(f"{s['cpu_s'][0]:.2f}")
+            versus = [(s.get(c) or {}).get("vs_control") for c in ("deletion", "insertion")]
+            row += [" / ".join(versus) if all(versus) else "-", f"{s['cpu_s'][0]:.2f}"]
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 

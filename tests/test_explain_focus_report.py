@@ -5,7 +5,8 @@ import pytest
 
 from builders import tiny_probe, tiny_wrapper
 from explain.faithfulness import BETTER, NOT_BETTER
-from explain.focus_report import METHODS, markdown, phantom_case, run_clip, summarise
+from explain.focus_report import (BEATS_CONTROL, CONTROL, METHODS, NOT_CONTROL, centre_map, markdown,
+                                  phantom_case, run_clip, summarise)
 
 
 def test_phantom_case_aligns_labels_with_the_model_input():
@@ -19,7 +20,7 @@ def test_phantom_case_aligns_labels_with_the_model_input():
 @pytest.mark.slow
 def test_run_clip_scores_every_method_and_shares_the_random_orders():
     rec = run_clip(tiny_wrapper("mae"), tiny_probe(), 0, steps=4, out=None)
-    assert set(rec["methods"]) == {m[0] for m in METHODS} | {"feature_ablation (= occlusion)"}
+    assert set(rec["methods"]) == {m[0] for m in METHODS} | {"feature_ablation (= occlusion)", CONTROL}
     chance = {e["chance_share"] for e in rec["methods"].values()}
     rand = {e["deletion_random_mean"] for e in rec["methods"].values()}
     assert len(chance) == 1 and 0 < chance.pop() < 1 and len(rand) == 1
@@ -67,3 +68,28 @@ def test_a_recorded_verdict_is_found_only_for_a_map_made_as_the_report_made_it()
     assert recorded_verdicts("jepa-small", "rollout", {**rollout, "readout": "mean"}) == verdict("rollout (mean read-out)")
     assert recorded_verdicts("jepa-small", "rollout", {**rollout, "readout": "mean", "start_layer": 2}) is None
     assert recorded_verdicts("someone-elses-model", "occlusion", {}) is None
+
+
+def test_a_map_is_also_read_against_a_control_that_ignores_the_clip():
+    """Random orders follow no place in the clip, so a map that favours one beats them whatever the model reads (a
+    fixed blob at the frame's middle beat them on both curves for jepa-small); each map is now also compared, clip
+    by clip, with such a control, and the control's own row shows what that bar is."""
+    def with_control(clip, deletion, insertion, control):
+        r = record(clip, deletion, insertion)
+        r["methods"][CONTROL] = {**r["methods"]["a"], "deletion_auc": control[0], "insertion_auc": control[1]}
+        return r
+    s = summarise([with_control(0, 6.0, 4.0, (5.0, 4.5)), with_control(1, 6.2, 4.1, (5.1, 4.6)),
+                   with_control(2, 5.9, 3.9, (5.0, 4.4))])["m"]
+    assert s["a"]["deletion"]["vs_control"] == BEATS_CONTROL and s["a"]["insertion"]["vs_control"] == BEATS_CONTROL
+    assert s["a"]["deletion"]["difference_to_control"][0] == pytest.approx(1.0, abs=1e-3)
+    assert "vs_control" not in s[CONTROL]["deletion"]                       # the control is not read against itself
+    level = summarise([with_control(0, 6.0, 4.0, (6.1, 3.9)), with_control(1, 6.2, 4.1, (6.0, 4.2)),
+                       with_control(2, 5.9, 3.9, (5.8, 4.0))])["m"]["a"]
+    assert level["deletion"]["vs_control"] == NOT_CONTROL and level["insertion"]["vs_control"] == NOT_CONTROL
+    table = markdown({"m": s}, {"n": 3, "command": "c", "wall_s": 1.0, "threads": 1, "device": "cpu", "seeds": "0..2",
+                                "steps": 4})
+    assert f"| {BEATS_CONTROL} / {BEATS_CONTROL} |" in table and f"| m | {CONTROL} |" in table
+    blob = centre_map((4, 7, 7), seed=0)                               # the middle first, the same in every slot
+    order = np.argsort(-blob.ravel(), kind="stable")
+    assert np.unravel_index(order[0], blob.shape)[1:] == (3, 3)
+    assert len({int(np.unravel_index(i, blob.shape)[0]) for i in order[:4]}) == 4     # no time slot goes first
