@@ -73,9 +73,10 @@ def _settings(method: str, params: dict) -> dict:
             **{k: v for k, v in params.items() if k != "internal_batch_size"}}
 
 
-def recorded_verdicts(name: str, method: str, params: dict) -> tuple[dict[str, str], int] | None:
+def recorded_verdicts(name: str, method: str, params: dict, key: str = "verdict") -> tuple[dict[str, str], int] | None:
     """({'deletion': verdict, 'insertion': verdict}, clips) the committed report (RECORD) measured for model
-    `name`'s map made by `method` with `params` (clip_map's), or None: other settings, or nothing measured."""
+    `name`'s map made by `method` with `params` (clip_map's), or None: other settings, or nothing measured.
+    key 'vs_control': the verdicts against the control instead (None where the report read none)."""
     try:
         report = json.loads(RECORD.read_text())
     except (OSError, ValueError):
@@ -83,9 +84,9 @@ def recorded_verdicts(name: str, method: str, params: dict) -> tuple[dict[str, s
     label = next((lb for lb, m, p in METHODS if _settings(m, p) == _settings(method, params)), None)
     entry = ((report.get("summary") or {}).get(name) or {}).get(label or "")
     n = int((entry or {}).get("n") or 0)
-    if not n or not all(isinstance((entry.get(m) or {}).get("verdict"), str) for m in MODES):
+    if not n or not all(isinstance((entry.get(m) or {}).get(key), str) for m in MODES):
         return None
-    return {m: entry[m]["verdict"] for m in MODES}, n
+    return {m: entry[m][key] for m in MODES}, n
 
 
 def phantom_case(seed: int, frames: int, size: int) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:

@@ -996,14 +996,16 @@ def test_attention_view_gives_overlays_focus_and_a_scrubbable_frame(example, shi
     for role, (video, md) in shown.items():
         assert Path(video).stat().st_size > 1000 and "focus ratio" in md
         assert "method: attention rollout; read-out: the EF probe's query" in md      # the maps' method, by name
-    # whether such a map was faithful to the EF on held-out clips (explain/results/focus_report.json): the JEPA's
-    # probe read-out rollout beat random orders on deletion only, the MAE's on both
+    # whether such a map was faithful to the EF on held-out clips (explain/results/focus_report.json): both models'
+    # probe read-out rollouts beat random orders on both curves, and neither beat the control (the frame's middle)
     from explain.focus_report import RECORD
     record = json.loads(RECORD.read_text())
     for role, name in (("jepa", "jepa-small"), ("mae", "mae-small")):
         verdicts = record["summary"][name]["rollout (probe read-out)"]
         assert (f"removing its top blocks first moved {name}'s EF {verdicts['deletion']['verdict']}; restoring "
                 f"them first brought it back {verdicts['insertion']['verdict']}") in shown[role][1]
+        assert (f"Against a map of the frame's middle that ignores the clip: {verdicts['deletion']['vs_control']} on "
+                f"removing, {verdicts['insertion']['vs_control']} on restoring.") in shown[role][1]
     # the page's degraded example and a child's: the report measured clean adult clips, so no verdict, and why
     for name, unlike in (("degraded", "degraded"), ("pediatric", "a child's")):
         key = inputs.load_named_example(name).key

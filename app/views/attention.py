@@ -217,8 +217,9 @@ def overlay_videos(clip_key: str, pair: dict[str, LoadedModel], method: str, *pa
 
 def faithfulness_words(r: AttentionResult, model: LoadedModel, params: dict) -> str:
     """Whether this kind of map tracks what drives the model's EF, as the committed focus report measured it on
-    held-out phantom clips (deletion and insertion against random orders): only for the shipped model as it
-    ships and a map made with the report's settings (params: clip_map's); '' otherwise."""
+    held-out phantom clips (deletion and insertion against random orders, and against the clip-blind control where
+    recorded): only for the shipped model as it ships and a map made with the report's settings (params: clip_map's);
+    '' otherwise."""
     if not model.as_shipped:
         return ""
     used = {**params, "readout": r.token_map.info["readout"]} if "readout" in r.token_map.info else params
@@ -226,11 +227,15 @@ def faithfulness_words(r: AttentionResult, model: LoadedModel, params: dict) -> 
     if recorded is None:
         return ""
     verdicts, n = recorded
+    control = recorded_verdicts(r.name, r.token_map.method, used, "vs_control")
+    against = ("" if control is None else
+               f" Against a map of the frame's middle that ignores the clip: {control[0]['deletion']} on removing, "
+               f"{control[0]['insertion']} on restoring.")
     return (f"Faithful to its EF? On {n} held-out phantom clips, the same kind of map at these settings: removing "
             f"its top blocks first moved {r.name}'s EF {verdicts['deletion']}; restoring them first brought it back "
             f"{verdicts['insertion']} (`python -m explain.focus_report`). Random orders are a low bar: they "
             "follow no place in the clip, so a map that favours the middle of the sector whatever the clip can beat "
-            "them too.")
+            f"them too.{against}")
 
 
 def unlike_the_focus_report(meta: dict) -> str:
