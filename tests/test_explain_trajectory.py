@@ -163,6 +163,24 @@ def test_tracings_on_a_clip_showing_no_heartbeat_give_the_phase_their_own_spacin
     assert not alone.beat_found and alone.label.startswith("no heartbeat found")
 
 
+
+def test_the_mends_keep_short_clips_long_beats_and_implausible_tracings_as_they_should_be():
+    """From a review of the mends above: the smoothness gate refused smooth clips of 6-12 frames (a few frames of a
+    beat read as rough as noise), filling gaps invented an ED inside a long full-depth beat (an irregular rhythm: 180
+    degrees off there), and traced ED and ES frames side by side gave a 1050-bpm 'heartbeat'."""
+    short = render_clip(2001, n_frames=8, fps=25)            # a turn inside 8 frames (lag-1 0.43): still found
+    labels_only = dataclasses.replace(short.truth, phase=None, ed_frames=[], es_frames=[])
+    assert clip_phase(dataclasses.replace(short, truth=labels_only)).beat_found
+    edges = np.cumsum([0, 20, 20, 34, 20, 20, 20])                           # the third beat 34 frames, full depth
+    t = np.arange(edges[-1])
+    true_phase = np.interp(t, edges, np.arange(len(edges))) % 1.0
+    phase, ed, _, _, _ = phase_from_volume(np.cos(2 * np.pi * true_phase), 24.0)
+    assert ed == [20, 40, 74, 94, 114] and 360 * circular_error(phase, true_phase)[40:74].max() < 5
+    still = _still_fan_clip(40, 0.0)
+    for traced in ((10, 11), (10, 39)):                                     # side by side; two beats apart at 30 fps
+        est = clip_phase(dataclasses.replace(still, truth=GroundTruth(ed_frames=[traced[0]], es_frames=[traced[1]])))
+        assert not est.beat_found and est.label.startswith("no heartbeat found")
+
 def test_loop_closure_of_a_trajectory_that_does_not_move_is_refused_not_nan():
     """A collapsed model's embedding never moves: loop closure was NaN, shown as 'nan' and written as bare NaN in
     report.json; it is refused like the shift, so it reads n/a."""

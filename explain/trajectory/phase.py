@@ -12,11 +12,11 @@ and at the ES frames' mean phase, in every beat. A clip of one beat or less has 
 peak: its ED is a maximum that stands out inside it (not at its first or last frame, where the signal may
 only be rising or falling), its ES such a minimum, and its period the ED-ES spacing with a typical
 systolic share of SYSTOLE_SHARE, or a resting heart rate's (RESTING_BPM) where only one of them shows. A
-clip with neither (a still image repeated, a few frames of one beat), or whose signal does not change smoothly
-from frame to frame (MIN_SMOOTHNESS: the noise of a still image, which a threshold relative to the signal's own
-range took for beats), has no heartbeat found: its colour runs with time, and nothing is marked or measured against
-it. A beat too shallow to stand out (MIN_PROMINENCE) between two that do gets its ED at the period's spacing, so
-the phase does not spread one cycle over two beats.
+clip with neither (a still image repeated, a few frames of one beat), or of SMOOTHNESS_FRAMES or more whose signal
+does not change smoothly from frame to frame (MIN_SMOOTHNESS: the noise of a still image, which a threshold relative
+to the signal's own range took for beats), has no heartbeat found: its colour runs with time, and nothing is marked or measured against
+it. A beat too shallow to stand out (MIN_PROMINENCE) between two that do keeps its ED (its peak where an ED would
+fall), so the phase does not spread one cycle over two beats; a long beat with no peak inside keeps its length.
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from scipy.signal import find_peaks
 from echo.anatomy import LABEL_IDS
 from echo.clip import Clip, ClipError
 from echo.phantom.render import frames_at_phase
+from explain.analysis.beat import BEAT_SECONDS
 
 SYSTOLE_SHARE = 0.35      # typical share of the cycle from ED to ES at rest
 SIGNAL_SIDE = 28          # frames are shrunk to this side for the image signal
@@ -38,9 +39,10 @@ MIN_PROMINENCE = 0.3      # an ED/ES extreme stands out by this share of the sig
 SHORT_PROMINENCE = 0.1    # under a beat: a turn inside the clip by this share (phantom clips cut short: true ED/ES
                           # 0.15-0.7, turns that were none up to 0.09)
 RESTING_BPM = 75          # the period of a clip too short to show its own, where one extreme shows
-MIN_SMOOTHNESS = 0.5      # a heartbeat seen at 6 or more frames a beat moves the signal smoothly: its lag-1
-                          # autocorrelation is 0.5 or more (phantom clips 0.5-0.98, 8 to 64 frames); the noise of a still
-                          # image about 0 (at most 0.40 in 100 draws of 8 to 300 frames)
+MIN_SMOOTHNESS = 0.5      # a heartbeat moves the signal smoothly: its lag-1 autocorrelation 0.65-0.98 on phantom clips
+                          # of 12-64 frames (clean, and under noise, speckle, compression or dropped frames); white noise
+                          # over 16 frames passes 0.44 once in 100 draws, over 24 0.39
+SMOOTHNESS_FRAMES = 16    # under this, a beat's few frames read as rough as noise does: the gate is not applied
 
 
 @dataclass
@@ -73,7 +75,7 @@ def image_volume_signal(frames: np.ndarray) -> np.ndarray:
     u, s, _ = np.linalg.svd(centred, full_matrices=False)
     pc1 = u[:, 0] * s[0]                                                        # (T,)
     darkness = -small.mean(1)
-    if np.std(darkness) > 0 and np.corrcoef(pc1, darkness)[0, 1] < 0:
+    if np.std(darkness) > 0 and np.std(pc1) > 0 and np.corrcoef(pc1, darkness)[0, 1] < 0:
         pc1 = -pc1
     return pc1
 
@@ -103,7 +105,7 @@ def phase_from_volume(volume: np.ndarray, typical_period: float
     no ED and no ES frames: no heartbeat found."""
     n = len(volume)
     no_beat = np.mod(np.arange(n) / typical_period, 1.0), [], [], typical_period
-    if np.ptp(volume) > 0 and lag1_autocorrelation(volume) < MIN_SMOOTHNESS:
+    if n >= SMOOTHNESS_FRAMES and np.ptp(volume) > 0 and lag1_autocorrelation(volume) < MIN_SMOOTHNESS:
         return *no_beat, (f"the clip changes from frame to frame as noise does, not as a heartbeat: the colour runs "
                           f"with time, a beat at {RESTING_BPM} bpm")
     v = gaussian_filter1d(np.asarray(volume, np.float64), 1.0, mode="nearest")
@@ -121,7 +123,7 @@ def phase_from_volume(volume: np.ndarray, typical_period: float
         return phase, ed, es, float(period), assumed
     spacing, prominence = max(1, int(0.6 * period)), MIN_PROMINENCE * float(np.ptp(v))
     ed = _fill_missed_beats(find_peaks(v, distance=spacing, prominence=prominence)[0].tolist() or [int(np.argmax(v))],
-                            period)
+                            period, v)
     es = find_peaks(-v, distance=spacing, prominence=prominence)[0].tolist() or [int(np.argmin(v))]
     phase = _phase_from_eds(np.asarray(ed, np.float64), period, n)
     es_phase = circular_mean(phase[es])
@@ -142,13 +144,22 @@ def period_from_turns(ed: float, es: float) -> float:
     return gap / SYSTOLE_SHARE if gap > 0 else -gap / (1 - SYSTOLE_SHARE)
 
 
-def _fill_missed_beats(ed: list[int], period: float) -> list[int]:
-    """ED frames, with one put at even spacing for each beat a gap of about two periods or more holds (a shallow
-    beat whose peak did not stand out): the phase had run one cycle over two beats there."""
-    out = ed[:1]
+def _fill_missed_beats(ed: list[int], period: float, v: np.ndarray) -> list[int]:
+    """ED frames, with the peak of each shallow beat between two that stood out added: in a gap of about two
+    periods or more, a local maximum of v within a fifth of a period of where an ED would fall (the phase had run
+    one cycle over two beats there). A long beat with no peak inside (a pause, an irregular rhythm) keeps its gap."""
+    out, reach = ed[:1], max(1, int(round(0.2 * period)))
     for a, b in zip(ed, ed[1:]):
         beats = max(1, round((b - a) / period))
-        out += [int(round(a + (b - a) * j / beats)) for j in range(1, beats)] + [b]
+        for j in range(1, beats):
+            c = int(round(a + (b - a) * j / beats))
+            lo, hi = max(out[-1] + 1, c - reach), min(b - 1, c + reach)
+            if hi <= lo:
+                continue
+            i = lo + int(np.argmax(v[lo:hi + 1]))
+            if lo < i < hi and v[i] >= v[i - 1] and v[i] >= v[i + 1]:      # a turn inside the window, not its edge
+                out.append(i)
+        out.append(b)
     return out
 
 
@@ -193,13 +204,19 @@ def clip_phase(clip: Clip) -> PhaseEstimate:
         phase = np.mod(phase - circular_mean(phase[traced_ed]), 1.0)
         ed, es = traced_ed, traced_es or es
         method += ", from the traced ED frame; ED and ES at the traced frames' phase"
-    elif traced_ed and traced_es and traced_es[0] != traced_ed[0]:   # none in the image: the tracings' spacing gives one
-        period = period_from_turns(traced_ed[0], traced_es[0])
+    elif traced_ed and traced_es and _beat_like(period_from_turns(traced_ed[0], traced_es[0]), clip.fps):
+        period = period_from_turns(traced_ed[0], traced_es[0])  # none in the image: the tracings' spacing gives one
         phase, ed, es, beat_found = _phase_from_eds(np.asarray(traced_ed, np.float64), period, clip.n_frames), \
             traced_ed, traced_es, True
         method = (f"from the traced ED frame, the clip itself showing no heartbeat; its period from the traced ED and "
                   f"ES frames' spacing, systole {SYSTOLE_SHARE:.0%} of a beat")
     return PhaseEstimate(phase, ed, es, "estimated", method, period, beat_found=beat_found)
+
+
+def _beat_like(period: float, fps: float) -> bool:
+    """Whether a period in frames is a heartbeat's (BEAT_SECONDS, 200 to 30 bpm): traced ED and ES frames of two
+    beats, or side by side, give none."""
+    return BEAT_SECONDS[0] <= period / fps <= BEAT_SECONDS[1]
 
 
 def mark_positions(estimate: PhaseEstimate, indices: np.ndarray) -> dict[str, list[int]]:
