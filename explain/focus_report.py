@@ -115,28 +115,27 @@ def run_clip(wrapper, probe, i: int, steps: int, out: Path | None) -> dict:
     ef = EFForward(wrapper, probe) if probe is not None else None
     rand = random_aucs(ef.batched, x, grid, tubelet, patch, steps) if ef else None
     rec = {"model": wrapper.name, "clip": i, "seed": seed, "ef": float(ef.batched(x)[0]) if ef else None, "methods": {}}
+
+    def scored(m: TokenMap, cpu: float) -> dict:
+        """A map's focus scores on this clip and, with an EF probe, its deletion / insertion AUCs."""
+        entry = {**focus_scores(m.frames(labels.shape, scale="max"), structures, sector).to_dict(), "cpu_s": cpu,
+                 "info": {k: v for k, v in m.info.items() if isinstance(v, (int, float, str, list))}}
+        if ef:
+            f = faithfulness(ef.batched, x, m.values, grid, tubelet, patch, steps, random=rand)
+            entry.update({f"{k}_{s}": f[k][s] for k in ("deletion", "insertion") for s in ("auc", "random_mean")})
+        return entry
+
     for label, method, params in METHODS:
         if probe is None and (method in ("occlusion", "integrated_gradients") or params.get("readout") == "probe"):
             continue
         t0 = time.process_time()
         m = clip_map(wrapper, x, method, probe=probe, **params)
-        cpu = time.process_time() - t0
-        heat = m.frames(labels.shape, scale="max")
-        entry = {**focus_scores(heat, structures, sector).to_dict(), "cpu_s": cpu,
-                 "info": {k: v for k, v in m.info.items() if isinstance(v, (int, float, str, list))}}
-        if ef:
-            f = faithfulness(ef.batched, x, m.values, grid, tubelet, patch, steps, random=rand)
-            entry.update({f"{k}_{s}": f[k][s] for k in ("deletion", "insertion") for s in ("auc", "random_mean")})
-        rec["methods"][label] = entry
+        rec["methods"][label] = scored(m, time.process_time() - t0)
         if out is not None and i == 0:
             slug = "".join(c if c.isalnum() else "_" for c in label).strip("_")
             write_overlay_strip(out / f"{wrapper.name}_{slug}.png", gray, m.frames(labels.shape))
-    if ef:
-        control = TokenMap(centre_map(grid, seed), "control", grid, tubelet, patch)
-        f = faithfulness(ef.batched, x, control.values, grid, tubelet, patch, steps, random=rand)
-        rec["methods"][CONTROL] = {
-            **focus_scores(control.frames(labels.shape, scale="max"), structures, sector).to_dict(), "cpu_s": 0.0,
-            "info": {}, **{f"{k}_{s}": f[k][s] for k in ("deletion", "insertion") for s in ("auc", "random_mean")}}
+    if ef:                                        # the control is read only against an EF
+        rec["methods"][CONTROL] = scored(TokenMap(centre_map(grid, seed), "control", grid, tubelet, patch), 0.0)
     for alias, source in ALIASES.items():
         if source in rec["methods"]:
             rec["methods"][alias] = rec["methods"][source]
@@ -163,6 +162,7 @@ def summarise(records: list[dict]) -> dict:
     out: dict = {}
     for model in dict.fromkeys(r["model"] for r in records):
         rows = [r for r in records if r["model"] == model]
+        paired = all(CONTROL in r["methods"] for r in rows)           # every clip read the control too
         out[model] = {}
         for method in rows[0]["methods"]:
             per = [r["methods"][method] for r in rows]
@@ -178,7 +178,7 @@ def summarise(records: list[dict]) -> dict:
                 s[curve] = {"auc": _mean_se([p[f"{curve}_auc"] for p in per]),
                             "random": _mean_se([p[f"{curve}_random_mean"] for p in per]),
                             "difference": [m, se], "verdict": BETTER if better else NOT_BETTER}
-                if method != CONTROL and all(CONTROL in r["methods"] for r in rows):   # the same rule, paired per clip
+                if paired and method != CONTROL:                       # the same rule, paired clip by clip
                     m, se = _mean_se([p[f"{curve}_auc"] - r["methods"][CONTROL][f"{curve}_auc"]
                                       for p, r in zip(per, rows)])
                     beats = m > 2 * se if curve == "deletion" else m < -2 * se

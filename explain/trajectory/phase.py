@@ -200,12 +200,13 @@ def clip_phase(clip: Clip) -> PhaseEstimate:
     beat_found = bool(ed or es)
     traced = lambda frames: [int(f) for f in frames if 0 <= f < clip.n_frames]          # noqa: E731
     traced_ed, traced_es = (traced(truth.ed_frames), traced(truth.es_frames)) if truth is not None else ([], [])
+    traced_period = period_from_turns(traced_ed[0], traced_es[0]) if traced_ed and traced_es else 0.0
     if traced_ed and beat_found:                  # EchoNet's traced frames: the phase runs from their ED
         phase = np.mod(phase - circular_mean(phase[traced_ed]), 1.0)
         ed, es = traced_ed, traced_es or es
         method += ", from the traced ED frame; ED and ES at the traced frames' phase"
-    elif traced_ed and traced_es and _beat_like(period_from_turns(traced_ed[0], traced_es[0]), clip.fps):
-        period = period_from_turns(traced_ed[0], traced_es[0])  # none in the image: the tracings' spacing gives one
+    elif _beat_like(traced_period, clip.fps):     # none in the image: the tracings' spacing gives one
+        period = traced_period
         phase, ed, es, beat_found = _phase_from_eds(np.asarray(traced_ed, np.float64), period, clip.n_frames), \
             traced_ed, traced_es, True
         method = (f"from the traced ED frame, the clip itself showing no heartbeat; its period from the traced ED and "
