@@ -140,6 +140,8 @@ class JEPA(nn.Module):
             raise ValueError("the variance term needs jepa_var_weight >= 0 and, when on, jepa_var_gamma > 0 and a "
                              f"batch of 2 or more; got weight {recipe.jepa_var_weight}, gamma "
                              f"{recipe.jepa_var_gamma}, batch {recipe.batch}")
+        if recipe.jepa_invariance_weight < 0:
+            raise ValueError(f"jepa_invariance_weight must be >= 0; got {recipe.jepa_invariance_weight}")
         if recipe.jepa_readout not in ("target", "context"):
             raise ValueError(f"jepa_readout must be 'target' or 'context'; got {recipe.jepa_readout!r}")
         self.views = views_of(recipe)
@@ -160,7 +162,8 @@ class JEPA(nn.Module):
              ) -> tuple[torch.Tensor, dict[str, float]]:
         """Mean over mask generators of L1(predicted, layer-normed target) at the target tokens (targets
         from the last `jepa_target_layers` blocks, centred over the batch per token position when the
-        recipe says so, their beat weighted by jepa_motion_weight), plus the recipe's variance term if any.
+        recipe says so, their beat weighted by jepa_motion_weight), plus the recipe's variance and invariance
+        terms if any.
         x (B, T, C, H, W), or (B, 2, T, C, H, W): two acquisitions of each clip, the context from the
         first, targets the second."""
         if x.ndim == 6 and x.shape[1] != 2:
@@ -171,13 +174,19 @@ class JEPA(nn.Module):
             if self.recipe.jepa_center_targets:
                 targets = targets - targets.mean(0, keepdim=True)        # what differs between clips
             targets = emphasise_beat(targets, self.grid[0], self.recipe.jepa_motion_weight)
-        losses = []
+        losses, invariances = [], []
         for k, (ctx, tgt) in enumerate(masks):
             z = encode_context(self.context_encoder, x, ctx)             # (B, Kc, D)
             pred = predict(self.net.predictor, z, ctx, tgt, mask_index=k)  # (B, Kt, D)
             losses.append((pred - gather_tokens(targets, tgt)).abs().mean())
+            if self.recipe.jepa_invariance_weight > 0:                   # the read view against the clean one
+                invariances.append((z - gather_tokens(raw, ctx)).abs().mean())
         stats = collapse_stats(raw)
         loss = torch.stack(losses).mean()
+        if self.recipe.jepa_invariance_weight > 0:
+            invariance = torch.stack(invariances).mean()
+            stats["invariance"] = invariance.item()
+            loss = loss + self.recipe.jepa_invariance_weight * invariance
         if self.recipe.jepa_var_weight > 0:
             # every token of every clip (one more context pass, about +80% a step): a spread measured on
             # each clip's own context, or on one shared context, was paid by where the context lay (the

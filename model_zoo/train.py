@@ -101,6 +101,8 @@ def make_card(method: str, recipe: Recipe, model: nn.Module, step: int, history:
         }
         if history.get("var_hinge"):
             card["collapse_check"]["var_hinge_curve"] = _curve(history["var_hinge"])
+        if history.get("invariance"):
+            card["invariance_curve"] = _curve(history["invariance"])
     return card
 
 

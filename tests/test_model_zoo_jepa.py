@@ -195,3 +195,33 @@ def test_motion_weight_changes_the_loss_only_for_clips_that_change_over_time():
         assert moving.loss(beating, masks)[0].item() > plain.loss(beating, masks)[0].item() + 0.05
     with pytest.raises(ValueError, match="jepa_motion_weight"):
         JEPA(get_recipe("smoke", jepa_motion_weight=-1.0))
+
+
+def test_invariance_term_is_zero_for_identical_views_and_pays_for_a_shadowed_context():
+    """jepa_invariance_weight adds weight * L1(context encoder on the read view, target encoder on the targets'
+    view) at the context's places: with both encoders equal and the two views the same clip only what the hidden
+    tokens add to the target encoder's attention is left, a small term; a darkened context view pays many times
+    more, and only the context encoder gets its gradient. A negative weight is refused."""
+    torch.manual_seed(0)
+    plain = JEPA(R)
+    inv = JEPA(get_recipe("smoke", jepa_invariance_weight=2.0))
+    inv.load_state_dict(plain.state_dict())
+    clip = torch.randn(2, 8, 3, 64, 64)
+    masks = plain.sample_masks(2, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        same = torch.stack([clip, clip], 1)                                     # (B, 2, T, C, H, W)
+        loss_plain, _ = plain.loss(same, masks)
+        loss_same, stats_same = inv.loss(same, masks)
+        assert "invariance" not in plain.loss(same, masks)[1]
+    assert stats_same["invariance"] < 0.01
+    assert torch.allclose(loss_same, loss_plain + 2.0 * stats_same["invariance"], atol=1e-5)
+    shadowed = torch.stack([clip * torch.linspace(1, 0.1, 64).view(1, 1, 1, 64), clip], 1)
+    loss, stats = inv.loss(shadowed, masks)
+    assert stats["invariance"] > 10 * stats_same["invariance"]
+    with torch.no_grad():
+        assert torch.allclose(loss, plain.loss(shadowed, masks)[0] + 2.0 * stats["invariance"], atol=1e-4)
+    loss.backward()
+    assert all(p.grad is None for p in inv.net.encoder.parameters())
+    assert inv.context_encoder.layer[0].mlp.fc1.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="jepa_invariance_weight"):
+        JEPA(get_recipe("smoke", jepa_invariance_weight=-1.0))

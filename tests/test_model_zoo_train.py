@@ -154,6 +154,15 @@ def test_a_run_with_the_variance_term_logs_its_hinge_in_the_card(tmp_path):
     assert card["recipe_settings"]["jepa_var_weight"] == 1.0
 
 
+def test_a_run_with_the_invariance_term_logs_its_curve_in_the_card(tmp_path):
+    card = train("jepa", get_recipe("smoke", jepa_invariance_weight=0.5), tmp_path, clip_source=fake_clip,
+                 to_input=fake_input, progress=False)
+    curve = card["invariance_curve"]
+    assert [step for step, _ in curve] == [1, 2, 3, 4] and all(v > 0 for _, v in curve)
+    assert "invariance_curve" not in train("jepa", R, tmp_path / "plain", clip_source=fake_clip,
+                                           to_input=fake_input, progress=False)
+
+
 def test_resume_continues_from_the_saved_step_exactly(tmp_path):
     whole = train("jepa", R, tmp_path / "whole", clip_source=fake_clip, to_input=fake_input, progress=False)
     half = train("jepa", R, tmp_path / "split", stop_after=2, clip_source=fake_clip, to_input=fake_input,
