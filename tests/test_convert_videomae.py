@@ -166,3 +166,10 @@ def test_the_giants_head_counts_follow_their_family():
     assert config.num_attention_heads == 16 and "16 heads assumed for width 1408" in notes
     assert videomae.make_config(state, {"heads": 22})[0].num_attention_heads == 22            # the override rules
     assert heads_for(1408) == 22 and heads_for(1664) == 26                               # V-JEPA 2's giants
+
+
+def test_a_videomae_frame_count_not_whole_tubelets_is_refused_with_the_loaders_own_words(tmp_path):
+    torch.save(videomae_checkpoint(), tmp_path / "bare.pth")
+    with pytest.raises(ValueError, match="frames 5 is not a whole number of 2-frame tubelets: type a multiple of 2"):
+        model_zoo.load(tmp_path / "bare.pth", device="cpu", overrides={"heads": 2, "decoder_heads": 2, "frames": 5,
+                                                                       "size": 32})

@@ -151,3 +151,12 @@ def test_a_config_whose_layer_count_is_not_the_weights_is_refused_with_the_two_c
     with pytest.raises(ValueError, match=r"the config gives 12 blocks under 'encoder.layer', the weights hold 6: is "
                                          r"the config's layer count right\? \(96 missing keys"):
         model_zoo.load(folder)
+
+
+def test_a_frame_count_not_whole_tubelets_is_refused_with_the_loaders_own_words(ckpt_path):
+    """The converter and the loader said the same rule two ways ('3 frames x 32 px is not a whole number of 2x16
+    tubelets', the loader's naming the frames box); both say it once now, with what to type."""
+    with pytest.raises(ValueError, match="frames 3 is not a whole number of 2-frame tubelets: type a multiple of 2"):
+        model_zoo.load(ckpt_path, device="cpu", overrides={**OVR, "frames": 3})
+    with pytest.raises(ValueError, match="size 40 px is not a whole number of 16-px patches"):
+        model_zoo.load(ckpt_path, device="cpu", overrides={**OVR, "size": 40})

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from explain.maps import tokens_to_pixels
 from model_zoo.features import input_shape
 from model_zoo.jepa import sample_jepa_masks
 from model_zoo.masks import tube_masks
@@ -83,9 +84,7 @@ def clip_masks(jepa_wrapper, mae_wrapper, seed: int = 0) -> MaskSet:
 
 def token_pixels(tokens: np.ndarray, g: TokenGrid) -> np.ndarray:
     """Per-token values (N,) spread over the pixels each token covers. -> (T, H, W)"""
-    t, h, w = g.grid
-    vol = np.asarray(tokens).reshape(t, h, w)
-    vol = np.repeat(np.repeat(np.repeat(vol, g.tubelet, 0), g.patch, 1), g.patch, 2)
+    vol = tokens_to_pixels(torch.as_tensor(np.asarray(tokens))[None], g.grid, g.tubelet, g.patch)[0, :, 0].numpy()
     out = np.zeros((g.frames, g.size, g.size), vol.dtype)                   # sizes not a multiple: edge left 0
     out[:vol.shape[0], :vol.shape[1], :vol.shape[2]] = vol
     return out

@@ -83,6 +83,16 @@ def check_geometry(config: dict, family: str, where: str) -> None:
         if value > most:
             raise ValueError(f"{where}: {key} {value} is beyond what EchoLens runs ({most} at most): one clip at "
                              "that size would not fit in this machine's memory")
+    check_whole_tokens(frames, size, patch, tubelet, where, keys[:2])
+    if channels != 3:
+        raise ValueError(f"{where}: {channels} input channel(s); EchoLens feeds every model 3-channel (RGB) "
+                         "clips, as V-JEPA 2 and VideoMAE take them")
+
+
+def check_whole_tokens(frames: int, size: int, patch: int, tubelet: int, where: str,
+                       keys: tuple[str, str] = ("frames", "size")) -> None:
+    """Refuse a clip shape the model cannot cut into tokens: a size not a whole number of patches, a frame count
+    not a whole number of tubelets. keys: what the frame count and the size are called where they came from."""
     if size % patch:
         raise ValueError(f"{where}: {keys[1]} {size} px is not a whole number of {patch}-px patches; EchoLens "
                          "cannot cut its input into tokens (load it with model_zoo.load(..., overrides={'size': N}) for a size N that is)")
@@ -90,9 +100,6 @@ def check_geometry(config: dict, family: str, where: str) -> None:
         raise ValueError(f"{where}: {keys[0]} {frames} is not a whole number of {tubelet}-frame tubelets: type a "
                          f"multiple of {tubelet} in the app's frames box (or pass overrides={{'frames': N}} to "
                          "model_zoo.load)")
-    if channels != 3:
-        raise ValueError(f"{where}: {channels} input channel(s); EchoLens feeds every model 3-channel (RGB) "
-                         "clips, as V-JEPA 2 and VideoMAE take them")
 
 
 def strip_prefixes(state: dict) -> dict:

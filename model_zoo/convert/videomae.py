@@ -15,8 +15,8 @@ import re
 
 from transformers import VideoMAEConfig, VideoMAEForPreTraining, VideoMAEModel
 
-from model_zoo.convert.infer import (DTYPE, MAX_SIZES, block_count, check_overrides, heads_for, load_checked,
-                                     need, split_qkv, strip_prefixes)
+from model_zoo.convert.infer import (DTYPE, MAX_SIZES, block_count, check_overrides, check_whole_tokens, heads_for,
+                                     load_checked, need, split_qkv, strip_prefixes)
 
 DEFAULT_FRAMES, DEFAULT_SIZE = 16, 224
 TRAINING_ARGS = {"frames": "num_frames", "size": "input_size"}      # VideoMAE's run_mae_pretraining.py names
@@ -132,8 +132,7 @@ def make_config(state: dict, overrides: dict, known: dict | None = None) -> tupl
                      if key in known else f"{key} {default} assumed (the sinusoid table is not stored)" + (
                          "; one trained at another size reads its positions scrambled here: --size N gives its own"
                          if key == "size" else ""))
-    if size % patch or frames % tubelet:
-        raise ValueError(f"{frames} frames x {size} px is not a whole number of {tubelet}x{patch} tubelets")
+    check_whole_tokens(frames, size, patch, tubelet, "the checkpoint")
     heads = heads_for(width, overrides.get("heads") or VIDEOMAE_HEADS.get(width))
     if "heads" not in overrides:
         notes.append(f"{heads} heads assumed for width {width}")

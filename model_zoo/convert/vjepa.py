@@ -23,8 +23,8 @@ from transformers import VJEPA2Config, VJEPA2Model
 from transformers.models.vjepa2.modeling_vjepa2 import VJEPA2Encoder
 
 from model_zoo.checkpoint import NoContextEncoder
-from model_zoo.convert.infer import (DTYPE, block_count, check_overrides, heads_for, load_checked, mlp_ratio,
-                                     need, split_qkv, strip_prefixes)
+from model_zoo.convert.infer import (DTYPE, block_count, check_overrides, check_whole_tokens, heads_for, load_checked,
+                                     mlp_ratio, need, split_qkv, strip_prefixes)
 
 DEFAULT_FRAMES, DEFAULT_SIZE = 16, 224
 ENCODER_KEYS = {"target": "target_encoder", "context": "encoder"}
@@ -166,8 +166,7 @@ def make_config(shape: dict, pred: dict | None, overrides: dict) -> tuple[VJEPA2
     for key in ("patch", "tubelet"):
         if key in overrides and overrides[key] != shape[key]:
             raise ValueError(f"override {key}={overrides[key]} contradicts patch_embed.proj.weight ({key} {shape[key]})")
-    if size % shape["patch"] or frames % shape["tubelet"]:
-        raise ValueError(f"{frames} frames x {size} px is not a whole number of {shape['tubelet']}x{shape['patch']} tubelets")
+    check_whole_tokens(frames, size, shape["patch"], shape["tubelet"], "the checkpoint")
     heads = heads_for(shape["width"], overrides.get("heads"))
     if "heads" not in overrides:
         notes.append(f"{heads} heads assumed for width {shape['width']}")
