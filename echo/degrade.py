@@ -5,8 +5,12 @@ sector only, and never touches the ground truth. The first two follow the EchoJE
 benchmark exactly (usaugment's formulas, see ../shared/DESIGN.md):
 
 - depth attenuation: map = (1 - a_min) exp(-rate d) + a_min with a_min = 0 and d the normalised
-  distance from the sector apex, d = sqrt((x - 0.5)^2 + y^2), x, y = linspace(0, 1) over width and
-  height; rate = 2.15 * severity (0.75, 1.50, 2.15 are the benchmark's rates).
+  distance from the image's top centre, where usaugment puts the probe, d = sqrt((x - 0.5)^2 + y^2), x, y =
+  linspace(0, 1) over width and height; rate = 2.15 * severity (0.75, 1.50, 2.15 are the benchmark's rates).
+  On the square copy the models read (echo.preprocess.crop_to_sector pads a fan wider than it is tall above
+  and below) the apex sits some 12-15 rows of 112 below that point, so the apex itself keeps 0.75-0.78 at
+  rate 2.15, as a frame with a margin above its apex does under usaugment. Haze and probe motion take the
+  same top centre for the probe.
 - Gaussian shadow: 1 - s exp(-((x-mx)^2 / 2sx^2 + (y-my)^2 / 2sy^2)) in pixels, sigma a fraction
   of width/height; s = 0.2 + 0.6 severity, sigma = 0.10 + 0.15 severity, so severity 1/3, 2/3, 1
   give the presets low (0.4, 0.15), med (0.6, 0.20), high (0.8, 0.25); the centre is drawn from
@@ -104,7 +108,9 @@ def _speckle(f, s, rng):
 
 
 def _probe_motion(f, s, rng):
-    """Per-frame jitter of the image about the apex: up to 4 px shift and 4 degrees rotation."""
+    """Per-frame jitter of the image about the top centre (the probe): shifts and a rotation drawn fresh each frame,
+    normal with std 2 px per axis and 2 degrees at severity 1 (so within 4 px and 4 degrees in about 19 frames of
+    20)."""
     T, H, W = f.shape
     out = np.empty_like(f)
     for t in range(T):
@@ -226,7 +232,8 @@ def degrade(clip: Clip, name: str, severity: float = 0.5, seed: int = 0) -> Clip
 
 
 def compose(clip: Clip, steps: list[tuple[str, float]], seed: int = 0) -> Clip:
-    """Apply degradations in order, each with its own seeded stream; pixels outside the sector stay; the label
+    """Apply degradations in order, each with its own seeded stream (a degradation named twice draws afresh the
+    second time); pixels outside the sector stay; a colour clip comes back grey (meta 'colour' says so); the label
     (meta['degradation']) adds the steps to the clip's own, where it was loaded degraded. A step at
     severity 0 is no step (some degradations' mildest setting still changes pixels: 0 means the clean clip,
     as the severity sweep's axis says); with none left the clip comes back as it is."""
@@ -240,12 +247,14 @@ def compose(clip: Clip, steps: list[tuple[str, float]], seed: int = 0) -> Clip:
     mask = sector_mask(clip)
     grey = clip.gray()                                  # (T, H, W) uint8: a colour clip's made once
     frames = grey.astype(np.float32)
-    for name, severity in steps:
-        rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+    for i, (name, severity) in enumerate(steps):
+        repeat = sum(n == name for n, _ in steps[:i])    # 0 the first time: single steps keep their streams
+        rng = np.random.default_rng([seed, zlib.crc32(name.encode()), *([repeat] if repeat else [])])
         frames = DEGRADATIONS[name](frames, float(severity), rng).astype(np.float32)
     out = np.where(mask[None], np.clip(np.rint(frames), 0, 255), grey).astype(np.uint8)
     label = ", ".join([*filter(None, [clip.meta.get("degradation")]), *(f"{n} {s:.2f}" for n, s in steps)])
-    return dataclasses.replace(clip, frames=out, meta=dict(clip.meta, degradation=label))  # a clip's own steps kept
+    meta = dict(clip.meta, degradation=label, **({"colour": "gray"} if clip.is_rgb else {}))
+    return dataclasses.replace(clip, frames=out, meta=meta)  # a clip's own steps kept
 
 
 def copy_to_degrade(clip: Clip, model_side: int, sector: Sector | None = None) -> Clip:

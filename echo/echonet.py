@@ -108,7 +108,7 @@ def _read_tracings(path: Path) -> dict[str, dict[int, np.ndarray]]:
         try:
             frame = int(float(row["Frame"]))
             segment = [float(row[c]) for c in ("X1", "Y1", "X2", "Y2")]
-        except ValueError:
+        except (ValueError, TypeError):                  # TypeError: a short row's missing fields read None
             raise ClipError(f"{TRACINGS} has a row for '{row['FileName']}' whose coordinates or "
                             "frame are not numbers.") from None
         rows[_stem(row["FileName"])][frame].append(segment)
@@ -131,7 +131,7 @@ class EchoNetDataset:
         self.root = Path(root)
         rows = _read_csv(self.root / FILELIST, ("FileName",) + (("Split",) if split else ()))
         if split:
-            rows = [r for r in rows if r["Split"].strip().upper() == split.strip().upper()]
+            rows = [r for r in rows if (r["Split"] or "").strip().upper() == split.strip().upper()]  # short row: None
         self.rows = rows
         self.names = [_stem(r["FileName"]) for r in rows]
         self._index = {name: i for i, name in enumerate(self.names)}
@@ -194,26 +194,48 @@ def write_echonet(root: str | os.PathLike,
                   items: Iterable[tuple[str, Clip, str, Mapping[int, np.ndarray] | None]]) -> Path:
     """Write (name, clip, split, {frame: (K, 4) segments}) items as an EchoNet-Dynamic folder:
     MJPEG AVIs in Videos/, FileList.csv (EF/EDV/ESV from clip.truth), VolumeTracings.csv.
-    Tracings None means clip.truth.lv_tracings (all of them)."""
+    Tracings None means clip.truth.lv_tracings (all of them). Each item is checked before its video is written
+    (a name that is no plain file name, or one naming a video a second time, tracings not (K, 4) segments); on
+    a refusal the videos, folders and lists this call made are removed, and lists already there are left as
+    they were (the new ones are written beside them and moved into place at the end)."""
     root = Path(root)
+    made = [d for d in (root, root / VIDEOS) if not d.exists()]                  # outermost first
     (root / VIDEOS).mkdir(parents=True, exist_ok=True)
-    with open(root / FILELIST, "w", newline="") as list_fh, \
-            open(root / TRACINGS, "w", newline="") as trace_fh:
-        file_list, tracing_rows = csv.writer(list_fh), csv.writer(trace_fh)
-        file_list.writerow(FILELIST_COLUMNS)
-        tracing_rows.writerow(TRACING_COLUMNS)
-        for name, clip, split, tracings in items:
-            stem = _stem(name)
-            if not stem or Path(stem).name != stem or stem.startswith("."):
-                raise ClipError(f"'{name}' cannot be an EchoNet video name: use a plain file name.")
-            write_avi(root / VIDEOS / f"{stem}.avi", clip)
-            truth = clip.truth or GroundTruth()
-            tracings = truth.lv_tracings if tracings is None else tracings
-            file_list.writerow([stem, _number(truth.ef), _number(truth.esv), _number(truth.edv),
-                                clip.height, clip.width, _number(clip.fps), clip.n_frames, split])
-            for frame, segments in sorted(tracings.items()):
-                tracing_polygon(segments)  # validates the (K, 4) layout
-                for x1, y1, x2, y2 in np.asarray(segments, np.float64):
-                    tracing_rows.writerow([f"{stem}.avi", _number(x1), _number(y1), _number(x2),
-                                           _number(y2), int(frame)])
+    lists = {root / FILELIST: root / f"{FILELIST}.partial", root / TRACINGS: root / f"{TRACINGS}.partial"}
+    videos: list[Path] = []
+    stems: set[str] = set()
+    try:
+        with open(lists[root / FILELIST], "w", newline="") as list_fh, \
+                open(lists[root / TRACINGS], "w", newline="") as trace_fh:
+            file_list, tracing_rows = csv.writer(list_fh), csv.writer(trace_fh)
+            file_list.writerow(FILELIST_COLUMNS)
+            tracing_rows.writerow(TRACING_COLUMNS)
+            for name, clip, split, tracings in items:
+                stem = _stem(name)
+                if not stem or Path(stem).name != stem or stem.startswith("."):
+                    raise ClipError(f"'{name}' cannot be an EchoNet video name: use a plain file name.")
+                if stem in stems:
+                    raise ClipError(f"'{name}' names the video {stem}.avi a second time: each clip needs its own name.")
+                stems.add(stem)
+                truth = clip.truth or GroundTruth()
+                tracings = truth.lv_tracings if tracings is None else tracings
+                for segments in tracings.values():
+                    tracing_polygon(segments)  # validates the (K, 4) layout
+                videos.append(root / VIDEOS / f"{stem}.avi")
+                write_avi(videos[-1], clip)
+                file_list.writerow([stem, _number(truth.ef), _number(truth.esv), _number(truth.edv),
+                                    clip.height, clip.width, _number(clip.fps), clip.n_frames, split])
+                for frame, segments in sorted(tracings.items()):
+                    for x1, y1, x2, y2 in np.asarray(segments, np.float64):
+                        tracing_rows.writerow([f"{stem}.avi", _number(x1), _number(y1), _number(x2),
+                                               _number(y2), int(frame)])
+    except BaseException:
+        for path in [*videos, *lists.values()]:
+            path.unlink(missing_ok=True)
+        for folder in reversed(made):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
+    for final, partial in lists.items():
+        os.replace(partial, final)
     return root

@@ -494,6 +494,11 @@ def test_degradation_lab_reports_both_models_and_the_sweep(example, shipped_pair
         after = "n/a" if reads_like_blank(bad, blank) else ef_category(bad)
         assert cells[5].strip() == f"{before} → {after}"
     assert Path(video).is_file() and "jepa-small" in table and "mae-small" in table
+    import av
+    with av.open(video) as container:                                   # one beat in its real time, as the lab's maps
+        rate = float(container.streams.video[0].average_rate)
+    view = next(iter(degradation.predictions(example.key, shipped_pair).values())).view
+    assert rate == pytest.approx(view.playback_fps, rel=0.02) and abs(rate - 16.0) > 0.5
     assert table.startswith("**shadow at severity 0.80** (left: clean")
     assert table.count("| beat view |") == 2 and table.count("| attentive |") == 2
     _, named = degradation.apply_one(example.key, shipped_pair, "shadow", 2 / 3)

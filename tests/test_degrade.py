@@ -17,7 +17,7 @@ def clip():
 
 def test_depth_attenuation_matches_hand_computed_values():
     m = depth_attenuation_map(3, 5, rate=1.5)
-    # Row 0, centre column: distance 0 from the apex -> 1. Bottom-left corner: d = sqrt(0.25 + 1).
+    # Row 0, centre column: distance 0 from the top centre (the probe) -> 1. Bottom-left corner: d = sqrt(0.25 + 1).
     assert m[0, 2] == pytest.approx(1.0)
     assert m[2, 0] == pytest.approx(np.exp(-1.5 * np.sqrt(1.25)))
     assert m[1, 3] == pytest.approx(np.exp(-1.5 * np.sqrt(0.25 ** 2 + 0.5 ** 2)))
@@ -169,3 +169,17 @@ def test_speckle_grain_spans_both_axes_and_changes_every_frame():
     down = lag1(x[:, :-1, :], x[:, 1:, :])                                     # along the beam
     assert across > 0.4 and down > 0.4 and abs(across - down) < 0.1
     assert abs(lag1(x[:-1], x[1:])) < 0.05
+
+
+def test_a_degradation_named_twice_draws_afresh_and_a_colour_clip_comes_back_labelled_grey(clip):
+    """compose seeded every step by (seed, name): noise named twice added the same field twice (its std doubled, not
+    grown by sqrt 2), and a colour clip came back as grey frames still labelled 'rgb'. One step keeps its stream."""
+    import dataclasses
+    flat = dataclasses.replace(clip, frames=np.full_like(clip.frames, 128), truth=None)   # a fan-less grey field
+    once = compose(flat, [("noise", 0.5)], seed=3).frames.astype(float) - 128
+    twice = compose(flat, [("noise", 0.5), ("noise", 0.5)], seed=3).frames.astype(float) - 128
+    assert twice.std() == pytest.approx(np.sqrt(2) * once.std(), rel=0.05)
+    np.testing.assert_array_equal(compose(flat, [("noise", 0.5)], seed=3).frames, degrade(flat, "noise", 0.5, seed=3).frames)
+    rgb = dataclasses.replace(clip, frames=np.repeat(clip.frames[..., None], 3, -1), meta={**clip.meta, "colour": "rgb"})
+    out = degrade(rgb, "gain", 0.5)
+    assert out.frames.ndim == 3 and out.meta["colour"] == "gray"

@@ -146,3 +146,30 @@ def test_a_name_that_leads_out_of_videos_is_refused_unread(tmp_path, monkeypatch
         with pytest.raises(ClipError, match=re.escape(said)):
             data[name]
     assert [p.name for p in opened] == ["ok.avi", "link.avi"]
+
+
+def test_a_name_given_twice_or_a_bad_item_later_leaves_nothing_behind(tmp_path):
+    """'a' and 'a.avi' wrote the same Videos/a.avi (the second clip over the first) while FileList.csv kept both
+    rows, and a refusal at the second item left the first video and cut-short lists behind; lists already there
+    stay as they were."""
+    one, two = Clip(gray_clip(), 50.0), Clip(255 - gray_clip(), 50.0)
+    with pytest.raises(ClipError, match="names the video a.avi a second time"):
+        write_echonet(tmp_path / "new", [("a", one, "TRAIN", None), ("a.avi", two, "TEST", None)])
+    assert not (tmp_path / "new").exists()
+    write_echonet(tmp_path / "kept", [("first", one, "TRAIN", None)])
+    before = (tmp_path / "kept" / "FileList.csv").read_text()
+    with pytest.raises(ClipError, match="plain file name"):
+        write_echonet(tmp_path / "kept", [("ok", one, "TRAIN", None), ("../x", two, "TEST", None)])
+    assert sorted(p.name for p in (tmp_path / "kept").rglob("*")) == ["FileList.csv", "Videos", "VolumeTracings.csv",
+                                                                      "first.avi"]
+    assert (tmp_path / "kept" / "FileList.csv").read_text() == before
+
+
+def test_short_rows_are_named_not_a_crash(tmp_path):
+    write_echonet(tmp_path, [("a", Clip(gray_clip(), 50.0), "TRAIN", None)])
+    (tmp_path / "VolumeTracings.csv").write_text("FileName,X1,Y1,X2,Y2,Frame\na.avi,1,2\n")
+    with pytest.raises(ClipError, match="coordinates or frame are not numbers"):
+        EchoNetDataset(tmp_path)
+    (tmp_path / "VolumeTracings.csv").unlink()
+    (tmp_path / "FileList.csv").write_text("FileName,EF,Split\na,50\n")
+    assert EchoNetDataset(tmp_path, split="TRAIN").names == []

@@ -42,7 +42,7 @@ def apply_one(clip_key: str, pair: dict[str, LoadedModel], name: str, severity: 
         clean = cached((clip_key, "degrade", names, "clean"), lambda: predict(pair, copy, beat=beat))
         bad = predict(pair, degrade(copy, name, float(severity), seed=int(seed)), beat=beat)
         video = write_mp4(media_path(".mp4"), upscale(_side_by_side(clean[first].view.frames, bad[first].view.frames)),
-                          16.0)
+                          clean[first].view.playback_fps)        # one beat in its real time, as the lab's other videos
         return str(video), clean, bad
 
     video, clean, bad = cached((clip_key, "degrade", names, name, float(severity), int(seed)), run)
