@@ -1607,6 +1607,22 @@ def test_frames_for_large_checkpoints_reaches_a_model_picked_in_the_dropdown(tmp
     assert "Kept its own" not in models.describe_pair(picked)
 
 
+
+def test_a_model_asked_for_its_own_frame_count_runs_as_saved(tmp_path):
+    """Typing a folder's own frame count into the box ran it as if at another count: its recorded test errors, its
+    OOD check and its best estimate were held back under 'Run at 16 frames ..., not the count it was saved with',
+    and the shipped MAE's line said 'Kept its own 16 frames, not the 16 asked'."""
+    import shutil
+    from model_zoo.registry import SHIPPED
+    shutil.copytree(SHIPPED / "jepa-small", tmp_path / "jepa-copy")
+    own = models.current_pair(jepa_path=str(tmp_path / "jepa-copy"))["jepa"].input_shape[0]
+    pair = models.current_pair(jepa_path=str(tmp_path / "jepa-copy"), frames=own)
+    assert pair["jepa"].frames_override is None and pair["jepa"].at_own_frames
+    assert "Kept its own" not in models.describe_pair(pair, own)
+    fewer = models.current_pair(jepa_path=str(tmp_path / "jepa-copy"), frames=own // 2)["jepa"]
+    assert fewer.frames_override == own // 2 and not fewer.at_own_frames
+
+
 def test_the_words_a_card_uses_are_in_the_glossary(example, shipped_pair):
     """A UX review found 'attentive probe', 'beat view', 'probe seeds' and the OOD score unexplained on the page."""
     from app.views.glossary import TERMS, glossary_markdown

@@ -302,6 +302,7 @@ def test_npz_bad_fps(tmp_path):
     ({"fps": 1e-9}, "an 'fps' entry of 1e-09, not a frame rate"),          # was shown as '0.0 fps'
     ({"ef": 200.0}, "an 'ef' entry of 200, which no heart has"),            # was taken as the ground truth
     ({"ef": -50.0}, "an 'ef' entry of -50"), ({"esv": -1.0}, "an 'esv' entry of -1"),
+    ({"ef": 0.62}, "an 'ef' entry of 0.62, which looks like a fraction: store EF in percent (0.62 -> 62)"),  # was 0.6%
     ({"ef": "abc"}, "an 'ef' entry that is not one number"),                # was called damaged or truncated
     ({"ed_frames": [0, 6]}, "lists ed frames outside its 6 frames"),         # one past the last frame
     ({"es_frames": [-1]}, "lists es frames outside its 6 frames"),

@@ -81,7 +81,7 @@ def describe_pair(pair: dict[str, LoadedModel], asked_frames: int | None = None)
         assumed = assumed_notes(m.wrapper.card)
         if assumed:
             lines.append(f"  - Assumed on conversion (the checkpoint does not store it): {'; '.join(assumed)}.")
-        if asked_frames and m.frames_override is None:           # a shipped model (pair.frames_for)
+        if asked_frames and m.frames_override is None and int(asked_frames) != frames:   # a shipped model (frames_for)
             lines.append(f"  - {KEPT_FRAMES.format(own=frames, asked=int(asked_frames))}")
         warning = speed_warning(m)
         if warning:

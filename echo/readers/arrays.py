@@ -196,6 +196,9 @@ def _npz_truth(archive, shape: tuple[int, int, int], name: str) -> GroundTruth |
             if values[k] < 0 or (k == "ef" and values[k] > 100):     # an EF of 200% would be taken as truth
                 raise ClipError(f"'{name}' has an '{k}' entry of {values[k]:g}, which no heart has "
                                 f"({'an EF lies between 0 and 100%' if k == 'ef' else 'a volume is not negative'}).")
+            if k == "ef" and 0 < values[k] <= 1:                          # 0.62 read as 0.6% put errors 61 points off
+                raise ClipError(f"'{name}' has an 'ef' entry of {values[k]:g}, which looks like a fraction: store EF in "
+                                f"percent ({values[k]:g} -> {100 * values[k]:g}).")
     for k in ("ed_frames", "es_frames"):
         if k in values:
             idx = values[k].astype(np.int64).reshape(-1)

@@ -18,6 +18,7 @@ import torch
 import model_zoo
 from explain.analysis.defaults import DEFAULT_MODELS, ROLES
 from explain.analysis.ood import OODReference, load_reference
+from model_zoo.checkpoint import read_config
 from model_zoo.features import input_shape
 from model_zoo.probe_io import BEAT_PROBE, BEAT_PROBE_CARD, PROBE, PROBE_CARD, check_probe_fits, load_probe
 from model_zoo.probes import BeatProbe, ProbeHead
@@ -180,7 +181,21 @@ def frames_for(name_or_path: str, frames: int | None) -> int | None:
     page, --frames on the command line; 0 or None: each model's own): the models the user brings get it; a shipped
     model keeps its own (None), being quick on a CPU, with its beat-view probe and recorded figures fitted there.
     One box serves both slots, so a large JEPA brought beside the shipped MAE does not cut the MAE's frames too."""
-    return int(frames) if frames and not is_shipped(name_or_path) else None
+    if not frames or is_shipped(name_or_path) or int(frames) == saved_frames(name_or_path):
+        return None                                      # a model asked for its own count runs as it was saved
+    return int(frames)
+
+
+def saved_frames(name_or_path: str) -> int | None:
+    """The frame count a model folder was saved with (its config.json's frames_per_clip or num_frames); None for a
+    checkpoint file, which stores none, or a folder whose config cannot be read (the load says why)."""
+    try:
+        path = resolve(name_or_path)[0]
+        raw = read_config(path) if path.is_dir() else {}
+    except (FileNotFoundError, OSError, ValueError):
+        return None
+    frames = raw.get("frames_per_clip", raw.get("num_frames"))
+    return frames if isinstance(frames, int) else None
 
 
 def load_pair(jepa: str = DEFAULT_MODELS["jepa"], mae: str = DEFAULT_MODELS["mae"],
