@@ -203,6 +203,7 @@ def on_cycle(key, state, method, dims, cond, progress=gr.Progress()):
     return [results[r].figure for r in ROLES] + [cycle.numbers_markdown(results, label, pair)]
 
 
+@clears_on_error(on_cycle_cleared)          # the folder before's plots must not stand under the new folder's name
 @shows_errors
 def on_dataset(folder, state, method, dims, progress=gr.Progress()):
     progress(0.1, desc="Embedding every clip of the folder")

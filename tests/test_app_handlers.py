@@ -463,11 +463,17 @@ def test_the_page_passes_a_pediatric_clips_population_and_the_dataset_views_proj
     video = next((tmp_path / "Videos").glob("c5.*"))
     kept = video.read_bytes()
     video.unlink()                                              # listed, its video gone: said, not silently dropped
-    *figs, words = events.on_dataset(str(tmp_path), events.NO_MODELS, "pca", 3)
+    *figs, words = last(events.on_dataset, str(tmp_path), events.NO_MODELS, "pca", 3)
     assert all(f.data[-1].type == "scatter3d" and "PCA" in f.layout.title.text for f in figs)
     assert words.startswith("Each plot holds 4 of the 5 clips tried. 1 could not be read (c5: ") and "missing" in words
     video.write_bytes(kept)                                     # the folder mended: read again, not the cached view
-    assert events.on_dataset(str(tmp_path), events.NO_MODELS, "pca", 3)[-1] == "Each plot holds 5 of the 5 clips tried."
+    again = last(events.on_dataset, str(tmp_path), events.NO_MODELS, "pca", 3)
+    assert again[-1] == "Each plot holds 5 of the 5 clips tried."
+    shown, error = as_the_page(events.on_dataset, str(tmp_path / "nowhere"), events.NO_MODELS, "pca", 3,
+                               before=[*figs, words])              # a failed embed empties the folder before's plots
+    assert error is not None and shown == events.on_cycle_cleared()
+    shown, error = as_the_page(events.on_dataset, str(tmp_path), events.NO_MODELS, "pca", None)
+    assert "choose 2 or 3 in the Dimensions box" in str(error)
     from app.views import cycle
     _, fewer = cycle.dataset_figures(str(tmp_path), events.pair_of(events.NO_MODELS), "pca", 2, limit=2)
     assert fewer == "Each plot holds 2 of the 2 clips tried (the first 2 of the 5 the folder lists)."
@@ -1632,3 +1638,24 @@ def test_the_words_a_card_uses_are_in_the_glossary(example, shipped_pair):
                  "benchmark error", "ef points", "phantom"):
         assert word in card and word.removesuffix(" points") in terms, word
     assert glossary_markdown().count("\n- **") == len(TERMS) - 1
+
+
+def test_a_card_names_only_the_errors_and_table_it_shows(shipped_pair):
+    """With one probe there is no table, and run at other frames no recorded error: a child's card still said 'the
+    table gives the benchmark's pediatric errors, the words above the adult ones', a degraded clip's 'the test errors
+    beside each EF are for clean clips'; a folder with only the beat view's probe read 'no EF probe ... (and the beat
+    view's)' beside a beat-view EF, which called itself 'the same probe'."""
+    import dataclasses as dc
+    p = predictions.predictions(inputs.load_named_example("pediatric").key, shipped_pair)["jepa"]
+    one, m = dc.replace(p, ef_beat=None), dc.replace(shipped_pair["jepa"], beat_probe=None)
+    card = predictions.prediction_card(one, None, m, population="pediatric")
+    assert "zero-shot; the test errors above are the adult ones." in card and "the table gives" not in card
+    fewer = dc.replace(m, frames_override=8)
+    assert "adult ones" not in predictions.prediction_card(one, None, fewer, population="pediatric")
+    card = predictions.prediction_card(one, None, fewer, degradation="shadow 0.67")
+    assert "no test error recorded for this model describes a degraded clip" in card and "for clean clips" not in card
+    beat_only = dc.replace(shipped_pair["jepa"], probe=None)
+    card = predictions.prediction_card(dc.replace(p, ef=None), None, beat_only)
+    assert "an attentive probe given each token" in card and "the same probe" not in card
+    line = models.describe_pair({"jepa": beat_only, "mae": shipped_pair["mae"]}).splitlines()[0]
+    assert "the beat view's EF probe only" in line and "no EF probe" not in line

@@ -30,13 +30,20 @@ CAPTION = ("The summaries have hundreds of numbers, so they are drawn through a 
            "moved far off stretches the axes and can flatten the clean loop, so draw it without the copy too.")
 
 
+def plot_dims(dims) -> int:
+    """The Dimensions box's value as a number; none (an API call that leaves it out) is refused by name."""
+    if dims in (None, ""):
+        raise ValueError("No number of dimensions given: choose 2 or 3 in the Dimensions box.")
+    return int(dims)
+
+
 def trajectories(clip_key: str, pair: dict[str, LoadedModel], method: str = "pca", dims: int = 2,
                  condition: str | None = None) -> tuple[dict[str, CycleResult], str]:
     """({role: CycleResult}, the phase label: from ground truth or estimated, and how)."""
-    names = pair_key(pair)
+    names, dims = pair_key(pair), plot_dims(dims)
     cond = None if condition in (None, "", "none") else condition
-    results, estimate = cached((clip_key, "cycle", names, method, int(dims), cond),
-                               lambda: cycle(pair, get_clip(clip_key), method, int(dims), cond))
+    results, estimate = cached((clip_key, "cycle", names, method, dims, cond),
+                               lambda: cycle(pair, get_clip(clip_key), method, dims, cond))
     return results, estimate.label
 
 
@@ -107,8 +114,9 @@ def dataset_figures(folder: str, pair: dict[str, LoadedModel], method: str = "pc
     if root is None or not root.is_dir():
         raise ValueError(f"No folder at '{folder}': give a folder in EchoNet layout (FileList.csv, Videos/).")
     files = file_stats(root) + file_stats(root / "Videos")     # a folder mended since (a video put back): read again
-    shown = {role: cached((str(root.resolve()), files, "dataset", m.key, limit, method, int(dims)),
-                          lambda m=m: dataset_view(m.wrapper, root, limit=limit, method=method, dims=int(dims))[::2])
+    dims = plot_dims(dims)
+    shown = {role: cached((str(root.resolve()), files, "dataset", m.key, limit, method, dims),
+                          lambda m=m: dataset_view(m.wrapper, root, limit=limit, method=method, dims=dims)[::2])
              for role, m in pair.items()}                                         # (view, figure)
     return {role: fig for role, (_, fig) in shown.items()}, dataset_words(
         {pair[role].name: view for role, (view, _) in shown.items()}, limit)

@@ -72,9 +72,11 @@ def describe_pair(pair: dict[str, LoadedModel], asked_frames: int | None = None)
     for role, m in pair.items():
         c = m.wrapper.config
         frames, size = m.input_shape
-        probe = "EF probe shipped" if m.probe is not None else "no EF probe (EF views are empty)"
-        if m.beat_probe is not None:
-            probe += " (and the beat view's)"
+        if m.probe is not None:
+            probe = "EF probe shipped" + (" (and the beat view's)" if m.beat_probe is not None else "")
+        else:
+            probe = ("the beat view's EF probe only (no attentive probe)" if m.beat_probe is not None else
+                     "no EF probe (EF views are empty)")
         trained = "; learned from the phantom" if m.phantom_trained else ""
         lines.append(f"- **{role.upper()}**: `{m.name}` ({m.family}), ViT {c.hidden_size}d x {c.num_hidden_layers}, "
                      f"{frames} frames x {size} px; {probe}{trained}; device **{m.wrapper.device}**")

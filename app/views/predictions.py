@@ -110,19 +110,25 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     words.append(head)
     if p.ef_beat is not None:
         beat_mae = _after_semicolon(probe_test_words(model and model.beat_probe, results.get("beat_probe")))
-        words.append(f"Beat view **EF {p.ef_beat:.1f}%**{err(p.ef_beat)}: the same probe given each token "
+        same = "the same probe" if p.ef is not None else "an attentive probe"
+        words.append(f"Beat view **EF {p.ef_beat:.1f}%**{err(p.ef_beat)}: {same} given each token "
                      f"beside its change over the beat{beat_mae}.{band(model, BEAT_PROBE, p.ef_beat)}"
                      f"{blank_inline(p.ef_beat, p.blank[1])}")
+    # test errors are shown only where recorded, for the model as it runs here: the words below name only those
+    shown_errors = model is not None and bool(probe_test_words(model.probe, results) or
+                                              probe_test_words(model.beat_probe, results.get("beat_probe")))
     if degradation and (p.ef is not None or p.ef_beat is not None):
-        table = ("; the table's are the benchmark's under its six degradations" if p.ef is not None and
-                 p.ef_beat is not None and benchmark_split(population, degradation) == "degraded" else "")
-        lines.append(f"⚠️ A degraded clip ({label_words(degradation)}): the test errors beside each EF are for clean "
-                     f"clips{table}; the benchmark's degraded columns and the degradation lab say how far each model "
-                     "moves.")
+        table = ("; the table's are the benchmark's under its six degradations" if glance and
+                 benchmark_split(population, degradation) == "degraded" else "")
+        recorded_for = ("the test errors beside each EF are for clean clips" if shown_errors else
+                        "no test error recorded for this model describes a degraded clip")
+        lines.append(f"⚠️ A degraded clip ({label_words(degradation)}): {recorded_for}{table}; the benchmark's "
+                     "degraded columns and the degradation lab say how far each model moves.")
     if population == "pediatric" and (p.ef is not None or p.ef_beat is not None):
         where = "under the details line below" if glance else "above"
-        lines.append("A pediatric clip: the probes learned from adult clips only, so this is zero-shot; the table gives "
-                     f"the benchmark's pediatric errors, the words {where} the adult ones.")
+        table = (f"; the table gives the benchmark's pediatric errors, the words {where} the adult ones" if glance else
+                 f"; the test errors {where} are the adult ones" if shown_errors else "")
+        lines.append(f"A pediatric clip: the probes learned from adult clips only, so this is zero-shot{table}.")
     if p.crop:
         crop = crop_words(p.ef, p.ef_beat, p.crop)
         (lines if crop.startswith("⚠️") else words).append(crop)
