@@ -679,8 +679,13 @@ def test_analyze_keeps_one_models_map_when_the_other_cannot_make_it_and_says_why
     pair = {"jepa": LoadedModel("jepa", tiny_wrapper("jepa"), tiny_probe(), None, None, True),
             "mae": LoadedModel("mae", tiny_wrapper("mae", seed=1), None, None, None, True)}
     clip = render_clip(3, "adult", n_frames=40, size=64, fps=50)
+    (tmp_path / "mae.integrated_gradients.png").write_bytes(b"a stopped run's strip, of another clip")   # no report.json
     report = analyze(clip, pair, tmp_path, quick=True, methods=("rollout", "integrated_gradients"))
     jepa, mae = report["models"]["jepa"], report["models"]["mae"]
+    html = (tmp_path / "report.html").read_text()
+    assert html.count("<h3>integrated_gradients</h3>") == 1                          # the JEPA's map, not the stale one
+    # the degradation table's baseline: 'clean', read from the copy every condition degrades, as the docstring says
+    assert list(jepa["degradation"])[0] == "clean" and "<tr><td>clean</td>" in html
     assert jepa["skipped"] == {} and jepa["focus"]["integrated_gradients"] is not None
     assert (tmp_path / "jepa.integrated_gradients.mp4").is_file()
     assert "has no EF probe" in mae["skipped"]["integrated_gradients"] and mae["focus"]["integrated_gradients"] is None
@@ -890,3 +895,20 @@ def test_the_run_record_keeps_what_a_conversion_assumed_and_left_out(tmp_path, s
     assert f"jepa-small (files {record['models']['jepa']['files_digest']})" in line
     assert "converted" not in rr.record_words(record, conversions=False)     # a page saying it in full beside the line
     assert json.loads(json.dumps(record)) == record                        # as report.json and audit.json keep it
+
+
+def test_the_audit_counts_a_beat_view_alone_as_predicted_and_an_unscored_ood_check_as_not_run(shipped_pair):
+    """A model with only the beat view's probe was 'no clip predicted', its numbers dropped; a model run at another
+    frame count (no OOD score on any row) read '0 clips out of distribution' beside the reference's flag rates."""
+    from explain.analysis.audit import summary, summary_words
+    rows = [{"file": f"{k}.avi", "error": "", "true_ef": 60.0, "mae_ef": None, "mae_ef_beat": 58.0 + k,
+             "mae_abs_error_beat": 2.0 - k, "mae_ood": None, "jepa_ef": 61.0, "jepa_abs_error": 1.0, "jepa_ood": flag}
+            for k, flag in enumerate([False, True])]
+    summ = summary(rows, shipped_pair)
+    assert summ["mae"]["predicted"] == 2 and summ["mae"]["ef_mae_beat"] == 1.5
+    assert (summ["jepa"]["ood_scored"], summ["jepa"]["out_of_distribution"], summ["mae"]["ood_scored"]) == (2, 1, 0)
+    jepa_line, mae_line = summary_words(summ, rows, shipped_pair)[1]
+    assert "1 clip out of distribution" in jepa_line
+    assert "no clip predicted" not in mae_line and "2 clips predicted" in mae_line
+    assert "out-of-distribution check not run (the model ran at another frame count" in mae_line
+    assert "out of distribution;" not in mae_line

@@ -179,12 +179,13 @@ def _clean_adult(row: dict) -> bool:
 
 def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = None,
             time_limit_s: float | None = None, skipped: dict[str, dict[str, str]] | None = None) -> dict:
-    """Per model: clips with a prediction; EF MAE against the truth where known, over `ef_mae_n` clips, an
+    """Per model: clips with a prediction (through either probe); EF MAE against the truth where known, over `ef_mae_n` clips, an
     impossible EF (outside 0-100%) left out and counted in `impossible`, its 95% bootstrap interval over the clips
     in `ef_mae_ci95` (None under MIN_BOOTSTRAP clips), one near the probe's all-black reading kept
     and counted in `near_blank` (`_beat`: the same through the beat view's probe, None without one); where some clips are known to be pediatric or degraded the same over the others
     alone (ef_mae_clean_adult, ef_mae_beat_clean_adult); mean sensitivity and mean crop move of each probe; mean
-    focus ratio; OOD count (None: the model has no reference); on how many clips the best estimate was given
+    focus ratio; OOD count (None: the model has no reference) over the `ood_scored` clips the check scored (none
+    where the model ran at another frame count than its reference's); on how many clips the best estimate was given
     (`best_given`) and its EF MAE where the true EF is known (`best_ef_mae`). 'mixed': how many clips are known to be
     pediatric or degraded; 'found': how many clips the source held (more than 'clips' where the audit read the
     first MAX_CLIPS, or stopped at its time limit); 'time_limit_s': the limit that stopped it, else None;
@@ -209,7 +210,8 @@ def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = 
         def errors(s: str, keep=lambda r: True) -> list[float]:      # an impossible EF has no error worth averaging
             return values(f"{role}_abs_error{s}", lambda r: keep(r) and not is_impossible(r.get(f"{role}_ef{s}")))
         clean = {f"ef_mae{s}_clean_adult": mean(errors(s, _clean_adult)) for s in ("", "_beat")} if out["mixed"] else {}
-        out[role] = {"predicted": sum(1 for r in rows if r.get(f"{role}_ef") is not None),
+        out[role] = {"predicted": sum(1 for r in rows if r.get(f"{role}_ef") is not None or
+                                      r.get(f"{role}_ef_beat") is not None),        # a beat-view probe alone predicts
                      **{f"{k}{s}": v for s in ("", "_beat") for k, v in (
                          ("ef_mae", mean(errors(s))), ("ef_mae_n", len(errors(s))), ("ef_mae_ci95", interval(errors(s))),
                          ("impossible", sum(1 for r in rows if r.get(f"{role}_impossible{s}"))),
@@ -223,6 +225,8 @@ def summary(rows: list[dict], pair: dict[str, LoadedModel], found: int | None = 
                      "mean_focus_ratio": mean(values(f"{role}_focus"), 3),
                      "mean_crop_move": mean(values(f"{role}_crop_move")),
                      "mean_crop_move_beat": mean(values(f"{role}_crop_move_beat")),
+                     # scored only at the frame count its reference was fitted at (predict): unscored rows are no verdict
+                     "ood_scored": sum(1 for r in rows if r.get(f"{role}_ood") is not None),
                      "out_of_distribution": None if m.ood is None else sum(1 for r in rows if r.get(f"{role}_ood"))}
     return out
 
@@ -313,6 +317,8 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
         readout = "its probe" if default_readout(pair[role].probe) == "probe" else "mean"
         ood = ("out-of-distribution check n/a (no reference of phantom embeddings for this model)"
                if s["out_of_distribution"] is None else
+               "out-of-distribution check not run (the model ran at another frame count than its reference was fitted "
+               "at)" if not s.get("ood_scored") else
                f"{_plural(s['out_of_distribution'], 'clip')} out of distribution"
                + (f"; the check {words}" if (words := flag_rate_words(pair[role].ood.flag_rates)) else ""))
         lines.append(f"{pair[role].name}: {_plural(s['predicted'], 'clip')} predicted; EF mean absolute error {mae}; under the six "

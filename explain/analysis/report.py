@@ -141,7 +141,7 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
         entry["skipped"] = skipped[role]                                    # {method: why this model has no map}
         entry["skipped_views"] = not_run[role]                              # {view: why it did not run for this model}
         entry["degradation"] = {cond: {k: _round(ef, 2) for k, ef in degraded.get(cond, {}).get(role, NO_EF).items()}
-                                for cond in CONDITIONS}                 # every condition: null where not run
+                                for cond in ("clean", *CONDITIONS)}     # every condition: null where not run
         if role in trajectories:
             entry["trajectory"] = trajectories[role].numbers()
             figures[f"{role}.trajectory"] = trajectories[role].figure
@@ -275,7 +275,7 @@ def write_html(report: dict, figures: dict, out: Path, methods) -> Path:
         parts.append(f"<p>{html.escape(_numbers_words(m))}</p>")
         for meth in methods:
             strip = out / f"{role}.{meth}.png"
-            if strip.is_file():
+            if strip.is_file() and meth not in m.get("skipped", {}):    # a strip of a stopped run's clip is not this map
                 data = base64.b64encode(strip.read_bytes()).decode()
                 parts.append(f"<h3>{meth}</h3><img style='max-width:100%' src='data:image/png;base64,{data}'>")
     for i, (name, fig) in enumerate(figures.items()):
