@@ -80,6 +80,10 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     # the OOD check flags they mislead
     band = _band if records_apply(p, population, degradation) else (lambda *_: "")
     results = ((model.wrapper.card or {}).get("results") or {}) if model is not None else {}
+    # each shown EF's recorded test error ('' where none is recorded, or for the model as it runs here)
+    probe_words = probe_test_words(model and model.probe, results) if p.ef is not None else ""
+    beat_words = (probe_test_words(model and model.beat_probe, results.get("beat_probe"))
+                  if p.ef_beat is not None else "")
     glance = _at_a_glance(p, truth, model, population, degradation)
     # with the table, the paragraphs go under 'details' and their all-black warnings are said apart, shown
     blank_inline = (lambda *_: "") if glance else _near_blank
@@ -91,7 +95,7 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
         head = "No attentive EF probe for this model."
     else:
         head = (f"**EF {p.ef:.1f}%**{err(p.ef)}: attentive probe"
-                f"{_after_semicolon(probe_test_words(model and model.probe, results))}.{band(model, PROBE, p.ef)}"
+                f"{_after_semicolon(probe_words)}.{band(model, PROBE, p.ef)}"
                 f"{blank_inline(p.ef, p.blank[0])}")
     # shown: the title (level in both cards), a disagreement, the best estimate and both EFs side by side, the ground
     # truth and every warning; the words for each probe (its test error, its record by EF band, the crop check, an
@@ -109,14 +113,11 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
         details.append(_legend(population, degradation))
     words.append(head)
     if p.ef_beat is not None:
-        beat_mae = _after_semicolon(probe_test_words(model and model.beat_probe, results.get("beat_probe")))
         same = "the same probe" if p.ef is not None else "an attentive probe"
-        words.append(f"Beat view **EF {p.ef_beat:.1f}%**{err(p.ef_beat)}: {same} given each token "
-                     f"beside its change over the beat{beat_mae}.{band(model, BEAT_PROBE, p.ef_beat)}"
+        words.append(f"Beat view **EF {p.ef_beat:.1f}%**{err(p.ef_beat)}: {same} given each token beside its change "
+                     f"over the beat{_after_semicolon(beat_words)}.{band(model, BEAT_PROBE, p.ef_beat)}"
                      f"{blank_inline(p.ef_beat, p.blank[1])}")
-    # test errors are shown only where recorded, for the model as it runs here: the words below name only those
-    shown_errors = model is not None and bool(probe_test_words(model.probe, results) or
-                                              probe_test_words(model.beat_probe, results.get("beat_probe")))
+    shown_errors = bool(probe_words or beat_words)           # the words below name only the errors shown
     if degradation and (p.ef is not None or p.ef_beat is not None):
         table = ("; the table's are the benchmark's under its six degradations" if glance and
                  benchmark_split(population, degradation) == "degraded" else "")
@@ -135,7 +136,7 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     if fewer_frames and (p.ef is not None or p.ef_beat is not None):
         lines.append(f"{run_at_fewer_frames(fewer_frames)}: the test errors recorded for it, and the out-of-distribution "
                      "reference fitted beside them, do not describe it here, so neither is shown.")
-    elif model is not None and p.ef is not None and not probe_test_words(model.probe):
+    elif model is not None and p.ef is not None and not probe_words:
         lines.append("No test error is recorded for this probe: nothing here measures how far its EF can be off.")
     if truth is not None:
         lines.append(f"Ground truth: {truth:.1f}%")
