@@ -420,6 +420,20 @@ RECIPES: dict[str, Recipe] = {
         jepa_center_targets=True, freeze_patch_embed=True, acq_jitter=1.0, acq_shadow=1.0, acq_clean_targets=True,
         jepa_target_layers=3, jepa_masks=((8, 0.15),), ema=(0.998, 1.0), input_gain_norm=0.05, tubelet=4,
         pred_depth=2, input_gain_eps=0.005, jepa_invariance_weight=0.25),
+    # ... at half the JEPA's peak learning rate (1.875e-4, not 3.75e-4): twice the steps drifted this JEPA into an
+    # invariance that cost its clean EF (9.39, +1.4%), so the step size is a dial no run has turned: does a JEPA
+    # that moves less from its random draw keep more of what it read, and lose more under the benchmark?
+    "small_centered_frozen_patch_jitter_top3_short_masks_mid_ema_gain_norm_tubelet4_shadow_clean_targets_shallow_predictor_low_floor_half_lr": Recipe(
+        name="small_centered_frozen_patch_jitter_top3_short_masks_mid_ema_gain_norm_tubelet4_shadow_clean_targets_shallow_predictor_low_floor_half_lr",
+        jepa_center_targets=True, freeze_patch_embed=True, acq_jitter=1.0, acq_shadow=1.0, acq_clean_targets=True,
+        jepa_target_layers=3, jepa_masks=((8, 0.15),), ema=(0.998, 1.0), input_gain_norm=0.05, tubelet=4,
+        pred_depth=2, input_gain_eps=0.005, jepa_lr=1.875e-4),
+    # ... and at twice it (7.5e-4): the other side of the same dial, larger steps over the same 1500
+    "small_centered_frozen_patch_jitter_top3_short_masks_mid_ema_gain_norm_tubelet4_shadow_clean_targets_shallow_predictor_low_floor_double_lr": Recipe(
+        name="small_centered_frozen_patch_jitter_top3_short_masks_mid_ema_gain_norm_tubelet4_shadow_clean_targets_shallow_predictor_low_floor_double_lr",
+        jepa_center_targets=True, freeze_patch_embed=True, acq_jitter=1.0, acq_shadow=1.0, acq_clean_targets=True,
+        jepa_target_layers=3, jepa_masks=((8, 0.15),), ema=(0.998, 1.0), input_gain_norm=0.05, tubelet=4,
+        pred_depth=2, input_gain_eps=0.005, jepa_lr=7.5e-4),
     # ... with the floor at 0.002 (on val the gain-normalised pixels lost +2.8% under the benchmark at 0.002,
     # +4.3% at 0.005, clean 0.13 worse): does the JEPA's +2.0% (three seeds at 0.005) follow its input down?
     "small_centered_frozen_patch_jitter_top3_short_masks_mid_ema_gain_norm_tubelet4_shadow_clean_targets_shallow_predictor_lower_floor": Recipe(
