@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from echo.clip import Clip, ClipError
-from echo.image_stats import fan_mask
+from echo.image_stats import sector_mask_of
 from echo.preprocess import Sector, crop_to_sector
 
 DYNAMIC_RANGE_DB = 55.0  # display grey levels per dB of gain: 255 / DYNAMIC_RANGE_DB
@@ -214,10 +214,11 @@ def label_words(label: str) -> str:
 
 
 def sector_mask(clip: Clip) -> np.ndarray:
-    """(H, W) bool: the scan sector, from the phantom's labels when known, else the non-black area."""
+    """(H, W) bool: the scan sector, from the phantom's labels when known, else the non-black area with the black
+    cavities it encloses (image_stats.sector_mask_of: haze and noise reach a blood pool that reads 0)."""
     if clip.truth is not None and clip.truth.labels is not None:
         return clip.truth.labels.max(axis=0) > 0
-    return fan_mask(clip.gray())
+    return sector_mask_of(clip.gray())
 
 
 def check_degradation(name: str) -> None:

@@ -14,7 +14,7 @@ from echo.writers import write_npz
 from explain.analysis.beat import beat_frames, estimate_beat_frames
 from explain.analysis.ood import fit_reference, load_reference, save_reference
 from explain.analysis.predict import blank_efs
-from explain.analysis.window import beat_indices, model_view
+from explain.analysis.window import beat_indices, frames_past_end, model_view
 from model_zoo.data import frames_per_beat
 
 
@@ -132,6 +132,19 @@ def test_beat_indices_cover_one_beat_evenly_and_stay_in_the_clip():
     assert beat_indices(100, 32.0, 16).tolist() == list(range(0, 32, 2))
     assert beat_indices(10, 32.0, 4, start=5).tolist() == [5, 9, 9, 9]
     assert beat_indices(100, 20.0, 8).tolist() == [0, 3, 5, 8, 10, 13, 15, 18]     # 2.5 frames apart: halves up
+
+
+def test_a_view_counts_the_frames_that_repeat_the_clips_last_because_its_beat_runs_past_the_end():
+    """A clip between half a beat and one beat long (or a start late in it) was shown with its last frame repeated
+    and said nothing: the best estimate was given on part of the cycle."""
+    assert frames_past_end(10, 32.0, 4, start=5) == 3                  # [5, 9, 9, 9]: frame 9 is real once
+    assert frames_past_end(100, 32.0, 16) == 0 and frames_past_end(32, 32.0, 16) == 0     # exactly one beat: none
+    assert frames_past_end(60, 60.0, 8) == 0 and frames_past_end(8, 8.0, 16) == 1    # 7.5 rounds up, past frame 7
+    short = render_clip(1, "adult", n_frames=40, size=64, fps=50, hr_bpm=40)          # 40 of its 75 frames a beat
+    view = model_view(short, frames=16, size=64)
+    assert view.beat[0] == pytest.approx(75.0, abs=0.01) and view.beat[1] == "ground truth" and view.held == 7
+    assert (view.indices[-7:] == 39).all() and view.indices[-8] == 38
+    assert model_view(render_clip(1, "adult", n_frames=80, size=64, fps=50, hr_bpm=40), 16, 64).held == 0
 
 
 def test_training_picks_a_beats_frames_by_the_rule_the_models_view_uses():

@@ -114,7 +114,9 @@ def test_a_generated_phantom_clip_has_the_chosen_ef_and_rate():
     assert facts["ground_truth_ef"] == 33 and facts["edv_ml"] > facts["esv_ml"] > 0 and facts["ed_frames"][0] >= 0
     from echo.phantom import render_clip
     short = inputs.register(render_clip(1, "adult", n_frames=40, size=112, fps=50, hr_bpm=40))
-    assert "sees the whole clip, its last frame held for the rest of a heartbeat it does not fill (75.0" in short.summary
+    assert ("sees the whole clip, its last frame held for the rest of a heartbeat it does not fill (75.0 frames, "
+            "ground truth; the last 7 of the 16 frames shown repeat it)") in short.summary
+    assert "no best estimate is given" in short.summary
     blind = inputs.register(Clip(np.random.default_rng(0).integers(0, 255, (32, 64, 64), dtype=np.uint8), fps=50.0))
     assert "sees the whole clip as one heartbeat (32.0 frames): no beat repeats in it" in blind.summary
     for bad, match in (((5, 70, "adult", 0), "EF must lie"), ((50, 300, "adult", 0), "Heart rate"),

@@ -13,9 +13,9 @@ ATTENTIVE, BEAT = "attentive probe", "beat view's probe"
 
 
 def prediction(ef: float, ef_beat: float, ood: dict | None = None, crop: dict | None = None,
-               beat: tuple[float, str] = (16.0, "test"), fps: float | None = None) -> Prediction:
-    view = ModelView(torch.zeros(1), np.zeros((1, 2, 2), np.uint8), None, None, None, np.zeros(1, int), beat, None,
-                     fps=fps)
+               beat: tuple[float, str] = (16.0, "test"), fps: float | None = None, held: int = 0) -> Prediction:
+    view = ModelView(torch.zeros(1), np.zeros((16, 2, 2), np.uint8), None, None, None, np.zeros(16, int), beat, None,
+                     fps=fps, held=held)
     return Prediction("jepa", "m", "jepa", ef, {"out_of_distribution": False} if ood is None else ood, None, view,
                       torch.zeros(1, 1, 1), ef_beat, crop=crop)
 
@@ -106,3 +106,14 @@ def test_a_clip_with_no_heartbeat_found_gets_no_best_estimate_unless_it_is_one_b
     one_beat = best_estimate(views, prediction(55, 58, beat=(40.0, "whole clip"), fps=50.0))     # 0.8 s: 75 bpm
     assert one_beat.ef == 58
     assert best_estimate(views, prediction(55, 58, beat=(2000.0, "estimated"), fps=30.0)).ef == 58   # found: kept
+
+
+def test_a_clip_that_ends_before_its_heartbeat_does_gets_no_best_estimate():
+    """A clip of 40 frames with a 75-frame beat was read with its last frame held for 7 of the 16 frames and still
+    got a best estimate, though the page said part of the cycle was missing."""
+    views = {ATTENTIVE: View(55, 8.0, 0.4, False), BEAT: View(58, 3.3, 0.1, False)}
+    held = best_estimate(views, prediction(55, 58, beat=(75.0, "ground truth"), fps=50.0, held=7))
+    assert held.ef is None and held.reason == ("the clip ends before its heartbeat does, so the last 7 of the 16 "
+                                               "frames the models saw repeat its last frame: part of the cycle is "
+                                               "missing")
+    assert best_estimate(views, prediction(55, 58, beat=(75.0, "ground truth"), fps=50.0)).ef == 58

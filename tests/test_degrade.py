@@ -183,3 +183,17 @@ def test_a_degradation_named_twice_draws_afresh_and_a_colour_clip_comes_back_lab
     rgb = dataclasses.replace(clip, frames=np.repeat(clip.frames[..., None], 3, -1), meta={**clip.meta, "colour": "rgb"})
     out = degrade(rgb, "gain", 0.5)
     assert out.frames.ndim == 3 and out.meta["colour"] == "gray"
+
+
+def test_a_clip_without_labels_keeps_its_black_blood_pools_inside_the_sector():
+    """The fallback sector (non-black in any frame) left out a cavity that reads 0 in every frame, so haze, the
+    clutter that fills cavities first, never reached it on an upload; the image's black border stays untouched."""
+    from echo.clip import Clip
+    frames = np.zeros((4, 48, 48), np.uint8)
+    frames[:, 8:40, 8:40] = 120                                       # tissue ...
+    frames[:, 18:30, 18:30] = 0                                       # ... around a pool that is black in every frame
+    upload = Clip(frames, 50.0)
+    mask = sector_mask(upload)
+    assert mask[24, 24] and mask[10, 10] and not mask[2, 2] and mask.sum() == 32 * 32
+    hazy = degrade(upload, "haze", 1.0).frames
+    assert hazy[:, 18:30, 18:30].mean() > 5 and (hazy[:, :8] == 0).all()       # the pool hazed, the border not

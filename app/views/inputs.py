@@ -94,9 +94,10 @@ def register(clip: Clip, frames: int = 16, size: int = 112, owner: str | None = 
     seen_words = (f"the whole clip as one heartbeat ({beat:.1f} frames): no beat repeats in it, so where a beat "
                   "begins and ends is unknown and its EF and loop are less reliable" if how == "whole clip" else
                   f"one heartbeat ({beat:.1f} frames, {how}; heart rate about {meta['heart_rate_bpm']:.0f} bpm)"
-                  if beat <= clip.n_frames else
+                  if not view.held else
                   f"the whole clip, its last frame held for the rest of a heartbeat it does not fill ({beat:.1f} "
-                  f"frames, {how}): part of the cycle is missing, so its EF and loop are less reliable")
+                  f"frames, {how}; the last {view.held} of the {frames} frames shown repeat it): part of the cycle "
+                  "is missing, so its EF and loop are less reliable and no best estimate is given")
     about = f" ({clip.meta['description']})" if clip.meta.get("description") else ""     # a shipped example's
     summary = (f"**{Path(clip.source).name or 'clip'}**{about}: {clip.n_frames} frames at {clip.fps:.1f} fps{assumed}, "
                f"{clip.width}x{clip.height} px.{truth} Each model sees {seen_words}, cropped to the sector (green "

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from echo.clip import Clip
-from echo.image_stats import fan_mask
+from echo.image_stats import sector_mask_of
 from explain.analysis.pair import LoadedModel
 from explain.analysis.window import ModelView, views_for
 from explain.attention_maps import EF_METHODS, TokenMap, clip_map
@@ -67,7 +67,7 @@ def focus_of(token_map: TokenMap, view: ModelView) -> dict | None:
         border = np.zeros((t, h, w), bool)
         for i, seg in view.tracings.items():
             border[i] = tracing_structures(seg, h, w)
-        domain = np.broadcast_to(fan_mask(view.frames), view.frames.shape)   # the sector: non-black in any frame
+        domain = np.broadcast_to(sector_mask_of(view.frames), view.frames.shape)   # the sector, its black pools in
         return {**focus_scores(mass, border, domain=domain, frames=sorted(view.tracings)).to_dict(),
                 "structures": "traced LV border"}
     return None

@@ -2,7 +2,7 @@
 clip (adult, a child's: zero-shot, or degraded) is lower beyond the two spreads, with the error it typically makes
 at such EFs and the heart-failure categories that error spans. Held back, with the reason, where the clip or the
 probes give cause: an impossible EF, no heartbeat found (the whole clip seen as one beat of an impossible length),
-no out-of-distribution reference or a flagged clip, two probes more than
+a clip that ends before its beat does (part of the cycle unseen), no out-of-distribution reference or a flagged clip, two probes more than
 DISAGREE_POINTS apart, benchmark errors missing or inside their spreads, the chosen EF near what its probe reads
 from an all-black clip, or moved over crop_check.MOVES_POINTS by the crop check's shift.
 
@@ -135,6 +135,10 @@ def best_estimate(views: dict[str, View], p: Prediction, population: str | None 
     if p.view.beat[1] == "whole clip" and seconds is not None and not BEAT_SECONDS[0] <= seconds <= BEAT_SECONDS[1]:
         return BestEstimate(None, f"no heartbeat was found in the clip, so the models saw all its {seconds:.1f} s as "
                                   f"one beat (a heart rate of {60 / seconds:.0f} bpm)")
+    if p.view.held:
+        return BestEstimate(None, f"the clip ends before its heartbeat does, so the last {p.view.held} of the "
+                                  f"{p.view.n_frames} frames the models saw repeat its last frame: part of the cycle "
+                                  "is missing")
     if p.ood is None:
         return BestEstimate(None, "nothing checks whether this clip is like the clips the model learned from")
     if p.ood.get("out_of_distribution"):

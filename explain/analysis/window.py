@@ -32,7 +32,8 @@ class ModelView:
     in the source clip and where that came from; ef: ground-truth EF or None; tracings: EchoNet LV
     tracings {view frame: (K, 4) x1, y1, x2, y2} in the view's pixels, for the traced frames it kept;
     traced_elsewhere: the clip's source frames with LV tracings when none of them is among the frames shown; fps: the
-    source clip's frame rate."""
+    source clip's frame rate; held: how many of the frames, at the end, repeat the clip's last frame because the beat
+    runs past the clip's end (0: the whole beat is shown)."""
     x: torch.Tensor
     frames: np.ndarray
     labels: np.ndarray | None
@@ -44,6 +45,7 @@ class ModelView:
     tracings: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)
     traced_elsewhere: tuple[int, ...] = ()
     fps: float | None = None          # the source clip's frame rate: a beat's length in seconds is beat[0] / fps
+    held: int = 0
 
     @property
     def beat_seconds(self) -> float | None:
@@ -59,9 +61,20 @@ class ModelView:
         return None if not self.fps else self.fps * self.n_frames / self.beat[0]
 
 
+def beat_positions(beat: float, frames: int, start: int = 0) -> np.ndarray:
+    """(frames,) fractional source frame positions evenly over one beat from `start`."""
+    return start + np.arange(frames) * beat / frames
+
+
 def beat_indices(n_frames: int, beat: float, frames: int, start: int = 0) -> np.ndarray:
     """(frames,) source indices evenly over one beat from `start`, nearest frame, clamped to the clip."""
-    return nearest_frames(start + np.arange(frames) * beat / frames, n_frames)
+    return nearest_frames(beat_positions(beat, frames, start), n_frames)
+
+
+def frames_past_end(n_frames: int, beat: float, frames: int, start: int = 0) -> int:
+    """How many of beat_indices' frames lie past the clip's end (their nearest frame, halves up, is frame n_frames
+    or later), so show the clip's last frame again: 0 where the clip holds the whole beat from `start`."""
+    return int((beat_positions(beat, frames, start) >= n_frames - 0.5).sum())
 
 
 def select_frames(clip: Clip, idx: np.ndarray) -> Clip:
@@ -96,6 +109,7 @@ def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0,
             limits.check_holds_a_beat(clip.n_frames, clip.fps, name, clip.meta.get("fps_source") == "default",
                                       None if beat[1] != "ground truth" else beat[0] / clip.fps)
     idx = beat_indices(clip.n_frames, beat[0], frames, start)
+    held = frames_past_end(clip.n_frames, beat[0], frames, start)
     cropped = crop_to_sector(select_frames(clip, idx), sector)                # only the frames the model sees
     x = to_model_input(cropped, frames=frames, size=size, channels=3)  # (1, T, C, S, S)
     t = resize_truth(cropped.truth, cropped.height, size)                 # the crop is square
@@ -105,7 +119,8 @@ def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0,
         labels=None if t is None else t.labels, clean=None if t is None else t.clean,
         phase=None if t is None or t.phase is None else np.asarray(t.phase, np.float32),
         ef=None if t is None else t.ef, tracings=tracings,
-        traced_elsewhere=() if tracings or clip.truth is None else tuple(sorted(clip.truth.lv_tracings)), fps=clip.fps)
+        traced_elsewhere=() if tracings or clip.truth is None else tuple(sorted(clip.truth.lv_tracings)), fps=clip.fps,
+        held=held)
 
 
 def views_for(models: dict[str, LoadedModel], clip: Clip, beat: tuple[float, str] | None = None

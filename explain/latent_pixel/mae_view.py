@@ -25,7 +25,7 @@ import torch
 from scipy.ndimage import binary_erosion, gaussian_filter
 
 from echo.clip import Clip
-from echo.image_stats import fan_mask
+from echo.image_stats import sector_mask_of
 from explain.latent_pixel.grid import TokenGrid, token_grid, token_pixels
 from explain.latent_pixel.inputs import prepare
 from model_zoo.mae import to_unit
@@ -108,7 +108,7 @@ def mae_view(wrapper, clip: Clip, hidden_tokens: np.ndarray, start: int = 0) -> 
     hidden = token_pixels(hidden_tokens, g)                                    # (T, H, W) bool
     noisy = p.grey.astype(np.float64) / 255
     clean = None if p.clean is None else p.clean.astype(np.float64) / 255
-    sector = (p.labels > 0) if p.labels is not None else np.broadcast_to(fan_mask(p.grey), p.grey.shape)
+    sector = (p.labels > 0) if p.labels is not None else np.broadcast_to(sector_mask_of(p.grey), p.grey.shape)
     errors = reconstruction_errors(recon, noisy, clean, hidden, sector, box_interiors(hidden_tokens, g),
                                    flat_fill(noisy, hidden_tokens, g))
     errors["hidden_share"] = float(hidden_tokens.mean())
