@@ -47,12 +47,13 @@ def cpu_speed(wrapper) -> tuple[float, bool]:
 
 def _shape(config) -> dict:
     """Sizes from a VJEPA2 or VideoMAE config (object or dict), or a model/wrapper carrying `.config`."""
+    from model_zoo.masks import clip_shape                # masks imports torch: lazily, as machine_speed does
+
     config = getattr(config, "config", config)
     c = config if isinstance(config, dict) else config.to_dict()
     jepa = c["model_type"] == "vjepa2"
-    width = c["hidden_size"]
-    return {"frames": c["frames_per_clip"] if jepa else c["num_frames"],
-            "size": c["crop_size"] if jepa else c["image_size"], "patch": c["patch_size"],
+    width, (frames, size) = c["hidden_size"], clip_shape(c)
+    return {"frames": frames, "size": size, "patch": c["patch_size"],
             "tubelet": c["tubelet_size"], "channels": c.get("in_chans", c.get("num_channels", 3)),
             "width": width, "depth": c["num_hidden_layers"],
             "mlp": int(width * c["mlp_ratio"]) if jepa else c["intermediate_size"]}

@@ -36,6 +36,7 @@ from echo.phantom.seeds import SPLIT_SEEDS, split_population
 from echo.preprocess import crop_to_sector, to_model_input
 from model_zoo.data import render_beat
 from model_zoo.gain_norm import EPS, gain_normalise
+from model_zoo.masks import clip_shape
 from model_zoo.wrapper import EncoderWrapper
 
 PIXEL_POOL, PIXEL_PATCH, PIXEL_TUBELET = 4, 4, 2
@@ -132,10 +133,7 @@ def random_encoder(like: EncoderWrapper, seed: int) -> EncoderWrapper:
 
 def input_shape(wrapper: EncoderWrapper) -> tuple[int, int]:
     """(frames, size) of a model's input."""
-    c = wrapper.config
-    if wrapper.family == "jepa":
-        return c.frames_per_clip, c.crop_size
-    return c.num_frames, c.image_size
+    return clip_shape(wrapper.config)
 
 
 @torch.no_grad()

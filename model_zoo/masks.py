@@ -12,12 +12,19 @@ import math
 import torch
 
 
+def clip_shape(config) -> tuple[int | None, int | None]:
+    """(frames, size) of the clips a V-JEPA 2 (frames_per_clip, crop_size) or VideoMAE (num_frames, image_size)
+    config takes, from the config object or its dict (config.json); a size given as (H, W) gives H; None for a
+    key the config lacks. The one reader of the two families' spellings."""
+    get = config.get if isinstance(config, dict) else lambda key: getattr(config, key, None)
+    jepa = get("frames_per_clip") is not None
+    frames, size = (get("frames_per_clip"), get("crop_size")) if jepa else (get("num_frames"), get("image_size"))
+    return frames, size if size is None or isinstance(size, int) else size[0]
+
+
 def grid_of(config) -> tuple[int, int, int]:
-    """(T', H', W') tokens a V-JEPA 2 (frames_per_clip, crop_size) or VideoMAE (num_frames, image_size)
-    config cuts its input into."""
-    jepa = hasattr(config, "frames_per_clip")
-    frames, size = (config.frames_per_clip, config.crop_size) if jepa else (config.num_frames, config.image_size)
-    size = size if isinstance(size, int) else size[0]
+    """(T', H', W') tokens a V-JEPA 2 or VideoMAE config cuts its input into (clip_shape)."""
+    frames, size = clip_shape(config)
     patch = config.patch_size if isinstance(config.patch_size, int) else config.patch_size[0]
     return frames // config.tubelet_size, size // patch, size // patch
 

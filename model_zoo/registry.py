@@ -9,6 +9,7 @@ from model_zoo.convert.describe import describe_file
 from model_zoo.convert.detect import checkpoint_name, is_checkpoint_file
 from model_zoo.convert.hf import is_folder, parse_config, weight_files
 from model_zoo.convert.infer import check_geometry
+from model_zoo.masks import clip_shape
 
 SHIPPED = Path(__file__).resolve().parent / "checkpoints"
 # '-': listed with the reason it cannot load, offered in no model slot
@@ -26,12 +27,11 @@ def _found(root: Path) -> list[Path]:
 
 def architecture(config: dict) -> str:
     """One line: encoder size, input and token grid, plus the predictor or decoder."""
+    frames, size = clip_shape(config)
     if config["model_type"] == "vjepa2":
-        frames, size = config["frames_per_clip"], config["crop_size"]
         head = (f"predictor {config['pred_hidden_size']}d x {config['pred_num_hidden_layers']}"
                 if config.get("pred_num_hidden_layers") else "no predictor")
     else:
-        frames, size = config["num_frames"], config["image_size"]
         head = (f"decoder {config['decoder_hidden_size']}d x {config['decoder_num_hidden_layers']}"
                 if "VideoMAEForPreTraining" in (config.get("architectures") or []) else "encoder only")
     p, t = config["patch_size"], config["tubelet_size"]

@@ -102,3 +102,15 @@ def test_timespan_recipe_adds_a_third_generator_with_its_own_mask_token():
     loss, _ = model.loss(x, masks)
     loss.backward()
     assert model.net.predictor.embeddings.mask_tokens.grad[2].abs().sum() > 0
+
+
+def test_one_reader_gives_a_configs_clip_shape_for_both_families_as_object_or_dict():
+    """Five modules read (frames, size) from a config, each with its own spelling of the two families' keys."""
+    from transformers import VideoMAEConfig, VJEPA2Config
+
+    from model_zoo.masks import clip_shape
+    jepa, mae = VJEPA2Config(frames_per_clip=8, crop_size=64), VideoMAEConfig(num_frames=12, image_size=96)
+    assert clip_shape(jepa) == clip_shape(jepa.to_dict()) == (8, 64)
+    assert clip_shape(mae) == clip_shape(mae.to_dict()) == (12, 96)
+    assert clip_shape({"model_type": "videomae", "num_frames": 16, "image_size": [112, 112]}) == (16, 112)
+    assert clip_shape({"model_type": "videomae"}) == (None, None)          # a config.json without them: saved_frames' None

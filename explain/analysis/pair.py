@@ -20,6 +20,7 @@ from explain.analysis.defaults import DEFAULT_MODELS, ROLES
 from explain.analysis.ood import OODReference, load_reference
 from model_zoo.checkpoint import read_config
 from model_zoo.features import input_shape
+from model_zoo.masks import clip_shape
 from model_zoo.probe_io import BEAT_PROBE, BEAT_PROBE_CARD, PROBE, PROBE_CARD, check_probe_fits, load_probe
 from model_zoo.probes import BeatProbe, ProbeHead
 from model_zoo.registry import SHIPPED, resolve, under_shipped
@@ -194,7 +195,7 @@ def saved_frames(name_or_path: str) -> int | None:
         raw = read_config(path) if path.is_dir() else {}
     except (FileNotFoundError, OSError, ValueError):
         return None
-    frames = raw.get("frames_per_clip", raw.get("num_frames"))
+    frames = clip_shape(raw)[0]
     return frames if isinstance(frames, int) else None
 
 
