@@ -141,9 +141,14 @@ def load_nets(folder: str | Path) -> tuple[str, nn.Module, nn.Module | None]:
 
 
 def save_state(path: str | Path, state: dict) -> None:
-    """Training state (tensors, numbers, strings only) written atomically."""
+    """Training state (tensors, numbers, strings only) written atomically: a failed write (a state that cannot be
+    pickled, a full disk, an interrupt) leaves the last good state and no temporary file behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

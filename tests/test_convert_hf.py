@@ -169,3 +169,25 @@ def test_a_vjepa2_classification_folders_head_reads_as_its_ef_probe(tmp_path):
 def _plain_folder(tmp_path):
     tiny_vjepa2().save_pretrained(tmp_path / "plain")
     return tmp_path / "plain"
+
+
+def test_a_hugging_face_state_dict_without_its_config_is_named_so(tmp_path):
+    """The shipped MAE's weights out of their folder were an 'unrecognised checkpoint layout' (only the first 8 keys,
+    sorted, were looked at: all its decoder's), and a VJEPA2ForVideoClassification state dict was called a V-JEPA
+    probe, whose advice then failed; both are Hugging Face state dicts wanting their config.json."""
+    import shutil
+    from transformers import VJEPA2ForVideoClassification
+    from model_zoo.registry import SHIPPED
+    shutil.copy(SHIPPED / "mae-small" / "model.safetensors", tmp_path / "mae.safetensors")
+    torch.manual_seed(0)
+    net = VJEPA2ForVideoClassification(VJEPA2Config(
+        crop_size=SIZE, frames_per_clip=FRAMES, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+        pred_hidden_size=16, pred_num_hidden_layers=1, pred_num_attention_heads=2, num_labels=1))
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, tmp_path / "ft.safetensors")
+    for name in ("mae.safetensors", "ft.safetensors"):
+        with pytest.raises(ValueError, match="a Hugging Face state dict without its config.json"):
+            model_zoo.load(tmp_path / name, device="cpu")
+    tiny_vjepa2().save_pretrained(tmp_path / "enc")
+    with pytest.raises(ValueError, match="VJEPA2ForVideoClassification state dict without its config.json.*folder"):
+        model_zoo.load(tmp_path / "enc", device="cpu", probe=tmp_path / "ft.safetensors",
+                       overrides={"ef_mean": 55.0, "ef_std": 12.0})

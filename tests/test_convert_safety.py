@@ -131,3 +131,60 @@ def test_a_damaged_card_beside_a_model_is_refused_by_name(tmp_path, name, text, 
     (folder / name).write_text(text)
     with pytest.raises(ValueError, match=problem):
         load_model(str(folder), "mae", "cpu")
+
+
+def _native(tmp_path, change):
+    """A V-JEPA 2 checkpoint changed by `change`, as the encoder; no probe."""
+    from tests.builders import vjepa2_checkpoint
+    ckpt = vjepa2_checkpoint()
+    change(ckpt)
+    torch.save(ckpt, tmp_path / "enc.pt")
+    return tmp_path / "enc.pt", None
+
+
+def _probe(tmp_path, change):
+    """A good V-JEPA 2 encoder with a V-JEPA probe changed by `change` (its 'classifier' state, prefixed)."""
+    from tests.builders import vjepa2_checkpoint, vjepa_probe_checkpoint
+    torch.save(vjepa2_checkpoint(predictor=False), tmp_path / "enc.pt")
+    probe = vjepa_probe_checkpoint()
+    probe = change(probe) or probe
+    torch.save(probe, tmp_path / "probe.pt")
+    return tmp_path / "enc.pt", tmp_path / "probe.pt"
+
+
+def _listed_shards(tmp_path, change):
+    """The shipped JEPA's config.json beside a shard index whose weight_map is a list of its files."""
+    import json
+    import shutil
+    from model_zoo.registry import SHIPPED
+    folder = tmp_path / "jepa"
+    folder.mkdir()
+    shutil.copy(SHIPPED / "jepa-small" / "config.json", folder)
+    shutil.copy(SHIPPED / "jepa-small" / "model.safetensors", folder / "model-00001-of-00001.safetensors")
+    (folder / "model.safetensors.index.json").write_text(json.dumps(
+        {"metadata": {}, "weight_map": ["model-00001-of-00001.safetensors"]}))
+    return folder, None
+
+
+def _set(key, value, inner="target_encoder"):
+    return lambda c: c[inner].__setitem__(key, value) if inner else c.__setitem__(key, value)
+
+
+@pytest.mark.parametrize("build, change, problem", [
+    (_native, _set("target_encoder", None, None), r"'target_encoder' is None, not a state dict"),
+    (_native, _set("module.backbone.patch_embed.proj.weight", [1, 2]), r"'patch_embed.proj.weight' is a list, not a"),
+    (_probe, lambda p: {"classifier": torch.zeros(3)}, r"'classifier' is a Tensor, not a state dict"),
+    (_probe, lambda p: {"classifiers": {"0": p["classifier"]}}, r"'classifiers' is a dict, not a list"),
+    (_probe, _set("module.pooler.query_tokens", torch.zeros(32), "classifier"), r"query_tokens has shape \(32,\)"),
+    (_probe, _set("module.linear.weight", torch.zeros(32), "classifier"), r"linear.weight has shape \(32,\)"),
+    (_listed_shards, None, r"index.json: its weight_map does not map tensor names to file names; copy it again"),
+], ids=["target encoder None", "patch conv a list", "classifier a tensor", "classifiers a dict", "query tokens 1-D",
+        "linear 1-D", "weight_map a list"])
+def test_a_checkpoint_of_the_wrong_structure_is_refused_by_name(tmp_path, build, change, problem):
+    """A None where a state dict belongs, a list where a tensor does, a 1-D probe tensor, a shard index whose
+    weight_map is a list: each crashed (AttributeError, IndexError) where the app shows only 'Something went wrong',
+    or, for a 1-D output layer, was called a classifier of 32 outputs; each is a ValueError naming it now."""
+    path, probe = build(tmp_path, change)
+    overrides = {"frames": 4, "size": 32, "heads": 2} if path.suffix == ".pt" else None
+    with pytest.raises(ValueError, match=problem):
+        model_zoo.load(path, device="cpu", overrides=overrides, probe=probe)

@@ -173,3 +173,17 @@ def test_a_videomae_frame_count_not_whole_tubelets_is_refused_with_the_loaders_o
     with pytest.raises(ValueError, match="frames 5 is not a whole number of 2-frame tubelets: type a multiple of 2"):
         model_zoo.load(tmp_path / "bare.pth", device="cpu", overrides={"heads": 2, "decoder_heads": 2, "frames": 5,
                                                                        "size": 32})
+
+
+def test_a_patch_convolution_that_is_not_a_video_vits_or_not_the_overrides_is_refused_by_name(tmp_path):
+    """An image ViT's 4-D patch conv failed with Python's 'not enough values to unpack', and patch / tubelet
+    overrides that contradict the tensors were ignored; both are refused as V-JEPA 2's are."""
+    ckpt = videomae_checkpoint(finetuned=True)
+    ckpt["module"]["patch_embed.proj.weight"] = torch.randn(32, 3, 16, 16)
+    torch.save(ckpt, tmp_path / "image_vit.pth")
+    with pytest.raises(ValueError, match=r"patch_embed.proj.weight has shape \(32, 3, 16, 16\): an image \(2D\) ViT"):
+        model_zoo.load(tmp_path / "image_vit.pth", device="cpu", overrides=OVR)
+    torch.save(videomae_checkpoint(), tmp_path / "mae.pth")
+    for key, value in (("patch", 8), ("tubelet", 1)):
+        with pytest.raises(ValueError, match=f"override {key}={value} contradicts patch_embed.proj.weight"):
+            model_zoo.load(tmp_path / "mae.pth", device="cpu", overrides={**OVR, key: value})

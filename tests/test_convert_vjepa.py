@@ -160,3 +160,13 @@ def test_a_frame_count_not_whole_tubelets_is_refused_with_the_loaders_own_words(
         model_zoo.load(ckpt_path, device="cpu", overrides={**OVR, "frames": 3})
     with pytest.raises(ValueError, match="size 40 px is not a whole number of 16-px patches"):
         model_zoo.load(ckpt_path, device="cpu", overrides={**OVR, "size": 40})
+
+
+def test_a_predictor_of_none_is_no_predictor(tmp_path):
+    """A checkpoint saved with predictor=None crashed (AttributeError); it is one without a predictor."""
+    ckpt = vjepa2_checkpoint()
+    ckpt["predictor"] = None
+    torch.save(ckpt, tmp_path / "enc.pt")
+    m = model_zoo.load(tmp_path / "enc.pt", device="cpu", overrides=OVR)
+    with pytest.raises(ValueError, match="no JEPA predictor.*no 'predictor'"):
+        m.predict_latents(clip(), torch.tensor([[0, 1]]), torch.tensor([[2, 3]]))

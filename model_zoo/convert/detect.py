@@ -7,6 +7,9 @@ from model_zoo.convert import probe, videomae, vjepa
 from model_zoo.convert.infer import strip_prefixes
 
 SUFFIXES = (".pth.tar", ".safetensors", ".pth", ".pt", ".bin", ".ckpt")   # longest first: a.pth.tar is 'a'
+# key prefixes only transformers' VideoMAE and V-JEPA 2 models write (encoder, pretraining decoder, classification
+# models' wrapped encoder): a state dict holding any is one of theirs, saved without its config.json
+HF_PREFIXES = ("videomae.", "vjepa2.", "encoder.layer.", "encoder.embeddings.", "decoder.decoder_layers.")
 
 
 def is_checkpoint_file(path: Path) -> bool:
@@ -41,10 +44,9 @@ def detect_state(ckpt: dict) -> str:
     if vjepa.is_native(ckpt):
         state = vjepa.pick_encoder(ckpt, "target")[0]
         return "vjepa1-native" if "pos_embed" in state else "vjepa2-native"
-    keys = list(ckpt)[:8]
-    if any(str(k).startswith(("encoder.embeddings.", "videomae.", "vjepa2.")) for k in keys) or \
-            any(str(k).startswith(("encoder.layer.",)) for k in strip_prefixes(ckpt) if isinstance(k, str)):
+    if any(k.startswith(HF_PREFIXES) for k in strip_prefixes(ckpt)):   # every key: safetensors' come sorted
         raise ValueError("this is a Hugging Face state dict without its config.json: put it in a folder beside "
                          "the config.json it was saved with, and load the folder")
-    raise ValueError(f"unrecognised checkpoint layout (top-level keys: {', '.join(map(str, keys))}); EchoLens reads "
+    keys = ", ".join(map(str, list(ckpt)[:8]))
+    raise ValueError(f"unrecognised checkpoint layout (top-level keys: {keys}); EchoLens reads "
                      "HF folders and V-JEPA 2 / EchoJEPA, VideoMAE and V-JEPA probe checkpoints")

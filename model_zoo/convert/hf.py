@@ -43,6 +43,16 @@ def is_folder(path: Path) -> bool:
 BIN_INDEX = "pytorch_model.bin.index.json"        # the shard index of a pytorch_model.bin too large for one file
 
 
+def shard_files(index: Path) -> list[Path]:
+    """The files a shard index's weight_map names (tensor name -> file name), each once; refused by name where the
+    weight_map is not such a table (a list of files crashed on .values())."""
+    weight_map = read_json(index, required=("weight_map",))["weight_map"]
+    if not isinstance(weight_map, dict) or not all(isinstance(f, str) for f in weight_map.values()):
+        raise ValueError(f"{index}: its weight_map does not map tensor names to file names; copy it again from its "
+                         "source")
+    return [index.parent / f for f in sorted(set(weight_map.values()))]
+
+
 def weight_files(folder: Path, max_bytes: int = MAX_BYTES, test_read: bool = True) -> list[Path]:
     """The folder's weight files, each size-checked; with test_read a pytorch_model.bin is also test-read with
     weights_only (safety.py) so a pickle needing foreign globals is refused with their names, and without it (a
@@ -51,10 +61,10 @@ def weight_files(folder: Path, max_bytes: int = MAX_BYTES, test_read: bool = Tru
     if (folder / "model.safetensors").is_file():
         files = [folder / "model.safetensors"]
     elif index.is_file():
-        files = [folder / f for f in sorted(set(read_json(index, required=("weight_map",))["weight_map"].values()))]
+        files = shard_files(index)
     elif (folder / "pytorch_model.bin").is_file() or (folder / BIN_INDEX).is_file():
         files = ([folder / "pytorch_model.bin"] if (folder / "pytorch_model.bin").is_file() else
-                 [folder / f for f in sorted(set(read_json(folder / BIN_INDEX, required=("weight_map",))["weight_map"].values()))])
+                 shard_files(folder / BIN_INDEX))
         for f in files if test_read else ():
             load_tensors(f, max_bytes)                    # each pickle read weights-only: foreign globals refused
     else:

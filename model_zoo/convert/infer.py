@@ -102,8 +102,13 @@ def check_whole_tokens(frames: int, size: int, patch: int, tubelet: int, where: 
                          "model_zoo.load)")
 
 
-def strip_prefixes(state: dict) -> dict:
-    """Keys without DDP's `module.`, V-JEPA's MultiSeqWrapper `backbone.` (and torch.compile's) prefixes."""
+def strip_prefixes(state: dict, what: str = "the checkpoint") -> dict:
+    """Keys without DDP's `module.`, V-JEPA's MultiSeqWrapper `backbone.` (and torch.compile's) prefixes. what: where
+    the state came from, named when it is not a dict (a `predictor` saved as None crashed on .items())."""
+    if not isinstance(state, dict):
+        kind = "None" if state is None else f"a {type(state).__name__}"
+        raise ValueError(f"{what} is {kind}, not a state dict (tensor names to tensors): not a checkpoint EchoLens "
+                         "reads")
     out = {}
     for key, value in state.items():
         if not isinstance(key, str):
@@ -147,9 +152,30 @@ def mlp_ratio(hidden: int, width: int) -> float:
 
 
 def need(state: dict, key: str, what: str) -> torch.Tensor:
+    """state[key], refused by name where it is missing or not a tensor (a list there crashed on .ndim)."""
     if key not in state:
         raise ValueError(f"{what}: key {key!r} not found (keys start: {', '.join(list(state)[:6])})")
+    if not isinstance(state[key], torch.Tensor):
+        raise ValueError(f"{what}: {key!r} is a {type(state[key]).__name__}, not a tensor: not a checkpoint EchoLens "
+                         "reads")
     return state[key]
+
+
+def patch_conv(state: dict, what: str, overrides: dict) -> tuple[int, int, int, int]:
+    """(width, channels, tubelet, patch) of a video ViT's patch_embed.proj.weight, (width, channels, tubelet, patch,
+    patch); refused by name for an image ViT's 4-D conv, non-square patches, or a patch / tubelet override that
+    contradicts the tensor (the tensor decides them: an override cannot reshape the weights)."""
+    conv = need(state, "patch_embed.proj.weight", what)
+    if conv.ndim != 5:
+        kind = "an image (2D) ViT, not a video one" if conv.ndim == 4 else "not a video ViT's patch convolution"
+        raise ValueError(f"patch_embed.proj.weight has shape {tuple(conv.shape)}: {kind}")
+    width, chans, tubelet, patch, patch_w = conv.shape
+    if patch != patch_w:
+        raise ValueError(f"patch_embed.proj.weight: non-square patches {patch}x{patch_w} are not supported")
+    for key, value in (("patch", patch), ("tubelet", tubelet)):
+        if key in overrides and overrides[key] != value:
+            raise ValueError(f"override {key}={overrides[key]} contradicts patch_embed.proj.weight ({key} {value})")
+    return width, chans, tubelet, patch
 
 
 def split_qkv(weight: torch.Tensor, bias: torch.Tensor | None, width: int, key: str) -> list:

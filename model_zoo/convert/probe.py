@@ -54,21 +54,31 @@ def check_ef_scale(ef_mean: float | None, ef_std: float | None) -> None:
                          f"({100 * ef_mean:g} and {100 * ef_std:g})")
 
 
+def hf_classification(ckpt: dict) -> bool:
+    """A Hugging Face VJEPA2ForVideoClassification state dict: its head (pooler.*, classifier.*) beside its encoder
+    (vjepa2.*), which only the folder with its config.json reads (hf.classifier_head), not a V-JEPA probe."""
+    return any(isinstance(k, str) and k.startswith("vjepa2.") for k in ckpt)
+
+
 def is_probe(ckpt: dict) -> bool:
-    return "classifier" in ckpt or "classifiers" in ckpt or any(
-        k.endswith("pooler.query_tokens") for k in ckpt if isinstance(k, str))
+    return not hf_classification(ckpt) and ("classifier" in ckpt or "classifiers" in ckpt or any(
+        k.endswith("pooler.query_tokens") for k in ckpt if isinstance(k, str)))
 
 
 def classifier_state(ckpt: dict, index: int = 0) -> dict:
     """The chosen classifier's state dict, prefixes stripped."""
     if "classifiers" in ckpt:
         heads = ckpt["classifiers"]
+        if not isinstance(heads, (list, tuple)):
+            raise ValueError(f"the probe's 'classifiers' is a {type(heads).__name__}, not a list (V-JEPA 2's and "
+                             "EchoJEPA's sweep of classifiers): not a probe EchoLens reads")
         if not 0 <= index < len(heads):
             raise ValueError(f"probe_index {index} out of range: the checkpoint holds {len(heads)} classifiers")
-        return strip_prefixes(heads[index])
+        return strip_prefixes(heads[index], f"the probe's classifiers[{index}]")
     if index:
         raise ValueError(f"probe_index {index}: the checkpoint holds one classifier, not a sweep; leave --probe-index out")
-    return strip_prefixes(ckpt.get("classifier", ckpt))
+    what = "the probe's 'classifier'" if "classifier" in ckpt else "the probe"
+    return strip_prefixes(ckpt.get("classifier", ckpt), what)
 
 
 def check_blocks(probe: ProbeHead, ours: dict, hidden: int) -> None:
@@ -94,7 +104,11 @@ def convert(ckpt: dict, heads: int | None = None, overrides: dict | None = None)
     overrides = check_overrides(overrides)
     if "ef_mean" in overrides or "ef_std" in overrides:
         check_ef_scale(overrides.get("ef_mean"), overrides.get("ef_std"))
-    sweep = len(ckpt["classifiers"]) if "classifiers" in ckpt else 0
+    if hf_classification(ckpt):
+        raise ValueError("this probe is a Hugging Face VJEPA2ForVideoClassification state dict without its "
+                         "config.json: put it in a folder beside the config.json it was saved with, and give the "
+                         "folder as the probe")
+    sweep = len(ckpt["classifiers"]) if isinstance(ckpt.get("classifiers"), (list, tuple)) else 0   # else refused below
     if sweep > 1 and "probe_index" not in overrides:
         raise ValueError(f"this probe file holds {sweep} classifiers (a V-JEPA 2 / EchoJEPA sweep of learning rates and "
                          "weight decays), none marked best: choose the one its evaluation log shows best on val with "
@@ -103,6 +117,9 @@ def convert(ckpt: dict, heads: int | None = None, overrides: dict | None = None)
     query = need(state, "pooler.query_tokens", "attentive probe")
     if "pooler.xattn.q.weight" in state or f"{P}xattn.q.weight" not in state:
         raise ValueError("this probe has no complete cross-attention block (norm, MLP); ProbeHead needs one")
+    if query.ndim != 3:
+        raise ValueError(f"pooler.query_tokens has shape {tuple(query.shape)}, not (1, queries, width) as an attentive "
+                         "probe stores it: not a probe EchoLens reads")
     if query.shape[1] != 1:
         raise ValueError(f"pooler.query_tokens has {query.shape[1]} queries; ProbeHead has one")
     blocks = block_count(state, B)                       # refuses blocks not numbered 0..K-1
@@ -111,6 +128,9 @@ def convert(ckpt: dict, heads: int | None = None, overrides: dict | None = None)
                          f"ProbeHead runs at most {MAX_BLOCKS}")
     out = next((o for o in OUTPUTS if f"{o}.weight" in state), OUTPUTS[0])
     linear = need(state, f"{out}.weight", "attentive probe")
+    if linear.ndim != 2:
+        raise ValueError(f"{out}.weight has shape {tuple(linear.shape)}, not (outputs, width) as a probe's output "
+                         "layer stores it: not a probe EchoLens reads")
     if linear.shape[0] != 1:
         raise ValueError(f"{out}.weight has {linear.shape[0]} outputs (a classifier); an EF probe has one")
     dim = query.shape[-1]

@@ -16,7 +16,7 @@ import re
 from transformers import VideoMAEConfig, VideoMAEForPreTraining, VideoMAEModel
 
 from model_zoo.convert.infer import (DTYPE, MAX_SIZES, block_count, check_overrides, check_whole_tokens, heads_for,
-                                     load_checked, need, split_qkv, strip_prefixes)
+                                     load_checked, need, patch_conv, split_qkv, strip_prefixes)
 
 DEFAULT_FRAMES, DEFAULT_SIZE = 16, 224
 TRAINING_ARGS = {"frames": "num_frames", "size": "input_size"}      # VideoMAE's run_mae_pretraining.py names
@@ -118,8 +118,7 @@ def make_config(state: dict, overrides: dict, known: dict | None = None) -> tupl
     if "pos_embed" in state:
         raise ValueError("this VideoMAE stores a learned pos_embed; transformers' VideoMAE uses the fixed sinusoid "
                          "table, so EchoLens refuses it rather than load it wrong")
-    conv = need(state, "patch_embed.proj.weight", "VideoMAE encoder")
-    width, chans, tubelet, patch, _ = conv.shape
+    width, chans, tubelet, patch = patch_conv(state, "VideoMAE encoder", overrides)
     notes, known = [], known or {}
     if "size" in overrides:
         check_trained_size(known.get("size"), overrides["size"], f"args.{TRAINING_ARGS['size']}")

@@ -24,7 +24,7 @@ from transformers.models.vjepa2.modeling_vjepa2 import VJEPA2Encoder
 
 from model_zoo.checkpoint import NoContextEncoder
 from model_zoo.convert.infer import (DTYPE, block_count, check_overrides, check_whole_tokens, heads_for, load_checked,
-                                     mlp_ratio, need, split_qkv, strip_prefixes)
+                                     mlp_ratio, need, patch_conv, split_qkv, strip_prefixes)
 
 DEFAULT_FRAMES, DEFAULT_SIZE = 16, 224
 ENCODER_KEYS = {"target": "target_encoder", "context": "encoder"}
@@ -63,13 +63,15 @@ def pick_encoder(ckpt: dict, encoder: str) -> tuple[dict, str, list[str]]:
         return strip_prefixes(ckpt), "state dict", []
     key = ENCODER_KEYS[encoder]
     if key in ckpt:
-        return strip_prefixes(ckpt[key]), key, []
+        return strip_prefixes(ckpt[key], f"the checkpoint's {key!r}"), key, []
     other = ENCODER_KEYS["context" if encoder == "target" else "target"]
-    return strip_prefixes(ckpt[other]), other, [f"no {key!r} in the checkpoint; using {other!r}"]
+    return (strip_prefixes(ckpt[other], f"the checkpoint's {other!r}"), other,
+            [f"no {key!r} in the checkpoint; using {other!r}"])
 
 
-def encoder_shape(state: dict) -> dict:
-    """width, depth, patch, tubelet, channels, MLP hidden size and qkv bias, read off the tensors."""
+def encoder_shape(state: dict, overrides: dict | None = None) -> dict:
+    """width, depth, patch, tubelet, channels, MLP hidden size and qkv bias, read off the tensors; a patch or tubelet
+    in overrides that contradicts them is refused."""
     if "pos_embed" in state:
         n = tuple(state["pos_embed"].shape)
         raise ValueError(f"this encoder stores a 3D sin-cos pos_embed {n} (V-JEPA 1, or V-JEPA 2 without RoPE); "
@@ -77,12 +79,7 @@ def encoder_shape(state: dict) -> dict:
                          "EchoLens refuses it rather than load it wrong")
     if "blocks.0.mlp.fc3.weight" in state:
         raise ValueError("this encoder uses a SwiGLU MLP (mlp.fc3), which VJEPA2Model does not implement")
-    conv = need(state, "patch_embed.proj.weight", "V-JEPA encoder")
-    if conv.ndim != 5:
-        raise ValueError(f"patch_embed.proj.weight has shape {tuple(conv.shape)}: an image (2D) ViT, not a video one")
-    width, chans, tubelet, patch, patch_w = conv.shape
-    if patch != patch_w:
-        raise ValueError(f"patch_embed.proj.weight: non-square patches {patch}x{patch_w} are not supported")
+    width, chans, tubelet, patch = patch_conv(state, "V-JEPA encoder", overrides or {})
     return {"width": width, "channels": chans, "tubelet": tubelet, "patch": patch,
             "depth": block_count(state, "blocks."),
             "mlp_hidden": need(state, "blocks.0.mlp.fc1.weight", "V-JEPA encoder").shape[0],
@@ -138,10 +135,10 @@ def predictor_state(state: dict, width: int) -> dict:
 
 
 def predictor_shape(ckpt: dict) -> tuple[dict | None, dict | None, str]:
-    """(stripped predictor state, its shape, reason if unusable)."""
-    if "predictor" not in ckpt:
+    """(stripped predictor state, its shape, reason if unusable). A predictor saved as None is none."""
+    if ckpt.get("predictor") is None:
         return None, None, "the checkpoint has no 'predictor'"
-    state = strip_prefixes(ckpt["predictor"])
+    state = strip_prefixes(ckpt["predictor"], "the checkpoint's 'predictor'")
     if "predictor_pos_embed" in state:
         return None, None, "its predictor stores absolute positions (predictor_pos_embed), not RoPE"
     if not any(re.fullmatch(r"mask_tokens\.\d+", k) for k in state):
@@ -163,9 +160,6 @@ def make_config(shape: dict, pred: dict | None, overrides: dict) -> tuple[VJEPA2
         if key not in overrides:
             notes.append(f"{key} {default} assumed (RoPE stores no grid; export the checkpoint with --{key} N, or "
                          f"load it with overrides={{'{key}': N}})")
-    for key in ("patch", "tubelet"):
-        if key in overrides and overrides[key] != shape[key]:
-            raise ValueError(f"override {key}={overrides[key]} contradicts patch_embed.proj.weight ({key} {shape[key]})")
     check_whole_tokens(frames, size, shape["patch"], shape["tubelet"], "the checkpoint")
     heads = heads_for(shape["width"], overrides.get("heads"))
     if "heads" not in overrides:
@@ -199,7 +193,7 @@ def convert(ckpt: dict, encoder: str = "target", overrides: dict | None = None, 
     """
     overrides = check_overrides(overrides)
     state, source, notes = pick_encoder(ckpt, "target")
-    shape = encoder_shape(state)
+    shape = encoder_shape(state, overrides)
     pred_state, pred, reason = predictor_shape(ckpt)
     config, assumed = make_config(shape, pred, overrides)
     net = VJEPA2Model._from_config(config, attn_implementation="sdpa", dtype=DTYPE)   # any stored dtype -> float32
@@ -217,7 +211,7 @@ def convert(ckpt: dict, encoder: str = "target", overrides: dict | None = None, 
     if encoder == "context":
         if "encoder" not in ckpt or "target_encoder" not in ckpt:
             raise NoContextEncoder("encoder='context' needs both 'encoder' and 'target_encoder' in the checkpoint")
-        ctx_state = strip_prefixes(ckpt["encoder"])
+        ctx_state = strip_prefixes(ckpt["encoder"], "the checkpoint's 'encoder'")
         context = VJEPA2Encoder(net.config)
         load_checked(context, encoder_state(ctx_state, shape["width"]), "context encoder ('encoder')", strict)
         context.eval()
