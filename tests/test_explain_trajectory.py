@@ -140,6 +140,25 @@ def test_a_still_clip_with_frame_noise_has_no_heartbeat_found():
         assert beating.beat_found and len(beating.ed_frames) >= 2
 
 
+def test_the_images_signal_is_turned_over_where_brightness_does_not_follow_the_pools_and_short_noise_has_no_beat():
+    """The image's signal is signed so it grows as the image darkens; on 3 phantom clips in 60 brightness barely
+    followed the LV area and ED and ES came out swapped (seed 3: ED [17, 46] against the truth's [7, 36]). And a
+    still image under noise of 10-15 frames, below the smoothness gate's 16, got an invented heartbeat."""
+    from echo.preprocess import crop_to_sector
+    for seed in (3, 27, 0):                                               # 0: signed right already, kept
+        clip = render_clip(seed, n_frames=64)
+        est = clip_phase(crop_to_sector(dataclasses.replace(clip, truth=None)))
+        assert circular_error(est.phase, clip.truth.phase).mean() < 0.06, seed
+        assert all(min(abs(e - t) for t in clip.truth.ed_frames) <= 2 for e in est.ed_frames), seed
+    for n in (10, 12, 15):
+        for seed in range(8):
+            still = clip_phase(_still_fan_clip(n, 5.0, seed))
+            assert not still.beat_found and still.label.startswith("no heartbeat found"), (n, seed)
+    # the ED-ES spacing of a clip under a beat must be a heartbeat's: turns 2 frames apart at 30 fps are not
+    phase, ed, es, _, said = phase_from_volume(np.array([0, 1, 3, 1, 0, -2, 0, 1], float), 24.0)
+    assert ed == es == [] and "no heartbeat's" in said
+
+
 def test_a_shallow_beat_between_two_that_stand_out_keeps_its_end_diastole():
     """A beat whose peak was under the prominence threshold was dropped, and the phase ran one cycle over two beats
     (up to 158 degrees wrong there); its ED now lies at the period's spacing between its neighbours."""
@@ -180,6 +199,24 @@ def test_the_mends_keep_short_clips_long_beats_and_implausible_tracings_as_they_
     for traced in ((10, 11), (10, 39)):                                     # side by side; two beats apart at 30 fps
         est = clip_phase(dataclasses.replace(still, truth=GroundTruth(ed_frames=[traced[0]], es_frames=[traced[1]])))
         assert not est.beat_found and est.label.startswith("no heartbeat found")
+
+def test_loop_closure_from_too_few_pairs_pca_beyond_the_points_rank_and_umap_of_one_point_are_refused_or_zero():
+    """A clip of just over a beat gave its loop closure from one same-phase pair (0.25 ± 0.13 over draws, against
+    ± 0.03 from 33); PCA drew axes the points do not span (2 points: PC 2 of ±5e-14, spread over the plot by
+    autoscale); UMAP scattered identical points into a shape."""
+    u = np.arange(18) / 16                                        # 16 points a beat, 1.06 beats: 2 pairs a beat apart
+    circle = np.stack([np.cos(2 * np.pi * u), np.sin(2 * np.pi * u)], 1)
+    assert loop_closure(circle, u % 1.0) == pytest.approx(0.0, abs=1e-9)           # a mean over clips may take them
+    with pytest.raises(ValueError, match="from 2 point"):
+        loop_closure(circle, u % 1.0, min_pairs=4)
+    assert loop_closure(np.concatenate([circle, circle[2:8]]), np.arange(24) / 16 % 1.0, min_pairs=4) < 1e-9
+    two = project([np.random.default_rng(0).standard_normal((2, 384))], "pca", 2)
+    assert np.all(two.points[0][:, 1] == 0) and two.explained[1] == 0 and np.all(two.points[0][:, 0] != 0)
+    three = project([np.random.default_rng(1).standard_normal((3, 50))], "pca", 3)
+    assert np.all(three.points[0][:, 2] == 0) and np.all(three.points[0][:, :2] != 0)
+    with pytest.raises(ValueError, match="UMAP needs points that differ"):
+        project([np.ones((10, 32))], "umap", 2)
+
 
 def test_loop_closure_of_a_trajectory_that_does_not_move_is_refused_not_nan():
     """A collapsed model's embedding never moves: loop closure was NaN, shown as 'nan' and written as bare NaN in
@@ -241,6 +278,17 @@ def test_trajectory_shift_is_offset_over_radius():
     assert trajectory_shift(away, away + [0.0, 1.5]) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="paired"):
         trajectory_shift(clean, clean[:-1])
+
+
+def test_with_no_heartbeat_found_the_figure_colours_by_frame_and_names_no_ed():
+    """The 'phase' of a clip with no heartbeat is time at a resting rate: the cyclic scale's '0 ED ... 1 ED' and the
+    hover's 'phase 0.00' made its turns read as beats beside a subtitle saying none was found."""
+    none = PhaseEstimate(np.arange(40) / 24 % 1.0, [], [], "estimated", "test", 24.0, beat_found=False)
+    pts = np.random.default_rng(0).standard_normal((4, 2))
+    markers = trajectory_figure({"clean": (pts, np.array([0, 12, 24, 36]))}, none, "m").data[2]
+    assert list(markers.marker.color) == [0, 12, 24, 36] and markers.marker.cmax == 36
+    assert markers.marker.colorbar.title.text == "frame (no heartbeat found)" and not markers.marker.colorbar.ticktext
+    assert all("phase" not in t for t in markers.text) and markers.text[2] == "clean<br>frame 24"
 
 
 def test_trajectory_figure_marks_ed_es_and_colours_by_phase():

@@ -58,3 +58,5 @@ def test_dataset_view_gives_one_point_per_clip_coloured_by_ef(jepa, tmp_path):
                                       for i, s in enumerate((1, 2, 3, 4))])
     _, proj3, fig3 = dataset_view(jepa, tmp_path / "four", limit=None, dims=3)  # the projection asked for
     assert proj3.points[0].shape == (4, 3) and fig3.data[-1].type == "scatter3d" and "2D" not in fig3.layout.title.text
+    _, _, umap_fig = dataset_view(jepa, tmp_path / "four", limit=None, method="umap")    # UMAP's axes have no order
+    assert "UMAP" in umap_fig.layout.title.text and "orders them by EF" not in umap_fig.layout.title.text

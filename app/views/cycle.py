@@ -8,7 +8,8 @@ import plotly.graph_objects as go
 from app.server_paths import server_path
 from app.session import cached, get_clip
 from explain.analysis.audit import reasons_named
-from explain.analysis.cycle import MAX_POINTS, POINTS_PER_BEAT, CycleResult, cycle, held_out_phase_errors
+from explain.analysis.cycle import (MAX_POINTS, MIN_LOOP_PAIRS, POINTS_PER_BEAT, CycleResult, cycle,
+                                    held_out_phase_errors)
 from explain.analysis.pair import LoadedModel, file_stats, pair_key
 from explain.trajectory.dataset import DatasetView, dataset_view
 from model_zoo.evaluate.format import plus_minus
@@ -61,7 +62,8 @@ def numbers_markdown(results: dict[str, CycleResult], phase_label: str,
                     f"{_held_out_cell(held.get(r.name))} | {fmt(r.shift, '.2f')} |")
     return (f"Colours: {phase_label}.{_sampled_words(results)}\n\n" + "\n".join(rows) +
             "\n\nLoop closure: distance between the same phase one beat apart over the distance half a beat "
-            "apart (needs more than one beat). Phase error: how far the phase decoded from the embedding lies from the "
+            f"apart (needs more than one beat, and {MIN_LOOP_PAIRS} points with one a beat later: from fewer it is "
+            "mostly noise). Phase error: how far the phase decoded from the embedding lies from the "
             "true one, in degrees of the cycle (360° = one beat, so 36° is a tenth of it), cross-validated over "
             "this clip's own frames (each fold a stretch of it), an easy task; in brackets its chance, the same folds read "
             "from a constant embedding, which can exceed 90° on one clip: a held-out stretch's phases are missing from "

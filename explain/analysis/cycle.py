@@ -24,6 +24,7 @@ from explain.trajectory.projection import project
 
 MAX_POINTS = 48          # at most this many windows per run: a 64-frame clip in a few seconds on a CPU
 POINTS_PER_BEAT = 8      # at least this many a beat: a step of over half a beat reads as the phase running backwards
+MIN_LOOP_PAIRS = POINTS_PER_BEAT // 2   # one clip's loop closure from at least half a beat of same-phase pairs
 
 
 @dataclass
@@ -134,7 +135,8 @@ def cycle(models: dict[str, LoadedModel], clip: Clip, method: str = "pca", dims:
         fig = trajectory_figure(shown, estimate, title=f"{m.name}: {method.upper()} {dims}D",
                                 axis_prefix="PC" if method == "pca" else "UMAP", explained=proj.explained)
         # no heartbeat found: the colour runs with time, no phase to measure a model against
-        loop = _safe(loop_closure, clean.embeddings, phase) if estimate.beat_found and beats_covered(phase) >= 1.0 else None
+        loop = (_safe(loop_closure, clean.embeddings, phase, MIN_LOOP_PAIRS)
+                if estimate.beat_found and beats_covered(phase) >= 1.0 else None)
         err, chance = _phase_read_out(clean.embeddings, phase) if estimate.beat_found else (None, None)
         shift = _safe(trajectory_shift, runs[0], runs[1]) if bad is not None else None
         out[role] = CycleResult(role, m.name, method, clean.frames, proj.points[0],

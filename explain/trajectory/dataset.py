@@ -67,15 +67,15 @@ def dataset_embeddings(wrapper, root: str | os.PathLike, split: str | None = Non
 
 def dataset_view(wrapper, root: str | os.PathLike, split: str | None = None, limit: int | None = 200,
                  method: str = "pca", dims: int = 2) -> tuple[DatasetView, Projection, go.Figure]:
-    """Embed, project and plot a folder: (view, projection, figure coloured by EF); the title gives how well the
-    first axis orders the clips by EF (|Spearman rho|, where at least 3 clips have an EF)."""
+    """Embed, project and plot a folder: (view, projection, figure coloured by EF); the title gives how well PCA's
+    first axis orders the clips by EF (|Spearman rho|, where at least 3 clips have an EF; UMAP's axes mean nothing)."""
     view = dataset_embeddings(wrapper, root, split, limit)
-    flat = dims == 3 and len(view.names) <= 3          # n clips span n - 1 axes: a third would be rounding noise
+    flat = dims == 3 and len(view.names) <= 3          # n clips span n - 1 axes: no third (PCA's would be zero)
     proj = project([view.embeddings], method, 2 if flat else dims)
     title = f"{getattr(wrapper, 'name', '')}: {len(view.names)} clips, {method.upper()}, coloured by EF"
     notes = ["shown in 2D: three clips or fewer span no third axis"] if flat else []
     known = np.isfinite(view.ef)
-    if known.sum() >= 3 and np.ptp(view.ef[known]) > 0:
+    if method == "pca" and known.sum() >= 3 and np.ptp(view.ef[known]) > 0:    # UMAP's axes have no order to read
         rho = spearmanr(proj.points[0][known, 0], view.ef[known]).statistic
         notes.append(f"axis 1 orders them by EF with |rho| {abs(rho):.2f}")
     if notes:                                           # a subtitle line: a long title was cut at the plot's edge

@@ -11,6 +11,7 @@ from explain.trajectory.phase import PhaseEstimate, mark_positions
 from model_zoo.plot_style import TEMPLATE
 
 PHASE_SCALE = "Phase"         # cyclic (0 and 1, both end-diastole, alike) and never near white, unlike Twilight
+FRAME_SCALE = "Viridis"       # no heartbeat found: frames in order, a scale that does not wrap
 LINE_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 
 
@@ -35,21 +36,29 @@ def trajectory_figure(runs: Mapping[str, tuple[np.ndarray, np.ndarray]], estimat
     """runs: {name: (points (K, 2 | 3), frames (K,) clip frame indices)}, all in one projection (the
     first run is the reference, e.g. 'clean'); estimate: the clip's phase. 2D or 3D from the points.
     explained: each axis's share of the variance (PCA's), shown in its title: two axes holding 30% of it show a
-    loop that the rest may not."""
+    loop that the rest may not. Where no heartbeat was found the points are coloured by frame on a scale that does
+    not wrap (the 'phase' is then time at a resting rate: on the cyclic scale its turns read as beats)."""
     if not runs:
         raise ValueError("a trajectory figure needs at least one run")
     dims = {np.asarray(p).shape[1] for p, _ in runs.values()}
     if len(dims) != 1 or dims & {1} or not dims <= {2, 3}:
         raise ValueError("every run's points must be (K, 2) or (K, 3), all the same")
     dims = dims.pop()
+    beat = estimate.beat_found
+    last = max((int(np.max(f)) for _, f in runs.values() if len(f)), default=1)
+    scale, top = (PHASE_SCALE, 1.0) if beat else (FRAME_SCALE, float(max(last, 1)))
+    colorbar = (dict(title="phase (cycles)", tickvals=[0, 0.25, 0.5, 0.75, 1],
+                     ticktext=["0 ED", "0.25", "0.5", "0.75", "1 ED"]) if beat else
+                dict(title="frame (no heartbeat found)"))
     fig = go.Figure()
     for i, (name, (points, frames)) in enumerate(runs.items()):
         xyz, frames = np.asarray(points, np.float64), np.asarray(frames, int)
-        phase = estimate.phase[frames]
+        colour = estimate.phase[frames] if beat else frames
         fig.add_trace(_scatter(dims, xyz, mode="lines", name=f"{name} path", showlegend=False,
                                hoverinfo="skip", line=dict(color="rgba(90,90,90,0.6)", width=2,
                                                            dash=LINE_DASHES[i % len(LINE_DASHES)])))
-        hover = [f"{name}<br>frame {f}<br>phase {p:.2f} ({estimate.source})" for f, p in zip(frames, phase)]
+        hover = [f"{name}<br>frame {f}" + (f"<br>phase {p:.2f} ({estimate.source})" if beat else "")
+                 for f, p in zip(frames, estimate.phase[frames])]
         # the reference run filled, every other run a ring of the same phase colour, so runs stay apart
         symbol = "circle" if i == 0 else "circle-open"
         # the legend's swatch in grey: a phase-coloured trace shows its first point's colour there, which differs
@@ -58,12 +67,11 @@ def trajectory_figure(runs: Mapping[str, tuple[np.ndarray, np.ndarray]], estimat
                                marker=dict(color="grey", symbol=symbol, size=8, line=dict(color="grey", width=2))))
         fig.add_trace(_scatter(dims, xyz, mode="markers", name=name, text=hover, hoverinfo="text", legendgroup=name,
                                showlegend=False,
-                               marker=dict(size=5 if dims == 3 else 8, color=phase, colorscale=PHASE_SCALE,
-                                           cmin=0.0, cmax=1.0, showscale=i == 0, symbol=symbol,
+                               marker=dict(size=5 if dims == 3 else 8, color=colour, colorscale=scale,
+                                           cmin=0.0, cmax=top, showscale=i == 0, symbol=symbol,
                                            line=dict(width=0) if i == 0 else dict(  # 3D rings take the line's colour
-                                               width=2, color=phase, colorscale=PHASE_SCALE, cmin=0.0, cmax=1.0),
-                                           colorbar=dict(title="phase (cycles)", tickvals=[0, 0.25, 0.5, 0.75, 1],
-                                                         ticktext=["0 ED", "0.25", "0.5", "0.75", "1 ED"]))))
+                                               width=2, color=colour, colorscale=scale, cmin=0.0, cmax=top),
+                                           colorbar=colorbar)))
         marks = mark_positions(estimate, frames)                  # by phase: a marked frame may lie outside the run
         for label, symbol in (("ED", "diamond"), ("ES", "square")):
             idx = np.asarray(marks.get(label, []), int)

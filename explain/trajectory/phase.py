@@ -4,15 +4,17 @@ otherwise estimated, with end-diastole (ED) and end-systole (ES) frames; `source
 Estimation follows the LV volume: from the LV cavity area of the label masks when a clip has them,
 otherwise from the image itself, whose dominant change over a beat is the heart filling and
 emptying: the first principal component of the frames (shrunk to 28 x 28) tracks the LV area
-(correlation 0.99 with it on phantom clips), signed so that it grows as the image darkens (bigger
-blood pools). The period comes from the signal's autocorrelation; ED frames are its maxima, ES
+(correlation 0.99 with it on most phantom clips), signed so that it grows as the image darkens (bigger
+blood pools), or over beats turned over where that puts ES past half the cycle (systole the longer part: the
+brightness did not follow the pools). The period comes from the signal's autocorrelation; ED frames are its maxima, ES
 frames its minima, and the phase runs linearly from one ED to the next (extrapolated with the
 period before the first and after the last); the ED and ES markers are then the frames at phase 0
 and at the ES frames' mean phase, in every beat. A clip of one beat or less has no autocorrelation
 peak: its ED is a maximum that stands out inside it (not at its first or last frame, where the signal may
 only be rising or falling), its ES such a minimum, and its period the ED-ES spacing with a typical
 systolic share of SYSTOLE_SHARE, or a resting heart rate's (RESTING_BPM) where only one of them shows. A
-clip with neither (a still image repeated, a few frames of one beat), or of SMOOTHNESS_FRAMES or more whose signal
+clip with neither (a still image repeated, a few frames of one beat), with an ED-ES spacing no heartbeat has
+(BEAT_SECONDS), or of SMOOTHNESS_FRAMES or more (the image's signal: SHORT_SMOOTHNESS) whose signal
 does not change smoothly from frame to frame (MIN_SMOOTHNESS: the noise of a still image, which a threshold relative
 to the signal's own range took for beats), has no heartbeat found: its colour runs with time, and nothing is marked or measured against
 it. A beat too shallow to stand out (MIN_PROMINENCE) between two that do keeps its ED (its peak where an ED would
@@ -42,7 +44,9 @@ RESTING_BPM = 75          # the period of a clip too short to show its own, wher
 MIN_SMOOTHNESS = 0.5      # a heartbeat moves the signal smoothly: its lag-1 autocorrelation 0.65-0.98 on phantom clips
                           # of 12-64 frames (clean, and under noise, speckle, compression or dropped frames); white noise
                           # over 16 frames passes 0.44 once in 100 draws, over 24 0.39
-SMOOTHNESS_FRAMES = 16    # under this, a beat's few frames read as rough as noise does: the gate is not applied
+SMOOTHNESS_FRAMES = 16    # under this, a beat's few frames read as rough as noise does: the gate is not applied ...
+SHORT_SMOOTHNESS = (10, 0.45)   # ... except to the image's signal from 10 frames, at 0.45: phantom cuts of 10-15
+                          # frames read 0.46-0.90, a still image's noise at most 0.42 in 50 draws (label masks: no noise)
 
 
 @dataclass
@@ -98,14 +102,19 @@ def dominant_period(signal: np.ndarray) -> float | None:
     return None
 
 
-def phase_from_volume(volume: np.ndarray, typical_period: float
+def phase_from_volume(volume: np.ndarray, typical_period: float, sign_guessed: bool = False
                       ) -> tuple[np.ndarray, list[int], list[int], float, str]:
     """(T,) volume-like signal -> (phase (T,), ED frames, ES frames, period in frames, what was assumed: '' when
     nothing). typical_period: frames a beat at RESTING_BPM, for a clip too short to show its own (module docstring);
-    no ED and no ES frames: no heartbeat found."""
+    no ED and no ES frames: no heartbeat found. sign_guessed: the signal's sign is the image's guess (darker =
+    fuller), wrong where brightness barely follows the LV area (3 phantom clips in 60: ED and ES swapped); over
+    beats the signal is then turned over where its ES falls past half the cycle, systole being the shorter part of
+    a beat at rest (SYSTOLE_SHARE)."""
     n = len(volume)
     no_beat = np.mod(np.arange(n) / typical_period, 1.0), [], [], typical_period
-    if n >= SMOOTHNESS_FRAMES and np.ptp(volume) > 0 and lag1_autocorrelation(volume) < MIN_SMOOTHNESS:
+    smoothness = (MIN_SMOOTHNESS if n >= SMOOTHNESS_FRAMES else
+                  SHORT_SMOOTHNESS[1] if sign_guessed and n >= SHORT_SMOOTHNESS[0] else None)
+    if smoothness is not None and np.ptp(volume) > 0 and lag1_autocorrelation(volume) < smoothness:
         return *no_beat, (f"the clip changes from frame to frame as noise does, not as a heartbeat: the colour runs "
                           f"with time, a beat at {RESTING_BPM} bpm")
     v = gaussian_filter1d(np.asarray(volume, np.float64), 1.0, mode="nearest")
@@ -116,6 +125,9 @@ def phase_from_volume(volume: np.ndarray, typical_period: float
             return *no_beat, f"under one beat or none: the colour runs with time, a beat at {RESTING_BPM} bpm"
         if ed and es:
             period = period_from_turns(ed[0], es[0])
+            if not _beat_like(period, typical_period * RESTING_BPM / 60.0):      # the turns of noise, not a beat
+                return *no_beat, (f"under one beat, its turns {abs(es[0] - ed[0])} frames apart, no heartbeat's: the "
+                                  f"colour runs with time, a beat at {RESTING_BPM} bpm")
         else:
             period, assumed = typical_period, f"under one beat: its period a heart at rest's, {RESTING_BPM} bpm"
         anchor = ed or [es[0] - SYSTOLE_SHARE * period]           # where only ES shows, ED a systole before it
@@ -127,6 +139,8 @@ def phase_from_volume(volume: np.ndarray, typical_period: float
     es = find_peaks(-v, distance=spacing, prominence=prominence)[0].tolist() or [int(np.argmin(v))]
     phase = _phase_from_eds(np.asarray(ed, np.float64), period, n)
     es_phase = circular_mean(phase[es])
+    if sign_guessed and es_phase > 0.5:
+        return phase_from_volume(-np.asarray(volume), typical_period)
     return phase, frames_at_phase(phase, 0.0), frames_at_phase(phase, es_phase), float(period), assumed
 
 
@@ -195,7 +209,8 @@ def clip_phase(clip: Clip) -> PhaseEstimate:
     else:
         volume = image_volume_signal(clip.gray())
         method = "from the image's dominant periodic change"
-    phase, ed, es, period, assumed = phase_from_volume(volume, clip.fps * 60.0 / RESTING_BPM)
+    phase, ed, es, period, assumed = phase_from_volume(volume, clip.fps * 60.0 / RESTING_BPM,
+                                                       sign_guessed=method.startswith("from the image"))
     method += f"; {assumed}" if assumed else ""
     beat_found = bool(ed or es)
     traced = lambda frames: [int(f) for f in frames if 0 <= f < clip.n_frames]          # noqa: E731

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 METHODS = ("pca", "umap")
+RANK_TOLERANCE = 1e-10        # a singular value this small beside the largest is rounding: no axis
 UMAP_NEIGHBOURS = 15           # umap-learn's default, for enough points
 CACHE_SIZE = 32
 _cache: OrderedDict[str, list[np.ndarray]] = OrderedDict()
@@ -52,11 +53,12 @@ def _stack(runs: Sequence[np.ndarray], dims: int) -> tuple[np.ndarray, list[int]
 def pca(x: np.ndarray, dims: int, n_fit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(n, D) -> ((n, dims) scores, (dims,) explained variance share of the fitted points); the axes fitted on
     the first n_fit points (default: all), every point placed on them; axes signed so each axis's largest
-    loading is positive (deterministic), missing axes (n or D too small) zero."""
+    loading is positive (deterministic), missing axes zero: those the fitted points do not span (n points span n - 1
+    at most; their singular values are rounding, whose axes would spread rounding noise over the plot)."""
     fit = x[:n_fit]
     mean = fit.mean(0)
     _, s, vt = np.linalg.svd(fit - mean, full_matrices=False)
-    k = min(dims, len(s))
+    k = min(dims, int((s > RANK_TOLERANCE * s[0]).sum()) if len(s) and s[0] > 0 else 0)
     signs = np.sign(vt[np.arange(k), np.abs(vt[:k]).argmax(1)])
     signs[signs == 0] = 1
     scores = np.zeros((len(x), dims))
@@ -78,6 +80,9 @@ def _umap(x: np.ndarray, dims: int, seed: int, n_fit: int | None = None) -> np.n
     n_fit = len(x) if n_fit is None else n_fit
     if n_fit < 4:
         raise ValueError(f"UMAP needs at least 4 points; got {n_fit} (use PCA)")
+    if not np.ptp(x[:n_fit], axis=0).any():        # UMAP scatters identical points into a shape that means nothing
+        raise ValueError("UMAP needs points that differ: these embeddings are all the same (a model that gives every "
+                         "frame one embedding); PCA shows them at one place")
     reducer = umap.UMAP(n_components=dims, metric="cosine", n_neighbors=umap_neighbours(n_fit),
                         random_state=seed, n_jobs=1, init="spectral" if n_fit > dims + 8 else "random")
     fitted = reducer.fit_transform(x[:n_fit])
