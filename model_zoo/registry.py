@@ -55,6 +55,13 @@ def assumed_notes(card: dict | None) -> list[str]:
     return [n for n in ((card or {}).get("conversion") or {}).get("notes") or [] if "assumed" in n]
 
 
+def assumed_mark(notes: list[str], when: str = "") -> str:
+    """' (frames 16 assumed, 3 heads assumed for width 192{when})' for an architecture line: the notes that say what
+    was assumed, each up to its reason; '' when nothing was."""
+    assumed = [n.split(" (")[0] for n in notes if "assumed" in n]
+    return f" ({', '.join(assumed)}{when})" if assumed else ""
+
+
 # what an odd file or folder in a models folder raises while it is described: it is listed with the reason, and the
 # list (the page's model boxes, built with it) goes on; a KeyError or TypeError from a layout no converter expected too
 UNREADABLE = (ValueError, OSError, KeyError, TypeError, AttributeError, IndexError)
@@ -63,6 +70,7 @@ UNREADABLE = (ValueError, OSError, KeyError, TypeError, AttributeError, IndexErr
 def describe(folder: Path) -> dict:
     """name, family, architecture, format, source, path (and method/recipe/steps when the folder has a card).
     A folder whose config or card cannot be read is listed with the reason, as a bad checkpoint file is."""
+    name = _name(folder)                                 # the name resolve finds it by
     try:
         raw, card = read_config(folder), read_card(folder) or {}
         family = family_of(raw)
@@ -72,11 +80,10 @@ def describe(folder: Path) -> dict:
         weight_files(folder, test_read=False)           # present, sizes within the cap, safetensors headers whole
     except UNREADABLE as e:
         why = str(e)
-        return {"name": folder.name, "family": "-", "architecture": f"cannot load: {why}", "format": "-",
+        return {"name": name, "family": "-", "architecture": f"cannot load: {why}", "format": "-",
                 "source": _source(folder), "path": str(folder)}
-    assumed = [n.split(" (")[0] for n in assumed_notes(card)]
-    arch += f" ({', '.join(assumed)} on conversion)" if assumed else ""          # an exported folder keeps the mark
-    entry = {"name": card.get("name") or folder.name, "family": family,
+    arch += assumed_mark(assumed_notes(card), " on conversion")                  # an exported folder keeps the mark
+    entry = {"name": name, "family": family,
              "architecture": arch, "format": "echolens-folder" if card else "hf-folder",
              "source": _source(folder), "path": str(folder)}
     entry.update({k: card[k] for k in ("method", "recipe", "steps") if k in card})
@@ -99,12 +106,27 @@ def describe_checkpoint(path: Path) -> dict:
 def list_models(extra_dirs: tuple[str | Path, ...] | list[str | Path] = ()) -> list[dict]:
     """Shipped models first, then the folders and checkpoint files found in extra_dirs, one dict each
     (name, family 'jepa'|'mae'|'probe'|'-', architecture, format, source, path)."""
-    found = _found(SHIPPED) + [f for d in extra_dirs for f in _found(Path(d))]
+    return [describe(f) if f.is_dir() else describe_checkpoint(f) for f in _candidates(extra_dirs)]
+
+
+def _candidates(extra_dirs: tuple[str | Path, ...] | list[str | Path]) -> list[Path]:
+    """The shipped model folders, then the folders and checkpoint files found in extra_dirs, each once (a folder
+    given twice, or the shipped one again, once), in list_models' order."""
     firsts = {}
-    for f in found:                                     # a folder given twice (or the shipped one again) once
+    for f in _found(SHIPPED) + [f for d in extra_dirs for f in _found(Path(d))]:
         firsts.setdefault(f.resolve(), f)
-    unique = list(firsts.values())
-    return [describe(f) if f.is_dir() else describe_checkpoint(f) for f in unique]
+    return list(firsts.values())
+
+
+def _name(path: Path) -> str:
+    """The name a candidate is listed and resolved by: a model folder's card name, else its folder name; a checkpoint
+    file's name without its suffix. Reads card.json alone, so naming every candidate stays quick."""
+    if not path.is_dir():
+        return checkpoint_name(path)
+    try:
+        return (read_card(path) or {}).get("name") or path.name
+    except UNREADABLE:                          # listed by its folder name with the reason, as describe lists it
+        return path.name
 
 
 def format_models(entries: list[dict]) -> str:
@@ -136,9 +158,9 @@ def resolve(name_or_path: str | Path, extra_dirs: tuple[str | Path, ...] | list[
             holds = (f"; it holds {', '.join(p.name for p in inside[:5])}{' ...' if len(inside) > 5 else ''}: give "
                      "one of those" if inside else "")
         raise FileNotFoundError(f"{name_or_path} is a folder without config.json, so not a model folder{holds}")
-    entries = list_models(extra_dirs)
-    for entry in entries:
-        if entry["name"] == str(name_or_path):
-            return Path(entry["path"]), entry["name"]
-    known = ", ".join(e["name"] for e in entries) or "none"
+    named = [(_name(p), p) for p in _candidates(extra_dirs)]     # by name alone: describing each reads its weights
+    for name, found in named:
+        if name == str(name_or_path):
+            return found, name
+    known = ", ".join(name for name, _ in named) or "none"
     raise FileNotFoundError(f"no model folder, checkpoint file or registered model named {name_or_path!r} (known: {known})")

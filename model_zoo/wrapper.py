@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from model_zoo.checkpoint import TARGET_MEAN, NoContextEncoder, read_card
+from model_zoo.checkpoint import TARGET_MEAN, NoContextEncoder, read_card, read_config
 from model_zoo import gain_norm
 from model_zoo.convert import load_checkpoint
 from model_zoo.convert.infer import check_geometry
@@ -140,8 +140,10 @@ class EncoderWrapper:
             raise ValueError(f"{self.name or 'this model'} is not a JEPA")
         recipe = recipe_from_card(self.card)
         if recipe.jepa_center_targets and self.target_mean is None:
-            raise ValueError(f"{self.name or 'this model'} was trained to predict centred targets but its folder "
-                             f"has no {TARGET_MEAN}: run python -m model_zoo.target_mean on the folder")
+            raise ValueError(f"{self.name or 'this model'} was trained to predict centred targets but has no mean "
+                             f"target loaded: its folder has no {TARGET_MEAN} (run python -m model_zoo.target_mean "
+                             "on the folder), or it was loaded at another frame count than its own, where the mean "
+                             "does not apply (load it at its own frame count)")
         return recipe
 
     def latent_targets(self, x: torch.Tensor) -> torch.Tensor:
@@ -217,7 +219,11 @@ def load(name_or_path: str | Path, device: str | torch.device | None = None, enc
         encoder = recipe_from_card(card).jepa_readout if loaded.family == "jepa" else "target"
     wrapper = EncoderWrapper(loaded.family, loaded.net, loaded.context, name=name, card=card, device=device,
                              encoder=encoder)
-    if loaded.family == "jepa" and path.is_dir() and (path / TARGET_MEAN).exists():
+    frames = (overrides or {}).get("frames")
+    # the mean is one vector per token position of the folder's own frame count; at another count (the app's frames
+    # box) it does not apply, so it is left None: only the latent-target views use it, and those refuse without it
+    if (loaded.family == "jepa" and path.is_dir() and (path / TARGET_MEAN).exists()
+            and frames in (None, read_config(path).get("frames_per_clip"))):
         mean = load_tensors(path / TARGET_MEAN, max_bytes).get("target_mean")
         if mean is None:
             raise ValueError(f"{TARGET_MEAN} in {path} holds no 'target_mean' tensor; remake it with "

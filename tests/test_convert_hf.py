@@ -191,3 +191,25 @@ def test_a_hugging_face_state_dict_without_its_config_is_named_so(tmp_path):
     with pytest.raises(ValueError, match="VJEPA2ForVideoClassification state dict without its config.json.*folder"):
         model_zoo.load(tmp_path / "enc", device="cpu", probe=tmp_path / "ft.safetensors",
                        overrides={"ef_mean": 55.0, "ef_std": 12.0})
+
+
+def test_a_videomae_folder_without_architectures_is_built_and_read_once(tmp_path, monkeypatch):
+    """The class was found by building VideoMAEModel, reading the weights, and seeing decoder keys left over; then
+    the pretraining model was built and the weights read again. The weight file's header names the decoder."""
+    import json
+    import shutil
+    from transformers import VideoMAEModel
+    from model_zoo.registry import SHIPPED
+    folder = tmp_path / "mae"
+    shutil.copytree(SHIPPED / "mae-small", folder)
+    config = json.loads((folder / "config.json").read_text())
+    del config["architectures"]
+    (folder / "config.json").write_text(json.dumps(config))
+    calls = []
+    for cls in (VideoMAEForPreTraining, VideoMAEModel):
+        read = cls.from_pretrained.__func__
+        monkeypatch.setattr(cls, "from_pretrained", classmethod(
+            lambda c, *a, read=read, **k: (calls.append(c.__name__), read(c, *a, **k))[1]))
+    w = model_zoo.load(folder, device="cpu")
+    assert calls == ["VideoMAEForPreTraining"]
+    assert isinstance(w.net, VideoMAEForPreTraining) and w.net.decoder is not None

@@ -190,3 +190,56 @@ def test_under_shipped_follows_links_to_and_from_the_shipped_folder(tmp_path, mo
     monkeypatch.setattr(registry, "SHIPPED", tmp_path / "link")                  # the repo's folder is a link
     assert registry.under_shipped(real / "jepa-small") and registry.under_shipped(tmp_path / "link" / "jepa-small")
     assert not registry.under_shipped(tmp_path / "elsewhere") and not registry.under_shipped(real)
+
+
+def test_a_pytorch_lightning_checkpoint_is_listed_as_it_loads(tmp_path):
+    """model_zoo.load unwraps a Lightning .ckpt; the list did not, so it was 'cannot load: unrecognised checkpoint
+    layout' there and offered in no model box."""
+    state = videomae_checkpoint(width=64, dec=64)["model"]                     # 64 wide: 1 head by the table
+    torch.save({"state_dict": {f"model.{k}": v for k, v in state.items()}, "epoch": 10, "global_step": 1000,
+                "pytorch-lightning_version": "2.4.0"}, tmp_path / "last.ckpt")
+    entry = next(e for e in list_models([tmp_path]) if e["name"] == "last")
+    assert entry["family"] == "mae" and entry["format"] == "videomae-native", entry
+    assert "decoder 64d x 1" in entry["architecture"]
+
+
+def test_a_videomae_checkpoint_is_listed_at_the_frames_and_size_its_training_arguments_give(tmp_path):
+    """The list assumed 16 frames x 224 px for a VideoMAE whose `args` say 8 x 64, the size it loads at."""
+    import argparse
+    from model_zoo.registry import architecture, describe_checkpoint
+    ck = videomae_checkpoint(width=192, dec=192, depth=1)
+    ck["args"] = argparse.Namespace(num_frames=8, input_size=64)
+    torch.save(ck, tmp_path / "mae_args.pth")
+    listed = describe_checkpoint(tmp_path / "mae_args.pth")["architecture"]
+    assert "8 frames x 64 px" in listed and "frames 16" not in listed and "size 224" not in listed, listed
+    assert listed.endswith("(3 heads assumed for width 192, 3 decoder heads assumed for width 192, norm_pix_loss "
+                           "assumed)"), listed
+    loaded = architecture(model_zoo.load(tmp_path / "mae_args.pth", device="cpu").config.to_dict())
+    assert listed.startswith(loaded)
+
+
+def test_a_probe_whose_query_tokens_are_not_3d_is_listed_with_the_problem(tmp_path):
+    """A probe with 1-D query_tokens was listed as 'cannot load: tuple index out of range'."""
+    p = vjepa_probe_checkpoint()
+    p["classifier"]["module.pooler.query_tokens"] = torch.zeros(32)
+    torch.save(p, tmp_path / "flat.pt")
+    entry = next(e for e in list_models([tmp_path]) if e["name"] == "flat")
+    assert entry["family"] == "-" and entry["architecture"].startswith(
+        "cannot load: pooler.query_tokens has shape (32,), not (1, queries, width)"), entry
+
+
+def test_resolve_finds_a_name_without_describing_every_model(tmp_path, monkeypatch):
+    """resolve ran list_models, describing (reading) every shipped and found model, on each of the 4-5 calls a load
+    makes; a shipped or found name is matched by name alone, and an unknown one still lists the names it knows."""
+    from model_zoo import registry
+    torch.save(videomae_checkpoint(), tmp_path / "mine.pth")
+    tiny_hf(tmp_path / "hf-jepa")
+    def no_describing(path):
+        raise AssertionError(f"{path} described")
+    monkeypatch.setattr(registry, "describe", no_describing)
+    monkeypatch.setattr(registry, "describe_checkpoint", no_describing)
+    assert registry.resolve("jepa-small") == (registry.SHIPPED / "jepa-small", "jepa-small")
+    assert registry.resolve("mine", [tmp_path]) == (tmp_path / "mine.pth", "mine")
+    assert registry.resolve("hf-jepa", [tmp_path]) == (tmp_path / "hf-jepa", "hf-jepa")
+    with pytest.raises(FileNotFoundError, match=r"'nosuch' \(known: jepa-small, mae-small, hf-jepa, mine\)"):
+        registry.resolve("nosuch", [tmp_path])

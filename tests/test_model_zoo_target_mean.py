@@ -206,3 +206,15 @@ def test_the_latent_view_of_a_centred_jepa_compares_with_centred_targets(centred
 def test_recipe_from_card_without_settings_is_the_default_recipe():
     assert recipe_from_card(None) == recipe_from_card({"recipe_settings": None}) == \
         dataclasses.replace(get_recipe("small"), name="unknown")
+
+
+def test_a_centred_folder_loads_at_another_frame_count_without_its_mean(centred_folder):
+    """The mean is per token at the folder's own frame count; at another (the app's frames box) the whole model was
+    refused for its shape. It loads, without the mean, and only the latent-target views say why they cannot run."""
+    frames = json.loads((centred_folder / "config.json").read_text())["frames_per_clip"]
+    m = model_zoo.load(centred_folder, device="cpu", overrides={"frames": frames // 2})
+    assert m.target_mean is None
+    assert m.tokens(torch.randn(1, frames // 2, 3, 64, 64)).shape == (1, 32, 48)
+    with pytest.raises(ValueError, match="centred targets.*another frame count"):
+        m.latent_targets(torch.randn(1, frames // 2, 3, 64, 64))
+    assert model_zoo.load(centred_folder, device="cpu", overrides={"frames": frames}).target_mean.shape == (64, 48)

@@ -18,8 +18,8 @@ from pathlib import Path
 from torch import nn
 
 from model_zoo.convert import hf, videomae, vjepa
-from model_zoo.convert.detect import detect_state, unwrap_lightning
-from model_zoo.convert.safety import MAX_BYTES, load_tensors
+from model_zoo.convert.detect import read_native
+from model_zoo.convert.safety import MAX_BYTES
 
 
 @dataclass
@@ -40,8 +40,7 @@ def load_checkpoint(path: str | Path, encoder: str = "target", overrides: dict |
         return Loaded(family, net, context, "hf-folder", info)
     if path.is_dir():
         raise FileNotFoundError(f"{path} is a folder without config.json: not a model folder")
-    ckpt, unwrapped = unwrap_lightning(load_tensors(path, max_bytes))
-    fmt = detect_state(ckpt)
+    ckpt, unwrapped, fmt = read_native(path, max_bytes)
     if fmt == "vjepa-probe":
         raise ValueError(f"{path.name} is a V-JEPA evaluation probe, not an encoder: give it with the encoder it was "
                          f"trained on, `python -m model_zoo.convert.export ENCODER --out FOLDER --probe {path.name} "

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from model_zoo.convert import probe, videomae, vjepa
 from model_zoo.convert.infer import strip_prefixes
+from model_zoo.convert.safety import MAX_BYTES, SAFETENSORS, check_size, header_shapes, load_tensors
 
 SUFFIXES = (".pth.tar", ".safetensors", ".pth", ".pt", ".bin", ".ckpt")   # longest first: a.pth.tar is 'a'
 # key prefixes only transformers' VideoMAE and V-JEPA 2 models write (encoder, pretraining decoder, classification
@@ -50,3 +53,18 @@ def detect_state(ckpt: dict) -> str:
     keys = ", ".join(map(str, list(ckpt)[:8]))
     raise ValueError(f"unrecognised checkpoint layout (top-level keys: {keys}); EchoLens reads "
                      "HF folders and V-JEPA 2 / EchoJEPA, VideoMAE and V-JEPA probe checkpoints")
+
+
+def read_native(path: Path, max_bytes: int = MAX_BYTES,
+                shapes_only: bool = False) -> tuple[dict, str | None, str]:
+    """(checkpoint, note, format) of a checkpoint file, read one way for loading and for the model list: a PyTorch
+    Lightning checkpoint's state dict unwrapped (note says so; None otherwise), its format detected (ValueError if
+    none fits). shapes_only (the list, which must stay quick) reads a safetensors file's header alone, its tensors
+    empty meta tensors of the right shapes; torch files are read as loading reads them (zip archives memory-mapped)."""
+    if shapes_only and path.name.endswith(SAFETENSORS):
+        check_size(path, max_bytes)
+        ckpt = {k: torch.empty(shape, device="meta") for k, shape in header_shapes(path).items()}
+    else:
+        ckpt = load_tensors(path, max_bytes)
+    ckpt, note = unwrap_lightning(ckpt)
+    return ckpt, note, detect_state(ckpt)

@@ -83,6 +83,13 @@ def network_class(family: str, config: dict) -> type:
     return VideoMAEForPreTraining if "VideoMAEForPreTraining" in (config.get("architectures") or []) else VideoMAEModel
 
 
+def has_decoder(files: list[Path], max_bytes: int = MAX_BYTES) -> bool:
+    """Whether the weight files hold VideoMAEForPreTraining's decoder (DECODER_KEYS), from tensor names alone:
+    safetensors headers; a pytorch_model.bin is read weights-only (memory-mapped when a zip archive)."""
+    return any(str(k).startswith(DECODER_KEYS) for f in files
+               for k in (header_shapes(f) if f.suffix == ".safetensors" else load_tensors(f, max_bytes)))
+
+
 def apply_overrides(family: str, config: dict, overrides: dict) -> dict:
     """config with the overrides that apply to an HF folder set; ValueError for one that does not."""
     for key, value in overrides.items():
@@ -164,30 +171,27 @@ def load_folder(folder: str | Path, overrides: dict | None = None, strict: bool 
     family = family_of(raw)
     files = weight_files(folder, max_bytes)
     cls = network_class(family, raw)
+    # a config.json that names no architecture: the weights' names say which model, before one read of them
+    inferred = cls is VideoMAEModel and not raw.get("architectures") and has_decoder(files, max_bytes)
+    cls = VideoMAEForPreTraining if inferred else cls
     config = parse_config(family, apply_overrides(family, raw, overrides), str(folder))
     check_geometry(config.to_dict(), family, str(folder))          # before reading weights a refusal makes moot
-    def read(cls: type) -> tuple[nn.Module, list[str], list[str], list[str], list]:
-        """(net, ignored heads, unexpected, missing, mismatched keys) of the folder's weights read into cls."""
-        try:
-            net, loading = cls.from_pretrained(folder, config=config, attn_implementation="sdpa", dtype=DTYPE,
-                                               ignore_mismatched_sizes=True, output_loading_info=True,
-                                               use_safetensors=files[0].suffix == ".safetensors")
-        except SafetensorError as e:
-            raise damaged(files[0] if len(files) == 1 else f"one of {folder}'s {len(files)} weight files", e) from None
-        unexpected = sorted(loading.get("unexpected_keys") or [])
-        ignored = [k for k in unexpected if k.split(".", 1)[-1].startswith(HEADS) or k.startswith(HEADS)]
-        return (net, ignored, [k for k in unexpected if k not in ignored], sorted(loading.get("missing_keys") or []),
-                sorted(loading.get("mismatched_keys") or []))
-
-    net, ignored, unexpected, missing, mismatched = read(cls)
+    try:
+        net, loading = cls.from_pretrained(folder, config=config, attn_implementation="sdpa", dtype=DTYPE,
+                                           ignore_mismatched_sizes=True, output_loading_info=True,
+                                           use_safetensors=files[0].suffix == ".safetensors")
+    except SafetensorError as e:
+        raise damaged(files[0] if len(files) == 1 else f"one of {folder}'s {len(files)} weight files", e) from None
+    unexpected = sorted(loading.get("unexpected_keys") or [])
+    ignored = [k for k in unexpected if k.split(".", 1)[-1].startswith(HEADS) or k.startswith(HEADS)]
+    unexpected = [k for k in unexpected if k not in ignored]
+    missing, mismatched = sorted(loading.get("missing_keys") or []), sorted(loading.get("mismatched_keys") or [])
     notes = [note] if (note := normalisation_note(folder)) else []
     if "pooler.query_tokens" in ignored:                  # a VJEPA2ForVideoClassification fine-tune's head
         notes.append("its classification head (pooler, classifier) is not read as the encoder; to read EF with it, "
                      f"export the folder with itself as the probe: python -m model_zoo.convert.export {folder} --out "
                      f"FOLDER --probe {folder} --ef-mean M --ef-std S")
-    if cls is VideoMAEModel and not raw.get("architectures") and unexpected and all(
-            k.startswith(DECODER_KEYS) for k in unexpected):         # a config.json that names no architecture
-        net, ignored, unexpected, missing, mismatched = read(VideoMAEForPreTraining)
+    if inferred:
         notes.append("VideoMAEForPreTraining read from the weights (config.json names no architecture; its decoder "
                      "weights make it the pretraining model, so reconstruction works)")
     if no_predictor(family, net, missing):

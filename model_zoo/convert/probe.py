@@ -81,6 +81,16 @@ def classifier_state(ckpt: dict, index: int = 0) -> dict:
     return strip_prefixes(ckpt.get("classifier", ckpt), what)
 
 
+def query_tokens(state: dict) -> torch.Tensor:
+    """The probe's pooler.query_tokens, refused by name unless 3-D as an attentive probe stores them (loading and the
+    model list both read their count and width from it)."""
+    query = need(state, "pooler.query_tokens", "attentive probe")
+    if query.ndim != 3:
+        raise ValueError(f"pooler.query_tokens has shape {tuple(query.shape)}, not (1, queries, width) as an "
+                         "attentive probe stores it: not a probe EchoLens reads")
+    return query
+
+
 def check_blocks(probe: ProbeHead, ours: dict, hidden: int) -> None:
     """Refuse, by their native names, pooler.blocks tensors that are missing, unknown or shaped other than the
     probe's width and MLP (the cross-attention block's, as upstream builds them) need."""
@@ -114,12 +124,9 @@ def convert(ckpt: dict, heads: int | None = None, overrides: dict | None = None)
                          "weight decays), none marked best: choose the one its evaluation log shows best on val with "
                          "--probe-index K (overrides={'probe_index': K}), counted from 0")
     state = classifier_state(ckpt, overrides.get("probe_index", 0))
-    query = need(state, "pooler.query_tokens", "attentive probe")
+    query = query_tokens(state)
     if "pooler.xattn.q.weight" in state or f"{P}xattn.q.weight" not in state:
         raise ValueError("this probe has no complete cross-attention block (norm, MLP); ProbeHead needs one")
-    if query.ndim != 3:
-        raise ValueError(f"pooler.query_tokens has shape {tuple(query.shape)}, not (1, queries, width) as an attentive "
-                         "probe stores it: not a probe EchoLens reads")
     if query.shape[1] != 1:
         raise ValueError(f"pooler.query_tokens has {query.shape[1]} queries; ProbeHead has one")
     blocks = block_count(state, B)                       # refuses blocks not numbered 0..K-1
