@@ -1,10 +1,10 @@
 """Per-frame embeddings: one model-length window centred on each frame, pooled to one vector.
 
-Frame t's window holds F frames (F = the model's frames) centred on t, `step` source frames apart
-(default 1: the clip's own frame rate). A window spanning a whole beat (step = beat / F, the time
-scale the shipped models learned) runs past the ends of a short clip for most frames, and the
-repeated edge frames then dominate: on 4 held-out 64-frame phantom clips loop closure was 1.46
-(JEPA) / 1.51 (MAE) with beat-long windows against 0.52 / 0.50 with step 1. The first or last frame
+Frame t's window holds F consecutive frames (F = the model's frames) centred on t, at the clip's own frame
+rate. A window spanning a whole beat (frames beat / F apart, the time scale the shipped models learned) runs
+past the ends of a short clip for most frames, and the repeated edge frames then dominate: on 4 held-out
+64-frame phantom clips loop closure was 1.46 (JEPA) / 1.51 (MAE) with beat-long windows against 0.52 / 0.50
+with consecutive frames. The first or last frame
 is repeated where the window runs past an end of the clip, so every frame gets a point and none is
 invented. The clip is prepared once (sector crop,
 resize, normalisation) and the windows are gathered from it and run through the encoder in
@@ -38,22 +38,21 @@ def centre_frames(n_frames: int, stride: int = 1) -> np.ndarray:
     return np.unique(np.append(np.arange(0, n_frames, stride), n_frames - 1))
 
 
-def window_indices(n_frames: int, centres: np.ndarray, frames: int, step: float = 1.0) -> np.ndarray:
-    """(K, frames) source frames of the window centred on each centre, `step` frames apart (nearest
-    frame), edge frames repeated."""
-    offsets = np.floor((np.arange(frames) - frames // 2) * step + 0.5).astype(int)   # (F,)
+def window_indices(n_frames: int, centres: np.ndarray, frames: int) -> np.ndarray:
+    """(K, frames) consecutive source frames of the window centred on each centre, edge frames repeated."""
+    offsets = np.arange(frames) - frames // 2                                   # (F,)
     return np.clip(np.asarray(centres)[:, None] + offsets[None, :], 0, n_frames - 1)
 
 
 @torch.no_grad()
-def frame_embeddings(wrapper, clip: Clip, stride: int = 1, batch: int = 16, step: float = 1.0) -> FrameEmbeddings:
+def frame_embeddings(wrapper, clip: Clip, stride: int = 1, batch: int = 16) -> FrameEmbeddings:
     """The token-mean embedding of the window centred on every stride-th frame of the clip. -> (K, D)
     The clip is cropped to its fan unless crop_to_sector made it (a degraded copy of a cropped clip
-    keeps the clean clip's crop). step: source frames between window frames (1: consecutive)."""
+    keeps the clean clip's crop)."""
     frames, size = input_shape(wrapper)
     centres = centre_frames(clip.n_frames, stride)
     x = to_model_input(clip, frames=clip.n_frames, size=size)[0]  # (T, C, H, W)
-    windows = torch.as_tensor(window_indices(clip.n_frames, centres, frames, step))  # (K, F)
+    windows = torch.as_tensor(window_indices(clip.n_frames, centres, frames))  # (K, F)
     out = []
     for chunk in windows.split(batch):
         out.append(wrapper.tokens(x[chunk]).mean(1).float().cpu())           # (b, N, D) -> (b, D)
