@@ -26,7 +26,7 @@ from explain.attribution.noise_tunnel import smoothgrad_ig
 from explain.attribution.occlusion import occlusion
 from explain.attribution.pretext import pretext_attribution
 from explain.ef_forward import EFForward
-from explain.maps import grid_of_wrapper, pixels_to_tokens, to_frames
+from explain.maps import check_clips, grid_of_wrapper, pixels_to_tokens, to_frames
 from explain.paper_attention import paper_attention
 from explain.readout import mean_readout, probe_readout, token_readout
 from explain.rollout import rollout_with_tokens
@@ -51,11 +51,8 @@ class TokenMap:
 
 
 def check_input(wrapper, x: torch.Tensor) -> None:
-    grid, tubelet, patch = grid_of_wrapper(wrapper)
-    want = (grid[0] * tubelet, grid[1] * patch, grid[2] * patch)
-    if x.ndim != 5 or x.shape[0] != 1 or (x.shape[1], x.shape[3], x.shape[4]) != want:
-        raise ValueError(f"{wrapper.name or 'The model'} needs one clip shaped (1, {want[0]}, C, {want[1]}, "
-                         f"{want[2]}); got {tuple(x.shape)}.")
+    """One clip at the model's shape (maps.check_clips)."""
+    check_clips(wrapper, x, one=True)
 
 
 def default_readout(probe) -> str:

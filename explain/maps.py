@@ -18,6 +18,16 @@ def grid_of_wrapper(wrapper) -> tuple[tuple[int, int, int], int, int]:
     return tuple(wrapper.grid), wrapper.tubelet, wrapper.patch
 
 
+def check_clips(wrapper, x: torch.Tensor, one: bool = False) -> None:
+    """Refuse clips x that are not (B, T, C, H, W) at the model's frame count and size (one: B must be 1), naming
+    the shape it needs: a rollout over another grid came back silently with the wrong number of tokens."""
+    grid, tubelet, patch = grid_of_wrapper(wrapper)
+    want = (grid[0] * tubelet, grid[1] * patch, grid[2] * patch)
+    if x.ndim != 5 or (one and x.shape[0] != 1) or (x.shape[1], x.shape[3], x.shape[4]) != want:
+        raise ValueError(f"{wrapper.name or 'The model'} needs {'one clip' if one else 'clips'} shaped "
+                         f"({'1' if one else 'B'}, {want[0]}, C, {want[1]}, {want[2]}); got {tuple(x.shape)}.")
+
+
 def token_volume(values, grid: tuple[int, int, int]) -> np.ndarray:
     """(N,) or (T', H', W') values -> (T', H', W') float32, checked against grid."""
     v = np.asarray(getattr(values, "values", values), np.float32)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from explain.maps import check_clips
 from model_zoo.attention import AttentionRecorder
 
 MODES = ("received", "given")
@@ -45,6 +46,7 @@ def head_view(a: torch.Tensor, mode: str = "received", query: int | None = None
 def paper_attention(wrapper, x: torch.Tensor, layer: int = -1, mode: str = "received",
                     query: int | None = None) -> tuple[torch.Tensor, dict]:
     """The figure mode on clips x (B, T, C, H, W): -> (map (B, N), {'layer', 'head', 'query'})."""
+    check_clips(wrapper, x)
     with AttentionRecorder(wrapper, fuse_heads=None, layers=[layer]) as rec:
         wrapper.encoder(x.to(wrapper.device))
     values, head, q = head_view(rec.maps[0], mode, query)

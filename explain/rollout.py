@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import torch
 
+from explain.maps import check_clips
 from model_zoo.attention import FUSIONS, AttentionRecorder, RolloutSpec, check_fusion, rollout_step
 
 
@@ -44,6 +45,7 @@ def rollout_with_tokens(wrapper, x: torch.Tensor, head_fusion: str = "mean", dis
     """Rollout of a wrapped encoder on clips x (B, T, C, H, W), accumulated inside the hooks, and the
     same pass's output tokens. -> (R (B, N, N), tokens (B, N, D)) on the CPU."""
     check_fusion(head_fusion, allow_none=False)
+    check_clips(wrapper, x)
     spec = RolloutSpec(discard_ratio, start_layer, identity)
     with AttentionRecorder(wrapper, fuse_heads=head_fusion, keep_maps=False, rollout=spec) as rec:
         tokens = wrapper.encoder(x.to(wrapper.device)).last_hidden_state          # (B, N, D)

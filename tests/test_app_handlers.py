@@ -1105,6 +1105,12 @@ def test_an_integrated_gradients_map_whose_delta_outweighs_its_ef_change_is_call
     assert "Unreliable" not in shown({"convergence_delta": [0.05], "ef_change": [3.2], "n_steps": 16})
     smooth = shown({"convergence_delta": [1.56], "ef_change": [0.77], "n_steps": 8}, "smoothgrad")
     assert smooth.startswith("⚠️ Unreliable: the convergence delta (1.56 on average over the noisy copies) is 2.0x")
+    assert "mean |convergence delta| over the noisy copies (0 = exact): 1.56" in smooth      # not IG's signed sum
+    assert "sum of attributions - EF change" not in smooth and "mean EF change from the black baseline" in smooth
+    pretext = shown({"hidden_share": 0.667, "hidden_area": 0.898, "draw_agreement": 0.09, "reliability": 0.17,
+                     "n_masks": 2}, "pretext")
+    assert pretext.startswith("⚠️ Unreliable: the map changes with the mask draws")
+    assert "share of the attribution on the hidden boxes: 67%; hidden boxes' share of the tokens: 90%" in pretext
     # and as a real run reports them
     from builders import tiny_probe, tiny_wrapper
     from explain.attention_maps import clip_map

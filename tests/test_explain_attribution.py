@@ -172,3 +172,31 @@ def test_error_paths_name_the_problem():
         black_like(torch.zeros(1, 8, 2, 64, 64))
     with pytest.raises(ValueError, match="whole number"):
         occlusion(OnePixel(), torch.zeros(1, 7, 3, 64, 64), TUBELET, PATCH)
+
+
+def test_a_pretext_map_reports_its_hidden_area_and_how_well_two_halves_of_its_draws_agree():
+    """'share of the attribution on the hidden boxes: 67%' was shown without the boxes' own share (about 90% of the
+    tokens: an even map's), and two seeds' maps of the shipped MAE at 2 draws correlated at 0.15, read as one."""
+    wrapper, x = tiny_wrapper("mae"), clip()
+    _, info = pretext_attribution(wrapper, x, n_masks=4, seed=0)
+    r = info["draw_agreement"]
+    assert 0.0 < info["hidden_area"] < 1.0 and -1.0 <= r <= 1.0 and info["reliability"] == pytest.approx(2 * r / (1 + r))
+    assert "draw_agreement" not in pretext_attribution(wrapper, x, n_masks=1)[1]        # one draw: no halves
+    from explain.analysis.attention import TRUSTED_AGREEMENT, convergence_warning
+    low = convergence_warning("pretext", {"draw_agreement": 0.09, "reliability": 0.17, "n_masks": 2})
+    assert low.startswith("Unreliable: the map changes with the mask draws (the two halves of its 2 draws correlate at "
+                          "0.09, the whole map's reliability 0.17")
+    assert convergence_warning("pretext", {"draw_agreement": 0.42, "reliability": TRUSTED_AGREEMENT + 0.09}) is None
+
+
+def test_a_rollout_or_the_papers_view_of_a_clip_of_another_size_is_refused_by_name():
+    """attention_rollout of a clip 100 px high came back over 336 tokens, not the model's grid."""
+    from explain.paper_attention import paper_attention
+    from explain.rollout import attention_rollout
+    wrapper = tiny_wrapper("jepa")
+    t, h, w = wrapper.grid
+    wrong = torch.zeros(2, t * wrapper.tubelet, 3, h * wrapper.patch - 4, w * wrapper.patch)
+    for fn in (attention_rollout, paper_attention):
+        with pytest.raises(ValueError, match=r"needs clips shaped \(B, "):
+            fn(wrapper, wrong)
+    assert attention_rollout(wrapper, clip(2)).shape == (2, t * h * w, t * h * w)        # a batch of the right size

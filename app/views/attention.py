@@ -96,7 +96,9 @@ INFO_LABELS = {
     "layer": "layer", "head": "most peaked head", "query": "query token (-1: attention received, no single query)",
     "window": "occluded block (frames, channels, px, px)", "strides": "step (frames, channels, px, px)",
     "objective": "pretext loss", "loss": "its value on this clip", "n_masks": "mask draws",
-    "hidden_share": "share of the attribution on the hidden boxes",
+    "hidden_share": "share of the attribution on the hidden boxes", "hidden_area": "hidden boxes' share of the tokens",
+    "draw_agreement": "agreement of the two halves of the mask draws (correlation)",
+    "reliability": "the whole map's reliability over its draws (2r / (1 + r))",
     "convergence_delta": "convergence delta (sum of attributions - EF change; 0 = exact)",
     "ef_change": "EF change from the black baseline to the clip", "n_steps": "integration steps",
     "nt_samples": "noisy copies", "stdev": "noise std (normalised input)",
@@ -104,6 +106,9 @@ INFO_LABELS = {
     "readout": "read-out",
     "features": "regions blacked out", "cells": "blocks per region (time, rows, columns)",
 }
+# SmoothGrad's delta is the mean magnitude over its noisy copies, its EF change their mean (noise_tunnel): not IG's
+SMOOTHGRAD_LABELS = {"convergence_delta": "mean |convergence delta| over the noisy copies (0 = exact)",
+                     "ef_change": "mean EF change from the black baseline over the noisy copies"}
 READOUT_WORDS = {"probe": "the EF probe's query", "token": "one query token", "mean": "the mean over all tokens"}
 
 
@@ -125,10 +130,12 @@ def info_markdown(r: AttentionResult, asked_readout: str | None = None) -> str:
         used = info["readout"]
         info["readout"] = READOUT_WORDS.get(used, used) + (
             " (the EF probe's read-out needs an EF probe on both models)" if asked_readout == "probe" != used else "")
-    if isinstance(info.get("hidden_share"), float):
-        info["hidden_share"] = f"{info['hidden_share']:.0%}"
+    for share in ("hidden_share", "hidden_area"):
+        if isinstance(info.get(share), float):
+            info[share] = f"{info[share]:.0%}"
     method = METHOD_LABELS.get(r.token_map.method, r.token_map.method)     # the maps' own, whatever the box says now
-    words = "; ".join([f"method: {method}", *(f"{INFO_LABELS.get(k, k)}: {_plain(v)}" for k, v in info.items())])
+    labels = {**INFO_LABELS, **(SMOOTHGRAD_LABELS if r.token_map.method == "smoothgrad" else {})}
+    words = "; ".join([f"method: {method}", *(f"{labels.get(k, k)}: {_plain(v)}" for k, v in info.items())])
     unreliable = convergence_warning(r.token_map.method, r.token_map.info)
     return f"⚠️ {unreliable} {words}" if unreliable else words
 
@@ -281,7 +288,7 @@ def frame_label(role: str, t: int, n_frames: int, marks: dict[str, int]) -> str:
 
 def scrub(clip_key: str, pair: dict[str, LoadedModel], method: str, frame: int,
           *params, colours: str = COLOURS) -> dict[str, tuple[np.ndarray, str]] | None:
-    """{role: ((S, S + bar, 3) uint8, label)} the overlay at one frame of a map already made and its label
+    """{role: ((3S, 3(S + bar), 3) uint8, label)} the overlay (enlarged 3x for the page) at one frame of a map already made and its label
     (frame_label), for the scrubber; None when that map has not been made (the scrubber never starts a computation).
     `frame` counts the longer view's frames (the slider's range); a model seeing fewer frames of the beat is shown
     its frame at the same moment of it."""

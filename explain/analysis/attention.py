@@ -21,6 +21,7 @@ from model_zoo.cost import estimate
 
 
 TRUSTED_DELTA_SHARE = 0.5    # a convergence delta over this share of the EF change it explains: not read
+TRUSTED_AGREEMENT = 0.5      # a pretext map whose reliability over its mask draws (pretext) is below this: not read
 
 
 def _one(value):
@@ -31,7 +32,14 @@ def _one(value):
 def convergence_warning(method: str, info: dict) -> str | None:
     """Words for a gradient map whose convergence delta is over TRUSTED_DELTA_SHARE of the EF change it should add
     up to (integrated gradients' completeness; SmoothGrad's delta is a mean magnitude over its noisy copies, IG's a
-    signed sum); None for a trusted map or a method without a delta."""
+    signed sum), or a pretext map whose reliability over its mask draws is below TRUSTED_AGREEMENT; None for a
+    trusted map or a method with neither."""
+    reliability = _one(info.get("reliability"))
+    if method == "pretext" and isinstance(reliability, float) and reliability < TRUSTED_AGREEMENT:
+        return (f"Unreliable: the map changes with the mask draws (the two halves of its {_one(info.get('n_masks'))} "
+                f"draws correlate at {_one(info.get('draw_agreement')):.2f}, the whole map's reliability "
+                f"{reliability:.2f}; trusted from {TRUSTED_AGREEMENT}): it shows these masks more than the objective "
+                "(more draws steady it: explain.attribution.pretext_attribution's n_masks).")
     delta, change = _one(info.get("convergence_delta")), _one(info.get("ef_change"))
     if not isinstance(delta, float) or not isinstance(change, float) or abs(delta) <= TRUSTED_DELTA_SHARE * abs(change):
         return None
