@@ -40,8 +40,9 @@ METHOD_WORDS = {
     "paper": "**Paper mode** (the EchoJEPA figure): one layer's attention, its most peaked head only: a sharper, "
              "less complete picture than the rollout.",
     "occlusion": "**Occlusion** (Captum): each 2-frame x 16 px block blacked out in turn; the map is how far the "
-                 "EF prediction moves (one forward pass per block: the slowest method, tens of seconds for the "
-                 "shipped pair on a CPU, where a rollout takes a second or two).",
+                 "EF prediction moves (one forward pass per block, about 390 for a shipped model: with SmoothGrad "
+                 "the slowest methods, tens of seconds for the shipped pair on a CPU, where a rollout takes a second "
+                 "or two).",
     "feature_ablation": "**Feature ablation** (Captum): regions of blocks (2 x 2 by default: 2 frames x 32 x 32 px), "
                         "each set to black in turn; the map is how far the EF prediction moves. A coarser occlusion "
                         "at a fraction of its cost (about a third at 2 x 2; with one block per region the two are "
