@@ -201,7 +201,8 @@ def load(name_or_path: str | Path, device: str | torch.device | None = None, enc
     detected from the keys, and the weights are float32 whatever dtype the file stores; overrides
     ({'frames', 'size', 'heads', ...}) set what tensors cannot tell; missing or unexpected keys refuse
     the load unless strict=False (then they are warned about and listed in card['conversion']).
-    probe: a V-JEPA evaluation probe file to attach as `wrapper.probe` (a ProbeHead; None otherwise).
+    probe: a V-JEPA evaluation probe file, or a Hugging Face classification folder (its pooler and classifier), to
+    attach as `wrapper.probe` (a ProbeHead; None otherwise).
     Folders without card.json get a card saying what was loaded, from where, and what was assumed.
     """
     path, name = resolve(name_or_path, extra_dirs)

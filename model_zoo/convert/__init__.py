@@ -26,7 +26,8 @@ from model_zoo.convert.safety import MAX_BYTES
 class Loaded:
     family: str                      # 'jepa' | 'mae'
     net: nn.Module                   # VJEPA2Model | VideoMAEForPreTraining | VideoMAEModel
-    context: nn.Module | None        # JEPA context encoder, when there is one and it was asked for
+    context: nn.Module | None        # JEPA context encoder: a folder's whenever it holds one (the predictor's
+                                     # views use it); a native checkpoint's only when encoder='context' asked for it
     format: str                      # 'hf-folder', 'vjepa2-native' (V-JEPA 2 / EchoJEPA), 'videomae-native' (MCG-NJU)
     info: dict = field(default_factory=dict)   # notes (assumptions), missing / unexpected / ignored keys
 
