@@ -12,13 +12,15 @@ import math
 import torch
 
 
+# config keys of the clip's (frames, size) by family: the one spelling of the two families' names
+CLIP_KEYS = {"jepa": ("frames_per_clip", "crop_size"), "mae": ("num_frames", "image_size")}
+
+
 def clip_shape(config) -> tuple[int | None, int | None]:
-    """(frames, size) of the clips a V-JEPA 2 (frames_per_clip, crop_size) or VideoMAE (num_frames, image_size)
-    config takes, from the config object or its dict (config.json); a size given as (H, W) gives H; None for a
-    key the config lacks. The one reader of the two families' spellings."""
+    """(frames, size) of the clips a V-JEPA 2 or VideoMAE config takes (CLIP_KEYS), from the config object or its
+    dict (config.json); a size given as (H, W) gives H; None for a key the config lacks."""
     get = config.get if isinstance(config, dict) else lambda key: getattr(config, key, None)
-    jepa = get("frames_per_clip") is not None
-    frames, size = (get("frames_per_clip"), get("crop_size")) if jepa else (get("num_frames"), get("image_size"))
+    frames, size = (get(k) for k in CLIP_KEYS["jepa" if get("frames_per_clip") is not None else "mae"])
     return frames, size if size is None or isinstance(size, int) else size[0]
 
 

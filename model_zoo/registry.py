@@ -70,9 +70,11 @@ UNREADABLE = (ValueError, OSError, KeyError, TypeError, AttributeError, IndexErr
 def describe(folder: Path) -> dict:
     """name, family, architecture, format, source, path (and method/recipe/steps when the folder has a card).
     A folder whose config or card cannot be read is listed with the reason, as a bad checkpoint file is."""
-    name = _name(folder)                                 # the name resolve finds it by
+    name = folder.name
     try:
-        raw, card = read_config(folder), read_card(folder) or {}
+        card = read_card(folder) or {}                   # read once: its name is the one resolve finds it by
+        name = _card_name(folder, card)
+        raw = read_config(folder)
         family = family_of(raw)
         config = parse_config(family, raw, "its config").to_dict()                  # + defaults
         check_geometry(config, family, "its config")                 # before architecture() divides by its patch
@@ -124,9 +126,13 @@ def _name(path: Path) -> str:
     if not path.is_dir():
         return checkpoint_name(path)
     try:
-        return (read_card(path) or {}).get("name") or path.name
+        return _card_name(path, read_card(path) or {})
     except UNREADABLE:                          # listed by its folder name with the reason, as describe lists it
         return path.name
+
+
+def _card_name(folder: Path, card: dict) -> str:
+    return card.get("name") or folder.name
 
 
 def format_models(entries: list[dict]) -> str:
@@ -146,8 +152,7 @@ def resolve(name_or_path: str | Path, extra_dirs: tuple[str | Path, ...] | list[
     """(path, name) for a model folder path, a checkpoint file path, or a registry name."""
     path = Path(name_or_path).expanduser()
     if is_folder(path):
-        card = read_card(path) or {}
-        return path, card.get("name") or path.name
+        return path, _card_name(path, read_card(path) or {})
     if path.is_file():
         return path, checkpoint_name(path)
     if path.is_dir():                               # a folder, not a model folder: say so, and what it holds

@@ -27,7 +27,7 @@ from model_zoo.cost import forward_gflops
 from model_zoo.device import pick_device
 from model_zoo.jepa import emphasise_beat, encode_context, predict, target_embeddings
 from model_zoo.mae import reconstruct
-from model_zoo.masks import as_indices, gather_tokens, grid_of
+from model_zoo.masks import as_indices, clip_shape, gather_tokens, grid_of
 from model_zoo.recipes import recipe_from_card
 from model_zoo.registry import architecture, resolve
 
@@ -224,7 +224,7 @@ def load(name_or_path: str | Path, device: str | torch.device | None = None, enc
     # the mean is one vector per token position of the folder's own frame count; at another count (the app's frames
     # box) it does not apply, so it is left None: only the latent-target views use it, and those refuse without it
     if (loaded.family == "jepa" and path.is_dir() and (path / TARGET_MEAN).exists()
-            and frames in (None, read_config(path).get("frames_per_clip"))):
+            and frames in (None, clip_shape(read_config(path))[0])):
         mean = load_tensors(path / TARGET_MEAN, max_bytes).get("target_mean")
         if mean is None:
             raise ValueError(f"{TARGET_MEAN} in {path} holds no 'target_mean' tensor; remake it with "

@@ -243,3 +243,15 @@ def test_resolve_finds_a_name_without_describing_every_model(tmp_path, monkeypat
     assert registry.resolve("hf-jepa", [tmp_path]) == (tmp_path / "hf-jepa", "hf-jepa")
     with pytest.raises(FileNotFoundError, match=r"'nosuch' \(known: jepa-small, mae-small, hf-jepa, mine\)"):
         registry.resolve("nosuch", [tmp_path])
+
+
+def test_listing_a_folder_reads_its_card_once(monkeypatch):
+    """describe read card.json twice per folder (once for the name, once for the rest); the name and the listed
+    method, recipe and steps come from the one read."""
+    from model_zoo import registry
+    reads = []
+    real = registry.read_card
+    monkeypatch.setattr(registry, "read_card", lambda folder: reads.append(folder) or real(folder))
+    entry = registry.describe(registry.SHIPPED / "jepa-small")
+    assert reads == [registry.SHIPPED / "jepa-small"]
+    assert entry["name"] == "jepa-small" and entry["method"] == "jepa" and entry["steps"] > 0

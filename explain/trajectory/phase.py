@@ -133,15 +133,20 @@ def phase_from_volume(volume: np.ndarray, typical_period: float, sign_guessed: b
         anchor = ed or [es[0] - SYSTOLE_SHARE * period]           # where only ES shows, ED a systole before it
         phase = _phase_from_eds(np.asarray(anchor, np.float64), period, n)
         return phase, ed, es, float(period), assumed
+    phase, es_phase = _phase_over_beats(v, period)
+    if sign_guessed and es_phase > 0.5:               # turned over: the period does not depend on the sign
+        phase, es_phase = _phase_over_beats(-v, period)
+    return phase, frames_at_phase(phase, 0.0), frames_at_phase(phase, es_phase), float(period), assumed
+
+
+def _phase_over_beats(v: np.ndarray, period: float) -> tuple[np.ndarray, float]:
+    """(phase (T,), the ES frames' mean phase) of a smoothed signal over beats: ED at its maxima, ES at its minima."""
     spacing, prominence = max(1, int(0.6 * period)), MIN_PROMINENCE * float(np.ptp(v))
     ed = _fill_missed_beats(find_peaks(v, distance=spacing, prominence=prominence)[0].tolist() or [int(np.argmax(v))],
                             period, v)
     es = find_peaks(-v, distance=spacing, prominence=prominence)[0].tolist() or [int(np.argmin(v))]
-    phase = _phase_from_eds(np.asarray(ed, np.float64), period, n)
-    es_phase = circular_mean(phase[es])
-    if sign_guessed and es_phase > 0.5:
-        return phase_from_volume(-np.asarray(volume), typical_period)
-    return phase, frames_at_phase(phase, 0.0), frames_at_phase(phase, es_phase), float(period), assumed
+    phase = _phase_from_eds(np.asarray(ed, np.float64), period, len(v))
+    return phase, circular_mean(phase[es])
 
 
 def lag1_autocorrelation(signal: np.ndarray) -> float:

@@ -12,6 +12,8 @@ import re
 import torch
 from torch import nn
 
+from model_zoo.masks import CLIP_KEYS
+
 PREFIXES = ("module.", "backbone.", "_orig_mod.")
 # Every model EchoLens loads holds float32 weights, whatever dtype its file stores (float16 or bfloat16 safetensors, a
 # half-precision .pt): clips reach it as float32, so every checkpoint runs alike (a float16 VideoMAE folder kept in
@@ -69,8 +71,7 @@ def check_geometry(config: dict, family: str, where: str) -> None:
     or beyond MAX_SIZES (check_sizes), a size that is not a whole number of patches, a frame count not a whole
     number of tubelets, or other than 3 input channels."""
     check_sizes(config, where)
-    keys = (("frames_per_clip", "crop_size", "in_chans") if family == "jepa" else
-            ("num_frames", "image_size", "num_channels"))
+    keys = (*CLIP_KEYS[family], "in_chans" if family == "jepa" else "num_channels")
     frames, size, channels = (config.get(k) for k in keys)
     patch, tubelet = config.get("patch_size"), config.get("tubelet_size")
     patch = patch[0] if isinstance(patch, (list, tuple)) else patch
