@@ -213,3 +213,21 @@ def test_a_videomae_folder_without_architectures_is_built_and_read_once(tmp_path
     w = model_zoo.load(folder, device="cpu")
     assert calls == ["VideoMAEForPreTraining"]
     assert isinstance(w.net, VideoMAEForPreTraining) and w.net.decoder is not None
+
+
+def test_a_folders_context_encoder_is_held_to_the_size_cap_the_weights_are(smoke_models, tmp_path):
+    """context_encoder.safetensors was read whatever its size while model.safetensors beside it was capped
+    (max_bytes): a file over the cap is now refused by name before it is read."""
+    import shutil
+
+    from model_zoo.checkpoint import CONTEXT_ENCODER
+    from model_zoo.convert.hf import load_folder
+    folder = tmp_path / "jepa"
+    shutil.copytree(smoke_models[0], folder)
+    cap = (folder / "model.safetensors").stat().st_size + 1
+    context = load_file(str(folder / CONTEXT_ENCODER))
+    save_file({**context, "padding": torch.zeros(cap // 4 + 1)}, str(folder / CONTEXT_ENCODER))
+    with pytest.raises(ValueError, match=rf"{CONTEXT_ENCODER} is .* over the .* cap"):
+        load_folder(folder, max_bytes=cap)
+    save_file(context, str(folder / CONTEXT_ENCODER))
+    assert load_folder(folder, max_bytes=cap)[2] is not None                     # within the cap: read

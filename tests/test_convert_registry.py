@@ -89,6 +89,9 @@ def test_a_model_whose_input_the_app_cannot_build_is_refused_at_load_by_its_rule
     ({"num_hidden_layers": 20000}, "num_hidden_layers 20000 is beyond what EchoLens builds"),
     ({"pred_num_hidden_layers": 20000}, "pred_num_hidden_layers 20000 is beyond what EchoLens builds"),
     ({"pred_hidden_size": -4}, "pred_hidden_size -4 is not a non-negative whole number"),
+    ({"num_attention_heads": 3}, "hf: hidden_size 32 is not a multiple of num_attention_heads 3"),
+    ({"pred_num_attention_heads": 3}, "pred_hidden_size 16 is not a multiple of pred_num_attention_heads 3.*"
+                                      "'pred_heads'"),
 ])
 def test_a_config_json_that_cannot_describe_a_buildable_model_is_refused_before_building(tmp_path, change, rule):
     """A patch of 0 divided by zero in the model list (the server did not start); 'big' failed inside transformers;
@@ -255,3 +258,15 @@ def test_listing_a_folder_reads_its_card_once(monkeypatch):
     entry = registry.describe(registry.SHIPPED / "jepa-small")
     assert reads == [registry.SHIPPED / "jepa-small"]
     assert entry["name"] == "jepa-small" and entry["method"] == "jepa" and entry["steps"] > 0
+
+
+def test_a_width_its_heads_do_not_divide_is_listed_as_not_loadable_with_the_rule(tmp_path):
+    """transformers refused it at load without naming the folder, and the model list called it loadable."""
+    import json
+    tiny_hf(tmp_path / "hf")
+    config = json.loads((tmp_path / "hf" / "config.json").read_text())
+    (tmp_path / "hf" / "config.json").write_text(json.dumps({**config, "num_attention_heads": 3}))
+    entry = next(e for e in list_models([tmp_path]) if e["name"] == "hf")
+    assert entry["family"] == "-" and entry["architecture"] == (
+        "cannot load: its config: hidden_size 32 is not a multiple of num_attention_heads 3: each attention head takes "
+        "an equal share of the width (pass overrides={'heads': N} to model_zoo.load for a count N that divides it)")

@@ -21,8 +21,7 @@ from transformers.models.vjepa2.modeling_vjepa2 import VJEPA2Encoder
 from echo.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from model_zoo.checkpoint import CONTEXT_ENCODER, family_of, read_config, read_json
 from model_zoo.convert.infer import DTYPE, check_geometry, check_overrides, key_mismatch, load_checked
-from model_zoo.convert.safety import (MAX_BYTES, check_size, damaged, header_shapes, load_tensors,
-                                      read_safetensors)
+from model_zoo.convert.safety import MAX_BYTES, check_size, damaged, header_shapes, load_tensors
 from model_zoo.convert.probe import from_hf_classifier
 from model_zoo.convert.videomae import check_trained_size
 from model_zoo.convert.vjepa import MissingPredictor
@@ -208,7 +207,7 @@ def load_folder(folder: str | Path, overrides: dict | None = None, strict: bool 
     context = None
     if family == "jepa" and (folder / CONTEXT_ENCODER).exists():
         context = VJEPA2Encoder(net.config)
-        ctx = read_safetensors(folder / CONTEXT_ENCODER)
+        ctx = load_tensors(folder / CONTEXT_ENCODER, max_bytes)        # size-capped as the weights are
         load_checked(context, {k: v.to(DTYPE) for k, v in ctx.items()}, f"{folder / CONTEXT_ENCODER}")
         context.eval()
     return family, net.eval(), context, {"notes": notes, "ignored": ignored, "missing": missing,

@@ -46,11 +46,17 @@ OPTIONAL_SIZES = {"intermediate_size": "intermediate_size", "pred_hidden_size": 
                   "decoder_num_attention_heads": "num_attention_heads",
                   "decoder_intermediate_size": "intermediate_size"}
 
+# (width, heads, the override that sets the heads): transformers refused a split that is not whole without naming the
+# folder ("The hidden size (32,) is not a multiple of the number of attention heads 3"), and the list called it loadable
+HEAD_SPLITS = (("hidden_size", "num_attention_heads", "heads"),
+               ("pred_hidden_size", "pred_num_attention_heads", "pred_heads"),
+               ("decoder_hidden_size", "decoder_num_attention_heads", "decoder_heads"))
+
 
 def check_sizes(config: dict, where: str) -> None:
     """Refuse, naming the key, a config whose sizes are not positive whole numbers (a predictor's or decoder's may be
-    0: none), or larger than MAX_SIZES: a patch of 0 divided by zero, a width of 'big' failed deep inside
-    transformers, 20,000 layers ran out of memory."""
+    0: none), larger than MAX_SIZES, or widths its heads do not divide (HEAD_SPLITS): a patch of 0 divided by zero,
+    a width of 'big' failed deep inside transformers, 20,000 layers ran out of memory."""
     patch = config.get("patch_size")
     patch = patch[0] if isinstance(patch, (list, tuple)) and patch else patch
     checks = [("patch_size", patch, 1, None), ("tubelet_size", config.get("tubelet_size"), 1, None)]
@@ -64,6 +70,11 @@ def check_sizes(config: dict, where: str) -> None:
         if most is not None and value > most:
             raise ValueError(f"{where}: {key} {value} is beyond what EchoLens builds ({most} at most): a "
                              "model that size would take minutes and tens of GB to build on this machine")
+    for width, heads, override in HEAD_SPLITS:
+        if config.get(width) and config.get(heads) and config[width] % config[heads]:
+            raise ValueError(f"{where}: {width} {config[width]} is not a multiple of {heads} {config[heads]}: each "
+                             f"attention head takes an equal share of the width (pass overrides={{'{override}': N}} "
+                             "to model_zoo.load for a count N that divides it)")
 
 
 def check_geometry(config: dict, family: str, where: str) -> None:
