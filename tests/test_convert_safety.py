@@ -94,6 +94,18 @@ def test_unreadable_and_unknown_files(tmp_path):
         model_zoo.load(tmp_path / "absent.pt")
 
 
+def test_a_safetensors_file_named_as_a_torch_checkpoint_is_told_to_take_its_suffix(tmp_path):
+    """It was called 'not a torch checkpoint ... is it the file you meant?', which it was; a text file starting with
+    '{' after eight bytes is still no checkpoint."""
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "weights.pt"))
+    with pytest.raises(ValueError, match=r"^weights.pt is a safetensors file named as a torch checkpoint: rename it "
+                                         r"weights.safetensors"):
+        model_zoo.load(tmp_path / "weights.pt")
+    (tmp_path / "text.pt").write_bytes(b"\xff" * 8 + b"{ not safetensors")
+    with pytest.raises(ValueError, match="text.pt is not a torch checkpoint"):
+        load_tensors(tmp_path / "text.pt")
+
+
 def test_damaged_safetensors_are_refused_by_name_wherever_they_lie(tmp_path):
     """A truncated safetensors file, alone or in a model folder (weights or probe), gives a ValueError that names
     the file, not safetensors' own error type (which the app would show as 'something went wrong')."""

@@ -89,9 +89,23 @@ def damaged(path: str | Path, error: Exception) -> ValueError:
 
 
 def not_a_checkpoint(path: Path) -> ValueError:
-    """The error for a file that is neither a zip archive nor a pickle: text, a video, a truncated file."""
+    """The error for a file that is neither a zip archive nor a pickle: text, a video, a truncated file, or a
+    safetensors file under another suffix (told to take its own, which every reader here goes by)."""
+    if _safetensors_inside(path):
+        return ValueError(f"{path.name} is a safetensors file named as a torch checkpoint: rename it "
+                          f"{path.stem}{SAFETENSORS[0]} and give that")
     return ValueError(f"{path.name} is not a torch checkpoint: neither a zip archive nor a pickle torch can read "
                       "(is it the file you meant?)")
+
+
+def _safetensors_inside(path: Path) -> bool:
+    """Whether the file starts as safetensors does: an 8-byte little-endian header length, then that much JSON."""
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if len(head) < 9:
+        return False
+    n = int.from_bytes(head[:8], "little")
+    return head[8:9] == b"{" and 8 + n <= path.stat().st_size
 
 
 def header_shapes(path: str | Path) -> dict[str, list[int]]:
