@@ -506,6 +506,12 @@ RECIPES: dict[str, Recipe] = {
         name="small_frozen_patch_jitter_gain_norm_mask60_tubelet4_shadow_clean_targets_low_floor", freeze_patch_embed=True,
         acq_jitter=1.0, acq_shadow=1.0, acq_clean_targets=True, input_gain_norm=0.05, mae_mask_ratio=0.6, tubelet=4,
         input_gain_eps=0.005),
+    # ... at half its peak learning rate (mae_blr 3e-3: 1.875e-4 at batch 16, not 3.75e-4): the like-for-like MAE for
+    # `..._shallow_predictor_low_floor_half_lr`, so the JEPA's step is not the only one turned
+    "small_frozen_patch_jitter_gain_norm_mask60_tubelet4_shadow_clean_targets_low_floor_half_lr": Recipe(
+        name="small_frozen_patch_jitter_gain_norm_mask60_tubelet4_shadow_clean_targets_low_floor_half_lr",
+        freeze_patch_embed=True, acq_jitter=1.0, acq_shadow=1.0, acq_clean_targets=True, input_gain_norm=0.05,
+        mae_mask_ratio=0.6, tubelet=4, input_gain_eps=0.005, mae_blr=3e-3),
     # ... with 40% of the tubes hidden, not 60%: at floor 0.005 the 60% MAE read EF in one draw of three (R2
     # 0.26; 0.09 / 0.10 in the others); on gain-normalised clips each lower ratio (90 -> 75 -> 60%) kept more
     # EF, so less to inpaint may keep its encoder off the floor
