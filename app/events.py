@@ -124,11 +124,12 @@ def on_models_kept(state):
 
 @shows_errors
 def on_attention(key, state, method, fusion, discard, start, readout, layer, mode, steps, region, frame,
-                 colours=attention.COLOURS, progress=gr.Progress()):
+                 colours=attention.COLOURS, draws=attention.PRETEXT_DRAWS, progress=gr.Progress()):
     """Videos, captions and the scrubber's frame for each model, then what is shown (the scrubber's maps:
-    {'settings': the method and its controls, 'colours': the colour scale})."""
+    {'settings': the method and its controls, 'colours': the colour scale}). draws, pretext's mask draws, comes
+    last so that scripts calling the 'attention' API by position, from before it, still mean what they did."""
     progress(0.0, desc=f"{method} for both models (attribution methods take a minute on a CPU)")
-    settings = [method, fusion, discard, start, readout, layer, mode, steps, region]
+    settings = [method, fusion, discard, start, readout, layer, mode, steps, region, draws]
     return _attention_shown(key, pair_of(state), {"settings": settings, "colours": colours}, frame,
                             progress=lambda f, d: progress(f, desc=d))
 

@@ -220,7 +220,9 @@ def _attention_tab(clip_key, model_state) -> tuple[list, gr.Slider, gr.Slider, g
                       visible=False),
             gr.Radio(list(attention.REGIONS), value=attention.REGION, label="Region, blocks (feature ablation)",
                      info="one block is occlusion's grid at one pass each; larger regions are faster and coarser",
-                     visible=False)]
+                     visible=False),
+            gr.Slider(2, 32, value=attention.PRETEXT_DRAWS, step=2, label="Mask draws (pretext)",
+                      info="more draws steady the map (two passes each)", visible=False)]
         run = _action("Show where they look", elem_id="attention-run")
     method_words = gr.Markdown(attention.METHOD_WORDS["rollout"], elem_id="att-method-words")
     colours = _colour_scale("att-colours")
@@ -238,7 +240,7 @@ def _attention_tab(clip_key, model_state) -> tuple[list, gr.Slider, gr.Slider, g
                   queue=False)
     # the maps shown change (a run, or a new clip clearing them): the words no longer say they are another method's
     shown.change(events.on_method, [method, shown], [*controls, method_words], queue=False, api_visibility="private")
-    run.click(events.on_attention, [clip_key, model_state, method, *controls, frame, colours],
+    run.click(events.on_attention, [clip_key, model_state, method, *controls[:-1], frame, colours, controls[-1]],
               [*videos, *captions, *images, shown], api_name="attention", **HEAVY)
     # another colour scale (chosen here or on the Degradation lab) redraws the maps shown, never making them again
     colours.change(events.on_colours, [clip_key, model_state, shown, colours, frame],

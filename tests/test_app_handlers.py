@@ -1219,7 +1219,8 @@ def test_the_page_wires_the_attention_run_its_scrubber_and_its_controls(example)
     state = {"models": (None, None, None, None, None)}                 # the shipped pair
     settings = ["rollout", "max", 0.0, 0, "mean", -1, "received", 16, "2 x 2"]
     out = fns["attention"](example.key, state, *settings, 3)
-    assert len(out) == 7 and out[-1] == {"settings": settings, "colours": "turbo"} and all(Path(v).is_file() for v in out[:2])
+    assert len(out) == 7 and all(Path(v).is_file() for v in out[:2])
+    assert out[-1] == {"settings": [*settings, attention.PRETEXT_DRAWS], "colours": "turbo"}
     # the maps shown change (a run, a new clip): the method's words are said again, without a stale note
     from app import events
     page = build()
@@ -1241,12 +1242,18 @@ def test_the_page_wires_the_attention_run_its_scrubber_and_its_controls(example)
     from app.events import _scrubbed
     assert _scrubbed(None, "jepa") == gr.update(value=None, label="JEPA at this frame")
     *paper, words = fns["attention_controls"]("paper", None)
-    assert [u["visible"] for u in paper] == [False, False, False, False, True, True, False, False]
+    assert [u["visible"] for u in paper] == [False, False, False, False, True, True, False, False, False]
     assert words.startswith("**Paper mode**")
     *occlusion, words = fns["attention_controls"]("occlusion", None)
-    assert [u["visible"] for u in occlusion] == [False] * 8 and "blacked out in turn" in words
+    assert [u["visible"] for u in occlusion] == [False] * 9 and "blacked out in turn" in words
     *ablation, _ = fns["attention_controls"]("feature_ablation", None)
-    assert [u["visible"] for u in ablation] == [False] * 7 + [True]
+    assert [u["visible"] for u in ablation] == [False] * 7 + [True, False]
+    *pretext, _ = fns["attention_controls"]("pretext", None)
+    assert [u["visible"] for u in pretext] == [False] * 8 + [True]
+    # pretext's mask draws reach its map from the page (the unreliable map's advice named a keyword no page user had),
+    # after the colour scale, so a script calling the API by position from before it means what it did
+    few = fns["attention"](example.key, state, "pretext", *settings[1:], 3, "turbo", 4)
+    assert "mask draws: 4" in few[2] and few[-1]["settings"][-1] == 4
     # the region size reaches the map: 4 x 4 blocks of the 8 x 7 x 7 grid are 8 x 2 x 2 regions
     coarse = fns["attention"](example.key, state, "feature_ablation", *settings[1:-1], "4 x 4", 3)
     assert "regions blacked out: 32; blocks per region (time, rows, columns): 1 x 4 x 4" in coarse[2]
@@ -1272,13 +1279,15 @@ def test_another_colour_scale_redraws_the_maps_shown_without_making_them_again(e
     deps = {**{f.fn: f for f in page.fns.values()}, **{f.api_name: f for f in page.fns.values() if f.api_name}}
     # the wiring: each redraw reads the clip, the models, the maps shown (the run's last output), the box and (the
     # Attention tab) the scrubber's frame; it writes what its tab's run writes
+    def colour_box(run):      # the Attention tab's run takes pretext's mask draws after it (last: the API's order)
+        return run.inputs[-2] if run.api_name == "attention" else run.inputs[-1]
     for run, redraw in (("attention", events.on_colours), ("degraded_attention", events.on_degraded_colours)):
         run, redraw = deps[run], deps[redraw]
-        box, shown = run.inputs[-1], run.outputs[-1]
+        box, shown = colour_box(run), run.outputs[-1]
         assert [t[1] for t in redraw.targets] == ["change"] and redraw.targets[0][0] == box._id
-        assert redraw.inputs == run.inputs[:2] + [shown, box] + run.inputs[-2:-1] * (run.api_name == "attention")
+        assert redraw.inputs == run.inputs[:2] + [shown, box] + run.inputs[-3:-2] * (run.api_name == "attention")
         assert redraw.outputs == run.outputs and isinstance(shown, gr.State)
-    boxes = (deps["attention"].inputs[-1], deps["degraded_attention"].inputs[-1])
+    boxes = (colour_box(deps["attention"]), deps["degraded_attention"].inputs[-1])
     syncs = [f for f in page.fns.values() if f.inputs and f.outputs and len(f.inputs) == len(f.outputs) == 1
              and {f.inputs[0]._id, f.outputs[0]._id} == {b._id for b in boxes}]
     assert len(syncs) == 2 and {f.inputs[0]._id for f in syncs} == {b._id for b in boxes}
@@ -1289,7 +1298,7 @@ def test_another_colour_scale_redraws_the_maps_shown_without_making_them_again(e
     made = []
     monkeypatch.setattr(attention, "attention", lambda *a, **k: made.append(a) or {})     # a map made again: seen
     viridis = events.on_colours(example.key, state, turbo[-1], "viridis", 4)
-    assert made == [] and viridis[-1] == {"settings": settings, "colours": "viridis"}
+    assert made == [] and viridis[-1] == {"settings": [*settings, attention.PRETEXT_DRAWS], "colours": "viridis"}
     assert viridis[0] != turbo[0] and Path(viridis[0]).is_file()                  # a new video, not the old one
     assert viridis[2:4] == turbo[2:4]                                            # the same maps: the same captions
     r = attention.maps(example.key, models.current_pair(), *settings)["jepa"]

@@ -39,7 +39,7 @@ def convergence_warning(method: str, info: dict) -> str | None:
         return (f"Unreliable: the map changes with the mask draws (the two halves of its {_one(info.get('n_masks'))} "
                 f"draws correlate at {_one(info.get('draw_agreement')):.2f}, the whole map's reliability "
                 f"{reliability:.2f}; trusted from {TRUSTED_AGREEMENT}): it shows these masks more than the objective "
-                "(more draws steady it: explain.attribution.pretext_attribution's n_masks).")
+                "(more draws steady it: the page's mask draws, explain.attribution.pretext_attribution's n_masks).")
     delta, change = _one(info.get("convergence_delta")), _one(info.get("ef_change"))
     if not isinstance(delta, float) or not isinstance(change, float) or abs(delta) <= TRUSTED_DELTA_SHARE * abs(change):
         return None
