@@ -1150,7 +1150,7 @@ def test_each_attention_method_shows_exactly_the_controls_it_reads_and_says_what
     assert all("_" not in label for label in attention.METHOD_LABELS.values())    # words in the box, not names
     assert "EF" not in attention.METHOD_WORDS["pretext"].split("not EF")[1]      # pretext is not about EF
     param_of = {"fusion": "head_fusion", "discard": "discard_ratio", "start": "start_layer", "readout": "readout",
-                "layer": "layer", "mode": "mode", "steps": "n_steps", "region": "cells"}
+                "layer": "layer", "mode": "mode", "steps": "n_steps", "region": "cells", "draws": "n_masks"}
     for method in attention.METHODS:
         params = attention._params(method, "mean", 0.0, 0, "probe", -1, "received", 16, "4 x 4")
         assert {param_of[c] for c in attention.CONTROLS.get(method, ())} == set(params), method
