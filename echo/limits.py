@@ -37,7 +37,8 @@ BLANK_LEVELS = 1
 FPS_RANGE = (1.0, 1000.0)       # frame rates a file may give (echo scanners record about 15-500 fps)
 
 
-def _size(n_bytes: int) -> str:
+def size_in_words(n_bytes: int) -> str:
+    """A byte count as people read it: '1.5 GiB', '12.0 MiB', '900 bytes'."""
     for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if n_bytes >= scale:
             return f"{n_bytes / scale:.1f} {unit}"
@@ -48,9 +49,9 @@ def check_file_bytes(n_bytes: int, name: str, unpacked: bool = False) -> None:
     """Refuse a file, or folder of frames, bigger than MAX_FILE_BYTES; `unpacked`: n_bytes is what an
     archive's frames take once unpacked."""
     if n_bytes > MAX_FILE_BYTES:
-        size = f"holds {_size(n_bytes)} of frames once unpacked" if unpacked else f"is {_size(n_bytes)}"
+        size = f"holds {size_in_words(n_bytes)} of frames once unpacked" if unpacked else f"is {size_in_words(n_bytes)}"
         raise ClipError(
-            f"'{name}' {size}, over the {_size(MAX_FILE_BYTES)} EchoLens reads. "
+            f"'{name}' {size}, over the {size_in_words(MAX_FILE_BYTES)} EchoLens reads. "
             "Export a shorter clip (a few heart beats) or a lower resolution."
         )
 
@@ -100,8 +101,8 @@ def check_clip_bytes(n_frames: int, height: int, width: int, channels: int, name
     n_bytes = n_frames * height * width * channels
     if n_bytes > MAX_CLIP_BYTES:
         raise ClipError(
-            f"'{name}' would take {_size(n_bytes)} of memory once decoded, over the "
-            f"{_size(MAX_CLIP_BYTES)} EchoLens allows. Export a shorter clip or a lower resolution."
+            f"'{name}' would take {size_in_words(n_bytes)} of memory once decoded, over the "
+            f"{size_in_words(MAX_CLIP_BYTES)} EchoLens allows. Export a shorter clip or a lower resolution."
         )
 
 
@@ -112,8 +113,9 @@ def check_stored_bytes(n_values: int, bytes_per_value: int, what: str, name: str
     n_bytes = n_values * bytes_per_value
     if n_bytes > MAX_CLIP_BYTES:
         raise ClipError(
-            f"'{name}' stores {what}: reading them would take {_size(n_bytes)} of memory, over the "
-            f"{_size(MAX_CLIP_BYTES)} EchoLens allows. Export 8-bit pixels, a shorter clip or a lower resolution."
+            f"'{name}' stores {what}: reading them would take {size_in_words(n_bytes)} of memory, over the "
+            f"{size_in_words(MAX_CLIP_BYTES)} EchoLens allows. Export 8-bit pixels, a shorter clip or a lower "
+            f"resolution."
         )
 
 

@@ -20,6 +20,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
+from echo.limits import size_in_words
+
 MAX_BYTES = 16 * 1024 ** 3          # a ViT-g checkpoint with its optimiser state is about this size
 SAFETENSORS = (".safetensors",)
 SAFE_GLOBALS = [argparse.Namespace]    # a training script's arguments: attributes only, no code
@@ -36,8 +38,8 @@ def check_size(path: str | Path, max_bytes: int = MAX_BYTES) -> int:
         raise FileNotFoundError(f"no checkpoint file at {path}")
     size = path.stat().st_size
     if size > max_bytes:
-        raise ValueError(f"{path.name} is {size / 1024 ** 3:.2f} GiB, over the {max_bytes / 1024 ** 3:.2f} GiB cap "
-                         f"for checkpoints (pass a larger max_bytes if you trust it and have the memory)")
+        raise ValueError(f"{path.name} is {size_in_words(size)}, over the {size_in_words(max_bytes)} cap for "
+                         f"checkpoints (pass a larger max_bytes if you trust it and have the memory)")
     return size
 
 
