@@ -21,10 +21,18 @@ from explain.maps import tokens_to_pixels
 
 MODES = ("deletion", "insertion")
 BETTER, NOT_BETTER = "better than random", "no better than random"
+TIE_SEED = 1_000_003        # ties' fixed shuffle; not one of random_aucs' seeds, so a flat map is no baseline's twin
+
+
 def importance_order(values) -> np.ndarray:
-    """Token indices, most important first (ties in index order). (N,) or (T', H', W') -> (N,)"""
+    """Token indices, most important first. (N,) or (T', H', W') -> (N,)
+
+    Ties come in a fixed shuffled order, not by index: a flat map (or its flat stretch, such as the zero gradient
+    outside the fan) must not rank tokens by raster position, which would delete the first time slot's top rows
+    first and call a map that says nothing 'better than random' wherever those rows matter."""
     v = np.asarray(getattr(values, "values", values), np.float64).ravel()
-    return np.argsort(-v, kind="stable")
+    shuffle = np.random.default_rng(TIE_SEED).permutation(v.size)
+    return shuffle[np.argsort(-v[shuffle], kind="stable")]
 
 
 def perturbed_clips(x: torch.Tensor, order: np.ndarray, grid: tuple[int, int, int], tubelet: int, patch: int,

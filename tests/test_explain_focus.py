@@ -126,6 +126,22 @@ def test_faithful_map_beats_random_and_an_inverted_one_does_not():
     assert rand["deletion"] != rand["insertion"]
 
 
+def test_a_flat_map_ranks_no_token_by_its_place():
+    """Ties are not broken by raster order: a constant map would otherwise delete the planted tokens (0 .. 3, the
+    first slot's top row) first and be called faithful."""
+    x = 1.0 + torch.rand(1, 8, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    flat = np.ones(64)
+    order = importance_order(flat)
+    assert sorted(order.tolist()) == list(range(64)) and order[:8].tolist() != list(range(8))
+    assert np.array_equal(order, importance_order(flat.reshape(GRID)))                  # fixed: one order per size
+    tied_top = np.zeros(64)
+    tied_top[[40, 7, 20]] = [2.0, 1.0, 1.0]                 # the strict maximum first, then the tie among two
+    assert importance_order(tied_top)[0] == 40 and set(importance_order(tied_top)[1:3].tolist()) == {7, 20}
+    f = Planted()
+    res = faithfulness(f.batched, x, flat, GRID, TUBELET, PATCH, steps=16, seeds=(0, 1, 2, 3))
+    assert res["deletion"]["verdict"] == NOT_BETTER
+
+
 def test_a_map_inside_the_random_spread_is_not_called_better():
     """Better than random means past the random mean by more than its spread, in each mode's direction: more EF
     change when deleting, less when inserting."""
