@@ -72,6 +72,19 @@ def test_cardiac_cycle_curve_and_phase_frames():
     assert frames_at_phase(np.array([0.9, 0.98, 0.06, 0.14]), 0.0) == [1]
 
 
+def test_phase_frames_one_a_beat_when_beats_differ_in_length():
+    """An estimated phase runs linearly between its EDs (23, 23 and 22 frames apart here): sampled every second frame,
+    the shorter beat's nearest point lies 0.045 cycles from ED, past half the clip's median step (0.0435), and its
+    ED went unmarked."""
+    ed, t = np.array([7.0, 30.0, 53.0, 75.0]), np.arange(90.0)
+    cycles = np.interp(t, ed, np.arange(4.0))
+    cycles = np.where(t > ed[-1], 3 + (t - ed[-1]) / 22, np.where(t < ed[0], (t - ed[0]) / 23, cycles))
+    sampled = np.mod(cycles, 1.0)[::2]                                     # frames 0, 2, 4, ...
+    assert frames_at_phase(sampled, 0.0) == [3, 15, 26, 38]                # frames 6, 30, 52, 76: one a beat
+    assert frames_at_phase(np.array([0.3, 0.4, 0.5]), 0.0) == []           # the clip never passes ED
+    assert frames_at_phase(np.array([0.02, 0.12]), 0.0) == [0] and frames_at_phase(np.array([0.07, 0.17]), 0.0) == []
+
+
 def test_pediatric_hearts_are_smaller_and_faster():
     adult = [sample_params(s, "adult") for s in range(30)]
     child = [sample_params(s, "pediatric") for s in range(30)]

@@ -1,6 +1,8 @@
 """Render one phantom clip with full ground truth: the heart moves, the scanner images it."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from echo.clip import Clip, GroundTruth
@@ -28,15 +30,25 @@ def cardiac_phase(p: PhantomParams) -> np.ndarray:
 
 
 def frames_at_phase(phase: np.ndarray, target: float) -> list[int]:
-    """The frame closest to `target` phase in each beat the clip covers (within half a frame step)."""
-    step = np.median(np.diff(np.unwrap(phase * 2 * np.pi))) / (2 * np.pi) if len(phase) > 1 else 1.0
-    dist = np.abs((phase - target + 0.5) % 1.0 - 0.5)
+    """The frame closest to `target` phase each time the clip passes it (one a beat); at the clip's ends, within
+    half the neighbouring frame step. Each passage is judged by its own neighbours' spacing, not the clip's median
+    step: an estimated phase runs faster in a shorter beat, whose nearest frame could lie past half the median."""
+    phase = np.asarray(phase, np.float64)
+    if len(phase) < 2:
+        return [0] if len(phase) else []
+    u = np.unwrap(phase * 2 * np.pi) / (2 * np.pi)                       # (T,) cycles, rising
     hits = []
-    for k in np.flatnonzero(dist <= step / 2 + 1e-9):
-        if not hits or k - hits[-1] > 1:
-            hits.append(int(k))
-        elif dist[k] < dist[hits[-1]]:
-            hits[-1] = int(k)
+    for m in range(math.floor(u[0] - target), math.ceil(u[-1] - target) + 1):
+        c = target + m
+        j = int(np.searchsorted(u, c))                                  # u[j - 1] < c <= u[j]
+        if j == 0:
+            k = 0 if u[0] - c <= (u[1] - u[0]) / 2 + 1e-9 else None
+        elif j == len(u):
+            k = j - 1 if c - u[-1] <= (u[-1] - u[-2]) / 2 + 1e-9 else None
+        else:
+            k = j if u[j] - c < c - u[j - 1] else j - 1
+        if k is not None and (not hits or k != hits[-1]):
+            hits.append(k)
     return hits
 
 
