@@ -306,6 +306,9 @@ def test_npz_bad_fps(tmp_path):
     ({"ef": "abc"}, "an 'ef' entry that is not one number"),                # was called damaged or truncated
     ({"ed_frames": [0, 6]}, "lists ed frames outside its 6 frames"),         # one past the last frame
     ({"es_frames": [-1]}, "lists es frames outside its 6 frames"),
+    ({"phase": np.linspace(0, 2 * np.pi, 6, endpoint=False)}, "a 'phase' entry from 0 to 5.23599"),   # radians: was
+    ({"phase": [0.0, 20.0, 40.0, 60.0, 80.0, 0.0]}, "(radians: divide by 2 pi; percent: by 100)"),  # wrapped, 1 ED a frame
+    ({"phase": [0.0, 0.2, 0.4, np.nan, 0.8, 0.0]}, "missing (NaN) or infinite value at frame 3"),  # was: no marks at all
 ])
 def test_npz_entries_no_clip_has(tmp_path, entries, said):
     np.savez(tmp_path / "a.npz", frames=gray_clip(), **entries)

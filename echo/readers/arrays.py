@@ -199,6 +199,16 @@ def _npz_truth(archive, shape: tuple[int, int, int], name: str) -> GroundTruth |
             if k == "ef" and 0 < values[k] <= 1:                          # 0.62 read as 0.6% put errors 61 points off
                 raise ClipError(f"'{name}' has an 'ef' entry of {values[k]:g}, which looks like a fraction: store EF in "
                                 f"percent ({values[k]:g} -> {100 * values[k]:g}).")
+    if "phase" in values:                     # a phase in radians or percent was wrapped by mod 1 into nonsense marks
+        phase = values["phase"].astype(np.float64)
+        if not np.all(np.isfinite(phase)):
+            raise ClipError(f"'{name}' has a 'phase' entry with a missing (NaN) or infinite value at frame "
+                            f"{int(np.flatnonzero(~np.isfinite(phase))[0])}: give every frame's phase.")
+        if phase.min() < 0 or phase.max() > 1:
+            raise ClipError(f"'{name}' has a 'phase' entry from {phase.min():g} to {phase.max():g}: a phase is the "
+                            "share of the beat since end-diastole, from 0 up to 1 (radians: divide by 2 pi; "
+                            "percent: by 100).")
+        values["phase"] = phase
     for k in ("ed_frames", "es_frames"):
         if k in values:
             idx = values[k].astype(np.int64).reshape(-1)
