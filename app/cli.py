@@ -198,6 +198,7 @@ def conversion_notes(models: dict, where: str) -> list[str]:
 
 def analyze(args) -> int:
     from echo.readers import read_clip
+    from explain.analysis.best_estimate import disagreement_words
     from explain.analysis.crop_check import MOVES_POINTS, crop_words, largest_move
     from explain.analysis.ood import declared_shift, ood_words
     from explain.analysis.outputs import check_output_folder
@@ -212,6 +213,10 @@ def analyze(args) -> int:
             print(f"    {m['best_estimate']['words']}")
     for w in sorted({m["warning"] for m in report["models"].values() if m.get("warning")}):
         print(f"warning: {w}")
+    for role, m in report["models"].items():          # the page's card says it whatever holds the estimate back
+        disagree = disagreement_words(m["name"], m["ef"], m.get("ef_beat")).removeprefix(f"{m['name']}: ")
+        if disagree:
+            print(f"warning: {role} ({m['name']}): {disagree}")
     for role, m in report["models"].items():          # an EF its probe also reads with no heart in the clip
         for w in near_blank_warnings(m):
             print(f"warning: {role} ({m['name']}): {w}")

@@ -925,3 +925,30 @@ def test_the_audit_counts_a_beat_view_alone_as_predicted_and_an_unscored_ood_che
     assert "no clip predicted" not in mae_line and "2 clips predicted" in mae_line
     assert "out-of-distribution check not run (the model ran at another frame count" in mae_line
     assert "out of distribution;" not in mae_line
+
+
+def test_report_html_says_the_page_s_words_for_size_frame_rate_disagreement_and_a_clip_loaded_degraded(tmp_path):
+    """report.html, made from a report.json entry: the size width x height (as the page and the readers say it), a
+    guessed frame rate called a guess, the two probes' disagreement even where no best estimate is given for another
+    reason, and the 'clean' row of a clip loaded degraded called the clip as loaded."""
+    from explain.analysis.report import write_html
+    model = {"name": "jepa-small", "family": "jepa", "ef": 67.8, "ef_beat": 45.2, "focus": {"rollout": None},
+             "speckle_ratio": None, "trajectory": {"loop_closure": None, "phase_error_deg": None},
+             "degradation": {"clean": {"ef": 67.8, "ef_beat": 45.2}, "shadow_high": {"ef": 60.0, "ef_beat": 44.0}}}
+    clip = {"frames": 16, "fps": 30.0, "height": 120, "width": 200, "source": "wide.npz", "population": "adult",
+            "degradation": "shadow 0.67, depth_attenuation 0.70", "fps_source": "default"}
+    page = write_html({"clip": clip, "ground_truth": None, "models": {"jepa": model}}, {}, tmp_path, []).read_text()
+    assert "200 x 120 pixels (width x height)" in page
+    assert "30 fps (assumed: the file gives no frame rate" in page
+    assert "jepa-small: its two probes disagree by 23 EF points (67.8% against 45.2%): read neither alone." in page
+    assert "<td>as loaded (already degraded: shadow 0.67, depth_attenuation 0.70)</td>" in page
+    assert "<td>clean</td>" not in page and "<td>shadow_high</td>" in page
+    agreeing = {**model, "ef_beat": 66.0, "degradation": {"clean": {"ef": 67.8, "ef_beat": 66.0}}}
+    clean = {**clip, "degradation": None, "fps_source": "file"}
+    page = write_html({"clip": clean, "ground_truth": None, "models": {"jepa": agreeing}}, {}, tmp_path, []).read_text()
+    assert "disagree" not in page and "assumed" not in page and "<td>clean</td>" in page
+    from explain.analysis.degradation import sensitivity_figure         # the sweep's axis says the same
+    axis = lambda loaded: sensitivity_figure({"degradation": "haze", "loaded_degradation": loaded,  # noqa: E731
+                                              "severity": [0.0, 1.0]}).layout.xaxis.title.text
+    assert axis("shadow 0.67") == "severity (0 = the clip as loaded, already degraded)"
+    assert axis(None) == "severity (0 = clean)"

@@ -30,8 +30,13 @@ def test_analyze_writes_the_report_schema_maps_and_html(tmp_path):
     assert "Loading weights" not in run.stderr                    # no progress bars in a scripted run
     out = tmp_path / "out"
     report = json.loads((out / "report.json").read_text())
+    phase = report["clip"].pop("phase")
     assert report["clip"] == {"frames": 48, "fps": 50.0, "height": 112, "width": 112, "source": str(clip),
-                              "population": "adult", "degradation": None}           # what the phantom file says
+                              "population": "adult", "degradation": None, "fps_source": "file"}   # what the file says
+    truth = render_clip(11, "adult", n_frames=48, size=112, fps=50).truth                   # the phase the loops use
+    assert phase["source"] == "truth" and phase["beat_found"] and phase["ed_frames"] == list(truth.ed_frames)
+    assert phase["es_frames"] == list(truth.es_frames) and phase["frames_per_beat"] == pytest.approx(
+        truth.frames_per_beat(), abs=0.01)
     assert report["ground_truth"]["ef"] == pytest.approx(render_clip(11, "adult", n_frames=2).truth.ef, abs=0.01)
     assert set(report["models"]) == {"jepa", "mae"}
     for role, m in report["models"].items():
@@ -62,6 +67,10 @@ def test_analyze_writes_the_report_schema_maps_and_html(tmp_path):
             assert m[f"{key}_near_blank"] == near
             said = f"warning: {role} ({m['name']}): {probe} also reads {m[f'{key}_blank']:.1f}% from an all-black clip"
             assert (said in run.stdout) == near and (f"{probe} also reads {m[f'{key}_blank']:.1f}%" in page) == near
+    for role, m in report["models"].items():            # the card's disagreement, said whatever else holds it back
+        disagree = abs(m["ef"] - m["ef_beat"]) > 10
+        assert (f"warning: {role} ({m['name']}): its two probes disagree by" in run.stdout) == disagree
+        assert (f"{m['name']}: its two probes disagree by" in page) == disagree
     for role, m in report["models"].items():            # the prediction card's best estimate, or why there is none
         best = m["best_estimate"]
         assert best["words"] in run.stdout and html.escape(best["words"]) in page and "**" not in best["words"]

@@ -21,6 +21,7 @@ from echo.phantom.params import ADULT_EF_MEAN, ADULT_EF_STD, HR_RANGES
 from echo.phantom.seeds import used_for
 from echo.preprocess import Sector, fan_to_crop, find_sector
 from echo.readers import read_clip
+from echo.readers.common import ASSUMED_FPS_WORDS
 from echo.writers import write_mp4
 from explain.analysis.window import model_view
 
@@ -87,8 +88,7 @@ def register(clip: Clip, frames: int = 16, size: int = 112, owner: str | None = 
     if clip.meta.get("phantom") and clip.meta.get("population"):
         population = clip.meta["population"]
         truth = f" {'An' if population[0] in 'aeiou' else 'A'} {population} phantom clip.{truth}"
-    assumed = (" (assumed: the file gives no frame rate, so times and heart rate are only as right as this "
-               "guess)") if clip.meta.get("fps_source") == "default" else ""
+    assumed = ASSUMED_FPS_WORDS if clip.meta.get("fps_source") == "default" else ""
     if how != "whole clip":
         meta["heart_rate_bpm"] = round(60.0 * clip.fps / beat, 1)     # one beat's length at the clip's frame rate
     seen_words = (f"the whole clip as one heartbeat ({beat:.1f} frames): no beat repeats in it, so where a beat "

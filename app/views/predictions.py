@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from app.session import cached, get_clip
 from echo.degrade import label_words
-from explain.analysis.best_estimate import (DISAGREE_POINTS, benchmark_split, best_estimate, probe_views,
+from explain.analysis.best_estimate import (benchmark_split, best_estimate, disagreement_words, probe_views,
                                             records_apply)
 from explain.analysis.crop_check import crop_words
 from explain.analysis.ood import declared_shift, flag_rate_words, ood_words
@@ -102,9 +102,9 @@ def prediction_card(p: Prediction, truth: float | None, model: LoadedModel | Non
     # OOD score within the distribution) under 'details', closed: about 500 words a card had come before the reader
     # reached them. A card with fewer than two probes has no table: its words are its content, all shown.
     lines, details = [f"### {p.name} ({p.family.upper()})"], []
-    if p.ef is not None and p.ef_beat is not None and abs(p.ef - p.ef_beat) > DISAGREE_POINTS:
-        lines.append(f"⚠️ {p.name}: its two probes disagree by {abs(p.ef - p.ef_beat):.0f} EF points ({p.ef:.1f}% against "
-                     f"{p.ef_beat:.1f}%): read neither alone.")
+    disagree = disagreement_words(p.name, p.ef, p.ef_beat)
+    if disagree:
+        lines.append(f"⚠️ {disagree}")
     words = details if glance else lines
     if glance:
         lines.append(glance)

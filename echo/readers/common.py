@@ -10,6 +10,8 @@ from echo import limits
 from echo.clip import Clip, ClipError
 
 DEFAULT_FPS = 30.0  # used, and recorded as meta["fps_source"] = "default", when a file has none
+# what the page and report.html say after a DEFAULT_FPS frame rate
+ASSUMED_FPS_WORDS = " (assumed: the file gives no frame rate, so times and heart rate are only as right as this guess)"
 # Largest channel spread (in 8-bit levels) still counted as grey: lossy codecs can leave the
 # channels of a grey image a few levels apart (OpenCV's MPEG-4 'mp4v' and XVID: 3, from the YUV round trip)
 MONO_TOLERANCE = 4

@@ -123,6 +123,15 @@ def probe_views(p: Prediction, model: LoadedModel | None, population: str | None
     return views
 
 
+def disagreement_words(name: str, ef: float | None, ef_beat: float | None) -> str:
+    """The warning where a model's two probes lie over DISAGREE_POINTS apart ('' otherwise): the page's card, the
+    command line and report.html say it alike, whatever else holds the best estimate back."""
+    if ef is None or ef_beat is None or not abs(ef - ef_beat) > DISAGREE_POINTS:
+        return ""
+    return f"{name}: its two probes disagree by {abs(ef - ef_beat):.0f} EF points ({ef:.1f}% against {ef_beat:.1f}%): " \
+           "read neither alone."
+
+
 def best_estimate(views: dict[str, View], p: Prediction, population: str | None = None,
                   degradation: str | None = None) -> BestEstimate | None:
     """The best estimate from both probes' views (probe_views), or None where the model has fewer than two."""

@@ -92,6 +92,8 @@ def sweep_severities(name: str) -> tuple[float, ...]:
 def severity_sweep(models: dict[str, LoadedModel], clip: Clip, name: str,
                    severities=None, seed: int = 0) -> dict:
     """{'degradation', 'severity': [...], 'ef': {role: [...]}, 'change': {role: [...]}} (change vs severity 0),
+    'loaded_degradation': what the clip says it was degraded by before it was loaded (None: clean; severity 0 is
+    the clip as loaded, not a clean one),
     and 'ef_beat', 'change_beat' the same through the beat view's probe, for the models that ship one;
     'ef_blank', 'ef_beat_blank': {role: what the probe reads from an all-black clip (None: not measured)}.
     severities: sweep_severities(name) unless given. No models: the severities alone, nothing degraded (the
@@ -109,7 +111,8 @@ def severity_sweep(models: dict[str, LoadedModel], clip: Clip, name: str,
                 beat_efs[role].append(p.ef_beat)
     beat_efs = {role: v for role, v in beat_efs.items() if models[role].beat_probe is not None}
     change = lambda curves: {r: [None if e is None or v[0] is None else e - v[0] for e in v] for r, v in curves.items()}
-    return {"degradation": name, "severity": list(severities), "ef": efs, "change": change(efs),
+    return {"degradation": name, "loaded_degradation": clip.meta.get("degradation"), "severity": list(severities),
+            "ef": efs, "change": change(efs),
             "ef_beat": beat_efs, "change_beat": change(beat_efs),
             "ef_blank": {role: blank_efs(m)[0] for role, m in models.items()},
             "ef_beat_blank": {role: blank_efs(m)[1] for role, m in models.items() if role in beat_efs}}
@@ -159,7 +162,8 @@ def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: 
     notes = [n for n in (f"no EF probe, so no line: {', '.join(missing)}" if missing else "", note) if n]
     title = f"EF under {sweep['degradation'].replace('_', ' ')}" + "".join(f"<br><sup>{n}</sup>" for n in notes)
     # the legend below the plot, in rows: beside it, a dozen entries scrolled and cut their names off
-    fig.update_layout(template=TEMPLATE, title=title, xaxis_title="severity (0 = clean)", xaxis_range=[-0.05, 1.05],
+    fig.update_layout(template=TEMPLATE, title=title, xaxis_title="severity (0 = the clip as loaded, already degraded)" if sweep.get("loaded_degradation")
+                      else "severity (0 = clean)", xaxis_range=[-0.05, 1.05],
                       yaxis_title="predicted EF (%)", height=520, margin=dict(l=50, r=20, t=66 + 14 * len(notes), b=40),
                       legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0, font=dict(size=SMALL_FONT_SIZE)))
     if not any(t.name in curves for t in fig.data):

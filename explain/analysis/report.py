@@ -1,6 +1,7 @@
 """The full analysis of one clip for a JEPA | MAE pair, as `python app.py analyze CLIP --out DIR` writes it:
 
-    report.json             {"clip": {frames, fps, height, width, source, population, degradation},
+    report.json             {"clip": {frames, fps, height, width, source, population, degradation, fps_source,
+                                      phase: {source, beat_found, label, ed_frames, es_frames, frames_per_beat}},
                              "ground_truth": {"ef"} | null,
                              "models": {role: {name, family, ef, ef_beat, focus: {method: ratio | null},
                                                degradation: {condition: {"ef", "ef_beat"}},
@@ -37,7 +38,11 @@ at a size the checkpoint states.
 degradation holds 'clean' and each named condition, all read from the one copy the conditions degrade (the clip
 cropped to its sector, at most twice the models' side, grey, up to the last frame the models read:
 explain.analysis.degradation.working_copy), so its 'clean' may differ a little from the model's ef (read from the clip
-as loaded) and a change between its entries is the degradation's alone.
+as loaded) and a change between its entries is the degradation's alone. For a clip that says it was degraded before
+it was loaded (clip.degradation, a phantom file's own record), 'clean' is that clip as loaded, no degradation added:
+report.html and the sweep's axis call it so. clip.fps_source is 'default' where the file gave no frame rate and
+fps is a guess; clip.phase is the phase the trajectories are coloured by (source 'truth' or 'estimated', and
+beat_found false where the clip showed no heartbeat: no ED or ES frames then).
 ef_beat is the EF through the beat view's probe (null where the model ships none). best_estimate is the
 prediction card's (explain.analysis.best_estimate.BestEstimate: its ef, or null with the reason it is held back,
 and its words; null for a model with fewer than two probes).
@@ -57,10 +62,11 @@ import numpy as np
 
 from echo.clip import Clip
 from echo.degrade import CONDITIONS
+from echo.readers.common import ASSUMED_FPS_WORDS
 from explain.analysis.attention import attention
 from explain.analysis.budget import OverBudget, check_budget
 from explain.analysis.cycle import cycle, skipped_numbers
-from explain.analysis.best_estimate import clip_estimate
+from explain.analysis.best_estimate import clip_estimate, disagreement_words
 from explain.analysis.crop_check import crop_words
 from explain.analysis.defaults import ROLES
 from explain.analysis.degradation import condition_ef_views, sensitivity_figure, severity_sweep
@@ -121,7 +127,9 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
     truth = None if clip.truth is None or clip.truth.ef is None else {"ef": round(float(clip.truth.ef), 2)}
     report = {"clip": {"frames": clip.n_frames, "fps": round(clip.fps, 3), "height": clip.height,
                        "width": clip.width, "source": clip.source,            # what a phantom file says of itself:
-                       "population": clip.meta.get("population"), "degradation": clip.meta.get("degradation")},
+                       "population": clip.meta.get("population"), "degradation": clip.meta.get("degradation"),
+                       "fps_source": clip.meta.get("fps_source"),     # 'default': the file gave none, this is a guess
+                       "phase": None if estimate is None else estimate.to_dict()},
               "ground_truth": truth, "models": {}}
     figures = {}
     # every view is computed: only now is an earlier report's set replaced (a run stopped before leaves it whole)
@@ -148,6 +156,7 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
         else:                                      # as the crop check when skipped: its keys, null, and why not
             entry["trajectory"] = {**skipped_numbers(clip.n_frames), "skipped": not_run[role]["trajectory"]}
         entry["trajectory"]["phase_source"] = None if estimate is None else estimate.source
+        entry["trajectory"]["beat_found"] = None if estimate is None else estimate.beat_found    # 'estimated': maybe none
         entry["speckle_ratio"] = None if speckle is None or role not in speckle else _round(speckle[role]["ratio"])
         rollout = maps.get("rollout", {})
         if role in rollout:
@@ -250,7 +259,8 @@ def write_html(report: dict, figures: dict, out: Path, methods) -> Path:
     info = report["clip"]
     name = Path(info["source"]).name if info["source"] else "clip"      # a page to share names no folder of this host
     parts = [f"<h1>EchoLens analysis: {html.escape(name)}</h1>",
-             f"<p>{info['frames']} frames at {info['fps']:g} fps, {info['height']} x {info['width']} pixels.</p>"]
+             f"<p>{info['frames']} frames at {info['fps']:g} fps{ASSUMED_FPS_WORDS if info.get('fps_source') == 'default' else ''}"
+             f", {info['width']} x {info['height']} pixels (width x height).</p>"]
     if report["ground_truth"]:
         parts.append(f"<p>Ground-truth EF {report['ground_truth']['ef']}%</p>")
     for role, m in report["models"].items():
@@ -259,6 +269,9 @@ def write_html(report: dict, figures: dict, out: Path, methods) -> Path:
         if m.get("best_estimate"):
             parts.append(f"<p>{html.escape(m['best_estimate']['words'])}</p>")
         parts.extend(f"<p><b>⚠️ {html.escape(w)}</b></p>" for w in near_blank_warnings(m))
+        disagree = disagreement_words(m["name"], m["ef"], m.get("ef_beat"))
+        if disagree:
+            parts.append(f"<p><b>⚠️ {html.escape(disagree)}</b></p>")
         if m.get("ood"):
             words = html.escape(ood_words(m["ood"], declared_shift(info.get("population"), info.get("degradation"))))
             parts.append(f"<p><b>{words}</b></p>" if m["ood"]["out_of_distribution"] else f"<p>{words}</p>")
@@ -283,7 +296,10 @@ def write_html(report: dict, figures: dict, out: Path, methods) -> Path:
     models = report["models"].values()
     cell = lambda d: ("n/a" if d["ef"] is None else f"{d['ef']:.1f}"                     # noqa: E731
                       + (f" ({d['ef_beat']:.1f})" if d.get("ef_beat") is not None else ""))
-    rows = "".join(f"<tr><td>{cond}</td>" + "".join(f"<td>{cell(m['degradation'][cond])}</td>" for m in models)
+    loaded = info.get("degradation")              # a clip loaded degraded: its 'clean' row is the clip as loaded
+    shown = lambda cond: (f"as loaded (already degraded: {html.escape(str(loaded))})"            # noqa: E731
+                          if cond == "clean" and loaded else cond)
+    rows = "".join(f"<tr><td>{shown(cond)}</td>" + "".join(f"<td>{cell(m['degradation'][cond])}</td>" for m in models)
                    + "</tr>" for cond in next(iter(models))["degradation"])
     head = "".join(f"<th>{html.escape(m['name'])} EF (beat view)</th>" for m in models)
     parts.append(f"<h2>EF under each degradation</h2><table><tr><th>condition</th>{head}</tr>{rows}</table>")

@@ -68,6 +68,12 @@ class PhaseEstimate:
             return "phase from ground truth"
         return f"phase estimated ({self.method})" if self.beat_found else f"no heartbeat found ({self.method})"
 
+    def to_dict(self) -> dict:
+        """What report.json keeps of it: where the phase came from, whether a beat was found, and the marks."""
+        return {"source": self.source, "beat_found": self.beat_found, "label": self.label,
+                "ed_frames": [int(f) for f in self.ed_frames], "es_frames": [int(f) for f in self.es_frames],
+                "frames_per_beat": None if self.period is None else round(float(self.period), 2)}
+
 
 def image_volume_signal(frames: np.ndarray) -> np.ndarray:
     """(T, H, W) grey frames -> (T,) signal that rises with the LV volume (see the module docstring)."""
