@@ -256,7 +256,14 @@ def test_dicom_16_bit_refused(tmp_path):
 def test_deep_arrays_refused(tmp_path, dtype, depth):
     np.save(tmp_path / "a.npy", gray_clip().astype(dtype) // 2)
     message = refused(tmp_path / "a.npy")
-    assert f"{depth} pixels" in message and "rescale=True" in message
+    assert f"{depth} pixels" in message and "rescale=True" in message and "on the command line: --rescale" in message
+
+
+def test_a_constant_clip_stretched_says_the_value_it_holds(tmp_path):
+    """Stretched, one value everywhere became 0 everywhere, and the message said the file held 0."""
+    np.save(tmp_path / "a.npy", np.full((6, 32, 32), 3.0, np.float32))
+    assert refused(tmp_path / "a.npy", rescale=True).startswith("'a.npy' holds no image: every pixel of every frame "
+                                                                 "is 3, so there is no range to stretch.")
 
 
 def test_nan_pixels_refused_even_with_rescale(tmp_path):

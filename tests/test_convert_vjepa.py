@@ -156,7 +156,8 @@ def test_a_config_whose_layer_count_is_not_the_weights_is_refused_with_the_two_c
 def test_a_frame_count_not_whole_tubelets_is_refused_with_the_loaders_own_words(ckpt_path):
     """The converter and the loader said the same rule two ways ('3 frames x 32 px is not a whole number of 2x16
     tubelets', the loader's naming the frames box); both say it once now, with what to type."""
-    with pytest.raises(ValueError, match="frames 3 is not a whole number of 2-frame tubelets: type a multiple of 2"):
+    with pytest.raises(ValueError, match="frames 3 is not a whole number of 2-frame tubelets: type a multiple of 2"
+                                         r".*on the command line: --frames N; in Python: overrides=\{'frames': N\}"):
         model_zoo.load(ckpt_path, device="cpu", overrides={**OVR, "frames": 3})
     with pytest.raises(ValueError, match="size 40 px is not a whole number of 16-px patches"):
         model_zoo.load(ckpt_path, device="cpu", overrides={**OVR, "size": 40})

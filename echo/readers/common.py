@@ -23,7 +23,7 @@ def depth_error(name: str, depth: str) -> ClipError:
         f"'{name}' stores {depth} pixels; EchoLens reads 8-bit cine loops. Export the clip with "
         "8-bit pixels (the usual setting for echo cine loops), or have its own darkest-to-brightest range "
         "mapped onto 0-255 (in the app: tick 'Stretch 16-bit or float pixels' under the upload box and upload "
-        "it again; in Python: rescale=True)."
+        "it again; on the command line: --rescale; in Python: rescale=True)."
     )
 
 
@@ -51,8 +51,9 @@ def to_uint8(pixels: np.ndarray, name: str, rescale: bool) -> np.ndarray:
     if pixels.dtype.kind == "f" and not np.isfinite(pixels).all():
         raise ClipError(f"'{name}' contains missing (NaN) or infinite pixel values.")
     lo, hi = float(pixels.min()), float(pixels.max())
-    if hi == lo:
-        return np.zeros(pixels.shape, np.uint8)
+    if hi == lo:                                   # stretched, it would read as 0 everywhere: say the value it holds
+        raise ClipError(f"'{name}' holds no image: every pixel of every frame is {lo:g}, so there is no range to "
+                        "stretch. Check that the export kept the frames' content.")
     scaled = pixels.astype(np.float32)
     scaled -= np.float32(lo)
     scaled *= np.float32(255.0 / (hi - lo))

@@ -110,8 +110,8 @@ def check_whole_tokens(frames: int, size: int, patch: int, tubelet: int, where: 
                          "cannot cut its input into tokens (load it with model_zoo.load(..., overrides={'size': N}) for a size N that is)")
     if frames % tubelet:
         raise ValueError(f"{where}: {keys[0]} {frames} is not a whole number of {tubelet}-frame tubelets: type a "
-                         f"multiple of {tubelet} in the app's frames box (or pass overrides={{'frames': N}} to "
-                         "model_zoo.load)")
+                         f"multiple of {tubelet} in the app's frames box (on the command line: --frames N; in Python: "
+                         "overrides={'frames': N} to model_zoo.load)")
 
 
 def strip_prefixes(state: dict, what: str = "the checkpoint") -> dict:
