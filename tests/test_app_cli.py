@@ -449,3 +449,27 @@ def test_a_key_errors_message_is_printed_as_written(monkeypatch, capsys):
     assert cli.main(["models"]) == 2
     assert capsys.readouterr().err == "error: 'x.avi' is not among this dataset's videos.\n"
     assert error_text(KeyError("a")) == "a" and error_text(ValueError("b")) == "b" and error_text(KeyError()) == ""
+
+
+def test_a_run_stopped_while_writing_leaves_the_earlier_report_whole_and_no_partial_files(tmp_path, monkeypatch,
+                                                                                         capsys, shipped_pair):
+    """Ctrl-C while the report's videos were written had removed the earlier report and left part of the new one
+    (a rollout map alone): the files are written beside it and moved in only once all of them are."""
+    from app import cli
+    from explain.analysis import report
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(report, "write_overlay_strip", interrupted)      # after the first rollout map and video
+    monkeypatch.setattr(cli, "load_models", lambda args: shipped_pair)
+    clip = write_npz(tmp_path / "beat.npz", render_clip(7, "adult", n_frames=40, size=112, fps=50))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.json").write_text('{"earlier": true}')
+    (out / "jepa.rollout.npy").write_bytes(b"an earlier clip's map")
+    (out / "notes.txt").write_text("mine")
+    assert cli.main(["analyze", str(clip), "--out", str(out), "--quick"]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted"
+    assert sorted(p.name for p in out.iterdir()) == ["jepa.rollout.npy", "notes.txt", "report.json"]
+    assert (out / "report.json").read_text() == '{"earlier": true}'
+    assert (out / "jepa.rollout.npy").read_bytes() == b"an earlier clip's map"

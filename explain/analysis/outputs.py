@@ -1,9 +1,15 @@
 """The output folder of a headless run (`python app.py analyze|audit ... --out DIR`): made if missing,
 refused with a message if it or a parent is a file, and cleared of the files an earlier run of the same
 kind wrote there (by exact name), so one folder never holds two clips' outputs side by side. Other files,
-a checkpoint or a clip among them, are left alone."""
+a checkpoint or a clip among them, are left alone. staged_output writes a run's files beside them first, so an
+earlier run's stay whole until the new set is complete."""
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -27,3 +33,22 @@ def output_folder(out: Path, previous: tuple[str, ...] = ()) -> Path:
         if (out / name).is_file():
             (out / name).unlink()
     return out
+
+
+@contextmanager
+def staged_output(out: Path, previous: tuple[str, ...] = ()) -> Iterator[Path]:
+    """A hidden folder inside `out` to write a run's files into. When the block ends, the earlier run's files
+    (`previous`) are removed and the new ones moved in, a rename each; on an error or Ctrl-C the hidden folder goes
+    and the earlier run's files stay whole (writing a report's videos takes seconds: a stop then had left part of
+    the new set and none of the old)."""
+    out = output_folder(out)
+    stage = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
+    try:
+        yield stage
+        for name in previous:
+            if (out / name).is_file():
+                (out / name).unlink()
+        for f in sorted(stage.iterdir()):
+            os.replace(f, out / f.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)

@@ -20,8 +20,8 @@
                             plotly.io.read_json)
     report.html             everything in one page (plotly inline, strips embedded: works offline)
 
-An earlier analysis's files in the same folder are removed first (explain.analysis.outputs), so the folder
-describes one clip.
+An earlier analysis's files in the same folder are replaced once every file of this one is written
+(explain.analysis.outputs.staged_output: a run stopped before leaves them whole), so the folder describes one clip.
 
 A view whose forward passes would take a model over the CPU budget (explain.analysis.budget) is not run for that
 model, and the rest of the report is still written: skipped_views names each such view ('degradation',
@@ -72,7 +72,7 @@ from explain.analysis.defaults import ROLES
 from explain.analysis.degradation import condition_ef_views, sensitivity_figure, severity_sweep
 from explain.analysis.latent_pixel import SPECKLE_PASSES, speckle_ratios
 from explain.analysis.ood import declared_shift, ood_words
-from explain.analysis.outputs import check_output_folder, output_folder
+from explain.analysis.outputs import check_output_folder, staged_output
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import near_blank_words, predict
 from explain.analysis.run_record import conversion_words, record_words, run_record
@@ -132,56 +132,61 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
                        "phase": None if estimate is None else estimate.to_dict()},
               "ground_truth": truth, "models": {}}
     figures = {}
-    # every view is computed: only now is an earlier report's set replaced (a run stopped before leaves it whole)
-    out = output_folder(out, WRITTEN if (Path(out) / "report.json").is_file() else ())
-    for role, m in pair.items():
-        p = preds[role]
-        entry = {"name": m.name, "family": m.family, **{k: v for k, v in p.to_dict().items() if k not in ("name", "family")}}
-        best = clip_estimate(p, m, clip.meta)
-        entry["best_estimate"] = None if best is None else best.to_dict()        # the page's rule, as it decided
-        entry["focus"] = {meth: (None if role not in r or r[role].focus is None else _round(r[role].focus["ratio"]))
-                          for meth, r in maps.items()}
-        entry["focus_detail"] = {meth: (r[role].focus if role in r else None) for meth, r in maps.items()}
-        if not skipped[role] and not any(v is not None for v in entry["focus"].values()):   # why, in the file itself
-            entry["focus_note"] = NO_FOCUS                   # (a method that could not run says why in `skipped`)
-        entry["unreliable"] = {meth: r[role].unreliable for meth, r in maps.items()     # gradient maps not to read
-                               if role in r and r[role].unreliable}
-        entry["skipped"] = skipped[role]                                    # {method: why this model has no map}
-        entry["skipped_views"] = not_run[role]                              # {view: why it did not run for this model}
-        entry["degradation"] = {cond: {k: _round(ef, 2) for k, ef in degraded.get(cond, {}).get(role, NO_EF).items()}
-                                for cond in ("clean", *CONDITIONS)}     # every condition: null where not run
-        if role in trajectories:
-            entry["trajectory"] = trajectories[role].numbers()
-            figures[f"{role}.trajectory"] = trajectories[role].figure
-        else:                                      # as the crop check when skipped: its keys, null, and why not
-            entry["trajectory"] = {**skipped_numbers(clip.n_frames), "skipped": not_run[role]["trajectory"]}
-        entry["trajectory"]["phase_source"] = None if estimate is None else estimate.source
-        entry["trajectory"]["beat_found"] = None if estimate is None else estimate.beat_found    # 'estimated': maybe none
-        entry["speckle_ratio"] = None if speckle is None or role not in speckle else _round(speckle[role]["ratio"])
-        rollout = maps.get("rollout", {})
-        if role in rollout:
-            np.save(out / f"{role}.rollout.npy", rollout[role].heat.astype(np.float32))      # (T, H, W)
-            entry["rollout_file"] = f"{role}.rollout.npy"
-        for meth, r in maps.items():
-            if role not in r:
-                continue
-            v = r[role].view
-            write_overlay_mp4(out / f"{role}.{meth}.mp4", v.frames, r[role].heat, v.playback_fps, colours=colours)
-            write_overlay_strip(out / f"{role}.{meth}.png", v.frames, r[role].heat, colours=colours)
-        report["models"][role] = entry
-    unswept = [m.name for r, m in pair.items() if "severity_sweep" in not_run[r]]
-    sweep = sweep or severity_sweep({}, clip, SWEEP)      # no model fast enough: the axis alone, with the note
-    figures["sensitivity"] = sensitivity_figure(sweep, {r: m.name for r, m in pair.items()},
-                                                None if truth is None else truth["ef"],
-                                                note=f"not run (over the CPU time limit; report.json says why): "
-                                                     f"{', '.join(unswept)}" if unswept else "",
-                                                bands=clip.meta.get("population") != "pediatric")   # adult ranges
-    for name, fig in figures.items():
-        fig.write_json(out / f"{name}.json")
-    report["timings_s"] = timings
-    report["run"] = {**run_record(pair), "colours": colours}
-    (out / "report.json").write_text(json.dumps(report, indent=1))
-    write_html(report, figures, out, methods)
+    # every view is computed; the files are written beside an earlier report's, which stay whole until every file
+    # of this one is (a run stopped before, or while writing: Ctrl-C, a full disk, leaves them as they were)
+    with staged_output(out, WRITTEN if (Path(out) / "report.json").is_file() else ()) as out:
+        for role, m in pair.items():
+            p = preds[role]
+            entry = {"name": m.name, "family": m.family,
+                     **{k: v for k, v in p.to_dict().items() if k not in ("name", "family")}}
+            best = clip_estimate(p, m, clip.meta)
+            entry["best_estimate"] = None if best is None else best.to_dict()        # the page's rule, as it decided
+            entry["focus"] = {meth: None if role not in r or r[role].focus is None else _round(r[role].focus["ratio"])
+                              for meth, r in maps.items()}
+            entry["focus_detail"] = {meth: (r[role].focus if role in r else None) for meth, r in maps.items()}
+            if not skipped[role] and not any(v is not None for v in entry["focus"].values()):   # why, in the file
+                entry["focus_note"] = NO_FOCUS               # (a method that could not run says why in `skipped`)
+            entry["unreliable"] = {meth: r[role].unreliable for meth, r in maps.items()     # gradient maps not to read
+                                   if role in r and r[role].unreliable}
+            entry["skipped"] = skipped[role]                                    # {method: why this model has no map}
+            entry["skipped_views"] = not_run[role]                              # {view: why it did not run for it}
+            entry["degradation"] = {cond: {k: _round(ef, 2)
+                                           for k, ef in degraded.get(cond, {}).get(role, NO_EF).items()}
+                                    for cond in ("clean", *CONDITIONS)}     # every condition: null where not run
+            if role in trajectories:
+                entry["trajectory"] = trajectories[role].numbers()
+                figures[f"{role}.trajectory"] = trajectories[role].figure
+            else:                                      # as the crop check when skipped: its keys, null, and why not
+                entry["trajectory"] = {**skipped_numbers(clip.n_frames), "skipped": not_run[role]["trajectory"]}
+            entry["trajectory"]["phase_source"] = None if estimate is None else estimate.source
+            entry["trajectory"]["beat_found"] = None if estimate is None else estimate.beat_found   # 'estimated', none
+            entry["speckle_ratio"] = (None if speckle is None or role not in speckle
+                                      else _round(speckle[role]["ratio"]))
+            rollout = maps.get("rollout", {})
+            if role in rollout:
+                np.save(out / f"{role}.rollout.npy", rollout[role].heat.astype(np.float32))      # (T, H, W)
+                entry["rollout_file"] = f"{role}.rollout.npy"
+            for meth, r in maps.items():
+                if role not in r:
+                    continue
+                v = r[role].view
+                write_overlay_mp4(out / f"{role}.{meth}.mp4", v.frames, r[role].heat, v.playback_fps,
+                                  colours=colours)
+                write_overlay_strip(out / f"{role}.{meth}.png", v.frames, r[role].heat, colours=colours)
+            report["models"][role] = entry
+        unswept = [m.name for r, m in pair.items() if "severity_sweep" in not_run[r]]
+        sweep = sweep or severity_sweep({}, clip, SWEEP)      # no model fast enough: the axis alone, with the note
+        figures["sensitivity"] = sensitivity_figure(sweep, {r: m.name for r, m in pair.items()},
+                                                    None if truth is None else truth["ef"],
+                                                    note=f"not run (over the CPU time limit; report.json says why): "
+                                                         f"{', '.join(unswept)}" if unswept else "",
+                                                    bands=clip.meta.get("population") != "pediatric")   # adult ranges
+        for name, fig in figures.items():
+            fig.write_json(out / f"{name}.json")
+        report["timings_s"] = timings
+        report["run"] = {**run_record(pair), "colours": colours}
+        (out / "report.json").write_text(json.dumps(report, indent=1))
+        write_html(report, figures, out, methods)
     return report
 
 
