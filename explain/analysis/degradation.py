@@ -162,8 +162,8 @@ def sensitivity_figure(sweep: dict, names: dict[str, str] | None = None, truth: 
     notes = [n for n in (f"no EF probe, so no line: {', '.join(missing)}" if missing else "", note) if n]
     title = f"EF under {sweep['degradation'].replace('_', ' ')}" + "".join(f"<br><sup>{n}</sup>" for n in notes)
     # the legend below the plot, in rows: beside it, a dozen entries scrolled and cut their names off
-    fig.update_layout(template=TEMPLATE, title=title, xaxis_title="severity (0 = the clip as loaded, already degraded)" if sweep.get("loaded_degradation")
-                      else "severity (0 = clean)", xaxis_range=[-0.05, 1.05],
+    zero = "the clip as loaded, already degraded" if sweep.get("loaded_degradation") else "clean"
+    fig.update_layout(template=TEMPLATE, title=title, xaxis_title=f"severity (0 = {zero})", xaxis_range=[-0.05, 1.05],
                       yaxis_title="predicted EF (%)", height=520, margin=dict(l=50, r=20, t=66 + 14 * len(notes), b=40),
                       legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0, font=dict(size=SMALL_FONT_SIZE)))
     if not any(t.name in curves for t in fig.data):
