@@ -377,27 +377,6 @@ def test_rescale_reaches_the_reader_of_analyze_and_of_every_audited_clip(tmp_pat
     assert seen == [True, False] and "stop here" in capsys.readouterr().err
 
 
-def test_an_interrupted_analysis_keeps_the_earlier_report_whole_and_says_so(tmp_path, monkeypatch, capsys,
-                                                                            shipped_pair):
-    """The earlier report's files went as soon as the clip was predicted, so Ctrl-C during the slow views left an
-    empty folder and a traceback; they are replaced only once every view is computed."""
-    from app import cli
-    from explain.analysis import report
-
-    def interrupted(*a, **k):
-        raise KeyboardInterrupt
-    monkeypatch.setattr(report, "severity_sweep", interrupted)
-    monkeypatch.setattr(cli, "load_models", lambda args: shipped_pair)
-    clip = write_npz(tmp_path / "beat.npz", render_clip(7, "adult", n_frames=40, size=112, fps=50))
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "report.json").write_text('{"earlier": true}')
-    (out / "jepa.rollout.npy").write_bytes(b"an earlier clip's map")
-    assert cli.main(["analyze", str(clip), "--out", str(out), "--quick"]) == 130
-    assert capsys.readouterr().err.strip() == "interrupted"
-    assert (out / "report.json").read_text() == '{"earlier": true}' and (out / "jepa.rollout.npy").is_file()
-
-
 def test_a_reader_that_leaves_the_pipe_is_not_an_error():
     """`analyze ... | head -1` printed 'error: [Errno 32] Broken pipe', rc 2, though every file was written. Run in a
     process of its own: the handler points this process's stdout at /dev/null."""
@@ -451,16 +430,20 @@ def test_a_key_errors_message_is_printed_as_written(monkeypatch, capsys):
     assert error_text(KeyError("a")) == "a" and error_text(ValueError("b")) == "b" and error_text(KeyError()) == ""
 
 
-def test_a_run_stopped_while_writing_leaves_the_earlier_report_whole_and_no_partial_files(tmp_path, monkeypatch,
-                                                                                         capsys, shipped_pair):
-    """Ctrl-C while the report's videos were written had removed the earlier report and left part of the new one
-    (a rollout map alone): the files are written beside it and moved in only once all of them are."""
+@pytest.mark.parametrize("stopped_in", ["severity_sweep", "write_overlay_strip"])
+def test_an_interrupted_analysis_keeps_the_earlier_report_whole_and_leaves_no_partial_files(tmp_path, monkeypatch,
+                                                                                           capsys, shipped_pair,
+                                                                                           stopped_in):
+    """Ctrl-C during the slow views (severity_sweep) had removed the earlier report's files as soon as the clip was
+    predicted, leaving an empty folder and a traceback; Ctrl-C while the report's videos were written
+    (write_overlay_strip, after the first rollout map and video) had removed it and left part of the new one. The
+    files are written beside the earlier report and moved in only once all of them are."""
     from app import cli
     from explain.analysis import report
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
-    monkeypatch.setattr(report, "write_overlay_strip", interrupted)      # after the first rollout map and video
+    monkeypatch.setattr(report, stopped_in, interrupted)
     monkeypatch.setattr(cli, "load_models", lambda args: shipped_pair)
     clip = write_npz(tmp_path / "beat.npz", render_clip(7, "adult", n_frames=40, size=112, fps=50))
     out = tmp_path / "out"
