@@ -45,9 +45,7 @@ def staged_output(out: Path, previous: tuple[str, ...] = ()) -> Iterator[Path]:
     stage = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
     try:
         yield stage
-        for name in previous:
-            if (out / name).is_file():
-                (out / name).unlink()
+        output_folder(out, previous)                      # the earlier run's files go only now
         for f in sorted(stage.iterdir()):
             os.replace(f, out / f.name)
     finally:

@@ -159,7 +159,6 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
             else:                                      # as the crop check when skipped: its keys, null, and why not
                 entry["trajectory"] = {**skipped_numbers(clip.n_frames), "skipped": not_run[role]["trajectory"]}
             entry["trajectory"]["phase_source"] = None if estimate is None else estimate.source
-            entry["trajectory"]["beat_found"] = None if estimate is None else estimate.beat_found   # 'estimated', none
             entry["speckle_ratio"] = (None if speckle is None or role not in speckle
                                       else _round(speckle[role]["ratio"]))
             rollout = maps.get("rollout", {})
