@@ -428,6 +428,15 @@ RECIPES: dict[str, Recipe] = {
         jepa_center_targets=True, freeze_patch_embed=True, acq_jitter=1.0, acq_shadow=1.0, acq_clean_targets=True,
         jepa_target_layers=3, jepa_masks=((8, 0.15),), ema=(0.998, 1.0), input_gain_norm=0.05, tubelet=4,
         pred_depth=2, input_gain_eps=0.005, jepa_lr=1.875e-4),
+    # ... the half step with weight decay 0.4, not 0.05 (V-JEPA raises its decay from 0.04 to 0.4): decoupled decay
+    # shrinks the weights by lr x wd a step, so the half step also halved the pull toward small weights; at 0.4 it
+    # is eight times the half step's. Does a stronger pull keep the encoder off detail that costs it under the
+    # benchmark, or shrink what the half step kept of the clean clip?
+    "small_centered_frozen_patch_jitter_top3_short_masks_mid_ema_gain_norm_tubelet4_shadow_clean_targets_shallow_predictor_low_floor_half_lr_wd04": Recipe(
+        name="small_centered_frozen_patch_jitter_top3_short_masks_mid_ema_gain_norm_tubelet4_shadow_clean_targets_shallow_predictor_low_floor_half_lr_wd04",
+        jepa_center_targets=True, freeze_patch_embed=True, acq_jitter=1.0, acq_shadow=1.0, acq_clean_targets=True,
+        jepa_target_layers=3, jepa_masks=((8, 0.15),), ema=(0.998, 1.0), input_gain_norm=0.05, tubelet=4,
+        pred_depth=2, input_gain_eps=0.005, jepa_lr=1.875e-4, weight_decay=0.4),
     # ... and at twice it (7.5e-4): the other side of the same dial, larger steps over the same 1500
     "small_centered_frozen_patch_jitter_top3_short_masks_mid_ema_gain_norm_tubelet4_shadow_clean_targets_shallow_predictor_low_floor_double_lr": Recipe(
         name="small_centered_frozen_patch_jitter_top3_short_masks_mid_ema_gain_norm_tubelet4_shadow_clean_targets_shallow_predictor_low_floor_double_lr",
