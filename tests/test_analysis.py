@@ -952,3 +952,41 @@ def test_report_html_says_the_page_s_words_for_size_frame_rate_disagreement_and_
                                               "severity": [0.0, 1.0]}).layout.xaxis.title.text
     assert axis("shadow 0.67") == "severity (0 = the clip as loaded, already degraded)"
     assert axis(None) == "severity (0 = clean)"
+
+
+def test_a_clip_whose_fan_is_under_the_models_minimum_side_is_degraded_and_read_like_its_clean_view(shipped_pair):
+    """A 96-px clip whose fan is 28 px wide: the clean view crops that fan and resizes it, but each degraded copy (the
+    same crop, made first) was refused as 'frames of 26 x 26 pixels', a size the file does not have, and the refusal
+    stopped a whole analysis or audit. The size limit is the file's, checked on the clip; a crop of it is not refused."""
+    from explain.analysis.degradation import condition_ef_views, copy_and_beat
+    from echo.preprocess import resize_frames
+    clip = render_clip(3, "adult", n_frames=80, size=112, fps=50)
+    frames = np.zeros((80, 96, 96), np.uint8)
+    frames[:, 40:68, 34:62] = resize_frames(clip.gray(), 28)
+    small = Clip(frames, 50.0, "small_fan.npz", None, {})
+    copy, _ = copy_and_beat(small, shipped_pair)
+    assert min(copy.height, copy.width) < 32                                  # the crop is under the file's limit
+    out = condition_ef_views(shipped_pair, small, ("shadow_high",))
+    assert out["clean"]["jepa"]["ef"] is not None and out["shadow_high"]["mae"]["ef"] is not None
+    with pytest.raises(ClipError, match="frames of 28 x 28 pixels"):        # a file that small is still refused
+        model_view(Clip(frames[:, 40:68, 34:62], 50.0, "tiny.npz", None, {}))
+
+
+def test_an_audit_goes_on_past_a_clip_refused_after_its_ef_was_read(tmp_path, shipped_pair, monkeypatch):
+    """A refusal from a clip's degradation views (a fan crop under the size limit was one) had stopped the whole
+    audit with no table; it is now that clip's row, with its reason, and the clips after it are read."""
+    import explain.analysis.audit as audit_module
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for name, seed in (("a.npz", 6), ("b.npz", 7)):
+        write_npz(folder / name, render_clip(seed, "adult", n_frames=40, size=112, fps=50))
+    real = audit_module.condition_ef_views
+
+    def refuse_a(models, clip, *args, **kwargs):
+        if clip.source.endswith("a.npz"):
+            raise ClipError("a refusal from the degradation views")
+        return real(models, clip, *args, **kwargs)
+    monkeypatch.setattr(audit_module, "condition_ef_views", refuse_a)
+    summ, rows, _ = audit_module.audit(folder, shipped_pair, tmp_path / "out")
+    assert [r["file"] for r in rows] == ["a.npz", "b.npz"] and rows[0]["error"] == "a refusal from the degradation views"
+    assert rows[1]["error"] == "" and rows[1]["jepa_sensitivity"] is not None and summ["unreadable"] == 1

@@ -126,16 +126,16 @@ def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degrada
             progress(k / max(len(sources), 1), f"clip {k + 1} of {len(sources)}: {source.name}")
         known = source.known_ef
         row = {"file": source.name, "true_ef": None if known is None else round(float(known), 2), "error": ""}
-        try:
+        try:       # a refusal at any step (too short, no image, ...) is this clip's row, and the audit goes on
             clip = source.load()
-            preds = predict(pair, clip, crop_check=True)   # refuses a clip no model can read (too short, no image)
+            preds = predict(pair, clip, crop_check=True)
+            views = fitting("degradation", lambda models: condition_ef_views(
+                models, clip, tuple(BENCHMARK_CONDITIONS), beat=next(iter(preds.values())).view.beat)) if degradations else None
+            maps = fitting("rollout", lambda models: attention(models, clip, "rollout")) or {}   # analyze's read-out
         except ClipError as e:
             clip, row["error"] = None, str(e)
         if clip is not None:
             row["true_ef"] = None if clip.truth is None or clip.truth.ef is None else round(float(clip.truth.ef), 2)
-            views = fitting("degradation", lambda models: condition_ef_views(
-                models, clip, tuple(BENCHMARK_CONDITIONS), beat=next(iter(preds.values())).view.beat)) if degradations else None
-            maps = fitting("rollout", lambda models: attention(models, clip, "rollout")) or {}   # analyze's read-out
             for role, p in preds.items():
                 crop = p.crop if p.crop and not p.crop.get("skipped") else None
                 for suffix, key, ef, blank in (("", "ef", p.ef, p.blank[0]), ("_beat", "ef_beat", p.ef_beat, p.blank[1])):

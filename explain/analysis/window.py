@@ -17,8 +17,8 @@ import torch
 
 from echo import limits
 from echo.clip import Clip, ClipError
-from echo.preprocess import (Sector, crop_to_sector, fan_to_crop, nearest_frames, resize_frames, resize_truth,
-                             to_model_input)
+from echo.preprocess import (Sector, crop_to_sector, fan_to_crop, is_cropped, nearest_frames, resize_frames,
+                             resize_truth, to_model_input)
 from explain.analysis.beat import beat_frames
 
 if TYPE_CHECKING:                          # pair imports this module (through ood): named for the annotation only
@@ -98,7 +98,8 @@ def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0,
     if not 0 <= start < clip.n_frames:
         raise ClipError(f"Start frame {start} is outside the clip's {clip.n_frames} frames.")
     name = Path(clip.source or "").name or "the clip"
-    limits.check_model_frame_size(clip.height, clip.width, name)
+    if not is_cropped(clip):       # the limit is the file's: a degraded copy is its fan's crop, read as the clip's is
+        limits.check_model_frame_size(clip.height, clip.width, name)
     if beat is None:      # the clip itself, not a degraded copy (a lab's copy at full strength may be blank)
         limits.check_holds_an_image(int(clip.frames.min()), int(clip.frames.max()), name)
     sector = fan_to_crop(clip) if sector is None else sector       # over the whole clip, as to_model_input
