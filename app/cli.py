@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from app.error_text import error_text
+from explain.analysis.outputs import output_argument
 
 HOST, PORT = "127.0.0.1", 7860
 SERVE_ONLY = {"host": HOST, "port": PORT, "server_paths": None, "auth_file": None}   # options only serving reads
@@ -201,11 +202,9 @@ def analyze(args) -> int:
     from explain.analysis.best_estimate import disagreement_words
     from explain.analysis.crop_check import MOVES_POINTS, crop_words, largest_move
     from explain.analysis.ood import declared_shift, ood_words
-    from explain.analysis.outputs import check_output_folder
     from explain.analysis.report import analyze as run, ef_words, near_blank_warnings
     clip = read_clip(args.clip, rescale=args.rescale)
-    check_output_folder(Path(args.out))                # a file in the way is named before the models load
-    report = run(clip, load_models(args), Path(args.out), quick=args.quick, colours=args.colours)
+    report = run(clip, load_models(args), args.out, quick=args.quick, colours=args.colours)
     print(f"{Path(args.out) / 'report.json'}:")
     for role, m in report["models"].items():
         print(f"  {role} ({m['name']}): {ef_words(m, report['ground_truth'])}")
@@ -242,9 +241,8 @@ def analyze(args) -> int:
 
 def audit(args) -> int:
     from explain.analysis.audit import audit as run, clips_in, not_reached
-    from explain.analysis.outputs import check_output_folder
-    out = check_output_folder(Path(args.out))          # a file in the way, or no folder of clips, before the models load
-    sources = clips_in(Path(args.folder), args.rescale)
+    out = args.out                                     # checked as it was parsed (output_argument)
+    sources = clips_in(Path(args.folder), args.rescale)     # no folder of clips: said before the models load
     pair = load_models(args)
     progress = lambda share, what: print(what, file=sys.stderr, flush=True)          # noqa: E731
     limit = None if args.time_limit is None else 60 * args.time_limit
@@ -288,7 +286,8 @@ def parser() -> argparse.ArgumentParser:
     for name, helptext in (("analyze", "analyze one clip"), ("audit", "audit a folder of clips")):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("clip" if name == "analyze" else "folder")
-        p.add_argument("--out", required=True, help="output folder")
+        p.add_argument("--out", required=True, type=output_argument,
+                       help="output folder (made if missing; an earlier run's files in it are replaced)")
         p.add_argument("--jepa", default=DEFAULT_MODELS["jepa"], help="JEPA model: registry name, folder or checkpoint")
         p.add_argument("--mae", default=DEFAULT_MODELS["mae"], help="MAE model: registry name, folder or checkpoint")
         p.add_argument("--device", help="cuda, mps or cpu (default: the first available)")

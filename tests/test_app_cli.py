@@ -16,8 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
 
 
-def app(*args, timeout=300):
-    return subprocess.run([sys.executable, "app.py", *args], cwd=ROOT, capture_output=True, text=True,
+def app(*args, timeout=300, cwd=ROOT):
+    Path(cwd).mkdir(exist_ok=True)
+    return subprocess.run([sys.executable, str(ROOT / "app.py"), *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=ENV)
 
 
@@ -197,6 +198,15 @@ def test_cli_refuses_an_output_path_that_is_a_file_and_a_device_this_torch_lacks
     assert run.returncode == 2 and "is a file, not a folder" in run.stderr and "Traceback" not in run.stderr
     run = app("analyze", str(clip), "--out", str(clip / "sub"), "--quick")
     assert run.returncode == 2 and "a parent of the output folder, is a file" in run.stderr
+    for command in (("analyze", str(clip), "--quick"), ("audit", str(tmp_path))):
+        # an empty --out wrote a report into the working directory; one that cannot be written was found only at
+        # the first write, after the work (and named the hidden staging folder)
+        run = app(*command, "--out", "", cwd=tmp_path / "cwd")
+        assert run.returncode == 2 and "argument --out: an empty path; name an output folder" in run.stderr
+        assert not any((tmp_path / "cwd").iterdir())
+        run = app(*command, "--out", "/sys/echolens-report")
+        assert run.returncode == 2 and "The output folder '/sys/echolens-report' cannot be written (it would be " \
+            "made in '/sys')" in run.stderr and "Choose another folder" in run.stderr and "Traceback" not in run.stderr
     if not torch.cuda.is_available():
         run = app("analyze", str(clip), "--out", str(tmp_path / "o"), "--device", "cuda", "--quick")
         assert run.returncode == 2 and "no CUDA device" in run.stderr and "Traceback" not in run.stderr

@@ -189,6 +189,32 @@ def test_ship_refuses_a_confirmation_run_before_evaluating(tmp_path, monkeypatch
     assert "a --confirm run is not shipped" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flags, words", [
+    (["--out", "{file}"], "is a file, not a folder"),
+    (["--out", "/sys/echolens-results"], "cannot be written"),
+    (["--out", ""], "an empty path"),
+    (["--probe-seeds", "0"], "--probe-seeds: 0 is not a whole number of at least 1"),
+    (["--n-test", "0"], "--n-test: 0 is not a whole number of at least 1"),
+    (["--n-train", "-5"], "--n-train: -5 is not a whole number of at least 1"),
+    (["--threads", "-1"], "--threads: -1 is not a whole number of at least 1"),
+    (["--models", "nosuch"], "nosuch"),
+    (["--device", "bogus"], "Unknown device 'bogus'"),
+])
+def test_a_bad_flag_or_output_folder_is_refused_with_a_message_before_evaluating(flags, words, tmp_path, monkeypatch,
+                                                                                 capsys):
+    """Each of these was a traceback, some (--out a file, --probe-seeds 0, --n-test 0) only after the whole run had
+    read every condition. Now argparse's one-line message, before any model is loaded, and nothing written."""
+    import model_zoo.evaluate.__main__ as cli
+    monkeypatch.setattr(cli, "evaluate", lambda *a, **k: pytest.fail("evaluated a run with a bad flag"))
+    (tmp_path / "afile").write_text("")
+    args = {"--out": str(tmp_path / "out"), **dict(zip(flags[::2], flags[1::2]))}
+    args = [x.replace("{file}", str(tmp_path / "afile")) for kv in args.items() for x in kv]
+    with pytest.raises(SystemExit) as stop:
+        main([*args, "--quick"])
+    assert stop.value.code == 2 and words in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
 def test_ship_writes_probes_cards_and_results(tiny):
     ev, root, written = tiny
     assert sorted(p.name for p in written) == ["jepa_smoke", "mae_smoke"]

@@ -5,6 +5,7 @@ a checkpoint or a clip among them, are left alone. staged_output writes a run's 
 earlier run's stay whole until the new set is complete."""
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import tempfile
@@ -14,15 +15,34 @@ from pathlib import Path
 
 
 def check_output_folder(out: Path) -> Path:
-    """`out` as it can be made, checked without making it: refused where it or a parent is a file."""
+    """`out` as it can be made, checked without making it: refused where it or a parent is a file, or where its
+    nearest existing folder takes no new entry (read-only, not ours: found by making and removing one, as
+    permission bits do not tell root or a read-only mount), before any work rather than at the first write."""
     out = Path(out)
     for p in (out, *out.parents):
         if p.exists():
             if not p.is_dir():
                 where = f"The output folder '{out}'" if p == out else f"'{p}', a parent of the output folder,"
                 raise ValueError(f"{where} is a file, not a folder.")
+            try:
+                os.rmdir(tempfile.mkdtemp(prefix=".write-check-", dir=p))
+            except OSError as e:
+                where = "" if p == out else f" (it would be made in '{p}')"
+                raise ValueError(f"The output folder '{out}' cannot be written{where}: {e.strerror}. "
+                                 "Choose another folder.") from None
             break
     return out
+
+
+def output_argument(text: str) -> Path:
+    """An --out flag's value for argparse's type=, checked as check_output_folder does before anything is loaded;
+    an empty one is refused (Path('') is the working directory: a script's unset variable wrote a report there)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; name an output folder")
+    try:
+        return check_output_folder(Path(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def output_folder(out: Path, previous: tuple[str, ...] = ()) -> Path:

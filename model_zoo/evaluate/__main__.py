@@ -16,27 +16,40 @@ import sys
 
 import torch
 
+from explain.analysis.outputs import output_argument
+from model_zoo.device import pick_device
 from model_zoo.evaluate.protocol import DEFAULT_SIZES, PROBE_SEEDS, QUICK_SIZES
-from model_zoo.evaluate.run import evaluate
+from model_zoo.evaluate.run import evaluate, resolve_models
 from model_zoo.evaluate.ship import ship, write_results
 from model_zoo.registry import list_models
 
 
+def at_least_one(text: str) -> int:
+    """A count flag's value (clips, probe seeds, threads) for argparse's type=: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a whole number of at least 1")
+    return value
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m model_zoo.evaluate", description=__doc__.split("\n\n")[1])
-    ap.add_argument("--out", required=True, help="folder for results.json and results.md")
+    ap.add_argument("--out", required=True, type=output_argument, help="folder for results.json and results.md")
     ap.add_argument("--quick", action="store_true",
                     help=f"small run: {QUICK_SIZES.train}/{QUICK_SIZES.val} train/val clips, "
                          f"{QUICK_SIZES.test} a condition")
     ap.add_argument("--models", help="comma-separated shipped folder names, registry names or folder paths "
                                      "(default: every shipped model)")
     for split in ("train", "val", "test", "pediatric"):
-        ap.add_argument(f"--n-{split}", type=int, dest=split,
+        ap.add_argument(f"--n-{split}", type=at_least_one, dest=split,
                         help=f"clips in the {split} split (default {getattr(DEFAULT_SIZES, split)})")
-    ap.add_argument("--probe-seeds", type=int, default=PROBE_SEEDS,
+    ap.add_argument("--probe-seeds", type=at_least_one, default=PROBE_SEEDS,
                     help="attentive probes per model (seed, seed+1, ...)")
     ap.add_argument("--seed", type=int, default=0, help="first probe seed and the random encoder's seed")
-    ap.add_argument("--threads", type=int, help="torch CPU threads (float rounding differs with the count, and "
+    ap.add_argument("--threads", type=at_least_one, help="torch CPU threads (float rounding differs with the count, and "
                     "probes near the floor follow it; results.json records it)")
     ap.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     ap.add_argument("--ship", action="store_true",
@@ -65,6 +78,11 @@ def main(argv: list[str] | None = None) -> None:
     models = args.models.split(",") if args.models else [m["name"] for m in list_models()]
     if not models:
         ap.error("no shipped models in model_zoo/checkpoints; name some with --models")
+    try:                             # named now, not in a traceback once the models or the run are under way
+        pick_device(args.device)
+        resolve_models(models)
+    except (ValueError, OSError) as e:
+        ap.error(str(e))
     ev = evaluate(models, sizes, args.probe_seeds, args.seed, device=args.device, progress=not args.no_progress,
                   held_out="confirm" if args.confirm else "test")
     ev.results.update(quick=args.quick, command=" ".join(["python -m model_zoo.evaluate", *(argv or sys.argv[1:])]))
