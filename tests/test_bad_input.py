@@ -266,11 +266,17 @@ def test_a_constant_clip_stretched_says_the_value_it_holds(tmp_path):
                                                                  "is 3, so there is no range to stretch.")
 
 
-def test_nan_pixels_refused_even_with_rescale(tmp_path):
+def test_nan_pixels_are_named_first_and_said_how_to_mend(tmp_path):
+    """A float clip with a NaN was first told to stretch its pixels (--rescale), then, stretched, refused for the NaN
+    with no way on: the first message says a NaN cannot be stretched, the second where it is and what to do."""
     frames = gray_clip().astype(np.float32)
-    frames[0, 0, 0] = np.nan
+    frames[2, 0, 0] = frames[3, 1, 1] = np.nan
     np.save(tmp_path / "a.npy", frames)
-    assert "NaN" in refused(tmp_path / "a.npy", rescale=True)
+    said = refused(tmp_path / "a.npy", rescale=True)
+    assert said.startswith("'a.npy' contains 2 missing (NaN) or infinite pixel values, the first in frame 2")
+    assert "replace them (with 0, or the clip's lowest value) and save the clip again" in said
+    # refused from its header before loading (a float clip may be large), the depth message says NaN cannot pass
+    assert "a float clip's pixels must also all be numbers: no NaN or infinite value" in refused(tmp_path / "a.npy")
 
 
 def test_16_bit_png_folder_refused(tmp_path):
@@ -313,6 +319,8 @@ def test_npz_bad_fps(tmp_path):
     ({"ef": "abc"}, "an 'ef' entry that is not one number"),                # was called damaged or truncated
     ({"ed_frames": [0, 6]}, "lists ed frames outside its 6 frames"),         # one past the last frame
     ({"es_frames": [-1]}, "lists es frames outside its 6 frames"),
+    ({"ed_frames": [1.7, np.nan]}, "lists ed frames that are not whole frame numbers (1.7, nan)"),   # was: 'outside'
+    ({"es_frames": [2.5]}, "lists es frames that are not whole frame numbers (2.5)"),       # was: read as frame 2
     ({"phase": np.linspace(0, 2 * np.pi, 6, endpoint=False)}, "a 'phase' entry from 0 to 5.23599"),   # radians: was
     ({"phase": [0.0, 20.0, 40.0, 60.0, 80.0, 0.0]}, "(radians: divide by 2 pi; percent: by 100)"),  # wrapped, 1 ED a frame
     ({"phase": [0.0, 0.2, 0.4, np.nan, 0.8, 0.0]}, "missing (NaN) or infinite value at frame 3"),  # was: no marks at all

@@ -211,7 +211,12 @@ def _npz_truth(archive, shape: tuple[int, int, int], name: str) -> GroundTruth |
         values["phase"] = phase
     for k in ("ed_frames", "es_frames"):
         if k in values:
-            idx = values[k].astype(np.int64).reshape(-1)
+            given = values[k].astype(np.float64).reshape(-1)
+            odd = given[~np.isfinite(given) | (given != np.round(given))]
+            if odd.size:                      # a NaN was said to lie outside the clip, 1.7 was read as frame 1
+                raise ClipError(f"'{name}' lists {k.replace('_', ' ')} that are not whole frame numbers "
+                                f"({', '.join(f'{v:g}' for v in odd[:3])}): give each as a frame index from 0.")
+            idx = given.astype(np.int64)
             if np.any((idx < 0) | (idx >= frames)):
                 raise ClipError(f"'{name}' lists {k.replace('_', ' ')} outside its {frames} frames.")
             values[k] = [int(i) for i in idx]

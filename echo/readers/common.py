@@ -23,7 +23,9 @@ def depth_error(name: str, depth: str) -> ClipError:
         f"'{name}' stores {depth} pixels; EchoLens reads 8-bit cine loops. Export the clip with "
         "8-bit pixels (the usual setting for echo cine loops), or have its own darkest-to-brightest range "
         "mapped onto 0-255 (in the app: tick 'Stretch 16-bit or float pixels' under the upload box and upload "
-        "it again; on the command line: --rescale; in Python: rescale=True)."
+        "it again; on the command line: --rescale; in Python: rescale=True)"
+        + ("; a float clip's pixels must also all be numbers: no NaN or infinite value can be stretched."
+           if depth == "floating-point" else ".")
     )
 
 
@@ -45,11 +47,15 @@ def to_uint8(pixels: np.ndarray, name: str, rescale: bool) -> np.ndarray:
     """8-bit pixels unchanged; deeper integer or float pixels refused unless rescale is set, in
     which case the clip's min..max maps linearly onto 0..255 (the same mapping for every frame), through one
     float32 working copy (STRETCH_BYTES a value beside the stored ones)."""
+    if pixels.dtype.kind == "f":                   # said first: stretched or not, such a clip is no image
+        bad = ~np.isfinite(pixels)
+        if bad.any():
+            raise ClipError(f"'{name}' contains {int(bad.sum())} missing (NaN) or infinite pixel values, the first in "
+                            f"frame {int(np.flatnonzero(bad.any(axis=tuple(range(1, bad.ndim))))[0])}: no stretch maps "
+                            "them onto 0-255; replace them (with 0, or the clip's lowest value) and save the clip again.")
     check_depth(pixels.dtype, name, rescale)
     if pixels.dtype == np.uint8:
         return pixels
-    if pixels.dtype.kind == "f" and not np.isfinite(pixels).all():
-        raise ClipError(f"'{name}' contains missing (NaN) or infinite pixel values.")
     lo, hi = float(pixels.min()), float(pixels.max())
     if hi == lo:                                   # stretched, it would read as 0 everywhere: say the value it holds
         raise ClipError(f"'{name}' holds no image: every pixel of every frame is {lo:g}, so there is no range to "
