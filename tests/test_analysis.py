@@ -990,3 +990,19 @@ def test_an_audit_goes_on_past_a_clip_refused_after_its_ef_was_read(tmp_path, sh
     summ, rows, _ = audit_module.audit(folder, shipped_pair, tmp_path / "out")
     assert [r["file"] for r in rows] == ["a.npz", "b.npz"] and rows[0]["error"] == "a refusal from the degradation views"
     assert rows[1]["error"] == "" and rows[1]["jepa_sensitivity"] is not None and summ["unreadable"] == 1
+
+
+def test_a_staging_folder_left_by_a_killed_run_is_removed_by_the_next_one_and_a_live_runs_is_kept(tmp_path):
+    """Ctrl-C removes a run's hidden staging folder, but a run killed outright (SIGKILL, out of memory) left one in
+    --out for good. Each is named by its run's process id; the next run removes those whose process is gone."""
+    import os
+    from explain.analysis.outputs import staged_output
+    out = tmp_path / "out"
+    dead, alive = out / ".partial-999999999-abc", out / f".partial-{os.getppid()}-def"     # no pid reaches 999999999
+    for folder in (dead, alive):
+        folder.mkdir(parents=True)
+        (folder / "report.json").write_text("{}")
+    with staged_output(out) as stage:
+        assert stage.name.startswith(f".partial-{os.getpid()}-")
+        (stage / "report.json").write_text('{"new": true}')
+    assert sorted(p.name for p in out.iterdir()) == [alive.name, "report.json"]

@@ -60,9 +60,14 @@ def staged_output(out: Path, previous: tuple[str, ...] = ()) -> Iterator[Path]:
     """A hidden folder inside `out` to write a run's files into. When the block ends, the earlier run's files
     (`previous`) are removed and the new ones moved in, a rename each; on an error or Ctrl-C the hidden folder goes
     and the earlier run's files stay whole (writing a report's videos takes seconds: a stop then had left part of
-    the new set and none of the old)."""
+    the new set and none of the old). The hidden folder is named by this process's id, so a run killed outright
+    (SIGKILL, out of memory), which cannot remove its own, has its folder removed by the next run into `out`."""
     out = output_folder(out)
-    stage = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
+    for left in out.glob(".partial-*-*"):                # a killed run's (SIGKILL, out of memory): its process is gone
+        pid = left.name.split("-")[1]
+        if left.is_dir() and pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(left, ignore_errors=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=out))
     try:
         yield stage
         output_folder(out, previous)                      # the earlier run's files go only now
@@ -70,3 +75,17 @@ def staged_output(out: Path, previous: tuple[str, ...] = ()) -> Iterator[Path]:
             os.replace(f, out / f.name)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` may still run here: signal 0 checks without sending one (POSIX only: on Windows
+    signal 0 is CTRL_C_EVENT, so every process counts as running there and no folder is removed)."""
+    if os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except PermissionError:                          # another user's process
+        return True
+    except (ProcessLookupError, OverflowError):      # gone, or a number no process has
+        return False
+    return True
