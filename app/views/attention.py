@@ -7,7 +7,7 @@ import numpy as np
 from app.media import media_path
 from app.session import cached, get_clip, peek
 from echo.preprocess import crop_to_sector
-from explain.analysis.attention import AttentionResult, attention, convergence_warning
+from explain.analysis.attention import AttentionResult, attention, convergence_warning, info_value
 from explain.analysis.pair import LoadedModel, pair_key
 from explain.attention_maps import METHODS, default_readout
 from explain.attribution.integrated_gradients import STEPS as IG_STEPS
@@ -122,12 +122,11 @@ READOUT_WORDS = {"probe": "the EF probe's query", "token": "one query token", "m
 
 
 def _plain(value):
-    """A list of one value as that value, a longer one as 'a x b x c' (the sizes info reports), numbers to 3
-    significant digits."""
+    """A list of one value as that value (info_value), a longer one as 'a x b x c' (the sizes info reports), numbers
+    to 3 significant digits."""
+    value = info_value(value)
     if isinstance(value, list):
-        if len(value) != 1:
-            return " x ".join(str(_plain(v)) for v in value)
-        value = value[0]
+        return " x ".join(str(_plain(v)) for v in value)
     return float(f"{value:.3g}") if isinstance(value, float) else value
 
 

@@ -24,8 +24,8 @@ TRUSTED_DELTA_SHARE = 0.5    # a convergence delta over this share of the EF cha
 TRUSTED_AGREEMENT = 0.5      # a pretext map whose reliability over its mask draws (pretext) is below this: not read
 
 
-def _one(value):
-    """A per-clip list of one value as that value (a map's info holds one entry per clip)."""
+def info_value(value):
+    """A per-clip list of one value as that value (a map's info holds one entry per clip); anything else as it is."""
     return value[0] if isinstance(value, list) and len(value) == 1 else value
 
 
@@ -34,13 +34,14 @@ def convergence_warning(method: str, info: dict) -> str | None:
     up to (integrated gradients' completeness; SmoothGrad's delta is a mean magnitude over its noisy copies, IG's a
     signed sum), or a pretext map whose reliability over its mask draws is below TRUSTED_AGREEMENT; None for a
     trusted map or a method with neither."""
-    reliability = _one(info.get("reliability"))
+    reliability = info_value(info.get("reliability"))
     if method == "pretext" and isinstance(reliability, float) and reliability < TRUSTED_AGREEMENT:
-        return (f"Unreliable: the map changes with the mask draws (the two halves of its {_one(info.get('n_masks'))} "
-                f"draws correlate at {_one(info.get('draw_agreement')):.2f}, the whole map's reliability "
+        n_masks = info_value(info.get("n_masks"))
+        return (f"Unreliable: the map changes with the mask draws (the two halves of its {n_masks} "
+                f"draws correlate at {info_value(info.get('draw_agreement')):.2f}, the whole map's reliability "
                 f"{reliability:.2f}; trusted from {TRUSTED_AGREEMENT}): it shows these masks more than the objective "
                 "(more draws steady it: the page's mask draws, explain.attribution.pretext_attribution's n_masks).")
-    delta, change = _one(info.get("convergence_delta")), _one(info.get("ef_change"))
+    delta, change = info_value(info.get("convergence_delta")), info_value(info.get("ef_change"))
     if not isinstance(delta, float) or not isinstance(change, float) or abs(delta) <= TRUSTED_DELTA_SHARE * abs(change):
         return None
     shown = f"{delta:.2f} on average over the noisy copies" if method == "smoothgrad" else f"{delta:+.2f}"
