@@ -941,7 +941,12 @@ def test_report_html_says_the_page_s_words_for_size_frame_rate_disagreement_and_
     assert "200 x 120 pixels (width x height)" in page
     assert "30 fps (assumed: the file gives no frame rate" in page
     assert "jepa-small: its two probes disagree by 23 EF points (67.8% against 45.2%): read neither alone." in page
-    assert "<td>as loaded (already degraded: shadow 0.67, depth_attenuation 0.70)</td>" in page
+    # a severity, not the attenuation rate the benchmark's rows beside it are named by (0.70 read as milder than 0.75)
+    assert ("<td>as loaded (already degraded: shadow at severity 0.67 (the benchmark&#x27;s shadow_med), "
+            "depth_attenuation at severity 0.70 (the benchmark&#x27;s depth_attenuation_1.50))</td>") in page
+    from explain.analysis.ood import declared_shift                     # the out-of-distribution words say the same
+    assert declared_shift("adult", "depth_attenuation 0.35") == ("degraded (depth_attenuation at severity 0.35 "
+                                                                 "(the benchmark's depth_attenuation_0.75))")
     assert "<td>clean</td>" not in page and "<td>shadow_high</td>" in page
     agreeing = {**model, "ef_beat": 66.0, "degradation": {"clean": {"ef": 67.8, "ef_beat": 66.0}}}
     clean = {**clip, "degradation": None, "fps_source": "file"}
@@ -1006,3 +1011,15 @@ def test_a_staging_folder_left_by_a_killed_run_is_removed_by_the_next_one_and_a_
         assert stage.name.startswith(f".partial-{os.getpid()}-")
         (stage / "report.json").write_text('{"new": true}')
     assert sorted(p.name for p in out.iterdir()) == [alive.name, "report.json"]
+
+
+def test_report_json_keeps_each_ef_as_read_so_the_report_shows_the_page_s_one_decimal():
+    """report.json rounded each EF to 0.01 and report.html then to 0.1: 64.746 became 64.75 and '64.8' where the
+    page showed 64.7, and 49.446 showed as 49.5 (normal or preserved by the page's rule) where the page said 49.4
+    (mildly reduced). Each EF is kept as read and formatted once."""
+    from explain.analysis.predict import Prediction
+    from explain.analysis.report import ef_words
+    p = Prediction("jepa", "jepa-small", "jepa", 49.446, None, None, None, None, ef_beat=64.746, blank=(30.0, None))
+    entry = p.to_dict()
+    assert entry["ef"] == 49.446 and entry["ef_beat"] == 64.746
+    assert ef_words(entry, None) == "EF 49.4% (beat view 64.7%)"

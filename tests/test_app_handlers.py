@@ -352,7 +352,7 @@ def test_an_impossible_ef_an_unchecked_model_and_a_flagged_clip_are_said_beside_
     held = predictions.prediction_card(dc.replace(p, ef=blank[1] + 2.0, ef_beat=blank[1] + 1.0, crop=None), 28.0, m)
     assert "reads within 3 points of what it reads from an all-black clip (the warning below)." in held
     assert held.split("<details>")[0].count(f"{blank[1] + 1.0:.1f}%") == 2     # the table and the warning
-    assert p.to_dict()["ef_blank"] == round(blank[0], 2)
+    assert p.to_dict()["ef_blank"] == blank[0]
     assert "No test error is recorded" in predictions.prediction_card(p, 28.0, dc.replace(m, probe=None))
     assert "No test error is recorded" not in predictions.prediction_card(p, 28.0, m)
     # a degraded child's clip: the table gives the pediatric errors, and the degraded line does not claim otherwise
@@ -435,7 +435,8 @@ def test_a_card_flags_two_probes_that_disagree_and_a_pediatric_clip_as_zero_shot
     outside = predictions.prediction_card(dataclasses.replace(close, ood=ood), None, checked)
     assert "strongly shadowed ones." in outside and "rule out" not in outside
     # a child's or a degraded clip the score did not flag: the card does not call it 'within'
-    for args, shift in ((("pediatric",), "a child's heart"), (("adult", "shadow 0.67"), "degraded (shadow 0.67)")):
+    for args, shift in ((("pediatric",), "a child's heart"),
+                        (("adult", "shadow 0.67"), "degraded (shadow at severity 0.67 (the benchmark's shadow_med))")):
         missed = predictions.prediction_card(dataclasses.replace(close, ood=within), None, checked, *args)
         assert f"not flagged, yet the file says this clip is {shift}" in missed and "within the phantom" not in missed
     unchecked = dataclasses.replace(checked, ood=dataclasses.replace(checked.ood, flag_rates=None))

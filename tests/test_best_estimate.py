@@ -40,7 +40,7 @@ def test_the_view_with_the_lower_benchmark_error_beyond_both_spreads_gives_the_e
     wider = decide(View(30, 8.0, 0.4, False), View(36.2, 3.3, 0.1, False, typical=5.7))
     assert wider.categories == "reduced to mildly reduced"                        # 36.2 ± 5.7 crosses it
     assert best.to_dict()["words"] == best.words() and best.to_dict()["ef"] == 58
-    assert decide(View(55, 8.0, 0.4, False), View(58.48468780517578, 3.3, 0.1, False)).to_dict()["ef"] == 58.48
+    assert decide(View(55, 8.0, 0.4, False), View(58.48468780517578, 3.3, 0.1, False)).to_dict()["ef"] == 58.48468780517578
 
 
 @pytest.mark.parametrize("a, b, kwargs, reason, see", [

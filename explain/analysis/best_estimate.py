@@ -75,8 +75,8 @@ class BestEstimate:
                 "measurement.")
 
     def to_dict(self) -> dict:
-        """Its fields and words for report.json, the EF to 0.01 as report.json's other EFs."""
-        return {**dataclasses.asdict(self), "ef": None if self.ef is None else round(self.ef, 2), "words": self.words()}
+        """Its fields and words for report.json, the EF as read, as report.json's other EFs."""
+        return {**dataclasses.asdict(self), "words": self.words()}
 
 
 def benchmark_split(population: str | None, degradation: str | None) -> str:

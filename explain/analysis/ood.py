@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from echo.degrade import label_words
 from model_zoo.checkpoint import read_json
 
 OOD_FILE = "ood.json"
@@ -58,7 +59,8 @@ class OODReference:
 
 def declared_shift(population: str | None, degradation: str | None) -> str:
     """What a phantom file says of itself that the models never learned from ('' for a clean adult clip)."""
-    return "a child's heart" if population == "pediatric" else f"degraded ({degradation})" if degradation else ""
+    return ("a child's heart" if population == "pediatric" else f"degraded ({label_words(degradation)})" if degradation
+            else "")
 
 
 def ood_words(ood: dict, shift: str = "") -> str:

@@ -35,9 +35,10 @@ class Prediction:
     crop: dict | None = None     # EFs with the input a few px higher and lower (crop_check.crop_efs)
 
     def to_dict(self) -> dict:
-        rounded = lambda v: None if v is None else round(v, 2)
-        return {"name": self.name, "family": self.family, "ef": rounded(self.ef), "ef_beat": rounded(self.ef_beat),
-                "ef_blank": rounded(self.blank[0]), "ef_beat_blank": rounded(self.blank[1]),
+        """report.json's entry; each EF as read (rounded here, then to one decimal where shown, 64.746 became 64.75
+        and '64.8' where the page showed 64.7)."""
+        return {"name": self.name, "family": self.family, "ef": self.ef, "ef_beat": self.ef_beat,
+                "ef_blank": self.blank[0], "ef_beat_blank": self.blank[1],
                 "ef_near_blank": near_blank(self.ef, self.blank[0]),
                 "ef_beat_near_blank": near_blank(self.ef_beat, self.blank[1]),
                 "crop_check": self.crop, "ood": self.ood, "warning": self.warning}

@@ -61,7 +61,7 @@ from pathlib import Path
 import numpy as np
 
 from echo.clip import Clip
-from echo.degrade import CONDITIONS
+from echo.degrade import CONDITIONS, label_words
 from echo.readers.common import ASSUMED_FPS_WORDS
 from explain.analysis.attention import attention
 from explain.analysis.budget import OverBudget, check_budget
@@ -150,7 +150,7 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
                                    if role in r and r[role].unreliable}
             entry["skipped"] = skipped[role]                                    # {method: why this model has no map}
             entry["skipped_views"] = not_run[role]                              # {view: why it did not run for it}
-            entry["degradation"] = {cond: {k: _round(ef, 2)
+            entry["degradation"] = {cond: {k: ef                 # as read, so one formatting shows the page's EF
                                            for k, ef in degraded.get(cond, {}).get(role, NO_EF).items()}
                                     for cond in ("clean", *CONDITIONS)}     # every condition: null where not run
             if role in trajectories:
@@ -301,7 +301,7 @@ def write_html(report: dict, figures: dict, out: Path, methods) -> Path:
     cell = lambda d: ("n/a" if d["ef"] is None else f"{d['ef']:.1f}"                     # noqa: E731
                       + (f" ({d['ef_beat']:.1f})" if d.get("ef_beat") is not None else ""))
     loaded = info.get("degradation")              # a clip loaded degraded: its 'clean' row is the clip as loaded
-    shown = lambda cond: (f"as loaded (already degraded: {html.escape(str(loaded))})"            # noqa: E731
+    shown = lambda cond: (f"as loaded (already degraded: {html.escape(label_words(str(loaded)))})"   # noqa: E731
                           if cond == "clean" and loaded else cond)
     rows = "".join(f"<tr><td>{shown(cond)}</td>" + "".join(f"<td>{cell(m['degradation'][cond])}</td>" for m in models)
                    + "</tr>" for cond in next(iter(models))["degradation"])
