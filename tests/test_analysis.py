@@ -973,8 +973,11 @@ def test_a_clip_whose_fan_is_under_the_models_minimum_side_is_degraded_and_read_
     assert min(copy.height, copy.width) < 32                                  # the crop is under the file's limit
     out = condition_ef_views(shipped_pair, small, ("shadow_high",))
     assert out["clean"]["jepa"]["ef"] is not None and out["shadow_high"]["mae"]["ef"] is not None
+    tiny = Clip(frames[:, 40:68, 34:62], 50.0, "tiny.npz", None, {})
     with pytest.raises(ClipError, match="frames of 28 x 28 pixels"):        # a file that small is still refused
-        model_view(Clip(frames[:, 40:68, 34:62], 50.0, "tiny.npz", None, {}))
+        model_view(tiny)
+    with pytest.raises(ClipError, match="frames of 28 x 28 pixels"):        # degraded too, before its copy is made
+        condition_ef_views(shipped_pair, tiny, ("shadow_high",))
 
 
 def test_an_audit_goes_on_past_a_clip_refused_after_its_ef_was_read(tmp_path, shipped_pair, monkeypatch):
@@ -999,21 +1002,31 @@ def test_an_audit_goes_on_past_a_clip_refused_after_its_ef_was_read(tmp_path, sh
 
 def test_a_staging_folder_left_by_a_killed_run_is_removed_by_the_next_one_and_a_live_runs_is_kept(tmp_path):
     """Ctrl-C removes a run's hidden staging folder, but a run killed outright (SIGKILL, out of memory) left one in
-    --out for good. Each is named by its run's process id; the next run removes those whose process is gone."""
+    --out for good. Each run holds a lock in its folder while it writes; the next run removes the folders untouched
+    for over a minute whose lock is free (a lock, unlike a process id, is seen from another container or host sharing
+    the folder) or absent (an older version's), never one held or just made."""
+    import fcntl
     import os
-    from explain.analysis.outputs import staged_output
+    from explain.analysis.outputs import LOCK, staged_output
     out = tmp_path / "out"
-    dead, alive = out / ".partial-999999999-abc", out / f".partial-{os.getppid()}-def"     # no pid reaches 999999999
-    for folder in (dead, alive):
+    dead, alive, old, fresh = (out / f".partial-{k}" for k in ("dead", "alive", "old", "fresh"))
+    for folder in (dead, alive, old, fresh):
         folder.mkdir(parents=True)
         (folder / "report.json").write_text("{}")
-    with staged_output(out) as stage:
-        assert stage.name.startswith(f".partial-{os.getpid()}-")
-        (stage / "report.json").write_text('{"new": true}')
-    assert sorted(p.name for p in out.iterdir()) == [alive.name, "report.json"]
+    (dead / LOCK).write_text("")
+    (alive / LOCK).write_text("")
+    for folder in (dead, alive, old):
+        os.utime(folder, (0, 0))
+    with open(alive / LOCK) as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)                 # a run writing now, elsewhere
+        with staged_output(out) as stage:
+            assert (stage / LOCK).is_file()
+            (stage / "report.json").write_text('{"new": true}')
+        assert sorted(p.name for p in out.iterdir()) == [alive.name, fresh.name, "report.json"]
 
 
-def test_report_json_keeps_each_ef_as_read_so_the_report_shows_the_page_s_one_decimal():
+
+def test_report_json_keeps_each_ef_as_read_so_the_report_shows_the_page_s_one_decimal(tmp_path):
     """report.json rounded each EF to 0.01 and report.html then to 0.1: 64.746 became 64.75 and '64.8' where the
     page showed 64.7, and 49.446 showed as 49.5 (normal or preserved by the page's rule) where the page said 49.4
     (mildly reduced). Each EF is kept as read and formatted once."""
@@ -1023,3 +1036,18 @@ def test_report_json_keeps_each_ef_as_read_so_the_report_shows_the_page_s_one_de
     entry = p.to_dict()
     assert entry["ef"] == 49.446 and entry["ef_beat"] == 64.746
     assert ef_words(entry, None) == "EF 49.4% (beat view 64.7%)"
+    # the truth too: kept as read, the error against it is the page's (62.6959 rounded first to 62.70 gave -13.3)
+    assert ef_words(entry, {"ef": 62.6959}) == ("EF 49.4% (beat view 64.7%); error -13.2 EF points against the "
+                                                "ground truth (beat view +2.1)")
+    from explain.analysis.audit import _kind
+    from explain.analysis.report import write_html
+    model = {**entry, "focus": {"rollout": None}, "speckle_ratio": None,
+             "trajectory": {"loop_closure": None, "phase_error_deg": None},
+             "degradation": {"clean": {"ef": 49.446, "ef_beat": 64.746}}}
+    clip = {"frames": 16, "fps": 50.0, "height": 112, "width": 112, "source": "c.npz", "population": "adult",
+            "degradation": None, "fps_source": "file"}
+    page = write_html({"clip": clip, "ground_truth": {"ef": 64.746}, "models": {"jepa": model}}, {}, tmp_path,
+                      []).read_text()
+    assert "<p>Ground-truth EF 64.7%</p>" in page                          # was '64.746%' unformatted
+    assert _kind({"degradation": "depth_attenuation 0.70"}) == (" (degraded: depth_attenuation at severity 0.70 "
+                                                                "(the benchmark's depth_attenuation_1.50))")

@@ -38,7 +38,7 @@ def test_analyze_writes_the_report_schema_maps_and_html(tmp_path):
     assert phase["source"] == "truth" and phase["beat_found"] and phase["ed_frames"] == list(truth.ed_frames)
     assert phase["es_frames"] == list(truth.es_frames) and phase["frames_per_beat"] == pytest.approx(
         truth.frames_per_beat(), abs=0.01)
-    assert report["ground_truth"]["ef"] == pytest.approx(render_clip(11, "adult", n_frames=2).truth.ef, abs=0.01)
+    assert report["ground_truth"]["ef"] == render_clip(11, "adult", n_frames=2).truth.ef     # as read, as the EFs
     assert set(report["models"]) == {"jepa", "mae"}
     for role, m in report["models"].items():
         assert {"name", "family", "ef", "ef_beat", "focus", "degradation", "trajectory", "speckle_ratio", "ef_blank",
@@ -204,6 +204,11 @@ def test_cli_refuses_an_output_path_that_is_a_file_and_a_device_this_torch_lacks
         run = app(*command, "--out", "", cwd=tmp_path / "cwd")
         assert run.returncode == 2 and "argument --out: an empty path; name an output folder" in run.stderr
         assert not any((tmp_path / "cwd").iterdir())
+        for bad, said in ((tmp_path / "gone", "a link to"), (tmp_path / ("a" * 300) / "report", "File name too long")):
+            if bad.name == "gone" and not bad.is_symlink():
+                bad.symlink_to(tmp_path / "nowhere")                          # found only at the last write
+            run = app(*command, "--out", str(bad))                           # an OSError was a traceback
+            assert run.returncode == 2 and said in run.stderr and "Traceback" not in run.stderr, run.stderr
         run = app(*command, "--out", "/sys/echolens-report")
         assert run.returncode == 2 and "The output folder '/sys/echolens-report' cannot be written (it would be " \
             "made in '/sys')" in run.stderr and "Choose another folder" in run.stderr and "Traceback" not in run.stderr

@@ -1485,7 +1485,9 @@ def test_audit_view_runs_on_uploads_and_offers_downloads(tmp_path, shipped_pair)
         ("adult", ""), ("pediatric", ""), ("adult", "shadow 0.67, depth_attenuation 0.70")]
     assert all(r["true_ef"] != "" for r in rows)                          # the example video brings its EF
     points = next(t for t in mixed.figure.data if t.name == "jepa-small").text       # hover text says which is which
-    assert list(points) == ["one.npz", "pediatric.mp4 (pediatric)", "degraded.npz (degraded: shadow 0.67, depth_attenuation 0.70)"]
+    assert list(points) == ["one.npz", "pediatric.mp4 (pediatric)",
+                            "degraded.npz (degraded: shadow at severity 0.67 (the benchmark's shadow_med), "
+                            "depth_attenuation at severity 0.70 (the benchmark's depth_attenuation_1.50))"]
     first = rows[0]
     assert (f" over 3) with a true EF, {first['jepa_abs_error']:.2f} (beat view {first['jepa_abs_error_beat']:.2f}) "
             "over those not known to be pediatric or degraded (2 clips are;") in mixed.summary_md

@@ -84,7 +84,7 @@ def register(clip: Clip, frames: int = 16, size: int = 112, owner: str | None = 
     meta = describe(clip)
     meta["model_view"] = {"frames": frames, "size": size, "frames_per_beat": round(beat, 1), "beat_from": how,
                           "source_frames": view.indices.tolist()}
-    truth = f" Ground-truth EF {meta['ground_truth_ef']:.1f}%." if "ground_truth_ef" in meta else ""
+    truth = "" if clip.truth is None or clip.truth.ef is None else f" Ground-truth EF {clip.truth.ef:.1f}%."  # not meta's 0.01
     if clip.meta.get("phantom") and clip.meta.get("population"):
         population = clip.meta["population"]
         truth = f" {'An' if population[0] in 'aeiou' else 'A'} {population} phantom clip.{truth}"

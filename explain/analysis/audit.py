@@ -18,7 +18,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from echo.clip import Clip, ClipError
-from echo.degrade import BENCHMARK_CONDITIONS
+from echo.degrade import BENCHMARK_CONDITIONS, label_words
 from echo.echonet import FILELIST, VIDEOS, EchoNetDataset
 from echo.readers import read_clip
 from explain.analysis.attention import attention
@@ -332,7 +332,7 @@ def summary_words(summ: dict, rows: list[dict], pair: dict[str, LoadedModel]) ->
 def _kind(row: dict) -> str:
     """' (pediatric)', ' (degraded: ...)' or '' for a point's hover text: such clips sit apart from the probes' record."""
     kinds = (["pediatric"] if row.get("population") == "pediatric" else []) + (
-        [f"degraded: {row['degradation']}"] if row.get("degradation") else [])
+        [f"degraded: {label_words(row['degradation'])}"] if row.get("degradation") else [])
     return f" ({', '.join(kinds)})" if kinds else ""
 
 

@@ -22,7 +22,7 @@ from explain.analysis.budget import check_budget
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import (BLANK_POINTS, EF_CATEGORY_BANDS, Prediction, blank_efs, predict,
                                      reads_like_blank)
-from explain.analysis.window import beat_indices, select_frames
+from explain.analysis.window import beat_indices, check_model_side, select_frames
 from model_zoo.plot_style import FAMILY_COLOURS, SMALL_FONT_SIZE, TEMPLATE
 
 SEVERITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -37,7 +37,9 @@ def working_copy(clip: Clip, models: dict[str, LoadedModel], sector: Sector | No
     clip is not degraded whole for the beat each copy is read at. Its fan is still found over the whole clip, and
     the frame numbers of its ED, ES and LV tracings are all kept (a clip traced after that beat is said to be
     traced elsewhere, not untraced). A degradation finds its sector and scale from the frames it is given, so a
-    degraded copy's pixels, and its EF, can differ a little from those of the whole clip degraded."""
+    degraded copy's pixels, and its EF, can differ a little from those of the whole clip degraded. A clip under the
+    models' smallest side is refused as model_view refuses it (the copy, its fan's crop, is not checked again)."""
+    check_model_side(clip)
     if beat is not None:
         sector = fan_to_crop(clip) if sector is None else sector
         last = max(int(beat_indices(clip.n_frames, beat[0], m.input_shape[0]).max()) for m in models.values())

@@ -9,28 +9,38 @@ import argparse
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+try:
+    import fcntl                                    # POSIX: the staging folders' locks
+except ImportError:                                 # Windows: no folder is ever taken for a dead run's
+    fcntl = None
+
 
 def check_output_folder(out: Path) -> Path:
-    """`out` as it can be made, checked without making it: refused where it or a parent is a file, or where its
-    nearest existing folder takes no new entry (read-only, not ours: found by making and removing one, as
-    permission bits do not tell root or a read-only mount), before any work rather than at the first write."""
+    """`out` as it can be made, checked without making it: refused where it or a parent is a file or a link to
+    nothing, or where its nearest existing folder takes no new entry (read-only, not ours: found by making and
+    removing one, as permission bits do not tell root or a read-only mount), before any work rather than at the
+    first write. Every refusal is a ValueError naming the folder (a path too long or not ours to look into too)."""
     out = Path(out)
-    for p in (out, *out.parents):
-        if p.exists():
-            if not p.is_dir():
-                where = f"The output folder '{out}'" if p == out else f"'{p}', a parent of the output folder,"
-                raise ValueError(f"{where} is a file, not a folder.")
-            try:
+    try:
+        for p in (out, *out.parents):
+            if p.is_symlink() and not p.exists():
+                where = "The output folder" if p == out else "A parent of the output folder,"
+                raise ValueError(f"{where} '{p}' is a link to '{os.readlink(p)}', which does not exist.")
+            if p.exists():
+                if not p.is_dir():
+                    where = f"The output folder '{out}'" if p == out else f"'{p}', a parent of the output folder,"
+                    raise ValueError(f"{where} is a file, not a folder.")
                 os.rmdir(tempfile.mkdtemp(prefix=".write-check-", dir=p))
-            except OSError as e:
-                where = "" if p == out else f" (it would be made in '{p}')"
-                raise ValueError(f"The output folder '{out}' cannot be written{where}: {e.strerror}. "
-                                 "Choose another folder.") from None
-            break
+                break
+    except OSError as e:
+        where = "" if p == out else f" (it would be made in '{p}')"
+        raise ValueError(f"The output folder '{out}' cannot be written{where}: {e.strerror}. "
+                         "Choose another folder.") from None
     return out
 
 
@@ -60,32 +70,44 @@ def staged_output(out: Path, previous: tuple[str, ...] = ()) -> Iterator[Path]:
     """A hidden folder inside `out` to write a run's files into. When the block ends, the earlier run's files
     (`previous`) are removed and the new ones moved in, a rename each; on an error or Ctrl-C the hidden folder goes
     and the earlier run's files stay whole (writing a report's videos takes seconds: a stop then had left part of
-    the new set and none of the old). The hidden folder is named by this process's id, so a run killed outright
-    (SIGKILL, out of memory), which cannot remove its own, has its folder removed by the next run into `out`."""
+    the new set and none of the old). The run holds a lock in its folder while it writes, so a folder left by a run
+    killed outright (SIGKILL, out of memory), which cannot remove its own, is removed by the next run (_stale)."""
     out = output_folder(out)
-    for left in out.glob(".partial-*-*"):                # a killed run's (SIGKILL, out of memory): its process is gone
-        pid = left.name.split("-")[1]
-        if left.is_dir() and pid.isdigit() and not _running(int(pid)):
+    for left in out.glob(".partial-*"):
+        if _stale(left):
             shutil.rmtree(left, ignore_errors=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=out))
+    stage = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
+    lock = open(stage / LOCK, "w")
     try:
+        if fcntl:
+            fcntl.flock(lock, fcntl.LOCK_EX)
         yield stage
         output_folder(out, previous)                      # the earlier run's files go only now
         for f in sorted(stage.iterdir()):
-            os.replace(f, out / f.name)
+            if f.name != LOCK:
+                os.replace(f, out / f.name)
     finally:
+        lock.close()
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def _running(pid: int) -> bool:
-    """Whether process `pid` may still run here: signal 0 checks without sending one (POSIX only: on Windows
-    signal 0 is CTRL_C_EVENT, so every process counts as running there and no folder is removed)."""
-    if os.name != "posix":
-        return True
-    try:
-        os.kill(pid, 0)
-    except PermissionError:                          # another user's process
-        return True
-    except (ProcessLookupError, OverflowError):      # gone, or a number no process has
+LOCK = ".lock"               # held (flock) by the run writing into a staging folder
+FRESH_S = 60                 # a staging folder this young may be one whose run has yet to take its lock
+
+
+def _stale(folder: Path) -> bool:
+    """Whether a staging folder is a dead run's: untouched for over FRESH_S and its lock free (a lock is seen from
+    another process namespace, a container or, on NFS, a host sharing the folder, where a process id is not) or
+    absent (an older version's, or a run killed before it took one). Never on a system without flock (no fcntl)."""
+    if fcntl is None or not folder.is_dir():
         return False
-    return True
+    try:
+        if time.time() - folder.stat().st_mtime <= FRESH_S:
+            return False
+        with open(folder / LOCK) as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+    except FileNotFoundError:
+        return True
+    except OSError:                                        # held: a run is writing there
+        return False

@@ -124,7 +124,7 @@ def analyze(clip: Clip, pair: dict[str, LoadedModel], out: Path, quick: bool = F
                                    lambda models: cycle(models, clip, "pca", 3), pair, not_run) or ({}, None)
     speckle = None if quick else timed("speckle", on_models_that_fit, "speckle_ratio", _speckle, pair, not_run)
 
-    truth = None if clip.truth is None or clip.truth.ef is None else {"ef": round(float(clip.truth.ef), 2)}
+    truth = None if clip.truth is None or clip.truth.ef is None else {"ef": float(clip.truth.ef)}    # as the EFs: as read
     report = {"clip": {"frames": clip.n_frames, "fps": round(clip.fps, 3), "height": clip.height,
                        "width": clip.width, "source": clip.source,            # what a phantom file says of itself:
                        "population": clip.meta.get("population"), "degradation": clip.meta.get("degradation"),
@@ -266,7 +266,7 @@ def write_html(report: dict, figures: dict, out: Path, methods) -> Path:
              f"<p>{info['frames']} frames at {info['fps']:g} fps{ASSUMED_FPS_WORDS if info.get('fps_source') == 'default' else ''}"
              f", {info['width']} x {info['height']} pixels (width x height).</p>"]
     if report["ground_truth"]:
-        parts.append(f"<p>Ground-truth EF {report['ground_truth']['ef']}%</p>")
+        parts.append(f"<p>Ground-truth EF {report['ground_truth']['ef']:.1f}%</p>")
     for role, m in report["models"].items():
         parts.append(f"<h2>{role.upper()}: {html.escape(m['name'])} ({m['family']})</h2>"
                      f"<p><b>{html.escape(ef_words(m, report['ground_truth']))}</b></p>")

@@ -89,6 +89,18 @@ def select_frames(clip: Clip, idx: np.ndarray) -> Clip:
     return Clip(clip.frames[idx], clip.fps, clip.source, t, dict(clip.meta))
 
 
+def clip_name(clip: Clip) -> str:
+    """The clip's file name as messages give it ('the clip' when it has none)."""
+    return Path(clip.source or "").name or "the clip"
+
+
+def check_model_side(clip: Clip) -> None:
+    """Refuse a clip under the models' smallest side (echo.limits.check_model_frame_size). The limit is the file's:
+    a crop crop_to_sector made (a degraded copy is its fan's) is read as the clip's view is, not checked again."""
+    if not is_cropped(clip):
+        limits.check_model_frame_size(clip.height, clip.width, clip_name(clip))
+
+
 def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0,
                beat: tuple[float, str] | None = None, sector: Sector | None = None) -> ModelView:
     """What a model with `frames` x `size` px input sees of `clip`, one beat from frame `start`.
@@ -97,9 +109,8 @@ def model_view(clip: Clip, frames: int = 16, size: int = 112, start: int = 0,
     caller found it already (finding it reads frames across the whole clip)."""
     if not 0 <= start < clip.n_frames:
         raise ClipError(f"Start frame {start} is outside the clip's {clip.n_frames} frames.")
-    name = Path(clip.source or "").name or "the clip"
-    if not is_cropped(clip):       # the limit is the file's: a degraded copy is its fan's crop, read as the clip's is
-        limits.check_model_frame_size(clip.height, clip.width, name)
+    name = clip_name(clip)
+    check_model_side(clip)
     if beat is None:      # the clip itself, not a degraded copy (a lab's copy at full strength may be blank)
         limits.check_holds_an_image(int(clip.frames.min()), int(clip.frames.max()), name)
     sector = fan_to_crop(clip) if sector is None else sector       # over the whole clip, as to_model_input
