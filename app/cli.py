@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from app.error_text import error_text
-from explain.analysis.outputs import output_argument
+from echo.outputs import output_argument
 
 HOST, PORT = "127.0.0.1", 7860
 SERVE_ONLY = {"host": HOST, "port": PORT, "server_paths": None, "auth_file": None}   # options only serving reads
@@ -136,10 +136,12 @@ def serve(args) -> int:
     server_log()
     warm_up, demo = warm_up_in_background(), None
     try:
-        print(f"EchoLens media folder (removed at exit): {media_dir()}\n"
-              f"Gradio's uploads and cache (removed at exit): {os.environ['GRADIO_TEMP_DIR']}\n{paths_line}\n"
-              + (f"Login required: {len(logins)} user(s) from {args.auth_file}" if logins else
-                 "No login (--auth-file FILE asks for one)"), flush=True)
+        import logging                     # the server's record (server_log): on stderr, each line with its time
+        for line in (f"EchoLens media folder (removed at exit): {media_dir()}",
+                     f"Gradio's uploads and cache (removed at exit): {os.environ['GRADIO_TEMP_DIR']}", paths_line,
+                     f"Login required: {len(logins)} user(s) from {args.auth_file}" if logins else
+                     "No login (--auth-file FILE asks for one)"):
+            logging.getLogger("echolens").info(line)
         demo = build(tuple(args.models or ()))
         demo.launch(server_name=args.host, server_port=args.port, show_error=False, quiet=False,
                     max_file_size=MAX_FILE_BYTES, css=CSS, js=JS, theme=THEME, auth=logins)
@@ -179,10 +181,10 @@ def models(args) -> int:
 def load_models(args) -> dict:
     """The pair analyze and audit run: --jepa and --mae on --device, the models brought loaded at --frames (as the
     page's 'Frames for large checkpoints'); a shipped model keeps its own frame count, and a note says so."""
-    from explain.analysis.pair import load_pair
+    from explain.analysis.pair import is_shipped, load_pair
     pair = load_pair(args.jepa, args.mae, args.device, args.frames)
-    for role, m in pair.items():
-        if args.frames and m.frames_override is None:
+    for role, m in pair.items():        # a model brought at its saved count runs as saved: no note
+        if args.frames and m.frames_override is None and is_shipped(getattr(args, role)):
             print(f"note: {role} ({m.name}) is shipped with EchoLens and keeps its own {m.input_shape[0]} frames: "
                   "--frames applies to the models you bring")
     return pair

@@ -7,6 +7,7 @@ the MP4 is the same clip for upload demos and browsers.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -47,7 +48,11 @@ def load_example(name: str) -> Clip:
     return clip
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Rewrite the shipped examples; it takes no options, so any argument (--help among them) is answered with the
+    usage, not taken as a go-ahead to overwrite them."""
+    argparse.ArgumentParser(prog="python -m echo.examples", description=f"(Re)write {', '.join(EXAMPLES)} into "
+                            f"{EXAMPLES_DIR} from the phantom: NPZ, MP4 and a frame strip each.").parse_args(argv)
     EXAMPLES_DIR.mkdir(parents=True, exist_ok=True)
     for name in EXAMPLES:
         clip = render_example(name)

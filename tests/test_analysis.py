@@ -752,7 +752,12 @@ def test_audit_defers_reading_keeps_a_missing_videos_ef_and_says_where_it_stoppe
     plain.mkdir()
     for name in ("b.avi", "a.zip", "c.npy", "notes.txt"):
         (plain / name).write_bytes(b"")
-    assert [s.name for s in audit_module.clips_in(plain)] == ["a.zip", "b.avi", "c.npy"]
+    # a file named otherwise whose content a reader takes (a scanner's DICOM export 'IM0001'; here a NumPy array) was
+    # left out in silence, not audited nor listed as unreadable; a text file without a suffix is not a clip
+    np.save(plain / "d.npy", np.zeros((4, 8, 8), np.uint8))
+    (plain / "d.npy").rename(plain / "IM0001")
+    (plain / "LICENSE").write_text("not a clip")
+    assert [s.name for s in audit_module.clips_in(plain)] == ["IM0001", "a.zip", "b.avi", "c.npy"]
 
 
 def test_an_audit_of_an_echonet_folder_reads_the_clips_its_filelist_does_not_list_too(tmp_path, shipped_pair):
@@ -1007,7 +1012,7 @@ def test_a_staging_folder_left_by_a_killed_run_is_removed_by_the_next_one_and_a_
     the folder) or absent (an older version's), never one held or just made."""
     import fcntl
     import os
-    from explain.analysis.outputs import LOCK, staged_output
+    from echo.outputs import LOCK, staged_output
     out = tmp_path / "out"
     dead, alive, old, fresh = (out / f".partial-{k}" for k in ("dead", "alive", "old", "fresh"))
     for folder in (dead, alive, old, fresh):

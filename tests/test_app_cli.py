@@ -282,7 +282,7 @@ def test_analyze_loads_the_checkpoints_brought_at_frames_and_skips_a_view_over_b
 
 
 def test_frames_leaves_a_shipped_model_at_its_own_count_says_so_and_refuses_a_non_count(tmp_path, capsys,
-                                                                                          shipped_pair):
+                                                                                          shipped_pair, smoke_models):
     import torch
     from builders import vjepa2_checkpoint
 
@@ -297,6 +297,13 @@ def test_frames_leaves_a_shipped_model_at_its_own_count_says_so_and_refuses_a_no
         own = shipped_pair["mae"].input_shape[0]
         assert capsys.readouterr().out == (f"note: mae (mae-small) is shipped with EchoLens and keeps its own {own} "
                                            "frames: --frames applies to the models you bring\n")
+    # a model brought at the count it was saved with runs as saved, and is not called one shipped with EchoLens
+    from explain.analysis.pair import saved_frames
+    folder = smoke_models[0]
+    args = cli.parser().parse_args(["analyze", "x", "--out", "o", "--jepa", folder,
+                                    "--frames", str(saved_frames(folder)), "--device", "cpu"])
+    assert cli.load_models(args)["jepa"].frames_override is None
+    assert "jepa" not in capsys.readouterr().out
     for bad, why in (("0", "0 is not a frame count"), ("eight", "'eight' is not a frame count")):
         with pytest.raises(SystemExit):
             cli.parser().parse_args(["analyze", "x", "--out", "o", "--frames", bad])

@@ -71,7 +71,10 @@ def test_a_server_with_logins_and_one_allowed_folder_refuses_the_rest_and_logs_e
             client.predict(None, str(tmp_path), api_name="/audit")
     text = log.read_text()
     assert f"Paths typed into the page (checkpoints, audit and dataset folders) must lie under {allowed}" in text
-    assert "Login required: 1 user(s)" in text and "Loading weights" not in text      # no progress bars in the log
+    assert "Loading weights" not in text                                               # no progress bars in the log
+    # what it serves from and whether it asks for a login: timed lines of the record on stderr, as the README says
+    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO Login required: 1 user\(s\) from ", text, re.M)
+    assert re.search(r"^\d{4}-\d\d-\d\d [\d:,]+ INFO Paths typed into the page", text, re.M)
     assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO on_example done in \d+\.\d s$", text, re.M)
     assert re.search(rf"INFO on_audit refused after \d+\.\d s: The audit's folder: '{tmp_path}' is not a path", text)
     assert proc.returncode == 0

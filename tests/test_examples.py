@@ -112,3 +112,13 @@ def test_shipped_examples_load_with_truth_and_match_their_recipe(name):
 
 def test_reduced_ef_example_is_reduced():
     assert load_example("adult_reduced_ef").truth.ef < 35 < 55 < load_example("adult_normal").truth.ef
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--out", "elsewhere"]])
+def test_the_examples_command_answers_an_argument_without_rewriting_the_shipped_clips(args, monkeypatch, capsys):
+    """`python -m echo.examples --help` rewrote every shipped example (it read no arguments)."""
+    import echo.examples as examples
+    monkeypatch.setattr(examples, "write_npz", lambda *a, **k: pytest.fail("rewrote a shipped example"))
+    with pytest.raises(SystemExit):
+        examples.main(args)
+    assert "python -m echo.examples" in capsys.readouterr()[0 if args[0] == "--help" else 1]

@@ -28,7 +28,7 @@ from echo.readers.video import read_video
 
 log = logging.getLogger("echolens")
 
-__all__ = ["read_clip", "sniff", "DEFAULT_FPS", "FPS_FILE", "IMAGE_SUFFIXES", "SUPPORTED"]
+__all__ = ["read_clip", "reads_as_clip", "sniff", "DEFAULT_FPS", "FPS_FILE", "IMAGE_SUFFIXES", "SUPPORTED"]
 
 _READERS = {
     "avi": lambda path, rescale: read_video(path, "avi", rescale),
@@ -38,6 +38,15 @@ _READERS = {
     "npz": read_npz,
     "zip": read_frame_archive,
 }
+
+
+def reads_as_clip(path: Path) -> bool:
+    """Whether read_clip takes this file by its content, whatever its name (a scanner's DICOM export named
+    'IM0001'); False for a file that cannot be opened or is empty."""
+    try:
+        return path.is_file() and path.stat().st_size > 0 and sniff(path) in _READERS
+    except OSError:
+        return False
 
 
 def _unsupported(path: Path, content: str) -> ClipError:

@@ -20,13 +20,13 @@ import plotly.graph_objects as go
 from echo.clip import Clip, ClipError
 from echo.degrade import BENCHMARK_CONDITIONS, label_words
 from echo.echonet import FILELIST, VIDEOS, EchoNetDataset
-from echo.readers import read_clip
+from echo.outputs import check_output_folder, output_folder
+from echo.readers import read_clip, reads_as_clip
 from explain.analysis.attention import attention
 from explain.analysis.best_estimate import clip_estimate
 from explain.analysis.crop_check import SHIFT_SHARE, moved, shift_pixels
 from explain.analysis.degradation import condition_ef_views, mean_abs_change
 from explain.analysis.ood import flag_rate_words
-from explain.analysis.outputs import check_output_folder, output_folder
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import BLANK_POINTS, is_impossible, near_blank, predict
 from explain.analysis.run_record import record_words, run_record
@@ -85,9 +85,10 @@ def clips_in(paths: Path | list[Path], rescale: bool = False) -> list[PendingCli
                             "(`python app.py analyze` reads one clip).")
         if not paths.is_dir():
             raise ClipError(f"No folder found at '{paths}'.")
-        files = sorted(p for p in paths.iterdir() if p.suffix.lower() in CLIP_SUFFIXES)
+        files = sorted(p for p in paths.iterdir() if p.suffix.lower() in CLIP_SUFFIXES or reads_as_clip(p))
         if not files:
-            raise ClipError(f"'{paths}' holds no clip files ({', '.join(sorted(CLIP_SUFFIXES))}) and no {FILELIST}.")
+            raise ClipError(f"'{paths}' holds no clip files ({', '.join(sorted(CLIP_SUFFIXES))}, or a file of "
+                            f"another name a reader takes, as a scanner's DICOM export) and no {FILELIST}.")
     else:
         files = list(paths)
     return [PendingClip(path.name, functools.partial(read, path)) for path in files]

@@ -21,7 +21,7 @@
     report.html             everything in one page (plotly inline, strips embedded: works offline)
 
 An earlier analysis's files in the same folder are replaced once every file of this one is written
-(explain.analysis.outputs.staged_output: a run stopped before leaves them whole), so the folder describes one clip.
+(echo.outputs.staged_output: a run stopped before leaves them whole), so the folder describes one clip.
 
 A view whose forward passes would take a model over the CPU budget (explain.analysis.budget) is not run for that
 model, and the rest of the report is still written: skipped_views names each such view ('degradation',
@@ -62,6 +62,7 @@ import numpy as np
 
 from echo.clip import Clip
 from echo.degrade import CONDITIONS, label_words
+from echo.outputs import check_output_folder, staged_output
 from echo.readers.common import ASSUMED_FPS_WORDS
 from explain.analysis.attention import attention
 from explain.analysis.budget import OverBudget, check_budget
@@ -72,7 +73,6 @@ from explain.analysis.defaults import ROLES
 from explain.analysis.degradation import condition_ef_views, sensitivity_figure, severity_sweep
 from explain.analysis.latent_pixel import SPECKLE_PASSES, speckle_ratios
 from explain.analysis.ood import declared_shift, ood_words
-from explain.analysis.outputs import check_output_folder, staged_output
 from explain.analysis.pair import LoadedModel
 from explain.analysis.predict import near_blank_words, predict
 from explain.analysis.run_record import conversion_words, record_words, run_record

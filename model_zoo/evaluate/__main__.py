@@ -16,7 +16,7 @@ import sys
 
 import torch
 
-from explain.analysis.outputs import output_argument
+from echo.outputs import output_argument
 from model_zoo.device import pick_device
 from model_zoo.evaluate.protocol import DEFAULT_SIZES, PROBE_SEEDS, QUICK_SIZES
 from model_zoo.evaluate.run import evaluate, resolve_models

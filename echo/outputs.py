@@ -1,4 +1,5 @@
-"""The output folder of a headless run (`python app.py analyze|audit ... --out DIR`): made if missing,
+"""The output folder of a headless run (`python app.py analyze|audit ... --out DIR`, `python -m model_zoo.evaluate
+--out DIR`; here, below both, so neither imports the other's layer for it): made if missing,
 refused with a message if it or a parent is a file, and cleared of the files an earlier run of the same
 kind wrote there (by exact name), so one folder never holds two clips' outputs side by side. Other files,
 a checkpoint or a clip among them, are left alone. staged_output writes a run's files beside them first, so an
