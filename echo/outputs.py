@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -71,27 +72,34 @@ def staged_output(out: Path, previous: tuple[str, ...] = ()) -> Iterator[Path]:
     """A hidden folder inside `out` to write a run's files into. When the block ends, the earlier run's files
     (`previous`) are removed and the new ones moved in, a rename each; on an error or Ctrl-C the hidden folder goes
     and the earlier run's files stay whole (writing a report's videos takes seconds: a stop then had left part of
-    the new set and none of the old). The run holds a lock in its folder while it writes, so a folder left by a run
-    killed outright (SIGKILL, out of memory), which cannot remove its own, is removed by the next run (_stale)."""
+    the new set and none of the old). The run holds a lock in its folder while it writes, where the file system
+    gives one, so a folder left by a run killed outright (SIGKILL, out of memory), which cannot remove its own, is
+    removed by the next run (_stale)."""
     out = output_folder(out)
-    for left in out.glob(".partial-*"):
+    for left in (*out.glob(f"{STAGE_PREFIX}*"), *out.glob(".partial-*")):
         if _stale(left):
             shutil.rmtree(left, ignore_errors=True)
-    stage = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
-    lock = open(stage / LOCK, "w")
+    stage = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=out))
+    lock = None
     try:
+        lock = open(stage / LOCK, "w")
         if fcntl:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:              # no locks here (NFSv3 without a lock manager): only the tidying goes
+                pass
         yield stage
         output_folder(out, previous)                      # the earlier run's files go only now
         for f in sorted(stage.iterdir()):
             if f.name != LOCK:
                 os.replace(f, out / f.name)
     finally:
-        lock.close()
+        if lock is not None:
+            lock.close()
         shutil.rmtree(stage, ignore_errors=True)
 
 
+STAGE_PREFIX = ".echolens-partial-"   # a run's staging folder in `out`; an older version's: '.partial-' + 8 characters
 LOCK = ".lock"               # held (flock) by the run writing into a staging folder
 FRESH_S = 60                 # a staging folder this young may be one whose run has yet to take its lock
 
@@ -99,14 +107,16 @@ FRESH_S = 60                 # a staging folder this young may be one whose run 
 def _stale(folder: Path) -> bool:
     """Whether a staging folder is a dead run's: untouched for over FRESH_S and its lock free (a lock is seen from
     another process namespace, a container or, on NFS, a host sharing the folder, where a process id is not) or
-    absent (an older version's, or a run killed before it took one). Never on a system without flock (no fcntl)."""
-    if fcntl is None or not folder.is_dir():
+    absent (an older version's, or a run killed before it took one). Only EchoLens's names: STAGE_PREFIX, or an older
+    version's '.partial-' and mkdtemp's 8 characters. Never on a system without flock (no fcntl)."""
+    legacy = re.fullmatch(r"\.partial-[a-z0-9_]{8}", folder.name)
+    if fcntl is None or not folder.is_dir() or not (folder.name.startswith(STAGE_PREFIX) or legacy):
         return False
     try:
         if time.time() - folder.stat().st_mtime <= FRESH_S:
             return False
-        with open(folder / LOCK) as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with open(folder / LOCK) as lock:      # shared: a read-only descriptor may take it (NFS emulates flock)
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
             return True
     except FileNotFoundError:
         return True

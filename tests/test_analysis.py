@@ -772,6 +772,10 @@ def test_an_audit_of_an_echonet_folder_reads_the_clips_its_filelist_does_not_lis
                write_npz(tmp_path / "child.npz", render_clip(23, "pediatric", n_frames=40, size=112, fps=50))]
     (tmp_path / "e" / "Videos" / "notes.txt").write_text("not a clip")
     assert [s.name for s in audit_module.clips_in(tmp_path / "e")] == ["c0"]         # nothing else in its Videos/
+    np.save(tmp_path / "export.npy", np.zeros((4, 8, 8), np.uint8))                 # a clip named otherwise there:
+    (tmp_path / "export.npy").rename(tmp_path / "e" / "Videos" / "IM0001")           # taken by its content, as in a
+    assert [s.name for s in audit_module.clips_in(tmp_path / "e")] == ["c0", "IM0001"]  # plain folder
+    (tmp_path / "e" / "Videos" / "IM0001").unlink()
     sources = audit_module.clips_in(echonet_folder(uploads))
     assert [(s.name, s.known_ef is None) for s in sources] == [("c0", False), ("adult.npz", True), ("child.npz", True)]
     rows = audit_module.audit_rows(sources, shipped_pair, degradations=False)
@@ -1007,27 +1011,31 @@ def test_an_audit_goes_on_past_a_clip_refused_after_its_ef_was_read(tmp_path, sh
 
 def test_a_staging_folder_left_by_a_killed_run_is_removed_by_the_next_one_and_a_live_runs_is_kept(tmp_path):
     """Ctrl-C removes a run's hidden staging folder, but a run killed outright (SIGKILL, out of memory) left one in
-    --out for good. Each run holds a lock in its folder while it writes; the next run removes the folders untouched
-    for over a minute whose lock is free (a lock, unlike a process id, is seen from another container or host sharing
-    the folder) or absent (an older version's), never one held or just made."""
+    --out for good. Each run holds a lock in its folder while it writes; the next run removes its kind of folder
+    untouched for over a minute whose lock is free (a lock, unlike a process id, is seen from another container or
+    host; taken shared, as a read-only descriptor on NFS may) or absent (an older version's), never one held or just
+    made, nor a folder of the user's that only looks like one."""
     import fcntl
     import os
-    from echo.outputs import LOCK, staged_output
+    from echo.outputs import LOCK, STAGE_PREFIX, staged_output
     out = tmp_path / "out"
-    dead, alive, old, fresh = (out / f".partial-{k}" for k in ("dead", "alive", "old", "fresh"))
-    for folder in (dead, alive, old, fresh):
+    names = {"dead": f"{STAGE_PREFIX}dead1234", "alive": f"{STAGE_PREFIX}alive123", "fresh": f"{STAGE_PREFIX}fresh123",
+             "legacy": ".partial-ab_c9xyz", "mine": ".partial-my-own-folder"}
+    folders = {k: out / name for k, name in names.items()}
+    for folder in folders.values():
         folder.mkdir(parents=True)
         (folder / "report.json").write_text("{}")
-    (dead / LOCK).write_text("")
-    (alive / LOCK).write_text("")
-    for folder in (dead, alive, old):
-        os.utime(folder, (0, 0))
-    with open(alive / LOCK) as held:
+    (folders["dead"] / LOCK).write_text("")
+    (folders["alive"] / LOCK).write_text("")
+    for k in ("dead", "alive", "legacy", "mine"):
+        os.utime(folders[k], (0, 0))
+    with open(folders["alive"] / LOCK, "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)                 # a run writing now, elsewhere
         with staged_output(out) as stage:
-            assert (stage / LOCK).is_file()
+            assert (stage / LOCK).is_file() and stage.name.startswith(STAGE_PREFIX)
             (stage / "report.json").write_text('{"new": true}')
-        assert sorted(p.name for p in out.iterdir()) == [alive.name, fresh.name, "report.json"]
+        assert sorted(p.name for p in out.iterdir()) == sorted([names["alive"], names["fresh"], names["mine"],
+                                                                "report.json"])
 
 
 

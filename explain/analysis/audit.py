@@ -74,7 +74,7 @@ def clips_in(paths: Path | list[Path], rescale: bool = False) -> list[PendingCli
             raise ClipError(f"'{paths / FILELIST}' lists no clips.")
         listed = set(data.names)                 # a listed name's video is Videos/NAME.avi (the suffix in any case)
         videos = paths / VIDEOS
-        unlisted = sorted(p for p in videos.iterdir() if p.suffix.lower() in CLIP_SUFFIXES
+        unlisted = sorted(p for p in videos.iterdir() if (p.suffix.lower() in CLIP_SUFFIXES or reads_as_clip(p))
                           and not (p.suffix.lower() == ".avi" and p.stem in listed)) if videos.is_dir() else []
         return [PendingClip(name, functools.partial(data.__getitem__, i), data.ef(i))
                 for i, name in enumerate(data.names)] + [PendingClip(p.name, functools.partial(read, p))
