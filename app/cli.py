@@ -207,7 +207,7 @@ def analyze(args) -> int:
     from explain.analysis.report import analyze as run, ef_words, near_blank_warnings
     clip = read_clip(args.clip, rescale=args.rescale)
     report = run(clip, load_models(args), args.out, quick=args.quick, colours=args.colours)
-    print(f"{Path(args.out) / 'report.json'}:")
+    print(f"{args.out / 'report.json'}:")
     for role, m in report["models"].items():
         print(f"  {role} ({m['name']}): {ef_words(m, report['ground_truth'])}")
         if m.get("best_estimate"):                     # the line the page's card opens with

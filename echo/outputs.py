@@ -61,10 +61,15 @@ def output_folder(out: Path, previous: tuple[str, ...] = ()) -> Path:
     """`out`, made ready; previous: the names of the files an earlier run wrote (removed where present)."""
     out = check_output_folder(out)
     out.mkdir(parents=True, exist_ok=True)
+    _remove(out, previous)
+    return out
+
+
+def _remove(out: Path, previous: tuple[str, ...]) -> None:
+    """The files an earlier run wrote into `out` (by exact name), where present; other files stay."""
     for name in previous:
         if (out / name).is_file():
             (out / name).unlink()
-    return out
 
 
 @contextmanager
@@ -89,7 +94,7 @@ def staged_output(out: Path, previous: tuple[str, ...] = ()) -> Iterator[Path]:
             except OSError:              # no locks here (NFSv3 without a lock manager): only the tidying goes
                 pass
         yield stage
-        output_folder(out, previous)                      # the earlier run's files go only now
+        _remove(out, previous)                            # the earlier run's files go only now
         for f in sorted(stage.iterdir()):
             if f.name != LOCK:
                 os.replace(f, out / f.name)

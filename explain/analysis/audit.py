@@ -74,7 +74,7 @@ def clips_in(paths: Path | list[Path], rescale: bool = False) -> list[PendingCli
             raise ClipError(f"'{paths / FILELIST}' lists no clips.")
         listed = set(data.names)                 # a listed name's video is Videos/NAME.avi (the suffix in any case)
         videos = paths / VIDEOS
-        unlisted = sorted(p for p in videos.iterdir() if (p.suffix.lower() in CLIP_SUFFIXES or reads_as_clip(p))
+        unlisted = sorted(p for p in videos.iterdir() if _clip_file(p)
                           and not (p.suffix.lower() == ".avi" and p.stem in listed)) if videos.is_dir() else []
         return [PendingClip(name, functools.partial(data.__getitem__, i), data.ef(i))
                 for i, name in enumerate(data.names)] + [PendingClip(p.name, functools.partial(read, p))
@@ -85,13 +85,19 @@ def clips_in(paths: Path | list[Path], rescale: bool = False) -> list[PendingCli
                             "(`python app.py analyze` reads one clip).")
         if not paths.is_dir():
             raise ClipError(f"No folder found at '{paths}'.")
-        files = sorted(p for p in paths.iterdir() if p.suffix.lower() in CLIP_SUFFIXES or reads_as_clip(p))
+        files = sorted(p for p in paths.iterdir() if _clip_file(p))
         if not files:
             raise ClipError(f"'{paths}' holds no clip files ({', '.join(sorted(CLIP_SUFFIXES))}, or a file of "
                             f"another name a reader takes, as a scanner's DICOM export) and no {FILELIST}.")
     else:
         files = list(paths)
     return [PendingClip(path.name, functools.partial(read, path)) for path in files]
+
+
+def _clip_file(path: Path) -> bool:
+    """A file of a folder the audit reads: named as a clip (CLIP_SUFFIXES), or named otherwise with content a reader
+    takes (a scanner's DICOM export 'IM0001'); the content is sniffed only for the second."""
+    return path.suffix.lower() in CLIP_SUFFIXES or reads_as_clip(path)
 
 
 def audit_rows(sources: list[PendingClip], pair: dict[str, LoadedModel], degradations: bool = True,
